@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Careful file access shared by every module: bounded whole-file reads that
+ * refuse links and, for secrets, loose permissions (like sshd's StrictModes);
+ * exclusive creation that never overwrites; writes that survive EINTR and
+ * short counts; fsync of files and their directories.
+ */
+#ifndef SIGNET_FILEIO_H
+#define SIGNET_FILEIO_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "err.h"
+
+enum fileio_kind {
+	FILEIO_PUBLIC,  /* any mode */
+	FILEIO_SECRET,  /* refused if group or others have any access */
+};
+
+/*
+ * Reads the whole regular file at path into buf (at most max bytes; a NUL
+ * is stored after the data, so buf must hold max + 1). Symlinks are
+ * followed only for FILEIO_PUBLIC. Returns 0, SIGNET_ERR_NOT_FOUND,
+ * SIGNET_ERR_IO, SIGNET_ERR_PERMISSIONS or SIGNET_ERR_TOO_LARGE.
+ */
+int fileio_read_small(const char *path, char *buf, size_t max, size_t *len,
+    enum fileio_kind kind, struct err_msg *msg)
+    __attribute__((warn_unused_result));
+
+/*
+ * Reads a whole file of at most max bytes into a new NUL-terminated heap
+ * buffer (*out, free() it). Same errors as fileio_read_small.
+ */
+int fileio_read_alloc(const char *path, size_t max, char **out, size_t *len,
+    struct err_msg *msg) __attribute__((warn_unused_result));
+
+/*
+ * Creates path exclusively with mode (umask does not loosen or tighten
+ * it), writes data, fsyncs. SIGNET_ERR_EXISTS if it exists. On failure the
+ * file is removed.
+ */
+int fileio_write_new(const char *path, const void *data, size_t len,
+    mode_t mode, struct err_msg *msg) __attribute__((warn_unused_result));
+
+/* Writes all of buf to fd, retrying on EINTR and short writes. 0 or -1. */
+int fileio_write_all(int fd, const void *buf, size_t len)
+    __attribute__((warn_unused_result));
+
+/* fsyncs the directory dir so that new names in it are durable. */
+int fileio_sync_dir(const char *dir, struct err_msg *msg)
+    __attribute__((warn_unused_result));
+
+/* fsyncs the directory holding path. */
+int fileio_sync_parent(const char *path, struct err_msg *msg)
+    __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: ISC */
+/* Escaping, bounded number parsing, name syntax and hex for signet. */
+#include "text.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+
+char *
+text_escape(const void *in, size_t inlen, char *out, size_t outlen)
+{
+	static const char hexd[] = "0123456789abcdef";
+	const unsigned char *p = in;
+	size_t o = 0, i;
+
+	if (outlen == 0)
+		return out;
+	for (i = 0; i < inlen; i++) {
+		char tmp[4];
+		size_t n;
+		unsigned char c = p[i];
+
+		if (c == '\\' || c == '"') {
+			tmp[0] = '\\';
+			tmp[1] = (char)c;
+			n = 2;
+		} else if (c >= 0x20 && c < 0x7f) {
+			tmp[0] = (char)c;
+			n = 1;
+		} else {
+			tmp[0] = '\\';
+			tmp[1] = 'x';
+			tmp[2] = hexd[c >> 4];
+			tmp[3] = hexd[c & 0xf];
+			n = 4;
+		}
+		/* Keep room for "..." and the NUL. */
+		if (outlen < 4 || n > outlen - 4 - o) {
+			size_t k;
+			for (k = 0; k < 3 && o < outlen - 1; k++)
+				out[o++] = '.';
+			break;
+		}
+		memcpy(out + o, tmp, n);
+		o += n;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+char *
+text_escape_str(const char *in, char *out, size_t outlen)
+{
+	if (in == NULL)
+		in = "(null)";
+	return text_escape(in, strlen(in), out, outlen);
+}
+
+int
+text_to_int64(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+	char *end = NULL;
+	long long v;
+
+	if (s == NULL || *s == '\0')
+		return SIGNET_ERR_FORMAT;
+	if (!(*s == '-' || (*s >= '0' && *s <= '9')))
+		return SIGNET_ERR_FORMAT;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (end == s || *end != '\0')
+		return SIGNET_ERR_FORMAT;
+	if (errno == ERANGE || v < min || v > max)
+		return SIGNET_ERR_TOO_LARGE;
+	*out = (int64_t)v;
+	return 0;
+}
+
+bool
+text_valid_name(const char *s)
+{
+	size_t i;
+
+	if (s == NULL || s[0] == '\0')
+		return false;
+	if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
+		return false;
+	for (i = 1; s[i] != '\0'; i++) {
+		char c = s[i];
+		if (i > 62)
+			return false;
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '.' || c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+bool
+text_is_hex(const char *s, size_t n)
+{
+	size_t i;
+
+	if (s == NULL)
+		return false;
+	for (i = 0; i < n; i++) {
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	}
+	return s[n] == '\0';
+}
+
+char *
+text_hex(const uint8_t *in, size_t inlen, char *out)
+{
+	static const char hexd[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < inlen; i++) {
+		out[2 * i] = hexd[in[i] >> 4];
+		out[2 * i + 1] = hexd[in[i] & 0xf];
+	}
+	out[2 * inlen] = '\0';
+	return out;
+}

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Small text helpers every module needs: escaping untrusted bytes for logs
+ * and error messages, range-checked number parsing (no atoi), the name
+ * syntax of SPEC §2, and hex encoding.
+ */
+#ifndef SIGNET_TEXT_H
+#define SIGNET_TEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Writes a printable, quoted-safe rendering of in[0..inlen) into out
+ * (always NUL-terminated when outlen > 0): printable ASCII stays, except
+ * '\\' and '"', which are backslashed; all else becomes \xHH. Output that
+ * would not fit ends with "...". Returns out.
+ */
+char *text_escape(const void *in, size_t inlen, char *out, size_t outlen);
+
+/* text_escape of a NUL-terminated string (NULL prints as "(null)"). */
+char *text_escape_str(const char *in, char *out, size_t outlen);
+
+/*
+ * Parses a whole decimal integer in [min, max] from s (no sign for
+ * non-negative ranges is required; leading '+' and spaces refused).
+ * Returns 0, or SIGNET_ERR_FORMAT (not a number, trailing junk) or
+ * SIGNET_ERR_TOO_LARGE (out of range). *out untouched on failure.
+ */
+int text_to_int64(const char *s, int64_t min, int64_t max, int64_t *out)
+    __attribute__((warn_unused_result));
+
+/* True when s matches [a-z0-9][a-z0-9._-]{0,62} (host ids, user names). */
+bool text_valid_name(const char *s);
+
+/* True when s is exactly n lowercase hex digits. */
+bool text_is_hex(const char *s, size_t n);
+
+/* Lowercase hex of in into out (needs 2*inlen+1 bytes). Returns out. */
+char *text_hex(const uint8_t *in, size_t inlen, char *out);
+
+#endif
