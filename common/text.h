@@ -40,4 +40,16 @@ bool text_is_hex(const char *s, size_t n);
 /* Lowercase hex of in into out (needs 2*inlen+1 bytes). Returns out. */
 char *text_hex(const uint8_t *in, size_t inlen, char *out);
 
+/*
+ * True when buf[0..len) is well-formed UTF-8 (no overlongs, surrogates or
+ * code points above U+10FFFF).
+ */
+bool text_utf8_valid(const void *buf, size_t len);
+
+/* Number of code points in well-formed UTF-8 s (call text_utf8_valid first). */
+size_t text_utf8_chars(const char *s);
+
+/* True when s holds a C0 control character or DEL. */
+bool text_has_control(const char *s);
+
 #endif

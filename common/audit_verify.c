@@ -1,0 +1,375 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Offline verification of an audit log: every line parses, carries the
+ * next seq, links to the previous line's hash, and is signed by the
+ * writer's audit key; embedded action and result envelopes verify under
+ * the server's action key and each agent's result key.
+ */
+#include "audit.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "envelope.h"
+#include "jsonx.h"
+#include "text.h"
+
+int
+audit_head_parse(const char *s, struct audit_head *head)
+{
+	const char *colon;
+	char num[24];
+	int64_t seq = 0;
+	size_t n;
+
+	memset(head, 0, sizeof(*head));
+	colon = s != NULL ? strchr(s, ':') : NULL;
+	if (colon == NULL)
+		return SIGNET_ERR_FORMAT;
+	n = (size_t)(colon - s);
+	if (n == 0 || n >= sizeof(num))
+		return SIGNET_ERR_FORMAT;
+	memcpy(num, s, n);
+	num[n] = '\0';
+	if (num[0] == '-' || text_to_int64(num, 0, JSONX_INT_MAX, &seq) != 0)
+		return SIGNET_ERR_FORMAT;
+	if (!text_is_hex(colon + 1, AUDIT_HASH_HEX))
+		return SIGNET_ERR_FORMAT;
+	head->seq = (uint64_t)seq;
+	memcpy(head->hash, colon + 1, AUDIT_HASH_HEX + 1);
+	return 0;
+}
+
+/* Streams lines of at most AUDIT_LINE_MAX bytes from a descriptor. */
+struct line_reader {
+	int fd;
+	char *buf;
+	size_t len, pos;
+	bool eof;
+};
+
+/*
+ * Returns 1 with the next line in line and len (newline removed; had_nl
+ * tells whether it had one),
+ * 0 at end of file, or a negative error (too long, read failure).
+ */
+static int
+next_line(struct line_reader *lr, char **line, size_t *len, bool *had_nl)
+{
+	char *nl;
+	ssize_t n;
+
+	for (;;) {
+		nl = memchr(lr->buf + lr->pos, '\n', lr->len - lr->pos);
+		if (nl != NULL) {
+			*line = lr->buf + lr->pos;
+			*len = (size_t)(nl - *line);
+			*had_nl = true;
+			*nl = '\0';
+			lr->pos += *len + 1;
+			return 1;
+		}
+		if (lr->eof) {
+			if (lr->pos == lr->len)
+				return 0;
+			*line = lr->buf + lr->pos;
+			*len = lr->len - lr->pos;
+			lr->buf[lr->len] = '\0';
+			*had_nl = false;
+			lr->pos = lr->len;
+			return 1;
+		}
+		/* Compact, then fill the rest of the buffer. */
+		if (lr->pos > 0) {
+			memmove(lr->buf, lr->buf + lr->pos, lr->len - lr->pos);
+			lr->len -= lr->pos;
+			lr->pos = 0;
+		}
+		if (lr->len >= AUDIT_LINE_MAX)
+			return SIGNET_ERR_TOO_LARGE;
+		n = read(lr->fd, lr->buf + lr->len, AUDIT_LINE_MAX - lr->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return SIGNET_ERR_IO;
+		if (n == 0)
+			lr->eof = true;
+		lr->len += (size_t)n;
+	}
+}
+
+/* Checks data.action, if present, under the pinned action keys. */
+static int
+check_embedded_action(const cJSON *data, const struct audit_verify_opts *o,
+    struct audit_verify_report *rep, struct err_msg *msg)
+{
+	static const char *const members[] = { "payload", "sig", "key_id",
+		NULL };
+	const cJSON *env = cJSON_GetObjectItemCaseSensitive(data, "action");
+	const char *payload = NULL, *sig = NULL, *key_id = NULL;
+	struct envelope_action_payload act;
+	struct err_msg sub;
+	int r;
+
+	if (env == NULL)
+		return 0;
+	if (!cJSON_IsObject(env))
+		return err_set(msg, SIGNET_ERR_FORMAT,
+		    "data.action must be an object");
+	r = jsonx_only_members(env, members, "data.action", msg);
+	if (r == 0)
+		r = jsonx_get_string(env, "payload", false, "data.action",
+		    &payload, msg);
+	if (r == 0)
+		r = jsonx_get_string(env, "sig", false, "data.action", &sig,
+		    msg);
+	if (r == 0)
+		r = jsonx_get_string(env, "key_id", false, "data.action",
+		    &key_id, msg);
+	if (r != 0)
+		return r;
+	if (o->action_keys == NULL) {
+		rep->actions_unchecked++;
+		return 0;
+	}
+	r = envelope_action_verify(o->action_keys, key_id, payload, sig, &act,
+	    NULL, NULL, &sub);
+	if (r != 0)
+		return err_set(msg, r, "embedded action: %s", sub.text);
+	rep->actions_checked++;
+	return 0;
+}
+
+/* Reads the host_id of an unverified result payload to pick its key. */
+static int
+result_host(const char *payload_b64, char *host, size_t hostlen,
+    struct err_msg *msg)
+{
+	uint8_t *raw = NULL;
+	size_t b64len = strnlen(payload_b64, 2 * ENVELOPE_PAYLOAD_MAX), got = 0;
+	const char *end = NULL, *h = NULL;
+	cJSON *root = NULL;
+	int r = SIGNET_ERR_FORMAT;
+
+	raw = malloc(ENVELOPE_PAYLOAD_MAX + 1);
+	if (raw == NULL)
+		return err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+	if (sodium_base642bin(raw, ENVELOPE_PAYLOAD_MAX, payload_b64, b64len,
+	    NULL, &got, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	    *end != '\0') {
+		r = err_set(msg, SIGNET_ERR_FORMAT,
+		    "embedded result: payload is not base64");
+		goto out;
+	}
+	r = jsonx_parse_object("embedded result", raw, got, 4, &root, msg);
+	if (r != 0)
+		goto out;
+	r = jsonx_get_string(root, "host_id", false, "embedded result", &h,
+	    msg);
+	if (r != 0)
+		goto out;
+	if (!text_valid_name(h) || strlen(h) >= hostlen) {
+		r = err_set(msg, SIGNET_ERR_FORMAT,
+		    "embedded result: bad host_id");
+		goto out;
+	}
+	memcpy(host, h, strlen(h) + 1);
+	r = 0;
+out:
+	cJSON_Delete(root);
+	free(raw);
+	return r;
+}
+
+static int
+check_embedded_result(const cJSON *data, const struct audit_verify_opts *o,
+    struct audit_verify_report *rep, struct err_msg *msg)
+{
+	static const char *const members[] = { "payload", "sig", NULL };
+	const cJSON *env = cJSON_GetObjectItemCaseSensitive(data, "result");
+	const char *payload = NULL, *sig = NULL;
+	struct envelope_result_payload res;
+	struct keys_public pub;
+	char host[64], path[PATH_MAX];
+	struct err_msg sub;
+	int n, r;
+
+	if (env == NULL)
+		return 0;
+	if (!cJSON_IsObject(env))
+		return err_set(msg, SIGNET_ERR_FORMAT,
+		    "data.result must be an object");
+	r = jsonx_only_members(env, members, "data.result", msg);
+	if (r == 0)
+		r = jsonx_get_string(env, "payload", false, "data.result",
+		    &payload, msg);
+	if (r == 0)
+		r = jsonx_get_string(env, "sig", false, "data.result", &sig,
+		    msg);
+	if (r != 0)
+		return r;
+	if (o->agent_keys_dir == NULL) {
+		rep->results_unchecked++;
+		return 0;
+	}
+	r = result_host(payload, host, sizeof(host), msg);
+	if (r != 0)
+		return r;
+	n = snprintf(path, sizeof(path), "%s/%s.pub", o->agent_keys_dir, host);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return err_set(msg, SIGNET_ERR_TOO_LARGE, "path too long");
+	r = keys_load_public(path, &pub, &sub);
+	if (r != 0)
+		return err_set(msg, r, "embedded result from host %s: %s", host,
+		    sub.text);
+	r = envelope_result_verify(&pub, payload, sig, &res, NULL, NULL, &sub);
+	if (r != 0)
+		return err_set(msg, r, "embedded result from host %s: %s", host,
+		    sub.text);
+	rep->results_checked++;
+	return 0;
+}
+
+/* Checks one line; prev_hash is updated to this line's hash on success. */
+static int
+check_line(const char *line, size_t len, uint64_t expect_seq,
+    char prev_hash[static AUDIT_HASH_HEX + 1],
+    const struct audit_verify_opts *o, struct audit_verify_report *rep,
+    struct err_msg *msg)
+{
+	struct audit_record rec;
+	struct err_msg sub;
+	char hash[AUDIT_HASH_HEX + 1];
+	int r;
+
+	r = audit_parse_line(line, len, &rec, &sub);
+	if (r != 0)
+		return err_set(msg, r, "%s", sub.text);
+	if (rec.seq != expect_seq) {
+		r = err_set(msg, SIGNET_ERR_CHAIN, "seq is %" PRIu64
+		    " where %" PRIu64 " was expected (record missing, "
+		    "inserted or reordered)", rec.seq, expect_seq);
+		goto out;
+	}
+	if (strcmp(rec.prev, prev_hash) != 0) {
+		r = err_set(msg, SIGNET_ERR_CHAIN,
+		    "prev does not match the hash of the previous line "
+		    "(previous line changed, removed or reordered)");
+		goto out;
+	}
+	if (audit_check_sig(&rec, line, o->audit_key) != 0) {
+		r = err_set(msg, SIGNET_ERR_BAD_SIGNATURE,
+		    "signature does not verify under audit key %s (record "
+		    "changed, or signed by another key)", o->audit_key->id);
+		goto out;
+	}
+	r = check_embedded_action(rec.data, o, rep, msg);
+	if (r != 0)
+		goto out;
+	r = check_embedded_result(rec.data, o, rep, msg);
+	if (r != 0)
+		goto out;
+	if (strcmp(rec.event, AUDIT_EVENT_TORN) == 0)
+		rep->torn_tails++;
+	audit_line_hash(line, len, hash);
+	if (o->has_expect_head && rec.seq == o->expect_head.seq &&
+	    strcmp(hash, o->expect_head.hash) != 0) {
+		r = err_set(msg, SIGNET_ERR_CHAIN,
+		    "record %" PRIu64 " is not the expected head %s (log "
+		    "rewritten from here?)", rec.seq, o->expect_head.hash);
+		goto out;
+	}
+	memcpy(prev_hash, hash, sizeof(hash));
+	r = 0;
+out:
+	audit_record_free(&rec);
+	return r;
+}
+
+int
+audit_verify_file(const char *path, const struct audit_verify_opts *opts,
+    struct audit_verify_report *rep, struct err_msg *msg)
+{
+	struct line_reader lr = { .fd = -1 };
+	char prev[AUDIT_HASH_HEX + 1];
+	uint64_t lineno = 0;
+	char *line;
+	size_t len;
+	bool had_nl;
+	int r;
+
+	memset(rep, 0, sizeof(*rep));
+	rep->head.empty = true;
+	memset(prev, '0', AUDIT_HASH_HEX);
+	prev[AUDIT_HASH_HEX] = '\0';
+	if (opts == NULL || opts->audit_key == NULL)
+		return err_set(msg, SIGNET_ERR_INVALID_ARG, "no audit key");
+	lr.fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (lr.fd < 0)
+		return err_set(msg, errno == ENOENT ? SIGNET_ERR_NOT_FOUND :
+		    SIGNET_ERR_IO, "%s: cannot open: %s", path,
+		    strerror(errno));
+	lr.buf = malloc(AUDIT_LINE_MAX + 1);
+	if (lr.buf == NULL) {
+		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+		goto out;
+	}
+	for (;;) {
+		r = next_line(&lr, &line, &len, &had_nl);
+		if (r == 0)
+			break;
+		lineno++;
+		if (r < 0) {
+			rep->bad_line = lineno;
+			r = err_set(msg, r, "%s:%" PRIu64 ": %s", path, lineno,
+			    r == SIGNET_ERR_TOO_LARGE ? "line longer than any "
+			    "audit record" : "read error");
+			goto out;
+		}
+		if (!had_nl) {
+			rep->bad_line = lineno;
+			r = err_set(msg, SIGNET_ERR_FORMAT, "%s:%" PRIu64
+			    ": incomplete last line (a torn write: restart the "
+			    "writer to record it, or the file was cut)", path,
+			    lineno);
+			goto out;
+		}
+		{
+			struct err_msg sub;
+			r = check_line(line, len, rep->records, prev, opts, rep,
+			    &sub);
+			if (r != 0) {
+				rep->bad_line = lineno;
+				r = err_set(msg, r, "%s:%" PRIu64 ": %s", path,
+				    lineno, sub.text);
+				goto out;
+			}
+		}
+		rep->records++;
+	}
+	if (rep->records > 0) {
+		rep->head.empty = false;
+		rep->head.seq = rep->records - 1;
+		memcpy(rep->head.hash, prev, sizeof(prev));
+	}
+	if (opts->has_expect_head &&
+	    (rep->head.empty || rep->head.seq < opts->expect_head.seq)) {
+		r = err_set(msg, SIGNET_ERR_CHAIN, "%s: the log ends before "
+		    "the expected head %" PRIu64 ":%s (truncated?)", path,
+		    opts->expect_head.seq, opts->expect_head.hash);
+		goto out;
+	}
+	r = 0;
+out:
+	free(lr.buf);
+	(void)close(lr.fd);
+	return r;
+}

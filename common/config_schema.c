@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: ISC */
+/* The configuration keys of signet-server and signet-agent (SPEC §8). */
+#include "config.h"
+
+const struct config_key config_server_schema[] = {
+	{ "server", "agent_listen", CONFIG_LISTEN, false, "0.0.0.0:8444", 0, 0 },
+	{ "server", "api_listen", CONFIG_LISTEN, false, "127.0.0.1:8443", 0, 0 },
+	{ "server", "log_level", CONFIG_STRING, false, "info", 0, 0 },
+	{ "tls", "ca", CONFIG_PATH, true, NULL, 0, 0 },
+	{ "tls", "crl", CONFIG_PATH, true, NULL, 0, 0 },
+	{ "tls", "cert", CONFIG_PATH, true, NULL, 0, 0 },
+	{ "tls", "key", CONFIG_PATH, true, NULL, 0, 0 },
+	{ "keys", "action", CONFIG_PATH, true, NULL, 0, 0 },
+	{ "keys", "audit", CONFIG_PATH, true, NULL, 0, 0 },
+	{ "keys", "agents_dir", CONFIG_PATH, true, NULL, 0, 0 },
+	{ "audit", "path", CONFIG_PATH, true, NULL, 0, 0 },
+};
+const size_t config_server_schema_len =
+    sizeof(config_server_schema) / sizeof(config_server_schema[0]);
+
+const struct config_key config_agent_schema[] = {
+	{ "agent", "server", CONFIG_WSS_URL, true, NULL, 0, 0 },
+	{ "agent", "docker_socket", CONFIG_PATH, false, "/var/run/docker.sock",
+	    0, 0 },
+	{ "agent", "policy", CONFIG_PATH, true, NULL, 0, 0 },
+	{ "agent", "log_level", CONFIG_STRING, false, "info", 0, 0 },
+	{ "agent", "stop_timeout", CONFIG_INT, false, "10", 0, 600 },
+	{ "tls", "ca", CONFIG_PATH, true, NULL, 0, 0 },
+	{ "tls", "cert", CONFIG_PATH, true, NULL, 0, 0 },
+	{ "tls", "key", CONFIG_PATH, true, NULL, 0, 0 },
+	{ "keys", "action_pub", CONFIG_PATH, true, NULL, 0, 0 },
+	{ "keys", "result", CONFIG_PATH, true, NULL, 0, 0 },
+	{ "audit", "path", CONFIG_PATH, true, NULL, 0, 0 },
+};
+const size_t config_agent_schema_len =
+    sizeof(config_agent_schema) / sizeof(config_agent_schema[0]);

@@ -1,0 +1,39 @@
+# SPDX-License-Identifier: ISC
+# Shared helpers for the shell tests: a scratch directory removed on exit,
+# named assertions, and the "N passed, N failed" summary.
+set -u
+: "${SIGNET_BUILD_DIR:?run through ctest (SIGNET_BUILD_DIR unset)}"
+: "${SIGNET_SOURCE_DIR:?run through ctest (SIGNET_SOURCE_DIR unset)}"
+SIGNETCTL="$SIGNET_BUILD_DIR/cli/signetctl"
+export SIGNETCTL
+T_PASS=0
+T_FAIL=0
+T_DIR=$(mktemp -d "${TMPDIR:-/tmp}/signet-test.XXXXXX")
+t_cleanup() { rm -rf "$T_DIR"; }
+trap t_cleanup EXIT
+
+ok() { T_PASS=$((T_PASS + 1)); echo "ok - $*"; }
+not_ok() { T_FAIL=$((T_FAIL + 1)); echo "NOT OK - $*"; }
+
+# check NAME CMD...: passes when CMD exits 0.
+check() {
+	local name=$1; shift
+	if "$@"; then ok "$name"; else not_ok "$name"; fi
+}
+
+# check_fails_with NAME PATTERN CMD...: CMD must exit non-zero and print
+# (stdout or stderr) a line matching the extended regex PATTERN.
+check_fails_with() {
+	local name=$1 pattern=$2 out rc; shift 2
+	out=$("$@" 2>&1); rc=$?
+	if [ "$rc" -ne 0 ] && printf '%s\n' "$out" | grep -Eq -- "$pattern"; then
+		ok "$name"
+	else
+		not_ok "$name (rc=$rc, wanted /$pattern/, got: $(printf '%s' "$out" | head -c 400))"
+	fi
+}
+
+finish() {
+	echo "$T_PASS passed, $T_FAIL failed"
+	[ "$T_FAIL" -eq 0 ]
+}

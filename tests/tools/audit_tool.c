@@ -1,0 +1,292 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Test-only driver of the audit writer, for the tamper and crash tests:
+ *   audit_tool append LOG KEY N [ACTION_KEY RESULT_KEY HOST]
+ *       N records; with the three extra arguments every 10th record embeds
+ *       a signed action and the next a signed result, as the server does.
+ *   audit_tool loop LOG KEY          append until killed
+ *   audit_tool threads LOG KEY T N   T threads appending N records each
+ *   audit_tool resign LOG LINE KEY   re-sign line LINE (1-based) with KEY,
+ *                                    keeping seq and prev (a forgery)
+ */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "audit.h"
+#include "envelope.h"
+#include "fileio.h"
+#include "keys.h"
+#include "text.h"
+
+static int
+die(const char *what, const struct err_msg *msg)
+{
+	fprintf(stderr, "audit_tool: %s: %s\n", what, msg != NULL ?
+	    msg->text : "");
+	return 2;
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* data.action or data.result object from an envelope. */
+static cJSON *
+envelope_json(const struct envelope *env, bool with_key_id)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (o == NULL ||
+	    cJSON_AddStringToObject(o, "payload", env->payload_b64) == NULL ||
+	    cJSON_AddStringToObject(o, "sig", env->sig_b64) == NULL ||
+	    (with_key_id &&
+	    cJSON_AddStringToObject(o, "key_id", env->key_id) == NULL)) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+static int
+append_n(const char *log, const char *keyfile, long n, const char *akey,
+    const char *rkey, const char *host)
+{
+	struct keys_secret key, action_key, result_key;
+	struct audit_writer *w = NULL;
+	struct err_msg msg;
+	struct envelope env = { 0 };
+	struct envelope_action_payload act;
+	struct envelope_result_payload res;
+	char *raw = NULL;
+	long i;
+	int rc = 2;
+
+	memset(&act, 0, sizeof(act));
+	memset(&res, 0, sizeof(res));
+	if (keys_load_secret(keyfile, &key, &msg) != 0)
+		return die("audit key", &msg);
+	if (akey != NULL && (keys_load_secret(akey, &action_key, &msg) != 0 ||
+	    keys_load_secret(rkey, &result_key, &msg) != 0))
+		return die("envelope keys", &msg);
+	if (audit_open(log, &key, &w, &msg) != 0)
+		return die("open", &msg);
+	for (i = 0; i < n; i++) {
+		cJSON *data = cJSON_CreateObject();
+		cJSON *sub = NULL;
+		uint8_t rnd[16];
+
+		if (data == NULL ||
+		    cJSON_AddNumberToObject(data, "i", (double)i) == NULL)
+			goto out;
+		if (akey != NULL && i % 10 == 0) {
+			randombytes_buf(rnd, sizeof(rnd));
+			text_hex(rnd, sizeof(rnd), act.action_id);
+			(void)snprintf(act.host_id, sizeof(act.host_id), "%s",
+			    host);
+			memset(act.container_id, 'a', 64);
+			act.action = ENVELOPE_ACTION_RESTART;
+			(void)snprintf(act.reason, sizeof(act.reason),
+			    "tamper test record %ld", i);
+			(void)snprintf(act.requested_by,
+			    sizeof(act.requested_by), "alice");
+			act.issued_at = now_ms();
+			act.expires_at = act.issued_at + 60000;
+			if (envelope_action_sign(&act, &action_key, &env) != 0)
+				goto out;
+			sub = envelope_json(&env, true);
+			envelope_free(&env);
+			if (sub == NULL ||
+			    !cJSON_AddItemToObject(data, "action", sub))
+				goto out;
+		} else if (akey != NULL && i % 10 == 1) {
+			memcpy(res.action_id, act.action_id, sizeof(res.action_id));
+			memcpy(res.host_id, act.host_id, sizeof(res.host_id));
+			memcpy(res.container_id, act.container_id,
+			    sizeof(res.container_id));
+			res.action = act.action;
+			res.status = ENVELOPE_STATUS_SUCCESS;
+			res.docker_status = 204;
+			res.started_at = now_ms();
+			res.finished_at = res.started_at + 5;
+			if (envelope_action_encode(&act, &raw) != 0)
+				goto out;
+			envelope_sha256_hex(raw, strlen(raw), res.request_sha256);
+			free(raw);
+			raw = NULL;
+			if (envelope_result_sign(&res, &result_key, &env) != 0)
+				goto out;
+			sub = envelope_json(&env, false);
+			envelope_free(&env);
+			if (sub == NULL ||
+			    !cJSON_AddItemToObject(data, "result", sub))
+				goto out;
+		}
+		if (audit_append(w, "test.record", "audit_tool", data, NULL,
+		    &msg) != 0) {
+			cJSON_Delete(data);
+			rc = die("append", &msg);
+			goto out;
+		}
+		cJSON_Delete(data);
+	}
+	rc = 0;
+out:
+	audit_close(w);
+	keys_secret_wipe(&key);
+	if (akey != NULL) {
+		keys_secret_wipe(&action_key);
+		keys_secret_wipe(&result_key);
+	}
+	return rc;
+}
+
+struct thread_arg {
+	struct audit_writer *w;
+	long n;
+	int failed;
+};
+
+static void *
+thread_main(void *p)
+{
+	struct thread_arg *a = p;
+	struct err_msg msg;
+	long i;
+
+	for (i = 0; i < a->n; i++) {
+		if (audit_append(a->w, "test.thread", "audit_tool", NULL, NULL,
+		    &msg) != 0) {
+			fprintf(stderr, "audit_tool: %s\n", msg.text);
+			a->failed = 1;
+			break;
+		}
+	}
+	return NULL;
+}
+
+static int
+threads(const char *log, const char *keyfile, long t, long n)
+{
+	struct keys_secret key;
+	struct audit_writer *w = NULL;
+	struct thread_arg args[64];
+	pthread_t tids[64];
+	struct err_msg msg;
+	long i;
+	int rc = 0;
+
+	if (t < 1 || t > 64)
+		return 2;
+	if (keys_load_secret(keyfile, &key, &msg) != 0)
+		return die("key", &msg);
+	if (audit_open(log, &key, &w, &msg) != 0)
+		return die("open", &msg);
+	keys_secret_wipe(&key);
+	for (i = 0; i < t; i++) {
+		args[i] = (struct thread_arg){ w, n, 0 };
+		if (pthread_create(&tids[i], NULL, thread_main, &args[i]) != 0)
+			return 2;
+	}
+	for (i = 0; i < t; i++) {
+		(void)pthread_join(tids[i], NULL);
+		rc |= args[i].failed;
+	}
+	audit_close(w);
+	return rc ? 2 : 0;
+}
+
+/* Re-signs one line with another key, keeping everything else. */
+static int
+resign(const char *log, long target, const char *keyfile)
+{
+	struct keys_secret key;
+	struct err_msg msg;
+	char *text = NULL, *p;
+	FILE *f = NULL;
+	long line = 0;
+	int rc = 2;
+
+	if (keys_load_secret(keyfile, &key, &msg) != 0)
+		return die("key", &msg);
+	if (fileio_read_alloc(log, 64 << 20, &text, &(size_t){ 0 }, &msg) != 0)
+		return die("read", &msg);
+	f = fopen(log, "w");
+	if (f == NULL)
+		goto out;
+	for (p = text; *p != '\0';) {
+		char *nl = strchr(p, '\n');
+		size_t len = nl != NULL ? (size_t)(nl - p) : strlen(p);
+		line++;
+		if (line == target) {
+			char *mark = strstr(p, ",\"sig\":\"");
+			uint8_t sig[KEYS_SIG_LEN];
+			char b64[100];
+			size_t plen, clen = strlen(AUDIT_CTX);
+			unsigned char *m;
+
+			if (mark == NULL || mark > p + len)
+				goto out;
+			plen = (size_t)(mark - p);
+			m = malloc(clen + plen + 1);
+			if (m == NULL)
+				goto out;
+			memcpy(m, AUDIT_CTX, clen);
+			memcpy(m + clen, p, plen);
+			m[clen + plen] = '}';
+			(void)crypto_sign_detached(sig, NULL, m, clen + plen + 1,
+			    key.sk);
+			free(m);
+			sodium_bin2base64(b64, sizeof(b64), sig, sizeof(sig),
+			    sodium_base64_VARIANT_ORIGINAL);
+			fprintf(f, "%.*s,\"sig\":\"%s\"}\n", (int)plen, p, b64);
+		} else {
+			fprintf(f, "%.*s\n", (int)len, p);
+		}
+		p += len + (nl != NULL ? 1 : 0);
+	}
+	rc = 0;
+out:
+	if (f != NULL && fclose(f) != 0)
+		rc = 2;
+	free(text);
+	keys_secret_wipe(&key);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	int64_t n = 0, t = 0;
+
+	if (sodium_init() < 0)
+		return 2;
+	if (argc >= 5 && strcmp(argv[1], "append") == 0 &&
+	    text_to_int64(argv[4], 0, 10000000, &n) == 0) {
+		if (argc == 8)
+			return append_n(argv[2], argv[3], (long)n, argv[5],
+			    argv[6], argv[7]);
+		return append_n(argv[2], argv[3], (long)n, NULL, NULL, NULL);
+	}
+	if (argc == 4 && strcmp(argv[1], "loop") == 0)
+		return append_n(argv[2], argv[3], 1000000000L, NULL, NULL, NULL);
+	if (argc == 6 && strcmp(argv[1], "threads") == 0 &&
+	    text_to_int64(argv[4], 1, 64, &t) == 0 &&
+	    text_to_int64(argv[5], 1, 1000000, &n) == 0)
+		return threads(argv[2], argv[3], (long)t, (long)n);
+	if (argc == 5 && strcmp(argv[1], "resign") == 0 &&
+	    text_to_int64(argv[3], 1, 100000000, &n) == 0)
+		return resign(argv[2], (long)n, argv[4]);
+	fprintf(stderr, "usage: see the comment at the top of audit_tool.c\n");
+	return 2;
+}
