@@ -103,6 +103,14 @@ int audit_append(struct audit_writer *w, const char *event, const char *actor,
 /* The current head. */
 void audit_get_head(struct audit_writer *w, struct audit_head *head);
 
+/* Counters for monitoring and benchmarks. */
+struct audit_stats {
+	uint64_t appends;              /* records made durable */
+	uint64_t syncs;                /* fdatasync calls that succeeded */
+};
+
+void audit_get_stats(struct audit_writer *w, struct audit_stats *stats);
+
 /* Closes, wiping the key; NULL allowed. */
 void audit_close(struct audit_writer *w);
 

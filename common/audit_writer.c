@@ -37,6 +37,7 @@ struct audit_writer {
 	off_t size;                    /* bytes of whole records */
 	uint64_t written;              /* records written (tickets) */
 	uint64_t synced;               /* records known durable */
+	uint64_t syncs;                /* successful fdatasync calls */
 	bool syncing;
 	bool broken;
 };
@@ -183,8 +184,10 @@ wait_durable(struct audit_writer *w, uint64_t ticket, struct err_msg *msg)
 			(void)err_set(msg, SIGNET_ERR_UNAVAILABLE,
 			    "%s: fdatasync failed: %s; audit log unavailable",
 			    w->path, strerror(saved));
-		} else if (target > w->synced) {
-			w->synced = target;
+		} else {
+			w->syncs++;
+			if (target > w->synced)
+				w->synced = target;
 		}
 		(void)pthread_cond_broadcast(&w->synced_cv);
 	}
@@ -294,6 +297,15 @@ audit_get_head(struct audit_writer *w, struct audit_head *head)
 	head->empty = w->empty;
 	head->seq = w->empty ? 0 : w->next_seq - 1;
 	memcpy(head->hash, w->prev, sizeof(head->hash));
+	(void)pthread_mutex_unlock(&w->mu);
+}
+
+void
+audit_get_stats(struct audit_writer *w, struct audit_stats *stats)
+{
+	(void)pthread_mutex_lock(&w->mu);
+	stats->appends = w->synced;
+	stats->syncs = w->syncs;
 	(void)pthread_mutex_unlock(&w->mu);
 }
 

@@ -30,6 +30,7 @@ struct parse_state {
 	unsigned line;                 /* line being read */
 	struct err_msg *msg;
 	bool failed;
+	unsigned fail_line;            /* line of the handler's first error */
 };
 
 static const char *const config_bool_true[] = { "true", "yes", "on", "1",
@@ -234,6 +235,7 @@ handler(void *user, const char *section, const char *name, const char *value)
 
 	if (st->failed)
 		return 0;
+	st->fail_line = st->line;
 	if (!section_known(cfg, section)) {
 		(void)err_set(st->msg, SIGNET_ERR_CONFIG,
 		    "%s:%u: unknown section [%s]", cfg->name, st->line,
@@ -343,7 +345,9 @@ config_parse(const char *name, const char *text, size_t len,
 	st.len = len;
 	st.msg = msg;
 	rc = ini_parse_stream(reader, &st, handler, &st);
-	if (st.failed) {
+	/* libinih goes on after a malformed line; report whichever came
+	 * first, the syntax error it counted or the one our handler saw. */
+	if (st.failed && (rc <= 0 || (unsigned)rc >= st.fail_line)) {
 		r = SIGNET_ERR_CONFIG;
 		goto out;
 	}

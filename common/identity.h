@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Who is on the other end of a TLS connection: checks a client (or server)
+ * certificate against the signet CA and its CRL (SPEC §2) and returns the
+ * role, name, serial and validity of the peer. Both listeners call this on
+ * every new connection: the agent listener with the OpenSSL X509 it already
+ * has, the operator API with the DER that GnuTLS hands out, so there is one
+ * verification path for both.
+ *
+ * The CA is one level deep: leaves are signed by the CA itself; an
+ * intermediate CA is always refused (the CRL is checked for the leaf only,
+ * which is only sound when nothing sits between leaf and CA).
+ *
+ * Certificates the PKI must issue (all checked here, under OpenSSL's
+ * X509_V_FLAG_X509_STRICT): the CA with critical basicConstraints CA:TRUE,
+ * keyUsage keyCertSign+cRLSign and a subjectKeyIdentifier; each leaf with
+ * an authorityKeyIdentifier, basicConstraints CA:FALSE or none, one OU
+ * naming its role, one CN, and the extendedKeyUsage of its role: clientAuth
+ * (and not serverAuth) for agent/operator/auditor, serverAuth for server.
+ */
+#ifndef SIGNET_IDENTITY_H
+#define SIGNET_IDENTITY_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#include <openssl/x509.h>
+
+#include "err.h"
+
+enum identity_role {
+	IDENTITY_ROLE_NONE = 0,
+	IDENTITY_ROLE_SERVER,
+	IDENTITY_ROLE_AGENT,
+	IDENTITY_ROLE_OPERATOR,
+	IDENTITY_ROLE_AUDITOR,
+};
+
+/* Bits for the accepted_roles mask of the verify functions. */
+#define IDENTITY_ACCEPT(role) (1u << (unsigned)(role))
+#define IDENTITY_ACCEPT_SERVER IDENTITY_ACCEPT(IDENTITY_ROLE_SERVER)
+#define IDENTITY_ACCEPT_AGENT IDENTITY_ACCEPT(IDENTITY_ROLE_AGENT)
+#define IDENTITY_ACCEPT_OPERATOR IDENTITY_ACCEPT(IDENTITY_ROLE_OPERATOR)
+#define IDENTITY_ACCEPT_AUDITOR IDENTITY_ACCEPT(IDENTITY_ROLE_AUDITOR)
+
+/* Largest certificate accepted by identity_verify_der/_pem, in bytes. */
+#define IDENTITY_CERT_MAX (64 * 1024)
+/* Largest CA / CRL file identity_store_load reads. */
+#define IDENTITY_CA_FILE_MAX (64 * 1024)
+#define IDENTITY_CRL_FILE_MAX (8 * 1024 * 1024)
+/* RFC 5280 serials are at most 20 octets: 40 uppercase hex digits. */
+#define IDENTITY_SERIAL_MAX 40
+#define IDENTITY_NAME_MAX 63
+
+/* A verified peer. Plain data: copy it freely. */
+struct identity {
+	enum identity_role role;
+	char name[IDENTITY_NAME_MAX + 1];     /* CN, a text_valid_name() */
+	char serial[IDENTITY_SERIAL_MAX + 1]; /* uppercase hex, as openssl(1) */
+	int64_t not_before;                   /* unix seconds */
+	int64_t not_after;                    /* unix seconds */
+};
+
+/*
+ * The trust material: the CA certificate and its CRL. Immutable after
+ * load, so one store may be used by any number of threads at once. To
+ * reload (SIGHUP), load a new store and swap pointers; the store is
+ * reference counted so a thread that took a reference (identity_store_ref)
+ * under the caller's lock can finish with the old one after the swap.
+ */
+struct identity_store;
+
+/* "server", "agent", "operator", "auditor", or "none"; never NULL. */
+const char *identity_role_name(enum identity_role role);
+
+/*
+ * Loads the CA (exactly one PEM certificate) from ca_path and its CRL (one
+ * PEM CRL) from crl_path into a new store (*out, reference count 1, release
+ * with identity_store_free). *out is NULL on failure. Fails closed: the
+ * store is refused, with a message naming the file and the problem, when
+ * the CA is missing, unparsable, not a self-signed CA, lacks keyCertSign/
+ * cRLSign or a subjectKeyIdentifier, or is outside its validity dates; or
+ * when the CRL is missing, unparsable, not issued and signed by this CA,
+ * not yet valid, has no nextUpdate or its nextUpdate has passed.
+ * Returns 0, SIGNET_ERR_INVALID_ARG (NULL argument), SIGNET_ERR_NOT_FOUND,
+ * SIGNET_ERR_IO, SIGNET_ERR_PERMISSIONS, SIGNET_ERR_TOO_LARGE (file read),
+ * SIGNET_ERR_FORMAT (not PEM of the right kind), SIGNET_ERR_CERT (CA or
+ * CRL refused), SIGNET_ERR_ALLOC or SIGNET_ERR_CRYPTO.
+ */
+int identity_store_load(const char *ca_path, const char *crl_path,
+    struct identity_store **out, struct err_msg *msg)
+    __attribute__((warn_unused_result));
+
+/* Takes one more reference to store (NULL allowed); returns store. */
+struct identity_store *identity_store_ref(struct identity_store *store);
+
+/* Drops one reference; frees on the last. NULL allowed. */
+void identity_store_free(struct identity_store *store);
+
+/* The CRL's nextUpdate, unix seconds (for monitoring and reload alerts). */
+int64_t identity_store_crl_next_update(const struct identity_store *store);
+
+/* The CRL's lastUpdate, unix seconds. */
+int64_t identity_store_crl_last_update(const struct identity_store *store);
+
+/*
+ * The CA certificate and the CRL, borrowed: valid while the caller holds a
+ * reference to store; must not be modified. Take X509_up_ref /
+ * X509_CRL_up_ref to keep them longer (e.g. X509_STORE_add_cert into an
+ * SSL_CTX does that itself).
+ */
+X509 *identity_store_ca_x509(const struct identity_store *store);
+X509_CRL *identity_store_crl_x509(const struct identity_store *store);
+
+/*
+ * Whether the serial (hex as in struct identity, any case) is on the
+ * store's CRL: after a CRL reload, the server runs this over its
+ * connected peers to drop the ones that became revoked. Returns 1
+ * (revoked), 0 (not revoked), SIGNET_ERR_INVALID_ARG (NULL) or
+ * SIGNET_ERR_FORMAT (not 1..40 hex digits), SIGNET_ERR_ALLOC.
+ */
+int identity_store_serial_revoked(const struct identity_store *store,
+    const char *serial_hex, struct err_msg *msg)
+    __attribute__((warn_unused_result));
+
+/*
+ * Verifies leaf against store at time now (unix seconds; 0 means
+ * time(NULL)): chain directly to the CA (untrusted may hold extra
+ * certificates the peer sent, or be NULL; an intermediate CA is refused
+ * anyway), validity dates of the leaf, the CA and the CRL, revocation,
+ * signature strength (OpenSSL security level 2), X509_STRICT rules; then
+ * that the leaf is not a CA, has exactly one OU naming a role, the EKU of
+ * that role, a role in accepted_roles (IDENTITY_ACCEPT_* bits), and exactly
+ * one CN that is a valid name. Borrows store, leaf and untrusted (none is
+ * modified or kept). Safe to call from an OpenSSL verify callback and from
+ * several threads on one store. Leaves OpenSSL's error queue as it found
+ * it.
+ *
+ * *out is zeroed on entry and filled only on success. Returns 0,
+ * SIGNET_ERR_INVALID_ARG (NULL store/leaf/out, now < 0), SIGNET_ERR_ALLOC,
+ * SIGNET_ERR_CRYPTO (OpenSSL failed internally), or SIGNET_ERR_CERT with
+ * msg naming the escaped subject and the failed check, e.g.
+ *   certificate "CN=bob,OU=operator" revoked (serial 1A2B)
+ *   certificate "CN=bob,OU=operator" expired at 2026-01-01T00:00:00Z
+ *   certificate "CN=bob,OU=operator" not valid before 2026-01-01T00:00:00Z
+ *   certificate "CN=bob,OU=operator" not issued by the signet CA (...)
+ *   certificate "CN=bob,OU=operator" cannot be checked: the CRL expired ...
+ *   certificate "CN=bob,OU=operator" role auditor not allowed here
+ *   certificate "CN=bob,OU=operator" lacks clientAuth extended key usage
+ *   certificate "CN=bob,OU=operator" has no extended key usage extension
+ *   certificate "CN=bob" has no OU; expected one of agent, operator, ...
+ *   certificate "CN=Bob,OU=operator" common name "Bob" is not a valid name
+ */
+int identity_verify_x509(const struct identity_store *store, X509 *leaf,
+    STACK_OF(X509) *untrusted, unsigned accepted_roles, int64_t now,
+    struct identity *out, struct err_msg *msg)
+    __attribute__((warn_unused_result));
+
+/*
+ * identity_verify_x509 of the DER certificate der[0..len): exactly one
+ * certificate, no trailing bytes. Adds SIGNET_ERR_TOO_LARGE (len over
+ * IDENTITY_CERT_MAX) and SIGNET_ERR_FORMAT (empty, not DER of a
+ * certificate, trailing bytes) to its returns.
+ */
+int identity_verify_der(const struct identity_store *store,
+    const uint8_t *der, size_t len, unsigned accepted_roles, int64_t now,
+    struct identity *out, struct err_msg *msg)
+    __attribute__((warn_unused_result));
+
+/*
+ * identity_verify_x509 of pem[0..len) (need not be NUL-terminated): the
+ * first CERTIFICATE block is the leaf (text before it is skipped); up to 8
+ * further certificates are passed as untrusted (they cannot help: the CA
+ * is one level), the rest ignored. Same returns as identity_verify_der.
+ */
+int identity_verify_pem(const struct identity_store *store, const char *pem,
+    size_t len, unsigned accepted_roles, int64_t now, struct identity *out,
+    struct err_msg *msg) __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: ISC */
+/* libFuzzer harness for the INI configuration parser, both schemas. */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "config.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct config *cfg = NULL;
+	struct err_msg msg;
+
+	if (size > CONFIG_FILE_MAX)
+		return 0;
+	if (config_parse("fuzz", (const char *)data, size,
+	    config_server_schema, config_server_schema_len, &cfg, &msg) == 0)
+		(void)config_get(cfg, "server", "agent_listen");
+	config_free(cfg);
+	cfg = NULL;
+	if (config_parse("fuzz", (const char *)data, size, config_agent_schema,
+	    config_agent_schema_len, &cfg, &msg) == 0)
+		(void)config_get_int(cfg, "agent", "stop_timeout", 0);
+	config_free(cfg);
+	return 0;
+}

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: ISC */
+/* Escaping, number parsing, names, UTF-8 and strict JSON helpers. */
+#include <stdint.h>
+#include <string.h>
+
+#include "jsonx.h"
+#include "text.h"
+#include "testlib.h"
+
+int
+main(void)
+{
+	char out[64];
+	int64_t v = 0;
+	cJSON *root = NULL;
+	struct err_msg msg;
+	size_t i;
+
+	static const struct { const char *in; const char *want; } esc[] = {
+		{ "plain", "plain" },
+		{ "a\"b\\c", "a\\\"b\\\\c" },
+		{ "nl\nx", "nl\\x0ax" },
+		{ "\x1b[31m", "\\x1b[31m" },
+		{ "\xff", "\\xff" },
+	};
+	for (i = 0; i < sizeof(esc) / sizeof(esc[0]); i++)
+		CHECKF(strcmp(text_escape_str(esc[i].in, out, sizeof(out)),
+		    esc[i].want) == 0, "escape %zu: %s", i, out);
+	{
+		char tiny[8];
+		text_escape_str("abcdefghijkl", tiny, sizeof(tiny));
+		CHECK(strcmp(tiny, "abcd...") == 0);
+	}
+
+	static const struct {
+		const char *s; int64_t min, max; int want; int64_t v;
+	} nums[] = {
+		{ "0", 0, 10, 0, 0 }, { "10", 0, 10, 0, 10 },
+		{ "11", 0, 10, SIGNET_ERR_TOO_LARGE, 0 },
+		{ "-1", 0, 10, SIGNET_ERR_TOO_LARGE, 0 },
+		{ "1x", 0, 10, SIGNET_ERR_FORMAT, 0 },
+		{ "", 0, 10, SIGNET_ERR_FORMAT, 0 },
+		{ " 1", 0, 10, SIGNET_ERR_FORMAT, 0 },
+		{ "+1", 0, 10, SIGNET_ERR_FORMAT, 0 },
+		{ "99999999999999999999", 0, INT64_MAX, SIGNET_ERR_TOO_LARGE, 0 },
+	};
+	for (i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+		int r = text_to_int64(nums[i].s, nums[i].min, nums[i].max, &v);
+		CHECKF(r == nums[i].want && (r != 0 || v == nums[i].v),
+		    "number \"%s\": %d", nums[i].s, r);
+	}
+
+	static const struct { const char *s; bool ok; } names[] = {
+		{ "web-01", true }, { "a", true }, { "db.prod_2", true },
+		{ "", false }, { "-x", false }, { ".x", false }, { "Web", false },
+		{ "a/b", false }, { "../x", false }, { "a b", false },
+		{ "012345678901234567890123456789012345678901234567890123456789012",
+		  true },
+		{ "0123456789012345678901234567890123456789012345678901234567890123",
+		  false },
+	};
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		CHECKF(text_valid_name(names[i].s) == names[i].ok, "name %s",
+		    names[i].s);
+
+	static const struct { const char *s; bool ok; } utf8[] = {
+		{ "abc", true }, { "\xc3\xa9", true }, { "\xe2\x82\xac", true },
+		{ "\xf0\x9f\x98\x80", true }, { "\xc0\xaf", false },
+		{ "\xe0\x80\xaf", false }, { "\xed\xa0\x80", false },
+		{ "\xf4\x90\x80\x80", false }, { "\xc3", false },
+		{ "\x80", false },
+	};
+	for (i = 0; i < sizeof(utf8) / sizeof(utf8[0]); i++)
+		CHECKF(text_utf8_valid(utf8[i].s, strlen(utf8[i].s)) ==
+		    utf8[i].ok, "utf8 row %zu", i);
+	CHECK(text_utf8_chars("a\xc3\xa9\xe2\x82\xac") == 3);
+	CHECK(text_is_hex("00ff", 4) && !text_is_hex("00FF", 4) &&
+	    !text_is_hex("00ff0", 4));
+
+	CHECK(jsonx_parse_object("t", "{\"a\":{\"b\":1,\"b\":2}}", 19, 8,
+	    &root, &msg) == SIGNET_ERR_FORMAT);
+	CHECK_CONTAINS(msg.text, "duplicate key \"b\"");
+	CHECK(jsonx_parse_object("t", "{\"a\":\"\\\\u0000\"}", 15, 8, &root,
+	    &msg) == 0);
+	cJSON_Delete(root);
+	CHECK(jsonx_parse_object("t", "{} ", 3, 8, &root, &msg) == 0);
+	cJSON_Delete(root);
+	CHECK(jsonx_parse_object("t", "{}{}", 4, 8, &root, &msg) ==
+	    SIGNET_ERR_FORMAT);
+	return test_finish("test_text");
+}
