@@ -37,3 +37,19 @@ finish() {
 	echo "$T_PASS passed, $T_FAIL failed"
 	[ "$T_FAIL" -eq 0 ]
 }
+
+# need_docker: loads the private dockerd's settings (tests/integration/
+# dockerd.sh) and skips (77) when there is none, or fails when CI requires it.
+need_docker() {
+	local env="$SIGNET_BUILD_DIR/dockerd.env"
+	if [ -f "$env" ]; then
+		# shellcheck disable=SC1090
+		. "$env"
+	fi
+	if [ "${SIGNET_DOCKER_STATE:-}" != up ]; then
+		echo "no dockerd: ${SIGNET_DOCKER_WHY:-fixture did not run}"
+		if [ "${SIGNET_REQUIRE_DOCKER:-0}" = 1 ]; then exit 1; fi
+		exit 77
+	fi
+	export DOCKER_HOST
+}

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
+# The PKI script and the identity module must agree: every certificate
+# signet-pki issues is accepted by the check both listeners run, with the
+# right role and name; a revoked one, a wrong role, and a CRL that is not
+# the CA's are refused.
+. "$(dirname "$0")/lib.sh"
+PKI="$SIGNET_SOURCE_DIR/pki/signet-pki"
+TOOL="$SIGNET_BUILD_DIR/tests/identity_tool"
+command -v openssl >/dev/null || { echo "openssl missing"; exit 77; }
+cd "$T_DIR" || exit 1
+export SIGNET_PKI="$T_DIR/pki"
+
+"$PKI" init "$SIGNET_PKI" >/dev/null || { not_ok "init"; finish; exit 1; }
+"$PKI" server relay --dns relay.test --ip 127.0.0.1 >/dev/null
+"$PKI" agent web-01 >/dev/null
+"$PKI" operator alice >/dev/null
+"$PKI" auditor carol >/dev/null
+"$PKI" operator mallory >/dev/null
+CA=$SIGNET_PKI/ca.pem
+CRL=$SIGNET_PKI/crl.pem
+iss() { echo "$SIGNET_PKI/issued/$1.pem"; }
+
+out=$("$TOOL" "$CA" "$CRL" "$(iss web-01)" agent)
+check "agent cert accepted as agent web-01" grep -q '^agent web-01 ' <<<"$out"
+out=$("$TOOL" "$CA" "$CRL" "$(iss alice)" operator,auditor)
+check "operator cert accepted as operator alice" grep -q '^operator alice ' <<<"$out"
+out=$("$TOOL" "$CA" "$CRL" "$(iss carol)" operator,auditor)
+check "auditor cert accepted as auditor carol" grep -q '^auditor carol ' <<<"$out"
+out=$("$TOOL" "$CA" "$CRL" "$(iss relay)" server)
+check "server cert accepted as server relay" grep -q '^server relay ' <<<"$out"
+check_fails_with "operator cert refused on the agent port" 'role operator not allowed' \
+	"$TOOL" "$CA" "$CRL" "$(iss alice)" agent
+check_fails_with "agent cert refused on the API" 'role agent not allowed' \
+	"$TOOL" "$CA" "$CRL" "$(iss web-01)" operator,auditor
+
+"$PKI" revoke mallory >/dev/null
+check_fails_with "revoked operator refused" 'revoked' \
+	"$TOOL" "$CA" "$CRL" "$(iss mallory)" operator,auditor
+out=$("$TOOL" "$CA" "$CRL" "$(iss alice)" operator,auditor)
+check "others still accepted after a revocation" grep -q '^operator alice ' <<<"$out"
+
+# A CRL from another CA must not be loadable against ours.
+"$PKI" init "$T_DIR/other" >/dev/null
+check_fails_with "CRL of another CA refused" 'store refused' \
+	"$TOOL" "$CA" "$T_DIR/other/crl.pem" "$(iss alice)" operator
+SIGNET_PKI="$T_DIR/other" "$PKI" operator eve >/dev/null
+check_fails_with "cert of another CA refused" 'refused: .*not issued by the signet CA' \
+	"$TOOL" "$CA" "$CRL" "$T_DIR/other/issued/eve.pem" operator
+finish
