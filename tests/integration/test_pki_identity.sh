@@ -47,4 +47,10 @@ check_fails_with "CRL of another CA refused" 'store refused' \
 SIGNET_PKI="$T_DIR/other" "$PKI" operator eve >/dev/null
 check_fails_with "cert of another CA refused" 'refused: .*not issued by the signet CA' \
 	"$TOOL" "$CA" "$CRL" "$T_DIR/other/issued/eve.pem" operator
+
+# The agent.conf in a bundle is one the agent's config loader accepts.
+"$PKI" bundle web-01 --server wss://relay.test:8444 --out "$T_DIR/web-01.tgz" >/dev/null
+mkdir "$T_DIR/unpacked" && tar -C "$T_DIR/unpacked" -xzf "$T_DIR/web-01.tgz"
+out=$("$SIGNET_BUILD_DIR/tests/config_check" agent "$T_DIR/unpacked/agent.conf")
+check "bundle agent.conf loads with the agent schema ($out)" test "$out" = ok
 finish

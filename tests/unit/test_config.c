@@ -161,6 +161,27 @@ main(void)
 	    config_agent_schema_len, &cfg, &msg) == SIGNET_ERR_CONFIG);
 	CHECK_CONTAINS(msg.text, "no such file");
 
+	/* The samples shipped in packaging/ must load as they are. */
+	{
+		const char *src = getenv("SIGNET_SOURCE_DIR");
+		char path[1024];
+
+		CHECK(src != NULL);
+		if (src != NULL) {
+			(void)snprintf(path, sizeof(path),
+			    "%s/packaging/server.conf", src);
+			CHECKF(config_load(path, config_server_schema,
+			    config_server_schema_len, &cfg, &msg) == 0, "%s",
+			    msg.text);
+			config_free(cfg);
+			(void)snprintf(path, sizeof(path),
+			    "%s/packaging/agent.conf", src);
+			CHECKF(config_load(path, config_agent_schema,
+			    config_agent_schema_len, &cfg, &msg) == 0, "%s",
+			    msg.text);
+			config_free(cfg);
+		}
+	}
 	CHECK(config_split_listen("[::1]:8443", host, sizeof(host), &port) ==
 	    0 && strcmp(host, "::1") == 0 && port == 8443);
 	CHECK(config_split_listen("::1:8443", host, sizeof(host), &port) != 0);
