@@ -1,0 +1,412 @@
+/* SPDX-License-Identifier: ISC */
+/* Connected agents and their inventories, shared by hub and API. */
+#include "registry.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "text.h"
+
+struct host {
+	char host_id[64];
+	bool connected;
+	uint64_t session;
+	int64_t connected_at;          /* ms, 0 unknown */
+	int64_t last_seen;
+	char agent_version[REGISTRY_VERSION_MAX + 1];
+	char docker_version[REGISTRY_VERSION_MAX + 1];
+	int64_t cert_not_after;        /* seconds */
+	struct inventory *inv;
+};
+
+struct registry {
+	pthread_mutex_t mu;
+	struct host *hosts;            /* sorted by host_id */
+	size_t count, cap;
+	uint64_t next_session;
+};
+
+struct registry *
+registry_new(void)
+{
+	struct registry *reg = calloc(1, sizeof(*reg));
+
+	if (reg == NULL)
+		return NULL;
+	if (pthread_mutex_init(&reg->mu, NULL) != 0) {
+		free(reg);
+		return NULL;
+	}
+	reg->next_session = 1;
+	return reg;
+}
+
+void
+registry_free(struct registry *reg)
+{
+	size_t i;
+
+	if (reg == NULL)
+		return;
+	for (i = 0; i < reg->count; i++)
+		inventory_free(reg->hosts[i].inv);
+	free(reg->hosts);
+	(void)pthread_mutex_destroy(&reg->mu);
+	free(reg);
+}
+
+/* Index of host_id, or where it would go (*found false). Lock held. */
+static size_t
+locate(const struct registry *reg, const char *host_id, bool *found)
+{
+	size_t lo = 0, hi = reg->count;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(reg->hosts[mid].host_id, host_id);
+		if (c == 0) {
+			*found = true;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*found = false;
+	return lo;
+}
+
+static struct host *
+find_host(struct registry *reg, const char *host_id)
+{
+	bool found;
+	size_t i = locate(reg, host_id, &found);
+
+	return found ? &reg->hosts[i] : NULL;
+}
+
+static void
+copy_bounded(char *dst, size_t size, const char *src)
+{
+	size_t n = src != NULL ? strnlen(src, size - 1) : 0;
+
+	if (n > 0)
+		memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+uint64_t
+registry_connect(struct registry *reg, const char *host_id,
+    const char *agent_version, const char *docker_version,
+    int64_t cert_not_after, int64_t now_ms, uint64_t *replaced)
+{
+	struct host *h;
+	bool found;
+	size_t i;
+	uint64_t session = 0;
+
+	*replaced = 0;
+	if (strlen(host_id) >= sizeof(h->host_id))
+		return 0;
+	(void)pthread_mutex_lock(&reg->mu);
+	i = locate(reg, host_id, &found);
+	if (!found) {
+		if (reg->count == reg->cap) {
+			size_t ncap = reg->cap == 0 ? 16 : reg->cap * 2;
+			struct host *n;
+			if (ncap > SIZE_MAX / sizeof(*n))
+				goto out;
+			n = realloc(reg->hosts, ncap * sizeof(*n));
+			if (n == NULL)
+				goto out;
+			reg->hosts = n;
+			reg->cap = ncap;
+		}
+		memmove(&reg->hosts[i + 1], &reg->hosts[i],
+		    (reg->count - i) * sizeof(*reg->hosts));
+		reg->count++;
+		memset(&reg->hosts[i], 0, sizeof(reg->hosts[i]));
+		copy_bounded(reg->hosts[i].host_id,
+		    sizeof(reg->hosts[i].host_id), host_id);
+	}
+	h = &reg->hosts[i];
+	if (h->connected)
+		*replaced = h->session;
+	session = reg->next_session++;
+	h->session = session;
+	h->connected = true;
+	h->connected_at = now_ms;
+	h->last_seen = now_ms;
+	h->cert_not_after = cert_not_after;
+	copy_bounded(h->agent_version, sizeof(h->agent_version), agent_version);
+	copy_bounded(h->docker_version, sizeof(h->docker_version),
+	    docker_version);
+out:
+	(void)pthread_mutex_unlock(&reg->mu);
+	return session;
+}
+
+void
+registry_disconnect(struct registry *reg, const char *host_id,
+    uint64_t session, int64_t now_ms)
+{
+	struct host *h;
+
+	(void)pthread_mutex_lock(&reg->mu);
+	h = find_host(reg, host_id);
+	if (h != NULL && h->session == session && h->connected) {
+		h->connected = false;
+		h->last_seen = now_ms;
+	}
+	(void)pthread_mutex_unlock(&reg->mu);
+}
+
+int
+registry_set_inventory(struct registry *reg, const char *host_id,
+    uint64_t session, struct inventory *inv, int64_t now_ms)
+{
+	struct host *h;
+	int r = SIGNET_ERR_NOT_FOUND;
+
+	(void)pthread_mutex_lock(&reg->mu);
+	h = find_host(reg, host_id);
+	if (h != NULL && h->session == session && h->connected) {
+		inventory_free(h->inv);
+		h->inv = inv;
+		inv = NULL;
+		h->last_seen = now_ms;
+		r = 0;
+	}
+	(void)pthread_mutex_unlock(&reg->mu);
+	inventory_free(inv);
+	return r;
+}
+
+void
+registry_touch(struct registry *reg, const char *host_id, uint64_t session,
+    int64_t now_ms)
+{
+	struct host *h;
+
+	(void)pthread_mutex_lock(&reg->mu);
+	h = find_host(reg, host_id);
+	if (h != NULL && h->session == session && h->connected)
+		h->last_seen = now_ms;
+	(void)pthread_mutex_unlock(&reg->mu);
+}
+
+void
+registry_format_time(int64_t ms, char *buf, size_t len)
+{
+	time_t secs = (time_t)(ms / 1000);
+	struct tm tm;
+	char base[24];
+
+	if (len == 0)
+		return;
+	if (gmtime_r(&secs, &tm) == NULL ||
+	    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
+		buf[0] = '\0';
+		return;
+	}
+	(void)snprintf(buf, len, "%s.%03dZ", base, (int)(ms % 1000));
+}
+
+/* Adds an ISO time, or null when ms is 0. */
+static bool
+add_time(cJSON *o, const char *key, int64_t ms)
+{
+	char buf[40];
+
+	if (ms <= 0)
+		return cJSON_AddNullToObject(o, key) != NULL;
+	registry_format_time(ms, buf, sizeof(buf));
+	return cJSON_AddStringToObject(o, key, buf) != NULL;
+}
+
+cJSON *
+registry_hosts_json(struct registry *reg)
+{
+	cJSON *root = cJSON_CreateObject(), *arr;
+	size_t i;
+
+	if (root == NULL)
+		return NULL;
+	arr = cJSON_AddArrayToObject(root, "hosts");
+	if (arr == NULL)
+		goto fail;
+	(void)pthread_mutex_lock(&reg->mu);
+	for (i = 0; i < reg->count; i++) {
+		const struct host *h = &reg->hosts[i];
+		cJSON *o = cJSON_CreateObject();
+
+		if (o == NULL || !cJSON_AddItemToArray(arr, o) ||
+		    cJSON_AddStringToObject(o, "host_id", h->host_id) == NULL ||
+		    cJSON_AddBoolToObject(o, "connected", h->connected) ==
+		    NULL || !add_time(o, "connected_at", h->connected_at) ||
+		    !add_time(o, "last_seen", h->last_seen) ||
+		    cJSON_AddStringToObject(o, "agent_version",
+		    h->agent_version) == NULL ||
+		    cJSON_AddStringToObject(o, "docker_version",
+		    h->docker_version) == NULL ||
+		    cJSON_AddNumberToObject(o, "container_count",
+		    h->inv != NULL ? (double)h->inv->count : 0) == NULL ||
+		    !add_time(o, "cert_not_after", h->cert_not_after * 1000)) {
+			(void)pthread_mutex_unlock(&reg->mu);
+			goto fail;
+		}
+	}
+	(void)pthread_mutex_unlock(&reg->mu);
+	return root;
+fail:
+	cJSON_Delete(root);
+	return NULL;
+}
+
+struct row_ref {
+	const char *host_id;
+	const struct inventory_container *c;
+};
+
+static int
+cmp_rows(const void *a, const void *b)
+{
+	const struct row_ref *x = a, *y = b;
+	int c = strcmp(x->host_id, y->host_id);
+
+	if (c != 0)
+		return c;
+	c = strcmp(inventory_primary_name(x->c), inventory_primary_name(y->c));
+	return c != 0 ? c : strcmp(x->c->id, y->c->id);
+}
+
+cJSON *
+registry_containers_json(struct registry *reg, const char *host,
+    const char *state)
+{
+	cJSON *root = cJSON_CreateObject(), *arr;
+	struct row_ref *refs = NULL;
+	size_t i, j, n = 0, total = 0;
+
+	if (root == NULL)
+		return NULL;
+	arr = cJSON_AddArrayToObject(root, "containers");
+	if (arr == NULL)
+		goto fail;
+	(void)pthread_mutex_lock(&reg->mu);
+	for (i = 0; i < reg->count; i++)
+		total += reg->hosts[i].inv != NULL ? reg->hosts[i].inv->count : 0;
+	refs = calloc(total == 0 ? 1 : total, sizeof(*refs));
+	if (refs == NULL) {
+		(void)pthread_mutex_unlock(&reg->mu);
+		goto fail;
+	}
+	for (i = 0; i < reg->count; i++) {
+		const struct host *h = &reg->hosts[i];
+		if (h->inv == NULL ||
+		    (host != NULL && strcmp(host, h->host_id) != 0))
+			continue;
+		for (j = 0; j < h->inv->count; j++) {
+			const struct inventory_container *c = &h->inv->items[j];
+			if (state != NULL && strcmp(state, c->state) != 0)
+				continue;
+			refs[n].host_id = h->host_id;
+			refs[n].c = c;
+			n++;
+		}
+	}
+	qsort(refs, n, sizeof(*refs), cmp_rows);
+	for (i = 0; i < n; i++) {
+		cJSON *row = inventory_container_json(refs[i].c,
+		    refs[i].host_id);
+		if (row == NULL || !cJSON_AddItemToArray(arr, row)) {
+			cJSON_Delete(row);
+			(void)pthread_mutex_unlock(&reg->mu);
+			goto fail;
+		}
+	}
+	(void)pthread_mutex_unlock(&reg->mu);
+	free(refs);
+	return root;
+fail:
+	free(refs);
+	cJSON_Delete(root);
+	return NULL;
+}
+
+static bool
+valid_prefix(const char *id, size_t *len)
+{
+	size_t i;
+
+	for (i = 0; id[i] != '\0'; i++) {
+		if (i >= 64 || !((id[i] >= '0' && id[i] <= '9') ||
+		    (id[i] >= 'a' && id[i] <= 'f')))
+			return false;
+	}
+	*len = i;
+	return i >= 12;
+}
+
+enum registry_lookup
+registry_find_container(struct registry *reg, const char *id,
+    struct registry_container *out)
+{
+	const struct inventory_container *hit = NULL;
+	const struct host *hit_host = NULL;
+	enum registry_lookup r = REGISTRY_NOT_FOUND;
+	size_t i, j, len = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (id == NULL || !valid_prefix(id, &len))
+		return REGISTRY_BAD_ID;
+	(void)pthread_mutex_lock(&reg->mu);
+	for (i = 0; i < reg->count; i++) {
+		const struct host *h = &reg->hosts[i];
+		for (j = 0; h->inv != NULL && j < h->inv->count; j++) {
+			if (strncmp(h->inv->items[j].id, id, len) != 0)
+				continue;
+			if (hit != NULL) {
+				r = REGISTRY_AMBIGUOUS;
+				goto out;
+			}
+			hit = &h->inv->items[j];
+			hit_host = h;
+		}
+	}
+	if (hit == NULL)
+		goto out;
+	out->row = inventory_container_json(hit, hit_host->host_id);
+	if (out->row == NULL) {
+		r = REGISTRY_NOT_FOUND;
+		goto out;
+	}
+	copy_bounded(out->host_id, sizeof(out->host_id), hit_host->host_id);
+	out->host_connected = hit_host->connected;
+	out->session = hit_host->session;
+	r = REGISTRY_FOUND;
+out:
+	(void)pthread_mutex_unlock(&reg->mu);
+	return r;
+}
+
+void
+registry_get_stats(struct registry *reg, struct registry_stats *stats)
+{
+	size_t i;
+
+	memset(stats, 0, sizeof(*stats));
+	(void)pthread_mutex_lock(&reg->mu);
+	stats->hosts_known = reg->count;
+	for (i = 0; i < reg->count; i++) {
+		if (reg->hosts[i].connected)
+			stats->agents_connected++;
+		if (reg->hosts[i].inv != NULL)
+			stats->containers += reg->hosts[i].inv->count;
+	}
+	(void)pthread_mutex_unlock(&reg->mu);
+}

@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The server's view of its agents: which hosts are connected, with which
+ * versions and certificate expiry, and each host's latest container
+ * inventory. Written by the agent hub (the libwebsockets thread), read by
+ * the operator API (libmicrohttpd's thread); every function is thread-safe.
+ * Hosts stay known, with their last inventory, after they disconnect, until
+ * the server restarts.
+ *
+ * A connection is identified by the session number registry_connect()
+ * returns; a second connection of the same host replaces the first, and
+ * updates or a disconnect carrying a stale session are ignored, so a
+ * replaced connection's late close cannot mark the new one offline.
+ */
+#ifndef SIGNET_REGISTRY_H
+#define SIGNET_REGISTRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "err.h"
+#include "inventory.h"
+
+#define REGISTRY_VERSION_MAX 64
+
+struct registry;
+
+struct registry_stats {
+	size_t hosts_known;
+	size_t agents_connected;
+	size_t containers;             /* rows over all hosts */
+};
+
+/* Returns a new empty registry, or NULL on allocation failure. */
+struct registry *registry_new(void);
+
+/* Frees everything; NULL allowed. */
+void registry_free(struct registry *reg);
+
+/*
+ * Records that host_id connected (hello accepted). Returns the new
+ * session number (> 0), or 0 on allocation failure. *replaced is set to
+ * the session it replaced, 0 if none.
+ */
+uint64_t registry_connect(struct registry *reg, const char *host_id,
+    const char *agent_version, const char *docker_version,
+    int64_t cert_not_after, int64_t now_ms, uint64_t *replaced);
+
+/* Marks host_id offline if session is still its current one. */
+void registry_disconnect(struct registry *reg, const char *host_id,
+    uint64_t session, int64_t now_ms);
+
+/*
+ * Replaces host_id's inventory (takes ownership of inv, also on failure).
+ * SIGNET_ERR_NOT_FOUND when session is not current.
+ */
+int registry_set_inventory(struct registry *reg, const char *host_id,
+    uint64_t session, struct inventory *inv, int64_t now_ms);
+
+/* Notes life (a pong, any frame) from session at now_ms. */
+void registry_touch(struct registry *reg, const char *host_id,
+    uint64_t session, int64_t now_ms);
+
+/*
+ * {"hosts":[{host_id, connected, connected_at, last_seen, agent_version,
+ * docker_version, container_count, cert_not_after}]} sorted by host_id;
+ * times are ISO 8601 UTC strings (null when unknown). NULL on allocation
+ * failure.
+ */
+cJSON *registry_hosts_json(struct registry *reg);
+
+/*
+ * {"containers":[rows with host_id]} sorted by host then name; host and
+ * state filter when not NULL. NULL on allocation failure.
+ */
+cJSON *registry_containers_json(struct registry *reg, const char *host,
+    const char *state);
+
+enum registry_lookup {
+	REGISTRY_FOUND,
+	REGISTRY_NOT_FOUND,
+	REGISTRY_AMBIGUOUS,
+	REGISTRY_BAD_ID,     /* not 12..64 lowercase hex */
+};
+
+/* What a lookup found: a copy, safe to use after the registry changed. */
+struct registry_container {
+	char host_id[64];
+	bool host_connected;
+	uint64_t session;              /* the host's current session */
+	cJSON *row;                    /* the row with host_id; caller frees */
+};
+
+/*
+ * Finds a container by full id or unique prefix of at least 12 hex digits
+ * over all hosts. On REGISTRY_FOUND fills *out (cJSON_Delete out->row).
+ */
+enum registry_lookup registry_find_container(struct registry *reg,
+    const char *id, struct registry_container *out);
+
+void registry_get_stats(struct registry *reg, struct registry_stats *stats);
+
+/* Formats unix ms as "2026-11-23T23:15:00.123Z" into buf (>= 32 bytes). */
+void registry_format_time(int64_t ms, char *buf, size_t len);
+
+#endif
