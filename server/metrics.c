@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: ISC */
+/* Atomic counters and their Prometheus text rendering. */
+#include "metrics.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct metrics {
+	_Atomic uint64_t v[M_COUNT];
+};
+
+/* name, label set (may be ""), help; one family may span several rows. */
+static const struct {
+	const char *name;
+	const char *labels;
+	const char *help;
+} metric_info[M_COUNT] = {
+	[M_AGENT_TLS_FAIL_NO_CERT] = { "signet_agent_handshake_failures_total",
+	    "reason=\"no_cert\"", "Agent connections refused during TLS or "
+	    "identity checks, by reason." },
+	[M_AGENT_TLS_FAIL_CERT] = { "signet_agent_handshake_failures_total",
+	    "reason=\"cert_refused\"", NULL },
+	[M_AGENT_TLS_FAIL_ROLE] = { "signet_agent_handshake_failures_total",
+	    "reason=\"wrong_role\"", NULL },
+	[M_AGENT_AUTH_HOST_MISMATCH] = { "signet_agent_auth_failures_total",
+	    "reason=\"host_mismatch\"", "Agents refused after TLS (hello), "
+	    "by reason." },
+	[M_AGENT_AUTH_KEY_MISMATCH] = { "signet_agent_auth_failures_total",
+	    "reason=\"key_mismatch\"", NULL },
+	[M_AGENT_AUTH_NO_KEY] = { "signet_agent_auth_failures_total",
+	    "reason=\"no_registered_key\"", NULL },
+	[M_AGENT_AUTH_HELLO_TIMEOUT] = { "signet_agent_auth_failures_total",
+	    "reason=\"hello_timeout\"", NULL },
+	[M_AGENT_AUTH_BAD_HELLO] = { "signet_agent_auth_failures_total",
+	    "reason=\"bad_hello\"", NULL },
+	[M_AGENT_REVOKED_DROPPED] = { "signet_agent_revoked_dropped_total", "",
+	    "Connected agents dropped because their certificate was revoked." },
+	[M_AGENT_REPLACED] = { "signet_agent_replaced_total", "",
+	    "Agent connections replaced by a newer one of the same host." },
+	[M_AGENT_FRAMES_IN] = { "signet_agent_frames_total",
+	    "direction=\"in\"", "WebSocket messages from and to agents." },
+	[M_AGENT_FRAMES_OUT] = { "signet_agent_frames_total",
+	    "direction=\"out\"", NULL },
+	[M_AGENT_FRAMES_BAD] = { "signet_agent_frames_rejected_total",
+	    "reason=\"malformed\"", "Agent messages refused, by reason." },
+	[M_AGENT_FRAMES_OVERSIZE] = { "signet_agent_frames_rejected_total",
+	    "reason=\"oversize\"", NULL },
+	[M_AGENT_INVENTORIES] = { "signet_agent_inventories_total", "",
+	    "Inventory snapshots accepted." },
+	[M_API_TLS_FAIL_NO_CERT] = { "signet_api_auth_failures_total",
+	    "reason=\"no_cert\"", "Operator API requests refused before "
+	    "routing, by reason." },
+	[M_API_TLS_FAIL_CERT] = { "signet_api_auth_failures_total",
+	    "reason=\"cert_refused\"", NULL },
+	[M_API_FORBIDDEN] = { "signet_api_auth_failures_total",
+	    "reason=\"forbidden\"", NULL },
+	[M_API_REQUESTS] = { "signet_api_requests_total", "",
+	    "Operator API requests answered." },
+	[M_API_ERRORS_4XX] = { "signet_api_responses_total",
+	    "class=\"4xx\"", "Operator API error answers by class." },
+	[M_API_ERRORS_5XX] = { "signet_api_responses_total",
+	    "class=\"5xx\"", NULL },
+};
+
+struct metrics *
+metrics_new(void)
+{
+	struct metrics *m = calloc(1, sizeof(*m));
+	size_t i;
+
+	if (m == NULL)
+		return NULL;
+	for (i = 0; i < M_COUNT; i++)
+		atomic_init(&m->v[i], 0);
+	return m;
+}
+
+void
+metrics_free(struct metrics *m)
+{
+	free(m);
+}
+
+void
+metrics_inc(struct metrics *m, enum metric which)
+{
+	if (m != NULL && which < M_COUNT)
+		atomic_fetch_add_explicit(&m->v[which], 1,
+		    memory_order_relaxed);
+}
+
+uint64_t
+metrics_get(struct metrics *m, enum metric which)
+{
+	if (m == NULL || which >= M_COUNT)
+		return 0;
+	return atomic_load_explicit(&m->v[which], memory_order_relaxed);
+}
+
+/* Appends to a growing buffer; false when it would exceed its maximum. */
+struct textbuf {
+	char *p;
+	size_t len, cap;
+};
+
+static bool
+put(struct textbuf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static bool
+put(struct textbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return false;
+		if ((size_t)n < b->cap - b->len) {
+			b->len += (size_t)n;
+			return true;
+		}
+		if (b->cap >= 1 << 20)
+			return false;
+		{
+			char *np = realloc(b->p, b->cap * 2);
+			if (np == NULL)
+				return false;
+			b->p = np;
+			b->cap *= 2;
+		}
+	}
+}
+
+char *
+metrics_render(struct metrics *m, const struct registry_stats *stats,
+    int64_t crl_next_update)
+{
+	struct textbuf b = { malloc(4096), 0, 4096 };
+	size_t i;
+	bool ok = b.p != NULL;
+
+	for (i = 0; ok && i < M_COUNT; i++) {
+		const char *name = metric_info[i].name;
+		/* HELP and TYPE once per family: at its first row. */
+		if (metric_info[i].help != NULL)
+			ok = put(&b, "# HELP %s %s\n# TYPE %s counter\n", name,
+			    metric_info[i].help, name);
+		if (ok)
+			ok = put(&b, "%s%s%s%s %llu\n", name,
+			    metric_info[i].labels[0] ? "{" : "",
+			    metric_info[i].labels,
+			    metric_info[i].labels[0] ? "}" : "",
+			    (unsigned long long)metrics_get(m, (enum metric)i));
+	}
+	if (ok)
+		ok = put(&b, "# HELP signet_agents_connected Agents connected "
+		    "now.\n# TYPE signet_agents_connected gauge\n"
+		    "signet_agents_connected %zu\n"
+		    "# HELP signet_hosts_known Hosts seen since the server "
+		    "started.\n# TYPE signet_hosts_known gauge\n"
+		    "signet_hosts_known %zu\n"
+		    "# HELP signet_inventory_containers Containers in all "
+		    "inventories.\n# TYPE signet_inventory_containers gauge\n"
+		    "signet_inventory_containers %zu\n"
+		    "# HELP signet_crl_next_update_seconds nextUpdate of the "
+		    "loaded CRL (unix time); renew before it.\n"
+		    "# TYPE signet_crl_next_update_seconds gauge\n"
+		    "signet_crl_next_update_seconds %lld\n",
+		    stats->agents_connected, stats->hosts_known,
+		    stats->containers, (long long)crl_next_update);
+	if (!ok) {
+		free(b.p);
+		return NULL;
+	}
+	return b.p;
+}

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: ISC */
+/* The shared server context: identity store swapping, agent keys. */
+#include "server_ctx.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "text.h"
+
+int
+server_ctx_init(struct server_ctx *ctx)
+{
+	return pthread_mutex_init(&ctx->identity_mu, NULL) == 0 ? 0 :
+	    SIGNET_ERR_INTERNAL;
+}
+
+struct identity_store *
+server_ctx_identity(struct server_ctx *ctx)
+{
+	struct identity_store *s;
+
+	(void)pthread_mutex_lock(&ctx->identity_mu);
+	s = ctx->identity != NULL ? identity_store_ref(ctx->identity) : NULL;
+	(void)pthread_mutex_unlock(&ctx->identity_mu);
+	return s;
+}
+
+int
+server_ctx_reload_identity(struct server_ctx *ctx, struct err_msg *msg)
+{
+	struct identity_store *fresh = NULL, *old;
+	int r;
+
+	r = identity_store_load(ctx->ca_path, ctx->crl_path, &fresh, msg);
+	if (r != 0)
+		return r;
+	(void)pthread_mutex_lock(&ctx->identity_mu);
+	old = ctx->identity;
+	ctx->identity = fresh;
+	(void)pthread_mutex_unlock(&ctx->identity_mu);
+	identity_store_free(old);
+	return 0;
+}
+
+int
+server_ctx_agent_key(struct server_ctx *ctx, const char *host_id,
+    struct keys_public *out, struct err_msg *msg)
+{
+	char path[4200];
+	int n;
+
+	memset(out, 0, sizeof(*out));
+	if (!text_valid_name(host_id))
+		return err_set(msg, SIGNET_ERR_INVALID_ARG, "bad host id");
+	n = snprintf(path, sizeof(path), "%s/%s.pub", ctx->agents_dir,
+	    host_id);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return err_set(msg, SIGNET_ERR_TOO_LARGE, "path too long");
+	return keys_load_public(path, out, msg);
+}
+
+void
+server_ctx_destroy(struct server_ctx *ctx)
+{
+	identity_store_free(ctx->identity);
+	ctx->identity = NULL;
+	(void)pthread_mutex_destroy(&ctx->identity_mu);
+}

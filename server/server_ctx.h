@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * What the server's parts share: the registry, the audit writer, the
+ * counters, the keys, and the identity store (CA + CRL), which SIGHUP
+ * replaces while both listeners keep checking certificates with it. Made
+ * by main(); the hub and the API hold a pointer and never free it.
+ */
+#ifndef SIGNET_SERVER_CTX_H
+#define SIGNET_SERVER_CTX_H
+
+#include <pthread.h>
+
+#include "audit.h"
+#include "identity.h"
+#include "keys.h"
+#include "metrics.h"
+#include "registry.h"
+
+#define SERVER_ACTOR "server"
+
+struct server_ctx {
+	struct registry *registry;
+	struct audit_writer *audit;
+	struct metrics *metrics;
+	struct keys_secret *action_key;     /* sodium_malloc'd */
+	char agents_dir[4096];              /* HOST-ID.pub files */
+	char ca_path[4096];
+	char crl_path[4096];
+	pthread_mutex_t identity_mu;
+	struct identity_store *identity;    /* current; swap under the lock */
+};
+
+/* Initialises the lock; the caller fills in the rest. 0 or error. */
+int server_ctx_init(struct server_ctx *ctx);
+
+/*
+ * A reference to the current identity store (identity_store_free it when
+ * done). Never NULL once main() has loaded the first store.
+ */
+struct identity_store *server_ctx_identity(struct server_ctx *ctx);
+
+/*
+ * Loads CA and CRL again and swaps them in. On failure the old store stays
+ * and msg says why (a bad new CRL never locks everyone out by accident,
+ * but an expired one already in use still refuses everyone: fail closed).
+ */
+int server_ctx_reload_identity(struct server_ctx *ctx, struct err_msg *msg)
+    __attribute__((warn_unused_result));
+
+/*
+ * Loads HOST-ID.pub from agents_dir (host_id must be a valid name).
+ * SIGNET_ERR_NOT_FOUND when the host has no registered key.
+ */
+int server_ctx_agent_key(struct server_ctx *ctx, const char *host_id,
+    struct keys_public *out, struct err_msg *msg)
+    __attribute__((warn_unused_result));
+
+/* Frees the store and destroys the lock (not the other members). */
+void server_ctx_destroy(struct server_ctx *ctx);
+
+#endif
