@@ -26,6 +26,7 @@ struct server_ctx {
 	char agents_dir[4096];              /* HOST-ID.pub files */
 	char ca_path[4096];
 	char crl_path[4096];
+	char audit_path[4096];              /* the server's own audit log */
 	pthread_mutex_t identity_mu;
 	struct identity_store *identity;    /* current; swap under the lock */
 };
