@@ -287,6 +287,46 @@ take_version(const cJSON *obj, struct err_msg *msg)
 	return 0;
 }
 
+/*
+ * Parses a payload and the members every payload has: the version, the
+ * action id, host, container and action. *root is set even on failure
+ * (cJSON_Delete it); ids must have the sizes of the payload structs.
+ */
+static int
+open_payload(const void *json, size_t len, const char *const members[],
+    cJSON **root, char action_id[static 33], char host_id[static 64],
+    char container_id[static 65], enum envelope_action *action,
+    struct err_msg *msg)
+{
+	int r;
+
+	*root = NULL;
+	if (len > ENVELOPE_PAYLOAD_MAX)
+		return err_set(msg, SIGNET_ERR_TOO_LARGE,
+		    "payload: over %d bytes", ENVELOPE_PAYLOAD_MAX);
+	r = jsonx_parse_object("payload", json, len, PAYLOAD_MAX_DEPTH, root,
+	    msg);
+	if (r != 0)
+		return r;
+	r = jsonx_only_members(*root, members, "payload", msg);
+	if (r != 0)
+		return r;
+	r = take_version(*root, msg);
+	if (r != 0)
+		return r;
+	r = take_string(*root, "action_id", FIELD_HEX, 32, action_id, 33, msg);
+	if (r != 0)
+		return r;
+	r = take_string(*root, "host_id", FIELD_NAME, 0, host_id, 64, msg);
+	if (r != 0)
+		return r;
+	r = take_string(*root, "container_id", FIELD_HEX, 64, container_id, 65,
+	    msg);
+	if (r != 0)
+		return r;
+	return take_action(*root, action, msg);
+}
+
 int
 envelope_action_decode(const void *json, size_t len,
     struct envelope_action_payload *out, struct err_msg *msg)
@@ -299,41 +339,24 @@ envelope_action_decode(const void *json, size_t len,
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	if (len > ENVELOPE_PAYLOAD_MAX)
-		return err_set(msg, SIGNET_ERR_TOO_LARGE,
-		    "payload: over %d bytes", ENVELOPE_PAYLOAD_MAX);
-	r = jsonx_parse_object("payload", json, len, PAYLOAD_MAX_DEPTH, &root,
-	    msg);
+	r = open_payload(json, len, members, &root, out->action_id,
+	    out->host_id, out->container_id, &out->action, msg);
 	if (r != 0)
 		goto out;
-	r = jsonx_only_members(root, members, "payload", msg);
+	r = take_string(root, "reason", FIELD_TEXT, 0, out->reason,
+	    sizeof(out->reason), msg);
 	if (r != 0)
 		goto out;
-	r = take_version(root, msg);
+	r = take_string(root, "requested_by", FIELD_NAME, 0,
+	    out->requested_by, sizeof(out->requested_by), msg);
 	if (r != 0)
 		goto out;
-	r = take_string(root, "action_id", FIELD_HEX, 32, out->action_id, sizeof(out->action_id), msg);
+	r = jsonx_get_int64(root, "issued_at", 0, JSONX_INT_MAX, "payload",
+	    &out->issued_at, msg);
 	if (r != 0)
 		goto out;
-	r = take_string(root, "host_id", FIELD_NAME, 0, out->host_id, sizeof(out->host_id), msg);
-	if (r != 0)
-		goto out;
-	r = take_string(root, "container_id", FIELD_HEX, 64, out->container_id, sizeof(out->container_id), msg);
-	if (r != 0)
-		goto out;
-	r = take_action(root, &out->action, msg);
-	if (r != 0)
-		goto out;
-	r = take_string(root, "reason", FIELD_TEXT, 0, out->reason, sizeof(out->reason), msg);
-	if (r != 0)
-		goto out;
-	r = take_string(root, "requested_by", FIELD_NAME, 0, out->requested_by, sizeof(out->requested_by), msg);
-	if (r != 0)
-		goto out;
-	r = jsonx_get_int64(root, "issued_at", 0, JSONX_INT_MAX, "payload", &out->issued_at, msg);
-	if (r != 0)
-		goto out;
-	r = jsonx_get_int64(root, "expires_at", 0, JSONX_INT_MAX, "payload", &out->expires_at, msg);
+	r = jsonx_get_int64(root, "expires_at", 0, JSONX_INT_MAX, "payload",
+	    &out->expires_at, msg);
 	if (r != 0)
 		goto out;
 	chars = text_utf8_chars(out->reason);
@@ -370,29 +393,8 @@ envelope_result_decode(const void *json, size_t len,
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	if (len > ENVELOPE_PAYLOAD_MAX)
-		return err_set(msg, SIGNET_ERR_TOO_LARGE,
-		    "payload: over %d bytes", ENVELOPE_PAYLOAD_MAX);
-	r = jsonx_parse_object("payload", json, len, PAYLOAD_MAX_DEPTH, &root,
-	    msg);
-	if (r != 0)
-		goto out;
-	r = jsonx_only_members(root, members, "payload", msg);
-	if (r != 0)
-		goto out;
-	r = take_version(root, msg);
-	if (r != 0)
-		goto out;
-	r = take_string(root, "action_id", FIELD_HEX, 32, out->action_id, sizeof(out->action_id), msg);
-	if (r != 0)
-		goto out;
-	r = take_string(root, "host_id", FIELD_NAME, 0, out->host_id, sizeof(out->host_id), msg);
-	if (r != 0)
-		goto out;
-	r = take_string(root, "container_id", FIELD_HEX, 64, out->container_id, sizeof(out->container_id), msg);
-	if (r != 0)
-		goto out;
-	r = take_action(root, &out->action, msg);
+	r = open_payload(json, len, members, &root, out->action_id,
+	    out->host_id, out->container_id, &out->action, msg);
 	if (r != 0)
 		goto out;
 	r = jsonx_get_string(root, "status", false, "payload", &s, msg);
@@ -422,13 +424,16 @@ envelope_result_decode(const void *json, size_t len,
 	    &out->docker_status, msg);
 	if (r != 0)
 		goto out;
-	r = jsonx_get_int64(root, "started_at", 0, JSONX_INT_MAX, "payload", &out->started_at, msg);
+	r = jsonx_get_int64(root, "started_at", 0, JSONX_INT_MAX, "payload",
+	    &out->started_at, msg);
 	if (r != 0)
 		goto out;
-	r = jsonx_get_int64(root, "finished_at", 0, JSONX_INT_MAX, "payload", &out->finished_at, msg);
+	r = jsonx_get_int64(root, "finished_at", 0, JSONX_INT_MAX, "payload",
+	    &out->finished_at, msg);
 	if (r != 0)
 		goto out;
-	r = take_string(root, "request_sha256", FIELD_HEX, 64, out->request_sha256, sizeof(out->request_sha256), msg);
+	r = take_string(root, "request_sha256", FIELD_HEX, 64,
+	    out->request_sha256, sizeof(out->request_sha256), msg);
 	if (r != 0)
 		goto out;
 	r = 0;
@@ -548,33 +553,40 @@ envelope_result_sign(const struct envelope_result_payload *res,
 	return r;
 }
 
-int
-envelope_action_verify(const struct keys_pubset *pinned, const char *key_id,
-    const char *payload_b64, const char *sig_b64,
-    struct envelope_action_payload *out, uint8_t **raw, size_t *raw_len,
-    struct err_msg *msg)
+typedef int (*decode_fn)(const void *json, size_t len, void *out,
+    struct err_msg *msg);
+
+static int
+decode_action(const void *json, size_t len, void *out, struct err_msg *msg)
 {
-	const struct keys_public *pub;
+	return envelope_action_decode(json, len, out, msg);
+}
+
+static int
+decode_result(const void *json, size_t len, void *out, struct err_msg *msg)
+{
+	return envelope_result_decode(json, len, out, msg);
+}
+
+/* Opens an envelope under pub, then decodes its payload into out. */
+static int
+open_and_decode(const char *context, const char *payload_b64,
+    const char *sig_b64, const struct keys_public *pub, decode_fn decode,
+    void *out, uint8_t **raw, size_t *raw_len, struct err_msg *msg)
+{
 	uint8_t *payload = NULL;
 	size_t len = 0;
-	char esc[64];
 	int r;
 
-	memset(out, 0, sizeof(*out));
 	if (raw != NULL)
 		*raw = NULL;
 	if (raw_len != NULL)
 		*raw_len = 0;
-	pub = keys_pubset_find(pinned, key_id);
-	if (pub == NULL)
-		return err_set(msg, SIGNET_ERR_UNKNOWN_KEY,
-		    "action signed with key id \"%s\", which is not pinned",
-		    text_escape_str(key_id, esc, sizeof(esc)));
-	r = envelope_open(ENVELOPE_CTX_ACTION, payload_b64, sig_b64, pub,
-	    &payload, &len, msg);
+	r = envelope_open(context, payload_b64, sig_b64, pub, &payload, &len,
+	    msg);
 	if (r != 0)
 		return r;
-	r = envelope_action_decode(payload, len, out, msg);
+	r = decode(payload, len, out, msg);
 	if (r != 0)
 		goto out;
 	if (raw != NULL) {
@@ -589,36 +601,37 @@ out:
 }
 
 int
-envelope_result_verify(const struct keys_public *agent_key,
+envelope_action_verify(const struct keys_pubset *pinned, const char *key_id,
     const char *payload_b64, const char *sig_b64,
-    struct envelope_result_payload *out, uint8_t **raw, size_t *raw_len,
+    struct envelope_action_payload *out, uint8_t **raw, size_t *raw_len,
     struct err_msg *msg)
 {
-	uint8_t *payload = NULL;
-	size_t len = 0;
-	int r;
+	const struct keys_public *pub;
+	char esc[64];
 
 	memset(out, 0, sizeof(*out));
 	if (raw != NULL)
 		*raw = NULL;
 	if (raw_len != NULL)
 		*raw_len = 0;
-	r = envelope_open(ENVELOPE_CTX_RESULT, payload_b64, sig_b64, agent_key,
-	    &payload, &len, msg);
-	if (r != 0)
-		return r;
-	r = envelope_result_decode(payload, len, out, msg);
-	if (r != 0)
-		goto out;
-	if (raw != NULL) {
-		*raw = payload;
-		payload = NULL;
-	}
-	if (raw_len != NULL)
-		*raw_len = len;
-out:
-	free(payload);
-	return r;
+	pub = keys_pubset_find(pinned, key_id);
+	if (pub == NULL)
+		return err_set(msg, SIGNET_ERR_UNKNOWN_KEY,
+		    "action signed with key id \"%s\", which is not pinned",
+		    text_escape_str(key_id, esc, sizeof(esc)));
+	return open_and_decode(ENVELOPE_CTX_ACTION, payload_b64, sig_b64, pub,
+	    decode_action, out, raw, raw_len, msg);
+}
+
+int
+envelope_result_verify(const struct keys_public *agent_key,
+    const char *payload_b64, const char *sig_b64,
+    struct envelope_result_payload *out, uint8_t **raw, size_t *raw_len,
+    struct err_msg *msg)
+{
+	memset(out, 0, sizeof(*out));
+	return open_and_decode(ENVELOPE_CTX_RESULT, payload_b64, sig_b64,
+	    agent_key, decode_result, out, raw, raw_len, msg);
 }
 
 int

@@ -17,7 +17,8 @@
 #include "text.h"
 
 void
-keys_id(const uint8_t pk[static KEYS_PUBLIC_LEN], char id[static KEYS_ID_LEN + 1])
+keys_id(const uint8_t pk[static KEYS_PUBLIC_LEN],
+    char id[static KEYS_ID_LEN + 1])
 {
 	uint8_t digest[crypto_hash_sha256_BYTES];
 
