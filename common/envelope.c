@@ -20,46 +20,52 @@ static const char *const action_names[] = { NULL, "START", "STOP", "RESTART" };
 static const char *const status_names[] = { NULL, "SUCCESS", "FAILURE",
 	"DENIED", "REJECTED" };
 
+#define NAMES_COUNT(t) ((int)(sizeof(t) / sizeof((t)[0])))
+
+/* names[i] for 0 < i < count, else NULL (index 0 is "none"). */
+static const char *
+name_of(const char *const names[], int count, int i)
+{
+	return i > 0 && i < count ? names[i] : NULL;
+}
+
+/* The index of s in names[1..count), or 0. */
+static int
+index_of(const char *const names[], int count, const char *s)
+{
+	int i;
+
+	for (i = 1; s != NULL && i < count; i++) {
+		if (strcmp(s, names[i]) == 0)
+			return i;
+	}
+	return 0;
+}
+
 const char *
 envelope_action_name(enum envelope_action a)
 {
-	if (a <= ENVELOPE_ACTION_NONE || a > ENVELOPE_ACTION_RESTART)
-		return NULL;
-	return action_names[a];
+	return name_of(action_names, NAMES_COUNT(action_names), (int)a);
 }
 
 enum envelope_action
 envelope_action_parse(const char *s)
 {
-	int i;
-
-	for (i = ENVELOPE_ACTION_START; s != NULL && i <= ENVELOPE_ACTION_RESTART;
-	    i++) {
-		if (strcmp(s, action_names[i]) == 0)
-			return (enum envelope_action)i;
-	}
-	return ENVELOPE_ACTION_NONE;
+	return (enum envelope_action)index_of(action_names,
+	    NAMES_COUNT(action_names), s);
 }
 
 const char *
 envelope_status_name(enum envelope_status s)
 {
-	if (s <= ENVELOPE_STATUS_NONE || s > ENVELOPE_STATUS_REJECTED)
-		return NULL;
-	return status_names[s];
+	return name_of(status_names, NAMES_COUNT(status_names), (int)s);
 }
 
 enum envelope_status
 envelope_status_parse(const char *s)
 {
-	int i;
-
-	for (i = ENVELOPE_STATUS_SUCCESS; s != NULL && i <= ENVELOPE_STATUS_REJECTED;
-	    i++) {
-		if (strcmp(s, status_names[i]) == 0)
-			return (enum envelope_status)i;
-	}
-	return ENVELOPE_STATUS_NONE;
+	return (enum envelope_status)index_of(status_names,
+	    NAMES_COUNT(status_names), s);
 }
 
 void
