@@ -3,10 +3,10 @@
  * Test and benchmark tool: issues COUNT agent identities quickly from an
  * existing signet PKI (made by pki/signet-pki), as signet-pki agent would,
  * but in one process (the openssl CLI takes a second per certificate;
- * 10,000 agents need seconds, not hours). For each PREFIX-I it writes
- *   OUT/PREFIX-I.pem, OUT/PREFIX-I.key (0600)   TLS certificate and key
- *   OUT/PREFIX-I.result.key (0600)              Ed25519 result key
- *   OUT/agents/PREFIX-I.pub                     its public half
+ * 10,000 agents need seconds, not hours). OUT gets the PKI's layout, so
+ * tools that read a PKI read it too; for each PREFIX-I it writes
+ *   OUT/issued/PREFIX-I.pem, OUT/private/PREFIX-I.key (0600)  TLS
+ *   OUT/keys/agents/PREFIX-I.key (0600), .pub        Ed25519 result key
  * These certificates are not in the PKI's index: the CRL cannot revoke
  * them, which is fine for load tests and never for production.
  *   certgen PKI OUT PREFIX COUNT
@@ -140,11 +140,20 @@ main(int argc, char **argv)
 	}
 	fclose(f);
 	f = NULL;
-	(void)snprintf(path, sizeof(path), "%s/agents", argv[2]);
-	if (mkdir(argv[2], 0700) != 0 && errno != EEXIST)
-		goto out;
-	if (mkdir(path, 0755) != 0 && errno != EEXIST)
-		goto out;
+	{
+		static const char *const dirs[] = { "", "/issued", "/private",
+			"/keys", "/keys/agents" };
+		size_t d;
+		for (d = 0; d < sizeof(dirs) / sizeof(dirs[0]); d++) {
+			(void)snprintf(path, sizeof(path), "%s%s", argv[2],
+			    dirs[d]);
+			if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+				fprintf(stderr, "certgen: mkdir %s: %s\n",
+				    path, strerror(errno));
+				goto out;
+			}
+		}
+	}
 	for (i = 0; i < count; i++) {
 		struct keys_secret rk;
 		char b64[128];
@@ -158,14 +167,16 @@ main(int argc, char **argv)
 		}
 		key = EVP_EC_gen("P-256");
 		cert = key != NULL ? issue(cn, key, ca, ca_key) : NULL;
-		(void)snprintf(path, sizeof(path), "%s/%s.pem", argv[2], cn);
+		(void)snprintf(path, sizeof(path), "%s/issued/%s.pem", argv[2],
+		    cn);
 		if (cert == NULL || write_pem(path, cert, NULL) != 0) {
 			fprintf(stderr, "certgen: cannot issue %s\n", cn);
 			EVP_PKEY_free(key);
 			X509_free(cert);
 			goto out;
 		}
-		(void)snprintf(path, sizeof(path), "%s/%s.key", argv[2], cn);
+		(void)snprintf(path, sizeof(path), "%s/private/%s.key", argv[2],
+		    cn);
 		if (write_pem(path, NULL, key) != 0) {
 			EVP_PKEY_free(key);
 			X509_free(cert);
@@ -177,14 +188,14 @@ main(int argc, char **argv)
 			goto out;
 		sodium_bin2base64(b64, sizeof(b64), rk.sk, KEYS_SECRET_LEN,
 		    sodium_base64_VARIANT_ORIGINAL);
-		(void)snprintf(path, sizeof(path), "%s/%s.result.key", argv[2],
-		    cn);
+		(void)snprintf(path, sizeof(path), "%s/keys/agents/%s.key",
+		    argv[2], cn);
 		if (fileio_write_new(path, b64, strlen(b64), 0600, &msg) != 0)
 			goto fail_key;
 		sodium_bin2base64(b64, sizeof(b64), rk.pub.pk, KEYS_PUBLIC_LEN,
 		    sodium_base64_VARIANT_ORIGINAL);
-		(void)snprintf(path, sizeof(path), "%s/agents/%s.pub", argv[2],
-		    cn);
+		(void)snprintf(path, sizeof(path), "%s/keys/agents/%s.pub",
+		    argv[2], cn);
 		if (fileio_write_new(path, b64, strlen(b64), 0644, &msg) != 0)
 			goto fail_key;
 		keys_secret_wipe(&rk);
