@@ -70,6 +70,28 @@ void audit_line_hash(const char *line, size_t len,
 
 void audit_record_free(struct audit_record *rec);
 
+/* ---- reading lines ---- */
+
+/*
+ * Streams the lines of a log with bounded memory: a line longer than
+ * AUDIT_LINE_MAX is an error, not an allocation.
+ */
+struct audit_reader;
+
+/* Opens path. SIGNET_ERR_NOT_FOUND when it does not exist. */
+int audit_reader_open(const char *path, struct audit_reader **out,
+    struct err_msg *msg) __attribute__((warn_unused_result));
+
+/*
+ * Next line: returns 1 with *line (NUL-terminated, valid until the next
+ * call), *len and *had_newline (false only for a torn last line); 0 at
+ * the end; SIGNET_ERR_TOO_LARGE or SIGNET_ERR_IO.
+ */
+int audit_reader_next(struct audit_reader *rd, char **line, size_t *len,
+    bool *had_newline) __attribute__((warn_unused_result));
+
+void audit_reader_close(struct audit_reader *rd);
+
 /* ---- writer ---- */
 
 struct audit_writer;

@@ -48,64 +48,6 @@ audit_head_parse(const char *s, struct audit_head *head)
 	return 0;
 }
 
-/* Streams lines of at most AUDIT_LINE_MAX bytes from a descriptor. */
-struct line_reader {
-	int fd;
-	char *buf;
-	size_t len, pos;
-	bool eof;
-};
-
-/*
- * Returns 1 with the next line in line and len (newline removed; had_nl
- * tells whether it had one),
- * 0 at end of file, or a negative error (too long, read failure).
- */
-static int
-next_line(struct line_reader *lr, char **line, size_t *len, bool *had_nl)
-{
-	char *nl;
-	ssize_t n;
-
-	for (;;) {
-		nl = memchr(lr->buf + lr->pos, '\n', lr->len - lr->pos);
-		if (nl != NULL) {
-			*line = lr->buf + lr->pos;
-			*len = (size_t)(nl - *line);
-			*had_nl = true;
-			*nl = '\0';
-			lr->pos += *len + 1;
-			return 1;
-		}
-		if (lr->eof) {
-			if (lr->pos == lr->len)
-				return 0;
-			*line = lr->buf + lr->pos;
-			*len = lr->len - lr->pos;
-			lr->buf[lr->len] = '\0';
-			*had_nl = false;
-			lr->pos = lr->len;
-			return 1;
-		}
-		/* Compact, then fill the rest of the buffer. */
-		if (lr->pos > 0) {
-			memmove(lr->buf, lr->buf + lr->pos, lr->len - lr->pos);
-			lr->len -= lr->pos;
-			lr->pos = 0;
-		}
-		if (lr->len >= AUDIT_LINE_MAX)
-			return SIGNET_ERR_TOO_LARGE;
-		n = read(lr->fd, lr->buf + lr->len, AUDIT_LINE_MAX - lr->len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return SIGNET_ERR_IO;
-		if (n == 0)
-			lr->eof = true;
-		lr->len += (size_t)n;
-	}
-}
-
 /* Checks data.action, if present, under the pinned action keys. */
 static int
 check_embedded_action(const cJSON *data, const struct audit_verify_opts *o,
@@ -298,7 +240,7 @@ int
 audit_verify_file(const char *path, const struct audit_verify_opts *opts,
     struct audit_verify_report *rep, struct err_msg *msg)
 {
-	struct line_reader lr = { .fd = -1 };
+	struct audit_reader *rd = NULL;
 	char prev[AUDIT_HASH_HEX + 1];
 	uint64_t lineno = 0;
 	char *line;
@@ -312,18 +254,11 @@ audit_verify_file(const char *path, const struct audit_verify_opts *opts,
 	prev[AUDIT_HASH_HEX] = '\0';
 	if (opts == NULL || opts->audit_key == NULL)
 		return err_set(msg, SIGNET_ERR_INVALID_ARG, "no audit key");
-	lr.fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (lr.fd < 0)
-		return err_set(msg, errno == ENOENT ? SIGNET_ERR_NOT_FOUND :
-		    SIGNET_ERR_IO, "%s: cannot open: %s", path,
-		    strerror(errno));
-	lr.buf = malloc(AUDIT_LINE_MAX + 1);
-	if (lr.buf == NULL) {
-		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
-		goto out;
-	}
+	r = audit_reader_open(path, &rd, msg);
+	if (r != 0)
+		return r;
 	for (;;) {
-		r = next_line(&lr, &line, &len, &had_nl);
+		r = audit_reader_next(rd, &line, &len, &had_nl);
 		if (r == 0)
 			break;
 		lineno++;
@@ -369,7 +304,6 @@ audit_verify_file(const char *path, const struct audit_verify_opts *opts,
 	}
 	r = 0;
 out:
-	free(lr.buf);
-	(void)close(lr.fd);
+	audit_reader_close(rd);
 	return r;
 }
