@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * signet-agent: a thin dispatcher. This build carries the admin's policy
- * tools; the daemon (--config: WSS channel, dockerd) comes later and is
- * refused clearly rather than pretended.
+ * signet-agent: a thin dispatcher: --config runs the daemon (daemon.c),
+ * --check-policy the admin's policy tools (policy_cli.c).
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "daemon.h"
 #include "log.h"
 #include "policy_cli.h"
 
@@ -18,15 +18,20 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: signet-agent --check-policy FILE [options]\n"
-	    "       signet-agent --config FILE   (not in this build yet)\n"
+	    "usage: signet-agent --config FILE\n"
+	    "       signet-agent --check-policy FILE [options]\n"
 	    "       signet-agent --help | --version\n"
-	    "\n");
+	    "\n"
+	    "  --config FILE\n"
+	    "        run the agent with this configuration (SPEC section 8)\n"
+	    "        until SIGTERM or SIGINT; SIGHUP reloads the policy.\n"
+	    "        Exit codes: 0 stopped by a signal, 1 could not start or\n"
+	    "        failed, 2 configuration file refused\n");
 	policy_cli_usage(f);
 	fprintf(f,
 	    "\n"
-	    "exit codes: 0 valid or allowed, 1 policy refused or denied, "
-	    "2 usage\n");
+	    "exit codes of --check-policy: 0 valid or allowed, 1 policy "
+	    "refused or\ndenied, 2 usage\n");
 }
 
 int
@@ -49,11 +54,12 @@ main(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(argv[1], "--config") == 0) {
-		fprintf(stderr,
-		    "signet-agent: running the agent daemon "
-		    "(--config) is not part of this build yet; only "
-		    "--check-policy and --explain are available\n");
-		return 2;
+		if (argc != 3) {
+			fprintf(stderr, "signet-agent: --config takes one "
+			    "FILE and nothing else; see --help\n");
+			return 2;
+		}
+		return daemon_run(argv[2]);
 	}
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--check-policy") == 0)

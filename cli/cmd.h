@@ -13,5 +13,7 @@
 
 int cmd_keygen(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_hosts(int argc, char **argv);
+int cmd_containers(int argc, char **argv);
 
 #endif

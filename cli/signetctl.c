@@ -6,6 +6,7 @@
 #include <sodium.h>
 
 #include "cmd.h"
+#include "http.h"
 #include "log.h"
 
 static void
@@ -20,18 +21,36 @@ usage(FILE *f)
 	    "  audit verify FILE --key AUDIT.pub [--action-key A.pub]\n"
 	    "               [--agent-keys DIR] [--expect-head SEQ:HASH]\n"
 	    "                     check a signed, hash-chained audit log\n"
+	    "  hosts [--json]     the agents the server knows\n"
+	    "  containers [--host HOST-ID] [--state STATE] [--json]\n"
+	    "                     containers over all hosts\n"
 	    "  help               this text\n"
 	    "\n"
-	    "exit codes: 0 success, 1 check failed, 2 usage or I/O error\n");
+	    "hosts and containers talk to the server (options before or after\n"
+	    "the command): --server https://HOST:PORT --cert FILE --key FILE\n"
+	    "--ca FILE, or SIGNET_SERVER, SIGNET_CERT, SIGNET_KEY, SIGNET_CA.\n"
+	    "\n"
+	    "exit codes: 0 success, 1 check failed (or the server refused or\n"
+	    "could not be reached), 2 usage or I/O error\n");
 }
 
 int
 main(int argc, char **argv)
 {
+	int cmdi;
+
 	log_init("signetctl", LOG_LVL_WARN);
 	if (sodium_init() < 0) {
 		fprintf(stderr, "signetctl: cannot initialise libsodium\n");
 		return CMD_USAGE;
+	}
+	cmdi = http_command_index(argc, argv);
+	/* Options before the command: move the command word to argv[1]. */
+	if (cmdi > 1 && cmdi < argc) {
+		char *word = argv[cmdi];
+
+		memmove(&argv[2], &argv[1], (size_t)(cmdi - 1) * sizeof(*argv));
+		argv[1] = word;
 	}
 	if (argc < 2) {
 		usage(stderr);
@@ -46,6 +65,10 @@ main(int argc, char **argv)
 		return cmd_keygen(argc - 2, argv + 2);
 	if (strcmp(argv[1], "audit") == 0)
 		return cmd_audit(argc - 2, argv + 2);
+	if (strcmp(argv[1], "hosts") == 0)
+		return cmd_hosts(argc - 2, argv + 2);
+	if (strcmp(argv[1], "containers") == 0)
+		return cmd_containers(argc - 2, argv + 2);
 	fprintf(stderr, "signetctl: unknown command \"%s\"\n", argv[1]);
 	usage(stderr);
 	return CMD_USAGE;

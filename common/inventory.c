@@ -194,6 +194,7 @@ from_array(const cJSON *arr, bool docker, struct inventory **out,
 	struct inventory *inv = NULL;
 	const cJSON *row;
 	size_t n, i, j;
+	struct err_msg rowmsg;
 	int r;
 
 	*out = NULL;
@@ -214,17 +215,29 @@ from_array(const cJSON *arr, bool docker, struct inventory **out,
 		goto out;
 	}
 	i = 0;
+	n = 0;
 	cJSON_ArrayForEach(row, arr) {
-		r = take_row(row, i, docker, &inv->items[i], msg);
+		err_clear(&rowmsg);
+		r = take_row(row, n, docker, &inv->items[i], &rowmsg);
 		inv->count = i + 1;    /* so that a half row is freed too */
-		if (r != 0)
+		for (j = 0; r == 0 && j < i; j++) {
+			if (strcmp(inv->items[j].id, inv->items[i].id) == 0)
+				r = err_set(&rowmsg, SIGNET_ERR_FORMAT,
+				    "containers[%zu]: duplicate id", n);
+		}
+		n++;
+		if (r != 0 && (!docker || r == SIGNET_ERR_ALLOC)) {
+			if (msg != NULL)
+				*msg = rowmsg;
 			goto out;
-		for (j = 0; j < i; j++) {
-			if (strcmp(inv->items[j].id, inv->items[i].id) == 0) {
-				r = err_set(msg, SIGNET_ERR_FORMAT,
-				    "containers[%zu]: duplicate id", i);
-				goto out;
-			}
+		}
+		if (r != 0) {
+			/* Keep the first reason; leave the row out. */
+			if (inv->skipped++ == 0 && msg != NULL)
+				*msg = rowmsg;
+			container_clear(&inv->items[i]);
+			inv->count = i;
+			continue;
 		}
 		i++;
 	}

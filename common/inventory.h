@@ -45,13 +45,17 @@ struct inventory_container {
 struct inventory {
 	struct inventory_container *items;
 	size_t count;
+	size_t skipped;      /* dockerd rows left out: they failed a check */
 };
 
 /*
  * Builds an inventory from dockerd's GET /containers/json?all=1 answer
  * (a JSON array of objects with Id, Names, Image, State, Status, Labels,
  * Created). Unknown members are ignored (dockerd adds many); the ones used
- * are type- and size-checked. SIGNET_ERR_FORMAT / TOO_LARGE with why.
+ * are type- and size-checked, and a row that fails is left out and counted
+ * in skipped (msg says why for the first), so that one container with a
+ * hostile label cannot hide all the others. SIGNET_ERR_FORMAT / TOO_LARGE
+ * when the answer as a whole is unusable.
  */
 int inventory_from_docker(const char *json, size_t len,
     struct inventory **out, struct err_msg *msg)

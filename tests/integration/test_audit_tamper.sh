@@ -121,7 +121,8 @@ check "concurrent log verifies with 1600 records" grep -q '^ok: conc: 1600 recor
 
 # A second process cannot write the same log.
 "$TOOL" loop busy audit.key & pid=$!
-sleep 0.3
+# The writer holds its lock once it has written: wait for that, not a time.
+for _ in $(seq 1 100); do [ -s busy ] && break; sleep 0.1; done
 check_fails_with "second writer refused" 'another writer' "$TOOL" append busy audit.key 1
 kill -9 "$pid"; wait "$pid" 2>/dev/null
 

@@ -188,9 +188,9 @@ run usage-unknown 2 --check-policy "$P" --frobnicate
 expect_err usage-unknown "unknown or misplaced option \"--frobnicate\""
 run usage-twice 2 --check-policy "$P" --check-policy "$P"
 
-# The daemon is not part of this build: say so, never pretend.
-run config 2 --config /etc/signet/agent.conf
-expect_err config "running the agent daemon (--config) is not part of this build yet"
+# The daemon refuses a configuration it cannot read, with the path.
+run config 2 --config /nonexistent/agent.conf
+expect_err config "/nonexistent/agent.conf: no such file"
 run help 0 --help
 if grep -q -- "--check-policy FILE" "$T/out"; then ok; else fail "help"; fi
 run version 0 --version

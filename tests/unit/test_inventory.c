@@ -115,6 +115,24 @@ main(void)
 		inventory_free(copy);
 		inventory_free(inv);
 		inv = NULL;
+		/* One hostile row is left out; the others still show. */
+		{
+			static const char mixed[] = "[{\"Id\":\"" ID1 "\","
+			    "\"Names\":[\"/ok\"],\"Image\":\"i\","
+			    "\"Created\":1,\"Labels\":{},\"State\":\"running\","
+			    "\"Status\":\"Up\"},{\"Id\":\"" ID2 "\","
+			    "\"Names\":[\"/evil\"],\"Image\":\"i\","
+			    "\"Created\":1,\"Labels\":{\"x\":\"a\\u001b[2J\"},"
+			    "\"State\":\"running\",\"Status\":\"Up\"}]";
+			CHECK(inventory_from_docker(mixed, strlen(mixed), &inv,
+			    &msg) == 0);
+			CHECK(inv != NULL && inv->count == 1 &&
+			    inv->skipped == 1 && strcmp(inv->items[0].id, ID1) ==
+			    0);
+			CHECK_CONTAINS(msg.text, "containers[1].labels");
+			inventory_free(inv);
+			inv = NULL;
+		}
 		CHECK(inventory_from_docker("{\"x\":1}", 7, &inv, &msg) != 0);
 		CHECK(inventory_from_docker("[", 1, &inv, &msg) != 0);
 	}

@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The agent's channel to the server (SPEC §3): one libwebsockets client
+ * connection, WSS with the agent's certificate, subprotocol signet.v1, kept
+ * up for ever: it redials with exponential backoff and jitter and hangs up
+ * on a server that stops answering pings. It moves whole text messages;
+ * the daemon decides what they say.
+ *
+ * The server must prove its name: its certificate must chain to [tls] ca,
+ * carry serverAuth (OpenSSL's SSL-server purpose) and name the URL's host
+ * in its subjectAltName (DNS, or IP for an address); TLS 1.3 only. lws
+ * checks the chain and the name, and the channel checks the name and the
+ * version again itself, so neither rests on one library version's code.
+ *
+ * Threads: channel_new, channel_service, channel_shutdown, channel_free and
+ * every callback run on one thread, the service thread. channel_send,
+ * channel_set_snapshot, channel_connected and channel_get_stats may be
+ * called from any thread: they take the channel's lock and wake the service
+ * thread with lws_cancel_service(), the only lws call made off it. Frames
+ * are written only from LWS_CALLBACK_CLIENT_WRITEABLE, one lws_write each.
+ */
+#ifndef SIGNET_AGENT_CHANNEL_H
+#define SIGNET_AGENT_CHANNEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+#define CHANNEL_SUBPROTOCOL "signet.v1"
+#define CHANNEL_RX_MAX (64 * 1024)        /* server messages over: dropped */
+#define CHANNEL_TX_MAX (1024 * 1024)      /* the server's limit (SPEC §3) */
+#define CHANNEL_TX_FRAGMENT (32 * 1024)   /* bytes per WRITEABLE */
+#define CHANNEL_QUEUE_MAX 64              /* queued messages */
+#define CHANNEL_PING_SECS 20              /* silent this long: PING */
+#define CHANNEL_HANGUP_SECS 50            /* no PONG by then: hang up */
+#define CHANNEL_BACKOFF_FIRST_MS 1000
+#define CHANNEL_BACKOFF_MAX_MS 60000
+#define CHANNEL_BACKOFF_RESET_SECS 30     /* up this long: backoff resets */
+#define CHANNEL_CONNECT_TIMEOUT_SECS 10
+#define CHANNEL_TICK_MS 200               /* channel_service returns by then */
+#define CHANNEL_URL_MAX 512
+
+/*
+ * An immutable text message, shared by reference between threads (the
+ * count is atomic). The daemon may keep one (say, the latest snapshot)
+ * while the channel sends it.
+ */
+struct channel_frame;
+
+/*
+ * Makes a frame that owns data[0..len) (a malloc'd buffer; freed with the
+ * frame, or at once when this fails). Returns 0, SIGNET_ERR_TOO_LARGE
+ * (len over CHANNEL_TX_MAX, or 0) or SIGNET_ERR_ALLOC.
+ */
+int channel_frame_take(char *data, size_t len, struct channel_frame **out)
+    __attribute__((warn_unused_result));
+
+/* Takes one more reference; returns f. */
+struct channel_frame *channel_frame_ref(struct channel_frame *f);
+
+/* Drops one reference; frees on the last. NULL allowed. */
+void channel_frame_unref(struct channel_frame *f);
+
+const char *channel_frame_data(const struct channel_frame *f);
+size_t channel_frame_len(const struct channel_frame *f);
+
+struct channel_config {
+	const char *url;       /* wss://HOST:PORT[/PATH] */
+	const char *ca_path;   /* CA the server's certificate must chain to */
+	const char *cert_path; /* the agent's certificate (PEM) */
+	const char *key_path;  /* its key: a secret file (0600, no symlink) */
+};
+
+/*
+ * What the channel reports, on the service thread, with the arg given to
+ * channel_new. Any may be NULL.
+ *   on_established  the WebSocket is open; frames queued here go first
+ *                   (the hello), in order
+ *   on_closed       an open WebSocket closed (why: a sentence); the
+ *                   channel redials by itself
+ *   on_message      a whole text message of at most CHANNEL_RX_MAX bytes
+ *                   (not NUL-terminated; valid only during the call)
+ */
+struct channel_ops {
+	void (*on_established)(void *arg);
+	void (*on_closed)(void *arg, const char *why);
+	void (*on_message)(void *arg, const char *data, size_t len);
+};
+
+struct channel;
+
+/*
+ * Checks cfg (the URL's shape; the key file against the secret-file rules:
+ * a regular file, not a symlink, no group or other access), makes the lws
+ * context with the client certificate and schedules the first dial. Copies
+ * what it needs from cfg and ops. *out is NULL on failure. Returns 0,
+ * SIGNET_ERR_CONFIG (URL), SIGNET_ERR_PERMISSIONS / NOT_FOUND / IO (key
+ * file), SIGNET_ERR_CERT (lws refused the certificate, key or CA; its log
+ * says which), SIGNET_ERR_ALLOC.
+ */
+int channel_new(const struct channel_config *cfg, const struct channel_ops *ops,
+    void *arg, struct channel **out, struct err_msg *msg)
+    __attribute__((warn_unused_result));
+
+/*
+ * Runs one pass of the event loop: waits for network activity, a timer or
+ * a wake-up, at most about CHANNEL_TICK_MS, and handles it. Returns 0, or
+ * SIGNET_ERR_INTERNAL when lws fails.
+ */
+int channel_service(struct channel *ch) __attribute__((warn_unused_result));
+
+/*
+ * Queues f (takes a reference of its own) to go out on the open
+ * connection after the messages queued before it. Messages still queued
+ * when the connection closes are dropped: whoever needs delivery queues
+ * again from on_established. Returns 0, SIGNET_ERR_UNAVAILABLE (no open
+ * connection, or CHANNEL_QUEUE_MAX messages waiting).
+ */
+int channel_send(struct channel *ch, struct channel_frame *f)
+    __attribute__((warn_unused_result));
+
+/*
+ * Makes f (a reference is taken) the inventory snapshot to send next: it
+ * goes after the queued messages, and replaces a snapshot not yet started
+ * (only the newest matters; one being sent is finished first). Ignored
+ * (false) when no connection is open; dropped when it closes.
+ */
+bool channel_set_snapshot(struct channel *ch, struct channel_frame *f);
+
+/* Whether the WebSocket is open now. */
+bool channel_connected(struct channel *ch);
+
+struct channel_stats {
+	uint64_t connects;        /* WebSockets opened */
+	uint64_t closes;          /* ... and closed */
+	uint64_t dial_failures;   /* dials that failed before opening */
+	uint64_t frames_sent, bytes_sent;
+	uint64_t frames_received;
+	uint64_t frames_dropped;  /* received over CHANNEL_RX_MAX or binary */
+	uint64_t snapshots_sent, snapshots_replaced;
+};
+
+void channel_get_stats(struct channel *ch, struct channel_stats *st);
+
+/*
+ * Closes the connection (status 1001, going away), waiting up to
+ * timeout_ms for it to go, and stops redialling. Service thread only.
+ */
+void channel_shutdown(struct channel *ch, int timeout_ms);
+
+/* Destroys the lws context and ch. Service thread; NULL allowed. */
+void channel_free(struct channel *ch);
+
+/*
+ * Splits url (wss://HOST:PORT[/PATH]) into host (brackets of an IPv6
+ * address removed), port and path ("/" when none; only [A-Za-z0-9/._~%-]
+ * allowed). Returns 0 or SIGNET_ERR_CONFIG with why.
+ */
+int channel_parse_url(const char *url, char *host, size_t hostlen, int *port,
+    char *path, size_t pathlen, struct err_msg *msg)
+    __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * signet-agent --config FILE: the daemon's wiring. Loads the configuration,
+ * the agent's identity (the CN of its certificate), its result key, the
+ * pinned action keys and the host policy, opens its audit log, and then
+ * keeps three things going until SIGTERM/SIGINT:
+ *
+ *   the channel (service thread, the main one): hello on every connect,
+ *     then inventory snapshots; frames from the server are read strictly;
+ *     "action" frames are refused ("actions not supported by this build")
+ *     and recorded, nothing else happens with them;
+ *   the docker event stream (its own thread): every container event that
+ *     can change the inventory asks for a snapshot;
+ *   the snapshot worker (its own thread): GET /containers/json and the
+ *     inventory frame, at most one per DAEMON_SNAPSHOT_GAP_MS, within
+ *     about a second of an event, at least every DAEMON_SNAPSHOT_PERIOD_MS,
+ *     and retried with backoff while dockerd fails.
+ *
+ * SIGHUP reloads the policy (a bad file keeps the old one). Audit records
+ * (actor "agent"; signed with the result key):
+ *   agent.started     host_id, agent_version, docker_version, server,
+ *                     result_key_id, action_key_ids, policy_rules
+ *   agent.stopped     host_id, signal, uptime_s, connects, snapshots_sent,
+ *                     actions_refused
+ *   policy.reloaded   host_id, policy_rules, generation
+ *   policy.reload_refused  host_id, error
+ *   action.rejected   host_id, error "actions not supported by this build",
+ *                     frame_sha256, key_id (when well-formed); at most one
+ *                     record a second, the rest counted in "suppressed"
+ */
+#ifndef SIGNET_AGENT_DAEMON_H
+#define SIGNET_AGENT_DAEMON_H
+
+#include <stddef.h>
+
+#include "err.h"
+#include "identity.h"
+#include "inventory.h"
+
+#define DAEMON_SNAPSHOT_GAP_MS 250       /* at most one snapshot per gap */
+#define DAEMON_SNAPSHOT_PERIOD_MS 30000  /* and at least one per period */
+#define DAEMON_LIST_RETRY_FIRST_MS 1000  /* a failed list: retried after */
+#define DAEMON_LIST_RETRY_MAX_MS 16000
+#define DAEMON_SHUTDOWN_GRACE_MS 2000
+#define DAEMON_DOCKER_VERSION_UNKNOWN "unknown"
+
+/*
+ * Runs the agent with the configuration at config_path until SIGTERM or
+ * SIGINT. Returns the process exit code: 0 after a signal, 2 when the
+ * configuration file is refused (message "FILE:LINE: why" on stderr), 1
+ * when anything else keeps it from starting (certificate, keys, policy,
+ * audit log) or fails while running.
+ */
+int daemon_run(const char *config_path);
+
+/*
+ * The agent's identity from its certificate: the CN (a valid name, SPEC
+ * §2) into host_id. Refuses a certificate whose subject lacks exactly one
+ * CN or an OU of "agent", that is not fit for TLS client use (EKU), and a
+ * key (a secret file: mode 0600, no symlink) that does not match it.
+ * Warns about a certificate outside its validity dates. Returns 0,
+ * SIGNET_ERR_CERT, SIGNET_ERR_FORMAT or fileio's codes with msg.
+ */
+int daemon_cert_identity(const char *cert_path, const char *key_path,
+    char host_id[static IDENTITY_NAME_MAX + 1], struct err_msg *msg)
+    __attribute__((warn_unused_result));
+
+/*
+ * The hello frame (SPEC §3) into a new string *out (free it) of *len
+ * bytes: {"type":"hello","host_id","agent_version","docker_version",
+ * "result_key_id"}. Returns 0 or SIGNET_ERR_ALLOC.
+ */
+int daemon_hello_frame(const char *host_id, const char *agent_version,
+    const char *docker_version, const char *result_key_id, char **out,
+    size_t *len, struct err_msg *msg) __attribute__((warn_unused_result));
+
+/*
+ * The inventory frame {"type":"inventory","containers":[...]} of inv into
+ * a new string *out (free it) of *len bytes. The caller checks the size
+ * against the server's limit. Returns 0 or SIGNET_ERR_ALLOC.
+ */
+int daemon_inventory_frame(const struct inventory *inv, char **out,
+    size_t *len, struct err_msg *msg) __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,1033 @@
+/* SPDX-License-Identifier: ISC */
+/* dockerd over its unix socket with libcurl: requests and the event stream. */
+#include "docker.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "jsonx.h"
+#include "log.h"
+#include "text.h"
+
+#define DOCKER_JSON_DEPTH 32       /* inspect nests ~6 deep; leave room */
+#define DOCKER_EVENT_DEPTH 8
+#define DOCKER_ERRTEXT_MAX 160     /* dockerd's message quoted in errors */
+#define DOCKER_STREAM_STABLE_MS 10000
+/* GET /events?filters={"type":["container"]}, url-encoded. */
+#define DOCKER_EVENTS_PATH \
+	"/events?filters=%7B%22type%22%3A%5B%22container%22%5D%7D"
+
+struct docker_client {
+	char socket_path[DOCKER_SOCKET_PATH_MAX + 1];
+	CURL *curl;
+	const atomic_bool *abort;      /* set: give up the request under way */
+};
+
+/* A bounded answer buffer. */
+struct dbuf {
+	char *data;
+	size_t len, cap, max;
+	bool over;                     /* answer over max */
+	bool oom;
+};
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+		return 0;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+docker_global_init(struct err_msg *msg)
+{
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return err_set(msg, SIGNET_ERR_INTERNAL,
+		    "libcurl cannot be initialised");
+	return 0;
+}
+
+void
+docker_global_cleanup(void)
+{
+	curl_global_cleanup();
+}
+
+static int
+check_socket_path(const char *socket_path, struct err_msg *msg)
+{
+	size_t n;
+
+	if (socket_path == NULL || socket_path[0] != '/')
+		return err_set(msg, SIGNET_ERR_INVALID_ARG,
+		    "docker socket: must be an absolute path");
+	n = strlen(socket_path);
+	if (n > DOCKER_SOCKET_PATH_MAX)
+		return err_set(msg, SIGNET_ERR_INVALID_ARG,
+		    "docker socket: path of %zu bytes is longer than a unix "
+		    "socket path may be (%d)", n, DOCKER_SOCKET_PATH_MAX);
+	return 0;
+}
+
+int
+docker_client_new(const char *socket_path, struct docker_client **out,
+    struct err_msg *msg)
+{
+	struct docker_client *dc = NULL;
+	int r;
+
+	*out = NULL;
+	r = check_socket_path(socket_path, msg);
+	if (r != 0)
+		return r;
+	dc = calloc(1, sizeof(*dc));
+	if (dc == NULL)
+		return err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+	memcpy(dc->socket_path, socket_path, strlen(socket_path) + 1);
+	dc->curl = curl_easy_init();
+	if (dc->curl == NULL) {
+		free(dc);
+		return err_set(msg, SIGNET_ERR_ALLOC,
+		    "cannot make a curl handle");
+	}
+	*out = dc;
+	return 0;
+}
+
+void
+docker_client_set_abort(struct docker_client *dc, const atomic_bool *flag)
+{
+	dc->abort = flag;
+}
+
+void
+docker_client_free(struct docker_client *dc)
+{
+	if (dc == NULL)
+		return;
+	curl_easy_cleanup(dc->curl);
+	free(dc);
+}
+
+static size_t
+dbuf_write(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct dbuf *b = userdata;
+	size_t n, ncap;
+	char *p;
+
+	if (size != 1)
+		return 0;
+	n = nmemb;
+	if (b->len > b->max || n > b->max - b->len) {
+		b->over = true;
+		return 0;                   /* curl fails with WRITE_ERROR */
+	}
+	if (n + 1 > b->cap - b->len) {
+		ncap = b->cap == 0 ? 16384 : b->cap;
+		while (ncap - b->len < n + 1)
+			ncap = ncap > b->max / 2 ? b->max + 1 : ncap * 2;
+		p = realloc(b->data, ncap);
+		if (p == NULL) {
+			b->oom = true;
+			return 0;
+		}
+		b->data = p;
+		b->cap = ncap;
+	}
+	memcpy(b->data + b->len, ptr, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return n;
+}
+
+/* Sets the options every request to dockerd shares. */
+static int
+setup_handle(CURL *c, const char *socket_path, const char *path,
+    char errbuf[static CURL_ERROR_SIZE])
+{
+	char url[512];
+	int n;
+
+	n = snprintf(url, sizeof(url), "%s%s", DOCKER_API_BASE, path);
+	if (n < 0 || (size_t)n >= sizeof(url))
+		return -1;
+	curl_easy_reset(c);
+	errbuf[0] = '\0';
+	if (curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, socket_path) !=
+	    CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http") != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+	    DOCKER_CONNECT_TIMEOUT_MS) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_USERAGENT, "signet-agent") !=
+	    CURLE_OK)
+		return -1;
+	return 0;
+}
+
+/* Maps a failed transfer to the error space. */
+/* What went wrong with curl, in words that fit a unix socket. */
+static void
+describe_curl(CURLcode cc, const char *errbuf, const char *socket_path,
+    char *out, size_t outlen)
+{
+	char esc[200];
+
+	if (cc == CURLE_COULDNT_CONNECT) {
+		(void)text_escape_str(socket_path, esc, sizeof(esc));
+		(void)snprintf(out, outlen, "cannot connect to %s", esc);
+		return;
+	}
+	(void)text_escape_str(errbuf[0] != '\0' ? errbuf :
+	    curl_easy_strerror(cc), out, outlen);
+}
+
+static int
+transfer_error(CURLcode cc, const char *errbuf, const struct dbuf *b,
+    const char *socket_path, const char *path, struct err_msg *msg)
+{
+	char esc[CURL_ERROR_SIZE * 2];
+	size_t max = b->max;
+
+	if (b->oom)
+		return err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+	if (b->over || cc == CURLE_FILESIZE_EXCEEDED)
+		return err_set(msg, SIGNET_ERR_TOO_LARGE,
+		    "dockerd GET %s: answer larger than %zu bytes; refused",
+		    path, max);
+	describe_curl(cc, errbuf, socket_path, esc, sizeof(esc));
+	if (cc == CURLE_OUT_OF_MEMORY)
+		return err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+	return err_set(msg, SIGNET_ERR_UNAVAILABLE,
+	    "dockerd GET %s: %s (is dockerd running?)", path, esc);
+}
+
+/* dockerd's {"message": "..."} of an error answer, escaped, or "". */
+static void
+error_message(const struct dbuf *b, char *out, size_t outlen)
+{
+	cJSON *root = NULL;
+	const char *m = NULL;
+
+	out[0] = '\0';
+	if (b->len == 0 || b->len > 4096)
+		return;
+	if (jsonx_parse_object("dockerd error", b->data, b->len, 4, &root,
+	    NULL) != 0)
+		return;
+	if (jsonx_get_string(root, "message", true, "error", &m, NULL) ==
+	    0 && m != NULL)
+		(void)text_escape_str(m, out, outlen);
+	cJSON_Delete(root);
+}
+
+static int
+request_progress(void *clientp, curl_off_t dltotal, curl_off_t dlnow,
+    curl_off_t ultotal, curl_off_t ulnow)
+{
+	const atomic_bool *abort_flag = clientp;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return atomic_load(abort_flag) ? 1 : 0;
+}
+
+/*
+ * GET path; on success *body (free it) holds the 200 answer, NUL-terminated.
+ * 404 is SIGNET_ERR_NOT_FOUND, any other status SIGNET_ERR_IO.
+ */
+static int
+docker_get(struct docker_client *dc, const char *path, size_t max,
+    long timeout_ms, char **body, size_t *body_len, struct err_msg *msg)
+{
+	char errbuf[CURL_ERROR_SIZE];
+	char dmsg[DOCKER_ERRTEXT_MAX];
+	struct dbuf b = { NULL, 0, 0, max, false, false };
+	CURLcode cc;
+	long status = 0;
+	int r;
+
+	*body = NULL;
+	*body_len = 0;
+	if (setup_handle(dc->curl, dc->socket_path, path, errbuf) != 0 ||
+	    curl_easy_setopt(dc->curl, CURLOPT_HTTPGET, 1L) != CURLE_OK ||
+	    curl_easy_setopt(dc->curl, CURLOPT_TIMEOUT_MS, timeout_ms) !=
+	    CURLE_OK ||
+	    curl_easy_setopt(dc->curl, CURLOPT_MAXFILESIZE_LARGE,
+	    (curl_off_t)max) != CURLE_OK ||
+	    curl_easy_setopt(dc->curl, CURLOPT_WRITEFUNCTION, dbuf_write) !=
+	    CURLE_OK ||
+	    curl_easy_setopt(dc->curl, CURLOPT_WRITEDATA, &b) != CURLE_OK) {
+		r = err_set(msg, SIGNET_ERR_INTERNAL,
+		    "dockerd GET %s: cannot set up the request", path);
+		goto out;
+	}
+	if (dc->abort != NULL &&
+	    (curl_easy_setopt(dc->curl, CURLOPT_NOPROGRESS, 0L) != CURLE_OK ||
+	    curl_easy_setopt(dc->curl, CURLOPT_XFERINFOFUNCTION,
+	    request_progress) != CURLE_OK ||
+	    curl_easy_setopt(dc->curl, CURLOPT_XFERINFODATA,
+	    (void *)(uintptr_t)dc->abort) != CURLE_OK)) {
+		r = err_set(msg, SIGNET_ERR_INTERNAL,
+		    "dockerd GET %s: cannot set up the request", path);
+		goto out;
+	}
+	cc = curl_easy_perform(dc->curl);
+	if (cc == CURLE_ABORTED_BY_CALLBACK) {
+		r = err_set(msg, SIGNET_ERR_UNAVAILABLE,
+		    "dockerd GET %s: given up (stopping)", path);
+		goto out;
+	}
+	if (cc != CURLE_OK) {
+		r = transfer_error(cc, errbuf, &b, dc->socket_path, path, msg);
+		goto out;
+	}
+	if (curl_easy_getinfo(dc->curl, CURLINFO_RESPONSE_CODE, &status) !=
+	    CURLE_OK) {
+		r = err_set(msg, SIGNET_ERR_INTERNAL,
+		    "dockerd GET %s: no HTTP status", path);
+		goto out;
+	}
+	if (status != 200) {
+		error_message(&b, dmsg, sizeof(dmsg));
+		r = err_set(msg, status == 404 ? SIGNET_ERR_NOT_FOUND :
+		    SIGNET_ERR_IO, "dockerd GET %s: HTTP %ld%s%s%s", path,
+		    status, dmsg[0] != '\0' ? " \"" : "", dmsg,
+		    dmsg[0] != '\0' ? "\"" : "");
+		goto out;
+	}
+	if (b.data == NULL) {
+		r = err_set(msg, SIGNET_ERR_FORMAT,
+		    "dockerd GET %s: empty answer", path);
+		goto out;
+	}
+	*body = b.data;
+	*body_len = b.len;
+	b.data = NULL;
+	r = 0;
+out:
+	free(b.data);
+	return r;
+}
+
+static bool
+version_char_ok(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '.' || c == '+' || c == '~' ||
+	    c == '_' || c == '-';
+}
+
+int
+docker_version(struct docker_client *dc,
+    char out[static DOCKER_VERSION_MAX + 1], struct err_msg *msg)
+{
+	cJSON *root = NULL;
+	char *body = NULL;
+	const char *v = NULL;
+	size_t len = 0, i, n;
+	int r;
+
+	out[0] = '\0';
+	r = docker_get(dc, "/version", DOCKER_SMALL_MAX,
+	    DOCKER_SMALL_TIMEOUT_MS, &body, &len, msg);
+	if (r != 0)
+		goto out;
+	r = jsonx_parse_object("dockerd /version", body, len,
+	    DOCKER_JSON_DEPTH, &root, msg);
+	if (r != 0)
+		goto out;
+	r = jsonx_get_string(root, "Version", false, "dockerd /version", &v,
+	    msg);
+	if (r != 0)
+		goto out;
+	n = strlen(v);
+	for (i = 0; i < n && version_char_ok(v[i]); i++)
+		;
+	if (n == 0 || n > DOCKER_VERSION_MAX || i != n) {
+		char esc[96];
+		r = err_set(msg, SIGNET_ERR_FORMAT,
+		    "dockerd /version: Version \"%s\" is not a version string",
+		    text_escape_str(v, esc, sizeof(esc)));
+		goto out;
+	}
+	memcpy(out, v, n + 1);
+	r = 0;
+out:
+	cJSON_Delete(root);
+	free(body);
+	return r;
+}
+
+int
+docker_list(struct docker_client *dc, struct inventory **out,
+    struct err_msg *msg)
+{
+	char *body = NULL;
+	size_t len = 0;
+	int r;
+
+	*out = NULL;
+	r = docker_get(dc, "/containers/json?all=1", DOCKER_LIST_MAX,
+	    DOCKER_LIST_TIMEOUT_MS, &body, &len, msg);
+	if (r != 0)
+		goto out;
+	r = inventory_from_docker(body, len, out, msg);
+	if (r == 0 && (*out)->skipped > 0)
+		log_warn("dockerd listed %zu container(s) that fail signet's "
+		    "checks; left out of the inventory; first: %s",
+		    (*out)->skipped, msg != NULL ? msg->text : "");
+out:
+	free(body);
+	return r;
+}
+
+/*
+ * Parses dockerd's Created ("2024-05-01T12:34:56.123456789Z", UTC) into
+ * unix seconds. Returns 0 or -1.
+ */
+static int
+parse_created(const char *s, int64_t *out)
+{
+	static const char shape[] = "dddd-dd-ddTdd:dd:dd";
+	struct tm tm;
+	const char *p;
+	time_t t;
+	size_t i;
+
+	*out = 0;
+	for (i = 0; i < sizeof(shape) - 1; i++) {
+		if (s[i] == '\0')
+			return -1;
+		if (shape[i] == 'd' ? (s[i] < '0' || s[i] > '9') :
+		    s[i] != shape[i])
+			return -1;
+	}
+	p = s + sizeof(shape) - 1;
+	if (*p == '.') {
+		p++;
+		if (*p < '0' || *p > '9')
+			return -1;
+		while (*p >= '0' && *p <= '9')
+			p++;
+	}
+	if (strcmp(p, "Z") != 0)
+		return -1;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = (s[0] - '0') * 1000 + (s[1] - '0') * 100 +
+	    (s[2] - '0') * 10 + (s[3] - '0') - 1900;
+	tm.tm_mon = (s[5] - '0') * 10 + (s[6] - '0') - 1;
+	tm.tm_mday = (s[8] - '0') * 10 + (s[9] - '0');
+	tm.tm_hour = (s[11] - '0') * 10 + (s[12] - '0');
+	tm.tm_min = (s[14] - '0') * 10 + (s[15] - '0');
+	tm.tm_sec = (s[17] - '0') * 10 + (s[18] - '0');
+	if (tm.tm_year < 70 || tm.tm_mon < 0 || tm.tm_mon > 11 ||
+	    tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
+	    tm.tm_min > 59 || tm.tm_sec > 60)
+		return -1;
+	t = timegm(&tm);
+	if (t == (time_t)-1)
+		return -1;
+	*out = (int64_t)t;
+	return 0;
+}
+
+/* The members of an inspect answer that say who the container is. */
+struct inspect_fields {
+	const char *id, *name, *image, *status, *created;
+	const cJSON *labels;
+};
+
+static int
+inspect_fields(const cJSON *root, struct inspect_fields *f,
+    struct err_msg *msg)
+{
+	const cJSON *config = NULL, *state = NULL;
+	int r;
+
+	memset(f, 0, sizeof(*f));
+	r = jsonx_get_string(root, "Id", false, "inspect", &f->id, msg);
+	if (r == 0)
+		r = jsonx_get_string(root, "Name", false, "inspect", &f->name,
+		    msg);
+	if (r == 0)
+		r = jsonx_get_string(root, "Created", false, "inspect",
+		    &f->created, msg);
+	if (r == 0)
+		r = jsonx_get_object(root, "Config", "inspect", &config, msg);
+	if (r == 0)
+		r = jsonx_get_object(root, "State", "inspect", &state, msg);
+	if (r == 0)
+		r = jsonx_get_string(config, "Image", false, "inspect.Config",
+		    &f->image, msg);
+	if (r == 0)
+		r = jsonx_get_string(state, "Status", false, "inspect.State",
+		    &f->status, msg);
+	if (r == 0)
+		f->labels = cJSON_GetObjectItemCaseSensitive(config, "Labels");
+	return r;
+}
+
+/* One row in the shape of GET /containers/json, or NULL (no memory). */
+static cJSON *
+inspect_row(const struct inspect_fields *f, int64_t created)
+{
+	cJSON *row = NULL, *names = NULL, *labels = NULL;
+
+	row = cJSON_CreateObject();
+	names = cJSON_CreateArray();
+	labels = f->labels != NULL ? cJSON_Duplicate(f->labels, true) :
+	    cJSON_CreateNull();
+	if (row == NULL || names == NULL || labels == NULL)
+		goto fail;
+	if (!cJSON_AddItemToArray(names, cJSON_CreateString(f->name)))
+		goto fail;
+	if (!cJSON_AddItemToObject(row, "Names", names))
+		goto fail;
+	names = NULL;
+	if (!cJSON_AddItemToObject(row, "Labels", labels))
+		goto fail;
+	labels = NULL;
+	if (cJSON_AddStringToObject(row, "Id", f->id) == NULL ||
+	    cJSON_AddStringToObject(row, "Image", f->image) == NULL ||
+	    cJSON_AddStringToObject(row, "State", f->status) == NULL ||
+	    cJSON_AddStringToObject(row, "Status", "") == NULL ||
+	    cJSON_AddNumberToObject(row, "Created", (double)created) == NULL)
+		goto fail;
+	return row;
+fail:
+	cJSON_Delete(labels);
+	cJSON_Delete(names);
+	cJSON_Delete(row);
+	return NULL;
+}
+
+int
+docker_inspect(struct docker_client *dc, const char *id,
+    struct inventory **out, struct err_msg *msg)
+{
+	struct inspect_fields f;
+	cJSON *root = NULL, *arr = NULL, *row = NULL;
+	char *body = NULL, *printed = NULL;
+	char path[128];
+	size_t len = 0;
+	int64_t created = 0;
+	int r;
+
+	*out = NULL;
+	if (id == NULL || !text_is_hex(id, 64))
+		return err_set(msg, SIGNET_ERR_INVALID_ARG,
+		    "container id must be 64 lowercase hex digits");
+	(void)snprintf(path, sizeof(path), "/containers/%s/json", id);
+	r = docker_get(dc, path, DOCKER_SMALL_MAX, DOCKER_SMALL_TIMEOUT_MS,
+	    &body, &len, msg);
+	if (r != 0)
+		goto out;
+	r = jsonx_parse_object("dockerd inspect", body, len,
+	    DOCKER_JSON_DEPTH, &root, msg);
+	if (r != 0)
+		goto out;
+	r = inspect_fields(root, &f, msg);
+	if (r != 0)
+		goto out;
+	if (strcmp(f.id, id) != 0) {
+		r = err_set(msg, SIGNET_ERR_FORMAT,
+		    "dockerd inspect of %.12s answered for another container",
+		    id);
+		goto out;
+	}
+	if (parse_created(f.created, &created) != 0) {
+		r = err_set(msg, SIGNET_ERR_FORMAT,
+		    "dockerd inspect: Created is not an RFC 3339 UTC time");
+		goto out;
+	}
+	/* Checked by the very code that checks list rows. */
+	arr = cJSON_CreateArray();
+	row = inspect_row(&f, created);
+	if (arr == NULL || row == NULL) {
+		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+		goto out;
+	}
+	if (!cJSON_AddItemToArray(arr, row)) {
+		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+		goto out;
+	}
+	row = NULL;
+	printed = cJSON_PrintUnformatted(arr);
+	if (printed == NULL) {
+		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+		goto out;
+	}
+	r = inventory_from_docker(printed, strlen(printed), out, msg);
+	if (r == 0 && (*out)->count != 1) {
+		/* A row left out already holds its reason in msg. */
+		r = (*out)->skipped > 0 ? SIGNET_ERR_FORMAT :
+		    err_set(msg, SIGNET_ERR_INTERNAL, "inspect: not one row");
+		inventory_free(*out);
+		*out = NULL;
+	}
+out:
+	cJSON_Delete(row);
+	cJSON_Delete(arr);
+	cJSON_Delete(root);
+	free(printed);
+	free(body);
+	return r;
+}
+
+/* ---- the event stream ---- */
+
+static bool
+action_char_ok(char c)
+{
+	return (c >= 'a' && c <= 'z') || c == '_' || c == '-';
+}
+
+/* Actor.Attributes.name, when given: 0..INVENTORY_NAME_MAX, no controls. */
+static int
+event_name(const cJSON *actor, struct docker_event *ev, struct err_msg *msg)
+{
+	const cJSON *attrs;
+	const char *name = NULL;
+	size_t n;
+	int r;
+
+	attrs = cJSON_GetObjectItemCaseSensitive(actor, "Attributes");
+	if (attrs == NULL || cJSON_IsNull(attrs))
+		return 0;
+	if (!cJSON_IsObject(attrs))
+		return err_set(msg, SIGNET_ERR_FORMAT,
+		    "event.Actor.Attributes: must be an object");
+	r = jsonx_get_string(attrs, "name", true, "event.Actor.Attributes",
+	    &name, msg);
+	if (r != 0 || name == NULL)
+		return r;
+	n = strlen(name);
+	if (n > INVENTORY_NAME_MAX || text_has_control(name))
+		return err_set(msg, SIGNET_ERR_FORMAT,
+		    "event.Actor.Attributes.name: over %d bytes or control "
+		    "characters", INVENTORY_NAME_MAX);
+	memcpy(ev->name, name, n + 1);
+	return 0;
+}
+
+int
+docker_event_parse(const char *line, size_t len, struct docker_event *ev,
+    struct err_msg *msg)
+{
+	cJSON *root = NULL;
+	const cJSON *actor = NULL;
+	const char *type = NULL, *action = NULL, *id = NULL;
+	size_t n, verb;
+	int r;
+
+	memset(ev, 0, sizeof(*ev));
+	r = jsonx_parse_object("dockerd event", line, len, DOCKER_EVENT_DEPTH,
+	    &root, msg);
+	if (r != 0)
+		goto out;
+	r = jsonx_get_string(root, "Type", false, "event", &type, msg);
+	if (r != 0)
+		goto out;
+	if (strcmp(type, "container") != 0)
+		goto out;               /* r == 0: not ours */
+	r = jsonx_get_string(root, "Action", false, "event", &action, msg);
+	if (r == 0)
+		r = jsonx_get_object(root, "Actor", "event", &actor, msg);
+	if (r == 0)
+		r = jsonx_get_string(actor, "ID", false, "event.Actor", &id,
+		    msg);
+	if (r != 0)
+		goto out;
+	/* "exec_start: sh -c ..." and "health_status: healthy" say more. */
+	n = strlen(action);
+	for (verb = 0; verb < n && action_char_ok(action[verb]); verb++)
+		;
+	if (verb == 0 || verb > DOCKER_EVENT_ACTION_MAX ||
+	    (verb < n && action[verb] != ':')) {
+		r = err_set(msg, SIGNET_ERR_FORMAT,
+		    "event.Action: not an action name");
+		goto out;
+	}
+	memcpy(ev->action, action, verb);
+	ev->action[verb] = '\0';
+	/* Container prune events name no container. */
+	if (id[0] != '\0' && !text_is_hex(id, 64)) {
+		r = err_set(msg, SIGNET_ERR_FORMAT,
+		    "event.Actor.ID: must be 64 lowercase hex digits");
+		goto out;
+	}
+	memcpy(ev->id, id, strlen(id) + 1);
+	r = event_name(actor, ev, msg);
+	if (r != 0)
+		goto out;
+	if (cJSON_GetObjectItemCaseSensitive(root, "time") != NULL) {
+		r = jsonx_get_int64(root, "time", 0, JSONX_INT_MAX, "event",
+		    &ev->time, msg);
+		if (r != 0)
+			goto out;
+	}
+	r = 1;
+out:
+	if (r != 1)
+		memset(ev, 0, sizeof(*ev));
+	cJSON_Delete(root);
+	return r;
+}
+
+struct docker_events {
+	char socket_path[DOCKER_SOCKET_PATH_MAX + 1];
+	struct docker_events_ops ops;
+	void *arg;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;             /* stop, for the backoff sleep */
+	bool stop;                     /* under mu */
+	atomic_bool stop_now;          /* read by curl's progress callback */
+	struct docker_events_stats stats; /* under mu */
+
+	/* The thread's own, for the stream being read. */
+	CURL *curl;
+	char *line;                    /* DOCKER_EVENT_LINE_MAX + 1 */
+	size_t line_len;
+	bool up;                       /* this stream answered 200 */
+	bool down_reported;            /* on_stream(false) said since up */
+	bool hostile;                  /* dropped for what dockerd sent */
+	int64_t started_ms;
+	char drop_why[256];            /* set when we abort the stream */
+};
+
+static size_t
+events_header(char *buf, size_t size, size_t nitems, void *userdata)
+{
+	struct docker_events *ev = userdata;
+	long status = 0;
+
+	if (size != 1)
+		return 0;
+	/* The blank line ends the headers: the stream is now answered. */
+	if (!((nitems == 2 && buf[0] == '\r' && buf[1] == '\n') ||
+	    (nitems == 1 && buf[0] == '\n')))
+		return nitems;
+	if (curl_easy_getinfo(ev->curl, CURLINFO_RESPONSE_CODE, &status) !=
+	    CURLE_OK)
+		return 0;
+	if (status >= 100 && status < 200)
+		return nitems;           /* interim answer; more follow */
+	if (status != 200) {
+		(void)snprintf(ev->drop_why, sizeof(ev->drop_why),
+		    "dockerd answered HTTP %ld to GET /events", status);
+		return 0;
+	}
+	ev->up = true;
+	ev->down_reported = false;
+	ev->started_ms = mono_ms();
+	if (pthread_mutex_lock(&ev->mu) == 0) {
+		ev->stats.connects++;
+		(void)pthread_mutex_unlock(&ev->mu);
+	}
+	if (ev->ops.on_stream != NULL)
+		ev->ops.on_stream(ev->arg, true, NULL);
+	return nitems;
+}
+
+/* Handles one whole line; false drops the stream (drop_why says why). */
+static bool
+events_line(struct docker_events *ev)
+{
+	struct docker_event e;
+	struct err_msg m;
+	size_t len = ev->line_len;
+	int r;
+
+	if (len > 0 && ev->line[len - 1] == '\r')
+		len--;
+	if (len == 0)
+		return true;
+	err_clear(&m);
+	r = docker_event_parse(ev->line, len, &e, &m);
+	if (r < 0) {
+		(void)snprintf(ev->drop_why, sizeof(ev->drop_why), "%.*s",
+		    (int)sizeof(ev->drop_why) - 1, m.text);
+		ev->hostile = true;
+		return false;
+	}
+	if (r == 0)
+		return true;
+	if (pthread_mutex_lock(&ev->mu) == 0) {
+		ev->stats.events++;
+		(void)pthread_mutex_unlock(&ev->mu);
+	}
+	if (ev->ops.on_event != NULL)
+		ev->ops.on_event(ev->arg, &e);
+	return true;
+}
+
+static size_t
+events_write(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct docker_events *ev = userdata;
+	size_t off = 0, seg;
+	const char *nl;
+
+	if (size != 1 || !ev->up)
+		return 0;
+	while (off < nmemb) {
+		nl = memchr(ptr + off, '\n', nmemb - off);
+		seg = nl != NULL ? (size_t)(nl - (ptr + off)) : nmemb - off;
+		if (seg > DOCKER_EVENT_LINE_MAX - ev->line_len) {
+			(void)snprintf(ev->drop_why, sizeof(ev->drop_why),
+			    "an event line is longer than %u bytes",
+			    DOCKER_EVENT_LINE_MAX);
+			ev->hostile = true;
+			return 0;
+		}
+		memcpy(ev->line + ev->line_len, ptr + off, seg);
+		ev->line_len += seg;
+		off += seg;
+		if (nl == NULL)
+			break;
+		off++;                  /* the newline */
+		if (!events_line(ev))
+			return 0;
+		ev->line_len = 0;
+	}
+	return nmemb;
+}
+
+static int
+events_progress(void *clientp, curl_off_t dltotal, curl_off_t dlnow,
+    curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct docker_events *ev = clientp;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	if (atomic_load(&ev->stop_now))
+		return 1;
+	if (!ev->up && mono_ms() - ev->started_ms >
+	    DOCKER_EVENTS_HEADER_TIMEOUT_MS) {
+		(void)snprintf(ev->drop_why, sizeof(ev->drop_why),
+		    "dockerd did not answer GET /events within %d ms",
+		    DOCKER_EVENTS_HEADER_TIMEOUT_MS);
+		return 1;
+	}
+	return 0;
+}
+
+/* Reads one stream until it ends; why (escaped) says how it ended. */
+static void
+events_read_once(struct docker_events *ev, char *why, size_t whylen)
+{
+	char errbuf[CURL_ERROR_SIZE];
+	char esc[CURL_ERROR_SIZE * 2];
+	CURLcode cc;
+
+	ev->up = false;
+	ev->hostile = false;
+	ev->line_len = 0;
+	ev->drop_why[0] = '\0';
+	ev->started_ms = mono_ms();
+	if (setup_handle(ev->curl, ev->socket_path, DOCKER_EVENTS_PATH,
+	    errbuf) != 0 ||
+	    curl_easy_setopt(ev->curl, CURLOPT_HTTPGET, 1L) != CURLE_OK ||
+	    curl_easy_setopt(ev->curl, CURLOPT_HEADERFUNCTION,
+	    events_header) != CURLE_OK ||
+	    curl_easy_setopt(ev->curl, CURLOPT_HEADERDATA, ev) != CURLE_OK ||
+	    curl_easy_setopt(ev->curl, CURLOPT_WRITEFUNCTION, events_write) !=
+	    CURLE_OK ||
+	    curl_easy_setopt(ev->curl, CURLOPT_WRITEDATA, ev) != CURLE_OK ||
+	    curl_easy_setopt(ev->curl, CURLOPT_NOPROGRESS, 0L) != CURLE_OK ||
+	    curl_easy_setopt(ev->curl, CURLOPT_XFERINFOFUNCTION,
+	    events_progress) != CURLE_OK ||
+	    curl_easy_setopt(ev->curl, CURLOPT_XFERINFODATA, ev) !=
+	    CURLE_OK) {
+		(void)snprintf(why, whylen, "cannot set up GET /events");
+		return;
+	}
+	cc = curl_easy_perform(ev->curl);
+	if (ev->drop_why[0] != '\0') {
+		(void)text_escape_str(ev->drop_why, why, whylen);
+		return;
+	}
+	if (cc == CURLE_OK) {
+		(void)snprintf(why, whylen, "dockerd closed the event stream");
+		return;
+	}
+	describe_curl(cc, errbuf, ev->socket_path, esc, sizeof(esc));
+	(void)snprintf(why, whylen, "GET /events: %s", esc);
+}
+
+/* Sleeps ms unless stopped; true when stopping. */
+static bool
+events_sleep(struct docker_events *ev, int ms)
+{
+	struct timespec ts;
+	bool stop;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+		return true;
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	if (pthread_mutex_lock(&ev->mu) != 0)
+		return true;
+	while (!ev->stop) {
+		if (pthread_cond_timedwait(&ev->cv, &ev->mu, &ts) ==
+		    ETIMEDOUT)
+			break;
+	}
+	stop = ev->stop;
+	(void)pthread_mutex_unlock(&ev->mu);
+	return stop;
+}
+
+static void *
+events_main(void *arg)
+{
+	struct docker_events *ev = arg;
+	char why[sizeof(ev->drop_why) * 4 + CURL_ERROR_SIZE];
+	int backoff = DOCKER_EVENTS_BACKOFF_MIN_MS;
+
+	while (!atomic_load(&ev->stop_now)) {
+		events_read_once(ev, why, sizeof(why));
+		if (atomic_load(&ev->stop_now))
+			break;
+		if (ev->hostile && pthread_mutex_lock(&ev->mu) == 0) {
+			ev->stats.dropped++;
+			(void)pthread_mutex_unlock(&ev->mu);
+		}
+		if (ev->up && mono_ms() - ev->started_ms >=
+		    DOCKER_STREAM_STABLE_MS)
+			backoff = DOCKER_EVENTS_BACKOFF_MIN_MS;
+		/* Report each fall, not each failed redial. */
+		if (!ev->down_reported) {
+			if (ev->ops.on_stream != NULL)
+				ev->ops.on_stream(ev->arg, false, why);
+			ev->down_reported = true;
+		} else {
+			log_debug("docker event stream still down: %s", why);
+		}
+		ev->up = false;
+		if (events_sleep(ev, backoff))
+			break;
+		backoff = backoff >= DOCKER_EVENTS_BACKOFF_MAX_MS / 2 ?
+		    DOCKER_EVENTS_BACKOFF_MAX_MS : backoff * 2;
+	}
+	return NULL;
+}
+
+int
+docker_events_start(const char *socket_path,
+    const struct docker_events_ops *ops, void *arg,
+    struct docker_events **out, struct err_msg *msg)
+{
+	struct docker_events *ev = NULL;
+	pthread_condattr_t ca;
+	bool mu_ok = false, cv_ok = false;
+	int r;
+
+	*out = NULL;
+	if (ops == NULL)
+		return err_set(msg, SIGNET_ERR_INVALID_ARG, "no callbacks");
+	r = check_socket_path(socket_path, msg);
+	if (r != 0)
+		return r;
+	ev = calloc(1, sizeof(*ev));
+	if (ev == NULL)
+		return err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+	memcpy(ev->socket_path, socket_path, strlen(socket_path) + 1);
+	ev->ops = *ops;
+	ev->arg = arg;
+	atomic_init(&ev->stop_now, false);
+	ev->line = malloc(DOCKER_EVENT_LINE_MAX + 1);
+	ev->curl = curl_easy_init();
+	if (ev->line == NULL || ev->curl == NULL) {
+		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+		goto fail;
+	}
+	if (pthread_mutex_init(&ev->mu, NULL) != 0) {
+		r = err_set(msg, SIGNET_ERR_INTERNAL, "pthread_mutex_init");
+		goto fail;
+	}
+	mu_ok = true;
+	if (pthread_condattr_init(&ca) != 0) {
+		r = err_set(msg, SIGNET_ERR_INTERNAL, "pthread_condattr_init");
+		goto fail;
+	}
+	if (pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
+	    pthread_cond_init(&ev->cv, &ca) != 0) {
+		(void)pthread_condattr_destroy(&ca);
+		r = err_set(msg, SIGNET_ERR_INTERNAL, "pthread_cond_init");
+		goto fail;
+	}
+	(void)pthread_condattr_destroy(&ca);
+	cv_ok = true;
+	if (pthread_create(&ev->thread, NULL, events_main, ev) != 0) {
+		r = err_set(msg, SIGNET_ERR_INTERNAL,
+		    "cannot start the docker event thread");
+		goto fail;
+	}
+	*out = ev;
+	return 0;
+fail:
+	if (cv_ok)
+		(void)pthread_cond_destroy(&ev->cv);
+	if (mu_ok)
+		(void)pthread_mutex_destroy(&ev->mu);
+	curl_easy_cleanup(ev->curl);
+	free(ev->line);
+	free(ev);
+	return r;
+}
+
+void
+docker_events_get_stats(struct docker_events *ev,
+    struct docker_events_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (ev == NULL || pthread_mutex_lock(&ev->mu) != 0)
+		return;
+	*st = ev->stats;
+	(void)pthread_mutex_unlock(&ev->mu);
+}
+
+void
+docker_events_stop(struct docker_events *ev)
+{
+	if (ev == NULL)
+		return;
+	atomic_store(&ev->stop_now, true);
+	if (pthread_mutex_lock(&ev->mu) == 0) {
+		ev->stop = true;
+		(void)pthread_cond_broadcast(&ev->cv);
+		(void)pthread_mutex_unlock(&ev->mu);
+	}
+	(void)pthread_join(ev->thread, NULL);
+	(void)pthread_cond_destroy(&ev->cv);
+	(void)pthread_mutex_destroy(&ev->mu);
+	curl_easy_cleanup(ev->curl);
+	free(ev->line);
+	free(ev);
+}

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The agent's memory of action ids it has seen (SPEC §4: "action_id never
+ * seen before — the seen set survives an agent restart"). An id is kept
+ * until its action has expired beyond the clock skew, after which the
+ * expiry check refuses a replay anyway. On start the set is rebuilt from
+ * the agent's own audit log, which records every action it was handed
+ * before anything else is done with it.
+ */
+#ifndef SIGNET_REPLAY_H
+#define SIGNET_REPLAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+/* More live ids than this means someone floods us: refuse, fail closed. */
+#define REPLAY_MAX_IDS 1000000
+
+struct replay;
+
+struct replay *replay_new(void);
+void replay_free(struct replay *r);
+
+/* True when action_id (32 hex) was seen and is still remembered. */
+bool replay_seen(struct replay *r, const char *action_id);
+
+/*
+ * Remembers action_id until expires_at_ms (+ skew). Returns 0,
+ * SIGNET_ERR_EXISTS if already seen, SIGNET_ERR_TOO_LARGE when full,
+ * SIGNET_ERR_INVALID_ARG for a malformed id.
+ */
+int replay_add(struct replay *r, const char *action_id, int64_t expires_at_ms,
+    int64_t now_ms) __attribute__((warn_unused_result));
+
+/* Forgets ids whose actions expired more than the skew before now_ms. */
+void replay_prune(struct replay *r, int64_t now_ms);
+
+size_t replay_count(struct replay *r);
+
+/*
+ * Adds every action id recorded in the audit log at path (records whose
+ * data holds "action_id" and "expires_at") that has not expired at now_ms.
+ * A missing log is an empty one. A line that does not parse stops the
+ * load with an error: the caller must not start with a partial set.
+ */
+int replay_load_audit(struct replay *r, const char *path, int64_t now_ms,
+    size_t *loaded, struct err_msg *msg) __attribute__((warn_unused_result));
+
+#endif

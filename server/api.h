@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The operator HTTPS API (SPEC §5): libmicrohttpd over GnuTLS, TLS 1.3,
+ * mutual TLS. GnuTLS only requests a client certificate; every request's
+ * certificate is then checked with identity_verify_der against the
+ * server's current CA + CRL (the agent listener's check), and its role
+ * decides what it may do. Answers are JSON ({"error":"why"} on failure)
+ * except /metrics (Prometheus text):
+ *
+ *   no client certificate                      401
+ *   certificate refused (chain, dates, CRL,
+ *   EKU, OU, name): the reason in the error    403
+ *   valid, role may not use the path (agents:
+ *   anything but /healthz and /metrics)        403
+ *   request target over API_URL_MAX bytes      414
+ *   malformed target: bad %-escape, "." or ".."
+ *   or empty segment, bad or unknown or
+ *   repeated query parameter                   400
+ *   unknown path                               404
+ *   method other than GET (HEAD too)           405, Allow: GET
+ *   GET with a body                            400 (body not read)
+ *
+ * Routes (GET): /api/hosts, /api/containers[?host=&state=],
+ * /api/containers/{id} (404 unknown, 409 ambiguous prefix, 400 malformed),
+ * /api/audit[?after=SEQ&limit=N] (default 100, max 1000; 503 when the
+ * log cannot be read), /healthz, /metrics.
+ *
+ * Slow clients: a connection must deliver each request's headers within
+ * API_CONNECTION_TIMEOUT seconds of opening (or of its previous answer),
+ * whether it is silent or trickles bytes; it is cut otherwise.
+ */
+#ifndef SIGNET_API_H
+#define SIGNET_API_H
+
+#include "err.h"
+#include "server_ctx.h"
+
+/* Limits, shared with the tests. */
+#define API_URL_MAX 1024              /* path + query, bytes */
+#define API_CONNECTION_LIMIT 256
+#define API_PER_IP_LIMIT 64
+#define API_CONNECTION_TIMEOUT 10     /* seconds of silence before a drop */
+#define API_CONNECTION_MEMORY (64 * 1024)
+#define API_AUDIT_LIMIT_DEFAULT 100
+#define API_AUDIT_LIMIT_MAX 1000
+#define API_TLS_PRIORITIES_DEFAULT "NORMAL:-VERS-ALL:+VERS-TLS1.3"
+
+struct api;
+
+/*
+ * Starts the HTTPS operator API on listen ("HOST:PORT", HOST an IPv4 or
+ * IPv6 literal, "[v6]:PORT" or "localhost"), serving from its own thread
+ * until api_stop. cert_path holds the server certificate (PEM), key_path
+ * its private key (a secret file: refused when group/others may read it),
+ * ca_path the signet CA that client certificates are requested against.
+ * ctx is borrowed and must outlive the api. On success *out owns the
+ * running API; on failure *out is NULL and msg says why.
+ * Returns 0, SIGNET_ERR_INVALID_ARG (NULL argument, bad listen address),
+ * file errors from fileio_read_small, SIGNET_ERR_ALLOC, or
+ * SIGNET_ERR_IO (the daemon could not start: port in use, bad key...).
+ */
+int api_start(struct server_ctx *ctx, const char *listen, const char *cert_path,
+    const char *key_path, const char *ca_path, struct api **out,
+    struct err_msg *msg) __attribute__((warn_unused_result));
+
+/*
+ * The TCP port the API listens on (useful after listening on port 0), or
+ * 0 when unknown. api must not be NULL.
+ */
+unsigned api_port(struct api *api);
+
+/*
+ * Stops the daemon (waits for its threads, closes every connection) and
+ * frees api. NULL allowed.
+ */
+void api_stop(struct api *api); /* NULL allowed */
+
+#endif

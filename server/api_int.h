@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Internals of the operator API shared by its files: api.c (daemon, TLS
+ * identity, per-connection deadlines, replies), api_url.c (strict parsing
+ * of the raw request target), api_routes.c (routing, roles, handlers) and
+ * api_audit.c (paging through the server's audit log). Not for other
+ * modules: they use api.h.
+ */
+#ifndef SIGNET_API_INT_H
+#define SIGNET_API_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "api.h"
+#include "err.h"
+#include "identity.h"
+#include "server_ctx.h"
+
+/* Headers must be complete this long after a connection opens or after
+ * the previous answer on it went out: stops clients that trickle bytes,
+ * which libmicrohttpd's idle timeout alone does not. */
+#define API_HEADER_DEADLINE_MS (API_CONNECTION_TIMEOUT * 1000)
+/* A GET answer must have been sent this long after its headers arrived. */
+#define API_ANSWER_DEADLINE_MS (60 * 1000)
+/* Body bytes a refused request may send before the connection is cut. */
+#define API_DISCARD_MAX (16 * 1024)
+/* Largest /api/audit answer body; more records wait for the next page. */
+#define API_AUDIT_BYTES_MAX (8 * 1024 * 1024)
+/* Largest server key, certificate and CA file read at start. */
+#define API_PEM_MAX (64 * 1024)
+
+#define API_SEGMENTS_MAX 8
+#define API_PARAMS_MAX 8
+
+/* One tracked connection, for the deadline watchdog. */
+struct api_slot {
+	bool used;
+	bool cut;                      /* shut down by the watchdog */
+	int fd;
+	int64_t deadline_ms;           /* monotonic; 0: none */
+};
+
+struct api {
+	struct server_ctx *ctx;        /* borrowed */
+	struct MHD_Daemon *daemon;
+	pthread_mutex_t mu;            /* guards slots, stopping */
+	pthread_cond_t cv;
+	bool mu_ready, cv_ready, watchdog_running, stopping;
+	bool starting;                 /* MHD_start_daemon running */
+	pthread_t watchdog;
+	struct api_slot slots[API_CONNECTION_LIMIT + 8];
+	char start_error[600];         /* libmicrohttpd's messages at start */
+};
+
+/* What a route answers: status, a malloc'd body and its media type. */
+struct api_answer {
+	unsigned status;
+	char *body;
+	size_t len;
+	const char *ctype;             /* static string */
+	bool allow_get;                /* add "Allow: GET" (405) */
+};
+
+/* A request target split and percent-decoded (api_url.c). */
+struct api_url {
+	char *seg[API_SEGMENTS_MAX];   /* path segments, decoded */
+	size_t nseg;
+	char *key[API_PARAMS_MAX];     /* query parameters, decoded */
+	char *val[API_PARAMS_MAX];
+	size_t nparam;
+	char buf[API_URL_MAX + API_SEGMENTS_MAX + 2 * API_PARAMS_MAX + 2];
+};
+
+/* What the access handler learnt about a request before routing. */
+struct api_request_info {
+	const char *method;
+	const char *raw_uri;           /* NULL when over API_URL_MAX */
+	size_t raw_len;
+	bool has_body;
+	const struct identity *peer;   /* verified */
+};
+
+/* Monotonic milliseconds. */
+int64_t api_now_ms(void);
+
+/*
+ * Parses an origin-form request target ("/a/b?k=v&k2=v2") strictly:
+ * every "%" must start two hex digits; path segments must be non-empty,
+ * not "." or "..", and decode to unreserved characters only
+ * ([A-Za-z0-9._~-]); each query item is "key=value" with a unique key and
+ * no control bytes once decoded ('+' is a space); no fragment. Returns 0,
+ * SIGNET_ERR_TOO_LARGE (over API_URL_MAX bytes, or too many segments or
+ * parameters) or SIGNET_ERR_FORMAT, with msg saying why.
+ */
+int api_url_parse(const char *raw, size_t len, struct api_url *out,
+    struct err_msg *msg) __attribute__((warn_unused_result));
+
+/* The decoded value of parameter key, or NULL when absent. */
+const char *api_url_param(const struct api_url *u, const char *key);
+
+/*
+ * SIGNET_ERR_FORMAT naming the first parameter not in allowed
+ * (NULL-terminated; NULL means none allowed); 0 when all are known.
+ */
+int api_url_only_params(const struct api_url *u, const char *const allowed[],
+    struct err_msg *msg) __attribute__((warn_unused_result));
+
+/*
+ * Routes one authenticated request and fills ans (always: on failure a
+ * JSON error). Counts M_API_FORBIDDEN for role refusals.
+ */
+void api_route(struct api *api, const struct api_request_info *rq,
+    struct api_answer *ans);
+
+/* Fills ans with {"error":TEXT} (TEXT from fmt) and status. */
+void api_answer_error(struct api_answer *ans, unsigned status,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Fills ans with doc serialised (and deletes doc); 500 on failure. */
+void api_answer_json(struct api_answer *ans, unsigned status, cJSON *doc);
+
+/*
+ * Reads the records of the audit log at path with seq > after (all when
+ * !has_after), at most limit of them and about max_bytes of line text
+ * (at least one record when there is one), into {"records":[...]} (*out,
+ * cJSON_Delete it). Memory stays bounded by one line buffer plus the
+ * answer, whatever the log's size: a binary search over byte offsets
+ * finds where to start (seq grows by one per line), then lines are read
+ * one by one. An unterminated last line (being written) is not returned.
+ * Returns 0, SIGNET_ERR_IO / NOT_FOUND (cannot read), SIGNET_ERR_FORMAT
+ * (a record in range does not parse), SIGNET_ERR_TOO_LARGE (a line over
+ * AUDIT_LINE_MAX) or SIGNET_ERR_ALLOC.
+ */
+int api_audit_page(const char *path, bool has_after, uint64_t after,
+    size_t limit, size_t max_bytes, cJSON **out, struct err_msg *msg)
+    __attribute__((warn_unused_result));
+
+#endif

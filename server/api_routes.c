@@ -1,0 +1,323 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The operator API's routes: request target checks, the role table of
+ * SPEC §5, query validation, and the GET handlers. Everything here runs
+ * after the client certificate was verified (api.c).
+ */
+#include "api_int.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jsonx.h"
+#include "metrics.h"
+#include "registry.h"
+#include "text.h"
+
+#define CTYPE_JSON "application/json"
+#define CTYPE_PROM "text/plain; version=0.0.4; charset=utf-8"
+
+typedef void (*api_handler)(struct api *api, const struct api_url *u,
+    struct api_answer *ans);
+
+struct api_route_def {
+	const char *seg0, *seg1;       /* NULL: segment absent */
+	size_t nseg;                   /* 3: seg[2] is a parameter */
+	bool any_client;               /* agents too, not only people */
+	const char *const *params;     /* allowed query parameters */
+	api_handler fn;
+};
+
+/* dockerd's container states (State in GET /containers/json). */
+static const char *const docker_states[] = { "created", "restarting",
+	"running", "removing", "paused", "exited", "dead", NULL };
+
+static const char *const containers_params[] = { "host", "state", NULL };
+static const char *const audit_params[] = { "after", "limit", NULL };
+
+void
+api_answer_error(struct api_answer *ans, unsigned status, const char *fmt,
+    ...)
+{
+	char text[ERR_MSG_MAX + 128];
+	cJSON *doc;
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	doc = cJSON_CreateObject();
+	if (doc != NULL &&
+	    cJSON_AddStringToObject(doc, "error", text) == NULL) {
+		cJSON_Delete(doc);
+		doc = NULL;
+	}
+	api_answer_json(ans, status, doc);
+}
+
+void
+api_answer_json(struct api_answer *ans, unsigned status, cJSON *doc)
+{
+	free(ans->body);
+	ans->body = doc != NULL ? jsonx_print(doc) : NULL;
+	cJSON_Delete(doc);
+	ans->ctype = CTYPE_JSON;
+	/* api.c answers a fixed 500 when body is NULL. */
+	ans->status = ans->body != NULL ? status : 500;
+	ans->len = ans->body != NULL ? strlen(ans->body) : 0;
+}
+
+static void
+route_healthz(struct api *api, const struct api_url *u, struct api_answer *ans)
+{
+	cJSON *doc = cJSON_CreateObject();
+
+	(void)api;
+	(void)u;
+	if (doc != NULL &&
+	    cJSON_AddStringToObject(doc, "status", "ok") == NULL) {
+		cJSON_Delete(doc);
+		doc = NULL;
+	}
+	api_answer_json(ans, 200, doc);
+}
+
+static void
+route_metrics(struct api *api, const struct api_url *u, struct api_answer *ans)
+{
+	struct registry_stats stats;
+	struct identity_store *store;
+	int64_t next = 0;
+	char *text;
+
+	(void)u;
+	registry_get_stats(api->ctx->registry, &stats);
+	store = server_ctx_identity(api->ctx);
+	if (store != NULL)
+		next = identity_store_crl_next_update(store);
+	identity_store_free(store);
+	text = metrics_render(api->ctx->metrics, &stats, next);
+	if (text == NULL) {
+		api_answer_error(ans, 500, "out of memory");
+		return;
+	}
+	free(ans->body);
+	ans->body = text;
+	ans->len = strlen(text);
+	ans->ctype = CTYPE_PROM;
+	ans->status = 200;
+}
+
+static void
+route_hosts(struct api *api, const struct api_url *u, struct api_answer *ans)
+{
+	cJSON *doc = registry_hosts_json(api->ctx->registry);
+
+	(void)u;
+	if (doc == NULL)
+		api_answer_error(ans, 500, "out of memory");
+	else
+		api_answer_json(ans, 200, doc);
+}
+
+static bool
+known_state(const char *s)
+{
+	size_t i;
+
+	for (i = 0; docker_states[i] != NULL; i++) {
+		if (strcmp(s, docker_states[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void
+route_containers(struct api *api, const struct api_url *u,
+    struct api_answer *ans)
+{
+	const char *host = api_url_param(u, "host");
+	const char *state = api_url_param(u, "state");
+	char esc[96];
+	cJSON *doc;
+
+	if (host != NULL && !text_valid_name(host)) {
+		api_answer_error(ans, 400, "host \"%s\" is not a valid host id "
+		    "([a-z0-9][a-z0-9._-]{0,62})",
+		    text_escape_str(host, esc, sizeof(esc)));
+		return;
+	}
+	if (state != NULL && !known_state(state)) {
+		api_answer_error(ans, 400, "state \"%s\" is not one of "
+		    "created, restarting, running, removing, paused, exited, "
+		    "dead",
+		    text_escape_str(state, esc, sizeof(esc)));
+		return;
+	}
+	doc = registry_containers_json(api->ctx->registry, host, state);
+	if (doc == NULL)
+		api_answer_error(ans, 500, "out of memory");
+	else
+		api_answer_json(ans, 200, doc);
+}
+
+static void
+route_container(struct api *api, const struct api_url *u,
+    struct api_answer *ans)
+{
+	struct registry_container found;
+	char esc[96];
+
+	switch (registry_find_container(api->ctx->registry, u->seg[2],
+	    &found)) {
+	case REGISTRY_FOUND:
+		api_answer_json(ans, 200, found.row);
+		return;
+	case REGISTRY_AMBIGUOUS:
+		api_answer_error(ans, 409, "container id prefix \"%s\" matches "
+		    "more than one container; give more digits",
+		    text_escape_str(u->seg[2], esc, sizeof(esc)));
+		return;
+	case REGISTRY_BAD_ID:
+		api_answer_error(ans, 400, "container id \"%s\" is not 12 to "
+		    "64 lowercase hex digits",
+		    text_escape_str(u->seg[2], esc, sizeof(esc)));
+		return;
+	case REGISTRY_NOT_FOUND:
+	default:
+		api_answer_error(ans, 404, "no container \"%s\" on any host",
+		    text_escape_str(u->seg[2], esc, sizeof(esc)));
+		return;
+	}
+}
+
+static void
+route_audit(struct api *api, const struct api_url *u, struct api_answer *ans)
+{
+	const char *after_s = api_url_param(u, "after");
+	const char *limit_s = api_url_param(u, "limit");
+	int64_t after = 0, limit = API_AUDIT_LIMIT_DEFAULT;
+	struct err_msg msg;
+	cJSON *doc = NULL;
+	char esc[64];
+	int r;
+
+	err_clear(&msg);
+	if (after_s != NULL &&
+	    text_to_int64(after_s, 0, JSONX_INT_MAX, &after) != 0) {
+		api_answer_error(ans, 400, "after \"%s\" is not a record "
+		    "sequence number (0 to %lld)",
+		    text_escape_str(after_s, esc, sizeof(esc)), JSONX_INT_MAX);
+		return;
+	}
+	if (limit_s != NULL && text_to_int64(limit_s, 1, API_AUDIT_LIMIT_MAX,
+	    &limit) != 0) {
+		api_answer_error(ans, 400, "limit \"%s\" is not a number from "
+		    "1 to %d", text_escape_str(limit_s, esc, sizeof(esc)),
+		    API_AUDIT_LIMIT_MAX);
+		return;
+	}
+	r = api_audit_page(api->ctx->audit_path, after_s != NULL,
+	    (uint64_t)after, (size_t)limit, API_AUDIT_BYTES_MAX, &doc, &msg);
+	if (r == SIGNET_ERR_IO || r == SIGNET_ERR_NOT_FOUND) {
+		api_answer_error(ans, 503, "audit log unavailable: %s",
+		    msg.text);
+		return;
+	}
+	if (r != 0) {
+		api_answer_error(ans, 500, "%s", msg.text);
+		return;
+	}
+	api_answer_json(ans, 200, doc);
+}
+
+static const struct api_route_def routes[] = {
+	{ "healthz", NULL, 1, true, NULL, route_healthz },
+	{ "metrics", NULL, 1, true, NULL, route_metrics },
+	{ "api", "hosts", 2, false, NULL, route_hosts },
+	{ "api", "containers", 2, false, containers_params, route_containers },
+	{ "api", "containers", 3, false, NULL, route_container },
+	{ "api", "audit", 2, false, audit_params, route_audit },
+};
+
+static const struct api_route_def *
+find_route(const struct api_url *u)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		const struct api_route_def *rt = &routes[i];
+
+		if (u->nseg != rt->nseg || strcmp(u->seg[0], rt->seg0) != 0)
+			continue;
+		if (rt->seg1 != NULL && strcmp(u->seg[1], rt->seg1) != 0)
+			continue;
+		return rt;
+	}
+	return NULL;
+}
+
+static bool
+person(enum identity_role role)
+{
+	return role == IDENTITY_ROLE_OPERATOR || role == IDENTITY_ROLE_AUDITOR;
+}
+
+void
+api_route(struct api *api, const struct api_request_info *rq,
+    struct api_answer *ans)
+{
+	const struct api_route_def *rt;
+	struct api_url *u = NULL;
+	struct err_msg msg;
+	int r;
+
+	err_clear(&msg);
+	if (rq->raw_uri == NULL) {
+		api_answer_error(ans, 414, "request target longer than %d "
+		    "bytes", API_URL_MAX);
+		return;
+	}
+	u = malloc(sizeof(*u));
+	if (u == NULL) {
+		api_answer_error(ans, 500, "out of memory");
+		return;
+	}
+	r = api_url_parse(rq->raw_uri, rq->raw_len, u, &msg);
+	if (r != 0) {
+		api_answer_error(ans, r == SIGNET_ERR_TOO_LARGE ? 414 : 400,
+		    "%s", msg.text);
+		goto out;
+	}
+	rt = find_route(u);
+	if ((rt == NULL || !rt->any_client) && !person(rq->peer->role)) {
+		metrics_inc(api->ctx->metrics, M_API_FORBIDDEN);
+		api_answer_error(ans, 403, "role %s may only use /healthz and "
+		    "/metrics", identity_role_name(rq->peer->role));
+		goto out;
+	}
+	if (rt == NULL) {
+		api_answer_error(ans, 404, "no such resource");
+		goto out;
+	}
+	if (strcmp(rq->method, "GET") != 0) {
+		api_answer_error(ans, 405, "method not allowed here; use GET");
+		ans->allow_get = true;
+		goto out;
+	}
+	if (rq->has_body) {
+		api_answer_error(ans, 400, "a GET request may not carry a "
+		    "body");
+		goto out;
+	}
+	r = api_url_only_params(u, rt->params, &msg);
+	if (r != 0) {
+		api_answer_error(ans, 400, "%s", msg.text);
+		goto out;
+	}
+	rt->fn(api, u, ans);
+out:
+	free(u);
+}
