@@ -6,6 +6,11 @@ const struct config_key config_server_schema[] = {
 	{ "server", "agent_listen", CONFIG_LISTEN, false, "0.0.0.0:8444", 0, 0 },
 	{ "server", "api_listen", CONFIG_LISTEN, false, "127.0.0.1:8443", 0, 0 },
 	{ "server", "log_level", CONFIG_STRING, false, "info", 0, 0 },
+	/* seconds an agent has to send its hello after the upgrade */
+	{ "server", "hello_timeout", CONFIG_INT, false, "10", 1, 120 },
+	/* oldest TLS version agents may use: "1.3" (default) or "1.2" */
+	{ "server", "agent_tls_min_version", CONFIG_STRING, false, "1.3", 0,
+	    0 },
 	{ "tls", "ca", CONFIG_PATH, true, NULL, 0, 0 },
 	{ "tls", "crl", CONFIG_PATH, true, NULL, 0, 0 },
 	{ "tls", "cert", CONFIG_PATH, true, NULL, 0, 0 },

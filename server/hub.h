@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The agent hub (SPEC §3): the WSS listener agents dial into, with
+ * libwebsockets on the OpenSSL backend, subprotocol "signet.v1".
+ *
+ * Who may connect. TLS 1.3 only by default; a client certificate is
+ * required (lws REQUIRE_VALID_OPENSSL_CLIENT_CERT + the signet CA); TLS
+ * session resumption is off, so every connection runs the full check. The
+ * peer certificate is checked with identity_verify_x509 (chain, dates,
+ * EKU, role agent only, CRL) twice: in the TLS verify callback, so that a
+ * refused peer never reaches the HTTP parser, and again on the WebSocket
+ * upgrade (LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION), which also keeps the
+ * certificate for the SIGHUP re-check. Every refusal is counted, logged
+ * (peer strings escaped) and audited as auth.rejected.
+ *
+ * The session. The first frame must be a hello within hello_timeout
+ * seconds: host_id equal to the certificate CN, result_key_id equal to the
+ * key id of agents_dir/HOST-ID.pub. Then inventory frames replace the
+ * host's containers in the registry. Frames are JSON text; a message over
+ * HUB_MESSAGE_MAX (fragments counted together) or any malformed frame
+ * closes that one connection. A second connection of a host replaces the
+ * first. Pings after HUB_PING_SECS of silence; no pong by HUB_HANGUP_SECS
+ * and the peer is dropped.
+ *
+ * Threads. Everything runs on the thread that calls hub_run(); the only
+ * calls other threads may make are hub_request_reload() and
+ * hub_request_stop(), which set a flag and wake the service loop
+ * (lws_cancel_service); the work happens on the service thread.
+ *
+ * Audit records written (actor "server"; every string from a peer is
+ * escaped before it is recorded):
+ *   auth.rejected      reason, detail, peer; subject and serial when a
+ *                      certificate was seen; host_id (escaped, as the
+ *                      peer claimed it) for hello refusals; suppressed
+ *                      (count of refusals not recorded just before, see
+ *                      HUB_REJECT_BURST).
+ *                      reason: no_client_cert untrusted expired
+ *                      not_yet_valid revoked role certificate hello_timeout
+ *                      bad_hello host_mismatch key_mismatch no_key
+ *   agent.connected    host_id, session, serial, agent_version,
+ *                      docker_version, result_key_id, cert_not_after, peer
+ *   agent.replaced     host_id, old_session, new_session, peer, and
+ *                      old_peer when the old connection is still open
+ *   agent.disconnected host_id, session, serial, reason, peer, [detail],
+ *                      [code]; reason: peer_closed (code = the agent's
+ *                      close code) connection_lost ping_timeout replaced
+ *                      revoked certificate bad_frame too_big binary_frame
+ *                      busy internal shutdown
+ *   server.reloaded    ok, [error], crl_last_update, crl_next_update (unix
+ *                      s), dropped (connections closed by the re-check)
+ */
+#ifndef SIGNET_HUB_H
+#define SIGNET_HUB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "err.h"
+#include "identity.h"
+#include "inventory.h"
+#include "keys.h"
+#include "registry.h"
+#include "server_ctx.h"
+
+#define HUB_SUBPROTOCOL "signet.v1"
+
+/* Largest message from an agent once it said hello (SPEC §3: 1 MiB). */
+#define HUB_MESSAGE_MAX (1024 * 1024)
+/* Largest first message (the hello) from a peer not yet identified. */
+#define HUB_HELLO_MAX 4096
+/* Bytes held in partial messages over all connections at once. */
+#define HUB_BUFFERED_MAX ((size_t)256 * 1024 * 1024)
+/* Largest agent_version / docker_version. */
+#define HUB_VERSION_MAX REGISTRY_VERSION_MAX
+/* Liveness: ping after this much silence, hang up after this much. */
+#define HUB_PING_SECS 25
+#define HUB_HANGUP_SECS 50
+/* How long shutdown waits for agents to take their close frames. */
+#define HUB_SHUTDOWN_GRACE_MS 2000
+/*
+ * auth.rejected records are rate limited so that a flood of refused
+ * handshakes cannot turn into a flood of fdatasyncs on the service thread:
+ * HUB_REJECT_BURST records, refilled at HUB_REJECT_BURST per second. Every
+ * refusal is still counted in the metrics and logged; a record written
+ * after a gap carries "suppressed": how many went unrecorded.
+ */
+#define HUB_REJECT_BURST 50
+
+/* WebSocket close codes the hub sends (RFC 6455 and one of its own). */
+#define HUB_CLOSE_GOING_AWAY 1001      /* server shutting down */
+#define HUB_CLOSE_BINARY 1003          /* binary frame: JSON text only */
+#define HUB_CLOSE_POLICY 1008          /* refused: auth, bad frame, revoked */
+#define HUB_CLOSE_TOO_BIG 1009         /* message over the limit */
+#define HUB_CLOSE_INTERNAL 1011        /* server fault (audit, memory) */
+#define HUB_CLOSE_BUSY 1013            /* server buffer budget exhausted */
+#define HUB_CLOSE_REPLACED 4000        /* a newer connection of this host */
+
+struct hub;
+
+struct hub_config {
+	const char *listen_host;       /* address to bind; NULL or "" = all */
+	int listen_port;               /* 0: any free port (see hub_port) */
+	const char *cert_path;         /* server certificate (PEM) */
+	const char *key_path;          /* its private key */
+	const char *ca_path;           /* the signet CA (client certs) */
+	int hello_timeout_secs;        /* 1..120 */
+	bool allow_tls12;              /* false: TLS 1.3 only */
+};
+
+/*
+ * Creates the listener (binds the port) without serving yet. ctx is
+ * borrowed, must outlive the hub, and must hold a loaded identity store,
+ * registry, audit writer and metrics. On success *out owns the hub; on
+ * failure *out is NULL and msg says why. Returns 0, SIGNET_ERR_INVALID_ARG
+ * (NULL or out-of-range argument), SIGNET_ERR_ALLOC, or SIGNET_ERR_IO
+ * (libwebsockets could not create the listener: port in use, bad
+ * certificate or key, CA not loadable).
+ */
+int hub_start(struct server_ctx *ctx, const struct hub_config *cfg,
+    struct hub **out, struct err_msg *msg) __attribute__((warn_unused_result));
+
+/* The TCP port the hub listens on. */
+int hub_port(const struct hub *hub);
+
+/*
+ * Serves on the calling thread until hub_request_stop(); then closes
+ * every agent (close code 1001, audited agent.disconnected reason
+ * shutdown), waiting up to HUB_SHUTDOWN_GRACE_MS, and returns 0; or
+ * SIGNET_ERR_IO if the service loop failed. Call once.
+ */
+int hub_run(struct hub *hub) __attribute__((warn_unused_result));
+
+/*
+ * From any thread (not from a signal handler): asks the service thread to
+ * reload the CA and CRL and re-check every connected certificate
+ * (SIGHUP), or to stop. Both only set a flag and wake the loop.
+ */
+void hub_request_reload(struct hub *hub);
+void hub_request_stop(struct hub *hub);
+
+/* Closes what is left and frees the hub; NULL allowed. */
+void hub_free(struct hub *hub);
+
+/* ---- frame parsing (hub_frames.c), pure functions for tests ---- */
+
+/* A parsed hello (SPEC §3). */
+struct hub_hello {
+	char host_id[IDENTITY_NAME_MAX + 1];
+	char agent_version[HUB_VERSION_MAX + 1];
+	char docker_version[HUB_VERSION_MAX + 1];
+	char result_key_id[KEYS_ID_LEN + 1];
+};
+
+/*
+ * Parses the first frame buf[0..len): a JSON object with exactly type
+ * "hello", host_id (a valid name), agent_version and docker_version
+ * (1..HUB_VERSION_MAX of [A-Za-z0-9._+~:-]) and result_key_id (16
+ * lowercase hex). *out is zeroed on entry and filled on success. Returns
+ * 0 or SIGNET_ERR_FORMAT with msg saying why (peer bytes escaped).
+ */
+int hub_parse_hello(const char *buf, size_t len, struct hub_hello *out,
+    struct err_msg *msg) __attribute__((warn_unused_result));
+
+/*
+ * Parses a frame after the hello. Today only {"type":"inventory",
+ * "containers":[...]} is accepted (*inv gets the rows; inventory_free
+ * it); any other type, a second hello included, is refused. Returns 0,
+ * SIGNET_ERR_FORMAT / SIGNET_ERR_TOO_LARGE (malformed, wrong types,
+ * unknown type, too many rows) or SIGNET_ERR_ALLOC, with msg.
+ */
+int hub_parse_frame(const char *buf, size_t len, struct inventory **inv,
+    struct err_msg *msg) __attribute__((warn_unused_result));
+
+#endif
