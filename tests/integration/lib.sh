@@ -21,6 +21,9 @@ check() {
 	if "$@"; then ok "$name"; else not_ok "$name"; fi
 }
 
+# quiet CMD...: runs CMD with its standard output discarded.
+quiet() { "$@" >/dev/null; }
+
 # check_fails_with NAME PATTERN CMD...: CMD must exit non-zero and print
 # (stdout or stderr) a line matching the extended regex PATTERN.
 check_fails_with() {
