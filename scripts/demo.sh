@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: ISC
-# The newcomer's demo: installs what is missing, builds, makes a demo PKI
-# and walks through what signet does today, printing each step. It works
-# in a temporary directory and removes it at the end.
+# The newcomer's demo: installs what is missing, builds, makes a demo PKI,
+# starts a private dockerd if none runs, a signet-server and a signet-agent
+# on loopback, shows the inventory through the operator API, and verifies
+# both audit logs. Prints each step; cleans up after itself.
 #   scripts/demo.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,62 +16,131 @@ step "1. install missing Debian packages and build"
 scripts/deps.sh
 cmake -S . -B build >/dev/null
 cmake --build build -j "$(nproc)" >/dev/null
-echo "built: build/cli/signetctl build/agent/signet-agent"
+echo "built build/server/signet-server, build/agent/signet-agent, build/cli/signetctl"
 export SIGNETCTL=$top/build/cli/signetctl
 PKI=$top/pki/signet-pki
 demo=$(mktemp -d /tmp/signet-demo.XXXXXX)
-trap 'rm -rf "$demo"' EXIT
+pids=()
+docker_dir=""
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	if [ -n "${cid:-}" ]; then docker rm -f "$cid" >/dev/null 2>&1 || true; fi
+	if [ -n "$docker_dir" ]; then
+		SIGNET_BUILD_DIR=$demo bash tests/integration/dockerd.sh stop >/dev/null || true
+	fi
+	rm -rf "$demo"
+}
+trap cleanup EXIT
 export SIGNET_PKI=$demo/pki
 
 step "2. a demo PKI: CA, server, agent web-01, operator alice, auditor carol"
-run "$PKI" init "$SIGNET_PKI"
-run "$PKI" server relay --dns localhost --ip 127.0.0.1
-run "$PKI" agent web-01
-run "$PKI" operator alice
-run "$PKI" auditor carol
-run "$PKI" operator mallory
-run "$PKI" revoke mallory
+run "$PKI" init "$SIGNET_PKI" >/dev/null
+run "$PKI" server localhost --dns localhost --ip 127.0.0.1 >/dev/null
+run "$PKI" agent web-01 >/dev/null
+run "$PKI" operator alice >/dev/null
+run "$PKI" auditor carol >/dev/null
 run "$PKI" list
 
-step "3. the certificate check both listeners run (chain, dates, EKU, role, CRL)"
-idt=$top/build/tests/identity_tool
-for who in "web-01 agent" "alice operator,auditor" "carol operator,auditor" \
-	"alice agent" "mallory operator,auditor"; do
-	set -- $who
-	printf '%-8s as %-17s -> ' "$1" "$2"
-	"$idt" "$SIGNET_PKI/ca.pem" "$SIGNET_PKI/crl.pem" \
-		"$SIGNET_PKI/issued/$1.pem" "$2" || true
+step "3. a dockerd: the system's if one answers, else a private one"
+if docker -H unix:///var/run/docker.sock version >/dev/null 2>&1; then
+	export DOCKER_HOST=unix:///var/run/docker.sock
+	echo "using the running dockerd at /var/run/docker.sock"
+else
+	SIGNET_BUILD_DIR=$demo bash tests/integration/dockerd.sh start
+	docker_dir=yes
+	# shellcheck disable=SC1091
+	. "$demo/dockerd.env"
+	export DOCKER_HOST
+fi
+image=signet-demo/busybox:1
+if ! docker image inspect "$image" >/dev/null 2>&1; then
+	root=$demo/rootfs; mkdir -p "$root/bin"; cp /bin/busybox "$root/bin/"
+	for l in sh sleep; do ln -s busybox "$root/bin/$l"; done
+	tar -C "$root" -c . | docker import - "$image" >/dev/null
+fi
+cid=$(docker run -d --network none --stop-timeout 1 --name signet-demo-web \
+	--label tier=frontend "$image" sleep 100000)
+echo "container signet-demo-web ${cid:0:12} runs with label tier=frontend"
+
+step "4. the host's policy: default deny; alice may restart signet-demo-* frontends, with a reason"
+cat >"$demo/policy.json" <<'JSON'
+{
+  "host_id": "web-01",
+  "rules": [
+    { "match": { "name": "signet-demo-*", "labels": { "tier": "frontend" } },
+      "actions": ["RESTART"], "operators": ["alice"], "min_reason_length": 10 }
+  ]
+}
+JSON
+chmod 0644 "$demo/policy.json"
+run build/agent/signet-agent --check-policy "$demo/policy.json" --host-id web-01
+
+step "5. signet-server and signet-agent on loopback, mutual TLS both ways"
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+agent_port=$(port); api_port=$(port)
+cat >"$demo/server.conf" <<CONF
+[server]
+agent_listen = 127.0.0.1:$agent_port
+api_listen   = 127.0.0.1:$api_port
+[tls]
+ca   = $SIGNET_PKI/ca.pem
+crl  = $SIGNET_PKI/crl.pem
+cert = $SIGNET_PKI/issued/localhost.pem
+key  = $SIGNET_PKI/private/localhost.key
+[keys]
+action     = $SIGNET_PKI/keys/action.key
+audit      = $SIGNET_PKI/keys/audit.key
+agents_dir = $SIGNET_PKI/keys/agents
+[audit]
+path = $demo/server-audit.log
+CONF
+cat >"$demo/agent.conf" <<CONF
+[agent]
+server        = wss://localhost:$agent_port
+docker_socket = ${DOCKER_HOST#unix://}
+policy        = $demo/policy.json
+stop_timeout  = 1
+[tls]
+ca   = $SIGNET_PKI/ca.pem
+cert = $SIGNET_PKI/issued/web-01.pem
+key  = $SIGNET_PKI/private/web-01.key
+[keys]
+action_pub = $SIGNET_PKI/keys/action.pub
+result     = $SIGNET_PKI/keys/agents/web-01.key
+[audit]
+path = $demo/agent-audit.log
+CONF
+build/server/signet-server --config "$demo/server.conf" 2>"$demo/server.log" &
+pids+=($!)
+build/agent/signet-agent --config "$demo/agent.conf" 2>"$demo/agent.log" &
+pids+=($!)
+export SIGNET_SERVER=https://localhost:$api_port SIGNET_CA=$SIGNET_PKI/ca.pem
+export SIGNET_CERT=$SIGNET_PKI/issued/alice.pem SIGNET_KEY=$SIGNET_PKI/private/alice.key
+for _ in $(seq 1 100); do
+	"$SIGNETCTL" containers 2>/dev/null | grep -q signet-demo-web && break
+	sleep 0.1
 done
+echo "server log:"; sed 's/^/  /' "$demo/server.log" | head -n 6
 
-step "4. the host policy: validate an example and explain two decisions"
-pol=$demo/policy.json
-sed 's/"host_id": *"[^"]*"/"host_id": "web-01"/' policy/examples/web-tier.json >"$pol"
-chmod 0644 "$pol"
-run build/agent/signet-agent --check-policy "$pol" --host-id web-01
-run build/agent/signet-agent --check-policy "$pol" --explain --name web-1 \
-	--image nginx:1.25 --label tier=frontend --action RESTART \
-	--operator alice --reason "rolling restart for config 42" || true
-run build/agent/signet-agent --check-policy "$pol" --explain --name db-1 \
-	--image postgres:16 --action STOP --operator alice \
-	--reason "not allowed here" || true
+step "6. what operators see (signetctl with alice's certificate)"
+run "$SIGNETCTL" hosts
+run "$SIGNETCTL" containers --host web-01
 
-step "5. a signed, hash-chained audit log with embedded signed actions and results"
-cd "$demo"
+step "7. stop both, then verify both audit logs offline"
+for p in "${pids[@]}"; do kill "$p"; done
+wait
+pids=()
 keys=$SIGNET_PKI/keys
-run "$top/build/tests/audit_tool" append audit.log "$keys/audit.key" 40 \
-	"$keys/action.key" "$keys/agents/web-01.key" web-01
-run "$SIGNETCTL" audit verify audit.log --key "$keys/audit.pub" \
+run "$SIGNETCTL" audit verify "$demo/server-audit.log" --key "$keys/audit.pub" \
 	--action-key "$keys/action.pub" --agent-keys "$keys/agents"
-head=$("$SIGNETCTL" audit verify audit.log --key "$keys/audit.pub" | sed -n 's/^head: //p')
-echo "(keep the head $head elsewhere: it catches truncation later)"
+run "$SIGNETCTL" audit verify "$demo/agent-audit.log" --key "$keys/agents/web-01.pub" \
+	--action-key "$keys/action.pub" --agent-keys "$keys/agents"
 
-step "6. tampering is caught: one byte changed, then the log truncated"
-cp audit.log tampered.log
-sed -i '17s/"ts":1/"ts":2/' tampered.log
-run "$SIGNETCTL" audit verify tampered.log --key "$keys/audit.pub" || true
-head -n 30 audit.log >truncated.log
-run "$SIGNETCTL" audit verify truncated.log --key "$keys/audit.pub" \
-	--expect-head "$head" || true
+step "8. tampering is caught: one byte of the server's log changed"
+cp "$demo/server-audit.log" "$demo/tampered.log"
+sed -i '2s/"ts":1/"ts":2/' "$demo/tampered.log"
+run "$SIGNETCTL" audit verify "$demo/tampered.log" --key "$keys/audit.pub" || true
 
-step "done: demo files removed. The relay itself (server, agent, actions"
-echo "on a real dockerd) joins this demo as it is built; see README.md."
+step "done: container, processes and demo files removed"

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
+# Benchmark (not a test): N simulated agents, each with its own real
+# certificate, a real TLS 1.3 handshake, hello and an inventory, against a
+# real signet-server on loopback. Prints the time until all are connected
+# (as the server counts them), the server's RSS per connected agent, and
+# its CPU use while the agents sit idle.
+#   tests/bench/bench_agents.sh [BUILD_DIR] N...     (default: 1000 10000)
+set -euo pipefail
+src=$(cd "$(dirname "$0")/../.." && pwd)
+build=${1:-$src/build}; shift || true
+counts=("$@"); [ ${#counts[@]} -gt 0 ] || counts=(1000 10000)
+work=$(mktemp -d /tmp/signet-bench-agents.XXXXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+export SIGNETCTL=$build/cli/signetctl
+pki=$work/pki
+"$src/pki/signet-pki" init "$pki" >/dev/null
+SIGNET_PKI=$pki "$src/pki/signet-pki" server localhost --dns localhost --ip 127.0.0.1 >/dev/null
+SIGNET_PKI=$pki "$src/pki/signet-pki" operator bench >/dev/null
+max=0; for n in "${counts[@]}"; do [ "$n" -gt "$max" ] && max=$n; done
+t0=$(date +%s.%N)
+"$build/tests/certgen" "$pki" "$work/agents" a "$max" >/dev/null
+echo "issued $max agent identities in $(echo "$(date +%s.%N) - $t0" | bc) s (certgen)"
+
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+metric() {
+	curl -sS --max-time 5 --cacert "$pki/ca.pem" --cert "$pki/issued/bench.pem" \
+		--key "$pki/private/bench.key" "https://localhost:$api/metrics" |
+		awk -v m="$1" '$1 == m {print $2}'
+}
+
+for n in "${counts[@]}"; do
+	agent=$(port); api=$(port)
+	cat >"$work/server.conf" <<CONF
+[server]
+agent_listen = 127.0.0.1:$agent
+api_listen   = 127.0.0.1:$api
+log_level    = warn
+[tls]
+ca   = $pki/ca.pem
+crl  = $pki/crl.pem
+cert = $pki/issued/localhost.pem
+key  = $pki/private/localhost.key
+[keys]
+action     = $pki/keys/action.key
+audit      = $pki/keys/audit.key
+agents_dir = $work/agents/keys/agents
+[audit]
+path = $work/audit-$n.log
+CONF
+	"$build/server/signet-server" --config "$work/server.conf" 2>"$work/server-$n.log" &
+	spid=$!; pids+=("$spid")
+	for _ in $(seq 1 100); do metric signet_agents_connected >/dev/null 2>&1 && break; sleep 0.1; done
+	rss0=$(rss_kib "$spid")
+	start=$(date +%s.%N)
+	"$build/tests/agent_sim" --url "wss://localhost:$agent" --ca "$pki/ca.pem" \
+		--pki "$work/agents" --prefix a- --count "$n" --containers 5 --quiet ${SIM_RATE:+--rate "$SIM_RATE"} \
+		>"$work/sim-$n.log" 2>&1 &
+	simpid=$!; pids+=("$simpid")
+	connected=0
+	while :; do
+		connected=$(metric signet_agents_connected || echo 0)
+		[ "${connected:-0}" -ge "$n" ] && break
+		if [ "$(echo "$(date +%s.%N) - $start > 120" | bc)" = 1 ]; then
+			echo "N=$n: only $connected connected after 120 s"; break
+		fi
+		sleep 0.2
+	done
+	elapsed=$(echo "$(date +%s.%N) - $start" | bc)
+	sleep 2  # let inventories land
+	rss1=$(rss_kib "$spid")
+	c0=$(cpu_ticks "$spid"); sleep 10; c1=$(cpu_ticks "$spid")
+	hz=$(getconf CLK_TCK)
+	printf 'N=%d: %d connected in %.2f s; server RSS %d KiB -> %d KiB = %.1f KiB per agent; idle CPU %.2f%% of one core (10 s)\n' \
+		"$n" "$connected" "$elapsed" "$rss0" "$rss1" \
+		"$(echo "($rss1 - $rss0) / $n" | bc -l)" \
+		"$(echo "($c1 - $c0) * 100 / $hz / 10" | bc -l)"
+	kill "$simpid" "$spid" 2>/dev/null || true
+	wait "$simpid" "$spid" 2>/dev/null || true
+done
