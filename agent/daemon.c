@@ -23,6 +23,7 @@
 #include "channel.h"
 #include "config.h"
 #include "docker.h"
+#include "executor.h"
 #include "fileio.h"
 #include "jsonx.h"
 #include "keys.h"
@@ -62,6 +63,8 @@ struct daemon {
 	struct channel *ch;
 	struct docker_events *events;
 	struct docker_client *dc;      /* the snapshot worker's */
+	struct docker_client *exec_dc; /* the action executor's */
+	struct executor *ex;
 	int64_t started_ms;
 
 	/* The snapshot worker and what it shares, under mu. */
@@ -82,10 +85,7 @@ struct daemon {
 	struct channel_frame *latest;  /* the last snapshot built */
 
 	/* Service thread only. */
-	uint64_t actions_refused;
 	uint64_t frames_refused;
-	int64_t last_action_audit_ms;
-	uint64_t action_audits_suppressed;
 };
 
 static int64_t
@@ -94,6 +94,18 @@ mono_ms(void)
 	struct timespec ts;
 
 	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+		return 0;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Unix time in ms: action expiry and result timestamps (SPEC §4). */
+static int64_t
+wall_ms(void *arg)
+{
+	struct timespec ts;
+
+	(void)arg;
+	if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
 		return 0;
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
@@ -404,9 +416,13 @@ static void
 audit_stopped(struct daemon *d, int sig)
 {
 	struct channel_stats st;
+	struct executor_stats es;
 	cJSON *o = audit_data(d);
 
 	channel_get_stats(d->ch, &st);
+	memset(&es, 0, sizeof(es));
+	if (d->ex != NULL)
+		executor_get_stats(d->ex, &es);
 	if (o != NULL &&
 	    (cJSON_AddStringToObject(o, "signal", sig == SIGINT ? "SIGINT" :
 	    sig == SIGTERM ? "SIGTERM" : "none") == NULL ||
@@ -416,8 +432,18 @@ audit_stopped(struct daemon *d, int sig)
 	    NULL ||
 	    cJSON_AddNumberToObject(o, "snapshots_sent",
 	    (double)st.snapshots_sent) == NULL ||
-	    cJSON_AddNumberToObject(o, "actions_refused",
-	    (double)d->actions_refused) == NULL)) {
+	    cJSON_AddNumberToObject(o, "actions_succeeded",
+	    (double)es.succeeded) == NULL ||
+	    cJSON_AddNumberToObject(o, "actions_failed",
+	    (double)es.failed) == NULL ||
+	    cJSON_AddNumberToObject(o, "actions_denied",
+	    (double)es.denied) == NULL ||
+	    cJSON_AddNumberToObject(o, "actions_rejected",
+	    (double)es.rejected) == NULL ||
+	    cJSON_AddNumberToObject(o, "frames_refused",
+	    (double)es.refused_frames) == NULL ||
+	    cJSON_AddNumberToObject(o, "results_unacknowledged",
+	    (double)es.undelivered) == NULL)) {
 		cJSON_Delete(o);
 		o = NULL;
 	}
@@ -693,50 +719,102 @@ on_established(void *arg)
 	request_snapshot(d, WANT_CONNECT, false);
 }
 
-/* An action frame: refused, logged, counted and (rate-limited) audited. */
-static void
-refuse_action(struct daemon *d, const cJSON *root, const char *data,
-    size_t len)
-{
-	unsigned char digest[crypto_hash_sha256_BYTES];
-	char hex[crypto_hash_sha256_BYTES * 2 + 1];
-	const cJSON *kid;
-	const char *key_id = NULL;
-	cJSON *o = NULL;
-	int64_t now = mono_ms();
+/* ---- actions: the executor's glue (service thread unless noted) ---- */
 
-	d->actions_refused++;
-	kid = cJSON_GetObjectItemCaseSensitive(root, "key_id");
-	if (cJSON_IsString(kid) && kid->valuestring != NULL &&
-	    text_is_hex(kid->valuestring, KEYS_ID_LEN))
-		key_id = kid->valuestring;
-	(void)crypto_hash_sha256(digest, (const unsigned char *)data, len);
-	(void)text_hex(digest, sizeof(digest), hex);
-	log_warn("action refused: actions not supported by this build "
-	    "key_id=%s frame_sha256=%s refused_total=%llu",
-	    key_id != NULL ? key_id : "-", hex,
-	    (unsigned long long)d->actions_refused);
-	if (d->last_action_audit_ms != 0 &&
-	    now - d->last_action_audit_ms < 1000) {
-		d->action_audits_suppressed++;
+static int
+exec_inspect(void *arg, const char *id, struct inventory **out,
+    struct err_msg *msg)
+{
+	struct daemon *d = arg;
+
+	return docker_inspect(d->exec_dc, id, out, msg);
+}
+
+static int
+exec_act(void *arg, const char *id, enum envelope_action action,
+    int stop_timeout, long *http_status, struct err_msg *msg)
+{
+	struct daemon *d = arg;
+
+	return docker_action(d->exec_dc, id, action, stop_timeout,
+	    http_status, msg);
+}
+
+/* Any thread: a result waits in the outbox; flush_results sends it. */
+static void
+exec_on_result(void *arg)
+{
+	struct daemon *d = arg;
+
+	channel_wake(d->ch);
+}
+
+static uint64_t
+current_epoch(struct daemon *d)
+{
+	uint64_t epoch = 0;
+
+	if (pthread_mutex_lock(&d->mu) != 0)
+		return 0;
+	epoch = d->epoch;
+	(void)pthread_mutex_unlock(&d->mu);
+	return epoch;
+}
+
+/*
+ * Queues the results the server has not acknowledged and that have not
+ * gone out on this connection yet, as long as the channel takes them.
+ */
+static void
+flush_results(struct daemon *d)
+{
+	struct channel_frame *f = NULL;
+	uint64_t epoch, seq = 0;
+	char *buf = NULL;
+	size_t len = 0, i;
+	int r;
+
+	if (d->ex == NULL || !channel_connected(d->ch))
 		return;
+	epoch = current_epoch(d);
+	for (i = 0; i < CHANNEL_QUEUE_MAX; i++) {
+		r = executor_outbox_take(d->ex, epoch, &buf, &len, &seq);
+		if (r < 0)
+			log_error("result not sent now: %s", err_str(r));
+		if (r <= 0)
+			return;
+		r = channel_frame_take(buf, len, &f);
+		if (r == 0)
+			r = channel_send_acked(d->ch, f, seq);
+		channel_frame_unref(f);
+		f = NULL;
+		if (r != 0) {
+			/* The queue is full or the connection went: later. */
+			executor_outbox_untake(d->ex, seq);
+			return;
+		}
+		log_debug("result queued: seq=%llu bytes=%zu",
+		    (unsigned long long)seq, len);
 	}
-	d->last_action_audit_ms = now;
-	o = audit_data(d);
-	if (o != NULL &&
-	    (cJSON_AddStringToObject(o, "error",
-	    "actions not supported by this build") == NULL ||
-	    cJSON_AddStringToObject(o, "frame_sha256", hex) == NULL ||
-	    (key_id != NULL &&
-	    cJSON_AddStringToObject(o, "key_id", key_id) == NULL) ||
-	    cJSON_AddNumberToObject(o, "suppressed",
-	    (double)d->action_audits_suppressed) == NULL)) {
-		cJSON_Delete(o);
-		o = NULL;
-	}
-	d->action_audits_suppressed = 0;
-	(void)daemon_audit(d, "action.rejected", o);
-	cJSON_Delete(o);
+}
+
+static void
+on_acked(void *arg, uint64_t tag)
+{
+	struct daemon *d = arg;
+
+	if (d->ex != NULL)
+		executor_outbox_acked(d->ex, current_epoch(d), tag);
+}
+
+static void
+on_dropped(void *arg, const char *why, size_t bytes)
+{
+	struct daemon *d = arg;
+
+	d->frames_refused++;
+	if (d->ex != NULL)
+		executor_frame_refused(d->ex, why, NULL, 0, bytes);
 }
 
 static void
@@ -746,23 +824,32 @@ on_message(void *arg, const char *data, size_t len)
 	struct err_msg m;
 	cJSON *root = NULL;
 	const char *type = NULL;
-	char esc[64];
+	char why[ERR_MSG_MAX + 32], esc[64];
 
 	err_clear(&m);
 	if (jsonx_parse_object("server frame", data, len, DAEMON_FRAME_DEPTH,
 	    &root, &m) != 0 ||
 	    jsonx_get_string(root, "type", false, "frame", &type, &m) != 0) {
-		d->frames_refused++;
-		log_warn("frame from the server refused: %s", m.text);
-		goto out;
+		(void)snprintf(why, sizeof(why), "malformed frame: %s", m.text);
+		goto refused;
 	}
 	if (strcmp(type, "action") == 0) {
-		refuse_action(d, root, data, len);
+		if (d->ex == NULL ||
+		    executor_submit(d->ex, data, len) != 0) {
+			(void)snprintf(why, sizeof(why),
+			    "action not handled: out of memory");
+			goto refused;
+		}
 		goto out;
 	}
-	d->frames_refused++;
-	log_warn("frame from the server refused: unknown type \"%s\"",
+	(void)snprintf(why, sizeof(why), "unknown frame type \"%s\"",
 	    text_escape_str(type, esc, sizeof(esc)));
+refused:
+	d->frames_refused++;
+	if (d->ex != NULL)
+		executor_frame_refused(d->ex, why, data, len, len);
+	else
+		log_warn("frame from the server refused: %s", why);
 out:
 	cJSON_Delete(root);
 }
@@ -852,7 +939,7 @@ daemon_load(struct daemon *d, const char *config_path)
 {
 	/* The channel logs closes and redials by itself. */
 	static const struct channel_ops ch_ops = { on_established, NULL,
-		on_message };
+		on_message, on_dropped, on_acked };
 	struct channel_config cc;
 	struct err_msg m;
 	enum log_level level;
@@ -913,12 +1000,63 @@ daemon_load(struct daemon *d, const char *config_path)
 		return 1;
 	}
 	docker_client_set_abort(d->dc, &d->stopping);
+	/*
+	 * The executor's own client has no abort flag: an action that dockerd
+	 * is running is waited for, also at shutdown, so that its outcome is
+	 * known and recorded.
+	 */
+	if (docker_client_new(config_get(d->cfg, "agent", "docker_socket"),
+	    &d->exec_dc, &m) != 0) {
+		log_error("dockerd: %s", m.text);
+		return 1;
+	}
 	if (docker_version(d->dc, version, &m) == 0) {
 		memcpy(d->docker_version, version, sizeof(version));
 		log_info("dockerd version %s", version);
 	} else {
 		log_warn("dockerd not answering yet (%s); carrying on", m.text);
 	}
+	return 0;
+}
+
+/*
+ * The action pipeline: rebuilt from the audit log (seen ids, results not
+ * yet acknowledged, actions cut short by a stop), after agent.started.
+ */
+static int
+daemon_open_executor(struct daemon *d)
+{
+	static const struct executor_ops ops = { exec_inspect, exec_act,
+		wall_ms };
+	struct executor_config ec;
+	struct executor_stats es;
+	struct err_msg m;
+
+	err_clear(&m);
+	memset(&ec, 0, sizeof(ec));
+	ec.host_id = d->host_id;
+	ec.action_keys = &d->action_keys;
+	ec.result_key = &d->result_key;
+	ec.policy = d->policy;
+	ec.audit = d->audit;
+	ec.audit_path = config_get(d->cfg, "audit", "path");
+	ec.stop_timeout = (int)config_get_int(d->cfg, "agent", "stop_timeout",
+	    10);
+	ec.ops = &ops;
+	ec.ops_arg = d;
+	ec.on_result = exec_on_result;
+	ec.result_arg = d;
+	if (executor_open(&ec, &d->ex, &m) != 0) {
+		log_error("action executor cannot start from the audit log: %s",
+		    m.text);
+		return 1;
+	}
+	executor_get_stats(d->ex, &es);
+	log_info("actions: seen_ids=%llu results_reloaded=%llu "
+	    "interrupted_answered=%llu unacknowledged=%zu stop_timeout=%d",
+	    (unsigned long long)es.ids_loaded,
+	    (unsigned long long)es.results_reloaded,
+	    (unsigned long long)es.recovered, es.undelivered, ec.stop_timeout);
 	return 0;
 }
 
@@ -930,6 +1068,10 @@ daemon_start_threads(struct daemon *d)
 	struct err_msg m;
 
 	err_clear(&m);
+	if (executor_start(d->ex) != 0) {
+		log_error("cannot start the action thread");
+		return 1;
+	}
 	if (pthread_create(&d->worker, NULL, worker_main, d) != 0) {
 		log_error("cannot start the snapshot thread");
 		return 1;
@@ -1016,6 +1158,8 @@ daemon_run(const char *config_path)
 		goto out;
 	}
 	started = true;
+	if (daemon_open_executor(d) != 0)
+		goto out;
 	log_info("agent started: host_id=%s version=%s server=%s "
 	    "result_key_id=%s action_keys=%zu policy_rules=%zu",
 	    d->host_id, SIGNET_VERSION, d->server, d->result_key.pub.id,
@@ -1040,11 +1184,17 @@ daemon_run(const char *config_path)
 			log_error("event loop failed; stopping");
 			goto out;
 		}
+		flush_results(d);
 		policy_reload(d);
 	}
 	rc = 0;
 out:
 	sig = daemon_stop_signal;
+	if (d != NULL && d->ex != NULL) {
+		/* The action under way finishes and is recorded first. */
+		log_info("agent stopping: waiting for the action under way");
+		executor_stop(d->ex);
+	}
 	if (started) {
 		log_info("agent stopping: signal=%d", sig);
 		audit_stopped(d, sig);
@@ -1059,16 +1209,19 @@ out:
 			channel_get_stats(d->ch, &st);
 			log_info("channel: connects=%llu snapshots_sent=%llu "
 			    "frames_received=%llu frames_dropped=%llu "
-			    "actions_refused=%llu",
+			    "frames_refused=%llu results_acked=%llu",
 			    (unsigned long long)st.connects,
 			    (unsigned long long)st.snapshots_sent,
 			    (unsigned long long)st.frames_received,
 			    (unsigned long long)st.frames_dropped,
-			    (unsigned long long)d->actions_refused);
+			    (unsigned long long)d->frames_refused,
+			    (unsigned long long)st.acked);
 		}
+		executor_free(d->ex);
 		channel_free(d->ch);
 		channel_frame_unref(d->latest);
 		docker_client_free(d->dc);
+		docker_client_free(d->exec_dc);
 		audit_close(d->audit);
 		daemon_policy_for_hup = NULL;
 		policy_store_free(d->policy);

@@ -6,9 +6,13 @@
  * keeps three things going until SIGTERM/SIGINT:
  *
  *   the channel (service thread, the main one): hello on every connect,
- *     then inventory snapshots; frames from the server are read strictly;
- *     "action" frames are refused ("actions not supported by this build")
- *     and recorded, nothing else happens with them;
+ *     then inventory snapshots and the action results the server has not
+ *     acknowledged yet (executor.h's outbox); frames from the server are
+ *     read strictly; "action" frames go to the executor's queue, anything
+ *     else is refused, logged, counted and audited (frame.refused);
+ *   the action worker (executor.h, its own thread): verifies, decides,
+ *     records and runs one action at a time against dockerd, with its own
+ *     docker client, waiting up to [agent] stop_timeout for STOP/RESTART;
  *   the docker event stream (its own thread): every container event that
  *     can change the inventory asks for a snapshot;
  *   the snapshot worker (its own thread): GET /containers/json and the
@@ -16,17 +20,19 @@
  *     about a second of an event, at least every DAEMON_SNAPSHOT_PERIOD_MS,
  *     and retried with backoff while dockerd fails.
  *
- * SIGHUP reloads the policy (a bad file keeps the old one). Audit records
- * (actor "agent"; signed with the result key):
+ * SIGHUP reloads the policy (a bad file keeps the old one). SIGTERM lets
+ * the action under way finish (and be recorded) before the agent stops.
+ * Audit records (actor "agent"; signed with the result key), besides the
+ * executor's (action.received, action.executed, action.rejected,
+ * policy.denied, frame.refused: see executor.h):
  *   agent.started     host_id, agent_version, docker_version, server,
  *                     result_key_id, action_key_ids, policy_rules
  *   agent.stopped     host_id, signal, uptime_s, connects, snapshots_sent,
- *                     actions_refused
+ *                     actions_succeeded, actions_failed, actions_denied,
+ *                     actions_rejected, frames_refused,
+ *                     results_unacknowledged
  *   policy.reloaded   host_id, policy_rules, generation
  *   policy.reload_refused  host_id, error
- *   action.rejected   host_id, error "actions not supported by this build",
- *                     frame_sha256, key_id (when well-formed); at most one
- *                     record a second, the rest counted in "suppressed"
  */
 #ifndef SIGNET_AGENT_DAEMON_H
 #define SIGNET_AGENT_DAEMON_H

@@ -591,6 +591,111 @@ out:
 	return r;
 }
 
+/* ---- actions ---- */
+
+int
+docker_action(struct docker_client *dc, const char *id,
+    enum envelope_action action, int stop_timeout, long *http_status,
+    struct err_msg *msg)
+{
+	char errbuf[CURL_ERROR_SIZE];
+	char dmsg[DOCKER_ERRTEXT_MAX], esc[CURL_ERROR_SIZE * 2];
+	char path[160];
+	struct dbuf b = { NULL, 0, 0, DOCKER_SMALL_MAX, false, false };
+	const char *verb;
+	long timeout_ms, status = 0;
+	CURLcode cc;
+	int n, r;
+
+	*http_status = 0;
+	if (id == NULL || !text_is_hex(id, 64))
+		return err_set(msg, SIGNET_ERR_INVALID_ARG,
+		    "container id must be 64 lowercase hex digits");
+	if (stop_timeout < 0 || stop_timeout > DOCKER_STOP_TIMEOUT_MAX)
+		return err_set(msg, SIGNET_ERR_INVALID_ARG,
+		    "stop timeout %d s is outside 0..%d", stop_timeout,
+		    DOCKER_STOP_TIMEOUT_MAX);
+	switch (action) {
+	case ENVELOPE_ACTION_START:
+		verb = "start";
+		n = snprintf(path, sizeof(path), "/containers/%s/start", id);
+		timeout_ms = DOCKER_START_TIMEOUT_MS;
+		break;
+	case ENVELOPE_ACTION_STOP:
+	case ENVELOPE_ACTION_RESTART:
+		verb = action == ENVELOPE_ACTION_STOP ? "stop" : "restart";
+		n = snprintf(path, sizeof(path), "/containers/%s/%s?t=%d", id,
+		    verb, stop_timeout);
+		timeout_ms = (long)stop_timeout * 1000L + DOCKER_STOP_MARGIN_MS;
+		break;
+	default:
+		return err_set(msg, SIGNET_ERR_INVALID_ARG,
+		    "unknown container action");
+	}
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return err_set(msg, SIGNET_ERR_INTERNAL, "path too long");
+	if (setup_handle(dc->curl, dc->socket_path, path, errbuf) != 0 ||
+	    curl_easy_setopt(dc->curl, CURLOPT_POST, 1L) != CURLE_OK ||
+	    curl_easy_setopt(dc->curl, CURLOPT_POSTFIELDS, "") != CURLE_OK ||
+	    curl_easy_setopt(dc->curl, CURLOPT_POSTFIELDSIZE, 0L) !=
+	    CURLE_OK ||
+	    curl_easy_setopt(dc->curl, CURLOPT_TIMEOUT_MS, timeout_ms) !=
+	    CURLE_OK ||
+	    curl_easy_setopt(dc->curl, CURLOPT_WRITEFUNCTION, dbuf_write) !=
+	    CURLE_OK ||
+	    curl_easy_setopt(dc->curl, CURLOPT_WRITEDATA, &b) != CURLE_OK) {
+		r = err_set(msg, SIGNET_ERR_INTERNAL,
+		    "dockerd POST %s: cannot set up the request", verb);
+		goto out;
+	}
+	if (dc->abort != NULL &&
+	    (curl_easy_setopt(dc->curl, CURLOPT_NOPROGRESS, 0L) != CURLE_OK ||
+	    curl_easy_setopt(dc->curl, CURLOPT_XFERINFOFUNCTION,
+	    request_progress) != CURLE_OK ||
+	    curl_easy_setopt(dc->curl, CURLOPT_XFERINFODATA,
+	    (void *)(uintptr_t)dc->abort) != CURLE_OK)) {
+		r = err_set(msg, SIGNET_ERR_INTERNAL,
+		    "dockerd POST %s: cannot set up the request", verb);
+		goto out;
+	}
+	cc = curl_easy_perform(dc->curl);
+	if (curl_easy_getinfo(dc->curl, CURLINFO_RESPONSE_CODE, &status) !=
+	    CURLE_OK)
+		status = 0;
+	if (cc == CURLE_ABORTED_BY_CALLBACK) {
+		r = err_set(msg, SIGNET_ERR_UNAVAILABLE,
+		    "dockerd POST %s: given up (stopping); the action may "
+		    "still happen", verb);
+		goto out;
+	}
+	if (cc != CURLE_OK && (status == 0 || !b.over)) {
+		if (b.oom || cc == CURLE_OUT_OF_MEMORY) {
+			r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+			goto out;
+		}
+		describe_curl(cc, errbuf, dc->socket_path, esc, sizeof(esc));
+		*http_status = status;
+		r = err_set(msg, SIGNET_ERR_UNAVAILABLE,
+		    "dockerd POST %s: %s%s", verb, esc,
+		    cc == CURLE_OPERATION_TIMEDOUT ?
+		    " (no answer in time; the action may still happen)" :
+		    " (is dockerd running?)");
+		goto out;
+	}
+	*http_status = status;
+	if (status == 204 || status == 304) {
+		r = 0;
+		goto out;
+	}
+	error_message(&b, dmsg, sizeof(dmsg));
+	r = err_set(msg, status == 404 ? SIGNET_ERR_NOT_FOUND : SIGNET_ERR_IO,
+	    "dockerd POST %s: HTTP %ld%s%s%s", verb, status,
+	    dmsg[0] != '\0' ? " \"" : "", dmsg, dmsg[0] != '\0' ? "\"" : "");
+out:
+	free(b.data);
+	return r;
+}
+
 /* ---- the event stream ---- */
 
 static bool

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "envelope.h"
 #include "err.h"
 #include "inventory.h"
 
@@ -34,6 +35,9 @@
 #define DOCKER_EVENTS_BACKOFF_MIN_MS 250
 #define DOCKER_EVENTS_BACKOFF_MAX_MS 8000
 #define DOCKER_EVENT_ACTION_MAX 32
+#define DOCKER_START_TIMEOUT_MS 60000L        /* POST .../start */
+#define DOCKER_STOP_MARGIN_MS 60000L          /* stop/restart: t + this */
+#define DOCKER_STOP_TIMEOUT_MAX 600           /* s; [agent] stop_timeout */
 
 /*
  * Initialises libcurl for the whole process. Call once from main() before
@@ -115,6 +119,23 @@ int docker_list(struct docker_client *dc, struct inventory **out,
 int docker_inspect(struct docker_client *dc, const char *id,
     struct inventory **out, struct err_msg *msg)
     __attribute__((warn_unused_result));
+
+/*
+ * Runs action on the container with the full id (64 lowercase hex, else
+ * SIGNET_ERR_INVALID_ARG): POST /containers/{id}/start, /stop?t=N or
+ * /restart?t=N with N = stop_timeout (0..DOCKER_STOP_TIMEOUT_MAX seconds
+ * dockerd waits after SIGTERM before it kills). The request may take up
+ * to DOCKER_START_TIMEOUT_MS, or stop_timeout s + DOCKER_STOP_MARGIN_MS.
+ * *http_status is dockerd's answer (0 when none came). Success (0) is 204
+ * and also 304 (already started / already stopped: SPEC §4). Otherwise
+ * SIGNET_ERR_NOT_FOUND (404), SIGNET_ERR_IO (any other status; msg quotes
+ * dockerd's message, escaped), SIGNET_ERR_UNAVAILABLE (not reached, no
+ * answer in time, or cut short by the abort flag: the action may still
+ * happen), SIGNET_ERR_INVALID_ARG, SIGNET_ERR_ALLOC.
+ */
+int docker_action(struct docker_client *dc, const char *id,
+    enum envelope_action action, int stop_timeout, long *http_status,
+    struct err_msg *msg) __attribute__((warn_unused_result));
 
 /* ---- the event stream ---- */
 

@@ -61,6 +61,7 @@ CONF
 		--pki "$work/agents" --prefix a- --count "$n" --containers 5 --quiet ${SIM_RATE:+--rate "$SIM_RATE"} \
 		>"$work/sim-$n.log" 2>&1 &
 	simpid=$!; pids+=("$simpid")
+	sc0=$(cpu_ticks "$spid")
 	connected=0
 	while :; do
 		connected=$(metric signet_agents_connected || echo 0)
@@ -71,6 +72,7 @@ CONF
 		sleep 0.2
 	done
 	elapsed=$(echo "$(date +%s.%N) - $start" | bc)
+	sc1=$(cpu_ticks "$spid"); mc1=$(cpu_ticks "$simpid")
 	sleep 2  # let inventories land
 	rss1=$(rss_kib "$spid")
 	c0=$(cpu_ticks "$spid"); sleep 10; c1=$(cpu_ticks "$spid")
@@ -79,6 +81,10 @@ CONF
 		"$n" "$connected" "$elapsed" "$rss0" "$rss1" \
 		"$(echo "($rss1 - $rss0) / $n" | bc -l)" \
 		"$(echo "($c1 - $c0) * 100 / $hz / 10" | bc -l)"
+	printf '  CPU while connecting: server %.2f s (%.2f ms per agent), agent_sim %.2f s\n' \
+		"$(echo "($sc1 - $sc0) / $hz" | bc -l)" \
+		"$(echo "($sc1 - $sc0) * 1000 / $hz / $n" | bc -l)" \
+		"$(echo "$mc1 / $hz" | bc -l)"
 	kill "$simpid" "$spid" 2>/dev/null || true
 	wait "$simpid" "$spid" 2>/dev/null || true
 done

@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The agent's action pipeline (SPEC §4, §7): from an "action" frame of the
+ * server to a signed result, with every step recorded in the agent's audit
+ * log before the step it records goes on. For one frame, in this order:
+ *
+ *   1. the frame, strictly: exactly {"type":"action","payload","sig",
+ *      "key_id"}, all strings; the signature under the pinned key that
+ *      key_id names (an unknown id is REJECTED); the payload, strictly;
+ *   2. host_id is this agent's; not expired, not issued beyond the clock
+ *      skew in the future, lifetime at most 300 s; action_id never seen
+ *      (the id joins the seen set before anything runs; the set is rebuilt
+ *      from the audit log at start, so it survives restarts);
+ *   3. the container exists (dockerd's inspect; missing: REJECTED "no such
+ *      container") and the policy allows the action, judged on dockerd's
+ *      own name, image and labels, the payload's requested_by and reason
+ *      (else DENIED with the engine's reason);
+ *   4. action.received is made durable; only then is dockerd asked to act
+ *      (if the record cannot be written: FAILURE "audit unavailable", and
+ *      dockerd is never called); then the signed result and
+ *      action.executed.
+ *
+ * Every action whose action_id can be read gets exactly one result: a
+ * REJECTED, DENIED, SUCCESS or FAILURE signed with the agent's result key
+ * as {"type":"action_result","payload":B64,"sig":B64}. A second copy of an
+ * action already answered (a replay of the same payload bytes) gets that
+ * same result again, not a new one. A REJECTED for a frame whose payload
+ * names no valid container id or action cannot be written in SPEC §4's
+ * result format: such frames are audited and counted, with no result.
+ *
+ * Results wait in an outbox until the server is known to have them (the
+ * channel's acknowledgement, see channel_send_acked), are re-sent on every
+ * new connection until then, and are kept EXECUTOR_OUTBOX_KEEP_MS. At
+ * start the outbox is refilled from the audit log's recent records, and an
+ * action that was recorded as received but has no outcome (the agent died
+ * while dockerd worked on it) is answered FAILURE "outcome unknown": it is
+ * never run a second time.
+ *
+ * Audit records (actor "agent"; ids as in the payload; "action" is the
+ * server's envelope {"payload","sig","key_id"}, embedded only once it has
+ * verified; "result" is ours, {"payload","sig"}):
+ *   action.rejected  host_id, action_id (when readable), expires_at (only
+ *                    when the action verified: the seen set is rebuilt
+ *                    from records holding both), authentic, key_id (when
+ *                    a string), reason, request_sha256, container_id and
+ *                    action_name (when readable), action, result, and
+ *                    resent: true when the earlier result went again
+ *   policy.denied    host_id, action_id, expires_at, container_id,
+ *                    action_name, requested_by, reason (the operator's),
+ *                    why (the engine's), rule, container_name, image,
+ *                    action, result
+ *   action.received  host_id, action_id, expires_at, container_id,
+ *                    action_name, requested_by, reason, container_name,
+ *                    image, rule, action
+ *   action.executed  host_id, action_id, expires_at, container_id,
+ *                    action_name, status, docker_status, error (string or
+ *                    null), duration_ms, result, and recovered: true for
+ *                    the FAILURE of an action cut short by a restart
+ *   frame.refused    host_id, reason, bytes, frame_sha256 (when held),
+ *                    suppressed; frames with no readable action_id, at
+ *                    most EXECUTOR_REFUSED_BURST records per
+ *                    EXECUTOR_REFUSED_WINDOW_MS (the rest are counted in
+ *                    the next record's "suppressed")
+ *
+ * Threads: executor_handle_frame runs the pipeline on the calling thread
+ * (tests; the worker). executor_start runs a worker thread that takes
+ * frames from a bounded queue (executor_submit, from the channel's service
+ * thread), one at a time. The outbox, the counters and the refused-frame
+ * limiter are under the executor's lock; every other call may come from
+ * any thread.
+ */
+#ifndef SIGNET_AGENT_EXECUTOR_H
+#define SIGNET_AGENT_EXECUTOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "audit.h"
+#include "envelope.h"
+#include "err.h"
+#include "inventory.h"
+#include "keys.h"
+#include "policy_store.h"
+
+#define EXECUTOR_FRAME_MAX (64 * 1024)     /* bytes of one action frame */
+#define EXECUTOR_QUEUE_MAX 32              /* frames waiting for the worker */
+#define EXECUTOR_OUTBOX_MAX 1024           /* results kept */
+#define EXECUTOR_OUTBOX_KEEP_MS (10 * 60 * 1000LL)
+#define EXECUTOR_RECOVER_MAX 256           /* interrupted actions at start */
+#define EXECUTOR_REFUSED_BURST 10
+#define EXECUTOR_REFUSED_WINDOW_MS 10000LL
+#define EXECUTOR_ACTOR "agent"
+#define EXECUTOR_ERR_AUDIT "audit unavailable"
+#define EXECUTOR_ERR_NO_CONTAINER "no such container"
+
+/*
+ * What the pipeline needs from outside, so that tests can stand in for
+ * dockerd and the clock (arg is executor_config.ops_arg):
+ *   inspect  dockerd's identity of the container with this full id as a
+ *            one-row inventory (docker_inspect's contract: 0,
+ *            SIGNET_ERR_NOT_FOUND when dockerd has none, other codes)
+ *   act      run the action (docker_action's contract: 0 for 204/304,
+ *            *http_status dockerd's status or 0)
+ *   now_ms   wall-clock time, unix milliseconds
+ */
+struct executor_ops {
+	int (*inspect)(void *arg, const char *id, struct inventory **out,
+	    struct err_msg *msg);
+	int (*act)(void *arg, const char *id, enum envelope_action action,
+	    int stop_timeout, long *http_status, struct err_msg *msg);
+	int64_t (*now_ms)(void *arg);
+};
+
+struct executor_config {
+	const char *host_id;                  /* this agent's (copied) */
+	const struct keys_pubset *action_keys;/* pinned (copied) */
+	const struct keys_secret *result_key; /* copied; wiped at free */
+	struct policy_store *policy;          /* borrowed; outlives ex */
+	struct audit_writer *audit;           /* borrowed; outlives ex */
+	const char *audit_path;               /* the same log, read at open */
+	int stop_timeout;                     /* seconds, for STOP/RESTART */
+	const struct executor_ops *ops;       /* copied */
+	void *ops_arg;
+	/*
+	 * Called, from the thread that made it, after a result entered the
+	 * outbox (to wake the channel); may be NULL.
+	 */
+	void (*on_result)(void *arg);
+	void *result_arg;
+};
+
+/* What became of one frame. */
+struct executor_outcome {
+	/*
+	 * REJECTED, DENIED, SUCCESS or FAILURE; REJECTED too for a frame
+	 * refused before an action_id could be read (action_id "").
+	 */
+	enum envelope_status status;
+	char action_id[33];
+	char error[ENVELOPE_ERROR_BYTES + 1];  /* "" on SUCCESS */
+	int64_t docker_status;                 /* 0: dockerd not asked to act */
+	bool docker_called;                    /* ops->act ran */
+	bool authentic;                        /* signature and payload held */
+	bool has_result;                       /* a result went to the outbox */
+	bool resent;                           /* ... an earlier one, again */
+};
+
+struct executor_stats {
+	uint64_t succeeded, failed, denied, rejected;
+	uint64_t refused_frames;    /* no readable action_id */
+	uint64_t busy;              /* answered "agent busy" (queue full) */
+	uint64_t results_reloaded;  /* outbox entries read from the log */
+	uint64_t recovered;         /* interrupted actions answered at start */
+	uint64_t ids_loaded;        /* seen action ids read from the log */
+	size_t outbox;              /* results held now */
+	size_t undelivered;         /* ... not yet acknowledged */
+};
+
+struct executor;
+
+/*
+ * Makes an executor: copies cfg, rebuilds the seen set and the outbox from
+ * cfg->audit_path (records of the last EXECUTOR_OUTBOX_KEEP_MS), answers
+ * interrupted actions (FAILURE, audited as action.executed with recovered:
+ * true) and puts their results in the outbox. A log line that does not
+ * parse refuses the start (no partial seen set). Returns 0,
+ * SIGNET_ERR_INVALID_ARG, SIGNET_ERR_ALLOC, the reader's and the audit
+ * writer's codes; *out is NULL on failure.
+ */
+int executor_open(const struct executor_config *cfg, struct executor **out,
+    struct err_msg *msg) __attribute__((warn_unused_result));
+
+/*
+ * Stops the worker if it runs (executor_stop) and frees ex, wiping the
+ * result key. NULL allowed.
+ */
+void executor_free(struct executor *ex);
+
+/*
+ * Runs the whole pipeline for one frame data[0..len) (need not be
+ * NUL-terminated) on the calling thread, writes what became of it into
+ * *out and returns 0; SIGNET_ERR_ALLOC or SIGNET_ERR_INTERNAL only when
+ * the pipeline itself could not run (out->status is then FAILURE or
+ * REJECTED as far as it got). Not to be called while the worker runs.
+ */
+int executor_handle_frame(struct executor *ex, const char *data, size_t len,
+    struct executor_outcome *out) __attribute__((warn_unused_result));
+
+/*
+ * Records a server frame that never reaches the pipeline: over the size
+ * limit, binary, not JSON, of an unknown type. why says which; data may be
+ * NULL (nothing kept); bytes is its full length. Logs it, counts it and
+ * audits frame.refused (rate-limited).
+ */
+void executor_frame_refused(struct executor *ex, const char *why,
+    const char *data, size_t len, size_t bytes);
+
+/*
+ * Starts the worker thread. Call with the signals the caller handles
+ * blocked. Returns 0 or SIGNET_ERR_INTERNAL.
+ */
+int executor_start(struct executor *ex) __attribute__((warn_unused_result));
+
+/*
+ * Hands a frame (copied) to the worker. When EXECUTOR_QUEUE_MAX frames
+ * wait already, or the worker is stopping, the frame is answered at once
+ * on this thread: REJECTED "agent busy" / "agent stopping" (after the
+ * signature check, without touching the seen set, so the server may send
+ * it again). Returns 0, or SIGNET_ERR_ALLOC when it could not be queued
+ * nor answered.
+ */
+int executor_submit(struct executor *ex, const char *data, size_t len)
+    __attribute__((warn_unused_result));
+
+/*
+ * Stops the worker: the action under way finishes (dockerd's answer is
+ * awaited), frames still queued are answered REJECTED "agent stopping".
+ * Joins the thread. Safe to call twice, or without executor_start.
+ */
+void executor_stop(struct executor *ex);
+
+/*
+ * The outbox, for the channel (service thread). A result is handed out
+ * once per connection (epoch: the caller's count of connections, from 1)
+ * until it is acknowledged:
+ *   executor_outbox_take     the oldest result not acknowledged and not
+ *                            yet handed out on epoch: a copy of its frame
+ *                            in *frame (free it), *len, and its sequence
+ *                            number *seq (increasing; the channel's
+ *                            acknowledgement tag). Returns 1, 0 (none), or
+ *                            SIGNET_ERR_ALLOC.
+ *   executor_outbox_untake   it could not be queued after all
+ *   executor_outbox_acked    the server has it (on epoch)
+ */
+int executor_outbox_take(struct executor *ex, uint64_t epoch, char **frame,
+    size_t *len, uint64_t *seq) __attribute__((warn_unused_result));
+void executor_outbox_untake(struct executor *ex, uint64_t seq);
+void executor_outbox_acked(struct executor *ex, uint64_t epoch, uint64_t seq);
+
+void executor_get_stats(struct executor *ex, struct executor_stats *st);
+
+/*
+ * Looks up the outbox's result for action_id: a copy of its frame (free
+ * it) into *frame. Returns 1, 0 (none) or SIGNET_ERR_ALLOC. For tests.
+ */
+int executor_outbox_find(struct executor *ex, const char *action_id,
+    char **frame, bool *delivered) __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,968 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The agent's action pipeline, table-driven, with real keys, a real policy
+ * file and a real audit log; dockerd and the clock stand in through the
+ * executor's ops (the integration test runs the real dockerd). Each row
+ * sends one frame and checks the status, the error text, whether dockerd
+ * was asked to act, the audit records written and the signed result. Then:
+ * replay across a "restart" (a new executor from the same log), an action
+ * cut short by a crash, an audit log that cannot be written, the outbox's
+ * delivery bookkeeping, and the worker thread.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "audit.h"
+#include "envelope.h"
+#include "executor.h"
+#include "jsonx.h"
+#include "keys.h"
+#include "policy_store.h"
+#include "testlib.h"
+
+/* The fake clock starts at the real one: the audit writer stamps records
+ * with the real time, and reloading keeps results by their records' age. */
+static int64_t now0;
+#define NOW now0
+#define HOST "web-01"
+#define HEX32(c) c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c
+#define C_WEB HEX32("a") HEX32("a")
+#define C_DB HEX32("b") HEX32("b")
+#define C_GONE HEX32("c") HEX32("c")
+#define C_BROKEN HEX32("d") HEX32("d")
+
+static const char policy_json[] =
+    "{ \"host_id\": \"web-01\", \"rules\": [ { \"match\": { \"name\": "
+    "\"web-*\", \"labels\": { \"tier\": \"frontend\" } }, \"actions\": "
+    "[\"START\", \"STOP\", \"RESTART\"], \"operators\": [\"alice\"], "
+    "\"min_reason_length\": 5 } ] }\n";
+
+/* The stand-ins for dockerd and the clock. */
+struct fake {
+	int64_t now;
+	unsigned acts;              /* ops.act calls */
+	char last_id[65];
+	enum envelope_action last_action;
+	int last_timeout;
+};
+
+static int
+fake_inspect(void *arg, const char *id, struct inventory **out,
+    struct err_msg *msg)
+{
+	char json[512];
+	const char *name, *tier;
+
+	(void)arg;
+	*out = NULL;
+	if (strcmp(id, C_WEB) == 0 || strcmp(id, C_BROKEN) == 0) {
+		name = strcmp(id, C_WEB) == 0 ? "/web-1" : "/web-broken";
+		tier = "frontend";
+	} else if (strcmp(id, C_DB) == 0) {
+		name = "/db-1";
+		tier = "backend";
+	} else {
+		return err_set(msg, SIGNET_ERR_NOT_FOUND,
+		    "dockerd GET /containers/%.12s/json: HTTP 404", id);
+	}
+	(void)snprintf(json, sizeof(json), "[{\"Id\":\"%s\",\"Names\":[\"%s\"],"
+	    "\"Image\":\"signet-test/busybox:1\",\"State\":\"running\","
+	    "\"Status\":\"\",\"Labels\":{\"tier\":\"%s\"},"
+	    "\"Created\":1700000000}]", id, name, tier);
+	return inventory_from_docker(json, strlen(json), out, msg);
+}
+
+static int
+fake_act(void *arg, const char *id, enum envelope_action action,
+    int stop_timeout, long *http_status, struct err_msg *msg)
+{
+	struct fake *f = arg;
+
+	f->acts++;
+	memcpy(f->last_id, id, 65);
+	f->last_action = action;
+	f->last_timeout = stop_timeout;
+	if (strcmp(id, C_BROKEN) == 0) {
+		*http_status = 500;
+		return err_set(msg, SIGNET_ERR_IO,
+		    "dockerd POST restart: HTTP 500 \"boom\"");
+	}
+	*http_status = action == ENVELOPE_ACTION_START ? 304 : 204;
+	return 0;
+}
+
+static int64_t
+fake_now(void *arg)
+{
+	return ((struct fake *)arg)->now;
+}
+
+static const struct executor_ops fake_ops = { fake_inspect, fake_act,
+	fake_now };
+
+/* ---- fixtures ---- */
+
+struct world {
+	char dir[64];
+	char log[128];
+	char policy[128];
+	char agents[128];
+	struct keys_secret action_key, other_key, result_key;
+	struct keys_pubset pinned;
+	struct policy_store *store;
+	struct audit_writer *audit;
+	struct executor *ex;
+	struct fake fake;
+};
+
+static int
+open_executor(struct world *w)
+{
+	struct executor_config c;
+	struct err_msg m;
+	int r;
+
+	memset(&c, 0, sizeof(c));
+	c.host_id = HOST;
+	c.action_keys = &w->pinned;
+	c.result_key = &w->result_key;
+	c.policy = w->store;
+	c.audit = w->audit;
+	c.audit_path = w->log;
+	c.stop_timeout = 3;
+	c.ops = &fake_ops;
+	c.ops_arg = &w->fake;
+	r = executor_open(&c, &w->ex, &m);
+	CHECKF(r == 0, "executor_open: %s", m.text);
+	return r;
+}
+
+static void
+setup(struct world *w)
+{
+	struct err_msg m;
+	char path[192];
+	FILE *f;
+
+	memset(w, 0, sizeof(*w));
+	(void)snprintf(w->dir, sizeof(w->dir), "/tmp/signet-test-exec.XXXXXX");
+	CHECK(mkdtemp(w->dir) != NULL);
+	(void)snprintf(w->log, sizeof(w->log), "%s/agent-audit.log", w->dir);
+	(void)snprintf(w->policy, sizeof(w->policy), "%s/policy.json",
+	    w->dir);
+	(void)snprintf(w->agents, sizeof(w->agents), "%s/agents", w->dir);
+	CHECK(mkdir(w->agents, 0700) == 0);
+	f = fopen(w->policy, "w");
+	CHECK(f != NULL);
+	if (f != NULL) {
+		CHECK(fputs(policy_json, f) >= 0);
+		CHECK(fclose(f) == 0);
+	}
+	CHECK(chmod(w->policy, 0644) == 0);
+	CHECK(keys_generate(&w->action_key) == 0);
+	CHECK(keys_generate(&w->other_key) == 0);
+	CHECK(keys_generate(&w->result_key) == 0);
+	CHECK(keys_write_pair(w->agents, HOST, &w->result_key, &m) == 0);
+	(void)snprintf(path, sizeof(path), "%s/" HOST ".key", w->agents);
+	CHECK(unlink(path) == 0);
+	w->pinned.count = 1;
+	w->pinned.keys[0] = w->action_key.pub;
+	CHECKF(policy_store_open(w->policy, HOST, &w->store, &m) == 0,
+	    "policy: %s", m.text);
+	CHECKF(audit_open(w->log, &w->result_key, &w->audit, &m) == 0,
+	    "audit: %s", m.text);
+	w->fake.now = NOW;
+	(void)open_executor(w);
+}
+
+static void
+teardown(struct world *w)
+{
+	char cmd[128];
+
+	executor_free(w->ex);
+	audit_close(w->audit);
+	policy_store_free(w->store);
+	keys_secret_wipe(&w->action_key);
+	keys_secret_wipe(&w->other_key);
+	keys_secret_wipe(&w->result_key);
+	(void)snprintf(cmd, sizeof(cmd), "rm -rf %s", w->dir);
+	CHECK(system(cmd) == 0);
+}
+
+/* ---- the audit log, read back ---- */
+
+static size_t
+log_lines(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	size_t n = 0;
+	int c;
+
+	if (f == NULL)
+		return 0;
+	while ((c = fgetc(f)) != EOF)
+		n += c == '\n';
+	(void)fclose(f);
+	return n;
+}
+
+/*
+ * The events of the log's lines from line `from` (0-based) on, joined by
+ * ','; and the data of the last of them (cJSON_Delete *last_root).
+ */
+static void
+new_events(const char *path, size_t from, char *events, size_t evlen,
+    cJSON **last_root, const cJSON **last_data)
+{
+	struct audit_reader *rd = NULL;
+	struct err_msg m;
+	char *line = NULL;
+	size_t len = 0, n = 0, used;
+	bool nl = false;
+
+	events[0] = '\0';
+	*last_root = NULL;
+	*last_data = NULL;
+	if (audit_reader_open(path, &rd, &m) != 0)
+		return;
+	while (audit_reader_next(rd, &line, &len, &nl) == 1) {
+		struct audit_record rec;
+
+		if (n++ < from)
+			continue;
+		if (audit_parse_line(line, len, &rec, &m) != 0)
+			break;
+		used = strlen(events);
+		(void)snprintf(events + used, evlen - used, "%s%s",
+		    used > 0 ? "," : "", rec.event);
+		cJSON_Delete(*last_root);
+		*last_root = rec.root;
+		*last_data = rec.data;
+		rec.root = NULL;
+		audit_record_free(&rec);
+	}
+	audit_reader_close(rd);
+}
+
+static const char *
+dstr(const cJSON *data, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(data, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* ---- frames ---- */
+
+static void
+base_action(struct envelope_action_payload *a, unsigned n)
+{
+	memset(a, 0, sizeof(*a));
+	(void)snprintf(a->action_id, sizeof(a->action_id), "%032x", n);
+	memcpy(a->host_id, HOST, sizeof(HOST));
+	memcpy(a->container_id, C_WEB, 65);
+	a->action = ENVELOPE_ACTION_RESTART;
+	memcpy(a->reason, "deploy fix 123", 15);
+	memcpy(a->requested_by, "alice", 6);
+	a->issued_at = NOW - 1000;
+	a->expires_at = NOW + 60000;
+}
+
+static char *
+frame_text(const char *payload_b64, const char *sig_b64, const char *key_id)
+{
+	cJSON *o = cJSON_CreateObject();
+	char *s;
+
+	cJSON_AddStringToObject(o, "type", "action");
+	cJSON_AddStringToObject(o, "payload", payload_b64);
+	cJSON_AddStringToObject(o, "sig", sig_b64);
+	cJSON_AddStringToObject(o, "key_id", key_id);
+	s = jsonx_print(o);
+	cJSON_Delete(o);
+	return s;
+}
+
+/* Signs exact bytes (of any size, unlike envelope_sign) under the action
+ * context. */
+static void
+sign_bytes(const char *payload, size_t len, const struct keys_secret *key,
+    char **payload_b64, char **sig_b64)
+{
+	size_t clen = strlen(ENVELOPE_CTX_ACTION);
+	size_t b64 = sodium_base64_ENCODED_LEN(len,
+	    sodium_base64_VARIANT_ORIGINAL);
+	size_t sb64 = sodium_base64_ENCODED_LEN(KEYS_SIG_LEN,
+	    sodium_base64_VARIANT_ORIGINAL);
+	uint8_t sig[KEYS_SIG_LEN];
+	uint8_t *msg = malloc(clen + len);
+
+	*payload_b64 = malloc(b64);
+	*sig_b64 = malloc(sb64);
+	if (msg == NULL || *payload_b64 == NULL || *sig_b64 == NULL)
+		abort();
+	memcpy(msg, ENVELOPE_CTX_ACTION, clen);
+	memcpy(msg + clen, payload, len);
+	crypto_sign_detached(sig, NULL, msg, clen + len, key->sk);
+	free(msg);
+	sodium_bin2base64(*payload_b64, b64, (const unsigned char *)payload,
+	    len, sodium_base64_VARIANT_ORIGINAL);
+	sodium_bin2base64(*sig_b64, sb64, sig, KEYS_SIG_LEN,
+	    sodium_base64_VARIANT_ORIGINAL);
+}
+
+/* What a row changes. */
+enum signer { SIGN_ACTION, SIGN_OTHER_AS_PINNED, SIGN_OTHER };
+enum raw { RAW_NONE, RAW_PAYLOAD, RAW_FRAME, RAW_BIG_PAYLOAD };
+
+struct row {
+	const char *name;
+	/* the action */
+	const char *host;               /* NULL: HOST */
+	const char *container;          /* NULL: C_WEB */
+	enum envelope_action action;    /* NONE: RESTART */
+	const char *operator;           /* NULL: alice */
+	int64_t issued_off, expires_off;/* 0/0: -1 s, +60 s */
+	enum signer signer;
+	bool flip_sig;
+	bool replay_prev;               /* the previous row's frame again */
+	enum raw raw;
+	/* RAW_PAYLOAD: signed payload; RAW_FRAME: the frame; "@ID@" is the
+	 * row's action id, "@P@" "@S@" "@K@" a valid envelope's members */
+	const char *text;
+	/* expected */
+	enum envelope_status status;
+	const char *error;              /* substring of the error */
+	unsigned acts;                  /* ops.act calls by this row */
+	int64_t docker_status;
+	const char *events;             /* audit events this row wrote */
+	bool has_result;
+	bool resent;
+};
+
+static const struct row rows[] = {
+	{ .name = "valid RESTART runs", .status = ENVELOPE_STATUS_SUCCESS,
+	  .acts = 1, .docker_status = 204,
+	  .events = "action.received,action.executed", .has_result = true },
+	{ .name = "replay of the same frame: rejected, first result again",
+	  .replay_prev = true, .status = ENVELOPE_STATUS_REJECTED,
+	  .error = "replay: action_id", .events = "action.rejected",
+	  .has_result = true, .resent = true },
+	{ .name = "START of a running container: 304 is SUCCESS",
+	  .action = ENVELOPE_ACTION_START, .status = ENVELOPE_STATUS_SUCCESS,
+	  .acts = 1, .docker_status = 304,
+	  .events = "action.received,action.executed", .has_result = true },
+	{ .name = "bad signature", .flip_sig = true,
+	  .status = ENVELOPE_STATUS_REJECTED, .error = "bad signature",
+	  .events = "action.rejected", .has_result = true },
+	{ .name = "signed by another key, claiming the pinned id",
+	  .signer = SIGN_OTHER_AS_PINNED, .status = ENVELOPE_STATUS_REJECTED,
+	  .error = "bad signature", .events = "action.rejected",
+	  .has_result = true },
+	{ .name = "unknown key id", .signer = SIGN_OTHER,
+	  .status = ENVELOPE_STATUS_REJECTED, .error = "unknown key",
+	  .events = "action.rejected", .has_result = true },
+	{ .name = "another host_id", .host = "web-02",
+	  .status = ENVELOPE_STATUS_REJECTED, .error = "wrong host",
+	  .events = "action.rejected", .has_result = true },
+	{ .name = "expired", .issued_off = -400000, .expires_off = -100000,
+	  .status = ENVELOPE_STATUS_REJECTED, .error = "expired",
+	  .events = "action.rejected", .has_result = true },
+	{ .name = "expired, but within the skew: runs", .issued_off = -300000,
+	  .expires_off = -20000, .status = ENVELOPE_STATUS_SUCCESS, .acts = 1,
+	  .docker_status = 204, .events = "action.received,action.executed",
+	  .has_result = true },
+	{ .name = "issued in the future beyond the skew",
+	  .issued_off = 120000, .expires_off = 240000,
+	  .status = ENVELOPE_STATUS_REJECTED, .error = "in the future",
+	  .events = "action.rejected", .has_result = true },
+	{ .name = "lifetime over 300 s", .issued_off = -1000,
+	  .expires_off = 300000, .status = ENVELOPE_STATUS_REJECTED,
+	  .error = "lifetime", .events = "action.rejected",
+	  .has_result = true },
+	{ .name = "malformed JSON frame: no action id, no result",
+	  .raw = RAW_FRAME, .text = "{\"type\":\"action\",\"payload\":",
+	  .status = ENVELOPE_STATUS_REJECTED, .error = "malformed frame",
+	  .events = "frame.refused" },
+	{ .name = "frame member of the wrong type",
+	  .raw = RAW_FRAME,
+	  .text = "{\"type\":\"action\",\"payload\":\"@P@\",\"sig\":\"@S@\","
+	    "\"key_id\":12}",
+	  .status = ENVELOPE_STATUS_REJECTED, .error = "malformed frame",
+	  .events = "action.rejected", .has_result = true },
+	{ .name = "unknown frame member",
+	  .raw = RAW_FRAME,
+	  .text = "{\"type\":\"action\",\"payload\":\"@P@\",\"sig\":\"@S@\","
+	    "\"key_id\":\"@K@\",\"priority\":\"high\"}",
+	  .status = ENVELOPE_STATUS_REJECTED, .error = "malformed frame",
+	  .events = "action.rejected", .has_result = true },
+	{ .name = "payload member of the wrong type (signed)",
+	  .raw = RAW_PAYLOAD,
+	  .text = "{\"v\":1,\"action_id\":\"@ID@\",\"host_id\":\"web-01\","
+	    "\"container_id\":\"" C_WEB "\",\"action\":\"RESTART\","
+	    "\"reason\":\"deploy fix\",\"requested_by\":\"alice\","
+	    "\"issued_at\":\"now\",\"expires_at\":@EXP@}",
+	  .status = ENVELOPE_STATUS_REJECTED, .error = "malformed action",
+	  .events = "action.rejected", .has_result = true },
+	{ .name = "malformed payload JSON (signed): no action id",
+	  .raw = RAW_PAYLOAD, .text = "{\"v\":1,\"action_id\":\"@ID@\"",
+	  .status = ENVELOPE_STATUS_REJECTED, .error = "malformed action",
+	  .events = "frame.refused" },
+	{ .name = "unknown action name (signed): refused, no result",
+	  .raw = RAW_PAYLOAD,
+	  .text = "{\"v\":1,\"action_id\":\"@ID@\",\"host_id\":\"web-01\","
+	    "\"container_id\":\"" C_WEB "\",\"action\":\"KILL\","
+	    "\"reason\":\"deploy fix\",\"requested_by\":\"alice\","
+	    "\"issued_at\":@ISS@,\"expires_at\":@EXP@}",
+	  .status = ENVELOPE_STATUS_REJECTED, .error = "unknown action",
+	  .events = "action.rejected" },
+	{ .name = "payload over 8 KiB (signed)", .raw = RAW_BIG_PAYLOAD,
+	  .status = ENVELOPE_STATUS_REJECTED, .error = "over 8192 bytes",
+	  .events = "action.rejected", .has_result = true },
+	{ .name = "policy: container not matched",
+	  .container = C_DB, .status = ENVELOPE_STATUS_DENIED,
+	  .error = "does not match", .events = "policy.denied",
+	  .has_result = true },
+	{ .name = "policy: operator not listed", .operator = "mallory",
+	  .status = ENVELOPE_STATUS_DENIED, .error = "mallory",
+	  .events = "policy.denied", .has_result = true },
+	{ .name = "missing container", .container = C_GONE,
+	  .status = ENVELOPE_STATUS_REJECTED, .error = "no such container",
+	  .events = "action.rejected", .has_result = true },
+	{ .name = "dockerd fails: FAILURE with its status",
+	  .container = C_BROKEN, .status = ENVELOPE_STATUS_FAILURE,
+	  .error = "HTTP 500", .acts = 1, .docker_status = 500,
+	  .events = "action.received,action.executed", .has_result = true },
+};
+
+/* Replaces @ID@, @P@, @S@, @K@, @ISS@, @EXP@ in t. */
+static char *
+subst(const char *t, const char *id, const char *p, const char *s,
+    const char *k)
+{
+	size_t cap = strlen(t) + strlen(p) + strlen(s) + 256, n = 0;
+	char *out = malloc(cap), iss[24], exp[24];
+
+	if (out == NULL)
+		abort();
+	(void)snprintf(iss, sizeof(iss), "%lld", (long long)(NOW - 1000));
+	(void)snprintf(exp, sizeof(exp), "%lld", (long long)(NOW + 60000));
+	while (*t != '\0') {
+		const char *v = NULL;
+		size_t skip = 0;
+
+		if (strncmp(t, "@ISS@", 5) == 0) {
+			v = iss;
+			skip = 5;
+		} else if (strncmp(t, "@EXP@", 5) == 0) {
+			v = exp;
+			skip = 5;
+		} else if (strncmp(t, "@ID@", 4) == 0) {
+			v = id;
+			skip = 4;
+		} else if (strncmp(t, "@P@", 3) == 0) {
+			v = p;
+			skip = 3;
+		} else if (strncmp(t, "@S@", 3) == 0) {
+			v = s;
+			skip = 3;
+		} else if (strncmp(t, "@K@", 3) == 0) {
+			v = k;
+			skip = 3;
+		}
+		if (v != NULL) {
+			memcpy(out + n, v, strlen(v));
+			n += strlen(v);
+			t += skip;
+		} else {
+			out[n++] = *t++;
+		}
+	}
+	out[n] = '\0';
+	return out;
+}
+
+/* The frame a row sends (free it). */
+static char *
+row_frame(struct world *w, const struct row *r, unsigned n, char *id)
+{
+	struct envelope_action_payload a;
+	struct envelope env = { NULL, NULL, "" };
+	const struct keys_secret *key = &w->action_key;
+	char *p = NULL, *s = NULL, *json = NULL, *f;
+
+	base_action(&a, n);
+	memcpy(id, a.action_id, 33);
+	if (r->host != NULL)
+		(void)snprintf(a.host_id, sizeof(a.host_id), "%s", r->host);
+	if (r->container != NULL)
+		memcpy(a.container_id, r->container, 65);
+	if (r->action != ENVELOPE_ACTION_NONE)
+		a.action = r->action;
+	if (r->operator != NULL)
+		(void)snprintf(a.requested_by, sizeof(a.requested_by), "%s",
+		    r->operator);
+	if (r->issued_off != 0 || r->expires_off != 0) {
+		a.issued_at = NOW + r->issued_off;
+		a.expires_at = NOW + r->expires_off;
+	}
+	if (r->signer != SIGN_ACTION)
+		key = &w->other_key;
+	if (r->raw == RAW_PAYLOAD) {
+		json = subst(r->text, id, "", "", "");
+	} else if (r->raw == RAW_BIG_PAYLOAD) {
+		size_t i;
+
+		json = malloc(9000);
+		if (json == NULL)
+			abort();
+		i = (size_t)snprintf(json, 9000,
+		    "{\"v\":1,\"action_id\":\"%s\","
+		    "\"container_id\":\"%s\",\"action\":\"STOP\","
+		    "\"reason\":\"", id, C_WEB);
+		while (i < 8900)
+			json[i++] = 'x';
+		memcpy(json + i, "\"}", 3);
+	} else {
+		CHECK(envelope_action_encode(&a, &json) == 0);
+	}
+	sign_bytes(json, strlen(json), key, &p, &s);
+	if (r->flip_sig)
+		s[3] = s[3] == 'A' ? 'B' : 'A';
+	if (r->raw == RAW_FRAME)
+		f = subst(r->text, id, p, s, w->action_key.pub.id);
+	else
+		f = frame_text(p, s, r->signer == SIGN_OTHER ?
+		    w->other_key.pub.id : w->action_key.pub.id);
+	free(p);
+	free(s);
+	free(json);
+	envelope_free(&env);
+	return f;
+}
+
+/* The outbox's result for id, verified under the result key. */
+static bool
+result_of(struct world *w, const char *id,
+    struct envelope_result_payload *res)
+{
+	char *frame = NULL;
+	bool delivered = false, ok = false;
+	cJSON *root = NULL;
+	struct err_msg m;
+
+	if (executor_outbox_find(w->ex, id, &frame, &delivered) != 1)
+		return false;
+	if (jsonx_parse_object("result frame", frame, strlen(frame), 4, &root,
+	    &m) == 0 &&
+	    strcmp(dstr(root, "type"), "action_result") == 0 &&
+	    envelope_result_verify(&w->result_key.pub, dstr(root, "payload"),
+	    dstr(root, "sig"), res, NULL, NULL, &m) == 0)
+		ok = true;
+	cJSON_Delete(root);
+	free(frame);
+	return ok;
+}
+
+static void
+run_rows(struct world *w)
+{
+	char *prev = NULL, prev_id[33] = "";
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		const struct row *r = &rows[i];
+		struct executor_outcome out;
+		struct envelope_result_payload res;
+		char id[33], events[256];
+		const cJSON *data = NULL;
+		cJSON *root = NULL;
+		unsigned acts = w->fake.acts;
+		size_t before = log_lines(w->log);
+		char *f;
+
+		if (r->replay_prev) {
+			f = strdup(prev);
+			memcpy(id, prev_id, 33);
+		} else {
+			f = row_frame(w, r, (unsigned)i + 1, id);
+		}
+		CHECK(executor_handle_frame(w->ex, f, strlen(f), &out) == 0);
+		CHECKF(out.status == r->status, "%s: status %s", r->name,
+		    envelope_status_name(out.status));
+		if (r->error != NULL)
+			CHECKF(strstr(out.error, r->error) != NULL,
+			    "%s: error \"%s\"", r->name, out.error);
+		else
+			CHECKF(out.error[0] == '\0', "%s: error \"%s\"",
+			    r->name, out.error);
+		CHECKF(w->fake.acts - acts == r->acts, "%s: %u dockerd calls",
+		    r->name, w->fake.acts - acts);
+		CHECKF(out.docker_called == (r->acts > 0), "%s", r->name);
+		CHECKF(out.docker_status == r->docker_status,
+		    "%s: docker_status %lld", r->name,
+		    (long long)out.docker_status);
+		new_events(w->log, before, events, sizeof(events), &root,
+		    &data);
+		CHECKF(strcmp(events, r->events) == 0, "%s: audit \"%s\"",
+		    r->name, events);
+		CHECKF(out.has_result == r->has_result, "%s: has_result",
+		    r->name);
+		CHECKF(out.resent == r->resent, "%s: resent", r->name);
+		if (r->has_result) {
+			CHECKF(result_of(w, id, &res), "%s: result", r->name);
+			if (!r->resent)
+				CHECKF(res.status == r->status &&
+				    strcmp(res.host_id, HOST) == 0 &&
+				    res.docker_status == r->docker_status &&
+				    (r->error == NULL ? !res.has_error :
+				    strstr(res.error, r->error) != NULL),
+				    "%s: result payload", r->name);
+		}
+		/* Records name the action and say why. */
+		if (strcmp(r->events, "action.rejected") == 0 && data != NULL) {
+			CHECKF(strstr(dstr(data, "reason"), r->error) != NULL,
+			    "%s: reason", r->name);
+			CHECKF(strcmp(dstr(data, "action_id"), id) == 0,
+			    "%s: action_id", r->name);
+			CHECKF((cJSON_GetObjectItemCaseSensitive(data,
+			    "expires_at") != NULL) == cJSON_IsTrue(
+			    cJSON_GetObjectItemCaseSensitive(data,
+			    "authentic")), "%s: expires_at iff authentic",
+			    r->name);
+		}
+		if (strcmp(r->events, "policy.denied") == 0 && data != NULL) {
+			CHECKF(strstr(dstr(data, "why"), r->error) != NULL,
+			    "%s: why", r->name);
+			CHECK(strcmp(dstr(data, "reason"), "deploy fix 123") ==
+			    0);
+			CHECK(cJSON_GetObjectItemCaseSensitive(data, "action")
+			    != NULL);
+		}
+		if (strstr(r->events, "action.executed") != NULL &&
+		    data != NULL) {
+			CHECK(strcmp(dstr(data, "status"),
+			    envelope_status_name(r->status)) == 0);
+			CHECK(cJSON_GetObjectItemCaseSensitive(data, "result")
+			    != NULL);
+		}
+		cJSON_Delete(root);
+		free(prev);
+		prev = f;
+		memcpy(prev_id, id, 33);
+	}
+	free(prev);
+	CHECK(w->fake.last_timeout == 3);
+}
+
+/* Appends action.received for a, as a crash after it would leave it. */
+static void
+record_received(struct world *w, const struct envelope_action_payload *a)
+{
+	struct envelope env = { NULL, NULL, "" };
+	struct err_msg m;
+	cJSON *d = cJSON_CreateObject(), *e = cJSON_CreateObject();
+
+	CHECK(envelope_action_sign(a, &w->action_key, &env) == 0);
+	cJSON_AddStringToObject(d, "host_id", HOST);
+	cJSON_AddStringToObject(d, "action_id", a->action_id);
+	cJSON_AddNumberToObject(d, "expires_at", (double)a->expires_at);
+	cJSON_AddStringToObject(e, "payload", env.payload_b64);
+	cJSON_AddStringToObject(e, "sig", env.sig_b64);
+	cJSON_AddStringToObject(e, "key_id", env.key_id);
+	cJSON_AddItemToObject(d, "action", e);
+	CHECK(audit_append(w->audit, "action.received", "agent", d, NULL,
+	    &m) == 0);
+	cJSON_Delete(d);
+	envelope_free(&env);
+}
+
+static char *
+signed_frame(struct world *w, const struct envelope_action_payload *a)
+{
+	struct envelope env = { NULL, NULL, "" };
+	char *f;
+
+	CHECK(envelope_action_sign(a, &w->action_key, &env) == 0);
+	f = frame_text(env.payload_b64, env.sig_b64, env.key_id);
+	envelope_free(&env);
+	return f;
+}
+
+/*
+ * A restart: a new executor from the same log remembers the seen ids and
+ * the results, and answers the action a crash cut short without running
+ * it again.
+ */
+static void
+test_restart(struct world *w)
+{
+	struct envelope_action_payload a, crashed;
+	struct envelope_result_payload res;
+	struct executor_outcome out;
+	struct executor_stats st;
+	char *f, events[256];
+	const cJSON *data = NULL;
+	cJSON *root = NULL;
+	unsigned acts;
+	size_t before;
+
+	base_action(&crashed, 900);
+	crashed.action = ENVELOPE_ACTION_STOP;
+	record_received(w, &crashed);
+	executor_free(w->ex);
+	w->ex = NULL;
+	before = log_lines(w->log);
+	w->fake.now = NOW + 5000;
+	if (open_executor(w) != 0)
+		return;
+	executor_get_stats(w->ex, &st);
+	CHECKF(st.recovered == 1, "recovered %llu",
+	    (unsigned long long)st.recovered);
+	CHECK(st.ids_loaded >= 5);
+	CHECK(st.results_reloaded >= 10);
+	CHECK(st.undelivered == st.outbox && st.outbox > 0);
+	new_events(w->log, before, events, sizeof(events), &root, &data);
+	CHECKF(strcmp(events, "action.executed") == 0, "events %s", events);
+	CHECK(data != NULL && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+	    data, "recovered")));
+	CHECK(data != NULL && strcmp(dstr(data, "status"), "FAILURE") == 0);
+	cJSON_Delete(root);
+	CHECK(result_of(w, crashed.action_id, &res));
+	CHECK(res.status == ENVELOPE_STATUS_FAILURE &&
+	    strstr(res.error, "outcome unknown") != NULL &&
+	    res.docker_status == 0);
+
+	/* The crashed action, sent again: not run a second time. */
+	acts = w->fake.acts;
+	f = signed_frame(w, &crashed);
+	CHECK(executor_handle_frame(w->ex, f, strlen(f), &out) == 0);
+	CHECK(out.status == ENVELOPE_STATUS_REJECTED && out.resent &&
+	    strstr(out.error, "replay") != NULL && w->fake.acts == acts);
+	free(f);
+
+	/* The first row's action, replayed after the restart. */
+	base_action(&a, 1);
+	f = signed_frame(w, &a);
+	CHECK(executor_handle_frame(w->ex, f, strlen(f), &out) == 0);
+	CHECK(out.status == ENVELOPE_STATUS_REJECTED && out.resent &&
+	    w->fake.acts == acts);
+	CHECK(result_of(w, a.action_id, &res) &&
+	    res.status == ENVELOPE_STATUS_SUCCESS);
+	free(f);
+
+	/* A second restart does not answer the crashed action twice. */
+	executor_free(w->ex);
+	w->ex = NULL;
+	if (open_executor(w) != 0)
+		return;
+	executor_get_stats(w->ex, &st);
+	CHECK(st.recovered == 0);
+}
+
+/* The audit log cannot grow: FAILURE "audit unavailable", dockerd idle. */
+static void
+test_audit_unavailable(struct world *w)
+{
+	struct envelope_action_payload a;
+	struct executor_outcome out;
+	struct rlimit old, lim;
+	struct stat st;
+	unsigned acts = w->fake.acts;
+	size_t before = log_lines(w->log);
+	char *f;
+
+	base_action(&a, 1000);
+	a.action = ENVELOPE_ACTION_STOP;
+	f = signed_frame(w, &a);
+	CHECK(signal(SIGXFSZ, SIG_IGN) != SIG_ERR);
+	CHECK(getrlimit(RLIMIT_FSIZE, &old) == 0);
+	CHECK(stat(w->log, &st) == 0);
+	lim = old;
+	lim.rlim_cur = (rlim_t)st.st_size + 64;
+	CHECK(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+	CHECK(executor_handle_frame(w->ex, f, strlen(f), &out) == 0);
+	CHECK(setrlimit(RLIMIT_FSIZE, &old) == 0);
+	CHECKF(out.status == ENVELOPE_STATUS_FAILURE &&
+	    strcmp(out.error, "audit unavailable") == 0, "%s %s",
+	    envelope_status_name(out.status), out.error);
+	CHECK(w->fake.acts == acts && !out.docker_called);
+	CHECK(log_lines(w->log) == before);
+	CHECK(out.has_result);
+	free(f);
+	/* Recorded as seen in memory: the same action is not run later. */
+	f = signed_frame(w, &a);
+	CHECK(executor_handle_frame(w->ex, f, strlen(f), &out) == 0);
+	CHECK(out.status == ENVELOPE_STATUS_REJECTED && w->fake.acts == acts);
+	free(f);
+}
+
+/* Delivery bookkeeping: handed out once per connection until acked. */
+static void
+test_outbox(struct world *w)
+{
+	struct executor_stats st;
+	uint64_t seq, first = 0;
+	char *frame = NULL;
+	size_t len, n = 0;
+	int r;
+
+	executor_get_stats(w->ex, &st);
+	CHECK(st.undelivered > 0);
+	while ((r = executor_outbox_take(w->ex, 1, &frame, &len, &seq)) ==
+	    1) {
+		if (n == 0)
+			first = seq;
+		CHECK(len == strlen(frame));
+		free(frame);
+		n++;
+	}
+	CHECK(r == 0 && n == st.undelivered);
+	/* Nothing more on the same connection; all again on the next. */
+	CHECK(executor_outbox_take(w->ex, 1, &frame, &len, &seq) == 0);
+	executor_outbox_acked(w->ex, 1, first);
+	executor_outbox_acked(w->ex, 2, first + 1);   /* wrong connection */
+	executor_get_stats(w->ex, &st);
+	CHECK(st.undelivered == n - 1);
+	CHECK(executor_outbox_take(w->ex, 2, &frame, &len, &seq) == 1);
+	CHECK(seq == first + 1);
+	free(frame);
+	executor_outbox_untake(w->ex, seq);
+	CHECK(executor_outbox_take(w->ex, 2, &frame, &len, &seq) == 1);
+	CHECK(seq == first + 1);
+	free(frame);
+	/* Ten minutes on, nothing is kept. */
+	w->fake.now += EXECUTOR_OUTBOX_KEEP_MS + 60000;
+	CHECK(executor_outbox_take(w->ex, 3, &frame, &len, &seq) == 0);
+	executor_get_stats(w->ex, &st);
+	CHECK(st.outbox == 0);
+	w->fake.now -= EXECUTOR_OUTBOX_KEEP_MS + 60000;
+}
+
+static unsigned wakeups;
+
+static void
+count_wakeup(void *arg)
+{
+	(void)arg;
+	__atomic_add_fetch(&wakeups, 1, __ATOMIC_SEQ_CST);
+}
+
+/* The worker thread, and frames that come when it cannot take them. */
+static void
+test_worker(struct world *w)
+{
+	struct executor_config c;
+	struct executor_stats st;
+	struct envelope_action_payload a;
+	struct err_msg m;
+	unsigned acts = w->fake.acts, i;
+	char *f;
+
+	executor_free(w->ex);
+	w->ex = NULL;
+	memset(&c, 0, sizeof(c));
+	c.host_id = HOST;
+	c.action_keys = &w->pinned;
+	c.result_key = &w->result_key;
+	c.policy = w->store;
+	c.audit = w->audit;
+	c.audit_path = w->log;
+	c.stop_timeout = 1;
+	c.ops = &fake_ops;
+	c.ops_arg = &w->fake;
+	c.on_result = count_wakeup;
+	CHECK(executor_open(&c, &w->ex, &m) == 0);
+	if (w->ex == NULL)
+		return;
+	/* Not started: answered at once as "agent stopping". */
+	base_action(&a, 2000);
+	f = signed_frame(w, &a);
+	CHECK(executor_submit(w->ex, f, strlen(f)) == 0);
+	free(f);
+	executor_get_stats(w->ex, &st);
+	CHECK(w->fake.acts == acts && st.rejected == 1);
+	CHECK(executor_start(w->ex) == 0);
+	for (i = 0; i < 5; i++) {
+		base_action(&a, 2001 + i);
+		a.action = ENVELOPE_ACTION_STOP;
+		f = signed_frame(w, &a);
+		CHECK(executor_submit(w->ex, f, strlen(f)) == 0);
+		free(f);
+	}
+	for (i = 0; i < 500; i++) {
+		executor_get_stats(w->ex, &st);
+		if (st.succeeded == 5)
+			break;
+		(void)usleep(10000);
+	}
+	CHECK(st.succeeded == 5 && w->fake.acts - acts == 5);
+	/* Frames queued when the worker stops are answered, not run. */
+	base_action(&a, 2100);
+	f = signed_frame(w, &a);
+	executor_stop(w->ex);
+	CHECK(executor_submit(w->ex, f, strlen(f)) == 0);
+	free(f);
+	executor_get_stats(w->ex, &st);
+	CHECK(st.succeeded == 5 && st.rejected == 2);
+	CHECK(w->fake.acts - acts == 5);
+	CHECK(__atomic_load_n(&wakeups, __ATOMIC_SEQ_CST) >= 7);
+	/* Refused frames are counted; the audit records are rate-limited. */
+	for (i = 0; i < EXECUTOR_REFUSED_BURST + 5; i++)
+		executor_frame_refused(w->ex, "binary message", NULL, 0, 10);
+	executor_get_stats(w->ex, &st);
+	CHECK(st.refused_frames == EXECUTOR_REFUSED_BURST + 5);
+}
+
+static void
+verify_log(struct world *w)
+{
+	struct audit_verify_opts o;
+	struct audit_verify_report rep;
+	struct err_msg m;
+	char path[192];
+	int r;
+
+	memset(&o, 0, sizeof(o));
+	o.audit_key = &w->result_key.pub;
+	o.action_keys = &w->pinned;
+	o.agent_keys_dir = w->agents;
+	(void)snprintf(path, sizeof(path), "%s", w->log);
+	r = audit_verify_file(path, &o, &rep, &m);
+	CHECKF(r == 0, "audit verify: %s", m.text);
+	CHECK(rep.actions_checked > 5 && rep.results_checked > 10);
+}
+
+int
+main(void)
+{
+	struct world w;
+
+	CHECK(sodium_init() >= 0);
+	{
+		struct timespec ts;
+
+		CHECK(clock_gettime(CLOCK_REALTIME, &ts) == 0);
+		now0 = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	}
+	setup(&w);
+	if (w.ex != NULL) {
+		run_rows(&w);
+		test_audit_unavailable(&w);
+		test_restart(&w);
+		test_outbox(&w);
+		test_worker(&w);
+		verify_log(&w);
+	}
+	teardown(&w);
+	return test_finish("test_executor");
+}
