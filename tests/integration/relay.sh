@@ -129,3 +129,14 @@ d=json.load(sys.stdin)
 r=eval(sys.argv[1])
 print(json.dumps(r) if isinstance(r,(dict,list,bool)) or r is None else r)' "$1"
 }
+
+# api_post PATH BODY [USER]: POST JSON with USER's certificate (default
+# alice); prints the body, then a last line "HTTP NNN".
+api_post() {
+	local user=${3:-alice}
+	curl -sS --max-time 130 --cacert "$SIGNET_PKI/ca.pem" \
+		--cert "$SIGNET_PKI/issued/$user.pem" \
+		--key "$SIGNET_PKI/private/$user.key" \
+		-H 'Content-Type: application/json' --data-binary "$2" \
+		-w '\nHTTP %{http_code}\n' "https://localhost:$API_PORT$1"
+}

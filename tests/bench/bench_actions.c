@@ -1,0 +1,273 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Benchmark (not a test): actions through signet against a real dockerd,
+ * side by side with the same call made straight to dockerd's Engine API.
+ *   bench_actions --api https://HOST:PORT --ca F --cert F --key F
+ *                 --docker-socket PATH --container ID [--restart-container ID]
+ *                 [--count N] [--concurrency 1,16,64]
+ * START of a running container is a real round trip that dockerd answers
+ * with 304 (SUCCESS for signet): sequential latency percentiles for both
+ * paths, then signet's throughput at each concurrency, then one RESTART
+ * through each path. Every request through signet is durable in both
+ * audit logs before it is answered.
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "text.h"
+
+struct opts {
+	const char *api, *ca, *cert, *key, *sock, *container, *restart;
+	long count;
+	long conc[8];
+	int nconc;
+};
+
+static double
+now_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static size_t
+discard(char *p, size_t size, size_t n, void *arg)
+{
+	(void)p;
+	(void)arg;
+	return size * n;
+}
+
+/* A handle for one request: signet's POST, or dockerd's over its socket. */
+static CURL *
+make_handle(const struct opts *o, bool direct, const char *action,
+    const char *container, char *url, size_t urlsz, struct curl_slist *hdrs)
+{
+	CURL *h = curl_easy_init();
+	static const char *bodies[] = {
+		"{\"action\":\"START\",\"reason\":\"benchmark round trip\"}",
+		"{\"action\":\"RESTART\",\"reason\":\"benchmark round trip\"}",
+	};
+
+	if (h == NULL)
+		return NULL;
+	if (direct) {
+		(void)snprintf(url, urlsz, "http://localhost/v1.41/containers/%s/%s",
+		    container, strcmp(action, "START") == 0 ? "start" :
+		    "restart?t=1");
+		curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, o->sock);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
+	} else {
+		(void)snprintf(url, urlsz, "%s/api/containers/%s/actions?wait=60",
+		    o->api, container);
+		curl_easy_setopt(h, CURLOPT_CAINFO, o->ca);
+		curl_easy_setopt(h, CURLOPT_SSLCERT, o->cert);
+		curl_easy_setopt(h, CURLOPT_SSLKEY, o->key);
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS,
+		    strcmp(action, "START") == 0 ? bodies[0] : bodies[1]);
+	}
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, 120L);
+	return h;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static double
+pct(double *v, long n, double p)
+{
+	long i = (long)(p / 100.0 * (double)(n - 1) + 0.5);
+	return v[i < n ? i : n - 1];
+}
+
+/* Sequential latencies; reuses one connection like a real client. */
+static int
+sequential(const struct opts *o, bool direct, struct curl_slist *hdrs,
+    long n, double *lat)
+{
+	char url[512];
+	CURL *h = make_handle(o, direct, "START", o->container, url,
+	    sizeof(url), hdrs);
+	long i, code = 0;
+
+	if (h == NULL)
+		return -1;
+	for (i = 0; i < n; i++) {
+		double t0 = now_ms();
+		if (curl_easy_perform(h) != CURLE_OK)
+			goto fail;
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+		if ((direct && code != 304 && code != 204) ||
+		    (!direct && code != 200))
+			goto fail;
+		lat[i] = now_ms() - t0;
+	}
+	curl_easy_cleanup(h);
+	qsort(lat, (size_t)n, sizeof(*lat), cmp_double);
+	return 0;
+fail:
+	fprintf(stderr, "bench_actions: request failed (HTTP %ld)\n", code);
+	curl_easy_cleanup(h);
+	return -1;
+}
+
+/* Throughput of signet at conc requests in flight, n in all. */
+static double
+concurrent(const struct opts *o, struct curl_slist *hdrs, long n, long conc)
+{
+	CURLM *m = curl_multi_init();
+	CURL **hs = calloc((size_t)conc, sizeof(*hs));
+	char (*urls)[512] = calloc((size_t)conc, sizeof(*urls));
+	long started = 0, done = 0, failed = 0, i;
+	double t0;
+	int running = 0;
+
+	if (m == NULL || hs == NULL || urls == NULL)
+		return -1;
+	curl_multi_setopt(m, CURLMOPT_MAX_TOTAL_CONNECTIONS, conc);
+	t0 = now_ms();
+	for (i = 0; i < conc && started < n; i++, started++) {
+		hs[i] = make_handle(o, false, "START", o->container, urls[i],
+		    sizeof(urls[i]), hdrs);
+		curl_multi_add_handle(m, hs[i]);
+	}
+	while (done < n) {
+		CURLMsg *msg;
+		int left;
+
+		curl_multi_perform(m, &running);
+		while ((msg = curl_multi_info_read(m, &left)) != NULL) {
+			long code = 0;
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(msg->easy_handle,
+			    CURLINFO_RESPONSE_CODE, &code);
+			if (msg->data.result != CURLE_OK || code != 200)
+				failed++;
+			done++;
+			curl_multi_remove_handle(m, msg->easy_handle);
+			if (started < n) {
+				/* Reuse the handle (and its connection). */
+				curl_multi_add_handle(m, msg->easy_handle);
+				started++;
+			}
+		}
+		if (done < n)
+			curl_multi_poll(m, NULL, 0, 100, NULL);
+	}
+	t0 = now_ms() - t0;
+	for (i = 0; i < conc; i++) {
+		if (hs[i] != NULL)
+			curl_easy_cleanup(hs[i]);
+	}
+	curl_multi_cleanup(m);
+	free(hs);
+	free(urls);
+	if (failed > 0)
+		fprintf(stderr, "bench_actions: %ld of %ld failed at "
+		    "concurrency %ld\n", failed, n, conc);
+	return (double)n / (t0 / 1000.0);
+}
+
+static double
+one_restart(const struct opts *o, bool direct, struct curl_slist *hdrs)
+{
+	char url[512];
+	CURL *h = make_handle(o, direct, "RESTART", o->restart, url,
+	    sizeof(url), hdrs);
+	double t0 = now_ms(), t;
+	long code = 0;
+
+	if (h == NULL || curl_easy_perform(h) != CURLE_OK)
+		t = -1;
+	else
+		t = now_ms() - t0;
+	if (h != NULL)
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+	if ((direct && code != 204) || (!direct && code != 200))
+		t = -1;
+	curl_easy_cleanup(h);
+	return t;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o = { .count = 1000, .conc = { 1, 16, 64 }, .nconc = 3 };
+	struct curl_slist *hdrs = NULL;
+	double *a = NULL, *b = NULL;
+	int i;
+
+	for (i = 1; i + 1 < argc; i += 2) {
+		int64_t v = 0;
+		if (strcmp(argv[i], "--api") == 0) o.api = argv[i + 1];
+		else if (strcmp(argv[i], "--ca") == 0) o.ca = argv[i + 1];
+		else if (strcmp(argv[i], "--cert") == 0) o.cert = argv[i + 1];
+		else if (strcmp(argv[i], "--key") == 0) o.key = argv[i + 1];
+		else if (strcmp(argv[i], "--docker-socket") == 0)
+			o.sock = argv[i + 1];
+		else if (strcmp(argv[i], "--container") == 0)
+			o.container = argv[i + 1];
+		else if (strcmp(argv[i], "--restart-container") == 0)
+			o.restart = argv[i + 1];
+		else if (strcmp(argv[i], "--count") == 0 &&
+		    text_to_int64(argv[i + 1], 10, 1000000, &v) == 0)
+			o.count = (long)v;
+		else {
+			fprintf(stderr, "bench_actions: bad option %s\n",
+			    argv[i]);
+			return 2;
+		}
+	}
+	if (o.api == NULL || o.ca == NULL || o.cert == NULL || o.key == NULL ||
+	    o.sock == NULL || o.container == NULL) {
+		fprintf(stderr, "usage: see the comment in bench_actions.c\n");
+		return 2;
+	}
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+	a = calloc((size_t)o.count, sizeof(*a));
+	b = calloc((size_t)o.count, sizeof(*b));
+	if (a == NULL || b == NULL || hdrs == NULL)
+		return 1;
+	if (sequential(&o, true, hdrs, o.count, a) != 0 ||
+	    sequential(&o, false, hdrs, o.count, b) != 0)
+		return 1;
+	printf("sequential START of a running container (dockerd 304), %ld "
+	    "each:\n", o.count);
+	printf("  straight to dockerd: p50 %.3f ms  p90 %.3f ms  p99 %.3f ms\n",
+	    pct(a, o.count, 50), pct(a, o.count, 90), pct(a, o.count, 99));
+	printf("  through signet:      p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  "
+	    "(p50 ratio %.1fx)\n", pct(b, o.count, 50), pct(b, o.count, 90),
+	    pct(b, o.count, 99), pct(b, o.count, 50) / pct(a, o.count, 50));
+	for (i = 0; i < o.nconc; i++) {
+		double rate = concurrent(&o, hdrs, o.count, o.conc[i]);
+		printf("  through signet, %2ld concurrent: %.0f actions/s\n",
+		    o.conc[i], rate);
+	}
+	if (o.restart != NULL) {
+		double d = one_restart(&o, true, hdrs);
+		double s = one_restart(&o, false, hdrs);
+		printf("RESTART (stop timeout 1 s): straight %.1f ms, through "
+		    "signet %.1f ms (ratio %.2f)\n", d, s, s / d);
+	}
+	free(a);
+	free(b);
+	curl_slist_free_all(hdrs);
+	curl_global_cleanup();
+	return 0;
+}
