@@ -15,5 +15,9 @@ int cmd_keygen(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_hosts(int argc, char **argv);
 int cmd_containers(int argc, char **argv);
+/* cmd_action.c: exit 0 for a 2xx answer, 1 otherwise, 2 usage. */
+int cmd_action(int argc, char **argv);
+int cmd_action_status(int argc, char **argv);
+int cmd_audit_tail(int argc, char **argv);
 
 #endif

@@ -76,7 +76,8 @@ int
 http_command_index(int argc, char **argv)
 {
 	/* Options of the API commands that take a value (beside ours). */
-	static const char *const valued[] = { "--host", "--state", NULL };
+	static const char *const valued[] = { "--host", "--state", "--reason",
+		"--wait", "--after", "--limit", NULL };
 	int i;
 	size_t j;
 

@@ -24,14 +24,24 @@ usage(FILE *f)
 	    "  hosts [--json]     the agents the server knows\n"
 	    "  containers [--host HOST-ID] [--state STATE] [--json]\n"
 	    "                     containers over all hosts\n"
+	    "  action ID start|stop|restart --reason TEXT [--no-wait | --wait S]\n"
+	    "                     [--json]  ask the container's agent to act and\n"
+	    "                     wait (default 30 s, at most 120) for its result\n"
+	    "  action-status ACTION-ID [--json]\n"
+	    "                     an action and its status\n"
+	    "  audit tail [--after SEQ] [--limit N] [--json]\n"
+	    "                     the server's latest audit records\n"
 	    "  help               this text\n"
 	    "\n"
-	    "hosts and containers talk to the server (options before or after\n"
-	    "the command): --server https://HOST:PORT --cert FILE --key FILE\n"
-	    "--ca FILE, or SIGNET_SERVER, SIGNET_CERT, SIGNET_KEY, SIGNET_CA.\n"
+	    "hosts, containers, action, action-status and audit tail talk to\n"
+	    "the server (options before or after the command):\n"
+	    "--server https://HOST:PORT --cert FILE --key FILE --ca FILE,\n"
+	    "or SIGNET_SERVER, SIGNET_CERT, SIGNET_KEY, SIGNET_CA.\n"
 	    "\n"
-	    "exit codes: 0 success, 1 check failed (or the server refused or\n"
-	    "could not be reached), 2 usage or I/O error\n");
+	    "exit codes: 0 success (any 2xx answer), 1 check failed, or the\n"
+	    "server refused (non-2xx: DENIED 403, FAILURE/REJECTED 502,\n"
+	    "TIMEOUT 504, offline 503...) or could not be reached, 2 usage or\n"
+	    "I/O error\n");
 }
 
 int
@@ -63,8 +73,15 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "keygen") == 0)
 		return cmd_keygen(argc - 2, argv + 2);
+	if (strcmp(argv[1], "audit") == 0 && argc >= 3 &&
+	    strcmp(argv[2], "tail") == 0)
+		return cmd_audit_tail(argc - 3, argv + 3);
 	if (strcmp(argv[1], "audit") == 0)
 		return cmd_audit(argc - 2, argv + 2);
+	if (strcmp(argv[1], "action") == 0)
+		return cmd_action(argc - 2, argv + 2);
+	if (strcmp(argv[1], "action-status") == 0)
+		return cmd_action_status(argc - 2, argv + 2);
 	if (strcmp(argv[1], "hosts") == 0)
 		return cmd_hosts(argc - 2, argv + 2);
 	if (strcmp(argv[1], "containers") == 0)

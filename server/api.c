@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -29,6 +30,7 @@
 #include <microhttpd.h>
 #include <sodium.h>
 
+#include "actions.h"
 #include "fileio.h"
 #include "log.h"
 #include "metrics.h"
@@ -43,6 +45,17 @@ struct api_request {
 	size_t uri_len;
 	bool answered;
 	size_t discarded;              /* body bytes dropped after answering */
+
+	/* POST .../actions: the body being read */
+	bool collecting, too_big;
+	struct api_post post;
+	struct identity peer;
+	char *body;                    /* API_BODY_MAX + 1 bytes */
+	size_t body_len;
+	/* suspended until the action ends */
+	bool waiting, counted;
+	uint64_t token;
+	char action_id[33];
 };
 
 int64_t
@@ -51,6 +64,16 @@ api_now_ms(void)
 	struct timespec ts;
 
 	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+		return 0;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t
+wall_now_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
 		return 0;
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
@@ -164,6 +187,20 @@ api_watchdog(void *arg)
 			log_info("api: cut a connection that did not complete "
 			    "its request in time fd=%d", s->fd);
 		}
+		if (api->actions != NULL) {
+			size_t n;
+
+			/* Recording takes an fdatasync: not under mu. */
+			(void)pthread_mutex_unlock(&api->mu);
+			n = actions_expire_and_record(api->actions,
+			    api->ctx->audit, wall_now_ms());
+			while (n-- > 0)
+				metrics_inc(api->ctx->metrics,
+				    M_ACTIONS_TIMEOUT);
+			(void)pthread_mutex_lock(&api->mu);
+			if (api->stopping)
+				break;
+		}
 		if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
 			break;
 		ts.tv_nsec += 250 * 1000000L;
@@ -212,6 +249,23 @@ api_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 
 	(void)toe;
 	if (rq != NULL) {
+		if (rq->waiting)
+			actions_clear_waiter(api->actions, rq->action_id,
+			    rq->token);
+		(void)pthread_mutex_lock(&api->mu);
+		if (rq->waiting) {
+			size_t i;
+
+			for (i = 0; i < API_WAITS_MAX; i++)
+				if (api->waits[i].used &&
+				    api->waits[i].token == rq->token)
+					api->waits[i].used = false;
+		}
+		if (rq->counted && api->outstanding > 0)
+			api->outstanding--;
+		(void)pthread_cond_broadcast(&api->cv);
+		(void)pthread_mutex_unlock(&api->mu);
+		free(rq->body);
 		free(rq->uri);
 		free(rq);
 	}
@@ -322,8 +376,10 @@ send_answer(struct api *api, struct MHD_Connection *conn,
 	    "no-store") != MHD_YES ||
 	    MHD_add_response_header(resp, "X-Content-Type-Options",
 	    "nosniff") != MHD_YES ||
-	    (ans->allow_get && MHD_add_response_header(resp,
-	    MHD_HTTP_HEADER_ALLOW, "GET") != MHD_YES)) {
+	    (ans->allow != NULL && MHD_add_response_header(resp,
+	    MHD_HTTP_HEADER_ALLOW, ans->allow) != MHD_YES) ||
+	    (ans->location[0] != '\0' && MHD_add_response_header(resp,
+	    MHD_HTTP_HEADER_LOCATION, ans->location) != MHD_YES)) {
 		MHD_destroy_response(resp);
 		return MHD_NO;
 	}
@@ -336,6 +392,114 @@ send_answer(struct api *api, struct MHD_Connection *conn,
 	return ret;
 }
 
+/*
+ * Wakes a suspended request (actions_wake, from the hub's thread, the
+ * watchdog or the API's own): resumes its connection unless it is gone.
+ */
+static void
+api_wake(void *ctx, uint64_t token)
+{
+	struct api *api = ctx;
+	struct MHD_Connection *conn = NULL;
+	size_t i;
+
+	(void)pthread_mutex_lock(&api->mu);
+	for (i = 0; i < API_WAITS_MAX; i++) {
+		if (api->waits[i].used && api->waits[i].token == token) {
+			conn = api->waits[i].conn;
+			api->waits[i].used = false;
+			break;
+		}
+	}
+	(void)pthread_mutex_unlock(&api->mu);
+	/*
+	 * The entry was ours alone: a suspended connection is not closed by
+	 * MHD until MHD_stop_daemon, and api_stop resumes only entries it
+	 * finds in waits[].
+	 */
+	if (conn != NULL)
+		MHD_resume_connection(conn);
+}
+
+/*
+ * Suspends conn until rq->action_id ends. Returns 0 (suspended, or
+ * resumed already: the handler runs again), or -1 when no wait is
+ * possible (stopping, too many waits): answer now.
+ */
+static int
+suspend_for_action(struct api *api, struct MHD_Connection *conn,
+    struct api_request *rq)
+{
+	struct api_slot *slot = conn_slot(conn);
+	size_t i;
+	int r;
+
+	(void)pthread_mutex_lock(&api->mu);
+	for (i = 0; i < API_WAITS_MAX && api->waits[i].used; i++)
+		continue;
+	if (api->relay_stopping || i == API_WAITS_MAX) {
+		(void)pthread_mutex_unlock(&api->mu);
+		return -1;
+	}
+	rq->token = ++api->next_token;
+	api->waits[i].used = true;
+	api->waits[i].token = rq->token;
+	api->waits[i].conn = conn;
+	rq->waiting = true;
+	if (!rq->counted) {
+		rq->counted = true;
+		api->outstanding++;
+	}
+	/* A waiting request is exempt from the watchdog. */
+	if (slot != NULL)
+		slot->deadline_ms = 0;
+	(void)pthread_mutex_unlock(&api->mu);
+	MHD_suspend_connection(conn);
+	r = actions_set_waiter(api->actions, rq->action_id, api_wake, api,
+	    rq->token);
+	if (r != 0)                            /* ended already, or gone */
+		api_wake(api, rq->token);
+	return 0;
+}
+
+/* Content-Type is application/json (any parameters, any case). */
+static bool
+is_json_type(const char *v)
+{
+	static const char want[] = "application/json";
+	size_t n = sizeof(want) - 1;
+
+	if (v == NULL)
+		return false;
+	while (*v == ' ' || *v == '\t')
+		v++;
+	if (strncasecmp(v, want, n) != 0)
+		return false;
+	v += n;
+	while (*v == ' ' || *v == '\t')
+		v++;
+	return *v == '\0' || *v == ';';
+}
+
+/* Body bytes of a POST being read; MHD_NO cuts the connection. */
+static enum MHD_Result
+collect_body(struct api_request *rq, const char *data, size_t *size)
+{
+	size_t n = *size;
+
+	if (!rq->too_big && n <= API_BODY_MAX - rq->body_len) {
+		memcpy(rq->body + rq->body_len, data, n);
+		rq->body_len += n;
+	} else {
+		rq->too_big = true;
+		if (n > API_BODY_DISCARD_MAX - rq->discarded)
+			return MHD_NO;
+		rq->discarded += n;
+	}
+	*size = 0;
+	return MHD_YES;
+}
+
 static enum MHD_Result
 api_access(void *cls, struct MHD_Connection *conn, const char *url,
     const char *method, const char *version, const char *upload_data,
@@ -345,16 +509,51 @@ api_access(void *cls, struct MHD_Connection *conn, const char *url,
 	struct api_request *rq = *req_cls;
 	struct api_request_info info;
 	struct api_answer ans;
+	struct api_pending pend;
 	struct identity peer;
-	char addr[ADDR_MAX], esc_m[32], esc_u[160];
+	char addr[ADDR_MAX] = "", esc_m[32], esc_u[160];
+	const char *who = "-", *role = "-";
 	enum MHD_Result ret;
 	bool authed;
 
 	(void)url;
 	(void)version;
-	(void)upload_data;
 	if (rq == NULL)
 		return MHD_NO;                 /* out of memory: close */
+	memset(&ans, 0, sizeof(ans));
+	memset(&pend, 0, sizeof(pend));
+	if (rq->waiting) {
+		/* Resumed: the action ended (or the API is stopping). */
+		rq->waiting = false;
+		actions_clear_waiter(api->actions, rq->action_id, rq->token);
+		slot_deadline(api, conn, API_ANSWER_DEADLINE_MS);
+		api_action_answer(api, rq->action_id, &ans);
+		who = rq->peer.name;
+		role = identity_role_name(rq->peer.role);
+		goto answer;
+	}
+	if (rq->collecting) {
+		if (*upload_data_size > 0)
+			return collect_body(rq, upload_data, upload_data_size);
+		rq->collecting = false;
+		who = rq->peer.name;
+		role = identity_role_name(rq->peer.role);
+		if (rq->too_big) {
+			api_answer_error(&ans, 413, "request body over %d "
+			    "bytes", API_BODY_MAX);
+			goto answer;
+		}
+		api_action_post(api, &rq->post, &rq->peer, rq->body,
+		    rq->body_len, &ans, &pend);
+		if (pend.suspend) {
+			memcpy(rq->action_id, pend.action_id,
+			    sizeof(rq->action_id));
+			if (suspend_for_action(api, conn, rq) == 0)
+				return MHD_YES;
+			api_action_answer(api, rq->action_id, &ans);
+		}
+		goto answer;
+	}
 	if (rq->answered) {
 		/* Body of a request already refused: drop it, bounded. */
 		if (*upload_data_size > API_DISCARD_MAX - rq->discarded)
@@ -366,7 +565,6 @@ api_access(void *cls, struct MHD_Connection *conn, const char *url,
 	rq->answered = true;
 	slot_deadline(api, conn, API_ANSWER_DEADLINE_MS);
 	metrics_inc(api->ctx->metrics, M_API_REQUESTS);
-	memset(&ans, 0, sizeof(ans));
 	memset(&peer, 0, sizeof(peer));
 	conn_peer_addr(conn, addr, sizeof(addr));
 	authed = authenticate(api, conn, addr, &peer, &ans) == 0;
@@ -375,15 +573,39 @@ api_access(void *cls, struct MHD_Connection *conn, const char *url,
 		info.raw_uri = rq->uri;
 		info.raw_len = rq->uri_len;
 		info.has_body = request_has_body(conn);
+		info.content_type = MHD_lookup_connection_value(conn,
+		    MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+		info.content_length = MHD_lookup_connection_value(conn,
+		    MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		info.peer = &peer;
-		api_route(api, &info, &ans);
+		api_route(api, &info, &ans, &rq->post);
+		who = peer.name;
+		role = identity_role_name(peer.role);
 	}
+	if (authed && rq->post.want_body) {
+		if (!is_json_type(info.content_type)) {
+			api_answer_error(&ans, 415, "Content-Type must be "
+			    "application/json");
+		} else {
+			rq->body = malloc(API_BODY_MAX + 1);
+			if (rq->body == NULL) {
+				api_answer_error(&ans, 500, "out of memory");
+			} else {
+				rq->peer = peer;
+				rq->collecting = true;
+				return MHD_YES;        /* read the body */
+			}
+		}
+	}
+answer:
+	if (addr[0] == '\0')
+		conn_peer_addr(conn, addr, sizeof(addr));
 	log_info("api: request addr=%s peer=%s role=%s method=\"%s\" "
-	    "target=\"%s\" status=%u", addr, authed ? peer.name : "-",
-	    authed ? identity_role_name(peer.role) : "-",
+	    "target=\"%s\" status=%u%s%s", addr, who, role,
 	    text_escape_str(method, esc_m, sizeof(esc_m)),
 	    rq->uri != NULL ? text_escape(rq->uri, rq->uri_len, esc_u,
-	    sizeof(esc_u)) : "(too long)", ans.status);
+	    sizeof(esc_u)) : "(too long)", ans.status,
+	    rq->action_id[0] != '\0' ? " action_id=" : "", rq->action_id);
 	ret = send_answer(api, conn, &ans);
 	free(ans.body);
 	return ret;
@@ -496,6 +718,15 @@ api_start(struct server_ctx *ctx, const char *listen, const char *cert_path,
     const char *key_path, const char *ca_path, struct api **out,
     struct err_msg *msg)
 {
+	return api_start_relay(ctx, listen, cert_path, key_path, ca_path,
+	    NULL, out, msg);
+}
+
+int
+api_start_relay(struct server_ctx *ctx, const char *listen,
+    const char *cert_path, const char *key_path, const char *ca_path,
+    const struct api_relay *relay, struct api **out, struct err_msg *msg)
+{
 	struct api *api = NULL;
 	struct sockaddr_storage ss;
 	pthread_condattr_t ca_attr;
@@ -510,6 +741,9 @@ api_start(struct server_ctx *ctx, const char *listen, const char *cert_path,
 	    key_path == NULL || ca_path == NULL || out == NULL)
 		return err_set(msg, SIGNET_ERR_INVALID_ARG, "api_start: NULL "
 		    "argument");
+	if (relay != NULL && (relay->actions == NULL || relay->hub == NULL))
+		return err_set(msg, SIGNET_ERR_INVALID_ARG, "api_start: "
+		    "incomplete action relay");
 	if (sodium_init() < 0)
 		return err_set(msg, SIGNET_ERR_CRYPTO, "cannot initialise "
 		    "libsodium");
@@ -533,6 +767,10 @@ api_start(struct server_ctx *ctx, const char *listen, const char *cert_path,
 	if (r != 0)
 		goto out;
 	api->ctx = ctx;
+	if (relay != NULL) {
+		api->actions = relay->actions;
+		api->hub = relay->hub;
+	}
 	if (pthread_mutex_init(&api->mu, NULL) != 0) {
 		r = err_set(msg, SIGNET_ERR_INTERNAL, "cannot make a mutex");
 		goto out;
@@ -620,6 +858,44 @@ api_port(struct api *api)
 	return di != NULL ? di->port : 0;
 }
 
+/*
+ * Resumes every waiting request (they answer 503) and gives them
+ * API_STOP_GRACE_MS to finish: MHD must not stop with a connection
+ * suspended. The watchdog is gone by now; the hub's thread too (main
+ * stops the hub first), so no other thread wakes requests.
+ */
+static void
+resume_all(struct api *api)
+{
+	struct MHD_Connection *conns[API_WAITS_MAX];
+	struct timespec ts;
+	size_t i, n = 0;
+
+	actions_clear_waiters(api->actions);
+	(void)pthread_mutex_lock(&api->mu);
+	api->relay_stopping = true;
+	for (i = 0; i < API_WAITS_MAX; i++) {
+		if (api->waits[i].used) {
+			conns[n++] = api->waits[i].conn;
+			api->waits[i].used = false;
+		}
+	}
+	(void)pthread_mutex_unlock(&api->mu);
+	if (n > 0)
+		log_info("api: stopping: answering %zu waiting request(s)", n);
+	for (i = 0; i < n; i++)
+		MHD_resume_connection(conns[i]);
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+		return;
+	ts.tv_sec += API_STOP_GRACE_MS / 1000;
+	(void)pthread_mutex_lock(&api->mu);
+	while (api->outstanding > 0) {
+		if (pthread_cond_timedwait(&api->cv, &api->mu, &ts) != 0)
+			break;
+	}
+	(void)pthread_mutex_unlock(&api->mu);
+}
+
 void
 api_stop(struct api *api)
 {
@@ -632,6 +908,8 @@ api_stop(struct api *api)
 		(void)pthread_mutex_unlock(&api->mu);
 		(void)pthread_join(api->watchdog, NULL);
 	}
+	if (api->daemon != NULL && api->mu_ready && api->cv_ready)
+		resume_all(api);
 	if (api->daemon != NULL)
 		MHD_stop_daemon(api->daemon);
 	if (api->cv_ready)

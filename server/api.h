@@ -18,12 +18,38 @@
  *   repeated query parameter                   400
  *   unknown path                               404
  *   method other than GET (HEAD too)           405, Allow: GET
+ *   (POST on the actions route only)           405, Allow: POST
  *   GET with a body                            400 (body not read)
  *
  * Routes (GET): /api/hosts, /api/containers[?host=&state=],
  * /api/containers/{id} (404 unknown, 409 ambiguous prefix, 400 malformed),
  * /api/audit[?after=SEQ&limit=N] (default 100, max 1000; 503 when the
- * log cannot be read), /healthz, /metrics.
+ * log cannot be read), /api/actions/{action_id} (32 lowercase hex: 400
+ * otherwise; 404 unknown or forgotten), /healthz, /metrics.
+ *
+ * POST /api/containers/{id}/actions[?wait=S] (operators only: 403), body
+ * {"action":"START"|"STOP"|"RESTART","reason":"1..512 characters, no
+ * control characters"} and nothing else (400), Content-Type
+ * application/json (415), at most API_BODY_MAX bytes (413: refused from
+ * Content-Length before reading; a chunked body is counted and dropped).
+ * wait 0..120 s, default 30. Answers, each a JSON action object (as GET
+ * /api/actions/{id}) once the action exists, else {"error"}:
+ *   200 SUCCESS, 403 DENIED (error: the agent's reason), 502 FAILURE or
+ *   REJECTED, 504 TIMEOUT (it may still end: GET shows the late result),
+ *   503 UNDELIVERED, host offline, table full, audit log unwritable
+ *   ({"error","action_id"}: nothing was sent), 202 + Location
+ *   /api/actions/{id} for wait=0; 404/409/400 for the container id.
+ * The request is suspended while it waits (MHD_suspend_connection; no
+ * thread held, exempt from the watchdog) and resumed by whoever ends the
+ * action: the hub (result, undelivered) or the watchdog (deadline).
+ *
+ * Audit records written here (actor "server"):
+ *   action.requested  before the frame goes to the hub: action_id,
+ *                     host_id, container_id, action_name, reason,
+ *                     requested_by (the client certificate's CN),
+ *                     expires_at, action {payload, sig, key_id}
+ *   action.timeout    action_id, host_id, container_id, deadline (ms)
+ *   action.undelivered (with the hub, see hub.h)
  *
  * Slow clients: a connection must deliver each request's headers within
  * API_CONNECTION_TIMEOUT seconds of opening (or of its previous answer),
@@ -63,6 +89,26 @@ int api_start(struct server_ctx *ctx, const char *listen, const char *cert_path,
     const char *key_path, const char *ca_path, struct api **out,
     struct err_msg *msg) __attribute__((warn_unused_result));
 
+struct actions;
+struct hub;
+
+/* The action relay the API drives (both borrowed, outliving the API). */
+struct api_relay {
+	struct actions *actions;
+	struct hub *hub;
+};
+
+/*
+ * api_start with the action relay: POST /api/containers/{id}/actions and
+ * GET /api/actions/{id} work (without it POST answers 503 and GET 404).
+ * The watchdog also ends actions past their deadline (TIMEOUT). relay
+ * may be NULL; otherwise both members must be set.
+ */
+int api_start_relay(struct server_ctx *ctx, const char *listen,
+    const char *cert_path, const char *key_path, const char *ca_path,
+    const struct api_relay *relay, struct api **out, struct err_msg *msg)
+    __attribute__((warn_unused_result));
+
 /*
  * The TCP port the API listens on (useful after listening on port 0), or
  * 0 when unknown. api must not be NULL.
@@ -70,8 +116,11 @@ int api_start(struct server_ctx *ctx, const char *listen, const char *cert_path,
 unsigned api_port(struct api *api);
 
 /*
- * Stops the daemon (waits for its threads, closes every connection) and
- * frees api. NULL allowed.
+ * Stops the daemon and frees api. Requests waiting for an action are
+ * resumed first and answered 503 (the action goes on; its result, if it
+ * comes, is audited by the hub), for up to API_STOP_GRACE_MS; then the
+ * daemon stops (waits for its threads, closes every connection). Call it
+ * before freeing the hub and the action table. NULL allowed.
  */
 void api_stop(struct api *api); /* NULL allowed */
 

@@ -34,8 +34,33 @@
 /* Largest server key, certificate and CA file read at start. */
 #define API_PEM_MAX (64 * 1024)
 
+/* POST bodies: at most this much is kept; more answers 413. */
+#define API_BODY_MAX (16 * 1024)
+/* Body bytes of an over-long chunked POST read (and dropped) before the
+ * 413; past this the connection is cut. */
+#define API_BODY_DISCARD_MAX (1024 * 1024)
+/* ?wait=S for POST .../actions: default and maximum, seconds. */
+#define API_ACTION_WAIT_DEFAULT 30
+#define API_ACTION_WAIT_MAX 120
+/* expires_at = issued_at + wait (or the default for wait=0) + this. */
+#define API_ACTION_MARGIN_MS 10000
+/* Suspended requests waiting for results at once. */
+#define API_WAITS_MAX (API_CONNECTION_LIMIT + 8)
+/* How long api_stop lets resumed requests answer before stopping MHD. */
+#define API_STOP_GRACE_MS 3000
+
 #define API_SEGMENTS_MAX 8
 #define API_PARAMS_MAX 8
+
+struct actions;
+struct hub;
+
+/* A request suspended until its action ends (api.c). */
+struct api_wait {
+	bool used;
+	uint64_t token;
+	struct MHD_Connection *conn;
+};
 
 /* One tracked connection, for the deadline watchdog. */
 struct api_slot {
@@ -55,6 +80,15 @@ struct api {
 	pthread_t watchdog;
 	struct api_slot slots[API_CONNECTION_LIMIT + 8];
 	char start_error[600];         /* libmicrohttpd's messages at start */
+
+	/* The action relay (NULL: POST .../actions answers 503). */
+	struct actions *actions;       /* borrowed */
+	struct hub *hub;               /* borrowed */
+	/* Under mu: suspended requests, and those resumed but not done. */
+	struct api_wait waits[API_WAITS_MAX];
+	uint64_t next_token;
+	size_t outstanding;
+	bool relay_stopping;           /* api_stop began: no new waits */
 };
 
 /* What a route answers: status, a malloc'd body and its media type. */
@@ -63,7 +97,21 @@ struct api_answer {
 	char *body;
 	size_t len;
 	const char *ctype;             /* static string */
-	bool allow_get;                /* add "Allow: GET" (405) */
+	const char *allow;             /* "Allow:" value (405), or NULL */
+	char location[64];             /* "Location:" value, or "" */
+};
+
+/* What api_route decided about a POST that needs its body read. */
+struct api_post {
+	bool want_body;
+	char container[72];            /* the {id} of the path, checked */
+	int wait_s;                    /* 0..API_ACTION_WAIT_MAX */
+};
+
+/* What api_action_post wants done once it answered nothing yet. */
+struct api_pending {
+	bool suspend;                  /* wait for action_id to end */
+	char action_id[33];
 };
 
 /* A request target split and percent-decoded (api_url.c). */
@@ -82,6 +130,8 @@ struct api_request_info {
 	const char *raw_uri;           /* NULL when over API_URL_MAX */
 	size_t raw_len;
 	bool has_body;
+	const char *content_type;      /* header value, or NULL */
+	const char *content_length;    /* header value, or NULL */
 	const struct identity *peer;   /* verified */
 };
 
@@ -111,11 +161,36 @@ int api_url_only_params(const struct api_url *u, const char *const allowed[],
     struct err_msg *msg) __attribute__((warn_unused_result));
 
 /*
- * Routes one authenticated request and fills ans (always: on failure a
- * JSON error). Counts M_API_FORBIDDEN for role refusals.
+ * Routes one authenticated request and fills ans (on failure a JSON
+ * error), except for a POST .../actions that passed every check possible
+ * before its body (role, content type, length, target): then post->
+ * want_body is set and ans is left empty. Counts M_API_FORBIDDEN for
+ * role refusals.
  */
 void api_route(struct api *api, const struct api_request_info *rq,
+    struct api_answer *ans, struct api_post *post);
+
+/*
+ * POST /api/containers/{id}/actions with its whole body (api_actions.c):
+ * checks the body, resolves the container, signs, records
+ * action.requested durably, hands the frame to the hub. Fills ans (an
+ * answer to send now) or sets pend->suspend (wait for pend->action_id,
+ * then answer with api_action_answer).
+ */
+void api_action_post(struct api *api, const struct api_post *post,
+    const struct identity *peer, const char *body, size_t len,
+    struct api_answer *ans, struct api_pending *pend);
+
+/*
+ * The answer for action id as it stands: 200 SUCCESS, 403 DENIED, 502
+ * FAILURE/REJECTED, 503 UNDELIVERED (or still PENDING: stopping), 504
+ * TIMEOUT; the body is the action (GET /api/actions/{id}).
+ */
+void api_action_answer(struct api *api, const char *id,
     struct api_answer *ans);
+
+/* GET /api/actions/{id} (api_actions.c). */
+void api_action_get(struct api *api, const char *id, struct api_answer *ans);
 
 /* Fills ans with {"error":TEXT} (TEXT from fmt) and status. */
 void api_answer_error(struct api_answer *ans, unsigned status,

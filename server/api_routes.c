@@ -27,7 +27,8 @@ struct api_route_def {
 	size_t nseg;                   /* 3: seg[2] is a parameter */
 	bool any_client;               /* agents too, not only people */
 	const char *const *params;     /* allowed query parameters */
-	api_handler fn;
+	api_handler fn;                /* NULL: the POST route */
+	const char *seg3;              /* 4 segments: seg[3] must be this */
 };
 
 /* dockerd's container states (State in GET /containers/json). */
@@ -36,6 +37,7 @@ static const char *const docker_states[] = { "created", "restarting",
 
 static const char *const containers_params[] = { "host", "state", NULL };
 static const char *const audit_params[] = { "after", "limit", NULL };
+static const char *const action_params[] = { "wait", NULL };
 
 void
 api_answer_error(struct api_answer *ans, unsigned status, const char *fmt,
@@ -233,13 +235,22 @@ route_audit(struct api *api, const struct api_url *u, struct api_answer *ans)
 	api_answer_json(ans, 200, doc);
 }
 
+static void
+route_action(struct api *api, const struct api_url *u, struct api_answer *ans)
+{
+	api_action_get(api, u->seg[2], ans);
+}
+
 static const struct api_route_def routes[] = {
-	{ "healthz", NULL, 1, true, NULL, route_healthz },
-	{ "metrics", NULL, 1, true, NULL, route_metrics },
-	{ "api", "hosts", 2, false, NULL, route_hosts },
-	{ "api", "containers", 2, false, containers_params, route_containers },
-	{ "api", "containers", 3, false, NULL, route_container },
-	{ "api", "audit", 2, false, audit_params, route_audit },
+	{ "healthz", NULL, 1, true, NULL, route_healthz, NULL },
+	{ "metrics", NULL, 1, true, NULL, route_metrics, NULL },
+	{ "api", "hosts", 2, false, NULL, route_hosts, NULL },
+	{ "api", "containers", 2, false, containers_params, route_containers,
+	    NULL },
+	{ "api", "containers", 3, false, NULL, route_container, NULL },
+	{ "api", "containers", 4, false, action_params, NULL, "actions" },
+	{ "api", "audit", 2, false, audit_params, route_audit, NULL },
+	{ "api", "actions", 3, false, NULL, route_action, NULL },
 };
 
 static const struct api_route_def *
@@ -254,6 +265,8 @@ find_route(const struct api_url *u)
 			continue;
 		if (rt->seg1 != NULL && strcmp(u->seg[1], rt->seg1) != 0)
 			continue;
+		if (rt->seg3 != NULL && strcmp(u->seg[3], rt->seg3) != 0)
+			continue;
 		return rt;
 	}
 	return NULL;
@@ -265,9 +278,60 @@ person(enum identity_role role)
 	return role == IDENTITY_ROLE_OPERATOR || role == IDENTITY_ROLE_AUDITOR;
 }
 
+/*
+ * POST /api/containers/{id}/actions before its body: operators only, a
+ * JSON body of at most API_BODY_MAX bytes, a sane ?wait=. Sets post->
+ * want_body when the body should be read.
+ */
+static void
+route_action_post(struct api *api, const struct api_request_info *rq,
+    const struct api_url *u, struct api_answer *ans, struct api_post *post)
+{
+	const char *wait_s = api_url_param(u, "wait");
+	int64_t wait = API_ACTION_WAIT_DEFAULT, clen = 0;
+	struct err_msg msg;
+	char esc[64];
+
+	err_clear(&msg);
+	if (rq->peer->role != IDENTITY_ROLE_OPERATOR) {
+		metrics_inc(api->ctx->metrics, M_API_FORBIDDEN);
+		api_answer_error(ans, 403, "role %s may not request actions; "
+		    "operators only", identity_role_name(rq->peer->role));
+		return;
+	}
+	if (api_url_only_params(u, action_params, &msg) != 0) {
+		api_answer_error(ans, 400, "%s", msg.text);
+		return;
+	}
+	if (wait_s != NULL && text_to_int64(wait_s, 0, API_ACTION_WAIT_MAX,
+	    &wait) != 0) {
+		api_answer_error(ans, 400, "wait \"%s\" is not a number of "
+		    "seconds from 0 to %d",
+		    text_escape_str(wait_s, esc, sizeof(esc)),
+		    API_ACTION_WAIT_MAX);
+		return;
+	}
+	if (rq->content_length != NULL &&
+	    (text_to_int64(rq->content_length, 0, JSONX_INT_MAX, &clen) != 0 ||
+	    clen > API_BODY_MAX)) {
+		api_answer_error(ans, 413, "request body over %d bytes",
+		    API_BODY_MAX);
+		return;
+	}
+	if (strlen(u->seg[2]) >= sizeof(post->container)) {
+		api_answer_error(ans, 400, "container id \"%s\" is not 12 to "
+		    "64 lowercase hex digits",
+		    text_escape_str(u->seg[2], esc, sizeof(esc)));
+		return;
+	}
+	memcpy(post->container, u->seg[2], strlen(u->seg[2]) + 1);
+	post->wait_s = (int)wait;
+	post->want_body = true;
+}
+
 void
 api_route(struct api *api, const struct api_request_info *rq,
-    struct api_answer *ans)
+    struct api_answer *ans, struct api_post *post)
 {
 	const struct api_route_def *rt;
 	struct api_url *u = NULL;
@@ -275,6 +339,7 @@ api_route(struct api *api, const struct api_request_info *rq,
 	int r;
 
 	err_clear(&msg);
+	memset(post, 0, sizeof(*post));
 	if (rq->raw_uri == NULL) {
 		api_answer_error(ans, 414, "request target longer than %d "
 		    "bytes", API_URL_MAX);
@@ -302,9 +367,19 @@ api_route(struct api *api, const struct api_request_info *rq,
 		api_answer_error(ans, 404, "no such resource");
 		goto out;
 	}
+	if (rt->fn == NULL) {
+		if (strcmp(rq->method, "POST") != 0) {
+			api_answer_error(ans, 405, "method not allowed here; "
+			    "use POST");
+			ans->allow = "POST";
+			goto out;
+		}
+		route_action_post(api, rq, u, ans, post);
+		goto out;
+	}
 	if (strcmp(rq->method, "GET") != 0) {
 		api_answer_error(ans, 405, "method not allowed here; use GET");
-		ans->allow_get = true;
+		ans->allow = "GET";
 		goto out;
 	}
 	if (rq->has_body) {

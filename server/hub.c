@@ -9,6 +9,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -25,7 +26,9 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
+#include "actions.h"
 #include "audit.h"
+#include "envelope.h"
 #include "log.h"
 #include "metrics.h"
 #include "text.h"
@@ -39,6 +42,15 @@
 #define HUB_RX_CHUNK 65536                    /* one read, not one message */
 #define HUB_KEEP_BUFFER 65536                 /* kept between messages */
 #define HUB_TLS_TIMEOUT_SECS 10               /* TLS + upgrade must be done */
+
+/* An action frame on its way to an agent. */
+struct hub_out {
+	struct hub_out *next;
+	char host_id[IDENTITY_NAME_MAX + 1];
+	char action_id[ACTIONS_ID_LEN + 1];
+	size_t len;
+	unsigned char *buf;            /* LWS_PRE bytes, then the frame */
+};
 
 /*
  * One agent connection: the lws per-session data of the signet.v1
@@ -67,6 +79,9 @@ struct hub_conn {
 
 	char *buf;                     /* the message being assembled */
 	size_t len, cap;
+
+	struct hub_out *out_head, *out_tail;   /* action frames to write */
+	size_t nout;
 };
 
 struct hub {
@@ -88,6 +103,12 @@ struct hub {
 	size_t nconns;
 	struct hub_conn *buckets[HUB_BUCKETS];
 	size_t buffered;               /* bytes in all conns' buffers */
+
+	struct actions *actions;       /* borrowed; NULL: no relay */
+	pthread_mutex_t send_mu;       /* guards the send queue */
+	bool send_mu_ready;
+	struct hub_out *send_head, *send_tail;
+	size_t nsend;
 
 	double tokens;                 /* auth.rejected rate limit */
 	int64_t tokens_ms;
@@ -339,6 +360,48 @@ buffer_release(struct hub *hub, struct hub_conn *c)
 	c->cap = c->len = 0;
 }
 
+static void
+out_free(struct hub_out *o)
+{
+	if (o == NULL)
+		return;
+	free(o->buf);
+	free(o);
+}
+
+/* Ends the action of a frame that will not be written; frees it. */
+static void
+out_undeliver(struct hub *hub, struct hub_out *o, const char *why)
+{
+	char text[160];
+	int r;
+
+	fmt(text, sizeof(text), "%s: the action was not sent to host %s",
+	    why, o->host_id);
+	r = actions_undeliver(hub->actions, hub->ctx->audit, o->action_id,
+	    text);
+	if (r == 0 || r != SIGNET_ERR_NOT_FOUND)
+		metrics_inc(hub->ctx->metrics, M_ACTIONS_UNDELIVERED);
+	else
+		log_debug("action %s already ended; frame dropped (%s)",
+		    o->action_id, why);
+	out_free(o);
+}
+
+/* Every frame still queued on c ends UNDELIVERED. */
+static void
+out_flush(struct hub *hub, struct hub_conn *c, const char *why)
+{
+	struct hub_out *o;
+
+	while ((o = c->out_head) != NULL) {
+		c->out_head = o->next;
+		out_undeliver(hub, o, why);
+	}
+	c->out_tail = NULL;
+	c->nout = 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* refusals and session ends */
 
@@ -418,6 +481,7 @@ end_session(struct hub *hub, struct hub_conn *c, const char *reason,
 	if (!c->hello_done || c->ended)
 		return;
 	c->ended = true;
+	out_flush(hub, c, "the agent connection closed");
 	registry_disconnect(hub->ctx->registry, c->id.name, c->session,
 	    now_ms());
 	map_remove(hub, c);
@@ -823,17 +887,141 @@ handle_hello(struct hub *hub, struct hub_conn *c)
 	return 0;
 }
 
+/*
+ * An action_result frame: verify on the exact bytes, match with the action
+ * sent, record, then answer whoever waits (see hub.h).
+ */
+static int
+handle_result(struct hub *hub, struct hub_conn *c, struct hub_frame *f)
+{
+	struct envelope_result_payload res;
+	struct keys_public pub;
+	struct action_info info;
+	struct err_msg msg;
+	enum actions_verdict v;
+	uint8_t *raw = NULL;
+	size_t raw_len = 0;
+	char det[ERR_MSG_MAX];
+	const char *st;
+	cJSON *d = NULL, *env;
+	bool ok;
+	int r;
+
+	err_clear(&msg);
+	memset(&res, 0, sizeof(res));
+	r = server_ctx_agent_key(hub->ctx, c->id.name, &pub, &msg);
+	if (r != 0) {
+		log_error("agent %s: cannot load its result key to check a "
+		    "result: %s", c->id.name, msg.text);
+		r = drop_session(hub, c, HUB_CLOSE_INTERNAL, "internal error",
+		    "internal", "result key unavailable");
+		goto out;
+	}
+	r = envelope_result_verify(&pub, f->payload_b64, f->sig_b64, &res,
+	    &raw, &raw_len, &msg);
+	if (r != 0 && r != SIGNET_ERR_BAD_SIGNATURE) {
+		/* Not even a well-formed envelope: a malformed frame. */
+		metrics_inc(hub->ctx->metrics, M_AGENT_FRAMES_BAD);
+		metrics_inc(hub->ctx->metrics, M_ACTION_RESULTS_BAD);
+		log_warn("agent %s sent a malformed action result: %s; "
+		    "dropping it", c->id.name, msg.text);
+		r = drop_session(hub, c, HUB_CLOSE_POLICY, "bad frame",
+		    "bad_frame", msg.text);
+		goto out;
+	}
+	if (r != 0) {
+		metrics_inc(hub->ctx->metrics, M_ACTION_RESULTS_BAD);
+		fmt(det, sizeof(det), "result refused: %s", msg.text);
+		log_warn("agent %s sent a bad action result: %s; dropping it",
+		    c->id.name, msg.text);
+		r = drop_session(hub, c, HUB_CLOSE_POLICY, "bad result",
+		    "bad_result", det);
+		goto out;
+	}
+	v = strcmp(res.host_id, c->id.name) != 0 ? ACTIONS_RESULT_MISMATCH :
+	    actions_claim_result(hub->actions, c->id.name, &res, &info);
+	switch (v) {
+	case ACTIONS_RESULT_UNKNOWN:
+		metrics_inc(hub->ctx->metrics, M_ACTION_RESULTS_UNKNOWN);
+		log_warn("agent %s sent a result for unknown action_id=%s "
+		    "(forgotten, or sent by an earlier server): ignored",
+		    c->id.name, res.action_id);
+		r = 0;
+		goto out;
+	case ACTIONS_RESULT_DUPLICATE:
+		metrics_inc(hub->ctx->metrics, M_ACTION_RESULTS_DUPLICATE);
+		log_info("agent %s sent another result for action_id=%s: "
+		    "ignored (accepted once)", c->id.name, res.action_id);
+		r = 0;
+		goto out;
+	case ACTIONS_RESULT_MISMATCH:
+		metrics_inc(hub->ctx->metrics, M_ACTION_RESULTS_BAD);
+		fmt(det, sizeof(det), "result for action_id=%s does not "
+		    "match the action sent to host %s (host_id, "
+		    "container_id, action or request_sha256)", res.action_id,
+		    c->id.name);
+		log_warn("agent %s: %s; dropping it", c->id.name, det);
+		r = drop_session(hub, c, HUB_CLOSE_POLICY, "bad result",
+		    "bad_result", det);
+		goto out;
+	case ACTIONS_RESULT_OK:
+	default:
+		break;
+	}
+	st = envelope_status_name(res.status);
+	d = cJSON_CreateObject();
+	ok = d != NULL && put_str(d, "action_id", res.action_id) &&
+	    put_str(d, "host_id", res.host_id) &&
+	    put_str(d, "status", st != NULL ? st : "FAILURE") &&
+	    put_num(d, "docker_status", (double)res.docker_status) &&
+	    (res.has_error ? put_str(d, "error", res.error) :
+	    cJSON_AddNullToObject(d, "error") != NULL) &&
+	    (env = cJSON_AddObjectToObject(d, "result")) != NULL &&
+	    put_str(env, "payload", f->payload_b64) &&
+	    put_str(env, "sig", f->sig_b64);
+	r = audit_event(hub, "action.result", d, ok);
+	d = NULL;
+	if (r != 0) {
+		actions_unclaim(hub->actions, res.action_id);
+		r = drop_session(hub, c, HUB_CLOSE_INTERNAL,
+		    "audit unavailable", "internal",
+		    "action.result could not be recorded");
+		goto out;
+	}
+	if (actions_complete(hub->actions, &res, now_ms()) != 0)
+		log_error("action %s vanished while its result was recorded",
+		    res.action_id);
+	metrics_inc(hub->ctx->metrics, M_ACTION_RESULTS);
+	log_info("action result: action_id=%s host=%s status=%s "
+	    "docker_status=%lld%s", res.action_id, c->id.name,
+	    st != NULL ? st : "?", (long long)res.docker_status,
+	    info.status == ACTION_TIMEOUT ? " (after its deadline)" : "");
+	actions_wake(hub->actions, res.action_id);
+	r = 0;
+out:
+	free(raw);
+	cJSON_Delete(d);
+	return r;
+}
+
 /* A frame after the hello (c->buf). */
 static int
 handle_frame(struct hub *hub, struct hub_conn *c)
 {
-	struct inventory *inv = NULL;
+	struct hub_frame f;
 	struct err_msg msg;
 	size_t count;
 	int r;
 
 	err_clear(&msg);
-	r = hub_parse_frame(c->buf, c->len, &inv, &msg);
+	r = hub_parse_message(c->buf, c->len, &f, &msg);
+	if (r == 0 && f.type == HUB_FRAME_ACTION_RESULT &&
+	    hub->actions == NULL) {
+		hub_frame_free(&f);
+		r = err_set(&msg, SIGNET_ERR_FORMAT, "frame type "
+		    "\"action_result\" is not accepted here (no action "
+		    "relay)");
+	}
 	if (r != 0) {
 		metrics_inc(hub->ctx->metrics, M_AGENT_FRAMES_BAD);
 		log_warn("agent %s sent a bad frame (%zu bytes): %s",
@@ -841,9 +1029,16 @@ handle_frame(struct hub *hub, struct hub_conn *c)
 		return drop_session(hub, c, HUB_CLOSE_POLICY, "bad frame",
 		    "bad_frame", msg.text);
 	}
-	count = inv->count;
+	if (f.type == HUB_FRAME_ACTION_RESULT) {
+		r = handle_result(hub, c, &f);
+		hub_frame_free(&f);
+		return r;
+	}
+	count = f.inv->count;
 	r = registry_set_inventory(hub->ctx->registry, c->id.name, c->session,
-	    inv, now_ms());
+	    f.inv, now_ms());
+	f.inv = NULL;
+	hub_frame_free(&f);
 	if (r != 0) {
 		log_warn("agent %s: inventory of a stale session %llu ignored",
 		    c->id.name, (unsigned long long)c->session);
@@ -994,6 +1189,7 @@ conn_destroy(struct hub *hub, struct hub_conn *c)
 {
 	end_session(hub, c, hub->stopping ? "shutdown" : "connection_lost",
 	    NULL, 0);
+	out_flush(hub, c, "the agent connection closed");
 	map_remove(hub, c);
 	list_remove(hub, c);
 	buffer_release(hub, c);
@@ -1109,6 +1305,79 @@ begin_shutdown(struct hub *hub)
 	    (lws_usec_t)HUB_SHUTDOWN_GRACE_MS * 1000);
 }
 
+/* Moves queued action frames to their hosts' connections. */
+static void
+send_drain(struct hub *hub)
+{
+	struct hub_out *list, *o;
+	struct hub_conn *c;
+
+	(void)pthread_mutex_lock(&hub->send_mu);
+	list = hub->send_head;
+	hub->send_head = hub->send_tail = NULL;
+	hub->nsend = 0;
+	(void)pthread_mutex_unlock(&hub->send_mu);
+	while ((o = list) != NULL) {
+		list = o->next;
+		o->next = NULL;
+		if (hub->stopping) {
+			out_undeliver(hub, o, "the server is shutting down");
+			continue;
+		}
+		c = map_get(hub, o->host_id);
+		if (c == NULL || !c->hello_done || c->ended || c->closing) {
+			out_undeliver(hub, o, "the host is not connected");
+			continue;
+		}
+		if (c->nout >= HUB_CONN_OUT_MAX) {
+			out_undeliver(hub, o, "too many action frames waiting "
+			    "for this agent");
+			continue;
+		}
+		if (c->out_tail != NULL)
+			c->out_tail->next = o;
+		else
+			c->out_head = o;
+		c->out_tail = o;
+		c->nout++;
+		lws_callback_on_writable(c->wsi);
+	}
+}
+
+/* LWS_CALLBACK_SERVER_WRITEABLE: a pending close, or the next frame. */
+static int
+conn_writeable(struct hub *hub, struct hub_conn *c)
+{
+	struct hub_out *o;
+	int n;
+
+	if (c->closing)
+		return close_now(c, c->close_code, c->close_text);
+	o = c->out_head;
+	if (o == NULL)
+		return 0;
+	c->out_head = o->next;
+	if (c->out_head == NULL)
+		c->out_tail = NULL;
+	c->nout--;
+	n = lws_write(c->wsi, o->buf + LWS_PRE, o->len, LWS_WRITE_TEXT);
+	if (n < 0 || (size_t)n < o->len) {
+		log_warn("agent %s: writing action %s failed; closing",
+		    c->id.name, o->action_id);
+		out_undeliver(hub, o, "writing to the agent failed");
+		return drop_session(hub, c, HUB_CLOSE_INTERNAL,
+		    "write failed", "connection_lost", "write failed");
+	}
+	metrics_inc(hub->ctx->metrics, M_AGENT_FRAMES_OUT);
+	metrics_inc(hub->ctx->metrics, M_ACTIONS_SENT);
+	log_info("action sent: action_id=%s host=%s session=%llu bytes=%zu",
+	    o->action_id, c->id.name, (unsigned long long)c->session, o->len);
+	out_free(o);
+	if (c->out_head != NULL)
+		lws_callback_on_writable(c->wsi);
+	return 0;
+}
+
 /* LWS_CALLBACK_EVENT_WAIT_CANCELLED: requests from other threads. */
 static void
 hub_wakeup(struct hub *hub)
@@ -1117,6 +1386,7 @@ hub_wakeup(struct hub *hub)
 		hub_reload(hub);
 	if (atomic_load(&hub->want_stop))
 		begin_shutdown(hub);
+	send_drain(hub);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1195,10 +1465,9 @@ hub_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			return -1;
 		return conn_timer(hub, c);
 	case LWS_CALLBACK_SERVER_WRITEABLE:
-		/* Nothing is sent to agents yet; a pending close goes now. */
-		if (c != NULL && c->closing)
-			return close_now(c, c->close_code, c->close_text);
-		return 0;
+		if (c == NULL)
+			return 0;
+		return conn_writeable(hub, c);
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 		if (c != NULL) {
 			const uint8_t *p = in;
@@ -1291,6 +1560,12 @@ hub_start(struct server_ctx *ctx, const struct hub_config *cfg,
 	if (hub == NULL)
 		return err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
 	hub->ctx = ctx;
+	hub->actions = cfg->actions;
+	if (pthread_mutex_init(&hub->send_mu, NULL) != 0) {
+		free(hub);
+		return err_set(msg, SIGNET_ERR_INTERNAL, "cannot make a mutex");
+	}
+	hub->send_mu_ready = true;
 	hub->hello_timeout_secs = cfg->hello_timeout_secs;
 	hub->allow_tls12 = cfg->allow_tls12;
 	atomic_init(&hub->want_reload, false);
@@ -1410,9 +1685,55 @@ hub_request_stop(struct hub *hub)
 		lws_cancel_service(hub->lws);
 }
 
+int
+hub_send_action(struct hub *hub, const char *host_id, const char *action_id,
+    const char *frame, size_t len)
+{
+	struct hub_out *o = NULL;
+	int r;
+
+	if (hub == NULL || host_id == NULL || action_id == NULL ||
+	    frame == NULL || len == 0 || len > HUB_MESSAGE_MAX ||
+	    strlen(host_id) > IDENTITY_NAME_MAX ||
+	    strlen(action_id) != ACTIONS_ID_LEN)
+		return SIGNET_ERR_INVALID_ARG;
+	o = calloc(1, sizeof(*o));
+	if (o != NULL)
+		o->buf = malloc(LWS_PRE + len);
+	if (o == NULL || o->buf == NULL) {
+		out_free(o);
+		return SIGNET_ERR_ALLOC;
+	}
+	memcpy(o->host_id, host_id, strlen(host_id) + 1);
+	memcpy(o->action_id, action_id, ACTIONS_ID_LEN + 1);
+	memcpy(o->buf + LWS_PRE, frame, len);
+	o->len = len;
+	(void)pthread_mutex_lock(&hub->send_mu);
+	if (atomic_load(&hub->want_stop) || hub->lws == NULL ||
+	    hub->nsend >= HUB_SEND_QUEUE_MAX) {
+		r = SIGNET_ERR_UNAVAILABLE;
+	} else {
+		if (hub->send_tail != NULL)
+			hub->send_tail->next = o;
+		else
+			hub->send_head = o;
+		hub->send_tail = o;
+		hub->nsend++;
+		o = NULL;
+		r = 0;
+	}
+	(void)pthread_mutex_unlock(&hub->send_mu);
+	out_free(o);
+	if (r == 0)
+		lws_cancel_service(hub->lws);
+	return r;
+}
+
 void
 hub_free(struct hub *hub)
 {
+	struct hub_out *o;
+
 	if (hub == NULL)
 		return;
 	/* Whatever is still open is closed now: sessions end as shutdown. */
@@ -1421,6 +1742,20 @@ hub_free(struct hub *hub)
 		lws_sul_cancel(&hub->sul_grace);
 		lws_context_destroy(hub->lws);
 		hub->lws = NULL;
+	}
+	if (hub->send_mu_ready) {
+		(void)pthread_mutex_lock(&hub->send_mu);
+		o = hub->send_head;
+		hub->send_head = hub->send_tail = NULL;
+		hub->nsend = 0;
+		(void)pthread_mutex_unlock(&hub->send_mu);
+		while (o != NULL) {
+			struct hub_out *next = o->next;
+
+			out_undeliver(hub, o, "the server is shutting down");
+			o = next;
+		}
+		(void)pthread_mutex_destroy(&hub->send_mu);
 	}
 	free(hub->listen_host);
 	free(hub->cert_path);

@@ -23,9 +23,32 @@
  * and the peer is dropped.
  *
  * Threads. Everything runs on the thread that calls hub_run(); the only
- * calls other threads may make are hub_request_reload() and
- * hub_request_stop(), which set a flag and wake the service loop
- * (lws_cancel_service); the work happens on the service thread.
+ * calls other threads may make are hub_request_reload(),
+ * hub_request_stop() and hub_send_action(), which set a flag or queue a
+ * frame under a lock and wake the service loop (lws_cancel_service); the
+ * work happens on the service thread.
+ *
+ * Actions (SPEC §4). hub_send_action() queues a signed action frame for a
+ * host; the service thread moves it to the host's current connection and
+ * writes it from LWS_CALLBACK_SERVER_WRITEABLE (one lws_write each). A
+ * frame that cannot reach an agent (host not connected by then, queue
+ * full, the connection closed before the frame was written, shutdown)
+ * ends its action as UNDELIVERED (actions_undeliver: audited, waiter
+ * woken). An action_result frame is verified with the host's registered
+ * result key (agents_dir/HOST-ID.pub) on the exact payload bytes, parsed
+ * strictly, and matched with the action table (actions_claim_result):
+ *   not a well-formed envelope (bad base64, signature length, payload
+ *   not a result): a malformed frame (agent.disconnected bad_frame);
+ *   bad signature, host_id not this connection's host, or fields not
+ *   those of the action sent to this host: refused, counted, logged,
+ *   connection dropped (agent.disconnected reason bad_result);
+ *   an action_id the table does not know (forgotten after an hour, or
+ *   sent by an earlier server process): counted, logged, ignored;
+ *   a second result for an action_id: counted, ignored;
+ *   otherwise audited (action.result) and only then applied and the
+ *   waiting request woken. If action.result cannot be written the claim
+ *   is released and the connection closed (1011): the agent keeps the
+ *   result and sends it again after reconnecting.
  *
  * Audit records written (actor "server"; every string from a peer is
  * escaped before it is recorded):
@@ -45,7 +68,11 @@
  *                      [code]; reason: peer_closed (code = the agent's
  *                      close code) connection_lost ping_timeout replaced
  *                      revoked certificate bad_frame too_big binary_frame
- *                      busy internal shutdown
+ *                      bad_result busy internal shutdown
+ *   action.undelivered action_id, host_id, reason (see actions.h)
+ *   action.result      action_id, host_id, status, docker_status, error
+ *                      (string or null), result {payload, sig}: the
+ *                      agent's signed result exactly as received
  *   server.reloaded    ok, [error], crl_last_update, crl_next_update (unix
  *                      s), dropped (connections closed by the re-check)
  */
@@ -62,6 +89,8 @@
 #include "registry.h"
 #include "server_ctx.h"
 
+struct actions;
+
 #define HUB_SUBPROTOCOL "signet.v1"
 
 /* Largest message from an agent once it said hello (SPEC §3: 1 MiB). */
@@ -77,6 +106,9 @@
 #define HUB_HANGUP_SECS 50
 /* How long shutdown waits for agents to take their close frames. */
 #define HUB_SHUTDOWN_GRACE_MS 2000
+/* Action frames waiting for the service thread, and per connection. */
+#define HUB_SEND_QUEUE_MAX 1024
+#define HUB_CONN_OUT_MAX 256
 /*
  * auth.rejected records are rate limited so that a flood of refused
  * handshakes cannot turn into a flood of fdatasyncs on the service thread:
@@ -105,6 +137,8 @@ struct hub_config {
 	const char *ca_path;           /* the signet CA (client certs) */
 	int hello_timeout_secs;        /* 1..120 */
 	bool allow_tls12;              /* false: TLS 1.3 only */
+	struct actions *actions;       /* borrowed; NULL: no action relay
+	                                  (action_result frames refused) */
 };
 
 /*
@@ -138,7 +172,19 @@ int hub_run(struct hub *hub) __attribute__((warn_unused_result));
 void hub_request_reload(struct hub *hub);
 void hub_request_stop(struct hub *hub);
 
-/* Closes what is left and frees the hub; NULL allowed. */
+/*
+ * From any thread: queues frame[0..len) (an action frame, JSON text) for
+ * host_id's current connection, for action action_id. The frame is
+ * copied. Returns 0 (queued: the hub writes it or ends the action as
+ * UNDELIVERED), SIGNET_ERR_UNAVAILABLE (the hub is stopping or its queue
+ * is full: nothing queued), SIGNET_ERR_INVALID_ARG or SIGNET_ERR_ALLOC.
+ */
+int hub_send_action(struct hub *hub, const char *host_id,
+    const char *action_id, const char *frame, size_t len)
+    __attribute__((warn_unused_result));
+
+/* Closes what is left and frees the hub; NULL allowed. Action frames
+ * still queued end as UNDELIVERED. */
 void hub_free(struct hub *hub);
 
 /* ---- frame parsing (hub_frames.c), pure functions for tests ---- */
@@ -162,13 +208,39 @@ int hub_parse_hello(const char *buf, size_t len, struct hub_hello *out,
     struct err_msg *msg) __attribute__((warn_unused_result));
 
 /*
- * Parses a frame after the hello. Today only {"type":"inventory",
- * "containers":[...]} is accepted (*inv gets the rows; inventory_free
- * it); any other type, a second hello included, is refused. Returns 0,
+ * Parses an inventory frame after the hello: {"type":"inventory",
+ * "containers":[...]} (*inv gets the rows; inventory_free it); any other
+ * type, a second hello included, is refused. Returns 0,
  * SIGNET_ERR_FORMAT / SIGNET_ERR_TOO_LARGE (malformed, wrong types,
  * unknown type, too many rows) or SIGNET_ERR_ALLOC, with msg.
  */
 int hub_parse_frame(const char *buf, size_t len, struct inventory **inv,
     struct err_msg *msg) __attribute__((warn_unused_result));
+
+enum hub_frame_type {
+	HUB_FRAME_NONE = 0,
+	HUB_FRAME_INVENTORY,
+	HUB_FRAME_ACTION_RESULT,
+};
+
+/* A parsed frame after the hello (hub_frame_free it). */
+struct hub_frame {
+	enum hub_frame_type type;
+	struct inventory *inv;         /* INVENTORY */
+	char *payload_b64;             /* ACTION_RESULT: as received */
+	char *sig_b64;
+};
+
+/*
+ * Parses a frame after the hello: an inventory (as hub_parse_frame) or
+ * {"type":"action_result","payload":B64,"sig":B64} with exactly these
+ * members, non-empty strings (the envelope is checked later, on the
+ * exact bytes). *out is zeroed on entry. Returns as hub_parse_frame.
+ */
+int hub_parse_message(const char *buf, size_t len, struct hub_frame *out,
+    struct err_msg *msg) __attribute__((warn_unused_result));
+
+/* Frees what out holds and zeroes it; NULL allowed. */
+void hub_frame_free(struct hub_frame *out);
 
 #endif

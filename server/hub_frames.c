@@ -2,16 +2,20 @@
 /* Strict parsing of the frames an agent sends the hub (SPEC §3). */
 #include "hub.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
 
+#include "envelope.h"
 #include "jsonx.h"
 #include "text.h"
 
 /* root object, containers array, row object, names/labels, strings */
 #define HUB_FRAME_DEPTH 5
 #define HUB_HELLO_DEPTH 2
+/* base64 of an ENVELOPE_PAYLOAD_MAX payload, with room to spare */
+#define HUB_RESULT_B64_MAX (ENVELOPE_PAYLOAD_MAX / 3 * 4 + 8)
 
 /* Versions: semver, Debian and git-describe forms; nothing to escape. */
 static bool
@@ -109,11 +113,47 @@ out:
 	return r;
 }
 
+/* A required, non-empty string member of an action_result, copied. */
+static int
+take_b64(const cJSON *root, const char *key, size_t max, char **out,
+    struct err_msg *msg)
+{
+	const char *s = NULL;
+	size_t n;
+	int r;
+
+	r = jsonx_get_string(root, key, false, "action_result", &s, msg);
+	if (r != 0)
+		return r;
+	n = strlen(s);
+	if (n == 0 || n > max)
+		return err_set(msg, SIGNET_ERR_FORMAT, "action_result: %s "
+		    "must be 1..%zu bytes of base64, is %zu", key, max, n);
+	*out = malloc(n + 1);
+	if (*out == NULL)
+		return err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+	memcpy(*out, s, n + 1);
+	return 0;
+}
+
+void
+hub_frame_free(struct hub_frame *f)
+{
+	if (f == NULL)
+		return;
+	inventory_free(f->inv);
+	free(f->payload_b64);
+	free(f->sig_b64);
+	memset(f, 0, sizeof(*f));
+}
+
 int
-hub_parse_frame(const char *buf, size_t len, struct inventory **inv,
+hub_parse_message(const char *buf, size_t len, struct hub_frame *out,
     struct err_msg *msg)
 {
 	static const char *const inv_members[] = { "type", "containers",
+		NULL };
+	static const char *const res_members[] = { "type", "payload", "sig",
 		NULL };
 	cJSON *root = NULL;
 	const cJSON *containers;
@@ -121,7 +161,7 @@ hub_parse_frame(const char *buf, size_t len, struct inventory **inv,
 	char esc[48];
 	int r;
 
-	*inv = NULL;
+	memset(out, 0, sizeof(*out));
 	if (buf == NULL)
 		return err_set(msg, SIGNET_ERR_INVALID_ARG, "frame: no data");
 	r = jsonx_parse_object("frame", buf, len, HUB_FRAME_DEPTH, &root,
@@ -131,6 +171,18 @@ hub_parse_frame(const char *buf, size_t len, struct inventory **inv,
 	r = jsonx_get_string(root, "type", false, "frame", &type, msg);
 	if (r != 0)
 		goto out;
+	if (strcmp(type, "action_result") == 0) {
+		r = jsonx_only_members(root, res_members, "action_result",
+		    msg);
+		if (r == 0)
+			r = take_b64(root, "payload", HUB_RESULT_B64_MAX,
+			    &out->payload_b64, msg);
+		if (r == 0)
+			r = take_b64(root, "sig", 128, &out->sig_b64, msg);
+		if (r == 0)
+			out->type = HUB_FRAME_ACTION_RESULT;
+		goto out;
+	}
 	if (strcmp(type, "inventory") != 0) {
 		r = err_set(msg, SIGNET_ERR_FORMAT,
 		    "frame type \"%s\" is not accepted here",
@@ -146,8 +198,34 @@ hub_parse_frame(const char *buf, size_t len, struct inventory **inv,
 		    "inventory: containers missing");
 		goto out;
 	}
-	r = inventory_from_frame(containers, inv, msg);
+	r = inventory_from_frame(containers, &out->inv, msg);
+	if (r == 0)
+		out->type = HUB_FRAME_INVENTORY;
 out:
 	cJSON_Delete(root);
+	if (r != 0)
+		hub_frame_free(out);
 	return r;
+}
+
+int
+hub_parse_frame(const char *buf, size_t len, struct inventory **inv,
+    struct err_msg *msg)
+{
+	struct hub_frame f;
+	int r;
+
+	*inv = NULL;
+	r = hub_parse_message(buf, len, &f, msg);
+	if (r != 0)
+		return r;
+	if (f.type != HUB_FRAME_INVENTORY) {
+		hub_frame_free(&f);
+		return err_set(msg, SIGNET_ERR_FORMAT, "frame type "
+		    "\"action_result\" is not accepted here");
+	}
+	*inv = f.inv;
+	f.inv = NULL;
+	hub_frame_free(&f);
+	return 0;
 }

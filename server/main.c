@@ -28,6 +28,7 @@
 #include <cjson/cJSON.h>
 #include <sodium.h>
 
+#include "actions.h"
 #include "api.h"
 #include "audit.h"
 #include "config.h"
@@ -178,6 +179,8 @@ main(int argc, char **argv)
 	struct hub_config hcfg;
 	struct hub *hub = NULL;
 	struct api *api = NULL;
+	struct actions *actions = NULL;
+	struct api_relay relay;
 	struct sigthread st;
 	struct err_msg msg;
 	enum log_level level;
@@ -338,18 +341,22 @@ main(int argc, char **argv)
 	}
 	ctx.registry = registry_new();
 	ctx.metrics = metrics_new();
-	if (ctx.registry == NULL || ctx.metrics == NULL) {
+	actions = actions_new(ACTIONS_MAX_DEFAULT, ACTIONS_KEEP_MS);
+	if (ctx.registry == NULL || ctx.metrics == NULL || actions == NULL) {
 		fprintf(stderr, PROG ": out of memory\n");
 		goto out;
 	}
 
+	hcfg.actions = actions;
 	r = hub_start(&ctx, &hcfg, &hub, &msg);
 	if (r != 0) {
 		fprintf(stderr, PROG ": agent listener: %s\n", msg.text);
 		goto out;
 	}
-	r = api_start(&ctx, config_get(cfg, "server", "api_listen"),
-	    hcfg.cert_path, hcfg.key_path, hcfg.ca_path, &api, &msg);
+	relay.actions = actions;
+	relay.hub = hub;
+	r = api_start_relay(&ctx, config_get(cfg, "server", "api_listen"),
+	    hcfg.cert_path, hcfg.key_path, hcfg.ca_path, &relay, &api, &msg);
 	if (r != 0) {
 		fprintf(stderr, PROG ": operator API: %s\n", msg.text);
 		goto out;
@@ -417,6 +424,7 @@ out:
 	hub_free(hub);
 	keys_secret_wipe(&audit_key);
 	audit_close(ctx.audit);
+	actions_free(actions);
 	registry_free(ctx.registry);
 	metrics_free(ctx.metrics);
 	if (ctx_ready)

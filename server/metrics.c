@@ -64,6 +64,25 @@ static const struct {
 	    "class=\"4xx\"", "Operator API error answers by class." },
 	[M_API_ERRORS_5XX] = { "signet_api_responses_total",
 	    "class=\"5xx\"", NULL },
+	[M_ACTIONS_REQUESTED] = { "signet_actions_total",
+	    "event=\"requested\"", "Actions relayed to agents, by event." },
+	[M_ACTIONS_SENT] = { "signet_actions_total", "event=\"sent\"",
+	    NULL },
+	[M_ACTIONS_UNDELIVERED] = { "signet_actions_total",
+	    "event=\"undelivered\"", NULL },
+	[M_ACTIONS_TIMEOUT] = { "signet_actions_total",
+	    "event=\"timeout\"", NULL },
+	[M_ACTIONS_AUDIT_FAILED] = { "signet_actions_total",
+	    "event=\"refused_audit_unavailable\"", NULL },
+	[M_ACTION_RESULTS] = { "signet_action_results_total",
+	    "outcome=\"accepted\"", "Action results from agents, by "
+	    "outcome." },
+	[M_ACTION_RESULTS_DUPLICATE] = { "signet_action_results_total",
+	    "outcome=\"duplicate\"", NULL },
+	[M_ACTION_RESULTS_UNKNOWN] = { "signet_action_results_total",
+	    "outcome=\"unknown_action\"", NULL },
+	[M_ACTION_RESULTS_BAD] = { "signet_action_results_total",
+	    "outcome=\"refused\"", NULL },
 };
 
 struct metrics *

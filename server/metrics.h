@@ -37,6 +37,16 @@ enum metric {
 	M_API_REQUESTS,
 	M_API_ERRORS_4XX,
 	M_API_ERRORS_5XX,
+	/* the action relay */
+	M_ACTIONS_REQUESTED,           /* signed, recorded, handed to the hub */
+	M_ACTIONS_SENT,                /* action frames written to agents */
+	M_ACTIONS_UNDELIVERED,
+	M_ACTIONS_TIMEOUT,
+	M_ACTIONS_AUDIT_FAILED,        /* refused: action.requested unwritable */
+	M_ACTION_RESULTS,              /* results accepted and recorded */
+	M_ACTION_RESULTS_DUPLICATE,    /* repeats of an accepted result */
+	M_ACTION_RESULTS_UNKNOWN,      /* action_id not in the table */
+	M_ACTION_RESULTS_BAD,          /* bad signature or mismatch: dropped */
 	M_COUNT
 };
 

@@ -39,11 +39,29 @@
  *                             a silent peer, for the liveness test
  *   --tls12                   offer only TLS 1.2
  *   --quiet                   report only errors, server closes, summary
+ *  actions (SPEC §4; without --answer, action frames are only reported):
+ *   --answer S[,S...]         answer each action frame with a result
+ *                             signed by the result key, status S (SUCCESS,
+ *                             FAILURE, DENIED, REJECTED) for the 1st, 2nd..
+ *                             action; the last one repeats
+ *   --result-key FILE         the result secret key (default with --pki:
+ *                             DIR/keys/agents/NAME.key)
+ *   --action-pub FILE         verify actions with this key first (a bad
+ *                             one is reported verified=no, not answered)
+ *   --answer-delay SECS       answer SECS after the action came (late)
+ *   --error TEXT              the result's error (default: one per status;
+ *                             SUCCESS has none)
+ *   --docker-status N         (default 204 SUCCESS, 500 FAILURE, else 0)
+ *   --duplicate               send every result twice
+ *   --bad-sha                 claim a wrong request_sha256 (a mismatch)
  *
  * stdout, one line per event (I = agent index, from 0):
  *   connected I host=H              the WebSocket is open
  *   sent I hello|inventory|raw bytes=N
  *   received I bytes=N "TEXT"       a message from the server (escaped)
+ *   action I action_id=ID action=A container=C requested_by=U
+ *                                   an action frame (decoded)
+ *   sent I result action_id=ID status=S [copy=2]
  *   closed I code=N reason="TEXT"   the server closed it (code 1006:
  *                                   the connection ended without a
  *                                   close frame)
@@ -73,7 +91,11 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <sodium.h>
+
+#include "envelope.h"
 #include "fileio.h"
+#include "jsonx.h"
 #include "keys.h"
 #include "log.h"
 #include "text.h"
@@ -89,6 +111,18 @@
 #define SIM_NAME_MAX 256
 #define SIM_TICK_US 100000
 #define SIM_CLOSE_GRACE_MS 3000
+#define SIM_ANSWERS_MAX 16
+#define SIM_RESULTS_MAX 64
+
+/* A result waiting for its time to be sent. */
+struct sim_result {
+	char *frame;
+	size_t len;
+	int64_t due_ms;
+	char action_id[33];
+	const char *status;
+	int copy;
+};
 
 enum sim_state { ST_IDLE, ST_CONNECTING, ST_OPEN, ST_DONE };
 
@@ -106,6 +140,9 @@ struct sim_agent {
 	char alert[64];                /* last TLS alert the server sent */
 	int close_code;
 	char close_reason[128];
+	struct sim_result results[SIM_RESULTS_MAX];
+	size_t nresults;
+	size_t actions_seen;
 };
 
 struct sim_opts {
@@ -115,6 +152,9 @@ struct sim_opts {
 	const char *inventory_file, *raw_file;
 	long count, first, containers, fragment, duration, rate, freeze;
 	bool no_cert, no_hello, binary, tls12, quiet;
+	const char *answer, *result_key, *action_pub, *error_text;
+	long answer_delay, docker_status;
+	bool has_docker_status, duplicate, bad_sha;
 };
 
 struct sim {
@@ -134,6 +174,10 @@ struct sim {
 	lws_sorted_usec_list_t tick;
 	int64_t start_ms, close_at_ms;
 	bool closing, frozen;
+	enum envelope_status answers[SIM_ANSWERS_MAX];
+	size_t nanswers;
+	struct keys_secret *rkey;      /* sodium_malloc'd */
+	struct keys_pubset *apub;
 };
 
 static struct sim *the_sim;            /* for the OpenSSL callback */
@@ -166,6 +210,9 @@ usage(FILE *f)
 	    "[--containers N | --inventory F]\n"
 	    "       [--raw F] [--binary] [--fragment BYTES] [--address A] "
 	    "[--duration S] [--rate N] [--freeze S] [--tls12] [--quiet]\n"
+	    "       [--answer S[,S..] [--result-key F] [--action-pub F] "
+	    "[--answer-delay S] [--error T] [--docker-status N] "
+	    "[--duplicate] [--bad-sha]]\n"
 	    "see the comment at the top of tests/tools/agent_sim.c\n");
 }
 
@@ -216,6 +263,17 @@ parse_args(int argc, char **argv, struct sim_opts *o)
 		else if (strcmp(a, "--inventory") == 0)
 			sp = &o->inventory_file;
 		else if (strcmp(a, "--raw") == 0) sp = &o->raw_file;
+		else if (strcmp(a, "--answer") == 0) sp = &o->answer;
+		else if (strcmp(a, "--result-key") == 0) sp = &o->result_key;
+		else if (strcmp(a, "--action-pub") == 0) sp = &o->action_pub;
+		else if (strcmp(a, "--error") == 0) sp = &o->error_text;
+		else if (strcmp(a, "--answer-delay") == 0) {
+			lp = &o->answer_delay; lmin = 0; lmax = 3600;
+		} else if (strcmp(a, "--docker-status") == 0) {
+			lp = &o->docker_status; lmin = 0; lmax = 999;
+			o->has_docker_status = true;
+		} else if (strcmp(a, "--duplicate") == 0) o->duplicate = true;
+		else if (strcmp(a, "--bad-sha") == 0) o->bad_sha = true;
 		else if (strcmp(a, "--count") == 0) {
 			lp = &o->count; lmin = 1; lmax = SIM_MAX_AGENTS;
 		} else if (strcmp(a, "--first") == 0) {
@@ -546,6 +604,260 @@ finish(struct sim *s, struct sim_agent *a)
 	s->done++;
 }
 
+/* --answer: the statuses, in order. */
+static int
+parse_answers(struct sim *s)
+{
+	char buf[256], *p, *comma;
+
+	if (s->o.answer == NULL)
+		return 0;
+	if (strlen(s->o.answer) >= sizeof(buf))
+		return -1;
+	memcpy(buf, s->o.answer, strlen(s->o.answer) + 1);
+	for (p = buf; p != NULL; p = comma != NULL ? comma + 1 : NULL) {
+		comma = strchr(p, ',');
+		if (comma != NULL)
+			*comma = '\0';
+		if (s->nanswers == SIM_ANSWERS_MAX)
+			return -1;
+		s->answers[s->nanswers] = envelope_status_parse(p);
+		if (s->answers[s->nanswers] == ENVELOPE_STATUS_NONE) {
+			fprintf(stderr, "agent_sim: --answer: \"%s\" is not "
+			    "SUCCESS, FAILURE, DENIED or REJECTED\n", p);
+			return -1;
+		}
+		s->nanswers++;
+	}
+	return 0;
+}
+
+/* Loads the result key (and the action key) for --answer. */
+static int
+load_answer_keys(struct sim *s)
+{
+	struct err_msg msg;
+	char path[4200];
+	const char *kp = s->o.result_key;
+
+	if (s->o.answer == NULL)
+		return 0;
+	if (kp == NULL && s->o.pki != NULL && s->o.name != NULL) {
+		(void)snprintf(path, sizeof(path), "%s/keys/agents/%s.key",
+		    s->o.pki, s->o.name);
+		kp = path;
+	}
+	if (kp == NULL) {
+		fprintf(stderr, "agent_sim: --answer needs --result-key\n");
+		return -1;
+	}
+	s->rkey = sodium_malloc(sizeof(*s->rkey));
+	if (s->rkey == NULL || keys_load_secret(kp, s->rkey, &msg) != 0) {
+		fprintf(stderr, "agent_sim: result key %s: %s\n", kp,
+		    s->rkey != NULL ? msg.text : "out of memory");
+		return -1;
+	}
+	if (s->o.action_pub != NULL) {
+		s->apub = calloc(1, sizeof(*s->apub));
+		if (s->apub == NULL ||
+		    keys_load_pubset(s->o.action_pub, s->apub, &msg) != 0) {
+			fprintf(stderr, "agent_sim: action key %s: %s\n",
+			    s->o.action_pub, s->apub != NULL ? msg.text :
+			    "out of memory");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int64_t
+wall_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
+		return 0;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Default error text of a status. */
+static const char *
+error_of(enum envelope_status st)
+{
+	switch (st) {
+	case ENVELOPE_STATUS_FAILURE: return "simulated dockerd failure";
+	case ENVELOPE_STATUS_DENIED: return "simulated policy: no rule allows "
+	    "this";
+	case ENVELOPE_STATUS_REJECTED: return "simulated rejection";
+	default: return NULL;
+	}
+}
+
+/* Queues a result frame for agent a (copy 1 or 2). */
+static void
+queue_result(struct sim *s, struct sim_agent *a, const char *frame,
+    const char *id, const char *status, int copy)
+{
+	struct sim_result *r;
+
+	if (a->nresults == SIM_RESULTS_MAX) {
+		printf("error %d \"too many results queued\"\n", a->idx);
+		return;
+	}
+	r = &a->results[a->nresults];
+	r->frame = strdup(frame);
+	if (r->frame == NULL)
+		return;
+	r->len = strlen(frame);
+	r->due_ms = mono_ms() + s->o.answer_delay * 1000;
+	(void)snprintf(r->action_id, sizeof(r->action_id), "%s", id);
+	r->status = status;
+	r->copy = copy;
+	a->nresults++;
+}
+
+/* An action frame from the server: report it and maybe answer it. */
+static void
+on_action(struct sim *s, struct sim_agent *a, const void *in, size_t len)
+{
+	struct envelope_action_payload ap;
+	struct envelope_result_payload res;
+	struct envelope env;
+	struct err_msg msg;
+	const char *type = NULL, *pl = NULL, *sig = NULL, *kid = NULL;
+	uint8_t *raw = NULL;
+	size_t raw_len = 0;
+	cJSON *root = NULL, *fr = NULL;
+	char *frame = NULL;
+	enum envelope_status st;
+	bool verified = true;
+	int r;
+
+	memset(&env, 0, sizeof(env));
+	memset(&res, 0, sizeof(res));
+	memset(&ap, 0, sizeof(ap));
+	if (jsonx_parse_object("frame", in, len, 4, &root, &msg) != 0 ||
+	    jsonx_get_string(root, "type", false, "frame", &type, &msg) != 0 ||
+	    strcmp(type, "action") != 0)
+		goto out;
+	if (jsonx_get_string(root, "payload", false, "frame", &pl, &msg) != 0 ||
+	    jsonx_get_string(root, "sig", false, "frame", &sig, &msg) != 0 ||
+	    jsonx_get_string(root, "key_id", false, "frame", &kid, &msg) != 0) {
+		printf("error %d \"bad action frame: %s\"\n", a->idx,
+		    msg.text);
+		goto out;
+	}
+	if (s->apub != NULL) {
+		r = envelope_action_verify(s->apub, kid, pl, sig, &ap, &raw,
+		    &raw_len, &msg);
+		verified = r == 0;
+	} else {
+		raw = malloc(strlen(pl) + 1);
+		r = raw == NULL || sodium_base642bin(raw, strlen(pl) + 1, pl,
+		    strlen(pl), NULL, &raw_len, NULL,
+		    sodium_base64_VARIANT_ORIGINAL) != 0 ? -1 :
+		    envelope_action_decode(raw, raw_len, &ap, &msg);
+	}
+	if (r != 0 && (raw == NULL || s->apub == NULL)) {
+		printf("error %d \"action not decoded: %s\"\n", a->idx,
+		    msg.text);
+		goto out;
+	}
+	printf("action %d action_id=%s action=%s container=%s "
+	    "requested_by=%s%s\n", a->idx, ap.action_id,
+	    envelope_action_name(ap.action) != NULL ?
+	    envelope_action_name(ap.action) : "?", ap.container_id,
+	    ap.requested_by, verified ? "" : " verified=no");
+	if (s->nanswers == 0 || s->rkey == NULL || !verified)
+		goto out;
+	st = s->answers[a->actions_seen < s->nanswers ? a->actions_seen :
+	    s->nanswers - 1];
+	a->actions_seen++;
+	(void)snprintf(res.action_id, sizeof(res.action_id), "%s",
+	    ap.action_id);
+	(void)snprintf(res.host_id, sizeof(res.host_id), "%s", ap.host_id);
+	(void)snprintf(res.container_id, sizeof(res.container_id), "%s",
+	    ap.container_id);
+	res.action = ap.action;
+	res.status = st;
+	if (s->o.error_text != NULL && st != ENVELOPE_STATUS_SUCCESS) {
+		res.has_error = true;
+		(void)snprintf(res.error, sizeof(res.error), "%s",
+		    s->o.error_text);
+	} else if (error_of(st) != NULL) {
+		res.has_error = true;
+		(void)snprintf(res.error, sizeof(res.error), "%s",
+		    error_of(st));
+	}
+	res.docker_status = s->o.has_docker_status ? s->o.docker_status :
+	    st == ENVELOPE_STATUS_SUCCESS ? 204 :
+	    st == ENVELOPE_STATUS_FAILURE ? 500 : 0;
+	res.started_at = wall_ms();
+	res.finished_at = res.started_at;
+	envelope_sha256_hex(raw, raw_len, res.request_sha256);
+	if (s->o.bad_sha)
+		res.request_sha256[0] = res.request_sha256[0] == '0' ? '1' :
+		    '0';
+	fr = cJSON_CreateObject();
+	if (envelope_result_sign(&res, s->rkey, &env) != 0 || fr == NULL ||
+	    cJSON_AddStringToObject(fr, "type", "action_result") == NULL ||
+	    cJSON_AddStringToObject(fr, "payload", env.payload_b64) == NULL ||
+	    cJSON_AddStringToObject(fr, "sig", env.sig_b64) == NULL ||
+	    (frame = cJSON_PrintUnformatted(fr)) == NULL) {
+		printf("error %d \"cannot build a result\"\n", a->idx);
+		goto out;
+	}
+	queue_result(s, a, frame, res.action_id, envelope_status_name(st), 1);
+	if (s->o.duplicate)
+		queue_result(s, a, frame, res.action_id,
+		    envelope_status_name(st), 2);
+	if (a->wsi != NULL && s->o.answer_delay == 0)
+		lws_callback_on_writable(a->wsi);
+out:
+	free(frame);
+	cJSON_Delete(fr);
+	cJSON_Delete(root);
+	envelope_free(&env);
+	free(raw);
+	sodium_memzero(&ap, sizeof(ap));
+}
+
+/* Writes the first result that is due, if any. */
+static int
+send_result(struct sim *s, struct sim_agent *a, struct lws *wsi)
+{
+	struct sim_result r;
+	int64_t now = mono_ms();
+	size_t i;
+	int n;
+
+	for (i = 0; i < a->nresults; i++)
+		if (a->results[i].due_ms <= now)
+			break;
+	if (i == a->nresults)
+		return 0;
+	r = a->results[i];
+	memmove(&a->results[i], &a->results[i + 1],
+	    (a->nresults - i - 1) * sizeof(r));
+	a->nresults--;
+	if (r.len > s->scratch_len - LWS_PRE) {
+		free(r.frame);
+		return -1;
+	}
+	memcpy(s->scratch + LWS_PRE, r.frame, r.len);
+	n = lws_write(wsi, s->scratch + LWS_PRE, r.len, LWS_WRITE_TEXT);
+	free(r.frame);
+	if (n < 0 || (size_t)n < r.len) {
+		printf("error %d \"write failed\"\n", a->idx);
+		return -1;
+	}
+	printf("sent %d result action_id=%s status=%s%s\n", a->idx,
+	    r.action_id, r.status, r.copy > 1 ? " copy=2" : "");
+	if (a->nresults > 0)
+		lws_callback_on_writable(wsi);
+	return 0;
+}
+
 /* Sends the next piece of what agent a has to say. */
 static int
 send_next(struct sim *s, struct sim_agent *a, struct lws *wsi)
@@ -583,7 +895,7 @@ send_next(struct sim *s, struct sim_agent *a, struct lws *wsi)
 		a->step++;
 	}
 	if (a->step >= 3)
-		return 0;
+		return send_result(s, a, wsi);
 	chunk = len - a->off;
 	if (s->o.fragment > 0 && chunk > (size_t)s->o.fragment)
 		chunk = (size_t)s->o.fragment;
@@ -646,6 +958,9 @@ sim_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			printf("received %d bytes=%zu \"%s\"\n", a->idx, len,
 			    text_escape(in, len < 200 ? len : 200, esc,
 			    sizeof(esc)));
+		if (a != NULL && in != NULL && lws_is_first_fragment(wsi) &&
+		    lws_is_final_fragment(wsi))
+			on_action(s, a, in, len);
 		return 0;
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 		if (a != NULL) {
@@ -755,7 +1070,20 @@ static void
 tick(lws_sorted_usec_list_t *sul)
 {
 	struct sim *s = lws_container_of(sul, struct sim, tick);
+	int64_t now = mono_ms();
+	size_t i, j;
 
+	for (i = 0; i < s->nagents; i++) {
+		struct sim_agent *a = &s->agents[i];
+
+		for (j = 0; a->state == ST_OPEN && a->wsi != NULL &&
+		    j < a->nresults; j++) {
+			if (a->results[j].due_ms <= now) {
+				lws_callback_on_writable(a->wsi);
+				break;
+			}
+		}
+	}
 	lws_sul_schedule(s->lws, 0, &s->tick, tick, SIM_TICK_US);
 }
 
@@ -804,6 +1132,8 @@ run(struct sim *s)
 		if (setup_agent(s, i) != 0)
 			return SIM_SETUP;
 	if (s->o.containers > 0 && build_inventory(s) != 0)
+		return SIM_SETUP;
+	if (parse_answers(s) != 0 || load_answer_keys(s) != 0)
 		return SIM_SETUP;
 	if (s->o.inventory_file != NULL &&
 	    read_file(s->o.inventory_file, &s->inventory, &s->inventory_len) !=
@@ -934,6 +1264,10 @@ main(int argc, char **argv)
 	memset(&s, 0, sizeof(s));
 	log_init("agent_sim", LOG_LVL_WARN);
 	(void)setvbuf(stdout, NULL, _IOLBF, 0);
+	if (sodium_init() < 0) {
+		fprintf(stderr, "agent_sim: cannot initialise libsodium\n");
+		return SIM_SETUP;
+	}
 	if (parse_args(argc, argv, &s.o) != 0) {
 		usage(stderr);
 		return SIM_USAGE;
@@ -951,6 +1285,15 @@ main(int argc, char **argv)
 		X509_free(s.agents[i].cert);
 		EVP_PKEY_free(s.agents[i].pkey);
 	}
+	for (i = 0; s.agents != NULL && i < s.nagents; i++) {
+		size_t j;
+
+		for (j = 0; j < s.agents[i].nresults; j++)
+			free(s.agents[i].results[j].frame);
+	}
+	if (s.rkey != NULL)
+		sodium_free(s.rkey);
+	free(s.apub);
 	free(s.agents);
 	free(s.inventory);
 	free(s.raw);

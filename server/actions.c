@@ -1,0 +1,586 @@
+/* SPDX-License-Identifier: ISC */
+/* The server's action table: states, once-per-id results, bounds. */
+#include "actions.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "registry.h"
+#include "text.h"
+
+#define SERVER_ACTOR_NAME "server"
+
+struct entry {
+	struct action_info info;
+	bool claimed;                  /* a result is being recorded */
+	actions_wake_fn wake;
+	void *wake_ctx;
+	uint64_t wake_token;
+};
+
+struct actions {
+	pthread_mutex_t mu;
+	struct entry **v;
+	size_t n, max;
+	int64_t keep_ms;
+};
+
+const char *
+action_status_name(enum action_status s)
+{
+	switch (s) {
+	case ACTION_PENDING: return "PENDING";
+	case ACTION_SUCCESS: return "SUCCESS";
+	case ACTION_FAILURE: return "FAILURE";
+	case ACTION_DENIED: return "DENIED";
+	case ACTION_REJECTED: return "REJECTED";
+	case ACTION_TIMEOUT: return "TIMEOUT";
+	case ACTION_UNDELIVERED: return "UNDELIVERED";
+	default: return "UNKNOWN";
+	}
+}
+
+struct actions *
+actions_new(size_t max, int64_t keep_ms)
+{
+	struct actions *t = NULL;
+
+	if (max == 0 || max > 1000000 || keep_ms < 0)
+		return NULL;
+	t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return NULL;
+	t->v = calloc(max, sizeof(*t->v));
+	if (t->v == NULL || pthread_mutex_init(&t->mu, NULL) != 0) {
+		free(t->v);
+		free(t);
+		return NULL;
+	}
+	t->max = max;
+	t->keep_ms = keep_ms;
+	return t;
+}
+
+void
+actions_free(struct actions *t)
+{
+	size_t i;
+
+	if (t == NULL)
+		return;
+	for (i = 0; i < t->n; i++)
+		free(t->v[i]);
+	free(t->v);
+	(void)pthread_mutex_destroy(&t->mu);
+	free(t);
+}
+
+/* Index of id, or t->n. Under the lock. */
+static size_t
+find(const struct actions *t, const char *id)
+{
+	size_t i;
+
+	for (i = 0; id != NULL && i < t->n; i++)
+		if (strcmp(t->v[i]->info.action_id, id) == 0)
+			return i;
+	return t->n;
+}
+
+static void
+drop_at(struct actions *t, size_t i)
+{
+	free(t->v[i]);
+	t->v[i] = t->v[t->n - 1];
+	t->v[t->n - 1] = NULL;
+	t->n--;
+}
+
+/* Forgets entries finished more than keep_ms ago. Under the lock. */
+static void
+prune(struct actions *t, int64_t now_ms)
+{
+	size_t i = 0;
+
+	while (i < t->n) {
+		const struct action_info *a = &t->v[i]->info;
+
+		if (a->status != ACTION_PENDING && !t->v[i]->claimed &&
+		    a->finished_at <= now_ms - t->keep_ms)
+			drop_at(t, i);
+		else
+			i++;
+	}
+}
+
+static void
+copy_str(char *dst, size_t dstlen, const char *src)
+{
+	size_t n = strnlen(src, dstlen - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+int
+actions_add(struct actions *t, const struct envelope_action_payload *p,
+    const char *request_sha256, int64_t deadline_ms, int64_t now_ms)
+{
+	struct entry *e = NULL;
+	int r;
+
+	if (t == NULL || p == NULL || request_sha256 == NULL ||
+	    !text_is_hex(p->action_id, ACTIONS_ID_LEN) ||
+	    !text_is_hex(request_sha256, 64))
+		return SIGNET_ERR_INVALID_ARG;
+	e = calloc(1, sizeof(*e));
+	if (e == NULL)
+		return SIGNET_ERR_ALLOC;
+	copy_str(e->info.action_id, sizeof(e->info.action_id), p->action_id);
+	copy_str(e->info.host_id, sizeof(e->info.host_id), p->host_id);
+	copy_str(e->info.container_id, sizeof(e->info.container_id),
+	    p->container_id);
+	e->info.action = p->action;
+	copy_str(e->info.reason, sizeof(e->info.reason), p->reason);
+	copy_str(e->info.requested_by, sizeof(e->info.requested_by),
+	    p->requested_by);
+	copy_str(e->info.request_sha256, sizeof(e->info.request_sha256),
+	    request_sha256);
+	e->info.requested_at = p->issued_at;
+	e->info.expires_at = p->expires_at;
+	e->info.deadline = deadline_ms;
+	e->info.status = ACTION_PENDING;
+
+	(void)pthread_mutex_lock(&t->mu);
+	if (find(t, p->action_id) != t->n) {
+		r = SIGNET_ERR_EXISTS;
+		goto out;
+	}
+	if (t->n == t->max)
+		prune(t, now_ms);
+	if (t->n == t->max) {
+		r = SIGNET_ERR_UNAVAILABLE;
+		goto out;
+	}
+	t->v[t->n++] = e;
+	e = NULL;
+	r = 0;
+out:
+	(void)pthread_mutex_unlock(&t->mu);
+	free(e);
+	return r;
+}
+
+void
+actions_remove(struct actions *t, const char *id)
+{
+	size_t i;
+
+	if (t == NULL)
+		return;
+	(void)pthread_mutex_lock(&t->mu);
+	i = find(t, id);
+	if (i < t->n)
+		drop_at(t, i);
+	(void)pthread_mutex_unlock(&t->mu);
+}
+
+int
+actions_get(struct actions *t, const char *id, struct action_info *out)
+{
+	size_t i;
+	int r = SIGNET_ERR_NOT_FOUND;
+
+	memset(out, 0, sizeof(*out));
+	if (t == NULL)
+		return r;
+	(void)pthread_mutex_lock(&t->mu);
+	i = find(t, id);
+	if (i < t->n) {
+		*out = t->v[i]->info;
+		r = 0;
+	}
+	(void)pthread_mutex_unlock(&t->mu);
+	return r;
+}
+
+int
+actions_set_waiter(struct actions *t, const char *id, actions_wake_fn fn,
+    void *ctx, uint64_t token)
+{
+	size_t i;
+	int r = SIGNET_ERR_NOT_FOUND;
+
+	if (t == NULL || fn == NULL)
+		return SIGNET_ERR_NOT_FOUND;
+	(void)pthread_mutex_lock(&t->mu);
+	i = find(t, id);
+	if (i < t->n) {
+		struct entry *e = t->v[i];
+
+		if (e->info.status != ACTION_PENDING) {
+			r = 1;
+		} else {
+			e->wake = fn;
+			e->wake_ctx = ctx;
+			e->wake_token = token;
+			r = 0;
+		}
+	}
+	(void)pthread_mutex_unlock(&t->mu);
+	return r;
+}
+
+void
+actions_clear_waiter(struct actions *t, const char *id, uint64_t token)
+{
+	size_t i;
+
+	if (t == NULL)
+		return;
+	(void)pthread_mutex_lock(&t->mu);
+	i = find(t, id);
+	if (i < t->n && t->v[i]->wake != NULL &&
+	    t->v[i]->wake_token == token) {
+		t->v[i]->wake = NULL;
+		t->v[i]->wake_ctx = NULL;
+	}
+	(void)pthread_mutex_unlock(&t->mu);
+}
+
+void
+actions_clear_waiters(struct actions *t)
+{
+	size_t i;
+
+	if (t == NULL)
+		return;
+	(void)pthread_mutex_lock(&t->mu);
+	for (i = 0; i < t->n; i++) {
+		t->v[i]->wake = NULL;
+		t->v[i]->wake_ctx = NULL;
+	}
+	(void)pthread_mutex_unlock(&t->mu);
+}
+
+void
+actions_wake(struct actions *t, const char *id)
+{
+	actions_wake_fn fn = NULL;
+	void *ctx = NULL;
+	uint64_t token = 0;
+	size_t i;
+
+	if (t == NULL)
+		return;
+	(void)pthread_mutex_lock(&t->mu);
+	i = find(t, id);
+	if (i < t->n && t->v[i]->wake != NULL) {
+		fn = t->v[i]->wake;
+		ctx = t->v[i]->wake_ctx;
+		token = t->v[i]->wake_token;
+		t->v[i]->wake = NULL;
+		t->v[i]->wake_ctx = NULL;
+	}
+	(void)pthread_mutex_unlock(&t->mu);
+	if (fn != NULL)
+		fn(ctx, token);
+}
+
+static void
+set_error(struct action_info *a, const char *why)
+{
+	a->has_error = why != NULL;
+	copy_str(a->error, sizeof(a->error), why != NULL ? why : "");
+}
+
+int
+actions_mark_undelivered(struct actions *t, const char *id, const char *why,
+    int64_t now_ms)
+{
+	size_t i;
+	int r = SIGNET_ERR_NOT_FOUND;
+
+	if (t == NULL)
+		return r;
+	(void)pthread_mutex_lock(&t->mu);
+	i = find(t, id);
+	if (i < t->n && t->v[i]->info.status == ACTION_PENDING &&
+	    !t->v[i]->claimed) {
+		t->v[i]->info.status = ACTION_UNDELIVERED;
+		t->v[i]->info.finished_at = now_ms;
+		set_error(&t->v[i]->info, why);
+		r = 0;
+	}
+	(void)pthread_mutex_unlock(&t->mu);
+	return r;
+}
+
+enum actions_verdict
+actions_claim_result(struct actions *t, const char *host_id,
+    const struct envelope_result_payload *res, struct action_info *info)
+{
+	enum actions_verdict v = ACTIONS_RESULT_UNKNOWN;
+	struct entry *e;
+	size_t i;
+
+	if (info != NULL)
+		memset(info, 0, sizeof(*info));
+	if (t == NULL || host_id == NULL || res == NULL)
+		return ACTIONS_RESULT_UNKNOWN;
+	(void)pthread_mutex_lock(&t->mu);
+	i = find(t, res->action_id);
+	if (i == t->n)
+		goto out;
+	e = t->v[i];
+	if (strcmp(e->info.host_id, host_id) != 0 ||
+	    strcmp(res->host_id, host_id) != 0 ||
+	    strcmp(e->info.container_id, res->container_id) != 0 ||
+	    e->info.action != res->action ||
+	    strcmp(e->info.request_sha256, res->request_sha256) != 0 ||
+	    e->info.status == ACTION_UNDELIVERED) {
+		v = ACTIONS_RESULT_MISMATCH;
+		goto out;
+	}
+	if (e->claimed || e->info.has_result) {
+		v = ACTIONS_RESULT_DUPLICATE;
+		goto out;
+	}
+	e->claimed = true;
+	if (info != NULL)
+		*info = e->info;
+	v = ACTIONS_RESULT_OK;
+out:
+	(void)pthread_mutex_unlock(&t->mu);
+	return v;
+}
+
+void
+actions_unclaim(struct actions *t, const char *id)
+{
+	size_t i;
+
+	if (t == NULL)
+		return;
+	(void)pthread_mutex_lock(&t->mu);
+	i = find(t, id);
+	if (i < t->n)
+		t->v[i]->claimed = false;
+	(void)pthread_mutex_unlock(&t->mu);
+}
+
+static enum action_status
+status_of(enum envelope_status s)
+{
+	switch (s) {
+	case ENVELOPE_STATUS_SUCCESS: return ACTION_SUCCESS;
+	case ENVELOPE_STATUS_DENIED: return ACTION_DENIED;
+	case ENVELOPE_STATUS_REJECTED: return ACTION_REJECTED;
+	case ENVELOPE_STATUS_FAILURE:
+	default: return ACTION_FAILURE;
+	}
+}
+
+int
+actions_complete(struct actions *t, const struct envelope_result_payload *res,
+    int64_t now_ms)
+{
+	struct action_info *a;
+	size_t i;
+	int r = SIGNET_ERR_NOT_FOUND;
+
+	if (t == NULL || res == NULL)
+		return r;
+	(void)pthread_mutex_lock(&t->mu);
+	i = find(t, res->action_id);
+	if (i < t->n && t->v[i]->claimed) {
+		a = &t->v[i]->info;
+		t->v[i]->claimed = false;
+		a->has_result = true;
+		a->status = status_of(res->status);
+		a->docker_status = res->docker_status;
+		a->finished_at = now_ms;
+		set_error(a, res->has_error ? res->error : NULL);
+		r = 0;
+	}
+	(void)pthread_mutex_unlock(&t->mu);
+	return r;
+}
+
+size_t
+actions_expire(struct actions *t, int64_t now_ms,
+    char (*ids)[ACTIONS_ID_LEN + 1], size_t max)
+{
+	size_t i, k = 0;
+
+	if (t == NULL)
+		return 0;
+	(void)pthread_mutex_lock(&t->mu);
+	for (i = 0; i < t->n && k < max; i++) {
+		struct entry *e = t->v[i];
+
+		if (e->info.status != ACTION_PENDING || e->claimed ||
+		    now_ms < e->info.deadline)
+			continue;
+		e->info.status = ACTION_TIMEOUT;
+		e->info.finished_at = now_ms;
+		set_error(&e->info, "no result from the agent in time; the "
+		    "action may still finish (see GET /api/actions/ID)");
+		if (ids != NULL)
+			memcpy(ids[k], e->info.action_id, ACTIONS_ID_LEN + 1);
+		k++;
+	}
+	(void)pthread_mutex_unlock(&t->mu);
+	return k;
+}
+
+size_t
+actions_count(struct actions *t)
+{
+	size_t n;
+
+	if (t == NULL)
+		return 0;
+	(void)pthread_mutex_lock(&t->mu);
+	n = t->n;
+	(void)pthread_mutex_unlock(&t->mu);
+	return n;
+}
+
+static bool
+put_time(cJSON *o, const char *k, int64_t ms)
+{
+	char buf[40];
+
+	if (ms <= 0)
+		return cJSON_AddNullToObject(o, k) != NULL;
+	registry_format_time(ms, buf, sizeof(buf));
+	return cJSON_AddStringToObject(o, k, buf) != NULL;
+}
+
+cJSON *
+actions_info_json(const struct action_info *a)
+{
+	cJSON *o = cJSON_CreateObject();
+	const char *act = envelope_action_name(a->action);
+	bool ok;
+
+	ok = o != NULL &&
+	    cJSON_AddStringToObject(o, "action_id", a->action_id) != NULL &&
+	    cJSON_AddStringToObject(o, "host_id", a->host_id) != NULL &&
+	    cJSON_AddStringToObject(o, "container_id", a->container_id) !=
+	    NULL &&
+	    cJSON_AddStringToObject(o, "action", act != NULL ? act : "") !=
+	    NULL &&
+	    cJSON_AddStringToObject(o, "status",
+	    action_status_name(a->status)) != NULL &&
+	    (a->has_error ?
+	    cJSON_AddStringToObject(o, "error", a->error) != NULL :
+	    cJSON_AddNullToObject(o, "error") != NULL) &&
+	    cJSON_AddStringToObject(o, "requested_by", a->requested_by) !=
+	    NULL &&
+	    cJSON_AddStringToObject(o, "reason", a->reason) != NULL &&
+	    put_time(o, "requested_at", a->requested_at) &&
+	    put_time(o, "finished_at", a->status == ACTION_PENDING ? 0 :
+	    a->finished_at) &&
+	    (a->has_result ?
+	    cJSON_AddNumberToObject(o, "docker_status",
+	    (double)a->docker_status) != NULL :
+	    cJSON_AddNullToObject(o, "docker_status") != NULL);
+	if (!ok) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+static int64_t
+wall_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
+		return 0;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Appends event with data (consumed). */
+static int
+record(struct audit_writer *w, const char *event, cJSON *d, bool ok)
+{
+	struct err_msg msg;
+	int r;
+
+	err_clear(&msg);
+	if (d == NULL || !ok) {
+		cJSON_Delete(d);
+		log_error("audit %s not written: out of memory", event);
+		return SIGNET_ERR_ALLOC;
+	}
+	r = audit_append(w, event, SERVER_ACTOR_NAME, d, NULL, &msg);
+	cJSON_Delete(d);
+	if (r != 0)
+		log_error("audit %s not written: %s (%s)", event, msg.text,
+		    err_str(r));
+	return r;
+}
+
+int
+actions_undeliver(struct actions *t, struct audit_writer *w, const char *id,
+    const char *why)
+{
+	struct action_info a;
+	cJSON *d;
+	bool ok;
+	int r;
+
+	r = actions_mark_undelivered(t, id, why, wall_ms());
+	if (r != 0)
+		return r;
+	if (actions_get(t, id, &a) != 0)
+		return SIGNET_ERR_NOT_FOUND;
+	log_warn("action undelivered: action_id=%s host=%s: %s", id,
+	    a.host_id, why);
+	d = cJSON_CreateObject();
+	ok = d != NULL &&
+	    cJSON_AddStringToObject(d, "action_id", id) != NULL &&
+	    cJSON_AddStringToObject(d, "host_id", a.host_id) != NULL &&
+	    cJSON_AddStringToObject(d, "reason", why) != NULL;
+	r = record(w, "action.undelivered", d, ok);
+	actions_wake(t, id);
+	return r;
+}
+
+size_t
+actions_expire_and_record(struct actions *t, struct audit_writer *w,
+    int64_t now_ms)
+{
+	char ids[64][ACTIONS_ID_LEN + 1];
+	struct action_info a;
+	size_t n, i;
+	cJSON *d;
+	bool ok;
+
+	n = actions_expire(t, now_ms, ids, sizeof(ids) / sizeof(ids[0]));
+	for (i = 0; i < n; i++) {
+		if (actions_get(t, ids[i], &a) != 0)
+			continue;
+		log_warn("action timed out: action_id=%s host=%s container=%s",
+		    a.action_id, a.host_id, a.container_id);
+		d = cJSON_CreateObject();
+		ok = d != NULL &&
+		    cJSON_AddStringToObject(d, "action_id", a.action_id) !=
+		    NULL &&
+		    cJSON_AddStringToObject(d, "host_id", a.host_id) != NULL &&
+		    cJSON_AddStringToObject(d, "container_id",
+		    a.container_id) != NULL &&
+		    cJSON_AddNumberToObject(d, "deadline",
+		    (double)a.deadline) != NULL;
+		(void)record(w, "action.timeout", d, ok);
+		actions_wake(t, ids[i]);
+	}
+	return n;
+}

@@ -1,0 +1,357 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
+# The action relay end to end over real TLS with real certificates: a real
+# signet-server, simulated agents (tests/tools/agent_sim) that answer
+# action frames with correctly signed results (statuses chosen per case),
+# never answer, answer late, answer twice, or sign with the wrong key; the
+# POST /api/containers/{id}/actions status codes, GET /api/actions/{id},
+# signetctl action / action-status / audit tail, an audit log that cannot
+# be written (a full tmpfs), and the server's audit log verified at the
+# end with every action's reason, operator and result in it.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/relay.sh"
+SIM="$SIGNET_BUILD_DIR/tests/agent_sim"
+for tool in openssl curl python3; do
+	command -v "$tool" >/dev/null || { echo "$tool missing"; exit 77; }
+done
+[ -x "$SERVER_BIN" ] && [ -x "$SIM" ] || { echo "signet-server or agent_sim not built"; exit 1; }
+cd "$T_DIR" || exit 1
+SIM_PIDS=()
+cleanup_all() {
+	local p
+	for p in "${SIM_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${SIM_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	for p in "${R_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${R_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	t_cleanup
+}
+trap cleanup_all EXIT
+
+make_pki && "$PKI_SCRIPT" agent web-02 >/dev/null ||
+	{ not_ok "pki setup"; finish; exit 1; }
+P=$SIGNET_PKI
+CA=$P/ca.pem
+write_server_conf
+start_server || { not_ok "server started"; finish; exit 1; }
+AUDIT=$T_DIR/server-audit.log
+
+ID_A=aaaaaaaaaaaa1111111111111111111111111111111111111111111111111111
+ID_B=aaaaaaaaaaaa2222222222222222222222222222222222222222222222222222
+ID_C=cccccccccccc3333333333333333333333333333333333333333333333333333
+ID_D=dddddddddddd4444444444444444444444444444444444444444444444444444
+row() {
+	printf '{"id":"%s","names":["/%s"],"image":"busybox:1","state":"running","status":"Up","labels":{},"created":1700000000}' "$1" "$2"
+}
+echo "{\"type\":\"inventory\",\"containers\":[$(row $ID_A web-a),$(row $ID_B web-b),$(row $ID_C db-c)]}" >inv1.json
+echo "{\"type\":\"inventory\",\"containers\":[$(row $ID_D cache-d)]}" >inv2.json
+
+SIM_PID=""
+# sim NAME HOST [agent_sim options]: (re)starts the simulated agent of
+# HOST (output in sim-NAME.out) and waits until its inventory is in.
+sim() {
+	local name=$1 host=$2 inv=inv1.json; shift 2
+	[ "$host" = web-02 ] && inv=inv2.json
+	stop_sim
+	"$SIM" --url "wss://localhost:$AGENT_PORT" --ca "$CA" --pki "$P" \
+		--name "$host" --inventory "$inv" --action-pub "$P/keys/action.pub" \
+		"$@" >"sim-$name.out" 2>&1 &
+	SIM_PID=$!
+	SIM_PIDS+=("$SIM_PID")
+	wait_for 10 host_connected "$host"
+}
+stop_sim() {
+	if [ -n "$SIM_PID" ]; then
+		kill "$SIM_PID" 2>/dev/null
+		wait "$SIM_PID" 2>/dev/null
+		SIM_PID=""
+		sleep 0.3
+	fi
+}
+host_connected() {
+	api_get /api/hosts 2>/dev/null |
+		pyq "[h for h in d['hosts'] if h['host_id']=='$1' and h['connected'] and h['container_count'] > 0] != []" |
+		grep -q true
+}
+
+# post WHO CID BODY [QUERY] [curl args]: status; body in body, headers in hdr.
+post() {
+	local who=$1 cid=$2 data=$3 q=${4:-}; shift 3; [ $# -gt 0 ] && shift
+	curl -sS --max-time 150 --cacert "$CA" --cert "$P/issued/$who.pem" \
+		--key "$P/private/$who.key" -D hdr -o body -w '%{http_code}' \
+		-H "Content-Type:${CT- application/json}" "$@" --data-binary "$data" \
+		"https://localhost:$API_PORT/api/containers/$cid/actions$q" 2>curl.err
+}
+get() {
+	curl -sS --max-time 30 --cacert "$CA" --cert "$P/issued/${2:-alice}.pem" \
+		--key "$P/private/${2:-alice}.key" -o body -w '%{http_code}' \
+		"https://localhost:$API_PORT$1" 2>curl.err
+}
+jb() { pyq "$1" <body; }
+# expect NAME WANT GOT: status check, printing the body on failure.
+expect() {
+	if [ "$3" = "$2" ] && python3 -c 'import json,sys; json.load(open("body"))' 2>/dev/null; then ok "$1"
+	else not_ok "$1 (status $3, wanted $2: $(head -c 300 body) $(cat curl.err 2>/dev/null))"; fi
+}
+jcheck() {
+	if [ "$(jb "$2" 2>&1)" = true ]; then ok "$1"
+	else not_ok "$1 ($2 on $(head -c 400 body))"; fi
+}
+metric() {
+	api_get /metrics | awk -v k="$1" '$1 == k {print $2}'
+}
+START='{"action":"START","reason":"deploy 1.2.3 after review"}'
+STOP='{"action":"STOP","reason":"maintenance window"}'
+RESTART='{"action":"RESTART","reason":"config reload"}'
+
+# ---- results: SUCCESS, DENIED, FAILURE, REJECTED ----
+sim main web-01 --answer SUCCESS,DENIED,FAILURE,REJECTED \
+	--error "policy: rule web-* does not list operator alice" ||
+	{ not_ok "agent web-01 connected"; finish; exit 1; }
+ok "agent web-01 connected with its inventory"
+
+got=$(post alice "$ID_C" "$START")
+expect "SUCCESS answers 200" 200 "$got"
+jcheck "SUCCESS body" "d['status']=='SUCCESS' and d['action']=='START' and d['container_id']=='$ID_C' and d['host_id']=='web-01' and d['requested_by']=='alice' and d['reason']=='deploy 1.2.3 after review' and d['docker_status']==204 and d['error'] is None and len(d['action_id'])==32 and d['finished_at'] is not None"
+A_OK=$(jb "d['action_id']")
+check "agent got the action, signed, for alice" grep -q "^action 0 action_id=$A_OK action=START container=$ID_C requested_by=alice\$" sim-main.out
+get "/api/actions/$A_OK" carol >/dev/null
+jcheck "auditor reads the action" "d['status']=='SUCCESS' and d['action_id']=='$A_OK' and set(d)=={'action_id','host_id','container_id','action','status','error','requested_by','reason','requested_at','finished_at','docker_status'}"
+
+got=$(post alice cccccccccccc "$STOP")
+expect "DENIED answers 403 (prefix resolved)" 403 "$got"
+jcheck "DENIED carries the agent's reason" "d['status']=='DENIED' and 'does not list operator alice' in d['error'] and d['container_id']=='$ID_C'"
+got=$(post alice "$ID_C" "$RESTART")
+expect "FAILURE answers 502" 502 "$got"
+jcheck "FAILURE body" "d['status']=='FAILURE' and d['docker_status']==500"
+got=$(post alice "$ID_C" "$START")
+expect "REJECTED answers 502" 502 "$got"
+jcheck "REJECTED body" "d['status']=='REJECTED' and len(d['action_id'])==32"
+
+# ---- wait=0: 202 and Location ----
+sim nowait web-01 --answer SUCCESS || not_ok "sim restarted"
+got=$(post alice "$ID_A" "$START" '?wait=0')
+expect "wait=0 answers 202" 202 "$got"
+A_NW=$(jb "d['action_id']")
+check "202 carries Location" grep -qi "^location: /api/actions/$A_NW" hdr
+jcheck "202 body is PENDING" "d['status']=='PENDING' and d['finished_at'] is None"
+poll_status() { get "/api/actions/$1" >/dev/null && [ "$(jb "d['status']")" = "$2" ]; }
+check "wait=0 action ends SUCCESS" wait_for 10 poll_status "$A_NW" SUCCESS
+
+# ---- never answers: 504, then TIMEOUT stays; late answer replaces it ----
+sim silent web-01 || not_ok "sim restarted"
+got=$(post alice "$ID_A" "$STOP" '?wait=1')
+expect "no result in time answers 504" 504 "$got"
+A_TO=$(jb "d['action_id']")
+jcheck "504 body is TIMEOUT" "d['status']=='TIMEOUT' and d['action_id']=='$A_TO'"
+get "/api/actions/$A_TO" >/dev/null
+jcheck "GET shows TIMEOUT" "d['status']=='TIMEOUT'"
+check "action.timeout audited" grep -q "\"event\":\"action.timeout\",\"actor\":\"server\",\"data\":{\"action_id\":\"$A_TO\"" "$AUDIT"
+
+sim late web-01 --answer SUCCESS --answer-delay 3 || not_ok "sim restarted"
+got=$(post alice "$ID_A" "$STOP" '?wait=1')
+expect "late agent: 504 first" 504 "$got"
+A_LATE=$(jb "d['action_id']")
+check "late result replaces TIMEOUT" wait_for 10 poll_status "$A_LATE" SUCCESS
+check "late result audited" grep -q "\"event\":\"action.result\".*\"action_id\":\"$A_LATE\"" "$AUDIT"
+
+# ---- duplicate results: accepted once ----
+dup0=$(metric 'signet_action_results_total{outcome="duplicate"}')
+sim dup web-01 --answer SUCCESS --duplicate || not_ok "sim restarted"
+got=$(post alice "$ID_A" "$START")
+expect "duplicate-sending agent: 200" 200 "$got"
+A_DUP=$(jb "d['action_id']")
+check "agent sent the result twice" wait_for 5 grep -q "result action_id=$A_DUP status=SUCCESS copy=2" sim-dup.out
+dup_counted() { [ "$(metric 'signet_action_results_total{outcome="duplicate"}')" -gt "$dup0" ]; }
+check "duplicate counted" wait_for 5 dup_counted
+check "result recorded once" test "$(grep -c "\"event\":\"action.result\".*\"action_id\":\"$A_DUP\"" "$AUDIT")" = 1
+check "agent kept its connection" host_connected web-01
+
+# ---- a result signed with the wrong key: refused, connection dropped ----
+bad0=$(metric 'signet_action_results_total{outcome="refused"}')
+sim wrongkey web-01 --answer SUCCESS --result-key "$P/keys/agents/web-02.key" ||
+	not_ok "sim restarted"
+got=$(post alice "$ID_A" "$START" '?wait=2')
+expect "wrongly signed result not accepted: 504" 504 "$got"
+A_BAD=$(jb "d['action_id']")
+check "agent dropped (1008)" grep -q 'closed 0 code=1008 reason="bad result"' sim-wrongkey.out
+bad1=$(metric 'signet_action_results_total{outcome="refused"}')
+check "bad result counted" test "$bad1" -gt "$bad0"
+check "bad result logged" grep -q "sent a bad action result" "$T_DIR/server.log"
+check "bad result audited as a disconnect" grep -q '"event":"agent.disconnected".*"reason":"bad_result"' "$AUDIT"
+check "no action.result for it" test "$(grep -c "\"event\":\"action.result\".*\"action_id\":\"$A_BAD\"" "$AUDIT")" = 0
+
+# ---- a result for another request (wrong request_sha256): refused ----
+sim badsha web-01 --answer SUCCESS --bad-sha || not_ok "sim restarted"
+got=$(post alice "$ID_A" "$START" '?wait=2')
+expect "mismatched result not accepted: 504" 504 "$got"
+check "mismatch: agent dropped" grep -q 'closed 0 code=1008 reason="bad result"' sim-badsha.out
+
+# ---- refusals before anything is signed ----
+sim main2 web-01 --answer SUCCESS || not_ok "sim restarted"
+expect "unknown container 404" 404 "$(post alice bbbbbbbbbbbb "$START")"
+expect "ambiguous prefix 409" 409 "$(post alice aaaaaaaaaaaa "$START")"
+expect "malformed container id 400" 400 "$(post alice AAAA "$START")"
+expect "missing reason 400" 400 "$(post alice "$ID_C" '{"action":"START"}')"
+expect "empty reason 400" 400 "$(post alice "$ID_C" '{"action":"START","reason":""}')"
+long=$(python3 -c 'print("x"*513)')
+expect "513-character reason 400" 400 "$(post alice "$ID_C" "{\"action\":\"START\",\"reason\":\"$long\"}")"
+ok512=$(python3 -c 'print("\u00e9"*512)')
+expect "512-character (1 KiB UTF-8) reason 200" 200 "$(post alice "$ID_C" "{\"action\":\"START\",\"reason\":\"$ok512\"}")"
+expect "control character in reason 400" 400 "$(post alice "$ID_C" '{"action":"START","reason":"a\u0007b"}')"
+expect "unknown action 400" 400 "$(post alice "$ID_C" '{"action":"KILL","reason":"x"}')"
+expect "lower-case action 400" 400 "$(post alice "$ID_C" '{"action":"start","reason":"x"}')"
+expect "bad JSON 400" 400 "$(post alice "$ID_C" '{"action":"START",')"
+expect "unknown key 400" 400 "$(post alice "$ID_C" '{"action":"START","reason":"x","requested_by":"bob"}')"
+expect "duplicate key 400" 400 "$(post alice "$ID_C" '{"action":"START","reason":"x","reason":"y"}')"
+expect "empty body 400" 400 "$(post alice "$ID_C" '')"
+expect "wait over 120 400" 400 "$(post alice "$ID_C" "$START" '?wait=121')"
+expect "unknown parameter 400" 400 "$(post alice "$ID_C" "$START" '?force=1')"
+big=$(python3 -c 'print("{\"action\":\"START\",\"reason\":\"" + "y"*17000 + "\"}")')
+printf '%s' "$big" >big.json
+expect "body over 16 KiB 413" 413 "$(post alice "$ID_C" "@big.json")"
+got=$(curl -sS --max-time 30 --cacert "$CA" --cert "$P/issued/alice.pem" \
+	--key "$P/private/alice.key" -o body -w '%{http_code}' \
+	-H 'Content-Type: application/json' -H 'Transfer-Encoding: chunked' \
+	--data-binary @big.json "https://localhost:$API_PORT/api/containers/$ID_C/actions" 2>curl.err)
+expect "chunked body over 16 KiB 413" 413 "$got"
+expect "text/plain 415" 415 "$(CT=' text/plain' post alice "$ID_C" "$START")"
+expect "no content type 415" 415 "$(CT='' post alice "$ID_C" "$START")"
+expect "application/jsonx 415" 415 "$(CT=' application/jsonx' post alice "$ID_C" "$START")"
+expect "application/json; charset=utf-8 accepted" 200 "$(CT=' application/json; charset=utf-8' post alice "$ID_C" "$START")"
+expect "auditor POST 403" 403 "$(post carol "$ID_C" "$START")"
+expect "agent certificate POST 403" 403 "$(post web-01 "$ID_C" "$START")"
+got=$(get "/api/containers/$ID_C/actions")
+expect "GET on the POST route 405" 405 "$got"
+expect "unknown action id 404" 404 "$(get /api/actions/0123456789abcdef0123456789abcdef)"
+expect "malformed action id 400" 400 "$(get /api/actions/xyz)"
+
+# ---- host offline: 503, nothing sent ----
+"$SIM" --url "wss://localhost:$AGENT_PORT" --ca "$CA" --pki "$P" --name web-02 \
+	--inventory inv2.json --duration 2 >sim-web02.out 2>&1
+got=$(post alice "$ID_D" "$START")
+expect "host offline 503" 503 "$got"
+jcheck "offline says so" "'offline' in d['error']"
+
+# ---- signetctl ----
+export SIGNET_SERVER="https://localhost:$API_PORT" SIGNET_CA="$CA" \
+	SIGNET_CERT="$P/issued/alice.pem" SIGNET_KEY="$P/private/alice.key"
+out=$("$SIGNETCTL" action "$ID_C" start --reason "signetctl run" 2>&1); rc=$?
+check "signetctl action: exit 0 on SUCCESS" test "$rc" = 0
+check "signetctl action prints the status" grep -q '^status: *SUCCESS' <<<"$out"
+CTL_ID=$(awk '$1=="action_id:"{print $2}' <<<"$out")
+check "signetctl action prints the id" test "${#CTL_ID}" = 32
+out=$("$SIGNETCTL" action-status "$CTL_ID" 2>&1); rc=$?
+check "signetctl action-status: exit 0" test "$rc" = 0
+check "action-status shows reason and operator" grep -q '^reason: *signetctl run' <<<"$out"
+out=$("$SIGNETCTL" action "$ID_C" restart --reason "no wait" --no-wait 2>&1); rc=$?
+check "signetctl action --no-wait: exit 0 (202)" test "$rc" = 0
+check "--no-wait says PENDING" grep -q '^status: *PENDING' <<<"$out"
+check_fails_with "signetctl action: unknown container fails" 'server answered 404' \
+	"$SIGNETCTL" action bbbbbbbbbbbb start --reason x
+check_fails_with "signetctl action: bad verb is usage" 'start, stop or restart' \
+	"$SIGNETCTL" action "$ID_C" kill --reason x
+check_fails_with "signetctl action: reason required" 'reason' \
+	"$SIGNETCTL" action "$ID_C" start
+check_fails_with "signetctl action-status: unknown id" 'server answered 404' \
+	"$SIGNETCTL" action-status 0123456789abcdef0123456789abcdef
+sim deny web-01 --answer DENIED --error "not in policy" || not_ok "sim restarted"
+out=$("$SIGNETCTL" action "$ID_C" stop --reason "should be denied" 2>&1); rc=$?
+check "signetctl action: DENIED exits 1" test "$rc" = 1
+check "DENIED message shown" grep -q 'server answered 403: action [0-9a-f]* DENIED: not in policy' <<<"$out"
+out=$("$SIGNETCTL" --cert "$P/issued/carol.pem" --key "$P/private/carol.key" \
+	action "$ID_C" start --reason x 2>&1); rc=$?
+check "signetctl action as auditor exits 1 (403)" test "$rc" = 1
+out=$("$SIGNETCTL" audit tail --limit 5 2>&1); rc=$?
+check "signetctl audit tail: exit 0 ($(head -c 300 <<<"$out"))" test "$rc" = 0
+check "audit tail prints 5 records" test "$(wc -l <<<"$out")" = 5
+check "audit tail ends at the head" grep -q 'action.result' <<<"$(tail -n 1 <<<"$out")"
+out=$("$SIGNETCTL" audit tail --after 0 --limit 2 --json 2>&1); rc=$?
+check "audit tail --after --json" python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert [r["seq"] for r in d["records"]]==[1,2]' "$out"
+
+# ---- a wait longer than the API's 10 s idle timeout holds ----
+sim slow web-01 --answer SUCCESS --answer-delay 12 || not_ok "sim restarted"
+got=$(post alice "$ID_C" "$RESTART" '?wait=20')
+expect "result after 12 s still answers 200 (suspended, not cut)" 200 "$got"
+
+# ---- SIGTERM while requests wait: they are answered, the server exits ----
+sim silent2 web-01 || not_ok "sim restarted"
+post alice "$ID_C" "$START" '?wait=60' >stop.status &
+CURL_PID=$!
+wait_for 5 grep -q '^action 0 ' sim-silent2.out
+kill -TERM "$SERVER_PID"
+t0=$(date +%s)
+wait "$CURL_PID"
+wait "$SERVER_PID"; src=$?
+t1=$(date +%s)
+check "waiting request answered 503 at shutdown" test "$(cat stop.status)" = 503
+jcheck "shutdown answer names the action, still PENDING" "d['status']=='PENDING' and len(d['action_id'])==32 and 'stopping' in d['error']"
+A_STOP=$(jb "d['action_id']")
+check "server exited 0 promptly ($src, $((t1 - t0)) s)" test "$src" = 0 -a $((t1 - t0)) -lt 10
+stop_sim
+start_server || not_ok "server restarted"
+
+# ---- the audit log cannot be written: 503, nothing sent ----
+# RLIMIT_FSIZE set on the running server at the log's current size makes
+# the very next append fail (EFBIG, nothing written), exactly like a full
+# disk and on any filesystem; SIGXFSZ is ignored (inherited from here) so
+# the server lives on and must refuse instead.
+if command -v prlimit >/dev/null; then
+	kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
+	trap '' XFSZ
+	start_server || not_ok "server restarted"
+	trap - XFSZ
+	sim full web-01 --answer SUCCESS || not_ok "sim for the full-log case"
+	got=$(post alice "$ID_C" "$START")
+	expect "before the log is full: 200" 200 "$got"
+	n_before=$(grep -c '^action ' sim-full.out)
+	size=$(stat -c %s "$AUDIT")
+	prlimit --pid "$SERVER_PID" --fsize="$size":unlimited
+	got=$(post alice "$ID_C" '{"action":"STOP","reason":"disk is full"}')
+	expect "audit log unwritable: 503" 503 "$got"
+	jcheck "503 says the audit log" "'audit log' in d['error'] and len(d['action_id'])==32"
+	sleep 1
+	check "no action frame sent" test "$(grep -c '^action ' sim-full.out)" = "$n_before"
+	check "refusal counted" test "$(metric 'signet_actions_total{event="refused_audit_unavailable"}')" -ge 1
+	check "log unchanged" test "$(stat -c %s "$AUDIT")" = "$size"
+	prlimit --pid "$SERVER_PID" --fsize=unlimited:unlimited
+	got=$(post alice "$ID_C" "$START")
+	expect "space back: 200 again" 200 "$got"
+	check "refused action not in the log" test "$(grep -c 'disk is full' "$AUDIT")" = 0
+	stop_sim
+else
+	echo "# skipped: no prlimit: audit-unwritable case not run"
+fi
+kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
+
+# ---- the server's audit log ----
+out=$("$SIGNETCTL" audit verify "$AUDIT" --key "$P/keys/audit.pub" \
+	--action-key "$P/keys/action.pub" --agent-keys "$P/keys/agents" 2>&1); rc=$?
+check "audit log verifies with action and agent keys ($out)" test "$rc" = 0
+python3 - "$AUDIT" "$A_OK" "$A_LATE" "$A_STOP" <<'EOF' && ok "audit holds reason, operator and result of every action" || not_ok "audit contents"
+import json, sys, base64
+recs = [json.loads(l) for l in open(sys.argv[1])]
+req = {r["data"]["action_id"]: r["data"] for r in recs if r["event"] == "action.requested"}
+res = {}
+for r in recs:
+    if r["event"] == "action.result":
+        res.setdefault(r["data"]["action_id"], []).append(r["data"])
+ends = {r["data"]["action_id"] for r in recs if r["event"] in ("action.result", "action.timeout", "action.undelivered")}
+for aid, d in req.items():
+    assert set(d) == {"action_id", "host_id", "container_id", "action_name", "reason", "requested_by", "expires_at", "action"}, d
+    assert set(d["action"]) == {"payload", "sig", "key_id"}
+    assert d["requested_by"] == "alice" and d["reason"], d
+    p = json.loads(base64.b64decode(d["action"]["payload"]))
+    assert p["action_id"] == aid and p["reason"] == d["reason"] and p["requested_by"] == "alice"
+    assert 0 < p["expires_at"] - p["issued_at"] <= 300000
+    # The one pending when the server stopped has no end in this log.
+    assert aid in ends or aid == sys.argv[4], "no end recorded for " + aid
+for aid, lst in res.items():
+    assert len(lst) == 1, aid
+    d = lst[0]
+    assert set(d) == {"action_id", "host_id", "status", "docker_status", "error", "result"}, d
+    assert aid in req
+ok = res[sys.argv[2]][0]
+assert ok["status"] == "SUCCESS" and ok["docker_status"] == 204
+assert res[sys.argv[3]][0]["status"] == "SUCCESS"
+EOF
+finish

@@ -1,0 +1,290 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The server's action table: the state machine (PENDING to one end),
+ * results accepted once per action_id and only when they match what was
+ * sent to that host, a late result replacing TIMEOUT, waiters woken once,
+ * and the bounds (full table, finished entries forgotten).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "actions.h"
+#include "testlib.h"
+
+#define HOST "web-01"
+#define CID "cccccccccccc3333333333333333333333333333333333333333333333333333"
+#define SHA "5f2b7d8e0a1c3b4d5f2b7d8e0a1c3b4d5f2b7d8e0a1c3b4d5f2b7d8e0a1c3b4d"
+
+static void
+payload(struct envelope_action_payload *p, unsigned n)
+{
+	memset(p, 0, sizeof(*p));
+	(void)snprintf(p->action_id, sizeof(p->action_id), "%032x", n);
+	(void)snprintf(p->host_id, sizeof(p->host_id), HOST);
+	(void)snprintf(p->container_id, sizeof(p->container_id), CID);
+	p->action = ENVELOPE_ACTION_RESTART;
+	(void)snprintf(p->reason, sizeof(p->reason), "reason %u", n);
+	(void)snprintf(p->requested_by, sizeof(p->requested_by), "alice");
+	p->issued_at = 1000;
+	p->expires_at = 41000;
+}
+
+static void
+result(struct envelope_result_payload *r, unsigned n, enum envelope_status st)
+{
+	memset(r, 0, sizeof(*r));
+	(void)snprintf(r->action_id, sizeof(r->action_id), "%032x", n);
+	(void)snprintf(r->host_id, sizeof(r->host_id), HOST);
+	(void)snprintf(r->container_id, sizeof(r->container_id), CID);
+	r->action = ENVELOPE_ACTION_RESTART;
+	r->status = st;
+	r->docker_status = st == ENVELOPE_STATUS_SUCCESS ? 204 : 0;
+	if (st == ENVELOPE_STATUS_DENIED) {
+		r->has_error = true;
+		(void)snprintf(r->error, sizeof(r->error), "policy says no");
+	}
+	(void)snprintf(r->request_sha256, sizeof(r->request_sha256), SHA);
+}
+
+static int woken;
+static uint64_t woken_token;
+
+static void
+wake(void *ctx, uint64_t token)
+{
+	(void)ctx;
+	woken++;
+	woken_token = token;
+}
+
+static const char *
+id_of(unsigned n, char buf[33])
+{
+	(void)snprintf(buf, 33, "%032x", n);
+	return buf;
+}
+
+/* Table rows: a result variant and the verdict it must get. */
+static void
+test_match(void)
+{
+	static const struct {
+		const char *what;
+		const char *host;          /* the connection's host */
+		int tweak;                 /* 0 none, 1 container, 2 action,
+		                              3 sha, 4 payload host, 5 id */
+		enum actions_verdict want;
+	} rows[] = {
+		{ "other connection host", "web-02", 0,
+		    ACTIONS_RESULT_MISMATCH },
+		{ "other container", HOST, 1, ACTIONS_RESULT_MISMATCH },
+		{ "other action", HOST, 2, ACTIONS_RESULT_MISMATCH },
+		{ "other request hash", HOST, 3, ACTIONS_RESULT_MISMATCH },
+		{ "payload names another host", HOST, 4,
+		    ACTIONS_RESULT_MISMATCH },
+		{ "unknown id", HOST, 5, ACTIONS_RESULT_UNKNOWN },
+		{ "the real one", HOST, 0, ACTIONS_RESULT_OK },
+		{ "the real one again", HOST, 0, ACTIONS_RESULT_DUPLICATE },
+	};
+	struct actions *t = actions_new(8, ACTIONS_KEEP_MS);
+	struct envelope_action_payload p;
+	struct envelope_result_payload r;
+	struct action_info info;
+	size_t i;
+
+	CHECK(t != NULL);
+	payload(&p, 1);
+	CHECK(actions_add(t, &p, SHA, 31000, 1000) == 0);
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		enum actions_verdict v;
+
+		result(&r, 1, ENVELOPE_STATUS_SUCCESS);
+		if (rows[i].tweak == 1)
+			r.container_id[0] = 'd';
+		else if (rows[i].tweak == 2)
+			r.action = ENVELOPE_ACTION_STOP;
+		else if (rows[i].tweak == 3)
+			r.request_sha256[0] = '0';
+		else if (rows[i].tweak == 4)
+			(void)snprintf(r.host_id, sizeof(r.host_id), "web-02");
+		else if (rows[i].tweak == 5)
+			r.action_id[0] = 'f';
+		v = actions_claim_result(t, rows[i].host, &r, &info);
+		CHECKF(v == rows[i].want, "%s: verdict %d, want %d",
+		    rows[i].what, (int)v, (int)rows[i].want);
+		if (v == ACTIONS_RESULT_OK)
+			CHECK(actions_complete(t, &r, 2000) == 0);
+	}
+	CHECK(actions_get(t, p.action_id, &info) == 0);
+	CHECK(info.status == ACTION_SUCCESS && info.has_result &&
+	    info.docker_status == 204 && !info.has_error &&
+	    info.finished_at == 2000);
+	actions_free(t);
+}
+
+static void
+test_states(void)
+{
+	struct actions *t = actions_new(8, ACTIONS_KEEP_MS);
+	struct envelope_action_payload p;
+	struct envelope_result_payload r;
+	struct action_info info;
+	char ids[4][ACTIONS_ID_LEN + 1];
+	cJSON *j;
+	char *s;
+
+	CHECK(t != NULL);
+	/* PENDING, then DENIED with the agent's error; the waiter once. */
+	payload(&p, 2);
+	CHECK(actions_add(t, &p, SHA, 31000, 1000) == 0);
+	CHECK(actions_add(t, &p, SHA, 31000, 1000) == SIGNET_ERR_EXISTS);
+	CHECK(actions_get(t, p.action_id, &info) == 0 &&
+	    info.status == ACTION_PENDING && info.finished_at == 0 &&
+	    strcmp(info.reason, "reason 2") == 0 &&
+	    strcmp(info.requested_by, "alice") == 0);
+	CHECK(actions_set_waiter(t, p.action_id, wake, NULL, 7) == 0);
+	result(&r, 2, ENVELOPE_STATUS_DENIED);
+	CHECK(actions_claim_result(t, HOST, &r, NULL) == ACTIONS_RESULT_OK);
+	/* Claimed: a deadline passing meanwhile does not end it. */
+	CHECK(actions_expire(t, 99999, ids, 4) == 0);
+	CHECK(actions_complete(t, &r, 3000) == 0);
+	woken = 0;
+	actions_wake(t, p.action_id);
+	actions_wake(t, p.action_id);
+	CHECK(woken == 1 && woken_token == 7);
+	CHECK(actions_get(t, p.action_id, &info) == 0 &&
+	    info.status == ACTION_DENIED && info.has_error &&
+	    strcmp(info.error, "policy says no") == 0);
+	CHECK(actions_set_waiter(t, p.action_id, wake, NULL, 8) == 1);
+	j = actions_info_json(&info);
+	s = j != NULL ? cJSON_PrintUnformatted(j) : NULL;
+	CHECK(s != NULL);
+	if (s != NULL) {
+		CHECK_CONTAINS(s, "\"status\":\"DENIED\"");
+		CHECK_CONTAINS(s, "\"error\":\"policy says no\"");
+		CHECK_CONTAINS(s, "\"docker_status\":0");
+		CHECK_CONTAINS(s, "\"requested_at\":\"1970-01-01T00:00:01");
+	}
+	free(s);
+	cJSON_Delete(j);
+
+	/* TIMEOUT at the deadline, then a late result replaces it. */
+	payload(&p, 3);
+	CHECK(actions_add(t, &p, SHA, 5000, 1000) == 0);
+	CHECK(actions_set_waiter(t, p.action_id, wake, NULL, 9) == 0);
+	CHECK(actions_expire(t, 4999, ids, 4) == 0);
+	CHECK(actions_expire(t, 5000, ids, 4) == 1 &&
+	    strcmp(ids[0], p.action_id) == 0);
+	CHECK(actions_expire(t, 6000, ids, 4) == 0);
+	woken = 0;
+	actions_wake(t, p.action_id);
+	CHECK(woken == 1 && woken_token == 9);
+	CHECK(actions_get(t, p.action_id, &info) == 0 &&
+	    info.status == ACTION_TIMEOUT && info.has_error &&
+	    !info.has_result);
+	result(&r, 3, ENVELOPE_STATUS_SUCCESS);
+	CHECK(actions_claim_result(t, HOST, &r, &info) == ACTIONS_RESULT_OK);
+	CHECK(info.status == ACTION_TIMEOUT);
+	CHECK(actions_complete(t, &r, 7000) == 0);
+	CHECK(actions_get(t, p.action_id, &info) == 0 &&
+	    info.status == ACTION_SUCCESS && !info.has_error &&
+	    info.finished_at == 7000);
+	CHECK(actions_claim_result(t, HOST, &r, NULL) ==
+	    ACTIONS_RESULT_DUPLICATE);
+
+	/* UNDELIVERED: ends once; a result for it is a mismatch. */
+	payload(&p, 4);
+	CHECK(actions_add(t, &p, SHA, 31000, 1000) == 0);
+	CHECK(actions_mark_undelivered(t, p.action_id, "host gone", 1500) ==
+	    0);
+	CHECK(actions_mark_undelivered(t, p.action_id, "again", 1600) ==
+	    SIGNET_ERR_NOT_FOUND);
+	CHECK(actions_get(t, p.action_id, &info) == 0 &&
+	    info.status == ACTION_UNDELIVERED &&
+	    strcmp(info.error, "host gone") == 0 && info.finished_at == 1500);
+	CHECK(actions_expire(t, 99999, ids, 4) == 0);
+	result(&r, 4, ENVELOPE_STATUS_SUCCESS);
+	CHECK(actions_claim_result(t, HOST, &r, NULL) ==
+	    ACTIONS_RESULT_MISMATCH);
+
+	/* A claim released (audit failed) can be made again. */
+	payload(&p, 5);
+	CHECK(actions_add(t, &p, SHA, 31000, 1000) == 0);
+	result(&r, 5, ENVELOPE_STATUS_FAILURE);
+	CHECK(actions_claim_result(t, HOST, &r, NULL) == ACTIONS_RESULT_OK);
+	CHECK(actions_mark_undelivered(t, p.action_id, "x", 1) ==
+	    SIGNET_ERR_NOT_FOUND);
+	actions_unclaim(t, p.action_id);
+	CHECK(actions_claim_result(t, HOST, &r, NULL) == ACTIONS_RESULT_OK);
+	CHECK(actions_complete(t, &r, 2000) == 0);
+	CHECK(actions_get(t, p.action_id, &info) == 0 &&
+	    info.status == ACTION_FAILURE);
+
+	/* A waiter cleared by its request is not called. */
+	payload(&p, 6);
+	CHECK(actions_add(t, &p, SHA, 2000, 1000) == 0);
+	CHECK(actions_set_waiter(t, p.action_id, wake, NULL, 11) == 0);
+	actions_clear_waiter(t, p.action_id, 12);      /* not its token */
+	actions_clear_waiter(t, p.action_id, 11);
+	CHECK(actions_expire(t, 2000, ids, 4) == 1);
+	woken = 0;
+	actions_wake(t, p.action_id);
+	CHECK(woken == 0);
+
+	/* Removed (action.requested not recorded): gone. */
+	actions_remove(t, p.action_id);
+	CHECK(actions_get(t, p.action_id, &info) == SIGNET_ERR_NOT_FOUND);
+	CHECK(actions_add(t, &p, "nothex", 2000, 1000) ==
+	    SIGNET_ERR_INVALID_ARG);
+	actions_free(t);
+}
+
+static void
+test_bounds(void)
+{
+	struct actions *t = actions_new(3, 60000);
+	struct envelope_action_payload p;
+	struct action_info info;
+	char ids[8][ACTIONS_ID_LEN + 1], id[33];
+	unsigned n;
+
+	CHECK(actions_new(0, 1) == NULL);
+	CHECK(actions_new(10, -1) == NULL);
+	CHECK(t != NULL);
+	for (n = 10; n < 13; n++) {
+		payload(&p, n);
+		CHECK(actions_add(t, &p, SHA, 5000, 1000) == 0);
+	}
+	CHECK(actions_count(t) == 3);
+	/* Full of live entries: refused. */
+	payload(&p, 13);
+	CHECK(actions_add(t, &p, SHA, 5000, 1000) == SIGNET_ERR_UNAVAILABLE);
+	/* Ended at 5000, but kept for keep_ms: still refused at 60000. */
+	CHECK(actions_expire(t, 5000, ids, 8) == 3);
+	CHECK(actions_add(t, &p, SHA, 70000, 60000) ==
+	    SIGNET_ERR_UNAVAILABLE);
+	/* After keep_ms finished entries are forgotten. */
+	CHECK(actions_add(t, &p, SHA, 70000, 65000) == 0);
+	CHECK(actions_count(t) == 1);
+	CHECK(actions_get(t, id_of(10, id), &info) == SIGNET_ERR_NOT_FOUND);
+	CHECK(actions_get(t, id_of(13, id), &info) == 0);
+	/* expire hands out at most max ids per call; the rest next time. */
+	for (n = 20; n < 22; n++) {
+		payload(&p, n);
+		CHECK(actions_add(t, &p, SHA, 80000, 65000) == 0);
+	}
+	CHECK(actions_expire(t, 90000, ids, 2) == 2);
+	CHECK(actions_expire(t, 90000, ids, 2) == 1);
+	CHECK(actions_expire(t, 90000, ids, 2) == 0);
+	actions_free(t);
+	actions_free(NULL);
+}
+
+int
+main(void)
+{
+	test_match();
+	test_states();
+	test_bounds();
+	return test_finish("test_actions");
+}
