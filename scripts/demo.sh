@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: ISC
 # The newcomer's demo: installs what is missing, builds, makes a demo PKI,
 # starts a private dockerd if none runs, a signet-server and a signet-agent
-# on loopback, shows the inventory through the operator API, and verifies
-# both audit logs. Prints each step; cleans up after itself.
+# on loopback, shows the inventory through the operator API, restarts a
+# container through signet, shows a denial by policy, and verifies both
+# audit logs. Prints each step; cleans up after itself.
 #   scripts/demo.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -128,7 +129,19 @@ step "6. what operators see (signetctl with alice's certificate)"
 run "$SIGNETCTL" hosts
 run "$SIGNETCTL" containers --host web-01
 
-step "7. stop both, then verify both audit logs offline"
+step "7. alice restarts the container through signet (signed, relayed, checked, run)"
+before=$(docker inspect -f '{{.State.StartedAt}}' "$cid")
+run "$SIGNETCTL" action "${cid:0:12}" restart --reason "demo: rolling restart after config change"
+after=$(docker inspect -f '{{.State.StartedAt}}' "$cid")
+echo "dockerd says StartedAt went from $before to $after"
+
+step "8. the host's policy says no: STOP is not allowed, and carol is an auditor"
+run "$SIGNETCTL" action "${cid:0:12}" stop --reason "demo: this host allows only RESTART" || true
+SIGNET_CERT=$SIGNET_PKI/issued/carol.pem SIGNET_KEY=$SIGNET_PKI/private/carol.key \
+	run "$SIGNETCTL" action "${cid:0:12}" restart --reason "demo: auditors cannot act" || true
+run "$SIGNETCTL" audit tail --limit 4
+
+step "9. stop both, then verify both audit logs offline"
 for p in "${pids[@]}"; do kill "$p"; done
 wait
 pids=()
@@ -138,7 +151,7 @@ run "$SIGNETCTL" audit verify "$demo/server-audit.log" --key "$keys/audit.pub" \
 run "$SIGNETCTL" audit verify "$demo/agent-audit.log" --key "$keys/agents/web-01.pub" \
 	--action-key "$keys/action.pub" --agent-keys "$keys/agents"
 
-step "8. tampering is caught: one byte of the server's log changed"
+step "10. tampering is caught: one byte of the server's log changed"
 cp "$demo/server-audit.log" "$demo/tampered.log"
 sed -i '2s/"ts":1/"ts":2/' "$demo/tampered.log"
 run "$SIGNETCTL" audit verify "$demo/tampered.log" --key "$keys/audit.pub" || true
