@@ -116,6 +116,38 @@ prune(struct actions *t, int64_t now_ms)
 	}
 }
 
+/*
+ * Makes room in a full table by forgetting the entry that finished first
+ * (it is in the audit log for good). A TIMEOUT entry may still receive its
+ * late result, so it goes only once its action has expired well past any
+ * skew. Returns false when every entry is still live. Under the lock.
+ */
+static bool
+evict_oldest_finished(struct actions *t, int64_t now_ms)
+{
+	size_t i, best = t->n;
+	int pass;
+
+	for (pass = 0; pass < 2 && best == t->n; pass++) {
+		for (i = 0; i < t->n; i++) {
+			const struct action_info *a = &t->v[i]->info;
+
+			if (a->status == ACTION_PENDING || t->v[i]->claimed)
+				continue;
+			if (a->status == ACTION_TIMEOUT && (pass == 0 ||
+			    a->expires_at + 2 * ENVELOPE_SKEW_MS > now_ms))
+				continue;
+			if (best == t->n || a->finished_at <
+			    t->v[best]->info.finished_at)
+				best = i;
+		}
+	}
+	if (best == t->n)
+		return false;
+	drop_at(t, best);
+	return true;
+}
+
 static void
 copy_str(char *dst, size_t dstlen, const char *src)
 {
@@ -161,7 +193,7 @@ actions_add(struct actions *t, const struct envelope_action_payload *p,
 	}
 	if (t->n == t->max)
 		prune(t, now_ms);
-	if (t->n == t->max) {
+	if (t->n == t->max && !evict_oldest_finished(t, now_ms)) {
 		r = SIGNET_ERR_UNAVAILABLE;
 		goto out;
 	}

@@ -14,8 +14,9 @@
  * once per action_id (actions_claim_result); repeats are DUPLICATE.
  *
  * Bounds: at most `max` entries. Finished entries are forgotten keep_ms
- * after they finished (checked on every add); a table full of live
- * entries refuses new ones (the API answers 503).
+ * after they finished (checked on every add), or sooner, oldest first,
+ * when the table is full (the audit log keeps them for good); a table
+ * full of live entries refuses new ones (the API answers 503).
  *
  * Waiters: a waiting HTTP request registers (fn, ctx, token); whoever ends
  * the action calls actions_wake() after recording the end in the audit

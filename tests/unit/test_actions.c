@@ -278,6 +278,22 @@ test_bounds(void)
 	CHECK(actions_expire(t, 90000, ids, 2) == 0);
 	actions_free(t);
 	actions_free(NULL);
+
+	/* A table full of finished entries makes room, oldest first. */
+	t = actions_new(2, 3600000);
+	CHECK(t != NULL);
+	for (n = 30; n < 32; n++) {
+		payload(&p, n);
+		CHECK(actions_add(t, &p, SHA, 5000, 1000) == 0);
+		CHECK(actions_mark_undelivered(t, id_of(n, id), "gone",
+		    1000 + n) == 0);
+	}
+	payload(&p, 32);
+	CHECK(actions_add(t, &p, SHA, 5000, 2000) == 0);
+	CHECK(actions_get(t, id_of(30, id), &info) == SIGNET_ERR_NOT_FOUND);
+	CHECK(actions_get(t, id_of(31, id), &info) == 0);
+	CHECK(actions_count(t) == 2);
+	actions_free(t);
 }
 
 int

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
+# Benchmark (not a test): sets up a PKI, a private dockerd with two busybox
+# containers, a real signet-server and signet-agent on loopback, then runs
+# bench_actions (START of a running container: dockerd's cheap 304 round
+# trip, through signet and straight to dockerd; throughput at 1, 16, 64
+# concurrent requests; one RESTART each way). Every action is durable in
+# both audit logs before it is answered.
+#   tests/bench/bench_actions.sh [BUILD_DIR] [COUNT]
+set -euo pipefail
+src=$(cd "$(dirname "$0")/../.." && pwd)
+build=${1:-$src/build}
+count=${2:-2000}
+export SIGNET_SOURCE_DIR=$src SIGNET_BUILD_DIR
+SIGNET_BUILD_DIR=$(mktemp -d /tmp/signet-bench-actions.XXXXXX)
+# shellcheck disable=SC1091
+. "$src/tests/integration/lib.sh"
+SIGNETCTL=$build/cli/signetctl
+export SIGNETCTL
+# relay.sh finds the binaries under SIGNET_BUILD_DIR; point it at build.
+bench_state=$SIGNET_BUILD_DIR
+# shellcheck disable=SC1091
+. "$src/tests/integration/relay.sh"
+SERVER_BIN=$build/server/signet-server
+AGENT_BIN=$build/agent/signet-agent
+stop_docker() { bash "$src/tests/integration/dockerd.sh" stop >/dev/null 2>&1 || true; rm -rf "$bench_state"; }
+trap 'r_cleanup; stop_docker' EXIT
+bash "$src/tests/integration/dockerd.sh" start
+need_docker
+make_pki
+write_server_conf
+cat >"$T_DIR/policy.json" <<'JSON'
+{ "host_id": "web-01",
+  "rules": [ { "match": { "name": "bench-*" },
+               "actions": ["START", "RESTART"] } ] }
+JSON
+chmod 0644 "$T_DIR/policy.json"
+write_agent_conf web-01 "$T_DIR/policy.json"
+sed -i 's/^\[server\]/[server]\nlog_level = warn/' "$T_DIR/server.conf"
+sed -i 's/^\[agent\]/[agent]\nlog_level = warn/' "$T_DIR/agent-web-01.conf"
+start_server
+start_agent web-01
+c1=$(docker run -d --network none --stop-timeout 1 --name bench-start "$SIGNET_TEST_IMAGE" sleep 100000)
+c2=$(docker run -d --network none --stop-timeout 1 --name bench-restart "$SIGNET_TEST_IMAGE" sleep 100000)
+known() { api_get "/api/containers/$c2" >/dev/null 2>&1; }
+wait_for 10 known
+"$build/tests/bench_actions" --api "https://localhost:$API_PORT" \
+	--ca "$SIGNET_PKI/ca.pem" --cert "$SIGNET_PKI/issued/alice.pem" \
+	--key "$SIGNET_PKI/private/alice.key" \
+	--docker-socket "${DOCKER_HOST#unix://}" --container "$c1" \
+	--restart-container "$c2" --count "$count"
+docker rm -f "$c1" "$c2" >/dev/null
