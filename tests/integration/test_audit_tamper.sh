@@ -64,7 +64,9 @@ cp t6 t7 && "$TOOL" append t7 audit.key 20
 check_fails_with "rewritten tail caught by --expect-head" \
 	'record 299 is not the expected head' verify t7 --expect-head "$head"
 
-cp log t8 && sed -i '10s/"prev":"\(.\)/"prev":"f/' t8
+# Flip the first hex digit of prev on line 10 (f becomes 0, others f).
+cp log t8 && sed -i '10s/"prev":"f/"prev":"X/; 10s/"prev":"[0-9a-e]/"prev":"f/; 10s/"prev":"X/"prev":"0/' t8
+check "the prev change took" test "$(cmp log t8 | wc -l)" -eq 1
 check_fails_with "prev changed: line 10" 't8:10: ' verify t8
 
 # Embedded action signed by a key that is not pinned.
