@@ -252,6 +252,21 @@ request_progress(void *clientp, curl_off_t dltotal, curl_off_t dlnow,
  * GET path; on success *body (free it) holds the 200 answer, NUL-terminated.
  * 404 is SIGNET_ERR_NOT_FOUND, any other status SIGNET_ERR_IO.
  */
+
+/* Lets a stopping agent abandon the request (dc->abort set); 0 or -1. */
+static int
+set_abort(struct docker_client *dc)
+{
+	if (dc->abort == NULL)
+		return 0;
+	if (curl_easy_setopt(dc->curl, CURLOPT_NOPROGRESS, 0L) != CURLE_OK ||
+	    curl_easy_setopt(dc->curl, CURLOPT_XFERINFOFUNCTION,
+	    request_progress) != CURLE_OK ||
+	    curl_easy_setopt(dc->curl, CURLOPT_XFERINFODATA,
+	    (void *)(uintptr_t)dc->abort) != CURLE_OK)
+		return -1;
+	return 0;
+}
 static int
 docker_get(struct docker_client *dc, const char *path, size_t max,
     long timeout_ms, char **body, size_t *body_len, struct err_msg *msg)
@@ -278,12 +293,7 @@ docker_get(struct docker_client *dc, const char *path, size_t max,
 		    "dockerd GET %s: cannot set up the request", path);
 		goto out;
 	}
-	if (dc->abort != NULL &&
-	    (curl_easy_setopt(dc->curl, CURLOPT_NOPROGRESS, 0L) != CURLE_OK ||
-	    curl_easy_setopt(dc->curl, CURLOPT_XFERINFOFUNCTION,
-	    request_progress) != CURLE_OK ||
-	    curl_easy_setopt(dc->curl, CURLOPT_XFERINFODATA,
-	    (void *)(uintptr_t)dc->abort) != CURLE_OK)) {
+	if (set_abort(dc) != 0) {
 		r = err_set(msg, SIGNET_ERR_INTERNAL,
 		    "dockerd GET %s: cannot set up the request", path);
 		goto out;
@@ -648,12 +658,7 @@ docker_action(struct docker_client *dc, const char *id,
 		    "dockerd POST %s: cannot set up the request", verb);
 		goto out;
 	}
-	if (dc->abort != NULL &&
-	    (curl_easy_setopt(dc->curl, CURLOPT_NOPROGRESS, 0L) != CURLE_OK ||
-	    curl_easy_setopt(dc->curl, CURLOPT_XFERINFOFUNCTION,
-	    request_progress) != CURLE_OK ||
-	    curl_easy_setopt(dc->curl, CURLOPT_XFERINFODATA,
-	    (void *)(uintptr_t)dc->abort) != CURLE_OK)) {
+	if (set_abort(dc) != 0) {
 		r = err_set(msg, SIGNET_ERR_INTERNAL,
 		    "dockerd POST %s: cannot set up the request", verb);
 		goto out;

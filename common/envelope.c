@@ -527,6 +527,19 @@ out:
 	return r;
 }
 
+/* Signs an encoded payload (taking ownership of json) under context. */
+static int
+sign_encoded(const char *context, int encoded, char *json,
+    const struct keys_secret *key, struct envelope *env)
+{
+	int r = encoded;
+
+	if (r == 0)
+		r = envelope_sign(context, json, strlen(json), key, env);
+	free(json);
+	return r;
+}
+
 int
 envelope_action_sign(const struct envelope_action_payload *a,
     const struct keys_secret *key, struct envelope *env)
@@ -536,11 +549,7 @@ envelope_action_sign(const struct envelope_action_payload *a,
 
 	memset(env, 0, sizeof(*env));
 	r = envelope_action_encode(a, &json);
-	if (r != 0)
-		return r;
-	r = envelope_sign(ENVELOPE_CTX_ACTION, json, strlen(json), key, env);
-	free(json);
-	return r;
+	return sign_encoded(ENVELOPE_CTX_ACTION, r, json, key, env);
 }
 
 int
@@ -552,11 +561,7 @@ envelope_result_sign(const struct envelope_result_payload *res,
 
 	memset(env, 0, sizeof(*env));
 	r = envelope_result_encode(res, &json);
-	if (r != 0)
-		return r;
-	r = envelope_sign(ENVELOPE_CTX_RESULT, json, strlen(json), key, env);
-	free(json);
-	return r;
+	return sign_encoded(ENVELOPE_CTX_RESULT, r, json, key, env);
 }
 
 typedef int (*decode_fn)(const void *json, size_t len, void *out,
