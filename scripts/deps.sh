@@ -8,10 +8,12 @@ PACKAGES=(
 	# build
 	build-essential cmake pkg-config clang
 	libsodium-dev libcjson-dev libinih-dev libssl-dev libcurl4-openssl-dev
-	libwebsockets-dev libmicrohttpd-dev
+	libwebsockets-dev libwebsockets-evlib-ev libev-dev libmicrohttpd-dev
 	# tests and tools
 	openssl ca-certificates curl python3 python3-jsonschema tar gzip procps
 	docker.io busybox-static iproute2
+	# packaging: Debian packages, man pages, systemd units, install test
+	scdoc dpkg-dev fakeroot lintian debootstrap systemd file
 )
 
 missing=()

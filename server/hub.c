@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include <ev.h>
 #include <libwebsockets.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -75,7 +76,12 @@ struct hub_conn {
 	bool peer_closed;
 	int peer_code;
 	uint64_t session;
-	int64_t last_valid_ms;         /* established or last pong */
+	int64_t established_ms;        /* the WebSocket opened */
+	int64_t last_valid_ms;         /* established, last frame or pong */
+	int64_t ping_sent_ms;          /* 0: no ping out */
+	bool want_ping;                /* the sweep asked for one */
+	bool hello_late;               /* the sweep fired the hello deadline */
+	bool silent;                   /* no pong in time: drop, no close */
 
 	char *buf;                     /* the message being assembled */
 	size_t len, cap;
@@ -87,6 +93,14 @@ struct hub_conn {
 struct hub {
 	struct server_ctx *ctx;        /* borrowed */
 	struct lws_context *lws;
+	/*
+	 * Ours, handed to lws as a foreign libev loop: epoll instead of
+	 * poll() over every agent's socket (O(1) per event, which is what
+	 * makes 10,000 agents affordable), and a loop we can step and stop
+	 * ourselves, which lws_service() cannot do with an event library.
+	 */
+	struct ev_loop *loop;
+	void *foreign_loops[1];
 	struct lws_protocols protocols[3];
 	lws_retry_bo_t retry;
 	char *listen_host, *cert_path, *key_path, *ca_path;
@@ -98,6 +112,13 @@ struct hub {
 	bool stopping;                 /* service thread only, as below */
 	bool grace_over;
 	lws_sorted_usec_list_t sul_grace;
+	/*
+	 * One timer for every connection's hello deadline and liveness, not
+	 * one per connection: lws keeps timers in one sorted list and inserts
+	 * by walking it, which costs O(connections) per insert and dominated
+	 * the server's CPU at a few thousand agents.
+	 */
+	lws_sorted_usec_list_t sul_sweep;
 
 	struct hub_conn *conns;
 	size_t nconns;
@@ -114,6 +135,91 @@ struct hub {
 	int64_t tokens_ms;
 	uint64_t suppressed;
 };
+
+/*
+ * What verify_peer() concluded for one TLS connection, kept on its SSL
+ * until the WebSocket upgrade. The upgrade takes it instead of verifying
+ * the same certificate against the same CA and CRL a second time (one
+ * chain and one CRL signature check each: a fifth of the server's CPU per
+ * connecting agent). Taken only when the store is still the one that
+ * judged it, so a SIGHUP in between means a full check again.
+ */
+struct hub_verified {
+	X509 *leaf;                      /* a reference */
+	struct identity_store *store;    /* a reference: compared, not used */
+	struct identity id;
+};
+
+static int hub_ssl_index = -1;
+static pthread_once_t hub_ssl_index_once = PTHREAD_ONCE_INIT;
+
+static void
+verified_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
+    long argl, void *argp)
+{
+	struct hub_verified *v = ptr;
+
+	(void)parent; (void)ad; (void)idx; (void)argl; (void)argp;
+	if (v == NULL)
+		return;
+	X509_free(v->leaf);
+	identity_store_free(v->store);
+	free(v);
+}
+
+static void
+ssl_index_init(void)
+{
+	hub_ssl_index = SSL_get_ex_new_index(0, NULL, NULL, NULL,
+	    verified_free);
+}
+
+/* Keeps a verdict on the connection's SSL; on any failure keeps none. */
+static void
+verified_keep(X509_STORE_CTX *xs, X509 *leaf, struct identity_store *store,
+    const struct identity *id)
+{
+	struct hub_verified *v, *old;
+	SSL *ssl;
+
+	if (hub_ssl_index < 0)
+		return;
+	ssl = X509_STORE_CTX_get_ex_data(xs,
+	    SSL_get_ex_data_X509_STORE_CTX_idx());
+	if (ssl == NULL)
+		return;
+	old = SSL_get_ex_data(ssl, hub_ssl_index);
+	if (old != NULL) {
+		(void)SSL_set_ex_data(ssl, hub_ssl_index, NULL);
+		verified_free(NULL, old, NULL, 0, 0, NULL);
+	}
+	v = calloc(1, sizeof(*v));
+	if (v == NULL)
+		return;
+	if (X509_up_ref(leaf) != 1) {
+		free(v);
+		return;
+	}
+	v->leaf = leaf;
+	v->store = identity_store_ref(store);
+	v->id = *id;
+	if (SSL_set_ex_data(ssl, hub_ssl_index, v) != 1)
+		verified_free(NULL, v, NULL, 0, 0, NULL);
+}
+
+/* The kept verdict for cert under store, if there is one. */
+static const struct identity *
+verified_take(SSL *ssl, X509 *cert, const struct identity_store *store)
+{
+	struct hub_verified *v;
+
+	if (hub_ssl_index < 0 || ssl == NULL)
+		return NULL;
+	v = SSL_get_ex_data(ssl, hub_ssl_index);
+	if (v == NULL || v->store != store || X509_cmp(v->leaf, cert) != 0)
+		return NULL;
+	return &v->id;
+}
 
 /* ------------------------------------------------------------------ */
 /* small helpers */
@@ -621,6 +727,7 @@ verify_peer(struct hub *hub, struct lws *wsi, X509_STORE_CTX *xs,
 	r = identity_verify_x509(store, leaf, X509_STORE_CTX_get0_untrusted(xs),
 	    IDENTITY_ACCEPT_AGENT, 0, &id, &msg);
 	if (r == 0 && preverify_ok) {
+		verified_keep(xs, leaf, store, &id);
 		identity_store_free(store);
 		return 0;
 	}
@@ -727,6 +834,7 @@ conn_identify(struct hub *hub, struct lws *wsi, struct hub_conn *c)
 	struct err_msg msg;
 	enum metric which;
 	const char *reason;
+	const struct identity *kept;
 	SSL *ssl;
 	X509 *cert = NULL;
 	int r;
@@ -752,8 +860,15 @@ conn_identify(struct hub *hub, struct lws *wsi, struct hub_conn *c)
 		X509_free(cert);
 		return -1;
 	}
-	r = identity_verify_x509(store, cert, SSL_get_peer_cert_chain(ssl),
-	    IDENTITY_ACCEPT_AGENT, 0, &c->id, &msg);
+	kept = verified_take(ssl, cert, store);
+	if (kept != NULL) {
+		c->id = *kept;
+		r = 0;
+	} else {
+		r = identity_verify_x509(store, cert,
+		    SSL_get_peer_cert_chain(ssl), IDENTITY_ACCEPT_AGENT, 0,
+		    &c->id, &msg);
+	}
 	if (r != 0) {
 		reason = classify(store, cert, X509_V_OK, &which);
 		reject(hub, c->peer, reason, which, msg.text, cert, NULL);
@@ -1152,9 +1267,16 @@ conn_timer(struct hub *hub, struct hub_conn *c)
 {
 	char det[64];
 
+	if (c->silent) {
+		/* Not reading: a close frame would never be taken. */
+		log_info("agent %s: no pong within %d s; dropping", c->id.name,
+		    HUB_HANGUP_SECS);
+		c->closing = true;
+		return -1;
+	}
 	if (c->closing)
 		return close_now(c, c->close_code, c->close_text);
-	if (c->hello_done)
+	if (c->hello_done || !c->hello_late)
 		return 0;
 	fmt(det, sizeof(det), "no hello within %d s",
 	    hub->hello_timeout_secs);
@@ -1278,6 +1400,46 @@ hub_reload(struct hub *hub)
 	identity_store_free(store);
 }
 
+/*
+ * Once a second over every connection: the hello deadline, a ping after
+ * HUB_PING_SECS of silence, and a drop after HUB_HANGUP_SECS. Closing is
+ * left to each connection's own timer callback, where lws allows it.
+ */
+static void
+sweep(lws_sorted_usec_list_t *sul)
+{
+	struct hub *hub = lws_container_of(sul, struct hub, sul_sweep);
+	int64_t now = clock_ms(CLOCK_MONOTONIC);
+	int64_t hello_ms = (int64_t)hub->hello_timeout_secs * 1000;
+	struct hub_conn *c;
+
+	if (hub->stopping)
+		return;
+	for (c = hub->conns; c != NULL; c = c->next) {
+		if (c->closing || c->silent || c->hello_late ||
+		    c->established_ms == 0)
+			continue;
+		if (!c->hello_done) {
+			if (now - c->established_ms >= hello_ms) {
+				c->hello_late = true;
+				lws_set_timer_usecs(c->wsi, 1);
+			}
+		} else if (now - c->last_valid_ms >=
+		    (int64_t)HUB_HANGUP_SECS * 1000) {
+			c->silent = true;
+			lws_set_timer_usecs(c->wsi, 1);
+		} else if (now - c->last_valid_ms >=
+		    (int64_t)HUB_PING_SECS * 1000 &&
+		    c->ping_sent_ms <= c->last_valid_ms) {
+			c->ping_sent_ms = now;
+			c->want_ping = true;
+			lws_callback_on_writable(c->wsi);
+		}
+	}
+	lws_sul_schedule(hub->lws, 0, &hub->sul_sweep, sweep,
+	    LWS_USEC_PER_SEC);
+}
+
 static void
 grace_over(lws_sorted_usec_list_t *sul)
 {
@@ -1294,6 +1456,7 @@ begin_shutdown(struct hub *hub)
 	if (hub->stopping)
 		return;
 	hub->stopping = true;
+	lws_sul_cancel(&hub->sul_sweep);
 	log_info("stopping the agent listener: closing %zu connection(s)",
 	    hub->nconns);
 	for (c = hub->conns; c != NULL; c = c->next) {
@@ -1353,6 +1516,17 @@ conn_writeable(struct hub *hub, struct hub_conn *c)
 
 	if (c->closing)
 		return close_now(c, c->close_code, c->close_text);
+	if (c->want_ping) {
+		unsigned char ping[LWS_PRE + 1];
+
+		c->want_ping = false;
+		if (lws_write(c->wsi, ping + LWS_PRE, 0, LWS_WRITE_PING) < 0)
+			return drop_session(hub, c, HUB_CLOSE_INTERNAL,
+			    "write failed", "connection_lost", "ping failed");
+		if (c->out_head != NULL)
+			lws_callback_on_writable(c->wsi);
+		return 0;
+	}
 	o = c->out_head;
 	if (o == NULL)
 		return 0;
@@ -1444,13 +1618,13 @@ hub_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	case LWS_CALLBACK_ESTABLISHED:
 		if (c == NULL || c->cert == NULL)
 			return -1;
-		c->last_valid_ms = clock_ms(CLOCK_MONOTONIC);
-		lws_set_timer_usecs(wsi,
-		    (lws_usec_t)hub->hello_timeout_secs * LWS_USEC_PER_SEC);
+		c->established_ms = clock_ms(CLOCK_MONOTONIC);
+		c->last_valid_ms = c->established_ms;
 		return 0;
 	case LWS_CALLBACK_RECEIVE:
 		if (c == NULL)
 			return -1;
+		c->last_valid_ms = clock_ms(CLOCK_MONOTONIC);
 		return conn_receive(hub, c, in, len);
 	case LWS_CALLBACK_RECEIVE_PONG:
 		if (c != NULL) {
@@ -1586,12 +1760,28 @@ hub_start(struct server_ctx *ctx, const struct hub_config *cfg,
 	hub->protocols[1].callback = hub_callback;
 	hub->protocols[1].per_session_data_size = sizeof(struct hub_conn);
 	hub->protocols[1].rx_buffer_size = HUB_RX_CHUNK;
-	hub->retry.secs_since_valid_ping = HUB_PING_SECS;
-	hub->retry.secs_since_valid_hangup = HUB_HANGUP_SECS;
+	/* No per-connection validity timers: sweep() does liveness. */
+	memset(&hub->retry, 0, sizeof(hub->retry));
+
+	if (pthread_once(&hub_ssl_index_once, ssl_index_init) != 0 ||
+	    hub_ssl_index < 0) {
+		r = err_set(msg, SIGNET_ERR_ALLOC, "cannot register TLS "
+		    "connection data");
+		goto out;
+	}
+	hub->loop = ev_loop_new(EVBACKEND_EPOLL);
+	if (hub->loop == NULL) {
+		r = err_set(msg, SIGNET_ERR_IO, "cannot make an epoll event "
+		    "loop for the agent listener");
+		goto out;
+	}
+	hub->foreign_loops[0] = hub->loop;
 
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_line);
 	memset(&info, 0, sizeof(info));
-	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
+	info.foreign_loops = hub->foreign_loops;
+	info.options = LWS_SERVER_OPTION_LIBEV |
+	    LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
 	    LWS_SERVER_OPTION_REQUIRE_VALID_OPENSSL_CLIENT_CERT |
 	    LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND |
 	    LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
@@ -1613,8 +1803,9 @@ hub_start(struct server_ctx *ctx, const struct hub_config *cfg,
 	if (hub->lws == NULL) {
 		r = err_set(msg, SIGNET_ERR_IO, "cannot listen for agents on "
 		    "%s port %d with certificate %s, key %s and CA %s (port in "
-		    "use, address not local, or unusable certificate/key: see "
-		    "the lines above)", iface != NULL ? iface : "*",
+		    "use, address not local, unusable certificate/key, or the "
+		    "libev plugin of libwebsockets (Debian package "
+		    "libwebsockets-evlib-ev) missing: see the lines above)", iface != NULL ? iface : "*",
 		    cfg->listen_port, cfg->cert_path, cfg->key_path,
 		    cfg->ca_path);
 		goto out;
@@ -1625,6 +1816,8 @@ hub_start(struct server_ctx *ctx, const struct hub_config *cfg,
 		r = err_set(msg, SIGNET_ERR_IO, "agent listener has no port");
 		goto out;
 	}
+	lws_sul_schedule(hub->lws, 0, &hub->sul_sweep, sweep,
+	    LWS_USEC_PER_SEC);
 	log_info("listening for agents on %s%s%s:%d (TLS %s+, client "
 	    "certificates required, hello within %d s)",
 	    v4 ? "" : "[", iface != NULL ? iface : (v4 ? "0.0.0.0" : "::"),
@@ -1656,8 +1849,14 @@ hub_run(struct hub *hub)
 			begin_shutdown(hub);
 		if (hub->stopping && (hub->conns == NULL || hub->grace_over))
 			break;
-		if (lws_service(hub->lws, 0) < 0) {
-			log_error("the agent listener's service loop failed");
+		/*
+		 * One turn: lws's watchers (sockets, its timers, the cancel
+		 * pipe that hub_request_stop() writes) wake it, so the checks
+		 * above run after every batch of events.
+		 */
+		if (!ev_run(hub->loop, EVRUN_ONCE)) {
+			log_error("the agent listener's event loop has nothing "
+			    "left to watch");
 			r = SIGNET_ERR_IO;
 			break;
 		}
@@ -1740,8 +1939,13 @@ hub_free(struct hub *hub)
 	hub->stopping = true;
 	if (hub->lws != NULL) {
 		lws_sul_cancel(&hub->sul_grace);
+		lws_sul_cancel(&hub->sul_sweep);
 		lws_context_destroy(hub->lws);
 		hub->lws = NULL;
+	}
+	if (hub->loop != NULL) {
+		ev_loop_destroy(hub->loop);
+		hub->loop = NULL;
 	}
 	if (hub->send_mu_ready) {
 		(void)pthread_mutex_lock(&hub->send_mu);

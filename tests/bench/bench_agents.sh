@@ -4,7 +4,10 @@
 # certificate, a real TLS 1.3 handshake, hello and an inventory, against a
 # real signet-server on loopback. Prints the time until all are connected
 # (as the server counts them), the server's RSS per connected agent, and
-# its CPU use while the agents sit idle.
+# its CPU use while the agents sit idle. agent_sim keeps at most
+# SIM_INFLIGHT (default 64) connections between connect and open, so it
+# goes as fast as the server takes agents; SIM_RATE caps connections/s.
+# BENCH_KEEP=1 keeps the work directory (logs) for a look afterwards.
 #   tests/bench/bench_agents.sh [BUILD_DIR] N...     (default: 1000 10000)
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
@@ -14,6 +17,7 @@ work=$(mktemp -d /tmp/signet-bench-agents.XXXXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
+[ -n "${BENCH_KEEP:-}" ] && cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; echo "kept $work"; }
 export SIGNETCTL=$build/cli/signetctl
 pki=$work/pki
 "$src/pki/signet-pki" init "$pki" >/dev/null
@@ -56,12 +60,18 @@ CONF
 	spid=$!; pids+=("$spid")
 	for _ in $(seq 1 100); do metric signet_agents_connected >/dev/null 2>&1 && break; sleep 0.1; done
 	rss0=$(rss_kib "$spid")
-	start=$(date +%s.%N)
 	"$build/tests/agent_sim" --url "wss://localhost:$agent" --ca "$pki/ca.pem" \
 		--pki "$work/agents" --prefix a- --count "$n" --containers 5 --quiet ${SIM_RATE:+--rate "$SIM_RATE"} \
+		--inflight "${SIM_INFLIGHT:-64}" \
 		>"$work/sim-$n.log" 2>&1 &
 	simpid=$!; pids+=("$simpid")
-	sc0=$(cpu_ticks "$spid")
+	# The clock starts once agent_sim has loaded its N keys and connects.
+	until grep -q '^ready ' "$work/sim-$n.log"; do
+		kill -0 "$simpid" 2>/dev/null || { echo "agent_sim died:"; cat "$work/sim-$n.log"; exit 1; }
+		sleep 0.05
+	done
+	start=$(date +%s.%N)
+	sc0=$(cpu_ticks "$spid"); mc0=$(cpu_ticks "$simpid")
 	connected=0
 	while :; do
 		connected=$(metric signet_agents_connected || echo 0)
@@ -84,7 +94,7 @@ CONF
 	printf '  CPU while connecting: server %.2f s (%.2f ms per agent), agent_sim %.2f s\n' \
 		"$(echo "($sc1 - $sc0) / $hz" | bc -l)" \
 		"$(echo "($sc1 - $sc0) * 1000 / $hz / $n" | bc -l)" \
-		"$(echo "$mc1 / $hz" | bc -l)"
+		"$(echo "($mc1 - $mc0) / $hz" | bc -l)"
 	kill "$simpid" "$spid" 2>/dev/null || true
 	wait "$simpid" "$spid" 2>/dev/null || true
 done

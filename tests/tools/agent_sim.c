@@ -34,6 +34,9 @@
  *   --duration SECS           close and exit after SECS (default: run
  *                             until SIGTERM/SIGINT or every agent closed)
  *   --rate N                  open at most N connections a second
+ *   --inflight N              at most N connections between connect and
+ *                             open (or failure) at once: as fast as the
+ *                             server takes them, without swamping it
  *   --freeze SECS             once everything is sent, stop serving the
  *                             connections (no reads, no pongs) for SECS:
  *                             a silent peer, for the liveness test
@@ -56,6 +59,9 @@
  *   --bad-sha                 claim a wrong request_sha256 (a mismatch)
  *
  * stdout, one line per event (I = agent index, from 0):
+ *   ready agents=N                  certificates loaded, connecting now
+ *                                   (also with --quiet: benchmarks start
+ *                                   their clock here)
  *   connected I host=H              the WebSocket is open
  *   sent I hello|inventory|raw bytes=N
  *   received I bytes=N "TEXT"       a message from the server (escaped)
@@ -75,6 +81,7 @@
  * TLS context, libwebsockets).
  */
 #include <errno.h>
+#include <ev.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -151,6 +158,7 @@ struct sim_opts {
 	const char *agent_version, *docker_version;
 	const char *inventory_file, *raw_file;
 	long count, first, containers, fragment, duration, rate, freeze;
+	long inflight;
 	bool no_cert, no_hello, binary, tls12, quiet;
 	const char *answer, *result_key, *action_pub, *error_text;
 	long answer_delay, docker_status;
@@ -170,6 +178,8 @@ struct sim {
 	unsigned char *scratch;        /* LWS_PRE + largest message */
 	size_t scratch_len;
 	struct lws_context *lws;
+	struct ev_loop *loop;          /* ours, given to lws (foreign) */
+	void *foreign_loops[1];
 	SSL_CTX *ssl;
 	lws_sorted_usec_list_t tick;
 	int64_t start_ms, close_at_ms;
@@ -209,7 +219,8 @@ usage(FILE *f)
 	    "       [--agent-version V] [--docker-version V] [--no-hello] "
 	    "[--containers N | --inventory F]\n"
 	    "       [--raw F] [--binary] [--fragment BYTES] [--address A] "
-	    "[--duration S] [--rate N] [--freeze S] [--tls12] [--quiet]\n"
+	    "[--duration S] [--rate N] [--inflight N]\n"
+	    "       [--freeze S] [--tls12] [--quiet]\n"
 	    "       [--answer S[,S..] [--result-key F] [--action-pub F] "
 	    "[--answer-delay S] [--error T] [--docker-status N] "
 	    "[--duplicate] [--bad-sha]]\n"
@@ -289,6 +300,8 @@ parse_args(int argc, char **argv, struct sim_opts *o)
 			lp = &o->freeze; lmin = 1; lmax = 3600;
 		} else if (strcmp(a, "--rate") == 0) {
 			lp = &o->rate; lmin = 1; lmax = 1000000;
+		} else if (strcmp(a, "--inflight") == 0) {
+			lp = &o->inflight; lmin = 1; lmax = 1000000;
 		} else if (strcmp(a, "--no-cert") == 0) o->no_cert = true;
 		else if (strcmp(a, "--no-hello") == 0) o->no_hello = true;
 		else if (strcmp(a, "--binary") == 0) o->binary = true;
@@ -1171,8 +1184,17 @@ run(struct sim *s)
 	protocols[0].name = "signet.v1";
 	protocols[0].callback = sim_callback;
 	protocols[0].rx_buffer_size = 65536;
+	/* epoll through libev, as the hub: poll() over N sockets is O(N). */
+	s->loop = ev_loop_new(EVBACKEND_EPOLL);
+	if (s->loop == NULL) {
+		fprintf(stderr, "agent_sim: cannot make an epoll loop\n");
+		return SIM_SETUP;
+	}
+	s->foreign_loops[0] = s->loop;
 	memset(&info, 0, sizeof(info));
-	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
+	info.foreign_loops = s->foreign_loops;
+	info.options = LWS_SERVER_OPTION_LIBEV |
+	    LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
 	    LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = protocols;
@@ -1189,12 +1211,18 @@ run(struct sim *s)
 	}
 	lws_sul_schedule(s->lws, 0, &s->tick, tick, SIM_TICK_US);
 
+	printf("ready agents=%zu\n", s->nagents);
+	(void)fflush(stdout);
 	s->start_ms = mono_ms();
 	for (;;) {
 		now = mono_ms();
 		allowed = (int64_t)s->nagents;
 		if (s->o.rate > 0)
 			allowed = 1 + (now - s->start_ms) * s->o.rate / 1000;
+		if (s->o.inflight > 0 && allowed > (int64_t)(s->connected +
+		    s->errors) + s->o.inflight)
+			allowed = (int64_t)(s->connected + s->errors) +
+			    s->o.inflight;
 		while (!s->closing && s->launched < s->nagents &&
 		    (int64_t)s->launched < allowed)
 			launch(s, &s->agents[s->launched]);
@@ -1232,7 +1260,7 @@ run(struct sim *s)
 		    now - s->close_at_ms > SIM_CLOSE_GRACE_MS;
 		if (all_open_closed)
 			break;
-		if (lws_service(s->lws, 0) < 0)
+		if (!ev_run(s->loop, EVRUN_ONCE))
 			break;
 		(void)fflush(stdout);
 	}
@@ -1280,6 +1308,8 @@ main(int argc, char **argv)
 	the_sim = NULL;                /* nothing more is reported */
 	if (s.lws != NULL)
 		lws_context_destroy(s.lws);
+	if (s.loop != NULL)
+		ev_loop_destroy(s.loop);
 	SSL_CTX_free(s.ssl);
 	for (i = 0; s.agents != NULL && i < s.nagents; i++) {
 		X509_free(s.agents[i].cert);
