@@ -50,6 +50,7 @@
 
 /* Set by the signal handlers; read by the main loop. */
 static volatile sig_atomic_t daemon_stop_signal;
+static volatile sig_atomic_t daemon_rotate_requested;
 static struct policy_store *volatile daemon_policy_for_hup;
 
 struct daemon {
@@ -63,7 +64,14 @@ struct daemon {
 	struct channel *ch;
 	struct docker_events *events;
 	struct docker_client *dc;      /* the snapshot worker's */
-	struct docker_client *exec_dc; /* the action executor's */
+	/*
+	 * The executor's: one per worker (a libcurl handle is one thread's at
+	 * a time), lent out under exec_mu for one dockerd call.
+	 */
+	struct docker_client *exec_dc[EXECUTOR_WORKERS];
+	bool exec_lent[EXECUTOR_WORKERS];
+	pthread_mutex_t exec_mu;
+	bool exec_mu_ok;
 	struct executor *ex;
 	int64_t started_ms;
 
@@ -721,13 +729,45 @@ on_established(void *arg)
 
 /* ---- actions: the executor's glue (service thread unless noted) ---- */
 
+/* Any worker: a dockerd connection of its own, or -1 (none free). */
+static int
+exec_borrow(struct daemon *d)
+{
+	int i, got = -1;
+
+	if (pthread_mutex_lock(&d->exec_mu) != 0)
+		return -1;
+	for (i = 0; i < EXECUTOR_WORKERS && got < 0; i++) {
+		if (d->exec_dc[i] != NULL && !d->exec_lent[i]) {
+			d->exec_lent[i] = true;
+			got = i;
+		}
+	}
+	(void)pthread_mutex_unlock(&d->exec_mu);
+	return got;
+}
+
+static void
+exec_return(struct daemon *d, int i)
+{
+	(void)pthread_mutex_lock(&d->exec_mu);
+	d->exec_lent[i] = false;
+	(void)pthread_mutex_unlock(&d->exec_mu);
+}
+
 static int
 exec_inspect(void *arg, const char *id, struct inventory **out,
     struct err_msg *msg)
 {
 	struct daemon *d = arg;
+	int i = exec_borrow(d), r;
 
-	return docker_inspect(d->exec_dc, id, out, msg);
+	if (i < 0)
+		return err_set(msg, SIGNET_ERR_UNAVAILABLE, "no dockerd "
+		    "connection free for the executor");
+	r = docker_inspect(d->exec_dc[i], id, out, msg);
+	exec_return(d, i);
+	return r;
 }
 
 static int
@@ -735,9 +775,16 @@ exec_act(void *arg, const char *id, enum envelope_action action,
     int stop_timeout, long *http_status, struct err_msg *msg)
 {
 	struct daemon *d = arg;
+	int i = exec_borrow(d), r;
 
-	return docker_action(d->exec_dc, id, action, stop_timeout,
+	*http_status = 0;
+	if (i < 0)
+		return err_set(msg, SIGNET_ERR_UNAVAILABLE, "no dockerd "
+		    "connection free for the executor");
+	r = docker_action(d->exec_dc[i], id, action, stop_timeout,
 	    http_status, msg);
+	exec_return(d, i);
+	return r;
 }
 
 /* Any thread: a result waits in the outbox; flush_results sends it. */
@@ -870,6 +917,13 @@ on_hup(int sig)
 		policy_store_request_reload(daemon_policy_for_hup);
 }
 
+static void
+on_usr1(int sig)
+{
+	(void)sig;
+	daemon_rotate_requested = 1;
+}
+
 static int
 install_signals(struct err_msg *msg)
 {
@@ -884,6 +938,10 @@ install_signals(struct err_msg *msg)
 		    strerror(errno));
 	sa.sa_handler = on_hup;
 	if (sigaction(SIGHUP, &sa, NULL) != 0)
+		return err_set(msg, SIGNET_ERR_INTERNAL, "sigaction: %s",
+		    strerror(errno));
+	sa.sa_handler = on_usr1;
+	if (sigaction(SIGUSR1, &sa, NULL) != 0)
 		return err_set(msg, SIGNET_ERR_INTERNAL, "sigaction: %s",
 		    strerror(errno));
 	sa.sa_handler = SIG_IGN;
@@ -933,6 +991,20 @@ policy_reload(struct daemon *d)
 	cJSON_Delete(o);
 }
 
+/* SIGUSR1: rotate the audit log (on the main loop, not in the handler). */
+static void
+audit_rotate_if_requested(struct daemon *d)
+{
+	struct err_msg m;
+
+	if (daemon_rotate_requested == 0)
+		return;
+	daemon_rotate_requested = 0;
+	err_clear(&m);
+	if (audit_rotate(d->audit, "signal", &m) != 0)
+		log_error("SIGUSR1: audit log not rotated: %s", m.text);
+}
+
 /* Loads everything; returns the exit code to use on failure, or 0. */
 static int
 daemon_load(struct daemon *d, const char *config_path)
@@ -945,6 +1017,8 @@ daemon_load(struct daemon *d, const char *config_path)
 	enum log_level level;
 	const char *v;
 	char version[DOCKER_VERSION_MAX + 1];
+	uint64_t rotate_size = 0;
+	size_t i;
 
 	err_clear(&m);
 	if (config_load(config_path, config_agent_schema,
@@ -960,6 +1034,10 @@ daemon_load(struct daemon *d, const char *config_path)
 		return 2;
 	}
 	log_init("signet-agent", level);
+	if (audit_config_rotate_size(d->cfg, &rotate_size, &m) != 0) {
+		fprintf(stderr, "signet-agent: %s\n", m.text);
+		return 2;
+	}
 	d->server = config_get(d->cfg, "agent", "server");
 	if (daemon_cert_identity(config_get(d->cfg, "tls", "cert"),
 	    config_get(d->cfg, "tls", "key"), d->host_id, &m) != 0) {
@@ -994,6 +1072,7 @@ daemon_load(struct daemon *d, const char *config_path)
 		log_error("audit log refused: %s", m.text);
 		return 1;
 	}
+	audit_set_rotate_size(d->audit, rotate_size);
 	if (docker_client_new(config_get(d->cfg, "agent", "docker_socket"),
 	    &d->dc, &m) != 0) {
 		log_error("dockerd: %s", m.text);
@@ -1005,10 +1084,17 @@ daemon_load(struct daemon *d, const char *config_path)
 	 * is running is waited for, also at shutdown, so that its outcome is
 	 * known and recorded.
 	 */
-	if (docker_client_new(config_get(d->cfg, "agent", "docker_socket"),
-	    &d->exec_dc, &m) != 0) {
-		log_error("dockerd: %s", m.text);
+	if (pthread_mutex_init(&d->exec_mu, NULL) != 0) {
+		log_error("cannot make a mutex");
 		return 1;
+	}
+	d->exec_mu_ok = true;
+	for (i = 0; i < EXECUTOR_WORKERS; i++) {
+		if (docker_client_new(config_get(d->cfg, "agent",
+		    "docker_socket"), &d->exec_dc[i], &m) != 0) {
+			log_error("dockerd: %s", m.text);
+			return 1;
+		}
 	}
 	if (docker_version(d->dc, version, &m) == 0) {
 		memcpy(d->docker_version, version, sizeof(version));
@@ -1168,6 +1254,7 @@ daemon_run(const char *config_path)
 	/* Threads start with the signals blocked: only this one takes them. */
 	if (sigemptyset(&block) != 0 || sigaddset(&block, SIGTERM) != 0 ||
 	    sigaddset(&block, SIGINT) != 0 || sigaddset(&block, SIGHUP) != 0 ||
+	    sigaddset(&block, SIGUSR1) != 0 ||
 	    pthread_sigmask(SIG_BLOCK, &block, &old) != 0)
 		goto out;
 	masked = true;
@@ -1186,6 +1273,7 @@ daemon_run(const char *config_path)
 		}
 		flush_results(d);
 		policy_reload(d);
+		audit_rotate_if_requested(d);
 	}
 	rc = 0;
 out:
@@ -1221,7 +1309,10 @@ out:
 		channel_free(d->ch);
 		channel_frame_unref(d->latest);
 		docker_client_free(d->dc);
-		docker_client_free(d->exec_dc);
+		for (size_t w = 0; w < EXECUTOR_WORKERS; w++)
+			docker_client_free(d->exec_dc[w]);
+		if (d->exec_mu_ok)
+			(void)pthread_mutex_destroy(&d->exec_mu);
 		audit_close(d->audit);
 		daemon_policy_for_hup = NULL;
 		policy_store_free(d->policy);

@@ -2,6 +2,7 @@
 /* The agent's action pipeline: verify, decide, record, act, answer. */
 #include "executor.h"
 
+#include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,17 @@ struct outbox_entry {
 struct job {
 	char *data;
 	size_t len;
+	char container[65];        /* scheduling key (unverified); "" none */
+};
+
+struct executor;
+
+/* One worker thread and the container it is working on. */
+struct worker {
+	struct executor *ex;
+	pthread_t thread;
+	bool started;
+	char container[65];        /* under mu; "" idle or no key */
 };
 
 struct executor {
@@ -55,8 +67,7 @@ struct executor {
 	void (*on_result)(void *arg);
 	void *result_arg;
 
-	/* The pipeline in MODE_RUN only: the worker, or a test's thread. */
-	struct replay *seen;
+	struct replay *seen;           /* under mu */
 
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -65,11 +76,11 @@ struct executor {
 	struct outbox_entry *outbox;   /* EXECUTOR_OUTBOX_MAX, by seq */
 	size_t nout;
 	uint64_t next_seq;
-	struct job queue[EXECUTOR_QUEUE_MAX];
-	size_t qhead, qlen;
+	struct job queue[EXECUTOR_QUEUE_MAX];  /* in arrival order */
+	size_t qlen;
 	bool stop;
-	bool thread_started;
-	pthread_t thread;
+	bool thread_started;           /* the workers run */
+	struct worker workers[EXECUTOR_WORKERS];
 	struct executor_stats stats;
 	int64_t refused_window_ms;
 	unsigned refused_in_window;
@@ -1110,7 +1121,9 @@ pipeline(struct executor *ex, const char *data, size_t len, enum mode mode,
 		reject(ex, &act, m.text);
 		goto out;
 	}
+	lock(ex);
 	r = replay_add(ex->seen, act.a.action_id, act.a.expires_at, now);
+	unlock(ex);
 	if (r != 0) {
 		(void)snprintf(why, sizeof(why), r == SIGNET_ERR_EXISTS ?
 		    "replay: action_id %s was seen before" :
@@ -1150,58 +1163,174 @@ run_job(struct executor *ex, struct job *job, enum mode mode)
 	job->data = NULL;
 }
 
+/*
+ * The container an action frame names, read without verifying anything:
+ * only to keep one container's actions in order (the pipeline verifies).
+ * "" when it cannot be read; such a frame is refused by the pipeline.
+ */
+static void
+peek_container(const char *data, size_t len, char key[65])
+{
+	cJSON *frame = NULL, *payload = NULL;
+	const cJSON *p, *c;
+	unsigned char *raw = NULL;
+	size_t raw_len = 0, i;
+
+	key[0] = '\0';
+	frame = cJSON_ParseWithLength(data, len);
+	p = cJSON_GetObjectItemCaseSensitive(frame, "payload");
+	if (!cJSON_IsString(p) || p->valuestring == NULL)
+		goto out;
+	raw = malloc(strlen(p->valuestring) + 1);
+	if (raw == NULL || sodium_base642bin(raw, strlen(p->valuestring),
+	    p->valuestring, strlen(p->valuestring), NULL, &raw_len, NULL,
+	    sodium_base64_VARIANT_ORIGINAL) != 0)
+		goto out;
+	payload = cJSON_ParseWithLength((const char *)raw, raw_len);
+	c = cJSON_GetObjectItemCaseSensitive(payload, "container_id");
+	if (!cJSON_IsString(c) || c->valuestring == NULL ||
+	    strlen(c->valuestring) != 64)
+		goto out;
+	for (i = 0; i < 64; i++)
+		if (!isxdigit((unsigned char)c->valuestring[i]))
+			goto out;
+	memcpy(key, c->valuestring, 65);
+out:
+	cJSON_Delete(payload);
+	free(raw);
+	cJSON_Delete(frame);
+}
+
+/*
+ * Under mu: the first queued job no other worker's container blocks, so
+ * that actions on one container run one at a time, in arrival order, and
+ * actions on different containers run side by side. At a stop any job
+ * will do: it is answered, not run. -1: none.
+ */
+static ssize_t
+pick_job(const struct executor *ex)
+{
+	size_t i, w;
+
+	if (ex->stop)
+		return ex->qlen > 0 ? 0 : -1;
+	for (i = 0; i < ex->qlen; i++) {
+		const char *key = ex->queue[i].container;
+		bool blocked = false;
+
+		for (w = 0; w < EXECUTOR_WORKERS && key[0] != '\0'; w++)
+			if (strcmp(ex->workers[w].container, key) == 0)
+				blocked = true;
+		/* An earlier queued job on the same container goes first. */
+		for (w = 0; w < i && key[0] != '\0' && !blocked; w++)
+			if (strcmp(ex->queue[w].container, key) == 0)
+				blocked = true;
+		if (!blocked)
+			return (ssize_t)i;
+	}
+	return -1;
+}
+
 static void *
 worker_main(void *arg)
 {
-	struct executor *ex = arg;
+	struct worker *me = arg;
+	struct executor *ex = me->ex;
 	struct job job;
 	enum mode mode;
+	ssize_t i;
 
 	lock(ex);
 	for (;;) {
-		if (ex->qlen == 0) {
+		i = pick_job(ex);
+		if (i < 0) {
 			if (ex->stop)
 				break;
 			(void)pthread_cond_wait(&ex->cv, &ex->mu);
 			continue;
 		}
-		job = ex->queue[ex->qhead];
-		ex->queue[ex->qhead].data = NULL;
-		ex->qhead = (ex->qhead + 1) % EXECUTOR_QUEUE_MAX;
+		job = ex->queue[i];
+		memmove(&ex->queue[i], &ex->queue[i + 1],
+		    (ex->qlen - (size_t)i - 1) * sizeof(ex->queue[0]));
 		ex->qlen--;
+		ex->queue[ex->qlen].data = NULL;
 		/* Frames still queued at a stop are answered, not run. */
 		mode = ex->stop ? MODE_STOPPING : MODE_RUN;
+		memcpy(me->container, job.container, sizeof(me->container));
 		unlock(ex);
 		run_job(ex, &job, mode);
 		lock(ex);
+		me->container[0] = '\0';
+		/* A job held back for this container may go now. */
+		(void)pthread_cond_broadcast(&ex->cv);
 	}
 	unlock(ex);
 	return NULL;
 }
 
+/* Under mu: asks the workers to stop; returns whether any ran. */
+static bool
+stop_workers_locked(struct executor *ex)
+{
+	ex->stop = true;
+	(void)pthread_cond_broadcast(&ex->cv);
+	return ex->thread_started;
+}
+
+static void
+join_workers(struct executor *ex)
+{
+	size_t w;
+
+	for (w = 0; w < EXECUTOR_WORKERS; w++) {
+		if (ex->workers[w].started) {
+			(void)pthread_join(ex->workers[w].thread, NULL);
+			ex->workers[w].started = false;
+		}
+	}
+}
+
 int
 executor_start(struct executor *ex)
 {
+	size_t w;
 	int r = 0;
 
 	lock(ex);
-	if (!ex->thread_started) {
-		ex->stop = false;
-		if (pthread_create(&ex->thread, NULL, worker_main, ex) != 0)
-			r = SIGNET_ERR_INTERNAL;
-		else
-			ex->thread_started = true;
+	if (ex->thread_started) {
+		unlock(ex);
+		return 0;
 	}
+	ex->stop = false;
+	for (w = 0; w < EXECUTOR_WORKERS; w++) {
+		ex->workers[w].ex = ex;
+		ex->workers[w].container[0] = '\0';
+		if (pthread_create(&ex->workers[w].thread, NULL, worker_main,
+		    &ex->workers[w]) != 0) {
+			r = SIGNET_ERR_INTERNAL;
+			break;
+		}
+		ex->workers[w].started = true;
+	}
+	if (r == 0) {
+		ex->thread_started = true;
+		unlock(ex);
+		return 0;
+	}
+	/* All or none: the ones that started are stopped again. */
+	(void)stop_workers_locked(ex);
 	unlock(ex);
+	join_workers(ex);
 	return r;
 }
 
 int
 executor_submit(struct executor *ex, const char *data, size_t len)
 {
-	struct job job = { NULL, 0 };
+	struct job job;
 	enum mode mode = MODE_RUN;
 
+	memset(&job, 0, sizeof(job));
 	if (len > EXECUTOR_FRAME_MAX) {
 		refuse_frame(ex, "frame over the size limit", NULL, 0, len);
 		return 0;
@@ -1212,6 +1341,7 @@ executor_submit(struct executor *ex, const char *data, size_t len)
 	memcpy(job.data, data, len);
 	job.data[len] = '\0';
 	job.len = len;
+	peek_container(job.data, len, job.container);
 	lock(ex);
 	if (!ex->thread_started || ex->stop) {
 		mode = MODE_STOPPING;
@@ -1219,8 +1349,7 @@ executor_submit(struct executor *ex, const char *data, size_t len)
 		mode = MODE_BUSY;
 		ex->stats.busy++;
 	} else {
-		ex->queue[(ex->qhead + ex->qlen) % EXECUTOR_QUEUE_MAX] = job;
-		ex->qlen++;
+		ex->queue[ex->qlen++] = job;
 		job.data = NULL;
 		(void)pthread_cond_signal(&ex->cv);
 	}
@@ -1238,13 +1367,11 @@ executor_stop(struct executor *ex)
 	if (ex == NULL)
 		return;
 	lock(ex);
-	ex->stop = true;
-	started = ex->thread_started;
-	(void)pthread_cond_broadcast(&ex->cv);
+	started = stop_workers_locked(ex);
 	unlock(ex);
 	if (!started)
 		return;
-	(void)pthread_join(ex->thread, NULL);
+	join_workers(ex);
 	lock(ex);
 	ex->thread_started = false;
 	unlock(ex);
@@ -1432,13 +1559,14 @@ reload_log(struct executor *ex, const char *path, struct err_msg *msg)
 {
 	struct audit_reader *rd = NULL;
 	struct pending *pend = NULL;
-	size_t npend = 0, len = 0, lineno = 0, i;
+	size_t npend = 0, len = 0, i;
 	int64_t since = now_ms(ex) - EXECUTOR_OUTBOX_KEEP_MS;
 	char *line = NULL;
 	bool had_nl = false;
 	int r, more;
 
-	r = audit_reader_open(path, &rd, msg);
+	/* Rotated files too: the last hour may span a rotation. */
+	r = audit_reader_open_since(path, since, &rd, msg);
 	if (r == SIGNET_ERR_NOT_FOUND)
 		return 0;
 	if (r != 0)
@@ -1455,15 +1583,17 @@ reload_log(struct executor *ex, const char *path, struct err_msg *msg)
 		more = audit_reader_next(rd, &line, &len, &had_nl);
 		if (more == 0 || (more > 0 && !had_nl))
 			break;
-		lineno++;
 		if (more < 0) {
-			r = err_set(msg, more, "%s:%zu: unreadable line", path,
-			    lineno);
+			r = err_set(msg, more, "%s:%llu: unreadable line",
+			    audit_reader_path(rd),
+			    (unsigned long long)audit_reader_lineno(rd));
 			goto out;
 		}
 		if (audit_parse_line(line, len, &rec, &sub) != 0) {
-			r = err_set(msg, SIGNET_ERR_FORMAT, "%s:%zu: %s", path,
-			    lineno, sub.text);
+			r = err_set(msg, SIGNET_ERR_FORMAT, "%s:%llu: %s",
+			    audit_reader_path(rd),
+			    (unsigned long long)audit_reader_lineno(rd),
+			    sub.text);
 			goto out;
 		}
 		if (strcmp(rec.event, "action.received") == 0) {
@@ -1562,7 +1692,7 @@ executor_free(struct executor *ex)
 	if (ex->mu_ok && ex->cv_ok)
 		executor_stop(ex);
 	for (i = 0; i < ex->qlen; i++)
-		free(ex->queue[(ex->qhead + i) % EXECUTOR_QUEUE_MAX].data);
+		free(ex->queue[i].data);
 	if (ex->outbox != NULL) {
 		for (i = 0; i < ex->nout; i++)
 			free(ex->outbox[i].frame);

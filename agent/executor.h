@@ -63,11 +63,15 @@
  *                    the next record's "suppressed")
  *
  * Threads: executor_handle_frame runs the pipeline on the calling thread
- * (tests; the worker). executor_start runs a worker thread that takes
- * frames from a bounded queue (executor_submit, from the channel's service
- * thread), one at a time. The outbox, the counters and the refused-frame
- * limiter are under the executor's lock; every other call may come from
- * any thread.
+ * (tests; the workers). executor_start runs EXECUTOR_WORKERS worker
+ * threads that take frames from a bounded queue (executor_submit, from the
+ * channel's service thread). Actions on one container run one at a time,
+ * in the order they arrived; actions on different containers run side by
+ * side, so that their audit records share syncs and dockerd works on
+ * several at once. The seen set, the outbox, the counters and the
+ * refused-frame limiter are under the executor's lock; every other call
+ * may come from any thread, and the ops must be safe to call from several
+ * workers at once.
  */
 #ifndef SIGNET_AGENT_EXECUTOR_H
 #define SIGNET_AGENT_EXECUTOR_H
@@ -84,7 +88,8 @@
 #include "policy_store.h"
 
 #define EXECUTOR_FRAME_MAX (64 * 1024)     /* bytes of one action frame */
-#define EXECUTOR_QUEUE_MAX 32              /* frames waiting for the worker */
+#define EXECUTOR_QUEUE_MAX 64              /* frames waiting for a worker */
+#define EXECUTOR_WORKERS 8                 /* actions run at once */
 #define EXECUTOR_OUTBOX_MAX 1024           /* results kept */
 #define EXECUTOR_OUTBOX_KEEP_MS (10 * 60 * 1000LL)
 #define EXECUTOR_RECOVER_MAX 256           /* interrupted actions at start */

@@ -20,11 +20,12 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: signet-agent --config FILE\n"
 	    "       signet-agent --check-policy FILE [options]\n"
-	    "       signet-agent --help | --version\n"
+	    "       signet-agent -h | --help | --version\n"
 	    "\n"
 	    "  --config FILE\n"
 	    "        run the agent with this configuration (SPEC section 8)\n"
-	    "        until SIGTERM or SIGINT; SIGHUP reloads the policy.\n"
+	    "        until SIGTERM or SIGINT; SIGHUP reloads the policy,\n"
+	    "        SIGUSR1 rotates the audit log.\n"
 	    "        Exit codes: 0 stopped by a signal, 1 could not start or\n"
 	    "        failed, 2 configuration file refused\n");
 	policy_cli_usage(f);

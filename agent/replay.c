@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: ISC */
-/* An open-addressing set of seen action ids with expiry times. */
+/*
+ * An open-addressing set of seen action ids with expiry times, rebuilt at
+ * start from the agent's audit log — across its rotated files as far back
+ * as an action could still be live.
+ */
 #include "replay.h"
 
 #include <stdlib.h>
@@ -192,7 +196,8 @@ replay_load_audit(struct replay *r, const char *path, int64_t now_ms,
 	int rc, more;
 
 	*loaded = 0;
-	rc = audit_reader_open(path, &rd, msg);
+	rc = audit_reader_open_since(path, now_ms - REPLAY_LOOKBACK_MS, &rd,
+	    msg);
 	if (rc == SIGNET_ERR_NOT_FOUND)
 		return 0;
 	if (rc != 0)
@@ -206,18 +211,18 @@ replay_load_audit(struct replay *r, const char *path, int64_t now_ms,
 		more = audit_reader_next(rd, &line, &len, &had_nl);
 		if (more == 0)
 			break;
-		lineno++;
+		lineno = (size_t)audit_reader_lineno(rd);
 		if (more < 0) {
-			rc = err_set(msg, more, "%s:%zu: unreadable line", path,
-			    lineno);
+			rc = err_set(msg, more, "%s:%zu: unreadable line",
+			    audit_reader_path(rd), lineno + 1);
 			goto out;
 		}
 		/* A torn tail is the writer's to record; nothing after it. */
 		if (!had_nl)
 			break;
 		if (audit_parse_line(line, len, &rec, &sub) != 0) {
-			rc = err_set(msg, SIGNET_ERR_FORMAT, "%s:%zu: %s", path,
-			    lineno, sub.text);
+			rc = err_set(msg, SIGNET_ERR_FORMAT, "%s:%zu: %s",
+			    audit_reader_path(rd), lineno, sub.text);
 			goto out;
 		}
 		if (jsonx_get_string(rec.data, "action_id", true, "data", &id,
@@ -230,7 +235,8 @@ replay_load_audit(struct replay *r, const char *path, int64_t now_ms,
 				(*loaded)++;
 			} else if (rc != SIGNET_ERR_EXISTS) {
 				rc = err_set(msg, rc, "%s:%zu: cannot remember "
-				    "action %s", path, lineno, id);
+				    "action %s", audit_reader_path(rd), lineno,
+				    id);
 				audit_record_free(&rec);
 				goto out;
 			}

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "envelope.h"
 #include "err.h"
 
 /* More live ids than this means someone floods us: refuse, fail closed. */
@@ -41,10 +42,22 @@ void replay_prune(struct replay *r, int64_t now_ms);
 size_t replay_count(struct replay *r);
 
 /*
+ * How far back the log is read: an action recorded at time T was issued
+ * at most a skew after T and lives at most ENVELOPE_MAX_LIFETIME_MS, and
+ * is refused as expired a skew after that; plus a minute of margin.
+ */
+#define REPLAY_LOOKBACK_MS (ENVELOPE_MAX_LIFETIME_MS + 2 * ENVELOPE_SKEW_MS + \
+	60000LL)
+
+/*
  * Adds every action id recorded in the audit log at path (records whose
  * data holds "action_id" and "expires_at") that has not expired at now_ms.
- * A missing log is an empty one. A line that does not parse stops the
- * load with an error: the caller must not start with a partial set.
+ * A rotated log is read from the earlier files that hold records of the
+ * last REPLAY_LOOKBACK_MS (audit_reader_open_since): if one of them is
+ * missing, that is an error (SIGNET_ERR_CHAIN), since the replay set would
+ * be incomplete. A missing log is an empty one. A line that does not
+ * parse stops the load with an error: the caller must not start with a
+ * partial set.
  */
 int replay_load_audit(struct replay *r, const char *path, int64_t now_ms,
     size_t *loaded, struct err_msg *msg) __attribute__((warn_unused_result));

@@ -15,6 +15,11 @@ cmd_keygen(int argc, char **argv)
 	int r;
 
 	err_clear(&msg);
+	if (argc == 1 && (strcmp(argv[0], "--help") == 0 ||
+	    strcmp(argv[0], "-h") == 0)) {
+		printf("usage: signetctl keygen NAME\n");
+		return CMD_OK;
+	}
 	if (argc != 1 || argv[0][0] == '-') {
 		fprintf(stderr, "usage: signetctl keygen NAME\n");
 		return CMD_USAGE;

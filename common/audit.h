@@ -12,6 +12,17 @@
  * {"payload","sig","key_id"} is a server-signed action; data.result =
  * {"payload","sig"} is an agent-signed result (the host is the payload's
  * host_id).
+ *
+ * Rotation: the writer renames its file PATH to PATH.FIRST-LAST (the seqs
+ * of the file's first and last records, AUDIT_SEQ_DIGITS digits each, so
+ * that names sort in chain order and never collide within one chain),
+ * makes it read-only, and starts a new PATH whose first record is
+ * audit.rotated: its seq and prev continue the chain and its data names
+ * the previous file and that file's head:
+ *   {"previous":"audit.log.0000000000000000-0000000000000041",
+ *    "previous_head":"41:HEX","reason":"size"|"signal"|"request"|
+ *    "recovered"}
+ * A log is then the files PATH.*-* in name order followed by PATH.
  */
 #ifndef SIGNET_AUDIT_H
 #define SIGNET_AUDIT_H
@@ -31,6 +42,11 @@
 #define AUDIT_EVENT_MAX 64
 #define AUDIT_ACTOR_MAX 128
 #define AUDIT_EVENT_TORN "audit.torn_tail"
+#define AUDIT_EVENT_ROTATED "audit.rotated"
+#define AUDIT_SEQ_DIGITS 16           /* seqs are below 2^53: 16 digits */
+#define AUDIT_NAME_MAX 255            /* bytes in a file's base name */
+#define AUDIT_ROTATE_SIZE_DEFAULT "256M"
+#define AUDIT_ROTATE_SIZE_MIN 4096    /* bytes; 0 means never */
 
 /* What the last record of a log is: its seq and the hash of its line. */
 struct audit_head {
@@ -70,6 +86,77 @@ void audit_line_hash(const char *line, size_t len,
 
 void audit_record_free(struct audit_record *rec);
 
+/* What an audit.rotated record says about the file before it. */
+struct audit_link {
+	char previous[AUDIT_NAME_MAX + 1];     /* base name */
+	struct audit_head head;                /* that file's last record */
+	char reason[16];
+};
+
+/*
+ * Reads the link of an audit.rotated record and checks that it agrees
+ * with the record itself (head.seq + 1 == seq, head.hash == prev).
+ * 0, SIGNET_ERR_INVALID_ARG if rec is not an audit.rotated record, or
+ * SIGNET_ERR_FORMAT / SIGNET_ERR_CHAIN with why.
+ */
+int audit_link_parse(const struct audit_record *rec, struct audit_link *link,
+    struct err_msg *msg) __attribute__((warn_unused_result));
+
+/*
+ * The name a file of path gets when rotated holding seqs first..last:
+ * "PATH.%016llu-%016llu". 0 or SIGNET_ERR_TOO_LARGE.
+ */
+int audit_rotated_name(const char *path, uint64_t first, uint64_t last,
+    char *out, size_t outlen) __attribute__((warn_unused_result));
+
+/* True when name is exactly BASE.FIRST-LAST for the base name base. */
+bool audit_rotated_name_match(const char *base, const char *name,
+    uint64_t *first, uint64_t *last);
+
+/*
+ * Parses a size: decimal bytes with an optional K, M or G suffix (powers
+ * of 1024), e.g. "0", "65536", "256M". 0 or SIGNET_ERR_FORMAT (not a
+ * size, or over 1 TiB).
+ */
+int audit_parse_size(const char *s, uint64_t *bytes)
+    __attribute__((warn_unused_result));
+
+/*
+ * [audit] rotate_size of a loaded configuration, checked: 0 (never) or
+ * AUDIT_ROTATE_SIZE_MIN bytes or more. 0 or SIGNET_ERR_CONFIG with
+ * "FILE:LINE: rotate_size: why".
+ */
+struct config;
+int audit_config_rotate_size(const struct config *cfg, uint64_t *bytes,
+    struct err_msg *msg) __attribute__((warn_unused_result));
+
+/*
+ * Reads and parses the first record of the file at path (signature not
+ * checked). SIGNET_ERR_NOT_FOUND if the file does not exist or holds no
+ * whole line; else 0 or an error with why.
+ */
+int audit_read_first(const char *path, struct audit_record *rec,
+    struct err_msg *msg) __attribute__((warn_unused_result));
+
+/*
+ * The files that hold a log's records from a point on, oldest first,
+ * ending with path itself: from path, follows the audit.rotated record
+ * that starts each file back to the file it names (in path's directory)
+ * while that record is at or after since_ts (unix ms; INT64_MIN: no
+ * limit) and its seq is above from_seq (0: no limit) — i.e. while the
+ * earlier file may hold records the caller wants. Follows at most
+ * AUDIT_CHAIN_FILES_MAX files.
+ * A file it needs that does not exist ends the walk: *missing (if not
+ * NULL) then holds its base name, else "". path missing: SIGNET_ERR_
+ * NOT_FOUND. Free the list with audit_chain_free(files, n).
+ */
+#define AUDIT_CHAIN_FILES_MAX 100000
+int audit_chain_files(const char *path, int64_t since_ts, uint64_t from_seq,
+    char ***files, size_t *n, char missing[static AUDIT_NAME_MAX + 1],
+    struct err_msg *msg) __attribute__((warn_unused_result));
+
+void audit_chain_free(char **files, size_t n);
+
 /* ---- reading lines ---- */
 
 /*
@@ -90,6 +177,23 @@ int audit_reader_open(const char *path, struct audit_reader **out,
 int audit_reader_next(struct audit_reader *rd, char **line, size_t *len,
     bool *had_newline) __attribute__((warn_unused_result));
 
+/*
+ * Opens a rotated log for reading every record written at or after
+ * since_ms: the earlier files that may hold such records (see
+ * audit_chain_files), then path. Lines come in chain order across the
+ * files; only path's last line may be torn (a torn line in an earlier
+ * file is SIGNET_ERR_FORMAT). SIGNET_ERR_NOT_FOUND when path does not
+ * exist; SIGNET_ERR_CHAIN, naming the file, when an earlier file that may
+ * hold such records is missing (archived too early).
+ */
+int audit_reader_open_since(const char *path, int64_t since_ms,
+    struct audit_reader **out, struct err_msg *msg)
+    __attribute__((warn_unused_result));
+
+/* The file and 1-based line number of the line last returned. */
+const char *audit_reader_path(const struct audit_reader *rd);
+uint64_t audit_reader_lineno(const struct audit_reader *rd);
+
 void audit_reader_close(struct audit_reader *rd);
 
 /* ---- writer ---- */
@@ -98,9 +202,11 @@ struct audit_writer;
 
 /*
  * Opens (creating, mode 0600) the log at path for appending with key, and
- * continues its chain. Refuses a log that another process has open for
- * writing (flock), that group or others may write, whose last record does
- * not parse or is not signed by key. A torn last line (a crash mid-write)
+ * continues its chain — from the newest rotated file PATH.FIRST-LAST when
+ * path is missing or holds no record (a crash during rotation). Refuses a
+ * log that another process has open for writing (flock), that group or
+ * others may write, whose first or last record does not parse, or whose
+ * last record is not signed by key. A torn last line (a crash mid-write)
  * is copied to "PATH.torn-SEQ-MS", cut from the log, and recorded by an
  * audit.torn_tail record naming its length, SHA-256 and the copy.
  * The key is copied; the caller may wipe its own.
@@ -125,10 +231,36 @@ int audit_append(struct audit_writer *w, const char *event, const char *actor,
 /* The current head. */
 void audit_get_head(struct audit_writer *w, struct audit_head *head);
 
+/*
+ * Rotates the log once its file would grow past bytes (checked before
+ * each append; 0, the default, never). Thread-safe.
+ */
+void audit_set_rotate_size(struct audit_writer *w, uint64_t bytes);
+
+/*
+ * Rotates now (reason: "signal", "request", ...; at most 15 bytes, [a-z]):
+ * waits for syncs under way, renames PATH to PATH.FIRST-LAST (never over
+ * an existing file), makes it read-only, syncs the directory, creates a
+ * new PATH and makes its first record, audit.rotated, durable. Appends
+ * wait meanwhile. Returns 0 (also when the log is empty: nothing to
+ * rotate), SIGNET_ERR_IO if the rotation could not be made and the
+ * writer goes on in the same file (everything undone), or
+ * SIGNET_ERR_UNAVAILABLE if it could not be undone either: the writer is
+ * broken, as after a failed append. Thread-safe.
+ *
+ * Crash safety: a writer killed at any point leaves either the old file
+ * at PATH, or the rotated file and no or an empty or torn PATH; the next
+ * audit_open then continues the chain from the newest PATH.*-* file and
+ * writes the audit.rotated record (reason "recovered") itself.
+ */
+int audit_rotate(struct audit_writer *w, const char *reason,
+    struct err_msg *msg) __attribute__((warn_unused_result));
+
 /* Counters for monitoring and benchmarks. */
 struct audit_stats {
 	uint64_t appends;              /* records made durable */
 	uint64_t syncs;                /* fdatasync calls that succeeded */
+	uint64_t rotations;            /* files rotated */
 };
 
 void audit_get_stats(struct audit_writer *w, struct audit_stats *stats);
@@ -152,7 +284,24 @@ struct audit_verify_report {
 	uint64_t actions_checked, actions_unchecked;
 	uint64_t results_checked, results_unchecked;
 	uint64_t torn_tails;                   /* audit.torn_tail records */
+	uint64_t rotations;                    /* audit.rotated records */
 	uint64_t bad_line;                     /* 1-based; 0 when all good */
+	size_t bad_file;                       /* index of the bad file */
+	/*
+	 * Set when the first file does not start the chain (seq 0) but
+	 * continues a rotated file: the file and head its first record
+	 * names, which were not checked.
+	 */
+	bool continues;
+	struct audit_link continues_from;
+};
+
+/* What one file of several held, for the report. */
+struct audit_verify_file_info {
+	uint64_t records;
+	uint64_t first_seq, last_seq;          /* valid when records > 0 */
+	bool linked;                           /* link to the previous file
+						* checked */
 };
 
 /* Parses "SEQ:HASH" into head. 0 or SIGNET_ERR_FORMAT. */
@@ -163,10 +312,26 @@ int audit_head_parse(const char *s, struct audit_head *head)
  * Verifies the whole log at path. Returns 0 when every line holds;
  * SIGNET_ERR_CHAIN (or the specific code) with msg = "line N: why" and
  * report->bad_line = N at the first bad line; SIGNET_ERR_IO etc. if the
- * file cannot be read.
+ * file cannot be read. A file that starts with an audit.rotated record
+ * (a later file of a rotated log) verifies from there: report->continues
+ * says what it continues, unchecked.
  */
 int audit_verify_file(const char *path, const struct audit_verify_opts *opts,
     struct audit_verify_report *report, struct err_msg *msg)
     __attribute__((warn_unused_result));
+
+/*
+ * Verifies the files of a rotated log given in chain order (oldest
+ * first) as one log: each file as above, and each link — the first
+ * record of file k+1 must be audit.rotated, name file k's base name and
+ * head, and continue its seq and hash. A missing file (gap), files out
+ * of order, or a file replaced are reported naming the file and line.
+ * info, if not NULL, has n entries and receives what each file held.
+ * --expect-head applies to the whole: the head must be in one of them.
+ */
+int audit_verify_files(const char *const *paths, size_t n,
+    const struct audit_verify_opts *opts,
+    struct audit_verify_file_info *info, struct audit_verify_report *report,
+    struct err_msg *msg) __attribute__((warn_unused_result));
 
 #endif

@@ -3,7 +3,9 @@
  * Offline verification of an audit log: every line parses, carries the
  * next seq, links to the previous line's hash, and is signed by the
  * writer's audit key; embedded action and result envelopes verify under
- * the server's action key and each agent's result key.
+ * the server's action key and each agent's result key. A rotated log is
+ * verified as its files in order, each file's audit.rotated opening
+ * record checked against the end of the file before it.
  */
 #include "audit.h"
 
@@ -185,7 +187,7 @@ static int
 check_line(const char *line, size_t len, uint64_t expect_seq,
     char prev_hash[static AUDIT_HASH_HEX + 1],
     const struct audit_verify_opts *o, struct audit_verify_report *rep,
-    struct err_msg *msg)
+    bool *expect_seen, struct err_msg *msg)
 {
 	struct audit_record rec;
 	struct err_msg sub;
@@ -221,13 +223,25 @@ check_line(const char *line, size_t len, uint64_t expect_seq,
 		goto out;
 	if (strcmp(rec.event, AUDIT_EVENT_TORN) == 0)
 		rep->torn_tails++;
+	if (strcmp(rec.event, AUDIT_EVENT_ROTATED) == 0) {
+		struct audit_link link;
+
+		r = audit_link_parse(&rec, &link, &sub);
+		if (r != 0) {
+			r = err_set(msg, r, "%s", sub.text);
+			goto out;
+		}
+		rep->rotations++;
+	}
 	audit_line_hash(line, len, hash);
-	if (o->has_expect_head && rec.seq == o->expect_head.seq &&
-	    strcmp(hash, o->expect_head.hash) != 0) {
-		r = err_set(msg, SIGNET_ERR_CHAIN,
-		    "record %" PRIu64 " is not the expected head %s (log "
-		    "rewritten from here?)", rec.seq, o->expect_head.hash);
-		goto out;
+	if (o->has_expect_head && rec.seq == o->expect_head.seq) {
+		if (strcmp(hash, o->expect_head.hash) != 0) {
+			r = err_set(msg, SIGNET_ERR_CHAIN, "record %" PRIu64
+			    " is not the expected head %s (log rewritten from "
+			    "here?)", rec.seq, o->expect_head.hash);
+			goto out;
+		}
+		*expect_seen = true;
 	}
 	memcpy(prev_hash, hash, sizeof(hash));
 	r = 0;
@@ -236,24 +250,138 @@ out:
 	return r;
 }
 
-int
-audit_verify_file(const char *path, const struct audit_verify_opts *opts,
+static const char *
+base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash != NULL ? slash + 1 : path;
+}
+
+/* Where the chain stands between lines and files. */
+struct chain_state {
+	bool any;                      /* a record seen */
+	uint64_t next_seq;
+	char prev[AUDIT_HASH_HEX + 1];
+	const char *file;              /* the file that holds the head */
+	bool expect_seen;
+};
+
+/*
+ * Checks the first line of file k: for the first file, where the chain
+ * starts (seq 0, or an audit.rotated record naming an earlier file, which
+ * is then reported, unchecked); for a later file, that its audit.rotated
+ * record continues the file before it. Sets st->next_seq / st->prev to
+ * what the line must continue.
+ */
+static int
+check_link(const char *const *paths, size_t n, size_t k, const char *line,
+    size_t len, struct chain_state *st, struct audit_verify_report *rep,
+    struct err_msg *msg)
+{
+	size_t j;
+
+	struct audit_record rec;
+	struct audit_link link;
+	struct err_msg sub;
+	int r;
+
+	/* An unparsable line is check_line's to report. */
+	if (audit_parse_line(line, len, &rec, &sub) != 0)
+		return 0;
+	if (k == 0 || !st->any) {
+		if (st->any || rec.seq == 0 ||
+		    strcmp(rec.event, AUDIT_EVENT_ROTATED) != 0) {
+			r = 0;
+			goto out;
+		}
+		r = audit_link_parse(&rec, &link, &sub);
+		if (r != 0) {
+			r = err_set(msg, r, "%s", sub.text);
+			goto out;
+		}
+		rep->continues = true;
+		rep->continues_from = link;
+		st->next_seq = rec.seq;
+		memcpy(st->prev, rec.prev, sizeof(st->prev));
+		r = 0;
+		goto out;
+	}
+	if (strcmp(rec.event, AUDIT_EVENT_ROTATED) != 0) {
+		r = err_set(msg, SIGNET_ERR_CHAIN, "starts with %s (seq %"
+		    PRIu64 "), not with an %s record continuing %s: not a "
+		    "later file of this log, or the files are out of order",
+		    rec.event,
+		    rec.seq, AUDIT_EVENT_ROTATED, base_name(st->file));
+		goto out;
+	}
+	r = audit_link_parse(&rec, &link, &sub);
+	if (r != 0) {
+		r = err_set(msg, r, "%s", sub.text);
+		goto out;
+	}
+	if (rec.seq > st->next_seq) {
+		for (j = k + 1; j < n; j++) {
+			if (strcmp(base_name(paths[j]), link.previous) != 0)
+				continue;
+			r = err_set(msg, SIGNET_ERR_CHAIN, "continues %s, "
+			    "which is given after it: the files are out of "
+			    "order (give them oldest first, as ls sorts "
+			    "their names)", link.previous);
+			goto out;
+		}
+		r = err_set(msg, SIGNET_ERR_CHAIN, "continues %s at seq %"
+		    PRIu64 ", but the file before it, %s, ends at seq %"
+		    PRIu64 ": records %" PRIu64 "..%" PRIu64 " are missing "
+		    "(a file left out?)", link.previous, link.head.seq, base_name(st->file),
+		    st->next_seq - 1, st->next_seq, link.head.seq);
+		goto out;
+	}
+	if (rec.seq < st->next_seq) {
+		r = err_set(msg, SIGNET_ERR_CHAIN, "starts at seq %" PRIu64
+		    ", at or before the end of the file before it, %s (seq %"
+		    PRIu64 "): the files are out of order or repeated",
+		    rec.seq, base_name(st->file), st->next_seq - 1);
+		goto out;
+	}
+	if (strcmp(link.head.hash, st->prev) != 0) {
+		r = err_set(msg, SIGNET_ERR_CHAIN, "continues %s at %" PRIu64
+		    ":%s, but %s ends at %" PRIu64 ":%s: one of the two files "
+		    "was replaced (by a file of another log?)", link.previous,
+		    link.head.seq, link.head.hash, base_name(st->file),
+		    st->next_seq - 1, st->prev);
+		goto out;
+	}
+	if (strcmp(link.previous, base_name(st->file)) != 0) {
+		r = err_set(msg, SIGNET_ERR_CHAIN, "continues a file named %s, "
+		    "but follows %s here (the chain links, but the file was "
+		    "renamed: give it its rotated name)", link.previous,
+		    base_name(st->file));
+		goto out;
+	}
+	r = 0;
+out:
+	audit_record_free(&rec);
+	return r;
+}
+
+/* Verifies file k of a rotated log, carrying st on. */
+static int
+verify_one(const char *const *paths, size_t n, size_t k,
+    const struct audit_verify_opts *opts,
+    struct chain_state *st, struct audit_verify_file_info *fi,
     struct audit_verify_report *rep, struct err_msg *msg)
 {
+	const char *path = paths[k];
 	struct audit_reader *rd = NULL;
-	char prev[AUDIT_HASH_HEX + 1];
+	struct err_msg sub;
 	uint64_t lineno = 0;
 	char *line;
 	size_t len;
 	bool had_nl;
 	int r;
 
-	memset(rep, 0, sizeof(*rep));
-	rep->head.empty = true;
-	memset(prev, '0', AUDIT_HASH_HEX);
-	prev[AUDIT_HASH_HEX] = '\0';
-	if (opts == NULL || opts->audit_key == NULL)
-		return err_set(msg, SIGNET_ERR_INVALID_ARG, "no audit key");
+	memset(fi, 0, sizeof(*fi));
 	r = audit_reader_open(path, &rd, msg);
 	if (r != 0)
 		return r;
@@ -277,33 +405,98 @@ audit_verify_file(const char *path, const struct audit_verify_opts *opts,
 			    lineno);
 			goto out;
 		}
-		{
-			struct err_msg sub;
-			r = check_line(line, len, rep->records, prev, opts, rep,
+		r = 0;
+		if (lineno == 1) {
+			r = check_link(paths, n, k, line, len, st, rep,
 			    &sub);
-			if (r != 0) {
-				rep->bad_line = lineno;
-				r = err_set(msg, r, "%s:%" PRIu64 ": %s", path,
-				    lineno, sub.text);
-				goto out;
-			}
+			if (r == 0 && k > 0 && st->any)
+				fi->linked = true;
 		}
+		if (r == 0)
+			r = check_line(line, len, st->next_seq, st->prev, opts,
+			    rep, &st->expect_seen, &sub);
+		if (r != 0) {
+			rep->bad_line = lineno;
+			r = err_set(msg, r, "%s:%" PRIu64 ": %s", path, lineno,
+			    sub.text);
+			goto out;
+		}
+		if (fi->records == 0)
+			fi->first_seq = st->next_seq;
+		fi->last_seq = st->next_seq;
+		fi->records++;
 		rep->records++;
+		st->any = true;
+		st->next_seq++;
+		st->file = path;
 	}
-	if (rep->records > 0) {
-		rep->head.empty = false;
-		rep->head.seq = rep->records - 1;
-		memcpy(rep->head.hash, prev, sizeof(prev));
-	}
-	if (opts->has_expect_head &&
-	    (rep->head.empty || rep->head.seq < opts->expect_head.seq)) {
-		r = err_set(msg, SIGNET_ERR_CHAIN, "%s: the log ends before "
-		    "the expected head %" PRIu64 ":%s (truncated?)", path,
-		    opts->expect_head.seq, opts->expect_head.hash);
+	if (lineno == 0 && k > 0) {
+		r = err_set(msg, SIGNET_ERR_CHAIN, "%s: empty: no %s record "
+		    "links it to %s", path, AUDIT_EVENT_ROTATED,
+		    st->file != NULL ? base_name(st->file) : "the file before");
 		goto out;
 	}
 	r = 0;
 out:
 	audit_reader_close(rd);
 	return r;
+}
+
+int
+audit_verify_files(const char *const *paths, size_t n,
+    const struct audit_verify_opts *opts,
+    struct audit_verify_file_info *info, struct audit_verify_report *rep,
+    struct err_msg *msg)
+{
+	struct audit_verify_file_info one;
+	struct chain_state st;
+	size_t k;
+	int r;
+
+	memset(rep, 0, sizeof(*rep));
+	memset(&st, 0, sizeof(st));
+	rep->head.empty = true;
+	memset(st.prev, '0', AUDIT_HASH_HEX);
+	if (opts == NULL || opts->audit_key == NULL)
+		return err_set(msg, SIGNET_ERR_INVALID_ARG, "no audit key");
+	if (paths == NULL || n == 0)
+		return err_set(msg, SIGNET_ERR_INVALID_ARG,
+		    "no file to verify");
+	for (k = 0; k < n; k++) {
+		rep->bad_file = k;
+		r = verify_one(paths, n, k, opts, &st, info != NULL ?
+		    &info[k] : &one, rep, msg);
+		if (r != 0)
+			return r;
+		if (k + 1 < n && !st.any)
+			return err_set(msg, SIGNET_ERR_CHAIN, "%s: empty: no "
+			    "later file can continue it", paths[k]);
+	}
+	rep->bad_file = 0;
+	if (st.any) {
+		rep->head.empty = false;
+		rep->head.seq = st.next_seq - 1;
+		memcpy(rep->head.hash, st.prev, sizeof(st.prev));
+	}
+	if (opts->has_expect_head && !st.expect_seen) {
+		if (rep->head.empty || rep->head.seq < opts->expect_head.seq)
+			return err_set(msg, SIGNET_ERR_CHAIN,
+			    "%s: the log ends before the expected head %"
+			    PRIu64 ":%s "
+			    "(truncated?)", paths[n - 1], opts->expect_head.seq,
+			    opts->expect_head.hash);
+		return err_set(msg, SIGNET_ERR_CHAIN, "%s: the expected head %"
+		    PRIu64 ":%s is before the first record given (seq %"
+		    PRIu64 "): give the earlier rotated files too", paths[0],
+		    opts->expect_head.seq, opts->expect_head.hash,
+		    rep->continues_from.head.seq + 1);
+	}
+	return 0;
+}
+
+int
+audit_verify_file(const char *path, const struct audit_verify_opts *opts,
+    struct audit_verify_report *rep, struct err_msg *msg)
+{
+	return audit_verify_files(&path, 1, opts, NULL, rep, msg);
 }

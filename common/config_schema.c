@@ -19,6 +19,9 @@ const struct config_key config_server_schema[] = {
 	{ "keys", "audit", CONFIG_PATH, true, NULL, 0, 0 },
 	{ "keys", "agents_dir", CONFIG_PATH, true, NULL, 0, 0 },
 	{ "audit", "path", CONFIG_PATH, true, NULL, 0, 0 },
+	/* rotate the audit log past this size: bytes, K, M or G; 0 never
+	 * (AUDIT_ROTATE_SIZE_DEFAULT; checked by audit_config_rotate_size) */
+	{ "audit", "rotate_size", CONFIG_STRING, false, "256M", 0, 0 },
 };
 const size_t config_server_schema_len =
     sizeof(config_server_schema) / sizeof(config_server_schema[0]);
@@ -36,6 +39,7 @@ const struct config_key config_agent_schema[] = {
 	{ "keys", "action_pub", CONFIG_PATH, true, NULL, 0, 0 },
 	{ "keys", "result", CONFIG_PATH, true, NULL, 0, 0 },
 	{ "audit", "path", CONFIG_PATH, true, NULL, 0, 0 },
+	{ "audit", "rotate_size", CONFIG_STRING, false, "256M", 0, 0 },
 };
 const size_t config_agent_schema_len =
     sizeof(config_agent_schema) / sizeof(config_agent_schema[0]);

@@ -728,8 +728,9 @@ check_crl(const char *path, X509 *ca, X509_CRL *crl, int64_t now,
 		    sizeof(date)));
 	if (now >= *next)
 		return err_set(msg, SIGNET_ERR_CERT,
-		    "%s: CRL expired at %s; issue a new one (signet-pki crl)",
-		    path, asn1_time_text(X509_CRL_get0_nextUpdate(crl), date,
+		    "%s: CRL expired at %s, so every client certificate "
+		    "would be refused; issue a new one (signet-pki crl), "
+		    "install it and reload", path, asn1_time_text(X509_CRL_get0_nextUpdate(crl), date,
 		    sizeof(date)));
 	return 0;
 }
@@ -822,6 +823,31 @@ int64_t
 identity_store_crl_last_update(const struct identity_store *store)
 {
 	return store == NULL ? 0 : store->crl_last_update;
+}
+
+enum identity_crl_state
+identity_crl_state(int64_t next_update, int64_t now)
+{
+	if (next_update <= 0 || now >= next_update)
+		return IDENTITY_CRL_EXPIRED;
+	/* next_update > 0, so this cannot overflow whatever now is. */
+	if (now >= next_update - IDENTITY_CRL_WARN_SECS)
+		return IDENTITY_CRL_EXPIRING;
+	return IDENTITY_CRL_VALID;
+}
+
+const char *
+identity_crl_state_name(enum identity_crl_state state)
+{
+	switch (state) {
+	case IDENTITY_CRL_VALID:
+		return "valid";
+	case IDENTITY_CRL_EXPIRING:
+		return "expiring";
+	case IDENTITY_CRL_EXPIRED:
+		return "expired";
+	}
+	return "expired";
 }
 
 X509 *

@@ -104,6 +104,30 @@ int64_t identity_store_crl_next_update(const struct identity_store *store);
 int64_t identity_store_crl_last_update(const struct identity_store *store);
 
 /*
+ * CRL expiry. An expired CRL refuses every client certificate (fail
+ * closed), so the admin must renew it in time: within this many seconds
+ * of its nextUpdate the CRL counts as expiring and signet warns.
+ */
+#define IDENTITY_CRL_WARN_SECS (7 * 86400)
+
+enum identity_crl_state {
+	IDENTITY_CRL_VALID = 0,     /* over IDENTITY_CRL_WARN_SECS left */
+	IDENTITY_CRL_EXPIRING,      /* nextUpdate within the warning window */
+	IDENTITY_CRL_EXPIRED,       /* nextUpdate reached: everyone refused */
+};
+
+/*
+ * The state at now (unix seconds) of a CRL whose nextUpdate is
+ * next_update: EXPIRED from next_update on (as identity_store_load and
+ * OpenSSL's check count it), EXPIRING from IDENTITY_CRL_WARN_SECS before.
+ * next_update <= 0 (no CRL known) is EXPIRED.
+ */
+enum identity_crl_state identity_crl_state(int64_t next_update, int64_t now);
+
+/* "valid", "expiring" or "expired"; never NULL. */
+const char *identity_crl_state_name(enum identity_crl_state state);
+
+/*
  * The CA certificate and the CRL, borrowed: valid while the caller holds a
  * reference to store; must not be modified. Take X509_up_ref /
  * X509_CRL_up_ref to keep them longer (e.g. X509_STORE_add_cert into an

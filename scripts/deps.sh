@@ -13,7 +13,8 @@ PACKAGES=(
 	openssl ca-certificates curl python3 python3-jsonschema tar gzip procps
 	docker.io busybox-static iproute2
 	# packaging: Debian packages, man pages, systemd units, install test
-	scdoc dpkg-dev fakeroot lintian debootstrap systemd file
+	scdoc mandoc man-db groff-base bsdextrautils dpkg-dev fakeroot lintian
+	debootstrap systemd file
 )
 
 missing=()

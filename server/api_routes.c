@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "jsonx.h"
 #include "metrics.h"
@@ -100,7 +101,8 @@ route_metrics(struct api *api, const struct api_url *u, struct api_answer *ans)
 	if (store != NULL)
 		next = identity_store_crl_next_update(store);
 	identity_store_free(store);
-	text = metrics_render(api->ctx->metrics, &stats, next);
+	text = metrics_render(api->ctx->metrics, &stats, next,
+	    (int64_t)time(NULL));
 	if (text == NULL) {
 		api_answer_error(ans, 500, "out of memory");
 		return;

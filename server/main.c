@@ -4,12 +4,15 @@
  * action and audit keys, the audit log and the trust store (CA + CRL, fail
  * closed), starts the agent hub and the operator API, and serves on the
  * main thread until SIGTERM or SIGINT. SIGHUP reloads the CA and CRL and
- * drops agents whose certificates became revoked.
+ * drops agents whose certificates became revoked; SIGUSR1 rotates the
+ * audit log.
  *
  * Signals are blocked in every thread; one thread sigwait()s for them and
  * only asks the hub (hub_request_reload / hub_request_stop, which wake the
  * service loop with lws_cancel_service): the work itself happens on the
- * service thread, never in a signal handler.
+ * service thread, never in a signal handler. Between signals the same
+ * thread watches the CRL's nextUpdate and logs before it expires
+ * (crl_watch.h): at startup, after each SIGHUP, and hourly when due.
  *
  * Exit codes: 0 after a clean stop; 1 when something could not be loaded
  * or started (the reason is printed); 2 for usage and configuration errors
@@ -23,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -32,6 +36,7 @@
 #include "api.h"
 #include "audit.h"
 #include "config.h"
+#include "crl_watch.h"
 #include "hub.h"
 #include "identity.h"
 #include "keys.h"
@@ -56,21 +61,44 @@ struct sigthread {
 	struct hub *hub;
 	atomic_int stop_signal;     /* the signal that stopped us, or 0 */
 	atomic_bool done;
+	struct server_ctx *ctx;
+	struct crl_watch crl;       /* the signal thread's once it runs */
 };
+
+/* Seconds after a SIGHUP to report on the reloaded CRL, and to look again. */
+#define CRL_AFTER_HUP_SECS 1
+#define CRL_RECHECK_SECS 10
+
+/*
+ * Reports on the CRL in use (crl_watch.h): the server warns before an
+ * expired CRL locks every client out, and says so once it has.
+ */
+static void
+crl_report(struct sigthread *st, bool force, const char *when)
+{
+	struct identity_store *s = server_ctx_identity(st->ctx);
+
+	(void)crl_watch_check(&st->crl, st->ctx->crl_path,
+	    identity_store_crl_last_update(s),
+	    identity_store_crl_next_update(s), (int64_t)time(NULL), force,
+	    when);
+	identity_store_free(s);
+}
 
 static void
 usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: " PROG " --config FILE\n"
-	    "       " PROG " --help | --version\n"
+	    "       " PROG " -h | --help | --version\n"
 	    "\n"
 	    "The signet relay server: agents connect to [server] agent_listen\n"
 	    "(WSS, mutual TLS), operators and auditors to [server] api_listen\n"
 	    "(HTTPS, mutual TLS). Logs go to stderr, one line per event.\n"
 	    "\n"
 	    "signals: SIGHUP reloads the CA and CRL and drops agents whose\n"
-	    "certificates were revoked; SIGTERM and SIGINT stop the server.\n"
+	    "certificates were revoked; SIGUSR1 rotates the audit log;\n"
+	    "SIGTERM and SIGINT stop the server.\n"
 	    "exit codes: 0 clean stop, 1 cannot start, 2 usage or "
 	    "configuration error\n");
 }
@@ -79,16 +107,57 @@ static void *
 signal_main(void *arg)
 {
 	struct sigthread *st = arg;
+	struct timespec tmo;
+	int64_t now, hup_at = 0, recheck_at = 0, wait;
 	int sig = 0;
 
 	for (;;) {
-		if (sigwait(&st->set, &sig) != 0)
+		/*
+		 * The reload runs on the hub's thread: report on the CRL it
+		 * loaded a second later, and look once more in case it was
+		 * slow (a changed CRL is always reported).
+		 */
+		now = (int64_t)time(NULL);
+		wait = crl_watch_wait(&st->crl, now);
+		if (hup_at != 0 && hup_at - now < wait)
+			wait = hup_at > now ? hup_at - now : 0;
+		if (recheck_at != 0 && recheck_at - now < wait)
+			wait = recheck_at > now ? recheck_at - now : 0;
+		tmo.tv_sec = (time_t)wait;
+		tmo.tv_nsec = 0;
+		sig = sigtimedwait(&st->set, NULL, &tmo);
+		if (sig < 0) {
+			if (errno != EAGAIN || atomic_load(&st->done))
+				continue;
+			now = (int64_t)time(NULL);
+			if (hup_at != 0 && now >= hup_at) {
+				crl_report(st, true, "SIGHUP");
+				hup_at = 0;
+				recheck_at = now + CRL_RECHECK_SECS;
+				continue;
+			}
+			if (recheck_at != 0 && now >= recheck_at)
+				recheck_at = 0;
+			crl_report(st, false, "check");
 			continue;
+		}
 		if (sig == SIGHUP) {
 			if (!atomic_load(&st->done)) {
 				log_info("SIGHUP: reloading the CA and CRL");
 				hub_request_reload(st->hub);
+				hup_at = (int64_t)time(NULL) +
+				    CRL_AFTER_HUP_SECS;
 			}
+			continue;
+		}
+		if (sig == SIGUSR1) {
+			/* The writer is thread-safe: rotate right here. */
+			struct err_msg rm;
+
+			if (!atomic_load(&st->done) &&
+			    audit_rotate(st->ctx->audit, "signal", &rm) != 0)
+				log_error("SIGUSR1: audit log not rotated: %s",
+				    rm.text);
 			continue;
 		}
 		if (!atomic_load(&st->done)) {
@@ -187,6 +256,7 @@ main(int argc, char **argv)
 	char agent_host[256], listen_desc[300], api_desc[300];
 	bool ctx_ready = false, sig_started = false, ok;
 	int agent_port = 0, rc = EXIT_FAIL, r, i, sig;
+	uint64_t rotate_size = 0;
 	cJSON *d = NULL;
 
 	memset(&ctx, 0, sizeof(ctx));
@@ -228,6 +298,7 @@ main(int argc, char **argv)
 	 */
 	sigemptyset(&st.set);
 	sigaddset(&st.set, SIGHUP);
+	sigaddset(&st.set, SIGUSR1);
 	sigaddset(&st.set, SIGTERM);
 	sigaddset(&st.set, SIGINT);
 	if (pthread_sigmask(SIG_BLOCK, &st.set, NULL) != 0 ||
@@ -270,6 +341,10 @@ main(int argc, char **argv)
 		    "1.3 or 1.2\n", config_name(cfg),
 		    config_line(cfg, "server", "agent_tls_min_version"),
 		    text_escape_str(v, esc, sizeof(esc)));
+		goto out;
+	}
+	if (audit_config_rotate_size(cfg, &rotate_size, &msg) != 0) {
+		fprintf(stderr, "%s\n", msg.text);
 		goto out;
 	}
 	if (config_split_listen(config_get(cfg, "server", "agent_listen"),
@@ -332,6 +407,7 @@ main(int argc, char **argv)
 		    ctx.audit_path, msg.text);
 		goto out;
 	}
+	audit_set_rotate_size(ctx.audit, rotate_size);
 	/* Fail closed: a bad, foreign or expired CRL stops us here. */
 	r = identity_store_load(ctx.ca_path, ctx.crl_path, &ctx.identity,
 	    &msg);
@@ -339,6 +415,9 @@ main(int argc, char **argv)
 		fprintf(stderr, PROG ": refusing to start: %s\n", msg.text);
 		goto out;
 	}
+	st.ctx = &ctx;
+	crl_watch_init(&st.crl);
+	crl_report(&st, true, "startup");
 	ctx.registry = registry_new();
 	ctx.metrics = metrics_new();
 	actions = actions_new(ACTIONS_MAX_DEFAULT, ACTIONS_KEEP_MS);

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "identity.h"
+
 struct metrics {
 	_Atomic uint64_t v[M_COUNT];
 };
@@ -160,7 +162,7 @@ put(struct textbuf *b, const char *fmt, ...)
 
 char *
 metrics_render(struct metrics *m, const struct registry_stats *stats,
-    int64_t crl_next_update)
+    int64_t crl_next_update, int64_t now)
 {
 	struct textbuf b = { malloc(4096), 0, 4096 };
 	size_t i;
@@ -192,9 +194,16 @@ metrics_render(struct metrics *m, const struct registry_stats *stats,
 		    "# HELP signet_crl_next_update_seconds nextUpdate of the "
 		    "loaded CRL (unix time); renew before it.\n"
 		    "# TYPE signet_crl_next_update_seconds gauge\n"
-		    "signet_crl_next_update_seconds %lld\n",
+		    "signet_crl_next_update_seconds %lld\n"
+		    "# HELP signet_crl_expiring 1 when the loaded CRL's "
+		    "nextUpdate is at most 7 days away: renew it (signet-pki "
+		    "crl, install, SIGHUP).\n"
+		    "# TYPE signet_crl_expiring gauge\n"
+		    "signet_crl_expiring %d\n",
 		    stats->agents_connected, stats->hosts_known,
-		    stats->containers, (long long)crl_next_update);
+		    stats->containers, (long long)crl_next_update,
+		    identity_crl_state(crl_next_update, now) !=
+		    IDENTITY_CRL_VALID ? 1 : 0);
 	if (!ok) {
 		free(b.p);
 		return NULL;

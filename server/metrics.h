@@ -2,7 +2,10 @@
 /*
  * Server counters for GET /metrics (Prometheus text format 0.0.4). Each
  * counter is a lock-free atomic, bumped from any thread; the rendering adds
- * gauges from the registry and the identity store.
+ * gauges from the registry and the identity store: the CRL's nextUpdate,
+ * and whether it expires within the warning window. (An expired CRL is not
+ * a gauge: it refuses every client certificate, the scraper's too, so the
+ * scrape itself fails.)
  */
 #ifndef SIGNET_METRICS_H
 #define SIGNET_METRICS_H
@@ -59,10 +62,12 @@ uint64_t metrics_get(struct metrics *m, enum metric which);
 
 /*
  * Renders every counter plus the gauges from stats and the CRL's
- * nextUpdate (unix seconds, 0 unknown) as Prometheus text. Returns a new
- * string (free()) or NULL on allocation failure.
+ * nextUpdate (unix seconds, 0 unknown) as Prometheus text; at now (unix
+ * seconds) the CRL counts as expiring within IDENTITY_CRL_WARN_SECS of its
+ * nextUpdate (identity_crl_state). Returns a new string (free()) or NULL
+ * on allocation failure.
  */
 char *metrics_render(struct metrics *m, const struct registry_stats *stats,
-    int64_t crl_next_update);
+    int64_t crl_next_update, int64_t now);
 
 #endif

@@ -4,11 +4,14 @@
  * side by side with the same call made straight to dockerd's Engine API.
  *   bench_actions --api https://HOST:PORT --ca F --cert F --key F
  *                 --docker-socket PATH --container ID [--restart-container ID]
- *                 [--count N] [--concurrency 1,16,64]
+ *                 [--count N] [--spread ID,ID,...]
  * START of a running container is a real round trip that dockerd answers
  * with 304 (SUCCESS for signet): sequential latency percentiles for both
- * paths, then signet's throughput at each concurrency, then one RESTART
- * through each path. Every request through signet is durable in both
+ * paths, then the throughput of both at 1, 16 and 64 requests in flight,
+ * then one RESTART through each path. With --spread, request slot i of the
+ * concurrent runs acts on the (i mod N)-th of those containers: signet
+ * runs one container's actions one at a time, in order, so many requests
+ * in flight on a single container measure that queue, not the relay. Every request through signet is durable in both
  * audit logs before it is answered.
  */
 #include <stdbool.h>
@@ -26,6 +29,9 @@ struct opts {
 	long count;
 	long conc[8];
 	int nconc;
+	const char *spread[64];
+	int nspread;
+	char *spread_buf;
 };
 
 static double
@@ -127,7 +133,8 @@ fail:
 
 /* Throughput of signet at conc requests in flight, n in all. */
 static double
-concurrent(const struct opts *o, struct curl_slist *hdrs, long n, long conc)
+concurrent(const struct opts *o, bool direct, struct curl_slist *hdrs, long n,
+    long conc)
 {
 	CURLM *m = curl_multi_init();
 	CURL **hs = calloc((size_t)conc, sizeof(*hs));
@@ -141,7 +148,8 @@ concurrent(const struct opts *o, struct curl_slist *hdrs, long n, long conc)
 	curl_multi_setopt(m, CURLMOPT_MAX_TOTAL_CONNECTIONS, conc);
 	t0 = now_ms();
 	for (i = 0; i < conc && started < n; i++, started++) {
-		hs[i] = make_handle(o, false, "START", o->container, urls[i],
+		hs[i] = make_handle(o, direct, "START", o->nspread > 0 ?
+		    o->spread[i % o->nspread] : o->container, urls[i],
 		    sizeof(urls[i]), hdrs);
 		curl_multi_add_handle(m, hs[i]);
 	}
@@ -156,7 +164,8 @@ concurrent(const struct opts *o, struct curl_slist *hdrs, long n, long conc)
 				continue;
 			curl_easy_getinfo(msg->easy_handle,
 			    CURLINFO_RESPONSE_CODE, &code);
-			if (msg->data.result != CURLE_OK || code != 200)
+			if (msg->data.result != CURLE_OK || (direct ?
+			    code != 304 && code != 204 : code != 200))
 				failed++;
 			done++;
 			curl_multi_remove_handle(m, msg->easy_handle);
@@ -224,6 +233,18 @@ main(int argc, char **argv)
 			o.container = argv[i + 1];
 		else if (strcmp(argv[i], "--restart-container") == 0)
 			o.restart = argv[i + 1];
+		else if (strcmp(argv[i], "--spread") == 0) {
+			char *save = NULL, *t;
+
+			free(o.spread_buf);
+			o.spread_buf = strdup(argv[i + 1]);
+			o.nspread = 0;
+			for (t = o.spread_buf != NULL ?
+			    strtok_r(o.spread_buf, ",", &save) : NULL;
+			    t != NULL && o.nspread < 64;
+			    t = strtok_r(NULL, ",", &save))
+				o.spread[o.nspread++] = t;
+		}
 		else if (strcmp(argv[i], "--count") == 0 &&
 		    text_to_int64(argv[i + 1], 10, 1000000, &v) == 0)
 			o.count = (long)v;
@@ -254,10 +275,14 @@ main(int argc, char **argv)
 	printf("  through signet:      p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  "
 	    "(p50 ratio %.1fx)\n", pct(b, o.count, 50), pct(b, o.count, 90),
 	    pct(b, o.count, 99), pct(b, o.count, 50) / pct(a, o.count, 50));
+	printf("throughput, %ld START each, over %d container(s):\n",
+	    o.count, o.nspread > 0 ? o.nspread : 1);
 	for (i = 0; i < o.nconc; i++) {
-		double rate = concurrent(&o, hdrs, o.count, o.conc[i]);
-		printf("  through signet, %2ld concurrent: %.0f actions/s\n",
-		    o.conc[i], rate);
+		double d = concurrent(&o, true, hdrs, o.count, o.conc[i]);
+		double s = concurrent(&o, false, hdrs, o.count, o.conc[i]);
+		printf("  %2ld in flight: straight to dockerd %.0f/s, through "
+		    "signet %.0f actions/s (%.0f%%)\n", o.conc[i], d, s,
+		    100.0 * s / d);
 	}
 	if (o.restart != NULL) {
 		double d = one_restart(&o, true, hdrs);
@@ -267,6 +292,7 @@ main(int argc, char **argv)
 	}
 	free(a);
 	free(b);
+	free(o.spread_buf);
 	curl_slist_free_all(hdrs);
 	curl_global_cleanup();
 	return 0;

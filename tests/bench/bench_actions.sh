@@ -24,7 +24,8 @@ bench_state=$SIGNET_BUILD_DIR
 SERVER_BIN=$build/server/signet-server
 AGENT_BIN=$build/agent/signet-agent
 stop_docker() { bash "$src/tests/integration/dockerd.sh" stop >/dev/null 2>&1 || true; rm -rf "$bench_state"; }
-trap 'r_cleanup; stop_docker' EXIT
+keep_logs() { [ -z "${BENCH_LOG:-}" ] || { mkdir -p "$BENCH_LOG"; cp "$T_DIR"/*.log "$BENCH_LOG/" 2>/dev/null || true; }; }
+trap 'keep_logs; r_cleanup; stop_docker' EXIT
 bash "$src/tests/integration/dockerd.sh" start
 need_docker
 make_pki
@@ -36,17 +37,27 @@ cat >"$T_DIR/policy.json" <<'JSON'
 JSON
 chmod 0644 "$T_DIR/policy.json"
 write_agent_conf web-01 "$T_DIR/policy.json"
-sed -i 's/^\[server\]/[server]\nlog_level = warn/' "$T_DIR/server.conf"
-sed -i 's/^\[agent\]/[agent]\nlog_level = warn/' "$T_DIR/agent-web-01.conf"
+# BENCH_LOG=DIR: info-level logs of server and agent, kept in DIR.
+level=warn; [ -n "${BENCH_LOG:-}" ] && level=info
+sed -i "s/^\[server\]/[server]\nlog_level = $level/" "$T_DIR/server.conf"
+sed -i "s/^\[agent\]/[agent]\nlog_level = $level/" "$T_DIR/agent-web-01.conf"
 start_server
 start_agent web-01
 c1=$(docker run -d --network none --stop-timeout 1 --name bench-start "$SIGNET_TEST_IMAGE" sleep 100000)
+# The concurrent runs spread their requests over SPREAD containers (default
+# 16; 1 = all on bench-start): one container's actions run one at a time.
+spread_n=${SPREAD:-16}
+spread=$c1; spread_ids=()
+for i in $(seq 2 "$spread_n"); do
+	id=$(docker run -d --network none --stop-timeout 1 --name "bench-start-$i" "$SIGNET_TEST_IMAGE" sleep 100000)
+	spread="$spread,$id"; spread_ids+=("$id")
+done
 c2=$(docker run -d --network none --stop-timeout 1 --name bench-restart "$SIGNET_TEST_IMAGE" sleep 100000)
 known() { api_get "/api/containers/$c2" >/dev/null 2>&1; }
 wait_for 10 known
-"$build/tests/bench_actions" --api "https://localhost:$API_PORT" \
+stdbuf -oL "$build/tests/bench_actions" --api "https://localhost:$API_PORT" \
 	--ca "$SIGNET_PKI/ca.pem" --cert "$SIGNET_PKI/issued/alice.pem" \
 	--key "$SIGNET_PKI/private/alice.key" \
 	--docker-socket "${DOCKER_HOST#unix://}" --container "$c1" \
-	--restart-container "$c2" --count "$count"
-docker rm -f "$c1" "$c2" >/dev/null
+	--restart-container "$c2" --count "$count" --spread "$spread"
+docker rm -f "$c1" "$c2" "${spread_ids[@]}" >/dev/null

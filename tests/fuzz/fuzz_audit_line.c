@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * libFuzzer harness for the audit line parser (what `signetctl audit
- * verify` and a restarting writer read from a possibly tampered file).
+ * verify` and a restarting writer read from a possibly tampered file),
+ * and the link an audit.rotated record makes to the file before it.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -35,7 +36,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(line, data, size);
 	line[size] = '\0';
 	if (audit_parse_line(line, size, &rec, &msg) == 0) {
+		struct audit_link link;
+
 		(void)audit_check_sig(&rec, line, &pub);
+		/* An audit.rotated record's link to the file before it. */
+		(void)audit_link_parse(&rec, &link, &msg);
 		audit_record_free(&rec);
 	}
 	free(line);

@@ -8,6 +8,7 @@
  *   audit_tool threads LOG KEY T N   T threads appending N records each
  *   audit_tool resign LOG LINE KEY   re-sign line LINE (1-based) with KEY,
  *                                    keeping seq and prev (a forgery)
+ *   audit_tool rotate LOG KEY        rotate LOG once (as SIGUSR1 does)
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -264,6 +265,27 @@ out:
 	return rc;
 }
 
+static int
+rotate(const char *log, const char *keyfile)
+{
+	struct keys_secret key;
+	struct audit_writer *w = NULL;
+	struct err_msg msg;
+	int rc = 0;
+
+	if (keys_load_secret(keyfile, &key, &msg) != 0)
+		return die("key", &msg);
+	if (audit_open(log, &key, &w, &msg) != 0) {
+		keys_secret_wipe(&key);
+		return die("open", &msg);
+	}
+	keys_secret_wipe(&key);
+	if (audit_rotate(w, "request", &msg) != 0)
+		rc = die("rotate", &msg);
+	audit_close(w);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -284,6 +306,8 @@ main(int argc, char **argv)
 	    text_to_int64(argv[4], 1, 64, &t) == 0 &&
 	    text_to_int64(argv[5], 1, 1000000, &n) == 0)
 		return threads(argv[2], argv[3], (long)t, (long)n);
+	if (argc == 4 && strcmp(argv[1], "rotate") == 0)
+		return rotate(argv[2], argv[3]);
 	if (argc == 5 && strcmp(argv[1], "resign") == 0 &&
 	    text_to_int64(argv[3], 1, 100000000, &n) == 0)
 		return resign(argv[2], (long)n, argv[4]);

@@ -2,6 +2,8 @@
 /*
  * Test-only: loads FILE with the server or agent schema, as the daemons
  * will, and prints "ok" or the error.   config_check server|agent FILE
+ * "config_check keys server|agent" lists the schema, one "SECTION KEY" a
+ * line, so that tests can hold the documentation to it.
  */
 #include <stdio.h>
 #include <string.h>
@@ -15,9 +17,23 @@ main(int argc, char **argv)
 	struct err_msg msg;
 	int r;
 
+	if (argc == 3 && strcmp(argv[1], "keys") == 0 &&
+	    (strcmp(argv[2], "server") == 0 || strcmp(argv[2], "agent") == 0)) {
+		const struct config_key *k = config_server_schema;
+		size_t i, n = config_server_schema_len;
+
+		if (strcmp(argv[2], "agent") == 0) {
+			k = config_agent_schema;
+			n = config_agent_schema_len;
+		}
+		for (i = 0; i < n; i++)
+			printf("%s %s\n", k[i].section, k[i].name);
+		return fflush(stdout) == 0 ? 0 : 1;
+	}
 	if (argc != 3 || (strcmp(argv[1], "server") != 0 &&
 	    strcmp(argv[1], "agent") != 0)) {
-		fprintf(stderr, "usage: config_check server|agent FILE\n");
+		fprintf(stderr, "usage: config_check server|agent FILE\n"
+		    "       config_check keys server|agent\n");
 		return 2;
 	}
 	if (strcmp(argv[1], "server") == 0)

@@ -10,6 +10,7 @@
  * delivery bookkeeping, and the worker thread.
  */
 #include <signal.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,7 @@ static int64_t now0;
 #define C_DB HEX32("b") HEX32("b")
 #define C_GONE HEX32("c") HEX32("c")
 #define C_BROKEN HEX32("d") HEX32("d")
+#define C_WEB2 HEX32("e") HEX32("e")
 
 static const char policy_json[] =
     "{ \"host_id\": \"web-01\", \"rules\": [ { \"match\": { \"name\": "
@@ -45,14 +47,36 @@ static const char policy_json[] =
     "[\"START\", \"STOP\", \"RESTART\"], \"operators\": [\"alice\"], "
     "\"min_reason_length\": 5 } ] }\n";
 
-/* The stand-ins for dockerd and the clock. */
+/* One ops.act call, for the workers' ordering test. */
+struct act_span {
+	char id[65];
+	enum envelope_action action;
+	int64_t start_us, end_us;
+};
+
+#define SPANS_MAX 16
+
+/* The stand-ins for dockerd and the clock (acts come from any worker). */
 struct fake {
 	int64_t now;
-	unsigned acts;              /* ops.act calls */
+	unsigned acts;              /* ops.act calls (atomic) */
 	char last_id[65];
 	enum envelope_action last_action;
 	int last_timeout;
+	unsigned delay_us;          /* each act takes this long */
+	pthread_mutex_t mu;         /* guards spans */
+	struct act_span spans[SPANS_MAX];
+	size_t nspans;
 };
+
+static int64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 static int
 fake_inspect(void *arg, const char *id, struct inventory **out,
@@ -63,8 +87,10 @@ fake_inspect(void *arg, const char *id, struct inventory **out,
 
 	(void)arg;
 	*out = NULL;
-	if (strcmp(id, C_WEB) == 0 || strcmp(id, C_BROKEN) == 0) {
-		name = strcmp(id, C_WEB) == 0 ? "/web-1" : "/web-broken";
+	if (strcmp(id, C_WEB) == 0 || strcmp(id, C_BROKEN) == 0 ||
+	    strcmp(id, C_WEB2) == 0) {
+		name = strcmp(id, C_WEB) == 0 ? "/web-1" :
+		    strcmp(id, C_WEB2) == 0 ? "/web-2" : "/web-broken";
 		tier = "frontend";
 	} else if (strcmp(id, C_DB) == 0) {
 		name = "/db-1";
@@ -85,11 +111,24 @@ fake_act(void *arg, const char *id, enum envelope_action action,
     int stop_timeout, long *http_status, struct err_msg *msg)
 {
 	struct fake *f = arg;
+	int64_t start = mono_us();
 
-	f->acts++;
+	__atomic_add_fetch(&f->acts, 1, __ATOMIC_SEQ_CST);
+	if (f->delay_us > 0)
+		(void)usleep(f->delay_us);
+	(void)pthread_mutex_lock(&f->mu);
 	memcpy(f->last_id, id, 65);
 	f->last_action = action;
 	f->last_timeout = stop_timeout;
+	if (f->nspans < SPANS_MAX) {
+		struct act_span *sp = &f->spans[f->nspans++];
+
+		memcpy(sp->id, id, 65);
+		sp->action = action;
+		sp->start_us = start;
+		sp->end_us = mono_us();
+	}
+	(void)pthread_mutex_unlock(&f->mu);
 	if (strcmp(id, C_BROKEN) == 0) {
 		*http_status = 500;
 		return err_set(msg, SIGNET_ERR_IO,
@@ -180,6 +219,7 @@ setup(struct world *w)
 	CHECKF(audit_open(w->log, &w->result_key, &w->audit, &m) == 0,
 	    "audit: %s", m.text);
 	w->fake.now = NOW;
+	CHECK(pthread_mutex_init(&w->fake.mu, NULL) == 0);
 	(void)open_executor(w);
 }
 
@@ -189,6 +229,7 @@ teardown(struct world *w)
 	char cmd[128];
 
 	executor_free(w->ex);
+	(void)pthread_mutex_destroy(&w->fake.mu);
 	audit_close(w->audit);
 	policy_store_free(w->store);
 	keys_secret_wipe(&w->action_key);
@@ -923,6 +964,74 @@ test_worker(struct world *w)
 	CHECK(st.refused_frames == EXECUTOR_REFUSED_BURST + 5);
 }
 
+/*
+ * The workers: two actions on one container run one after the other, in
+ * the order they came; an action on another container runs beside them.
+ */
+static void
+test_workers_order(struct world *w)
+{
+	struct executor_stats st, st0;
+	struct envelope_action_payload a;
+	const struct act_span *first = NULL, *second = NULL, *other = NULL;
+	size_t i;
+	char *f;
+
+	CHECK(executor_start(w->ex) == 0);
+	executor_get_stats(w->ex, &st0);
+	(void)pthread_mutex_lock(&w->fake.mu);
+	w->fake.nspans = 0;
+	(void)pthread_mutex_unlock(&w->fake.mu);
+	w->fake.delay_us = 400000;
+	base_action(&a, 3001);
+	a.action = ENVELOPE_ACTION_STOP;
+	f = signed_frame(w, &a);
+	CHECK(executor_submit(w->ex, f, strlen(f)) == 0);
+	free(f);
+	base_action(&a, 3002);
+	a.action = ENVELOPE_ACTION_START;
+	f = signed_frame(w, &a);
+	CHECK(executor_submit(w->ex, f, strlen(f)) == 0);
+	free(f);
+	base_action(&a, 3003);
+	memcpy(a.container_id, C_WEB2, 65);
+	a.action = ENVELOPE_ACTION_STOP;
+	f = signed_frame(w, &a);
+	CHECK(executor_submit(w->ex, f, strlen(f)) == 0);
+	free(f);
+	for (i = 0; i < 500; i++) {
+		executor_get_stats(w->ex, &st);
+		if (st.succeeded - st0.succeeded == 3)
+			break;
+		(void)usleep(10000);
+	}
+	CHECK(st.succeeded - st0.succeeded == 3);
+	executor_stop(w->ex);
+	w->fake.delay_us = 0;
+	(void)pthread_mutex_lock(&w->fake.mu);
+	for (i = 0; i < w->fake.nspans; i++) {
+		const struct act_span *sp = &w->fake.spans[i];
+
+		if (strcmp(sp->id, C_WEB2) == 0)
+			other = sp;
+		else if (sp->action == ENVELOPE_ACTION_STOP)
+			first = sp;
+		else
+			second = sp;
+	}
+	CHECK(w->fake.nspans == 3);
+	CHECK(first != NULL && second != NULL && other != NULL);
+	if (first != NULL && second != NULL && other != NULL) {
+		CHECKF(second->start_us >= first->end_us, "one container: "
+		    "START began %lld us before STOP ended",
+		    (long long)(first->end_us - second->start_us));
+		CHECKF(other->start_us < first->end_us, "another container "
+		    "waited for the first one (began %lld us after it ended)",
+		    (long long)(other->start_us - first->end_us));
+	}
+	(void)pthread_mutex_unlock(&w->fake.mu);
+}
+
 static void
 verify_log(struct world *w)
 {
@@ -961,6 +1070,7 @@ main(void)
 		test_restart(&w);
 		test_outbox(&w);
 		test_worker(&w);
+		test_workers_order(&w);
 		verify_log(&w);
 	}
 	teardown(&w);

@@ -373,14 +373,14 @@ write_text(const char *name, const char *text)
 static const char *ca_pem, *crl_pem, *crl_impostor, *crl_other,
     *crl_expired, *crl_future, *crl_nonext, *crl_two, *crl_garbage,
     *crl_empty, *ca_two, *ca_garbage, *ca_leaf, *ca_noku, *ca_expired,
-    *crl_missing, *ca_missing;
+    *crl_missing, *ca_missing, *crl_soon;
 
 static int
 setup(void)
 {
 	static const char *const revoked[] = { "1A2B", "0DEAD1", NULL };
 	X509_CRL *good = NULL, *imp = NULL, *oth = NULL, *exp = NULL,
-	    *fut = NULL, *nonext = NULL;
+	    *fut = NULL, *nonext = NULL, *soon = NULL;
 	X509 *pair[3] = { NULL, NULL, NULL };
 	size_t i;
 	int r = -1;
@@ -430,8 +430,11 @@ setup(void)
 	    now0 + 90 * DAY, NULL);
 	nonext = make_crl(auth[AUTH_CA].cert, auth[AUTH_CA].key, now0 - DAY,
 	    0, NULL);
+	/* Within the 7-day warning window: still good, but expiring. */
+	soon = make_crl(auth[AUTH_CA].cert, auth[AUTH_CA].key, now0 - DAY,
+	    now0 + 3 * DAY, revoked);
 	if (good == NULL || imp == NULL || oth == NULL || exp == NULL ||
-	    fut == NULL || nonext == NULL)
+	    fut == NULL || nonext == NULL || soon == NULL)
 		goto out;
 
 	pair[0] = auth[AUTH_CA].cert;
@@ -454,6 +457,7 @@ setup(void)
 	crl_expired = write_crl("crl-expired.pem", exp, NULL);
 	crl_future = write_crl("crl-future.pem", fut, NULL);
 	crl_nonext = write_crl("crl-nonext.pem", nonext, NULL);
+	crl_soon = write_crl("crl-soon.pem", soon, NULL);
 	crl_two = write_crl("crl-two.pem", good, good);
 	crl_garbage = write_text("crl-garbage.pem",
 	    "-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n");
@@ -468,6 +472,7 @@ out:
 	X509_CRL_free(oth);
 	X509_CRL_free(exp);
 	X509_CRL_free(fut);
+	X509_CRL_free(soon);
 	X509_CRL_free(nonext);
 	return r;
 }
@@ -519,6 +524,9 @@ test_store_load(void)
 		{ &ca_pem, &crl_other, SIGNET_ERR_CERT,
 		    "CRL not issued by the signet CA" },
 		{ &ca_pem, &crl_expired, SIGNET_ERR_CERT, "CRL expired at" },
+		{ &ca_pem, &crl_expired, SIGNET_ERR_CERT,
+		    "every client certificate would be refused" },
+		{ &ca_pem, &crl_soon, 0, "" },
 		{ &ca_pem, &crl_future, SIGNET_ERR_CERT,
 		    "CRL is not valid before" },
 		{ &ca_pem, &crl_nonext, SIGNET_ERR_CERT,
@@ -774,6 +782,61 @@ test_expired_date(const struct identity_store *s)
 	    0, &id, NULL) == SIGNET_ERR_CERT);
 }
 
+/*
+ * CRL expiry: the states around the warning window and nextUpdate, and a
+ * store whose CRL expires in 3 days: it loads and admits peers (warn, do
+ * not refuse) until nextUpdate, and refuses every one from then on (fail
+ * closed), at the very second identity_crl_state calls it expired.
+ */
+static void
+test_crl_expiry(void)
+{
+	const int64_t next = now0 + 3 * DAY, w = IDENTITY_CRL_WARN_SECS;
+	struct identity_store *s = NULL;
+	struct identity id;
+	struct err_msg msg;
+	int r;
+
+	CHECK(w == 7 * DAY);
+	CHECK(identity_crl_state(next, next - w - 1) == IDENTITY_CRL_VALID);
+	CHECK(identity_crl_state(next, next - w) == IDENTITY_CRL_EXPIRING);
+	CHECK(identity_crl_state(next, next - 1) == IDENTITY_CRL_EXPIRING);
+	CHECK(identity_crl_state(next, next) == IDENTITY_CRL_EXPIRED);
+	CHECK(identity_crl_state(next, next + 1) == IDENTITY_CRL_EXPIRED);
+	CHECK(identity_crl_state(0, now0) == IDENTITY_CRL_EXPIRED);
+	CHECK(identity_crl_state(-5, now0) == IDENTITY_CRL_EXPIRED);
+	CHECK(identity_crl_state(INT64_MAX, INT64_MIN) == IDENTITY_CRL_VALID);
+	CHECK(identity_crl_state(1, INT64_MIN) == IDENTITY_CRL_VALID);
+	CHECK(identity_crl_state(1, 1 - w) == IDENTITY_CRL_EXPIRING);
+	CHECK(identity_crl_state(INT64_MAX, INT64_MAX) ==
+	    IDENTITY_CRL_EXPIRED);
+	CHECK(strcmp(identity_crl_state_name(IDENTITY_CRL_VALID), "valid") ==
+	    0);
+	CHECK(strcmp(identity_crl_state_name(IDENTITY_CRL_EXPIRING),
+	    "expiring") == 0);
+	CHECK(strcmp(identity_crl_state_name(IDENTITY_CRL_EXPIRED),
+	    "expired") == 0);
+	CHECK(strcmp(identity_crl_state_name((enum identity_crl_state)9),
+	    "expired") == 0);
+
+	r = identity_store_load(ca_pem, crl_soon, &s, &msg);
+	CHECKF(r == 0, "%s", msg.text);
+	if (r != 0)
+		return;
+	CHECK(identity_store_crl_next_update(s) == next);
+	CHECK(identity_crl_state(identity_store_crl_next_update(s), now0) ==
+	    IDENTITY_CRL_EXPIRING);
+	CHECK(identity_verify_x509(s, leaf_by_id("operator")->cert, NULL, R_O,
+	    next - 1, &id, &msg) == 0);
+	CHECK(identity_verify_x509(s, leaf_by_id("agent")->cert, NULL, R_A,
+	    next, &id, &msg) == SIGNET_ERR_CERT);
+	CHECK_CONTAINS(msg.text, "cannot be checked: the CRL expired at");
+	CHECK(identity_verify_x509(s, leaf_by_id("operator")->cert, NULL, R_O,
+	    next + 1, &id, &msg) == SIGNET_ERR_CERT);
+	CHECK_CONTAINS(msg.text, "cannot be checked: the CRL expired at");
+	identity_store_free(s);
+}
+
 /* PEM text of certs (NULL-terminated) in a malloc'd, unterminated buffer. */
 static char *
 pem_of(X509 *const *certs, size_t *len)
@@ -1017,6 +1080,7 @@ main(void)
 	}
 	test_role_names();
 	test_store_load();
+	test_crl_expiry();
 	r = identity_store_load(ca_pem, crl_pem, &s, &msg);
 	CHECKF(r == 0, "%s", msg.text);
 	if (r == 0) {

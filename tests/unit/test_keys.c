@@ -9,6 +9,7 @@
 
 #include <sodium.h>
 
+#include "envelope.h"
 #include "keys.h"
 #include "testlib.h"
 
@@ -37,6 +38,55 @@ put(const char *name, const char *text, mode_t mode)
 	fputs(text, f);
 	fclose(f);
 	CHECK(chmod(p, mode) == 0);
+}
+
+/*
+ * Action key rotation (SPEC 2): an agent whose pinned file holds the old
+ * and the new action key accepts an action signed by either, and refuses a
+ * third key, under its own id or claiming a pinned one.
+ */
+static void
+test_rotation(const struct keys_pubset *set, const struct keys_secret *a,
+    const struct keys_secret *b)
+{
+	static const char json[] = "{\"v\":1,\"action_id\":"
+	    "\"0123456789abcdef0123456789abcdef\",\"host_id\":\"web-01\","
+	    "\"container_id\":\"" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"action\":\"RESTART\","
+	    "\"reason\":\"rotation\",\"requested_by\":\"alice\","
+	    "\"issued_at\":1700000000000,\"expires_at\":1700000060000}";
+	const struct keys_secret *signers[2] = { a, b };
+	struct envelope_action_payload act, out;
+	struct envelope env;
+	struct keys_secret third;
+	struct err_msg msg;
+	size_t i;
+
+	CHECK(set->count == 2);
+	CHECKF(envelope_action_decode(json, strlen(json), &act, &msg) == 0,
+	    "%s", msg.text);
+	for (i = 0; i < 2; i++) {
+		memset(&env, 0, sizeof(env));
+		CHECK(envelope_action_sign(&act, signers[i], &env) == 0);
+		CHECK(strcmp(env.key_id, signers[i]->pub.id) == 0);
+		CHECKF(envelope_action_verify(set, env.key_id, env.payload_b64,
+		    env.sig_b64, &out, NULL, NULL, &msg) == 0,
+		    "pinned key %zu: %s", i, msg.text);
+		CHECK(strcmp(out.reason, "rotation") == 0);
+		envelope_free(&env);
+	}
+	CHECK(keys_generate(&third) == 0);
+	memset(&env, 0, sizeof(env));
+	CHECK(envelope_action_sign(&act, &third, &env) == 0);
+	CHECK(envelope_action_verify(set, env.key_id, env.payload_b64,
+	    env.sig_b64, &out, NULL, NULL, &msg) == SIGNET_ERR_UNKNOWN_KEY);
+	for (i = 0; i < 2; i++) {
+		CHECK(envelope_action_verify(set, signers[i]->pub.id,
+		    env.payload_b64, env.sig_b64, &out, NULL, NULL, &msg) ==
+		    SIGNET_ERR_BAD_SIGNATURE);
+	}
+	envelope_free(&env);
+	keys_secret_wipe(&third);
 }
 
 struct load_row {
@@ -156,6 +206,7 @@ main(void)
 		CHECK(set.count == 2);
 		CHECK(keys_pubset_find(&set, k2.pub.id) != NULL);
 		CHECK(keys_pubset_find(&set, "0000000000000000") == NULL);
+		test_rotation(&set, &k, &k2);
 		CHECK(keys_load_public(path_of("set.pub"), &pub, &msg) ==
 		    SIGNET_ERR_FORMAT);
 		CHECK_CONTAINS(msg.text, "2 keys where one is expected");

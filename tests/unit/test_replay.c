@@ -1,8 +1,13 @@
 /* SPDX-License-Identifier: ISC */
-/* The agent's seen-set of action ids: replays, expiry, rebuild from log. */
+/*
+ * The agent's seen-set of action ids: replays, expiry, rebuild from the
+ * log, also when the ids are in a rotated file before the current one.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -15,6 +20,93 @@ static void
 hex_id(unsigned n, char out[33])
 {
 	(void)snprintf(out, 33, "%08x%024x", n * 2654435761u, n);
+}
+
+static int64_t
+wall_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+received(struct audit_writer *w, unsigned n, int64_t expires)
+{
+	struct err_msg msg;
+	char id[33];
+	cJSON *d = cJSON_CreateObject();
+	int r;
+
+	hex_id(n, id);
+	(void)cJSON_AddStringToObject(d, "action_id", id);
+	(void)cJSON_AddNumberToObject(d, "expires_at", (double)expires);
+	r = audit_append(w, "action.received", "agent", d, NULL, &msg);
+	cJSON_Delete(d);
+	return r;
+}
+
+/*
+ * An agent that rotated its log and restarted still knows the ids in the
+ * file before the current one, and refuses to start without that file
+ * while it may hold live ids; once it cannot, the file is not needed.
+ */
+static void
+test_rotated(const char *dir)
+{
+	struct keys_secret key;
+	struct audit_writer *w = NULL;
+	struct replay *r = NULL;
+	struct err_msg msg;
+	char path[256], rot[300], id[33];
+	const int64_t now = wall_ms();
+	size_t loaded = 0;
+	unsigned i;
+
+	(void)snprintf(path, sizeof(path), "%s/rot.log", dir);
+	CHECK(keys_generate(&key) == 0);
+	CHECK(audit_open(path, &key, &w, &msg) == 0);
+	for (i = 0; i < 4; i++)
+		CHECK(received(w, 200 + i, now + 60000) == 0);
+	CHECK(audit_rotate(w, "signal", &msg) == 0);
+	CHECK(audit_rotate(w, "signal", &msg) == 0);   /* only audit.rotated */
+	CHECK(received(w, 300, now + 60000) == 0);
+	audit_close(w);
+	w = NULL;
+
+	r = replay_new();
+	CHECKF(replay_load_audit(r, path, now, &loaded, &msg) == 0, "%s",
+	    msg.text);
+	CHECK(loaded == 5);
+	hex_id(201, id);
+	CHECK(replay_seen(r, id));
+	hex_id(300, id);
+	CHECK(replay_seen(r, id));
+	replay_free(r);
+
+	/* The first file archived away too early: refused, named. */
+	CHECK(audit_rotated_name(path, 0, 3, rot, sizeof(rot)) == 0);
+	CHECK(access(rot, F_OK) == 0);
+	{
+		char moved[320];
+		(void)snprintf(moved, sizeof(moved), "%s.away", rot);
+		CHECK(rename(rot, moved) == 0);
+		r = replay_new();
+		CHECK(replay_load_audit(r, path, now, &loaded, &msg) ==
+		    SIGNET_ERR_CHAIN);
+		CHECK_CONTAINS(msg.text, strrchr(rot, '/') + 1);
+		CHECK_CONTAINS(msg.text, "missing");
+		replay_free(r);
+		/* Later than any action there could be live: not read. */
+		r = replay_new();
+		CHECK(replay_load_audit(r, path, now + REPLAY_LOOKBACK_MS +
+		    1000, &loaded, &msg) == 0);
+		CHECK(loaded == 0);
+		replay_free(r);
+		CHECK(rename(moved, rot) == 0);
+	}
+	keys_secret_wipe(&key);
 }
 
 int
@@ -102,6 +194,7 @@ main(void)
 		CHECK_CONTAINS(msg.text, "bad.log:1:");
 		replay_free(r);
 	}
+	test_rotated(dir);
 	{
 		char cmd[128];
 		(void)snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
