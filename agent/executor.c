@@ -1262,7 +1262,13 @@ worker_main(void *arg)
 		lock(ex);
 		me->container[0] = '\0';
 		/* A job held back for this container may go now. */
-		(void)pthread_cond_broadcast(&ex->cv);
+		for (i = 0; job.container[0] != '\0' &&
+		    (size_t)i < ex->qlen; i++) {
+			if (strcmp(ex->queue[i].container, job.container) == 0) {
+				(void)pthread_cond_broadcast(&ex->cv);
+				break;
+			}
+		}
 	}
 	unlock(ex);
 	return NULL;

@@ -43,6 +43,7 @@
 struct api_request {
 	char *uri;                     /* NULL when over API_URL_MAX */
 	size_t uri_len;
+	bool headers_seen;             /* the first call is over */
 	bool answered;
 	size_t discarded;              /* body bytes dropped after answering */
 
@@ -141,8 +142,11 @@ api_conn_notify(void *cls, struct MHD_Connection *conn, void **socket_ctx,
 
 	(void)pthread_mutex_lock(&api->mu);
 	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
-		if (slot != NULL)
+		if (slot != NULL) {
 			slot->used = false;
+			identity_store_free(slot->auth_store);
+			slot->auth_store = NULL;
+		}
 		*socket_ctx = NULL;
 		goto out;
 	}
@@ -156,6 +160,8 @@ api_conn_notify(void *cls, struct MHD_Connection *conn, void **socket_ctx,
 		api->slots[i].fd = ci->connect_fd;
 		api->slots[i].deadline_ms = api_now_ms() +
 		    API_HEADER_DEADLINE_MS;
+		identity_store_free(api->slots[i].auth_store);
+		api->slots[i].auth_store = NULL;
 		*socket_ctx = &api->slots[i];
 		break;
 	}
@@ -297,8 +303,11 @@ authenticate(struct api *api, struct MHD_Connection *conn, const char *addr,
 	const gnutls_datum_t *certs = NULL;
 	unsigned int ncerts = 0;
 	struct identity_store *store;
+	struct api_slot *slot;
 	gnutls_session_t session;
 	struct err_msg msg;
+	unsigned char sha[32];
+	int64_t now;
 	int r;
 
 	err_clear(&msg);
@@ -324,9 +333,34 @@ authenticate(struct api *api, struct MHD_Connection *conn, const char *addr,
 		api_answer_error(ans, 503, "certificate checks are not ready");
 		return -1;
 	}
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	slot = ci != NULL ? ci->socket_context : NULL;
+	now = (int64_t)time(NULL);
+	if (crypto_hash_sha256(sha, certs[0].data, certs[0].size) != 0) {
+		identity_store_free(store);
+		api_answer_error(ans, 500, "cannot hash the client certificate");
+		return -1;
+	}
+	if (slot != NULL && slot->auth_store == store &&
+	    sodium_memcmp(slot->auth_sha, sha, sizeof(sha)) == 0 &&
+	    now >= slot->auth_id.not_before && now <= slot->auth_id.not_after) {
+		*peer = slot->auth_id;
+		identity_store_free(store);
+		return 0;
+	}
 	r = identity_verify_der(store, certs[0].data, certs[0].size,
 	    IDENTITY_ACCEPT_AGENT | IDENTITY_ACCEPT_OPERATOR |
-	    IDENTITY_ACCEPT_AUDITOR, 0, peer, &msg);
+	    IDENTITY_ACCEPT_AUDITOR, now, peer, &msg);
+	if (slot != NULL) {
+		identity_store_free(slot->auth_store);
+		slot->auth_store = NULL;
+		if (r == 0) {
+			slot->auth_store = store;    /* the reference moves */
+			store = NULL;
+			memcpy(slot->auth_sha, sha, sizeof(sha));
+			slot->auth_id = *peer;
+		}
+	}
 	identity_store_free(store);
 	if (r == SIGNET_ERR_CERT || r == SIGNET_ERR_FORMAT ||
 	    r == SIGNET_ERR_TOO_LARGE) {
@@ -561,6 +595,18 @@ api_access(void *cls, struct MHD_Connection *conn, const char *url,
 		rq->discarded += *upload_data_size;
 		*upload_data_size = 0;
 		return MHD_YES;
+	}
+	if (!rq->headers_seen) {
+		/*
+		 * An answer queued in the first call makes MHD (0.9.7x) close
+		 * the connection after it: every keep-alive client would pay a
+		 * new TLS handshake per request. Without a body, answer from
+		 * the next call; with one, the first call still decides (read
+		 * it, or refuse early and drop the connection).
+		 */
+		rq->headers_seen = true;
+		if (!request_has_body(conn))
+			return MHD_YES;
 	}
 	rq->answered = true;
 	slot_deadline(api, conn, API_ANSWER_DEADLINE_MS);
@@ -819,6 +865,7 @@ api_start_relay(struct server_ctx *ctx, const char *listen,
 	    MHD_OPTION_URI_LOG_CALLBACK, api_uri_log, api,
 	    MHD_OPTION_NOTIFY_COMPLETED, api_completed, api,
 	    MHD_OPTION_NOTIFY_CONNECTION, api_conn_notify, api,
+	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)API_THREADS,
 	    MHD_OPTION_END);
 	/* The key is loaded into GnuTLS at start and not read again. */
 	sodium_free(key);
@@ -899,6 +946,8 @@ resume_all(struct api *api)
 void
 api_stop(struct api *api)
 {
+	size_t i;
+
 	if (api == NULL)
 		return;
 	if (api->watchdog_running) {
@@ -912,6 +961,11 @@ api_stop(struct api *api)
 		resume_all(api);
 	if (api->daemon != NULL)
 		MHD_stop_daemon(api->daemon);
+	/* MHD reports every close; this is for one it did not. */
+	for (i = 0; i < sizeof(api->slots) / sizeof(api->slots[0]); i++) {
+		identity_store_free(api->slots[i].auth_store);
+		api->slots[i].auth_store = NULL;
+	}
 	if (api->cv_ready)
 		(void)pthread_cond_destroy(&api->cv);
 	if (api->mu_ready)

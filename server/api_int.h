@@ -68,6 +68,17 @@ struct api_slot {
 	bool cut;                      /* shut down by the watchdog */
 	int fd;
 	int64_t deadline_ms;           /* monotonic; 0: none */
+	/*
+	 * The last verdict on this connection's client certificate (MHD's
+	 * thread only): reused while the certificate (by SHA-256), the
+	 * identity store (CA + CRL in force) and the certificate's dates
+	 * still hold, so a keep-alive client is not re-verified (a DER parse
+	 * and two signature checks) on every request. A SIGHUP swaps the
+	 * store, and the next request is verified afresh.
+	 */
+	struct identity_store *auth_store;   /* a reference, or NULL */
+	unsigned char auth_sha[32];
+	struct identity auth_id;
 };
 
 struct api {

@@ -328,11 +328,39 @@ out=$(env -u SIGNET_SERVER -u SIGNET_CA -u SIGNET_CERT -u SIGNET_KEY "$SIGNETCTL
 check "options instead of the environment" test "$(jsonq 'len(d["hosts"])' <<<"$out")" = 3
 
 # ---- CRL reload: a certificate revoked while the server runs ----
+# dave also holds a keep-alive connection open across the reload: the
+# verdict the API keeps per connection must not outlive the CRL it used.
+rm -f "$T_DIR/ka.go"
+python3 - "$PORT" "$CA" "$SIGNET_PKI/issued/dave.pem" "$SIGNET_PKI/private/dave.key" "$T_DIR/ka.go" >"$T_DIR/ka.out" 2>&1 <<'PY' &
+import http.client, os, ssl, sys, time
+port, ca, cert, key, go = sys.argv[1:6]
+ctx = ssl.create_default_context(cafile=ca)
+ctx.load_cert_chain(cert, key)
+c = http.client.HTTPSConnection("localhost", int(port), context=ctx, timeout=20)
+first = None
+for i in range(2):
+    c.request("GET", "/api/hosts"); r = c.getresponse(); r.read()
+    first = first or c.sock
+    print("request", i + 1, r.status, "same-connection", c.sock is first, flush=True)
+for _ in range(200):
+    if os.path.exists(go): break
+    time.sleep(0.05)
+sock = c.sock
+c.request("GET", "/api/hosts"); r = c.getresponse(); r.read()
+print("request 3", r.status, "same-connection", c.sock is sock, flush=True)
+PY
+KAPID=$!
+for _ in $(seq 1 100); do grep -q '^request 2' "$T_DIR/ka.out" && break; sleep 0.1; done
+check "keep-alive: dave accepted twice on one connection" grep -q '^request 2 200 same-connection True' "$T_DIR/ka.out"
 "$PKI" revoke dave >/dev/null
 expect "dave still accepted before the reload" 200 dave /api/hosts
 kill -HUP "$HPID"
 for _ in $(seq 1 50); do grep -q '^reloaded' harness.out && break; sleep 0.1; done
 check "harness reloaded the CRL" grep -q '^reloaded' harness.out
+touch "$T_DIR/ka.go"
+wait "$KAPID" || true
+check "keep-alive: dave refused after the reload on the connection opened before it" \
+	grep -q '^request 3 403 same-connection True' "$T_DIR/ka.out"
 expect "dave refused after the reload" 403 dave /api/hosts
 expect "others still accepted after the reload" 200 alice /api/hosts
 
