@@ -75,6 +75,14 @@ struct executor {
 	/* Under mu. */
 	struct outbox_entry *outbox;   /* EXECUTOR_OUTBOX_MAX, by seq */
 	size_t nout;
+	/*
+	 * outbox_take's start: every entry before it is delivered or already
+	 * handed out on connection take_epoch (so a full outbox of results
+	 * the server has is not walked for every new one). Any change that
+	 * could break that (an entry put back, a new epoch) resets it.
+	 */
+	size_t take_from;
+	uint64_t take_epoch;
 	uint64_t next_seq;
 	struct job queue[EXECUTOR_QUEUE_MAX];  /* in arrival order */
 	size_t qlen;
@@ -190,31 +198,43 @@ b64_decode(const char *b64, size_t max, uint8_t **out, size_t *len)
 static void
 outbox_drop(struct executor *ex, size_t i)
 {
+	if (i < ex->take_from)
+		ex->take_from--;
 	free(ex->outbox[i].frame);
 	memmove(&ex->outbox[i], &ex->outbox[i + 1],
 	    (ex->nout - i - 1) * sizeof(ex->outbox[0]));
 	ex->nout--;
 }
 
+/*
+ * Entries are in the order they were made, so the expired ones are at the
+ * front: stop at the first that is not (a clock step back only delays a
+ * drop). Called for every result; scanning all EXECUTOR_OUTBOX_MAX
+ * entries each time was a sixth of the channel thread's time under load.
+ */
 static void
 outbox_prune(struct executor *ex, int64_t now)
 {
-	size_t i = 0;
+	size_t k = 0;
 
-	while (i < ex->nout) {
-		struct outbox_entry *e = &ex->outbox[i];
+	while (k < ex->nout &&
+	    ex->outbox[k].created_ms < now - EXECUTOR_OUTBOX_KEEP_MS) {
+		struct outbox_entry *e = &ex->outbox[k];
 
-		if (e->created_ms >= now - EXECUTOR_OUTBOX_KEEP_MS) {
-			i++;
-			continue;
-		}
 		if (!e->delivered)
 			log_warn("result of action %s not acknowledged by the "
 			    "server within %lld s; no longer re-sent (it stays "
 			    "in the audit log)", e->action_id,
 			    EXECUTOR_OUTBOX_KEEP_MS / 1000);
-		outbox_drop(ex, i);
+		free(e->frame);
+		k++;
 	}
+	if (k == 0)
+		return;
+	memmove(&ex->outbox[0], &ex->outbox[k],
+	    (ex->nout - k) * sizeof(ex->outbox[0]));
+	ex->nout -= k;
+	ex->take_from = ex->take_from > k ? ex->take_from - k : 0;
 }
 
 static ssize_t
@@ -289,11 +309,17 @@ executor_outbox_take(struct executor *ex, uint64_t epoch, char **frame,
 	*seq = 0;
 	lock(ex);
 	outbox_prune(ex, now);
-	for (i = 0; i < ex->nout; i++) {
+	if (ex->take_epoch != epoch) {
+		ex->take_epoch = epoch;
+		ex->take_from = 0;
+	}
+	for (i = ex->take_from; i < ex->nout; i++) {
 		struct outbox_entry *e = &ex->outbox[i];
 
-		if (e->delivered || e->queued_epoch == epoch)
+		if (e->delivered || e->queued_epoch == epoch) {
+			ex->take_from = i + 1;
 			continue;
+		}
 		*frame = malloc(e->len + 1);
 		if (*frame == NULL) {
 			r = SIGNET_ERR_ALLOC;
@@ -303,6 +329,7 @@ executor_outbox_take(struct executor *ex, uint64_t epoch, char **frame,
 		*len = e->len;
 		*seq = e->seq;
 		e->queued_epoch = epoch;
+		ex->take_from = i + 1;
 		r = 1;
 		break;
 	}
@@ -320,6 +347,7 @@ executor_outbox_untake(struct executor *ex, uint64_t seq)
 		if (ex->outbox[i].seq == seq)
 			ex->outbox[i].queued_epoch = 0;
 	}
+	ex->take_from = 0;
 	unlock(ex);
 }
 
@@ -588,6 +616,7 @@ resend_earlier(struct executor *ex, struct act *act)
 	if (i >= 0) {
 		ex->outbox[i].delivered = false;
 		ex->outbox[i].queued_epoch = 0;
+		ex->take_from = 0;
 	}
 	unlock(ex);
 	if (i < 0)
