@@ -18,11 +18,9 @@
 need_docker
 command -v jq >/dev/null || { echo "FAIL: jq is required (apt-get install jq)"; exit 1; }
 
-FAKE="$SIGNET_BUILD_DIR/tests/fake_server"
 TAG="sgr$$"
 LOG="$T_DIR/agent-web-01-audit.log"
 OUT="$T_DIR/fake.out"
-FAKE_PID=""
 
 cleanup() {
 	exec 9>&- 2>/dev/null
@@ -35,60 +33,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# ---- helpers (as in test_agent_actions.sh) ----
+# ---- helpers ----
 
-start_fake() {
-	local i
-	rm -f "$T_DIR/cmds"
-	mkfifo "$T_DIR/cmds"
-	"$FAKE" --port "$AGENT_PORT" --ca "$SIGNET_PKI/ca.pem" \
-		--cert "$SIGNET_PKI/issued/localhost.pem" \
-		--key "$SIGNET_PKI/private/localhost.key" \
-		--action-key "$SIGNET_PKI/keys/action.key" \
-		--agent-pub "$SIGNET_PKI/keys/agents/web-01.pub" \
-		--commands "$T_DIR/cmds" --max-seconds 600 >>"$OUT" 2>>"$T_DIR/fake.err" &
-	FAKE_PID=$!
-	R_PIDS+=("$FAKE_PID")
-	exec 9>"$T_DIR/cmds"
-	for i in $(seq 1 50); do
-		grep -q "^listening port=$AGENT_PORT" "$OUT" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "fake server did not come up"; cat "$T_DIR/fake.err"
-	return 1
-}
+. "$(dirname "$0")/fake.sh"
 
-send() { printf '%s\n' "$*" >&9; }
-sent_actions() { grep -c '^sent action ' "$OUT"; }
-
-# send_action ARGS...: "action ARGS", waiting (5 s) until it was sent.
-send_action() {
-	local n0 i
-	n0=$(sent_actions)
-	send action "$@"
-	for i in $(seq 1 50); do
-		[ "$(sent_actions)" -gt "$n0" ] && return 0
-		sleep 0.1
-	done
-	echo "# the fake server did not send: action $*"
-	return 1
-}
-
-hellos() { grep -c '^hello host_id=web-01' "$OUT"; }
-wait_hello() { wait_for 10 sh -c "[ \$(grep -c '^hello host_id=web-01' '$OUT') -ge $1 ]"; }
-last_id() {
-	sed -n 's/^sent action action_id=\([0-9a-f]*\) .*/\1/p' "$OUT" | tail -n 1
-}
-# result ID: the result line for ID (waits up to 20 s).
-result() {
-	local line
-	for _ in $(seq 1 200); do
-		line=$(grep "^result action_id=$1 " "$OUT" | head -n 1)
-		if [ -n "$line" ]; then echo "$line"; return 0; fi
-		sleep 0.1
-	done
-	return 1
-}
 started_at() { docker inspect -f '{{.State.StartedAt}}' "$1"; }
 kid() { base64 -d <"$1" | sha256sum | cut -c1-16; }
 
@@ -100,7 +48,7 @@ accepted() {
 	sleep 1.1                   # StartedAt has 1 s resolution at worst
 	send_action "$WEB" RESTART --reason '"key rotation"' "$@"
 	id=$(last_id)
-	line=$(result "$id")
+	line=$(result "$id" 1 20)
 	check "$name: SUCCESS ($line)" grep -q 'status=SUCCESS error="" docker_status=204 .* sig=ok' <<<"$line"
 	check "$name: the container restarted" test "$(started_at "$WEB")" != "$s0"
 	check "$name: audited as executed" sh -c \
@@ -114,7 +62,7 @@ refused() {
 	s0=$(started_at "$WEB")
 	send_action "$WEB" RESTART --reason '"key rotation"' "$@"
 	id=$(last_id)
-	line=$(result "$id")
+	line=$(result "$id" 1 20)
 	if grep -q 'status=REJECTED' <<<"$line" &&
 		grep -Eq "error=\".*($pattern)" <<<"$line"; then
 		ok "$name: REJECTED ($pattern)"
