@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #include "log.h"
 #include "registry.h"
 #include "text.h"
@@ -670,4 +672,127 @@ actions_expire_and_record(struct actions *t, struct audit_writer *w,
 		actions_wake(t, ids[i]);
 	}
 	return n;
+}
+
+/* ---- after a restart ---- */
+
+static const char *
+data_str(const cJSON *data, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(data, name);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* One action.requested record: back into the table if it verifies. */
+static int
+reload_requested(struct actions *t, const struct keys_pubset *keys,
+    const struct audit_record *rec, int64_t now_ms, size_t *added)
+{
+	const cJSON *env = cJSON_GetObjectItemCaseSensitive(rec->data,
+	    "action");
+	const char *payload = data_str(env, "payload");
+	const char *sig = data_str(env, "sig");
+	const char *key_id = data_str(env, "key_id");
+	struct envelope_action_payload p;
+	struct err_msg sub;
+	uint8_t *raw = NULL;
+	size_t raw_len = 0;
+	char sha[65];
+	int r;
+
+	if (payload == NULL || sig == NULL || key_id == NULL)
+		return 0;
+	r = envelope_action_verify(keys, key_id, payload, sig, &p, &raw,
+	    &raw_len, &sub);
+	if (r == SIGNET_ERR_ALLOC)
+		return r;
+	if (r != 0) {
+		log_info("reload: action.requested seq %llu not put back: %s",
+		    (unsigned long long)rec->seq, sub.text);
+		return 0;
+	}
+	envelope_sha256_hex(raw, raw_len, sha);
+	free(raw);
+	r = actions_add(t, &p, sha, p.expires_at + ENVELOPE_SKEW_MS, now_ms);
+	sodium_memzero(&p, sizeof(p));
+	if (r == 0)
+		(*added)++;
+	else if (r == SIGNET_ERR_ALLOC)
+		return r;
+	return 0;
+}
+
+int
+actions_reload(struct actions *t, const char *audit_path,
+    const struct keys_public *action_pub, int64_t now_ms, size_t *reloaded,
+    struct err_msg *msg)
+{
+	struct audit_reader *rd = NULL;
+	struct keys_pubset keys;
+	char *line = NULL;
+	size_t len = 0, added = 0;
+	bool had_nl = false;
+	int r, more;
+
+	*reloaded = 0;
+	if (t == NULL || audit_path == NULL || action_pub == NULL)
+		return err_set(msg, SIGNET_ERR_INVALID_ARG,
+		    "actions_reload: missing argument");
+	memset(&keys, 0, sizeof(keys));
+	keys.count = 1;
+	keys.keys[0] = *action_pub;
+	r = audit_reader_open_since(audit_path, now_ms - ACTIONS_RELOAD_MS,
+	    &rd, msg);
+	if (r == SIGNET_ERR_NOT_FOUND)
+		return 0;
+	if (r != 0)
+		return r;
+	for (;;) {
+		struct audit_record rec;
+		struct action_info info;
+		struct err_msg sub;
+		const char *id;
+
+		more = audit_reader_next(rd, &line, &len, &had_nl);
+		if (more == 0 || (more > 0 && !had_nl))
+			break;                 /* the end, or a torn tail */
+		if (more < 0) {
+			r = err_set(msg, more, "%s:%llu: unreadable line",
+			    audit_reader_path(rd),
+			    (unsigned long long)audit_reader_lineno(rd));
+			goto out;
+		}
+		if (audit_parse_line(line, len, &rec, &sub) != 0) {
+			r = err_set(msg, SIGNET_ERR_FORMAT, "%s:%llu: %s",
+			    audit_reader_path(rd),
+			    (unsigned long long)audit_reader_lineno(rd),
+			    sub.text);
+			goto out;
+		}
+		r = 0;
+		if (rec.ts >= now_ms - ACTIONS_RELOAD_MS &&
+		    strcmp(rec.event, "action.requested") == 0) {
+			r = reload_requested(t, &keys, &rec, now_ms, &added);
+		} else if (strcmp(rec.event, "action.result") == 0 ||
+		    strcmp(rec.event, "action.undelivered") == 0 ||
+		    strcmp(rec.event, "action.timeout") == 0) {
+			id = data_str(rec.data, "action_id");
+			if (id != NULL && added > 0 &&
+			    actions_get(t, id, &info) == 0) {
+				actions_remove(t, id);
+				added--;
+			}
+		}
+		audit_record_free(&rec);
+		if (r != 0) {
+			r = err_set(msg, r, "out of memory");
+			goto out;
+		}
+	}
+	r = 0;
+out:
+	*reloaded = added;
+	audit_reader_close(rd);
+	return r;
 }

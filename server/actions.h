@@ -38,6 +38,9 @@
 
 #define ACTIONS_MAX_DEFAULT 4096
 #define ACTIONS_KEEP_MS (3600LL * 1000)   /* finished entries kept 1 h */
+/* How far back a restarted server looks for actions still open: agents
+ * re-send an unacknowledged result for 10 minutes. */
+#define ACTIONS_RELOAD_MS (10LL * 60 * 1000)
 #define ACTIONS_ID_LEN 32                 /* hex digits of an action_id */
 
 enum action_status {
@@ -196,5 +199,21 @@ int actions_undeliver(struct actions *t, struct audit_writer *w,
  */
 size_t actions_expire_and_record(struct actions *t, struct audit_writer *w,
     int64_t now_ms);
+
+/*
+ * At start: puts back the actions the audit log at audit_path shows as
+ * requested in the last ACTIONS_RELOAD_MS (rotated files included) and
+ * not ended (no action.result, action.undelivered or action.timeout), so
+ * that a result an agent sends after a server restart is still checked
+ * and recorded. Each action.requested's embedded envelope must verify
+ * under action_pub (others, e.g. signed before a key rotation, are
+ * skipped); each comes back PENDING with its deadline at expires_at plus
+ * the clock skew, after which the usual expiry records action.timeout.
+ * *reloaded counts them. No log is 0; an unreadable log or line is an
+ * error (the table then holds what was read before it).
+ */
+int actions_reload(struct actions *t, const char *audit_path,
+    const struct keys_public *action_pub, int64_t now_ms, size_t *reloaded,
+    struct err_msg *msg) __attribute__((warn_unused_result));
 
 #endif

@@ -238,6 +238,17 @@ audit_server(struct server_ctx *ctx, const char *event, cJSON *d, bool ok)
 	return r;
 }
 
+/* Unix milliseconds: the clock actions and audit records are stamped by. */
+static int64_t
+wall_now_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
+		return 0;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -249,6 +260,7 @@ main(int argc, char **argv)
 	struct hub *hub = NULL;
 	struct api *api = NULL;
 	struct actions *actions = NULL;
+	size_t reloaded = 0;
 	struct api_relay relay;
 	struct sigthread st;
 	struct err_msg msg;
@@ -425,6 +437,18 @@ main(int argc, char **argv)
 		fprintf(stderr, PROG ": out of memory\n");
 		goto out;
 	}
+	/*
+	 * Actions left open by the last run: their results may still come
+	 * (agents re-send them), and must be checked and recorded then.
+	 */
+	r = actions_reload(actions, ctx.audit_path, &ctx.action_key->pub,
+	    wall_now_ms(), &reloaded, &msg);
+	if (r != 0)
+		log_warn("actions of the last run not put back (their late "
+		    "results will be refused as unknown): %s", msg.text);
+	else if (reloaded > 0)
+		log_info("put back %zu action(s) the last run left open; "
+		    "their results are still accepted", reloaded);
 
 	hcfg.actions = actions;
 	r = hub_start(&ctx, &hcfg, &hub, &msg);
@@ -458,7 +482,9 @@ main(int argc, char **argv)
 	    cJSON_AddStringToObject(d, "audit_key_id", audit_key.pub.id) !=
 	    NULL &&
 	    cJSON_AddNumberToObject(d, "crl_next_update",
-	    (double)identity_store_crl_next_update(ctx.identity)) != NULL;
+	    (double)identity_store_crl_next_update(ctx.identity)) != NULL &&
+	    cJSON_AddNumberToObject(d, "actions_reloaded", (double)reloaded) !=
+	    NULL;
 	keys_secret_wipe(&audit_key);
 	if (audit_server(&ctx, "server.started", d, ok) != 0)
 		goto out;

@@ -97,6 +97,21 @@ out=$(api_post "/api/containers/$rl/actions" '{"action":"START","reason":"x"}');
 out=$(api_post "/api/containers/$rl/actions" '{"action":"START","reason":"x"}'); docker stop "$rl" >/dev/null
 deny "rate limit" "$rl" '{"action":"START","reason":"third in the window"}' alice "rate limit"
 
+# The server restarts while the agent runs an action: the agent's result
+# comes to the new server, which put the open action back from its audit
+# log, so the result is still checked, recorded and reported.
+out=$(api_post "/api/containers/${web:0:12}/actions?wait=0" '{"action":"RESTART","reason":"restart across a server restart"}')
+check "wait=0 answers 202" test "$(status_of "$out")" = 202
+rid=$(body_of "$out" | pyq 'd["action_id"]')
+check "the agent got the action" wait_for 10 grep -q "action received: action_id=$rid" "$T_DIR/agent-web-01.log"
+kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
+check "the server restarts" start_server
+check "the restarted server put the open action back" grep -q "put back 1 action" "$T_DIR/server.log"
+late_done() { api_get "/api/actions/$rid" | pyq 'd["status"]' | grep -qx SUCCESS; }
+check "the result sent after the restart is accepted" wait_for 20 late_done
+check "... and recorded by the new server" grep -q "\"event\":\"action.result\".*$rid" "$T_DIR/server-audit.log"
+check "server.started counts the action put back" grep -q '"event":"server.started".*"actions_reloaded":1' "$T_DIR/server-audit.log"
+
 # signetctl drives the same path and its exit code follows the answer.
 export SIGNET_SERVER="https://localhost:$API_PORT" SIGNET_CA="$SIGNET_PKI/ca.pem"
 export SIGNET_CERT="$SIGNET_PKI/issued/alice.pem" SIGNET_KEY="$SIGNET_PKI/private/alice.key"

@@ -3,12 +3,19 @@
  * The server's action table: the state machine (PENDING to one end),
  * results accepted once per action_id and only when they match what was
  * sent to that host, a late result replacing TIMEOUT, waiters woken once,
- * and the bounds (full table, finished entries forgotten).
+ * the bounds (full table, finished entries forgotten), and putting back
+ * after a restart the actions the audit log shows as still open.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
 
 #include "actions.h"
+#include "keys.h"
 #include "testlib.h"
 
 #define HOST "web-01"
@@ -296,11 +303,128 @@ test_bounds(void)
 	actions_free(t);
 }
 
+/* Appends action.requested for p, its envelope signed with key. */
+static void
+log_requested(struct audit_writer *w, const struct keys_secret *key,
+    struct envelope_action_payload *p)
+{
+	struct envelope env;
+	struct err_msg m;
+	cJSON *d = cJSON_CreateObject(), *e;
+
+	memset(&env, 0, sizeof(env));
+	CHECK(envelope_action_sign(p, key, &env) == 0);
+	CHECK(d != NULL);
+	cJSON_AddStringToObject(d, "action_id", p->action_id);
+	e = cJSON_AddObjectToObject(d, "action");
+	cJSON_AddStringToObject(e, "payload", env.payload_b64);
+	cJSON_AddStringToObject(e, "sig", env.sig_b64);
+	cJSON_AddStringToObject(e, "key_id", env.key_id);
+	CHECKF(audit_append(w, "action.requested", "server", d, NULL, &m) == 0,
+	    "append: %s", m.text);
+	cJSON_Delete(d);
+	envelope_free(&env);
+}
+
+static void
+log_event(struct audit_writer *w, const char *event, unsigned n)
+{
+	char id[33];
+	struct err_msg m;
+	cJSON *d = cJSON_CreateObject();
+
+	(void)snprintf(id, sizeof(id), "%032x", n);
+	cJSON_AddStringToObject(d, "action_id", id);
+	CHECKF(audit_append(w, event, "server", d, NULL, &m) == 0,
+	    "append: %s", m.text);
+	cJSON_Delete(d);
+}
+
+/*
+ * A restart: requested actions with no end come back PENDING (and a late
+ * result is then accepted); ended ones, ones signed by another key, and
+ * ones older than ACTIONS_RELOAD_MS do not.
+ */
+static void
+test_reload(void)
+{
+	char dir[] = "/tmp/signet-test-actions.XXXXXX", path[128], cmd[160];
+	struct keys_secret key, other, audit_key;
+	struct envelope_action_payload p;
+	struct envelope_result_payload res;
+	struct action_info info;
+	struct audit_writer *w = NULL;
+	struct actions *t = actions_new(16, ACTIONS_KEEP_MS);
+	struct err_msg m;
+	struct timespec ts;
+	int64_t now;
+	size_t n = 99;
+	unsigned i;
+
+	CHECK(t != NULL && mkdtemp(dir) != NULL);
+	CHECK(clock_gettime(CLOCK_REALTIME, &ts) == 0);
+	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	(void)snprintf(path, sizeof(path), "%s/audit.log", dir);
+	CHECK(keys_generate(&key) == 0 && keys_generate(&other) == 0 &&
+	    keys_generate(&audit_key) == 0);
+	/* No log yet: nothing to put back, no error. */
+	CHECK(actions_reload(t, path, &key.pub, now, &n, &m) == 0 && n == 0);
+	CHECKF(audit_open(path, &audit_key, &w, &m) == 0, "open: %s", m.text);
+	for (i = 1; i <= 5; i++) {
+		payload(&p, i);
+		p.issued_at = now - 1000;
+		p.expires_at = now + 60000;
+		log_requested(w, i == 4 ? &other : &key, &p);
+	}
+	log_event(w, "action.result", 1);
+	log_event(w, "action.undelivered", 2);
+	log_event(w, "action.timeout", 5);
+	audit_close(w);
+	/* Seen from ACTIONS_RELOAD_MS in the future, all are too old. */
+	CHECK(actions_reload(t, path, &key.pub, now + ACTIONS_RELOAD_MS +
+	    60000, &n, &m) == 0 && n == 0 && actions_count(t) == 0);
+	CHECKF(actions_reload(t, path, &key.pub, now, &n, &m) == 0,
+	    "reload: %s", m.text);
+	CHECK(n == 1 && actions_count(t) == 1);
+	CHECK(actions_get(t, "00000000000000000000000000000003", &info) == 0 &&
+	    info.status == ACTION_PENDING &&
+	    info.deadline == now + 60000 + ENVELOPE_SKEW_MS);
+	for (i = 1; i <= 5; i++) {
+		char id[33];
+
+		(void)snprintf(id, sizeof(id), "%032x", i);
+		CHECK((actions_get(t, id, &info) == 0) == (i == 3));
+	}
+	/* The late result of the one put back is accepted. */
+	payload(&p, 3);
+	p.issued_at = now - 1000;
+	p.expires_at = now + 60000;
+	result(&res, 3, ENVELOPE_STATUS_SUCCESS);
+	{
+		char *json = NULL;
+
+		CHECK(envelope_action_encode(&p, &json) == 0 && json != NULL);
+		if (json != NULL)
+			envelope_sha256_hex(json, strlen(json),
+			    res.request_sha256);
+		free(json);
+	}
+	CHECK(actions_claim_result(t, HOST, &res, &info) == ACTIONS_RESULT_OK);
+	actions_free(t);
+	keys_secret_wipe(&key);
+	keys_secret_wipe(&other);
+	keys_secret_wipe(&audit_key);
+	(void)snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	CHECK(system(cmd) == 0);
+}
+
 int
 main(void)
 {
+	CHECK(sodium_init() >= 0);
 	test_match();
 	test_states();
 	test_bounds();
+	test_reload();
 	return test_finish("test_actions");
 }
