@@ -221,6 +221,21 @@ verified_take(SSL *ssl, X509 *cert, const struct identity_store *store)
 	return &v->id;
 }
 
+/* Forgets the kept verdict: the store and certificate references go. */
+static void
+verified_drop(SSL *ssl)
+{
+	struct hub_verified *v;
+
+	if (hub_ssl_index < 0 || ssl == NULL)
+		return;
+	v = SSL_get_ex_data(ssl, hub_ssl_index);
+	if (v == NULL)
+		return;
+	(void)SSL_set_ex_data(ssl, hub_ssl_index, NULL);
+	verified_free(NULL, v, NULL, 0, 0, NULL);
+}
+
 /* ------------------------------------------------------------------ */
 /* small helpers */
 
@@ -864,7 +879,13 @@ conn_identify(struct hub *hub, struct lws *wsi, struct hub_conn *c)
 	if (kept != NULL) {
 		c->id = *kept;
 		r = 0;
+		/*
+		 * Used once: holding it (and the old store after a SIGHUP)
+		 * for the life of the connection would only cost memory.
+		 */
+		verified_drop(ssl);
 	} else {
+		verified_drop(ssl);
 		r = identity_verify_x509(store, cert,
 		    SSL_get_peer_cert_chain(ssl), IDENTITY_ACCEPT_AGENT, 0,
 		    &c->id, &msg);
