@@ -1594,13 +1594,11 @@ reload_log(struct executor *ex, const char *path, struct err_msg *msg)
 {
 	struct audit_reader *rd = NULL;
 	struct pending *pend = NULL;
-	size_t npend = 0, len = 0, i;
+	size_t npend = 0, i;
 	int64_t since = now_ms(ex) - EXECUTOR_OUTBOX_KEEP_MS;
-	char *line = NULL;
-	bool had_nl = false;
-	int r, more;
+	int r;
 
-	/* Rotated files too: the last hour may span a rotation. */
+	/* Rotated files too: the window may span a rotation. */
 	r = audit_reader_open_since(path, since, &rd, msg);
 	if (r == SIGNET_ERR_NOT_FOUND)
 		return 0;
@@ -1613,24 +1611,12 @@ reload_log(struct executor *ex, const char *path, struct err_msg *msg)
 	}
 	for (;;) {
 		struct audit_record rec;
-		struct err_msg sub;
 
-		more = audit_reader_next(rd, &line, &len, &had_nl);
-		if (more == 0 || (more > 0 && !had_nl))
+		r = audit_reader_next_record(rd, &rec, msg);
+		if (r < 0)
+			goto out;
+		if (r == 0)
 			break;
-		if (more < 0) {
-			r = err_set(msg, more, "%s:%llu: unreadable line",
-			    audit_reader_path(rd),
-			    (unsigned long long)audit_reader_lineno(rd));
-			goto out;
-		}
-		if (audit_parse_line(line, len, &rec, &sub) != 0) {
-			r = err_set(msg, SIGNET_ERR_FORMAT, "%s:%llu: %s",
-			    audit_reader_path(rd),
-			    (unsigned long long)audit_reader_lineno(rd),
-			    sub.text);
-			goto out;
-		}
 		if (strcmp(rec.event, "action.received") == 0) {
 			if (rec.ts >= since)
 				note_received(&rec, pend, &npend);

@@ -190,10 +190,8 @@ replay_load_audit(struct replay *r, const char *path, int64_t now_ms,
     size_t *loaded, struct err_msg *msg)
 {
 	struct audit_reader *rd = NULL;
-	size_t len = 0, lineno = 0;
-	char *line = NULL;
-	bool had_nl = false;
-	int rc, more;
+	size_t lineno = 0;
+	int rc;
 
 	*loaded = 0;
 	rc = audit_reader_open_since(path, now_ms - REPLAY_LOOKBACK_MS, &rd,
@@ -208,23 +206,12 @@ replay_load_audit(struct replay *r, const char *path, int64_t now_ms,
 		int64_t expires = 0;
 		struct err_msg sub;
 
-		more = audit_reader_next(rd, &line, &len, &had_nl);
-		if (more == 0)
+		rc = audit_reader_next_record(rd, &rec, msg);
+		if (rc < 0)
+			goto out;
+		if (rc == 0)
 			break;
 		lineno = (size_t)audit_reader_lineno(rd);
-		if (more < 0) {
-			rc = err_set(msg, more, "%s:%zu: unreadable line",
-			    audit_reader_path(rd), lineno + 1);
-			goto out;
-		}
-		/* A torn tail is the writer's to record; nothing after it. */
-		if (!had_nl)
-			break;
-		if (audit_parse_line(line, len, &rec, &sub) != 0) {
-			rc = err_set(msg, SIGNET_ERR_FORMAT, "%s:%zu: %s",
-			    audit_reader_path(rd), lineno, sub.text);
-			goto out;
-		}
 		if (jsonx_get_string(rec.data, "action_id", true, "data", &id,
 		    &sub) == 0 && id != NULL && text_is_hex(id, 32) &&
 		    jsonx_get_int64(rec.data, "expires_at", 0, JSONX_INT_MAX,

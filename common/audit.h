@@ -194,6 +194,16 @@ int audit_reader_open_since(const char *path, int64_t since_ms,
 const char *audit_reader_path(const struct audit_reader *rd);
 uint64_t audit_reader_lineno(const struct audit_reader *rd);
 
+/*
+ * The next whole record, parsed (audit_record_free it): 1; 0 at the end
+ * or at a torn last line (that one is the writer's to record, and nothing
+ * follows it); an error naming the file and line for a line that cannot
+ * be read or parsed. For the readers that rebuild state at start.
+ */
+int audit_reader_next_record(struct audit_reader *rd,
+    struct audit_record *rec, struct err_msg *msg)
+    __attribute__((warn_unused_result));
+
 void audit_reader_close(struct audit_reader *rd);
 
 /* ---- writer ---- */

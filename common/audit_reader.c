@@ -194,3 +194,25 @@ audit_reader_close(struct audit_reader *rd)
 	free(rd->buf);
 	free(rd);
 }
+
+int
+audit_reader_next_record(struct audit_reader *rd, struct audit_record *rec,
+    struct err_msg *msg)
+{
+	struct err_msg sub;
+	char *line = NULL;
+	size_t len = 0;
+	bool had_nl = false;
+	int more;
+
+	more = audit_reader_next(rd, &line, &len, &had_nl);
+	if (more < 0)
+		return err_set(msg, more, "%s:%llu: unreadable line",
+		    rd->path, (unsigned long long)rd->lineno + 1);
+	if (more == 0 || !had_nl)
+		return 0;
+	if (audit_parse_line(line, len, rec, &sub) != 0)
+		return err_set(msg, SIGNET_ERR_FORMAT, "%s:%llu: %s", rd->path,
+		    (unsigned long long)rd->lineno, sub.text);
+	return 1;
+}

@@ -730,10 +730,8 @@ actions_reload(struct actions *t, const char *audit_path,
 {
 	struct audit_reader *rd = NULL;
 	struct keys_pubset keys;
-	char *line = NULL;
-	size_t len = 0, added = 0;
-	bool had_nl = false;
-	int r, more;
+	size_t added = 0;
+	int r;
 
 	*reloaded = 0;
 	if (t == NULL || audit_path == NULL || action_pub == NULL)
@@ -751,25 +749,11 @@ actions_reload(struct actions *t, const char *audit_path,
 	for (;;) {
 		struct audit_record rec;
 		struct action_info info;
-		struct err_msg sub;
 		const char *id;
 
-		more = audit_reader_next(rd, &line, &len, &had_nl);
-		if (more == 0 || (more > 0 && !had_nl))
-			break;                 /* the end, or a torn tail */
-		if (more < 0) {
-			r = err_set(msg, more, "%s:%llu: unreadable line",
-			    audit_reader_path(rd),
-			    (unsigned long long)audit_reader_lineno(rd));
+		r = audit_reader_next_record(rd, &rec, msg);
+		if (r <= 0)
 			goto out;
-		}
-		if (audit_parse_line(line, len, &rec, &sub) != 0) {
-			r = err_set(msg, SIGNET_ERR_FORMAT, "%s:%llu: %s",
-			    audit_reader_path(rd),
-			    (unsigned long long)audit_reader_lineno(rd),
-			    sub.text);
-			goto out;
-		}
 		r = 0;
 		if (rec.ts >= now_ms - ACTIONS_RELOAD_MS &&
 		    strcmp(rec.event, "action.requested") == 0) {
@@ -790,7 +774,6 @@ actions_reload(struct actions *t, const char *audit_path,
 			goto out;
 		}
 	}
-	r = 0;
 out:
 	*reloaded = added;
 	audit_reader_close(rd);

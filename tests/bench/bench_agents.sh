@@ -15,9 +15,12 @@ build=${1:-$src/build}; shift || true
 counts=("$@"); [ ${#counts[@]} -gt 0 ] || counts=(1000 10000)
 work=$(mktemp -d /tmp/signet-bench-agents.XXXXXX)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	if [ -n "${BENCH_KEEP:-}" ]; then echo "kept $work"; else rm -rf "$work"; fi
+}
 trap cleanup EXIT
-[ -n "${BENCH_KEEP:-}" ] && cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; echo "kept $work"; }
 export SIGNETCTL=$build/cli/signetctl
 pki=$work/pki
 "$src/pki/signet-pki" init "$pki" >/dev/null
