@@ -20,6 +20,7 @@ struct entry {
 	struct action_info info;
 	struct entry *hnext;           /* the id's bucket chain */
 	size_t pos;                    /* index in v */
+	struct entry *lprev, *lnext;   /* in t->pending or t->done */
 	bool claimed;                  /* a result is being recorded */
 	actions_wake_fn wake;
 	void *wake_ctx;
@@ -27,16 +28,26 @@ struct entry {
 };
 
 /*
- * v holds the entries for scans (expiry, eviction); buckets index them by
- * action id, since every step of every action looks its id up (a linear
- * search over a full table was a tenth of the server's CPU under load).
+ * v holds the entries; buckets index them by action id, since every step
+ * of every action looks its id up (a linear search over a full table was a
+ * tenth of the server's CPU under load). Each entry is also on one of two
+ * lists: pending (what the expiry sweep looks at: no more than are in
+ * flight) or done, in the order they finished, so that pruning and
+ * eviction in a full table take the oldest from the front instead of
+ * scanning every entry for every new action (they did: 3% of all CPU at
+ * 64 requests in flight once the table had filled).
  */
+struct entry_list {
+	struct entry *head, *tail;
+};
+
 struct actions {
 	pthread_mutex_t mu;
 	struct entry **v;
 	size_t n, max;
 	struct entry **buckets;
 	size_t nbuckets;               /* a power of two, >= 2 * max */
+	struct entry_list pending, done;
 	int64_t keep_ms;
 };
 
@@ -125,6 +136,52 @@ find(const struct actions *t, const char *id)
 }
 
 static void
+list_append(struct entry_list *l, struct entry *e)
+{
+	e->lnext = NULL;
+	e->lprev = l->tail;
+	if (l->tail != NULL)
+		l->tail->lnext = e;
+	else
+		l->head = e;
+	l->tail = e;
+}
+
+static void
+list_unlink(struct entry_list *l, struct entry *e)
+{
+	if (e->lprev != NULL)
+		e->lprev->lnext = e->lnext;
+	else
+		l->head = e->lnext;
+	if (e->lnext != NULL)
+		e->lnext->lprev = e->lprev;
+	else
+		l->tail = e->lprev;
+	e->lprev = e->lnext = NULL;
+}
+
+static struct entry_list *
+list_of(struct actions *t, const struct entry *e)
+{
+	return e->info.status == ACTION_PENDING ? &t->pending : &t->done;
+}
+
+/*
+ * Sets e's status and finished_at; a finished entry goes to the back of
+ * done (a TIMEOUT that gets its late result finishes again). Under the lock.
+ */
+static void
+finish_entry(struct actions *t, struct entry *e, enum action_status status,
+    int64_t now_ms)
+{
+	list_unlink(list_of(t, e), e);
+	e->info.status = status;
+	e->info.finished_at = now_ms;
+	list_append(list_of(t, e), e);
+}
+
+static void
 insert(struct actions *t, struct entry *e)
 {
 	size_t b = bucket_of(t, e->info.action_id);
@@ -133,6 +190,7 @@ insert(struct actions *t, struct entry *e)
 	t->v[t->n++] = e;
 	e->hnext = t->buckets[b];
 	t->buckets[b] = e;
+	list_append(list_of(t, e), e);
 }
 
 static void
@@ -147,6 +205,7 @@ drop_at(struct actions *t, size_t i)
 			break;
 		}
 	}
+	list_unlink(list_of(t, e), e);
 	free(e);
 	if (i != t->n - 1) {
 		t->v[i] = t->v[t->n - 1];
@@ -160,16 +219,13 @@ drop_at(struct actions *t, size_t i)
 static void
 prune(struct actions *t, int64_t now_ms)
 {
-	size_t i = 0;
+	struct entry *e = t->done.head, *next;
 
-	while (i < t->n) {
-		const struct action_info *a = &t->v[i]->info;
-
-		if (a->status != ACTION_PENDING && !t->v[i]->claimed &&
-		    a->finished_at <= now_ms - t->keep_ms)
-			drop_at(t, i);
-		else
-			i++;
+	for (; e != NULL && e->info.finished_at <= now_ms - t->keep_ms;
+	    e = next) {
+		next = e->lnext;
+		if (!e->claimed)
+			drop_at(t, e->pos);
 	}
 }
 
@@ -182,26 +238,24 @@ prune(struct actions *t, int64_t now_ms)
 static bool
 evict_oldest_finished(struct actions *t, int64_t now_ms)
 {
-	size_t i, best = t->n;
+	struct entry *e = NULL;
 	int pass;
 
-	for (pass = 0; pass < 2 && best == t->n; pass++) {
-		for (i = 0; i < t->n; i++) {
-			const struct action_info *a = &t->v[i]->info;
+	for (pass = 0; pass < 2 && e == NULL; pass++) {
+		for (e = t->done.head; e != NULL; e = e->lnext) {
+			const struct action_info *a = &e->info;
 
-			if (a->status == ACTION_PENDING || t->v[i]->claimed)
+			if (e->claimed)
 				continue;
 			if (a->status == ACTION_TIMEOUT && (pass == 0 ||
 			    a->expires_at + 2 * ENVELOPE_SKEW_MS > now_ms))
 				continue;
-			if (best == t->n || a->finished_at <
-			    t->v[best]->info.finished_at)
-				best = i;
+			break;
 		}
 	}
-	if (best == t->n)
+	if (e == NULL)
 		return false;
-	drop_at(t, best);
+	drop_at(t, e->pos);
 	return true;
 }
 
@@ -399,8 +453,7 @@ actions_mark_undelivered(struct actions *t, const char *id, const char *why,
 	i = find(t, id);
 	if (i < t->n && t->v[i]->info.status == ACTION_PENDING &&
 	    !t->v[i]->claimed) {
-		t->v[i]->info.status = ACTION_UNDELIVERED;
-		t->v[i]->info.finished_at = now_ms;
+		finish_entry(t, t->v[i], ACTION_UNDELIVERED, now_ms);
 		set_error(&t->v[i]->info, why);
 		r = 0;
 	}
@@ -489,9 +542,8 @@ actions_complete(struct actions *t, const struct envelope_result_payload *res,
 		a = &t->v[i]->info;
 		t->v[i]->claimed = false;
 		a->has_result = true;
-		a->status = status_of(res->status);
+		finish_entry(t, t->v[i], status_of(res->status), now_ms);
 		a->docker_status = res->docker_status;
-		a->finished_at = now_ms;
 		set_error(a, res->has_error ? res->error : NULL);
 		r = 0;
 	}
@@ -503,19 +555,17 @@ size_t
 actions_expire(struct actions *t, int64_t now_ms,
     char (*ids)[ACTIONS_ID_LEN + 1], size_t max)
 {
-	size_t i, k = 0;
+	struct entry *e, *next;
+	size_t k = 0;
 
 	if (t == NULL)
 		return 0;
 	(void)pthread_mutex_lock(&t->mu);
-	for (i = 0; i < t->n && k < max; i++) {
-		struct entry *e = t->v[i];
-
-		if (e->info.status != ACTION_PENDING || e->claimed ||
-		    now_ms < e->info.deadline)
+	for (e = t->pending.head; e != NULL && k < max; e = next) {
+		next = e->lnext;
+		if (e->claimed || now_ms < e->info.deadline)
 			continue;
-		e->info.status = ACTION_TIMEOUT;
-		e->info.finished_at = now_ms;
+		finish_entry(t, e, ACTION_TIMEOUT, now_ms);
 		set_error(&e->info, "no result from the agent in time; the "
 		    "action may still finish (see GET /api/actions/ID)");
 		if (ids != NULL)

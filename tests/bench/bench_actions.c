@@ -5,6 +5,7 @@
  *   bench_actions --api https://HOST:PORT --ca F --cert F --key F
  *                 --docker-socket PATH --container ID [--restart-container ID]
  *                 [--count N] [--spread ID,ID,...]
+ *                 [--profile seq|N]   (signet only: sequential, or N in flight)
  * START of a running container is a real round trip that dockerd answers
  * with 304 (SUCCESS for signet): sequential latency percentiles for both
  * paths, then the throughput of both at 1, 16 and 64 requests in flight,
@@ -29,6 +30,8 @@ struct opts {
 	long count;
 	long conc[8];
 	int nconc;
+	long only_conc;		/* profiling: this concurrency, signet only */
+	bool only_seq;		/* profiling: sequential, signet only */
 	const char *spread[64];
 	int nspread;
 	char *spread_buf;
@@ -245,6 +248,12 @@ main(int argc, char **argv)
 			    t = strtok_r(NULL, ",", &save))
 				o.spread[o.nspread++] = t;
 		}
+		else if (strcmp(argv[i], "--profile") == 0 &&
+		    strcmp(argv[i + 1], "seq") == 0)
+			o.only_seq = true;
+		else if (strcmp(argv[i], "--profile") == 0 &&
+		    text_to_int64(argv[i + 1], 1, 1024, &v) == 0)
+			o.only_conc = (long)v;
 		else if (strcmp(argv[i], "--count") == 0 &&
 		    text_to_int64(argv[i + 1], 10, 1000000, &v) == 0)
 			o.count = (long)v;
@@ -265,6 +274,20 @@ main(int argc, char **argv)
 	b = calloc((size_t)o.count, sizeof(*b));
 	if (a == NULL || b == NULL || hdrs == NULL)
 		return 1;
+	if (o.only_conc > 0) {
+		printf("%ld in flight: through signet %.0f actions/s\n",
+		    o.only_conc, concurrent(&o, false, hdrs, o.count,
+		    o.only_conc));
+		return 0;
+	}
+	if (o.only_seq) {
+		if (sequential(&o, false, hdrs, o.count, b) != 0)
+			return 1;
+		printf("through signet: p50 %.3f ms  p90 %.3f ms  p99 %.3f ms\n",
+		    pct(b, o.count, 50), pct(b, o.count, 90),
+		    pct(b, o.count, 99));
+		return 0;
+	}
 	if (sequential(&o, true, hdrs, o.count, a) != 0 ||
 	    sequential(&o, false, hdrs, o.count, b) != 0)
 		return 1;

@@ -246,11 +246,25 @@ test_states(void)
 	actions_free(t);
 }
 
+/* The late result of action n, claimed and completed at now. */
+static void
+finish_late(struct actions *t, unsigned n, int64_t now)
+{
+	struct envelope_result_payload res;
+	struct action_info info;
+
+	result(&res, n, ENVELOPE_STATUS_SUCCESS);
+	CHECK(actions_claim_result(t, HOST, &res, &info) == ACTIONS_RESULT_OK);
+	CHECK(info.status == ACTION_TIMEOUT);
+	CHECK(actions_complete(t, &res, now) == 0);
+}
+
 static void
 test_bounds(void)
 {
 	struct actions *t = actions_new(3, 60000);
 	struct envelope_action_payload p;
+	struct envelope_result_payload res;
 	struct action_info info;
 	char ids[8][ACTIONS_ID_LEN + 1], id[33];
 	unsigned n;
@@ -300,6 +314,53 @@ test_bounds(void)
 	CHECK(actions_get(t, id_of(30, id), &info) == SIGNET_ERR_NOT_FOUND);
 	CHECK(actions_get(t, id_of(31, id), &info) == 0);
 	CHECK(actions_count(t) == 2);
+	actions_free(t);
+
+	/*
+	 * Eviction order follows when entries finished, not when they were
+	 * added: a TIMEOUT that gets its late result finishes again, and a
+	 * TIMEOUT whose action may still run is kept while anything else can
+	 * go; an entry whose result is being recorded is never dropped.
+	 */
+	t = actions_new(3, 3600000);
+	CHECK(t != NULL);
+	for (n = 40; n < 43; n++) {
+		payload(&p, n);
+		CHECK(actions_add(t, &p, SHA, 5000, 1000) == 0);
+	}
+	CHECK(actions_expire(t, 5000, ids, 8) == 3);      /* 40..42 TIMEOUT */
+	finish_late(t, 41, 6000);                        /* 41 SUCCESS */
+	finish_late(t, 40, 6500);                        /* 40 SUCCESS */
+	payload(&p, 43);
+	CHECK(actions_add(t, &p, SHA, 9000, 7000) == 0);  /* evicts 41 */
+	CHECK(actions_get(t, id_of(41, id), &info) == SIGNET_ERR_NOT_FOUND);
+	CHECK(actions_get(t, id_of(40, id), &info) == 0);
+	CHECK(actions_get(t, id_of(42, id), &info) == 0);
+	CHECK(actions_expire(t, 9000, ids, 8) == 1);      /* 43 TIMEOUT */
+	payload(&p, 44);
+	CHECK(actions_add(t, &p, SHA, 200000, 10000) == 0); /* evicts 40 */
+	CHECK(actions_get(t, id_of(40, id), &info) == SIGNET_ERR_NOT_FOUND);
+	/* Only TIMEOUTs left, live until 41000 + 2 x skew: refused. */
+	payload(&p, 45);
+	CHECK(actions_add(t, &p, SHA, 300000, 10001) ==
+	    SIGNET_ERR_UNAVAILABLE);
+	/* Later, the oldest of them goes, unless its result is being recorded. */
+	result(&res, 42, ENVELOPE_STATUS_SUCCESS);
+	CHECK(actions_claim_result(t, HOST, &res, &info) ==
+	    ACTIONS_RESULT_OK);
+	CHECK(info.status == ACTION_TIMEOUT);
+	CHECK(actions_add(t, &p, SHA, 300000, 110000) == 0);
+	CHECK(actions_get(t, id_of(42, id), &info) == 0);
+	CHECK(actions_get(t, id_of(43, id), &info) == SIGNET_ERR_NOT_FOUND);
+	CHECK(actions_complete(t, &res, 110001) == 0);
+	CHECK(actions_get(t, id_of(42, id), &info) == 0 &&
+	    info.status == ACTION_SUCCESS);
+	/* Expiry looks only at pending entries, and only at due ones. */
+	CHECK(actions_expire(t, 150000, ids, 8) == 0);
+	CHECK(actions_expire(t, 200000, ids, 8) == 1);
+	CHECK(strcmp(ids[0], id_of(44, id)) == 0);
+	CHECK(actions_expire(t, 300000, ids, 8) == 1);
+	CHECK(strcmp(ids[0], id_of(45, id)) == 0);
 	actions_free(t);
 }
 
