@@ -25,11 +25,68 @@ has_nul_escape(const char *p, size_t len)
 	return false;
 }
 
+/* Below this many members a pairwise look for duplicates is quicker. */
+#define JSONX_SORT_MIN 16
+
+static int
+cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int
+duplicate(const char *name, const char *what, struct err_msg *msg)
+{
+	char esc[96];
+
+	return err_set(msg, SIGNET_ERR_FORMAT, "%s: duplicate key \"%s\"",
+	    what, text_escape_str(name, esc, sizeof(esc)));
+}
+
+/*
+ * Refuses an object with an unnamed member or two members of one name.
+ * Large objects are sorted by name first: a pairwise look is quadratic, and
+ * a peer's 1 MiB frame of distinct labels would hold a thread for seconds.
+ */
+static int
+check_names(const cJSON *obj, const char *what, struct err_msg *msg)
+{
+	const cJSON *a, *b;
+	const char **names = NULL;
+	size_t n = 0, i;
+	int r = 0;
+
+	for (a = obj->child; a != NULL; a = a->next, n++) {
+		if (a->string == NULL)
+			return err_set(msg, SIGNET_ERR_FORMAT,
+			    "%s: member without a name", what);
+	}
+	if (n < JSONX_SORT_MIN) {
+		for (a = obj->child; a != NULL; a = a->next)
+			for (b = a->next; b != NULL; b = b->next)
+				if (strcmp(a->string, b->string) == 0)
+					return duplicate(a->string, what, msg);
+		return 0;
+	}
+	names = malloc(n * sizeof(*names));
+	if (names == NULL)
+		return err_set(msg, SIGNET_ERR_ALLOC, "%s: out of memory",
+		    what);
+	for (i = 0, a = obj->child; a != NULL; a = a->next)
+		names[i++] = a->string;
+	qsort(names, n, sizeof(*names), cmp_names);
+	for (i = 1; i < n && r == 0; i++)
+		if (strcmp(names[i - 1], names[i]) == 0)
+			r = duplicate(names[i], what, msg);
+	free(names);
+	return r;
+}
+
 static int
 check_tree(const cJSON *item, int depth, int max_depth, const char *what,
     struct err_msg *msg)
 {
-	const cJSON *a, *b;
+	const cJSON *a;
 	int r;
 
 	if (depth > max_depth)
@@ -37,22 +94,12 @@ check_tree(const cJSON *item, int depth, int max_depth, const char *what,
 		    "%s: JSON nested deeper than %d levels", what, max_depth);
 	if (!cJSON_IsObject(item) && !cJSON_IsArray(item))
 		return 0;
+	if (cJSON_IsObject(item)) {
+		r = check_names(item, what, msg);
+		if (r != 0)
+			return r;
+	}
 	for (a = item->child; a != NULL; a = a->next) {
-		if (cJSON_IsObject(item)) {
-			if (a->string == NULL)
-				return err_set(msg, SIGNET_ERR_FORMAT,
-				    "%s: member without a name", what);
-			for (b = a->next; b != NULL; b = b->next) {
-				if (b->string != NULL &&
-				    strcmp(a->string, b->string) == 0) {
-					char esc[96];
-					return err_set(msg, SIGNET_ERR_FORMAT,
-					    "%s: duplicate key \"%s\"", what,
-					    text_escape_str(a->string, esc,
-					    sizeof(esc)));
-				}
-			}
-		}
 		r = check_tree(a, depth + 1, max_depth, what, msg);
 		if (r != 0)
 			return r;

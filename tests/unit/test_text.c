@@ -1,11 +1,72 @@
 /* SPDX-License-Identifier: ISC */
 /* Escaping, number parsing, names, UTF-8 and strict JSON helpers. */
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "jsonx.h"
 #include "text.h"
 #include "testlib.h"
+
+/*
+ * Objects of many members are checked by sorting their names: every
+ * distinct set parses, a duplicate anywhere is found, and 100,000 members
+ * (a hostile 1 MiB frame) parse at all (pairwise, that took seconds).
+ */
+static void
+check_many_names(void)
+{
+	static const size_t counts[] = { 15, 16, 17, 100, 100000 };
+	struct err_msg msg;
+	cJSON *root = NULL;
+	size_t i, k, len, cap;
+	char *buf;
+
+	for (k = 0; k < sizeof(counts) / sizeof(counts[0]); k++) {
+		size_t n = counts[k];
+		int dup;
+
+		cap = 16 + n * 24;
+		buf = malloc(cap);
+		CHECK(buf != NULL);
+		if (buf == NULL)
+			return;
+		/* dup 0: all distinct; 1: last = first; 2: two in the middle. */
+		for (dup = 0; dup < 3; dup++) {
+			len = 0;
+			buf[len++] = '{';
+			for (i = 0; i < n; i++) {
+				size_t name = i;
+
+				if (dup == 1 && i == n - 1)
+					name = 0;
+				if (dup == 2 && i == n / 2 + 1)
+					name = n / 2;
+				len += (size_t)snprintf(buf + len, cap - len,
+				    "%s\"k%zu\":%zu", i > 0 ? "," : "", name,
+				    i);
+			}
+			buf[len++] = '}';
+			root = NULL;
+			if (dup == 0) {
+				CHECKF(jsonx_parse_object("t", buf, len, 8,
+				    &root, &msg) == 0, "%zu names: %s", n,
+				    msg.text);
+				CHECK(root != NULL &&
+				    (size_t)cJSON_GetArraySize(root) == n);
+			} else {
+				CHECKF(jsonx_parse_object("t", buf, len, 8,
+				    &root, &msg) == SIGNET_ERR_FORMAT,
+				    "%zu names, duplicate %d", n, dup);
+				CHECK_CONTAINS(msg.text, dup == 1 ?
+				    "duplicate key \"k0\"" : "duplicate key");
+			}
+			cJSON_Delete(root);
+		}
+		free(buf);
+	}
+}
 
 int
 main(void)
@@ -87,5 +148,6 @@ main(void)
 	cJSON_Delete(root);
 	CHECK(jsonx_parse_object("t", "{}{}", 4, 8, &root, &msg) ==
 	    SIGNET_ERR_FORMAT);
+	check_many_names();
 	return test_finish("test_text");
 }
