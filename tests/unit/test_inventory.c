@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /* Inventory rows: from dockerd's JSON, from frames, and back to JSON. */
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,6 +51,79 @@ static const struct row rows[] = {
 	{ "control char", "[{\"id\":\"" ID1 "\",\"names\":[\"a\\u001b\"]}]",
 	  "control characters" },
 };
+
+/* n rows in a frame's form or dockerd's; with dup, the last has row 0's id. */
+static char *
+many_rows(size_t n, bool docker, bool dup, size_t *len)
+{
+	size_t i, cap = 2 + n * 200;
+	char *buf = malloc(cap);
+
+	if (buf == NULL)
+		return NULL;
+	*len = 0;
+	buf[(*len)++] = '[';
+	for (i = 0; i < n; i++) {
+		size_t id = dup && i == n - 1 ? 1000 : i + 1000;
+
+		*len += (size_t)snprintf(buf + *len, cap - *len, docker ?
+		    "%s{\"Id\":\"%064zx\",\"Names\":[\"/c\"],\"Image\":\"i\","
+		    "\"Created\":1,\"Labels\":{},\"State\":\"running\","
+		    "\"Status\":\"Up\"}" :
+		    "%s{\"id\":\"%064zx\",\"names\":[],\"image\":\"i\","
+		    "\"state\":\"running\",\"status\":\"\",\"labels\":{},"
+		    "\"created\":1}", i > 0 ? "," : "", id);
+	}
+	buf[(*len)++] = ']';
+	buf[*len] = '\0';
+	return buf;
+}
+
+/*
+ * A full inventory (5,000 rows): distinct ids are all taken; an id seen
+ * twice is refused in a frame, naming the later row, and left out of
+ * dockerd's answer, the first row kept.
+ */
+static void
+check_many_rows(void)
+{
+	const size_t n = INVENTORY_MAX_CONTAINERS;
+	struct inventory *inv = NULL;
+	struct err_msg msg;
+	size_t len = 0;
+	char *buf;
+	cJSON *arr;
+	int dup;
+
+	for (dup = 0; dup < 2; dup++) {
+		buf = many_rows(n, false, dup, &len);
+		arr = buf != NULL ? cJSON_Parse(buf) : NULL;
+		CHECK(arr != NULL);
+		err_clear(&msg);
+		if (dup == 0) {
+			CHECKF(inventory_from_frame(arr, &inv, &msg) == 0,
+			    "%s", msg.text);
+			CHECK(inv != NULL && inv->count == n);
+		} else {
+			CHECK(inventory_from_frame(arr, &inv, &msg) != 0 &&
+			    inv == NULL);
+			CHECK_CONTAINS(msg.text, "containers[4999]: duplicate id");
+		}
+		inventory_free(inv);
+		inv = NULL;
+		cJSON_Delete(arr);
+		free(buf);
+	}
+	buf = many_rows(n, true, true, &len);
+	CHECK(buf != NULL && inventory_from_docker(buf, len, &inv, &msg) == 0);
+	CHECK(inv != NULL && inv->count == n - 1 && inv->skipped == 1);
+	CHECK(inv != NULL && strcmp(inv->items[0].id,
+	    "00000000000000000000000000000000000000000000000000000000000003e8") ==
+	    0);
+	CHECK_CONTAINS(msg.text, "containers[4999]: duplicate id");
+	inventory_free(inv);
+	free(buf);
+}
 
 int
 main(void)
@@ -136,5 +211,6 @@ main(void)
 		CHECK(inventory_from_docker("{\"x\":1}", 7, &inv, &msg) != 0);
 		CHECK(inventory_from_docker("[", 1, &inv, &msg) != 0);
 	}
+	check_many_rows();
 	return test_finish("test_inventory");
 }
