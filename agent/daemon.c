@@ -882,7 +882,7 @@ on_message(void *arg, const char *data, size_t len)
 	}
 	if (strcmp(type, "action") == 0) {
 		if (d->ex == NULL ||
-		    executor_submit(d->ex, data, len) != 0) {
+		    executor_submit(d->ex, data, len, root) != 0) {
 			(void)snprintf(why, sizeof(why),
 			    "action not handled: out of memory");
 			goto refused;

@@ -1195,24 +1195,28 @@ run_job(struct executor *ex, struct job *job, enum mode mode)
 /*
  * The container an action frame names, read without verifying anything:
  * only to keep one container's actions in order (the pipeline verifies).
- * "" when it cannot be read; such a frame is refused by the pipeline.
+ * frame is the frame parsed already, or NULL. "" when it cannot be read;
+ * such a frame is refused by the pipeline.
  */
 static void
-peek_container(const char *data, size_t len, char key[65])
+peek_container(const char *data, size_t len, const cJSON *frame,
+    char key[65])
 {
-	cJSON *frame = NULL, *payload = NULL;
+	cJSON *parsed = NULL, *payload = NULL;
 	const cJSON *p, *c;
 	unsigned char *raw = NULL;
-	size_t raw_len = 0, i;
+	size_t raw_len = 0, b64_len, i;
 
 	key[0] = '\0';
-	frame = cJSON_ParseWithLength(data, len);
+	if (frame == NULL)
+		frame = parsed = cJSON_ParseWithLength(data, len);
 	p = cJSON_GetObjectItemCaseSensitive(frame, "payload");
 	if (!cJSON_IsString(p) || p->valuestring == NULL)
 		goto out;
-	raw = malloc(strlen(p->valuestring) + 1);
-	if (raw == NULL || sodium_base642bin(raw, strlen(p->valuestring),
-	    p->valuestring, strlen(p->valuestring), NULL, &raw_len, NULL,
+	b64_len = strlen(p->valuestring);
+	raw = malloc(b64_len + 1);
+	if (raw == NULL || sodium_base642bin(raw, b64_len, p->valuestring,
+	    b64_len, NULL, &raw_len, NULL,
 	    sodium_base64_VARIANT_ORIGINAL) != 0)
 		goto out;
 	payload = cJSON_ParseWithLength((const char *)raw, raw_len);
@@ -1227,7 +1231,7 @@ peek_container(const char *data, size_t len, char key[65])
 out:
 	cJSON_Delete(payload);
 	free(raw);
-	cJSON_Delete(frame);
+	cJSON_Delete(parsed);
 }
 
 /*
@@ -1360,7 +1364,8 @@ executor_start(struct executor *ex)
 }
 
 int
-executor_submit(struct executor *ex, const char *data, size_t len)
+executor_submit(struct executor *ex, const char *data, size_t len,
+    const cJSON *frame)
 {
 	struct job job;
 	enum mode mode = MODE_RUN;
@@ -1376,7 +1381,7 @@ executor_submit(struct executor *ex, const char *data, size_t len)
 	memcpy(job.data, data, len);
 	job.data[len] = '\0';
 	job.len = len;
-	peek_container(job.data, len, job.container);
+	peek_container(job.data, len, frame, job.container);
 	lock(ex);
 	if (!ex->thread_started || ex->stop) {
 		mode = MODE_STOPPING;

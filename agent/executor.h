@@ -208,14 +208,16 @@ void executor_frame_refused(struct executor *ex, const char *why,
 int executor_start(struct executor *ex) __attribute__((warn_unused_result));
 
 /*
- * Hands a frame (copied) to the worker. When EXECUTOR_QUEUE_MAX frames
- * wait already, or the worker is stopping, the frame is answered at once
- * on this thread: REJECTED "agent busy" / "agent stopping" (after the
- * signature check, without touching the seen set, so the server may send
- * it again). Returns 0, or SIGNET_ERR_ALLOC when it could not be queued
- * nor answered.
+ * Hands a frame (copied) to the worker; parsed is the same frame as parsed
+ * by the caller already (spares a parse on the channel's thread), or NULL.
+ * When EXECUTOR_QUEUE_MAX frames wait already, or the worker is stopping,
+ * the frame is answered at once on this thread: REJECTED "agent busy" /
+ * "agent stopping" (after the signature check, without touching the seen
+ * set, so the server may send it again). Returns 0, or SIGNET_ERR_ALLOC
+ * when it could not be queued nor answered.
  */
-int executor_submit(struct executor *ex, const char *data, size_t len)
+int executor_submit(struct executor *ex, const char *data, size_t len,
+    const cJSON *parsed)
     __attribute__((warn_unused_result));
 
 /*

@@ -928,7 +928,7 @@ test_worker(struct world *w)
 	/* Not started: answered at once as "agent stopping". */
 	base_action(&a, 2000);
 	f = signed_frame(w, &a);
-	CHECK(executor_submit(w->ex, f, strlen(f)) == 0);
+	CHECK(executor_submit(w->ex, f, strlen(f), NULL) == 0);
 	free(f);
 	executor_get_stats(w->ex, &st);
 	CHECK(w->fake.acts == acts && st.rejected == 1);
@@ -937,7 +937,7 @@ test_worker(struct world *w)
 		base_action(&a, 2001 + i);
 		a.action = ENVELOPE_ACTION_STOP;
 		f = signed_frame(w, &a);
-		CHECK(executor_submit(w->ex, f, strlen(f)) == 0);
+		CHECK(executor_submit(w->ex, f, strlen(f), NULL) == 0);
 		free(f);
 	}
 	for (i = 0; i < 500; i++) {
@@ -951,7 +951,7 @@ test_worker(struct world *w)
 	base_action(&a, 2100);
 	f = signed_frame(w, &a);
 	executor_stop(w->ex);
-	CHECK(executor_submit(w->ex, f, strlen(f)) == 0);
+	CHECK(executor_submit(w->ex, f, strlen(f), NULL) == 0);
 	free(f);
 	executor_get_stats(w->ex, &st);
 	CHECK(st.succeeded == 5 && st.rejected == 2);
@@ -962,6 +962,16 @@ test_worker(struct world *w)
 		executor_frame_refused(w->ex, "binary message", NULL, 0, 10);
 	executor_get_stats(w->ex, &st);
 	CHECK(st.refused_frames == EXECUTOR_REFUSED_BURST + 5);
+}
+
+static void
+submit_parsed(struct world *w, const char *f)
+{
+	cJSON *root = cJSON_Parse(f);
+
+	CHECK(root != NULL);
+	CHECK(executor_submit(w->ex, f, strlen(f), root) == 0);
+	cJSON_Delete(root);
 }
 
 /*
@@ -983,21 +993,22 @@ test_workers_order(struct world *w)
 	w->fake.nspans = 0;
 	(void)pthread_mutex_unlock(&w->fake.mu);
 	w->fake.delay_us = 400000;
+	/* These two come parsed already, as from the daemon. */
 	base_action(&a, 3001);
 	a.action = ENVELOPE_ACTION_STOP;
 	f = signed_frame(w, &a);
-	CHECK(executor_submit(w->ex, f, strlen(f)) == 0);
+	submit_parsed(w, f);
 	free(f);
 	base_action(&a, 3002);
 	a.action = ENVELOPE_ACTION_START;
 	f = signed_frame(w, &a);
-	CHECK(executor_submit(w->ex, f, strlen(f)) == 0);
+	submit_parsed(w, f);
 	free(f);
 	base_action(&a, 3003);
 	memcpy(a.container_id, C_WEB2, 65);
 	a.action = ENVELOPE_ACTION_STOP;
 	f = signed_frame(w, &a);
-	CHECK(executor_submit(w->ex, f, strlen(f)) == 0);
+	CHECK(executor_submit(w->ex, f, strlen(f), NULL) == 0);
 	free(f);
 	for (i = 0; i < 500; i++) {
 		executor_get_stats(w->ex, &st);
