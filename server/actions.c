@@ -15,6 +15,8 @@
 #include "text.h"
 
 #define SERVER_ACTOR_NAME "server"
+#define ACTIONS_TIMEOUT_ERROR "no result from the agent in time; the " \
+	"action may still finish (see GET /api/actions/ID)"
 
 struct entry {
 	struct action_info info;
@@ -566,8 +568,7 @@ actions_expire(struct actions *t, int64_t now_ms,
 		if (e->claimed || now_ms < e->info.deadline)
 			continue;
 		finish_entry(t, e, ACTION_TIMEOUT, now_ms);
-		set_error(&e->info, "no result from the agent in time; the "
-		    "action may still finish (see GET /api/actions/ID)");
+		set_error(&e->info, ACTIONS_TIMEOUT_ERROR);
 		if (ids != NULL)
 			memcpy(ids[k], e->info.action_id, ACTIONS_ID_LEN + 1);
 		k++;
@@ -773,6 +774,76 @@ reload_requested(struct actions *t, const struct keys_pubset *keys,
 	return 0;
 }
 
+static bool
+status_from_name(const char *name, enum action_status *out)
+{
+	static const enum action_status all[] = { ACTION_SUCCESS,
+	    ACTION_FAILURE, ACTION_DENIED, ACTION_REJECTED };
+	size_t i;
+
+	for (i = 0; name != NULL && i < sizeof(all) / sizeof(all[0]); i++) {
+		if (strcmp(name, action_status_name(all[i])) == 0) {
+			*out = all[i];
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * An action.result, action.timeout or action.undelivered record: the end
+ * it records, given again to its entry (if put back), as at the time it was
+ * recorded. A TIMEOUT may still take its late result, as before the
+ * restart. Returns whether it ended a PENDING entry.
+ */
+static bool
+reload_outcome(struct actions *t, const struct audit_record *rec)
+{
+	const char *id = data_str(rec->data, "action_id");
+	const cJSON *v;
+	enum action_status st;
+	struct entry *e;
+	bool ended = false;
+	size_t i;
+
+	(void)pthread_mutex_lock(&t->mu);
+	i = find(t, id);
+	if (i == t->n)
+		goto out;
+	e = t->v[i];
+	ended = e->info.status == ACTION_PENDING;
+	if (strcmp(rec->event, "action.result") == 0 && !e->info.has_result &&
+	    e->info.status != ACTION_UNDELIVERED) {
+		/* Accepted once: even a result whose status cannot be read. */
+		v = cJSON_GetObjectItemCaseSensitive(rec->data,
+		    "docker_status");
+		e->info.has_result = true;
+		e->info.docker_status = cJSON_IsNumber(v) &&
+		    v->valuedouble >= 0 && v->valuedouble <= 999 ?
+		    (int64_t)v->valuedouble : 0;
+		if (status_from_name(data_str(rec->data, "status"), &st)) {
+			set_error(&e->info, data_str(rec->data, "error"));
+		} else {
+			st = ACTION_FAILURE;
+			set_error(&e->info, "the status of this result could "
+			    "not be read back from the audit log");
+		}
+		finish_entry(t, e, st, rec->ts);
+	} else if (strcmp(rec->event, "action.timeout") == 0 && ended) {
+		finish_entry(t, e, ACTION_TIMEOUT, rec->ts);
+		set_error(&e->info, ACTIONS_TIMEOUT_ERROR);
+	} else if (strcmp(rec->event, "action.undelivered") == 0 && ended) {
+		finish_entry(t, e, ACTION_UNDELIVERED, rec->ts);
+		set_error(&e->info, data_str(rec->data, "reason"));
+	} else {
+		ended = false;
+	}
+	ended = ended && e->info.status != ACTION_PENDING;
+out:
+	(void)pthread_mutex_unlock(&t->mu);
+	return ended;
+}
+
 int
 actions_reload(struct actions *t, const char *audit_path,
     const struct keys_public *action_pub, int64_t now_ms, size_t *reloaded,
@@ -798,8 +869,6 @@ actions_reload(struct actions *t, const char *audit_path,
 		return r;
 	for (;;) {
 		struct audit_record rec;
-		struct action_info info;
-		const char *id;
 
 		r = audit_reader_next_record(rd, &rec, msg);
 		if (r <= 0)
@@ -808,15 +877,11 @@ actions_reload(struct actions *t, const char *audit_path,
 		if (rec.ts >= now_ms - ACTIONS_RELOAD_MS &&
 		    strcmp(rec.event, "action.requested") == 0) {
 			r = reload_requested(t, &keys, &rec, now_ms, &added);
-		} else if (strcmp(rec.event, "action.result") == 0 ||
-		    strcmp(rec.event, "action.undelivered") == 0 ||
-		    strcmp(rec.event, "action.timeout") == 0) {
-			id = data_str(rec.data, "action_id");
-			if (id != NULL && added > 0 &&
-			    actions_get(t, id, &info) == 0) {
-				actions_remove(t, id);
-				added--;
-			}
+		} else if ((strcmp(rec.event, "action.result") == 0 ||
+		    strcmp(rec.event, "action.timeout") == 0 ||
+		    strcmp(rec.event, "action.undelivered") == 0) &&
+		    reload_outcome(t, &rec)) {
+			added--;
 		}
 		audit_record_free(&rec);
 		if (r != 0) {

@@ -202,15 +202,17 @@ size_t actions_expire_and_record(struct actions *t, struct audit_writer *w,
 
 /*
  * At start: puts back the actions the audit log at audit_path shows as
- * requested in the last ACTIONS_RELOAD_MS (rotated files included) and
- * not ended (no action.result, action.undelivered or action.timeout), so
+ * requested in the last ACTIONS_RELOAD_MS (rotated files included), so
  * that a result an agent sends after a server restart is still checked
- * and recorded. Each action.requested's embedded envelope must verify
- * under action_pub (others, e.g. signed before a key rotation, are
- * skipped); each comes back PENDING with its deadline at expires_at plus
- * the clock skew, after which the usual expiry records action.timeout.
- * *reloaded counts them. No log is 0; an unreadable log or line is an
- * error (the table then holds what was read before it).
+ * and recorded, and GET /api/actions/ID still answers. Each
+ * action.requested's embedded envelope must verify under action_pub
+ * (others, e.g. signed before a key rotation, are skipped). Those with no
+ * end recorded come back PENDING with their deadline at expires_at plus
+ * the clock skew, after which the usual expiry records action.timeout;
+ * the others come back as their action.result, action.undelivered or
+ * action.timeout record left them (a TIMEOUT still takes its late result).
+ * *reloaded counts the PENDING ones. No log is 0; an unreadable log or
+ * line is an error (the table then holds what was read before it).
  */
 int actions_reload(struct actions *t, const char *audit_path,
     const struct keys_public *action_pub, int64_t now_ms, size_t *reloaded,

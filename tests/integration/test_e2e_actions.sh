@@ -111,6 +111,8 @@ late_done() { api_get "/api/actions/$rid" | pyq 'd["status"]' | grep -qx SUCCESS
 check "the result sent after the restart is accepted" wait_for 20 late_done
 check "... and recorded by the new server" grep -q "\"event\":\"action.result\".*$rid" "$T_DIR/server-audit.log"
 check "server.started counts the action put back" grep -q '"event":"server.started".*"actions_reloaded":1' "$T_DIR/server-audit.log"
+check "an action that ended before the restart still shows how it ended" \
+	test "$(api_get "/api/actions/$aid" | pyq 'd["status"]+"|"+d["requested_by"]+"|"+d["reason"]')" = "SUCCESS|alice|rolling restart for e2e"
 
 # signetctl drives the same path and its exit code follows the answer.
 export SIGNET_SERVER="https://localhost:$API_PORT" SIGNET_CA="$SIGNET_PKI/ca.pem"

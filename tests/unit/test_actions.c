@@ -401,10 +401,52 @@ log_event(struct audit_writer *w, const char *event, unsigned n)
 	cJSON_Delete(d);
 }
 
+/* action.result for action n as the hub writes it. */
+static void
+log_result(struct audit_writer *w, unsigned n, const char *status,
+    const char *error)
+{
+	char id[33];
+	struct err_msg m;
+	cJSON *d = cJSON_CreateObject();
+
+	(void)snprintf(id, sizeof(id), "%032x", n);
+	cJSON_AddStringToObject(d, "action_id", id);
+	cJSON_AddStringToObject(d, "host_id", HOST);
+	if (status != NULL)
+		cJSON_AddStringToObject(d, "status", status);
+	cJSON_AddNumberToObject(d, "docker_status", 0);
+	if (error != NULL)
+		cJSON_AddStringToObject(d, "error", error);
+	else
+		cJSON_AddNullToObject(d, "error");
+	CHECKF(audit_append(w, "action.result", "server", d, NULL, &m) == 0,
+	    "append: %s", m.text);
+	cJSON_Delete(d);
+}
+
+/* The result the agent would send for action n (requested as in the log). */
+static void
+late_result(unsigned n, int64_t now, struct envelope_result_payload *res)
+{
+	struct envelope_action_payload p;
+	char *json = NULL;
+
+	payload(&p, n);
+	p.issued_at = now - 1000;
+	p.expires_at = now + 60000;
+	result(res, n, ENVELOPE_STATUS_SUCCESS);
+	CHECK(envelope_action_encode(&p, &json) == 0 && json != NULL);
+	if (json != NULL)
+		envelope_sha256_hex(json, strlen(json), res->request_sha256);
+	free(json);
+}
+
 /*
  * A restart: requested actions with no end come back PENDING (and a late
- * result is then accepted); ended ones, ones signed by another key, and
- * ones older than ACTIONS_RELOAD_MS do not.
+ * result is then accepted); ended ones come back as they ended (a TIMEOUT
+ * still takes its late result, the others none); ones signed by another
+ * key, and ones older than ACTIONS_RELOAD_MS, do not come back.
  */
 static void
 test_reload(void)
@@ -418,6 +460,7 @@ test_reload(void)
 	struct actions *t = actions_new(16, ACTIONS_KEEP_MS);
 	struct err_msg m;
 	struct timespec ts;
+	char id[33];
 	int64_t now;
 	size_t n = 99;
 	unsigned i;
@@ -431,46 +474,52 @@ test_reload(void)
 	/* No log yet: nothing to put back, no error. */
 	CHECK(actions_reload(t, path, &key.pub, now, &n, &m) == 0 && n == 0);
 	CHECKF(audit_open(path, &audit_key, &w, &m) == 0, "open: %s", m.text);
-	for (i = 1; i <= 5; i++) {
+	for (i = 1; i <= 7; i++) {
 		payload(&p, i);
 		p.issued_at = now - 1000;
 		p.expires_at = now + 60000;
 		log_requested(w, i == 4 ? &other : &key, &p);
 	}
-	log_event(w, "action.result", 1);
+	log_result(w, 1, "DENIED", "policy says no");
 	log_event(w, "action.undelivered", 2);
 	log_event(w, "action.timeout", 5);
+	log_event(w, "action.timeout", 6);
+	log_result(w, 6, "SUCCESS", NULL);      /* late, before the restart */
+	log_result(w, 7, NULL, NULL);           /* status unreadable */
+	log_result(w, 4, "SUCCESS", NULL);      /* not put back: ignored */
 	audit_close(w);
 	/* Seen from ACTIONS_RELOAD_MS in the future, all are too old. */
 	CHECK(actions_reload(t, path, &key.pub, now + ACTIONS_RELOAD_MS +
 	    60000, &n, &m) == 0 && n == 0 && actions_count(t) == 0);
 	CHECKF(actions_reload(t, path, &key.pub, now, &n, &m) == 0,
 	    "reload: %s", m.text);
-	CHECK(n == 1 && actions_count(t) == 1);
-	CHECK(actions_get(t, "00000000000000000000000000000003", &info) == 0 &&
+	CHECK(n == 1 && actions_count(t) == 6);
+	CHECK(actions_get(t, id_of(3, id), &info) == 0 &&
 	    info.status == ACTION_PENDING &&
 	    info.deadline == now + 60000 + ENVELOPE_SKEW_MS);
-	for (i = 1; i <= 5; i++) {
-		char id[33];
+	CHECK(actions_get(t, id_of(4, id), &info) == SIGNET_ERR_NOT_FOUND);
+	CHECK(actions_get(t, id_of(1, id), &info) == 0 &&
+	    info.status == ACTION_DENIED && info.has_result &&
+	    strcmp(info.error, "policy says no") == 0);
+	CHECK(actions_get(t, id_of(2, id), &info) == 0 &&
+	    info.status == ACTION_UNDELIVERED && !info.has_result);
+	CHECK(actions_get(t, id_of(5, id), &info) == 0 &&
+	    info.status == ACTION_TIMEOUT && !info.has_result);
+	CHECK(actions_get(t, id_of(6, id), &info) == 0 &&
+	    info.status == ACTION_SUCCESS && info.has_result &&
+	    !info.has_error);
+	CHECK(actions_get(t, id_of(7, id), &info) == 0 &&
+	    info.status == ACTION_FAILURE && info.has_result);
+	/* Late results: accepted for the PENDING and the TIMEOUT, once. */
+	for (i = 1; i <= 7; i++) {
+		enum actions_verdict want = i == 3 || i == 5 ?
+		    ACTIONS_RESULT_OK : i == 2 ? ACTIONS_RESULT_MISMATCH :
+		    i == 4 ? ACTIONS_RESULT_UNKNOWN : ACTIONS_RESULT_DUPLICATE;
 
-		(void)snprintf(id, sizeof(id), "%032x", i);
-		CHECK((actions_get(t, id, &info) == 0) == (i == 3));
+		late_result(i, now, &res);
+		CHECKF(actions_claim_result(t, HOST, &res, &info) == want,
+		    "late result for %u", i);
 	}
-	/* The late result of the one put back is accepted. */
-	payload(&p, 3);
-	p.issued_at = now - 1000;
-	p.expires_at = now + 60000;
-	result(&res, 3, ENVELOPE_STATUS_SUCCESS);
-	{
-		char *json = NULL;
-
-		CHECK(envelope_action_encode(&p, &json) == 0 && json != NULL);
-		if (json != NULL)
-			envelope_sha256_hex(json, strlen(json),
-			    res.request_sha256);
-		free(json);
-	}
-	CHECK(actions_claim_result(t, HOST, &res, &info) == ACTIONS_RESULT_OK);
 	actions_free(t);
 	keys_secret_wipe(&key);
 	keys_secret_wipe(&other);
