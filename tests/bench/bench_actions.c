@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
 
 #include <curl/curl.h>
 
@@ -44,6 +45,18 @@ now_ms(void)
 
 	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* CPU time of this process (user + system), ms. */
+static double
+cpu_ms(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0;
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+	    (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
 }
 
 static size_t
@@ -275,9 +288,12 @@ main(int argc, char **argv)
 	if (a == NULL || b == NULL || hdrs == NULL)
 		return 1;
 	if (o.only_conc > 0) {
-		printf("%ld in flight: through signet %.0f actions/s\n",
-		    o.only_conc, concurrent(&o, false, hdrs, o.count,
-		    o.only_conc));
+		double c0 = cpu_ms(), rate;
+
+		rate = concurrent(&o, false, hdrs, o.count, o.only_conc);
+		printf("%ld in flight: through signet %.0f actions/s; this "
+		    "client's CPU %.3f ms/action\n", o.only_conc, rate,
+		    (cpu_ms() - c0) / (double)o.count);
 		return 0;
 	}
 	if (o.only_seq) {

@@ -4,8 +4,9 @@
 # containers, a real signet-server and signet-agent on loopback, then runs
 # bench_actions (START of a running container: dockerd's cheap 304 round
 # trip, through signet and straight to dockerd; throughput at 1, 16, 64
-# concurrent requests; one RESTART each way). Every action is durable in
-# both audit logs before it is answered.
+# concurrent requests; one RESTART each way; then the CPU time per action
+# of each process at 64 in flight). Every action is durable in both audit
+# logs before it is answered.
 #   tests/bench/bench_actions.sh [BUILD_DIR] [COUNT]
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
@@ -60,4 +61,24 @@ stdbuf -oL "$build/tests/bench_actions" --api "https://localhost:$API_PORT" \
 	--key "$SIGNET_PKI/private/alice.key" \
 	--docker-socket "${DOCKER_HOST#unix://}" --container "$c1" \
 	--restart-container "$c2" --count "$count" --spread "$spread"
+# Where the CPU goes: each process's CPU time per action over one more run
+# at 64 in flight (the machine's cores are shared by all of them).
+proc_cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+dockerd_pid=$(cat "$(dirname "${DOCKER_HOST#unix://}")/dockerd.pid" 2>/dev/null ||
+	pgrep -o -x dockerd || echo 0)
+s0=$(proc_cpu "$SERVER_PID"); a0=$(proc_cpu "$AGENT_PID"); d0=$(proc_cpu "$dockerd_pid")
+out=$("$build/tests/bench_actions" --api "https://localhost:$API_PORT" \
+	--ca "$SIGNET_PKI/ca.pem" --cert "$SIGNET_PKI/issued/alice.pem" \
+	--key "$SIGNET_PKI/private/alice.key" \
+	--docker-socket "${DOCKER_HOST#unix://}" --container "$c1" \
+	--count "$count" --spread "$spread" --profile 64)
+s1=$(proc_cpu "$SERVER_PID"); a1=$(proc_cpu "$AGENT_PID"); d1=$(proc_cpu "$dockerd_pid")
+client=$(sed -n 's/.*CPU \([0-9.]*\) ms\/action.*/\1/p' <<<"$out")
+echo "CPU per action at 64 in flight ($out):"
+awk -v t="$(getconf CLK_TCK)" -v n="$count" -v s=$((s1 - s0)) -v a=$((a1 - a0)) \
+	-v d=$((d1 - d0)) -v c="$client" 'BEGIN {
+	k = 1000 / t / n
+	printf "  signet-server %.3f ms, signet-agent %.3f ms, dockerd %.3f ms, " \
+	    "this client %.3f ms: %.3f ms in all\n", s * k, a * k, d * k, c,
+	    (s + a + d) * k + c }'
 docker rm -f "$c1" "$c2" "${spread_ids[@]}" >/dev/null
