@@ -515,6 +515,54 @@ is_json_type(const char *v)
 	return *v == '\0' || *v == ';';
 }
 
+/*
+ * Audits ans when it refuses the request (api_refusal.c): a client not
+ * served (auth.rejected), or an action request refused before its action
+ * was recorded (action.refused). Answers about an action that exists are
+ * in the log already, as that action's records.
+ */
+static void
+audit_if_refused(struct api *api, const struct api_request *rq,
+    const struct api_pending *pend, bool authed, const char *who,
+    const char *role, const char *addr, const char *method,
+    const struct api_answer *ans)
+{
+	struct api_refusal r;
+	char esc_m[32], esc_u[160];
+
+	if (ans->status < 400 || rq->action_id[0] != '\0' || pend->recorded)
+		return;
+	memset(&r, 0, sizeof(r));
+	if (!authed) {
+		if (ans->status != 401 && ans->status != 403)
+			return;        /* our own trouble, not a refusal */
+		r.event = "auth.rejected";
+		r.reason = ans->status == 401 ? "no_cert" : "cert_refused";
+	} else if (rq->post.is_action) {
+		r.event = "action.refused";
+		r.name_key = "requested_by";
+		r.container = rq->post.target;
+		r.action = pend->action[0] != '\0' ? pend->action : NULL;
+		r.action_reason = pend->reason[0] != '\0' ? pend->reason :
+		    NULL;
+	} else if (ans->status == 403) {
+		r.event = "auth.rejected";
+		r.reason = "forbidden";
+		r.name_key = "name";
+	} else {
+		return;
+	}
+	if (r.name_key != NULL) {
+		r.name = who;
+		r.role = role;
+	}
+	r.addr = addr;
+	r.method = text_escape_str(method, esc_m, sizeof(esc_m));
+	r.target = rq->uri != NULL ? text_escape(rq->uri, rq->uri_len, esc_u,
+	    sizeof(esc_u)) : "(too long)";
+	api_refusal_audit(api, &r, ans);
+}
+
 /* Body bytes of a POST being read; MHD_NO cuts the connection. */
 static enum MHD_Result
 collect_body(struct api_request *rq, const char *data, size_t *size)
@@ -548,7 +596,7 @@ api_access(void *cls, struct MHD_Connection *conn, const char *url,
 	char addr[ADDR_MAX] = "", esc_m[32], esc_u[160];
 	const char *who = "-", *role = "-";
 	enum MHD_Result ret;
-	bool authed;
+	bool authed = true;            /* the later calls: it was */
 
 	(void)url;
 	(void)version;
@@ -652,6 +700,8 @@ answer:
 	    rq->uri != NULL ? text_escape(rq->uri, rq->uri_len, esc_u,
 	    sizeof(esc_u)) : "(too long)", ans.status,
 	    rq->action_id[0] != '\0' ? " action_id=" : "", rq->action_id);
+	audit_if_refused(api, rq, &pend, authed, who, role, addr, method,
+	    &ans);
 	ret = send_answer(api, conn, &ans);
 	free(ans.body);
 	return ret;

@@ -246,6 +246,9 @@ api_action_post(struct api *api, const struct api_post *post,
 		    msg.text);
 		goto out;
 	}
+	(void)snprintf(pend->action, sizeof(pend->action), "%s",
+	    envelope_action_name(p->action));
+	memcpy(pend->reason, p->reason, sizeof(pend->reason));
 	if (resolve(api, post->container, p, ans) != 0)
 		goto out;
 
@@ -298,6 +301,7 @@ api_action_post(struct api *api, const struct api_post *post,
 		    "refused and not sent");
 		goto out;
 	}
+	pend->recorded = true;
 	metrics_inc(api->ctx->metrics, M_ACTIONS_REQUESTED);
 	log_info("action requested: action_id=%s host=%s container=%s "
 	    "action=%s requested_by=%s wait=%d", p->action_id, p->host_id,

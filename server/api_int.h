@@ -2,9 +2,10 @@
 /*
  * Internals of the operator API shared by its files: api.c (daemon, TLS
  * identity, per-connection deadlines, replies), api_url.c (strict parsing
- * of the raw request target), api_routes.c (routing, roles, handlers) and
- * api_audit.c (paging through the server's audit log). Not for other
- * modules: they use api.h.
+ * of the raw request target), api_routes.c (routing, roles, handlers),
+ * api_audit.c (paging through the server's audit log) and api_refusal.c
+ * (audit records of refused requests). Not for other modules: they use
+ * api.h.
  */
 #ifndef SIGNET_API_INT_H
 #define SIGNET_API_INT_H
@@ -17,6 +18,7 @@
 #include <cjson/cJSON.h>
 
 #include "api.h"
+#include "envelope.h"
 #include "err.h"
 #include "identity.h"
 #include "server_ctx.h"
@@ -46,6 +48,8 @@
 #define API_ACTION_MARGIN_MS 10000
 /* Suspended requests waiting for results at once. */
 #define API_WAITS_MAX (API_CONNECTION_LIMIT + 8)
+/* Refusals audited per second at most (api_refusal.c); a burst as large. */
+#define API_REFUSAL_BURST 50
 /* How long api_stop lets resumed requests answer before stopping MHD. */
 #define API_STOP_GRACE_MS 3000
 
@@ -100,6 +104,10 @@ struct api {
 	uint64_t next_token;
 	size_t outstanding;
 	bool relay_stopping;           /* api_stop began: no new waits */
+	/* Under mu: the refusal audit's rate limit (api_refusal.c). */
+	double refusal_tokens;
+	int64_t refusal_ms;
+	uint64_t refusal_suppressed;
 };
 
 /* What a route answers: status, a malloc'd body and its media type. */
@@ -114,15 +122,33 @@ struct api_answer {
 
 /* What api_route decided about a POST that needs its body read. */
 struct api_post {
+	bool is_action;                /* the route is POST .../actions */
 	bool want_body;
 	char container[72];            /* the {id} of the path, checked */
+	char target[72];               /* the {id} as given, escaped */
 	int wait_s;                    /* 0..API_ACTION_WAIT_MAX */
 };
 
 /* What api_action_post wants done once it answered nothing yet. */
 struct api_pending {
 	bool suspend;                  /* wait for action_id to end */
+	bool recorded;                 /* action.requested is in the log */
 	char action_id[33];
+	/* The body's action and reason, once they passed their checks. */
+	char action[16];
+	char reason[ENVELOPE_REASON_BYTES + 1];
+};
+
+/* A refused request, for its audit record (api_refusal.c). */
+struct api_refusal {
+	const char *event;             /* auth.rejected or action.refused */
+	const char *reason;            /* auth.rejected: no_cert, ... */
+	const char *name_key;          /* "requested_by", "name" */
+	const char *name, *role;       /* the client, once known; or NULL */
+	const char *addr;
+	const char *method, *target;   /* escaped */
+	const char *container;         /* action.refused: as given, escaped */
+	const char *action, *action_reason;  /* when the body had them */
 };
 
 /* A request target split and percent-decoded (api_url.c). */
@@ -186,7 +212,9 @@ void api_route(struct api *api, const struct api_request_info *rq,
  * checks the body, resolves the container, signs, records
  * action.requested durably, hands the frame to the hub. Fills ans (an
  * answer to send now) or sets pend->suspend (wait for pend->action_id,
- * then answer with api_action_answer).
+ * then answer with api_action_answer). pend->recorded says whether
+ * action.requested was written; pend->action and pend->reason hold the
+ * body's, once they passed their checks.
  */
 void api_action_post(struct api *api, const struct api_post *post,
     const struct identity *peer, const char *body, size_t len,
@@ -202,6 +230,14 @@ void api_action_answer(struct api *api, const char *id,
 
 /* GET /api/actions/{id} (api_actions.c). */
 void api_action_get(struct api *api, const char *id, struct api_answer *ans);
+
+/*
+ * Audits refusal r, answered with ans (its "error" goes in the record),
+ * unless the shared rate limit is spent (the next record counts it). A
+ * record that cannot be written is logged; the refusal stands anyway.
+ */
+void api_refusal_audit(struct api *api, const struct api_refusal *r,
+    const struct api_answer *ans);
 
 /* Fills ans with {"error":TEXT} (TEXT from fmt) and status. */
 void api_answer_error(struct api_answer *ans, unsigned status,

@@ -359,6 +359,11 @@ api_route(struct api *api, const struct api_request_info *rq,
 		goto out;
 	}
 	rt = find_route(u);
+	if (rt != NULL && rt->fn == NULL && strcmp(rq->method, "POST") == 0) {
+		post->is_action = true;
+		(void)text_escape_str(u->seg[2], post->target,
+		    sizeof(post->target));
+	}
 	if ((rt == NULL || !rt->any_client) && !person(rq->peer->role)) {
 		metrics_inc(api->ctx->metrics, M_API_FORBIDDEN);
 		api_answer_error(ans, 403, "role %s may only use /healthz and "

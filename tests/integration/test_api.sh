@@ -209,6 +209,22 @@ req alice /metrics >/dev/null
 check "refusals counted: no cert" grep -q '^signet_api_auth_failures_total{reason="no_cert"} 2$' "$T_DIR/body"
 check "refusals counted: certificate" grep -q '^signet_api_auth_failures_total{reason="cert_refused"} 2$' "$T_DIR/body"
 check "refusals counted: role" grep -q '^signet_api_auth_failures_total{reason="forbidden"} 4$' "$T_DIR/body"
+# ... and audited, each with who and why (auth.rejected, listener api).
+python3 - "$T_DIR/audit.log" <<'EOF' && ok "refusals audited: no cert, certificate, role" || not_ok "refusals audited"
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+rej = [r["data"] for r in recs if r["event"] == "auth.rejected"]
+assert all(d["listener"] == "api" and d["peer"] and d["target"] for d in rej), rej
+by = lambda why: [d for d in rej if d["reason"] == why]
+assert len(by("no_cert")) == 2 and all(d["status"] == 401 and "name" not in d for d in by("no_cert")), rej
+cert = by("cert_refused")
+assert len(cert) == 2 and all(d["status"] == 403 for d in cert), cert
+assert any("not issued by the signet CA" in d["error"] for d in cert), cert
+assert any("revoked" in d["error"] for d in cert), cert
+role = by("forbidden")
+assert len(role) == 4 and all(d["name"] == "web-01" and d["role"] == "agent" and "role agent" in d["error"] for d in role), role
+assert {d["target"] for d in role} == {"/api/hosts", "/api/containers", "/api/audit", "/api/nothing"}, role
+EOF
 
 # ---- hostile requests ----
 for m in POST PUT DELETE PATCH; do

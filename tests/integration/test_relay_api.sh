@@ -225,6 +225,24 @@ expect "GET on the POST route 405" 405 "$got"
 expect "unknown action id 404" 404 "$(get /api/actions/0123456789abcdef0123456789abcdef)"
 expect "malformed action id 400" 400 "$(get /api/actions/xyz)"
 
+# A flood of refused requests is audited at most 50 a second; the next
+# record says how many were skipped.
+for _ in $(seq 1 150); do
+	printf 'url = "https://localhost:%s/api/containers/%s/actions"\noutput = "/dev/null"\n' \
+		"$API_PORT" "$ID_C"
+done >flood.cfg
+before=$(grep -c '"event":"action.refused"' "$AUDIT")
+curl -sS --max-time 60 --parallel --parallel-max 16 --cacert "$CA" \
+	--cert "$P/issued/alice.pem" --key "$P/private/alice.key" \
+	-H 'Content-Type: application/json' --data-binary '{"action":' \
+	-K flood.cfg 2>curl.err
+flood=$(( $(grep -c '"event":"action.refused"' "$AUDIT") - before ))
+check "a flood of 150 refusals: not all audited ($flood records)" test "$flood" -lt 150
+sleep 1.5
+expect "the next refusal after the flood" 400 "$(post alice "$ID_C" '{"action":')"
+check "... is audited and counts those skipped" \
+	grep -q '"event":"action.refused".*"suppressed":[1-9]' <<<"$(tail -n 1 "$AUDIT")"
+
 # ---- host offline: 503, nothing sent ----
 "$SIM" --url "wss://localhost:$AGENT_PORT" --ca "$CA" --pki "$P" --name web-02 \
 	--inventory inv2.json --duration 2 >sim-web02.out 2>&1
@@ -264,7 +282,8 @@ check "signetctl action as auditor exits 1 (403)" test "$rc" = 1
 out=$("$SIGNETCTL" audit tail --limit 5 2>&1); rc=$?
 check "signetctl audit tail: exit 0 ($(head -c 300 <<<"$out"))" test "$rc" = 0
 check "audit tail prints 5 records" test "$(wc -l <<<"$out")" = 5
-check "audit tail ends at the head" grep -q 'action.result' <<<"$(tail -n 1 <<<"$out")"
+check "audit tail ends at the head: the auditor's refused request" \
+	grep -q 'action.refused.*carol' <<<"$(tail -n 1 <<<"$out")"
 out=$("$SIGNETCTL" audit tail --after 0 --limit 2 --json 2>&1); rc=$?
 check "audit tail --after --json" python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert [r["seq"] for r in d["records"]]==[1,2]' "$out"
 
@@ -324,6 +343,32 @@ fi
 kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
 
 # ---- the server's audit log ----
+python3 - "$AUDIT" "$ID_C" "$ID_D" <<'EOF' && ok "audit says who asked for what and why each refused request was refused" || not_ok "refusals audited"
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+ref = [r["data"] for r in recs if r["event"] == "action.refused"]
+assert all(d["listener"] == "api" and d["peer"] and "action_id" not in d for d in ref), ref
+def has(status, who="alice", role="operator", container=sys.argv[2], err="", body=False):
+    for d in ref:
+        if (d["status"] == status and d["requested_by"] == who and
+                d["role"] == role and d["container"] == container and
+                err in d["error"] and (not body or
+                (d["action_name"] == "START" and d["action_reason"] == "deploy 1.2.3 after review"))):
+            return
+    raise AssertionError("no action.refused %d %s %s %s" % (status, who, container, err))
+has(404, container="bbbbbbbbbbbb", err="no container", body=True)
+has(409, container="aaaaaaaaaaaa", body=True)
+has(400, container="AAAA", body=True)
+has(400, err="malformed JSON")
+has(400, err="duplicate key")
+has(400, err="reason must be 1 to 512")
+has(400, err="KILL")
+has(413)
+has(415, err="Content-Type")
+has(403, who="carol", role="auditor", err="operators only")
+has(403, who="web-01", role="agent")
+has(503, container=sys.argv[3], err="offline", body=True)
+EOF
 out=$("$SIGNETCTL" audit verify "$AUDIT" --key "$P/keys/audit.pub" \
 	--action-key "$P/keys/action.pub" --agent-keys "$P/keys/agents" 2>&1); rc=$?
 check "audit log verifies with action and agent keys ($out)" test "$rc" = 0

@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Audit records of requests the operator API refuses: auth.rejected for a
+ * client it will not serve (no certificate, a refused one, a role that may
+ * not use the route), action.refused for an action request refused before
+ * any action existed (bad body, unknown or ambiguous container, host
+ * offline, ...), so that the log says who tried what and why it was
+ * refused. Both share one rate limit (API_REFUSAL_BURST a second, the next
+ * record counting those skipped), so a flood of bad requests cannot become
+ * a flood of disk syncs; every refusal is still logged and counted.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "api_int.h"
+#include "audit.h"
+#include "jsonx.h"
+#include "log.h"
+
+#define SERVER_ACTOR "server"
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+		return 0;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A token of the shared budget, or the refusal is counted as skipped. */
+static bool
+take_token(struct api *api, uint64_t *suppressed)
+{
+	int64_t now = mono_ms();
+	bool ok;
+
+	(void)pthread_mutex_lock(&api->mu);
+	if (api->refusal_ms == 0 || now < api->refusal_ms) {
+		api->refusal_tokens = API_REFUSAL_BURST;
+	} else {
+		api->refusal_tokens += (double)(now - api->refusal_ms) *
+		    API_REFUSAL_BURST / 1000.0;
+		if (api->refusal_tokens > API_REFUSAL_BURST)
+			api->refusal_tokens = API_REFUSAL_BURST;
+	}
+	api->refusal_ms = now;
+	ok = api->refusal_tokens >= 1.0;
+	if (ok) {
+		api->refusal_tokens -= 1.0;
+		*suppressed = api->refusal_suppressed;
+		api->refusal_suppressed = 0;
+	} else {
+		api->refusal_suppressed++;
+	}
+	(void)pthread_mutex_unlock(&api->mu);
+	return ok;
+}
+
+/* The "error" text of an answer body this API made, or "". */
+static void
+answer_error(const struct api_answer *ans, char *out, size_t size)
+{
+	cJSON *doc = NULL;
+	const char *e;
+
+	out[0] = '\0';
+	if (ans->body == NULL || ans->len == 0)
+		return;
+	doc = cJSON_ParseWithLength(ans->body, ans->len);
+	e = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc,
+	    "error"));
+	if (e != NULL)
+		(void)snprintf(out, size, "%s", e);
+	cJSON_Delete(doc);
+}
+
+static bool
+put(cJSON *d, const char *k, const char *v)
+{
+	return v == NULL || cJSON_AddStringToObject(d, k, v) != NULL;
+}
+
+void
+api_refusal_audit(struct api *api, const struct api_refusal *r,
+    const struct api_answer *ans)
+{
+	char error[ERR_MSG_MAX + 128];
+	struct err_msg msg;
+	uint64_t skipped = 0;
+	cJSON *d;
+	bool ok;
+	int rc;
+
+	if (api->ctx == NULL || api->ctx->audit == NULL)
+		return;
+	if (!take_token(api, &skipped))
+		return;
+	answer_error(ans, error, sizeof(error));
+	d = cJSON_CreateObject();
+	ok = d != NULL && put(d, "listener", "api") &&
+	    put(d, "reason", r->reason) &&
+	    put(d, r->name_key, r->name) && put(d, "role", r->role) &&
+	    put(d, "peer", r->addr) && put(d, "method", r->method) &&
+	    put(d, "target", r->target) &&
+	    put(d, "container", r->container) &&
+	    put(d, "action_name", r->action) &&
+	    put(d, "action_reason", r->action_reason) &&
+	    cJSON_AddNumberToObject(d, "status", (double)ans->status) !=
+	    NULL && put(d, "error", error) &&
+	    (skipped == 0 || cJSON_AddNumberToObject(d, "suppressed",
+	    (double)skipped) != NULL);
+	if (!ok) {
+		cJSON_Delete(d);
+		log_error("api: audit %s not written: out of memory",
+		    r->event);
+		return;
+	}
+	err_clear(&msg);
+	rc = audit_append(api->ctx->audit, r->event, SERVER_ACTOR, d, NULL,
+	    &msg);
+	cJSON_Delete(d);
+	if (rc != 0)
+		log_error("api: audit %s not written: %s", r->event, msg.text);
+}
