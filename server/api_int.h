@@ -21,6 +21,7 @@
 #include "envelope.h"
 #include "err.h"
 #include "identity.h"
+#include "ratelimit.h"
 #include "server_ctx.h"
 
 /* Headers must be complete this long after a connection opens or after
@@ -105,8 +106,7 @@ struct api {
 	size_t outstanding;
 	bool relay_stopping;           /* api_stop began: no new waits */
 	/* Under mu: the refusal audit's rate limit (api_refusal.c). */
-	double refusal_tokens;
-	int64_t refusal_ms;
+	struct ratelimit refusal_rl;
 	uint64_t refusal_suppressed;
 };
 

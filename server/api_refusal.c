@@ -11,45 +11,25 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "api_int.h"
 #include "audit.h"
 #include "jsonx.h"
 #include "log.h"
+#include "ratelimit.h"
 
 #define SERVER_ACTOR "server"
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-		return 0;
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* A token of the shared budget, or the refusal is counted as skipped. */
 static bool
 take_token(struct api *api, uint64_t *suppressed)
 {
-	int64_t now = mono_ms();
 	bool ok;
 
 	(void)pthread_mutex_lock(&api->mu);
-	if (api->refusal_ms == 0 || now < api->refusal_ms) {
-		api->refusal_tokens = API_REFUSAL_BURST;
-	} else {
-		api->refusal_tokens += (double)(now - api->refusal_ms) *
-		    API_REFUSAL_BURST / 1000.0;
-		if (api->refusal_tokens > API_REFUSAL_BURST)
-			api->refusal_tokens = API_REFUSAL_BURST;
-	}
-	api->refusal_ms = now;
-	ok = api->refusal_tokens >= 1.0;
+	ok = ratelimit_take(&api->refusal_rl, API_REFUSAL_BURST,
+	    api_now_ms());
 	if (ok) {
-		api->refusal_tokens -= 1.0;
 		*suppressed = api->refusal_suppressed;
 		api->refusal_suppressed = 0;
 	} else {

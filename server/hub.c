@@ -32,6 +32,7 @@
 #include "envelope.h"
 #include "log.h"
 #include "metrics.h"
+#include "ratelimit.h"
 #include "text.h"
 
 #define HUB_VHOST_NAME "signet-agents"
@@ -131,8 +132,7 @@ struct hub {
 	struct hub_out *send_head, *send_tail;
 	size_t nsend;
 
-	double tokens;                 /* auth.rejected rate limit */
-	int64_t tokens_ms;
+	struct ratelimit reject_rl;    /* auth.rejected records */
 	uint64_t suppressed;
 };
 
@@ -530,21 +530,8 @@ out_flush(struct hub *hub, struct hub_conn *c, const char *why)
 static bool
 reject_token(struct hub *hub)
 {
-	int64_t now = clock_ms(CLOCK_MONOTONIC);
-
-	if (hub->tokens_ms == 0 || now < hub->tokens_ms) {
-		hub->tokens = HUB_REJECT_BURST;
-	} else {
-		hub->tokens += (double)(now - hub->tokens_ms) *
-		    HUB_REJECT_BURST / 1000.0;
-		if (hub->tokens > HUB_REJECT_BURST)
-			hub->tokens = HUB_REJECT_BURST;
-	}
-	hub->tokens_ms = now;
-	if (hub->tokens < 1.0)
-		return false;
-	hub->tokens -= 1.0;
-	return true;
+	return ratelimit_take(&hub->reject_rl, HUB_REJECT_BURST,
+	    clock_ms(CLOCK_MONOTONIC));
 }
 
 /*
