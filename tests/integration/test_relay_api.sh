@@ -128,7 +128,9 @@ expect "REJECTED answers 502" 502 "$got"
 jcheck "REJECTED body" "d['status']=='REJECTED' and len(d['action_id'])==32"
 
 # ---- wait=0: 202 and Location ----
-sim nowait web-01 --answer SUCCESS || not_ok "sim restarted"
+# The agent answers a second late, so the 202 surely comes first (an
+# instant answer could win the race on a busy machine: CI saw SUCCESS).
+sim nowait web-01 --answer SUCCESS --answer-delay 1 || not_ok "sim restarted"
 got=$(post alice "$ID_A" "$START" '?wait=0')
 expect "wait=0 answers 202" 202 "$got"
 A_NW=$(jb "d['action_id']")
@@ -267,9 +269,12 @@ check "signetctl action prints the id" test "${#CTL_ID}" = 32
 out=$("$SIGNETCTL" action-status "$CTL_ID" 2>&1); rc=$?
 check "signetctl action-status: exit 0" test "$rc" = 0
 check "action-status shows reason and operator" grep -q '^reason: *signetctl run' <<<"$out"
+sim slow web-01 --answer SUCCESS --answer-delay 2 || not_ok "sim restarted"
 out=$("$SIGNETCTL" action "$ID_C" restart --reason "no wait" --no-wait 2>&1); rc=$?
 check "signetctl action --no-wait: exit 0 (202)" test "$rc" = 0
 check "--no-wait says PENDING" grep -q '^status: *PENDING' <<<"$out"
+NW_ID=$(awk '$1=="action_id:"{print $2}' <<<"$out")
+check "the --no-wait action then ends SUCCESS" wait_for 10 poll_status "$NW_ID" SUCCESS
 check_fails_with "signetctl action: unknown container fails" 'server answered 404' \
 	"$SIGNETCTL" action bbbbbbbbbbbb start --reason x
 check_fails_with "signetctl action: bad verb is usage" 'start, stop or restart' \
