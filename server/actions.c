@@ -3,6 +3,7 @@
 #include "actions.h"
 
 #include <pthread.h>
+#include <sys/queue.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,7 @@ struct entry {
 	struct action_info info;
 	struct entry *hnext;           /* the id's bucket chain */
 	size_t pos;                    /* index in v */
-	struct entry *lprev, *lnext;   /* in t->pending or t->done */
+	TAILQ_ENTRY(entry) link;       /* in t->pending or t->done */
 	bool claimed;                  /* a result is being recorded */
 	actions_wake_fn wake;
 	void *wake_ctx;
@@ -39,9 +40,7 @@ struct entry {
  * scanning every entry for every new action (they did: 3% of all CPU at
  * 64 requests in flight once the table had filled).
  */
-struct entry_list {
-	struct entry *head, *tail;
-};
+TAILQ_HEAD(entry_list, entry);
 
 struct actions {
 	pthread_mutex_t mu;
@@ -91,6 +90,8 @@ actions_new(size_t max, int64_t keep_ms)
 		return NULL;
 	}
 	t->max = max;
+	TAILQ_INIT(&t->pending);
+	TAILQ_INIT(&t->done);
 	t->keep_ms = keep_ms;
 	return t;
 }
@@ -137,32 +138,6 @@ find(const struct actions *t, const char *id)
 	return t->n;
 }
 
-static void
-list_append(struct entry_list *l, struct entry *e)
-{
-	e->lnext = NULL;
-	e->lprev = l->tail;
-	if (l->tail != NULL)
-		l->tail->lnext = e;
-	else
-		l->head = e;
-	l->tail = e;
-}
-
-static void
-list_unlink(struct entry_list *l, struct entry *e)
-{
-	if (e->lprev != NULL)
-		e->lprev->lnext = e->lnext;
-	else
-		l->head = e->lnext;
-	if (e->lnext != NULL)
-		e->lnext->lprev = e->lprev;
-	else
-		l->tail = e->lprev;
-	e->lprev = e->lnext = NULL;
-}
-
 static struct entry_list *
 list_of(struct actions *t, const struct entry *e)
 {
@@ -177,10 +152,10 @@ static void
 finish_entry(struct actions *t, struct entry *e, enum action_status status,
     int64_t now_ms)
 {
-	list_unlink(list_of(t, e), e);
+	TAILQ_REMOVE(list_of(t, e), e, link);
 	e->info.status = status;
 	e->info.finished_at = now_ms;
-	list_append(list_of(t, e), e);
+	TAILQ_INSERT_TAIL(list_of(t, e), e, link);
 }
 
 static void
@@ -192,7 +167,7 @@ insert(struct actions *t, struct entry *e)
 	t->v[t->n++] = e;
 	e->hnext = t->buckets[b];
 	t->buckets[b] = e;
-	list_append(list_of(t, e), e);
+	TAILQ_INSERT_TAIL(list_of(t, e), e, link);
 }
 
 static void
@@ -207,7 +182,7 @@ drop_at(struct actions *t, size_t i)
 			break;
 		}
 	}
-	list_unlink(list_of(t, e), e);
+	TAILQ_REMOVE(list_of(t, e), e, link);
 	free(e);
 	if (i != t->n - 1) {
 		t->v[i] = t->v[t->n - 1];
@@ -221,11 +196,11 @@ drop_at(struct actions *t, size_t i)
 static void
 prune(struct actions *t, int64_t now_ms)
 {
-	struct entry *e = t->done.head, *next;
+	struct entry *e = TAILQ_FIRST(&t->done), *next;
 
 	for (; e != NULL && e->info.finished_at <= now_ms - t->keep_ms;
 	    e = next) {
-		next = e->lnext;
+		next = TAILQ_NEXT(e, link);
 		if (!e->claimed)
 			drop_at(t, e->pos);
 	}
@@ -244,7 +219,7 @@ evict_oldest_finished(struct actions *t, int64_t now_ms)
 	int pass;
 
 	for (pass = 0; pass < 2 && e == NULL; pass++) {
-		for (e = t->done.head; e != NULL; e = e->lnext) {
+		TAILQ_FOREACH(e, &t->done, link) {
 			const struct action_info *a = &e->info;
 
 			if (e->claimed)
@@ -563,8 +538,8 @@ actions_expire(struct actions *t, int64_t now_ms,
 	if (t == NULL)
 		return 0;
 	(void)pthread_mutex_lock(&t->mu);
-	for (e = t->pending.head; e != NULL && k < max; e = next) {
-		next = e->lnext;
+	for (e = TAILQ_FIRST(&t->pending); e != NULL && k < max; e = next) {
+		next = TAILQ_NEXT(e, link);
 		if (e->claimed || now_ms < e->info.deadline)
 			continue;
 		finish_entry(t, e, ACTION_TIMEOUT, now_ms);
