@@ -3,26 +3,29 @@
 #include "ratelimit.h"
 #include "testlib.h"
 
+/* How many of 80 takes at now_ms a bucket of 50 a second grants. */
+static int
+takes(struct ratelimit *rl, int64_t now_ms)
+{
+	int i, n = 0;
+
+	for (i = 0; i < 80; i++)
+		n += ratelimit_take(rl, 50, now_ms);
+	return n;
+}
+
 int
 main(void)
 {
 	struct ratelimit rl = { 0, 0 };
-	int i, n;
 
 	/* Full at first: a burst of 50, then none until time passes. */
-	for (i = 0, n = 0; i < 80; i++)
-		n += ratelimit_take(&rl, 50, 1000);
-	CHECK(n == 50);
+	CHECK(takes(&rl, 1000) == 50);
+	CHECK(takes(&rl, 1000) == 0);
 	/* Refilled at 50 a second: 100 ms give 5, 2 s no more than 50. */
-	for (i = 0, n = 0; i < 80; i++)
-		n += ratelimit_take(&rl, 50, 1100);
-	CHECK(n == 5);
-	for (i = 0, n = 0; i < 80; i++)
-		n += ratelimit_take(&rl, 50, 3100);
-	CHECK(n == 50);
+	CHECK(takes(&rl, 1100) == 5);
+	CHECK(takes(&rl, 3100) == 50);
 	/* A clock that goes back starts afresh rather than owing tokens. */
-	for (i = 0, n = 0; i < 80; i++)
-		n += ratelimit_take(&rl, 50, 500);
-	CHECK(n == 50);
+	CHECK(takes(&rl, 500) == 50);
 	return test_finish("test_ratelimit");
 }
