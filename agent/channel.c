@@ -15,6 +15,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "clock.h"
 #include "config.h"
 #include "fileio.h"
 #include "log.h"
@@ -91,16 +92,6 @@ struct channel {
 	struct channel_frame *snapshot;
 	struct channel_stats stats;
 };
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-		return 0;
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- frames ---- */
 
@@ -263,7 +254,7 @@ random_below(struct channel *ch, unsigned bound)
 	if (bound == 0)
 		return 0;
 	if (lws_get_random(ch->ctx, &v, sizeof(v)) != sizeof(v))
-		v = (uint32_t)mono_ms();
+		v = (uint32_t)clock_mono_ms();
 	return v % bound;
 }
 
@@ -345,7 +336,7 @@ went_down(struct channel *ch, const char *why)
 			ch->stats.dial_failures++;
 		(void)pthread_mutex_unlock(&ch->mu);
 	}
-	if (was_open && mono_ms() - ch->opened_ms >=
+	if (was_open && clock_mono_ms() - ch->opened_ms >=
 	    CHANNEL_BACKOFF_RESET_SECS * 1000LL)
 		ch->fails = 0;
 	ch->fails++;
@@ -411,7 +402,7 @@ tick(lws_sorted_usec_list_t *sul)
 
 	/* Mostly, waking lws_service up is the point. */
 	if (ch->state == CH_OPEN && ch->wsi != NULL && ch->ping_out &&
-	    mono_ms() - ch->ping_sent_ms >= CHANNEL_ACK_RETRY_MS) {
+	    clock_mono_ms() - ch->ping_sent_ms >= CHANNEL_ACK_RETRY_MS) {
 		/* lws may have dropped our PING (it owed a PONG): again. */
 		ch->ping_out = false;
 		ch->ping_due = ch->ack_written > ch->ack_confirmed;
@@ -580,7 +571,7 @@ write_ack_ping(struct channel *ch, struct lws *wsi)
 		return -1;
 	}
 	ch->ping_out = true;
-	ch->ping_sent_ms = mono_ms();
+	ch->ping_sent_ms = clock_mono_ms();
 	if (have_pending(ch))
 		lws_callback_on_writable(wsi);
 	return 0;
@@ -748,7 +739,7 @@ channel_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		}
 		ch->state = CH_OPEN;
 		ch->wsi = wsi;
-		ch->opened_ms = mono_ms();
+		ch->opened_ms = clock_mono_ms();
 		if (pthread_mutex_lock(&ch->mu) == 0) {
 			ch->open = true;
 			ch->stats.connects++;
@@ -1025,8 +1016,8 @@ channel_shutdown(struct channel *ch, int timeout_ms)
 	lws_sul_cancel(&ch->sul_dial);
 	if (ch->state == CH_OPEN && ch->wsi != NULL) {
 		lws_callback_on_writable(ch->wsi);
-		deadline = mono_ms() + timeout_ms;
-		while (ch->state == CH_OPEN && mono_ms() < deadline) {
+		deadline = clock_mono_ms() + timeout_ms;
+		while (ch->state == CH_OPEN && clock_mono_ms() < deadline) {
 			if (lws_service(ch->ctx, 0) < 0)
 				break;
 		}

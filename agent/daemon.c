@@ -21,6 +21,7 @@
 
 #include "audit.h"
 #include "channel.h"
+#include "clock.h"
 #include "config.h"
 #include "docker.h"
 #include "executor.h"
@@ -96,26 +97,12 @@ struct daemon {
 	uint64_t frames_refused;
 };
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-		return 0;
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Unix time in ms: action expiry and result timestamps (SPEC §4). */
 static int64_t
 wall_ms(void *arg)
 {
-	struct timespec ts;
-
 	(void)arg;
-	if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
-		return 0;
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return clock_wall_ms();
 }
 
 /* ---- frames ---- */
@@ -435,7 +422,7 @@ audit_stopped(struct daemon *d, int sig)
 	    (cJSON_AddStringToObject(o, "signal", sig == SIGINT ? "SIGINT" :
 	    sig == SIGTERM ? "SIGTERM" : "none") == NULL ||
 	    cJSON_AddNumberToObject(o, "uptime_s",
-	    (double)((mono_ms() - d->started_ms) / 1000)) == NULL ||
+	    (double)((clock_mono_ms() - d->started_ms) / 1000)) == NULL ||
 	    cJSON_AddNumberToObject(o, "connects", (double)st.connects) ==
 	    NULL ||
 	    cJSON_AddNumberToObject(o, "snapshots_sent",
@@ -489,7 +476,7 @@ take_snapshot(struct daemon *d, unsigned want)
 	size_t len = 0, rows;
 	bool same = false, send;
 	uint64_t epoch = 0, sent_epoch = 0;
-	int64_t t0 = mono_ms();
+	int64_t t0 = clock_mono_ms();
 	int r;
 
 	err_clear(&m);
@@ -539,7 +526,7 @@ take_snapshot(struct daemon *d, unsigned want)
 		    rows);
 	} else if (channel_set_snapshot(d->ch, frame)) {
 		log_debug("inventory queued: containers=%zu bytes=%zu "
-		    "list_ms=%lld", rows, len, (long long)(mono_ms() - t0));
+		    "list_ms=%lld", rows, len, (long long)(clock_mono_ms() - t0));
 		if (pthread_mutex_lock(&d->mu) == 0) {
 			d->sent_epoch = epoch;
 			(void)pthread_mutex_unlock(&d->mu);
@@ -574,7 +561,7 @@ refresh_version(struct daemon *d)
 static void
 deadline_ts(int64_t deadline_ms, struct timespec *ts)
 {
-	int64_t now = mono_ms(), wait = deadline_ms - now;
+	int64_t now = clock_mono_ms(), wait = deadline_ms - now;
 
 	if (wait < 0)
 		wait = 0;
@@ -602,7 +589,7 @@ worker_main(void *arg)
 	if (pthread_mutex_lock(&d->mu) != 0)
 		return NULL;
 	while (!d->stop) {
-		now = mono_ms();
+		now = clock_mono_ms();
 		if (d->refresh_version) {
 			d->refresh_version = false;
 			(void)pthread_mutex_unlock(&d->mu);
@@ -631,7 +618,7 @@ worker_main(void *arg)
 				/* dockerd failed: try again, backing off. */
 				d->dirty = true;
 				d->want |= want;
-				d->next_allowed_ms = mono_ms() + retry;
+				d->next_allowed_ms = clock_mono_ms() + retry;
 				retry = retry >= DAEMON_LIST_RETRY_MAX_MS / 2 ?
 				    DAEMON_LIST_RETRY_MAX_MS : retry * 2;
 			}
@@ -1213,7 +1200,7 @@ daemon_run(const char *config_path)
 		fprintf(stderr, "signet-agent: out of memory\n");
 		goto out;
 	}
-	d->started_ms = mono_ms();
+	d->started_ms = clock_mono_ms();
 	atomic_init(&d->stopping, false);
 	memcpy(d->docker_version, DAEMON_DOCKER_VERSION_UNKNOWN,
 	    sizeof(DAEMON_DOCKER_VERSION_UNKNOWN));
@@ -1259,7 +1246,7 @@ daemon_run(const char *config_path)
 		goto out;
 	masked = true;
 	daemon_policy_for_hup = d->policy;
-	d->next_periodic_ms = mono_ms() + DAEMON_SNAPSHOT_PERIOD_MS;
+	d->next_periodic_ms = clock_mono_ms() + DAEMON_SNAPSHOT_PERIOD_MS;
 	if (daemon_start_threads(d) != 0)
 		goto out;
 	if (pthread_sigmask(SIG_SETMASK, &old, NULL) != 0)

@@ -12,6 +12,7 @@
 
 #include <curl/curl.h>
 
+#include "clock.h"
 #include "jsonx.h"
 #include "log.h"
 #include "text.h"
@@ -37,16 +38,6 @@ struct dbuf {
 	bool over;                     /* answer over max */
 	bool oom;
 };
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-		return 0;
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int
 docker_global_init(struct err_msg *msg)
@@ -847,7 +838,7 @@ events_header(char *buf, size_t size, size_t nitems, void *userdata)
 	}
 	ev->up = true;
 	ev->down_reported = false;
-	ev->started_ms = mono_ms();
+	ev->started_ms = clock_mono_ms();
 	if (pthread_mutex_lock(&ev->mu) == 0) {
 		ev->stats.connects++;
 		(void)pthread_mutex_unlock(&ev->mu);
@@ -933,7 +924,7 @@ events_progress(void *clientp, curl_off_t dltotal, curl_off_t dlnow,
 	(void)ulnow;
 	if (atomic_load(&ev->stop_now))
 		return 1;
-	if (!ev->up && mono_ms() - ev->started_ms >
+	if (!ev->up && clock_mono_ms() - ev->started_ms >
 	    DOCKER_EVENTS_HEADER_TIMEOUT_MS) {
 		(void)snprintf(ev->drop_why, sizeof(ev->drop_why),
 		    "dockerd did not answer GET /events within %d ms",
@@ -955,7 +946,7 @@ events_read_once(struct docker_events *ev, char *why, size_t whylen)
 	ev->hostile = false;
 	ev->line_len = 0;
 	ev->drop_why[0] = '\0';
-	ev->started_ms = mono_ms();
+	ev->started_ms = clock_mono_ms();
 	if (setup_handle(ev->curl, ev->socket_path, DOCKER_EVENTS_PATH,
 	    errbuf) != 0 ||
 	    curl_easy_setopt(ev->curl, CURLOPT_HTTPGET, 1L) != CURLE_OK ||
@@ -1028,7 +1019,7 @@ events_main(void *arg)
 			ev->stats.dropped++;
 			(void)pthread_mutex_unlock(&ev->mu);
 		}
-		if (ev->up && mono_ms() - ev->started_ms >=
+		if (ev->up && clock_mono_ms() - ev->started_ms >=
 		    DOCKER_STREAM_STABLE_MS)
 			backoff = DOCKER_EVENTS_BACKOFF_MIN_MS;
 		/* Report each fall, not each failed redial. */

@@ -23,6 +23,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "clock.h"
 #include "text.h"
 
 #define PATH_BUF 256 /* a JSON path in a message */
@@ -97,11 +98,7 @@ policy_action_parse(const char *s, enum policy_action *out)
 int64_t
 policy_now_ms(void)
 {
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-		return 0;
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return clock_mono_ms();
 }
 
 long

@@ -25,6 +25,7 @@
 
 #include <sodium.h>
 
+#include "clock.h"
 #include "fileio.h"
 #include "jsonx.h"
 #include "log.h"
@@ -59,16 +60,6 @@ struct audit_writer {
 	int64_t rotate_retry_ms;       /* no size rotation before this */
 	uint64_t rotations;
 };
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
-		return 0;
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static bool
 valid_event(const char *s)
@@ -129,7 +120,7 @@ build_line(struct audit_writer *w, const char *qevent, const char *qactor,
 	memcpy(buf, AUDIT_CTX, clen);
 	n = snprintf(buf + clen, cap - clen,
 	    "{\"seq\":%" PRIu64 ",\"ts\":%" PRId64 ",\"prev\":\"%s\","
-	    "\"event\":%s,\"actor\":%s,\"data\":%s}", w->next_seq, now_ms(),
+	    "\"event\":%s,\"actor\":%s,\"data\":%s}", w->next_seq, clock_wall_ms(),
 	    w->prev, qevent, qactor, qdata);
 	if (n < 0 || (size_t)n >= cap - clen) {
 		r = err_set(msg, SIGNET_ERR_INTERNAL, "audit line overflow");
@@ -245,7 +236,7 @@ want_size_rotation(struct audit_writer *w, size_t est)
 		return false;
 	if ((uint64_t)w->size + est <= w->rotate_size)
 		return false;
-	return now_ms() >= w->rotate_retry_ms;
+	return clock_wall_ms() >= w->rotate_retry_ms;
 }
 
 /* Appends with w->mu held; see audit_append. */
@@ -273,7 +264,7 @@ append_locked(struct audit_writer *w, const char *qevent, const char *qactor,
 			/* Undone: this file goes on; try again later. */
 			log_warn("audit log not rotated, still writing to %s: "
 			    "%s", w->path, sub.text);
-			w->rotate_retry_ms = now_ms() + ROTATE_RETRY_MS;
+			w->rotate_retry_ms = clock_wall_ms() + ROTATE_RETRY_MS;
 		}
 	}
 	r = build_line(w, qevent, qactor, qdata, &line, &len, msg);
@@ -642,7 +633,7 @@ save_torn(struct audit_writer *w, const char *torn, size_t tornlen,
 
 	*record_data = NULL;
 	n = snprintf(side, sizeof(side), "%s.torn-%" PRIu64 "-%" PRId64,
-	    w->path, w->next_seq, now_ms());
+	    w->path, w->next_seq, clock_wall_ms());
 	if (n < 0 || (size_t)n >= sizeof(side))
 		return err_set(msg, SIGNET_ERR_TOO_LARGE, "%s: path too long",
 		    w->path);

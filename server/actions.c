@@ -11,6 +11,7 @@
 
 #include <sodium.h>
 
+#include "clock.h"
 #include "log.h"
 #include "registry.h"
 #include "text.h"
@@ -612,16 +613,6 @@ actions_info_json(const struct action_info *a)
 	return o;
 }
 
-static int64_t
-wall_ms(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
-		return 0;
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Appends event with data (consumed). */
 static int
 record(struct audit_writer *w, const char *event, cJSON *d, bool ok)
@@ -652,7 +643,7 @@ actions_undeliver(struct actions *t, struct audit_writer *w, const char *id,
 	bool ok;
 	int r;
 
-	r = actions_mark_undelivered(t, id, why, wall_ms());
+	r = actions_mark_undelivered(t, id, why, clock_wall_ms());
 	if (r != 0)
 		return r;
 	if (actions_get(t, id, &a) != 0)
@@ -705,9 +696,8 @@ actions_expire_and_record(struct actions *t, struct audit_writer *w,
 static const char *
 data_str(const cJSON *data, const char *name)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(data, name);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
+	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(data,
+	    name));
 }
 
 /* One action.requested record: back into the table if it verifies. */
@@ -749,22 +739,6 @@ reload_requested(struct actions *t, const struct keys_pubset *keys,
 	return 0;
 }
 
-static bool
-status_from_name(const char *name, enum action_status *out)
-{
-	static const enum action_status all[] = { ACTION_SUCCESS,
-	    ACTION_FAILURE, ACTION_DENIED, ACTION_REJECTED };
-	size_t i;
-
-	for (i = 0; name != NULL && i < sizeof(all) / sizeof(all[0]); i++) {
-		if (strcmp(name, action_status_name(all[i])) == 0) {
-			*out = all[i];
-			return true;
-		}
-	}
-	return false;
-}
-
 /*
  * An action.result, action.timeout or action.undelivered record: the end
  * it records, given again to its entry (if put back), as at the time it was
@@ -776,7 +750,7 @@ reload_outcome(struct actions *t, const struct audit_record *rec)
 {
 	const char *id = data_str(rec->data, "action_id");
 	const cJSON *v;
-	enum action_status st;
+	enum envelope_status st;
 	struct entry *e;
 	bool ended = false;
 	size_t i;
@@ -796,14 +770,14 @@ reload_outcome(struct actions *t, const struct audit_record *rec)
 		e->info.docker_status = cJSON_IsNumber(v) &&
 		    v->valuedouble >= 0 && v->valuedouble <= 999 ?
 		    (int64_t)v->valuedouble : 0;
-		if (status_from_name(data_str(rec->data, "status"), &st)) {
+		st = envelope_status_parse(data_str(rec->data, "status"));
+		if (st != ENVELOPE_STATUS_NONE)
 			set_error(&e->info, data_str(rec->data, "error"));
-		} else {
-			st = ACTION_FAILURE;
+		else
 			set_error(&e->info, "the status of this result could "
 			    "not be read back from the audit log");
-		}
-		finish_entry(t, e, st, rec->ts);
+		/* An unreadable status counts as FAILURE (status_of). */
+		finish_entry(t, e, status_of(st), rec->ts);
 	} else if (strcmp(rec->event, "action.timeout") == 0 && ended) {
 		finish_entry(t, e, ACTION_TIMEOUT, rec->ts);
 		set_error(&e->info, ACTIONS_TIMEOUT_ERROR);

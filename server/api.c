@@ -31,6 +31,7 @@
 #include <sodium.h>
 
 #include "actions.h"
+#include "clock.h"
 #include "fileio.h"
 #include "log.h"
 #include "metrics.h"
@@ -59,26 +60,6 @@ struct api_request {
 	char action_id[33];
 };
 
-int64_t
-api_now_ms(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-		return 0;
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t
-wall_now_ms(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
-		return 0;
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- connection deadlines ---- */
 
 static struct api_slot *
@@ -98,7 +79,7 @@ slot_deadline(struct api *api, struct MHD_Connection *conn, int64_t ms)
 	if (slot == NULL)
 		return;
 	(void)pthread_mutex_lock(&api->mu);
-	slot->deadline_ms = api_now_ms() + ms;
+	slot->deadline_ms = clock_mono_ms() + ms;
 	(void)pthread_mutex_unlock(&api->mu);
 }
 
@@ -158,7 +139,7 @@ api_conn_notify(void *cls, struct MHD_Connection *conn, void **socket_ctx,
 		api->slots[i].used = true;
 		api->slots[i].cut = false;
 		api->slots[i].fd = ci->connect_fd;
-		api->slots[i].deadline_ms = api_now_ms() +
+		api->slots[i].deadline_ms = clock_mono_ms() +
 		    API_HEADER_DEADLINE_MS;
 		identity_store_free(api->slots[i].auth_store);
 		api->slots[i].auth_store = NULL;
@@ -178,7 +159,7 @@ api_watchdog(void *arg)
 
 	(void)pthread_mutex_lock(&api->mu);
 	while (!api->stopping) {
-		int64_t now = api_now_ms();
+		int64_t now = clock_mono_ms();
 
 		for (i = 0; i < sizeof(api->slots) / sizeof(api->slots[0]);
 		    i++) {
@@ -199,7 +180,7 @@ api_watchdog(void *arg)
 			/* Recording takes an fdatasync: not under mu. */
 			(void)pthread_mutex_unlock(&api->mu);
 			n = actions_expire_and_record(api->actions,
-			    api->ctx->audit, wall_now_ms());
+			    api->ctx->audit, clock_wall_ms());
 			while (n-- > 0)
 				metrics_inc(api->ctx->metrics,
 				    M_ACTIONS_TIMEOUT);
@@ -519,20 +500,18 @@ is_json_type(const char *v)
  * Audits ans when it refuses the request (api_refusal.c): a client not
  * served (auth.rejected), or an action request refused before its action
  * was recorded (action.refused). Answers about an action that exists are
- * in the log already, as that action's records.
+ * in the log already, as that action's records. seen: the client, its
+ * address, method and target as logged.
  */
 static void
 audit_if_refused(struct api *api, const struct api_request *rq,
-    const struct api_pending *pend, bool authed, const char *who,
-    const char *role, const char *addr, const char *method,
-    const struct api_answer *ans)
+    const struct api_pending *pend, bool authed,
+    const struct api_refusal *seen, const struct api_answer *ans)
 {
-	struct api_refusal r;
-	char esc_m[32], esc_u[160];
+	struct api_refusal r = *seen;
 
 	if (ans->status < 400 || rq->action_id[0] != '\0' || pend->recorded)
 		return;
-	memset(&r, 0, sizeof(r));
 	if (!authed) {
 		if (ans->status != 401 && ans->status != 403)
 			return;        /* our own trouble, not a refusal */
@@ -552,14 +531,8 @@ audit_if_refused(struct api *api, const struct api_request *rq,
 	} else {
 		return;
 	}
-	if (r.name_key != NULL) {
-		r.name = who;
-		r.role = role;
-	}
-	r.addr = addr;
-	r.method = text_escape_str(method, esc_m, sizeof(esc_m));
-	r.target = rq->uri != NULL ? text_escape(rq->uri, rq->uri_len, esc_u,
-	    sizeof(esc_u)) : "(too long)";
+	if (r.name_key == NULL)
+		r.name = r.role = NULL;        /* not authenticated */
 	api_refusal_audit(api, &r, ans);
 }
 
@@ -592,6 +565,7 @@ api_access(void *cls, struct MHD_Connection *conn, const char *url,
 	struct api_request_info info;
 	struct api_answer ans;
 	struct api_pending pend;
+	struct api_refusal seen;
 	struct identity peer;
 	char addr[ADDR_MAX] = "", esc_m[32], esc_u[160];
 	const char *who = "-", *role = "-";
@@ -694,14 +668,18 @@ api_access(void *cls, struct MHD_Connection *conn, const char *url,
 answer:
 	if (addr[0] == '\0')
 		conn_peer_addr(conn, addr, sizeof(addr));
+	memset(&seen, 0, sizeof(seen));
+	seen.addr = addr;
+	seen.name = who;
+	seen.role = role;
+	seen.method = text_escape_str(method, esc_m, sizeof(esc_m));
+	seen.target = rq->uri != NULL ? text_escape(rq->uri, rq->uri_len,
+	    esc_u, sizeof(esc_u)) : "(too long)";
 	log_info("api: request addr=%s peer=%s role=%s method=\"%s\" "
-	    "target=\"%s\" status=%u%s%s", addr, who, role,
-	    text_escape_str(method, esc_m, sizeof(esc_m)),
-	    rq->uri != NULL ? text_escape(rq->uri, rq->uri_len, esc_u,
-	    sizeof(esc_u)) : "(too long)", ans.status,
+	    "target=\"%s\" status=%u%s%s", addr, who, role, seen.method,
+	    seen.target, ans.status,
 	    rq->action_id[0] != '\0' ? " action_id=" : "", rq->action_id);
-	audit_if_refused(api, rq, &pend, authed, who, role, addr, method,
-	    &ans);
+	audit_if_refused(api, rq, &pend, authed, &seen, &ans);
 	ret = send_answer(api, conn, &ans);
 	free(ans.body);
 	return ret;

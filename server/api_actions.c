@@ -21,6 +21,7 @@
 #include <sodium.h>
 
 #include "actions.h"
+#include "clock.h"
 #include "envelope.h"
 #include "hub.h"
 #include "jsonx.h"
@@ -30,16 +31,6 @@
 #include "text.h"
 
 #define BODY_DEPTH 2
-
-static int64_t
-wall_ms(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
-		return 0;
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* {"error":TEXT,"action_id":ID} */
 static void
@@ -256,7 +247,7 @@ api_action_post(struct api *api, const struct api_post *post,
 	(void)text_hex(rnd, sizeof(rnd), p->action_id);
 	(void)snprintf(p->requested_by, sizeof(p->requested_by), "%s",
 	    peer->name);
-	now = wall_ms();
+	now = clock_wall_ms();
 	life_ms = (int64_t)(post->wait_s > 0 ? post->wait_s :
 	    API_ACTION_WAIT_DEFAULT) * 1000 + API_ACTION_MARGIN_MS;
 	if (life_ms > ENVELOPE_MAX_LIFETIME_MS)

@@ -172,9 +172,6 @@ struct api_request_info {
 	const struct identity *peer;   /* verified */
 };
 
-/* Monotonic milliseconds. */
-int64_t api_now_ms(void);
-
 /*
  * Parses an origin-form request target ("/a/b?k=v&k2=v2") strictly:
  * every "%" must start two hex digits; path segments must be non-empty,

@@ -14,11 +14,10 @@
 
 #include "api_int.h"
 #include "audit.h"
+#include "clock.h"
 #include "jsonx.h"
 #include "log.h"
 #include "ratelimit.h"
-
-#define SERVER_ACTOR "server"
 
 /* A token of the shared budget, or the refusal is counted as skipped. */
 static bool
@@ -28,7 +27,7 @@ take_token(struct api *api, uint64_t *suppressed)
 
 	(void)pthread_mutex_lock(&api->mu);
 	ok = ratelimit_take(&api->refusal_rl, API_REFUSAL_BURST,
-	    api_now_ms());
+	    clock_mono_ms());
 	if (ok) {
 		*suppressed = api->refusal_suppressed;
 		api->refusal_suppressed = 0;

@@ -29,6 +29,7 @@
 
 #include "actions.h"
 #include "audit.h"
+#include "clock.h"
 #include "envelope.h"
 #include "log.h"
 #include "metrics.h"
@@ -240,19 +241,9 @@ verified_drop(SSL *ssl)
 /* small helpers */
 
 static int64_t
-clock_ms(clockid_t id)
-{
-	struct timespec ts;
-
-	if (clock_gettime(id, &ts) != 0)
-		return 0;
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t
 now_ms(void)
 {
-	return clock_ms(CLOCK_REALTIME);
+	return clock_wall_ms();
 }
 
 /* snprintf that may truncate on purpose (messages, never data). */
@@ -531,7 +522,7 @@ static bool
 reject_token(struct hub *hub)
 {
 	return ratelimit_take(&hub->reject_rl, HUB_REJECT_BURST,
-	    clock_ms(CLOCK_MONOTONIC));
+	    clock_mono_ms());
 }
 
 /*
@@ -837,6 +828,7 @@ conn_identify(struct hub *hub, struct lws *wsi, struct hub_conn *c)
 	enum metric which;
 	const char *reason;
 	const struct identity *kept;
+	bool had_verdict;
 	SSL *ssl;
 	X509 *cert = NULL;
 	int r;
@@ -863,20 +855,17 @@ conn_identify(struct hub *hub, struct lws *wsi, struct hub_conn *c)
 		return -1;
 	}
 	kept = verified_take(ssl, cert, store);
-	if (kept != NULL) {
+	had_verdict = kept != NULL;
+	if (had_verdict)
 		c->id = *kept;
-		r = 0;
-		/*
-		 * Used once: holding it (and the old store after a SIGHUP)
-		 * for the life of the connection would only cost memory.
-		 */
-		verified_drop(ssl);
-	} else {
-		verified_drop(ssl);
-		r = identity_verify_x509(store, cert,
-		    SSL_get_peer_cert_chain(ssl), IDENTITY_ACCEPT_AGENT, 0,
-		    &c->id, &msg);
-	}
+	/*
+	 * Used once: holding it (and the old store after a SIGHUP) for the
+	 * life of the connection would only cost memory.
+	 */
+	verified_drop(ssl);
+	r = had_verdict ? 0 : identity_verify_x509(store, cert,
+	    SSL_get_peer_cert_chain(ssl), IDENTITY_ACCEPT_AGENT, 0, &c->id,
+	    &msg);
 	if (r != 0) {
 		reason = classify(store, cert, X509_V_OK, &which);
 		reject(hub, c->peer, reason, which, msg.text, cert, NULL);
@@ -1305,7 +1294,7 @@ conn_closed(struct hub *hub, struct hub_conn *c)
 		reason = "shutdown";
 	else if (c->peer_closed)
 		reason = "peer_closed";
-	else if (clock_ms(CLOCK_MONOTONIC) - c->last_valid_ms >=
+	else if (clock_mono_ms() - c->last_valid_ms >=
 	    (int64_t)(HUB_HANGUP_SECS - 1) * 1000)
 		reason = "ping_timeout";
 	else
@@ -1417,7 +1406,7 @@ static void
 sweep(lws_sorted_usec_list_t *sul)
 {
 	struct hub *hub = lws_container_of(sul, struct hub, sul_sweep);
-	int64_t now = clock_ms(CLOCK_MONOTONIC);
+	int64_t now = clock_mono_ms();
 	int64_t hello_ms = (int64_t)hub->hello_timeout_secs * 1000;
 	struct hub_conn *c;
 
@@ -1626,17 +1615,17 @@ hub_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	case LWS_CALLBACK_ESTABLISHED:
 		if (c == NULL || c->cert == NULL)
 			return -1;
-		c->established_ms = clock_ms(CLOCK_MONOTONIC);
+		c->established_ms = clock_mono_ms();
 		c->last_valid_ms = c->established_ms;
 		return 0;
 	case LWS_CALLBACK_RECEIVE:
 		if (c == NULL)
 			return -1;
-		c->last_valid_ms = clock_ms(CLOCK_MONOTONIC);
+		c->last_valid_ms = clock_mono_ms();
 		return conn_receive(hub, c, in, len);
 	case LWS_CALLBACK_RECEIVE_PONG:
 		if (c != NULL) {
-			c->last_valid_ms = clock_ms(CLOCK_MONOTONIC);
+			c->last_valid_ms = clock_mono_ms();
 			if (c->hello_done && !c->ended)
 				registry_touch(hub->ctx->registry, c->id.name,
 				    c->session, now_ms());

@@ -35,6 +35,7 @@
 #include "actions.h"
 #include "api.h"
 #include "audit.h"
+#include "clock.h"
 #include "config.h"
 #include "crl_watch.h"
 #include "hub.h"
@@ -238,17 +239,6 @@ audit_server(struct server_ctx *ctx, const char *event, cJSON *d, bool ok)
 	return r;
 }
 
-/* Unix milliseconds: the clock actions and audit records are stamped by. */
-static int64_t
-wall_now_ms(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
-		return 0;
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -442,7 +432,7 @@ main(int argc, char **argv)
 	 * (agents re-send them), and must be checked and recorded then.
 	 */
 	r = actions_reload(actions, ctx.audit_path, &ctx.action_key->pub,
-	    wall_now_ms(), &reloaded, &msg);
+	    clock_wall_ms(), &reloaded, &msg);
 	if (r != 0)
 		log_warn("actions of the last run not put back (their late "
 		    "results will be refused as unknown): %s", msg.text);
