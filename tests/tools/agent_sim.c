@@ -100,6 +100,7 @@
 
 #include <sodium.h>
 
+#include "clock.h"
 #include "envelope.h"
 #include "fileio.h"
 #include "jsonx.h"
@@ -197,16 +198,6 @@ static void
 on_signal(int sig)
 {
 	got_signal = sig;
-}
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-		return 0;
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void
@@ -683,16 +674,6 @@ load_answer_keys(struct sim *s)
 	return 0;
 }
 
-static int64_t
-wall_ms(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
-		return 0;
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Default error text of a status. */
 static const char *
 error_of(enum envelope_status st)
@@ -722,7 +703,7 @@ queue_result(struct sim *s, struct sim_agent *a, const char *frame,
 	if (r->frame == NULL)
 		return;
 	r->len = strlen(frame);
-	r->due_ms = mono_ms() + s->o.answer_delay * 1000;
+	r->due_ms = clock_mono_ms() + s->o.answer_delay * 1000;
 	(void)snprintf(r->action_id, sizeof(r->action_id), "%s", id);
 	r->status = status;
 	r->copy = copy;
@@ -805,7 +786,7 @@ on_action(struct sim *s, struct sim_agent *a, const void *in, size_t len)
 	res.docker_status = s->o.has_docker_status ? s->o.docker_status :
 	    st == ENVELOPE_STATUS_SUCCESS ? 204 :
 	    st == ENVELOPE_STATUS_FAILURE ? 500 : 0;
-	res.started_at = wall_ms();
+	res.started_at = clock_wall_ms();
 	res.finished_at = res.started_at;
 	envelope_sha256_hex(raw, raw_len, res.request_sha256);
 	if (s->o.bad_sha)
@@ -840,7 +821,7 @@ static int
 send_result(struct sim *s, struct sim_agent *a, struct lws *wsi)
 {
 	struct sim_result r;
-	int64_t now = mono_ms();
+	int64_t now = clock_mono_ms();
 	size_t i;
 	int n;
 
@@ -1083,7 +1064,7 @@ static void
 tick(lws_sorted_usec_list_t *sul)
 {
 	struct sim *s = lws_container_of(sul, struct sim, tick);
-	int64_t now = mono_ms();
+	int64_t now = clock_mono_ms();
 	size_t i, j;
 
 	for (i = 0; i < s->nagents; i++) {
@@ -1213,9 +1194,9 @@ run(struct sim *s)
 
 	printf("ready agents=%zu\n", s->nagents);
 	(void)fflush(stdout);
-	s->start_ms = mono_ms();
+	s->start_ms = clock_mono_ms();
 	for (;;) {
-		now = mono_ms();
+		now = clock_mono_ms();
 		allowed = (int64_t)s->nagents;
 		if (s->o.rate > 0)
 			allowed = 1 + (now - s->start_ms) * s->o.rate / 1000;

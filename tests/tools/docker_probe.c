@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "daemon.h"
 #include "docker.h"
 #include "inventory.h"
@@ -30,16 +31,6 @@ on_signal(int sig)
 {
 	(void)sig;
 	probe_stop = 1;
-}
-
-static int64_t
-now_ms(clockid_t clk)
-{
-	struct timespec ts;
-
-	if (clock_gettime(clk, &ts) != 0)
-		return 0;
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int
@@ -74,7 +65,7 @@ probe_event(void *arg, const struct docker_event *ev)
 
 	(void)arg;
 	printf("%lld event action=%s id=%s name=%s\n",
-	    (long long)now_ms(CLOCK_REALTIME), ev->action,
+	    (long long)clock_wall_ms(), ev->action,
 	    ev->id[0] != '\0' ? ev->id : "-",
 	    text_escape_str(ev->name, name, sizeof(name)));
 	fflush(stdout);
@@ -85,10 +76,10 @@ probe_stream(void *arg, bool up, const char *why)
 {
 	(void)arg;
 	if (up)
-		printf("%lld stream up\n", (long long)now_ms(CLOCK_REALTIME));
+		printf("%lld stream up\n", (long long)clock_wall_ms());
 	else
 		printf("%lld stream down why=%s\n",
-		    (long long)now_ms(CLOCK_REALTIME), why);
+		    (long long)clock_wall_ms(), why);
 	fflush(stdout);
 }
 
@@ -117,8 +108,8 @@ run_events(const char *sock, const char *secs_s)
 		fprintf(stderr, "docker_probe: %s\n", m.text);
 		return 1;
 	}
-	deadline = now_ms(CLOCK_MONOTONIC) + secs * 1000;
-	while (probe_stop == 0 && now_ms(CLOCK_MONOTONIC) < deadline)
+	deadline = clock_mono_ms() + secs * 1000;
+	while (probe_stop == 0 && clock_mono_ms() < deadline)
 		(void)nanosleep(&ts, NULL);
 	docker_events_get_stats(ev, &st);
 	docker_events_stop(ev);
@@ -145,7 +136,7 @@ run(const char *sock, int argc, char **argv)
 		return argc == 2 ? run_events(sock, argv[1]) : usage();
 	if (docker_client_new(sock, &dc, &m) != 0)
 		goto out;
-	t0 = now_ms(CLOCK_MONOTONIC);
+	t0 = clock_mono_ms();
 	if (strcmp(argv[0], "version") == 0 && argc == 1) {
 		if (docker_version(dc, version, &m) != 0)
 			goto out;
@@ -153,7 +144,7 @@ run(const char *sock, int argc, char **argv)
 	} else if (strcmp(argv[0], "list") == 0 && argc == 1) {
 		if (docker_list(dc, &inv, &m) != 0)
 			goto out;
-		t1 = now_ms(CLOCK_MONOTONIC);
+		t1 = clock_mono_ms();
 		if (print_json(inventory_to_json(inv, NULL)) != 0)
 			goto out;
 		fprintf(stderr, "rows=%zu list_ms=%lld\n", inv->count,
@@ -161,12 +152,12 @@ run(const char *sock, int argc, char **argv)
 	} else if (strcmp(argv[0], "frame") == 0 && argc == 1) {
 		if (docker_list(dc, &inv, &m) != 0)
 			goto out;
-		t1 = now_ms(CLOCK_MONOTONIC);
+		t1 = clock_mono_ms();
 		if (daemon_inventory_frame(inv, &frame, &frame_len, &m) != 0)
 			goto out;
 		printf("rows=%zu list_ms=%lld frame_ms=%lld frame_bytes=%zu\n",
 		    inv->count, (long long)(t1 - t0),
-		    (long long)(now_ms(CLOCK_MONOTONIC) - t1), frame_len);
+		    (long long)(clock_mono_ms() - t1), frame_len);
 	} else if (strcmp(argv[0], "inspect") == 0 && argc == 2) {
 		if (docker_inspect(dc, argv[1], &inv, &m) != 0)
 			goto out;
