@@ -23,8 +23,6 @@
 
 #define CHANNEL_KEY_FILE_MAX 16384
 #define CHANNEL_RX_CHUNK 16384
-#define CHANNEL_ACK_PREFIX "sa:"
-#define CHANNEL_ACK_PING_LEN 19           /* "sa:" + 16 hex digits */
 
 struct channel_frame {
 	atomic_uint refs;
@@ -64,8 +62,6 @@ struct channel {
 	struct channel_frame *tx;     /* being sent */
 	size_t tx_off;
 	bool tx_is_snapshot;
-	bool tx_acked;                /* tx is tracked: tx_tag */
-	uint64_t tx_tag;
 	unsigned char *txbuf;         /* LWS_PRE + CHANNEL_TX_FRAGMENT */
 	char *rx;                     /* CHANNEL_RX_MAX */
 	size_t rx_len;
@@ -73,21 +69,11 @@ struct channel {
 	bool rx_active;               /* inside a message */
 	const char *rx_drop;          /* why the message is dropped */
 	bool closing;
-	/* Acknowledgements of tracked messages on this connection. */
-	uint64_t ack_written;         /* tracked messages written */
-	uint64_t ack_confirmed;       /* ... of which the server has read */
-	struct { uint64_t no, tag; } ack_ring[CHANNEL_ACK_MAX];
-	size_t ack_head, ack_len;
-	bool ping_due;                /* an ack PING should go out */
-	bool ping_out;                /* one went out, no PONG yet */
-	int64_t ping_sent_ms;
 
 	/* Shared with other threads, under mu. */
 	pthread_mutex_t mu;
 	bool open;
 	struct channel_frame *queue[CHANNEL_QUEUE_MAX];
-	uint64_t queue_tag[CHANNEL_QUEUE_MAX];
-	bool queue_acked[CHANNEL_QUEUE_MAX];
 	size_t qhead, qlen;
 	struct channel_frame *snapshot;
 	struct channel_stats stats;
@@ -285,17 +271,10 @@ drop_pending(struct channel *ch)
 		ch->tx = NULL;
 	}
 	ch->tx_off = 0;
-	ch->tx_acked = false;
 	ch->rx_len = 0;
 	ch->rx_total = 0;
 	ch->rx_active = false;
 	ch->rx_drop = NULL;
-	ch->ack_written = 0;
-	ch->ack_confirmed = 0;
-	ch->ack_head = 0;
-	ch->ack_len = 0;
-	ch->ping_due = false;
-	ch->ping_out = false;
 	if (pthread_mutex_lock(&ch->mu) != 0)
 		return;
 	ch->open = false;
@@ -400,15 +379,7 @@ tick(lws_sorted_usec_list_t *sul)
 {
 	struct channel *ch = lws_container_of(sul, struct channel, sul_tick);
 
-	/* Mostly, waking lws_service up is the point. */
-	if (ch->state == CH_OPEN && ch->wsi != NULL && ch->ping_out &&
-	    clock_mono_ms() - ch->ping_sent_ms >= CHANNEL_ACK_RETRY_MS) {
-		/* lws may have dropped our PING (it owed a PONG): again. */
-		ch->ping_out = false;
-		ch->ping_due = ch->ack_written > ch->ack_confirmed;
-		if (ch->ping_due)
-			lws_callback_on_writable(ch->wsi);
-	}
+	/* Waking lws_service up is the point. */
 	lws_sul_schedule(ch->ctx, 0, &ch->sul_tick, tick,
 	    (lws_usec_t)CHANNEL_TICK_MS * LWS_US_PER_MS);
 }
@@ -523,100 +494,13 @@ have_pending(struct channel *ch)
 {
 	bool r;
 
-	if (ch->tx != NULL || ch->ping_due)
+	if (ch->tx != NULL)
 		return true;
 	if (pthread_mutex_lock(&ch->mu) != 0)
 		return false;
 	r = ch->qlen > 0 || ch->snapshot != NULL;
 	(void)pthread_mutex_unlock(&ch->mu);
 	return r;
-}
-
-/* A tracked message is written: it waits for the PONG that follows it. */
-static void
-note_written(struct channel *ch, uint64_t tag)
-{
-	size_t k;
-
-	if (ch->ack_len == CHANNEL_ACK_MAX) {
-		/* Never acknowledged then: its owner sends it again later. */
-		ch->ack_head = (ch->ack_head + 1) % CHANNEL_ACK_MAX;
-		ch->ack_len--;
-	}
-	ch->ack_written++;
-	k = (ch->ack_head + ch->ack_len) % CHANNEL_ACK_MAX;
-	ch->ack_ring[k].no = ch->ack_written;
-	ch->ack_ring[k].tag = tag;
-	ch->ack_len++;
-	if (!ch->ping_out)
-		ch->ping_due = true;
-}
-
-/* The PING that asks the server to confirm what was written before it. */
-static int
-write_ack_ping(struct channel *ch, struct lws *wsi)
-{
-	char text[CHANNEL_ACK_PING_LEN + 1];
-	int n;
-
-	ch->ping_due = false;
-	n = snprintf(text, sizeof(text), CHANNEL_ACK_PREFIX "%016llx",
-	    (unsigned long long)ch->ack_written);
-	if (n != CHANNEL_ACK_PING_LEN)
-		return -1;
-	memcpy(ch->txbuf + LWS_PRE, text, (size_t)n);
-	if (lws_write(wsi, ch->txbuf + LWS_PRE, (size_t)n, LWS_WRITE_PING) <
-	    n) {
-		log_warn("channel: write to the server failed; closing");
-		return -1;
-	}
-	ch->ping_out = true;
-	ch->ping_sent_ms = clock_mono_ms();
-	if (have_pending(ch))
-		lws_callback_on_writable(wsi);
-	return 0;
-}
-
-/* A PONG: if it answers our ack PING, its messages have been read. */
-static void
-on_pong(struct channel *ch, struct lws *wsi, const char *in, size_t len)
-{
-	char hex[17];
-	uint64_t n = 0;
-	size_t i;
-
-	if (len != CHANNEL_ACK_PING_LEN ||
-	    memcmp(in, CHANNEL_ACK_PREFIX, 3) != 0)
-		return;                 /* lws's own liveness PONG */
-	memcpy(hex, in + 3, 16);
-	hex[16] = '\0';
-	for (i = 0; i < 16; i++) {
-		char c = hex[i];
-
-		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-			return;
-		n = n << 4 | (uint64_t)(c <= '9' ? c - '0' : c - 'a' + 10);
-	}
-	if (n > ch->ack_written || n < ch->ack_confirmed)
-		return;                 /* not one of this connection's */
-	ch->ack_confirmed = n;
-	ch->ping_out = false;
-	while (ch->ack_len > 0 && ch->ack_ring[ch->ack_head].no <= n) {
-		uint64_t tag = ch->ack_ring[ch->ack_head].tag;
-
-		ch->ack_head = (ch->ack_head + 1) % CHANNEL_ACK_MAX;
-		ch->ack_len--;
-		if (pthread_mutex_lock(&ch->mu) == 0) {
-			ch->stats.acked++;
-			(void)pthread_mutex_unlock(&ch->mu);
-		}
-		if (ch->ops.on_acked != NULL)
-			ch->ops.on_acked(ch->arg, tag);
-	}
-	if (ch->ack_written > n) {
-		ch->ping_due = true;
-		lws_callback_on_writable(wsi);
-	}
 }
 
 /* One lws_write of the next fragment. Returns -1 to close. */
@@ -631,16 +515,11 @@ on_writeable(struct channel *ch, struct lws *wsi)
 		    (unsigned char *)"agent stopping", 14);
 		return -1;
 	}
-	if (ch->tx == NULL && ch->ping_due)
-		return write_ack_ping(ch, wsi);
 	if (ch->tx == NULL) {
 		if (pthread_mutex_lock(&ch->mu) != 0)
 			return -1;
-		ch->tx_acked = false;
 		if (ch->qlen > 0) {
 			ch->tx = ch->queue[ch->qhead];
-			ch->tx_acked = ch->queue_acked[ch->qhead];
-			ch->tx_tag = ch->queue_tag[ch->qhead];
 			ch->queue[ch->qhead] = NULL;
 			ch->qhead = (ch->qhead + 1) % CHANNEL_QUEUE_MAX;
 			ch->qlen--;
@@ -683,9 +562,6 @@ on_writeable(struct channel *ch, struct lws *wsi)
 		channel_frame_unref(ch->tx);
 		ch->tx = NULL;
 		ch->tx_off = 0;
-		if (ch->tx_acked)
-			note_written(ch, ch->tx_tag);
-		ch->tx_acked = false;
 	}
 	if (have_pending(ch))
 		lws_callback_on_writable(wsi);
@@ -762,11 +638,6 @@ channel_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		if (wsi != ch->wsi || ch->state != CH_OPEN)
 			return 0;
 		return on_writeable(ch, wsi);
-	case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
-		if (wsi != ch->wsi || ch->state != CH_OPEN || in == NULL)
-			return 0;
-		on_pong(ch, wsi, in, len);
-		return 0;
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 		if (wsi == ch->wsi)
 			log_info("channel: server closes the connection");
@@ -916,8 +787,8 @@ channel_service(struct channel *ch)
 	return 0;
 }
 
-static int
-enqueue(struct channel *ch, struct channel_frame *f, bool acked, uint64_t tag)
+int
+channel_send(struct channel *ch, struct channel_frame *f)
 {
 	size_t k;
 	int r;
@@ -931,8 +802,6 @@ enqueue(struct channel *ch, struct channel_frame *f, bool acked, uint64_t tag)
 	} else {
 		k = (ch->qhead + ch->qlen) % CHANNEL_QUEUE_MAX;
 		ch->queue[k] = channel_frame_ref(f);
-		ch->queue_acked[k] = acked;
-		ch->queue_tag[k] = tag;
 		ch->qlen++;
 		r = 0;
 	}
@@ -940,18 +809,6 @@ enqueue(struct channel *ch, struct channel_frame *f, bool acked, uint64_t tag)
 	if (r == 0)
 		lws_cancel_service(ch->ctx);
 	return r;
-}
-
-int
-channel_send(struct channel *ch, struct channel_frame *f)
-{
-	return enqueue(ch, f, false, 0);
-}
-
-int
-channel_send_acked(struct channel *ch, struct channel_frame *f, uint64_t tag)
-{
-	return enqueue(ch, f, true, tag);
 }
 
 void

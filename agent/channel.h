@@ -18,16 +18,11 @@
  * called from any thread: they take the channel's lock and wake the service
  * thread with lws_cancel_service(), the only lws call made off it. Frames
  * are written only from LWS_CALLBACK_CLIENT_WRITEABLE, one lws_write each.
+
  *
- * Delivery acknowledgements (channel_send_acked): the protocol has no
- * acknowledgement frame, so the channel makes one from WebSocket's own
- * PING/PONG: after a tracked message is written it sends a PING carrying
- * "sa:" and 16 hex digits of how many tracked messages it has written on
- * this connection; RFC 6455 has the peer answer with a PONG carrying the
- * same bytes, and since the peer reads in order, that PONG proves every
- * message written before the PING was read by the server. One such PING is
- * outstanding at a time (lws drops a PING that comes while it still owes a
- * PONG); one without an answer in CHANNEL_ACK_RETRY_MS is sent again.
+ * Delivery of results is acknowledged by the protocol itself (a result_ack
+ * frame, docs/protocol.md), which the daemon handles: the channel only
+ * moves messages.
  */
 #ifndef SIGNET_AGENT_CHANNEL_H
 #define SIGNET_AGENT_CHANNEL_H
@@ -51,8 +46,6 @@
 #define CHANNEL_CONNECT_TIMEOUT_SECS 10
 #define CHANNEL_TICK_MS 200               /* channel_service returns by then */
 #define CHANNEL_URL_MAX 512
-#define CHANNEL_ACK_MAX 256               /* tracked messages awaiting PONG */
-#define CHANNEL_ACK_RETRY_MS 5000         /* unanswered ack PING: again */
 
 /*
  * An immutable text message, shared by reference between threads (the
@@ -96,15 +89,12 @@ struct channel_config {
  *                   (not NUL-terminated; valid only during the call)
  *   on_dropped      a message was dropped unread (why: "message over 64
  *                   KiB", "binary message"); bytes is its length
- *   on_acked        the server has read the message queued with
- *                   channel_send_acked(.., tag) on the open connection
  */
 struct channel_ops {
 	void (*on_established)(void *arg);
 	void (*on_closed)(void *arg, const char *why);
 	void (*on_message)(void *arg, const char *data, size_t len);
 	void (*on_dropped)(void *arg, const char *why, size_t bytes);
-	void (*on_acked)(void *arg, uint64_t tag);
 };
 
 struct channel;
@@ -140,14 +130,6 @@ int channel_send(struct channel *ch, struct channel_frame *f)
     __attribute__((warn_unused_result));
 
 /*
- * As channel_send, and once the server has read f, on_acked(arg, tag) is
- * called on the service thread (see "Delivery acknowledgements" above). A
- * message whose connection closes first is never acknowledged.
- */
-int channel_send_acked(struct channel *ch, struct channel_frame *f,
-    uint64_t tag) __attribute__((warn_unused_result));
-
-/*
  * Wakes the service thread (lws_cancel_service): channel_service returns
  * soon. Any thread.
  */
@@ -171,7 +153,6 @@ struct channel_stats {
 	uint64_t frames_sent, bytes_sent;
 	uint64_t frames_received;
 	uint64_t frames_dropped;  /* received over CHANNEL_RX_MAX or binary */
-	uint64_t acked;           /* tracked messages acknowledged */
 	uint64_t snapshots_sent, snapshots_replaced;
 };
 

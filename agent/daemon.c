@@ -31,6 +31,7 @@
 #include "log.h"
 #include "policy_store.h"
 #include "text.h"
+#include "wire.h"
 
 #ifndef SIGNET_VERSION
 #define SIGNET_VERSION "unknown"
@@ -39,7 +40,6 @@
 #define DAEMON_ACTOR "agent"
 #define DAEMON_CERT_FILE_MAX (64 * 1024)
 #define DAEMON_KEY_FILE_MAX 16384
-#define DAEMON_FRAME_DEPTH 8
 
 /*
  * Why a snapshot that equals the last one built is still sent: the 30 s
@@ -103,78 +103,6 @@ wall_ms(void *arg)
 {
 	(void)arg;
 	return clock_wall_ms();
-}
-
-/* ---- frames ---- */
-
-static int
-print_frame(cJSON *obj, char **out, size_t *len, struct err_msg *msg)
-{
-	char *s;
-
-	s = jsonx_print(obj);
-	if (s == NULL)
-		return err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
-	*out = s;
-	*len = strlen(s);
-	return 0;
-}
-
-int
-daemon_hello_frame(const char *host_id, const char *agent_version,
-    const char *docker_version, const char *result_key_id, char **out,
-    size_t *len, struct err_msg *msg)
-{
-	cJSON *o = NULL;
-	int r;
-
-	*out = NULL;
-	*len = 0;
-	o = cJSON_CreateObject();
-	if (o == NULL ||
-	    cJSON_AddStringToObject(o, "type", "hello") == NULL ||
-	    cJSON_AddStringToObject(o, "host_id", host_id) == NULL ||
-	    cJSON_AddStringToObject(o, "agent_version", agent_version) ==
-	    NULL ||
-	    cJSON_AddStringToObject(o, "docker_version", docker_version) ==
-	    NULL ||
-	    cJSON_AddStringToObject(o, "result_key_id", result_key_id) ==
-	    NULL) {
-		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
-		goto out;
-	}
-	r = print_frame(o, out, len, msg);
-out:
-	cJSON_Delete(o);
-	return r;
-}
-
-int
-daemon_inventory_frame(const struct inventory *inv, char **out, size_t *len,
-    struct err_msg *msg)
-{
-	cJSON *o = NULL, *rows = NULL;
-	int r;
-
-	*out = NULL;
-	*len = 0;
-	o = cJSON_CreateObject();
-	rows = inventory_to_json(inv, NULL);
-	if (o == NULL || rows == NULL ||
-	    cJSON_AddStringToObject(o, "type", "inventory") == NULL) {
-		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
-		goto out;
-	}
-	if (!cJSON_AddItemToObject(o, "containers", rows)) {
-		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
-		goto out;
-	}
-	rows = NULL;
-	r = print_frame(o, out, len, msg);
-out:
-	cJSON_Delete(rows);
-	cJSON_Delete(o);
-	return r;
 }
 
 /* ---- identity ---- */
@@ -486,11 +414,11 @@ take_snapshot(struct daemon *d, unsigned want)
 		goto out;
 	}
 	rows = inv->count;
-	r = daemon_inventory_frame(inv, &text, &len, &m);
+	r = wire_build_inventory(inv, &text, &len);
 	inventory_free(inv);
 	inv = NULL;
 	if (r != 0) {
-		log_error("inventory frame: %s", m.text);
+		log_error("inventory frame: %s", err_str(r));
 		goto out;
 	}
 	if (len > CHANNEL_TX_MAX) {
@@ -685,20 +613,18 @@ on_established(void *arg)
 {
 	struct daemon *d = arg;
 	struct channel_frame *f = NULL;
-	struct err_msg m;
 	char version[DOCKER_VERSION_MAX + 1];
 	char *text = NULL;
 	size_t len = 0;
 	int r;
 
-	err_clear(&m);
 	if (pthread_mutex_lock(&d->mu) != 0)
 		return;
 	memcpy(version, d->docker_version, sizeof(version));
 	d->epoch++;
 	(void)pthread_mutex_unlock(&d->mu);
-	r = daemon_hello_frame(d->host_id, SIGNET_VERSION, version,
-	    d->result_key.pub.id, &text, &len, &m);
+	r = wire_build_hello(d->host_id, SIGNET_VERSION, version,
+	    d->result_key.pub.id, &text, &len);
 	if (r == 0)
 		r = channel_frame_take(text, len, &f);
 	if (r == 0)
@@ -819,7 +745,7 @@ flush_results(struct daemon *d)
 			return;
 		r = channel_frame_take(buf, len, &f);
 		if (r == 0)
-			r = channel_send_acked(d->ch, f, seq);
+			r = channel_send(d->ch, f);
 		channel_frame_unref(f);
 		f = NULL;
 		if (r != 0) {
@@ -830,15 +756,6 @@ flush_results(struct daemon *d)
 		log_debug("result queued: seq=%llu bytes=%zu",
 		    (unsigned long long)seq, len);
 	}
-}
-
-static void
-on_acked(void *arg, uint64_t tag)
-{
-	struct daemon *d = arg;
-
-	if (d->ex != NULL)
-		executor_outbox_acked(d->ex, current_epoch(d), tag);
 }
 
 static void
@@ -855,29 +772,31 @@ static void
 on_message(void *arg, const char *data, size_t len)
 {
 	struct daemon *d = arg;
+	struct wire_frame f;
 	struct err_msg m;
-	cJSON *root = NULL;
-	const char *type = NULL;
-	char why[ERR_MSG_MAX + 32], esc[64];
+	char why[ERR_MSG_MAX + 32];
+	int r;
 
 	err_clear(&m);
-	if (jsonx_parse_object("server frame", data, len, DAEMON_FRAME_DEPTH,
-	    &root, &m) != 0 ||
-	    jsonx_get_string(root, "type", false, "frame", &type, &m) != 0) {
-		(void)snprintf(why, sizeof(why), "malformed frame: %s", m.text);
-		goto refused;
+	r = wire_parse_server_frame(data, len, &f, &m);
+	if (f.type == WIRE_RESULT_ACK && r == 0) {
+		if (d->ex != NULL)
+			executor_outbox_acked(d->ex, f.ack.action_id,
+			    f.ack.request_sha256);
+		goto out;
 	}
-	if (strcmp(type, "action") == 0) {
+	if (f.type == WIRE_ACTION) {
+		/* Refused or not, the executor answers it in its turn. */
 		if (d->ex == NULL ||
-		    executor_submit(d->ex, data, len, root) != 0) {
+		    executor_submit(d->ex, data, len, r == 0 ? &f : NULL) !=
+		    0) {
 			(void)snprintf(why, sizeof(why),
 			    "action not handled: out of memory");
 			goto refused;
 		}
 		goto out;
 	}
-	(void)snprintf(why, sizeof(why), "unknown frame type \"%s\"",
-	    text_escape_str(type, esc, sizeof(esc)));
+	(void)snprintf(why, sizeof(why), "malformed frame: %s", m.text);
 refused:
 	d->frames_refused++;
 	if (d->ex != NULL)
@@ -885,7 +804,7 @@ refused:
 	else
 		log_warn("frame from the server refused: %s", why);
 out:
-	cJSON_Delete(root);
+	wire_frame_free(&f);
 }
 
 /* ---- signals ---- */
@@ -998,7 +917,7 @@ daemon_load(struct daemon *d, const char *config_path)
 {
 	/* The channel logs closes and redials by itself. */
 	static const struct channel_ops ch_ops = { on_established, NULL,
-		on_message, on_dropped, on_acked };
+		on_message, on_dropped };
 	struct channel_config cc;
 	struct err_msg m;
 	enum log_level level;
@@ -1281,6 +1200,11 @@ out:
 			channel_shutdown(d->ch, DAEMON_SHUTDOWN_GRACE_MS);
 		daemon_stop_threads(d);
 		if (d->ch != NULL && started) {
+			struct executor_stats est;
+
+			memset(&est, 0, sizeof(est));
+			if (d->ex != NULL)
+				executor_get_stats(d->ex, &est);
 			channel_get_stats(d->ch, &st);
 			log_info("channel: connects=%llu snapshots_sent=%llu "
 			    "frames_received=%llu frames_dropped=%llu "
@@ -1290,7 +1214,7 @@ out:
 			    (unsigned long long)st.frames_received,
 			    (unsigned long long)st.frames_dropped,
 			    (unsigned long long)d->frames_refused,
-			    (unsigned long long)st.acked);
+			    (unsigned long long)est.results_acked);
 		}
 		executor_free(d->ex);
 		channel_free(d->ch);

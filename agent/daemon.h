@@ -71,21 +71,4 @@ int daemon_cert_identity(const char *cert_path, const char *key_path,
     char host_id[static IDENTITY_NAME_MAX + 1], struct err_msg *msg)
     __attribute__((warn_unused_result));
 
-/*
- * The hello frame (SPEC §3) into a new string *out (free it) of *len
- * bytes: {"type":"hello","host_id","agent_version","docker_version",
- * "result_key_id"}. Returns 0 or SIGNET_ERR_ALLOC.
- */
-int daemon_hello_frame(const char *host_id, const char *agent_version,
-    const char *docker_version, const char *result_key_id, char **out,
-    size_t *len, struct err_msg *msg) __attribute__((warn_unused_result));
-
-/*
- * The inventory frame {"type":"inventory","containers":[...]} of inv into
- * a new string *out (free it) of *len bytes. The caller checks the size
- * against the server's limit. Returns 0 or SIGNET_ERR_ALLOC.
- */
-int daemon_inventory_frame(const struct inventory *inv, char **out,
-    size_t *len, struct err_msg *msg) __attribute__((warn_unused_result));
-
 #endif

@@ -16,6 +16,7 @@
 #include "policy.h"
 #include "replay.h"
 #include "text.h"
+#include "wire.h"
 
 #define FRAME_DEPTH 8
 #define PAYLOAD_DEPTH 4
@@ -42,6 +43,7 @@ struct outbox_entry {
 struct job {
 	char *data;
 	size_t len;
+	struct wire_frame frame;   /* parsed already when frame.type is set */
 	char container[65];        /* scheduling key (unverified); "" none */
 };
 
@@ -100,8 +102,10 @@ struct act {
 	enum mode mode;
 	struct executor_outcome *out;
 	int64_t started_at;
-	cJSON *frame;
-	const char *payload_b64, *sig_b64, *key_id;  /* into frame, or NULL */
+	struct wire_frame own;         /* parsed here when not given */
+	char *peek_payload, *peek_key_id;  /* a refused frame's claims */
+	/* Into the parsed frame or the claims; NULL when absent. */
+	const char *payload_b64, *sig_b64, *key_id;
 	uint8_t *raw;                  /* payload bytes: verified, or read */
 	size_t raw_len;
 	bool have_sha;
@@ -352,20 +356,22 @@ executor_outbox_untake(struct executor *ex, uint64_t seq)
 }
 
 void
-executor_outbox_acked(struct executor *ex, uint64_t epoch, uint64_t seq)
+executor_outbox_acked(struct executor *ex, const char *action_id,
+    const char *request_sha256)
 {
 	size_t i;
 
+	/* Every copy: a replay may have put the same result in twice. */
 	lock(ex);
 	for (i = 0; i < ex->nout; i++) {
 		struct outbox_entry *e = &ex->outbox[i];
 
-		if (e->seq == seq && e->queued_epoch == epoch &&
-		    !e->delivered) {
-			e->delivered = true;
-			log_debug("result of action %s acknowledged",
-			    e->action_id);
-		}
+		if (e->delivered || strcmp(e->action_id, action_id) != 0 ||
+		    strcmp(e->request_sha256, request_sha256) != 0)
+			continue;
+		e->delivered = true;
+		ex->stats.results_acked++;
+		log_debug("result of action %s acknowledged", action_id);
 	}
 	unlock(ex);
 }
@@ -507,8 +513,6 @@ sign_result(struct executor *ex, const struct act *act,
     int64_t finished_at, struct envelope *env, char **frame, size_t *flen)
 {
 	struct envelope_result_payload res;
-	cJSON *o = NULL;
-	bool ok;
 	int r;
 
 	memset(env, 0, sizeof(*env));
@@ -531,23 +535,9 @@ sign_result(struct executor *ex, const struct act *act,
 	    finished_at;
 	memcpy(res.request_sha256, act->sha, sizeof(res.request_sha256));
 	r = envelope_result_sign(&res, &ex->result_key, env);
-	if (r != 0)
-		goto out;
-	o = cJSON_CreateObject();
-	ok = o != NULL;
-	jstr(o, "type", "action_result", &ok);
-	jstr(o, "payload", env->payload_b64, &ok);
-	jstr(o, "sig", env->sig_b64, &ok);
-	if (ok)
-		*frame = jsonx_print(o);
-	if (*frame == NULL) {
-		r = SIGNET_ERR_ALLOC;
-		goto out;
-	}
-	*flen = strlen(*frame);
-	r = 0;
-out:
-	cJSON_Delete(o);
+	if (r == 0)
+		r = wire_build_result(env->payload_b64, env->sig_b64, frame,
+		    flen);
 	if (r != 0)
 		envelope_free(env);
 	return r;
@@ -902,44 +892,37 @@ refuse(struct executor *ex, struct act *act, const char *why,
 	refuse_frame(ex, why, data, len, len);
 }
 
-/* Strict frame shape; the members are left in act. 0 or FORMAT with why. */
+/*
+ * The frame's members into act: from parsed (the caller's parse) or a
+ * strict parse of data here. A frame that fails it leaves only what it
+ * claims (wire_peek_action), so that the refusal can name the action.
+ * Returns 0, SIGNET_ERR_FORMAT with m, or SIGNET_ERR_ALLOC.
+ */
 static int
-frame_fields(struct act *act, struct err_msg *m)
+frame_read(struct act *act, const char *data, size_t len,
+    const struct wire_frame *parsed, struct err_msg *m)
 {
-	static const char *const members[] = { "type", "payload", "sig",
-		"key_id", NULL };
-	const char *type = NULL;
-	const cJSON *v;
 	int r;
 
-	/* Loose first, so that a refusal can still name the action. */
-	v = cJSON_GetObjectItemCaseSensitive(act->frame, "payload");
-	if (cJSON_IsString(v))
-		act->payload_b64 = v->valuestring;
-	v = cJSON_GetObjectItemCaseSensitive(act->frame, "key_id");
-	if (cJSON_IsString(v) && strlen(v->valuestring) <= 64 &&
-	    !text_has_control(v->valuestring))
-		act->key_id = v->valuestring;
-	r = jsonx_only_members(act->frame, members, "frame", m);
-	if (r == 0)
-		r = jsonx_get_string(act->frame, "type", false, "frame", &type,
-		    m);
-	if (r == 0 && strcmp(type, "action") != 0)
-		r = err_set(m, SIGNET_ERR_FORMAT,
-		    "frame.type: must be \"action\"");
-	if (r == 0)
-		r = jsonx_get_string(act->frame, "payload", false, "frame",
-		    &act->payload_b64, m);
-	if (r == 0)
-		r = jsonx_get_string(act->frame, "sig", false, "frame",
-		    &act->sig_b64, m);
-	if (r == 0)
-		r = jsonx_get_string(act->frame, "key_id", false, "frame",
-		    &act->key_id, m);
-	if (r == 0 && act->key_id != NULL && (strlen(act->key_id) > 64 ||
-	    text_has_control(act->key_id)))
-		r = err_set(m, SIGNET_ERR_FORMAT, "frame.key_id: not a key id");
-	return r;
+	if (parsed == NULL || parsed->type != WIRE_ACTION) {
+		r = wire_parse_server_frame(data, len, &act->own, m);
+		if (r == 0 && act->own.type != WIRE_ACTION)
+			r = err_set(m, SIGNET_ERR_FORMAT,
+			    "frame.type: must be \"action\"");
+		if (r != 0) {
+			if (wire_peek_action(data, len, &act->peek_payload,
+			    &act->peek_key_id) != 0)
+				return SIGNET_ERR_ALLOC;
+			act->payload_b64 = act->peek_payload;
+			act->key_id = act->peek_key_id;
+			return r == SIGNET_ERR_ALLOC ? r : SIGNET_ERR_FORMAT;
+		}
+		parsed = &act->own;
+	}
+	act->payload_b64 = parsed->payload_b64;
+	act->sig_b64 = parsed->sig_b64;
+	act->key_id = parsed->key_id;
+	return 0;
 }
 
 static enum policy_action
@@ -1073,7 +1056,8 @@ run_action(struct executor *ex, struct act *act)
 }
 
 static int
-pipeline(struct executor *ex, const char *data, size_t len, enum mode mode,
+pipeline(struct executor *ex, const char *data, size_t len,
+    const struct wire_frame *parsed, enum mode mode,
     struct executor_outcome *out)
 {
 	struct act act;
@@ -1098,18 +1082,13 @@ pipeline(struct executor *ex, const char *data, size_t len, enum mode mode,
 		refuse_frame(ex, why, NULL, 0, len);
 		goto out;
 	}
-	r = jsonx_parse_object("action frame", data, len, FRAME_DEPTH,
-	    &act.frame, &m);
+	r = frame_read(&act, data, len, parsed, &m);
 	if (r != 0) {
-		(void)snprintf(why, sizeof(why), "malformed frame: %s", m.text);
-		set_outcome(&act, ENVELOPE_STATUS_REJECTED, 0, why);
-		refuse_frame(ex, why, data, len, len);
-		goto out;
-	}
-	r = frame_fields(&act, &m);
-	if (r != 0) {
-		(void)snprintf(why, sizeof(why), "malformed frame: %s", m.text);
+		(void)snprintf(why, sizeof(why), "malformed frame: %s",
+		    r == SIGNET_ERR_ALLOC ? "out of memory" : m.text);
 		refuse(ex, &act, why, data, len);
+		if (r == SIGNET_ERR_ALLOC)
+			rc = r;
 		goto out;
 	}
 	r = envelope_action_verify(&ex->action_keys, act.key_id,
@@ -1167,7 +1146,9 @@ pipeline(struct executor *ex, const char *data, size_t len, enum mode mode,
 out:
 	inventory_free(act.inv);
 	free(act.raw);
-	cJSON_Delete(act.frame);
+	wire_frame_free(&act.own);
+	free(act.peek_payload);
+	free(act.peek_key_id);
 	sodium_memzero(&act.a, sizeof(act.a));
 	return rc;
 }
@@ -1176,7 +1157,7 @@ int
 executor_handle_frame(struct executor *ex, const char *data, size_t len,
     struct executor_outcome *out)
 {
-	return pipeline(ex, data, len, MODE_RUN, out);
+	return pipeline(ex, data, len, NULL, MODE_RUN, out);
 }
 
 /* ---- the worker ---- */
@@ -1186,36 +1167,33 @@ run_job(struct executor *ex, struct job *job, enum mode mode)
 {
 	struct executor_outcome out;
 
-	if (pipeline(ex, job->data, job->len, mode, &out) != 0)
+	if (pipeline(ex, job->data, job->len, &job->frame, mode, &out) != 0)
 		log_error("action frame not fully handled: out of memory");
 	free(job->data);
 	job->data = NULL;
+	wire_frame_free(&job->frame);
 }
 
 /*
  * The container an action frame names, read without verifying anything:
  * only to keep one container's actions in order (the pipeline verifies).
- * frame is the frame parsed already, or NULL. "" when it cannot be read;
- * such a frame is refused by the pipeline.
+ * payload_b64 is the frame's payload text, or NULL. "" when it cannot be
+ * read; such a frame is refused by the pipeline.
  */
 static void
-peek_container(const char *data, size_t len, const cJSON *frame,
-    char key[65])
+peek_container(const char *payload_b64, char key[65])
 {
-	cJSON *parsed = NULL, *payload = NULL;
-	const cJSON *p, *c;
+	cJSON *payload = NULL;
+	const cJSON *c;
 	unsigned char *raw = NULL;
 	size_t raw_len = 0, b64_len, i;
 
 	key[0] = '\0';
-	if (frame == NULL)
-		frame = parsed = cJSON_ParseWithLength(data, len);
-	p = cJSON_GetObjectItemCaseSensitive(frame, "payload");
-	if (!cJSON_IsString(p) || p->valuestring == NULL)
-		goto out;
-	b64_len = strlen(p->valuestring);
+	if (payload_b64 == NULL)
+		return;
+	b64_len = strlen(payload_b64);
 	raw = malloc(b64_len + 1);
-	if (raw == NULL || sodium_base642bin(raw, b64_len, p->valuestring,
+	if (raw == NULL || sodium_base642bin(raw, b64_len, payload_b64,
 	    b64_len, NULL, &raw_len, NULL,
 	    sodium_base64_VARIANT_ORIGINAL) != 0)
 		goto out;
@@ -1231,7 +1209,6 @@ peek_container(const char *data, size_t len, const cJSON *frame,
 out:
 	cJSON_Delete(payload);
 	free(raw);
-	cJSON_Delete(parsed);
 }
 
 /*
@@ -1286,7 +1263,7 @@ worker_main(void *arg)
 		memmove(&ex->queue[i], &ex->queue[i + 1],
 		    (ex->qlen - (size_t)i - 1) * sizeof(ex->queue[0]));
 		ex->qlen--;
-		ex->queue[ex->qlen].data = NULL;
+		memset(&ex->queue[ex->qlen], 0, sizeof(ex->queue[0]));
 		/* Frames still queued at a stop are answered, not run. */
 		mode = ex->stop ? MODE_STOPPING : MODE_RUN;
 		memcpy(me->container, job.container, sizeof(me->container));
@@ -1365,23 +1342,38 @@ executor_start(struct executor *ex)
 
 int
 executor_submit(struct executor *ex, const char *data, size_t len,
-    const cJSON *frame)
+    struct wire_frame *parsed)
 {
 	struct job job;
 	enum mode mode = MODE_RUN;
+	char *peek_payload = NULL, *peek_key_id = NULL;
 
 	memset(&job, 0, sizeof(job));
 	if (len > EXECUTOR_FRAME_MAX) {
+		wire_frame_free(parsed);
 		refuse_frame(ex, "frame over the size limit", NULL, 0, len);
 		return 0;
 	}
 	job.data = malloc(len + 1);
-	if (job.data == NULL)
+	if (job.data == NULL) {
+		wire_frame_free(parsed);
 		return SIGNET_ERR_ALLOC;
+	}
 	memcpy(job.data, data, len);
 	job.data[len] = '\0';
 	job.len = len;
-	peek_container(job.data, len, frame, job.container);
+	if (parsed != NULL && parsed->type == WIRE_ACTION) {
+		job.frame = *parsed;
+		memset(parsed, 0, sizeof(*parsed));
+		peek_container(job.frame.payload_b64, job.container);
+	} else {
+		wire_frame_free(parsed);
+		if (wire_peek_action(data, len, &peek_payload,
+		    &peek_key_id) == 0)
+			peek_container(peek_payload, job.container);
+		free(peek_payload);
+		free(peek_key_id);
+	}
 	lock(ex);
 	if (!ex->thread_started || ex->stop) {
 		mode = MODE_STOPPING;
@@ -1390,7 +1382,7 @@ executor_submit(struct executor *ex, const char *data, size_t len,
 		ex->stats.busy++;
 	} else {
 		ex->queue[ex->qlen++] = job;
-		job.data = NULL;
+		memset(&job, 0, sizeof(job));
 		(void)pthread_cond_signal(&ex->cv);
 	}
 	unlock(ex);
@@ -1435,10 +1427,9 @@ reload_result(struct executor *ex, const struct audit_record *rec)
 	const cJSON *env, *p, *s;
 	struct err_msg m;
 	uint8_t *raw = NULL;
-	size_t raw_len = 0;
-	cJSON *o = NULL;
+	size_t raw_len = 0, frame_len = 0;
 	char *frame = NULL;
-	bool ok;
+
 
 	env = cJSON_GetObjectItemCaseSensitive(rec->data, "result");
 	p = cJSON_GetObjectItemCaseSensitive(env, "payload");
@@ -1454,15 +1445,8 @@ reload_result(struct executor *ex, const struct audit_record *rec)
 		return;
 	}
 	free(raw);
-	o = cJSON_CreateObject();
-	ok = o != NULL;
-	jstr(o, "type", "action_result", &ok);
-	jstr(o, "payload", p->valuestring, &ok);
-	jstr(o, "sig", s->valuestring, &ok);
-	if (ok)
-		frame = jsonx_print(o);
-	cJSON_Delete(o);
-	if (frame == NULL) {
+	if (wire_build_result(p->valuestring, s->valuestring, &frame,
+	    &frame_len) != 0) {
 		log_error("out of memory reloading the result of action %s",
 		    res.action_id);
 		return;
@@ -1474,8 +1458,8 @@ reload_result(struct executor *ex, const struct audit_record *rec)
 		if (i >= 0)
 			outbox_drop(ex, (size_t)i);
 	}
-	outbox_add(ex, res.action_id, res.request_sha256, frame,
-	    strlen(frame), rec->ts, now_ms(ex));
+	outbox_add(ex, res.action_id, res.request_sha256, frame, frame_len,
+	    rec->ts, now_ms(ex));
 	ex->stats.results_reloaded++;
 	unlock(ex);
 }
@@ -1717,8 +1701,10 @@ executor_free(struct executor *ex)
 		return;
 	if (ex->mu_ok && ex->cv_ok)
 		executor_stop(ex);
-	for (i = 0; i < ex->qlen; i++)
+	for (i = 0; i < ex->qlen; i++) {
 		free(ex->queue[i].data);
+		wire_frame_free(&ex->queue[i].frame);
+	}
 	if (ex->outbox != NULL) {
 		for (i = 0; i < ex->nout; i++)
 			free(ex->outbox[i].frame);

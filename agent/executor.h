@@ -28,8 +28,9 @@
  * names no valid container id or action cannot be written in SPEC §4's
  * result format: such frames are audited and counted, with no result.
  *
- * Results wait in an outbox until the server is known to have them (the
- * channel's acknowledgement, see channel_send_acked), are re-sent on every
+ * Results wait in an outbox until the server acknowledges them with a
+ * result_ack frame naming their action_id and request_sha256 (it sends
+ * one once the result is durable in its audit log), are re-sent on every
  * new connection until then, and are kept EXECUTOR_OUTBOX_KEEP_MS. At
  * start the outbox is refilled from the audit log's recent records, and an
  * action that was recorded as received but has no outcome (the agent died
@@ -82,6 +83,7 @@
 
 #include "audit.h"
 #include "envelope.h"
+#include "wire.h"
 #include "err.h"
 #include "inventory.h"
 #include "keys.h"
@@ -160,6 +162,7 @@ struct executor_stats {
 	uint64_t ids_loaded;        /* seen action ids read from the log */
 	size_t outbox;              /* results held now */
 	size_t undelivered;         /* ... not yet acknowledged */
+	uint64_t results_acked;     /* results the server acknowledged */
 };
 
 struct executor;
@@ -209,7 +212,9 @@ int executor_start(struct executor *ex) __attribute__((warn_unused_result));
 
 /*
  * Hands a frame (copied) to the worker; parsed is the same frame as parsed
- * by the caller already (spares a parse on the channel's thread), or NULL.
+ * by the caller already with wire_parse_server_frame (spares a parse on
+ * the channel's thread; what it holds is taken over and *parsed zeroed),
+ * or NULL.
  * When EXECUTOR_QUEUE_MAX frames wait already, or the worker is stopping,
  * the frame is answered at once on this thread: REJECTED "agent busy" /
  * "agent stopping" (after the signature check, without touching the seen
@@ -217,7 +222,7 @@ int executor_start(struct executor *ex) __attribute__((warn_unused_result));
  * when it could not be queued nor answered.
  */
 int executor_submit(struct executor *ex, const char *data, size_t len,
-    const cJSON *parsed)
+    struct wire_frame *parsed)
     __attribute__((warn_unused_result));
 
 /*
@@ -234,16 +239,19 @@ void executor_stop(struct executor *ex);
  *   executor_outbox_take     the oldest result not acknowledged and not
  *                            yet handed out on epoch: a copy of its frame
  *                            in *frame (free it), *len, and its sequence
- *                            number *seq (increasing; the channel's
- *                            acknowledgement tag). Returns 1, 0 (none), or
- *                            SIGNET_ERR_ALLOC.
+ *                            number *seq (increasing). Returns 1, 0
+ *                            (none), or SIGNET_ERR_ALLOC.
  *   executor_outbox_untake   it could not be queued after all
- *   executor_outbox_acked    the server has it (on epoch)
+ *   executor_outbox_acked    a result_ack came for the result of
+ *                            (action_id, request_sha256): it is not sent
+ *                            again (an ack naming no held result is
+ *                            ignored)
  */
 int executor_outbox_take(struct executor *ex, uint64_t epoch, char **frame,
     size_t *len, uint64_t *seq) __attribute__((warn_unused_result));
 void executor_outbox_untake(struct executor *ex, uint64_t seq);
-void executor_outbox_acked(struct executor *ex, uint64_t epoch, uint64_t seq);
+void executor_outbox_acked(struct executor *ex, const char *action_id,
+    const char *request_sha256);
 
 void executor_get_stats(struct executor *ex, struct executor_stats *st);
 

@@ -29,6 +29,7 @@
 #include "metrics.h"
 #include "registry.h"
 #include "text.h"
+#include "wire.h"
 
 #define BODY_DEPTH 2
 
@@ -187,23 +188,6 @@ record_requested(struct api *api, const struct envelope_action_payload *p,
 	return r;
 }
 
-/* {"type":"action","payload","sig","key_id"} as a new string. */
-static char *
-action_frame(const struct envelope *env)
-{
-	cJSON *o = cJSON_CreateObject();
-	char *out = NULL;
-
-	if (o != NULL &&
-	    cJSON_AddStringToObject(o, "type", "action") != NULL &&
-	    cJSON_AddStringToObject(o, "payload", env->payload_b64) != NULL &&
-	    cJSON_AddStringToObject(o, "sig", env->sig_b64) != NULL &&
-	    cJSON_AddStringToObject(o, "key_id", env->key_id) != NULL)
-		out = jsonx_print(o);
-	cJSON_Delete(o);
-	return out;
-}
-
 void
 api_action_post(struct api *api, const struct api_post *post,
     const struct identity *peer, const char *body, size_t len,
@@ -212,8 +196,9 @@ api_action_post(struct api *api, const struct api_post *post,
 	struct envelope_action_payload *p = NULL;
 	struct envelope env;
 	struct err_msg msg;
-	uint8_t rnd[ACTIONS_ID_LEN / 2];
 	char sha[65], *json = NULL, *frame = NULL;
+	size_t frame_len = 0;
+	uint8_t rnd[ACTIONS_ID_LEN / 2];
 	int64_t now, life_ms, deadline;
 	bool added = false;
 	int r;
@@ -298,9 +283,11 @@ api_action_post(struct api *api, const struct api_post *post,
 	    "action=%s requested_by=%s wait=%d", p->action_id, p->host_id,
 	    p->container_id, envelope_action_name(p->action),
 	    p->requested_by, post->wait_s);
-	frame = action_frame(&env);
-	r = frame != NULL ? hub_send_action(api->hub, p->host_id,
-	    p->action_id, frame, strlen(frame)) : SIGNET_ERR_ALLOC;
+	r = wire_build_action(env.payload_b64, env.sig_b64,
+	    env.key_id, &frame, &frame_len);
+	if (r == 0)
+		r = hub_send_action(api->hub, p->host_id, p->action_id, frame,
+		    frame_len);
 	if (r != 0) {
 		metrics_inc(api->ctx->metrics, M_ACTIONS_UNDELIVERED);
 		if (actions_undeliver(api->actions, api->ctx->audit,

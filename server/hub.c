@@ -2,7 +2,7 @@
 /*
  * The agent hub: libwebsockets server plumbing, certificate checks, the
  * hello handshake, sessions, replacement, SIGHUP re-checks and shutdown.
- * Frame parsing lives in hub_frames.c. Everything here runs on the lws
+ * Frames are parsed and built by common/wire. Everything here runs on the lws
  * service thread except hub_request_reload/hub_request_stop.
  */
 #include "hub.h"
@@ -35,6 +35,7 @@
 #include "metrics.h"
 #include "ratelimit.h"
 #include "text.h"
+#include "wire.h"
 
 #define HUB_VHOST_NAME "signet-agents"
 #define HUB_REFUSE_PROTOCOL "signet-refuse-unnamed"
@@ -46,9 +47,10 @@
 #define HUB_KEEP_BUFFER 65536                 /* kept between messages */
 #define HUB_TLS_TIMEOUT_SECS 10               /* TLS + upgrade must be done */
 
-/* An action frame on its way to an agent. */
+/* An action frame, or a result_ack, on its way to an agent. */
 struct hub_out {
 	struct hub_out *next;
+	bool is_ack;                   /* a result_ack: nothing to undeliver */
 	char host_id[IDENTITY_NAME_MAX + 1];
 	char action_id[ACTIONS_ID_LEN + 1];
 	size_t len;
@@ -88,8 +90,9 @@ struct hub_conn {
 	char *buf;                     /* the message being assembled */
 	size_t len, cap;
 
-	struct hub_out *out_head, *out_tail;   /* action frames to write */
-	size_t nout;
+	struct hub_out *out_head, *out_tail;   /* frames to write */
+	size_t nout;                   /* action frames among them */
+	size_t nack;                   /* result_acks among them */
 };
 
 struct hub {
@@ -500,7 +503,10 @@ out_undeliver(struct hub *hub, struct hub_out *o, const char *why)
 	out_free(o);
 }
 
-/* Every frame still queued on c ends UNDELIVERED. */
+/*
+ * Every action frame still queued on c ends UNDELIVERED; result_acks go
+ * (the agent sends those results again on its next connection).
+ */
 static void
 out_flush(struct hub *hub, struct hub_conn *c, const char *why)
 {
@@ -508,10 +514,79 @@ out_flush(struct hub *hub, struct hub_conn *c, const char *why)
 
 	while ((o = c->out_head) != NULL) {
 		c->out_head = o->next;
-		out_undeliver(hub, o, why);
+		if (o->is_ack)
+			out_free(o);
+		else
+			out_undeliver(hub, o, why);
 	}
 	c->out_tail = NULL;
 	c->nout = 0;
+	c->nack = 0;
+}
+
+static void
+out_append(struct hub_conn *c, struct hub_out *o)
+{
+	o->next = NULL;
+	if (c->out_tail != NULL)
+		c->out_tail->next = o;
+	else
+		c->out_head = o;
+	c->out_tail = o;
+	if (o->is_ack)
+		c->nack++;
+	else
+		c->nout++;
+	lws_callback_on_writable(c->wsi);
+}
+
+static int drop_session(struct hub *hub, struct hub_conn *c, uint16_t code,
+    const char *text, const char *reason, const char *detail);
+
+/*
+ * Queues a result_ack for the result of (action_id, request_sha256) on c:
+ * called only once that result is durable in the audit log (or was
+ * before). An agent that does not read its acknowledgements is dropped
+ * rather than let them pile up.
+ */
+static int
+ack_result(struct hub *hub, struct hub_conn *c, const char *action_id,
+    const char *request_sha256)
+{
+	struct wire_result_ack ack;
+	struct hub_out *o = NULL;
+	char *text = NULL;
+	size_t len = 0;
+	int r;
+
+	if (c->nack >= HUB_CONN_ACK_MAX)
+		return drop_session(hub, c, HUB_CLOSE_BUSY, "server busy",
+		    "busy", "the agent does not read its result_acks");
+	memset(&ack, 0, sizeof(ack));
+	memcpy(ack.action_id, action_id, sizeof(ack.action_id));
+	memcpy(ack.request_sha256, request_sha256,
+	    sizeof(ack.request_sha256));
+	r = wire_build_result_ack(&ack, &text, &len);
+	if (r == 0) {
+		o = calloc(1, sizeof(*o));
+		if (o != NULL)
+			o->buf = malloc(LWS_PRE + len);
+	}
+	if (r != 0 || o == NULL || o->buf == NULL) {
+		free(text);
+		out_free(o);
+		log_error("agent %s: out of memory acknowledging action %s; "
+		    "it will send the result again", c->id.name, action_id);
+		return 0;
+	}
+	o->is_ack = true;
+	memcpy(o->host_id, c->id.name, strlen(c->id.name) + 1);
+	memcpy(o->action_id, action_id, sizeof(o->action_id));
+	memcpy(o->buf + LWS_PRE, text, len);
+	o->len = len;
+	free(text);
+	out_append(c, o);
+	return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -885,7 +960,7 @@ conn_identify(struct hub *hub, struct lws *wsi, struct hub_conn *c)
 static int
 handle_hello(struct hub *hub, struct hub_conn *c)
 {
-	struct hub_hello h;
+	struct wire_hello h;
 	struct keys_public pub;
 	struct err_msg msg;
 	struct hub_conn *old;
@@ -896,7 +971,7 @@ handle_hello(struct hub *hub, struct hub_conn *c)
 	int r;
 
 	err_clear(&msg);
-	r = hub_parse_hello(c->buf, c->len, &h, &msg);
+	r = wire_parse_hello(c->buf, c->len, &h, &msg);
 	if (r != 0) {
 		reject(hub, c->peer, "bad_hello", M_AGENT_AUTH_BAD_HELLO,
 		    msg.text, c->cert, NULL);
@@ -1004,7 +1079,7 @@ handle_hello(struct hub *hub, struct hub_conn *c)
  * sent, record, then answer whoever waits (see hub.h).
  */
 static int
-handle_result(struct hub *hub, struct hub_conn *c, struct hub_frame *f)
+handle_result(struct hub *hub, struct hub_conn *c, struct wire_frame *f)
 {
 	struct envelope_result_payload res;
 	struct keys_public pub;
@@ -1054,17 +1129,19 @@ handle_result(struct hub *hub, struct hub_conn *c, struct hub_frame *f)
 	    actions_claim_result(hub->actions, c->id.name, &res, &info);
 	switch (v) {
 	case ACTIONS_RESULT_UNKNOWN:
+		/* Acknowledged so that it is not sent for ever. */
 		metrics_inc(hub->ctx->metrics, M_ACTION_RESULTS_UNKNOWN);
 		log_warn("agent %s sent a result for unknown action_id=%s "
 		    "(forgotten, or sent by an earlier server): ignored",
 		    c->id.name, res.action_id);
-		r = 0;
+		r = ack_result(hub, c, res.action_id, res.request_sha256);
 		goto out;
 	case ACTIONS_RESULT_DUPLICATE:
+		/* The first one is durable: this copy is acknowledged too. */
 		metrics_inc(hub->ctx->metrics, M_ACTION_RESULTS_DUPLICATE);
 		log_info("agent %s sent another result for action_id=%s: "
 		    "ignored (accepted once)", c->id.name, res.action_id);
-		r = 0;
+		r = ack_result(hub, c, res.action_id, res.request_sha256);
 		goto out;
 	case ACTIONS_RESULT_MISMATCH:
 		metrics_inc(hub->ctx->metrics, M_ACTION_RESULTS_BAD);
@@ -1109,7 +1186,7 @@ handle_result(struct hub *hub, struct hub_conn *c, struct hub_frame *f)
 	    st != NULL ? st : "?", (long long)res.docker_status,
 	    info.status == ACTION_TIMEOUT ? " (after its deadline)" : "");
 	actions_wake(hub->actions, res.action_id);
-	r = 0;
+	r = ack_result(hub, c, res.action_id, res.request_sha256);
 out:
 	free(raw);
 	cJSON_Delete(d);
@@ -1120,16 +1197,16 @@ out:
 static int
 handle_frame(struct hub *hub, struct hub_conn *c)
 {
-	struct hub_frame f;
+	struct wire_frame f;
 	struct err_msg msg;
 	size_t count;
 	int r;
 
 	err_clear(&msg);
-	r = hub_parse_message(c->buf, c->len, &f, &msg);
-	if (r == 0 && f.type == HUB_FRAME_ACTION_RESULT &&
+	r = wire_parse_agent_frame(c->buf, c->len, &f, &msg);
+	if (r == 0 && f.type == WIRE_ACTION_RESULT &&
 	    hub->actions == NULL) {
-		hub_frame_free(&f);
+		wire_frame_free(&f);
 		r = err_set(&msg, SIGNET_ERR_FORMAT, "frame type "
 		    "\"action_result\" is not accepted here (no action "
 		    "relay)");
@@ -1141,16 +1218,16 @@ handle_frame(struct hub *hub, struct hub_conn *c)
 		return drop_session(hub, c, HUB_CLOSE_POLICY, "bad frame",
 		    "bad_frame", msg.text);
 	}
-	if (f.type == HUB_FRAME_ACTION_RESULT) {
+	if (f.type == WIRE_ACTION_RESULT) {
 		r = handle_result(hub, c, &f);
-		hub_frame_free(&f);
+		wire_frame_free(&f);
 		return r;
 	}
 	count = f.inv->count;
 	r = registry_set_inventory(hub->ctx->registry, c->id.name, c->session,
 	    f.inv, now_ms());
 	f.inv = NULL;
-	hub_frame_free(&f);
+	wire_frame_free(&f);
 	if (r != 0) {
 		log_warn("agent %s: inventory of a stale session %llu ignored",
 		    c->id.name, (unsigned long long)c->session);
@@ -1494,13 +1571,7 @@ send_drain(struct hub *hub)
 			    "for this agent");
 			continue;
 		}
-		if (c->out_tail != NULL)
-			c->out_tail->next = o;
-		else
-			c->out_head = o;
-		c->out_tail = o;
-		c->nout++;
-		lws_callback_on_writable(c->wsi);
+		out_append(c, o);
 	}
 }
 
@@ -1530,19 +1601,32 @@ conn_writeable(struct hub *hub, struct hub_conn *c)
 	c->out_head = o->next;
 	if (c->out_head == NULL)
 		c->out_tail = NULL;
-	c->nout--;
+	if (o->is_ack)
+		c->nack--;
+	else
+		c->nout--;
 	n = lws_write(c->wsi, o->buf + LWS_PRE, o->len, LWS_WRITE_TEXT);
 	if (n < 0 || (size_t)n < o->len) {
-		log_warn("agent %s: writing action %s failed; closing",
-		    c->id.name, o->action_id);
-		out_undeliver(hub, o, "writing to the agent failed");
+		log_warn("agent %s: writing %s %s failed; closing",
+		    c->id.name, o->is_ack ? "the result_ack of" : "action",
+		    o->action_id);
+		if (o->is_ack)
+			out_free(o);
+		else
+			out_undeliver(hub, o, "writing to the agent failed");
 		return drop_session(hub, c, HUB_CLOSE_INTERNAL,
 		    "write failed", "connection_lost", "write failed");
 	}
 	metrics_inc(hub->ctx->metrics, M_AGENT_FRAMES_OUT);
-	metrics_inc(hub->ctx->metrics, M_ACTIONS_SENT);
-	log_info("action sent: action_id=%s host=%s session=%llu bytes=%zu",
-	    o->action_id, c->id.name, (unsigned long long)c->session, o->len);
+	if (o->is_ack) {
+		log_debug("result_ack sent: action_id=%s host=%s",
+		    o->action_id, c->id.name);
+	} else {
+		metrics_inc(hub->ctx->metrics, M_ACTIONS_SENT);
+		log_info("action sent: action_id=%s host=%s session=%llu "
+		    "bytes=%zu", o->action_id, c->id.name,
+		    (unsigned long long)c->session, o->len);
+	}
 	out_free(o);
 	if (c->out_head != NULL)
 		lws_callback_on_writable(c->wsi);

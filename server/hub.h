@@ -43,12 +43,18 @@
  *   those of the action sent to this host: refused, counted, logged,
  *   connection dropped (agent.disconnected reason bad_result);
  *   an action_id the table does not know (forgotten after an hour, or
- *   sent by an earlier server process): counted, logged, ignored;
- *   a second result for an action_id: counted, ignored;
- *   otherwise audited (action.result) and only then applied and the
- *   waiting request woken. If action.result cannot be written the claim
- *   is released and the connection closed (1011): the agent keeps the
- *   result and sends it again after reconnecting.
+ *   sent by an earlier server process): counted, logged, acknowledged,
+ *   otherwise ignored;
+ *   a second result for an action_id: counted, acknowledged (the first is
+ *   durable), otherwise ignored;
+ *   otherwise audited (action.result), and only once that record is
+ *   durable applied, the waiting request woken and the result
+ *   acknowledged with a result_ack frame naming its action_id and
+ *   request_sha256. The agent keeps a result until that acknowledgement.
+ *   If action.result cannot be written the claim is released and the
+ *   connection closed (1011) without an acknowledgement: the agent sends
+ *   the result again after reconnecting. An agent with HUB_CONN_ACK_MAX
+ *   acknowledgements unwritten (it does not read) is dropped (busy).
  *
  * Audit records written (actor "server"; every string from a peer is
  * escaped before it is recorded):
@@ -99,8 +105,6 @@ struct actions;
 #define HUB_HELLO_MAX 4096
 /* Bytes held in partial messages over all connections at once. */
 #define HUB_BUFFERED_MAX ((size_t)256 * 1024 * 1024)
-/* Largest agent_version / docker_version. */
-#define HUB_VERSION_MAX REGISTRY_VERSION_MAX
 /* Liveness: ping after this much silence, hang up after this much. */
 #define HUB_PING_SECS 25
 #define HUB_HANGUP_SECS 50
@@ -109,6 +113,8 @@ struct actions;
 /* Action frames waiting for the service thread, and per connection. */
 #define HUB_SEND_QUEUE_MAX 1024
 #define HUB_CONN_OUT_MAX 256
+/* result_ack frames waiting on one connection. */
+#define HUB_CONN_ACK_MAX 1024
 /*
  * auth.rejected records are rate limited so that a flood of refused
  * handshakes cannot turn into a flood of fdatasyncs on the service thread:
@@ -186,61 +192,5 @@ int hub_send_action(struct hub *hub, const char *host_id,
 /* Closes what is left and frees the hub; NULL allowed. Action frames
  * still queued end as UNDELIVERED. */
 void hub_free(struct hub *hub);
-
-/* ---- frame parsing (hub_frames.c), pure functions for tests ---- */
-
-/* A parsed hello (SPEC §3). */
-struct hub_hello {
-	char host_id[IDENTITY_NAME_MAX + 1];
-	char agent_version[HUB_VERSION_MAX + 1];
-	char docker_version[HUB_VERSION_MAX + 1];
-	char result_key_id[KEYS_ID_LEN + 1];
-};
-
-/*
- * Parses the first frame buf[0..len): a JSON object with exactly type
- * "hello", host_id (a valid name), agent_version and docker_version
- * (1..HUB_VERSION_MAX of [A-Za-z0-9._+~:-]) and result_key_id (16
- * lowercase hex). *out is zeroed on entry and filled on success. Returns
- * 0 or SIGNET_ERR_FORMAT with msg saying why (peer bytes escaped).
- */
-int hub_parse_hello(const char *buf, size_t len, struct hub_hello *out,
-    struct err_msg *msg) __attribute__((warn_unused_result));
-
-/*
- * Parses an inventory frame after the hello: {"type":"inventory",
- * "containers":[...]} (*inv gets the rows; inventory_free it); any other
- * type, a second hello included, is refused. Returns 0,
- * SIGNET_ERR_FORMAT / SIGNET_ERR_TOO_LARGE (malformed, wrong types,
- * unknown type, too many rows) or SIGNET_ERR_ALLOC, with msg.
- */
-int hub_parse_frame(const char *buf, size_t len, struct inventory **inv,
-    struct err_msg *msg) __attribute__((warn_unused_result));
-
-enum hub_frame_type {
-	HUB_FRAME_NONE = 0,
-	HUB_FRAME_INVENTORY,
-	HUB_FRAME_ACTION_RESULT,
-};
-
-/* A parsed frame after the hello (hub_frame_free it). */
-struct hub_frame {
-	enum hub_frame_type type;
-	struct inventory *inv;         /* INVENTORY */
-	char *payload_b64;             /* ACTION_RESULT: as received */
-	char *sig_b64;
-};
-
-/*
- * Parses a frame after the hello: an inventory (as hub_parse_frame) or
- * {"type":"action_result","payload":B64,"sig":B64} with exactly these
- * members, non-empty strings (the envelope is checked later, on the
- * exact bytes). *out is zeroed on entry. Returns as hub_parse_frame.
- */
-int hub_parse_message(const char *buf, size_t len, struct hub_frame *out,
-    struct err_msg *msg) __attribute__((warn_unused_result));
-
-/* Frees what out holds and zeroes it; NULL allowed. */
-void hub_frame_free(struct hub_frame *out);
 
 #endif

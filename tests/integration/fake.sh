@@ -56,10 +56,12 @@ send_action() {
 
 hellos() { grep -c '^hello host_id=web-01' "$OUT"; }
 
-# wait_hello N: until the fake server has seen N hellos (10 s).
+# wait_hello N [SECS]: until the fake server has seen N hellos (SECS,
+# default 10; the agent's redial backoff grows to 60 s when connections
+# keep closing).
 wait_hello() {
 	local i
-	for i in $(seq 1 100); do
+	for i in $(seq 1 $((${2:-10} * 10))); do
 		[ "$(hellos)" -ge "$1" ] && return 0
 		sleep 0.1
 	done

@@ -285,16 +285,46 @@ line=$(result "$AWAY" 1 20)
 check "its result reaches the server after the reconnect ($line)" \
 	grep -q "status=SUCCESS .* docker_status=204 .* sig=ok" <<<"$line"
 
+# ---- results are kept until the server acknowledges them ----
+# barrier: a frame the agent refuses on its channel thread, which handles
+# frames in order: once it is audited, every frame before it (the acks
+# included) has been handled.
+printf '{"type":"action","payload":' >"$T_DIR/barrier.json"
+barrier() { refused "$1" "malformed frame" "$T_DIR/barrier.json" >/dev/null; }
+acks() { grep -c "^sent ack action_id=$1\$" "$OUT"; }
+send acks off
+send_action "$WEB" START --reason '"keep it running"'
+KEPT=$(last_id)
+check "unacknowledged: the result arrives" result "$KEPT" 1 >/dev/null
+check "unacknowledged: the server sent no ack" test "$(acks "$KEPT")" -eq 0
+send acks on
+h0=$(hellos)
+send close
+check "unacknowledged: the agent reconnects" wait_hello $((h0 + 1)) 90
+line=$(result "$KEPT" 2)
+check "unacknowledged: the same result is sent again ($line)" \
+	grep -q "status=SUCCESS .* docker_status=304 .* sig=ok" <<<"$line"
+check "acknowledged once it came again" wait_for 30 sh -c "[ \$(grep -c '^sent ack action_id=$KEPT\$' '$OUT') -eq 1 ]"
+barrier "ack barrier"
+h0=$(hellos)
+send close
+check "acknowledged: the agent reconnects" wait_hello $((h0 + 1)) 90
+send_action "$WEB" START --reason '"keep it running"'
+NEXT=$(last_id)
+check "the next action's result arrives" result "$NEXT" 1 >/dev/null
+check "an acknowledged result is not sent again" \
+	test "$(grep -c "^result action_id=$KEPT " "$OUT")" -eq 2
+
 # ---- the log ----
-sleep 0.5                       # the PONG that acknowledges it
+barrier "final ack barrier"
 kill -TERM "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null
-check "results are acknowledged by the server's PONGs" \
+check "results are acknowledged by the server's result_acks" \
 	grep -Eq "results_acked=[1-9]" "$T_DIR/agent-web-01.log"
 check "nothing left unacknowledged at the end" \
 	test "$(tail -n 1 "$LOG" | jq .data.results_unacknowledged)" = 0
 # This last run: the recovered FAILURE, the replay, the STOP while away.
 counts=$(tail -n 1 "$LOG" | jq -c '.data | [.actions_succeeded, .actions_failed, .actions_rejected, .actions_denied]')
-check "agent.stopped counts this run's actions ($counts)" test "$counts" = "[1,1,1,0]"
+check "agent.stopped counts this run's actions ($counts)" test "$counts" = "[3,1,1,0]"
 check "the agent's audit log verifies, embedded actions and results included" \
 	"$SIGNETCTL" audit verify "$LOG" --key "$SIGNET_PKI/keys/agents/web-01.pub" \
 	--action-key "$SIGNET_PKI/keys/action.pub" --agent-keys "$SIGNET_PKI/keys/agents"

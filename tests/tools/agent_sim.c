@@ -107,6 +107,7 @@
 #include "keys.h"
 #include "log.h"
 #include "text.h"
+#include "wire.h"
 
 #define SIM_OK 0
 #define SIM_FAILED 1
@@ -475,68 +476,59 @@ setup_agent(struct sim *s, size_t i)
 static int
 build_inventory(struct sim *s)
 {
-	cJSON *root = NULL, *arr, *row, *names, *labels;
-	char id[65], nm[32];
-	long i;
-	bool ok;
+	struct inventory inv;
+	char lkey[] = "signet.sim", lval[] = "1";
+	struct inventory_label label = { lkey, lval };
+	char *names = NULL, **name_ptrs = NULL;
+	char image[] = "busybox:1", status[] = "Up 5 minutes";
+	size_t n = (size_t)s->o.containers, i;
+	int r = SIGNET_ERR_ALLOC;
 
-	root = cJSON_CreateObject();
-	ok = root != NULL &&
-	    cJSON_AddStringToObject(root, "type", "inventory") != NULL;
-	arr = ok ? cJSON_AddArrayToObject(root, "containers") : NULL;
-	ok = arr != NULL;
-	for (i = 0; ok && i < s->o.containers; i++) {
-		(void)snprintf(id, sizeof(id), "%056lx%08x",
+	memset(&inv, 0, sizeof(inv));
+	inv.items = calloc(n > 0 ? n : 1, sizeof(*inv.items));
+	names = calloc(n > 0 ? n : 1, 32);
+	name_ptrs = calloc(n > 0 ? n : 1, sizeof(*name_ptrs));
+	if (inv.items == NULL || names == NULL || name_ptrs == NULL)
+		goto out;
+	for (i = 0; i < n; i++) {
+		struct inventory_container *c = &inv.items[i];
+		char **np = &name_ptrs[i];
+
+		(void)snprintf(c->id, sizeof(c->id), "%056lx%08x",
 		    (unsigned long)(i + 1), 0x5151aaaau);
-		(void)snprintf(nm, sizeof(nm), "/sim-%ld", i);
-		row = cJSON_CreateObject();
-		ok = row != NULL && cJSON_AddItemToArray(arr, row);
-		if (!ok) {
-			cJSON_Delete(row);
-			break;
-		}
-		ok = cJSON_AddStringToObject(row, "id", id) != NULL &&
-		    (names = cJSON_AddArrayToObject(row, "names")) != NULL &&
-		    cJSON_AddItemToArray(names, cJSON_CreateString(nm)) &&
-		    cJSON_AddStringToObject(row, "image", "busybox:1") !=
-		    NULL &&
-		    cJSON_AddStringToObject(row, "state", "running") != NULL &&
-		    cJSON_AddStringToObject(row, "status", "Up 5 minutes") !=
-		    NULL &&
-		    (labels = cJSON_AddObjectToObject(row, "labels")) != NULL &&
-		    cJSON_AddStringToObject(labels, "signet.sim", "1") !=
-		    NULL &&
-		    cJSON_AddNumberToObject(row, "created", 1700000000) != NULL;
+		*np = names + i * 32;
+		(void)snprintf(*np, 32, "/sim-%zu", i);
+		c->names = np;
+		c->nnames = 1;
+		c->image = image;
+		(void)snprintf(c->state, sizeof(c->state), "running");
+		c->status = status;
+		c->labels = &label;
+		c->nlabels = 1;
+		c->created = 1700000000;
 	}
-	if (ok) {
-		s->inventory = cJSON_PrintUnformatted(root);
-		ok = s->inventory != NULL;
-	}
-	cJSON_Delete(root);
-	if (!ok) {
+	inv.count = n;
+	r = wire_build_inventory(&inv, &s->inventory, &s->inventory_len);
+out:
+	free(inv.items);
+	free(names);
+	free(name_ptrs);
+	if (r != 0) {
 		fprintf(stderr, "agent_sim: out of memory\n");
 		return -1;
 	}
-	s->inventory_len = strlen(s->inventory);
 	return 0;
 }
 
 static char *
 hello_of(struct sim *s, struct sim_agent *a)
 {
-	cJSON *o = cJSON_CreateObject();
 	char *out = NULL;
+	size_t len;
 
-	if (o != NULL &&
-	    cJSON_AddStringToObject(o, "type", "hello") != NULL &&
-	    cJSON_AddStringToObject(o, "host_id", a->name) != NULL &&
-	    cJSON_AddStringToObject(o, "agent_version", s->o.agent_version) !=
-	    NULL &&
-	    cJSON_AddStringToObject(o, "docker_version",
-	    s->o.docker_version) != NULL &&
-	    cJSON_AddStringToObject(o, "result_key_id", a->key_id) != NULL)
-		out = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
+	if (wire_build_hello(a->name, s->o.agent_version,
+	    s->o.docker_version, a->key_id, &out, &len) != 0)
+		return NULL;
 	return out;
 }
 
@@ -718,10 +710,10 @@ on_action(struct sim *s, struct sim_agent *a, const void *in, size_t len)
 	struct envelope_result_payload res;
 	struct envelope env;
 	struct err_msg msg;
-	const char *type = NULL, *pl = NULL, *sig = NULL, *kid = NULL;
+	struct wire_frame wf;
+	const char *pl = NULL, *sig = NULL, *kid = NULL;
 	uint8_t *raw = NULL;
-	size_t raw_len = 0;
-	cJSON *root = NULL, *fr = NULL;
+	size_t raw_len = 0, frame_len = 0;
 	char *frame = NULL;
 	enum envelope_status st;
 	bool verified = true;
@@ -730,17 +722,20 @@ on_action(struct sim *s, struct sim_agent *a, const void *in, size_t len)
 	memset(&env, 0, sizeof(env));
 	memset(&res, 0, sizeof(res));
 	memset(&ap, 0, sizeof(ap));
-	if (jsonx_parse_object("frame", in, len, 4, &root, &msg) != 0 ||
-	    jsonx_get_string(root, "type", false, "frame", &type, &msg) != 0 ||
-	    strcmp(type, "action") != 0)
-		goto out;
-	if (jsonx_get_string(root, "payload", false, "frame", &pl, &msg) != 0 ||
-	    jsonx_get_string(root, "sig", false, "frame", &sig, &msg) != 0 ||
-	    jsonx_get_string(root, "key_id", false, "frame", &kid, &msg) != 0) {
-		printf("error %d \"bad action frame: %s\"\n", a->idx,
-		    msg.text);
+	err_clear(&msg);
+	if (wire_parse_server_frame(in, len, &wf, &msg) != 0) {
+		if (wf.type == WIRE_ACTION)
+			printf("error %d \"bad action frame: %s\"\n", a->idx,
+			    msg.text);
 		goto out;
 	}
+	if (wf.type == WIRE_RESULT_ACK) {
+		printf("acked %d action_id=%s\n", a->idx, wf.ack.action_id);
+		goto out;
+	}
+	pl = wf.payload_b64;
+	sig = wf.sig_b64;
+	kid = wf.key_id;
 	if (s->apub != NULL) {
 		r = envelope_action_verify(s->apub, kid, pl, sig, &ap, &raw,
 		    &raw_len, &msg);
@@ -792,12 +787,9 @@ on_action(struct sim *s, struct sim_agent *a, const void *in, size_t len)
 	if (s->o.bad_sha)
 		res.request_sha256[0] = res.request_sha256[0] == '0' ? '1' :
 		    '0';
-	fr = cJSON_CreateObject();
-	if (envelope_result_sign(&res, s->rkey, &env) != 0 || fr == NULL ||
-	    cJSON_AddStringToObject(fr, "type", "action_result") == NULL ||
-	    cJSON_AddStringToObject(fr, "payload", env.payload_b64) == NULL ||
-	    cJSON_AddStringToObject(fr, "sig", env.sig_b64) == NULL ||
-	    (frame = cJSON_PrintUnformatted(fr)) == NULL) {
+	if (envelope_result_sign(&res, s->rkey, &env) != 0 ||
+	    wire_build_result(env.payload_b64, env.sig_b64, &frame,
+	    &frame_len) != 0) {
 		printf("error %d \"cannot build a result\"\n", a->idx);
 		goto out;
 	}
@@ -809,8 +801,7 @@ on_action(struct sim *s, struct sim_agent *a, const void *in, size_t len)
 		lws_callback_on_writable(a->wsi);
 out:
 	free(frame);
-	cJSON_Delete(fr);
-	cJSON_Delete(root);
+	wire_frame_free(&wf);
 	envelope_free(&env);
 	free(raw);
 	sodium_memzero(&ap, sizeof(ap));

@@ -23,6 +23,7 @@
 #include "jsonx.h"
 #include "log.h"
 #include "text.h"
+#include "wire.h"
 
 static volatile sig_atomic_t probe_stop;
 
@@ -153,8 +154,10 @@ run(const char *sock, int argc, char **argv)
 		if (docker_list(dc, &inv, &m) != 0)
 			goto out;
 		t1 = clock_mono_ms();
-		if (daemon_inventory_frame(inv, &frame, &frame_len, &m) != 0)
+		if (wire_build_inventory(inv, &frame, &frame_len) != 0) {
+			err_set(&m, SIGNET_ERR_ALLOC, "out of memory");
 			goto out;
+		}
 		printf("rows=%zu list_ms=%lld frame_ms=%lld frame_bytes=%zu\n",
 		    inv->count, (long long)(t1 - t0),
 		    (long long)(clock_mono_ms() - t1), frame_len);

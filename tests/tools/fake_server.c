@@ -11,7 +11,7 @@
  *
  * usage: fake_server --port N --ca FILE --cert FILE --key FILE
  *            --action-key FILE.key --agent-pub FILE.pub
- *            [--commands FILE] [--max-seconds N] [COMMAND...]
+ *            [--commands FILE] [--max-seconds N] [--no-ack] [COMMAND...]
  *
  * Commands run in order once an agent has said hello (and from then on as
  * they come): those on the command line first, each starting with --send-*
@@ -31,6 +31,8 @@
  *   raw FILE   the bytes of FILE as one text message
  *   replay-last  the last action frame again, byte for byte
  *   close      close the agent's connection (it redials)
+ *   acks on|off  answer verified results with a result_ack (the default,
+ *              unless --no-ack) or not
  *   quit       exit 0
  *
  * stdout, one line per event:
@@ -41,6 +43,7 @@
  *   result action_id=I status=S error="E" docker_status=N container=C
  *          action=A sig=ok request=match|mismatch|unknown
  *   result sig=BAD why="..."        (a result that does not verify)
+ *   sent ack action_id=I            (the result_ack of a verified result)
  *   frame bytes=N "TEXT"            (anything else, escaped)
  *   sent action action_id=I action=A container=C bytes=N
  *   sent signed|raw|replay bytes=N
@@ -66,6 +69,7 @@
 #include "jsonx.h"
 #include "keys.h"
 #include "text.h"
+#include "wire.h"
 
 #define FS_RX_MAX (1024 * 1024)
 #define FS_TX_MAX 64
@@ -110,6 +114,7 @@ static struct {
 	size_t nsent;
 	volatile sig_atomic_t stop;
 	bool quit;
+	bool no_ack;                    /* --no-ack, or "acks off" */
 } fs;
 
 static int64_t
@@ -293,15 +298,11 @@ request_match(const char *action_id, const char *sha)
 static char *
 action_frame(const char *payload_b64, const char *sig_b64, const char *kid)
 {
-	cJSON *o = cJSON_CreateObject();
 	char *s = NULL;
+	size_t len;
 
-	if (o != NULL && cJSON_AddStringToObject(o, "type", "action") != NULL &&
-	    cJSON_AddStringToObject(o, "payload", payload_b64) != NULL &&
-	    cJSON_AddStringToObject(o, "sig", sig_b64) != NULL &&
-	    cJSON_AddStringToObject(o, "key_id", kid) != NULL)
-		s = jsonx_print(o);
-	cJSON_Delete(o);
+	if (wire_build_action(payload_b64, sig_b64, kid, &s, &len) != 0)
+		return NULL;
 	return s;
 }
 
@@ -565,6 +566,9 @@ run_command(char *line)
 		}
 	} else if (strcmp(cmd, "quit") == 0) {
 		fs.quit = true;
+	} else if (strcmp(cmd, "acks") == 0 && n == 2 &&
+	    (strcmp(words[1], "on") == 0 || strcmp(words[1], "off") == 0)) {
+		fs.no_ack = strcmp(words[1], "off") == 0;
 	} else {
 		error_line("unknown command");
 	}
@@ -587,24 +591,19 @@ run_commands(void)
 
 /* ---- receiving ---- */
 
+/* A verified result: acknowledged unless --no-ack or "acks off". */
 static void
-on_result(const cJSON *root)
+on_result(struct conn *c, const struct wire_frame *f)
 {
 	struct envelope_result_payload res;
-	const cJSON *p, *s;
+	struct wire_result_ack ack;
 	struct err_msg m;
-	char esc[ENVELOPE_ERROR_BYTES * 4 + 1], why[600];
+	char esc[ENVELOPE_ERROR_BYTES * 4 + 1], why[600], *text = NULL;
 	uint8_t *raw = NULL;
-	size_t raw_len = 0;
+	size_t raw_len = 0, len = 0;
 
-	p = cJSON_GetObjectItemCaseSensitive(root, "payload");
-	s = cJSON_GetObjectItemCaseSensitive(root, "sig");
-	if (!cJSON_IsString(p) || !cJSON_IsString(s)) {
-		say("result sig=BAD why=\"payload or sig missing\"");
-		return;
-	}
-	if (envelope_result_verify(&fs.agent_pub, p->valuestring,
-	    s->valuestring, &res, &raw, &raw_len, &m) != 0) {
+	if (envelope_result_verify(&fs.agent_pub, f->payload_b64, f->sig_b64,
+	    &res, &raw, &raw_len, &m) != 0) {
 		say("result sig=BAD why=\"%s\"",
 		    text_escape_str(m.text, why, sizeof(why)));
 		return;
@@ -617,49 +616,46 @@ on_result(const cJSON *root)
 	    (long long)res.docker_status, res.container_id,
 	    envelope_action_name(res.action), res.host_id,
 	    request_match(res.action_id, res.request_sha256));
+	if (fs.no_ack)
+		return;
+	memcpy(ack.action_id, res.action_id, sizeof(ack.action_id));
+	memcpy(ack.request_sha256, res.request_sha256,
+	    sizeof(ack.request_sha256));
+	if (wire_build_result_ack(&ack, &text, &len) != 0) {
+		error_line("cannot build a result_ack");
+		return;
+	}
+	queue_frame(c, text, len);
+	say("sent ack action_id=%s", res.action_id);
 }
 
+/* What the agent sent, through the protocol's own parsers. */
 static void
 on_message(struct conn *c)
 {
-	cJSON *root = NULL;
-	const cJSON *t, *v;
+	struct wire_hello h;
+	struct wire_frame f;
 	char esc[400];
 
-	if (jsonx_parse_object("agent frame", c->rx, c->rx_len, 64, &root,
-	    NULL) != 0) {
+	if (wire_parse_hello(c->rx, c->rx_len, &h, NULL) == 0) {
+		say("hello host_id=%s result_key_id=%s agent_version=%s "
+		    "docker_version=%s", h.host_id, h.result_key_id,
+		    h.agent_version, h.docker_version);
+		c->hello = true;
+		fs.cur = c;
+		return;
+	}
+	if (wire_parse_agent_frame(c->rx, c->rx_len, &f, NULL) != 0) {
 		say("frame bytes=%zu \"%s\"", c->rx_len,
 		    text_escape(c->rx, c->rx_len, esc, sizeof(esc)));
 		return;
 	}
-	t = cJSON_GetObjectItemCaseSensitive(root, "type");
-	if (cJSON_IsString(t) && strcmp(t->valuestring, "hello") == 0) {
-		const char *f[4] = { "host_id", "result_key_id",
-			"agent_version", "docker_version" };
-		const char *val[4];
-		int i;
-
-		for (i = 0; i < 4; i++) {
-			v = cJSON_GetObjectItemCaseSensitive(root, f[i]);
-			val[i] = cJSON_IsString(v) ? v->valuestring : "-";
-		}
-		say("hello host_id=%s result_key_id=%s agent_version=%s "
-		    "docker_version=%s", val[0], val[1], val[2], val[3]);
-		c->hello = true;
-		fs.cur = c;
-	} else if (cJSON_IsString(t) &&
-	    strcmp(t->valuestring, "inventory") == 0) {
-		v = cJSON_GetObjectItemCaseSensitive(root, "containers");
-		say("inventory containers=%d bytes=%zu", cJSON_GetArraySize(v),
+	if (f.type == WIRE_INVENTORY)
+		say("inventory containers=%zu bytes=%zu", f.inv->count,
 		    c->rx_len);
-	} else if (cJSON_IsString(t) &&
-	    strcmp(t->valuestring, "action_result") == 0) {
-		on_result(root);
-	} else {
-		say("frame bytes=%zu \"%s\"", c->rx_len,
-		    text_escape(c->rx, c->rx_len, esc, sizeof(esc)));
-	}
-	cJSON_Delete(root);
+	else
+		on_result(c, &f);
+	wire_frame_free(&f);
 }
 
 static int
@@ -821,7 +817,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: fake_server --port N --ca FILE --cert FILE "
 	    "--key FILE --action-key FILE --agent-pub FILE [--commands FILE] "
-	    "[--max-seconds N] [--send-action ID ACTION [opts] | "
+	    "[--max-seconds N] [--no-ack] [--send-action ID ACTION [opts] | "
 	    "--send-signed FILE | --send-raw FILE | --send-replay-last]...\n");
 	return 2;
 }
@@ -881,6 +877,11 @@ main(int argc, char **argv)
 				free(line);
 				return usage();
 			}
+			continue;
+		}
+		if (strcmp(argv[i], "--no-ack") == 0) {
+			fs.no_ack = true;
+			i++;
 			continue;
 		}
 		if (v == NULL)

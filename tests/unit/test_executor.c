@@ -847,39 +847,84 @@ test_audit_unavailable(struct world *w)
 	free(f);
 }
 
-/* Delivery bookkeeping: handed out once per connection until acked. */
+/* The action_id and request_sha256 of a result frame from the outbox. */
+static void
+result_ids(const char *frame, size_t len, struct wire_result_ack *ack)
+{
+	struct envelope_result_payload res;
+	struct wire_frame f;
+	uint8_t raw[ENVELOPE_PAYLOAD_MAX];
+	size_t raw_len = 0;
+
+	memset(ack, 0, sizeof(*ack));
+	CHECK(wire_parse_agent_frame(frame, len, &f, NULL) == 0);
+	CHECK(f.type == WIRE_ACTION_RESULT);
+	CHECK(sodium_base642bin(raw, sizeof(raw), f.payload_b64,
+	    strlen(f.payload_b64), NULL, &raw_len, NULL,
+	    sodium_base64_VARIANT_ORIGINAL) == 0);
+	CHECK(envelope_result_decode(raw, raw_len, &res, NULL) == 0);
+	memcpy(ack->action_id, res.action_id, sizeof(ack->action_id));
+	memcpy(ack->request_sha256, res.request_sha256,
+	    sizeof(ack->request_sha256));
+	wire_frame_free(&f);
+}
+
+/*
+ * Delivery bookkeeping: handed out once per connection until a result_ack
+ * names that very result (action_id and request_sha256).
+ */
 static void
 test_outbox(struct world *w)
 {
 	struct executor_stats st;
-	uint64_t seq, first = 0;
+	struct wire_result_ack ack[2], wrong, this;
+	uint64_t seq, second = 0;
+	size_t copies = 0;
 	char *frame = NULL;
 	size_t len, n = 0;
 	int r;
 
+	memset(ack, 0, sizeof(ack));
 	executor_get_stats(w->ex, &st);
-	CHECK(st.undelivered > 0);
+	CHECK(st.undelivered > 1);
 	while ((r = executor_outbox_take(w->ex, 1, &frame, &len, &seq)) ==
 	    1) {
-		if (n == 0)
-			first = seq;
 		CHECK(len == strlen(frame));
+		result_ids(frame, len, &this);
+		if (n == 0)
+			ack[0] = this;
+		if (strcmp(this.action_id, ack[0].action_id) == 0 &&
+		    strcmp(this.request_sha256, ack[0].request_sha256) == 0)
+			copies++;
+		else if (second == 0) {
+			ack[1] = this;
+			second = seq;
+		}
 		free(frame);
 		n++;
 	}
+	CHECK(second != 0);
 	CHECK(r == 0 && n == st.undelivered);
 	/* Nothing more on the same connection; all again on the next. */
 	CHECK(executor_outbox_take(w->ex, 1, &frame, &len, &seq) == 0);
-	executor_outbox_acked(w->ex, 1, first);
-	executor_outbox_acked(w->ex, 2, first + 1);   /* wrong connection */
+	executor_outbox_acked(w->ex, ack[0].action_id, ack[0].request_sha256);
+	/* An ack of another request's result acknowledges nothing. */
+	wrong = ack[1];
+	wrong.request_sha256[0] = wrong.request_sha256[0] == '0' ? '1' : '0';
+	executor_outbox_acked(w->ex, wrong.action_id, wrong.request_sha256);
+	executor_outbox_acked(w->ex, "00000000000000000000000000000000",
+	    ack[1].request_sha256);
+	/* Every copy of the acknowledged result goes, nothing else. */
 	executor_get_stats(w->ex, &st);
-	CHECK(st.undelivered == n - 1);
+	CHECKF(st.undelivered == n - copies && st.results_acked == copies,
+	    "undelivered %zu of %zu, acked %llu, copies %zu", st.undelivered,
+	    n, (unsigned long long)st.results_acked, copies);
 	CHECK(executor_outbox_take(w->ex, 2, &frame, &len, &seq) == 1);
-	CHECK(seq == first + 1);
+	CHECK(seq == second);
 	free(frame);
 	executor_outbox_untake(w->ex, seq);
 	CHECK(executor_outbox_take(w->ex, 2, &frame, &len, &seq) == 1);
-	CHECK(seq == first + 1);
+	CHECK(seq == second);
 	free(frame);
 	/* Ten minutes on, nothing is kept. */
 	w->fake.now += EXECUTOR_OUTBOX_KEEP_MS + 60000;
@@ -967,11 +1012,11 @@ test_worker(struct world *w)
 static void
 submit_parsed(struct world *w, const char *f)
 {
-	cJSON *root = cJSON_Parse(f);
+	struct wire_frame parsed;
 
-	CHECK(root != NULL);
-	CHECK(executor_submit(w->ex, f, strlen(f), root) == 0);
-	cJSON_Delete(root);
+	CHECK(wire_parse_server_frame(f, strlen(f), &parsed, NULL) == 0);
+	CHECK(executor_submit(w->ex, f, strlen(f), &parsed) == 0);
+	CHECK(parsed.type == WIRE_NONE && parsed.payload_b64 == NULL);
 }
 
 /*

@@ -1,0 +1,575 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The agent channel's frames, built and parsed in one place (see wire.h):
+ * the server, the agent and the test peers all go through here, so the
+ * protocol document has one implementation to be true to.
+ */
+#include "wire.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "jsonx.h"
+#include "text.h"
+
+/* root object, containers array, row object, names/labels, strings */
+#define WIRE_AGENT_DEPTH 5
+#define WIRE_FLAT_DEPTH 2
+/* Deep enough to read type from any frame a peer sends. */
+#define WIRE_SERVER_DEPTH 8
+
+static const struct {
+	enum wire_type type;
+	const char *name;
+} wire_types[] = {
+	{ WIRE_HELLO, "hello" },
+	{ WIRE_INVENTORY, "inventory" },
+	{ WIRE_ACTION_RESULT, "action_result" },
+	{ WIRE_ACTION, "action" },
+	{ WIRE_RESULT_ACK, "result_ack" },
+};
+
+const char *
+wire_type_name(enum wire_type type)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(wire_types) / sizeof(wire_types[0]); i++)
+		if (wire_types[i].type == type)
+			return wire_types[i].name;
+	return NULL;
+}
+
+static enum wire_type
+type_of(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(wire_types) / sizeof(wire_types[0]); i++)
+		if (strcmp(wire_types[i].name, name) == 0)
+			return wire_types[i].type;
+	return WIRE_NONE;
+}
+
+/* ---- building ---- */
+
+/*
+ * A new object {"type":T} followed by the string members of keys/vals
+ * (n of them); NULL on allocation failure or a NULL value.
+ */
+static cJSON *
+flat_object(enum wire_type type, const char *const keys[],
+    const char *const vals[], size_t n)
+{
+	cJSON *o;
+	size_t i;
+
+	o = cJSON_CreateObject();
+	if (o == NULL ||
+	    cJSON_AddStringToObject(o, "type", wire_type_name(type)) == NULL)
+		goto fail;
+	for (i = 0; i < n; i++) {
+		if (vals[i] == NULL ||
+		    cJSON_AddStringToObject(o, keys[i], vals[i]) == NULL)
+			goto fail;
+	}
+	return o;
+fail:
+	cJSON_Delete(o);
+	return NULL;
+}
+
+/* Prints o (consumed) into *out, its length into *len. */
+static int
+finish(cJSON *o, char **out, size_t *len)
+{
+	int r = SIGNET_ERR_ALLOC;
+
+	if (o != NULL)
+		*out = jsonx_print(o);
+	if (*out != NULL) {
+		*len = strlen(*out);
+		r = 0;
+	}
+	cJSON_Delete(o);
+	return r;
+}
+
+static int
+build_flat(enum wire_type type, const char *const keys[],
+    const char *const vals[], size_t n, char **out, size_t *len)
+{
+	size_t i;
+
+	*out = NULL;
+	*len = 0;
+	for (i = 0; i < n; i++)
+		if (vals[i] == NULL)
+			return SIGNET_ERR_INVALID_ARG;
+	return finish(flat_object(type, keys, vals, n), out, len);
+}
+
+int
+wire_build_hello(const char *host_id, const char *agent_version,
+    const char *docker_version, const char *result_key_id, char **out,
+    size_t *len)
+{
+	static const char *const keys[] = { "host_id", "agent_version",
+		"docker_version", "result_key_id" };
+	const char *vals[] = { host_id, agent_version, docker_version,
+		result_key_id };
+
+	return build_flat(WIRE_HELLO, keys, vals, 4, out, len);
+}
+
+int
+wire_build_inventory(const struct inventory *inv, char **out, size_t *len)
+{
+	cJSON *o, *rows;
+
+	*out = NULL;
+	*len = 0;
+	if (inv == NULL)
+		return SIGNET_ERR_INVALID_ARG;
+	o = flat_object(WIRE_INVENTORY, NULL, NULL, 0);
+	rows = inventory_to_json(inv, NULL);
+	if (o == NULL || rows == NULL ||
+	    !cJSON_AddItemToObject(o, "containers", rows)) {
+		cJSON_Delete(rows);
+		cJSON_Delete(o);
+		return SIGNET_ERR_ALLOC;
+	}
+	return finish(o, out, len);
+}
+
+int
+wire_build_action(const char *payload_b64, const char *sig_b64,
+    const char *key_id, char **out, size_t *len)
+{
+	static const char *const keys[] = { "payload", "sig", "key_id" };
+	const char *vals[] = { payload_b64, sig_b64, key_id };
+
+	return build_flat(WIRE_ACTION, keys, vals, 3, out, len);
+}
+
+int
+wire_build_result(const char *payload_b64, const char *sig_b64, char **out,
+    size_t *len)
+{
+	static const char *const keys[] = { "payload", "sig" };
+	const char *vals[] = { payload_b64, sig_b64 };
+
+	return build_flat(WIRE_ACTION_RESULT, keys, vals, 2, out, len);
+}
+
+int
+wire_build_result_ack(const struct wire_result_ack *ack, char **out,
+    size_t *len)
+{
+	static const char *const keys[] = { "action_id", "request_sha256" };
+	const char *vals[] = { ack->action_id, ack->request_sha256 };
+
+	return build_flat(WIRE_RESULT_ACK, keys, vals, 2, out, len);
+}
+
+/* ---- parsing ---- */
+
+/* Versions: semver, Debian and git-describe forms; nothing to escape. */
+static bool
+valid_version(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	if (n == 0 || n > WIRE_VERSION_MAX)
+		return false;
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		    c == '+' || c == '~' || c == ':' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+static bool
+valid_key_id(const char *s)
+{
+	return text_is_hex(s, KEYS_ID_LEN);
+}
+
+static bool
+valid_action_id(const char *s)
+{
+	return text_is_hex(s, 32);
+}
+
+static bool
+valid_sha256(const char *s)
+{
+	return text_is_hex(s, 64);
+}
+
+/*
+ * Copies member key of obj (frame what), a string accepted by ok, into
+ * dst; want says what ok accepts.
+ */
+static int
+take(const cJSON *obj, const char *what, const char *key,
+    bool (*ok)(const char *), const char *want, char *dst, size_t dstlen,
+    struct err_msg *msg)
+{
+	const char *s = NULL;
+	char esc[80];
+	int r;
+
+	r = jsonx_get_string(obj, key, false, what, &s, msg);
+	if (r != 0)
+		return r;
+	if (!ok(s) || strlen(s) >= dstlen)
+		return err_set(msg, SIGNET_ERR_FORMAT,
+		    "%s: %s \"%s\" is not %s", what, key,
+		    text_escape_str(s, esc, sizeof(esc)), want);
+	memcpy(dst, s, strlen(s) + 1);
+	return 0;
+}
+
+/*
+ * A string member of 1..max bytes (0..max when empty_ok) and, when
+ * no_control, free of control bytes, copied into a new *out.
+ */
+static int
+take_text(const cJSON *obj, const char *what, const char *key, size_t max,
+    bool empty_ok, bool no_control, char **out, struct err_msg *msg)
+{
+	const char *s = NULL;
+	size_t n;
+	int r;
+
+	r = jsonx_get_string(obj, key, false, what, &s, msg);
+	if (r != 0)
+		return r;
+	n = strlen(s);
+	if ((n == 0 && !empty_ok) || n > max)
+		return err_set(msg, SIGNET_ERR_FORMAT, "%s: %s must be "
+		    "%s..%zu bytes, is %zu", what, key, empty_ok ? "0" : "1",
+		    max, n);
+	if (no_control && text_has_control(s))
+		return err_set(msg, SIGNET_ERR_FORMAT, "%s: %s holds a "
+		    "control character", what, key);
+	*out = strdup(s);
+	if (*out == NULL)
+		return err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+	return 0;
+}
+
+/* The type member of root, known or not (*type NONE when unknown). */
+static int
+read_type(const cJSON *root, enum wire_type *type, const char **name,
+    struct err_msg *msg)
+{
+	int r;
+
+	*type = WIRE_NONE;
+	r = jsonx_get_string(root, "type", false, "frame", name, msg);
+	if (r == 0)
+		*type = type_of(*name);
+	return r;
+}
+
+static int
+refuse_type(const char *name, const char *where, struct err_msg *msg)
+{
+	char esc[48];
+
+	return err_set(msg, SIGNET_ERR_FORMAT,
+	    "frame type \"%s\" is not accepted %s",
+	    text_escape_str(name, esc, sizeof(esc)), where);
+}
+
+static int
+hello_members(const cJSON *root, struct wire_hello *out, struct err_msg *msg)
+{
+	static const char *const members[] = { "type", "host_id",
+		"agent_version", "docker_version", "result_key_id", NULL };
+	static const char version_want[] =
+	    "a version (1-64 of A-Z a-z 0-9 . _ + ~ : -)";
+	int r;
+
+	r = jsonx_only_members(root, members, "hello", msg);
+	if (r == 0)
+		r = take(root, "hello", "host_id", text_valid_name,
+		    "a valid host id", out->host_id, sizeof(out->host_id),
+		    msg);
+	if (r == 0)
+		r = take(root, "hello", "agent_version", valid_version,
+		    version_want, out->agent_version,
+		    sizeof(out->agent_version), msg);
+	if (r == 0)
+		r = take(root, "hello", "docker_version", valid_version,
+		    version_want, out->docker_version,
+		    sizeof(out->docker_version), msg);
+	if (r == 0)
+		r = take(root, "hello", "result_key_id", valid_key_id,
+		    "a key id (16 lowercase hex digits)", out->result_key_id,
+		    sizeof(out->result_key_id), msg);
+	return r;
+}
+
+int
+wire_parse_hello(const char *buf, size_t len, struct wire_hello *out,
+    struct err_msg *msg)
+{
+	cJSON *root = NULL;
+	enum wire_type type;
+	const char *name = NULL;
+	char esc[48];
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (buf == NULL)
+		return err_set(msg, SIGNET_ERR_INVALID_ARG, "hello: no data");
+	if (len > WIRE_HELLO_MAX)
+		return err_set(msg, SIGNET_ERR_TOO_LARGE, "hello: %zu bytes, "
+		    "over %d", len, WIRE_HELLO_MAX);
+	r = jsonx_parse_object("hello", buf, len, WIRE_FLAT_DEPTH, &root,
+	    msg);
+	if (r == 0)
+		r = read_type(root, &type, &name, msg);
+	if (r == 0 && type != WIRE_HELLO)
+		r = err_set(msg, SIGNET_ERR_FORMAT,
+		    "first frame has type \"%s\"; it must be hello",
+		    text_escape_str(name, esc, sizeof(esc)));
+	if (r == 0)
+		r = hello_members(root, out, msg);
+	cJSON_Delete(root);
+	if (r != 0)
+		memset(out, 0, sizeof(*out));
+	return r;
+}
+
+/* {"type":"action_result","payload","sig"}: the envelope, as received. */
+static int
+result_members(const cJSON *root, struct wire_frame *out,
+    struct err_msg *msg)
+{
+	static const char *const members[] = { "type", "payload", "sig",
+		NULL };
+	int r;
+
+	r = jsonx_only_members(root, members, "action_result", msg);
+	if (r == 0)
+		r = take_text(root, "action_result", "payload",
+		    WIRE_PAYLOAD_B64_MAX, false, false, &out->payload_b64, msg);
+	if (r == 0)
+		r = take_text(root, "action_result", "sig", WIRE_SIG_B64_MAX,
+		    false, false, &out->sig_b64, msg);
+	return r;
+}
+
+static int
+inventory_members(const cJSON *root, struct inventory **inv,
+    struct err_msg *msg)
+{
+	static const char *const members[] = { "type", "containers", NULL };
+	const cJSON *containers;
+	int r;
+
+	r = jsonx_only_members(root, members, "inventory", msg);
+	if (r != 0)
+		return r;
+	containers = cJSON_GetObjectItemCaseSensitive(root, "containers");
+	if (containers == NULL)
+		return err_set(msg, SIGNET_ERR_FORMAT,
+		    "inventory: containers missing");
+	return inventory_from_frame(containers, inv, msg);
+}
+
+int
+wire_parse_agent_frame(const char *buf, size_t len, struct wire_frame *out,
+    struct err_msg *msg)
+{
+	cJSON *root = NULL;
+	enum wire_type type = WIRE_NONE;
+	const char *name = NULL;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (buf == NULL)
+		return err_set(msg, SIGNET_ERR_INVALID_ARG, "frame: no data");
+	r = jsonx_parse_object("frame", buf, len, WIRE_AGENT_DEPTH, &root,
+	    msg);
+	if (r == 0)
+		r = read_type(root, &type, &name, msg);
+	if (r != 0)
+		goto out;
+	switch (type) {
+	case WIRE_INVENTORY:
+		r = inventory_members(root, &out->inv, msg);
+		break;
+	case WIRE_ACTION_RESULT:
+		r = result_members(root, out, msg);
+		break;
+	default:
+		r = refuse_type(name, "here", msg);
+		break;
+	}
+	if (r == 0)
+		out->type = type;
+out:
+	cJSON_Delete(root);
+	if (r != 0)
+		wire_frame_free(out);
+	return r;
+}
+
+/*
+ * {"type":"action","payload","sig","key_id"}. payload and sig are bounded
+ * by the frame (the channel drops larger ones): the envelope's own check
+ * names an oversized payload precisely.
+ */
+static int
+action_members(const cJSON *root, struct wire_frame *out,
+    struct err_msg *msg)
+{
+	static const char *const members[] = { "type", "payload", "sig",
+		"key_id", NULL };
+	char *kid = NULL;
+	int r;
+
+	r = jsonx_only_members(root, members, "frame", msg);
+	if (r == 0)
+		r = take_text(root, "frame", "payload", SIZE_MAX, true, false,
+		    &out->payload_b64, msg);
+	if (r == 0)
+		r = take_text(root, "frame", "sig", SIZE_MAX, true, false,
+		    &out->sig_b64, msg);
+	if (r == 0)
+		r = take_text(root, "frame", "key_id", WIRE_KEY_ID_MAX, true,
+		    true, &kid, msg);
+	if (r == 0)
+		memcpy(out->key_id, kid, strlen(kid) + 1);
+	free(kid);
+	return r;
+}
+
+/* {"type":"result_ack","action_id","request_sha256"}. */
+static int
+ack_members(const cJSON *root, struct wire_result_ack *ack,
+    struct err_msg *msg)
+{
+	static const char *const members[] = { "type", "action_id",
+		"request_sha256", NULL };
+	int r;
+
+	r = jsonx_only_members(root, members, "result_ack", msg);
+	if (r == 0)
+		r = take(root, "result_ack", "action_id", valid_action_id,
+		    "an action id (32 lowercase hex digits)", ack->action_id,
+		    sizeof(ack->action_id), msg);
+	if (r == 0)
+		r = take(root, "result_ack", "request_sha256", valid_sha256,
+		    "a SHA-256 (64 lowercase hex digits)", ack->request_sha256,
+		    sizeof(ack->request_sha256), msg);
+	return r;
+}
+
+int
+wire_parse_server_frame(const char *buf, size_t len, struct wire_frame *out,
+    struct err_msg *msg)
+{
+	cJSON *root = NULL;
+	enum wire_type type = WIRE_NONE;
+	const char *name = NULL;
+	char esc[48];
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (buf == NULL)
+		return err_set(msg, SIGNET_ERR_INVALID_ARG, "frame: no data");
+	r = jsonx_parse_object("frame", buf, len, WIRE_SERVER_DEPTH, &root,
+	    msg);
+	if (r == 0)
+		r = read_type(root, &type, &name, msg);
+	if (r != 0)
+		goto out;
+	switch (type) {
+	case WIRE_ACTION:
+		r = action_members(root, out, msg);
+		break;
+	case WIRE_RESULT_ACK:
+		r = ack_members(root, &out->ack, msg);
+		break;
+	default:
+		r = err_set(msg, SIGNET_ERR_FORMAT,
+		    "unknown frame type \"%s\"",
+		    text_escape_str(name, esc, sizeof(esc)));
+		type = WIRE_NONE;
+		break;
+	}
+out:
+	cJSON_Delete(root);
+	if (r != 0)
+		wire_frame_free(out);
+	out->type = type;
+	return r;
+}
+
+/* A string member of obj of at most max bytes, copied; NULL when not. */
+static int
+peek_text(const cJSON *obj, const char *key, size_t max, char **out)
+{
+	const cJSON *v;
+
+	*out = NULL;
+	v = cJSON_GetObjectItemCaseSensitive(obj, key);
+	if (!cJSON_IsString(v) || v->valuestring == NULL ||
+	    strlen(v->valuestring) > max)
+		return 0;
+	*out = strdup(v->valuestring);
+	return *out == NULL ? SIGNET_ERR_ALLOC : 0;
+}
+
+int
+wire_peek_action(const char *buf, size_t len, char **payload_b64,
+    char **key_id)
+{
+	cJSON *root = NULL;
+	int r = 0;
+
+	*payload_b64 = NULL;
+	*key_id = NULL;
+	if (buf == NULL ||
+	    jsonx_parse_object("frame", buf, len, WIRE_SERVER_DEPTH, &root,
+	    NULL) != 0)
+		return 0;
+	r = peek_text(root, "payload", SIZE_MAX, payload_b64);
+	if (r == 0)
+		r = peek_text(root, "key_id", WIRE_KEY_ID_MAX, key_id);
+	if (r == 0 && *key_id != NULL && text_has_control(*key_id)) {
+		free(*key_id);
+		*key_id = NULL;
+	}
+	cJSON_Delete(root);
+	if (r != 0) {
+		free(*payload_b64);
+		free(*key_id);
+		*payload_b64 = *key_id = NULL;
+	}
+	return r;
+}
+
+void
+wire_frame_free(struct wire_frame *f)
+{
+	if (f == NULL)
+		return;
+	inventory_free(f->inv);
+	free(f->payload_b64);
+	free(f->sig_b64);
+	memset(f, 0, sizeof(*f));
+}

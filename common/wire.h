@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The agent channel's frames (docs/protocol.md, "Frames"): the one place
+ * that writes or reads their JSON. Builders serialise what they are given
+ * (tests build hostile frames with them too); parsers are strict, one per
+ * frame type: exactly the members the protocol lists, each type- and
+ * size-checked, peer bytes escaped in every message. The signed envelopes
+ * inside action and action_result frames are only carried here, as the
+ * exact base64 texts received; envelope.c verifies them.
+ */
+#ifndef SIGNET_WIRE_H
+#define SIGNET_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "envelope.h"
+#include "err.h"
+#include "identity.h"
+#include "inventory.h"
+#include "keys.h"
+
+#define WIRE_VERSION_MAX 64            /* agent_version, docker_version */
+#define WIRE_HELLO_MAX 4096            /* bytes of a hello, before parsing */
+/* base64 of an ENVELOPE_PAYLOAD_MAX payload, with room to spare */
+#define WIRE_PAYLOAD_B64_MAX (ENVELOPE_PAYLOAD_MAX / 3 * 4 + 8)
+#define WIRE_SIG_B64_MAX 128
+#define WIRE_KEY_ID_MAX 64             /* a key_id as carried, unchecked */
+
+enum wire_type {
+	WIRE_NONE = 0,
+	WIRE_HELLO,                    /* agent -> server, first frame */
+	WIRE_INVENTORY,                /* agent -> server */
+	WIRE_ACTION_RESULT,            /* agent -> server */
+	WIRE_ACTION,                   /* server -> agent */
+	WIRE_RESULT_ACK,               /* server -> agent */
+};
+
+struct wire_hello {
+	char host_id[IDENTITY_NAME_MAX + 1];
+	char agent_version[WIRE_VERSION_MAX + 1];
+	char docker_version[WIRE_VERSION_MAX + 1];
+	char result_key_id[KEYS_ID_LEN + 1];
+};
+
+/* The server has durably recorded the result of this very request. */
+struct wire_result_ack {
+	char action_id[33];            /* 32 lowercase hex */
+	char request_sha256[65];       /* 64 lowercase hex */
+};
+
+/*
+ * A parsed frame (wire_frame_free it). type says which members are set:
+ * hello (HELLO), inv (INVENTORY), payload_b64 and sig_b64 (ACTION and
+ * ACTION_RESULT: the texts as received, for the envelope's check on the
+ * exact bytes), key_id (ACTION: as received; the pinned set judges it),
+ * ack (RESULT_ACK).
+ */
+struct wire_frame {
+	enum wire_type type;
+	struct wire_hello hello;
+	struct inventory *inv;
+	char *payload_b64;
+	char *sig_b64;
+	char key_id[WIRE_KEY_ID_MAX + 1];
+	struct wire_result_ack ack;
+};
+
+/* The frame's "type" text ("hello", ...); NULL for NONE or unknown. */
+const char *wire_type_name(enum wire_type type);
+
+/*
+ * Builders. Each serialises its frame compactly into *out, a new
+ * NUL-terminated string of *len bytes (free()). Nothing is validated: a
+ * parser judges what it gets. Return 0, SIGNET_ERR_INVALID_ARG (a NULL
+ * member) or SIGNET_ERR_ALLOC; *out is NULL on failure.
+ */
+int wire_build_hello(const char *host_id, const char *agent_version,
+    const char *docker_version, const char *result_key_id, char **out,
+    size_t *len) __attribute__((warn_unused_result));
+int wire_build_inventory(const struct inventory *inv, char **out,
+    size_t *len) __attribute__((warn_unused_result));
+/* An action frame: a signed envelope's payload, sig and key_id texts. */
+int wire_build_action(const char *payload_b64, const char *sig_b64,
+    const char *key_id, char **out, size_t *len)
+    __attribute__((warn_unused_result));
+/* An action_result frame: a signed envelope's payload and sig texts. */
+int wire_build_result(const char *payload_b64, const char *sig_b64,
+    char **out, size_t *len) __attribute__((warn_unused_result));
+int wire_build_result_ack(const struct wire_result_ack *ack, char **out,
+    size_t *len) __attribute__((warn_unused_result));
+
+/*
+ * Parses the agent's first frame buf[0..len): exactly type "hello",
+ * host_id (a valid name), agent_version and docker_version (1..64 of
+ * [A-Za-z0-9._+~:-]) and result_key_id (16 lowercase hex). *out is zeroed
+ * on entry and filled on success. Returns 0, SIGNET_ERR_FORMAT or
+ * SIGNET_ERR_TOO_LARGE (over WIRE_HELLO_MAX), with msg saying why.
+ */
+int wire_parse_hello(const char *buf, size_t len, struct wire_hello *out,
+    struct err_msg *msg) __attribute__((warn_unused_result));
+
+/*
+ * Parses a frame an agent sends after its hello: an inventory (rows as
+ * inventory_from_frame checks them) or an action_result (exactly payload
+ * and sig, non-empty base64-sized strings). Any other type, a second hello
+ * included, is refused. *out is zeroed on entry. Returns 0,
+ * SIGNET_ERR_FORMAT / SIGNET_ERR_TOO_LARGE or SIGNET_ERR_ALLOC, with msg.
+ */
+int wire_parse_agent_frame(const char *buf, size_t len,
+    struct wire_frame *out, struct err_msg *msg)
+    __attribute__((warn_unused_result));
+
+/*
+ * Parses a frame the server sends: an action (exactly payload, sig and
+ * key_id, strings within their bounds, key_id free of control bytes) or a
+ * result_ack (exactly action_id, 32 lowercase hex, and request_sha256, 64).
+ * out->type is set as soon as the type member names one of these, even
+ * when the rest is refused, so that a refused action can still be
+ * answered in order. *out is zeroed on entry. Returns 0,
+ * SIGNET_ERR_FORMAT or SIGNET_ERR_ALLOC, with msg.
+ */
+int wire_parse_server_frame(const char *buf, size_t len,
+    struct wire_frame *out, struct err_msg *msg)
+    __attribute__((warn_unused_result));
+
+/*
+ * What a refused action frame claims, read without any check but bounds:
+ * the payload text and key_id members when they are strings (NULL when
+ * not). Only so that a refusal can name the action it refuses; nothing
+ * read here is trusted. *payload_b64 and *key_id are new strings (free()).
+ * Returns 0 (whatever could be read), SIGNET_ERR_ALLOC.
+ */
+int wire_peek_action(const char *buf, size_t len, char **payload_b64,
+    char **key_id) __attribute__((warn_unused_result));
+
+/* Frees what f holds and zeroes it; NULL allowed. */
+void wire_frame_free(struct wire_frame *f);
+
+#endif
