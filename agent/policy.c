@@ -52,7 +52,7 @@ struct rule {
 	char *image; /* glob, NULL when not given */
 	struct rule_label *labels;
 	size_t nlabels;
-	unsigned actions; /* bit (1 << enum policy_action) */
+	unsigned actions; /* bit (1 << a) for each allowed action a */
 	char **operators;
 	size_t noperators;
 	bool has_operators;
@@ -70,29 +70,45 @@ struct policy {
 	pthread_mutex_t mu; /* guards every rule's rate table */
 };
 
-static const char *const action_names[POLICY_ACTION_COUNT] = {
-    "START", "STOP", "RESTART"};
+/*
+ * The actions a policy can allow, a closed range of enum envelope_action:
+ * ENVELOPE_ACTION_NONE (0) is never one, nor is a value the envelope
+ * module may learn later until the policy is taught about it.
+ */
+#define ACTION_FIRST ENVELOPE_ACTION_START
+#define ACTION_LAST ENVELOPE_ACTION_RESTART
+
+_Static_assert(ACTION_LAST < sizeof(unsigned) * CHAR_BIT,
+    "struct rule.actions holds one bit per action");
+
+/* True for START, STOP and RESTART: checked before any (1u << a). */
+static bool
+action_valid(enum envelope_action a)
+{
+	return (int)a >= (int)ACTION_FIRST && (int)a <= (int)ACTION_LAST;
+}
 
 const char *
-policy_action_name(enum policy_action a)
+policy_action_name(enum envelope_action a)
 {
-	if ((int)a < 0 || a >= POLICY_ACTION_COUNT)
+	const char *s;
+
+	if (!action_valid(a))
 		return "?";
-	return action_names[a];
+	s = envelope_action_name(a);
+	return s != NULL ? s : "?";
 }
 
 int
-policy_action_parse(const char *s, enum policy_action *out)
+policy_action_parse(const char *s, enum envelope_action *out)
 {
-	int i;
+	enum envelope_action a;
 
-	for (i = 0; s != NULL && i < POLICY_ACTION_COUNT; i++) {
-		if (strcmp(s, action_names[i]) == 0) {
-			*out = (enum policy_action)i;
-			return 0;
-		}
-	}
-	return SIGNET_ERR_FORMAT;
+	a = envelope_action_parse(s);
+	if (!action_valid(a))
+		return SIGNET_ERR_FORMAT;
+	*out = a;
+	return 0;
 }
 
 int64_t
@@ -788,7 +804,7 @@ parse_actions(struct pctx *c, const cJSON *a, const char *path, struct rule *ru)
 {
 	const cJSON *e;
 	char sub[PATH_BUF], esc[ESC_BUF];
-	enum policy_action act;
+	enum envelope_action act;
 	long i = 0;
 	int r;
 
@@ -809,7 +825,7 @@ parse_actions(struct pctx *c, const cJSON *a, const char *path, struct rule *ru)
 			    text_escape_str(e->valuestring, esc, sizeof(esc)));
 		if (ru->actions & (1u << act))
 			return pfail(c, sub, NULL, "duplicate action \"%s\"",
-			    action_names[act]);
+			    policy_action_name(act));
 		ru->actions |= 1u << act;
 	}
 	return 0;
@@ -1405,9 +1421,10 @@ policy_rule_describe(const struct policy *p, size_t i, char *buf, size_t len)
 		    text_escape_str(ru->labels[k].key, esc, sizeof(esc)),
 		    text_escape_str(ru->labels[k].value, esc2, sizeof(esc2)));
 	appendf(buf, len, &off, "; actions ");
-	for (a = 0; a < POLICY_ACTION_COUNT; a++) {
+	for (a = ACTION_FIRST; a <= ACTION_LAST; a++) {
 		if (ru->actions & (1u << a)) {
-			appendf(buf, len, &off, "%s%s", sep, action_names[a]);
+			appendf(buf, len, &off, "%s%s", sep,
+			    policy_action_name((enum envelope_action)a));
 			sep = ",";
 		}
 	}
@@ -1668,7 +1685,7 @@ rule_eval(struct rule *ru, const struct policy_request *req,
 		return failed;
 	/* Matched the container: nearer than any rule that did not. */
 	*score = SCORE_MATCHED + POLICY_STAGE_ACTION;
-	if ((int)req->action < 0 || req->action >= POLICY_ACTION_COUNT ||
+	if (!action_valid(req->action) ||
 	    (ru->actions & (1u << req->action)) == 0) {
 		(void)snprintf(why, whylen, "action %s not listed",
 		    policy_action_name(req->action));
@@ -1757,6 +1774,15 @@ decide(struct policy *p, const struct policy_request *req,
 	deny(dec, -1, POLICY_STAGE_NAME, "denied: no decision");
 	if (p == NULL || req == NULL || p->nrules == 0)
 		return SIGNET_ERR_INVALID_ARG;
+	/* Refused outright: no rule may ever allow a non-action. */
+	if (!action_valid(req->action)) {
+		deny(dec, -1, POLICY_STAGE_ACTION,
+		    "denied: action value %d is not START, STOP or RESTART%s",
+		    (int)req->action,
+		    req->action == ENVELOPE_ACTION_NONE ? " (NONE: no action)"
+		                                        : "");
+		return 0;
+	}
 	normalise(req, &q);
 	if (record &&
 	    (q.id[0] == '\0' || strlen(q.id) > POLICY_CONTAINER_ID_MAX)) {
