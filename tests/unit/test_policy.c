@@ -844,6 +844,79 @@ test_helpers(void)
 	CHECK(strcmp(policy_action_name(ENVELOPE_ACTION_NONE), "?") == 0);
 }
 
+/*
+ * ENVELOPE_ACTION_NONE and values past RESTART are no actions: denied
+ * before any rule, even by a rule that allows every action to everyone,
+ * and never counted in a rate-limit window.
+ */
+static void
+test_not_an_action(void)
+{
+	static const struct {
+		int action;
+		const char *text;
+	} rows[] = {
+	    {ENVELOPE_ACTION_NONE,
+	        "denied: action value 0 is not START, STOP or RESTART "
+	        "(NONE: no action)"},
+	    {ENVELOPE_ACTION_RESTART + 1,
+	        "denied: action value 4 is not START, STOP or RESTART"},
+	    {-1, "denied: action value -1 is not START, STOP or RESTART"},
+	    {1 << 20,
+	        "denied: action value 1048576 is not START, STOP or RESTART"},
+	};
+	struct policy *p = parse_ok("{'host_id':'h1','rules':["
+	                            "{'match':{'name':'*'},"
+	                            "'actions':['START','STOP','RESTART'],"
+	                            "'rate_limit':{'max':1,'per_seconds':60}}"
+	                            "]}",
+	    NULL);
+	struct policy_request req;
+	struct policy_decision dec;
+	enum envelope_action a = ENVELOPE_ACTION_STOP;
+	char why[ERR_MSG_MAX];
+	size_t i;
+
+	CHECK(policy_action_parse("NONE", &a) == SIGNET_ERR_FORMAT &&
+	    a == ENVELOPE_ACTION_STOP);
+	CHECK(policy_action_parse("", &a) == SIGNET_ERR_FORMAT);
+	CHECK(strcmp(policy_action_name(ENVELOPE_ACTION_RESTART + 1), "?") ==
+	    0);
+	CHECK(strcmp(policy_action_name((enum envelope_action)-1), "?") == 0);
+	if (p == NULL)
+		return;
+	memset(&req, 0, sizeof(req));
+	req.container_id = "c1";
+	req.name = "web-1";
+	req.image = "nginx:1";
+	req.operator_name = "alice";
+	req.reason = "a good reason";
+	req.now_ms = 1000;
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		req.action = (enum envelope_action)rows[i].action;
+		memset(&dec, 0, sizeof(dec));
+		dec.allow = true;
+		CHECKF(policy_decide(p, &req, &dec) == 0 && !dec.allow &&
+		        dec.rule == -1 && dec.stage == POLICY_STAGE_ACTION,
+		    "row %zu: allow=%d rule=%d stage=%d %s", i, dec.allow,
+		    dec.rule, (int)dec.stage, dec.text);
+		CHECKF(strcmp(dec.text, rows[i].text) == 0, "row %zu: %s", i,
+		    dec.text);
+		dec.allow = true;
+		CHECK(policy_evaluate(p, &req, &dec) == 0 && !dec.allow &&
+		    dec.stage == POLICY_STAGE_ACTION);
+		CHECK(policy_rule_check(p, 0, &req, why, sizeof(why)) ==
+		    POLICY_STAGE_ACTION);
+		CHECK_CONTAINS(why, "action ? not listed");
+	}
+	/* Nothing was counted: the one allowed action is still there. */
+	req.action = ENVELOPE_ACTION_START;
+	CHECK(policy_decide(p, &req, &dec) == 0 && dec.allow && dec.rule == 0);
+	CHECK(policy_decide(p, &req, &dec) == 0 && !dec.allow &&
+	    dec.stage == POLICY_STAGE_RATE);
+	policy_free(p);
+}
+
 /* ---- files: permissions and reload ---- */
 
 static char tmpdir[] = "/tmp/signet-policy-test.XXXXXX";
@@ -1195,6 +1268,7 @@ main(void)
 {
 	test_helpers();
 	test_decisions();
+	test_not_an_action();
 	test_rate_limits();
 	test_parse_errors();
 	test_parse_limits();
