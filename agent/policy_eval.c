@@ -190,6 +190,32 @@ glob_matches(const char *glob, const char *s)
 	return fnmatch(glob, s, 0) == 0;
 }
 
+/*
+ * Judges one glob matcher of a rule (glob NULL: not given). A hold counts
+ * in *held; the rule's first failure (*failed still ALLOWED) sets *failed
+ * to st and says why.
+ */
+static void
+judge_glob(const char *glob, const char *have, const char *what,
+    enum policy_stage st, int *held, enum policy_stage *failed, char *why,
+    size_t whylen)
+{
+	char e1[ESC_BUF], e2[ESC_BUF];
+
+	if (glob == NULL)
+		return;
+	if (glob_matches(glob, have)) {
+		(*held)++;
+		return;
+	}
+	if (*failed != POLICY_STAGE_ALLOWED)
+		return;
+	*failed = st;
+	(void)snprintf(why, whylen, "%s \"%s\" does not match \"%s\"", what,
+	    text_escape_str(have, e1, sizeof(e1)),
+	    text_escape_str(glob, e2, sizeof(e2)));
+}
+
 static bool
 is_space(char ch)
 {
@@ -348,30 +374,10 @@ rule_eval(struct rule *ru, const struct policy_request *req,
 
 	why[0] = '\0';
 	/* Every matcher is judged, so that nearness can count them. */
-	if (ru->name != NULL) {
-		if (glob_matches(ru->name, q->name)) {
-			held++;
-		} else {
-			failed = POLICY_STAGE_NAME;
-			(void)snprintf(why, whylen,
-			    "name \"%s\" does not "
-			    "match \"%s\"",
-			    text_escape_str(q->name, e1, sizeof(e1)),
-			    text_escape_str(ru->name, e2, sizeof(e2)));
-		}
-	}
-	if (ru->image != NULL) {
-		if (glob_matches(ru->image, q->image)) {
-			held++;
-		} else if (failed == POLICY_STAGE_ALLOWED) {
-			failed = POLICY_STAGE_IMAGE;
-			(void)snprintf(why, whylen,
-			    "image \"%s\" does not "
-			    "match \"%s\"",
-			    text_escape_str(q->image, e1, sizeof(e1)),
-			    text_escape_str(ru->image, e2, sizeof(e2)));
-		}
-	}
+	judge_glob(ru->name, q->name, "name", POLICY_STAGE_NAME, &held, &failed,
+	    why, whylen);
+	judge_glob(ru->image, q->image, "image", POLICY_STAGE_IMAGE, &held,
+	    &failed, why, whylen);
 	for (k = 0; k < ru->nlabels; k++) {
 		const struct rule_label *want = &ru->labels[k];
 		const char *have = NULL;

@@ -14,6 +14,13 @@
 
 #include "text.h"
 
+/* "label: out of memory" as SIGNET_ERR_ALLOC; returns that. */
+static int
+nomem(struct pctx *c)
+{
+	return err_set(c->msg, SIGNET_ERR_ALLOC, "%s: out of memory", c->label);
+}
+
 static const char *
 type_name(const cJSON *n)
 {
@@ -64,6 +71,19 @@ want_type(
 	    c, path, NULL, "expected %s, found %s", want, type_name(n));
 }
 
+/* obj is an object (want says so in a refusal) holding only allowed keys. */
+static int
+want_object(struct pctx *c, const cJSON *obj, const char *path,
+    const char *want, const char *const *allowed, const char *hint)
+{
+	int r;
+
+	r = want_type(c, obj, path, cJSON_IsObject(obj), want);
+	if (r == 0)
+		r = check_keys(c, obj, path, allowed, hint);
+	return r;
+}
+
 /* A string of 1..max bytes (0..max when allow_empty) duplicated to *out. */
 static int
 get_string(struct pctx *c, const cJSON *n, const char *path, size_t max,
@@ -87,8 +107,7 @@ get_string(struct pctx *c, const cJSON *n, const char *path, size_t max,
 		return 0;
 	*out = strdup(n->valuestring);
 	if (*out == NULL)
-		return err_set(
-		    c->msg, SIGNET_ERR_ALLOC, "%s: out of memory", c->label);
+		return nomem(c);
 	return 0;
 }
 
@@ -133,6 +152,39 @@ get_glob(struct pctx *c, const cJSON *n, const char *path, char **out)
 	return get_string(c, n, path, POLICY_GLOB_MAX, false, out);
 }
 
+/*
+ * Finds obj.key and writes its path into sub. When absent, *out is NULL:
+ * 0, or SIGNET_ERR_POLICY when the key is required.
+ */
+static int
+member(struct pctx *c, const cJSON *obj, const char *path, const char *key,
+    bool required, char *sub, size_t sublen, const cJSON **out)
+{
+	*out = cJSON_GetObjectItemCaseSensitive(obj, key);
+	if (*out == NULL && required)
+		return policy_fail(
+		    c, path, NULL, "missing required key \"%s\"", key);
+	policy_path_key(sub, sublen, path, key, strlen(key));
+	return 0;
+}
+
+/*
+ * Counts the members of the array or object n at path into *count: 1 to
+ * max, else "empty what" (with hint) or "N what, more than the max".
+ */
+static int
+count_members(struct pctx *c, const cJSON *n, const char *path,
+    const char *what, const char *hint, size_t max, size_t *count)
+{
+	*count = (size_t)cJSON_GetArraySize(n);
+	if (*count == 0)
+		return policy_fail(c, path, hint, "empty %s", what);
+	if (*count > max)
+		return policy_fail(c, path, NULL,
+		    "%zu %s, more than the %zu allowed", *count, what, max);
+	return 0;
+}
+
 static int
 parse_match(struct pctx *c, const cJSON *m, const char *path, struct rule *ru)
 {
@@ -142,10 +194,8 @@ parse_match(struct pctx *c, const cJSON *m, const char *path, struct rule *ru)
 	size_t count;
 	int r;
 
-	r = want_type(c, m, path, cJSON_IsObject(m), "an object");
-	if (r != 0)
-		return r;
-	r = check_keys(c, m, path, keys, "allowed: name, image, labels");
+	r = want_object(
+	    c, m, path, "an object", keys, "allowed: name, image, labels");
 	if (r != 0)
 		return r;
 	if (m->child == NULL)
@@ -153,40 +203,29 @@ parse_match(struct pctx *c, const cJSON *m, const char *path, struct rule *ru)
 		    "use \"name\": \"*\" to match every "
 		    "container",
 		    "empty match");
-	n = cJSON_GetObjectItemCaseSensitive(m, "name");
-	if (n != NULL) {
-		policy_path_key(sub, sizeof(sub), path, "name", 4);
+	r = member(c, m, path, "name", false, sub, sizeof(sub), &n);
+	if (r == 0 && n != NULL)
 		r = get_glob(c, n, sub, &ru->name);
-		if (r != 0)
-			return r;
-	}
-	n = cJSON_GetObjectItemCaseSensitive(m, "image");
-	if (n != NULL) {
-		policy_path_key(sub, sizeof(sub), path, "image", 5);
+	if (r != 0)
+		return r;
+	r = member(c, m, path, "image", false, sub, sizeof(sub), &n);
+	if (r == 0 && n != NULL)
 		r = get_glob(c, n, sub, &ru->image);
-		if (r != 0)
-			return r;
-	}
-	n = cJSON_GetObjectItemCaseSensitive(m, "labels");
-	if (n == NULL)
-		return 0;
-	policy_path_key(sub, sizeof(sub), path, "labels", 6);
+	if (r != 0)
+		return r;
+	r = member(c, m, path, "labels", false, sub, sizeof(sub), &n);
+	if (r != 0 || n == NULL)
+		return r;
 	r = want_type(c, n, sub, cJSON_IsObject(n), "an object");
 	if (r != 0)
 		return r;
-	count = (size_t)cJSON_GetArraySize(n);
-	if (count == 0)
-		return policy_fail(
-		    c, sub, "leave \"labels\" out instead", "empty labels");
-	if (count > POLICY_LABELS_MAX)
-		return policy_fail(c, sub, NULL,
-		    "%zu labels, more than the %d "
-		    "allowed",
-		    count, POLICY_LABELS_MAX);
+	r = count_members(c, n, sub, "labels", "leave \"labels\" out instead",
+	    POLICY_LABELS_MAX, &count);
+	if (r != 0)
+		return r;
 	ru->labels = calloc(count, sizeof(*ru->labels));
 	if (ru->labels == NULL)
-		return err_set(
-		    c->msg, SIGNET_ERR_ALLOC, "%s: out of memory", c->label);
+		return nomem(c);
 	for (lab = n->child; lab != NULL; lab = lab->next) {
 		struct rule_label *l = &ru->labels[ru->nlabels];
 		size_t kl = strlen(lab->string);
@@ -205,8 +244,7 @@ parse_match(struct pctx *c, const cJSON *m, const char *path, struct rule *ru)
 			return r;
 		l->key = strdup(lab->string);
 		if (l->key == NULL)
-			return err_set(c->msg, SIGNET_ERR_ALLOC,
-			    "%s: out of memory", c->label);
+			return nomem(c);
 		ru->nlabels++;
 	}
 	return 0;
@@ -257,21 +295,14 @@ parse_operators(
 	r = want_type(c, a, path, cJSON_IsArray(a), "an array");
 	if (r != 0)
 		return r;
-	count = (size_t)cJSON_GetArraySize(a);
-	if (count == 0)
-		return policy_fail(c, path,
-		    "leave \"operators\" out to allow any "
-		    "operator",
-		    "empty operators");
-	if (count > POLICY_OPERATORS_MAX)
-		return policy_fail(c, path, NULL,
-		    "%zu operators, more than the %d "
-		    "allowed",
-		    count, POLICY_OPERATORS_MAX);
+	r = count_members(c, a, path, "operators",
+	    "leave \"operators\" out to allow any operator",
+	    POLICY_OPERATORS_MAX, &count);
+	if (r != 0)
+		return r;
 	ru->operators = calloc(count, sizeof(*ru->operators));
 	if (ru->operators == NULL)
-		return err_set(
-		    c->msg, SIGNET_ERR_ALLOC, "%s: out of memory", c->label);
+		return nomem(c);
 	ru->has_operators = true;
 	for (e = a->child; e != NULL; e = e->next, i++) {
 		policy_path_index(sub, sizeof(sub), path, i);
@@ -292,8 +323,7 @@ parse_operators(
 		}
 		ru->operators[ru->noperators] = strdup(e->valuestring);
 		if (ru->operators[ru->noperators] == NULL)
-			return err_set(c->msg, SIGNET_ERR_ALLOC,
-			    "%s: out of memory", c->label);
+			return nomem(c);
 		ru->noperators++;
 	}
 	return 0;
@@ -307,26 +337,20 @@ parse_rate(struct pctx *c, const cJSON *o, const char *path, struct rule *ru)
 	char sub[PATH_BUF];
 	int r;
 
-	r = want_type(c, o, path, cJSON_IsObject(o), "an object");
+	r = want_object(
+	    c, o, path, "an object", keys, "allowed: max, per_seconds");
 	if (r != 0)
 		return r;
-	r = check_keys(c, o, path, keys, "allowed: max, per_seconds");
+	r = member(c, o, path, "max", true, sub, sizeof(sub), &n);
+	if (r == 0)
+		r = get_int(c, n, sub, 1, POLICY_RATE_MAX_MAX, &ru->rate_max);
 	if (r != 0)
 		return r;
-	n = cJSON_GetObjectItemCaseSensitive(o, "max");
-	if (n == NULL)
-		return policy_fail(
-		    c, path, NULL, "missing required key \"max\"");
-	policy_path_key(sub, sizeof(sub), path, "max", 3);
-	r = get_int(c, n, sub, 1, POLICY_RATE_MAX_MAX, &ru->rate_max);
-	if (r != 0)
-		return r;
-	n = cJSON_GetObjectItemCaseSensitive(o, "per_seconds");
-	if (n == NULL)
-		return policy_fail(
-		    c, path, NULL, "missing required key \"per_seconds\"");
-	policy_path_key(sub, sizeof(sub), path, "per_seconds", 11);
-	return get_int(c, n, sub, 1, POLICY_RATE_WINDOW_MAX, &ru->rate_per);
+	r = member(c, o, path, "per_seconds", true, sub, sizeof(sub), &n);
+	if (r == 0)
+		r = get_int(
+		    c, n, sub, 1, POLICY_RATE_WINDOW_MAX, &ru->rate_per);
+	return r;
 }
 
 static int
@@ -338,64 +362,44 @@ parse_rule(struct pctx *c, const cJSON *o, const char *path, struct rule *ru)
 	char sub[PATH_BUF];
 	int r;
 
-	r = want_type(c, o, path, cJSON_IsObject(o), "an object (a rule)");
-	if (r != 0)
-		return r;
-	r = check_keys(c, o, path, keys,
+	r = want_object(c, o, path, "an object (a rule)", keys,
 	    "allowed: match, actions, operators, "
 	    "min_reason_length, rate_limit, comment");
 	if (r != 0)
 		return r;
-	n = cJSON_GetObjectItemCaseSensitive(o, "match");
-	if (n == NULL)
-		return policy_fail(
-		    c, path, NULL, "missing required key \"match\"");
-	policy_path_key(sub, sizeof(sub), path, "match", 5);
-	r = parse_match(c, n, sub, ru);
+	r = member(c, o, path, "match", true, sub, sizeof(sub), &n);
+	if (r == 0)
+		r = parse_match(c, n, sub, ru);
 	if (r != 0)
 		return r;
 	ru->match_text = cJSON_PrintUnformatted(n);
 	if (ru->match_text == NULL)
-		return err_set(
-		    c->msg, SIGNET_ERR_ALLOC, "%s: out of memory", c->label);
-	n = cJSON_GetObjectItemCaseSensitive(o, "actions");
-	if (n == NULL)
-		return policy_fail(
-		    c, path, NULL, "missing required key \"actions\"");
-	policy_path_key(sub, sizeof(sub), path, "actions", 7);
-	r = parse_actions(c, n, sub, ru);
+		return nomem(c);
+	r = member(c, o, path, "actions", true, sub, sizeof(sub), &n);
+	if (r == 0)
+		r = parse_actions(c, n, sub, ru);
 	if (r != 0)
 		return r;
-	n = cJSON_GetObjectItemCaseSensitive(o, "operators");
-	if (n != NULL) {
-		policy_path_key(sub, sizeof(sub), path, "operators", 9);
+	r = member(c, o, path, "operators", false, sub, sizeof(sub), &n);
+	if (r == 0 && n != NULL)
 		r = parse_operators(c, n, sub, ru);
-		if (r != 0)
-			return r;
-	}
-	n = cJSON_GetObjectItemCaseSensitive(o, "min_reason_length");
-	if (n != NULL) {
-		policy_path_key(
-		    sub, sizeof(sub), path, "min_reason_length", 17);
+	if (r != 0)
+		return r;
+	r = member(
+	    c, o, path, "min_reason_length", false, sub, sizeof(sub), &n);
+	if (r == 0 && n != NULL)
 		r = get_int(c, n, sub, 0, POLICY_REASON_MAX, &ru->min_reason);
-		if (r != 0)
-			return r;
-	}
-	n = cJSON_GetObjectItemCaseSensitive(o, "rate_limit");
-	if (n != NULL) {
-		policy_path_key(sub, sizeof(sub), path, "rate_limit", 10);
+	if (r != 0)
+		return r;
+	r = member(c, o, path, "rate_limit", false, sub, sizeof(sub), &n);
+	if (r == 0 && n != NULL)
 		r = parse_rate(c, n, sub, ru);
-		if (r != 0)
-			return r;
-	}
-	n = cJSON_GetObjectItemCaseSensitive(o, "comment");
-	if (n != NULL) {
-		policy_path_key(sub, sizeof(sub), path, "comment", 7);
+	if (r != 0)
+		return r;
+	r = member(c, o, path, "comment", false, sub, sizeof(sub), &n);
+	if (r == 0 && n != NULL)
 		r = get_string(c, n, sub, POLICY_COMMENT_MAX, true, NULL);
-		if (r != 0)
-			return r;
-	}
-	return 0;
+	return r;
 }
 
 static void
@@ -444,10 +448,8 @@ parse_top(
 	long i = 0;
 	int r;
 
-	r = want_type(c, root, "", cJSON_IsObject(root), "an object");
-	if (r != 0)
-		return r;
-	r = check_keys(c, root, "", keys, "allowed: host_id, rules, comment");
+	r = want_object(
+	    c, root, "", "an object", keys, "allowed: host_id, rules, comment");
 	if (r != 0)
 		return r;
 	n = cJSON_GetObjectItemCaseSensitive(root, "host_id");
@@ -484,21 +486,15 @@ parse_top(
 	r = want_type(c, n, "rules", cJSON_IsArray(n), "an array");
 	if (r != 0)
 		return r;
-	count = (size_t)cJSON_GetArraySize(n);
-	if (count == 0)
-		return policy_fail(c, "rules",
-		    "a policy needs at least one rule "
-		    "(with none, everything is denied anyway)",
-		    "empty rules");
-	if (count > POLICY_RULES_MAX)
-		return policy_fail(c, "rules", NULL,
-		    "%zu rules, more than the %d "
-		    "allowed",
-		    count, POLICY_RULES_MAX);
+	r = count_members(c, n, "rules", "rules",
+	    "a policy needs at least one rule "
+	    "(with none, everything is denied anyway)",
+	    POLICY_RULES_MAX, &count);
+	if (r != 0)
+		return r;
 	p->rules = calloc(count, sizeof(*p->rules));
 	if (p->rules == NULL)
-		return err_set(
-		    c->msg, SIGNET_ERR_ALLOC, "%s: out of memory", c->label);
+		return nomem(c);
 	for (e = n->child; e != NULL; e = e->next, i++) {
 		policy_path_index(sub, sizeof(sub), "rules", i);
 		/* Count first so that policy_free clears a half-built rule. */
