@@ -18,44 +18,16 @@
 long
 policy_utf8_chars(const char *s, size_t len)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0;
+	size_t i;
 	long n = 0;
 
-	while (i < len) {
-		unsigned char c = p[i];
-		size_t need, k;
-		uint32_t cp, min;
-
-		if (c < 0x80) {
-			i++;
-			n++;
+	/* The project's one UTF-8 validator; only the count is added here. */
+	if (!text_utf8_valid(s, len))
+		return -1;
+	for (i = 0; i < len; i++) {
+		/* Every byte but a continuation byte starts a character. */
+		if (((unsigned char)s[i] & 0xc0) == 0x80)
 			continue;
-		} else if ((c & 0xe0) == 0xc0) {
-			need = 1;
-			cp = c & 0x1f;
-			min = 0x80;
-		} else if ((c & 0xf0) == 0xe0) {
-			need = 2;
-			cp = c & 0x0f;
-			min = 0x800;
-		} else if ((c & 0xf8) == 0xf0) {
-			need = 3;
-			cp = c & 0x07;
-			min = 0x10000;
-		} else {
-			return -1;
-		}
-		if (need > len - i - 1)
-			return -1;
-		for (k = 1; k <= need; k++) {
-			if ((p[i + k] & 0xc0) != 0x80)
-				return -1;
-			cp = (cp << 6) | (p[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return -1;
-		i += need + 1;
 		n++;
 		if (n == LONG_MAX)
 			return -1;
