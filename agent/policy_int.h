@@ -4,7 +4,8 @@
  * included nowhere else (policy.h is the contract): the rule set as
  * parsed, and what one of its files lends another. A rule set is
  * immutable once parsed except for its rate-limit windows, which only
- * policy_eval.c touches, under struct policy's mutex.
+ * policy_eval.c changes while the policy is in use (under struct
+ * policy's mutex).
  */
 #ifndef SIGNET_AGENT_POLICY_INT_H
 #define SIGNET_AGENT_POLICY_INT_H
