@@ -925,19 +925,6 @@ frame_read(struct act *act, const char *data, size_t len,
 	return 0;
 }
 
-static enum policy_action
-policy_action_of(enum envelope_action a)
-{
-	switch (a) {
-	case ENVELOPE_ACTION_STOP:
-		return POLICY_ACTION_STOP;
-	case ENVELOPE_ACTION_RESTART:
-		return POLICY_ACTION_RESTART;
-	default:
-		return POLICY_ACTION_START;
-	}
-}
-
 /*
  * Step 3: the container as dockerd knows it, and the policy. Returns true
  * when the action may run; otherwise the answer has been given.
@@ -987,7 +974,7 @@ check_container(struct executor *ex, struct act *act)
 	req.image = c->image;
 	req.labels = labels;
 	req.nlabels = c->nlabels;
-	req.action = policy_action_of(act->a.action);
+	req.action = act->a.action;
 	req.operator_name = act->a.requested_by;
 	req.reason = act->a.reason;
 	req.now_ms = policy_now_ms();

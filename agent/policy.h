@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "envelope.h"
 #include "err.h"
 
 #define POLICY_FILE_MAX (1024 * 1024) /* bytes */
@@ -30,13 +31,6 @@
 #define POLICY_RATE_WINDOW_MAX 86400 /* rate_limit.per_seconds */
 #define POLICY_RATE_KEYS_MAX 4096    /* containers tracked per rule */
 #define POLICY_CONTAINER_ID_MAX 128  /* bytes */
-
-enum policy_action {
-	POLICY_ACTION_START = 0,
-	POLICY_ACTION_STOP,
-	POLICY_ACTION_RESTART,
-	POLICY_ACTION_COUNT
-};
 
 /*
  * How far a rule got for a request, in the order the checks run. A deny
@@ -64,6 +58,8 @@ struct policy_label {
  * strings are treated as empty. name may carry dockerd's leading '/' (one
  * is stripped). container_id keys the rate limit. now_ms is read from one
  * clock the caller keeps using (CLOCK_MONOTONIC is best: policy_now_ms()).
+ * action is the envelope's own: only START, STOP and RESTART can ever be
+ * allowed; ENVELOPE_ACTION_NONE or any other value is denied.
  */
 struct policy_request {
 	const char *container_id;
@@ -71,7 +67,7 @@ struct policy_request {
 	const char *image;
 	const struct policy_label *labels;
 	size_t nlabels;
-	enum policy_action action;
+	enum envelope_action action;
 	const char *operator_name;
 	const char *reason;
 	int64_t now_ms;
@@ -87,11 +83,17 @@ struct policy_decision {
 /* An immutable rule set plus its rate-limit window. */
 struct policy;
 
-/* "START", "STOP", "RESTART"; "?" for anything else. Never NULL. */
-const char *policy_action_name(enum policy_action a);
+/*
+ * "START", "STOP", "RESTART"; "?" for ENVELOPE_ACTION_NONE and anything
+ * else. Never NULL.
+ */
+const char *policy_action_name(enum envelope_action a);
 
-/* Parses an exact action name. 0 or SIGNET_ERR_FORMAT. */
-int policy_action_parse(const char *s, enum policy_action *out)
+/*
+ * Parses an exact action name ("START", "STOP", "RESTART"; never NONE)
+ * into *out. 0, or SIGNET_ERR_FORMAT with *out untouched.
+ */
+int policy_action_parse(const char *s, enum envelope_action *out)
     __attribute__((warn_unused_result));
 
 /*
@@ -138,10 +140,13 @@ char *policy_rule_describe(
 /*
  * Decides req against p and, when allowed by a rule with a rate limit,
  * counts the action in that rule's window for req->container_id. Rules are
- * tried in order; the first that allows wins. Thread-safe. Returns 0 with
- * *dec filled (allow or deny), or a negative SIGNET_ERR_* (bad arguments,
- * no memory for the rate-limit window) with *dec set to deny: callers must
- * treat anything but (0 and dec->allow) as deny.
+ * tried in order; the first that allows wins. A request whose action is
+ * not START, STOP or RESTART (ENVELOPE_ACTION_NONE included) is denied
+ * before any rule is tried: 0, rule -1, stage POLICY_STAGE_ACTION.
+ * Thread-safe. Returns 0 with *dec filled (allow or deny), or a negative
+ * SIGNET_ERR_* (bad arguments, no memory for the rate-limit window) with
+ * *dec set to deny: callers must treat anything but (0 and dec->allow) as
+ * deny.
  */
 int policy_decide(struct policy *p, const struct policy_request *req,
     struct policy_decision *dec) __attribute__((warn_unused_result));

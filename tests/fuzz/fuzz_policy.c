@@ -41,13 +41,17 @@ exercise(struct policy *p)
 		req.image = images[(k / 2) % 4];
 		req.operator_name = ops[k % 3];
 		req.reason = (k & 4) ? "a reason of some length \xc3\xa9" : "x";
-		req.action = (enum policy_action)(k % POLICY_ACTION_COUNT);
+		/* 0 is NONE, 4 past RESTART: both must be denied. */
+		req.action = (enum envelope_action)(k % 5);
 		req.now_ms = (int64_t)k * 1000;
 		if (policy_decide(p, &req, &dec) != 0)
 			abort();
 		if (dec.text[0] == '\0')
 			abort();
 		if (dec.allow && (dec.rule < 0 || (size_t)dec.rule >= n))
+			abort();
+		if (dec.allow && (req.action == ENVELOPE_ACTION_NONE ||
+		                     req.action > ENVELOPE_ACTION_RESTART))
 			abort();
 		(void)policy_rule_check(
 		    p, (size_t)k % n, &req, why, sizeof(why));

@@ -342,7 +342,7 @@ run_steps(struct policy *p, const struct rstep *s, size_t n, const char *what)
 		req.container_id = s[i].container;
 		req.name = "web-1";
 		req.image = "nginx:1";
-		req.action = POLICY_ACTION_RESTART;
+		req.action = ENVELOPE_ACTION_RESTART;
 		req.operator_name = s[i].op;
 		req.reason = "a good reason";
 		req.now_ms = s[i].now_ms;
@@ -404,7 +404,7 @@ test_rate_limits(void)
 		memset(&req, 0, sizeof(req));
 		req.container_id = "c1";
 		req.name = "web-1";
-		req.action = POLICY_ACTION_RESTART;
+		req.action = ENVELOPE_ACTION_RESTART;
 		req.now_ms = 500004;
 		CHECK(policy_decide(p, &req, &dec) == 0 && !dec.allow);
 		CHECK_CONTAINS(dec.text, "rate limit: 3 in 60 s reached for "
@@ -445,7 +445,7 @@ test_rate_limits(void)
 		memset(&req, 0, sizeof(req));
 		req.container_id = "c1";
 		req.name = "x";
-		req.action = POLICY_ACTION_RESTART;
+		req.action = ENVELOPE_ACTION_RESTART;
 		for (i = 0; i < 10005; i++) {
 			req.now_ms = i;
 			if (policy_decide(p, &req, &dec) == 0 && dec.allow)
@@ -815,7 +815,7 @@ test_helpers(void)
 	    {"\xf8\x88\x80\x80\x80", -1},
 	    {"a\xe2\x82", -1},
 	};
-	enum policy_action a;
+	enum envelope_action a;
 	size_t i;
 	char big[POLICY_GLOB_MAX + 2];
 
@@ -835,12 +835,86 @@ test_helpers(void)
 		CHECKF(policy_utf8_chars(utf8[i].s, strlen(utf8[i].s)) ==
 		           utf8[i].chars,
 		    "utf8 row %zu", i);
-	CHECK(policy_action_parse("STOP", &a) == 0 && a == POLICY_ACTION_STOP);
+	CHECK(policy_action_parse("STOP", &a) == 0 &&
+	    a == ENVELOPE_ACTION_STOP);
 	CHECK(policy_action_parse("stop", &a) == SIGNET_ERR_FORMAT);
 	CHECK(policy_action_parse(NULL, &a) == SIGNET_ERR_FORMAT);
-	CHECK(
-	    strcmp(policy_action_name(POLICY_ACTION_RESTART), "RESTART") == 0);
-	CHECK(strcmp(policy_action_name(POLICY_ACTION_COUNT), "?") == 0);
+	CHECK(strcmp(policy_action_name(ENVELOPE_ACTION_RESTART),
+	    "RESTART") == 0);
+	CHECK(strcmp(policy_action_name(ENVELOPE_ACTION_NONE), "?") == 0);
+}
+
+/*
+ * ENVELOPE_ACTION_NONE and values past RESTART are no actions: denied
+ * before any rule, even by a rule that allows every action to everyone,
+ * and never counted in a rate-limit window.
+ */
+static void
+test_not_an_action(void)
+{
+	static const struct {
+		int action;
+		const char *text;
+	} rows[] = {
+	    {ENVELOPE_ACTION_NONE,
+	        "denied: action value 0 is not START, STOP or RESTART "
+	        "(NONE: no action)"},
+	    {ENVELOPE_ACTION_RESTART + 1,
+	        "denied: action value 4 is not START, STOP or RESTART"},
+	    {-1, "denied: action value -1 is not START, STOP or RESTART"},
+	    {1 << 20,
+	        "denied: action value 1048576 is not START, STOP or RESTART"},
+	};
+	struct policy *p = parse_ok("{'host_id':'h1','rules':["
+	                            "{'match':{'name':'*'},"
+	                            "'actions':['START','STOP','RESTART'],"
+	                            "'rate_limit':{'max':1,'per_seconds':60}}"
+	                            "]}",
+	    NULL);
+	struct policy_request req;
+	struct policy_decision dec;
+	enum envelope_action a = ENVELOPE_ACTION_STOP;
+	char why[ERR_MSG_MAX];
+	size_t i;
+
+	CHECK(policy_action_parse("NONE", &a) == SIGNET_ERR_FORMAT &&
+	    a == ENVELOPE_ACTION_STOP);
+	CHECK(policy_action_parse("", &a) == SIGNET_ERR_FORMAT);
+	CHECK(strcmp(policy_action_name(ENVELOPE_ACTION_RESTART + 1), "?") ==
+	    0);
+	CHECK(strcmp(policy_action_name((enum envelope_action)-1), "?") == 0);
+	if (p == NULL)
+		return;
+	memset(&req, 0, sizeof(req));
+	req.container_id = "c1";
+	req.name = "web-1";
+	req.image = "nginx:1";
+	req.operator_name = "alice";
+	req.reason = "a good reason";
+	req.now_ms = 1000;
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		req.action = (enum envelope_action)rows[i].action;
+		memset(&dec, 0, sizeof(dec));
+		dec.allow = true;
+		CHECKF(policy_decide(p, &req, &dec) == 0 && !dec.allow &&
+		        dec.rule == -1 && dec.stage == POLICY_STAGE_ACTION,
+		    "row %zu: allow=%d rule=%d stage=%d %s", i, dec.allow,
+		    dec.rule, (int)dec.stage, dec.text);
+		CHECKF(strcmp(dec.text, rows[i].text) == 0, "row %zu: %s", i,
+		    dec.text);
+		dec.allow = true;
+		CHECK(policy_evaluate(p, &req, &dec) == 0 && !dec.allow &&
+		    dec.stage == POLICY_STAGE_ACTION);
+		CHECK(policy_rule_check(p, 0, &req, why, sizeof(why)) ==
+		    POLICY_STAGE_ACTION);
+		CHECK_CONTAINS(why, "action ? not listed");
+	}
+	/* Nothing was counted: the one allowed action is still there. */
+	req.action = ENVELOPE_ACTION_START;
+	CHECK(policy_decide(p, &req, &dec) == 0 && dec.allow && dec.rule == 0);
+	CHECK(policy_decide(p, &req, &dec) == 0 && !dec.allow &&
+	    dec.stage == POLICY_STAGE_RATE);
+	policy_free(p);
 }
 
 /* ---- files: permissions and reload ---- */
@@ -1007,7 +1081,7 @@ on_sighup(int sig)
 
 static bool
 store_allows(struct policy_store *s, const char *name, const char *cid,
-    enum policy_action act, int64_t now)
+    enum envelope_action act, int64_t now)
 {
 	struct policy_request req;
 	struct policy_decision dec;
@@ -1043,9 +1117,9 @@ test_reload(void)
 	if (s == NULL)
 		return;
 	CHECK(policy_store_generation(s) == 1);
-	CHECK(store_allows(s, "web-1", "c1", POLICY_ACTION_RESTART, 0));
-	CHECK(!store_allows(s, "web-1", "c1", POLICY_ACTION_RESTART, 1));
-	CHECK(!store_allows(s, "web-2", "c2", POLICY_ACTION_STOP, 1));
+	CHECK(store_allows(s, "web-1", "c1", ENVELOPE_ACTION_RESTART, 0));
+	CHECK(!store_allows(s, "web-1", "c1", ENVELOPE_ACTION_RESTART, 1));
+	CHECK(!store_allows(s, "web-2", "c2", ENVELOPE_ACTION_STOP, 1));
 
 	/* Bad new files: each keeps the old policy in force. */
 	replace_file(path,
@@ -1056,13 +1130,13 @@ test_reload(void)
 	CHECK(r == SIGNET_ERR_POLICY);
 	CHECK_CONTAINS(msg.text, "unknown key \"bogus\" at rules[0]");
 	CHECK(policy_store_generation(s) == 1);
-	CHECK(store_allows(s, "web-2", "c2", POLICY_ACTION_RESTART, 2));
-	CHECK(!store_allows(s, "db-1", "c3", POLICY_ACTION_RESTART, 2));
+	CHECK(store_allows(s, "web-2", "c2", ENVELOPE_ACTION_RESTART, 2));
+	CHECK(!store_allows(s, "db-1", "c3", ENVELOPE_ACTION_RESTART, 2));
 
 	replace_file(path, OTHER, 0666);
 	r = policy_store_reload(s, NULL, &msg);
 	CHECK(r == SIGNET_ERR_PERMISSIONS);
-	CHECK(!store_allows(s, "db-1", "c3", POLICY_ACTION_RESTART, 3));
+	CHECK(!store_allows(s, "db-1", "c3", ENVELOPE_ACTION_RESTART, 3));
 
 	replace_file(path,
 	    "{'host_id':'h2','rules':[{'match':{'name':'db-*'},"
@@ -1071,12 +1145,12 @@ test_reload(void)
 	r = policy_store_reload(s, NULL, &msg);
 	CHECK(r == SIGNET_ERR_POLICY);
 	CHECK_CONTAINS(msg.text, "is not this agent's host id \"h1\"");
-	CHECK(!store_allows(s, "db-1", "c3", POLICY_ACTION_RESTART, 3));
+	CHECK(!store_allows(s, "db-1", "c3", ENVELOPE_ACTION_RESTART, 3));
 
 	unlink(path);
 	r = policy_store_reload(s, NULL, &msg);
 	CHECK(r == SIGNET_ERR_NOT_FOUND);
-	CHECK(store_allows(s, "web-3", "c4", POLICY_ACTION_RESTART, 4));
+	CHECK(store_allows(s, "web-3", "c4", ENVELOPE_ACTION_RESTART, 4));
 
 	/*
 	 * A good file with the same match (other spacing, one more action):
@@ -1086,9 +1160,9 @@ test_reload(void)
 	r = policy_store_reload(s, NULL, &msg);
 	CHECKF(r == 0, "%s", msg.text);
 	CHECK(policy_store_generation(s) == 2);
-	CHECK(!store_allows(s, "web-1", "c1", POLICY_ACTION_RESTART, 5));
-	CHECK(!store_allows(s, "web-1", "c1", POLICY_ACTION_STOP, 5));
-	CHECK(store_allows(s, "web-5", "c5", POLICY_ACTION_STOP, 5));
+	CHECK(!store_allows(s, "web-1", "c1", ENVELOPE_ACTION_RESTART, 5));
+	CHECK(!store_allows(s, "web-1", "c1", ENVELOPE_ACTION_STOP, 5));
+	CHECK(store_allows(s, "web-5", "c5", ENVELOPE_ACTION_STOP, 5));
 
 	/* A different match starts with an empty window. */
 	replace_file(path,
@@ -1098,14 +1172,14 @@ test_reload(void)
 	    0644);
 	r = policy_store_reload(s, NULL, &msg);
 	CHECKF(r == 0, "%s", msg.text);
-	CHECK(store_allows(s, "web-1", "c1", POLICY_ACTION_RESTART, 6));
+	CHECK(store_allows(s, "web-1", "c1", ENVELOPE_ACTION_RESTART, 6));
 
 	/* Reload from another path; the store then follows it. */
 	write_file(path2, OTHER, 0644);
 	r = policy_store_reload(s, path2, &msg);
 	CHECKF(r == 0, "%s", msg.text);
-	CHECK(store_allows(s, "db-1", "c3", POLICY_ACTION_RESTART, 7));
-	CHECK(!store_allows(s, "web-1", "c9", POLICY_ACTION_RESTART, 7));
+	CHECK(store_allows(s, "db-1", "c3", ENVELOPE_ACTION_RESTART, 7));
+	CHECK(!store_allows(s, "web-1", "c9", ENVELOPE_ACTION_RESTART, 7));
 	CHECK(policy_store_rule_count(s) == 1);
 
 	/* SIGHUP: the handler only marks; the main loop reloads. */
@@ -1119,12 +1193,12 @@ test_reload(void)
 	CHECK(raise(SIGHUP) == 0);
 	CHECK(policy_store_reload_if_requested(s, &msg) == 1);
 	CHECK(policy_store_reload_if_requested(s, &msg) == 0);
-	CHECK(store_allows(s, "web-1", "c1", POLICY_ACTION_RESTART, 8));
+	CHECK(store_allows(s, "web-1", "c1", ENVELOPE_ACTION_RESTART, 8));
 	replace_file(path2, "not json", 0644);
 	CHECK(raise(SIGHUP) == 0);
 	CHECK(policy_store_reload_if_requested(s, &msg) == SIGNET_ERR_POLICY);
 	CHECK_CONTAINS(msg.text, "JSON syntax error at line 1, column 1");
-	CHECK(store_allows(s, "web-7", "c7", POLICY_ACTION_RESTART, 9));
+	CHECK(store_allows(s, "web-7", "c7", ENVELOPE_ACTION_RESTART, 9));
 	signal(SIGHUP, SIG_DFL);
 	sighup_store = NULL;
 
@@ -1147,7 +1221,7 @@ hammer_run(void *arg)
 
 	for (i = 0; i < 2000; i++) {
 		if (store_allows(
-		        h->s, "web-1", "c1", POLICY_ACTION_RESTART, 1000 + i))
+		        h->s, "web-1", "c1", ENVELOPE_ACTION_RESTART, 1000 + i))
 			h->allowed++;
 	}
 	return NULL;
@@ -1194,6 +1268,7 @@ main(void)
 {
 	test_helpers();
 	test_decisions();
+	test_not_an_action();
 	test_rate_limits();
 	test_parse_errors();
 	test_parse_limits();
