@@ -69,7 +69,6 @@ audit_parse_line(const char *line, size_t len, struct audit_record *rec,
 	const size_t marklen = sizeof(SIG_MARK) - 1;
 	const char *prev = NULL, *sig = NULL;
 	size_t p, siglen, got = 0;
-	const char *end = NULL;
 	int64_t seq = 0;
 	int r;
 
@@ -90,9 +89,8 @@ audit_parse_line(const char *line, size_t len, struct audit_record *rec,
 		    "record does not end with its \"sig\" member");
 	if (siglen != sodium_base64_ENCODED_LEN(KEYS_SIG_LEN,
 	    sodium_base64_VARIANT_ORIGINAL) - 1 ||
-	    sodium_base642bin(rec->sig, sizeof(rec->sig), line + p, siglen,
-	    NULL, &got, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
-	    got != KEYS_SIG_LEN || end != line + p + siglen)
+	    text_b64_decode_into(line + p, siglen, rec->sig, sizeof(rec->sig),
+	    &got) != 0 || got != KEYS_SIG_LEN)
 		return err_set(msg, SIGNET_ERR_FORMAT,
 		    "record sig is not base64 of %d bytes", KEYS_SIG_LEN);
 	rec->signed_len = p - marklen;

@@ -99,16 +99,15 @@ result_host(const char *payload_b64, char *host, size_t hostlen,
 {
 	uint8_t *raw = NULL;
 	size_t b64len = strnlen(payload_b64, 2 * ENVELOPE_PAYLOAD_MAX), got = 0;
-	const char *end = NULL, *h = NULL;
+	const char *h = NULL;
 	cJSON *root = NULL;
-	int r = SIGNET_ERR_FORMAT;
+	int r;
 
-	raw = malloc(ENVELOPE_PAYLOAD_MAX + 1);
-	if (raw == NULL)
-		return err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
-	if (sodium_base642bin(raw, ENVELOPE_PAYLOAD_MAX, payload_b64, b64len,
-	    NULL, &got, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
-	    *end != '\0') {
+	r = text_b64_decode(payload_b64, b64len, ENVELOPE_PAYLOAD_MAX, &raw,
+	    &got);
+	if (r == SIGNET_ERR_ALLOC)
+		return err_set(msg, r, "out of memory");
+	if (r != 0) {
 		r = err_set(msg, SIGNET_ERR_FORMAT,
 		    "embedded result: payload is not base64");
 		goto out;

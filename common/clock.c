@@ -2,6 +2,7 @@
 /* Milliseconds from the system clocks (see clock.h). */
 #include "clock.h"
 
+#include <stdio.h>
 #include <time.h>
 
 static int64_t
@@ -24,4 +25,31 @@ int64_t
 clock_mono_ms(void)
 {
 	return read_ms(CLOCK_MONOTONIC);
+}
+
+const char *
+clock_format(int64_t unix_ms, bool with_ms, char *buf, size_t len)
+{
+	int64_t secs = unix_ms / 1000, ms = unix_ms % 1000;
+	time_t t;
+	struct tm tm;
+	char base[24];
+	int n;
+
+	if (len == 0)
+		return buf;
+	buf[0] = '\0';
+	if (ms < 0) {
+		ms += 1000;
+		secs--;
+	}
+	t = (time_t)secs;
+	if ((int64_t)t != secs || gmtime_r(&t, &tm) == NULL ||
+	    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+		return buf;
+	n = with_ms ? snprintf(buf, len, "%s.%03dZ", base, (int)ms) :
+	    snprintf(buf, len, "%sZ", base);
+	if (n < 0 || (size_t)n >= len)
+		buf[0] = '\0';
+	return buf;
 }

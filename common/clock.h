@@ -8,9 +8,20 @@
 #ifndef SIGNET_CLOCK_H
 #define SIGNET_CLOCK_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 int64_t clock_wall_ms(void);
 int64_t clock_mono_ms(void);
+
+/*
+ * The one time format of signet's logs, records and answers: RFC 3339 UTC
+ * of unix_ms into buf, "2026-12-04T22:34:17Z", or "2026-12-04T22:34:17.123Z"
+ * when with_ms. Returns buf; "" when the time cannot be rendered (outside
+ * what gmtime_r takes) or buf holds less than 25 bytes.
+ */
+const char *clock_format(int64_t unix_ms, bool with_ms, char *buf,
+    size_t len);
 
 #endif

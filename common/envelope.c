@@ -176,7 +176,6 @@ envelope_open(const char *context, const char *payload_b64,
 	uint8_t sig[KEYS_SIG_LEN];
 	uint8_t *buf = NULL;
 	size_t b64len, got = 0;
-	const char *end = NULL;
 	int r;
 
 	*payload = NULL;
@@ -192,18 +191,16 @@ envelope_open(const char *context, const char *payload_b64,
 		return err_set(msg, SIGNET_ERR_FORMAT, "envelope: empty payload");
 	if (strlen(sig_b64) != sodium_base64_ENCODED_LEN(KEYS_SIG_LEN,
 	    sodium_base64_VARIANT_ORIGINAL) - 1 ||
-	    sodium_base642bin(sig, sizeof(sig), sig_b64, strlen(sig_b64), NULL,
-	    &got, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
-	    got != KEYS_SIG_LEN || *end != '\0')
+	    text_b64_decode_into(sig_b64, strlen(sig_b64), sig, sizeof(sig),
+	    &got) != 0 || got != KEYS_SIG_LEN)
 		return err_set(msg, SIGNET_ERR_FORMAT,
 		    "envelope: signature is not base64 of %d bytes",
 		    KEYS_SIG_LEN);
-	buf = malloc(ENVELOPE_PAYLOAD_MAX + 1);
-	if (buf == NULL)
-		return err_set(msg, SIGNET_ERR_ALLOC, "envelope: out of memory");
-	if (sodium_base642bin(buf, ENVELOPE_PAYLOAD_MAX, payload_b64, b64len,
-	    NULL, &got, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
-	    *end != '\0') {
+	r = text_b64_decode(payload_b64, b64len, ENVELOPE_PAYLOAD_MAX, &buf,
+	    &got);
+	if (r == SIGNET_ERR_ALLOC)
+		return err_set(msg, r, "envelope: out of memory");
+	if (r != 0) {
 		r = err_set(msg, SIGNET_ERR_FORMAT,
 		    "envelope: payload is not valid base64");
 		goto out;
@@ -214,7 +211,6 @@ envelope_open(const char *context, const char *payload_b64,
 		    "key %s", pub->id);
 		goto out;
 	}
-	buf[got] = '\0';
 	*payload = buf;
 	*len = got;
 	buf = NULL;

@@ -2,6 +2,7 @@
 /* Client and server certificate checks against the signet CA and CRL. */
 #include "identity.h"
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -71,25 +72,15 @@ role_from_ou(const char *ou)
 	return IDENTITY_ROLE_NONE;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
-static int64_t
-days_from_civil(int64_t y, int64_t m, int64_t d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-/* Unix seconds of an ASN1_TIME, without going through a 32-bit time_t. */
+/*
+ * Unix seconds of an ASN1_TIME. A time a 32-bit time_t cannot hold is
+ * unreadable there (-1): the check it feeds then refuses.
+ */
 static int
 asn1_time_unix(const ASN1_TIME *t, int64_t *out)
 {
 	struct tm tm;
+	time_t secs;
 
 	*out = 0;
 	if (t == NULL)
@@ -97,9 +88,11 @@ asn1_time_unix(const ASN1_TIME *t, int64_t *out)
 	memset(&tm, 0, sizeof(tm));
 	if (ASN1_TIME_to_tm(t, &tm) != 1)
 		return -1;
-	*out = days_from_civil((int64_t)tm.tm_year + 1900,
-	    (int64_t)tm.tm_mon + 1, tm.tm_mday) * 86400 +
-	    (int64_t)tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
+	errno = 0;
+	secs = timegm(&tm);
+	if (secs == (time_t)-1 && errno != 0)
+		return -1;
+	*out = (int64_t)secs;
 	return 0;
 }
 

@@ -44,7 +44,6 @@ decode_exact(const char *text, size_t len, uint8_t *bin, size_t want,
     const char *what, struct err_msg *msg)
 {
 	size_t got = 0;
-	const char *end = NULL;
 	/* 64-byte keys need 88 chars; anything much longer is not a key. */
 	uint8_t tmp[KEYS_SECRET_LEN + 8];
 	int r = SIGNET_ERR_FORMAT;
@@ -55,8 +54,7 @@ decode_exact(const char *text, size_t len, uint8_t *bin, size_t want,
 		    what, len, want);
 		goto out;
 	}
-	if (sodium_base642bin(tmp, sizeof(tmp), text, len, NULL, &got, &end,
-	    sodium_base64_VARIANT_ORIGINAL) != 0 || end != text + len) {
+	if (text_b64_decode_into(text, len, tmp, sizeof(tmp), &got) != 0) {
 		r = err_set(msg, SIGNET_ERR_FORMAT, "%s: not valid base64", what);
 		goto out;
 	}

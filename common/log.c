@@ -5,9 +5,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "err.h"
+#include "text.h"
 
 static const char *log_prog = "signet";
 static enum log_level log_threshold = LOG_LVL_INFO;
@@ -39,25 +40,23 @@ void
 log_emit(enum log_level level, const char *func, const char *fmt, ...)
 {
 	static const char *names[] = { "error", "warn", "info", "debug" };
-	char line[2048], stamp[32];
-	struct timespec ts;
-	struct tm tm;
+	char msg[2048], vis[4096], line[4096 + 128], stamp[32];
 	va_list ap;
-	int n;
 
 	if (level > log_threshold)
 		return;
-	if (clock_gettime(CLOCK_REALTIME, &ts) != 0 ||
-	    gmtime_r(&ts.tv_sec, &tm) == NULL ||
-	    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
-		stamp[0] = '\0';
-	n = snprintf(line, sizeof(line), "%s.%03ldZ %s %s: %s: ", stamp,
-	    ts.tv_nsec / 1000000L, names[level], log_prog, func);
-	if (n < 0 || (size_t)n >= sizeof(line))
-		n = 0;
+	(void)clock_format(clock_wall_ms(), true, stamp, sizeof(stamp));
 	va_start(ap, fmt);
-	(void)vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/*
+	 * The sink makes every line one line: a control or non-ASCII byte
+	 * that reached the message (a peer's string a caller did not escape)
+	 * is shown as \xNN, so nothing can forge or split a log line.
+	 */
+	(void)snprintf(line, sizeof(line), "%s %s %s: %s: %s", stamp,
+	    names[level], log_prog, func,
+	    text_vis(msg, strlen(msg), vis, sizeof(vis)));
 	/* A single fprintf keeps concurrent lines from interleaving mid-line. */
 	(void)fprintf(stderr, "%s\n", line);
 }

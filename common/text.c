@@ -6,10 +6,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "err.h"
 
-char *
-text_escape(const void *in, size_t inlen, char *out, size_t outlen)
+/*
+ * The one escaper: printable ASCII stays, other bytes become \xNN; when
+ * quoted, '\\' and '"' are escaped too, so the text can sit between
+ * quotes. Ends in "..." when out is too small.
+ */
+static char *
+escape(const void *in, size_t inlen, bool quoted, char *out, size_t outlen)
 {
 	static const char hexd[] = "0123456789abcdef";
 	const unsigned char *p = in;
@@ -22,7 +29,7 @@ text_escape(const void *in, size_t inlen, char *out, size_t outlen)
 		size_t n;
 		unsigned char c = p[i];
 
-		if (c == '\\' || c == '"') {
+		if (quoted && (c == '\\' || c == '"')) {
 			tmp[0] = '\\';
 			tmp[1] = (char)c;
 			n = 2;
@@ -48,6 +55,18 @@ text_escape(const void *in, size_t inlen, char *out, size_t outlen)
 	}
 	out[o] = '\0';
 	return out;
+}
+
+char *
+text_escape(const void *in, size_t inlen, char *out, size_t outlen)
+{
+	return escape(in, inlen, true, out, outlen);
+}
+
+char *
+text_vis(const void *in, size_t inlen, char *out, size_t outlen)
+{
+	return escape(in, inlen, false, out, outlen);
 }
 
 char *
@@ -115,15 +134,57 @@ text_is_hex(const char *s, size_t n)
 char *
 text_hex(const uint8_t *in, size_t inlen, char *out)
 {
-	static const char hexd[] = "0123456789abcdef";
-	size_t i;
+	return sodium_bin2hex(out, 2 * inlen + 1, in, inlen);
+}
 
-	for (i = 0; i < inlen; i++) {
-		out[2 * i] = hexd[in[i] >> 4];
-		out[2 * i + 1] = hexd[in[i] & 0xf];
+int
+text_b64_decode_into(const char *b64, size_t b64len, uint8_t *buf,
+    size_t cap, size_t *len)
+{
+	const char *end = NULL;
+	size_t got = 0;
+
+	*len = 0;
+	if (b64 == NULL || b64len == 0)
+		return SIGNET_ERR_FORMAT;
+	/* Every 4 characters hold at most 3 bytes. */
+	if (b64len / 4 > cap / 3 + 1)
+		return SIGNET_ERR_TOO_LARGE;
+	if (sodium_base642bin(buf, cap, b64, b64len, NULL, &got, &end,
+	    sodium_base64_VARIANT_ORIGINAL) != 0)
+		return b64len / 4 * 3 > cap ? SIGNET_ERR_TOO_LARGE :
+		    SIGNET_ERR_FORMAT;
+	if (end != b64 + b64len)
+		return SIGNET_ERR_FORMAT;
+	*len = got;
+	return 0;
+}
+
+int
+text_b64_decode(const char *b64, size_t b64len, size_t max, uint8_t **out,
+    size_t *len)
+{
+	uint8_t *buf;
+	int r;
+
+	*out = NULL;
+	*len = 0;
+	if (b64 == NULL || b64len == 0)
+		return SIGNET_ERR_FORMAT;
+	if (b64len / 4 > max / 3 + 1)
+		return SIGNET_ERR_TOO_LARGE;
+	buf = malloc(max + 1);
+	if (buf == NULL)
+		return SIGNET_ERR_ALLOC;
+	r = text_b64_decode_into(b64, b64len, buf, max, len);
+	if (r != 0) {
+		free(buf);
+		*len = 0;
+		return r;
 	}
-	out[2 * inlen] = '\0';
-	return out;
+	buf[*len] = '\0';
+	*out = buf;
+	return 0;
 }
 
 bool

@@ -23,6 +23,12 @@ char *text_escape(const void *in, size_t inlen, char *out, size_t outlen);
 char *text_escape_str(const char *in, char *out, size_t outlen);
 
 /*
+ * As text_escape, but '\\' and '"' stay as they are: for a whole log line
+ * (the log sink's escaper), which may hold quoted, escaped values already.
+ */
+char *text_vis(const void *in, size_t inlen, char *out, size_t outlen);
+
+/*
  * Parses a whole decimal integer in [min, max] from s (no sign for
  * non-negative ranges is required; leading '+' and spaces refused).
  * Returns 0, or SIGNET_ERR_FORMAT (not a number, trailing junk) or
@@ -39,6 +45,22 @@ bool text_is_hex(const char *s, size_t n);
 
 /* Lowercase hex of in into out (needs 2*inlen+1 bytes). Returns out. */
 char *text_hex(const uint8_t *in, size_t inlen, char *out);
+
+/*
+ * The one base64 decoder (standard alphabet, padded, nothing after it):
+ * b64[0..b64len) into buf, at most cap bytes; *len gets the count.
+ * Returns 0, SIGNET_ERR_FORMAT (empty, not base64, trailing bytes) or
+ * SIGNET_ERR_TOO_LARGE (more than cap bytes).
+ */
+int text_b64_decode_into(const char *b64, size_t b64len, uint8_t *buf,
+    size_t cap, size_t *len) __attribute__((warn_unused_result));
+
+/*
+ * As text_b64_decode_into, into a new NUL-terminated buffer *out of at
+ * most max bytes (free()). Also SIGNET_ERR_ALLOC; *out NULL on failure.
+ */
+int text_b64_decode(const char *b64, size_t b64len, size_t max,
+    uint8_t **out, size_t *len) __attribute__((warn_unused_result));
 
 /*
  * True when buf[0..len) is well-formed UTF-8 (no overlongs, surrogates or

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "text.h"
 
@@ -19,15 +20,12 @@ crl_watch_init(struct crl_watch *w)
 	memset(w, 0, sizeof(*w));
 }
 
-/* RFC 3339 UTC of t, or "(unknown)". */
+/* RFC 3339 UTC of t (unix seconds), or "(unknown)". */
 static const char *
 date_text(int64_t t, char *buf, size_t bufsz)
 {
-	struct tm tm;
-	time_t tt = (time_t)t;
-
-	if (t <= 0 || (int64_t)tt != t || gmtime_r(&tt, &tm) == NULL ||
-	    strftime(buf, bufsz, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+	if (t <= 0 || t > INT64_MAX / 1000 ||
+	    clock_format(t * 1000, false, buf, bufsz)[0] == '\0')
 		(void)snprintf(buf, bufsz, "(unknown)");
 	return buf;
 }

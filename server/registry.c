@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "text.h"
 
 struct host {
@@ -202,18 +203,7 @@ registry_touch(struct registry *reg, const char *host_id, uint64_t session,
 void
 registry_format_time(int64_t ms, char *buf, size_t len)
 {
-	time_t secs = (time_t)(ms / 1000);
-	struct tm tm;
-	char base[24];
-
-	if (len == 0)
-		return;
-	if (gmtime_r(&secs, &tm) == NULL ||
-	    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
-		buf[0] = '\0';
-		return;
-	}
-	(void)snprintf(buf, len, "%s.%03dZ", base, (int)(ms % 1000));
+	(void)clock_format(ms, true, buf, len);
 }
 
 /* Adds an ISO time, or null when ms is 0. */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "jsonx.h"
 #include "text.h"
 #include "testlib.h"
@@ -66,6 +67,86 @@ check_many_names(void)
 		}
 		free(buf);
 	}
+}
+
+/* The log sink's escaper: controls and non-ASCII only. */
+static void
+check_vis(void)
+{
+	static const struct { const char *in; const char *want; } rows[] = {
+		{ "reason=\"a\\\"b\"", "reason=\"a\\\"b\"" },
+		{ "one\ntwo\rthree", "one\\x0atwo\\x0dthree" },
+		{ "\x1b[2J\x7f\xc3\xa9", "\\x1b[2J\\x7f\\xc3\\xa9" },
+	};
+	char out[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		CHECKF(strcmp(text_vis(rows[i].in, strlen(rows[i].in), out,
+		    sizeof(out)), rows[i].want) == 0, "vis %zu: %s", i, out);
+}
+
+/* Hex through libsodium, and the one bounded base64 decoder. */
+static void
+check_hex_b64(void)
+{
+	static const uint8_t bytes[] = { 0x00, 0x9f, 0xff };
+	static const struct {
+		const char *b64; size_t cap; int want; const char *bytes;
+	} rows[] = {
+		{ "c2lnbmV0", 6, 0, "signet" },
+		{ "c2lnbmV0", 5, SIGNET_ERR_TOO_LARGE, NULL },
+		{ "c2lnbmV0", 1, SIGNET_ERR_TOO_LARGE, NULL },
+		{ "c2lnbmV", 16, SIGNET_ERR_FORMAT, NULL },
+		{ "c2lnbmV0 ", 16, SIGNET_ERR_FORMAT, NULL },
+		{ "c2ln\nbmV0", 16, SIGNET_ERR_FORMAT, NULL },
+		{ "c2ln_mV0", 16, SIGNET_ERR_FORMAT, NULL },
+		{ "", 16, SIGNET_ERR_FORMAT, NULL },
+		{ "YQ==", 16, 0, "a" },
+		{ "YQ", 16, SIGNET_ERR_FORMAT, NULL },
+	};
+	uint8_t buf[16], *dyn = NULL;
+	char hex[7];
+	size_t i, len;
+	int r;
+
+	CHECK(strcmp(text_hex(bytes, sizeof(bytes), hex), "009fff") == 0);
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		len = 99;
+		r = text_b64_decode_into(rows[i].b64, strlen(rows[i].b64), buf,
+		    rows[i].cap, &len);
+		CHECKF(r == rows[i].want, "b64 row %zu: %d", i, r);
+		if (rows[i].bytes != NULL)
+			CHECKF(r == 0 && len == strlen(rows[i].bytes) &&
+			    memcmp(buf, rows[i].bytes, len) == 0,
+			    "b64 row %zu bytes", i);
+		else
+			CHECKF(len == 0, "b64 row %zu: len %zu", i, len);
+		r = text_b64_decode(rows[i].b64, strlen(rows[i].b64),
+		    rows[i].cap, &dyn, &len);
+		CHECKF(r == rows[i].want, "b64 alloc row %zu: %d", i, r);
+		CHECKF(r == 0 ? dyn != NULL && dyn[len] == '\0' : dyn == NULL,
+		    "b64 alloc row %zu: buffer", i);
+		free(dyn);
+		dyn = NULL;
+	}
+}
+
+/* The one time format. */
+static void
+check_time(void)
+{
+	char buf[32];
+
+	CHECK(strcmp(clock_format(0, false, buf, sizeof(buf)),
+	    "1970-01-01T00:00:00Z") == 0);
+	CHECK(strcmp(clock_format(1796424052107LL, true, buf, sizeof(buf)),
+	    "2026-12-04T22:40:52.107Z") == 0);
+	CHECK(strcmp(clock_format(1796424052107LL, false, buf, sizeof(buf)),
+	    "2026-12-04T22:40:52Z") == 0);
+	CHECK(strcmp(clock_format(-1, true, buf, sizeof(buf)),
+	    "1969-12-31T23:59:59.999Z") == 0);
+	CHECK(clock_format(1796424052107LL, true, buf, 24)[0] == '\0');
 }
 
 int
@@ -149,5 +230,8 @@ main(void)
 	CHECK(jsonx_parse_object("t", "{}{}", 4, 8, &root, &msg) ==
 	    SIGNET_ERR_FORMAT);
 	check_many_names();
+	check_vis();
+	check_hex_b64();
+	check_time();
 	return test_finish("test_text");
 }
