@@ -6,8 +6,8 @@
 # signed result -> HTTP answer. START, STOP and RESTART succeed on busybox
 # containers (docker inspect confirms, RESTART's StartedAt changes); 304 is
 # SUCCESS; each policy rule kind denies with the container untouched; both
-# audit logs verify with their embedded envelopes and hold every action's
-# reason, operator and result.
+# audit logs verify with their embedded envelopes, hold every action's
+# reason, operator and result, and match docs/schema (audit_schema.py).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/relay.sh"
 need_docker
@@ -137,5 +137,8 @@ check "server log holds the reason and operator" grep -q '"reason":"rolling rest
 check "server log holds the result" grep -q "\"event\":\"action.result\".*$aid" "$T_DIR/server-audit.log"
 check "agent log holds the execution" grep -q "\"event\":\"action.executed\".*$aid" "$T_DIR/agent-web-01-audit.log"
 check "agent log holds the denials" grep -q '"event":"policy.denied"' "$T_DIR/agent-web-01-audit.log"
+check "both audit logs hold only records docs/schema describes" \
+	"$SIGNET_SOURCE_DIR/tests/integration/audit_schema.py" \
+	"$T_DIR/server-audit.log" "$T_DIR/agent-web-01-audit.log"
 docker rm -f "$web" "$other" "$nolabel" "$rl" >/dev/null
 finish

@@ -7,7 +7,8 @@
 # POST /api/containers/{id}/actions status codes, GET /api/actions/{id},
 # signetctl action / action-status / audit tail, an audit log that cannot
 # be written (a full tmpfs), and the server's audit log verified at the
-# end with every action's reason, operator and result in it.
+# end with every action's reason, operator and result in it and checked
+# against docs/schema (audit_schema.py).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/relay.sh"
 SIM="$SIGNET_BUILD_DIR/tests/agent_sim"
@@ -410,4 +411,6 @@ ok = res[sys.argv[2]][0]
 assert ok["status"] == "SUCCESS" and ok["docker_status"] == 204
 assert res[sys.argv[3]][0]["status"] == "SUCCESS"
 EOF
+check "the audit log holds only records docs/schema describes" \
+	"$SIGNET_SOURCE_DIR/tests/integration/audit_schema.py" "$AUDIT"
 finish
