@@ -2,13 +2,13 @@
 /* Atomic counters and their Prometheus text rendering. */
 #include "metrics.h"
 
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "dynbuf.h"
 #include "identity.h"
 
 struct metrics {
@@ -122,67 +122,35 @@ metrics_get(struct metrics *m, enum metric which)
 	return atomic_load_explicit(&m->v[which], memory_order_relaxed);
 }
 
-/* Appends to a growing buffer; false when it would exceed its maximum. */
-struct textbuf {
-	char *p;
-	size_t len, cap;
-};
-
-static bool
-put(struct textbuf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static bool
-put(struct textbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-		va_end(ap);
-		if (n < 0)
-			return false;
-		if ((size_t)n < b->cap - b->len) {
-			b->len += (size_t)n;
-			return true;
-		}
-		if (b->cap >= 1 << 20)
-			return false;
-		{
-			char *np = realloc(b->p, b->cap * 2);
-			if (np == NULL)
-				return false;
-			b->p = np;
-			b->cap *= 2;
-		}
-	}
-}
+/* The exposition never needs more; a bug that would is cut short. */
+#define METRICS_TEXT_MAX ((size_t)1 << 20)
 
 char *
 metrics_render(struct metrics *m, const struct registry_stats *stats,
     int64_t crl_next_update, int64_t now)
 {
-	struct textbuf b = { malloc(4096), 0, 4096 };
-	size_t i;
-	bool ok = b.p != NULL;
+	struct dynbuf b;
+	size_t i, len;
+	bool ok = true;
 
+	dynbuf_init(&b, METRICS_TEXT_MAX);
 	for (i = 0; ok && i < M_COUNT; i++) {
 		const char *name = metric_info[i].name;
 		/* HELP and TYPE once per family: at its first row. */
 		if (metric_info[i].help != NULL)
-			ok = put(&b, "# HELP %s %s\n# TYPE %s counter\n", name,
-			    metric_info[i].help, name);
+			ok = dynbuf_addf(&b, "# HELP %s %s\n# TYPE %s "
+			    "counter\n", name, metric_info[i].help, name) == 0;
 		if (ok)
-			ok = put(&b, "%s%s%s%s %llu\n", name,
+			ok = dynbuf_addf(&b, "%s%s%s%s %llu\n", name,
 			    metric_info[i].labels[0] ? "{" : "",
 			    metric_info[i].labels,
 			    metric_info[i].labels[0] ? "}" : "",
-			    (unsigned long long)metrics_get(m, (enum metric)i));
+			    (unsigned long long)metrics_get(m,
+			    (enum metric)i)) == 0;
 	}
 	if (ok)
-		ok = put(&b, "# HELP signet_agents_connected Agents connected "
+		ok = dynbuf_addf(&b, "# HELP signet_agents_connected Agents "
+		    "connected "
 		    "now.\n# TYPE signet_agents_connected gauge\n"
 		    "signet_agents_connected %zu\n"
 		    "# HELP signet_hosts_known Hosts seen since the server "
@@ -203,10 +171,10 @@ metrics_render(struct metrics *m, const struct registry_stats *stats,
 		    stats->agents_connected, stats->hosts_known,
 		    stats->containers, (long long)crl_next_update,
 		    identity_crl_state(crl_next_update, now) !=
-		    IDENTITY_CRL_VALID ? 1 : 0);
+		    IDENTITY_CRL_VALID ? 1 : 0) == 0;
 	if (!ok) {
-		free(b.p);
+		dynbuf_free(&b);
 		return NULL;
 	}
-	return b.p;
+	return dynbuf_take(&b, &len);
 }
