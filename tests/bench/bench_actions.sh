@@ -7,7 +7,10 @@
 # concurrent requests; one RESTART each way; then the CPU time per action
 # of each process at 64 in flight). Every action is durable in both audit
 # logs before it is answered.
-#   tests/bench/bench_actions.sh [BUILD_DIR] [COUNT]
+#   [BASELINE=OLD_BUILD_DIR] tests/bench/bench_actions.sh [BUILD_DIR] [COUNT]
+# With BASELINE, the same runs go first through OLD_BUILD_DIR's server and
+# agent (same dockerd, containers, PKI and load generator, one after the
+# other), and a table puts the two builds' figures side by side.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$src/build}
@@ -42,8 +45,6 @@ write_agent_conf web-01 "$T_DIR/policy.json"
 level=warn; [ -n "${BENCH_LOG:-}" ] && level=info
 sed -i "s/^\[server\]/[server]\nlog_level = $level/" "$T_DIR/server.conf"
 sed -i "s/^\[agent\]/[agent]\nlog_level = $level/" "$T_DIR/agent-web-01.conf"
-start_server
-start_agent web-01
 c1=$(docker run -d --network none --stop-timeout 1 --name bench-start "$SIGNET_TEST_IMAGE" sleep 100000)
 # The concurrent runs spread their requests over SPREAD containers (default
 # 16; 1 = all on bench-start): one container's actions run one at a time.
@@ -55,30 +56,88 @@ for i in $(seq 2 "$spread_n"); do
 done
 c2=$(docker run -d --network none --stop-timeout 1 --name bench-restart "$SIGNET_TEST_IMAGE" sleep 100000)
 known() { api_get "/api/containers/$c2" >/dev/null 2>&1; }
-wait_for 10 known
-stdbuf -oL "$build/tests/bench_actions" --api "https://localhost:$API_PORT" \
-	--ca "$SIGNET_PKI/ca.pem" --cert "$SIGNET_PKI/issued/alice.pem" \
-	--key "$SIGNET_PKI/private/alice.key" \
-	--docker-socket "${DOCKER_HOST#unix://}" --container "$c1" \
-	--restart-container "$c2" --count "$count" --spread "$spread"
-# Where the CPU goes: each process's CPU time per action over one more run
-# at 64 in flight (the machine's cores are shared by all of them).
 proc_cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 dockerd_pid=$(cat "$(dirname "${DOCKER_HOST#unix://}")/dockerd.pid" 2>/dev/null ||
 	pgrep -o -x dockerd || echo 0)
-s0=$(proc_cpu "$SERVER_PID"); a0=$(proc_cpu "$AGENT_PID"); d0=$(proc_cpu "$dockerd_pid")
-out=$("$build/tests/bench_actions" --api "https://localhost:$API_PORT" \
-	--ca "$SIGNET_PKI/ca.pem" --cert "$SIGNET_PKI/issued/alice.pem" \
-	--key "$SIGNET_PKI/private/alice.key" \
-	--docker-socket "${DOCKER_HOST#unix://}" --container "$c1" \
-	--count "$count" --spread "$spread" --profile 64)
-s1=$(proc_cpu "$SERVER_PID"); a1=$(proc_cpu "$AGENT_PID"); d1=$(proc_cpu "$dockerd_pid")
-client=$(sed -n 's/.*CPU \([0-9.]*\) ms\/action.*/\1/p' <<<"$out")
-echo "CPU per action at 64 in flight ($out):"
-awk -v t="$(getconf CLK_TCK)" -v n="$count" -v s=$((s1 - s0)) -v a=$((a1 - a0)) \
-	-v d=$((d1 - d0)) -v c="$client" 'BEGIN {
-	k = 1000 / t / n
-	printf "  signet-server %.3f ms, signet-agent %.3f ms, dockerd %.3f ms, " \
-	    "this client %.3f ms: %.3f ms in all\n", s * k, a * k, d * k, c,
-	    (s + a + d) * k + c }'
+
+# run_build DIR LABEL: the server and agent of build DIR, fresh audit logs,
+# every phase with this build's load generator; output in bench-LABEL.out.
+run_build() {
+	local dir=$1 label=$2 out s0 a0 d0 s1 a1 d1 client
+	# shellcheck disable=SC2034 # read by relay.sh's start_server/start_agent
+	SERVER_BIN=$dir/server/signet-server
+	# shellcheck disable=SC2034
+
+	AGENT_BIN=$dir/agent/signet-agent
+	rm -f "$T_DIR"/server-audit.log* "$T_DIR"/agent-web-01-audit.log*
+	start_server
+	start_agent web-01
+	wait_for 10 known || { echo "bench: $label: the agent's inventory never came"; return 1; }
+	echo "== $label ($dir)"
+	stdbuf -oL "$build/tests/bench_actions" --api "https://localhost:$API_PORT" \
+		--ca "$SIGNET_PKI/ca.pem" --cert "$SIGNET_PKI/issued/alice.pem" \
+		--key "$SIGNET_PKI/private/alice.key" \
+		--docker-socket "${DOCKER_HOST#unix://}" --container "$c1" \
+		--restart-container "$c2" --count "$count" --spread "$spread" |
+		tee "$T_DIR/bench-$label.out"
+	# Where the CPU goes: each process's CPU time per action over one
+	# more run at 64 in flight (the cores are shared by all of them).
+	# shellcheck disable=SC2153 # set by relay.sh's start_server/start_agent
+	{ s0=$(proc_cpu "$SERVER_PID"); a0=$(proc_cpu "$AGENT_PID"); d0=$(proc_cpu "$dockerd_pid"); }
+	out=$("$build/tests/bench_actions" --api "https://localhost:$API_PORT" \
+		--ca "$SIGNET_PKI/ca.pem" --cert "$SIGNET_PKI/issued/alice.pem" \
+		--key "$SIGNET_PKI/private/alice.key" \
+		--docker-socket "${DOCKER_HOST#unix://}" --container "$c1" \
+		--count "$count" --spread "$spread" --profile 64)
+	s1=$(proc_cpu "$SERVER_PID"); a1=$(proc_cpu "$AGENT_PID"); d1=$(proc_cpu "$dockerd_pid")
+	client=$(sed -n 's/.*CPU \([0-9.]*\) ms\/action.*/\1/p' <<<"$out")
+	echo "CPU per action at 64 in flight ($out):"
+	awk -v t="$(getconf CLK_TCK)" -v n="$count" -v s=$((s1 - s0)) -v a=$((a1 - a0)) \
+		-v d=$((d1 - d0)) -v c="$client" 'BEGIN {
+		k = 1000 / t / n
+		printf "  signet-server %.3f ms, signet-agent %.3f ms, dockerd %.3f ms, " \
+		    "this client %.3f ms: %.3f ms in all\n", s * k, a * k, d * k, c,
+		    (s + a + d) * k + c }' | tee -a "$T_DIR/bench-$label.out"
+	kill "$AGENT_PID" "$SERVER_PID" 2>/dev/null
+	wait "$AGENT_PID" "$SERVER_PID" 2>/dev/null || true
+}
+
+if [ -n "${BASELINE:-}" ]; then
+	if [ ! -x "$BASELINE/server/signet-server" ] || [ ! -x "$BASELINE/agent/signet-agent" ]; then
+		echo "bench: BASELINE=$BASELINE holds no signet-server and signet-agent"
+		exit 2
+	fi
+	run_build "$BASELINE" baseline
+fi
+run_build "$build" this
+if [ -n "${BASELINE:-}" ]; then
+	# The two builds' figures, side by side (medians are the p50s).
+	python3 - "$T_DIR/bench-baseline.out" "$T_DIR/bench-this.out" <<'PY'
+import re, sys
+def figures(path):
+    t = open(path).read()
+    f = {}
+    m = re.search(r"straight to dockerd: p50 ([\d.]+) ms  p90 ([\d.]+) ms  p99 ([\d.]+)", t)
+    if m: f["sequential p50, dockerd straight (ms)"] = float(m.group(1))
+    m = re.search(r"through signet:\s+p50 ([\d.]+) ms  p90 ([\d.]+) ms  p99 ([\d.]+)", t)
+    if m:
+        f["sequential p50 (ms)"] = float(m.group(1))
+        f["sequential p99 (ms)"] = float(m.group(3))
+    for n, d, s in re.findall(r"(\d+) in flight: straight to dockerd (\d+)/s, through signet (\d+)", t):
+        f["%s in flight (actions/s)" % n] = float(s)
+    m = re.search(r"RESTART \(stop timeout 1 s\): straight ([\d.]+) ms, through signet ([\d.]+)", t)
+    if m: f["RESTART through signet (ms)"] = float(m.group(2))
+    m = re.search(r"signet-server ([\d.]+) ms, signet-agent ([\d.]+) ms", t)
+    if m:
+        f["CPU/action at 64, server (ms)"] = float(m.group(1))
+        f["CPU/action at 64, agent (ms)"] = float(m.group(2))
+    return f
+old, new = figures(sys.argv[1]), figures(sys.argv[2])
+print("\n| measure | baseline | this build | this / baseline |")
+print("| --- | --- | --- | --- |")
+for k in old:
+    if k in new and old[k]:
+        print("| %s | %g | %g | %.2f |" % (k, old[k], new[k], new[k] / old[k]))
+PY
+fi
 docker rm -f "$c1" "$c2" "${spread_ids[@]}" >/dev/null
