@@ -10,16 +10,113 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/*
+ * Refuses a file whose directories let someone else swap it: every
+ * directory up to / owned by root or us, and not writable by group or
+ * others unless sticky (then they cannot rename or remove our file).
+ */
+static int
+check_dirs(const char *path, const char *what, struct err_msg *msg)
+{
+	char dir[PATH_MAX], *real = NULL, *slash;
+	const char *d;
+	struct stat st;
+	size_t n;
+	int r;
+
+	slash = strrchr(path, '/');
+	if (slash == NULL) {
+		d = ".";
+	} else if (slash == path) {
+		d = "/";
+	} else {
+		n = (size_t)(slash - path);
+		if (n >= sizeof(dir))
+			return err_set(
+			    msg, SIGNET_ERR_IO, "%s: path too long", path);
+		memcpy(dir, path, n);
+		dir[n] = '\0';
+		d = dir;
+	}
+	real = realpath(d, NULL);
+	if (real == NULL)
+		return err_set(msg, SIGNET_ERR_IO,
+		    "%s: cannot resolve its "
+		    "directory: %s",
+		    path, strerror(errno));
+	for (;;) {
+		if (stat(real, &st) != 0) {
+			r = err_set(msg, SIGNET_ERR_IO,
+			    "%s: cannot stat "
+			    "directory %s: %s",
+			    path, real, strerror(errno));
+			goto out;
+		}
+		if (st.st_uid != 0 && st.st_uid != geteuid()) {
+			r = err_set(msg, SIGNET_ERR_PERMISSIONS,
+			    "%s: directory "
+			    "%s is owned by uid %u, not root or this program's "
+			    "user (uid %u), who could replace %s; "
+			    "move the file or chown root %s",
+			    path, real, (unsigned)st.st_uid,
+			    (unsigned)geteuid(), what, real);
+			goto out;
+		}
+		if ((st.st_mode & 022) != 0 && (st.st_mode & S_ISVTX) == 0) {
+			r = err_set(msg, SIGNET_ERR_PERMISSIONS,
+			    "%s: directory "
+			    "%s is writable by group or others (mode %04o), "
+			    "who could replace %s; chmod go-w %s",
+			    path, real, (unsigned)(st.st_mode & 07777), what,
+			    real);
+			goto out;
+		}
+		if (strcmp(real, "/") == 0)
+			break;
+		slash = strrchr(real, '/');
+		if (slash == real)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+	}
+	r = 0;
+out:
+	free(real);
+	return r;
+}
+
+/*
+ * A trusted file's own checks: owned by root or us, not writable by group
+ * or others.
+ */
+static int
+check_trusted(const char *path, const struct stat *st, struct err_msg *msg)
+{
+	if (st->st_uid != 0 && st->st_uid != geteuid())
+		return err_set(msg, SIGNET_ERR_PERMISSIONS,
+		    "%s: owned by uid %u, not root or this program's user "
+		    "(uid %u); chown root %s", path, (unsigned)st->st_uid,
+		    (unsigned)geteuid(), path);
+	if ((st->st_mode & 022) != 0)
+		return err_set(msg, SIGNET_ERR_PERMISSIONS,
+		    "%s: writable by group or others (mode %04o); chmod go-w "
+		    "%s", path, (unsigned)(st->st_mode & 07777), path);
+	return 0;
+}
+
 static int
 open_checked(const char *path, enum fileio_kind kind, size_t max,
     size_t *size, struct err_msg *msg)
 {
 	struct stat st;
 	int flags = O_RDONLY | O_CLOEXEC;
-	int fd, saved;
+	int fd, saved, r;
 
+	/* O_NONBLOCK: a FIFO put in a trusted file's place must not hang. */
 	if (kind == FILEIO_SECRET)
 		flags |= O_NOFOLLOW;
+	else if (kind == FILEIO_TRUSTED)
+		flags |= O_NOFOLLOW | O_NONBLOCK | O_NOCTTY;
 	fd = open(path, flags);
 	if (fd < 0) {
 		saved = errno;
@@ -28,8 +125,9 @@ open_checked(const char *path, enum fileio_kind kind, size_t max,
 			    "%s: no such file", path);
 		if (saved == ELOOP)
 			return err_set(msg, SIGNET_ERR_PERMISSIONS,
-			    "%s: is a symbolic link; refusing it for a secret",
-			    path);
+			    "%s: is a symbolic link; refusing it for a %s",
+			    path, kind == FILEIO_SECRET ? "secret" :
+			    "trusted file: point signet at the file itself");
 		return err_set(msg, SIGNET_ERR_IO, "%s: cannot open: %s", path,
 		    strerror(saved));
 	}
@@ -50,6 +148,13 @@ open_checked(const char *path, enum fileio_kind kind, size_t max,
 		    "%s: secret file has mode %04o; group and others must have "
 		    "no access (chmod 600 %s)", path,
 		    (unsigned)(st.st_mode & 07777), path);
+	}
+	if (kind == FILEIO_TRUSTED) {
+		r = check_trusted(path, &st, msg);
+		if (r != 0) {
+			(void)close(fd);
+			return r;
+		}
 	}
 	if (st.st_size < 0 || (unsigned long long)st.st_size > max) {
 		(void)close(fd);
@@ -109,9 +214,9 @@ fileio_read_small(const char *path, char *buf, size_t max, size_t *len,
 	return r;
 }
 
-int
-fileio_read_alloc(const char *path, size_t max, char **out, size_t *len,
-    struct err_msg *msg)
+static int
+read_alloc(const char *path, size_t max, enum fileio_kind kind,
+    const char *what, char **out, size_t *len, struct err_msg *msg)
 {
 	size_t size = 0;
 	char *buf = NULL;
@@ -119,9 +224,14 @@ fileio_read_alloc(const char *path, size_t max, char **out, size_t *len,
 
 	*out = NULL;
 	*len = 0;
-	fd = open_checked(path, FILEIO_PUBLIC, max, &size, msg);
+	fd = open_checked(path, kind, max, &size, msg);
 	if (fd < 0)
 		return fd;
+	if (kind == FILEIO_TRUSTED) {
+		r = check_dirs(path, what, msg);
+		if (r != 0)
+			goto out;
+	}
 	buf = malloc(max + 1);
 	if (buf == NULL) {
 		r = err_set(msg, SIGNET_ERR_ALLOC, "%s: out of memory", path);
@@ -136,6 +246,20 @@ out:
 	free(buf);
 	(void)close(fd);
 	return r;
+}
+
+int
+fileio_read_alloc(const char *path, size_t max, char **out, size_t *len,
+    struct err_msg *msg)
+{
+	return read_alloc(path, max, FILEIO_PUBLIC, NULL, out, len, msg);
+}
+
+int
+fileio_read_trusted(const char *path, size_t max, const char *what,
+    char **out, size_t *len, struct err_msg *msg)
+{
+	return read_alloc(path, max, FILEIO_TRUSTED, what, out, len, msg);
 }
 
 int

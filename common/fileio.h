@@ -16,6 +16,12 @@
 enum fileio_kind {
 	FILEIO_PUBLIC,  /* any mode */
 	FILEIO_SECRET,  /* refused if group or others have any access */
+	/*
+	 * Decides what signet trusts (a policy, a CA, a pinned key): no
+	 * symbolic link, owned by root or this program's user, not
+	 * writable by group or others.
+	 */
+	FILEIO_TRUSTED,
 };
 
 /*
@@ -34,6 +40,18 @@ int fileio_read_small(const char *path, char *buf, size_t max, size_t *len,
  */
 int fileio_read_alloc(const char *path, size_t max, char **out, size_t *len,
     struct err_msg *msg) __attribute__((warn_unused_result));
+
+/*
+ * Reads a FILEIO_TRUSTED file as fileio_read_alloc does, the way sshd's
+ * StrictModes would: besides the file's own checks, every directory from
+ * its own up to / must be owned by root or this program's user and not
+ * writable by group or others unless sticky (like /tmp), so that nobody
+ * else can swap the file. what names its role in messages ("the policy").
+ * Returns as fileio_read_small, and SIGNET_ERR_ALLOC.
+ */
+int fileio_read_trusted(const char *path, size_t max, const char *what,
+    char **out, size_t *len, struct err_msg *msg)
+    __attribute__((warn_unused_result));
 
 /*
  * Creates path exclusively with mode (umask does not loosen or tighten

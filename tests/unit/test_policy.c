@@ -1004,7 +1004,7 @@ test_permissions(void)
 		r = policy_load(path, "h1", &p, &msg);
 		CHECK(r == SIGNET_ERR_PERMISSIONS);
 		CHECK_CONTAINS(msg.text, "owned by uid 12345, not root or this "
-		                         "agent's user (uid 0); chown root");
+		                         "program's user (uid 0); chown root");
 		CHECK(chown(path, 0, 0) == 0);
 	} else {
 		printf("skipped: owner check (not root)\n");
