@@ -267,15 +267,26 @@ take_text(const cJSON *obj, const char *what, const char *key, size_t max,
 	return 0;
 }
 
-/* The type member of root, known or not (*type NONE when unknown). */
+/*
+ * Parses buf[0..len) as one JSON object (*root, cJSON_Delete it) and reads
+ * its type member: *name as sent, *type WIRE_NONE when it names no frame.
+ */
 static int
-read_type(const cJSON *root, enum wire_type *type, const char **name,
+open_frame(const char *what, const char *buf, size_t len, int depth,
+    cJSON **root, enum wire_type *type, const char **name,
     struct err_msg *msg)
 {
 	int r;
 
+	*root = NULL;
 	*type = WIRE_NONE;
-	r = jsonx_get_string(root, "type", false, "frame", name, msg);
+	*name = NULL;
+	if (buf == NULL)
+		return err_set(msg, SIGNET_ERR_INVALID_ARG, "%s: no data",
+		    what);
+	r = jsonx_parse_object(what, buf, len, depth, root, msg);
+	if (r == 0)
+		r = jsonx_get_string(*root, "type", false, what, name, msg);
 	if (r == 0)
 		*type = type_of(*name);
 	return r;
@@ -331,15 +342,11 @@ wire_parse_hello(const char *buf, size_t len, struct wire_hello *out,
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	if (buf == NULL)
-		return err_set(msg, SIGNET_ERR_INVALID_ARG, "hello: no data");
 	if (len > WIRE_HELLO_MAX)
 		return err_set(msg, SIGNET_ERR_TOO_LARGE, "hello: %zu bytes, "
 		    "over %d", len, WIRE_HELLO_MAX);
-	r = jsonx_parse_object("hello", buf, len, WIRE_FLAT_DEPTH, &root,
-	    msg);
-	if (r == 0)
-		r = read_type(root, &type, &name, msg);
+	r = open_frame("hello", buf, len, WIRE_FLAT_DEPTH, &root, &type,
+	    &name, msg);
 	if (r == 0 && type != WIRE_HELLO)
 		r = err_set(msg, SIGNET_ERR_FORMAT,
 		    "first frame has type \"%s\"; it must be hello",
@@ -399,12 +406,8 @@ wire_parse_agent_frame(const char *buf, size_t len, struct wire_frame *out,
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	if (buf == NULL)
-		return err_set(msg, SIGNET_ERR_INVALID_ARG, "frame: no data");
-	r = jsonx_parse_object("frame", buf, len, WIRE_AGENT_DEPTH, &root,
-	    msg);
-	if (r == 0)
-		r = read_type(root, &type, &name, msg);
+	r = open_frame("frame", buf, len, WIRE_AGENT_DEPTH, &root, &type,
+	    &name, msg);
 	if (r != 0)
 		goto out;
 	switch (type) {
@@ -489,12 +492,8 @@ wire_parse_server_frame(const char *buf, size_t len, struct wire_frame *out,
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	if (buf == NULL)
-		return err_set(msg, SIGNET_ERR_INVALID_ARG, "frame: no data");
-	r = jsonx_parse_object("frame", buf, len, WIRE_SERVER_DEPTH, &root,
-	    msg);
-	if (r == 0)
-		r = read_type(root, &type, &name, msg);
+	r = open_frame("frame", buf, len, WIRE_SERVER_DEPTH, &root, &type,
+	    &name, msg);
 	if (r != 0)
 		goto out;
 	switch (type) {
