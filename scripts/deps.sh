@@ -12,6 +12,8 @@ PACKAGES=(
 	# tests and tools
 	openssl ca-certificates curl python3 python3-jsonschema tar gzip procps
 	docker.io busybox-static iproute2
+	# style checks (scripts/shellcheck.sh, scripts/format.sh)
+	shellcheck clang-format
 	# packaging: Debian packages, man pages, systemd units, install test
 	scdoc mandoc man-db groff-base bsdextrautils dpkg-dev fakeroot lintian
 	debootstrap systemd file

@@ -13,7 +13,7 @@ build=build
 flags=()
 case "${1:-}" in
 	"") ;;
-	--sanitize) build=build-asan; flags=(-DSIGNET_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug) ;;
+	--sanitize) build="build-asan"; flags=(-DSIGNET_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug) ;;
 	*) echo "usage: scripts/test.sh [--sanitize]" >&2; exit 2 ;;
 esac
 

@@ -24,7 +24,7 @@ unavailable() {
 }
 
 start() {
-	local dir sock i root
+	local dir sock root
 	command -v dockerd >/dev/null || unavailable "dockerd not installed (apt-get install docker.io)"
 	command -v docker >/dev/null || unavailable "docker CLI not installed"
 	[ "$(id -u)" -eq 0 ] || unavailable "dockerd needs root"
@@ -36,7 +36,7 @@ start() {
 		-H "unix://$sock" --data-root "$dir/data" --exec-root "$dir/exec" \
 		--pidfile "$dir/dockerd.pid" >"$dir/dockerd.log" 2>&1 &
 	echo $! >"$dir/launcher.pid"
-	for i in $(seq 1 120); do
+	for _ in $(seq 1 120); do
 		docker -H "unix://$sock" version >/dev/null 2>&1 && break
 		sleep 0.25
 	done
@@ -61,14 +61,14 @@ start() {
 }
 
 stop_dir() {
-	local dir=$1 pid i
+	local dir=$1 pid
 	pid=$(cat "$dir/dockerd.pid" 2>/dev/null || cat "$dir/launcher.pid" 2>/dev/null)
 	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
 		# Containers first, so their shims do not outlive the daemon.
 		docker -H "unix://$dir/docker.sock" ps -aq 2>/dev/null |
 			xargs -r docker -H "unix://$dir/docker.sock" rm -f >/dev/null 2>&1
 		kill "$pid"
-		for i in $(seq 1 80); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+		for _ in $(seq 1 80); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
 		kill -9 "$pid" 2>/dev/null
 	fi
 	# Mounts left by an unclean stop would make rm fail.

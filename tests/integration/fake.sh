@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: ISC
+# shellcheck shell=bash
 # Sourced by tests that drive the real signet-agent with
 # tests/tools/fake_server playing the server: starting and stopping it on
 # AGENT_PORT, sending it commands, and reading what it saw from $OUT.
@@ -9,7 +10,7 @@ FAKE_PID=""
 # start_fake: fake_server on AGENT_PORT reading commands from a FIFO held
 # open on fd 9; its stdout appends to $OUT.
 start_fake() {
-	local i n0
+	local n0
 	n0=$(grep -c "^listening port=" "$OUT" 2>/dev/null)
 	rm -f "$T_DIR/cmds"
 	mkfifo "$T_DIR/cmds"
@@ -22,7 +23,7 @@ start_fake() {
 	FAKE_PID=$!
 	R_PIDS+=("$FAKE_PID")
 	exec 9>"$T_DIR/cmds"
-	for i in $(seq 1 50); do
+	for _ in $(seq 1 50); do
 		[ "$(grep -c "^listening port=$AGENT_PORT" "$OUT")" -gt "${n0:-0}" ] && return 0
 		sleep 0.1
 	done
@@ -43,10 +44,10 @@ sent_actions() { grep -c '^sent action ' "$OUT"; }
 # send_action ARGS...: sends "action ARGS" and waits (5 s) until the fake
 # server has sent it; last_id then names it.
 send_action() {
-	local n0 i
+	local n0
 	n0=$(sent_actions)
 	send action "$@"
-	for i in $(seq 1 50); do
+	for _ in $(seq 1 50); do
 		[ "$(sent_actions)" -gt "$n0" ] && return 0
 		sleep 0.1
 	done
@@ -60,8 +61,7 @@ hellos() { grep -c '^hello host_id=web-01' "$OUT"; }
 # default 10; the agent's redial backoff grows to 60 s when connections
 # keep closing).
 wait_hello() {
-	local i
-	for i in $(seq 1 $((${2:-10} * 10))); do
+	for _ in $(seq 1 $((${2:-10} * 10))); do
 		[ "$(hellos)" -ge "$1" ] && return 0
 		sleep 0.1
 	done
@@ -75,8 +75,8 @@ last_id() {
 
 # result ID [N] [SECS]: the Nth result line for ID (default 1), waiting.
 result() {
-	local id=$1 n=${2:-1} secs=${3:-10} i line
-	for i in $(seq 1 $((secs * 10))); do
+	local id=$1 n=${2:-1} secs=${3:-10} line
+	for _ in $(seq 1 $((secs * 10))); do
 		line=$(grep "^result action_id=$id " "$OUT" | sed -n "${n}p")
 		if [ -n "$line" ]; then echo "$line"; return 0; fi
 		sleep 0.1

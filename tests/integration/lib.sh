@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: ISC
+# shellcheck shell=bash
 # Shared helpers for the shell tests: a scratch directory removed on exit,
 # named assertions, and the "N passed, N failed" summary.
 set -u

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: ISC
+# shellcheck shell=bash
 # Helpers for end-to-end tests with the real parts: a PKI from
 # pki/signet-pki, a real signet-server and signet-agent on loopback (the
 # agent against the private test dockerd), stopped by pid on exit.
@@ -80,11 +81,10 @@ CONF
 # start_server: runs signet-server in the background (log in
 # $T_DIR/server.log), waits until the API answers /healthz; SERVER_PID.
 start_server() {
-	local i
 	"$SERVER_BIN" --config "$T_DIR/server.conf" >>"$T_DIR/server.log" 2>&1 &
 	SERVER_PID=$!
 	R_PIDS+=("$SERVER_PID")
-	for i in $(seq 1 100); do
+	for _ in $(seq 1 100); do
 		api_get /healthz >/dev/null 2>&1 && return 0
 		kill -0 "$SERVER_PID" 2>/dev/null || break
 		sleep 0.1
@@ -113,8 +113,8 @@ api_get() {
 
 # wait_for SECONDS CMD...: retries CMD every 0.1 s until it succeeds.
 wait_for() {
-	local secs=$1 i; shift
-	for i in $(seq 1 $((secs * 10))); do
+	local secs=$1; shift
+	for _ in $(seq 1 $((secs * 10))); do
 		"$@" && return 0
 		sleep 0.1
 	done

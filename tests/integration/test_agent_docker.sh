@@ -38,8 +38,8 @@ row() { "$PROBE" list 2>/dev/null | jq -c --arg id "$1" '.[] | select(.id == $id
 
 # event_ts ACTION ID: the probe's timestamp of that event, waiting up to 3 s.
 event_ts() {
-	local i line
-	for i in $(seq 1 30); do
+	local line
+	for _ in $(seq 1 30); do
 		line=$(grep -m1 " event action=$1 id=$2 " "$T_DIR/events.out")
 		if [ -n "$line" ]; then echo "${line%% *}"; return 0; fi
 		sleep 0.1
@@ -70,7 +70,7 @@ check_fails_with "a socket nobody serves is reported as unavailable" \
 "$PROBE" events 600 >"$T_DIR/events.out" 2>"$T_DIR/events.err" &
 EVENTS_PID=$!
 PIDS+=("$EVENTS_PID")
-for i in $(seq 1 50); do
+for _ in $(seq 1 50); do
 	grep -q "stream up" "$T_DIR/events.out" && break
 	sleep 0.1
 done
@@ -121,12 +121,16 @@ check_fails_with "inspect of a removed container: not found" "HTTP 404" \
 
 # ---- 1,000 containers ----
 t0=$(now_ms)
+# The tag and the image reach the inner sh as its $1 and $2, not spliced
+# into its code; it expands them (single quotes on purpose).
+# shellcheck disable=SC2016
 seq 1 "$BIG" | xargs -P 16 -n 25 sh -c '
+	tag=$1 image=$2; shift 2
 	for i; do
-		docker create --network none --label "signet.test='"$TAG"'" \
-			--label batch=big --label "n=$i" --name "'"$TAG"'-c$i" \
-			"'"$SIGNET_TEST_IMAGE"'" sleep 1 >/dev/null || exit 1
-	done' sh
+		docker create --network none --label "signet.test=$tag" \
+			--label batch=big --label "n=$i" --name "$tag-c$i" \
+			"$image" sleep 1 >/dev/null || exit 1
+	done' sh "$TAG" "$SIGNET_TEST_IMAGE"
 echo "# created $BIG containers in $(( $(now_ms) - t0 )) ms"
 "$PROBE" list >"$T_DIR/big.json" 2>"$T_DIR/big.err"
 check "list of $BIG+ containers succeeds" test -s "$T_DIR/big.json"
@@ -234,19 +238,19 @@ check "nothing was audited by refused starts" test ! -s "$T_DIR/var/audit.log"
 "$AGENT" --config "$E/agent.conf" 2>"$T_DIR/agent.err" &
 AGENT_PID=$!
 PIDS+=("$AGENT_PID")
-for i in $(seq 1 50); do
+for _ in $(seq 1 50); do
 	grep -q "agent started" "$T_DIR/agent.err" && break
 	sleep 0.1
 done
 check "agent starts" grep -q "agent started: host_id=web-01" "$T_DIR/agent.err"
 printf '{ "host_id": "web-01", "rules": [ { "match": { "name": "[" }, "actions": ["START"] } ] }\n' >"$E/policy.json"
 kill -HUP "$AGENT_PID"
-for i in $(seq 1 30); do grep -q "policy reload refused" "$T_DIR/agent.err" && break; sleep 0.1; done
+for _ in $(seq 1 30); do grep -q "policy reload refused" "$T_DIR/agent.err" && break; sleep 0.1; done
 check "SIGHUP with a bad policy keeps the old one" \
 	grep -q "policy reload refused, the old policy stays" "$T_DIR/agent.err"
 printf '{ "host_id": "web-01", "rules": [ { "match": { "name": "a" }, "actions": ["START"] }, { "match": { "name": "b" }, "actions": ["STOP"] } ] }\n' >"$E/policy.json"
 kill -HUP "$AGENT_PID"
-for i in $(seq 1 30); do grep -q "policy reloaded" "$T_DIR/agent.err" && break; sleep 0.1; done
+for _ in $(seq 1 30); do grep -q "policy reloaded" "$T_DIR/agent.err" && break; sleep 0.1; done
 check "SIGHUP with a good policy reloads it" \
 	grep -q "policy reloaded: rules=2" "$T_DIR/agent.err"
 check "agent keeps redialling a server that is not there" \

@@ -16,16 +16,17 @@ cd "$T_DIR" || exit 1
 export SIGNET_PKI="$T_DIR/pki"
 
 "$PKI" init "$SIGNET_PKI" >/dev/null || { not_ok "pki init"; finish; exit 1; }
-"$PKI" server relay --dns localhost --ip 127.0.0.1 >/dev/null &&
-"$PKI" operator alice >/dev/null &&
-"$PKI" auditor carol >/dev/null &&
-"$PKI" agent web-01 >/dev/null &&
-"$PKI" operator mallory >/dev/null &&
-"$PKI" operator dave >/dev/null &&
-"$PKI" revoke mallory >/dev/null &&
-"$PKI" init "$T_DIR/other" >/dev/null &&
-SIGNET_PKI="$T_DIR/other" "$PKI" operator eve >/dev/null ||
-	{ not_ok "pki setup"; finish; exit 1; }
+if ! { "$PKI" server relay --dns localhost --ip 127.0.0.1 >/dev/null &&
+	"$PKI" operator alice >/dev/null &&
+	"$PKI" auditor carol >/dev/null &&
+	"$PKI" agent web-01 >/dev/null &&
+	"$PKI" operator mallory >/dev/null &&
+	"$PKI" operator dave >/dev/null &&
+	"$PKI" revoke mallory >/dev/null &&
+	"$PKI" init "$T_DIR/other" >/dev/null &&
+	SIGNET_PKI="$T_DIR/other" "$PKI" operator eve >/dev/null; }; then
+	not_ok "pki setup"; finish; exit 1
+fi
 CA=$SIGNET_PKI/ca.pem
 
 # Two hosts from a file (one offline; two ids sharing a 12-digit prefix;
@@ -210,7 +211,7 @@ check "refusals counted: no cert" grep -q '^signet_api_auth_failures_total{reaso
 check "refusals counted: certificate" grep -q '^signet_api_auth_failures_total{reason="cert_refused"} 2$' "$T_DIR/body"
 check "refusals counted: role" grep -q '^signet_api_auth_failures_total{reason="forbidden"} 4$' "$T_DIR/body"
 # ... and audited, each with who and why (auth.rejected, listener api).
-python3 - "$T_DIR/audit.log" <<'EOF' && ok "refusals audited: no cert, certificate, role" || not_ok "refusals audited"
+if python3 - "$T_DIR/audit.log" <<'EOF'
 import json, sys
 recs = [json.loads(l) for l in open(sys.argv[1])]
 rej = [r["data"] for r in recs if r["event"] == "auth.rejected"]
@@ -225,6 +226,7 @@ role = by("forbidden")
 assert len(role) == 4 and all(d["name"] == "web-01" and d["role"] == "agent" and "role agent" in d["error"] for d in role), role
 assert {d["target"] for d in role} == {"/api/hosts", "/api/containers", "/api/audit", "/api/nothing"}, role
 EOF
+then ok "refusals audited: no cert, certificate, role"; else not_ok "refusals audited"; fi
 
 # ---- hostile requests ----
 for m in POST PUT DELETE PATCH; do

@@ -109,7 +109,7 @@ check "writer restarts over a torn tail" "$TOOL" append crash audit.key 1
 out=$(verify crash); rc=$?
 check "log verifies after the torn tail is recorded" test $rc -eq 0
 check "torn write reported by verify" grep -q 'torn writes recorded: [1-9]' <<<"$out"
-side=$(ls crash.torn-* 2>/dev/null | head -n 1)
+side=$(find . -maxdepth 1 -name 'crash.torn-*' | head -n 1)
 check "torn bytes kept in a side file" test -n "$side"
 check "side file holds exactly the torn bytes" \
 	test "$(cat "$side" 2>/dev/null)" = '{"seq":99999,"ts":1,"prev":"00'

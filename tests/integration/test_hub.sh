@@ -10,7 +10,9 @@ PKI_SH="$SIGNET_SOURCE_DIR/pki/signet-pki"
 SERVER="$SIGNET_BUILD_DIR/server/signet-server"
 SIM="$SIGNET_BUILD_DIR/tests/agent_sim"
 command -v openssl >/dev/null || { echo "openssl missing"; exit 77; }
-[ -x "$SERVER" ] && [ -x "$SIM" ] || { echo "signet-server or agent_sim not built"; exit 1; }
+if [ ! -x "$SERVER" ] || [ ! -x "$SIM" ]; then
+	echo "signet-server or agent_sim not built"; exit 1
+fi
 cd "$T_DIR" || exit 1
 export SIGNET_PKI="$T_DIR/pki"
 P=$SIGNET_PKI

@@ -13,6 +13,9 @@
 # reinstall keeps the modes; remove keeps the configuration; purge removes
 # it but keeps the audit logs in /var/lib and the admin's keys.
 # Without the mirror it skips (77), unless SIGNET_REQUIRE_DOCKER=1 (CI).
+# The checks run small "sh -c '...' sh ARG" scripts that get their values
+# as $1 and expand them themselves: single quotes on purpose.
+# shellcheck disable=SC2016
 . "$SIGNET_SOURCE_DIR/tests/integration/lib.sh"
 . "$SIGNET_SOURCE_DIR/tests/integration/pkg.sh"
 

@@ -6,6 +6,9 @@
 # expected files with the expected modes and owners, the expected
 # conffiles, no key material, maintainer scripts that parse, and a Depends
 # line that covers every shared library its binaries need.
+# The checks run small "sh -c '...' sh ARG" scripts that get their values
+# as $1 and expand them themselves: single quotes on purpose.
+# shellcheck disable=SC2016
 . "$SIGNET_SOURCE_DIR/tests/integration/lib.sh"
 . "$SIGNET_SOURCE_DIR/tests/integration/pkg.sh"
 
@@ -39,10 +42,10 @@ else
 	ok "lintian reports no error"
 fi
 unexplained=""
-for tag in $(sed -n 's/^W: [^:]*: \([a-z0-9-]*\).*/\1/p' "$T_DIR/lintian.txt" | sort -u); do
+while IFS= read -r tag; do
 	grep -q -- "$tag" "$SIGNET_SOURCE_DIR/packaging/README.md" ||
 		unexplained="$unexplained $tag"
-done
+done < <(sed -n 's/^W: [^:]*: \([a-z0-9-]*\).*/\1/p' "$T_DIR/lintian.txt" | sort -u)
 if [ -z "$unexplained" ]; then
 	ok "every lintian warning is explained in packaging/README.md"
 else

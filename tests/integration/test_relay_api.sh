@@ -15,7 +15,9 @@ SIM="$SIGNET_BUILD_DIR/tests/agent_sim"
 for tool in openssl curl python3; do
 	command -v "$tool" >/dev/null || { echo "$tool missing"; exit 77; }
 done
-[ -x "$SERVER_BIN" ] && [ -x "$SIM" ] || { echo "signet-server or agent_sim not built"; exit 1; }
+if [ ! -x "$SERVER_BIN" ] || [ ! -x "$SIM" ]; then
+	echo "signet-server or agent_sim not built"; exit 1
+fi
 cd "$T_DIR" || exit 1
 SIM_PIDS=()
 cleanup_all() {
@@ -28,8 +30,9 @@ cleanup_all() {
 }
 trap cleanup_all EXIT
 
-make_pki && "$PKI_SCRIPT" agent web-02 >/dev/null ||
-	{ not_ok "pki setup"; finish; exit 1; }
+if ! { make_pki && "$PKI_SCRIPT" agent web-02 >/dev/null; }; then
+	not_ok "pki setup"; finish; exit 1
+fi
 P=$SIGNET_PKI
 CA=$P/ca.pem
 write_server_conf
@@ -244,13 +247,14 @@ check "a flood of 150 refusals: not all audited ($flood records)" test "$flood" 
 sleep 1.5
 expect "the next refusal after the flood" 400 "$(post alice "$ID_C" '{"action":')"
 # Each of the 151 is either recorded or counted in a later record.
-python3 - "$AUDIT" "$before" <<'EOF' && ok "every refusal of the flood recorded or counted as skipped" || not_ok "flood accounting"
+if python3 - "$AUDIT" "$before" <<'EOF'
 import json, sys
 recs = [json.loads(l) for l in open(sys.argv[1])]
 new = [r["data"] for r in recs if r["event"] == "action.refused"][int(sys.argv[2]):]
 skipped = sum(d.get("suppressed", 0) for d in new)
 assert skipped > 0 and len(new) + skipped == 151, (len(new), skipped)
 EOF
+then ok "every refusal of the flood recorded or counted as skipped"; else not_ok "flood accounting"; fi
 
 # ---- host offline: 503, nothing sent ----
 "$SIM" --url "wss://localhost:$AGENT_PORT" --ca "$CA" --pki "$P" --name web-02 \
@@ -355,7 +359,7 @@ fi
 kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
 
 # ---- the server's audit log ----
-python3 - "$AUDIT" "$ID_C" "$ID_D" <<'EOF' && ok "audit says who asked for what and why each refused request was refused" || not_ok "refusals audited"
+if python3 - "$AUDIT" "$ID_C" "$ID_D" <<'EOF'
 import json, sys
 recs = [json.loads(l) for l in open(sys.argv[1])]
 ref = [r["data"] for r in recs if r["event"] == "action.refused"]
@@ -381,10 +385,11 @@ has(403, who="carol", role="auditor", err="operators only")
 has(403, who="web-01", role="agent")
 has(503, container=sys.argv[3], err="offline", body=True)
 EOF
+then ok "audit says who asked for what and why each refused request was refused"; else not_ok "refusals audited"; fi
 out=$("$SIGNETCTL" audit verify "$AUDIT" --key "$P/keys/audit.pub" \
 	--action-key "$P/keys/action.pub" --agent-keys "$P/keys/agents" 2>&1); rc=$?
 check "audit log verifies with action and agent keys ($out)" test "$rc" = 0
-python3 - "$AUDIT" "$A_OK" "$A_LATE" "$A_STOP" <<'EOF' && ok "audit holds reason, operator and result of every action" || not_ok "audit contents"
+if python3 - "$AUDIT" "$A_OK" "$A_LATE" "$A_STOP" <<'EOF'
 import json, sys, base64
 recs = [json.loads(l) for l in open(sys.argv[1])]
 req = {r["data"]["action_id"]: r["data"] for r in recs if r["event"] == "action.requested"}
@@ -411,6 +416,7 @@ ok = res[sys.argv[2]][0]
 assert ok["status"] == "SUCCESS" and ok["docker_status"] == 204
 assert res[sys.argv[3]][0]["status"] == "SUCCESS"
 EOF
+then ok "audit holds reason, operator and result of every action"; else not_ok "audit contents"; fi
 check "the audit log holds only records docs/schema describes" \
 	"$SIGNET_SOURCE_DIR/tests/integration/audit_schema.py" "$AUDIT"
 finish
