@@ -12,11 +12,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/bio.h>
-#include <openssl/crypto.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/x509v3.h>
 #include <sodium.h>
 
 #include "audit.h"
@@ -25,7 +20,7 @@
 #include "config.h"
 #include "docker.h"
 #include "executor.h"
-#include "fileio.h"
+#include "identity.h"
 #include "jsonx.h"
 #include "keys.h"
 #include "log.h"
@@ -38,8 +33,6 @@
 #endif
 
 #define DAEMON_ACTOR "agent"
-#define DAEMON_CERT_FILE_MAX (64 * 1024)
-#define DAEMON_KEY_FILE_MAX 16384
 
 /*
  * Why a snapshot that equals the last one built is still sent: the 30 s
@@ -103,156 +96,6 @@ wall_ms(void *arg)
 {
 	(void)arg;
 	return clock_wall_ms();
-}
-
-/* ---- identity ---- */
-
-/* The one entry of nid in name as UTF-8 into out; -1 if not exactly one. */
-static int
-name_entry(X509_NAME *name, int nid, char *out, size_t outlen)
-{
-	X509_NAME_ENTRY *e;
-	unsigned char *u = NULL;
-	int i, n;
-
-	out[0] = '\0';
-	i = X509_NAME_get_index_by_NID(name, nid, -1);
-	if (i < 0 || X509_NAME_get_index_by_NID(name, nid, i) >= 0)
-		return -1;
-	e = X509_NAME_get_entry(name, i);
-	if (e == NULL)
-		return -1;
-	n = ASN1_STRING_to_UTF8(&u, X509_NAME_ENTRY_get_data(e));
-	if (n < 0)
-		return -1;
-	if ((size_t)n >= outlen || memchr(u, '\0', (size_t)n) != NULL) {
-		OPENSSL_free(u);
-		return -1;
-	}
-	memcpy(out, u, (size_t)n);
-	out[n] = '\0';
-	OPENSSL_free(u);
-	return 0;
-}
-
-static int
-load_private_key(const char *key_path, EVP_PKEY **out, struct err_msg *msg)
-{
-	char *buf = NULL;
-	BIO *bio = NULL;
-	size_t len = 0;
-	int r;
-
-	*out = NULL;
-	buf = malloc(DAEMON_KEY_FILE_MAX + 1);
-	if (buf == NULL)
-		return err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
-	r = fileio_read_small(key_path, buf, DAEMON_KEY_FILE_MAX, &len,
-	    FILEIO_SECRET, msg);
-	if (r != 0)
-		goto out;
-	bio = BIO_new_mem_buf(buf, (int)len);
-	if (bio == NULL) {
-		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
-		goto out;
-	}
-	*out = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
-	if (*out == NULL) {
-		r = err_set(msg, SIGNET_ERR_FORMAT,
-		    "%s: not a PEM private key (or one with a passphrase)",
-		    key_path);
-		goto out;
-	}
-	r = 0;
-out:
-	BIO_free(bio);
-	OPENSSL_cleanse(buf, DAEMON_KEY_FILE_MAX + 1);
-	free(buf);
-	ERR_clear_error();
-	return r;
-}
-
-int
-daemon_cert_identity(const char *cert_path, const char *key_path,
-    char host_id[static IDENTITY_NAME_MAX + 1], struct err_msg *msg)
-{
-	char *pem = NULL;
-	char cn[IDENTITY_NAME_MAX * 4 + 8], ou[64], esc[128];
-	BIO *bio = NULL;
-	X509 *cert = NULL;
-	EVP_PKEY *key = NULL;
-	X509_NAME *subject;
-	size_t len = 0;
-	int r;
-
-	host_id[0] = '\0';
-	r = fileio_read_alloc(cert_path, DAEMON_CERT_FILE_MAX, &pem, &len,
-	    msg);
-	if (r != 0)
-		goto out;
-	bio = BIO_new_mem_buf(pem, (int)len);
-	if (bio == NULL) {
-		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
-		goto out;
-	}
-	cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
-	if (cert == NULL) {
-		r = err_set(msg, SIGNET_ERR_FORMAT,
-		    "%s: not a PEM certificate", cert_path);
-		goto out;
-	}
-	subject = X509_get_subject_name(cert);
-	if (subject == NULL ||
-	    name_entry(subject, NID_commonName, cn, sizeof(cn)) != 0) {
-		r = err_set(msg, SIGNET_ERR_CERT,
-		    "%s: the subject must hold exactly one CN (the host id)",
-		    cert_path);
-		goto out;
-	}
-	if (!text_valid_name(cn)) {
-		r = err_set(msg, SIGNET_ERR_CERT,
-		    "%s: CN \"%s\" is not a valid host id "
-		    "([a-z0-9][a-z0-9._-]{0,62})", cert_path,
-		    text_escape_str(cn, esc, sizeof(esc)));
-		goto out;
-	}
-	if (name_entry(subject, NID_organizationalUnitName, ou,
-	    sizeof(ou)) != 0 || strcmp(ou, "agent") != 0) {
-		r = err_set(msg, SIGNET_ERR_CERT,
-		    "%s: not an agent certificate (its subject needs OU=agent; "
-		    "issue one with signet-pki agent %s)", cert_path, cn);
-		goto out;
-	}
-	if (X509_check_purpose(cert, X509_PURPOSE_SSL_CLIENT, 0) != 1) {
-		r = err_set(msg, SIGNET_ERR_CERT,
-		    "%s: not fit for TLS client use (extendedKeyUsage lacks "
-		    "clientAuth)", cert_path);
-		goto out;
-	}
-	if (X509_cmp_current_time(X509_get0_notAfter(cert)) <= 0)
-		log_warn("certificate %s has expired: the server will refuse "
-		    "it; renew it with signet-pki", cert_path);
-	else if (X509_cmp_current_time(X509_get0_notBefore(cert)) >= 0)
-		log_warn("certificate %s is not valid yet: check the clock",
-		    cert_path);
-	r = load_private_key(key_path, &key, msg);
-	if (r != 0)
-		goto out;
-	if (X509_check_private_key(cert, key) != 1) {
-		r = err_set(msg, SIGNET_ERR_CERT,
-		    "%s does not hold the key of certificate %s", key_path,
-		    cert_path);
-		goto out;
-	}
-	memcpy(host_id, cn, strlen(cn) + 1);
-	r = 0;
-out:
-	EVP_PKEY_free(key);
-	X509_free(cert);
-	BIO_free(bio);
-	free(pem);
-	ERR_clear_error();
-	return r;
 }
 
 /* ---- audit ---- */
@@ -945,7 +788,7 @@ daemon_load(struct daemon *d, const char *config_path)
 		return 2;
 	}
 	d->server = config_get(d->cfg, "agent", "server");
-	if (daemon_cert_identity(config_get(d->cfg, "tls", "cert"),
+	if (identity_agent_cert(config_get(d->cfg, "tls", "cert"),
 	    config_get(d->cfg, "tls", "key"), d->host_id, &m) != 0) {
 		log_error("agent certificate refused: %s", m.text);
 		return 1;
