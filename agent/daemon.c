@@ -40,22 +40,12 @@ static struct policy_store *volatile daemon_policy_for_hup;
 
 /* ---- audit ---- */
 
-/* Appends a record; a failure is logged (and returned). */
+/* Appends a record (NULL: it could not be built); failures are logged. */
 static int
-daemon_audit(struct daemon *d, const char *event, cJSON *data)
+daemon_audit(struct daemon *d, const char *event, const cJSON *data)
 {
-	struct err_msg m;
-	int r;
-
-	err_clear(&m);
-	if (data == NULL) {
-		log_error("audit %s: out of memory; not recorded", event);
-		return SIGNET_ERR_ALLOC;
-	}
-	r = audit_append(d->audit, event, DAEMON_ACTOR, data, NULL, &m);
-	if (r != 0)
-		log_error("audit %s not recorded: %s", event, m.text);
-	return r;
+	return audit_append_logged(d->audit, event, DAEMON_ACTOR, data,
+	    data != NULL);
 }
 
 /* A new object with host_id set, or NULL. */

@@ -56,52 +56,45 @@ jitem(cJSON *o, const char *k, cJSON *item, bool *ok)
 /* ---- audit ---- */
 
 static int
-audit(struct executor *ex, const char *event, cJSON *data, bool built)
+audit(struct executor *ex, const char *event, const cJSON *data, bool built)
 {
-	struct err_msg m;
-	int r;
+	return audit_append_logged(ex->audit, event, EXECUTOR_ACTOR, data,
+	    built);
+}
 
-	err_clear(&m);
-	if (!built) {
-		log_error("audit %s: out of memory; not recorded", event);
-		return SIGNET_ERR_ALLOC;
+/*
+ * An embedded envelope (audit.h): {"payload","sig"} and, for the server's
+ * action, "key_id" (NULL: none). NULL when out of memory.
+ */
+static cJSON *
+embedded_envelope(const char *payload_b64, const char *sig_b64,
+    const char *key_id)
+{
+	cJSON *o = cJSON_CreateObject();
+	bool ok = o != NULL;
+
+	jstr(o, "payload", payload_b64, &ok);
+	jstr(o, "sig", sig_b64, &ok);
+	if (key_id != NULL)
+		jstr(o, "key_id", key_id, &ok);
+	if (!ok) {
+		cJSON_Delete(o);
+		return NULL;
 	}
-	r = audit_append(ex->audit, event, EXECUTOR_ACTOR, data, NULL, &m);
-	if (r != 0)
-		log_error("audit %s not recorded: %s", event, m.text);
-	return r;
+	return o;
 }
 
 /* {"payload","sig","key_id"} of the server's action, or NULL. */
 static cJSON *
 action_envelope(const struct executor_act *act)
 {
-	cJSON *o = cJSON_CreateObject();
-	bool ok = o != NULL;
-
-	jstr(o, "payload", act->payload_b64, &ok);
-	jstr(o, "sig", act->sig_b64, &ok);
-	jstr(o, "key_id", act->key_id, &ok);
-	if (!ok) {
-		cJSON_Delete(o);
-		return NULL;
-	}
-	return o;
+	return embedded_envelope(act->payload_b64, act->sig_b64, act->key_id);
 }
 
 static cJSON *
 result_envelope(const struct envelope *env)
 {
-	cJSON *o = cJSON_CreateObject();
-	bool ok = o != NULL;
-
-	jstr(o, "payload", env->payload_b64, &ok);
-	jstr(o, "sig", env->sig_b64, &ok);
-	if (!ok) {
-		cJSON_Delete(o);
-		return NULL;
-	}
-	return o;
+	return embedded_envelope(env->payload_b64, env->sig_b64, NULL);
 }
 
 /* The members every action record starts with (authentic actions). */
@@ -232,6 +225,21 @@ count(struct executor *ex, enum envelope_status status)
 	executor_unlock(ex);
 }
 
+/*
+ * The end of an answer: its signed result (frame owned, when signed) to
+ * the outbox; env freed.
+ */
+static void
+hand_over(struct executor *ex, struct executor_act *act, bool signed_ok,
+    char *frame, size_t flen, struct envelope *env)
+{
+	if (signed_ok)
+		executor_outbox_deliver(ex, act, frame, flen);
+	else
+		free(frame);
+	envelope_free(env);
+}
+
 /* REJECTED: audited as action.rejected, answered when it can be. */
 void
 executor_reject(struct executor *ex, struct executor_act *act,
@@ -293,12 +301,7 @@ executor_reject(struct executor *ex, struct executor_act *act,
 	    act->key_id : "-",
 	    resent ? "resent" : signed_ok ? "new" : "none",
 	    text_escape_str(reason, esc, sizeof(esc)));
-	if (signed_ok) {
-		executor_outbox_deliver(ex, act, frame, flen);
-		frame = NULL;
-	}
-	free(frame);
-	envelope_free(&env);
+	hand_over(ex, act, signed_ok, frame, flen, &env);
 }
 
 /* DENIED by the policy: audited as policy.denied, answered. */
@@ -336,12 +339,7 @@ executor_deny(struct executor *ex, struct executor_act *act, const char *why)
 	    "requested_by=%s why=\"%s\"", act->a.action_id,
 	    act->a.container_id, envelope_action_name(act->a.action),
 	    act->a.requested_by, text_escape_str(why, esc, sizeof(esc)));
-	if (r == 0) {
-		executor_outbox_deliver(ex, act, frame, flen);
-		frame = NULL;
-	}
-	free(frame);
-	envelope_free(&env);
+	hand_over(ex, act, r == 0, frame, flen, &env);
 }
 
 /* SUCCESS or FAILURE: audited as action.executed, answered. */
@@ -395,12 +393,7 @@ executor_finish(struct executor *ex, struct executor_act *act,
 		    (long long)docker_status,
 		    text_escape_str(error != NULL ? error : "", esc,
 		    sizeof(esc)));
-	if (r == 0) {
-		executor_outbox_deliver(ex, act, frame, flen);
-		frame = NULL;
-	}
-	free(frame);
-	envelope_free(&env);
+	hand_over(ex, act, r == 0, frame, flen, &env);
 }
 
 /* A frame with no readable action_id: logged, counted, audited (limited). */

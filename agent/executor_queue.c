@@ -10,15 +10,13 @@
 #include "executor.h"
 #include "executor_int.h"
 
-#include <ctype.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
 
-#include <sodium.h>
-
 #include "log.h"
+#include "text.h"
 #include "wire.h"
 
 static void
@@ -46,26 +44,18 @@ peek_container(const char *payload_b64, char key[65])
 {
 	cJSON *payload = NULL;
 	const cJSON *c;
-	unsigned char *raw = NULL;
-	size_t raw_len = 0, b64_len, i;
+	uint8_t *raw = NULL;
+	size_t raw_len = 0;
 
 	key[0] = '\0';
-	if (payload_b64 == NULL)
-		return;
-	b64_len = strlen(payload_b64);
-	raw = malloc(b64_len + 1);
-	if (raw == NULL || sodium_base642bin(raw, b64_len, payload_b64,
-	    b64_len, NULL, &raw_len, NULL,
-	    sodium_base64_VARIANT_ORIGINAL) != 0)
+	/* Base64 decodes to fewer bytes than it has: its length bounds it. */
+	if (payload_b64 == NULL || executor_b64_decode(payload_b64,
+	    strlen(payload_b64), &raw, &raw_len) != 0)
 		goto out;
 	payload = cJSON_ParseWithLength((const char *)raw, raw_len);
 	c = cJSON_GetObjectItemCaseSensitive(payload, "container_id");
-	if (!cJSON_IsString(c) || c->valuestring == NULL ||
-	    strlen(c->valuestring) != 64)
+	if (!cJSON_IsString(c) || !text_is_hex(c->valuestring, 64))
 		goto out;
-	for (i = 0; i < 64; i++)
-		if (!isxdigit((unsigned char)c->valuestring[i]))
-			goto out;
 	memcpy(key, c->valuestring, 65);
 out:
 	cJSON_Delete(payload);
