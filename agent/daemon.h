@@ -33,6 +33,9 @@
  *                     results_unacknowledged
  *   policy.reloaded   host_id, policy_rules, generation
  *   policy.reload_refused  host_id, error
+ *
+ * The code: daemon.c (start, loop, signals, stop), daemon_snapshot.c,
+ * daemon_exec.c; daemon_int.h says which is which.
  */
 #ifndef SIGNET_AGENT_DAEMON_H
 #define SIGNET_AGENT_DAEMON_H

@@ -246,7 +246,8 @@ int audit_append(struct audit_writer *w, const char *event, const char *actor,
  * codes.
  */
 int audit_append_logged(struct audit_writer *w, const char *event,
-    const char *actor, const cJSON *data, bool built);
+    const char *actor, const cJSON *data, bool built)
+    __attribute__((warn_unused_result));
 
 /* The current head. */
 void audit_get_head(struct audit_writer *w, struct audit_head *head);
