@@ -17,6 +17,9 @@
  * an authorityKeyIdentifier, basicConstraints CA:FALSE or none, one OU
  * naming its role, one CN, and the extendedKeyUsage of its role: clientAuth
  * (and not serverAuth) for agent/operator/auditor, serverAuth for server.
+ *
+ * The agent also reads its own certificate and key at start
+ * (identity_agent_cert, in identity_agent.c) to learn its host id.
  */
 #ifndef SIGNET_IDENTITY_H
 #define SIGNET_IDENTITY_H
