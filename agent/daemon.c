@@ -1,6 +1,14 @@
 /* SPDX-License-Identifier: ISC */
-/* signet-agent --config: configuration, identity, threads and the loop. */
+/*
+ * signet-agent --config: loads the configuration, identity, keys, policy
+ * and audit log, starts the threads (the executor's workers, the
+ * snapshot worker and the docker event stream of daemon_snapshot.c), runs
+ * the channel's service loop on the main thread (its callbacks are in
+ * daemon_exec.c) until SIGTERM/SIGINT, and stops in order: the action
+ * under way first.
+ */
 #include "daemon.h"
+#include "daemon_int.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -12,11 +20,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/bio.h>
-#include <openssl/crypto.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/x509v3.h>
 #include <sodium.h>
 
 #include "audit.h"
@@ -25,254 +28,24 @@
 #include "config.h"
 #include "docker.h"
 #include "executor.h"
-#include "fileio.h"
-#include "jsonx.h"
+#include "identity.h"
 #include "keys.h"
 #include "log.h"
 #include "policy_store.h"
-#include "text.h"
-#include "wire.h"
-
-#ifndef SIGNET_VERSION
-#define SIGNET_VERSION "unknown"
-#endif
-
-#define DAEMON_ACTOR "agent"
-#define DAEMON_CERT_FILE_MAX (64 * 1024)
-#define DAEMON_KEY_FILE_MAX 16384
-
-/*
- * Why a snapshot that equals the last one built is still sent: the 30 s
- * refresh always; a new connection unless those very bytes already went
- * to it (a snapshot started just before the connection opened).
- */
-#define WANT_PERIODIC 1u
-#define WANT_CONNECT 2u
 
 /* Set by the signal handlers; read by the main loop. */
 static volatile sig_atomic_t daemon_stop_signal;
 static volatile sig_atomic_t daemon_rotate_requested;
 static struct policy_store *volatile daemon_policy_for_hup;
 
-struct daemon {
-	struct config *cfg;
-	const char *server;
-	char host_id[IDENTITY_NAME_MAX + 1];
-	struct keys_secret result_key;
-	struct keys_pubset action_keys;
-	struct policy_store *policy;
-	struct audit_writer *audit;
-	struct channel *ch;
-	struct docker_events *events;
-	struct docker_client *dc;      /* the snapshot worker's */
-	/*
-	 * The executor's: one per worker (a libcurl handle is one thread's at
-	 * a time), lent out under exec_mu for one dockerd call.
-	 */
-	struct docker_client *exec_dc[EXECUTOR_WORKERS];
-	bool exec_lent[EXECUTOR_WORKERS];
-	pthread_mutex_t exec_mu;
-	bool exec_mu_ok;
-	struct executor *ex;
-	int64_t started_ms;
-
-	/* The snapshot worker and what it shares, under mu. */
-	pthread_t worker;
-	bool worker_started;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	bool stop;
-	atomic_bool stopping;          /* cuts short a request to dockerd */
-	bool dirty;                    /* a snapshot is wanted */
-	unsigned want;                 /* WANT_* reasons to send it unchanged */
-	bool refresh_version;
-	uint64_t epoch;                /* connections opened so far */
-	uint64_t sent_epoch;           /* the one latest's bytes went out on */
-	int64_t next_allowed_ms;       /* last snapshot + the gap */
-	int64_t next_periodic_ms;
-	char docker_version[DOCKER_VERSION_MAX + 1];
-	struct channel_frame *latest;  /* the last snapshot built */
-
-	/* Service thread only. */
-	uint64_t frames_refused;
-};
-
-/* Unix time in ms: action expiry and result timestamps (SPEC §4). */
-static int64_t
-wall_ms(void *arg)
-{
-	(void)arg;
-	return clock_wall_ms();
-}
-
-/* ---- identity ---- */
-
-/* The one entry of nid in name as UTF-8 into out; -1 if not exactly one. */
-static int
-name_entry(X509_NAME *name, int nid, char *out, size_t outlen)
-{
-	X509_NAME_ENTRY *e;
-	unsigned char *u = NULL;
-	int i, n;
-
-	out[0] = '\0';
-	i = X509_NAME_get_index_by_NID(name, nid, -1);
-	if (i < 0 || X509_NAME_get_index_by_NID(name, nid, i) >= 0)
-		return -1;
-	e = X509_NAME_get_entry(name, i);
-	if (e == NULL)
-		return -1;
-	n = ASN1_STRING_to_UTF8(&u, X509_NAME_ENTRY_get_data(e));
-	if (n < 0)
-		return -1;
-	if ((size_t)n >= outlen || memchr(u, '\0', (size_t)n) != NULL) {
-		OPENSSL_free(u);
-		return -1;
-	}
-	memcpy(out, u, (size_t)n);
-	out[n] = '\0';
-	OPENSSL_free(u);
-	return 0;
-}
-
-static int
-load_private_key(const char *key_path, EVP_PKEY **out, struct err_msg *msg)
-{
-	char *buf = NULL;
-	BIO *bio = NULL;
-	size_t len = 0;
-	int r;
-
-	*out = NULL;
-	buf = malloc(DAEMON_KEY_FILE_MAX + 1);
-	if (buf == NULL)
-		return err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
-	r = fileio_read_small(key_path, buf, DAEMON_KEY_FILE_MAX, &len,
-	    FILEIO_SECRET, msg);
-	if (r != 0)
-		goto out;
-	bio = BIO_new_mem_buf(buf, (int)len);
-	if (bio == NULL) {
-		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
-		goto out;
-	}
-	*out = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
-	if (*out == NULL) {
-		r = err_set(msg, SIGNET_ERR_FORMAT,
-		    "%s: not a PEM private key (or one with a passphrase)",
-		    key_path);
-		goto out;
-	}
-	r = 0;
-out:
-	BIO_free(bio);
-	OPENSSL_cleanse(buf, DAEMON_KEY_FILE_MAX + 1);
-	free(buf);
-	ERR_clear_error();
-	return r;
-}
-
-int
-daemon_cert_identity(const char *cert_path, const char *key_path,
-    char host_id[static IDENTITY_NAME_MAX + 1], struct err_msg *msg)
-{
-	char *pem = NULL;
-	char cn[IDENTITY_NAME_MAX * 4 + 8], ou[64], esc[128];
-	BIO *bio = NULL;
-	X509 *cert = NULL;
-	EVP_PKEY *key = NULL;
-	X509_NAME *subject;
-	size_t len = 0;
-	int r;
-
-	host_id[0] = '\0';
-	r = fileio_read_alloc(cert_path, DAEMON_CERT_FILE_MAX, &pem, &len,
-	    msg);
-	if (r != 0)
-		goto out;
-	bio = BIO_new_mem_buf(pem, (int)len);
-	if (bio == NULL) {
-		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
-		goto out;
-	}
-	cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
-	if (cert == NULL) {
-		r = err_set(msg, SIGNET_ERR_FORMAT,
-		    "%s: not a PEM certificate", cert_path);
-		goto out;
-	}
-	subject = X509_get_subject_name(cert);
-	if (subject == NULL ||
-	    name_entry(subject, NID_commonName, cn, sizeof(cn)) != 0) {
-		r = err_set(msg, SIGNET_ERR_CERT,
-		    "%s: the subject must hold exactly one CN (the host id)",
-		    cert_path);
-		goto out;
-	}
-	if (!text_valid_name(cn)) {
-		r = err_set(msg, SIGNET_ERR_CERT,
-		    "%s: CN \"%s\" is not a valid host id "
-		    "([a-z0-9][a-z0-9._-]{0,62})", cert_path,
-		    text_escape_str(cn, esc, sizeof(esc)));
-		goto out;
-	}
-	if (name_entry(subject, NID_organizationalUnitName, ou,
-	    sizeof(ou)) != 0 || strcmp(ou, "agent") != 0) {
-		r = err_set(msg, SIGNET_ERR_CERT,
-		    "%s: not an agent certificate (its subject needs OU=agent; "
-		    "issue one with signet-pki agent %s)", cert_path, cn);
-		goto out;
-	}
-	if (X509_check_purpose(cert, X509_PURPOSE_SSL_CLIENT, 0) != 1) {
-		r = err_set(msg, SIGNET_ERR_CERT,
-		    "%s: not fit for TLS client use (extendedKeyUsage lacks "
-		    "clientAuth)", cert_path);
-		goto out;
-	}
-	if (X509_cmp_current_time(X509_get0_notAfter(cert)) <= 0)
-		log_warn("certificate %s has expired: the server will refuse "
-		    "it; renew it with signet-pki", cert_path);
-	else if (X509_cmp_current_time(X509_get0_notBefore(cert)) >= 0)
-		log_warn("certificate %s is not valid yet: check the clock",
-		    cert_path);
-	r = load_private_key(key_path, &key, msg);
-	if (r != 0)
-		goto out;
-	if (X509_check_private_key(cert, key) != 1) {
-		r = err_set(msg, SIGNET_ERR_CERT,
-		    "%s does not hold the key of certificate %s", key_path,
-		    cert_path);
-		goto out;
-	}
-	memcpy(host_id, cn, strlen(cn) + 1);
-	r = 0;
-out:
-	EVP_PKEY_free(key);
-	X509_free(cert);
-	BIO_free(bio);
-	free(pem);
-	ERR_clear_error();
-	return r;
-}
-
 /* ---- audit ---- */
 
-/* Appends a record; a failure is logged (and returned). */
+/* Appends a record (NULL: it could not be built); failures are logged. */
 static int
-daemon_audit(struct daemon *d, const char *event, cJSON *data)
+daemon_audit(struct daemon *d, const char *event, const cJSON *data)
 {
-	struct err_msg m;
-	int r;
-
-	err_clear(&m);
-	if (data == NULL) {
-		log_error("audit %s: out of memory; not recorded", event);
-		return SIGNET_ERR_ALLOC;
-	}
-	r = audit_append(d->audit, event, DAEMON_ACTOR, data, NULL, &m);
-	if (r != 0)
-		log_error("audit %s not recorded: %s", event, m.text);
-	return r;
+	return audit_append_logged(d->audit, event, DAEMON_ACTOR, data,
+	    data != NULL);
 }
 
 /* A new object with host_id set, or NULL. */
@@ -372,439 +145,6 @@ audit_stopped(struct daemon *d, int sig)
 	}
 	(void)daemon_audit(d, "agent.stopped", o);
 	cJSON_Delete(o);
-}
-
-/* ---- the snapshot worker ---- */
-
-/* Asks for a snapshot soon (any thread). */
-static void
-request_snapshot(struct daemon *d, unsigned want, bool refresh_version)
-{
-	if (pthread_mutex_lock(&d->mu) != 0)
-		return;
-	d->dirty = true;
-	d->want |= want;
-	if (refresh_version)
-		d->refresh_version = true;
-	(void)pthread_cond_signal(&d->cv);
-	(void)pthread_mutex_unlock(&d->mu);
-}
-
-/*
- * Lists the containers and hands the frame to the channel. Returns 0, or
- * the failure of dockerd's list (logged), which the caller retries.
- */
-static int
-take_snapshot(struct daemon *d, unsigned want)
-{
-	struct inventory *inv = NULL;
-	struct channel_frame *frame = NULL, *old = NULL;
-	struct err_msg m;
-	char *text = NULL;
-	size_t len = 0, rows;
-	bool same = false, send;
-	uint64_t epoch = 0, sent_epoch = 0;
-	int64_t t0 = clock_mono_ms();
-	int r;
-
-	err_clear(&m);
-	r = docker_list(d->dc, &inv, &m);
-	if (r != 0) {
-		log_warn("container list failed: %s", m.text);
-		goto out;
-	}
-	rows = inv->count;
-	r = wire_build_inventory(inv, &text, &len);
-	inventory_free(inv);
-	inv = NULL;
-	if (r != 0) {
-		log_error("inventory frame: %s", err_str(r));
-		goto out;
-	}
-	if (len > CHANNEL_TX_MAX) {
-		/* Retrying cannot help; the next event or period may. */
-		log_error("inventory of %zu containers is %zu bytes, over the "
-		    "server's limit of %d: not sent", rows, len,
-		    CHANNEL_TX_MAX);
-		free(text);
-		r = 0;
-		goto out;
-	}
-	r = channel_frame_take(text, len, &frame);
-	text = NULL;
-	if (r != 0) {
-		log_error("inventory frame: %s", err_str(r));
-		goto out;
-	}
-	if (pthread_mutex_lock(&d->mu) == 0) {
-		old = d->latest;
-		same = old != NULL && channel_frame_len(old) == len &&
-		    memcmp(channel_frame_data(old), channel_frame_data(frame),
-		    len) == 0;
-		d->latest = channel_frame_ref(frame);
-		epoch = d->epoch;
-		sent_epoch = d->sent_epoch;
-		(void)pthread_mutex_unlock(&d->mu);
-	}
-	channel_frame_unref(old);
-	send = !same || (want & WANT_PERIODIC) != 0 ||
-	    ((want & WANT_CONNECT) != 0 && sent_epoch != epoch);
-	if (!send) {
-		log_debug("inventory unchanged (%zu containers); not sent",
-		    rows);
-	} else if (channel_set_snapshot(d->ch, frame)) {
-		log_debug("inventory queued: containers=%zu bytes=%zu "
-		    "list_ms=%lld", rows, len, (long long)(clock_mono_ms() - t0));
-		if (pthread_mutex_lock(&d->mu) == 0) {
-			d->sent_epoch = epoch;
-			(void)pthread_mutex_unlock(&d->mu);
-		}
-	}
-	r = 0;
-out:
-	channel_frame_unref(frame);
-	inventory_free(inv);
-	return r;
-}
-
-static void
-refresh_version(struct daemon *d)
-{
-	char version[DOCKER_VERSION_MAX + 1];
-	struct err_msg m;
-
-	err_clear(&m);
-	if (docker_version(d->dc, version, &m) != 0) {
-		log_warn("dockerd version: %s", m.text);
-		return;
-	}
-	if (pthread_mutex_lock(&d->mu) != 0)
-		return;
-	if (strcmp(version, d->docker_version) != 0)
-		log_info("dockerd version %s", version);
-	memcpy(d->docker_version, version, sizeof(version));
-	(void)pthread_mutex_unlock(&d->mu);
-}
-
-static void
-deadline_ts(int64_t deadline_ms, struct timespec *ts)
-{
-	int64_t now = clock_mono_ms(), wait = deadline_ms - now;
-
-	if (wait < 0)
-		wait = 0;
-	if (clock_gettime(CLOCK_MONOTONIC, ts) != 0) {
-		ts->tv_sec = 0;
-		ts->tv_nsec = 0;
-	}
-	ts->tv_sec += (time_t)(wait / 1000);
-	ts->tv_nsec += (long)(wait % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
-static void *
-worker_main(void *arg)
-{
-	struct daemon *d = arg;
-	struct timespec ts;
-	int64_t now, retry = DAEMON_LIST_RETRY_FIRST_MS, deadline;
-	unsigned want;
-	int r;
-
-	if (pthread_mutex_lock(&d->mu) != 0)
-		return NULL;
-	while (!d->stop) {
-		now = clock_mono_ms();
-		if (d->refresh_version) {
-			d->refresh_version = false;
-			(void)pthread_mutex_unlock(&d->mu);
-			refresh_version(d);
-			if (pthread_mutex_lock(&d->mu) != 0)
-				return NULL;
-			continue;
-		}
-		if (now >= d->next_periodic_ms) {
-			d->dirty = true;
-			d->want |= WANT_PERIODIC;
-		}
-		if (d->dirty && now >= d->next_allowed_ms) {
-			want = d->want;
-			d->dirty = false;
-			d->want = 0;
-			d->next_allowed_ms = now + DAEMON_SNAPSHOT_GAP_MS;
-			d->next_periodic_ms = now + DAEMON_SNAPSHOT_PERIOD_MS;
-			(void)pthread_mutex_unlock(&d->mu);
-			r = take_snapshot(d, want);
-			if (pthread_mutex_lock(&d->mu) != 0)
-				return NULL;
-			if (r == 0) {
-				retry = DAEMON_LIST_RETRY_FIRST_MS;
-			} else {
-				/* dockerd failed: try again, backing off. */
-				d->dirty = true;
-				d->want |= want;
-				d->next_allowed_ms = clock_mono_ms() + retry;
-				retry = retry >= DAEMON_LIST_RETRY_MAX_MS / 2 ?
-				    DAEMON_LIST_RETRY_MAX_MS : retry * 2;
-			}
-			continue;
-		}
-		deadline = d->dirty ? d->next_allowed_ms : d->next_periodic_ms;
-		deadline_ts(deadline, &ts);
-		(void)pthread_cond_timedwait(&d->cv, &d->mu, &ts);
-	}
-	(void)pthread_mutex_unlock(&d->mu);
-	return NULL;
-}
-
-/* ---- docker events (the stream's thread) ---- */
-
-/* Events that cannot change what the inventory shows. */
-static bool
-event_changes_inventory(const char *action)
-{
-	static const char *const quiet[] = { "attach", "detach", "resize",
-		"top", "archive-path", "extract-to-dir", "export", "copy",
-		"commit", NULL };
-	size_t i;
-
-	if (strncmp(action, "exec_", 5) == 0)
-		return false;
-	for (i = 0; quiet[i] != NULL; i++) {
-		if (strcmp(action, quiet[i]) == 0)
-			return false;
-	}
-	return true;
-}
-
-static void
-on_docker_event(void *arg, const struct docker_event *ev)
-{
-	struct daemon *d = arg;
-	char name[INVENTORY_NAME_MAX * 4 + 1];
-
-	log_debug("docker event: action=%s id=%.12s name=\"%s\"", ev->action,
-	    ev->id, text_escape_str(ev->name, name, sizeof(name)));
-	if (event_changes_inventory(ev->action))
-		request_snapshot(d, 0, false);
-}
-
-static void
-on_docker_stream(void *arg, bool up, const char *why)
-{
-	struct daemon *d = arg;
-
-	if (up) {
-		log_info("docker event stream up");
-		/* Events may have been missed meanwhile: resynchronise. */
-		request_snapshot(d, 0, true);
-	} else {
-		log_warn("docker event stream down: %s; redialling", why);
-	}
-}
-
-/* ---- the channel (service thread) ---- */
-
-static void
-on_established(void *arg)
-{
-	struct daemon *d = arg;
-	struct channel_frame *f = NULL;
-	char version[DOCKER_VERSION_MAX + 1];
-	char *text = NULL;
-	size_t len = 0;
-	int r;
-
-	if (pthread_mutex_lock(&d->mu) != 0)
-		return;
-	memcpy(version, d->docker_version, sizeof(version));
-	d->epoch++;
-	(void)pthread_mutex_unlock(&d->mu);
-	r = wire_build_hello(d->host_id, SIGNET_VERSION, version,
-	    d->result_key.pub.id, &text, &len);
-	if (r == 0)
-		r = channel_frame_take(text, len, &f);
-	if (r == 0)
-		r = channel_send(d->ch, f);
-	channel_frame_unref(f);
-	if (r != 0) {
-		log_error("hello not sent: %s", err_str(r));
-		return;
-	}
-	log_info("hello sent: host_id=%s docker_version=%s result_key_id=%s",
-	    d->host_id, version, d->result_key.pub.id);
-	/* A snapshot follows the hello, at once if none is on its way. */
-	request_snapshot(d, WANT_CONNECT, false);
-}
-
-/* ---- actions: the executor's glue (service thread unless noted) ---- */
-
-/* Any worker: a dockerd connection of its own, or -1 (none free). */
-static int
-exec_borrow(struct daemon *d)
-{
-	int i, got = -1;
-
-	if (pthread_mutex_lock(&d->exec_mu) != 0)
-		return -1;
-	for (i = 0; i < EXECUTOR_WORKERS && got < 0; i++) {
-		if (d->exec_dc[i] != NULL && !d->exec_lent[i]) {
-			d->exec_lent[i] = true;
-			got = i;
-		}
-	}
-	(void)pthread_mutex_unlock(&d->exec_mu);
-	return got;
-}
-
-static void
-exec_return(struct daemon *d, int i)
-{
-	(void)pthread_mutex_lock(&d->exec_mu);
-	d->exec_lent[i] = false;
-	(void)pthread_mutex_unlock(&d->exec_mu);
-}
-
-static int
-exec_inspect(void *arg, const char *id, struct inventory **out,
-    struct err_msg *msg)
-{
-	struct daemon *d = arg;
-	int i = exec_borrow(d), r;
-
-	if (i < 0)
-		return err_set(msg, SIGNET_ERR_UNAVAILABLE, "no dockerd "
-		    "connection free for the executor");
-	r = docker_inspect(d->exec_dc[i], id, out, msg);
-	exec_return(d, i);
-	return r;
-}
-
-static int
-exec_act(void *arg, const char *id, enum envelope_action action,
-    int stop_timeout, long *http_status, struct err_msg *msg)
-{
-	struct daemon *d = arg;
-	int i = exec_borrow(d), r;
-
-	*http_status = 0;
-	if (i < 0)
-		return err_set(msg, SIGNET_ERR_UNAVAILABLE, "no dockerd "
-		    "connection free for the executor");
-	r = docker_action(d->exec_dc[i], id, action, stop_timeout,
-	    http_status, msg);
-	exec_return(d, i);
-	return r;
-}
-
-/* Any thread: a result waits in the outbox; flush_results sends it. */
-static void
-exec_on_result(void *arg)
-{
-	struct daemon *d = arg;
-
-	channel_wake(d->ch);
-}
-
-static uint64_t
-current_epoch(struct daemon *d)
-{
-	uint64_t epoch = 0;
-
-	if (pthread_mutex_lock(&d->mu) != 0)
-		return 0;
-	epoch = d->epoch;
-	(void)pthread_mutex_unlock(&d->mu);
-	return epoch;
-}
-
-/*
- * Queues the results the server has not acknowledged and that have not
- * gone out on this connection yet, as long as the channel takes them.
- */
-static void
-flush_results(struct daemon *d)
-{
-	struct channel_frame *f = NULL;
-	uint64_t epoch, seq = 0;
-	char *buf = NULL;
-	size_t len = 0, i;
-	int r;
-
-	if (d->ex == NULL || !channel_connected(d->ch))
-		return;
-	epoch = current_epoch(d);
-	for (i = 0; i < CHANNEL_QUEUE_MAX; i++) {
-		r = executor_outbox_take(d->ex, epoch, &buf, &len, &seq);
-		if (r < 0)
-			log_error("result not sent now: %s", err_str(r));
-		if (r <= 0)
-			return;
-		r = channel_frame_take(buf, len, &f);
-		if (r == 0)
-			r = channel_send(d->ch, f);
-		channel_frame_unref(f);
-		f = NULL;
-		if (r != 0) {
-			/* The queue is full or the connection went: later. */
-			executor_outbox_untake(d->ex, seq);
-			return;
-		}
-		log_debug("result queued: seq=%llu bytes=%zu",
-		    (unsigned long long)seq, len);
-	}
-}
-
-static void
-on_dropped(void *arg, const char *why, size_t bytes)
-{
-	struct daemon *d = arg;
-
-	d->frames_refused++;
-	if (d->ex != NULL)
-		executor_frame_refused(d->ex, why, NULL, 0, bytes);
-}
-
-static void
-on_message(void *arg, const char *data, size_t len)
-{
-	struct daemon *d = arg;
-	struct wire_frame f;
-	struct err_msg m;
-	char why[ERR_MSG_MAX + 32];
-	int r;
-
-	err_clear(&m);
-	r = wire_parse_server_frame(data, len, &f, &m);
-	if (f.type == WIRE_RESULT_ACK && r == 0) {
-		if (d->ex != NULL)
-			executor_outbox_acked(d->ex, f.ack.action_id,
-			    f.ack.request_sha256);
-		goto out;
-	}
-	if (f.type == WIRE_ACTION) {
-		/* Refused or not, the executor answers it in its turn. */
-		if (d->ex == NULL ||
-		    executor_submit(d->ex, data, len, r == 0 ? &f : NULL) !=
-		    0) {
-			(void)snprintf(why, sizeof(why),
-			    "action not handled: out of memory");
-			goto refused;
-		}
-		goto out;
-	}
-	(void)snprintf(why, sizeof(why), "malformed frame: %s", m.text);
-refused:
-	d->frames_refused++;
-	if (d->ex != NULL)
-		executor_frame_refused(d->ex, why, data, len, len);
-	else
-		log_warn("frame from the server refused: %s", why);
-out:
-	wire_frame_free(&f);
 }
 
 /* ---- signals ---- */
@@ -911,13 +251,11 @@ audit_rotate_if_requested(struct daemon *d)
 		log_error("SIGUSR1: audit log not rotated: %s", m.text);
 }
 
+
 /* Loads everything; returns the exit code to use on failure, or 0. */
 static int
 daemon_load(struct daemon *d, const char *config_path)
 {
-	/* The channel logs closes and redials by itself. */
-	static const struct channel_ops ch_ops = { on_established, NULL,
-		on_message, on_dropped };
 	struct channel_config cc;
 	struct err_msg m;
 	enum log_level level;
@@ -945,7 +283,7 @@ daemon_load(struct daemon *d, const char *config_path)
 		return 2;
 	}
 	d->server = config_get(d->cfg, "agent", "server");
-	if (daemon_cert_identity(config_get(d->cfg, "tls", "cert"),
+	if (identity_agent_cert(config_get(d->cfg, "tls", "cert"),
 	    config_get(d->cfg, "tls", "key"), d->host_id, &m) != 0) {
 		log_error("agent certificate refused: %s", m.text);
 		return 1;
@@ -969,7 +307,7 @@ daemon_load(struct daemon *d, const char *config_path)
 	cc.ca_path = config_get(d->cfg, "tls", "ca");
 	cc.cert_path = config_get(d->cfg, "tls", "cert");
 	cc.key_path = config_get(d->cfg, "tls", "key");
-	if (channel_new(&cc, &ch_ops, d, &d->ch, &m) != 0) {
+	if (channel_new(&cc, &daemon_channel_ops, d, &d->ch, &m) != 0) {
 		log_error("channel: %s", m.text);
 		return 1;
 	}
@@ -1011,87 +349,14 @@ daemon_load(struct daemon *d, const char *config_path)
 	return 0;
 }
 
-/*
- * The action pipeline: rebuilt from the audit log (seen ids, results not
- * yet acknowledged, actions cut short by a stop), after agent.started.
- */
-static int
-daemon_open_executor(struct daemon *d)
-{
-	static const struct executor_ops ops = { exec_inspect, exec_act,
-		wall_ms };
-	struct executor_config ec;
-	struct executor_stats es;
-	struct err_msg m;
-
-	err_clear(&m);
-	memset(&ec, 0, sizeof(ec));
-	ec.host_id = d->host_id;
-	ec.action_keys = &d->action_keys;
-	ec.result_key = &d->result_key;
-	ec.policy = d->policy;
-	ec.audit = d->audit;
-	ec.audit_path = config_get(d->cfg, "audit", "path");
-	ec.stop_timeout = (int)config_get_int(d->cfg, "agent", "stop_timeout",
-	    10);
-	ec.ops = &ops;
-	ec.ops_arg = d;
-	ec.on_result = exec_on_result;
-	ec.result_arg = d;
-	if (executor_open(&ec, &d->ex, &m) != 0) {
-		log_error("action executor cannot start from the audit log: %s",
-		    m.text);
-		return 1;
-	}
-	executor_get_stats(d->ex, &es);
-	log_info("actions: seen_ids=%llu results_reloaded=%llu "
-	    "interrupted_answered=%llu unacknowledged=%zu stop_timeout=%d",
-	    (unsigned long long)es.ids_loaded,
-	    (unsigned long long)es.results_reloaded,
-	    (unsigned long long)es.recovered, es.undelivered, ec.stop_timeout);
-	return 0;
-}
-
 static int
 daemon_start_threads(struct daemon *d)
 {
-	static const struct docker_events_ops ev_ops = { on_docker_event,
-		on_docker_stream };
-	struct err_msg m;
-
-	err_clear(&m);
 	if (executor_start(d->ex) != 0) {
 		log_error("cannot start the action thread");
 		return 1;
 	}
-	if (pthread_create(&d->worker, NULL, worker_main, d) != 0) {
-		log_error("cannot start the snapshot thread");
-		return 1;
-	}
-	d->worker_started = true;
-	if (docker_events_start(config_get(d->cfg, "agent", "docker_socket"),
-	    &ev_ops, d, &d->events, &m) != 0) {
-		log_error("docker events: %s", m.text);
-		return 1;
-	}
-	return 0;
-}
-
-static void
-daemon_stop_threads(struct daemon *d)
-{
-	atomic_store(&d->stopping, true);
-	docker_events_stop(d->events);
-	d->events = NULL;
-	if (!d->worker_started)
-		return;
-	if (pthread_mutex_lock(&d->mu) == 0) {
-		d->stop = true;
-		(void)pthread_cond_broadcast(&d->cv);
-		(void)pthread_mutex_unlock(&d->mu);
-	}
-	(void)pthread_join(d->worker, NULL);
-	d->worker_started = false;
+	return daemon_snapshot_start(d);
 }
 
 int
@@ -1150,7 +415,7 @@ daemon_run(const char *config_path)
 		goto out;
 	}
 	started = true;
-	if (daemon_open_executor(d) != 0)
+	if (daemon_exec_open(d) != 0)
 		goto out;
 	log_info("agent started: host_id=%s version=%s server=%s "
 	    "result_key_id=%s action_keys=%zu policy_rules=%zu",
@@ -1177,7 +442,7 @@ daemon_run(const char *config_path)
 			log_error("event loop failed; stopping");
 			goto out;
 		}
-		flush_results(d);
+		daemon_exec_flush(d);
 		policy_reload(d);
 		audit_rotate_if_requested(d);
 	}
@@ -1198,7 +463,7 @@ out:
 	if (d != NULL) {
 		if (d->ch != NULL)
 			channel_shutdown(d->ch, DAEMON_SHUTDOWN_GRACE_MS);
-		daemon_stop_threads(d);
+		daemon_snapshot_stop(d);
 		if (d->ch != NULL && started) {
 			struct executor_stats est;
 
@@ -1238,3 +503,4 @@ out:
 	docker_global_cleanup();
 	return rc;
 }
+

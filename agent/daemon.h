@@ -33,15 +33,14 @@
  *                     results_unacknowledged
  *   policy.reloaded   host_id, policy_rules, generation
  *   policy.reload_refused  host_id, error
+ *
+ * The code: daemon.c (start, loop, signals, stop), daemon_snapshot.c,
+ * daemon_exec.c; daemon_int.h says which is which.
  */
 #ifndef SIGNET_AGENT_DAEMON_H
 #define SIGNET_AGENT_DAEMON_H
 
 #include <stddef.h>
-
-#include "err.h"
-#include "identity.h"
-#include "inventory.h"
 
 #define DAEMON_SNAPSHOT_GAP_MS 250       /* at most one snapshot per gap */
 #define DAEMON_SNAPSHOT_PERIOD_MS 30000  /* and at least one per period */
@@ -58,17 +57,5 @@
  * audit log) or fails while running.
  */
 int daemon_run(const char *config_path);
-
-/*
- * The agent's identity from its certificate: the CN (a valid name, SPEC
- * §2) into host_id. Refuses a certificate whose subject lacks exactly one
- * CN or an OU of "agent", that is not fit for TLS client use (EKU), and a
- * key (a secret file: mode 0600, no symlink) that does not match it.
- * Warns about a certificate outside its validity dates. Returns 0,
- * SIGNET_ERR_CERT, SIGNET_ERR_FORMAT or fileio's codes with msg.
- */
-int daemon_cert_identity(const char *cert_path, const char *key_path,
-    char host_id[static IDENTITY_NAME_MAX + 1], struct err_msg *msg)
-    __attribute__((warn_unused_result));
 
 #endif

@@ -9,6 +9,9 @@
  * limit, every request a time limit, every document is parsed strictly
  * (jsonx: UTF-8, no duplicate keys, bounded nesting), and a stream line
  * over its limit drops the stream.
+ *
+ * The code: docker.c (the client and its requests), docker_events.c (the
+ * event stream).
  */
 #ifndef SIGNET_AGENT_DOCKER_H
 #define SIGNET_AGENT_DOCKER_H

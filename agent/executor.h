@@ -73,6 +73,10 @@
  * refused-frame limiter are under the executor's lock; every other call
  * may come from any thread, and the ops must be safe to call from several
  * workers at once.
+ *
+ * The code: executor.c (the pipeline), executor_answer.c, executor_outbox.c,
+ * executor_queue.c and executor_recover.c; executor_int.h says which is
+ * which.
  */
 #ifndef SIGNET_AGENT_EXECUTOR_H
 #define SIGNET_AGENT_EXECUTOR_H

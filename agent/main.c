@@ -3,6 +3,7 @@
  * signet-agent: a thin dispatcher: --config runs the daemon (daemon.c),
  * --check-policy the admin's policy tools (policy_cli.c).
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -23,7 +24,7 @@ usage(FILE *f)
 	    "       signet-agent -h | --help | --version\n"
 	    "\n"
 	    "  --config FILE\n"
-	    "        run the agent with this configuration (SPEC section 8)\n"
+	    "        run the agent with this configuration (signet.conf(5))\n"
 	    "        until SIGTERM or SIGINT; SIGHUP reloads the policy,\n"
 	    "        SIGUSR1 rotates the audit log.\n"
 	    "        Exit codes: 0 stopped by a signal, 1 could not start or\n"
@@ -32,35 +33,56 @@ usage(FILE *f)
 	fprintf(f,
 	    "\n"
 	    "exit codes of --check-policy: 0 valid or allowed, 1 policy "
-	    "refused or\ndenied, 2 usage\n");
+	    "refused or\ndenied, 2 usage\n"
+	    "\n"
+	    "See man signet-agent, and docs/ in the source tree.\n");
 }
 
 int
 main(int argc, char **argv)
 {
-	int i;
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c, i;
 
 	log_init("signet-agent", LOG_LVL_INFO);
 	if (argc < 2) {
 		usage(stderr);
 		return 2;
 	}
-	/* Only argv[1] selects these: a --reason may well say "--help". */
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+	/*
+	 * The first option alone picks these: the policy tools' options come
+	 * in any order, and a --reason may well say "--help". "+": stop at
+	 * the first word that is not an option; ":": a missing FILE is ours
+	 * to report.
+	 */
+	opterr = 0;
+	c = getopt_long(argc, argv, "+:h", opts, NULL);
+	switch (c) {
+	case 'h':
 		usage(stdout);
 		return 0;
-	}
-	if (strcmp(argv[1], "--version") == 0 && argc == 2) {
+	case 'V':
+		if (optind != argc)
+			break;
 		printf("signet-agent %s\n", SIGNET_VERSION);
 		return 0;
-	}
-	if (strcmp(argv[1], "--config") == 0) {
-		if (argc != 3) {
+	case 'c':
+	case ':':
+		if (c == ':' && optopt != 'c')
+			break;
+		if (c == ':' || optind != argc) {
 			fprintf(stderr, "signet-agent: --config takes one "
 			    "FILE and nothing else; see --help\n");
 			return 2;
 		}
-		return daemon_run(argv[2]);
+		return daemon_run(optarg);
+	default:
+		break;
 	}
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--check-policy") == 0)

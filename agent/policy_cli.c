@@ -31,7 +31,7 @@ policy_cli_usage(FILE *f)
 {
 	fprintf(f,
 	    "  --check-policy FILE [--host-id H]\n"
-	    "        validate a policy file (SPEC section 6) and summarise "
+	    "        validate a policy file (signet-policy(5)) and summarise "
 	    "its\n"
 	    "        rules; with --host-id, its host_id must be H\n"
 	    "  --check-policy FILE --explain --name N --image I [--label "

@@ -238,6 +238,17 @@ int audit_append(struct audit_writer *w, const char *event, const char *actor,
     const cJSON *data, uint64_t *seq_out, struct err_msg *msg)
     __attribute__((warn_unused_result));
 
+/*
+ * audit_append for a caller that can only log a failure: built false
+ * means data could not be made (logged as out of memory; nothing is
+ * written, SIGNET_ERR_ALLOC); any other failure is logged with the
+ * writer's message. data stays the caller's. Returns audit_append's
+ * codes.
+ */
+int audit_append_logged(struct audit_writer *w, const char *event,
+    const char *actor, const cJSON *data, bool built)
+    __attribute__((warn_unused_result));
+
 /* The current head. */
 void audit_get_head(struct audit_writer *w, struct audit_head *head);
 

@@ -535,6 +535,24 @@ out:
 	return r;
 }
 
+int
+audit_append_logged(struct audit_writer *w, const char *event,
+    const char *actor, const cJSON *data, bool built)
+{
+	struct err_msg m;
+	int r;
+
+	err_clear(&m);
+	if (!built) {
+		log_error("audit %s: out of memory; not recorded", event);
+		return SIGNET_ERR_ALLOC;
+	}
+	r = audit_append(w, event, actor, data, NULL, &m);
+	if (r != 0)
+		log_error("audit %s not recorded: %s", event, m.text);
+	return r;
+}
+
 void
 audit_get_head(struct audit_writer *w, struct audit_head *head)
 {

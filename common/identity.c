@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /* Client and server certificate checks against the signet CA and CRL. */
 #include "identity.h"
+#include "identity_int.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -175,13 +176,9 @@ out:
 	return r;
 }
 
-/*
- * The one entry of type nid in name, as UTF-8 into buf. Returns the number
- * of such entries (0, 1, 2...) with buf filled only when it is 1, or -1 when
- * the single value is not text, holds a NUL or does not fit bufsz.
- */
-static int
-name_single_entry(const X509_NAME *name, int nid, char *buf, size_t bufsz)
+int
+identity_name_single_entry(const X509_NAME *name, int nid, char *buf,
+    size_t bufsz)
 {
 	const X509_NAME_ENTRY *e;
 	unsigned char *utf8 = NULL;
@@ -299,7 +296,7 @@ check_leaf(X509 *leaf, unsigned accepted_roles, const char *subj,
 
 	xflags = X509_get_extension_flags(leaf);
 
-	n = name_single_entry(name, NID_organizationalUnitName, ou,
+	n = identity_name_single_entry(name, NID_organizationalUnitName, ou,
 	    sizeof(ou));
 	if (n == 0)
 		return err_set(msg, SIGNET_ERR_CERT,
@@ -345,7 +342,7 @@ check_leaf(X509 *leaf, unsigned accepted_roles, const char *subj,
 		    "certificate \"%s\" role %s not allowed here", subj,
 		    identity_role_name(id->role));
 
-	n = name_single_entry(name, NID_commonName, cn, sizeof(cn));
+	n = identity_name_single_entry(name, NID_commonName, cn, sizeof(cn));
 	if (n == 0)
 		return err_set(msg, SIGNET_ERR_CERT,
 		    "certificate \"%s\" has no CN", subj);
@@ -723,7 +720,8 @@ check_crl(const char *path, X509 *ca, X509_CRL *crl, int64_t now,
 		return err_set(msg, SIGNET_ERR_CERT,
 		    "%s: CRL expired at %s, so every client certificate "
 		    "would be refused; issue a new one (signet-pki crl), "
-		    "install it and reload", path, asn1_time_text(X509_CRL_get0_nextUpdate(crl), date,
+		    "install it and reload", path,
+		    asn1_time_text(X509_CRL_get0_nextUpdate(crl), date,
 		    sizeof(date)));
 	return 0;
 }

@@ -17,6 +17,9 @@
  * an authorityKeyIdentifier, basicConstraints CA:FALSE or none, one OU
  * naming its role, one CN, and the extendedKeyUsage of its role: clientAuth
  * (and not serverAuth) for agent/operator/auditor, serverAuth for server.
+ *
+ * The agent also reads its own certificate and key at start
+ * (identity_agent_cert, in identity_agent.c) to learn its host id.
  */
 #ifndef SIGNET_IDENTITY_H
 #define SIGNET_IDENTITY_H
@@ -45,6 +48,8 @@ enum identity_role {
 
 /* Largest certificate accepted by identity_verify_der/_pem, in bytes. */
 #define IDENTITY_CERT_MAX (64 * 1024)
+/* Largest private key file identity_agent_cert reads. */
+#define IDENTITY_KEY_FILE_MAX 16384
 /* Largest CA / CRL file identity_store_load reads. */
 #define IDENTITY_CA_FILE_MAX (64 * 1024)
 #define IDENTITY_CRL_FILE_MAX (8 * 1024 * 1024)
@@ -200,5 +205,22 @@ int identity_verify_der(const struct identity_store *store,
 int identity_verify_pem(const struct identity_store *store, const char *pem,
     size_t len, unsigned accepted_roles, int64_t now, struct identity *out,
     struct err_msg *msg) __attribute__((warn_unused_result));
+
+/*
+ * The agent's own identity, from its certificate at cert_path (one PEM
+ * certificate, at most IDENTITY_CERT_MAX bytes) and its key at key_path
+ * (a secret file: mode 0600, no symlink; at most IDENTITY_KEY_FILE_MAX
+ * bytes): the CN (a valid name, SPEC §2) into host_id. Refuses a
+ * certificate whose subject lacks exactly one CN or one OU of "agent",
+ * that is not fit for TLS client use (EKU), and a key that does not match
+ * it. Warns (log) about a certificate outside its validity dates: the
+ * server decides. host_id is "" on failure. Returns 0, SIGNET_ERR_CERT,
+ * SIGNET_ERR_FORMAT (not PEM), SIGNET_ERR_ALLOC or fileio's codes
+ * (SIGNET_ERR_NOT_FOUND, SIGNET_ERR_IO, SIGNET_ERR_PERMISSIONS,
+ * SIGNET_ERR_TOO_LARGE) with msg naming the file.
+ */
+int identity_agent_cert(const char *cert_path, const char *key_path,
+    char host_id[static IDENTITY_NAME_MAX + 1], struct err_msg *msg)
+    __attribute__((warn_unused_result));
 
 #endif

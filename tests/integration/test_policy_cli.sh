@@ -193,6 +193,15 @@ run config 2 --config /nonexistent/agent.conf
 expect_err config "/nonexistent/agent.conf: no such file"
 run help 0 --help
 if grep -q -- "--check-policy FILE" "$T/out"; then ok; else fail "help"; fi
+# It points at what ships with signet (its man page, docs/), never at a
+# contract outside the repository.
+if grep -qE 'SPEC|\.\./' "$T/out"; then
+	fail "help names a file outside the repository: $(grep -E 'SPEC|\.\./' "$T/out")"
+elif grep -q "man signet-agent" "$T/out" && grep -q "docs/" "$T/out"; then
+	ok
+else
+	fail "help does not name man signet-agent and docs/"
+fi
 run version 0 --version
 if grep -qE '^signet-agent [0-9]+\.[0-9]+\.[0-9]+$' "$T/out"; then
 	ok

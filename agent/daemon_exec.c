@@ -1,0 +1,266 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The daemon's glue between the channel and the executor: the hello on
+ * every connection; frames from the server (result_ack to the outbox,
+ * action frames to the executor's queue, anything else refused); the
+ * results the server has not acknowledged, flushed to the channel; and
+ * the executor's ops, each worker's dockerd call on a connection lent to
+ * it for that call.
+ */
+#include "daemon.h"
+#include "daemon_int.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "clock.h"
+#include "log.h"
+#include "wire.h"
+
+/* Unix time in ms: action expiry and result timestamps (SPEC §4). */
+static int64_t
+wall_ms(void *arg)
+{
+	(void)arg;
+	return clock_wall_ms();
+}
+
+/* ---- the channel (service thread) ---- */
+
+static void
+on_established(void *arg)
+{
+	struct daemon *d = arg;
+	struct channel_frame *f = NULL;
+	char version[DOCKER_VERSION_MAX + 1];
+	char *text = NULL;
+	size_t len = 0;
+	int r;
+
+	if (pthread_mutex_lock(&d->mu) != 0)
+		return;
+	memcpy(version, d->docker_version, sizeof(version));
+	d->epoch++;
+	(void)pthread_mutex_unlock(&d->mu);
+	r = wire_build_hello(d->host_id, SIGNET_VERSION, version,
+	    d->result_key.pub.id, &text, &len);
+	if (r == 0)
+		r = channel_frame_take(text, len, &f);
+	if (r == 0)
+		r = channel_send(d->ch, f);
+	channel_frame_unref(f);
+	if (r != 0) {
+		log_error("hello not sent: %s", err_str(r));
+		return;
+	}
+	log_info("hello sent: host_id=%s docker_version=%s result_key_id=%s",
+	    d->host_id, version, d->result_key.pub.id);
+	/* A snapshot follows the hello, at once if none is on its way. */
+	daemon_snapshot_request(d, DAEMON_WANT_CONNECT, false);
+}
+
+/* ---- actions: the executor's glue (service thread unless noted) ---- */
+
+/* Any worker: a dockerd connection of its own, or -1 (none free). */
+static int
+exec_borrow(struct daemon *d)
+{
+	int i, got = -1;
+
+	if (pthread_mutex_lock(&d->exec_mu) != 0)
+		return -1;
+	for (i = 0; i < EXECUTOR_WORKERS && got < 0; i++) {
+		if (d->exec_dc[i] != NULL && !d->exec_lent[i]) {
+			d->exec_lent[i] = true;
+			got = i;
+		}
+	}
+	(void)pthread_mutex_unlock(&d->exec_mu);
+	return got;
+}
+
+static void
+exec_return(struct daemon *d, int i)
+{
+	(void)pthread_mutex_lock(&d->exec_mu);
+	d->exec_lent[i] = false;
+	(void)pthread_mutex_unlock(&d->exec_mu);
+}
+
+static int
+exec_inspect(void *arg, const char *id, struct inventory **out,
+    struct err_msg *msg)
+{
+	struct daemon *d = arg;
+	int i = exec_borrow(d), r;
+
+	if (i < 0)
+		return err_set(msg, SIGNET_ERR_UNAVAILABLE, "no dockerd "
+		    "connection free for the executor");
+	r = docker_inspect(d->exec_dc[i], id, out, msg);
+	exec_return(d, i);
+	return r;
+}
+
+static int
+exec_act(void *arg, const char *id, enum envelope_action action,
+    int stop_timeout, long *http_status, struct err_msg *msg)
+{
+	struct daemon *d = arg;
+	int i = exec_borrow(d), r;
+
+	*http_status = 0;
+	if (i < 0)
+		return err_set(msg, SIGNET_ERR_UNAVAILABLE, "no dockerd "
+		    "connection free for the executor");
+	r = docker_action(d->exec_dc[i], id, action, stop_timeout,
+	    http_status, msg);
+	exec_return(d, i);
+	return r;
+}
+
+/* Any thread: a result waits in the outbox; flush_results sends it. */
+static void
+exec_on_result(void *arg)
+{
+	struct daemon *d = arg;
+
+	channel_wake(d->ch);
+}
+
+static uint64_t
+current_epoch(struct daemon *d)
+{
+	uint64_t epoch = 0;
+
+	if (pthread_mutex_lock(&d->mu) != 0)
+		return 0;
+	epoch = d->epoch;
+	(void)pthread_mutex_unlock(&d->mu);
+	return epoch;
+}
+
+void
+daemon_exec_flush(struct daemon *d)
+{
+	struct channel_frame *f = NULL;
+	uint64_t epoch, seq = 0;
+	char *buf = NULL;
+	size_t len = 0, i;
+	int r;
+
+	if (d->ex == NULL || !channel_connected(d->ch))
+		return;
+	epoch = current_epoch(d);
+	for (i = 0; i < CHANNEL_QUEUE_MAX; i++) {
+		r = executor_outbox_take(d->ex, epoch, &buf, &len, &seq);
+		if (r < 0)
+			log_error("result not sent now: %s", err_str(r));
+		if (r <= 0)
+			return;
+		r = channel_frame_take(buf, len, &f);
+		if (r == 0)
+			r = channel_send(d->ch, f);
+		channel_frame_unref(f);
+		f = NULL;
+		if (r != 0) {
+			/* The queue is full or the connection went: later. */
+			executor_outbox_untake(d->ex, seq);
+			return;
+		}
+		log_debug("result queued: seq=%llu bytes=%zu",
+		    (unsigned long long)seq, len);
+	}
+}
+
+static void
+on_dropped(void *arg, const char *why, size_t bytes)
+{
+	struct daemon *d = arg;
+
+	d->frames_refused++;
+	if (d->ex != NULL)
+		executor_frame_refused(d->ex, why, NULL, 0, bytes);
+}
+
+static void
+on_message(void *arg, const char *data, size_t len)
+{
+	struct daemon *d = arg;
+	struct wire_frame f;
+	struct err_msg m;
+	char why[ERR_MSG_MAX + 32];
+	int r;
+
+	err_clear(&m);
+	r = wire_parse_server_frame(data, len, &f, &m);
+	if (f.type == WIRE_RESULT_ACK && r == 0) {
+		if (d->ex != NULL)
+			executor_outbox_acked(d->ex, f.ack.action_id,
+			    f.ack.request_sha256);
+		goto out;
+	}
+	if (f.type == WIRE_ACTION) {
+		/* Refused or not, the executor answers it in its turn. */
+		if (d->ex == NULL ||
+		    executor_submit(d->ex, data, len, r == 0 ? &f : NULL) !=
+		    0) {
+			(void)snprintf(why, sizeof(why),
+			    "action not handled: out of memory");
+			goto refused;
+		}
+		goto out;
+	}
+	(void)snprintf(why, sizeof(why), "malformed frame: %s", m.text);
+refused:
+	d->frames_refused++;
+	if (d->ex != NULL)
+		executor_frame_refused(d->ex, why, data, len, len);
+	else
+		log_warn("frame from the server refused: %s", why);
+out:
+	wire_frame_free(&f);
+}
+
+/* The channel logs closes and redials by itself. */
+const struct channel_ops daemon_channel_ops = { on_established, NULL,
+	on_message, on_dropped };
+
+int
+daemon_exec_open(struct daemon *d)
+{
+	static const struct executor_ops ops = { exec_inspect, exec_act,
+		wall_ms };
+	struct executor_config ec;
+	struct executor_stats es;
+	struct err_msg m;
+
+	err_clear(&m);
+	memset(&ec, 0, sizeof(ec));
+	ec.host_id = d->host_id;
+	ec.action_keys = &d->action_keys;
+	ec.result_key = &d->result_key;
+	ec.policy = d->policy;
+	ec.audit = d->audit;
+	ec.audit_path = config_get(d->cfg, "audit", "path");
+	ec.stop_timeout = (int)config_get_int(d->cfg, "agent", "stop_timeout",
+	    10);
+	ec.ops = &ops;
+	ec.ops_arg = d;
+	ec.on_result = exec_on_result;
+	ec.result_arg = d;
+	if (executor_open(&ec, &d->ex, &m) != 0) {
+		log_error("action executor cannot start from the audit log: %s",
+		    m.text);
+		return 1;
+	}
+	executor_get_stats(d->ex, &es);
+	log_info("actions: seen_ids=%llu results_reloaded=%llu "
+	    "interrupted_answered=%llu unacknowledged=%zu stop_timeout=%d",
+	    (unsigned long long)es.ids_loaded,
+	    (unsigned long long)es.results_reloaded,
+	    (unsigned long long)es.recovered, es.undelivered, ec.stop_timeout);
+	return 0;
+}

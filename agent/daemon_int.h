@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The daemon's internals, shared by agent/daemon*.c and nothing else: the
+ * daemon's state and what one of its files lends another.
+ *
+ *   daemon.c           start, the service loop, signals, stop; the
+ *                      daemon's own audit records
+ *   daemon_snapshot.c  the snapshot worker and the docker event stream
+ *   daemon_exec.c      the channel's callbacks and the executor's glue:
+ *                      dockerd connections lent to its workers, results
+ *                      flushed to the channel
+ */
+#ifndef SIGNET_AGENT_DAEMON_INT_H
+#define SIGNET_AGENT_DAEMON_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "audit.h"
+#include "channel.h"
+#include "config.h"
+#include "daemon.h"
+#include "docker.h"
+#include "executor.h"
+#include "identity.h"
+#include "keys.h"
+#include "policy_store.h"
+
+#ifndef SIGNET_VERSION
+#define SIGNET_VERSION "unknown"
+#endif
+
+#define DAEMON_ACTOR "agent"
+
+/*
+ * Why a snapshot that equals the last one built is still sent: the 30 s
+ * refresh always; a new connection unless those very bytes already went
+ * to it (a snapshot started just before the connection opened).
+ */
+#define DAEMON_WANT_PERIODIC 1u
+#define DAEMON_WANT_CONNECT 2u
+
+struct daemon {
+	struct config *cfg;
+	const char *server;
+	char host_id[IDENTITY_NAME_MAX + 1];
+	struct keys_secret result_key;
+	struct keys_pubset action_keys;
+	struct policy_store *policy;
+	struct audit_writer *audit;
+	struct channel *ch;
+	struct docker_events *events;
+	struct docker_client *dc;      /* the snapshot worker's */
+	/*
+	 * The executor's: one per worker (a libcurl handle is one thread's at
+	 * a time), lent out under exec_mu for one dockerd call.
+	 */
+	struct docker_client *exec_dc[EXECUTOR_WORKERS];
+	bool exec_lent[EXECUTOR_WORKERS];
+	pthread_mutex_t exec_mu;
+	bool exec_mu_ok;
+	struct executor *ex;
+	int64_t started_ms;
+
+	/* The snapshot worker and what it shares, under mu. */
+	pthread_t worker;
+	bool worker_started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool stop;
+	atomic_bool stopping;          /* cuts short a request to dockerd */
+	bool dirty;                    /* a snapshot is wanted */
+	unsigned want;                 /* DAEMON_WANT_*: send it unchanged */
+	bool refresh_version;
+	uint64_t epoch;                /* connections opened so far */
+	uint64_t sent_epoch;           /* the one latest's bytes went out on */
+	int64_t next_allowed_ms;       /* last snapshot + the gap */
+	int64_t next_periodic_ms;
+	char docker_version[DOCKER_VERSION_MAX + 1];
+	struct channel_frame *latest;  /* the last snapshot built */
+
+	/* Service thread only. */
+	uint64_t frames_refused;
+};
+
+/* ---- daemon_snapshot.c ---- */
+
+/*
+ * Asks for a snapshot soon (any thread): want holds DAEMON_WANT_* reasons
+ * to send it even unchanged; refresh_version asks dockerd's version first.
+ */
+void daemon_snapshot_request(struct daemon *d, unsigned want,
+    bool refresh_version);
+
+/*
+ * Starts the snapshot worker and the docker event stream (call with the
+ * signals blocked). Returns 0, or 1 (logged) when one could not start:
+ * daemon_snapshot_stop still stops what did.
+ */
+int daemon_snapshot_start(struct daemon *d)
+    __attribute__((warn_unused_result));
+
+/*
+ * Cuts short a request to dockerd under way, stops the event stream and
+ * joins the snapshot worker. Safe when they never started.
+ */
+void daemon_snapshot_stop(struct daemon *d);
+
+/* ---- daemon_exec.c ---- */
+
+/* The channel's callbacks (service thread); arg is the daemon. */
+extern const struct channel_ops daemon_channel_ops;
+
+/*
+ * The action pipeline: rebuilt from the audit log (seen ids, results not
+ * yet acknowledged, actions cut short by a stop), after agent.started.
+ * Returns 0, or 1 (logged).
+ */
+int daemon_exec_open(struct daemon *d) __attribute__((warn_unused_result));
+
+/*
+ * Queues the results the server has not acknowledged and that have not
+ * gone out on this connection yet, as long as the channel takes them
+ * (service thread).
+ */
+void daemon_exec_flush(struct daemon *d);
+
+#endif

@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The executor's internals, shared by agent/executor*.c and nothing else:
+ * the executor itself, one frame on its way through the pipeline, the
+ * worker queue's jobs, and the functions one of those files lends another.
+ *
+ *   executor.c          the pipeline (verify, decide, record, act) and
+ *                       the executor's life (open, free)
+ *   executor_answer.c   the answers (REJECTED, DENIED, SUCCESS, FAILURE)
+ *                       and the audit records that go with them
+ *   executor_outbox.c   signed results until the server acknowledges them
+ *   executor_queue.c    the worker threads and their queue
+ *   executor_recover.c  start: the seen set, the outbox and interrupted
+ *                       actions rebuilt from the audit log
+ *
+ * What is under the executor's lock (mu) is said where it is declared.
+ */
+#ifndef SIGNET_AGENT_EXECUTOR_INT_H
+#define SIGNET_AGENT_EXECUTOR_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "executor.h"
+#include "inventory.h"
+#include "replay.h"
+#include "wire.h"
+
+#define EXECUTOR_PAYLOAD_DEPTH 4
+#define EXECUTOR_REASON_MAX 768 /* why a frame was refused, before escaping */
+#define EXECUTOR_LOG_ESC 1200
+
+enum executor_mode {
+	EXECUTOR_MODE_RUN,         /* the worker: the whole pipeline */
+	EXECUTOR_MODE_BUSY,        /* queue full: answer, do not run */
+	EXECUTOR_MODE_STOPPING,    /* shutting down: answer, do not run */
+};
+
+struct executor_outbox_entry {
+	uint64_t seq;
+	char action_id[33];
+	char request_sha256[65];
+	char *frame;
+	size_t len;
+	int64_t created_ms;        /* wall clock */
+	bool delivered;            /* acknowledged by the server */
+	uint64_t queued_epoch;     /* handed out on this connection; 0 none */
+};
+
+struct executor_job {
+	char *data;
+	size_t len;
+	struct wire_frame frame;   /* parsed already when frame.type is set */
+	char container[65];        /* scheduling key (unverified); "" none */
+};
+
+struct executor;
+
+/* One worker thread and the container it is working on. */
+struct executor_worker {
+	struct executor *ex;
+	pthread_t thread;
+	bool started;
+	char container[65];        /* under mu; "" idle or no key */
+};
+
+struct executor {
+	char host_id[64];
+	struct keys_pubset action_keys;
+	struct keys_secret result_key;
+	struct policy_store *policy;
+	struct audit_writer *audit;
+	int stop_timeout;
+	struct executor_ops ops;
+	void *ops_arg;
+	void (*on_result)(void *arg);
+	void *result_arg;
+
+	struct replay *seen;           /* under mu */
+
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool mu_ok, cv_ok;
+	/* Under mu. */
+	struct executor_outbox_entry *outbox; /* EXECUTOR_OUTBOX_MAX, by seq */
+	size_t nout;
+	/*
+	 * outbox_take's start: every entry before it is delivered or already
+	 * handed out on connection take_epoch (so a full outbox of results
+	 * the server has is not walked for every new one). Any change that
+	 * could break that (an entry put back, a new epoch) resets it.
+	 */
+	size_t take_from;
+	uint64_t take_epoch;
+	uint64_t next_seq;
+	struct executor_job queue[EXECUTOR_QUEUE_MAX];  /* in arrival order */
+	size_t qlen;
+	bool stop;
+	bool thread_started;           /* the workers run */
+	struct executor_worker workers[EXECUTOR_WORKERS];
+	struct executor_stats stats;
+	int64_t refused_window_ms;
+	unsigned refused_in_window;
+	uint64_t refused_suppressed;
+};
+
+/* One frame on its way through the pipeline. */
+struct executor_act {
+	enum executor_mode mode;
+	struct executor_outcome *out;
+	int64_t started_at;
+	struct wire_frame own;         /* parsed here when not given */
+	char *peek_payload, *peek_key_id;  /* a refused frame's claims */
+	/* Into the parsed frame or the claims; NULL when absent. */
+	const char *payload_b64, *sig_b64, *key_id;
+	uint8_t *raw;                  /* payload bytes: verified, or read */
+	size_t raw_len;
+	bool have_sha;
+	char sha[65];
+	bool authentic;                /* signature and strict parse held */
+	/* Authentic: all of it; else what could be read of the claims. */
+	struct envelope_action_payload a;
+	bool have_container, have_action;
+	/* dockerd's facts, once inspected. */
+	struct inventory *inv;
+	int rule;
+};
+
+/* ---- executor.c ---- */
+
+/* Wall-clock time, unix ms, from the ops. */
+int64_t executor_now_ms(struct executor *ex);
+
+/* Takes / releases mu; a failed lock is a broken invariant: abort(). */
+void executor_lock(struct executor *ex);
+void executor_unlock(struct executor *ex);
+
+/*
+ * Decodes NUL-terminated base64 text of at most max decoded bytes into a
+ * new NUL-terminated buffer *out (free it) of *len bytes. Returns 0,
+ * SIGNET_ERR_TOO_LARGE (empty, or over max), SIGNET_ERR_FORMAT or
+ * SIGNET_ERR_ALLOC; *out is NULL on failure.
+ */
+int executor_b64_decode(const char *b64, size_t max, uint8_t **out,
+    size_t *len) __attribute__((warn_unused_result));
+
+/*
+ * The whole pipeline for one frame (executor_handle_frame's contract);
+ * parsed is the caller's parse of data or NULL; mode other than
+ * EXECUTOR_MODE_RUN answers an authentic action without running it.
+ */
+int executor_pipeline(struct executor *ex, const char *data, size_t len,
+    const struct wire_frame *parsed, enum executor_mode mode,
+    struct executor_outcome *out) __attribute__((warn_unused_result));
+
+/* ---- executor_answer.c: each answers act once and audits it ---- */
+
+/* Writes what became of act into act->out. */
+void executor_set_outcome(struct executor_act *act,
+    enum envelope_status status, int64_t docker_status, const char *error);
+
+/* REJECTED: audited as action.rejected, answered when it can be. */
+void executor_reject(struct executor *ex, struct executor_act *act,
+    const char *reason);
+
+/* DENIED by the policy: audited as policy.denied, answered. */
+void executor_deny(struct executor *ex, struct executor_act *act,
+    const char *why);
+
+/*
+ * SUCCESS or FAILURE: audited as action.executed (with recovered: true
+ * for an interrupted action answered at start), answered.
+ */
+void executor_finish(struct executor *ex, struct executor_act *act,
+    enum envelope_status status, int64_t docker_status, const char *error,
+    bool recovered);
+
+/*
+ * Records action.received for an action allowed to run. Returns 0 or the
+ * audit writer's code (logged): the action must not run then.
+ */
+int executor_record_received(struct executor *ex,
+    const struct executor_act *act) __attribute__((warn_unused_result));
+
+/* ---- executor_outbox.c ---- */
+
+/* Puts a signed result of act in the outbox (frame owned), wakes sender. */
+void executor_outbox_deliver(struct executor *ex, struct executor_act *act,
+    char *frame, size_t flen);
+
+/*
+ * A second copy of an action already answered (same id, same payload
+ * bytes): its result goes again. Returns true when there was one.
+ */
+bool executor_outbox_resend(struct executor *ex, struct executor_act *act);
+
+/*
+ * A result read back from the audit log (frame owned), made at
+ * created_ms: replaces an entry for the same action and request, counted
+ * in results_reloaded.
+ */
+void executor_outbox_reload(struct executor *ex, const char *action_id,
+    const char *request_sha256, char *frame, size_t len, int64_t created_ms);
+
+/* ---- executor_recover.c ---- */
+
+/*
+ * At open: the seen set, the outbox (records of the last
+ * EXECUTOR_OUTBOX_KEEP_MS) and the answers to interrupted actions, from
+ * the audit log at path (none there: nothing to do). Returns 0 or the
+ * reader's, replay's and SIGNET_ERR_ALLOC codes with msg.
+ */
+int executor_recover(struct executor *ex, const char *path,
+    struct err_msg *msg) __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,242 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The executor's start: what it knew before a restart, rebuilt from its
+ * own audit log. The seen set (replay.h) from every action record that
+ * holds an action_id and expires_at; the outbox from the results recorded
+ * in the last EXECUTOR_OUTBOX_KEEP_MS (verified under this agent's result
+ * key); and each action recorded as received with no outcome after it
+ * (the agent died while dockerd worked on it) answered FAILURE "outcome
+ * unknown", never run a second time.
+ */
+#include "executor.h"
+#include "executor_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "replay.h"
+#include "text.h"
+#include "wire.h"
+
+struct pending {
+	char action_id[33];
+	char *payload_b64;
+	char *sig_b64;
+	char key_id[65];
+	int64_t ts;
+};
+
+/* A result record: its result goes back into the outbox. */
+static void
+reload_result(struct executor *ex, const struct audit_record *rec)
+{
+	struct envelope_result_payload res;
+	const cJSON *env, *p, *s;
+	struct err_msg m;
+	uint8_t *raw = NULL;
+	size_t raw_len = 0, frame_len = 0;
+	char *frame = NULL;
+
+	env = cJSON_GetObjectItemCaseSensitive(rec->data, "result");
+	p = cJSON_GetObjectItemCaseSensitive(env, "payload");
+	s = cJSON_GetObjectItemCaseSensitive(env, "sig");
+	if (!cJSON_IsString(p) || !cJSON_IsString(s))
+		return;
+	err_clear(&m);
+	if (envelope_result_verify(&ex->result_key.pub, p->valuestring,
+	    s->valuestring, &res, &raw, &raw_len, &m) != 0) {
+		log_warn("audit record %llu: its result does not verify under "
+		    "this agent's result key (%s); not re-sent",
+		    (unsigned long long)rec->seq, m.text);
+		return;
+	}
+	free(raw);
+	if (wire_build_result(p->valuestring, s->valuestring, &frame,
+	    &frame_len) != 0) {
+		log_error("out of memory reloading the result of action %s",
+		    res.action_id);
+		return;
+	}
+	executor_outbox_reload(ex, res.action_id, res.request_sha256, frame,
+	    frame_len, rec->ts);
+}
+
+static void
+pending_free(struct pending *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(p[i].payload_b64);
+		free(p[i].sig_b64);
+	}
+	free(p);
+}
+
+/* An action.received record: remembered until its outcome shows. */
+static void
+note_received(const struct audit_record *rec, struct pending *p, size_t *n)
+{
+	const cJSON *id, *env, *pl, *sg, *kid;
+
+	id = cJSON_GetObjectItemCaseSensitive(rec->data, "action_id");
+	env = cJSON_GetObjectItemCaseSensitive(rec->data, "action");
+	pl = cJSON_GetObjectItemCaseSensitive(env, "payload");
+	sg = cJSON_GetObjectItemCaseSensitive(env, "sig");
+	kid = cJSON_GetObjectItemCaseSensitive(env, "key_id");
+	if (!cJSON_IsString(id) || !text_is_hex(id->valuestring, 32) ||
+	    !cJSON_IsString(pl) || !cJSON_IsString(sg) ||
+	    !cJSON_IsString(kid) || strlen(kid->valuestring) > 64)
+		return;
+	if (*n == EXECUTOR_RECOVER_MAX) {
+		log_error("more than %d actions without an outcome in the "
+		    "audit log; action %s gets no answer", EXECUTOR_RECOVER_MAX,
+		    id->valuestring);
+		return;
+	}
+	memset(&p[*n], 0, sizeof(p[*n]));
+	memcpy(p[*n].action_id, id->valuestring, 33);
+	memcpy(p[*n].key_id, kid->valuestring, strlen(kid->valuestring) + 1);
+	p[*n].payload_b64 = strdup(pl->valuestring);
+	p[*n].sig_b64 = strdup(sg->valuestring);
+	p[*n].ts = rec->ts;
+	if (p[*n].payload_b64 == NULL || p[*n].sig_b64 == NULL) {
+		free(p[*n].payload_b64);
+		free(p[*n].sig_b64);
+		log_error("out of memory: action %s gets no answer",
+		    id->valuestring);
+		return;
+	}
+	(*n)++;
+}
+
+static void
+note_outcome(const struct audit_record *rec, struct pending *p, size_t *n)
+{
+	const cJSON *id;
+	size_t i;
+
+	id = cJSON_GetObjectItemCaseSensitive(rec->data, "action_id");
+	if (!cJSON_IsString(id))
+		return;
+	for (i = 0; i < *n; i++) {
+		if (strcmp(p[i].action_id, id->valuestring) != 0)
+			continue;
+		free(p[i].payload_b64);
+		free(p[i].sig_b64);
+		p[i] = p[*n - 1];
+		(*n)--;
+		return;
+	}
+}
+
+/* Answers an action that was received but never finished: FAILURE. */
+static void
+recover(struct executor *ex, const struct pending *p)
+{
+	struct executor_outcome out;
+	struct executor_act act;
+	struct err_msg m;
+	int r;
+
+	memset(&act, 0, sizeof(act));
+	memset(&out, 0, sizeof(out));
+	act.out = &out;
+	act.rule = -1;
+	act.started_at = executor_now_ms(ex);
+	act.payload_b64 = p->payload_b64;
+	act.sig_b64 = p->sig_b64;
+	act.key_id = p->key_id;
+	err_clear(&m);
+	r = executor_b64_decode(p->payload_b64, ENVELOPE_PAYLOAD_MAX, &act.raw,
+	    &act.raw_len);
+	if (r == 0)
+		r = envelope_action_decode(act.raw, act.raw_len, &act.a, &m);
+	if (r != 0) {
+		log_error("action %s: its recorded payload does not decode "
+		    "(%s); no answer", p->action_id, err_str(r));
+		goto out;
+	}
+	envelope_sha256_hex(act.raw, act.raw_len, act.sha);
+	act.have_sha = true;
+	act.have_container = true;
+	act.have_action = true;
+	act.authentic = true;
+	log_warn("action %s was received at %lld but has no outcome: the "
+	    "agent stopped while dockerd was asked to act; answering FAILURE "
+	    "(not run again)", p->action_id, (long long)p->ts);
+	executor_finish(ex, &act, ENVELOPE_STATUS_FAILURE, 0,
+	    "outcome unknown: the agent stopped while dockerd was running "
+	    "the action; check the container", true);
+	executor_lock(ex);
+	ex->stats.recovered++;
+	executor_unlock(ex);
+out:
+	free(act.raw);
+}
+
+static int
+reload_log(struct executor *ex, const char *path, struct err_msg *msg)
+{
+	struct audit_reader *rd = NULL;
+	struct pending *pend = NULL;
+	size_t npend = 0, i;
+	int64_t since = executor_now_ms(ex) - EXECUTOR_OUTBOX_KEEP_MS;
+	int r;
+
+	/* Rotated files too: the window may span a rotation. */
+	r = audit_reader_open_since(path, since, &rd, msg);
+	if (r == SIGNET_ERR_NOT_FOUND)
+		return 0;
+	if (r != 0)
+		return r;
+	pend = calloc(EXECUTOR_RECOVER_MAX, sizeof(*pend));
+	if (pend == NULL) {
+		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+		goto out;
+	}
+	for (;;) {
+		struct audit_record rec;
+
+		r = audit_reader_next_record(rd, &rec, msg);
+		if (r < 0)
+			goto out;
+		if (r == 0)
+			break;
+		if (strcmp(rec.event, "action.received") == 0) {
+			if (rec.ts >= since)
+				note_received(&rec, pend, &npend);
+		} else if (strcmp(rec.event, "action.executed") == 0 ||
+		    strcmp(rec.event, "policy.denied") == 0 ||
+		    strcmp(rec.event, "action.rejected") == 0) {
+			if (strcmp(rec.event, "action.executed") == 0)
+				note_outcome(&rec, pend, &npend);
+			if (rec.ts >= since)
+				reload_result(ex, &rec);
+		}
+		audit_record_free(&rec);
+	}
+	for (i = 0; i < npend; i++)
+		recover(ex, &pend[i]);
+	r = 0;
+out:
+	if (pend != NULL)
+		pending_free(pend, npend);
+	audit_reader_close(rd);
+	return r;
+}
+
+int
+executor_recover(struct executor *ex, const char *path, struct err_msg *msg)
+{
+	size_t loaded = 0;
+	int r;
+
+	r = replay_load_audit(ex->seen, path, executor_now_ms(ex), &loaded,
+	    msg);
+	if (r != 0)
+		return r;
+	ex->stats.ids_loaded = loaded;
+	return reload_log(ex, path, msg);
+}

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * What identity.c lends identity_agent.c; included by common/identity*.c
+ * only.
+ */
+#ifndef SIGNET_IDENTITY_INT_H
+#define SIGNET_IDENTITY_INT_H
+
+#include <stddef.h>
+
+#include <openssl/x509.h>
+
+/*
+ * The one entry of type nid in name, as UTF-8 into buf. Returns the number
+ * of such entries (0, 1, 2...) with buf filled only when it is 1, or -1 when
+ * the single value is not text, holds a NUL or does not fit bufsz.
+ */
+int identity_name_single_entry(const X509_NAME *name, int nid, char *buf,
+    size_t bufsz) __attribute__((warn_unused_result));
+
+#endif
