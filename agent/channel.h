@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * The agent's channel to the server (SPEC §3): one libwebsockets client
- * connection, WSS with the agent's certificate, subprotocol signet.v1, kept
- * up for ever: it redials with exponential backoff and jitter and hangs up
- * on a server that stops answering pings. It moves whole text messages;
- * the daemon decides what they say.
+ * The agent's channel to the server (docs/protocol.md): one libwebsockets
+ * client connection, WSS with the agent's certificate, subprotocol signet.v1,
+ * kept up for ever: it redials with exponential backoff and jitter and hangs up
+ * on a server that stops answering pings. It moves whole text messages; the
+ * daemon decides what they say.
  *
  * The server must prove its name: its certificate must chain to [tls] ca,
  * carry serverAuth (OpenSSL's SSL-server purpose) and name the URL's host
@@ -35,7 +35,7 @@
 
 #define CHANNEL_SUBPROTOCOL "signet.v1"
 #define CHANNEL_RX_MAX (64 * 1024)        /* server messages over: dropped */
-#define CHANNEL_TX_MAX (1024 * 1024)      /* the server's limit (SPEC §3) */
+#define CHANNEL_TX_MAX (1024 * 1024)      /* the server's limit */
 #define CHANNEL_TX_FRAGMENT (32 * 1024)   /* bytes per WRITEABLE */
 #define CHANNEL_QUEUE_MAX 64              /* queued messages */
 #define CHANNEL_PING_SECS 20              /* silent this long: PING */

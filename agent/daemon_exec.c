@@ -19,7 +19,7 @@
 #include "log.h"
 #include "wire.h"
 
-/* Unix time in ms: action expiry and result timestamps (SPEC §4). */
+/* Unix time in ms: action expiry and result timestamps (docs/protocol.md). */
 static int64_t
 wall_ms(void *arg)
 {

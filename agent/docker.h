@@ -130,7 +130,7 @@ int docker_inspect(struct docker_client *dc, const char *id,
  * dockerd waits after SIGTERM before it kills). The request may take up
  * to DOCKER_START_TIMEOUT_MS, or stop_timeout s + DOCKER_STOP_MARGIN_MS.
  * *http_status is dockerd's answer (0 when none came). Success (0) is 204
- * and also 304 (already started / already stopped: SPEC §4). Otherwise
+ * and also 304 (already started / already stopped: docs/protocol.md). Otherwise
  * SIGNET_ERR_NOT_FOUND (404), SIGNET_ERR_IO (any other status; msg quotes
  * dockerd's message, escaped), SIGNET_ERR_UNAVAILABLE (not reached, no
  * answer in time, or cut short by the abort flag: the action may still

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * The agent's action pipeline (SPEC §4, §7): from an "action" frame of the
- * server to a signed result, with every step recorded in the agent's audit
- * log before the step it records goes on. For one frame, in this order:
+ * The agent's action pipeline (docs/protocol.md, docs/audit.md): from an
+ * "action" frame of the server to a signed result, with every step recorded
+ * in the agent's audit log before the step it records goes on. For one frame, in this order:
  *
  *   1. the frame, strictly: exactly {"type":"action","payload","sig",
  *      "key_id"}, all strings; the signature under the pinned key that
@@ -25,7 +25,7 @@
  * as {"type":"action_result","payload":B64,"sig":B64}. A second copy of an
  * action already answered (a replay of the same payload bytes) gets that
  * same result again, not a new one. A REJECTED for a frame whose payload
- * names no valid container id or action cannot be written in SPEC §4's
+ * names no valid container id or action cannot be written in docs/protocol.md's
  * result format: such frames are audited and counted, with no result.
  *
  * Results wait in an outbox until the server acknowledges them with a

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * The host policy engine (SPEC §6): parses the host owner's policy file
+ * The host policy engine (docs/policy.md): parses the host owner's policy file
  * strictly into an immutable rule set and decides, from dockerd's own facts
  * about a container, whether an action by an operator with a reason may
  * run. Default deny. The only mutable state is the in-memory rate-limit
@@ -26,7 +26,7 @@
 #define POLICY_LABEL_KEY_MAX 256     /* bytes */
 #define POLICY_LABEL_VALUE_MAX 1024  /* bytes */
 #define POLICY_COMMENT_MAX 4096      /* bytes */
-#define POLICY_REASON_MAX 512        /* characters; SPEC §5 */
+#define POLICY_REASON_MAX 512        /* characters; docs/http-api.md */
 #define POLICY_RATE_MAX_MAX 10000    /* rate_limit.max */
 #define POLICY_RATE_WINDOW_MAX 86400 /* rate_limit.per_seconds */
 #define POLICY_RATE_KEYS_MAX 4096    /* containers tracked per rule */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * Strict parsing of the host owner's policy file (SPEC §6) into an
+ * Strict parsing of the host owner's policy file (docs/policy.md) into an
  * immutable rule set: every key known, every type and range checked,
  * every refusal naming its JSON path. The file is the host owner's last
  * word against a compromised server, so anything ambiguous in it is

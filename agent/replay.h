@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * The agent's memory of action ids it has seen (SPEC §4: "action_id never
- * seen before — the seen set survives an agent restart"). An id is kept
- * until its action has expired beyond the clock skew, after which the
- * expiry check refuses a replay anyway. On start the set is rebuilt from
- * the agent's own audit log, which records every action it was handed
- * before anything else is done with it.
+ * The agent's memory of action ids it has seen (docs/protocol.md: "action_id
+ * never seen before — the seen set survives an agent restart"). An id is kept
+ * until its action has expired beyond the clock skew, after which the expiry
+ * check refuses a replay anyway. On start the set is rebuilt from the agent's
+ * own audit log, which records every action it was handed before anything else
+ * is done with it.
  */
 #ifndef SIGNET_REPLAY_H
 #define SIGNET_REPLAY_H

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * The signed, hash-chained audit log (SPEC §7). One JSON object per line:
+ * The signed, hash-chained audit log (docs/audit.md). One JSON object per line:
  *   {"seq":N,"ts":MS,"prev":HEX,"event":E,"actor":A,"data":{..},"sig":B64}
  * prev is the hex SHA-256 of the previous line's bytes (without its
  * newline; 64 zeros for seq 0); sig is the last member and signs, with

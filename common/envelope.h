@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * Signed envelopes (SPEC §4). A payload is a compact JSON document; it
+ * Signed envelopes (docs/protocol.md). A payload is a compact JSON document; it
  * travels as base64 of its exact bytes, with an Ed25519 detached signature
  * over CONTEXT || payload-bytes. Verification always checks the signature
  * on the exact received bytes before anything is parsed, and the parse is

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * Who is on the other end of a TLS connection: checks a client (or server)
- * certificate against the signet CA and its CRL (SPEC §2) and returns the
- * role, name, serial and validity of the peer. Both listeners call this on
+ * certificate against the signet CA and its CRL (docs/protocol.md) and returns
+ * the role, name, serial and validity of the peer. Both listeners call this on
  * every new connection: the agent listener with the OpenSSL X509 it already
  * has, the operator API with the DER that GnuTLS hands out, so there is one
  * verification path for both.
@@ -210,7 +210,7 @@ int identity_verify_pem(const struct identity_store *store, const char *pem,
  * The agent's own identity, from its certificate at cert_path (one PEM
  * certificate, at most IDENTITY_CERT_MAX bytes) and its key at key_path
  * (a secret file: mode 0600, no symlink; at most IDENTITY_KEY_FILE_MAX
- * bytes): the CN (a valid name, SPEC §2) into host_id. Refuses a
+ * bytes): the CN (a valid name, docs/protocol.md) into host_id. Refuses a
  * certificate whose subject lacks exactly one CN or one OU of "agent",
  * that is not fit for TLS client use (EKU), and a key that does not match
  * it. Warns (log) about a certificate outside its validity dates: the

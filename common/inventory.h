@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * Container inventory rows (SPEC §3, §5): what an agent reports of its
- * dockerd and what the server keeps and serves. Built from dockerd's own
- * GET /containers/json on the agent, parsed strictly from inventory frames
- * on the server; both treat the input as hostile and bound every field.
+ * Container inventory rows (docs/protocol.md, http-api.md): what an agent
+ * reports of its dockerd and what the server keeps and serves. Built from
+ * dockerd's own GET /containers/json on the agent, parsed strictly from
+ * inventory frames on the server; both treat the input as hostile and bound
+ * every field.
  */
 #ifndef SIGNET_INVENTORY_H
 #define SIGNET_INVENTORY_H

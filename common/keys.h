@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * Ed25519 key files (SPEC §2): a file holds base64 (standard alphabet) of
- * the raw key on one line. Secret files hold libsodium's 64-byte secret key
- * (seed || public key), are mode 0600 and are refused when group or others
- * have any access. A key id is the first 16 hex digits of SHA-256(public).
- * Public files of pinned keys may hold several keys, one per line, for
- * rotation. Secrets are wiped from memory after use.
+ * Ed25519 key files (docs/protocol.md): a file holds base64 (standard alphabet)
+ * of the raw key on one line. Secret files hold libsodium's 64-byte secret key
+ * (seed || public key), are mode 0600 and are refused when group or others have
+ * any access. A key id is the first 16 hex digits of SHA-256(public). Public
+ * files of pinned keys may hold several keys, one per line, for rotation.
+ * Secrets are wiped from memory after use.
  */
 #ifndef SIGNET_KEYS_H
 #define SIGNET_KEYS_H

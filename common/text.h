@@ -2,7 +2,7 @@
 /*
  * Small text helpers every module needs: escaping untrusted bytes for logs
  * and error messages, range-checked number parsing (no atoi), the name
- * syntax of SPEC §2, and hex encoding.
+ * syntax of docs/protocol.md, and hex encoding.
  */
 #ifndef SIGNET_TEXT_H
 #define SIGNET_TEXT_H

@@ -182,7 +182,8 @@ check "wrong types: REJECTED ($line)" grep -q "status=REJECTED error=\"malformed
 check "wrong types: audited" audit_has "$id" action.rejected "issued_at"
 check "wrong types: container untouched" test "$(started_at "$WEB")" = "$s0"
 
-# An unknown action: refused and audited; SPEC §4's result cannot carry it.
+# An unknown action: refused and audited; a result (docs/protocol.md)
+# cannot carry it.
 send_action "$WEB" KILL
 id=$(last_id)
 check "unknown action: audited" wait_for 5 audit_has "$id" action.rejected "unknown action"

@@ -296,7 +296,7 @@ done < <(find "$X" -type f)
 check "bundle holds no CA or server secret key" [ "$no_ca_key" = yes ]
 check "agent.conf has the server URL" \
     grep -qx 'server = wss://relay.example.org:8444' "$X/agent.conf"
-check "agent.conf paths per SPEC" sh -c "
+check "agent.conf paths as documented" sh -c "
     grep -qx 'policy = /etc/signet/policy.json' '$X/agent.conf' &&
     grep -qx 'docker_socket = /var/run/docker.sock' '$X/agent.conf' &&
     grep -qx 'key = /etc/signet/agent.key' '$X/agent.conf' &&

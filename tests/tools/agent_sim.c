@@ -42,7 +42,7 @@
  *                             a silent peer, for the liveness test
  *   --tls12                   offer only TLS 1.2
  *   --quiet                   report only errors, server closes, summary
- *  actions (SPEC §4; without --answer, action frames are only reported):
+ *  actions (docs/protocol.md; without --answer, only reported):
  *   --answer S[,S...]         answer each action frame with a result
  *                             signed by the result key, status S (SUCCESS,
  *                             FAILURE, DENIED, REJECTED) for the 1st, 2nd..

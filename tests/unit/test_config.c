@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: ISC */
-/* INI configuration: the SPEC §8 samples parse; every mistake is named. */
+/* INI configuration: the documented samples parse; every mistake is named. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -41,8 +41,8 @@ put(const char *name, const char *text, mode_t mode)
 }
 
 /*
- * Action key rotation (SPEC 2): an agent whose pinned file holds the old
- * and the new action key accepts an action signed by either, and refuses a
+ * Action key rotation (docs/protocol.md): an agent whose pinned file holds the
+ * old and the new action key accepts an action signed by either, and refuses a
  * third key, under its own id or claiming a pinned one.
  */
 static void
