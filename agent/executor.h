@@ -2,7 +2,8 @@
 /*
  * The agent's action pipeline (docs/protocol.md, docs/audit.md): from an
  * "action" frame of the server to a signed result, with every step recorded
- * in the agent's audit log before the step it records goes on. For one frame, in this order:
+ * in the agent's audit log before the step it records goes on. For one
+ * frame, in this order:
  *
  *   1. the frame, strictly: exactly {"type":"action","payload","sig",
  *      "key_id"}, all strings; the signature under the pinned key that
