@@ -2,6 +2,8 @@
 /*
  * signetctl audit verify: offline check of a signed, chained audit log,
  * one file or the files of a rotated log in order (their links checked).
+ * Exit 0 when it verifies, 1 when the log is bad, 2 for usage and for
+ * keys or files that cannot be read.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -11,6 +13,14 @@
 #include "audit.h"
 #include "cmd.h"
 #include "keys.h"
+#include "text.h"
+
+enum {
+	OPT_KEY = CMD_OPT_FIRST_OWN,
+	OPT_ACTION_KEY,
+	OPT_AGENT_KEYS,
+	OPT_EXPECT_HEAD,
+};
 
 static void
 usage_verify(FILE *f)
@@ -22,9 +32,17 @@ usage_verify(FILE *f)
 	    "  audit.log.[0-9]* audit.log\n");
 }
 
-static int
-cmd_audit_verify(int argc, char **argv)
+int
+cmd_audit_verify(struct cmd_ctx *ctx, int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "key", required_argument, NULL, OPT_KEY },
+		{ "action-key", required_argument, NULL, OPT_ACTION_KEY },
+		{ "agent-keys", required_argument, NULL, OPT_AGENT_KEYS },
+		{ "expect-head", required_argument, NULL, OPT_EXPECT_HEAD },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
 	const char *key_path = NULL, *action_path = NULL;
 	const char **files = NULL;
 	struct audit_verify_file_info *info = NULL;
@@ -33,9 +51,11 @@ cmd_audit_verify(int argc, char **argv)
 	struct keys_public audit_key;
 	struct keys_pubset action_keys;
 	struct err_msg msg;
+	char esc[160];
 	size_t nfiles = 0, k;
-	int i, r, rc = CMD_USAGE;
+	int opt, r, rc = CMD_USAGE;
 
+	(void)ctx;
 	memset(&opts, 0, sizeof(opts));
 	memset(&rep, 0, sizeof(rep));
 	err_clear(&msg);
@@ -45,47 +65,44 @@ cmd_audit_verify(int argc, char **argv)
 		fprintf(stderr, "signetctl audit verify: out of memory\n");
 		goto out;
 	}
-	for (i = 0; i < argc; i++) {
-		const char *a = argv[i];
-		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-
-		if (strcmp(a, "--key") == 0 || strcmp(a, "--action-key") == 0 ||
-		    strcmp(a, "--agent-keys") == 0 ||
-		    strcmp(a, "--expect-head") == 0) {
-			if (v == NULL) {
-				fprintf(stderr, "signetctl audit verify: %s "
-				    "needs a value\n", a);
-				goto out;
-			}
-			i++;
-			if (strcmp(a, "--key") == 0) {
-				key_path = v;
-			} else if (strcmp(a, "--action-key") == 0) {
-				action_path = v;
-			} else if (strcmp(a, "--agent-keys") == 0) {
-				opts.agent_keys_dir = v;
-			} else if (audit_head_parse(v, &opts.expect_head) != 0) {
-				fprintf(stderr, "signetctl audit verify: "
-				    "--expect-head wants SEQ:HASH (a decimal "
-				    "seq and 64 lowercase hex digits)\n");
-				goto out;
-			} else {
-				opts.has_expect_head = true;
-			}
-		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+	while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'h':
 			usage_verify(stdout);
 			rc = CMD_OK;
 			goto out;
-		} else if (a[0] == '-') {
-			fprintf(stderr, "signetctl audit verify: unknown "
-			    "option %s\n", a);
+		case OPT_KEY:
+			key_path = optarg;
+			break;
+		case OPT_ACTION_KEY:
+			action_path = optarg;
+			break;
+		case OPT_AGENT_KEYS:
+			opts.agent_keys_dir = optarg;
+			break;
+		case OPT_EXPECT_HEAD:
+			if (audit_head_parse(optarg, &opts.expect_head) != 0) {
+				fprintf(stderr, "signetctl audit verify: "
+				    "--expect-head \"%s\": give SEQ:HASH (a "
+				    "decimal seq and 64 lowercase hex "
+				    "digits)\n", text_escape_str(optarg, esc,
+				    sizeof(esc)));
+				goto out;
+			}
+			opts.has_expect_head = true;
+			break;
+		default:
+			(void)cmd_common_opt(ctx, "audit verify", opt < 0x100 ?
+			    opt : '?', argv);
 			usage_verify(stderr);
 			goto out;
-		} else {
-			files[nfiles++] = a;
 		}
 	}
+	for (; optind < argc; optind++)
+		files[nfiles++] = argv[optind];
 	if (nfiles == 0 || key_path == NULL) {
+		fprintf(stderr, "signetctl audit verify: %s\n", nfiles == 0 ?
+		    "no log file given" : "--key AUDIT.pub is required");
 		usage_verify(stderr);
 		goto out;
 	}
@@ -155,14 +172,4 @@ out:
 	free(files);
 	free(info);
 	return rc;
-}
-
-int
-cmd_audit(int argc, char **argv)
-{
-	if (argc >= 1 && strcmp(argv[0], "verify") == 0)
-		return cmd_audit_verify(argc - 1, argv + 1);
-	fprintf(stderr, "usage: signetctl audit verify FILE... --key AUDIT.pub "
-	    "...\n");
-	return CMD_USAGE;
 }
