@@ -259,3 +259,7 @@ if(NOT SIGNET_PKI_VERSION_LINE STREQUAL "VERSION=${PROJECT_VERSION}")
     "but the project is ${PROJECT_VERSION}: update its VERSION= line")
 endif()
 
+# bash completion for signetctl, where bash-completion looks it up.
+install(FILES ${PROJECT_SOURCE_DIR}/cli/completion/signetctl.bash
+  DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/bash-completion/completions
+  RENAME signetctl COMPONENT tools)
