@@ -83,34 +83,81 @@ usage(FILE *f)
 	    "docs/http-api.md\n");
 }
 
-/* The entry for argv[0] (and argv[1]); *words how many words it took. */
+/*
+ * Whether argv word a is an option whose value is the next word: the
+ * options of every command that take one, written out in full.
+ */
+static bool
+takes_next(const char *a)
+{
+	static const char *const valued[] = { "-o", "--server", "--cert",
+	    "--key", "--ca", "--config", "--context", "--output", "--host",
+	    "--state", "--reason", "--wait", "--after", "--limit",
+	    "--interval", "--action-key", "--agent-keys", "--expect-head",
+	    NULL };
+	size_t k;
+
+	for (k = 0; valued[k] != NULL; k++)
+		if (strcmp(a, valued[k]) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The index in argv[1..argc) of the next word at or after from that is
+ * neither an option nor an option's value; argc when none.
+ */
 static int
-find_subcommand(int argc, char **argv, int *words)
+next_word(int argc, char **argv, int from)
+{
+	int i;
+
+	for (i = from; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return i + 1 < argc ? i + 1 : argc;
+		if (argv[i][0] != '-' || argv[i][1] == '\0')
+			return i;
+		if (takes_next(argv[i]))
+			i++;
+	}
+	return argc;
+}
+
+/*
+ * The table entry for the command words of argv, found wherever the
+ * options put them; *w1 and *w2 their indices (*w2 0 for a one-word
+ * command). -1 when there is none (*w1 argc when no word at all).
+ */
+static int
+find_subcommand(int argc, char **argv, int *w1, int *w2)
 {
 	size_t k, n;
 
+	*w1 = next_word(argc, argv, 1);
+	*w2 = 0;
+	if (*w1 >= argc)
+		return -1;
 	for (k = 0; k < NSUBCOMMANDS; k++) {
 		const char *name = subcommands[k].name;
 		const char *sp = strchr(name, ' ');
 
 		if (sp == NULL) {
-			if (strcmp(argv[0], name) == 0) {
-				*words = 1;
+			if (strcmp(argv[*w1], name) == 0)
 				return (int)k;
-			}
 			continue;
 		}
 		n = (size_t)(sp - name);
-		if (strncmp(argv[0], name, n) != 0 || argv[0][n] != '\0' ||
-		    argc < 2 || strcmp(argv[1], sp + 1) != 0)
+		if (strncmp(argv[*w1], name, n) != 0 || argv[*w1][n] != '\0')
 			continue;
-		*words = 2;
-		return (int)k;
+		*w2 = next_word(argc, argv, *w1 + 1);
+		if (*w2 < argc && strcmp(argv[*w2], sp + 1) == 0)
+			return (int)k;
+		*w2 = 0;
 	}
 	return -1;
 }
 
-/* Whether argv[0] is the first word of a two-word command ("audit"). */
+/* Whether word is the first word of a two-word command ("audit"). */
 static bool
 is_group(const char *word)
 {
@@ -123,17 +170,42 @@ is_group(const char *word)
 	return false;
 }
 
-int
-main(int argc, char **argv)
+/*
+ * No command word: the options alone, for --help, --version or an error.
+ */
+static int
+options_only(struct cmd_ctx *ctx, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		CMD_COMMON_LONGOPTS,
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
+	int c;
+
+	cmd_getopt_reset();
+	while ((c = getopt_long(argc, argv, CMD_COMMON_SHORTOPTS, longopts,
+	    NULL)) != -1) {
+		if (c == 'h') {
+			usage(stdout);
+			return fflush(stdout) == 0 ? CMD_OK : CMD_FAIL;
+		}
+		if (c == 'V')
+			return cmd_version(ctx, 1, argv);
+		if (cmd_common_opt(ctx, "", c, argv) != 1)
+			return CMD_USAGE;
+	}
+	fprintf(stderr, "signetctl: no command given (signetctl --help lists "
+	    "them)\n");
+	return CMD_USAGE;
+}
+
+int
+main(int argc, char **argv)
+{
 	struct cmd_ctx ctx;
-	char esc[160];
-	int c, k, words, r, rc = CMD_USAGE;
+	char esc[160], **sub = NULL;
+	int k, w1, w2, i, n, rc = CMD_USAGE;
 
 	memset(&ctx, 0, sizeof(ctx));
 	log_init("signetctl", LOG_LVL_WARN);
@@ -141,52 +213,47 @@ main(int argc, char **argv)
 		fprintf(stderr, "signetctl: cannot initialise libsodium\n");
 		goto out;
 	}
-	/* "+": stop at the command word; it reads the rest. */
-	cmd_getopt_reset();
-	while ((c = getopt_long(argc, argv, "+" CMD_COMMON_SHORTOPTS,
-	    longopts, NULL)) != -1) {
-		if (c == 'h') {
-			usage(stdout);
-			rc = fflush(stdout) == 0 ? CMD_OK : CMD_FAIL;
-			goto out;
-		}
-		if (c == 'V') {
-			rc = cmd_version(&ctx, 1, argv);
-			goto out;
-		}
-		r = cmd_common_opt(&ctx, "", c, argv);
-		if (r != 1)
-			goto out;
-	}
-	if (optind >= argc) {
-		fprintf(stderr, "signetctl: no command given (signetctl "
-		    "--help lists them)\n");
+	k = find_subcommand(argc, argv, &w1, &w2);
+	if (w1 >= argc) {
+		rc = options_only(&ctx, argc, argv);
 		goto out;
 	}
-	argc -= optind;
-	argv += optind;
-	if (strcmp(argv[0], "help") == 0) {
+	if (strcmp(argv[w1], "help") == 0) {
 		usage(stdout);
 		rc = fflush(stdout) == 0 ? CMD_OK : CMD_FAIL;
 		goto out;
 	}
-	k = find_subcommand(argc, argv, &words);
 	if (k < 0) {
-		if (is_group(argv[0]))
+		if (is_group(argv[w1]))
 			fprintf(stderr, "signetctl: \"%s\" needs a second "
-			    "word: %s\n", argv[0], argc > 1 ?
+			    "word: %s\n", argv[w1],
+			    next_word(argc, argv, w1 + 1) < argc ?
 			    "that one is unknown" : "none given");
 		else
 			fprintf(stderr, "signetctl: unknown command \"%s\"\n",
-			    text_escape_str(argv[0], esc, sizeof(esc)));
+			    text_escape_str(argv[w1], esc, sizeof(esc)));
 		fprintf(stderr, "signetctl --help lists the commands\n");
 		goto out;
 	}
-	argc -= words - 1;
-	argv += words - 1;
+	/*
+	 * The command's argv: its last word as argv[0], then every other
+	 * word in order, so options before the command reach it too.
+	 */
+	sub = calloc((size_t)argc + 1, sizeof(*sub));
+	if (sub == NULL) {
+		fprintf(stderr, "signetctl: out of memory\n");
+		goto out;
+	}
+	n = 0;
+	sub[n++] = argv[w2 != 0 ? w2 : w1];
+	for (i = 1; i < argc; i++)
+		if (i != w1 && i != w2)
+			sub[n++] = argv[i];
+	sub[n] = NULL;
 	cmd_getopt_reset();
-	rc = subcommands[k].fn(&ctx, argc, argv);
+	rc = subcommands[k].fn(&ctx, n, sub);
 out:
+	free(sub);
 	free(ctx.loaded);
 	return rc;
 }

@@ -125,6 +125,8 @@ check "mixed, on both sides" test "$(S --server "$U" --ca="$CA" containers \
 	--cert="$P/issued/alice.pem" --key "$P/private/alice.key")" = "$base"
 out=$(S "${ALICE[@]}" containers --host=web-01 --state running)
 check "containers --host=V --state V" grep -Eq '^cccccccccccc +web-01 +db-c ' <<<"$out"
+out=$(S --host web-01 "${ALICE[@]}" --state=running containers)
+check "a command's own options before it" grep -Eq '^cccccccccccc +web-01 +db-c ' <<<"$out"
 out=$(S "${ALICE[@]}" containers --state=exited)
 check "containers --state=exited: header only" test "$(wc -l <<<"$out")" = 1
 
@@ -151,6 +153,8 @@ out=$(S "${ALICE[@]}" audit tail --limit 3 -o json)
 check "audit tail -o json" pyq "len(d['records']) == 3" <<<"$out"
 out=$(S "${ALICE[@]}" audit tail --limit 3)
 check "audit tail table: 3 lines" test "$(wc -l <<<"$out")" = 3
+out=$(S --limit=2 "${ALICE[@]}" audit tail)
+check "audit tail with its option before both words" test "$(wc -l <<<"$out")" = 2
 expect_rc "-o yaml refused" 2 '-o "yaml": the output is table or json' S "${ALICE[@]}" hosts -o yaml
 expect_rc "--output without a value" 2 '--output needs a value' S hosts --output
 expect_rc "--json=x refused" 2 'unknown option "--json=x"' S hosts --json=x
@@ -283,7 +287,8 @@ expect_rc "audit with an unknown word" 2 '"audit" needs a second word: that one 
 expect_rc "context alone" 2 '"context" needs a second word' S context
 expect_rc "unknown option" 2 'unknown option "--frob" \(signetctl hosts --help' S hosts --frob
 expect_rc "unknown short option" 2 'unknown option "-x"' S hosts -x
-expect_rc "unknown option before the command" 2 'signetctl: unknown option "--frob"' S --frob hosts
+expect_rc "unknown option before the command" 2 'signetctl hosts: unknown option "--frob"' S --frob hosts
+expect_rc "unknown option and no command" 2 'signetctl: unknown option "--frob"' S --frob
 expect_rc "option value missing" 2 '--server needs a value' S hosts --server
 expect_rc "unexpected argument" 2 'unexpected argument "extra"' S hosts extra
 expect_rc "bad action word" 2 '"kill": the action is start, stop or restart' S action "$ID_C" kill --reason x
