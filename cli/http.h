@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * signetctl's client side of the operator API (SPEC §5, §8): connection
- * options (--server --cert --key --ca, or SIGNET_SERVER, SIGNET_CERT,
- * SIGNET_KEY, SIGNET_CA), one HTTPS request with the client certificate
- * over libcurl (peer and host verification always on, https only, answer
- * size bounded), and helpers to print what came back safely: the server
- * is trusted to be the server, not to send terminal-safe text.
+ * signetctl's client side of the operator API (docs/http-api.md): the
+ * check of the connection settings (cmd.c resolves them), one HTTPS
+ * request with the client certificate over libcurl (peer and host
+ * verification always on, https only, answer size bounded, an optional
+ * progress line and stop flag), and helpers to print what came back
+ * safely: the server is trusted to be the server, not to send
+ * terminal-safe text.
  */
 #ifndef SIGNETCTL_HTTP_H
 #define SIGNETCTL_HTTP_H

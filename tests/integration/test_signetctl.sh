@@ -346,7 +346,7 @@ lines = open(sys.argv[1]).read().splitlines()
 assert lines and all("seq" in json.loads(l) for l in lines)' followj.out
 
 # ---- the progress line: on a terminal only ----
-sim slow web-01 --answer SUCCESS --answer-delay 2 || not_ok "sim restarted"
+sim slow web-01 --answer SUCCESS --answer-delay 3 || not_ok "sim restarted"
 script -qec "$SIGNETCTL action $ID_C restart --reason tty --wait 20" /dev/null >tty.out 2>&1
 check "on a tty: the progress line is drawn" grep -q 'waiting for the result of RESTART on cccccccccccc' tty.out
 check "on a tty: it counts seconds" grep -aq 'RESTART on cccccccccccc3333[.][.][.] 1 s' tty.out
