@@ -7,6 +7,8 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+
+#include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,9 +29,120 @@ usage_verify(FILE *f)
 {
 	fprintf(f, "usage: signetctl audit verify FILE... --key AUDIT.pub "
 	    "[--action-key A.pub] [--agent-keys DIR] "
-	    "[--expect-head SEQ:HASH]\n"
+	    "[--expect-head SEQ:HASH] [-o table|json]\n"
+	    "  -o, --output table|json  a report in lines (default) or a JSON "
+	    "object;\n"
+	    "                           --json is -o json\n"
 	    "  several FILEs: the files of a rotated log, oldest first, e.g.\n"
 	    "  audit.log.[0-9]* audit.log\n");
+}
+
+/* The exit code of a verification that returned r. */
+static int
+verdict(int r, const struct audit_verify_report *rep)
+{
+	if (r == 0)
+		return CMD_OK;
+	return rep->bad_line > 0 || r == SIGNET_ERR_CHAIN ? CMD_FAIL :
+	    CMD_USAGE;
+}
+
+static bool
+add_num(cJSON *o, const char *name, uint64_t v)
+{
+	return cJSON_AddNumberToObject(o, name, (double)v) != NULL;
+}
+
+/* head as {"seq","hash"}, or null for an empty log. */
+static bool
+add_head(cJSON *o, const char *name, const struct audit_head *h)
+{
+	cJSON *j;
+
+	if (h->empty)
+		return cJSON_AddNullToObject(o, name) != NULL;
+	j = cJSON_AddObjectToObject(o, name);
+	return j != NULL && add_num(j, "seq", h->seq) &&
+	    cJSON_AddStringToObject(j, "hash", h->hash) != NULL;
+}
+
+/*
+ * The report as one JSON object on stdout: {"ok":true, "records",
+ * "files":[{"file","records","first_seq","last_seq","linked"}], "head",
+ * "continues", "actions":{"verified","unchecked"}, "results":{...},
+ * "torn_tails", "rotations"} or {"ok":false, "error", "bad_line",
+ * "records_verified"}. Returns the exit code of the verification, or
+ * CMD_FAIL when the report cannot be written.
+ */
+static int
+report_json(const char **files, size_t nfiles,
+    const struct audit_verify_file_info *info,
+    const struct audit_verify_report *rep, int r, const struct err_msg *msg)
+{
+	cJSON *doc = cJSON_CreateObject(), *arr, *o;
+	char *text = NULL;
+	size_t k;
+	int rc = CMD_FAIL;
+
+	if (doc == NULL || cJSON_AddBoolToObject(doc, "ok", r == 0) == NULL)
+		goto out;
+	if (r != 0) {
+		if (cJSON_AddStringToObject(doc, "error", msg->text) == NULL ||
+		    !add_num(doc, "bad_line", rep->bad_line) ||
+		    !add_num(doc, "records_verified", rep->records))
+			goto out;
+		goto print;
+	}
+	arr = cJSON_AddArrayToObject(doc, "files");
+	if (!add_num(doc, "records", rep->records) || arr == NULL)
+		goto out;
+	for (k = 0; k < nfiles; k++) {
+		o = cJSON_CreateObject();
+		if (o == NULL || !cJSON_AddItemToArray(arr, o)) {
+			cJSON_Delete(o);
+			goto out;
+		}
+		if (cJSON_AddStringToObject(o, "file", files[k]) == NULL ||
+		    !add_num(o, "records", info[k].records) ||
+		    (info[k].records > 0 &&
+		    (!add_num(o, "first_seq", info[k].first_seq) ||
+		    !add_num(o, "last_seq", info[k].last_seq))) ||
+		    cJSON_AddBoolToObject(o, "linked", info[k].linked) == NULL)
+			goto out;
+	}
+	if (!add_head(doc, "head", &rep->head))
+		goto out;
+	if (rep->continues) {
+		o = cJSON_AddObjectToObject(doc, "continues");
+		if (o == NULL || cJSON_AddStringToObject(o, "previous",
+		    rep->continues_from.previous) == NULL ||
+		    !add_head(o, "head", &rep->continues_from.head))
+			goto out;
+	} else if (cJSON_AddNullToObject(doc, "continues") == NULL) {
+		goto out;
+	}
+	o = cJSON_AddObjectToObject(doc, "actions");
+	if (o == NULL || !add_num(o, "verified", rep->actions_checked) ||
+	    !add_num(o, "unchecked", rep->actions_unchecked))
+		goto out;
+	o = cJSON_AddObjectToObject(doc, "results");
+	if (o == NULL || !add_num(o, "verified", rep->results_checked) ||
+	    !add_num(o, "unchecked", rep->results_unchecked) ||
+	    !add_num(doc, "torn_tails", rep->torn_tails) ||
+	    !add_num(doc, "rotations", rep->rotations))
+		goto out;
+print:
+	text = cJSON_PrintUnformatted(doc);
+	if (text == NULL || printf("%s\n", text) < 0 || fflush(stdout) != 0)
+		goto out;
+	rc = verdict(r, rep);
+out:
+	if (rc == CMD_FAIL && r == 0)
+		fprintf(stderr, "signetctl audit verify: cannot write the "
+		    "report\n");
+	free(text);
+	cJSON_Delete(doc);
+	return rc;
 }
 
 int
@@ -40,6 +153,8 @@ cmd_audit_verify(struct cmd_ctx *ctx, int argc, char **argv)
 		{ "action-key", required_argument, NULL, OPT_ACTION_KEY },
 		{ "agent-keys", required_argument, NULL, OPT_AGENT_KEYS },
 		{ "expect-head", required_argument, NULL, OPT_EXPECT_HEAD },
+		{ "output", required_argument, NULL, 'o' },
+		{ "json", no_argument, NULL, CMD_OPT_JSON },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -65,7 +180,8 @@ cmd_audit_verify(struct cmd_ctx *ctx, int argc, char **argv)
 		fprintf(stderr, "signetctl audit verify: out of memory\n");
 		goto out;
 	}
-	while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":ho:", longopts, NULL)) !=
+	    -1) {
 		switch (opt) {
 		case 'h':
 			usage_verify(stdout);
@@ -92,8 +208,9 @@ cmd_audit_verify(struct cmd_ctx *ctx, int argc, char **argv)
 			opts.has_expect_head = true;
 			break;
 		default:
-			(void)cmd_common_opt(ctx, "audit verify", opt < 0x100 ?
-			    opt : '?', argv);
+			if (cmd_common_opt(ctx, "audit verify", opt, argv) ==
+			    1)
+				break;         /* -o, --json */
 			usage_verify(stderr);
 			goto out;
 		}
@@ -122,13 +239,16 @@ cmd_audit_verify(struct cmd_ctx *ctx, int argc, char **argv)
 		opts.action_keys = &action_keys;
 	}
 	r = audit_verify_files(files, nfiles, &opts, info, &rep, &msg);
+	if (ctx->output == CMD_OUTPUT_JSON) {
+		rc = report_json(files, nfiles, info, &rep, r, &msg);
+		goto out;
+	}
 	if (r != 0) {
 		printf("FAILED: %s\n", msg.text);
 		if (rep.bad_line > 0)
 			printf("records before the bad line verified: %" PRIu64
 			    "\n", rep.records);
-		rc = rep.bad_line > 0 || r == SIGNET_ERR_CHAIN ? CMD_FAIL :
-		    CMD_USAGE;
+		rc = verdict(r, &rep);
 		goto out;
 	}
 	if (nfiles == 1) {

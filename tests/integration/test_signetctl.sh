@@ -278,6 +278,13 @@ expect_rc "1: audit verify of a bad log" 1 '^FAILED' \
 	sh -c 'cp "$1" bad.log && sed -i "2s/\"seq\":1/\"seq\":7/" bad.log && "$2" audit verify bad.log --key "$3"' \
 	_ "$T_DIR/server-audit.log" "$SIGNETCTL" "$P/keys/audit.pub"
 expect_rc "0: audit verify of the server's log" 0 '^ok: ' S audit verify "$T_DIR/server-audit.log" --key="$P/keys/audit.pub"
+out=$(S audit verify "$T_DIR/server-audit.log" --key "$P/keys/audit.pub" \
+	--action-key "$P/keys/action.pub" --agent-keys "$P/keys/agents" -o json); rc=$?
+check "audit verify -o json: exit 0" test "$rc" = 0
+check "audit verify -o json: the report" pyq "d['ok'] and d['records'] > 10 and d['head']['seq'] == d['records'] - 1 and len(d['head']['hash']) == 64 and d['actions']['verified'] > 0 and d['files'][0]['records'] == d['records']" <<<"$out"
+out=$(S audit verify bad.log --key "$P/keys/audit.pub" --json); rc=$?
+check "audit verify --json of a bad log: exit 1" test "$rc" = 1
+check "audit verify --json of a bad log: the failure" pyq "d['ok'] == False and d['bad_line'] == 2 and d['records_verified'] == 1 and 'bad.log:2' in d['error']" <<<"$out"
 
 # ---- bad input: each gets a clear message and exit 2 ----
 expect_rc "no command" 2 'no command given' S
