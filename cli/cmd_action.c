@@ -1,16 +1,15 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * signetctl action, action-status and audit tail: ask the server to START,
- * STOP or RESTART a container and wait for the agent's signed result; show
- * one action; show the server's latest audit records. Exit codes follow
- * the HTTP answer: 0 for 2xx (202 included: --no-wait), 1 otherwise (the
- * server's message on stderr), 2 for usage errors.
+ * signetctl action: ask the server to START, STOP or RESTART a container
+ * (POST /api/containers/ID/actions) and wait for the agent's signed
+ * result, with a progress line while it waits when standard error is a
+ * terminal. Also the report of an action answer that action-status
+ * shares.
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cjson/cJSON.h>
 
@@ -21,41 +20,30 @@
 #define WAIT_DEFAULT 30
 #define WAIT_MAX 120
 #define HTTP_SLACK 30                  /* seconds beyond the server's wait */
-#define TAIL_DEFAULT 20
-#define TAIL_MAX 1000
+
+enum {
+	OPT_REASON = CMD_OPT_FIRST_OWN,
+	OPT_WAIT,
+	OPT_NO_WAIT,
+};
 
 static void
 usage_action(FILE *f)
 {
 	fprintf(f, "usage: signetctl action CONTAINER-ID start|stop|restart "
-	    "--reason TEXT [--no-wait | --wait SECONDS] [--json]\n"
-	    "       [--server URL] [--cert FILE] [--key FILE] [--ca FILE]\n");
-}
-
-static void
-usage_status(FILE *f)
-{
-	fprintf(f, "usage: signetctl action-status ACTION-ID [--json] "
-	    "[--server URL] [--cert FILE] [--key FILE] [--ca FILE]\n");
-}
-
-static void
-usage_tail(FILE *f)
-{
-	fprintf(f, "usage: signetctl audit tail [--after SEQ] [--limit N] "
-	    "[--json] [--server URL] [--cert FILE] [--key FILE] "
-	    "[--ca FILE]\n");
-}
-
-/* Prints body to stdout as it came, with a final newline. */
-static int
-print_raw(const struct http_response *resp)
-{
-	if (fwrite(resp->body, 1, resp->len, stdout) != resp->len ||
-	    (resp->len > 0 && resp->body[resp->len - 1] != '\n' &&
-	    putchar('\n') == EOF) || fflush(stdout) != 0)
-		return CMD_FAIL;
-	return CMD_OK;
+	    "--reason TEXT\n"
+	    "       [--no-wait | --wait SECONDS] [-o table|json] [--json] "
+	    "[CONNECTION OPTIONS]\n"
+	    "  --reason TEXT            why (1 to 512 characters); required\n"
+	    "  --wait SECONDS           wait at most this long for the result "
+	    "(0 to 120,\n"
+	    "                           default 30)\n"
+	    "  --no-wait                do not wait (--wait 0): follow it "
+	    "with action-status\n"
+	    "  -o, --output table|json  the action as lines (default) or the "
+	    "server's\n"
+	    "                           JSON; --json is -o json\n"
+	    "connection options: signetctl --help\n");
 }
 
 /* One "name: value" line of an action, terminal-safe. */
@@ -85,21 +73,18 @@ print_action(FILE *f, const cJSON *a)
 	field(f, a, "error", "error:");
 }
 
-/*
- * Reports an action answer: 2xx on stdout, else on stderr with the
- * server's message. Returns the exit code.
- */
-static int
-report_action(const char *cmd, const struct http_response *resp, bool json)
+int
+cmd_report_action(const char *cmd, const struct http_response *resp,
+    enum cmd_output output)
 {
 	cJSON *doc = NULL;
 	const cJSON *id, *st, *er;
 	char ids[80], sts[40], ers[1200];
 	bool ok = resp->status >= 200 && resp->status <= 299;
-	int rc = ok ? CMD_OK : CMD_FAIL;
+	int rc = cmd_exit_of_status(resp->status);
 
-	if (json) {
-		if (print_raw(resp) != CMD_OK)
+	if (output == CMD_OUTPUT_JSON) {
+		if (cmd_print_raw(resp) != CMD_OK)
 			rc = CMD_FAIL;
 		if (!ok)
 			http_print_failure(cmd, resp);
@@ -144,94 +129,61 @@ out:
 	return rc;
 }
 
-/* Connection options; 1 consumed, 0 not one, -1 error (said). */
-static int
-conn_arg(const char *cmd, struct http_opts *o, int argc, char **argv, int *i)
-{
-	struct err_msg msg;
-	int r;
-
-	err_clear(&msg);
-	r = http_opts_arg(o, argc, argv, i, &msg);
-	if (r < 0) {
-		fprintf(stderr, "signetctl %s: %s\n", cmd, msg.text);
-		return -1;
-	}
-	return r;
-}
-
-static int
-finish_opts(const char *cmd, struct http_opts *o)
-{
-	struct err_msg msg;
-
-	err_clear(&msg);
-	if (http_opts_finish(o, &msg) != 0) {
-		fprintf(stderr, "signetctl %s: %s\n", cmd, msg.text);
-		return -1;
-	}
-	return 0;
-}
-
 int
-cmd_action(int argc, char **argv)
+cmd_action(struct cmd_ctx *ctx, int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		CMD_COMMON_LONGOPTS,
+		{ "reason", required_argument, NULL, OPT_REASON },
+		{ "wait", required_argument, NULL, OPT_WAIT },
+		{ "no-wait", no_argument, NULL, OPT_NO_WAIT },
+		{ NULL, 0, NULL, 0 }
+	};
 	const char *id = NULL, *verb = NULL, *reason = NULL, *action = NULL;
-	char path[512], num[24], *body = NULL;
+	char path[512], num[24], label[160], esc[160], *body = NULL;
 	struct http_response resp;
-	struct http_opts o;
 	struct err_msg msg;
 	int64_t wait = WAIT_DEFAULT;
-	bool json = false, no_wait = false, has_wait = false;
+	bool no_wait = false, has_wait = false;
 	cJSON *doc = NULL;
-	int i, r, rc = CMD_USAGE;
+	int opt, n, rc = CMD_USAGE;
 
-	memset(&o, 0, sizeof(o));
 	memset(&resp, 0, sizeof(resp));
 	err_clear(&msg);
-	for (i = 0; i < argc; i++) {
-		const char *a = argv[i];
-
-		r = conn_arg("action", &o, argc, argv, &i);
-		if (r < 0)
-			goto out;
-		if (r == 1)
-			continue;
-		if (strcmp(a, "--json") == 0) {
-			json = true;
-		} else if (strcmp(a, "--no-wait") == 0) {
-			no_wait = true;
-		} else if (strcmp(a, "--reason") == 0 ||
-		    strcmp(a, "--wait") == 0) {
-			if (i + 1 >= argc) {
-				fprintf(stderr, "signetctl action: %s needs a "
-				    "value\n", a);
-				goto out;
-			}
-			if (strcmp(a, "--reason") == 0) {
-				reason = argv[++i];
-			} else if (text_to_int64(argv[++i], 0, WAIT_MAX,
-			    &wait) != 0) {
-				fprintf(stderr, "signetctl action: --wait "
-				    "wants 0 to %d seconds\n", WAIT_MAX);
-				goto out;
-			} else {
-				has_wait = true;
-			}
-		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+	while ((opt = getopt_long(argc, argv, CMD_COMMON_SHORTOPTS, longopts,
+	    NULL)) != -1) {
+		if (opt == 'h') {
 			usage_action(stdout);
 			rc = CMD_OK;
 			goto out;
-		} else if (a[0] != '-' && id == NULL) {
-			id = a;
-		} else if (a[0] != '-' && verb == NULL) {
-			verb = a;
-		} else {
-			fprintf(stderr, "signetctl action: unexpected argument "
-			    "\"%s\"\n", a);
+		} else if (opt == OPT_REASON) {
+			reason = optarg;
+		} else if (opt == OPT_NO_WAIT) {
+			no_wait = true;
+		} else if (opt == OPT_WAIT) {
+			if (text_to_int64(optarg, 0, WAIT_MAX, &wait) != 0) {
+				fprintf(stderr, "signetctl action: --wait "
+				    "\"%s\": give 0 to %d seconds\n",
+				    text_escape_str(optarg, esc, sizeof(esc)),
+				    WAIT_MAX);
+				goto out;
+			}
+			has_wait = true;
+		} else if (cmd_common_opt(ctx, "action", opt, argv) != 1) {
 			usage_action(stderr);
 			goto out;
 		}
+	}
+	if (optind < argc)
+		id = argv[optind++];
+	if (optind < argc)
+		verb = argv[optind++];
+	if (optind < argc) {
+		fprintf(stderr, "signetctl action: unexpected argument "
+		    "\"%s\"\n", text_escape_str(argv[optind], esc,
+		    sizeof(esc)));
+		usage_action(stderr);
+		goto out;
 	}
 	if (id == NULL || verb == NULL || reason == NULL) {
 		fprintf(stderr, "signetctl action: a container id, an action "
@@ -245,28 +197,37 @@ cmd_action(int argc, char **argv)
 		action = "STOP";
 	else if (strcmp(verb, "restart") == 0)
 		action = "RESTART";
-	if (action == NULL || (no_wait && has_wait)) {
-		fprintf(stderr, "signetctl action: the action is start, stop "
-		    "or restart; give --no-wait or --wait, not both\n");
+	if (action == NULL) {
+		fprintf(stderr, "signetctl action: \"%s\": the action is "
+		    "start, stop or restart\n", text_escape_str(verb, esc,
+		    sizeof(esc)));
+		usage_action(stderr);
+		goto out;
+	}
+	if (no_wait && has_wait) {
+		fprintf(stderr, "signetctl action: give --no-wait or --wait, "
+		    "not both\n");
 		usage_action(stderr);
 		goto out;
 	}
 	if (no_wait)
 		wait = 0;
-	if (finish_opts("action", &o) != 0)
-		goto out;
-	/* The server checks the id; here it is only encoded. */
-	(void)snprintf(path, sizeof(path), "/api/containers");
-	(void)snprintf(num, sizeof(num), "%" PRId64, wait);
-	if (strlen(id) > 128 || strchr(id, '/') != NULL ||
-	    strlen(path) + 1 + strlen(id) + sizeof("/actions") >
-	    sizeof(path)) {
-		fprintf(stderr, "signetctl action: bad container id\n");
+	/* The server checks the id; here it is only bounded and encoded. */
+	if (strlen(id) > 128 || strspn(id, "0123456789abcdefABCDEF") !=
+	    strlen(id) || id[0] == '\0') {
+		fprintf(stderr, "signetctl action: container id \"%s\": give "
+		    "the full id or a prefix of at least 12 hex digits\n",
+		    text_escape_str(id, esc, sizeof(esc)));
 		goto out;
 	}
-	(void)snprintf(path + strlen(path), sizeof(path) - strlen(path),
-	    "/%s/actions", id);
-	if (http_path_add_query(path, sizeof(path), "wait", num) != 0) {
+	rc = cmd_conn_finish(ctx, "action");
+	if (rc != CMD_OK)
+		goto out;
+	rc = CMD_USAGE;
+	(void)snprintf(num, sizeof(num), "%" PRId64, wait);
+	n = snprintf(path, sizeof(path), "/api/containers/%s/actions", id);
+	if (n < 0 || (size_t)n >= sizeof(path) ||
+	    http_path_add_query(path, sizeof(path), "wait", num) != 0) {
 		fprintf(stderr, "signetctl action: container id too long\n");
 		goto out;
 	}
@@ -274,293 +235,31 @@ cmd_action(int argc, char **argv)
 	doc = cJSON_CreateObject();
 	if (doc == NULL ||
 	    cJSON_AddStringToObject(doc, "action", action) == NULL ||
-	    cJSON_AddStringToObject(doc, "reason", reason) == NULL ||
-	    (body = cJSON_PrintUnformatted(doc)) == NULL) {
+	    cJSON_AddStringToObject(doc, "reason", reason) == NULL) {
 		fprintf(stderr, "signetctl action: out of memory\n");
 		goto out;
 	}
-	if (http_request(&o, "POST", path, body, strlen(body),
-	    (long)wait + HTTP_SLACK, &resp, &msg) != 0) {
-		fprintf(stderr, "signetctl action: %s\n", msg.text);
+	body = cJSON_PrintUnformatted(doc);
+	if (body == NULL) {
+		fprintf(stderr, "signetctl action: out of memory\n");
 		goto out;
 	}
-	rc = report_action("action", &resp, json);
+	if (wait > 0) {
+		(void)snprintf(label, sizeof(label), "signetctl: waiting for "
+		    "the result of %s on %.16s...", action, id);
+		ctx->conn.progress = label;
+	}
+	if (http_request(&ctx->conn, "POST", path, body, strlen(body),
+	    (long)wait + HTTP_SLACK, &resp, &msg) != 0) {
+		fprintf(stderr, "signetctl action: %s\n", msg.text);
+		rc = cmd_exit_of_failure(resp.failure);
+		goto out;
+	}
+	rc = cmd_report_action("action", &resp, ctx->output);
 out:
+	ctx->conn.progress = NULL;
 	http_response_free(&resp);
 	cJSON_Delete(doc);
 	free(body);
-	return rc;
-}
-
-int
-cmd_action_status(int argc, char **argv)
-{
-	const char *id = NULL;
-	char path[256];
-	struct http_response resp;
-	struct http_opts o;
-	struct err_msg msg;
-	bool json = false;
-	int i, r, rc = CMD_USAGE;
-
-	memset(&o, 0, sizeof(o));
-	memset(&resp, 0, sizeof(resp));
-	err_clear(&msg);
-	for (i = 0; i < argc; i++) {
-		const char *a = argv[i];
-
-		r = conn_arg("action-status", &o, argc, argv, &i);
-		if (r < 0)
-			goto out;
-		if (r == 1)
-			continue;
-		if (strcmp(a, "--json") == 0) {
-			json = true;
-		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-			usage_status(stdout);
-			rc = CMD_OK;
-			goto out;
-		} else if (a[0] != '-' && id == NULL) {
-			id = a;
-		} else {
-			fprintf(stderr, "signetctl action-status: unexpected "
-			    "argument \"%s\"\n", a);
-			usage_status(stderr);
-			goto out;
-		}
-	}
-	if (id == NULL) {
-		usage_status(stderr);
-		goto out;
-	}
-	if (finish_opts("action-status", &o) != 0)
-		goto out;
-	if (strlen(id) > 64 || strchr(id, '/') != NULL ||
-	    strchr(id, '?') != NULL || strchr(id, '%') != NULL) {
-		fprintf(stderr, "signetctl action-status: an action id is 32 "
-		    "hex digits\n");
-		goto out;
-	}
-	(void)snprintf(path, sizeof(path), "/api/actions/%s", id);
-	rc = CMD_FAIL;
-	if (http_request(&o, "GET", path, NULL, 0, 0, &resp, &msg) != 0) {
-		fprintf(stderr, "signetctl action-status: %s\n", msg.text);
-		goto out;
-	}
-	rc = report_action("action-status", &resp, json);
-out:
-	http_response_free(&resp);
-	return rc;
-}
-
-/* GET /api/audit?after=&limit=; *doc the answer, *records its array. */
-static int
-audit_page(const struct http_opts *o, bool has_after, int64_t after,
-    int64_t limit, cJSON **doc, const cJSON **records)
-{
-	char path[128], num[24];
-	struct http_response resp;
-	struct err_msg msg;
-	int rc = CMD_FAIL;
-
-	*doc = NULL;
-	*records = NULL;
-	err_clear(&msg);
-	(void)snprintf(path, sizeof(path), "/api/audit");
-	(void)snprintf(num, sizeof(num), "%" PRId64, after);
-	if (has_after && http_path_add_query(path, sizeof(path), "after",
-	    num) != 0)
-		return CMD_FAIL;
-	(void)snprintf(num, sizeof(num), "%" PRId64, limit);
-	if (http_path_add_query(path, sizeof(path), "limit", num) != 0)
-		return CMD_FAIL;
-	if (http_request(o, "GET", path, NULL, 0, 0, &resp, &msg) != 0) {
-		fprintf(stderr, "signetctl audit tail: %s\n", msg.text);
-		return CMD_FAIL;
-	}
-	if (resp.status < 200 || resp.status > 299) {
-		http_print_failure("audit tail", &resp);
-		goto out;
-	}
-	*doc = cJSON_ParseWithLength(resp.body, resp.len);
-	*records = cJSON_GetObjectItemCaseSensitive(*doc, "records");
-	if (!cJSON_IsArray(*records)) {
-		fprintf(stderr, "signetctl audit tail: the server's answer is "
-		    "not a {\"records\":[...]} document\n");
-		cJSON_Delete(*doc);
-		*doc = NULL;
-		*records = NULL;
-		goto out;
-	}
-	rc = CMD_OK;
-out:
-	http_response_free(&resp);
-	return rc;
-}
-
-/* Whether a record with seq exists: 1 yes, 0 no, -1 error. */
-static int
-seq_exists(const struct http_opts *o, int64_t seq)
-{
-	const cJSON *recs;
-	cJSON *doc = NULL;
-	int r;
-
-	if (audit_page(o, seq > 0, seq - 1, 1, &doc, &recs) != CMD_OK)
-		return -1;
-	r = cJSON_GetArraySize(recs) > 0 ? 1 : 0;
-	cJSON_Delete(doc);
-	return r;
-}
-
-/*
- * The last seq of the log (-1 when empty): the API pages forward, so
- * probe exponentially, then bisect (about 2 log2(N) small requests).
- */
-static int
-last_seq(const struct http_opts *o, int64_t *last)
-{
-	int64_t lo = 0, hi = 1, mid;
-	int e;
-
-	*last = -1;
-	e = seq_exists(o, 0);
-	if (e <= 0)
-		return e;
-	for (;;) {
-		e = seq_exists(o, hi);
-		if (e < 0)
-			return -1;
-		if (e == 0)
-			break;
-		lo = hi;
-		if (hi > INT64_MAX / 4)
-			return -1;
-		hi *= 2;
-	}
-	while (hi - lo > 1) {
-		mid = lo + (hi - lo) / 2;
-		e = seq_exists(o, mid);
-		if (e < 0)
-			return -1;
-		if (e == 1)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	*last = lo;
-	return 1;
-}
-
-static void
-print_record(const cJSON *rec)
-{
-	const cJSON *seq = cJSON_GetObjectItemCaseSensitive(rec, "seq");
-	const cJSON *ts = cJSON_GetObjectItemCaseSensitive(rec, "ts");
-	const cJSON *data = cJSON_GetObjectItemCaseSensitive(rec, "data");
-	char when[40] = "-", sq[32], ev[80], actor[140], text[600];
-	char *d = NULL;
-	struct tm tm;
-	time_t t;
-
-	if (cJSON_IsNumber(ts) && ts->valuedouble >= 0 &&
-	    ts->valuedouble < 253402300800000.0) {
-		t = (time_t)(ts->valuedouble / 1000);
-		if (gmtime_r(&t, &tm) != NULL)
-			(void)strftime(when, sizeof(when),
-			    "%Y-%m-%dT%H:%M:%SZ", &tm);
-	}
-	d = data != NULL ? cJSON_PrintUnformatted(data) : NULL;
-	printf("%s  %s  %s  %s  %s\n",
-	    cJSON_IsNumber(seq) ? http_json_cell(rec, "seq", sq,
-	    sizeof(sq)) : "-", when,
-	    http_json_cell(rec, "event", ev, sizeof(ev)),
-	    http_json_cell(rec, "actor", actor, sizeof(actor)),
-	    http_term_safe(d != NULL ? d : "{}", text, sizeof(text)));
-	free(d);
-}
-
-int
-cmd_audit_tail(int argc, char **argv)
-{
-	struct http_opts o;
-	const cJSON *recs, *rec;
-	cJSON *doc = NULL;
-	int64_t after = 0, limit = TAIL_DEFAULT, last;
-	bool has_after = false, json = false;
-	char *text = NULL;
-	int i, r, rc = CMD_USAGE;
-
-	memset(&o, 0, sizeof(o));
-	for (i = 0; i < argc; i++) {
-		const char *a = argv[i];
-
-		r = conn_arg("audit tail", &o, argc, argv, &i);
-		if (r < 0)
-			goto out;
-		if (r == 1)
-			continue;
-		if (strcmp(a, "--json") == 0) {
-			json = true;
-		} else if (strcmp(a, "--after") == 0 ||
-		    strcmp(a, "--limit") == 0) {
-			if (i + 1 >= argc) {
-				fprintf(stderr, "signetctl audit tail: %s "
-				    "needs a value\n", a);
-				goto out;
-			}
-			i++;
-			if (strcmp(a, "--after") == 0) {
-				if (text_to_int64(argv[i], 0, INT64_MAX / 2,
-				    &after) != 0) {
-					fprintf(stderr, "signetctl audit "
-					    "tail: --after wants a seq\n");
-					goto out;
-				}
-				has_after = true;
-			} else if (text_to_int64(argv[i], 1, TAIL_MAX,
-			    &limit) != 0) {
-				fprintf(stderr, "signetctl audit tail: --limit "
-				    "wants 1 to %d\n", TAIL_MAX);
-				goto out;
-			}
-		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-			usage_tail(stdout);
-			rc = CMD_OK;
-			goto out;
-		} else {
-			fprintf(stderr, "signetctl audit tail: unexpected "
-			    "argument \"%s\"\n", a);
-			usage_tail(stderr);
-			goto out;
-		}
-	}
-	if (finish_opts("audit tail", &o) != 0)
-		goto out;
-	rc = CMD_FAIL;
-	if (!has_after) {
-		/* The last `limit` records. */
-		r = last_seq(&o, &last);
-		if (r < 0)
-			goto out;
-		if (last >= limit) {
-			has_after = true;
-			after = last - limit;
-		}
-	}
-	if (audit_page(&o, has_after, after, limit, &doc, &recs) != CMD_OK)
-		goto out;
-	if (json) {
-		text = cJSON_PrintUnformatted(doc);
-		if (text == NULL || printf("%s\n", text) < 0)
-			goto out;
-	} else {
-		cJSON_ArrayForEach(rec, recs)
-			print_record(rec);
-	}
-	rc = fflush(stdout) == 0 ? CMD_OK : CMD_FAIL;
-out:
-	free(text);
-	cJSON_Delete(doc);
 	return rc;
 }

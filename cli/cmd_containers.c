@@ -1,17 +1,33 @@
 /* SPDX-License-Identifier: ISC */
-/* signetctl containers: inventory rows over all hosts, filtered. */
+/*
+ * signetctl containers: inventory rows over all hosts (GET
+ * /api/containers), filtered by host or state, as a table or JSON.
+ */
 #include <stdio.h>
 #include <string.h>
 
 #include "cmd.h"
 #include "http.h"
+#include "text.h"
+
+enum {
+	OPT_HOST = CMD_OPT_FIRST_OWN,
+	OPT_STATE,
+};
 
 static void
 usage_containers(FILE *f)
 {
 	fprintf(f, "usage: signetctl containers [--host HOST-ID] "
-	    "[--state STATE] [--json] [--server URL] [--cert FILE] "
-	    "[--key FILE] [--ca FILE]\n");
+	    "[--state STATE] [-o table|json] [--json]\n"
+	    "       [CONNECTION OPTIONS]\n"
+	    "  --host HOST-ID           only this host's containers\n"
+	    "  --state STATE            only containers in this state "
+	    "(running, exited...)\n"
+	    "  -o, --output table|json  a table (default) or the server's "
+	    "JSON;\n"
+	    "                           --json is -o json\n"
+	    "connection options: signetctl --help\n");
 }
 
 /* The first name without dockerd's leading "/", terminal-safe. */
@@ -53,62 +69,52 @@ id_cell(const cJSON *row, char *out, size_t outlen)
 }
 
 int
-cmd_containers(int argc, char **argv)
+cmd_containers(struct cmd_ctx *ctx, int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		CMD_COMMON_LONGOPTS,
+		{ "host", required_argument, NULL, OPT_HOST },
+		{ "state", required_argument, NULL, OPT_STATE },
+		{ NULL, 0, NULL, 0 }
+	};
 	static const char *const headers[] = { "ID", "HOST", "NAME", "IMAGE",
 	    "STATE", "STATUS" };
-	char path[512] = "/api/containers";
+	char path[512] = "/api/containers", esc[160];
 	const char *host = NULL, *state = NULL;
-	struct http_opts o;
 	struct http_table t;
-	struct err_msg msg;
 	const cJSON *list, *row;
 	cJSON *doc = NULL;
-	bool json = false;
 	size_t r;
-	int i, rc;
+	int opt, rc = CMD_USAGE;
 
-	memset(&o, 0, sizeof(o));
 	memset(&t, 0, sizeof(t));
-	err_clear(&msg);
-	for (i = 0; i < argc; i++) {
-		const char *a = argv[i];
-
-		rc = http_opts_arg(&o, argc, argv, &i, &msg);
-		if (rc < 0) {
-			fprintf(stderr, "signetctl containers: %s\n",
-			    msg.text);
-			return CMD_USAGE;
-		}
-		if (rc == 1)
-			continue;
-		if (strcmp(a, "--json") == 0) {
-			json = true;
-		} else if (strcmp(a, "--host") == 0 ||
-		    strcmp(a, "--state") == 0) {
-			if (i + 1 >= argc) {
-				fprintf(stderr, "signetctl containers: %s "
-				    "needs a value\n", a);
-				return CMD_USAGE;
-			}
-			if (strcmp(a, "--host") == 0)
-				host = argv[++i];
-			else
-				state = argv[++i];
-		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+	while ((opt = getopt_long(argc, argv, CMD_COMMON_SHORTOPTS, longopts,
+	    NULL)) != -1) {
+		if (opt == 'h') {
 			usage_containers(stdout);
-			return CMD_OK;
-		} else {
-			fprintf(stderr, "signetctl containers: unexpected "
-			    "argument \"%s\"\n", a);
+			rc = CMD_OK;
+			goto out;
+		} else if (opt == OPT_HOST) {
+			host = optarg;
+		} else if (opt == OPT_STATE) {
+			state = optarg;
+		} else if (cmd_common_opt(ctx, "containers", opt, argv) !=
+		    1) {
 			usage_containers(stderr);
-			return CMD_USAGE;
+			goto out;
 		}
 	}
-	if (http_opts_finish(&o, &msg) != 0) {
-		fprintf(stderr, "signetctl containers: %s\n", msg.text);
-		return CMD_USAGE;
+	if (optind < argc) {
+		fprintf(stderr, "signetctl containers: unexpected argument "
+		    "\"%s\"\n", text_escape_str(argv[optind], esc,
+		    sizeof(esc)));
+		usage_containers(stderr);
+		goto out;
 	}
+	rc = cmd_conn_finish(ctx, "containers");
+	if (rc != CMD_OK)
+		goto out;
+	rc = CMD_USAGE;
 	/* The server validates both; here they are only encoded. */
 	if ((host != NULL &&
 	    http_path_add_query(path, sizeof(path), "host", host) != 0) ||
@@ -116,16 +122,16 @@ cmd_containers(int argc, char **argv)
 	    http_path_add_query(path, sizeof(path), "state", state) != 0)) {
 		fprintf(stderr, "signetctl containers: --host or --state "
 		    "too long\n");
-		return CMD_USAGE;
+		goto out;
 	}
-	rc = http_get_list("containers", &o, path, json, "containers", &doc,
-	    &list);
-	if (rc != 0 || json)
+	rc = http_get_list("containers", &ctx->conn, path,
+	    ctx->output == CMD_OUTPUT_JSON, "containers", &doc, &list);
+	if (rc != CMD_OK || ctx->output == CMD_OUTPUT_JSON)
 		goto out;
 	if (http_table_init(&t, 6, (size_t)cJSON_GetArraySize(list), 48) !=
 	    0) {
 		fprintf(stderr, "signetctl containers: too many containers "
-		    "for a table; use --json\n");
+		    "for a table; use -o json\n");
 		rc = CMD_FAIL;
 		goto out;
 	}

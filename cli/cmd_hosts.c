@@ -1,16 +1,24 @@
 /* SPDX-License-Identifier: ISC */
-/* signetctl hosts: the agents the server knows, as a table or JSON. */
+/*
+ * signetctl hosts: the agents the server knows (GET /api/hosts), as a
+ * table or as the server's JSON.
+ */
 #include <stdio.h>
 #include <string.h>
 
 #include "cmd.h"
 #include "http.h"
+#include "text.h"
 
 static void
 usage_hosts(FILE *f)
 {
-	fprintf(f, "usage: signetctl hosts [--json] [--server URL] "
-	    "[--cert FILE] [--key FILE] [--ca FILE]\n");
+	fprintf(f, "usage: signetctl hosts [-o table|json] [--json] "
+	    "[CONNECTION OPTIONS]\n"
+	    "  -o, --output table|json  a table (default) or the server's "
+	    "JSON;\n"
+	    "                           --json is -o json\n"
+	    "connection options: signetctl --help\n");
 }
 
 /* Trims "2026-11-23T23:15:00.123Z" to "2026-11-23T23:15:00Z" in place. */
@@ -26,58 +34,55 @@ short_time(char *s)
 }
 
 int
-cmd_hosts(int argc, char **argv)
+cmd_hosts(struct cmd_ctx *ctx, int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		CMD_COMMON_LONGOPTS,
+		{ NULL, 0, NULL, 0 }
+	};
 	static const char *const headers[] = { "HOST", "CONNECTED",
 	    "LAST SEEN", "AGENT", "DOCKER", "CONTAINERS", "CERT EXPIRES" };
 	static const char *const keys[] = { "host_id", "connected",
 	    "last_seen", "agent_version", "docker_version",
 	    "container_count", "cert_not_after" };
-	struct http_opts o;
 	struct http_table t;
-	struct err_msg msg;
 	const cJSON *list, *row;
 	cJSON *doc = NULL;
-	bool json = false;
+	char esc[160];
 	size_t r, c;
-	int i, rc;
+	int opt, rc = CMD_USAGE;
 
-	memset(&o, 0, sizeof(o));
 	memset(&t, 0, sizeof(t));
-	err_clear(&msg);
-	for (i = 0; i < argc; i++) {
-		rc = http_opts_arg(&o, argc, argv, &i, &msg);
-		if (rc < 0) {
-			fprintf(stderr, "signetctl hosts: %s\n", msg.text);
-			return CMD_USAGE;
-		}
-		if (rc == 1)
-			continue;
-		if (strcmp(argv[i], "--json") == 0) {
-			json = true;
-		} else if (strcmp(argv[i], "--help") == 0 ||
-		    strcmp(argv[i], "-h") == 0) {
+	while ((opt = getopt_long(argc, argv, CMD_COMMON_SHORTOPTS, longopts,
+	    NULL)) != -1) {
+		if (opt == 'h') {
 			usage_hosts(stdout);
-			return CMD_OK;
-		} else {
-			fprintf(stderr, "signetctl hosts: unexpected argument "
-			    "\"%s\"\n", argv[i]);
+			rc = CMD_OK;
+			goto out;
+		}
+		if (cmd_common_opt(ctx, "hosts", opt, argv) != 1) {
 			usage_hosts(stderr);
-			return CMD_USAGE;
+			goto out;
 		}
 	}
-	if (http_opts_finish(&o, &msg) != 0) {
-		fprintf(stderr, "signetctl hosts: %s\n", msg.text);
-		return CMD_USAGE;
+	if (optind < argc) {
+		fprintf(stderr, "signetctl hosts: unexpected argument "
+		    "\"%s\"\n", text_escape_str(argv[optind], esc,
+		    sizeof(esc)));
+		usage_hosts(stderr);
+		goto out;
 	}
-	rc = http_get_list("hosts", &o, "/api/hosts", json, "hosts", &doc,
-	    &list);
-	if (rc != 0 || json)
+	rc = cmd_conn_finish(ctx, "hosts");
+	if (rc != CMD_OK)
+		goto out;
+	rc = http_get_list("hosts", &ctx->conn, "/api/hosts",
+	    ctx->output == CMD_OUTPUT_JSON, "hosts", &doc, &list);
+	if (rc != CMD_OK || ctx->output == CMD_OUTPUT_JSON)
 		goto out;
 	if (http_table_init(&t, 7, (size_t)cJSON_GetArraySize(list), 72) !=
 	    0) {
 		fprintf(stderr, "signetctl hosts: too many hosts for a table; "
-		    "use --json\n");
+		    "use -o json\n");
 		rc = CMD_FAIL;
 		goto out;
 	}

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: ISC */
-/* signetctl keygen NAME: a new Ed25519 key pair in the current directory. */
+/*
+ * signetctl keygen NAME: a new Ed25519 key pair in the current directory
+ * (NAME.key mode 0600, NAME.pub), never overwriting a file.
+ */
 #include <stdio.h>
 #include <string.h>
 
@@ -7,43 +10,65 @@
 #include "keys.h"
 #include "text.h"
 
-int
-cmd_keygen(int argc, char **argv)
+static void
+usage_keygen(FILE *f)
 {
+	fprintf(f, "usage: signetctl keygen NAME\n"
+	    "  writes NAME.key (secret, mode 0600) and NAME.pub in the "
+	    "current directory\n");
+}
+
+int
+cmd_keygen(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
 	struct keys_secret key;
 	struct err_msg msg;
-	int r;
+	char esc[160];
+	bool have_key = false;
+	int opt, r, rc = CMD_USAGE;
 
 	err_clear(&msg);
-	if (argc == 1 && (strcmp(argv[0], "--help") == 0 ||
-	    strcmp(argv[0], "-h") == 0)) {
-		printf("usage: signetctl keygen NAME\n");
-		return CMD_OK;
+	while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		if (opt == 'h') {
+			usage_keygen(stdout);
+			rc = CMD_OK;
+			goto out;
+		}
+		(void)cmd_common_opt(ctx, "keygen", opt, argv);
+		usage_keygen(stderr);
+		goto out;
 	}
-	if (argc != 1 || argv[0][0] == '-') {
-		fprintf(stderr, "usage: signetctl keygen NAME\n");
-		return CMD_USAGE;
+	if (argc - optind != 1) {
+		fprintf(stderr, "signetctl keygen: give one NAME\n");
+		usage_keygen(stderr);
+		goto out;
 	}
-	if (!text_valid_name(argv[0])) {
-		char esc[160];
+	if (!text_valid_name(argv[optind])) {
 		fprintf(stderr, "signetctl keygen: bad name \"%s\": use "
 		    "[a-z0-9][a-z0-9._-]{0,62}\n",
-		    text_escape_str(argv[0], esc, sizeof(esc)));
-		return CMD_USAGE;
+		    text_escape_str(argv[optind], esc, sizeof(esc)));
+		goto out;
 	}
 	r = keys_generate(&key);
 	if (r != 0) {
 		fprintf(stderr, "signetctl keygen: %s\n", err_str(r));
-		return CMD_USAGE;
+		goto out;
 	}
-	r = keys_write_pair(".", argv[0], &key, &msg);
+	have_key = true;
+	r = keys_write_pair(".", argv[optind], &key, &msg);
 	if (r != 0) {
-		keys_secret_wipe(&key);
 		fprintf(stderr, "signetctl keygen: %s\n", msg.text);
-		return CMD_USAGE;
+		goto out;
 	}
 	printf("wrote %s.key (secret, mode 0600) and %s.pub, key id %s\n",
-	    argv[0], argv[0], key.pub.id);
-	keys_secret_wipe(&key);
-	return CMD_OK;
+	    argv[optind], argv[optind], key.pub.id);
+	rc = fflush(stdout) == 0 ? CMD_OK : CMD_FAIL;
+out:
+	if (have_key)
+		keys_secret_wipe(&key);
+	return rc;
 }

@@ -1,106 +1,23 @@
 /* SPDX-License-Identifier: ISC */
-/* signetctl's HTTPS client (libcurl, client certificate) and safe output. */
+/*
+ * signetctl's HTTPS client (libcurl, client certificate), its progress
+ * line, and output made safe for a terminal.
+ */
 #include "http.h"
 
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <sodium.h>
 
+#include "clock.h"
 #include "cmd.h"
 #include "fileio.h"
 #include "text.h"
-
-static const struct {
-	const char *name;
-	const char *env;
-	size_t off;
-} conn_opts[] = {
-	{ "--server", "SIGNET_SERVER", offsetof(struct http_opts, server) },
-	{ "--cert", "SIGNET_CERT", offsetof(struct http_opts, cert) },
-	{ "--key", "SIGNET_KEY", offsetof(struct http_opts, key) },
-	{ "--ca", "SIGNET_CA", offsetof(struct http_opts, ca) },
-};
-#define NCONN (sizeof(conn_opts) / sizeof(conn_opts[0]))
-
-static const char **
-opt_field(struct http_opts *o, size_t k)
-{
-	return (const char **)(void *)((char *)o + conn_opts[k].off);
-}
-
-/* Which connection option a is (NCONN: none); *inline_v when "=V". */
-static size_t
-conn_opt_of(const char *a, const char **inline_v)
-{
-	size_t k;
-
-	*inline_v = NULL;
-	for (k = 0; k < NCONN; k++) {
-		size_t n = strlen(conn_opts[k].name);
-
-		if (strncmp(a, conn_opts[k].name, n) != 0)
-			continue;
-		if (a[n] == '=') {
-			*inline_v = a + n + 1;
-			return k;
-		}
-		if (a[n] == '\0')
-			return k;
-	}
-	return NCONN;
-}
-
-int
-http_opts_arg(struct http_opts *o, int argc, char **argv, int *i,
-    struct err_msg *msg)
-{
-	const char *v;
-	size_t k = conn_opt_of(argv[*i], &v);
-
-	if (k == NCONN)
-		return 0;
-	if (v == NULL) {
-		if (*i + 1 >= argc)
-			return err_set(msg, SIGNET_ERR_INVALID_ARG, "%s needs "
-			    "a value", conn_opts[k].name);
-		v = argv[++*i];
-	}
-	*opt_field(o, k) = v;
-	return 1;
-}
-
-int
-http_command_index(int argc, char **argv)
-{
-	/* Options of the API commands that take a value (beside ours). */
-	static const char *const valued[] = { "--host", "--state", "--reason",
-		"--wait", "--after", "--limit", NULL };
-	int i;
-	size_t j;
-
-	for (i = 1; i < argc; i++) {
-		const char *v;
-		size_t k = conn_opt_of(argv[i], &v);
-
-		if (argv[i][0] != '-')
-			return i;
-		if (k != NCONN) {
-			if (v == NULL)
-				i++;
-			continue;
-		}
-		for (j = 0; valued[j] != NULL; j++) {
-			if (strcmp(argv[i], valued[j]) == 0) {
-				i++;
-				break;
-			}
-		}
-	}
-	return argc;
-}
 
 /* https://HOST[:PORT][/], HOST a name, IPv4 or [IPv6]; no user info. */
 static bool
@@ -129,21 +46,14 @@ server_url_ok(const char *s)
 }
 
 int
-http_opts_finish(struct http_opts *o, struct err_msg *msg)
+http_opts_check(const struct http_opts *o, struct err_msg *msg)
 {
 	char esc[128];
-	size_t k;
 
-	for (k = 0; k < NCONN; k++) {
-		const char **f = opt_field(o, k);
-
-		if (*f == NULL)
-			*f = getenv(conn_opts[k].env);
-		if (*f == NULL || **f == '\0')
-			return err_set(msg, SIGNET_ERR_INVALID_ARG, "no %s: "
-			    "give %s or set %s", conn_opts[k].name + 2,
-			    conn_opts[k].name, conn_opts[k].env);
-	}
+	if (o->server == NULL || o->cert == NULL || o->key == NULL ||
+	    o->ca == NULL)
+		return err_set(msg, SIGNET_ERR_INVALID_ARG, "incomplete "
+		    "connection options");
 	if (!server_url_ok(o->server))
 		return err_set(msg, SIGNET_ERR_INVALID_ARG, "server \"%s\" is "
 		    "not https://HOST[:PORT] (no path, no credentials)",
@@ -200,9 +110,26 @@ sink_write(char *data, size_t size, size_t nmemb, void *user)
 
 static int
 curl_failure(CURLcode rc, const char *errbuf, const struct http_opts *o,
-    long timeout_s, struct err_msg *msg)
+    long timeout_s, enum http_failure *why, struct err_msg *msg)
 {
 	char url[160], detail[CURL_ERROR_SIZE + 64];
+
+	switch (rc) {
+	case CURLE_OPERATION_TIMEDOUT:
+		*why = HTTP_FAIL_TIMEOUT;
+		break;
+	case CURLE_ABORTED_BY_CALLBACK:
+		*why = HTTP_FAIL_ABORTED;
+		break;
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_OUT_OF_MEMORY:
+		*why = HTTP_FAIL_LOCAL;
+		break;
+	default:
+		*why = HTTP_FAIL_UNREACHABLE;
+		break;
+	}
 
 	(void)text_escape_str(o->server, url, sizeof(url));
 	(void)text_escape_str(errbuf[0] != '\0' ? errbuf :
@@ -217,6 +144,8 @@ curl_failure(CURLcode rc, const char *errbuf, const struct http_opts *o,
 	case CURLE_OPERATION_TIMEDOUT:
 		return err_set(msg, SIGNET_ERR_IO, "no answer from %s within "
 		    "%ld s: %s", url, timeout_s, detail);
+	case CURLE_ABORTED_BY_CALLBACK:
+		return err_set(msg, SIGNET_ERR_IO, "interrupted");
 	case CURLE_PEER_FAILED_VERIFICATION:
 		return err_set(msg, SIGNET_ERR_IO, "the server's certificate "
 		    "at %s is not trusted (not issued by the CA in --ca, "
@@ -242,6 +171,42 @@ curl_failure(CURLcode rc, const char *errbuf, const struct http_opts *o,
 	}
 }
 
+/* The progress line and the stop flag, polled by libcurl. */
+struct progress {
+	const struct http_opts *o;
+	bool draw;                     /* a label, and stderr is a terminal */
+	bool drawn;                    /* something to clear */
+	int64_t start_ms, shown_s;
+};
+
+static int
+progress_tick(void *user, curl_off_t dltotal, curl_off_t dlnow,
+    curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct progress *p = user;
+	int64_t s;
+	char label[120];
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	if (p->o->stop != NULL && *p->o->stop != 0)
+		return 1;                      /* CURLE_ABORTED_BY_CALLBACK */
+	if (!p->draw)
+		return 0;
+	s = (clock_mono_ms() - p->start_ms) / 1000;
+	if (p->drawn && s == p->shown_s)
+		return 0;
+	p->shown_s = s;
+	p->drawn = true;
+	/* \r and erase to the end of line: the line is redrawn in place. */
+	fprintf(stderr, "\r\033[K%s %" PRId64 " s",
+	    http_term_safe(p->o->progress, label, sizeof(label)), s);
+	fflush(stderr);
+	return 0;
+}
+
 int
 http_request(const struct http_opts *o, const char *method,
     const char *path, const char *body, size_t body_len, long timeout_s,
@@ -252,6 +217,7 @@ http_request(const struct http_opts *o, const char *method,
 	struct curl_slist *hdrs = NULL, *h2;
 	struct curl_blob blob;
 	struct sink sink;
+	struct progress prog;
 	CURL *h = NULL;
 	CURLcode rc = CURLE_OK;
 	char *key = NULL;
@@ -260,6 +226,11 @@ http_request(const struct http_opts *o, const char *method,
 
 	memset(resp, 0, sizeof(*resp));
 	memset(&sink, 0, sizeof(sink));
+	memset(&prog, 0, sizeof(prog));
+	resp->failure = HTTP_FAIL_LOCAL;
+	prog.o = o;
+	prog.draw = o->progress != NULL && isatty(STDERR_FILENO) == 1;
+	prog.start_ms = clock_mono_ms();
 	errbuf[0] = '\0';
 	slen = strlen(o->server);
 	if (slen > 0 && o->server[slen - 1] == '/')
@@ -325,6 +296,11 @@ http_request(const struct http_opts *o, const char *method,
 	SETOPT(CURLOPT_WRITEDATA, &sink);
 	SETOPT(CURLOPT_USERAGENT, "signetctl");
 	SETOPT(CURLOPT_HTTPHEADER, hdrs);
+	if (prog.draw || o->stop != NULL) {
+		SETOPT(CURLOPT_XFERINFOFUNCTION, progress_tick);
+		SETOPT(CURLOPT_XFERINFODATA, &prog);
+		SETOPT(CURLOPT_NOPROGRESS, 0L);
+	}
 	if (strcmp(method, "GET") == 0) {
 		SETOPT(CURLOPT_HTTPGET, 1L);
 	} else if (strcmp(method, "POST") == 0) {
@@ -340,6 +316,10 @@ http_request(const struct http_opts *o, const char *method,
 		goto out;
 	}
 	rc = curl_easy_perform(h);
+	if (prog.drawn) {
+		fputs("\r\033[K", stderr);
+		fflush(stderr);
+	}
 	if (sink.over || rc == CURLE_FILESIZE_EXCEEDED) {
 		r = err_set(msg, SIGNET_ERR_TOO_LARGE, "the server's answer is "
 		    "over %d bytes", HTTP_ANSWER_MAX);
@@ -347,7 +327,7 @@ http_request(const struct http_opts *o, const char *method,
 	}
 	if (rc != CURLE_OK) {
 		r = curl_failure(rc, errbuf, o, timeout_s > 0 ? timeout_s :
-		    HTTP_TIMEOUT_DEFAULT, msg);
+		    HTTP_TIMEOUT_DEFAULT, &resp->failure, msg);
 		goto out;
 	}
 	if (curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status) !=
@@ -364,6 +344,7 @@ http_request(const struct http_opts *o, const char *method,
 	}
 	resp->body = sink.buf;
 	resp->len = sink.len;
+	resp->failure = HTTP_FAIL_NONE;
 	sink.buf = NULL;
 	r = 0;
 out:
@@ -482,10 +463,12 @@ http_get_list(const char *cmd, const struct http_opts *o, const char *path,
 	err_clear(&msg);
 	if (http_request(o, "GET", path, NULL, 0, 0, &resp, &msg) != 0) {
 		fprintf(stderr, "signetctl %s: %s\n", cmd, msg.text);
-		return CMD_FAIL;
+		rc = cmd_exit_of_failure(resp.failure);
+		goto out;
 	}
 	if (resp.status < 200 || resp.status > 299) {
 		http_print_failure(cmd, &resp);
+		rc = cmd_exit_of_status(resp.status);
 		goto out;
 	}
 	if (json) {

@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * signetctl's client side of the operator API (SPEC §5, §8): connection
- * options (--server --cert --key --ca, or SIGNET_SERVER, SIGNET_CERT,
- * SIGNET_KEY, SIGNET_CA), one HTTPS request with the client certificate
- * over libcurl (peer and host verification always on, https only, answer
- * size bounded), and helpers to print what came back safely: the server
- * is trusted to be the server, not to send terminal-safe text.
+ * signetctl's client side of the operator API (docs/http-api.md): the
+ * check of the connection settings (cmd.c resolves them), one HTTPS
+ * request with the client certificate over libcurl (peer and host
+ * verification always on, https only, answer size bounded, an optional
+ * progress line and stop flag), and helpers to print what came back
+ * safely: the server is trusted to be the server, not to send
+ * terminal-safe text.
  */
 #ifndef SIGNETCTL_HTTP_H
 #define SIGNETCTL_HTTP_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -24,45 +26,46 @@
 #define HTTP_CONNECT_TIMEOUT 10        /* seconds */
 #define HTTP_TIMEOUT_DEFAULT 60        /* seconds for a whole request */
 
-/* Where and as whom to connect. Strings are borrowed (argv, environ). */
+/*
+ * Where and as whom to connect. Strings are borrowed (argv, environ, a
+ * loaded context). progress, when not NULL, is a label for a line on
+ * standard error that counts the seconds while the request waits, drawn
+ * only when standard error is a terminal and cleared at the end. stop,
+ * when not NULL, ends the request (HTTP_FAIL_ABORTED) within about a
+ * second once it becomes non-zero (a signal handler sets it).
+ */
 struct http_opts {
 	const char *server;            /* https://HOST[:PORT], no path */
 	const char *cert;
 	const char *key;
 	const char *ca;
+	const char *progress;
+	volatile sig_atomic_t *stop;
 };
 
 /*
- * If argv[*i] is a connection option (--server, --cert, --key, --ca,
- * with the value as the next word or after "="), stores it and advances
- * *i past it. Returns 1 (consumed), 0 (not a connection option) or
- * SIGNET_ERR_INVALID_ARG (value missing) with msg.
+ * Checks a complete set of options: all four given, the server an
+ * https:// URL without path, query or credentials. Returns 0 or
+ * SIGNET_ERR_INVALID_ARG with msg.
  */
-int http_opts_arg(struct http_opts *o, int argc, char **argv, int *i,
-    struct err_msg *msg) __attribute__((warn_unused_result));
-
-/*
- * Fills options still unset from the environment and checks the result:
- * all four given, the server an https:// URL without path, query or
- * credentials. Returns 0 or SIGNET_ERR_INVALID_ARG with msg naming the
- * missing option and its environment variable.
- */
-int http_opts_finish(struct http_opts *o, struct err_msg *msg)
+int http_opts_check(const struct http_opts *o, struct err_msg *msg)
     __attribute__((warn_unused_result));
 
-/*
- * Index of signetctl's command word in argv[1..argc): the first word that
- * is neither an option (starts with "-") nor the value of a connection
- * option, --host or --state; argc when none. Lets options come before
- * the command ("signetctl --server U hosts").
- */
-int http_command_index(int argc, char **argv);
+/* Why http_request got no answer. */
+enum http_failure {
+	HTTP_FAIL_NONE = 0,
+	HTTP_FAIL_LOCAL,               /* a local file, memory, libcurl */
+	HTTP_FAIL_UNREACHABLE,         /* resolve, connect, TLS, cut off */
+	HTTP_FAIL_TIMEOUT,             /* no answer in time */
+	HTTP_FAIL_ABORTED,             /* *o->stop was set */
+};
 
 /* What the server answered. */
 struct http_response {
 	long status;                   /* HTTP status */
 	char *body;                    /* NUL-terminated; free() */
 	size_t len;
+	enum http_failure failure;     /* set when http_request fails */
 };
 
 /*
@@ -71,9 +74,9 @@ struct http_response {
  * server and stores the answer in *resp, whatever its status. The client
  * key is read under the secret-file rules (refused when group or others
  * may read it) and wiped after use. Returns 0 when an HTTP answer came
- * back, else SIGNET_ERR_IO (connection, TLS: msg says which and what to
- * check), SIGNET_ERR_TOO_LARGE (answer over HTTP_ANSWER_MAX), or a file
- * error for the key.
+ * back, else SIGNET_ERR_IO (connection, TLS, timeout: msg says which and
+ * what to check), SIGNET_ERR_TOO_LARGE (answer over HTTP_ANSWER_MAX), or a
+ * file error for the key; resp->failure then classifies the failure.
  */
 int http_request(const struct http_opts *o, const char *method,
     const char *path, const char *body, size_t body_len, long timeout_s,
@@ -115,7 +118,8 @@ const char *http_json_cell(const cJSON *obj, const char *key, char *out,
  * For the list commands: GETs path and, on a 2xx answer, either prints
  * the body as is (json; *doc stays NULL) or parses it into *doc
  * (cJSON_Delete it) with *list its member array. Says why on stderr
- * otherwise ("signetctl CMD: ..."). Returns 0 or CMD_FAIL.
+ * otherwise ("signetctl CMD: ..."). Returns CMD_OK or the exit code of
+ * the failure (cmd_exit_of_status, cmd_exit_of_failure in cmd.h).
  */
 int http_get_list(const char *cmd, const struct http_opts *o,
     const char *path, bool json, const char *member, cJSON **doc,

@@ -1,94 +1,259 @@
 /* SPDX-License-Identifier: ISC */
-/* signetctl: dispatches to the subcommands in cmd_*.c. */
+/*
+ * signetctl: the operator's and auditor's command line. main() reads the
+ * options given before the command word, finds the command in the table
+ * below (like wireguard-tools' subcommands[]) and hands it the rest of
+ * argv; each command, in cli/cmd_NAME.c, reads its own options and the
+ * common ones again, so options may stand before or after the command.
+ */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
 
 #include "cmd.h"
-#include "http.h"
+#include "context.h"
 #include "log.h"
+#include "text.h"
+
+static const struct {
+	const char *name;              /* one word, or two: "audit tail" */
+	int (*fn)(struct cmd_ctx *, int, char **);
+	const char *description;
+} subcommands[] = {
+	{ "hosts", cmd_hosts, "the agents the server knows" },
+	{ "containers", cmd_containers, "containers over all hosts" },
+	{ "action", cmd_action, "start, stop or restart a container and wait "
+	    "for the result" },
+	{ "action-status", cmd_action_status, "an action and its status" },
+	{ "audit tail", cmd_audit_tail, "the server's latest audit records; "
+	    "--follow for new ones" },
+	{ "audit verify", cmd_audit_verify, "check a signed, hash-chained "
+	    "audit log offline" },
+	{ "keygen", cmd_keygen, "write an Ed25519 key pair NAME.key and "
+	    "NAME.pub" },
+	{ "context list", cmd_context_list, "the contexts of the "
+	    "configuration file" },
+	{ "context show", cmd_context_show, "one context's settings" },
+	{ "version", cmd_version, "print signetctl's version" },
+};
+#define NSUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))
 
 static void
 usage(FILE *f)
 {
+	size_t k;
+
 	fprintf(f,
-	    "usage: signetctl COMMAND [ARGS]\n"
+	    "usage: signetctl [OPTIONS] COMMAND [ARGS] [OPTIONS]\n"
+	    "       signetctl COMMAND --help\n"
 	    "\n"
-	    "commands:\n"
-	    "  keygen NAME        write an Ed25519 key pair NAME.key (0600) and\n"
-	    "                     NAME.pub in the current directory\n"
-	    "  audit verify FILE... --key AUDIT.pub [--action-key A.pub]\n"
-	    "               [--agent-keys DIR] [--expect-head SEQ:HASH]\n"
-	    "                     check a signed, hash-chained audit log (a\n"
-	    "                     rotated log: all its files, oldest first)\n"
-	    "  hosts [--json]     the agents the server knows\n"
-	    "  containers [--host HOST-ID] [--state STATE] [--json]\n"
-	    "                     containers over all hosts\n"
-	    "  action ID start|stop|restart --reason TEXT [--no-wait | --wait S]\n"
-	    "                     [--json]  ask the container's agent to act and\n"
-	    "                     wait (default 30 s, at most 120) for its result\n"
-	    "  action-status ACTION-ID [--json]\n"
-	    "                     an action and its status\n"
-	    "  audit tail [--after SEQ] [--limit N] [--json]\n"
-	    "                     the server's latest audit records\n"
-	    "  help, -h, --help   this text (COMMAND --help: that command's "
-	    "usage)\n"
+	    "commands:\n");
+	for (k = 0; k < NSUBCOMMANDS; k++)
+		fprintf(f, "  %-15s %s\n", subcommands[k].name,
+		    subcommands[k].description);
+	fprintf(f,
+	    "  help            this text\n"
 	    "\n"
-	    "hosts, containers, action, action-status and audit tail talk to\n"
-	    "the server (options before or after the command):\n"
-	    "--server https://HOST:PORT --cert FILE --key FILE --ca FILE,\n"
-	    "or SIGNET_SERVER, SIGNET_CERT, SIGNET_KEY, SIGNET_CA.\n"
+	    "options (before or after the command; a value as the next word "
+	    "or after \"=\"):\n"
+	    "  --server URL       the API, https://HOST:PORT "
+	    "($SIGNET_SERVER)\n"
+	    "  --cert FILE        client certificate, PEM ($SIGNET_CERT)\n"
+	    "  --key FILE         its private key, mode 0600 ($SIGNET_KEY)\n"
+	    "  --ca FILE          the signet CA certificate ($SIGNET_CA)\n"
+	    "  --context NAME     a context of the configuration file "
+	    "($SIGNET_CONTEXT;\n"
+	    "                     default: its \"current\")\n"
+	    "  --config FILE      the configuration file ($SIGNET_CONFIG;\n"
+	    "                     default: $XDG_CONFIG_HOME/signet/"
+	    "signetctl.conf or\n"
+	    "                     ~/.config/signet/signetctl.conf)\n"
+	    "  -o, --output FMT   table (default) or json; --json is -o json\n"
+	    "  -h, --help         this text; COMMAND --help: that command's "
+	    "usage\n"
+	    "  --version          print signetctl's version\n"
 	    "\n"
-	    "exit codes: 0 success (any 2xx answer), 1 check failed, or the\n"
-	    "server refused (non-2xx: DENIED 403, FAILURE/REJECTED 502,\n"
-	    "TIMEOUT 504, offline 503...) or could not be reached, 2 usage or\n"
-	    "I/O error\n");
+	    "Each of --server, --cert, --key and --ca comes from the command "
+	    "line, else\nits environment variable, else the context.\n"
+	    "\n");
+	cmd_print_exit_codes(f);
+	fprintf(f, "\nsee signetctl(1); the API is described in "
+	    "docs/http-api.md\n");
+}
+
+/*
+ * Whether argv word a is an option whose value is the next word: the
+ * options of every command that take one, written out in full.
+ */
+static bool
+takes_next(const char *a)
+{
+	static const char *const valued[] = { "-o", "--server", "--cert",
+	    "--key", "--ca", "--config", "--context", "--output", "--host",
+	    "--state", "--reason", "--wait", "--after", "--limit",
+	    "--interval", "--action-key", "--agent-keys", "--expect-head",
+	    NULL };
+	size_t k;
+
+	for (k = 0; valued[k] != NULL; k++)
+		if (strcmp(a, valued[k]) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The index in argv[1..argc) of the next word at or after from that is
+ * neither an option nor an option's value; argc when none.
+ */
+static int
+next_word(int argc, char **argv, int from)
+{
+	int i;
+
+	for (i = from; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return i + 1 < argc ? i + 1 : argc;
+		if (argv[i][0] != '-' || argv[i][1] == '\0')
+			return i;
+		if (takes_next(argv[i]))
+			i++;
+	}
+	return argc;
+}
+
+/*
+ * The table entry for the command words of argv, found wherever the
+ * options put them; *w1 and *w2 their indices (*w2 0 for a one-word
+ * command). -1 when there is none (*w1 argc when no word at all).
+ */
+static int
+find_subcommand(int argc, char **argv, int *w1, int *w2)
+{
+	size_t k, n;
+
+	*w1 = next_word(argc, argv, 1);
+	*w2 = 0;
+	if (*w1 >= argc)
+		return -1;
+	for (k = 0; k < NSUBCOMMANDS; k++) {
+		const char *name = subcommands[k].name;
+		const char *sp = strchr(name, ' ');
+
+		if (sp == NULL) {
+			if (strcmp(argv[*w1], name) == 0)
+				return (int)k;
+			continue;
+		}
+		n = (size_t)(sp - name);
+		if (strncmp(argv[*w1], name, n) != 0 || argv[*w1][n] != '\0')
+			continue;
+		*w2 = next_word(argc, argv, *w1 + 1);
+		if (*w2 < argc && strcmp(argv[*w2], sp + 1) == 0)
+			return (int)k;
+		*w2 = 0;
+	}
+	return -1;
+}
+
+/* Whether word is the first word of a two-word command ("audit"). */
+static bool
+is_group(const char *word)
+{
+	size_t k, n = strlen(word);
+
+	for (k = 0; k < NSUBCOMMANDS; k++)
+		if (strncmp(subcommands[k].name, word, n) == 0 &&
+		    subcommands[k].name[n] == ' ')
+			return true;
+	return false;
+}
+
+/*
+ * No command word: the options alone, for --help, --version or an error.
+ */
+static int
+options_only(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		CMD_COMMON_LONGOPTS,
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int c;
+
+	cmd_getopt_reset();
+	while ((c = getopt_long(argc, argv, CMD_COMMON_SHORTOPTS, longopts,
+	    NULL)) != -1) {
+		if (c == 'h') {
+			usage(stdout);
+			return fflush(stdout) == 0 ? CMD_OK : CMD_FAIL;
+		}
+		if (c == 'V')
+			return cmd_version(ctx, 1, argv);
+		if (cmd_common_opt(ctx, "", c, argv) != 1)
+			return CMD_USAGE;
+	}
+	fprintf(stderr, "signetctl: no command given (signetctl --help lists "
+	    "them)\n");
+	return CMD_USAGE;
 }
 
 int
 main(int argc, char **argv)
 {
-	int cmdi;
+	struct cmd_ctx ctx;
+	char esc[160], **sub = NULL;
+	int k, w1, w2, i, n, rc = CMD_USAGE;
 
+	memset(&ctx, 0, sizeof(ctx));
 	log_init("signetctl", LOG_LVL_WARN);
 	if (sodium_init() < 0) {
 		fprintf(stderr, "signetctl: cannot initialise libsodium\n");
-		return CMD_USAGE;
+		goto out;
 	}
-	cmdi = http_command_index(argc, argv);
-	/* Options before the command: move the command word to argv[1]. */
-	if (cmdi > 1 && cmdi < argc) {
-		char *word = argv[cmdi];
-
-		memmove(&argv[2], &argv[1], (size_t)(cmdi - 1) * sizeof(*argv));
-		argv[1] = word;
+	k = find_subcommand(argc, argv, &w1, &w2);
+	if (w1 >= argc) {
+		rc = options_only(&ctx, argc, argv);
+		goto out;
 	}
-	if (argc < 2) {
-		usage(stderr);
-		return CMD_USAGE;
-	}
-	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "-h") == 0) {
+	if (strcmp(argv[w1], "help") == 0) {
 		usage(stdout);
-		return CMD_OK;
+		rc = fflush(stdout) == 0 ? CMD_OK : CMD_FAIL;
+		goto out;
 	}
-	if (strcmp(argv[1], "keygen") == 0)
-		return cmd_keygen(argc - 2, argv + 2);
-	if (strcmp(argv[1], "audit") == 0 && argc >= 3 &&
-	    strcmp(argv[2], "tail") == 0)
-		return cmd_audit_tail(argc - 3, argv + 3);
-	if (strcmp(argv[1], "audit") == 0)
-		return cmd_audit(argc - 2, argv + 2);
-	if (strcmp(argv[1], "action") == 0)
-		return cmd_action(argc - 2, argv + 2);
-	if (strcmp(argv[1], "action-status") == 0)
-		return cmd_action_status(argc - 2, argv + 2);
-	if (strcmp(argv[1], "hosts") == 0)
-		return cmd_hosts(argc - 2, argv + 2);
-	if (strcmp(argv[1], "containers") == 0)
-		return cmd_containers(argc - 2, argv + 2);
-	fprintf(stderr, "signetctl: unknown command \"%s\"\n", argv[1]);
-	usage(stderr);
-	return CMD_USAGE;
+	if (k < 0) {
+		if (is_group(argv[w1]))
+			fprintf(stderr, "signetctl: \"%s\" needs a second "
+			    "word: %s\n", argv[w1],
+			    next_word(argc, argv, w1 + 1) < argc ?
+			    "that one is unknown" : "none given");
+		else
+			fprintf(stderr, "signetctl: unknown command \"%s\"\n",
+			    text_escape_str(argv[w1], esc, sizeof(esc)));
+		fprintf(stderr, "signetctl --help lists the commands\n");
+		goto out;
+	}
+	/*
+	 * The command's argv: its last word as argv[0], then every other
+	 * word in order, so options before the command reach it too.
+	 */
+	sub = calloc((size_t)argc + 1, sizeof(*sub));
+	if (sub == NULL) {
+		fprintf(stderr, "signetctl: out of memory\n");
+		goto out;
+	}
+	n = 0;
+	sub[n++] = argv[w2 != 0 ? w2 : w1];
+	for (i = 1; i < argc; i++)
+		if (i != w1 && i != w2)
+			sub[n++] = argv[i];
+	sub[n] = NULL;
+	cmd_getopt_reset();
+	rc = subcommands[k].fn(&ctx, n, sub);
+out:
+	free(sub);
+	free(ctx.loaded);
+	return rc;
 }

@@ -248,3 +248,18 @@ foreach(comp server agent tools)
 endforeach()
 
 include(CPack)
+
+# signet-pki is a shell script run from the source tree as well as
+# installed, so it carries its version in a VERSION= line; it must be the
+# project's.
+file(STRINGS ${PROJECT_SOURCE_DIR}/pki/signet-pki SIGNET_PKI_VERSION_LINE
+  REGEX "^VERSION=")
+if(NOT SIGNET_PKI_VERSION_LINE STREQUAL "VERSION=${PROJECT_VERSION}")
+  message(FATAL_ERROR "pki/signet-pki says \"${SIGNET_PKI_VERSION_LINE}\" "
+    "but the project is ${PROJECT_VERSION}: update its VERSION= line")
+endif()
+
+# bash completion for signetctl, where bash-completion looks it up.
+install(FILES ${PROJECT_SOURCE_DIR}/cli/completion/signetctl.bash
+  DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/bash-completion/completions
+  RENAME signetctl COMPONENT tools)

@@ -323,7 +323,7 @@ check "containers table lists all 1,005" test "$(S containers | wc -l)" = 1006
 out=$(S --state paused --json containers)
 check "options before the command" test "$(jsonq 'd["containers"][0]["id"]' <<<"$out")" = "$ID_D"
 out=$(S --server "$U" --ca "$CA" --cert="$SIGNET_PKI/issued/carol.pem" --key "$SIGNET_PKI/private/carol.key" containers --state=x 2>&1)
-check "--state=x is not a connection option" grep -q 'unexpected argument' <<<"$out"
+check "--state=x is --state x" grep -q 'server answered 400: state "x" is not one of' <<<"$out"
 check_fails_with "non-2xx exits non-zero with the server's message" \
 	'server answered 400: state "sleeping" is not one of' S containers --state sleeping
 check_fails_with "agent certificate refused by the server" 'server answered 403: role agent' \

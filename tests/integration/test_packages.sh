@@ -122,6 +122,7 @@ EOF
 expect_files signet-tools "$TOOLS_DEB" "$(grep -v '^$' <<EOF
 $X ./usr/bin/signetctl
 $X ./usr/bin/signet-pki
+$R ./usr/share/bash-completion/completions/signetctl
 $R ./usr/share/doc/signet-tools/changelog.gz
 $R ./usr/share/doc/signet-tools/copyright
 $(man_or_none man1/signetctl.1 man8/signet-pki.8)
@@ -166,6 +167,13 @@ check "signet-agent.service is the source unit" \
 	cmp -s "$X_A/lib/systemd/system/signet-agent.service" "$P/systemd/signet-agent.service"
 check "the packaged signet-pki is pki/signet-pki" cmp -s "$X_T/usr/bin/signet-pki" \
 	"$SIGNET_SOURCE_DIR/pki/signet-pki"
+check "the packaged bash completion is cli/completion/signetctl.bash" \
+	cmp -s "$X_T/usr/share/bash-completion/completions/signetctl" \
+	"$SIGNET_SOURCE_DIR/cli/completion/signetctl.bash"
+check "the packaged bash completion loads and completes signetctl" \
+	bash -c '. "$1" && COMP_WORDS=(signetctl hos) COMP_CWORD=1 && _signetctl &&
+	    [ "${COMPREPLY[*]}" = hosts ]' _ \
+	"$X_T/usr/share/bash-completion/completions/signetctl"
 check "the server unit runs the packaged binary with the packaged config" \
 	grep -qx 'ExecStart=/usr/sbin/signet-server --config /etc/signet/server.conf' \
 	"$X_S/lib/systemd/system/signet-server.service"

@@ -290,11 +290,11 @@ check_fails_with "signetctl action-status: unknown id" 'server answered 404' \
 	"$SIGNETCTL" action-status 0123456789abcdef0123456789abcdef
 sim deny web-01 --answer DENIED --error "not in policy" || not_ok "sim restarted"
 out=$("$SIGNETCTL" action "$ID_C" stop --reason "should be denied" 2>&1); rc=$?
-check "signetctl action: DENIED exits 1" test "$rc" = 1
+check "signetctl action: DENIED exits 3" test "$rc" = 3
 check "DENIED message shown" grep -q 'server answered 403: action [0-9a-f]* DENIED: not in policy' <<<"$out"
 out=$("$SIGNETCTL" --cert "$P/issued/carol.pem" --key "$P/private/carol.key" \
 	action "$ID_C" start --reason x 2>&1); rc=$?
-check "signetctl action as auditor exits 1 (403)" test "$rc" = 1
+check "signetctl action as auditor exits 3 (403)" test "$rc" = 3
 out=$("$SIGNETCTL" audit tail --limit 5 2>&1); rc=$?
 check "signetctl audit tail: exit 0 ($(head -c 300 <<<"$out"))" test "$rc" = 0
 check "audit tail prints 5 records" test "$(wc -l <<<"$out")" = 5

@@ -1,0 +1,124 @@
+# SPDX-License-Identifier: ISC
+# bash completion for signetctl(1): commands, their options, -o values and
+# the context names of the configuration file. Needs nothing but bash
+# (bash-completion's helpers are not required).
+
+# The configuration file signetctl would read: --config, SIGNET_CONFIG,
+# $XDG_CONFIG_HOME/signet/signetctl.conf, ~/.config/signet/signetctl.conf.
+_signetctl_config() {
+	local i
+	for ((i = 1; i < ${#COMP_WORDS[@]} - 1; i++)); do
+		case ${COMP_WORDS[i]} in
+		--config=*) printf '%s\n' "${COMP_WORDS[i]#--config=}"; return ;;
+		--config) printf '%s\n' "${COMP_WORDS[i + 1]}"; return ;;
+		esac
+	done
+	if [ -n "${SIGNET_CONFIG:-}" ]; then
+		printf '%s\n' "$SIGNET_CONFIG"
+	elif [ "${XDG_CONFIG_HOME:0:1}" = / ]; then
+		printf '%s\n' "$XDG_CONFIG_HOME/signet/signetctl.conf"
+	else
+		printf '%s\n' "$HOME/.config/signet/signetctl.conf"
+	fi
+}
+
+# The context names: the [NAME] sections of the configuration file.
+_signetctl_contexts() {
+	local f
+	f=$(_signetctl_config)
+	[ -r "$f" ] || return 0
+	sed -n 's/^[[:space:]]*\[\([a-z0-9][a-z0-9._-]*\)\][[:space:]]*$/\1/p' "$f"
+}
+
+_signetctl() {
+	local cur prev cmd="" sub="" i w opts
+	local common="--server --cert --key --ca --context --config -o --output --json -h --help"
+	cur=${COMP_WORDS[COMP_CWORD]}
+	prev=""
+	[ "$COMP_CWORD" -gt 0 ] && prev=${COMP_WORDS[COMP_CWORD - 1]}
+	COMPREPLY=()
+
+	# The values of options.
+	case $prev in
+	--context) COMPREPLY=($(compgen -W "$(_signetctl_contexts)" -- "$cur")); return ;;
+	-o | --output) COMPREPLY=($(compgen -W "table json" -- "$cur")); return ;;
+	--cert | --key | --ca | --config | --action-key | --agent-keys)
+		COMPREPLY=($(compgen -f -- "$cur")); return ;;
+	--server | --reason | --wait | --after | --limit | --interval | \
+	--host | --state | --expect-head)
+		return ;;
+	esac
+	case $cur in
+	--context=*)
+		COMPREPLY=($(compgen -P --context= -W "$(_signetctl_contexts)" -- "${cur#--context=}"))
+		return ;;
+	--output=*)
+		COMPREPLY=($(compgen -P --output= -W "table json" -- "${cur#--output=}"))
+		return ;;
+	esac
+
+	# The command words, skipping options and their values.
+	for ((i = 1; i < COMP_CWORD; i++)); do
+		w=${COMP_WORDS[i]}
+		case $w in
+		--server | --cert | --key | --ca | --context | --config | -o | \
+		--output | --reason | --wait | --after | --limit | --interval | \
+		--host | --state | --key | --action-key | --agent-keys | \
+		--expect-head)
+			i=$((i + 1)); continue ;;
+		-*) continue ;;
+		esac
+		if [ -z "$cmd" ]; then
+			cmd=$w
+		elif [ -z "$sub" ] && { [ "$cmd" = audit ] || [ "$cmd" = context ]; }; then
+			sub=$w
+		fi
+	done
+
+	if [ -z "$cmd" ]; then
+		if [[ $cur == -* ]]; then
+			COMPREPLY=($(compgen -W "$common --version" -- "$cur"))
+		else
+			COMPREPLY=($(compgen -W "hosts containers action action-status audit keygen context version help" -- "$cur"))
+		fi
+		return
+	fi
+	case $cmd in
+	audit | context)
+		if [ -z "$sub" ]; then
+			if [ "$cmd" = audit ]; then
+				COMPREPLY=($(compgen -W "tail verify" -- "$cur"))
+			else
+				COMPREPLY=($(compgen -W "list show" -- "$cur"))
+			fi
+			return
+		fi ;;
+	esac
+	case $cmd${sub:+ $sub} in
+	hosts | action-status) opts=$common ;;
+	containers) opts="$common --host --state" ;;
+	action)
+		opts="$common --reason --wait --no-wait"
+		if [[ $cur != -* ]]; then
+			# CONTAINER-ID start|stop|restart
+			local n=0
+			for ((i = 1; i < COMP_CWORD; i++)); do
+				[[ ${COMP_WORDS[i]} != -* ]] && n=$((n + 1))
+			done
+			[ "$n" -eq 2 ] && COMPREPLY=($(compgen -W "start stop restart" -- "$cur"))
+			return
+		fi ;;
+	"audit tail") opts="$common --after --limit --follow --interval" ;;
+	"audit verify")
+		opts="--key --action-key --agent-keys --expect-head -h --help"
+		[[ $cur != -* ]] && { COMPREPLY=($(compgen -f -- "$cur")); return; } ;;
+	"context list") opts=$common ;;
+	"context show")
+		opts=$common
+		[[ $cur != -* ]] && { COMPREPLY=($(compgen -W "$(_signetctl_contexts)" -- "$cur")); return; } ;;
+	keygen | version) opts="-h --help" ;;
+	*) return ;;
+	esac
+	COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+}
+complete -F _signetctl signetctl
