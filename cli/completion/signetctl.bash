@@ -30,6 +30,11 @@ _signetctl_contexts() {
 	sed -n 's/^[[:space:]]*\[\([a-z0-9][a-z0-9._-]*\)\][[:space:]]*$/\1/p' "$f"
 }
 
+# COMPREPLY from compgen's lines (words never split on spaces).
+_signetctl_reply() {
+	mapfile -t COMPREPLY < <(compgen "$@")
+}
+
 _signetctl() {
 	local cur prev cmd="" sub="" i w opts
 	local common="--server --cert --key --ca --context --config -o --output --json -h --help"
@@ -40,20 +45,20 @@ _signetctl() {
 
 	# The values of options.
 	case $prev in
-	--context) COMPREPLY=($(compgen -W "$(_signetctl_contexts)" -- "$cur")); return ;;
-	-o | --output) COMPREPLY=($(compgen -W "table json" -- "$cur")); return ;;
+	--context) _signetctl_reply -W "$(_signetctl_contexts)" -- "$cur"; return ;;
+	-o | --output) _signetctl_reply -W "table json" -- "$cur"; return ;;
 	--cert | --key | --ca | --config | --action-key | --agent-keys)
-		COMPREPLY=($(compgen -f -- "$cur")); return ;;
+		_signetctl_reply -f -- "$cur"; return ;;
 	--server | --reason | --wait | --after | --limit | --interval | \
 	--host | --state | --expect-head)
 		return ;;
 	esac
 	case $cur in
 	--context=*)
-		COMPREPLY=($(compgen -P --context= -W "$(_signetctl_contexts)" -- "${cur#--context=}"))
+		_signetctl_reply -P --context= -W "$(_signetctl_contexts)" -- "${cur#--context=}"
 		return ;;
 	--output=*)
-		COMPREPLY=($(compgen -P --output= -W "table json" -- "${cur#--output=}"))
+		_signetctl_reply -P --output= -W "table json" -- "${cur#--output=}"
 		return ;;
 	esac
 
@@ -63,8 +68,7 @@ _signetctl() {
 		case $w in
 		--server | --cert | --key | --ca | --context | --config | -o | \
 		--output | --reason | --wait | --after | --limit | --interval | \
-		--host | --state | --key | --action-key | --agent-keys | \
-		--expect-head)
+		--host | --state | --action-key | --agent-keys | --expect-head)
 			i=$((i + 1)); continue ;;
 		-*) continue ;;
 		esac
@@ -77,9 +81,9 @@ _signetctl() {
 
 	if [ -z "$cmd" ]; then
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W "$common --version" -- "$cur"))
+			_signetctl_reply -W "$common --version" -- "$cur"
 		else
-			COMPREPLY=($(compgen -W "hosts containers action action-status audit keygen context version help" -- "$cur"))
+			_signetctl_reply -W "hosts containers action action-status audit keygen context version help" -- "$cur"
 		fi
 		return
 	fi
@@ -87,9 +91,9 @@ _signetctl() {
 	audit | context)
 		if [ -z "$sub" ]; then
 			if [ "$cmd" = audit ]; then
-				COMPREPLY=($(compgen -W "tail verify" -- "$cur"))
+				_signetctl_reply -W "tail verify" -- "$cur"
 			else
-				COMPREPLY=($(compgen -W "list show" -- "$cur"))
+				_signetctl_reply -W "list show" -- "$cur"
 			fi
 			return
 		fi ;;
@@ -105,20 +109,20 @@ _signetctl() {
 			for ((i = 1; i < COMP_CWORD; i++)); do
 				[[ ${COMP_WORDS[i]} != -* ]] && n=$((n + 1))
 			done
-			[ "$n" -eq 2 ] && COMPREPLY=($(compgen -W "start stop restart" -- "$cur"))
+			[ "$n" -eq 2 ] && _signetctl_reply -W "start stop restart" -- "$cur"
 			return
 		fi ;;
 	"audit tail") opts="$common --after --limit --follow --interval" ;;
 	"audit verify")
 		opts="--key --action-key --agent-keys --expect-head -h --help"
-		[[ $cur != -* ]] && { COMPREPLY=($(compgen -f -- "$cur")); return; } ;;
+		[[ $cur != -* ]] && { _signetctl_reply -f -- "$cur"; return; } ;;
 	"context list") opts=$common ;;
 	"context show")
 		opts=$common
-		[[ $cur != -* ]] && { COMPREPLY=($(compgen -W "$(_signetctl_contexts)" -- "$cur")); return; } ;;
+		[[ $cur != -* ]] && { _signetctl_reply -W "$(_signetctl_contexts)" -- "$cur"; return; } ;;
 	keygen | version) opts="-h --help" ;;
 	*) return ;;
 	esac
-	COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+	_signetctl_reply -W "$opts" -- "$cur"
 }
 complete -F _signetctl signetctl

@@ -14,7 +14,10 @@ SIM="$SIGNET_BUILD_DIR/tests/agent_sim"
 for tool in openssl curl python3 script; do
 	command -v "$tool" >/dev/null || { echo "$tool missing"; exit 77; }
 done
-[ -x "$SERVER_BIN" ] && [ -x "$SIM" ] || { echo "signet-server or agent_sim not built"; exit 1; }
+if [ ! -x "$SERVER_BIN" ] || [ ! -x "$SIM" ]; then
+	echo "signet-server or agent_sim not built"
+	exit 1
+fi
 cd "$T_DIR" || exit 1
 SIM_PIDS=()
 TAIL_PID=""
@@ -34,8 +37,9 @@ unset SIGNET_SERVER SIGNET_CERT SIGNET_KEY SIGNET_CA SIGNET_CONFIG SIGNET_CONTEX
 export HOME=$T_DIR/home XDG_CONFIG_HOME=$T_DIR/home/.config
 mkdir -p "$HOME"
 
-make_pki && "$PKI_SCRIPT" agent web-02 >/dev/null ||
-	{ not_ok "pki setup"; finish; exit 1; }
+if ! make_pki || ! "$PKI_SCRIPT" agent web-02 >/dev/null; then
+	not_ok "pki setup"; finish; exit 1
+fi
 P=$SIGNET_PKI
 CA=$P/ca.pem
 write_server_conf
@@ -272,8 +276,10 @@ expect_rc "5: TLS failure (a foreign CA)" 5 "certificate .* is not trusted" S ho
 	--inventory inv2.json --duration 2 >sim-web02.out 2>&1
 expect_rc "5: host offline (503)" 5 'server answered 503' S action "$ID_D" start --reason "exit 5"
 expect_rc "2: usage (reason missing)" 2 'a container id, an action and --reason are required' S action "$ID_C" start
+# shellcheck disable=SC2016 # $1 and $2 are sh -c's own arguments
 expect_rc "2: a local key file readable by others" 2 'mode 0644' \
 	sh -c 'cp "$1" loose.key && chmod 644 loose.key && "$2" hosts --key loose.key' _ "$P/private/alice.key" "$SIGNETCTL"
+# shellcheck disable=SC2016 # $1..$3 are sh -c's own arguments
 expect_rc "1: audit verify of a bad log" 1 '^FAILED' \
 	sh -c 'cp "$1" bad.log && sed -i "2s/\"seq\":1/\"seq\":7/" bad.log && "$2" audit verify bad.log --key "$3"' \
 	_ "$T_DIR/server-audit.log" "$SIGNETCTL" "$P/keys/audit.pub"
@@ -378,6 +384,7 @@ complete_words() {
 		COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
 		_signetctl; printf "%s\n" "${COMPREPLY[@]}"' _ "$COMP" "$@" | sort | tr '\n' ' '
 }
+# shellcheck disable=SC2016 # $1 is bash -c's own argument
 check "completion file loads in bash" bash -c 'source "$1" && complete -p signetctl' _ "$COMP"
 check "completes the commands" test "$(complete_words signetctl "")" = "action action-status audit containers context help hosts keygen version "
 check "completes a command prefix" test "$(complete_words signetctl con)" = "containers context "
