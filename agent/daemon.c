@@ -19,6 +19,7 @@
 #include <openssl/x509v3.h>
 #include <sodium.h>
 
+#include "agent_config.h"
 #include "audit.h"
 #include "channel.h"
 #include "clock.h"
@@ -927,8 +928,8 @@ daemon_load(struct daemon *d, const char *config_path)
 	size_t i;
 
 	err_clear(&m);
-	if (config_load(config_path, config_agent_schema,
-	    config_agent_schema_len, &d->cfg, &m) != 0) {
+	if (config_load(config_path, agent_config_schema,
+	    agent_config_schema_len, &d->cfg, &m) != 0) {
 		fprintf(stderr, "signet-agent: %s\n", m.text);
 		return 2;
 	}

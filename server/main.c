@@ -44,6 +44,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "registry.h"
+#include "server_config.h"
 #include "server_ctx.h"
 #include "text.h"
 
@@ -316,8 +317,8 @@ main(int argc, char **argv)
 		fprintf(stderr, PROG ": cannot initialise libsodium\n");
 		return EXIT_FAIL;
 	}
-	r = config_load(config_path, config_server_schema,
-	    config_server_schema_len, &cfg, &msg);
+	r = config_load(config_path, server_config_schema,
+	    server_config_schema_len, &cfg, &msg);
 	if (r != 0) {
 		fprintf(stderr, PROG ": %s\n", msg.text);
 		return EXIT_USAGE;

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: ISC */
-/* The configuration keys of signet-server and signet-agent (SPEC §8). */
-#include "config.h"
+/* The configuration keys of signet-server (signet.conf(5)). */
+#include "server_config.h"
 
-const struct config_key config_server_schema[] = {
+const struct config_key server_config_schema[] = {
 	{ "server", "agent_listen", CONFIG_LISTEN, false, "0.0.0.0:8444", 0, 0 },
 	{ "server", "api_listen", CONFIG_LISTEN, false, "127.0.0.1:8443", 0, 0 },
 	{ "server", "log_level", CONFIG_STRING, false, "info", 0, 0 },
@@ -23,23 +23,5 @@ const struct config_key config_server_schema[] = {
 	 * (AUDIT_ROTATE_SIZE_DEFAULT; checked by audit_config_rotate_size) */
 	{ "audit", "rotate_size", CONFIG_STRING, false, "256M", 0, 0 },
 };
-const size_t config_server_schema_len =
-    sizeof(config_server_schema) / sizeof(config_server_schema[0]);
-
-const struct config_key config_agent_schema[] = {
-	{ "agent", "server", CONFIG_WSS_URL, true, NULL, 0, 0 },
-	{ "agent", "docker_socket", CONFIG_PATH, false, "/var/run/docker.sock",
-	    0, 0 },
-	{ "agent", "policy", CONFIG_PATH, true, NULL, 0, 0 },
-	{ "agent", "log_level", CONFIG_STRING, false, "info", 0, 0 },
-	{ "agent", "stop_timeout", CONFIG_INT, false, "10", 0, 600 },
-	{ "tls", "ca", CONFIG_PATH, true, NULL, 0, 0 },
-	{ "tls", "cert", CONFIG_PATH, true, NULL, 0, 0 },
-	{ "tls", "key", CONFIG_PATH, true, NULL, 0, 0 },
-	{ "keys", "action_pub", CONFIG_PATH, true, NULL, 0, 0 },
-	{ "keys", "result", CONFIG_PATH, true, NULL, 0, 0 },
-	{ "audit", "path", CONFIG_PATH, true, NULL, 0, 0 },
-	{ "audit", "rotate_size", CONFIG_STRING, false, "256M", 0, 0 },
-};
-const size_t config_agent_schema_len =
-    sizeof(config_agent_schema) / sizeof(config_agent_schema[0]);
+const size_t server_config_schema_len =
+    sizeof(server_config_schema) / sizeof(server_config_schema[0]);
