@@ -294,7 +294,7 @@ hub_reload(struct hub *hub)
 
 /*
  * Once a second over every connection: the hello deadline, a ping after
- * HUB_PING_SECS of silence, and a drop after HUB_HANGUP_SECS. Closing is
+ * ping_secs of silence, and a drop after hangup_secs. Closing is
  * left to each connection's own timer callback, where lws allows it.
  */
 static void
@@ -317,11 +317,11 @@ sweep(lws_sorted_usec_list_t *sul)
 				lws_set_timer_usecs(c->wsi, 1);
 			}
 		} else if (now - c->last_valid_ms >=
-		    (int64_t)HUB_HANGUP_SECS * 1000) {
+		    (int64_t)hub->hangup_secs * 1000) {
 			c->silent = true;
 			lws_set_timer_usecs(c->wsi, 1);
 		} else if (now - c->last_valid_ms >=
-		    (int64_t)HUB_PING_SECS * 1000 &&
+		    (int64_t)hub->ping_secs * 1000 &&
 		    c->ping_sent_ms <= c->last_valid_ms) {
 			c->ping_sent_ms = now;
 			c->want_ping = true;
@@ -403,10 +403,18 @@ conn_writeable(struct hub *hub, struct hub_conn *c)
 	if (c->closing)
 		return hub_close_now(c, c->close_code, c->close_text);
 	if (c->want_ping) {
-		unsigned char ping[LWS_PRE + 1];
+		unsigned char ping[LWS_PRE + sizeof(HUB_PING_PAYLOAD)];
+		size_t plen = sizeof(HUB_PING_PAYLOAD) - 1;
 
 		c->want_ping = false;
-		if (lws_write(c->wsi, ping + LWS_PRE, 0, LWS_WRITE_PING) < 0)
+		/*
+		 * Not an empty ping: libwebsockets (4.1) reports no
+		 * LWS_CALLBACK_RECEIVE_PONG for an empty pong, and an agent
+		 * that answered every ping would still be dropped.
+		 */
+		memcpy(ping + LWS_PRE, HUB_PING_PAYLOAD, plen);
+		n = lws_write(c->wsi, ping + LWS_PRE, plen, LWS_WRITE_PING);
+		if (n < 0)
 			return hub_drop_session(hub, c, HUB_CLOSE_INTERNAL,
 			    "write failed", "connection_lost", "ping failed");
 		if (c->out_head != NULL)
@@ -606,6 +614,15 @@ hub_start(struct server_ctx *ctx, const struct hub_config *cfg,
 	    cfg->hello_timeout_secs < 1 || cfg->hello_timeout_secs > 120)
 		return err_set(msg, SIGNET_ERR_INVALID_ARG,
 		    "hub: port or hello timeout out of range");
+	if (cfg->ping_secs < HUB_PING_SECS_MIN ||
+	    cfg->ping_secs > HUB_PING_SECS_MAX ||
+	    cfg->hangup_secs < HUB_HANGUP_SECS_MIN ||
+	    cfg->hangup_secs > HUB_HANGUP_SECS_MAX ||
+	    cfg->hangup_secs <= cfg->ping_secs)
+		return err_set(msg, SIGNET_ERR_INVALID_ARG, "hub: ping "
+		    "interval %d s or timeout %d s out of range (the timeout "
+		    "must be longer than the interval)", cfg->ping_secs,
+		    cfg->hangup_secs);
 	host = cfg->listen_host != NULL ? cfg->listen_host : "";
 	if (strcmp(host, "localhost") == 0)
 		host = "127.0.0.1";
@@ -637,6 +654,8 @@ hub_start(struct server_ctx *ctx, const struct hub_config *cfg,
 	}
 	hub->send_mu_ready = true;
 	hub->hello_timeout_secs = cfg->hello_timeout_secs;
+	hub->ping_secs = cfg->ping_secs;
+	hub->hangup_secs = cfg->hangup_secs;
 	hub->allow_tls12 = cfg->allow_tls12;
 	atomic_init(&hub->want_reload, false);
 	atomic_init(&hub->want_stop, false);
@@ -714,10 +733,11 @@ hub_start(struct server_ctx *ctx, const struct hub_config *cfg,
 	lws_sul_schedule(hub->lws, 0, &hub->sul_sweep, sweep,
 	    LWS_USEC_PER_SEC);
 	log_info("listening for agents on %s%s%s:%d (TLS %s+, client "
-	    "certificates required, hello within %d s)",
+	    "certificates required, hello within %d s, ping after %d s, "
+	    "drop after %d s of silence)",
 	    v4 ? "" : "[", iface != NULL ? iface : (v4 ? "0.0.0.0" : "::"),
 	    v4 ? "" : "]", hub->port, hub->allow_tls12 ? "1.2" : "1.3",
-	    hub->hello_timeout_secs);
+	    hub->hello_timeout_secs, hub->ping_secs, hub->hangup_secs);
 	*out = hub;
 	hub = NULL;
 	r = 0;

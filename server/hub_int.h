@@ -38,6 +38,7 @@
 #define HUB_RX_CHUNK 65536                    /* one read, not one message */
 #define HUB_KEEP_BUFFER 65536                 /* kept between messages */
 #define HUB_TLS_TIMEOUT_SECS 10               /* TLS + upgrade must be done */
+#define HUB_PING_PAYLOAD "signet"             /* echoed in the pong */
 
 /* An action frame, or a result_ack, on its way to an agent. */
 struct hub_out {
@@ -103,6 +104,7 @@ struct hub {
 	char *listen_host, *cert_path, *key_path, *ca_path;
 	int port;
 	int hello_timeout_secs;
+	int ping_secs, hangup_secs;    /* liveness (hub_config) */
 	bool allow_tls12;
 
 	atomic_bool want_reload, want_stop;

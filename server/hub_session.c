@@ -622,7 +622,7 @@ hub_conn_timer(struct hub *hub, struct hub_conn *c)
 	if (c->silent) {
 		/* Not reading: a close frame would never be taken. */
 		log_info("agent %s: no pong within %d s; dropping", c->id.name,
-		    HUB_HANGUP_SECS);
+		    hub->hangup_secs);
 		c->closing = true;
 		return -1;
 	}
@@ -649,8 +649,8 @@ hub_conn_closed(struct hub *hub, struct hub_conn *c)
 		reason = "shutdown";
 	else if (c->peer_closed)
 		reason = "peer_closed";
-	else if (clock_mono_ms() - c->last_valid_ms >=
-	    (int64_t)(HUB_HANGUP_SECS - 1) * 1000)
+	else if (c->silent || clock_mono_ms() - c->last_valid_ms >=
+	    (int64_t)(hub->hangup_secs - 1) * 1000)
 		reason = "ping_timeout";
 	else
 		reason = "connection_lost";

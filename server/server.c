@@ -319,6 +319,19 @@ server_run(const char *config_path)
 	hcfg.ca_path = config_get(cfg, "tls", "ca");
 	hcfg.hello_timeout_secs = (int)config_get_int(cfg, "server",
 	    "hello_timeout", 10);
+	hcfg.ping_secs = (int)config_get_int(cfg, "server",
+	    "agent_ping_interval", HUB_PING_SECS);
+	hcfg.hangup_secs = (int)config_get_int(cfg, "server", "agent_timeout",
+	    HUB_HANGUP_SECS);
+	if (hcfg.hangup_secs <= hcfg.ping_secs) {
+		fprintf(stderr, "%s:%u: agent_timeout: %d s is not longer than "
+		    "agent_ping_interval (%d s)\n", config_name(cfg),
+		    config_line(cfg, "server", "agent_timeout") != 0 ?
+		    config_line(cfg, "server", "agent_timeout") :
+		    config_line(cfg, "server", "agent_ping_interval"),
+		    hcfg.hangup_secs, hcfg.ping_secs);
+		goto out;
+	}
 
 	rc = SERVER_EXIT_FAIL;
 	if (server_ctx_init(&ctx) != 0) {

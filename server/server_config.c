@@ -2,12 +2,26 @@
 /* The configuration keys of signet-server (signet.conf(5)). */
 #include "server_config.h"
 
+#include "hub.h"
+
+#define STR(x) #x
+#define XSTR(x) STR(x)          /* a number macro as a string literal */
+
 const struct config_key server_config_schema[] = {
-	{ "server", "agent_listen", CONFIG_LISTEN, false, "0.0.0.0:8444", 0, 0 },
-	{ "server", "api_listen", CONFIG_LISTEN, false, "127.0.0.1:8443", 0, 0 },
+	{ "server", "agent_listen", CONFIG_LISTEN, false, "0.0.0.0:8444", 0,
+	    0 },
+	{ "server", "api_listen", CONFIG_LISTEN, false, "127.0.0.1:8443", 0,
+	    0 },
 	{ "server", "log_level", CONFIG_STRING, false, "info", 0, 0 },
 	/* seconds an agent has to send its hello after the upgrade */
 	{ "server", "hello_timeout", CONFIG_INT, false, "10", 1, 120 },
+	/* liveness: ping an agent after this many seconds of silence, and
+	 * drop it after this many (the timeout must be longer than the
+	 * interval: checked by server_run) */
+	{ "server", "agent_ping_interval", CONFIG_INT, false,
+	    XSTR(HUB_PING_SECS), HUB_PING_SECS_MIN, HUB_PING_SECS_MAX },
+	{ "server", "agent_timeout", CONFIG_INT, false, XSTR(HUB_HANGUP_SECS),
+	    HUB_HANGUP_SECS_MIN, HUB_HANGUP_SECS_MAX },
 	/* oldest TLS version agents may use: "1.3" (default) or "1.2" */
 	{ "server", "agent_tls_min_version", CONFIG_STRING, false, "1.3", 0,
 	    0 },
