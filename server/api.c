@@ -35,10 +35,10 @@
 #include "fileio.h"
 #include "log.h"
 #include "metrics.h"
+#include "netaddr.h"
 #include "text.h"
 
 #define OOM_BODY "{\"error\":\"out of memory\"}"
-#define ADDR_MAX (INET6_ADDRSTRLEN + 8)
 
 /* Per request: the raw target as received, before MHD decodes it. */
 struct api_request {
@@ -83,28 +83,14 @@ slot_deadline(struct api *api, struct MHD_Connection *conn, int64_t ms)
 	(void)pthread_mutex_unlock(&api->mu);
 }
 
-static void
-peer_addr(const struct sockaddr *sa, char *buf, size_t len)
-{
-	const void *src = NULL;
-
-	if (sa != NULL && sa->sa_family == AF_INET)
-		src = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
-	else if (sa != NULL && sa->sa_family == AF_INET6)
-		src = &((const struct sockaddr_in6 *)(const void *)sa)->
-		    sin6_addr;
-	if (src == NULL || inet_ntop(sa->sa_family, src, buf,
-	    (socklen_t)len) == NULL)
-		(void)snprintf(buf, len, "unknown");
-}
-
+/* The client's "ADDR:PORT" (netaddr.h), or "unknown". */
 static void
 conn_peer_addr(struct MHD_Connection *conn, char *buf, size_t len)
 {
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn,
 	    MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 
-	peer_addr(ci != NULL ? ci->client_addr : NULL, buf, len);
+	(void)netaddr_format(ci != NULL ? ci->client_addr : NULL, buf, len);
 }
 
 /*
@@ -567,7 +553,7 @@ api_access(void *cls, struct MHD_Connection *conn, const char *url,
 	struct api_pending pend;
 	struct api_refusal seen;
 	struct identity peer;
-	char addr[ADDR_MAX] = "", esc_m[32], esc_u[160];
+	char addr[NETADDR_PEER_MAX] = "", esc_m[32], esc_u[160];
 	const char *who = "-", *role = "-";
 	enum MHD_Result ret;
 	bool authed = true;            /* the later calls: it was */

@@ -145,7 +145,7 @@ struct api_refusal {
 	const char *reason;            /* auth.rejected: no_cert, ... */
 	const char *name_key;          /* "requested_by", "name" */
 	const char *name, *role;       /* the client, once known; or NULL */
-	const char *addr;
+	const char *addr;              /* "ADDR:PORT" (netaddr.h) */
 	const char *method, *target;   /* escaped */
 	const char *container;         /* action.refused: as given, escaped */
 	const char *action, *action_reason;  /* when the body had them */

@@ -21,6 +21,7 @@
 
 #include "identity.h"
 #include "log.h"
+#include "netaddr.h"
 #include "text.h"
 
 /* snprintf that may truncate on purpose (messages, never data). */
@@ -39,25 +40,11 @@ hub_peer_of_fd(int fd, char *out, size_t outlen)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
-	char host[INET6_ADDRSTRLEN];
 
-	(void)snprintf(out, outlen, "unknown");
+	memset(&ss, 0, sizeof(ss));
 	if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &sl) != 0)
-		return;
-	if (ss.ss_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const struct sockaddr_in *)&ss;
-
-		if (inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host)))
-			(void)snprintf(out, outlen, "%s:%u", host,
-			    (unsigned)ntohs(s4->sin_port));
-	} else if (ss.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 =
-		    (const struct sockaddr_in6 *)&ss;
-
-		if (inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host)))
-			(void)snprintf(out, outlen, "[%s]:%u", host,
-			    (unsigned)ntohs(s6->sin6_port));
-	}
+		ss.ss_family = AF_UNSPEC;
+	(void)netaddr_format((struct sockaddr *)&ss, out, outlen);
 }
 
 static size_t

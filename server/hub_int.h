@@ -27,13 +27,14 @@
 #include "clock.h"
 #include "hub.h"
 #include "metrics.h"
+#include "netaddr.h"
 #include "ratelimit.h"
 
 #define HUB_VHOST_NAME "signet-agents"
 #define HUB_REFUSE_PROTOCOL "signet-refuse-unnamed"
 #define HUB_CONN_MAGIC 0x5349474eu           /* "SIGN" */
 #define HUB_BUCKETS 4096                      /* host map; power of two */
-#define HUB_PEER_MAX 64
+#define HUB_PEER_MAX NETADDR_PEER_MAX
 #define HUB_SUBJECT_MAX 192
 #define HUB_RX_CHUNK 65536                    /* one read, not one message */
 #define HUB_KEEP_BUFFER 65536                 /* kept between messages */
@@ -147,8 +148,7 @@ hub_now_ms(void)
 void hub_fmt(char *out, size_t outlen, const char *f, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* "ADDR:PORT" ("[ADDR]:PORT" for IPv6) of the socket's peer, or
- * "unknown". */
+/* The socket's peer as netaddr_format writes it, or "unknown". */
 void hub_peer_of_fd(int fd, char *out, size_t outlen);
 
 /* The host's current connection, or NULL. */
