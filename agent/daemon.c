@@ -22,6 +22,7 @@
 
 #include <sodium.h>
 
+#include "agent_config.h"
 #include "audit.h"
 #include "channel.h"
 #include "clock.h"
@@ -265,8 +266,8 @@ daemon_load(struct daemon *d, const char *config_path)
 	size_t i;
 
 	err_clear(&m);
-	if (config_load(config_path, config_agent_schema,
-	    config_agent_schema_len, &d->cfg, &m) != 0) {
+	if (config_load(config_path, agent_config_schema,
+	    agent_config_schema_len, &d->cfg, &m) != 0) {
 		fprintf(stderr, "signet-agent: %s\n", m.text);
 		return 2;
 	}

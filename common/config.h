@@ -85,10 +85,4 @@ void config_free(struct config *cfg);
 int config_split_listen(const char *value, char *host, size_t hostlen,
     int *port) __attribute__((warn_unused_result));
 
-/* The schemas of SPEC §8. */
-extern const struct config_key config_server_schema[];
-extern const size_t config_server_schema_len;
-extern const struct config_key config_agent_schema[];
-extern const size_t config_agent_schema_len;
-
 #endif

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * Internals of the operator API shared by its files: api.c (daemon, TLS
- * identity, per-connection deadlines, replies), api_url.c (strict parsing
- * of the raw request target), api_routes.c (routing, roles, handlers),
- * api_audit.c (paging through the server's audit log) and api_refusal.c
- * (audit records of refused requests). Not for other modules: they use
- * api.h.
+ * Internals of the operator API shared by its files: api_daemon.c (the
+ * libmicrohttpd daemon, per-connection deadlines, start and stop), api.c
+ * (each request: TLS identity, bodies, waits, replies), api_url.c (strict
+ * parsing of the raw request target), api_routes.c (routing, roles,
+ * handlers), api_audit.c (paging through the server's audit log) and
+ * api_refusal.c (audit records of refused requests). Not for other
+ * modules: they use api.h.
  */
 #ifndef SIGNET_API_INT_H
 #define SIGNET_API_INT_H
@@ -16,6 +17,7 @@
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
+#include <microhttpd.h>
 
 #include "api.h"
 #include "envelope.h"
@@ -139,13 +141,34 @@ struct api_pending {
 	char reason[ENVELOPE_REASON_BYTES + 1];
 };
 
+/* ---- api_daemon.c ---- */
+
+/* The slot of conn (its deadline), or NULL when it has none. */
+struct api_slot *api_conn_slot(struct MHD_Connection *conn);
+/* conn's request (or answer) must be done ms from now, or it is cut. */
+void api_slot_deadline(struct api *api, struct MHD_Connection *conn,
+    int64_t ms);
+
+/* ---- api.c: libmicrohttpd's callbacks for each request ---- */
+
+/* MHD_OPTION_URI_LOG_CALLBACK: the request's state, with the raw target;
+ * NULL when out of memory. */
+void *api_uri_log(void *cls, const char *uri, struct MHD_Connection *conn);
+/* MHD_OPTION_NOTIFY_COMPLETED: frees the request's state. */
+void api_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+    enum MHD_RequestTerminationCode toe);
+/* The access handler: authenticates, routes and answers a request. */
+enum MHD_Result api_access(void *cls, struct MHD_Connection *conn,
+    const char *url, const char *method, const char *version,
+    const char *upload_data, size_t *upload_data_size, void **req_cls);
+
 /* A refused request, for its audit record (api_refusal.c). */
 struct api_refusal {
 	const char *event;             /* auth.rejected or action.refused */
 	const char *reason;            /* auth.rejected: no_cert, ... */
 	const char *name_key;          /* "requested_by", "name" */
 	const char *name, *role;       /* the client, once known; or NULL */
-	const char *addr;
+	const char *addr;              /* "ADDR:PORT" (netaddr.h) */
 	const char *method, *target;   /* escaped */
 	const char *container;         /* action.refused: as given, escaped */
 	const char *action, *action_reason;  /* when the body had them */

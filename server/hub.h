@@ -19,8 +19,10 @@
  * host's containers in the registry. Frames are JSON text; a message over
  * HUB_MESSAGE_MAX (fragments counted together) or any malformed frame
  * closes that one connection. A second connection of a host replaces the
- * first. Pings after HUB_PING_SECS of silence; no pong by HUB_HANGUP_SECS
- * and the peer is dropped.
+ * first. A ping after ping_secs of silence (hub_config; server.conf
+ * [server] agent_ping_interval); nothing heard by hangup_secs ([server]
+ * agent_timeout) and the peer is dropped without a close frame, which it
+ * would not read (agent.disconnected reason ping_timeout).
  *
  * Threads. Everything runs on the thread that calls hub_run(); the only
  * calls other threads may make are hub_request_reload(),
@@ -105,9 +107,16 @@ struct actions;
 #define HUB_HELLO_MAX 4096
 /* Bytes held in partial messages over all connections at once. */
 #define HUB_BUFFERED_MAX ((size_t)256 * 1024 * 1024)
-/* Liveness: ping after this much silence, hang up after this much. */
+/*
+ * Liveness: ping after this much silence, hang up after this much (the
+ * defaults of hub_config's ping_secs and hangup_secs), and their ranges.
+ */
 #define HUB_PING_SECS 25
 #define HUB_HANGUP_SECS 50
+#define HUB_PING_SECS_MIN 1
+#define HUB_PING_SECS_MAX 3600
+#define HUB_HANGUP_SECS_MIN 2
+#define HUB_HANGUP_SECS_MAX 7200
 /* How long shutdown waits for agents to take their close frames. */
 #define HUB_SHUTDOWN_GRACE_MS 2000
 /* Action frames waiting for the service thread, and per connection. */
@@ -142,6 +151,9 @@ struct hub_config {
 	const char *key_path;          /* its private key */
 	const char *ca_path;           /* the signet CA (client certs) */
 	int hello_timeout_secs;        /* 1..120 */
+	int ping_secs;                 /* HUB_PING_SECS_MIN..MAX */
+	int hangup_secs;               /* over ping_secs, up to
+	                                  HUB_HANGUP_SECS_MAX */
 	bool allow_tls12;              /* false: TLS 1.3 only */
 	struct actions *actions;       /* borrowed; NULL: no action relay
 	                                  (action_result frames refused) */
@@ -152,7 +164,8 @@ struct hub_config {
  * borrowed, must outlive the hub, and must hold a loaded identity store,
  * registry, audit writer and metrics. On success *out owns the hub; on
  * failure *out is NULL and msg says why. Returns 0, SIGNET_ERR_INVALID_ARG
- * (NULL or out-of-range argument), SIGNET_ERR_ALLOC, or SIGNET_ERR_IO
+ * (NULL or out-of-range argument, hangup_secs not over ping_secs),
+ * SIGNET_ERR_ALLOC, or SIGNET_ERR_IO
  * (libwebsockets could not create the listener: port in use, bad
  * certificate or key, CA not loadable).
  */

@@ -1,50 +1,14 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * signet-server: wires the modules together. Loads the configuration, the
- * action and audit keys, the audit log and the trust store (CA + CRL, fail
- * closed), starts the agent hub and the operator API, and serves on the
- * main thread until SIGTERM or SIGINT. SIGHUP reloads the CA and CRL and
- * drops agents whose certificates became revoked; SIGUSR1 rotates the
- * audit log.
- *
- * Signals are blocked in every thread; one thread sigwait()s for them and
- * only asks the hub (hub_request_reload / hub_request_stop, which wake the
- * service loop with lws_cancel_service): the work itself happens on the
- * service thread, never in a signal handler. Between signals the same
- * thread watches the CRL's nextUpdate and logs before it expires
- * (crl_watch.h): at startup, after each SIGHUP, and hourly when due.
- *
- * Exit codes: 0 after a clean stop; 1 when something could not be loaded
- * or started (the reason is printed); 2 for usage and configuration errors
- * ("FILE:LINE: why").
+ * signet-server: parses the command line and runs the server
+ * (server_run in server.c). Exit codes: those of server_run, 0 for --help
+ * and --version, 2 for a usage error.
  */
-#include <errno.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdatomic.h>
+#include <getopt.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <time.h>
-#include <unistd.h>
 
-#include <cjson/cJSON.h>
-#include <sodium.h>
-
-#include "actions.h"
-#include "api.h"
-#include "audit.h"
-#include "clock.h"
-#include "config.h"
-#include "crl_watch.h"
-#include "hub.h"
-#include "identity.h"
-#include "keys.h"
-#include "log.h"
-#include "metrics.h"
-#include "registry.h"
-#include "server_ctx.h"
+#include "server.h"
 #include "text.h"
 
 #ifndef SIGNET_VERSION
@@ -52,39 +16,7 @@
 #endif
 
 #define PROG "signet-server"
-#define EXIT_FAIL 1
 #define EXIT_USAGE 2
-#define AGENTS_WANTED 10000     /* file descriptors we would like */
-
-struct sigthread {
-	pthread_t tid;
-	sigset_t set;
-	struct hub *hub;
-	atomic_int stop_signal;     /* the signal that stopped us, or 0 */
-	atomic_bool done;
-	struct server_ctx *ctx;
-	struct crl_watch crl;       /* the signal thread's once it runs */
-};
-
-/* Seconds after a SIGHUP to report on the reloaded CRL, and to look again. */
-#define CRL_AFTER_HUP_SECS 1
-#define CRL_RECHECK_SECS 10
-
-/*
- * Reports on the CRL in use (crl_watch.h): the server warns before an
- * expired CRL locks every client out, and says so once it has.
- */
-static void
-crl_report(struct sigthread *st, bool force, const char *when)
-{
-	struct identity_store *s = server_ctx_identity(st->ctx);
-
-	(void)crl_watch_check(&st->crl, st->ctx->crl_path,
-	    identity_store_crl_last_update(s),
-	    identity_store_crl_next_update(s), (int64_t)time(NULL), force,
-	    when);
-	identity_store_free(s);
-}
 
 static void
 usage(FILE *f)
@@ -101,433 +33,67 @@ usage(FILE *f)
 	    "certificates were revoked; SIGUSR1 rotates the audit log;\n"
 	    "SIGTERM and SIGINT stop the server.\n"
 	    "exit codes: 0 clean stop, 1 cannot start, 2 usage or "
-	    "configuration error\n");
-}
-
-static void *
-signal_main(void *arg)
-{
-	struct sigthread *st = arg;
-	struct timespec tmo;
-	int64_t now, hup_at = 0, recheck_at = 0, wait;
-	int sig = 0;
-
-	for (;;) {
-		/*
-		 * The reload runs on the hub's thread: report on the CRL it
-		 * loaded a second later, and look once more in case it was
-		 * slow (a changed CRL is always reported).
-		 */
-		now = (int64_t)time(NULL);
-		wait = crl_watch_wait(&st->crl, now);
-		if (hup_at != 0 && hup_at - now < wait)
-			wait = hup_at > now ? hup_at - now : 0;
-		if (recheck_at != 0 && recheck_at - now < wait)
-			wait = recheck_at > now ? recheck_at - now : 0;
-		tmo.tv_sec = (time_t)wait;
-		tmo.tv_nsec = 0;
-		sig = sigtimedwait(&st->set, NULL, &tmo);
-		if (sig < 0) {
-			if (errno != EAGAIN || atomic_load(&st->done))
-				continue;
-			now = (int64_t)time(NULL);
-			if (hup_at != 0 && now >= hup_at) {
-				crl_report(st, true, "SIGHUP");
-				hup_at = 0;
-				recheck_at = now + CRL_RECHECK_SECS;
-				continue;
-			}
-			if (recheck_at != 0 && now >= recheck_at)
-				recheck_at = 0;
-			crl_report(st, false, "check");
-			continue;
-		}
-		if (sig == SIGHUP) {
-			if (!atomic_load(&st->done)) {
-				log_info("SIGHUP: reloading the CA and CRL");
-				hub_request_reload(st->hub);
-				hup_at = (int64_t)time(NULL) +
-				    CRL_AFTER_HUP_SECS;
-			}
-			continue;
-		}
-		if (sig == SIGUSR1) {
-			/* The writer is thread-safe: rotate right here. */
-			struct err_msg rm;
-
-			if (!atomic_load(&st->done) &&
-			    audit_rotate(st->ctx->audit, "signal", &rm) != 0)
-				log_error("SIGUSR1: audit log not rotated: %s",
-				    rm.text);
-			continue;
-		}
-		if (!atomic_load(&st->done)) {
-			atomic_store(&st->stop_signal, sig);
-			log_info("%s: stopping", sig == SIGINT ? "SIGINT" :
-			    "SIGTERM");
-			hub_request_stop(st->hub);
-		}
-		return NULL;
-	}
-}
-
-/* 10,000 agents need 10,000 descriptors: take all the hard limit allows. */
-static void
-raise_nofile(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
-		log_warn("getrlimit(RLIMIT_NOFILE): %s", strerror(errno));
-		return;
-	}
-	if (rl.rlim_cur < rl.rlim_max) {
-		rlim_t old = rl.rlim_cur;
-
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
-			log_warn("cannot raise open files from %llu to %llu: "
-			    "%s", (unsigned long long)old,
-			    (unsigned long long)rl.rlim_max, strerror(errno));
-			return;
-		}
-	}
-	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < AGENTS_WANTED + 256)
-		log_warn("open files limited to %llu: fewer than %d agents fit;"
-		    " raise the hard limit (LimitNOFILE=)",
-		    (unsigned long long)rl.rlim_cur, AGENTS_WANTED);
-	else
-		log_debug("open files limit %llu",
-		    (unsigned long long)rl.rlim_cur);
-}
-
-/* Copies a configured path into a fixed buffer of server_ctx. */
-static int
-copy_path(char *dst, size_t dstlen, const struct config *cfg,
-    const char *section, const char *name)
-{
-	const char *v = config_get(cfg, section, name);
-	int n;
-
-	n = snprintf(dst, dstlen, "%s", v != NULL ? v : "");
-	if (v == NULL || n < 0 || (size_t)n >= dstlen) {
-		fprintf(stderr, "%s:%u: %s: path too long\n", config_name(cfg),
-		    config_line(cfg, section, name), name);
-		return -1;
-	}
-	return 0;
-}
-
-/* Writes a server.* record; a failure is an error of its own. */
-static int
-audit_server(struct server_ctx *ctx, const char *event, cJSON *d, bool ok)
-{
-	struct err_msg msg;
-	int r;
-
-	err_clear(&msg);
-	if (d == NULL || !ok) {
-		cJSON_Delete(d);
-		fprintf(stderr, PROG ": audit %s: out of memory\n", event);
-		return SIGNET_ERR_ALLOC;
-	}
-	r = audit_append(ctx->audit, event, SERVER_ACTOR, d, NULL, &msg);
-	cJSON_Delete(d);
-	if (r != 0)
-		fprintf(stderr, PROG ": cannot write %s to the audit log: %s\n",
-		    event, msg.text);
-	return r;
+	    "configuration error\n"
+	    "\n"
+	    "See man signet-server and man signet.conf (man/ and docs/ in the\n"
+	    "source tree).\n");
 }
 
 int
 main(int argc, char **argv)
 {
-	const char *config_path = NULL, *v;
-	struct config *cfg = NULL;
-	struct server_ctx ctx;
-	struct keys_secret audit_key;
-	struct hub_config hcfg;
-	struct hub *hub = NULL;
-	struct api *api = NULL;
-	struct actions *actions = NULL;
-	size_t reloaded = 0;
-	struct api_relay relay;
-	struct sigthread st;
-	struct err_msg msg;
-	enum log_level level;
-	char agent_host[256], listen_desc[300], api_desc[300];
-	bool ctx_ready = false, sig_started = false, ok;
-	int agent_port = 0, rc = EXIT_FAIL, r, i, sig;
-	uint64_t rotate_size = 0;
-	cJSON *d = NULL;
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config_path = NULL;
+	char esc[96];
+	int ch;
 
-	memset(&ctx, 0, sizeof(ctx));
-	memset(&audit_key, 0, sizeof(audit_key));
-	memset(&st, 0, sizeof(st));
-	err_clear(&msg);
-
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--help") == 0 ||
-		    strcmp(argv[i], "-h") == 0) {
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			if (config_path != NULL) {
+				fprintf(stderr, PROG ": --config given "
+				    "twice\n");
+				usage(stderr);
+				return EXIT_USAGE;
+			}
+			config_path = optarg;
+			break;
+		case 'h':
 			usage(stdout);
 			return 0;
-		} else if (strcmp(argv[i], "--version") == 0) {
+		case 'V':
 			printf(PROG " %s\n", SIGNET_VERSION);
 			return 0;
-		} else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc &&
-		    config_path == NULL) {
-			config_path = argv[++i];
-		} else if (strncmp(argv[i], "--config=", 9) == 0 &&
-		    config_path == NULL) {
-			config_path = argv[i] + 9;
-		} else {
-			char esc[96];
+		case ':':
+			fprintf(stderr, PROG ": \"%s\" needs a value\n",
+			    text_escape_str(argv[optind - 1], esc,
+			    sizeof(esc)));
+			usage(stderr);
+			return EXIT_USAGE;
+		default:
 			fprintf(stderr, PROG ": unexpected argument \"%s\"\n",
-			    text_escape_str(argv[i], esc, sizeof(esc)));
+			    text_escape_str(argv[optind - 1], esc,
+			    sizeof(esc)));
 			usage(stderr);
 			return EXIT_USAGE;
 		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, PROG ": unexpected argument \"%s\"\n",
+		    text_escape_str(argv[optind], esc, sizeof(esc)));
+		usage(stderr);
+		return EXIT_USAGE;
 	}
 	if (config_path == NULL || config_path[0] == '\0') {
 		fprintf(stderr, PROG ": --config FILE is required\n");
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-
-	/*
-	 * Before any thread exists (libmicrohttpd starts some): every thread
-	 * inherits this mask, so only the sigwait thread sees these signals.
-	 */
-	sigemptyset(&st.set);
-	sigaddset(&st.set, SIGHUP);
-	sigaddset(&st.set, SIGUSR1);
-	sigaddset(&st.set, SIGTERM);
-	sigaddset(&st.set, SIGINT);
-	if (pthread_sigmask(SIG_BLOCK, &st.set, NULL) != 0 ||
-	    signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
-		fprintf(stderr, PROG ": cannot set up signals\n");
-		return EXIT_FAIL;
-	}
-	atomic_init(&st.stop_signal, 0);
-	atomic_init(&st.done, false);
-
-	log_init(PROG, LOG_LVL_INFO);
-	if (sodium_init() < 0) {
-		fprintf(stderr, PROG ": cannot initialise libsodium\n");
-		return EXIT_FAIL;
-	}
-	r = config_load(config_path, config_server_schema,
-	    config_server_schema_len, &cfg, &msg);
-	if (r != 0) {
-		fprintf(stderr, PROG ": %s\n", msg.text);
-		return EXIT_USAGE;
-	}
-	rc = EXIT_USAGE;
-	v = config_get(cfg, "server", "log_level");
-	if (log_level_parse(v, &level) != 0) {
-		char esc[64];
-		fprintf(stderr, "%s:%u: log_level: \"%s\" is not one of error, "
-		    "warn, info, debug\n", config_name(cfg),
-		    config_line(cfg, "server", "log_level"),
-		    text_escape_str(v, esc, sizeof(esc)));
-		goto out;
-	}
-	log_init(PROG, level);
-	memset(&hcfg, 0, sizeof(hcfg));
-	v = config_get(cfg, "server", "agent_tls_min_version");
-	if (v != NULL && strcmp(v, "1.2") == 0) {
-		hcfg.allow_tls12 = true;
-	} else if (v == NULL || strcmp(v, "1.3") != 0) {
-		char esc[64];
-		fprintf(stderr, "%s:%u: agent_tls_min_version: \"%s\" is not "
-		    "1.3 or 1.2\n", config_name(cfg),
-		    config_line(cfg, "server", "agent_tls_min_version"),
-		    text_escape_str(v, esc, sizeof(esc)));
-		goto out;
-	}
-	if (audit_config_rotate_size(cfg, &rotate_size, &msg) != 0) {
-		fprintf(stderr, "%s\n", msg.text);
-		goto out;
-	}
-	if (config_split_listen(config_get(cfg, "server", "agent_listen"),
-	    agent_host, sizeof(agent_host), &agent_port) != 0) {
-		fprintf(stderr, "%s:%u: agent_listen: not HOST:PORT\n",
-		    config_name(cfg), config_line(cfg, "server",
-		    "agent_listen"));
-		goto out;
-	}
-	hcfg.listen_host = agent_host;
-	hcfg.listen_port = agent_port;
-	hcfg.cert_path = config_get(cfg, "tls", "cert");
-	hcfg.key_path = config_get(cfg, "tls", "key");
-	hcfg.ca_path = config_get(cfg, "tls", "ca");
-	hcfg.hello_timeout_secs = (int)config_get_int(cfg, "server",
-	    "hello_timeout", 10);
-
-	rc = EXIT_FAIL;
-	if (server_ctx_init(&ctx) != 0) {
-		fprintf(stderr, PROG ": cannot initialise a lock\n");
-		goto out;
-	}
-	ctx_ready = true;
-	rc = EXIT_USAGE;
-	if (copy_path(ctx.agents_dir, sizeof(ctx.agents_dir), cfg, "keys",
-	    "agents_dir") != 0 ||
-	    copy_path(ctx.ca_path, sizeof(ctx.ca_path), cfg, "tls", "ca") !=
-	    0 || copy_path(ctx.crl_path, sizeof(ctx.crl_path), cfg, "tls",
-	    "crl") != 0 || copy_path(ctx.audit_path, sizeof(ctx.audit_path),
-	    cfg, "audit", "path") != 0)
-		goto out;
-	rc = EXIT_FAIL;
-	raise_nofile();
-
-	/* The action key stays in guarded memory, read-only once loaded. */
-	ctx.action_key = sodium_malloc(sizeof(*ctx.action_key));
-	if (ctx.action_key == NULL) {
-		fprintf(stderr, PROG ": out of memory\n");
-		goto out;
-	}
-	r = keys_load_secret(config_get(cfg, "keys", "action"), ctx.action_key,
-	    &msg);
-	if (r != 0) {
-		fprintf(stderr, PROG ": action key: %s\n", msg.text);
-		goto out;
-	}
-	if (sodium_mprotect_readonly(ctx.action_key) != 0) {
-		fprintf(stderr, PROG ": cannot protect the action key\n");
-		goto out;
-	}
-	r = keys_load_secret(config_get(cfg, "keys", "audit"), &audit_key,
-	    &msg);
-	if (r != 0) {
-		fprintf(stderr, PROG ": audit key: %s\n", msg.text);
-		goto out;
-	}
-	r = audit_open(ctx.audit_path, &audit_key, &ctx.audit, &msg);
-	if (r != 0) {
-		fprintf(stderr, PROG ": cannot open the audit log %s: %s\n",
-		    ctx.audit_path, msg.text);
-		goto out;
-	}
-	audit_set_rotate_size(ctx.audit, rotate_size);
-	/* Fail closed: a bad, foreign or expired CRL stops us here. */
-	r = identity_store_load(ctx.ca_path, ctx.crl_path, &ctx.identity,
-	    &msg);
-	if (r != 0) {
-		fprintf(stderr, PROG ": refusing to start: %s\n", msg.text);
-		goto out;
-	}
-	st.ctx = &ctx;
-	crl_watch_init(&st.crl);
-	crl_report(&st, true, "startup");
-	ctx.registry = registry_new();
-	ctx.metrics = metrics_new();
-	actions = actions_new(ACTIONS_MAX_DEFAULT, ACTIONS_KEEP_MS);
-	if (ctx.registry == NULL || ctx.metrics == NULL || actions == NULL) {
-		fprintf(stderr, PROG ": out of memory\n");
-		goto out;
-	}
-	/*
-	 * Actions left open by the last run: their results may still come
-	 * (agents re-send them), and must be checked and recorded then.
-	 */
-	r = actions_reload(actions, ctx.audit_path, &ctx.action_key->pub,
-	    clock_wall_ms(), &reloaded, &msg);
-	if (r != 0)
-		log_warn("actions of the last run not put back (their late "
-		    "results will be refused as unknown): %s", msg.text);
-	else if (reloaded > 0)
-		log_info("put back %zu action(s) the last run left open; "
-		    "their results are still accepted", reloaded);
-
-	hcfg.actions = actions;
-	r = hub_start(&ctx, &hcfg, &hub, &msg);
-	if (r != 0) {
-		fprintf(stderr, PROG ": agent listener: %s\n", msg.text);
-		goto out;
-	}
-	relay.actions = actions;
-	relay.hub = hub;
-	r = api_start_relay(&ctx, config_get(cfg, "server", "api_listen"),
-	    hcfg.cert_path, hcfg.key_path, hcfg.ca_path, &relay, &api, &msg);
-	if (r != 0) {
-		fprintf(stderr, PROG ": operator API: %s\n", msg.text);
-		goto out;
-	}
-
-	(void)snprintf(listen_desc, sizeof(listen_desc), "%s%s%s:%d",
-	    strchr(agent_host, ':') != NULL ? "[" : "", agent_host,
-	    strchr(agent_host, ':') != NULL ? "]" : "", hub_port(hub));
-	(void)snprintf(api_desc, sizeof(api_desc), "%s",
-	    config_get(cfg, "server", "api_listen"));
-	d = cJSON_CreateObject();
-	ok = d != NULL &&
-	    cJSON_AddStringToObject(d, "version", SIGNET_VERSION) != NULL &&
-	    cJSON_AddNumberToObject(d, "pid", (double)getpid()) != NULL &&
-	    cJSON_AddStringToObject(d, "agent_listen", listen_desc) != NULL &&
-	    cJSON_AddStringToObject(d, "api_listen", api_desc) != NULL &&
-	    cJSON_AddNumberToObject(d, "api_port", api_port(api)) != NULL &&
-	    cJSON_AddStringToObject(d, "action_key_id",
-	    ctx.action_key->pub.id) != NULL &&
-	    cJSON_AddStringToObject(d, "audit_key_id", audit_key.pub.id) !=
-	    NULL &&
-	    cJSON_AddNumberToObject(d, "crl_next_update",
-	    (double)identity_store_crl_next_update(ctx.identity)) != NULL &&
-	    cJSON_AddNumberToObject(d, "actions_reloaded", (double)reloaded) !=
-	    NULL;
-	keys_secret_wipe(&audit_key);
-	if (audit_server(&ctx, "server.started", d, ok) != 0)
-		goto out;
-
-	st.hub = hub;
-	if (pthread_create(&st.tid, NULL, signal_main, &st) != 0) {
-		fprintf(stderr, PROG ": cannot start the signal thread\n");
-		goto out;
-	}
-	sig_started = true;
-	log_info(PROG " %s started: agents on %s, API on %s (port %u), "
-	    "action key %s", SIGNET_VERSION, listen_desc, api_desc,
-	    api_port(api), ctx.action_key->pub.id);
-
-	r = hub_run(hub);
-
-	/* Wake the signal thread if the loop ended on its own, and join it. */
-	atomic_store(&st.done, true);
-	(void)pthread_kill(st.tid, SIGTERM);
-	(void)pthread_join(st.tid, NULL);
-	sig_started = false;
-	sig = atomic_load(&st.stop_signal);
-
-	api_stop(api);
-	api = NULL;
-	hub_free(hub);
-	hub = NULL;
-	d = cJSON_CreateObject();
-	ok = d != NULL && cJSON_AddStringToObject(d, "reason", r == 0 ?
-	    (sig == SIGINT ? "SIGINT" : "SIGTERM") : "agent listener failed")
-	    != NULL;
-	(void)audit_server(&ctx, "server.stopped", d, ok);
-	log_info(PROG " stopped");
-	rc = r == 0 ? 0 : EXIT_FAIL;
-out:
-	if (sig_started) {
-		atomic_store(&st.done, true);
-		(void)pthread_kill(st.tid, SIGTERM);
-		(void)pthread_join(st.tid, NULL);
-	}
-	api_stop(api);
-	hub_free(hub);
-	keys_secret_wipe(&audit_key);
-	audit_close(ctx.audit);
-	actions_free(actions);
-	registry_free(ctx.registry);
-	metrics_free(ctx.metrics);
-	if (ctx_ready)
-		server_ctx_destroy(&ctx);
-	else
-		identity_store_free(ctx.identity);
-	if (ctx.action_key != NULL)
-		sodium_free(ctx.action_key);
-	config_free(cfg);
-	return rc;
+	return server_run(config_path);
 }

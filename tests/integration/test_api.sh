@@ -212,10 +212,12 @@ check "refusals counted: certificate" grep -q '^signet_api_auth_failures_total{r
 check "refusals counted: role" grep -q '^signet_api_auth_failures_total{reason="forbidden"} 4$' "$T_DIR/body"
 # ... and audited, each with who and why (auth.rejected, listener api).
 if python3 - "$T_DIR/audit.log" <<'EOF'
-import json, sys
+import json, re, sys
 recs = [json.loads(l) for l in open(sys.argv[1])]
 rej = [r["data"] for r in recs if r["event"] == "auth.rejected"]
 assert all(d["listener"] == "api" and d["peer"] and d["target"] for d in rej), rej
+# "peer" is ADDR:PORT, as the agent hub writes it (common/netaddr).
+assert all(re.fullmatch(r"127\.0\.0\.1:[0-9]{1,5}", d["peer"]) for d in rej), rej
 by = lambda why: [d for d in rej if d["reason"] == why]
 assert len(by("no_cert")) == 2 and all(d["status"] == 401 and "name" not in d for d in by("no_cert")), rej
 cert = by("cert_refused")

@@ -115,10 +115,16 @@ subset() {
 }
 
 # code_opts FILE...: the options C code compares argv with: string
-# literals that are exactly an option ("--config", "--config=", "-h").
+# literals that are exactly an option ("--config", "--config=", "-h"), and
+# the long options of getopt_long tables ({ "config", required_argument,
+# ... } gives --config).
 code_opts() {
-	grep -ohE -- '"--?[a-z][a-z0-9]*(-[a-z0-9]+)*=?"' "$@" |
-	    tr -d '"=' | LC_ALL=C sort -u
+	{
+		grep -ohE -- '"--?[a-z][a-z0-9]*(-[a-z0-9]+)*=?"' "$@" |
+		    tr -d '"='
+		grep -ohE -- '\{ *"[a-z][a-z0-9]*(-[a-z0-9]+)*", *(no|required|optional)_argument' "$@" |
+		    sed -E 's/^\{ *"([^"]*)".*/--\1/'
+	} | LC_ALL=C sort -u
 }
 
 # help_of CMD...: CMD's --help must succeed and print on stdout.

@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "agent_config.h"
 #include "config.h"
+#include "server_config.h"
 
 int
 main(int argc, char **argv)
@@ -19,12 +21,12 @@ main(int argc, char **argv)
 
 	if (argc == 3 && strcmp(argv[1], "keys") == 0 &&
 	    (strcmp(argv[2], "server") == 0 || strcmp(argv[2], "agent") == 0)) {
-		const struct config_key *k = config_server_schema;
-		size_t i, n = config_server_schema_len;
+		const struct config_key *k = server_config_schema;
+		size_t i, n = server_config_schema_len;
 
 		if (strcmp(argv[2], "agent") == 0) {
-			k = config_agent_schema;
-			n = config_agent_schema_len;
+			k = agent_config_schema;
+			n = agent_config_schema_len;
 		}
 		for (i = 0; i < n; i++)
 			printf("%s %s\n", k[i].section, k[i].name);
@@ -37,11 +39,11 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if (strcmp(argv[1], "server") == 0)
-		r = config_load(argv[2], config_server_schema,
-		    config_server_schema_len, &cfg, &msg);
+		r = config_load(argv[2], server_config_schema,
+		    server_config_schema_len, &cfg, &msg);
 	else
-		r = config_load(argv[2], config_agent_schema,
-		    config_agent_schema_len, &cfg, &msg);
+		r = config_load(argv[2], agent_config_schema,
+		    agent_config_schema_len, &cfg, &msg);
 	if (r != 0) {
 		printf("%s\n", msg.text);
 		return 1;

@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent_config.h"
 #include "config.h"
+#include "server_config.h"
 #include "testlib.h"
 
 static const char server_ok[] =
@@ -104,7 +106,7 @@ main(void)
 	int port = 0;
 
 	CHECK(config_parse("server.conf", server_ok, strlen(server_ok),
-	    config_server_schema, config_server_schema_len, &cfg, &msg) == 0);
+	    server_config_schema, server_config_schema_len, &cfg, &msg) == 0);
 	if (cfg != NULL) {
 		CHECK(strcmp(config_get(cfg, "server", "agent_listen"),
 		    "0.0.0.0:8444") == 0);
@@ -117,7 +119,7 @@ main(void)
 	}
 	config_free(cfg);
 	CHECK(config_parse("agent.conf", agent_ok, strlen(agent_ok),
-	    config_agent_schema, config_agent_schema_len, &cfg, &msg) == 0);
+	    agent_config_schema, agent_config_schema_len, &cfg, &msg) == 0);
 	if (cfg != NULL)
 		CHECK(config_get_int(cfg, "agent", "stop_timeout", -1) == 10);
 	config_free(cfg);
@@ -130,7 +132,7 @@ main(void)
 		err_clear(&msg);
 		cfg = NULL;
 		r = config_parse("conf", text, strlen(text),
-		    config_agent_schema, config_agent_schema_len, &cfg, &msg);
+		    agent_config_schema, agent_config_schema_len, &cfg, &msg);
 		if (rows[i].why == NULL) {
 			CHECKF(r == 0, "row %s: %s", rows[i].name, msg.text);
 		} else {
@@ -150,15 +152,15 @@ main(void)
 		(void)snprintf(longline, sizeof(longline),
 		    "[agent]\npolicy = /%0250d\n", 1);
 		CHECK(config_parse("conf", longline, strlen(longline),
-		    config_agent_schema, config_agent_schema_len, &cfg, &msg) ==
+		    agent_config_schema, agent_config_schema_len, &cfg, &msg) ==
 		    SIGNET_ERR_CONFIG);
 		CHECK_CONTAINS(msg.text, "conf:2: line longer than");
-		CHECK(config_parse("conf", "[agent]\0x", 9, config_agent_schema,
-		    config_agent_schema_len, &cfg, &msg) == SIGNET_ERR_CONFIG);
+		CHECK(config_parse("conf", "[agent]\0x", 9, agent_config_schema,
+		    agent_config_schema_len, &cfg, &msg) == SIGNET_ERR_CONFIG);
 		CHECK_CONTAINS(msg.text, "NUL");
 	}
-	CHECK(config_load("/nonexistent/signet.conf", config_agent_schema,
-	    config_agent_schema_len, &cfg, &msg) == SIGNET_ERR_CONFIG);
+	CHECK(config_load("/nonexistent/signet.conf", agent_config_schema,
+	    agent_config_schema_len, &cfg, &msg) == SIGNET_ERR_CONFIG);
 	CHECK_CONTAINS(msg.text, "no such file");
 
 	/* The samples shipped in packaging/ must load as they are. */
@@ -170,14 +172,14 @@ main(void)
 		if (src != NULL) {
 			(void)snprintf(path, sizeof(path),
 			    "%s/packaging/server.conf", src);
-			CHECKF(config_load(path, config_server_schema,
-			    config_server_schema_len, &cfg, &msg) == 0, "%s",
+			CHECKF(config_load(path, server_config_schema,
+			    server_config_schema_len, &cfg, &msg) == 0, "%s",
 			    msg.text);
 			config_free(cfg);
 			(void)snprintf(path, sizeof(path),
 			    "%s/packaging/agent.conf", src);
-			CHECKF(config_load(path, config_agent_schema,
-			    config_agent_schema_len, &cfg, &msg) == 0, "%s",
+			CHECKF(config_load(path, agent_config_schema,
+			    agent_config_schema_len, &cfg, &msg) == 0, "%s",
 			    msg.text);
 			config_free(cfg);
 		}

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: ISC */
+/* The configuration keys of signet-agent (signet.conf(5)). */
+#include "agent_config.h"
+
+const struct config_key agent_config_schema[] = {
+	{ "agent", "server", CONFIG_WSS_URL, true, NULL, 0, 0 },
+	{ "agent", "docker_socket", CONFIG_PATH, false, "/var/run/docker.sock",
+	    0, 0 },
+	{ "agent", "policy", CONFIG_PATH, true, NULL, 0, 0 },
+	{ "agent", "log_level", CONFIG_STRING, false, "info", 0, 0 },
+	{ "agent", "stop_timeout", CONFIG_INT, false, "10", 0, 600 },
+	{ "tls", "ca", CONFIG_PATH, true, NULL, 0, 0 },
+	{ "tls", "cert", CONFIG_PATH, true, NULL, 0, 0 },
+	{ "tls", "key", CONFIG_PATH, true, NULL, 0, 0 },
+	{ "keys", "action_pub", CONFIG_PATH, true, NULL, 0, 0 },
+	{ "keys", "result", CONFIG_PATH, true, NULL, 0, 0 },
+	{ "audit", "path", CONFIG_PATH, true, NULL, 0, 0 },
+	{ "audit", "rotate_size", CONFIG_STRING, false, "256M", 0, 0 },
+};
+const size_t agent_config_schema_len =
+    sizeof(agent_config_schema) / sizeof(agent_config_schema[0]);

@@ -1,0 +1,242 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The hub's internals, shared by its three files and included only by
+ * server/hub*.c: hub.c runs the lws/libev loop (callback, sweep, reload,
+ * shutdown, the send queue, the public calls of hub.h); hub_tls.c checks
+ * certificates (TLS setup, the verify callback, the verdict kept on the
+ * SSL, the check at the upgrade); hub_session.c runs a session (hello,
+ * frames, results and their result_acks, refusals, session ends).
+ * Everything here runs on the service thread unless said otherwise.
+ */
+#ifndef SIGNET_HUB_INT_H
+#define SIGNET_HUB_INT_H
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+#include <libwebsockets.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "actions.h"
+#include "clock.h"
+#include "hub.h"
+#include "metrics.h"
+#include "netaddr.h"
+#include "ratelimit.h"
+
+#define HUB_VHOST_NAME "signet-agents"
+#define HUB_REFUSE_PROTOCOL "signet-refuse-unnamed"
+#define HUB_CONN_MAGIC 0x5349474eu           /* "SIGN" */
+#define HUB_BUCKETS 4096                      /* host map; power of two */
+#define HUB_PEER_MAX NETADDR_PEER_MAX
+#define HUB_SUBJECT_MAX 192
+#define HUB_RX_CHUNK 65536                    /* one read, not one message */
+#define HUB_KEEP_BUFFER 65536                 /* kept between messages */
+#define HUB_TLS_TIMEOUT_SECS 10               /* TLS + upgrade must be done */
+#define HUB_PING_PAYLOAD "signet"             /* echoed in the pong */
+
+/* An action frame, or a result_ack, on its way to an agent. */
+struct hub_out {
+	struct hub_out *next;
+	bool is_ack;                   /* a result_ack: nothing to undeliver */
+	char host_id[IDENTITY_NAME_MAX + 1];
+	char action_id[ACTIONS_ID_LEN + 1];
+	size_t len;
+	unsigned char *buf;            /* LWS_PRE bytes, then the frame */
+};
+
+/*
+ * One agent connection: the lws per-session data of the signet.v1
+ * protocol, zeroed by lws. Valid from the upgrade filter until
+ * LWS_CALLBACK_WSI_DESTROY, which always comes.
+ */
+struct hub_conn {
+	uint32_t magic;                /* HUB_CONN_MAGIC once set up */
+	struct lws *wsi;
+	struct hub_conn *prev, *next;  /* hub->conns: every identified one */
+	struct hub_conn *hnext;        /* hub->buckets chain */
+	bool listed, mapped;
+	X509 *cert;                    /* the peer's certificate (a ref) */
+	struct identity id;            /* verified at the upgrade */
+	char peer[HUB_PEER_MAX];       /* "ADDR:PORT" */
+
+	bool hello_done;               /* session open: registry knows it */
+	bool ended;                    /* session closed in registry + audit */
+	bool closing;                  /* close decided; input ignored */
+	uint16_t close_code;           /* for a close made from the timer */
+	char close_text[64];
+	bool peer_closed;
+	int peer_code;
+	uint64_t session;
+	int64_t established_ms;        /* the WebSocket opened */
+	int64_t last_valid_ms;         /* established, last frame or pong */
+	int64_t ping_sent_ms;          /* 0: no ping out */
+	bool want_ping;                /* the sweep asked for one */
+	bool hello_late;               /* the sweep fired the hello deadline */
+	bool silent;                   /* no pong in time: drop, no close */
+
+	char *buf;                     /* the message being assembled */
+	size_t len, cap;
+
+	struct hub_out *out_head, *out_tail;   /* frames to write */
+	size_t nout;                   /* action frames among them */
+	size_t nack;                   /* result_acks among them */
+};
+
+struct hub {
+	struct server_ctx *ctx;        /* borrowed */
+	struct lws_context *lws;
+	/*
+	 * Ours, handed to lws as a foreign libev loop: epoll instead of
+	 * poll() over every agent's socket (O(1) per event, which is what
+	 * makes 10,000 agents affordable), and a loop we can step and stop
+	 * ourselves, which lws_service() cannot do with an event library.
+	 */
+	struct ev_loop *loop;
+	void *foreign_loops[1];
+	struct lws_protocols protocols[3];
+	lws_retry_bo_t retry;
+	char *listen_host, *cert_path, *key_path, *ca_path;
+	int port;
+	int hello_timeout_secs;
+	int ping_secs, hangup_secs;    /* liveness (hub_config) */
+	bool allow_tls12;
+
+	atomic_bool want_reload, want_stop;
+	bool stopping;                 /* service thread only, as below */
+	bool grace_over;
+	lws_sorted_usec_list_t sul_grace;
+	/*
+	 * One timer for every connection's hello deadline and liveness, not
+	 * one per connection: lws keeps timers in one sorted list and inserts
+	 * by walking it, which costs O(connections) per insert and dominated
+	 * the server's CPU at a few thousand agents.
+	 */
+	lws_sorted_usec_list_t sul_sweep;
+
+	struct hub_conn *conns;
+	size_t nconns;
+	struct hub_conn *buckets[HUB_BUCKETS];
+	size_t buffered;               /* bytes in all conns' buffers */
+
+	struct actions *actions;       /* borrowed; NULL: no relay */
+	pthread_mutex_t send_mu;       /* guards the send queue */
+	bool send_mu_ready;
+	struct hub_out *send_head, *send_tail;
+	size_t nsend;
+
+	struct ratelimit reject_rl;    /* auth.rejected records */
+	uint64_t suppressed;
+};
+
+/* Wall-clock milliseconds: registry times. */
+static inline int64_t
+hub_now_ms(void)
+{
+	return clock_wall_ms();
+}
+
+/* ---- hub.c ---- */
+
+/* snprintf that may truncate on purpose (messages, never data). */
+void hub_fmt(char *out, size_t outlen, const char *f, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The socket's peer as netaddr_format writes it, or "unknown". */
+void hub_peer_of_fd(int fd, char *out, size_t outlen);
+
+/* The host's current connection, or NULL. */
+struct hub_conn *hub_map_get(struct hub *hub, const char *host);
+/* Makes c the host's current connection (the old one, if any, unmapped). */
+void hub_map_put(struct hub *hub, struct hub_conn *c);
+/* Unmaps c if it is mapped. */
+void hub_map_remove(struct hub *hub, struct hub_conn *c);
+/* hub->conns: every identified connection. */
+void hub_list_add(struct hub *hub, struct hub_conn *c);
+void hub_list_remove(struct hub *hub, struct hub_conn *c);
+
+/* Frees c's message buffer and gives its bytes back to hub->buffered. */
+void hub_buffer_release(struct hub *hub, struct hub_conn *c);
+
+/* Frees a frame; NULL allowed. */
+void hub_out_free(struct hub_out *o);
+/* Every action frame queued on c ends UNDELIVERED (why); acks go. */
+void hub_out_flush(struct hub *hub, struct hub_conn *c, const char *why);
+/* Queues o (owned from now on) on c and asks for a writeable callback. */
+void hub_out_append(struct hub_conn *c, struct hub_out *o);
+
+/* ---- hub_tls.c ---- */
+
+/* Registers the SSL ex_data slot of the kept verdicts (once per process).
+ * Returns 0 or SIGNET_ERR_ALLOC. */
+int hub_tls_init(void) __attribute__((warn_unused_result));
+
+/* RFC 2253 subject, escaped; "unknown" when cert is NULL or unreadable. */
+void hub_cert_subject(X509 *cert, char *out, size_t outlen);
+/* Uppercase hex serial; "unknown" when cert is NULL or unreadable. */
+void hub_cert_serial(X509 *cert, char *out, size_t outlen);
+
+/* LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS: the vhost's TLS
+ * settings lws has no option for. Returns 0, or -1 (do not serve). */
+int hub_tls_setup(struct hub *hub, SSL_CTX *sctx);
+/* LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION: 0 accepts the
+ * peer's certificate, 1 refuses it (counted, logged, audited). */
+int hub_verify_peer(struct hub *hub, struct lws *wsi, X509_STORE_CTX *xs,
+    int preverify_ok);
+/* LWS_CALLBACK_SSL_INFO: a TLS alert we sent (no certificate: refused). */
+void hub_ssl_info(struct hub *hub, struct lws *wsi,
+    const struct lws_ssl_info *si);
+/* LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: sets c up and checks the
+ * peer's certificate. Returns 0 (c listed, c->id and c->cert set) or -1
+ * (refused: lws closes the connection). */
+int hub_conn_identify(struct hub *hub, struct lws *wsi, struct hub_conn *c);
+
+/* ---- hub_session.c ---- */
+
+/* Printable ASCII copy of one of our own messages for the audit log;
+ * returns out. */
+const char *hub_clean(const char *in, char *out, size_t outlen);
+/* cJSON members; false when out of memory (put_str: v NULL adds none). */
+bool hub_put_str(cJSON *o, const char *k, const char *v);
+bool hub_put_num(cJSON *o, const char *k, double v);
+/* Appends event with data (consumed; ok false: building it failed).
+ * Returns 0, SIGNET_ERR_ALLOC, or audit_append's error (logged). */
+int hub_audit_event(struct hub *hub, const char *event, cJSON *data,
+    bool ok);
+
+/* Counts, logs and audits one refused peer. cert may be NULL; claimed is
+ * the host id the peer's hello named (raw) or NULL. */
+void hub_reject(struct hub *hub, const char *peer, const char *reason,
+    enum metric which, const char *detail, X509 *cert, const char *claimed);
+/* Ends c's session once (registry, agent.disconnected); detail may be
+ * NULL, code 0 for none. */
+void hub_end_session(struct hub *hub, struct hub_conn *c, const char *reason,
+    const char *detail, int code);
+/* Closes c from outside its own callback (its timer fires at once). */
+void hub_schedule_close(struct hub_conn *c, uint16_t code, const char *text);
+/* Closes c from within its own callback: stages the close frame and
+ * returns -1, which the callback returns. */
+int hub_close_now(struct hub_conn *c, uint16_t code, const char *text);
+/* hub_end_session, then hub_close_now: returns -1. */
+int hub_drop_session(struct hub *hub, struct hub_conn *c, uint16_t code,
+    const char *text, const char *reason, const char *detail);
+
+/* LWS_CALLBACK_RECEIVE: one chunk of a message. Returns 0, or -1 when c
+ * is being closed. */
+int hub_conn_receive(struct hub *hub, struct hub_conn *c, const void *in,
+    size_t len);
+/* LWS_CALLBACK_TIMER: a scheduled close, a silent peer, the hello
+ * deadline. Returns 0, or -1 (close c). */
+int hub_conn_timer(struct hub *hub, struct hub_conn *c);
+/* LWS_CALLBACK_CLOSED: the session ends here unless it ended before. */
+void hub_conn_closed(struct hub *hub, struct hub_conn *c);
+/* LWS_CALLBACK_WSI_DESTROY: always comes; c is unlinked and emptied. */
+void hub_conn_destroy(struct hub *hub, struct hub_conn *c);
+
+#endif

@@ -1,0 +1,674 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * One agent's session on the hub (hub.h, "The session" and "Actions"):
+ * messages assembled within their limits, the hello that opens a session,
+ * inventory and action_result frames, the result_ack of each durable
+ * result, refusals (auth.rejected, rate limited), the session's end
+ * (agent.disconnected) and the ways a connection is closed.
+ */
+#include "hub_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit.h"
+#include "envelope.h"
+#include "log.h"
+#include "text.h"
+#include "wire.h"
+
+/* Printable ASCII copy of one of our own messages for the audit log. */
+const char *
+hub_clean(const char *in, char *out, size_t outlen)
+{
+	size_t i = 0;
+
+	if (outlen == 0)
+		return "";
+	for (; in != NULL && *in != '\0' && i + 1 < outlen; in++)
+		out[i++] = (*in >= 0x20 && *in < 0x7f) ? *in : '?';
+	out[i] = '\0';
+	return out;
+}
+
+bool
+hub_put_str(cJSON *o, const char *k, const char *v)
+{
+	return v == NULL || cJSON_AddStringToObject(o, k, v) != NULL;
+}
+
+bool
+hub_put_num(cJSON *o, const char *k, double v)
+{
+	return cJSON_AddNumberToObject(o, k, v) != NULL;
+}
+
+/* Appends event with data (consumed); logs a failure. */
+int
+hub_audit_event(struct hub *hub, const char *event, cJSON *data, bool ok)
+{
+	struct err_msg msg;
+	int r;
+
+	if (data == NULL || !ok) {
+		cJSON_Delete(data);
+		log_error("audit %s not written: out of memory", event);
+		return SIGNET_ERR_ALLOC;
+	}
+	err_clear(&msg);
+	r = audit_append(hub->ctx->audit, event, SERVER_ACTOR, data, NULL,
+	    &msg);
+	cJSON_Delete(data);
+	if (r != 0)
+		log_error("audit %s not written: %s (%s)", event, msg.text,
+		    err_str(r));
+	return r;
+}
+
+/*
+ * Queues a result_ack for the result of (action_id, request_sha256) on c:
+ * called only once that result is durable in the audit log (or was
+ * before). An agent that does not read its acknowledgements is dropped
+ * rather than let them pile up.
+ */
+static int
+ack_result(struct hub *hub, struct hub_conn *c, const char *action_id,
+    const char *request_sha256)
+{
+	struct wire_result_ack ack;
+	struct hub_out *o = NULL;
+	char *text = NULL;
+	size_t len = 0;
+	int r;
+
+	if (c->nack >= HUB_CONN_ACK_MAX)
+		return hub_drop_session(hub, c, HUB_CLOSE_BUSY, "server busy",
+		    "busy", "the agent does not read its result_acks");
+	memset(&ack, 0, sizeof(ack));
+	memcpy(ack.action_id, action_id, sizeof(ack.action_id));
+	memcpy(ack.request_sha256, request_sha256,
+	    sizeof(ack.request_sha256));
+	r = wire_build_result_ack(&ack, &text, &len);
+	if (r == 0) {
+		o = calloc(1, sizeof(*o));
+		if (o != NULL)
+			o->buf = malloc(LWS_PRE + len);
+	}
+	if (r != 0 || o == NULL || o->buf == NULL) {
+		free(text);
+		hub_out_free(o);
+		log_error("agent %s: out of memory acknowledging action %s; "
+		    "it will send the result again", c->id.name, action_id);
+		return 0;
+	}
+	o->is_ack = true;
+	memcpy(o->host_id, c->id.name, strlen(c->id.name) + 1);
+	memcpy(o->action_id, action_id, sizeof(o->action_id));
+	memcpy(o->buf + LWS_PRE, text, len);
+	o->len = len;
+	free(text);
+	hub_out_append(c, o);
+	return 0;
+}
+
+/* Token bucket for auth.rejected records (see HUB_REJECT_BURST). */
+static bool
+reject_token(struct hub *hub)
+{
+	return ratelimit_take(&hub->reject_rl, HUB_REJECT_BURST,
+	    clock_mono_ms());
+}
+
+/*
+ * Counts, logs and audits one refused peer. cert may be NULL; claimed is
+ * the host id the peer's hello named (raw, escaped here) or NULL.
+ */
+void
+hub_reject(struct hub *hub, const char *peer, const char *reason,
+    enum metric which, const char *detail, X509 *cert, const char *claimed)
+{
+	char subject[HUB_SUBJECT_MAX], serial[IDENTITY_SERIAL_MAX + 1];
+	char det[ERR_MSG_MAX], host[96];
+	cJSON *d = NULL;
+	bool ok;
+
+	metrics_inc(hub->ctx->metrics, which);
+	subject[0] = serial[0] = host[0] = '\0';
+	if (cert != NULL) {
+		hub_cert_subject(cert, subject, sizeof(subject));
+		hub_cert_serial(cert, serial, sizeof(serial));
+	}
+	if (claimed != NULL)
+		(void)text_escape_str(claimed, host, sizeof(host));
+	(void)hub_clean(detail, det, sizeof(det));
+	log_warn("agent refused: reason=%s peer=%s subject=\"%s\" "
+	    "serial=%s: %s", reason, peer, subject, serial, det);
+	if (!reject_token(hub)) {
+		hub->suppressed++;
+		return;
+	}
+	d = cJSON_CreateObject();
+	ok = d != NULL && hub_put_str(d, "reason", reason) &&
+	    hub_put_str(d, "detail", det) && hub_put_str(d, "peer", peer) &&
+	    hub_put_str(d, "subject", cert != NULL ? subject : NULL) &&
+	    hub_put_str(d, "serial", cert != NULL ? serial : NULL) &&
+	    hub_put_str(d, "host_id", claimed != NULL ? host : NULL) &&
+	    (hub->suppressed == 0 ||
+	    hub_put_num(d, "suppressed", (double)hub->suppressed));
+	if (hub_audit_event(hub, "auth.rejected", d, ok) == 0)
+		hub->suppressed = 0;
+}
+
+/*
+ * Ends c's session (once): the registry marks the host offline if this is
+ * still its session, and agent.disconnected is audited.
+ */
+void
+hub_end_session(struct hub *hub, struct hub_conn *c, const char *reason,
+    const char *detail, int code)
+{
+	char det[ERR_MSG_MAX];
+	cJSON *d;
+	bool ok;
+
+	if (!c->hello_done || c->ended)
+		return;
+	c->ended = true;
+	hub_out_flush(hub, c, "the agent connection closed");
+	registry_disconnect(hub->ctx->registry, c->id.name, c->session,
+	    hub_now_ms());
+	hub_map_remove(hub, c);
+	(void)hub_clean(detail, det, sizeof(det));
+	log_info("agent disconnected: host=%s session=%llu reason=%s peer=%s"
+	    "%s%s", c->id.name, (unsigned long long)c->session, reason,
+	    c->peer, detail != NULL ? ": " : "", detail != NULL ? det : "");
+	d = cJSON_CreateObject();
+	ok = d != NULL && hub_put_str(d, "host_id", c->id.name) &&
+	    hub_put_num(d, "session", (double)c->session) &&
+	    hub_put_str(d, "serial", c->id.serial) &&
+	    hub_put_str(d, "reason", reason) &&
+	    hub_put_str(d, "peer", c->peer) &&
+	    hub_put_str(d, "detail", detail != NULL ? det : NULL) &&
+	    (code == 0 || hub_put_num(d, "code", code));
+	(void)hub_audit_event(hub, "agent.disconnected", d, ok);
+}
+
+/*
+ * Closes c from outside its own callback (another connection's hello, the
+ * reload, shutdown): the wsi's timer fires at once and its callback
+ * returns -1 after staging the close frame.
+ */
+void
+hub_schedule_close(struct hub_conn *c, uint16_t code, const char *text)
+{
+	if (c->closing)
+		return;
+	c->closing = true;
+	c->close_code = code;
+	hub_fmt(c->close_text, sizeof(c->close_text), "%s", text);
+	lws_set_timer_usecs(c->wsi, 1);
+}
+
+/* Closes c from within its own callback: stage the frame, return -1. */
+int
+hub_close_now(struct hub_conn *c, uint16_t code, const char *text)
+{
+	c->closing = true;
+	lws_close_reason(c->wsi, (enum lws_close_status)code,
+	    (unsigned char *)text, strlen(text));
+	return -1;
+}
+
+/* Drops an agent after its hello (bad frame, too big...). */
+int
+hub_drop_session(struct hub *hub, struct hub_conn *c, uint16_t code,
+    const char *text, const char *reason, const char *detail)
+{
+	hub_end_session(hub, c, reason, detail, 0);
+	return hub_close_now(c, code, text);
+}
+
+/* The hello arrived (c->buf): check it, open the session. */
+static int
+handle_hello(struct hub *hub, struct hub_conn *c)
+{
+	struct wire_hello h;
+	struct keys_public pub;
+	struct err_msg msg;
+	struct hub_conn *old;
+	char det[ERR_MSG_MAX], nab[32];
+	uint64_t replaced = 0, session;
+	cJSON *d;
+	bool ok;
+	int r;
+
+	err_clear(&msg);
+	r = wire_parse_hello(c->buf, c->len, &h, &msg);
+	if (r != 0) {
+		hub_reject(hub, c->peer, "bad_hello", M_AGENT_AUTH_BAD_HELLO,
+		    msg.text, c->cert, NULL);
+		return hub_close_now(c, HUB_CLOSE_POLICY, "bad hello");
+	}
+	if (strcmp(h.host_id, c->id.name) != 0) {
+		hub_fmt(det, sizeof(det), "hello host_id \"%s\" but "
+		    "the certificate's CN is \"%s\"", h.host_id, c->id.name);
+		hub_reject(hub, c->peer, "host_mismatch",
+		    M_AGENT_AUTH_HOST_MISMATCH, det, c->cert, h.host_id);
+		return hub_close_now(c, HUB_CLOSE_POLICY,
+		    "host_id does not match the certificate");
+	}
+	r = server_ctx_agent_key(hub->ctx, h.host_id, &pub, &msg);
+	if (r != 0) {
+		if (r == SIGNET_ERR_NOT_FOUND)
+			hub_fmt(det, sizeof(det), "no result key "
+			    "registered for %s (%s/%s.pub)", h.host_id,
+			    hub->ctx->agents_dir, h.host_id);
+		else
+			hub_fmt(det, sizeof(det), "the result key of "
+			    "%s cannot be loaded: %s", h.host_id, msg.text);
+		hub_reject(hub, c->peer, "no_key", M_AGENT_AUTH_NO_KEY, det,
+		    c->cert, h.host_id);
+		return hub_close_now(c, HUB_CLOSE_POLICY,
+		    "no result key registered");
+	}
+	if (strcmp(pub.id, h.result_key_id) != 0) {
+		hub_fmt(det, sizeof(det), "hello result_key_id %s but "
+		    "the key registered for %s is %s", h.result_key_id,
+		    h.host_id, pub.id);
+		hub_reject(hub, c->peer, "key_mismatch",
+		    M_AGENT_AUTH_KEY_MISMATCH, det, c->cert, h.host_id);
+		return hub_close_now(c, HUB_CLOSE_POLICY,
+		    "result_key_id is not the registered key");
+	}
+
+	session = registry_connect(hub->ctx->registry, h.host_id,
+	    h.agent_version, h.docker_version, c->id.not_after, hub_now_ms(),
+	    &replaced);
+	if (session == 0) {
+		log_error("agent %s: out of memory registering it", h.host_id);
+		return hub_close_now(c, HUB_CLOSE_INTERNAL, "internal error");
+	}
+	c->session = session;
+	c->hello_done = true;
+	/* The hello timer may still fire: hub_conn_timer ignores it now. */
+	registry_format_time(c->id.not_after * 1000, nab, sizeof(nab));
+	d = cJSON_CreateObject();
+	ok = d != NULL && hub_put_str(d, "host_id", h.host_id) &&
+	    hub_put_num(d, "session", (double)session) &&
+	    hub_put_str(d, "serial", c->id.serial) &&
+	    hub_put_str(d, "agent_version", h.agent_version) &&
+	    hub_put_str(d, "docker_version", h.docker_version) &&
+	    hub_put_str(d, "result_key_id", h.result_key_id) &&
+	    hub_put_str(d, "cert_not_after", nab) &&
+	    hub_put_str(d, "peer", c->peer);
+	old = hub_map_get(hub, h.host_id);
+	if (old == c || (old != NULL && old->session != replaced))
+		old = NULL;
+	if (hub_audit_event(hub, "agent.connected", d, ok) != 0) {
+		/*
+		 * Nothing happens unrecorded: refuse the agent. The registry
+		 * already dropped the old session, so that one goes too.
+		 */
+		registry_disconnect(hub->ctx->registry, h.host_id, session,
+		    hub_now_ms());
+		c->ended = true;
+		if (old != NULL) {
+			hub_end_session(hub, old, "replaced",
+			    "audit unavailable", 0);
+			hub_schedule_close(old, HUB_CLOSE_INTERNAL,
+			    "audit unavailable");
+		}
+		return hub_close_now(c, HUB_CLOSE_INTERNAL,
+		    "audit unavailable");
+	}
+	log_info("agent connected: host=%s session=%llu serial=%s "
+	    "agent_version=%s docker_version=%s peer=%s", h.host_id,
+	    (unsigned long long)session, c->id.serial, h.agent_version,
+	    h.docker_version, c->peer);
+
+	hub_map_put(hub, c);
+	if (replaced != 0) {
+		metrics_inc(hub->ctx->metrics, M_AGENT_REPLACED);
+		d = cJSON_CreateObject();
+		ok = d != NULL && hub_put_str(d, "host_id", h.host_id) &&
+		    hub_put_num(d, "old_session", (double)replaced) &&
+		    hub_put_num(d, "new_session", (double)session) &&
+		    hub_put_str(d, "old_peer", old != NULL ? old->peer :
+		    NULL) &&
+		    hub_put_str(d, "peer", c->peer);
+		(void)hub_audit_event(hub, "agent.replaced", d, ok);
+		if (old != NULL) {
+			hub_fmt(det, sizeof(det), "replaced by session "
+			    "%llu from %s", (unsigned long long)session,
+			    c->peer);
+			hub_end_session(hub, old, "replaced", det, 0);
+			hub_schedule_close(old, HUB_CLOSE_REPLACED,
+			    "replaced by a newer connection");
+		}
+	}
+	return 0;
+}
+
+/*
+ * An action_result frame: verify on the exact bytes, match with the action
+ * sent, record, then answer whoever waits (see hub.h).
+ */
+static int
+handle_result(struct hub *hub, struct hub_conn *c, struct wire_frame *f)
+{
+	struct envelope_result_payload res;
+	struct keys_public pub;
+	struct action_info info;
+	struct err_msg msg;
+	enum actions_verdict v;
+	uint8_t *raw = NULL;
+	size_t raw_len = 0;
+	char det[ERR_MSG_MAX];
+	const char *st;
+	cJSON *d = NULL, *env;
+	bool ok;
+	int r;
+
+	err_clear(&msg);
+	memset(&res, 0, sizeof(res));
+	r = server_ctx_agent_key(hub->ctx, c->id.name, &pub, &msg);
+	if (r != 0) {
+		log_error("agent %s: cannot load its result key to check a "
+		    "result: %s", c->id.name, msg.text);
+		r = hub_drop_session(hub, c, HUB_CLOSE_INTERNAL,
+		    "internal error", "internal", "result key unavailable");
+		goto out;
+	}
+	r = envelope_result_verify(&pub, f->payload_b64, f->sig_b64, &res,
+	    &raw, &raw_len, &msg);
+	if (r != 0 && r != SIGNET_ERR_BAD_SIGNATURE) {
+		/* Not even a well-formed envelope: a malformed frame. */
+		metrics_inc(hub->ctx->metrics, M_AGENT_FRAMES_BAD);
+		metrics_inc(hub->ctx->metrics, M_ACTION_RESULTS_BAD);
+		log_warn("agent %s sent a malformed action result: %s; "
+		    "dropping it", c->id.name, msg.text);
+		r = hub_drop_session(hub, c, HUB_CLOSE_POLICY, "bad frame",
+		    "bad_frame", msg.text);
+		goto out;
+	}
+	if (r != 0) {
+		metrics_inc(hub->ctx->metrics, M_ACTION_RESULTS_BAD);
+		hub_fmt(det, sizeof(det), "result refused: %s", msg.text);
+		log_warn("agent %s sent a bad action result: %s; dropping it",
+		    c->id.name, msg.text);
+		r = hub_drop_session(hub, c, HUB_CLOSE_POLICY, "bad result",
+		    "bad_result", det);
+		goto out;
+	}
+	v = strcmp(res.host_id, c->id.name) != 0 ? ACTIONS_RESULT_MISMATCH :
+	    actions_claim_result(hub->actions, c->id.name, &res, &info);
+	switch (v) {
+	case ACTIONS_RESULT_UNKNOWN:
+		/* Acknowledged so that it is not sent for ever. */
+		metrics_inc(hub->ctx->metrics, M_ACTION_RESULTS_UNKNOWN);
+		log_warn("agent %s sent a result for unknown action_id=%s "
+		    "(forgotten, or sent by an earlier server): ignored",
+		    c->id.name, res.action_id);
+		r = ack_result(hub, c, res.action_id, res.request_sha256);
+		goto out;
+	case ACTIONS_RESULT_DUPLICATE:
+		/* The first one is durable: this copy is acknowledged too. */
+		metrics_inc(hub->ctx->metrics, M_ACTION_RESULTS_DUPLICATE);
+		log_info("agent %s sent another result for action_id=%s: "
+		    "ignored (accepted once)", c->id.name, res.action_id);
+		r = ack_result(hub, c, res.action_id, res.request_sha256);
+		goto out;
+	case ACTIONS_RESULT_MISMATCH:
+		metrics_inc(hub->ctx->metrics, M_ACTION_RESULTS_BAD);
+		hub_fmt(det, sizeof(det), "result for action_id=%s does not "
+		    "match the action sent to host %s (host_id, "
+		    "container_id, action or request_sha256)", res.action_id,
+		    c->id.name);
+		log_warn("agent %s: %s; dropping it", c->id.name, det);
+		r = hub_drop_session(hub, c, HUB_CLOSE_POLICY, "bad result",
+		    "bad_result", det);
+		goto out;
+	case ACTIONS_RESULT_OK:
+	default:
+		break;
+	}
+	st = envelope_status_name(res.status);
+	d = cJSON_CreateObject();
+	ok = d != NULL && hub_put_str(d, "action_id", res.action_id) &&
+	    hub_put_str(d, "host_id", res.host_id) &&
+	    hub_put_str(d, "status", st != NULL ? st : "FAILURE") &&
+	    hub_put_num(d, "docker_status", (double)res.docker_status) &&
+	    (res.has_error ? hub_put_str(d, "error", res.error) :
+	    cJSON_AddNullToObject(d, "error") != NULL) &&
+	    (env = cJSON_AddObjectToObject(d, "result")) != NULL &&
+	    hub_put_str(env, "payload", f->payload_b64) &&
+	    hub_put_str(env, "sig", f->sig_b64);
+	r = hub_audit_event(hub, "action.result", d, ok);
+	d = NULL;
+	if (r != 0) {
+		actions_unclaim(hub->actions, res.action_id);
+		r = hub_drop_session(hub, c, HUB_CLOSE_INTERNAL,
+		    "audit unavailable", "internal",
+		    "action.result could not be recorded");
+		goto out;
+	}
+	if (actions_complete(hub->actions, &res, hub_now_ms()) != 0)
+		log_error("action %s vanished while its result was recorded",
+		    res.action_id);
+	metrics_inc(hub->ctx->metrics, M_ACTION_RESULTS);
+	log_info("action result: action_id=%s host=%s status=%s "
+	    "docker_status=%lld%s", res.action_id, c->id.name,
+	    st != NULL ? st : "?", (long long)res.docker_status,
+	    info.status == ACTION_TIMEOUT ? " (after its deadline)" : "");
+	actions_wake(hub->actions, res.action_id);
+	r = ack_result(hub, c, res.action_id, res.request_sha256);
+out:
+	free(raw);
+	cJSON_Delete(d);
+	return r;
+}
+
+/* A frame after the hello (c->buf). */
+static int
+handle_frame(struct hub *hub, struct hub_conn *c)
+{
+	struct wire_frame f;
+	struct err_msg msg;
+	size_t count;
+	int r;
+
+	err_clear(&msg);
+	r = wire_parse_agent_frame(c->buf, c->len, &f, &msg);
+	if (r == 0 && f.type == WIRE_ACTION_RESULT &&
+	    hub->actions == NULL) {
+		wire_frame_free(&f);
+		r = err_set(&msg, SIGNET_ERR_FORMAT, "frame type "
+		    "\"action_result\" is not accepted here (no action "
+		    "relay)");
+	}
+	if (r != 0) {
+		metrics_inc(hub->ctx->metrics, M_AGENT_FRAMES_BAD);
+		log_warn("agent %s sent a bad frame (%zu bytes): %s",
+		    c->id.name, c->len, msg.text);
+		return hub_drop_session(hub, c, HUB_CLOSE_POLICY, "bad frame",
+		    "bad_frame", msg.text);
+	}
+	if (f.type == WIRE_ACTION_RESULT) {
+		r = handle_result(hub, c, &f);
+		wire_frame_free(&f);
+		return r;
+	}
+	count = f.inv->count;
+	r = registry_set_inventory(hub->ctx->registry, c->id.name, c->session,
+	    f.inv, hub_now_ms());
+	f.inv = NULL;
+	wire_frame_free(&f);
+	if (r != 0) {
+		log_warn("agent %s: inventory of a stale session %llu ignored",
+		    c->id.name, (unsigned long long)c->session);
+		return 0;
+	}
+	metrics_inc(hub->ctx->metrics, M_AGENT_INVENTORIES);
+	log_debug("inventory: host=%s containers=%zu bytes=%zu", c->id.name,
+	    count, c->len);
+	return 0;
+}
+
+/* Makes room for len more bytes of the current message. */
+static int
+buffer_grow(struct hub *hub, struct hub_conn *c, size_t len, size_t limit)
+{
+	size_t need, ncap;
+	char *nb;
+
+	need = c->len + len;               /* <= limit, checked by caller */
+	if (need <= c->cap)
+		return 0;
+	ncap = c->cap < 4096 ? 4096 : c->cap;
+	while (ncap < need)
+		ncap = ncap > limit / 2 ? limit : ncap * 2;
+	if (ncap - c->cap > HUB_BUFFERED_MAX - hub->buffered)
+		return SIGNET_ERR_TOO_LARGE;
+	nb = realloc(c->buf, ncap);
+	if (nb == NULL)
+		return SIGNET_ERR_ALLOC;
+	hub->buffered += ncap - c->cap;
+	c->buf = nb;
+	c->cap = ncap;
+	return 0;
+}
+
+/* LWS_CALLBACK_RECEIVE: one chunk of a frame of a message. */
+int
+hub_conn_receive(struct hub *hub, struct hub_conn *c, const void *in,
+    size_t len)
+{
+	size_t limit = c->hello_done ? HUB_MESSAGE_MAX : HUB_HELLO_MAX;
+	char det[128];
+	int r;
+
+	if (c->closing)
+		return 0;
+	if (lws_is_first_fragment(c->wsi)) {
+		c->len = 0;
+		if (lws_frame_is_binary(c->wsi)) {
+			metrics_inc(hub->ctx->metrics, M_AGENT_FRAMES_BAD);
+			if (!c->hello_done) {
+				hub_reject(hub, c->peer, "bad_hello",
+				    M_AGENT_AUTH_BAD_HELLO,
+				    "binary frame instead of a hello", c->cert,
+				    NULL);
+				return hub_close_now(c, HUB_CLOSE_BINARY,
+				    "JSON text frames only");
+			}
+			return hub_drop_session(hub, c, HUB_CLOSE_BINARY,
+			    "JSON text frames only", "binary_frame", NULL);
+		}
+	}
+	if (c->len > limit || len > limit - c->len) {
+		hub_fmt(det, sizeof(det), "message over %zu bytes",
+		    limit);
+		metrics_inc(hub->ctx->metrics, M_AGENT_FRAMES_OVERSIZE);
+		if (!c->hello_done) {
+			hub_reject(hub, c->peer, "bad_hello",
+			    M_AGENT_AUTH_BAD_HELLO, det, c->cert, NULL);
+			r = hub_close_now(c, HUB_CLOSE_TOO_BIG,
+			    "message too big");
+		} else {
+			log_warn("agent %s sent a %s", c->id.name, det);
+			r = hub_drop_session(hub, c, HUB_CLOSE_TOO_BIG,
+			    "message too big", "too_big", det);
+		}
+		hub_buffer_release(hub, c);
+		return r;
+	}
+	r = buffer_grow(hub, c, len, limit);
+	if (r != 0) {
+		log_warn("agent connection peer=%s: %s; closing it", c->peer,
+		    r == SIGNET_ERR_ALLOC ? "out of memory" :
+		    "server message buffers full");
+		if (c->hello_done)
+			r = hub_drop_session(hub, c, HUB_CLOSE_BUSY,
+			    "server busy", "busy", NULL);
+		else
+			r = hub_close_now(c, HUB_CLOSE_BUSY, "server busy");
+		hub_buffer_release(hub, c);
+		return r;
+	}
+	if (len > 0)
+		memcpy(c->buf + c->len, in, len);
+	c->len += len;
+	if (!lws_is_final_fragment(c->wsi))
+		return 0;
+
+	metrics_inc(hub->ctx->metrics, M_AGENT_FRAMES_IN);
+	if (c->hello_done)
+		registry_touch(hub->ctx->registry, c->id.name, c->session,
+		    hub_now_ms());
+	r = c->hello_done ? handle_frame(hub, c) : handle_hello(hub, c);
+	c->len = 0;
+	if (c->cap > HUB_KEEP_BUFFER || r != 0)
+		hub_buffer_release(hub, c);
+	return r;
+}
+
+/* LWS_CALLBACK_TIMER: a scheduled close, or the hello deadline. */
+int
+hub_conn_timer(struct hub *hub, struct hub_conn *c)
+{
+	char det[64];
+
+	if (c->silent) {
+		/* Not reading: a close frame would never be taken. */
+		log_info("agent %s: no pong within %d s; dropping", c->id.name,
+		    hub->hangup_secs);
+		c->closing = true;
+		return -1;
+	}
+	if (c->closing)
+		return hub_close_now(c, c->close_code, c->close_text);
+	if (c->hello_done || !c->hello_late)
+		return 0;
+	hub_fmt(det, sizeof(det), "no hello within %d s",
+	    hub->hello_timeout_secs);
+	hub_reject(hub, c->peer, "hello_timeout", M_AGENT_AUTH_HELLO_TIMEOUT,
+	    det, c->cert, NULL);
+	return hub_close_now(c, HUB_CLOSE_POLICY, "hello timeout");
+}
+
+/* LWS_CALLBACK_CLOSED: the session ends here unless it ended before. */
+void
+hub_conn_closed(struct hub *hub, struct hub_conn *c)
+{
+	const char *reason;
+
+	if (!c->hello_done || c->ended)
+		return;
+	if (hub->stopping)
+		reason = "shutdown";
+	else if (c->peer_closed)
+		reason = "peer_closed";
+	else if (c->silent || clock_mono_ms() - c->last_valid_ms >=
+	    (int64_t)(hub->hangup_secs - 1) * 1000)
+		reason = "ping_timeout";
+	else
+		reason = "connection_lost";
+	hub_end_session(hub, c, reason, NULL,
+	    c->peer_closed ? c->peer_code : 0);
+}
+
+/* LWS_CALLBACK_WSI_DESTROY: always comes, user data still there. */
+void
+hub_conn_destroy(struct hub *hub, struct hub_conn *c)
+{
+	hub_end_session(hub, c, hub->stopping ? "shutdown" : "connection_lost",
+	    NULL, 0);
+	hub_out_flush(hub, c, "the agent connection closed");
+	hub_map_remove(hub, c);
+	hub_list_remove(hub, c);
+	hub_buffer_release(hub, c);
+	X509_free(c->cert);
+	c->cert = NULL;
+	c->magic = 0;
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: ISC */
+/* The configuration keys of signet-server (signet.conf(5)). */
+#include "server_config.h"
+
+#include "hub.h"
+
+#define STR(x) #x
+#define XSTR(x) STR(x)          /* a number macro as a string literal */
+
+const struct config_key server_config_schema[] = {
+	{ "server", "agent_listen", CONFIG_LISTEN, false, "0.0.0.0:8444", 0,
+	    0 },
+	{ "server", "api_listen", CONFIG_LISTEN, false, "127.0.0.1:8443", 0,
+	    0 },
+	{ "server", "log_level", CONFIG_STRING, false, "info", 0, 0 },
+	/* seconds an agent has to send its hello after the upgrade */
+	{ "server", "hello_timeout", CONFIG_INT, false, "10", 1, 120 },
+	/* liveness: ping an agent after this many seconds of silence, and
+	 * drop it after this many (the timeout must be longer than the
+	 * interval: checked by server_run) */
+	{ "server", "agent_ping_interval", CONFIG_INT, false,
+	    XSTR(HUB_PING_SECS), HUB_PING_SECS_MIN, HUB_PING_SECS_MAX },
+	{ "server", "agent_timeout", CONFIG_INT, false, XSTR(HUB_HANGUP_SECS),
+	    HUB_HANGUP_SECS_MIN, HUB_HANGUP_SECS_MAX },
+	/* oldest TLS version agents may use: "1.3" (default) or "1.2" */
+	{ "server", "agent_tls_min_version", CONFIG_STRING, false, "1.3", 0,
+	    0 },
+	{ "tls", "ca", CONFIG_PATH, true, NULL, 0, 0 },
+	{ "tls", "crl", CONFIG_PATH, true, NULL, 0, 0 },
+	{ "tls", "cert", CONFIG_PATH, true, NULL, 0, 0 },
+	{ "tls", "key", CONFIG_PATH, true, NULL, 0, 0 },
+	{ "keys", "action", CONFIG_PATH, true, NULL, 0, 0 },
+	{ "keys", "audit", CONFIG_PATH, true, NULL, 0, 0 },
+	{ "keys", "agents_dir", CONFIG_PATH, true, NULL, 0, 0 },
+	{ "audit", "path", CONFIG_PATH, true, NULL, 0, 0 },
+	/* rotate the audit log past this size: bytes, K, M or G; 0 never
+	 * (AUDIT_ROTATE_SIZE_DEFAULT; checked by audit_config_rotate_size) */
+	{ "audit", "rotate_size", CONFIG_STRING, false, "256M", 0, 0 },
+};
+const size_t server_config_schema_len =
+    sizeof(server_config_schema) / sizeof(server_config_schema[0]);
