@@ -397,7 +397,7 @@ wait_for $WAIT grep -q '"event":"agent.disconnected".*"host_id":"steady-01"' "$A
 # In the audit log: each connected once, the silent one ended as
 # ping_timeout after its agent.connected (same session), the answering one
 # as peer_closed, and after the silent one's end.
-python3 - "$AUDIT" <<'EOF' && ok "liveness: the audit records, their reasons and order" || not_ok "liveness: the audit records, their reasons and order"
+if python3 - "$AUDIT" <<'EOF'
 import json, sys
 recs = [json.loads(l) for l in open(sys.argv[1])]
 def of(host, event):
@@ -411,6 +411,8 @@ assert qc[0][0] < qd[0][0] and qc[0][1]["session"] == qd[0][1]["session"], (qc, 
 assert sd[0][1]["reason"] == "peer_closed", sd
 assert sc[0][0] < qc[0][0] < qd[0][0] < sd[0][0], (sc, qc, qd, sd)
 EOF
+then ok "liveness: the audit records, their reasons and order"
+else not_ok "liveness: the audit records, their reasons and order"; fi
 
 # --- SIGTERM: connected agents are told, the server stops cleanly
 sim --pki "$P" --name web-01 --duration 30 >last.out &
