@@ -41,12 +41,11 @@ static struct policy_store *volatile daemon_policy_for_hup;
 
 /* ---- audit ---- */
 
-/* Appends a record (NULL: it could not be built); failures are logged. */
+/* Appends a record, taking data (NULL: it could not be built). */
 static int
-daemon_audit(struct daemon *d, const char *event, const cJSON *data)
+daemon_audit(struct daemon *d, const char *event, cJSON *data)
 {
-	return audit_append_logged(d->audit, event, DAEMON_ACTOR, data,
-	    data != NULL);
+	return audit_event(d->audit, event, DAEMON_ACTOR, data, data != NULL);
 }
 
 /* A new object with host_id set, or NULL. */
@@ -69,7 +68,6 @@ audit_started(struct daemon *d)
 	cJSON *o = audit_data(d), *ids = NULL;
 	char version[DOCKER_VERSION_MAX + 1];
 	size_t i;
-	int r;
 
 	if (pthread_mutex_lock(&d->mu) != 0) {
 		cJSON_Delete(o);
@@ -100,9 +98,7 @@ audit_started(struct daemon *d)
 	if (cJSON_AddNumberToObject(o, "policy_rules",
 	    (double)policy_store_rule_count(d->policy)) == NULL)
 		goto oom;
-	r = daemon_audit(d, "agent.started", o);
-	cJSON_Delete(o);
-	return r;
+	return daemon_audit(d, "agent.started", o);
 oom:
 	cJSON_Delete(ids);
 	cJSON_Delete(o);
@@ -145,7 +141,6 @@ audit_stopped(struct daemon *d, int sig)
 		o = NULL;
 	}
 	(void)daemon_audit(d, "agent.stopped", o);
-	cJSON_Delete(o);
 }
 
 /* ---- signals ---- */
@@ -235,7 +230,6 @@ policy_reload(struct daemon *d)
 		}
 		(void)daemon_audit(d, "policy.reload_refused", o);
 	}
-	cJSON_Delete(o);
 }
 
 /* SIGUSR1: rotate the audit log (on the main loop, not in the handler). */

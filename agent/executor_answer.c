@@ -52,15 +52,7 @@ jitem(cJSON *o, const char *k, cJSON *item, bool *ok)
 	}
 }
 
-
 /* ---- audit ---- */
-
-static int
-audit(struct executor *ex, const char *event, const cJSON *data, bool built)
-{
-	return audit_append_logged(ex->audit, event, EXECUTOR_ACTOR, data,
-	    built);
-}
 
 /*
  * An embedded envelope (audit.h): {"payload","sig"} and, for the server's
@@ -137,8 +129,8 @@ executor_record_received(struct executor *ex, const struct executor_act *act)
 	if (act->rule >= 0)
 		jnum(o, "rule", act->rule, &ok);
 	jitem(o, "action", action_envelope(act), &ok);
-	r = audit(ex, "action.received", o, ok);
-	cJSON_Delete(o);
+	r = audit_event(ex->audit, "action.received", EXECUTOR_ACTOR, o,
+	    ok);
 	return r;
 }
 
@@ -291,8 +283,8 @@ executor_reject(struct executor *ex, struct executor_act *act,
 		jitem(o, "result", result_envelope(&env), &ok);
 	if (resent)
 		jbool(o, "resent", true, &ok);
-	(void)audit(ex, "action.rejected", o, ok);
-	cJSON_Delete(o);
+	(void)audit_event(ex->audit, "action.rejected", EXECUTOR_ACTOR, o,
+	    ok);
 	log_warn("action rejected: action_id=%s authentic=%s key_id=%s "
 	    "result=%s reason=\"%s\"",
 	    act->a.action_id[0] != '\0' ? act->a.action_id : "-",
@@ -333,8 +325,8 @@ executor_deny(struct executor *ex, struct executor_act *act, const char *why)
 	jitem(o, "action", action_envelope(act), &ok);
 	if (r == 0)
 		jitem(o, "result", result_envelope(&env), &ok);
-	(void)audit(ex, "policy.denied", o, ok);
-	cJSON_Delete(o);
+	(void)audit_event(ex->audit, "policy.denied", EXECUTOR_ACTOR, o,
+	    ok);
 	log_warn("action denied: action_id=%s container=%.12s action=%s "
 	    "requested_by=%s why=\"%s\"", act->a.action_id,
 	    act->a.container_id, envelope_action_name(act->a.action),
@@ -376,8 +368,8 @@ executor_finish(struct executor *ex, struct executor_act *act,
 		jitem(o, "result", result_envelope(&env), &ok);
 	if (recovered)
 		jbool(o, "recovered", true, &ok);
-	(void)audit(ex, "action.executed", o, ok);
-	cJSON_Delete(o);
+	(void)audit_event(ex->audit, "action.executed", EXECUTOR_ACTOR, o,
+	    ok);
 	if (status == ENVELOPE_STATUS_SUCCESS)
 		log_info("action executed: action_id=%s container=%.12s "
 		    "action=%s docker_status=%lld duration_ms=%lld",
@@ -438,6 +430,6 @@ executor_frame_refused(struct executor *ex, const char *why,
 	if (data != NULL)
 		jstr(o, "frame_sha256", hex, &ok);
 	jnum(o, "suppressed", (int64_t)suppressed, &ok);
-	(void)audit(ex, "frame.refused", o, ok);
-	cJSON_Delete(o);
+	(void)audit_event(ex->audit, "frame.refused", EXECUTOR_ACTOR, o,
+	    ok);
 }

@@ -239,15 +239,15 @@ int audit_append(struct audit_writer *w, const char *event, const char *actor,
     __attribute__((warn_unused_result));
 
 /*
- * audit_append for a caller that can only log a failure: built false
- * means data could not be made (logged as out of memory; nothing is
- * written, SIGNET_ERR_ALLOC); any other failure is logged with the
- * writer's message. data stays the caller's. Returns audit_append's
- * codes.
+ * The one way a module records an event: appends event with data, which
+ * it takes over and frees on every path. built false (a member could not
+ * be added) or data NULL means the data could not be made: nothing is
+ * written and SIGNET_ERR_ALLOC is returned. A failure is logged ("audit
+ * EVENT not recorded: why"), so a caller whose step goes on either way
+ * may ignore the result. Otherwise returns as audit_append.
  */
-int audit_append_logged(struct audit_writer *w, const char *event,
-    const char *actor, const cJSON *data, bool built)
-    __attribute__((warn_unused_result));
+int audit_event(struct audit_writer *w, const char *event, const char *actor,
+    cJSON *data, bool built);
 
 /* The current head. */
 void audit_get_head(struct audit_writer *w, struct audit_head *head);

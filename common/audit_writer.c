@@ -536,18 +536,20 @@ out:
 }
 
 int
-audit_append_logged(struct audit_writer *w, const char *event,
-    const char *actor, const cJSON *data, bool built)
+audit_event(struct audit_writer *w, const char *event, const char *actor,
+    cJSON *data, bool built)
 {
 	struct err_msg m;
 	int r;
 
 	err_clear(&m);
-	if (!built) {
-		log_error("audit %s: out of memory; not recorded", event);
+	if (data == NULL || !built) {
+		cJSON_Delete(data);
+		log_error("audit %s not recorded: out of memory", event);
 		return SIGNET_ERR_ALLOC;
 	}
 	r = audit_append(w, event, actor, data, NULL, &m);
+	cJSON_Delete(data);
 	if (r != 0)
 		log_error("audit %s not recorded: %s", event, m.text);
 	return r;

@@ -613,27 +613,6 @@ actions_info_json(const struct action_info *a)
 	return o;
 }
 
-/* Appends event with data (consumed). */
-static int
-record(struct audit_writer *w, const char *event, cJSON *d, bool ok)
-{
-	struct err_msg msg;
-	int r;
-
-	err_clear(&msg);
-	if (d == NULL || !ok) {
-		cJSON_Delete(d);
-		log_error("audit %s not written: out of memory", event);
-		return SIGNET_ERR_ALLOC;
-	}
-	r = audit_append(w, event, SERVER_ACTOR_NAME, d, NULL, &msg);
-	cJSON_Delete(d);
-	if (r != 0)
-		log_error("audit %s not written: %s (%s)", event, msg.text,
-		    err_str(r));
-	return r;
-}
-
 int
 actions_undeliver(struct actions *t, struct audit_writer *w, const char *id,
     const char *why)
@@ -655,7 +634,7 @@ actions_undeliver(struct actions *t, struct audit_writer *w, const char *id,
 	    cJSON_AddStringToObject(d, "action_id", id) != NULL &&
 	    cJSON_AddStringToObject(d, "host_id", a.host_id) != NULL &&
 	    cJSON_AddStringToObject(d, "reason", why) != NULL;
-	r = record(w, "action.undelivered", d, ok);
+	r = audit_event(w, "action.undelivered", SERVER_ACTOR_NAME, d, ok);
 	actions_wake(t, id);
 	return r;
 }
@@ -685,7 +664,8 @@ actions_expire_and_record(struct actions *t, struct audit_writer *w,
 		    a.container_id) != NULL &&
 		    cJSON_AddNumberToObject(d, "deadline",
 		    (double)a.deadline) != NULL;
-		(void)record(w, "action.timeout", d, ok);
+		(void)audit_event(w, "action.timeout",
+		    SERVER_ACTOR_NAME, d, ok);
 		actions_wake(t, ids[i]);
 	}
 	return n;

@@ -67,11 +67,9 @@ api_refusal_audit(struct api *api, const struct api_refusal *r,
     const struct api_answer *ans)
 {
 	char error[ERR_MSG_MAX + 128];
-	struct err_msg msg;
 	uint64_t skipped = 0;
 	cJSON *d;
 	bool ok;
-	int rc;
 
 	if (api->ctx == NULL || api->ctx->audit == NULL)
 		return;
@@ -91,16 +89,5 @@ api_refusal_audit(struct api *api, const struct api_refusal *r,
 	    NULL && put(d, "error", error) &&
 	    (skipped == 0 || cJSON_AddNumberToObject(d, "suppressed",
 	    (double)skipped) != NULL);
-	if (!ok) {
-		cJSON_Delete(d);
-		log_error("api: audit %s not written: out of memory",
-		    r->event);
-		return;
-	}
-	err_clear(&msg);
-	rc = audit_append(api->ctx->audit, r->event, SERVER_ACTOR, d, NULL,
-	    &msg);
-	cJSON_Delete(d);
-	if (rc != 0)
-		log_error("api: audit %s not written: %s", r->event, msg.text);
+	(void)audit_event(api->ctx->audit, r->event, SERVER_ACTOR, d, ok);
 }

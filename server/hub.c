@@ -275,7 +275,8 @@ hub_reload(struct hub *hub)
 	    (double)identity_store_crl_next_update(store)))) &&
 	    hub_put_num(d, "checked", (double)checked) &&
 	    hub_put_num(d, "dropped", (double)dropped);
-	(void)hub_audit_event(hub, "server.reloaded", d, ok);
+	(void)audit_event(hub->ctx->audit, "server.reloaded",
+	    SERVER_ACTOR, d, ok);
 	identity_store_free(store);
 }
 

@@ -205,10 +205,6 @@ const char *hub_clean(const char *in, char *out, size_t outlen);
 /* cJSON members; false when out of memory (put_str: v NULL adds none). */
 bool hub_put_str(cJSON *o, const char *k, const char *v);
 bool hub_put_num(cJSON *o, const char *k, double v);
-/* Appends event with data (consumed; ok false: building it failed).
- * Returns 0, SIGNET_ERR_ALLOC, or audit_append's error (logged). */
-int hub_audit_event(struct hub *hub, const char *event, cJSON *data,
-    bool ok);
 
 /* Counts, logs and audits one refused peer. cert may be NULL; claimed is
  * the host id the peer's hello named (raw) or NULL. */

@@ -44,28 +44,6 @@ hub_put_num(cJSON *o, const char *k, double v)
 	return cJSON_AddNumberToObject(o, k, v) != NULL;
 }
 
-/* Appends event with data (consumed); logs a failure. */
-int
-hub_audit_event(struct hub *hub, const char *event, cJSON *data, bool ok)
-{
-	struct err_msg msg;
-	int r;
-
-	if (data == NULL || !ok) {
-		cJSON_Delete(data);
-		log_error("audit %s not written: out of memory", event);
-		return SIGNET_ERR_ALLOC;
-	}
-	err_clear(&msg);
-	r = audit_append(hub->ctx->audit, event, SERVER_ACTOR, data, NULL,
-	    &msg);
-	cJSON_Delete(data);
-	if (r != 0)
-		log_error("audit %s not written: %s (%s)", event, msg.text,
-		    err_str(r));
-	return r;
-}
-
 /*
  * Queues a result_ack for the result of (action_id, request_sha256) on c:
  * called only once that result is durable in the audit log (or was
@@ -156,7 +134,8 @@ hub_reject(struct hub *hub, const char *peer, const char *reason,
 	    hub_put_str(d, "host_id", claimed != NULL ? host : NULL) &&
 	    (hub->suppressed == 0 ||
 	    hub_put_num(d, "suppressed", (double)hub->suppressed));
-	if (hub_audit_event(hub, "auth.rejected", d, ok) == 0)
+	if (audit_event(hub->ctx->audit, "auth.rejected",
+	    SERVER_ACTOR, d, ok) == 0)
 		hub->suppressed = 0;
 }
 
@@ -191,7 +170,8 @@ hub_end_session(struct hub *hub, struct hub_conn *c, const char *reason,
 	    hub_put_str(d, "peer", c->peer) &&
 	    hub_put_str(d, "detail", detail != NULL ? det : NULL) &&
 	    (code == 0 || hub_put_num(d, "code", code));
-	(void)hub_audit_event(hub, "agent.disconnected", d, ok);
+	(void)audit_event(hub->ctx->audit, "agent.disconnected",
+	    SERVER_ACTOR, d, ok);
 }
 
 /*
@@ -305,7 +285,8 @@ handle_hello(struct hub *hub, struct hub_conn *c)
 	old = hub_map_get(hub, h.host_id);
 	if (old == c || (old != NULL && old->session != replaced))
 		old = NULL;
-	if (hub_audit_event(hub, "agent.connected", d, ok) != 0) {
+	if (audit_event(hub->ctx->audit, "agent.connected",
+	    SERVER_ACTOR, d, ok) != 0) {
 		/*
 		 * Nothing happens unrecorded: refuse the agent. The registry
 		 * already dropped the old session, so that one goes too.
@@ -337,7 +318,8 @@ handle_hello(struct hub *hub, struct hub_conn *c)
 		    hub_put_str(d, "old_peer", old != NULL ? old->peer :
 		    NULL) &&
 		    hub_put_str(d, "peer", c->peer);
-		(void)hub_audit_event(hub, "agent.replaced", d, ok);
+		(void)audit_event(hub->ctx->audit, "agent.replaced",
+		    SERVER_ACTOR, d, ok);
 		if (old != NULL) {
 			hub_fmt(det, sizeof(det), "replaced by session "
 			    "%llu from %s", (unsigned long long)session,
@@ -444,7 +426,7 @@ handle_result(struct hub *hub, struct hub_conn *c, struct wire_frame *f)
 	    (env = cJSON_AddObjectToObject(d, "result")) != NULL &&
 	    hub_put_str(env, "payload", f->payload_b64) &&
 	    hub_put_str(env, "sig", f->sig_b64);
-	r = hub_audit_event(hub, "action.result", d, ok);
+	r = audit_event(hub->ctx->audit, "action.result", SERVER_ACTOR, d, ok);
 	d = NULL;
 	if (r != 0) {
 		actions_unclaim(hub->actions, res.action_id);

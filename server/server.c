@@ -197,27 +197,6 @@ copy_path(char *dst, size_t dstlen, const struct config *cfg,
 	return 0;
 }
 
-/* Writes a server.* record; a failure is an error of its own. */
-static int
-audit_server(struct server_ctx *ctx, const char *event, cJSON *d, bool ok)
-{
-	struct err_msg msg;
-	int r;
-
-	err_clear(&msg);
-	if (d == NULL || !ok) {
-		cJSON_Delete(d);
-		fprintf(stderr, PROG ": audit %s: out of memory\n", event);
-		return SIGNET_ERR_ALLOC;
-	}
-	r = audit_append(ctx->audit, event, SERVER_ACTOR, d, NULL, &msg);
-	cJSON_Delete(d);
-	if (r != 0)
-		fprintf(stderr, PROG ": cannot write %s to the audit log: %s\n",
-		    event, msg.text);
-	return r;
-}
-
 int
 server_run(const char *config_path)
 {
@@ -445,7 +424,7 @@ server_run(const char *config_path)
 	    cJSON_AddNumberToObject(d, "actions_reloaded", (double)reloaded) !=
 	    NULL;
 	keys_secret_wipe(&audit_key);
-	if (audit_server(&ctx, "server.started", d, ok) != 0)
+	if (audit_event(ctx.audit, "server.started", SERVER_ACTOR, d, ok) != 0)
 		goto out;
 
 	st.hub = hub;
@@ -475,7 +454,7 @@ server_run(const char *config_path)
 	ok = d != NULL && cJSON_AddStringToObject(d, "reason", r == 0 ?
 	    (sig == SIGINT ? "SIGINT" : "SIGTERM") : "agent listener failed")
 	    != NULL;
-	(void)audit_server(&ctx, "server.stopped", d, ok);
+	(void)audit_event(ctx.audit, "server.stopped", SERVER_ACTOR, d, ok);
 	log_info(PROG " stopped");
 	rc = r == 0 ? 0 : SERVER_EXIT_FAIL;
 out:
