@@ -44,31 +44,6 @@ executor_unlock(struct executor *ex)
 	(void)pthread_mutex_unlock(&ex->mu);
 }
 
-int
-executor_b64_decode(const char *b64, size_t max, uint8_t **out, size_t *len)
-{
-	const char *end = NULL;
-	size_t n = strlen(b64), got = 0;
-	uint8_t *buf;
-
-	*out = NULL;
-	*len = 0;
-	if (n == 0 || n / 4 > max / 3 + 1)
-		return SIGNET_ERR_TOO_LARGE;
-	buf = malloc(max + 1);
-	if (buf == NULL)
-		return SIGNET_ERR_ALLOC;
-	if (sodium_base642bin(buf, max, b64, n, NULL, &got, &end,
-	    sodium_base64_VARIANT_ORIGINAL) != 0 || *end != '\0') {
-		free(buf);
-		return SIGNET_ERR_FORMAT;
-	}
-	buf[got] = '\0';
-	*out = buf;
-	*len = got;
-	return 0;
-}
-
 /* ---- the pipeline ---- */
 
 /*
@@ -84,8 +59,8 @@ read_claims(struct executor_act *act)
 
 	if (act->payload_b64 == NULL || act->raw != NULL)
 		return;
-	if (executor_b64_decode(act->payload_b64, EXECUTOR_FRAME_MAX, &act->raw,
-	    &act->raw_len) != 0)
+	if (text_b64_decode(act->payload_b64, strlen(act->payload_b64),
+	    EXECUTOR_FRAME_MAX, &act->raw, &act->raw_len) != 0)
 		return;
 	envelope_sha256_hex(act->raw, act->raw_len, act->sha);
 	act->have_sha = true;

@@ -138,15 +138,6 @@ void executor_lock(struct executor *ex);
 void executor_unlock(struct executor *ex);
 
 /*
- * Decodes NUL-terminated base64 text of at most max decoded bytes into a
- * new NUL-terminated buffer *out (free it) of *len bytes. Returns 0,
- * SIGNET_ERR_TOO_LARGE (empty, or over max), SIGNET_ERR_FORMAT or
- * SIGNET_ERR_ALLOC; *out is NULL on failure.
- */
-int executor_b64_decode(const char *b64, size_t max, uint8_t **out,
-    size_t *len) __attribute__((warn_unused_result));
-
-/*
  * The whole pipeline for one frame (executor_handle_frame's contract);
  * parsed is the caller's parse of data or NULL; mode other than
  * EXECUTOR_MODE_RUN answers an authentic action without running it.

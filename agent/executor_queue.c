@@ -49,8 +49,8 @@ peek_container(const char *payload_b64, char key[65])
 
 	key[0] = '\0';
 	/* Base64 decodes to fewer bytes than it has: its length bounds it. */
-	if (payload_b64 == NULL || executor_b64_decode(payload_b64,
-	    strlen(payload_b64), &raw, &raw_len) != 0)
+	if (payload_b64 == NULL || text_b64_decode(payload_b64,
+	    strlen(payload_b64), strlen(payload_b64), &raw, &raw_len) != 0)
 		goto out;
 	payload = cJSON_ParseWithLength((const char *)raw, raw_len);
 	c = cJSON_GetObjectItemCaseSensitive(payload, "container_id");

@@ -114,8 +114,8 @@ asn1_time_text(const ASN1_TIME *t, char *buf, size_t bufsz)
  * The subject in DER order ("CN=bob,OU=operator"), escaped for a message.
  * Never fails: a subject that cannot be printed reads "(unprintable)".
  */
-static const char *
-subject_text(const X509 *x, char *out, size_t outlen)
+const char *
+identity_subject_text(const X509 *x, char *out, size_t outlen)
 {
 	const unsigned long flags = ASN1_STRFLGS_RFC2253 |
 	    XN_FLAG_SEP_COMMA_PLUS | XN_FLAG_FN_SN |
@@ -141,13 +141,8 @@ out:
 	return out;
 }
 
-/*
- * Uppercase hex of x's serial into out (IDENTITY_SERIAL_MAX + 1 bytes).
- * Returns 0, -1 when the serial is negative or over 20 octets (RFC 5280),
- * SIGNET_ERR_ALLOC.
- */
-static int
-serial_hex(const X509 *x, char *out)
+int
+identity_serial_hex(const X509 *x, char out[static IDENTITY_SERIAL_MAX + 1])
 {
 	BIGNUM *bn = NULL;
 	char *hex = NULL;
@@ -381,8 +376,8 @@ identity_verify_x509(const struct identity_store *store, X509 *leaf,
 		now = (int64_t)time(NULL);
 	/* Whatever OpenSSL queues here is ours to discard. */
 	ERR_set_mark();
-	(void)subject_text(leaf, subj, sizeof(subj));
-	sr = serial_hex(leaf, id.serial);
+	(void)identity_subject_text(leaf, subj, sizeof(subj));
+	sr = identity_serial_hex(leaf, id.serial);
 	if (sr == SIGNET_ERR_ALLOC) {
 		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
 		goto out;
@@ -635,7 +630,7 @@ check_ca(const char *path, X509 *ca, int64_t now, struct err_msg *msg)
 	uint32_t xflags, ku;
 	int64_t nb, na;
 
-	(void)subject_text(ca, subj, sizeof(subj));
+	(void)identity_subject_text(ca, subj, sizeof(subj));
 	xflags = X509_get_extension_flags(ca);
 	if ((xflags & EXFLAG_INVALID) != 0)
 		return err_set(msg, SIGNET_ERR_CERT,

@@ -139,6 +139,22 @@ const char *identity_crl_state_name(enum identity_crl_state state);
  * SSL_CTX does that itself).
  */
 X509 *identity_store_ca_x509(const struct identity_store *store);
+
+/*
+ * The subject of x in the certificate's order with RFC 2253 escaping
+ * ("CN=web-01,OU=agent"), escaped again for a message (text_escape) into
+ * out; "(unprintable)" when it cannot be printed. Returns out.
+ */
+const char *identity_subject_text(const X509 *x, char *out, size_t outlen);
+
+/*
+ * Uppercase hex of x's serial into out, as openssl(1) prints it. Returns
+ * 0, -1 when the serial is negative or over 20 octets (RFC 5280; out is
+ * then ""), SIGNET_ERR_ALLOC.
+ */
+int identity_serial_hex(const X509 *x,
+    char out[static IDENTITY_SERIAL_MAX + 1])
+    __attribute__((warn_unused_result));
 X509_CRL *identity_store_crl_x509(const struct identity_store *store);
 
 /*

@@ -70,6 +70,14 @@ text_vis(const void *in, size_t inlen, char *out, size_t outlen)
 }
 
 char *
+text_vis_str(const char *in, char *out, size_t outlen)
+{
+	if (in == NULL)
+		in = "";
+	return escape(in, strlen(in), false, out, outlen);
+}
+
+char *
 text_escape_str(const char *in, char *out, size_t outlen)
 {
 	if (in == NULL)

@@ -28,6 +28,9 @@ char *text_escape_str(const char *in, char *out, size_t outlen);
  */
 char *text_vis(const void *in, size_t inlen, char *out, size_t outlen);
 
+/* text_vis of a NUL-terminated string; NULL gives "". */
+char *text_vis_str(const char *in, char *out, size_t outlen);
+
 /*
  * Parses a whole decimal integer in [min, max] from s (no sign for
  * non-negative ranges is required; leading '+' and spaces refused).

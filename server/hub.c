@@ -267,8 +267,8 @@ hub_reload(struct hub *hub)
 	    0LL);
 	d = cJSON_CreateObject();
 	ok = d != NULL && cJSON_AddBoolToObject(d, "ok", loaded) != NULL &&
-	    hub_put_str(d, "error", loaded ? NULL : hub_clean(msg.text, err,
-	    sizeof(err))) &&
+	    hub_put_str(d, "error", loaded ? NULL : text_vis_str(msg.text,
+	    err, sizeof(err))) &&
 	    (store == NULL || (hub_put_num(d, "crl_last_update",
 	    (double)identity_store_crl_last_update(store)) &&
 	    hub_put_num(d, "crl_next_update",

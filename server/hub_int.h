@@ -177,10 +177,6 @@ void hub_out_append(struct hub_conn *c, struct hub_out *o);
  * Returns 0 or SIGNET_ERR_ALLOC. */
 int hub_tls_init(void) __attribute__((warn_unused_result));
 
-/* RFC 2253 subject, escaped; "unknown" when cert is NULL or unreadable. */
-void hub_cert_subject(X509 *cert, char *out, size_t outlen);
-/* Uppercase hex serial; "unknown" when cert is NULL or unreadable. */
-void hub_cert_serial(X509 *cert, char *out, size_t outlen);
 
 /* LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS: the vhost's TLS
  * settings lws has no option for. Returns 0, or -1 (do not serve). */
@@ -199,9 +195,6 @@ int hub_conn_identify(struct hub *hub, struct lws *wsi, struct hub_conn *c);
 
 /* ---- hub_session.c ---- */
 
-/* Printable ASCII copy of one of our own messages for the audit log;
- * returns out. */
-const char *hub_clean(const char *in, char *out, size_t outlen);
 /* cJSON members; false when out of memory (put_str: v NULL adds none). */
 bool hub_put_str(cJSON *o, const char *k, const char *v);
 bool hub_put_num(cJSON *o, const char *k, double v);

@@ -18,20 +18,6 @@
 #include "text.h"
 #include "wire.h"
 
-/* Printable ASCII copy of one of our own messages for the audit log. */
-const char *
-hub_clean(const char *in, char *out, size_t outlen)
-{
-	size_t i = 0;
-
-	if (outlen == 0)
-		return "";
-	for (; in != NULL && *in != '\0' && i + 1 < outlen; in++)
-		out[i++] = (*in >= 0x20 && *in < 0x7f) ? *in : '?';
-	out[i] = '\0';
-	return out;
-}
-
 bool
 hub_put_str(cJSON *o, const char *k, const char *v)
 {
@@ -114,12 +100,13 @@ hub_reject(struct hub *hub, const char *peer, const char *reason,
 	metrics_inc(hub->ctx->metrics, which);
 	subject[0] = serial[0] = host[0] = '\0';
 	if (cert != NULL) {
-		hub_cert_subject(cert, subject, sizeof(subject));
-		hub_cert_serial(cert, serial, sizeof(serial));
+		(void)identity_subject_text(cert, subject, sizeof(subject));
+		if (identity_serial_hex(cert, serial) != 0)
+			(void)snprintf(serial, sizeof(serial), "unknown");
 	}
 	if (claimed != NULL)
 		(void)text_escape_str(claimed, host, sizeof(host));
-	(void)hub_clean(detail, det, sizeof(det));
+	(void)text_vis_str(detail, det, sizeof(det));
 	log_warn("agent refused: reason=%s peer=%s subject=\"%s\" "
 	    "serial=%s: %s", reason, peer, subject, serial, det);
 	if (!reject_token(hub)) {
@@ -158,7 +145,7 @@ hub_end_session(struct hub *hub, struct hub_conn *c, const char *reason,
 	registry_disconnect(hub->ctx->registry, c->id.name, c->session,
 	    hub_now_ms());
 	hub_map_remove(hub, c);
-	(void)hub_clean(detail, det, sizeof(det));
+	(void)text_vis_str(detail, det, sizeof(det));
 	log_info("agent disconnected: host=%s session=%llu reason=%s peer=%s"
 	    "%s%s", c->id.name, (unsigned long long)c->session, reason,
 	    c->peer, detail != NULL ? ": " : "", detail != NULL ? det : "");

@@ -129,51 +129,6 @@ verified_drop(SSL *ssl)
 	verified_free(NULL, v, NULL, 0, 0, NULL);
 }
 
-/* RFC 2253 subject, escaped for logs and the audit log. */
-void
-hub_cert_subject(X509 *cert, char *out, size_t outlen)
-{
-	BIO *b = NULL;
-	char raw[HUB_SUBJECT_MAX];
-	int n;
-
-	(void)snprintf(out, outlen, "unknown");
-	if (cert == NULL)
-		return;
-	b = BIO_new(BIO_s_mem());
-	if (b == NULL)
-		return;
-	/* RFC 2253 escaping, in the certificate's order (CN=..,OU=..). */
-	if (X509_NAME_print_ex(b, X509_get_subject_name(cert), 0,
-	    XN_FLAG_RFC2253 & ~XN_FLAG_DN_REV) >= 0) {
-		n = BIO_read(b, raw, (int)sizeof(raw) - 1);
-		if (n >= 0) {
-			raw[n] = '\0';
-			(void)text_escape(raw, (size_t)n, out, outlen);
-		}
-	}
-	BIO_free(b);
-}
-
-/* Uppercase hex serial (as openssl(1) and struct identity print it). */
-void
-hub_cert_serial(X509 *cert, char *out, size_t outlen)
-{
-	BIGNUM *bn = NULL;
-	char *hex = NULL;
-
-	(void)snprintf(out, outlen, "unknown");
-	if (cert == NULL)
-		return;
-	bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
-	if (bn != NULL)
-		hex = BN_bn2hex(bn);
-	if (hex != NULL && strlen(hex) <= IDENTITY_SERIAL_MAX)
-		(void)snprintf(out, outlen, "%s", hex);
-	OPENSSL_free(hex);
-	BN_free(bn);
-}
-
 /*
  * Why a certificate was refused, from OpenSSL's verdict (x509_err, or
  * X509_V_OK when OpenSSL accepted it) and, for what OpenSSL does not
@@ -208,7 +163,8 @@ classify(struct identity_store *store, X509 *leaf, int x509_err,
 	}
 	if (store == NULL || leaf == NULL)
 		return "certificate";
-	hub_cert_serial(leaf, serial, sizeof(serial));
+	if (identity_serial_hex(leaf, serial) != 0)
+		(void)snprintf(serial, sizeof(serial), "unknown");
 	if (identity_store_serial_revoked(store, serial, NULL) == 1)
 		return "revoked";
 	r = identity_verify_x509(store, leaf, NULL,
