@@ -15,6 +15,7 @@
 
 #include <curl/curl.h>
 
+#include "dynbuf.h"
 #include "jsonx.h"
 #include "log.h"
 #include "text.h"
@@ -28,11 +29,10 @@ struct docker_client {
 	const atomic_bool *abort;      /* set: give up the request under way */
 };
 
-/* A bounded answer buffer. */
+/* An answer, bounded by its dynbuf's maximum. */
 struct dbuf {
-	char *data;
-	size_t len, cap, max;
-	bool over;                     /* answer over max */
+	struct dynbuf buf;
+	bool over;                     /* answer over the maximum */
 	bool oom;
 };
 
@@ -111,32 +111,16 @@ static size_t
 dbuf_write(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
 	struct dbuf *b = userdata;
-	size_t n, ncap;
-	char *p;
+	int r;
 
 	if (size != 1)
 		return 0;
-	n = nmemb;
-	if (b->len > b->max || n > b->max - b->len) {
+	r = dynbuf_add(&b->buf, ptr, nmemb);
+	if (r == SIGNET_ERR_TOO_LARGE)
 		b->over = true;
-		return 0;                   /* curl fails with WRITE_ERROR */
-	}
-	if (n + 1 > b->cap - b->len) {
-		ncap = b->cap == 0 ? 16384 : b->cap;
-		while (ncap - b->len < n + 1)
-			ncap = ncap > b->max / 2 ? b->max + 1 : ncap * 2;
-		p = realloc(b->data, ncap);
-		if (p == NULL) {
-			b->oom = true;
-			return 0;
-		}
-		b->data = p;
-		b->cap = ncap;
-	}
-	memcpy(b->data + b->len, ptr, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-	return n;
+	else if (r != 0)
+		b->oom = true;
+	return r == 0 ? nmemb : 0;     /* else curl fails with WRITE_ERROR */
 }
 
 int
@@ -187,7 +171,7 @@ transfer_error(CURLcode cc, const char *errbuf, const struct dbuf *b,
     const char *socket_path, const char *path, struct err_msg *msg)
 {
 	char esc[CURL_ERROR_SIZE * 2];
-	size_t max = b->max;
+	size_t max = b->buf.max;
 
 	if (b->oom)
 		return err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
@@ -210,10 +194,10 @@ error_message(const struct dbuf *b, char *out, size_t outlen)
 	const char *m = NULL;
 
 	out[0] = '\0';
-	if (b->len == 0 || b->len > 4096)
+	if (dynbuf_len(&b->buf) == 0 || dynbuf_len(&b->buf) > 4096)
 		return;
-	if (jsonx_parse_object("dockerd error", b->data, b->len, 4, &root,
-	    NULL) != 0)
+	if (jsonx_parse_object("dockerd error", dynbuf_ptr(&b->buf),
+	    dynbuf_len(&b->buf), 4, &root, NULL) != 0)
 		return;
 	if (jsonx_get_string(root, "message", true, "error", &m, NULL) ==
 	    0 && m != NULL)
@@ -258,13 +242,15 @@ docker_get(struct docker_client *dc, const char *path, size_t max,
 {
 	char errbuf[CURL_ERROR_SIZE];
 	char dmsg[DOCKER_ERRTEXT_MAX];
-	struct dbuf b = { NULL, 0, 0, max, false, false };
+	struct dbuf b;
 	CURLcode cc;
 	long status = 0;
 	int r;
 
 	*body = NULL;
 	*body_len = 0;
+	memset(&b, 0, sizeof(b));
+	dynbuf_init(&b.buf, max);
 	if (docker_setup_handle(dc->curl, dc->socket_path, path, errbuf) != 0 ||
 	    curl_easy_setopt(dc->curl, CURLOPT_HTTPGET, 1L) != CURLE_OK ||
 	    curl_easy_setopt(dc->curl, CURLOPT_TIMEOUT_MS, timeout_ms) !=
@@ -307,17 +293,16 @@ docker_get(struct docker_client *dc, const char *path, size_t max,
 		    dmsg[0] != '\0' ? "\"" : "");
 		goto out;
 	}
-	if (b.data == NULL) {
+	if (dynbuf_len(&b.buf) == 0) {
 		r = err_set(msg, SIGNET_ERR_FORMAT,
 		    "dockerd GET %s: empty answer", path);
 		goto out;
 	}
-	*body = b.data;
-	*body_len = b.len;
-	b.data = NULL;
-	r = 0;
+	*body = dynbuf_take(&b.buf, body_len);
+	r = *body != NULL ? 0 : err_set(msg, SIGNET_ERR_ALLOC,
+	    "out of memory");
 out:
-	free(b.data);
+	dynbuf_free(&b.buf);
 	return r;
 }
 
@@ -596,13 +581,14 @@ docker_action(struct docker_client *dc, const char *id,
 	char errbuf[CURL_ERROR_SIZE];
 	char dmsg[DOCKER_ERRTEXT_MAX], esc[CURL_ERROR_SIZE * 2];
 	char path[160];
-	struct dbuf b = { NULL, 0, 0, DOCKER_SMALL_MAX, false, false };
+	struct dbuf b = { .over = false };
 	const char *verb;
 	long timeout_ms, status = 0;
 	CURLcode cc;
 	int n, r;
 
 	*http_status = 0;
+	dynbuf_init(&b.buf, DOCKER_SMALL_MAX);
 	if (id == NULL || !text_is_hex(id, 64))
 		return err_set(msg, SIGNET_ERR_INVALID_ARG,
 		    "container id must be 64 lowercase hex digits");
@@ -683,6 +669,6 @@ docker_action(struct docker_client *dc, const char *id,
 	    "dockerd POST %s: HTTP %ld%s%s%s", verb, status,
 	    dmsg[0] != '\0' ? " \"" : "", dmsg, dmsg[0] != '\0' ? "\"" : "");
 out:
-	free(b.data);
+	dynbuf_free(&b.buf);
 	return r;
 }

@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "clock.h"
+#include "dynbuf.h"
 #include "cmd.h"
 #include "fileio.h"
 #include "text.h"
@@ -72,8 +73,7 @@ http_response_free(struct http_response *resp)
 
 /* The answer body, growing up to HTTP_ANSWER_MAX. */
 struct sink {
-	char *buf;
-	size_t len, cap;
+	struct dynbuf buf;
 	bool over;
 };
 
@@ -81,31 +81,13 @@ static size_t
 sink_write(char *data, size_t size, size_t nmemb, void *user)
 {
 	struct sink *s = user;
-	size_t n = nmemb;
+	int r;
 
 	(void)size;                            /* always 1 (libcurl docs) */
-	if (n > HTTP_ANSWER_MAX - s->len) {
+	r = dynbuf_add(&s->buf, data, nmemb);
+	if (r == SIGNET_ERR_TOO_LARGE)
 		s->over = true;
-		return 0;
-	}
-	if (s->len + n + 1 > s->cap) {
-		size_t want = s->len + n + 1, ncap;
-		char *nb;
-
-		ncap = s->cap < 16384 ? 16384 : s->cap;
-		while (ncap < want)
-			ncap = ncap > (HTTP_ANSWER_MAX + 1) / 2 ?
-			    HTTP_ANSWER_MAX + 1 : ncap * 2;
-		nb = realloc(s->buf, ncap);
-		if (nb == NULL)
-			return 0;
-		s->buf = nb;
-		s->cap = ncap;
-	}
-	memcpy(s->buf + s->len, data, n);
-	s->len += n;
-	s->buf[s->len] = '\0';
-	return n;
+	return r == 0 ? nmemb : 0;
 }
 
 static int
@@ -226,6 +208,7 @@ http_request(const struct http_opts *o, const char *method,
 
 	memset(resp, 0, sizeof(*resp));
 	memset(&sink, 0, sizeof(sink));
+	dynbuf_init(&sink.buf, HTTP_ANSWER_MAX);
 	memset(&prog, 0, sizeof(prog));
 	resp->failure = HTTP_FAIL_LOCAL;
 	prog.o = o;
@@ -335,23 +318,18 @@ http_request(const struct http_opts *o, const char *method,
 		r = err_set(msg, SIGNET_ERR_INTERNAL, "no HTTP status");
 		goto out;
 	}
-	if (sink.buf == NULL) {
-		sink.buf = calloc(1, 1);
-		if (sink.buf == NULL) {
-			r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
-			goto out;
-		}
+	resp->body = dynbuf_take(&sink.buf, &resp->len);
+	if (resp->body == NULL) {
+		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+		goto out;
 	}
-	resp->body = sink.buf;
-	resp->len = sink.len;
 	resp->failure = HTTP_FAIL_NONE;
-	sink.buf = NULL;
 	r = 0;
 out:
 	curl_easy_cleanup(h);
 	curl_slist_free_all(hdrs);
 	sodium_free(key);                      /* wipes */
-	free(sink.buf);
+	dynbuf_free(&sink.buf);
 	return r;
 }
 

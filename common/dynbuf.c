@@ -13,7 +13,7 @@
 
 #include "err.h"
 
-#define DYNBUF_FIRST 256
+#define DYNBUF_FIRST 4096
 
 void
 dynbuf_init(struct dynbuf *b, size_t max)
