@@ -80,6 +80,20 @@ cmd_getopt_reset(void)
 	opterr = 0;                    /* cmd_common_opt says what failed */
 }
 
+bool
+cmd_too_many_args(const char *cmd, int argc, char **argv, int first,
+    void (*usage)(FILE *))
+{
+	char esc[128];
+
+	if (first >= argc)
+		return false;
+	fprintf(stderr, "signetctl %s: unexpected argument \"%s\"\n", cmd,
+	    text_escape_str(argv[first], esc, sizeof(esc)));
+	usage(stderr);
+	return true;
+}
+
 int
 cmd_conn_finish(struct cmd_ctx *ctx, const char *cmd)
 {

@@ -100,6 +100,14 @@ void cmd_getopt_reset(void);
 int cmd_conn_finish(struct cmd_ctx *ctx, const char *cmd);
 
 /*
+ * Whether argv[first..argc) holds words a command does not take: if so,
+ * says "signetctl CMD: unexpected argument" (the first, escaped) and
+ * prints the command's usage on stderr.
+ */
+bool cmd_too_many_args(const char *cmd, int argc, char **argv, int first,
+    void (*usage)(FILE *));
+
+/*
  * The exit code for an HTTP status: 2xx CMD_OK, 403 and 401 CMD_DENIED,
  * 504 CMD_TIMEOUT, 503 CMD_UNREACHABLE, anything else CMD_FAIL.
  */

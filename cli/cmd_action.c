@@ -102,7 +102,7 @@ cmd_report_action(const char *cmd, const struct http_response *resp,
 			http_print_failure(cmd, resp);
 			if (cJSON_IsString(id))
 				fprintf(stderr, "signetctl %s: action_id %s\n",
-				    cmd, http_term_safe(id->valuestring, ids,
+				    cmd, text_vis_str(id->valuestring, ids,
 				    sizeof(ids)));
 		}
 		goto out;
@@ -111,7 +111,7 @@ cmd_report_action(const char *cmd, const struct http_response *resp,
 		print_action(stdout, doc);
 		if (resp->status == 202)
 			printf("(not waiting: see signetctl action-status "
-			    "%s)\n", http_term_safe(id->valuestring, ids,
+			    "%s)\n", text_vis_str(id->valuestring, ids,
 			    sizeof(ids)));
 		if (fflush(stdout) != 0)
 			rc = CMD_FAIL;
@@ -119,10 +119,10 @@ cmd_report_action(const char *cmd, const struct http_response *resp,
 	}
 	er = cJSON_GetObjectItemCaseSensitive(doc, "error");
 	fprintf(stderr, "signetctl %s: server answered %ld: action %s %s%s%s\n",
-	    cmd, resp->status, http_term_safe(id->valuestring, ids,
-	    sizeof(ids)), http_term_safe(st->valuestring, sts, sizeof(sts)),
+	    cmd, resp->status, text_vis_str(id->valuestring, ids,
+	    sizeof(ids)), text_vis_str(st->valuestring, sts, sizeof(sts)),
 	    cJSON_IsString(er) ? ": " : "", cJSON_IsString(er) ?
-	    http_term_safe(er->valuestring, ers, sizeof(ers)) : "");
+	    text_vis_str(er->valuestring, ers, sizeof(ers)) : "");
 	print_action(stderr, doc);
 out:
 	cJSON_Delete(doc);
@@ -178,13 +178,8 @@ cmd_action(struct cmd_ctx *ctx, int argc, char **argv)
 		id = argv[optind++];
 	if (optind < argc)
 		verb = argv[optind++];
-	if (optind < argc) {
-		fprintf(stderr, "signetctl action: unexpected argument "
-		    "\"%s\"\n", text_escape_str(argv[optind], esc,
-		    sizeof(esc)));
-		usage_action(stderr);
+	if (cmd_too_many_args("action", argc, argv, optind, usage_action))
 		goto out;
-	}
 	if (id == NULL || verb == NULL || reason == NULL) {
 		fprintf(stderr, "signetctl action: a container id, an action "
 		    "and --reason are required\n");

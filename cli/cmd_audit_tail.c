@@ -197,7 +197,7 @@ print_record(const cJSON *rec)
 	    sizeof(sq)) : "-", when,
 	    http_json_cell(rec, "event", ev, sizeof(ev)),
 	    http_json_cell(rec, "actor", actor, sizeof(actor)),
-	    http_term_safe(d != NULL ? d : "{}", text, sizeof(text)));
+	    text_vis_str(d != NULL ? d : "{}", text, sizeof(text)));
 	free(d);
 }
 
@@ -360,13 +360,8 @@ cmd_audit_tail(struct cmd_ctx *ctx, int argc, char **argv)
 			goto out;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "signetctl audit tail: unexpected argument "
-		    "\"%s\"\n", text_escape_str(argv[optind], esc,
-		    sizeof(esc)));
-		usage_tail(stderr);
+	if (cmd_too_many_args("audit tail", argc, argv, optind, usage_tail))
 		goto out;
-	}
 	if (has_interval && !do_follow) {
 		fprintf(stderr, "signetctl audit tail: --interval goes with "
 		    "--follow\n");

@@ -43,7 +43,7 @@ name_cell(const cJSON *row, char *out, size_t outlen)
 		return;
 	}
 	s = first->valuestring;
-	(void)http_term_safe(s[0] == '/' ? s + 1 : s, out, outlen);
+	(void)text_vis_str(s[0] == '/' ? s + 1 : s, out, outlen);
 }
 
 /* Docker's short id (the first 12 hex digits), else the escaped value. */
@@ -79,7 +79,7 @@ cmd_containers(struct cmd_ctx *ctx, int argc, char **argv)
 	};
 	static const char *const headers[] = { "ID", "HOST", "NAME", "IMAGE",
 	    "STATE", "STATUS" };
-	char path[512] = "/api/containers", esc[160];
+	char path[512] = "/api/containers";
 	const char *host = NULL, *state = NULL;
 	struct http_table t;
 	const cJSON *list, *row;
@@ -104,13 +104,8 @@ cmd_containers(struct cmd_ctx *ctx, int argc, char **argv)
 			goto out;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "signetctl containers: unexpected argument "
-		    "\"%s\"\n", text_escape_str(argv[optind], esc,
-		    sizeof(esc)));
-		usage_containers(stderr);
+	if (cmd_too_many_args("containers", argc, argv, optind, usage_containers))
 		goto out;
-	}
 	rc = cmd_conn_finish(ctx, "containers");
 	if (rc != CMD_OK)
 		goto out;

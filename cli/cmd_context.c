@@ -51,7 +51,7 @@ context_args(struct cmd_ctx *ctx, const char *cmd, int argc, char **argv,
 		CMD_COMMON_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
-	char path[CONTEXT_PATH_MAX], esc[160];
+	char path[CONTEXT_PATH_MAX];
 	struct err_msg msg;
 	bool chosen;
 	int opt, r;
@@ -70,13 +70,8 @@ context_args(struct cmd_ctx *ctx, const char *cmd, int argc, char **argv,
 			return CMD_USAGE;
 		}
 	}
-	if (argc - optind > max_args) {
-		fprintf(stderr, "signetctl %s: unexpected argument \"%s\"\n",
-		    cmd, text_escape_str(argv[optind + max_args], esc,
-		    sizeof(esc)));
-		usage(stderr);
+	if (cmd_too_many_args(cmd, argc, argv, optind + max_args, usage))
 		return CMD_USAGE;
-	}
 	if (optind < argc)
 		*name = argv[optind];
 	if (context_path(ctx->config, path, sizeof(path), &chosen,
@@ -208,7 +203,7 @@ cmd_context_list(struct cmd_ctx *ctx, int argc, char **argv)
 		    use != NULL && strcmp(use, c->name) == 0 ? "*" : "");
 		(void)snprintf(http_table_cell(&t, k, 1), t.cell, "%s",
 		    c->name);
-		(void)http_term_safe(c->value[CONTEXT_SERVER][0] != '\0' ?
+		(void)text_vis_str(c->value[CONTEXT_SERVER][0] != '\0' ?
 		    c->value[CONTEXT_SERVER] : "-", http_table_cell(&t, k, 2),
 		    t.cell);
 	}
@@ -262,7 +257,7 @@ cmd_context_show(struct cmd_ctx *ctx, int argc, char **argv)
 	for (f = 0; f < CONTEXT_NFIELDS; f++)
 		printf("%s:%*s %s\n", context_field_names[f],
 		    (int)(6 - strlen(context_field_names[f])), "",
-		    http_term_safe(c->value[f][0] != '\0' ? c->value[f] : "-",
+		    text_vis_str(c->value[f][0] != '\0' ? c->value[f] : "-",
 		    cell, sizeof(cell)));
 	rc = fflush(stdout) == 0 ? CMD_OK : CMD_FAIL;
 out:

@@ -48,7 +48,6 @@ cmd_hosts(struct cmd_ctx *ctx, int argc, char **argv)
 	struct http_table t;
 	const cJSON *list, *row;
 	cJSON *doc = NULL;
-	char esc[160];
 	size_t r, c;
 	int opt, rc = CMD_USAGE;
 
@@ -65,13 +64,8 @@ cmd_hosts(struct cmd_ctx *ctx, int argc, char **argv)
 			goto out;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "signetctl hosts: unexpected argument "
-		    "\"%s\"\n", text_escape_str(argv[optind], esc,
-		    sizeof(esc)));
-		usage_hosts(stderr);
+	if (cmd_too_many_args("hosts", argc, argv, optind, usage_hosts))
 		goto out;
-	}
 	rc = cmd_conn_finish(ctx, "hosts");
 	if (rc != CMD_OK)
 		goto out;

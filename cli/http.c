@@ -184,7 +184,7 @@ progress_tick(void *user, curl_off_t dltotal, curl_off_t dlnow,
 	p->drawn = true;
 	/* \r and erase to the end of line: the line is redrawn in place. */
 	fprintf(stderr, "\r\033[K%s %" PRId64 " s",
-	    http_term_safe(p->o->progress, label, sizeof(label)), s);
+	    text_vis_str(p->o->progress, label, sizeof(label)), s);
 	fflush(stderr);
 	return 0;
 }
@@ -366,57 +366,13 @@ http_path_add_query(char *path, size_t size, const char *name,
 	return 0;
 }
 
-char *
-http_term_safe(const char *s, char *out, size_t outlen)
-{
-	static const char hexd[] = "0123456789abcdef";
-	size_t o = 0, cut = 0;
-
-	if (outlen == 0)
-		return out;
-	for (; s != NULL && *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-		char tmp[4];
-		size_t n;
-
-		if (c >= 0x20 && c < 0x7f && c != '\\') {
-			tmp[0] = (char)c;
-			n = 1;
-		} else if (c == '\\') {
-			tmp[0] = tmp[1] = '\\';
-			n = 2;
-		} else {
-			tmp[0] = '\\';
-			tmp[1] = 'x';
-			tmp[2] = hexd[c >> 4];
-			tmp[3] = hexd[c & 0xf];
-			n = 4;
-		}
-		if (n > outlen - 1 - o) {
-			/* Cut at the last whole token that leaves room. */
-			o = cut;
-			if (outlen >= 4) {
-				memcpy(out + o, "...", 3);
-				o += 3;
-			}
-			break;
-		}
-		memcpy(out + o, tmp, n);
-		o += n;
-		if (outlen >= 4 && o <= outlen - 4)
-			cut = o;
-	}
-	out[o] = '\0';
-	return out;
-}
-
 const char *
 http_json_cell(const cJSON *obj, const char *key, char *out, size_t outlen)
 {
 	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
 
 	if (cJSON_IsString(it))
-		return http_term_safe(it->valuestring, out, outlen);
+		return text_vis_str(it->valuestring, out, outlen);
 	if (cJSON_IsNumber(it) && it->valuedouble >= -9e15 &&
 	    it->valuedouble <= 9e15)
 		(void)snprintf(out, outlen, "%.0f", it->valuedouble);
@@ -484,14 +440,14 @@ http_print_failure(const char *cmd, const struct http_response *resp)
 	char text[600], head[201];
 
 	if (cJSON_IsString(e)) {
-		(void)http_term_safe(e->valuestring, text, sizeof(text));
+		(void)text_vis_str(e->valuestring, text, sizeof(text));
 	} else {
 		size_t n = resp->len < sizeof(head) - 1 ? resp->len :
 		    sizeof(head) - 1;
 
 		memcpy(head, resp->body != NULL ? resp->body : "", n);
 		head[n] = '\0';
-		(void)http_term_safe(head, text, sizeof(text));
+		(void)text_vis_str(head, text, sizeof(text));
 	}
 	fprintf(stderr, "signetctl %s: server answered %ld: %s\n", cmd,
 	    resp->status, text);

@@ -99,12 +99,6 @@ int http_path_add_query(char *path, size_t size, const char *name,
  */
 void http_print_failure(const char *cmd, const struct http_response *resp);
 
-/*
- * Writes s made safe for a terminal into out (always NUL-terminated):
- * printable ASCII stays, every other byte becomes \xHH; a result that
- * does not fit ends with "...". Returns out.
- */
-char *http_term_safe(const char *s, char *out, size_t outlen);
 
 /*
  * A member of obj as a terminal-safe cell in out: strings escaped,
@@ -127,7 +121,7 @@ int http_get_list(const char *cmd, const struct http_opts *o,
 
 /*
  * A plain text table of nrows x ncols cells of at most cell - 1 bytes
- * each (fill them with http_term_safe or http_json_cell output).
+ * each (fill them with text_vis_str or http_json_cell output).
  */
 struct http_table {
 	size_t ncols, nrows, cell;

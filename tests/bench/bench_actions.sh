@@ -100,6 +100,7 @@ run_build() {
 		    (s + a + d) * k + c }' | tee -a "$T_DIR/bench-$label.out"
 	kill "$AGENT_PID" "$SERVER_PID" 2>/dev/null
 	wait "$AGENT_PID" "$SERVER_PID" 2>/dev/null || true
+	R_PIDS=()                      # gone: the exit trap must not kill them
 }
 
 if [ -n "${BASELINE:-}" ]; then
