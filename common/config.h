@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * INI configuration (SPEC §8) read with libinih against a schema: every
- * key must be known, appear once, and hold a value of its type; required
+ * INI configuration (docs/commands.md) read with libinih against a schema:
+ * every key must be known, appear once, and hold a value of its type; required
  * keys must be present. Errors read "FILE:LINE: what is wrong".
  */
 #ifndef SIGNET_CONFIG_H

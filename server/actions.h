@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * The server's table of actions (SPEC §4, §5): every action the operator
- * API signed and handed to the hub, its state, and who waits for it.
- * Written by the API's thread (new actions), the hub's service thread
- * (results, undelivered frames) and the API watchdog (deadlines); every
+ * The server's table of actions (docs/protocol.md, docs/http-api.md): every
+ * action the operator API signed and handed to the hub, its state, and who
+ * waits for it. Written by the API's thread (new actions), the hub's service
+ * thread (results, undelivered frames) and the API watchdog (deadlines); every
  * function is thread-safe (one mutex; nothing slow runs under it).
  *
  * States: an action starts PENDING and ends once in UNDELIVERED (its frame

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * The operator HTTPS API (SPEC §5): libmicrohttpd over GnuTLS, TLS 1.3,
- * mutual TLS. GnuTLS only requests a client certificate; every request's
- * certificate is then checked with identity_verify_der against the
- * server's current CA + CRL (the agent listener's check), and its role
- * decides what it may do. Answers are JSON ({"error":"why"} on failure)
- * except /metrics (Prometheus text):
+ * The operator HTTPS API (docs/http-api.md): libmicrohttpd over GnuTLS, TLS
+ * 1.3, mutual TLS. GnuTLS only requests a client certificate; every request's
+ * certificate is then checked with identity_verify_der against the server's
+ * current CA + CRL (the agent listener's check), and its role decides what it
+ * may do. Answers are JSON ({"error":"why"} on failure) except /metrics
+ * (Prometheus text):
  *
  *   no client certificate                      401
  *   certificate refused (chain, dates, CRL,

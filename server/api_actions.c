@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * The operator API's action routes (SPEC §4, §5): POST
- * /api/containers/{id}/actions signs an action, records it, hands it to
+ * The operator API's action routes (docs/protocol.md, docs/http-api.md):
+ * POST /api/containers/{id}/actions signs an action, records it, hands it to
  * the hub and (unless ?wait=0) leaves the request to wait, suspended, for
  * the action table to say it ended; GET /api/actions/{id} shows an action.
  *
@@ -264,7 +264,7 @@ api_action_post(struct api *api, const struct api_post *post,
 		goto out;
 	}
 	added = true;
-	/* Nothing runs unrecorded (SPEC §7). */
+	/* Nothing runs unrecorded (docs/audit.md). */
 	r = record_requested(api, p, &env, &msg);
 	if (r != 0) {
 		metrics_inc(api->ctx->metrics, M_ACTIONS_AUDIT_FAILED);

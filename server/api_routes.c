@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * The operator API's routes: request target checks, the role table of
- * SPEC §5, query validation, and the GET handlers. Everything here runs
- * after the client certificate was verified (api.c).
+ * docs/http-api.md, query validation, and the GET handlers. Everything here
+ * runs after the client certificate was verified (api.c).
  */
 #include "api_int.h"
 

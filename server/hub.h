@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * The agent hub (SPEC §3): the WSS listener agents dial into, with
+ * The agent hub (docs/protocol.md): the WSS listener agents dial into, with
  * libwebsockets on the OpenSSL backend, subprotocol "signet.v1".
  *
  * Who may connect. TLS 1.3 only by default; a client certificate is
@@ -30,15 +30,15 @@
  * frame under a lock and wake the service loop (lws_cancel_service); the
  * work happens on the service thread.
  *
- * Actions (SPEC §4). hub_send_action() queues a signed action frame for a
- * host; the service thread moves it to the host's current connection and
- * writes it from LWS_CALLBACK_SERVER_WRITEABLE (one lws_write each). A
- * frame that cannot reach an agent (host not connected by then, queue
- * full, the connection closed before the frame was written, shutdown)
- * ends its action as UNDELIVERED (actions_undeliver: audited, waiter
- * woken). An action_result frame is verified with the host's registered
- * result key (agents_dir/HOST-ID.pub) on the exact payload bytes, parsed
- * strictly, and matched with the action table (actions_claim_result):
+ * Actions (docs/protocol.md). hub_send_action() queues a signed action frame
+ * for a host; the service thread moves it to the host's current connection and
+ * writes it from LWS_CALLBACK_SERVER_WRITEABLE (one lws_write each). A frame
+ * that cannot reach an agent (host not connected by then, queue full, the
+ * connection closed before the frame was written, shutdown) ends its action as
+ * UNDELIVERED (actions_undeliver: audited, waiter woken). An action_result
+ * frame is verified with the host's registered result key
+ * (agents_dir/HOST-ID.pub) on the exact payload bytes, parsed strictly, and
+ * matched with the action table (actions_claim_result):
  *   not a well-formed envelope (bad base64, signature length, payload
  *   not a result): a malformed frame (agent.disconnected bad_frame);
  *   bad signature, host_id not this connection's host, or fields not
@@ -101,7 +101,7 @@ struct actions;
 
 #define HUB_SUBPROTOCOL "signet.v1"
 
-/* Largest message from an agent once it said hello (SPEC §3: 1 MiB). */
+/* Largest message from an agent once it said hello (1 MiB). */
 #define HUB_MESSAGE_MAX (1024 * 1024)
 /* Largest first message (the hello) from a peer not yet identified. */
 #define HUB_HELLO_MAX 4096
