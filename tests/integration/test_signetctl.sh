@@ -10,6 +10,7 @@
 # completion, and a clear message for every bad input.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/relay.sh"
+. "$(dirname "$0")/sim.sh"
 SIM="$SIGNET_BUILD_DIR/tests/agent_sim"
 for tool in openssl curl python3 script; do
 	command -v "$tool" >/dev/null || { echo "$tool missing"; exit 77; }
@@ -49,39 +50,9 @@ DEAD="https://localhost:$(free_port)"
 
 ID_C=cccccccccccc3333333333333333333333333333333333333333333333333333
 ID_D=dddddddddddd4444444444444444444444444444444444444444444444444444
-row() {
-	printf '{"id":"%s","names":["/%s"],"image":"busybox:1","state":"running","status":"Up","labels":{},"created":1700000000}' "$1" "$2"
-}
-echo "{\"type\":\"inventory\",\"containers\":[$(row $ID_C db-c)]}" >inv1.json
-echo "{\"type\":\"inventory\",\"containers\":[$(row $ID_D cache-d)]}" >inv2.json
+echo "{\"type\":\"inventory\",\"containers\":[$(inventory_row $ID_C db-c)]}" >inv1.json
+echo "{\"type\":\"inventory\",\"containers\":[$(inventory_row $ID_D cache-d)]}" >inv2.json
 
-SIM_PID=""
-# sim NAME HOST [agent_sim options]: (re)starts the simulated agent of
-# HOST and waits until its inventory is in.
-sim() {
-	local name=$1 host=$2 inv=inv1.json; shift 2
-	[ "$host" = web-02 ] && inv=inv2.json
-	stop_sim
-	"$SIM" --url "wss://localhost:$AGENT_PORT" --ca "$CA" --pki "$P" \
-		--name "$host" --inventory "$inv" --action-pub "$P/keys/action.pub" \
-		"$@" >"sim-$name.out" 2>&1 &
-	SIM_PID=$!
-	SIM_PIDS+=("$SIM_PID")
-	wait_for 10 host_connected "$host"
-}
-stop_sim() {
-	if [ -n "$SIM_PID" ]; then
-		kill "$SIM_PID" 2>/dev/null
-		wait "$SIM_PID" 2>/dev/null
-		SIM_PID=""
-		sleep 0.3
-	fi
-}
-host_connected() {
-	api_get /api/hosts 2>/dev/null |
-		pyq "[h for h in d['hosts'] if h['host_id']=='$1' and h['connected'] and h['container_count'] > 0] != []" |
-		grep -q true
-}
 
 S() { "$SIGNETCTL" "$@"; }
 ALICE=(--server "$U" --ca "$CA" --cert "$P/issued/alice.pem" --key "$P/private/alice.key")

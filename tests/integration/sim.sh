@@ -1,0 +1,42 @@
+# SPDX-License-Identifier: ISC
+# shellcheck shell=bash
+# Sourced by the tests that play agents with tests/tools/agent_sim against
+# a real signet-server (after lib.sh and relay.sh, with SIM, CA, P and
+# SIM_PIDS set): inventory rows, starting and stopping the simulated agent
+# of a host (inventory inv2.json for web-02, inv1.json for the others, in
+# the current directory), and whether a host is connected with its rows.
+
+# inventory_row ID NAME: one running busybox container as a frame's row.
+inventory_row() {
+	printf '{"id":"%s","names":["/%s"],"image":"busybox:1","state":"running","status":"Up","labels":{},"created":1700000000}' "$1" "$2"
+}
+
+SIM_PID=""
+# sim NAME HOST [agent_sim options]: (re)starts the simulated agent of
+# HOST (output in sim-NAME.out) and waits until its inventory is in.
+sim() {
+	local name=$1 host=$2 inv=inv1.json; shift 2
+	[ "$host" = web-02 ] && inv=inv2.json
+	stop_sim
+	"$SIM" --url "wss://localhost:$AGENT_PORT" --ca "$CA" --pki "$P" \
+		--name "$host" --inventory "$inv" --action-pub "$P/keys/action.pub" \
+		"$@" >"sim-$name.out" 2>&1 &
+	SIM_PID=$!
+	SIM_PIDS+=("$SIM_PID")
+	wait_for 10 host_connected "$host"
+}
+
+stop_sim() {
+	if [ -n "$SIM_PID" ]; then
+		kill "$SIM_PID" 2>/dev/null
+		wait "$SIM_PID" 2>/dev/null
+		SIM_PID=""
+		sleep 0.3
+	fi
+}
+
+host_connected() {
+	api_get /api/hosts 2>/dev/null |
+		pyq "[h for h in d['hosts'] if h['host_id']=='$1' and h['connected'] and h['container_count'] > 0] != []" |
+		grep -q true
+}
