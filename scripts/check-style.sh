@@ -7,28 +7,11 @@
 # there is any. Usage: check-style.sh [SOURCE_DIR] (default: this tree).
 set -euo pipefail
 
+. "$(dirname "$0")/c-sources.sh"
 root=${1:-"$(dirname "$0")/.."}
 cd "$root"
 
-# Every .c/.h: in a git tree the tracked ones and the new ones not yet
-# added (not those .gitignore excludes, such as build trees); else every
-# one found outside build directories.
-files=()
-if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-	while IFS= read -r -d '' f; do
-		files+=("$f")
-	done < <(git ls-files -z --cached --others --exclude-standard \
-		-- '*.c' '*.h' | sort -zu)
-else
-	while IFS= read -r -d '' f; do
-		files+=("${f#./}")
-	done < <(find . \( -path './build*' -o -path './.git' \) -prune -o \
-		-type f \( -name '*.c' -o -name '*.h' \) -print0 | sort -z)
-fi
-if [ ${#files[@]} -eq 0 ]; then
-	echo "check-style: no .c/.h files found under $(pwd)" >&2
-	exit 1
-fi
+c_sources check-style || exit 1
 
 # The functions STYLE.md bans (what to use instead is in the awk below).
 banned='strcpy|strcat|sprintf|vsprintf|atoi|atol|strtok|gets'

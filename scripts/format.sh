@@ -17,6 +17,7 @@ fi
 case "${1:-}" in
 -*) echo "usage: scripts/format.sh [--check] [SOURCE_DIR]" >&2; exit 2 ;;
 esac
+. "$(dirname "$0")/c-sources.sh"
 root=${1:-"$(dirname "$0")/.."}
 cd "$root"
 
@@ -30,22 +31,7 @@ if [ ! -f .clang-format ]; then
 	exit 1
 fi
 
-files=()
-if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-	while IFS= read -r -d '' f; do
-		[ -f "$f" ] && files+=("$f")
-	done < <(git ls-files -z --cached --others --exclude-standard \
-		-- '*.c' '*.h' | sort -zu)
-else
-	while IFS= read -r -d '' f; do
-		files+=("${f#./}")
-	done < <(find . \( -path './build*' -o -path './.git' \) -prune -o \
-		-type f \( -name '*.c' -o -name '*.h' \) -print0 | sort -z)
-fi
-if [ ${#files[@]} -eq 0 ]; then
-	echo "format.sh: no .c/.h files found under $(pwd)" >&2
-	exit 1
-fi
+c_sources format.sh || exit 1
 
 if [ "$check" -eq 0 ]; then
 	"$cf" -i --style=file "${files[@]}"
