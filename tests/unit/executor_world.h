@@ -28,7 +28,6 @@
 #include "policy_store.h"
 #include "testlib.h"
 
-
 /* The fake clock starts at the real one: the audit writer stamps records
  * with the real time, and reloading keeps results by their records' age. */
 static int64_t now0;

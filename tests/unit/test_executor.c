@@ -28,7 +28,6 @@
 #include "keys.h"
 #include "testlib.h"
 
-
 /* ---- the audit log, read back ---- */
 
 static size_t

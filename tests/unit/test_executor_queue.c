@@ -22,7 +22,6 @@
 #include "executor_world.h"
 #include "testlib.h"
 
-
 static unsigned wakeups;
 
 static void

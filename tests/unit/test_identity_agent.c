@@ -20,7 +20,6 @@
 #include "identity_fixtures.h"
 #include "testlib.h"
 
-
 /* Writes key as PEM to tmpdir/name with mode. */
 static const char *
 write_key(const char *name, EVP_PKEY *key, mode_t mode)
