@@ -94,12 +94,12 @@
 #include <cjson/cJSON.h>
 #include <libwebsockets.h>
 #include <openssl/err.h>
-#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include <sodium.h>
 
+#include "agent_sim/sim.h"
 #include "clock.h"
 #include "envelope.h"
 #include "fileio.h"
@@ -107,92 +107,8 @@
 #include "keys.h"
 #include "log.h"
 #include "text.h"
-#include "wire.h"
 
-#define SIM_OK 0
-#define SIM_FAILED 1
-#define SIM_USAGE 2
-#define SIM_SETUP 3
-
-#define SIM_FILE_MAX (64u * 1024 * 1024)
-#define SIM_MAX_AGENTS 100000
-#define SIM_MAX_CONTAINERS 5000
-#define SIM_NAME_MAX 256
-#define SIM_TICK_US 100000
-#define SIM_CLOSE_GRACE_MS 3000
-#define SIM_ANSWERS_MAX 16
-#define SIM_RESULTS_MAX 64
-
-/* A result waiting for its time to be sent. */
-struct sim_result {
-	char *frame;
-	size_t len;
-	int64_t due_ms;
-	char action_id[33];
-	const char *status;
-	int copy;
-};
-
-enum sim_state { ST_IDLE, ST_CONNECTING, ST_OPEN, ST_DONE };
-
-struct sim_agent {
-	int idx;
-	char name[SIM_NAME_MAX];       /* host id claimed in the hello */
-	char key_id[KEYS_ID_LEN + 1];
-	X509 *cert;
-	EVP_PKEY *pkey;
-	struct lws *wsi;
-	enum sim_state state;
-	int step;                      /* 0 hello, 1 inventory, 2 raw, 3 done */
-	size_t off;                    /* bytes of the current message sent */
-	bool started, want_close, peer_closed, opened, failed;
-	char alert[64];                /* last TLS alert the server sent */
-	int close_code;
-	char close_reason[128];
-	struct sim_result results[SIM_RESULTS_MAX];
-	size_t nresults;
-	size_t actions_seen;
-};
-
-struct sim_opts {
-	const char *url, *address, *ca, *pki, *name, *prefix, *cert, *key;
-	const char *host_id, *result_key_id, *result_pub;
-	const char *agent_version, *docker_version;
-	const char *inventory_file, *raw_file;
-	long count, first, containers, fragment, duration, rate, freeze;
-	long inflight;
-	bool no_cert, no_hello, binary, tls12, quiet;
-	const char *answer, *result_key, *action_pub, *error_text;
-	long answer_delay, docker_status;
-	bool has_docker_status, duplicate, bad_sha;
-};
-
-struct sim {
-	struct sim_opts o;
-	char host[256], path[512];
-	int port;
-	struct sim_agent *agents;
-	size_t nagents, launched, done, connected, closed, errors;
-	char *inventory;               /* frame bytes, or NULL */
-	size_t inventory_len;
-	char *raw;
-	size_t raw_len;
-	unsigned char *scratch;        /* LWS_PRE + largest message */
-	size_t scratch_len;
-	struct lws_context *lws;
-	struct ev_loop *loop;          /* ours, given to lws (foreign) */
-	void *foreign_loops[1];
-	SSL_CTX *ssl;
-	lws_sorted_usec_list_t tick;
-	int64_t start_ms, close_at_ms;
-	bool closing, frozen;
-	enum envelope_status answers[SIM_ANSWERS_MAX];
-	size_t nanswers;
-	struct keys_secret *rkey;      /* sodium_malloc'd */
-	struct keys_pubset *apub;
-};
-
-static struct sim *the_sim;            /* for the OpenSSL callback */
+struct sim *the_sim;                   /* for the OpenSSL callback */
 static volatile sig_atomic_t got_signal;
 
 static void
@@ -385,211 +301,6 @@ read_file(const char *path, char **out, size_t *len)
 	return 0;
 }
 
-static int
-load_pem(struct sim_agent *a, const char *cert, const char *key)
-{
-	FILE *f;
-
-	f = fopen(cert, "r");
-	if (f != NULL) {
-		a->cert = PEM_read_X509(f, NULL, NULL, NULL);
-		fclose(f);
-	}
-	f = fopen(key, "r");
-	if (f != NULL) {
-		a->pkey = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-		fclose(f);
-	}
-	if (a->cert == NULL || a->pkey == NULL) {
-		fprintf(stderr, "agent_sim: cannot read certificate %s or key "
-		    "%s\n", cert, key);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-key_id_of(const char *pub, char id[static KEYS_ID_LEN + 1])
-{
-	struct keys_public k;
-	struct err_msg msg;
-
-	if (keys_load_public(pub, &k, &msg) != 0) {
-		fprintf(stderr, "agent_sim: result key: %s (give "
-		    "--result-key-id)\n", msg.text);
-		return -1;
-	}
-	memcpy(id, k.id, KEYS_ID_LEN + 1);
-	return 0;
-}
-
-/* Loads agent i's identity and what it will claim. */
-static int
-setup_agent(struct sim *s, size_t i)
-{
-	struct sim_agent *a = &s->agents[i];
-	char name[SIM_NAME_MAX], cert[4200], key[4200], pub[4200];
-
-	a->idx = (int)i;
-	name[0] = '\0';
-	if (s->o.pki != NULL) {
-		if (s->o.name != NULL)
-			(void)snprintf(name, sizeof(name), "%s", s->o.name);
-		else
-			(void)snprintf(name, sizeof(name), "%s%ld",
-			    s->o.prefix, s->o.first + (long)i);
-		(void)snprintf(cert, sizeof(cert), "%s/issued/%s.pem",
-		    s->o.pki, name);
-		(void)snprintf(key, sizeof(key), "%s/private/%s.key",
-		    s->o.pki, name);
-		(void)snprintf(pub, sizeof(pub), "%s/keys/agents/%s.pub",
-		    s->o.pki, name);
-		if (load_pem(a, cert, key) != 0)
-			return -1;
-	} else if (s->o.cert != NULL) {
-		if (load_pem(a, s->o.cert, s->o.key) != 0)
-			return -1;
-		if (X509_NAME_get_text_by_NID(X509_get_subject_name(a->cert),
-		    NID_commonName, name, (int)sizeof(name)) < 0)
-			(void)snprintf(name, sizeof(name), "unknown");
-		pub[0] = '\0';
-	} else {
-		(void)snprintf(name, sizeof(name), "no-cert");
-		pub[0] = '\0';
-	}
-	(void)snprintf(a->name, sizeof(a->name), "%s",
-	    s->o.host_id != NULL ? s->o.host_id : name);
-	if (s->o.result_key_id != NULL)
-		(void)snprintf(a->key_id, sizeof(a->key_id), "%s",
-		    s->o.result_key_id);
-	else if (s->o.result_pub != NULL)
-		return key_id_of(s->o.result_pub, a->key_id);
-	else if (pub[0] != '\0')
-		return key_id_of(pub, a->key_id);
-	else if (!s->o.no_hello)
-		(void)snprintf(a->key_id, sizeof(a->key_id),
-		    "0000000000000000");
-	return 0;
-}
-
-/* N synthetic containers as an inventory frame. */
-static int
-build_inventory(struct sim *s)
-{
-	struct inventory inv;
-	char lkey[] = "signet.sim", lval[] = "1";
-	struct inventory_label label = { lkey, lval };
-	char *names = NULL, **name_ptrs = NULL;
-	char image[] = "busybox:1", status[] = "Up 5 minutes";
-	size_t n = (size_t)s->o.containers, i;
-	int r = SIGNET_ERR_ALLOC;
-
-	memset(&inv, 0, sizeof(inv));
-	inv.items = calloc(n > 0 ? n : 1, sizeof(*inv.items));
-	names = calloc(n > 0 ? n : 1, 32);
-	name_ptrs = calloc(n > 0 ? n : 1, sizeof(*name_ptrs));
-	if (inv.items == NULL || names == NULL || name_ptrs == NULL)
-		goto out;
-	for (i = 0; i < n; i++) {
-		struct inventory_container *c = &inv.items[i];
-		char **np = &name_ptrs[i];
-
-		(void)snprintf(c->id, sizeof(c->id), "%056lx%08x",
-		    (unsigned long)(i + 1), 0x5151aaaau);
-		*np = names + i * 32;
-		(void)snprintf(*np, 32, "/sim-%zu", i);
-		c->names = np;
-		c->nnames = 1;
-		c->image = image;
-		(void)snprintf(c->state, sizeof(c->state), "running");
-		c->status = status;
-		c->labels = &label;
-		c->nlabels = 1;
-		c->created = 1700000000;
-	}
-	inv.count = n;
-	r = wire_build_inventory(&inv, &s->inventory, &s->inventory_len);
-out:
-	free(inv.items);
-	free(names);
-	free(name_ptrs);
-	if (r != 0) {
-		fprintf(stderr, "agent_sim: out of memory\n");
-		return -1;
-	}
-	return 0;
-}
-
-static char *
-hello_of(struct sim *s, struct sim_agent *a)
-{
-	char *out = NULL;
-	size_t len;
-
-	if (wire_build_hello(a->name, s->o.agent_version,
-	    s->o.docker_version, a->key_id, &out, &len) != 0)
-		return NULL;
-	return out;
-}
-
-/* The client certificate for the connection on this SSL's socket. */
-static int
-client_cert_cb(SSL *ssl, X509 **x509, EVP_PKEY **pkey)
-{
-	struct sim *s = the_sim;
-	int fd = SSL_get_fd(ssl);
-	size_t i;
-
-	for (i = 0; s != NULL && fd >= 0 && i < s->nagents; i++) {
-		struct sim_agent *a = &s->agents[i];
-
-		if (a->state != ST_CONNECTING || a->wsi == NULL ||
-		    lws_get_socket_fd(a->wsi) != fd)
-			continue;
-		if (a->cert == NULL || a->pkey == NULL)
-			return 0;
-		if (X509_up_ref(a->cert) != 1 || EVP_PKEY_up_ref(a->pkey) != 1)
-			return 0;
-		*x509 = a->cert;
-		*pkey = a->pkey;
-		return 1;
-	}
-	return 0;
-}
-
-static struct sim_agent *
-agent_of_ssl(const SSL *ssl)
-{
-	struct sim *s = the_sim;
-	int fd = SSL_get_fd(ssl);
-	size_t i;
-
-	for (i = 0; s != NULL && fd >= 0 && i < s->nagents; i++) {
-		struct sim_agent *a = &s->agents[i];
-
-		if (a->state != ST_DONE && a->wsi != NULL &&
-		    lws_get_socket_fd(a->wsi) == fd)
-			return a;
-	}
-	return NULL;
-}
-
-/* Keeps the alert the server ended a handshake with, for the report. */
-static void
-info_cb(const SSL *ssl, int where, int ret)
-{
-	struct sim_agent *a;
-
-	if ((where & SSL_CB_READ_ALERT) != SSL_CB_READ_ALERT)
-		return;
-	a = agent_of_ssl(ssl);
-	/* OpenSSL 3.0 has no name for TLS 1.3's certificate_required. */
-	if (a != NULL)
-		(void)snprintf(a->alert, sizeof(a->alert), "%s",
-		    (ret & 0xff) == 116 ? "certificate required" :
-		    SSL_alert_desc_string_long(ret));
-}
-
 static void
 finish(struct sim *s, struct sim_agent *a)
 {
@@ -598,313 +309,6 @@ finish(struct sim *s, struct sim_agent *a)
 	a->state = ST_DONE;
 	a->wsi = NULL;
 	s->done++;
-}
-
-/* --answer: the statuses, in order. */
-static int
-parse_answers(struct sim *s)
-{
-	char buf[256], *p, *comma;
-
-	if (s->o.answer == NULL)
-		return 0;
-	if (strlen(s->o.answer) >= sizeof(buf))
-		return -1;
-	memcpy(buf, s->o.answer, strlen(s->o.answer) + 1);
-	for (p = buf; p != NULL; p = comma != NULL ? comma + 1 : NULL) {
-		comma = strchr(p, ',');
-		if (comma != NULL)
-			*comma = '\0';
-		if (s->nanswers == SIM_ANSWERS_MAX)
-			return -1;
-		s->answers[s->nanswers] = envelope_status_parse(p);
-		if (s->answers[s->nanswers] == ENVELOPE_STATUS_NONE) {
-			fprintf(stderr, "agent_sim: --answer: \"%s\" is not "
-			    "SUCCESS, FAILURE, DENIED or REJECTED\n", p);
-			return -1;
-		}
-		s->nanswers++;
-	}
-	return 0;
-}
-
-/* Loads the result key (and the action key) for --answer. */
-static int
-load_answer_keys(struct sim *s)
-{
-	struct err_msg msg;
-	char path[4200];
-	const char *kp = s->o.result_key;
-
-	if (s->o.answer == NULL)
-		return 0;
-	if (kp == NULL && s->o.pki != NULL && s->o.name != NULL) {
-		(void)snprintf(path, sizeof(path), "%s/keys/agents/%s.key",
-		    s->o.pki, s->o.name);
-		kp = path;
-	}
-	if (kp == NULL) {
-		fprintf(stderr, "agent_sim: --answer needs --result-key\n");
-		return -1;
-	}
-	s->rkey = sodium_malloc(sizeof(*s->rkey));
-	if (s->rkey == NULL || keys_load_secret(kp, s->rkey, &msg) != 0) {
-		fprintf(stderr, "agent_sim: result key %s: %s\n", kp,
-		    s->rkey != NULL ? msg.text : "out of memory");
-		return -1;
-	}
-	if (s->o.action_pub != NULL) {
-		s->apub = calloc(1, sizeof(*s->apub));
-		if (s->apub == NULL ||
-		    keys_load_pubset(s->o.action_pub, s->apub, &msg) != 0) {
-			fprintf(stderr, "agent_sim: action key %s: %s\n",
-			    s->o.action_pub, s->apub != NULL ? msg.text :
-			    "out of memory");
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* Default error text of a status. */
-static const char *
-error_of(enum envelope_status st)
-{
-	switch (st) {
-	case ENVELOPE_STATUS_FAILURE: return "simulated dockerd failure";
-	case ENVELOPE_STATUS_DENIED: return "simulated policy: no rule allows "
-	    "this";
-	case ENVELOPE_STATUS_REJECTED: return "simulated rejection";
-	default: return NULL;
-	}
-}
-
-/* Queues a result frame for agent a (copy 1 or 2). */
-static void
-queue_result(struct sim *s, struct sim_agent *a, const char *frame,
-    const char *id, const char *status, int copy)
-{
-	struct sim_result *r;
-
-	if (a->nresults == SIM_RESULTS_MAX) {
-		printf("error %d \"too many results queued\"\n", a->idx);
-		return;
-	}
-	r = &a->results[a->nresults];
-	r->frame = strdup(frame);
-	if (r->frame == NULL)
-		return;
-	r->len = strlen(frame);
-	r->due_ms = clock_mono_ms() + s->o.answer_delay * 1000;
-	(void)snprintf(r->action_id, sizeof(r->action_id), "%s", id);
-	r->status = status;
-	r->copy = copy;
-	a->nresults++;
-}
-
-/* An action frame from the server: report it and maybe answer it. */
-static void
-on_action(struct sim *s, struct sim_agent *a, const void *in, size_t len)
-{
-	struct envelope_action_payload ap;
-	struct envelope_result_payload res;
-	struct envelope env;
-	struct err_msg msg;
-	struct wire_frame wf;
-	const char *pl = NULL, *sig = NULL, *kid = NULL;
-	uint8_t *raw = NULL;
-	size_t raw_len = 0, frame_len = 0;
-	char *frame = NULL;
-	enum envelope_status st;
-	bool verified = true;
-	int r;
-
-	memset(&env, 0, sizeof(env));
-	memset(&res, 0, sizeof(res));
-	memset(&ap, 0, sizeof(ap));
-	err_clear(&msg);
-	if (wire_parse_server_frame(in, len, &wf, &msg) != 0) {
-		if (wf.type == WIRE_ACTION)
-			printf("error %d \"bad action frame: %s\"\n", a->idx,
-			    msg.text);
-		goto out;
-	}
-	if (wf.type == WIRE_RESULT_ACK) {
-		printf("acked %d action_id=%s\n", a->idx, wf.ack.action_id);
-		goto out;
-	}
-	pl = wf.payload_b64;
-	sig = wf.sig_b64;
-	kid = wf.key_id;
-	if (s->apub != NULL) {
-		r = envelope_action_verify(s->apub, kid, pl, sig, &ap, &raw,
-		    &raw_len, &msg);
-		verified = r == 0;
-	} else {
-		raw = malloc(strlen(pl) + 1);
-		r = raw == NULL || sodium_base642bin(raw, strlen(pl) + 1, pl,
-		    strlen(pl), NULL, &raw_len, NULL,
-		    sodium_base64_VARIANT_ORIGINAL) != 0 ? -1 :
-		    envelope_action_decode(raw, raw_len, &ap, &msg);
-	}
-	if (r != 0 && (raw == NULL || s->apub == NULL)) {
-		printf("error %d \"action not decoded: %s\"\n", a->idx,
-		    msg.text);
-		goto out;
-	}
-	printf("action %d action_id=%s action=%s container=%s "
-	    "requested_by=%s%s\n", a->idx, ap.action_id,
-	    envelope_action_name(ap.action) != NULL ?
-	    envelope_action_name(ap.action) : "?", ap.container_id,
-	    ap.requested_by, verified ? "" : " verified=no");
-	if (s->nanswers == 0 || s->rkey == NULL || !verified)
-		goto out;
-	st = s->answers[a->actions_seen < s->nanswers ? a->actions_seen :
-	    s->nanswers - 1];
-	a->actions_seen++;
-	(void)snprintf(res.action_id, sizeof(res.action_id), "%s",
-	    ap.action_id);
-	(void)snprintf(res.host_id, sizeof(res.host_id), "%s", ap.host_id);
-	(void)snprintf(res.container_id, sizeof(res.container_id), "%s",
-	    ap.container_id);
-	res.action = ap.action;
-	res.status = st;
-	if (s->o.error_text != NULL && st != ENVELOPE_STATUS_SUCCESS) {
-		res.has_error = true;
-		(void)snprintf(res.error, sizeof(res.error), "%s",
-		    s->o.error_text);
-	} else if (error_of(st) != NULL) {
-		res.has_error = true;
-		(void)snprintf(res.error, sizeof(res.error), "%s",
-		    error_of(st));
-	}
-	res.docker_status = s->o.has_docker_status ? s->o.docker_status :
-	    st == ENVELOPE_STATUS_SUCCESS ? 204 :
-	    st == ENVELOPE_STATUS_FAILURE ? 500 : 0;
-	res.started_at = clock_wall_ms();
-	res.finished_at = res.started_at;
-	envelope_sha256_hex(raw, raw_len, res.request_sha256);
-	if (s->o.bad_sha)
-		res.request_sha256[0] = res.request_sha256[0] == '0' ? '1' :
-		    '0';
-	if (envelope_result_sign(&res, s->rkey, &env) != 0 ||
-	    wire_build_result(env.payload_b64, env.sig_b64, &frame,
-	    &frame_len) != 0) {
-		printf("error %d \"cannot build a result\"\n", a->idx);
-		goto out;
-	}
-	queue_result(s, a, frame, res.action_id, envelope_status_name(st), 1);
-	if (s->o.duplicate)
-		queue_result(s, a, frame, res.action_id,
-		    envelope_status_name(st), 2);
-	if (a->wsi != NULL && s->o.answer_delay == 0)
-		lws_callback_on_writable(a->wsi);
-out:
-	free(frame);
-	wire_frame_free(&wf);
-	envelope_free(&env);
-	free(raw);
-	sodium_memzero(&ap, sizeof(ap));
-}
-
-/* Writes the first result that is due, if any. */
-static int
-send_result(struct sim *s, struct sim_agent *a, struct lws *wsi)
-{
-	struct sim_result r;
-	int64_t now = clock_mono_ms();
-	size_t i;
-	int n;
-
-	for (i = 0; i < a->nresults; i++)
-		if (a->results[i].due_ms <= now)
-			break;
-	if (i == a->nresults)
-		return 0;
-	r = a->results[i];
-	memmove(&a->results[i], &a->results[i + 1],
-	    (a->nresults - i - 1) * sizeof(r));
-	a->nresults--;
-	if (r.len > s->scratch_len - LWS_PRE) {
-		free(r.frame);
-		return -1;
-	}
-	memcpy(s->scratch + LWS_PRE, r.frame, r.len);
-	n = lws_write(wsi, s->scratch + LWS_PRE, r.len, LWS_WRITE_TEXT);
-	free(r.frame);
-	if (n < 0 || (size_t)n < r.len) {
-		printf("error %d \"write failed\"\n", a->idx);
-		return -1;
-	}
-	printf("sent %d result action_id=%s status=%s%s\n", a->idx,
-	    r.action_id, r.status, r.copy > 1 ? " copy=2" : "");
-	if (a->nresults > 0)
-		lws_callback_on_writable(wsi);
-	return 0;
-}
-
-/* Sends the next piece of what agent a has to say. */
-static int
-send_next(struct sim *s, struct sim_agent *a, struct lws *wsi)
-{
-	const char *what = NULL, *data = NULL;
-	char *hello = NULL;
-	size_t len = 0, chunk;
-	int proto = LWS_WRITE_TEXT, flags, n;
-	bool first, last;
-
-	while (a->step < 3) {
-		if (a->step == 0 && !s->o.no_hello) {
-			hello = hello_of(s, a);
-			if (hello == NULL)
-				return -1;
-			what = "hello";
-			data = hello;
-			len = strlen(hello);
-			break;
-		}
-		if (a->step == 1 && s->inventory != NULL) {
-			what = "inventory";
-			data = s->inventory;
-			len = s->inventory_len;
-			break;
-		}
-		if (a->step == 2 && s->raw != NULL) {
-			what = "raw";
-			data = s->raw;
-			len = s->raw_len;
-			if (s->o.binary)
-				proto = LWS_WRITE_BINARY;
-			break;
-		}
-		a->step++;
-	}
-	if (a->step >= 3)
-		return send_result(s, a, wsi);
-	chunk = len - a->off;
-	if (s->o.fragment > 0 && chunk > (size_t)s->o.fragment)
-		chunk = (size_t)s->o.fragment;
-	first = a->off == 0;
-	last = a->off + chunk == len;
-	/* lws masks client frames in place: never hand it shared bytes. */
-	memcpy(s->scratch + LWS_PRE, data + a->off, chunk);
-	flags = lws_write_ws_flags(proto, first, last);
-	n = lws_write(wsi, s->scratch + LWS_PRE, chunk,
-	    (enum lws_write_protocol)flags);
-	free(hello);
-	if (n < 0 || (size_t)n < chunk) {
-		printf("error %d \"write failed\"\n", a->idx);
-		return -1;
-	}
-	a->off += chunk;
-	if (last) {
-		if (!s->o.quiet)
-			printf("sent %d %s bytes=%zu\n", a->idx, what, len);
-		a->off = 0;
-		a->step++;
-	}
-	lws_callback_on_writable(wsi);
-	return 0;
 }
 
 static int
@@ -937,7 +341,7 @@ sim_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			    (unsigned char *)"bye", 3);
 			return -1;
 		}
-		return send_next(s, a, wsi);
+		return sim_send_next(s, a, wsi);
 	case LWS_CALLBACK_CLIENT_RECEIVE:
 		if (a != NULL && !s->o.quiet)
 			printf("received %d bytes=%zu \"%s\"\n", a->idx, len,
@@ -945,7 +349,7 @@ sim_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			    sizeof(esc)));
 		if (a != NULL && in != NULL && lws_is_first_fragment(wsi) &&
 		    lws_is_final_fragment(wsi))
-			on_action(s, a, in, len);
+			sim_on_action(s, a, in, len);
 		return 0;
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 		if (a != NULL) {
@@ -1114,11 +518,11 @@ run(struct sim *s)
 	if (s->agents == NULL)
 		return SIM_SETUP;
 	for (i = 0; i < s->nagents; i++)
-		if (setup_agent(s, i) != 0)
+		if (sim_setup_agent(s, i) != 0)
 			return SIM_SETUP;
-	if (s->o.containers > 0 && build_inventory(s) != 0)
+	if (s->o.containers > 0 && sim_build_inventory(s) != 0)
 		return SIM_SETUP;
-	if (parse_answers(s) != 0 || load_answer_keys(s) != 0)
+	if (sim_parse_answers(s) != 0 || sim_load_answer_keys(s) != 0)
 		return SIM_SETUP;
 	if (s->o.inventory_file != NULL &&
 	    read_file(s->o.inventory_file, &s->inventory, &s->inventory_len) !=
@@ -1149,8 +553,8 @@ run(struct sim *s)
 		return SIM_SETUP;
 	}
 	SSL_CTX_set_verify(s->ssl, SSL_VERIFY_PEER, NULL);
-	SSL_CTX_set_client_cert_cb(s->ssl, client_cert_cb);
-	SSL_CTX_set_info_callback(s->ssl, info_cb);
+	SSL_CTX_set_client_cert_cb(s->ssl, sim_client_cert_cb);
+	SSL_CTX_set_info_callback(s->ssl, sim_info_cb);
 
 	memset(protocols, 0, sizeof(protocols));
 	protocols[0].name = "signet.v1";

@@ -1,243 +1,32 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * The agent's action pipeline, table-driven, with real keys, a real policy
- * file and a real audit log; dockerd and the clock stand in through the
- * executor's ops (the integration test runs the real dockerd). Each row
- * sends one frame and checks the status, the error text, whether dockerd
- * was asked to act, the audit records written and the signed result. Then:
- * replay across a "restart" (a new executor from the same log), an action
- * cut short by a crash, an audit log that cannot be written, the outbox's
- * delivery bookkeeping, and the worker thread.
+ * The agent's action pipeline, table-driven, in the test world of
+ * executor_world.h (real keys, policy file and audit log; dockerd and the
+ * clock stand in through the executor's ops; the integration test runs
+ * the real dockerd). Each row sends one frame and checks the status, the
+ * error text, whether dockerd was asked to act, the audit records written
+ * and the signed result. Then: replay across a "restart" (a new executor
+ * from the same log), an action cut short by a crash, an audit log that
+ * cannot be written and the outbox's delivery bookkeeping. The worker
+ * threads are tested in test_executor_queue.c.
  */
 #include <signal.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <sodium.h>
 
 #include "audit.h"
 #include "envelope.h"
 #include "executor.h"
+#include "executor_world.h"
 #include "jsonx.h"
 #include "keys.h"
-#include "policy_store.h"
 #include "testlib.h"
-
-/* The fake clock starts at the real one: the audit writer stamps records
- * with the real time, and reloading keeps results by their records' age. */
-static int64_t now0;
-#define NOW now0
-#define HOST "web-01"
-#define HEX32(c) c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c
-#define C_WEB HEX32("a") HEX32("a")
-#define C_DB HEX32("b") HEX32("b")
-#define C_GONE HEX32("c") HEX32("c")
-#define C_BROKEN HEX32("d") HEX32("d")
-#define C_WEB2 HEX32("e") HEX32("e")
-
-static const char policy_json[] =
-    "{ \"host_id\": \"web-01\", \"rules\": [ { \"match\": { \"name\": "
-    "\"web-*\", \"labels\": { \"tier\": \"frontend\" } }, \"actions\": "
-    "[\"START\", \"STOP\", \"RESTART\"], \"operators\": [\"alice\"], "
-    "\"min_reason_length\": 5 } ] }\n";
-
-/* One ops.act call, for the workers' ordering test. */
-struct act_span {
-	char id[65];
-	enum envelope_action action;
-	int64_t start_us, end_us;
-};
-
-#define SPANS_MAX 16
-
-/* The stand-ins for dockerd and the clock (acts come from any worker). */
-struct fake {
-	int64_t now;
-	unsigned acts;              /* ops.act calls (atomic) */
-	char last_id[65];
-	enum envelope_action last_action;
-	int last_timeout;
-	unsigned delay_us;          /* each act takes this long */
-	pthread_mutex_t mu;         /* guards spans */
-	struct act_span spans[SPANS_MAX];
-	size_t nspans;
-};
-
-static int64_t
-mono_us(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int
-fake_inspect(void *arg, const char *id, struct inventory **out,
-    struct err_msg *msg)
-{
-	char json[512];
-	const char *name, *tier;
-
-	(void)arg;
-	*out = NULL;
-	if (strcmp(id, C_WEB) == 0 || strcmp(id, C_BROKEN) == 0 ||
-	    strcmp(id, C_WEB2) == 0) {
-		name = strcmp(id, C_WEB) == 0 ? "/web-1" :
-		    strcmp(id, C_WEB2) == 0 ? "/web-2" : "/web-broken";
-		tier = "frontend";
-	} else if (strcmp(id, C_DB) == 0) {
-		name = "/db-1";
-		tier = "backend";
-	} else {
-		return err_set(msg, SIGNET_ERR_NOT_FOUND,
-		    "dockerd GET /containers/%.12s/json: HTTP 404", id);
-	}
-	(void)snprintf(json, sizeof(json), "[{\"Id\":\"%s\",\"Names\":[\"%s\"],"
-	    "\"Image\":\"signet-test/busybox:1\",\"State\":\"running\","
-	    "\"Status\":\"\",\"Labels\":{\"tier\":\"%s\"},"
-	    "\"Created\":1700000000}]", id, name, tier);
-	return inventory_from_docker(json, strlen(json), out, msg);
-}
-
-static int
-fake_act(void *arg, const char *id, enum envelope_action action,
-    int stop_timeout, long *http_status, struct err_msg *msg)
-{
-	struct fake *f = arg;
-	int64_t start = mono_us();
-
-	__atomic_add_fetch(&f->acts, 1, __ATOMIC_SEQ_CST);
-	if (f->delay_us > 0)
-		(void)usleep(f->delay_us);
-	(void)pthread_mutex_lock(&f->mu);
-	memcpy(f->last_id, id, 65);
-	f->last_action = action;
-	f->last_timeout = stop_timeout;
-	if (f->nspans < SPANS_MAX) {
-		struct act_span *sp = &f->spans[f->nspans++];
-
-		memcpy(sp->id, id, 65);
-		sp->action = action;
-		sp->start_us = start;
-		sp->end_us = mono_us();
-	}
-	(void)pthread_mutex_unlock(&f->mu);
-	if (strcmp(id, C_BROKEN) == 0) {
-		*http_status = 500;
-		return err_set(msg, SIGNET_ERR_IO,
-		    "dockerd POST restart: HTTP 500 \"boom\"");
-	}
-	*http_status = action == ENVELOPE_ACTION_START ? 304 : 204;
-	return 0;
-}
-
-static int64_t
-fake_now(void *arg)
-{
-	return ((struct fake *)arg)->now;
-}
-
-static const struct executor_ops fake_ops = { fake_inspect, fake_act,
-	fake_now };
-
-/* ---- fixtures ---- */
-
-struct world {
-	char dir[64];
-	char log[128];
-	char policy[128];
-	char agents[128];
-	struct keys_secret action_key, other_key, result_key;
-	struct keys_pubset pinned;
-	struct policy_store *store;
-	struct audit_writer *audit;
-	struct executor *ex;
-	struct fake fake;
-};
-
-static int
-open_executor(struct world *w)
-{
-	struct executor_config c;
-	struct err_msg m;
-	int r;
-
-	memset(&c, 0, sizeof(c));
-	c.host_id = HOST;
-	c.action_keys = &w->pinned;
-	c.result_key = &w->result_key;
-	c.policy = w->store;
-	c.audit = w->audit;
-	c.audit_path = w->log;
-	c.stop_timeout = 3;
-	c.ops = &fake_ops;
-	c.ops_arg = &w->fake;
-	r = executor_open(&c, &w->ex, &m);
-	CHECKF(r == 0, "executor_open: %s", m.text);
-	return r;
-}
-
-static void
-setup(struct world *w)
-{
-	struct err_msg m;
-	char path[192];
-	FILE *f;
-
-	memset(w, 0, sizeof(*w));
-	(void)snprintf(w->dir, sizeof(w->dir), "/tmp/signet-test-exec.XXXXXX");
-	CHECK(mkdtemp(w->dir) != NULL);
-	(void)snprintf(w->log, sizeof(w->log), "%s/agent-audit.log", w->dir);
-	(void)snprintf(w->policy, sizeof(w->policy), "%s/policy.json",
-	    w->dir);
-	(void)snprintf(w->agents, sizeof(w->agents), "%s/agents", w->dir);
-	CHECK(mkdir(w->agents, 0700) == 0);
-	f = fopen(w->policy, "w");
-	CHECK(f != NULL);
-	if (f != NULL) {
-		CHECK(fputs(policy_json, f) >= 0);
-		CHECK(fclose(f) == 0);
-	}
-	CHECK(chmod(w->policy, 0644) == 0);
-	CHECK(keys_generate(&w->action_key) == 0);
-	CHECK(keys_generate(&w->other_key) == 0);
-	CHECK(keys_generate(&w->result_key) == 0);
-	CHECK(keys_write_pair(w->agents, HOST, &w->result_key, &m) == 0);
-	(void)snprintf(path, sizeof(path), "%s/" HOST ".key", w->agents);
-	CHECK(unlink(path) == 0);
-	w->pinned.count = 1;
-	w->pinned.keys[0] = w->action_key.pub;
-	CHECKF(policy_store_open(w->policy, HOST, &w->store, &m) == 0,
-	    "policy: %s", m.text);
-	CHECKF(audit_open(w->log, &w->result_key, &w->audit, &m) == 0,
-	    "audit: %s", m.text);
-	w->fake.now = NOW;
-	CHECK(pthread_mutex_init(&w->fake.mu, NULL) == 0);
-	(void)open_executor(w);
-}
-
-static void
-teardown(struct world *w)
-{
-	char cmd[128];
-
-	executor_free(w->ex);
-	(void)pthread_mutex_destroy(&w->fake.mu);
-	audit_close(w->audit);
-	policy_store_free(w->store);
-	keys_secret_wipe(&w->action_key);
-	keys_secret_wipe(&w->other_key);
-	keys_secret_wipe(&w->result_key);
-	(void)snprintf(cmd, sizeof(cmd), "rm -rf %s", w->dir);
-	CHECK(system(cmd) == 0);
-}
 
 /* ---- the audit log, read back ---- */
 
@@ -303,35 +92,6 @@ dstr(const cJSON *data, const char *key)
 }
 
 /* ---- frames ---- */
-
-static void
-base_action(struct envelope_action_payload *a, unsigned n)
-{
-	memset(a, 0, sizeof(*a));
-	(void)snprintf(a->action_id, sizeof(a->action_id), "%032x", n);
-	memcpy(a->host_id, HOST, sizeof(HOST));
-	memcpy(a->container_id, C_WEB, 65);
-	a->action = ENVELOPE_ACTION_RESTART;
-	memcpy(a->reason, "deploy fix 123", 15);
-	memcpy(a->requested_by, "alice", 6);
-	a->issued_at = NOW - 1000;
-	a->expires_at = NOW + 60000;
-}
-
-static char *
-frame_text(const char *payload_b64, const char *sig_b64, const char *key_id)
-{
-	cJSON *o = cJSON_CreateObject();
-	char *s;
-
-	cJSON_AddStringToObject(o, "type", "action");
-	cJSON_AddStringToObject(o, "payload", payload_b64);
-	cJSON_AddStringToObject(o, "sig", sig_b64);
-	cJSON_AddStringToObject(o, "key_id", key_id);
-	s = jsonx_print(o);
-	cJSON_Delete(o);
-	return s;
-}
 
 /* Signs exact bytes (of any size, unlike envelope_sign) under the action
  * context. */
@@ -727,18 +487,6 @@ record_received(struct world *w, const struct envelope_action_payload *a)
 	envelope_free(&env);
 }
 
-static char *
-signed_frame(struct world *w, const struct envelope_action_payload *a)
-{
-	struct envelope env = { NULL, NULL, "" };
-	char *f;
-
-	CHECK(envelope_action_sign(a, &w->action_key, &env) == 0);
-	f = frame_text(env.payload_b64, env.sig_b64, env.key_id);
-	envelope_free(&env);
-	return f;
-}
-
 /*
  * A restart: a new executor from the same log remembers the seen ids and
  * the results, and answers the action a crash cut short without running
@@ -934,179 +682,6 @@ test_outbox(struct world *w)
 	w->fake.now -= EXECUTOR_OUTBOX_KEEP_MS + 60000;
 }
 
-static unsigned wakeups;
-
-static void
-count_wakeup(void *arg)
-{
-	(void)arg;
-	__atomic_add_fetch(&wakeups, 1, __ATOMIC_SEQ_CST);
-}
-
-/* The worker thread, and frames that come when it cannot take them. */
-static void
-test_worker(struct world *w)
-{
-	struct executor_config c;
-	struct executor_stats st;
-	struct envelope_action_payload a;
-	struct err_msg m;
-	unsigned acts = w->fake.acts, i;
-	char *f;
-
-	executor_free(w->ex);
-	w->ex = NULL;
-	memset(&c, 0, sizeof(c));
-	c.host_id = HOST;
-	c.action_keys = &w->pinned;
-	c.result_key = &w->result_key;
-	c.policy = w->store;
-	c.audit = w->audit;
-	c.audit_path = w->log;
-	c.stop_timeout = 1;
-	c.ops = &fake_ops;
-	c.ops_arg = &w->fake;
-	c.on_result = count_wakeup;
-	CHECK(executor_open(&c, &w->ex, &m) == 0);
-	if (w->ex == NULL)
-		return;
-	/* Not started: answered at once as "agent stopping". */
-	base_action(&a, 2000);
-	f = signed_frame(w, &a);
-	CHECK(executor_submit(w->ex, f, strlen(f), NULL) == 0);
-	free(f);
-	executor_get_stats(w->ex, &st);
-	CHECK(w->fake.acts == acts && st.rejected == 1);
-	CHECK(executor_start(w->ex) == 0);
-	for (i = 0; i < 5; i++) {
-		base_action(&a, 2001 + i);
-		a.action = ENVELOPE_ACTION_STOP;
-		f = signed_frame(w, &a);
-		CHECK(executor_submit(w->ex, f, strlen(f), NULL) == 0);
-		free(f);
-	}
-	for (i = 0; i < 500; i++) {
-		executor_get_stats(w->ex, &st);
-		if (st.succeeded == 5)
-			break;
-		(void)usleep(10000);
-	}
-	CHECK(st.succeeded == 5 && w->fake.acts - acts == 5);
-	/* Frames queued when the worker stops are answered, not run. */
-	base_action(&a, 2100);
-	f = signed_frame(w, &a);
-	executor_stop(w->ex);
-	CHECK(executor_submit(w->ex, f, strlen(f), NULL) == 0);
-	free(f);
-	executor_get_stats(w->ex, &st);
-	CHECK(st.succeeded == 5 && st.rejected == 2);
-	CHECK(w->fake.acts - acts == 5);
-	CHECK(__atomic_load_n(&wakeups, __ATOMIC_SEQ_CST) >= 7);
-	/* Refused frames are counted; the audit records are rate-limited. */
-	for (i = 0; i < EXECUTOR_REFUSED_BURST + 5; i++)
-		executor_frame_refused(w->ex, "binary message", NULL, 0, 10);
-	executor_get_stats(w->ex, &st);
-	CHECK(st.refused_frames == EXECUTOR_REFUSED_BURST + 5);
-}
-
-static void
-submit_parsed(struct world *w, const char *f)
-{
-	struct wire_frame parsed;
-
-	CHECK(wire_parse_server_frame(f, strlen(f), &parsed, NULL) == 0);
-	CHECK(executor_submit(w->ex, f, strlen(f), &parsed) == 0);
-	CHECK(parsed.type == WIRE_NONE && parsed.payload_b64 == NULL);
-}
-
-/*
- * The workers: two actions on one container run one after the other, in
- * the order they came; an action on another container runs beside them.
- */
-static void
-test_workers_order(struct world *w)
-{
-	struct executor_stats st, st0;
-	struct envelope_action_payload a;
-	const struct act_span *first = NULL, *second = NULL, *other = NULL;
-	size_t i;
-	char *f;
-
-	CHECK(executor_start(w->ex) == 0);
-	executor_get_stats(w->ex, &st0);
-	(void)pthread_mutex_lock(&w->fake.mu);
-	w->fake.nspans = 0;
-	(void)pthread_mutex_unlock(&w->fake.mu);
-	w->fake.delay_us = 400000;
-	/* These two come parsed already, as from the daemon. */
-	base_action(&a, 3001);
-	a.action = ENVELOPE_ACTION_STOP;
-	f = signed_frame(w, &a);
-	submit_parsed(w, f);
-	free(f);
-	base_action(&a, 3002);
-	a.action = ENVELOPE_ACTION_START;
-	f = signed_frame(w, &a);
-	submit_parsed(w, f);
-	free(f);
-	base_action(&a, 3003);
-	memcpy(a.container_id, C_WEB2, 65);
-	a.action = ENVELOPE_ACTION_STOP;
-	f = signed_frame(w, &a);
-	CHECK(executor_submit(w->ex, f, strlen(f), NULL) == 0);
-	free(f);
-	for (i = 0; i < 500; i++) {
-		executor_get_stats(w->ex, &st);
-		if (st.succeeded - st0.succeeded == 3)
-			break;
-		(void)usleep(10000);
-	}
-	CHECK(st.succeeded - st0.succeeded == 3);
-	executor_stop(w->ex);
-	w->fake.delay_us = 0;
-	(void)pthread_mutex_lock(&w->fake.mu);
-	for (i = 0; i < w->fake.nspans; i++) {
-		const struct act_span *sp = &w->fake.spans[i];
-
-		if (strcmp(sp->id, C_WEB2) == 0)
-			other = sp;
-		else if (sp->action == ENVELOPE_ACTION_STOP)
-			first = sp;
-		else
-			second = sp;
-	}
-	CHECK(w->fake.nspans == 3);
-	CHECK(first != NULL && second != NULL && other != NULL);
-	if (first != NULL && second != NULL && other != NULL) {
-		CHECKF(second->start_us >= first->end_us, "one container: "
-		    "START began %lld us before STOP ended",
-		    (long long)(first->end_us - second->start_us));
-		CHECKF(other->start_us < first->end_us, "another container "
-		    "waited for the first one (began %lld us after it ended)",
-		    (long long)(other->start_us - first->end_us));
-	}
-	(void)pthread_mutex_unlock(&w->fake.mu);
-}
-
-static void
-verify_log(struct world *w)
-{
-	struct audit_verify_opts o;
-	struct audit_verify_report rep;
-	struct err_msg m;
-	char path[192];
-	int r;
-
-	memset(&o, 0, sizeof(o));
-	o.audit_key = &w->result_key.pub;
-	o.action_keys = &w->pinned;
-	o.agent_keys_dir = w->agents;
-	(void)snprintf(path, sizeof(path), "%s", w->log);
-	r = audit_verify_file(path, &o, &rep, &m);
-	CHECKF(r == 0, "audit verify: %s", m.text);
-	CHECK(rep.actions_checked > 5 && rep.results_checked > 10);
-}
-
 int
 main(void)
 {
@@ -1125,9 +700,7 @@ main(void)
 		test_audit_unavailable(&w);
 		test_restart(&w);
 		test_outbox(&w);
-		test_worker(&w);
-		test_workers_order(&w);
-		verify_log(&w);
+		verify_log(&w, 5, 10);
 	}
 	teardown(&w);
 	return test_finish("test_executor");

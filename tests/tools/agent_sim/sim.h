@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The insides of agent_sim (tests/tools/agent_sim.c, whose top comment
+ * says what it does), shared by its sources: the simulator's state, one
+ * struct sim_agent per simulated agent, and the functions of
+ * agent_sim/tls.c (each agent's certificate and key, the OpenSSL
+ * callbacks) and agent_sim/frames.c (what an agent sends: hello,
+ * inventory, raw bytes, results of the actions it answers).
+ */
+#ifndef SIGNET_AGENT_SIM_H
+#define SIGNET_AGENT_SIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libwebsockets.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "envelope.h"
+#include "keys.h"
+
+#define SIM_OK 0
+#define SIM_FAILED 1
+#define SIM_USAGE 2
+#define SIM_SETUP 3
+
+#define SIM_FILE_MAX (64u * 1024 * 1024)
+#define SIM_MAX_AGENTS 100000
+#define SIM_MAX_CONTAINERS 5000
+#define SIM_NAME_MAX 256
+#define SIM_TICK_US 100000
+#define SIM_CLOSE_GRACE_MS 3000
+#define SIM_ANSWERS_MAX 16
+#define SIM_RESULTS_MAX 64
+
+/* A result waiting for its time to be sent. */
+struct sim_result {
+	char *frame;
+	size_t len;
+	int64_t due_ms;
+	char action_id[33];
+	const char *status;
+	int copy;
+};
+
+enum sim_state { ST_IDLE, ST_CONNECTING, ST_OPEN, ST_DONE };
+
+struct sim_agent {
+	int idx;
+	char name[SIM_NAME_MAX];       /* host id claimed in the hello */
+	char key_id[KEYS_ID_LEN + 1];
+	X509 *cert;
+	EVP_PKEY *pkey;
+	struct lws *wsi;
+	enum sim_state state;
+	int step;                      /* 0 hello, 1 inventory, 2 raw, 3 done */
+	size_t off;                    /* bytes of the current message sent */
+	bool started, want_close, peer_closed, opened, failed;
+	char alert[64];                /* last TLS alert the server sent */
+	int close_code;
+	char close_reason[128];
+	struct sim_result results[SIM_RESULTS_MAX];
+	size_t nresults;
+	size_t actions_seen;
+};
+
+struct sim_opts {
+	const char *url, *address, *ca, *pki, *name, *prefix, *cert, *key;
+	const char *host_id, *result_key_id, *result_pub;
+	const char *agent_version, *docker_version;
+	const char *inventory_file, *raw_file;
+	long count, first, containers, fragment, duration, rate, freeze;
+	long inflight;
+	bool no_cert, no_hello, binary, tls12, quiet;
+	const char *answer, *result_key, *action_pub, *error_text;
+	long answer_delay, docker_status;
+	bool has_docker_status, duplicate, bad_sha;
+};
+
+struct sim {
+	struct sim_opts o;
+	char host[256], path[512];
+	int port;
+	struct sim_agent *agents;
+	size_t nagents, launched, done, connected, closed, errors;
+	char *inventory;               /* frame bytes, or NULL */
+	size_t inventory_len;
+	char *raw;
+	size_t raw_len;
+	unsigned char *scratch;        /* LWS_PRE + largest message */
+	size_t scratch_len;
+	struct lws_context *lws;
+	struct ev_loop *loop;          /* ours, given to lws (foreign) */
+	void *foreign_loops[1];
+	SSL_CTX *ssl;
+	lws_sorted_usec_list_t tick;
+	int64_t start_ms, close_at_ms;
+	bool closing, frozen;
+	enum envelope_status answers[SIM_ANSWERS_MAX];
+	size_t nanswers;
+	struct keys_secret *rkey;      /* sodium_malloc'd */
+	struct keys_pubset *apub;
+};
+
+/* The simulator main() runs, for the OpenSSL callbacks (agent_sim.c). */
+extern struct sim *the_sim;
+
+/* agent_sim/tls.c */
+
+/* Loads agent i's identity and what it will claim; 0 or -1 (said). */
+int sim_setup_agent(struct sim *, size_t);
+/* SSL_CTX_set_client_cert_cb: the certificate of the connection's agent. */
+int sim_client_cert_cb(SSL *, X509 **, EVP_PKEY **);
+/* SSL_CTX_set_info_callback: keeps the alert the server ended with. */
+void sim_info_cb(const SSL *, int, int);
+
+/* agent_sim/frames.c */
+
+/* --containers: N synthetic containers as s->inventory; 0 or -1 (said). */
+int sim_build_inventory(struct sim *);
+/* --answer: the statuses, in order; 0 or -1. */
+int sim_parse_answers(struct sim *);
+/* The result key (and the action key) for --answer; 0 or -1 (said). */
+int sim_load_answer_keys(struct sim *);
+/* A frame from the server: reports an action and maybe answers it. */
+void sim_on_action(struct sim *, struct sim_agent *, const void *, size_t);
+/* Sends the next piece of what agent a has to say; 0, or -1 to close. */
+int sim_send_next(struct sim *, struct sim_agent *, struct lws *);
+
+#endif

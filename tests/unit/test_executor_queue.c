@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Unit tests for executor_queue.c, in the test world of executor_world.h:
+ * the worker threads, frames that come when no worker can take them, the
+ * count of refused frames, and the order of the work: two actions on one
+ * container run one after the other, in the order they came, while an
+ * action on another container runs beside them. Then the audit log the
+ * workers wrote verifies.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "audit.h"
+#include "envelope.h"
+#include "executor.h"
+#include "executor_world.h"
+#include "testlib.h"
+
+static unsigned wakeups;
+
+static void
+count_wakeup(void *arg)
+{
+	(void)arg;
+	__atomic_add_fetch(&wakeups, 1, __ATOMIC_SEQ_CST);
+}
+
+/* The worker thread, and frames that come when it cannot take them. */
+static void
+test_worker(struct world *w)
+{
+	struct executor_config c;
+	struct executor_stats st;
+	struct envelope_action_payload a;
+	struct err_msg m;
+	unsigned acts = w->fake.acts, i;
+	char *f;
+
+	executor_free(w->ex);
+	w->ex = NULL;
+	memset(&c, 0, sizeof(c));
+	c.host_id = HOST;
+	c.action_keys = &w->pinned;
+	c.result_key = &w->result_key;
+	c.policy = w->store;
+	c.audit = w->audit;
+	c.audit_path = w->log;
+	c.stop_timeout = 1;
+	c.ops = &fake_ops;
+	c.ops_arg = &w->fake;
+	c.on_result = count_wakeup;
+	CHECK(executor_open(&c, &w->ex, &m) == 0);
+	if (w->ex == NULL)
+		return;
+	/* Not started: answered at once as "agent stopping". */
+	base_action(&a, 2000);
+	f = signed_frame(w, &a);
+	CHECK(executor_submit(w->ex, f, strlen(f), NULL) == 0);
+	free(f);
+	executor_get_stats(w->ex, &st);
+	CHECK(w->fake.acts == acts && st.rejected == 1);
+	CHECK(executor_start(w->ex) == 0);
+	for (i = 0; i < 5; i++) {
+		base_action(&a, 2001 + i);
+		a.action = ENVELOPE_ACTION_STOP;
+		f = signed_frame(w, &a);
+		CHECK(executor_submit(w->ex, f, strlen(f), NULL) == 0);
+		free(f);
+	}
+	for (i = 0; i < 500; i++) {
+		executor_get_stats(w->ex, &st);
+		if (st.succeeded == 5)
+			break;
+		(void)usleep(10000);
+	}
+	CHECK(st.succeeded == 5 && w->fake.acts - acts == 5);
+	/* Frames queued when the worker stops are answered, not run. */
+	base_action(&a, 2100);
+	f = signed_frame(w, &a);
+	executor_stop(w->ex);
+	CHECK(executor_submit(w->ex, f, strlen(f), NULL) == 0);
+	free(f);
+	executor_get_stats(w->ex, &st);
+	CHECK(st.succeeded == 5 && st.rejected == 2);
+	CHECK(w->fake.acts - acts == 5);
+	CHECK(__atomic_load_n(&wakeups, __ATOMIC_SEQ_CST) >= 7);
+	/* Refused frames are counted; the audit records are rate-limited. */
+	for (i = 0; i < EXECUTOR_REFUSED_BURST + 5; i++)
+		executor_frame_refused(w->ex, "binary message", NULL, 0, 10);
+	executor_get_stats(w->ex, &st);
+	CHECK(st.refused_frames == EXECUTOR_REFUSED_BURST + 5);
+}
+
+static void
+submit_parsed(struct world *w, const char *f)
+{
+	struct wire_frame parsed;
+
+	CHECK(wire_parse_server_frame(f, strlen(f), &parsed, NULL) == 0);
+	CHECK(executor_submit(w->ex, f, strlen(f), &parsed) == 0);
+	CHECK(parsed.type == WIRE_NONE && parsed.payload_b64 == NULL);
+}
+
+/*
+ * The workers: two actions on one container run one after the other, in
+ * the order they came; an action on another container runs beside them.
+ */
+static void
+test_workers_order(struct world *w)
+{
+	struct executor_stats st, st0;
+	struct envelope_action_payload a;
+	const struct act_span *first = NULL, *second = NULL, *other = NULL;
+	size_t i;
+	char *f;
+
+	CHECK(executor_start(w->ex) == 0);
+	executor_get_stats(w->ex, &st0);
+	(void)pthread_mutex_lock(&w->fake.mu);
+	w->fake.nspans = 0;
+	(void)pthread_mutex_unlock(&w->fake.mu);
+	w->fake.delay_us = 400000;
+	/* These two come parsed already, as from the daemon. */
+	base_action(&a, 3001);
+	a.action = ENVELOPE_ACTION_STOP;
+	f = signed_frame(w, &a);
+	submit_parsed(w, f);
+	free(f);
+	base_action(&a, 3002);
+	a.action = ENVELOPE_ACTION_START;
+	f = signed_frame(w, &a);
+	submit_parsed(w, f);
+	free(f);
+	base_action(&a, 3003);
+	memcpy(a.container_id, C_WEB2, 65);
+	a.action = ENVELOPE_ACTION_STOP;
+	f = signed_frame(w, &a);
+	CHECK(executor_submit(w->ex, f, strlen(f), NULL) == 0);
+	free(f);
+	for (i = 0; i < 500; i++) {
+		executor_get_stats(w->ex, &st);
+		if (st.succeeded - st0.succeeded == 3)
+			break;
+		(void)usleep(10000);
+	}
+	CHECK(st.succeeded - st0.succeeded == 3);
+	executor_stop(w->ex);
+	w->fake.delay_us = 0;
+	(void)pthread_mutex_lock(&w->fake.mu);
+	for (i = 0; i < w->fake.nspans; i++) {
+		const struct act_span *sp = &w->fake.spans[i];
+
+		if (strcmp(sp->id, C_WEB2) == 0)
+			other = sp;
+		else if (sp->action == ENVELOPE_ACTION_STOP)
+			first = sp;
+		else
+			second = sp;
+	}
+	CHECK(w->fake.nspans == 3);
+	CHECK(first != NULL && second != NULL && other != NULL);
+	if (first != NULL && second != NULL && other != NULL) {
+		CHECKF(second->start_us >= first->end_us, "one container: "
+		    "START began %lld us before STOP ended",
+		    (long long)(first->end_us - second->start_us));
+		CHECKF(other->start_us < first->end_us, "another container "
+		    "waited for the first one (began %lld us after it ended)",
+		    (long long)(other->start_us - first->end_us));
+	}
+	(void)pthread_mutex_unlock(&w->fake.mu);
+}
+
+int
+main(void)
+{
+	struct world w;
+
+	CHECK(sodium_init() >= 0);
+	{
+		struct timespec ts;
+
+		CHECK(clock_gettime(CLOCK_REALTIME, &ts) == 0);
+		now0 = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	}
+	setup(&w);
+	if (w.ex != NULL) {
+		test_worker(&w);
+		test_workers_order(&w);
+		verify_log(&w, 9, 9);
+	}
+	teardown(&w);
+	return test_finish("test_executor_queue");
+}
