@@ -93,6 +93,13 @@ install(FILES ${PROJECT_SOURCE_DIR}/policy/examples/locked-down.json
 # every user's PATH finds it, next to signetctl, which it calls.
 install(PROGRAMS ${PROJECT_SOURCE_DIR}/pki/signet-pki
   DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT tools)
+# The shell library it sources, read not run (0644): share/signet/pki/ of
+# the same prefix, where the script looks for it (/usr/bin/signet-pki ->
+# /usr/share/signet/pki/; "The library" in pki/signet-pki).
+install(FILES ${PROJECT_SOURCE_DIR}/pki/lib/common.sh
+  ${PROJECT_SOURCE_DIR}/pki/lib/certs.sh
+  ${PROJECT_SOURCE_DIR}/pki/lib/bundle.sh
+  DESTINATION ${CMAKE_INSTALL_DATADIR}/signet/pki COMPONENT tools)
 
 # Documentation: Debian wants copyright and changelog.gz (a native
 # package) in /usr/share/doc/PACKAGE of each one.

@@ -137,6 +137,12 @@ check "signet-agent --check-policy /etc/signet/policy.json (the shipped one)" \
 	in_root signet-agent --check-policy /etc/signet/policy.json
 check "signetctl --help" quiet in_root signetctl --help
 check "signet-pki is on every user's PATH" quiet in_root sh -c 'command -v signet-pki'
+for f in common.sh certs.sh bundle.sh; do
+	check "signet-pki's library /usr/share/signet/pki/$f is 0644 root:root" \
+		stat_is "/usr/share/signet/pki/$f" "644 root:root"
+done
+pki_version() { in_root signet-pki --version | grep -qx 'signet-pki [0-9][0-9.]*'; }
+check "signet-pki --version (it finds its library)" pki_version
 
 # --- what postinst made.
 check "user signet: system, no login, home /var/lib/signet" sh -c \
