@@ -17,5 +17,5 @@ const struct config_key agent_config_schema[] = {
 	{ "audit", "path", CONFIG_PATH, true, NULL, 0, 0 },
 	{ "audit", "rotate_size", CONFIG_STRING, false, "256M", 0, 0 },
 };
-const size_t agent_config_schema_len =
-    sizeof(agent_config_schema) / sizeof(agent_config_schema[0]);
+const size_t agent_config_schema_len = sizeof(agent_config_schema) /
+    sizeof(agent_config_schema[0]);

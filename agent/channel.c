@@ -31,10 +31,10 @@ struct channel_frame {
 };
 
 enum channel_state {
-	CH_IDLE,          /* waiting to dial */
-	CH_CONNECTING,    /* dial in progress */
-	CH_OPEN,          /* WebSocket open */
-	CH_STOPPED,       /* shut down: no more dials */
+	CH_IDLE,       /* waiting to dial */
+	CH_CONNECTING, /* dial in progress */
+	CH_OPEN,       /* WebSocket open */
+	CH_STOPPED,    /* shut down: no more dials */
 };
 
 struct channel {
@@ -56,18 +56,18 @@ struct channel {
 	struct lws *wsi;
 	lws_sorted_usec_list_t sul_dial;
 	lws_sorted_usec_list_t sul_tick;
-	bool in_dial;                 /* inside lws_client_connect_via_info */
-	unsigned fails;               /* dials since the last good one */
+	bool in_dial;   /* inside lws_client_connect_via_info */
+	unsigned fails; /* dials since the last good one */
 	int64_t opened_ms;
-	struct channel_frame *tx;     /* being sent */
+	struct channel_frame *tx; /* being sent */
 	size_t tx_off;
 	bool tx_is_snapshot;
-	unsigned char *txbuf;         /* LWS_PRE + CHANNEL_TX_FRAGMENT */
-	char *rx;                     /* CHANNEL_RX_MAX */
+	unsigned char *txbuf; /* LWS_PRE + CHANNEL_TX_FRAGMENT */
+	char *rx;             /* CHANNEL_RX_MAX */
 	size_t rx_len;
-	size_t rx_total;              /* bytes of the message, kept or not */
-	bool rx_active;               /* inside a message */
-	const char *rx_drop;          /* why the message is dropped */
+	size_t rx_total;     /* bytes of the message, kept or not */
+	bool rx_active;      /* inside a message */
+	const char *rx_drop; /* why the message is dropped */
 	bool closing;
 
 	/* Shared with other threads, under mu. */
@@ -205,8 +205,9 @@ server_name_ok(const struct channel *ch, X509 *leaf)
 	if (ch->host_is_ip)
 		return X509_check_ip_asc(leaf, ch->host, 0) == 1;
 	return X509_check_host(leaf, ch->host, strlen(ch->host),
-	    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS |
-	    X509_CHECK_FLAG_NEVER_CHECK_SUBJECT, NULL) == 1;
+	           X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS |
+	               X509_CHECK_FLAG_NEVER_CHECK_SUBJECT,
+	           NULL) == 1;
 }
 
 /* ---- lws log lines into ours ---- */
@@ -315,8 +316,9 @@ went_down(struct channel *ch, const char *why)
 			ch->stats.dial_failures++;
 		(void)pthread_mutex_unlock(&ch->mu);
 	}
-	if (was_open && clock_mono_ms() - ch->opened_ms >=
-	    CHANNEL_BACKOFF_RESET_SECS * 1000LL)
+	if (was_open &&
+	    clock_mono_ms() - ch->opened_ms >=
+	        CHANNEL_BACKOFF_RESET_SECS * 1000LL)
 		ch->fails = 0;
 	ch->fails++;
 	if (ch->closing) {
@@ -334,7 +336,8 @@ went_down(struct channel *ch, const char *why)
 			ch->ops.on_closed(ch->arg, esc);
 	} else {
 		log_warn("channel dial failed: server=%s why=\"%s\" "
-		    "attempt=%u redial_ms=%u", ch->url, esc, ch->fails, delay);
+		         "attempt=%u redial_ms=%u",
+		    ch->url, esc, ch->fails, delay);
 	}
 	lws_sul_schedule(ch->ctx, 0, &ch->sul_dial, dial,
 	    (lws_usec_t)delay * LWS_US_PER_MS);
@@ -353,7 +356,7 @@ dial(lws_sorted_usec_list_t *sul)
 	i.context = ch->ctx;
 	i.address = ch->host;
 	i.port = ch->port;
-	i.ssl_connection = LCCSCF_USE_SSL;   /* and nothing that loosens it */
+	i.ssl_connection = LCCSCF_USE_SSL; /* and nothing that loosens it */
 	i.path = ch->path;
 	i.host = ch->host;
 	i.origin = ch->host;
@@ -403,12 +406,14 @@ verify_server_cert(struct channel *ch, X509_STORE_CTX *xctx, SSL *ssl,
 	cert = X509_STORE_CTX_get_current_cert(xctx);
 	if (!server_name_ok(ch, cert)) {
 		log_warn("channel: server certificate does not name %s; "
-		    "refusing it", ch->host);
+		         "refusing it",
+		    ch->host);
 		return 1;
 	}
 	if (ssl != NULL && SSL_version(ssl) < TLS1_3_VERSION) {
 		log_warn("channel: server negotiated %s, not TLS 1.3; "
-		    "refusing it", SSL_get_version(ssl));
+		         "refusing it",
+		    SSL_get_version(ssl));
 		return 1;
 	}
 	return 0;
@@ -438,8 +443,8 @@ check_session(struct channel *ch, struct lws *wsi)
 	X509_free(peer);
 	if (!name_ok)
 		return "server certificate does not name the host dialled";
-	if (lws_hdr_copy(wsi, proto, (int)sizeof(proto),
-	    WSI_TOKEN_PROTOCOL) <= 0 ||
+	if (lws_hdr_copy(wsi, proto, (int)sizeof(proto), WSI_TOKEN_PROTOCOL) <=
+	        0 ||
 	    strcmp(proto, CHANNEL_SUBPROTOCOL) != 0)
 		return "server did not accept subprotocol " CHANNEL_SUBPROTOCOL;
 	return NULL;
@@ -569,8 +574,8 @@ on_writeable(struct channel *ch, struct lws *wsi)
 }
 
 static int
-channel_callback(struct lws *wsi, enum lws_callback_reasons reason,
-    void *user, void *in, size_t len)
+channel_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+    void *in, size_t len)
 {
 	struct lws_context *cx;
 	struct channel *ch;
@@ -578,8 +583,9 @@ channel_callback(struct lws *wsi, enum lws_callback_reasons reason,
 
 	if (reason == LWS_CALLBACK_OPENSSL_LOAD_EXTRA_CLIENT_VERIFY_CERTS) {
 		/* user is the client SSL_CTX: TLS 1.3 and nothing older. */
-		if (user == NULL || SSL_CTX_set_min_proto_version(
-		    (SSL_CTX *)user, TLS1_3_VERSION) != 1) {
+		if (user == NULL ||
+		    SSL_CTX_set_min_proto_version((SSL_CTX *)user,
+		        TLS1_3_VERSION) != 1) {
 			log_error("channel: cannot require TLS 1.3");
 			return 1;
 		}
@@ -592,14 +598,14 @@ channel_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		return 0;
 	switch (reason) {
 	case LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION:
-		return verify_server_cert(ch, (X509_STORE_CTX *)user,
-		    (SSL *)in, len);
+		return verify_server_cert(ch, (X509_STORE_CTX *)user, (SSL *)in,
+		    len);
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
 		/* Ours: the current dial, or one failing inside dial(). */
 		if (wsi != ch->wsi && !ch->in_dial)
 			return 0;
-		went_down(ch, in != NULL ? (const char *)in :
-		    "connection failed");
+		went_down(ch,
+		    in != NULL ? (const char *)in : "connection failed");
 		return 0;
 	case LWS_CALLBACK_CLIENT_FILTER_PRE_ESTABLISH:
 		why = check_session(ch, wsi);
@@ -656,8 +662,7 @@ channel_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		    (ch->closing || have_pending(ch)))
 			lws_callback_on_writable(ch->wsi);
 		return 0;
-	default:
-		break;
+	default: break;
 	}
 	return 0;
 }
@@ -761,8 +766,8 @@ channel_new(const struct channel_config *cfg, const struct channel_ops *ops,
 	if (ch->ctx == NULL) {
 		r = err_set(msg, SIGNET_ERR_CERT,
 		    "cannot set up TLS with cert %s, key %s and CA %s (see "
-		    "the lws lines above)", cfg->cert_path, cfg->key_path,
-		    cfg->ca_path);
+		    "the lws lines above)",
+		    cfg->cert_path, cfg->key_path, cfg->ca_path);
 		goto fail;
 	}
 	lws_sul_schedule(ch->ctx, 0, &ch->sul_dial, dial, 1);

@@ -34,17 +34,17 @@
 #include "err.h"
 
 #define CHANNEL_SUBPROTOCOL "signet.v1"
-#define CHANNEL_RX_MAX (64 * 1024)        /* server messages over: dropped */
-#define CHANNEL_TX_MAX (1024 * 1024)      /* the server's limit */
-#define CHANNEL_TX_FRAGMENT (32 * 1024)   /* bytes per WRITEABLE */
-#define CHANNEL_QUEUE_MAX 64              /* queued messages */
-#define CHANNEL_PING_SECS 20              /* silent this long: PING */
-#define CHANNEL_HANGUP_SECS 50            /* no PONG by then: hang up */
+#define CHANNEL_RX_MAX (64 * 1024)      /* server messages over: dropped */
+#define CHANNEL_TX_MAX (1024 * 1024)    /* the server's limit */
+#define CHANNEL_TX_FRAGMENT (32 * 1024) /* bytes per WRITEABLE */
+#define CHANNEL_QUEUE_MAX 64            /* queued messages */
+#define CHANNEL_PING_SECS 20            /* silent this long: PING */
+#define CHANNEL_HANGUP_SECS 50          /* no PONG by then: hang up */
 #define CHANNEL_BACKOFF_FIRST_MS 1000
 #define CHANNEL_BACKOFF_MAX_MS 60000
-#define CHANNEL_BACKOFF_RESET_SECS 30     /* up this long: backoff resets */
+#define CHANNEL_BACKOFF_RESET_SECS 30 /* up this long: backoff resets */
 #define CHANNEL_CONNECT_TIMEOUT_SECS 10
-#define CHANNEL_TICK_MS 200               /* channel_service returns by then */
+#define CHANNEL_TICK_MS 200 /* channel_service returns by then */
 #define CHANNEL_URL_MAX 512
 
 /*
@@ -147,12 +147,12 @@ bool channel_set_snapshot(struct channel *ch, struct channel_frame *f);
 bool channel_connected(struct channel *ch);
 
 struct channel_stats {
-	uint64_t connects;        /* WebSockets opened */
-	uint64_t closes;          /* ... and closed */
-	uint64_t dial_failures;   /* dials that failed before opening */
+	uint64_t connects;      /* WebSockets opened */
+	uint64_t closes;        /* ... and closed */
+	uint64_t dial_failures; /* dials that failed before opening */
 	uint64_t frames_sent, bytes_sent;
 	uint64_t frames_received;
-	uint64_t frames_dropped;  /* received over CHANNEL_RX_MAX or binary */
+	uint64_t frames_dropped; /* received over CHANNEL_RX_MAX or binary */
 	uint64_t snapshots_sent, snapshots_replaced;
 };
 

@@ -54,8 +54,8 @@ audit_data(struct daemon *d)
 {
 	cJSON *o = cJSON_CreateObject();
 
-	if (o != NULL && cJSON_AddStringToObject(o, "host_id", d->host_id) ==
-	    NULL) {
+	if (o != NULL &&
+	    cJSON_AddStringToObject(o, "host_id", d->host_id) == NULL) {
 		cJSON_Delete(o);
 		return NULL;
 	}
@@ -83,20 +83,20 @@ audit_started(struct daemon *d)
 	}
 	for (i = 0; i < d->action_keys.count; i++) {
 		if (!cJSON_AddItemToArray(ids,
-		    cJSON_CreateString(d->action_keys.keys[i].id)))
+		        cJSON_CreateString(d->action_keys.keys[i].id)))
 			goto oom;
 	}
 	if (cJSON_AddStringToObject(o, "agent_version", SIGNET_VERSION) ==
-	    NULL ||
+	        NULL ||
 	    cJSON_AddStringToObject(o, "docker_version", version) == NULL ||
 	    cJSON_AddStringToObject(o, "server", d->server) == NULL ||
-	    cJSON_AddStringToObject(o, "result_key_id",
-	    d->result_key.pub.id) == NULL ||
+	    cJSON_AddStringToObject(o, "result_key_id", d->result_key.pub.id) ==
+	        NULL ||
 	    !cJSON_AddItemToObject(o, "action_key_ids", ids))
 		goto oom;
 	ids = NULL;
 	if (cJSON_AddNumberToObject(o, "policy_rules",
-	    (double)policy_store_rule_count(d->policy)) == NULL)
+	        (double)policy_store_rule_count(d->policy)) == NULL)
 		goto oom;
 	return daemon_audit(d, "agent.started", o);
 oom:
@@ -117,26 +117,29 @@ audit_stopped(struct daemon *d, int sig)
 	if (d->ex != NULL)
 		executor_get_stats(d->ex, &es);
 	if (o != NULL &&
-	    (cJSON_AddStringToObject(o, "signal", sig == SIGINT ? "SIGINT" :
-	    sig == SIGTERM ? "SIGTERM" : "none") == NULL ||
-	    cJSON_AddNumberToObject(o, "uptime_s",
-	    (double)((clock_mono_ms() - d->started_ms) / 1000)) == NULL ||
-	    cJSON_AddNumberToObject(o, "connects", (double)st.connects) ==
-	    NULL ||
-	    cJSON_AddNumberToObject(o, "snapshots_sent",
-	    (double)st.snapshots_sent) == NULL ||
-	    cJSON_AddNumberToObject(o, "actions_succeeded",
-	    (double)es.succeeded) == NULL ||
-	    cJSON_AddNumberToObject(o, "actions_failed",
-	    (double)es.failed) == NULL ||
-	    cJSON_AddNumberToObject(o, "actions_denied",
-	    (double)es.denied) == NULL ||
-	    cJSON_AddNumberToObject(o, "actions_rejected",
-	    (double)es.rejected) == NULL ||
-	    cJSON_AddNumberToObject(o, "frames_refused",
-	    (double)es.refused_frames) == NULL ||
-	    cJSON_AddNumberToObject(o, "results_unacknowledged",
-	    (double)es.undelivered) == NULL)) {
+	    (cJSON_AddStringToObject(o, "signal",
+	         sig == SIGINT      ? "SIGINT" :
+	             sig == SIGTERM ? "SIGTERM" :
+	                              "none") == NULL ||
+	        cJSON_AddNumberToObject(o, "uptime_s",
+	            (double)((clock_mono_ms() - d->started_ms) / 1000)) ==
+	            NULL ||
+	        cJSON_AddNumberToObject(o, "connects", (double)st.connects) ==
+	            NULL ||
+	        cJSON_AddNumberToObject(o, "snapshots_sent",
+	            (double)st.snapshots_sent) == NULL ||
+	        cJSON_AddNumberToObject(o, "actions_succeeded",
+	            (double)es.succeeded) == NULL ||
+	        cJSON_AddNumberToObject(o, "actions_failed",
+	            (double)es.failed) == NULL ||
+	        cJSON_AddNumberToObject(o, "actions_denied",
+	            (double)es.denied) == NULL ||
+	        cJSON_AddNumberToObject(o, "actions_rejected",
+	            (double)es.rejected) == NULL ||
+	        cJSON_AddNumberToObject(o, "frames_refused",
+	            (double)es.refused_frames) == NULL ||
+	        cJSON_AddNumberToObject(o, "results_unacknowledged",
+	            (double)es.undelivered) == NULL)) {
 		cJSON_Delete(o);
 		o = NULL;
 	}
@@ -173,7 +176,7 @@ install_signals(struct err_msg *msg)
 
 	memset(&sa, 0, sizeof(sa));
 	(void)sigemptyset(&sa.sa_mask);
-	sa.sa_handler = on_stop_signal;      /* no SA_RESTART: wake poll() */
+	sa.sa_handler = on_stop_signal; /* no SA_RESTART: wake poll() */
 	if (sigaction(SIGTERM, &sa, NULL) != 0 ||
 	    sigaction(SIGINT, &sa, NULL) != 0)
 		return err_set(msg, SIGNET_ERR_INTERNAL, "sigaction: %s",
@@ -213,9 +216,10 @@ policy_reload(struct daemon *d)
 		    (unsigned long long)policy_store_generation(d->policy));
 		if (o != NULL &&
 		    (cJSON_AddNumberToObject(o, "policy_rules",
-		    (double)policy_store_rule_count(d->policy)) == NULL ||
-		    cJSON_AddNumberToObject(o, "generation",
-		    (double)policy_store_generation(d->policy)) == NULL)) {
+		         (double)policy_store_rule_count(d->policy)) == NULL ||
+		        cJSON_AddNumberToObject(o, "generation",
+		            (double)policy_store_generation(d->policy)) ==
+		            NULL)) {
 			cJSON_Delete(o);
 			o = NULL;
 		}
@@ -246,7 +250,6 @@ audit_rotate_if_requested(struct daemon *d)
 		log_error("SIGUSR1: audit log not rotated: %s", m.text);
 }
 
-
 /* Loads everything; returns the exit code to use on failure, or 0. */
 static int
 daemon_load(struct daemon *d, const char *config_path)
@@ -261,14 +264,16 @@ daemon_load(struct daemon *d, const char *config_path)
 
 	err_clear(&m);
 	if (config_load(config_path, agent_config_schema,
-	    agent_config_schema_len, &d->cfg, &m) != 0) {
+	        agent_config_schema_len, &d->cfg, &m) != 0) {
 		fprintf(stderr, "signet-agent: %s\n", m.text);
 		return 2;
 	}
 	v = config_get(d->cfg, "agent", "log_level");
 	if (v == NULL || log_level_parse(v, &level) != 0) {
-		fprintf(stderr, "signet-agent: %s:%u: log_level: must be "
-		    "error, warn, info or debug\n", config_name(d->cfg),
+		fprintf(stderr,
+		    "signet-agent: %s:%u: log_level: must be "
+		    "error, warn, info or debug\n",
+		    config_name(d->cfg),
 		    config_line(d->cfg, "agent", "log_level"));
 		return 2;
 	}
@@ -279,22 +284,22 @@ daemon_load(struct daemon *d, const char *config_path)
 	}
 	d->server = config_get(d->cfg, "agent", "server");
 	if (identity_agent_cert(config_get(d->cfg, "tls", "cert"),
-	    config_get(d->cfg, "tls", "key"), d->host_id, &m) != 0) {
+	        config_get(d->cfg, "tls", "key"), d->host_id, &m) != 0) {
 		log_error("agent certificate refused: %s", m.text);
 		return 1;
 	}
 	if (keys_load_secret(config_get(d->cfg, "keys", "result"),
-	    &d->result_key, &m) != 0) {
+	        &d->result_key, &m) != 0) {
 		log_error("result key refused: %s", m.text);
 		return 1;
 	}
 	if (keys_load_pubset(config_get(d->cfg, "keys", "action_pub"),
-	    &d->action_keys, &m) != 0) {
+	        &d->action_keys, &m) != 0) {
 		log_error("pinned action keys refused: %s", m.text);
 		return 1;
 	}
-	if (policy_store_open(config_get(d->cfg, "agent", "policy"),
-	    d->host_id, &d->policy, &m) != 0) {
+	if (policy_store_open(config_get(d->cfg, "agent", "policy"), d->host_id,
+	        &d->policy, &m) != 0) {
 		log_error("policy refused, not starting: %s", m.text);
 		return 1;
 	}
@@ -307,13 +312,13 @@ daemon_load(struct daemon *d, const char *config_path)
 		return 1;
 	}
 	if (audit_open(config_get(d->cfg, "audit", "path"), &d->result_key,
-	    &d->audit, &m) != 0) {
+	        &d->audit, &m) != 0) {
 		log_error("audit log refused: %s", m.text);
 		return 1;
 	}
 	audit_set_rotate_size(d->audit, rotate_size);
 	if (docker_client_new(config_get(d->cfg, "agent", "docker_socket"),
-	    &d->dc, &m) != 0) {
+	        &d->dc, &m) != 0) {
 		log_error("dockerd: %s", m.text);
 		return 1;
 	}
@@ -329,8 +334,9 @@ daemon_load(struct daemon *d, const char *config_path)
 	}
 	d->exec_mu_ok = true;
 	for (i = 0; i < EXECUTOR_WORKERS; i++) {
-		if (docker_client_new(config_get(d->cfg, "agent",
-		    "docker_socket"), &d->exec_dc[i], &m) != 0) {
+		if (docker_client_new(
+		        config_get(d->cfg, "agent", "docker_socket"),
+		        &d->exec_dc[i], &m) != 0) {
 			log_error("dockerd: %s", m.text);
 			return 1;
 		}
@@ -413,7 +419,7 @@ daemon_run(const char *config_path)
 	if (daemon_exec_open(d) != 0)
 		goto out;
 	log_info("agent started: host_id=%s version=%s server=%s "
-	    "result_key_id=%s action_keys=%zu policy_rules=%zu",
+	         "result_key_id=%s action_keys=%zu policy_rules=%zu",
 	    d->host_id, SIGNET_VERSION, d->server, d->result_key.pub.id,
 	    d->action_keys.count, policy_store_rule_count(d->policy));
 
@@ -467,8 +473,8 @@ out:
 				executor_get_stats(d->ex, &est);
 			channel_get_stats(d->ch, &st);
 			log_info("channel: connects=%llu snapshots_sent=%llu "
-			    "frames_received=%llu frames_dropped=%llu "
-			    "frames_refused=%llu results_acked=%llu",
+			         "frames_received=%llu frames_dropped=%llu "
+			         "frames_refused=%llu results_acked=%llu",
 			    (unsigned long long)st.connects,
 			    (unsigned long long)st.snapshots_sent,
 			    (unsigned long long)st.frames_received,
@@ -498,4 +504,3 @@ out:
 	docker_global_cleanup();
 	return rc;
 }
-

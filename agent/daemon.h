@@ -42,9 +42,9 @@
 
 #include <stddef.h>
 
-#define DAEMON_SNAPSHOT_GAP_MS 250       /* at most one snapshot per gap */
-#define DAEMON_SNAPSHOT_PERIOD_MS 30000  /* and at least one per period */
-#define DAEMON_LIST_RETRY_FIRST_MS 1000  /* a failed list: retried after */
+#define DAEMON_SNAPSHOT_GAP_MS 250      /* at most one snapshot per gap */
+#define DAEMON_SNAPSHOT_PERIOD_MS 30000 /* and at least one per period */
+#define DAEMON_LIST_RETRY_FIRST_MS 1000 /* a failed list: retried after */
 #define DAEMON_LIST_RETRY_MAX_MS 16000
 #define DAEMON_SHUTDOWN_GRACE_MS 2000
 #define DAEMON_DOCKER_VERSION_UNKNOWN "unknown"

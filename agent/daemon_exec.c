@@ -97,7 +97,8 @@ exec_inspect(void *arg, const char *id, struct inventory **out,
 	int i = exec_borrow(d), r;
 
 	if (i < 0)
-		return err_set(msg, SIGNET_ERR_UNAVAILABLE, "no dockerd "
+		return err_set(msg, SIGNET_ERR_UNAVAILABLE,
+		    "no dockerd "
 		    "connection free for the executor");
 	r = docker_inspect(d->exec_dc[i], id, out, msg);
 	exec_return(d, i);
@@ -113,10 +114,11 @@ exec_act(void *arg, const char *id, enum envelope_action action,
 
 	*http_status = 0;
 	if (i < 0)
-		return err_set(msg, SIGNET_ERR_UNAVAILABLE, "no dockerd "
+		return err_set(msg, SIGNET_ERR_UNAVAILABLE,
+		    "no dockerd "
 		    "connection free for the executor");
-	r = docker_action(d->exec_dc[i], id, action, stop_timeout,
-	    http_status, msg);
+	r = docker_action(d->exec_dc[i], id, action, stop_timeout, http_status,
+	    msg);
 	exec_return(d, i);
 	return r;
 }
@@ -206,7 +208,7 @@ on_message(void *arg, const char *data, size_t len)
 		/* Refused or not, the executor answers it in its turn. */
 		if (d->ex == NULL ||
 		    executor_submit(d->ex, data, len, r == 0 ? &f : NULL) !=
-		    0) {
+		        0) {
 			(void)snprintf(why, sizeof(why),
 			    "action not handled: out of memory");
 			goto refused;
@@ -258,7 +260,7 @@ daemon_exec_open(struct daemon *d)
 	}
 	executor_get_stats(d->ex, &es);
 	log_info("actions: seen_ids=%llu results_reloaded=%llu "
-	    "interrupted_answered=%llu unacknowledged=%zu stop_timeout=%d",
+	         "interrupted_answered=%llu unacknowledged=%zu stop_timeout=%d",
 	    (unsigned long long)es.ids_loaded,
 	    (unsigned long long)es.results_reloaded,
 	    (unsigned long long)es.recovered, es.undelivered, ec.stop_timeout);

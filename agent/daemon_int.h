@@ -52,7 +52,7 @@ struct daemon {
 	struct audit_writer *audit;
 	struct channel *ch;
 	struct docker_events *events;
-	struct docker_client *dc;      /* the snapshot worker's */
+	struct docker_client *dc; /* the snapshot worker's */
 	/*
 	 * The executor's: one per worker (a libcurl handle is one thread's at
 	 * a time), lent out under exec_mu for one dockerd call.
@@ -70,16 +70,16 @@ struct daemon {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool stop;
-	atomic_bool stopping;          /* cuts short a request to dockerd */
-	bool dirty;                    /* a snapshot is wanted */
-	unsigned want;                 /* DAEMON_WANT_*: send it unchanged */
+	atomic_bool stopping; /* cuts short a request to dockerd */
+	bool dirty;           /* a snapshot is wanted */
+	unsigned want;        /* DAEMON_WANT_*: send it unchanged */
 	bool refresh_version;
-	uint64_t epoch;                /* connections opened so far */
-	uint64_t sent_epoch;           /* the one latest's bytes went out on */
-	int64_t next_allowed_ms;       /* last snapshot + the gap */
+	uint64_t epoch;          /* connections opened so far */
+	uint64_t sent_epoch;     /* the one latest's bytes went out on */
+	int64_t next_allowed_ms; /* last snapshot + the gap */
 	int64_t next_periodic_ms;
 	char docker_version[DOCKER_VERSION_MAX + 1];
-	struct channel_frame *latest;  /* the last snapshot built */
+	struct channel_frame *latest; /* the last snapshot built */
 
 	/* Service thread only. */
 	uint64_t frames_refused;
@@ -99,8 +99,7 @@ void daemon_snapshot_request(struct daemon *d, unsigned want,
  * signals blocked). Returns 0, or 1 (logged) when one could not start:
  * daemon_snapshot_stop still stops what did.
  */
-int daemon_snapshot_start(struct daemon *d)
-    __attribute__((warn_unused_result));
+int daemon_snapshot_start(struct daemon *d) __attribute__((warn_unused_result));
 
 /*
  * Cuts short a request to dockerd under way, stops the event stream and

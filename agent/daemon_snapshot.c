@@ -69,8 +69,8 @@ take_snapshot(struct daemon *d, unsigned want)
 	if (len > CHANNEL_TX_MAX) {
 		/* Retrying cannot help; the next event or period may. */
 		log_error("inventory of %zu containers is %zu bytes, over the "
-		    "server's limit of %d: not sent", rows, len,
-		    CHANNEL_TX_MAX);
+		          "server's limit of %d: not sent",
+		    rows, len, CHANNEL_TX_MAX);
 		free(text);
 		r = 0;
 		goto out;
@@ -85,7 +85,7 @@ take_snapshot(struct daemon *d, unsigned want)
 		old = d->latest;
 		same = old != NULL && channel_frame_len(old) == len &&
 		    memcmp(channel_frame_data(old), channel_frame_data(frame),
-		    len) == 0;
+		        len) == 0;
 		d->latest = channel_frame_ref(frame);
 		epoch = d->epoch;
 		sent_epoch = d->sent_epoch;
@@ -99,8 +99,8 @@ take_snapshot(struct daemon *d, unsigned want)
 		    rows);
 	} else if (channel_set_snapshot(d->ch, frame)) {
 		log_debug("inventory queued: containers=%zu bytes=%zu "
-		    "list_ms=%lld", rows, len,
-		    (long long)(clock_mono_ms() - t0));
+		          "list_ms=%lld",
+		    rows, len, (long long)(clock_mono_ms() - t0));
 		if (pthread_mutex_lock(&d->mu) == 0) {
 			d->sent_epoch = epoch;
 			(void)pthread_mutex_unlock(&d->mu);
@@ -194,7 +194,8 @@ worker_main(void *arg)
 				d->want |= want;
 				d->next_allowed_ms = clock_mono_ms() + retry;
 				retry = retry >= DAEMON_LIST_RETRY_MAX_MS / 2 ?
-				    DAEMON_LIST_RETRY_MAX_MS : retry * 2;
+				    DAEMON_LIST_RETRY_MAX_MS :
+				    retry * 2;
 			}
 			continue;
 		}
@@ -266,7 +267,7 @@ daemon_snapshot_start(struct daemon *d)
 	}
 	d->worker_started = true;
 	if (docker_events_start(config_get(d->cfg, "agent", "docker_socket"),
-	    &ev_ops, d, &d->events, &m) != 0) {
+	        &ev_ops, d, &d->events, &m) != 0) {
 		log_error("docker events: %s", m.text);
 		return 1;
 	}

@@ -20,19 +20,19 @@
 #include "log.h"
 #include "text.h"
 
-#define DOCKER_JSON_DEPTH 32       /* inspect nests ~6 deep; leave room */
-#define DOCKER_ERRTEXT_MAX 160     /* dockerd's message quoted in errors */
+#define DOCKER_JSON_DEPTH 32   /* inspect nests ~6 deep; leave room */
+#define DOCKER_ERRTEXT_MAX 160 /* dockerd's message quoted in errors */
 
 struct docker_client {
 	char socket_path[DOCKER_SOCKET_PATH_MAX + 1];
 	CURL *curl;
-	const atomic_bool *abort;      /* set: give up the request under way */
+	const atomic_bool *abort; /* set: give up the request under way */
 };
 
 /* An answer, bounded by its dynbuf's maximum. */
 struct dbuf {
 	struct dynbuf buf;
-	bool over;                     /* answer over the maximum */
+	bool over; /* answer over the maximum */
 	bool oom;
 };
 
@@ -63,7 +63,8 @@ docker_check_socket_path(const char *socket_path, struct err_msg *msg)
 	if (n > DOCKER_SOCKET_PATH_MAX)
 		return err_set(msg, SIGNET_ERR_INVALID_ARG,
 		    "docker socket: path of %zu bytes is longer than a unix "
-		    "socket path may be (%d)", n, DOCKER_SOCKET_PATH_MAX);
+		    "socket path may be (%d)",
+		    n, DOCKER_SOCKET_PATH_MAX);
 	return 0;
 }
 
@@ -120,7 +121,7 @@ dbuf_write(char *ptr, size_t size, size_t nmemb, void *userdata)
 		b->over = true;
 	else if (r != 0)
 		b->oom = true;
-	return r == 0 ? nmemb : 0;     /* else curl fails with WRITE_ERROR */
+	return r == 0 ? nmemb : 0; /* else curl fails with WRITE_ERROR */
 }
 
 int
@@ -137,15 +138,14 @@ docker_setup_handle(CURL *c, const char *socket_path, const char *path,
 	errbuf[0] = '\0';
 	if (curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, socket_path) !=
-	    CURLE_OK ||
+	        CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http") != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-	    DOCKER_CONNECT_TIMEOUT_MS) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_USERAGENT, "signet-agent") !=
-	    CURLE_OK)
+	        DOCKER_CONNECT_TIMEOUT_MS) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_USERAGENT, "signet-agent") != CURLE_OK)
 		return -1;
 	return 0;
 }
@@ -161,8 +161,8 @@ docker_describe_curl(CURLcode cc, const char *errbuf, const char *socket_path,
 		(void)snprintf(out, outlen, "cannot connect to %s", esc);
 		return;
 	}
-	(void)text_escape_str(errbuf[0] != '\0' ? errbuf :
-	    curl_easy_strerror(cc), out, outlen);
+	(void)text_escape_str(
+	    errbuf[0] != '\0' ? errbuf : curl_easy_strerror(cc), out, outlen);
 }
 
 /* Maps a failed transfer to the error space. */
@@ -197,10 +197,10 @@ error_message(const struct dbuf *b, char *out, size_t outlen)
 	if (dynbuf_len(&b->buf) == 0 || dynbuf_len(&b->buf) > 4096)
 		return;
 	if (jsonx_parse_object("dockerd error", dynbuf_ptr(&b->buf),
-	    dynbuf_len(&b->buf), 4, &root, NULL) != 0)
+	        dynbuf_len(&b->buf), 4, &root, NULL) != 0)
 		return;
-	if (jsonx_get_string(root, "message", true, "error", &m, NULL) ==
-	    0 && m != NULL)
+	if (jsonx_get_string(root, "message", true, "error", &m, NULL) == 0 &&
+	    m != NULL)
 		(void)text_escape_str(m, out, outlen);
 	cJSON_Delete(root);
 }
@@ -226,9 +226,9 @@ set_abort(struct docker_client *dc)
 		return 0;
 	if (curl_easy_setopt(dc->curl, CURLOPT_NOPROGRESS, 0L) != CURLE_OK ||
 	    curl_easy_setopt(dc->curl, CURLOPT_XFERINFOFUNCTION,
-	    request_progress) != CURLE_OK ||
+	        request_progress) != CURLE_OK ||
 	    curl_easy_setopt(dc->curl, CURLOPT_XFERINFODATA,
-	    (void *)(uintptr_t)dc->abort) != CURLE_OK)
+	        (void *)(uintptr_t)dc->abort) != CURLE_OK)
 		return -1;
 	return 0;
 }
@@ -254,11 +254,11 @@ docker_get(struct docker_client *dc, const char *path, size_t max,
 	if (docker_setup_handle(dc->curl, dc->socket_path, path, errbuf) != 0 ||
 	    curl_easy_setopt(dc->curl, CURLOPT_HTTPGET, 1L) != CURLE_OK ||
 	    curl_easy_setopt(dc->curl, CURLOPT_TIMEOUT_MS, timeout_ms) !=
-	    CURLE_OK ||
+	        CURLE_OK ||
 	    curl_easy_setopt(dc->curl, CURLOPT_MAXFILESIZE_LARGE,
-	    (curl_off_t)max) != CURLE_OK ||
+	        (curl_off_t)max) != CURLE_OK ||
 	    curl_easy_setopt(dc->curl, CURLOPT_WRITEFUNCTION, dbuf_write) !=
-	    CURLE_OK ||
+	        CURLE_OK ||
 	    curl_easy_setopt(dc->curl, CURLOPT_WRITEDATA, &b) != CURLE_OK) {
 		r = err_set(msg, SIGNET_ERR_INTERNAL,
 		    "dockerd GET %s: cannot set up the request", path);
@@ -287,9 +287,10 @@ docker_get(struct docker_client *dc, const char *path, size_t max,
 	}
 	if (status != 200) {
 		error_message(&b, dmsg, sizeof(dmsg));
-		r = err_set(msg, status == 404 ? SIGNET_ERR_NOT_FOUND :
-		    SIGNET_ERR_IO, "dockerd GET %s: HTTP %ld%s%s%s", path,
-		    status, dmsg[0] != '\0' ? " \"" : "", dmsg,
+		r = err_set(msg,
+		    status == 404 ? SIGNET_ERR_NOT_FOUND : SIGNET_ERR_IO,
+		    "dockerd GET %s: HTTP %ld%s%s%s", path, status,
+		    dmsg[0] != '\0' ? " \"" : "", dmsg,
 		    dmsg[0] != '\0' ? "\"" : "");
 		goto out;
 	}
@@ -299,8 +300,7 @@ docker_get(struct docker_client *dc, const char *path, size_t max,
 		goto out;
 	}
 	*body = dynbuf_take(&b.buf, body_len);
-	r = *body != NULL ? 0 : err_set(msg, SIGNET_ERR_ALLOC,
-	    "out of memory");
+	r = *body != NULL ? 0 : err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
 out:
 	dynbuf_free(&b.buf);
 	return r;
@@ -329,8 +329,8 @@ docker_version(struct docker_client *dc,
 	    DOCKER_SMALL_TIMEOUT_MS, &body, &len, msg);
 	if (r != 0)
 		goto out;
-	r = jsonx_parse_object("dockerd /version", body, len,
-	    DOCKER_JSON_DEPTH, &root, msg);
+	r = jsonx_parse_object("dockerd /version", body, len, DOCKER_JSON_DEPTH,
+	    &root, msg);
 	if (r != 0)
 		goto out;
 	r = jsonx_get_string(root, "Version", false, "dockerd /version", &v,
@@ -371,7 +371,7 @@ docker_list(struct docker_client *dc, struct inventory **out,
 	r = inventory_from_docker(body, len, out, msg);
 	if (r == 0 && (*out)->skipped > 0)
 		log_warn("dockerd listed %zu container(s) that fail signet's "
-		    "checks; left out of the inventory; first: %s",
+		         "checks; left out of the inventory; first: %s",
 		    (*out)->skipped, msg != NULL ? msg->text : "");
 out:
 	free(body);
@@ -396,7 +396,7 @@ parse_created(const char *s, int64_t *out)
 		if (s[i] == '\0')
 			return -1;
 		if (shape[i] == 'd' ? (s[i] < '0' || s[i] > '9') :
-		    s[i] != shape[i])
+		                      s[i] != shape[i])
 			return -1;
 	}
 	p = s + sizeof(shape) - 1;
@@ -435,8 +435,7 @@ struct inspect_fields {
 };
 
 static int
-inspect_fields(const cJSON *root, struct inspect_fields *f,
-    struct err_msg *msg)
+inspect_fields(const cJSON *root, struct inspect_fields *f, struct err_msg *msg)
 {
 	const cJSON *config = NULL, *state = NULL;
 	int r;
@@ -473,7 +472,7 @@ inspect_row(const struct inspect_fields *f, int64_t created)
 	row = cJSON_CreateObject();
 	names = cJSON_CreateArray();
 	labels = f->labels != NULL ? cJSON_Duplicate(f->labels, true) :
-	    cJSON_CreateNull();
+	                             cJSON_CreateNull();
 	if (row == NULL || names == NULL || labels == NULL)
 		goto fail;
 	if (!cJSON_AddItemToArray(names, cJSON_CreateString(f->name)))
@@ -499,8 +498,8 @@ fail:
 }
 
 int
-docker_inspect(struct docker_client *dc, const char *id,
-    struct inventory **out, struct err_msg *msg)
+docker_inspect(struct docker_client *dc, const char *id, struct inventory **out,
+    struct err_msg *msg)
 {
 	struct inspect_fields f;
 	cJSON *root = NULL, *arr = NULL, *row = NULL;
@@ -519,8 +518,8 @@ docker_inspect(struct docker_client *dc, const char *id,
 	    &body, &len, msg);
 	if (r != 0)
 		goto out;
-	r = jsonx_parse_object("dockerd inspect", body, len,
-	    DOCKER_JSON_DEPTH, &root, msg);
+	r = jsonx_parse_object("dockerd inspect", body, len, DOCKER_JSON_DEPTH,
+	    &root, msg);
 	if (r != 0)
 		goto out;
 	r = inspect_fields(root, &f, msg);
@@ -557,7 +556,8 @@ docker_inspect(struct docker_client *dc, const char *id,
 	r = inventory_from_docker(printed, strlen(printed), out, msg);
 	if (r == 0 && (*out)->count != 1) {
 		/* A row left out already holds its reason in msg. */
-		r = (*out)->skipped > 0 ? SIGNET_ERR_FORMAT :
+		r = (*out)->skipped > 0 ?
+		    SIGNET_ERR_FORMAT :
 		    err_set(msg, SIGNET_ERR_INTERNAL, "inspect: not one row");
 		inventory_free(*out);
 		*out = NULL;
@@ -618,12 +618,11 @@ docker_action(struct docker_client *dc, const char *id,
 	if (docker_setup_handle(dc->curl, dc->socket_path, path, errbuf) != 0 ||
 	    curl_easy_setopt(dc->curl, CURLOPT_POST, 1L) != CURLE_OK ||
 	    curl_easy_setopt(dc->curl, CURLOPT_POSTFIELDS, "") != CURLE_OK ||
-	    curl_easy_setopt(dc->curl, CURLOPT_POSTFIELDSIZE, 0L) !=
-	    CURLE_OK ||
+	    curl_easy_setopt(dc->curl, CURLOPT_POSTFIELDSIZE, 0L) != CURLE_OK ||
 	    curl_easy_setopt(dc->curl, CURLOPT_TIMEOUT_MS, timeout_ms) !=
-	    CURLE_OK ||
+	        CURLE_OK ||
 	    curl_easy_setopt(dc->curl, CURLOPT_WRITEFUNCTION, dbuf_write) !=
-	    CURLE_OK ||
+	        CURLE_OK ||
 	    curl_easy_setopt(dc->curl, CURLOPT_WRITEDATA, &b) != CURLE_OK) {
 		r = err_set(msg, SIGNET_ERR_INTERNAL,
 		    "dockerd POST %s: cannot set up the request", verb);
@@ -641,7 +640,8 @@ docker_action(struct docker_client *dc, const char *id,
 	if (cc == CURLE_ABORTED_BY_CALLBACK) {
 		r = err_set(msg, SIGNET_ERR_UNAVAILABLE,
 		    "dockerd POST %s: given up (stopping); the action may "
-		    "still happen", verb);
+		    "still happen",
+		    verb);
 		goto out;
 	}
 	if (cc != CURLE_OK && (status == 0 || !b.over)) {
@@ -655,8 +655,8 @@ docker_action(struct docker_client *dc, const char *id,
 		r = err_set(msg, SIGNET_ERR_UNAVAILABLE,
 		    "dockerd POST %s: %s%s", verb, esc,
 		    cc == CURLE_OPERATION_TIMEDOUT ?
-		    " (no answer in time; the action may still happen)" :
-		    " (is dockerd running?)");
+		        " (no answer in time; the action may still happen)" :
+		        " (is dockerd running?)");
 		goto out;
 	}
 	*http_status = status;

@@ -26,11 +26,11 @@
 #include "inventory.h"
 
 #define DOCKER_API_BASE "http://localhost/v1.41"
-#define DOCKER_SOCKET_PATH_MAX 107            /* sun_path less its NUL */
-#define DOCKER_LIST_MAX (16u * 1024 * 1024)   /* GET /containers/json */
-#define DOCKER_SMALL_MAX (1024u * 1024)       /* /version, one inspect */
-#define DOCKER_EVENT_LINE_MAX (256u * 1024)   /* one event of the stream */
-#define DOCKER_VERSION_MAX 63                 /* "20.10.24+dfsg1" */
+#define DOCKER_SOCKET_PATH_MAX 107          /* sun_path less its NUL */
+#define DOCKER_LIST_MAX (16u * 1024 * 1024) /* GET /containers/json */
+#define DOCKER_SMALL_MAX (1024u * 1024)     /* /version, one inspect */
+#define DOCKER_EVENT_LINE_MAX (256u * 1024) /* one event of the stream */
+#define DOCKER_VERSION_MAX 63               /* "20.10.24+dfsg1" */
 #define DOCKER_CONNECT_TIMEOUT_MS 2000L
 #define DOCKER_SMALL_TIMEOUT_MS 5000L         /* /version, inspect */
 #define DOCKER_LIST_TIMEOUT_MS 20000L         /* 5,000 rows take < 2 s */
@@ -38,9 +38,9 @@
 #define DOCKER_EVENTS_BACKOFF_MIN_MS 250
 #define DOCKER_EVENTS_BACKOFF_MAX_MS 8000
 #define DOCKER_EVENT_ACTION_MAX 32
-#define DOCKER_START_TIMEOUT_MS 60000L        /* POST .../start */
-#define DOCKER_STOP_MARGIN_MS 60000L          /* stop/restart: t + this */
-#define DOCKER_STOP_TIMEOUT_MAX 600           /* s; [agent] stop_timeout */
+#define DOCKER_START_TIMEOUT_MS 60000L /* POST .../start */
+#define DOCKER_STOP_MARGIN_MS 60000L   /* stop/restart: t + this */
+#define DOCKER_STOP_TIMEOUT_MAX 600    /* s; [agent] stop_timeout */
 
 /*
  * Initialises libcurl for the whole process. Call once from main() before
@@ -70,8 +70,7 @@ int docker_client_new(const char *socket_path, struct docker_client **out,
  * second) by setting *flag, e.g. at shutdown: the call then fails with
  * SIGNET_ERR_UNAVAILABLE. flag must outlive dc; NULL turns this off.
  */
-void docker_client_set_abort(struct docker_client *dc,
-    const atomic_bool *flag);
+void docker_client_set_abort(struct docker_client *dc, const atomic_bool *flag);
 
 /* Frees dc; NULL allowed. */
 void docker_client_free(struct docker_client *dc);
@@ -177,15 +176,14 @@ struct docker_events;
  * SIGNET_ERR_ALLOC or SIGNET_ERR_INTERNAL (thread not started).
  */
 int docker_events_start(const char *socket_path,
-    const struct docker_events_ops *ops, void *arg,
-    struct docker_events **out, struct err_msg *msg)
-    __attribute__((warn_unused_result));
+    const struct docker_events_ops *ops, void *arg, struct docker_events **out,
+    struct err_msg *msg) __attribute__((warn_unused_result));
 
 /* Counters of a stream, for logs and tests. */
 struct docker_events_stats {
-	uint64_t connects;       /* streams that came up */
-	uint64_t events;         /* events reported */
-	uint64_t dropped;        /* streams dropped for bad input */
+	uint64_t connects; /* streams that came up */
+	uint64_t events;   /* events reported */
+	uint64_t dropped;  /* streams dropped for bad input */
 };
 
 void docker_events_get_stats(struct docker_events *ev,

@@ -26,7 +26,7 @@
 #define DOCKER_EVENT_DEPTH 8
 #define DOCKER_STREAM_STABLE_MS 10000
 /* GET /events?filters={"type":["container"]}, url-encoded. */
-#define DOCKER_EVENTS_PATH \
+#define DOCKER_EVENTS_PATH                                                     \
 	"/events?filters=%7B%22type%22%3A%5B%22container%22%5D%7D"
 
 static bool
@@ -58,7 +58,8 @@ event_name(const cJSON *actor, struct docker_event *ev, struct err_msg *msg)
 	if (n > INVENTORY_NAME_MAX || text_has_control(name))
 		return err_set(msg, SIGNET_ERR_FORMAT,
 		    "event.Actor.Attributes.name: over %d bytes or control "
-		    "characters", INVENTORY_NAME_MAX);
+		    "characters",
+		    INVENTORY_NAME_MAX);
 	memcpy(ev->name, name, n + 1);
 	return 0;
 }
@@ -82,7 +83,7 @@ docker_event_parse(const char *line, size_t len, struct docker_event *ev,
 	if (r != 0)
 		goto out;
 	if (strcmp(type, "container") != 0)
-		goto out;               /* r == 0: not ours */
+		goto out; /* r == 0: not ours */
 	r = jsonx_get_string(root, "Action", false, "event", &action, msg);
 	if (r == 0)
 		r = jsonx_get_object(root, "Actor", "event", &actor, msg);
@@ -133,20 +134,20 @@ struct docker_events {
 	void *arg;
 	pthread_t thread;
 	pthread_mutex_t mu;
-	pthread_cond_t cv;             /* stop, for the backoff sleep */
-	bool stop;                     /* under mu */
-	atomic_bool stop_now;          /* read by curl's progress callback */
+	pthread_cond_t cv;                /* stop, for the backoff sleep */
+	bool stop;                        /* under mu */
+	atomic_bool stop_now;             /* read by curl's progress callback */
 	struct docker_events_stats stats; /* under mu */
 
 	/* The thread's own, for the stream being read. */
 	CURL *curl;
-	char *line;                    /* DOCKER_EVENT_LINE_MAX + 1 */
+	char *line; /* DOCKER_EVENT_LINE_MAX + 1 */
 	size_t line_len;
-	bool up;                       /* this stream answered 200 */
-	bool down_reported;            /* on_stream(false) said since up */
-	bool hostile;                  /* dropped for what dockerd sent */
+	bool up;            /* this stream answered 200 */
+	bool down_reported; /* on_stream(false) said since up */
+	bool hostile;       /* dropped for what dockerd sent */
 	int64_t started_ms;
-	char drop_why[256];            /* set when we abort the stream */
+	char drop_why[256]; /* set when we abort the stream */
 };
 
 static size_t
@@ -159,13 +160,13 @@ events_header(char *buf, size_t size, size_t nitems, void *userdata)
 		return 0;
 	/* The blank line ends the headers: the stream is now answered. */
 	if (!((nitems == 2 && buf[0] == '\r' && buf[1] == '\n') ||
-	    (nitems == 1 && buf[0] == '\n')))
+	        (nitems == 1 && buf[0] == '\n')))
 		return nitems;
 	if (curl_easy_getinfo(ev->curl, CURLINFO_RESPONSE_CODE, &status) !=
 	    CURLE_OK)
 		return 0;
 	if (status >= 100 && status < 200)
-		return nitems;           /* interim answer; more follow */
+		return nitems; /* interim answer; more follow */
 	if (status != 200) {
 		(void)snprintf(ev->drop_why, sizeof(ev->drop_why),
 		    "dockerd answered HTTP %ld to GET /events", status);
@@ -239,7 +240,7 @@ events_write(char *ptr, size_t size, size_t nmemb, void *userdata)
 		off += seg;
 		if (nl == NULL)
 			break;
-		off++;                  /* the newline */
+		off++; /* the newline */
 		if (!events_line(ev))
 			return 0;
 		ev->line_len = 0;
@@ -259,8 +260,9 @@ events_progress(void *clientp, curl_off_t dltotal, curl_off_t dlnow,
 	(void)ulnow;
 	if (atomic_load(&ev->stop_now))
 		return 1;
-	if (!ev->up && clock_mono_ms() - ev->started_ms >
-	    DOCKER_EVENTS_HEADER_TIMEOUT_MS) {
+	if (!ev->up &&
+	    clock_mono_ms() - ev->started_ms >
+	        DOCKER_EVENTS_HEADER_TIMEOUT_MS) {
 		(void)snprintf(ev->drop_why, sizeof(ev->drop_why),
 		    "dockerd did not answer GET /events within %d ms",
 		    DOCKER_EVENTS_HEADER_TIMEOUT_MS);
@@ -283,19 +285,18 @@ events_read_once(struct docker_events *ev, char *why, size_t whylen)
 	ev->drop_why[0] = '\0';
 	ev->started_ms = clock_mono_ms();
 	if (docker_setup_handle(ev->curl, ev->socket_path, DOCKER_EVENTS_PATH,
-	    errbuf) != 0 ||
+	        errbuf) != 0 ||
 	    curl_easy_setopt(ev->curl, CURLOPT_HTTPGET, 1L) != CURLE_OK ||
-	    curl_easy_setopt(ev->curl, CURLOPT_HEADERFUNCTION,
-	    events_header) != CURLE_OK ||
+	    curl_easy_setopt(ev->curl, CURLOPT_HEADERFUNCTION, events_header) !=
+	        CURLE_OK ||
 	    curl_easy_setopt(ev->curl, CURLOPT_HEADERDATA, ev) != CURLE_OK ||
 	    curl_easy_setopt(ev->curl, CURLOPT_WRITEFUNCTION, events_write) !=
-	    CURLE_OK ||
+	        CURLE_OK ||
 	    curl_easy_setopt(ev->curl, CURLOPT_WRITEDATA, ev) != CURLE_OK ||
 	    curl_easy_setopt(ev->curl, CURLOPT_NOPROGRESS, 0L) != CURLE_OK ||
 	    curl_easy_setopt(ev->curl, CURLOPT_XFERINFOFUNCTION,
-	    events_progress) != CURLE_OK ||
-	    curl_easy_setopt(ev->curl, CURLOPT_XFERINFODATA, ev) !=
-	    CURLE_OK) {
+	        events_progress) != CURLE_OK ||
+	    curl_easy_setopt(ev->curl, CURLOPT_XFERINFODATA, ev) != CURLE_OK) {
 		(void)snprintf(why, whylen, "cannot set up GET /events");
 		return;
 	}
@@ -330,8 +331,7 @@ events_sleep(struct docker_events *ev, int ms)
 	if (pthread_mutex_lock(&ev->mu) != 0)
 		return true;
 	while (!ev->stop) {
-		if (pthread_cond_timedwait(&ev->cv, &ev->mu, &ts) ==
-		    ETIMEDOUT)
+		if (pthread_cond_timedwait(&ev->cv, &ev->mu, &ts) == ETIMEDOUT)
 			break;
 	}
 	stop = ev->stop;
@@ -354,8 +354,8 @@ events_main(void *arg)
 			ev->stats.dropped++;
 			(void)pthread_mutex_unlock(&ev->mu);
 		}
-		if (ev->up && clock_mono_ms() - ev->started_ms >=
-		    DOCKER_STREAM_STABLE_MS)
+		if (ev->up &&
+		    clock_mono_ms() - ev->started_ms >= DOCKER_STREAM_STABLE_MS)
 			backoff = DOCKER_EVENTS_BACKOFF_MIN_MS;
 		/* Report each fall, not each failed redial. */
 		if (!ev->down_reported) {
@@ -369,15 +369,16 @@ events_main(void *arg)
 		if (events_sleep(ev, backoff))
 			break;
 		backoff = backoff >= DOCKER_EVENTS_BACKOFF_MAX_MS / 2 ?
-		    DOCKER_EVENTS_BACKOFF_MAX_MS : backoff * 2;
+		    DOCKER_EVENTS_BACKOFF_MAX_MS :
+		    backoff * 2;
 	}
 	return NULL;
 }
 
 int
 docker_events_start(const char *socket_path,
-    const struct docker_events_ops *ops, void *arg,
-    struct docker_events **out, struct err_msg *msg)
+    const struct docker_events_ops *ops, void *arg, struct docker_events **out,
+    struct err_msg *msg)
 {
 	struct docker_events *ev = NULL;
 	pthread_condattr_t ca;

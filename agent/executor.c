@@ -35,7 +35,7 @@ void
 executor_lock(struct executor *ex)
 {
 	if (pthread_mutex_lock(&ex->mu) != 0)
-		abort();               /* a broken invariant, not peer input */
+		abort(); /* a broken invariant, not peer input */
 }
 
 void
@@ -60,12 +60,12 @@ read_claims(struct executor_act *act)
 	if (act->payload_b64 == NULL || act->raw != NULL)
 		return;
 	if (text_b64_decode(act->payload_b64, strlen(act->payload_b64),
-	    EXECUTOR_FRAME_MAX, &act->raw, &act->raw_len) != 0)
+	        EXECUTOR_FRAME_MAX, &act->raw, &act->raw_len) != 0)
 		return;
 	envelope_sha256_hex(act->raw, act->raw_len, act->sha);
 	act->have_sha = true;
 	if (jsonx_parse_object("payload", act->raw, act->raw_len,
-	    EXECUTOR_PAYLOAD_DEPTH, &root, NULL) != 0)
+	        EXECUTOR_PAYLOAD_DEPTH, &root, NULL) != 0)
 		return;
 	v = cJSON_GetObjectItemCaseSensitive(root, "action_id");
 	if (cJSON_IsString(v) && text_is_hex(v->valuestring, 32))
@@ -116,7 +116,7 @@ frame_read(struct executor_act *act, const char *data, size_t len,
 			    "frame.type: must be \"action\"");
 		if (r != 0) {
 			if (wire_peek_action(data, len, &act->peek_payload,
-			    &act->peek_key_id) != 0)
+			        &act->peek_key_id) != 0)
 				return SIGNET_ERR_ALLOC;
 			act->payload_b64 = act->peek_payload;
 			act->key_id = act->peek_key_id;
@@ -190,8 +190,7 @@ check_container(struct executor *ex, struct executor_act *act)
 	if (r != 0 || !dec.allow) {
 		if (r != 0 && dec.text[0] == '\0')
 			(void)snprintf(dec.text, sizeof(dec.text),
-			    "policy could not decide (%s): denied",
-			    err_str(r));
+			    "policy could not decide (%s): denied", err_str(r));
 		executor_deny(ex, act, dec.text);
 		goto out;
 	}
@@ -213,16 +212,16 @@ run_action(struct executor *ex, struct executor_act *act)
 	r = executor_record_received(ex, act);
 	if (r != 0) {
 		log_error("action %s not run: its receipt cannot be recorded "
-		    "(audit unavailable); dockerd was not called",
+		          "(audit unavailable); dockerd was not called",
 		    act->a.action_id);
 		executor_finish(ex, act, ENVELOPE_STATUS_FAILURE, 0,
 		    EXECUTOR_ERR_AUDIT, false);
 		return;
 	}
 	log_info("action received: action_id=%s container=%.12s action=%s "
-	    "requested_by=%s reason=\"%s\"", act->a.action_id,
-	    act->a.container_id, envelope_action_name(act->a.action),
-	    act->a.requested_by,
+	         "requested_by=%s reason=\"%s\"",
+	    act->a.action_id, act->a.container_id,
+	    envelope_action_name(act->a.action), act->a.requested_by,
 	    text_escape_str(act->a.reason, esc, sizeof(esc)));
 	err_clear(&m);
 	act->out->docker_called = true;
@@ -236,7 +235,8 @@ run_action(struct executor *ex, struct executor_act *act)
 	else
 		executor_finish(ex, act, ENVELOPE_STATUS_FAILURE, http,
 		    r == SIGNET_ERR_NOT_FOUND ? EXECUTOR_ERR_NO_CONTAINER :
-		    m.text, false);
+		                                m.text,
+		    false);
 }
 
 int
@@ -280,10 +280,11 @@ executor_pipeline(struct executor *ex, const char *data, size_t len,
 	if (r != 0) {
 		memset(&act.a, 0, sizeof(act.a));
 		(void)snprintf(why, sizeof(why), "%s: %s",
-		    r == SIGNET_ERR_UNKNOWN_KEY ? "unknown key" :
-		    r == SIGNET_ERR_BAD_SIGNATURE ? "bad signature" :
-		    r == SIGNET_ERR_ALLOC ? "out of memory" :
-		    "malformed action", m.text);
+		    r == SIGNET_ERR_UNKNOWN_KEY       ? "unknown key" :
+		        r == SIGNET_ERR_BAD_SIGNATURE ? "bad signature" :
+		        r == SIGNET_ERR_ALLOC         ? "out of memory" :
+		                                        "malformed action",
+		    m.text);
 		refuse(ex, &act, why, data, len);
 		if (r == SIGNET_ERR_ALLOC)
 			rc = r;
@@ -295,16 +296,19 @@ executor_pipeline(struct executor *ex, const char *data, size_t len,
 	envelope_sha256_hex(act.raw, act.raw_len, act.sha);
 	act.have_sha = true;
 	if (mode != EXECUTOR_MODE_RUN) {
-		(void)snprintf(why, sizeof(why), mode == EXECUTOR_MODE_BUSY ?
-		    "agent busy: %d actions are waiting; send it again later" :
-		    "agent stopping; send it again later", EXECUTOR_QUEUE_MAX);
+		(void)snprintf(why, sizeof(why),
+		    mode == EXECUTOR_MODE_BUSY ?
+		        "agent busy: %d actions are waiting; send it again later" :
+		        "agent stopping; send it again later",
+		    EXECUTOR_QUEUE_MAX);
 		executor_reject(ex, &act, why);
 		goto out;
 	}
 	if (strcmp(act.a.host_id, ex->host_id) != 0) {
-		(void)snprintf(why, sizeof(why), "wrong host: the action is "
-		    "for \"%s\", this agent is \"%s\"", act.a.host_id,
-		    ex->host_id);
+		(void)snprintf(why, sizeof(why),
+		    "wrong host: the action is "
+		    "for \"%s\", this agent is \"%s\"",
+		    act.a.host_id, ex->host_id);
 		executor_reject(ex, &act, why);
 		goto out;
 	}
@@ -317,9 +321,10 @@ executor_pipeline(struct executor *ex, const char *data, size_t len,
 	r = replay_add(ex->seen, act.a.action_id, act.a.expires_at, now);
 	executor_unlock(ex);
 	if (r != 0) {
-		(void)snprintf(why, sizeof(why), r == SIGNET_ERR_EXISTS ?
-		    "replay: action_id %s was seen before" :
-		    "cannot remember action_id %s (%s): refused",
+		(void)snprintf(why, sizeof(why),
+		    r == SIGNET_ERR_EXISTS ?
+		        "replay: action_id %s was seen before" :
+		        "cannot remember action_id %s (%s): refused",
 		    act.a.action_id, err_str(r));
 		executor_reject(ex, &act, why);
 		goto out;
@@ -427,4 +432,3 @@ executor_free(struct executor *ex)
 		(void)pthread_mutex_destroy(&ex->mu);
 	free(ex);
 }
-

@@ -94,12 +94,12 @@
 #include "keys.h"
 #include "policy_store.h"
 
-#define EXECUTOR_FRAME_MAX (64 * 1024)     /* bytes of one action frame */
-#define EXECUTOR_QUEUE_MAX 64              /* frames waiting for a worker */
-#define EXECUTOR_WORKERS 8                 /* actions run at once */
-#define EXECUTOR_OUTBOX_MAX 1024           /* results kept */
+#define EXECUTOR_FRAME_MAX (64 * 1024) /* bytes of one action frame */
+#define EXECUTOR_QUEUE_MAX 64          /* frames waiting for a worker */
+#define EXECUTOR_WORKERS 8             /* actions run at once */
+#define EXECUTOR_OUTBOX_MAX 1024       /* results kept */
 #define EXECUTOR_OUTBOX_KEEP_MS (10 * 60 * 1000LL)
-#define EXECUTOR_RECOVER_MAX 256           /* interrupted actions at start */
+#define EXECUTOR_RECOVER_MAX 256 /* interrupted actions at start */
 #define EXECUTOR_REFUSED_BURST 10
 #define EXECUTOR_REFUSED_WINDOW_MS 10000LL
 #define EXECUTOR_ACTOR "agent"
@@ -125,14 +125,14 @@ struct executor_ops {
 };
 
 struct executor_config {
-	const char *host_id;                  /* this agent's (copied) */
-	const struct keys_pubset *action_keys;/* pinned (copied) */
-	const struct keys_secret *result_key; /* copied; wiped at free */
-	struct policy_store *policy;          /* borrowed; outlives ex */
-	struct audit_writer *audit;           /* borrowed; outlives ex */
-	const char *audit_path;               /* the same log, read at open */
-	int stop_timeout;                     /* seconds, for STOP/RESTART */
-	const struct executor_ops *ops;       /* copied */
+	const char *host_id;                   /* this agent's (copied) */
+	const struct keys_pubset *action_keys; /* pinned (copied) */
+	const struct keys_secret *result_key;  /* copied; wiped at free */
+	struct policy_store *policy;           /* borrowed; outlives ex */
+	struct audit_writer *audit;            /* borrowed; outlives ex */
+	const char *audit_path;                /* the same log, read at open */
+	int stop_timeout;                      /* seconds, for STOP/RESTART */
+	const struct executor_ops *ops;        /* copied */
 	void *ops_arg;
 	/*
 	 * Called, from the thread that made it, after a result entered the
@@ -150,24 +150,24 @@ struct executor_outcome {
 	 */
 	enum envelope_status status;
 	char action_id[33];
-	char error[ENVELOPE_ERROR_BYTES + 1];  /* "" on SUCCESS */
-	int64_t docker_status;                 /* 0: dockerd not asked to act */
-	bool docker_called;                    /* ops->act ran */
-	bool authentic;                        /* signature and payload held */
-	bool has_result;                       /* a result went to the outbox */
-	bool resent;                           /* ... an earlier one, again */
+	char error[ENVELOPE_ERROR_BYTES + 1]; /* "" on SUCCESS */
+	int64_t docker_status;                /* 0: dockerd not asked to act */
+	bool docker_called;                   /* ops->act ran */
+	bool authentic;                       /* signature and payload held */
+	bool has_result;                      /* a result went to the outbox */
+	bool resent;                          /* ... an earlier one, again */
 };
 
 struct executor_stats {
 	uint64_t succeeded, failed, denied, rejected;
-	uint64_t refused_frames;    /* no readable action_id */
-	uint64_t busy;              /* answered "agent busy" (queue full) */
-	uint64_t results_reloaded;  /* outbox entries read from the log */
-	uint64_t recovered;         /* interrupted actions answered at start */
-	uint64_t ids_loaded;        /* seen action ids read from the log */
-	size_t outbox;              /* results held now */
-	size_t undelivered;         /* ... not yet acknowledged */
-	uint64_t results_acked;     /* results the server acknowledged */
+	uint64_t refused_frames;   /* no readable action_id */
+	uint64_t busy;             /* answered "agent busy" (queue full) */
+	uint64_t results_reloaded; /* outbox entries read from the log */
+	uint64_t recovered;        /* interrupted actions answered at start */
+	uint64_t ids_loaded;       /* seen action ids read from the log */
+	size_t outbox;             /* results held now */
+	size_t undelivered;        /* ... not yet acknowledged */
+	uint64_t results_acked;    /* results the server acknowledged */
 };
 
 struct executor;
@@ -227,8 +227,7 @@ int executor_start(struct executor *ex) __attribute__((warn_unused_result));
  * when it could not be queued nor answered.
  */
 int executor_submit(struct executor *ex, const char *data, size_t len,
-    struct wire_frame *parsed)
-    __attribute__((warn_unused_result));
+    struct wire_frame *parsed) __attribute__((warn_unused_result));
 
 /*
  * Stops the worker: the action under way finishes (dockerd's answer is

@@ -91,8 +91,7 @@ result_envelope(const struct envelope *env)
 
 /* The members every action record starts with (authentic actions). */
 static cJSON *
-action_data(struct executor *ex, const struct executor_act *act,
-    bool *ok)
+action_data(struct executor *ex, const struct executor_act *act, bool *ok)
 {
 	cJSON *o = cJSON_CreateObject();
 
@@ -110,8 +109,8 @@ container_facts(cJSON *o, const struct executor_act *act, bool *ok)
 {
 	if (act->inv == NULL || act->inv->count != 1)
 		return;
-	jstr(o, "container_name",
-	    inventory_primary_name(&act->inv->items[0]), ok);
+	jstr(o, "container_name", inventory_primary_name(&act->inv->items[0]),
+	    ok);
 	jstr(o, "image", act->inv->items[0].image, ok);
 }
 
@@ -129,8 +128,7 @@ executor_record_received(struct executor *ex, const struct executor_act *act)
 	if (act->rule >= 0)
 		jnum(o, "rule", act->rule, &ok);
 	jitem(o, "action", action_envelope(act), &ok);
-	r = audit_event(ex->audit, "action.received", EXECUTOR_ACTOR, o,
-	    ok);
+	r = audit_event(ex->audit, "action.received", EXECUTOR_ACTOR, o, ok);
 	return r;
 }
 
@@ -161,8 +159,7 @@ sign_result(struct executor *ex, const struct executor_act *act,
 	memset(&res, 0, sizeof(res));
 	memcpy(res.action_id, act->a.action_id, sizeof(res.action_id));
 	memcpy(res.host_id, ex->host_id, sizeof(res.host_id));
-	memcpy(res.container_id, act->a.container_id,
-	    sizeof(res.container_id));
+	memcpy(res.container_id, act->a.container_id, sizeof(res.container_id));
 	res.action = act->a.action;
 	res.status = status;
 	if (error != NULL && error[0] != '\0') {
@@ -172,7 +169,7 @@ sign_result(struct executor *ex, const struct executor_act *act,
 	res.docker_status = docker_status;
 	res.started_at = act->started_at;
 	res.finished_at = finished_at < act->started_at ? act->started_at :
-	    finished_at;
+	                                                  finished_at;
 	memcpy(res.request_sha256, act->sha, sizeof(res.request_sha256));
 	r = envelope_result_sign(&res, &ex->result_key, env);
 	if (r == 0)
@@ -201,18 +198,10 @@ count(struct executor *ex, enum envelope_status status)
 {
 	executor_lock(ex);
 	switch (status) {
-	case ENVELOPE_STATUS_SUCCESS:
-		ex->stats.succeeded++;
-		break;
-	case ENVELOPE_STATUS_FAILURE:
-		ex->stats.failed++;
-		break;
-	case ENVELOPE_STATUS_DENIED:
-		ex->stats.denied++;
-		break;
-	default:
-		ex->stats.rejected++;
-		break;
+	case ENVELOPE_STATUS_SUCCESS: ex->stats.succeeded++; break;
+	case ENVELOPE_STATUS_FAILURE: ex->stats.failed++; break;
+	case ENVELOPE_STATUS_DENIED: ex->stats.denied++; break;
+	default: ex->stats.rejected++; break;
 	}
 	executor_unlock(ex);
 }
@@ -283,15 +272,17 @@ executor_reject(struct executor *ex, struct executor_act *act,
 		jitem(o, "result", result_envelope(&env), &ok);
 	if (resent)
 		jbool(o, "resent", true, &ok);
-	(void)audit_event(ex->audit, "action.rejected", EXECUTOR_ACTOR, o,
-	    ok);
+	(void)audit_event(ex->audit, "action.rejected", EXECUTOR_ACTOR, o, ok);
 	log_warn("action rejected: action_id=%s authentic=%s key_id=%s "
-	    "result=%s reason=\"%s\"",
+	         "result=%s reason=\"%s\"",
 	    act->a.action_id[0] != '\0' ? act->a.action_id : "-",
 	    act->authentic ? "yes" : "no",
 	    act->key_id != NULL && text_is_hex(act->key_id, KEYS_ID_LEN) ?
-	    act->key_id : "-",
-	    resent ? "resent" : signed_ok ? "new" : "none",
+	        act->key_id :
+	        "-",
+	    resent        ? "resent" :
+	        signed_ok ? "new" :
+	                    "none",
 	    text_escape_str(reason, esc, sizeof(esc)));
 	hand_over(ex, act, signed_ok, frame, flen, &env);
 }
@@ -325,12 +316,12 @@ executor_deny(struct executor *ex, struct executor_act *act, const char *why)
 	jitem(o, "action", action_envelope(act), &ok);
 	if (r == 0)
 		jitem(o, "result", result_envelope(&env), &ok);
-	(void)audit_event(ex->audit, "policy.denied", EXECUTOR_ACTOR, o,
-	    ok);
+	(void)audit_event(ex->audit, "policy.denied", EXECUTOR_ACTOR, o, ok);
 	log_warn("action denied: action_id=%s container=%.12s action=%s "
-	    "requested_by=%s why=\"%s\"", act->a.action_id,
-	    act->a.container_id, envelope_action_name(act->a.action),
-	    act->a.requested_by, text_escape_str(why, esc, sizeof(esc)));
+	         "requested_by=%s why=\"%s\"",
+	    act->a.action_id, act->a.container_id,
+	    envelope_action_name(act->a.action), act->a.requested_by,
+	    text_escape_str(why, esc, sizeof(esc)));
 	hand_over(ex, act, r == 0, frame, flen, &env);
 }
 
@@ -368,30 +359,29 @@ executor_finish(struct executor *ex, struct executor_act *act,
 		jitem(o, "result", result_envelope(&env), &ok);
 	if (recovered)
 		jbool(o, "recovered", true, &ok);
-	(void)audit_event(ex->audit, "action.executed", EXECUTOR_ACTOR, o,
-	    ok);
+	(void)audit_event(ex->audit, "action.executed", EXECUTOR_ACTOR, o, ok);
 	if (status == ENVELOPE_STATUS_SUCCESS)
 		log_info("action executed: action_id=%s container=%.12s "
-		    "action=%s docker_status=%lld duration_ms=%lld",
+		         "action=%s docker_status=%lld duration_ms=%lld",
 		    act->a.action_id, act->a.container_id,
 		    envelope_action_name(act->a.action),
 		    (long long)docker_status,
 		    (long long)(now - act->started_at));
 	else
 		log_warn("action failed: action_id=%s container=%.12s "
-		    "action=%s docker_status=%lld error=\"%s\"",
+		         "action=%s docker_status=%lld error=\"%s\"",
 		    act->a.action_id, act->a.container_id,
 		    envelope_action_name(act->a.action),
 		    (long long)docker_status,
 		    text_escape_str(error != NULL ? error : "", esc,
-		    sizeof(esc)));
+		        sizeof(esc)));
 	hand_over(ex, act, r == 0, frame, flen, &env);
 }
 
 /* A frame with no readable action_id: logged, counted, audited (limited). */
 void
-executor_frame_refused(struct executor *ex, const char *why,
-    const char *data, size_t len, size_t bytes)
+executor_frame_refused(struct executor *ex, const char *why, const char *data,
+    size_t len, size_t bytes)
 {
 	char hex[65], esc[EXECUTOR_LOG_ESC];
 	int64_t now = executor_now_ms(ex);
@@ -418,7 +408,8 @@ executor_frame_refused(struct executor *ex, const char *why,
 	}
 	executor_unlock(ex);
 	log_warn("frame from the server refused: bytes=%zu sha256=%s "
-	    "why=\"%s\"", bytes, data != NULL ? hex : "-",
+	         "why=\"%s\"",
+	    bytes, data != NULL ? hex : "-",
 	    text_escape_str(why, esc, sizeof(esc)));
 	if (!record)
 		return;
@@ -430,6 +421,5 @@ executor_frame_refused(struct executor *ex, const char *why,
 	if (data != NULL)
 		jstr(o, "frame_sha256", hex, &ok);
 	jnum(o, "suppressed", (int64_t)suppressed, &ok);
-	(void)audit_event(ex->audit, "frame.refused", EXECUTOR_ACTOR, o,
-	    ok);
+	(void)audit_event(ex->audit, "frame.refused", EXECUTOR_ACTOR, o, ok);
 }

@@ -33,9 +33,9 @@
 #define EXECUTOR_LOG_ESC 1200
 
 enum executor_mode {
-	EXECUTOR_MODE_RUN,         /* the worker: the whole pipeline */
-	EXECUTOR_MODE_BUSY,        /* queue full: answer, do not run */
-	EXECUTOR_MODE_STOPPING,    /* shutting down: answer, do not run */
+	EXECUTOR_MODE_RUN,      /* the worker: the whole pipeline */
+	EXECUTOR_MODE_BUSY,     /* queue full: answer, do not run */
+	EXECUTOR_MODE_STOPPING, /* shutting down: answer, do not run */
 };
 
 struct executor_outbox_entry {
@@ -44,16 +44,16 @@ struct executor_outbox_entry {
 	char request_sha256[65];
 	char *frame;
 	size_t len;
-	int64_t created_ms;        /* wall clock */
-	bool delivered;            /* acknowledged by the server */
-	uint64_t queued_epoch;     /* handed out on this connection; 0 none */
+	int64_t created_ms;    /* wall clock */
+	bool delivered;        /* acknowledged by the server */
+	uint64_t queued_epoch; /* handed out on this connection; 0 none */
 };
 
 struct executor_job {
 	char *data;
 	size_t len;
-	struct wire_frame frame;   /* parsed already when frame.type is set */
-	char container[65];        /* scheduling key (unverified); "" none */
+	struct wire_frame frame; /* parsed already when frame.type is set */
+	char container[65];      /* scheduling key (unverified); "" none */
 };
 
 struct executor;
@@ -63,7 +63,7 @@ struct executor_worker {
 	struct executor *ex;
 	pthread_t thread;
 	bool started;
-	char container[65];        /* under mu; "" idle or no key */
+	char container[65]; /* under mu; "" idle or no key */
 };
 
 struct executor {
@@ -78,7 +78,7 @@ struct executor {
 	void (*on_result)(void *arg);
 	void *result_arg;
 
-	struct replay *seen;           /* under mu */
+	struct replay *seen; /* under mu */
 
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -95,10 +95,10 @@ struct executor {
 	size_t take_from;
 	uint64_t take_epoch;
 	uint64_t next_seq;
-	struct executor_job queue[EXECUTOR_QUEUE_MAX];  /* in arrival order */
+	struct executor_job queue[EXECUTOR_QUEUE_MAX]; /* in arrival order */
 	size_t qlen;
 	bool stop;
-	bool thread_started;           /* the workers run */
+	bool thread_started; /* the workers run */
 	struct executor_worker workers[EXECUTOR_WORKERS];
 	struct executor_stats stats;
 	int64_t refused_window_ms;
@@ -111,15 +111,15 @@ struct executor_act {
 	enum executor_mode mode;
 	struct executor_outcome *out;
 	int64_t started_at;
-	struct wire_frame own;         /* parsed here when not given */
-	char *peek_payload, *peek_key_id;  /* a refused frame's claims */
+	struct wire_frame own;            /* parsed here when not given */
+	char *peek_payload, *peek_key_id; /* a refused frame's claims */
 	/* Into the parsed frame or the claims; NULL when absent. */
 	const char *payload_b64, *sig_b64, *key_id;
-	uint8_t *raw;                  /* payload bytes: verified, or read */
+	uint8_t *raw; /* payload bytes: verified, or read */
 	size_t raw_len;
 	bool have_sha;
 	char sha[65];
-	bool authentic;                /* signature and strict parse held */
+	bool authentic; /* signature and strict parse held */
 	/* Authentic: all of it; else what could be read of the claims. */
 	struct envelope_action_payload a;
 	bool have_container, have_action;
@@ -149,8 +149,8 @@ int executor_pipeline(struct executor *ex, const char *data, size_t len,
 /* ---- executor_answer.c: each answers act once and audits it ---- */
 
 /* Writes what became of act into act->out. */
-void executor_set_outcome(struct executor_act *act,
-    enum envelope_status status, int64_t docker_status, const char *error);
+void executor_set_outcome(struct executor_act *act, enum envelope_status status,
+    int64_t docker_status, const char *error);
 
 /* REJECTED: audited as action.rejected, answered when it can be. */
 void executor_reject(struct executor *ex, struct executor_act *act,
@@ -203,7 +203,7 @@ void executor_outbox_reload(struct executor *ex, const char *action_id,
  * the audit log at path (none there: nothing to do). Returns 0 or the
  * reader's, replay's and SIGNET_ERR_ALLOC codes with msg.
  */
-int executor_recover(struct executor *ex, const char *path,
-    struct err_msg *msg) __attribute__((warn_unused_result));
+int executor_recover(struct executor *ex, const char *path, struct err_msg *msg)
+    __attribute__((warn_unused_result));
 
 #endif

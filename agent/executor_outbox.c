@@ -43,10 +43,11 @@ outbox_prune(struct executor *ex, int64_t now)
 		struct executor_outbox_entry *e = &ex->outbox[k];
 
 		if (!e->delivered)
-			log_warn("result of action %s not acknowledged by the "
+			log_warn(
+			    "result of action %s not acknowledged by the "
 			    "server within %lld s; no longer re-sent (it stays "
-			    "in the audit log)", e->action_id,
-			    EXECUTOR_OUTBOX_KEEP_MS / 1000);
+			    "in the audit log)",
+			    e->action_id, EXECUTOR_OUTBOX_KEEP_MS / 1000);
 		free(e->frame);
 		k++;
 	}
@@ -59,8 +60,7 @@ outbox_prune(struct executor *ex, int64_t now)
 }
 
 static ssize_t
-outbox_find_id(struct executor *ex, const char *action_id,
-    const char *sha)
+outbox_find_id(struct executor *ex, const char *action_id, const char *sha)
 {
 	size_t i;
 
@@ -88,10 +88,11 @@ outbox_add(struct executor *ex, const char *action_id, const char *sha,
 			;
 		if (i == ex->nout) {
 			i = 0;
-			log_warn("outbox full (%d results): the result of "
+			log_warn(
+			    "outbox full (%d results): the result of "
 			    "action %s is dropped unacknowledged (it stays in "
-			    "the audit log)", EXECUTOR_OUTBOX_MAX,
-			    ex->outbox[0].action_id);
+			    "the audit log)",
+			    EXECUTOR_OUTBOX_MAX, ex->outbox[0].action_id);
 		}
 		outbox_drop(ex, i);
 	}
@@ -195,8 +196,8 @@ executor_outbox_acked(struct executor *ex, const char *action_id,
 }
 
 int
-executor_outbox_find(struct executor *ex, const char *action_id,
-    char **frame, bool *delivered)
+executor_outbox_find(struct executor *ex, const char *action_id, char **frame,
+    bool *delivered)
 {
 	ssize_t i;
 	int r = 0;

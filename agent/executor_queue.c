@@ -20,13 +20,12 @@
 #include "wire.h"
 
 static void
-run_job(struct executor *ex, struct executor_job *job,
-    enum executor_mode mode)
+run_job(struct executor *ex, struct executor_job *job, enum executor_mode mode)
 {
 	struct executor_outcome out;
 
 	if (executor_pipeline(ex, job->data, job->len, &job->frame, mode,
-	    &out) != 0)
+	        &out) != 0)
 		log_error("action frame not fully handled: out of memory");
 	free(job->data);
 	job->data = NULL;
@@ -49,8 +48,9 @@ peek_container(const char *payload_b64, char key[65])
 
 	key[0] = '\0';
 	/* Base64 decodes to fewer bytes than it has: its length bounds it. */
-	if (payload_b64 == NULL || text_b64_decode(payload_b64,
-	    strlen(payload_b64), strlen(payload_b64), &raw, &raw_len) != 0)
+	if (payload_b64 == NULL ||
+	    text_b64_decode(payload_b64, strlen(payload_b64),
+	        strlen(payload_b64), &raw, &raw_len) != 0)
 		goto out;
 	payload = cJSON_ParseWithLength((const char *)raw, raw_len);
 	c = cJSON_GetObjectItemCaseSensitive(payload, "container_id");
@@ -123,10 +123,10 @@ worker_main(void *arg)
 		executor_lock(ex);
 		me->container[0] = '\0';
 		/* A job held back for this container may go now. */
-		for (i = 0; job.container[0] != '\0' &&
-		    (size_t)i < ex->qlen; i++) {
-			if (strcmp(ex->queue[i].container,
-			    job.container) == 0) {
+		for (i = 0; job.container[0] != '\0' && (size_t)i < ex->qlen;
+		     i++) {
+			if (strcmp(ex->queue[i].container, job.container) ==
+			    0) {
 				(void)pthread_cond_broadcast(&ex->cv);
 				break;
 			}
@@ -174,7 +174,7 @@ executor_start(struct executor *ex)
 		ex->workers[w].ex = ex;
 		ex->workers[w].container[0] = '\0';
 		if (pthread_create(&ex->workers[w].thread, NULL, worker_main,
-		    &ex->workers[w]) != 0) {
+		        &ex->workers[w]) != 0) {
 			r = SIGNET_ERR_INTERNAL;
 			break;
 		}
@@ -221,8 +221,8 @@ executor_submit(struct executor *ex, const char *data, size_t len,
 		peek_container(job.frame.payload_b64, job.container);
 	} else {
 		wire_frame_free(parsed);
-		if (wire_peek_action(data, len, &peek_payload,
-		    &peek_key_id) == 0)
+		if (wire_peek_action(data, len, &peek_payload, &peek_key_id) ==
+		    0)
 			peek_container(peek_payload, job.container);
 		free(peek_payload);
 		free(peek_key_id);

@@ -45,15 +45,15 @@ reload_result(struct executor *ex, const struct audit_record *rec)
 		return;
 	err_clear(&m);
 	if (envelope_result_verify(&ex->result_key.pub, p->valuestring,
-	    s->valuestring, &res, &raw, &raw_len, &m) != 0) {
+	        s->valuestring, &res, &raw, &raw_len, &m) != 0) {
 		log_warn("audit record %llu: its result does not verify under "
-		    "this agent's result key (%s); not re-sent",
+		         "this agent's result key (%s); not re-sent",
 		    (unsigned long long)rec->seq, m.text);
 		return;
 	}
 	free(raw);
 	if (wire_build_result(p->valuestring, s->valuestring, &frame,
-	    &frame_len) != 0) {
+	        &frame_len) != 0) {
 		log_error("out of memory reloading the result of action %s",
 		    res.action_id);
 		return;
@@ -91,8 +91,8 @@ note_received(const struct audit_record *rec, struct pending *p, size_t *n)
 		return;
 	if (*n == EXECUTOR_RECOVER_MAX) {
 		log_error("more than %d actions without an outcome in the "
-		    "audit log; action %s gets no answer", EXECUTOR_RECOVER_MAX,
-		    id->valuestring);
+		          "audit log; action %s gets no answer",
+		    EXECUTOR_RECOVER_MAX, id->valuestring);
 		return;
 	}
 	memset(&p[*n], 0, sizeof(p[*n]));
@@ -155,7 +155,8 @@ recover(struct executor *ex, const struct pending *p)
 		r = envelope_action_decode(act.raw, act.raw_len, &act.a, &m);
 	if (r != 0) {
 		log_error("action %s: its recorded payload does not decode "
-		    "(%s); no answer", p->action_id, err_str(r));
+		          "(%s); no answer",
+		    p->action_id, err_str(r));
 		goto out;
 	}
 	envelope_sha256_hex(act.raw, act.raw_len, act.sha);
@@ -163,12 +164,15 @@ recover(struct executor *ex, const struct pending *p)
 	act.have_container = true;
 	act.have_action = true;
 	act.authentic = true;
-	log_warn("action %s was received at %lld but has no outcome: the "
+	log_warn(
+	    "action %s was received at %lld but has no outcome: the "
 	    "agent stopped while dockerd was asked to act; answering FAILURE "
-	    "(not run again)", p->action_id, (long long)p->ts);
+	    "(not run again)",
+	    p->action_id, (long long)p->ts);
 	executor_finish(ex, &act, ENVELOPE_STATUS_FAILURE, 0,
 	    "outcome unknown: the agent stopped while dockerd was running "
-	    "the action; check the container", true);
+	    "the action; check the container",
+	    true);
 	executor_lock(ex);
 	ex->stats.recovered++;
 	executor_unlock(ex);

@@ -63,9 +63,7 @@ main(int argc, char **argv)
 	opterr = 0;
 	c = getopt_long(argc, argv, "+:h", opts, NULL);
 	switch (c) {
-	case 'h':
-		usage(stdout);
-		return 0;
+	case 'h': usage(stdout); return 0;
 	case 'V':
 		if (optind != argc)
 			break;
@@ -76,13 +74,13 @@ main(int argc, char **argv)
 		if (c == ':' && optopt != 'c')
 			break;
 		if (c == ':' || optind != argc) {
-			fprintf(stderr, "signet-agent: --config takes one "
+			fprintf(stderr,
+			    "signet-agent: --config takes one "
 			    "FILE and nothing else; see --help\n");
 			return 2;
 		}
 		return daemon_run(optarg);
-	default:
-		break;
+	default: break;
 	}
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--check-policy") == 0)

@@ -134,8 +134,8 @@ size_t policy_rule_count(const struct policy *p);
  * truncated with "..."): its matchers, actions, operators, reason length
  * and rate limit, values escaped. Returns buf.
  */
-char *policy_rule_describe(
-    const struct policy *p, size_t i, char *buf, size_t len);
+char *policy_rule_describe(const struct policy *p, size_t i, char *buf,
+    size_t len);
 
 /*
  * Decides req against p and, when allowed by a rule with a rate limit,

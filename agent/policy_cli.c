@@ -112,14 +112,14 @@ parse_args(int argc, char **argv, struct cli_args *a)
 		const char *opt;
 		const char **dst;
 	} vals[] = {
-	    {"--check-policy", &a->file},
-	    {"--host-id", &a->host_id},
-	    {"--container", &a->container_id},
-	    {"--name", &a->name},
-	    {"--image", &a->image},
-	    {"--action", &a->action},
-	    {"--operator", &a->operator_name},
-	    {"--reason", &a->reason},
+		{ "--check-policy", &a->file },
+		{ "--host-id", &a->host_id },
+		{ "--container", &a->container_id },
+		{ "--name", &a->name },
+		{ "--image", &a->image },
+		{ "--action", &a->action },
+		{ "--operator", &a->operator_name },
+		{ "--reason", &a->reason },
 	};
 	char esc[160];
 	size_t k;
@@ -163,16 +163,17 @@ parse_args(int argc, char **argv, struct cli_args *a)
 		}
 	}
 	if (a->file == NULL) {
-		fprintf(
-		    stderr, "signet-agent: --check-policy FILE is required\n");
+		fprintf(stderr,
+		    "signet-agent: --check-policy FILE is required\n");
 		return -1;
 	}
 	if (!a->explain) {
 		if (a->name != NULL || a->image != NULL || a->action != NULL ||
 		    a->operator_name != NULL || a->reason != NULL ||
 		    a->container_id != NULL || a->nlabels > 0) {
-			fprintf(stderr, "signet-agent: request options need "
-			                "--explain\n");
+			fprintf(stderr,
+			    "signet-agent: request options need "
+			    "--explain\n");
 			return -1;
 		}
 		return 0;
@@ -218,8 +219,8 @@ explain(struct policy *p, const struct cli_args *a)
 		    text_escape_str(a->action, esc, sizeof(esc)));
 		return POLICY_CLI_USAGE;
 	}
-	req.container_id =
-	    a->container_id != NULL ? a->container_id : "explain";
+	req.container_id = a->container_id != NULL ? a->container_id :
+	                                             "explain";
 	req.name = a->name;
 	req.image = a->image;
 	req.labels = a->labels;
@@ -255,8 +256,9 @@ policy_cli_main(int argc, char **argv)
 		goto out;
 	}
 	if (a.host_id != NULL && !text_valid_name(a.host_id)) {
-		fprintf(stderr, "signet-agent: --host-id: not a host id "
-		                "([a-z0-9][a-z0-9._-]{0,62})\n");
+		fprintf(stderr,
+		    "signet-agent: --host-id: not a host id "
+		    "([a-z0-9][a-z0-9._-]{0,62})\n");
 		r = POLICY_CLI_USAGE;
 		goto out;
 	}

@@ -149,8 +149,8 @@ policy_rule_describe(const struct policy *p, size_t i, char *buf, size_t len)
 		appendf(buf, len, &off, "; any operator");
 	}
 	if (ru->min_reason > 0)
-		appendf(
-		    buf, len, &off, "; reason >= %ld chars", ru->min_reason);
+		appendf(buf, len, &off, "; reason >= %ld chars",
+		    ru->min_reason);
 	if (ru->rate_max > 0)
 		appendf(buf, len, &off, "; at most %ld per %ld s per container",
 		    ru->rate_max, ru->rate_per);
@@ -220,7 +220,7 @@ static bool
 is_space(char ch)
 {
 	return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' ||
-	       ch == '\v' || ch == '\f';
+	    ch == '\v' || ch == '\f';
 }
 
 /* Characters of the reason without surrounding white space; -1 bad UTF-8. */
@@ -455,8 +455,8 @@ rule_eval(struct rule *ru, const struct policy_request *req,
 		size_t count = 0;
 
 		if (b != NULL)
-			count = rate_prune(
-			    b, rate_cutoff(req->now_ms, ru->rate_per));
+			count = rate_prune(b,
+			    rate_cutoff(req->now_ms, ru->rate_per));
 		if (count >= (size_t)ru->rate_max) {
 			(void)snprintf(why, whylen,
 			    "rate limit: %ld in %ld s "
@@ -507,8 +507,8 @@ decide(struct policy *p, const struct policy_request *req,
 		deny(dec, -1, POLICY_STAGE_ACTION,
 		    "denied: action value %d is not START, STOP or RESTART%s",
 		    (int)req->action,
-		    req->action == ENVELOPE_ACTION_NONE ? " (NONE: no action)"
-		                                        : "");
+		    req->action == ENVELOPE_ACTION_NONE ? " (NONE: no action)" :
+		                                          "");
 		return 0;
 	}
 	normalise(req, &q);
@@ -602,8 +602,8 @@ policy_rule_check(struct policy *p, size_t i, const struct policy_request *req,
 		return POLICY_STAGE_NAME;
 	st = rule_eval(&p->rules[i], req, &q, tmp, sizeof(tmp), &score);
 	(void)pthread_mutex_unlock(&p->mu);
-	(void)snprintf(
-	    why, whylen, "%s", st == POLICY_STAGE_ALLOWED ? "allows" : tmp);
+	(void)snprintf(why, whylen, "%s",
+	    st == POLICY_STAGE_ALLOWED ? "allows" : tmp);
 	return st;
 }
 

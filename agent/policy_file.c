@@ -21,8 +21,8 @@ policy_load(const char *path, const char *host_id, struct policy **out,
 
 	*out = NULL;
 	err_clear(msg);
-	r = fileio_read_trusted(path, POLICY_FILE_MAX, "the policy", &buf,
-	    &len, msg);
+	r = fileio_read_trusted(path, POLICY_FILE_MAX, "the policy", &buf, &len,
+	    msg);
 	if (r == 0)
 		r = policy_parse(buf, len, path, host_id, out, msg);
 	free(buf);

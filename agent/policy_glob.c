@@ -14,9 +14,9 @@
 static bool
 glob_class(const char *g, size_t *adv)
 {
-	static const char *const classes[] = {"alnum", "alpha", "blank",
-	    "cntrl", "digit", "graph", "lower", "print", "punct", "space",
-	    "upper", "xdigit"};
+	static const char *const classes[] = { "alnum", "alpha", "blank",
+		"cntrl", "digit", "graph", "lower", "print", "punct", "space",
+		"upper", "xdigit" };
 	const char *end = strstr(g + 2, ":]");
 	size_t i, n;
 

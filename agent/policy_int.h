@@ -73,13 +73,13 @@ struct pctx {
  */
 
 /* "label: what at path[; hint]" as SIGNET_ERR_POLICY; returns that. */
-int policy_fail(
-    struct pctx *c, const char *path, const char *hint, const char *fmt, ...)
+int policy_fail(struct pctx *c, const char *path, const char *hint,
+    const char *fmt, ...)
     __attribute__((format(printf, 4, 5), warn_unused_result));
 
 /* out = parent.key, or parent["escaped key"] for unusual keys. */
-void policy_path_key(
-    char *out, size_t outlen, const char *parent, const char *k, size_t n);
+void policy_path_key(char *out, size_t outlen, const char *parent,
+    const char *k, size_t n);
 
 /* out = parent[i]. */
 void policy_path_index(char *out, size_t outlen, const char *parent, long i);

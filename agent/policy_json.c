@@ -37,8 +37,8 @@ policy_utf8_chars(const char *s, size_t len)
 
 /* "label: what at path[; hint]" as SIGNET_ERR_POLICY. */
 int
-policy_fail(
-    struct pctx *c, const char *path, const char *hint, const char *fmt, ...)
+policy_fail(struct pctx *c, const char *path, const char *hint, const char *fmt,
+    ...)
 {
 	char what[ERR_MSG_MAX];
 	va_list ap;
@@ -90,8 +90,8 @@ key_is_plain(const char *k, size_t n)
 
 /* out = parent.key, or parent["escaped key"] for unusual keys. */
 void
-policy_path_key(
-    char *out, size_t outlen, const char *parent, const char *k, size_t n)
+policy_path_key(char *out, size_t outlen, const char *parent, const char *k,
+    size_t n)
 {
 	char esc[ESC_BUF];
 
@@ -148,8 +148,8 @@ scan_path(const struct scan_frame *f, size_t depth, char *out, size_t outlen)
 		if (f[d].is_array)
 			policy_path_index(out, outlen, tmp, f[d].index);
 		else if (f[d].key != NULL)
-			policy_path_key(
-			    out, outlen, tmp, f[d].key, f[d].keylen);
+			policy_path_key(out, outlen, tmp, f[d].key,
+			    f[d].keylen);
 	}
 }
 
@@ -211,7 +211,7 @@ policy_prescan(struct pctx *c, const char *buf, size_t len)
 			in_str = true;
 			str_start = i + 1;
 			str_is_key = depth > 0 && !f[depth - 1].is_array &&
-			             f[depth - 1].expect_key;
+			    f[depth - 1].expect_key;
 			break;
 		case '{':
 		case '[':
@@ -253,10 +253,10 @@ policy_prescan(struct pctx *c, const char *buf, size_t len)
 				char esc[ESC_BUF];
 
 				while (j < len &&
-				       (buf[j] == '-' || buf[j] == '+' ||
-				           buf[j] == '.' || buf[j] == 'e' ||
-				           buf[j] == 'E' ||
-				           (buf[j] >= '0' && buf[j] <= '9'))) {
+				    (buf[j] == '-' || buf[j] == '+' ||
+				        buf[j] == '.' || buf[j] == 'e' ||
+				        buf[j] == 'E' ||
+				        (buf[j] >= '0' && buf[j] <= '9'))) {
 					if (buf[j] == '.' || buf[j] == 'e' ||
 					    buf[j] == 'E')
 						frac = true;
@@ -310,8 +310,8 @@ policy_walk(struct pctx *c, const cJSON *node, const char *path)
 				return policy_fail(c, path, NULL,
 				    "key \"%s\" is not "
 				    "valid UTF-8",
-				    text_escape(
-				        ch->string, kl, esc, sizeof(esc)));
+				    text_escape(ch->string, kl, esc,
+				        sizeof(esc)));
 			for (prev = node->child; prev != ch;
 			     prev = prev->next) {
 				if (strcmp(prev->string, ch->string) == 0)

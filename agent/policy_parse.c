@@ -62,13 +62,13 @@ check_keys(struct pctx *c, const cJSON *obj, const char *path,
 }
 
 static int
-want_type(
-    struct pctx *c, const cJSON *n, const char *path, bool ok, const char *want)
+want_type(struct pctx *c, const cJSON *n, const char *path, bool ok,
+    const char *want)
 {
 	if (ok)
 		return 0;
-	return policy_fail(
-	    c, path, NULL, "expected %s, found %s", want, type_name(n));
+	return policy_fail(c, path, NULL, "expected %s, found %s", want,
+	    type_name(n));
 }
 
 /* obj is an object (want says so in a refusal) holding only allowed keys. */
@@ -127,8 +127,8 @@ get_int(struct pctx *c, const cJSON *n, const char *path, long min, long max,
 		return policy_fail(c, path, NULL,
 		    "value %.0f out of range %ld..%ld", v, min, max);
 	if (v != floor(v))
-		return policy_fail(
-		    c, path, NULL, "value is not a whole number");
+		return policy_fail(c, path, NULL,
+		    "value is not a whole number");
 	*out = (long)v;
 	return 0;
 }
@@ -144,8 +144,8 @@ get_glob(struct pctx *c, const cJSON *n, const char *path, char **out)
 	if (r != 0)
 		return r;
 	if (n->valuestring[0] == '\0')
-		return policy_fail(
-		    c, path, "use \"*\" to match anything", "empty string");
+		return policy_fail(c, path, "use \"*\" to match anything",
+		    "empty string");
 	if (!policy_glob_valid(n->valuestring, &why))
 		return policy_fail(c, path, NULL, "bad glob \"%s\": %s",
 		    text_escape_str(n->valuestring, esc, sizeof(esc)), why);
@@ -162,8 +162,8 @@ member(struct pctx *c, const cJSON *obj, const char *path, const char *key,
 {
 	*out = cJSON_GetObjectItemCaseSensitive(obj, key);
 	if (*out == NULL && required)
-		return policy_fail(
-		    c, path, NULL, "missing required key \"%s\"", key);
+		return policy_fail(c, path, NULL, "missing required key \"%s\"",
+		    key);
 	policy_path_key(sub, sublen, path, key, strlen(key));
 	return 0;
 }
@@ -188,14 +188,14 @@ count_members(struct pctx *c, const cJSON *n, const char *path,
 static int
 parse_match(struct pctx *c, const cJSON *m, const char *path, struct rule *ru)
 {
-	static const char *const keys[] = {"name", "image", "labels", NULL};
+	static const char *const keys[] = { "name", "image", "labels", NULL };
 	const cJSON *n, *lab;
 	char sub[PATH_BUF], lpath[PATH_BUF];
 	size_t count;
 	int r;
 
-	r = want_object(
-	    c, m, path, "an object", keys, "allowed: name, image, labels");
+	r = want_object(c, m, path, "an object", keys,
+	    "allowed: name, image, labels");
 	if (r != 0)
 		return r;
 	if (m->child == NULL)
@@ -238,8 +238,8 @@ parse_match(struct pctx *c, const cJSON *m, const char *path, struct rule *ru)
 			    "label key longer than "
 			    "%d bytes",
 			    POLICY_LABEL_KEY_MAX);
-		r = get_string(
-		    c, lab, lpath, POLICY_LABEL_VALUE_MAX, true, &l->value);
+		r = get_string(c, lab, lpath, POLICY_LABEL_VALUE_MAX, true,
+		    &l->value);
 		if (r != 0)
 			return r;
 		l->key = strdup(lab->string);
@@ -283,8 +283,8 @@ parse_actions(struct pctx *c, const cJSON *a, const char *path, struct rule *ru)
 }
 
 static int
-parse_operators(
-    struct pctx *c, const cJSON *a, const char *path, struct rule *ru)
+parse_operators(struct pctx *c, const cJSON *a, const char *path,
+    struct rule *ru)
 {
 	const cJSON *e;
 	char sub[PATH_BUF], esc[ESC_BUF];
@@ -332,13 +332,13 @@ parse_operators(
 static int
 parse_rate(struct pctx *c, const cJSON *o, const char *path, struct rule *ru)
 {
-	static const char *const keys[] = {"max", "per_seconds", NULL};
+	static const char *const keys[] = { "max", "per_seconds", NULL };
 	const cJSON *n;
 	char sub[PATH_BUF];
 	int r;
 
-	r = want_object(
-	    c, o, path, "an object", keys, "allowed: max, per_seconds");
+	r = want_object(c, o, path, "an object", keys,
+	    "allowed: max, per_seconds");
 	if (r != 0)
 		return r;
 	r = member(c, o, path, "max", true, sub, sizeof(sub), &n);
@@ -348,16 +348,16 @@ parse_rate(struct pctx *c, const cJSON *o, const char *path, struct rule *ru)
 		return r;
 	r = member(c, o, path, "per_seconds", true, sub, sizeof(sub), &n);
 	if (r == 0)
-		r = get_int(
-		    c, n, sub, 1, POLICY_RATE_WINDOW_MAX, &ru->rate_per);
+		r = get_int(c, n, sub, 1, POLICY_RATE_WINDOW_MAX,
+		    &ru->rate_per);
 	return r;
 }
 
 static int
 parse_rule(struct pctx *c, const cJSON *o, const char *path, struct rule *ru)
 {
-	static const char *const keys[] = {"match", "actions", "operators",
-	    "min_reason_length", "rate_limit", "comment", NULL};
+	static const char *const keys[] = { "match", "actions", "operators",
+		"min_reason_length", "rate_limit", "comment", NULL };
 	const cJSON *n;
 	char sub[PATH_BUF];
 	int r;
@@ -385,8 +385,8 @@ parse_rule(struct pctx *c, const cJSON *o, const char *path, struct rule *ru)
 		r = parse_operators(c, n, sub, ru);
 	if (r != 0)
 		return r;
-	r = member(
-	    c, o, path, "min_reason_length", false, sub, sizeof(sub), &n);
+	r = member(c, o, path, "min_reason_length", false, sub, sizeof(sub),
+	    &n);
 	if (r == 0 && n != NULL)
 		r = get_int(c, n, sub, 0, POLICY_REASON_MAX, &ru->min_reason);
 	if (r != 0)
@@ -438,24 +438,25 @@ policy_free(struct policy *p)
 }
 
 static int
-parse_top(
-    struct pctx *c, const cJSON *root, const char *host_id, struct policy *p)
+parse_top(struct pctx *c, const cJSON *root, const char *host_id,
+    struct policy *p)
 {
-	static const char *const keys[] = {"host_id", "rules", "comment", NULL};
+	static const char *const keys[] = { "host_id", "rules", "comment",
+		NULL };
 	const cJSON *n, *e;
 	char sub[PATH_BUF], esc[ESC_BUF], esc2[ESC_BUF];
 	size_t count;
 	long i = 0;
 	int r;
 
-	r = want_object(
-	    c, root, "", "an object", keys, "allowed: host_id, rules, comment");
+	r = want_object(c, root, "", "an object", keys,
+	    "allowed: host_id, rules, comment");
 	if (r != 0)
 		return r;
 	n = cJSON_GetObjectItemCaseSensitive(root, "host_id");
 	if (n == NULL)
-		return policy_fail(
-		    c, "", NULL, "missing required key \"host_id\"");
+		return policy_fail(c, "", NULL,
+		    "missing required key \"host_id\"");
 	r = get_string(c, n, "host_id", 64, false, &p->host_id);
 	if (r != 0)
 		return r;
@@ -481,8 +482,8 @@ parse_top(
 	}
 	n = cJSON_GetObjectItemCaseSensitive(root, "rules");
 	if (n == NULL)
-		return policy_fail(
-		    c, "", NULL, "missing required key \"rules\"");
+		return policy_fail(c, "", NULL,
+		    "missing required key \"rules\"");
 	r = want_type(c, n, "rules", cJSON_IsArray(n), "an array");
 	if (r != 0)
 		return r;
@@ -510,7 +511,7 @@ int
 policy_parse(const char *buf, size_t len, const char *label,
     const char *host_id, struct policy **out, struct err_msg *msg)
 {
-	struct pctx c = {label != NULL ? label : "policy", msg};
+	struct pctx c = { label != NULL ? label : "policy", msg };
 	struct policy *p = NULL;
 	cJSON *root = NULL;
 	const char *end = NULL;
@@ -531,9 +532,9 @@ policy_parse(const char *buf, size_t len, const char *label,
 		goto out;
 	root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
 	if (root == NULL) {
-		size_t off = end != NULL && end >= buf && end <= buf + len
-		                 ? (size_t)(end - buf)
-		                 : 0;
+		size_t off = end != NULL && end >= buf && end <= buf + len ?
+		    (size_t)(end - buf) :
+		    0;
 		policy_line_col(buf, off, &line, &col);
 		r = err_set(msg, SIGNET_ERR_POLICY,
 		    "%s: JSON syntax error "
@@ -557,15 +558,15 @@ policy_parse(const char *buf, size_t len, const char *label,
 		goto out;
 	p = calloc(1, sizeof(*p));
 	if (p == NULL) {
-		r = err_set(
-		    msg, SIGNET_ERR_ALLOC, "%s: out of memory", c.label);
+		r = err_set(msg, SIGNET_ERR_ALLOC, "%s: out of memory",
+		    c.label);
 		goto out;
 	}
 	if (pthread_mutex_init(&p->mu, NULL) != 0) {
 		free(p);
 		p = NULL;
-		r = err_set(
-		    msg, SIGNET_ERR_INTERNAL, "%s: mutex init failed", c.label);
+		r = err_set(msg, SIGNET_ERR_INTERNAL, "%s: mutex init failed",
+		    c.label);
 		goto out;
 	}
 	r = parse_top(&c, root, host_id, p);

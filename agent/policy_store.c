@@ -28,8 +28,8 @@ policy_store_open(const char *path, const char *host_id,
 	*out = NULL;
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
-		return err_set(
-		    msg, SIGNET_ERR_ALLOC, "%s: out of memory", path);
+		return err_set(msg, SIGNET_ERR_ALLOC, "%s: out of memory",
+		    path);
 	if (pthread_mutex_init(&s->mu, NULL) != 0) {
 		free(s);
 		return err_set(msg, SIGNET_ERR_INTERNAL, "mutex init failed");
@@ -66,8 +66,8 @@ policy_store_free(struct policy_store *s)
 }
 
 int
-policy_store_reload(
-    struct policy_store *s, const char *path, struct err_msg *msg)
+policy_store_reload(struct policy_store *s, const char *path,
+    struct err_msg *msg)
 {
 	struct policy *np = NULL, *old = NULL;
 	char *npath = NULL, *cur_path = NULL;

@@ -49,8 +49,8 @@ void policy_store_request_reload(struct policy_store *s);
  * when a new policy is in force, 0 when none was requested, or a negative
  * code when the new file was refused (old policy kept, msg says why).
  */
-int policy_store_reload_if_requested(
-    struct policy_store *s, struct err_msg *msg) __attribute__((nonnull(1)));
+int policy_store_reload_if_requested(struct policy_store *s,
+    struct err_msg *msg) __attribute__((nonnull(1)));
 
 /*
  * policy_decide against the policy in force; the policy cannot be swapped

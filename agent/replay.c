@@ -15,13 +15,13 @@
 #include "text.h"
 
 struct slot {
-	uint8_t id[16];                /* the 32 hex digits, as bytes */
-	int64_t forget_at;             /* 0: empty slot */
+	uint8_t id[16];    /* the 32 hex digits, as bytes */
+	int64_t forget_at; /* 0: empty slot */
 };
 
 struct replay {
 	struct slot *slots;
-	size_t cap;                    /* power of two */
+	size_t cap; /* power of two */
 	size_t used;
 };
 
@@ -33,10 +33,12 @@ id_bytes(const char *hex, uint8_t out[16])
 	if (!text_is_hex(hex, 32))
 		return false;
 	for (i = 0; i < 16; i++) {
-		unsigned hi = (unsigned)(hex[2 * i] <= '9' ? hex[2 * i] - '0' :
-		    hex[2 * i] - 'a' + 10);
+		unsigned hi = (unsigned)(hex[2 * i] <= '9' ?
+		        hex[2 * i] - '0' :
+		        hex[2 * i] - 'a' + 10);
 		unsigned lo = (unsigned)(hex[2 * i + 1] <= '9' ?
-		    hex[2 * i + 1] - '0' : hex[2 * i + 1] - 'a' + 10);
+		        hex[2 * i + 1] - '0' :
+		        hex[2 * i + 1] - 'a' + 10);
 		out[i] = (uint8_t)(hi << 4 | lo);
 	}
 	return true;
@@ -213,17 +215,19 @@ replay_load_audit(struct replay *r, const char *path, int64_t now_ms,
 			break;
 		lineno = (size_t)audit_reader_lineno(rd);
 		if (jsonx_get_string(rec.data, "action_id", true, "data", &id,
-		    &sub) == 0 && id != NULL && text_is_hex(id, 32) &&
+		        &sub) == 0 &&
+		    id != NULL && text_is_hex(id, 32) &&
 		    jsonx_get_int64(rec.data, "expires_at", 0, JSONX_INT_MAX,
-		    "data", &expires, &sub) == 0 &&
+		        "data", &expires, &sub) == 0 &&
 		    expires + ENVELOPE_SKEW_MS >= now_ms) {
 			rc = replay_add(r, id, expires, now_ms);
 			if (rc == 0) {
 				(*loaded)++;
 			} else if (rc != SIGNET_ERR_EXISTS) {
-				rc = err_set(msg, rc, "%s:%zu: cannot remember "
-				    "action %s", audit_reader_path(rd), lineno,
-				    id);
+				rc = err_set(msg, rc,
+				    "%s:%zu: cannot remember "
+				    "action %s",
+				    audit_reader_path(rd), lineno, id);
 				audit_record_free(&rec);
 				goto out;
 			}

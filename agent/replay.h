@@ -46,8 +46,8 @@ size_t replay_count(struct replay *r);
  * at most a skew after T and lives at most ENVELOPE_MAX_LIFETIME_MS, and
  * is refused as expired a skew after that; plus a minute of margin.
  */
-#define REPLAY_LOOKBACK_MS (ENVELOPE_MAX_LIFETIME_MS + 2 * ENVELOPE_SKEW_MS + \
-	60000LL)
+#define REPLAY_LOOKBACK_MS                                                     \
+	(ENVELOPE_MAX_LIFETIME_MS + 2 * ENVELOPE_SKEW_MS + 60000LL)
 
 /*
  * Adds every action id recorded in the audit log at path (records whose

@@ -19,36 +19,23 @@ cmd_common_opt(struct cmd_ctx *ctx, const char *cmd, int c, char **argv)
 	char esc[160];
 
 	switch (c) {
-	case CMD_OPT_SERVER:
-		ctx->conn.server = optarg;
-		return 1;
-	case CMD_OPT_CERT:
-		ctx->conn.cert = optarg;
-		return 1;
-	case CMD_OPT_KEY:
-		ctx->conn.key = optarg;
-		return 1;
-	case CMD_OPT_CA:
-		ctx->conn.ca = optarg;
-		return 1;
-	case CMD_OPT_CONFIG:
-		ctx->config = optarg;
-		return 1;
-	case CMD_OPT_CONTEXT:
-		ctx->context = optarg;
-		return 1;
-	case CMD_OPT_JSON:
-		ctx->output = CMD_OUTPUT_JSON;
-		return 1;
+	case CMD_OPT_SERVER: ctx->conn.server = optarg; return 1;
+	case CMD_OPT_CERT: ctx->conn.cert = optarg; return 1;
+	case CMD_OPT_KEY: ctx->conn.key = optarg; return 1;
+	case CMD_OPT_CA: ctx->conn.ca = optarg; return 1;
+	case CMD_OPT_CONFIG: ctx->config = optarg; return 1;
+	case CMD_OPT_CONTEXT: ctx->context = optarg; return 1;
+	case CMD_OPT_JSON: ctx->output = CMD_OUTPUT_JSON; return 1;
 	case 'o':
 		if (strcmp(optarg, "table") == 0) {
 			ctx->output = CMD_OUTPUT_TABLE;
 		} else if (strcmp(optarg, "json") == 0) {
 			ctx->output = CMD_OUTPUT_JSON;
 		} else {
-			fprintf(stderr, "signetctl%s%s: -o \"%s\": the "
-			    "output is table or json\n", sp, cmd,
-			    text_escape_str(optarg, esc, sizeof(esc)));
+			fprintf(stderr,
+			    "signetctl%s%s: -o \"%s\": the "
+			    "output is table or json\n",
+			    sp, cmd, text_escape_str(optarg, esc, sizeof(esc)));
 			return -1;
 		}
 		return 1;
@@ -58,26 +45,29 @@ cmd_common_opt(struct cmd_ctx *ctx, const char *cmd, int c, char **argv)
 		return -1;
 	case '?':
 		if (optopt != 0 && optopt < 0x100)
-			fprintf(stderr, "signetctl%s%s: unknown option "
-			    "\"-%c\" (signetctl%s%s --help lists them)\n", sp,
-			    cmd, optopt >= 0x20 && optopt < 0x7f ? optopt :
-			    '?', sp, cmd);
+			fprintf(stderr,
+			    "signetctl%s%s: unknown option "
+			    "\"-%c\" (signetctl%s%s --help lists them)\n",
+			    sp, cmd,
+			    optopt >= 0x20 && optopt < 0x7f ? optopt : '?', sp,
+			    cmd);
 		else
-			fprintf(stderr, "signetctl%s%s: unknown option \"%s\" "
-			    "(signetctl%s%s --help lists them)\n", sp, cmd,
-			    text_escape_str(argv[optind - 1], esc,
-			    sizeof(esc)), sp, cmd);
+			fprintf(stderr,
+			    "signetctl%s%s: unknown option \"%s\" "
+			    "(signetctl%s%s --help lists them)\n",
+			    sp, cmd,
+			    text_escape_str(argv[optind - 1], esc, sizeof(esc)),
+			    sp, cmd);
 		return -1;
-	default:
-		return 0;
+	default: return 0;
 	}
 }
 
 void
 cmd_getopt_reset(void)
 {
-	optind = 0;                    /* glibc: a full reinitialisation */
-	opterr = 0;                    /* cmd_common_opt says what failed */
+	optind = 0; /* glibc: a full reinitialisation */
+	opterr = 0; /* cmd_common_opt says what failed */
 }
 
 bool
@@ -98,7 +88,7 @@ int
 cmd_conn_finish(struct cmd_ctx *ctx, const char *cmd)
 {
 	static const char *const envs[CONTEXT_NFIELDS] = { "SIGNET_SERVER",
-	    "SIGNET_CA", "SIGNET_CERT", "SIGNET_KEY" };
+		"SIGNET_CA", "SIGNET_CERT", "SIGNET_KEY" };
 	const char **fields[CONTEXT_NFIELDS];
 	struct context_file *cf = NULL;
 	const struct context *c = NULL;
@@ -126,7 +116,7 @@ cmd_conn_finish(struct cmd_ctx *ctx, const char *cmd)
 	}
 	r = context_path(ctx->config, path, sizeof(path), &chosen, &msg);
 	if (r == SIGNET_ERR_NOT_FOUND && name == NULL) {
-		path[0] = '\0';        /* no HOME: no default file */
+		path[0] = '\0'; /* no HOME: no default file */
 	} else if (r != 0) {
 		fprintf(stderr, "signetctl %s: %s\n", cmd, msg.text);
 		goto out;
@@ -155,12 +145,15 @@ cmd_conn_finish(struct cmd_ctx *ctx, const char *cmd)
 			*field = c->value[f];
 		}
 		if (*field == NULL) {
-			fprintf(stderr, "signetctl %s: no %s: give --%s or "
-			    "set %s, or add %s to %s\n", cmd,
-			    context_field_names[f], context_field_names[f],
-			    envs[f], context_field_names[f], c != NULL ?
-			    "the context in use" : "a context of the "
-			    "configuration file (signetctl(1), CONTEXTS)");
+			fprintf(stderr,
+			    "signetctl %s: no %s: give --%s or "
+			    "set %s, or add %s to %s\n",
+			    cmd, context_field_names[f], context_field_names[f],
+			    envs[f], context_field_names[f],
+			    c != NULL ?
+			        "the context in use" :
+			        "a context of the "
+			        "configuration file (signetctl(1), CONTEXTS)");
 			goto out;
 		}
 	}
@@ -189,14 +182,10 @@ cmd_exit_of_status(long status)
 		return CMD_OK;
 	switch (status) {
 	case 401:
-	case 403:
-		return CMD_DENIED;
-	case 503:
-		return CMD_UNREACHABLE;
-	case 504:
-		return CMD_TIMEOUT;
-	default:
-		return CMD_FAIL;
+	case 403: return CMD_DENIED;
+	case 503: return CMD_UNREACHABLE;
+	case 504: return CMD_TIMEOUT;
+	default: return CMD_FAIL;
 	}
 }
 
@@ -205,15 +194,11 @@ cmd_exit_of_failure(enum http_failure f)
 {
 	switch (f) {
 	case HTTP_FAIL_NONE:
-	case HTTP_FAIL_ABORTED:
-		return CMD_OK;
-	case HTTP_FAIL_UNREACHABLE:
-		return CMD_UNREACHABLE;
-	case HTTP_FAIL_TIMEOUT:
-		return CMD_TIMEOUT;
+	case HTTP_FAIL_ABORTED: return CMD_OK;
+	case HTTP_FAIL_UNREACHABLE: return CMD_UNREACHABLE;
+	case HTTP_FAIL_TIMEOUT: return CMD_TIMEOUT;
 	case HTTP_FAIL_LOCAL:
-	default:
-		return CMD_USAGE;
+	default: return CMD_USAGE;
 	}
 }
 
@@ -222,7 +207,8 @@ cmd_print_raw(const struct http_response *resp)
 {
 	if (fwrite(resp->body, 1, resp->len, stdout) != resp->len ||
 	    (resp->len > 0 && resp->body[resp->len - 1] != '\n' &&
-	    putchar('\n') == EOF) || fflush(stdout) != 0)
+	        putchar('\n') == EOF) ||
+	    fflush(stdout) != 0)
 		return CMD_FAIL;
 	return CMD_OK;
 }

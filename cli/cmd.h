@@ -18,13 +18,13 @@
 
 /* signetctl's exit codes, documented in --help and signetctl(1). */
 enum cmd_exit {
-	CMD_OK = 0,            /* success */
-	CMD_FAIL = 1,          /* refused or failed (FAILURE, REJECTED, 4xx,
+	CMD_OK = 0,          /* success */
+	CMD_FAIL = 1,        /* refused or failed (FAILURE, REJECTED, 4xx,
 	                          a bad audit log, cannot write output) */
-	CMD_USAGE = 2,         /* usage, configuration or a local file */
-	CMD_DENIED = 3,        /* 403: the host's policy or the role */
-	CMD_TIMEOUT = 4,       /* 504: no result in time, or no answer */
-	CMD_UNREACHABLE = 5,   /* cannot connect, TLS failure, 503 */
+	CMD_USAGE = 2,       /* usage, configuration or a local file */
+	CMD_DENIED = 3,      /* 403: the host's policy or the role */
+	CMD_TIMEOUT = 4,     /* 504: no result in time, or no answer */
+	CMD_UNREACHABLE = 5, /* cannot connect, TLS failure, 503 */
 };
 
 enum cmd_output {
@@ -36,11 +36,11 @@ struct context_file;
 
 /* The options every command takes, wherever they stand. */
 struct cmd_ctx {
-	struct http_opts conn;         /* from the command line; borrowed */
-	const char *config;            /* --config FILE */
-	const char *context;           /* --context NAME */
+	struct http_opts conn; /* from the command line; borrowed */
+	const char *config;    /* --config FILE */
+	const char *context;   /* --context NAME */
 	enum cmd_output output;
-	struct context_file *loaded;   /* what conn borrows from; free() */
+	struct context_file *loaded; /* what conn borrows from; free() */
 };
 
 /*
@@ -57,20 +57,22 @@ enum {
 	CMD_OPT_CONFIG,
 	CMD_OPT_CONTEXT,
 	CMD_OPT_JSON,
-	CMD_OPT_FIRST_OWN = 0x200,     /* a subcommand's own options */
+	CMD_OPT_FIRST_OWN = 0x200, /* a subcommand's own options */
 };
 
 #define CMD_COMMON_SHORTOPTS ":ho:"
-#define CMD_COMMON_LONGOPTS \
-	{ "server", required_argument, NULL, CMD_OPT_SERVER }, \
-	{ "cert", required_argument, NULL, CMD_OPT_CERT }, \
-	{ "key", required_argument, NULL, CMD_OPT_KEY }, \
-	{ "ca", required_argument, NULL, CMD_OPT_CA }, \
-	{ "config", required_argument, NULL, CMD_OPT_CONFIG }, \
-	{ "context", required_argument, NULL, CMD_OPT_CONTEXT }, \
-	{ "output", required_argument, NULL, 'o' }, \
-	{ "json", no_argument, NULL, CMD_OPT_JSON }, \
-	{ "help", no_argument, NULL, 'h' }
+#define CMD_COMMON_LONGOPTS                                                    \
+	{ "server", required_argument, NULL, CMD_OPT_SERVER },                 \
+	    { "cert", required_argument, NULL, CMD_OPT_CERT },                 \
+	    { "key", required_argument, NULL, CMD_OPT_KEY },                   \
+	    { "ca", required_argument, NULL, CMD_OPT_CA },                     \
+	    { "config", required_argument, NULL, CMD_OPT_CONFIG },             \
+	    { "context", required_argument, NULL, CMD_OPT_CONTEXT },           \
+	    { "output", required_argument, NULL, 'o' },                        \
+	    { "json", no_argument, NULL, CMD_OPT_JSON },                       \
+	{                                                                      \
+		"help", no_argument, NULL, 'h'                                 \
+	}
 
 /*
  * Handles getopt_long's answer c (with optarg) for a common option or an
@@ -80,8 +82,7 @@ enum {
  * missing value, bad -o value): the command then exits CMD_USAGE.
  * 'h' is not handled here: each command prints its own usage.
  */
-int cmd_common_opt(struct cmd_ctx *ctx, const char *cmd, int c,
-    char **argv);
+int cmd_common_opt(struct cmd_ctx *ctx, const char *cmd, int c, char **argv);
 
 /*
  * Resets getopt for a new argument vector (a subcommand's).

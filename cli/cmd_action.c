@@ -19,7 +19,7 @@
 
 #define WAIT_DEFAULT 30
 #define WAIT_MAX 120
-#define HTTP_SLACK 30                  /* seconds beyond the server's wait */
+#define HTTP_SLACK 30 /* seconds beyond the server's wait */
 
 enum {
 	OPT_REASON = CMD_OPT_FIRST_OWN,
@@ -30,7 +30,8 @@ enum {
 static void
 usage_action(FILE *f)
 {
-	fprintf(f, "usage: signetctl action CONTAINER-ID start|stop|restart "
+	fprintf(f,
+	    "usage: signetctl action CONTAINER-ID start|stop|restart "
 	    "--reason TEXT\n"
 	    "       [--no-wait | --wait SECONDS] [-o table|json] [--json] "
 	    "[CONNECTION OPTIONS]\n"
@@ -52,8 +53,8 @@ field(FILE *f, const cJSON *a, const char *key, const char *label)
 {
 	char cell[1200];
 
-	fprintf(f, "%-13s %s\n", label, http_json_cell(a, key, cell,
-	    sizeof(cell)));
+	fprintf(f, "%-13s %s\n", label,
+	    http_json_cell(a, key, cell, sizeof(cell)));
 }
 
 /* The whole action, one field per line. */
@@ -95,15 +96,18 @@ cmd_report_action(const char *cmd, const struct http_response *resp,
 	st = cJSON_GetObjectItemCaseSensitive(doc, "status");
 	if (!cJSON_IsString(id) || !cJSON_IsString(st)) {
 		if (ok) {
-			fprintf(stderr, "signetctl %s: the server's answer is "
-			    "not an action\n", cmd);
+			fprintf(stderr,
+			    "signetctl %s: the server's answer is "
+			    "not an action\n",
+			    cmd);
 			rc = CMD_FAIL;
 		} else {
 			http_print_failure(cmd, resp);
 			if (cJSON_IsString(id))
 				fprintf(stderr, "signetctl %s: action_id %s\n",
-				    cmd, text_vis_str(id->valuestring, ids,
-				    sizeof(ids)));
+				    cmd,
+				    text_vis_str(id->valuestring, ids,
+				        sizeof(ids)));
 		}
 		goto out;
 	}
@@ -111,18 +115,20 @@ cmd_report_action(const char *cmd, const struct http_response *resp,
 		print_action(stdout, doc);
 		if (resp->status == 202)
 			printf("(not waiting: see signetctl action-status "
-			    "%s)\n", text_vis_str(id->valuestring, ids,
-			    sizeof(ids)));
+			       "%s)\n",
+			    text_vis_str(id->valuestring, ids, sizeof(ids)));
 		if (fflush(stdout) != 0)
 			rc = CMD_FAIL;
 		goto out;
 	}
 	er = cJSON_GetObjectItemCaseSensitive(doc, "error");
 	fprintf(stderr, "signetctl %s: server answered %ld: action %s %s%s%s\n",
-	    cmd, resp->status, text_vis_str(id->valuestring, ids,
-	    sizeof(ids)), text_vis_str(st->valuestring, sts, sizeof(sts)),
-	    cJSON_IsString(er) ? ": " : "", cJSON_IsString(er) ?
-	    text_vis_str(er->valuestring, ers, sizeof(ers)) : "");
+	    cmd, resp->status, text_vis_str(id->valuestring, ids, sizeof(ids)),
+	    text_vis_str(st->valuestring, sts, sizeof(sts)),
+	    cJSON_IsString(er) ? ": " : "",
+	    cJSON_IsString(er) ?
+	        text_vis_str(er->valuestring, ers, sizeof(ers)) :
+	        "");
 	print_action(stderr, doc);
 out:
 	cJSON_Delete(doc);
@@ -132,13 +138,11 @@ out:
 int
 cmd_action(struct cmd_ctx *ctx, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		CMD_COMMON_LONGOPTS,
+	static const struct option longopts[] = { CMD_COMMON_LONGOPTS,
 		{ "reason", required_argument, NULL, OPT_REASON },
 		{ "wait", required_argument, NULL, OPT_WAIT },
 		{ "no-wait", no_argument, NULL, OPT_NO_WAIT },
-		{ NULL, 0, NULL, 0 }
-	};
+		{ NULL, 0, NULL, 0 } };
 	const char *id = NULL, *verb = NULL, *reason = NULL, *action = NULL;
 	char path[512], num[24], label[160], esc[160], *body = NULL;
 	struct http_response resp;
@@ -151,7 +155,7 @@ cmd_action(struct cmd_ctx *ctx, int argc, char **argv)
 	memset(&resp, 0, sizeof(resp));
 	err_clear(&msg);
 	while ((opt = getopt_long(argc, argv, CMD_COMMON_SHORTOPTS, longopts,
-	    NULL)) != -1) {
+	            NULL)) != -1) {
 		if (opt == 'h') {
 			usage_action(stdout);
 			rc = CMD_OK;
@@ -162,7 +166,8 @@ cmd_action(struct cmd_ctx *ctx, int argc, char **argv)
 			no_wait = true;
 		} else if (opt == OPT_WAIT) {
 			if (text_to_int64(optarg, 0, WAIT_MAX, &wait) != 0) {
-				fprintf(stderr, "signetctl action: --wait "
+				fprintf(stderr,
+				    "signetctl action: --wait "
 				    "\"%s\": give 0 to %d seconds\n",
 				    text_escape_str(optarg, esc, sizeof(esc)),
 				    WAIT_MAX);
@@ -181,7 +186,8 @@ cmd_action(struct cmd_ctx *ctx, int argc, char **argv)
 	if (cmd_too_many_args("action", argc, argv, optind, usage_action))
 		goto out;
 	if (id == NULL || verb == NULL || reason == NULL) {
-		fprintf(stderr, "signetctl action: a container id, an action "
+		fprintf(stderr,
+		    "signetctl action: a container id, an action "
 		    "and --reason are required\n");
 		usage_action(stderr);
 		goto out;
@@ -193,14 +199,16 @@ cmd_action(struct cmd_ctx *ctx, int argc, char **argv)
 	else if (strcmp(verb, "restart") == 0)
 		action = "RESTART";
 	if (action == NULL) {
-		fprintf(stderr, "signetctl action: \"%s\": the action is "
-		    "start, stop or restart\n", text_escape_str(verb, esc,
-		    sizeof(esc)));
+		fprintf(stderr,
+		    "signetctl action: \"%s\": the action is "
+		    "start, stop or restart\n",
+		    text_escape_str(verb, esc, sizeof(esc)));
 		usage_action(stderr);
 		goto out;
 	}
 	if (no_wait && has_wait) {
-		fprintf(stderr, "signetctl action: give --no-wait or --wait, "
+		fprintf(stderr,
+		    "signetctl action: give --no-wait or --wait, "
 		    "not both\n");
 		usage_action(stderr);
 		goto out;
@@ -208,9 +216,11 @@ cmd_action(struct cmd_ctx *ctx, int argc, char **argv)
 	if (no_wait)
 		wait = 0;
 	/* The server checks the id; here it is only bounded and encoded. */
-	if (strlen(id) > 128 || strspn(id, "0123456789abcdefABCDEF") !=
-	    strlen(id) || id[0] == '\0') {
-		fprintf(stderr, "signetctl action: container id \"%s\": give "
+	if (strlen(id) > 128 ||
+	    strspn(id, "0123456789abcdefABCDEF") != strlen(id) ||
+	    id[0] == '\0') {
+		fprintf(stderr,
+		    "signetctl action: container id \"%s\": give "
 		    "the full id or a prefix of at least 12 hex digits\n",
 		    text_escape_str(id, esc, sizeof(esc)));
 		goto out;
@@ -240,12 +250,14 @@ cmd_action(struct cmd_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	if (wait > 0) {
-		(void)snprintf(label, sizeof(label), "signetctl: waiting for "
-		    "the result of %s on %.16s...", action, id);
+		(void)snprintf(label, sizeof(label),
+		    "signetctl: waiting for "
+		    "the result of %s on %.16s...",
+		    action, id);
 		ctx->conn.progress = label;
 	}
 	if (http_request(&ctx->conn, "POST", path, body, strlen(body),
-	    (long)wait + HTTP_SLACK, &resp, &msg) != 0) {
+	        (long)wait + HTTP_SLACK, &resp, &msg) != 0) {
 		fprintf(stderr, "signetctl action: %s\n", msg.text);
 		rc = cmd_exit_of_failure(resp.failure);
 		goto out;

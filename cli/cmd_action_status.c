@@ -15,7 +15,8 @@
 static void
 usage_status(FILE *f)
 {
-	fprintf(f, "usage: signetctl action-status ACTION-ID [-o table|json] "
+	fprintf(f,
+	    "usage: signetctl action-status ACTION-ID [-o table|json] "
 	    "[--json] [CONNECTION OPTIONS]\n"
 	    "  -o, --output table|json  the action as lines (default) or the "
 	    "server's\n"
@@ -26,10 +27,8 @@ usage_status(FILE *f)
 int
 cmd_action_status(struct cmd_ctx *ctx, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		CMD_COMMON_LONGOPTS,
-		{ NULL, 0, NULL, 0 }
-	};
+	static const struct option longopts[] = { CMD_COMMON_LONGOPTS,
+		{ NULL, 0, NULL, 0 } };
 	const char *id = NULL;
 	char path[256], esc[160];
 	struct http_response resp;
@@ -39,7 +38,7 @@ cmd_action_status(struct cmd_ctx *ctx, int argc, char **argv)
 	memset(&resp, 0, sizeof(resp));
 	err_clear(&msg);
 	while ((opt = getopt_long(argc, argv, CMD_COMMON_SHORTOPTS, longopts,
-	    NULL)) != -1) {
+	            NULL)) != -1) {
 		if (opt == 'h') {
 			usage_status(stdout);
 			rc = CMD_OK;
@@ -54,17 +53,20 @@ cmd_action_status(struct cmd_ctx *ctx, int argc, char **argv)
 		id = argv[optind++];
 	if (id == NULL || optind < argc) {
 		if (id != NULL)
-			fprintf(stderr, "signetctl action-status: unexpected "
-			    "argument \"%s\"\n", text_escape_str(argv[optind],
-			    esc, sizeof(esc)));
+			fprintf(stderr,
+			    "signetctl action-status: unexpected "
+			    "argument \"%s\"\n",
+			    text_escape_str(argv[optind], esc, sizeof(esc)));
 		else
-			fprintf(stderr, "signetctl action-status: an action "
+			fprintf(stderr,
+			    "signetctl action-status: an action "
 			    "id is required\n");
 		usage_status(stderr);
 		goto out;
 	}
 	if (!text_is_hex(id, 32)) {
-		fprintf(stderr, "signetctl action-status: action id \"%s\": "
+		fprintf(stderr,
+		    "signetctl action-status: action id \"%s\": "
 		    "an action id is 32 lowercase hex digits\n",
 		    text_escape_str(id, esc, sizeof(esc)));
 		goto out;
@@ -73,8 +75,8 @@ cmd_action_status(struct cmd_ctx *ctx, int argc, char **argv)
 	if (rc != CMD_OK)
 		goto out;
 	(void)snprintf(path, sizeof(path), "/api/actions/%s", id);
-	if (http_request(&ctx->conn, "GET", path, NULL, 0, 0, &resp,
-	    &msg) != 0) {
+	if (http_request(&ctx->conn, "GET", path, NULL, 0, 0, &resp, &msg) !=
+	    0) {
 		fprintf(stderr, "signetctl action-status: %s\n", msg.text);
 		rc = cmd_exit_of_failure(resp.failure);
 		goto out;

@@ -43,7 +43,8 @@ on_stop(int sig)
 static void
 usage_tail(FILE *f)
 {
-	fprintf(f, "usage: signetctl audit tail [--after SEQ] [--limit N] "
+	fprintf(f,
+	    "usage: signetctl audit tail [--after SEQ] [--limit N] "
 	    "[--follow [--interval S]]\n"
 	    "       [-o table|json] [--json] [CONNECTION OPTIONS]\n"
 	    "  --after SEQ              only records after seq SEQ\n"
@@ -81,19 +82,18 @@ audit_page(const struct http_opts *o, bool has_after, int64_t after,
 	err_clear(&msg);
 	(void)snprintf(path, sizeof(path), "/api/audit");
 	(void)snprintf(num, sizeof(num), "%" PRId64, after);
-	if (has_after && http_path_add_query(path, sizeof(path), "after",
-	    num) != 0)
+	if (has_after &&
+	    http_path_add_query(path, sizeof(path), "after", num) != 0)
 		goto out;
 	(void)snprintf(num, sizeof(num), "%" PRId64, limit);
 	if (http_path_add_query(path, sizeof(path), "limit", num) != 0)
 		goto out;
 	if (http_request(o, "GET", path, NULL, 0, 0, &resp, &msg) != 0) {
 		if (resp.failure != HTTP_FAIL_ABORTED)
-			fprintf(stderr, "signetctl audit tail: %s\n",
-			    msg.text);
+			fprintf(stderr, "signetctl audit tail: %s\n", msg.text);
 		rc = cmd_exit_of_failure(resp.failure);
 		if (rc == CMD_OK)
-			rc = -1;               /* stopped: no page */
+			rc = -1; /* stopped: no page */
 		goto out;
 	}
 	if (resp.status < 200 || resp.status > 299) {
@@ -104,7 +104,8 @@ audit_page(const struct http_opts *o, bool has_after, int64_t after,
 	*doc = cJSON_ParseWithLength(resp.body, resp.len);
 	*records = cJSON_GetObjectItemCaseSensitive(*doc, "records");
 	if (!cJSON_IsArray(*records)) {
-		fprintf(stderr, "signetctl audit tail: the server's answer is "
+		fprintf(stderr,
+		    "signetctl audit tail: the server's answer is "
 		    "not a {\"records\":[...]} document\n");
 		cJSON_Delete(*doc);
 		*doc = NULL;
@@ -188,14 +189,14 @@ print_record(const cJSON *rec)
 	    ts->valuedouble < 253402300800000.0) {
 		t = (time_t)(ts->valuedouble / 1000);
 		if (gmtime_r(&t, &tm) != NULL)
-			(void)strftime(when, sizeof(when),
-			    "%Y-%m-%dT%H:%M:%SZ", &tm);
+			(void)strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ",
+			    &tm);
 	}
 	d = data != NULL ? cJSON_PrintUnformatted(data) : NULL;
 	printf("%s  %s  %s  %s  %s\n",
-	    cJSON_IsNumber(seq) ? http_json_cell(rec, "seq", sq,
-	    sizeof(sq)) : "-", when,
-	    http_json_cell(rec, "event", ev, sizeof(ev)),
+	    cJSON_IsNumber(seq) ? http_json_cell(rec, "seq", sq, sizeof(sq)) :
+	                          "-",
+	    when, http_json_cell(rec, "event", ev, sizeof(ev)),
 	    http_json_cell(rec, "actor", actor, sizeof(actor)),
 	    text_vis_str(d != NULL ? d : "{}", text, sizeof(text)));
 	free(d);
@@ -211,7 +212,8 @@ print_page(const cJSON *recs, bool json, bool *has_after, int64_t *after)
 	const cJSON *rec, *seq;
 	char *text;
 
-	cJSON_ArrayForEach(rec, recs) {
+	cJSON_ArrayForEach(rec, recs)
+	{
 		if (json) {
 			text = cJSON_PrintUnformatted(rec);
 			if (text == NULL || printf("%s\n", text) < 0) {
@@ -248,7 +250,7 @@ nap(int64_t ms)
 			left = 100;
 		ts.tv_sec = 0;
 		ts.tv_nsec = (long)left * 1000000L;
-		(void)nanosleep(&ts, NULL);    /* EINTR: the loop looks */
+		(void)nanosleep(&ts, NULL); /* EINTR: the loop looks */
 	}
 }
 
@@ -268,7 +270,8 @@ follow(struct cmd_ctx *ctx, bool json, bool has_after, int64_t after,
 	/* No SA_RESTART: a signal cuts the nap and the request short. */
 	if (sigaction(SIGINT, &sa, &old_int) != 0 ||
 	    sigaction(SIGTERM, &sa, &old_term) != 0) {
-		fprintf(stderr, "signetctl audit tail: cannot catch "
+		fprintf(stderr,
+		    "signetctl audit tail: cannot catch "
 		    "signals\n");
 		return CMD_FAIL;
 	}
@@ -304,14 +307,12 @@ follow(struct cmd_ctx *ctx, bool json, bool has_after, int64_t after,
 int
 cmd_audit_tail(struct cmd_ctx *ctx, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		CMD_COMMON_LONGOPTS,
+	static const struct option longopts[] = { CMD_COMMON_LONGOPTS,
 		{ "after", required_argument, NULL, OPT_AFTER },
 		{ "limit", required_argument, NULL, OPT_LIMIT },
 		{ "follow", no_argument, NULL, OPT_FOLLOW },
 		{ "interval", required_argument, NULL, OPT_INTERVAL },
-		{ NULL, 0, NULL, 0 }
-	};
+		{ NULL, 0, NULL, 0 } };
 	const cJSON *recs;
 	cJSON *doc = NULL;
 	int64_t after = 0, limit = TAIL_DEFAULT, last, interval;
@@ -321,15 +322,16 @@ cmd_audit_tail(struct cmd_ctx *ctx, int argc, char **argv)
 
 	interval = INTERVAL_DEFAULT;
 	while ((opt = getopt_long(argc, argv, CMD_COMMON_SHORTOPTS, longopts,
-	    NULL)) != -1) {
+	            NULL)) != -1) {
 		if (opt == 'h') {
 			usage_tail(stdout);
 			rc = CMD_OK;
 			goto out;
 		} else if (opt == OPT_AFTER) {
-			if (text_to_int64(optarg, 0, INT64_MAX / 2,
-			    &after) != 0) {
-				fprintf(stderr, "signetctl audit tail: --after "
+			if (text_to_int64(optarg, 0, INT64_MAX / 2, &after) !=
+			    0) {
+				fprintf(stderr,
+				    "signetctl audit tail: --after "
 				    "\"%s\": give a seq (0 or more)\n",
 				    text_escape_str(optarg, esc, sizeof(esc)));
 				goto out;
@@ -337,7 +339,8 @@ cmd_audit_tail(struct cmd_ctx *ctx, int argc, char **argv)
 			has_after = true;
 		} else if (opt == OPT_LIMIT) {
 			if (text_to_int64(optarg, 1, TAIL_MAX, &limit) != 0) {
-				fprintf(stderr, "signetctl audit tail: --limit "
+				fprintf(stderr,
+				    "signetctl audit tail: --limit "
 				    "\"%s\": give 1 to %d\n",
 				    text_escape_str(optarg, esc, sizeof(esc)),
 				    TAIL_MAX);
@@ -346,9 +349,10 @@ cmd_audit_tail(struct cmd_ctx *ctx, int argc, char **argv)
 		} else if (opt == OPT_FOLLOW) {
 			do_follow = true;
 		} else if (opt == OPT_INTERVAL) {
-			if (text_to_int64(optarg, 1, INTERVAL_MAX,
-			    &interval) != 0) {
-				fprintf(stderr, "signetctl audit tail: "
+			if (text_to_int64(optarg, 1, INTERVAL_MAX, &interval) !=
+			    0) {
+				fprintf(stderr,
+				    "signetctl audit tail: "
 				    "--interval \"%s\": give 1 to %d seconds\n",
 				    text_escape_str(optarg, esc, sizeof(esc)),
 				    INTERVAL_MAX);
@@ -363,7 +367,8 @@ cmd_audit_tail(struct cmd_ctx *ctx, int argc, char **argv)
 	if (cmd_too_many_args("audit tail", argc, argv, optind, usage_tail))
 		goto out;
 	if (has_interval && !do_follow) {
-		fprintf(stderr, "signetctl audit tail: --interval goes with "
+		fprintf(stderr,
+		    "signetctl audit tail: --interval goes with "
 		    "--follow\n");
 		usage_tail(stderr);
 		goto out;

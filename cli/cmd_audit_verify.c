@@ -27,7 +27,8 @@ enum {
 static void
 usage_verify(FILE *f)
 {
-	fprintf(f, "usage: signetctl audit verify FILE... --key AUDIT.pub "
+	fprintf(f,
+	    "usage: signetctl audit verify FILE... --key AUDIT.pub "
 	    "[--action-key A.pub] [--agent-keys DIR] "
 	    "[--expect-head SEQ:HASH] [-o table|json]\n"
 	    "  -o, --output table|json  a report in lines (default) or a JSON "
@@ -44,7 +45,7 @@ verdict(int r, const struct audit_verify_report *rep)
 	if (r == 0)
 		return CMD_OK;
 	return rep->bad_line > 0 || r == SIGNET_ERR_CHAIN ? CMD_FAIL :
-	    CMD_USAGE;
+	                                                    CMD_USAGE;
 }
 
 static bool
@@ -105,8 +106,8 @@ report_json(const char **files, size_t nfiles,
 		if (cJSON_AddStringToObject(o, "file", files[k]) == NULL ||
 		    !add_num(o, "records", info[k].records) ||
 		    (info[k].records > 0 &&
-		    (!add_num(o, "first_seq", info[k].first_seq) ||
-		    !add_num(o, "last_seq", info[k].last_seq))) ||
+		        (!add_num(o, "first_seq", info[k].first_seq) ||
+		            !add_num(o, "last_seq", info[k].last_seq))) ||
 		    cJSON_AddBoolToObject(o, "linked", info[k].linked) == NULL)
 			goto out;
 	}
@@ -114,8 +115,9 @@ report_json(const char **files, size_t nfiles,
 		goto out;
 	if (rep->continues) {
 		o = cJSON_AddObjectToObject(doc, "continues");
-		if (o == NULL || cJSON_AddStringToObject(o, "previous",
-		    rep->continues_from.previous) == NULL ||
+		if (o == NULL ||
+		    cJSON_AddStringToObject(o, "previous",
+		        rep->continues_from.previous) == NULL ||
 		    !add_head(o, "head", &rep->continues_from.head))
 			goto out;
 	} else if (cJSON_AddNullToObject(doc, "continues") == NULL) {
@@ -138,7 +140,8 @@ print:
 	rc = verdict(r, rep);
 out:
 	if (rc == CMD_FAIL && r == 0)
-		fprintf(stderr, "signetctl audit verify: cannot write the "
+		fprintf(stderr,
+		    "signetctl audit verify: cannot write the "
 		    "report\n");
 	free(text);
 	cJSON_Delete(doc);
@@ -148,16 +151,14 @@ out:
 int
 cmd_audit_verify(struct cmd_ctx *ctx, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "key", required_argument, NULL, OPT_KEY },
+	static const struct option longopts[] = { { "key", required_argument,
+		                                      NULL, OPT_KEY },
 		{ "action-key", required_argument, NULL, OPT_ACTION_KEY },
 		{ "agent-keys", required_argument, NULL, OPT_AGENT_KEYS },
 		{ "expect-head", required_argument, NULL, OPT_EXPECT_HEAD },
 		{ "output", required_argument, NULL, 'o' },
 		{ "json", no_argument, NULL, CMD_OPT_JSON },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
 	const char *key_path = NULL, *action_path = NULL;
 	const char **files = NULL;
 	struct audit_verify_file_info *info = NULL;
@@ -180,37 +181,30 @@ cmd_audit_verify(struct cmd_ctx *ctx, int argc, char **argv)
 		fprintf(stderr, "signetctl audit verify: out of memory\n");
 		goto out;
 	}
-	while ((opt = getopt_long(argc, argv, ":ho:", longopts, NULL)) !=
-	    -1) {
+	while ((opt = getopt_long(argc, argv, ":ho:", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'h':
 			usage_verify(stdout);
 			rc = CMD_OK;
 			goto out;
-		case OPT_KEY:
-			key_path = optarg;
-			break;
-		case OPT_ACTION_KEY:
-			action_path = optarg;
-			break;
-		case OPT_AGENT_KEYS:
-			opts.agent_keys_dir = optarg;
-			break;
+		case OPT_KEY: key_path = optarg; break;
+		case OPT_ACTION_KEY: action_path = optarg; break;
+		case OPT_AGENT_KEYS: opts.agent_keys_dir = optarg; break;
 		case OPT_EXPECT_HEAD:
 			if (audit_head_parse(optarg, &opts.expect_head) != 0) {
-				fprintf(stderr, "signetctl audit verify: "
+				fprintf(stderr,
+				    "signetctl audit verify: "
 				    "--expect-head \"%s\": give SEQ:HASH (a "
 				    "decimal seq and 64 lowercase hex "
-				    "digits)\n", text_escape_str(optarg, esc,
-				    sizeof(esc)));
+				    "digits)\n",
+				    text_escape_str(optarg, esc, sizeof(esc)));
 				goto out;
 			}
 			opts.has_expect_head = true;
 			break;
 		default:
-			if (cmd_common_opt(ctx, "audit verify", opt, argv) ==
-			    1)
-				break;         /* -o, --json */
+			if (cmd_common_opt(ctx, "audit verify", opt, argv) == 1)
+				break; /* -o, --json */
 			usage_verify(stderr);
 			goto out;
 		}
@@ -218,8 +212,9 @@ cmd_audit_verify(struct cmd_ctx *ctx, int argc, char **argv)
 	for (; optind < argc; optind++)
 		files[nfiles++] = argv[optind];
 	if (nfiles == 0 || key_path == NULL) {
-		fprintf(stderr, "signetctl audit verify: %s\n", nfiles == 0 ?
-		    "no log file given" : "--key AUDIT.pub is required");
+		fprintf(stderr, "signetctl audit verify: %s\n",
+		    nfiles == 0 ? "no log file given" :
+		                  "--key AUDIT.pub is required");
 		usage_verify(stderr);
 		goto out;
 	}
@@ -247,7 +242,8 @@ cmd_audit_verify(struct cmd_ctx *ctx, int argc, char **argv)
 		printf("FAILED: %s\n", msg.text);
 		if (rep.bad_line > 0)
 			printf("records before the bad line verified: %" PRIu64
-			    "\n", rep.records);
+			       "\n",
+			    rep.records);
 		rc = verdict(r, &rep);
 		goto out;
 	}
@@ -260,30 +256,33 @@ cmd_audit_verify(struct cmd_ctx *ctx, int argc, char **argv)
 			if (info[k].records > 0)
 				printf(", seq %" PRIu64 "..%" PRIu64,
 				    info[k].first_seq, info[k].last_seq);
-			printf("%s\n", info[k].linked ? ", linked to the file "
-			    "before" : "");
+			printf("%s\n",
+			    info[k].linked ? ", linked to the file "
+			                     "before" :
+			                     "");
 		}
 		printf("ok: %zu files: %" PRIu64 " records\n", nfiles,
 		    rep.records);
 	}
 	if (rep.continues)
 		printf("continues: %s at %" PRIu64 ":%s (not checked: give "
-		    "that file first to check the link)\n",
+		       "that file first to check the link)\n",
 		    rep.continues_from.previous, rep.continues_from.head.seq,
 		    rep.continues_from.head.hash);
 	if (rep.head.empty)
 		printf("head: none (empty log)\n");
 	else
 		printf("head: %" PRIu64 ":%s\n", rep.head.seq, rep.head.hash);
-	printf("actions: %" PRIu64 " verified, %" PRIu64
-	    " not checked%s\n", rep.actions_checked, rep.actions_unchecked,
+	printf("actions: %" PRIu64 " verified, %" PRIu64 " not checked%s\n",
+	    rep.actions_checked, rep.actions_unchecked,
 	    rep.actions_unchecked > 0 ? " (give --action-key)" : "");
-	printf("results: %" PRIu64 " verified, %" PRIu64
-	    " not checked%s\n", rep.results_checked, rep.results_unchecked,
+	printf("results: %" PRIu64 " verified, %" PRIu64 " not checked%s\n",
+	    rep.results_checked, rep.results_unchecked,
 	    rep.results_unchecked > 0 ? " (give --agent-keys)" : "");
 	if (rep.torn_tails > 0)
 		printf("torn writes recorded: %" PRIu64 " (see the "
-		    "audit.torn_tail records)\n", rep.torn_tails);
+		       "audit.torn_tail records)\n",
+		    rep.torn_tails);
 	if (rep.rotations > 0)
 		printf("rotations: %" PRIu64 " (audit.rotated records)\n",
 		    rep.rotations);

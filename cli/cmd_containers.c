@@ -18,7 +18,8 @@ enum {
 static void
 usage_containers(FILE *f)
 {
-	fprintf(f, "usage: signetctl containers [--host HOST-ID] "
+	fprintf(f,
+	    "usage: signetctl containers [--host HOST-ID] "
 	    "[--state STATE] [-o table|json] [--json]\n"
 	    "       [CONNECTION OPTIONS]\n"
 	    "  --host HOST-ID           only this host's containers\n"
@@ -71,14 +72,12 @@ id_cell(const cJSON *row, char *out, size_t outlen)
 int
 cmd_containers(struct cmd_ctx *ctx, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		CMD_COMMON_LONGOPTS,
+	static const struct option longopts[] = { CMD_COMMON_LONGOPTS,
 		{ "host", required_argument, NULL, OPT_HOST },
 		{ "state", required_argument, NULL, OPT_STATE },
-		{ NULL, 0, NULL, 0 }
-	};
+		{ NULL, 0, NULL, 0 } };
 	static const char *const headers[] = { "ID", "HOST", "NAME", "IMAGE",
-	    "STATE", "STATUS" };
+		"STATE", "STATUS" };
 	char path[512] = "/api/containers";
 	const char *host = NULL, *state = NULL;
 	struct http_table t;
@@ -89,7 +88,7 @@ cmd_containers(struct cmd_ctx *ctx, int argc, char **argv)
 
 	memset(&t, 0, sizeof(t));
 	while ((opt = getopt_long(argc, argv, CMD_COMMON_SHORTOPTS, longopts,
-	    NULL)) != -1) {
+	            NULL)) != -1) {
 		if (opt == 'h') {
 			usage_containers(stdout);
 			rc = CMD_OK;
@@ -98,13 +97,13 @@ cmd_containers(struct cmd_ctx *ctx, int argc, char **argv)
 			host = optarg;
 		} else if (opt == OPT_STATE) {
 			state = optarg;
-		} else if (cmd_common_opt(ctx, "containers", opt, argv) !=
-		    1) {
+		} else if (cmd_common_opt(ctx, "containers", opt, argv) != 1) {
 			usage_containers(stderr);
 			goto out;
 		}
 	}
-	if (cmd_too_many_args("containers", argc, argv, optind, usage_containers))
+	if (cmd_too_many_args("containers", argc, argv, optind,
+	        usage_containers))
 		goto out;
 	rc = cmd_conn_finish(ctx, "containers");
 	if (rc != CMD_OK)
@@ -112,10 +111,11 @@ cmd_containers(struct cmd_ctx *ctx, int argc, char **argv)
 	rc = CMD_USAGE;
 	/* The server validates both; here they are only encoded. */
 	if ((host != NULL &&
-	    http_path_add_query(path, sizeof(path), "host", host) != 0) ||
+	        http_path_add_query(path, sizeof(path), "host", host) != 0) ||
 	    (state != NULL &&
-	    http_path_add_query(path, sizeof(path), "state", state) != 0)) {
-		fprintf(stderr, "signetctl containers: --host or --state "
+	        http_path_add_query(path, sizeof(path), "state", state) != 0)) {
+		fprintf(stderr,
+		    "signetctl containers: --host or --state "
 		    "too long\n");
 		goto out;
 	}
@@ -123,15 +123,16 @@ cmd_containers(struct cmd_ctx *ctx, int argc, char **argv)
 	    ctx->output == CMD_OUTPUT_JSON, "containers", &doc, &list);
 	if (rc != CMD_OK || ctx->output == CMD_OUTPUT_JSON)
 		goto out;
-	if (http_table_init(&t, 6, (size_t)cJSON_GetArraySize(list), 48) !=
-	    0) {
-		fprintf(stderr, "signetctl containers: too many containers "
+	if (http_table_init(&t, 6, (size_t)cJSON_GetArraySize(list), 48) != 0) {
+		fprintf(stderr,
+		    "signetctl containers: too many containers "
 		    "for a table; use -o json\n");
 		rc = CMD_FAIL;
 		goto out;
 	}
 	r = 0;
-	cJSON_ArrayForEach(row, list) {
+	cJSON_ArrayForEach(row, list)
+	{
 		id_cell(row, http_table_cell(&t, r, 0), t.cell);
 		(void)http_json_cell(row, "host_id", http_table_cell(&t, r, 1),
 		    t.cell);

@@ -18,7 +18,8 @@
 static void
 usage_list(FILE *f)
 {
-	fprintf(f, "usage: signetctl context list [-o table|json] [--json] "
+	fprintf(f,
+	    "usage: signetctl context list [-o table|json] [--json] "
 	    "[--config FILE]\n"
 	    "  the contexts of the configuration file; \"*\" marks the one "
 	    "in use\n"
@@ -30,7 +31,8 @@ usage_list(FILE *f)
 static void
 usage_show(FILE *f)
 {
-	fprintf(f, "usage: signetctl context show [NAME] [-o table|json] "
+	fprintf(f,
+	    "usage: signetctl context show [NAME] [-o table|json] "
 	    "[--json] [--config FILE]\n"
 	    "  one context (default: the one in use) and its settings\n"
 	    "  -o, --output table|json  lines (default) or JSON; --json is "
@@ -47,10 +49,8 @@ context_args(struct cmd_ctx *ctx, const char *cmd, int argc, char **argv,
     int max_args, void (*usage)(FILE *), struct context_file **cf,
     const char **name)
 {
-	static const struct option longopts[] = {
-		CMD_COMMON_LONGOPTS,
-		{ NULL, 0, NULL, 0 }
-	};
+	static const struct option longopts[] = { CMD_COMMON_LONGOPTS,
+		{ NULL, 0, NULL, 0 } };
 	char path[CONTEXT_PATH_MAX];
 	struct err_msg msg;
 	bool chosen;
@@ -60,7 +60,7 @@ context_args(struct cmd_ctx *ctx, const char *cmd, int argc, char **argv,
 	*name = NULL;
 	err_clear(&msg);
 	while ((opt = getopt_long(argc, argv, CMD_COMMON_SHORTOPTS, longopts,
-	    NULL)) != -1) {
+	            NULL)) != -1) {
 		if (opt == 'h') {
 			usage(stdout);
 			return -1;
@@ -74,8 +74,7 @@ context_args(struct cmd_ctx *ctx, const char *cmd, int argc, char **argv,
 		return CMD_USAGE;
 	if (optind < argc)
 		*name = argv[optind];
-	if (context_path(ctx->config, path, sizeof(path), &chosen,
-	    &msg) != 0) {
+	if (context_path(ctx->config, path, sizeof(path), &chosen, &msg) != 0) {
 		fprintf(stderr, "signetctl %s: %s\n", cmd, msg.text);
 		return CMD_USAGE;
 	}
@@ -117,11 +116,11 @@ context_json(const struct context *c)
 		goto fail;
 	for (f = 0; f < CONTEXT_NFIELDS; f++) {
 		if (c->value[f][0] == '\0') {
-			if (cJSON_AddNullToObject(o,
-			    context_field_names[f]) == NULL)
+			if (cJSON_AddNullToObject(o, context_field_names[f]) ==
+			    NULL)
 				goto fail;
 		} else if (cJSON_AddStringToObject(o, context_field_names[f],
-		    c->value[f]) == NULL) {
+		               c->value[f]) == NULL) {
 			goto fail;
 		}
 	}
@@ -164,21 +163,26 @@ cmd_context_list(struct cmd_ctx *ctx, int argc, char **argv)
 	}
 	use = in_use(ctx, cf);
 	if (use != NULL && context_find(cf, use) == NULL) {
-		fprintf(stderr, "signetctl context list: the context in use, "
-		    "\"%s\", is not in %s\n", use, cf->path);
+		fprintf(stderr,
+		    "signetctl context list: the context in use, "
+		    "\"%s\", is not in %s\n",
+		    use, cf->path);
 		rc = CMD_USAGE;
 		goto out;
 	}
 	if (!cf->exists)
-		fprintf(stderr, "signetctl context list: no configuration "
-		    "file %s\n", cf->path);
+		fprintf(stderr,
+		    "signetctl context list: no configuration "
+		    "file %s\n",
+		    cf->path);
 	if (ctx->output == CMD_OUTPUT_JSON) {
 		rc = CMD_FAIL;
 		doc = cJSON_CreateObject();
-		if (doc == NULL || cJSON_AddStringToObject(doc, "config",
-		    cf->path) == NULL || (use != NULL ?
-		    cJSON_AddStringToObject(doc, "current", use) :
-		    cJSON_AddNullToObject(doc, "current")) == NULL)
+		if (doc == NULL ||
+		    cJSON_AddStringToObject(doc, "config", cf->path) == NULL ||
+		    (use != NULL ?
+		            cJSON_AddStringToObject(doc, "current", use) :
+		            cJSON_AddNullToObject(doc, "current")) == NULL)
 			goto out;
 		arr = cJSON_AddArrayToObject(doc, "contexts");
 		if (arr == NULL)
@@ -204,8 +208,9 @@ cmd_context_list(struct cmd_ctx *ctx, int argc, char **argv)
 		(void)snprintf(http_table_cell(&t, k, 1), t.cell, "%s",
 		    c->name);
 		(void)text_vis_str(c->value[CONTEXT_SERVER][0] != '\0' ?
-		    c->value[CONTEXT_SERVER] : "-", http_table_cell(&t, k, 2),
-		    t.cell);
+		        c->value[CONTEXT_SERVER] :
+		        "-",
+		    http_table_cell(&t, k, 2), t.cell);
 	}
 	http_table_print(stdout, &t, headers);
 	rc = fflush(stdout) == 0 ? CMD_OK : CMD_FAIL;
@@ -239,7 +244,8 @@ cmd_context_show(struct cmd_ctx *ctx, int argc, char **argv)
 	if (name == NULL)
 		name = in_use(ctx, cf);
 	if (name == NULL) {
-		fprintf(stderr, "signetctl context show: no context in use: "
+		fprintf(stderr,
+		    "signetctl context show: no context in use: "
 		    "give NAME or --context, or set \"current\" in %s\n",
 		    cf->path);
 		goto out;
@@ -258,7 +264,7 @@ cmd_context_show(struct cmd_ctx *ctx, int argc, char **argv)
 		printf("%s:%*s %s\n", context_field_names[f],
 		    (int)(6 - strlen(context_field_names[f])), "",
 		    text_vis_str(c->value[f][0] != '\0' ? c->value[f] : "-",
-		    cell, sizeof(cell)));
+		        cell, sizeof(cell)));
 	rc = fflush(stdout) == 0 ? CMD_OK : CMD_FAIL;
 out:
 	cJSON_Delete(doc);

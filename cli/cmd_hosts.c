@@ -13,7 +13,8 @@
 static void
 usage_hosts(FILE *f)
 {
-	fprintf(f, "usage: signetctl hosts [-o table|json] [--json] "
+	fprintf(f,
+	    "usage: signetctl hosts [-o table|json] [--json] "
 	    "[CONNECTION OPTIONS]\n"
 	    "  -o, --output table|json  a table (default) or the server's "
 	    "JSON;\n"
@@ -36,15 +37,13 @@ short_time(char *s)
 int
 cmd_hosts(struct cmd_ctx *ctx, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		CMD_COMMON_LONGOPTS,
-		{ NULL, 0, NULL, 0 }
-	};
-	static const char *const headers[] = { "HOST", "CONNECTED",
-	    "LAST SEEN", "AGENT", "DOCKER", "CONTAINERS", "CERT EXPIRES" };
-	static const char *const keys[] = { "host_id", "connected",
-	    "last_seen", "agent_version", "docker_version",
-	    "container_count", "cert_not_after" };
+	static const struct option longopts[] = { CMD_COMMON_LONGOPTS,
+		{ NULL, 0, NULL, 0 } };
+	static const char *const headers[] = { "HOST", "CONNECTED", "LAST SEEN",
+		"AGENT", "DOCKER", "CONTAINERS", "CERT EXPIRES" };
+	static const char *const keys[] = { "host_id", "connected", "last_seen",
+		"agent_version", "docker_version", "container_count",
+		"cert_not_after" };
 	struct http_table t;
 	const cJSON *list, *row;
 	cJSON *doc = NULL;
@@ -53,7 +52,7 @@ cmd_hosts(struct cmd_ctx *ctx, int argc, char **argv)
 
 	memset(&t, 0, sizeof(t));
 	while ((opt = getopt_long(argc, argv, CMD_COMMON_SHORTOPTS, longopts,
-	    NULL)) != -1) {
+	            NULL)) != -1) {
 		if (opt == 'h') {
 			usage_hosts(stdout);
 			rc = CMD_OK;
@@ -73,15 +72,16 @@ cmd_hosts(struct cmd_ctx *ctx, int argc, char **argv)
 	    ctx->output == CMD_OUTPUT_JSON, "hosts", &doc, &list);
 	if (rc != CMD_OK || ctx->output == CMD_OUTPUT_JSON)
 		goto out;
-	if (http_table_init(&t, 7, (size_t)cJSON_GetArraySize(list), 72) !=
-	    0) {
-		fprintf(stderr, "signetctl hosts: too many hosts for a table; "
+	if (http_table_init(&t, 7, (size_t)cJSON_GetArraySize(list), 72) != 0) {
+		fprintf(stderr,
+		    "signetctl hosts: too many hosts for a table; "
 		    "use -o json\n");
 		rc = CMD_FAIL;
 		goto out;
 	}
 	r = 0;
-	cJSON_ArrayForEach(row, list) {
+	cJSON_ArrayForEach(row, list)
+	{
 		for (c = 0; c < 7; c++)
 			(void)http_json_cell(row, keys[c],
 			    http_table_cell(&t, r, c), t.cell);

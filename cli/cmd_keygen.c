@@ -13,7 +13,8 @@
 static void
 usage_keygen(FILE *f)
 {
-	fprintf(f, "usage: signetctl keygen NAME\n"
+	fprintf(f,
+	    "usage: signetctl keygen NAME\n"
 	    "  writes NAME.key (secret, mode 0600) and NAME.pub in the "
 	    "current directory\n");
 }
@@ -22,8 +23,7 @@ int
 cmd_keygen(struct cmd_ctx *ctx, int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
 	};
 	struct keys_secret key;
 	struct err_msg msg;
@@ -48,7 +48,8 @@ cmd_keygen(struct cmd_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	if (!text_valid_name(argv[optind])) {
-		fprintf(stderr, "signetctl keygen: bad name \"%s\": use "
+		fprintf(stderr,
+		    "signetctl keygen: bad name \"%s\": use "
 		    "[a-z0-9][a-z0-9._-]{0,62}\n",
 		    text_escape_str(argv[optind], esc, sizeof(esc)));
 		goto out;

@@ -24,7 +24,10 @@
 #define CONTEXT_LINE_MAX 199
 
 const char *const context_field_names[CONTEXT_NFIELDS] = {
-	"server", "ca", "cert", "key",
+	"server",
+	"ca",
+	"cert",
+	"key",
 };
 
 int
@@ -49,17 +52,21 @@ context_path(const char *opt, char *out, size_t outlen, bool *chosen,
 		n = snprintf(out, outlen, "%s/.config/signet/signetctl.conf",
 		    home);
 	} else {
-		return err_set(msg, SIGNET_ERR_NOT_FOUND, "neither "
+		return err_set(msg, SIGNET_ERR_NOT_FOUND,
+		    "neither "
 		    "XDG_CONFIG_HOME nor HOME is an absolute path: give "
 		    "--config FILE or set SIGNET_CONFIG");
 	}
 	if (n < 0 || (size_t)n >= outlen) {
 		out[0] = '\0';
-		return err_set(msg, SIGNET_ERR_TOO_LARGE, "the configuration "
-		    "file's path is over %zu bytes", outlen - 1);
+		return err_set(msg, SIGNET_ERR_TOO_LARGE,
+		    "the configuration "
+		    "file's path is over %zu bytes",
+		    outlen - 1);
 	}
 	if (out[0] == '\0')
-		return err_set(msg, SIGNET_ERR_NOT_FOUND, "the configuration "
+		return err_set(msg, SIGNET_ERR_NOT_FOUND,
+		    "the configuration "
 		    "file's path is empty");
 	return 0;
 }
@@ -67,13 +74,13 @@ context_path(const char *opt, char *out, size_t outlen, bool *chosen,
 /* What the libinih reader and handler need; the first error wins. */
 struct parse {
 	struct context_file *cf;
-	struct context *cur;           /* the section being read */
+	struct context *cur; /* the section being read */
 	bool seen[CONTEXT_MAX][CONTEXT_NFIELDS];
 	bool has_current;
-	const char *next;              /* the text not yet read */
-	int line;                      /* of the line last read */
-	int section_line;              /* of the last "[NAME]" read */
-	int fail_line;                 /* when not 0, the line to blame */
+	const char *next; /* the text not yet read */
+	int line;         /* of the line last read */
+	int section_line; /* of the last "[NAME]" read */
+	int fail_line;    /* when not 0, the line to blame */
 	int err;
 	struct err_msg *msg;
 };
@@ -102,8 +109,7 @@ parse_reader(char *str, int num, void *stream)
 	return str;
 }
 
-static int
-parse_fail(struct parse *p, const char *fmt, ...)
+static int parse_fail(struct parse *p, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static int
@@ -134,8 +140,10 @@ parse_section(struct parse *p, const char *section, const char *es)
 	/* libinih reports a section with its first key: name its line. */
 	p->fail_line = p->section_line;
 	if (!text_valid_name(section)) {
-		(void)parse_fail(p, "section [%s] is not a context name "
-		    "([a-z0-9][a-z0-9._-]{0,62})", es);
+		(void)parse_fail(p,
+		    "section [%s] is not a context name "
+		    "([a-z0-9][a-z0-9._-]{0,62})",
+		    es);
 		return NULL;
 	}
 	for (k = 0; k < p->cf->n; k++) {
@@ -157,8 +165,7 @@ parse_section(struct parse *p, const char *section, const char *es)
 }
 
 static int
-parse_line(void *user, const char *section, const char *name,
-    const char *value)
+parse_line(void *user, const char *section, const char *name, const char *value)
 {
 	struct parse *p = user;
 	struct context *c;
@@ -173,14 +180,18 @@ parse_line(void *user, const char *section, const char *name,
 	(void)text_escape_str(value, ev, sizeof(ev));
 	if (section[0] == '\0') {
 		if (strcmp(name, "current") != 0)
-			return parse_fail(p, "unknown key \"%s\" before the "
+			return parse_fail(p,
+			    "unknown key \"%s\" before the "
 			    "first [context] (only \"current\" may stand "
-			    "there)", en);
+			    "there)",
+			    en);
 		if (p->has_current)
 			return parse_fail(p, "\"current\" is given twice");
 		if (!text_valid_name(value))
-			return parse_fail(p, "current = \"%s\" is not a "
-			    "context name", ev);
+			return parse_fail(p,
+			    "current = \"%s\" is not a "
+			    "context name",
+			    ev);
 		p->has_current = true;
 		(void)snprintf(p->cf->current, sizeof(p->cf->current), "%s",
 		    value);
@@ -193,8 +204,10 @@ parse_line(void *user, const char *section, const char *name,
 		if (strcmp(name, context_field_names[f]) == 0)
 			break;
 	if (f == CONTEXT_NFIELDS)
-		return parse_fail(p, "unknown key \"%s\" in [%s] (known: "
-		    "server, ca, cert, key)", en, es);
+		return parse_fail(p,
+		    "unknown key \"%s\" in [%s] (known: "
+		    "server, ca, cert, key)",
+		    en, es);
 	idx = (size_t)(c - p->cf->ctx);
 	if (p->seen[idx][f])
 		return parse_fail(p, "\"%s\" is given twice in [%s]", en, es);
@@ -202,8 +215,10 @@ parse_line(void *user, const char *section, const char *name,
 	if (value[0] == '\0')
 		return parse_fail(p, "\"%s\" is empty in [%s]", en, es);
 	if (f != CONTEXT_SERVER && value[0] != '/')
-		return parse_fail(p, "%s = \"%s\" in [%s] is not an absolute "
-		    "path", en, ev, es);
+		return parse_fail(p,
+		    "%s = \"%s\" in [%s] is not an absolute "
+		    "path",
+		    en, ev, es);
 	n = snprintf(c->value[f], sizeof(c->value[f]), "%s", value);
 	if (n < 0 || (size_t)n >= sizeof(c->value[f]))
 		return parse_fail(p, "\"%s\" is too long in [%s]", en, es);
@@ -228,9 +243,10 @@ read_checked(const char *path, bool must_exist, char **out, bool *exists,
 	if (fd < 0) {
 		if (errno == ENOENT && !must_exist)
 			return 0;
-		return err_set(msg, errno == ENOENT ? SIGNET_ERR_NOT_FOUND :
-		    SIGNET_ERR_IO, "cannot open the configuration file %s: %s",
-		    esc, strerror(errno));
+		return err_set(msg,
+		    errno == ENOENT ? SIGNET_ERR_NOT_FOUND : SIGNET_ERR_IO,
+		    "cannot open the configuration file %s: %s", esc,
+		    strerror(errno));
 	}
 	*exists = true;
 	if (fstat(fd, &st) != 0) {
@@ -239,20 +255,25 @@ read_checked(const char *path, bool must_exist, char **out, bool *exists,
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		r = err_set(msg, SIGNET_ERR_PERMISSIONS, "%s is not a regular "
-		    "file", esc);
+		r = err_set(msg, SIGNET_ERR_PERMISSIONS,
+		    "%s is not a regular "
+		    "file",
+		    esc);
 		goto out;
 	}
 	if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-		r = err_set(msg, SIGNET_ERR_PERMISSIONS, "%s is writable by "
+		r = err_set(msg, SIGNET_ERR_PERMISSIONS,
+		    "%s is writable by "
 		    "group or others (mode %04o), and it names the CA to "
-		    "trust: chmod go-w %s", esc,
-		    (unsigned)(st.st_mode & 07777), esc);
+		    "trust: chmod go-w %s",
+		    esc, (unsigned)(st.st_mode & 07777), esc);
 		goto out;
 	}
 	if (st.st_uid != getuid() && st.st_uid != 0) {
-		r = err_set(msg, SIGNET_ERR_PERMISSIONS, "%s is owned by "
-		    "user %u, not by you or root", esc, (unsigned)st.st_uid);
+		r = err_set(msg, SIGNET_ERR_PERMISSIONS,
+		    "%s is owned by "
+		    "user %u, not by you or root",
+		    esc, (unsigned)st.st_uid);
 		goto out;
 	}
 	if (st.st_size > CONTEXT_FILE_MAX) {
@@ -278,15 +299,16 @@ read_checked(const char *path, bool must_exist, char **out, bool *exists,
 			break;
 		len += (size_t)got;
 		if (len > CONTEXT_FILE_MAX) {
-			r = err_set(msg, SIGNET_ERR_TOO_LARGE, "%s is over %d "
-			    "bytes", esc, CONTEXT_FILE_MAX);
+			r = err_set(msg, SIGNET_ERR_TOO_LARGE,
+			    "%s is over %d "
+			    "bytes",
+			    esc, CONTEXT_FILE_MAX);
 			goto out;
 		}
 	}
 	buf[len] = '\0';
 	if (strlen(buf) != len) {
-		r = err_set(msg, SIGNET_ERR_CONFIG, "%s holds a NUL byte",
-		    esc);
+		r = err_set(msg, SIGNET_ERR_CONFIG, "%s holds a NUL byte", esc);
 		goto out;
 	}
 	*out = buf;
@@ -309,7 +331,8 @@ context_load(struct context_file *cf, const char *path, bool must_exist,
 
 	memset(cf, 0, sizeof(*cf));
 	if (strlen(path) >= sizeof(cf->path))
-		return err_set(msg, SIGNET_ERR_TOO_LARGE, "configuration file "
+		return err_set(msg, SIGNET_ERR_TOO_LARGE,
+		    "configuration file "
 		    "path too long");
 	(void)snprintf(cf->path, sizeof(cf->path), "%s", path);
 	(void)text_escape_str(path, esc, sizeof(esc));
@@ -320,8 +343,10 @@ context_load(struct context_file *cf, const char *path, bool must_exist,
 		nl = strchr(s, '\n');
 		if ((nl != NULL ? (size_t)(nl - s) : strlen(s)) >
 		    CONTEXT_LINE_MAX) {
-			r = err_set(msg, SIGNET_ERR_CONFIG, "%s line %d: over "
-			    "%d characters", esc, line, CONTEXT_LINE_MAX);
+			r = err_set(msg, SIGNET_ERR_CONFIG,
+			    "%s line %d: over "
+			    "%d characters",
+			    esc, line, CONTEXT_LINE_MAX);
 			goto out;
 		}
 		if (nl == NULL)
@@ -342,13 +367,17 @@ context_load(struct context_file *cf, const char *path, bool must_exist,
 		goto out;
 	}
 	if (line != 0) {
-		r = err_set(msg, SIGNET_ERR_CONFIG, "%s line %d: not "
-		    "\"key = value\" or \"[NAME]\"", esc, line);
+		r = err_set(msg, SIGNET_ERR_CONFIG,
+		    "%s line %d: not "
+		    "\"key = value\" or \"[NAME]\"",
+		    esc, line);
 		goto out;
 	}
 	if (cf->current[0] != '\0' && context_find(cf, cf->current) == NULL) {
-		r = err_set(msg, SIGNET_ERR_CONFIG, "%s: current = %s names "
-		    "no context of the file", esc, cf->current);
+		r = err_set(msg, SIGNET_ERR_CONFIG,
+		    "%s: current = %s names "
+		    "no context of the file",
+		    esc, cf->current);
 		goto out;
 	}
 	r = 0;
@@ -388,7 +417,8 @@ context_select(const struct context_file *cf, const char *name,
 	}
 	*out = context_find(cf, name);
 	if (*out == NULL)
-		return err_set(msg, SIGNET_ERR_NOT_FOUND, "no context \"%s\" "
+		return err_set(msg, SIGNET_ERR_NOT_FOUND,
+		    "no context \"%s\" "
 		    "in %s%s (signetctl context list shows them)",
 		    text_escape_str(name, esc, sizeof(esc)),
 		    text_escape_str(cf->path, pesc, sizeof(pesc)),

@@ -16,11 +16,11 @@
 
 #include "err.h"
 
-#define CONTEXT_MAX 64                 /* contexts in one file */
-#define CONTEXT_NAME_MAX 64            /* text_valid_name: 63 + NUL */
-#define CONTEXT_VALUE_MAX 1024         /* a URL or a path, with NUL */
-#define CONTEXT_PATH_MAX 4096          /* the file's own path */
-#define CONTEXT_FILE_MAX (256 * 1024)  /* the file's size */
+#define CONTEXT_MAX 64                /* contexts in one file */
+#define CONTEXT_NAME_MAX 64           /* text_valid_name: 63 + NUL */
+#define CONTEXT_VALUE_MAX 1024        /* a URL or a path, with NUL */
+#define CONTEXT_PATH_MAX 4096         /* the file's own path */
+#define CONTEXT_FILE_MAX (256 * 1024) /* the file's size */
 
 enum context_field {
 	CONTEXT_SERVER = 0,
@@ -40,8 +40,8 @@ struct context {
 
 struct context_file {
 	char path[CONTEXT_PATH_MAX];
-	bool exists;                   /* false: no file, no contexts */
-	char current[CONTEXT_NAME_MAX];/* "" when not set */
+	bool exists;                    /* false: no file, no contexts */
+	char current[CONTEXT_NAME_MAX]; /* "" when not set */
 	size_t n;
 	struct context ctx[CONTEXT_MAX];
 };

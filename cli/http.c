@@ -37,10 +37,10 @@ server_url_ok(const char *s)
 		char c = *p;
 
 		if (c == '/' && p[1] == '\0')
-			break;                 /* one trailing slash */
+			break; /* one trailing slash */
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '-' ||
-		    c == ':' || c == '[' || c == ']' || c == '_'))
+		        (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+		        c == ':' || c == '[' || c == ']' || c == '_'))
 			return false;
 	}
 	return true;
@@ -53,10 +53,12 @@ http_opts_check(const struct http_opts *o, struct err_msg *msg)
 
 	if (o->server == NULL || o->cert == NULL || o->key == NULL ||
 	    o->ca == NULL)
-		return err_set(msg, SIGNET_ERR_INVALID_ARG, "incomplete "
+		return err_set(msg, SIGNET_ERR_INVALID_ARG,
+		    "incomplete "
 		    "connection options");
 	if (!server_url_ok(o->server))
-		return err_set(msg, SIGNET_ERR_INVALID_ARG, "server \"%s\" is "
+		return err_set(msg, SIGNET_ERR_INVALID_ARG,
+		    "server \"%s\" is "
 		    "not https://HOST[:PORT] (no path, no credentials)",
 		    text_escape_str(o->server, esc, sizeof(esc)));
 	return 0;
@@ -83,7 +85,7 @@ sink_write(char *data, size_t size, size_t nmemb, void *user)
 	struct sink *s = user;
 	int r;
 
-	(void)size;                            /* always 1 (libcurl docs) */
+	(void)size; /* always 1 (libcurl docs) */
 	r = dynbuf_add(&s->buf, data, nmemb);
 	if (r == SIGNET_ERR_TOO_LARGE)
 		s->over = true;
@@ -97,56 +99,65 @@ curl_failure(CURLcode rc, const char *errbuf, const struct http_opts *o,
 	char url[160], detail[CURL_ERROR_SIZE + 64];
 
 	switch (rc) {
-	case CURLE_OPERATION_TIMEDOUT:
-		*why = HTTP_FAIL_TIMEOUT;
-		break;
-	case CURLE_ABORTED_BY_CALLBACK:
-		*why = HTTP_FAIL_ABORTED;
-		break;
+	case CURLE_OPERATION_TIMEDOUT: *why = HTTP_FAIL_TIMEOUT; break;
+	case CURLE_ABORTED_BY_CALLBACK: *why = HTTP_FAIL_ABORTED; break;
 	case CURLE_SSL_CACERT_BADFILE:
 	case CURLE_SSL_CERTPROBLEM:
-	case CURLE_OUT_OF_MEMORY:
-		*why = HTTP_FAIL_LOCAL;
-		break;
-	default:
-		*why = HTTP_FAIL_UNREACHABLE;
-		break;
+	case CURLE_OUT_OF_MEMORY: *why = HTTP_FAIL_LOCAL; break;
+	default: *why = HTTP_FAIL_UNREACHABLE; break;
 	}
 
 	(void)text_escape_str(o->server, url, sizeof(url));
 	(void)text_escape_str(errbuf[0] != '\0' ? errbuf :
-	    curl_easy_strerror(rc), detail, sizeof(detail));
+	                                          curl_easy_strerror(rc),
+	    detail, sizeof(detail));
 	switch (rc) {
 	case CURLE_COULDNT_RESOLVE_HOST:
-		return err_set(msg, SIGNET_ERR_IO, "cannot resolve the host "
-		    "of %s: %s", url, detail);
+		return err_set(msg, SIGNET_ERR_IO,
+		    "cannot resolve the host "
+		    "of %s: %s",
+		    url, detail);
 	case CURLE_COULDNT_CONNECT:
-		return err_set(msg, SIGNET_ERR_IO, "cannot connect to %s (is "
-		    "signet-server listening there?): %s", url, detail);
+		return err_set(msg, SIGNET_ERR_IO,
+		    "cannot connect to %s (is "
+		    "signet-server listening there?): %s",
+		    url, detail);
 	case CURLE_OPERATION_TIMEDOUT:
-		return err_set(msg, SIGNET_ERR_IO, "no answer from %s within "
-		    "%ld s: %s", url, timeout_s, detail);
+		return err_set(msg, SIGNET_ERR_IO,
+		    "no answer from %s within "
+		    "%ld s: %s",
+		    url, timeout_s, detail);
 	case CURLE_ABORTED_BY_CALLBACK:
 		return err_set(msg, SIGNET_ERR_IO, "interrupted");
 	case CURLE_PEER_FAILED_VERIFICATION:
-		return err_set(msg, SIGNET_ERR_IO, "the server's certificate "
+		return err_set(msg, SIGNET_ERR_IO,
+		    "the server's certificate "
 		    "at %s is not trusted (not issued by the CA in --ca, "
 		    "expired, or its names do not include the URL's host): "
-		    "%s", url, detail);
+		    "%s",
+		    url, detail);
 	case CURLE_SSL_CACERT_BADFILE:
-		return err_set(msg, SIGNET_ERR_IO, "cannot use the CA file: "
-		    "%s", detail);
+		return err_set(msg, SIGNET_ERR_IO,
+		    "cannot use the CA file: "
+		    "%s",
+		    detail);
 	case CURLE_SSL_CERTPROBLEM:
-		return err_set(msg, SIGNET_ERR_IO, "cannot use the client "
-		    "certificate and key (--cert, --key): %s", detail);
+		return err_set(msg, SIGNET_ERR_IO,
+		    "cannot use the client "
+		    "certificate and key (--cert, --key): %s",
+		    detail);
 	case CURLE_SSL_CONNECT_ERROR:
-		return err_set(msg, SIGNET_ERR_IO, "TLS handshake with %s "
-		    "failed: %s", url, detail);
+		return err_set(msg, SIGNET_ERR_IO,
+		    "TLS handshake with %s "
+		    "failed: %s",
+		    url, detail);
 	case CURLE_GOT_NOTHING:
 	case CURLE_RECV_ERROR:
 	case CURLE_SEND_ERROR:
-		return err_set(msg, SIGNET_ERR_IO, "%s closed the connection "
-		    "without an answer: %s", url, detail);
+		return err_set(msg, SIGNET_ERR_IO,
+		    "%s closed the connection "
+		    "without an answer: %s",
+		    url, detail);
 	default:
 		return err_set(msg, SIGNET_ERR_IO, "request to %s failed: %s",
 		    url, detail);
@@ -156,8 +167,8 @@ curl_failure(CURLcode rc, const char *errbuf, const struct http_opts *o,
 /* The progress line and the stop flag, polled by libcurl. */
 struct progress {
 	const struct http_opts *o;
-	bool draw;                     /* a label, and stderr is a terminal */
-	bool drawn;                    /* something to clear */
+	bool draw;  /* a label, and stderr is a terminal */
+	bool drawn; /* something to clear */
 	int64_t start_ms, shown_s;
 };
 
@@ -174,7 +185,7 @@ progress_tick(void *user, curl_off_t dltotal, curl_off_t dlnow,
 	(void)ultotal;
 	(void)ulnow;
 	if (p->o->stop != NULL && *p->o->stop != 0)
-		return 1;                      /* CURLE_ABORTED_BY_CALLBACK */
+		return 1; /* CURLE_ABORTED_BY_CALLBACK */
 	if (!p->draw)
 		return 0;
 	s = (clock_mono_ms() - p->start_ms) / 1000;
@@ -190,8 +201,8 @@ progress_tick(void *user, curl_off_t dltotal, curl_off_t dlnow,
 }
 
 int
-http_request(const struct http_opts *o, const char *method,
-    const char *path, const char *body, size_t body_len, long timeout_s,
+http_request(const struct http_opts *o, const char *method, const char *path,
+    const char *body, size_t body_len, long timeout_s,
     struct http_response *resp, struct err_msg *msg)
 {
 	static bool curl_ready;
@@ -234,7 +245,8 @@ http_request(const struct http_opts *o, const char *method,
 		goto out;
 	if (!curl_ready) {
 		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-			r = err_set(msg, SIGNET_ERR_INTERNAL, "cannot "
+			r = err_set(msg, SIGNET_ERR_INTERNAL,
+			    "cannot "
 			    "initialise libcurl");
 			goto out;
 		}
@@ -252,9 +264,10 @@ http_request(const struct http_opts *o, const char *method,
 	blob.data = key;
 	blob.len = key_len;
 	blob.flags = CURL_BLOB_NOCOPY;
-#define SETOPT(opt, val) do { \
-	if (rc == CURLE_OK) \
-		rc = curl_easy_setopt(h, opt, val); \
+#define SETOPT(opt, val)                                                       \
+	do {                                                                   \
+		if (rc == CURLE_OK)                                            \
+			rc = curl_easy_setopt(h, opt, val);                    \
 	} while (0)
 	SETOPT(CURLOPT_ERRORBUFFER, errbuf);
 	SETOPT(CURLOPT_URL, url);
@@ -265,15 +278,15 @@ http_request(const struct http_opts *o, const char *method,
 	SETOPT(CURLOPT_SSL_VERIFYHOST, 2L);
 	SETOPT(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
 	SETOPT(CURLOPT_CAINFO, o->ca);
-	SETOPT(CURLOPT_CAPATH, (char *)NULL);  /* only the signet CA */
+	SETOPT(CURLOPT_CAPATH, (char *)NULL); /* only the signet CA */
 	SETOPT(CURLOPT_SSLCERT, o->cert);
 	SETOPT(CURLOPT_SSLCERTTYPE, "PEM");
 	SETOPT(CURLOPT_SSLKEY_BLOB, &blob);
 	SETOPT(CURLOPT_SSLKEYTYPE, "PEM");
 	SETOPT(CURLOPT_NOSIGNAL, 1L);
 	SETOPT(CURLOPT_CONNECTTIMEOUT, (long)HTTP_CONNECT_TIMEOUT);
-	SETOPT(CURLOPT_TIMEOUT, timeout_s > 0 ? timeout_s :
-	    (long)HTTP_TIMEOUT_DEFAULT);
+	SETOPT(CURLOPT_TIMEOUT,
+	    timeout_s > 0 ? timeout_s : (long)HTTP_TIMEOUT_DEFAULT);
 	SETOPT(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)HTTP_ANSWER_MAX);
 	SETOPT(CURLOPT_WRITEFUNCTION, sink_write);
 	SETOPT(CURLOPT_WRITEDATA, &sink);
@@ -294,8 +307,10 @@ http_request(const struct http_opts *o, const char *method,
 	}
 #undef SETOPT
 	if (rc != CURLE_OK) {
-		r = err_set(msg, SIGNET_ERR_INTERNAL, "libcurl refused an "
-		    "option: %s", curl_easy_strerror(rc));
+		r = err_set(msg, SIGNET_ERR_INTERNAL,
+		    "libcurl refused an "
+		    "option: %s",
+		    curl_easy_strerror(rc));
 		goto out;
 	}
 	rc = curl_easy_perform(h);
@@ -304,13 +319,16 @@ http_request(const struct http_opts *o, const char *method,
 		fflush(stderr);
 	}
 	if (sink.over || rc == CURLE_FILESIZE_EXCEEDED) {
-		r = err_set(msg, SIGNET_ERR_TOO_LARGE, "the server's answer is "
-		    "over %d bytes", HTTP_ANSWER_MAX);
+		r = err_set(msg, SIGNET_ERR_TOO_LARGE,
+		    "the server's answer is "
+		    "over %d bytes",
+		    HTTP_ANSWER_MAX);
 		goto out;
 	}
 	if (rc != CURLE_OK) {
-		r = curl_failure(rc, errbuf, o, timeout_s > 0 ? timeout_s :
-		    HTTP_TIMEOUT_DEFAULT, &resp->failure, msg);
+		r = curl_failure(rc, errbuf, o,
+		    timeout_s > 0 ? timeout_s : HTTP_TIMEOUT_DEFAULT,
+		    &resp->failure, msg);
 		goto out;
 	}
 	if (curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status) !=
@@ -328,7 +346,7 @@ http_request(const struct http_opts *o, const char *method,
 out:
 	curl_easy_cleanup(h);
 	curl_slist_free_all(hdrs);
-	sodium_free(key);                      /* wipes */
+	sodium_free(key); /* wipes */
 	dynbuf_free(&sink.buf);
 	return r;
 }
@@ -341,8 +359,8 @@ http_path_add_query(char *path, size_t size, const char *name,
 	size_t o = strlen(path), i;
 	int n;
 
-	n = snprintf(path + o, size - o, "%c%s=", strchr(path, '?') != NULL ?
-	    '&' : '?', name);
+	n = snprintf(path + o, size - o,
+	    "%c%s=", strchr(path, '?') != NULL ? '&' : '?', name);
 	if (n < 0 || (size_t)n >= size - o)
 		return SIGNET_ERR_TOO_LARGE;
 	o += (size_t)n;
@@ -377,8 +395,8 @@ http_json_cell(const cJSON *obj, const char *key, char *out, size_t outlen)
 	    it->valuedouble <= 9e15)
 		(void)snprintf(out, outlen, "%.0f", it->valuedouble);
 	else if (cJSON_IsBool(it))
-		(void)snprintf(out, outlen, "%s", cJSON_IsTrue(it) ? "yes" :
-		    "no");
+		(void)snprintf(out, outlen, "%s",
+		    cJSON_IsTrue(it) ? "yes" : "no");
 	else
 		(void)snprintf(out, outlen, "-");
 	return out;
@@ -408,9 +426,12 @@ http_get_list(const char *cmd, const struct http_opts *o, const char *path,
 	if (json) {
 		if (fwrite(resp.body, 1, resp.len, stdout) != resp.len ||
 		    (resp.len > 0 && resp.body[resp.len - 1] != '\n' &&
-		    putchar('\n') == EOF) || fflush(stdout) != 0) {
-			fprintf(stderr, "signetctl %s: cannot write the "
-			    "answer\n", cmd);
+		        putchar('\n') == EOF) ||
+		    fflush(stdout) != 0) {
+			fprintf(stderr,
+			    "signetctl %s: cannot write the "
+			    "answer\n",
+			    cmd);
 			goto out;
 		}
 		rc = 0;
@@ -419,8 +440,10 @@ http_get_list(const char *cmd, const struct http_opts *o, const char *path,
 	*doc = cJSON_ParseWithLength(resp.body, resp.len);
 	*list = cJSON_GetObjectItemCaseSensitive(*doc, member);
 	if (!cJSON_IsArray(*list)) {
-		fprintf(stderr, "signetctl %s: the server's answer is not a "
-		    "{\"%s\":[...]} document\n", cmd, member);
+		fprintf(stderr,
+		    "signetctl %s: the server's answer is not a "
+		    "{\"%s\":[...]} document\n",
+		    cmd, member);
 		cJSON_Delete(*doc);
 		*doc = NULL;
 		*list = NULL;
@@ -443,7 +466,7 @@ http_print_failure(const char *cmd, const struct http_response *resp)
 		(void)text_vis_str(e->valuestring, text, sizeof(text));
 	} else {
 		size_t n = resp->len < sizeof(head) - 1 ? resp->len :
-		    sizeof(head) - 1;
+		                                          sizeof(head) - 1;
 
 		memcpy(head, resp->body != NULL ? resp->body : "", n);
 		head[n] = '\0';
@@ -455,8 +478,7 @@ http_print_failure(const char *cmd, const struct http_response *resp)
 }
 
 int
-http_table_init(struct http_table *t, size_t ncols, size_t nrows,
-    size_t cell)
+http_table_init(struct http_table *t, size_t ncols, size_t nrows, size_t cell)
 {
 	memset(t, 0, sizeof(*t));
 	if (ncols == 0 || ncols > HTTP_TABLE_COLS_MAX || cell == 0 ||
@@ -488,16 +510,17 @@ http_table_print(FILE *f, const struct http_table *t,
 		widths[c] = strlen(headers[c]);
 	for (r = 0; r < t->nrows; r++) {
 		for (c = 0; c < t->ncols; c++) {
-			size_t n = strlen(t->block + (r * t->ncols + c) *
-			    t->cell);
+			size_t n = strlen(
+			    t->block + (r * t->ncols + c) * t->cell);
 			if (n > widths[c])
 				widths[c] = n;
 		}
 	}
 	for (r = 0; r <= t->nrows; r++) {
 		for (c = 0; c < t->ncols; c++) {
-			const char *s = r == 0 ? headers[c] : t->block +
-			    ((r - 1) * t->ncols + c) * t->cell;
+			const char *s = r == 0 ?
+			    headers[c] :
+			    t->block + ((r - 1) * t->ncols + c) * t->cell;
 
 			if (c + 1 == t->ncols)
 				fprintf(f, "%s\n", s);

@@ -20,11 +20,11 @@
 
 #include "err.h"
 
-#define HTTP_URL_MAX 1024              /* --server value */
-#define HTTP_KEY_MAX (64 * 1024)       /* client key file */
+#define HTTP_URL_MAX 1024        /* --server value */
+#define HTTP_KEY_MAX (64 * 1024) /* client key file */
 #define HTTP_ANSWER_MAX (64 * 1024 * 1024)
-#define HTTP_CONNECT_TIMEOUT 10        /* seconds */
-#define HTTP_TIMEOUT_DEFAULT 60        /* seconds for a whole request */
+#define HTTP_CONNECT_TIMEOUT 10 /* seconds */
+#define HTTP_TIMEOUT_DEFAULT 60 /* seconds for a whole request */
 
 /*
  * Where and as whom to connect. Strings are borrowed (argv, environ, a
@@ -35,7 +35,7 @@
  * second once it becomes non-zero (a signal handler sets it).
  */
 struct http_opts {
-	const char *server;            /* https://HOST[:PORT], no path */
+	const char *server; /* https://HOST[:PORT], no path */
 	const char *cert;
 	const char *key;
 	const char *ca;
@@ -54,18 +54,18 @@ int http_opts_check(const struct http_opts *o, struct err_msg *msg)
 /* Why http_request got no answer. */
 enum http_failure {
 	HTTP_FAIL_NONE = 0,
-	HTTP_FAIL_LOCAL,               /* a local file, memory, libcurl */
-	HTTP_FAIL_UNREACHABLE,         /* resolve, connect, TLS, cut off */
-	HTTP_FAIL_TIMEOUT,             /* no answer in time */
-	HTTP_FAIL_ABORTED,             /* *o->stop was set */
+	HTTP_FAIL_LOCAL,       /* a local file, memory, libcurl */
+	HTTP_FAIL_UNREACHABLE, /* resolve, connect, TLS, cut off */
+	HTTP_FAIL_TIMEOUT,     /* no answer in time */
+	HTTP_FAIL_ABORTED,     /* *o->stop was set */
 };
 
 /* What the server answered. */
 struct http_response {
-	long status;                   /* HTTP status */
-	char *body;                    /* NUL-terminated; free() */
+	long status; /* HTTP status */
+	char *body;  /* NUL-terminated; free() */
 	size_t len;
-	enum http_failure failure;     /* set when http_request fails */
+	enum http_failure failure; /* set when http_request fails */
 };
 
 /*
@@ -99,7 +99,6 @@ int http_path_add_query(char *path, size_t size, const char *name,
  */
 void http_print_failure(const char *cmd, const struct http_response *resp);
 
-
 /*
  * A member of obj as a terminal-safe cell in out: strings escaped,
  * integers in decimal, booleans yes/no, "-" when absent or other. Returns
@@ -115,9 +114,9 @@ const char *http_json_cell(const cJSON *obj, const char *key, char *out,
  * otherwise ("signetctl CMD: ..."). Returns CMD_OK or the exit code of
  * the failure (cmd_exit_of_status, cmd_exit_of_failure in cmd.h).
  */
-int http_get_list(const char *cmd, const struct http_opts *o,
-    const char *path, bool json, const char *member, cJSON **doc,
-    const cJSON **list) __attribute__((warn_unused_result));
+int http_get_list(const char *cmd, const struct http_opts *o, const char *path,
+    bool json, const char *member, cJSON **doc, const cJSON **list)
+    __attribute__((warn_unused_result));
 
 /*
  * A plain text table of nrows x ncols cells of at most cell - 1 bytes

@@ -18,22 +18,27 @@
 #include "text.h"
 
 static const struct {
-	const char *name;              /* one word, or two: "audit tail" */
+	const char *name; /* one word, or two: "audit tail" */
 	int (*fn)(struct cmd_ctx *, int, char **);
 	const char *description;
 } subcommands[] = {
 	{ "hosts", cmd_hosts, "the agents the server knows" },
 	{ "containers", cmd_containers, "containers over all hosts" },
-	{ "action", cmd_action, "start, stop or restart a container and wait "
+	{ "action", cmd_action,
+	    "start, stop or restart a container and wait "
 	    "for the result" },
 	{ "action-status", cmd_action_status, "an action and its status" },
-	{ "audit tail", cmd_audit_tail, "the server's latest audit records; "
+	{ "audit tail", cmd_audit_tail,
+	    "the server's latest audit records; "
 	    "--follow for new ones" },
-	{ "audit verify", cmd_audit_verify, "check a signed, hash-chained "
+	{ "audit verify", cmd_audit_verify,
+	    "check a signed, hash-chained "
 	    "audit log offline" },
-	{ "keygen", cmd_keygen, "write an Ed25519 key pair NAME.key and "
+	{ "keygen", cmd_keygen,
+	    "write an Ed25519 key pair NAME.key and "
 	    "NAME.pub" },
-	{ "context list", cmd_context_list, "the contexts of the "
+	{ "context list", cmd_context_list,
+	    "the contexts of the "
 	    "configuration file" },
 	{ "context show", cmd_context_show, "one context's settings" },
 	{ "version", cmd_version, "print signetctl's version" },
@@ -79,7 +84,8 @@ usage(FILE *f)
 	    "line, else\nits environment variable, else the context.\n"
 	    "\n");
 	cmd_print_exit_codes(f);
-	fprintf(f, "\nsee signetctl(1); the API is described in "
+	fprintf(f,
+	    "\nsee signetctl(1); the API is described in "
 	    "docs/http-api.md\n");
 }
 
@@ -91,10 +97,10 @@ static bool
 takes_next(const char *a)
 {
 	static const char *const valued[] = { "-o", "--server", "--cert",
-	    "--key", "--ca", "--config", "--context", "--output", "--host",
-	    "--state", "--reason", "--wait", "--after", "--limit",
-	    "--interval", "--action-key", "--agent-keys", "--expect-head",
-	    NULL };
+		"--key", "--ca", "--config", "--context", "--output", "--host",
+		"--state", "--reason", "--wait", "--after", "--limit",
+		"--interval", "--action-key", "--agent-keys", "--expect-head",
+		NULL };
 	size_t k;
 
 	for (k = 0; valued[k] != NULL; k++)
@@ -176,16 +182,13 @@ is_group(const char *word)
 static int
 options_only(struct cmd_ctx *ctx, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		CMD_COMMON_LONGOPTS,
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 }
-	};
+	static const struct option longopts[] = { CMD_COMMON_LONGOPTS,
+		{ "version", no_argument, NULL, 'V' }, { NULL, 0, NULL, 0 } };
 	int c;
 
 	cmd_getopt_reset();
 	while ((c = getopt_long(argc, argv, CMD_COMMON_SHORTOPTS, longopts,
-	    NULL)) != -1) {
+	            NULL)) != -1) {
 		if (c == 'h') {
 			usage(stdout);
 			return fflush(stdout) == 0 ? CMD_OK : CMD_FAIL;
@@ -195,7 +198,8 @@ options_only(struct cmd_ctx *ctx, int argc, char **argv)
 		if (cmd_common_opt(ctx, "", c, argv) != 1)
 			return CMD_USAGE;
 	}
-	fprintf(stderr, "signetctl: no command given (signetctl --help lists "
+	fprintf(stderr,
+	    "signetctl: no command given (signetctl --help lists "
 	    "them)\n");
 	return CMD_USAGE;
 }
@@ -225,10 +229,13 @@ main(int argc, char **argv)
 	}
 	if (k < 0) {
 		if (is_group(argv[w1]))
-			fprintf(stderr, "signetctl: \"%s\" needs a second "
-			    "word: %s\n", argv[w1],
+			fprintf(stderr,
+			    "signetctl: \"%s\" needs a second "
+			    "word: %s\n",
+			    argv[w1],
 			    next_word(argc, argv, w1 + 1) < argc ?
-			    "that one is unknown" : "none given");
+			        "that one is unknown" :
+			        "none given");
 		else
 			fprintf(stderr, "signetctl: unknown command \"%s\"\n",
 			    text_escape_str(argv[w1], esc, sizeof(esc)));

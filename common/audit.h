@@ -37,20 +37,20 @@
 #include "keys.h"
 
 #define AUDIT_CTX "signet/audit/v1\n"
-#define AUDIT_LINE_MAX 65536          /* bytes in one record, newline incl. */
+#define AUDIT_LINE_MAX 65536 /* bytes in one record, newline incl. */
 #define AUDIT_HASH_HEX 64
 #define AUDIT_EVENT_MAX 64
 #define AUDIT_ACTOR_MAX 128
 #define AUDIT_EVENT_TORN "audit.torn_tail"
 #define AUDIT_EVENT_ROTATED "audit.rotated"
-#define AUDIT_SEQ_DIGITS 16           /* seqs are below 2^53: 16 digits */
-#define AUDIT_NAME_MAX 255            /* bytes in a file's base name */
+#define AUDIT_SEQ_DIGITS 16 /* seqs are below 2^53: 16 digits */
+#define AUDIT_NAME_MAX 255  /* bytes in a file's base name */
 #define AUDIT_ROTATE_SIZE_DEFAULT "256M"
-#define AUDIT_ROTATE_SIZE_MIN 4096    /* bytes; 0 means never */
+#define AUDIT_ROTATE_SIZE_MIN 4096 /* bytes; 0 means never */
 
 /* What the last record of a log is: its seq and the hash of its line. */
 struct audit_head {
-	bool empty;                    /* no record yet */
+	bool empty; /* no record yet */
 	uint64_t seq;
 	char hash[AUDIT_HASH_HEX + 1];
 };
@@ -62,10 +62,10 @@ struct audit_record {
 	char prev[AUDIT_HASH_HEX + 1];
 	char event[AUDIT_EVENT_MAX + 1];
 	char actor[AUDIT_ACTOR_MAX + 1];
-	cJSON *root;                   /* whole line; data points into it */
+	cJSON *root; /* whole line; data points into it */
 	const cJSON *data;
 	uint8_t sig[KEYS_SIG_LEN];
-	size_t signed_len;             /* line bytes before ,"sig": */
+	size_t signed_len; /* line bytes before ,"sig": */
 };
 
 /*
@@ -88,8 +88,8 @@ void audit_record_free(struct audit_record *rec);
 
 /* What an audit.rotated record says about the file before it. */
 struct audit_link {
-	char previous[AUDIT_NAME_MAX + 1];     /* base name */
-	struct audit_head head;                /* that file's last record */
+	char previous[AUDIT_NAME_MAX + 1]; /* base name */
+	struct audit_head head;            /* that file's last record */
 	char reason[16];
 };
 
@@ -200,9 +200,8 @@ uint64_t audit_reader_lineno(const struct audit_reader *rd);
  * follows it); an error naming the file and line for a line that cannot
  * be read or parsed. For the readers that rebuild state at start.
  */
-int audit_reader_next_record(struct audit_reader *rd,
-    struct audit_record *rec, struct err_msg *msg)
-    __attribute__((warn_unused_result));
+int audit_reader_next_record(struct audit_reader *rd, struct audit_record *rec,
+    struct err_msg *msg) __attribute__((warn_unused_result));
 
 void audit_reader_close(struct audit_reader *rd);
 
@@ -279,9 +278,9 @@ int audit_rotate(struct audit_writer *w, const char *reason,
 
 /* Counters for monitoring and benchmarks. */
 struct audit_stats {
-	uint64_t appends;              /* records made durable */
-	uint64_t syncs;                /* fdatasync calls that succeeded */
-	uint64_t rotations;            /* files rotated */
+	uint64_t appends;   /* records made durable */
+	uint64_t syncs;     /* fdatasync calls that succeeded */
+	uint64_t rotations; /* files rotated */
 };
 
 void audit_get_stats(struct audit_writer *w, struct audit_stats *stats);
@@ -304,10 +303,10 @@ struct audit_verify_report {
 	struct audit_head head;
 	uint64_t actions_checked, actions_unchecked;
 	uint64_t results_checked, results_unchecked;
-	uint64_t torn_tails;                   /* audit.torn_tail records */
-	uint64_t rotations;                    /* audit.rotated records */
-	uint64_t bad_line;                     /* 1-based; 0 when all good */
-	size_t bad_file;                       /* index of the bad file */
+	uint64_t torn_tails; /* audit.torn_tail records */
+	uint64_t rotations;  /* audit.rotated records */
+	uint64_t bad_line;   /* 1-based; 0 when all good */
+	size_t bad_file;     /* index of the bad file */
 	/*
 	 * Set when the first file does not start the chain (seq 0) but
 	 * continues a rotated file: the file and head its first record
@@ -320,8 +319,8 @@ struct audit_verify_report {
 /* What one file of several held, for the report. */
 struct audit_verify_file_info {
 	uint64_t records;
-	uint64_t first_seq, last_seq;          /* valid when records > 0 */
-	bool linked;                           /* link to the previous file
+	uint64_t first_seq, last_seq; /* valid when records > 0 */
+	bool linked;                  /* link to the previous file
 						* checked */
 };
 
@@ -351,8 +350,8 @@ int audit_verify_file(const char *path, const struct audit_verify_opts *opts,
  * --expect-head applies to the whole: the head must be in one of them.
  */
 int audit_verify_files(const char *const *paths, size_t n,
-    const struct audit_verify_opts *opts,
-    struct audit_verify_file_info *info, struct audit_verify_report *report,
-    struct err_msg *msg) __attribute__((warn_unused_result));
+    const struct audit_verify_opts *opts, struct audit_verify_file_info *info,
+    struct audit_verify_report *report, struct err_msg *msg)
+    __attribute__((warn_unused_result));
 
 #endif

@@ -18,7 +18,7 @@
 #include "jsonx.h"
 #include "text.h"
 
-#define SIZE_MAX_BYTES (1ULL << 40)    /* 1 TiB: anything more is a typo */
+#define SIZE_MAX_BYTES (1ULL << 40) /* 1 TiB: anything more is a typo */
 
 static bool
 valid_base_name(const char *s)
@@ -71,29 +71,35 @@ audit_link_parse(const struct audit_record *rec, struct audit_link *link,
 	if (r != 0)
 		return r;
 	if (!valid_base_name(prev))
-		return err_set(msg, SIGNET_ERR_FORMAT, "%s: data.previous is "
-		    "not a file name", AUDIT_EVENT_ROTATED);
+		return err_set(msg, SIGNET_ERR_FORMAT,
+		    "%s: data.previous is "
+		    "not a file name",
+		    AUDIT_EVENT_ROTATED);
 	if (audit_head_parse(head, &link->head) != 0)
-		return err_set(msg, SIGNET_ERR_FORMAT, "%s: data.previous_head "
-		    "is not SEQ:HASH", AUDIT_EVENT_ROTATED);
+		return err_set(msg, SIGNET_ERR_FORMAT,
+		    "%s: data.previous_head "
+		    "is not SEQ:HASH",
+		    AUDIT_EVENT_ROTATED);
 	if (!valid_reason(reason))
-		return err_set(msg, SIGNET_ERR_FORMAT, "%s: data.reason is not "
-		    "a short lowercase word", AUDIT_EVENT_ROTATED);
+		return err_set(msg, SIGNET_ERR_FORMAT,
+		    "%s: data.reason is not "
+		    "a short lowercase word",
+		    AUDIT_EVENT_ROTATED);
 	memcpy(link->previous, prev, strlen(prev) + 1);
 	memcpy(link->reason, reason, strlen(reason) + 1);
 	if (link->head.seq + 1 != rec->seq ||
 	    strcmp(link->head.hash, rec->prev) != 0)
-		return err_set(msg, SIGNET_ERR_CHAIN, "%s names the head %"
-		    PRIu64 ":%s, but the record itself continues from %" PRIu64
-		    ":%s", AUDIT_EVENT_ROTATED, link->head.seq,
-		    link->head.hash, rec->seq > 0 ? rec->seq - 1 : 0,
-		    rec->prev);
+		return err_set(msg, SIGNET_ERR_CHAIN,
+		    "%s names the head %" PRIu64
+		    ":%s, but the record itself continues from %" PRIu64 ":%s",
+		    AUDIT_EVENT_ROTATED, link->head.seq, link->head.hash,
+		    rec->seq > 0 ? rec->seq - 1 : 0, rec->prev);
 	return 0;
 }
 
 int
-audit_rotated_name(const char *path, uint64_t first, uint64_t last,
-    char *out, size_t outlen)
+audit_rotated_name(const char *path, uint64_t first, uint64_t last, char *out,
+    size_t outlen)
 {
 	int n;
 
@@ -120,8 +126,8 @@ seq_digits(const char *s, uint64_t *v)
 }
 
 bool
-audit_rotated_name_match(const char *base, const char *name,
-    uint64_t *first, uint64_t *last)
+audit_rotated_name_match(const char *base, const char *name, uint64_t *first,
+    uint64_t *last)
 {
 	size_t b = strlen(base);
 	const char *p;
@@ -150,9 +156,21 @@ audit_parse_size(const char *s, uint64_t *bytes)
 	if (n == 0 || n >= sizeof(num))
 		return SIGNET_ERR_FORMAT;
 	switch (s[n - 1]) {
-	case 'K': case 'k': mult = 1ULL << 10; n--; break;
-	case 'M': case 'm': mult = 1ULL << 20; n--; break;
-	case 'G': case 'g': mult = 1ULL << 30; n--; break;
+	case 'K':
+	case 'k':
+		mult = 1ULL << 10;
+		n--;
+		break;
+	case 'M':
+	case 'm':
+		mult = 1ULL << 20;
+		n--;
+		break;
+	case 'G':
+	case 'g':
+		mult = 1ULL << 30;
+		n--;
+		break;
 	default: break;
 	}
 	memcpy(num, s, n);
@@ -176,10 +194,11 @@ audit_config_rotate_size(const struct config *cfg, uint64_t *bytes,
 		v = AUDIT_ROTATE_SIZE_DEFAULT;
 	if (audit_parse_size(v, bytes) != 0 ||
 	    (*bytes > 0 && *bytes < AUDIT_ROTATE_SIZE_MIN))
-		return err_set(msg, SIGNET_ERR_CONFIG, "%s:%u: rotate_size: "
+		return err_set(msg, SIGNET_ERR_CONFIG,
+		    "%s:%u: rotate_size: "
 		    "\"%s\" is not 0 (never) or a size of at least %d bytes, "
-		    "in bytes or with K, M or G (e.g. 256M)", config_name(cfg),
-		    config_line(cfg, "audit", "rotate_size"),
+		    "in bytes or with K, M or G (e.g. 256M)",
+		    config_name(cfg), config_line(cfg, "audit", "rotate_size"),
 		    text_escape_str(v, esc, sizeof(esc)),
 		    AUDIT_ROTATE_SIZE_MIN);
 	return 0;
@@ -204,7 +223,8 @@ audit_read_first(const char *path, struct audit_record *rec,
 	if (r < 0) {
 		r = err_set(msg, r, "%s:1: %s", path,
 		    r == SIGNET_ERR_TOO_LARGE ? "line longer than any audit "
-		    "record" : "read error");
+		                                "record" :
+		                                "read error");
 		goto out;
 	}
 	if (r == 0 || !had_nl) {
@@ -267,8 +287,9 @@ audit_chain_files(const char *path, int64_t since_ts, uint64_t from_seq,
 	missing[0] = '\0';
 	memset(&rec, 0, sizeof(rec));
 	if (stat(path, &st) != 0)
-		return err_set(msg, errno == ENOENT ? SIGNET_ERR_NOT_FOUND :
-		    SIGNET_ERR_IO, "%s: %s", path, strerror(errno));
+		return err_set(msg,
+		    errno == ENOENT ? SIGNET_ERR_NOT_FOUND : SIGNET_ERR_IO,
+		    "%s: %s", path, strerror(errno));
 	cur = strdup(path);
 	for (;;) {
 		if (cur == NULL) {
@@ -289,19 +310,20 @@ audit_chain_files(const char *path, int64_t since_ts, uint64_t from_seq,
 		list[count++] = cur;
 		cur = NULL;
 		if (count > AUDIT_CHAIN_FILES_MAX) {
-			r = err_set(msg, SIGNET_ERR_TOO_LARGE, "%s: more than "
-			    "%d rotated files to read", path,
-			    AUDIT_CHAIN_FILES_MAX);
+			r = err_set(msg, SIGNET_ERR_TOO_LARGE,
+			    "%s: more than "
+			    "%d rotated files to read",
+			    path, AUDIT_CHAIN_FILES_MAX);
 			goto out;
 		}
 		audit_record_free(&rec);
 		r = audit_read_first(list[count - 1], &rec, msg);
 		if (r == SIGNET_ERR_NOT_FOUND)
-			break;          /* empty: nothing before it is linked */
+			break; /* empty: nothing before it is linked */
 		if (r != 0)
 			goto out;
 		if (strcmp(rec.event, AUDIT_EVENT_ROTATED) != 0)
-			break;          /* the chain starts here */
+			break; /* the chain starts here */
 		r = audit_link_parse(&rec, &link, &sub);
 		if (r != 0) {
 			r = err_set(msg, r, "%s:1: %s", list[count - 1],

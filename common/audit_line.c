@@ -87,10 +87,13 @@ audit_parse_line(const char *line, size_t len, struct audit_record *rec,
 	if (p < marklen || memcmp(line + p - marklen, SIG_MARK, marklen) != 0)
 		return err_set(msg, SIGNET_ERR_FORMAT,
 		    "record does not end with its \"sig\" member");
-	if (siglen != sodium_base64_ENCODED_LEN(KEYS_SIG_LEN,
-	    sodium_base64_VARIANT_ORIGINAL) - 1 ||
+	if (siglen !=
+	        sodium_base64_ENCODED_LEN(KEYS_SIG_LEN,
+	            sodium_base64_VARIANT_ORIGINAL) -
+	            1 ||
 	    text_b64_decode_into(line + p, siglen, rec->sig, sizeof(rec->sig),
-	    &got) != 0 || got != KEYS_SIG_LEN)
+	        &got) != 0 ||
+	    got != KEYS_SIG_LEN)
 		return err_set(msg, SIGNET_ERR_FORMAT,
 		    "record sig is not base64 of %d bytes", KEYS_SIG_LEN);
 	rec->signed_len = p - marklen;
@@ -162,7 +165,8 @@ audit_check_sig(const struct audit_record *rec, const char *line,
 	memcpy(buf + clen, line, rec->signed_len);
 	buf[clen + rec->signed_len] = '}';
 	r = crypto_sign_verify_detached(rec->sig, buf,
-	    clen + rec->signed_len + 1, pub->pk) == 0 ? 0 :
+	        clen + rec->signed_len + 1, pub->pk) == 0 ?
+	    0 :
 	    SIGNET_ERR_BAD_SIGNATURE;
 	free(buf);
 	return r;

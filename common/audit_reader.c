@@ -14,12 +14,12 @@
 
 struct audit_reader {
 	int fd;
-	char *buf;                     /* AUDIT_LINE_MAX + 1 bytes */
+	char *buf; /* AUDIT_LINE_MAX + 1 bytes */
 	size_t len, pos;
 	bool eof;
-	char **files;                  /* NULL for a single file */
+	char **files; /* NULL for a single file */
 	size_t nfiles, cur;
-	const char *path;              /* the file being read */
+	const char *path; /* the file being read */
 	uint64_t lineno;
 };
 
@@ -32,8 +32,9 @@ open_fd(const char *path, int *fd, struct err_msg *msg)
 	if (*fd >= 0)
 		return 0;
 	saved = errno;
-	return err_set(msg, saved == ENOENT ? SIGNET_ERR_NOT_FOUND :
-	    SIGNET_ERR_IO, "%s: cannot open: %s", path, strerror(saved));
+	return err_set(msg,
+	    saved == ENOENT ? SIGNET_ERR_NOT_FOUND : SIGNET_ERR_IO,
+	    "%s: cannot open: %s", path, strerror(saved));
 }
 
 int
@@ -77,11 +78,12 @@ audit_reader_open_since(const char *path, int64_t since_ms,
 	if (r != 0)
 		return r;
 	if (missing[0] != '\0') {
-		r = err_set(msg, SIGNET_ERR_CHAIN, "%s: the rotated file %s it "
+		r = err_set(msg, SIGNET_ERR_CHAIN,
+		    "%s: the rotated file %s it "
 		    "continues may hold records since %" PRId64 " (unix ms) "
 		    "but is missing: restore it next to %s (archive rotated "
-		    "files only once they are older than that)", files[0],
-		    missing, since_ms, path);
+		    "files only once they are older than that)",
+		    files[0], missing, since_ms, path);
 		audit_chain_free(files, n);
 		return r;
 	}
@@ -207,8 +209,8 @@ audit_reader_next_record(struct audit_reader *rd, struct audit_record *rec,
 
 	more = audit_reader_next(rd, &line, &len, &had_nl);
 	if (more < 0)
-		return err_set(msg, more, "%s:%llu: unreadable line",
-		    rd->path, (unsigned long long)rd->lineno + 1);
+		return err_set(msg, more, "%s:%llu: unreadable line", rd->path,
+		    (unsigned long long)rd->lineno + 1);
 	if (more == 0 || !had_nl)
 		return 0;
 	if (audit_parse_line(line, len, rec, &sub) != 0)

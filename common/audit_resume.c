@@ -43,8 +43,9 @@ read_tail(int fd, const char *path, off_t size, char **tailbuf, size_t *tlen,
 			continue;
 		if (n <= 0) {
 			free(buf);
-			return err_set(msg, SIGNET_ERR_IO, "%s: cannot read: %s",
-			    path, n < 0 ? strerror(errno) : "short read");
+			return err_set(msg, SIGNET_ERR_IO,
+			    "%s: cannot read: %s", path,
+			    n < 0 ? strerror(errno) : "short read");
 		}
 		got += (size_t)n;
 	}
@@ -130,7 +131,8 @@ audit_last_record(int fd, const char *path, off_t size,
 	if (nl == NULL && tail_off != 0) {
 		r = err_set(msg, SIGNET_ERR_FORMAT,
 		    "%s: last line is longer than any audit record; is this a "
-		    "signet audit log?", path);
+		    "signet audit log?",
+		    path);
 		goto out;
 	}
 	whole_len = nl != NULL ? (size_t)(nl - buf) + 1 : 0;
@@ -157,16 +159,18 @@ audit_last_record(int fd, const char *path, off_t size,
 		linelen = (size_t)(nl - start);
 		r = audit_parse_line(start, linelen, &rec, &sub);
 		if (r != 0) {
-			r = err_set(msg, r, "%s: last record does not parse "
-			    "(%s); refusing to continue this chain", path,
-			    sub.text);
+			r = err_set(msg, r,
+			    "%s: last record does not parse "
+			    "(%s); refusing to continue this chain",
+			    path, sub.text);
 			goto out;
 		}
 		if (audit_check_sig(&rec, start, pub) != 0) {
 			r = err_set(msg, SIGNET_ERR_BAD_SIGNATURE,
 			    "%s: last record (seq %" PRIu64 ") is not signed "
 			    "by this writer's key %s; refusing to continue "
-			    "this chain", path, rec.seq, pub->id);
+			    "this chain",
+			    path, rec.seq, pub->id);
 			goto out;
 		}
 		head->empty = false;
@@ -229,14 +233,18 @@ audit_scan_first(struct audit_writer *w, struct err_msg *msg)
 		return 0;
 	r = audit_read_first(w->path, &rec, &sub);
 	if (r != 0)
-		return err_set(msg, r == SIGNET_ERR_NOT_FOUND ?
-		    SIGNET_ERR_FORMAT : r, "%s; refusing to continue this "
-		    "chain (run signetctl audit verify)", sub.text);
+		return err_set(msg,
+		    r == SIGNET_ERR_NOT_FOUND ? SIGNET_ERR_FORMAT : r,
+		    "%s; refusing to continue this "
+		    "chain (run signetctl audit verify)",
+		    sub.text);
 	if (rec.seq > w->next_seq - 1) {
 		audit_record_free(&rec);
-		return err_set(msg, SIGNET_ERR_FORMAT, "%s: first record (seq "
+		return err_set(msg, SIGNET_ERR_FORMAT,
+		    "%s: first record (seq "
 		    "%" PRIu64 ") is after the last; refusing to continue "
-		    "this chain", w->path, rec.seq);
+		    "this chain",
+		    w->path, rec.seq);
 	}
 	w->first_seq = rec.seq;
 	w->file_rotated_start = strcmp(rec.event, AUDIT_EVENT_ROTATED) == 0;

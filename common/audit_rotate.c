@@ -65,7 +65,8 @@ rotate_undo(struct audit_writer *w, const char *rotated, bool renamed,
 	}
 	if (renamed && ok) {
 		if (renameat2(AT_FDCWD, rotated, AT_FDCWD, w->path,
-		    RENAME_NOREPLACE) != 0 || fchmod(w->fd, mode) != 0)
+		        RENAME_NOREPLACE) != 0 ||
+		    fchmod(w->fd, mode) != 0)
 			ok = false;
 	}
 	if (ok && (renamed || newfd >= 0) &&
@@ -114,24 +115,32 @@ audit_rotate_locked(struct audit_writer *w, const char *reason,
 		w->synced = w->written;
 		(void)pthread_cond_broadcast(&w->synced_cv);
 	}
-	if (audit_rotated_name(w->path, w->first_seq, w->next_seq - 1,
-	    rotated, sizeof(rotated)) != 0)
-		return err_set(msg, SIGNET_ERR_IO, "%s: path too long to "
-		    "rotate", w->path);
+	if (audit_rotated_name(w->path, w->first_seq, w->next_seq - 1, rotated,
+	        sizeof(rotated)) != 0)
+		return err_set(msg, SIGNET_ERR_IO,
+		    "%s: path too long to "
+		    "rotate",
+		    w->path);
 	/* Rename only the file we write: not one put in its place. */
 	if (fstat(w->fd, &st) != 0 || lstat(w->path, &pst) != 0 ||
 	    st.st_ino != pst.st_ino || st.st_dev != pst.st_dev)
-		return err_set(msg, SIGNET_ERR_IO, "%s no longer names the "
+		return err_set(msg, SIGNET_ERR_IO,
+		    "%s no longer names the "
 		    "audit log this writer has open (moved or replaced?); not "
-		    "rotating", w->path);
+		    "rotating",
+		    w->path);
 	mode = st.st_mode & 0777;
-	if (renameat2(AT_FDCWD, w->path, AT_FDCWD, rotated,
-	    RENAME_NOREPLACE) != 0) {
+	if (renameat2(AT_FDCWD, w->path, AT_FDCWD, rotated, RENAME_NOREPLACE) !=
+	    0) {
 		saved = errno;
-		return err_set(msg, SIGNET_ERR_IO, "cannot rename %s to %s: "
-		    "%s", w->path, rotated, saved == EEXIST ? "that file "
-		    "already exists (left from another chain? move it away)" :
-		    strerror(saved));
+		return err_set(msg, SIGNET_ERR_IO,
+		    "cannot rename %s to %s: "
+		    "%s",
+		    w->path, rotated,
+		    saved == EEXIST ?
+		        "that file "
+		        "already exists (left from another chain? move it away)" :
+		        strerror(saved));
 	}
 	renamed = true;
 	/* Rotated files are never written again: read-only. */
@@ -143,16 +152,21 @@ audit_rotate_locked(struct audit_writer *w, const char *reason,
 	r = fileio_sync_parent(w->path, &why);
 	if (r != 0)
 		goto undo;
-	newfd = open(w->path, O_RDWR | O_APPEND | O_CREAT | O_EXCL |
-	    O_CLOEXEC | O_NOFOLLOW, 0600);
+	newfd = open(w->path,
+	    O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
 	if (newfd < 0) {
-		r = err_set(&why, SIGNET_ERR_IO, "%s: cannot create the new "
-		    "audit log: %s", w->path, strerror(errno));
+		r = err_set(&why, SIGNET_ERR_IO,
+		    "%s: cannot create the new "
+		    "audit log: %s",
+		    w->path, strerror(errno));
 		goto undo;
 	}
 	if (flock(newfd, LOCK_EX | LOCK_NB) != 0 || fchmod(newfd, mode) != 0) {
-		r = err_set(&why, SIGNET_ERR_IO, "%s: cannot lock the new "
-		    "audit log: %s", w->path, strerror(errno));
+		r = err_set(&why, SIGNET_ERR_IO,
+		    "%s: cannot lock the new "
+		    "audit log: %s",
+		    w->path, strerror(errno));
 		goto undo;
 	}
 	qdata = link_data(rotated, w->next_seq - 1, w->prev, reason);
@@ -168,10 +182,12 @@ audit_rotate_locked(struct audit_writer *w, const char *reason,
 		n = write(newfd, line, len);
 	} while (n < 0 && errno == EINTR);
 	if (n < 0 || (size_t)n != len || fdatasync(newfd) != 0) {
-		r = err_set(&why, SIGNET_ERR_IO, "%s: cannot write the %s "
-		    "record: %s", w->path, AUDIT_EVENT_ROTATED,
+		r = err_set(&why, SIGNET_ERR_IO,
+		    "%s: cannot write the %s "
+		    "record: %s",
+		    w->path, AUDIT_EVENT_ROTATED,
 		    n >= 0 && (size_t)n != len ? "short write" :
-		    strerror(errno));
+		                                 strerror(errno));
 		goto undo;
 	}
 	r = fileio_sync_parent(w->path, &why);
@@ -199,7 +215,8 @@ undo:
 	if (!rotate_undo(w, rotated, renamed, newfd, mode)) {
 		w->broken = true;
 		(void)pthread_cond_broadcast(&w->synced_cv);
-		r = err_set(msg, SIGNET_ERR_UNAVAILABLE, "%s (and the "
+		r = err_set(msg, SIGNET_ERR_UNAVAILABLE,
+		    "%s (and the "
 		    "rotation could not be undone); audit log unavailable",
 		    why.text);
 	} else {
@@ -241,8 +258,7 @@ audit_rotate(struct audit_writer *w, const char *reason, struct err_msg *msg)
  * (empty when there is none).
  */
 static int
-newest_rotated(const char *path, char *out, size_t outlen,
-    struct err_msg *msg)
+newest_rotated(const char *path, char *out, size_t outlen, struct err_msg *msg)
 {
 	const char *slash = strrchr(path, '/');
 	const char *base = slash != NULL ? slash + 1 : path;
@@ -253,8 +269,10 @@ newest_rotated(const char *path, char *out, size_t outlen,
 	int n;
 
 	out[0] = '\0';
-	n = slash == NULL ? snprintf(dir, sizeof(dir), ".") :
-	    slash == path ? snprintf(dir, sizeof(dir), "/") :
+	n = slash == NULL ?
+	    snprintf(dir, sizeof(dir), ".") :
+	    slash == path ?
+	    snprintf(dir, sizeof(dir), "/") :
 	    snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
 	if (n < 0 || (size_t)n >= sizeof(dir))
 		return err_set(msg, SIGNET_ERR_TOO_LARGE, "%s: path too long",
@@ -315,9 +333,11 @@ audit_recover_rotation(struct audit_writer *w, cJSON **link_json,
 	if (r != 0)
 		goto out;
 	if (head.empty || torn != NULL) {
-		r = err_set(msg, SIGNET_ERR_FORMAT, "%s: a rotated audit log "
+		r = err_set(msg, SIGNET_ERR_FORMAT,
+		    "%s: a rotated audit log "
 		    "file must end with a whole record; refusing to continue "
-		    "this chain", rotated);
+		    "this chain",
+		    rotated);
 		goto out;
 	}
 	/* A crash may have come before the chmod. */
@@ -335,7 +355,8 @@ audit_recover_rotation(struct audit_writer *w, cJSON **link_json,
 		goto out;
 	}
 	log_warn("%s: no record in the audit log; continuing the chain from "
-	    "%s (a rotation was cut short)", w->path, rotated);
+	         "%s (a rotation was cut short)",
+	    w->path, rotated);
 	r = 0;
 out:
 	free(text);

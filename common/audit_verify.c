@@ -197,9 +197,11 @@ check_line(const char *line, size_t len, uint64_t expect_seq,
 	if (r != 0)
 		return err_set(msg, r, "%s", sub.text);
 	if (rec.seq != expect_seq) {
-		r = err_set(msg, SIGNET_ERR_CHAIN, "seq is %" PRIu64
-		    " where %" PRIu64 " was expected (record missing, "
-		    "inserted or reordered)", rec.seq, expect_seq);
+		r = err_set(msg, SIGNET_ERR_CHAIN,
+		    "seq is %" PRIu64 " where %" PRIu64
+		    " was expected (record missing, "
+		    "inserted or reordered)",
+		    rec.seq, expect_seq);
 		goto out;
 	}
 	if (strcmp(rec.prev, prev_hash) != 0) {
@@ -211,7 +213,8 @@ check_line(const char *line, size_t len, uint64_t expect_seq,
 	if (audit_check_sig(&rec, line, o->audit_key) != 0) {
 		r = err_set(msg, SIGNET_ERR_BAD_SIGNATURE,
 		    "signature does not verify under audit key %s (record "
-		    "changed, or signed by another key)", o->audit_key->id);
+		    "changed, or signed by another key)",
+		    o->audit_key->id);
 		goto out;
 	}
 	r = check_embedded_action(rec.data, o, rep, msg);
@@ -235,9 +238,11 @@ check_line(const char *line, size_t len, uint64_t expect_seq,
 	audit_line_hash(line, len, hash);
 	if (o->has_expect_head && rec.seq == o->expect_head.seq) {
 		if (strcmp(hash, o->expect_head.hash) != 0) {
-			r = err_set(msg, SIGNET_ERR_CHAIN, "record %" PRIu64
+			r = err_set(msg, SIGNET_ERR_CHAIN,
+			    "record %" PRIu64
 			    " is not the expected head %s (log rewritten from "
-			    "here?)", rec.seq, o->expect_head.hash);
+			    "here?)",
+			    rec.seq, o->expect_head.hash);
 			goto out;
 		}
 		*expect_seen = true;
@@ -259,10 +264,10 @@ base_name(const char *path)
 
 /* Where the chain stands between lines and files. */
 struct chain_state {
-	bool any;                      /* a record seen */
+	bool any; /* a record seen */
 	uint64_t next_seq;
 	char prev[AUDIT_HASH_HEX + 1];
-	const char *file;              /* the file that holds the head */
+	const char *file; /* the file that holds the head */
 	bool expect_seen;
 };
 
@@ -307,11 +312,12 @@ check_link(const char *const *paths, size_t n, size_t k, const char *line,
 		goto out;
 	}
 	if (strcmp(rec.event, AUDIT_EVENT_ROTATED) != 0) {
-		r = err_set(msg, SIGNET_ERR_CHAIN, "starts with %s (seq %"
-		    PRIu64 "), not with an %s record continuing %s: not a "
+		r = err_set(msg, SIGNET_ERR_CHAIN,
+		    "starts with %s (seq %" PRIu64
+		    "), not with an %s record continuing %s: not a "
 		    "later file of this log, or the files are out of order",
-		    rec.event,
-		    rec.seq, AUDIT_EVENT_ROTATED, base_name(st->file));
+		    rec.event, rec.seq, AUDIT_EVENT_ROTATED,
+		    base_name(st->file));
 		goto out;
 	}
 	r = audit_link_parse(&rec, &link, &sub);
@@ -323,39 +329,46 @@ check_link(const char *const *paths, size_t n, size_t k, const char *line,
 		for (j = k + 1; j < n; j++) {
 			if (strcmp(base_name(paths[j]), link.previous) != 0)
 				continue;
-			r = err_set(msg, SIGNET_ERR_CHAIN, "continues %s, "
+			r = err_set(msg, SIGNET_ERR_CHAIN,
+			    "continues %s, "
 			    "which is given after it: the files are out of "
 			    "order (give them oldest first, as ls sorts "
-			    "their names)", link.previous);
+			    "their names)",
+			    link.previous);
 			goto out;
 		}
-		r = err_set(msg, SIGNET_ERR_CHAIN, "continues %s at seq %"
-		    PRIu64 ", but the file before it, %s, ends at seq %"
-		    PRIu64 ": records %" PRIu64 "..%" PRIu64 " are missing "
-		    "(a file left out?)", link.previous, link.head.seq, base_name(st->file),
+		r = err_set(msg, SIGNET_ERR_CHAIN,
+		    "continues %s at seq %" PRIu64
+		    ", but the file before it, %s, ends at seq %" PRIu64
+		    ": records %" PRIu64 "..%" PRIu64 " are missing "
+		    "(a file left out?)",
+		    link.previous, link.head.seq, base_name(st->file),
 		    st->next_seq - 1, st->next_seq, link.head.seq);
 		goto out;
 	}
 	if (rec.seq < st->next_seq) {
-		r = err_set(msg, SIGNET_ERR_CHAIN, "starts at seq %" PRIu64
-		    ", at or before the end of the file before it, %s (seq %"
-		    PRIu64 "): the files are out of order or repeated",
+		r = err_set(msg, SIGNET_ERR_CHAIN,
+		    "starts at seq %" PRIu64
+		    ", at or before the end of the file before it, %s (seq %" PRIu64
+		    "): the files are out of order or repeated",
 		    rec.seq, base_name(st->file), st->next_seq - 1);
 		goto out;
 	}
 	if (strcmp(link.head.hash, st->prev) != 0) {
-		r = err_set(msg, SIGNET_ERR_CHAIN, "continues %s at %" PRIu64
-		    ":%s, but %s ends at %" PRIu64 ":%s: one of the two files "
-		    "was replaced (by a file of another log?)", link.previous,
-		    link.head.seq, link.head.hash, base_name(st->file),
-		    st->next_seq - 1, st->prev);
+		r = err_set(msg, SIGNET_ERR_CHAIN,
+		    "continues %s at %" PRIu64 ":%s, but %s ends at %" PRIu64
+		    ":%s: one of the two files "
+		    "was replaced (by a file of another log?)",
+		    link.previous, link.head.seq, link.head.hash,
+		    base_name(st->file), st->next_seq - 1, st->prev);
 		goto out;
 	}
 	if (strcmp(link.previous, base_name(st->file)) != 0) {
-		r = err_set(msg, SIGNET_ERR_CHAIN, "continues a file named %s, "
+		r = err_set(msg, SIGNET_ERR_CHAIN,
+		    "continues a file named %s, "
 		    "but follows %s here (the chain links, but the file was "
-		    "renamed: give it its rotated name)", link.previous,
-		    base_name(st->file));
+		    "renamed: give it its rotated name)",
+		    link.previous, base_name(st->file));
 		goto out;
 	}
 	r = 0;
@@ -367,9 +380,9 @@ out:
 /* Verifies file k of a rotated log, carrying st on. */
 static int
 verify_one(const char *const *paths, size_t n, size_t k,
-    const struct audit_verify_opts *opts,
-    struct chain_state *st, struct audit_verify_file_info *fi,
-    struct audit_verify_report *rep, struct err_msg *msg)
+    const struct audit_verify_opts *opts, struct chain_state *st,
+    struct audit_verify_file_info *fi, struct audit_verify_report *rep,
+    struct err_msg *msg)
 {
 	const char *path = paths[k];
 	struct audit_reader *rd = NULL;
@@ -393,21 +406,22 @@ verify_one(const char *const *paths, size_t n, size_t k,
 			rep->bad_line = lineno;
 			r = err_set(msg, r, "%s:%" PRIu64 ": %s", path, lineno,
 			    r == SIGNET_ERR_TOO_LARGE ? "line longer than any "
-			    "audit record" : "read error");
+			                                "audit record" :
+			                                "read error");
 			goto out;
 		}
 		if (!had_nl) {
 			rep->bad_line = lineno;
-			r = err_set(msg, SIGNET_ERR_FORMAT, "%s:%" PRIu64
+			r = err_set(msg, SIGNET_ERR_FORMAT,
+			    "%s:%" PRIu64
 			    ": incomplete last line (a torn write: restart the "
-			    "writer to record it, or the file was cut)", path,
-			    lineno);
+			    "writer to record it, or the file was cut)",
+			    path, lineno);
 			goto out;
 		}
 		r = 0;
 		if (lineno == 1) {
-			r = check_link(paths, n, k, line, len, st, rep,
-			    &sub);
+			r = check_link(paths, n, k, line, len, st, rep, &sub);
 			if (r == 0 && k > 0 && st->any)
 				fi->linked = true;
 		}
@@ -430,8 +444,10 @@ verify_one(const char *const *paths, size_t n, size_t k,
 		st->file = path;
 	}
 	if (lineno == 0 && k > 0) {
-		r = err_set(msg, SIGNET_ERR_CHAIN, "%s: empty: no %s record "
-		    "links it to %s", path, AUDIT_EVENT_ROTATED,
+		r = err_set(msg, SIGNET_ERR_CHAIN,
+		    "%s: empty: no %s record "
+		    "links it to %s",
+		    path, AUDIT_EVENT_ROTATED,
 		    st->file != NULL ? base_name(st->file) : "the file before");
 		goto out;
 	}
@@ -443,9 +459,8 @@ out:
 
 int
 audit_verify_files(const char *const *paths, size_t n,
-    const struct audit_verify_opts *opts,
-    struct audit_verify_file_info *info, struct audit_verify_report *rep,
-    struct err_msg *msg)
+    const struct audit_verify_opts *opts, struct audit_verify_file_info *info,
+    struct audit_verify_report *rep, struct err_msg *msg)
 {
 	struct audit_verify_file_info one;
 	struct chain_state st;
@@ -463,13 +478,15 @@ audit_verify_files(const char *const *paths, size_t n,
 		    "no file to verify");
 	for (k = 0; k < n; k++) {
 		rep->bad_file = k;
-		r = verify_one(paths, n, k, opts, &st, info != NULL ?
-		    &info[k] : &one, rep, msg);
+		r = verify_one(paths, n, k, opts, &st,
+		    info != NULL ? &info[k] : &one, rep, msg);
 		if (r != 0)
 			return r;
 		if (k + 1 < n && !st.any)
-			return err_set(msg, SIGNET_ERR_CHAIN, "%s: empty: no "
-			    "later file can continue it", paths[k]);
+			return err_set(msg, SIGNET_ERR_CHAIN,
+			    "%s: empty: no "
+			    "later file can continue it",
+			    paths[k]);
 	}
 	rep->bad_file = 0;
 	if (st.any) {
@@ -480,14 +497,16 @@ audit_verify_files(const char *const *paths, size_t n,
 	if (opts->has_expect_head && !st.expect_seen) {
 		if (rep->head.empty || rep->head.seq < opts->expect_head.seq)
 			return err_set(msg, SIGNET_ERR_CHAIN,
-			    "%s: the log ends before the expected head %"
-			    PRIu64 ":%s "
-			    "(truncated?)", paths[n - 1], opts->expect_head.seq,
+			    "%s: the log ends before the expected head %" PRIu64
+			    ":%s "
+			    "(truncated?)",
+			    paths[n - 1], opts->expect_head.seq,
 			    opts->expect_head.hash);
-		return err_set(msg, SIGNET_ERR_CHAIN, "%s: the expected head %"
-		    PRIu64 ":%s is before the first record given (seq %"
-		    PRIu64 "): give the earlier rotated files too", paths[0],
-		    opts->expect_head.seq, opts->expect_head.hash,
+		return err_set(msg, SIGNET_ERR_CHAIN,
+		    "%s: the expected head %" PRIu64
+		    ":%s is before the first record given (seq %" PRIu64
+		    "): give the earlier rotated files too",
+		    paths[0], opts->expect_head.seq, opts->expect_head.hash,
 		    rep->continues_from.head.seq + 1);
 	}
 	return 0;

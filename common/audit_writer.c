@@ -31,7 +31,7 @@
 #include "log.h"
 #include "text.h"
 
-#define ROTATE_RETRY_MS 60000   /* after a size rotation that failed */
+#define ROTATE_RETRY_MS 60000 /* after a size rotation that failed */
 /* What a record adds besides event, actor and data (seq, ts, prev, sig). */
 #define RECORD_OVERHEAD 256
 
@@ -44,7 +44,7 @@ valid_event(const char *s)
 		return false;
 	for (i = 0; i < n; i++) {
 		if (!((s[i] >= 'a' && s[i] <= 'z') || s[i] == '.' ||
-		    s[i] == '_'))
+		        s[i] == '_'))
 			return false;
 	}
 	return true;
@@ -94,15 +94,15 @@ audit_build_line(struct audit_writer *w, const char *qevent, const char *qactor,
 	memcpy(buf, AUDIT_CTX, clen);
 	n = snprintf(buf + clen, cap - clen,
 	    "{\"seq\":%" PRIu64 ",\"ts\":%" PRId64 ",\"prev\":\"%s\","
-	    "\"event\":%s,\"actor\":%s,\"data\":%s}", w->next_seq, clock_wall_ms(),
-	    w->prev, qevent, qactor, qdata);
+	    "\"event\":%s,\"actor\":%s,\"data\":%s}",
+	    w->next_seq, clock_wall_ms(), w->prev, qevent, qactor, qdata);
 	if (n < 0 || (size_t)n >= cap - clen) {
 		r = err_set(msg, SIGNET_ERR_INTERNAL, "audit line overflow");
 		goto out;
 	}
 	plen = (size_t)n - 1; /* without the closing brace */
 	if (crypto_sign_detached(sig, NULL, (unsigned char *)buf,
-	    clen + (size_t)n, w->key->sk) != 0) {
+	        clen + (size_t)n, w->key->sk) != 0) {
 		r = err_set(msg, SIGNET_ERR_CRYPTO, "audit signing failed");
 		goto out;
 	}
@@ -224,8 +224,9 @@ append_locked(struct audit_writer *w, const char *qevent, const char *qactor,
 	if (w->broken)
 		return err_set(msg, SIGNET_ERR_UNAVAILABLE,
 		    "%s: audit log unavailable (earlier failure)", w->path);
-	if (want_size_rotation(w, strlen(qevent) + strlen(qactor) +
-	    strlen(qdata) + RECORD_OVERHEAD)) {
+	if (want_size_rotation(w,
+	        strlen(qevent) + strlen(qactor) + strlen(qdata) +
+	            RECORD_OVERHEAD)) {
 		struct err_msg sub;
 
 		r = audit_rotate_locked(w, "size", &sub);
@@ -234,7 +235,8 @@ append_locked(struct audit_writer *w, const char *qevent, const char *qactor,
 		if (r != 0) {
 			/* Undone: this file goes on; try again later. */
 			log_warn("audit log not rotated, still writing to %s: "
-			    "%s", w->path, sub.text);
+			         "%s",
+			    w->path, sub.text);
 			w->rotate_retry_ms = clock_wall_ms() + ROTATE_RETRY_MS;
 		}
 	}
@@ -249,9 +251,10 @@ append_locked(struct audit_writer *w, const char *qevent, const char *qactor,
 		/* Undo a partial record so the chain stays whole. */
 		if (n > 0 && ftruncate(w->fd, w->size) != 0)
 			w->broken = true;
-		r = err_set(msg, w->broken ? SIGNET_ERR_UNAVAILABLE :
-		    SIGNET_ERR_IO, "%s: cannot append audit record: %s",
-		    w->path, strerror(saved));
+		r = err_set(msg,
+		    w->broken ? SIGNET_ERR_UNAVAILABLE : SIGNET_ERR_IO,
+		    "%s: cannot append audit record: %s", w->path,
+		    strerror(saved));
 		goto out;
 	}
 	seq = w->next_seq;
@@ -288,8 +291,7 @@ audit_append(struct audit_writer *w, const char *event, const char *actor,
 		    "audit: bad event name \"%s\"",
 		    text_escape_str(event, esc, sizeof(esc)));
 	if (actor[0] == '\0' || strlen(actor) > AUDIT_ACTOR_MAX ||
-	    text_has_control(actor) ||
-	    !text_utf8_valid(actor, strlen(actor)))
+	    text_has_control(actor) || !text_utf8_valid(actor, strlen(actor)))
 		return err_set(msg, SIGNET_ERR_INVALID_ARG,
 		    "audit: bad actor \"%s\"",
 		    text_escape_str(actor, esc, sizeof(esc)));
@@ -406,7 +408,8 @@ audit_open(const char *path, const struct keys_secret *key,
 		saved = errno;
 		r = err_set(msg, SIGNET_ERR_IO, "%s: %s", path,
 		    saved == EWOULDBLOCK ? "another writer has this audit log "
-		    "open" : strerror(saved));
+		                           "open" :
+		                           strerror(saved));
 		goto out;
 	}
 	if (fstat(w->fd, &st) != 0) {
@@ -417,8 +420,8 @@ audit_open(const char *path, const struct keys_secret *key,
 	if (!S_ISREG(st.st_mode) || (st.st_mode & 022) != 0) {
 		r = err_set(msg, SIGNET_ERR_PERMISSIONS,
 		    "%s: audit log must be a regular file not writable by "
-		    "group or others (mode %04o)", path,
-		    (unsigned)(st.st_mode & 07777));
+		    "group or others (mode %04o)",
+		    path, (unsigned)(st.st_mode & 07777));
 		goto out;
 	}
 	if (st.st_size > 0) {

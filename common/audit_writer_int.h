@@ -35,14 +35,14 @@ struct audit_writer {
 	pthread_cond_t synced_cv;
 	int fd;
 	char *path;
-	struct keys_secret *key;       /* sodium_malloc'd, wiped on close */
-	bool empty;                    /* no record written yet */
+	struct keys_secret *key; /* sodium_malloc'd, wiped on close */
+	bool empty;              /* no record written yet */
 	uint64_t next_seq;
 	char prev[AUDIT_HASH_HEX + 1];
-	off_t size;                    /* bytes of whole records */
-	uint64_t written;              /* records written (tickets) */
-	uint64_t synced;               /* records known durable */
-	uint64_t syncs;                /* successful fdatasync calls */
+	off_t size;       /* bytes of whole records */
+	uint64_t written; /* records written (tickets) */
+	uint64_t synced;  /* records known durable */
+	uint64_t syncs;   /* successful fdatasync calls */
 	bool syncing;
 	bool broken;
 	/* The current file: first seq, records, whether it starts with
@@ -50,8 +50,8 @@ struct audit_writer {
 	uint64_t first_seq;
 	uint64_t file_records;
 	bool file_rotated_start;
-	uint64_t rotate_size;          /* 0: never */
-	int64_t rotate_retry_ms;       /* no size rotation before this */
+	uint64_t rotate_size;    /* 0: never */
+	int64_t rotate_retry_ms; /* no size rotation before this */
 	uint64_t rotations;
 };
 
@@ -111,9 +111,8 @@ int audit_last_record(int fd, const char *path, off_t size,
  * *torn_data (owned by the caller) is the audit.torn_tail record's data,
  * else NULL. Returns 0 or a code with msg.
  */
-int audit_continue_chain(struct audit_writer *w, off_t size,
-    cJSON **torn_data, struct err_msg *msg)
-    __attribute__((warn_unused_result));
+int audit_continue_chain(struct audit_writer *w, off_t size, cJSON **torn_data,
+    struct err_msg *msg) __attribute__((warn_unused_result));
 
 /*
  * At open, after audit_continue_chain: what the current file holds, for

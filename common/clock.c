@@ -48,7 +48,7 @@ clock_format(int64_t unix_ms, bool with_ms, char *buf, size_t len)
 	    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
 		return buf;
 	n = with_ms ? snprintf(buf, len, "%s.%03dZ", base, (int)ms) :
-	    snprintf(buf, len, "%sZ", base);
+	              snprintf(buf, len, "%sZ", base);
 	if (n < 0 || (size_t)n >= len)
 		buf[0] = '\0';
 	return buf;

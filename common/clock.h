@@ -21,7 +21,6 @@ int64_t clock_mono_ms(void);
  * when with_ms. Returns buf; "" when the time cannot be rendered (outside
  * what gmtime_r takes) or buf holds less than 25 bytes.
  */
-const char *clock_format(int64_t unix_ms, bool with_ms, char *buf,
-    size_t len);
+const char *clock_format(int64_t unix_ms, bool with_ms, char *buf, size_t len);
 
 #endif

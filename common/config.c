@@ -19,18 +19,18 @@ struct config {
 	char *name;
 	const struct config_key *schema;
 	size_t nkeys;
-	struct config_value *values;   /* one per schema entry */
+	struct config_value *values; /* one per schema entry */
 };
 
 struct parse_state {
 	struct config *cfg;
 	const char *text;
 	size_t len;
-	size_t pos;                    /* reader position */
-	unsigned line;                 /* line being read */
+	size_t pos;    /* reader position */
+	unsigned line; /* line being read */
 	struct err_msg *msg;
 	bool failed;
-	unsigned fail_line;            /* line of the handler's first error */
+	unsigned fail_line; /* line of the handler's first error */
 };
 
 static const char *const config_bool_true[] = { "true", "yes", "on", "1",
@@ -65,7 +65,8 @@ config_split_listen(const char *value, char *host, size_t hostlen, int *port)
 		colon = hend + 1;
 	} else {
 		colon = strrchr(value, ':');
-		if (colon == NULL || memchr(value, ':', (size_t)(colon - value)))
+		if (colon == NULL ||
+		    memchr(value, ':', (size_t)(colon - value)))
 			return SIGNET_ERR_FORMAT;
 		hstart = value;
 		hend = colon;
@@ -89,7 +90,8 @@ valid_host(const char *h)
 	for (i = 0; h[i] != '\0'; i++) {
 		char c = h[i];
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '-' || c == ':'))
+		        (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+		        c == ':'))
 			return false;
 	}
 	return i > 0;
@@ -97,8 +99,7 @@ valid_host(const char *h)
 
 /* Checks value against its key's type; fills msg with why not. */
 static int
-check_value(const struct config_key *k, const char *v, char *why,
-    size_t whylen)
+check_value(const struct config_key *k, const char *v, char *why, size_t whylen)
 {
 	char host[256];
 	int port = 0;
@@ -115,8 +116,7 @@ check_value(const struct config_key *k, const char *v, char *why,
 		return SIGNET_ERR_CONFIG;
 	}
 	switch (k->type) {
-	case CONFIG_STRING:
-		return 0;
+	case CONFIG_STRING: return 0;
 	case CONFIG_PATH:
 		if (v[0] != '/') {
 			(void)snprintf(why, whylen, "must be an absolute path");
@@ -254,8 +254,8 @@ handler(void *user, const char *section, const char *name, const char *value)
 	}
 	if (cfg->values[idx].value != NULL) {
 		(void)err_set(st->msg, SIGNET_ERR_CONFIG,
-		    "%s:%u: [%s] %s is set again (first on line %u)",
-		    cfg->name, st->line, section, name, cfg->values[idx].line);
+		    "%s:%u: [%s] %s is set again (first on line %u)", cfg->name,
+		    st->line, section, name, cfg->values[idx].line);
 		st->failed = true;
 		return 0;
 	}
@@ -292,8 +292,7 @@ config_free(struct config *cfg)
 
 /* Refuses lines libinih would silently split, and NUL bytes. */
 static int
-check_lines(const char *name, const char *text, size_t len,
-    struct err_msg *msg)
+check_lines(const char *name, const char *text, size_t len, struct err_msg *msg)
 {
 	size_t start = 0, i;
 	unsigned line = 1;
@@ -354,7 +353,8 @@ config_parse(const char *name, const char *text, size_t len,
 	if (rc != 0) {
 		r = err_set(msg, SIGNET_ERR_CONFIG,
 		    "%s:%d: not a valid INI line (want [section] or key = "
-		    "value)", name, rc);
+		    "value)",
+		    name, rc);
 		goto out;
 	}
 	for (i = 0; i < nkeys; i++) {
@@ -385,7 +385,8 @@ config_load(const char *path, const struct config_key *schema, size_t nkeys,
 	r = fileio_read_alloc(path, CONFIG_FILE_MAX, &text, &len, msg);
 	if (r != 0)
 		return r == SIGNET_ERR_NOT_FOUND || r == SIGNET_ERR_TOO_LARGE ?
-		    SIGNET_ERR_CONFIG : r;
+		    SIGNET_ERR_CONFIG :
+		    r;
 	r = config_parse(path, text, len, schema, nkeys, out, msg);
 	free(text);
 	return r;
@@ -404,8 +405,8 @@ config_get(const struct config *cfg, const char *section, const char *name)
 }
 
 int64_t
-config_get_int(const struct config *cfg, const char *section,
-    const char *name, int64_t def)
+config_get_int(const struct config *cfg, const char *section, const char *name,
+    int64_t def)
 {
 	const char *v = config_get(cfg, section, name);
 	int64_t n = 0;
@@ -416,8 +417,8 @@ config_get_int(const struct config *cfg, const char *section,
 }
 
 bool
-config_get_bool(const struct config *cfg, const char *section,
-    const char *name, bool def)
+config_get_bool(const struct config *cfg, const char *section, const char *name,
+    bool def)
 {
 	const char *v = config_get(cfg, section, name);
 

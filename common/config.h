@@ -14,15 +14,15 @@
 #include "err.h"
 
 #define CONFIG_FILE_MAX 65536
-#define CONFIG_LINE_MAX 199     /* libinih's line buffer is 200 bytes */
+#define CONFIG_LINE_MAX 199 /* libinih's line buffer is 200 bytes */
 
 enum config_type {
-	CONFIG_STRING,   /* printable text */
-	CONFIG_PATH,     /* absolute path */
-	CONFIG_LISTEN,   /* HOST:PORT, IPv6 as [ADDR]:PORT */
-	CONFIG_WSS_URL,  /* wss://HOST:PORT[/path] */
-	CONFIG_INT,      /* decimal integer in [min, max] */
-	CONFIG_BOOL,     /* true/false/yes/no/on/off/1/0 */
+	CONFIG_STRING,  /* printable text */
+	CONFIG_PATH,    /* absolute path */
+	CONFIG_LISTEN,  /* HOST:PORT, IPv6 as [ADDR]:PORT */
+	CONFIG_WSS_URL, /* wss://HOST:PORT[/path] */
+	CONFIG_INT,     /* decimal integer in [min, max] */
+	CONFIG_BOOL,    /* true/false/yes/no/on/off/1/0 */
 };
 
 struct config_key {
@@ -30,8 +30,8 @@ struct config_key {
 	const char *name;
 	enum config_type type;
 	bool required;
-	const char *default_value;  /* used when absent and not required */
-	int64_t min, max;           /* CONFIG_INT only */
+	const char *default_value; /* used when absent and not required */
+	int64_t min, max;          /* CONFIG_INT only */
 };
 
 struct config;
@@ -41,8 +41,8 @@ struct config;
  * of at most CONFIG_FILE_MAX bytes. On success *out holds the values
  * (config_free it). SIGNET_ERR_CONFIG with "FILE:LINE: why" otherwise.
  */
-int config_load(const char *path, const struct config_key *schema,
-    size_t nkeys, struct config **out, struct err_msg *msg)
+int config_load(const char *path, const struct config_key *schema, size_t nkeys,
+    struct config **out, struct err_msg *msg)
     __attribute__((warn_unused_result));
 
 /*

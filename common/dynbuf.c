@@ -30,14 +30,14 @@ dynbuf_reserve(struct dynbuf *b, size_t n)
 
 	if (b->len > b->max || n > b->max - b->len)
 		return SIGNET_ERR_TOO_LARGE;
-	need = b->len + n + 1;            /* <= max + 1: no overflow */
+	need = b->len + n + 1; /* <= max + 1: no overflow */
 	if (need <= b->cap)
 		return 0;
 	ncap = b->cap < DYNBUF_FIRST ? DYNBUF_FIRST : b->cap;
 	while (ncap < need)
 		ncap = ncap > b->max / 2 ? b->max + 1 : ncap * 2;
 	if (ncap > b->max + 1)
-		ncap = b->max + 1;      /* a small maximum: never allocate past it */
+		ncap = b->max + 1; /* a small maximum: never allocate past it */
 	nb = realloc(b->buf, ncap);
 	if (nb == NULL)
 		return SIGNET_ERR_ALLOC;

@@ -12,10 +12,10 @@
 #include <stddef.h>
 
 struct dynbuf {
-	char *buf;                     /* NULL until the first byte */
-	size_t len;                    /* bytes held, NUL not counted */
-	size_t cap;                    /* bytes allocated */
-	size_t max;                    /* len never exceeds it */
+	char *buf;  /* NULL until the first byte */
+	size_t len; /* bytes held, NUL not counted */
+	size_t cap; /* bytes allocated */
+	size_t max; /* len never exceeds it */
 };
 
 /* Sets b up empty, holding at most max bytes (max > 0). Allocates nothing. */

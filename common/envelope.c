@@ -12,8 +12,8 @@
 
 /* Nesting in payloads is flat; anything deeper is hostile. */
 #define PAYLOAD_MAX_DEPTH 4
-#define B64_PAYLOAD_MAX \
-	sodium_base64_ENCODED_LEN(ENVELOPE_PAYLOAD_MAX, \
+#define B64_PAYLOAD_MAX                                                        \
+	sodium_base64_ENCODED_LEN(ENVELOPE_PAYLOAD_MAX,                        \
 	    sodium_base64_VARIANT_ORIGINAL)
 
 static const char *const action_names[] = { NULL, "START", "STOP", "RESTART" };
@@ -131,7 +131,8 @@ verify_detached(const char *context, const void *payload, size_t len,
 	memcpy(msgbuf, context, clen);
 	memcpy(msgbuf + clen, payload, len);
 	r = crypto_sign_verify_detached(sig, msgbuf, clen + len, pk) == 0 ?
-	    0 : SIGNET_ERR_BAD_SIGNATURE;
+	    0 :
+	    SIGNET_ERR_BAD_SIGNATURE;
 out:
 	free(msgbuf);
 	return r;
@@ -169,9 +170,9 @@ envelope_sign(const char *context, const void *payload, size_t len,
 }
 
 int
-envelope_open(const char *context, const char *payload_b64,
-    const char *sig_b64, const struct keys_public *pub, uint8_t **payload,
-    size_t *len, struct err_msg *msg)
+envelope_open(const char *context, const char *payload_b64, const char *sig_b64,
+    const struct keys_public *pub, uint8_t **payload, size_t *len,
+    struct err_msg *msg)
 {
 	uint8_t sig[KEYS_SIG_LEN];
 	uint8_t *buf = NULL;
@@ -188,11 +189,15 @@ envelope_open(const char *context, const char *payload_b64,
 		return err_set(msg, SIGNET_ERR_TOO_LARGE,
 		    "envelope: payload over %d bytes", ENVELOPE_PAYLOAD_MAX);
 	if (b64len == 0)
-		return err_set(msg, SIGNET_ERR_FORMAT, "envelope: empty payload");
-	if (strlen(sig_b64) != sodium_base64_ENCODED_LEN(KEYS_SIG_LEN,
-	    sodium_base64_VARIANT_ORIGINAL) - 1 ||
+		return err_set(msg, SIGNET_ERR_FORMAT,
+		    "envelope: empty payload");
+	if (strlen(sig_b64) !=
+	        sodium_base64_ENCODED_LEN(KEYS_SIG_LEN,
+	            sodium_base64_VARIANT_ORIGINAL) -
+	            1 ||
 	    text_b64_decode_into(sig_b64, strlen(sig_b64), sig, sizeof(sig),
-	    &got) != 0 || got != KEYS_SIG_LEN)
+	        &got) != 0 ||
+	    got != KEYS_SIG_LEN)
 		return err_set(msg, SIGNET_ERR_FORMAT,
 		    "envelope: signature is not base64 of %d bytes",
 		    KEYS_SIG_LEN);
@@ -207,8 +212,10 @@ envelope_open(const char *context, const char *payload_b64,
 	}
 	r = verify_detached(context, buf, got, pub->pk, sig);
 	if (r != 0) {
-		r = err_set(msg, r, "envelope: signature does not verify under "
-		    "key %s", pub->id);
+		r = err_set(msg, r,
+		    "envelope: signature does not verify under "
+		    "key %s",
+		    pub->id);
 		goto out;
 	}
 	*payload = buf;
@@ -249,8 +256,7 @@ take_string(const cJSON *obj, const char *key, enum field_kind kind,
 			    "payload.%s: must be %zu lowercase hex digits", key,
 			    hexlen);
 		break;
-	case FIELD_TEXT:
-		break;
+	case FIELD_TEXT: break;
 	}
 	if (n >= dstsize)
 		return err_set(msg, SIGNET_ERR_FORMAT, "payload.%s: too long",
@@ -273,7 +279,8 @@ take_action(const cJSON *obj, enum envelope_action *out, struct err_msg *msg)
 	if (*out == ENVELOPE_ACTION_NONE)
 		return err_set(msg, SIGNET_ERR_FORMAT,
 		    "payload.action: unknown action \"%s\" (START, STOP or "
-		    "RESTART)", text_escape_str(s, esc, sizeof(esc)));
+		    "RESTART)",
+		    text_escape_str(s, esc, sizeof(esc)));
 	return 0;
 }
 
@@ -285,7 +292,8 @@ take_version(const cJSON *obj, struct err_msg *msg)
 
 	r = jsonx_get_int64(obj, "v", 1, 1, "payload", &v, msg);
 	if (r != 0)
-		return err_set(msg, r, "payload.v: unsupported version (need 1)");
+		return err_set(msg, r,
+		    "payload.v: unsupported version (need 1)");
 	return 0;
 }
 
@@ -349,8 +357,8 @@ envelope_action_decode(const void *json, size_t len,
 	    sizeof(out->reason), msg);
 	if (r != 0)
 		goto out;
-	r = take_string(root, "requested_by", FIELD_NAME, 0,
-	    out->requested_by, sizeof(out->requested_by), msg);
+	r = take_string(root, "requested_by", FIELD_NAME, 0, out->requested_by,
+	    sizeof(out->requested_by), msg);
 	if (r != 0)
 		goto out;
 	r = jsonx_get_int64(root, "issued_at", 0, JSONX_INT_MAX, "payload",
@@ -411,7 +419,8 @@ envelope_result_decode(const void *json, size_t len,
 	}
 	errv = cJSON_GetObjectItemCaseSensitive(root, "error");
 	if (errv == NULL) {
-		r = err_set(msg, SIGNET_ERR_FORMAT, "payload.error: missing "
+		r = err_set(msg, SIGNET_ERR_FORMAT,
+		    "payload.error: missing "
 		    "(string or null)");
 		goto out;
 	}
@@ -507,7 +516,7 @@ envelope_result_encode(const struct envelope_result_payload *res, char **json)
 	    !add_str(o, "status", envelope_status_name(res->status)))
 		goto out;
 	if (res->has_error ? !add_str(o, "error", res->error) :
-	    cJSON_AddNullToObject(o, "error") == NULL)
+	                     cJSON_AddNullToObject(o, "error") == NULL)
 		goto out;
 	if (!add_num(o, "docker_status", res->docker_status) ||
 	    !add_num(o, "started_at", res->started_at) ||
@@ -560,8 +569,8 @@ envelope_result_sign(const struct envelope_result_payload *res,
 	return sign_encoded(ENVELOPE_CTX_RESULT, r, json, key, env);
 }
 
-typedef int (*decode_fn)(const void *json, size_t len, void *out,
-    struct err_msg *msg);
+typedef int (
+    *decode_fn)(const void *json, size_t len, void *out, struct err_msg *msg);
 
 static int
 decode_action(const void *json, size_t len, void *out, struct err_msg *msg)

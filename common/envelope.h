@@ -19,11 +19,11 @@
 #define ENVELOPE_CTX_ACTION "signet/action/v1\n"
 #define ENVELOPE_CTX_RESULT "signet/result/v1\n"
 
-#define ENVELOPE_PAYLOAD_MAX 8192     /* decoded payload bytes */
-#define ENVELOPE_REASON_CHARS 512     /* reason: 1..512 characters */
+#define ENVELOPE_PAYLOAD_MAX 8192 /* decoded payload bytes */
+#define ENVELOPE_REASON_CHARS 512 /* reason: 1..512 characters */
 #define ENVELOPE_REASON_BYTES (4 * ENVELOPE_REASON_CHARS)
-#define ENVELOPE_ERROR_BYTES 1024     /* result error text */
-#define ENVELOPE_MAX_LIFETIME_MS 300000LL   /* expires_at - issued_at */
+#define ENVELOPE_ERROR_BYTES 1024         /* result error text */
+#define ENVELOPE_MAX_LIFETIME_MS 300000LL /* expires_at - issued_at */
 #define ENVELOPE_SKEW_MS 30000LL
 
 enum envelope_action {
@@ -42,14 +42,14 @@ enum envelope_status {
 };
 
 struct envelope_action_payload {
-	char action_id[33];            /* 32 lowercase hex */
+	char action_id[33]; /* 32 lowercase hex */
 	char host_id[64];
-	char container_id[65];         /* 64 lowercase hex */
+	char container_id[65]; /* 64 lowercase hex */
 	enum envelope_action action;
 	char reason[ENVELOPE_REASON_BYTES + 1];
 	char requested_by[64];
-	int64_t issued_at;             /* unix ms */
-	int64_t expires_at;            /* unix ms */
+	int64_t issued_at;  /* unix ms */
+	int64_t expires_at; /* unix ms */
 };
 
 struct envelope_result_payload {
@@ -60,10 +60,10 @@ struct envelope_result_payload {
 	enum envelope_status status;
 	bool has_error;
 	char error[ENVELOPE_ERROR_BYTES + 1];
-	int64_t docker_status;         /* 0 when dockerd was not called */
-	int64_t started_at;            /* unix ms */
+	int64_t docker_status; /* 0 when dockerd was not called */
+	int64_t started_at;    /* unix ms */
 	int64_t finished_at;
-	char request_sha256[65];       /* hex SHA-256 of the action payload */
+	char request_sha256[65]; /* hex SHA-256 of the action payload */
 };
 
 /* A signed envelope as it travels: base64 texts and the key id. */
@@ -99,8 +99,8 @@ int envelope_open(const char *context, const char *payload_b64,
     size_t *len, struct err_msg *msg) __attribute__((warn_unused_result));
 
 /* Serialises an action payload as compact JSON (new string, free()). */
-int envelope_action_encode(const struct envelope_action_payload *a,
-    char **json) __attribute__((warn_unused_result));
+int envelope_action_encode(const struct envelope_action_payload *a, char **json)
+    __attribute__((warn_unused_result));
 
 /* Strictly parses an action payload. SIGNET_ERR_FORMAT with the field. */
 int envelope_action_decode(const void *json, size_t len,
@@ -120,8 +120,8 @@ int envelope_result_decode(const void *json, size_t len,
  * and the payload must parse. raw/raw_len, when non-NULL, receive the exact
  * payload bytes (free()) for request_sha256 and the audit log.
  */
-int envelope_action_verify(const struct keys_pubset *pinned,
-    const char *key_id, const char *payload_b64, const char *sig_b64,
+int envelope_action_verify(const struct keys_pubset *pinned, const char *key_id,
+    const char *payload_b64, const char *sig_b64,
     struct envelope_action_payload *out, uint8_t **raw, size_t *raw_len,
     struct err_msg *msg) __attribute__((warn_unused_result));
 

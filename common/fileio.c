@@ -32,8 +32,8 @@ check_dirs(const char *path, const char *what, struct err_msg *msg)
 	} else {
 		n = (size_t)(slash - path);
 		if (n >= sizeof(dir))
-			return err_set(
-			    msg, SIGNET_ERR_IO, "%s: path too long", path);
+			return err_set(msg, SIGNET_ERR_IO, "%s: path too long",
+			    path);
 		memcpy(dir, path, n);
 		dir[n] = '\0';
 		d = dir;
@@ -95,18 +95,19 @@ check_trusted(const char *path, const struct stat *st, struct err_msg *msg)
 	if (st->st_uid != 0 && st->st_uid != geteuid())
 		return err_set(msg, SIGNET_ERR_PERMISSIONS,
 		    "%s: owned by uid %u, not root or this program's user "
-		    "(uid %u); chown root %s", path, (unsigned)st->st_uid,
-		    (unsigned)geteuid(), path);
+		    "(uid %u); chown root %s",
+		    path, (unsigned)st->st_uid, (unsigned)geteuid(), path);
 	if ((st->st_mode & 022) != 0)
 		return err_set(msg, SIGNET_ERR_PERMISSIONS,
 		    "%s: writable by group or others (mode %04o); chmod go-w "
-		    "%s", path, (unsigned)(st->st_mode & 07777), path);
+		    "%s",
+		    path, (unsigned)(st->st_mode & 07777), path);
 	return 0;
 }
 
 static int
-open_checked(const char *path, enum fileio_kind kind, size_t max,
-    size_t *size, struct err_msg *msg)
+open_checked(const char *path, enum fileio_kind kind, size_t max, size_t *size,
+    struct err_msg *msg)
 {
 	struct stat st;
 	int flags = O_RDONLY | O_CLOEXEC;
@@ -126,8 +127,10 @@ open_checked(const char *path, enum fileio_kind kind, size_t max,
 		if (saved == ELOOP)
 			return err_set(msg, SIGNET_ERR_PERMISSIONS,
 			    "%s: is a symbolic link; refusing it for a %s",
-			    path, kind == FILEIO_SECRET ? "secret" :
-			    "trusted file: point signet at the file itself");
+			    path,
+			    kind == FILEIO_SECRET ?
+			        "secret" :
+			        "trusted file: point signet at the file itself");
 		return err_set(msg, SIGNET_ERR_IO, "%s: cannot open: %s", path,
 		    strerror(saved));
 	}
@@ -146,8 +149,8 @@ open_checked(const char *path, enum fileio_kind kind, size_t max,
 		(void)close(fd);
 		return err_set(msg, SIGNET_ERR_PERMISSIONS,
 		    "%s: secret file has mode %04o; group and others must have "
-		    "no access (chmod 600 %s)", path,
-		    (unsigned)(st.st_mode & 07777), path);
+		    "no access (chmod 600 %s)",
+		    path, (unsigned)(st.st_mode & 07777), path);
 	}
 	if (kind == FILEIO_TRUSTED) {
 		r = check_trusted(path, &st, msg);
@@ -256,8 +259,8 @@ fileio_read_alloc(const char *path, size_t max, char **out, size_t *len,
 }
 
 int
-fileio_read_trusted(const char *path, size_t max, const char *what,
-    char **out, size_t *len, struct err_msg *msg)
+fileio_read_trusted(const char *path, size_t max, const char *what, char **out,
+    size_t *len, struct err_msg *msg)
 {
 	return read_alloc(path, max, FILEIO_TRUSTED, what, out, len, msg);
 }
@@ -322,8 +325,8 @@ fileio_sync_dir(const char *dir, struct err_msg *msg)
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
 		saved = errno;
-		return err_set(msg, SIGNET_ERR_IO, "%s: cannot open directory: %s",
-		    dir, strerror(saved));
+		return err_set(msg, SIGNET_ERR_IO,
+		    "%s: cannot open directory: %s", dir, strerror(saved));
 	}
 	if (fsync(fd) != 0 && errno != EINVAL) {
 		saved = errno;

@@ -14,8 +14,8 @@
 #include "err.h"
 
 enum fileio_kind {
-	FILEIO_PUBLIC,  /* any mode */
-	FILEIO_SECRET,  /* refused if group or others have any access */
+	FILEIO_PUBLIC, /* any mode */
+	FILEIO_SECRET, /* refused if group or others have any access */
 	/*
 	 * Decides what signet trusts (a policy, a CA, a pinned key): no
 	 * symbolic link, owned by root or this program's user, not

@@ -38,7 +38,7 @@ struct identity_store {
 	atomic_uint refs;
 	X509 *ca;
 	X509_CRL *crl;
-	X509_STORE *xstore;  /* holds ca and crl; only read after load */
+	X509_STORE *xstore; /* holds ca and crl; only read after load */
 	int64_t crl_last_update;
 	int64_t crl_next_update;
 };
@@ -66,7 +66,7 @@ role_from_ou(const char *ou)
 	unsigned i;
 
 	for (i = IDENTITY_ROLE_SERVER;
-	    i < sizeof(role_names) / sizeof(role_names[0]); i++) {
+	     i < sizeof(role_names) / sizeof(role_names[0]); i++) {
 		if (strcmp(ou, role_names[i]) == 0)
 			return (enum identity_role)i;
 	}
@@ -181,7 +181,7 @@ identity_name_single_entry(const X509_NAME *name, int nid, char *buf,
 
 	buf[0] = '\0';
 	for (i = X509_NAME_get_index_by_NID(name, nid, -1); i >= 0;
-	    i = X509_NAME_get_index_by_NID(name, nid, i)) {
+	     i = X509_NAME_get_index_by_NID(name, nid, i)) {
 		if (count == 0)
 			first = i;
 		count++;
@@ -223,43 +223,49 @@ refuse_chain(const struct identity_store *store, X509_STORE_CTX *ctx,
 			return err_set(msg, SIGNET_ERR_CERT,
 			    "certificate \"%s\" expired at %s", subj,
 			    asn1_time_text(X509_get0_notAfter(leaf), date,
-			    sizeof(date)));
+			        sizeof(date)));
 		return err_set(msg, SIGNET_ERR_CERT,
 		    "certificate \"%s\" cannot be trusted: the signet CA "
-		    "certificate expired at %s", subj,
+		    "certificate expired at %s",
+		    subj,
 		    asn1_time_text(X509_get0_notAfter(store->ca), date,
-		    sizeof(date)));
+		        sizeof(date)));
 	case X509_V_ERR_CERT_NOT_YET_VALID:
 		if (depth == 0)
 			return err_set(msg, SIGNET_ERR_CERT,
 			    "certificate \"%s\" not valid before %s", subj,
 			    asn1_time_text(X509_get0_notBefore(leaf), date,
-			    sizeof(date)));
+			        sizeof(date)));
 		return err_set(msg, SIGNET_ERR_CERT,
 		    "certificate \"%s\" cannot be trusted: the signet CA "
-		    "certificate is not valid before %s", subj,
+		    "certificate is not valid before %s",
+		    subj,
 		    asn1_time_text(X509_get0_notBefore(store->ca), date,
-		    sizeof(date)));
+		        sizeof(date)));
 	case X509_V_ERR_CRL_HAS_EXPIRED:
 		return err_set(msg, SIGNET_ERR_CERT,
 		    "certificate \"%s\" cannot be checked: the CRL expired at "
-		    "%s; issue a new one (signet-pki crl) and reload", subj,
+		    "%s; issue a new one (signet-pki crl) and reload",
+		    subj,
 		    asn1_time_text(X509_CRL_get0_nextUpdate(store->crl), date,
-		    sizeof(date)));
+		        sizeof(date)));
 	case X509_V_ERR_CRL_NOT_YET_VALID:
 		return err_set(msg, SIGNET_ERR_CERT,
 		    "certificate \"%s\" cannot be checked: the CRL is not "
-		    "valid before %s", subj,
+		    "valid before %s",
+		    subj,
 		    asn1_time_text(X509_CRL_get0_lastUpdate(store->crl), date,
-		    sizeof(date)));
+		        sizeof(date)));
 	case X509_V_ERR_UNABLE_TO_GET_CRL:
 		return err_set(msg, SIGNET_ERR_CERT,
 		    "certificate \"%s\" cannot be checked: no CRL from the "
-		    "signet CA", subj);
+		    "signet CA",
+		    subj);
 	case X509_V_ERR_CERT_CHAIN_TOO_LONG:
 		return err_set(msg, SIGNET_ERR_CERT,
 		    "certificate \"%s\" not issued directly by the signet CA "
-		    "(intermediate CAs are not accepted)", subj);
+		    "(intermediate CAs are not accepted)",
+		    subj);
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
 	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
@@ -296,41 +302,43 @@ check_leaf(X509 *leaf, unsigned accepted_roles, const char *subj,
 	if (n == 0)
 		return err_set(msg, SIGNET_ERR_CERT,
 		    "certificate \"%s\" has no OU; expected one of agent, "
-		    "operator, auditor, server", subj);
+		    "operator, auditor, server",
+		    subj);
 	if (n > 1)
 		return err_set(msg, SIGNET_ERR_CERT,
 		    "certificate \"%s\" has %d OU entries; expected exactly "
-		    "one of agent, operator, auditor, server", subj, n);
+		    "one of agent, operator, auditor, server",
+		    subj, n);
 	id->role = n == 1 ? role_from_ou(ou) : IDENTITY_ROLE_NONE;
 	if (id->role == IDENTITY_ROLE_NONE)
 		return err_set(msg, SIGNET_ERR_CERT,
 		    "certificate \"%s\" has unknown role OU \"%s\"; expected "
-		    "one of agent, operator, auditor, server", subj,
-		    n == 1 ? text_escape_str(ou, esc, sizeof(esc)) : "?");
+		    "one of agent, operator, auditor, server",
+		    subj, n == 1 ? text_escape_str(ou, esc, sizeof(esc)) : "?");
 
 	/* Without the extension OpenSSL reports every usage as allowed. */
 	if ((xflags & EXFLAG_XKUSAGE) == 0)
 		return err_set(msg, SIGNET_ERR_CERT,
 		    "certificate \"%s\" has no extended key usage extension; "
-		    "%s certificates need %s", subj,
-		    identity_role_name(id->role),
+		    "%s certificates need %s",
+		    subj, identity_role_name(id->role),
 		    id->role == IDENTITY_ROLE_SERVER ? "serverAuth" :
-		    "clientAuth");
+		                                       "clientAuth");
 	xku = X509_get_extended_key_usage(leaf);
 	want = id->role == IDENTITY_ROLE_SERVER ? XKU_SSL_SERVER :
-	    XKU_SSL_CLIENT;
+	                                          XKU_SSL_CLIENT;
 	if ((xku & want) == 0)
 		return err_set(msg, SIGNET_ERR_CERT,
 		    "certificate \"%s\" lacks %s extended key usage, which %s "
-		    "certificates need", subj,
-		    want == XKU_SSL_SERVER ? "serverAuth" : "clientAuth",
+		    "certificates need",
+		    subj, want == XKU_SSL_SERVER ? "serverAuth" : "clientAuth",
 		    identity_role_name(id->role));
 	/* A client certificate fit to serve could impersonate the server. */
 	if (id->role != IDENTITY_ROLE_SERVER && (xku & XKU_SSL_SERVER) != 0)
 		return err_set(msg, SIGNET_ERR_CERT,
 		    "certificate \"%s\" carries serverAuth extended key usage, "
-		    "which %s certificates must not carry", subj,
-		    identity_role_name(id->role));
+		    "which %s certificates must not carry",
+		    subj, identity_role_name(id->role));
 
 	if ((accepted_roles & IDENTITY_ACCEPT(id->role)) == 0)
 		return err_set(msg, SIGNET_ERR_CERT,
@@ -348,8 +356,8 @@ check_leaf(X509 *leaf, unsigned accepted_roles, const char *subj,
 	if (n < 0 || !text_valid_name(cn))
 		return err_set(msg, SIGNET_ERR_CERT,
 		    "certificate \"%s\" common name \"%s\" is not a valid name "
-		    "([a-z0-9][a-z0-9._-]{0,62})", subj,
-		    n == 1 ? text_escape_str(cn, esc, sizeof(esc)) : "?");
+		    "([a-z0-9][a-z0-9._-]{0,62})",
+		    subj, n == 1 ? text_escape_str(cn, esc, sizeof(esc)) : "?");
 	memcpy(id->name, cn, strlen(cn) + 1);
 	return 0;
 }
@@ -394,11 +402,12 @@ identity_verify_x509(const struct identity_store *store, X509 *leaf,
 		goto out;
 	}
 	param = X509_STORE_CTX_get0_param(ctx);
-	if (X509_VERIFY_PARAM_clear_flags(param, X509_V_FLAG_PARTIAL_CHAIN |
-	    X509_V_FLAG_NO_CHECK_TIME | X509_V_FLAG_ALLOW_PROXY_CERTS |
-	    X509_V_FLAG_IGNORE_CRITICAL) != 1 ||
-	    X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_CRL_CHECK |
-	    X509_V_FLAG_X509_STRICT) != 1) {
+	if (X509_VERIFY_PARAM_clear_flags(param,
+	        X509_V_FLAG_PARTIAL_CHAIN | X509_V_FLAG_NO_CHECK_TIME |
+	            X509_V_FLAG_ALLOW_PROXY_CERTS |
+	            X509_V_FLAG_IGNORE_CRITICAL) != 1 ||
+	    X509_VERIFY_PARAM_set_flags(param,
+	        X509_V_FLAG_CRL_CHECK | X509_V_FLAG_X509_STRICT) != 1) {
 		r = err_set(msg, SIGNET_ERR_CRYPTO,
 		    "certificate \"%s\": cannot set verification flags", subj);
 		goto out;
@@ -425,7 +434,8 @@ identity_verify_x509(const struct identity_store *store, X509 *leaf,
 	    X509_cmp(sk_X509_value(chain, 1), store->ca) != 0) {
 		r = err_set(msg, SIGNET_ERR_CERT,
 		    "certificate \"%s\" is not a peer certificate issued by "
-		    "the signet CA", subj);
+		    "the signet CA",
+		    subj);
 		goto out;
 	}
 	if (sr != 0) {
@@ -563,8 +573,8 @@ out:
  * into *obj (NULL on error); a second object of the kind is refused.
  */
 static int
-load_pem(const char *path, size_t max, const char *what, bool ca,
-    void **obj, struct err_msg *msg)
+load_pem(const char *path, size_t max, const char *what, bool ca, void **obj,
+    struct err_msg *msg)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -647,14 +657,16 @@ check_ca(const char *path, X509 *ca, int64_t now, struct err_msg *msg)
 	if ((xflags & EXFLAG_BCONS_CRITICAL) == 0)
 		return err_set(msg, SIGNET_ERR_CERT,
 		    "%s: CA certificate \"%s\": basicConstraints must be "
-		    "critical", path, subj);
+		    "critical",
+		    path, subj);
 	ku = X509_get_key_usage(ca);
 	if ((xflags & EXFLAG_KUSAGE) == 0 ||
 	    (ku & (KU_KEY_CERT_SIGN | KU_CRL_SIGN)) !=
-	    (KU_KEY_CERT_SIGN | KU_CRL_SIGN))
+	        (KU_KEY_CERT_SIGN | KU_CRL_SIGN))
 		return err_set(msg, SIGNET_ERR_CERT,
 		    "%s: CA certificate \"%s\" needs keyUsage keyCertSign and "
-		    "cRLSign", path, subj);
+		    "cRLSign",
+		    path, subj);
 	if (X509_get0_subject_key_id(ca) == NULL)
 		return err_set(msg, SIGNET_ERR_CERT,
 		    "%s: CA certificate \"%s\" lacks a subjectKeyIdentifier",
@@ -667,8 +679,9 @@ check_ca(const char *path, X509 *ca, int64_t now, struct err_msg *msg)
 	if (now < nb)
 		return err_set(msg, SIGNET_ERR_CERT,
 		    "%s: CA certificate \"%s\" is not valid before %s", path,
-		    subj, asn1_time_text(X509_get0_notBefore(ca), date,
-		    sizeof(date)));
+		    subj,
+		    asn1_time_text(X509_get0_notBefore(ca), date,
+		        sizeof(date)));
 	if (now > na)
 		return err_set(msg, SIGNET_ERR_CERT,
 		    "%s: CA certificate \"%s\" expired at %s", path, subj,
@@ -677,15 +690,15 @@ check_ca(const char *path, X509 *ca, int64_t now, struct err_msg *msg)
 }
 
 static int
-check_crl(const char *path, X509 *ca, X509_CRL *crl, int64_t now,
-    int64_t *last, int64_t *next, struct err_msg *msg)
+check_crl(const char *path, X509 *ca, X509_CRL *crl, int64_t now, int64_t *last,
+    int64_t *next, struct err_msg *msg)
 {
 	char date[DATE_TEXT_MAX];
 	EVP_PKEY *pub;
 	int v;
 
 	if (X509_NAME_cmp(X509_CRL_get_issuer(crl),
-	    X509_get_subject_name(ca)) != 0)
+	        X509_get_subject_name(ca)) != 0)
 		return err_set(msg, SIGNET_ERR_CERT,
 		    "%s: CRL not issued by the signet CA (issuer names differ)",
 		    path);
@@ -697,7 +710,8 @@ check_crl(const char *path, X509 *ca, X509_CRL *crl, int64_t now,
 	if (v != 1)
 		return err_set(msg, SIGNET_ERR_CERT,
 		    "%s: CRL not signed by the signet CA (signature does not "
-		    "verify)", path);
+		    "verify)",
+		    path);
 	if (asn1_time_unix(X509_CRL_get0_lastUpdate(crl), last) != 0)
 		return err_set(msg, SIGNET_ERR_CERT,
 		    "%s: CRL has an unreadable lastUpdate", path);
@@ -705,19 +719,21 @@ check_crl(const char *path, X509 *ca, X509_CRL *crl, int64_t now,
 	    asn1_time_unix(X509_CRL_get0_nextUpdate(crl), next) != 0)
 		return err_set(msg, SIGNET_ERR_CERT,
 		    "%s: CRL has no readable nextUpdate; signet needs CRLs "
-		    "that expire", path);
+		    "that expire",
+		    path);
 	if (now < *last)
 		return err_set(msg, SIGNET_ERR_CERT,
 		    "%s: CRL is not valid before %s (check the clock)", path,
 		    asn1_time_text(X509_CRL_get0_lastUpdate(crl), date,
-		    sizeof(date)));
+		        sizeof(date)));
 	if (now >= *next)
 		return err_set(msg, SIGNET_ERR_CERT,
 		    "%s: CRL expired at %s, so every client certificate "
 		    "would be refused; issue a new one (signet-pki crl), "
-		    "install it and reload", path,
+		    "install it and reload",
+		    path,
 		    asn1_time_text(X509_CRL_get0_nextUpdate(crl), date,
-		    sizeof(date)));
+		        sizeof(date)));
 	return 0;
 }
 
@@ -826,12 +842,9 @@ const char *
 identity_crl_state_name(enum identity_crl_state state)
 {
 	switch (state) {
-	case IDENTITY_CRL_VALID:
-		return "valid";
-	case IDENTITY_CRL_EXPIRING:
-		return "expiring";
-	case IDENTITY_CRL_EXPIRED:
-		return "expired";
+	case IDENTITY_CRL_VALID: return "valid";
+	case IDENTITY_CRL_EXPIRING: return "expiring";
+	case IDENTITY_CRL_EXPIRED: return "expired";
 	}
 	return "expired";
 }
@@ -866,7 +879,7 @@ identity_store_serial_revoked(const struct identity_store *store,
 	for (i = 0; i < n; i++) {
 		char c = serial_hex[i];
 		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-		    (c >= 'A' && c <= 'F')))
+		        (c >= 'A' && c <= 'F')))
 			break;
 	}
 	if (n == 0 || n > IDENTITY_SERIAL_MAX || i != n)

@@ -116,9 +116,9 @@ int64_t identity_store_crl_last_update(const struct identity_store *store);
 #define IDENTITY_CRL_WARN_SECS (7 * 86400)
 
 enum identity_crl_state {
-	IDENTITY_CRL_VALID = 0,     /* over IDENTITY_CRL_WARN_SECS left */
-	IDENTITY_CRL_EXPIRING,      /* nextUpdate within the warning window */
-	IDENTITY_CRL_EXPIRED,       /* nextUpdate reached: everyone refused */
+	IDENTITY_CRL_VALID = 0, /* over IDENTITY_CRL_WARN_SECS left */
+	IDENTITY_CRL_EXPIRING,  /* nextUpdate within the warning window */
+	IDENTITY_CRL_EXPIRED,   /* nextUpdate reached: everyone refused */
 };
 
 /*
@@ -152,8 +152,7 @@ const char *identity_subject_text(const X509 *x, char *out, size_t outlen);
  * 0, -1 when the serial is negative or over 20 octets (RFC 5280; out is
  * then ""), SIGNET_ERR_ALLOC.
  */
-int identity_serial_hex(const X509 *x,
-    char out[static IDENTITY_SERIAL_MAX + 1])
+int identity_serial_hex(const X509 *x, char out[static IDENTITY_SERIAL_MAX + 1])
     __attribute__((warn_unused_result));
 X509_CRL *identity_store_crl_x509(const struct identity_store *store);
 
@@ -207,10 +206,9 @@ int identity_verify_x509(const struct identity_store *store, X509 *leaf,
  * IDENTITY_CERT_MAX) and SIGNET_ERR_FORMAT (empty, not DER of a
  * certificate, trailing bytes) to its returns.
  */
-int identity_verify_der(const struct identity_store *store,
-    const uint8_t *der, size_t len, unsigned accepted_roles, int64_t now,
-    struct identity *out, struct err_msg *msg)
-    __attribute__((warn_unused_result));
+int identity_verify_der(const struct identity_store *store, const uint8_t *der,
+    size_t len, unsigned accepted_roles, int64_t now, struct identity *out,
+    struct err_msg *msg) __attribute__((warn_unused_result));
 
 /*
  * identity_verify_x509 of pem[0..len) (need not be NUL-terminated): the

@@ -75,8 +75,7 @@ identity_agent_cert(const char *cert_path, const char *key_path,
 	int r;
 
 	host_id[0] = '\0';
-	r = fileio_read_alloc(cert_path, IDENTITY_CERT_MAX, &pem, &len,
-	    msg);
+	r = fileio_read_alloc(cert_path, IDENTITY_CERT_MAX, &pem, &len, msg);
 	if (r != 0)
 		goto out;
 	bio = BIO_new_mem_buf(pem, (int)len);
@@ -86,13 +85,14 @@ identity_agent_cert(const char *cert_path, const char *key_path,
 	}
 	cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
 	if (cert == NULL) {
-		r = err_set(msg, SIGNET_ERR_FORMAT,
-		    "%s: not a PEM certificate", cert_path);
+		r = err_set(msg, SIGNET_ERR_FORMAT, "%s: not a PEM certificate",
+		    cert_path);
 		goto out;
 	}
 	subject = X509_get_subject_name(cert);
-	if (subject == NULL || identity_name_single_entry(subject,
-	    NID_commonName, cn, sizeof(cn)) != 1) {
+	if (subject == NULL ||
+	    identity_name_single_entry(subject, NID_commonName, cn,
+	        sizeof(cn)) != 1) {
 		r = err_set(msg, SIGNET_ERR_CERT,
 		    "%s: the subject must hold exactly one CN (the host id)",
 		    cert_path);
@@ -101,26 +101,30 @@ identity_agent_cert(const char *cert_path, const char *key_path,
 	if (!text_valid_name(cn)) {
 		r = err_set(msg, SIGNET_ERR_CERT,
 		    "%s: CN \"%s\" is not a valid host id "
-		    "([a-z0-9][a-z0-9._-]{0,62})", cert_path,
-		    text_escape_str(cn, esc, sizeof(esc)));
+		    "([a-z0-9][a-z0-9._-]{0,62})",
+		    cert_path, text_escape_str(cn, esc, sizeof(esc)));
 		goto out;
 	}
 	if (identity_name_single_entry(subject, NID_organizationalUnitName, ou,
-	    sizeof(ou)) != 1 || strcmp(ou, "agent") != 0) {
+	        sizeof(ou)) != 1 ||
+	    strcmp(ou, "agent") != 0) {
 		r = err_set(msg, SIGNET_ERR_CERT,
 		    "%s: not an agent certificate (its subject needs OU=agent; "
-		    "issue one with signet-pki agent %s)", cert_path, cn);
+		    "issue one with signet-pki agent %s)",
+		    cert_path, cn);
 		goto out;
 	}
 	if (X509_check_purpose(cert, X509_PURPOSE_SSL_CLIENT, 0) != 1) {
 		r = err_set(msg, SIGNET_ERR_CERT,
 		    "%s: not fit for TLS client use (extendedKeyUsage lacks "
-		    "clientAuth)", cert_path);
+		    "clientAuth)",
+		    cert_path);
 		goto out;
 	}
 	if (X509_cmp_current_time(X509_get0_notAfter(cert)) <= 0)
 		log_warn("certificate %s has expired: the server will refuse "
-		    "it; renew it with signet-pki", cert_path);
+		         "it; renew it with signet-pki",
+		    cert_path);
 	else if (X509_cmp_current_time(X509_get0_notBefore(cert)) >= 0)
 		log_warn("certificate %s is not valid yet: check the clock",
 		    cert_path);

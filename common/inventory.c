@@ -111,7 +111,8 @@ take_row(const cJSON *row, size_t idx, bool docker,
 	c->names = calloc(n == 0 ? 1 : n, sizeof(*c->names));
 	if (c->names == NULL)
 		return err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
-	cJSON_ArrayForEach(e, v) {
+	cJSON_ArrayForEach(e, v)
+	{
 		r = take_text(e, "names[]", idx, INVENTORY_NAME_MAX, false, &s,
 		    msg);
 		if (r != 0)
@@ -119,21 +120,22 @@ take_row(const cJSON *row, size_t idx, bool docker,
 		c->names[c->nnames++] = s;
 	}
 
-	r = take_text(cJSON_GetObjectItemCaseSensitive(row, docker ? "Image" :
-	    "image"), "image", idx, INVENTORY_IMAGE_MAX, false, &c->image,
-	    msg);
+	r = take_text(
+	    cJSON_GetObjectItemCaseSensitive(row, docker ? "Image" : "image"),
+	    "image", idx, INVENTORY_IMAGE_MAX, false, &c->image, msg);
 	if (r != 0)
 		return r;
-	r = take_text(cJSON_GetObjectItemCaseSensitive(row, docker ? "State" :
-	    "state"), "state", idx, INVENTORY_STATE_MAX, false, &s, msg);
+	r = take_text(
+	    cJSON_GetObjectItemCaseSensitive(row, docker ? "State" : "state"),
+	    "state", idx, INVENTORY_STATE_MAX, false, &s, msg);
 	if (r != 0)
 		return r;
 	memcpy(c->state, s, strlen(s) + 1);
 	free(s);
 	s = NULL;
-	r = take_text(cJSON_GetObjectItemCaseSensitive(row, docker ? "Status" :
-	    "status"), "status", idx, INVENTORY_STATUS_MAX, true, &c->status,
-	    msg);
+	r = take_text(
+	    cJSON_GetObjectItemCaseSensitive(row, docker ? "Status" : "status"),
+	    "status", idx, INVENTORY_STATUS_MAX, true, &c->status, msg);
 	if (r != 0)
 		return r;
 
@@ -151,7 +153,8 @@ take_row(const cJSON *row, size_t idx, bool docker,
 		c->labels = calloc(n == 0 ? 1 : n, sizeof(*c->labels));
 		if (c->labels == NULL)
 			return err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
-		cJSON_ArrayForEach(e, v) {
+		cJSON_ArrayForEach(e, v)
+		{
 			struct inventory_label *l = &c->labels[c->nlabels];
 			size_t klen = e->string != NULL ? strlen(e->string) : 0;
 
@@ -177,8 +180,8 @@ take_row(const cJSON *row, size_t idx, bool docker,
 		    "containers[%zu].labels: missing", idx);
 	}
 
-	v = cJSON_GetObjectItemCaseSensitive(row, docker ? "Created" :
-	    "created");
+	v = cJSON_GetObjectItemCaseSensitive(row,
+	    docker ? "Created" : "created");
 	if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) ||
 	    v->valuedouble != floor(v->valuedouble) || v->valuedouble < 0 ||
 	    v->valuedouble > (double)JSONX_INT_MAX)
@@ -229,7 +232,7 @@ id_set_add(struct id_set *s, const char *id)
 	for (k = 0; k < sizeof(h); k++)
 		v = v << 8 | h[k];
 	for (i = (size_t)v & s->mask; s->slot[i] != NULL;
-	    i = (i + 1) & s->mask) {
+	     i = (i + 1) & s->mask) {
 		if (strcmp(s->slot[i], id) == 0)
 			return false;
 	}
@@ -267,10 +270,11 @@ from_array(const cJSON *arr, bool docker, struct inventory **out,
 	}
 	i = 0;
 	n = 0;
-	cJSON_ArrayForEach(row, arr) {
+	cJSON_ArrayForEach(row, arr)
+	{
 		err_clear(&rowmsg);
 		r = take_row(row, n, docker, &inv->items[i], &rowmsg);
-		inv->count = i + 1;    /* so that a half row is freed too */
+		inv->count = i + 1; /* so that a half row is freed too */
 		if (r == 0 && !id_set_add(&ids, inv->items[i].id))
 			r = err_set(&rowmsg, SIGNET_ERR_FORMAT,
 			    "containers[%zu]: duplicate id", n);
@@ -360,7 +364,7 @@ inventory_container_json(const struct inventory_container *c,
 		goto fail;
 	for (i = 0; i < c->nlabels; i++) {
 		if (cJSON_AddStringToObject(labels, c->labels[i].key,
-		    c->labels[i].value) == NULL)
+		        c->labels[i].value) == NULL)
 			goto fail;
 	}
 	if (cJSON_AddNumberToObject(o, "created", (double)c->created) == NULL)

@@ -19,7 +19,7 @@
 #define INVENTORY_MAX_CONTAINERS 5000
 #define INVENTORY_MAX_NAMES 16
 #define INVENTORY_MAX_LABELS 256
-#define INVENTORY_NAME_MAX 256        /* bytes, one container name */
+#define INVENTORY_NAME_MAX 256 /* bytes, one container name */
 #define INVENTORY_IMAGE_MAX 1024
 #define INVENTORY_STATUS_MAX 256
 #define INVENTORY_LABEL_KEY_MAX 256
@@ -32,21 +32,21 @@ struct inventory_label {
 };
 
 struct inventory_container {
-	char id[65];                   /* 64 lowercase hex */
-	char **names;                  /* as dockerd gives them ("/web-1") */
+	char id[65];  /* 64 lowercase hex */
+	char **names; /* as dockerd gives them ("/web-1") */
 	size_t nnames;
 	char *image;
 	char state[INVENTORY_STATE_MAX + 1]; /* created, running, ... */
-	char *status;                  /* "Up 5 minutes" */
+	char *status;                        /* "Up 5 minutes" */
 	struct inventory_label *labels;
 	size_t nlabels;
-	int64_t created;               /* unix seconds */
+	int64_t created; /* unix seconds */
 };
 
 struct inventory {
 	struct inventory_container *items;
 	size_t count;
-	size_t skipped;      /* dockerd rows left out: they failed a check */
+	size_t skipped; /* dockerd rows left out: they failed a check */
 };
 
 /*
@@ -58,9 +58,8 @@ struct inventory {
  * hostile label cannot hide all the others. SIGNET_ERR_FORMAT / TOO_LARGE
  * when the answer as a whole is unusable.
  */
-int inventory_from_docker(const char *json, size_t len,
-    struct inventory **out, struct err_msg *msg)
-    __attribute__((warn_unused_result));
+int inventory_from_docker(const char *json, size_t len, struct inventory **out,
+    struct err_msg *msg) __attribute__((warn_unused_result));
 
 /*
  * Parses the "containers" array of an inventory frame strictly: exactly the

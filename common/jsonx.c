@@ -39,8 +39,8 @@ duplicate(const char *name, const char *what, struct err_msg *msg)
 {
 	char esc[96];
 
-	return err_set(msg, SIGNET_ERR_FORMAT, "%s: duplicate key \"%s\"",
-	    what, text_escape_str(name, esc, sizeof(esc)));
+	return err_set(msg, SIGNET_ERR_FORMAT, "%s: duplicate key \"%s\"", what,
+	    text_escape_str(name, esc, sizeof(esc)));
 }
 
 /*
@@ -108,8 +108,8 @@ check_tree(const cJSON *item, int depth, int max_depth, const char *what,
 }
 
 int
-jsonx_parse_object(const char *what, const void *buf, size_t len,
-    int max_depth, cJSON **out, struct err_msg *msg)
+jsonx_parse_object(const char *what, const void *buf, size_t len, int max_depth,
+    cJSON **out, struct err_msg *msg)
 {
 	const char *end = NULL;
 	cJSON *root = NULL;
@@ -122,8 +122,7 @@ jsonx_parse_object(const char *what, const void *buf, size_t len,
 		return err_set(msg, SIGNET_ERR_FORMAT, "%s: not valid UTF-8",
 		    what);
 	if (memchr(buf, '\0', len) != NULL || has_nul_escape(buf, len))
-		return err_set(msg, SIGNET_ERR_FORMAT, "%s: holds a NUL",
-		    what);
+		return err_set(msg, SIGNET_ERR_FORMAT, "%s: holds a NUL", what);
 	root = cJSON_ParseWithLengthOpts(buf, len, &end, false);
 	if (root == NULL) {
 		size_t off = 0;

@@ -36,8 +36,7 @@ int jsonx_parse_object(const char *what, const void *buf, size_t len,
  * list). path names obj in the message (e.g. "payload").
  */
 int jsonx_only_members(const cJSON *obj, const char *const allowed[],
-    const char *path, struct err_msg *msg)
-    __attribute__((warn_unused_result));
+    const char *path, struct err_msg *msg) __attribute__((warn_unused_result));
 
 /*
  * Gets member key as a string. Missing: SIGNET_ERR_FORMAT unless
@@ -49,14 +48,13 @@ int jsonx_get_string(const cJSON *obj, const char *key, bool optional,
     __attribute__((warn_unused_result));
 
 /* Gets member key as an integer in [min, max]; fractions refused. */
-int jsonx_get_int64(const cJSON *obj, const char *key, int64_t min,
-    int64_t max, const char *path, int64_t *out, struct err_msg *msg)
+int jsonx_get_int64(const cJSON *obj, const char *key, int64_t min, int64_t max,
+    const char *path, int64_t *out, struct err_msg *msg)
     __attribute__((warn_unused_result));
 
 /* Gets member key as an object (required). *out points into obj. */
 int jsonx_get_object(const cJSON *obj, const char *key, const char *path,
-    const cJSON **out, struct err_msg *msg)
-    __attribute__((warn_unused_result));
+    const cJSON **out, struct err_msg *msg) __attribute__((warn_unused_result));
 
 /*
  * Serialises item compactly into a new NUL-terminated string (free()).

@@ -55,7 +55,8 @@ decode_exact(const char *text, size_t len, uint8_t *bin, size_t want,
 		goto out;
 	}
 	if (text_b64_decode_into(text, len, tmp, sizeof(tmp), &got) != 0) {
-		r = err_set(msg, SIGNET_ERR_FORMAT, "%s: not valid base64", what);
+		r = err_set(msg, SIGNET_ERR_FORMAT, "%s: not valid base64",
+		    what);
 		goto out;
 	}
 	if (got != want) {
@@ -96,8 +97,7 @@ trim_newline(const char *s, size_t len)
 }
 
 int
-keys_load_secret(const char *path, struct keys_secret *out,
-    struct err_msg *msg)
+keys_load_secret(const char *path, struct keys_secret *out, struct err_msg *msg)
 {
 	char buf[KEYS_FILE_MAX];
 	size_t len = 0, tlen;
@@ -106,8 +106,8 @@ keys_load_secret(const char *path, struct keys_secret *out,
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	r = fileio_read_small(path, buf, sizeof(buf) - 1, &len,
-	    FILEIO_SECRET, msg);
+	r = fileio_read_small(path, buf, sizeof(buf) - 1, &len, FILEIO_SECRET,
+	    msg);
 	if (r != 0)
 		goto out;
 	tlen = trim_newline(buf, len);
@@ -122,7 +122,8 @@ keys_load_secret(const char *path, struct keys_secret *out,
 	/* The stored public half must be the one the seed gives. */
 	if (sodium_init() < 0 ||
 	    crypto_sign_seed_keypair(derived_pk, check_sk, out->sk) != 0) {
-		r = err_set(msg, SIGNET_ERR_CRYPTO, "%s: cannot derive key", path);
+		r = err_set(msg, SIGNET_ERR_CRYPTO, "%s: cannot derive key",
+		    path);
 		goto out;
 	}
 	if (sodium_memcmp(derived_pk, out->sk + 32, KEYS_PUBLIC_LEN) != 0) {
@@ -143,16 +144,15 @@ out:
 }
 
 int
-keys_load_pubset(const char *path, struct keys_pubset *out,
-    struct err_msg *msg)
+keys_load_pubset(const char *path, struct keys_pubset *out, struct err_msg *msg)
 {
 	char buf[KEYS_FILE_MAX];
 	size_t len = 0, off = 0, lineno = 0, i;
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	r = fileio_read_small(path, buf, sizeof(buf) - 1, &len,
-	    FILEIO_PUBLIC, msg);
+	r = fileio_read_small(path, buf, sizeof(buf) - 1, &len, FILEIO_PUBLIC,
+	    msg);
 	if (r != 0)
 		return r;
 	while (off < len) {
@@ -179,19 +179,19 @@ keys_load_pubset(const char *path, struct keys_pubset *out,
 		for (i = 0; i < out->count; i++) {
 			if (strcmp(out->keys[i].id, key.id) == 0)
 				return err_set(msg, SIGNET_ERR_FORMAT,
-				    "%s:%zu: key %s listed twice", path,
-				    lineno, key.id);
+				    "%s:%zu: key %s listed twice", path, lineno,
+				    key.id);
 		}
 		out->keys[out->count++] = key;
 	}
 	if (out->count == 0)
-		return err_set(msg, SIGNET_ERR_FORMAT, "%s: holds no key", path);
+		return err_set(msg, SIGNET_ERR_FORMAT, "%s: holds no key",
+		    path);
 	return 0;
 }
 
 int
-keys_load_public(const char *path, struct keys_public *out,
-    struct err_msg *msg)
+keys_load_public(const char *path, struct keys_public *out, struct err_msg *msg)
 {
 	struct keys_pubset set;
 	int r;
@@ -202,7 +202,8 @@ keys_load_public(const char *path, struct keys_public *out,
 		return r;
 	if (set.count != 1)
 		return err_set(msg, SIGNET_ERR_FORMAT,
-		    "%s: holds %zu keys where one is expected", path, set.count);
+		    "%s: holds %zu keys where one is expected", path,
+		    set.count);
 	*out = set.keys[0];
 	return 0;
 }
@@ -227,7 +228,8 @@ keys_write_pair(const char *dir, const char *name,
 {
 	char keypath[PATH_MAX], pubpath[PATH_MAX];
 	char b64[sodium_base64_ENCODED_LEN(KEYS_SECRET_LEN,
-	    sodium_base64_VARIANT_ORIGINAL) + 1];
+	             sodium_base64_VARIANT_ORIGINAL) +
+	    1];
 	int n1, n2, r;
 	bool wrote_key = false;
 
@@ -239,8 +241,8 @@ keys_write_pair(const char *dir, const char *name,
 	/* Check both first so that a refusal leaves nothing behind. */
 	if (access(keypath, F_OK) == 0 || access(pubpath, F_OK) == 0)
 		return err_set(msg, SIGNET_ERR_EXISTS,
-		    "%s or %s already exists; refusing to overwrite",
-		    keypath, pubpath);
+		    "%s or %s already exists; refusing to overwrite", keypath,
+		    pubpath);
 	sodium_bin2base64(b64, sizeof(b64) - 1, key->sk, KEYS_SECRET_LEN,
 	    sodium_base64_VARIANT_ORIGINAL);
 	strncat(b64, "\n", 2);

@@ -18,9 +18,9 @@
 #define KEYS_PUBLIC_LEN 32
 #define KEYS_SECRET_LEN 64
 #define KEYS_SIG_LEN 64
-#define KEYS_ID_LEN 16          /* hex digits */
-#define KEYS_PUBSET_MAX 8       /* pinned keys in one file */
-#define KEYS_FILE_MAX 4096      /* bytes; key files are tiny */
+#define KEYS_ID_LEN 16     /* hex digits */
+#define KEYS_PUBSET_MAX 8  /* pinned keys in one file */
+#define KEYS_FILE_MAX 4096 /* bytes; key files are tiny */
 
 struct keys_public {
 	uint8_t pk[KEYS_PUBLIC_LEN];

@@ -6,7 +6,7 @@ bool
 ratelimit_take(struct ratelimit *rl, double burst, int64_t now_ms)
 {
 	if (rl->last_ms == 0 || now_ms < rl->last_ms) {
-		rl->tokens = burst;      /* first use, or the clock went back */
+		rl->tokens = burst; /* first use, or the clock went back */
 	} else {
 		rl->tokens += (double)(now_ms - rl->last_ms) * burst / 1000.0;
 		if (rl->tokens > burst)

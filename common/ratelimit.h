@@ -13,7 +13,7 @@
 
 struct ratelimit {
 	double tokens;
-	int64_t last_ms;               /* 0: full at the first take */
+	int64_t last_ms; /* 0: full at the first take */
 };
 
 /* Takes a token at now_ms (monotonic); false when there is none left. */

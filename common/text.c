@@ -119,7 +119,7 @@ text_valid_name(const char *s)
 		if (i > 62)
 			return false;
 		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		    c == '.' || c == '_' || c == '-'))
+		        c == '.' || c == '_' || c == '-'))
 			return false;
 	}
 	return true;
@@ -133,7 +133,8 @@ text_is_hex(const char *s, size_t n)
 	if (s == NULL)
 		return false;
 	for (i = 0; i < n; i++) {
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		        (s[i] >= 'a' && s[i] <= 'f')))
 			return false;
 	}
 	return s[n] == '\0';
@@ -146,8 +147,8 @@ text_hex(const uint8_t *in, size_t inlen, char *out)
 }
 
 int
-text_b64_decode_into(const char *b64, size_t b64len, uint8_t *buf,
-    size_t cap, size_t *len)
+text_b64_decode_into(const char *b64, size_t b64len, uint8_t *buf, size_t cap,
+    size_t *len)
 {
 	const char *end = NULL;
 	size_t got = 0;
@@ -159,9 +160,9 @@ text_b64_decode_into(const char *b64, size_t b64len, uint8_t *buf,
 	if (b64len / 4 > cap / 3 + 1)
 		return SIGNET_ERR_TOO_LARGE;
 	if (sodium_base642bin(buf, cap, b64, b64len, NULL, &got, &end,
-	    sodium_base64_VARIANT_ORIGINAL) != 0)
+	        sodium_base64_VARIANT_ORIGINAL) != 0)
 		return b64len / 4 * 3 > cap ? SIGNET_ERR_TOO_LARGE :
-		    SIGNET_ERR_FORMAT;
+		                              SIGNET_ERR_FORMAT;
 	if (end != b64 + b64len)
 		return SIGNET_ERR_FORMAT;
 	*len = got;

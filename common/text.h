@@ -62,8 +62,8 @@ int text_b64_decode_into(const char *b64, size_t b64len, uint8_t *buf,
  * As text_b64_decode_into, into a new NUL-terminated buffer *out of at
  * most max bytes (free()). Also SIGNET_ERR_ALLOC; *out NULL on failure.
  */
-int text_b64_decode(const char *b64, size_t b64len, size_t max,
-    uint8_t **out, size_t *len) __attribute__((warn_unused_result));
+int text_b64_decode(const char *b64, size_t b64len, size_t max, uint8_t **out,
+    size_t *len) __attribute__((warn_unused_result));
 
 /*
  * True when buf[0..len) is well-formed UTF-8 (no overlongs, surrogates or

@@ -189,8 +189,8 @@ valid_version(const char *s)
 		char c = s[i];
 
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-		    c == '+' || c == '~' || c == ':' || c == '-'))
+		        (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		        c == '+' || c == '~' || c == ':' || c == '-'))
 			return false;
 	}
 	return true;
@@ -255,12 +255,15 @@ take_text(const cJSON *obj, const char *what, const char *key, size_t max,
 		return r;
 	n = strlen(s);
 	if ((n == 0 && !empty_ok) || n > max)
-		return err_set(msg, SIGNET_ERR_FORMAT, "%s: %s must be "
-		    "%s..%zu bytes, is %zu", what, key, empty_ok ? "0" : "1",
-		    max, n);
+		return err_set(msg, SIGNET_ERR_FORMAT,
+		    "%s: %s must be "
+		    "%s..%zu bytes, is %zu",
+		    what, key, empty_ok ? "0" : "1", max, n);
 	if (no_control && text_has_control(s))
-		return err_set(msg, SIGNET_ERR_FORMAT, "%s: %s holds a "
-		    "control character", what, key);
+		return err_set(msg, SIGNET_ERR_FORMAT,
+		    "%s: %s holds a "
+		    "control character",
+		    what, key);
 	*out = strdup(s);
 	if (*out == NULL)
 		return err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
@@ -273,8 +276,7 @@ take_text(const cJSON *obj, const char *what, const char *key, size_t max,
  */
 static int
 open_frame(const char *what, const char *buf, size_t len, int depth,
-    cJSON **root, enum wire_type *type, const char **name,
-    struct err_msg *msg)
+    cJSON **root, enum wire_type *type, const char **name, struct err_msg *msg)
 {
 	int r;
 
@@ -314,8 +316,7 @@ hello_members(const cJSON *root, struct wire_hello *out, struct err_msg *msg)
 	r = jsonx_only_members(root, members, "hello", msg);
 	if (r == 0)
 		r = take(root, "hello", "host_id", text_valid_name,
-		    "a valid host id", out->host_id, sizeof(out->host_id),
-		    msg);
+		    "a valid host id", out->host_id, sizeof(out->host_id), msg);
 	if (r == 0)
 		r = take(root, "hello", "agent_version", valid_version,
 		    version_want, out->agent_version,
@@ -343,10 +344,12 @@ wire_parse_hello(const char *buf, size_t len, struct wire_hello *out,
 
 	memset(out, 0, sizeof(*out));
 	if (len > WIRE_HELLO_MAX)
-		return err_set(msg, SIGNET_ERR_TOO_LARGE, "hello: %zu bytes, "
-		    "over %d", len, WIRE_HELLO_MAX);
-	r = open_frame("hello", buf, len, WIRE_FLAT_DEPTH, &root, &type,
-	    &name, msg);
+		return err_set(msg, SIGNET_ERR_TOO_LARGE,
+		    "hello: %zu bytes, "
+		    "over %d",
+		    len, WIRE_HELLO_MAX);
+	r = open_frame("hello", buf, len, WIRE_FLAT_DEPTH, &root, &type, &name,
+	    msg);
 	if (r == 0 && type != WIRE_HELLO)
 		r = err_set(msg, SIGNET_ERR_FORMAT,
 		    "first frame has type \"%s\"; it must be hello",
@@ -361,11 +364,9 @@ wire_parse_hello(const char *buf, size_t len, struct wire_hello *out,
 
 /* {"type":"action_result","payload","sig"}: the envelope, as received. */
 static int
-result_members(const cJSON *root, struct wire_frame *out,
-    struct err_msg *msg)
+result_members(const cJSON *root, struct wire_frame *out, struct err_msg *msg)
 {
-	static const char *const members[] = { "type", "payload", "sig",
-		NULL };
+	static const char *const members[] = { "type", "payload", "sig", NULL };
 	int r;
 
 	r = jsonx_only_members(root, members, "action_result", msg);
@@ -406,20 +407,14 @@ wire_parse_agent_frame(const char *buf, size_t len, struct wire_frame *out,
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	r = open_frame("frame", buf, len, WIRE_AGENT_DEPTH, &root, &type,
-	    &name, msg);
+	r = open_frame("frame", buf, len, WIRE_AGENT_DEPTH, &root, &type, &name,
+	    msg);
 	if (r != 0)
 		goto out;
 	switch (type) {
-	case WIRE_INVENTORY:
-		r = inventory_members(root, &out->inv, msg);
-		break;
-	case WIRE_ACTION_RESULT:
-		r = result_members(root, out, msg);
-		break;
-	default:
-		r = refuse_type(name, "here", msg);
-		break;
+	case WIRE_INVENTORY: r = inventory_members(root, &out->inv, msg); break;
+	case WIRE_ACTION_RESULT: r = result_members(root, out, msg); break;
+	default: r = refuse_type(name, "here", msg); break;
 	}
 	if (r == 0)
 		out->type = type;
@@ -436,8 +431,7 @@ out:
  * names an oversized payload precisely.
  */
 static int
-action_members(const cJSON *root, struct wire_frame *out,
-    struct err_msg *msg)
+action_members(const cJSON *root, struct wire_frame *out, struct err_msg *msg)
 {
 	static const char *const members[] = { "type", "payload", "sig",
 		"key_id", NULL };
@@ -462,8 +456,7 @@ action_members(const cJSON *root, struct wire_frame *out,
 
 /* {"type":"result_ack","action_id","request_sha256"}. */
 static int
-ack_members(const cJSON *root, struct wire_result_ack *ack,
-    struct err_msg *msg)
+ack_members(const cJSON *root, struct wire_result_ack *ack, struct err_msg *msg)
 {
 	static const char *const members[] = { "type", "action_id",
 		"request_sha256", NULL };
@@ -497,15 +490,10 @@ wire_parse_server_frame(const char *buf, size_t len, struct wire_frame *out,
 	if (r != 0)
 		goto out;
 	switch (type) {
-	case WIRE_ACTION:
-		r = action_members(root, out, msg);
-		break;
-	case WIRE_RESULT_ACK:
-		r = ack_members(root, &out->ack, msg);
-		break;
+	case WIRE_ACTION: r = action_members(root, out, msg); break;
+	case WIRE_RESULT_ACK: r = ack_members(root, &out->ack, msg); break;
 	default:
-		r = err_set(msg, SIGNET_ERR_FORMAT,
-		    "unknown frame type \"%s\"",
+		r = err_set(msg, SIGNET_ERR_FORMAT, "unknown frame type \"%s\"",
 		    text_escape_str(name, esc, sizeof(esc)));
 		type = WIRE_NONE;
 		break;
@@ -534,8 +522,7 @@ peek_text(const cJSON *obj, const char *key, size_t max, char **out)
 }
 
 int
-wire_peek_action(const char *buf, size_t len, char **payload_b64,
-    char **key_id)
+wire_peek_action(const char *buf, size_t len, char **payload_b64, char **key_id)
 {
 	cJSON *root = NULL;
 	int r = 0;
@@ -544,7 +531,7 @@ wire_peek_action(const char *buf, size_t len, char **payload_b64,
 	*key_id = NULL;
 	if (buf == NULL ||
 	    jsonx_parse_object("frame", buf, len, WIRE_SERVER_DEPTH, &root,
-	    NULL) != 0)
+	        NULL) != 0)
 		return 0;
 	r = peek_text(root, "payload", SIZE_MAX, payload_b64);
 	if (r == 0)

@@ -20,20 +20,20 @@
 #include "inventory.h"
 #include "keys.h"
 
-#define WIRE_VERSION_MAX 64            /* agent_version, docker_version */
-#define WIRE_HELLO_MAX 4096            /* bytes of a hello, before parsing */
+#define WIRE_VERSION_MAX 64 /* agent_version, docker_version */
+#define WIRE_HELLO_MAX 4096 /* bytes of a hello, before parsing */
 /* base64 of an ENVELOPE_PAYLOAD_MAX payload, with room to spare */
 #define WIRE_PAYLOAD_B64_MAX (ENVELOPE_PAYLOAD_MAX / 3 * 4 + 8)
 #define WIRE_SIG_B64_MAX 128
-#define WIRE_KEY_ID_MAX 64             /* a key_id as carried, unchecked */
+#define WIRE_KEY_ID_MAX 64 /* a key_id as carried, unchecked */
 
 enum wire_type {
 	WIRE_NONE = 0,
-	WIRE_HELLO,                    /* agent -> server, first frame */
-	WIRE_INVENTORY,                /* agent -> server */
-	WIRE_ACTION_RESULT,            /* agent -> server */
-	WIRE_ACTION,                   /* server -> agent */
-	WIRE_RESULT_ACK,               /* server -> agent */
+	WIRE_HELLO,         /* agent -> server, first frame */
+	WIRE_INVENTORY,     /* agent -> server */
+	WIRE_ACTION_RESULT, /* agent -> server */
+	WIRE_ACTION,        /* server -> agent */
+	WIRE_RESULT_ACK,    /* server -> agent */
 };
 
 struct wire_hello {
@@ -45,8 +45,8 @@ struct wire_hello {
 
 /* The server has durably recorded the result of this very request. */
 struct wire_result_ack {
-	char action_id[33];            /* 32 lowercase hex */
-	char request_sha256[65];       /* 64 lowercase hex */
+	char action_id[33];      /* 32 lowercase hex */
+	char request_sha256[65]; /* 64 lowercase hex */
 };
 
 /*
@@ -78,15 +78,15 @@ const char *wire_type_name(enum wire_type type);
 int wire_build_hello(const char *host_id, const char *agent_version,
     const char *docker_version, const char *result_key_id, char **out,
     size_t *len) __attribute__((warn_unused_result));
-int wire_build_inventory(const struct inventory *inv, char **out,
-    size_t *len) __attribute__((warn_unused_result));
+int wire_build_inventory(const struct inventory *inv, char **out, size_t *len)
+    __attribute__((warn_unused_result));
 /* An action frame: a signed envelope's payload, sig and key_id texts. */
 int wire_build_action(const char *payload_b64, const char *sig_b64,
     const char *key_id, char **out, size_t *len)
     __attribute__((warn_unused_result));
 /* An action_result frame: a signed envelope's payload and sig texts. */
-int wire_build_result(const char *payload_b64, const char *sig_b64,
-    char **out, size_t *len) __attribute__((warn_unused_result));
+int wire_build_result(const char *payload_b64, const char *sig_b64, char **out,
+    size_t *len) __attribute__((warn_unused_result));
 int wire_build_result_ack(const struct wire_result_ack *ack, char **out,
     size_t *len) __attribute__((warn_unused_result));
 
@@ -107,9 +107,8 @@ int wire_parse_hello(const char *buf, size_t len, struct wire_hello *out,
  * included, is refused. *out is zeroed on entry. Returns 0,
  * SIGNET_ERR_FORMAT / SIGNET_ERR_TOO_LARGE or SIGNET_ERR_ALLOC, with msg.
  */
-int wire_parse_agent_frame(const char *buf, size_t len,
-    struct wire_frame *out, struct err_msg *msg)
-    __attribute__((warn_unused_result));
+int wire_parse_agent_frame(const char *buf, size_t len, struct wire_frame *out,
+    struct err_msg *msg) __attribute__((warn_unused_result));
 
 /*
  * Parses a frame the server sends: an action (exactly payload, sig and
@@ -120,9 +119,8 @@ int wire_parse_agent_frame(const char *buf, size_t len,
  * answered in order. *out is zeroed on entry. Returns 0,
  * SIGNET_ERR_FORMAT or SIGNET_ERR_ALLOC, with msg.
  */
-int wire_parse_server_frame(const char *buf, size_t len,
-    struct wire_frame *out, struct err_msg *msg)
-    __attribute__((warn_unused_result));
+int wire_parse_server_frame(const char *buf, size_t len, struct wire_frame *out,
+    struct err_msg *msg) __attribute__((warn_unused_result));
 
 /*
  * What a refused action frame claims, read without any check but bounds:

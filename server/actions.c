@@ -17,15 +17,16 @@
 #include "text.h"
 
 #define SERVER_ACTOR_NAME "server"
-#define ACTIONS_TIMEOUT_ERROR "no result from the agent in time; the " \
+#define ACTIONS_TIMEOUT_ERROR                                                  \
+	"no result from the agent in time; the "                               \
 	"action may still finish (see GET /api/actions/ID)"
 
 struct entry {
 	struct action_info info;
-	struct entry *hnext;           /* the id's bucket chain */
-	size_t pos;                    /* index in v */
-	TAILQ_ENTRY(entry) link;       /* in t->pending or t->done */
-	bool claimed;                  /* a result is being recorded */
+	struct entry *hnext;     /* the id's bucket chain */
+	size_t pos;              /* index in v */
+	TAILQ_ENTRY(entry) link; /* in t->pending or t->done */
+	bool claimed;            /* a result is being recorded */
 	actions_wake_fn wake;
 	void *wake_ctx;
 	uint64_t wake_token;
@@ -48,7 +49,7 @@ struct actions {
 	struct entry **v;
 	size_t n, max;
 	struct entry **buckets;
-	size_t nbuckets;               /* a power of two, >= 2 * max */
+	size_t nbuckets; /* a power of two, >= 2 * max */
 	struct entry_list pending, done;
 	int64_t keep_ms;
 };
@@ -177,7 +178,7 @@ drop_at(struct actions *t, size_t i)
 	struct entry *e = t->v[i], **pp;
 
 	for (pp = &t->buckets[bucket_of(t, e->info.action_id)]; *pp != NULL;
-	    pp = &(*pp)->hnext) {
+	     pp = &(*pp)->hnext) {
 		if (*pp == e) {
 			*pp = e->hnext;
 			break;
@@ -200,7 +201,7 @@ prune(struct actions *t, int64_t now_ms)
 	struct entry *e = TAILQ_FIRST(&t->done), *next;
 
 	for (; e != NULL && e->info.finished_at <= now_ms - t->keep_ms;
-	    e = next) {
+	     e = next) {
 		next = TAILQ_NEXT(e, link);
 		if (!e->claimed)
 			drop_at(t, e->pos);
@@ -225,8 +226,9 @@ evict_oldest_finished(struct actions *t, int64_t now_ms)
 
 			if (e->claimed)
 				continue;
-			if (a->status == ACTION_TIMEOUT && (pass == 0 ||
-			    a->expires_at + 2 * ENVELOPE_SKEW_MS > now_ms))
+			if (a->status == ACTION_TIMEOUT &&
+			    (pass == 0 ||
+			        a->expires_at + 2 * ENVELOPE_SKEW_MS > now_ms))
 				continue;
 			break;
 		}
@@ -364,8 +366,7 @@ actions_clear_waiter(struct actions *t, const char *id, uint64_t token)
 		return;
 	(void)pthread_mutex_lock(&t->mu);
 	i = find(t, id);
-	if (i < t->n && t->v[i]->wake != NULL &&
-	    t->v[i]->wake_token == token) {
+	if (i < t->n && t->v[i]->wake != NULL && t->v[i]->wake_token == token) {
 		t->v[i]->wake = NULL;
 		t->v[i]->wake_ctx = NULL;
 	}
@@ -588,24 +589,23 @@ actions_info_json(const struct action_info *a)
 	    cJSON_AddStringToObject(o, "action_id", a->action_id) != NULL &&
 	    cJSON_AddStringToObject(o, "host_id", a->host_id) != NULL &&
 	    cJSON_AddStringToObject(o, "container_id", a->container_id) !=
-	    NULL &&
+	        NULL &&
 	    cJSON_AddStringToObject(o, "action", act != NULL ? act : "") !=
-	    NULL &&
+	        NULL &&
 	    cJSON_AddStringToObject(o, "status",
-	    action_status_name(a->status)) != NULL &&
+	        action_status_name(a->status)) != NULL &&
 	    (a->has_error ?
-	    cJSON_AddStringToObject(o, "error", a->error) != NULL :
-	    cJSON_AddNullToObject(o, "error") != NULL) &&
+	            cJSON_AddStringToObject(o, "error", a->error) != NULL :
+	            cJSON_AddNullToObject(o, "error") != NULL) &&
 	    cJSON_AddStringToObject(o, "requested_by", a->requested_by) !=
-	    NULL &&
+	        NULL &&
 	    cJSON_AddStringToObject(o, "reason", a->reason) != NULL &&
 	    put_time(o, "requested_at", a->requested_at) &&
-	    put_time(o, "finished_at", a->status == ACTION_PENDING ? 0 :
-	    a->finished_at) &&
-	    (a->has_result ?
-	    cJSON_AddNumberToObject(o, "docker_status",
-	    (double)a->docker_status) != NULL :
-	    cJSON_AddNullToObject(o, "docker_status") != NULL);
+	    put_time(o, "finished_at",
+	        a->status == ACTION_PENDING ? 0 : a->finished_at) &&
+	    (a->has_result ? cJSON_AddNumberToObject(o, "docker_status",
+	                         (double)a->docker_status) != NULL :
+	                     cJSON_AddNullToObject(o, "docker_status") != NULL);
 	if (!ok) {
 		cJSON_Delete(o);
 		return NULL;
@@ -627,11 +627,10 @@ actions_undeliver(struct actions *t, struct audit_writer *w, const char *id,
 		return r;
 	if (actions_get(t, id, &a) != 0)
 		return SIGNET_ERR_NOT_FOUND;
-	log_warn("action undelivered: action_id=%s host=%s: %s", id,
-	    a.host_id, why);
+	log_warn("action undelivered: action_id=%s host=%s: %s", id, a.host_id,
+	    why);
 	d = cJSON_CreateObject();
-	ok = d != NULL &&
-	    cJSON_AddStringToObject(d, "action_id", id) != NULL &&
+	ok = d != NULL && cJSON_AddStringToObject(d, "action_id", id) != NULL &&
 	    cJSON_AddStringToObject(d, "host_id", a.host_id) != NULL &&
 	    cJSON_AddStringToObject(d, "reason", why) != NULL;
 	r = audit_event(w, "action.undelivered", SERVER_ACTOR_NAME, d, ok);
@@ -658,14 +657,14 @@ actions_expire_and_record(struct actions *t, struct audit_writer *w,
 		d = cJSON_CreateObject();
 		ok = d != NULL &&
 		    cJSON_AddStringToObject(d, "action_id", a.action_id) !=
-		    NULL &&
+		        NULL &&
 		    cJSON_AddStringToObject(d, "host_id", a.host_id) != NULL &&
 		    cJSON_AddStringToObject(d, "container_id",
-		    a.container_id) != NULL &&
+		        a.container_id) != NULL &&
 		    cJSON_AddNumberToObject(d, "deadline",
-		    (double)a.deadline) != NULL;
-		(void)audit_event(w, "action.timeout",
-		    SERVER_ACTOR_NAME, d, ok);
+		        (double)a.deadline) != NULL;
+		(void)audit_event(w, "action.timeout", SERVER_ACTOR_NAME, d,
+		    ok);
 		actions_wake(t, ids[i]);
 	}
 	return n;
@@ -676,8 +675,8 @@ actions_expire_and_record(struct actions *t, struct audit_writer *w,
 static const char *
 data_str(const cJSON *data, const char *name)
 {
-	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(data,
-	    name));
+	return cJSON_GetStringValue(
+	    cJSON_GetObjectItemCaseSensitive(data, name));
 }
 
 /* One action.requested record: back into the table if it verifies. */
@@ -748,13 +747,15 @@ reload_outcome(struct actions *t, const struct audit_record *rec)
 		    "docker_status");
 		e->info.has_result = true;
 		e->info.docker_status = cJSON_IsNumber(v) &&
-		    v->valuedouble >= 0 && v->valuedouble <= 999 ?
-		    (int64_t)v->valuedouble : 0;
+		        v->valuedouble >= 0 && v->valuedouble <= 999 ?
+		    (int64_t)v->valuedouble :
+		    0;
 		st = envelope_status_parse(data_str(rec->data, "status"));
 		if (st != ENVELOPE_STATUS_NONE)
 			set_error(&e->info, data_str(rec->data, "error"));
 		else
-			set_error(&e->info, "the status of this result could "
+			set_error(&e->info,
+			    "the status of this result could "
 			    "not be read back from the audit log");
 		/* An unreadable status counts as FAILURE (status_of). */
 		finish_entry(t, e, status_of(st), rec->ts);
@@ -790,8 +791,8 @@ actions_reload(struct actions *t, const char *audit_path,
 	memset(&keys, 0, sizeof(keys));
 	keys.count = 1;
 	keys.keys[0] = *action_pub;
-	r = audit_reader_open_since(audit_path, now_ms - ACTIONS_RELOAD_MS,
-	    &rd, msg);
+	r = audit_reader_open_since(audit_path, now_ms - ACTIONS_RELOAD_MS, &rd,
+	    msg);
 	if (r == SIGNET_ERR_NOT_FOUND)
 		return 0;
 	if (r != 0)
@@ -807,8 +808,8 @@ actions_reload(struct actions *t, const char *audit_path,
 		    strcmp(rec.event, "action.requested") == 0) {
 			r = reload_requested(t, &keys, &rec, now_ms, &added);
 		} else if ((strcmp(rec.event, "action.result") == 0 ||
-		    strcmp(rec.event, "action.timeout") == 0 ||
-		    strcmp(rec.event, "action.undelivered") == 0) &&
+		               strcmp(rec.event, "action.timeout") == 0 ||
+		               strcmp(rec.event, "action.undelivered") == 0) &&
 		    reload_outcome(t, &rec)) {
 			added--;
 		}

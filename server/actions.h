@@ -37,11 +37,11 @@
 #include "err.h"
 
 #define ACTIONS_MAX_DEFAULT 4096
-#define ACTIONS_KEEP_MS (3600LL * 1000)   /* finished entries kept 1 h */
+#define ACTIONS_KEEP_MS (3600LL * 1000) /* finished entries kept 1 h */
 /* How far back a restarted server looks for actions still open: agents
  * re-send an unacknowledged result for 10 minutes. */
 #define ACTIONS_RELOAD_MS (10LL * 60 * 1000)
-#define ACTIONS_ID_LEN 32                 /* hex digits of an action_id */
+#define ACTIONS_ID_LEN 32 /* hex digits of an action_id */
 
 enum action_status {
 	ACTION_PENDING = 0,
@@ -61,15 +61,15 @@ struct action_info {
 	enum envelope_action action;
 	char reason[ENVELOPE_REASON_BYTES + 1];
 	char requested_by[64];
-	char request_sha256[65];       /* of the payload bytes sent */
-	int64_t requested_at;          /* unix ms (issued_at) */
-	int64_t expires_at;            /* unix ms */
-	int64_t deadline;              /* unix ms: TIMEOUT after this */
-	int64_t finished_at;           /* unix ms; 0 while PENDING */
+	char request_sha256[65]; /* of the payload bytes sent */
+	int64_t requested_at;    /* unix ms (issued_at) */
+	int64_t expires_at;      /* unix ms */
+	int64_t deadline;        /* unix ms: TIMEOUT after this */
+	int64_t finished_at;     /* unix ms; 0 while PENDING */
 	enum action_status status;
 	bool has_error;
 	char error[ENVELOPE_ERROR_BYTES + 1];
-	bool has_result;               /* an agent result was accepted */
+	bool has_result; /* an agent result was accepted */
 	int64_t docker_status;
 };
 
@@ -129,14 +129,14 @@ void actions_wake(struct actions *t, const char *id);
  * PENDING -> UNDELIVERED with error why, unless a result was claimed.
  * 0 when it changed, SIGNET_ERR_NOT_FOUND when not PENDING or unknown.
  */
-int actions_mark_undelivered(struct actions *t, const char *id,
-    const char *why, int64_t now_ms) __attribute__((warn_unused_result));
+int actions_mark_undelivered(struct actions *t, const char *id, const char *why,
+    int64_t now_ms) __attribute__((warn_unused_result));
 
 enum actions_verdict {
-	ACTIONS_RESULT_OK,             /* claimed: audit it, then complete */
-	ACTIONS_RESULT_UNKNOWN,        /* no such action_id (forgotten?) */
-	ACTIONS_RESULT_DUPLICATE,      /* a result was accepted already */
-	ACTIONS_RESULT_MISMATCH,       /* host, container, action, hash or
+	ACTIONS_RESULT_OK,        /* claimed: audit it, then complete */
+	ACTIONS_RESULT_UNKNOWN,   /* no such action_id (forgotten?) */
+	ACTIONS_RESULT_DUPLICATE, /* a result was accepted already */
+	ACTIONS_RESULT_MISMATCH,  /* host, container, action, hash or
 	                                  state do not fit what was sent */
 };
 
@@ -189,8 +189,8 @@ cJSON *actions_info_json(const struct action_info *info);
  * Returns 0, SIGNET_ERR_NOT_FOUND, or the audit error (the state changed
  * and the waiter was woken all the same).
  */
-int actions_undeliver(struct actions *t, struct audit_writer *w,
-    const char *id, const char *why) __attribute__((warn_unused_result));
+int actions_undeliver(struct actions *t, struct audit_writer *w, const char *id,
+    const char *why) __attribute__((warn_unused_result));
 
 /*
  * Ends what passed its deadline (actions_expire), records action.timeout

@@ -36,17 +36,17 @@
 
 /* Per request: the raw target as received, before MHD decodes it. */
 struct api_request {
-	char *uri;                     /* NULL when over API_URL_MAX */
+	char *uri; /* NULL when over API_URL_MAX */
 	size_t uri_len;
-	bool headers_seen;             /* the first call is over */
+	bool headers_seen; /* the first call is over */
 	bool answered;
-	size_t discarded;              /* body bytes dropped after answering */
+	size_t discarded; /* body bytes dropped after answering */
 
 	/* POST .../actions: the body being read */
 	bool collecting, too_big;
 	struct api_post post;
 	struct identity peer;
-	char *body;                    /* API_BODY_MAX + 1 bytes */
+	char *body; /* API_BODY_MAX + 1 bytes */
 	size_t body_len;
 	/* suspended until the action ends */
 	bool waiting, counted;
@@ -76,7 +76,7 @@ api_uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
 		return rq;
 	len = strnlen(uri, API_URL_MAX + 1);
 	if (len > API_URL_MAX)
-		return rq;                     /* uri stays NULL: 414 */
+		return rq; /* uri stays NULL: 414 */
 	rq->uri = malloc(len + 1);
 	if (rq->uri == NULL) {
 		free(rq);
@@ -166,7 +166,8 @@ authenticate(struct api *api, struct MHD_Connection *conn, const char *addr,
 		metrics_inc(api->ctx->metrics, M_API_TLS_FAIL_NO_CERT);
 		log_warn("api: refused addr=%s reason=no_client_certificate",
 		    addr);
-		api_answer_error(ans, 401, "a client certificate issued by the "
+		api_answer_error(ans, 401,
+		    "a client certificate issued by the "
 		    "signet CA is required");
 		return -1;
 	}
@@ -180,7 +181,8 @@ authenticate(struct api *api, struct MHD_Connection *conn, const char *addr,
 	now = (int64_t)time(NULL);
 	if (crypto_hash_sha256(sha, certs[0].data, certs[0].size) != 0) {
 		identity_store_free(store);
-		api_answer_error(ans, 500, "cannot hash the client "
+		api_answer_error(ans, 500,
+		    "cannot hash the client "
 		    "certificate");
 		return -1;
 	}
@@ -193,12 +195,13 @@ authenticate(struct api *api, struct MHD_Connection *conn, const char *addr,
 	}
 	r = identity_verify_der(store, certs[0].data, certs[0].size,
 	    IDENTITY_ACCEPT_AGENT | IDENTITY_ACCEPT_OPERATOR |
-	    IDENTITY_ACCEPT_AUDITOR, now, peer, &msg);
+	        IDENTITY_ACCEPT_AUDITOR,
+	    now, peer, &msg);
 	if (slot != NULL) {
 		identity_store_free(slot->auth_store);
 		slot->auth_store = NULL;
 		if (r == 0) {
-			slot->auth_store = store;    /* the reference moves */
+			slot->auth_store = store; /* the reference moves */
 			store = NULL;
 			memcpy(slot->auth_sha, sha, sizeof(sha));
 			slot->auth_id = *peer;
@@ -217,7 +220,8 @@ authenticate(struct api *api, struct MHD_Connection *conn, const char *addr,
 	if (r != 0) {
 		log_error("api: cannot check a client certificate addr=%s: %s",
 		    addr, msg.text);
-		api_answer_error(ans, 500, "cannot check the client "
+		api_answer_error(ans, 500,
+		    "cannot check the client "
 		    "certificate");
 		return -1;
 	}
@@ -241,22 +245,24 @@ send_answer(struct api *api, struct MHD_Connection *conn,
 		    MHD_RESPMEM_MUST_FREE);
 		if (resp == NULL)
 			free(ans->body);
-		ans->body = NULL;              /* owned by resp now */
+		ans->body = NULL; /* owned by resp now */
 	}
 	if (resp == NULL)
 		return MHD_NO;
 	if (ans->ctype == NULL)
 		ans->ctype = "application/json";
 	if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-	    ans->ctype) != MHD_YES ||
+	        ans->ctype) != MHD_YES ||
 	    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
-	    "no-store") != MHD_YES ||
+	        "no-store") != MHD_YES ||
 	    MHD_add_response_header(resp, "X-Content-Type-Options",
-	    "nosniff") != MHD_YES ||
-	    (ans->allow != NULL && MHD_add_response_header(resp,
-	    MHD_HTTP_HEADER_ALLOW, ans->allow) != MHD_YES) ||
-	    (ans->location[0] != '\0' && MHD_add_response_header(resp,
-	    MHD_HTTP_HEADER_LOCATION, ans->location) != MHD_YES)) {
+	        "nosniff") != MHD_YES ||
+	    (ans->allow != NULL &&
+	        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
+	            ans->allow) != MHD_YES) ||
+	    (ans->location[0] != '\0' &&
+	        MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION,
+	            ans->location) != MHD_YES)) {
 		MHD_destroy_response(resp);
 		return MHD_NO;
 	}
@@ -334,7 +340,7 @@ suspend_for_action(struct api *api, struct MHD_Connection *conn,
 	MHD_suspend_connection(conn);
 	r = actions_set_waiter(api->actions, rq->action_id, api_wake, api,
 	    rq->token);
-	if (r != 0)                            /* ended already, or gone */
+	if (r != 0) /* ended already, or gone */
 		api_wake(api, rq->token);
 	return 0;
 }
@@ -367,8 +373,8 @@ is_json_type(const char *v)
  */
 static void
 audit_if_refused(struct api *api, const struct api_request *rq,
-    const struct api_pending *pend, bool authed,
-    const struct api_refusal *seen, const struct api_answer *ans)
+    const struct api_pending *pend, bool authed, const struct api_refusal *seen,
+    const struct api_answer *ans)
 {
 	struct api_refusal r = *seen;
 
@@ -376,7 +382,7 @@ audit_if_refused(struct api *api, const struct api_request *rq,
 		return;
 	if (!authed) {
 		if (ans->status != 401 && ans->status != 403)
-			return;        /* our own trouble, not a refusal */
+			return; /* our own trouble, not a refusal */
 		r.event = "auth.rejected";
 		r.reason = ans->status == 401 ? "no_cert" : "cert_refused";
 	} else if (rq->post.is_action) {
@@ -384,8 +390,7 @@ audit_if_refused(struct api *api, const struct api_request *rq,
 		r.name_key = "requested_by";
 		r.container = rq->post.target;
 		r.action = pend->action[0] != '\0' ? pend->action : NULL;
-		r.action_reason = pend->reason[0] != '\0' ? pend->reason :
-		    NULL;
+		r.action_reason = pend->reason[0] != '\0' ? pend->reason : NULL;
 	} else if (ans->status == 403) {
 		r.event = "auth.rejected";
 		r.reason = "forbidden";
@@ -394,7 +399,7 @@ audit_if_refused(struct api *api, const struct api_request *rq,
 		return;
 	}
 	if (r.name_key == NULL)
-		r.name = r.role = NULL;        /* not authenticated */
+		r.name = r.role = NULL; /* not authenticated */
 	api_refusal_audit(api, &r, ans);
 }
 
@@ -432,12 +437,12 @@ api_access(void *cls, struct MHD_Connection *conn, const char *url,
 	char addr[NETADDR_PEER_MAX] = "", esc_m[32], esc_u[160];
 	const char *who = "-", *role = "-";
 	enum MHD_Result ret;
-	bool authed = true;            /* the later calls: it was */
+	bool authed = true; /* the later calls: it was */
 
 	(void)url;
 	(void)version;
 	if (rq == NULL)
-		return MHD_NO;                 /* out of memory: close */
+		return MHD_NO; /* out of memory: close */
 	memset(&ans, 0, sizeof(ans));
 	memset(&pend, 0, sizeof(pend));
 	if (rq->waiting) {
@@ -457,8 +462,10 @@ api_access(void *cls, struct MHD_Connection *conn, const char *url,
 		who = rq->peer.name;
 		role = identity_role_name(rq->peer.role);
 		if (rq->too_big) {
-			api_answer_error(&ans, 413, "request body over %d "
-			    "bytes", API_BODY_MAX);
+			api_answer_error(&ans, 413,
+			    "request body over %d "
+			    "bytes",
+			    API_BODY_MAX);
 			goto answer;
 		}
 		api_action_post(api, &rq->post, &rq->peer, rq->body,
@@ -514,7 +521,8 @@ api_access(void *cls, struct MHD_Connection *conn, const char *url,
 	}
 	if (authed && rq->post.want_body) {
 		if (!is_json_type(info.content_type)) {
-			api_answer_error(&ans, 415, "Content-Type must be "
+			api_answer_error(&ans, 415,
+			    "Content-Type must be "
 			    "application/json");
 		} else {
 			rq->body = malloc(API_BODY_MAX + 1);
@@ -523,7 +531,7 @@ api_access(void *cls, struct MHD_Connection *conn, const char *url,
 			} else {
 				rq->peer = peer;
 				rq->collecting = true;
-				return MHD_YES;        /* read the body */
+				return MHD_YES; /* read the body */
 			}
 		}
 	}
@@ -535,11 +543,12 @@ answer:
 	seen.name = who;
 	seen.role = role;
 	seen.method = text_escape_str(method, esc_m, sizeof(esc_m));
-	seen.target = rq->uri != NULL ? text_escape(rq->uri, rq->uri_len,
-	    esc_u, sizeof(esc_u)) : "(too long)";
+	seen.target = rq->uri != NULL ?
+	    text_escape(rq->uri, rq->uri_len, esc_u, sizeof(esc_u)) :
+	    "(too long)";
 	log_info("api: request addr=%s peer=%s role=%s method=\"%s\" "
-	    "target=\"%s\" status=%u%s%s", addr, who, role, seen.method,
-	    seen.target, ans.status,
+	         "target=\"%s\" status=%u%s%s",
+	    addr, who, role, seen.method, seen.target, ans.status,
 	    rq->action_id[0] != '\0' ? " action_id=" : "", rq->action_id);
 	audit_if_refused(api, rq, &pend, authed, &seen, &ans);
 	ret = send_answer(api, conn, &ans);

@@ -62,10 +62,10 @@
 #include "server_ctx.h"
 
 /* Limits, shared with the tests. */
-#define API_URL_MAX 1024              /* path + query, bytes */
+#define API_URL_MAX 1024 /* path + query, bytes */
 #define API_CONNECTION_LIMIT 256
 #define API_PER_IP_LIMIT 64
-#define API_CONNECTION_TIMEOUT 10     /* seconds of silence before a drop */
+#define API_CONNECTION_TIMEOUT 10 /* seconds of silence before a drop */
 #define API_CONNECTION_MEMORY (64 * 1024)
 /*
  * MHD threads. More than one lets requests that write the audit log at the

@@ -42,7 +42,7 @@ answer_error_id(struct api_answer *ans, unsigned status, const char *id,
 
 	if (doc != NULL &&
 	    (cJSON_AddStringToObject(doc, "error", text) == NULL ||
-	    cJSON_AddStringToObject(doc, "action_id", id) == NULL)) {
+	        cJSON_AddStringToObject(doc, "action_id", id) == NULL)) {
 		cJSON_Delete(doc);
 		doc = NULL;
 	}
@@ -75,7 +75,8 @@ parse_body(const char *body, size_t len, enum envelope_action *action,
 		goto out;
 	*action = envelope_action_parse(a);
 	if (*action == ENVELOPE_ACTION_NONE) {
-		r = err_set(msg, SIGNET_ERR_FORMAT, "action \"%s\" is not "
+		r = err_set(msg, SIGNET_ERR_FORMAT,
+		    "action \"%s\" is not "
 		    "START, STOP or RESTART",
 		    text_escape_str(a, esc, sizeof(esc)));
 		goto out;
@@ -84,12 +85,15 @@ parse_body(const char *body, size_t len, enum envelope_action *action,
 	chars = text_utf8_chars(why);
 	if (chars == 0 || chars > ENVELOPE_REASON_CHARS ||
 	    strlen(why) >= reason_size) {
-		r = err_set(msg, SIGNET_ERR_FORMAT, "reason must be 1 to %d "
-		    "characters, is %zu", ENVELOPE_REASON_CHARS, chars);
+		r = err_set(msg, SIGNET_ERR_FORMAT,
+		    "reason must be 1 to %d "
+		    "characters, is %zu",
+		    ENVELOPE_REASON_CHARS, chars);
 		goto out;
 	}
 	if (text_has_control(why)) {
-		r = err_set(msg, SIGNET_ERR_FORMAT, "reason may not hold "
+		r = err_set(msg, SIGNET_ERR_FORMAT,
+		    "reason may not hold "
 		    "control characters");
 		goto out;
 	}
@@ -112,15 +116,16 @@ resolve(struct api *api, const char *id, struct envelope_action_payload *p,
 
 	memset(&found, 0, sizeof(found));
 	switch (registry_find_container(api->ctx->registry, id, &found)) {
-	case REGISTRY_FOUND:
-		break;
+	case REGISTRY_FOUND: break;
 	case REGISTRY_AMBIGUOUS:
-		api_answer_error(ans, 409, "container id prefix \"%s\" matches "
+		api_answer_error(ans, 409,
+		    "container id prefix \"%s\" matches "
 		    "more than one container; give more digits",
 		    text_escape_str(id, esc, sizeof(esc)));
 		return -1;
 	case REGISTRY_BAD_ID:
-		api_answer_error(ans, 400, "container id \"%s\" is not 12 to "
+		api_answer_error(ans, 400,
+		    "container id \"%s\" is not 12 to "
 		    "64 lowercase hex digits",
 		    text_escape_str(id, esc, sizeof(esc)));
 		return -1;
@@ -137,8 +142,10 @@ resolve(struct api *api, const char *id, struct envelope_action_payload *p,
 		goto out;
 	}
 	if (!found.host_connected) {
-		api_answer_error(ans, 503, "host %s is offline: its agent is "
-		    "not connected", found.host_id);
+		api_answer_error(ans, 503,
+		    "host %s is offline: its agent is "
+		    "not connected",
+		    found.host_id);
 		goto out;
 	}
 	memcpy(p->container_id, full->valuestring, 65);
@@ -166,14 +173,14 @@ record_requested(struct api *api, const struct envelope_action_payload *p,
 	    cJSON_AddStringToObject(d, "action_id", p->action_id) != NULL &&
 	    cJSON_AddStringToObject(d, "host_id", p->host_id) != NULL &&
 	    cJSON_AddStringToObject(d, "container_id", p->container_id) !=
-	    NULL &&
+	        NULL &&
 	    cJSON_AddStringToObject(d, "action_name",
-	    envelope_action_name(p->action)) != NULL &&
+	        envelope_action_name(p->action)) != NULL &&
 	    cJSON_AddStringToObject(d, "reason", p->reason) != NULL &&
 	    cJSON_AddStringToObject(d, "requested_by", p->requested_by) !=
-	    NULL &&
+	        NULL &&
 	    cJSON_AddNumberToObject(d, "expires_at", (double)p->expires_at) !=
-	    NULL &&
+	        NULL &&
 	    (e = cJSON_AddObjectToObject(d, "action")) != NULL &&
 	    cJSON_AddStringToObject(e, "payload", env->payload_b64) != NULL &&
 	    cJSON_AddStringToObject(e, "sig", env->sig_b64) != NULL &&
@@ -234,14 +241,16 @@ api_action_post(struct api *api, const struct api_post *post,
 	    peer->name);
 	now = clock_wall_ms();
 	life_ms = (int64_t)(post->wait_s > 0 ? post->wait_s :
-	    API_ACTION_WAIT_DEFAULT) * 1000 + API_ACTION_MARGIN_MS;
+	                                       API_ACTION_WAIT_DEFAULT) *
+	        1000 +
+	    API_ACTION_MARGIN_MS;
 	if (life_ms > ENVELOPE_MAX_LIFETIME_MS)
 		life_ms = ENVELOPE_MAX_LIFETIME_MS;
 	p->issued_at = now;
 	p->expires_at = now + life_ms;
 	/* wait=0: no one waits; PENDING until the agent can no longer act. */
 	deadline = post->wait_s > 0 ? now + (int64_t)post->wait_s * 1000 :
-	    p->expires_at + ENVELOPE_SKEW_MS;
+	                              p->expires_at + ENVELOPE_SKEW_MS;
 
 	r = envelope_action_encode(p, &json);
 	if (r == 0)
@@ -256,11 +265,14 @@ api_action_post(struct api *api, const struct api_post *post,
 	r = actions_add(api->actions, p, sha, deadline, now);
 	if (r != 0) {
 		if (r == SIGNET_ERR_UNAVAILABLE)
-			api_answer_error(ans, 503, "too many actions in "
+			api_answer_error(ans, 503,
+			    "too many actions in "
 			    "flight; try again later");
 		else
-			api_answer_error(ans, 500, "cannot track the action: "
-			    "%s", err_str(r));
+			api_answer_error(ans, 500,
+			    "cannot track the action: "
+			    "%s",
+			    err_str(r));
 		goto out;
 	}
 	added = true;
@@ -269,31 +281,34 @@ api_action_post(struct api *api, const struct api_post *post,
 	if (r != 0) {
 		metrics_inc(api->ctx->metrics, M_ACTIONS_AUDIT_FAILED);
 		log_error("action %s refused: action.requested not recorded: "
-		    "%s", p->action_id, msg.text);
+		          "%s",
+		    p->action_id, msg.text);
 		actions_remove(api->actions, p->action_id);
 		added = false;
 		answer_error_id(ans, r == SIGNET_ERR_ALLOC ? 500 : 503,
-		    p->action_id, "the audit log cannot be written: action "
+		    p->action_id,
+		    "the audit log cannot be written: action "
 		    "refused and not sent");
 		goto out;
 	}
 	pend->recorded = true;
 	metrics_inc(api->ctx->metrics, M_ACTIONS_REQUESTED);
 	log_info("action requested: action_id=%s host=%s container=%s "
-	    "action=%s requested_by=%s wait=%d", p->action_id, p->host_id,
-	    p->container_id, envelope_action_name(p->action),
-	    p->requested_by, post->wait_s);
-	r = wire_build_action(env.payload_b64, env.sig_b64,
-	    env.key_id, &frame, &frame_len);
+	         "action=%s requested_by=%s wait=%d",
+	    p->action_id, p->host_id, p->container_id,
+	    envelope_action_name(p->action), p->requested_by, post->wait_s);
+	r = wire_build_action(env.payload_b64, env.sig_b64, env.key_id, &frame,
+	    &frame_len);
 	if (r == 0)
 		r = hub_send_action(api->hub, p->host_id, p->action_id, frame,
 		    frame_len);
 	if (r != 0) {
 		metrics_inc(api->ctx->metrics, M_ACTIONS_UNDELIVERED);
 		if (actions_undeliver(api->actions, api->ctx->audit,
-		    p->action_id, r == SIGNET_ERR_UNAVAILABLE ?
-		    "the agent listener is stopping or busy" :
-		    "the frame could not be queued") != 0)
+		        p->action_id,
+		        r == SIGNET_ERR_UNAVAILABLE ?
+		            "the agent listener is stopping or busy" :
+		            "the frame could not be queued") != 0)
 			log_warn("action %s: undelivered not recorded",
 			    p->action_id);
 		api_action_answer(api, p->action_id, ans);
@@ -351,8 +366,9 @@ api_action_answer(struct api *api, const char *id, struct api_answer *ans)
 	doc = actions_info_json(a);
 	if (doc != NULL && a->status == ACTION_PENDING &&
 	    cJSON_ReplaceItemInObjectCaseSensitive(doc, "error",
-	    cJSON_CreateString("the server is stopping; the action may still "
-	    "finish (see GET /api/actions/ID later)")) != 1) {
+	        cJSON_CreateString(
+	            "the server is stopping; the action may still "
+	            "finish (see GET /api/actions/ID later)")) != 1) {
 		cJSON_Delete(doc);
 		doc = NULL;
 	}
@@ -368,7 +384,8 @@ api_action_get(struct api *api, const char *id, struct api_answer *ans)
 	char esc[96];
 
 	if (!text_is_hex(id, ACTIONS_ID_LEN)) {
-		api_answer_error(ans, 400, "action id \"%s\" is not 32 "
+		api_answer_error(ans, 400,
+		    "action id \"%s\" is not 32 "
 		    "lowercase hex digits",
 		    text_escape_str(id, esc, sizeof(esc)));
 		return;
@@ -379,8 +396,10 @@ api_action_get(struct api *api, const char *id, struct api_answer *ans)
 		return;
 	}
 	if (api->actions == NULL || actions_get(api->actions, id, a) != 0)
-		api_answer_error(ans, 404, "no action %s (unknown, or finished "
-		    "over an hour ago: see the audit log)", id);
+		api_answer_error(ans, 404,
+		    "no action %s (unknown, or finished "
+		    "over an hour ago: see the audit log)",
+		    id);
 	else
 		api_answer_json(ans, 200, actions_info_json(a));
 	free(a);

@@ -29,9 +29,9 @@
 /* A bounded line reader over a file descriptor. */
 struct lines {
 	int fd;
-	char *buf;                     /* AUDIT_LINE_MAX bytes */
-	size_t pos, len;               /* unread bytes are buf[pos..len) */
-	off_t base;                    /* file offset of buf[0] */
+	char *buf;       /* AUDIT_LINE_MAX bytes */
+	size_t pos, len; /* unread bytes are buf[pos..len) */
+	off_t base;      /* file offset of buf[0] */
 	bool eof;
 };
 
@@ -39,8 +39,10 @@ static int
 lines_seek(struct lines *lr, off_t off, struct err_msg *msg)
 {
 	if (lseek(lr->fd, off, SEEK_SET) == (off_t)-1)
-		return err_set(msg, SIGNET_ERR_IO, "cannot seek in the audit "
-		    "log: %s", strerror(errno));
+		return err_set(msg, SIGNET_ERR_IO,
+		    "cannot seek in the audit "
+		    "log: %s",
+		    strerror(errno));
 	lr->pos = lr->len = 0;
 	lr->base = off;
 	lr->eof = false;
@@ -76,15 +78,18 @@ lines_next(struct lines *lr, const char **line, size_t *n, off_t *start,
 			lr->pos = 0;
 		}
 		if (lr->len == AUDIT_LINE_MAX)
-			return err_set(msg, SIGNET_ERR_TOO_LARGE, "audit log "
+			return err_set(msg, SIGNET_ERR_TOO_LARGE,
+			    "audit log "
 			    "line at byte %lld is over %d bytes",
 			    (long long)lr->base, AUDIT_LINE_MAX);
 		got = read(lr->fd, lr->buf + lr->len, AUDIT_LINE_MAX - lr->len);
 		if (got < 0) {
 			if (errno == EINTR)
 				continue;
-			return err_set(msg, SIGNET_ERR_IO, "cannot read the "
-			    "audit log: %s", strerror(errno));
+			return err_set(msg, SIGNET_ERR_IO,
+			    "cannot read the "
+			    "audit log: %s",
+			    strerror(errno));
 		}
 		if (got == 0)
 			lr->eof = true;
@@ -108,8 +113,7 @@ line_seq(const char *line, size_t n, uint64_t *seq)
 			return false;
 		v = v * 10 + (uint64_t)(line[i] - '0');
 	}
-	if (i == k || i >= n || line[i] != ',' ||
-	    (line[k] == '0' && i - k > 1))
+	if (i == k || i >= n || line[i] != ',' || (line[k] == '0' && i - k > 1))
 		return false;
 	*seq = v;
 	return true;
@@ -158,9 +162,8 @@ find_start(struct lines *lr, off_t size, uint64_t after, off_t *out,
 /* Pages through one file from where find_start puts it (first only). */
 static int
 page_file(struct lines *lr, off_t size, bool first, bool has_after,
-    uint64_t after, size_t limit, size_t max_bytes, cJSON *arr,
-    size_t *count, size_t *bytes, bool *full, const char *name,
-    struct err_msg *msg)
+    uint64_t after, size_t limit, size_t max_bytes, cJSON *arr, size_t *count,
+    size_t *bytes, bool *full, const char *name, struct err_msg *msg)
 {
 	struct audit_record rec;
 	off_t from = 0, start;
@@ -189,15 +192,15 @@ page_file(struct lines *lr, off_t size, bool first, bool has_after,
 		if (has_after && line_seq(line, n, &seq) && seq <= after)
 			continue;
 		if (*count > 0 && n > max_bytes - *bytes) {
-			*full = true;   /* no later record may skip this one */
+			*full = true; /* no later record may skip this one */
 			break;
 		}
 		r = audit_parse_line(line, n, &rec, &pm);
 		if (r != 0) {
 			r = err_set(msg, SIGNET_ERR_FORMAT,
 			    "audit log %s: line at byte %lld does not parse "
-			    "(%s); run signetctl audit verify", name,
-			    (long long)start, pm.text);
+			    "(%s); run signetctl audit verify",
+			    name, (long long)start, pm.text);
 			goto out;
 		}
 		if (has_after && rec.seq <= after) {
@@ -248,7 +251,7 @@ earlier_files(struct lines *lr, const char *path, bool has_after,
 	if (audit_parse_line(line, n, &rec, &sub) != 0 ||
 	    audit_link_parse(&rec, &link, &sub) != 0 ||
 	    (has_after && rec.seq <= after + 1)) {
-		r = 0;  /* not rotated into, or nothing wanted before it */
+		r = 0; /* not rotated into, or nothing wanted before it */
 		goto out;
 	}
 	slash = strrchr(path, '/');
@@ -260,10 +263,10 @@ earlier_files(struct lines *lr, const char *path, bool has_after,
 	}
 	memcpy(prev, path, dlen);
 	memcpy(prev + dlen, link.previous, strlen(link.previous) + 1);
-	r = audit_chain_files(prev, INT64_MIN, has_after ? after + 1 : 0,
-	    files, nfiles, missing, msg);
+	r = audit_chain_files(prev, INT64_MIN, has_after ? after + 1 : 0, files,
+	    nfiles, missing, msg);
 	if (r == SIGNET_ERR_NOT_FOUND)
-		r = 0;  /* archived away: serve what is here */
+		r = 0; /* archived away: serve what is here */
 out:
 	free(prev);
 	audit_record_free(&rec);
@@ -271,8 +274,8 @@ out:
 }
 
 int
-api_audit_page(const char *path, bool has_after, uint64_t after,
-    size_t limit, size_t max_bytes, cJSON **out, struct err_msg *msg)
+api_audit_page(const char *path, bool has_after, uint64_t after, size_t limit,
+    size_t max_bytes, cJSON **out, struct err_msg *msg)
 {
 	struct lines lr = { .fd = -1 }, er = { .fd = -1 };
 	cJSON *root = NULL, *arr;
@@ -285,13 +288,14 @@ api_audit_page(const char *path, bool has_after, uint64_t after,
 	*out = NULL;
 	lr.fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (lr.fd < 0) {
-		r = err_set(msg, errno == ENOENT ? SIGNET_ERR_NOT_FOUND :
-		    SIGNET_ERR_IO, "cannot open the audit log: %s",
-		    strerror(errno));
+		r = err_set(msg,
+		    errno == ENOENT ? SIGNET_ERR_NOT_FOUND : SIGNET_ERR_IO,
+		    "cannot open the audit log: %s", strerror(errno));
 		goto out;
 	}
 	if (fstat(lr.fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		r = err_set(msg, SIGNET_ERR_IO, "the audit log is not a "
+		r = err_set(msg, SIGNET_ERR_IO,
+		    "the audit log is not a "
 		    "regular file");
 		goto out;
 	}
@@ -309,14 +313,14 @@ api_audit_page(const char *path, bool has_after, uint64_t after,
 	for (k = 0; k < nfiles && count < limit && !full; k++) {
 		er.fd = open(files[k], O_RDONLY | O_CLOEXEC | O_NOCTTY);
 		if (er.fd < 0 || fstat(er.fd, &est) != 0) {
-			r = err_set(msg, SIGNET_ERR_IO, "cannot open the "
-			    "rotated audit log %s: %s", files[k],
-			    strerror(errno));
+			r = err_set(msg, SIGNET_ERR_IO,
+			    "cannot open the "
+			    "rotated audit log %s: %s",
+			    files[k], strerror(errno));
 			goto out;
 		}
-		r = page_file(&er, est.st_size, k == 0, has_after, after,
-		    limit, max_bytes, arr, &count, &bytes, &full, files[k],
-		    msg);
+		r = page_file(&er, est.st_size, k == 0, has_after, after, limit,
+		    max_bytes, arr, &count, &bytes, &full, files[k], msg);
 		(void)close(er.fd);
 		er.fd = -1;
 		if (r != 0)

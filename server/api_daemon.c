@@ -72,8 +72,9 @@ api_conn_notify(void *cls, struct MHD_Connection *conn, void **socket_ctx,
 		goto out;
 	}
 	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-	for (i = 0; ci != NULL && i < sizeof(api->slots) /
-	    sizeof(api->slots[0]); i++) {
+	for (i = 0;
+	     ci != NULL && i < sizeof(api->slots) / sizeof(api->slots[0]);
+	     i++) {
 		if (api->slots[i].used)
 			continue;
 		api->slots[i].used = true;
@@ -102,7 +103,7 @@ api_watchdog(void *arg)
 		int64_t now = clock_mono_ms();
 
 		for (i = 0; i < sizeof(api->slots) / sizeof(api->slots[0]);
-		    i++) {
+		     i++) {
 			struct api_slot *s = &api->slots[i];
 
 			if (!s->used || s->cut || s->deadline_ms == 0 ||
@@ -112,7 +113,8 @@ api_watchdog(void *arg)
 			(void)shutdown(s->fd, SHUT_RDWR);
 			s->cut = true;
 			log_info("api: cut a connection that did not complete "
-			    "its request in time fd=%d", s->fd);
+			         "its request in time fd=%d",
+			    s->fd);
 		}
 		if (api->actions != NULL) {
 			size_t n;
@@ -142,8 +144,7 @@ api_watchdog(void *arg)
 }
 
 /* libmicrohttpd's own messages, to our log (escaped, one line each). */
-__attribute__((format(printf, 2, 0)))
-static void
+__attribute__((format(printf, 2, 0))) static void
 api_mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	struct api *api = cls;
@@ -197,8 +198,8 @@ parse_listen(const char *listen, struct sockaddr_storage *ss,
 		port = close + 2;
 	} else {
 		colon = strrchr(listen, ':');
-		if (colon == NULL || memchr(listen, ':',
-		    (size_t)(colon - listen)) != NULL)
+		if (colon == NULL ||
+		    memchr(listen, ':', (size_t)(colon - listen)) != NULL)
 			goto bad;
 		hlen = (size_t)(colon - listen);
 		memcpy(host, listen, hlen < sizeof(host) ? hlen : 0);
@@ -216,28 +217,31 @@ parse_listen(const char *listen, struct sockaddr_storage *ss,
 	if (e != 0 || res == NULL || res->ai_addrlen > sizeof(*ss)) {
 		if (res != NULL)
 			freeaddrinfo(res);
-		return err_set(msg, SIGNET_ERR_INVALID_ARG, "api listen "
-		    "address \"%s\": %s", esc, e != 0 ? gai_strerror(e) :
-		    "no address");
+		return err_set(msg, SIGNET_ERR_INVALID_ARG,
+		    "api listen "
+		    "address \"%s\": %s",
+		    esc, e != 0 ? gai_strerror(e) : "no address");
 	}
 	memset(ss, 0, sizeof(*ss));
 	memcpy(ss, res->ai_addr, res->ai_addrlen);
 	freeaddrinfo(res);
 	return 0;
 bad:
-	return err_set(msg, SIGNET_ERR_INVALID_ARG, "api listen address "
-	    "\"%s\" is not HOST:PORT or [IPV6]:PORT", esc);
+	return err_set(msg, SIGNET_ERR_INVALID_ARG,
+	    "api listen address "
+	    "\"%s\" is not HOST:PORT or [IPV6]:PORT",
+	    esc);
 }
 
 static uint16_t
 listen_port(const struct sockaddr_storage *ss)
 {
 	if (ss->ss_family == AF_INET)
-		return ntohs(((const struct sockaddr_in *)(const void *)ss)->
-		    sin_port);
+		return ntohs(
+		    ((const struct sockaddr_in *)(const void *)ss)->sin_port);
 	if (ss->ss_family == AF_INET6)
-		return ntohs(((const struct sockaddr_in6 *)(const void *)ss)->
-		    sin6_port);
+		return ntohs(
+		    ((const struct sockaddr_in6 *)(const void *)ss)->sin6_port);
 	return 0;
 }
 
@@ -246,8 +250,8 @@ api_start(struct server_ctx *ctx, const char *listen, const char *cert_path,
     const char *key_path, const char *ca_path, struct api **out,
     struct err_msg *msg)
 {
-	return api_start_relay(ctx, listen, cert_path, key_path, ca_path,
-	    NULL, out, msg);
+	return api_start_relay(ctx, listen, cert_path, key_path, ca_path, NULL,
+	    out, msg);
 }
 
 int
@@ -267,13 +271,16 @@ api_start_relay(struct server_ctx *ctx, const char *listen,
 		*out = NULL;
 	if (ctx == NULL || listen == NULL || cert_path == NULL ||
 	    key_path == NULL || ca_path == NULL || out == NULL)
-		return err_set(msg, SIGNET_ERR_INVALID_ARG, "api_start: NULL "
+		return err_set(msg, SIGNET_ERR_INVALID_ARG,
+		    "api_start: NULL "
 		    "argument");
 	if (relay != NULL && (relay->actions == NULL || relay->hub == NULL))
-		return err_set(msg, SIGNET_ERR_INVALID_ARG, "api_start: "
+		return err_set(msg, SIGNET_ERR_INVALID_ARG,
+		    "api_start: "
 		    "incomplete action relay");
 	if (sodium_init() < 0)
-		return err_set(msg, SIGNET_ERR_CRYPTO, "cannot initialise "
+		return err_set(msg, SIGNET_ERR_CRYPTO,
+		    "cannot initialise "
 		    "libsodium");
 	r = parse_listen(listen, &ss, msg);
 	if (r != 0)
@@ -309,7 +316,8 @@ api_start_relay(struct server_ctx *ctx, const char *listen,
 		goto out;
 	}
 	r = pthread_condattr_setclock(&ca_attr, CLOCK_MONOTONIC) == 0 &&
-	    pthread_cond_init(&api->cv, &ca_attr) == 0 ? 0 :
+	        pthread_cond_init(&api->cv, &ca_attr) == 0 ?
+	    0 :
 	    SIGNET_ERR_INTERNAL;
 	(void)pthread_condattr_destroy(&ca_attr);
 	if (r != 0) {
@@ -318,7 +326,8 @@ api_start_relay(struct server_ctx *ctx, const char *listen,
 	}
 	api->cv_ready = true;
 	if (pthread_create(&api->watchdog, NULL, api_watchdog, api) != 0) {
-		r = err_set(msg, SIGNET_ERR_INTERNAL, "cannot start the API "
+		r = err_set(msg, SIGNET_ERR_INTERNAL,
+		    "cannot start the API "
 		    "watchdog thread");
 		goto out;
 	}
@@ -332,20 +341,17 @@ api_start_relay(struct server_ctx *ctx, const char *listen,
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	api->daemon = MHD_start_daemon(flags, listen_port(&ss), NULL, NULL,
-	    api_access, api,
-	    MHD_OPTION_EXTERNAL_LOGGER, api_mhd_log, api,
+	    api_access, api, MHD_OPTION_EXTERNAL_LOGGER, api_mhd_log, api,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-	    MHD_OPTION_HTTPS_MEM_CERT, cert,
-	    MHD_OPTION_HTTPS_MEM_KEY, key,
-	    MHD_OPTION_HTTPS_MEM_TRUST, ca,
-	    MHD_OPTION_HTTPS_PRIORITIES, API_TLS_PRIORITIES_DEFAULT,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)API_CONNECTION_LIMIT,
+	    MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_HTTPS_MEM_KEY, key,
+	    MHD_OPTION_HTTPS_MEM_TRUST, ca, MHD_OPTION_HTTPS_PRIORITIES,
+	    API_TLS_PRIORITIES_DEFAULT, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned int)API_CONNECTION_LIMIT,
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)API_PER_IP_LIMIT,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)API_CONNECTION_TIMEOUT,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)API_CONNECTION_MEMORY,
-	    MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
-	    MHD_OPTION_URI_LOG_CALLBACK, api_uri_log, api,
-	    MHD_OPTION_NOTIFY_COMPLETED, api_completed, api,
+	    MHD_OPTION_STRICT_FOR_CLIENT, (int)1, MHD_OPTION_URI_LOG_CALLBACK,
+	    api_uri_log, api, MHD_OPTION_NOTIFY_COMPLETED, api_completed, api,
 	    MHD_OPTION_NOTIFY_CONNECTION, api_conn_notify, api,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)API_THREADS,
 	    MHD_OPTION_END);
@@ -357,11 +363,14 @@ api_start_relay(struct server_ctx *ctx, const char *listen,
 	(void)pthread_mutex_unlock(&api->mu);
 	if (api->daemon == NULL) {
 		const char *why = api->start_error[0] != '\0' ?
-		    api->start_error : "address in use, or a bad certificate "
+		    api->start_error :
+		    "address in use, or a bad certificate "
 		    "or key?";
 
-		r = err_set(msg, SIGNET_ERR_IO, "cannot start the operator API "
-		    "on %s: %s", listen, why);
+		r = err_set(msg, SIGNET_ERR_IO,
+		    "cannot start the operator API "
+		    "on %s: %s",
+		    listen, why);
 		goto out;
 	}
 	log_info("api: listening on %s port=%u", listen, api_port(api));

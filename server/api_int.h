@@ -72,9 +72,9 @@ struct api_wait {
 /* One tracked connection, for the deadline watchdog. */
 struct api_slot {
 	bool used;
-	bool cut;                      /* shut down by the watchdog */
+	bool cut; /* shut down by the watchdog */
 	int fd;
-	int64_t deadline_ms;           /* monotonic; 0: none */
+	int64_t deadline_ms; /* monotonic; 0: none */
 	/*
 	 * The last verdict on this connection's client certificate (MHD's
 	 * thread only): reused while the certificate (by SHA-256), the
@@ -83,30 +83,30 @@ struct api_slot {
 	 * and two signature checks) on every request. A SIGHUP swaps the
 	 * store, and the next request is verified afresh.
 	 */
-	struct identity_store *auth_store;   /* a reference, or NULL */
+	struct identity_store *auth_store; /* a reference, or NULL */
 	unsigned char auth_sha[32];
 	struct identity auth_id;
 };
 
 struct api {
-	struct server_ctx *ctx;        /* borrowed */
+	struct server_ctx *ctx; /* borrowed */
 	struct MHD_Daemon *daemon;
-	pthread_mutex_t mu;            /* guards slots, stopping */
+	pthread_mutex_t mu; /* guards slots, stopping */
 	pthread_cond_t cv;
 	bool mu_ready, cv_ready, watchdog_running, stopping;
-	bool starting;                 /* MHD_start_daemon running */
+	bool starting; /* MHD_start_daemon running */
 	pthread_t watchdog;
 	struct api_slot slots[API_CONNECTION_LIMIT + 8];
-	char start_error[600];         /* libmicrohttpd's messages at start */
+	char start_error[600]; /* libmicrohttpd's messages at start */
 
 	/* The action relay (NULL: POST .../actions answers 503). */
-	struct actions *actions;       /* borrowed */
-	struct hub *hub;               /* borrowed */
+	struct actions *actions; /* borrowed */
+	struct hub *hub;         /* borrowed */
 	/* Under mu: suspended requests, and those resumed but not done. */
 	struct api_wait waits[API_WAITS_MAX];
 	uint64_t next_token;
 	size_t outstanding;
-	bool relay_stopping;           /* api_stop began: no new waits */
+	bool relay_stopping; /* api_stop began: no new waits */
 	/* Under mu: the refusal audit's rate limit (api_refusal.c). */
 	struct ratelimit refusal_rl;
 	uint64_t refusal_suppressed;
@@ -117,24 +117,24 @@ struct api_answer {
 	unsigned status;
 	char *body;
 	size_t len;
-	const char *ctype;             /* static string */
-	const char *allow;             /* "Allow:" value (405), or NULL */
-	char location[64];             /* "Location:" value, or "" */
+	const char *ctype; /* static string */
+	const char *allow; /* "Allow:" value (405), or NULL */
+	char location[64]; /* "Location:" value, or "" */
 };
 
 /* What api_route decided about a POST that needs its body read. */
 struct api_post {
-	bool is_action;                /* the route is POST .../actions */
+	bool is_action; /* the route is POST .../actions */
 	bool want_body;
-	char container[72];            /* the {id} of the path, checked */
-	char target[72];               /* the {id} as given, escaped */
-	int wait_s;                    /* 0..API_ACTION_WAIT_MAX */
+	char container[72]; /* the {id} of the path, checked */
+	char target[72];    /* the {id} as given, escaped */
+	int wait_s;         /* 0..API_ACTION_WAIT_MAX */
 };
 
 /* What api_action_post wants done once it answered nothing yet. */
 struct api_pending {
-	bool suspend;                  /* wait for action_id to end */
-	bool recorded;                 /* action.requested is in the log */
+	bool suspend;  /* wait for action_id to end */
+	bool recorded; /* action.requested is in the log */
 	char action_id[33];
 	/* The body's action and reason, once they passed their checks. */
 	char action[16];
@@ -164,21 +164,21 @@ enum MHD_Result api_access(void *cls, struct MHD_Connection *conn,
 
 /* A refused request, for its audit record (api_refusal.c). */
 struct api_refusal {
-	const char *event;             /* auth.rejected or action.refused */
-	const char *reason;            /* auth.rejected: no_cert, ... */
-	const char *name_key;          /* "requested_by", "name" */
-	const char *name, *role;       /* the client, once known; or NULL */
-	const char *addr;              /* "ADDR:PORT" (netaddr.h) */
-	const char *method, *target;   /* escaped */
-	const char *container;         /* action.refused: as given, escaped */
-	const char *action, *action_reason;  /* when the body had them */
+	const char *event;           /* auth.rejected or action.refused */
+	const char *reason;          /* auth.rejected: no_cert, ... */
+	const char *name_key;        /* "requested_by", "name" */
+	const char *name, *role;     /* the client, once known; or NULL */
+	const char *addr;            /* "ADDR:PORT" (netaddr.h) */
+	const char *method, *target; /* escaped */
+	const char *container;       /* action.refused: as given, escaped */
+	const char *action, *action_reason; /* when the body had them */
 };
 
 /* A request target split and percent-decoded (api_url.c). */
 struct api_url {
-	char *seg[API_SEGMENTS_MAX];   /* path segments, decoded */
+	char *seg[API_SEGMENTS_MAX]; /* path segments, decoded */
 	size_t nseg;
-	char *key[API_PARAMS_MAX];     /* query parameters, decoded */
+	char *key[API_PARAMS_MAX]; /* query parameters, decoded */
 	char *val[API_PARAMS_MAX];
 	size_t nparam;
 	char buf[API_URL_MAX + API_SEGMENTS_MAX + 2 * API_PARAMS_MAX + 2];
@@ -187,12 +187,12 @@ struct api_url {
 /* What the access handler learnt about a request before routing. */
 struct api_request_info {
 	const char *method;
-	const char *raw_uri;           /* NULL when over API_URL_MAX */
+	const char *raw_uri; /* NULL when over API_URL_MAX */
 	size_t raw_len;
 	bool has_body;
-	const char *content_type;      /* header value, or NULL */
-	const char *content_length;    /* header value, or NULL */
-	const struct identity *peer;   /* verified */
+	const char *content_type;    /* header value, or NULL */
+	const char *content_length;  /* header value, or NULL */
+	const struct identity *peer; /* verified */
 };
 
 /*
@@ -245,8 +245,7 @@ void api_action_post(struct api *api, const struct api_post *post,
  * FAILURE/REJECTED, 503 UNDELIVERED (or still PENDING: stopping), 504
  * TIMEOUT; the body is the action (GET /api/actions/{id}).
  */
-void api_action_answer(struct api *api, const char *id,
-    struct api_answer *ans);
+void api_action_answer(struct api *api, const char *id, struct api_answer *ans);
 
 /* GET /api/actions/{id} (api_actions.c). */
 void api_action_get(struct api *api, const char *id, struct api_answer *ans);
@@ -260,8 +259,8 @@ void api_refusal_audit(struct api *api, const struct api_refusal *r,
     const struct api_answer *ans);
 
 /* Fills ans with {"error":TEXT} (TEXT from fmt) and status. */
-void api_answer_error(struct api_answer *ans, unsigned status,
-    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void api_answer_error(struct api_answer *ans, unsigned status, const char *fmt,
+    ...) __attribute__((format(printf, 3, 4)));
 
 /* Fills ans with doc serialised (and deletes doc); 500 on failure. */
 void api_answer_json(struct api_answer *ans, unsigned status, cJSON *doc);

@@ -49,8 +49,8 @@ answer_error(const struct api_answer *ans, char *out, size_t size)
 	if (ans->body == NULL || ans->len == 0)
 		return;
 	doc = cJSON_ParseWithLength(ans->body, ans->len);
-	e = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc,
-	    "error"));
+	e = cJSON_GetStringValue(
+	    cJSON_GetObjectItemCaseSensitive(doc, "error"));
 	if (e != NULL)
 		(void)snprintf(out, size, "%s", e);
 	cJSON_Delete(doc);
@@ -78,16 +78,16 @@ api_refusal_audit(struct api *api, const struct api_refusal *r,
 	answer_error(ans, error, sizeof(error));
 	d = cJSON_CreateObject();
 	ok = d != NULL && put(d, "listener", "api") &&
-	    put(d, "reason", r->reason) &&
-	    put(d, r->name_key, r->name) && put(d, "role", r->role) &&
-	    put(d, "peer", r->addr) && put(d, "method", r->method) &&
-	    put(d, "target", r->target) &&
+	    put(d, "reason", r->reason) && put(d, r->name_key, r->name) &&
+	    put(d, "role", r->role) && put(d, "peer", r->addr) &&
+	    put(d, "method", r->method) && put(d, "target", r->target) &&
 	    put(d, "container", r->container) &&
 	    put(d, "action_name", r->action) &&
 	    put(d, "action_reason", r->action_reason) &&
-	    cJSON_AddNumberToObject(d, "status", (double)ans->status) !=
-	    NULL && put(d, "error", error) &&
-	    (skipped == 0 || cJSON_AddNumberToObject(d, "suppressed",
-	    (double)skipped) != NULL);
+	    cJSON_AddNumberToObject(d, "status", (double)ans->status) != NULL &&
+	    put(d, "error", error) &&
+	    (skipped == 0 ||
+	        cJSON_AddNumberToObject(d, "suppressed", (double)skipped) !=
+	            NULL);
 	(void)audit_event(api->ctx->audit, r->event, SERVER_ACTOR, d, ok);
 }

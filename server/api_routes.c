@@ -24,25 +24,24 @@ typedef void (*api_handler)(struct api *api, const struct api_url *u,
     struct api_answer *ans);
 
 struct api_route_def {
-	const char *seg0, *seg1;       /* NULL: segment absent */
-	size_t nseg;                   /* 3: seg[2] is a parameter */
-	bool any_client;               /* agents too, not only people */
-	const char *const *params;     /* allowed query parameters */
-	api_handler fn;                /* NULL: the POST route */
-	const char *seg3;              /* 4 segments: seg[3] must be this */
+	const char *seg0, *seg1;   /* NULL: segment absent */
+	size_t nseg;               /* 3: seg[2] is a parameter */
+	bool any_client;           /* agents too, not only people */
+	const char *const *params; /* allowed query parameters */
+	api_handler fn;            /* NULL: the POST route */
+	const char *seg3;          /* 4 segments: seg[3] must be this */
 };
 
 /* dockerd's container states (State in GET /containers/json). */
-static const char *const docker_states[] = { "created", "restarting",
-	"running", "removing", "paused", "exited", "dead", NULL };
+static const char *const docker_states[] = { "created", "restarting", "running",
+	"removing", "paused", "exited", "dead", NULL };
 
 static const char *const containers_params[] = { "host", "state", NULL };
 static const char *const audit_params[] = { "after", "limit", NULL };
 static const char *const action_params[] = { "wait", NULL };
 
 void
-api_answer_error(struct api_answer *ans, unsigned status, const char *fmt,
-    ...)
+api_answer_error(struct api_answer *ans, unsigned status, const char *fmt, ...)
 {
 	char text[ERR_MSG_MAX + 128];
 	cJSON *doc;
@@ -148,13 +147,15 @@ route_containers(struct api *api, const struct api_url *u,
 	cJSON *doc;
 
 	if (host != NULL && !text_valid_name(host)) {
-		api_answer_error(ans, 400, "host \"%s\" is not a valid host id "
+		api_answer_error(ans, 400,
+		    "host \"%s\" is not a valid host id "
 		    "([a-z0-9][a-z0-9._-]{0,62})",
 		    text_escape_str(host, esc, sizeof(esc)));
 		return;
 	}
 	if (state != NULL && !known_state(state)) {
-		api_answer_error(ans, 400, "state \"%s\" is not one of "
+		api_answer_error(ans, 400,
+		    "state \"%s\" is not one of "
 		    "created, restarting, running, removing, paused, exited, "
 		    "dead",
 		    text_escape_str(state, esc, sizeof(esc)));
@@ -174,18 +175,18 @@ route_container(struct api *api, const struct api_url *u,
 	struct registry_container found;
 	char esc[96];
 
-	switch (registry_find_container(api->ctx->registry, u->seg[2],
-	    &found)) {
-	case REGISTRY_FOUND:
-		api_answer_json(ans, 200, found.row);
-		return;
+	switch (
+	    registry_find_container(api->ctx->registry, u->seg[2], &found)) {
+	case REGISTRY_FOUND: api_answer_json(ans, 200, found.row); return;
 	case REGISTRY_AMBIGUOUS:
-		api_answer_error(ans, 409, "container id prefix \"%s\" matches "
+		api_answer_error(ans, 409,
+		    "container id prefix \"%s\" matches "
 		    "more than one container; give more digits",
 		    text_escape_str(u->seg[2], esc, sizeof(esc)));
 		return;
 	case REGISTRY_BAD_ID:
-		api_answer_error(ans, 400, "container id \"%s\" is not 12 to "
+		api_answer_error(ans, 400,
+		    "container id \"%s\" is not 12 to "
 		    "64 lowercase hex digits",
 		    text_escape_str(u->seg[2], esc, sizeof(esc)));
 		return;
@@ -211,15 +212,18 @@ route_audit(struct api *api, const struct api_url *u, struct api_answer *ans)
 	err_clear(&msg);
 	if (after_s != NULL &&
 	    text_to_int64(after_s, 0, JSONX_INT_MAX, &after) != 0) {
-		api_answer_error(ans, 400, "after \"%s\" is not a record "
+		api_answer_error(ans, 400,
+		    "after \"%s\" is not a record "
 		    "sequence number (0 to %lld)",
 		    text_escape_str(after_s, esc, sizeof(esc)), JSONX_INT_MAX);
 		return;
 	}
-	if (limit_s != NULL && text_to_int64(limit_s, 1, API_AUDIT_LIMIT_MAX,
-	    &limit) != 0) {
-		api_answer_error(ans, 400, "limit \"%s\" is not a number from "
-		    "1 to %d", text_escape_str(limit_s, esc, sizeof(esc)),
+	if (limit_s != NULL &&
+	    text_to_int64(limit_s, 1, API_AUDIT_LIMIT_MAX, &limit) != 0) {
+		api_answer_error(ans, 400,
+		    "limit \"%s\" is not a number from "
+		    "1 to %d",
+		    text_escape_str(limit_s, esc, sizeof(esc)),
 		    API_AUDIT_LIMIT_MAX);
 		return;
 	}
@@ -297,17 +301,20 @@ route_action_post(struct api *api, const struct api_request_info *rq,
 	err_clear(&msg);
 	if (rq->peer->role != IDENTITY_ROLE_OPERATOR) {
 		metrics_inc(api->ctx->metrics, M_API_FORBIDDEN);
-		api_answer_error(ans, 403, "role %s may not request actions; "
-		    "operators only", identity_role_name(rq->peer->role));
+		api_answer_error(ans, 403,
+		    "role %s may not request actions; "
+		    "operators only",
+		    identity_role_name(rq->peer->role));
 		return;
 	}
 	if (api_url_only_params(u, action_params, &msg) != 0) {
 		api_answer_error(ans, 400, "%s", msg.text);
 		return;
 	}
-	if (wait_s != NULL && text_to_int64(wait_s, 0, API_ACTION_WAIT_MAX,
-	    &wait) != 0) {
-		api_answer_error(ans, 400, "wait \"%s\" is not a number of "
+	if (wait_s != NULL &&
+	    text_to_int64(wait_s, 0, API_ACTION_WAIT_MAX, &wait) != 0) {
+		api_answer_error(ans, 400,
+		    "wait \"%s\" is not a number of "
 		    "seconds from 0 to %d",
 		    text_escape_str(wait_s, esc, sizeof(esc)),
 		    API_ACTION_WAIT_MAX);
@@ -315,13 +322,14 @@ route_action_post(struct api *api, const struct api_request_info *rq,
 	}
 	if (rq->content_length != NULL &&
 	    (text_to_int64(rq->content_length, 0, JSONX_INT_MAX, &clen) != 0 ||
-	    clen > API_BODY_MAX)) {
+	        clen > API_BODY_MAX)) {
 		api_answer_error(ans, 413, "request body over %d bytes",
 		    API_BODY_MAX);
 		return;
 	}
 	if (strlen(u->seg[2]) >= sizeof(post->container)) {
-		api_answer_error(ans, 400, "container id \"%s\" is not 12 to "
+		api_answer_error(ans, 400,
+		    "container id \"%s\" is not 12 to "
 		    "64 lowercase hex digits",
 		    text_escape_str(u->seg[2], esc, sizeof(esc)));
 		return;
@@ -343,8 +351,10 @@ api_route(struct api *api, const struct api_request_info *rq,
 	err_clear(&msg);
 	memset(post, 0, sizeof(*post));
 	if (rq->raw_uri == NULL) {
-		api_answer_error(ans, 414, "request target longer than %d "
-		    "bytes", API_URL_MAX);
+		api_answer_error(ans, 414,
+		    "request target longer than %d "
+		    "bytes",
+		    API_URL_MAX);
 		return;
 	}
 	u = malloc(sizeof(*u));
@@ -366,8 +376,10 @@ api_route(struct api *api, const struct api_request_info *rq,
 	}
 	if ((rt == NULL || !rt->any_client) && !person(rq->peer->role)) {
 		metrics_inc(api->ctx->metrics, M_API_FORBIDDEN);
-		api_answer_error(ans, 403, "role %s may only use /healthz and "
-		    "/metrics", identity_role_name(rq->peer->role));
+		api_answer_error(ans, 403,
+		    "role %s may only use /healthz and "
+		    "/metrics",
+		    identity_role_name(rq->peer->role));
 		goto out;
 	}
 	if (rt == NULL) {
@@ -376,7 +388,8 @@ api_route(struct api *api, const struct api_request_info *rq,
 	}
 	if (rt->fn == NULL) {
 		if (strcmp(rq->method, "POST") != 0) {
-			api_answer_error(ans, 405, "method not allowed here; "
+			api_answer_error(ans, 405,
+			    "method not allowed here; "
 			    "use POST");
 			ans->allow = "POST";
 			goto out;
@@ -390,7 +403,8 @@ api_route(struct api *api, const struct api_request_info *rq,
 		goto out;
 	}
 	if (rq->has_body) {
-		api_answer_error(ans, 400, "a GET request may not carry a "
+		api_answer_error(ans, 400,
+		    "a GET request may not carry a "
 		    "body");
 		goto out;
 	}

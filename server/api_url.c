@@ -53,8 +53,8 @@ decode(const char *in, size_t len, bool plus, char *out, size_t outsize,
 			if (hi < 0 || lo < 0)
 				return err_set(msg, SIGNET_ERR_FORMAT,
 				    "malformed percent-encoding in %s \"%s\"",
-				    what, text_escape(in, len, esc,
-				    sizeof(esc)));
+				    what,
+				    text_escape(in, len, esc, sizeof(esc)));
 			c = (unsigned char)(hi << 4 | lo);
 			i += 2;
 		} else if (c == '+' && plus) {
@@ -86,7 +86,7 @@ parse_path(const char *p, size_t len, struct api_url *u, size_t *off,
 		return err_set(msg, SIGNET_ERR_FORMAT,
 		    "request target must be a path starting with \"/\"");
 	if (len == 1)
-		return 0;                      /* "/": no segments */
+		return 0; /* "/": no segments */
 	while (i <= len) {
 		const char *s = p + i;
 		const char *slash = memchr(s, '/', len - i);
@@ -100,8 +100,7 @@ parse_path(const char *p, size_t len, struct api_url *u, size_t *off,
 			    "trailing \"/\")");
 		if (u->nseg == API_SEGMENTS_MAX)
 			return err_set(msg, SIGNET_ERR_TOO_LARGE,
-			    "path has more than %d segments",
-			    API_SEGMENTS_MAX);
+			    "path has more than %d segments", API_SEGMENTS_MAX);
 		seg = u->buf + *off;
 		r = decode(s, n, false, u->buf, sizeof(u->buf), off,
 		    "path segment", msg);

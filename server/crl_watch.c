@@ -11,7 +11,8 @@
 #include "text.h"
 
 /* How to renew, said in every warning and error. */
-#define CRL_RENEW_HOW "signet-pki crl, install the new crl.pem here, " \
+#define CRL_RENEW_HOW                                                          \
+	"signet-pki crl, install the new crl.pem here, "                       \
 	"then SIGHUP the server (systemctl reload signet-server)"
 
 void
@@ -71,22 +72,24 @@ crl_watch_check(struct crl_watch *w, const char *path, int64_t last_update,
 		switch (state) {
 		case IDENTITY_CRL_VALID:
 			log_info("%s: CRL %s valid until %s (in %s)", when, esc,
-			    date, left_text(next_update - now, left,
-			    sizeof(left)));
+			    date,
+			    left_text(next_update - now, left, sizeof(left)));
 			level = LOG_LVL_INFO;
 			break;
 		case IDENTITY_CRL_EXPIRING:
 			log_warn("%s: CRL %s expires at %s (in %s): renew it "
-			    "before then (" CRL_RENEW_HOW "), or every agent, "
-			    "operator and auditor will be refused", when, esc,
-			    date, left_text(next_update - now, left,
-			    sizeof(left)));
+			         "before then (" CRL_RENEW_HOW
+			         "), or every agent, "
+			         "operator and auditor will be refused",
+			    when, esc, date,
+			    left_text(next_update - now, left, sizeof(left)));
 			level = LOG_LVL_WARN;
 			break;
 		case IDENTITY_CRL_EXPIRED:
 			log_error("%s: CRL %s expired at %s: every agent, "
-			    "operator and auditor is refused until it is "
-			    "renewed (" CRL_RENEW_HOW ")", when, esc, date);
+			          "operator and auditor is refused until it is "
+			          "renewed (" CRL_RENEW_HOW ")",
+			    when, esc, date);
 			level = LOG_LVL_ERROR;
 			break;
 		}
@@ -103,11 +106,9 @@ crl_watch_check(struct crl_watch *w, const char *path, int64_t last_update,
 		break;
 	case IDENTITY_CRL_EXPIRING:
 		w->next_check = w->next_repeat < next_update ? w->next_repeat :
-		    next_update;
+		                                               next_update;
 		break;
-	case IDENTITY_CRL_EXPIRED:
-		w->next_check = w->next_repeat;
-		break;
+	case IDENTITY_CRL_EXPIRED: w->next_check = w->next_repeat; break;
 	}
 	return level;
 }

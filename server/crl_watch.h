@@ -24,12 +24,12 @@
 #define CRL_WATCH_TICK_MAX 3600
 
 struct crl_watch {
-	bool reported;                  /* any report yet */
-	int64_t last_update;            /* of the CRL last reported */
+	bool reported;       /* any report yet */
+	int64_t last_update; /* of the CRL last reported */
 	int64_t next_update;
-	enum identity_crl_state state;  /* at the last report */
-	int64_t next_repeat;            /* unix s: the warning is due again */
-	int64_t next_check;             /* unix s: look again then */
+	enum identity_crl_state state; /* at the last report */
+	int64_t next_repeat;           /* unix s: the warning is due again */
+	int64_t next_check;            /* unix s: look again then */
 };
 
 /* No report made yet; the first check always reports. */
@@ -45,9 +45,8 @@ void crl_watch_init(struct crl_watch *w);
  * Sets w->next_check. Returns the level logged (LOG_LVL_*), or -1 when
  * nothing was logged.
  */
-int crl_watch_check(struct crl_watch *w, const char *path,
-    int64_t last_update, int64_t next_update, int64_t now, bool force,
-    const char *when);
+int crl_watch_check(struct crl_watch *w, const char *path, int64_t last_update,
+    int64_t next_update, int64_t now, bool force, const char *when);
 
 /* Seconds from now until w->next_check, within 1..CRL_WATCH_TICK_MAX. */
 int64_t crl_watch_wait(const struct crl_watch *w, int64_t now);

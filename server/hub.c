@@ -76,7 +76,7 @@ hub_map_remove(struct hub *hub, struct hub_conn *c)
 	if (!c->mapped)
 		return;
 	for (pp = &hub->buckets[bucket_of(c->id.name)]; *pp != NULL;
-	    pp = &(*pp)->hnext) {
+	     pp = &(*pp)->hnext) {
 		if (*pp == c) {
 			*pp = c->hnext;
 			break;
@@ -210,16 +210,15 @@ drop_for_cert(struct hub *hub, struct hub_conn *c, const char *reason,
 
 	if (c->hello_done) {
 		if (revoked)
-			metrics_inc(hub->ctx->metrics,
-			    M_AGENT_REVOKED_DROPPED);
+			metrics_inc(hub->ctx->metrics, M_AGENT_REVOKED_DROPPED);
 		hub_end_session(hub, c, reason, detail, 0);
 	} else {
-		hub_reject(hub, c->peer, reason, revoked ?
-		    M_AGENT_REVOKED_DROPPED : M_AGENT_TLS_FAIL_CERT, detail,
-		    c->cert, NULL);
+		hub_reject(hub, c->peer, reason,
+		    revoked ? M_AGENT_REVOKED_DROPPED : M_AGENT_TLS_FAIL_CERT,
+		    detail, c->cert, NULL);
 	}
-	hub_schedule_close(c, HUB_CLOSE_POLICY, revoked ?
-	    "certificate revoked" : "certificate no longer valid");
+	hub_schedule_close(c, HUB_CLOSE_POLICY,
+	    revoked ? "certificate revoked" : "certificate no longer valid");
 }
 
 static void
@@ -240,7 +239,8 @@ hub_reload(struct hub *hub)
 	loaded = r == 0;
 	if (!loaded)
 		log_error("SIGHUP: CA/CRL not reloaded, keeping the ones in "
-		    "use: %s", msg.text);
+		          "use: %s",
+		    msg.text);
 	store = server_ctx_identity(hub->ctx);
 	for (c = hub->conns; store != NULL && c != NULL; c = c->next) {
 		if (c->closing || c->ended || c->cert == NULL)
@@ -249,34 +249,38 @@ hub_reload(struct hub *hub)
 		err_clear(&m2);
 		if (identity_store_serial_revoked(store, c->id.serial, &m2) ==
 		    1) {
-			hub_fmt(det, sizeof(det), "certificate serial "
-			    "%s revoked (CRL reloaded)", c->id.serial);
+			hub_fmt(det, sizeof(det),
+			    "certificate serial "
+			    "%s revoked (CRL reloaded)",
+			    c->id.serial);
 			drop_for_cert(hub, c, "revoked", det);
 			dropped++;
 			continue;
 		}
 		if (identity_verify_x509(store, c->cert, NULL,
-		    IDENTITY_ACCEPT_AGENT, 0, &id, &m2) != 0) {
+		        IDENTITY_ACCEPT_AGENT, 0, &id, &m2) != 0) {
 			drop_for_cert(hub, c, "certificate", m2.text);
 			dropped++;
 		}
 	}
 	log_info("SIGHUP: CA/CRL %s; checked=%zu dropped=%zu crl_next_update="
-	    "%lld", loaded ? "reloaded" : "kept", checked, dropped,
+	         "%lld",
+	    loaded ? "reloaded" : "kept", checked, dropped,
 	    store != NULL ? (long long)identity_store_crl_next_update(store) :
-	    0LL);
+	                    0LL);
 	d = cJSON_CreateObject();
 	ok = d != NULL && cJSON_AddBoolToObject(d, "ok", loaded) != NULL &&
-	    hub_put_str(d, "error", loaded ? NULL : text_vis_str(msg.text,
-	    err, sizeof(err))) &&
-	    (store == NULL || (hub_put_num(d, "crl_last_update",
-	    (double)identity_store_crl_last_update(store)) &&
-	    hub_put_num(d, "crl_next_update",
-	    (double)identity_store_crl_next_update(store)))) &&
+	    hub_put_str(d, "error",
+	        loaded ? NULL : text_vis_str(msg.text, err, sizeof(err))) &&
+	    (store == NULL ||
+	        (hub_put_num(d, "crl_last_update",
+	             (double)identity_store_crl_last_update(store)) &&
+	            hub_put_num(d, "crl_next_update",
+	                (double)identity_store_crl_next_update(store)))) &&
 	    hub_put_num(d, "checked", (double)checked) &&
 	    hub_put_num(d, "dropped", (double)dropped);
-	(void)audit_event(hub->ctx->audit, "server.reloaded",
-	    SERVER_ACTOR, d, ok);
+	(void)audit_event(hub->ctx->audit, "server.reloaded", SERVER_ACTOR, d,
+	    ok);
 	identity_store_free(store);
 }
 
@@ -309,15 +313,14 @@ sweep(lws_sorted_usec_list_t *sul)
 			c->silent = true;
 			lws_set_timer_usecs(c->wsi, 1);
 		} else if (now - c->last_valid_ms >=
-		    (int64_t)hub->ping_secs * 1000 &&
+		        (int64_t)hub->ping_secs * 1000 &&
 		    c->ping_sent_ms <= c->last_valid_ms) {
 			c->ping_sent_ms = now;
 			c->want_ping = true;
 			lws_callback_on_writable(c->wsi);
 		}
 	}
-	lws_sul_schedule(hub->lws, 0, &hub->sul_sweep, sweep,
-	    LWS_USEC_PER_SEC);
+	lws_sul_schedule(hub->lws, 0, &hub->sul_sweep, sweep, LWS_USEC_PER_SEC);
 }
 
 static void
@@ -373,7 +376,8 @@ send_drain(struct hub *hub)
 			continue;
 		}
 		if (c->nout >= HUB_CONN_OUT_MAX) {
-			out_undeliver(hub, o, "too many action frames waiting "
+			out_undeliver(hub, o,
+			    "too many action frames waiting "
 			    "for this agent");
 			continue;
 		}
@@ -421,9 +425,8 @@ conn_writeable(struct hub *hub, struct hub_conn *c)
 		c->nout--;
 	n = lws_write(c->wsi, o->buf + LWS_PRE, o->len, LWS_WRITE_TEXT);
 	if (n < 0 || (size_t)n < o->len) {
-		log_warn("agent %s: writing %s %s failed; closing",
-		    c->id.name, o->is_ack ? "the result_ack of" : "action",
-		    o->action_id);
+		log_warn("agent %s: writing %s %s failed; closing", c->id.name,
+		    o->is_ack ? "the result_ack of" : "action", o->action_id);
 		if (o->is_ack)
 			hub_out_free(o);
 		else
@@ -433,13 +436,14 @@ conn_writeable(struct hub *hub, struct hub_conn *c)
 	}
 	metrics_inc(hub->ctx->metrics, M_AGENT_FRAMES_OUT);
 	if (o->is_ack) {
-		log_debug("result_ack sent: action_id=%s host=%s",
-		    o->action_id, c->id.name);
+		log_debug("result_ack sent: action_id=%s host=%s", o->action_id,
+		    c->id.name);
 	} else {
 		metrics_inc(hub->ctx->metrics, M_ACTIONS_SENT);
 		log_info("action sent: action_id=%s host=%s session=%llu "
-		    "bytes=%zu", o->action_id, c->id.name,
-		    (unsigned long long)c->session, o->len);
+		         "bytes=%zu",
+		    o->action_id, c->id.name, (unsigned long long)c->session,
+		    o->len);
 	}
 	hub_out_free(o);
 	if (c->out_head != NULL)
@@ -490,21 +494,22 @@ hub_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		return hub_tls_setup(hub, user);
 	case LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION:
 		return hub_verify_peer(hub, wsi, user, (int)len);
-	case LWS_CALLBACK_SSL_INFO:
-		hub_ssl_info(hub, wsi, in);
-		return 0;
+	case LWS_CALLBACK_SSL_INFO: hub_ssl_info(hub, wsi, in); return 0;
 	case LWS_CALLBACK_HTTP:
 		/* The agent port speaks WebSocket only. */
 		hub_peer_of_fd(lws_get_socket_fd(wsi), peer, sizeof(peer));
 		log_info("plain HTTP request on the agent port refused: "
-		    "peer=%s", peer);
+		         "peer=%s",
+		    peer);
 		return -1;
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		if (!is_signet(wsi) || user == NULL) {
 			hub_peer_of_fd(lws_get_socket_fd(wsi), peer,
 			    sizeof(peer));
-			log_info("WebSocket upgrade without subprotocol "
-			    HUB_SUBPROTOCOL " refused: peer=%s", peer);
+			log_info(
+			    "WebSocket upgrade without subprotocol " HUB_SUBPROTOCOL
+			    " refused: peer=%s",
+			    peer);
 			return -1;
 		}
 		return hub_conn_identify(hub, wsi, user);
@@ -556,8 +561,7 @@ hub_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		if (is_signet(wsi))
 			hub_wakeup(hub);
 		return 0;
-	default:
-		return 0;
+	default: return 0;
 	}
 }
 
@@ -607,10 +611,11 @@ hub_start(struct server_ctx *ctx, const struct hub_config *cfg,
 	    cfg->hangup_secs < HUB_HANGUP_SECS_MIN ||
 	    cfg->hangup_secs > HUB_HANGUP_SECS_MAX ||
 	    cfg->hangup_secs <= cfg->ping_secs)
-		return err_set(msg, SIGNET_ERR_INVALID_ARG, "hub: ping "
+		return err_set(msg, SIGNET_ERR_INVALID_ARG,
+		    "hub: ping "
 		    "interval %d s or timeout %d s out of range (the timeout "
-		    "must be longer than the interval)", cfg->ping_secs,
-		    cfg->hangup_secs);
+		    "must be longer than the interval)",
+		    cfg->ping_secs, cfg->hangup_secs);
 	host = cfg->listen_host != NULL ? cfg->listen_host : "";
 	if (strcmp(host, "localhost") == 0)
 		host = "127.0.0.1";
@@ -626,7 +631,8 @@ hub_start(struct server_ctx *ctx, const struct hub_config *cfg,
 		v4 = false;
 	} else {
 		char esc[96];
-		return err_set(msg, SIGNET_ERR_INVALID_ARG, "agent_listen host "
+		return err_set(msg, SIGNET_ERR_INVALID_ARG,
+		    "agent_listen host "
 		    "\"%s\" is not an IP address (or localhost, 0.0.0.0, ::)",
 		    text_escape_str(host, esc, sizeof(esc)));
 	}
@@ -667,13 +673,15 @@ hub_start(struct server_ctx *ctx, const struct hub_config *cfg,
 	memset(&hub->retry, 0, sizeof(hub->retry));
 
 	if (hub_tls_init() != 0) {
-		r = err_set(msg, SIGNET_ERR_ALLOC, "cannot register TLS "
+		r = err_set(msg, SIGNET_ERR_ALLOC,
+		    "cannot register TLS "
 		    "connection data");
 		goto out;
 	}
 	hub->loop = ev_loop_new(EVBACKEND_EPOLL);
 	if (hub->loop == NULL) {
-		r = err_set(msg, SIGNET_ERR_IO, "cannot make an epoll event "
+		r = err_set(msg, SIGNET_ERR_IO,
+		    "cannot make an epoll event "
 		    "loop for the agent listener");
 		goto out;
 	}
@@ -703,7 +711,8 @@ hub_start(struct server_ctx *ctx, const struct hub_config *cfg,
 	info.user = hub;
 	hub->lws = lws_create_context(&info);
 	if (hub->lws == NULL) {
-		r = err_set(msg, SIGNET_ERR_IO, "cannot listen for agents on "
+		r = err_set(msg, SIGNET_ERR_IO,
+		    "cannot listen for agents on "
 		    "%s port %d with certificate %s, key %s and CA %s (port in "
 		    "use, address not local, unusable certificate/key, or the "
 		    "libev plugin of libwebsockets (Debian package "
@@ -718,11 +727,10 @@ hub_start(struct server_ctx *ctx, const struct hub_config *cfg,
 		r = err_set(msg, SIGNET_ERR_IO, "agent listener has no port");
 		goto out;
 	}
-	lws_sul_schedule(hub->lws, 0, &hub->sul_sweep, sweep,
-	    LWS_USEC_PER_SEC);
+	lws_sul_schedule(hub->lws, 0, &hub->sul_sweep, sweep, LWS_USEC_PER_SEC);
 	log_info("listening for agents on %s%s%s:%d (TLS %s+, client "
-	    "certificates required, hello within %d s, ping after %d s, "
-	    "drop after %d s of silence)",
+	         "certificates required, hello within %d s, ping after %d s, "
+	         "drop after %d s of silence)",
 	    v4 ? "" : "[", iface != NULL ? iface : (v4 ? "0.0.0.0" : "::"),
 	    v4 ? "" : "]", hub->port, hub->allow_tls12 ? "1.2" : "1.3",
 	    hub->hello_timeout_secs, hub->ping_secs, hub->hangup_secs);
@@ -759,7 +767,7 @@ hub_run(struct hub *hub)
 		 */
 		if (!ev_run(hub->loop, EVRUN_ONCE)) {
 			log_error("the agent listener's event loop has nothing "
-			    "left to watch");
+			          "left to watch");
 			r = SIGNET_ERR_IO;
 			break;
 		}

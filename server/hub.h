@@ -134,28 +134,28 @@ struct actions;
 #define HUB_REJECT_BURST 50
 
 /* WebSocket close codes the hub sends (RFC 6455 and one of its own). */
-#define HUB_CLOSE_GOING_AWAY 1001      /* server shutting down */
-#define HUB_CLOSE_BINARY 1003          /* binary frame: JSON text only */
-#define HUB_CLOSE_POLICY 1008          /* refused: auth, bad frame, revoked */
-#define HUB_CLOSE_TOO_BIG 1009         /* message over the limit */
-#define HUB_CLOSE_INTERNAL 1011        /* server fault (audit, memory) */
-#define HUB_CLOSE_BUSY 1013            /* server buffer budget exhausted */
-#define HUB_CLOSE_REPLACED 4000        /* a newer connection of this host */
+#define HUB_CLOSE_GOING_AWAY 1001 /* server shutting down */
+#define HUB_CLOSE_BINARY 1003     /* binary frame: JSON text only */
+#define HUB_CLOSE_POLICY 1008     /* refused: auth, bad frame, revoked */
+#define HUB_CLOSE_TOO_BIG 1009    /* message over the limit */
+#define HUB_CLOSE_INTERNAL 1011   /* server fault (audit, memory) */
+#define HUB_CLOSE_BUSY 1013       /* server buffer budget exhausted */
+#define HUB_CLOSE_REPLACED 4000   /* a newer connection of this host */
 
 struct hub;
 
 struct hub_config {
-	const char *listen_host;       /* address to bind; NULL or "" = all */
-	int listen_port;               /* 0: any free port (see hub_port) */
-	const char *cert_path;         /* server certificate (PEM) */
-	const char *key_path;          /* its private key */
-	const char *ca_path;           /* the signet CA (client certs) */
-	int hello_timeout_secs;        /* 1..120 */
-	int ping_secs;                 /* HUB_PING_SECS_MIN..MAX */
-	int hangup_secs;               /* over ping_secs, up to
+	const char *listen_host; /* address to bind; NULL or "" = all */
+	int listen_port;         /* 0: any free port (see hub_port) */
+	const char *cert_path;   /* server certificate (PEM) */
+	const char *key_path;    /* its private key */
+	const char *ca_path;     /* the signet CA (client certs) */
+	int hello_timeout_secs;  /* 1..120 */
+	int ping_secs;           /* HUB_PING_SECS_MIN..MAX */
+	int hangup_secs;         /* over ping_secs, up to
 	                                  HUB_HANGUP_SECS_MAX */
-	bool allow_tls12;              /* false: TLS 1.3 only */
-	struct actions *actions;       /* borrowed; NULL: no action relay
+	bool allow_tls12;        /* false: TLS 1.3 only */
+	struct actions *actions; /* borrowed; NULL: no action relay
 	                                  (action_result frames refused) */
 };
 
@@ -198,9 +198,8 @@ void hub_request_stop(struct hub *hub);
  * UNDELIVERED), SIGNET_ERR_UNAVAILABLE (the hub is stopping or its queue
  * is full: nothing queued), SIGNET_ERR_INVALID_ARG or SIGNET_ERR_ALLOC.
  */
-int hub_send_action(struct hub *hub, const char *host_id,
-    const char *action_id, const char *frame, size_t len)
-    __attribute__((warn_unused_result));
+int hub_send_action(struct hub *hub, const char *host_id, const char *action_id,
+    const char *frame, size_t len) __attribute__((warn_unused_result));
 
 /* Closes what is left and frees the hub; NULL allowed. Action frames
  * still queued end as UNDELIVERED. */

@@ -32,23 +32,23 @@
 
 #define HUB_VHOST_NAME "signet-agents"
 #define HUB_REFUSE_PROTOCOL "signet-refuse-unnamed"
-#define HUB_CONN_MAGIC 0x5349474eu           /* "SIGN" */
-#define HUB_BUCKETS 4096                      /* host map; power of two */
+#define HUB_CONN_MAGIC 0x5349474eu /* "SIGN" */
+#define HUB_BUCKETS 4096           /* host map; power of two */
 #define HUB_PEER_MAX NETADDR_PEER_MAX
 #define HUB_SUBJECT_MAX 192
-#define HUB_RX_CHUNK 65536                    /* one read, not one message */
-#define HUB_KEEP_BUFFER 65536                 /* kept between messages */
-#define HUB_TLS_TIMEOUT_SECS 10               /* TLS + upgrade must be done */
-#define HUB_PING_PAYLOAD "signet"             /* echoed in the pong */
+#define HUB_RX_CHUNK 65536        /* one read, not one message */
+#define HUB_KEEP_BUFFER 65536     /* kept between messages */
+#define HUB_TLS_TIMEOUT_SECS 10   /* TLS + upgrade must be done */
+#define HUB_PING_PAYLOAD "signet" /* echoed in the pong */
 
 /* An action frame, or a result_ack, on its way to an agent. */
 struct hub_out {
 	struct hub_out *next;
-	bool is_ack;                   /* a result_ack: nothing to undeliver */
+	bool is_ack; /* a result_ack: nothing to undeliver */
 	char host_id[IDENTITY_NAME_MAX + 1];
 	char action_id[ACTIONS_ID_LEN + 1];
 	size_t len;
-	unsigned char *buf;            /* LWS_PRE bytes, then the frame */
+	unsigned char *buf; /* LWS_PRE bytes, then the frame */
 };
 
 /*
@@ -57,40 +57,40 @@ struct hub_out {
  * LWS_CALLBACK_WSI_DESTROY, which always comes.
  */
 struct hub_conn {
-	uint32_t magic;                /* HUB_CONN_MAGIC once set up */
+	uint32_t magic; /* HUB_CONN_MAGIC once set up */
 	struct lws *wsi;
-	struct hub_conn *prev, *next;  /* hub->conns: every identified one */
-	struct hub_conn *hnext;        /* hub->buckets chain */
+	struct hub_conn *prev, *next; /* hub->conns: every identified one */
+	struct hub_conn *hnext;       /* hub->buckets chain */
 	bool listed, mapped;
-	X509 *cert;                    /* the peer's certificate (a ref) */
-	struct identity id;            /* verified at the upgrade */
-	char peer[HUB_PEER_MAX];       /* "ADDR:PORT" */
+	X509 *cert;              /* the peer's certificate (a ref) */
+	struct identity id;      /* verified at the upgrade */
+	char peer[HUB_PEER_MAX]; /* "ADDR:PORT" */
 
-	bool hello_done;               /* session open: registry knows it */
-	bool ended;                    /* session closed in registry + audit */
-	bool closing;                  /* close decided; input ignored */
-	uint16_t close_code;           /* for a close made from the timer */
+	bool hello_done;     /* session open: registry knows it */
+	bool ended;          /* session closed in registry + audit */
+	bool closing;        /* close decided; input ignored */
+	uint16_t close_code; /* for a close made from the timer */
 	char close_text[64];
 	bool peer_closed;
 	int peer_code;
 	uint64_t session;
-	int64_t established_ms;        /* the WebSocket opened */
-	int64_t last_valid_ms;         /* established, last frame or pong */
-	int64_t ping_sent_ms;          /* 0: no ping out */
-	bool want_ping;                /* the sweep asked for one */
-	bool hello_late;               /* the sweep fired the hello deadline */
-	bool silent;                   /* no pong in time: drop, no close */
+	int64_t established_ms; /* the WebSocket opened */
+	int64_t last_valid_ms;  /* established, last frame or pong */
+	int64_t ping_sent_ms;   /* 0: no ping out */
+	bool want_ping;         /* the sweep asked for one */
+	bool hello_late;        /* the sweep fired the hello deadline */
+	bool silent;            /* no pong in time: drop, no close */
 
-	char *buf;                     /* the message being assembled */
+	char *buf; /* the message being assembled */
 	size_t len, cap;
 
-	struct hub_out *out_head, *out_tail;   /* frames to write */
-	size_t nout;                   /* action frames among them */
-	size_t nack;                   /* result_acks among them */
+	struct hub_out *out_head, *out_tail; /* frames to write */
+	size_t nout;                         /* action frames among them */
+	size_t nack;                         /* result_acks among them */
 };
 
 struct hub {
-	struct server_ctx *ctx;        /* borrowed */
+	struct server_ctx *ctx; /* borrowed */
 	struct lws_context *lws;
 	/*
 	 * Ours, handed to lws as a foreign libev loop: epoll instead of
@@ -105,11 +105,11 @@ struct hub {
 	char *listen_host, *cert_path, *key_path, *ca_path;
 	int port;
 	int hello_timeout_secs;
-	int ping_secs, hangup_secs;    /* liveness (hub_config) */
+	int ping_secs, hangup_secs; /* liveness (hub_config) */
 	bool allow_tls12;
 
 	atomic_bool want_reload, want_stop;
-	bool stopping;                 /* service thread only, as below */
+	bool stopping; /* service thread only, as below */
 	bool grace_over;
 	lws_sorted_usec_list_t sul_grace;
 	/*
@@ -123,15 +123,15 @@ struct hub {
 	struct hub_conn *conns;
 	size_t nconns;
 	struct hub_conn *buckets[HUB_BUCKETS];
-	size_t buffered;               /* bytes in all conns' buffers */
+	size_t buffered; /* bytes in all conns' buffers */
 
-	struct actions *actions;       /* borrowed; NULL: no relay */
-	pthread_mutex_t send_mu;       /* guards the send queue */
+	struct actions *actions; /* borrowed; NULL: no relay */
+	pthread_mutex_t send_mu; /* guards the send queue */
 	bool send_mu_ready;
 	struct hub_out *send_head, *send_tail;
 	size_t nsend;
 
-	struct ratelimit reject_rl;    /* auth.rejected records */
+	struct ratelimit reject_rl; /* auth.rejected records */
 	uint64_t suppressed;
 };
 
@@ -176,7 +176,6 @@ void hub_out_append(struct hub_conn *c, struct hub_out *o);
 /* Registers the SSL ex_data slot of the kept verdicts (once per process).
  * Returns 0 or SIGNET_ERR_ALLOC. */
 int hub_tls_init(void) __attribute__((warn_unused_result));
-
 
 /* LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS: the vhost's TLS
  * settings lws has no option for. Returns 0, or -1 (do not serve). */

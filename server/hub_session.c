@@ -51,8 +51,7 @@ ack_result(struct hub *hub, struct hub_conn *c, const char *action_id,
 		    "busy", "the agent does not read its result_acks");
 	memset(&ack, 0, sizeof(ack));
 	memcpy(ack.action_id, action_id, sizeof(ack.action_id));
-	memcpy(ack.request_sha256, request_sha256,
-	    sizeof(ack.request_sha256));
+	memcpy(ack.request_sha256, request_sha256, sizeof(ack.request_sha256));
 	r = wire_build_result_ack(&ack, &text, &len);
 	if (r == 0) {
 		o = calloc(1, sizeof(*o));
@@ -63,7 +62,8 @@ ack_result(struct hub *hub, struct hub_conn *c, const char *action_id,
 		free(text);
 		hub_out_free(o);
 		log_error("agent %s: out of memory acknowledging action %s; "
-		    "it will send the result again", c->id.name, action_id);
+		          "it will send the result again",
+		    c->id.name, action_id);
 		return 0;
 	}
 	o->is_ack = true;
@@ -108,7 +108,8 @@ hub_reject(struct hub *hub, const char *peer, const char *reason,
 		(void)text_escape_str(claimed, host, sizeof(host));
 	(void)text_vis_str(detail, det, sizeof(det));
 	log_warn("agent refused: reason=%s peer=%s subject=\"%s\" "
-	    "serial=%s: %s", reason, peer, subject, serial, det);
+	         "serial=%s: %s",
+	    reason, peer, subject, serial, det);
 	if (!reject_token(hub)) {
 		hub->suppressed++;
 		return;
@@ -120,9 +121,9 @@ hub_reject(struct hub *hub, const char *peer, const char *reason,
 	    hub_put_str(d, "serial", cert != NULL ? serial : NULL) &&
 	    hub_put_str(d, "host_id", claimed != NULL ? host : NULL) &&
 	    (hub->suppressed == 0 ||
-	    hub_put_num(d, "suppressed", (double)hub->suppressed));
-	if (audit_event(hub->ctx->audit, "auth.rejected",
-	    SERVER_ACTOR, d, ok) == 0)
+	        hub_put_num(d, "suppressed", (double)hub->suppressed));
+	if (audit_event(hub->ctx->audit, "auth.rejected", SERVER_ACTOR, d,
+	        ok) == 0)
 		hub->suppressed = 0;
 }
 
@@ -147,8 +148,9 @@ hub_end_session(struct hub *hub, struct hub_conn *c, const char *reason,
 	hub_map_remove(hub, c);
 	(void)text_vis_str(detail, det, sizeof(det));
 	log_info("agent disconnected: host=%s session=%llu reason=%s peer=%s"
-	    "%s%s", c->id.name, (unsigned long long)c->session, reason,
-	    c->peer, detail != NULL ? ": " : "", detail != NULL ? det : "");
+	         "%s%s",
+	    c->id.name, (unsigned long long)c->session, reason, c->peer,
+	    detail != NULL ? ": " : "", detail != NULL ? det : "");
 	d = cJSON_CreateObject();
 	ok = d != NULL && hub_put_str(d, "host_id", c->id.name) &&
 	    hub_put_num(d, "session", (double)c->session) &&
@@ -157,8 +159,8 @@ hub_end_session(struct hub *hub, struct hub_conn *c, const char *reason,
 	    hub_put_str(d, "peer", c->peer) &&
 	    hub_put_str(d, "detail", detail != NULL ? det : NULL) &&
 	    (code == 0 || hub_put_num(d, "code", code));
-	(void)audit_event(hub->ctx->audit, "agent.disconnected",
-	    SERVER_ACTOR, d, ok);
+	(void)audit_event(hub->ctx->audit, "agent.disconnected", SERVER_ACTOR,
+	    d, ok);
 }
 
 /*
@@ -218,8 +220,10 @@ handle_hello(struct hub *hub, struct hub_conn *c)
 		return hub_close_now(c, HUB_CLOSE_POLICY, "bad hello");
 	}
 	if (strcmp(h.host_id, c->id.name) != 0) {
-		hub_fmt(det, sizeof(det), "hello host_id \"%s\" but "
-		    "the certificate's CN is \"%s\"", h.host_id, c->id.name);
+		hub_fmt(det, sizeof(det),
+		    "hello host_id \"%s\" but "
+		    "the certificate's CN is \"%s\"",
+		    h.host_id, c->id.name);
 		hub_reject(hub, c->peer, "host_mismatch",
 		    M_AGENT_AUTH_HOST_MISMATCH, det, c->cert, h.host_id);
 		return hub_close_now(c, HUB_CLOSE_POLICY,
@@ -228,21 +232,25 @@ handle_hello(struct hub *hub, struct hub_conn *c)
 	r = server_ctx_agent_key(hub->ctx, h.host_id, &pub, &msg);
 	if (r != 0) {
 		if (r == SIGNET_ERR_NOT_FOUND)
-			hub_fmt(det, sizeof(det), "no result key "
-			    "registered for %s (%s/%s.pub)", h.host_id,
-			    hub->ctx->agents_dir, h.host_id);
+			hub_fmt(det, sizeof(det),
+			    "no result key "
+			    "registered for %s (%s/%s.pub)",
+			    h.host_id, hub->ctx->agents_dir, h.host_id);
 		else
-			hub_fmt(det, sizeof(det), "the result key of "
-			    "%s cannot be loaded: %s", h.host_id, msg.text);
+			hub_fmt(det, sizeof(det),
+			    "the result key of "
+			    "%s cannot be loaded: %s",
+			    h.host_id, msg.text);
 		hub_reject(hub, c->peer, "no_key", M_AGENT_AUTH_NO_KEY, det,
 		    c->cert, h.host_id);
 		return hub_close_now(c, HUB_CLOSE_POLICY,
 		    "no result key registered");
 	}
 	if (strcmp(pub.id, h.result_key_id) != 0) {
-		hub_fmt(det, sizeof(det), "hello result_key_id %s but "
-		    "the key registered for %s is %s", h.result_key_id,
-		    h.host_id, pub.id);
+		hub_fmt(det, sizeof(det),
+		    "hello result_key_id %s but "
+		    "the key registered for %s is %s",
+		    h.result_key_id, h.host_id, pub.id);
 		hub_reject(hub, c->peer, "key_mismatch",
 		    M_AGENT_AUTH_KEY_MISMATCH, det, c->cert, h.host_id);
 		return hub_close_now(c, HUB_CLOSE_POLICY,
@@ -272,8 +280,8 @@ handle_hello(struct hub *hub, struct hub_conn *c)
 	old = hub_map_get(hub, h.host_id);
 	if (old == c || (old != NULL && old->session != replaced))
 		old = NULL;
-	if (audit_event(hub->ctx->audit, "agent.connected",
-	    SERVER_ACTOR, d, ok) != 0) {
+	if (audit_event(hub->ctx->audit, "agent.connected", SERVER_ACTOR, d,
+	        ok) != 0) {
 		/*
 		 * Nothing happens unrecorded: refuse the agent. The registry
 		 * already dropped the old session, so that one goes too.
@@ -291,9 +299,9 @@ handle_hello(struct hub *hub, struct hub_conn *c)
 		    "audit unavailable");
 	}
 	log_info("agent connected: host=%s session=%llu serial=%s "
-	    "agent_version=%s docker_version=%s peer=%s", h.host_id,
-	    (unsigned long long)session, c->id.serial, h.agent_version,
-	    h.docker_version, c->peer);
+	         "agent_version=%s docker_version=%s peer=%s",
+	    h.host_id, (unsigned long long)session, c->id.serial,
+	    h.agent_version, h.docker_version, c->peer);
 
 	hub_map_put(hub, c);
 	if (replaced != 0) {
@@ -302,15 +310,16 @@ handle_hello(struct hub *hub, struct hub_conn *c)
 		ok = d != NULL && hub_put_str(d, "host_id", h.host_id) &&
 		    hub_put_num(d, "old_session", (double)replaced) &&
 		    hub_put_num(d, "new_session", (double)session) &&
-		    hub_put_str(d, "old_peer", old != NULL ? old->peer :
-		    NULL) &&
+		    hub_put_str(d, "old_peer",
+		        old != NULL ? old->peer : NULL) &&
 		    hub_put_str(d, "peer", c->peer);
 		(void)audit_event(hub->ctx->audit, "agent.replaced",
 		    SERVER_ACTOR, d, ok);
 		if (old != NULL) {
-			hub_fmt(det, sizeof(det), "replaced by session "
-			    "%llu from %s", (unsigned long long)session,
-			    c->peer);
+			hub_fmt(det, sizeof(det),
+			    "replaced by session "
+			    "%llu from %s",
+			    (unsigned long long)session, c->peer);
 			hub_end_session(hub, old, "replaced", det, 0);
 			hub_schedule_close(old, HUB_CLOSE_REPLACED,
 			    "replaced by a newer connection");
@@ -344,19 +353,21 @@ handle_result(struct hub *hub, struct hub_conn *c, struct wire_frame *f)
 	r = server_ctx_agent_key(hub->ctx, c->id.name, &pub, &msg);
 	if (r != 0) {
 		log_error("agent %s: cannot load its result key to check a "
-		    "result: %s", c->id.name, msg.text);
+		          "result: %s",
+		    c->id.name, msg.text);
 		r = hub_drop_session(hub, c, HUB_CLOSE_INTERNAL,
 		    "internal error", "internal", "result key unavailable");
 		goto out;
 	}
-	r = envelope_result_verify(&pub, f->payload_b64, f->sig_b64, &res,
-	    &raw, &raw_len, &msg);
+	r = envelope_result_verify(&pub, f->payload_b64, f->sig_b64, &res, &raw,
+	    &raw_len, &msg);
 	if (r != 0 && r != SIGNET_ERR_BAD_SIGNATURE) {
 		/* Not even a well-formed envelope: a malformed frame. */
 		metrics_inc(hub->ctx->metrics, M_AGENT_FRAMES_BAD);
 		metrics_inc(hub->ctx->metrics, M_ACTION_RESULTS_BAD);
 		log_warn("agent %s sent a malformed action result: %s; "
-		    "dropping it", c->id.name, msg.text);
+		         "dropping it",
+		    c->id.name, msg.text);
 		r = hub_drop_session(hub, c, HUB_CLOSE_POLICY, "bad frame",
 		    "bad_frame", msg.text);
 		goto out;
@@ -370,14 +381,15 @@ handle_result(struct hub *hub, struct hub_conn *c, struct wire_frame *f)
 		    "bad_result", det);
 		goto out;
 	}
-	v = strcmp(res.host_id, c->id.name) != 0 ? ACTIONS_RESULT_MISMATCH :
+	v = strcmp(res.host_id, c->id.name) != 0 ?
+	    ACTIONS_RESULT_MISMATCH :
 	    actions_claim_result(hub->actions, c->id.name, &res, &info);
 	switch (v) {
 	case ACTIONS_RESULT_UNKNOWN:
 		/* Acknowledged so that it is not sent for ever. */
 		metrics_inc(hub->ctx->metrics, M_ACTION_RESULTS_UNKNOWN);
 		log_warn("agent %s sent a result for unknown action_id=%s "
-		    "(forgotten, or sent by an earlier server): ignored",
+		         "(forgotten, or sent by an earlier server): ignored",
 		    c->id.name, res.action_id);
 		r = ack_result(hub, c, res.action_id, res.request_sha256);
 		goto out;
@@ -385,22 +397,23 @@ handle_result(struct hub *hub, struct hub_conn *c, struct wire_frame *f)
 		/* The first one is durable: this copy is acknowledged too. */
 		metrics_inc(hub->ctx->metrics, M_ACTION_RESULTS_DUPLICATE);
 		log_info("agent %s sent another result for action_id=%s: "
-		    "ignored (accepted once)", c->id.name, res.action_id);
+		         "ignored (accepted once)",
+		    c->id.name, res.action_id);
 		r = ack_result(hub, c, res.action_id, res.request_sha256);
 		goto out;
 	case ACTIONS_RESULT_MISMATCH:
 		metrics_inc(hub->ctx->metrics, M_ACTION_RESULTS_BAD);
-		hub_fmt(det, sizeof(det), "result for action_id=%s does not "
+		hub_fmt(det, sizeof(det),
+		    "result for action_id=%s does not "
 		    "match the action sent to host %s (host_id, "
-		    "container_id, action or request_sha256)", res.action_id,
-		    c->id.name);
+		    "container_id, action or request_sha256)",
+		    res.action_id, c->id.name);
 		log_warn("agent %s: %s; dropping it", c->id.name, det);
 		r = hub_drop_session(hub, c, HUB_CLOSE_POLICY, "bad result",
 		    "bad_result", det);
 		goto out;
 	case ACTIONS_RESULT_OK:
-	default:
-		break;
+	default: break;
 	}
 	st = envelope_status_name(res.status);
 	d = cJSON_CreateObject();
@@ -409,7 +422,7 @@ handle_result(struct hub *hub, struct hub_conn *c, struct wire_frame *f)
 	    hub_put_str(d, "status", st != NULL ? st : "FAILURE") &&
 	    hub_put_num(d, "docker_status", (double)res.docker_status) &&
 	    (res.has_error ? hub_put_str(d, "error", res.error) :
-	    cJSON_AddNullToObject(d, "error") != NULL) &&
+	                     cJSON_AddNullToObject(d, "error") != NULL) &&
 	    (env = cJSON_AddObjectToObject(d, "result")) != NULL &&
 	    hub_put_str(env, "payload", f->payload_b64) &&
 	    hub_put_str(env, "sig", f->sig_b64);
@@ -427,8 +440,9 @@ handle_result(struct hub *hub, struct hub_conn *c, struct wire_frame *f)
 		    res.action_id);
 	metrics_inc(hub->ctx->metrics, M_ACTION_RESULTS);
 	log_info("action result: action_id=%s host=%s status=%s "
-	    "docker_status=%lld%s", res.action_id, c->id.name,
-	    st != NULL ? st : "?", (long long)res.docker_status,
+	         "docker_status=%lld%s",
+	    res.action_id, c->id.name, st != NULL ? st : "?",
+	    (long long)res.docker_status,
 	    info.status == ACTION_TIMEOUT ? " (after its deadline)" : "");
 	actions_wake(hub->actions, res.action_id);
 	r = ack_result(hub, c, res.action_id, res.request_sha256);
@@ -449,10 +463,10 @@ handle_frame(struct hub *hub, struct hub_conn *c)
 
 	err_clear(&msg);
 	r = wire_parse_agent_frame(c->buf, c->len, &f, &msg);
-	if (r == 0 && f.type == WIRE_ACTION_RESULT &&
-	    hub->actions == NULL) {
+	if (r == 0 && f.type == WIRE_ACTION_RESULT && hub->actions == NULL) {
 		wire_frame_free(&f);
-		r = err_set(&msg, SIGNET_ERR_FORMAT, "frame type "
+		r = err_set(&msg, SIGNET_ERR_FORMAT,
+		    "frame type "
 		    "\"action_result\" is not accepted here (no action "
 		    "relay)");
 	}
@@ -491,7 +505,7 @@ buffer_grow(struct hub *hub, struct hub_conn *c, size_t len, size_t limit)
 	size_t need, ncap;
 	char *nb;
 
-	need = c->len + len;               /* <= limit, checked by caller */
+	need = c->len + len; /* <= limit, checked by caller */
 	if (need <= c->cap)
 		return 0;
 	ncap = c->cap < 4096 ? 4096 : c->cap;
@@ -536,8 +550,7 @@ hub_conn_receive(struct hub *hub, struct hub_conn *c, const void *in,
 		}
 	}
 	if (c->len > limit || len > limit - c->len) {
-		hub_fmt(det, sizeof(det), "message over %zu bytes",
-		    limit);
+		hub_fmt(det, sizeof(det), "message over %zu bytes", limit);
 		metrics_inc(hub->ctx->metrics, M_AGENT_FRAMES_OVERSIZE);
 		if (!c->hello_done) {
 			hub_reject(hub, c->peer, "bad_hello",
@@ -556,7 +569,7 @@ hub_conn_receive(struct hub *hub, struct hub_conn *c, const void *in,
 	if (r != 0) {
 		log_warn("agent connection peer=%s: %s; closing it", c->peer,
 		    r == SIGNET_ERR_ALLOC ? "out of memory" :
-		    "server message buffers full");
+		                            "server message buffers full");
 		if (c->hello_done)
 			r = hub_drop_session(hub, c, HUB_CLOSE_BUSY,
 			    "server busy", "busy", NULL);
@@ -618,8 +631,9 @@ hub_conn_closed(struct hub *hub, struct hub_conn *c)
 		reason = "shutdown";
 	else if (c->peer_closed)
 		reason = "peer_closed";
-	else if (c->silent || clock_mono_ms() - c->last_valid_ms >=
-	    (int64_t)(hub->hangup_secs - 1) * 1000)
+	else if (c->silent ||
+	    clock_mono_ms() - c->last_valid_ms >=
+	        (int64_t)(hub->hangup_secs - 1) * 1000)
 		reason = "ping_timeout";
 	else
 		reason = "connection_lost";

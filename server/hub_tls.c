@@ -29,8 +29,8 @@
  * judged it, so a SIGHUP in between means a full check again.
  */
 struct hub_verified {
-	X509 *leaf;                      /* a reference */
-	struct identity_store *store;    /* a reference: compared, not used */
+	X509 *leaf;                   /* a reference */
+	struct identity_store *store; /* a reference: compared, not used */
 	struct identity id;
 };
 
@@ -38,12 +38,16 @@ static int hub_ssl_index = -1;
 static pthread_once_t hub_ssl_index_once = PTHREAD_ONCE_INIT;
 
 static void
-verified_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
-    long argl, void *argp)
+verified_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+    void *argp)
 {
 	struct hub_verified *v = ptr;
 
-	(void)parent; (void)ad; (void)idx; (void)argl; (void)argp;
+	(void)parent;
+	(void)ad;
+	(void)idx;
+	(void)argl;
+	(void)argp;
 	if (v == NULL)
 		return;
 	X509_free(v->leaf);
@@ -144,22 +148,17 @@ classify(struct identity_store *store, X509 *leaf, int x509_err,
 
 	*which = M_AGENT_TLS_FAIL_CERT;
 	switch (x509_err) {
-	case X509_V_ERR_CERT_HAS_EXPIRED:
-		return "expired";
-	case X509_V_ERR_CERT_NOT_YET_VALID:
-		return "not_yet_valid";
-	case X509_V_ERR_CERT_REVOKED:
-		return "revoked";
+	case X509_V_ERR_CERT_HAS_EXPIRED: return "expired";
+	case X509_V_ERR_CERT_NOT_YET_VALID: return "not_yet_valid";
+	case X509_V_ERR_CERT_REVOKED: return "revoked";
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
 	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
 	case X509_V_ERR_CERT_SIGNATURE_FAILURE:
 	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
 	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-	case X509_V_ERR_CERT_CHAIN_TOO_LONG:
-		return "untrusted";
-	default:
-		break;
+	case X509_V_ERR_CERT_CHAIN_TOO_LONG: return "untrusted";
+	default: break;
 	}
 	if (store == NULL || leaf == NULL)
 		return "certificate";
@@ -169,7 +168,8 @@ classify(struct identity_store *store, X509 *leaf, int x509_err,
 		return "revoked";
 	r = identity_verify_x509(store, leaf, NULL,
 	    IDENTITY_ACCEPT_SERVER | IDENTITY_ACCEPT_OPERATOR |
-	    IDENTITY_ACCEPT_AUDITOR, 0, &other, NULL);
+	        IDENTITY_ACCEPT_AUDITOR,
+	    0, &other, NULL);
 	if (r == 0) {
 		*which = M_AGENT_TLS_FAIL_ROLE;
 		return "role";
@@ -202,7 +202,7 @@ hub_verify_peer(struct hub *hub, struct lws *wsi, X509_STORE_CTX *xs,
 	leaf = X509_STORE_CTX_get0_cert(xs);
 	err = X509_STORE_CTX_get_error(xs);
 	if (preverify_ok && X509_STORE_CTX_get_error_depth(xs) > 0)
-		return 0;                      /* the CA: judge at the leaf */
+		return 0; /* the CA: judge at the leaf */
 	if (leaf == NULL)
 		return 1;
 	err_clear(&msg);
@@ -218,8 +218,7 @@ hub_verify_peer(struct hub *hub, struct lws *wsi, X509_STORE_CTX *xs,
 		identity_store_free(store);
 		return 0;
 	}
-	reason = classify(store, leaf, preverify_ok ? X509_V_OK : err,
-	    &which);
+	reason = classify(store, leaf, preverify_ok ? X509_V_OK : err, &which);
 	if (r == 0)
 		hub_fmt(det, sizeof(det), "TLS verification: %s",
 		    X509_verify_cert_error_string(err));
@@ -230,8 +229,9 @@ hub_verify_peer(struct hub *hub, struct lws *wsi, X509_STORE_CTX *xs,
 	identity_store_free(store);
 	/* Name the failure, so that the alert is not "internal error". */
 	if (preverify_ok)
-		X509_STORE_CTX_set_error(xs, strcmp(reason, "revoked") == 0 ?
-		    X509_V_ERR_CERT_REVOKED : X509_V_ERR_CERT_REJECTED);
+		X509_STORE_CTX_set_error(xs,
+		    strcmp(reason, "revoked") == 0 ? X509_V_ERR_CERT_REVOKED :
+		                                     X509_V_ERR_CERT_REJECTED);
 	return 1;
 }
 
@@ -271,8 +271,8 @@ hub_tls_setup(struct hub *hub, SSL_CTX *sctx)
 
 	if (sctx == NULL)
 		return -1;
-	if (SSL_CTX_set_min_proto_version(sctx, hub->allow_tls12 ?
-	    TLS1_2_VERSION : TLS1_3_VERSION) != 1) {
+	if (SSL_CTX_set_min_proto_version(sctx,
+	        hub->allow_tls12 ? TLS1_2_VERSION : TLS1_3_VERSION) != 1) {
 		log_error("cannot set the minimum TLS version");
 		return -1;
 	}
@@ -288,15 +288,14 @@ hub_tls_setup(struct hub *hub, SSL_CTX *sctx)
 	}
 	/* Leaf and CA: nothing sits between them (identity.h). */
 	SSL_CTX_set_verify_depth(sctx, 1);
-	if ((SSL_CTX_get_verify_mode(sctx) & SSL_VERIFY_FAIL_IF_NO_PEER_CERT)
-	    == 0) {
+	if ((SSL_CTX_get_verify_mode(sctx) & SSL_VERIFY_FAIL_IF_NO_PEER_CERT) ==
+	    0) {
 		log_error("client certificates are not required: refusing "
-		    "to serve");
+		          "to serve");
 		return -1;
 	}
 	st = SSL_CTX_get_cert_store(sctx);
-	if (st == NULL ||
-	    sk_X509_OBJECT_num(X509_STORE_get0_objects(st)) < 1) {
+	if (st == NULL || sk_X509_OBJECT_num(X509_STORE_get0_objects(st)) < 1) {
 		log_error("the CA %s was not loaded for client certificates",
 		    hub->ca_path);
 		return -1;
@@ -355,9 +354,10 @@ hub_conn_identify(struct hub *hub, struct lws *wsi, struct hub_conn *c)
 	 * life of the connection would only cost memory.
 	 */
 	verified_drop(ssl);
-	r = had_verdict ? 0 : identity_verify_x509(store, cert,
-	    SSL_get_peer_cert_chain(ssl), IDENTITY_ACCEPT_AGENT, 0, &c->id,
-	    &msg);
+	r = had_verdict ?
+	    0 :
+	    identity_verify_x509(store, cert, SSL_get_peer_cert_chain(ssl),
+	        IDENTITY_ACCEPT_AGENT, 0, &c->id, &msg);
 	if (r != 0) {
 		reason = classify(store, cert, X509_V_OK, &which);
 		hub_reject(hub, c->peer, reason, which, msg.text, cert, NULL);

@@ -57,29 +57,26 @@ main(int argc, char **argv)
 		switch (ch) {
 		case 'c':
 			if (config_path != NULL) {
-				fprintf(stderr, PROG ": --config given "
-				    "twice\n");
+				fprintf(stderr,
+				    PROG ": --config given "
+				         "twice\n");
 				usage(stderr);
 				return EXIT_USAGE;
 			}
 			config_path = optarg;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		case 'V':
-			printf(PROG " %s\n", SIGNET_VERSION);
-			return 0;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf(PROG " %s\n", SIGNET_VERSION); return 0;
 		case ':':
 			fprintf(stderr, PROG ": \"%s\" needs a value\n",
 			    text_escape_str(argv[optind - 1], esc,
-			    sizeof(esc)));
+			        sizeof(esc)));
 			usage(stderr);
 			return EXIT_USAGE;
 		default:
 			fprintf(stderr, PROG ": unexpected argument \"%s\"\n",
 			    text_escape_str(argv[optind - 1], esc,
-			    sizeof(esc)));
+			        sizeof(esc)));
 			usage(stderr);
 			return EXIT_USAGE;
 		}

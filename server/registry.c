@@ -15,17 +15,17 @@ struct host {
 	char host_id[64];
 	bool connected;
 	uint64_t session;
-	int64_t connected_at;          /* ms, 0 unknown */
+	int64_t connected_at; /* ms, 0 unknown */
 	int64_t last_seen;
 	char agent_version[REGISTRY_VERSION_MAX + 1];
 	char docker_version[REGISTRY_VERSION_MAX + 1];
-	int64_t cert_not_after;        /* seconds */
+	int64_t cert_not_after; /* seconds */
 	struct inventory *inv;
 };
 
 struct registry {
 	pthread_mutex_t mu;
-	struct host *hosts;            /* sorted by host_id */
+	struct host *hosts; /* sorted by host_id */
 	size_t count, cap;
 	uint64_t next_session;
 };
@@ -152,8 +152,8 @@ out:
 }
 
 void
-registry_disconnect(struct registry *reg, const char *host_id,
-    uint64_t session, int64_t now_ms)
+registry_disconnect(struct registry *reg, const char *host_id, uint64_t session,
+    int64_t now_ms)
 {
 	struct host *h;
 
@@ -237,14 +237,15 @@ registry_hosts_json(struct registry *reg)
 		if (o == NULL || !cJSON_AddItemToArray(arr, o) ||
 		    cJSON_AddStringToObject(o, "host_id", h->host_id) == NULL ||
 		    cJSON_AddBoolToObject(o, "connected", h->connected) ==
-		    NULL || !add_time(o, "connected_at", h->connected_at) ||
+		        NULL ||
+		    !add_time(o, "connected_at", h->connected_at) ||
 		    !add_time(o, "last_seen", h->last_seen) ||
 		    cJSON_AddStringToObject(o, "agent_version",
-		    h->agent_version) == NULL ||
+		        h->agent_version) == NULL ||
 		    cJSON_AddStringToObject(o, "docker_version",
-		    h->docker_version) == NULL ||
+		        h->docker_version) == NULL ||
 		    cJSON_AddNumberToObject(o, "container_count",
-		    h->inv != NULL ? (double)h->inv->count : 0) == NULL ||
+		        h->inv != NULL ? (double)h->inv->count : 0) == NULL ||
 		    !add_time(o, "cert_not_after", h->cert_not_after * 1000)) {
 			(void)pthread_mutex_unlock(&reg->mu);
 			goto fail;
@@ -289,7 +290,8 @@ registry_containers_json(struct registry *reg, const char *host,
 		goto fail;
 	(void)pthread_mutex_lock(&reg->mu);
 	for (i = 0; i < reg->count; i++)
-		total += reg->hosts[i].inv != NULL ? reg->hosts[i].inv->count : 0;
+		total += reg->hosts[i].inv != NULL ? reg->hosts[i].inv->count :
+		                                     0;
 	refs = calloc(total == 0 ? 1 : total, sizeof(*refs));
 	if (refs == NULL) {
 		(void)pthread_mutex_unlock(&reg->mu);
@@ -334,8 +336,9 @@ valid_prefix(const char *id, size_t *len)
 	size_t i;
 
 	for (i = 0; id[i] != '\0'; i++) {
-		if (i >= 64 || !((id[i] >= '0' && id[i] <= '9') ||
-		    (id[i] >= 'a' && id[i] <= 'f')))
+		if (i >= 64 ||
+		    !((id[i] >= '0' && id[i] <= '9') ||
+		        (id[i] >= 'a' && id[i] <= 'f')))
 			return false;
 	}
 	*len = i;

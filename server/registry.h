@@ -31,7 +31,7 @@ struct registry;
 struct registry_stats {
 	size_t hosts_known;
 	size_t agents_connected;
-	size_t containers;             /* rows over all hosts */
+	size_t containers; /* rows over all hosts */
 };
 
 /* Returns a new empty registry, or NULL on allocation failure. */
@@ -61,8 +61,8 @@ int registry_set_inventory(struct registry *reg, const char *host_id,
     uint64_t session, struct inventory *inv, int64_t now_ms);
 
 /* Notes life (a pong, any frame) from session at now_ms. */
-void registry_touch(struct registry *reg, const char *host_id,
-    uint64_t session, int64_t now_ms);
+void registry_touch(struct registry *reg, const char *host_id, uint64_t session,
+    int64_t now_ms);
 
 /*
  * {"hosts":[{host_id, connected, connected_at, last_seen, agent_version,
@@ -83,15 +83,15 @@ enum registry_lookup {
 	REGISTRY_FOUND,
 	REGISTRY_NOT_FOUND,
 	REGISTRY_AMBIGUOUS,
-	REGISTRY_BAD_ID,     /* not 12..64 lowercase hex */
+	REGISTRY_BAD_ID, /* not 12..64 lowercase hex */
 };
 
 /* What a lookup found: a copy, safe to use after the registry changed. */
 struct registry_container {
 	char host_id[64];
 	bool host_connected;
-	uint64_t session;              /* the host's current session */
-	cJSON *row;                    /* the row with host_id; caller frees */
+	uint64_t session; /* the host's current session */
+	cJSON *row;       /* the row with host_id; caller frees */
 };
 
 /*

@@ -51,16 +51,16 @@
 #endif
 
 #define PROG "signet-server"
-#define AGENTS_WANTED 10000     /* file descriptors we would like */
+#define AGENTS_WANTED 10000 /* file descriptors we would like */
 
 struct sigthread {
 	pthread_t tid;
 	sigset_t set;
 	struct hub *hub;
-	atomic_int stop_signal;     /* the signal that stopped us, or 0 */
+	atomic_int stop_signal; /* the signal that stopped us, or 0 */
 	atomic_bool done;
 	struct server_ctx *ctx;
-	struct crl_watch crl;       /* the signal thread's once it runs */
+	struct crl_watch crl; /* the signal thread's once it runs */
 };
 
 /* Seconds after a SIGHUP to report on the reloaded CRL, and to look again. */
@@ -142,8 +142,8 @@ signal_main(void *arg)
 		}
 		if (!atomic_load(&st->done)) {
 			atomic_store(&st->stop_signal, sig);
-			log_info("%s: stopping", sig == SIGINT ? "SIGINT" :
-			    "SIGTERM");
+			log_info("%s: stopping",
+			    sig == SIGINT ? "SIGINT" : "SIGTERM");
 			hub_request_stop(st->hub);
 		}
 		return NULL;
@@ -166,14 +166,15 @@ raise_nofile(void)
 		rl.rlim_cur = rl.rlim_max;
 		if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
 			log_warn("cannot raise open files from %llu to %llu: "
-			    "%s", (unsigned long long)old,
+			         "%s",
+			    (unsigned long long)old,
 			    (unsigned long long)rl.rlim_max, strerror(errno));
 			return;
 		}
 	}
 	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < AGENTS_WANTED + 256)
 		log_warn("open files limited to %llu: fewer than %d agents fit;"
-		    " raise the hard limit (LimitNOFILE=)",
+		         " raise the hard limit (LimitNOFILE=)",
 		    (unsigned long long)rl.rlim_cur, AGENTS_WANTED);
 	else
 		log_debug("open files limit %llu",
@@ -261,9 +262,10 @@ server_run(const char *config_path)
 	v = config_get(cfg, "server", "log_level");
 	if (log_level_parse(v, &level) != 0) {
 		char esc[64];
-		fprintf(stderr, "%s:%u: log_level: \"%s\" is not one of error, "
-		    "warn, info, debug\n", config_name(cfg),
-		    config_line(cfg, "server", "log_level"),
+		fprintf(stderr,
+		    "%s:%u: log_level: \"%s\" is not one of error, "
+		    "warn, info, debug\n",
+		    config_name(cfg), config_line(cfg, "server", "log_level"),
 		    text_escape_str(v, esc, sizeof(esc)));
 		goto out;
 	}
@@ -274,8 +276,10 @@ server_run(const char *config_path)
 		hcfg.allow_tls12 = true;
 	} else if (v == NULL || strcmp(v, "1.3") != 0) {
 		char esc[64];
-		fprintf(stderr, "%s:%u: agent_tls_min_version: \"%s\" is not "
-		    "1.3 or 1.2\n", config_name(cfg),
+		fprintf(stderr,
+		    "%s:%u: agent_tls_min_version: \"%s\" is not "
+		    "1.3 or 1.2\n",
+		    config_name(cfg),
 		    config_line(cfg, "server", "agent_tls_min_version"),
 		    text_escape_str(v, esc, sizeof(esc)));
 		goto out;
@@ -285,10 +289,10 @@ server_run(const char *config_path)
 		goto out;
 	}
 	if (config_split_listen(config_get(cfg, "server", "agent_listen"),
-	    agent_host, sizeof(agent_host), &agent_port) != 0) {
+	        agent_host, sizeof(agent_host), &agent_port) != 0) {
 		fprintf(stderr, "%s:%u: agent_listen: not HOST:PORT\n",
-		    config_name(cfg), config_line(cfg, "server",
-		    "agent_listen"));
+		    config_name(cfg),
+		    config_line(cfg, "server", "agent_listen"));
 		goto out;
 	}
 	hcfg.listen_host = agent_host;
@@ -303,11 +307,13 @@ server_run(const char *config_path)
 	hcfg.hangup_secs = (int)config_get_int(cfg, "server", "agent_timeout",
 	    HUB_HANGUP_SECS);
 	if (hcfg.hangup_secs <= hcfg.ping_secs) {
-		fprintf(stderr, "%s:%u: agent_timeout: %d s is not longer than "
-		    "agent_ping_interval (%d s)\n", config_name(cfg),
+		fprintf(stderr,
+		    "%s:%u: agent_timeout: %d s is not longer than "
+		    "agent_ping_interval (%d s)\n",
+		    config_name(cfg),
 		    config_line(cfg, "server", "agent_timeout") != 0 ?
-		    config_line(cfg, "server", "agent_timeout") :
-		    config_line(cfg, "server", "agent_ping_interval"),
+		        config_line(cfg, "server", "agent_timeout") :
+		        config_line(cfg, "server", "agent_ping_interval"),
 		    hcfg.hangup_secs, hcfg.ping_secs);
 		goto out;
 	}
@@ -320,11 +326,13 @@ server_run(const char *config_path)
 	ctx_ready = true;
 	rc = SERVER_EXIT_CONFIG;
 	if (copy_path(ctx.agents_dir, sizeof(ctx.agents_dir), cfg, "keys",
-	    "agents_dir") != 0 ||
+	        "agents_dir") != 0 ||
 	    copy_path(ctx.ca_path, sizeof(ctx.ca_path), cfg, "tls", "ca") !=
-	    0 || copy_path(ctx.crl_path, sizeof(ctx.crl_path), cfg, "tls",
-	    "crl") != 0 || copy_path(ctx.audit_path, sizeof(ctx.audit_path),
-	    cfg, "audit", "path") != 0)
+	        0 ||
+	    copy_path(ctx.crl_path, sizeof(ctx.crl_path), cfg, "tls", "crl") !=
+	        0 ||
+	    copy_path(ctx.audit_path, sizeof(ctx.audit_path), cfg, "audit",
+	        "path") != 0)
 		goto out;
 	rc = SERVER_EXIT_FAIL;
 	raise_nofile();
@@ -359,8 +367,7 @@ server_run(const char *config_path)
 	}
 	audit_set_rotate_size(ctx.audit, rotate_size);
 	/* Fail closed: a bad, foreign or expired CRL stops us here. */
-	r = identity_store_load(ctx.ca_path, ctx.crl_path, &ctx.identity,
-	    &msg);
+	r = identity_store_load(ctx.ca_path, ctx.crl_path, &ctx.identity, &msg);
 	if (r != 0) {
 		fprintf(stderr, PROG ": refusing to start: %s\n", msg.text);
 		goto out;
@@ -383,10 +390,12 @@ server_run(const char *config_path)
 	    clock_wall_ms(), &reloaded, &msg);
 	if (r != 0)
 		log_warn("actions of the last run not put back (their late "
-		    "results will be refused as unknown): %s", msg.text);
+		         "results will be refused as unknown): %s",
+		    msg.text);
 	else if (reloaded > 0)
 		log_info("put back %zu action(s) the last run left open; "
-		    "their results are still accepted", reloaded);
+		         "their results are still accepted",
+		    reloaded);
 
 	hcfg.actions = actions;
 	r = hub_start(&ctx, &hcfg, &hub, &msg);
@@ -416,13 +425,13 @@ server_run(const char *config_path)
 	    cJSON_AddStringToObject(d, "api_listen", api_desc) != NULL &&
 	    cJSON_AddNumberToObject(d, "api_port", api_port(api)) != NULL &&
 	    cJSON_AddStringToObject(d, "action_key_id",
-	    ctx.action_key->pub.id) != NULL &&
+	        ctx.action_key->pub.id) != NULL &&
 	    cJSON_AddStringToObject(d, "audit_key_id", audit_key.pub.id) !=
-	    NULL &&
+	        NULL &&
 	    cJSON_AddNumberToObject(d, "crl_next_update",
-	    (double)identity_store_crl_next_update(ctx.identity)) != NULL &&
+	        (double)identity_store_crl_next_update(ctx.identity)) != NULL &&
 	    cJSON_AddNumberToObject(d, "actions_reloaded", (double)reloaded) !=
-	    NULL;
+	        NULL;
 	keys_secret_wipe(&audit_key);
 	if (audit_event(ctx.audit, "server.started", SERVER_ACTOR, d, ok) != 0)
 		goto out;
@@ -434,8 +443,9 @@ server_run(const char *config_path)
 	}
 	sig_started = true;
 	log_info(PROG " %s started: agents on %s, API on %s (port %u), "
-	    "action key %s", SIGNET_VERSION, listen_desc, api_desc,
-	    api_port(api), ctx.action_key->pub.id);
+	              "action key %s",
+	    SIGNET_VERSION, listen_desc, api_desc, api_port(api),
+	    ctx.action_key->pub.id);
 
 	r = hub_run(hub);
 
@@ -451,9 +461,10 @@ server_run(const char *config_path)
 	hub_free(hub);
 	hub = NULL;
 	d = cJSON_CreateObject();
-	ok = d != NULL && cJSON_AddStringToObject(d, "reason", r == 0 ?
-	    (sig == SIGINT ? "SIGINT" : "SIGTERM") : "agent listener failed")
-	    != NULL;
+	ok = d != NULL &&
+	    cJSON_AddStringToObject(d, "reason",
+	        r == 0 ? (sig == SIGINT ? "SIGINT" : "SIGTERM") :
+	                 "agent listener failed") != NULL;
 	(void)audit_event(ctx.audit, "server.stopped", SERVER_ACTOR, d, ok);
 	log_info(PROG " stopped");
 	rc = r == 0 ? 0 : SERVER_EXIT_FAIL;

@@ -20,9 +20,9 @@
 #define SIGNET_SERVER_H
 
 /* The process exit codes server_run returns. */
-#define SERVER_EXIT_OK 0        /* stopped by SIGTERM or SIGINT */
-#define SERVER_EXIT_FAIL 1      /* could not load or start, or failed */
-#define SERVER_EXIT_CONFIG 2    /* configuration refused ("FILE:LINE: why") */
+#define SERVER_EXIT_OK 0     /* stopped by SIGTERM or SIGINT */
+#define SERVER_EXIT_FAIL 1   /* could not load or start, or failed */
+#define SERVER_EXIT_CONFIG 2 /* configuration refused ("FILE:LINE: why") */
 
 /*
  * Runs the server with the configuration at config_path until SIGTERM or

@@ -5,7 +5,7 @@
 #include "hub.h"
 
 #define STR(x) #x
-#define XSTR(x) STR(x)          /* a number macro as a string literal */
+#define XSTR(x) STR(x) /* a number macro as a string literal */
 
 const struct config_key server_config_schema[] = {
 	{ "server", "agent_listen", CONFIG_LISTEN, false, "0.0.0.0:8444", 0,
@@ -37,5 +37,5 @@ const struct config_key server_config_schema[] = {
 	 * (AUDIT_ROTATE_SIZE_DEFAULT; checked by audit_config_rotate_size) */
 	{ "audit", "rotate_size", CONFIG_STRING, false, "256M", 0, 0 },
 };
-const size_t server_config_schema_len =
-    sizeof(server_config_schema) / sizeof(server_config_schema[0]);
+const size_t server_config_schema_len = sizeof(server_config_schema) /
+    sizeof(server_config_schema[0]);

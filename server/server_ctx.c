@@ -10,7 +10,8 @@
 int
 server_ctx_init(struct server_ctx *ctx)
 {
-	return pthread_mutex_init(&ctx->identity_mu, NULL) == 0 ? 0 :
+	return pthread_mutex_init(&ctx->identity_mu, NULL) == 0 ?
+	    0 :
 	    SIGNET_ERR_INTERNAL;
 }
 
@@ -52,8 +53,7 @@ server_ctx_agent_key(struct server_ctx *ctx, const char *host_id,
 	memset(out, 0, sizeof(*out));
 	if (!text_valid_name(host_id))
 		return err_set(msg, SIGNET_ERR_INVALID_ARG, "bad host id");
-	n = snprintf(path, sizeof(path), "%s/%s.pub", ctx->agents_dir,
-	    host_id);
+	n = snprintf(path, sizeof(path), "%s/%s.pub", ctx->agents_dir, host_id);
 	if (n < 0 || (size_t)n >= sizeof(path))
 		return err_set(msg, SIGNET_ERR_TOO_LARGE, "path too long");
 	return keys_load_public(path, out, msg);

@@ -22,13 +22,13 @@ struct server_ctx {
 	struct registry *registry;
 	struct audit_writer *audit;
 	struct metrics *metrics;
-	struct keys_secret *action_key;     /* sodium_malloc'd */
-	char agents_dir[4096];              /* HOST-ID.pub files */
+	struct keys_secret *action_key; /* sodium_malloc'd */
+	char agents_dir[4096];          /* HOST-ID.pub files */
 	char ca_path[4096];
 	char crl_path[4096];
-	char audit_path[4096];              /* the server's own audit log */
+	char audit_path[4096]; /* the server's own audit log */
 	pthread_mutex_t identity_mu;
-	struct identity_store *identity;    /* current; swap under the lock */
+	struct identity_store *identity; /* current; swap under the lock */
 };
 
 /* Initialises the lock; the caller fills in the rest. 0 or error. */

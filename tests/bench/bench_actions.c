@@ -31,8 +31,8 @@ struct opts {
 	long count;
 	long conc[8];
 	int nconc;
-	long only_conc;		/* profiling: this concurrency, signet only */
-	bool only_seq;		/* profiling: sequential, signet only */
+	long only_conc; /* profiling: this concurrency, signet only */
+	bool only_seq;  /* profiling: sequential, signet only */
 	const char *spread[64];
 	int nspread;
 	char *spread_buf;
@@ -81,14 +81,14 @@ make_handle(const struct opts *o, bool direct, const char *action,
 	if (h == NULL)
 		return NULL;
 	if (direct) {
-		(void)snprintf(url, urlsz, "http://localhost/v1.41/containers/%s/%s",
-		    container, strcmp(action, "START") == 0 ? "start" :
-		    "restart?t=1");
+		(void)snprintf(url, urlsz,
+		    "http://localhost/v1.41/containers/%s/%s", container,
+		    strcmp(action, "START") == 0 ? "start" : "restart?t=1");
 		curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, o->sock);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
 	} else {
-		(void)snprintf(url, urlsz, "%s/api/containers/%s/actions?wait=60",
-		    o->api, container);
+		(void)snprintf(url, urlsz,
+		    "%s/api/containers/%s/actions?wait=60", o->api, container);
 		curl_easy_setopt(h, CURLOPT_CAINFO, o->ca);
 		curl_easy_setopt(h, CURLOPT_SSLCERT, o->cert);
 		curl_easy_setopt(h, CURLOPT_SSLKEY, o->key);
@@ -118,8 +118,8 @@ pct(double *v, long n, double p)
 
 /* Sequential latencies; reuses one connection like a real client. */
 static int
-sequential(const struct opts *o, bool direct, struct curl_slist *hdrs,
-    long n, double *lat)
+sequential(const struct opts *o, bool direct, struct curl_slist *hdrs, long n,
+    double *lat)
 {
 	char url[512];
 	CURL *h = make_handle(o, direct, "START", o->container, url,
@@ -154,7 +154,7 @@ concurrent(const struct opts *o, bool direct, struct curl_slist *hdrs, long n,
 {
 	CURLM *m = curl_multi_init();
 	CURL **hs = calloc((size_t)conc, sizeof(*hs));
-	char (*urls)[512] = calloc((size_t)conc, sizeof(*urls));
+	char(*urls)[512] = calloc((size_t)conc, sizeof(*urls));
 	long started = 0, done = 0, failed = 0, i;
 	double t0;
 	int running = 0;
@@ -164,9 +164,9 @@ concurrent(const struct opts *o, bool direct, struct curl_slist *hdrs, long n,
 	curl_multi_setopt(m, CURLMOPT_MAX_TOTAL_CONNECTIONS, conc);
 	t0 = now_ms();
 	for (i = 0; i < conc && started < n; i++, started++) {
-		hs[i] = make_handle(o, direct, "START", o->nspread > 0 ?
-		    o->spread[i % o->nspread] : o->container, urls[i],
-		    sizeof(urls[i]), hdrs);
+		hs[i] = make_handle(o, direct, "START",
+		    o->nspread > 0 ? o->spread[i % o->nspread] : o->container,
+		    urls[i], sizeof(urls[i]), hdrs);
 		curl_multi_add_handle(m, hs[i]);
 	}
 	while (done < n) {
@@ -180,8 +180,8 @@ concurrent(const struct opts *o, bool direct, struct curl_slist *hdrs, long n,
 				continue;
 			curl_easy_getinfo(msg->easy_handle,
 			    CURLINFO_RESPONSE_CODE, &code);
-			if (msg->data.result != CURLE_OK || (direct ?
-			    code != 304 && code != 204 : code != 200))
+			if (msg->data.result != CURLE_OK ||
+			    (direct ? code != 304 && code != 204 : code != 200))
 				failed++;
 			done++;
 			curl_multi_remove_handle(m, msg->easy_handle);
@@ -203,8 +203,10 @@ concurrent(const struct opts *o, bool direct, struct curl_slist *hdrs, long n,
 	free(hs);
 	free(urls);
 	if (failed > 0)
-		fprintf(stderr, "bench_actions: %ld of %ld failed at "
-		    "concurrency %ld\n", failed, n, conc);
+		fprintf(stderr,
+		    "bench_actions: %ld of %ld failed at "
+		    "concurrency %ld\n",
+		    failed, n, conc);
 	return (double)n / (t0 / 1000.0);
 }
 
@@ -239,10 +241,14 @@ main(int argc, char **argv)
 
 	for (i = 1; i + 1 < argc; i += 2) {
 		int64_t v = 0;
-		if (strcmp(argv[i], "--api") == 0) o.api = argv[i + 1];
-		else if (strcmp(argv[i], "--ca") == 0) o.ca = argv[i + 1];
-		else if (strcmp(argv[i], "--cert") == 0) o.cert = argv[i + 1];
-		else if (strcmp(argv[i], "--key") == 0) o.key = argv[i + 1];
+		if (strcmp(argv[i], "--api") == 0)
+			o.api = argv[i + 1];
+		else if (strcmp(argv[i], "--ca") == 0)
+			o.ca = argv[i + 1];
+		else if (strcmp(argv[i], "--cert") == 0)
+			o.cert = argv[i + 1];
+		else if (strcmp(argv[i], "--key") == 0)
+			o.key = argv[i + 1];
 		else if (strcmp(argv[i], "--docker-socket") == 0)
 			o.sock = argv[i + 1];
 		else if (strcmp(argv[i], "--container") == 0)
@@ -256,12 +262,12 @@ main(int argc, char **argv)
 			o.spread_buf = strdup(argv[i + 1]);
 			o.nspread = 0;
 			for (t = o.spread_buf != NULL ?
-			    strtok_r(o.spread_buf, ",", &save) : NULL;
-			    t != NULL && o.nspread < 64;
-			    t = strtok_r(NULL, ",", &save))
+			         strtok_r(o.spread_buf, ",", &save) :
+			         NULL;
+			     t != NULL && o.nspread < 64;
+			     t = strtok_r(NULL, ",", &save))
 				o.spread[o.nspread++] = t;
-		}
-		else if (strcmp(argv[i], "--profile") == 0 &&
+		} else if (strcmp(argv[i], "--profile") == 0 &&
 		    strcmp(argv[i + 1], "seq") == 0)
 			o.only_seq = true;
 		else if (strcmp(argv[i], "--profile") == 0 &&
@@ -292,14 +298,15 @@ main(int argc, char **argv)
 
 		rate = concurrent(&o, false, hdrs, o.count, o.only_conc);
 		printf("%ld in flight: through signet %.0f actions/s; this "
-		    "client's CPU %.3f ms/action\n", o.only_conc, rate,
-		    (cpu_ms() - c0) / (double)o.count);
+		       "client's CPU %.3f ms/action\n",
+		    o.only_conc, rate, (cpu_ms() - c0) / (double)o.count);
 		return 0;
 	}
 	if (o.only_seq) {
 		if (sequential(&o, false, hdrs, o.count, b) != 0)
 			return 1;
-		printf("through signet: p50 %.3f ms  p90 %.3f ms  p99 %.3f ms\n",
+		printf(
+		    "through signet: p50 %.3f ms  p90 %.3f ms  p99 %.3f ms\n",
 		    pct(b, o.count, 50), pct(b, o.count, 90),
 		    pct(b, o.count, 99));
 		return 0;
@@ -308,26 +315,29 @@ main(int argc, char **argv)
 	    sequential(&o, false, hdrs, o.count, b) != 0)
 		return 1;
 	printf("sequential START of a running container (dockerd 304), %ld "
-	    "each:\n", o.count);
+	       "each:\n",
+	    o.count);
 	printf("  straight to dockerd: p50 %.3f ms  p90 %.3f ms  p99 %.3f ms\n",
 	    pct(a, o.count, 50), pct(a, o.count, 90), pct(a, o.count, 99));
 	printf("  through signet:      p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  "
-	    "(p50 ratio %.1fx)\n", pct(b, o.count, 50), pct(b, o.count, 90),
-	    pct(b, o.count, 99), pct(b, o.count, 50) / pct(a, o.count, 50));
-	printf("throughput, %ld START each, over %d container(s):\n",
-	    o.count, o.nspread > 0 ? o.nspread : 1);
+	       "(p50 ratio %.1fx)\n",
+	    pct(b, o.count, 50), pct(b, o.count, 90), pct(b, o.count, 99),
+	    pct(b, o.count, 50) / pct(a, o.count, 50));
+	printf("throughput, %ld START each, over %d container(s):\n", o.count,
+	    o.nspread > 0 ? o.nspread : 1);
 	for (i = 0; i < o.nconc; i++) {
 		double d = concurrent(&o, true, hdrs, o.count, o.conc[i]);
 		double s = concurrent(&o, false, hdrs, o.count, o.conc[i]);
 		printf("  %2ld in flight: straight to dockerd %.0f/s, through "
-		    "signet %.0f actions/s (%.0f%%)\n", o.conc[i], d, s,
-		    100.0 * s / d);
+		       "signet %.0f actions/s (%.0f%%)\n",
+		    o.conc[i], d, s, 100.0 * s / d);
 	}
 	if (o.restart != NULL) {
 		double d = one_restart(&o, true, hdrs);
 		double s = one_restart(&o, false, hdrs);
 		printf("RESTART (stop timeout 1 s): straight %.1f ms, through "
-		    "signet %.1f ms (ratio %.2f)\n", d, s, s / d);
+		       "signet %.1f ms (ratio %.2f)\n",
+		    d, s, s / d);
 	}
 	free(a);
 	free(b);

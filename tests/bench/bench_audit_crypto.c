@@ -79,17 +79,19 @@ bench_crypto(const struct keys_secret *key)
 		for (i = 0; i < n; i++) {
 			struct envelope_action_payload out;
 			if (envelope_action_verify(&set, env.key_id,
-			    env.payload_b64, env.sig_b64, &out, NULL, NULL,
-			    &msg) != 0)
+			        env.payload_b64, env.sig_b64, &out, NULL, NULL,
+			        &msg) != 0)
 				abort();
 		}
 		verify_rates[round] = n / (now_s() - t0);
 		envelope_free(&env);
 	}
 	printf("ed25519 action envelope sign (encode+sign+base64): "
-	    "%.0f /s (median of %d)\n", median(sign_rates, ROUNDS), ROUNDS);
+	       "%.0f /s (median of %d)\n",
+	    median(sign_rates, ROUNDS), ROUNDS);
 	printf("ed25519 action envelope verify (decode+verify+parse): "
-	    "%.0f /s (median of %d)\n", median(verify_rates, ROUNDS), ROUNDS);
+	       "%.0f /s (median of %d)\n",
+	    median(verify_rates, ROUNDS), ROUNDS);
 }
 
 struct worker {
@@ -108,7 +110,7 @@ worker_main(void *p)
 	(void)cJSON_AddStringToObject(data, "reason", "benchmark record");
 	for (i = 0; i < wk->n; i++) {
 		if (audit_append(wk->w, "bench.append", "bench", data, NULL,
-		    &msg) != 0) {
+		        &msg) != 0) {
 			fprintf(stderr, "append: %s\n", msg.text);
 			abort();
 		}
@@ -144,7 +146,7 @@ bench_audit(const char *dir, const struct keys_secret *key, int threads,
 		for (i = 0; i < threads; i++) {
 			wk[i] = (struct worker){ w, per_thread };
 			if (pthread_create(&tids[i], NULL, worker_main,
-			    &wk[i]) != 0)
+			        &wk[i]) != 0)
 				abort();
 		}
 		for (i = 0; i < threads; i++)
@@ -152,13 +154,15 @@ bench_audit(const char *dir, const struct keys_secret *key, int threads,
 		rates[round] = (double)threads * per_thread / (now_s() - t0);
 		audit_get_stats(w, &st);
 		per_sync[round] = st.syncs > 0 ?
-		    (double)st.appends / (double)st.syncs : 0;
+		    (double)st.appends / (double)st.syncs :
+		    0;
 		audit_close(w);
 		(void)unlink(path);
 	}
 	printf("audit durable appends, %2d writer%s: %.0f /s, %.1f records "
-	    "per fdatasync (median of %d)\n", threads, threads == 1 ? " " :
-	    "s", median(rates, ROUNDS), median(per_sync, ROUNDS), ROUNDS);
+	       "per fdatasync (median of %d)\n",
+	    threads, threads == 1 ? " " : "s", median(rates, ROUNDS),
+	    median(per_sync, ROUNDS), ROUNDS);
 }
 
 int

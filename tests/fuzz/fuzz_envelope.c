@@ -46,8 +46,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (sep != NULL)
 		*sep = '\0';
 	if (envelope_open(ENVELOPE_CTX_ACTION, text,
-	    sep != NULL ? sep + 1 : text + size, &pub, &out, &outlen,
-	    &msg) == 0)
+	        sep != NULL ? sep + 1 : text + size, &pub, &out, &outlen,
+	        &msg) == 0)
 		free(out);
 	free(text);
 	return 0;

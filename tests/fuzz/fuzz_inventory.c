@@ -26,8 +26,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		inv = NULL;
 	}
 	if (jsonx_parse_object("frame", data, size, 16, &root, &msg) == 0) {
-		if (inventory_from_frame(cJSON_GetObjectItemCaseSensitive(root,
-		    "containers"), &inv, &msg) == 0) {
+		if (inventory_from_frame(
+		        cJSON_GetObjectItemCaseSensitive(root, "containers"),
+		        &inv, &msg) == 0) {
 			cJSON *back = inventory_to_json(inv, "h");
 			cJSON_Delete(back);
 			inventory_free(inv);

@@ -16,14 +16,14 @@ static void
 exercise(struct policy *p)
 {
 	static const struct policy_label labels[] = {
-	    {"tier", "frontend"},
-	    {"role", "primary"},
-	    {"a", ""},
+		{ "tier", "frontend" },
+		{ "role", "primary" },
+		{ "a", "" },
 	};
-	static const char *const names[] = {"/web-1", "db-1", "", "a"};
-	static const char *const images[] = {"nginx:1.25", "redis@sha256:00ff",
-	    "registry.example.org/team/app:3", ""};
-	static const char *const ops[] = {"alice", "bob", ""};
+	static const char *const names[] = { "/web-1", "db-1", "", "a" };
+	static const char *const images[] = { "nginx:1.25", "redis@sha256:00ff",
+		"registry.example.org/team/app:3", "" };
+	static const char *const ops[] = { "alice", "bob", "" };
 	struct policy_request req;
 	struct policy_decision dec;
 	char line[1024], why[ERR_MSG_MAX];
@@ -50,11 +50,12 @@ exercise(struct policy *p)
 			abort();
 		if (dec.allow && (dec.rule < 0 || (size_t)dec.rule >= n))
 			abort();
-		if (dec.allow && (req.action == ENVELOPE_ACTION_NONE ||
-		                     req.action > ENVELOPE_ACTION_RESTART))
+		if (dec.allow &&
+		    (req.action == ENVELOPE_ACTION_NONE ||
+		        req.action > ENVELOPE_ACTION_RESTART))
 			abort();
-		(void)policy_rule_check(
-		    p, (size_t)k % n, &req, why, sizeof(why));
+		(void)policy_rule_check(p, (size_t)k % n, &req, why,
+		    sizeof(why));
 	}
 }
 
@@ -63,8 +64,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const char *const subjects[] = {
-	    "", "a", "web-1", "[", "\\", "nginx:1.25", "a/b/c", "-]!^"};
+	static const char *const subjects[] = { "", "a", "web-1", "[", "\\",
+		"nginx:1.25", "a/b/c", "-]!^" };
 	struct policy *p = NULL;
 	struct err_msg msg;
 	char glob[POLICY_GLOB_MAX + 1];
@@ -78,7 +79,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		exercise(p);
 		policy_free(p);
 	} else if (p != NULL || msg.text[0] == '\0' ||
-	           memchr(msg.text, '\0', sizeof(msg.text)) == NULL) {
+	    memchr(msg.text, '\0', sizeof(msg.text)) == NULL) {
 		abort();
 	}
 

@@ -26,7 +26,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (wire_parse_hello(buf, size, &hello, &msg) == 0 &&
 	    wire_build_hello(hello.host_id, hello.agent_version,
-	    hello.docker_version, hello.result_key_id, &text, &len) == 0) {
+	        hello.docker_version, hello.result_key_id, &text, &len) == 0) {
 		if (wire_parse_hello(text, len, &again, &msg) != 0 ||
 		    memcmp(&hello, &again, sizeof(hello)) != 0)
 			abort();
@@ -37,8 +37,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		wire_frame_free(&f);
 	if (wire_parse_server_frame(buf, size, &f, &msg) == 0) {
 		int r = f.type == WIRE_ACTION ?
-		    wire_build_action(f.payload_b64, f.sig_b64, f.key_id,
-		    &text, &len) :
+		    wire_build_action(f.payload_b64, f.sig_b64, f.key_id, &text,
+		        &len) :
 		    wire_build_result_ack(&f.ack, &text, &len);
 
 		if (r == 0) {

@@ -108,7 +108,7 @@
 #include "log.h"
 #include "text.h"
 
-struct sim *the_sim;                   /* for the OpenSSL callback */
+struct sim *the_sim; /* for the OpenSSL callback */
 static volatile sig_atomic_t got_signal;
 
 static void
@@ -120,7 +120,8 @@ on_signal(int sig)
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: agent_sim --url wss://HOST:PORT --ca FILE "
+	fprintf(f,
+	    "usage: agent_sim --url wss://HOST:PORT --ca FILE "
 	    "(--pki DIR (--name N | --prefix P --count N [--first I]) |\n"
 	    "       --cert F --key F | --no-cert) [--host-id H] "
 	    "[--result-key-id K | --result-pub F]\n"
@@ -141,8 +142,10 @@ parse_long(const char *opt, const char *s, long min, long max, long *out)
 	int64_t v;
 
 	if (text_to_int64(s, min, max, &v) != 0) {
-		fprintf(stderr, "agent_sim: %s: expected a number in "
-		    "%ld..%ld\n", opt, min, max);
+		fprintf(stderr,
+		    "agent_sim: %s: expected a number in "
+		    "%ld..%ld\n",
+		    opt, min, max);
 		return -1;
 	}
 	*out = (long)v;
@@ -163,58 +166,99 @@ parse_args(int argc, char **argv, struct sim_opts *o)
 		const char **sp = NULL;
 		long *lp = NULL, lmin = 0, lmax = 0;
 
-		if (strcmp(a, "--url") == 0) sp = &o->url;
-		else if (strcmp(a, "--address") == 0) sp = &o->address;
-		else if (strcmp(a, "--ca") == 0) sp = &o->ca;
-		else if (strcmp(a, "--pki") == 0) sp = &o->pki;
-		else if (strcmp(a, "--name") == 0) sp = &o->name;
-		else if (strcmp(a, "--prefix") == 0) sp = &o->prefix;
-		else if (strcmp(a, "--cert") == 0) sp = &o->cert;
-		else if (strcmp(a, "--key") == 0) sp = &o->key;
-		else if (strcmp(a, "--host-id") == 0) sp = &o->host_id;
+		if (strcmp(a, "--url") == 0)
+			sp = &o->url;
+		else if (strcmp(a, "--address") == 0)
+			sp = &o->address;
+		else if (strcmp(a, "--ca") == 0)
+			sp = &o->ca;
+		else if (strcmp(a, "--pki") == 0)
+			sp = &o->pki;
+		else if (strcmp(a, "--name") == 0)
+			sp = &o->name;
+		else if (strcmp(a, "--prefix") == 0)
+			sp = &o->prefix;
+		else if (strcmp(a, "--cert") == 0)
+			sp = &o->cert;
+		else if (strcmp(a, "--key") == 0)
+			sp = &o->key;
+		else if (strcmp(a, "--host-id") == 0)
+			sp = &o->host_id;
 		else if (strcmp(a, "--result-key-id") == 0)
 			sp = &o->result_key_id;
-		else if (strcmp(a, "--result-pub") == 0) sp = &o->result_pub;
+		else if (strcmp(a, "--result-pub") == 0)
+			sp = &o->result_pub;
 		else if (strcmp(a, "--agent-version") == 0)
 			sp = &o->agent_version;
 		else if (strcmp(a, "--docker-version") == 0)
 			sp = &o->docker_version;
 		else if (strcmp(a, "--inventory") == 0)
 			sp = &o->inventory_file;
-		else if (strcmp(a, "--raw") == 0) sp = &o->raw_file;
-		else if (strcmp(a, "--answer") == 0) sp = &o->answer;
-		else if (strcmp(a, "--result-key") == 0) sp = &o->result_key;
-		else if (strcmp(a, "--action-pub") == 0) sp = &o->action_pub;
-		else if (strcmp(a, "--error") == 0) sp = &o->error_text;
+		else if (strcmp(a, "--raw") == 0)
+			sp = &o->raw_file;
+		else if (strcmp(a, "--answer") == 0)
+			sp = &o->answer;
+		else if (strcmp(a, "--result-key") == 0)
+			sp = &o->result_key;
+		else if (strcmp(a, "--action-pub") == 0)
+			sp = &o->action_pub;
+		else if (strcmp(a, "--error") == 0)
+			sp = &o->error_text;
 		else if (strcmp(a, "--answer-delay") == 0) {
-			lp = &o->answer_delay; lmin = 0; lmax = 3600;
+			lp = &o->answer_delay;
+			lmin = 0;
+			lmax = 3600;
 		} else if (strcmp(a, "--docker-status") == 0) {
-			lp = &o->docker_status; lmin = 0; lmax = 999;
+			lp = &o->docker_status;
+			lmin = 0;
+			lmax = 999;
 			o->has_docker_status = true;
-		} else if (strcmp(a, "--duplicate") == 0) o->duplicate = true;
-		else if (strcmp(a, "--bad-sha") == 0) o->bad_sha = true;
+		} else if (strcmp(a, "--duplicate") == 0)
+			o->duplicate = true;
+		else if (strcmp(a, "--bad-sha") == 0)
+			o->bad_sha = true;
 		else if (strcmp(a, "--count") == 0) {
-			lp = &o->count; lmin = 1; lmax = SIM_MAX_AGENTS;
+			lp = &o->count;
+			lmin = 1;
+			lmax = SIM_MAX_AGENTS;
 		} else if (strcmp(a, "--first") == 0) {
-			lp = &o->first; lmin = 0; lmax = 100000000;
+			lp = &o->first;
+			lmin = 0;
+			lmax = 100000000;
 		} else if (strcmp(a, "--containers") == 0) {
-			lp = &o->containers; lmin = 0;
+			lp = &o->containers;
+			lmin = 0;
 			lmax = SIM_MAX_CONTAINERS;
 		} else if (strcmp(a, "--fragment") == 0) {
-			lp = &o->fragment; lmin = 1; lmax = SIM_FILE_MAX;
+			lp = &o->fragment;
+			lmin = 1;
+			lmax = SIM_FILE_MAX;
 		} else if (strcmp(a, "--duration") == 0) {
-			lp = &o->duration; lmin = 0; lmax = 86400;
+			lp = &o->duration;
+			lmin = 0;
+			lmax = 86400;
 		} else if (strcmp(a, "--freeze") == 0) {
-			lp = &o->freeze; lmin = 1; lmax = 3600;
+			lp = &o->freeze;
+			lmin = 1;
+			lmax = 3600;
 		} else if (strcmp(a, "--rate") == 0) {
-			lp = &o->rate; lmin = 1; lmax = 1000000;
+			lp = &o->rate;
+			lmin = 1;
+			lmax = 1000000;
 		} else if (strcmp(a, "--inflight") == 0) {
-			lp = &o->inflight; lmin = 1; lmax = 1000000;
-		} else if (strcmp(a, "--no-cert") == 0) o->no_cert = true;
-		else if (strcmp(a, "--no-hello") == 0) o->no_hello = true;
-		else if (strcmp(a, "--binary") == 0) o->binary = true;
-		else if (strcmp(a, "--tls12") == 0) o->tls12 = true;
-		else if (strcmp(a, "--quiet") == 0) o->quiet = true;
+			lp = &o->inflight;
+			lmin = 1;
+			lmax = 1000000;
+		} else if (strcmp(a, "--no-cert") == 0)
+			o->no_cert = true;
+		else if (strcmp(a, "--no-hello") == 0)
+			o->no_hello = true;
+		else if (strcmp(a, "--binary") == 0)
+			o->binary = true;
+		else if (strcmp(a, "--tls12") == 0)
+			o->tls12 = true;
+		else if (strcmp(a, "--quiet") == 0)
+			o->quiet = true;
 		else if (strcmp(a, "--help") == 0) {
 			usage(stdout);
 			exit(SIM_OK);
@@ -243,7 +287,8 @@ parse_args(int argc, char **argv, struct sim_opts *o)
 	    (o->pki != NULL && (o->name != NULL) == (o->prefix != NULL)) ||
 	    (o->cert != NULL && o->key == NULL) ||
 	    (o->prefix == NULL && o->count != 1)) {
-		fprintf(stderr, "agent_sim: give exactly one of --pki DIR "
+		fprintf(stderr,
+		    "agent_sim: give exactly one of --pki DIR "
 		    "--name N, --pki DIR --prefix P --count N, --cert F --key "
 		    "F, --no-cert\n");
 		return -1;
@@ -346,7 +391,7 @@ sim_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		if (a != NULL && !s->o.quiet)
 			printf("received %d bytes=%zu \"%s\"\n", a->idx, len,
 			    text_escape(in, len < 200 ? len : 200, esc,
-			    sizeof(esc)));
+			        sizeof(esc)));
 		if (a != NULL && in != NULL && lws_is_first_fragment(wsi) &&
 		    lws_is_final_fragment(wsi))
 			sim_on_action(s, a, in, len);
@@ -369,8 +414,9 @@ sim_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			a->failed = true;
 			s->errors++;
 			printf("error %d \"%s\"%s%s%s\n", a->idx,
-			    in != NULL ? text_escape(in, strnlen(in, 200),
-			    esc, sizeof(esc)) : "connection failed",
+			    in != NULL ? text_escape(in, strnlen(in, 200), esc,
+			                     sizeof(esc)) :
+			                 "connection failed",
 			    a->alert[0] != '\0' ? " alert=\"" : "", a->alert,
 			    a->alert[0] != '\0' ? "\"" : "");
 			finish(s, a);
@@ -386,9 +432,9 @@ sim_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			a->failed = true;
 			s->errors++;
 			printf("error %d \"closed before the WebSocket opened\""
-			    "%s%s%s\n", a->idx,
-			    a->alert[0] != '\0' ? " alert=\"" : "", a->alert,
-			    a->alert[0] != '\0' ? "\"" : "");
+			       "%s%s%s\n",
+			    a->idx, a->alert[0] != '\0' ? " alert=\"" : "",
+			    a->alert, a->alert[0] != '\0' ? "\"" : "");
 			finish(s, a);
 		}
 		return 0;
@@ -407,8 +453,7 @@ sim_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			finish(s, a);
 		}
 		return 0;
-	default:
-		return 0;
+	default: return 0;
 	}
 }
 
@@ -465,8 +510,9 @@ tick(lws_sorted_usec_list_t *sul)
 	for (i = 0; i < s->nagents; i++) {
 		struct sim_agent *a = &s->agents[i];
 
-		for (j = 0; a->state == ST_OPEN && a->wsi != NULL &&
-		    j < a->nresults; j++) {
+		for (j = 0;
+		     a->state == ST_OPEN && a->wsi != NULL && j < a->nresults;
+		     j++) {
 			if (a->results[j].due_ms <= now) {
 				lws_callback_on_writable(a->wsi);
 				break;
@@ -488,7 +534,8 @@ raise_nofile(size_t want)
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want + 64)
-		fprintf(stderr, "agent_sim: open files limited to %llu, fewer "
+		fprintf(stderr,
+		    "agent_sim: open files limited to %llu, fewer "
 		    "than %zu agents may fit\n",
 		    (unsigned long long)rl.rlim_cur, want);
 }
@@ -526,7 +573,7 @@ run(struct sim *s)
 		return SIM_SETUP;
 	if (s->o.inventory_file != NULL &&
 	    read_file(s->o.inventory_file, &s->inventory, &s->inventory_len) !=
-	    0)
+	        0)
 		return SIM_SETUP;
 	if (s->o.raw_file != NULL &&
 	    read_file(s->o.raw_file, &s->raw, &s->raw_len) != 0)
@@ -546,7 +593,7 @@ run(struct sim *s)
 	if (s->ssl == NULL ||
 	    SSL_CTX_set_min_proto_version(s->ssl, TLS1_2_VERSION) != 1 ||
 	    (s->o.tls12 &&
-	    SSL_CTX_set_max_proto_version(s->ssl, TLS1_2_VERSION) != 1) ||
+	        SSL_CTX_set_max_proto_version(s->ssl, TLS1_2_VERSION) != 1) ||
 	    SSL_CTX_load_verify_locations(s->ssl, s->o.ca, NULL) != 1) {
 		fprintf(stderr, "agent_sim: TLS context (CA %s) failed\n",
 		    s->o.ca);
@@ -595,8 +642,9 @@ run(struct sim *s)
 		allowed = (int64_t)s->nagents;
 		if (s->o.rate > 0)
 			allowed = 1 + (now - s->start_ms) * s->o.rate / 1000;
-		if (s->o.inflight > 0 && allowed > (int64_t)(s->connected +
-		    s->errors) + s->o.inflight)
+		if (s->o.inflight > 0 &&
+		    allowed >
+		        (int64_t)(s->connected + s->errors) + s->o.inflight)
 			allowed = (int64_t)(s->connected + s->errors) +
 			    s->o.inflight;
 		while (!s->closing && s->launched < s->nagents &&
@@ -604,8 +652,10 @@ run(struct sim *s)
 			launch(s, &s->agents[s->launched]);
 		if (s->done == s->nagents)
 			break;
-		if (!s->closing && (got_signal != 0 || (s->o.duration > 0 &&
-		    now - s->start_ms >= s->o.duration * 1000))) {
+		if (!s->closing &&
+		    (got_signal != 0 ||
+		        (s->o.duration > 0 &&
+		            now - s->start_ms >= s->o.duration * 1000))) {
 			s->closing = true;
 			s->close_at_ms = now;
 			for (i = 0; i < s->nagents; i++) {
@@ -681,7 +731,7 @@ main(int argc, char **argv)
 	(void)signal(SIGINT, on_signal);
 	the_sim = &s;
 	rc = run(&s);
-	the_sim = NULL;                /* nothing more is reported */
+	the_sim = NULL; /* nothing more is reported */
 	if (s.lws != NULL)
 		lws_context_destroy(s.lws);
 	if (s.loop != NULL)

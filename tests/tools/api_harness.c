@@ -53,7 +53,8 @@ now_ms(void)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: api_harness --ca CA --crl CRL --cert CERT "
+	fprintf(stderr,
+	    "usage: api_harness --ca CA --crl CRL --cert CERT "
 	    "--key KEY --audit-key KEY --audit-log LOG [--listen HOST:PORT] "
 	    "[--inventory FILE] [--generate HOST:N]... "
 	    "[--audit-records N]\n");
@@ -86,8 +87,7 @@ add_host(struct registry *reg, const char *host, bool connected,
 }
 
 static int
-load_inventory_file(struct registry *reg, const char *path,
-    struct err_msg *msg)
+load_inventory_file(struct registry *reg, const char *path, struct err_msg *msg)
 {
 	char *buf = NULL;
 	size_t len;
@@ -106,24 +106,26 @@ load_inventory_file(struct registry *reg, const char *path,
 		r = err_set(msg, SIGNET_ERR_FORMAT, "no hosts array");
 		goto out;
 	}
-	cJSON_ArrayForEach(h, hosts) {
+	cJSON_ArrayForEach(h, hosts)
+	{
 		const char *id = NULL, *av = NULL, *dv = NULL;
 		const cJSON *conn, *rows;
 		struct inventory *inv = NULL;
 		int64_t not_after = 0;
 
-		if (jsonx_get_string(h, "host_id", false, "host", &id,
-		    msg) != 0 ||
+		if (jsonx_get_string(h, "host_id", false, "host", &id, msg) !=
+		        0 ||
 		    jsonx_get_string(h, "agent_version", true, "host", &av,
-		    msg) != 0 ||
+		        msg) != 0 ||
 		    jsonx_get_string(h, "docker_version", true, "host", &dv,
-		    msg) != 0) {
+		        msg) != 0) {
 			r = SIGNET_ERR_FORMAT;
 			goto out;
 		}
 		if (cJSON_GetObjectItemCaseSensitive(h, "cert_not_after") !=
-		    NULL && jsonx_get_int64(h, "cert_not_after", 0,
-		    JSONX_INT_MAX, "host", &not_after, msg) != 0) {
+		        NULL &&
+		    jsonx_get_int64(h, "cert_not_after", 0, JSONX_INT_MAX,
+		        "host", &not_after, msg) != 0) {
 			r = SIGNET_ERR_FORMAT;
 			goto out;
 		}
@@ -161,19 +163,19 @@ generated_row(const char *host, long i)
 	(void)snprintf(name, sizeof(name), "/gen-%04ld", i);
 	(void)snprintf(n, sizeof(n), "%ld", i);
 	name_s = cJSON_CreateString(name);
-	if (row == NULL || names == NULL || labels == NULL ||
-	    name_s == NULL || !cJSON_AddItemToArray(names, name_s)) {
+	if (row == NULL || names == NULL || labels == NULL || name_s == NULL ||
+	    !cJSON_AddItemToArray(names, name_s)) {
 		cJSON_Delete(name_s);
 		cJSON_Delete(row);
 		return NULL;
 	}
 	if (cJSON_AddStringToObject(row, "id", id) == NULL ||
-	    cJSON_AddStringToObject(row, "image",
-	    "signet-test/busybox:1") == NULL ||
+	    cJSON_AddStringToObject(row, "image", "signet-test/busybox:1") ==
+	        NULL ||
 	    cJSON_AddStringToObject(row, "state",
-	    i % 3 == 2 ? "exited" : "running") == NULL ||
+	        i % 3 == 2 ? "exited" : "running") == NULL ||
 	    cJSON_AddStringToObject(row, "status",
-	    i % 3 == 2 ? "Exited (0) 1 hour ago" : "Up 2 hours") == NULL ||
+	        i % 3 == 2 ? "Exited (0) 1 hour ago" : "Up 2 hours") == NULL ||
 	    cJSON_AddStringToObject(labels, "n", n) == NULL ||
 	    cJSON_AddNumberToObject(row, "created", 1700000000 + i) == NULL) {
 		cJSON_Delete(row);
@@ -227,8 +229,8 @@ fill_audit(struct audit_writer *w, int64_t n, struct err_msg *msg)
 	for (i = 0; r == 0 && i < n; i++) {
 		cJSON *data = cJSON_CreateObject();
 
-		if (data == NULL || cJSON_AddNumberToObject(data, "i",
-		    (double)i) == NULL) {
+		if (data == NULL ||
+		    cJSON_AddNumberToObject(data, "i", (double)i) == NULL) {
 			cJSON_Delete(data);
 			return err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
 		}
@@ -324,8 +326,7 @@ main(int argc, char **argv)
 	ctx_ready = true;
 	if (copy_path(ctx.ca_path, sizeof(ctx.ca_path), ca) != 0 ||
 	    copy_path(ctx.crl_path, sizeof(ctx.crl_path), crl) != 0 ||
-	    copy_path(ctx.audit_path, sizeof(ctx.audit_path),
-	    audit_log) != 0) {
+	    copy_path(ctx.audit_path, sizeof(ctx.audit_path), audit_log) != 0) {
 		fprintf(stderr, "api_harness: path too long\n");
 		goto out;
 	}
@@ -340,7 +341,7 @@ main(int argc, char **argv)
 	    audit_open(audit_log, &akey, &ctx.audit, &msg) != 0 ||
 	    fill_audit(ctx.audit, records, &msg) != 0 ||
 	    (inventory != NULL &&
-	    load_inventory_file(ctx.registry, inventory, &msg) != 0)) {
+	        load_inventory_file(ctx.registry, inventory, &msg) != 0)) {
 		fprintf(stderr, "api_harness: %s\n", msg.text);
 		goto out;
 	}

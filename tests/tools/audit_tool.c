@@ -28,8 +28,8 @@
 static int
 die(const char *what, const struct err_msg *msg)
 {
-	fprintf(stderr, "audit_tool: %s: %s\n", what, msg != NULL ?
-	    msg->text : "");
+	fprintf(stderr, "audit_tool: %s: %s\n", what,
+	    msg != NULL ? msg->text : "");
 	return 2;
 }
 
@@ -52,7 +52,7 @@ envelope_json(const struct envelope *env, bool with_key_id)
 	    cJSON_AddStringToObject(o, "payload", env->payload_b64) == NULL ||
 	    cJSON_AddStringToObject(o, "sig", env->sig_b64) == NULL ||
 	    (with_key_id &&
-	    cJSON_AddStringToObject(o, "key_id", env->key_id) == NULL)) {
+	        cJSON_AddStringToObject(o, "key_id", env->key_id) == NULL)) {
 		cJSON_Delete(o);
 		return NULL;
 	}
@@ -77,8 +77,9 @@ append_n(const char *log, const char *keyfile, long n, const char *akey,
 	memset(&res, 0, sizeof(res));
 	if (keys_load_secret(keyfile, &key, &msg) != 0)
 		return die("audit key", &msg);
-	if (akey != NULL && (keys_load_secret(akey, &action_key, &msg) != 0 ||
-	    keys_load_secret(rkey, &result_key, &msg) != 0))
+	if (akey != NULL &&
+	    (keys_load_secret(akey, &action_key, &msg) != 0 ||
+	        keys_load_secret(rkey, &result_key, &msg) != 0))
 		return die("envelope keys", &msg);
 	if (audit_open(log, &key, &w, &msg) != 0)
 		return die("open", &msg);
@@ -111,7 +112,8 @@ append_n(const char *log, const char *keyfile, long n, const char *akey,
 			    !cJSON_AddItemToObject(data, "action", sub))
 				goto out;
 		} else if (akey != NULL && i % 10 == 1) {
-			memcpy(res.action_id, act.action_id, sizeof(res.action_id));
+			memcpy(res.action_id, act.action_id,
+			    sizeof(res.action_id));
 			memcpy(res.host_id, act.host_id, sizeof(res.host_id));
 			memcpy(res.container_id, act.container_id,
 			    sizeof(res.container_id));
@@ -122,7 +124,8 @@ append_n(const char *log, const char *keyfile, long n, const char *akey,
 			res.finished_at = res.started_at + 5;
 			if (envelope_action_encode(&act, &raw) != 0)
 				goto out;
-			envelope_sha256_hex(raw, strlen(raw), res.request_sha256);
+			envelope_sha256_hex(raw, strlen(raw),
+			    res.request_sha256);
 			free(raw);
 			raw = NULL;
 			if (envelope_result_sign(&res, &result_key, &env) != 0)
@@ -134,7 +137,7 @@ append_n(const char *log, const char *keyfile, long n, const char *akey,
 				goto out;
 		}
 		if (audit_append(w, "test.record", "audit_tool", data, NULL,
-		    &msg) != 0) {
+		        &msg) != 0) {
 			cJSON_Delete(data);
 			rc = die("append", &msg);
 			goto out;
@@ -167,7 +170,7 @@ thread_main(void *p)
 
 	for (i = 0; i < a->n; i++) {
 		if (audit_append(a->w, "test.thread", "audit_tool", NULL, NULL,
-		    &msg) != 0) {
+		        &msg) != 0) {
 			fprintf(stderr, "audit_tool: %s\n", msg.text);
 			a->failed = 1;
 			break;
@@ -245,8 +248,8 @@ resign(const char *log, long target, const char *keyfile)
 			memcpy(m, AUDIT_CTX, clen);
 			memcpy(m + clen, p, plen);
 			m[clen + plen] = '}';
-			(void)crypto_sign_detached(sig, NULL, m, clen + plen + 1,
-			    key.sk);
+			(void)crypto_sign_detached(sig, NULL, m,
+			    clen + plen + 1, key.sk);
 			free(m);
 			sodium_bin2base64(b64, sizeof(b64), sig, sizeof(sig),
 			    sodium_base64_VARIANT_ORIGINAL);
@@ -301,7 +304,8 @@ main(int argc, char **argv)
 		return append_n(argv[2], argv[3], (long)n, NULL, NULL, NULL);
 	}
 	if (argc == 4 && strcmp(argv[1], "loop") == 0)
-		return append_n(argv[2], argv[3], 1000000000L, NULL, NULL, NULL);
+		return append_n(argv[2], argv[3], 1000000000L, NULL, NULL,
+		    NULL);
 	if (argc == 6 && strcmp(argv[1], "threads") == 0 &&
 	    text_to_int64(argv[4], 1, 64, &t) == 0 &&
 	    text_to_int64(argv[5], 1, 1000000, &n) == 0)

@@ -57,14 +57,14 @@ issue(const char *cn, EVP_PKEY *key, X509 *ca, EVP_PKEY *ca_key)
 		goto out;
 	serial[0] &= 0x7f;
 	bn = BN_bin2bn(serial, sizeof(serial), NULL);
-	if (bn == NULL || BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) ==
-	    NULL)
+	if (bn == NULL ||
+	    BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) == NULL)
 		goto out;
 	name = X509_get_subject_name(x);
 	if (X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-	    (const unsigned char *)cn, -1, -1, 0) != 1 ||
+	        (const unsigned char *)cn, -1, -1, 0) != 1 ||
 	    X509_NAME_add_entry_by_txt(name, "OU", MBSTRING_UTF8,
-	    (const unsigned char *)"agent", -1, -1, 0) != 1 ||
+	        (const unsigned char *)"agent", -1, -1, 0) != 1 ||
 	    X509_set_issuer_name(x, X509_get_subject_name(ca)) != 1 ||
 	    X509_gmtime_adj(X509_getm_notBefore(x), -3600) == NULL ||
 	    X509_gmtime_adj(X509_getm_notAfter(x), 30L * 86400) == NULL ||
@@ -102,7 +102,8 @@ write_pem(const char *path, X509 *cert, EVP_PKEY *key)
 		fclose(f);
 		return -1;
 	}
-	ok = cert != NULL ? PEM_write_X509(f, cert) :
+	ok = cert != NULL ?
+	    PEM_write_X509(f, cert) :
 	    PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL);
 	return fclose(f) == 0 && ok == 1 ? 0 : -1;
 }
@@ -148,8 +149,8 @@ main(int argc, char **argv)
 			(void)snprintf(path, sizeof(path), "%s%s", argv[2],
 			    dirs[d]);
 			if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-				fprintf(stderr, "certgen: mkdir %s: %s\n",
-				    path, strerror(errno));
+				fprintf(stderr, "certgen: mkdir %s: %s\n", path,
+				    strerror(errno));
 				goto out;
 			}
 		}
@@ -160,7 +161,8 @@ main(int argc, char **argv)
 		EVP_PKEY *key;
 		X509 *cert;
 
-		(void)snprintf(cn, sizeof(cn), "%s-%lld", argv[3], (long long)i);
+		(void)snprintf(cn, sizeof(cn), "%s-%lld", argv[3],
+		    (long long)i);
 		if (!text_valid_name(cn)) {
 			fprintf(stderr, "certgen: bad name %s\n", cn);
 			goto out;

@@ -32,9 +32,10 @@ main(int argc, char **argv)
 			printf("%s %s\n", k[i].section, k[i].name);
 		return fflush(stdout) == 0 ? 0 : 1;
 	}
-	if (argc != 3 || (strcmp(argv[1], "server") != 0 &&
-	    strcmp(argv[1], "agent") != 0)) {
-		fprintf(stderr, "usage: config_check server|agent FILE\n"
+	if (argc != 3 ||
+	    (strcmp(argv[1], "server") != 0 && strcmp(argv[1], "agent") != 0)) {
+		fprintf(stderr,
+		    "usage: config_check server|agent FILE\n"
 		    "       config_check keys server|agent\n");
 		return 2;
 	}

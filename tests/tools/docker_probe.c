@@ -79,8 +79,8 @@ probe_stream(void *arg, bool up, const char *why)
 	if (up)
 		printf("%lld stream up\n", (long long)clock_wall_ms());
 	else
-		printf("%lld stream down why=%s\n",
-		    (long long)clock_wall_ms(), why);
+		printf("%lld stream down why=%s\n", (long long)clock_wall_ms(),
+		    why);
 	fflush(stdout);
 }
 
@@ -164,8 +164,8 @@ run(const char *sock, int argc, char **argv)
 	} else if (strcmp(argv[0], "inspect") == 0 && argc == 2) {
 		if (docker_inspect(dc, argv[1], &inv, &m) != 0)
 			goto out;
-		if (print_json(inventory_container_json(&inv->items[0],
-		    NULL)) != 0)
+		if (print_json(
+		        inventory_container_json(&inv->items[0], NULL)) != 0)
 			goto out;
 	} else {
 		r = usage();

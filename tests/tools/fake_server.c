@@ -102,19 +102,19 @@ static struct {
 	struct keys_secret action_key;
 	struct keys_public agent_pub;
 	struct conn *conns;
-	struct conn *cur;               /* the one that said hello last */
+	struct conn *cur; /* the one that said hello last */
 	pthread_mutex_t mu;
-	bool ctx_alive;                 /* under mu: ctx may be woken */
-	char *cmds[FS_CMDS_MAX];        /* under mu */
+	bool ctx_alive;          /* under mu: ctx may be woken */
+	char *cmds[FS_CMDS_MAX]; /* under mu */
 	size_t cmd_head, cmd_count;
 	bool cmds_eof;
-	char *last_action;              /* the last action frame */
+	char *last_action; /* the last action frame */
 	size_t last_len;
 	struct sent sent[FS_SENT_MAX];
 	size_t nsent;
 	volatile sig_atomic_t stop;
 	bool quit;
-	bool no_ack;                    /* --no-ack, or "acks off" */
+	bool no_ack; /* --no-ack, or "acks off" */
 } fs;
 
 static int64_t
@@ -127,8 +127,7 @@ now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void
-say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static void
 say(const char *fmt, ...)
@@ -290,7 +289,7 @@ request_match(const char *action_id, const char *sha)
 	for (i = 0; i < n; i++) {
 		if (strcmp(fs.sent[i].action_id, action_id) == 0)
 			return strcmp(fs.sent[i].sha, sha) == 0 ? "match" :
-			    "mismatch";
+			                                          "mismatch";
 	}
 	return "unknown";
 }
@@ -418,8 +417,9 @@ cmd_action(int argc, char **argv)
 		cJSON_AddNumberToObject(o, "expires_at", (double)a.expires_at);
 		json = jsonx_print(o);
 		cJSON_Delete(o);
-		if (json == NULL || envelope_sign(ENVELOPE_CTX_ACTION, json,
-		    strlen(json), key, &env) != 0) {
+		if (json == NULL ||
+		    envelope_sign(ENVELOPE_CTX_ACTION, json, strlen(json), key,
+		        &env) != 0) {
 			error_line("cannot sign");
 			goto out;
 		}
@@ -498,8 +498,8 @@ cmd_signed(int argc, char **argv)
 	payload = read_file(argv[1], &len);
 	if (payload == NULL)
 		goto out;
-	while (len > 0 &&
-	    (payload[len - 1] == '\n' || payload[len - 1] == '\r'))
+	while (
+	    len > 0 && (payload[len - 1] == '\n' || payload[len - 1] == '\r'))
 		len--;
 	if (envelope_sign(ENVELOPE_CTX_ACTION, payload, len, key, &env) != 0) {
 		error_line("cannot sign (empty, or over 8 KiB)");
@@ -560,8 +560,8 @@ run_command(char *line)
 		queue_frame(fs.cur, buf, fs.last_len);
 	} else if (strcmp(cmd, "close") == 0) {
 		if (fs.cur != NULL) {
-			lws_set_timeout(fs.cur->wsi,
-			    PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+			lws_set_timeout(fs.cur->wsi, PENDING_TIMEOUT_CLOSE_SEND,
+			    LWS_TO_KILL_ASYNC);
 			fs.cur = NULL;
 		}
 	} else if (strcmp(cmd, "quit") == 0) {
@@ -603,7 +603,7 @@ on_result(struct conn *c, const struct wire_frame *f)
 	size_t raw_len = 0, len = 0;
 
 	if (envelope_result_verify(&fs.agent_pub, f->payload_b64, f->sig_b64,
-	    &res, &raw, &raw_len, &m) != 0) {
+	        &res, &raw, &raw_len, &m) != 0) {
 		say("result sig=BAD why=\"%s\"",
 		    text_escape_str(m.text, why, sizeof(why)));
 		return;
@@ -639,8 +639,9 @@ on_message(struct conn *c)
 
 	if (wire_parse_hello(c->rx, c->rx_len, &h, NULL) == 0) {
 		say("hello host_id=%s result_key_id=%s agent_version=%s "
-		    "docker_version=%s", h.host_id, h.result_key_id,
-		    h.agent_version, h.docker_version);
+		    "docker_version=%s",
+		    h.host_id, h.result_key_id, h.agent_version,
+		    h.docker_version);
 		c->hello = true;
 		fs.cur = c;
 		return;
@@ -745,8 +746,8 @@ callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		cn[0] = '\0';
 		memset(&ci, 0, sizeof(ci));
 		if (lws_tls_peer_cert_info(wsi, LWS_TLS_CERT_INFO_COMMON_NAME,
-		    &ci, sizeof(ci.ns.name)) == 0 && ci.ns.len > 0 &&
-		    ci.ns.len < (int)sizeof(ci.ns.name))
+		        &ci, sizeof(ci.ns.name)) == 0 &&
+		    ci.ns.len > 0 && ci.ns.len < (int)sizeof(ci.ns.name))
 			(void)snprintf(cn, sizeof(cn), "%.*s", ci.ns.len,
 			    ci.ns.name);
 		/* lws may hand the rest of the subject after the CN. */
@@ -787,11 +788,8 @@ callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			*pc = NULL;
 		}
 		return 0;
-	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-		run_commands();
-		return 0;
-	default:
-		break;
+	case LWS_CALLBACK_EVENT_WAIT_CANCELLED: run_commands(); return 0;
+	default: break;
 	}
 	return 0;
 }
@@ -815,7 +813,8 @@ on_signal(int sig)
 static int
 usage(void)
 {
-	fprintf(stderr, "usage: fake_server --port N --ca FILE --cert FILE "
+	fprintf(stderr,
+	    "usage: fake_server --port N --ca FILE --cert FILE "
 	    "--key FILE --action-key FILE --agent-pub FILE [--commands FILE] "
 	    "[--max-seconds N] [--no-ack] [--send-action ID ACTION [opts] | "
 	    "--send-signed FILE | --send-raw FILE | --send-replay-last]...\n");
@@ -830,14 +829,15 @@ join_command(int argc, char **argv, int *i)
 	char *line;
 	int j;
 
-	for (j = *i; j < argc && (j == *i ||
-	    strncmp(argv[j], "--send-", 7) != 0); j++)
+	for (j = *i;
+	     j < argc && (j == *i || strncmp(argv[j], "--send-", 7) != 0); j++)
 		cap += strlen(argv[j]) + 3;
 	line = malloc(cap);
 	if (line == NULL)
 		return NULL;
-	for (j = *i; j < argc && (j == *i ||
-	    strncmp(argv[j], "--send-", 7) != 0); j++) {
+	for (j = *i;
+	     j < argc && (j == *i || strncmp(argv[j], "--send-", 7) != 0);
+	     j++) {
 		bool q = strchr(argv[j], ' ') != NULL;
 
 		n += (size_t)snprintf(line + n, cap - n, "%s%s%s%s",
@@ -850,11 +850,10 @@ join_command(int argc, char **argv, int *i)
 int
 main(int argc, char **argv)
 {
-	static struct lws_protocols protocols[] = {
-		{ "signet.v1", callback, sizeof(struct conn *), 65536, 0, NULL,
-		  0 },
-		{ NULL, NULL, 0, 0, 0, NULL, 0 }
-	};
+	static struct lws_protocols protocols[] = { { "signet.v1", callback,
+		                                        sizeof(struct conn *),
+		                                        65536, 0, NULL, 0 },
+		{ NULL, NULL, 0, 0, 0, NULL, 0 } };
 	struct lws_context_creation_info info;
 	const char *ca = NULL, *cert = NULL, *key = NULL, *akey = NULL;
 	const char *apub = NULL, *cmds = NULL;
@@ -954,7 +953,7 @@ main(int argc, char **argv)
 	lws_sul_schedule(fs.ctx, 0, &tick_sul, tick, 200 * LWS_US_PER_MS);
 	if (cmds != NULL) {
 		if (pthread_create(&reader, NULL, reader_main,
-		    (void *)(uintptr_t)cmds) != 0)
+		        (void *)(uintptr_t)cmds) != 0)
 			goto out;
 		reader_ok = true;
 		(void)pthread_detach(reader);

@@ -41,8 +41,8 @@ main(int argc, char **argv)
 		printf("store refused: %s\n", msg.text);
 		goto out;
 	}
-	if (fileio_read_alloc(argv[3], IDENTITY_CERT_MAX, &pem, &len,
-	    &msg) != 0) {
+	if (fileio_read_alloc(argv[3], IDENTITY_CERT_MAX, &pem, &len, &msg) !=
+	    0) {
 		printf("read: %s\n", msg.text);
 		goto out;
 	}

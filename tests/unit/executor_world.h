@@ -58,12 +58,12 @@ struct act_span {
 /* The stand-ins for dockerd and the clock (acts come from any worker). */
 struct fake {
 	int64_t now;
-	unsigned acts;              /* ops.act calls (atomic) */
+	unsigned acts; /* ops.act calls (atomic) */
 	char last_id[65];
 	enum envelope_action last_action;
 	int last_timeout;
-	unsigned delay_us;          /* each act takes this long */
-	pthread_mutex_t mu;         /* guards spans */
+	unsigned delay_us;  /* each act takes this long */
+	pthread_mutex_t mu; /* guards spans */
 	struct act_span spans[SPANS_MAX];
 	size_t nspans;
 };
@@ -89,7 +89,8 @@ fake_inspect(void *arg, const char *id, struct inventory **out,
 	if (strcmp(id, C_WEB) == 0 || strcmp(id, C_BROKEN) == 0 ||
 	    strcmp(id, C_WEB2) == 0) {
 		name = strcmp(id, C_WEB) == 0 ? "/web-1" :
-		    strcmp(id, C_WEB2) == 0 ? "/web-2" : "/web-broken";
+		    strcmp(id, C_WEB2) == 0   ? "/web-2" :
+		                                "/web-broken";
 		tier = "frontend";
 	} else if (strcmp(id, C_DB) == 0) {
 		name = "/db-1";
@@ -98,10 +99,12 @@ fake_inspect(void *arg, const char *id, struct inventory **out,
 		return err_set(msg, SIGNET_ERR_NOT_FOUND,
 		    "dockerd GET /containers/%.12s/json: HTTP 404", id);
 	}
-	(void)snprintf(json, sizeof(json), "[{\"Id\":\"%s\",\"Names\":[\"%s\"],"
+	(void)snprintf(json, sizeof(json),
+	    "[{\"Id\":\"%s\",\"Names\":[\"%s\"],"
 	    "\"Image\":\"signet-test/busybox:1\",\"State\":\"running\","
 	    "\"Status\":\"\",\"Labels\":{\"tier\":\"%s\"},"
-	    "\"Created\":1700000000}]", id, name, tier);
+	    "\"Created\":1700000000}]",
+	    id, name, tier);
 	return inventory_from_docker(json, strlen(json), out, msg);
 }
 
@@ -194,8 +197,7 @@ setup(struct world *w)
 	(void)snprintf(w->dir, sizeof(w->dir), "/tmp/signet-test-exec.XXXXXX");
 	CHECK(mkdtemp(w->dir) != NULL);
 	(void)snprintf(w->log, sizeof(w->log), "%s/agent-audit.log", w->dir);
-	(void)snprintf(w->policy, sizeof(w->policy), "%s/policy.json",
-	    w->dir);
+	(void)snprintf(w->policy, sizeof(w->policy), "%s/policy.json", w->dir);
 	(void)snprintf(w->agents, sizeof(w->agents), "%s/agents", w->dir);
 	CHECK(mkdir(w->agents, 0700) == 0);
 	f = fopen(w->policy, "w");

@@ -34,19 +34,26 @@ static char tmpdir[] = "/tmp/test_identity.XXXXXX";
 static char made[64][PATH_MAX];
 static size_t nmade;
 
-enum auth_id { AUTH_CA, AUTH_IMPOSTOR, AUTH_OTHER, AUTH_INTER, AUTH_NOKU,
-	AUTH_EXPIRED, AUTH_COUNT };
+enum auth_id {
+	AUTH_CA,
+	AUTH_IMPOSTOR,
+	AUTH_OTHER,
+	AUTH_INTER,
+	AUTH_NOKU,
+	AUTH_EXPIRED,
+	AUTH_COUNT
+};
 
 /* Certificate authorities; all but the intermediate are self-signed. */
 static struct authority {
 	const char *subject;
-	const char *ku;       /* keyUsage; NULL for none */
-	int64_t nb, na;       /* offsets from now0 */
+	const char *ku; /* keyUsage; NULL for none */
+	int64_t nb, na; /* offsets from now0 */
 	X509 *cert;
 	EVP_PKEY *key;
 } auth[AUTH_COUNT] = {
-	[AUTH_CA] = { "CN=signet CA", "critical,keyCertSign,cRLSign",
-	    -2 * DAY, 3650 * DAY, NULL, NULL },
+	[AUTH_CA] = { "CN=signet CA", "critical,keyCertSign,cRLSign", -2 * DAY,
+	    3650 * DAY, NULL, NULL },
 	/* Same name as the real CA, another key: a forger's CA. */
 	[AUTH_IMPOSTOR] = { "CN=signet CA", "critical,keyCertSign,cRLSign",
 	    -2 * DAY, 3650 * DAY, NULL, NULL },
@@ -65,28 +72,28 @@ static struct authority {
 static struct leaf {
 	const char *id;
 	const char *subject;
-	const char *eku;      /* extendedKeyUsage; NULL for none */
+	const char *eku; /* extendedKeyUsage; NULL for none */
 	enum auth_id issuer;
-	bool ca;              /* basicConstraints CA:TRUE */
-	int64_t nb, na;       /* offsets from now0; na > 1e9 is absolute */
-	const char *serial;   /* uppercase hex, as identity reports it */
+	bool ca;            /* basicConstraints CA:TRUE */
+	int64_t nb, na;     /* offsets from now0; na > 1e9 is absolute */
+	const char *serial; /* uppercase hex, as identity reports it */
 	X509 *cert;
 	EVP_PKEY *key;
 } leaves[] = {
-	{ "agent", "CN=web-01,OU=agent", "clientAuth", AUTH_CA, false,
-	    -3600, 30 * DAY, "1001", NULL, NULL },
+	{ "agent", "CN=web-01,OU=agent", "clientAuth", AUTH_CA, false, -3600,
+	    30 * DAY, "1001", NULL, NULL },
 	{ "operator", "CN=alice,OU=operator", "clientAuth", AUTH_CA, false,
 	    -3600, 30 * DAY, "1002", NULL, NULL },
-	{ "auditor", "CN=carol,OU=auditor", "clientAuth", AUTH_CA, false,
-	    -3600, 30 * DAY, "1003", NULL, NULL },
+	{ "auditor", "CN=carol,OU=auditor", "clientAuth", AUTH_CA, false, -3600,
+	    30 * DAY, "1003", NULL, NULL },
 	{ "server", "CN=relay.example.org,OU=server", "serverAuth", AUTH_CA,
 	    false, -3600, 30 * DAY, "1004", NULL, NULL },
 	/* 2060-01-01T00:00:00Z: a GeneralizedTime notAfter. */
-	{ "late", "CN=zoe,OU=auditor", "clientAuth", AUTH_CA, false,
-	    -3600, 2840140800LL, "1017", NULL, NULL },
+	{ "late", "CN=zoe,OU=auditor", "clientAuth", AUTH_CA, false, -3600,
+	    2840140800LL, "1017", NULL, NULL },
 	{ "bigserial", "CN=ivan,OU=operator", "clientAuth", AUTH_CA, false,
-	    -3600, 30 * DAY, "7F0102030405060708090A0B0C0D0E0F10111213",
-	    NULL, NULL },
+	    -3600, 30 * DAY, "7F0102030405060708090A0B0C0D0E0F10111213", NULL,
+	    NULL },
 	{ "expired", "CN=old,OU=operator", "clientAuth", AUTH_CA, false,
 	    -20 * DAY, -10 * DAY, "1005", NULL, NULL },
 	{ "future", "CN=soon,OU=operator", "clientAuth", AUTH_CA, false,
@@ -95,38 +102,38 @@ static struct leaf {
 	    false, -3600, 30 * DAY, "1007", NULL, NULL },
 	{ "foreign", "CN=eve,OU=operator", "clientAuth", AUTH_OTHER, false,
 	    -3600, 30 * DAY, "1008", NULL, NULL },
-	{ "revoked", "CN=bob,OU=operator", "clientAuth", AUTH_CA, false,
-	    -3600, 30 * DAY, "1A2B", NULL, NULL },
+	{ "revoked", "CN=bob,OU=operator", "clientAuth", AUTH_CA, false, -3600,
+	    30 * DAY, "1A2B", NULL, NULL },
 	{ "agent_srv_eku", "CN=web-02,OU=agent", "serverAuth", AUTH_CA, false,
 	    -3600, 30 * DAY, "1009", NULL, NULL },
 	{ "agent_both_eku", "CN=web-03,OU=agent", "clientAuth,serverAuth",
 	    AUTH_CA, false, -3600, 30 * DAY, "100A", NULL, NULL },
-	{ "no_eku", "CN=web-04,OU=agent", NULL, AUTH_CA, false,
-	    -3600, 30 * DAY, "100B", NULL, NULL },
+	{ "no_eku", "CN=web-04,OU=agent", NULL, AUTH_CA, false, -3600, 30 * DAY,
+	    "100B", NULL, NULL },
 	{ "any_eku", "CN=web-05,OU=agent", "anyExtendedKeyUsage", AUTH_CA,
 	    false, -3600, 30 * DAY, "100C", NULL, NULL },
-	{ "server_cli_eku", "CN=relay2,OU=server", "clientAuth", AUTH_CA,
-	    false, -3600, 30 * DAY, "100D", NULL, NULL },
-	{ "no_ou", "CN=dave", "clientAuth", AUTH_CA, false,
-	    -3600, 30 * DAY, "100E", NULL, NULL },
-	{ "unknown_ou", "CN=dave,OU=admin", "clientAuth", AUTH_CA, false,
-	    -3600, 30 * DAY, "100F", NULL, NULL },
+	{ "server_cli_eku", "CN=relay2,OU=server", "clientAuth", AUTH_CA, false,
+	    -3600, 30 * DAY, "100D", NULL, NULL },
+	{ "no_ou", "CN=dave", "clientAuth", AUTH_CA, false, -3600, 30 * DAY,
+	    "100E", NULL, NULL },
+	{ "unknown_ou", "CN=dave,OU=admin", "clientAuth", AUTH_CA, false, -3600,
+	    30 * DAY, "100F", NULL, NULL },
 	{ "two_ou", "CN=dave,OU=operator,OU=agent", "clientAuth", AUTH_CA,
 	    false, -3600, 30 * DAY, "1010", NULL, NULL },
-	{ "upper_cn", "CN=Bob,OU=operator", "clientAuth", AUTH_CA, false,
-	    -3600, 30 * DAY, "1011", NULL, NULL },
+	{ "upper_cn", "CN=Bob,OU=operator", "clientAuth", AUTH_CA, false, -3600,
+	    30 * DAY, "1011", NULL, NULL },
 	{ "dotdot_cn", "CN=../x,OU=operator", "clientAuth", AUTH_CA, false,
 	    -3600, 30 * DAY, "1012", NULL, NULL },
-	{ "no_cn", "OU=operator", "clientAuth", AUTH_CA, false,
-	    -3600, 30 * DAY, "1013", NULL, NULL },
+	{ "no_cn", "OU=operator", "clientAuth", AUTH_CA, false, -3600, 30 * DAY,
+	    "1013", NULL, NULL },
 	{ "two_cn", "CN=a,CN=b,OU=operator", "clientAuth", AUTH_CA, false,
 	    -3600, 30 * DAY, "1014", NULL, NULL },
 	{ "long_cn", "CN=" A16 A16 A16 A16 ",OU=operator", "clientAuth",
 	    AUTH_CA, false, -3600, 30 * DAY, "1018", NULL, NULL },
 	{ "leaf_ca", "CN=sneaky,OU=operator", "clientAuth", AUTH_CA, true,
 	    -3600, 30 * DAY, "1015", NULL, NULL },
-	{ "via_inter", "CN=frank,OU=operator", "clientAuth", AUTH_INTER,
-	    false, -3600, 30 * DAY, "1016", NULL, NULL },
+	{ "via_inter", "CN=frank,OU=operator", "clientAuth", AUTH_INTER, false,
+	    -3600, 30 * DAY, "1016", NULL, NULL },
 };
 #define NLEAVES (sizeof(leaves) / sizeof(leaves[0]))
 
@@ -154,8 +161,7 @@ path_in_tmp(const char *name)
 {
 	if (nmade >= sizeof(made) / sizeof(made[0]))
 		abort();
-	(void)snprintf(made[nmade], sizeof(made[nmade]), "%s/%s", tmpdir,
-	    name);
+	(void)snprintf(made[nmade], sizeof(made[nmade]), "%s/%s", tmpdir, name);
 	return made[nmade++];
 }
 
@@ -177,7 +183,7 @@ fill_name(X509_NAME *name, const char *spec)
 			return -1;
 		*eq = '\0';
 		if (X509_NAME_add_entry_by_txt(name, p, MBSTRING_UTF8,
-		    (const unsigned char *)eq + 1, -1, -1, 0) != 1)
+		        (const unsigned char *)eq + 1, -1, -1, 0) != 1)
 			return -1;
 	}
 	return 0;
@@ -206,8 +212,8 @@ set_time(ASN1_TIME *t, int64_t when)
 /* A certificate for key signed by issuer (NULL: self-signed). */
 static X509 *
 make_cert(const char *subject, EVP_PKEY *key, X509 *issuer,
-    EVP_PKEY *issuer_key, const char *serial, int64_t nb, int64_t na,
-    bool ca, const char *ku, const char *eku)
+    EVP_PKEY *issuer_key, const char *serial, int64_t nb, int64_t na, bool ca,
+    const char *ku, const char *eku)
 {
 	X509 *x = X509_new();
 	BIGNUM *bn = NULL;
@@ -221,8 +227,8 @@ make_cert(const char *subject, EVP_PKEY *key, X509 *issuer,
 		goto out;
 	if (fill_name(X509_get_subject_name(x), subject) != 0)
 		goto out;
-	if (X509_set_issuer_name(x, X509_get_subject_name(
-	    issuer != NULL ? issuer : x)) != 1)
+	if (X509_set_issuer_name(x,
+	        X509_get_subject_name(issuer != NULL ? issuer : x)) != 1)
 		goto out;
 	if (set_time(X509_getm_notBefore(x), abs_time(nb)) != 0 ||
 	    set_time(X509_getm_notAfter(x), abs_time(na)) != 0)
@@ -232,7 +238,7 @@ make_cert(const char *subject, EVP_PKEY *key, X509 *issuer,
 	X509V3_set_ctx_nodb(&v3);
 	X509V3_set_ctx(&v3, issuer != NULL ? issuer : x, x, NULL, NULL, 0);
 	if (add_ext(x, &v3, NID_basic_constraints,
-	    ca ? "critical,CA:TRUE" : "CA:FALSE") != 0)
+	        ca ? "critical,CA:TRUE" : "CA:FALSE") != 0)
 		goto out;
 	if (ku != NULL && add_ext(x, &v3, NID_key_usage, ku) != 0)
 		goto out;
@@ -240,11 +246,11 @@ make_cert(const char *subject, EVP_PKEY *key, X509 *issuer,
 		goto out;
 	if (add_ext(x, &v3, NID_subject_key_identifier, "hash") != 0)
 		goto out;
-	if (issuer != NULL && add_ext(x, &v3, NID_authority_key_identifier,
-	    "keyid:always") != 0)
+	if (issuer != NULL &&
+	    add_ext(x, &v3, NID_authority_key_identifier, "keyid:always") != 0)
 		goto out;
-	if (X509_sign(x, issuer_key != NULL ? issuer_key : key,
-	    EVP_sha256()) <= 0)
+	if (X509_sign(x, issuer_key != NULL ? issuer_key : key, EVP_sha256()) <=
+	    0)
 		goto out;
 	ok = true;
 out:
@@ -369,17 +375,17 @@ write_text(const char *name, const char *text)
 }
 
 /* Paths of the PKI files, set by setup(). */
-static const char *ca_pem, *crl_pem, *crl_impostor, *crl_other,
-    *crl_expired, *crl_future, *crl_nonext, *crl_two, *crl_garbage,
-    *crl_empty, *ca_two, *ca_garbage, *ca_leaf, *ca_noku, *ca_expired,
-    *crl_missing, *ca_missing, *crl_soon;
+static const char *ca_pem, *crl_pem, *crl_impostor, *crl_other, *crl_expired,
+    *crl_future, *crl_nonext, *crl_two, *crl_garbage, *crl_empty, *ca_two,
+    *ca_garbage, *ca_leaf, *ca_noku, *ca_expired, *crl_missing, *ca_missing,
+    *crl_soon;
 
 static int
 setup(void)
 {
 	static const char *const revoked[] = { "1A2B", "0DEAD1", NULL };
 	X509_CRL *good = NULL, *imp = NULL, *oth = NULL, *exp = NULL,
-	    *fut = NULL, *nonext = NULL, *soon = NULL;
+	         *fut = NULL, *nonext = NULL, *soon = NULL;
 	X509 *pair[3] = { NULL, NULL, NULL };
 	size_t i;
 	int r = -1;
@@ -397,8 +403,8 @@ setup(void)
 			goto out;
 		a->cert = make_cert(a->subject, a->key,
 		    sub ? auth[AUTH_CA].cert : NULL,
-		    sub ? auth[AUTH_CA].key : NULL, sub ? "2001" : "01",
-		    a->nb, a->na, true, a->ku, NULL);
+		    sub ? auth[AUTH_CA].key : NULL, sub ? "2001" : "01", a->nb,
+		    a->na, true, a->ku, NULL);
 		if (a->cert == NULL)
 			goto out;
 	}
@@ -412,7 +418,8 @@ setup(void)
 		l->cert = make_cert(l->subject, l->key, a->cert, a->key,
 		    l->serial, l->nb, l->na, l->ca,
 		    l->ca ? "critical,keyCertSign,digitalSignature" :
-		    "critical,digitalSignature", l->eku);
+		            "critical,digitalSignature",
+		    l->eku);
 		if (l->cert == NULL)
 			goto out;
 	}
@@ -421,14 +428,14 @@ setup(void)
 	    now0 + 90 * DAY, revoked);
 	imp = make_crl(auth[AUTH_IMPOSTOR].cert, auth[AUTH_IMPOSTOR].key,
 	    now0 - DAY, now0 + 90 * DAY, NULL);
-	oth = make_crl(auth[AUTH_OTHER].cert, auth[AUTH_OTHER].key,
-	    now0 - DAY, now0 + 90 * DAY, NULL);
+	oth = make_crl(auth[AUTH_OTHER].cert, auth[AUTH_OTHER].key, now0 - DAY,
+	    now0 + 90 * DAY, NULL);
 	exp = make_crl(auth[AUTH_CA].cert, auth[AUTH_CA].key, now0 - 10 * DAY,
 	    now0 - DAY, NULL);
 	fut = make_crl(auth[AUTH_CA].cert, auth[AUTH_CA].key, now0 + DAY,
 	    now0 + 90 * DAY, NULL);
-	nonext = make_crl(auth[AUTH_CA].cert, auth[AUTH_CA].key, now0 - DAY,
-	    0, NULL);
+	nonext = make_crl(auth[AUTH_CA].cert, auth[AUTH_CA].key, now0 - DAY, 0,
+	    NULL);
 	/* Within the 7-day warning window: still good, but expiring. */
 	soon = make_crl(auth[AUTH_CA].cert, auth[AUTH_CA].key, now0 - DAY,
 	    now0 + 3 * DAY, revoked);

@@ -77,8 +77,8 @@ test_match(void)
 {
 	static const struct {
 		const char *what;
-		const char *host;          /* the connection's host */
-		int tweak;                 /* 0 none, 1 container, 2 action,
+		const char *host; /* the connection's host */
+		int tweak;        /* 0 none, 1 container, 2 action,
 		                              3 sha, 4 payload host, 5 id */
 		enum actions_verdict want;
 	} rows[] = {
@@ -202,8 +202,7 @@ test_states(void)
 	/* UNDELIVERED: ends once; a result for it is a mismatch. */
 	payload(&p, 4);
 	CHECK(actions_add(t, &p, SHA, 31000, 1000) == 0);
-	CHECK(actions_mark_undelivered(t, p.action_id, "host gone", 1500) ==
-	    0);
+	CHECK(actions_mark_undelivered(t, p.action_id, "host gone", 1500) == 0);
 	CHECK(actions_mark_undelivered(t, p.action_id, "again", 1600) ==
 	    SIGNET_ERR_NOT_FOUND);
 	CHECK(actions_get(t, p.action_id, &info) == 0 &&
@@ -211,8 +210,8 @@ test_states(void)
 	    strcmp(info.error, "host gone") == 0 && info.finished_at == 1500);
 	CHECK(actions_expire(t, 99999, ids, 4) == 0);
 	result(&r, 4, ENVELOPE_STATUS_SUCCESS);
-	CHECK(actions_claim_result(t, HOST, &r, NULL) ==
-	    ACTIONS_RESULT_MISMATCH);
+	CHECK(
+	    actions_claim_result(t, HOST, &r, NULL) == ACTIONS_RESULT_MISMATCH);
 
 	/* A claim released (audit failed) can be made again. */
 	payload(&p, 5);
@@ -231,7 +230,7 @@ test_states(void)
 	payload(&p, 6);
 	CHECK(actions_add(t, &p, SHA, 2000, 1000) == 0);
 	CHECK(actions_set_waiter(t, p.action_id, wake, NULL, 11) == 0);
-	actions_clear_waiter(t, p.action_id, 12);      /* not its token */
+	actions_clear_waiter(t, p.action_id, 12); /* not its token */
 	actions_clear_waiter(t, p.action_id, 11);
 	CHECK(actions_expire(t, 2000, ids, 4) == 1);
 	woken = 0;
@@ -241,8 +240,8 @@ test_states(void)
 	/* Removed (action.requested not recorded): gone. */
 	actions_remove(t, p.action_id);
 	CHECK(actions_get(t, p.action_id, &info) == SIGNET_ERR_NOT_FOUND);
-	CHECK(actions_add(t, &p, "nothex", 2000, 1000) ==
-	    SIGNET_ERR_INVALID_ARG);
+	CHECK(
+	    actions_add(t, &p, "nothex", 2000, 1000) == SIGNET_ERR_INVALID_ARG);
 	actions_free(t);
 }
 
@@ -282,8 +281,7 @@ test_bounds(void)
 	CHECK(actions_add(t, &p, SHA, 5000, 1000) == SIGNET_ERR_UNAVAILABLE);
 	/* Ended at 5000, but kept for keep_ms: still refused at 60000. */
 	CHECK(actions_expire(t, 5000, ids, 8) == 3);
-	CHECK(actions_add(t, &p, SHA, 70000, 60000) ==
-	    SIGNET_ERR_UNAVAILABLE);
+	CHECK(actions_add(t, &p, SHA, 70000, 60000) == SIGNET_ERR_UNAVAILABLE);
 	/* After keep_ms finished entries are forgotten. */
 	CHECK(actions_add(t, &p, SHA, 70000, 65000) == 0);
 	CHECK(actions_count(t) == 1);
@@ -307,7 +305,7 @@ test_bounds(void)
 		payload(&p, n);
 		CHECK(actions_add(t, &p, SHA, 5000, 1000) == 0);
 		CHECK(actions_mark_undelivered(t, id_of(n, id), "gone",
-		    1000 + n) == 0);
+		          1000 + n) == 0);
 	}
 	payload(&p, 32);
 	CHECK(actions_add(t, &p, SHA, 5000, 2000) == 0);
@@ -328,26 +326,24 @@ test_bounds(void)
 		payload(&p, n);
 		CHECK(actions_add(t, &p, SHA, 5000, 1000) == 0);
 	}
-	CHECK(actions_expire(t, 5000, ids, 8) == 3);      /* 40..42 TIMEOUT */
-	finish_late(t, 41, 6000);                        /* 41 SUCCESS */
-	finish_late(t, 40, 6500);                        /* 40 SUCCESS */
+	CHECK(actions_expire(t, 5000, ids, 8) == 3); /* 40..42 TIMEOUT */
+	finish_late(t, 41, 6000);                    /* 41 SUCCESS */
+	finish_late(t, 40, 6500);                    /* 40 SUCCESS */
 	payload(&p, 43);
-	CHECK(actions_add(t, &p, SHA, 9000, 7000) == 0);  /* evicts 41 */
+	CHECK(actions_add(t, &p, SHA, 9000, 7000) == 0); /* evicts 41 */
 	CHECK(actions_get(t, id_of(41, id), &info) == SIGNET_ERR_NOT_FOUND);
 	CHECK(actions_get(t, id_of(40, id), &info) == 0);
 	CHECK(actions_get(t, id_of(42, id), &info) == 0);
-	CHECK(actions_expire(t, 9000, ids, 8) == 1);      /* 43 TIMEOUT */
+	CHECK(actions_expire(t, 9000, ids, 8) == 1); /* 43 TIMEOUT */
 	payload(&p, 44);
 	CHECK(actions_add(t, &p, SHA, 200000, 10000) == 0); /* evicts 40 */
 	CHECK(actions_get(t, id_of(40, id), &info) == SIGNET_ERR_NOT_FOUND);
 	/* Only TIMEOUTs left, live until 41000 + 2 x skew: refused. */
 	payload(&p, 45);
-	CHECK(actions_add(t, &p, SHA, 300000, 10001) ==
-	    SIGNET_ERR_UNAVAILABLE);
+	CHECK(actions_add(t, &p, SHA, 300000, 10001) == SIGNET_ERR_UNAVAILABLE);
 	/* Later, the oldest of them goes, unless its result is being recorded. */
 	result(&res, 42, ENVELOPE_STATUS_SUCCESS);
-	CHECK(actions_claim_result(t, HOST, &res, &info) ==
-	    ACTIONS_RESULT_OK);
+	CHECK(actions_claim_result(t, HOST, &res, &info) == ACTIONS_RESULT_OK);
 	CHECK(info.status == ACTION_TIMEOUT);
 	CHECK(actions_add(t, &p, SHA, 300000, 110000) == 0);
 	CHECK(actions_get(t, id_of(42, id), &info) == 0);
@@ -396,8 +392,8 @@ log_event(struct audit_writer *w, const char *event, unsigned n)
 
 	(void)snprintf(id, sizeof(id), "%032x", n);
 	cJSON_AddStringToObject(d, "action_id", id);
-	CHECKF(audit_append(w, event, "server", d, NULL, &m) == 0,
-	    "append: %s", m.text);
+	CHECKF(audit_append(w, event, "server", d, NULL, &m) == 0, "append: %s",
+	    m.text);
 	cJSON_Delete(d);
 }
 
@@ -484,13 +480,14 @@ test_reload(void)
 	log_event(w, "action.undelivered", 2);
 	log_event(w, "action.timeout", 5);
 	log_event(w, "action.timeout", 6);
-	log_result(w, 6, "SUCCESS", NULL);      /* late, before the restart */
-	log_result(w, 7, NULL, NULL);           /* status unreadable */
-	log_result(w, 4, "SUCCESS", NULL);      /* not put back: ignored */
+	log_result(w, 6, "SUCCESS", NULL); /* late, before the restart */
+	log_result(w, 7, NULL, NULL);      /* status unreadable */
+	log_result(w, 4, "SUCCESS", NULL); /* not put back: ignored */
 	audit_close(w);
 	/* Seen from ACTIONS_RELOAD_MS in the future, all are too old. */
-	CHECK(actions_reload(t, path, &key.pub, now + ACTIONS_RELOAD_MS +
-	    60000, &n, &m) == 0 && n == 0 && actions_count(t) == 0);
+	CHECK(actions_reload(t, path, &key.pub, now + ACTIONS_RELOAD_MS + 60000,
+	          &n, &m) == 0 &&
+	    n == 0 && actions_count(t) == 0);
 	CHECKF(actions_reload(t, path, &key.pub, now, &n, &m) == 0,
 	    "reload: %s", m.text);
 	CHECK(n == 1 && actions_count(t) == 6);
@@ -513,8 +510,10 @@ test_reload(void)
 	/* Late results: accepted for the PENDING and the TIMEOUT, once. */
 	for (i = 1; i <= 7; i++) {
 		enum actions_verdict want = i == 3 || i == 5 ?
-		    ACTIONS_RESULT_OK : i == 2 ? ACTIONS_RESULT_MISMATCH :
-		    i == 4 ? ACTIONS_RESULT_UNKNOWN : ACTIONS_RESULT_DUPLICATE;
+		    ACTIONS_RESULT_OK :
+		    i == 2 ? ACTIONS_RESULT_MISMATCH :
+		    i == 4 ? ACTIONS_RESULT_UNKNOWN :
+		             ACTIONS_RESULT_DUPLICATE;
 
 		late_result(i, now, &res);
 		CHECKF(actions_claim_result(t, HOST, &res, &info) == want,

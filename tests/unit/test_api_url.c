@@ -8,16 +8,16 @@
 
 struct row {
 	const char *target;
-	int want;              /* 0, SIGNET_ERR_FORMAT or SIGNET_ERR_TOO_LARGE */
-	size_t nseg;           /* when accepted */
-	const char *seg1;      /* second segment when accepted, or NULL */
-	const char *host;      /* value of ?host= when accepted, or NULL */
+	int want;         /* 0, SIGNET_ERR_FORMAT or SIGNET_ERR_TOO_LARGE */
+	size_t nseg;      /* when accepted */
+	const char *seg1; /* second segment when accepted, or NULL */
+	const char *host; /* value of ?host= when accepted, or NULL */
 };
 
 static const struct row rows[] = {
 	{ "/api/hosts", 0, 2, "hosts", NULL },
 	{ "/api/containers?host=web-01&state=running", 0, 2, "containers",
-	  "web-01" },
+	    "web-01" },
 	{ "/api/containers/0123456789ab", 0, 3, "containers", NULL },
 	{ "/api/containers?host=web%2d01", 0, 2, "containers", "web-01" },
 	{ "/api/%68osts", 0, 2, "hosts", NULL },
@@ -57,8 +57,8 @@ main(void)
 		CHECKF(u->nseg == w->nseg, "\"%s\": %zu segments", w->target,
 		    u->nseg);
 		if (w->seg1 != NULL && u->nseg > 1)
-			CHECKF(strcmp(u->seg[1], w->seg1) == 0, "\"%s\": seg %s",
-			    w->target, u->seg[1]);
+			CHECKF(strcmp(u->seg[1], w->seg1) == 0,
+			    "\"%s\": seg %s", w->target, u->seg[1]);
 		if (w->host != NULL) {
 			const char *h = api_url_param(u, "host");
 			CHECKF(h != NULL && strcmp(h, w->host) == 0,
@@ -80,9 +80,9 @@ main(void)
 			free(big);
 		}
 		CHECK(api_url_parse("/api/containers?host=h&color=red", 32, u,
-		    &msg) == 0);
-		CHECK(api_url_only_params(u, allowed, &msg) ==
-		    SIGNET_ERR_FORMAT);
+		          &msg) == 0);
+		CHECK(
+		    api_url_only_params(u, allowed, &msg) == SIGNET_ERR_FORMAT);
 		CHECK_CONTAINS(msg.text, "color");
 	}
 	free(u);

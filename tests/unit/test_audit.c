@@ -21,51 +21,65 @@
 #include "testlib.h"
 
 #define Z64 "0000000000000000000000000000000000000000000000000000000000000000"
-#define SIG88 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=="
+#define SIG88                                                                  \
+	"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=="
 
 struct line_row {
 	const char *name;
 	const char *line;
-	const char *why;   /* NULL: must parse */
+	const char *why; /* NULL: must parse */
 };
 
 static const struct line_row rows[] = {
-	{ "well formed", "{\"seq\":0,\"ts\":1,\"prev\":\"" Z64 "\",\"event\":"
-	  "\"a.b\",\"actor\":\"x\",\"data\":{},\"sig\":\"" SIG88 "\"}", NULL },
+	{ "well formed",
+	    "{\"seq\":0,\"ts\":1,\"prev\":\"" Z64 "\",\"event\":"
+	    "\"a.b\",\"actor\":\"x\",\"data\":{},\"sig\":\"" SIG88 "\"}",
+	    NULL },
 	{ "no sig", "{\"seq\":0,\"ts\":1,\"prev\":\"" Z64 "\"}",
-	  "does not end with its \"sig\"" },
+	    "does not end with its \"sig\"" },
 	{ "sig not last", "{\"sig\":\"" SIG88 "\",\"seq\":0}",
-	  "does not end with its \"sig\"" },
+	    "does not end with its \"sig\"" },
 	{ "sig short", "{\"seq\":0,\"sig\":\"AAAA\"}", "not base64 of 64" },
 	{ "sig in data only", "{\"seq\":0,\"data\":{\"sig\":\"" SIG88 "\"}}",
-	  "does not end with its \"sig\"" },
-	{ "unknown member", "{\"seq\":0,\"ts\":1,\"prev\":\"" Z64 "\","
-	  "\"event\":\"a\",\"actor\":\"x\",\"data\":{},\"who\":1,\"sig\":\""
-	  SIG88 "\"}", "unknown key \"who\"" },
-	{ "duplicate seq", "{\"seq\":0,\"seq\":1,\"ts\":1,\"prev\":\"" Z64
-	  "\",\"event\":\"a\",\"actor\":\"x\",\"data\":{},\"sig\":\"" SIG88
-	  "\"}", "duplicate key \"seq\"" },
-	{ "seq float", "{\"seq\":0.5,\"ts\":1,\"prev\":\"" Z64 "\",\"event\":"
-	  "\"a\",\"actor\":\"x\",\"data\":{},\"sig\":\"" SIG88 "\"}",
-	  "record.seq: must be an integer" },
-	{ "seq negative", "{\"seq\":-1,\"ts\":1,\"prev\":\"" Z64 "\",\"event\":"
-	  "\"a\",\"actor\":\"x\",\"data\":{},\"sig\":\"" SIG88 "\"}",
-	  "outside" },
-	{ "prev short", "{\"seq\":0,\"ts\":1,\"prev\":\"00\",\"event\":"
-	  "\"a\",\"actor\":\"x\",\"data\":{},\"sig\":\"" SIG88 "\"}",
-	  "64 lowercase hex" },
-	{ "data array", "{\"seq\":0,\"ts\":1,\"prev\":\"" Z64 "\",\"event\":"
-	  "\"a\",\"actor\":\"x\",\"data\":[],\"sig\":\"" SIG88 "\"}",
-	  "record.data: must be an object" },
-	{ "event empty", "{\"seq\":0,\"ts\":1,\"prev\":\"" Z64 "\",\"event\":"
-	  "\"\",\"actor\":\"x\",\"data\":{},\"sig\":\"" SIG88 "\"}",
-	  "record.event: must be 1.." },
-	{ "actor control", "{\"seq\":0,\"ts\":1,\"prev\":\"" Z64 "\",\"event\":"
-	  "\"a\",\"actor\":\"x\\u0007\",\"data\":{},\"sig\":\"" SIG88 "\"}",
-	  "record.actor: must be 1.." },
-	{ "missing ts", "{\"seq\":0,\"prev\":\"" Z64 "\",\"event\":"
-	  "\"a\",\"actor\":\"x\",\"data\":{},\"sig\":\"" SIG88 "\"}",
-	  "record.ts: missing" },
+	    "does not end with its \"sig\"" },
+	{ "unknown member",
+	    "{\"seq\":0,\"ts\":1,\"prev\":\"" Z64 "\","
+	    "\"event\":\"a\",\"actor\":\"x\",\"data\":{},\"who\":1,\"sig\":\"" SIG88
+	    "\"}",
+	    "unknown key \"who\"" },
+	{ "duplicate seq",
+	    "{\"seq\":0,\"seq\":1,\"ts\":1,\"prev\":\"" Z64
+	    "\",\"event\":\"a\",\"actor\":\"x\",\"data\":{},\"sig\":\"" SIG88
+	    "\"}",
+	    "duplicate key \"seq\"" },
+	{ "seq float",
+	    "{\"seq\":0.5,\"ts\":1,\"prev\":\"" Z64 "\",\"event\":"
+	    "\"a\",\"actor\":\"x\",\"data\":{},\"sig\":\"" SIG88 "\"}",
+	    "record.seq: must be an integer" },
+	{ "seq negative",
+	    "{\"seq\":-1,\"ts\":1,\"prev\":\"" Z64 "\",\"event\":"
+	    "\"a\",\"actor\":\"x\",\"data\":{},\"sig\":\"" SIG88 "\"}",
+	    "outside" },
+	{ "prev short",
+	    "{\"seq\":0,\"ts\":1,\"prev\":\"00\",\"event\":"
+	    "\"a\",\"actor\":\"x\",\"data\":{},\"sig\":\"" SIG88 "\"}",
+	    "64 lowercase hex" },
+	{ "data array",
+	    "{\"seq\":0,\"ts\":1,\"prev\":\"" Z64 "\",\"event\":"
+	    "\"a\",\"actor\":\"x\",\"data\":[],\"sig\":\"" SIG88 "\"}",
+	    "record.data: must be an object" },
+	{ "event empty",
+	    "{\"seq\":0,\"ts\":1,\"prev\":\"" Z64 "\",\"event\":"
+	    "\"\",\"actor\":\"x\",\"data\":{},\"sig\":\"" SIG88 "\"}",
+	    "record.event: must be 1.." },
+	{ "actor control",
+	    "{\"seq\":0,\"ts\":1,\"prev\":\"" Z64 "\",\"event\":"
+	    "\"a\",\"actor\":\"x\\u0007\",\"data\":{},\"sig\":\"" SIG88 "\"}",
+	    "record.actor: must be 1.." },
+	{ "missing ts",
+	    "{\"seq\":0,\"prev\":\"" Z64 "\",\"event\":"
+	    "\"a\",\"actor\":\"x\",\"data\":{},\"sig\":\"" SIG88 "\"}",
+	    "record.ts: missing" },
 	{ "not json", "seq=0,\"sig\":\"" SIG88 "\"}", "malformed JSON" },
 };
 
@@ -127,7 +141,7 @@ test_writer(const char *dir)
 	CHECK(head.empty);
 	for (i = 0; i < 3; i++)
 		CHECK(audit_append(w, "server.started", "server", NULL, &seq,
-		    &msg) == 0);
+		          &msg) == 0);
 	CHECK(seq == 2);
 	audit_get_head(w, &head);
 	CHECK(!head.empty && head.seq == 2);
@@ -169,12 +183,12 @@ test_writer(const char *dir)
 		lim.rlim_cur = (rlim_t)st.st_size + 40;
 		CHECK(setrlimit(RLIMIT_FSIZE, &lim) == 0);
 		CHECK(audit_append(w, "action.requested", "alice", NULL, NULL,
-		    &msg) == SIGNET_ERR_IO);
+		          &msg) == SIGNET_ERR_IO);
 		CHECK_CONTAINS(msg.text, "cannot append audit record");
 		CHECK(setrlimit(RLIMIT_FSIZE, &old) == 0);
 		CHECK(count_verified(path, &key.pub) == 3);
 		CHECK(audit_append(w, "action.requested", "alice", NULL, &seq,
-		    &msg) == 0);
+		          &msg) == 0);
 		CHECK(seq == 3);
 		CHECK(count_verified(path, &key.pub) == 4);
 	}
@@ -185,8 +199,8 @@ test_writer(const char *dir)
 	CHECK(audit_open(path, &key, &w, &msg) == 0);
 	audit_get_head(w, &head);
 	CHECK(head.seq == 3);
-	CHECK(audit_append(w, "server.started", "server", NULL, &seq, &msg) ==
-	    0);
+	CHECK(
+	    audit_append(w, "server.started", "server", NULL, &seq, &msg) == 0);
 	CHECK(seq == 4);
 	/* A second writer on the same file is refused while this one lives. */
 	{
@@ -234,12 +248,19 @@ struct size_row {
 };
 
 static const struct size_row size_rows[] = {
-	{ "0", 0, 0 }, { "4096", 0, 4096 }, { "64K", 0, 65536 },
-	{ "256M", 0, 256ULL << 20 }, { "2g", 0, 2ULL << 30 },
-	{ "1024G", 0, 1ULL << 40 }, { "1025G", SIGNET_ERR_FORMAT, 0 },
-	{ "", SIGNET_ERR_FORMAT, 0 }, { "M", SIGNET_ERR_FORMAT, 0 },
-	{ "-1", SIGNET_ERR_FORMAT, 0 }, { "1.5M", SIGNET_ERR_FORMAT, 0 },
-	{ "10KB", SIGNET_ERR_FORMAT, 0 }, { " 10", SIGNET_ERR_FORMAT, 0 },
+	{ "0", 0, 0 },
+	{ "4096", 0, 4096 },
+	{ "64K", 0, 65536 },
+	{ "256M", 0, 256ULL << 20 },
+	{ "2g", 0, 2ULL << 30 },
+	{ "1024G", 0, 1ULL << 40 },
+	{ "1025G", SIGNET_ERR_FORMAT, 0 },
+	{ "", SIGNET_ERR_FORMAT, 0 },
+	{ "M", SIGNET_ERR_FORMAT, 0 },
+	{ "-1", SIGNET_ERR_FORMAT, 0 },
+	{ "1.5M", SIGNET_ERR_FORMAT, 0 },
+	{ "10KB", SIGNET_ERR_FORMAT, 0 },
+	{ " 10", SIGNET_ERR_FORMAT, 0 },
 	{ "99999999999999999999", SIGNET_ERR_FORMAT, 0 },
 };
 
@@ -252,9 +273,10 @@ test_parse_size(void)
 		uint64_t b = 7;
 		int r = audit_parse_size(size_rows[i].in, &b);
 
-		CHECKF(r == size_rows[i].rc && (r != 0 ||
-		    b == size_rows[i].bytes), "size \"%s\": rc %d bytes %llu",
-		    size_rows[i].in, r, (unsigned long long)b);
+		CHECKF(r == size_rows[i].rc &&
+		        (r != 0 || b == size_rows[i].bytes),
+		    "size \"%s\": rc %d bytes %llu", size_rows[i].in, r,
+		    (unsigned long long)b);
 	}
 }
 
@@ -352,7 +374,7 @@ rot_thread_main(void *p)
 
 	for (i = 0; i < a->n; i++)
 		if (audit_append(a->w, "test.thread", "tester", NULL, NULL,
-		    &msg) != 0) {
+		        &msg) != 0) {
 			a->failed = 1;
 			break;
 		}
@@ -470,7 +492,7 @@ test_rotation(const char *dir)
 		for (i = 0; i < 4; i++) {
 			a[i] = (struct rot_thread){ w, 150, 0 };
 			CHECK(pthread_create(&t[i], NULL, rot_thread_main,
-			    &a[i]) == 0);
+			          &a[i]) == 0);
 		}
 		for (i = 0; i < 8; i++) {
 			CHECK(audit_rotate(w, "request", &msg) == 0);
@@ -492,8 +514,8 @@ test_rotation(const char *dir)
 	/* A name already taken: refused, undone, the writer goes on. */
 	audit_get_head(w, &head);
 	CHECK(audit_read_first(path, &rec, &msg) == 0);
-	CHECK(audit_rotated_name(path, rec.seq, head.seq, rot,
-	    sizeof(rot)) == 0);
+	CHECK(
+	    audit_rotated_name(path, rec.seq, head.seq, rot, sizeof(rot)) == 0);
 	audit_record_free(&rec);
 	{
 		FILE *f = fopen(rot, "w");
@@ -557,7 +579,7 @@ test_rotation(const char *dir)
 		}
 		CHECK(verify_set(files, n, &key.pub, &mid, &rep, &msg) == 0);
 		CHECK(verify_set(files + 2, n - 2, &key.pub, &mid, &rep,
-		    &msg) == SIGNET_ERR_CHAIN);
+		          &msg) == SIGNET_ERR_CHAIN);
 		CHECK_CONTAINS(msg.text, "before the first record given");
 		mid.hash[0] = mid.hash[0] == 'a' ? 'b' : 'a';
 		CHECK(verify_set(files, n, &key.pub, &mid, &rep, &msg) ==
@@ -611,8 +633,8 @@ test_rotation(const char *dir)
 		w = NULL;
 		on = log_files(opath, ofiles, 64);
 		CHECK(on == 2);
-		CHECK(strcmp(strrchr(ofiles[0], '/'),
-		    strrchr(files[0], '/')) == 0);
+		CHECK(strcmp(strrchr(ofiles[0], '/'), strrchr(files[0], '/')) ==
+		    0);
 		memcpy(set, files, sizeof(set));
 		memcpy(set[0], ofiles[0], sizeof(set[0]));
 		CHECK(verify_set(set, n, &key.pub, NULL, &rep, &msg) ==
@@ -656,12 +678,12 @@ test_rotation(const char *dir)
 			CHECK(audit_read_first(path, &rec, &msg) == 0);
 			CHECK(audit_link_parse(&rec, &link, &msg) == 0);
 			CHECK(strcmp(link.reason, "recovered") == 0);
-			CHECK(strcmp(link.previous,
-			    strrchr(rot, '/') + 1) == 0);
+			CHECK(
+			    strcmp(link.previous, strrchr(rot, '/') + 1) == 0);
 			audit_record_free(&rec);
-			total += k == 2 ? 2 : 1;  /* + audit.torn_tail */
-			CHECKF(verify_all(path, &key.pub) == total,
-			    "crash %d", k);
+			total += k == 2 ? 2 : 1; /* + audit.torn_tail */
+			CHECKF(verify_all(path, &key.pub) == total, "crash %d",
+			    k);
 		}
 		/* The torn bytes were kept aside. */
 		{

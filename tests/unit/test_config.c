@@ -26,73 +26,83 @@ static const char server_ok[] =
     "[audit]\n"
     "path = /var/lib/signet/audit.log\n";
 
-static const char agent_ok[] =
-    "[agent]\n"
-    "server        = wss://relay.example.org:8444\n"
-    "docker_socket = /var/run/docker.sock\n"
-    "policy        = /etc/signet/policy.json\n"
-    "[tls]\n"
-    "ca   = /etc/signet/ca.pem\n"
-    "cert = /etc/signet/agent.pem\n"
-    "key  = /etc/signet/agent.key\n"
-    "[keys]\n"
-    "action_pub = /etc/signet/keys/action.pub\n"
-    "result     = /etc/signet/keys/result.key\n"
-    "[audit]\n"
-    "path = /var/lib/signet-agent/audit.log\n";
+static const char agent_ok[] = "[agent]\n"
+                               "server        = wss://relay.example.org:8444\n"
+                               "docker_socket = /var/run/docker.sock\n"
+                               "policy        = /etc/signet/policy.json\n"
+                               "[tls]\n"
+                               "ca   = /etc/signet/ca.pem\n"
+                               "cert = /etc/signet/agent.pem\n"
+                               "key  = /etc/signet/agent.key\n"
+                               "[keys]\n"
+                               "action_pub = /etc/signet/keys/action.pub\n"
+                               "result     = /etc/signet/keys/result.key\n"
+                               "[audit]\n"
+                               "path = /var/lib/signet-agent/audit.log\n";
 
-static const char agent_tail[] =
-    "[tls]\n"
-    "ca   = /etc/signet/ca.pem\n"
-    "cert = /etc/signet/agent.pem\n"
-    "key  = /etc/signet/agent.key\n"
-    "[keys]\n"
-    "action_pub = /etc/signet/keys/action.pub\n"
-    "result     = /etc/signet/keys/result.key\n"
-    "[audit]\n"
-    "path = /var/lib/signet-agent/audit.log\n";
+static const char agent_tail[] = "[tls]\n"
+                                 "ca   = /etc/signet/ca.pem\n"
+                                 "cert = /etc/signet/agent.pem\n"
+                                 "key  = /etc/signet/agent.key\n"
+                                 "[keys]\n"
+                                 "action_pub = /etc/signet/keys/action.pub\n"
+                                 "result     = /etc/signet/keys/result.key\n"
+                                 "[audit]\n"
+                                 "path = /var/lib/signet-agent/audit.log\n";
 
 struct row {
 	const char *name;
-	const char *head;   /* the [agent] section, then agent_tail */
-	const char *why;    /* NULL: accepted */
+	const char *head; /* the [agent] section, then agent_tail */
+	const char *why;  /* NULL: accepted */
 };
 
 static const struct row rows[] = {
 	{ "minimal", "[agent]\nserver = wss://h:1\npolicy = /p\n", NULL },
 	{ "ipv6 server", "[agent]\nserver = wss://[::1]:8444/x\npolicy = /p\n",
-	  NULL },
-	{ "unknown key", "[agent]\nserver = wss://h:1\npolicy = /p\n"
-	  "colour = blue\n", "conf:4: unknown key \"colour\" in [agent]" },
-	{ "unknown section", "[agent]\nserver = wss://h:1\npolicy = /p\n"
-	  "[extra]\nx = 1\n", "conf:5: unknown section [extra]" },
-	{ "duplicate", "[agent]\nserver = wss://h:1\nserver = wss://h:2\n"
-	  "policy = /p\n", "conf:3: [agent] server is set again (first on "
-	  "line 2)" },
+	    NULL },
+	{ "unknown key",
+	    "[agent]\nserver = wss://h:1\npolicy = /p\n"
+	    "colour = blue\n",
+	    "conf:4: unknown key \"colour\" in [agent]" },
+	{ "unknown section",
+	    "[agent]\nserver = wss://h:1\npolicy = /p\n"
+	    "[extra]\nx = 1\n",
+	    "conf:5: unknown section [extra]" },
+	{ "duplicate",
+	    "[agent]\nserver = wss://h:1\nserver = wss://h:2\n"
+	    "policy = /p\n",
+	    "conf:3: [agent] server is set again (first on "
+	    "line 2)" },
 	{ "ws not wss", "[agent]\nserver = ws://h:1\npolicy = /p\n",
-	  "conf:2: [agent] server = \"ws://h:1\" must be a wss:// URL" },
+	    "conf:2: [agent] server = \"ws://h:1\" must be a wss:// URL" },
 	{ "no port", "[agent]\nserver = wss://h\npolicy = /p\n",
-	  "must be wss://HOST:PORT" },
+	    "must be wss://HOST:PORT" },
 	{ "port 0", "[agent]\nserver = wss://h:0\npolicy = /p\n",
-	  "must be wss://HOST:PORT" },
+	    "must be wss://HOST:PORT" },
 	{ "port 70000", "[agent]\nserver = wss://h:70000\npolicy = /p\n",
-	  "must be wss://HOST:PORT" },
+	    "must be wss://HOST:PORT" },
 	{ "relative path", "[agent]\nserver = wss://h:1\npolicy = p.json\n",
-	  "conf:3: [agent] policy = \"p.json\" must be an absolute path" },
+	    "conf:3: [agent] policy = \"p.json\" must be an absolute path" },
 	{ "missing required", "[agent]\nserver = wss://h:1\n",
-	  "conf: missing required key [agent] policy" },
-	{ "int out of range", "[agent]\nserver = wss://h:1\npolicy = /p\n"
-	  "stop_timeout = 601\n", "must be an integer from 0 to 600" },
-	{ "int junk", "[agent]\nserver = wss://h:1\npolicy = /p\n"
-	  "stop_timeout = 10s\n", "must be an integer" },
-	{ "int ok", "[agent]\nserver = wss://h:1\npolicy = /p\n"
-	  "stop_timeout = 3\n", NULL },
+	    "conf: missing required key [agent] policy" },
+	{ "int out of range",
+	    "[agent]\nserver = wss://h:1\npolicy = /p\n"
+	    "stop_timeout = 601\n",
+	    "must be an integer from 0 to 600" },
+	{ "int junk",
+	    "[agent]\nserver = wss://h:1\npolicy = /p\n"
+	    "stop_timeout = 10s\n",
+	    "must be an integer" },
+	{ "int ok",
+	    "[agent]\nserver = wss://h:1\npolicy = /p\n"
+	    "stop_timeout = 3\n",
+	    NULL },
 	{ "not ini", "[agent]\nserver = wss://h:1\npolicy = /p\njust words\n",
-	  "conf:4: not a valid INI line" },
+	    "conf:4: not a valid INI line" },
 	{ "empty value", "[agent]\nserver =\npolicy = /p\n",
-	  "conf:2: [agent] server = \"\" is empty" },
+	    "conf:2: [agent] server = \"\" is empty" },
 	{ "bad section line", "[agent\nserver = wss://h:1\n",
-	  "conf:1: not a valid INI line" },
+	    "conf:1: not a valid INI line" },
 };
 
 int
@@ -106,20 +116,22 @@ main(void)
 	int port = 0;
 
 	CHECK(config_parse("server.conf", server_ok, strlen(server_ok),
-	    server_config_schema, server_config_schema_len, &cfg, &msg) == 0);
+	          server_config_schema, server_config_schema_len, &cfg,
+	          &msg) == 0);
 	if (cfg != NULL) {
 		CHECK(strcmp(config_get(cfg, "server", "agent_listen"),
-		    "0.0.0.0:8444") == 0);
+		          "0.0.0.0:8444") == 0);
 		CHECK(strcmp(config_get(cfg, "keys", "agents_dir"),
-		    "/etc/signet/keys/agents") == 0);
+		          "/etc/signet/keys/agents") == 0);
 		CHECK(config_line(cfg, "audit", "path") == 15);
 		CHECK(strcmp(config_get(cfg, "server", "log_level"), "info") ==
 		    0);
 		CHECK(config_get(cfg, "server", "nope") == NULL);
 	}
 	config_free(cfg);
-	CHECK(config_parse("agent.conf", agent_ok, strlen(agent_ok),
-	    agent_config_schema, agent_config_schema_len, &cfg, &msg) == 0);
+	CHECK(
+	    config_parse("agent.conf", agent_ok, strlen(agent_ok),
+	        agent_config_schema, agent_config_schema_len, &cfg, &msg) == 0);
 	if (cfg != NULL)
 		CHECK(config_get_int(cfg, "agent", "stop_timeout", -1) == 10);
 	config_free(cfg);
@@ -152,15 +164,16 @@ main(void)
 		(void)snprintf(longline, sizeof(longline),
 		    "[agent]\npolicy = /%0250d\n", 1);
 		CHECK(config_parse("conf", longline, strlen(longline),
-		    agent_config_schema, agent_config_schema_len, &cfg, &msg) ==
-		    SIGNET_ERR_CONFIG);
+		          agent_config_schema, agent_config_schema_len, &cfg,
+		          &msg) == SIGNET_ERR_CONFIG);
 		CHECK_CONTAINS(msg.text, "conf:2: line longer than");
 		CHECK(config_parse("conf", "[agent]\0x", 9, agent_config_schema,
-		    agent_config_schema_len, &cfg, &msg) == SIGNET_ERR_CONFIG);
+		          agent_config_schema_len, &cfg,
+		          &msg) == SIGNET_ERR_CONFIG);
 		CHECK_CONTAINS(msg.text, "NUL");
 	}
 	CHECK(config_load("/nonexistent/signet.conf", agent_config_schema,
-	    agent_config_schema_len, &cfg, &msg) == SIGNET_ERR_CONFIG);
+	          agent_config_schema_len, &cfg, &msg) == SIGNET_ERR_CONFIG);
 	CHECK_CONTAINS(msg.text, "no such file");
 
 	/* The samples shipped in packaging/ must load as they are. */
@@ -173,19 +186,20 @@ main(void)
 			(void)snprintf(path, sizeof(path),
 			    "%s/packaging/server.conf", src);
 			CHECKF(config_load(path, server_config_schema,
-			    server_config_schema_len, &cfg, &msg) == 0, "%s",
-			    msg.text);
+			           server_config_schema_len, &cfg, &msg) == 0,
+			    "%s", msg.text);
 			config_free(cfg);
 			(void)snprintf(path, sizeof(path),
 			    "%s/packaging/agent.conf", src);
 			CHECKF(config_load(path, agent_config_schema,
-			    agent_config_schema_len, &cfg, &msg) == 0, "%s",
-			    msg.text);
+			           agent_config_schema_len, &cfg, &msg) == 0,
+			    "%s", msg.text);
 			config_free(cfg);
 		}
 	}
-	CHECK(config_split_listen("[::1]:8443", host, sizeof(host), &port) ==
-	    0 && strcmp(host, "::1") == 0 && port == 8443);
+	CHECK(
+	    config_split_listen("[::1]:8443", host, sizeof(host), &port) == 0 &&
+	    strcmp(host, "::1") == 0 && port == 8443);
 	CHECK(config_split_listen("::1:8443", host, sizeof(host), &port) != 0);
 	CHECK(config_split_listen("h:-1", host, sizeof(host), &port) != 0);
 	return test_finish("test_config");

@@ -19,7 +19,7 @@
 
 #define DAY 86400
 #define HOUR 3600
-#define T0 1900000000LL         /* 2030-03-17T17:46:40Z */
+#define T0 1900000000LL /* 2030-03-17T17:46:40Z */
 #define PATH "/etc/signet/crl.pem"
 
 static char logpath[] = "/tmp/signet-test-crlwatch.XXXXXX";
@@ -50,8 +50,8 @@ new_log(void)
 
 /* One check at now; returns the level and leaves the lines in *text. */
 static int
-check(struct crl_watch *w, int64_t last, int64_t next, int64_t now,
-    bool force, const char *when, const char **text)
+check(struct crl_watch *w, int64_t last, int64_t next, int64_t now, bool force,
+    const char *when, const char **text)
 {
 	int level;
 
@@ -72,7 +72,8 @@ test_reports(void)
 	crl_watch_init(&w);
 	/* Startup with 30 days left: one info line, then quiet. */
 	CHECK(check(&w, last, next, T0, true, "startup", &t) == LOG_LVL_INFO);
-	CHECK_CONTAINS(t, "startup: CRL /etc/signet/crl.pem valid until "
+	CHECK_CONTAINS(t,
+	    "startup: CRL /etc/signet/crl.pem valid until "
 	    "2030-04-16T17:46:40Z (in 30 days 0 hours)");
 	CHECK(w.next_check == next - 7 * DAY);
 	CHECK(crl_watch_wait(&w, T0) == CRL_WATCH_TICK_MAX);
@@ -82,10 +83,10 @@ test_reports(void)
 	/* Seven days before nextUpdate: a warning, as it starts. */
 	now = next - 7 * DAY;
 	CHECK(check(&w, last, next, now - 1, false, "check", &t) == -1);
-	CHECK(check(&w, last, next, now, false, "check", &t) ==
-	    LOG_LVL_WARN);
+	CHECK(check(&w, last, next, now, false, "check", &t) == LOG_LVL_WARN);
 	CHECK_CONTAINS(t, " warn ");
-	CHECK_CONTAINS(t, "check: CRL /etc/signet/crl.pem expires at "
+	CHECK_CONTAINS(t,
+	    "check: CRL /etc/signet/crl.pem expires at "
 	    "2030-04-16T17:46:40Z (in 7 days 0 hours): renew it before then "
 	    "(signet-pki crl, install the new crl.pem here, then SIGHUP the "
 	    "server (systemctl reload signet-server)), or every agent, "
@@ -93,8 +94,7 @@ test_reports(void)
 	CHECK(w.next_check == now + CRL_WATCH_REPEAT_SECS);
 	CHECK(crl_watch_wait(&w, now) == CRL_WATCH_REPEAT_SECS);
 	/* Not again within the hour; again after it. */
-	CHECK(check(&w, last, next, now + HOUR - 1, false, "check", &t) ==
-	    -1);
+	CHECK(check(&w, last, next, now + HOUR - 1, false, "check", &t) == -1);
 	CHECK(t[0] == '\0');
 	CHECK(check(&w, last, next, now + HOUR, false, "check", &t) ==
 	    LOG_LVL_WARN);
@@ -114,10 +114,10 @@ test_reports(void)
 	CHECK(crl_watch_wait(&w, next - 1) == 1);
 
 	/* Expired: an error at once, then hourly. */
-	CHECK(check(&w, last, next, next, false, "check", &t) ==
-	    LOG_LVL_ERROR);
+	CHECK(check(&w, last, next, next, false, "check", &t) == LOG_LVL_ERROR);
 	CHECK_CONTAINS(t, " error ");
-	CHECK_CONTAINS(t, "check: CRL /etc/signet/crl.pem expired at "
+	CHECK_CONTAINS(t,
+	    "check: CRL /etc/signet/crl.pem expired at "
 	    "2030-04-16T17:46:40Z: every agent, operator and auditor is "
 	    "refused until it is renewed (signet-pki crl");
 	CHECK(check(&w, last, next, next + 60, false, "check", &t) == -1);
@@ -132,7 +132,7 @@ test_reports(void)
 	CHECK_CONTAINS(t, "valid until");
 	CHECK(strstr(t, "refused") == NULL);
 	CHECK(check(&w, now - 60, now + 30 * DAY, now + 2 * HOUR, false,
-	    "check", &t) == -1);
+	          "check", &t) == -1);
 
 	/* A new CRL that is itself short: a warning, not an info line. */
 	crl_watch_init(&w);
@@ -162,21 +162,23 @@ test_metrics(void)
 	text = metrics_render(m, &st, T0 + 8 * DAY, T0);
 	CHECK(text != NULL);
 	if (text != NULL) {
-		CHECK_CONTAINS(text, "# TYPE signet_crl_next_update_seconds "
+		CHECK_CONTAINS(text,
+		    "# TYPE signet_crl_next_update_seconds "
 		    "gauge\nsignet_crl_next_update_seconds 1900691200\n");
 		CHECK_CONTAINS(text, "# HELP signet_crl_expiring ");
-		CHECK_CONTAINS(text, "# TYPE signet_crl_expiring gauge\n"
+		CHECK_CONTAINS(text,
+		    "# TYPE signet_crl_expiring gauge\n"
 		    "signet_crl_expiring 0\n");
 	}
 	free(text);
 	text = metrics_render(m, &st, T0 + 7 * DAY, T0);
-	CHECK(text != NULL && strstr(text, "\nsignet_crl_expiring 1\n") !=
-	    NULL);
+	CHECK(
+	    text != NULL && strstr(text, "\nsignet_crl_expiring 1\n") != NULL);
 	free(text);
 	text = metrics_render(m, &st, 0, T0);
-	CHECK(text != NULL && strstr(text, "\nsignet_crl_expiring 1\n") !=
-	    NULL && strstr(text, "\nsignet_crl_next_update_seconds 0\n") !=
-	    NULL);
+	CHECK(text != NULL &&
+	    strstr(text, "\nsignet_crl_expiring 1\n") != NULL &&
+	    strstr(text, "\nsignet_crl_next_update_seconds 0\n") != NULL);
 	free(text);
 	metrics_free(m);
 }

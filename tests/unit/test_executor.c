@@ -128,121 +128,181 @@ enum raw { RAW_NONE, RAW_PAYLOAD, RAW_FRAME, RAW_BIG_PAYLOAD };
 struct row {
 	const char *name;
 	/* the action */
-	const char *host;               /* NULL: HOST */
-	const char *container;          /* NULL: C_WEB */
-	enum envelope_action action;    /* NONE: RESTART */
-	const char *operator;           /* NULL: alice */
-	int64_t issued_off, expires_off;/* 0/0: -1 s, +60 s */
+	const char *host;                /* NULL: HOST */
+	const char *container;           /* NULL: C_WEB */
+	enum envelope_action action;     /* NONE: RESTART */
+	const char *operator;            /* NULL: alice */
+	int64_t issued_off, expires_off; /* 0/0: -1 s, +60 s */
 	enum signer signer;
 	bool flip_sig;
-	bool replay_prev;               /* the previous row's frame again */
+	bool replay_prev; /* the previous row's frame again */
 	enum raw raw;
 	/* RAW_PAYLOAD: signed payload; RAW_FRAME: the frame; "@ID@" is the
 	 * row's action id, "@P@" "@S@" "@K@" a valid envelope's members */
 	const char *text;
 	/* expected */
 	enum envelope_status status;
-	const char *error;              /* substring of the error */
-	unsigned acts;                  /* ops.act calls by this row */
+	const char *error; /* substring of the error */
+	unsigned acts;     /* ops.act calls by this row */
 	int64_t docker_status;
-	const char *events;             /* audit events this row wrote */
+	const char *events; /* audit events this row wrote */
 	bool has_result;
 	bool resent;
 };
 
 static const struct row rows[] = {
-	{ .name = "valid RESTART runs", .status = ENVELOPE_STATUS_SUCCESS,
-	  .acts = 1, .docker_status = 204,
-	  .events = "action.received,action.executed", .has_result = true },
+	{ .name = "valid RESTART runs",
+	    .status = ENVELOPE_STATUS_SUCCESS,
+	    .acts = 1,
+	    .docker_status = 204,
+	    .events = "action.received,action.executed",
+	    .has_result = true },
 	{ .name = "replay of the same frame: rejected, first result again",
-	  .replay_prev = true, .status = ENVELOPE_STATUS_REJECTED,
-	  .error = "replay: action_id", .events = "action.rejected",
-	  .has_result = true, .resent = true },
+	    .replay_prev = true,
+	    .status = ENVELOPE_STATUS_REJECTED,
+	    .error = "replay: action_id",
+	    .events = "action.rejected",
+	    .has_result = true,
+	    .resent = true },
 	{ .name = "START of a running container: 304 is SUCCESS",
-	  .action = ENVELOPE_ACTION_START, .status = ENVELOPE_STATUS_SUCCESS,
-	  .acts = 1, .docker_status = 304,
-	  .events = "action.received,action.executed", .has_result = true },
-	{ .name = "bad signature", .flip_sig = true,
-	  .status = ENVELOPE_STATUS_REJECTED, .error = "bad signature",
-	  .events = "action.rejected", .has_result = true },
+	    .action = ENVELOPE_ACTION_START,
+	    .status = ENVELOPE_STATUS_SUCCESS,
+	    .acts = 1,
+	    .docker_status = 304,
+	    .events = "action.received,action.executed",
+	    .has_result = true },
+	{ .name = "bad signature",
+	    .flip_sig = true,
+	    .status = ENVELOPE_STATUS_REJECTED,
+	    .error = "bad signature",
+	    .events = "action.rejected",
+	    .has_result = true },
 	{ .name = "signed by another key, claiming the pinned id",
-	  .signer = SIGN_OTHER_AS_PINNED, .status = ENVELOPE_STATUS_REJECTED,
-	  .error = "bad signature", .events = "action.rejected",
-	  .has_result = true },
-	{ .name = "unknown key id", .signer = SIGN_OTHER,
-	  .status = ENVELOPE_STATUS_REJECTED, .error = "unknown key",
-	  .events = "action.rejected", .has_result = true },
-	{ .name = "another host_id", .host = "web-02",
-	  .status = ENVELOPE_STATUS_REJECTED, .error = "wrong host",
-	  .events = "action.rejected", .has_result = true },
-	{ .name = "expired", .issued_off = -400000, .expires_off = -100000,
-	  .status = ENVELOPE_STATUS_REJECTED, .error = "expired",
-	  .events = "action.rejected", .has_result = true },
-	{ .name = "expired, but within the skew: runs", .issued_off = -300000,
-	  .expires_off = -20000, .status = ENVELOPE_STATUS_SUCCESS, .acts = 1,
-	  .docker_status = 204, .events = "action.received,action.executed",
-	  .has_result = true },
+	    .signer = SIGN_OTHER_AS_PINNED,
+	    .status = ENVELOPE_STATUS_REJECTED,
+	    .error = "bad signature",
+	    .events = "action.rejected",
+	    .has_result = true },
+	{ .name = "unknown key id",
+	    .signer = SIGN_OTHER,
+	    .status = ENVELOPE_STATUS_REJECTED,
+	    .error = "unknown key",
+	    .events = "action.rejected",
+	    .has_result = true },
+	{ .name = "another host_id",
+	    .host = "web-02",
+	    .status = ENVELOPE_STATUS_REJECTED,
+	    .error = "wrong host",
+	    .events = "action.rejected",
+	    .has_result = true },
+	{ .name = "expired",
+	    .issued_off = -400000,
+	    .expires_off = -100000,
+	    .status = ENVELOPE_STATUS_REJECTED,
+	    .error = "expired",
+	    .events = "action.rejected",
+	    .has_result = true },
+	{ .name = "expired, but within the skew: runs",
+	    .issued_off = -300000,
+	    .expires_off = -20000,
+	    .status = ENVELOPE_STATUS_SUCCESS,
+	    .acts = 1,
+	    .docker_status = 204,
+	    .events = "action.received,action.executed",
+	    .has_result = true },
 	{ .name = "issued in the future beyond the skew",
-	  .issued_off = 120000, .expires_off = 240000,
-	  .status = ENVELOPE_STATUS_REJECTED, .error = "in the future",
-	  .events = "action.rejected", .has_result = true },
-	{ .name = "lifetime over 300 s", .issued_off = -1000,
-	  .expires_off = 300000, .status = ENVELOPE_STATUS_REJECTED,
-	  .error = "lifetime", .events = "action.rejected",
-	  .has_result = true },
+	    .issued_off = 120000,
+	    .expires_off = 240000,
+	    .status = ENVELOPE_STATUS_REJECTED,
+	    .error = "in the future",
+	    .events = "action.rejected",
+	    .has_result = true },
+	{ .name = "lifetime over 300 s",
+	    .issued_off = -1000,
+	    .expires_off = 300000,
+	    .status = ENVELOPE_STATUS_REJECTED,
+	    .error = "lifetime",
+	    .events = "action.rejected",
+	    .has_result = true },
 	{ .name = "malformed JSON frame: no action id, no result",
-	  .raw = RAW_FRAME, .text = "{\"type\":\"action\",\"payload\":",
-	  .status = ENVELOPE_STATUS_REJECTED, .error = "malformed frame",
-	  .events = "frame.refused" },
+	    .raw = RAW_FRAME,
+	    .text = "{\"type\":\"action\",\"payload\":",
+	    .status = ENVELOPE_STATUS_REJECTED,
+	    .error = "malformed frame",
+	    .events = "frame.refused" },
 	{ .name = "frame member of the wrong type",
-	  .raw = RAW_FRAME,
-	  .text = "{\"type\":\"action\",\"payload\":\"@P@\",\"sig\":\"@S@\","
-	    "\"key_id\":12}",
-	  .status = ENVELOPE_STATUS_REJECTED, .error = "malformed frame",
-	  .events = "action.rejected", .has_result = true },
+	    .raw = RAW_FRAME,
+	    .text = "{\"type\":\"action\",\"payload\":\"@P@\",\"sig\":\"@S@\","
+	            "\"key_id\":12}",
+	    .status = ENVELOPE_STATUS_REJECTED,
+	    .error = "malformed frame",
+	    .events = "action.rejected",
+	    .has_result = true },
 	{ .name = "unknown frame member",
-	  .raw = RAW_FRAME,
-	  .text = "{\"type\":\"action\",\"payload\":\"@P@\",\"sig\":\"@S@\","
-	    "\"key_id\":\"@K@\",\"priority\":\"high\"}",
-	  .status = ENVELOPE_STATUS_REJECTED, .error = "malformed frame",
-	  .events = "action.rejected", .has_result = true },
+	    .raw = RAW_FRAME,
+	    .text = "{\"type\":\"action\",\"payload\":\"@P@\",\"sig\":\"@S@\","
+	            "\"key_id\":\"@K@\",\"priority\":\"high\"}",
+	    .status = ENVELOPE_STATUS_REJECTED,
+	    .error = "malformed frame",
+	    .events = "action.rejected",
+	    .has_result = true },
 	{ .name = "payload member of the wrong type (signed)",
-	  .raw = RAW_PAYLOAD,
-	  .text = "{\"v\":1,\"action_id\":\"@ID@\",\"host_id\":\"web-01\","
-	    "\"container_id\":\"" C_WEB "\",\"action\":\"RESTART\","
-	    "\"reason\":\"deploy fix\",\"requested_by\":\"alice\","
-	    "\"issued_at\":\"now\",\"expires_at\":@EXP@}",
-	  .status = ENVELOPE_STATUS_REJECTED, .error = "malformed action",
-	  .events = "action.rejected", .has_result = true },
+	    .raw = RAW_PAYLOAD,
+	    .text = "{\"v\":1,\"action_id\":\"@ID@\",\"host_id\":\"web-01\","
+	            "\"container_id\":\"" C_WEB "\",\"action\":\"RESTART\","
+	            "\"reason\":\"deploy fix\",\"requested_by\":\"alice\","
+	            "\"issued_at\":\"now\",\"expires_at\":@EXP@}",
+	    .status = ENVELOPE_STATUS_REJECTED,
+	    .error = "malformed action",
+	    .events = "action.rejected",
+	    .has_result = true },
 	{ .name = "malformed payload JSON (signed): no action id",
-	  .raw = RAW_PAYLOAD, .text = "{\"v\":1,\"action_id\":\"@ID@\"",
-	  .status = ENVELOPE_STATUS_REJECTED, .error = "malformed action",
-	  .events = "frame.refused" },
+	    .raw = RAW_PAYLOAD,
+	    .text = "{\"v\":1,\"action_id\":\"@ID@\"",
+	    .status = ENVELOPE_STATUS_REJECTED,
+	    .error = "malformed action",
+	    .events = "frame.refused" },
 	{ .name = "unknown action name (signed): refused, no result",
-	  .raw = RAW_PAYLOAD,
-	  .text = "{\"v\":1,\"action_id\":\"@ID@\",\"host_id\":\"web-01\","
-	    "\"container_id\":\"" C_WEB "\",\"action\":\"KILL\","
-	    "\"reason\":\"deploy fix\",\"requested_by\":\"alice\","
-	    "\"issued_at\":@ISS@,\"expires_at\":@EXP@}",
-	  .status = ENVELOPE_STATUS_REJECTED, .error = "unknown action",
-	  .events = "action.rejected" },
-	{ .name = "payload over 8 KiB (signed)", .raw = RAW_BIG_PAYLOAD,
-	  .status = ENVELOPE_STATUS_REJECTED, .error = "over 8192 bytes",
-	  .events = "action.rejected", .has_result = true },
+	    .raw = RAW_PAYLOAD,
+	    .text = "{\"v\":1,\"action_id\":\"@ID@\",\"host_id\":\"web-01\","
+	            "\"container_id\":\"" C_WEB "\",\"action\":\"KILL\","
+	            "\"reason\":\"deploy fix\",\"requested_by\":\"alice\","
+	            "\"issued_at\":@ISS@,\"expires_at\":@EXP@}",
+	    .status = ENVELOPE_STATUS_REJECTED,
+	    .error = "unknown action",
+	    .events = "action.rejected" },
+	{ .name = "payload over 8 KiB (signed)",
+	    .raw = RAW_BIG_PAYLOAD,
+	    .status = ENVELOPE_STATUS_REJECTED,
+	    .error = "over 8192 bytes",
+	    .events = "action.rejected",
+	    .has_result = true },
 	{ .name = "policy: container not matched",
-	  .container = C_DB, .status = ENVELOPE_STATUS_DENIED,
-	  .error = "does not match", .events = "policy.denied",
-	  .has_result = true },
-	{ .name = "policy: operator not listed", .operator = "mallory",
-	  .status = ENVELOPE_STATUS_DENIED, .error = "mallory",
-	  .events = "policy.denied", .has_result = true },
-	{ .name = "missing container", .container = C_GONE,
-	  .status = ENVELOPE_STATUS_REJECTED, .error = "no such container",
-	  .events = "action.rejected", .has_result = true },
+	    .container = C_DB,
+	    .status = ENVELOPE_STATUS_DENIED,
+	    .error = "does not match",
+	    .events = "policy.denied",
+	    .has_result = true },
+	{ .name = "policy: operator not listed",
+	    .operator= "mallory",
+	    .status = ENVELOPE_STATUS_DENIED,
+	    .error = "mallory",
+	    .events = "policy.denied",
+	    .has_result = true },
+	{ .name = "missing container",
+	    .container = C_GONE,
+	    .status = ENVELOPE_STATUS_REJECTED,
+	    .error = "no such container",
+	    .events = "action.rejected",
+	    .has_result = true },
 	{ .name = "dockerd fails: FAILURE with its status",
-	  .container = C_BROKEN, .status = ENVELOPE_STATUS_FAILURE,
-	  .error = "HTTP 500", .acts = 1, .docker_status = 500,
-	  .events = "action.received,action.executed", .has_result = true },
+	    .container = C_BROKEN,
+	    .status = ENVELOPE_STATUS_FAILURE,
+	    .error = "HTTP 500",
+	    .acts = 1,
+	    .docker_status = 500,
+	    .events = "action.received,action.executed",
+	    .has_result = true },
 };
 
 /* Replaces @ID@, @P@, @S@, @K@, @ISS@, @EXP@ in t. */
@@ -309,7 +369,7 @@ row_frame(struct world *w, const struct row *r, unsigned n, char *id)
 		memcpy(a.container_id, r->container, 65);
 	if (r->action != ENVELOPE_ACTION_NONE)
 		a.action = r->action;
-	if (r->operator != NULL)
+	if (r->operator!= NULL)
 		(void)snprintf(a.requested_by, sizeof(a.requested_by), "%s",
 		    r->operator);
 	if (r->issued_off != 0 || r->expires_off != 0) {
@@ -329,7 +389,8 @@ row_frame(struct world *w, const struct row *r, unsigned n, char *id)
 		i = (size_t)snprintf(json, 9000,
 		    "{\"v\":1,\"action_id\":\"%s\","
 		    "\"container_id\":\"%s\",\"action\":\"STOP\","
-		    "\"reason\":\"", id, C_WEB);
+		    "\"reason\":\"",
+		    id, C_WEB);
 		while (i < 8900)
 			json[i++] = 'x';
 		memcpy(json + i, "\"}", 3);
@@ -342,8 +403,9 @@ row_frame(struct world *w, const struct row *r, unsigned n, char *id)
 	if (r->raw == RAW_FRAME)
 		f = subst(r->text, id, p, s, w->action_key.pub.id);
 	else
-		f = frame_text(p, s, r->signer == SIGN_OTHER ?
-		    w->other_key.pub.id : w->action_key.pub.id);
+		f = frame_text(p, s,
+		    r->signer == SIGN_OTHER ? w->other_key.pub.id :
+		                              w->action_key.pub.id);
 	free(p);
 	free(s);
 	free(json);
@@ -353,8 +415,7 @@ row_frame(struct world *w, const struct row *r, unsigned n, char *id)
 
 /* The outbox's result for id, verified under the result key. */
 static bool
-result_of(struct world *w, const char *id,
-    struct envelope_result_payload *res)
+result_of(struct world *w, const char *id, struct envelope_result_payload *res)
 {
 	char *frame = NULL;
 	bool delivered = false, ok = false;
@@ -364,10 +425,10 @@ result_of(struct world *w, const char *id,
 	if (executor_outbox_find(w->ex, id, &frame, &delivered) != 1)
 		return false;
 	if (jsonx_parse_object("result frame", frame, strlen(frame), 4, &root,
-	    &m) == 0 &&
+	        &m) == 0 &&
 	    strcmp(dstr(root, "type"), "action_result") == 0 &&
 	    envelope_result_verify(&w->result_key.pub, dstr(root, "payload"),
-	    dstr(root, "sig"), res, NULL, NULL, &m) == 0)
+	        dstr(root, "sig"), res, NULL, NULL, &m) == 0)
 		ok = true;
 	cJSON_Delete(root);
 	free(frame);
@@ -423,10 +484,12 @@ run_rows(struct world *w)
 			CHECKF(result_of(w, id, &res), "%s: result", r->name);
 			if (!r->resent)
 				CHECKF(res.status == r->status &&
-				    strcmp(res.host_id, HOST) == 0 &&
-				    res.docker_status == r->docker_status &&
-				    (r->error == NULL ? !res.has_error :
-				    strstr(res.error, r->error) != NULL),
+				        strcmp(res.host_id, HOST) == 0 &&
+				        res.docker_status == r->docker_status &&
+				        (r->error == NULL ?
+				                !res.has_error :
+				                strstr(res.error, r->error) !=
+				                    NULL),
 				    "%s: result payload", r->name);
 		}
 		/* Records name the action and say why. */
@@ -436,25 +499,25 @@ run_rows(struct world *w)
 			CHECKF(strcmp(dstr(data, "action_id"), id) == 0,
 			    "%s: action_id", r->name);
 			CHECKF((cJSON_GetObjectItemCaseSensitive(data,
-			    "expires_at") != NULL) == cJSON_IsTrue(
-			    cJSON_GetObjectItemCaseSensitive(data,
-			    "authentic")), "%s: expires_at iff authentic",
-			    r->name);
+			            "expires_at") != NULL) ==
+			        cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+			            data, "authentic")),
+			    "%s: expires_at iff authentic", r->name);
 		}
 		if (strcmp(r->events, "policy.denied") == 0 && data != NULL) {
 			CHECKF(strstr(dstr(data, "why"), r->error) != NULL,
 			    "%s: why", r->name);
 			CHECK(strcmp(dstr(data, "reason"), "deploy fix 123") ==
 			    0);
-			CHECK(cJSON_GetObjectItemCaseSensitive(data, "action")
-			    != NULL);
+			CHECK(cJSON_GetObjectItemCaseSensitive(data,
+			          "action") != NULL);
 		}
 		if (strstr(r->events, "action.executed") != NULL &&
 		    data != NULL) {
 			CHECK(strcmp(dstr(data, "status"),
-			    envelope_status_name(r->status)) == 0);
-			CHECK(cJSON_GetObjectItemCaseSensitive(data, "result")
-			    != NULL);
+			          envelope_status_name(r->status)) == 0);
+			CHECK(cJSON_GetObjectItemCaseSensitive(data,
+			          "result") != NULL);
 		}
 		cJSON_Delete(root);
 		free(prev);
@@ -481,8 +544,8 @@ record_received(struct world *w, const struct envelope_action_payload *a)
 	cJSON_AddStringToObject(e, "sig", env.sig_b64);
 	cJSON_AddStringToObject(e, "key_id", env.key_id);
 	cJSON_AddItemToObject(d, "action", e);
-	CHECK(audit_append(w->audit, "action.received", "agent", d, NULL,
-	    &m) == 0);
+	CHECK(audit_append(w->audit, "action.received", "agent", d, NULL, &m) ==
+	    0);
 	cJSON_Delete(d);
 	envelope_free(&env);
 }
@@ -522,8 +585,8 @@ test_restart(struct world *w)
 	CHECK(st.undelivered == st.outbox && st.outbox > 0);
 	new_events(w->log, before, events, sizeof(events), &root, &data);
 	CHECKF(strcmp(events, "action.executed") == 0, "events %s", events);
-	CHECK(data != NULL && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
-	    data, "recovered")));
+	CHECK(data != NULL &&
+	    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(data, "recovered")));
 	CHECK(data != NULL && strcmp(dstr(data, "status"), "FAILURE") == 0);
 	cJSON_Delete(root);
 	CHECK(result_of(w, crashed.action_id, &res));
@@ -582,8 +645,8 @@ test_audit_unavailable(struct world *w)
 	CHECK(executor_handle_frame(w->ex, f, strlen(f), &out) == 0);
 	CHECK(setrlimit(RLIMIT_FSIZE, &old) == 0);
 	CHECKF(out.status == ENVELOPE_STATUS_FAILURE &&
-	    strcmp(out.error, "audit unavailable") == 0, "%s %s",
-	    envelope_status_name(out.status), out.error);
+	        strcmp(out.error, "audit unavailable") == 0,
+	    "%s %s", envelope_status_name(out.status), out.error);
 	CHECK(w->fake.acts == acts && !out.docker_called);
 	CHECK(log_lines(w->log) == before);
 	CHECK(out.has_result);
@@ -608,8 +671,8 @@ result_ids(const char *frame, size_t len, struct wire_result_ack *ack)
 	CHECK(wire_parse_agent_frame(frame, len, &f, NULL) == 0);
 	CHECK(f.type == WIRE_ACTION_RESULT);
 	CHECK(sodium_base642bin(raw, sizeof(raw), f.payload_b64,
-	    strlen(f.payload_b64), NULL, &raw_len, NULL,
-	    sodium_base64_VARIANT_ORIGINAL) == 0);
+	          strlen(f.payload_b64), NULL, &raw_len, NULL,
+	          sodium_base64_VARIANT_ORIGINAL) == 0);
 	CHECK(envelope_result_decode(raw, raw_len, &res, NULL) == 0);
 	memcpy(ack->action_id, res.action_id, sizeof(ack->action_id));
 	memcpy(ack->request_sha256, res.request_sha256,
@@ -635,8 +698,7 @@ test_outbox(struct world *w)
 	memset(ack, 0, sizeof(ack));
 	executor_get_stats(w->ex, &st);
 	CHECK(st.undelivered > 1);
-	while ((r = executor_outbox_take(w->ex, 1, &frame, &len, &seq)) ==
-	    1) {
+	while ((r = executor_outbox_take(w->ex, 1, &frame, &len, &seq)) == 1) {
 		CHECK(len == strlen(frame));
 		result_ids(frame, len, &this);
 		if (n == 0)
@@ -665,8 +727,8 @@ test_outbox(struct world *w)
 	/* Every copy of the acknowledged result goes, nothing else. */
 	executor_get_stats(w->ex, &st);
 	CHECKF(st.undelivered == n - copies && st.results_acked == copies,
-	    "undelivered %zu of %zu, acked %llu, copies %zu", st.undelivered,
-	    n, (unsigned long long)st.results_acked, copies);
+	    "undelivered %zu of %zu, acked %llu, copies %zu", st.undelivered, n,
+	    (unsigned long long)st.results_acked, copies);
 	CHECK(executor_outbox_take(w->ex, 2, &frame, &len, &seq) == 1);
 	CHECK(seq == second);
 	free(frame);

@@ -166,10 +166,12 @@ test_workers_order(struct world *w)
 	CHECK(w->fake.nspans == 3);
 	CHECK(first != NULL && second != NULL && other != NULL);
 	if (first != NULL && second != NULL && other != NULL) {
-		CHECKF(second->start_us >= first->end_us, "one container: "
+		CHECKF(second->start_us >= first->end_us,
+		    "one container: "
 		    "START began %lld us before STOP ended",
 		    (long long)(first->end_us - second->start_us));
-		CHECKF(other->start_us < first->end_us, "another container "
+		CHECKF(other->start_us < first->end_us,
+		    "another container "
 		    "waited for the first one (began %lld us after it ended)",
 		    (long long)(other->start_us - first->end_us));
 	}

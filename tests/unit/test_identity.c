@@ -27,10 +27,10 @@ static void
 test_role_names(void)
 {
 	CHECK(strcmp(identity_role_name(IDENTITY_ROLE_AGENT), "agent") == 0);
-	CHECK(strcmp(identity_role_name(IDENTITY_ROLE_OPERATOR),
-	    "operator") == 0);
-	CHECK(strcmp(identity_role_name(IDENTITY_ROLE_AUDITOR),
-	    "auditor") == 0);
+	CHECK(strcmp(identity_role_name(IDENTITY_ROLE_OPERATOR), "operator") ==
+	    0);
+	CHECK(
+	    strcmp(identity_role_name(IDENTITY_ROLE_AUDITOR), "auditor") == 0);
 	CHECK(strcmp(identity_role_name(IDENTITY_ROLE_SERVER), "server") == 0);
 	CHECK(strcmp(identity_role_name(IDENTITY_ROLE_NONE), "none") == 0);
 	CHECK(strcmp(identity_role_name((enum identity_role)99), "none") == 0);
@@ -84,8 +84,8 @@ test_store_load(void)
 		if (getenv("TEST_VERBOSE") != NULL)
 			fprintf(stderr, "load row %zu: %d %s\n", i, r,
 			    msg.text);
-		CHECKF(r == rows[i].rc, "load row %zu: got %d (%s), want %d",
-		    i, r, msg.text, rows[i].rc);
+		CHECKF(r == rows[i].rc, "load row %zu: got %d (%s), want %d", i,
+		    r, msg.text, rows[i].rc);
 		CHECK_CONTAINS(msg.text, rows[i].want);
 		if (r != 0)
 			CHECK(s == NULL);
@@ -96,7 +96,8 @@ test_store_load(void)
 
 	s = (struct identity_store *)1;
 	CHECK(identity_store_load(NULL, crl_pem, &s, &msg) ==
-	    SIGNET_ERR_INVALID_ARG && s == NULL);
+	        SIGNET_ERR_INVALID_ARG &&
+	    s == NULL);
 	CHECK(identity_store_load(ca_pem, NULL, &s, NULL) ==
 	    SIGNET_ERR_INVALID_ARG);
 	CHECK(identity_store_load(ca_pem, crl_pem, NULL, &msg) ==
@@ -107,11 +108,11 @@ test_store_load(void)
 	CHECKF(r == 0, "%s", msg.text);
 	if (r == 0) {
 		CHECK(identity_store_ref(s) == s);
-		identity_store_free(s);  /* one reference left */
+		identity_store_free(s); /* one reference left */
 		CHECK(identity_store_crl_next_update(s) == now0 + 90 * DAY);
 		CHECK(identity_store_crl_last_update(s) == now0 - DAY);
-		CHECK(X509_cmp(identity_store_ca_x509(s),
-		    auth[AUTH_CA].cert) == 0);
+		CHECK(X509_cmp(identity_store_ca_x509(s), auth[AUTH_CA].cert) ==
+		    0);
 		CHECK(identity_store_crl_x509(s) != NULL);
 		identity_store_free(s);
 	}
@@ -129,25 +130,23 @@ test_store_load(void)
 #define R_ALL (R_A | R_O | R_U | R_S)
 
 static const struct verify_row {
-	const char *leaf;     /* leaf id, or "ca" for the CA certificate */
+	const char *leaf; /* leaf id, or "ca" for the CA certificate */
 	unsigned mask;
-	int64_t now_off;      /* 0: real time; else now0 + now_off */
-	bool chain;           /* pass the intermediate CA as untrusted */
+	int64_t now_off; /* 0: real time; else now0 + now_off */
+	bool chain;      /* pass the intermediate CA as untrusted */
 	int rc;
 	enum identity_role role;
 	const char *name;
-	const char *want;     /* in the message, after the subject */
+	const char *want; /* in the message, after the subject */
 } verify_rows[] = {
 	{ "agent", R_A, 0, false, 0, IDENTITY_ROLE_AGENT, "web-01", NULL },
 	{ "operator", R_API, 0, false, 0, IDENTITY_ROLE_OPERATOR, "alice",
 	    NULL },
-	{ "auditor", R_API, 0, false, 0, IDENTITY_ROLE_AUDITOR, "carol",
+	{ "auditor", R_API, 0, false, 0, IDENTITY_ROLE_AUDITOR, "carol", NULL },
+	{ "server", R_S, 0, false, 0, IDENTITY_ROLE_SERVER, "relay.example.org",
 	    NULL },
-	{ "server", R_S, 0, false, 0, IDENTITY_ROLE_SERVER,
-	    "relay.example.org", NULL },
 	{ "late", R_API, 0, false, 0, IDENTITY_ROLE_AUDITOR, "zoe", NULL },
-	{ "bigserial", R_O, 0, false, 0, IDENTITY_ROLE_OPERATOR, "ivan",
-	    NULL },
+	{ "bigserial", R_O, 0, false, 0, IDENTITY_ROLE_OPERATOR, "ivan", NULL },
 	{ "agent", R_ALL, 0, true, 0, IDENTITY_ROLE_AGENT, "web-01", NULL },
 	{ "operator", R_O, 29 * DAY, false, 0, IDENTITY_ROLE_OPERATOR, "alice",
 	    NULL },
@@ -231,8 +230,8 @@ check_outcome(const struct verify_row *row, size_t i, int r,
 	if (getenv("TEST_VERBOSE") != NULL)
 		fprintf(stderr, "row %zu (%s): %d %s\n", i, row->leaf, r,
 		    msg->text);
-	CHECKF(r == row->rc, "row %zu (%s): got %d (%s), want %d", i,
-	    row->leaf, r, msg->text, row->rc);
+	CHECKF(r == row->rc, "row %zu (%s): got %d (%s), want %d", i, row->leaf,
+	    r, msg->text, row->rc);
 	if (row->rc != 0) {
 		/* certificate "<subject>" <what failed> */
 		(void)snprintf(want, sizeof(want), "certificate \"%s\"%s",
@@ -247,10 +246,10 @@ check_outcome(const struct verify_row *row, size_t i, int r,
 	    id->name);
 	CHECKF(strcmp(id->serial, l->serial) == 0, "row %zu: serial %s", i,
 	    id->serial);
-	CHECKF(id->not_before == abs_time(l->nb), "row %zu: not_before %lld",
-	    i, (long long)id->not_before);
-	CHECKF(id->not_after == abs_time(l->na), "row %zu: not_after %lld",
-	    i, (long long)id->not_after);
+	CHECKF(id->not_before == abs_time(l->nb), "row %zu: not_before %lld", i,
+	    (long long)id->not_before);
+	CHECKF(id->not_after == abs_time(l->na), "row %zu: not_after %lld", i,
+	    (long long)id->not_after);
 }
 
 static void
@@ -265,14 +264,15 @@ test_verify_rows(const struct identity_store *s)
 	CHECK(chain != NULL && sk_X509_push(chain, auth[AUTH_INTER].cert) > 0);
 	for (i = 0; i < sizeof(verify_rows) / sizeof(verify_rows[0]); i++) {
 		const struct verify_row *row = &verify_rows[i];
-		X509 *x = strcmp(row->leaf, "ca") == 0 ? auth[AUTH_CA].cert :
+		X509 *x = strcmp(row->leaf, "ca") == 0 ?
+		    auth[AUTH_CA].cert :
 		    leaf_by_id(row->leaf)->cert;
 
 		err_clear(&msg);
 		memset(&id, 0xa5, sizeof(id));
 		r = identity_verify_x509(s, x, row->chain ? chain : NULL,
-		    row->mask, row->now_off == 0 ? 0 : now0 + row->now_off,
-		    &id, &msg);
+		    row->mask, row->now_off == 0 ? 0 : now0 + row->now_off, &id,
+		    &msg);
 		check_outcome(row, i, r, &id, &msg);
 	}
 	sk_X509_free(chain);
@@ -290,23 +290,23 @@ test_expired_date(const struct identity_store *s)
 
 	CHECK(gmtime_r(&t, &tm) != NULL);
 	CHECK(strftime(want, sizeof(want), "expired at %Y-%m-%dT%H:%M:%SZ",
-	    &tm) > 0);
+	          &tm) > 0);
 	CHECK(identity_verify_x509(s, leaf_by_id("expired")->cert, NULL, R_O, 0,
-	    &id, &msg) == SIGNET_ERR_CERT);
+	          &id, &msg) == SIGNET_ERR_CERT);
 	CHECK_CONTAINS(msg.text, want);
 
 	/* Arguments. */
 	CHECK(identity_verify_x509(NULL, leaf_by_id("agent")->cert, NULL, R_A,
-	    0, &id, &msg) == SIGNET_ERR_INVALID_ARG);
+	          0, &id, &msg) == SIGNET_ERR_INVALID_ARG);
 	CHECK(identity_verify_x509(s, NULL, NULL, R_A, 0, &id, &msg) ==
 	    SIGNET_ERR_INVALID_ARG);
 	CHECK(identity_verify_x509(s, leaf_by_id("agent")->cert, NULL, R_A, 0,
-	    NULL, &msg) == SIGNET_ERR_INVALID_ARG);
+	          NULL, &msg) == SIGNET_ERR_INVALID_ARG);
 	CHECK(identity_verify_x509(s, leaf_by_id("agent")->cert, NULL, R_A, -1,
-	    &id, &msg) == SIGNET_ERR_INVALID_ARG);
+	          &id, &msg) == SIGNET_ERR_INVALID_ARG);
 	/* msg may be NULL. */
-	CHECK(identity_verify_x509(s, leaf_by_id("revoked")->cert, NULL, R_O,
-	    0, &id, NULL) == SIGNET_ERR_CERT);
+	CHECK(identity_verify_x509(s, leaf_by_id("revoked")->cert, NULL, R_O, 0,
+	          &id, NULL) == SIGNET_ERR_CERT);
 }
 
 /*
@@ -335,16 +335,15 @@ test_crl_expiry(void)
 	CHECK(identity_crl_state(INT64_MAX, INT64_MIN) == IDENTITY_CRL_VALID);
 	CHECK(identity_crl_state(1, INT64_MIN) == IDENTITY_CRL_VALID);
 	CHECK(identity_crl_state(1, 1 - w) == IDENTITY_CRL_EXPIRING);
-	CHECK(identity_crl_state(INT64_MAX, INT64_MAX) ==
-	    IDENTITY_CRL_EXPIRED);
-	CHECK(strcmp(identity_crl_state_name(IDENTITY_CRL_VALID), "valid") ==
-	    0);
+	CHECK(identity_crl_state(INT64_MAX, INT64_MAX) == IDENTITY_CRL_EXPIRED);
+	CHECK(
+	    strcmp(identity_crl_state_name(IDENTITY_CRL_VALID), "valid") == 0);
 	CHECK(strcmp(identity_crl_state_name(IDENTITY_CRL_EXPIRING),
-	    "expiring") == 0);
+	          "expiring") == 0);
 	CHECK(strcmp(identity_crl_state_name(IDENTITY_CRL_EXPIRED),
-	    "expired") == 0);
+	          "expired") == 0);
 	CHECK(strcmp(identity_crl_state_name((enum identity_crl_state)9),
-	    "expired") == 0);
+	          "expired") == 0);
 
 	r = identity_store_load(ca_pem, crl_soon, &s, &msg);
 	CHECKF(r == 0, "%s", msg.text);
@@ -354,12 +353,12 @@ test_crl_expiry(void)
 	CHECK(identity_crl_state(identity_store_crl_next_update(s), now0) ==
 	    IDENTITY_CRL_EXPIRING);
 	CHECK(identity_verify_x509(s, leaf_by_id("operator")->cert, NULL, R_O,
-	    next - 1, &id, &msg) == 0);
+	          next - 1, &id, &msg) == 0);
 	CHECK(identity_verify_x509(s, leaf_by_id("agent")->cert, NULL, R_A,
-	    next, &id, &msg) == SIGNET_ERR_CERT);
+	          next, &id, &msg) == SIGNET_ERR_CERT);
 	CHECK_CONTAINS(msg.text, "cannot be checked: the CRL expired at");
 	CHECK(identity_verify_x509(s, leaf_by_id("operator")->cert, NULL, R_O,
-	    next + 1, &id, &msg) == SIGNET_ERR_CERT);
+	          next + 1, &id, &msg) == SIGNET_ERR_CERT);
 	CHECK_CONTAINS(msg.text, "cannot be checked: the CRL expired at");
 	identity_store_free(s);
 }
@@ -417,7 +416,7 @@ test_der_pem(const struct identity_store *s)
 	    SIGNET_ERR_CERT);
 	CHECK_CONTAINS(msg.text, "role agent not allowed here");
 	CHECK(identity_verify_der(s, der, (size_t)derlen - 1, R_A, 0, &id,
-	    &msg) == SIGNET_ERR_FORMAT);
+	          &msg) == SIGNET_ERR_FORMAT);
 	CHECK_CONTAINS(msg.text, "not a DER certificate");
 	plus = malloc((size_t)derlen + 1);
 	CHECK(plus != NULL);
@@ -425,7 +424,7 @@ test_der_pem(const struct identity_store *s)
 		memcpy(plus, der, (size_t)derlen);
 		plus[derlen] = 0;
 		CHECK(identity_verify_der(s, plus, (size_t)derlen + 1, R_A, 0,
-		    &id, &msg) == SIGNET_ERR_FORMAT);
+		          &id, &msg) == SIGNET_ERR_FORMAT);
 		CHECK_CONTAINS(msg.text, "1 trailing bytes");
 		CHECK(id.role == IDENTITY_ROLE_NONE);
 	}
@@ -438,7 +437,7 @@ test_der_pem(const struct identity_store *s)
 	if (big != NULL) {
 		memcpy(big, der, (size_t)derlen);
 		CHECK(identity_verify_der(s, big, IDENTITY_CERT_MAX + 1, R_A, 0,
-		    &id, &msg) == SIGNET_ERR_TOO_LARGE);
+		          &id, &msg) == SIGNET_ERR_TOO_LARGE);
 		CHECK_CONTAINS(msg.text, "over the 65536-byte limit");
 	}
 	OPENSSL_free(der);
@@ -447,7 +446,7 @@ test_der_pem(const struct identity_store *s)
 	CHECK(derlen > 0);
 	if (derlen > 0) {
 		CHECK(identity_verify_der(s, der, (size_t)derlen, R_O, 0, &id,
-		    &msg) == SIGNET_ERR_CERT);
+		          &msg) == SIGNET_ERR_CERT);
 		CHECK_CONTAINS(msg.text,
 		    "certificate \"CN=bob,OU=operator\" revoked (serial 1A2B)");
 	}
@@ -470,10 +469,10 @@ test_der_pem(const struct identity_store *s)
 			memcpy(junk, "subject=CN = alice\n", 19);
 			memcpy(junk + 19, pem, pemlen);
 			CHECK(identity_verify_pem(s, junk, pemlen + 19, R_O, 0,
-			    &id, &msg) == 0);
+			          &id, &msg) == 0);
 		}
 		CHECK(identity_verify_pem(s, pem, pemlen / 2, R_O, 0, &id,
-		    &msg) == SIGNET_ERR_FORMAT);
+		          &msg) == SIGNET_ERR_FORMAT);
 		free(pem);
 	}
 	/* Leaf plus intermediate: the chain is too deep. */
@@ -507,8 +506,8 @@ test_der_pem(const struct identity_store *s)
 	if (big != NULL) {
 		memset(big, 'A', IDENTITY_CERT_MAX + 1);
 		CHECK(identity_verify_pem(s, (const char *)big,
-		    IDENTITY_CERT_MAX + 1, R_O, 0, &id, &msg) ==
-		    SIGNET_ERR_TOO_LARGE);
+		          IDENTITY_CERT_MAX + 1, R_O, 0, &id,
+		          &msg) == SIGNET_ERR_TOO_LARGE);
 	}
 	free(junk);
 	free(big);
@@ -523,11 +522,16 @@ test_serial_revoked(const struct identity_store *s)
 		const char *serial;
 		int rc;
 	} rows[] = {
-		{ "1A2B", 1 }, { "1a2b", 1 }, { "DEAD1", 1 }, { "0DEAD1", 1 },
+		{ "1A2B", 1 },
+		{ "1a2b", 1 },
+		{ "DEAD1", 1 },
+		{ "0DEAD1", 1 },
 		{ "1001", 0 },
 		{ "7F0102030405060708090A0B0C0D0E0F10111213", 0 },
-		{ "", SIGNET_ERR_FORMAT }, { "1A2G", SIGNET_ERR_FORMAT },
-		{ "-1A2B", SIGNET_ERR_FORMAT }, { " 1A2B", SIGNET_ERR_FORMAT },
+		{ "", SIGNET_ERR_FORMAT },
+		{ "1A2G", SIGNET_ERR_FORMAT },
+		{ "-1A2B", SIGNET_ERR_FORMAT },
+		{ " 1A2B", SIGNET_ERR_FORMAT },
 		{ "7F0102030405060708090A0B0C0D0E0F1011121314",
 		    SIGNET_ERR_FORMAT },
 	};
@@ -558,11 +562,11 @@ verify_worker(void *arg)
 
 	for (i = 0; i < 25; i++) {
 		if (identity_verify_x509(s, leaf_by_id("agent")->cert, NULL,
-		    R_A, 0, &id, &msg) != 0 ||
+		        R_A, 0, &id, &msg) != 0 ||
 		    strcmp(id.name, "web-01") != 0)
 			bad++;
 		if (identity_verify_x509(s, leaf_by_id("revoked")->cert, NULL,
-		    R_O, 0, &id, &msg) != SIGNET_ERR_CERT)
+		        R_O, 0, &id, &msg) != SIGNET_ERR_CERT)
 			bad++;
 	}
 	return (void *)bad;
@@ -577,7 +581,7 @@ test_threads(struct identity_store *s)
 
 	for (i = 0; i < 4; i++) {
 		if (pthread_create(&th[i], NULL, verify_worker,
-		    identity_store_ref(s)) != 0) {
+		        identity_store_ref(s)) != 0) {
 			identity_store_free(s);
 			break;
 		}

@@ -26,8 +26,8 @@ write_key(const char *name, EVP_PKEY *key, mode_t mode)
 {
 	const char *path = path_in_tmp(name);
 	BIO *bio = BIO_new_file(path, "w");
-	bool ok = bio != NULL && PEM_write_bio_PrivateKey(bio, key, NULL,
-	    NULL, 0, NULL, NULL) == 1;
+	bool ok = bio != NULL &&
+	    PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL) == 1;
 
 	if (bio != NULL && BIO_free(bio) != 1)
 		ok = false;
@@ -41,10 +41,10 @@ static void
 test_agent_cert(void)
 {
 	static const struct {
-		const char *cert;   /* a leaf id, "garbage" or "missing" */
-		const char *key;    /* a leaf id, "garbage" or "loose" */
+		const char *cert; /* a leaf id, "garbage" or "missing" */
+		const char *key;  /* a leaf id, "garbage" or "loose" */
 		int r;
-		const char *text;   /* host_id on success, else in msg */
+		const char *text; /* host_id on success, else in msg */
 	} rows[] = {
 		{ "agent", "agent", 0, "web-01" },
 		{ "operator", "operator", SIGNET_ERR_CERT,

@@ -49,9 +49,11 @@ static void
 test_rotation(const struct keys_pubset *set, const struct keys_secret *a,
     const struct keys_secret *b)
 {
-	static const char json[] = "{\"v\":1,\"action_id\":"
+	static const char json[] =
+	    "{\"v\":1,\"action_id\":"
 	    "\"0123456789abcdef0123456789abcdef\",\"host_id\":\"web-01\","
-	    "\"container_id\":\"" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "\"container_id\":\""
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"action\":\"RESTART\","
 	    "\"reason\":\"rotation\",\"requested_by\":\"alice\","
 	    "\"issued_at\":1700000000000,\"expires_at\":1700000060000}";
@@ -70,7 +72,7 @@ test_rotation(const struct keys_pubset *set, const struct keys_secret *a,
 		CHECK(envelope_action_sign(&act, signers[i], &env) == 0);
 		CHECK(strcmp(env.key_id, signers[i]->pub.id) == 0);
 		CHECKF(envelope_action_verify(set, env.key_id, env.payload_b64,
-		    env.sig_b64, &out, NULL, NULL, &msg) == 0,
+		           env.sig_b64, &out, NULL, NULL, &msg) == 0,
 		    "pinned key %zu: %s", i, msg.text);
 		CHECK(strcmp(out.reason, "rotation") == 0);
 		envelope_free(&env);
@@ -78,12 +80,13 @@ test_rotation(const struct keys_pubset *set, const struct keys_secret *a,
 	CHECK(keys_generate(&third) == 0);
 	memset(&env, 0, sizeof(env));
 	CHECK(envelope_action_sign(&act, &third, &env) == 0);
-	CHECK(envelope_action_verify(set, env.key_id, env.payload_b64,
-	    env.sig_b64, &out, NULL, NULL, &msg) == SIGNET_ERR_UNKNOWN_KEY);
+	CHECK(
+	    envelope_action_verify(set, env.key_id, env.payload_b64,
+	        env.sig_b64, &out, NULL, NULL, &msg) == SIGNET_ERR_UNKNOWN_KEY);
 	for (i = 0; i < 2; i++) {
 		CHECK(envelope_action_verify(set, signers[i]->pub.id,
-		    env.payload_b64, env.sig_b64, &out, NULL, NULL, &msg) ==
-		    SIGNET_ERR_BAD_SIGNATURE);
+		          env.payload_b64, env.sig_b64, &out, NULL, NULL,
+		          &msg) == SIGNET_ERR_BAD_SIGNATURE);
 	}
 	envelope_free(&env);
 	keys_secret_wipe(&third);
@@ -136,7 +139,7 @@ main(void)
 		uint8_t sk2[KEYS_SECRET_LEN];
 
 		memcpy(sk2, k.sk, sizeof(sk2));
-		sk2[40] ^= 1;  /* public half no longer matches the seed */
+		sk2[40] ^= 1; /* public half no longer matches the seed */
 		sodium_bin2base64(corrupt, sizeof(corrupt), sk2, sizeof(sk2),
 		    sodium_base64_VARIANT_ORIGINAL);
 		sodium_bin2base64(shortkey, sizeof(shortkey), k.sk, 32,
@@ -147,21 +150,21 @@ main(void)
 			{ "good", line, 0600, 0, "" },
 			{ "good 0400", line, 0400, 0, "" },
 			{ "group readable", line, 0640, SIGNET_ERR_PERMISSIONS,
-			  "mode 0640" },
+			    "mode 0640" },
 			{ "world readable", line, 0604, SIGNET_ERR_PERMISSIONS,
-			  "chmod 600" },
+			    "chmod 600" },
 			{ "group writable", line, 0620, SIGNET_ERR_PERMISSIONS,
-			  "group and others" },
+			    "group and others" },
 			{ "bad base64", "@@@@\n", 0600, SIGNET_ERR_FORMAT,
-			  "not valid base64" },
+			    "not valid base64" },
 			{ "32 bytes", shortkey, 0600, SIGNET_ERR_KEY_LENGTH,
-			  "key is 32 bytes, expected 64" },
+			    "key is 32 bytes, expected 64" },
 			{ "empty", "", 0600, SIGNET_ERR_KEY_LENGTH,
-			  "0 characters" },
+			    "0 characters" },
 			{ "two lines", twolines, 0600, SIGNET_ERR_FORMAT,
-			  "exactly one line" },
+			    "exactly one line" },
 			{ "corrupt", corrupt, 0600, SIGNET_ERR_FORMAT,
-			  "does not match seed" },
+			    "does not match seed" },
 		};
 		for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 			int r;
@@ -173,15 +176,16 @@ main(void)
 			if (rows[i].want != 0) {
 				CHECKF(strstr(msg.text, rows[i].why) != NULL,
 				    "row %s: \"%s\"", rows[i].name, msg.text);
-				CHECK(sodium_is_zero(loaded.sk,
-				    KEYS_SECRET_LEN));
+				CHECK(
+				    sodium_is_zero(loaded.sk, KEYS_SECRET_LEN));
 			}
 		}
 	}
 	/* A symlink to a secret is refused. */
 	{
 		char target[256];
-		(void)snprintf(target, sizeof(target), "%s", path_of("action.key"));
+		(void)snprintf(target, sizeof(target), "%s",
+		    path_of("action.key"));
 		CHECK(symlink(target, path_of("link.key")) == 0);
 	}
 	CHECK(keys_load_secret(path_of("link.key"), &loaded, &msg) ==

@@ -21,7 +21,7 @@ static const struct {
 	{ AF_INET6, "::1", 40000, "[::1]:40000" },
 	{ AF_INET6, "::ffff:10.0.0.1", 1, "[::ffff:10.0.0.1]:1" },
 	{ AF_INET6, "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255", 65535,
-	  "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535" },
+	    "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535" },
 };
 
 int
@@ -38,32 +38,37 @@ main(void)
 
 			s4->sin_family = AF_INET;
 			s4->sin_port = htons((uint16_t)rows[i].port);
-			CHECK(inet_pton(AF_INET, rows[i].addr,
-			    &s4->sin_addr) == 1);
+			CHECK(inet_pton(AF_INET, rows[i].addr, &s4->sin_addr) ==
+			    1);
 		} else {
 			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
 
 			s6->sin6_family = AF_INET6;
 			s6->sin6_port = htons((uint16_t)rows[i].port);
 			CHECK(inet_pton(AF_INET6, rows[i].addr,
-			    &s6->sin6_addr) == 1);
+			          &s6->sin6_addr) == 1);
 		}
 		CHECKF(netaddr_format((struct sockaddr *)&ss, out,
-		    sizeof(out)) == 0 && strcmp(out, rows[i].want) == 0,
+		           sizeof(out)) == 0 &&
+		        strcmp(out, rows[i].want) == 0,
 		    "%s: got \"%s\"", rows[i].want, out);
 		CHECK(strlen(rows[i].want) < NETADDR_PEER_MAX);
 	}
 	/* The longest peer fits; a short buffer is refused, not cut. */
 	CHECK(netaddr_format((struct sockaddr *)&ss, small, sizeof(small)) ==
-	    SIGNET_ERR_TOO_LARGE && strcmp(small, "unknown") == 0);
+	        SIGNET_ERR_TOO_LARGE &&
+	    strcmp(small, "unknown") == 0);
 	CHECK(netaddr_format((struct sockaddr *)&ss, tiny, sizeof(tiny)) ==
-	    SIGNET_ERR_TOO_LARGE && strcmp(tiny, "") == 0);
+	        SIGNET_ERR_TOO_LARGE &&
+	    strcmp(tiny, "") == 0);
 	memset(&ss, 0, sizeof(ss));
 	ss.ss_family = AF_UNIX;
 	CHECK(netaddr_format((struct sockaddr *)&ss, out, sizeof(out)) ==
-	    SIGNET_ERR_INVALID_ARG && strcmp(out, "unknown") == 0);
-	CHECK(netaddr_format(NULL, out, sizeof(out)) ==
-	    SIGNET_ERR_INVALID_ARG && strcmp(out, "unknown") == 0);
+	        SIGNET_ERR_INVALID_ARG &&
+	    strcmp(out, "unknown") == 0);
+	CHECK(
+	    netaddr_format(NULL, out, sizeof(out)) == SIGNET_ERR_INVALID_ARG &&
+	    strcmp(out, "unknown") == 0);
 	CHECK(netaddr_format(NULL, NULL, 0) == SIGNET_ERR_INVALID_ARG);
 	return test_finish("test_netaddr");
 }

@@ -28,202 +28,211 @@ struct prow {
 #define WRAP(r) "{'host_id':'h1','rules':[" r "]}"
 
 static const struct prow prows[] = {
-    /* unknown keys at every level */
-    {"{'host_id':'h1','rules':[" RULE "],'extra':1}", NULL, SIGNET_ERR_POLICY,
-        "t.json: unknown key \"extra\" at top level; "
-        "allowed: host_id, rules, comment"},
-    {WRAP("{'match':{'name':'a'},'actions':['START'],'action':'STOP'}"), NULL,
-        SIGNET_ERR_POLICY, "unknown key \"action\" at rules[0]"},
-    {WRAP(RULE ",{'match':{'imgae':'a'},'actions':['START']}"), NULL,
-        SIGNET_ERR_POLICY,
-        "unknown key \"imgae\" at rules[1].match; "
-        "allowed: name, image, labels"},
-    {WRAP("{'match':{'name':'a'},'actions':['START'],"
-          "'rate_limit':{'max':1,'window':5}}"),
-        NULL, SIGNET_ERR_POLICY,
-        "unknown key \"window\" at rules[0].rate_limit"},
-    /* wrong types */
-    {"{'host_id':7,'rules':[" RULE "]}", NULL, SIGNET_ERR_POLICY,
-        "expected a string, found a number at host_id"},
-    {"{'host_id':'h1','rules':{}}", NULL, SIGNET_ERR_POLICY,
-        "expected an array, found an object at rules"},
-    {WRAP("{'match':{'name':'a'},'actions':'START'}"), NULL, SIGNET_ERR_POLICY,
-        "expected an array, found a string at "
-        "rules[0].actions"},
-    {WRAP("{'match':{'name':'a'},'actions':[true]}"), NULL, SIGNET_ERR_POLICY,
-        "expected a string, found a boolean at "
-        "rules[0].actions[0]"},
-    {WRAP("{'match':{'labels':{'tier':1}},'actions':['START']}"), NULL,
-        SIGNET_ERR_POLICY,
-        "expected a string, found a number at "
-        "rules[0].match.labels.tier"},
-    {WRAP("{'match':{'name':'a'},'actions':['START'],"
-          "'min_reason_length':'10'}"),
-        NULL, SIGNET_ERR_POLICY,
-        "expected an integer, found a string at rules[0].min_reason_length"},
-    {WRAP("{'match':{'name':null},'actions':['START']}"), NULL,
-        SIGNET_ERR_POLICY, "found null at rules[0].match.name"},
-    {WRAP("[]"), NULL, SIGNET_ERR_POLICY,
-        "expected an object (a rule), found an array at rules[0]"},
-    {"[]", NULL, SIGNET_ERR_POLICY,
-        "expected an object, found an array at top level"},
-    {"{'host_id':'h1','rules':[" RULE "],'comment':5}", NULL, SIGNET_ERR_POLICY,
-        "expected a string, found a number at comment"},
-    /* missing and empty */
-    {"{'rules':[" RULE "]}", NULL, SIGNET_ERR_POLICY,
-        "missing required key \"host_id\" at top level"},
-    {"{'host_id':'h1'}", NULL, SIGNET_ERR_POLICY,
-        "missing required key \"rules\" at top level"},
-    {"{'host_id':'h1','rules':[]}", NULL, SIGNET_ERR_POLICY,
-        "empty rules at rules"},
-    {WRAP("{'actions':['START']}"), NULL, SIGNET_ERR_POLICY,
-        "missing required key \"match\" at rules[0]"},
-    {WRAP("{'match':{'name':'a'}}"), NULL, SIGNET_ERR_POLICY,
-        "missing required key \"actions\" at rules[0]"},
-    {WRAP("{'match':{},'actions':['START']}"), NULL, SIGNET_ERR_POLICY,
-        "empty match at rules[0].match; use \"name\": \"*\""},
-    {WRAP("{'match':{'labels':{}},'actions':['START']}"), NULL,
-        SIGNET_ERR_POLICY, "empty labels at rules[0].match.labels"},
-    {WRAP("{'match':{'name':'a'},'actions':[]}"), NULL, SIGNET_ERR_POLICY,
-        "empty actions at rules[0].actions"},
-    {WRAP("{'match':{'name':'a'},'actions':['START'],'operators':[]}"), NULL,
-        SIGNET_ERR_POLICY, "empty operators at rules[0].operators"},
-    {WRAP("{'match':{'name':''},'actions':['START']}"), NULL, SIGNET_ERR_POLICY,
-        "empty string at rules[0].match.name"},
-    {WRAP("{'match':{'image':''},'actions':['START']}"), NULL,
-        SIGNET_ERR_POLICY, "empty string at rules[0].match.image"},
-    {WRAP("{'match':{'labels':{'':'x'}},'actions':['START']}"), NULL,
-        SIGNET_ERR_POLICY, "empty label key at rules[0].match.labels"},
-    {WRAP("{'match':{'name':'a'},'actions':['START'],"
-          "'rate_limit':{'max':1}}"),
-        NULL, SIGNET_ERR_POLICY,
-        "missing required key \"per_seconds\" at rules[0].rate_limit"},
-    /* actions */
-    {WRAP("{'match':{'name':'a'},'actions':['START','REBOOT']}"), NULL,
-        SIGNET_ERR_POLICY,
-        "unknown action \"REBOOT\" at rules[0].actions[1]"
-        "; use START, STOP or RESTART"},
-    {WRAP("{'match':{'name':'a'},'actions':['start']}"), NULL,
-        SIGNET_ERR_POLICY, "unknown action \"start\" at rules[0].actions[0]"},
-    {WRAP("{'match':{'name':'a'},'actions':['START','STOP','START']}"), NULL,
-        SIGNET_ERR_POLICY, "duplicate action \"START\" at rules[0].actions[2]"},
-    /* globs */
-    {WRAP("{'match':{'name':'web-['},'actions':['START']}"), NULL,
-        SIGNET_ERR_POLICY,
-        "bad glob \"web-[\": unbalanced '[' (write \\[ "
-        "for a literal bracket) at rules[0].match.name"},
-    {WRAP("{'match':{'image':'nginx:1\\\\'},'actions':['START']}"), NULL,
-        SIGNET_ERR_POLICY,
-        "bad glob \"nginx:1\\\\\": trailing backslash "
-        "at rules[0].match.image"},
-    {WRAP("{'match':{'name':'a[[:foo:]]'},'actions':['START']}"), NULL,
-        SIGNET_ERR_POLICY,
-        "unknown or unterminated [:class:] at "
-        "rules[0].match.name"},
-    {WRAP("{'match':{'name':'a[z-a]'},'actions':['START']}"), NULL,
-        SIGNET_ERR_POLICY, "reversed range at rules[0].match.name"},
-    {WRAP("{'match':{'name':'a[]'},'actions':['START']}"), NULL,
-        SIGNET_ERR_POLICY, "unbalanced '['"},
-    {WRAP("{'match':{'name':'caf\xc3\xa9'},'actions':['START']}"), NULL,
-        SIGNET_ERR_POLICY, "only printable ASCII is allowed in a glob"},
-    /* host_id */
-    {"{'host_id':'h1','rules':[" RULE "]}", "web-02", SIGNET_ERR_POLICY,
-        "t.json: host_id \"h1\" is not this agent's host id \"web-02\" at "
-        "host_id"},
-    {"{'host_id':'Web_01','rules':[" RULE "]}", NULL, SIGNET_ERR_POLICY,
-        "bad host id \"Web_01\" at host_id"},
-    {"{'host_id':'','rules':[" RULE "]}", NULL, SIGNET_ERR_POLICY,
-        "empty string at host_id"},
-    /* operators */
-    {WRAP("{'match':{'name':'a'},'actions':['START'],"
-          "'operators':['Alice']}"),
-        NULL, SIGNET_ERR_POLICY,
-        "bad operator name \"Alice\" at rules[0].operators[0]; names match "
-        "[a-z0-9][a-z0-9._-]{0,62}"},
-    {WRAP("{'match':{'name':'a'},'actions':['START'],"
-          "'operators':['bob','']}"),
-        NULL, SIGNET_ERR_POLICY,
-        "bad operator name \"\" at rules[0].operators[1]"},
-    {WRAP("{'match':{'name':'a'},'actions':['START'],"
-          "'operators':['bob','bob']}"),
-        NULL, SIGNET_ERR_POLICY,
-        "duplicate operator \"bob\" at rules[0].operators[1]"},
-    /* numbers: negative, absurd, zero max, floats */
-    {WRAP("{'match':{'name':'a'},'actions':['START'],"
-          "'min_reason_length':-1}"),
-        NULL, SIGNET_ERR_POLICY,
-        "value -1 out of range 0..512 at rules[0].min_reason_length"},
-    {WRAP("{'match':{'name':'a'},'actions':['START'],"
-          "'min_reason_length':513}"),
-        NULL, SIGNET_ERR_POLICY, "value 513 out of range 0..512"},
-    {WRAP("{'match':{'name':'a'},'actions':['START'],"
-          "'rate_limit':{'max':0,'per_seconds':60}}"),
-        NULL, SIGNET_ERR_POLICY,
-        "value 0 out of range 1..10000 at rules[0].rate_limit.max"},
-    {WRAP("{'match':{'name':'a'},'actions':['START'],"
-          "'rate_limit':{'max':10001,'per_seconds':60}}"),
-        NULL, SIGNET_ERR_POLICY, "value 10001 out of range 1..10000"},
-    {WRAP("{'match':{'name':'a'},'actions':['START'],"
-          "'rate_limit':{'max':5,'per_seconds':86401}}"),
-        NULL, SIGNET_ERR_POLICY,
-        "value 86401 out of range 1..86400 at "
-        "rules[0].rate_limit.per_seconds"},
-    {WRAP("{'match':{'name':'a'},'actions':['START'],"
-          "'rate_limit':{'max':5,'per_seconds':-60}}"),
-        NULL, SIGNET_ERR_POLICY, "value -60 out of range 1..86400"},
-    {WRAP("{'match':{'name':'a'},'actions':['START'],"
-          "'rate_limit':{'max':5,'per_seconds':99999999999999999999}}"),
-        NULL, SIGNET_ERR_POLICY, "out of range 1..86400"},
-    {WRAP("{'match':{'name':'a'},'actions':['START'],"
-          "'rate_limit':{'max':1.5,'per_seconds':60}}"),
-        NULL, SIGNET_ERR_POLICY,
-        "number 1.5 is not a plain integer at "
-        "rules[0].rate_limit.max"},
-    {WRAP("{'match':{'name':'a'},'actions':['START'],"
-          "'rate_limit':{'max':5.0,'per_seconds':60}}"),
-        NULL, SIGNET_ERR_POLICY, "number 5.0 is not a plain integer"},
-    {WRAP("{'match':{'name':'a'},'actions':['START'],"
-          "'rate_limit':{'max':5,'per_seconds':6e1}}"),
-        NULL, SIGNET_ERR_POLICY,
-        "number 6e1 is not a plain integer at "
-        "rules[0].rate_limit.per_seconds"},
-    /* duplicate keys */
-    {"{'host_id':'h1','rules':[" RULE "],'rules':[" RULE "]}", NULL,
-        SIGNET_ERR_POLICY, "duplicate key \"rules\" at top level"},
-    {WRAP("{'match':{'name':'a','name':'*'},'actions':['START']}"), NULL,
-        SIGNET_ERR_POLICY, "duplicate key \"name\" at rules[0].match"},
-    {WRAP("{'match':{'labels':{'a':'1','a':'2'}},'actions':['START']}"), NULL,
-        SIGNET_ERR_POLICY, "duplicate key \"a\" at rules[0].match.labels"},
-    {WRAP(RULE ",{'match':{'name':'a'},'actions':['START'],"
-               "'operators':['x'],'operators':['y']}"),
-        NULL, SIGNET_ERR_POLICY, "duplicate key \"operators\" at rules[1]"},
-    /* deep nesting */
-    {WRAP("{'match':{'labels':{'a':[[[[1]]]]}},'actions':['START']}"), NULL,
-        SIGNET_ERR_POLICY,
-        "nesting deeper than 8 levels at "
-        "rules[0].match.labels.a[0][0][0]"},
-    {"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[", NULL, SIGNET_ERR_POLICY,
-        "nesting deeper than 8 levels at [0][0][0][0][0][0][0]"},
-    /* syntax, trailing garbage, bytes cJSON would accept */
-    {"{'host_id':'h1',\n'rules':[" RULE ",]}", NULL, SIGNET_ERR_POLICY,
-        "t.json: JSON syntax error at line 2"},
-    {"{'host_id':'h1','rules':[" RULE "]}\n\n  x", NULL, SIGNET_ERR_POLICY,
-        "trailing data after the JSON document at "
-        "line 3, column 3"},
-    {"{'host_id':'h1','rules':[" RULE "]}{}", NULL, SIGNET_ERR_POLICY,
-        "trailing data"},
-    {"", NULL, SIGNET_ERR_POLICY, "JSON syntax error at line 1, column 1"},
-    {WRAP("{'match':{'name':'a\xff'},'actions':['START']}"), NULL,
-        SIGNET_ERR_POLICY, "string is not valid UTF-8 at rules[0].match.name"},
-    {WRAP("{'match':{'labels':{'k\xc0\x80':'v'}},'actions':['START']}"), NULL,
-        SIGNET_ERR_POLICY,
-        "key \"k\\xc0\\x80\" is not valid UTF-8 at rules[0].match.labels"},
-    {"{'host_id':'h1','rules':[" RULE "],'comment':'\xed\xa0\x80'}", NULL,
-        SIGNET_ERR_POLICY, "string is not valid UTF-8 at comment"},
-    {WRAP("{'match':{'name':'web-\\u0000x'},'actions':['START']}"), NULL,
-        SIGNET_ERR_POLICY, "\\u0000 in a string at rules[0].match.name"},
-    {WRAP("{'match':{'name':'a\tb'},'actions':['START']}"), NULL,
-        SIGNET_ERR_POLICY, "control character 0x09 in a string"},
+	/* unknown keys at every level */
+	{ "{'host_id':'h1','rules':[" RULE "],'extra':1}", NULL,
+	    SIGNET_ERR_POLICY,
+	    "t.json: unknown key \"extra\" at top level; "
+	    "allowed: host_id, rules, comment" },
+	{ WRAP("{'match':{'name':'a'},'actions':['START'],'action':'STOP'}"),
+	    NULL, SIGNET_ERR_POLICY, "unknown key \"action\" at rules[0]" },
+	{ WRAP(RULE ",{'match':{'imgae':'a'},'actions':['START']}"), NULL,
+	    SIGNET_ERR_POLICY,
+	    "unknown key \"imgae\" at rules[1].match; "
+	    "allowed: name, image, labels" },
+	{ WRAP("{'match':{'name':'a'},'actions':['START'],"
+	       "'rate_limit':{'max':1,'window':5}}"),
+	    NULL, SIGNET_ERR_POLICY,
+	    "unknown key \"window\" at rules[0].rate_limit" },
+	/* wrong types */
+	{ "{'host_id':7,'rules':[" RULE "]}", NULL, SIGNET_ERR_POLICY,
+	    "expected a string, found a number at host_id" },
+	{ "{'host_id':'h1','rules':{}}", NULL, SIGNET_ERR_POLICY,
+	    "expected an array, found an object at rules" },
+	{ WRAP("{'match':{'name':'a'},'actions':'START'}"), NULL,
+	    SIGNET_ERR_POLICY,
+	    "expected an array, found a string at "
+	    "rules[0].actions" },
+	{ WRAP("{'match':{'name':'a'},'actions':[true]}"), NULL,
+	    SIGNET_ERR_POLICY,
+	    "expected a string, found a boolean at "
+	    "rules[0].actions[0]" },
+	{ WRAP("{'match':{'labels':{'tier':1}},'actions':['START']}"), NULL,
+	    SIGNET_ERR_POLICY,
+	    "expected a string, found a number at "
+	    "rules[0].match.labels.tier" },
+	{ WRAP("{'match':{'name':'a'},'actions':['START'],"
+	       "'min_reason_length':'10'}"),
+	    NULL, SIGNET_ERR_POLICY,
+	    "expected an integer, found a string at rules[0].min_reason_length" },
+	{ WRAP("{'match':{'name':null},'actions':['START']}"), NULL,
+	    SIGNET_ERR_POLICY, "found null at rules[0].match.name" },
+	{ WRAP("[]"), NULL, SIGNET_ERR_POLICY,
+	    "expected an object (a rule), found an array at rules[0]" },
+	{ "[]", NULL, SIGNET_ERR_POLICY,
+	    "expected an object, found an array at top level" },
+	{ "{'host_id':'h1','rules':[" RULE "],'comment':5}", NULL,
+	    SIGNET_ERR_POLICY, "expected a string, found a number at comment" },
+	/* missing and empty */
+	{ "{'rules':[" RULE "]}", NULL, SIGNET_ERR_POLICY,
+	    "missing required key \"host_id\" at top level" },
+	{ "{'host_id':'h1'}", NULL, SIGNET_ERR_POLICY,
+	    "missing required key \"rules\" at top level" },
+	{ "{'host_id':'h1','rules':[]}", NULL, SIGNET_ERR_POLICY,
+	    "empty rules at rules" },
+	{ WRAP("{'actions':['START']}"), NULL, SIGNET_ERR_POLICY,
+	    "missing required key \"match\" at rules[0]" },
+	{ WRAP("{'match':{'name':'a'}}"), NULL, SIGNET_ERR_POLICY,
+	    "missing required key \"actions\" at rules[0]" },
+	{ WRAP("{'match':{},'actions':['START']}"), NULL, SIGNET_ERR_POLICY,
+	    "empty match at rules[0].match; use \"name\": \"*\"" },
+	{ WRAP("{'match':{'labels':{}},'actions':['START']}"), NULL,
+	    SIGNET_ERR_POLICY, "empty labels at rules[0].match.labels" },
+	{ WRAP("{'match':{'name':'a'},'actions':[]}"), NULL, SIGNET_ERR_POLICY,
+	    "empty actions at rules[0].actions" },
+	{ WRAP("{'match':{'name':'a'},'actions':['START'],'operators':[]}"),
+	    NULL, SIGNET_ERR_POLICY, "empty operators at rules[0].operators" },
+	{ WRAP("{'match':{'name':''},'actions':['START']}"), NULL,
+	    SIGNET_ERR_POLICY, "empty string at rules[0].match.name" },
+	{ WRAP("{'match':{'image':''},'actions':['START']}"), NULL,
+	    SIGNET_ERR_POLICY, "empty string at rules[0].match.image" },
+	{ WRAP("{'match':{'labels':{'':'x'}},'actions':['START']}"), NULL,
+	    SIGNET_ERR_POLICY, "empty label key at rules[0].match.labels" },
+	{ WRAP("{'match':{'name':'a'},'actions':['START'],"
+	       "'rate_limit':{'max':1}}"),
+	    NULL, SIGNET_ERR_POLICY,
+	    "missing required key \"per_seconds\" at rules[0].rate_limit" },
+	/* actions */
+	{ WRAP("{'match':{'name':'a'},'actions':['START','REBOOT']}"), NULL,
+	    SIGNET_ERR_POLICY,
+	    "unknown action \"REBOOT\" at rules[0].actions[1]"
+	    "; use START, STOP or RESTART" },
+	{ WRAP("{'match':{'name':'a'},'actions':['start']}"), NULL,
+	    SIGNET_ERR_POLICY,
+	    "unknown action \"start\" at rules[0].actions[0]" },
+	{ WRAP("{'match':{'name':'a'},'actions':['START','STOP','START']}"),
+	    NULL, SIGNET_ERR_POLICY,
+	    "duplicate action \"START\" at rules[0].actions[2]" },
+	/* globs */
+	{ WRAP("{'match':{'name':'web-['},'actions':['START']}"), NULL,
+	    SIGNET_ERR_POLICY,
+	    "bad glob \"web-[\": unbalanced '[' (write \\[ "
+	    "for a literal bracket) at rules[0].match.name" },
+	{ WRAP("{'match':{'image':'nginx:1\\\\'},'actions':['START']}"), NULL,
+	    SIGNET_ERR_POLICY,
+	    "bad glob \"nginx:1\\\\\": trailing backslash "
+	    "at rules[0].match.image" },
+	{ WRAP("{'match':{'name':'a[[:foo:]]'},'actions':['START']}"), NULL,
+	    SIGNET_ERR_POLICY,
+	    "unknown or unterminated [:class:] at "
+	    "rules[0].match.name" },
+	{ WRAP("{'match':{'name':'a[z-a]'},'actions':['START']}"), NULL,
+	    SIGNET_ERR_POLICY, "reversed range at rules[0].match.name" },
+	{ WRAP("{'match':{'name':'a[]'},'actions':['START']}"), NULL,
+	    SIGNET_ERR_POLICY, "unbalanced '['" },
+	{ WRAP("{'match':{'name':'caf\xc3\xa9'},'actions':['START']}"), NULL,
+	    SIGNET_ERR_POLICY, "only printable ASCII is allowed in a glob" },
+	/* host_id */
+	{ "{'host_id':'h1','rules':[" RULE "]}", "web-02", SIGNET_ERR_POLICY,
+	    "t.json: host_id \"h1\" is not this agent's host id \"web-02\" at "
+	    "host_id" },
+	{ "{'host_id':'Web_01','rules':[" RULE "]}", NULL, SIGNET_ERR_POLICY,
+	    "bad host id \"Web_01\" at host_id" },
+	{ "{'host_id':'','rules':[" RULE "]}", NULL, SIGNET_ERR_POLICY,
+	    "empty string at host_id" },
+	/* operators */
+	{ WRAP("{'match':{'name':'a'},'actions':['START'],"
+	       "'operators':['Alice']}"),
+	    NULL, SIGNET_ERR_POLICY,
+	    "bad operator name \"Alice\" at rules[0].operators[0]; names match "
+	    "[a-z0-9][a-z0-9._-]{0,62}" },
+	{ WRAP("{'match':{'name':'a'},'actions':['START'],"
+	       "'operators':['bob','']}"),
+	    NULL, SIGNET_ERR_POLICY,
+	    "bad operator name \"\" at rules[0].operators[1]" },
+	{ WRAP("{'match':{'name':'a'},'actions':['START'],"
+	       "'operators':['bob','bob']}"),
+	    NULL, SIGNET_ERR_POLICY,
+	    "duplicate operator \"bob\" at rules[0].operators[1]" },
+	/* numbers: negative, absurd, zero max, floats */
+	{ WRAP("{'match':{'name':'a'},'actions':['START'],"
+	       "'min_reason_length':-1}"),
+	    NULL, SIGNET_ERR_POLICY,
+	    "value -1 out of range 0..512 at rules[0].min_reason_length" },
+	{ WRAP("{'match':{'name':'a'},'actions':['START'],"
+	       "'min_reason_length':513}"),
+	    NULL, SIGNET_ERR_POLICY, "value 513 out of range 0..512" },
+	{ WRAP("{'match':{'name':'a'},'actions':['START'],"
+	       "'rate_limit':{'max':0,'per_seconds':60}}"),
+	    NULL, SIGNET_ERR_POLICY,
+	    "value 0 out of range 1..10000 at rules[0].rate_limit.max" },
+	{ WRAP("{'match':{'name':'a'},'actions':['START'],"
+	       "'rate_limit':{'max':10001,'per_seconds':60}}"),
+	    NULL, SIGNET_ERR_POLICY, "value 10001 out of range 1..10000" },
+	{ WRAP("{'match':{'name':'a'},'actions':['START'],"
+	       "'rate_limit':{'max':5,'per_seconds':86401}}"),
+	    NULL, SIGNET_ERR_POLICY,
+	    "value 86401 out of range 1..86400 at "
+	    "rules[0].rate_limit.per_seconds" },
+	{ WRAP("{'match':{'name':'a'},'actions':['START'],"
+	       "'rate_limit':{'max':5,'per_seconds':-60}}"),
+	    NULL, SIGNET_ERR_POLICY, "value -60 out of range 1..86400" },
+	{ WRAP("{'match':{'name':'a'},'actions':['START'],"
+	       "'rate_limit':{'max':5,'per_seconds':99999999999999999999}}"),
+	    NULL, SIGNET_ERR_POLICY, "out of range 1..86400" },
+	{ WRAP("{'match':{'name':'a'},'actions':['START'],"
+	       "'rate_limit':{'max':1.5,'per_seconds':60}}"),
+	    NULL, SIGNET_ERR_POLICY,
+	    "number 1.5 is not a plain integer at "
+	    "rules[0].rate_limit.max" },
+	{ WRAP("{'match':{'name':'a'},'actions':['START'],"
+	       "'rate_limit':{'max':5.0,'per_seconds':60}}"),
+	    NULL, SIGNET_ERR_POLICY, "number 5.0 is not a plain integer" },
+	{ WRAP("{'match':{'name':'a'},'actions':['START'],"
+	       "'rate_limit':{'max':5,'per_seconds':6e1}}"),
+	    NULL, SIGNET_ERR_POLICY,
+	    "number 6e1 is not a plain integer at "
+	    "rules[0].rate_limit.per_seconds" },
+	/* duplicate keys */
+	{ "{'host_id':'h1','rules':[" RULE "],'rules':[" RULE "]}", NULL,
+	    SIGNET_ERR_POLICY, "duplicate key \"rules\" at top level" },
+	{ WRAP("{'match':{'name':'a','name':'*'},'actions':['START']}"), NULL,
+	    SIGNET_ERR_POLICY, "duplicate key \"name\" at rules[0].match" },
+	{ WRAP("{'match':{'labels':{'a':'1','a':'2'}},'actions':['START']}"),
+	    NULL, SIGNET_ERR_POLICY,
+	    "duplicate key \"a\" at rules[0].match.labels" },
+	{ WRAP(RULE ",{'match':{'name':'a'},'actions':['START'],"
+	            "'operators':['x'],'operators':['y']}"),
+	    NULL, SIGNET_ERR_POLICY,
+	    "duplicate key \"operators\" at rules[1]" },
+	/* deep nesting */
+	{ WRAP("{'match':{'labels':{'a':[[[[1]]]]}},'actions':['START']}"),
+	    NULL, SIGNET_ERR_POLICY,
+	    "nesting deeper than 8 levels at "
+	    "rules[0].match.labels.a[0][0][0]" },
+	{ "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[", NULL, SIGNET_ERR_POLICY,
+	    "nesting deeper than 8 levels at [0][0][0][0][0][0][0]" },
+	/* syntax, trailing garbage, bytes cJSON would accept */
+	{ "{'host_id':'h1',\n'rules':[" RULE ",]}", NULL, SIGNET_ERR_POLICY,
+	    "t.json: JSON syntax error at line 2" },
+	{ "{'host_id':'h1','rules':[" RULE "]}\n\n  x", NULL, SIGNET_ERR_POLICY,
+	    "trailing data after the JSON document at "
+	    "line 3, column 3" },
+	{ "{'host_id':'h1','rules':[" RULE "]}{}", NULL, SIGNET_ERR_POLICY,
+	    "trailing data" },
+	{ "", NULL, SIGNET_ERR_POLICY,
+	    "JSON syntax error at line 1, column 1" },
+	{ WRAP("{'match':{'name':'a\xff'},'actions':['START']}"), NULL,
+	    SIGNET_ERR_POLICY,
+	    "string is not valid UTF-8 at rules[0].match.name" },
+	{ WRAP("{'match':{'labels':{'k\xc0\x80':'v'}},'actions':['START']}"),
+	    NULL, SIGNET_ERR_POLICY,
+	    "key \"k\\xc0\\x80\" is not valid UTF-8 at rules[0].match.labels" },
+	{ "{'host_id':'h1','rules':[" RULE "],'comment':'\xed\xa0\x80'}", NULL,
+	    SIGNET_ERR_POLICY, "string is not valid UTF-8 at comment" },
+	{ WRAP("{'match':{'name':'web-\\u0000x'},'actions':['START']}"), NULL,
+	    SIGNET_ERR_POLICY, "\\u0000 in a string at rules[0].match.name" },
+	{ WRAP("{'match':{'name':'a\tb'},'actions':['START']}"), NULL,
+	    SIGNET_ERR_POLICY, "control character 0x09 in a string" },
 };
 
 static void
@@ -238,10 +247,10 @@ test_parse_errors(void)
 		int r;
 
 		err_clear(&msg);
-		r = policy_parse(
-		    json, strlen(json), "t.json", prows[i].host_id, &p, &msg);
-		CHECKF(
-		    r == prows[i].code, "row %zu: r=%d (%s)", i, r, msg.text);
+		r = policy_parse(json, strlen(json), "t.json", prows[i].host_id,
+		    &p, &msg);
+		CHECKF(r == prows[i].code, "row %zu: r=%d (%s)", i, r,
+		    msg.text);
 		CHECKF(p == NULL, "row %zu: policy returned", i);
 		CHECKF(strstr(msg.text, prows[i].want) != NULL,
 		    "row %zu: \"%s\" lacks \"%s\"", i, msg.text, prows[i].want);
@@ -270,8 +279,9 @@ test_parse_limits(void)
 	memset(big, ' ', n);
 	r = policy_parse(big, n, "t.json", NULL, &p, &msg);
 	CHECK(r == SIGNET_ERR_TOO_LARGE && p == NULL);
-	CHECK_CONTAINS(msg.text, "t.json: 1048577 bytes, more than the "
-	                         "1048576 allowed");
+	CHECK_CONTAINS(msg.text,
+	    "t.json: 1048577 bytes, more than the "
+	    "1048576 allowed");
 	/* Exactly 1 MiB of valid policy padded with spaces is fine. */
 	s = dq("{'host_id':'h1','rules':[" RULE "]}");
 	memcpy(big, s, strlen(s));
@@ -299,20 +309,22 @@ test_parse_limits(void)
 	i += (size_t)snprintf(s + i, n - i, "]}");
 	r = policy_parse(s, i, "t.json", NULL, &p, &msg);
 	CHECK(r == SIGNET_ERR_POLICY);
-	CHECK_CONTAINS(msg.text, "1001 rules, more than the 1000 allowed at "
-	                         "rules");
+	CHECK_CONTAINS(msg.text,
+	    "1001 rules, more than the 1000 allowed at "
+	    "rules");
 	/* An object with too many keys (bounds the duplicate check). */
 	i = (size_t)snprintf(s, n,
 	    "{\"host_id\":\"h1\",\"rules\":[{\"match\":"
 	    "{\"labels\":{");
 	for (r = 0; r < 65; r++)
-		i += (size_t)snprintf(
-		    s + i, n - i, "%s\"k%d\":\"v\"", r ? "," : "", r);
+		i += (size_t)snprintf(s + i, n - i, "%s\"k%d\":\"v\"",
+		    r ? "," : "", r);
 	i += (size_t)snprintf(s + i, n - i, "}},\"actions\":[\"START\"]}]}");
 	r = policy_parse(s, i, "t.json", NULL, &p, &msg);
 	CHECK(r == SIGNET_ERR_POLICY);
-	CHECK_CONTAINS(msg.text, "object with 65 keys, more than the 64 "
-	                         "allowed at rules[0].match.labels");
+	CHECK_CONTAINS(msg.text,
+	    "object with 65 keys, more than the 64 "
+	    "allowed at rules[0].match.labels");
 	free(big);
 }
 
@@ -323,56 +335,56 @@ test_helpers(void)
 		const char *glob;
 		bool ok;
 	} globs[] = {
-	    {"*", true},
-	    {"?", true},
-	    {"web-*", true},
-	    {"[abc]", true},
-	    {"[!abc]", true},
-	    {"[^a]", true},
-	    {"[]]", true},
-	    {"[]a]", true},
-	    {"[a-]", true},
-	    {"[-a]", true},
-	    {"[[:alpha:][:digit:]_]", true},
-	    {"\\[literal\\]", true},
-	    {"a\\*", true},
-	    {"[\\]]", true},
-	    {"nginx@sha256:*", true},
-	    {"[0-9a-f]", true},
-	    {"", false},
-	    {"[", false},
-	    {"a[b", false},
-	    {"[]", false},
-	    {"[!]", false},
-	    {"a\\", false},
-	    {"[a\\", false},
-	    {"[z-a]", false},
-	    {"[[:nope:]]", false},
-	    {"[[:alpha:]", false},
-	    {"[[=a=]]", false},
-	    {"[[.a.]]", false},
-	    {"[a-[:digit:]]", false},
-	    {"tab\there", false},
-	    {"\x7f", false},
+		{ "*", true },
+		{ "?", true },
+		{ "web-*", true },
+		{ "[abc]", true },
+		{ "[!abc]", true },
+		{ "[^a]", true },
+		{ "[]]", true },
+		{ "[]a]", true },
+		{ "[a-]", true },
+		{ "[-a]", true },
+		{ "[[:alpha:][:digit:]_]", true },
+		{ "\\[literal\\]", true },
+		{ "a\\*", true },
+		{ "[\\]]", true },
+		{ "nginx@sha256:*", true },
+		{ "[0-9a-f]", true },
+		{ "", false },
+		{ "[", false },
+		{ "a[b", false },
+		{ "[]", false },
+		{ "[!]", false },
+		{ "a\\", false },
+		{ "[a\\", false },
+		{ "[z-a]", false },
+		{ "[[:nope:]]", false },
+		{ "[[:alpha:]", false },
+		{ "[[=a=]]", false },
+		{ "[[.a.]]", false },
+		{ "[a-[:digit:]]", false },
+		{ "tab\there", false },
+		{ "\x7f", false },
 	};
 	static const struct {
 		const char *s;
 		long chars;
 	} utf8[] = {
-	    {"", 0},
-	    {"abc", 3},
-	    {"\xc3\xa9", 1},
-	    {"\xe2\x82\xac", 1},
-	    {"\xf0\x9f\x99\x82", 1},
-	    {"\xf4\x8f\xbf\xbf", 1},
-	    {"\xf4\x90\x80\x80", -1},
-	    {"\xc0\x80", -1},
-	    {"\xe0\x80\x80", -1},
-	    {"\xed\xa0\x80", -1},
-	    {"\xc3", -1},
-	    {"\x80", -1},
-	    {"\xf8\x88\x80\x80\x80", -1},
-	    {"a\xe2\x82", -1},
+		{ "", 0 },
+		{ "abc", 3 },
+		{ "\xc3\xa9", 1 },
+		{ "\xe2\x82\xac", 1 },
+		{ "\xf0\x9f\x99\x82", 1 },
+		{ "\xf4\x8f\xbf\xbf", 1 },
+		{ "\xf4\x90\x80\x80", -1 },
+		{ "\xc0\x80", -1 },
+		{ "\xe0\x80\x80", -1 },
+		{ "\xed\xa0\x80", -1 },
+		{ "\xc3", -1 },
+		{ "\x80", -1 },
+		{ "\xf8\x88\x80\x80\x80", -1 },
+		{ "a\xe2\x82", -1 },
 	};
 	enum envelope_action a;
 	size_t i;
@@ -392,14 +404,14 @@ test_helpers(void)
 	CHECK(policy_glob_valid(big, NULL));
 	for (i = 0; i < sizeof(utf8) / sizeof(utf8[0]); i++)
 		CHECKF(policy_utf8_chars(utf8[i].s, strlen(utf8[i].s)) ==
-		           utf8[i].chars,
+		        utf8[i].chars,
 		    "utf8 row %zu", i);
-	CHECK(policy_action_parse("STOP", &a) == 0 &&
-	    a == ENVELOPE_ACTION_STOP);
+	CHECK(
+	    policy_action_parse("STOP", &a) == 0 && a == ENVELOPE_ACTION_STOP);
 	CHECK(policy_action_parse("stop", &a) == SIGNET_ERR_FORMAT);
 	CHECK(policy_action_parse(NULL, &a) == SIGNET_ERR_FORMAT);
-	CHECK(strcmp(policy_action_name(ENVELOPE_ACTION_RESTART),
-	    "RESTART") == 0);
+	CHECK(strcmp(policy_action_name(ENVELOPE_ACTION_RESTART), "RESTART") ==
+	    0);
 	CHECK(strcmp(policy_action_name(ENVELOPE_ACTION_NONE), "?") == 0);
 }
 

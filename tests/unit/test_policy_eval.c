@@ -31,38 +31,38 @@ parse_ok(const char *json_sq, const char *host_id)
 /* ---- decisions ---- */
 
 static const char *const policies[] = {
-    /* 0: name globs */
-    "{'host_id':'h1','rules':["
-    "{'match':{'name':'web-*'},'actions':['START']},"
-    "{'match':{'name':'api-?'},'actions':['START']},"
-    "{'match':{'name':'cache-[ab]'},'actions':['START']},"
-    "{'match':{'name':'job-[!0-9]*'},'actions':['START']},"
-    "{'match':{'name':'app.v2-blue_1'},'actions':['START']},"
-    "{'match':{'name':'lit\\\\*star'},'actions':['START']},"
-    "{'match':{'name':'n[[:digit:]]'},'actions':['START']}"
-    "]}",
-    /* 1: images, labels, combined matchers */
-    "{'host_id':'h1','rules':["
-    "{'match':{'image':'nginx:1.2?'},'actions':['STOP']},"
-    "{'match':{'image':'registry.example.org/team/*'},'actions':['STOP']},"
-    "{'match':{'image':'redis@sha256:*'},'actions':['STOP']},"
-    "{'match':{'labels':{'tier':'frontend','team':'edge'}},"
-    "'actions':['RESTART']},"
-    "{'match':{'name':'db-*','image':'postgres:15',"
-    "'labels':{'role':'primary'}},'actions':['RESTART']}"
-    "]}",
-    /* 2: operators and reasons */
-    "{'host_id':'h1','rules':["
-    "{'match':{'name':'db-*'},'actions':['RESTART'],"
-    "'operators':['alice','bob'],'min_reason_length':10},"
-    "{'match':{'name':'ops-*'},'actions':['START','STOP'],"
-    "'min_reason_length':5},"
-    "{'match':{'name':'free-*'},'actions':['START']}"
-    "]}",
-    /* 3: everything, by one operator */
-    "{'host_id':'h1','rules':["
-    "{'match':{'name':'*'},'actions':['STOP'],'operators':['root-op']}"
-    "]}",
+	/* 0: name globs */
+	"{'host_id':'h1','rules':["
+	"{'match':{'name':'web-*'},'actions':['START']},"
+	"{'match':{'name':'api-?'},'actions':['START']},"
+	"{'match':{'name':'cache-[ab]'},'actions':['START']},"
+	"{'match':{'name':'job-[!0-9]*'},'actions':['START']},"
+	"{'match':{'name':'app.v2-blue_1'},'actions':['START']},"
+	"{'match':{'name':'lit\\\\*star'},'actions':['START']},"
+	"{'match':{'name':'n[[:digit:]]'},'actions':['START']}"
+	"]}",
+	/* 1: images, labels, combined matchers */
+	"{'host_id':'h1','rules':["
+	"{'match':{'image':'nginx:1.2?'},'actions':['STOP']},"
+	"{'match':{'image':'registry.example.org/team/*'},'actions':['STOP']},"
+	"{'match':{'image':'redis@sha256:*'},'actions':['STOP']},"
+	"{'match':{'labels':{'tier':'frontend','team':'edge'}},"
+	"'actions':['RESTART']},"
+	"{'match':{'name':'db-*','image':'postgres:15',"
+	"'labels':{'role':'primary'}},'actions':['RESTART']}"
+	"]}",
+	/* 2: operators and reasons */
+	"{'host_id':'h1','rules':["
+	"{'match':{'name':'db-*'},'actions':['RESTART'],"
+	"'operators':['alice','bob'],'min_reason_length':10},"
+	"{'match':{'name':'ops-*'},'actions':['START','STOP'],"
+	"'min_reason_length':5},"
+	"{'match':{'name':'free-*'},'actions':['START']}"
+	"]}",
+	/* 3: everything, by one operator */
+	"{'host_id':'h1','rules':["
+	"{'match':{'name':'*'},'actions':['STOP'],'operators':['root-op']}"
+	"]}",
 };
 
 struct drow {
@@ -83,141 +83,144 @@ struct drow {
 #define OK POLICY_STAGE_ALLOWED
 
 static const struct drow drows[] = {
-    /* name alone: '*', '?', '[...]', '[!...]', classes, literals */
-    {0, "web-1", "x", "", "START", "u", "r", 1, 0, OK, "allowed by rule 0"},
-    {0, "/web-1", "x", "", "START", "u", "r", 1, 0, OK, NULL},
-    {0, "//web-1", "x", "", "START", "u", "r", 0, -1, N,
-        "name \"/web-1\" does not match \"web-*\""},
-    {0, "web-", "x", "", "START", "u", "r", 1, 0, OK, NULL},
-    {0, "web-a.b-c", "x", "", "START", "u", "r", 1, 0, OK, NULL},
-    {0, "webx1", "x", "", "START", "u", "r", 0, -1, N, NULL},
-    {0, "WEB-1", "x", "", "START", "u", "r", 0, -1, N, NULL},
-    {0, "api-1", "x", "", "START", "u", "r", 1, 1, OK, NULL},
-    {0, "api-12", "x", "", "START", "u", "r", 0, -1, N, NULL},
-    {0, "api-", "x", "", "START", "u", "r", 0, -1, N, NULL},
-    {0, "cache-a", "x", "", "START", "u", "r", 1, 2, OK, NULL},
-    {0, "cache-b", "x", "", "START", "u", "r", 1, 2, OK, NULL},
-    {0, "cache-c", "x", "", "START", "u", "r", 0, -1, N, NULL},
-    {0, "job-x1", "x", "", "START", "u", "r", 1, 3, OK, NULL},
-    {0, "job-1x", "x", "", "START", "u", "r", 0, -1, N, NULL},
-    {0, "app.v2-blue_1", "x", "", "START", "u", "r", 1, 4, OK, NULL},
-    {0, "appXv2-blue_1", "x", "", "START", "u", "r", 0, -1, N, NULL},
-    {0, "lit*star", "x", "", "START", "u", "r", 1, 5, OK, NULL},
-    {0, "litXstar", "x", "", "START", "u", "r", 0, -1, N, NULL},
-    {0, "n7", "x", "", "START", "u", "r", 1, 6, OK, NULL},
-    {0, "nx", "x", "", "START", "u", "r", 0, -1, N, NULL},
-    {0, "", "x", "", "START", "u", "r", 0, -1, N, NULL},
-    /* '*' matches any name, but the operator list still holds */
-    {3, "anything", "x", "", "STOP", "root-op", "r", 1, 0, OK, NULL},
-    {3, "", "", "", "STOP", "root-op", "r", 1, 0, OK, NULL},
-    {3, "anything", "x", "", "STOP", "alice", "r", 0, 0, O,
-        "operator not listed: \"alice\" (nearest rule 0)"},
-    {3, "anything", "x", "", "START", "root-op", "r", 0, 0, A,
-        "no rule lists this action for this container: START"},
-    {0, "web-1", "x", "", "RESTART", "u", "r", 0, 0, A,
-        "no rule lists this action for this container: RESTART "
-        "(nearest rule 0)"},
-    /* image alone: tags, '?', '/' spanned by '*', digests */
-    {1, "c", "nginx:1.25", "", "STOP", "u", "r", 1, 0, OK, NULL},
-    {1, "c", "nginx:1.3", "", "STOP", "u", "r", 0, -1, I, NULL},
-    {1, "c", "nginx:1.25-alpine", "", "STOP", "u", "r", 0, -1, I, NULL},
-    {1, "c", "nginx", "", "STOP", "u", "r", 0, -1, I, NULL},
-    {1, "c", "registry.example.org/team/app:3", "", "STOP", "u", "r", 1, 1, OK,
-        NULL},
-    {1, "c", "registry.example.org/team/sub/app@sha256:00ff", "", "STOP", "u",
-        "r", 1, 1, OK, NULL},
-    {1, "c", "registry.example.org/other/app", "", "STOP", "u", "r", 0, -1, I,
-        NULL},
-    {1, "c",
-        "redis@sha256:"
-        "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-        "", "STOP", "u", "r", 1, 2, OK, NULL},
-    {1, "c", "redis:7", "", "STOP", "u", "r", 0, 0, I,
-        "image \"redis:7\" does not match \"nginx:1.2?\" (nearest rule 0)"},
-    /* labels alone: all equal, extra labels fine, missing or different */
-    {1, "c", "i", "tier=frontend;team=edge", "RESTART", "u", "r", 1, 3, OK,
-        NULL},
-    {1, "c", "i", "x=1;team=edge;tier=frontend", "RESTART", "u", "r", 1, 3, OK,
-        NULL},
-    {1, "c", "i", "team=edge", "RESTART", "u", "r", 0, 3, L,
-        "label \"tier\" is missing, rule wants \"frontend\" (nearest rule 3)"},
-    {1, "c", "i", "tier=frontend;team=core", "RESTART", "u", "r", 0, 3, L,
-        "label \"team\" is \"core\", rule wants \"edge\""},
-    {1, "c", "i", "tier=Frontend;team=edge", "RESTART", "u", "r", 0, 3, L,
-        NULL},
-    {1, "c", "i", "tier=frontend ;team=edge", "RESTART", "u", "r", 0, 3, L,
-        NULL},
-    {1, "c", "i", "tier=;team=edge", "RESTART", "u", "r", 0, 3, L,
-        "label \"tier\" is \"\", rule wants \"frontend\""},
-    /* combined: each matcher failing alone names the nearest rule 4 */
-    {1, "db-1", "postgres:15", "role=primary", "RESTART", "u", "r", 1, 4, OK,
-        NULL},
-    {1, "/db-1", "postgres:15", "role=primary;x=y", "RESTART", "u", "r", 1, 4,
-        OK, NULL},
-    {1, "cache-1", "postgres:15", "role=primary", "RESTART", "u", "r", 0, 4, N,
-        "name \"cache-1\" does not match \"db-*\" (nearest rule 4)"},
-    {1, "db-1", "postgres:16", "role=primary", "RESTART", "u", "r", 0, 4, I,
-        "image \"postgres:16\" does not match \"postgres:15\""},
-    {1, "db-1", "postgres:15", "role=replica", "RESTART", "u", "r", 0, 4, L,
-        "label \"role\" is \"replica\", rule wants \"primary\""},
-    {1, "db-1", "postgres:15", "role=primary", "START", "u", "r", 0, 4, A,
-        "no rule lists this action for this container: START"},
-    /* operators */
-    {2, "db-1", "i", "", "RESTART", "alice", "0123456789", 1, 0, OK, NULL},
-    {2, "db-1", "i", "", "RESTART", "bob", "0123456789", 1, 0, OK, NULL},
-    {2, "db-1", "i", "", "RESTART", "mallory", "0123456789", 0, 0, O,
-        "operator not listed: \"mallory\" (nearest rule 0)"},
-    {2, "db-1", "i", "", "RESTART", "Alice", "0123456789", 0, 0, O, NULL},
-    {2, "db-1", "i", "", "RESTART", "", "0123456789", 0, 0, O, NULL},
-    {2, "db-1", "i", "", "RESTART", "alice2", "0123456789", 0, 0, O, NULL},
-    {2, "ops-1", "i", "", "START", "anyone", "hello", 1, 1, OK, NULL},
-    /* reason length in characters, not bytes */
-    {2, "db-1", "i", "", "RESTART", "alice", "012345678", 0, 0, R,
-        "reason shorter than 10 characters: 9 given (nearest rule 0)"},
-    {2, "db-1", "i", "", "RESTART", "alice",
-        "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
-        "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9",
-        0, 0, R, "9 given"},
-    {2, "db-1", "i", "", "RESTART", "alice",
-        "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
-        "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9",
-        1, 0, OK, NULL},
-    /* 10 CJK characters, 30 bytes; then 3 characters, 9 bytes */
-    {2, "db-1", "i", "", "RESTART", "alice",
-        "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe3\x81\xae\xe3\x83\x86"
-        "\xe3\x82\xad\xe3\x82\xb9\xe3\x83\x88\xe3\x81\xa7\xe3\x81\x99",
-        1, 0, OK, NULL},
-    {2, "db-1", "i", "", "RESTART", "alice",
-        "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", 0, 0, R, "3 given"},
-    /* 4-byte emoji: 10 allowed, 9 (36 bytes) not */
-    {2, "db-1", "i", "", "RESTART", "alice",
-        "\xf0\x9f\x99\x82\xf0\x9f\x99\x82\xf0\x9f\x99\x82\xf0\x9f\x99\x82"
-        "\xf0\x9f\x99\x82\xf0\x9f\x99\x82\xf0\x9f\x99\x82\xf0\x9f\x99\x82"
-        "\xf0\x9f\x99\x82\xf0\x9f\x99\x82",
-        1, 0, OK, NULL},
-    {2, "db-1", "i", "", "RESTART", "alice",
-        "\xf0\x9f\x99\x82\xf0\x9f\x99\x82\xf0\x9f\x99\x82\xf0\x9f\x99\x82"
-        "\xf0\x9f\x99\x82\xf0\x9f\x99\x82\xf0\x9f\x99\x82\xf0\x9f\x99\x82"
-        "\xf0\x9f\x99\x82",
-        0, 0, R, "9 given"},
-    /* surrounding white space does not count */
-    {2, "db-1", "i", "", "RESTART", "alice", "   abc      \t\n", 0, 0, R,
-        "3 given"},
-    {2, "db-1", "i", "", "RESTART", "alice", "  two words here ", 1, 0, OK,
-        NULL},
-    {2, "db-1", "i", "", "RESTART", "alice",
-        "\xff\xfe"
-        "0123456789",
-        0, 0, R, "reason is not valid UTF-8"},
-    {2, "db-1", "i", "", "RESTART", "alice",
-        "\xc0\xaf\xc0\xaf\xc0\xaf\xc0\xaf\xc0\xaf", 0, 0, R, "UTF-8"},
-    {2, "db-1", "i", "", "RESTART", "alice", "", 0, 0, R, "0 given"},
-    {2, "ops-1", "i", "", "STOP", "x", "hey", 0, 1, R,
-        "reason shorter than 5 characters: 3 given (nearest rule 1)"},
-    {2, "ops-1", "i", "", "RESTART", "x", "hello", 0, 1, A,
-        "no rule lists this action"},
-    {2, "free-1", "i", "", "START", "x", "", 1, 2, OK, NULL},
-    {2, "nothing", "i", "", "START", "x", "whatever", 0, 0, N, NULL},
+	/* name alone: '*', '?', '[...]', '[!...]', classes, literals */
+	{ 0, "web-1", "x", "", "START", "u", "r", 1, 0, OK,
+	    "allowed by rule 0" },
+	{ 0, "/web-1", "x", "", "START", "u", "r", 1, 0, OK, NULL },
+	{ 0, "//web-1", "x", "", "START", "u", "r", 0, -1, N,
+	    "name \"/web-1\" does not match \"web-*\"" },
+	{ 0, "web-", "x", "", "START", "u", "r", 1, 0, OK, NULL },
+	{ 0, "web-a.b-c", "x", "", "START", "u", "r", 1, 0, OK, NULL },
+	{ 0, "webx1", "x", "", "START", "u", "r", 0, -1, N, NULL },
+	{ 0, "WEB-1", "x", "", "START", "u", "r", 0, -1, N, NULL },
+	{ 0, "api-1", "x", "", "START", "u", "r", 1, 1, OK, NULL },
+	{ 0, "api-12", "x", "", "START", "u", "r", 0, -1, N, NULL },
+	{ 0, "api-", "x", "", "START", "u", "r", 0, -1, N, NULL },
+	{ 0, "cache-a", "x", "", "START", "u", "r", 1, 2, OK, NULL },
+	{ 0, "cache-b", "x", "", "START", "u", "r", 1, 2, OK, NULL },
+	{ 0, "cache-c", "x", "", "START", "u", "r", 0, -1, N, NULL },
+	{ 0, "job-x1", "x", "", "START", "u", "r", 1, 3, OK, NULL },
+	{ 0, "job-1x", "x", "", "START", "u", "r", 0, -1, N, NULL },
+	{ 0, "app.v2-blue_1", "x", "", "START", "u", "r", 1, 4, OK, NULL },
+	{ 0, "appXv2-blue_1", "x", "", "START", "u", "r", 0, -1, N, NULL },
+	{ 0, "lit*star", "x", "", "START", "u", "r", 1, 5, OK, NULL },
+	{ 0, "litXstar", "x", "", "START", "u", "r", 0, -1, N, NULL },
+	{ 0, "n7", "x", "", "START", "u", "r", 1, 6, OK, NULL },
+	{ 0, "nx", "x", "", "START", "u", "r", 0, -1, N, NULL },
+	{ 0, "", "x", "", "START", "u", "r", 0, -1, N, NULL },
+	/* '*' matches any name, but the operator list still holds */
+	{ 3, "anything", "x", "", "STOP", "root-op", "r", 1, 0, OK, NULL },
+	{ 3, "", "", "", "STOP", "root-op", "r", 1, 0, OK, NULL },
+	{ 3, "anything", "x", "", "STOP", "alice", "r", 0, 0, O,
+	    "operator not listed: \"alice\" (nearest rule 0)" },
+	{ 3, "anything", "x", "", "START", "root-op", "r", 0, 0, A,
+	    "no rule lists this action for this container: START" },
+	{ 0, "web-1", "x", "", "RESTART", "u", "r", 0, 0, A,
+	    "no rule lists this action for this container: RESTART "
+	    "(nearest rule 0)" },
+	/* image alone: tags, '?', '/' spanned by '*', digests */
+	{ 1, "c", "nginx:1.25", "", "STOP", "u", "r", 1, 0, OK, NULL },
+	{ 1, "c", "nginx:1.3", "", "STOP", "u", "r", 0, -1, I, NULL },
+	{ 1, "c", "nginx:1.25-alpine", "", "STOP", "u", "r", 0, -1, I, NULL },
+	{ 1, "c", "nginx", "", "STOP", "u", "r", 0, -1, I, NULL },
+	{ 1, "c", "registry.example.org/team/app:3", "", "STOP", "u", "r", 1, 1,
+	    OK, NULL },
+	{ 1, "c", "registry.example.org/team/sub/app@sha256:00ff", "", "STOP",
+	    "u", "r", 1, 1, OK, NULL },
+	{ 1, "c", "registry.example.org/other/app", "", "STOP", "u", "r", 0, -1,
+	    I, NULL },
+	{ 1, "c",
+	    "redis@sha256:"
+	    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+	    "", "STOP", "u", "r", 1, 2, OK, NULL },
+	{ 1, "c", "redis:7", "", "STOP", "u", "r", 0, 0, I,
+	    "image \"redis:7\" does not match \"nginx:1.2?\" (nearest rule 0)" },
+	/* labels alone: all equal, extra labels fine, missing or different */
+	{ 1, "c", "i", "tier=frontend;team=edge", "RESTART", "u", "r", 1, 3, OK,
+	    NULL },
+	{ 1, "c", "i", "x=1;team=edge;tier=frontend", "RESTART", "u", "r", 1, 3,
+	    OK, NULL },
+	{ 1, "c", "i", "team=edge", "RESTART", "u", "r", 0, 3, L,
+	    "label \"tier\" is missing, rule wants \"frontend\" (nearest rule 3)" },
+	{ 1, "c", "i", "tier=frontend;team=core", "RESTART", "u", "r", 0, 3, L,
+	    "label \"team\" is \"core\", rule wants \"edge\"" },
+	{ 1, "c", "i", "tier=Frontend;team=edge", "RESTART", "u", "r", 0, 3, L,
+	    NULL },
+	{ 1, "c", "i", "tier=frontend ;team=edge", "RESTART", "u", "r", 0, 3, L,
+	    NULL },
+	{ 1, "c", "i", "tier=;team=edge", "RESTART", "u", "r", 0, 3, L,
+	    "label \"tier\" is \"\", rule wants \"frontend\"" },
+	/* combined: each matcher failing alone names the nearest rule 4 */
+	{ 1, "db-1", "postgres:15", "role=primary", "RESTART", "u", "r", 1, 4,
+	    OK, NULL },
+	{ 1, "/db-1", "postgres:15", "role=primary;x=y", "RESTART", "u", "r", 1,
+	    4, OK, NULL },
+	{ 1, "cache-1", "postgres:15", "role=primary", "RESTART", "u", "r", 0,
+	    4, N, "name \"cache-1\" does not match \"db-*\" (nearest rule 4)" },
+	{ 1, "db-1", "postgres:16", "role=primary", "RESTART", "u", "r", 0, 4,
+	    I, "image \"postgres:16\" does not match \"postgres:15\"" },
+	{ 1, "db-1", "postgres:15", "role=replica", "RESTART", "u", "r", 0, 4,
+	    L, "label \"role\" is \"replica\", rule wants \"primary\"" },
+	{ 1, "db-1", "postgres:15", "role=primary", "START", "u", "r", 0, 4, A,
+	    "no rule lists this action for this container: START" },
+	/* operators */
+	{ 2, "db-1", "i", "", "RESTART", "alice", "0123456789", 1, 0, OK,
+	    NULL },
+	{ 2, "db-1", "i", "", "RESTART", "bob", "0123456789", 1, 0, OK, NULL },
+	{ 2, "db-1", "i", "", "RESTART", "mallory", "0123456789", 0, 0, O,
+	    "operator not listed: \"mallory\" (nearest rule 0)" },
+	{ 2, "db-1", "i", "", "RESTART", "Alice", "0123456789", 0, 0, O, NULL },
+	{ 2, "db-1", "i", "", "RESTART", "", "0123456789", 0, 0, O, NULL },
+	{ 2, "db-1", "i", "", "RESTART", "alice2", "0123456789", 0, 0, O,
+	    NULL },
+	{ 2, "ops-1", "i", "", "START", "anyone", "hello", 1, 1, OK, NULL },
+	/* reason length in characters, not bytes */
+	{ 2, "db-1", "i", "", "RESTART", "alice", "012345678", 0, 0, R,
+	    "reason shorter than 10 characters: 9 given (nearest rule 0)" },
+	{ 2, "db-1", "i", "", "RESTART", "alice",
+	    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+	    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9",
+	    0, 0, R, "9 given" },
+	{ 2, "db-1", "i", "", "RESTART", "alice",
+	    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+	    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9",
+	    1, 0, OK, NULL },
+	/* 10 CJK characters, 30 bytes; then 3 characters, 9 bytes */
+	{ 2, "db-1", "i", "", "RESTART", "alice",
+	    "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe3\x81\xae\xe3\x83\x86"
+	    "\xe3\x82\xad\xe3\x82\xb9\xe3\x83\x88\xe3\x81\xa7\xe3\x81\x99",
+	    1, 0, OK, NULL },
+	{ 2, "db-1", "i", "", "RESTART", "alice",
+	    "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", 0, 0, R, "3 given" },
+	/* 4-byte emoji: 10 allowed, 9 (36 bytes) not */
+	{ 2, "db-1", "i", "", "RESTART", "alice",
+	    "\xf0\x9f\x99\x82\xf0\x9f\x99\x82\xf0\x9f\x99\x82\xf0\x9f\x99\x82"
+	    "\xf0\x9f\x99\x82\xf0\x9f\x99\x82\xf0\x9f\x99\x82\xf0\x9f\x99\x82"
+	    "\xf0\x9f\x99\x82\xf0\x9f\x99\x82",
+	    1, 0, OK, NULL },
+	{ 2, "db-1", "i", "", "RESTART", "alice",
+	    "\xf0\x9f\x99\x82\xf0\x9f\x99\x82\xf0\x9f\x99\x82\xf0\x9f\x99\x82"
+	    "\xf0\x9f\x99\x82\xf0\x9f\x99\x82\xf0\x9f\x99\x82\xf0\x9f\x99\x82"
+	    "\xf0\x9f\x99\x82",
+	    0, 0, R, "9 given" },
+	/* surrounding white space does not count */
+	{ 2, "db-1", "i", "", "RESTART", "alice", "   abc      \t\n", 0, 0, R,
+	    "3 given" },
+	{ 2, "db-1", "i", "", "RESTART", "alice", "  two words here ", 1, 0, OK,
+	    NULL },
+	{ 2, "db-1", "i", "", "RESTART", "alice",
+	    "\xff\xfe"
+	    "0123456789",
+	    0, 0, R, "reason is not valid UTF-8" },
+	{ 2, "db-1", "i", "", "RESTART", "alice",
+	    "\xc0\xaf\xc0\xaf\xc0\xaf\xc0\xaf\xc0\xaf", 0, 0, R, "UTF-8" },
+	{ 2, "db-1", "i", "", "RESTART", "alice", "", 0, 0, R, "0 given" },
+	{ 2, "ops-1", "i", "", "STOP", "x", "hey", 0, 1, R,
+	    "reason shorter than 5 characters: 3 given (nearest rule 1)" },
+	{ 2, "ops-1", "i", "", "RESTART", "x", "hello", 0, 1, A,
+	    "no rule lists this action" },
+	{ 2, "free-1", "i", "", "START", "x", "", 1, 2, OK, NULL },
+	{ 2, "nothing", "i", "", "START", "x", "whatever", 0, 0, N, NULL },
 };
 
 /* Splits "k=v;k2=v2" into labels (pointers into buf). */
@@ -268,8 +271,8 @@ test_decisions(void)
 		req.container_id = "c0ffee";
 		req.name = d->name;
 		req.image = d->image;
-		req.nlabels =
-		    split_labels(d->labels, lbuf, sizeof(lbuf), labels, 8);
+		req.nlabels = split_labels(d->labels, lbuf, sizeof(lbuf),
+		    labels, 8);
 		req.labels = labels;
 		CHECK(policy_action_parse(d->action, &req.action) == 0);
 		req.operator_name = d->op;
@@ -344,28 +347,28 @@ static void
 test_rate_limits(void)
 {
 	static const struct rstep basic[] = {
-	    {"c1", "u", 0, 1, 0}, /* below the limit */
-	    {"c1", "u", 1000, 1, 0},
-	    {"c1", "u", 2000, 1, 0},   /* at the limit: 3rd allowed */
-	    {"c1", "u", 3000, 0, 0},   /* above: denied */
-	    {"c1", "u", 3001, 0, 0},   /* denials do not count... */
-	    {"c2", "u", 3000, 1, 0},   /* per container */
-	    {"c1", "u", 59999, 0, 0},  /* t=0 still inside (t-60s, t] */
-	    {"c1", "u", 60000, 1, 0},  /* t=0 left the window */
-	    {"c1", "u", 60000, 0, 0},  /* 1000, 2000, 60000 */
-	    {"c1", "u", 62000, 1, 0},  /* 1000 and 2000 left */
-	    {"c1", "u", 500000, 1, 0}, /* long after the window */
-	    {"c1", "u", 500001, 1, 0}, {"c1", "u", 500002, 1, 0},
-	    {"c1", "u", 500003, 0, 0},
-	    {"c1", "u", 100, 0, 0}, /* clock stepped back: denied */
+		{ "c1", "u", 0, 1, 0 }, /* below the limit */
+		{ "c1", "u", 1000, 1, 0 },
+		{ "c1", "u", 2000, 1, 0 },   /* at the limit: 3rd allowed */
+		{ "c1", "u", 3000, 0, 0 },   /* above: denied */
+		{ "c1", "u", 3001, 0, 0 },   /* denials do not count... */
+		{ "c2", "u", 3000, 1, 0 },   /* per container */
+		{ "c1", "u", 59999, 0, 0 },  /* t=0 still inside (t-60s, t] */
+		{ "c1", "u", 60000, 1, 0 },  /* t=0 left the window */
+		{ "c1", "u", 60000, 0, 0 },  /* 1000, 2000, 60000 */
+		{ "c1", "u", 62000, 1, 0 },  /* 1000 and 2000 left */
+		{ "c1", "u", 500000, 1, 0 }, /* long after the window */
+		{ "c1", "u", 500001, 1, 0 }, { "c1", "u", 500002, 1, 0 },
+		{ "c1", "u", 500003, 0, 0 },
+		{ "c1", "u", 100, 0, 0 }, /* clock stepped back: denied */
 	};
 	static const struct rstep fallthrough[] = {
-	    {"c1", "alice", 0, 1, 0},
-	    {"c1", "alice", 10, 1, 1}, /* rule 0 full; rule 1 allows */
-	    {"c1", "alice", 20, 1, 1},
-	    {"c1", "alice", 30, 0, 0}, /* both full */
-	    {"c1", "bob", 40, 0, 0},   /* rule 1's count is shared */
-	    {"c1", "alice", 3600000, 1, 0},
+		{ "c1", "alice", 0, 1, 0 },
+		{ "c1", "alice", 10, 1, 1 }, /* rule 0 full; rule 1 allows */
+		{ "c1", "alice", 20, 1, 1 },
+		{ "c1", "alice", 30, 0, 0 }, /* both full */
+		{ "c1", "bob", 40, 0, 0 },   /* rule 1's count is shared */
+		{ "c1", "alice", 3600000, 1, 0 },
 	};
 	struct policy_request req;
 	struct policy_decision dec;
@@ -384,8 +387,9 @@ test_rate_limits(void)
 		req.action = ENVELOPE_ACTION_RESTART;
 		req.now_ms = 500004;
 		CHECK(policy_decide(p, &req, &dec) == 0 && !dec.allow);
-		CHECK_CONTAINS(dec.text, "rate limit: 3 in 60 s reached for "
-		                         "this container (nearest rule 0)");
+		CHECK_CONTAINS(dec.text,
+		    "rate limit: 3 in 60 s reached for "
+		    "this container (nearest rule 0)");
 		/* policy_evaluate judges but does not count. */
 		req.container_id = "c3";
 		CHECK(policy_evaluate(p, &req, &dec) == 0 && dec.allow);
@@ -395,7 +399,7 @@ test_rate_limits(void)
 		/* A container id is required to count. */
 		req.container_id = NULL;
 		CHECK(policy_decide(p, &req, &dec) == SIGNET_ERR_INVALID_ARG &&
-		      !dec.allow);
+		    !dec.allow);
 		policy_free(p);
 	}
 	p = parse_ok(
@@ -445,14 +449,14 @@ test_not_an_action(void)
 		int action;
 		const char *text;
 	} rows[] = {
-	    {ENVELOPE_ACTION_NONE,
-	        "denied: action value 0 is not START, STOP or RESTART "
-	        "(NONE: no action)"},
-	    {ENVELOPE_ACTION_RESTART + 1,
-	        "denied: action value 4 is not START, STOP or RESTART"},
-	    {-1, "denied: action value -1 is not START, STOP or RESTART"},
-	    {1 << 20,
-	        "denied: action value 1048576 is not START, STOP or RESTART"},
+		{ ENVELOPE_ACTION_NONE,
+		    "denied: action value 0 is not START, STOP or RESTART "
+		    "(NONE: no action)" },
+		{ ENVELOPE_ACTION_RESTART + 1,
+		    "denied: action value 4 is not START, STOP or RESTART" },
+		{ -1, "denied: action value -1 is not START, STOP or RESTART" },
+		{ 1 << 20,
+		    "denied: action value 1048576 is not START, STOP or RESTART" },
 	};
 	struct policy *p = parse_ok("{'host_id':'h1','rules':["
 	                            "{'match':{'name':'*'},"
@@ -469,9 +473,9 @@ test_not_an_action(void)
 	CHECK(policy_action_parse("NONE", &a) == SIGNET_ERR_FORMAT &&
 	    a == ENVELOPE_ACTION_STOP);
 	CHECK(policy_action_parse("", &a) == SIGNET_ERR_FORMAT);
-	CHECK(strcmp(policy_action_name(ENVELOPE_ACTION_RESTART + 1), "?") ==
-	    0);
-	CHECK(strcmp(policy_action_name((enum envelope_action)-1), "?") == 0);
+	CHECK(
+	    strcmp(policy_action_name(ENVELOPE_ACTION_RESTART + 1), "?") == 0);
+	CHECK(strcmp(policy_action_name((enum envelope_action) - 1), "?") == 0);
 	if (p == NULL)
 		return;
 	memset(&req, 0, sizeof(req));

@@ -39,8 +39,9 @@ test_permissions(void)
 	chmod(path, 0664);
 	r = policy_load(path, "h1", &p, &msg);
 	CHECK(r == SIGNET_ERR_PERMISSIONS && p == NULL);
-	CHECK_CONTAINS(msg.text, "policy.json: writable by group or others "
-	                         "(mode 0664); chmod go-w");
+	CHECK_CONTAINS(msg.text,
+	    "policy.json: writable by group or others "
+	    "(mode 0664); chmod go-w");
 	chmod(path, 0646);
 	r = policy_load(path, "h1", &p, &msg);
 	CHECK(r == SIGNET_ERR_PERMISSIONS);
@@ -52,8 +53,9 @@ test_permissions(void)
 		CHECK(chown(path, 12345, 12345) == 0);
 		r = policy_load(path, "h1", &p, &msg);
 		CHECK(r == SIGNET_ERR_PERMISSIONS);
-		CHECK_CONTAINS(msg.text, "owned by uid 12345, not root or this "
-		                         "program's user (uid 0); chown root");
+		CHECK_CONTAINS(msg.text,
+		    "owned by uid 12345, not root or this "
+		    "program's user (uid 0); chown root");
 		CHECK(chown(path, 0, 0) == 0);
 	} else {
 		printf("skipped: owner check (not root)\n");
@@ -83,8 +85,9 @@ test_permissions(void)
 	CHECK(chmod(tmpdir, 0777) == 0);
 	r = policy_load(path, "h1", &p, &msg);
 	CHECK(r == SIGNET_ERR_PERMISSIONS);
-	CHECK_CONTAINS(msg.text, "is writable by group or others (mode 0777), "
-	                         "who could replace the policy; chmod go-w");
+	CHECK_CONTAINS(msg.text,
+	    "is writable by group or others (mode 0777), "
+	    "who could replace the policy; chmod go-w");
 	/* ...unless it is sticky, like /tmp. */
 	CHECK(chmod(tmpdir, 01777) == 0);
 	r = policy_load(path, "h1", &p, &msg);
@@ -108,8 +111,9 @@ test_permissions(void)
 			chmod(bigpath, 0644);
 			r = policy_load(bigpath, "h1", &p, &msg);
 			CHECK(r == SIGNET_ERR_TOO_LARGE);
-			CHECK_CONTAINS(msg.text, "file is 1048577 bytes, more "
-			                         "than the 1048576 allowed");
+			CHECK_CONTAINS(msg.text,
+			    "file is 1048577 bytes, more "
+			    "than the 1048576 allowed");
 			unlink(bigpath);
 		}
 	}

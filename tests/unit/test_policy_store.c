@@ -177,8 +177,8 @@ hammer_run(void *arg)
 	int i;
 
 	for (i = 0; i < 2000; i++) {
-		if (store_allows(
-		        h->s, "web-1", "c1", ENVELOPE_ACTION_RESTART, 1000 + i))
+		if (store_allows(h->s, "web-1", "c1", ENVELOPE_ACTION_RESTART,
+		        1000 + i))
 			h->allowed++;
 	}
 	return NULL;

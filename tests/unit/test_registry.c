@@ -24,8 +24,9 @@ inv_of(const char *json)
 	return inv;
 }
 
-#define ROW(id, name, state) "{\"id\":\"" id "\",\"names\":[\"/" name "\"]," \
-	"\"image\":\"busybox\",\"state\":\"" state "\",\"status\":\"\"," \
+#define ROW(id, name, state)                                                   \
+	"{\"id\":\"" id "\",\"names\":[\"/" name "\"],"                        \
+	"\"image\":\"busybox\",\"state\":\"" state "\",\"status\":\"\","       \
 	"\"labels\":{},\"created\":1}"
 
 int
@@ -42,18 +43,20 @@ main(void)
 	s1 = registry_connect(reg, "web-01", "0.1.0", "20.10", 2000000000, 1000,
 	    &replaced);
 	CHECK(s1 > 0 && replaced == 0);
-	CHECK(registry_set_inventory(reg, "web-01", s1, inv_of("[" ROW(ID1,
-	    "web-1", "running") "," ROW(ID2, "web-2", "exited") "]"), 2000) ==
-	    0);
+	CHECK(registry_set_inventory(reg, "web-01", s1,
+	          inv_of("[" ROW(ID1, "web-1", "running") "," ROW(ID2, "web-2",
+	              "exited") "]"),
+	          2000) == 0);
 	s3 = registry_connect(reg, "db-01", "0.1.0", "20.10", 2000000000, 1000,
 	    &replaced);
-	CHECK(registry_set_inventory(reg, "db-01", s3, inv_of("[" ROW(ID3,
-	    "db", "running") "]"), 2000) == 0);
+	CHECK(registry_set_inventory(reg, "db-01", s3,
+	          inv_of("[" ROW(ID3, "db", "running") "]"), 2000) == 0);
 
 	/* Prefix lookups: unique, ambiguous, unknown, malformed. */
 	CHECK(registry_find_container(reg, "abcdef01234567891", &rc) ==
-	    REGISTRY_FOUND && strcmp(rc.host_id, "web-01") == 0 &&
-	    rc.host_connected && rc.session == s1);
+	        REGISTRY_FOUND &&
+	    strcmp(rc.host_id, "web-01") == 0 && rc.host_connected &&
+	    rc.session == s1);
 	cJSON_Delete(rc.row);
 	CHECK(registry_find_container(reg, "abcdef012345", &rc) ==
 	    REGISTRY_AMBIGUOUS);
@@ -82,8 +85,8 @@ main(void)
 
 	/* A second connection replaces the first; the old one's updates and
 	 * close are ignored. */
-	s2 = registry_connect(reg, "web-01", "0.1.1", "20.10", 2000000000,
-	    3000, &replaced);
+	s2 = registry_connect(reg, "web-01", "0.1.1", "20.10", 2000000000, 3000,
+	    &replaced);
 	CHECK(s2 != s1 && replaced == s1);
 	CHECK(registry_set_inventory(reg, "web-01", s1, inv_of("[]"), 3100) ==
 	    SIGNET_ERR_NOT_FOUND);
@@ -100,12 +103,16 @@ main(void)
 
 	j = registry_hosts_json(reg);
 	text = jsonx_print(j);
-	CHECK(text != NULL && strstr(text, "{\"host_id\":\"db-01\","
-	    "\"connected\":true,\"connected_at\":\"1970-01-01T00:00:01.000Z\"")
-	    != NULL);
-	CHECK(text != NULL && strstr(text, "\"agent_version\":\"0.1.1\"") !=
-	    NULL && strstr(text, "\"cert_not_after\":\"2033-05-18T03:33:20."
-	    "000Z\"") != NULL);
+	CHECK(text != NULL &&
+	    strstr(text,
+	        "{\"host_id\":\"db-01\","
+	        "\"connected\":true,\"connected_at\":\"1970-01-01T00:00:01.000Z\"") !=
+	        NULL);
+	CHECK(text != NULL &&
+	    strstr(text, "\"agent_version\":\"0.1.1\"") != NULL &&
+	    strstr(text,
+	        "\"cert_not_after\":\"2033-05-18T03:33:20."
+	        "000Z\"") != NULL);
 	free(text);
 	cJSON_Delete(j);
 	registry_free(reg);

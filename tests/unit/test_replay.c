@@ -70,7 +70,7 @@ test_rotated(const char *dir)
 	for (i = 0; i < 4; i++)
 		CHECK(received(w, 200 + i, now + 60000) == 0);
 	CHECK(audit_rotate(w, "signal", &msg) == 0);
-	CHECK(audit_rotate(w, "signal", &msg) == 0);   /* only audit.rotated */
+	CHECK(audit_rotate(w, "signal", &msg) == 0); /* only audit.rotated */
 	CHECK(received(w, 300, now + 60000) == 0);
 	audit_close(w);
 	w = NULL;
@@ -100,8 +100,8 @@ test_rotated(const char *dir)
 		replay_free(r);
 		/* Later than any action there could be live: not read. */
 		r = replay_new();
-		CHECK(replay_load_audit(r, path, now + REPLAY_LOOKBACK_MS +
-		    1000, &loaded, &msg) == 0);
+		CHECK(replay_load_audit(r, path,
+		          now + REPLAY_LOOKBACK_MS + 1000, &loaded, &msg) == 0);
 		CHECK(loaded == 0);
 		replay_free(r);
 		CHECK(rename(moved, rot) == 0);
@@ -162,11 +162,11 @@ main(void)
 			cJSON_AddNumberToObject(d, "expires_at",
 			    (double)(i < 2 ? now - 600000 : now + 60000));
 			CHECK(audit_append(w, "action.received", "agent", d,
-			    NULL, &msg) == 0);
+			          NULL, &msg) == 0);
 			cJSON_Delete(d);
 		}
 		CHECK(audit_append(w, "agent.started", "agent", NULL, NULL,
-		    &msg) == 0);
+		          &msg) == 0);
 		audit_close(w);
 		keys_secret_wipe(&key);
 		r = replay_new();

@@ -24,8 +24,8 @@ test_round_trips(void)
 	char *t = NULL;
 	size_t len = 0;
 
-	CHECK(wire_build_hello("web-01", "0.1.0", "20.10.24", KID, &t,
-	    &len) == 0);
+	CHECK(wire_build_hello("web-01", "0.1.0", "20.10.24", KID, &t, &len) ==
+	    0);
 	CHECK(len == strlen(t));
 	CHECK(wire_parse_hello(t, len, &h, NULL) == 0);
 	CHECK(strcmp(h.host_id, "web-01") == 0 &&
@@ -61,8 +61,9 @@ test_round_trips(void)
 	memcpy(ack.action_id, ID32, sizeof(ack.action_id));
 	memcpy(ack.request_sha256, SHA64, sizeof(ack.request_sha256));
 	CHECK(wire_build_result_ack(&ack, &t, &len) == 0);
-	CHECK(strcmp(t, "{\"type\":\"result_ack\",\"action_id\":\"" ID32
-	    "\",\"request_sha256\":\"" SHA64 "\"}") == 0);
+	CHECK(strcmp(t,
+	          "{\"type\":\"result_ack\",\"action_id\":\"" ID32
+	          "\",\"request_sha256\":\"" SHA64 "\"}") == 0);
 	CHECK(wire_parse_server_frame(t, len, &f, NULL) == 0);
 	CHECK(f.type == WIRE_RESULT_ACK &&
 	    memcmp(&f.ack, &ack, sizeof(ack)) == 0);
@@ -80,9 +81,11 @@ test_round_trips(void)
 
 	/* Builders take no NULL member. */
 	CHECK(wire_build_action(NULL, "c2ln", KID, &t, &len) ==
-	    SIGNET_ERR_INVALID_ARG && t == NULL);
-	CHECK(wire_build_result("x", NULL, &t, &len) ==
-	    SIGNET_ERR_INVALID_ARG && t == NULL);
+	        SIGNET_ERR_INVALID_ARG &&
+	    t == NULL);
+	CHECK(
+	    wire_build_result("x", NULL, &t, &len) == SIGNET_ERR_INVALID_ARG &&
+	    t == NULL);
 	CHECK(wire_type_name(WIRE_RESULT_ACK) != NULL &&
 	    strcmp(wire_type_name(WIRE_RESULT_ACK), "result_ack") == 0);
 	CHECK(wire_type_name(WIRE_NONE) == NULL);
@@ -94,94 +97,100 @@ struct row {
 	const char *name;
 	enum side side;
 	const char *text;
-	int code;                      /* 0: accepted */
-	const char *why;               /* substring of the message */
-	enum wire_type type;           /* SERVER: type even when refused */
+	int code;            /* 0: accepted */
+	const char *why;     /* substring of the message */
+	enum wire_type type; /* SERVER: type even when refused */
 };
 
 static const struct row rows[] = {
 	{ "hello: not JSON", HELLO, "{\"type\":", SIGNET_ERR_FORMAT,
-	  "malformed", WIRE_NONE },
+	    "malformed", WIRE_NONE },
 	{ "hello: another type first", HELLO,
-	  "{\"type\":\"inventory\",\"containers\":[]}", SIGNET_ERR_FORMAT,
-	  "must be hello", WIRE_NONE },
+	    "{\"type\":\"inventory\",\"containers\":[]}", SIGNET_ERR_FORMAT,
+	    "must be hello", WIRE_NONE },
 	{ "hello: unknown member", HELLO,
-	  "{\"type\":\"hello\",\"host_id\":\"web-01\",\"agent_version\":\"1\","
-	  "\"docker_version\":\"1\",\"result_key_id\":\"" KID "\","
-	  "\"admin\":true}", SIGNET_ERR_FORMAT, "admin", WIRE_NONE },
+	    "{\"type\":\"hello\",\"host_id\":\"web-01\",\"agent_version\":\"1\","
+	    "\"docker_version\":\"1\",\"result_key_id\":\"" KID "\","
+	    "\"admin\":true}",
+	    SIGNET_ERR_FORMAT, "admin", WIRE_NONE },
 	{ "hello: bad host id", HELLO,
-	  "{\"type\":\"hello\",\"host_id\":\"Web 01\",\"agent_version\":\"1\","
-	  "\"docker_version\":\"1\",\"result_key_id\":\"" KID "\"}",
-	  SIGNET_ERR_FORMAT, "valid host id", WIRE_NONE },
+	    "{\"type\":\"hello\",\"host_id\":\"Web 01\",\"agent_version\":\"1\","
+	    "\"docker_version\":\"1\",\"result_key_id\":\"" KID "\"}",
+	    SIGNET_ERR_FORMAT, "valid host id", WIRE_NONE },
 	{ "hello: version with a space", HELLO,
-	  "{\"type\":\"hello\",\"host_id\":\"web-01\",\"agent_version\":\"1 2\","
-	  "\"docker_version\":\"1\",\"result_key_id\":\"" KID "\"}",
-	  SIGNET_ERR_FORMAT, "agent_version", WIRE_NONE },
+	    "{\"type\":\"hello\",\"host_id\":\"web-01\",\"agent_version\":\"1 2\","
+	    "\"docker_version\":\"1\",\"result_key_id\":\"" KID "\"}",
+	    SIGNET_ERR_FORMAT, "agent_version", WIRE_NONE },
 	{ "hello: key id in capitals", HELLO,
-	  "{\"type\":\"hello\",\"host_id\":\"web-01\",\"agent_version\":\"1\","
-	  "\"docker_version\":\"1\",\"result_key_id\":\"0123456789ABCDEF\"}",
-	  SIGNET_ERR_FORMAT, "key id", WIRE_NONE },
+	    "{\"type\":\"hello\",\"host_id\":\"web-01\",\"agent_version\":\"1\","
+	    "\"docker_version\":\"1\",\"result_key_id\":\"0123456789ABCDEF\"}",
+	    SIGNET_ERR_FORMAT, "key id", WIRE_NONE },
 	{ "hello: missing member", HELLO,
-	  "{\"type\":\"hello\",\"host_id\":\"web-01\",\"agent_version\":\"1\","
-	  "\"docker_version\":\"1\"}", SIGNET_ERR_FORMAT, "result_key_id",
-	  WIRE_NONE },
+	    "{\"type\":\"hello\",\"host_id\":\"web-01\",\"agent_version\":\"1\","
+	    "\"docker_version\":\"1\"}",
+	    SIGNET_ERR_FORMAT, "result_key_id", WIRE_NONE },
 	{ "agent: a second hello", AGENT,
-	  "{\"type\":\"hello\",\"host_id\":\"web-01\",\"agent_version\":\"1\","
-	  "\"docker_version\":\"1\",\"result_key_id\":\"" KID "\"}",
-	  SIGNET_ERR_FORMAT, "not accepted", WIRE_NONE },
+	    "{\"type\":\"hello\",\"host_id\":\"web-01\",\"agent_version\":\"1\","
+	    "\"docker_version\":\"1\",\"result_key_id\":\"" KID "\"}",
+	    SIGNET_ERR_FORMAT, "not accepted", WIRE_NONE },
 	{ "agent: unknown type, escaped", AGENT, "{\"type\":\"x\\u0001\"}",
-	  SIGNET_ERR_FORMAT, "\\x01", WIRE_NONE },
-	{ "agent: type not a string", AGENT, "{\"type\":1}",
-	  SIGNET_ERR_FORMAT, "type", WIRE_NONE },
+	    SIGNET_ERR_FORMAT, "\\x01", WIRE_NONE },
+	{ "agent: type not a string", AGENT, "{\"type\":1}", SIGNET_ERR_FORMAT,
+	    "type", WIRE_NONE },
 	{ "agent: result with a key_id", AGENT,
-	  "{\"type\":\"action_result\",\"payload\":\"a\",\"sig\":\"b\","
-	  "\"key_id\":\"" KID "\"}", SIGNET_ERR_FORMAT, "key_id", WIRE_NONE },
+	    "{\"type\":\"action_result\",\"payload\":\"a\",\"sig\":\"b\","
+	    "\"key_id\":\"" KID "\"}",
+	    SIGNET_ERR_FORMAT, "key_id", WIRE_NONE },
 	{ "agent: result with an empty sig", AGENT,
-	  "{\"type\":\"action_result\",\"payload\":\"a\",\"sig\":\"\"}",
-	  SIGNET_ERR_FORMAT, "sig must be 1..", WIRE_NONE },
+	    "{\"type\":\"action_result\",\"payload\":\"a\",\"sig\":\"\"}",
+	    SIGNET_ERR_FORMAT, "sig must be 1..", WIRE_NONE },
 	{ "agent: result payload not a string", AGENT,
-	  "{\"type\":\"action_result\",\"payload\":[],\"sig\":\"b\"}",
-	  SIGNET_ERR_FORMAT, "payload", WIRE_NONE },
+	    "{\"type\":\"action_result\",\"payload\":[],\"sig\":\"b\"}",
+	    SIGNET_ERR_FORMAT, "payload", WIRE_NONE },
 	{ "agent: inventory without containers", AGENT,
-	  "{\"type\":\"inventory\"}", SIGNET_ERR_FORMAT, "containers missing",
-	  WIRE_NONE },
+	    "{\"type\":\"inventory\"}", SIGNET_ERR_FORMAT, "containers missing",
+	    WIRE_NONE },
 	{ "agent: inventory with a stray member", AGENT,
-	  "{\"type\":\"inventory\",\"containers\":[],\"more\":1}",
-	  SIGNET_ERR_FORMAT, "more", WIRE_NONE },
+	    "{\"type\":\"inventory\",\"containers\":[],\"more\":1}",
+	    SIGNET_ERR_FORMAT, "more", WIRE_NONE },
 	{ "agent: duplicate key", AGENT,
-	  "{\"type\":\"inventory\",\"type\":\"inventory\",\"containers\":[]}",
-	  SIGNET_ERR_FORMAT, "duplicate", WIRE_NONE },
+	    "{\"type\":\"inventory\",\"type\":\"inventory\",\"containers\":[]}",
+	    SIGNET_ERR_FORMAT, "duplicate", WIRE_NONE },
 	{ "server: action, all members", SERVER,
-	  "{\"type\":\"action\",\"payload\":\"a\",\"sig\":\"b\",\"key_id\":\""
-	  KID "\"}", 0, NULL, WIRE_ACTION },
+	    "{\"type\":\"action\",\"payload\":\"a\",\"sig\":\"b\",\"key_id\":\"" KID
+	    "\"}",
+	    0, NULL, WIRE_ACTION },
 	{ "server: action with a stray member keeps its type", SERVER,
-	  "{\"type\":\"action\",\"payload\":\"a\",\"sig\":\"b\",\"key_id\":\""
-	  KID "\",\"priority\":\"high\"}", SIGNET_ERR_FORMAT, "priority",
-	  WIRE_ACTION },
+	    "{\"type\":\"action\",\"payload\":\"a\",\"sig\":\"b\",\"key_id\":\"" KID
+	    "\",\"priority\":\"high\"}",
+	    SIGNET_ERR_FORMAT, "priority", WIRE_ACTION },
 	{ "server: action key_id of the wrong type", SERVER,
-	  "{\"type\":\"action\",\"payload\":\"a\",\"sig\":\"b\",\"key_id\":12}",
-	  SIGNET_ERR_FORMAT, "key_id", WIRE_ACTION },
+	    "{\"type\":\"action\",\"payload\":\"a\",\"sig\":\"b\",\"key_id\":12}",
+	    SIGNET_ERR_FORMAT, "key_id", WIRE_ACTION },
 	{ "server: action key_id with a control byte", SERVER,
-	  "{\"type\":\"action\",\"payload\":\"a\",\"sig\":\"b\",\"key_id\":"
-	  "\"ab\\ncd\"}", SIGNET_ERR_FORMAT, "control", WIRE_ACTION },
+	    "{\"type\":\"action\",\"payload\":\"a\",\"sig\":\"b\",\"key_id\":"
+	    "\"ab\\ncd\"}",
+	    SIGNET_ERR_FORMAT, "control", WIRE_ACTION },
 	{ "server: action key_id over 64 bytes", SERVER,
-	  "{\"type\":\"action\",\"payload\":\"a\",\"sig\":\"b\",\"key_id\":\""
-	  SHA64 "0\"}", SIGNET_ERR_FORMAT, "key_id must be", WIRE_ACTION },
+	    "{\"type\":\"action\",\"payload\":\"a\",\"sig\":\"b\",\"key_id\":\"" SHA64
+	    "0\"}",
+	    SIGNET_ERR_FORMAT, "key_id must be", WIRE_ACTION },
 	{ "server: ack with a short id", SERVER,
-	  "{\"type\":\"result_ack\",\"action_id\":\"0123\",\"request_sha256\":"
-	  "\"" SHA64 "\"}", SIGNET_ERR_FORMAT, "action id", WIRE_RESULT_ACK },
+	    "{\"type\":\"result_ack\",\"action_id\":\"0123\",\"request_sha256\":"
+	    "\"" SHA64 "\"}",
+	    SIGNET_ERR_FORMAT, "action id", WIRE_RESULT_ACK },
 	{ "server: ack with an upper-case hash", SERVER,
-	  "{\"type\":\"result_ack\",\"action_id\":\"" ID32 "\","
-	  "\"request_sha256\":\"" ID32 "0123456789ABCDEF0123456789abcdef\"}",
-	  SIGNET_ERR_FORMAT, "SHA-256", WIRE_RESULT_ACK },
+	    "{\"type\":\"result_ack\",\"action_id\":\"" ID32 "\","
+	    "\"request_sha256\":\"" ID32 "0123456789ABCDEF0123456789abcdef\"}",
+	    SIGNET_ERR_FORMAT, "SHA-256", WIRE_RESULT_ACK },
 	{ "server: ack without its hash", SERVER,
-	  "{\"type\":\"result_ack\",\"action_id\":\"" ID32 "\"}",
-	  SIGNET_ERR_FORMAT, "request_sha256", WIRE_RESULT_ACK },
+	    "{\"type\":\"result_ack\",\"action_id\":\"" ID32 "\"}",
+	    SIGNET_ERR_FORMAT, "request_sha256", WIRE_RESULT_ACK },
 	{ "server: an inventory is the agent's", SERVER,
-	  "{\"type\":\"inventory\",\"containers\":[]}", SIGNET_ERR_FORMAT,
-	  "unknown frame type", WIRE_NONE },
+	    "{\"type\":\"inventory\",\"containers\":[]}", SIGNET_ERR_FORMAT,
+	    "unknown frame type", WIRE_NONE },
 	{ "server: top level not an object", SERVER, "[1]", SIGNET_ERR_FORMAT,
-	  "", WIRE_NONE },
+	    "", WIRE_NONE },
 };
 
 static void
@@ -216,7 +225,8 @@ test_rows(void)
 			    row->name, (int)f.type, (int)row->type);
 		if (r != 0 && row->side != SERVER)
 			CHECKF(f.type == WIRE_NONE && f.payload_b64 == NULL &&
-			    f.inv == NULL, "%s: left something", row->name);
+			        f.inv == NULL,
+			    "%s: left something", row->name);
 		wire_frame_free(&f);
 	}
 }
@@ -245,8 +255,9 @@ static void
 test_peek(void)
 {
 	static const char frame[] = "{\"type\":\"action\",\"payload\":\"cA==\","
-	    "\"sig\":1,\"key_id\":\"" KID "\",\"x\":2}";
-	static const char ctl[] = "{\"payload\":\"cA==\",\"key_id\":\"a\\u0007\"}";
+	                            "\"sig\":1,\"key_id\":\"" KID "\",\"x\":2}";
+	static const char ctl[] =
+	    "{\"payload\":\"cA==\",\"key_id\":\"a\\u0007\"}";
 	char *p = NULL, *k = NULL;
 
 	CHECK(wire_peek_action(frame, strlen(frame), &p, &k) == 0);

@@ -14,20 +14,34 @@
 static int test_passed;
 static int test_failed;
 
-#define CHECK(cond) do { \
-	if (cond) { test_passed++; } else { test_failed++; \
-	    fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, \
-	        #cond); } } while (0)
+#define CHECK(cond)                                                            \
+	do {                                                                   \
+		if (cond) {                                                    \
+			test_passed++;                                         \
+		} else {                                                       \
+			test_failed++;                                         \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, \
+			    __LINE__, #cond);                                  \
+		}                                                              \
+	} while (0)
 
-#define CHECKF(cond, ...) do { \
-	if (cond) { test_passed++; } else { test_failed++; \
-	    fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, \
-	        #cond); fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); } \
+#define CHECKF(cond, ...)                                                      \
+	do {                                                                   \
+		if (cond) {                                                    \
+			test_passed++;                                         \
+		} else {                                                       \
+			test_failed++;                                         \
+			fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, \
+			    __LINE__, #cond);                                  \
+			fprintf(stderr, __VA_ARGS__);                          \
+			fputc('\n', stderr);                                   \
+		}                                                              \
 	} while (0)
 
 /* Asserts that the text contains the substring. */
-#define CHECK_CONTAINS(text, sub) CHECKF(strstr((text), (sub)) != NULL, \
-	"\"%s\" does not contain \"%s\"", (text), (sub))
+#define CHECK_CONTAINS(text, sub)                                              \
+	CHECKF(strstr((text), (sub)) != NULL,                                  \
+	    "\"%s\" does not contain \"%s\"", (text), (sub))
 
 static inline int
 test_finish(const char *name)

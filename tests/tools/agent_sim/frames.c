@@ -72,8 +72,8 @@ hello_of(struct sim *s, struct sim_agent *a)
 	char *out = NULL;
 	size_t len;
 
-	if (wire_build_hello(a->name, s->o.agent_version,
-	    s->o.docker_version, a->key_id, &out, &len) != 0)
+	if (wire_build_hello(a->name, s->o.agent_version, s->o.docker_version,
+	        a->key_id, &out, &len) != 0)
 		return NULL;
 	return out;
 }
@@ -97,8 +97,10 @@ sim_parse_answers(struct sim *s)
 			return -1;
 		s->answers[s->nanswers] = envelope_status_parse(p);
 		if (s->answers[s->nanswers] == ENVELOPE_STATUS_NONE) {
-			fprintf(stderr, "agent_sim: --answer: \"%s\" is not "
-			    "SUCCESS, FAILURE, DENIED or REJECTED\n", p);
+			fprintf(stderr,
+			    "agent_sim: --answer: \"%s\" is not "
+			    "SUCCESS, FAILURE, DENIED or REJECTED\n",
+			    p);
 			return -1;
 		}
 		s->nanswers++;
@@ -136,8 +138,8 @@ sim_load_answer_keys(struct sim *s)
 		if (s->apub == NULL ||
 		    keys_load_pubset(s->o.action_pub, s->apub, &msg) != 0) {
 			fprintf(stderr, "agent_sim: action key %s: %s\n",
-			    s->o.action_pub, s->apub != NULL ? msg.text :
-			    "out of memory");
+			    s->o.action_pub,
+			    s->apub != NULL ? msg.text : "out of memory");
 			return -1;
 		}
 	}
@@ -150,8 +152,9 @@ error_of(enum envelope_status st)
 {
 	switch (st) {
 	case ENVELOPE_STATUS_FAILURE: return "simulated dockerd failure";
-	case ENVELOPE_STATUS_DENIED: return "simulated policy: no rule allows "
-	    "this";
+	case ENVELOPE_STATUS_DENIED:
+		return "simulated policy: no rule allows "
+		       "this";
 	case ENVELOPE_STATUS_REJECTED: return "simulated rejection";
 	default: return NULL;
 	}
@@ -182,8 +185,7 @@ queue_result(struct sim *s, struct sim_agent *a, const char *frame,
 
 /* An action frame from the server: report it and maybe answer it. */
 void
-sim_on_action(struct sim *s, struct sim_agent *a, const void *in,
-    size_t len)
+sim_on_action(struct sim *s, struct sim_agent *a, const void *in, size_t len)
 {
 	struct envelope_action_payload ap;
 	struct envelope_result_payload res;
@@ -221,9 +223,11 @@ sim_on_action(struct sim *s, struct sim_agent *a, const void *in,
 		verified = r == 0;
 	} else {
 		raw = malloc(strlen(pl) + 1);
-		r = raw == NULL || sodium_base642bin(raw, strlen(pl) + 1, pl,
-		    strlen(pl), NULL, &raw_len, NULL,
-		    sodium_base64_VARIANT_ORIGINAL) != 0 ? -1 :
+		r = raw == NULL ||
+		        sodium_base642bin(raw, strlen(pl) + 1, pl, strlen(pl),
+		            NULL, &raw_len, NULL,
+		            sodium_base64_VARIANT_ORIGINAL) != 0 ?
+		    -1 :
 		    envelope_action_decode(raw, raw_len, &ap, &msg);
 	}
 	if (r != 0 && (raw == NULL || s->apub == NULL)) {
@@ -232,14 +236,16 @@ sim_on_action(struct sim *s, struct sim_agent *a, const void *in,
 		goto out;
 	}
 	printf("action %d action_id=%s action=%s container=%s "
-	    "requested_by=%s%s\n", a->idx, ap.action_id,
+	       "requested_by=%s%s\n",
+	    a->idx, ap.action_id,
 	    envelope_action_name(ap.action) != NULL ?
-	    envelope_action_name(ap.action) : "?", ap.container_id,
-	    ap.requested_by, verified ? "" : " verified=no");
+	        envelope_action_name(ap.action) :
+	        "?",
+	    ap.container_id, ap.requested_by, verified ? "" : " verified=no");
 	if (s->nanswers == 0 || s->rkey == NULL || !verified)
 		goto out;
 	st = s->answers[a->actions_seen < s->nanswers ? a->actions_seen :
-	    s->nanswers - 1];
+	                                                s->nanswers - 1];
 	a->actions_seen++;
 	(void)snprintf(res.action_id, sizeof(res.action_id), "%s",
 	    ap.action_id);
@@ -258,17 +264,18 @@ sim_on_action(struct sim *s, struct sim_agent *a, const void *in,
 		    error_of(st));
 	}
 	res.docker_status = s->o.has_docker_status ? s->o.docker_status :
-	    st == ENVELOPE_STATUS_SUCCESS ? 204 :
-	    st == ENVELOPE_STATUS_FAILURE ? 500 : 0;
+	    st == ENVELOPE_STATUS_SUCCESS          ? 204 :
+	    st == ENVELOPE_STATUS_FAILURE          ? 500 :
+	                                             0;
 	res.started_at = clock_wall_ms();
 	res.finished_at = res.started_at;
 	envelope_sha256_hex(raw, raw_len, res.request_sha256);
 	if (s->o.bad_sha)
 		res.request_sha256[0] = res.request_sha256[0] == '0' ? '1' :
-		    '0';
+		                                                       '0';
 	if (envelope_result_sign(&res, s->rkey, &env) != 0 ||
 	    wire_build_result(env.payload_b64, env.sig_b64, &frame,
-	    &frame_len) != 0) {
+	        &frame_len) != 0) {
 		printf("error %d \"cannot build a result\"\n", a->idx);
 		goto out;
 	}
@@ -315,8 +322,8 @@ send_result(struct sim *s, struct sim_agent *a, struct lws *wsi)
 		printf("error %d \"write failed\"\n", a->idx);
 		return -1;
 	}
-	printf("sent %d result action_id=%s status=%s%s\n", a->idx,
-	    r.action_id, r.status, r.copy > 1 ? " copy=2" : "");
+	printf("sent %d result action_id=%s status=%s%s\n", a->idx, r.action_id,
+	    r.status, r.copy > 1 ? " copy=2" : "");
 	if (a->nresults > 0)
 		lws_callback_on_writable(wsi);
 	return 0;

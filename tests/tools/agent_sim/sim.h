@@ -49,16 +49,16 @@ enum sim_state { ST_IDLE, ST_CONNECTING, ST_OPEN, ST_DONE };
 
 struct sim_agent {
 	int idx;
-	char name[SIM_NAME_MAX];       /* host id claimed in the hello */
+	char name[SIM_NAME_MAX]; /* host id claimed in the hello */
 	char key_id[KEYS_ID_LEN + 1];
 	X509 *cert;
 	EVP_PKEY *pkey;
 	struct lws *wsi;
 	enum sim_state state;
-	int step;                      /* 0 hello, 1 inventory, 2 raw, 3 done */
-	size_t off;                    /* bytes of the current message sent */
+	int step;   /* 0 hello, 1 inventory, 2 raw, 3 done */
+	size_t off; /* bytes of the current message sent */
 	bool started, want_close, peer_closed, opened, failed;
-	char alert[64];                /* last TLS alert the server sent */
+	char alert[64]; /* last TLS alert the server sent */
 	int close_code;
 	char close_reason[128];
 	struct sim_result results[SIM_RESULTS_MAX];
@@ -85,14 +85,14 @@ struct sim {
 	int port;
 	struct sim_agent *agents;
 	size_t nagents, launched, done, connected, closed, errors;
-	char *inventory;               /* frame bytes, or NULL */
+	char *inventory; /* frame bytes, or NULL */
 	size_t inventory_len;
 	char *raw;
 	size_t raw_len;
-	unsigned char *scratch;        /* LWS_PRE + largest message */
+	unsigned char *scratch; /* LWS_PRE + largest message */
 	size_t scratch_len;
 	struct lws_context *lws;
-	struct ev_loop *loop;          /* ours, given to lws (foreign) */
+	struct ev_loop *loop; /* ours, given to lws (foreign) */
 	void *foreign_loops[1];
 	SSL_CTX *ssl;
 	lws_sorted_usec_list_t tick;
@@ -100,7 +100,7 @@ struct sim {
 	bool closing, frozen;
 	enum envelope_status answers[SIM_ANSWERS_MAX];
 	size_t nanswers;
-	struct keys_secret *rkey;      /* sodium_malloc'd */
+	struct keys_secret *rkey; /* sodium_malloc'd */
 	struct keys_pubset *apub;
 };
 

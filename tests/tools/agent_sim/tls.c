@@ -32,8 +32,10 @@ load_pem(struct sim_agent *a, const char *cert, const char *key)
 		fclose(f);
 	}
 	if (a->cert == NULL || a->pkey == NULL) {
-		fprintf(stderr, "agent_sim: cannot read certificate %s or key "
-		    "%s\n", cert, key);
+		fprintf(stderr,
+		    "agent_sim: cannot read certificate %s or key "
+		    "%s\n",
+		    cert, key);
 		return -1;
 	}
 	return 0;
@@ -46,8 +48,10 @@ key_id_of(const char *pub, char id[static KEYS_ID_LEN + 1])
 	struct err_msg msg;
 
 	if (keys_load_public(pub, &k, &msg) != 0) {
-		fprintf(stderr, "agent_sim: result key: %s (give "
-		    "--result-key-id)\n", msg.text);
+		fprintf(stderr,
+		    "agent_sim: result key: %s (give "
+		    "--result-key-id)\n",
+		    msg.text);
 		return -1;
 	}
 	memcpy(id, k.id, KEYS_ID_LEN + 1);
@@ -67,12 +71,12 @@ sim_setup_agent(struct sim *s, size_t i)
 		if (s->o.name != NULL)
 			(void)snprintf(name, sizeof(name), "%s", s->o.name);
 		else
-			(void)snprintf(name, sizeof(name), "%s%ld",
-			    s->o.prefix, s->o.first + (long)i);
-		(void)snprintf(cert, sizeof(cert), "%s/issued/%s.pem",
-		    s->o.pki, name);
-		(void)snprintf(key, sizeof(key), "%s/private/%s.key",
-		    s->o.pki, name);
+			(void)snprintf(name, sizeof(name), "%s%ld", s->o.prefix,
+			    s->o.first + (long)i);
+		(void)snprintf(cert, sizeof(cert), "%s/issued/%s.pem", s->o.pki,
+		    name);
+		(void)snprintf(key, sizeof(key), "%s/private/%s.key", s->o.pki,
+		    name);
 		(void)snprintf(pub, sizeof(pub), "%s/keys/agents/%s.pub",
 		    s->o.pki, name);
 		if (load_pem(a, cert, key) != 0)
@@ -81,7 +85,7 @@ sim_setup_agent(struct sim *s, size_t i)
 		if (load_pem(a, s->o.cert, s->o.key) != 0)
 			return -1;
 		if (X509_NAME_get_text_by_NID(X509_get_subject_name(a->cert),
-		    NID_commonName, name, (int)sizeof(name)) < 0)
+		        NID_commonName, name, (int)sizeof(name)) < 0)
 			(void)snprintf(name, sizeof(name), "unknown");
 		pub[0] = '\0';
 	} else {
@@ -158,5 +162,5 @@ sim_info_cb(const SSL *ssl, int where, int ret)
 	if (a != NULL)
 		(void)snprintf(a->alert, sizeof(a->alert), "%s",
 		    (ret & 0xff) == 116 ? "certificate required" :
-		    SSL_alert_desc_string_long(ret));
+		                          SSL_alert_desc_string_long(ret));
 }
