@@ -502,9 +502,8 @@ out:
 	return r;
 }
 
-/* Certificates carry no passphrase; never prompt on a terminal. */
-static int
-no_password(char *buf, int size, int rwflag, void *u)
+int
+identity_no_password(char *buf, int size, int rwflag, void *u)
 {
 	(void)buf;
 	(void)size;
@@ -541,14 +540,14 @@ identity_verify_pem(const struct identity_store *store, const char *pem,
 		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
 		goto out;
 	}
-	leaf = PEM_read_bio_X509(bio, NULL, no_password, NULL);
+	leaf = PEM_read_bio_X509(bio, NULL, identity_no_password, NULL);
 	if (leaf == NULL) {
 		r = err_set(msg, SIGNET_ERR_FORMAT,
 		    "no PEM certificate in %zu bytes", len);
 		goto out;
 	}
 	for (i = 0; i < PEM_EXTRA_MAX; i++) {
-		x = PEM_read_bio_X509(bio, NULL, no_password, NULL);
+		x = PEM_read_bio_X509(bio, NULL, identity_no_password, NULL);
 		if (x == NULL)
 			break;
 		if (sk_X509_push(extra, x) <= 0) {
@@ -598,9 +597,11 @@ load_pem(const char *path, size_t max, const char *what, bool ca, void **obj,
 		goto out;
 	}
 	if (ca)
-		first = PEM_read_bio_X509(bio, NULL, no_password, NULL);
+		first = PEM_read_bio_X509(bio, NULL, identity_no_password,
+		    NULL);
 	else
-		first = PEM_read_bio_X509_CRL(bio, NULL, no_password, NULL);
+		first = PEM_read_bio_X509_CRL(bio, NULL, identity_no_password,
+		    NULL);
 	if (first == NULL) {
 		r = err_set(msg, SIGNET_ERR_FORMAT,
 		    "%s: no PEM %s in it (expected \"-----BEGIN %s-----\")",
@@ -608,9 +609,11 @@ load_pem(const char *path, size_t max, const char *what, bool ca, void **obj,
 		goto out;
 	}
 	if (ca)
-		second = PEM_read_bio_X509(bio, NULL, no_password, NULL);
+		second = PEM_read_bio_X509(bio, NULL, identity_no_password,
+		    NULL);
 	else
-		second = PEM_read_bio_X509_CRL(bio, NULL, no_password, NULL);
+		second = PEM_read_bio_X509_CRL(bio, NULL, identity_no_password,
+		    NULL);
 	if (second != NULL) {
 		r = err_set(msg, SIGNET_ERR_FORMAT,
 		    "%s: holds more than one %s; signet uses exactly one", path,

@@ -45,7 +45,7 @@ load_private_key(const char *key_path, EVP_PKEY **out, struct err_msg *msg)
 		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
 		goto out;
 	}
-	*out = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+	*out = PEM_read_bio_PrivateKey(bio, NULL, identity_no_password, NULL);
 	if (*out == NULL) {
 		r = err_set(msg, SIGNET_ERR_FORMAT,
 		    "%s: not a PEM private key (or one with a passphrase)",
@@ -83,7 +83,7 @@ identity_agent_cert(const char *cert_path, const char *key_path,
 		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
 		goto out;
 	}
-	cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+	cert = PEM_read_bio_X509(bio, NULL, identity_no_password, NULL);
 	if (cert == NULL) {
 		r = err_set(msg, SIGNET_ERR_FORMAT, "%s: not a PEM certificate",
 		    cert_path);

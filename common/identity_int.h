@@ -18,4 +18,11 @@
 int identity_name_single_entry(const X509_NAME *name, int nid, char *buf,
     size_t bufsz) __attribute__((warn_unused_result));
 
+/*
+ * OpenSSL's pem_password_cb that gives no passphrase: nothing signet
+ * reads (certificates, CRLs, TLS keys) has one, and a daemon must never
+ * prompt on a terminal. Returns -1.
+ */
+int identity_no_password(char *buf, int size, int rwflag, void *u);
+
 #endif
