@@ -182,16 +182,12 @@ print_record(const cJSON *rec)
 	const cJSON *data = cJSON_GetObjectItemCaseSensitive(rec, "data");
 	char when[40] = "-", sq[32], ev[80], actor[140], text[600];
 	char *d = NULL;
-	struct tm tm;
-	time_t t;
 
 	if (cJSON_IsNumber(ts) && ts->valuedouble >= 0 &&
-	    ts->valuedouble < 253402300800000.0) {
-		t = (time_t)(ts->valuedouble / 1000);
-		if (gmtime_r(&t, &tm) != NULL)
-			(void)strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ",
-			    &tm);
-	}
+	    ts->valuedouble < 253402300800000.0 &&
+	    clock_format((int64_t)ts->valuedouble, false, when,
+	        sizeof(when))[0] == '\0')
+		(void)snprintf(when, sizeof(when), "-");
 	d = data != NULL ? cJSON_PrintUnformatted(data) : NULL;
 	printf("%s  %s  %s  %s  %s\n",
 	    cJSON_IsNumber(seq) ? http_json_cell(rec, "seq", sq, sizeof(sq)) :

@@ -22,6 +22,7 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
+#include "clock.h"
 #include "fileio.h"
 #include "text.h"
 
@@ -101,11 +102,11 @@ asn1_time_unix(const ASN1_TIME *t, int64_t *out)
 static const char *
 asn1_time_text(const ASN1_TIME *t, char *buf, size_t bufsz)
 {
-	struct tm tm;
+	int64_t secs;
 
-	memset(&tm, 0, sizeof(tm));
-	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1 ||
-	    strftime(buf, bufsz, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+	if (asn1_time_unix(t, &secs) != 0 || secs < INT64_MIN / 1000 ||
+	    secs > INT64_MAX / 1000 ||
+	    clock_format(secs * 1000, false, buf, bufsz)[0] == '\0')
 		(void)snprintf(buf, bufsz, "(unknown)");
 	return buf;
 }
