@@ -164,8 +164,12 @@ struct world {
 	struct fake fake;
 };
 
+/*
+ * Opens w->ex over the world (stop timeout in seconds; on_result may be
+ * NULL). Returns executor_open's code.
+ */
 static int
-open_executor(struct world *w)
+open_executor_with(struct world *w, int stop_timeout, void (*on_result)(void *))
 {
 	struct executor_config c;
 	struct err_msg m;
@@ -178,12 +182,19 @@ open_executor(struct world *w)
 	c.policy = w->store;
 	c.audit = w->audit;
 	c.audit_path = w->log;
-	c.stop_timeout = 3;
+	c.stop_timeout = stop_timeout;
 	c.ops = &fake_ops;
 	c.ops_arg = &w->fake;
+	c.on_result = on_result;
 	r = executor_open(&c, &w->ex, &m);
 	CHECKF(r == 0, "executor_open: %s", m.text);
 	return r;
+}
+
+static int
+open_executor(struct world *w)
+{
+	return open_executor_with(w, 3, NULL);
 }
 
 static void
@@ -222,6 +233,18 @@ setup(struct world *w)
 	w->fake.now = NOW;
 	CHECK(pthread_mutex_init(&w->fake.mu, NULL) == 0);
 	(void)open_executor(w);
+}
+
+/* libsodium, the tests' clock (now0) and a world with an open executor. */
+static void
+world_begin(struct world *w)
+{
+	struct timespec ts;
+
+	CHECK(sodium_init() >= 0);
+	CHECK(clock_gettime(CLOCK_REALTIME, &ts) == 0);
+	now0 = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	setup(w);
 }
 
 static void

@@ -749,14 +749,7 @@ main(void)
 {
 	struct world w;
 
-	CHECK(sodium_init() >= 0);
-	{
-		struct timespec ts;
-
-		CHECK(clock_gettime(CLOCK_REALTIME, &ts) == 0);
-		now0 = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-	}
-	setup(&w);
+	world_begin(&w);
 	if (w.ex != NULL) {
 		run_rows(&w);
 		test_audit_unavailable(&w);

@@ -35,27 +35,14 @@ count_wakeup(void *arg)
 static void
 test_worker(struct world *w)
 {
-	struct executor_config c;
 	struct executor_stats st;
 	struct envelope_action_payload a;
-	struct err_msg m;
 	unsigned acts = w->fake.acts, i;
 	char *f;
 
 	executor_free(w->ex);
 	w->ex = NULL;
-	memset(&c, 0, sizeof(c));
-	c.host_id = HOST;
-	c.action_keys = &w->pinned;
-	c.result_key = &w->result_key;
-	c.policy = w->store;
-	c.audit = w->audit;
-	c.audit_path = w->log;
-	c.stop_timeout = 1;
-	c.ops = &fake_ops;
-	c.ops_arg = &w->fake;
-	c.on_result = count_wakeup;
-	CHECK(executor_open(&c, &w->ex, &m) == 0);
+	CHECK(open_executor_with(w, 1, count_wakeup) == 0);
 	if (w->ex == NULL)
 		return;
 	/* Not started: answered at once as "agent stopping". */
@@ -183,14 +170,7 @@ main(void)
 {
 	struct world w;
 
-	CHECK(sodium_init() >= 0);
-	{
-		struct timespec ts;
-
-		CHECK(clock_gettime(CLOCK_REALTIME, &ts) == 0);
-		now0 = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-	}
-	setup(&w);
+	world_begin(&w);
 	if (w.ex != NULL) {
 		test_worker(&w);
 		test_workers_order(&w);
