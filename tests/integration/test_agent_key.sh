@@ -22,7 +22,7 @@ check "the agent's configuration names the encrypted key" \
 
 # On a terminal (script(1) gives the agent one). The timeout only keeps a
 # prompt from hanging the test; the checks are on what the agent said.
-out=$(timeout 60 script -qec "$AGENT_BIN --config $T_DIR/agent-web-01.conf" \
+out=$(timeout 300 script -qec "$AGENT_BIN --config $T_DIR/agent-web-01.conf" \
 	/dev/null </dev/null 2>&1)
 rc=$?
 echo "# agent said: $(printf '%s' "$out" | tr -d '\r' | head -c 600)"
