@@ -18,6 +18,7 @@
 #include "clock.h"
 #include "config.h"
 #include "fileio.h"
+#include "identity.h"
 #include "log.h"
 #include "text.h"
 
@@ -397,6 +398,8 @@ static int
 verify_server_cert(struct channel *ch, X509_STORE_CTX *xctx, SSL *ssl,
     size_t preverify_ok)
 {
+	struct identity id;
+	struct err_msg m;
 	X509 *cert;
 
 	if (!preverify_ok)
@@ -404,6 +407,11 @@ verify_server_cert(struct channel *ch, X509_STORE_CTX *xctx, SSL *ssl,
 	if (X509_STORE_CTX_get_error_depth(xctx) != 0)
 		return 0;
 	cert = X509_STORE_CTX_get_current_cert(xctx);
+	/* Any certificate of the CA will not do: it must be the server's. */
+	if (identity_check_role(cert, IDENTITY_ACCEPT_SERVER, &id, &m) != 0) {
+		log_warn("channel: %s; refusing it", m.text);
+		return 1;
+	}
 	if (!server_name_ok(ch, cert)) {
 		log_warn("channel: server certificate does not name %s; "
 		         "refusing it",

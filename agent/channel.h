@@ -6,9 +6,10 @@
  * on a server that stops answering pings. It moves whole text messages; the
  * daemon decides what they say.
  *
- * The server must prove its name: its certificate must chain to [tls] ca,
- * carry serverAuth (OpenSSL's SSL-server purpose) and name the URL's host
- * in its subjectAltName (DNS, or IP for an address); TLS 1.3 only. lws
+ * The server must prove its name and role: its certificate must chain to
+ * [tls] ca, be of the server role (OU=server and the serverAuth extended
+ * key usage, identity_check_role) and name the URL's host in its
+ * subjectAltName (DNS, or IP for an address); TLS 1.3 only. lws
  * checks the chain and the name, and the channel checks the name and the
  * version again itself, so neither rests on one library version's code.
  *

@@ -364,6 +364,19 @@ check_leaf(X509 *leaf, unsigned accepted_roles, const char *subj,
 }
 
 int
+identity_check_role(X509 *leaf, unsigned accepted_roles, struct identity *id,
+    struct err_msg *msg)
+{
+	char subj[SUBJECT_TEXT_MAX];
+
+	memset(id, 0, sizeof(*id));
+	if (leaf == NULL)
+		return err_set(msg, SIGNET_ERR_CERT, "no certificate");
+	(void)identity_subject_text(leaf, subj, sizeof(subj));
+	return check_leaf(leaf, accepted_roles, subj, id, msg);
+}
+
+int
 identity_verify_x509(const struct identity_store *store, X509 *leaf,
     STACK_OF(X509) *untrusted, unsigned accepted_roles, int64_t now,
     struct identity *out, struct err_msg *msg)

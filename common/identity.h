@@ -168,6 +168,19 @@ int identity_store_serial_revoked(const struct identity_store *store,
     __attribute__((warn_unused_result));
 
 /*
+ * The role checks of identity_verify_x509 alone, for a certificate whose
+ * chain was verified already (the agent checking the server it dialled,
+ * after OpenSSL's own chain check): exactly one OU naming a role in
+ * accepted_roles, the extended key usage that role needs (serverAuth for
+ * the server; clientAuth and never serverAuth for the others), and one CN
+ * that is a valid name. Fills id's role and name. Returns 0 or
+ * SIGNET_ERR_CERT with msg saying which check failed.
+ */
+int identity_check_role(X509 *leaf, unsigned accepted_roles,
+    struct identity *id, struct err_msg *msg)
+    __attribute__((warn_unused_result));
+
+/*
  * Verifies leaf against store at time now (unix seconds; 0 means
  * time(NULL)): chain directly to the CA (untrusted may hold extra
  * certificates the peer sent, or be NULL; an intermediate CA is refused
