@@ -450,7 +450,8 @@ api_access(void *cls, struct MHD_Connection *conn, const char *url,
 		rq->waiting = false;
 		actions_clear_waiter(api->actions, rq->action_id, rq->token);
 		api_slot_deadline(api, conn, API_ANSWER_DEADLINE_MS);
-		api_action_answer(api, rq->action_id, &ans);
+		api_action_answer(api, rq->action_id, API_PENDING_STOPPING,
+		    &ans);
 		who = rq->peer.name;
 		role = identity_role_name(rq->peer.role);
 		goto answer;
@@ -475,7 +476,8 @@ api_access(void *cls, struct MHD_Connection *conn, const char *url,
 			    sizeof(rq->action_id));
 			if (suspend_for_action(api, conn, rq) == 0)
 				return MHD_YES;
-			api_action_answer(api, rq->action_id, &ans);
+			api_action_answer(api, rq->action_id,
+			    API_PENDING_STOPPING, &ans);
 		}
 		goto answer;
 	}

@@ -311,11 +311,11 @@ api_action_post(struct api *api, const struct api_post *post,
 		            "the frame could not be queued") != 0)
 			log_warn("action %s: undelivered not recorded",
 			    p->action_id);
-		api_action_answer(api, p->action_id, ans);
+		api_action_answer(api, p->action_id, NULL, ans);
 		goto out;
 	}
 	if (post->wait_s == 0) {
-		api_action_answer(api, p->action_id, ans);
+		api_action_answer(api, p->action_id, NULL, ans);
 		ans->status = ans->status == 500 ? 500 : 202;
 		(void)snprintf(ans->location, sizeof(ans->location),
 		    "/api/actions/%s", p->action_id);
@@ -350,7 +350,8 @@ http_status_of(enum action_status s)
 }
 
 void
-api_action_answer(struct api *api, const char *id, struct api_answer *ans)
+api_action_answer(struct api *api, const char *id, const char *pending_why,
+    struct api_answer *ans)
 {
 	struct action_info *a = calloc(1, sizeof(*a));
 	cJSON *doc = NULL;
@@ -364,11 +365,9 @@ api_action_answer(struct api *api, const char *id, struct api_answer *ans)
 		goto out;
 	}
 	doc = actions_info_json(a);
-	if (doc != NULL && a->status == ACTION_PENDING &&
+	if (doc != NULL && a->status == ACTION_PENDING && pending_why != NULL &&
 	    cJSON_ReplaceItemInObjectCaseSensitive(doc, "error",
-	        cJSON_CreateString(
-	            "the server is stopping; the action may still "
-	            "finish (see GET /api/actions/ID later)")) != 1) {
+	        cJSON_CreateString(pending_why)) != 1) {
 		cJSON_Delete(doc);
 		doc = NULL;
 	}

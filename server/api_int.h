@@ -242,10 +242,18 @@ void api_action_post(struct api *api, const struct api_post *post,
 
 /*
  * The answer for action id as it stands: 200 SUCCESS, 403 DENIED, 502
- * FAILURE/REJECTED, 503 UNDELIVERED (or still PENDING: stopping), 504
- * TIMEOUT; the body is the action (GET /api/actions/{id}).
+ * FAILURE/REJECTED, 503 UNDELIVERED (or still PENDING), 504 TIMEOUT; the
+ * body is the action (GET /api/actions/{id}). pending_why, when not NULL,
+ * is the body's error for an action still PENDING (why the request is
+ * answered before its end: the server is stopping); NULL leaves it null.
  */
-void api_action_answer(struct api *api, const char *id, struct api_answer *ans);
+void api_action_answer(struct api *api, const char *id, const char *pending_why,
+    struct api_answer *ans);
+
+/* pending_why of an answer given early because the server stops. */
+#define API_PENDING_STOPPING                                                   \
+	"the server is stopping; the action may still finish (see GET "        \
+	"/api/actions/ID later)"
 
 /* GET /api/actions/{id} (api_actions.c). */
 void api_action_get(struct api *api, const char *id, struct api_answer *ans);

@@ -111,6 +111,7 @@ expect "wait=0 answers 202" 202 "$got"
 A_NW=$(jb "d['action_id']")
 check "202 carries Location" grep -qi "^location: /api/actions/$A_NW" hdr
 jcheck "202 body is PENDING" "d['status']=='PENDING' and d['finished_at'] is None"
+jcheck "202 body has no error (nothing is stopping)" "d['error'] is None"
 poll_status() { get "/api/actions/$1" >/dev/null && [ "$(jb "d['status']")" = "$2" ]; }
 check "wait=0 action ends SUCCESS" wait_for 10 poll_status "$A_NW" SUCCESS
 
