@@ -9,6 +9,7 @@
 #include "policy_int.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -153,6 +154,26 @@ get_glob(struct pctx *c, const cJSON *n, const char *path, char **out)
 }
 
 /*
+ * A name glob is matched against the name without dockerd's leading '/'
+ * (docs/policy.md), so one that starts with '/' can never match: refused,
+ * with the glob to write instead, rather than left to deny in silence.
+ */
+static int
+name_glob_anchored(struct pctx *c, const cJSON *n, const char *path)
+{
+	char esc[ESC_BUF], hint[ESC_BUF + 16];
+
+	if (!cJSON_IsString(n) || n->valuestring[0] != '/')
+		return 0;
+	(void)snprintf(hint, sizeof(hint), "write \"%s\"",
+	    text_escape_str(n->valuestring + 1, esc, sizeof(esc)));
+	return policy_fail(c, path, hint,
+	    "name glob \"%s\" can never match: names are matched without "
+	    "dockerd's leading '/'",
+	    text_escape_str(n->valuestring, esc, sizeof(esc)));
+}
+
+/*
  * Finds obj.key and writes its path into sub. When absent, *out is NULL:
  * 0, or SIGNET_ERR_POLICY when the key is required.
  */
@@ -204,6 +225,8 @@ parse_match(struct pctx *c, const cJSON *m, const char *path, struct rule *ru)
 		    "container",
 		    "empty match");
 	r = member(c, m, path, "name", false, sub, sizeof(sub), &n);
+	if (r == 0 && n != NULL)
+		r = name_glob_anchored(c, n, sub);
 	if (r == 0 && n != NULL)
 		r = get_glob(c, n, sub, &ru->name);
 	if (r != 0)

@@ -113,6 +113,10 @@ static const struct prow prows[] = {
 	    NULL, SIGNET_ERR_POLICY,
 	    "duplicate action \"START\" at rules[0].actions[2]" },
 	/* globs */
+	{ WRAP("{'match':{'name':'/web-*'},'actions':['START']}"), NULL,
+	    SIGNET_ERR_POLICY,
+	    "name glob \"/web-*\" can never match: names are matched without "
+	    "dockerd's leading '/' at rules[0].match.name; write \"web-*\"" },
 	{ WRAP("{'match':{'name':'web-['},'actions':['START']}"), NULL,
 	    SIGNET_ERR_POLICY,
 	    "bad glob \"web-[\": unbalanced '[' (write \\[ "
