@@ -295,13 +295,16 @@ PY
 	check "HTTP layer: $name is in docs/http-api.md" \
 		grep -Fq "| $name | " <<<"$(grep -E "(\| | or )$want( or [0-9]+)? \|\$" <<<"$doc_refusals")"
 }
-raw 'HTTP/1.1 without a `Host` header' 400 'GET /healthz HTTP/1.1\r\n\r\n'
-raw 'a header line that is not `name: value`' 400 'GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n'
-raw '`Content-Length` that is not a decimal number' 400 'POST /api/containers/x/actions HTTP/1.1\r\nHost: x\r\nContent-Length: 12a\r\n\r\n'
-raw 'chunked body whose chunk size is not hexadecimal' 400 'POST /api/containers/x/actions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n'
-raw '`Content-Length` over 2^64 - 1' 413 'POST /api/containers/x/actions HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n'
-raw 'request line or headers over 64 KiB in all' 431 "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: $(head -c 70000 /dev/zero | tr '\0' a)\r\n\r\n"
-raw 'an HTTP version other than 1.0 and 1.1' 505 'GET /healthz HTTP/9.1\r\nHost: x\r\n\r\n'
+# shellcheck disable=SC2016 # the names hold the table's backquotes
+{
+	raw 'HTTP/1.1 without a `Host` header' 400 'GET /healthz HTTP/1.1\r\n\r\n'
+	raw 'a header line that is not `name: value`' 400 'GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n'
+	raw '`Content-Length` that is not a decimal number' 400 'POST /api/containers/x/actions HTTP/1.1\r\nHost: x\r\nContent-Length: 12a\r\n\r\n'
+	raw 'chunked body whose chunk size is not hexadecimal' 400 'POST /api/containers/x/actions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n'
+	raw '`Content-Length` over 2^64 - 1' 413 'POST /api/containers/x/actions HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n'
+	raw 'request line or headers over 64 KiB in all' 431 "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: $(head -c 70000 /dev/zero | tr '\0' a)\r\n\r\n"
+	raw 'an HTTP version other than 1.0 and 1.1' 505 'GET /healthz HTTP/9.1\r\nHost: x\r\n\r\n'
+}
 expect "healthy after the malformed requests" 200 alice /healthz
 
 # A client that completes TLS and sends nothing, and one that trickles
