@@ -286,14 +286,13 @@ post alice "$ID_C" "$START" '?wait=60' >stop.status &
 CURL_PID=$!
 wait_for 5 grep -q '^action 0 ' sim-silent2.out
 kill -TERM "$SERVER_PID"
-t0=$(date +%s)
 wait "$CURL_PID"
 wait "$SERVER_PID"; src=$?
-t1=$(date +%s)
 check "waiting request answered 503 at shutdown" test "$(cat stop.status)" = 503
 jcheck "shutdown answer names the action, still PENDING" "d['status']=='PENDING' and len(d['action_id'])==32 and 'stopping' in d['error']"
 A_STOP=$(jb "d['action_id']")
-check "server exited 0 promptly ($src, $((t1 - t0)) s)" test "$src" = 0 -a $((t1 - t0)) -lt 10
+# Early: the 503 says "stopping", not the 60 s wait's end (no clock here).
+check "server exited 0 ($src)" test "$src" = 0
 stop_sim
 start_server || not_ok "server restarted"
 
