@@ -222,9 +222,10 @@ int executor_start(struct executor *ex) __attribute__((warn_unused_result));
  * or NULL.
  * When EXECUTOR_QUEUE_MAX frames wait already, or the worker is stopping,
  * the frame is answered at once on this thread: REJECTED "agent busy" /
- * "agent stopping" (after the signature check, without touching the seen
- * set, so the server may send it again). Returns 0, or SIGNET_ERR_ALLOC
- * when it could not be queued nor answered.
+ * "agent stopping" (after the signature, host, time and seen-set checks:
+ * its action_id joins the seen set, so a copy sent again is never run;
+ * it gets the same REJECTED again). Returns 0, or SIGNET_ERR_ALLOC when
+ * it could not be queued nor answered.
  */
 int executor_submit(struct executor *ex, const char *data, size_t len,
     struct wire_frame *parsed) __attribute__((warn_unused_result));
