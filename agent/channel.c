@@ -59,6 +59,7 @@ struct channel {
 	lws_sorted_usec_list_t sul_tick;
 	bool in_dial;   /* inside lws_client_connect_via_info */
 	unsigned fails; /* dials since the last good one */
+	bool healthy;   /* the server proved it works on this connection */
 	int64_t opened_ms;
 	struct channel_frame *tx; /* being sent */
 	size_t tx_off;
@@ -318,9 +319,11 @@ went_down(struct channel *ch, const char *why)
 		(void)pthread_mutex_unlock(&ch->mu);
 	}
 	if (was_open &&
-	    clock_mono_ms() - ch->opened_ms >=
-	        CHANNEL_BACKOFF_RESET_SECS * 1000LL)
+	    (ch->healthy ||
+	        clock_mono_ms() - ch->opened_ms >=
+	            CHANNEL_BACKOFF_RESET_SECS * 1000LL))
 		ch->fails = 0;
+	ch->healthy = false;
 	ch->fails++;
 	if (ch->closing) {
 		ch->state = CH_STOPPED;
@@ -331,8 +334,9 @@ went_down(struct channel *ch, const char *why)
 	ch->state = CH_IDLE;
 	delay = backoff_ms(ch);
 	if (was_open) {
-		log_warn("channel closed: server=%s why=\"%s\" redial_ms=%u",
-		    ch->url, esc, delay);
+		log_warn("channel closed: server=%s why=\"%s\" attempt=%u "
+		         "redial_ms=%u",
+		    ch->url, esc, ch->fails, delay);
 		if (ch->ops.on_closed != NULL)
 			ch->ops.on_closed(ch->arg, esc);
 	} else {
@@ -630,6 +634,7 @@ channel_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		ch->state = CH_OPEN;
 		ch->wsi = wsi;
 		ch->opened_ms = clock_mono_ms();
+		ch->healthy = false;
 		if (pthread_mutex_lock(&ch->mu) == 0) {
 			ch->open = true;
 			ch->stats.connects++;
@@ -863,6 +868,19 @@ channel_connected(struct channel *ch)
 	r = ch->open;
 	(void)pthread_mutex_unlock(&ch->mu);
 	return r;
+}
+
+void
+channel_server_healthy(struct channel *ch, const char *proof)
+{
+	if (ch == NULL || ch->state != CH_OPEN || ch->healthy)
+		return;
+	ch->healthy = true;
+	if (ch->fails > 0)
+		log_info("channel: the server works (%s); redial backoff reset "
+		         "after %u attempt(s)",
+		    proof, ch->fails);
+	ch->fails = 0;
 }
 
 void

@@ -147,6 +147,17 @@ bool channel_set_snapshot(struct channel *ch, struct channel_frame *f);
 /* Whether the WebSocket is open now. */
 bool channel_connected(struct channel *ch);
 
+/*
+ * The server proved on the open connection that it works (proof says
+ * how, e.g. "result_ack": it made a record durable): the redial backoff
+ * starts again from CHANNEL_BACKOFF_FIRST_MS, as after a connection that
+ * stayed up CHANNEL_BACKOFF_RESET_SECS. A server that closes before any
+ * proof (crash-looping, or refusing agents for want of disk) leaves the
+ * backoff growing. Logged once per connection. Service thread only (the
+ * on_message callback).
+ */
+void channel_server_healthy(struct channel *ch, const char *proof);
+
 struct channel_stats {
 	uint64_t connects;      /* WebSockets opened */
 	uint64_t closes;        /* ... and closed */

@@ -198,6 +198,14 @@ on_message(void *arg, const char *data, size_t len)
 
 	err_clear(&m);
 	r = wire_parse_server_frame(data, len, &f, &m);
+	/*
+	 * A result_ack says the server made a record durable, a well-formed
+	 * action that it recorded one before sending: either proves it
+	 * works, so a later drop redials at once (channel.h).
+	 */
+	if (r == 0 && (f.type == WIRE_RESULT_ACK || f.type == WIRE_ACTION))
+		channel_server_healthy(d->ch,
+		    f.type == WIRE_RESULT_ACK ? "result_ack" : "action");
 	if (f.type == WIRE_RESULT_ACK && r == 0) {
 		if (d->ex != NULL)
 			executor_outbox_acked(d->ex, f.ack.action_id,

@@ -295,15 +295,6 @@ executor_pipeline(struct executor *ex, const char *data, size_t len,
 	act.have_action = true;
 	envelope_sha256_hex(act.raw, act.raw_len, act.sha);
 	act.have_sha = true;
-	if (mode != EXECUTOR_MODE_RUN) {
-		(void)snprintf(why, sizeof(why),
-		    mode == EXECUTOR_MODE_BUSY ?
-		        "agent busy: %d actions are waiting; send it again later" :
-		        "agent stopping; send it again later",
-		    EXECUTOR_QUEUE_MAX);
-		executor_reject(ex, &act, why);
-		goto out;
-	}
 	if (strcmp(act.a.host_id, ex->host_id) != 0) {
 		(void)snprintf(why, sizeof(why),
 		    "wrong host: the action is "
@@ -326,6 +317,22 @@ executor_pipeline(struct executor *ex, const char *data, size_t len,
 		        "replay: action_id %s was seen before" :
 		        "cannot remember action_id %s (%s): refused",
 		    act.a.action_id, err_str(r));
+		executor_reject(ex, &act, why);
+		goto out;
+	}
+	/*
+	 * Busy or stopping: answered, not run. The id joined the seen set
+	 * above, so a copy of this frame sent again can never run after the
+	 * server was told REJECTED: it gets this same answer once more.
+	 */
+	if (mode != EXECUTOR_MODE_RUN) {
+		(void)snprintf(why, sizeof(why),
+		    mode == EXECUTOR_MODE_BUSY ?
+		        "agent busy: %d actions are waiting; not run (request "
+		        "it again as a new action)" :
+		        "agent stopping; not run (request it again as a new "
+		        "action)",
+		    EXECUTOR_QUEUE_MAX);
 		executor_reject(ex, &act, why);
 		goto out;
 	}

@@ -31,9 +31,13 @@
  *
  * Results wait in an outbox until the server acknowledges them with a
  * result_ack frame naming their action_id and request_sha256 (it sends
- * one once the result is durable in its audit log), are re-sent on every
- * new connection until then, and are kept EXECUTOR_OUTBOX_KEEP_MS. At
- * start the outbox is refilled from the audit log's recent records, and an
+ * one once the result is durable in its audit log), and are re-sent on
+ * every new connection until then, however long that takes (at most
+ * EXECUTOR_OUTBOX_MAX: a full outbox forgets the oldest acknowledged one,
+ * or else the oldest unacknowledged one, audited as
+ * action.result_undelivered). Acknowledged ones are kept
+ * EXECUTOR_OUTBOX_KEEP_MS. At start the outbox is refilled from the audit
+ * log's records of the last EXECUTOR_OUTBOX_KEEP_MS, and an
  * action that was recorded as received but has no outcome (the agent died
  * while dockerd worked on it) is answered FAILURE "outcome unknown": it is
  * never run a second time.
@@ -58,6 +62,9 @@
  *                    action_name, status, docker_status, error (string or
  *                    null), duration_ms, result, and recovered: true for
  *                    the FAILURE of an action cut short by a restart
+ *   action.result_undelivered  host_id, action_id, request_sha256,
+ *                    made_at, reason ("outbox full"), outbox_max: a
+ *                    result no longer re-sent, never acknowledged
  *   frame.refused    host_id, reason, bytes, frame_sha256 (when held),
  *                    suppressed; frames with no readable action_id, at
  *                    most EXECUTOR_REFUSED_BURST records per
@@ -98,7 +105,12 @@
 #define EXECUTOR_QUEUE_MAX 64          /* frames waiting for a worker */
 #define EXECUTOR_WORKERS 8             /* actions run at once */
 #define EXECUTOR_OUTBOX_MAX 1024       /* results kept */
-#define EXECUTOR_OUTBOX_KEEP_MS (10 * 60 * 1000LL)
+/*
+ * Acknowledged results stay this long (replays of their actions get them
+ * again), and a restart puts back the results of this long ago: the
+ * server's reload window (ENVELOPE_RESULT_WINDOW_MS, ACTIONS_RELOAD_MS).
+ */
+#define EXECUTOR_OUTBOX_KEEP_MS ENVELOPE_RESULT_WINDOW_MS
 #define EXECUTOR_RECOVER_MAX 256 /* interrupted actions at start */
 #define EXECUTOR_REFUSED_BURST 10
 #define EXECUTOR_REFUSED_WINDOW_MS 10000LL
@@ -168,6 +180,7 @@ struct executor_stats {
 	size_t outbox;             /* results held now */
 	size_t undelivered;        /* ... not yet acknowledged */
 	uint64_t results_acked;    /* results the server acknowledged */
+	uint64_t results_undelivered; /* forgotten unacknowledged (full) */
 };
 
 struct executor;
@@ -222,9 +235,10 @@ int executor_start(struct executor *ex) __attribute__((warn_unused_result));
  * or NULL.
  * When EXECUTOR_QUEUE_MAX frames wait already, or the worker is stopping,
  * the frame is answered at once on this thread: REJECTED "agent busy" /
- * "agent stopping" (after the signature check, without touching the seen
- * set, so the server may send it again). Returns 0, or SIGNET_ERR_ALLOC
- * when it could not be queued nor answered.
+ * "agent stopping" (after the signature, host, time and seen-set checks:
+ * its action_id joins the seen set, so a copy sent again is never run;
+ * it gets the same REJECTED again). Returns 0, or SIGNET_ERR_ALLOC when
+ * it could not be queued nor answered.
  */
 int executor_submit(struct executor *ex, const char *data, size_t len,
     struct wire_frame *parsed) __attribute__((warn_unused_result));

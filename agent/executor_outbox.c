@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * The executor's outbox: signed results kept, in the order they were
- * made, until the server acknowledges them (result_ack) or
- * EXECUTOR_OUTBOX_KEEP_MS passes; handed to the channel once per
- * connection until then (executor.h), and put back in at start from the
- * audit log (executor_recover.c). Everything here is under the
- * executor's lock.
+ * made, until the server acknowledges them (result_ack), however long
+ * that takes; handed to the channel once per connection until then
+ * (executor.h), and put back in at start from the audit log
+ * (executor_recover.c). Acknowledged results stay EXECUTOR_OUTBOX_KEEP_MS
+ * more, for replays of their actions. At most EXECUTOR_OUTBOX_MAX: a full
+ * outbox forgets its oldest acknowledged result, or, when none is,
+ * its oldest unacknowledged one, which is then audited
+ * (action.result_undelivered): never a silent drop. Everything here is
+ * under the executor's lock but that record.
  */
 #include "executor.h"
 #include "executor_int.h"
@@ -28,27 +32,22 @@ outbox_drop(struct executor *ex, size_t i)
 }
 
 /*
- * Entries are in the order they were made, so the expired ones are at the
- * front: stop at the first that is not (a clock step back only delays a
- * drop). Called for every result; scanning all EXECUTOR_OUTBOX_MAX
- * entries each time was a sixth of the channel thread's time under load.
+ * Forgets acknowledged results older than EXECUTOR_OUTBOX_KEEP_MS. Entries
+ * are in the order they were made, so those are at the front: stop at the
+ * first that is not one (an unacknowledged result is kept until its
+ * acknowledgement, and holds back the acknowledged ones behind it; a full
+ * outbox drops those first). Called for every result; scanning all
+ * EXECUTOR_OUTBOX_MAX entries each time was a sixth of the channel
+ * thread's time under load.
  */
 static void
 outbox_prune(struct executor *ex, int64_t now)
 {
 	size_t k = 0;
 
-	while (k < ex->nout &&
+	while (k < ex->nout && ex->outbox[k].delivered &&
 	    ex->outbox[k].created_ms < now - EXECUTOR_OUTBOX_KEEP_MS) {
-		struct executor_outbox_entry *e = &ex->outbox[k];
-
-		if (!e->delivered)
-			log_warn(
-			    "result of action %s not acknowledged by the "
-			    "server within %lld s; no longer re-sent (it stays "
-			    "in the audit log)",
-			    e->action_id, EXECUTOR_OUTBOX_KEEP_MS / 1000);
-		free(e->frame);
+		free(ex->outbox[k].frame);
 		k++;
 	}
 	if (k == 0)
@@ -74,25 +73,29 @@ outbox_find_id(struct executor *ex, const char *action_id, const char *sha)
 	return -1;
 }
 
-/* Adds a result (frame owned from here on). */
+/*
+ * Adds a result (frame owned from here on). When a full outbox had to
+ * forget an unacknowledged result, *lost holds it (its frame NULL) for
+ * outbox_audit_lost, to be called once the lock is released.
+ */
 static void
 outbox_add(struct executor *ex, const char *action_id, const char *sha,
-    char *frame, size_t len, int64_t created_ms, int64_t now)
+    char *frame, size_t len, int64_t created_ms, int64_t now,
+    struct executor_outbox_entry *lost)
 {
 	struct executor_outbox_entry *e;
 	size_t i;
 
+	memset(lost, 0, sizeof(*lost));
 	outbox_prune(ex, now);
 	if (ex->nout == EXECUTOR_OUTBOX_MAX) {
 		for (i = 0; i < ex->nout && !ex->outbox[i].delivered; i++)
 			;
 		if (i == ex->nout) {
 			i = 0;
-			log_warn(
-			    "outbox full (%d results): the result of "
-			    "action %s is dropped unacknowledged (it stays in "
-			    "the audit log)",
-			    EXECUTOR_OUTBOX_MAX, ex->outbox[0].action_id);
+			*lost = ex->outbox[0];
+			lost->frame = NULL;
+			ex->stats.results_undelivered++;
 		}
 		outbox_drop(ex, i);
 	}
@@ -104,6 +107,38 @@ outbox_add(struct executor *ex, const char *action_id, const char *sha,
 	e->frame = frame;
 	e->len = len;
 	e->created_ms = created_ms;
+}
+
+/*
+ * Records a result a full outbox forgot unacknowledged (outbox_add's
+ * *lost; nothing when its action_id is empty): the server may never have
+ * it, so the agent's log says so. Not under the lock (an fdatasync).
+ */
+static void
+outbox_audit_lost(struct executor *ex, const struct executor_outbox_entry *lost)
+{
+	cJSON *o;
+	bool ok;
+
+	if (lost->action_id[0] == '\0')
+		return;
+	log_warn("outbox full (%d results unacknowledged): the result of "
+	         "action %s is no longer re-sent (it stays in the audit log; "
+	         "recorded as action.result_undelivered)",
+	    EXECUTOR_OUTBOX_MAX, lost->action_id);
+	o = cJSON_CreateObject();
+	ok = o != NULL &&
+	    cJSON_AddStringToObject(o, "host_id", ex->host_id) != NULL &&
+	    cJSON_AddStringToObject(o, "action_id", lost->action_id) != NULL &&
+	    cJSON_AddStringToObject(o, "request_sha256",
+	        lost->request_sha256) != NULL &&
+	    cJSON_AddNumberToObject(o, "made_at", (double)lost->created_ms) !=
+	        NULL &&
+	    cJSON_AddStringToObject(o, "reason", "outbox full") != NULL &&
+	    cJSON_AddNumberToObject(o, "outbox_max", EXECUTOR_OUTBOX_MAX) !=
+	        NULL;
+	(void)audit_event(ex->audit, "action.result_undelivered",
+	    EXECUTOR_ACTOR, o, ok);
 }
 
 static void
@@ -241,11 +276,14 @@ void
 executor_outbox_deliver(struct executor *ex, struct executor_act *act,
     char *frame, size_t flen)
 {
+	struct executor_outbox_entry lost;
 	int64_t now = executor_now_ms(ex);
 
 	executor_lock(ex);
-	outbox_add(ex, act->a.action_id, act->sha, frame, flen, now, now);
+	outbox_add(ex, act->a.action_id, act->sha, frame, flen, now, now,
+	    &lost);
 	executor_unlock(ex);
+	outbox_audit_lost(ex, &lost);
 	act->out->has_result = true;
 	notify_result(ex);
 }
@@ -277,6 +315,7 @@ void
 executor_outbox_reload(struct executor *ex, const char *action_id,
     const char *request_sha256, char *frame, size_t len, int64_t created_ms)
 {
+	struct executor_outbox_entry lost;
 	ssize_t i;
 
 	executor_lock(ex);
@@ -284,7 +323,8 @@ executor_outbox_reload(struct executor *ex, const char *action_id,
 	if (i >= 0)
 		outbox_drop(ex, (size_t)i);
 	outbox_add(ex, action_id, request_sha256, frame, len, created_ms,
-	    executor_now_ms(ex));
+	    executor_now_ms(ex), &lost);
 	ex->stats.results_reloaded++;
 	executor_unlock(ex);
+	outbox_audit_lost(ex, &lost);
 }

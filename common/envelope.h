@@ -25,6 +25,13 @@
 #define ENVELOPE_ERROR_BYTES 1024         /* result error text */
 #define ENVELOPE_MAX_LIFETIME_MS 300000LL /* expires_at - issued_at */
 #define ENVELOPE_SKEW_MS 30000LL
+/*
+ * The results window, one number for both sides (SECURITY.md, "Failure
+ * handling"): a restarted server puts back the actions requested this
+ * long ago (ACTIONS_RELOAD_MS), and a restarted agent puts back the
+ * results it made this long ago (EXECUTOR_OUTBOX_KEEP_MS) to send again.
+ */
+#define ENVELOPE_RESULT_WINDOW_MS (10LL * 60 * 1000)
 
 enum envelope_action {
 	ENVELOPE_ACTION_NONE = 0,

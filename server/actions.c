@@ -52,6 +52,7 @@ struct actions {
 	size_t nbuckets; /* a power of two, >= 2 * max */
 	struct entry_list pending, done;
 	int64_t keep_ms;
+	int64_t reload_ms; /* actions_reload's window */
 };
 
 const char *
@@ -95,6 +96,7 @@ actions_new(size_t max, int64_t keep_ms)
 	TAILQ_INIT(&t->pending);
 	TAILQ_INIT(&t->done);
 	t->keep_ms = keep_ms;
+	t->reload_ms = ACTIONS_RELOAD_MS;
 	return t;
 }
 
@@ -679,6 +681,15 @@ data_str(const cJSON *data, const char *name)
 	    cJSON_GetObjectItemCaseSensitive(data, name));
 }
 
+int
+actions_set_reload_window(struct actions *t, int64_t window_ms)
+{
+	if (t == NULL || window_ms < 0 || window_ms > ACTIONS_RELOAD_MS)
+		return SIGNET_ERR_INVALID_ARG;
+	t->reload_ms = window_ms;
+	return 0;
+}
+
 /* One action.requested record: back into the table if it verifies. */
 static int
 reload_requested(struct actions *t, const struct keys_pubset *keys,
@@ -719,6 +730,37 @@ reload_requested(struct actions *t, const struct keys_pubset *keys,
 }
 
 /*
+ * An action.result recorded with "action_known": false (the server of
+ * that time did not hold the action) was not matched against what was
+ * sent: it ends the entry now only if its embedded result answers it
+ * (host, container, action and request_sha256). Under the lock.
+ */
+static bool
+unknown_result_fits(const struct entry *e, const cJSON *data)
+{
+	const cJSON *env = cJSON_GetObjectItemCaseSensitive(data, "result");
+	const char *b64 = data_str(env, "payload");
+	struct envelope_result_payload res;
+	uint8_t *raw = NULL;
+	size_t raw_len = 0;
+	bool fits = false;
+
+	if (b64 == NULL ||
+	    text_b64_decode(b64, strlen(b64), ENVELOPE_PAYLOAD_MAX, &raw,
+	        &raw_len) != 0 ||
+	    envelope_result_decode(raw, raw_len, &res, NULL) != 0)
+		goto out;
+	fits = strcmp(res.action_id, e->info.action_id) == 0 &&
+	    strcmp(res.host_id, e->info.host_id) == 0 &&
+	    strcmp(res.container_id, e->info.container_id) == 0 &&
+	    res.action == e->info.action &&
+	    strcmp(res.request_sha256, e->info.request_sha256) == 0;
+out:
+	free(raw);
+	return fits;
+}
+
+/*
  * An action.result, action.timeout or action.undelivered record: the end
  * it records, given again to its entry (if put back), as at the time it was
  * recorded. A TIMEOUT may still take its late result, as before the
@@ -740,8 +782,10 @@ reload_outcome(struct actions *t, const struct audit_record *rec)
 		goto out;
 	e = t->v[i];
 	ended = e->info.status == ACTION_PENDING;
+	v = cJSON_GetObjectItemCaseSensitive(rec->data, "action_known");
 	if (strcmp(rec->event, "action.result") == 0 && !e->info.has_result &&
-	    e->info.status != ACTION_UNDELIVERED) {
+	    e->info.status != ACTION_UNDELIVERED &&
+	    (!cJSON_IsFalse(v) || unknown_result_fits(e, rec->data))) {
 		/* Accepted once: even a result whose status cannot be read. */
 		v = cJSON_GetObjectItemCaseSensitive(rec->data,
 		    "docker_status");
@@ -791,7 +835,7 @@ actions_reload(struct actions *t, const char *audit_path,
 	memset(&keys, 0, sizeof(keys));
 	keys.count = 1;
 	keys.keys[0] = *action_pub;
-	r = audit_reader_open_since(audit_path, now_ms - ACTIONS_RELOAD_MS, &rd,
+	r = audit_reader_open_since(audit_path, now_ms - t->reload_ms, &rd,
 	    msg);
 	if (r == SIGNET_ERR_NOT_FOUND)
 		return 0;
@@ -804,7 +848,7 @@ actions_reload(struct actions *t, const char *audit_path,
 		if (r <= 0)
 			goto out;
 		r = 0;
-		if (rec.ts >= now_ms - ACTIONS_RELOAD_MS &&
+		if (rec.ts >= now_ms - t->reload_ms &&
 		    strcmp(rec.event, "action.requested") == 0) {
 			r = reload_requested(t, &keys, &rec, now_ms, &added);
 		} else if ((strcmp(rec.event, "action.result") == 0 ||

@@ -38,9 +38,13 @@
 
 #define ACTIONS_MAX_DEFAULT 4096
 #define ACTIONS_KEEP_MS (3600LL * 1000) /* finished entries kept 1 h */
-/* How far back a restarted server looks for actions still open: agents
- * re-send an unacknowledged result for 10 minutes. */
-#define ACTIONS_RELOAD_MS (10LL * 60 * 1000)
+/*
+ * How far back a restarted server looks for actions still open: a
+ * restarted agent puts back its results of as long ago (the same
+ * ENVELOPE_RESULT_WINDOW_MS). A result for an older action is recorded
+ * all the same, as "action_known": false (hub_session.c).
+ */
+#define ACTIONS_RELOAD_MS ENVELOPE_RESULT_WINDOW_MS
 #define ACTIONS_ID_LEN 32 /* hex digits of an action_id */
 
 enum action_status {
@@ -201,8 +205,17 @@ size_t actions_expire_and_record(struct actions *t, struct audit_writer *w,
     int64_t now_ms);
 
 /*
+ * Narrows actions_reload's window to window_ms (0..ACTIONS_RELOAD_MS; the
+ * default is ACTIONS_RELOAD_MS): [server] action_reload_window, for tests
+ * of results that come after it. Returns 0 or SIGNET_ERR_INVALID_ARG.
+ */
+int actions_set_reload_window(struct actions *t, int64_t window_ms)
+    __attribute__((warn_unused_result));
+
+/*
  * At start: puts back the actions the audit log at audit_path shows as
- * requested in the last ACTIONS_RELOAD_MS (rotated files included), so
+ * requested in the last ACTIONS_RELOAD_MS (or the window set above;
+ * rotated files included), so
  * that a result an agent sends after a server restart is still checked
  * and recorded, and GET /api/actions/ID still answers. Each
  * action.requested's embedded envelope must verify under action_pub
@@ -211,6 +224,10 @@ size_t actions_expire_and_record(struct actions *t, struct audit_writer *w,
  * the clock skew, after which the usual expiry records action.timeout;
  * the others come back as their action.result, action.undelivered or
  * action.timeout record left them (a TIMEOUT still takes its late result).
+ * An action.result with "action_known": false (recorded while that server
+ * did not hold the action) ends it only if its embedded result answers it
+ * (host, container, action, request_sha256): a result an agent sent
+ * while the action was forgotten still completes it, never TIMEOUT.
  * *reloaded counts the PENDING ones. No log is 0; an unreadable log or
  * line is an error (the table then holds what was read before it).
  */

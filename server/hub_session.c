@@ -329,6 +329,35 @@ handle_hello(struct hub *hub, struct hub_conn *c)
 }
 
 /*
+ * Records a verified result as action.result: what the signed result says
+ * and the envelope itself. known is false for an action_id the server
+ * does not hold (see handle_result): "action_known": false then says so.
+ * Returns audit_event's code: 0 only once the record is durable.
+ */
+static int
+record_result(struct hub *hub, const struct wire_frame *f,
+    const struct envelope_result_payload *res, bool known)
+{
+	const char *st = envelope_status_name(res->status);
+	cJSON *d, *env;
+	bool ok;
+
+	d = cJSON_CreateObject();
+	ok = d != NULL && hub_put_str(d, "action_id", res->action_id) &&
+	    hub_put_str(d, "host_id", res->host_id) &&
+	    hub_put_str(d, "status", st != NULL ? st : "FAILURE") &&
+	    hub_put_num(d, "docker_status", (double)res->docker_status) &&
+	    (res->has_error ? hub_put_str(d, "error", res->error) :
+	                      cJSON_AddNullToObject(d, "error") != NULL) &&
+	    (known || cJSON_AddBoolToObject(d, "action_known", 0) != NULL) &&
+	    (env = cJSON_AddObjectToObject(d, "result")) != NULL &&
+	    hub_put_str(env, "payload", f->payload_b64) &&
+	    hub_put_str(env, "sig", f->sig_b64);
+	return audit_event(hub->ctx->audit, "action.result", SERVER_ACTOR, d,
+	    ok);
+}
+
+/*
  * An action_result frame: verify on the exact bytes, match with the action
  * sent, record, then answer whoever waits (see hub.h).
  */
@@ -344,8 +373,6 @@ handle_result(struct hub *hub, struct hub_conn *c, struct wire_frame *f)
 	size_t raw_len = 0;
 	char det[ERR_MSG_MAX];
 	const char *st;
-	cJSON *d = NULL, *env;
-	bool ok;
 	int r;
 
 	err_clear(&msg);
@@ -386,10 +413,23 @@ handle_result(struct hub *hub, struct hub_conn *c, struct wire_frame *f)
 	    actions_claim_result(hub->actions, c->id.name, &res, &info);
 	switch (v) {
 	case ACTIONS_RESULT_UNKNOWN:
-		/* Acknowledged so that it is not sent for ever. */
+		/*
+		 * Signed by this host, for an action this server does not hold
+		 * (requested before the reload window, a reload that failed,
+		 * an entry a full table forgot): the agent's word that it
+		 * acted must not be lost, so it is recorded as it is, then
+		 * acknowledged; an agent keeps it until then.
+		 */
 		metrics_inc(hub->ctx->metrics, M_ACTION_RESULTS_UNKNOWN);
+		if (record_result(hub, f, &res, false) != 0) {
+			r = hub_drop_session(hub, c, HUB_CLOSE_INTERNAL,
+			    "audit unavailable", "internal",
+			    "action.result could not be recorded");
+			goto out;
+		}
 		log_warn("agent %s sent a result for unknown action_id=%s "
-		         "(forgotten, or sent by an earlier server): ignored",
+		         "(forgotten, or sent to an earlier server): recorded "
+		         "with action_known=false",
 		    c->id.name, res.action_id);
 		r = ack_result(hub, c, res.action_id, res.request_sha256);
 		goto out;
@@ -416,18 +456,7 @@ handle_result(struct hub *hub, struct hub_conn *c, struct wire_frame *f)
 	default: break;
 	}
 	st = envelope_status_name(res.status);
-	d = cJSON_CreateObject();
-	ok = d != NULL && hub_put_str(d, "action_id", res.action_id) &&
-	    hub_put_str(d, "host_id", res.host_id) &&
-	    hub_put_str(d, "status", st != NULL ? st : "FAILURE") &&
-	    hub_put_num(d, "docker_status", (double)res.docker_status) &&
-	    (res.has_error ? hub_put_str(d, "error", res.error) :
-	                     cJSON_AddNullToObject(d, "error") != NULL) &&
-	    (env = cJSON_AddObjectToObject(d, "result")) != NULL &&
-	    hub_put_str(env, "payload", f->payload_b64) &&
-	    hub_put_str(env, "sig", f->sig_b64);
-	r = audit_event(hub->ctx->audit, "action.result", SERVER_ACTOR, d, ok);
-	d = NULL;
+	r = record_result(hub, f, &res, true);
 	if (r != 0) {
 		actions_unclaim(hub->actions, res.action_id);
 		r = hub_drop_session(hub, c, HUB_CLOSE_INTERNAL,
@@ -448,7 +477,6 @@ handle_result(struct hub *hub, struct hub_conn *c, struct wire_frame *f)
 	r = ack_result(hub, c, res.action_id, res.request_sha256);
 out:
 	free(raw);
-	cJSON_Delete(d);
 	return r;
 }
 

@@ -384,8 +384,16 @@ server_run(const char *config_path)
 	}
 	/*
 	 * Actions left open by the last run: their results may still come
-	 * (agents re-send them), and must be checked and recorded then.
+	 * (agents re-send them), and must be checked and recorded then. The
+	 * window is only ever narrowed (tests; the schema bounds it).
 	 */
+	if (actions_set_reload_window(actions,
+	        config_get_int(cfg, "server", "action_reload_window",
+	            ACTIONS_RELOAD_MS / 1000) *
+	            1000) != 0) {
+		fprintf(stderr, PROG ": action_reload_window out of range\n");
+		goto out;
+	}
 	r = actions_reload(actions, ctx.audit_path, &ctx.action_key->pub,
 	    clock_wall_ms(), &reloaded, &msg);
 	if (r != 0)

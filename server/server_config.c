@@ -22,6 +22,9 @@ const struct config_key server_config_schema[] = {
 	    XSTR(HUB_PING_SECS), HUB_PING_SECS_MIN, HUB_PING_SECS_MAX },
 	{ "server", "agent_timeout", CONFIG_INT, false, XSTR(HUB_HANGUP_SECS),
 	    HUB_HANGUP_SECS_MIN, HUB_HANGUP_SECS_MAX },
+	/* seconds back a restart puts actions back from the audit log; only
+	 * ever narrowed from the results window (tests) */
+	{ "server", "action_reload_window", CONFIG_INT, false, "600", 0, 600 },
 	/* oldest TLS version agents may use: "1.3" (default) or "1.2" */
 	{ "server", "agent_tls_min_version", CONFIG_STRING, false, "1.3", 0,
 	    0 },

@@ -527,6 +527,104 @@ test_reload(void)
 	CHECK(system(cmd) == 0);
 }
 
+/* action.result for action n as the hub writes it when it did not hold n. */
+static void
+log_unknown_result(struct audit_writer *w, const struct keys_secret *agent,
+    const struct envelope_result_payload *res)
+{
+	struct envelope env = { NULL, NULL, "" };
+	struct err_msg m;
+	cJSON *d = cJSON_CreateObject(), *e;
+
+	CHECK(envelope_result_sign(res, agent, &env) == 0);
+	cJSON_AddStringToObject(d, "action_id", res->action_id);
+	cJSON_AddStringToObject(d, "host_id", res->host_id);
+	cJSON_AddStringToObject(d, "status", "SUCCESS");
+	cJSON_AddNumberToObject(d, "docker_status", 204);
+	cJSON_AddNullToObject(d, "error");
+	cJSON_AddBoolToObject(d, "action_known", 0);
+	e = cJSON_AddObjectToObject(d, "result");
+	cJSON_AddStringToObject(e, "payload", env.payload_b64);
+	cJSON_AddStringToObject(e, "sig", env.sig_b64);
+	CHECKF(audit_append(w, "action.result", "server", d, NULL, &m) == 0,
+	    "append: %s", m.text);
+	cJSON_Delete(d);
+	envelope_free(&env);
+}
+
+/*
+ * A result recorded while the server did not hold its action ("action_known":
+ * false) ends the action a later restart puts back, when its embedded
+ * result answers it; one that does not (another request's hash, another
+ * container) leaves it PENDING.
+ */
+static void
+test_reload_unknown_result(void)
+{
+	char dir[] = "/tmp/signet-test-actions.XXXXXX", path[128], cmd[160];
+	struct keys_secret key, agent, audit_key;
+	struct envelope_action_payload p;
+	struct envelope_result_payload res;
+	struct action_info info;
+	struct audit_writer *w = NULL;
+	struct actions *t = actions_new(16, ACTIONS_KEEP_MS);
+	struct err_msg m;
+	struct timespec ts;
+	char id[33];
+	int64_t now;
+	size_t n = 99;
+	unsigned i;
+
+	CHECK(t != NULL && mkdtemp(dir) != NULL);
+	CHECK(clock_gettime(CLOCK_REALTIME, &ts) == 0);
+	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	(void)snprintf(path, sizeof(path), "%s/audit.log", dir);
+	CHECK(keys_generate(&key) == 0 && keys_generate(&agent) == 0 &&
+	    keys_generate(&audit_key) == 0);
+	CHECKF(audit_open(path, &audit_key, &w, &m) == 0, "open: %s", m.text);
+	for (i = 1; i <= 3; i++) {
+		payload(&p, i);
+		p.issued_at = now - 1000;
+		p.expires_at = now + 60000;
+		log_requested(w, &key, &p);
+	}
+	late_result(1, now, &res);
+	log_unknown_result(w, &agent, &res);
+	late_result(2, now, &res);
+	res.request_sha256[0] = res.request_sha256[0] == '0' ? '1' : '0';
+	log_unknown_result(w, &agent, &res);
+	late_result(3, now, &res);
+	res.container_id[0] = res.container_id[0] == '0' ? '1' : '0';
+	log_unknown_result(w, &agent, &res);
+	audit_close(w);
+	CHECKF(actions_reload(t, path, &key.pub, now, &n, &m) == 0,
+	    "reload: %s", m.text);
+	CHECK(n == 2 && actions_count(t) == 3);
+	CHECKF(actions_get(t, id_of(1, id), &info) == 0 &&
+	        info.status == ACTION_SUCCESS && info.has_result,
+	    "a recorded unknown result did not complete its action: %s",
+	    action_status_name(info.status));
+	CHECK(actions_get(t, id_of(2, id), &info) == 0 &&
+	    info.status == ACTION_PENDING && !info.has_result);
+	CHECK(actions_get(t, id_of(3, id), &info) == 0 &&
+	    info.status == ACTION_PENDING && !info.has_result);
+	/* A minute later, with the window narrowed to a second: none. */
+	actions_free(t);
+	t = actions_new(16, ACTIONS_KEEP_MS);
+	CHECK(t != NULL && actions_set_reload_window(t, 1000) == 0);
+	CHECK(actions_set_reload_window(t, ACTIONS_RELOAD_MS + 1) ==
+	        SIGNET_ERR_INVALID_ARG &&
+	    actions_set_reload_window(t, -1) == SIGNET_ERR_INVALID_ARG);
+	CHECK(actions_reload(t, path, &key.pub, now + 60000, &n, &m) == 0 &&
+	    n == 0 && actions_count(t) == 0);
+	actions_free(t);
+	keys_secret_wipe(&key);
+	keys_secret_wipe(&agent);
+	keys_secret_wipe(&audit_key);
+	(void)snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	CHECK(system(cmd) == 0);
+}
+
 int
 main(void)
 {
@@ -535,5 +633,6 @@ main(void)
 	test_states();
 	test_bounds();
 	test_reload();
+	test_reload_unknown_result();
 	return test_finish("test_actions");
 }

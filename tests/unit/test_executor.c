@@ -736,12 +736,77 @@ test_outbox(struct world *w)
 	CHECK(executor_outbox_take(w->ex, 2, &frame, &len, &seq) == 1);
 	CHECK(seq == second);
 	free(frame);
-	/* Ten minutes on, nothing is kept. */
+	/*
+	 * Ten minutes on (the server away all that time), every
+	 * unacknowledged result is still kept and sent; only the
+	 * acknowledged one is forgotten.
+	 */
 	w->fake.now += EXECUTOR_OUTBOX_KEEP_MS + 60000;
-	CHECK(executor_outbox_take(w->ex, 3, &frame, &len, &seq) == 0);
+	n = 0;
+	while (executor_outbox_take(w->ex, 3, &frame, &len, &seq) == 1) {
+		free(frame);
+		n++;
+	}
 	executor_get_stats(w->ex, &st);
-	CHECK(st.outbox == 0);
+	CHECKF(n == st.undelivered && st.outbox == st.undelivered &&
+	        st.undelivered > 0,
+	    "after ten minutes: %zu results sent again, %zu kept, %zu "
+	    "unacknowledged (none may be dropped)",
+	    n, st.outbox, st.undelivered);
 	w->fake.now -= EXECUTOR_OUTBOX_KEEP_MS + 60000;
+}
+
+/* The records of event in the world's log. */
+static size_t
+count_events(struct world *w, const char *event)
+{
+	char line[8192], pat[96];
+	size_t k = 0;
+	FILE *f = fopen(w->log, "r");
+
+	(void)snprintf(pat, sizeof(pat), "\"event\":\"%s\"", event);
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strstr(line, pat) != NULL)
+			k++;
+	(void)fclose(f);
+	return k;
+}
+
+/*
+ * A full outbox of unacknowledged results: a new result pushes the oldest
+ * out, and that is audited (action.result_undelivered), never silent.
+ */
+static void
+test_outbox_full(struct world *w)
+{
+	struct executor_stats st, st0;
+	struct executor_outcome out;
+	struct envelope_action_payload a;
+	size_t before = count_events(w, "action.result_undelivered"), need;
+	unsigned i;
+	char *f;
+
+	executor_get_stats(w->ex, &st0);
+	CHECK(st0.outbox == st0.undelivered && st0.outbox > 0);
+	need = EXECUTOR_OUTBOX_MAX - st0.outbox + 1;
+	/* Another host's actions: REJECTED, each with a signed result. */
+	for (i = 0; i < need; i++) {
+		base_action(&a, 60000 + i);
+		memcpy(a.host_id, "db-09", 6);
+		f = signed_frame(w, &a);
+		CHECK(executor_handle_frame(w->ex, f, strlen(f), &out) == 0);
+		CHECK(out.has_result);
+		free(f);
+	}
+	executor_get_stats(w->ex, &st);
+	CHECKF(st.outbox == EXECUTOR_OUTBOX_MAX &&
+	        st.results_undelivered == st0.results_undelivered + 1,
+	    "outbox %zu, forgotten unacknowledged %llu", st.outbox,
+	    (unsigned long long)st.results_undelivered);
+	CHECKF(count_events(w, "action.result_undelivered") == before + 1,
+	    "a result forgotten unacknowledged was not audited");
 }
 
 int
@@ -755,6 +820,7 @@ main(void)
 		test_audit_unavailable(&w);
 		test_restart(&w);
 		test_outbox(&w);
+		test_outbox_full(&w);
 		verify_log(&w, 5, 10);
 	}
 	teardown(&w);

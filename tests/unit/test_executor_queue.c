@@ -84,6 +84,95 @@ test_worker(struct world *w)
 	CHECK(st.refused_frames == EXECUTOR_REFUSED_BURST + 5);
 }
 
+/*
+ * A frame once answered REJECTED "agent stopping" or "agent busy" never
+ * runs later: the identical frame sent again is a replay, answered with
+ * the first result again, and dockerd is not called.
+ */
+static void
+test_answered_never_runs(struct world *w)
+{
+	struct executor_stats st, st0;
+	struct envelope_action_payload a;
+	unsigned acts, i;
+	char *stopped = NULL, *busy = NULL, *f;
+	bool delivered = false;
+
+	executor_free(w->ex);
+	w->ex = NULL;
+	CHECK(open_executor_with(w, 1, NULL) == 0);
+	if (w->ex == NULL)
+		return;
+	acts = w->fake.acts;
+	/* Not started: "agent stopping". */
+	base_action(&a, 4000);
+	stopped = signed_frame(w, &a);
+	CHECK(executor_submit(w->ex, stopped, strlen(stopped), NULL) == 0);
+	CHECK(executor_start(w->ex) == 0);
+	/*
+	 * One action holds C_WEB (dockerd is slow); EXECUTOR_QUEUE_MAX more
+	 * on it fill the queue.
+	 */
+	w->fake.delay_us = 1000000;
+	base_action(&a, 4100);
+	a.action = ENVELOPE_ACTION_STOP;
+	f = signed_frame(w, &a);
+	CHECK(executor_submit(w->ex, f, strlen(f), NULL) == 0);
+	free(f);
+	for (i = 0; i < 500 &&
+	     __atomic_load_n(&w->fake.acts, __ATOMIC_SEQ_CST) == acts;
+	     i++)
+		(void)usleep(2000);
+	for (i = 1; i <= EXECUTOR_QUEUE_MAX; i++) {
+		base_action(&a, 4100 + i);
+		a.action = ENVELOPE_ACTION_STOP;
+		f = signed_frame(w, &a);
+		CHECK(executor_submit(w->ex, f, strlen(f), NULL) == 0);
+		free(f);
+	}
+	executor_get_stats(w->ex, &st0);
+	base_action(&a, 4001);
+	busy = signed_frame(w, &a);
+	CHECK(executor_submit(w->ex, busy, strlen(busy), NULL) == 0);
+	executor_get_stats(w->ex, &st);
+	CHECKF(st.busy == st0.busy + 1, "busy %llu, wanted %llu",
+	    (unsigned long long)st.busy, (unsigned long long)st0.busy + 1);
+	w->fake.delay_us = 0;
+	for (i = 0; i < 1000; i++) {
+		executor_get_stats(w->ex, &st);
+		if (st.succeeded >= EXECUTOR_QUEUE_MAX + 1)
+			break;
+		(void)usleep(10000);
+	}
+	CHECK(st.succeeded >= EXECUTOR_QUEUE_MAX + 1);
+	/* Both sent again once the agent can take them: neither runs. */
+	executor_get_stats(w->ex, &st0);
+	CHECK(executor_submit(w->ex, stopped, strlen(stopped), NULL) == 0);
+	CHECK(executor_submit(w->ex, busy, strlen(busy), NULL) == 0);
+	for (i = 0; i < 1000; i++) {
+		executor_get_stats(w->ex, &st);
+		if (st.succeeded + st.rejected ==
+		    st0.succeeded + st0.rejected + 2)
+			break;
+		(void)usleep(10000);
+	}
+	executor_stop(w->ex);
+	executor_get_stats(w->ex, &st);
+	CHECKF(w->fake.acts - acts == EXECUTOR_QUEUE_MAX + 1,
+	    "a frame answered REJECTED ran later: dockerd called %u times, "
+	    "wanted %d",
+	    w->fake.acts - acts, EXECUTOR_QUEUE_MAX + 1);
+	CHECK(st.succeeded == EXECUTOR_QUEUE_MAX + 1);
+	/* The first answer went again, not a new one. */
+	base_action(&a, 4001);
+	f = NULL;
+	CHECK(executor_outbox_find(w->ex, a.action_id, &f, &delivered) == 1);
+	CHECK(f != NULL && strstr(f, "action_result") != NULL);
+	free(f);
+	free(stopped);
+	free(busy);
+}
+
 static void
 submit_parsed(struct world *w, const char *f)
 {
@@ -174,6 +263,7 @@ main(void)
 	if (w.ex != NULL) {
 		test_worker(&w);
 		test_workers_order(&w);
+		test_answered_never_runs(&w);
 		verify_log(&w, 9, 9);
 	}
 	teardown(&w);

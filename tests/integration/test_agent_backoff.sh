@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
+# needs: dockerd
+# The agent's redial backoff resets on proof that the server works, not on
+# a connection merely opened (issue 12, item 12). The real signet-agent
+# against tests/tools/fake_server: a server that closes right after each
+# hello (crash-looping, or refusing agents for want of disk) sees the
+# agent's planned redial delay grow with each attempt; once the server
+# acknowledges a result (it made a record durable), the agent says the
+# server works and the next close redials after the first step again.
+# Checked on the agent's own log (attempt and redial_ms it chose, and the
+# order of the lines), never on a clock.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/relay.sh"
+need_docker
+OUT="$T_DIR/fake.out"
+. "$(dirname "$0")/fake.sh"
+ALOG="$T_DIR/agent-web-01.log"
+
+make_pki || { not_ok "pki setup"; finish; exit 1; }
+AGENT_PORT=$(free_port)
+echo '{ "host_id": "web-01", "rules": [ { "match": { "name": "none-*" }, "actions": ["START"] } ] }' >"$T_DIR/policy.json"
+chmod 0644 "$T_DIR/policy.json"
+write_agent_conf web-01 "$T_DIR/policy.json"
+start_fake || { finish; exit 1; }
+start_agent web-01
+check "the agent says hello" wait_hello 1 20
+
+# closes: the "channel closed" lines of the agent so far.
+closes() { grep -c "channel closed: " "$ALOG"; }
+# close_after_hello N: closes the connection of the Nth hello, and waits
+# until the agent has logged that close and said hello again.
+close_after_hello() {
+	local c0
+	c0=$(closes)
+	send close
+	wait_for 20 sh -c "[ \$(grep -c 'channel closed: ' '$ALOG') -gt $c0 ]" &&
+		wait_hello "$(($1 + 1))" 30
+}
+# redial N: the redial_ms of the agent's Nth close; attempt N: its attempt.
+redial() { grep "channel closed: " "$ALOG" | sed -n "$1p" | sed -n 's/.* redial_ms=\([0-9]*\).*/\1/p'; }
+attempt() { grep "channel closed: " "$ALOG" | sed -n "$1p" | sed -n 's/.* attempt=\([0-9]*\).*/\1/p'; }
+
+# A server that closes right after every hello: no proof, the backoff grows.
+for n in 1 2 3; do
+	check "close $n right after hello $n; the agent comes back" close_after_hello "$n"
+done
+r1=$(redial 1); r2=$(redial 2); r3=$(redial 3)
+check "the planned redial grows: ${r1:-?} < ${r2:-?} < ${r3:-?} ms" \
+	test -n "$r1" -a -n "$r2" -a -n "$r3" -a "${r1:-0}" -lt "${r2:-0}" -a "${r2:-0}" -lt "${r3:-0}"
+check "attempts counted 1, 2, 3" test "$(attempt 1)$(attempt 2)$(attempt 3)" = 123
+check "no proof was claimed" test "$(grep -c "the server works" "$ALOG")" -eq 0
+
+# A server that works: it sends an action (the first proof) and
+# acknowledges its result (an expired action's REJECTED, made without
+# dockerd).
+send_action "$(printf 'ab%.0s' $(seq 1 32))" RESTART --expired
+id=$(last_id)
+acked() { grep -q "^sent ack action_id=$id" "$OUT"; }
+check "the agent's result is acknowledged" wait_for 20 acked
+proof() { grep -Eq "channel: the server works \((action|result_ack)\); redial backoff reset after 3 attempt\(s\)" "$ALOG"; }
+check "the agent takes it as proof, once" wait_for 10 proof
+check "...logged once per connection" test "$(grep -c "the server works" "$ALOG")" -eq 1
+check "close 4 after the proof; the agent comes back" close_after_hello 4
+r4=$(redial 4)
+check "the planned redial is the first step again (${r4:-?} ms <= 1000)" \
+	test -n "$r4" -a "${r4:-99999}" -le 1000
+check "attempt counted from 1 again" test "$(attempt 4)" = 1
+proof_line=$(grep -n "the server works" "$ALOG" | head -n 1 | cut -d: -f1)
+close4_line=$(grep -n "channel closed: " "$ALOG" | sed -n 4p | cut -d: -f1)
+close3_line=$(grep -n "channel closed: " "$ALOG" | sed -n 3p | cut -d: -f1)
+check "in order: close 3, the proof, close 4" \
+	test "${close3_line:-0}" -lt "${proof_line:-0}" -a "${proof_line:-0}" -lt "${close4_line:-0}"
+[ "$T_FAIL" -eq 0 ] || { echo "# agent log:"; grep "channel" "$ALOG" | tail -n 15; echo "# fake:"; tail -n 8 "$OUT"; }
+finish
