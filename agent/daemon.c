@@ -28,6 +28,7 @@
 #include "clock.h"
 #include "config.h"
 #include "docker.h"
+#include "harden.h"
 #include "executor.h"
 #include "identity.h"
 #include "keys.h"
@@ -90,8 +91,8 @@ audit_started(struct daemon *d)
 	        NULL ||
 	    cJSON_AddStringToObject(o, "docker_version", version) == NULL ||
 	    cJSON_AddStringToObject(o, "server", d->server) == NULL ||
-	    cJSON_AddStringToObject(o, "result_key_id", d->result_key.pub.id) ==
-	        NULL ||
+	    cJSON_AddStringToObject(o, "result_key_id",
+	        d->result_key->pub.id) == NULL ||
 	    !cJSON_AddItemToObject(o, "action_key_ids", ids))
 		goto oom;
 	ids = NULL;
@@ -288,8 +289,13 @@ daemon_load(struct daemon *d, const char *config_path)
 		log_error("agent certificate refused: %s", m.text);
 		return 1;
 	}
+	d->result_key = sodium_malloc(sizeof(*d->result_key));
+	if (d->result_key == NULL) {
+		log_error("out of memory");
+		return 1;
+	}
 	if (keys_load_secret(config_get(d->cfg, "keys", "result"),
-	        &d->result_key, &m) != 0) {
+	        d->result_key, &m) != 0) {
 		log_error("result key refused: %s", m.text);
 		return 1;
 	}
@@ -311,7 +317,7 @@ daemon_load(struct daemon *d, const char *config_path)
 		log_error("channel: %s", m.text);
 		return 1;
 	}
-	if (audit_open(config_get(d->cfg, "audit", "path"), &d->result_key,
+	if (audit_open(config_get(d->cfg, "audit", "path"), d->result_key,
 	        &d->audit, &m) != 0) {
 		log_error("audit log refused: %s", m.text);
 		return 1;
@@ -369,9 +375,25 @@ daemon_run(const char *config_path)
 	pthread_condattr_t ca;
 	sigset_t block, old;
 	bool mu_ok = false, cv_ok = false, masked = false, started = false;
+	bool locked = false;
+	char hardened[160];
 	int rc = 1, sig;
 
 	err_clear(&m);
+	/*
+	 * First: no key may reach a core dump, and OpenSSL must have its
+	 * secure heap before it loads the TLS key.
+	 */
+	if (harden_process(HARDEN_HEAP_DAEMON, &locked, &m) != 0) {
+		fprintf(stderr, "signet-agent: refusing to start: %s\n",
+		    m.text);
+		return 1;
+	}
+	if (!locked)
+		fprintf(stderr,
+		    "signet-agent: OpenSSL's secure heap is not "
+		    "locked in RAM (memlock limit too low); it is "
+		    "still kept out of core dumps\n");
 	if (sodium_init() < 0) {
 		fprintf(stderr, "signet-agent: libsodium cannot start\n");
 		return 1;
@@ -420,8 +442,10 @@ daemon_run(const char *config_path)
 		goto out;
 	log_info("agent started: host_id=%s version=%s server=%s "
 	         "result_key_id=%s action_keys=%zu policy_rules=%zu",
-	    d->host_id, SIGNET_VERSION, d->server, d->result_key.pub.id,
+	    d->host_id, SIGNET_VERSION, d->server, d->result_key->pub.id,
 	    d->action_keys.count, policy_store_rule_count(d->policy));
+	harden_describe(hardened, sizeof(hardened));
+	log_info("%s", hardened);
 
 	/* Threads start with the signals blocked: only this one takes them. */
 	if (sigemptyset(&block) != 0 || sigaddset(&block, SIGTERM) != 0 ||
@@ -493,7 +517,7 @@ out:
 		audit_close(d->audit);
 		daemon_policy_for_hup = NULL;
 		policy_store_free(d->policy);
-		keys_secret_wipe(&d->result_key);
+		sodium_free(d->result_key); /* wipes it */
 		config_free(d->cfg);
 		if (cv_ok)
 			(void)pthread_cond_destroy(&d->cv);

@@ -45,7 +45,7 @@ on_established(void *arg)
 	d->epoch++;
 	(void)pthread_mutex_unlock(&d->mu);
 	r = wire_build_hello(d->host_id, SIGNET_VERSION, version,
-	    d->result_key.pub.id, &text, &len);
+	    d->result_key->pub.id, &text, &len);
 	if (r == 0)
 		r = channel_frame_take(text, len, &f);
 	if (r == 0)
@@ -56,7 +56,7 @@ on_established(void *arg)
 		return;
 	}
 	log_info("hello sent: host_id=%s docker_version=%s result_key_id=%s",
-	    d->host_id, version, d->result_key.pub.id);
+	    d->host_id, version, d->result_key->pub.id);
 	/* A snapshot follows the hello, at once if none is on its way. */
 	daemon_snapshot_request(d, DAEMON_WANT_CONNECT, false);
 }
@@ -251,7 +251,7 @@ daemon_exec_open(struct daemon *d)
 	memset(&ec, 0, sizeof(ec));
 	ec.host_id = d->host_id;
 	ec.action_keys = &d->action_keys;
-	ec.result_key = &d->result_key;
+	ec.result_key = d->result_key;
 	ec.policy = d->policy;
 	ec.audit = d->audit;
 	ec.audit_path = config_get(d->cfg, "audit", "path");

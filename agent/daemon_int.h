@@ -46,7 +46,7 @@ struct daemon {
 	struct config *cfg;
 	const char *server;
 	char host_id[IDENTITY_NAME_MAX + 1];
-	struct keys_secret result_key;
+	struct keys_secret *result_key; /* sodium_malloc'd */
 	struct keys_pubset action_keys;
 	struct policy_store *policy;
 	struct audit_writer *audit;

@@ -379,7 +379,12 @@ executor_open(const struct executor_config *cfg, struct executor **out,
 		return err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
 	memcpy(ex->host_id, cfg->host_id, strlen(cfg->host_id) + 1);
 	ex->action_keys = *cfg->action_keys;
-	ex->result_key = *cfg->result_key;
+	ex->result_key = sodium_malloc(sizeof(*ex->result_key));
+	if (ex->result_key == NULL) {
+		free(ex);
+		return err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+	}
+	*ex->result_key = *cfg->result_key;
 	ex->policy = cfg->policy;
 	ex->audit = cfg->audit;
 	ex->stop_timeout = cfg->stop_timeout;
@@ -432,7 +437,7 @@ executor_free(struct executor *ex)
 		free(ex->outbox);
 	}
 	replay_free(ex->seen);
-	keys_secret_wipe(&ex->result_key);
+	sodium_free(ex->result_key); /* wipes it; NULL allowed */
 	if (ex->cv_ok)
 		(void)pthread_cond_destroy(&ex->cv);
 	if (ex->mu_ok)

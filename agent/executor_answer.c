@@ -171,7 +171,7 @@ sign_result(struct executor *ex, const struct executor_act *act,
 	res.finished_at = finished_at < act->started_at ? act->started_at :
 	                                                  finished_at;
 	memcpy(res.request_sha256, act->sha, sizeof(res.request_sha256));
-	r = envelope_result_sign(&res, &ex->result_key, env);
+	r = envelope_result_sign(&res, ex->result_key, env);
 	if (r == 0)
 		r = wire_build_result(env->payload_b64, env->sig_b64, frame,
 		    flen);

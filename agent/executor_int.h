@@ -69,7 +69,7 @@ struct executor_worker {
 struct executor {
 	char host_id[64];
 	struct keys_pubset action_keys;
-	struct keys_secret result_key;
+	struct keys_secret *result_key; /* sodium_malloc'd copy */
 	struct policy_store *policy;
 	struct audit_writer *audit;
 	int stop_timeout;

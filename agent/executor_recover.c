@@ -44,7 +44,7 @@ reload_result(struct executor *ex, const struct audit_record *rec)
 	if (!cJSON_IsString(p) || !cJSON_IsString(s))
 		return;
 	err_clear(&m);
-	if (envelope_result_verify(&ex->result_key.pub, p->valuestring,
+	if (envelope_result_verify(&ex->result_key->pub, p->valuestring,
 	        s->valuestring, &res, &raw, &raw_len, &m) != 0) {
 		log_warn("audit record %llu: its result does not verify under "
 		         "this agent's result key (%s); not re-sent",

@@ -70,7 +70,8 @@ add_head(cJSON *o, const char *name, const struct audit_head *h)
 /*
  * The report as one JSON object on stdout: {"ok":true, "records",
  * "files":[{"file","records","first_seq","last_seq","linked"}], "head",
- * "continues", "actions":{"verified","unchecked"}, "results":{...},
+ * "continues", "actions":{"verified","unchecked"},
+ * "results":{"verified","unchecked","tied","untied"},
  * "torn_tails", "rotations"} or {"ok":false, "error", "bad_line",
  * "records_verified"}. Returns the exit code of the verification, or
  * CMD_FAIL when the report cannot be written.
@@ -130,6 +131,8 @@ report_json(const char **files, size_t nfiles,
 	o = cJSON_AddObjectToObject(doc, "results");
 	if (o == NULL || !add_num(o, "verified", rep->results_checked) ||
 	    !add_num(o, "unchecked", rep->results_unchecked) ||
+	    !add_num(o, "tied", rep->results_tied) ||
+	    !add_num(o, "untied", rep->results_untied) ||
 	    !add_num(doc, "torn_tails", rep->torn_tails) ||
 	    !add_num(doc, "rotations", rep->rotations))
 		goto out;
@@ -279,6 +282,15 @@ cmd_audit_verify(struct cmd_ctx *ctx, int argc, char **argv)
 	printf("results: %" PRIu64 " verified, %" PRIu64 " not checked%s\n",
 	    rep.results_checked, rep.results_unchecked,
 	    rep.results_unchecked > 0 ? " (give --agent-keys)" : "");
+	/* A result not tied to its action is said, never passed silently. */
+	if (rep.results_checked > 0)
+		printf("results tied to their action.requested: %" PRIu64
+		       ", not tied: %" PRIu64 "%s\n",
+		    rep.results_tied, rep.results_untied,
+		    rep.results_untied > 0 ?
+		        " (their action is in an earlier file not given, or "
+		        "the server did not know it: \"action_known\": false)" :
+		        "");
 	if (rep.torn_tails > 0)
 		printf("torn writes recorded: %" PRIu64 " (see the "
 		       "audit.torn_tail records)\n",

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "cmd.h"
 #include "keys.h"
 #include "text.h"
@@ -25,10 +27,9 @@ cmd_keygen(struct cmd_ctx *ctx, int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
 	};
-	struct keys_secret key;
+	struct keys_secret *key = NULL; /* sodium_malloc'd, wiped at free */
 	struct err_msg msg;
 	char esc[160];
-	bool have_key = false;
 	int opt, r, rc = CMD_USAGE;
 
 	err_clear(&msg);
@@ -54,22 +55,26 @@ cmd_keygen(struct cmd_ctx *ctx, int argc, char **argv)
 		    text_escape_str(argv[optind], esc, sizeof(esc)));
 		goto out;
 	}
-	r = keys_generate(&key);
+	key = sodium_malloc(sizeof(*key));
+	if (key == NULL) {
+		fprintf(stderr, "signetctl keygen: out of memory\n");
+		rc = CMD_FAIL;
+		goto out;
+	}
+	r = keys_generate(key);
 	if (r != 0) {
 		fprintf(stderr, "signetctl keygen: %s\n", err_str(r));
 		goto out;
 	}
-	have_key = true;
-	r = keys_write_pair(".", argv[optind], &key, &msg);
+	r = keys_write_pair(".", argv[optind], key, &msg);
 	if (r != 0) {
 		fprintf(stderr, "signetctl keygen: %s\n", msg.text);
 		goto out;
 	}
 	printf("wrote %s.key (secret, mode 0600) and %s.pub, key id %s\n",
-	    argv[optind], argv[optind], key.pub.id);
+	    argv[optind], argv[optind], key->pub.id);
 	rc = fflush(stdout) == 0 ? CMD_OK : CMD_FAIL;
 out:
-	if (have_key)
-		keys_secret_wipe(&key);
+	sodium_free(key);
 	return rc;
 }

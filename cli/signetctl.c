@@ -14,6 +14,7 @@
 
 #include "cmd.h"
 #include "context.h"
+#include "harden.h"
 #include "log.h"
 #include "text.h"
 
@@ -208,11 +209,18 @@ int
 main(int argc, char **argv)
 {
 	struct cmd_ctx ctx;
+	struct err_msg msg;
 	char esc[160], **sub = NULL;
 	int k, w1, w2, i, n, rc = CMD_USAGE;
 
 	memset(&ctx, 0, sizeof(ctx));
 	log_init("signetctl", LOG_LVL_WARN);
+	/* It may hold an operator's TLS key or a new secret key. */
+	if (harden_process(HARDEN_HEAP_CLI, NULL, &msg) != 0) {
+		fprintf(stderr, "signetctl: %s\n", msg.text);
+		rc = CMD_FAIL;
+		goto out;
+	}
 	if (sodium_init() < 0) {
 		fprintf(stderr, "signetctl: cannot initialise libsodium\n");
 		goto out;

@@ -303,6 +303,12 @@ struct audit_verify_report {
 	struct audit_head head;
 	uint64_t actions_checked, actions_unchecked;
 	uint64_t results_checked, results_unchecked;
+	/*
+	 * Of the checked action.result records: tied to their
+	 * action.requested in the files given, or not (their action is in an
+	 * earlier file not given, or the server recorded it as unknown).
+	 */
+	uint64_t results_tied, results_untied;
 	uint64_t torn_tails; /* audit.torn_tail records */
 	uint64_t rotations;  /* audit.rotated records */
 	uint64_t bad_line;   /* 1-based; 0 when all good */

@@ -5,9 +5,11 @@
  * writer's audit key; embedded action and result envelopes verify under
  * the server's action key and each agent's result key. A rotated log is
  * verified as its files in order, each file's audit.rotated opening
- * record checked against the end of the file before it.
+ * record checked against the end of the file before it. Each
+ * action.result is tied to its action.requested (common/audit_tie.h).
  */
 #include "audit.h"
+#include "audit_tie.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -50,19 +52,26 @@ audit_head_parse(const char *s, struct audit_head *head)
 	return 0;
 }
 
-/* Checks data.action, if present, under the pinned action keys. */
+/*
+ * Checks data.action, if present, under the pinned action keys. *raw
+ * receives its exact payload bytes (free()) and act the parsed payload,
+ * verified or (without action keys) as recorded; *raw stays NULL when the
+ * record embeds no action.
+ */
 static int
 check_embedded_action(const cJSON *data, const struct audit_verify_opts *o,
-    struct audit_verify_report *rep, struct err_msg *msg)
+    struct audit_verify_report *rep, struct envelope_action_payload *act,
+    uint8_t **raw, size_t *raw_len, struct err_msg *msg)
 {
 	static const char *const members[] = { "payload", "sig", "key_id",
 		NULL };
 	const cJSON *env = cJSON_GetObjectItemCaseSensitive(data, "action");
 	const char *payload = NULL, *sig = NULL, *key_id = NULL;
-	struct envelope_action_payload act;
 	struct err_msg sub;
 	int r;
 
+	*raw = NULL;
+	*raw_len = 0;
 	if (env == NULL)
 		return 0;
 	if (!cJSON_IsObject(env))
@@ -81,11 +90,26 @@ check_embedded_action(const cJSON *data, const struct audit_verify_opts *o,
 	if (r != 0)
 		return r;
 	if (o->action_keys == NULL) {
+		/* Unchecked, but still the bytes a result must answer. */
+		r = text_b64_decode(payload,
+		    strnlen(payload, 2 * ENVELOPE_PAYLOAD_MAX),
+		    ENVELOPE_PAYLOAD_MAX, raw, raw_len);
+		if (r == SIGNET_ERR_ALLOC)
+			return err_set(msg, r, "out of memory");
+		if (r != 0)
+			return err_set(msg, SIGNET_ERR_FORMAT,
+			    "embedded action: payload is not base64");
+		r = envelope_action_decode(*raw, *raw_len, act, &sub);
+		if (r != 0) {
+			free(*raw);
+			*raw = NULL;
+			return err_set(msg, r, "embedded action: %s", sub.text);
+		}
 		rep->actions_unchecked++;
 		return 0;
 	}
-	r = envelope_action_verify(o->action_keys, key_id, payload, sig, &act,
-	    NULL, NULL, &sub);
+	r = envelope_action_verify(o->action_keys, key_id, payload, sig, act,
+	    raw, raw_len, &sub);
 	if (r != 0)
 		return err_set(msg, r, "embedded action: %s", sub.text);
 	rep->actions_checked++;
@@ -132,19 +156,24 @@ out:
 	return r;
 }
 
+/*
+ * Checks data.result, if present, under DIR/HOST-ID.pub; *verified says
+ * whether res holds a result that verified.
+ */
 static int
 check_embedded_result(const cJSON *data, const struct audit_verify_opts *o,
-    struct audit_verify_report *rep, struct err_msg *msg)
+    struct audit_verify_report *rep, struct envelope_result_payload *res,
+    bool *verified, struct err_msg *msg)
 {
 	static const char *const members[] = { "payload", "sig", NULL };
 	const cJSON *env = cJSON_GetObjectItemCaseSensitive(data, "result");
 	const char *payload = NULL, *sig = NULL;
-	struct envelope_result_payload res;
 	struct keys_public pub;
 	char host[64], path[PATH_MAX];
 	struct err_msg sub;
 	int n, r;
 
+	*verified = false;
 	if (env == NULL)
 		return 0;
 	if (!cJSON_IsObject(env))
@@ -173,12 +202,39 @@ check_embedded_result(const cJSON *data, const struct audit_verify_opts *o,
 	if (r != 0)
 		return err_set(msg, r, "embedded result from host %s: %s", host,
 		    sub.text);
-	r = envelope_result_verify(&pub, payload, sig, &res, NULL, NULL, &sub);
+	r = envelope_result_verify(&pub, payload, sig, res, NULL, NULL, &sub);
 	if (r != 0)
 		return err_set(msg, r, "embedded result from host %s: %s", host,
 		    sub.text);
 	rep->results_checked++;
+	*verified = true;
 	return 0;
+}
+
+/*
+ * Ties an action.requested or a verified action.result into tie. A result
+ * may precede the files when they continue an earlier, unchecked file.
+ */
+static int
+check_tie(const struct audit_record *rec,
+    const struct envelope_action_payload *act, const uint8_t *raw,
+    size_t raw_len, const struct envelope_result_payload *res,
+    bool res_verified, struct audit_tie *tie, struct audit_verify_report *rep,
+    struct err_msg *msg)
+{
+	int r;
+
+	if (strcmp(rec->event, "action.requested") == 0 && raw != NULL)
+		return audit_tie_request(tie, rec->seq, act, raw, raw_len, msg);
+	if (strcmp(rec->event, "action.result") != 0 || !res_verified)
+		return 0;
+	r = audit_tie_result(tie, rec->seq, rec->data, res, rep->continues,
+	    msg);
+	if (r == AUDIT_TIE_TIED)
+		rep->results_tied++;
+	else if (r == AUDIT_TIE_UNTIED)
+		rep->results_untied++;
+	return r > 0 ? 0 : r;
 }
 
 /* Checks one line; prev_hash is updated to this line's hash on success. */
@@ -186,11 +242,16 @@ static int
 check_line(const char *line, size_t len, uint64_t expect_seq,
     char prev_hash[static AUDIT_HASH_HEX + 1],
     const struct audit_verify_opts *o, struct audit_verify_report *rep,
-    bool *expect_seen, struct err_msg *msg)
+    struct audit_tie *tie, bool *expect_seen, struct err_msg *msg)
 {
+	struct envelope_action_payload act;
+	struct envelope_result_payload res;
 	struct audit_record rec;
 	struct err_msg sub;
 	char hash[AUDIT_HASH_HEX + 1];
+	uint8_t *raw = NULL;
+	size_t raw_len = 0;
+	bool res_ok = false;
 	int r;
 
 	r = audit_parse_line(line, len, &rec, &sub);
@@ -217,10 +278,13 @@ check_line(const char *line, size_t len, uint64_t expect_seq,
 		    o->audit_key->id);
 		goto out;
 	}
-	r = check_embedded_action(rec.data, o, rep, msg);
+	r = check_embedded_action(rec.data, o, rep, &act, &raw, &raw_len, msg);
 	if (r != 0)
 		goto out;
-	r = check_embedded_result(rec.data, o, rep, msg);
+	r = check_embedded_result(rec.data, o, rep, &res, &res_ok, msg);
+	if (r != 0)
+		goto out;
+	r = check_tie(&rec, &act, raw, raw_len, &res, res_ok, tie, rep, msg);
 	if (r != 0)
 		goto out;
 	if (strcmp(rec.event, AUDIT_EVENT_TORN) == 0)
@@ -250,6 +314,7 @@ check_line(const char *line, size_t len, uint64_t expect_seq,
 	memcpy(prev_hash, hash, sizeof(hash));
 	r = 0;
 out:
+	free(raw);
 	audit_record_free(&rec);
 	return r;
 }
@@ -269,6 +334,7 @@ struct chain_state {
 	char prev[AUDIT_HASH_HEX + 1];
 	const char *file; /* the file that holds the head */
 	bool expect_seen;
+	struct audit_tie *tie; /* the actions seen, for their results */
 };
 
 /*
@@ -427,7 +493,7 @@ verify_one(const char *const *paths, size_t n, size_t k,
 		}
 		if (r == 0)
 			r = check_line(line, len, st->next_seq, st->prev, opts,
-			    rep, &st->expect_seen, &sub);
+			    rep, st->tie, &st->expect_seen, &sub);
 		if (r != 0) {
 			rep->bad_line = lineno;
 			r = err_set(msg, r, "%s:%" PRIu64 ": %s", path, lineno,
@@ -476,17 +542,21 @@ audit_verify_files(const char *const *paths, size_t n,
 	if (paths == NULL || n == 0)
 		return err_set(msg, SIGNET_ERR_INVALID_ARG,
 		    "no file to verify");
+	if (audit_tie_new(&st.tie) != 0)
+		return err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
 	for (k = 0; k < n; k++) {
 		rep->bad_file = k;
 		r = verify_one(paths, n, k, opts, &st,
 		    info != NULL ? &info[k] : &one, rep, msg);
 		if (r != 0)
-			return r;
-		if (k + 1 < n && !st.any)
-			return err_set(msg, SIGNET_ERR_CHAIN,
+			goto out;
+		if (k + 1 < n && !st.any) {
+			r = err_set(msg, SIGNET_ERR_CHAIN,
 			    "%s: empty: no "
 			    "later file can continue it",
 			    paths[k]);
+			goto out;
+		}
 	}
 	rep->bad_file = 0;
 	if (st.any) {
@@ -494,22 +564,27 @@ audit_verify_files(const char *const *paths, size_t n,
 		rep->head.seq = st.next_seq - 1;
 		memcpy(rep->head.hash, st.prev, sizeof(st.prev));
 	}
+	r = 0;
 	if (opts->has_expect_head && !st.expect_seen) {
 		if (rep->head.empty || rep->head.seq < opts->expect_head.seq)
-			return err_set(msg, SIGNET_ERR_CHAIN,
+			r = err_set(msg, SIGNET_ERR_CHAIN,
 			    "%s: the log ends before the expected head %" PRIu64
 			    ":%s "
 			    "(truncated?)",
 			    paths[n - 1], opts->expect_head.seq,
 			    opts->expect_head.hash);
-		return err_set(msg, SIGNET_ERR_CHAIN,
-		    "%s: the expected head %" PRIu64
-		    ":%s is before the first record given (seq %" PRIu64
-		    "): give the earlier rotated files too",
-		    paths[0], opts->expect_head.seq, opts->expect_head.hash,
-		    rep->continues_from.head.seq + 1);
+		else
+			r = err_set(msg, SIGNET_ERR_CHAIN,
+			    "%s: the expected head %" PRIu64
+			    ":%s is before the first record given (seq %" PRIu64
+			    "): give the earlier rotated files too",
+			    paths[0], opts->expect_head.seq,
+			    opts->expect_head.hash,
+			    rep->continues_from.head.seq + 1);
 	}
-	return 0;
+out:
+	audit_tie_free(st.tie);
+	return r;
 }
 
 int

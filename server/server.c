@@ -36,6 +36,7 @@
 #include "clock.h"
 #include "config.h"
 #include "crl_watch.h"
+#include "harden.h"
 #include "hub.h"
 #include "identity.h"
 #include "keys.h"
@@ -204,7 +205,7 @@ server_run(const char *config_path)
 	const char *v;
 	struct config *cfg = NULL;
 	struct server_ctx ctx;
-	struct keys_secret audit_key;
+	struct keys_secret *audit_key = NULL; /* sodium_malloc'd */
 	struct hub_config hcfg;
 	struct hub *hub = NULL;
 	struct api *api = NULL;
@@ -214,14 +215,13 @@ server_run(const char *config_path)
 	struct sigthread st;
 	struct err_msg msg;
 	enum log_level level;
-	char agent_host[256], listen_desc[300], api_desc[300];
+	char agent_host[256], listen_desc[300], api_desc[300], hardened[160];
 	bool ctx_ready = false, sig_started = false, ok;
 	int agent_port = 0, rc = SERVER_EXIT_FAIL, r, sig;
 	uint64_t rotate_size = 0;
 	cJSON *d = NULL;
 
 	memset(&ctx, 0, sizeof(ctx));
-	memset(&audit_key, 0, sizeof(audit_key));
 	memset(&st, 0, sizeof(st));
 	err_clear(&msg);
 
@@ -229,6 +229,20 @@ server_run(const char *config_path)
 		fprintf(stderr, PROG ": no configuration file given\n");
 		return SERVER_EXIT_CONFIG;
 	}
+	/*
+	 * First: no key may reach a core dump, and OpenSSL must have its
+	 * secure heap before it loads the TLS key.
+	 */
+	r = harden_process(HARDEN_HEAP_DAEMON, &ok, &msg);
+	if (r != 0) {
+		fprintf(stderr, PROG ": refusing to start: %s\n", msg.text);
+		return SERVER_EXIT_FAIL;
+	}
+	if (!ok)
+		fprintf(stderr,
+		    PROG ": OpenSSL's secure heap is not locked in "
+		         "RAM (memlock limit too low); it is still "
+		         "kept out of core dumps\n");
 
 	/*
 	 * Before any thread exists (libmicrohttpd starts some): every thread
@@ -353,13 +367,17 @@ server_run(const char *config_path)
 		fprintf(stderr, PROG ": cannot protect the action key\n");
 		goto out;
 	}
-	r = keys_load_secret(config_get(cfg, "keys", "audit"), &audit_key,
-	    &msg);
+	audit_key = sodium_malloc(sizeof(*audit_key));
+	if (audit_key == NULL) {
+		fprintf(stderr, PROG ": out of memory\n");
+		goto out;
+	}
+	r = keys_load_secret(config_get(cfg, "keys", "audit"), audit_key, &msg);
 	if (r != 0) {
 		fprintf(stderr, PROG ": audit key: %s\n", msg.text);
 		goto out;
 	}
-	r = audit_open(ctx.audit_path, &audit_key, &ctx.audit, &msg);
+	r = audit_open(ctx.audit_path, audit_key, &ctx.audit, &msg);
 	if (r != 0) {
 		fprintf(stderr, PROG ": cannot open the audit log %s: %s\n",
 		    ctx.audit_path, msg.text);
@@ -434,13 +452,14 @@ server_run(const char *config_path)
 	    cJSON_AddNumberToObject(d, "api_port", api_port(api)) != NULL &&
 	    cJSON_AddStringToObject(d, "action_key_id",
 	        ctx.action_key->pub.id) != NULL &&
-	    cJSON_AddStringToObject(d, "audit_key_id", audit_key.pub.id) !=
+	    cJSON_AddStringToObject(d, "audit_key_id", audit_key->pub.id) !=
 	        NULL &&
 	    cJSON_AddNumberToObject(d, "crl_next_update",
 	        (double)identity_store_crl_next_update(ctx.identity)) != NULL &&
 	    cJSON_AddNumberToObject(d, "actions_reloaded", (double)reloaded) !=
 	        NULL;
-	keys_secret_wipe(&audit_key);
+	sodium_free(audit_key); /* wipes it; the writer has its own copy */
+	audit_key = NULL;
 	if (audit_event(ctx.audit, "server.started", SERVER_ACTOR, d, ok) != 0)
 		goto out;
 
@@ -454,6 +473,8 @@ server_run(const char *config_path)
 	              "action key %s",
 	    SIGNET_VERSION, listen_desc, api_desc, api_port(api),
 	    ctx.action_key->pub.id);
+	harden_describe(hardened, sizeof(hardened));
+	log_info("%s", hardened);
 
 	r = hub_run(hub);
 
@@ -484,7 +505,7 @@ out:
 	}
 	api_stop(api);
 	hub_free(hub);
-	keys_secret_wipe(&audit_key);
+	sodium_free(audit_key);
 	audit_close(ctx.audit);
 	actions_free(actions);
 	registry_free(ctx.registry);
