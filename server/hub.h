@@ -44,9 +44,11 @@
  *   bad signature, host_id not this connection's host, or fields not
  *   those of the action sent to this host: refused, counted, logged,
  *   connection dropped (agent.disconnected reason bad_result);
- *   an action_id the table does not know (forgotten after an hour, or
- *   sent by an earlier server process): counted, logged, acknowledged,
- *   otherwise ignored;
+ *   an action_id the table does not know (forgotten after an hour,
+ *   requested before the reload window, or sent by an earlier server
+ *   process): counted, logged, audited (action.result with
+ *   "action_known": false) and acknowledged only once that is durable (if
+ *   it cannot be written: the connection is closed as below);
  *   a second result for an action_id: counted, acknowledged (the first is
  *   durable), otherwise ignored;
  *   otherwise audited (action.result), and only once that record is
@@ -79,8 +81,9 @@
  *                      bad_result busy internal shutdown
  *   action.undelivered action_id, host_id, reason (see actions.h)
  *   action.result      action_id, host_id, status, docker_status, error
- *                      (string or null), result {payload, sig}: the
- *                      agent's signed result exactly as received
+ *                      (string or null), [action_known: false], result
+ *                      {payload, sig}: the agent's signed result exactly
+ *                      as received
  *   server.reloaded    ok, [error], crl_last_update, crl_next_update (unix
  *                      s), dropped (connections closed by the re-check)
  */
