@@ -23,6 +23,7 @@
 #include "text.h"
 
 #define CHANNEL_KEY_FILE_MAX 16384
+#define CHANNEL_CA_FILE_MAX 65536
 #define CHANNEL_RX_CHUNK 16384
 
 struct channel_frame {
@@ -46,6 +47,7 @@ struct channel {
 	bool host_is_ip;
 	struct channel_ops ops;
 	void *arg;
+	char *ca_pem; /* the CA as read and checked; lws may keep a pointer */
 
 	struct lws_context *ctx;
 	struct lws_protocols protocols[2];
@@ -706,6 +708,7 @@ channel_new(const struct channel_config *cfg, const struct channel_ops *ops,
 {
 	struct lws_context_creation_info info;
 	struct channel *ch = NULL;
+	size_t ca_len = 0;
 	bool mu_ok = false;
 	int r, level;
 
@@ -727,6 +730,14 @@ channel_new(const struct channel_config *cfg, const struct channel_ops *ops,
 		goto fail;
 	ch->host_is_ip = is_ip_literal(ch->host);
 	r = check_key_file(cfg->key_path, msg);
+	if (r != 0)
+		goto fail;
+	/*
+	 * The CA decides which server is believed: read once, checked on the
+	 * descriptor read, and those very bytes handed to lws.
+	 */
+	r = fileio_read_trusted(cfg->ca_path, CHANNEL_CA_FILE_MAX, "the CA",
+	    &ch->ca_pem, &ca_len, msg);
 	if (r != 0)
 		goto fail;
 	if (ops != NULL)
@@ -766,7 +777,8 @@ channel_new(const struct channel_config *cfg, const struct channel_ops *ops,
 	info.protocols = ch->protocols;
 	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
 	    LWS_SERVER_OPTION_VALIDATE_UTF8;
-	info.client_ssl_ca_filepath = cfg->ca_path;
+	info.client_ssl_ca_mem = ch->ca_pem;
+	info.client_ssl_ca_mem_len = (unsigned int)ca_len;
 	info.client_ssl_cert_filepath = cfg->cert_path;
 	info.client_ssl_private_key_filepath = cfg->key_path;
 	info.ssl_client_options_set = (long)(SSL_OP_NO_TLSv1 |
@@ -793,6 +805,7 @@ fail:
 		(void)pthread_mutex_destroy(&ch->mu);
 	free(ch->txbuf);
 	free(ch->rx);
+	free(ch->ca_pem);
 	free(ch);
 	return r;
 }
@@ -929,5 +942,6 @@ channel_free(struct channel *ch)
 	(void)pthread_mutex_destroy(&ch->mu);
 	free(ch->txbuf);
 	free(ch->rx);
+	free(ch->ca_pem);
 	free(ch);
 }

@@ -299,8 +299,8 @@ daemon_load(struct daemon *d, const char *config_path)
 		log_error("result key refused: %s", m.text);
 		return 1;
 	}
-	if (keys_load_pubset(config_get(d->cfg, "keys", "action_pub"),
-	        &d->action_keys, &m) != 0) {
+	if (keys_load_pubset_trusted(config_get(d->cfg, "keys", "action_pub"),
+	        "the pinned action keys", &d->action_keys, &m) != 0) {
 		log_error("pinned action keys refused: %s", m.text);
 		return 1;
 	}

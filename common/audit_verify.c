@@ -90,22 +90,25 @@ check_embedded_action(const cJSON *data, const struct audit_verify_opts *o,
 	if (r != 0)
 		return r;
 	if (o->action_keys == NULL) {
-		/* Unchecked, but still the bytes a result must answer. */
+		/*
+		 * Unchecked, but still the bytes a result must answer; bytes
+		 * that do not parse answer nothing (a result for them finds
+		 * no action.requested).
+		 */
+		rep->actions_unchecked++;
 		r = text_b64_decode(payload,
 		    strnlen(payload, 2 * ENVELOPE_PAYLOAD_MAX),
 		    ENVELOPE_PAYLOAD_MAX, raw, raw_len);
 		if (r == SIGNET_ERR_ALLOC)
 			return err_set(msg, r, "out of memory");
-		if (r != 0)
-			return err_set(msg, SIGNET_ERR_FORMAT,
-			    "embedded action: payload is not base64");
-		r = envelope_action_decode(*raw, *raw_len, act, &sub);
+		if (r == 0 &&
+		    envelope_action_decode(*raw, *raw_len, act, &sub) != 0)
+			r = SIGNET_ERR_FORMAT;
 		if (r != 0) {
 			free(*raw);
 			*raw = NULL;
-			return err_set(msg, r, "embedded action: %s", sub.text);
+			*raw_len = 0;
 		}
-		rep->actions_unchecked++;
 		return 0;
 	}
 	r = envelope_action_verify(o->action_keys, key_id, payload, sig, act,

@@ -396,8 +396,18 @@ audit_open(const char *path, const struct keys_secret *key,
 		goto out;
 	}
 	memcpy(w->key, key, sizeof(*w->key));
-	w->fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	/*
+	 * Nobody else may plant the file: its directory is ours alone, a
+	 * new log is created exclusively, an existing one must be ours.
+	 */
+	r = fileio_check_dir(path, "the audit log", msg);
+	if (r != 0)
+		goto out;
+	w->fd = open(path,
+	    O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
 	    0600);
+	if (w->fd < 0 && errno == EEXIST)
+		w->fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
 	if (w->fd < 0) {
 		saved = errno;
 		r = err_set(msg, SIGNET_ERR_IO, "%s: cannot open audit log: %s",
@@ -422,6 +432,15 @@ audit_open(const char *path, const struct keys_secret *key,
 		    "%s: audit log must be a regular file not writable by "
 		    "group or others (mode %04o)",
 		    path, (unsigned)(st.st_mode & 07777));
+		goto out;
+	}
+	if (st.st_uid != geteuid()) {
+		r = err_set(msg, SIGNET_ERR_PERMISSIONS,
+		    "%s: audit log owned by uid %u, not this program's user "
+		    "(uid %u): another user may have created it; refusing to "
+		    "write into it (remove it, or chown it if it is the real "
+		    "log)",
+		    path, (unsigned)st.st_uid, (unsigned)geteuid());
 		goto out;
 	}
 	if (st.st_size > 0) {

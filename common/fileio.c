@@ -14,10 +14,14 @@
  * Refuses a file whose directories let someone else swap it: every
  * directory up to / owned by root or us, and not writable by group or
  * others unless sticky (then they cannot rename or remove our file).
+ * strict_own: the file's own directory may not be writable by group or
+ * others even when sticky (they could create names in it).
  */
 static int
-check_dirs(const char *path, const char *what, struct err_msg *msg)
+check_dirs(const char *path, const char *what, bool strict_own,
+    struct err_msg *msg)
 {
+	bool own = true;
 	char dir[PATH_MAX], *real = NULL, *slash;
 	const char *d;
 	struct stat st;
@@ -62,7 +66,8 @@ check_dirs(const char *path, const char *what, struct err_msg *msg)
 			    (unsigned)geteuid(), what, real);
 			goto out;
 		}
-		if ((st.st_mode & 022) != 0 && (st.st_mode & S_ISVTX) == 0) {
+		if ((st.st_mode & 022) != 0 &&
+		    ((st.st_mode & S_ISVTX) == 0 || (own && strict_own))) {
 			r = err_set(msg, SIGNET_ERR_PERMISSIONS,
 			    "%s: directory "
 			    "%s is writable by group or others (mode %04o), "
@@ -73,6 +78,7 @@ check_dirs(const char *path, const char *what, struct err_msg *msg)
 		}
 		if (strcmp(real, "/") == 0)
 			break;
+		own = false;
 		slash = strrchr(real, '/');
 		if (slash == real)
 			slash[1] = '\0';
@@ -231,7 +237,7 @@ read_alloc(const char *path, size_t max, enum fileio_kind kind,
 	if (fd < 0)
 		return fd;
 	if (kind == FILEIO_TRUSTED) {
-		r = check_dirs(path, what, msg);
+		r = check_dirs(path, what, false, msg);
 		if (r != 0)
 			goto out;
 	}
@@ -263,6 +269,12 @@ fileio_read_trusted(const char *path, size_t max, const char *what, char **out,
     size_t *len, struct err_msg *msg)
 {
 	return read_alloc(path, max, FILEIO_TRUSTED, what, out, len, msg);
+}
+
+int
+fileio_check_dir(const char *path, const char *what, struct err_msg *msg)
+{
+	return check_dirs(path, what, true, msg);
 }
 
 int

@@ -8,6 +8,7 @@
 #ifndef SIGNET_FILEIO_H
 #define SIGNET_FILEIO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -51,6 +52,18 @@ int fileio_read_alloc(const char *path, size_t max, char **out, size_t *len,
  */
 int fileio_read_trusted(const char *path, size_t max, const char *what,
     char **out, size_t *len, struct err_msg *msg)
+    __attribute__((warn_unused_result));
+
+/*
+ * Checks the directories of a file signet writes and others must not
+ * touch (an audit log): its own directory owned by root or this program's
+ * user and not writable by group or others, sticky or not (else another
+ * user could plant a file or link under the name); every directory above
+ * as for fileio_read_trusted. what names the file's role in messages.
+ * Returns 0, SIGNET_ERR_PERMISSIONS, or SIGNET_ERR_IO when a directory
+ * cannot be resolved or examined.
+ */
+int fileio_check_dir(const char *path, const char *what, struct err_msg *msg)
     __attribute__((warn_unused_result));
 
 /*

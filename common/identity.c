@@ -596,7 +596,9 @@ load_pem(const char *path, size_t max, const char *what, bool ca, void **obj,
 	int r;
 
 	*obj = NULL;
-	r = fileio_read_alloc(path, max, &buf, &len, msg);
+	/* What decides whom signet trusts: nobody else may write it. */
+	r = fileio_read_trusted(path, max, ca ? "the CA" : "the CRL", &buf,
+	    &len, msg);
 	if (r != 0)
 		return r;
 	/* max (at most IDENTITY_CRL_FILE_MAX) keeps len within an int. */

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -143,18 +144,14 @@ out:
 	return r;
 }
 
-int
-keys_load_pubset(const char *path, struct keys_pubset *out, struct err_msg *msg)
+/* Parses the text of a pinned-key file read from path. */
+static int
+parse_pubset(const char *path, const char *buf, size_t len,
+    struct keys_pubset *out, struct err_msg *msg)
 {
-	char buf[KEYS_FILE_MAX];
-	size_t len = 0, off = 0, lineno = 0, i;
+	size_t off = 0, lineno = 0, i;
 	int r;
 
-	memset(out, 0, sizeof(*out));
-	r = fileio_read_small(path, buf, sizeof(buf) - 1, &len, FILEIO_PUBLIC,
-	    msg);
-	if (r != 0)
-		return r;
 	while (off < len) {
 		const char *line = buf + off;
 		const char *nl = memchr(line, '\n', len - off);
@@ -188,6 +185,62 @@ keys_load_pubset(const char *path, struct keys_pubset *out, struct err_msg *msg)
 		return err_set(msg, SIGNET_ERR_FORMAT, "%s: holds no key",
 		    path);
 	return 0;
+}
+
+int
+keys_load_pubset(const char *path, struct keys_pubset *out, struct err_msg *msg)
+{
+	char buf[KEYS_FILE_MAX];
+	size_t len = 0;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	r = fileio_read_small(path, buf, sizeof(buf) - 1, &len, FILEIO_PUBLIC,
+	    msg);
+	if (r != 0)
+		return r;
+	return parse_pubset(path, buf, len, out, msg);
+}
+
+int
+keys_load_pubset_trusted(const char *path, const char *what,
+    struct keys_pubset *out, struct err_msg *msg)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	r = fileio_read_trusted(path, KEYS_FILE_MAX - 1, what, &buf, &len, msg);
+	if (r == 0)
+		r = parse_pubset(path, buf, len, out, msg);
+	free(buf);
+	return r;
+}
+
+/* The one key of set, read from path. */
+static int
+only_key(const char *path, const struct keys_pubset *set,
+    struct keys_public *out, struct err_msg *msg)
+{
+	if (set->count != 1)
+		return err_set(msg, SIGNET_ERR_FORMAT,
+		    "%s: holds %zu keys where one is expected", path,
+		    set->count);
+	*out = set->keys[0];
+	return 0;
+}
+
+int
+keys_load_public_trusted(const char *path, const char *what,
+    struct keys_public *out, struct err_msg *msg)
+{
+	struct keys_pubset set;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	r = keys_load_pubset_trusted(path, what, &set, msg);
+	return r != 0 ? r : only_key(path, &set, out, msg);
 }
 
 int

@@ -71,6 +71,22 @@ int keys_load_public(const char *path, struct keys_public *out,
 int keys_load_pubset(const char *path, struct keys_pubset *out,
     struct err_msg *msg) __attribute__((warn_unused_result));
 
+/*
+ * As keys_load_pubset and keys_load_public, for a file the daemon trusts
+ * (the pinned action keys, an agent's registered result key): read as
+ * fileio_read_trusted does (no symbolic link; the file and every
+ * directory above it owned by root or this program's user and not
+ * writable by group or others, sticky directories aside), else
+ * SIGNET_ERR_PERMISSIONS naming the file or directory. what names the
+ * file's role in messages. Also SIGNET_ERR_ALLOC.
+ */
+int keys_load_pubset_trusted(const char *path, const char *what,
+    struct keys_pubset *out, struct err_msg *msg)
+    __attribute__((warn_unused_result));
+int keys_load_public_trusted(const char *path, const char *what,
+    struct keys_public *out, struct err_msg *msg)
+    __attribute__((warn_unused_result));
+
 /* Returns the key with this id, or NULL. */
 const struct keys_public *keys_pubset_find(const struct keys_pubset *set,
     const char *key_id);

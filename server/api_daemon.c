@@ -288,7 +288,8 @@ api_start_relay(struct server_ctx *ctx, const char *listen,
 	r = fileio_read_alloc(cert_path, API_PEM_MAX, &cert, &cert_len, msg);
 	if (r != 0)
 		goto out;
-	r = fileio_read_alloc(ca_path, API_PEM_MAX, &ca, &ca_len, msg);
+	r = fileio_read_trusted(ca_path, API_PEM_MAX, "the CA", &ca, &ca_len,
+	    msg);
 	if (r != 0)
 		goto out;
 	key = sodium_malloc(API_PEM_MAX + 1);

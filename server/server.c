@@ -377,6 +377,15 @@ server_run(const char *config_path)
 		fprintf(stderr, PROG ": audit key: %s\n", msg.text);
 		goto out;
 	}
+	/*
+	 * Fail closed: a bad, foreign or expired CRL, or a CA or CRL others
+	 * may write, stops us here, before the audit log is touched.
+	 */
+	r = identity_store_load(ctx.ca_path, ctx.crl_path, &ctx.identity, &msg);
+	if (r != 0) {
+		fprintf(stderr, PROG ": refusing to start: %s\n", msg.text);
+		goto out;
+	}
 	r = audit_open(ctx.audit_path, audit_key, &ctx.audit, &msg);
 	if (r != 0) {
 		fprintf(stderr, PROG ": cannot open the audit log %s: %s\n",
@@ -384,12 +393,6 @@ server_run(const char *config_path)
 		goto out;
 	}
 	audit_set_rotate_size(ctx.audit, rotate_size);
-	/* Fail closed: a bad, foreign or expired CRL stops us here. */
-	r = identity_store_load(ctx.ca_path, ctx.crl_path, &ctx.identity, &msg);
-	if (r != 0) {
-		fprintf(stderr, PROG ": refusing to start: %s\n", msg.text);
-		goto out;
-	}
 	st.ctx = &ctx;
 	crl_watch_init(&st.crl);
 	crl_report(&st, true, "startup");

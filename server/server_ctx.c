@@ -56,7 +56,9 @@ server_ctx_agent_key(struct server_ctx *ctx, const char *host_id,
 	n = snprintf(path, sizeof(path), "%s/%s.pub", ctx->agents_dir, host_id);
 	if (n < 0 || (size_t)n >= sizeof(path))
 		return err_set(msg, SIGNET_ERR_TOO_LARGE, "path too long");
-	return keys_load_public(path, out, msg);
+	/* Read on every hello and result: a key others may write is refused. */
+	return keys_load_public_trusted(path, "an agent's result key", out,
+	    msg);
 }
 
 void

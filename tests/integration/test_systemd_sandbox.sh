@@ -133,13 +133,15 @@ sandboxed_agent() {
 # The sandbox bites: an audit log outside the state directory cannot be
 # written (ProtectSystem=strict), so the server refuses to start.
 write_confs "$W/audit-elsewhere.log"
-chmod 0777 "$W"		# the directory would allow it; only the sandbox refuses
+# The directory would allow it (the server's user owns it; one that group
+# or others may write is refused before the sandbox is reached).
+chown $SRV_UID "$W"
 check_fails_with "server refuses an audit log outside its state directory" \
 	'[Rr]ead-only file system' timeout 20 python3 "$SANDBOX" \
 	--unit "$UNITS/signet-server.service" --state "$W/state-server" \
 	--uid $SRV_UID --gid $CONF_GID -- "$W/bin/signet-server" --config "$E/server.conf"
 check "...and wrote nothing there" test ! -e "$W/audit-elsewhere.log"
-chmod 0755 "$W"
+chown root "$W"
 write_confs "$W/state-server/audit.log"
 
 # The server under its sandbox serves both listeners.

@@ -305,6 +305,20 @@ test_unchecked(struct world *w)
 	CHECK(audit_verify_file(path, &o, &rep, &msg) == 0);
 	CHECK(rep.results_unchecked == 1 && rep.results_tied == 0 &&
 	    rep.results_untied == 0);
+
+	/*
+	 * Without the action keys the recorded action bytes are still what
+	 * the agent's request_sha256 must name: the tie is checked.
+	 */
+	o.action_keys = NULL;
+	o.agent_keys_dir = w->agents;
+	CHECK(audit_verify_file(path, &o, &rep, &msg) == 0);
+	CHECK(rep.actions_unchecked == 1 && rep.results_tied == 1);
+	(void)snprintf(path, sizeof(path), "%s/audit-unchecked-sha.log",
+	    w->dir);
+	CHECK(write_log(w, &rows[1], path) == 0);
+	CHECK(audit_verify_file(path, &o, &rep, &msg) == SIGNET_ERR_CHAIN);
+	CHECK_CONTAINS(msg.text, "signed request_sha256 is ");
 }
 
 int
