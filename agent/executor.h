@@ -7,7 +7,9 @@
  *
  *   1. the frame, strictly: exactly {"type":"action","payload","sig",
  *      "key_id"}, all strings; the signature under the pinned key that
- *      key_id names (an unknown id is REJECTED); the payload, strictly;
+ *      key_id names, on the exact payload bytes; the payload, strictly.
+ *      A frame that fails before its signature holds is unverified: no
+ *      result, and frame.refused names no action (only the bytes' hash);
  *   2. host_id is this agent's; not expired, not issued beyond the clock
  *      skew in the future, lifetime at most 300 s; action_id never seen
  *      (the id joins the seen set before anything runs; the set is rebuilt
@@ -21,9 +23,9 @@
  *      dockerd is never called); then the signed result and
  *      action.executed.
  *
- * Every action whose action_id can be read gets exactly one result: a
- * REJECTED, DENIED, SUCCESS or FAILURE signed with the agent's result key
- * as {"type":"action_result","payload":B64,"sig":B64}. A second copy of an
+ * Every verified action whose action_id can be read gets exactly one
+ * result: a REJECTED, DENIED, SUCCESS or FAILURE signed with the agent's
+ * result key as {"type":"action_result","payload":B64,"sig":B64}. A second copy of an
  * action already answered (a replay of the same payload bytes) gets that
  * same result again, not a new one. A REJECTED for a frame whose payload
  * names no valid container id or action cannot be written in docs/protocol.md's
@@ -41,7 +43,8 @@
  * Audit records (actor "agent"; ids as in the payload; "action" is the
  * server's envelope {"payload","sig","key_id"}, embedded only once it has
  * verified; "result" is ours, {"payload","sig"}):
- *   action.rejected  host_id, action_id (when readable), expires_at (only
+ *   action.rejected  (verified signature) host_id, action_id (when
+ *                    readable), expires_at (only
  *                    when the action verified: the seen set is rebuilt
  *                    from records holding both), authentic, key_id (when
  *                    a string), reason, request_sha256, container_id and
@@ -58,8 +61,10 @@
  *                    action_name, status, docker_status, error (string or
  *                    null), duration_ms, result, and recovered: true for
  *                    the FAILURE of an action cut short by a restart
- *   frame.refused    host_id, reason, bytes, frame_sha256 (when held),
- *                    suppressed; frames with no readable action_id, at
+ *   frame.refused    host_id, reason ("unverified frame: ..." when the
+ *                    signature did not hold), bytes, frame_sha256 (when
+ *                    held), suppressed; unverified frames and signed
+ *                    ones with no readable action_id, at
  *                    most EXECUTOR_REFUSED_BURST records per
  *                    EXECUTOR_REFUSED_WINDOW_MS (the rest are counted in
  *                    the next record's "suppressed")

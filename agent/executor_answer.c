@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * The executor's answers: every action whose action_id can be read is
- * answered once, REJECTED, DENIED, SUCCESS or FAILURE, with a result
- * signed by the agent's result key that goes to the outbox, and each
- * answer is audited (action.rejected, policy.denied, action.executed;
- * action.received before dockerd is asked to act; frame.refused for
- * frames with no readable action_id). The records' members are listed in
- * executor.h.
+ * The executor's answers: every verified action whose action_id can be
+ * read is answered once, REJECTED, DENIED, SUCCESS or FAILURE, with a
+ * result signed by the agent's result key that goes to the outbox, and
+ * each answer is audited (action.rejected, policy.denied,
+ * action.executed; action.received before dockerd is asked to act;
+ * frame.refused, naming no action, for unverified frames and frames with
+ * no readable action_id). The records' members are listed in executor.h.
  */
 #include "executor.h"
 #include "executor_int.h"
@@ -378,7 +378,10 @@ executor_finish(struct executor *ex, struct executor_act *act,
 	hand_over(ex, act, r == 0, frame, flen, &env);
 }
 
-/* A frame with no readable action_id: logged, counted, audited (limited). */
+/*
+ * An unverified frame, or one with no readable action_id: logged,
+ * counted, audited (limited); it names no action.
+ */
 void
 executor_frame_refused(struct executor *ex, const char *why, const char *data,
     size_t len, size_t bytes)
