@@ -430,6 +430,7 @@ executor_open(const struct executor_config *cfg, struct executor **out,
 	ex->ops_arg = cfg->ops_arg;
 	ex->on_result = cfg->on_result;
 	ex->result_arg = cfg->result_arg;
+	audit_limit_init(&ex->refused_lim, "frame.refused", &cfg->audit_limit);
 	if (pthread_mutex_init(&ex->mu, NULL) != 0) {
 		r = err_set(msg, SIGNET_ERR_INTERNAL, "pthread_mutex_init");
 		goto fail;

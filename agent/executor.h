@@ -63,11 +63,12 @@
  *                    the FAILURE of an action cut short by a restart
  *   frame.refused    host_id, reason ("unverified frame: ..." when the
  *                    signature did not hold), bytes, frame_sha256 (when
- *                    held), suppressed; unverified frames and signed
- *                    ones with no readable action_id, at
- *                    most EXECUTOR_REFUSED_BURST records per
- *                    EXECUTOR_REFUSED_WINDOW_MS (the rest are counted in
- *                    the next record's "suppressed")
+ *                    held); unverified frames and signed ones with no
+ *                    readable action_id, bounded per kind (unverified,
+ *                    unreadable, too_big, binary, malformed): see
+ *                    executor_frame_refused
+ *   audit.suppressed event "frame.refused", window_start, window_end,
+ *                    limit, counts: the records a window held back
  *
  * Threads: executor_handle_frame runs the pipeline on the calling thread
  * (tests; the workers). executor_start runs EXECUTOR_WORKERS worker
@@ -92,6 +93,7 @@
 #include <stdint.h>
 
 #include "audit.h"
+#include "audit_limit.h"
 #include "envelope.h"
 #include "wire.h"
 #include "err.h"
@@ -105,8 +107,6 @@
 #define EXECUTOR_OUTBOX_MAX 1024       /* results kept */
 #define EXECUTOR_OUTBOX_KEEP_MS (10 * 60 * 1000LL)
 #define EXECUTOR_RECOVER_MAX 256 /* interrupted actions at start */
-#define EXECUTOR_REFUSED_BURST 10
-#define EXECUTOR_REFUSED_WINDOW_MS 10000LL
 #define EXECUTOR_ACTOR "agent"
 #define EXECUTOR_ERR_AUDIT "audit unavailable"
 #define EXECUTOR_ERR_NO_CONTAINER "no such container"
@@ -145,6 +145,8 @@ struct executor_config {
 	 */
 	void (*on_result)(void *arg);
 	void *result_arg;
+	/* frame.refused records ([audit] limit_*); zero: the defaults */
+	struct audit_limit_bounds audit_limit;
 };
 
 /* What became of one frame. */
@@ -209,10 +211,20 @@ int executor_handle_frame(struct executor *ex, const char *data, size_t len,
  * Records a server frame that never reaches the pipeline: over the size
  * limit, binary, not JSON, of an unknown type. why says which; data may be
  * NULL (nothing kept); bytes is its full length. Logs it, counts it and
- * audits frame.refused (rate-limited).
+ * audits frame.refused (bounded: per kind of refusal, the first
+ * audit_limit.burst records of a window in full, the rest counted into
+ * one audit.suppressed record when the window closes).
  */
 void executor_frame_refused(struct executor *ex, const char *why,
     const char *data, size_t len, size_t bytes);
+
+/*
+ * Closes the window of frame.refused records if it has ended (force: in
+ * any case, the agent stops) and audits its audit.suppressed summary if
+ * it held records back. Call it now and then (the daemon's loop) and once
+ * before agent.stopped, so that nothing counted goes unrecorded.
+ */
+void executor_audit_close(struct executor *ex, bool force);
 
 /*
  * Starts the worker thread. Call with the signals the caller handles

@@ -101,9 +101,7 @@ struct executor {
 	bool thread_started; /* the workers run */
 	struct executor_worker workers[EXECUTOR_WORKERS];
 	struct executor_stats stats;
-	int64_t refused_window_ms;
-	unsigned refused_in_window;
-	uint64_t refused_suppressed;
+	struct audit_limit refused_lim; /* frame.refused records */
 };
 
 /* One frame on its way through the pipeline. */
