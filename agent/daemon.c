@@ -203,14 +203,20 @@ static void
 policy_reload(struct daemon *d)
 {
 	struct err_msg m;
-	cJSON *o;
+	cJSON *o, *summary = NULL;
+	bool full;
 	int r;
 
 	err_clear(&m);
 	r = policy_store_reload_if_requested(d->policy, &m);
 	if (r == 0)
 		return;
-	o = audit_data(d);
+	/* A SIGHUP storm: bounded (audit_limit.h), the rest summed up. */
+	full = audit_limit_take(r == 1 ? &d->reloaded_lim :
+	                                 &d->reload_refused_lim,
+	    "sighup", clock_wall_ms(), &summary);
+	(void)audit_limit_write(d->audit, DAEMON_ACTOR, summary);
+	o = full ? audit_data(d) : NULL;
 	if (r == 1) {
 		log_info("policy reloaded: rules=%zu generation=%llu",
 		    policy_store_rule_count(d->policy),
@@ -224,7 +230,8 @@ policy_reload(struct daemon *d)
 			cJSON_Delete(o);
 			o = NULL;
 		}
-		(void)daemon_audit(d, "policy.reloaded", o);
+		if (full)
+			(void)daemon_audit(d, "policy.reloaded", o);
 	} else {
 		log_error("policy reload refused, the old policy stays: %s",
 		    m.text);
@@ -233,8 +240,29 @@ policy_reload(struct daemon *d)
 			cJSON_Delete(o);
 			o = NULL;
 		}
-		(void)daemon_audit(d, "policy.reload_refused", o);
+		if (full)
+			(void)daemon_audit(d, "policy.reload_refused", o);
 	}
+}
+
+/*
+ * Closes the bounded records' windows that have ended (force: all, the
+ * agent stops) and audits their audit.suppressed summaries.
+ */
+static void
+audit_limits_close(struct daemon *d, bool force)
+{
+	cJSON *summary = NULL;
+
+	if (d->audit == NULL)
+		return;
+	audit_limit_close(&d->reloaded_lim, clock_wall_ms(), force, &summary);
+	(void)audit_limit_write(d->audit, DAEMON_ACTOR, summary);
+	audit_limit_close(&d->reload_refused_lim, clock_wall_ms(), force,
+	    &summary);
+	(void)audit_limit_write(d->audit, DAEMON_ACTOR, summary);
+	if (d->ex != NULL)
+		executor_audit_close(d->ex, force);
 }
 
 /* SIGUSR1: rotate the audit log (on the main loop, not in the handler). */
@@ -279,10 +307,14 @@ daemon_load(struct daemon *d, const char *config_path)
 		return 2;
 	}
 	log_init("signet-agent", level);
-	if (audit_config_rotate_size(d->cfg, &rotate_size, &m) != 0) {
+	if (audit_config_rotate_size(d->cfg, &rotate_size, &m) != 0 ||
+	    audit_limit_config(d->cfg, &d->audit_limit, &m) != 0) {
 		fprintf(stderr, "signet-agent: %s\n", m.text);
 		return 2;
 	}
+	audit_limit_init(&d->reloaded_lim, "policy.reloaded", &d->audit_limit);
+	audit_limit_init(&d->reload_refused_lim, "policy.reload_refused",
+	    &d->audit_limit);
 	d->server = config_get(d->cfg, "agent", "server");
 	if (identity_agent_cert(config_get(d->cfg, "tls", "cert"),
 	        config_get(d->cfg, "tls", "key"), d->host_id, &m) != 0) {
@@ -469,6 +501,7 @@ daemon_run(const char *config_path)
 		}
 		daemon_exec_flush(d);
 		policy_reload(d);
+		audit_limits_close(d, false);
 		audit_rotate_if_requested(d);
 	}
 	rc = 0;
@@ -481,6 +514,7 @@ out:
 	}
 	if (started) {
 		log_info("agent stopping: signal=%d", sig);
+		audit_limits_close(d, true);
 		audit_stopped(d, sig);
 	}
 	if (masked)

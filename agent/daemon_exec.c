@@ -261,6 +261,7 @@ daemon_exec_open(struct daemon *d)
 	ec.ops_arg = d;
 	ec.on_result = exec_on_result;
 	ec.result_arg = d;
+	ec.audit_limit = d->audit_limit;
 	if (executor_open(&ec, &d->ex, &m) != 0) {
 		log_error("action executor cannot start from the audit log: %s",
 		    m.text);

@@ -63,6 +63,10 @@ struct daemon {
 	bool exec_mu_ok;
 	struct executor *ex;
 	int64_t started_ms;
+	/* [audit] limit_*: frame.refused and the SIGHUP records' bound */
+	struct audit_limit_bounds audit_limit;
+	struct audit_limit reloaded_lim;       /* policy.reloaded; loop only */
+	struct audit_limit reload_refused_lim; /* policy.reload_refused */
 
 	/* The snapshot worker and what it shares, under mu. */
 	pthread_t worker;

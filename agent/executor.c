@@ -47,20 +47,19 @@ executor_unlock(struct executor *ex)
 /* ---- the pipeline ---- */
 
 /*
- * Reads what an unverified payload claims: its bytes (for request_sha256),
- * action_id, container_id, action. Nothing here is trusted; it only lets
- * the refusal name the action it refuses.
+ * Reads what a payload whose signature held, but which failed the strict
+ * parse, says: action_id, container_id, action. The server signed these
+ * bytes (act->raw), so a REJECTED naming them is bound to its own
+ * statement (request_sha256); bytes that did not verify never get here
+ * (issue 12, item 1).
  */
 static void
-read_claims(struct executor_act *act)
+read_signed_claims(struct executor_act *act)
 {
 	cJSON *root = NULL;
 	const cJSON *v;
 
-	if (act->payload_b64 == NULL || act->raw != NULL)
-		return;
-	if (text_b64_decode(act->payload_b64, strlen(act->payload_b64),
-	        EXECUTOR_FRAME_MAX, &act->raw, &act->raw_len) != 0)
+	if (act->raw == NULL)
 		return;
 	envelope_sha256_hex(act->raw, act->raw_len, act->sha);
 	act->have_sha = true;
@@ -83,12 +82,31 @@ read_claims(struct executor_act *act)
 	cJSON_Delete(root);
 }
 
-/* Refuses: REJECTED when an action_id can be read, else frame.refused. */
+/*
+ * A frame whose signature did not hold (or that could not be checked):
+ * nothing it claims is a fact, so nothing is signed and no action is
+ * named; frame.refused records the hash of the exact bytes and why.
+ */
 static void
-refuse(struct executor *ex, struct executor_act *act, const char *why,
+refuse_unverified(struct executor *ex, struct executor_act *act,
+    const char *why, const char *data, size_t len)
+{
+	char reason[EXECUTOR_REASON_MAX + 32];
+
+	(void)snprintf(reason, sizeof(reason), "unverified frame: %s", why);
+	executor_set_outcome(act, ENVELOPE_STATUS_REJECTED, 0, reason);
+	executor_frame_refused(ex, reason, data, len, len);
+}
+
+/*
+ * Signed bytes that are not a valid action: REJECTED naming what they
+ * say when an action_id can be read, else frame.refused.
+ */
+static void
+refuse_signed(struct executor *ex, struct executor_act *act, const char *why,
     const char *data, size_t len)
 {
-	read_claims(act);
+	read_signed_claims(act);
 	if (act->a.action_id[0] != '\0') {
 		executor_reject(ex, act, why);
 		return;
@@ -99,9 +117,8 @@ refuse(struct executor *ex, struct executor_act *act, const char *why,
 
 /*
  * The frame's members into act: from parsed (the caller's parse) or a
- * strict parse of data here. A frame that fails it leaves only what it
- * claims (wire_peek_action), so that the refusal can name the action.
- * Returns 0, SIGNET_ERR_FORMAT with m, or SIGNET_ERR_ALLOC.
+ * strict parse of data here. Returns 0, SIGNET_ERR_FORMAT with m, or
+ * SIGNET_ERR_ALLOC.
  */
 static int
 frame_read(struct executor_act *act, const char *data, size_t len,
@@ -114,19 +131,63 @@ frame_read(struct executor_act *act, const char *data, size_t len,
 		if (r == 0 && act->own.type != WIRE_ACTION)
 			r = err_set(m, SIGNET_ERR_FORMAT,
 			    "frame.type: must be \"action\"");
-		if (r != 0) {
-			if (wire_peek_action(data, len, &act->peek_payload,
-			        &act->peek_key_id) != 0)
-				return SIGNET_ERR_ALLOC;
-			act->payload_b64 = act->peek_payload;
-			act->key_id = act->peek_key_id;
+		if (r != 0)
 			return r == SIGNET_ERR_ALLOC ? r : SIGNET_ERR_FORMAT;
-		}
 		parsed = &act->own;
 	}
 	act->payload_b64 = parsed->payload_b64;
 	act->sig_b64 = parsed->sig_b64;
 	act->key_id = parsed->key_id;
+	return 0;
+}
+
+/*
+ * Step 1's signature, on the exact payload bytes before any parse, then
+ * the strict parse. Returns 0 (act->a and act->raw filled), or calls the
+ * refusal and returns the code (SIGNET_ERR_ALLOC for out of memory).
+ */
+static int
+verify_action(struct executor *ex, struct executor_act *act, const char *data,
+    size_t len)
+{
+	const struct keys_public *pub;
+	struct err_msg m;
+	char why[EXECUTOR_REASON_MAX];
+	int r;
+
+	err_clear(&m);
+	pub = keys_pubset_find(&ex->action_keys, act->key_id);
+	if (pub == NULL) {
+		char esc[64];
+
+		(void)snprintf(why, sizeof(why),
+		    "unknown key: action signed with key id \"%s\", which is "
+		    "not pinned",
+		    text_escape_str(act->key_id, esc, sizeof(esc)));
+		refuse_unverified(ex, act, why, data, len);
+		return SIGNET_ERR_UNKNOWN_KEY;
+	}
+	r = envelope_open(ENVELOPE_CTX_ACTION, act->payload_b64, act->sig_b64,
+	    pub, &act->raw, &act->raw_len, &m);
+	if (r != 0) {
+		(void)snprintf(why, sizeof(why), "%s: %s",
+		    r == SIGNET_ERR_BAD_SIGNATURE ? "bad signature" :
+		        r == SIGNET_ERR_ALLOC     ? "out of memory" :
+		                                    "malformed action",
+		    m.text);
+		refuse_unverified(ex, act, why, data, len);
+		return r;
+	}
+	r = envelope_action_decode(act->raw, act->raw_len, &act->a, &m);
+	if (r != 0) {
+		memset(&act->a, 0, sizeof(act->a));
+		(void)snprintf(why, sizeof(why), "%s: %s",
+		    r == SIGNET_ERR_ALLOC ? "out of memory" :
+		                            "malformed action",
+		    m.text);
+		refuse_signed(ex, act, why, data, len);
+		return r;
+	}
 	return 0;
 }
 
@@ -270,22 +331,13 @@ executor_pipeline(struct executor *ex, const char *data, size_t len,
 	if (r != 0) {
 		(void)snprintf(why, sizeof(why), "malformed frame: %s",
 		    r == SIGNET_ERR_ALLOC ? "out of memory" : m.text);
-		refuse(ex, &act, why, data, len);
+		refuse_unverified(ex, &act, why, data, len);
 		if (r == SIGNET_ERR_ALLOC)
 			rc = r;
 		goto out;
 	}
-	r = envelope_action_verify(&ex->action_keys, act.key_id,
-	    act.payload_b64, act.sig_b64, &act.a, &act.raw, &act.raw_len, &m);
+	r = verify_action(ex, &act, data, len);
 	if (r != 0) {
-		memset(&act.a, 0, sizeof(act.a));
-		(void)snprintf(why, sizeof(why), "%s: %s",
-		    r == SIGNET_ERR_UNKNOWN_KEY       ? "unknown key" :
-		        r == SIGNET_ERR_BAD_SIGNATURE ? "bad signature" :
-		        r == SIGNET_ERR_ALLOC         ? "out of memory" :
-		                                        "malformed action",
-		    m.text);
-		refuse(ex, &act, why, data, len);
 		if (r == SIGNET_ERR_ALLOC)
 			rc = r;
 		goto out;
@@ -343,8 +395,6 @@ out:
 	inventory_free(act.inv);
 	free(act.raw);
 	wire_frame_free(&act.own);
-	free(act.peek_payload);
-	free(act.peek_key_id);
 	sodium_memzero(&act.a, sizeof(act.a));
 	return rc;
 }
@@ -392,6 +442,7 @@ executor_open(const struct executor_config *cfg, struct executor **out,
 	ex->ops_arg = cfg->ops_arg;
 	ex->on_result = cfg->on_result;
 	ex->result_arg = cfg->result_arg;
+	audit_limit_init(&ex->refused_lim, "frame.refused", &cfg->audit_limit);
 	if (pthread_mutex_init(&ex->mu, NULL) != 0) {
 		r = err_set(msg, SIGNET_ERR_INTERNAL, "pthread_mutex_init");
 		goto fail;

@@ -7,7 +7,9 @@
  *
  *   1. the frame, strictly: exactly {"type":"action","payload","sig",
  *      "key_id"}, all strings; the signature under the pinned key that
- *      key_id names (an unknown id is REJECTED); the payload, strictly;
+ *      key_id names, on the exact payload bytes; the payload, strictly.
+ *      A frame that fails before its signature holds is unverified: no
+ *      result, and frame.refused names no action (only the bytes' hash);
  *   2. host_id is this agent's; not expired, not issued beyond the clock
  *      skew in the future, lifetime at most 300 s; action_id never seen
  *      (the id joins the seen set before anything runs; the set is rebuilt
@@ -21,9 +23,9 @@
  *      dockerd is never called); then the signed result and
  *      action.executed.
  *
- * Every action whose action_id can be read gets exactly one result: a
- * REJECTED, DENIED, SUCCESS or FAILURE signed with the agent's result key
- * as {"type":"action_result","payload":B64,"sig":B64}. A second copy of an
+ * Every verified action whose action_id can be read gets exactly one
+ * result: a REJECTED, DENIED, SUCCESS or FAILURE signed with the agent's
+ * result key as {"type":"action_result","payload":B64,"sig":B64}. A second copy of an
  * action already answered (a replay of the same payload bytes) gets that
  * same result again, not a new one. A REJECTED for a frame whose payload
  * names no valid container id or action cannot be written in docs/protocol.md's
@@ -45,7 +47,8 @@
  * Audit records (actor "agent"; ids as in the payload; "action" is the
  * server's envelope {"payload","sig","key_id"}, embedded only once it has
  * verified; "result" is ours, {"payload","sig"}):
- *   action.rejected  host_id, action_id (when readable), expires_at (only
+ *   action.rejected  (verified signature) host_id, action_id (when
+ *                    readable), expires_at (only
  *                    when the action verified: the seen set is rebuilt
  *                    from records holding both), authentic, key_id (when
  *                    a string), reason, request_sha256, container_id and
@@ -65,11 +68,14 @@
  *   action.result_undelivered  host_id, action_id, request_sha256,
  *                    made_at, reason ("outbox full"), outbox_max: a
  *                    result no longer re-sent, never acknowledged
- *   frame.refused    host_id, reason, bytes, frame_sha256 (when held),
- *                    suppressed; frames with no readable action_id, at
- *                    most EXECUTOR_REFUSED_BURST records per
- *                    EXECUTOR_REFUSED_WINDOW_MS (the rest are counted in
- *                    the next record's "suppressed")
+ *   frame.refused    host_id, reason ("unverified frame: ..." when the
+ *                    signature did not hold), bytes, frame_sha256 (when
+ *                    held); unverified frames and signed ones with no
+ *                    readable action_id, bounded per kind (unverified,
+ *                    unreadable, too_big, binary, malformed): see
+ *                    executor_frame_refused
+ *   audit.suppressed event "frame.refused", window_start, window_end,
+ *                    limit, counts: the records a window held back
  *
  * Threads: executor_handle_frame runs the pipeline on the calling thread
  * (tests; the workers). executor_start runs EXECUTOR_WORKERS worker
@@ -94,6 +100,7 @@
 #include <stdint.h>
 
 #include "audit.h"
+#include "audit_limit.h"
 #include "envelope.h"
 #include "wire.h"
 #include "err.h"
@@ -112,8 +119,6 @@
  */
 #define EXECUTOR_OUTBOX_KEEP_MS ENVELOPE_RESULT_WINDOW_MS
 #define EXECUTOR_RECOVER_MAX 256 /* interrupted actions at start */
-#define EXECUTOR_REFUSED_BURST 10
-#define EXECUTOR_REFUSED_WINDOW_MS 10000LL
 #define EXECUTOR_ACTOR "agent"
 #define EXECUTOR_ERR_AUDIT "audit unavailable"
 #define EXECUTOR_ERR_NO_CONTAINER "no such container"
@@ -152,6 +157,8 @@ struct executor_config {
 	 */
 	void (*on_result)(void *arg);
 	void *result_arg;
+	/* frame.refused records ([audit] limit_*); zero: the defaults */
+	struct audit_limit_bounds audit_limit;
 };
 
 /* What became of one frame. */
@@ -217,10 +224,20 @@ int executor_handle_frame(struct executor *ex, const char *data, size_t len,
  * Records a server frame that never reaches the pipeline: over the size
  * limit, binary, not JSON, of an unknown type. why says which; data may be
  * NULL (nothing kept); bytes is its full length. Logs it, counts it and
- * audits frame.refused (rate-limited).
+ * audits frame.refused (bounded: per kind of refusal, the first
+ * audit_limit.burst records of a window in full, the rest counted into
+ * one audit.suppressed record when the window closes).
  */
 void executor_frame_refused(struct executor *ex, const char *why,
     const char *data, size_t len, size_t bytes);
+
+/*
+ * Closes the window of frame.refused records if it has ended (force: in
+ * any case, the agent stops) and audits its audit.suppressed summary if
+ * it held records back. Call it now and then (the daemon's loop) and once
+ * before agent.stopped, so that nothing counted goes unrecorded.
+ */
+void executor_audit_close(struct executor *ex, bool force);
 
 /*
  * Starts the worker thread. Call with the signals the caller handles

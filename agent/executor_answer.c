@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * The executor's answers: every action whose action_id can be read is
- * answered once, REJECTED, DENIED, SUCCESS or FAILURE, with a result
- * signed by the agent's result key that goes to the outbox, and each
- * answer is audited (action.rejected, policy.denied, action.executed;
- * action.received before dockerd is asked to act; frame.refused for
- * frames with no readable action_id). The records' members are listed in
- * executor.h.
+ * The executor's answers: every verified action whose action_id can be
+ * read is answered once, REJECTED, DENIED, SUCCESS or FAILURE, with a
+ * result signed by the agent's result key that goes to the outbox, and
+ * each answer is audited (action.rejected, policy.denied,
+ * action.executed; action.received before dockerd is asked to act;
+ * frame.refused, naming no action, for unverified frames and frames with
+ * no readable action_id). The records' members are listed in executor.h.
  */
 #include "executor.h"
 #include "executor_int.h"
@@ -378,35 +378,54 @@ executor_finish(struct executor *ex, struct executor_act *act,
 	hand_over(ex, act, r == 0, frame, flen, &env);
 }
 
-/* A frame with no readable action_id: logged, counted, audited (limited). */
+/*
+ * The reason under which a refused frame is bounded and summed up
+ * (audit.suppressed's counts): its kind, from the text the callers give.
+ */
+static const char *
+refused_kind(const char *why)
+{
+	static const struct {
+		const char *prefix, *kind;
+	} kinds[] = {
+		{ "unverified frame: ", "unverified" },
+		{ "malformed action: ", "unreadable" },
+		{ "frame over", "too_big" },
+		{ "frame of ", "too_big" },
+		{ "message over", "too_big" },
+		{ "binary", "binary" },
+		{ "malformed frame: ", "malformed" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strncmp(why, kinds[i].prefix, strlen(kinds[i].prefix)) == 0)
+			return kinds[i].kind;
+	return "malformed";
+}
+
+/*
+ * An unverified frame, or one with no readable action_id: logged,
+ * counted, audited (bounded per kind, ex->refused_lim); it names no
+ * action.
+ */
 void
 executor_frame_refused(struct executor *ex, const char *why, const char *data,
     size_t len, size_t bytes)
 {
 	char hex[65], esc[EXECUTOR_LOG_ESC];
 	int64_t now = executor_now_ms(ex);
-	uint64_t suppressed = 0;
-	cJSON *o = NULL;
-	bool ok, record = false;
+	cJSON *o = NULL, *summary = NULL;
+	bool ok, record;
 
 	if (data != NULL)
 		envelope_sha256_hex(data, len, hex);
 	executor_lock(ex);
 	ex->stats.refused_frames++;
-	if (now - ex->refused_window_ms >= EXECUTOR_REFUSED_WINDOW_MS ||
-	    now < ex->refused_window_ms) {
-		ex->refused_window_ms = now;
-		ex->refused_in_window = 0;
-	}
-	if (ex->refused_in_window < EXECUTOR_REFUSED_BURST) {
-		ex->refused_in_window++;
-		suppressed = ex->refused_suppressed;
-		ex->refused_suppressed = 0;
-		record = true;
-	} else {
-		ex->refused_suppressed++;
-	}
+	record = audit_limit_take(&ex->refused_lim, refused_kind(why), now,
+	    &summary);
 	executor_unlock(ex);
+	(void)audit_limit_write(ex->audit, EXECUTOR_ACTOR, summary);
 	log_warn("frame from the server refused: bytes=%zu sha256=%s "
 	         "why=\"%s\"",
 	    bytes, data != NULL ? hex : "-",
@@ -420,6 +439,17 @@ executor_frame_refused(struct executor *ex, const char *why, const char *data,
 	jnum(o, "bytes", (int64_t)bytes, &ok);
 	if (data != NULL)
 		jstr(o, "frame_sha256", hex, &ok);
-	jnum(o, "suppressed", (int64_t)suppressed, &ok);
 	(void)audit_event(ex->audit, "frame.refused", EXECUTOR_ACTOR, o, ok);
+}
+
+void
+executor_audit_close(struct executor *ex, bool force)
+{
+	cJSON *summary = NULL;
+
+	executor_lock(ex);
+	audit_limit_close(&ex->refused_lim, executor_now_ms(ex), force,
+	    &summary);
+	executor_unlock(ex);
+	(void)audit_limit_write(ex->audit, EXECUTOR_ACTOR, summary);
 }

@@ -101,9 +101,7 @@ struct executor {
 	bool thread_started; /* the workers run */
 	struct executor_worker workers[EXECUTOR_WORKERS];
 	struct executor_stats stats;
-	int64_t refused_window_ms;
-	unsigned refused_in_window;
-	uint64_t refused_suppressed;
+	struct audit_limit refused_lim; /* frame.refused records */
 };
 
 /* One frame on its way through the pipeline. */
@@ -111,16 +109,18 @@ struct executor_act {
 	enum executor_mode mode;
 	struct executor_outcome *out;
 	int64_t started_at;
-	struct wire_frame own;            /* parsed here when not given */
-	char *peek_payload, *peek_key_id; /* a refused frame's claims */
-	/* Into the parsed frame or the claims; NULL when absent. */
+	struct wire_frame own; /* parsed here when not given */
+	/* Into the parsed frame. */
 	const char *payload_b64, *sig_b64, *key_id;
-	uint8_t *raw; /* payload bytes: verified, or read */
+	uint8_t *raw; /* payload bytes, once their signature held */
 	size_t raw_len;
 	bool have_sha;
 	char sha[65];
 	bool authentic; /* signature and strict parse held */
-	/* Authentic: all of it; else what could be read of the claims. */
+	/*
+	 * Authentic: all of it; else what signed bytes that failed the
+	 * strict parse say (never the claims of unverified bytes).
+	 */
 	struct envelope_action_payload a;
 	bool have_container, have_action;
 	/* dockerd's facts, once inspected. */

@@ -130,6 +130,12 @@ api_watchdog(void *arg)
 			if (api->stopping)
 				break;
 		}
+		/* Refusal summaries whose window closed; not under mu. */
+		(void)pthread_mutex_unlock(&api->mu);
+		api_refusal_close(api, false);
+		(void)pthread_mutex_lock(&api->mu);
+		if (api->stopping)
+			break;
 		if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
 			break;
 		ts.tv_nsec += 250 * 1000000L;
@@ -312,6 +318,7 @@ api_start_relay(struct server_ctx *ctx, const char *listen,
 		goto out;
 	}
 	api->mu_ready = true;
+	api_refusal_init(api);
 	if (pthread_condattr_init(&ca_attr) != 0) {
 		r = err_set(msg, SIGNET_ERR_INTERNAL, "cannot make a condvar");
 		goto out;
@@ -453,6 +460,9 @@ api_stop(struct api *api)
 		resume_all(api);
 	if (api->daemon != NULL)
 		MHD_stop_daemon(api->daemon);
+	/* Nothing held back is lost: the open windows' counts, now. */
+	if (api->mu_ready)
+		api_refusal_close(api, true);
 	/* MHD reports every close; this is for one it did not. */
 	for (i = 0; i < sizeof(api->slots) / sizeof(api->slots[0]); i++) {
 		identity_store_free(api->slots[i].auth_store);

@@ -23,7 +23,7 @@
 #include "envelope.h"
 #include "err.h"
 #include "identity.h"
-#include "ratelimit.h"
+#include "audit_limit.h"
 #include "server_ctx.h"
 
 /* Headers must be complete this long after a connection opens or after
@@ -51,8 +51,6 @@
 #define API_ACTION_MARGIN_MS 10000
 /* Suspended requests waiting for results at once. */
 #define API_WAITS_MAX (API_CONNECTION_LIMIT + 8)
-/* Refusals audited per second at most (api_refusal.c); a burst as large. */
-#define API_REFUSAL_BURST 50
 /* How long api_stop lets resumed requests answer before stopping MHD. */
 #define API_STOP_GRACE_MS 3000
 
@@ -107,9 +105,11 @@ struct api {
 	uint64_t next_token;
 	size_t outstanding;
 	bool relay_stopping; /* api_stop began: no new waits */
-	/* Under mu: the refusal audit's rate limit (api_refusal.c). */
-	struct ratelimit refusal_rl;
-	uint64_t refusal_suppressed;
+	/*
+	 * Under mu: the refusal records' bounds (api_refusal.c):
+	 * auth.rejected, action.refused.
+	 */
+	struct audit_limit refusal_lim[2];
 };
 
 /* What a route answers: status, a malloc'd body and its media type. */
@@ -260,11 +260,22 @@ void api_action_get(struct api *api, const char *id, struct api_answer *ans);
 
 /*
  * Audits refusal r, answered with ans (its "error" goes in the record),
- * unless the shared rate limit is spent (the next record counts it). A
- * record that cannot be written is logged; the refusal stands anyway.
+ * unless its event's bound is spent for r's reason (auth.rejected) or
+ * status (action.refused, "status_NNN") in this window: then it is
+ * counted into the window's audit.suppressed summary. A record that
+ * cannot be written is logged; the refusal stands anyway.
  */
 void api_refusal_audit(struct api *api, const struct api_refusal *r,
     const struct api_answer *ans);
+
+/* Starts the refusal records' bounds (ctx's audit_limit); at start. */
+void api_refusal_init(struct api *api);
+
+/*
+ * Closes the refusal records' windows that have ended (force: all, the
+ * API stops) and audits their summaries. Takes mu: call without it.
+ */
+void api_refusal_close(struct api *api, bool force);
 
 /* Fills ans with {"error":TEXT} (TEXT from fmt) and status. */
 void api_answer_error(struct api_answer *ans, unsigned status, const char *fmt,

@@ -230,8 +230,8 @@ hub_reload(struct hub *hub)
 	struct hub_conn *c;
 	char det[ERR_MSG_MAX], err[ERR_MSG_MAX];
 	size_t dropped = 0, checked = 0;
-	cJSON *d;
-	bool ok, loaded;
+	cJSON *d, *summary = NULL;
+	bool ok, loaded, full;
 	int r;
 
 	err_clear(&msg);
@@ -279,9 +279,31 @@ hub_reload(struct hub *hub)
 	                (double)identity_store_crl_next_update(store)))) &&
 	    hub_put_num(d, "checked", (double)checked) &&
 	    hub_put_num(d, "dropped", (double)dropped);
-	(void)audit_event(hub->ctx->audit, "server.reloaded", SERVER_ACTOR, d,
-	    ok);
+	/* A SIGHUP storm: bounded like refusals (hub.h). */
+	full = audit_limit_take(&hub->reload_lim, loaded ? "ok" : "failed",
+	    hub_now_ms(), &summary);
+	(void)audit_limit_write(hub->ctx->audit, SERVER_ACTOR, summary);
+	if (full)
+		(void)audit_event(hub->ctx->audit, "server.reloaded",
+		    SERVER_ACTOR, d, ok);
+	else
+		cJSON_Delete(d);
 	identity_store_free(store);
+}
+
+/*
+ * Closes the bounded records' windows that have ended (force: all, the
+ * hub is going) and writes their audit.suppressed summaries.
+ */
+static void
+audit_limits_close(struct hub *hub, bool force)
+{
+	cJSON *summary = NULL;
+
+	audit_limit_close(&hub->reject_lim, hub_now_ms(), force, &summary);
+	(void)audit_limit_write(hub->ctx->audit, SERVER_ACTOR, summary);
+	audit_limit_close(&hub->reload_lim, hub_now_ms(), force, &summary);
+	(void)audit_limit_write(hub->ctx->audit, SERVER_ACTOR, summary);
 }
 
 /*
@@ -299,6 +321,7 @@ sweep(lws_sorted_usec_list_t *sul)
 
 	if (hub->stopping)
 		return;
+	audit_limits_close(hub, false);
 	for (c = hub->conns; c != NULL; c = c->next) {
 		if (c->closing || c->silent || c->hello_late ||
 		    c->established_ms == 0)
@@ -651,6 +674,9 @@ hub_start(struct server_ctx *ctx, const struct hub_config *cfg,
 	hub->ping_secs = cfg->ping_secs;
 	hub->hangup_secs = cfg->hangup_secs;
 	hub->allow_tls12 = cfg->allow_tls12;
+	audit_limit_init(&hub->reject_lim, "auth.rejected", &cfg->audit_limit);
+	audit_limit_init(&hub->reload_lim, "server.reloaded",
+	    &cfg->audit_limit);
 	atomic_init(&hub->want_reload, false);
 	atomic_init(&hub->want_stop, false);
 	hub->listen_host = iface != NULL ? strdup(iface) : NULL;
@@ -858,6 +884,8 @@ hub_free(struct hub *hub)
 		ev_loop_destroy(hub->loop);
 		hub->loop = NULL;
 	}
+	/* Nothing held back is lost: the open windows' counts, now. */
+	audit_limits_close(hub, true);
 	if (hub->send_mu_ready) {
 		(void)pthread_mutex_lock(&hub->send_mu);
 		o = hub->send_head;

@@ -64,9 +64,8 @@
  * escaped before it is recorded):
  *   auth.rejected      reason, detail, peer; subject and serial when a
  *                      certificate was seen; host_id (escaped, as the
- *                      peer claimed it) for hello refusals; suppressed
- *                      (count of refusals not recorded just before, see
- *                      HUB_REJECT_BURST).
+ *                      peer claimed it) for hello refusals; bounded per
+ *                      reason (see hub_config's audit_limit).
  *                      reason: no_client_cert untrusted expired
  *                      not_yet_valid revoked role certificate hello_timeout
  *                      bad_hello host_mismatch key_mismatch no_key
@@ -85,7 +84,11 @@
  *                      {payload, sig}: the agent's signed result exactly
  *                      as received
  *   server.reloaded    ok, [error], crl_last_update, crl_next_update (unix
- *                      s), dropped (connections closed by the re-check)
+ *                      s), dropped (connections closed by the re-check);
+ *                      bounded per reason ("ok", "failed")
+ *   audit.suppressed   event, window_start, window_end, limit, counts:
+ *                      the auth.rejected or server.reloaded records a
+ *                      window held back, per reason
  */
 #ifndef SIGNET_HUB_H
 #define SIGNET_HUB_H
@@ -93,6 +96,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "audit_limit.h"
 #include "err.h"
 #include "identity.h"
 #include "inventory.h"
@@ -128,13 +132,15 @@ struct actions;
 /* result_ack frames waiting on one connection. */
 #define HUB_CONN_ACK_MAX 1024
 /*
- * auth.rejected records are rate limited so that a flood of refused
- * handshakes cannot turn into a flood of fdatasyncs on the service thread:
- * HUB_REJECT_BURST records, refilled at HUB_REJECT_BURST per second. Every
- * refusal is still counted in the metrics and logged; a record written
- * after a gap carries "suppressed": how many went unrecorded.
+ * auth.rejected and server.reloaded records are bounded (audit_limit.h,
+ * hub_config's audit_limit: [audit] limit_burst, limit_window) so that a
+ * flood of refused handshakes or a SIGHUP storm cannot turn into a flood
+ * of fdatasyncs on the service thread, nor fill the disk: per reason the
+ * first limit_burst records of a window are written in full, the rest
+ * counted into one audit.suppressed record when the window closes (the
+ * once-a-second sweep notices) or the hub is freed. Every refusal is
+ * still counted in the metrics and logged.
  */
-#define HUB_REJECT_BURST 50
 
 /* WebSocket close codes the hub sends (RFC 6455 and one of its own). */
 #define HUB_CLOSE_GOING_AWAY 1001 /* server shutting down */
@@ -160,6 +166,8 @@ struct hub_config {
 	bool allow_tls12;        /* false: TLS 1.3 only */
 	struct actions *actions; /* borrowed; NULL: no action relay
 	                                  (action_result frames refused) */
+	/* auth.rejected and server.reloaded records; zero: the defaults */
+	struct audit_limit_bounds audit_limit;
 };
 
 /*

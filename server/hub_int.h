@@ -28,7 +28,7 @@
 #include "hub.h"
 #include "metrics.h"
 #include "netaddr.h"
-#include "ratelimit.h"
+#include "audit_limit.h"
 
 #define HUB_VHOST_NAME "signet-agents"
 #define HUB_REFUSE_PROTOCOL "signet-refuse-unnamed"
@@ -131,8 +131,8 @@ struct hub {
 	struct hub_out *send_head, *send_tail;
 	size_t nsend;
 
-	struct ratelimit reject_rl; /* auth.rejected records */
-	uint64_t suppressed;
+	struct audit_limit reject_lim; /* auth.rejected records */
+	struct audit_limit reload_lim; /* server.reloaded records */
 };
 
 /* Wall-clock milliseconds: registry times. */

@@ -76,14 +76,6 @@ ack_result(struct hub *hub, struct hub_conn *c, const char *action_id,
 	return 0;
 }
 
-/* Token bucket for auth.rejected records (see HUB_REJECT_BURST). */
-static bool
-reject_token(struct hub *hub)
-{
-	return ratelimit_take(&hub->reject_rl, HUB_REJECT_BURST,
-	    clock_mono_ms());
-}
-
 /*
  * Counts, logs and audits one refused peer. cert may be NULL; claimed is
  * the host id the peer's hello named (raw, escaped here) or NULL.
@@ -94,8 +86,8 @@ hub_reject(struct hub *hub, const char *peer, const char *reason,
 {
 	char subject[HUB_SUBJECT_MAX], serial[IDENTITY_SERIAL_MAX + 1];
 	char det[ERR_MSG_MAX], host[96];
-	cJSON *d = NULL;
-	bool ok;
+	cJSON *d = NULL, *summary = NULL;
+	bool ok, full;
 
 	metrics_inc(hub->ctx->metrics, which);
 	subject[0] = serial[0] = host[0] = '\0';
@@ -110,21 +102,20 @@ hub_reject(struct hub *hub, const char *peer, const char *reason,
 	log_warn("agent refused: reason=%s peer=%s subject=\"%s\" "
 	         "serial=%s: %s",
 	    reason, peer, subject, serial, det);
-	if (!reject_token(hub)) {
-		hub->suppressed++;
+	/* Bounded per reason (hub.h): the rest go into audit.suppressed. */
+	full = audit_limit_take(&hub->reject_lim, reason, hub_now_ms(),
+	    &summary);
+	(void)audit_limit_write(hub->ctx->audit, SERVER_ACTOR, summary);
+	if (!full)
 		return;
-	}
 	d = cJSON_CreateObject();
 	ok = d != NULL && hub_put_str(d, "reason", reason) &&
 	    hub_put_str(d, "detail", det) && hub_put_str(d, "peer", peer) &&
 	    hub_put_str(d, "subject", cert != NULL ? subject : NULL) &&
 	    hub_put_str(d, "serial", cert != NULL ? serial : NULL) &&
-	    hub_put_str(d, "host_id", claimed != NULL ? host : NULL) &&
-	    (hub->suppressed == 0 ||
-	        hub_put_num(d, "suppressed", (double)hub->suppressed));
-	if (audit_event(hub->ctx->audit, "auth.rejected", SERVER_ACTOR, d,
-	        ok) == 0)
-		hub->suppressed = 0;
+	    hub_put_str(d, "host_id", claimed != NULL ? host : NULL);
+	(void)audit_event(hub->ctx->audit, "auth.rejected", SERVER_ACTOR, d,
+	    ok);
 }
 
 /*

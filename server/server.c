@@ -298,6 +298,11 @@ server_run(const char *config_path)
 		    text_escape_str(v, esc, sizeof(esc)));
 		goto out;
 	}
+	if (audit_limit_config(cfg, &hcfg.audit_limit, &msg) != 0) {
+		fprintf(stderr, "%s\n", msg.text);
+		goto out;
+	}
+	ctx.audit_limit = hcfg.audit_limit;
 	if (audit_config_rotate_size(cfg, &rotate_size, &msg) != 0) {
 		fprintf(stderr, "%s\n", msg.text);
 		goto out;

@@ -2,6 +2,7 @@
 /* The configuration keys of signet-server (signet.conf(5)). */
 #include "server_config.h"
 
+#include "audit_limit.h"
 #include "hub.h"
 
 #define STR(x) #x
@@ -39,6 +40,12 @@ const struct config_key server_config_schema[] = {
 	/* rotate the audit log past this size: bytes, K, M or G; 0 never
 	 * (AUDIT_ROTATE_SIZE_DEFAULT; checked by audit_config_rotate_size) */
 	{ "audit", "rotate_size", CONFIG_STRING, false, "256M", 0, 0 },
+	/* bounded records (audit_limit.h): in full per reason and window */
+	{ "audit", "limit_burst", CONFIG_INT, false,
+	    XSTR(AUDIT_LIMIT_BURST_DEFAULT), 1, AUDIT_LIMIT_BURST_MAX },
+	/* the window, seconds */
+	{ "audit", "limit_window", CONFIG_INT, false,
+	    XSTR(AUDIT_LIMIT_WINDOW_DEFAULT), 1, AUDIT_LIMIT_WINDOW_MAX },
 };
 const size_t server_config_schema_len = sizeof(server_config_schema) /
     sizeof(server_config_schema[0]);

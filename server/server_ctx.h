@@ -11,6 +11,7 @@
 #include <pthread.h>
 
 #include "audit.h"
+#include "audit_limit.h"
 #include "identity.h"
 #include "keys.h"
 #include "metrics.h"
@@ -29,6 +30,8 @@ struct server_ctx {
 	char audit_path[4096]; /* the server's own audit log */
 	pthread_mutex_t identity_mu;
 	struct identity_store *identity; /* current; swap under the lock */
+	/* The API's bounded refusal records; zero: the defaults */
+	struct audit_limit_bounds audit_limit;
 };
 
 /* Initialises the lock; the caller fills in the rest. 0 or error. */

@@ -8,7 +8,8 @@
 # and the new one (one file, one key a line) and accepts RESTARTs signed by
 # either, while a third key is refused (unknown key id), also when it
 # claims either pinned key's id (bad signature), with the container left
-# as it was and the agent's audit log saying why. Then the end of the
+# as it was, no result (the frame is unverified) and the agent's audit log
+# saying why in a frame.refused record that names no action. Then the end of the
 # rotation: the old key's line removed, the agent restarted; the old key
 # is refused and the new one still accepted. A pinned file holding a
 # secret key or a key twice keeps the agent from starting; `signet-pki
@@ -55,22 +56,30 @@ accepted() {
 		"jq -r 'select(.data.action_id == \"$id\") | .event' '$LOG' | grep -qx action.executed"
 }
 
-# refused NAME PATTERN ARGS...: a RESTART signed as ARGS say is REJECTED
-# with an error matching PATTERN; the container is untouched.
+# refused NAME PATTERN ARGS...: a RESTART signed as ARGS say is refused
+# unverified: a frame.refused record whose reason matches PATTERN and
+# that holds the frame's SHA-256; no result, even once the next action
+# (a control START signed by the new key, which the policy denies: an
+# answer, and nothing runs) has been answered; the container is untouched.
 refused() {
-	local name=$1 pattern=$2 s0 id line; shift 2
+	local name=$1 pattern=$2 s0 id sha n0 line; shift 2
 	s0=$(started_at "$WEB")
-	send_action "$WEB" RESTART --reason '"key rotation"' "$@"
+	n0=$(jq -c 'select(.event == "frame.refused")' "$LOG" | wc -l)
+	send_action "$WEB" RESTART --reason '"key rotation"' --save "$T_DIR/refused.frame" "$@"
 	id=$(last_id)
-	line=$(result "$id" 1 20)
-	if grep -q 'status=REJECTED' <<<"$line" &&
-		grep -Eq "error=\".*($pattern)" <<<"$line"; then
-		ok "$name: REJECTED ($pattern)"
-	else
-		not_ok "$name: wanted REJECTED /$pattern/, got: ${line:-no result}"
-	fi
-	check "$name: audited as rejected" sh -c \
-		"jq -r 'select(.data.action_id == \"$id\" and .event == \"action.rejected\") | .data.reason' '$LOG' | grep -Eq '$pattern'"
+	sha=$(tr -d '\n' <"$T_DIR/refused.frame" | sha256sum | cut -c1-64)
+	check "$name: audited as frame.refused" wait_for 10 sh -c \
+		"[ \$(jq -c 'select(.event == \"frame.refused\")' '$LOG' | wc -l) -gt $n0 ]"
+	check "$name: unverified, says why, hashes the frame" sh -c \
+		"jq -c 'select(.event == \"frame.refused\") | .data' '$LOG' | tail -n 1 |
+		 jq -e --arg s $sha '(.reason | test(\"^unverified frame: .*($pattern)\")) and .frame_sha256 == \$s' >/dev/null"
+	send_action "$WEB" START --reason '"control after a refusal"' --key "$P/keys/action-2.key"
+	line=$(result "$(last_id)" 1 20)
+	check "$name: the next action is answered ($line)" grep -q 'status=DENIED .* sig=ok' <<<"$line"
+	check "$name: no result for the refused frame" \
+		sh -c "! grep -q '^result action_id=$id ' '$OUT'"
+	check "$name: the agent's log never names its action_id" \
+		sh -c "! grep -q '$id' '$LOG'"
 	check "$name: container untouched" test "$(started_at "$WEB")" = "$s0"
 }
 

@@ -6,7 +6,8 @@
 # action key, or forges them) and the private test dockerd with busybox
 # containers. A valid RESTART runs (new StartedAt); every hostile action
 # leaves the container as it was and the agent's audit log says why: bad
-# signature, another key, an unknown key id, another host_id, expired,
+# signature, another key, an unknown key id (unverified: no result, and a
+# frame.refused record that names no action), another host_id, expired,
 # issued in the future, too long a lifetime, a replay (also after the agent
 # restarts), malformed JSON, wrong types, an unknown action, a frame over
 # 64 KiB, a policy denial, a missing container. START of a running
@@ -88,6 +89,38 @@ hostile() {
 		test -z "$(audit_for "$id" | grep '"action.received"')"
 }
 
+# unverified NAME PATTERN ARGS...: an action frame (ARGS) whose signature
+# does not verify claims an action_id: the agent answers nothing signed
+# for it, and its log records the refusal as unverified, with the SHA-256
+# of the exact frame bytes and no action named (issue 12, item 1). The
+# control action after it (START of a running container, 304) is answered,
+# so the agent had its turn to answer the refused frame.
+unverified() {
+	local name=$1 pattern=$2 s0 id sha n0 line; shift 2
+	s0=$(started_at "$WEB")
+	n0=$(jq -c 'select(.event == "frame.refused")' "$LOG" | wc -l)
+	send_action "$@" --save "$T_DIR/unverified.frame"
+	id=$(last_id)
+	sha=$(tr -d '\n' <"$T_DIR/unverified.frame" | sha256sum | cut -c1-64)
+	if wait_for 5 sh -c "[ \$(jq -c 'select(.event == \"frame.refused\")' '$LOG' | wc -l) -gt $n0 ]"; then
+		ok "$name: audited as frame.refused"
+	else
+		not_ok "$name: no frame.refused record"
+	fi
+	check "$name: the record is unverified, says why and hashes the frame" sh -c \
+		"jq -c 'select(.event == \"frame.refused\") | .data' '$LOG' | tail -n 1 |
+		 jq -e --arg s $sha '(.reason | test(\"^unverified frame: .*($pattern)\")) and .frame_sha256 == \$s' >/dev/null"
+	send_action "$WEB" START --reason '"control after a refusal"'
+	line=$(result "$(last_id)" 1 20)
+	check "$name: the control action after it is answered ($line)" \
+		grep -q 'status=SUCCESS' <<<"$line"
+	check "$name: no result for the claimed action_id" \
+		sh -c "! grep -q '^result action_id=$id ' '$OUT'"
+	check "$name: the agent's log never names the claimed action_id" \
+		sh -c "! grep -q '$id' '$LOG'"
+	check "$name: container untouched" test "$(started_at "$WEB")" = "$s0"
+}
+
 # refused NAME PATTERN FILE: a frame with no readable action id (raw FILE)
 # gets no result and a frame.refused record matching PATTERN.
 refused() {
@@ -146,12 +179,11 @@ check "valid RESTART: audited received, then executed" \
 	test "$(audit_for "$VALID" | jq -r '.[0]' | tr '\n' ' ')" = "action.received action.executed "
 
 # ---- hostile actions ----
-hostile "bad signature" "$WEB" REJECTED "bad signature" \
-	action "$WEB" RESTART --bad-sig
-hostile "another key (claiming the pinned id)" "$WEB" REJECTED "bad signature" \
-	action "$WEB" RESTART --key "$T_DIR/other.key" --key-id "$PINNED"
-hostile "an unknown key id" "$WEB" REJECTED "unknown key" \
-	action "$WEB" RESTART --key "$T_DIR/other.key"
+unverified "bad signature" "bad signature" "$WEB" RESTART --bad-sig
+unverified "another key (claiming the pinned id)" "bad signature" \
+	"$WEB" RESTART --key "$T_DIR/other.key" --key-id "$PINNED"
+unverified "an unknown key id" "unknown key" \
+	"$WEB" RESTART --key "$T_DIR/other.key"
 hostile "another host_id" "$WEB" REJECTED "wrong host" \
 	action "$WEB" RESTART --host web-02
 hostile "expired" "$WEB" REJECTED "expired" \

@@ -77,11 +77,11 @@ test_worker(struct world *w)
 	CHECK(st.succeeded == 5 && st.rejected == 2);
 	CHECK(w->fake.acts - acts == 5);
 	CHECK(__atomic_load_n(&wakeups, __ATOMIC_SEQ_CST) >= 7);
-	/* Refused frames are counted; the audit records are rate-limited. */
-	for (i = 0; i < EXECUTOR_REFUSED_BURST + 5; i++)
+	/* Refused frames are counted; the audit records are bounded. */
+	for (i = 0; i < AUDIT_LIMIT_BURST_DEFAULT + 5; i++)
 		executor_frame_refused(w->ex, "binary message", NULL, 0, 10);
 	executor_get_stats(w->ex, &st);
-	CHECK(st.refused_frames == EXECUTOR_REFUSED_BURST + 5);
+	CHECK(st.refused_frames == AUDIT_LIMIT_BURST_DEFAULT + 5);
 }
 
 /*
