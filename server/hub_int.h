@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * The hub's internals, shared by its three files and included only by
+ * The hub's internals, shared by its files and included only by
  * server/hub*.c: hub.c runs the lws/libev loop (callback, sweep, reload,
  * shutdown, the send queue, the public calls of hub.h); hub_tls.c checks
  * certificates (TLS setup, the verify callback, the verdict kept on the
  * SSL, the check at the upgrade); hub_session.c runs a session (hello,
- * frames, results and their result_acks, refusals, session ends).
+ * frames, results and their result_acks, refusals, session ends);
+ * hub_inventory.c takes inventories into the registry.
  * Everything here runs on the service thread unless said otherwise.
  */
 #ifndef SIGNET_HUB_INT_H
@@ -26,6 +27,7 @@
 #include "actions.h"
 #include "clock.h"
 #include "hub.h"
+#include "inventory.h"
 #include "metrics.h"
 #include "netaddr.h"
 #include "ratelimit.h"
@@ -214,6 +216,14 @@ int hub_close_now(struct hub_conn *c, uint16_t code, const char *text);
 /* hub_end_session, then hub_close_now: returns -1. */
 int hub_drop_session(struct hub *hub, struct hub_conn *c, uint16_t code,
     const char *text, const char *reason, const char *detail);
+
+/* ---- hub_inventory.c ---- */
+
+/* An inventory frame of c's session (inv owned from now on): into the
+ * registry, less the rows whose ids another live host holds, each new
+ * such conflict audited (inventory.conflict). Returns 0, or -1 when c is
+ * being closed (the conflict could not be recorded). */
+int hub_inventory(struct hub *hub, struct hub_conn *c, struct inventory *inv);
 
 /* LWS_CALLBACK_RECEIVE: one chunk of a message. Returns 0, or -1 when c
  * is being closed. */

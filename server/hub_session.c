@@ -458,7 +458,6 @@ handle_frame(struct hub *hub, struct hub_conn *c)
 {
 	struct wire_frame f;
 	struct err_msg msg;
-	size_t count;
 	int r;
 
 	err_clear(&msg);
@@ -482,20 +481,10 @@ handle_frame(struct hub *hub, struct hub_conn *c)
 		wire_frame_free(&f);
 		return r;
 	}
-	count = f.inv->count;
-	r = registry_set_inventory(hub->ctx->registry, c->id.name, c->session,
-	    f.inv, hub_now_ms());
+	r = hub_inventory(hub, c, f.inv);
 	f.inv = NULL;
 	wire_frame_free(&f);
-	if (r != 0) {
-		log_warn("agent %s: inventory of a stale session %llu ignored",
-		    c->id.name, (unsigned long long)c->session);
-		return 0;
-	}
-	metrics_inc(hub->ctx->metrics, M_AGENT_INVENTORIES);
-	log_debug("inventory: host=%s containers=%zu bytes=%zu", c->id.name,
-	    count, c->len);
-	return 0;
+	return r;
 }
 
 /* Makes room for len more bytes of the current message. */
