@@ -67,7 +67,8 @@
  *                      HUB_REJECT_BURST).
  *                      reason: no_client_cert untrusted expired
  *                      not_yet_valid revoked role certificate hello_timeout
- *                      bad_hello host_mismatch key_mismatch no_key
+ *                      bad_hello bad_proof host_mismatch key_mismatch
+ *                      no_key
  *   agent.connected    host_id, session, serial, agent_version,
  *                      docker_version, result_key_id, cert_not_after, peer
  *   agent.replaced     host_id, old_session, new_session, peer, and

@@ -31,6 +31,7 @@
 #include "metrics.h"
 #include "netaddr.h"
 #include "ratelimit.h"
+#include "wire.h"
 
 #define HUB_VHOST_NAME "signet-agents"
 #define HUB_REFUSE_PROTOCOL "signet-refuse-unnamed"
@@ -68,6 +69,9 @@ struct hub_conn {
 	struct identity id;      /* verified at the upgrade */
 	char peer[HUB_PEER_MAX]; /* "ADDR:PORT" */
 
+	/* Sent once the WebSocket opens; the hello must be signed over it. */
+	uint8_t challenge[WIRE_CHALLENGE_LEN];
+	bool want_challenge; /* not written yet */
 	bool hello_done;     /* session open: registry knows it */
 	bool ended;          /* session closed in registry + audit */
 	bool closing;        /* close decided; input ignored */
