@@ -459,6 +459,9 @@ check "no errors logged but the broken CRL's, no lws errors" \
 check_out=$("$SIGNETCTL" audit verify "$AUDIT" --key "$P/keys/audit.pub" 2>&1)
 check "signetctl audit verify passes ($(head -1 <<<"$check_out"))" \
 	grep -q '^ok: ' <<<"$check_out"
+schema=$(python3 "$SIGNET_SOURCE_DIR/tests/integration/audit_schema.py" "$AUDIT" 2>&1)
+check "the audit log matches docs/schema, the refusals' reasons too ($schema)" \
+	grep -q '^ok ' <<<"$schema"
 
 # The server refuses to start with a bad configuration or an expired CRL.
 sed 's/^hello_timeout = 2/hello_timeout = 500/' server.conf >bad.conf
