@@ -147,7 +147,7 @@ test_many_ids(void)
 	struct registry_inventory_report rep;
 	struct inventory *inv;
 	char host[64], id[65], *rows;
-	uint64_t s, replaced;
+	uint64_t s, s1, replaced;
 	size_t i, n = 300, off = 0;
 	bool all = true;
 
@@ -165,14 +165,14 @@ test_many_ids(void)
 		    i > 0 ? "," : "", id);
 	}
 	(void)snprintf(rows + off, n * 200 - off, "]");
-	s = registry_connect(reg, "big-01", "1", "1", 2000000000, 1000,
+	s1 = registry_connect(reg, "big-01", "1", "1", 2000000000, 1000,
 	    &replaced);
 	inv = inv_of(rows);
 	CHECK(inv != NULL && inv->count == n);
-	CHECK(registry_set_inventory(reg, "big-01", s, inv, 1100, &rep) == 0 &&
+	CHECK(registry_set_inventory(reg, "big-01", s1, inv, 1100, &rep) == 0 &&
 	    rep.kept == n);
 	/* Reported again, then half of it: the rest leaves the index. */
-	CHECK(registry_set_inventory(reg, "big-01", s, inv_of(rows), 1200,
+	CHECK(registry_set_inventory(reg, "big-01", s1, inv_of(rows), 1200,
 	          &rep) == 0 &&
 	    rep.kept == n && rep.dropped == 0);
 	s = registry_connect(reg, "big-02", "1", "1", 2000000000, 1300,
@@ -185,6 +185,19 @@ test_many_ids(void)
 		(void)snprintf(id, sizeof(id), "%064zx", i * 7919);
 		if (owner(reg, id, host) != REGISTRY_FOUND ||
 		    strcmp(host, "big-01") != 0)
+			all = false;
+	}
+	CHECK(all);
+	/* big-01 leaves: every id leaves the index; big-02's claims stand. */
+	registry_disconnect(reg, "big-01", s1, 1500);
+	CHECK(registry_set_inventory(reg, "big-02", s, inv_of(rows), 1600,
+	          &rep) == 0 &&
+	    rep.kept == n && rep.dropped == 0 && rep.nfresh == 0);
+	all = true;
+	for (i = 0; i < n; i++) {
+		(void)snprintf(id, sizeof(id), "%064zx", i * 7919);
+		if (owner(reg, id, host) != REGISTRY_FOUND ||
+		    strcmp(host, "big-02") != 0)
 			all = false;
 	}
 	CHECK(all);
