@@ -637,8 +637,8 @@ channel_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		ch->wsi = wsi;
 		ch->opened_ms = clock_mono_ms();
 		ch->healthy = false;
+		/* open stays false until channel_greet: the hello goes first. */
 		if (pthread_mutex_lock(&ch->mu) == 0) {
-			ch->open = true;
 			ch->stats.connects++;
 			(void)pthread_mutex_unlock(&ch->mu);
 		}
@@ -839,6 +839,28 @@ channel_send(struct channel *ch, struct channel_frame *f)
 	(void)pthread_mutex_unlock(&ch->mu);
 	if (r == 0)
 		lws_cancel_service(ch->ctx);
+	return r;
+}
+
+int
+channel_greet(struct channel *ch, struct channel_frame *f)
+{
+	int r = SIGNET_ERR_UNAVAILABLE;
+
+	if (f == NULL)
+		return SIGNET_ERR_INVALID_ARG;
+	if (ch->state != CH_OPEN || ch->wsi == NULL ||
+	    pthread_mutex_lock(&ch->mu) != 0)
+		return SIGNET_ERR_UNAVAILABLE;
+	if (!ch->open && ch->qlen == 0) {
+		ch->queue[ch->qhead] = channel_frame_ref(f);
+		ch->qlen = 1;
+		ch->open = true;
+		r = 0;
+	}
+	(void)pthread_mutex_unlock(&ch->mu);
+	if (r == 0)
+		lws_callback_on_writable(ch->wsi);
 	return r;
 }
 

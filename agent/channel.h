@@ -82,8 +82,9 @@ struct channel_config {
 /*
  * What the channel reports, on the service thread, with the arg given to
  * channel_new. Any may be NULL.
- *   on_established  the WebSocket is open; frames queued here go first
- *                   (the hello), in order
+ *   on_established  the WebSocket is open, not yet greeted: nothing can
+ *                   be sent until channel_greet (the server's challenge
+ *                   comes first, then the agent's hello)
  *   on_closed       an open WebSocket closed (why: a sentence); the
  *                   channel redials by itself
  *   on_message      a whole text message of at most CHANNEL_RX_MAX bytes
@@ -131,6 +132,17 @@ int channel_send(struct channel *ch, struct channel_frame *f)
     __attribute__((warn_unused_result));
 
 /*
+ * Queues f, the session's first message (the hello), on an open WebSocket
+ * not yet greeted, and from then on lets channel_send and
+ * channel_set_snapshot queue (they refuse before it, and
+ * channel_connected is false). Service thread. Returns 0,
+ * SIGNET_ERR_UNAVAILABLE (no open WebSocket, or greeted already) or
+ * SIGNET_ERR_INVALID_ARG.
+ */
+int channel_greet(struct channel *ch, struct channel_frame *f)
+    __attribute__((warn_unused_result));
+
+/*
  * Wakes the service thread (lws_cancel_service): channel_service returns
  * soon. Any thread.
  */
@@ -144,7 +156,7 @@ void channel_wake(struct channel *ch);
  */
 bool channel_set_snapshot(struct channel *ch, struct channel_frame *f);
 
-/* Whether the WebSocket is open now. */
+/* Whether the WebSocket is open now and greeted (channel_greet). */
 bool channel_connected(struct channel *ch);
 
 /*

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * The daemon's glue between the channel and the executor: the hello on
- * every connection; frames from the server (result_ack to the outbox,
+ * every connection, signed over the server's challenge; frames from the server (result_ack to the outbox,
  * action frames to the executor's queue, anything else refused); the
  * results the server has not acknowledged, flushed to the channel; and
  * the executor's ops, each worker's dockerd call on a connection lent to
@@ -29,36 +29,58 @@ wall_ms(void *arg)
 
 /* ---- the channel (service thread) ---- */
 
+/* The WebSocket is open: the server's challenge comes first (on_message). */
 static void
 on_established(void *arg)
 {
 	struct daemon *d = arg;
+
+	if (pthread_mutex_lock(&d->mu) != 0)
+		return;
+	d->epoch++;
+	(void)pthread_mutex_unlock(&d->mu);
+	log_debug("channel open: waiting for the server's challenge");
+}
+
+/*
+ * The server's challenge: the hello, signed with the result key over it,
+ * greets the channel; a snapshot follows. Returns 0, or the failure
+ * (logged) of building or queueing the hello.
+ */
+static int
+say_hello(struct daemon *d, const uint8_t challenge[static WIRE_CHALLENGE_LEN])
+{
 	struct channel_frame *f = NULL;
-	char version[DOCKER_VERSION_MAX + 1];
+	struct wire_hello h;
 	char *text = NULL;
 	size_t len = 0;
 	int r;
 
+	memset(&h, 0, sizeof(h));
 	if (pthread_mutex_lock(&d->mu) != 0)
-		return;
-	memcpy(version, d->docker_version, sizeof(version));
-	d->epoch++;
+		return SIGNET_ERR_INTERNAL;
+	memcpy(h.docker_version, d->docker_version, sizeof(h.docker_version));
 	(void)pthread_mutex_unlock(&d->mu);
-	r = wire_build_hello(d->host_id, SIGNET_VERSION, version,
-	    d->result_key->pub.id, &text, &len);
+	(void)snprintf(h.host_id, sizeof(h.host_id), "%s", d->host_id);
+	(void)snprintf(h.agent_version, sizeof(h.agent_version), "%s",
+	    SIGNET_VERSION);
+	memcpy(h.result_key_id, d->result_key->pub.id, sizeof(h.result_key_id));
+	memcpy(h.challenge, challenge, WIRE_CHALLENGE_LEN);
+	r = wire_build_hello(&h, d->result_key, &text, &len);
 	if (r == 0)
 		r = channel_frame_take(text, len, &f);
 	if (r == 0)
-		r = channel_send(d->ch, f);
+		r = channel_greet(d->ch, f);
 	channel_frame_unref(f);
 	if (r != 0) {
 		log_error("hello not sent: %s", err_str(r));
-		return;
+		return r;
 	}
 	log_info("hello sent: host_id=%s docker_version=%s result_key_id=%s",
-	    d->host_id, version, d->result_key->pub.id);
+	    h.host_id, h.docker_version, h.result_key_id);
 	/* A snapshot follows the hello, at once if none is on its way. */
 	daemon_snapshot_request(d, DAEMON_WANT_CONNECT, false);
+	return 0;
 }
 
 /* ---- actions: the executor's glue (service thread unless noted) ---- */
@@ -206,6 +228,15 @@ on_message(void *arg, const char *data, size_t len)
 	if (r == 0 && (f.type == WIRE_RESULT_ACK || f.type == WIRE_ACTION))
 		channel_server_healthy(d->ch,
 		    f.type == WIRE_RESULT_ACK ? "result_ack" : "action");
+	if (f.type == WIRE_CHALLENGE && r == 0) {
+		if (channel_connected(d->ch)) {
+			(void)snprintf(why, sizeof(why),
+			    "a second challenge on this connection");
+			goto refused;
+		}
+		(void)say_hello(d, f.challenge);
+		goto out;
+	}
 	if (f.type == WIRE_RESULT_ACK && r == 0) {
 		if (d->ex != NULL)
 			executor_outbox_acked(d->ex, f.ack.action_id,

@@ -32,6 +32,18 @@ container_clear(struct inventory_container *c)
 }
 
 void
+inventory_remove(struct inventory *inv, size_t i)
+{
+	if (inv == NULL || i >= inv->count)
+		return;
+	container_clear(&inv->items[i]);
+	memmove(&inv->items[i], &inv->items[i + 1],
+	    (inv->count - i - 1) * sizeof(inv->items[0]));
+	inv->count--;
+	memset(&inv->items[inv->count], 0, sizeof(inv->items[0]));
+}
+
+void
 inventory_free(struct inventory *inv)
 {
 	size_t i;

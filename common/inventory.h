@@ -93,6 +93,9 @@ const char *inventory_label(const struct inventory_container *c,
 /* The first name without dockerd's leading '/', or "" when none. */
 const char *inventory_primary_name(const struct inventory_container *c);
 
+/* Removes row i (freeing what it holds); rows after it move up. */
+void inventory_remove(struct inventory *inv, size_t i);
+
 void inventory_free(struct inventory *inv);
 
 #endif

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <cjson/cJSON.h>
+#include <sodium.h>
 
 #include "jsonx.h"
 #include "text.h"
@@ -30,6 +31,7 @@ static const struct {
 	{ WIRE_ACTION_RESULT, "action_result" },
 	{ WIRE_ACTION, "action" },
 	{ WIRE_RESULT_ACK, "result_ack" },
+	{ WIRE_CHALLENGE, "challenge" },
 };
 
 const char *
@@ -112,17 +114,85 @@ build_flat(enum wire_type type, const char *const keys[],
 	return finish(flat_object(type, keys, vals, n), out, len);
 }
 
+/* The hello's payload, compact JSON (a new string), or NULL. */
+static char *
+hello_payload(const struct wire_hello *h)
+{
+	char nonce[2 * WIRE_CHALLENGE_LEN + 1];
+	cJSON *o = cJSON_CreateObject();
+	char *text = NULL;
+
+	(void)text_hex(h->challenge, WIRE_CHALLENGE_LEN, nonce);
+	if (o != NULL && cJSON_AddNumberToObject(o, "v", 1) != NULL &&
+	    cJSON_AddStringToObject(o, "host_id", h->host_id) != NULL &&
+	    cJSON_AddStringToObject(o, "agent_version", h->agent_version) !=
+	        NULL &&
+	    cJSON_AddStringToObject(o, "docker_version", h->docker_version) !=
+	        NULL &&
+	    cJSON_AddStringToObject(o, "result_key_id", h->result_key_id) !=
+	        NULL &&
+	    cJSON_AddStringToObject(o, "challenge", nonce) != NULL)
+		text = jsonx_print(o);
+	cJSON_Delete(o);
+	return text;
+}
+
 int
-wire_build_hello(const char *host_id, const char *agent_version,
-    const char *docker_version, const char *result_key_id, char **out,
+wire_build_hello(const struct wire_hello *h, const struct keys_secret *key,
+    char **out, size_t *len)
+{
+	static const char *const keys[] = { "payload", "sig" };
+	const char *vals[2] = { NULL, NULL };
+	struct envelope env;
+	char *payload = NULL, *b64 = NULL;
+	size_t plen, b64len;
+	int r;
+
+	*out = NULL;
+	*len = 0;
+	memset(&env, 0, sizeof(env));
+	if (h == NULL)
+		return SIGNET_ERR_INVALID_ARG;
+	payload = hello_payload(h);
+	if (payload == NULL)
+		return SIGNET_ERR_ALLOC;
+	plen = strlen(payload);
+	if (key != NULL) {
+		r = envelope_sign(WIRE_HELLO_CONTEXT, payload, plen, key, &env);
+		if (r != 0)
+			goto out;
+		vals[0] = env.payload_b64;
+		vals[1] = env.sig_b64;
+	} else {
+		/* No proof: only a test says hello this way. */
+		b64len = sodium_base64_ENCODED_LEN(plen,
+		    sodium_base64_VARIANT_ORIGINAL);
+		b64 = malloc(b64len);
+		r = SIGNET_ERR_ALLOC;
+		if (b64 == NULL)
+			goto out;
+		(void)sodium_bin2base64(b64, b64len, (const uint8_t *)payload,
+		    plen, sodium_base64_VARIANT_ORIGINAL);
+		vals[0] = b64;
+	}
+	r = build_flat(WIRE_HELLO, keys, vals, key != NULL ? 2 : 1, out, len);
+out:
+	envelope_free(&env);
+	free(payload);
+	free(b64);
+	return r;
+}
+
+int
+wire_build_challenge(const uint8_t nonce[static WIRE_CHALLENGE_LEN], char **out,
     size_t *len)
 {
-	static const char *const keys[] = { "host_id", "agent_version",
-		"docker_version", "result_key_id" };
-	const char *vals[] = { host_id, agent_version, docker_version,
-		result_key_id };
+	static const char *const keys[] = { "nonce" };
+	char hex[2 * WIRE_CHALLENGE_LEN + 1];
+	const char *vals[] = { hex };
 
-	return build_flat(WIRE_HELLO, keys, vals, 4, out, len);
+	(void)text_hex(nonce, WIRE_CHALLENGE_LEN, hex);
+	return build_flat(WIRE_CHALLENGE, keys, vals, 1, out, len);
 }
 
 int
@@ -304,45 +374,122 @@ refuse_type(const char *name, const char *where, struct err_msg *msg)
 	    text_escape_str(name, esc, sizeof(esc)), where);
 }
 
-static int
-hello_members(const cJSON *root, struct wire_hello *out, struct err_msg *msg)
+static bool
+valid_nonce(const char *s)
 {
-	static const char *const members[] = { "type", "host_id",
-		"agent_version", "docker_version", "result_key_id", NULL };
-	static const char version_want[] =
-	    "a version (1-64 of A-Z a-z 0-9 . _ + ~ : -)";
+	return text_is_hex(s, 2 * WIRE_CHALLENGE_LEN);
+}
+
+/* A nonce member (64 lowercase hex) of obj, decoded into out. */
+static int
+take_nonce(const cJSON *obj, const char *what, const char *key,
+    uint8_t out[static WIRE_CHALLENGE_LEN], struct err_msg *msg)
+{
+	char hex[2 * WIRE_CHALLENGE_LEN + 1];
+	size_t got = 0;
 	int r;
 
-	r = jsonx_only_members(root, members, "hello", msg);
+	r = take(obj, what, key, valid_nonce,
+	    "a challenge (64 lowercase hex digits)", hex, sizeof(hex), msg);
+	if (r == 0 &&
+	    (sodium_hex2bin(out, WIRE_CHALLENGE_LEN, hex, strlen(hex), NULL,
+	         &got, NULL) != 0 ||
+	        got != WIRE_CHALLENGE_LEN))
+		r = err_set(msg, SIGNET_ERR_FORMAT, "%s: %s is not hex", what,
+		    key);
+	return r;
+}
+
+/* The signed payload of a hello, parsed strictly into *out. */
+static int
+hello_payload_members(const uint8_t *raw, size_t len, struct wire_hello *out,
+    struct err_msg *msg)
+{
+	static const char *const members[] = { "v", "host_id", "agent_version",
+		"docker_version", "result_key_id", "challenge", NULL };
+	static const char version_want[] =
+	    "a version (1-64 of A-Z a-z 0-9 . _ + ~ : -)";
+	static const char what[] = "hello payload";
+	cJSON *root = NULL;
+	int64_t v = 0;
+	int r;
+
+	r = jsonx_parse_object(what, raw, len, WIRE_FLAT_DEPTH, &root, msg);
 	if (r == 0)
-		r = take(root, "hello", "host_id", text_valid_name,
+		r = jsonx_only_members(root, members, what, msg);
+	if (r == 0)
+		r = jsonx_get_int64(root, "v", 1, 1, what, &v, msg);
+	if (r == 0)
+		r = take(root, what, "host_id", text_valid_name,
 		    "a valid host id", out->host_id, sizeof(out->host_id), msg);
 	if (r == 0)
-		r = take(root, "hello", "agent_version", valid_version,
+		r = take(root, what, "agent_version", valid_version,
 		    version_want, out->agent_version,
 		    sizeof(out->agent_version), msg);
 	if (r == 0)
-		r = take(root, "hello", "docker_version", valid_version,
+		r = take(root, what, "docker_version", valid_version,
 		    version_want, out->docker_version,
 		    sizeof(out->docker_version), msg);
 	if (r == 0)
-		r = take(root, "hello", "result_key_id", valid_key_id,
+		r = take(root, what, "result_key_id", valid_key_id,
 		    "a key id (16 lowercase hex digits)", out->result_key_id,
 		    sizeof(out->result_key_id), msg);
+	if (r == 0)
+		r = take_nonce(root, what, "challenge", out->challenge, msg);
+	cJSON_Delete(root);
+	return r;
+}
+
+/*
+ * The hello frame's members: payload and sig texts (new strings). A hello
+ * of the kind before proofs (host_id at the top) is named as such; a
+ * missing sig is a missing proof.
+ */
+static int
+hello_frame_members(const cJSON *root, char **payload, char **sig,
+    struct err_msg *msg)
+{
+	static const char *const members[] = { "type", "payload", "sig", NULL };
+	int r;
+
+	if (cJSON_GetObjectItemCaseSensitive(root, "host_id") != NULL)
+		return err_set(msg, SIGNET_ERR_FORMAT,
+		    "hello: host_id at the top and no signed payload: an "
+		    "agent older than this server (it must prove its result "
+		    "key; upgrade agent and server together)");
+	r = jsonx_only_members(root, members, "hello", msg);
+	if (r == 0)
+		r = take_text(root, "hello", "payload", WIRE_HELLO_MAX, false,
+		    false, payload, msg);
+	if (r == 0 && cJSON_GetObjectItemCaseSensitive(root, "sig") == NULL)
+		r = err_set(msg, SIGNET_ERR_BAD_SIGNATURE,
+		    "hello: no sig: the agent does not prove that it holds "
+		    "its result key");
+	if (r == 0)
+		r = take_text(root, "hello", "sig", WIRE_SIG_B64_MAX, false,
+		    false, sig, msg);
 	return r;
 }
 
 int
-wire_parse_hello(const char *buf, size_t len, struct wire_hello *out,
+wire_parse_hello(const char *buf, size_t len, const struct keys_public *pub,
+    const uint8_t challenge[static WIRE_CHALLENGE_LEN], struct wire_hello *out,
     struct err_msg *msg)
 {
+	struct wire_hello h;
 	cJSON *root = NULL;
 	enum wire_type type;
 	const char *name = NULL;
-	char esc[48];
+	char *payload = NULL, *sig = NULL, esc[48];
+	uint8_t *raw = NULL;
+	size_t raw_len = 0;
 	int r;
 
 	memset(out, 0, sizeof(*out));
+	memset(&h, 0, sizeof(h));
+	if (pub == NULL || challenge == NULL)
+		return err_set(msg, SIGNET_ERR_INVALID_ARG,
+		    "hello: no key or challenge to check it against");
 	if (len > WIRE_HELLO_MAX)
 		return err_set(msg, SIGNET_ERR_TOO_LARGE,
 		    "hello: %zu bytes, "
@@ -355,10 +502,33 @@ wire_parse_hello(const char *buf, size_t len, struct wire_hello *out,
 		    "first frame has type \"%s\"; it must be hello",
 		    text_escape_str(name, esc, sizeof(esc)));
 	if (r == 0)
-		r = hello_members(root, out, msg);
-	cJSON_Delete(root);
+		r = hello_frame_members(root, &payload, &sig, msg);
 	if (r != 0)
-		memset(out, 0, sizeof(*out));
+		goto out;
+	/* The proof first: nothing of the payload is read unverified. */
+	r = envelope_open(WIRE_HELLO_CONTEXT, payload, sig, pub, &raw, &raw_len,
+	    msg);
+	if (r == SIGNET_ERR_BAD_SIGNATURE)
+		r = err_set(msg, r,
+		    "hello: the signature does not verify under the result "
+		    "key registered for this host (%s)",
+		    pub->id);
+	else if (r != 0 && r != SIGNET_ERR_ALLOC)
+		r = SIGNET_ERR_FORMAT; /* msg says what envelope_open saw */
+	if (r == 0)
+		r = hello_payload_members(raw, raw_len, &h, msg);
+	if (r == 0 &&
+	    sodium_memcmp(h.challenge, challenge, WIRE_CHALLENGE_LEN) != 0)
+		r = err_set(msg, SIGNET_ERR_BAD_SIGNATURE,
+		    "hello: signed for another challenge than this "
+		    "connection's (a replayed hello?)");
+	if (r == 0)
+		*out = h;
+out:
+	cJSON_Delete(root);
+	free(payload);
+	free(sig);
+	free(raw);
 	return r;
 }
 
@@ -474,6 +644,20 @@ ack_members(const cJSON *root, struct wire_result_ack *ack, struct err_msg *msg)
 	return r;
 }
 
+/* {"type":"challenge","nonce"}. */
+static int
+challenge_members(const cJSON *root, struct wire_frame *out,
+    struct err_msg *msg)
+{
+	static const char *const members[] = { "type", "nonce", NULL };
+	int r;
+
+	r = jsonx_only_members(root, members, "challenge", msg);
+	if (r == 0)
+		r = take_nonce(root, "challenge", "nonce", out->challenge, msg);
+	return r;
+}
+
 int
 wire_parse_server_frame(const char *buf, size_t len, struct wire_frame *out,
     struct err_msg *msg)
@@ -492,6 +676,7 @@ wire_parse_server_frame(const char *buf, size_t len, struct wire_frame *out,
 	switch (type) {
 	case WIRE_ACTION: r = action_members(root, out, msg); break;
 	case WIRE_RESULT_ACK: r = ack_members(root, &out->ack, msg); break;
+	case WIRE_CHALLENGE: r = challenge_members(root, out, msg); break;
 	default:
 		r = err_set(msg, SIGNET_ERR_FORMAT, "unknown frame type \"%s\"",
 		    text_escape_str(name, esc, sizeof(esc)));

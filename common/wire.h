@@ -6,13 +6,18 @@
  * frame type: exactly the members the protocol lists, each type- and
  * size-checked, peer bytes escaped in every message. The signed envelopes
  * inside action and action_result frames are only carried here, as the
- * exact base64 texts received; envelope.c verifies them.
+ * exact base64 texts received; envelope.c verifies them. The hello is the
+ * exception: its signature is the agent's proof that it holds its result
+ * key, bound to the server's challenge, and only means something checked,
+ * so wire_parse_hello verifies it (on the exact payload bytes, before the
+ * payload is parsed).
  */
 #ifndef SIGNET_WIRE_H
 #define SIGNET_WIRE_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "envelope.h"
 #include "err.h"
@@ -25,7 +30,10 @@
 /* base64 of an ENVELOPE_PAYLOAD_MAX payload, with room to spare */
 #define WIRE_PAYLOAD_B64_MAX (ENVELOPE_PAYLOAD_MAX / 3 * 4 + 8)
 #define WIRE_SIG_B64_MAX 128
-#define WIRE_KEY_ID_MAX 64 /* a key_id as carried, unchecked */
+#define WIRE_KEY_ID_MAX 64    /* a key_id as carried, unchecked */
+#define WIRE_CHALLENGE_LEN 32 /* bytes of the server's challenge */
+/* What a hello's signature covers, before the payload's bytes. */
+#define WIRE_HELLO_CONTEXT "signet/hello/v1\n"
 
 enum wire_type {
 	WIRE_NONE = 0,
@@ -34,13 +42,16 @@ enum wire_type {
 	WIRE_ACTION_RESULT, /* agent -> server */
 	WIRE_ACTION,        /* server -> agent */
 	WIRE_RESULT_ACK,    /* server -> agent */
+	WIRE_CHALLENGE,     /* server -> agent, first frame */
 };
 
+/* A hello's payload: who the agent is, and the challenge it answers. */
 struct wire_hello {
 	char host_id[IDENTITY_NAME_MAX + 1];
 	char agent_version[WIRE_VERSION_MAX + 1];
 	char docker_version[WIRE_VERSION_MAX + 1];
 	char result_key_id[KEYS_ID_LEN + 1];
+	uint8_t challenge[WIRE_CHALLENGE_LEN];
 };
 
 /* The server has durably recorded the result of this very request. */
@@ -54,7 +65,7 @@ struct wire_result_ack {
  * hello (HELLO), inv (INVENTORY), payload_b64 and sig_b64 (ACTION and
  * ACTION_RESULT: the texts as received, for the envelope's check on the
  * exact bytes), key_id (ACTION: as received; the pinned set judges it),
- * ack (RESULT_ACK).
+ * ack (RESULT_ACK), challenge (CHALLENGE).
  */
 struct wire_frame {
 	enum wire_type type;
@@ -64,6 +75,7 @@ struct wire_frame {
 	char *sig_b64;
 	char key_id[WIRE_KEY_ID_MAX + 1];
 	struct wire_result_ack ack;
+	uint8_t challenge[WIRE_CHALLENGE_LEN];
 };
 
 /* The frame's "type" text ("hello", ...); NULL for NONE or unknown. */
@@ -75,9 +87,19 @@ const char *wire_type_name(enum wire_type type);
  * parser judges what it gets. Return 0, SIGNET_ERR_INVALID_ARG (a NULL
  * member) or SIGNET_ERR_ALLOC; *out is NULL on failure.
  */
-int wire_build_hello(const char *host_id, const char *agent_version,
-    const char *docker_version, const char *result_key_id, char **out,
-    size_t *len) __attribute__((warn_unused_result));
+/*
+ * The hello: its payload ({"v":1, host_id, agent_version, docker_version,
+ * result_key_id, challenge: 64 lowercase hex}) signed with key over
+ * WIRE_HELLO_CONTEXT || payload bytes, in {"type":"hello","payload",
+ * "sig"}. key NULL leaves sig out (a test's hello without a proof).
+ * Returns 0, SIGNET_ERR_INVALID_ARG, SIGNET_ERR_TOO_LARGE or
+ * SIGNET_ERR_ALLOC.
+ */
+int wire_build_hello(const struct wire_hello *h, const struct keys_secret *key,
+    char **out, size_t *len) __attribute__((warn_unused_result));
+/* The challenge: {"type":"challenge","nonce":"<64 lowercase hex>"}. */
+int wire_build_challenge(const uint8_t nonce[static WIRE_CHALLENGE_LEN],
+    char **out, size_t *len) __attribute__((warn_unused_result));
 int wire_build_inventory(const struct inventory *inv, char **out, size_t *len)
     __attribute__((warn_unused_result));
 /* An action frame: a signed envelope's payload, sig and key_id texts. */
@@ -91,13 +113,22 @@ int wire_build_result_ack(const struct wire_result_ack *ack, char **out,
     size_t *len) __attribute__((warn_unused_result));
 
 /*
- * Parses the agent's first frame buf[0..len): exactly type "hello",
- * host_id (a valid name), agent_version and docker_version (1..64 of
- * [A-Za-z0-9._+~:-]) and result_key_id (16 lowercase hex). *out is zeroed
- * on entry and filled on success. Returns 0, SIGNET_ERR_FORMAT or
- * SIGNET_ERR_TOO_LARGE (over WIRE_HELLO_MAX), with msg saying why.
+ * Checks and parses the agent's first frame buf[0..len) against the key
+ * registered for the certificate's host (pub) and the challenge sent on
+ * this connection, in this order: at most WIRE_HELLO_MAX bytes; exactly
+ * type "hello", payload and sig (strings); sig verifies under pub over
+ * WIRE_HELLO_CONTEXT || the payload's exact bytes; then the payload
+ * strictly: exactly v (1), host_id (a valid name), agent_version and
+ * docker_version (1..64 of [A-Za-z0-9._+~:-]), result_key_id (16
+ * lowercase hex) and challenge (64 lowercase hex), which must be the
+ * challenge sent. *out is zeroed on entry and filled on success only.
+ * Returns 0; SIGNET_ERR_TOO_LARGE or SIGNET_ERR_FORMAT (not a well-formed
+ * hello); SIGNET_ERR_BAD_SIGNATURE (no proof: sig missing, not verifying
+ * under pub, or made for another challenge); SIGNET_ERR_ALLOC. msg says
+ * why.
  */
-int wire_parse_hello(const char *buf, size_t len, struct wire_hello *out,
+int wire_parse_hello(const char *buf, size_t len, const struct keys_public *pub,
+    const uint8_t challenge[static WIRE_CHALLENGE_LEN], struct wire_hello *out,
     struct err_msg *msg) __attribute__((warn_unused_result));
 
 /*
@@ -112,8 +143,9 @@ int wire_parse_agent_frame(const char *buf, size_t len, struct wire_frame *out,
 
 /*
  * Parses a frame the server sends: an action (exactly payload, sig and
- * key_id, strings within their bounds, key_id free of control bytes) or a
- * result_ack (exactly action_id, 32 lowercase hex, and request_sha256, 64).
+ * key_id, strings within their bounds, key_id free of control bytes), a
+ * result_ack (exactly action_id, 32 lowercase hex, and request_sha256, 64)
+ * or a challenge (exactly nonce, 64 lowercase hex).
  * out->type is set as soon as the type member names one of these, even
  * when the rest is refused, so that a refused action can still be
  * answered in order. *out is zeroed on entry. Returns 0,

@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 
 #include <ev.h>
+#include <sodium.h>
 
 #include "identity.h"
 #include "log.h"
@@ -408,6 +409,34 @@ send_drain(struct hub *hub)
 	}
 }
 
+/* The challenge, the first frame on a connection (docs/protocol.md). */
+static int
+write_challenge(struct hub *hub, struct hub_conn *c)
+{
+	unsigned char buf[LWS_PRE + 128];
+	char *text = NULL;
+	size_t len = 0;
+	int n = -1;
+
+	c->want_challenge = false;
+	if (wire_build_challenge(c->challenge, &text, &len) == 0 &&
+	    len <= sizeof(buf) - LWS_PRE) {
+		memcpy(buf + LWS_PRE, text, len);
+		n = lws_write(c->wsi, buf + LWS_PRE, len, LWS_WRITE_TEXT);
+	}
+	free(text);
+	if (n < 0 || (size_t)n < len) {
+		log_warn("agent connection peer=%s: the challenge could not be "
+		         "sent; closing",
+		    c->peer);
+		return hub_close_now(c, HUB_CLOSE_INTERNAL, "internal error");
+	}
+	metrics_inc(hub->ctx->metrics, M_AGENT_FRAMES_OUT);
+	if (c->out_head != NULL || c->want_ping)
+		lws_callback_on_writable(c->wsi);
+	return 0;
+}
+
 /* LWS_CALLBACK_SERVER_WRITEABLE: a pending close, or the next frame. */
 static int
 conn_writeable(struct hub *hub, struct hub_conn *c)
@@ -417,6 +446,8 @@ conn_writeable(struct hub *hub, struct hub_conn *c)
 
 	if (c->closing)
 		return hub_close_now(c, c->close_code, c->close_text);
+	if (c->want_challenge)
+		return write_challenge(hub, c);
 	if (c->want_ping) {
 		unsigned char ping[LWS_PRE + sizeof(HUB_PING_PAYLOAD)];
 		size_t plen = sizeof(HUB_PING_PAYLOAD) - 1;
@@ -541,6 +572,10 @@ hub_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			return -1;
 		c->established_ms = clock_mono_ms();
 		c->last_valid_ms = c->established_ms;
+		/* Fresh for each connection: a hello cannot be replayed. */
+		randombytes_buf(c->challenge, sizeof(c->challenge));
+		c->want_challenge = true;
+		lws_callback_on_writable(wsi);
 		return 0;
 	case LWS_CALLBACK_RECEIVE:
 		if (c == NULL)

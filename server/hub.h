@@ -68,11 +68,15 @@
  *                      reason (see hub_config's audit_limit).
  *                      reason: no_client_cert untrusted expired
  *                      not_yet_valid revoked role certificate hello_timeout
- *                      bad_hello host_mismatch key_mismatch no_key
+ *                      bad_hello bad_proof host_mismatch key_mismatch
+ *                      no_key
  *   agent.connected    host_id, session, serial, agent_version,
  *                      docker_version, result_key_id, cert_not_after, peer
  *   agent.replaced     host_id, old_session, new_session, peer, and
  *                      old_peer when the old connection is still open
+ *   inventory.conflict host_id, container_id, held_by, session, peer: a
+ *                      row naming an id another live host holds, dropped
+ *                      (once per host, id and session; registry.h)
  *   agent.disconnected host_id, session, serial, reason, peer, [detail],
  *                      [code]; reason: peer_closed (code = the agent's
  *                      close code) connection_lost ping_timeout replaced

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * The hub's internals, shared by its three files and included only by
+ * The hub's internals, shared by its files and included only by
  * server/hub*.c: hub.c runs the lws/libev loop (callback, sweep, reload,
  * shutdown, the send queue, the public calls of hub.h); hub_tls.c checks
  * certificates (TLS setup, the verify callback, the verdict kept on the
  * SSL, the check at the upgrade); hub_session.c runs a session (hello,
- * frames, results and their result_acks, refusals, session ends).
+ * frames, results and their result_acks, refusals, session ends);
+ * hub_inventory.c takes inventories into the registry.
  * Everything here runs on the service thread unless said otherwise.
  */
 #ifndef SIGNET_HUB_INT_H
@@ -26,9 +27,11 @@
 #include "actions.h"
 #include "clock.h"
 #include "hub.h"
+#include "inventory.h"
 #include "metrics.h"
 #include "netaddr.h"
 #include "audit_limit.h"
+#include "wire.h"
 
 #define HUB_VHOST_NAME "signet-agents"
 #define HUB_REFUSE_PROTOCOL "signet-refuse-unnamed"
@@ -66,6 +69,9 @@ struct hub_conn {
 	struct identity id;      /* verified at the upgrade */
 	char peer[HUB_PEER_MAX]; /* "ADDR:PORT" */
 
+	/* Sent once the WebSocket opens; the hello must be signed over it. */
+	uint8_t challenge[WIRE_CHALLENGE_LEN];
+	bool want_challenge; /* not written yet */
 	bool hello_done;     /* session open: registry knows it */
 	bool ended;          /* session closed in registry + audit */
 	bool closing;        /* close decided; input ignored */
@@ -214,6 +220,14 @@ int hub_close_now(struct hub_conn *c, uint16_t code, const char *text);
 /* hub_end_session, then hub_close_now: returns -1. */
 int hub_drop_session(struct hub *hub, struct hub_conn *c, uint16_t code,
     const char *text, const char *reason, const char *detail);
+
+/* ---- hub_inventory.c ---- */
+
+/* An inventory frame of c's session (inv owned from now on): into the
+ * registry, less the rows whose ids another live host holds, each new
+ * such conflict audited (inventory.conflict). Returns 0, or -1 when c is
+ * being closed (the conflict could not be recorded). */
+int hub_inventory(struct hub *hub, struct hub_conn *c, struct inventory *inv);
 
 /* LWS_CALLBACK_RECEIVE: one chunk of a message. Returns 0, or -1 when c
  * is being closed. */

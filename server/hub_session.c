@@ -204,7 +204,35 @@ handle_hello(struct hub *hub, struct hub_conn *c)
 	int r;
 
 	err_clear(&msg);
-	r = wire_parse_hello(c->buf, c->len, &h, &msg);
+	/*
+	 * The key of the certificate's host first: the hello is a claim
+	 * signed with it (over this connection's challenge), checked before
+	 * anything in it is read.
+	 */
+	r = server_ctx_agent_key(hub->ctx, c->id.name, &pub, &msg);
+	if (r != 0) {
+		if (r == SIGNET_ERR_NOT_FOUND)
+			hub_fmt(det, sizeof(det),
+			    "no result key "
+			    "registered for %s (%s/%s.pub)",
+			    c->id.name, hub->ctx->agents_dir, c->id.name);
+		else
+			hub_fmt(det, sizeof(det),
+			    "the result key of "
+			    "%s cannot be loaded: %s",
+			    c->id.name, msg.text);
+		hub_reject(hub, c->peer, "no_key", M_AGENT_AUTH_NO_KEY, det,
+		    c->cert, NULL);
+		return hub_close_now(c, HUB_CLOSE_POLICY,
+		    "no result key registered");
+	}
+	r = wire_parse_hello(c->buf, c->len, &pub, c->challenge, &h, &msg);
+	if (r == SIGNET_ERR_BAD_SIGNATURE) {
+		hub_reject(hub, c->peer, "bad_proof", M_AGENT_AUTH_BAD_HELLO,
+		    msg.text, c->cert, NULL);
+		return hub_close_now(c, HUB_CLOSE_POLICY,
+		    "hello does not prove the result key");
+	}
 	if (r != 0) {
 		hub_reject(hub, c->peer, "bad_hello", M_AGENT_AUTH_BAD_HELLO,
 		    msg.text, c->cert, NULL);
@@ -219,23 +247,6 @@ handle_hello(struct hub *hub, struct hub_conn *c)
 		    M_AGENT_AUTH_HOST_MISMATCH, det, c->cert, h.host_id);
 		return hub_close_now(c, HUB_CLOSE_POLICY,
 		    "host_id does not match the certificate");
-	}
-	r = server_ctx_agent_key(hub->ctx, h.host_id, &pub, &msg);
-	if (r != 0) {
-		if (r == SIGNET_ERR_NOT_FOUND)
-			hub_fmt(det, sizeof(det),
-			    "no result key "
-			    "registered for %s (%s/%s.pub)",
-			    h.host_id, hub->ctx->agents_dir, h.host_id);
-		else
-			hub_fmt(det, sizeof(det),
-			    "the result key of "
-			    "%s cannot be loaded: %s",
-			    h.host_id, msg.text);
-		hub_reject(hub, c->peer, "no_key", M_AGENT_AUTH_NO_KEY, det,
-		    c->cert, h.host_id);
-		return hub_close_now(c, HUB_CLOSE_POLICY,
-		    "no result key registered");
 	}
 	if (strcmp(pub.id, h.result_key_id) != 0) {
 		hub_fmt(det, sizeof(det),
@@ -477,7 +488,6 @@ handle_frame(struct hub *hub, struct hub_conn *c)
 {
 	struct wire_frame f;
 	struct err_msg msg;
-	size_t count;
 	int r;
 
 	err_clear(&msg);
@@ -501,20 +511,10 @@ handle_frame(struct hub *hub, struct hub_conn *c)
 		wire_frame_free(&f);
 		return r;
 	}
-	count = f.inv->count;
-	r = registry_set_inventory(hub->ctx->registry, c->id.name, c->session,
-	    f.inv, hub_now_ms());
+	r = hub_inventory(hub, c, f.inv);
 	f.inv = NULL;
 	wire_frame_free(&f);
-	if (r != 0) {
-		log_warn("agent %s: inventory of a stale session %llu ignored",
-		    c->id.name, (unsigned long long)c->session);
-		return 0;
-	}
-	metrics_inc(hub->ctx->metrics, M_AGENT_INVENTORIES);
-	log_debug("inventory: host=%s containers=%zu bytes=%zu", c->id.name,
-	    count, c->len);
-	return 0;
+	return r;
 }
 
 /* Makes room for len more bytes of the current message. */

@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: ISC */
-/* Connected agents and their inventories, shared by hub and API. */
+/*
+ * Connected agents and their inventories, shared by hub and API; which
+ * host a container id resolves to (registry.h), with the live hosts' full
+ * ids indexed in registry_ids.
+ */
 #include "registry.h"
 
 #include <pthread.h>
@@ -9,6 +13,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "registry_ids.h"
 #include "text.h"
 
 struct host {
@@ -21,6 +26,10 @@ struct host {
 	char docker_version[REGISTRY_VERSION_MAX + 1];
 	int64_t cert_not_after; /* seconds */
 	struct inventory *inv;
+	bool inv_live; /* inv came in this session: its ids are indexed */
+	/* Conflicts returned in this session (REGISTRY_REPORTED_MAX). */
+	char (*reported)[65];
+	size_t nreported;
 };
 
 struct registry {
@@ -28,6 +37,7 @@ struct registry {
 	struct host *hosts; /* sorted by host_id */
 	size_t count, cap;
 	uint64_t next_session;
+	struct registry_ids *ids; /* full id -> live host */
 };
 
 struct registry *
@@ -37,7 +47,9 @@ registry_new(void)
 
 	if (reg == NULL)
 		return NULL;
-	if (pthread_mutex_init(&reg->mu, NULL) != 0) {
+	reg->ids = registry_ids_new();
+	if (reg->ids == NULL || pthread_mutex_init(&reg->mu, NULL) != 0) {
+		registry_ids_free(reg->ids);
 		free(reg);
 		return NULL;
 	}
@@ -52,9 +64,12 @@ registry_free(struct registry *reg)
 
 	if (reg == NULL)
 		return;
-	for (i = 0; i < reg->count; i++)
+	for (i = 0; i < reg->count; i++) {
 		inventory_free(reg->hosts[i].inv);
+		free(reg->hosts[i].reported);
+	}
 	free(reg->hosts);
+	registry_ids_free(reg->ids);
 	(void)pthread_mutex_destroy(&reg->mu);
 	free(reg);
 }
@@ -88,6 +103,20 @@ find_host(struct registry *reg, const char *host_id)
 	size_t i = locate(reg, host_id, &found);
 
 	return found ? &reg->hosts[i] : NULL;
+}
+
+/*
+ * h's inventory stops being live (disconnect, a new session): its ids
+ * leave the index, so that other hosts may claim them. Lock held.
+ */
+static void
+unindex(struct registry *reg, struct host *h)
+{
+	size_t j;
+
+	for (j = 0; h->inv_live && h->inv != NULL && j < h->inv->count; j++)
+		registry_ids_del(reg->ids, h->inv->items[j].id, h->host_id);
+	h->inv_live = false;
 }
 
 static void
@@ -137,6 +166,9 @@ registry_connect(struct registry *reg, const char *host_id,
 	h = &reg->hosts[i];
 	if (h->connected)
 		*replaced = h->session;
+	/* The last inventory is stale until this session sends one. */
+	unindex(reg, h);
+	h->nreported = 0;
 	session = reg->next_session++;
 	h->session = session;
 	h->connected = true;
@@ -162,26 +194,111 @@ registry_disconnect(struct registry *reg, const char *host_id, uint64_t session,
 	if (h != NULL && h->session == session && h->connected) {
 		h->connected = false;
 		h->last_seen = now_ms;
+		unindex(reg, h);
 	}
 	(void)pthread_mutex_unlock(&reg->mu);
 }
 
+/* Whether h returned the conflict over id in this session. Lock held. */
+static bool
+was_reported(const struct host *h, const char *id)
+{
+	size_t k;
+
+	for (k = 0; k < h->nreported; k++)
+		if (strcmp(h->reported[k], id) == 0)
+			return true;
+	return false;
+}
+
+/* Notes a dropped row of h in rep, new conflicts once. Lock held. */
+static void
+note_conflict(struct host *h, const char *id, const char *holder,
+    struct registry_inventory_report *rep)
+{
+	struct registry_conflict *c;
+
+	rep->dropped++;
+	if (was_reported(h, id))
+		return;
+	if (rep->nfresh == REGISTRY_REPORT_MAX) {
+		/* Returned with a later inventory, if it persists. */
+		return;
+	}
+	if (h->reported == NULL)
+		h->reported = calloc(REGISTRY_REPORTED_MAX,
+		    sizeof(*h->reported));
+	if (h->reported == NULL || h->nreported == REGISTRY_REPORTED_MAX) {
+		rep->over_cap++;
+		return;
+	}
+	memcpy(h->reported[h->nreported++], id, 65);
+	c = &rep->fresh[rep->nfresh++];
+	memcpy(c->container_id, id, sizeof(c->container_id));
+	copy_bounded(c->held_by, sizeof(c->held_by), holder);
+}
+
+/*
+ * Indexes inv's rows for h, dropping (in place) those whose ids another
+ * live host holds. Room in the index is reserved. Lock held.
+ */
+static void
+index_rows(struct registry *reg, struct host *h, struct inventory *inv,
+    struct registry_inventory_report *rep)
+{
+	size_t j = 0;
+
+	while (j < inv->count) {
+		const char *id = inv->items[j].id;
+		const char *holder = registry_ids_get(reg->ids, id);
+
+		if (holder != NULL && strcmp(holder, h->host_id) != 0) {
+			note_conflict(h, id, holder, rep);
+			inventory_remove(inv, j);
+			continue;
+		}
+		if (holder == NULL &&
+		    registry_ids_put(reg->ids, id, h->host_id) != 0) {
+			/* Cannot be: a full id, room reserved. Not live. */
+			rep->dropped++;
+			inventory_remove(inv, j);
+			continue;
+		}
+		j++;
+	}
+	rep->kept = inv->count;
+}
+
 int
 registry_set_inventory(struct registry *reg, const char *host_id,
-    uint64_t session, struct inventory *inv, int64_t now_ms)
+    uint64_t session, struct inventory *inv, int64_t now_ms,
+    struct registry_inventory_report *rep)
 {
+	struct registry_inventory_report scratch;
 	struct host *h;
 	int r = SIGNET_ERR_NOT_FOUND;
 
+	if (rep == NULL)
+		rep = &scratch;
+	memset(rep, 0, sizeof(*rep));
+	if (inv == NULL)
+		return SIGNET_ERR_INVALID_ARG;
 	(void)pthread_mutex_lock(&reg->mu);
 	h = find_host(reg, host_id);
-	if (h != NULL && h->session == session && h->connected) {
-		inventory_free(h->inv);
-		h->inv = inv;
-		inv = NULL;
-		h->last_seen = now_ms;
-		r = 0;
-	}
+	if (h == NULL || h->session != session || !h->connected)
+		goto out;
+	r = registry_ids_reserve(reg->ids, inv->count);
+	if (r != 0)
+		goto out;
+	unindex(reg, h);
+	index_rows(reg, h, inv, rep);
+	inventory_free(h->inv);
+	h->inv = inv;
+	h->inv_live = true;
+	inv = NULL;
+	h->last_seen = now_ms;
+	r = 0;
+out:
 	(void)pthread_mutex_unlock(&reg->mu);
 	inventory_free(inv);
 	return r;
@@ -345,33 +462,67 @@ valid_prefix(const char *id, size_t *len)
 	return i >= 12;
 }
 
+/* Whether h's rows are in the first tier of a lookup. */
+static bool
+is_live(const struct host *h)
+{
+	return h->connected && h->inv_live && h->inv != NULL;
+}
+
+/*
+ * Looks for id (len digits) among the hosts whose liveness is live:
+ * REGISTRY_FOUND with *hit and *hit_host, REGISTRY_NOT_FOUND or
+ * REGISTRY_AMBIGUOUS (two different full ids). Rows of one full id on
+ * several hosts are one container: the most recently seen host's row is
+ * taken, so that a full id never comes out ambiguous. Lock held.
+ */
+static enum registry_lookup
+find_in_tier(const struct registry *reg, const char *id, size_t len, bool live,
+    const struct inventory_container **hit, const struct host **hit_host)
+{
+	size_t i, j;
+
+	*hit = NULL;
+	*hit_host = NULL;
+	for (i = 0; i < reg->count; i++) {
+		const struct host *h = &reg->hosts[i];
+
+		if (h->inv == NULL || is_live(h) != live)
+			continue;
+		for (j = 0; j < h->inv->count; j++) {
+			const struct inventory_container *c = &h->inv->items[j];
+
+			if (strncmp(c->id, id, len) != 0)
+				continue;
+			if (*hit != NULL && strcmp((*hit)->id, c->id) != 0)
+				return REGISTRY_AMBIGUOUS;
+			if (*hit == NULL ||
+			    h->last_seen > (*hit_host)->last_seen) {
+				*hit = c;
+				*hit_host = h;
+			}
+		}
+	}
+	return *hit != NULL ? REGISTRY_FOUND : REGISTRY_NOT_FOUND;
+}
+
 enum registry_lookup
 registry_find_container(struct registry *reg, const char *id,
     struct registry_container *out)
 {
 	const struct inventory_container *hit = NULL;
 	const struct host *hit_host = NULL;
-	enum registry_lookup r = REGISTRY_NOT_FOUND;
-	size_t i, j, len = 0;
+	enum registry_lookup r;
+	size_t len = 0;
 
 	memset(out, 0, sizeof(*out));
 	if (id == NULL || !valid_prefix(id, &len))
 		return REGISTRY_BAD_ID;
 	(void)pthread_mutex_lock(&reg->mu);
-	for (i = 0; i < reg->count; i++) {
-		const struct host *h = &reg->hosts[i];
-		for (j = 0; h->inv != NULL && j < h->inv->count; j++) {
-			if (strncmp(h->inv->items[j].id, id, len) != 0)
-				continue;
-			if (hit != NULL) {
-				r = REGISTRY_AMBIGUOUS;
-				goto out;
-			}
-			hit = &h->inv->items[j];
-			hit_host = h;
-		}
-	}
-	if (hit == NULL)
+	r = find_in_tier(reg, id, len, true, &hit, &hit_host);
+	if (r == REGISTRY_NOT_FOUND)
+		r = find_in_tier(reg, id, len, false, &hit, &hit_host);
+	if (r != REGISTRY_FOUND)
 		goto out;
 	out->row = inventory_container_json(hit, hit_host->host_id);
 	if (out->row == NULL) {
@@ -381,7 +532,6 @@ registry_find_container(struct registry *reg, const char *id,
 	copy_bounded(out->host_id, sizeof(out->host_id), hit_host->host_id);
 	out->host_connected = hit_host->connected;
 	out->session = hit_host->session;
-	r = REGISTRY_FOUND;
 out:
 	(void)pthread_mutex_unlock(&reg->mu);
 	return r;

@@ -7,6 +7,14 @@
  * Hosts stay known, with their last inventory, after they disconnect, until
  * the server restarts.
  *
+ * A full container id belongs to at most one live host: a connected host
+ * whose inventory came in its current session. An inventory row naming
+ * an id another live host holds is dropped from that inventory (the rest
+ * is kept) and returned as a conflict, once per host, id and session. A
+ * host's inventory stops being live when it disconnects or its session
+ * is replaced, and until its next inventory: lookups prefer live hosts,
+ * so a stale report never shadows or blocks a live one.
+ *
  * A connection is identified by the session number registry_connect()
  * returns; a second connection of the same host replaces the first, and
  * updates or a disconnect carrying a stale session are ignored, so a
@@ -53,12 +61,36 @@ uint64_t registry_connect(struct registry *reg, const char *host_id,
 void registry_disconnect(struct registry *reg, const char *host_id,
     uint64_t session, int64_t now_ms);
 
+#define REGISTRY_REPORT_MAX 16   /* new conflicts returned per inventory */
+#define REGISTRY_REPORTED_MAX 64 /* conflicts returned per host session */
+
+/* A row dropped from an inventory: id is held by the live host held_by. */
+struct registry_conflict {
+	char container_id[65];
+	char held_by[64];
+};
+
+/* What registry_set_inventory did with an inventory's rows. */
+struct registry_inventory_report {
+	size_t kept;    /* rows kept */
+	size_t dropped; /* rows dropped: their ids are held by another host */
+	/* Conflicts not returned before in this session: record them. */
+	size_t nfresh;
+	struct registry_conflict fresh[REGISTRY_REPORT_MAX];
+	/* New conflicts over REGISTRY_REPORTED_MAX: dropped, not returned. */
+	size_t over_cap;
+};
+
 /*
- * Replaces host_id's inventory (takes ownership of inv, also on failure).
- * SIGNET_ERR_NOT_FOUND when session is not current.
+ * Replaces host_id's inventory (takes ownership of inv, also on failure)
+ * and makes it live, less the rows whose ids another live host holds
+ * (see above); *rep, when not NULL, says what was dropped. Returns 0,
+ * SIGNET_ERR_NOT_FOUND when session is not current (nothing changed) or
+ * SIGNET_ERR_ALLOC (nothing changed).
  */
 int registry_set_inventory(struct registry *reg, const char *host_id,
-    uint64_t session, struct inventory *inv, int64_t now_ms);
+    uint64_t session, struct inventory *inv, int64_t now_ms,
+    struct registry_inventory_report *rep) __attribute__((warn_unused_result));
 
 /* Notes life (a pong, any frame) from session at now_ms. */
 void registry_touch(struct registry *reg, const char *host_id, uint64_t session,
@@ -95,8 +127,13 @@ struct registry_container {
 };
 
 /*
- * Finds a container by full id or unique prefix of at least 12 hex digits
- * over all hosts. On REGISTRY_FOUND fills *out (cJSON_Delete out->row).
+ * Finds a container by full id or prefix of at least 12 hex digits: among
+ * the live hosts' rows first, and only when none matches among the other
+ * hosts' last inventories. Within one tier, matches of one full id are
+ * one container (the most recently seen host's row is taken): a full id
+ * is never REGISTRY_AMBIGUOUS; a prefix is when it matches two different
+ * full ids in the tier it is resolved in. On REGISTRY_FOUND fills *out
+ * (cJSON_Delete out->row).
  */
 enum registry_lookup registry_find_container(struct registry *reg,
     const char *id, struct registry_container *out);

@@ -82,7 +82,7 @@ audit_grew() { [ "$(audit_count "$1" "$2")" -gt "$3" ]; }
 "$PKI_SH" init "$P" >/dev/null || { not_ok "signet-pki init"; finish; exit 1; }
 "$PKI_SH" server relay --dns localhost --ip 127.0.0.1 >/dev/null
 for a in web-01 web-02 web-03 web-04 rev-01 live-01 nokey-01 repl-01 \
-    quiet-01 steady-01; do
+    quiet-01 steady-01 proof-01; do
 	"$PKI_SH" agent "$a" >/dev/null || not_ok "issue agent $a"
 done
 "$PKI_SH" operator alice >/dev/null
@@ -265,14 +265,16 @@ check "four agents from one sim process all connect" \
 refused_tls "no client certificate" no_client_cert "certificate required" \
 	--no-cert
 refused_tls "certificate of another CA" untrusted "unknown CA" \
-	--cert "$T_DIR/other/issued/web-01.pem" --key "$T_DIR/other/private/web-01.key"
+	--cert "$T_DIR/other/issued/web-01.pem" --key "$T_DIR/other/private/web-01.key" \
+	--hello-sig none
 refused_tls "expired certificate" expired "certificate expired" \
-	--cert old.pem --key old.key --result-key-id 0123456789abcdef
+	--cert old.pem --key old.key --result-key-id 0123456789abcdef \
+	--hello-sig none
 refused_tls "revoked certificate" revoked "certificate revoked" \
 	--pki "$P" --name rev-01
 refused_tls "operator certificate on the agent port" role "bad certificate" \
 	--cert "$P/issued/alice.pem" --key "$P/private/alice.key" \
-	--result-key-id 0123456789abcdef
+	--result-key-id 0123456789abcdef --hello-sig none
 out=$(sim --pki "$P" --name web-02 --tls12 --duration 5); rc=$?
 check "TLS 1.2 refused (TLS 1.3 only)" \
 	test $rc -eq 1 -a -n "$(grep '^error 0 .*alert="protocol version"' <<<"$out")"
@@ -293,6 +295,25 @@ closed "hello that is not JSON" 1008 auth.rejected bad_hello \
 printf '{"type":"hello","host_id":"web-02","agent_version":"1","docker_version":"1","result_key_id":"0123456789abcdef","extra":1}' >hello_extra.json
 closed "hello with an unknown member" 1008 auth.rejected bad_hello \
 	--pki "$P" --name web-02 --no-hello --raw hello_extra.json
+# The hello proves the result key (issue 12, item 3): a valid certificate
+# alone, with the key id (public), does not get in.
+PROOF_KID=$(python3 -c 'import base64,hashlib,sys; print(hashlib.sha256(base64.b64decode(open(sys.argv[1]).read().strip())).hexdigest()[:16])' "$P/keys/agents/proof-01.pub")
+printf '{"type":"hello","host_id":"proof-01","agent_version":"1","docker_version":"1","result_key_id":"%s"}' "$PROOF_KID" >hello_noproof.json
+closed "hello without a proof of the result key (the key id only)" 1008 \
+	auth.rejected bad_hello --pki "$P" --name proof-01 --no-hello \
+	--raw hello_noproof.json
+check "no proof: the agent did not get a session" \
+	test -z "$(grep '"event":"agent.connected".*"host_id":"proof-01"' "$AUDIT")"
+closed "hello signed with another key than the registered one" 1008 \
+	auth.rejected bad_proof --pki "$P" --name proof-01 --hello-sig wrong
+check "wrong key: the reason names the registered key" \
+	grep -q "\"reason\":\"bad_proof\",\"detail\":\"hello: the signature does not verify under the result key registered for this host ($PROOF_KID)\"" "$AUDIT"
+closed "hello without a signature" 1008 auth.rejected bad_proof \
+	--pki "$P" --name proof-01 --hello-sig none
+closed "hello signed for another challenge (replayed)" 1008 auth.rejected \
+	bad_proof --pki "$P" --name proof-01 --hello-sig stale
+check "bad proofs: the agent never got a session" \
+	test -z "$(grep '"event":"agent.connected".*"host_id":"proof-01"' "$AUDIT")"
 closed "peer that never says hello" 1008 auth.rejected hello_timeout \
 	--pki "$P" --name web-02 --no-hello
 check "never says hello: refused for the configured 2 s timeout" \
@@ -438,6 +459,9 @@ check "no errors logged but the broken CRL's, no lws errors" \
 check_out=$("$SIGNETCTL" audit verify "$AUDIT" --key "$P/keys/audit.pub" 2>&1)
 check "signetctl audit verify passes ($(head -1 <<<"$check_out"))" \
 	grep -q '^ok: ' <<<"$check_out"
+schema=$(python3 "$SIGNET_SOURCE_DIR/tests/integration/audit_schema.py" "$AUDIT" 2>&1)
+check "the audit log matches docs/schema, the refusals' reasons too ($schema)" \
+	grep -q '^ok ' <<<"$schema"
 
 # The server refuses to start with a bad configuration or an expired CRL.
 sed 's/^hello_timeout = 2/hello_timeout = 500/' server.conf >bad.conf

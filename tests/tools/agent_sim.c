@@ -22,6 +22,13 @@
  *   --result-pub FILE         take the key id from this public key file
  *   --agent-version V, --docker-version V   (default 0.0.0-sim, 20.10.24)
  *   --no-hello                never say hello
+ *   --hello-sig MODE          how the hello proves the result key: key
+ *                             (default: signed with it, over the server's
+ *                             challenge), wrong (with a key of its own),
+ *                             none (no sig), stale (over another challenge)
+ *   --hello-key FILE          the result secret key the hello is signed
+ *                             with (default with --pki: DIR/keys/agents/
+ *                             NAME.key; needed with --cert)
  *  then:
  *   --containers N            an inventory of N synthetic containers
  *   --inventory FILE          the inventory frame in FILE, sent as is
@@ -62,7 +69,8 @@
  *   ready agents=N                  certificates loaded, connecting now
  *                                   (also with --quiet: benchmarks start
  *                                   their clock here)
- *   connected I host=H              the WebSocket is open
+ *   connected I host=H              the WebSocket is open (the hello
+ *                                   waits for the server's challenge)
  *   sent I hello|inventory|raw bytes=N
  *   received I bytes=N "TEXT"       a message from the server (escaped)
  *   action I action_id=ID action=A container=C requested_by=U
@@ -126,6 +134,7 @@ usage(FILE *f)
 	    "       --cert F --key F | --no-cert) [--host-id H] "
 	    "[--result-key-id K | --result-pub F]\n"
 	    "       [--agent-version V] [--docker-version V] [--no-hello] "
+	    "[--hello-sig key|wrong|none|stale] [--hello-key F] "
 	    "[--containers N | --inventory F]\n"
 	    "       [--raw F] [--binary] [--fragment BYTES] [--address A] "
 	    "[--duration S] [--rate N] [--inflight N]\n"
@@ -153,8 +162,32 @@ parse_long(const char *opt, const char *s, long min, long max, long *out)
 }
 
 static int
+parse_hello_sig(const char *v, enum sim_hello_sig *out)
+{
+	static const struct {
+		const char *name;
+		enum sim_hello_sig sig;
+	} modes[] = { { "key", SIG_KEY }, { "wrong", SIG_WRONG },
+		{ "none", SIG_NONE }, { "stale", SIG_STALE } };
+	size_t i;
+
+	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		if (strcmp(v, modes[i].name) == 0) {
+			*out = modes[i].sig;
+			return 0;
+		}
+	}
+	fprintf(stderr,
+	    "agent_sim: --hello-sig: \"%s\" is not key, wrong, none or "
+	    "stale\n",
+	    v);
+	return -1;
+}
+
+static int
 parse_args(int argc, char **argv, struct sim_opts *o)
 {
+	const char *hello_sig = NULL;
 	int i;
 
 	memset(o, 0, sizeof(*o));
@@ -204,6 +237,10 @@ parse_args(int argc, char **argv, struct sim_opts *o)
 			sp = &o->action_pub;
 		else if (strcmp(a, "--error") == 0)
 			sp = &o->error_text;
+		else if (strcmp(a, "--hello-key") == 0)
+			sp = &o->hello_key;
+		else if (strcmp(a, "--hello-sig") == 0)
+			sp = &hello_sig;
 		else if (strcmp(a, "--answer-delay") == 0) {
 			lp = &o->answer_delay;
 			lmin = 0;
@@ -283,6 +320,8 @@ parse_args(int argc, char **argv, struct sim_opts *o)
 		fprintf(stderr, "agent_sim: --url and --ca are required\n");
 		return -1;
 	}
+	if (hello_sig != NULL && parse_hello_sig(hello_sig, &o->hello_sig) != 0)
+		return -1;
 	if ((o->pki != NULL) + (o->cert != NULL) + o->no_cert != 1 ||
 	    (o->pki != NULL && (o->name != NULL) == (o->prefix != NULL)) ||
 	    (o->cert != NULL && o->key == NULL) ||
@@ -394,7 +433,7 @@ sim_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			        sizeof(esc)));
 		if (a != NULL && in != NULL && lws_is_first_fragment(wsi) &&
 		    lws_is_final_fragment(wsi))
-			sim_on_action(s, a, in, len);
+			sim_on_message(s, a, in, len);
 		return 0;
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 		if (a != NULL) {
@@ -563,6 +602,9 @@ run(struct sim *s)
 	s->nagents = (size_t)s->o.count;
 	s->agents = calloc(s->nagents, sizeof(*s->agents));
 	if (s->agents == NULL)
+		return SIM_SETUP;
+	s->hello_keys = sodium_allocarray(s->nagents, sizeof(*s->hello_keys));
+	if (s->hello_keys == NULL)
 		return SIM_SETUP;
 	for (i = 0; i < s->nagents; i++)
 		if (sim_setup_agent(s, i) != 0)
@@ -749,6 +791,8 @@ main(int argc, char **argv)
 	}
 	if (s.rkey != NULL)
 		sodium_free(s.rkey);
+	if (s.hello_keys != NULL)
+		sodium_free(s.hello_keys);
 	free(s.apub);
 	free(s.agents);
 	free(s.inventory);

@@ -79,7 +79,7 @@ add_host(struct registry *reg, const char *host, bool connected,
 		inventory_free(inv);
 		return err_set(msg, SIGNET_ERR_ALLOC, "registry_connect");
 	}
-	if (registry_set_inventory(reg, host, session, inv, now) != 0)
+	if (registry_set_inventory(reg, host, session, inv, now, NULL) != 0)
 		return err_set(msg, SIGNET_ERR_INTERNAL, "set_inventory");
 	if (!connected)
 		registry_disconnect(reg, host, session, now);

@@ -3,7 +3,8 @@
  * fake_server: a test-only peer that plays the signet server for the
  * agent's action tests. A libwebsockets WSS listener on loopback (TLS 1.3
  * only, a client certificate chaining to --ca required, subprotocol
- * signet.v1) that accepts the real signet-agent, prints every frame it
+ * signet.v1) that accepts the real signet-agent, sends it a challenge,
+ * checks its hello against --agent-pub, prints every frame it
  * gets (action results verified under the agent's result key) and sends
  * the frames it is told to: actions it signs with --action-key through the
  * project's own envelope code (or with another key, for the hostile
@@ -39,6 +40,9 @@
  *   listening port=N
  *   connected peer=CN
  *   hello host_id=H result_key_id=K agent_version=V docker_version=D
+ *          proof=ok                 (signed with --agent-pub's key over the
+ *                                    challenge sent when it connected)
+ *   hello refused why="..."         (a first message that is not that)
  *   inventory containers=N bytes=N
  *   result action_id=I status=S error="E" docker_status=N container=C
  *          action=A sig=ok request=match|mismatch|unknown
@@ -82,6 +86,7 @@
 
 struct conn {
 	struct lws *wsi;
+	uint8_t challenge[WIRE_CHALLENGE_LEN]; /* sent when it opened */
 	bool hello;
 	char *rx;
 	size_t rx_len;
@@ -635,11 +640,20 @@ on_message(struct conn *c)
 {
 	struct wire_hello h;
 	struct wire_frame f;
+	struct err_msg m;
 	char esc[400];
 
-	if (wire_parse_hello(c->rx, c->rx_len, &h, NULL) == 0) {
+	if (!c->hello) {
+		/* The first message: a hello proving --agent-pub's key. */
+		err_clear(&m);
+		if (wire_parse_hello(c->rx, c->rx_len, &fs.agent_pub,
+		        c->challenge, &h, &m) != 0) {
+			say("hello refused why=\"%s\"",
+			    text_escape_str(m.text, esc, sizeof(esc)));
+			return;
+		}
 		say("hello host_id=%s result_key_id=%s agent_version=%s "
-		    "docker_version=%s",
+		    "docker_version=%s proof=ok",
 		    h.host_id, h.result_key_id, h.agent_version,
 		    h.docker_version);
 		c->hello = true;
@@ -754,6 +768,17 @@ callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		cn[strcspn(cn, "/,")] = '\0';
 		say("connected peer=%s tls=%s", cn[0] != '\0' ? cn : "-",
 		    SSL_get_version(lws_get_ssl(wsi)));
+		/* The challenge first: the agent's hello is signed over it. */
+		randombytes_buf(c->challenge, sizeof(c->challenge));
+		{
+			char *text = NULL;
+			size_t tlen = 0;
+
+			if (wire_build_challenge(c->challenge, &text, &tlen) !=
+			    0)
+				return -1;
+			queue_frame(c, text, tlen);
+		}
 		return 0;
 	case LWS_CALLBACK_RECEIVE:
 		if (c == NULL)

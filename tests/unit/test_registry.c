@@ -29,6 +29,183 @@ inv_of(const char *json)
 	"\"image\":\"busybox\",\"state\":\"" state "\",\"status\":\"\","       \
 	"\"labels\":{},\"created\":1}"
 
+/* The host a lookup of id resolves to ("" when none), and its result. */
+static enum registry_lookup
+owner(struct registry *reg, const char *id, char host[64])
+{
+	struct registry_container rc;
+	enum registry_lookup r = registry_find_container(reg, id, &rc);
+
+	memcpy(host, rc.host_id, 64);
+	cJSON_Delete(rc.row);
+	return r;
+}
+
+/*
+ * One host cannot take or block another's full ids (issue 12, item 3):
+ * a claim to an id a live host holds is dropped and returned once per
+ * session; stale inventories never shadow live ones; a full id is never
+ * ambiguous.
+ */
+static void
+test_conflicts(void)
+{
+	struct registry *reg = registry_new();
+	struct registry_inventory_report rep;
+	struct registry_stats st;
+	uint64_t a, b, b2, c, a2, replaced = 0;
+	char host[64];
+
+	CHECK(reg != NULL);
+	/* B reports ID3, then leaves: its inventory is stale. */
+	b = registry_connect(reg, "web-02", "1", "1", 2000000000, 1000,
+	    &replaced);
+	CHECK(registry_set_inventory(reg, "web-02", b,
+	          inv_of("[" ROW(ID3, "s", "running") "]"), 1100, &rep) == 0 &&
+	    rep.kept == 1 && rep.dropped == 0 && rep.nfresh == 0);
+	registry_disconnect(reg, "web-02", b, 1200);
+	/* A claims ID3 too: taken (B is offline), and A wins the lookup. */
+	a = registry_connect(reg, "web-01", "1", "1", 2000000000, 1300,
+	    &replaced);
+	CHECK(registry_set_inventory(reg, "web-01", a,
+	          inv_of("[" ROW(ID1, "a1", "running") "," ROW(ID3, "a3",
+	              "running") "]"),
+	          1400, &rep) == 0 &&
+	    rep.kept == 2 && rep.dropped == 0 && rep.nfresh == 0);
+	CHECK(owner(reg, ID3, host) == REGISTRY_FOUND &&
+	    strcmp(host, "web-01") == 0);
+	CHECK(owner(reg, "000000000000", host) == REGISTRY_FOUND &&
+	    strcmp(host, "web-01") == 0);
+
+	/* B comes back claiming A's ID1 and its own ID2: ID1 is dropped and
+	 * returned once, ID2 kept. */
+	b2 = registry_connect(reg, "web-02", "1", "1", 2000000000, 1500,
+	    &replaced);
+	CHECK(registry_set_inventory(reg, "web-02", b2,
+	          inv_of("[" ROW(ID1, "x", "running") "," ROW(ID2, "b2",
+	              "running") "]"),
+	          1600, &rep) == 0);
+	CHECKF(rep.kept == 1 && rep.dropped == 1 && rep.nfresh == 1 &&
+	        strcmp(rep.fresh[0].container_id, ID1) == 0 &&
+	        strcmp(rep.fresh[0].held_by, "web-01") == 0,
+	    "kept=%zu dropped=%zu nfresh=%zu", rep.kept, rep.dropped,
+	    rep.nfresh);
+	CHECK(owner(reg, ID1, host) == REGISTRY_FOUND &&
+	    strcmp(host, "web-01") == 0);
+	CHECK(owner(reg, ID2, host) == REGISTRY_FOUND &&
+	    strcmp(host, "web-02") == 0);
+	/* The same claim again: dropped, not returned again. */
+	CHECK(registry_set_inventory(reg, "web-02", b2,
+	          inv_of("[" ROW(ID1, "x", "running") "," ROW(ID2, "b2",
+	              "running") "]"),
+	          1700, &rep) == 0 &&
+	    rep.dropped == 1 && rep.nfresh == 0);
+	/* A prefix of two live hosts' different containers is ambiguous. */
+	CHECK(owner(reg, "abcdef012345", host) == REGISTRY_AMBIGUOUS);
+	/* B leaves: nothing changes for A's id. */
+	registry_disconnect(reg, "web-02", b2, 1800);
+	CHECK(owner(reg, ID1, host) == REGISTRY_FOUND &&
+	    strcmp(host, "web-01") == 0);
+	/* ... and B's stale ID2 no longer makes the prefix ambiguous. */
+	CHECK(owner(reg, "abcdef012345", host) == REGISTRY_FOUND &&
+	    strcmp(host, "web-01") == 0);
+
+	/* A's session is replaced: its rows are stale until it reports, and
+	 * another live host may take them meanwhile. */
+	a2 = registry_connect(reg, "web-01", "1", "1", 2000000000, 1900,
+	    &replaced);
+	CHECK(replaced == a);
+	c = registry_connect(reg, "web-03", "1", "1", 2000000000, 2000,
+	    &replaced);
+	CHECK(registry_set_inventory(reg, "web-03", c,
+	          inv_of("[" ROW(ID1, "c", "running") "]"), 2100, &rep) == 0 &&
+	    rep.kept == 1 && rep.nfresh == 0);
+	CHECK(owner(reg, ID1, host) == REGISTRY_FOUND &&
+	    strcmp(host, "web-03") == 0);
+	/* Now A's report of ID1 is the conflict, named once. */
+	CHECK(registry_set_inventory(reg, "web-01", a2,
+	          inv_of("[" ROW(ID1, "a1", "running") "]"), 2200, &rep) == 0 &&
+	    rep.kept == 0 && rep.nfresh == 1 &&
+	    strcmp(rep.fresh[0].held_by, "web-03") == 0);
+	/* A stale full id on two offline hosts: the latest, not ambiguous. */
+	registry_disconnect(reg, "web-03", c, 2300);
+	registry_disconnect(reg, "web-01", a2, 2400);
+	CHECK(owner(reg, ID2, host) == REGISTRY_FOUND &&
+	    strcmp(host, "web-02") == 0);
+	CHECK(owner(reg, ID1, host) == REGISTRY_FOUND &&
+	    strcmp(host, "web-03") == 0);
+	registry_get_stats(reg, &st);
+	CHECK(st.agents_connected == 0 && st.hosts_known == 3);
+	registry_free(reg);
+}
+
+/* Many ids in and out of the index: every lookup still finds its own. */
+static void
+test_many_ids(void)
+{
+	struct registry *reg = registry_new();
+	struct registry_inventory_report rep;
+	struct inventory *inv;
+	char host[64], id[65], *rows;
+	uint64_t s, s1, replaced;
+	size_t i, n = 300, off = 0;
+	bool all = true;
+
+	rows = calloc(n, 200);
+	CHECK(reg != NULL && rows != NULL);
+	if (reg == NULL || rows == NULL)
+		goto out;
+	off += (size_t)snprintf(rows + off, n * 200 - off, "[");
+	for (i = 0; i < n; i++) {
+		(void)snprintf(id, sizeof(id), "%064zx", i * 7919);
+		off += (size_t)snprintf(rows + off, n * 200 - off,
+		    "%s{\"id\":\"%s\",\"names\":[],\"image\":\"b\","
+		    "\"state\":\"running\",\"status\":\"\","
+		    "\"labels\":{},\"created\":1}",
+		    i > 0 ? "," : "", id);
+	}
+	(void)snprintf(rows + off, n * 200 - off, "]");
+	s1 = registry_connect(reg, "big-01", "1", "1", 2000000000, 1000,
+	    &replaced);
+	inv = inv_of(rows);
+	CHECK(inv != NULL && inv->count == n);
+	CHECK(registry_set_inventory(reg, "big-01", s1, inv, 1100, &rep) == 0 &&
+	    rep.kept == n);
+	/* Reported again, then half of it: the rest leaves the index. */
+	CHECK(registry_set_inventory(reg, "big-01", s1, inv_of(rows), 1200,
+	          &rep) == 0 &&
+	    rep.kept == n && rep.dropped == 0);
+	s = registry_connect(reg, "big-02", "1", "1", 2000000000, 1300,
+	    &replaced);
+	CHECK(registry_set_inventory(reg, "big-02", s, inv_of(rows), 1400,
+	          &rep) == 0 &&
+	    rep.kept == 0 && rep.dropped == n &&
+	    rep.nfresh == REGISTRY_REPORT_MAX);
+	for (i = 0; i < n; i++) {
+		(void)snprintf(id, sizeof(id), "%064zx", i * 7919);
+		if (owner(reg, id, host) != REGISTRY_FOUND ||
+		    strcmp(host, "big-01") != 0)
+			all = false;
+	}
+	CHECK(all);
+	/* big-01 leaves: every id leaves the index; big-02's claims stand. */
+	registry_disconnect(reg, "big-01", s1, 1500);
+	CHECK(registry_set_inventory(reg, "big-02", s, inv_of(rows), 1600,
+	          &rep) == 0 &&
+	    rep.kept == n && rep.dropped == 0 && rep.nfresh == 0);
+	all = true;
+	for (i = 0; i < n; i++) {
+		(void)snprintf(id, sizeof(id), "%064zx", i * 7919);
+		if (owner(reg, id, host) != REGISTRY_FOUND ||
+		    strcmp(host, "big-02") != 0)
+			all = false;
+	}
+	CHECK(all);
+out:
+	free(rows);
+	registry_free(reg);
+}
+
 int
 main(void)
 {
@@ -46,11 +223,11 @@ main(void)
 	CHECK(registry_set_inventory(reg, "web-01", s1,
 	          inv_of("[" ROW(ID1, "web-1", "running") "," ROW(ID2, "web-2",
 	              "exited") "]"),
-	          2000) == 0);
+	          2000, NULL) == 0);
 	s3 = registry_connect(reg, "db-01", "0.1.0", "20.10", 2000000000, 1000,
 	    &replaced);
 	CHECK(registry_set_inventory(reg, "db-01", s3,
-	          inv_of("[" ROW(ID3, "db", "running") "]"), 2000) == 0);
+	          inv_of("[" ROW(ID3, "db", "running") "]"), 2000, NULL) == 0);
 
 	/* Prefix lookups: unique, ambiguous, unknown, malformed. */
 	CHECK(registry_find_container(reg, "abcdef01234567891", &rc) ==
@@ -88,8 +265,8 @@ main(void)
 	s2 = registry_connect(reg, "web-01", "0.1.1", "20.10", 2000000000, 3000,
 	    &replaced);
 	CHECK(s2 != s1 && replaced == s1);
-	CHECK(registry_set_inventory(reg, "web-01", s1, inv_of("[]"), 3100) ==
-	    SIGNET_ERR_NOT_FOUND);
+	CHECK(registry_set_inventory(reg, "web-01", s1, inv_of("[]"), 3100,
+	          NULL) == SIGNET_ERR_NOT_FOUND);
 	registry_disconnect(reg, "web-01", s1, 3200);
 	registry_get_stats(reg, &st);
 	CHECK(st.agents_connected == 2 && st.hosts_known == 2 &&
@@ -116,5 +293,7 @@ main(void)
 	free(text);
 	cJSON_Delete(j);
 	registry_free(reg);
+	test_conflicts();
+	test_many_ids();
 	return test_finish("test_registry");
 }

@@ -7,12 +7,174 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
+#include "envelope.h"
 #include "testlib.h"
+#include "text.h"
 #include "wire.h"
 
 #define ID32 "0123456789abcdef0123456789abcdef"
 #define SHA64 ID32 ID32
 #define KID "0123456789abcdef"
+
+static struct keys_secret test_key;
+static uint8_t test_challenge[WIRE_CHALLENGE_LEN];
+
+/* A hello frame carrying payload (as given) signed with key. */
+static char *
+signed_hello(const char *payload, const struct keys_secret *key)
+{
+	struct envelope env;
+	char *t = NULL;
+	size_t n;
+
+	memset(&env, 0, sizeof(env));
+	if (envelope_sign(WIRE_HELLO_CONTEXT, payload, strlen(payload), key,
+	        &env) != 0)
+		return NULL;
+	n = strlen(env.payload_b64) + strlen(env.sig_b64) + 64;
+	t = malloc(n);
+	if (t != NULL)
+		(void)snprintf(t, n,
+		    "{\"type\":\"hello\",\"payload\":\"%s\",\"sig\":\"%s\"}",
+		    env.payload_b64, env.sig_b64);
+	envelope_free(&env);
+	return t;
+}
+
+/*
+ * The hello's proof (issue 12, item 3): signed with the registered key
+ * over this connection's challenge, checked before the payload is read;
+ * and the payload's members, strictly, once it verifies.
+ */
+static void
+test_hello_proof(void)
+{
+	struct keys_secret other;
+	struct wire_hello h, got;
+	struct wire_frame f;
+	struct err_msg m;
+	uint8_t challenge2[WIRE_CHALLENGE_LEN];
+	char *t = NULL, hex[2 * WIRE_CHALLENGE_LEN + 1], p[512];
+	size_t len = 0, i;
+	static const struct {
+		const char *name, *fmt; /* fmt: %s is the challenge's hex */
+		int code;
+		const char *why;
+	} payloads[] = {
+		{ "accepted as built",
+		    "{\"v\":1,\"host_id\":\"web-01\",\"agent_version\":\"1\","
+		    "\"docker_version\":\"1\",\"result_key_id\":\"" KID "\","
+		    "\"challenge\":\"%s\"}",
+		    0, "" },
+		{ "unknown member",
+		    "{\"v\":1,\"host_id\":\"web-01\",\"agent_version\":\"1\","
+		    "\"docker_version\":\"1\",\"result_key_id\":\"" KID "\","
+		    "\"challenge\":\"%s\",\"admin\":true}",
+		    SIGNET_ERR_FORMAT, "admin" },
+		{ "bad host id",
+		    "{\"v\":1,\"host_id\":\"Web 01\",\"agent_version\":\"1\","
+		    "\"docker_version\":\"1\",\"result_key_id\":\"" KID "\","
+		    "\"challenge\":\"%s\"}",
+		    SIGNET_ERR_FORMAT, "valid host id" },
+		{ "version with a space",
+		    "{\"v\":1,\"host_id\":\"web-01\",\"agent_version\":\"1 2\","
+		    "\"docker_version\":\"1\",\"result_key_id\":\"" KID "\","
+		    "\"challenge\":\"%s\"}",
+		    SIGNET_ERR_FORMAT, "agent_version" },
+		{ "key id in capitals",
+		    "{\"v\":1,\"host_id\":\"web-01\",\"agent_version\":\"1\","
+		    "\"docker_version\":\"1\",\"result_key_id\":"
+		    "\"0123456789ABCDEF\",\"challenge\":\"%s\"}",
+		    SIGNET_ERR_FORMAT, "key id" },
+		{ "version 2",
+		    "{\"v\":2,\"host_id\":\"web-01\",\"agent_version\":\"1\","
+		    "\"docker_version\":\"1\",\"result_key_id\":\"" KID "\","
+		    "\"challenge\":\"%s\"}",
+		    SIGNET_ERR_FORMAT, "v" },
+		{ "no challenge",
+		    "{\"v\":1,\"host_id\":\"web-01\",\"agent_version\":\"1\","
+		    "\"docker_version\":\"1\",\"result_key_id\":\"" KID "\"}",
+		    SIGNET_ERR_FORMAT, "challenge" },
+		{ "not JSON", "{\"v\":%s", SIGNET_ERR_FORMAT, "malformed" },
+	};
+
+	memset(&h, 0, sizeof(h));
+	memcpy(h.host_id, "web-01", 7);
+	memcpy(h.agent_version, "0.1.0", 6);
+	memcpy(h.docker_version, "20.10.24", 9);
+	memcpy(h.result_key_id, test_key.pub.id, sizeof(h.result_key_id));
+	memcpy(h.challenge, test_challenge, WIRE_CHALLENGE_LEN);
+	randombytes_buf(challenge2, sizeof(challenge2));
+	CHECK(keys_generate(&other) == 0);
+
+	CHECK(wire_build_hello(&h, &test_key, &t, &len) == 0);
+	CHECK(t != NULL && len == strlen(t));
+	err_clear(&m);
+	CHECKF(wire_parse_hello(t, len, &test_key.pub, test_challenge, &got,
+	           &m) == 0,
+	    "%s", m.text);
+	CHECK(strcmp(got.host_id, "web-01") == 0 &&
+	    strcmp(got.agent_version, "0.1.0") == 0 &&
+	    strcmp(got.docker_version, "20.10.24") == 0 &&
+	    strcmp(got.result_key_id, test_key.pub.id) == 0 &&
+	    memcmp(got.challenge, test_challenge, WIRE_CHALLENGE_LEN) == 0);
+	/* Another key, another challenge (a replay): no proof. */
+	CHECK(wire_parse_hello(t, len, &other.pub, test_challenge, &got, &m) ==
+	    SIGNET_ERR_BAD_SIGNATURE);
+	CHECK_CONTAINS(m.text, "does not verify");
+	CHECK(got.host_id[0] == '\0');
+	CHECK(wire_parse_hello(t, len, &test_key.pub, challenge2, &got, &m) ==
+	    SIGNET_ERR_BAD_SIGNATURE);
+	CHECK_CONTAINS(m.text, "another challenge");
+	free(t);
+	/* Signed with another key, or not at all. */
+	CHECK(wire_build_hello(&h, &other, &t, &len) == 0);
+	CHECK(wire_parse_hello(t, len, &test_key.pub, test_challenge, &got,
+	          &m) == SIGNET_ERR_BAD_SIGNATURE);
+	free(t);
+	CHECK(wire_build_hello(&h, NULL, &t, &len) == 0);
+	CHECK(wire_parse_hello(t, len, &test_key.pub, test_challenge, &got,
+	          &m) == SIGNET_ERR_BAD_SIGNATURE);
+	CHECK_CONTAINS(m.text, "no sig");
+	free(t);
+
+	/* Signed payloads, judged strictly once the signature holds. */
+	(void)text_hex(test_challenge, WIRE_CHALLENGE_LEN, hex);
+	for (i = 0; i < sizeof(payloads) / sizeof(payloads[0]); i++) {
+		const char *at = strstr(payloads[i].fmt, "%s");
+
+		if (at == NULL)
+			(void)snprintf(p, sizeof(p), "%s", payloads[i].fmt);
+		else
+			(void)snprintf(p, sizeof(p), "%.*s%s%s",
+			    (int)(at - payloads[i].fmt), payloads[i].fmt, hex,
+			    at + 2);
+		t = signed_hello(p, &test_key);
+		CHECK(t != NULL);
+		if (t == NULL)
+			continue;
+		err_clear(&m);
+		CHECKF(wire_parse_hello(t, strlen(t), &test_key.pub,
+		           test_challenge, &got, &m) == payloads[i].code,
+		    "%s: %s", payloads[i].name, m.text);
+		CHECKF(strstr(m.text, payloads[i].why) != NULL,
+		    "%s: \"%s\" lacks \"%s\"", payloads[i].name, m.text,
+		    payloads[i].why);
+		free(t);
+	}
+
+	/* The challenge frame. */
+	CHECK(wire_build_challenge(test_challenge, &t, &len) == 0);
+	CHECK(wire_parse_server_frame(t, len, &f, NULL) == 0 &&
+	    f.type == WIRE_CHALLENGE &&
+	    memcmp(f.challenge, test_challenge, WIRE_CHALLENGE_LEN) == 0);
+	wire_frame_free(&f);
+	CHECK(wire_parse_agent_frame(t, len, &f, NULL) == SIGNET_ERR_FORMAT);
+	free(t);
+	keys_secret_wipe(&other);
+}
 
 static void
 test_round_trips(void)
@@ -24,15 +186,14 @@ test_round_trips(void)
 	char *t = NULL;
 	size_t len = 0;
 
-	CHECK(wire_build_hello("web-01", "0.1.0", "20.10.24", KID, &t, &len) ==
-	    0);
-	CHECK(len == strlen(t));
-	CHECK(wire_parse_hello(t, len, &h, NULL) == 0);
-	CHECK(strcmp(h.host_id, "web-01") == 0 &&
-	    strcmp(h.agent_version, "0.1.0") == 0 &&
-	    strcmp(h.docker_version, "20.10.24") == 0 &&
-	    strcmp(h.result_key_id, KID) == 0);
 	/* A hello is not a frame after the hello, for either side. */
+	memset(&h, 0, sizeof(h));
+	memcpy(h.host_id, "web-01", 7);
+	memcpy(h.agent_version, "1", 2);
+	memcpy(h.docker_version, "1", 2);
+	memcpy(h.result_key_id, KID, sizeof(KID));
+	CHECK(wire_build_hello(&h, NULL, &t, &len) == 0);
+	CHECK(len == strlen(t));
 	CHECK(wire_parse_agent_frame(t, len, &f, NULL) == SIGNET_ERR_FORMAT);
 	CHECK(wire_parse_server_frame(t, len, &f, NULL) == SIGNET_ERR_FORMAT);
 	CHECK(f.type == WIRE_NONE);
@@ -108,27 +269,32 @@ static const struct row rows[] = {
 	{ "hello: another type first", HELLO,
 	    "{\"type\":\"inventory\",\"containers\":[]}", SIGNET_ERR_FORMAT,
 	    "must be hello", WIRE_NONE },
-	{ "hello: unknown member", HELLO,
+	{ "hello: the old form, no proof", HELLO,
 	    "{\"type\":\"hello\",\"host_id\":\"web-01\",\"agent_version\":\"1\","
-	    "\"docker_version\":\"1\",\"result_key_id\":\"" KID "\","
+	    "\"docker_version\":\"1\",\"result_key_id\":\"" KID "\"}",
+	    SIGNET_ERR_FORMAT, "older than this server", WIRE_NONE },
+	{ "hello: unknown member", HELLO,
+	    "{\"type\":\"hello\",\"payload\":\"e30=\",\"sig\":\"eA==\","
 	    "\"admin\":true}",
 	    SIGNET_ERR_FORMAT, "admin", WIRE_NONE },
-	{ "hello: bad host id", HELLO,
-	    "{\"type\":\"hello\",\"host_id\":\"Web 01\",\"agent_version\":\"1\","
-	    "\"docker_version\":\"1\",\"result_key_id\":\"" KID "\"}",
-	    SIGNET_ERR_FORMAT, "valid host id", WIRE_NONE },
-	{ "hello: version with a space", HELLO,
-	    "{\"type\":\"hello\",\"host_id\":\"web-01\",\"agent_version\":\"1 2\","
-	    "\"docker_version\":\"1\",\"result_key_id\":\"" KID "\"}",
-	    SIGNET_ERR_FORMAT, "agent_version", WIRE_NONE },
-	{ "hello: key id in capitals", HELLO,
-	    "{\"type\":\"hello\",\"host_id\":\"web-01\",\"agent_version\":\"1\","
-	    "\"docker_version\":\"1\",\"result_key_id\":\"0123456789ABCDEF\"}",
-	    SIGNET_ERR_FORMAT, "key id", WIRE_NONE },
-	{ "hello: missing member", HELLO,
-	    "{\"type\":\"hello\",\"host_id\":\"web-01\",\"agent_version\":\"1\","
-	    "\"docker_version\":\"1\"}",
-	    SIGNET_ERR_FORMAT, "result_key_id", WIRE_NONE },
+	{ "hello: payload not a string", HELLO,
+	    "{\"type\":\"hello\",\"payload\":1,\"sig\":\"eA==\"}",
+	    SIGNET_ERR_FORMAT, "payload", WIRE_NONE },
+	{ "hello: no sig, no proof", HELLO,
+	    "{\"type\":\"hello\",\"payload\":\"e30=\"}",
+	    SIGNET_ERR_BAD_SIGNATURE, "no sig", WIRE_NONE },
+	{ "hello: sig not 64 bytes", HELLO,
+	    "{\"type\":\"hello\",\"payload\":\"e30=\",\"sig\":\"eA==\"}",
+	    SIGNET_ERR_FORMAT, "signature is not base64", WIRE_NONE },
+	{ "server: challenge with a short nonce", SERVER,
+	    "{\"type\":\"challenge\",\"nonce\":\"" ID32 "\"}",
+	    SIGNET_ERR_FORMAT, "64 lowercase hex", WIRE_CHALLENGE },
+	{ "server: challenge with an extra member", SERVER,
+	    "{\"type\":\"challenge\",\"nonce\":\"" SHA64 "\",\"x\":1}",
+	    SIGNET_ERR_FORMAT, "x", WIRE_CHALLENGE },
+	{ "agent: a challenge is the server's", AGENT,
+	    "{\"type\":\"challenge\",\"nonce\":\"" SHA64 "\"}",
+	    SIGNET_ERR_FORMAT, "not accepted", WIRE_NONE },
 	{ "agent: a second hello", AGENT,
 	    "{\"type\":\"hello\",\"host_id\":\"web-01\",\"agent_version\":\"1\","
 	    "\"docker_version\":\"1\",\"result_key_id\":\"" KID "\"}",
@@ -209,7 +375,8 @@ test_rows(void)
 		err_clear(&m);
 		memset(&f, 0, sizeof(f));
 		if (row->side == HELLO)
-			r = wire_parse_hello(row->text, len, &h, &m);
+			r = wire_parse_hello(row->text, len, &test_key.pub,
+			    test_challenge, &h, &m);
 		else if (row->side == AGENT)
 			r = wire_parse_agent_frame(row->text, len, &f, &m);
 		else
@@ -245,8 +412,8 @@ test_bounds(void)
 		return;
 	memset(big, ' ', WIRE_HELLO_MAX + 1);
 	big[WIRE_HELLO_MAX + 1] = '\0';
-	CHECK(wire_parse_hello(big, WIRE_HELLO_MAX + 1, &h, &m) ==
-	    SIGNET_ERR_TOO_LARGE);
+	CHECK(wire_parse_hello(big, WIRE_HELLO_MAX + 1, &test_key.pub,
+	          test_challenge, &h, &m) == SIGNET_ERR_TOO_LARGE);
 	free(big);
 }
 
@@ -275,7 +442,10 @@ test_peek(void)
 int
 main(void)
 {
+	CHECK(sodium_init() >= 0 && keys_generate(&test_key) == 0);
+	randombytes_buf(test_challenge, sizeof(test_challenge));
 	test_round_trips();
+	test_hello_proof();
 	test_rows();
 	test_bounds();
 	test_peek();

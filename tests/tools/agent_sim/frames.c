@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * What a simulated agent sends: its hello, the inventory, the raw bytes of
+ * What a simulated agent sends: its hello (once the server's challenge
+ * came, signed over it as --hello-sig says), the inventory, the raw bytes of
  * --raw (in fragments with --fragment), and, with --answer, a signed
  * result for each action frame the server sends it (late, twice or with a
  * wrong request_sha256 when asked), each reported on stdout.
@@ -66,16 +67,49 @@ out:
 	return 0;
 }
 
+/* The hello, signed over the server's challenge as --hello-sig says. */
 static char *
 hello_of(struct sim *s, struct sim_agent *a)
 {
+	struct wire_hello h;
 	char *out = NULL;
 	size_t len;
 
-	if (wire_build_hello(a->name, s->o.agent_version, s->o.docker_version,
-	        a->key_id, &out, &len) != 0)
+	memset(&h, 0, sizeof(h));
+	(void)snprintf(h.host_id, sizeof(h.host_id), "%.63s", a->name);
+	(void)snprintf(h.agent_version, sizeof(h.agent_version), "%s",
+	    s->o.agent_version);
+	(void)snprintf(h.docker_version, sizeof(h.docker_version), "%s",
+	    s->o.docker_version);
+	(void)snprintf(h.result_key_id, sizeof(h.result_key_id), "%s",
+	    a->key_id);
+	memcpy(h.challenge, a->challenge, WIRE_CHALLENGE_LEN);
+	if (s->o.hello_sig == SIG_STALE)
+		randombytes_buf(h.challenge, sizeof(h.challenge));
+	if (wire_build_hello(&h, a->hello_key, &out, &len) != 0)
 		return NULL;
 	return out;
+}
+
+/* A frame from the server: the challenge lets the hello go. */
+void
+sim_on_message(struct sim *s, struct sim_agent *a, const void *in, size_t len)
+{
+	struct wire_frame wf;
+
+	if (wire_parse_server_frame(in, len, &wf, NULL) == 0 &&
+	    wf.type == WIRE_CHALLENGE) {
+		if (a->have_challenge)
+			printf("error %d \"a second challenge\"\n", a->idx);
+		memcpy(a->challenge, wf.challenge, WIRE_CHALLENGE_LEN);
+		a->have_challenge = true;
+		if (a->wsi != NULL)
+			lws_callback_on_writable(a->wsi);
+		wire_frame_free(&wf);
+		return;
+	}
+	wire_frame_free(&wf);
+	sim_on_action(s, a, in, len);
 }
 
 /* --answer: the statuses, in order. */
@@ -341,6 +375,8 @@ sim_send_next(struct sim *s, struct sim_agent *a, struct lws *wsi)
 
 	while (a->step < 3) {
 		if (a->step == 0 && !s->o.no_hello) {
+			if (!a->have_challenge)
+				return 0; /* the hello answers the challenge */
 			hello = hello_of(s, a);
 			if (hello == NULL)
 				return -1;

@@ -4,8 +4,9 @@
  * says what it does), shared by its sources: the simulator's state, one
  * struct sim_agent per simulated agent, and the functions of
  * agent_sim/tls.c (each agent's certificate and key, the OpenSSL
- * callbacks) and agent_sim/frames.c (what an agent sends: hello,
- * inventory, raw bytes, results of the actions it answers).
+ * callbacks) and agent_sim/frames.c (what an agent sends: hello, signed
+ * over the server's challenge, inventory, raw bytes, results of the
+ * actions it answers).
  */
 #ifndef SIGNET_AGENT_SIM_H
 #define SIGNET_AGENT_SIM_H
@@ -20,6 +21,7 @@
 
 #include "envelope.h"
 #include "keys.h"
+#include "wire.h"
 
 #define SIM_OK 0
 #define SIM_FAILED 1
@@ -64,6 +66,18 @@ struct sim_agent {
 	struct sim_result results[SIM_RESULTS_MAX];
 	size_t nresults;
 	size_t actions_seen;
+	/* The server's challenge; the hello waits for it. */
+	uint8_t challenge[WIRE_CHALLENGE_LEN];
+	bool have_challenge;
+	struct keys_secret *hello_key; /* in sim.hello_keys; NULL: none */
+};
+
+/* --hello-sig: how the hello proves the result key. */
+enum sim_hello_sig {
+	SIG_KEY,   /* signed with the agent's result key (default) */
+	SIG_WRONG, /* signed with a key of its own, not the registered one */
+	SIG_NONE,  /* no sig at all */
+	SIG_STALE, /* signed, over another challenge than the server's */
 };
 
 struct sim_opts {
@@ -75,6 +89,8 @@ struct sim_opts {
 	long inflight;
 	bool no_cert, no_hello, binary, tls12, quiet;
 	const char *answer, *result_key, *action_pub, *error_text;
+	const char *hello_key;
+	enum sim_hello_sig hello_sig;
 	long answer_delay, docker_status;
 	bool has_docker_status, duplicate, bad_sha;
 };
@@ -101,6 +117,8 @@ struct sim {
 	enum envelope_status answers[SIM_ANSWERS_MAX];
 	size_t nanswers;
 	struct keys_secret *rkey; /* sodium_malloc'd */
+	/* Each agent's hello key (sodium_malloc'd, nagents of them). */
+	struct keys_secret *hello_keys;
 	struct keys_pubset *apub;
 };
 
@@ -126,6 +144,8 @@ int sim_parse_answers(struct sim *);
 int sim_load_answer_keys(struct sim *);
 /* A frame from the server: reports an action and maybe answers it. */
 void sim_on_action(struct sim *, struct sim_agent *, const void *, size_t);
+/* A frame from the server: a challenge (the hello may go) or an action. */
+void sim_on_message(struct sim *, struct sim_agent *, const void *, size_t);
 /* Sends the next piece of what agent a has to say; 0, or -1 to close. */
 int sim_send_next(struct sim *, struct sim_agent *, struct lws *);
 

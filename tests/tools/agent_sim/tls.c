@@ -58,12 +58,43 @@ key_id_of(const char *pub, char id[static KEYS_ID_LEN + 1])
 	return 0;
 }
 
+/*
+ * The key agent a's hello is signed with: its result key (path), a key of
+ * its own for --hello-sig wrong, none for --hello-sig none or --no-hello.
+ */
+static int
+load_hello_key(struct sim *s, struct sim_agent *a, const char *path)
+{
+	struct keys_secret *k = &s->hello_keys[a->idx];
+	struct err_msg msg;
+
+	a->hello_key = NULL;
+	if (s->o.no_hello || s->o.no_cert || s->o.hello_sig == SIG_NONE)
+		return 0;
+	if (s->o.hello_sig == SIG_WRONG) {
+		if (keys_generate(k) != 0)
+			return -1;
+	} else if (path == NULL) {
+		fprintf(stderr,
+		    "agent_sim: the hello needs the result key: give "
+		    "--hello-key FILE (or --hello-sig none)\n");
+		return -1;
+	} else if (keys_load_secret(path, k, &msg) != 0) {
+		fprintf(stderr, "agent_sim: hello key %s: %s\n", path,
+		    msg.text);
+		return -1;
+	}
+	a->hello_key = k;
+	return 0;
+}
+
 /* Loads agent i's identity and what it will claim. */
 int
 sim_setup_agent(struct sim *s, size_t i)
 {
 	struct sim_agent *a = &s->agents[i];
-	char name[SIM_NAME_MAX], cert[4200], key[4200], pub[4200];
+	char name[SIM_NAME_MAX], cert[4200], key[4200], pub[4200], rkey[4200];
+	const char *hello_key = s->o.hello_key;
 
 	a->idx = (int)i;
 	name[0] = '\0';
@@ -79,6 +110,10 @@ sim_setup_agent(struct sim *s, size_t i)
 		    name);
 		(void)snprintf(pub, sizeof(pub), "%s/keys/agents/%s.pub",
 		    s->o.pki, name);
+		(void)snprintf(rkey, sizeof(rkey), "%s/keys/agents/%s.key",
+		    s->o.pki, name);
+		if (hello_key == NULL)
+			hello_key = rkey;
 		if (load_pem(a, cert, key) != 0)
 			return -1;
 	} else if (s->o.cert != NULL) {
@@ -92,6 +127,8 @@ sim_setup_agent(struct sim *s, size_t i)
 		(void)snprintf(name, sizeof(name), "no-cert");
 		pub[0] = '\0';
 	}
+	if (load_hello_key(s, a, hello_key) != 0)
+		return -1;
 	(void)snprintf(a->name, sizeof(a->name), "%s",
 	    s->o.host_id != NULL ? s->o.host_id : name);
 	if (s->o.result_key_id != NULL)
