@@ -33,10 +33,13 @@
 #include "keys.h"
 #include "log.h"
 #include "policy_store.h"
+#include "sdnotify.h"
 
 /* Set by the signal handlers; read by the main loop. */
 static volatile sig_atomic_t daemon_stop_signal;
 static volatile sig_atomic_t daemon_rotate_requested;
+/* A SIGHUP came: the loop tells systemd RELOADING=1 .. READY=1 around it. */
+static volatile sig_atomic_t daemon_hup_seen;
 static struct policy_store *volatile daemon_policy_for_hup;
 
 /* ---- audit ---- */
@@ -158,6 +161,7 @@ static void
 on_hup(int sig)
 {
 	(void)sig;
+	daemon_hup_seen = 1;
 	if (daemon_policy_for_hup != NULL)
 		policy_store_request_reload(daemon_policy_for_hup);
 }
@@ -437,6 +441,10 @@ daemon_run(const char *config_path)
 	if (pthread_sigmask(SIG_SETMASK, &old, NULL) != 0)
 		goto out;
 	masked = false;
+	/* Audit log open, agent.started durable, every thread running. */
+	(void)snprintf(d->ready_status, sizeof(d->ready_status),
+	    "running: host_id=%s server=%s", d->host_id, d->server);
+	sdnotify_ready(d->ready_status);
 
 	while (daemon_stop_signal == 0) {
 		if (channel_service(d->ch) != 0) {
@@ -444,12 +452,25 @@ daemon_run(const char *config_path)
 			goto out;
 		}
 		daemon_exec_flush(d);
+		if (daemon_hup_seen != 0) {
+			daemon_hup_seen = 0;
+			sdnotify_reloading("reloading the policy");
+			policy_reload(d);
+			sdnotify_ready(d->ready_status);
+		}
 		policy_reload(d);
 		audit_rotate_if_requested(d);
 	}
 	rc = 0;
 out:
 	sig = daemon_stop_signal;
+	if (started) {
+		char status[64];
+
+		(void)snprintf(status, sizeof(status), "stopping: signal=%d",
+		    sig);
+		sdnotify_stopping(status);
+	}
 	if (d != NULL && d->ex != NULL) {
 		/* The action under way finishes and is recorded first. */
 		log_info("agent stopping: waiting for the action under way");

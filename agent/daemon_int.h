@@ -83,6 +83,7 @@ struct daemon {
 
 	/* Service thread only. */
 	uint64_t frames_refused;
+	char ready_status[IDENTITY_NAME_MAX + 600]; /* STATUS= with READY=1 */
 };
 
 /* ---- daemon_snapshot.c ---- */

@@ -21,6 +21,7 @@
 
 #include "identity.h"
 #include "log.h"
+#include "sdnotify.h"
 #include "netaddr.h"
 #include "text.h"
 
@@ -282,6 +283,9 @@ hub_reload(struct hub *hub)
 	(void)audit_event(hub->ctx->audit, "server.reloaded", SERVER_ACTOR, d,
 	    ok);
 	identity_store_free(store);
+	/* Ends the RELOADING=1 the signal thread sent (a kept CA too). */
+	sdnotify_ready(loaded ? "listening; CA and CRL reloaded" :
+	                        "listening; CA/CRL reload refused, old kept");
 }
 
 /*

@@ -42,6 +42,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "registry.h"
+#include "sdnotify.h"
 #include "server_config.h"
 #include "server_ctx.h"
 #include "text.h"
@@ -124,6 +125,8 @@ signal_main(void *arg)
 		if (sig == SIGHUP) {
 			if (!atomic_load(&st->done)) {
 				log_info("SIGHUP: reloading the CA and CRL");
+				/* READY=1 follows from the hub once done. */
+				sdnotify_reloading("reloading the CA and CRL");
 				hub_request_reload(st->hub);
 				hup_at = (int64_t)time(NULL) +
 				    CRL_AFTER_HUP_SECS;
@@ -144,6 +147,8 @@ signal_main(void *arg)
 			atomic_store(&st->stop_signal, sig);
 			log_info("%s: stopping",
 			    sig == SIGINT ? "SIGINT" : "SIGTERM");
+			sdnotify_stopping(sig == SIGINT ? "stopping: SIGINT" :
+			                                  "stopping: SIGTERM");
 			hub_request_stop(st->hub);
 		}
 		return NULL;
@@ -446,8 +451,19 @@ server_run(const char *config_path)
 	              "action key %s",
 	    SIGNET_VERSION, listen_desc, api_desc, api_port(api),
 	    ctx.action_key->pub.id);
+	/* Both listeners are up and server.started is durable. */
+	{
+		char status[700];
+
+		(void)snprintf(status, sizeof(status),
+		    "listening: agents on %s, API on %s", listen_desc,
+		    api_desc);
+		sdnotify_ready(status);
+	}
 
 	r = hub_run(hub);
+	if (r != 0)
+		sdnotify_stopping("stopping: the agent listener failed");
 
 	/* Wake the signal thread if the loop ended on its own, and join it. */
 	atomic_store(&st.done, true);
