@@ -107,16 +107,15 @@ route_metrics(struct api *api, const struct api_url *u, struct api_answer *ans)
 {
 	struct registry_stats stats;
 	struct identity_store *store;
-	int64_t next = 0;
+	struct metrics_trust trust;
 	char *text;
 
 	(void)u;
 	registry_get_stats(api->ctx->registry, &stats);
 	store = server_ctx_identity(api->ctx);
-	if (store != NULL)
-		next = identity_store_crl_next_update(store);
+	metrics_trust_from_store(store, &trust);
 	identity_store_free(store);
-	text = metrics_render(api->ctx->metrics, &stats, next,
+	text = metrics_render(api->ctx->metrics, &stats, &trust,
 	    (int64_t)time(NULL));
 	if (text == NULL) {
 		api_answer_error(ans, 500, "out of memory");

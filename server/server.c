@@ -28,6 +28,9 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <openssl/objects.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <sodium.h>
 
 #include "actions.h"
@@ -184,6 +187,35 @@ raise_nofile(void)
 	else
 		log_debug("open files limit %llu",
 		    (unsigned long long)rl.rlim_cur);
+}
+
+/*
+ * The server certificate's CN and notAfter for /metrics: the listeners
+ * load it once, so once is enough. A certificate that cannot be read here
+ * is refused by the listeners anyway; the gauge then shows 0.
+ */
+static void
+note_server_cert(struct metrics *m, const char *path)
+{
+	char cn[128] = "";
+	int64_t not_after = 0;
+	X509 *x = NULL;
+	FILE *f;
+
+	f = path != NULL ? fopen(path, "r") : NULL;
+	if (f != NULL) {
+		x = PEM_read_X509(f, NULL, NULL, NULL);
+		(void)fclose(f);
+	}
+	if (x != NULL) {
+		if (identity_x509_not_after(x, &not_after) != 0)
+			not_after = 0;
+		if (X509_NAME_get_text_by_NID(X509_get_subject_name(x),
+		        NID_commonName, cn, sizeof(cn)) < 0)
+			cn[0] = '\0';
+		X509_free(x);
+	}
+	metrics_set_server_cert(m, cn, not_after);
 }
 
 /* Copies a configured path into a fixed buffer of server_ctx. */
@@ -387,6 +419,7 @@ server_run(const char *config_path)
 		fprintf(stderr, PROG ": out of memory\n");
 		goto out;
 	}
+	note_server_cert(ctx.metrics, hcfg.cert_path);
 	/*
 	 * Actions left open by the last run: their results may still come
 	 * (agents re-send them), and must be checked and recorded then.
