@@ -286,6 +286,18 @@ daemon_load(struct daemon *d, const char *config_path)
 		fprintf(stderr, "signet-agent: %s\n", m.text);
 		return 2;
 	}
+	if (agent_metrics_parse_listen(
+	        config_get(d->cfg, "agent", "metrics_listen"), &d->metrics_on,
+	        &d->metrics_addr, &m) != 0) {
+		fprintf(stderr, "signet-agent: %s:%u: %s\n",
+		    config_name(d->cfg),
+		    config_line(d->cfg, "agent", "metrics_listen"), m.text);
+		return 2;
+	}
+	if (agent_metrics_new(&d->metrics) != 0) {
+		log_error("out of memory");
+		return 1;
+	}
 	d->server = config_get(d->cfg, "agent", "server");
 	if (identity_agent_cert(config_get(d->cfg, "tls", "cert"),
 	        config_get(d->cfg, "tls", "key"), d->host_id, &m) != 0) {
@@ -327,6 +339,7 @@ daemon_load(struct daemon *d, const char *config_path)
 		return 1;
 	}
 	docker_client_set_abort(d->dc, &d->stopping);
+	docker_client_set_latency(d->dc, agent_metrics_dockerd(d->metrics));
 	/*
 	 * The executor's own client has no abort flag: an action that dockerd
 	 * is running is waited for, also at shutdown, so that its outcome is
@@ -344,6 +357,8 @@ daemon_load(struct daemon *d, const char *config_path)
 			log_error("dockerd: %s", m.text);
 			return 1;
 		}
+		docker_client_set_latency(d->exec_dc[i],
+		    agent_metrics_dockerd(d->metrics));
 	}
 	if (docker_version(d->dc, version, &m) == 0) {
 		memcpy(d->docker_version, version, sizeof(version));
@@ -422,6 +437,16 @@ daemon_run(const char *config_path)
 	started = true;
 	if (daemon_exec_open(d) != 0)
 		goto out;
+	if (!d->metrics_on) {
+		log_info("metrics: off ([agent] metrics_listen unset)");
+	} else if (agent_metrics_start(d->metrics, &d->metrics_addr, d->ex,
+	               d->audit, &m) != 0) {
+		log_error("%s", m.text);
+		goto out;
+	} else {
+		log_info("metrics: listening on %s (GET /metrics)",
+		    config_get(d->cfg, "agent", "metrics_listen"));
+	}
 	log_info("agent started: host_id=%s version=%s server=%s "
 	         "result_key_id=%s action_keys=%zu policy_rules=%zu",
 	    d->host_id, SIGNET_VERSION, d->server, d->result_key.pub.id,
@@ -471,6 +496,9 @@ out:
 		    sig);
 		sdnotify_stopping(status);
 	}
+	/* Before the executor and the audit log it reads go away. */
+	if (d != NULL)
+		agent_metrics_stop(d->metrics);
 	if (d != NULL && d->ex != NULL) {
 		/* The action under way finishes and is recorded first. */
 		log_info("agent stopping: waiting for the action under way");
@@ -509,6 +537,7 @@ out:
 		docker_client_free(d->dc);
 		for (size_t w = 0; w < EXECUTOR_WORKERS; w++)
 			docker_client_free(d->exec_dc[w]);
+		agent_metrics_free(d->metrics);
 		if (d->exec_mu_ok)
 			(void)pthread_mutex_destroy(&d->exec_mu);
 		audit_close(d->audit);

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "agent_metrics.h"
 #include "audit.h"
 #include "channel.h"
 #include "config.h"
@@ -63,6 +64,10 @@ struct daemon {
 	bool exec_mu_ok;
 	struct executor *ex;
 	int64_t started_ms;
+	/* The metrics listener ([agent] metrics_listen): off unless on. */
+	struct agent_metrics *metrics;
+	bool metrics_on;
+	struct sockaddr_storage metrics_addr;
 
 	/* The snapshot worker and what it shares, under mu. */
 	pthread_t worker;
