@@ -14,6 +14,8 @@ const struct config_key agent_config_schema[] = {
 	{ "agent", "policy", CONFIG_PATH, true, NULL, 0, 0 },
 	{ "agent", "log_level", CONFIG_STRING, false, "info", 0, 0 },
 	{ "agent", "stop_timeout", CONFIG_INT, false, "10", 0, 600 },
+	/* "" off; else a loopback HOST:PORT (agent_metrics_parse_listen). */
+	{ "agent", "metrics_listen", CONFIG_STRING, false, "", 0, 0 },
 	{ "tls", "ca", CONFIG_PATH, true, NULL, 0, 0 },
 	{ "tls", "cert", CONFIG_PATH, true, NULL, 0, 0 },
 	{ "tls", "key", CONFIG_PATH, true, NULL, 0, 0 },

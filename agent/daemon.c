@@ -34,10 +34,13 @@
 #include "keys.h"
 #include "log.h"
 #include "policy_store.h"
+#include "sdnotify.h"
 
 /* Set by the signal handlers; read by the main loop. */
 static volatile sig_atomic_t daemon_stop_signal;
 static volatile sig_atomic_t daemon_rotate_requested;
+/* A SIGHUP came: the loop tells systemd RELOADING=1 .. READY=1 around it. */
+static volatile sig_atomic_t daemon_hup_seen;
 static struct policy_store *volatile daemon_policy_for_hup;
 
 /* ---- audit ---- */
@@ -159,6 +162,7 @@ static void
 on_hup(int sig)
 {
 	(void)sig;
+	daemon_hup_seen = 1;
 	if (daemon_policy_for_hup != NULL)
 		policy_store_request_reload(daemon_policy_for_hup);
 }
@@ -315,6 +319,18 @@ daemon_load(struct daemon *d, const char *config_path)
 	audit_limit_init(&d->reloaded_lim, "policy.reloaded", &d->audit_limit);
 	audit_limit_init(&d->reload_refused_lim, "policy.reload_refused",
 	    &d->audit_limit);
+	if (agent_metrics_parse_listen(
+	        config_get(d->cfg, "agent", "metrics_listen"), &d->metrics_on,
+	        &d->metrics_addr, &m) != 0) {
+		fprintf(stderr, "signet-agent: %s:%u: %s\n",
+		    config_name(d->cfg),
+		    config_line(d->cfg, "agent", "metrics_listen"), m.text);
+		return 2;
+	}
+	if (agent_metrics_new(&d->metrics) != 0) {
+		log_error("out of memory");
+		return 1;
+	}
 	d->server = config_get(d->cfg, "agent", "server");
 	if (identity_agent_cert(config_get(d->cfg, "tls", "cert"),
 	        config_get(d->cfg, "tls", "key"), d->host_id, &m) != 0) {
@@ -361,6 +377,7 @@ daemon_load(struct daemon *d, const char *config_path)
 		return 1;
 	}
 	docker_client_set_abort(d->dc, &d->stopping);
+	docker_client_set_latency(d->dc, agent_metrics_dockerd(d->metrics));
 	/*
 	 * The executor's own client has no abort flag: an action that dockerd
 	 * is running is waited for, also at shutdown, so that its outcome is
@@ -378,6 +395,8 @@ daemon_load(struct daemon *d, const char *config_path)
 			log_error("dockerd: %s", m.text);
 			return 1;
 		}
+		docker_client_set_latency(d->exec_dc[i],
+		    agent_metrics_dockerd(d->metrics));
 	}
 	if (docker_version(d->dc, version, &m) == 0) {
 		memcpy(d->docker_version, version, sizeof(version));
@@ -472,6 +491,16 @@ daemon_run(const char *config_path)
 	started = true;
 	if (daemon_exec_open(d) != 0)
 		goto out;
+	if (!d->metrics_on) {
+		log_info("metrics: off ([agent] metrics_listen unset)");
+	} else if (agent_metrics_start(d->metrics, &d->metrics_addr, d->ex,
+	               d->audit, &m) != 0) {
+		log_error("%s", m.text);
+		goto out;
+	} else {
+		log_info("metrics: listening on %s (GET /metrics)",
+		    config_get(d->cfg, "agent", "metrics_listen"));
+	}
 	log_info("agent started: host_id=%s version=%s server=%s "
 	         "result_key_id=%s action_keys=%zu policy_rules=%zu",
 	    d->host_id, SIGNET_VERSION, d->server, d->result_key->pub.id,
@@ -493,6 +522,10 @@ daemon_run(const char *config_path)
 	if (pthread_sigmask(SIG_SETMASK, &old, NULL) != 0)
 		goto out;
 	masked = false;
+	/* Audit log open, agent.started durable, every thread running. */
+	(void)snprintf(d->ready_status, sizeof(d->ready_status),
+	    "running: host_id=%s server=%s", d->host_id, d->server);
+	sdnotify_ready(d->ready_status);
 
 	while (daemon_stop_signal == 0) {
 		if (channel_service(d->ch) != 0) {
@@ -500,6 +533,12 @@ daemon_run(const char *config_path)
 			goto out;
 		}
 		daemon_exec_flush(d);
+		if (daemon_hup_seen != 0) {
+			daemon_hup_seen = 0;
+			sdnotify_reloading("reloading the policy");
+			policy_reload(d);
+			sdnotify_ready(d->ready_status);
+		}
 		policy_reload(d);
 		audit_limits_close(d, false);
 		audit_rotate_if_requested(d);
@@ -507,6 +546,16 @@ daemon_run(const char *config_path)
 	rc = 0;
 out:
 	sig = daemon_stop_signal;
+	if (started) {
+		char status[64];
+
+		(void)snprintf(status, sizeof(status), "stopping: signal=%d",
+		    sig);
+		sdnotify_stopping(status);
+	}
+	/* Before the executor and the audit log it reads go away. */
+	if (d != NULL)
+		agent_metrics_stop(d->metrics);
 	if (d != NULL && d->ex != NULL) {
 		/* The action under way finishes and is recorded first. */
 		log_info("agent stopping: waiting for the action under way");
@@ -546,6 +595,7 @@ out:
 		docker_client_free(d->dc);
 		for (size_t w = 0; w < EXECUTOR_WORKERS; w++)
 			docker_client_free(d->exec_dc[w]);
+		agent_metrics_free(d->metrics);
 		if (d->exec_mu_ok)
 			(void)pthread_mutex_destroy(&d->exec_mu);
 		audit_close(d->audit);

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "agent_metrics.h"
 #include "audit.h"
 #include "channel.h"
 #include "config.h"
@@ -67,6 +68,10 @@ struct daemon {
 	struct audit_limit_bounds audit_limit;
 	struct audit_limit reloaded_lim;       /* policy.reloaded; loop only */
 	struct audit_limit reload_refused_lim; /* policy.reload_refused */
+	/* The metrics listener ([agent] metrics_listen): off unless on. */
+	struct agent_metrics *metrics;
+	bool metrics_on;
+	struct sockaddr_storage metrics_addr;
 
 	/* The snapshot worker and what it shares, under mu. */
 	pthread_t worker;
@@ -87,6 +92,7 @@ struct daemon {
 
 	/* Service thread only. */
 	uint64_t frames_refused;
+	char ready_status[IDENTITY_NAME_MAX + 600]; /* STATUS= with READY=1 */
 };
 
 /* ---- daemon_snapshot.c ---- */

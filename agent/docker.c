@@ -15,7 +15,9 @@
 
 #include <curl/curl.h>
 
+#include "clock.h"
 #include "dynbuf.h"
+#include "histogram.h"
 #include "jsonx.h"
 #include "log.h"
 #include "text.h"
@@ -26,7 +28,8 @@
 struct docker_client {
 	char socket_path[DOCKER_SOCKET_PATH_MAX + 1];
 	CURL *curl;
-	const atomic_bool *abort; /* set: give up the request under way */
+	const atomic_bool *abort;  /* set: give up the request under way */
+	struct histogram *latency; /* NULL: not measured */
 };
 
 /* An answer, bounded by its dynbuf's maximum. */
@@ -35,6 +38,24 @@ struct dbuf {
 	bool over; /* answer over the maximum */
 	bool oom;
 };
+
+/* curl_easy_perform, timed into the latency histogram if any. */
+static CURLcode
+docker_perform(struct docker_client *dc)
+{
+	int64_t t0 = clock_mono_ms();
+	CURLcode cc = curl_easy_perform(dc->curl);
+
+	histogram_observe(dc->latency, (double)(clock_mono_ms() - t0) / 1000.0);
+	return cc;
+}
+
+void
+docker_client_set_latency(struct docker_client *dc, struct histogram *h)
+{
+	if (dc != NULL)
+		dc->latency = h;
+}
 
 int
 docker_global_init(struct err_msg *msg)
@@ -269,7 +290,7 @@ docker_get(struct docker_client *dc, const char *path, size_t max,
 		    "dockerd GET %s: cannot set up the request", path);
 		goto out;
 	}
-	cc = curl_easy_perform(dc->curl);
+	cc = docker_perform(dc);
 	if (cc == CURLE_ABORTED_BY_CALLBACK) {
 		r = err_set(msg, SIGNET_ERR_UNAVAILABLE,
 		    "dockerd GET %s: given up (stopping)", path);
@@ -633,7 +654,7 @@ docker_action(struct docker_client *dc, const char *id,
 		    "dockerd POST %s: cannot set up the request", verb);
 		goto out;
 	}
-	cc = curl_easy_perform(dc->curl);
+	cc = docker_perform(dc);
 	if (curl_easy_getinfo(dc->curl, CURLINFO_RESPONSE_CODE, &status) !=
 	    CURLE_OK)
 		status = 0;

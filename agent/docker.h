@@ -72,6 +72,13 @@ int docker_client_new(const char *socket_path, struct docker_client **out,
  */
 void docker_client_set_abort(struct docker_client *dc, const atomic_bool *flag);
 
+/*
+ * Times every request of dc (failures too) into h, which must outlive dc;
+ * NULL turns this off. Call before dc is used from another thread.
+ */
+struct histogram;
+void docker_client_set_latency(struct docker_client *dc, struct histogram *h);
+
 /* Frees dc; NULL allowed. */
 void docker_client_free(struct docker_client *dc);
 

@@ -186,6 +186,8 @@ struct executor_stats {
 	uint64_t ids_loaded;       /* seen action ids read from the log */
 	size_t outbox;             /* results held now */
 	size_t undelivered;        /* ... not yet acknowledged */
+	size_t queued;             /* frames waiting for a worker now */
+	size_t running;            /* actions a worker runs now */
 	uint64_t results_acked;    /* results the server acknowledged */
 	uint64_t results_undelivered; /* forgotten unacknowledged (full) */
 };

@@ -262,6 +262,12 @@ executor_get_stats(struct executor *ex, struct executor_stats *st)
 	executor_lock(ex);
 	*st = ex->stats;
 	count_outbox(ex, st);
+	/* For the agent's metrics: the queue and the workers now. */
+	st->queued = ex->qlen;
+	st->running = 0;
+	for (size_t i = 0; i < EXECUTOR_WORKERS; i++)
+		if (ex->workers[i].container[0] != '\0')
+			st->running++;
 	executor_unlock(ex);
 }
 

@@ -166,6 +166,7 @@ wait_durable(struct audit_writer *w, uint64_t ticket, struct err_msg *msg)
 			/* After a failed sync the page cache state is unknown
 			 * (fsyncgate): never trust this descriptor again. */
 			w->broken = true;
+			w->fail_errno = saved;
 			(void)err_set(msg, SIGNET_ERR_UNAVAILABLE,
 			    "%s: fdatasync failed: %s; audit log unavailable",
 			    w->path, strerror(saved));
@@ -248,6 +249,7 @@ append_locked(struct audit_writer *w, const char *qevent, const char *qactor,
 	} while (n < 0 && errno == EINTR);
 	if (n < 0 || (size_t)n != len) {
 		saved = n < 0 ? errno : ENOSPC;
+		w->fail_errno = saved; /* for audit_health_get */
 		/* Undo a partial record so the chain stays whole. */
 		if (n > 0 && ftruncate(w->fd, w->size) != 0)
 			w->broken = true;
@@ -269,6 +271,7 @@ append_locked(struct audit_writer *w, const char *qevent, const char *qactor,
 		goto out;
 	if (seq_out != NULL)
 		*seq_out = seq;
+	w->fail_errno = 0;
 out:
 	free(line);
 	return r;

@@ -45,6 +45,7 @@ struct audit_writer {
 	uint64_t syncs;   /* successful fdatasync calls */
 	bool syncing;
 	bool broken;
+	int fail_errno; /* the last append's failure, 0 once one succeeds */
 	/* The current file: first seq, records, whether it starts with
 	 * audit.rotated; and when to rotate it. */
 	uint64_t first_seq;

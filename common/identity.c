@@ -98,6 +98,15 @@ asn1_time_unix(const ASN1_TIME *t, int64_t *out)
 	return 0;
 }
 
+int
+identity_x509_not_after(const X509 *x, int64_t *out)
+{
+	*out = 0;
+	if (x == NULL || asn1_time_unix(X509_get0_notAfter(x), out) != 0)
+		return SIGNET_ERR_FORMAT;
+	return 0;
+}
+
 /* RFC 3339 rendering of t for messages; "(unknown)" if unreadable. */
 static const char *
 asn1_time_text(const ASN1_TIME *t, char *buf, size_t bufsz)

@@ -141,6 +141,13 @@ const char *identity_crl_state_name(enum identity_crl_state state);
 X509 *identity_store_ca_x509(const struct identity_store *store);
 
 /*
+ * x's notAfter in unix seconds into *out (0 on failure). Returns 0, or
+ * SIGNET_ERR_FORMAT when it cannot be read.
+ */
+int identity_x509_not_after(const X509 *x, int64_t *out)
+    __attribute__((warn_unused_result));
+
+/*
  * The subject of x in the certificate's order with RFC 2253 escaping
  * ("CN=web-01,OU=agent"), escaped again for a message (text_escape) into
  * out; "(unprintable)" when it cannot be printed. Returns out.

@@ -9,6 +9,7 @@ PACKAGES=(
 	build-essential cmake pkg-config clang
 	libsodium-dev libcjson-dev libinih-dev libssl-dev libcurl4-openssl-dev
 	libwebsockets-dev libwebsockets-evlib-ev libev-dev libmicrohttpd-dev
+	libsystemd-dev
 	# tests and tools
 	openssl ca-certificates curl python3 python3-jsonschema tar gzip procps
 	docker.io busybox-static iproute2

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "audit_health.h"
 #include "jsonx.h"
 #include "metrics.h"
 #include "registry.h"
@@ -71,19 +72,34 @@ api_answer_json(struct api_answer *ans, unsigned status, cJSON *doc)
 	ans->len = ans->body != NULL ? strlen(ans->body) : 0;
 }
 
+/*
+ * Up and able to record: a server whose audit log cannot be written
+ * refuses every action, so a monitor is told (503) rather than "ok".
+ */
 static void
 route_healthz(struct api *api, const struct api_url *u, struct api_answer *ans)
 {
 	cJSON *doc = cJSON_CreateObject();
+	struct audit_health h;
+	bool ok;
 
-	(void)api;
 	(void)u;
-	if (doc != NULL &&
-	    cJSON_AddStringToObject(doc, "status", "ok") == NULL) {
+	audit_health_get(api->ctx->audit, AUDIT_HEALTH_MIN_FREE, &h);
+	if (h.state == AUDIT_HEALTH_OK)
+		ok = doc != NULL &&
+		    cJSON_AddStringToObject(doc, "status", "ok") != NULL;
+	else
+		ok = doc != NULL &&
+		    cJSON_AddStringToObject(doc, "status", "unhealthy") !=
+		        NULL &&
+		    cJSON_AddStringToObject(doc, "audit",
+		        audit_health_name(h.state)) != NULL &&
+		    cJSON_AddStringToObject(doc, "error", h.error) != NULL;
+	if (!ok) {
 		cJSON_Delete(doc);
 		doc = NULL;
 	}
-	api_answer_json(ans, 200, doc);
+	api_answer_json(ans, h.state == AUDIT_HEALTH_OK ? 200 : 503, doc);
 }
 
 static void
@@ -91,16 +107,15 @@ route_metrics(struct api *api, const struct api_url *u, struct api_answer *ans)
 {
 	struct registry_stats stats;
 	struct identity_store *store;
-	int64_t next = 0;
+	struct metrics_trust trust;
 	char *text;
 
 	(void)u;
 	registry_get_stats(api->ctx->registry, &stats);
 	store = server_ctx_identity(api->ctx);
-	if (store != NULL)
-		next = identity_store_crl_next_update(store);
+	metrics_trust_from_store(store, &trust);
 	identity_store_free(store);
-	text = metrics_render(api->ctx->metrics, &stats, next,
+	text = metrics_render(api->ctx->metrics, &stats, &trust,
 	    (int64_t)time(NULL));
 	if (text == NULL) {
 		api_answer_error(ans, 500, "out of memory");

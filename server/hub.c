@@ -22,6 +22,7 @@
 
 #include "identity.h"
 #include "log.h"
+#include "sdnotify.h"
 #include "netaddr.h"
 #include "text.h"
 
@@ -290,6 +291,9 @@ hub_reload(struct hub *hub)
 	else
 		cJSON_Delete(d);
 	identity_store_free(store);
+	/* Ends the RELOADING=1 the signal thread sent (a kept CA too). */
+	sdnotify_ready(loaded ? "listening; CA and CRL reloaded" :
+	                        "listening; CA/CRL reload refused, old kept");
 }
 
 /*

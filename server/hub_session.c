@@ -300,6 +300,8 @@ handle_hello(struct hub *hub, struct hub_conn *c)
 		return hub_close_now(c, HUB_CLOSE_INTERNAL,
 		    "audit unavailable");
 	}
+	metrics_observe(hub->ctx->metrics, MH_AGENT_HANDSHAKE,
+	    (double)(clock_mono_ms() - c->established_ms) / 1000.0);
 	log_info("agent connected: host=%s session=%llu serial=%s "
 	         "agent_version=%s docker_version=%s peer=%s",
 	    h.host_id, (unsigned long long)session, c->id.serial,
@@ -470,6 +472,8 @@ handle_result(struct hub *hub, struct hub_conn *c, struct wire_frame *f)
 		log_error("action %s vanished while its result was recorded",
 		    res.action_id);
 	metrics_inc(hub->ctx->metrics, M_ACTION_RESULTS);
+	metrics_action_result(hub->ctx->metrics, res.status,
+	    (double)(clock_wall_ms() - info.requested_at) / 1000.0);
 	log_info("action result: action_id=%s host=%s status=%s "
 	         "docker_status=%lld%s",
 	    res.action_id, c->id.name, st != NULL ? st : "?",

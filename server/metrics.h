@@ -1,11 +1,16 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * Server counters for GET /metrics (Prometheus text format 0.0.4). Each
- * counter is a lock-free atomic, bumped from any thread; the rendering adds
- * gauges from the registry and the identity store: the CRL's nextUpdate,
- * and whether it expires within the warning window. (An expired CRL is not
- * a gauge: it refuses every client certificate, the scraper's too, so the
- * scrape itself fails.)
+ * Server counters for GET /metrics (Prometheus text format 0.0.4), named
+ * after the Prometheus naming guide (docs/http-api.md lists them): base
+ * units in the name (_seconds), counters end _total, a time is a gauge
+ * ending _timestamp_seconds, and the rows of one family add up to
+ * something (every result frame; every accepted result). Each counter and
+ * histogram is lock-free, bumped from any thread; the rendering adds
+ * signet_build_info, gauges from the registry, and the expiry of the
+ * server's certificate, the CA and the CRL (nextUpdate), and whether the
+ * CRL expires within the warning window. (An expired CRL is not a gauge:
+ * it refuses every client certificate, the scraper's too, so the scrape
+ * itself fails.)
  */
 #ifndef SIGNET_METRICS_H
 #define SIGNET_METRICS_H
@@ -13,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "envelope.h"
 #include "registry.h"
 
 enum metric {
@@ -50,7 +56,31 @@ enum metric {
 	M_ACTION_RESULTS_DUPLICATE, /* repeats of an accepted result */
 	M_ACTION_RESULTS_UNKNOWN,   /* action_id not in the table */
 	M_ACTION_RESULTS_BAD,       /* bad signature or mismatch: dropped */
+	/* accepted results by the agent's status (metrics_action_result) */
+	M_RESULT_SUCCESS,
+	M_RESULT_FAILURE,
+	M_RESULT_DENIED,
+	M_RESULT_REJECTED,
 	M_COUNT
+};
+
+/* Durations (seconds). */
+enum metric_hist {
+	/* request signed -> the agent's result accepted */
+	MH_ACTION_DURATION,
+	/* agent WebSocket open (TLS done) -> its hello accepted */
+	MH_AGENT_HANDSHAKE,
+	MH_COUNT
+};
+
+/* Whose expiry signet_certificate_expiry_timestamp_seconds shows. */
+enum metric_cert { MC_SERVER, MC_CA, MC_CRL, MC_COUNT };
+
+/* What the trust store says at render time (route_metrics fills it). */
+struct metrics_trust {
+	int64_t crl_next_update; /* unix seconds, 0 unknown */
+	int64_t ca_not_after;    /* unix seconds, 0 unknown */
+	char ca_subject[128];    /* the CA's CN, "" unknown */
 };
 
 struct metrics;
@@ -60,14 +90,39 @@ void metrics_free(struct metrics *m);
 void metrics_inc(struct metrics *m, enum metric which);
 uint64_t metrics_get(struct metrics *m, enum metric which);
 
+/* One duration in seconds into histogram which (any thread). */
+void metrics_observe(struct metrics *m, enum metric_hist which, double seconds);
+
 /*
- * Renders every counter plus the gauges from stats and the CRL's
- * nextUpdate (unix seconds, 0 unknown) as Prometheus text; at now (unix
- * seconds) the CRL counts as expiring within IDENTITY_CRL_WARN_SECS of its
- * nextUpdate (identity_crl_state). Returns a new string (free()) or NULL
- * on allocation failure.
+ * An accepted agent result: counts it under its status and observes
+ * seconds (request to result) in MH_ACTION_DURATION.
+ */
+void metrics_action_result(struct metrics *m, enum envelope_status status,
+    double seconds);
+
+/*
+ * The server certificate's CN and notAfter (unix seconds), set once at
+ * start (the listeners load it once). subject is copied, cut at 127 bytes.
+ */
+void metrics_set_server_cert(struct metrics *m, const char *subject,
+    int64_t not_after);
+
+/*
+ * Fills t from store (NULL: all unknown): the CRL's nextUpdate, the CA's
+ * CN and notAfter.
+ */
+struct identity_store;
+void metrics_trust_from_store(const struct identity_store *store,
+    struct metrics_trust *t);
+
+/*
+ * Renders signet_build_info, every counter and histogram, the gauges from
+ * stats, and the expiry gauges from trust and the server certificate as
+ * Prometheus text; at now (unix seconds) the CRL counts as expiring within
+ * IDENTITY_CRL_WARN_SECS of its nextUpdate (identity_crl_state). Returns a
+ * new string (free()) or NULL on allocation failure.
  */
 char *metrics_render(struct metrics *m, const struct registry_stats *stats,
-    int64_t crl_next_update, int64_t now);
+    const struct metrics_trust *trust, int64_t now);
 
 #endif

@@ -28,6 +28,9 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <openssl/objects.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <sodium.h>
 
 #include "actions.h"
@@ -43,6 +46,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "registry.h"
+#include "sdnotify.h"
 #include "server_config.h"
 #include "server_ctx.h"
 #include "text.h"
@@ -125,6 +129,8 @@ signal_main(void *arg)
 		if (sig == SIGHUP) {
 			if (!atomic_load(&st->done)) {
 				log_info("SIGHUP: reloading the CA and CRL");
+				/* READY=1 follows from the hub once done. */
+				sdnotify_reloading("reloading the CA and CRL");
 				hub_request_reload(st->hub);
 				hup_at = (int64_t)time(NULL) +
 				    CRL_AFTER_HUP_SECS;
@@ -145,6 +151,8 @@ signal_main(void *arg)
 			atomic_store(&st->stop_signal, sig);
 			log_info("%s: stopping",
 			    sig == SIGINT ? "SIGINT" : "SIGTERM");
+			sdnotify_stopping(sig == SIGINT ? "stopping: SIGINT" :
+			                                  "stopping: SIGTERM");
 			hub_request_stop(st->hub);
 		}
 		return NULL;
@@ -180,6 +188,35 @@ raise_nofile(void)
 	else
 		log_debug("open files limit %llu",
 		    (unsigned long long)rl.rlim_cur);
+}
+
+/*
+ * The server certificate's CN and notAfter for /metrics: the listeners
+ * load it once, so once is enough. A certificate that cannot be read here
+ * is refused by the listeners anyway; the gauge then shows 0.
+ */
+static void
+note_server_cert(struct metrics *m, const char *path)
+{
+	char cn[128] = "";
+	int64_t not_after = 0;
+	X509 *x = NULL;
+	FILE *f;
+
+	f = path != NULL ? fopen(path, "r") : NULL;
+	if (f != NULL) {
+		x = PEM_read_X509(f, NULL, NULL, NULL);
+		(void)fclose(f);
+	}
+	if (x != NULL) {
+		if (identity_x509_not_after(x, &not_after) != 0)
+			not_after = 0;
+		if (X509_NAME_get_text_by_NID(X509_get_subject_name(x),
+		        NID_commonName, cn, sizeof(cn)) < 0)
+			cn[0] = '\0';
+		X509_free(x);
+	}
+	metrics_set_server_cert(m, cn, not_after);
 }
 
 /* Copies a configured path into a fixed buffer of server_ctx. */
@@ -408,6 +445,7 @@ server_run(const char *config_path)
 		fprintf(stderr, PROG ": out of memory\n");
 		goto out;
 	}
+	note_server_cert(ctx.metrics, hcfg.cert_path);
 	/*
 	 * Actions left open by the last run: their results may still come
 	 * (agents re-send them), and must be checked and recorded then. The
@@ -483,8 +521,19 @@ server_run(const char *config_path)
 	    ctx.action_key->pub.id);
 	harden_describe(hardened, sizeof(hardened));
 	log_info("%s", hardened);
+	/* Both listeners are up and server.started is durable. */
+	{
+		char status[700];
+
+		(void)snprintf(status, sizeof(status),
+		    "listening: agents on %s, API on %s", listen_desc,
+		    api_desc);
+		sdnotify_ready(status);
+	}
 
 	r = hub_run(hub);
+	if (r != 0)
+		sdnotify_stopping("stopping: the agent listener failed");
 
 	/* Wake the signal thread if the loop ended on its own, and join it. */
 	atomic_store(&st.done, true);

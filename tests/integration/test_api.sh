@@ -181,8 +181,8 @@ expect "healthz with query" 400 alice '/healthz?x=1'
 expect "metrics" 200 carol /metrics
 check "metrics is Prometheus text" grep -qi '^content-type: text/plain; version=0.0.4' "$T_DIR/hdr"
 for fam in signet_api_requests_total signet_api_auth_failures_total \
-    signet_api_responses_total signet_hosts_known signet_agents_connected \
-    signet_inventory_containers signet_crl_next_update_seconds; do
+    signet_api_errors_total signet_hosts_known signet_agents_connected \
+    signet_inventory_containers signet_crl_next_update_timestamp_seconds; do
 	check "metrics has $fam" grep -q "^# TYPE $fam " "$T_DIR/body"
 done
 check "metrics counts 1,005 containers" grep -q '^signet_inventory_containers 1005$' "$T_DIR/body"

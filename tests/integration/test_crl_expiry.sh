@@ -105,11 +105,11 @@ check "startup warns the CRL expires within 7 days" \
 	grep -Eq " warn signet-server: crl_watch_check: startup: CRL $P/crl.pem expires at $ISO \(in (2 days 23 hours|3 days 0 hours)\): renew it before then \(signet-pki crl" "$LOG"
 check "the warning says everyone would be refused" \
 	grep -q 'or every agent, operator and auditor will be refused' "$LOG"
-check "metrics: next update is openssl's nextUpdate ($NEXT)" [ "$(metric signet_crl_next_update_seconds)" = "$NEXT" ]
+check "metrics: next update is openssl's nextUpdate ($NEXT)" [ "$(metric signet_crl_next_update_timestamp_seconds)" = "$NEXT" ]
 check "metrics: expiring 1" [ "$(metric signet_crl_expiring)" = 1 ]
 api_get /metrics >metrics.txt
 check "metrics: HELP and TYPE of the CRL gauges" grep -qx \
-	'# TYPE signet_crl_next_update_seconds gauge' metrics.txt
+	'# TYPE signet_crl_next_update_timestamp_seconds gauge' metrics.txt
 check "metrics: signet_crl_expiring is a gauge with HELP" \
 	bash -c "grep -qx '# TYPE signet_crl_expiring gauge' metrics.txt && grep -q '^# HELP signet_crl_expiring ' metrics.txt"
 
@@ -122,7 +122,7 @@ n0=$(log_lines)
 kill -HUP "$SERVER_PID"
 check "SIGHUP: the renewed CRL is reported valid" wait_for 10 \
 	grep -Eq "info signet-server: crl_watch_check: SIGHUP: CRL $P/crl.pem valid until $ISO2 \\(in (29 days 23 hours|30 days 0 hours)\\)" "$LOG"
-check "metrics: next update moved to $NEXT2" [ "$(metric signet_crl_next_update_seconds)" = "$NEXT2" ]
+check "metrics: next update moved to $NEXT2" [ "$(metric signet_crl_next_update_timestamp_seconds)" = "$NEXT2" ]
 check "metrics: expiring 0" [ "$(metric signet_crl_expiring)" = 0 ]
 sleep 1
 check "no CRL warning after the renewal" bash -c "! tail -n +$((n0 + 1)) '$LOG' | grep -E ' (warn|error) .*CRL'"

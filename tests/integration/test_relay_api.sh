@@ -74,6 +74,7 @@ jcheck() {
 	if [ "$(jb "$2" 2>&1)" = true ]; then ok "$1"
 	else not_ok "$1 ($2 on $(head -c 400 body))"; fi
 }
+no_match() { ! grep -Eq "$@"; }
 metric() {
 	api_get /metrics | awk -v k="$1" '$1 == k {print $2}'
 }
@@ -104,6 +105,64 @@ jcheck "FAILURE body" "d['status']=='FAILURE' and d['docker_status']==500"
 got=$(post alice "$ID_C" "$START")
 expect "REJECTED answers 502" 502 "$got"
 jcheck "REJECTED body" "d['status']=='REJECTED' and len(d['action_id'])==32"
+
+# ---- /metrics after those four results (Prometheus naming guide) ----
+api_get /metrics >metrics.txt
+mval() { awk -v k="$1" '$1 == k {print $2}' metrics.txt; }
+for s in SUCCESS DENIED FAILURE REJECTED; do
+	check "results by status: $s 1" test "$(mval "signet_action_results_total{status=\"$s\"}")" = 1
+done
+check "result frames by outcome: 4 accepted" test "$(mval 'signet_agent_result_frames_total{outcome="accepted"}')" = 4
+check "action duration histogram: 4 observations" test "$(mval signet_action_duration_seconds_count)" = 4
+check "action duration: +Inf bucket holds them all" test "$(mval 'signet_action_duration_seconds_bucket{le="+Inf"}')" = 4
+# (awk's own $1 and $2, not the shell's.)
+# shellcheck disable=SC2016
+check "action duration: a sum in seconds" awk '$1 == "signet_action_duration_seconds_sum" && $2 > 0 && $2 < 600 {f=1} END {exit !f}' metrics.txt
+check "hub handshake histogram: the agent's hello" test "$(mval signet_agent_handshake_duration_seconds_count)" -ge 1
+VERSION=$("$SERVER_BIN" --version | awk '{print $2}')
+check "build info" test "$(mval "signet_build_info{version=\"$VERSION\"}")" = 1
+epoch_of() { date -u -d "$1" +%s; }
+check "server certificate expiry" test "$(mval 'signet_certificate_expiry_timestamp_seconds{role="server",subject="localhost"}')" = \
+	"$(epoch_of "$(openssl x509 -noout -enddate -in "$P/issued/localhost.pem" | cut -d= -f2)")"
+# expiry ROLE: the value of ROLE's row, whatever its subject (may hold spaces).
+expiry() { sed -n "s/^signet_certificate_expiry_timestamp_seconds{role=\"$1\",subject=\"[^\"]*\"} //p" metrics.txt; }
+check "CA certificate expiry" test "$(expiry ca)" = \
+	"$(epoch_of "$(openssl x509 -noout -enddate -in "$CA" | cut -d= -f2)")"
+check "CRL next update" test "$(expiry crl)" = \
+	"$(epoch_of "$(openssl crl -noout -nextupdate -in "$P/crl.pem" | cut -d= -f2)")"
+check "renamed families are gone" no_match '^signet_actions_total|^signet_api_responses_total|^signet_crl_next_update_seconds|^signet_action_results_total\{outcome=' metrics.txt
+# Every family has a TYPE; counters end _total; histograms end in their
+# unit; a gauge of a time ends _timestamp_seconds; base units only.
+if python3 - metrics.txt <<'EOF'
+import re, sys
+types, bad = {}, []
+for line in open(sys.argv[1]):
+    m = re.match(r"# TYPE (\S+) (\S+)$", line)
+    if m:
+        types[m.group(1)] = m.group(2)
+        continue
+    if line.startswith("#") or not line.strip():
+        continue
+    name = re.match(r"[a-zA-Z_:][a-zA-Z0-9_:]*", line).group(0)
+    fam = name if name in types else re.sub(r"_(bucket|sum|count)$", "", name)
+    if fam not in types:
+        bad.append("no TYPE for " + name)
+for fam, t in types.items():
+    if t == "counter" and not fam.endswith("_total"):
+        bad.append(fam + ": counter without _total")
+    if t != "counter" and fam.endswith("_total"):
+        bad.append(fam + ": _total on a " + t)
+    if t == "histogram" and not fam.endswith("_seconds"):
+        bad.append(fam + ": histogram without its unit")
+    if re.search(r"(timestamp|next_update|expiry)", fam) and t == "gauge" and not fam.endswith("_timestamp_seconds"):
+        bad.append(fam + ": time gauge not _timestamp_seconds")
+    if re.search(r"_(ms|milliseconds|minutes|hours)(_|$)", fam):
+        bad.append(fam + ": not a base unit")
+if bad:
+    print("\n".join(bad))
+    sys.exit(1)
+EOF
+then ok "metric names follow the Prometheus naming guide"; else not_ok "metric names follow the Prometheus naming guide"; fi
 
 # ---- wait=0: 202 and Location ----
 # The agent answers a second late, so the 202 surely comes first (an
@@ -136,26 +195,26 @@ check "late result replaces TIMEOUT" wait_for 10 poll_status "$A_LATE" SUCCESS
 check "late result audited" grep -q "\"event\":\"action.result\".*\"action_id\":\"$A_LATE\"" "$AUDIT"
 
 # ---- duplicate results: accepted once ----
-dup0=$(metric 'signet_action_results_total{outcome="duplicate"}')
+dup0=$(metric 'signet_agent_result_frames_total{outcome="duplicate"}')
 sim dup web-01 --answer SUCCESS --duplicate || not_ok "sim restarted"
 got=$(post alice "$ID_A" "$START")
 expect "duplicate-sending agent: 200" 200 "$got"
 A_DUP=$(jb "d['action_id']")
 check "agent sent the result twice" wait_for 5 grep -q "result action_id=$A_DUP status=SUCCESS copy=2" sim-dup.out
-dup_counted() { [ "$(metric 'signet_action_results_total{outcome="duplicate"}')" -gt "$dup0" ]; }
+dup_counted() { [ "$(metric 'signet_agent_result_frames_total{outcome="duplicate"}')" -gt "$dup0" ]; }
 check "duplicate counted" wait_for 5 dup_counted
 check "result recorded once" test "$(grep -c "\"event\":\"action.result\".*\"action_id\":\"$A_DUP\"" "$AUDIT")" = 1
 check "agent kept its connection" host_connected web-01
 
 # ---- a result signed with the wrong key: refused, connection dropped ----
-bad0=$(metric 'signet_action_results_total{outcome="refused"}')
+bad0=$(metric 'signet_agent_result_frames_total{outcome="refused"}')
 sim wrongkey web-01 --answer SUCCESS --result-key "$P/keys/agents/web-02.key" ||
 	not_ok "sim restarted"
 got=$(post alice "$ID_A" "$START" '?wait=2')
 expect "wrongly signed result not accepted: 504" 504 "$got"
 A_BAD=$(jb "d['action_id']")
 check "agent dropped (1008)" grep -q 'closed 0 code=1008 reason="bad result"' sim-wrongkey.out
-bad1=$(metric 'signet_action_results_total{outcome="refused"}')
+bad1=$(metric 'signet_agent_result_frames_total{outcome="refused"}')
 check "bad result counted" test "$bad1" -gt "$bad0"
 check "bad result logged" grep -q "sent a bad action result" "$T_DIR/server.log"
 check "bad result audited as a disconnect" grep -q '"event":"agent.disconnected".*"reason":"bad_result"' "$AUDIT"
@@ -332,7 +391,7 @@ if command -v prlimit >/dev/null; then
 	jcheck "503 says the audit log" "'audit log' in d['error'] and len(d['action_id'])==32"
 	sleep 1
 	check "no action frame sent" test "$(grep -c '^action ' sim-full.out)" = "$n_before"
-	check "refusal counted" test "$(metric 'signet_actions_total{event="refused_audit_unavailable"}')" -ge 1
+	check "refusal counted" test "$(metric 'signet_actions_refused_total{reason="audit_unavailable"}')" -ge 1
 	check "log unchanged" test "$(stat -c %s "$AUDIT")" = "$size"
 	prlimit --pid "$SERVER_PID" --fsize=unlimited:unlimited
 	got=$(post alice "$ID_C" "$START")

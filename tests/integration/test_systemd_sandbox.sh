@@ -144,11 +144,19 @@ check "...and wrote nothing there" test ! -e "$W/audit-elsewhere.log"
 chown root "$W"
 write_confs "$W/state-server/audit.log"
 
-# The server under its sandbox serves both listeners.
-sandboxed_server >>"$T_DIR/server.log" 2>&1 &
+# The server under its sandbox serves both listeners, and tells "systemd"
+# (notify.py on a socket the unit's user may write) that it is ready: its
+# address-family and system-call filters let sd_notify through.
+python3 "$SIGNET_SOURCE_DIR/tests/integration/notify.py" "$W/notify.sock" \
+	"$T_DIR/notify.msgs" 666 2>>"$T_DIR/notify.err" &
+R_PIDS+=("$!")
+wait_for 10 grep -q '^listening$' "$T_DIR/notify.msgs" 2>/dev/null
+NOTIFY_SOCKET=$W/notify.sock sandboxed_server >>"$T_DIR/server.log" 2>&1 &
 SERVER_PID=$!
 R_PIDS+=("$SERVER_PID")
 check "sandboxed server answers /healthz" wait_for 15 quiet api_get /healthz
+check "sandboxed server said READY=1 (sd_notify passes its filters)" \
+	wait_for 10 grep -q '^READY=1' "$T_DIR/notify.msgs"
 check "the sandboxed server's audit log is 0600 in its state directory" \
 	test "$(stat -c '%a %u' "$W/state-server/audit.log" 2>/dev/null)" = "600 $SRV_UID"
 

@@ -150,6 +150,17 @@ test_reports(void)
 	CHECK(crl_watch_wait(&w, next) == 1);
 }
 
+/* metrics_render with only the CRL's nextUpdate known. */
+static char *
+render(struct metrics *m, const struct registry_stats *st, int64_t next)
+{
+	struct metrics_trust t;
+
+	memset(&t, 0, sizeof(t));
+	t.crl_next_update = next;
+	return metrics_render(m, st, &t, T0);
+}
+
 static void
 test_metrics(void)
 {
@@ -159,26 +170,27 @@ test_metrics(void)
 
 	CHECK(m != NULL);
 	memset(&st, 0, sizeof(st));
-	text = metrics_render(m, &st, T0 + 8 * DAY, T0);
+	text = render(m, &st, T0 + 8 * DAY);
 	CHECK(text != NULL);
 	if (text != NULL) {
 		CHECK_CONTAINS(text,
-		    "# TYPE signet_crl_next_update_seconds "
-		    "gauge\nsignet_crl_next_update_seconds 1900691200\n");
+		    "# TYPE signet_crl_next_update_timestamp_seconds "
+		    "gauge\nsignet_crl_next_update_timestamp_seconds 1900691200\n");
 		CHECK_CONTAINS(text, "# HELP signet_crl_expiring ");
 		CHECK_CONTAINS(text,
 		    "# TYPE signet_crl_expiring gauge\n"
 		    "signet_crl_expiring 0\n");
 	}
 	free(text);
-	text = metrics_render(m, &st, T0 + 7 * DAY, T0);
+	text = render(m, &st, T0 + 7 * DAY);
 	CHECK(
 	    text != NULL && strstr(text, "\nsignet_crl_expiring 1\n") != NULL);
 	free(text);
-	text = metrics_render(m, &st, 0, T0);
+	text = render(m, &st, 0);
 	CHECK(text != NULL &&
 	    strstr(text, "\nsignet_crl_expiring 1\n") != NULL &&
-	    strstr(text, "\nsignet_crl_next_update_seconds 0\n") != NULL);
+	    strstr(text, "\nsignet_crl_next_update_timestamp_seconds 0\n") !=
+	        NULL);
 	free(text);
 	metrics_free(m);
 }
