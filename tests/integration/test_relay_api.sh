@@ -12,30 +12,8 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/relay.sh"
 . "$(dirname "$0")/sim.sh"
-SIM="$SIGNET_BUILD_DIR/tests/agent_sim"
-for tool in openssl curl python3; do
-	command -v "$tool" >/dev/null || { echo "$tool missing"; exit 77; }
-done
-if [ ! -x "$SERVER_BIN" ] || [ ! -x "$SIM" ]; then
-	echo "signet-server or agent_sim not built"; exit 1
-fi
-cd "$T_DIR" || exit 1
-SIM_PIDS=()
-cleanup_all() {
-	local p
-	for p in "${SIM_PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${SIM_PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	for p in "${R_PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${R_PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	t_cleanup
-}
-trap cleanup_all EXIT
+sim_begin
 
-if ! { make_pki && "$PKI_SCRIPT" agent web-02 >/dev/null; }; then
-	not_ok "pki setup"; finish; exit 1
-fi
-P=$SIGNET_PKI
-CA=$P/ca.pem
 write_server_conf
 # Refusal records: 10 in full per reason and second, the rest summed up
 # (a short window, so that the flood below is summed up while it runs).

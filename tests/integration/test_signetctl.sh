@@ -11,38 +11,15 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/relay.sh"
 . "$(dirname "$0")/sim.sh"
-SIM="$SIGNET_BUILD_DIR/tests/agent_sim"
-for tool in openssl curl python3 script; do
-	command -v "$tool" >/dev/null || { echo "$tool missing"; exit 77; }
-done
-if [ ! -x "$SERVER_BIN" ] || [ ! -x "$SIM" ]; then
-	echo "signet-server or agent_sim not built"
-	exit 1
-fi
-cd "$T_DIR" || exit 1
-SIM_PIDS=()
+sim_begin script
 TAIL_PID=""
-cleanup_all() {
-	local p
-	[ -n "$TAIL_PID" ] && kill "$TAIL_PID" 2>/dev/null
-	for p in "${SIM_PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${SIM_PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	for p in "${R_PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${R_PIDS[@]}"; do wait "$p" 2>/dev/null; done
-	t_cleanup
-}
-trap cleanup_all EXIT
+trap '[ -n "$TAIL_PID" ] && kill "$TAIL_PID" 2>/dev/null; sim_cleanup_all' EXIT
 
 # No settings from the caller's environment or home leak in.
 unset SIGNET_SERVER SIGNET_CERT SIGNET_KEY SIGNET_CA SIGNET_CONFIG SIGNET_CONTEXT
 export HOME=$T_DIR/home XDG_CONFIG_HOME=$T_DIR/home/.config
 mkdir -p "$HOME"
 
-if ! make_pki || ! "$PKI_SCRIPT" agent web-02 >/dev/null; then
-	not_ok "pki setup"; finish; exit 1
-fi
-P=$SIGNET_PKI
-CA=$P/ca.pem
 write_server_conf
 start_server || { not_ok "server started"; finish; exit 1; }
 U="https://localhost:$API_PORT"
