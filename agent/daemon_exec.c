@@ -107,18 +107,20 @@ exec_inspect(void *arg, const char *id, struct inventory **out,
 
 static int
 exec_act(void *arg, const char *id, enum envelope_action action,
-    int stop_timeout, long *http_status, struct err_msg *msg)
+    int stop_timeout, long limit_ms, long *http_status, bool *maybe_acted,
+    struct err_msg *msg)
 {
 	struct daemon *d = arg;
 	int i = exec_borrow(d), r;
 
 	*http_status = 0;
+	*maybe_acted = false;
 	if (i < 0)
 		return err_set(msg, SIGNET_ERR_UNAVAILABLE,
 		    "no dockerd "
 		    "connection free for the executor");
-	r = docker_action(d->exec_dc[i], id, action, stop_timeout, http_status,
-	    msg);
+	r = docker_action(d->exec_dc[i], id, action, stop_timeout, limit_ms,
+	    http_status, maybe_acted, msg);
 	exec_return(d, i);
 	return r;
 }

@@ -573,10 +573,27 @@ out:
 
 /* ---- actions ---- */
 
+/*
+ * Whether dockerd may have got the request of a call that failed: not
+ * when the connection was refused or nothing of the request went out;
+ * when curl cannot say, it may have (unknown is the safe side).
+ */
+static bool
+request_went_out(CURL *c, CURLcode cc)
+{
+	long sent = 0;
+
+	if (cc == CURLE_COULDNT_CONNECT)
+		return false;
+	if (curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &sent) != CURLE_OK)
+		return true;
+	return sent > 0;
+}
+
 int
 docker_action(struct docker_client *dc, const char *id,
-    enum envelope_action action, int stop_timeout, long *http_status,
-    struct err_msg *msg)
+    enum envelope_action action, int stop_timeout, long limit_ms,
+    long *http_status, bool *maybe_acted, struct err_msg *msg)
 {
 	char errbuf[CURL_ERROR_SIZE];
 	char dmsg[DOCKER_ERRTEXT_MAX], esc[CURL_ERROR_SIZE * 2];
@@ -584,10 +601,12 @@ docker_action(struct docker_client *dc, const char *id,
 	struct dbuf b = { .over = false };
 	const char *verb;
 	long timeout_ms, status = 0;
+	bool by_expiry = false;
 	CURLcode cc;
 	int n, r;
 
 	*http_status = 0;
+	*maybe_acted = false;
 	dynbuf_init(&b.buf, DOCKER_SMALL_MAX);
 	if (id == NULL || !text_is_hex(id, 64))
 		return err_set(msg, SIGNET_ERR_INVALID_ARG,
@@ -615,6 +634,14 @@ docker_action(struct docker_client *dc, const char *id,
 	}
 	if (n < 0 || (size_t)n >= sizeof(path))
 		return err_set(msg, SIGNET_ERR_INTERNAL, "path too long");
+	if (limit_ms < 0)
+		return err_set(msg, SIGNET_ERR_INVALID_ARG,
+		    "negative time limit");
+	/* The action's own expiry may come first: dockerd acts no later. */
+	if (limit_ms > 0 && limit_ms < timeout_ms) {
+		timeout_ms = limit_ms;
+		by_expiry = true;
+	}
 	if (docker_setup_handle(dc->curl, dc->socket_path, path, errbuf) != 0 ||
 	    curl_easy_setopt(dc->curl, CURLOPT_POST, 1L) != CURLE_OK ||
 	    curl_easy_setopt(dc->curl, CURLOPT_POSTFIELDS, "") != CURLE_OK ||
@@ -637,11 +664,20 @@ docker_action(struct docker_client *dc, const char *id,
 	if (curl_easy_getinfo(dc->curl, CURLINFO_RESPONSE_CODE, &status) !=
 	    CURLE_OK)
 		status = 0;
+	if (cc != CURLE_OK)
+		*maybe_acted = request_went_out(dc->curl, cc);
 	if (cc == CURLE_ABORTED_BY_CALLBACK) {
 		r = err_set(msg, SIGNET_ERR_UNAVAILABLE,
 		    "dockerd POST %s: given up (stopping); the action may "
 		    "still happen",
 		    verb);
+		goto out;
+	}
+	if (cc == CURLE_OPERATION_TIMEDOUT && by_expiry && status == 0) {
+		r = err_set(msg, SIGNET_ERR_UNAVAILABLE,
+		    "dockerd POST %s: no answer by the action's expires_at "
+		    "(%ld ms); the action may still happen",
+		    verb, timeout_ms);
 		goto out;
 	}
 	if (cc != CURLE_OK && (status == 0 || !b.over)) {
@@ -660,6 +696,7 @@ docker_action(struct docker_client *dc, const char *id,
 		goto out;
 	}
 	*http_status = status;
+	*maybe_acted = false; /* dockerd answered: it says what it did */
 	if (status == 204 || status == 304) {
 		r = 0;
 		goto out;

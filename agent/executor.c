@@ -9,6 +9,7 @@
 #include "executor.h"
 #include "executor_int.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -206,7 +207,10 @@ run_action(struct executor *ex, struct executor_act *act)
 {
 	struct err_msg m;
 	char esc[EXECUTOR_LOG_ESC];
+	char why[EXECUTOR_REASON_MAX];
 	long http = 0;
+	int64_t left;
+	bool maybe_acted = false;
 	int r;
 
 	r = executor_record_received(ex, act);
@@ -223,14 +227,33 @@ run_action(struct executor *ex, struct executor_act *act)
 	    act->a.action_id, act->a.container_id,
 	    envelope_action_name(act->a.action), act->a.requested_by,
 	    text_escape_str(act->a.reason, esc, sizeof(esc)));
+	/*
+	 * dockerd must not act after the action expired: the call ends at
+	 * expires_at, and one that would start after it is not made.
+	 */
+	left = act->a.expires_at - executor_now_ms(ex);
+	if (left <= 0) {
+		(void)snprintf(why, sizeof(why),
+		    "not run: the action expired %lld ms before dockerd "
+		    "could be asked; dockerd was not called",
+		    (long long)-left);
+		executor_finish(ex, act, ENVELOPE_STATUS_FAILURE, 0, why,
+		    false);
+		return;
+	}
 	err_clear(&m);
 	act->out->docker_called = true;
 	r = ex->ops.act(ex->ops_arg, act->a.container_id, act->a.action,
-	    ex->stop_timeout, &http, &m);
+	    ex->stop_timeout, left > LONG_MAX ? LONG_MAX : (long)left, &http,
+	    &maybe_acted, &m);
 	if (http < 0 || http > 999)
 		http = 0;
 	if (r == 0)
 		executor_finish(ex, act, ENVELOPE_STATUS_SUCCESS, http, NULL,
+		    false);
+	else if (maybe_acted)
+		/* No answer to a request dockerd got: it may still act. */
+		executor_finish(ex, act, ENVELOPE_STATUS_UNKNOWN, http, m.text,
 		    false);
 	else
 		executor_finish(ex, act, ENVELOPE_STATUS_FAILURE, http,

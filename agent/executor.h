@@ -18,12 +18,18 @@
  *      (else DENIED with the engine's reason);
  *   4. action.received is made durable; only then is dockerd asked to act
  *      (if the record cannot be written: FAILURE "audit unavailable", and
- *      dockerd is never called); then the signed result and
- *      action.executed.
+ *      dockerd is never called); then dockerd is asked, the call
+ *      bounded by the action's expires_at (an action that expired by
+ *      then is FAILURE "not run: ...", dockerd not called); then the
+ *      signed result and action.executed. A call whose request went out
+ *      and got no answer (no answer by expires_at or the docker timeout,
+ *      a broken connection) is UNKNOWN, never FAILURE: dockerd may still
+ *      act.
  *
  * Every action whose action_id can be read gets exactly one result: a
- * REJECTED, DENIED, SUCCESS or FAILURE signed with the agent's result key
- * as {"type":"action_result","payload":B64,"sig":B64}. A second copy of an
+ * REJECTED, DENIED, SUCCESS, FAILURE or UNKNOWN signed with the agent's
+ * result key as {"type":"action_result","payload":B64,"sig":B64}. A
+ * second copy of an
  * action already answered (a replay of the same payload bytes) gets that
  * same result again, not a new one. A REJECTED for a frame whose payload
  * names no valid container id or action cannot be written in docs/protocol.md's
@@ -112,15 +118,18 @@
  *   inspect  dockerd's identity of the container with this full id as a
  *            one-row inventory (docker_inspect's contract: 0,
  *            SIGNET_ERR_NOT_FOUND when dockerd has none, other codes)
- *   act      run the action (docker_action's contract: 0 for 204/304,
- *            *http_status dockerd's status or 0)
+ *   act      run the action within limit_ms (> 0: the time left until
+ *            the action's expires_at) (docker_action's contract: 0 for
+ *            204/304, *http_status dockerd's status or 0, *maybe_acted
+ *            true when the request went out and no answer came)
  *   now_ms   wall-clock time, unix milliseconds
  */
 struct executor_ops {
 	int (*inspect)(void *arg, const char *id, struct inventory **out,
 	    struct err_msg *msg);
 	int (*act)(void *arg, const char *id, enum envelope_action action,
-	    int stop_timeout, long *http_status, struct err_msg *msg);
+	    int stop_timeout, long limit_ms, long *http_status,
+	    bool *maybe_acted, struct err_msg *msg);
 	int64_t (*now_ms)(void *arg);
 };
 
@@ -145,7 +154,7 @@ struct executor_config {
 /* What became of one frame. */
 struct executor_outcome {
 	/*
-	 * REJECTED, DENIED, SUCCESS or FAILURE; REJECTED too for a frame
+	 * REJECTED, DENIED, SUCCESS, FAILURE or UNKNOWN; REJECTED too for a frame
 	 * refused before an action_id could be read (action_id "").
 	 */
 	enum envelope_status status;
@@ -160,6 +169,7 @@ struct executor_outcome {
 
 struct executor_stats {
 	uint64_t succeeded, failed, denied, rejected;
+	uint64_t unknown;          /* dockerd asked, no answer: may act */
 	uint64_t refused_frames;   /* no readable action_id */
 	uint64_t busy;             /* answered "agent busy" (queue full) */
 	uint64_t results_reloaded; /* outbox entries read from the log */

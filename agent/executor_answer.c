@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * The executor's answers: every action whose action_id can be read is
- * answered once, REJECTED, DENIED, SUCCESS or FAILURE, with a result
+ * answered once, REJECTED, DENIED, SUCCESS, FAILURE or UNKNOWN, with a result
  * signed by the agent's result key that goes to the outbox, and each
  * answer is audited (action.rejected, policy.denied, action.executed;
  * action.received before dockerd is asked to act; frame.refused for
@@ -201,6 +201,7 @@ count(struct executor *ex, enum envelope_status status)
 	case ENVELOPE_STATUS_SUCCESS: ex->stats.succeeded++; break;
 	case ENVELOPE_STATUS_FAILURE: ex->stats.failed++; break;
 	case ENVELOPE_STATUS_DENIED: ex->stats.denied++; break;
+	case ENVELOPE_STATUS_UNKNOWN: ex->stats.unknown++; break;
 	default: ex->stats.rejected++; break;
 	}
 	executor_unlock(ex);
@@ -325,7 +326,7 @@ executor_deny(struct executor *ex, struct executor_act *act, const char *why)
 	hand_over(ex, act, r == 0, frame, flen, &env);
 }
 
-/* SUCCESS or FAILURE: audited as action.executed, answered. */
+/* SUCCESS, FAILURE or UNKNOWN: audited as action.executed, answered. */
 void
 executor_finish(struct executor *ex, struct executor_act *act,
     enum envelope_status status, int64_t docker_status, const char *error,

@@ -6,7 +6,8 @@
  *
  *   executor.c          the pipeline (verify, decide, record, act) and
  *                       the executor's life (open, free)
- *   executor_answer.c   the answers (REJECTED, DENIED, SUCCESS, FAILURE)
+ *   executor_answer.c   the answers (REJECTED, DENIED, SUCCESS, FAILURE,
+ *                       UNKNOWN)
  *                       and the audit records that go with them
  *   executor_outbox.c   signed results until the server acknowledges them
  *   executor_queue.c    the worker threads and their queue
@@ -161,7 +162,7 @@ void executor_deny(struct executor *ex, struct executor_act *act,
     const char *why);
 
 /*
- * SUCCESS or FAILURE: audited as action.executed (with recovered: true
+ * SUCCESS, FAILURE or UNKNOWN: audited as action.executed (with recovered: true
  * for an interrupted action answered at start), answered.
  */
 void executor_finish(struct executor *ex, struct executor_act *act,

@@ -65,7 +65,8 @@ action_status_name(enum action_status s)
 	case ACTION_REJECTED: return "REJECTED";
 	case ACTION_TIMEOUT: return "TIMEOUT";
 	case ACTION_UNDELIVERED: return "UNDELIVERED";
-	default: return "UNKNOWN";
+	case ACTION_UNKNOWN: return "UNKNOWN";
+	default: return "INVALID";
 	}
 }
 
@@ -500,6 +501,7 @@ status_of(enum envelope_status s)
 	case ENVELOPE_STATUS_SUCCESS: return ACTION_SUCCESS;
 	case ENVELOPE_STATUS_DENIED: return ACTION_DENIED;
 	case ENVELOPE_STATUS_REJECTED: return ACTION_REJECTED;
+	case ENVELOPE_STATUS_UNKNOWN: return ACTION_UNKNOWN;
 	case ENVELOPE_STATUS_FAILURE:
 	default: return ACTION_FAILURE;
 	}

@@ -51,6 +51,7 @@ enum action_status {
 	ACTION_REJECTED,
 	ACTION_TIMEOUT,
 	ACTION_UNDELIVERED,
+	ACTION_UNKNOWN, /* the agent's result UNKNOWN: dockerd may have acted */
 };
 
 /* A copy of one entry, safe to use after the table changed. */
@@ -77,7 +78,7 @@ typedef void (*actions_wake_fn)(void *ctx, uint64_t token);
 
 struct actions;
 
-/* "PENDING" ... "UNDELIVERED"; never NULL. */
+/* "PENDING" ... "UNKNOWN"; never NULL. */
 const char *action_status_name(enum action_status s);
 
 /*

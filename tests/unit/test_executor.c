@@ -144,6 +144,7 @@ struct row {
 	enum envelope_status status;
 	const char *error; /* substring of the error */
 	unsigned acts;     /* ops.act calls by this row */
+	long limit_ms;     /* ops.act's limit (0: not checked) */
 	int64_t docker_status;
 	const char *events; /* audit events this row wrote */
 	bool has_result;
@@ -202,12 +203,11 @@ static const struct row rows[] = {
 	    .error = "expired",
 	    .events = "action.rejected",
 	    .has_result = true },
-	{ .name = "expired, but within the skew: runs",
+	{ .name = "expired within the skew: accepted, dockerd not called",
 	    .issued_off = -300000,
 	    .expires_off = -20000,
-	    .status = ENVELOPE_STATUS_SUCCESS,
-	    .acts = 1,
-	    .docker_status = 204,
+	    .status = ENVELOPE_STATUS_FAILURE,
+	    .error = "not run: the action expired 20000 ms before",
 	    .events = "action.received,action.executed",
 	    .has_result = true },
 	{ .name = "issued in the future beyond the skew",
@@ -294,6 +294,28 @@ static const struct row rows[] = {
 	    .status = ENVELOPE_STATUS_REJECTED,
 	    .error = "no such container",
 	    .events = "action.rejected",
+	    .has_result = true },
+	{ .name = "the dockerd call is bounded by expires_at",
+	    .expires_off = 45000,
+	    .status = ENVELOPE_STATUS_SUCCESS,
+	    .acts = 1,
+	    .limit_ms = 45000,
+	    .docker_status = 204,
+	    .events = "action.received,action.executed",
+	    .has_result = true },
+	{ .name = "dockerd got the request, no answer: UNKNOWN",
+	    .container = C_STALL,
+	    .status = ENVELOPE_STATUS_UNKNOWN,
+	    .error = "may still happen",
+	    .acts = 1,
+	    .events = "action.received,action.executed",
+	    .has_result = true },
+	{ .name = "dockerd not reached: FAILURE",
+	    .container = C_DOWN,
+	    .status = ENVELOPE_STATUS_FAILURE,
+	    .error = "cannot connect",
+	    .acts = 1,
+	    .events = "action.received,action.executed",
 	    .has_result = true },
 	{ .name = "dockerd fails: FAILURE with its status",
 	    .container = C_BROKEN,
@@ -470,6 +492,9 @@ run_rows(struct world *w)
 		CHECKF(w->fake.acts - acts == r->acts, "%s: %u dockerd calls",
 		    r->name, w->fake.acts - acts);
 		CHECKF(out.docker_called == (r->acts > 0), "%s", r->name);
+		if (r->limit_ms != 0)
+			CHECKF(w->fake.last_limit_ms == r->limit_ms,
+			    "%s: limit %ld ms", r->name, w->fake.last_limit_ms);
 		CHECKF(out.docker_status == r->docker_status,
 		    "%s: docker_status %lld", r->name,
 		    (long long)out.docker_status);
