@@ -571,6 +571,79 @@ out:
 	return r;
 }
 
+int
+docker_state(struct docker_client *dc, const char *id,
+    struct outcome_state *out, struct err_msg *msg)
+{
+	const cJSON *state = NULL, *v;
+	cJSON *root = NULL, *o = NULL;
+	char *body = NULL;
+	char path[128];
+	size_t len = 0;
+	int64_t count = 0;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (id == NULL || !text_is_hex(id, 64))
+		return err_set(msg, SIGNET_ERR_INVALID_ARG,
+		    "container id must be 64 lowercase hex digits");
+	(void)snprintf(path, sizeof(path), "/containers/%s/json", id);
+	r = docker_get(dc, path, DOCKER_SMALL_MAX, DOCKER_SMALL_TIMEOUT_MS,
+	    &body, &len, msg);
+	if (r != 0)
+		goto out;
+	r = jsonx_parse_object("dockerd inspect", body, len, DOCKER_JSON_DEPTH,
+	    &root, msg);
+	if (r == 0)
+		r = jsonx_get_object(root, "State", "inspect", &state, msg);
+	if (r == 0)
+		r = jsonx_get_int64(root, "RestartCount", 0, OUTCOME_COUNT_MAX,
+		    "inspect", &count, msg);
+	if (r != 0)
+		goto out;
+	/* The five members, in the shape outcome.c checks. */
+	o = cJSON_CreateObject();
+	if (o == NULL) {
+		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+		goto out;
+	}
+	v = cJSON_GetObjectItemCaseSensitive(state, "Running");
+	if (!cJSON_AddItemToObject(o, "running",
+	        cJSON_IsBool(v) ? cJSON_Duplicate(v, false) :
+	                          cJSON_CreateNull()))
+		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+	v = cJSON_GetObjectItemCaseSensitive(state, "Pid");
+	if (r == 0 &&
+	    !cJSON_AddItemToObject(o, "pid",
+	        cJSON_IsNumber(v) ? cJSON_Duplicate(v, false) :
+	                            cJSON_CreateNull()))
+		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+	if (r == 0 &&
+	    cJSON_AddNumberToObject(o, "restart_count", (double)count) == NULL)
+		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+	v = cJSON_GetObjectItemCaseSensitive(state, "StartedAt");
+	if (r == 0 &&
+	    !cJSON_AddItemToObject(o, "started_at",
+	        cJSON_IsString(v) ? cJSON_Duplicate(v, false) :
+	                            cJSON_CreateNull()))
+		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+	v = cJSON_GetObjectItemCaseSensitive(state, "FinishedAt");
+	if (r == 0 &&
+	    !cJSON_AddItemToObject(o, "finished_at",
+	        cJSON_IsString(v) ? cJSON_Duplicate(v, false) :
+	                            cJSON_CreateNull()))
+		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+	if (r == 0)
+		r = outcome_state_from_json(o, "inspect.State", out, msg);
+out:
+	cJSON_Delete(o);
+	cJSON_Delete(root);
+	free(body);
+	if (r != 0)
+		memset(out, 0, sizeof(*out));
+	return r;
+}
+
 /* ---- actions ---- */
 
 /*

@@ -24,6 +24,7 @@
 #include "envelope.h"
 #include "err.h"
 #include "inventory.h"
+#include "outcome.h"
 
 #define DOCKER_API_BASE "http://localhost/v1.41"
 #define DOCKER_SOCKET_PATH_MAX 107          /* sun_path less its NUL */
@@ -120,6 +121,17 @@ int docker_list(struct docker_client *dc, struct inventory **out,
  */
 int docker_inspect(struct docker_client *dc, const char *id,
     struct inventory **out, struct err_msg *msg)
+    __attribute__((warn_unused_result));
+
+/*
+ * GET /containers/{id}/json for the full id (as docker_inspect): the
+ * members of its State that tell whether an action happened (Running,
+ * Pid, StartedAt, FinishedAt) and RestartCount, each checked
+ * (outcome_state_from_json's rules). SIGNET_ERR_NOT_FOUND when dockerd
+ * has no such container. *out is zeroed on failure.
+ */
+int docker_state(struct docker_client *dc, const char *id,
+    struct outcome_state *out, struct err_msg *msg)
     __attribute__((warn_unused_result));
 
 /*

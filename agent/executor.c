@@ -213,6 +213,18 @@ run_action(struct executor *ex, struct executor_act *act)
 	bool maybe_acted = false;
 	int r;
 
+	/*
+	 * The state to compare with should dockerd not answer: taken before
+	 * anything is recorded, so that a dockerd that stalls from here on
+	 * still leaves it. Not known: an UNKNOWN stays undetermined.
+	 */
+	err_clear(&m);
+	act->has_before = ex->ops.state(ex->ops_arg, act->a.container_id,
+	                      &act->before, &m) == 0;
+	if (!act->has_before)
+		log_warn("action %s: the container's state before the call is "
+		         "not known (%s)",
+		    act->a.action_id, m.text);
 	r = executor_record_received(ex, act);
 	if (r != 0) {
 		log_error("action %s not run: its receipt cannot be recorded "
@@ -251,11 +263,14 @@ run_action(struct executor *ex, struct executor_act *act)
 	if (r == 0)
 		executor_finish(ex, act, ENVELOPE_STATUS_SUCCESS, http, NULL,
 		    false);
-	else if (maybe_acted)
+	else if (maybe_acted) {
 		/* No answer to a request dockerd got: it may still act. */
 		executor_finish(ex, act, ENVELOPE_STATUS_UNKNOWN, http, m.text,
 		    false);
-	else
+		executor_followup_add(ex, act->a.action_id, act->a.container_id,
+		    act->a.action, act->sha,
+		    act->has_before ? &act->before : NULL, executor_now_ms(ex));
+	} else
 		executor_finish(ex, act, ENVELOPE_STATUS_FAILURE, http,
 		    r == SIGNET_ERR_NOT_FOUND ? EXECUTOR_ERR_NO_CONTAINER :
 		                                m.text,
@@ -386,8 +401,9 @@ executor_open(const struct executor_config *cfg, struct executor **out,
 	    cfg->result_key == NULL || cfg->policy == NULL ||
 	    cfg->audit == NULL || cfg->audit_path == NULL || cfg->ops == NULL ||
 	    cfg->ops->inspect == NULL || cfg->ops->act == NULL ||
-	    cfg->ops->now_ms == NULL || !text_valid_name(cfg->host_id) ||
-	    cfg->stop_timeout < 0)
+	    cfg->ops->now_ms == NULL || cfg->ops->state == NULL ||
+	    !text_valid_name(cfg->host_id) || cfg->stop_timeout < 0 ||
+	    cfg->outcome_poll_ms < 0)
 		return err_set(msg, SIGNET_ERR_INVALID_ARG,
 		    "executor: incomplete configuration");
 	ex = calloc(1, sizeof(*ex));
@@ -403,6 +419,9 @@ executor_open(const struct executor_config *cfg, struct executor **out,
 	ex->ops_arg = cfg->ops_arg;
 	ex->on_result = cfg->on_result;
 	ex->result_arg = cfg->result_arg;
+	ex->outcome_poll_ms = cfg->outcome_poll_ms > 0 ?
+	    cfg->outcome_poll_ms :
+	    EXECUTOR_OUTCOME_POLL_MS;
 	if (pthread_mutex_init(&ex->mu, NULL) != 0) {
 		r = err_set(msg, SIGNET_ERR_INTERNAL, "pthread_mutex_init");
 		goto fail;
@@ -419,6 +438,9 @@ executor_open(const struct executor_config *cfg, struct executor **out,
 		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
 		goto fail;
 	}
+	r = executor_outcome_init(ex, msg);
+	if (r != 0)
+		goto fail;
 	r = executor_recover(ex, cfg->audit_path, msg);
 	if (r != 0)
 		goto fail;
@@ -448,6 +470,7 @@ executor_free(struct executor *ex)
 		free(ex->outbox);
 	}
 	replay_free(ex->seen);
+	executor_outcome_fini(ex);
 	keys_secret_wipe(&ex->result_key);
 	if (ex->cv_ok)
 		(void)pthread_cond_destroy(&ex->cv);

@@ -98,6 +98,7 @@
 #include "err.h"
 #include "inventory.h"
 #include "keys.h"
+#include "outcome.h"
 #include "policy_store.h"
 
 #define EXECUTOR_FRAME_MAX (64 * 1024) /* bytes of one action frame */
@@ -111,6 +112,10 @@
 #define EXECUTOR_ACTOR "agent"
 #define EXECUTOR_ERR_AUDIT "audit unavailable"
 #define EXECUTOR_ERR_NO_CONTAINER "no such container"
+#define EXECUTOR_FOLLOW_MAX 64          /* UNKNOWN outcomes followed */
+#define EXECUTOR_OBOX_MAX 256           /* outcomes kept until acked */
+#define EXECUTOR_OUTCOME_POLL_MS 1000LL /* dockerd asked again after */
+#define EXECUTOR_OUTCOME_GIVEUP_MS (10 * 60 * 1000LL)
 
 /*
  * What the pipeline needs from outside, so that tests can stand in for
@@ -123,6 +128,8 @@
  *            204/304, *http_status dockerd's status or 0, *maybe_acted
  *            true when the request went out and no answer came)
  *   now_ms   wall-clock time, unix milliseconds
+ *   state    the container's State (docker_state's contract), before a
+ *            call and, after an UNKNOWN, to find out what happened
  */
 struct executor_ops {
 	int (*inspect)(void *arg, const char *id, struct inventory **out,
@@ -131,6 +138,8 @@ struct executor_ops {
 	    int stop_timeout, long limit_ms, long *http_status,
 	    bool *maybe_acted, struct err_msg *msg);
 	int64_t (*now_ms)(void *arg);
+	int (*state)(void *arg, const char *id, struct outcome_state *out,
+	    struct err_msg *msg);
 };
 
 struct executor_config {
@@ -149,6 +158,11 @@ struct executor_config {
 	 */
 	void (*on_result)(void *arg);
 	void *result_arg;
+	/*
+	 * How often dockerd is asked what became of an UNKNOWN action, ms;
+	 * 0: EXECUTOR_OUTCOME_POLL_MS.
+	 */
+	int64_t outcome_poll_ms;
 };
 
 /* What became of one frame. */
@@ -178,6 +192,9 @@ struct executor_stats {
 	size_t outbox;             /* results held now */
 	size_t undelivered;        /* ... not yet acknowledged */
 	uint64_t results_acked;    /* results the server acknowledged */
+	uint64_t outcomes;         /* action.outcome records made */
+	size_t outcomes_pending;   /* UNKNOWN actions still followed */
+	size_t outcomes_unacked;   /* outcomes the server has not acked */
 };
 
 struct executor;
@@ -266,6 +283,24 @@ int executor_outbox_take(struct executor *ex, uint64_t epoch, char **frame,
 void executor_outbox_untake(struct executor *ex, uint64_t seq);
 void executor_outbox_acked(struct executor *ex, const char *action_id,
     const char *request_sha256);
+
+/*
+ * The outcomes (action_outcome frames), for the channel, as the results
+ * above: take (1, 0 or SIGNET_ERR_ALLOC), untake, and acked when an
+ * outcome_ack names (action_id, request_sha256).
+ */
+int executor_outcome_take(struct executor *ex, uint64_t epoch, char **frame,
+    size_t *len, uint64_t *seq) __attribute__((warn_unused_result));
+void executor_outcome_untake(struct executor *ex, uint64_t seq);
+void executor_outcome_acked(struct executor *ex, const char *action_id,
+    const char *request_sha256);
+
+/*
+ * One round of the outcome thread on the calling thread: dockerd is asked
+ * about every UNKNOWN action followed; those it can tell are recorded
+ * (action.outcome) and signed. For tests (no thread running).
+ */
+void executor_outcome_poll(struct executor *ex);
 
 void executor_get_stats(struct executor *ex, struct executor_stats *st);
 

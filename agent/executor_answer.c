@@ -360,6 +360,12 @@ executor_finish(struct executor *ex, struct executor_act *act,
 		jitem(o, "result", result_envelope(&env), &ok);
 	if (recovered)
 		jbool(o, "recovered", true, &ok);
+	/* What the follow-up compares with, also after a restart. */
+	if (status == ENVELOPE_STATUS_UNKNOWN)
+		jitem(o, "state_before",
+		    act->has_before ? outcome_state_json(&act->before) :
+		                      cJSON_CreateNull(),
+		    &ok);
 	(void)audit_event(ex->audit, "action.executed", EXECUTOR_ACTOR, o, ok);
 	if (status == ENVELOPE_STATUS_SUCCESS)
 		log_info("action executed: action_id=%s container=%.12s "
@@ -369,8 +375,11 @@ executor_finish(struct executor *ex, struct executor_act *act,
 		    (long long)docker_status,
 		    (long long)(now - act->started_at));
 	else
-		log_warn("action failed: action_id=%s container=%.12s "
+		log_warn("action %s: action_id=%s container=%.12s "
 		         "action=%s docker_status=%lld error=\"%s\"",
+		    status == ENVELOPE_STATUS_UNKNOWN ?
+		        "outcome unknown (dockerd may still act; followed up)" :
+		        "failed",
 		    act->a.action_id, act->a.container_id,
 		    envelope_action_name(act->a.action),
 		    (long long)docker_status,

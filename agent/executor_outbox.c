@@ -227,6 +227,7 @@ executor_get_stats(struct executor *ex, struct executor_stats *st)
 	executor_lock(ex);
 	*st = ex->stats;
 	count_outbox(ex, st);
+	executor_outcome_count(ex, st);
 	executor_unlock(ex);
 }
 

@@ -6,7 +6,10 @@
  * in the last EXECUTOR_OUTBOX_KEEP_MS (verified under this agent's result
  * key); and each action recorded as received with no outcome after it
  * (the agent died while dockerd worked on it) answered FAILURE "outcome
- * unknown", never run a second time.
+ * unknown", never run a second time. Outcomes: each signed action.outcome
+ * of the window goes back into the outcome outbox, and each UNKNOWN
+ * action.executed of the window with no action.outcome after it is
+ * followed again (executor_outcome.c), from the state_before it recorded.
  */
 #include "executor.h"
 #include "executor_int.h"
@@ -60,6 +63,80 @@ reload_result(struct executor *ex, const struct audit_record *rec)
 	}
 	executor_outbox_reload(ex, res.action_id, res.request_sha256, frame,
 	    frame_len, rec->ts);
+}
+
+/* An action.outcome record: its signed outcome goes out again. */
+static void
+reload_outcome(struct executor *ex, const struct audit_record *rec)
+{
+	struct outcome_payload p;
+	const cJSON *env, *pl, *sg;
+	struct err_msg m;
+
+	env = cJSON_GetObjectItemCaseSensitive(rec->data, "outcome");
+	pl = cJSON_GetObjectItemCaseSensitive(env, "payload");
+	sg = cJSON_GetObjectItemCaseSensitive(env, "sig");
+	if (!cJSON_IsString(pl) || !cJSON_IsString(sg))
+		return;
+	err_clear(&m);
+	if (outcome_verify(&ex->result_key.pub, pl->valuestring,
+	        sg->valuestring, &p, NULL, NULL, &m) != 0) {
+		log_warn("audit record %llu: its outcome does not verify under "
+		         "this agent's result key (%s); not re-sent",
+		    (unsigned long long)rec->seq, m.text);
+		return;
+	}
+	executor_outcome_reload(ex, p.action_id, p.request_sha256,
+	    pl->valuestring, sg->valuestring);
+}
+
+/* An UNKNOWN action.executed: followed again unless an outcome shows. */
+static void
+note_unknown(struct executor *ex, const struct audit_record *rec)
+{
+	struct envelope_result_payload res;
+	struct outcome_state before;
+	const cJSON *env, *p, *s, *sb;
+	struct err_msg m;
+	bool has_before;
+
+	env = cJSON_GetObjectItemCaseSensitive(rec->data, "result");
+	p = cJSON_GetObjectItemCaseSensitive(env, "payload");
+	s = cJSON_GetObjectItemCaseSensitive(env, "sig");
+	if (!cJSON_IsString(p) || !cJSON_IsString(s))
+		return;
+	err_clear(&m);
+	/* The facts come from our own signed result, not the record. */
+	if (envelope_result_verify(&ex->result_key.pub, p->valuestring,
+	        s->valuestring, &res, NULL, NULL, &m) != 0 ||
+	    res.status != ENVELOPE_STATUS_UNKNOWN)
+		return;
+	sb = cJSON_GetObjectItemCaseSensitive(rec->data, "state_before");
+	has_before = cJSON_IsObject(sb) &&
+	    outcome_state_from_json(sb, "state_before", &before, &m) == 0;
+	executor_followup_add(ex, res.action_id, res.container_id, res.action,
+	    res.request_sha256, has_before ? &before : NULL, rec->ts);
+}
+
+/* An action.outcome: its action is no longer followed. */
+static void
+note_outcome_known(struct executor *ex, const struct audit_record *rec)
+{
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(rec->data,
+	    "action_id");
+	size_t i;
+
+	if (!cJSON_IsString(id))
+		return;
+	executor_lock(ex);
+	for (i = 0; i < ex->nfollow; i++) {
+		if (strcmp(ex->follow[i].action_id, id->valuestring) != 0)
+			continue;
+		ex->follow[i] = ex->follow[ex->nfollow - 1];
+		ex->nfollow--;
+		break;
+	}
+	executor_unlock(ex);
 }
 
 static void
@@ -218,6 +295,13 @@ reload_log(struct executor *ex, const char *path, struct err_msg *msg)
 				note_outcome(&rec, pend, &npend);
 			if (rec.ts >= since)
 				reload_result(ex, &rec);
+			if (rec.ts >= since &&
+			    strcmp(rec.event, "action.executed") == 0)
+				note_unknown(ex, &rec);
+		} else if (strcmp(rec.event, "action.outcome") == 0) {
+			note_outcome_known(ex, &rec);
+			if (rec.ts >= since)
+				reload_outcome(ex, &rec);
 		}
 		audit_record_free(&rec);
 	}

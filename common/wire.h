@@ -29,11 +29,13 @@
 
 enum wire_type {
 	WIRE_NONE = 0,
-	WIRE_HELLO,         /* agent -> server, first frame */
-	WIRE_INVENTORY,     /* agent -> server */
-	WIRE_ACTION_RESULT, /* agent -> server */
-	WIRE_ACTION,        /* server -> agent */
-	WIRE_RESULT_ACK,    /* server -> agent */
+	WIRE_HELLO,          /* agent -> server, first frame */
+	WIRE_INVENTORY,      /* agent -> server */
+	WIRE_ACTION_RESULT,  /* agent -> server */
+	WIRE_ACTION,         /* server -> agent */
+	WIRE_RESULT_ACK,     /* server -> agent */
+	WIRE_ACTION_OUTCOME, /* agent -> server: what an UNKNOWN became */
+	WIRE_OUTCOME_ACK,    /* server -> agent */
 };
 
 struct wire_hello {
@@ -43,7 +45,10 @@ struct wire_hello {
 	char result_key_id[KEYS_ID_LEN + 1];
 };
 
-/* The server has durably recorded the result of this very request. */
+/*
+ * The server has durably recorded the result (result_ack) or the outcome
+ * (outcome_ack) of this very request.
+ */
 struct wire_result_ack {
 	char action_id[33];      /* 32 lowercase hex */
 	char request_sha256[65]; /* 64 lowercase hex */
@@ -52,9 +57,9 @@ struct wire_result_ack {
 /*
  * A parsed frame (wire_frame_free it). type says which members are set:
  * hello (HELLO), inv (INVENTORY), payload_b64 and sig_b64 (ACTION and
- * ACTION_RESULT: the texts as received, for the envelope's check on the
- * exact bytes), key_id (ACTION: as received; the pinned set judges it),
- * ack (RESULT_ACK).
+ * ACTION_RESULT, ACTION_OUTCOME: the texts as received, for the
+ * envelope's check on the exact bytes), key_id (ACTION: as received; the
+ * pinned set judges it), ack (RESULT_ACK, OUTCOME_ACK).
  */
 struct wire_frame {
 	enum wire_type type;
@@ -89,6 +94,11 @@ int wire_build_result(const char *payload_b64, const char *sig_b64, char **out,
     size_t *len) __attribute__((warn_unused_result));
 int wire_build_result_ack(const struct wire_result_ack *ack, char **out,
     size_t *len) __attribute__((warn_unused_result));
+/* An action_outcome frame: a signed outcome's payload and sig texts. */
+int wire_build_outcome(const char *payload_b64, const char *sig_b64, char **out,
+    size_t *len) __attribute__((warn_unused_result));
+int wire_build_outcome_ack(const struct wire_result_ack *ack, char **out,
+    size_t *len) __attribute__((warn_unused_result));
 
 /*
  * Parses the agent's first frame buf[0..len): exactly type "hello",
@@ -102,8 +112,9 @@ int wire_parse_hello(const char *buf, size_t len, struct wire_hello *out,
 
 /*
  * Parses a frame an agent sends after its hello: an inventory (rows as
- * inventory_from_frame checks them) or an action_result (exactly payload
- * and sig, non-empty base64-sized strings). Any other type, a second hello
+ * inventory_from_frame checks them), an action_result or an
+ * action_outcome (exactly payload and sig, non-empty base64-sized
+ * strings). Any other type, a second hello
  * included, is refused. *out is zeroed on entry. Returns 0,
  * SIGNET_ERR_FORMAT / SIGNET_ERR_TOO_LARGE or SIGNET_ERR_ALLOC, with msg.
  */
@@ -112,8 +123,9 @@ int wire_parse_agent_frame(const char *buf, size_t len, struct wire_frame *out,
 
 /*
  * Parses a frame the server sends: an action (exactly payload, sig and
- * key_id, strings within their bounds, key_id free of control bytes) or a
- * result_ack (exactly action_id, 32 lowercase hex, and request_sha256, 64).
+ * key_id, strings within their bounds, key_id free of control bytes), a
+ * result_ack or an outcome_ack (exactly action_id, 32 lowercase hex, and
+ * request_sha256, 64).
  * out->type is set as soon as the type member names one of these, even
  * when the rest is refused, so that a refused action can still be
  * answered in order. *out is zeroed on entry. Returns 0,

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * The hub's internals, shared by its three files and included only by
+ * The hub's internals, shared by its four files and included only by
  * server/hub*.c: hub.c runs the lws/libev loop (callback, sweep, reload,
  * shutdown, the send queue, the public calls of hub.h); hub_tls.c checks
  * certificates (TLS setup, the verify callback, the verdict kept on the
  * SSL, the check at the upgrade); hub_session.c runs a session (hello,
- * frames, results and their result_acks, refusals, session ends).
+ * frames, results and their result_acks, refusals, session ends);
+ * hub_outcome.c takes an agent's action_outcome frames.
  * Everything here runs on the service thread unless said otherwise.
  */
 #ifndef SIGNET_HUB_INT_H
@@ -29,6 +30,7 @@
 #include "metrics.h"
 #include "netaddr.h"
 #include "ratelimit.h"
+#include "wire.h"
 
 #define HUB_VHOST_NAME "signet-agents"
 #define HUB_REFUSE_PROTOCOL "signet-refuse-unnamed"
@@ -191,6 +193,13 @@ void hub_ssl_info(struct hub *hub, struct lws *wsi,
  * peer's certificate. Returns 0 (c listed, c->id and c->cert set) or -1
  * (refused: lws closes the connection). */
 int hub_conn_identify(struct hub *hub, struct lws *wsi, struct hub_conn *c);
+
+/* ---- hub_outcome.c ---- */
+
+/* An action_outcome frame f from c: verified, recorded, acknowledged.
+ * Returns 0, or -1 when c is being closed. */
+int hub_handle_outcome(struct hub *hub, struct hub_conn *c,
+    struct wire_frame *f);
 
 /* ---- hub_session.c ---- */
 

@@ -5,8 +5,11 @@
 # container for the agent. The agent's call to dockerd is bounded by the
 # action's own expiry (not its 60 s stop margin), and a call that got no
 # answer is reported UNKNOWN, never a plain FAILURE: dockerd may still act
-# once it runs again, and does. Real server, agent and dockerd; the action
-# lives wait + 10 s (docs/http-api.md), so the call gives up at expires_at.
+# once it runs again, and does. Once dockerd answers, the agent compares
+# the container's state with the one before the call, records a signed
+# action.outcome ("ran") and sends it; the server records it too and the
+# API shows it. Real server, agent and dockerd; the action lives wait +
+# 10 s (docs/http-api.md), so the call gives up at expires_at.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/relay.sh"
 need_docker
@@ -57,11 +60,51 @@ thaw
 check "dockerd answers again" wait_for 30 quiet docker version
 restarted() { test "$(docker inspect -f '{{.State.StartedAt}}' "$cid")" != "$before"; }
 check "dockerd restarts the container once it runs again" wait_for 30 restarted
+outcome() { act | pyq '(d.get("outcome") or {}).get("observed") or ""'; }
+has_outcome() { test -n "$(outcome)"; }
+check "the API shows the outcome once dockerd answers" wait_for 60 has_outcome
+st=$(act)
+echo "# action: $st"
+check "the outcome is: it ran" test "$(outcome)" = ran
+check "the outcome says StartedAt changed" \
+	grep -q "StartedAt changed" <<<"$(pyq 'd["outcome"]["detail"]' <<<"$st")"
+check "the status stays UNKNOWN (the result is what was signed then)" \
+	test "$(pyq 'd["status"]' <<<"$st")" = UNKNOWN
+check "the agent's log records the outcome with both states" \
+	grep -q "\"event\":\"action.outcome\".*\"action_id\":\"$aid\".*\"observed\":\"ran\".*\"state_before\":{.*\"state_after\":{" "$T_DIR/agent-web-01-audit.log"
+check "the agent's before state is the StartedAt docker saw before" \
+	grep -q "\"event\":\"action.outcome\".*\"started_at\":\"$before\"" "$T_DIR/agent-web-01-audit.log"
+check "the server's log records the outcome" \
+	grep -q "\"event\":\"action.outcome\".*\"action_id\":\"$aid\".*\"observed\":\"ran\"" "$T_DIR/server-audit.log"
+ordered() { # the outcome comes after the result in both logs
+	local f=$1 r o
+	r=$(grep -n "\"action_id\":\"$aid\".*\"status\":\"UNKNOWN\"" "$f" | head -n 1 | cut -d: -f1)
+	o=$(grep -n "\"event\":\"action.outcome\".*\"action_id\":\"$aid\"" "$f" | head -n 1 | cut -d: -f1)
+	test -n "$r" && test -n "$o" && test "$r" -lt "$o"
+}
+check "agent log: UNKNOWN result, then the outcome" ordered "$T_DIR/agent-web-01-audit.log"
+check "server log: UNKNOWN result, then the outcome" ordered "$T_DIR/server-audit.log"
 check "the agent's log records UNKNOWN" \
 	grep -q "\"event\":\"action.executed\".*\"action_id\":\"$aid\".*\"status\":\"UNKNOWN\"" "$T_DIR/agent-web-01-audit.log"
 check "the server's log records UNKNOWN" \
 	grep -q "\"event\":\"action.result\".*\"action_id\":\"$aid\".*\"status\":\"UNKNOWN\"" "$T_DIR/server-audit.log"
+# Across a restart of both, the outcome is neither lost nor doubled.
+kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
+check "the server restarts" start_server
+check "the restarted server still shows the outcome" wait_for 10 has_outcome
+kill "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null
+start_agent web-01
+check "the agent comes back" wait_for 20 connected
+again() { grep -q "sent the outcome of action_id=$aid again" "$T_DIR/server.log"; }
+check "the restarted agent sends the outcome again; the server keeps one" wait_for 20 again
+check "the outcome is recorded once by the agent" \
+	test "$(grep -c "\"event\":\"action.outcome\".*\"action_id\":\"$aid\"" "$T_DIR/agent-web-01-audit.log")" = 1
 kill "$AGENT_PID" "$SERVER_PID"; wait "$AGENT_PID" "$SERVER_PID" 2>/dev/null
+K=$SIGNET_PKI/keys
+check "the agent's log verifies" quiet "$SIGNETCTL" audit verify "$T_DIR/agent-web-01-audit.log" \
+	--key "$K/agents/web-01.pub" --action-key "$K/action.pub" --agent-keys "$K/agents"
+check "the server's log verifies" quiet "$SIGNETCTL" audit verify "$T_DIR/server-audit.log" \
+	--key "$K/audit.pub" --action-key "$K/action.pub" --agent-keys "$K/agents"
 check "both audit logs hold only records docs/schema describes" \
 	"$SIGNET_SOURCE_DIR/tests/integration/audit_schema.py" \
 	"$T_DIR/server-audit.log" "$T_DIR/agent-web-01-audit.log"

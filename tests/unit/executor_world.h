@@ -64,9 +64,11 @@ struct fake {
 	char last_id[65];
 	enum envelope_action last_action;
 	int last_timeout;
-	long last_limit_ms; /* the limit of the last act */
-	unsigned delay_us;  /* each act takes this long */
-	pthread_mutex_t mu; /* guards spans */
+	long last_limit_ms;         /* the limit of the last act */
+	bool state_down;            /* C_STALL's state unanswered */
+	struct outcome_state stall; /* C_STALL's state (under mu) */
+	unsigned delay_us;          /* each act takes this long */
+	pthread_mutex_t mu;         /* guards spans */
 	struct act_span spans[SPANS_MAX];
 	size_t nspans;
 };
@@ -164,8 +166,39 @@ fake_now(void *arg)
 	return ((struct fake *)arg)->now;
 }
 
-static const struct executor_ops fake_ops = { fake_inspect, fake_act,
-	fake_now };
+/*
+ * dockerd's State: C_STALL's is stall (tests change it between polls),
+ * unanswered while state_down; every other container runs since 2024.
+ */
+static int
+fake_state(void *arg, const char *id, struct outcome_state *out,
+    struct err_msg *msg)
+{
+	struct fake *f = arg;
+
+	memset(out, 0, sizeof(*out));
+	if (strcmp(id, C_STALL) == 0) {
+		if (__atomic_load_n(&f->state_down, __ATOMIC_SEQ_CST))
+			return err_set(msg, SIGNET_ERR_UNAVAILABLE,
+			    "dockerd GET /containers/%.12s/json: Operation "
+			    "timed out",
+			    id);
+		(void)pthread_mutex_lock(&f->mu);
+		*out = f->stall;
+		(void)pthread_mutex_unlock(&f->mu);
+		return 0;
+	}
+	out->running = true;
+	out->pid = 4242;
+	(void)snprintf(out->started_at, sizeof(out->started_at),
+	    "2024-05-01T12:00:00.5Z");
+	(void)snprintf(out->finished_at, sizeof(out->finished_at),
+	    "0001-01-01T00:00:00Z");
+	return 0;
+}
+
+static const struct executor_ops fake_ops = { fake_inspect, fake_act, fake_now,
+	fake_state };
 
 /* ---- fixtures ---- */
 
