@@ -253,6 +253,20 @@ run_action(struct executor *ex, struct executor_act *act)
 		    false);
 		return;
 	}
+	/*
+	 * Durable before dockerd is asked: at the next start, an action
+	 * with this record and no answer may have run (UNKNOWN), one
+	 * without it never did (FAILURE "not run").
+	 */
+	r = executor_record_dispatched(ex, act, left);
+	if (r != 0) {
+		log_error("action %s not run: its dispatch cannot be recorded "
+		          "(audit unavailable); dockerd was not called",
+		    act->a.action_id);
+		executor_finish(ex, act, ENVELOPE_STATUS_FAILURE, 0,
+		    EXECUTOR_ERR_AUDIT, false);
+		return;
+	}
 	err_clear(&m);
 	act->out->docker_called = true;
 	r = ex->ops.act(ex->ops_arg, act->a.container_id, act->a.action,
@@ -267,9 +281,12 @@ run_action(struct executor *ex, struct executor_act *act)
 		/* No answer to a request dockerd got: it may still act. */
 		executor_finish(ex, act, ENVELOPE_STATUS_UNKNOWN, http, m.text,
 		    false);
-		executor_followup_add(ex, act->a.action_id, act->a.container_id,
-		    act->a.action, act->sha,
-		    act->has_before ? &act->before : NULL, executor_now_ms(ex));
+		/* Only after a durable UNKNOWN; else the next start does. */
+		if (act->out->has_result)
+			executor_followup_add(ex, act->a.action_id,
+			    act->a.container_id, act->a.action, act->sha,
+			    act->has_before ? &act->before : NULL,
+			    executor_now_ms(ex));
 	} else
 		executor_finish(ex, act, ENVELOPE_STATUS_FAILURE, http,
 		    r == SIGNET_ERR_NOT_FOUND ? EXECUTOR_ERR_NO_CONTAINER :

@@ -16,7 +16,8 @@
  *      container") and the policy allows the action, judged on dockerd's
  *      own name, image and labels, the payload's requested_by and reason
  *      (else DENIED with the engine's reason);
- *   4. action.received is made durable; only then is dockerd asked to act
+ *   4. action.received, then action.dispatched (with the container's
+ *      state) are made durable; only then is dockerd asked to act
  *      (if the record cannot be written: FAILURE "audit unavailable", and
  *      dockerd is never called); then dockerd is asked, the call
  *      bounded by the action's expires_at (an action that expired by
@@ -40,9 +41,12 @@
  * one once the result is durable in its audit log), are re-sent on every
  * new connection until then, and are kept EXECUTOR_OUTBOX_KEEP_MS. At
  * start the outbox is refilled from the audit log's recent records, and an
- * action that was recorded as received but has no outcome (the agent died
- * while dockerd worked on it) is answered FAILURE "outcome unknown": it is
- * never run a second time.
+ * action that was recorded as received but has no answer (the agent died,
+ * or the answer's record could not be written) is answered by what the
+ * log proves, never run a second time: UNKNOWN "outcome unknown: dockerd
+ * was asked ..." (and followed up) when action.dispatched was recorded,
+ * else FAILURE "not run: ... dockerd was not called". A result (or an
+ * outcome) whose own record cannot be written is never sent.
  *
  * Audit records (actor "agent"; ids as in the payload; "action" is the
  * server's envelope {"payload","sig","key_id"}, embedded only once it has
@@ -60,10 +64,16 @@
  *   action.received  host_id, action_id, expires_at, container_id,
  *                    action_name, requested_by, reason, container_name,
  *                    image, rule, action
+ *   action.dispatched host_id, action_id, expires_at, container_id,
+ *                    action_name, limit_ms, state_before (or null)
  *   action.executed  host_id, action_id, expires_at, container_id,
  *                    action_name, status, docker_status, error (string or
- *                    null), duration_ms, result, and recovered: true for
- *                    the FAILURE of an action cut short by a restart
+ *                    null), duration_ms, result, recovered: true for the
+ *                    answer given at start to an action cut short, and
+ *                    state_before for an UNKNOWN
+ *   action.outcome   host_id, action_id, container_id, action_name,
+ *                    request_sha256, observed, detail, observed_at,
+ *                    state_before, state_after, outcome (executor_outcome.c)
  *   frame.refused    host_id, reason, bytes, frame_sha256 (when held),
  *                    suppressed; frames with no readable action_id, at
  *                    most EXECUTOR_REFUSED_BURST records per
@@ -202,8 +212,9 @@ struct executor;
 /*
  * Makes an executor: copies cfg, rebuilds the seen set and the outbox from
  * cfg->audit_path (records of the last EXECUTOR_OUTBOX_KEEP_MS), answers
- * interrupted actions (FAILURE, audited as action.executed with recovered:
- * true) and puts their results in the outbox. A log line that does not
+ * interrupted actions (UNKNOWN if action.dispatched shows dockerd was
+ * asked, else FAILURE "not run"; audited as action.executed with
+ * recovered: true) and puts their results in the outbox. A log line that does not
  * parse refuses the start (no partial seen set). Returns 0,
  * SIGNET_ERR_INVALID_ARG, SIGNET_ERR_ALLOC, the reader's and the audit
  * writer's codes; *out is NULL on failure.

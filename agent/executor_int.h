@@ -219,6 +219,16 @@ void executor_finish(struct executor *ex, struct executor_act *act,
 int executor_record_received(struct executor *ex,
     const struct executor_act *act) __attribute__((warn_unused_result));
 
+/*
+ * Records action.dispatched for act: dockerd is about to be asked, within
+ * limit_ms, with the state before (or null). The record that proves, at
+ * the next start, that dockerd may have been asked. Returns 0 or the
+ * audit writer's code (logged): dockerd must not be asked then.
+ */
+int executor_record_dispatched(struct executor *ex,
+    const struct executor_act *act, int64_t limit_ms)
+    __attribute__((warn_unused_result));
+
 /* ---- executor_outbox.c ---- */
 
 /* Puts a signed result of act in the outbox (frame owned), wakes sender. */

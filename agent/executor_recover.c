@@ -28,6 +28,9 @@ struct pending {
 	char *sig_b64;
 	char key_id[65];
 	int64_t ts;
+	bool dispatched; /* action.dispatched recorded: dockerd was asked */
+	bool has_before;
+	struct outcome_state before; /* ... with this state before */
 };
 
 /* A result record: its result goes back into the outbox. */
@@ -188,6 +191,30 @@ note_received(const struct audit_record *rec, struct pending *p, size_t *n)
 	(*n)++;
 }
 
+/* An action.dispatched record: dockerd was asked about that action. */
+static void
+note_dispatched(const struct audit_record *rec, struct pending *p, size_t n)
+{
+	const cJSON *id, *sb;
+	struct err_msg m;
+	size_t i;
+
+	id = cJSON_GetObjectItemCaseSensitive(rec->data, "action_id");
+	if (!cJSON_IsString(id))
+		return;
+	for (i = 0; i < n; i++) {
+		if (strcmp(p[i].action_id, id->valuestring) != 0)
+			continue;
+		p[i].dispatched = true;
+		sb = cJSON_GetObjectItemCaseSensitive(rec->data,
+		    "state_before");
+		p[i].has_before = cJSON_IsObject(sb) &&
+		    outcome_state_from_json(sb, "state_before", &p[i].before,
+		        &m) == 0;
+		return;
+	}
+}
+
 static void
 note_outcome(const struct audit_record *rec, struct pending *p, size_t *n)
 {
@@ -208,7 +235,12 @@ note_outcome(const struct audit_record *rec, struct pending *p, size_t *n)
 	}
 }
 
-/* Answers an action that was received but never finished: FAILURE. */
+/*
+ * Answers an action that was received but never finished, by what the log
+ * proves: with action.dispatched dockerd was asked, so UNKNOWN (and its
+ * outcome is followed up); without it dockerd never was: FAILURE "not
+ * run". Never run again either way.
+ */
 static void
 recover(struct executor *ex, const struct pending *p)
 {
@@ -241,15 +273,32 @@ recover(struct executor *ex, const struct pending *p)
 	act.have_container = true;
 	act.have_action = true;
 	act.authentic = true;
-	log_warn(
-	    "action %s was received at %lld but has no outcome: the "
-	    "agent stopped while dockerd was asked to act; answering FAILURE "
-	    "(not run again)",
-	    p->action_id, (long long)p->ts);
-	executor_finish(ex, &act, ENVELOPE_STATUS_FAILURE, 0,
-	    "outcome unknown: the agent stopped while dockerd was running "
-	    "the action; check the container",
-	    true);
+	if (p->dispatched) {
+		log_warn("action %s was received at %lld and dockerd was "
+		         "asked, but no answer is recorded: answering UNKNOWN "
+		         "and finding out what dockerd did (not run again)",
+		    p->action_id, (long long)p->ts);
+		act.has_before = p->has_before;
+		act.before = p->before;
+		executor_finish(ex, &act, ENVELOPE_STATUS_UNKNOWN, 0,
+		    "outcome unknown: dockerd was asked to act (action."
+		    "dispatched recorded) but the agent stopped before its "
+		    "answer was recorded; its outcome follows",
+		    true);
+		if (out.has_result)
+			executor_followup_add(ex, act.a.action_id,
+			    act.a.container_id, act.a.action, act.sha,
+			    p->has_before ? &p->before : NULL, p->ts);
+	} else {
+		log_warn("action %s was received at %lld but dockerd was "
+		         "never asked (no action.dispatched recorded): "
+		         "answering FAILURE not run (not run again)",
+		    p->action_id, (long long)p->ts);
+		executor_finish(ex, &act, ENVELOPE_STATUS_FAILURE, 0,
+		    "not run: the agent stopped (or could not record the "
+		    "dispatch) before it asked dockerd; dockerd was not called",
+		    true);
+	}
 	executor_lock(ex);
 	ex->stats.recovered++;
 	executor_unlock(ex);
@@ -288,6 +337,8 @@ reload_log(struct executor *ex, const char *path, struct err_msg *msg)
 		if (strcmp(rec.event, "action.received") == 0) {
 			if (rec.ts >= since)
 				note_received(&rec, pend, &npend);
+		} else if (strcmp(rec.event, "action.dispatched") == 0) {
+			note_dispatched(&rec, pend, npend);
 		} else if (strcmp(rec.event, "action.executed") == 0 ||
 		    strcmp(rec.event, "policy.denied") == 0 ||
 		    strcmp(rec.event, "action.rejected") == 0) {
