@@ -140,6 +140,8 @@ audit_stopped(struct daemon *d, int sig)
 	            (double)es.denied) == NULL ||
 	        cJSON_AddNumberToObject(o, "actions_rejected",
 	            (double)es.rejected) == NULL ||
+	        cJSON_AddNumberToObject(o, "actions_unknown",
+	            (double)es.unknown) == NULL ||
 	        cJSON_AddNumberToObject(o, "frames_refused",
 	            (double)es.refused_frames) == NULL ||
 	        cJSON_AddNumberToObject(o, "results_unacknowledged",

@@ -129,18 +129,36 @@ exec_inspect(void *arg, const char *id, struct inventory **out,
 
 static int
 exec_act(void *arg, const char *id, enum envelope_action action,
-    int stop_timeout, long *http_status, struct err_msg *msg)
+    int stop_timeout, long limit_ms, long *http_status, bool *maybe_acted,
+    struct err_msg *msg)
 {
 	struct daemon *d = arg;
 	int i = exec_borrow(d), r;
 
 	*http_status = 0;
+	*maybe_acted = false;
 	if (i < 0)
 		return err_set(msg, SIGNET_ERR_UNAVAILABLE,
 		    "no dockerd "
 		    "connection free for the executor");
-	r = docker_action(d->exec_dc[i], id, action, stop_timeout, http_status,
-	    msg);
+	r = docker_action(d->exec_dc[i], id, action, stop_timeout, limit_ms,
+	    http_status, maybe_acted, msg);
+	exec_return(d, i);
+	return r;
+}
+
+static int
+exec_state(void *arg, const char *id, struct outcome_state *out,
+    struct err_msg *msg)
+{
+	struct daemon *d = arg;
+	int i = exec_borrow(d), r;
+
+	memset(out, 0, sizeof(*out));
+	if (i < 0)
+		return err_set(msg, SIGNET_ERR_UNAVAILABLE,
+		    "no dockerd connection free for the executor");
+	r = docker_state(d->exec_dc[i], id, out, msg);
 	exec_return(d, i);
 	return r;
 }
@@ -166,6 +184,10 @@ current_epoch(struct daemon *d)
 	return epoch;
 }
 
+/*
+ * Results first, then outcomes (an outcome follows its result), as many
+ * as the channel's queue takes.
+ */
 void
 daemon_exec_flush(struct daemon *d)
 {
@@ -173,13 +195,20 @@ daemon_exec_flush(struct daemon *d)
 	uint64_t epoch, seq = 0;
 	char *buf = NULL;
 	size_t len = 0, i;
+	bool outcomes = false;
 	int r;
 
 	if (d->ex == NULL || !channel_connected(d->ch))
 		return;
 	epoch = current_epoch(d);
-	for (i = 0; i < CHANNEL_QUEUE_MAX; i++) {
-		r = executor_outbox_take(d->ex, epoch, &buf, &len, &seq);
+	for (i = 0; i < CHANNEL_QUEUE_MAX;) {
+		r = outcomes ?
+		    executor_outcome_take(d->ex, epoch, &buf, &len, &seq) :
+		    executor_outbox_take(d->ex, epoch, &buf, &len, &seq);
+		if (r == 0 && !outcomes) {
+			outcomes = true;
+			continue;
+		}
 		if (r < 0)
 			log_error("result not sent now: %s", err_str(r));
 		if (r <= 0)
@@ -191,11 +220,16 @@ daemon_exec_flush(struct daemon *d)
 		f = NULL;
 		if (r != 0) {
 			/* The queue is full or the connection went: later. */
-			executor_outbox_untake(d->ex, seq);
+			if (outcomes)
+				executor_outcome_untake(d->ex, seq);
+			else
+				executor_outbox_untake(d->ex, seq);
 			return;
 		}
-		log_debug("result queued: seq=%llu bytes=%zu",
-		    (unsigned long long)seq, len);
+		log_debug("%s queued: seq=%llu bytes=%zu",
+		    outcomes ? "outcome" : "result", (unsigned long long)seq,
+		    len);
+		i++;
 	}
 }
 
@@ -243,6 +277,12 @@ on_message(void *arg, const char *data, size_t len)
 			    f.ack.request_sha256);
 		goto out;
 	}
+	if (f.type == WIRE_OUTCOME_ACK && r == 0) {
+		if (d->ex != NULL)
+			executor_outcome_acked(d->ex, f.ack.action_id,
+			    f.ack.request_sha256);
+		goto out;
+	}
 	if (f.type == WIRE_ACTION) {
 		/* Refused or not, the executor answers it in its turn. */
 		if (d->ex == NULL ||
@@ -273,7 +313,7 @@ int
 daemon_exec_open(struct daemon *d)
 {
 	static const struct executor_ops ops = { exec_inspect, exec_act,
-		wall_ms };
+		wall_ms, exec_state };
 	struct executor_config ec;
 	struct executor_stats es;
 	struct err_msg m;

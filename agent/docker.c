@@ -592,12 +592,102 @@ out:
 	return r;
 }
 
+int
+docker_state(struct docker_client *dc, const char *id,
+    struct outcome_state *out, struct err_msg *msg)
+{
+	const cJSON *state = NULL, *v;
+	cJSON *root = NULL, *o = NULL;
+	char *body = NULL;
+	char path[128];
+	size_t len = 0;
+	int64_t count = 0;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (id == NULL || !text_is_hex(id, 64))
+		return err_set(msg, SIGNET_ERR_INVALID_ARG,
+		    "container id must be 64 lowercase hex digits");
+	(void)snprintf(path, sizeof(path), "/containers/%s/json", id);
+	r = docker_get(dc, path, DOCKER_SMALL_MAX, DOCKER_SMALL_TIMEOUT_MS,
+	    &body, &len, msg);
+	if (r != 0)
+		goto out;
+	r = jsonx_parse_object("dockerd inspect", body, len, DOCKER_JSON_DEPTH,
+	    &root, msg);
+	if (r == 0)
+		r = jsonx_get_object(root, "State", "inspect", &state, msg);
+	if (r == 0)
+		r = jsonx_get_int64(root, "RestartCount", 0, OUTCOME_COUNT_MAX,
+		    "inspect", &count, msg);
+	if (r != 0)
+		goto out;
+	/* The five members, in the shape outcome.c checks. */
+	o = cJSON_CreateObject();
+	if (o == NULL) {
+		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+		goto out;
+	}
+	v = cJSON_GetObjectItemCaseSensitive(state, "Running");
+	if (!cJSON_AddItemToObject(o, "running",
+	        cJSON_IsBool(v) ? cJSON_Duplicate(v, false) :
+	                          cJSON_CreateNull()))
+		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+	v = cJSON_GetObjectItemCaseSensitive(state, "Pid");
+	if (r == 0 &&
+	    !cJSON_AddItemToObject(o, "pid",
+	        cJSON_IsNumber(v) ? cJSON_Duplicate(v, false) :
+	                            cJSON_CreateNull()))
+		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+	if (r == 0 &&
+	    cJSON_AddNumberToObject(o, "restart_count", (double)count) == NULL)
+		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+	v = cJSON_GetObjectItemCaseSensitive(state, "StartedAt");
+	if (r == 0 &&
+	    !cJSON_AddItemToObject(o, "started_at",
+	        cJSON_IsString(v) ? cJSON_Duplicate(v, false) :
+	                            cJSON_CreateNull()))
+		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+	v = cJSON_GetObjectItemCaseSensitive(state, "FinishedAt");
+	if (r == 0 &&
+	    !cJSON_AddItemToObject(o, "finished_at",
+	        cJSON_IsString(v) ? cJSON_Duplicate(v, false) :
+	                            cJSON_CreateNull()))
+		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+	if (r == 0)
+		r = outcome_state_from_json(o, "inspect.State", out, msg);
+out:
+	cJSON_Delete(o);
+	cJSON_Delete(root);
+	free(body);
+	if (r != 0)
+		memset(out, 0, sizeof(*out));
+	return r;
+}
+
 /* ---- actions ---- */
+
+/*
+ * Whether dockerd may have got the request of a call that failed: not
+ * when the connection was refused or nothing of the request went out;
+ * when curl cannot say, it may have (unknown is the safe side).
+ */
+static bool
+request_went_out(CURL *c, CURLcode cc)
+{
+	long sent = 0;
+
+	if (cc == CURLE_COULDNT_CONNECT)
+		return false;
+	if (curl_easy_getinfo(c, CURLINFO_REQUEST_SIZE, &sent) != CURLE_OK)
+		return true;
+	return sent > 0;
+}
 
 int
 docker_action(struct docker_client *dc, const char *id,
-    enum envelope_action action, int stop_timeout, long *http_status,
-    struct err_msg *msg)
+    enum envelope_action action, int stop_timeout, long limit_ms,
+    long *http_status, bool *maybe_acted, struct err_msg *msg)
 {
 	char errbuf[CURL_ERROR_SIZE];
 	char dmsg[DOCKER_ERRTEXT_MAX], esc[CURL_ERROR_SIZE * 2];
@@ -605,10 +695,12 @@ docker_action(struct docker_client *dc, const char *id,
 	struct dbuf b = { .over = false };
 	const char *verb;
 	long timeout_ms, status = 0;
+	bool by_expiry = false;
 	CURLcode cc;
 	int n, r;
 
 	*http_status = 0;
+	*maybe_acted = false;
 	dynbuf_init(&b.buf, DOCKER_SMALL_MAX);
 	if (id == NULL || !text_is_hex(id, 64))
 		return err_set(msg, SIGNET_ERR_INVALID_ARG,
@@ -636,6 +728,14 @@ docker_action(struct docker_client *dc, const char *id,
 	}
 	if (n < 0 || (size_t)n >= sizeof(path))
 		return err_set(msg, SIGNET_ERR_INTERNAL, "path too long");
+	if (limit_ms < 0)
+		return err_set(msg, SIGNET_ERR_INVALID_ARG,
+		    "negative time limit");
+	/* The action's own expiry may come first: dockerd acts no later. */
+	if (limit_ms > 0 && limit_ms < timeout_ms) {
+		timeout_ms = limit_ms;
+		by_expiry = true;
+	}
 	if (docker_setup_handle(dc->curl, dc->socket_path, path, errbuf) != 0 ||
 	    curl_easy_setopt(dc->curl, CURLOPT_POST, 1L) != CURLE_OK ||
 	    curl_easy_setopt(dc->curl, CURLOPT_POSTFIELDS, "") != CURLE_OK ||
@@ -658,11 +758,20 @@ docker_action(struct docker_client *dc, const char *id,
 	if (curl_easy_getinfo(dc->curl, CURLINFO_RESPONSE_CODE, &status) !=
 	    CURLE_OK)
 		status = 0;
+	if (cc != CURLE_OK)
+		*maybe_acted = request_went_out(dc->curl, cc);
 	if (cc == CURLE_ABORTED_BY_CALLBACK) {
 		r = err_set(msg, SIGNET_ERR_UNAVAILABLE,
 		    "dockerd POST %s: given up (stopping); the action may "
 		    "still happen",
 		    verb);
+		goto out;
+	}
+	if (cc == CURLE_OPERATION_TIMEDOUT && by_expiry && status == 0) {
+		r = err_set(msg, SIGNET_ERR_UNAVAILABLE,
+		    "dockerd POST %s: no answer by the action's expires_at "
+		    "(%ld ms); the action may still happen",
+		    verb, timeout_ms);
 		goto out;
 	}
 	if (cc != CURLE_OK && (status == 0 || !b.over)) {
@@ -681,6 +790,7 @@ docker_action(struct docker_client *dc, const char *id,
 		goto out;
 	}
 	*http_status = status;
+	*maybe_acted = false; /* dockerd answered: it says what it did */
 	if (status == 204 || status == 304) {
 		r = 0;
 		goto out;

@@ -24,6 +24,7 @@
 #include "envelope.h"
 #include "err.h"
 #include "inventory.h"
+#include "outcome.h"
 
 #define DOCKER_API_BASE "http://localhost/v1.41"
 #define DOCKER_SOCKET_PATH_MAX 107          /* sun_path less its NUL */
@@ -130,21 +131,38 @@ int docker_inspect(struct docker_client *dc, const char *id,
     __attribute__((warn_unused_result));
 
 /*
+ * GET /containers/{id}/json for the full id (as docker_inspect): the
+ * members of its State that tell whether an action happened (Running,
+ * Pid, StartedAt, FinishedAt) and RestartCount, each checked
+ * (outcome_state_from_json's rules). SIGNET_ERR_NOT_FOUND when dockerd
+ * has no such container. *out is zeroed on failure.
+ */
+int docker_state(struct docker_client *dc, const char *id,
+    struct outcome_state *out, struct err_msg *msg)
+    __attribute__((warn_unused_result));
+
+/*
  * Runs action on the container with the full id (64 lowercase hex, else
  * SIGNET_ERR_INVALID_ARG): POST /containers/{id}/start, /stop?t=N or
  * /restart?t=N with N = stop_timeout (0..DOCKER_STOP_TIMEOUT_MAX seconds
  * dockerd waits after SIGTERM before it kills). The request may take up
- * to DOCKER_START_TIMEOUT_MS, or stop_timeout s + DOCKER_STOP_MARGIN_MS.
- * *http_status is dockerd's answer (0 when none came). Success (0) is 204
- * and also 304 (already started / already stopped: docs/protocol.md). Otherwise
- * SIGNET_ERR_NOT_FOUND (404), SIGNET_ERR_IO (any other status; msg quotes
- * dockerd's message, escaped), SIGNET_ERR_UNAVAILABLE (not reached, no
- * answer in time, or cut short by the abort flag: the action may still
- * happen), SIGNET_ERR_INVALID_ARG, SIGNET_ERR_ALLOC.
+ * to DOCKER_START_TIMEOUT_MS, or stop_timeout s + DOCKER_STOP_MARGIN_MS,
+ * and no more than limit_ms when that is > 0 (the action's expiry: the
+ * message then names expires_at). *http_status is dockerd's answer (0
+ * when none came). Success (0) is 204 and also 304 (already started /
+ * already stopped: docs/protocol.md). Otherwise SIGNET_ERR_NOT_FOUND
+ * (404), SIGNET_ERR_IO (any other status; msg quotes dockerd's message,
+ * escaped), SIGNET_ERR_UNAVAILABLE (not reached, no answer in time, or cut
+ * short by the abort flag), SIGNET_ERR_INVALID_ARG (also a negative
+ * limit_ms), SIGNET_ERR_ALLOC. *maybe_acted is true when the call failed
+ * after the request went out with no answer to it: dockerd may still act
+ * (its outcome is unknown); false on success, on an answer, and when the
+ * request never reached dockerd.
  */
 int docker_action(struct docker_client *dc, const char *id,
-    enum envelope_action action, int stop_timeout, long *http_status,
-    struct err_msg *msg) __attribute__((warn_unused_result));
+    enum envelope_action action, int stop_timeout, long limit_ms,
+    long *http_status, bool *maybe_acted, struct err_msg *msg)
+    __attribute__((warn_unused_result));
 
 /* ---- the event stream ---- */
 

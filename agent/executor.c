@@ -9,6 +9,7 @@
 #include "executor.h"
 #include "executor_int.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -267,9 +268,24 @@ run_action(struct executor *ex, struct executor_act *act)
 {
 	struct err_msg m;
 	char esc[EXECUTOR_LOG_ESC];
+	char why[EXECUTOR_REASON_MAX];
 	long http = 0;
+	int64_t left;
+	bool maybe_acted = false;
 	int r;
 
+	/*
+	 * The state to compare with should dockerd not answer: taken before
+	 * anything is recorded, so that a dockerd that stalls from here on
+	 * still leaves it. Not known: an UNKNOWN stays undetermined.
+	 */
+	err_clear(&m);
+	act->has_before = ex->ops.state(ex->ops_arg, act->a.container_id,
+	                      &act->before, &m) == 0;
+	if (!act->has_before)
+		log_warn("action %s: the container's state before the call is "
+		         "not known (%s)",
+		    act->a.action_id, m.text);
 	r = executor_record_received(ex, act);
 	if (r != 0) {
 		log_error("action %s not run: its receipt cannot be recorded "
@@ -284,16 +300,55 @@ run_action(struct executor *ex, struct executor_act *act)
 	    act->a.action_id, act->a.container_id,
 	    envelope_action_name(act->a.action), act->a.requested_by,
 	    text_escape_str(act->a.reason, esc, sizeof(esc)));
+	/*
+	 * dockerd must not act after the action expired: the call ends at
+	 * expires_at, and one that would start after it is not made.
+	 */
+	left = act->a.expires_at - executor_now_ms(ex);
+	if (left <= 0) {
+		(void)snprintf(why, sizeof(why),
+		    "not run: the action expired %lld ms before dockerd "
+		    "could be asked; dockerd was not called",
+		    (long long)-left);
+		executor_finish(ex, act, ENVELOPE_STATUS_FAILURE, 0, why,
+		    false);
+		return;
+	}
+	/*
+	 * Durable before dockerd is asked: at the next start, an action
+	 * with this record and no answer may have run (UNKNOWN), one
+	 * without it never did (FAILURE "not run").
+	 */
+	r = executor_record_dispatched(ex, act, left);
+	if (r != 0) {
+		log_error("action %s not run: its dispatch cannot be recorded "
+		          "(audit unavailable); dockerd was not called",
+		    act->a.action_id);
+		executor_finish(ex, act, ENVELOPE_STATUS_FAILURE, 0,
+		    EXECUTOR_ERR_AUDIT, false);
+		return;
+	}
 	err_clear(&m);
 	act->out->docker_called = true;
 	r = ex->ops.act(ex->ops_arg, act->a.container_id, act->a.action,
-	    ex->stop_timeout, &http, &m);
+	    ex->stop_timeout, left > LONG_MAX ? LONG_MAX : (long)left, &http,
+	    &maybe_acted, &m);
 	if (http < 0 || http > 999)
 		http = 0;
 	if (r == 0)
 		executor_finish(ex, act, ENVELOPE_STATUS_SUCCESS, http, NULL,
 		    false);
-	else
+	else if (maybe_acted) {
+		/* No answer to a request dockerd got: it may still act. */
+		executor_finish(ex, act, ENVELOPE_STATUS_UNKNOWN, http, m.text,
+		    false);
+		/* Only after a durable UNKNOWN; else the next start does. */
+		if (act->out->has_result)
+			executor_followup_add(ex, act->a.action_id,
+			    act->a.container_id, act->a.action, act->sha,
+			    act->has_before ? &act->before : NULL,
+			    executor_now_ms(ex));
+	} else
 		executor_finish(ex, act, ENVELOPE_STATUS_FAILURE, http,
 		    r == SIGNET_ERR_NOT_FOUND ? EXECUTOR_ERR_NO_CONTAINER :
 		                                m.text,
@@ -420,8 +475,9 @@ executor_open(const struct executor_config *cfg, struct executor **out,
 	    cfg->result_key == NULL || cfg->policy == NULL ||
 	    cfg->audit == NULL || cfg->audit_path == NULL || cfg->ops == NULL ||
 	    cfg->ops->inspect == NULL || cfg->ops->act == NULL ||
-	    cfg->ops->now_ms == NULL || !text_valid_name(cfg->host_id) ||
-	    cfg->stop_timeout < 0)
+	    cfg->ops->now_ms == NULL || cfg->ops->state == NULL ||
+	    !text_valid_name(cfg->host_id) || cfg->stop_timeout < 0 ||
+	    cfg->outcome_poll_ms < 0)
 		return err_set(msg, SIGNET_ERR_INVALID_ARG,
 		    "executor: incomplete configuration");
 	ex = calloc(1, sizeof(*ex));
@@ -443,6 +499,9 @@ executor_open(const struct executor_config *cfg, struct executor **out,
 	ex->on_result = cfg->on_result;
 	ex->result_arg = cfg->result_arg;
 	audit_limit_init(&ex->refused_lim, "frame.refused", &cfg->audit_limit);
+	ex->outcome_poll_ms = cfg->outcome_poll_ms > 0 ?
+	    cfg->outcome_poll_ms :
+	    EXECUTOR_OUTCOME_POLL_MS;
 	if (pthread_mutex_init(&ex->mu, NULL) != 0) {
 		r = err_set(msg, SIGNET_ERR_INTERNAL, "pthread_mutex_init");
 		goto fail;
@@ -459,6 +518,9 @@ executor_open(const struct executor_config *cfg, struct executor **out,
 		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
 		goto fail;
 	}
+	r = executor_outcome_init(ex, msg);
+	if (r != 0)
+		goto fail;
 	r = executor_recover(ex, cfg->audit_path, msg);
 	if (r != 0)
 		goto fail;
@@ -488,6 +550,7 @@ executor_free(struct executor *ex)
 		free(ex->outbox);
 	}
 	replay_free(ex->seen);
+	executor_outcome_fini(ex);
 	sodium_free(ex->result_key); /* wipes it; NULL allowed */
 	if (ex->cv_ok)
 		(void)pthread_cond_destroy(&ex->cv);

@@ -18,14 +18,21 @@
  *      container") and the policy allows the action, judged on dockerd's
  *      own name, image and labels, the payload's requested_by and reason
  *      (else DENIED with the engine's reason);
- *   4. action.received is made durable; only then is dockerd asked to act
+ *   4. action.received, then action.dispatched (with the container's
+ *      state) are made durable; only then is dockerd asked to act
  *      (if the record cannot be written: FAILURE "audit unavailable", and
- *      dockerd is never called); then the signed result and
- *      action.executed.
+ *      dockerd is never called); then dockerd is asked, the call
+ *      bounded by the action's expires_at (an action that expired by
+ *      then is FAILURE "not run: ...", dockerd not called); then the
+ *      signed result and action.executed. A call whose request went out
+ *      and got no answer (no answer by expires_at or the docker timeout,
+ *      a broken connection) is UNKNOWN, never FAILURE: dockerd may still
+ *      act.
  *
  * Every verified action whose action_id can be read gets exactly one
- * result: a REJECTED, DENIED, SUCCESS or FAILURE signed with the agent's
- * result key as {"type":"action_result","payload":B64,"sig":B64}. A second copy of an
+ * result: a REJECTED, DENIED, SUCCESS, FAILURE or UNKNOWN signed with the
+ * agent's result key as {"type":"action_result","payload":B64,"sig":B64}.
+ * A second copy of an
  * action already answered (a replay of the same payload bytes) gets that
  * same result again, not a new one. A REJECTED for a frame whose payload
  * names no valid container id or action cannot be written in docs/protocol.md's
@@ -39,10 +46,13 @@
  * or else the oldest unacknowledged one, audited as
  * action.result_undelivered). Acknowledged ones are kept
  * EXECUTOR_OUTBOX_KEEP_MS. At start the outbox is refilled from the audit
- * log's records of the last EXECUTOR_OUTBOX_KEEP_MS, and an
- * action that was recorded as received but has no outcome (the agent died
- * while dockerd worked on it) is answered FAILURE "outcome unknown": it is
- * never run a second time.
+ * log's records of the last EXECUTOR_OUTBOX_KEEP_MS, and an action that
+ * was recorded as received but has no answer (the agent died, or the
+ * answer's record could not be written) is answered by what the log
+ * proves, never run a second time: UNKNOWN "outcome unknown: dockerd was
+ * asked ..." (and followed up) when action.dispatched was recorded, else
+ * FAILURE "not run: ... dockerd was not called". A result (or an outcome)
+ * whose own record cannot be written is never sent.
  *
  * Audit records (actor "agent"; ids as in the payload; "action" is the
  * server's envelope {"payload","sig","key_id"}, embedded only once it has
@@ -61,10 +71,16 @@
  *   action.received  host_id, action_id, expires_at, container_id,
  *                    action_name, requested_by, reason, container_name,
  *                    image, rule, action
+ *   action.dispatched host_id, action_id, expires_at, container_id,
+ *                    action_name, limit_ms, state_before (or null)
  *   action.executed  host_id, action_id, expires_at, container_id,
  *                    action_name, status, docker_status, error (string or
- *                    null), duration_ms, result, and recovered: true for
- *                    the FAILURE of an action cut short by a restart
+ *                    null), duration_ms, result, recovered: true for the
+ *                    answer given at start to an action cut short, and
+ *                    state_before for an UNKNOWN
+ *   action.outcome   host_id, action_id, container_id, action_name,
+ *                    request_sha256, observed, detail, observed_at,
+ *                    state_before, state_after, outcome (executor_outcome.c)
  *   action.result_undelivered  host_id, action_id, request_sha256,
  *                    made_at, reason ("outbox full"), outbox_max: a
  *                    result no longer re-sent, never acknowledged
@@ -106,6 +122,7 @@
 #include "err.h"
 #include "inventory.h"
 #include "keys.h"
+#include "outcome.h"
 #include "policy_store.h"
 
 #define EXECUTOR_FRAME_MAX (64 * 1024) /* bytes of one action frame */
@@ -122,6 +139,10 @@
 #define EXECUTOR_ACTOR "agent"
 #define EXECUTOR_ERR_AUDIT "audit unavailable"
 #define EXECUTOR_ERR_NO_CONTAINER "no such container"
+#define EXECUTOR_FOLLOW_MAX 64          /* UNKNOWN outcomes followed */
+#define EXECUTOR_OBOX_MAX 256           /* outcomes kept until acked */
+#define EXECUTOR_OUTCOME_POLL_MS 1000LL /* dockerd asked again after */
+#define EXECUTOR_OUTCOME_GIVEUP_MS (10 * 60 * 1000LL)
 
 /*
  * What the pipeline needs from outside, so that tests can stand in for
@@ -129,16 +150,23 @@
  *   inspect  dockerd's identity of the container with this full id as a
  *            one-row inventory (docker_inspect's contract: 0,
  *            SIGNET_ERR_NOT_FOUND when dockerd has none, other codes)
- *   act      run the action (docker_action's contract: 0 for 204/304,
- *            *http_status dockerd's status or 0)
+ *   act      run the action within limit_ms (> 0: the time left until
+ *            the action's expires_at) (docker_action's contract: 0 for
+ *            204/304, *http_status dockerd's status or 0, *maybe_acted
+ *            true when the request went out and no answer came)
  *   now_ms   wall-clock time, unix milliseconds
+ *   state    the container's State (docker_state's contract), before a
+ *            call and, after an UNKNOWN, to find out what happened
  */
 struct executor_ops {
 	int (*inspect)(void *arg, const char *id, struct inventory **out,
 	    struct err_msg *msg);
 	int (*act)(void *arg, const char *id, enum envelope_action action,
-	    int stop_timeout, long *http_status, struct err_msg *msg);
+	    int stop_timeout, long limit_ms, long *http_status,
+	    bool *maybe_acted, struct err_msg *msg);
 	int64_t (*now_ms)(void *arg);
+	int (*state)(void *arg, const char *id, struct outcome_state *out,
+	    struct err_msg *msg);
 };
 
 struct executor_config {
@@ -159,12 +187,17 @@ struct executor_config {
 	void *result_arg;
 	/* frame.refused records ([audit] limit_*); zero: the defaults */
 	struct audit_limit_bounds audit_limit;
+	/*
+	 * How often dockerd is asked what became of an UNKNOWN action, ms;
+	 * 0: EXECUTOR_OUTCOME_POLL_MS.
+	 */
+	int64_t outcome_poll_ms;
 };
 
 /* What became of one frame. */
 struct executor_outcome {
 	/*
-	 * REJECTED, DENIED, SUCCESS or FAILURE; REJECTED too for a frame
+	 * REJECTED, DENIED, SUCCESS, FAILURE or UNKNOWN; REJECTED too for a frame
 	 * refused before an action_id could be read (action_id "").
 	 */
 	enum envelope_status status;
@@ -179,6 +212,7 @@ struct executor_outcome {
 
 struct executor_stats {
 	uint64_t succeeded, failed, denied, rejected;
+	uint64_t unknown;          /* dockerd asked, no answer: may act */
 	uint64_t refused_frames;   /* no readable action_id */
 	uint64_t busy;             /* answered "agent busy" (queue full) */
 	uint64_t results_reloaded; /* outbox entries read from the log */
@@ -190,6 +224,9 @@ struct executor_stats {
 	size_t running;            /* actions a worker runs now */
 	uint64_t results_acked;    /* results the server acknowledged */
 	uint64_t results_undelivered; /* forgotten unacknowledged (full) */
+	uint64_t outcomes;            /* action.outcome records made */
+	size_t outcomes_pending;      /* UNKNOWN actions still followed */
+	size_t outcomes_unacked;      /* outcomes the server has not acked */
 };
 
 struct executor;
@@ -197,8 +234,9 @@ struct executor;
 /*
  * Makes an executor: copies cfg, rebuilds the seen set and the outbox from
  * cfg->audit_path (records of the last EXECUTOR_OUTBOX_KEEP_MS), answers
- * interrupted actions (FAILURE, audited as action.executed with recovered:
- * true) and puts their results in the outbox. A log line that does not
+ * interrupted actions (UNKNOWN if action.dispatched shows dockerd was
+ * asked, else FAILURE "not run"; audited as action.executed with
+ * recovered: true) and puts their results in the outbox. A log line that does not
  * parse refuses the start (no partial seen set). Returns 0,
  * SIGNET_ERR_INVALID_ARG, SIGNET_ERR_ALLOC, the reader's and the audit
  * writer's codes; *out is NULL on failure.
@@ -289,6 +327,24 @@ int executor_outbox_take(struct executor *ex, uint64_t epoch, char **frame,
 void executor_outbox_untake(struct executor *ex, uint64_t seq);
 void executor_outbox_acked(struct executor *ex, const char *action_id,
     const char *request_sha256);
+
+/*
+ * The outcomes (action_outcome frames), for the channel, as the results
+ * above: take (1, 0 or SIGNET_ERR_ALLOC), untake, and acked when an
+ * outcome_ack names (action_id, request_sha256).
+ */
+int executor_outcome_take(struct executor *ex, uint64_t epoch, char **frame,
+    size_t *len, uint64_t *seq) __attribute__((warn_unused_result));
+void executor_outcome_untake(struct executor *ex, uint64_t seq);
+void executor_outcome_acked(struct executor *ex, const char *action_id,
+    const char *request_sha256);
+
+/*
+ * One round of the outcome thread on the calling thread: dockerd is asked
+ * about every UNKNOWN action followed; those it can tell are recorded
+ * (action.outcome) and signed. For tests (no thread running).
+ */
+void executor_outcome_poll(struct executor *ex);
 
 void executor_get_stats(struct executor *ex, struct executor_stats *st);
 

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * The executor's answers: every verified action whose action_id can be
- * read is answered once, REJECTED, DENIED, SUCCESS or FAILURE, with a
- * result signed by the agent's result key that goes to the outbox, and
- * each answer is audited (action.rejected, policy.denied,
- * action.executed; action.received before dockerd is asked to act;
- * frame.refused, naming no action, for unverified frames and frames with
- * no readable action_id). The records' members are listed in executor.h.
+ * read is answered once, REJECTED, DENIED, SUCCESS, FAILURE or UNKNOWN,
+ * with a result signed by the agent's result key that goes to the outbox,
+ * and each answer is audited (action.rejected, policy.denied,
+ * action.executed; action.received and action.dispatched before dockerd
+ * is asked to act; frame.refused, naming no action, for unverified frames
+ * and frames with no readable action_id). The records' members are listed
+ * in executor.h.
  */
 #include "executor.h"
 #include "executor_int.h"
@@ -132,6 +133,23 @@ executor_record_received(struct executor *ex, const struct executor_act *act)
 	return r;
 }
 
+int
+executor_record_dispatched(struct executor *ex, const struct executor_act *act,
+    int64_t limit_ms)
+{
+	cJSON *o;
+	bool ok;
+
+	o = action_data(ex, act, &ok);
+	jnum(o, "limit_ms", limit_ms, &ok);
+	jitem(o, "state_before",
+	    act->has_before ? outcome_state_json(&act->before) :
+	                      cJSON_CreateNull(),
+	    &ok);
+	return audit_event(ex->audit, "action.dispatched", EXECUTOR_ACTOR, o,
+	    ok);
+}
+
 /* ---- results ---- */
 
 static bool
@@ -201,6 +219,7 @@ count(struct executor *ex, enum envelope_status status)
 	case ENVELOPE_STATUS_SUCCESS: ex->stats.succeeded++; break;
 	case ENVELOPE_STATUS_FAILURE: ex->stats.failed++; break;
 	case ENVELOPE_STATUS_DENIED: ex->stats.denied++; break;
+	case ENVELOPE_STATUS_UNKNOWN: ex->stats.unknown++; break;
 	default: ex->stats.rejected++; break;
 	}
 	executor_unlock(ex);
@@ -208,13 +227,20 @@ count(struct executor *ex, enum envelope_status status)
 
 /*
  * The end of an answer: its signed result (frame owned, when signed) to
- * the outbox; env freed.
+ * the outbox, only when the record holding it is durable (recorded 0):
+ * a result the agent's own log does not hold is never sent, so that the
+ * log cannot contradict what the server is told. env freed.
  */
 static void
 hand_over(struct executor *ex, struct executor_act *act, bool signed_ok,
-    char *frame, size_t flen, struct envelope *env)
+    int recorded, char *frame, size_t flen, struct envelope *env)
 {
-	if (signed_ok)
+	if (signed_ok && recorded != 0)
+		log_error("result of action %s not sent: its record could not "
+		          "be written (%s); the next start answers it from "
+		          "what the log holds",
+		    act->a.action_id, err_str(recorded));
+	if (signed_ok && recorded == 0)
 		executor_outbox_deliver(ex, act, frame, flen);
 	else
 		free(frame);
@@ -232,7 +258,7 @@ executor_reject(struct executor *ex, struct executor_act *act,
 	size_t flen = 0;
 	cJSON *o = NULL;
 	bool ok, resent, signed_ok = false;
-	int r;
+	int r, recorded;
 
 	executor_set_outcome(act, ENVELOPE_STATUS_REJECTED, 0, reason);
 	count(ex, ENVELOPE_STATUS_REJECTED);
@@ -272,7 +298,8 @@ executor_reject(struct executor *ex, struct executor_act *act,
 		jitem(o, "result", result_envelope(&env), &ok);
 	if (resent)
 		jbool(o, "resent", true, &ok);
-	(void)audit_event(ex->audit, "action.rejected", EXECUTOR_ACTOR, o, ok);
+	recorded = audit_event(ex->audit, "action.rejected", EXECUTOR_ACTOR, o,
+	    ok);
 	log_warn("action rejected: action_id=%s authentic=%s key_id=%s "
 	         "result=%s reason=\"%s\"",
 	    act->a.action_id[0] != '\0' ? act->a.action_id : "-",
@@ -284,7 +311,7 @@ executor_reject(struct executor *ex, struct executor_act *act,
 	        signed_ok ? "new" :
 	                    "none",
 	    text_escape_str(reason, esc, sizeof(esc)));
-	hand_over(ex, act, signed_ok, frame, flen, &env);
+	hand_over(ex, act, signed_ok, recorded, frame, flen, &env);
 }
 
 /* DENIED by the policy: audited as policy.denied, answered. */
@@ -297,7 +324,7 @@ executor_deny(struct executor *ex, struct executor_act *act, const char *why)
 	size_t flen = 0;
 	cJSON *o = NULL;
 	bool ok;
-	int r;
+	int r, recorded;
 
 	executor_set_outcome(act, ENVELOPE_STATUS_DENIED, 0, why);
 	count(ex, ENVELOPE_STATUS_DENIED);
@@ -316,16 +343,17 @@ executor_deny(struct executor *ex, struct executor_act *act, const char *why)
 	jitem(o, "action", action_envelope(act), &ok);
 	if (r == 0)
 		jitem(o, "result", result_envelope(&env), &ok);
-	(void)audit_event(ex->audit, "policy.denied", EXECUTOR_ACTOR, o, ok);
+	recorded = audit_event(ex->audit, "policy.denied", EXECUTOR_ACTOR, o,
+	    ok);
 	log_warn("action denied: action_id=%s container=%.12s action=%s "
 	         "requested_by=%s why=\"%s\"",
 	    act->a.action_id, act->a.container_id,
 	    envelope_action_name(act->a.action), act->a.requested_by,
 	    text_escape_str(why, esc, sizeof(esc)));
-	hand_over(ex, act, r == 0, frame, flen, &env);
+	hand_over(ex, act, r == 0, recorded, frame, flen, &env);
 }
 
-/* SUCCESS or FAILURE: audited as action.executed, answered. */
+/* SUCCESS, FAILURE or UNKNOWN: audited as action.executed, answered. */
 void
 executor_finish(struct executor *ex, struct executor_act *act,
     enum envelope_status status, int64_t docker_status, const char *error,
@@ -338,7 +366,7 @@ executor_finish(struct executor *ex, struct executor_act *act,
 	int64_t now = executor_now_ms(ex);
 	cJSON *o = NULL;
 	bool ok;
-	int r;
+	int r, recorded;
 
 	executor_set_outcome(act, status, docker_status, error);
 	count(ex, status);
@@ -359,7 +387,14 @@ executor_finish(struct executor *ex, struct executor_act *act,
 		jitem(o, "result", result_envelope(&env), &ok);
 	if (recovered)
 		jbool(o, "recovered", true, &ok);
-	(void)audit_event(ex->audit, "action.executed", EXECUTOR_ACTOR, o, ok);
+	/* What the follow-up compares with, also after a restart. */
+	if (status == ENVELOPE_STATUS_UNKNOWN)
+		jitem(o, "state_before",
+		    act->has_before ? outcome_state_json(&act->before) :
+		                      cJSON_CreateNull(),
+		    &ok);
+	recorded = audit_event(ex->audit, "action.executed", EXECUTOR_ACTOR, o,
+	    ok);
 	if (status == ENVELOPE_STATUS_SUCCESS)
 		log_info("action executed: action_id=%s container=%.12s "
 		         "action=%s docker_status=%lld duration_ms=%lld",
@@ -368,14 +403,17 @@ executor_finish(struct executor *ex, struct executor_act *act,
 		    (long long)docker_status,
 		    (long long)(now - act->started_at));
 	else
-		log_warn("action failed: action_id=%s container=%.12s "
+		log_warn("action %s: action_id=%s container=%.12s "
 		         "action=%s docker_status=%lld error=\"%s\"",
+		    status == ENVELOPE_STATUS_UNKNOWN ?
+		        "outcome unknown (dockerd may still act; followed up)" :
+		        "failed",
 		    act->a.action_id, act->a.container_id,
 		    envelope_action_name(act->a.action),
 		    (long long)docker_status,
 		    text_escape_str(error != NULL ? error : "", esc,
 		        sizeof(esc)));
-	hand_over(ex, act, r == 0, frame, flen, &env);
+	hand_over(ex, act, r == 0, recorded, frame, flen, &env);
 }
 
 /*

@@ -6,12 +6,16 @@
  *
  *   executor.c          the pipeline (verify, decide, record, act) and
  *                       the executor's life (open, free)
- *   executor_answer.c   the answers (REJECTED, DENIED, SUCCESS, FAILURE)
+ *   executor_answer.c   the answers (REJECTED, DENIED, SUCCESS, FAILURE,
+ *                       UNKNOWN)
  *                       and the audit records that go with them
  *   executor_outbox.c   signed results until the server acknowledges them
  *   executor_queue.c    the worker threads and their queue
  *   executor_recover.c  start: the seen set, the outbox and interrupted
  *                       actions rebuilt from the audit log
+ *   executor_outcome.c  what became of UNKNOWN actions: dockerd asked
+ *                       again until it answers, action.outcome recorded
+ *                       and sent (its own thread and outbox)
  *
  * What is under the executor's lock (mu) is said where it is declared.
  */
@@ -25,6 +29,7 @@
 
 #include "executor.h"
 #include "inventory.h"
+#include "outcome.h"
 #include "replay.h"
 #include "wire.h"
 
@@ -46,6 +51,29 @@ struct executor_outbox_entry {
 	size_t len;
 	int64_t created_ms;    /* wall clock */
 	bool delivered;        /* acknowledged by the server */
+	uint64_t queued_epoch; /* handed out on this connection; 0 none */
+};
+
+/* An UNKNOWN action whose outcome is still to be found out. */
+struct executor_followup {
+	char action_id[33];
+	char container_id[65];
+	char request_sha256[65];
+	enum envelope_action action;
+	bool has_before;
+	struct outcome_state before; /* just before dockerd was asked */
+	int64_t since_ms;            /* wall clock: when it became unknown */
+	int64_t answered_ms;         /* dockerd's first answer since; 0 none */
+};
+
+/* A signed outcome until the server acknowledges it (outcome_ack). */
+struct executor_obox_entry {
+	uint64_t seq;
+	char action_id[33];
+	char request_sha256[65];
+	char *frame;
+	size_t len;
+	bool delivered;
 	uint64_t queued_epoch; /* handed out on this connection; 0 none */
 };
 
@@ -102,6 +130,19 @@ struct executor {
 	struct executor_worker workers[EXECUTOR_WORKERS];
 	struct executor_stats stats;
 	struct audit_limit refused_lim; /* frame.refused records */
+
+	/* executor_outcome.c; under mu but the thread and ocv. */
+	struct executor_followup *follow; /* EXECUTOR_FOLLOW_MAX */
+	size_t nfollow;
+	struct executor_obox_entry *obox; /* EXECUTOR_OBOX_MAX, by seq */
+	size_t nobox;
+	uint64_t obox_seq;
+	int64_t outcome_poll_ms;
+	pthread_cond_t ocv; /* wakes the outcome thread */
+	bool ocv_ok;
+	bool ostop;
+	bool ostarted;
+	pthread_t othread;
 };
 
 /* One frame on its way through the pipeline. */
@@ -126,6 +167,9 @@ struct executor_act {
 	/* dockerd's facts, once inspected. */
 	struct inventory *inv;
 	int rule;
+	/* The container's state just before dockerd was asked to act. */
+	bool has_before;
+	struct outcome_state before;
 };
 
 /* ---- executor.c ---- */
@@ -161,7 +205,7 @@ void executor_deny(struct executor *ex, struct executor_act *act,
     const char *why);
 
 /*
- * SUCCESS or FAILURE: audited as action.executed (with recovered: true
+ * SUCCESS, FAILURE or UNKNOWN: audited as action.executed (with recovered: true
  * for an interrupted action answered at start), answered.
  */
 void executor_finish(struct executor *ex, struct executor_act *act,
@@ -174,6 +218,16 @@ void executor_finish(struct executor *ex, struct executor_act *act,
  */
 int executor_record_received(struct executor *ex,
     const struct executor_act *act) __attribute__((warn_unused_result));
+
+/*
+ * Records action.dispatched for act: dockerd is about to be asked, within
+ * limit_ms, with the state before (or null). The record that proves, at
+ * the next start, that dockerd may have been asked. Returns 0 or the
+ * audit writer's code (logged): dockerd must not be asked then.
+ */
+int executor_record_dispatched(struct executor *ex,
+    const struct executor_act *act, int64_t limit_ms)
+    __attribute__((warn_unused_result));
 
 /* ---- executor_outbox.c ---- */
 
@@ -194,6 +248,39 @@ bool executor_outbox_resend(struct executor *ex, struct executor_act *act);
  */
 void executor_outbox_reload(struct executor *ex, const char *action_id,
     const char *request_sha256, char *frame, size_t len, int64_t created_ms);
+
+/* ---- executor_outcome.c ---- */
+
+/* Makes ocv and the lists; 0 or SIGNET_ERR_ALLOC / _INTERNAL with msg. */
+int executor_outcome_init(struct executor *ex, struct err_msg *msg)
+    __attribute__((warn_unused_result));
+
+/* Under mu: outcomes_pending and outcomes_unacked into st. */
+void executor_outcome_count(struct executor *ex, struct executor_stats *st);
+
+/* Frees what executor_outcome_init made (the thread is stopped). */
+void executor_outcome_fini(struct executor *ex);
+
+/* Starts / stops the outcome thread (start: 0 or SIGNET_ERR_INTERNAL). */
+int executor_outcome_start(struct executor *ex)
+    __attribute__((warn_unused_result));
+void executor_outcome_stop(struct executor *ex);
+
+/*
+ * act ended UNKNOWN: its outcome is to be found out (before, when known,
+ * is the state just before the call). since_ms: when it became unknown.
+ */
+void executor_followup_add(struct executor *ex, const char *action_id,
+    const char *container_id, enum envelope_action action,
+    const char *request_sha256, const struct outcome_state *before,
+    int64_t since_ms);
+
+/*
+ * A signed outcome read back from the audit log (its envelope's texts):
+ * into the outcome outbox again, replacing one for the same action.
+ */
+void executor_outcome_reload(struct executor *ex, const char *action_id,
+    const char *request_sha256, const char *payload_b64, const char *sig_b64);
 
 /* ---- executor_recover.c ---- */
 

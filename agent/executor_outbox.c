@@ -268,6 +268,7 @@ executor_get_stats(struct executor *ex, struct executor_stats *st)
 	for (size_t i = 0; i < EXECUTOR_WORKERS; i++)
 		if (ex->workers[i].container[0] != '\0')
 			st->running++;
+	executor_outcome_count(ex, st);
 	executor_unlock(ex);
 }
 

@@ -183,7 +183,7 @@ executor_start(struct executor *ex)
 	if (r == 0) {
 		ex->thread_started = true;
 		executor_unlock(ex);
-		return 0;
+		return executor_outcome_start(ex);
 	}
 	/* All or none: the ones that started are stopped again. */
 	(void)stop_workers_locked(ex);
@@ -251,6 +251,7 @@ executor_stop(struct executor *ex)
 
 	if (ex == NULL)
 		return;
+	executor_outcome_stop(ex);
 	executor_lock(ex);
 	started = stop_workers_locked(ex);
 	executor_unlock(ex);

@@ -6,7 +6,10 @@
  * in the last EXECUTOR_OUTBOX_KEEP_MS (verified under this agent's result
  * key); and each action recorded as received with no outcome after it
  * (the agent died while dockerd worked on it) answered FAILURE "outcome
- * unknown", never run a second time.
+ * unknown", never run a second time. Outcomes: each signed action.outcome
+ * of the window goes back into the outcome outbox, and each UNKNOWN
+ * action.executed of the window with no action.outcome after it is
+ * followed again (executor_outcome.c), from the state_before it recorded.
  */
 #include "executor.h"
 #include "executor_int.h"
@@ -25,6 +28,9 @@ struct pending {
 	char *sig_b64;
 	char key_id[65];
 	int64_t ts;
+	bool dispatched; /* action.dispatched recorded: dockerd was asked */
+	bool has_before;
+	struct outcome_state before; /* ... with this state before */
 };
 
 /* A result record: its result goes back into the outbox. */
@@ -60,6 +66,80 @@ reload_result(struct executor *ex, const struct audit_record *rec)
 	}
 	executor_outbox_reload(ex, res.action_id, res.request_sha256, frame,
 	    frame_len, rec->ts);
+}
+
+/* An action.outcome record: its signed outcome goes out again. */
+static void
+reload_outcome(struct executor *ex, const struct audit_record *rec)
+{
+	struct outcome_payload p;
+	const cJSON *env, *pl, *sg;
+	struct err_msg m;
+
+	env = cJSON_GetObjectItemCaseSensitive(rec->data, "outcome");
+	pl = cJSON_GetObjectItemCaseSensitive(env, "payload");
+	sg = cJSON_GetObjectItemCaseSensitive(env, "sig");
+	if (!cJSON_IsString(pl) || !cJSON_IsString(sg))
+		return;
+	err_clear(&m);
+	if (outcome_verify(&ex->result_key->pub, pl->valuestring,
+	        sg->valuestring, &p, NULL, NULL, &m) != 0) {
+		log_warn("audit record %llu: its outcome does not verify under "
+		         "this agent's result key (%s); not re-sent",
+		    (unsigned long long)rec->seq, m.text);
+		return;
+	}
+	executor_outcome_reload(ex, p.action_id, p.request_sha256,
+	    pl->valuestring, sg->valuestring);
+}
+
+/* An UNKNOWN action.executed: followed again unless an outcome shows. */
+static void
+note_unknown(struct executor *ex, const struct audit_record *rec)
+{
+	struct envelope_result_payload res;
+	struct outcome_state before;
+	const cJSON *env, *p, *s, *sb;
+	struct err_msg m;
+	bool has_before;
+
+	env = cJSON_GetObjectItemCaseSensitive(rec->data, "result");
+	p = cJSON_GetObjectItemCaseSensitive(env, "payload");
+	s = cJSON_GetObjectItemCaseSensitive(env, "sig");
+	if (!cJSON_IsString(p) || !cJSON_IsString(s))
+		return;
+	err_clear(&m);
+	/* The facts come from our own signed result, not the record. */
+	if (envelope_result_verify(&ex->result_key->pub, p->valuestring,
+	        s->valuestring, &res, NULL, NULL, &m) != 0 ||
+	    res.status != ENVELOPE_STATUS_UNKNOWN)
+		return;
+	sb = cJSON_GetObjectItemCaseSensitive(rec->data, "state_before");
+	has_before = cJSON_IsObject(sb) &&
+	    outcome_state_from_json(sb, "state_before", &before, &m) == 0;
+	executor_followup_add(ex, res.action_id, res.container_id, res.action,
+	    res.request_sha256, has_before ? &before : NULL, rec->ts);
+}
+
+/* An action.outcome: its action is no longer followed. */
+static void
+note_outcome_known(struct executor *ex, const struct audit_record *rec)
+{
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(rec->data,
+	    "action_id");
+	size_t i;
+
+	if (!cJSON_IsString(id))
+		return;
+	executor_lock(ex);
+	for (i = 0; i < ex->nfollow; i++) {
+		if (strcmp(ex->follow[i].action_id, id->valuestring) != 0)
+			continue;
+		ex->follow[i] = ex->follow[ex->nfollow - 1];
+		ex->nfollow--;
+		break;
+	}
+	executor_unlock(ex);
 }
 
 static void
@@ -111,6 +191,30 @@ note_received(const struct audit_record *rec, struct pending *p, size_t *n)
 	(*n)++;
 }
 
+/* An action.dispatched record: dockerd was asked about that action. */
+static void
+note_dispatched(const struct audit_record *rec, struct pending *p, size_t n)
+{
+	const cJSON *id, *sb;
+	struct err_msg m;
+	size_t i;
+
+	id = cJSON_GetObjectItemCaseSensitive(rec->data, "action_id");
+	if (!cJSON_IsString(id))
+		return;
+	for (i = 0; i < n; i++) {
+		if (strcmp(p[i].action_id, id->valuestring) != 0)
+			continue;
+		p[i].dispatched = true;
+		sb = cJSON_GetObjectItemCaseSensitive(rec->data,
+		    "state_before");
+		p[i].has_before = cJSON_IsObject(sb) &&
+		    outcome_state_from_json(sb, "state_before", &p[i].before,
+		        &m) == 0;
+		return;
+	}
+}
+
 static void
 note_outcome(const struct audit_record *rec, struct pending *p, size_t *n)
 {
@@ -131,7 +235,12 @@ note_outcome(const struct audit_record *rec, struct pending *p, size_t *n)
 	}
 }
 
-/* Answers an action that was received but never finished: FAILURE. */
+/*
+ * Answers an action that was received but never finished, by what the log
+ * proves: with action.dispatched dockerd was asked, so UNKNOWN (and its
+ * outcome is followed up); without it dockerd never was: FAILURE "not
+ * run". Never run again either way.
+ */
 static void
 recover(struct executor *ex, const struct pending *p)
 {
@@ -164,15 +273,32 @@ recover(struct executor *ex, const struct pending *p)
 	act.have_container = true;
 	act.have_action = true;
 	act.authentic = true;
-	log_warn(
-	    "action %s was received at %lld but has no outcome: the "
-	    "agent stopped while dockerd was asked to act; answering FAILURE "
-	    "(not run again)",
-	    p->action_id, (long long)p->ts);
-	executor_finish(ex, &act, ENVELOPE_STATUS_FAILURE, 0,
-	    "outcome unknown: the agent stopped while dockerd was running "
-	    "the action; check the container",
-	    true);
+	if (p->dispatched) {
+		log_warn("action %s was received at %lld and dockerd was "
+		         "asked, but no answer is recorded: answering UNKNOWN "
+		         "and finding out what dockerd did (not run again)",
+		    p->action_id, (long long)p->ts);
+		act.has_before = p->has_before;
+		act.before = p->before;
+		executor_finish(ex, &act, ENVELOPE_STATUS_UNKNOWN, 0,
+		    "outcome unknown: dockerd was asked to act (action."
+		    "dispatched recorded) but the agent stopped before its "
+		    "answer was recorded; its outcome follows",
+		    true);
+		if (out.has_result)
+			executor_followup_add(ex, act.a.action_id,
+			    act.a.container_id, act.a.action, act.sha,
+			    p->has_before ? &p->before : NULL, p->ts);
+	} else {
+		log_warn("action %s was received at %lld but dockerd was "
+		         "never asked (no action.dispatched recorded): "
+		         "answering FAILURE not run (not run again)",
+		    p->action_id, (long long)p->ts);
+		executor_finish(ex, &act, ENVELOPE_STATUS_FAILURE, 0,
+		    "not run: the agent stopped (or could not record the "
+		    "dispatch) before it asked dockerd; dockerd was not called",
+		    true);
+	}
 	executor_lock(ex);
 	ex->stats.recovered++;
 	executor_unlock(ex);
@@ -211,6 +337,8 @@ reload_log(struct executor *ex, const char *path, struct err_msg *msg)
 		if (strcmp(rec.event, "action.received") == 0) {
 			if (rec.ts >= since)
 				note_received(&rec, pend, &npend);
+		} else if (strcmp(rec.event, "action.dispatched") == 0) {
+			note_dispatched(&rec, pend, npend);
 		} else if (strcmp(rec.event, "action.executed") == 0 ||
 		    strcmp(rec.event, "policy.denied") == 0 ||
 		    strcmp(rec.event, "action.rejected") == 0) {
@@ -218,6 +346,13 @@ reload_log(struct executor *ex, const char *path, struct err_msg *msg)
 				note_outcome(&rec, pend, &npend);
 			if (rec.ts >= since)
 				reload_result(ex, &rec);
+			if (rec.ts >= since &&
+			    strcmp(rec.event, "action.executed") == 0)
+				note_unknown(ex, &rec);
+		} else if (strcmp(rec.event, "action.outcome") == 0) {
+			note_outcome_known(ex, &rec);
+			if (rec.ts >= since)
+				reload_outcome(ex, &rec);
 		}
 		audit_record_free(&rec);
 	}

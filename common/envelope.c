@@ -18,7 +18,7 @@
 
 static const char *const action_names[] = { NULL, "START", "STOP", "RESTART" };
 static const char *const status_names[] = { NULL, "SUCCESS", "FAILURE",
-	"DENIED", "REJECTED" };
+	"DENIED", "REJECTED", "UNKNOWN" };
 
 #define NAMES_COUNT(t) ((int)(sizeof(t) / sizeof((t)[0])))
 

@@ -46,6 +46,11 @@ enum envelope_status {
 	ENVELOPE_STATUS_FAILURE,
 	ENVELOPE_STATUS_DENIED,
 	ENVELOPE_STATUS_REJECTED,
+	/*
+	 * dockerd was asked to act but gave no answer (no answer by the
+	 * call's deadline, or the connection broke): it may still act.
+	 */
+	ENVELOPE_STATUS_UNKNOWN,
 };
 
 struct envelope_action_payload {

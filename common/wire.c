@@ -32,6 +32,8 @@ static const struct {
 	{ WIRE_ACTION, "action" },
 	{ WIRE_RESULT_ACK, "result_ack" },
 	{ WIRE_CHALLENGE, "challenge" },
+	{ WIRE_ACTION_OUTCOME, "action_outcome" },
+	{ WIRE_OUTCOME_ACK, "outcome_ack" },
 };
 
 const char *
@@ -233,6 +235,26 @@ wire_build_result(const char *payload_b64, const char *sig_b64, char **out,
 	const char *vals[] = { payload_b64, sig_b64 };
 
 	return build_flat(WIRE_ACTION_RESULT, keys, vals, 2, out, len);
+}
+
+int
+wire_build_outcome(const char *payload_b64, const char *sig_b64, char **out,
+    size_t *len)
+{
+	static const char *const keys[] = { "payload", "sig" };
+	const char *vals[] = { payload_b64, sig_b64 };
+
+	return build_flat(WIRE_ACTION_OUTCOME, keys, vals, 2, out, len);
+}
+
+int
+wire_build_outcome_ack(const struct wire_result_ack *ack, char **out,
+    size_t *len)
+{
+	static const char *const keys[] = { "action_id", "request_sha256" };
+	const char *vals[] = { ack->action_id, ack->request_sha256 };
+
+	return build_flat(WIRE_OUTCOME_ACK, keys, vals, 2, out, len);
 }
 
 int
@@ -532,20 +554,24 @@ out:
 	return r;
 }
 
-/* {"type":"action_result","payload","sig"}: the envelope, as received. */
+/*
+ * {"type":"action_result"|"action_outcome","payload","sig"} (what names
+ * the type): the envelope, as received.
+ */
 static int
-result_members(const cJSON *root, struct wire_frame *out, struct err_msg *msg)
+result_members(const cJSON *root, const char *what, struct wire_frame *out,
+    struct err_msg *msg)
 {
 	static const char *const members[] = { "type", "payload", "sig", NULL };
 	int r;
 
-	r = jsonx_only_members(root, members, "action_result", msg);
+	r = jsonx_only_members(root, members, what, msg);
 	if (r == 0)
-		r = take_text(root, "action_result", "payload",
-		    WIRE_PAYLOAD_B64_MAX, false, false, &out->payload_b64, msg);
+		r = take_text(root, what, "payload", WIRE_PAYLOAD_B64_MAX,
+		    false, false, &out->payload_b64, msg);
 	if (r == 0)
-		r = take_text(root, "action_result", "sig", WIRE_SIG_B64_MAX,
-		    false, false, &out->sig_b64, msg);
+		r = take_text(root, what, "sig", WIRE_SIG_B64_MAX, false, false,
+		    &out->sig_b64, msg);
 	return r;
 }
 
@@ -583,7 +609,12 @@ wire_parse_agent_frame(const char *buf, size_t len, struct wire_frame *out,
 		goto out;
 	switch (type) {
 	case WIRE_INVENTORY: r = inventory_members(root, &out->inv, msg); break;
-	case WIRE_ACTION_RESULT: r = result_members(root, out, msg); break;
+	case WIRE_ACTION_RESULT:
+		r = result_members(root, "action_result", out, msg);
+		break;
+	case WIRE_ACTION_OUTCOME:
+		r = result_members(root, "action_outcome", out, msg);
+		break;
 	default: r = refuse_type(name, "here", msg); break;
 	}
 	if (r == 0)
@@ -624,21 +655,22 @@ action_members(const cJSON *root, struct wire_frame *out, struct err_msg *msg)
 	return r;
 }
 
-/* {"type":"result_ack","action_id","request_sha256"}. */
+/* {"type":"result_ack"|"outcome_ack","action_id","request_sha256"}. */
 static int
-ack_members(const cJSON *root, struct wire_result_ack *ack, struct err_msg *msg)
+ack_members(const cJSON *root, const char *what, struct wire_result_ack *ack,
+    struct err_msg *msg)
 {
 	static const char *const members[] = { "type", "action_id",
 		"request_sha256", NULL };
 	int r;
 
-	r = jsonx_only_members(root, members, "result_ack", msg);
+	r = jsonx_only_members(root, members, what, msg);
 	if (r == 0)
-		r = take(root, "result_ack", "action_id", valid_action_id,
+		r = take(root, what, "action_id", valid_action_id,
 		    "an action id (32 lowercase hex digits)", ack->action_id,
 		    sizeof(ack->action_id), msg);
 	if (r == 0)
-		r = take(root, "result_ack", "request_sha256", valid_sha256,
+		r = take(root, what, "request_sha256", valid_sha256,
 		    "a SHA-256 (64 lowercase hex digits)", ack->request_sha256,
 		    sizeof(ack->request_sha256), msg);
 	return r;
@@ -675,7 +707,12 @@ wire_parse_server_frame(const char *buf, size_t len, struct wire_frame *out,
 		goto out;
 	switch (type) {
 	case WIRE_ACTION: r = action_members(root, out, msg); break;
-	case WIRE_RESULT_ACK: r = ack_members(root, &out->ack, msg); break;
+	case WIRE_RESULT_ACK:
+		r = ack_members(root, "result_ack", &out->ack, msg);
+		break;
+	case WIRE_OUTCOME_ACK:
+		r = ack_members(root, "outcome_ack", &out->ack, msg);
+		break;
 	case WIRE_CHALLENGE: r = challenge_members(root, out, msg); break;
 	default:
 		r = err_set(msg, SIGNET_ERR_FORMAT, "unknown frame type \"%s\"",

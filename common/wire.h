@@ -37,12 +37,14 @@
 
 enum wire_type {
 	WIRE_NONE = 0,
-	WIRE_HELLO,         /* agent -> server, first frame */
-	WIRE_INVENTORY,     /* agent -> server */
-	WIRE_ACTION_RESULT, /* agent -> server */
-	WIRE_ACTION,        /* server -> agent */
-	WIRE_RESULT_ACK,    /* server -> agent */
-	WIRE_CHALLENGE,     /* server -> agent, first frame */
+	WIRE_HELLO,          /* agent -> server, first frame */
+	WIRE_INVENTORY,      /* agent -> server */
+	WIRE_ACTION_RESULT,  /* agent -> server */
+	WIRE_ACTION,         /* server -> agent */
+	WIRE_RESULT_ACK,     /* server -> agent */
+	WIRE_ACTION_OUTCOME, /* agent -> server: what an UNKNOWN became */
+	WIRE_OUTCOME_ACK,    /* server -> agent */
+	WIRE_CHALLENGE,      /* server -> agent, first frame */
 };
 
 /* A hello's payload: who the agent is, and the challenge it answers. */
@@ -54,7 +56,10 @@ struct wire_hello {
 	uint8_t challenge[WIRE_CHALLENGE_LEN];
 };
 
-/* The server has durably recorded the result of this very request. */
+/*
+ * The server has durably recorded the result (result_ack) or the outcome
+ * (outcome_ack) of this very request.
+ */
 struct wire_result_ack {
 	char action_id[33];      /* 32 lowercase hex */
 	char request_sha256[65]; /* 64 lowercase hex */
@@ -63,9 +68,10 @@ struct wire_result_ack {
 /*
  * A parsed frame (wire_frame_free it). type says which members are set:
  * hello (HELLO), inv (INVENTORY), payload_b64 and sig_b64 (ACTION and
- * ACTION_RESULT: the texts as received, for the envelope's check on the
- * exact bytes), key_id (ACTION: as received; the pinned set judges it),
- * ack (RESULT_ACK), challenge (CHALLENGE).
+ * ACTION_RESULT, ACTION_OUTCOME: the texts as received, for the
+ * envelope's check on the exact bytes), key_id (ACTION: as received; the
+ * pinned set judges it), ack (RESULT_ACK, OUTCOME_ACK), challenge
+ * (CHALLENGE).
  */
 struct wire_frame {
 	enum wire_type type;
@@ -111,6 +117,11 @@ int wire_build_result(const char *payload_b64, const char *sig_b64, char **out,
     size_t *len) __attribute__((warn_unused_result));
 int wire_build_result_ack(const struct wire_result_ack *ack, char **out,
     size_t *len) __attribute__((warn_unused_result));
+/* An action_outcome frame: a signed outcome's payload and sig texts. */
+int wire_build_outcome(const char *payload_b64, const char *sig_b64, char **out,
+    size_t *len) __attribute__((warn_unused_result));
+int wire_build_outcome_ack(const struct wire_result_ack *ack, char **out,
+    size_t *len) __attribute__((warn_unused_result));
 
 /*
  * Checks and parses the agent's first frame buf[0..len) against the key
@@ -133,8 +144,9 @@ int wire_parse_hello(const char *buf, size_t len, const struct keys_public *pub,
 
 /*
  * Parses a frame an agent sends after its hello: an inventory (rows as
- * inventory_from_frame checks them) or an action_result (exactly payload
- * and sig, non-empty base64-sized strings). Any other type, a second hello
+ * inventory_from_frame checks them), an action_result or an
+ * action_outcome (exactly payload and sig, non-empty base64-sized
+ * strings). Any other type, a second hello
  * included, is refused. *out is zeroed on entry. Returns 0,
  * SIGNET_ERR_FORMAT / SIGNET_ERR_TOO_LARGE or SIGNET_ERR_ALLOC, with msg.
  */
@@ -144,8 +156,8 @@ int wire_parse_agent_frame(const char *buf, size_t len, struct wire_frame *out,
 /*
  * Parses a frame the server sends: an action (exactly payload, sig and
  * key_id, strings within their bounds, key_id free of control bytes), a
- * result_ack (exactly action_id, 32 lowercase hex, and request_sha256, 64)
- * or a challenge (exactly nonce, 64 lowercase hex).
+ * result_ack or an outcome_ack (exactly action_id, 32 lowercase hex, and
+ * request_sha256, 64), or a challenge (exactly nonce, 64 lowercase hex).
  * out->type is set as soon as the type member names one of these, even
  * when the rest is refused, so that a refused action can still be
  * answered in order. *out is zeroed on entry. Returns 0,

@@ -3,6 +3,7 @@
 #include "actions.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <sys/queue.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <sodium.h>
 
 #include "clock.h"
+#include "jsonx.h"
 #include "log.h"
 #include "registry.h"
 #include "text.h"
@@ -66,7 +68,8 @@ action_status_name(enum action_status s)
 	case ACTION_REJECTED: return "REJECTED";
 	case ACTION_TIMEOUT: return "TIMEOUT";
 	case ACTION_UNDELIVERED: return "UNDELIVERED";
-	default: return "UNKNOWN";
+	case ACTION_UNKNOWN: return "UNKNOWN";
+	default: return "INVALID";
 	}
 }
 
@@ -502,6 +505,7 @@ status_of(enum envelope_status s)
 	case ENVELOPE_STATUS_SUCCESS: return ACTION_SUCCESS;
 	case ENVELOPE_STATUS_DENIED: return ACTION_DENIED;
 	case ENVELOPE_STATUS_REJECTED: return ACTION_REJECTED;
+	case ENVELOPE_STATUS_UNKNOWN: return ACTION_UNKNOWN;
 	case ENVELOPE_STATUS_FAILURE:
 	default: return ACTION_FAILURE;
 	}
@@ -569,6 +573,8 @@ actions_count(struct actions *t)
 	return n;
 }
 
+static bool put_outcome(cJSON *o, const struct action_info *a);
+
 static bool
 put_time(cJSON *o, const char *k, int64_t ms)
 {
@@ -605,14 +611,71 @@ actions_info_json(const struct action_info *a)
 	    put_time(o, "requested_at", a->requested_at) &&
 	    put_time(o, "finished_at",
 	        a->status == ACTION_PENDING ? 0 : a->finished_at) &&
-	    (a->has_result ? cJSON_AddNumberToObject(o, "docker_status",
-	                         (double)a->docker_status) != NULL :
-	                     cJSON_AddNullToObject(o, "docker_status") != NULL);
+	    (a->has_result ?
+	            cJSON_AddNumberToObject(o, "docker_status",
+	                (double)a->docker_status) != NULL :
+	            cJSON_AddNullToObject(o, "docker_status") != NULL) &&
+	    put_outcome(o, a);
 	if (!ok) {
 		cJSON_Delete(o);
 		return NULL;
 	}
 	return o;
+}
+
+enum actions_verdict
+actions_set_outcome(struct actions *t, const char *host_id,
+    const struct outcome_payload *p, bool record)
+{
+	enum actions_verdict v = ACTIONS_RESULT_UNKNOWN;
+	struct entry *e;
+	size_t i;
+
+	if (t == NULL || host_id == NULL || p == NULL)
+		return v;
+	(void)pthread_mutex_lock(&t->mu);
+	i = find(t, p->action_id);
+	if (i == t->n)
+		goto out;
+	e = t->v[i];
+	if (strcmp(e->info.host_id, host_id) != 0 ||
+	    strcmp(p->host_id, host_id) != 0 ||
+	    strcmp(e->info.container_id, p->container_id) != 0 ||
+	    e->info.action != p->action ||
+	    strcmp(e->info.request_sha256, p->request_sha256) != 0) {
+		v = ACTIONS_RESULT_MISMATCH;
+		goto out;
+	}
+	if (e->info.outcome != OUTCOME_NONE) {
+		v = ACTIONS_RESULT_DUPLICATE;
+		goto out;
+	}
+	if (record) {
+		e->info.outcome = p->observed;
+		memcpy(e->info.outcome_detail, p->detail,
+		    sizeof(e->info.outcome_detail));
+		e->info.outcome_at = p->observed_at;
+	}
+	v = ACTIONS_RESULT_OK;
+out:
+	(void)pthread_mutex_unlock(&t->mu);
+	return v;
+}
+
+/* "outcome": {"observed","detail","observed_at"}, when there is one. */
+static bool
+put_outcome(cJSON *o, const struct action_info *a)
+{
+	cJSON *oc;
+
+	if (a->outcome == OUTCOME_NONE)
+		return true;
+	oc = cJSON_AddObjectToObject(o, "outcome");
+	return oc != NULL &&
+	    cJSON_AddStringToObject(oc, "observed",
+	        outcome_observed_name(a->outcome)) != NULL &&
+	    cJSON_AddStringToObject(oc, "detail", a->outcome_detail) != NULL &&
+	    put_time(oc, "observed_at", a->outcome_at);
 }
 
 int
@@ -818,6 +881,43 @@ out:
 	return ended;
 }
 
+/*
+ * An action.outcome record: the outcome shown again on its entry (if put
+ * back). What the record says was checked when it was written.
+ */
+static void
+reload_agent_outcome(struct actions *t, const struct audit_record *rec)
+{
+	const char *id = data_str(rec->data, "action_id");
+	const char *obs = data_str(rec->data, "observed");
+	const char *detail = data_str(rec->data, "detail");
+	const cJSON *at = cJSON_GetObjectItemCaseSensitive(rec->data,
+	    "observed_at");
+	struct entry *e;
+	size_t i;
+
+	if (id == NULL || obs == NULL || detail == NULL)
+		return;
+	(void)pthread_mutex_lock(&t->mu);
+	i = find(t, id);
+	if (i == t->n)
+		goto out;
+	e = t->v[i];
+	if (e->info.outcome != OUTCOME_NONE)
+		goto out;
+	e->info.outcome = strcmp(obs, "ran") == 0 ? OUTCOME_RAN :
+	    strcmp(obs, "not_run") == 0           ? OUTCOME_NOT_RUN :
+	                                            OUTCOME_UNDETERMINED;
+	(void)snprintf(e->info.outcome_detail, sizeof(e->info.outcome_detail),
+	    "%s", detail);
+	e->info.outcome_at = cJSON_IsNumber(at) && at->valuedouble >= 0 &&
+	        at->valuedouble <= (double)JSONX_INT_MAX ?
+	    (int64_t)at->valuedouble :
+	    rec->ts;
+out:
+	(void)pthread_mutex_unlock(&t->mu);
+}
+
 int
 actions_reload(struct actions *t, const char *audit_path,
     const struct keys_public *action_pub, int64_t now_ms, size_t *reloaded,
@@ -851,6 +951,8 @@ actions_reload(struct actions *t, const char *audit_path,
 		if (rec.ts >= now_ms - t->reload_ms &&
 		    strcmp(rec.event, "action.requested") == 0) {
 			r = reload_requested(t, &keys, &rec, now_ms, &added);
+		} else if (strcmp(rec.event, "action.outcome") == 0) {
+			reload_agent_outcome(t, &rec);
 		} else if ((strcmp(rec.event, "action.result") == 0 ||
 		               strcmp(rec.event, "action.timeout") == 0 ||
 		               strcmp(rec.event, "action.undelivered") == 0) &&

@@ -35,6 +35,7 @@
 #include "audit.h"
 #include "envelope.h"
 #include "err.h"
+#include "outcome.h"
 
 #define ACTIONS_MAX_DEFAULT 4096
 #define ACTIONS_KEEP_MS (3600LL * 1000) /* finished entries kept 1 h */
@@ -55,6 +56,7 @@ enum action_status {
 	ACTION_REJECTED,
 	ACTION_TIMEOUT,
 	ACTION_UNDELIVERED,
+	ACTION_UNKNOWN, /* the agent's result UNKNOWN: dockerd may have acted */
 };
 
 /* A copy of one entry, safe to use after the table changed. */
@@ -75,13 +77,17 @@ struct action_info {
 	char error[ENVELOPE_ERROR_BYTES + 1];
 	bool has_result; /* an agent result was accepted */
 	int64_t docker_status;
+	/* The agent's follow-up of an UNKNOWN result (action_outcome). */
+	enum outcome_observed outcome; /* OUTCOME_NONE: none yet */
+	char outcome_detail[OUTCOME_DETAIL_BYTES + 1];
+	int64_t outcome_at; /* unix ms: when the agent observed it */
 };
 
 typedef void (*actions_wake_fn)(void *ctx, uint64_t token);
 
 struct actions;
 
-/* "PENDING" ... "UNDELIVERED"; never NULL. */
+/* "PENDING" ... "UNKNOWN"; never NULL. */
 const char *action_status_name(enum action_status s);
 
 /*
@@ -155,6 +161,16 @@ enum actions_verdict {
 enum actions_verdict actions_claim_result(struct actions *t,
     const char *host_id, const struct envelope_result_payload *res,
     struct action_info *info);
+
+/*
+ * An agent's verified outcome p (from host_id) for an action in the
+ * table: ACTIONS_RESULT_OK (recorded in the entry: record it in the audit
+ * log first), _UNKNOWN (no such action_id), _DUPLICATE (it has an
+ * outcome already), _MISMATCH (host, container, action or request_sha256
+ * do not fit what was sent). Call with record false to check only.
+ */
+enum actions_verdict actions_set_outcome(struct actions *t, const char *host_id,
+    const struct outcome_payload *p, bool record);
 
 /* Releases a claim (the agent will send the result again). */
 void actions_unclaim(struct actions *t, const char *id);

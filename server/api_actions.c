@@ -341,6 +341,7 @@ http_status_of(enum action_status s)
 	case ACTION_SUCCESS: return 200;
 	case ACTION_DENIED: return 403;
 	case ACTION_FAILURE:
+	case ACTION_UNKNOWN:
 	case ACTION_REJECTED: return 502;
 	case ACTION_TIMEOUT: return 504;
 	case ACTION_UNDELIVERED:

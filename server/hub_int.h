@@ -7,6 +7,7 @@
  * SSL, the check at the upgrade); hub_session.c runs a session (hello,
  * frames, results and their result_acks, refusals, session ends);
  * hub_inventory.c takes inventories into the registry.
+ * hub_outcome.c takes an agent's action_outcome frames.
  * Everything here runs on the service thread unless said otherwise.
  */
 #ifndef SIGNET_HUB_INT_H
@@ -197,6 +198,13 @@ void hub_ssl_info(struct hub *hub, struct lws *wsi,
  * peer's certificate. Returns 0 (c listed, c->id and c->cert set) or -1
  * (refused: lws closes the connection). */
 int hub_conn_identify(struct hub *hub, struct lws *wsi, struct hub_conn *c);
+
+/* ---- hub_outcome.c ---- */
+
+/* An action_outcome frame f from c: verified, recorded, acknowledged.
+ * Returns 0, or -1 when c is being closed. */
+int hub_handle_outcome(struct hub *hub, struct hub_conn *c,
+    struct wire_frame *f);
 
 /* ---- hub_session.c ---- */
 

@@ -496,7 +496,9 @@ handle_frame(struct hub *hub, struct hub_conn *c)
 
 	err_clear(&msg);
 	r = wire_parse_agent_frame(c->buf, c->len, &f, &msg);
-	if (r == 0 && f.type == WIRE_ACTION_RESULT && hub->actions == NULL) {
+	if (r == 0 &&
+	    (f.type == WIRE_ACTION_RESULT || f.type == WIRE_ACTION_OUTCOME) &&
+	    hub->actions == NULL) {
 		wire_frame_free(&f);
 		r = err_set(&msg, SIGNET_ERR_FORMAT,
 		    "frame type "
@@ -512,6 +514,11 @@ handle_frame(struct hub *hub, struct hub_conn *c)
 	}
 	if (f.type == WIRE_ACTION_RESULT) {
 		r = handle_result(hub, c, &f);
+		wire_frame_free(&f);
+		return r;
+	}
+	if (f.type == WIRE_ACTION_OUTCOME) {
+		r = hub_handle_outcome(hub, c, &f);
 		wire_frame_free(&f);
 		return r;
 	}

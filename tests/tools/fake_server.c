@@ -48,6 +48,9 @@
  *          action=A sig=ok request=match|mismatch|unknown
  *   result sig=BAD why="..."        (a result that does not verify)
  *   sent ack action_id=I            (the result_ack of a verified result)
+ *   outcome action_id=I observed=O sig=ok   (an action_outcome)
+ *   outcome sig=BAD why="..."
+ *   sent outcome_ack action_id=I
  *   frame bytes=N "TEXT"            (anything else, escaped)
  *   sent action action_id=I action=A container=C bytes=N
  *   sent signed|raw|replay bytes=N
@@ -72,6 +75,7 @@
 #include "fileio.h"
 #include "jsonx.h"
 #include "keys.h"
+#include "outcome.h"
 #include "text.h"
 #include "wire.h"
 
@@ -634,6 +638,37 @@ on_result(struct conn *c, const struct wire_frame *f)
 	say("sent ack action_id=%s", res.action_id);
 }
 
+/* A verified outcome: acknowledged unless --no-ack or "acks off". */
+static void
+on_outcome(struct conn *c, const struct wire_frame *f)
+{
+	struct outcome_payload p;
+	struct wire_result_ack ack;
+	struct err_msg m;
+	char why[600], *text = NULL;
+	size_t len = 0;
+
+	if (outcome_verify(&fs.agent_pub, f->payload_b64, f->sig_b64, &p, NULL,
+	        NULL, &m) != 0) {
+		say("outcome sig=BAD why=\"%s\"",
+		    text_escape_str(m.text, why, sizeof(why)));
+		return;
+	}
+	say("outcome action_id=%s observed=%s sig=ok", p.action_id,
+	    outcome_observed_name(p.observed));
+	if (fs.no_ack)
+		return;
+	memcpy(ack.action_id, p.action_id, sizeof(ack.action_id));
+	memcpy(ack.request_sha256, p.request_sha256,
+	    sizeof(ack.request_sha256));
+	if (wire_build_outcome_ack(&ack, &text, &len) != 0) {
+		error_line("cannot build an outcome_ack");
+		return;
+	}
+	queue_frame(c, text, len);
+	say("sent outcome_ack action_id=%s", p.action_id);
+}
+
 /* What the agent sent, through the protocol's own parsers. */
 static void
 on_message(struct conn *c)
@@ -668,6 +703,8 @@ on_message(struct conn *c)
 	if (f.type == WIRE_INVENTORY)
 		say("inventory containers=%zu bytes=%zu", f.inv->count,
 		    c->rx_len);
+	else if (f.type == WIRE_ACTION_OUTCOME)
+		on_outcome(c, &f);
 	else
 		on_result(c, &f);
 	wire_frame_free(&f);

@@ -38,6 +38,8 @@ static int64_t now0;
 #define C_DB HEX32("b") HEX32("b")
 #define C_GONE HEX32("c") HEX32("c")
 #define C_BROKEN HEX32("d") HEX32("d")
+#define C_STALL HEX32("f") HEX32("f") /* dockerd gets the call, no answer */
+#define C_DOWN HEX32("1") HEX32("1")  /* dockerd not reached */
 #define C_WEB2 HEX32("e") HEX32("e")
 
 static const char policy_json[] =
@@ -62,8 +64,11 @@ struct fake {
 	char last_id[65];
 	enum envelope_action last_action;
 	int last_timeout;
-	unsigned delay_us;  /* each act takes this long */
-	pthread_mutex_t mu; /* guards spans */
+	long last_limit_ms;         /* the limit of the last act */
+	bool state_down;            /* C_STALL's state unanswered */
+	struct outcome_state stall; /* C_STALL's state (under mu) */
+	unsigned delay_us;          /* each act takes this long */
+	pthread_mutex_t mu;         /* guards spans */
 	struct act_span spans[SPANS_MAX];
 	size_t nspans;
 };
@@ -87,7 +92,8 @@ fake_inspect(void *arg, const char *id, struct inventory **out,
 	(void)arg;
 	*out = NULL;
 	if (strcmp(id, C_WEB) == 0 || strcmp(id, C_BROKEN) == 0 ||
-	    strcmp(id, C_WEB2) == 0) {
+	    strcmp(id, C_WEB2) == 0 || strcmp(id, C_STALL) == 0 ||
+	    strcmp(id, C_DOWN) == 0) {
 		name = strcmp(id, C_WEB) == 0 ? "/web-1" :
 		    strcmp(id, C_WEB2) == 0   ? "/web-2" :
 		                                "/web-broken";
@@ -110,11 +116,14 @@ fake_inspect(void *arg, const char *id, struct inventory **out,
 
 static int
 fake_act(void *arg, const char *id, enum envelope_action action,
-    int stop_timeout, long *http_status, struct err_msg *msg)
+    int stop_timeout, long limit_ms, long *http_status, bool *maybe_acted,
+    struct err_msg *msg)
 {
 	struct fake *f = arg;
 	int64_t start = mono_us();
 
+	*maybe_acted = false;
+	f->last_limit_ms = limit_ms;
 	__atomic_add_fetch(&f->acts, 1, __ATOMIC_SEQ_CST);
 	if (f->delay_us > 0)
 		(void)usleep(f->delay_us);
@@ -131,6 +140,17 @@ fake_act(void *arg, const char *id, enum envelope_action action,
 		sp->end_us = mono_us();
 	}
 	(void)pthread_mutex_unlock(&f->mu);
+	if (strcmp(id, C_STALL) == 0) {
+		*maybe_acted = true;
+		return err_set(msg, SIGNET_ERR_UNAVAILABLE,
+		    "dockerd POST restart: no answer by the action's "
+		    "expires_at (%ld ms); the action may still happen",
+		    limit_ms);
+	}
+	if (strcmp(id, C_DOWN) == 0)
+		return err_set(msg, SIGNET_ERR_UNAVAILABLE,
+		    "dockerd POST restart: cannot connect to /run/docker.sock "
+		    "(is dockerd running?)");
 	if (strcmp(id, C_BROKEN) == 0) {
 		*http_status = 500;
 		return err_set(msg, SIGNET_ERR_IO,
@@ -146,8 +166,39 @@ fake_now(void *arg)
 	return ((struct fake *)arg)->now;
 }
 
-static const struct executor_ops fake_ops = { fake_inspect, fake_act,
-	fake_now };
+/*
+ * dockerd's State: C_STALL's is stall (tests change it between polls),
+ * unanswered while state_down; every other container runs since 2024.
+ */
+static int
+fake_state(void *arg, const char *id, struct outcome_state *out,
+    struct err_msg *msg)
+{
+	struct fake *f = arg;
+
+	memset(out, 0, sizeof(*out));
+	if (strcmp(id, C_STALL) == 0) {
+		if (__atomic_load_n(&f->state_down, __ATOMIC_SEQ_CST))
+			return err_set(msg, SIGNET_ERR_UNAVAILABLE,
+			    "dockerd GET /containers/%.12s/json: Operation "
+			    "timed out",
+			    id);
+		(void)pthread_mutex_lock(&f->mu);
+		*out = f->stall;
+		(void)pthread_mutex_unlock(&f->mu);
+		return 0;
+	}
+	out->running = true;
+	out->pid = 4242;
+	(void)snprintf(out->started_at, sizeof(out->started_at),
+	    "2024-05-01T12:00:00.5Z");
+	(void)snprintf(out->finished_at, sizeof(out->finished_at),
+	    "0001-01-01T00:00:00Z");
+	return 0;
+}
+
+static const struct executor_ops fake_ops = { fake_inspect, fake_act, fake_now,
+	fake_state };
 
 /* ---- fixtures ---- */
 

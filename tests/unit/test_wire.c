@@ -176,6 +176,48 @@ test_hello_proof(void)
 	keys_secret_wipe(&other);
 }
 
+/* action_outcome (agent) and outcome_ack (server): issue 12, item 10. */
+static void
+test_outcome_frames(void)
+{
+	struct wire_result_ack ack;
+	struct wire_frame f;
+	const char *bad;
+	char *t = NULL;
+	size_t len = 0;
+
+	CHECK(wire_build_outcome("cGF5bG9hZA==", "c2ln", &t, &len) == 0);
+	CHECK(strcmp(t,
+	          "{\"type\":\"action_outcome\",\"payload\":\"cGF5bG9hZA==\","
+	          "\"sig\":\"c2ln\"}") == 0);
+	CHECK(wire_parse_agent_frame(t, len, &f, NULL) == 0);
+	CHECK(f.type == WIRE_ACTION_OUTCOME &&
+	    strcmp(f.payload_b64, "cGF5bG9hZA==") == 0 &&
+	    strcmp(f.sig_b64, "c2ln") == 0);
+	wire_frame_free(&f);
+	CHECK(wire_parse_server_frame(t, len, &f, NULL) == SIGNET_ERR_FORMAT);
+	free(t);
+	memcpy(ack.action_id, ID32, sizeof(ack.action_id));
+	memcpy(ack.request_sha256, SHA64, sizeof(ack.request_sha256));
+	CHECK(wire_build_outcome_ack(&ack, &t, &len) == 0);
+	CHECK(wire_parse_server_frame(t, len, &f, NULL) == 0);
+	CHECK(f.type == WIRE_OUTCOME_ACK &&
+	    memcmp(&f.ack, &ack, sizeof(ack)) == 0);
+	wire_frame_free(&f);
+	CHECK(wire_parse_agent_frame(t, len, &f, NULL) == SIGNET_ERR_FORMAT);
+	free(t);
+	/* Strict like their siblings. */
+	bad =
+	    "{\"type\":\"action_outcome\",\"payload\":\"eA==\",\"sig\":\"c2ln\","
+	    "\"extra\":1}";
+	CHECK(wire_parse_agent_frame(bad, strlen(bad), &f, NULL) ==
+	    SIGNET_ERR_FORMAT);
+	bad = "{\"type\":\"outcome_ack\",\"action_id\":\"0123\","
+	      "\"request_sha256\":\"" SHA64 "\"}";
+	CHECK(wire_parse_server_frame(bad, strlen(bad), &f, NULL) ==
+	    SIGNET_ERR_FORMAT);
+}
+
 static void
 test_round_trips(void)
 {
@@ -446,6 +488,7 @@ main(void)
 	randombytes_buf(test_challenge, sizeof(test_challenge));
 	test_round_trips();
 	test_hello_proof();
+	test_outcome_frames();
 	test_rows();
 	test_bounds();
 	test_peek();

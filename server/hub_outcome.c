@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * An agent's action_outcome frame (docs/protocol.md, "Action outcome"):
+ * what became of an action it answered UNKNOWN. The signature is checked
+ * under the host's result key on the exact bytes before anything is
+ * parsed; the outcome must be the host's own and fit the action sent to
+ * it (container, action, request_sha256). It is recorded as
+ * action.outcome, then shown on the action (API), then acknowledged with
+ * an outcome_ack, in that order: the agent keeps the outcome until that
+ * ack. An outcome for an action this server does not know is recorded
+ * and acknowledged too (what it knows is all in the signed outcome); a
+ * repeat of one recorded already is acknowledged without a new record.
+ */
+#include "hub_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit.h"
+#include "log.h"
+#include "outcome.h"
+#include "text.h"
+#include "wire.h"
+
+/* Queues the outcome_ack of (action_id, request_sha256) on c. */
+static int
+ack_outcome(struct hub *hub, struct hub_conn *c, const char *action_id,
+    const char *request_sha256)
+{
+	struct wire_result_ack ack;
+	struct hub_out *o = NULL;
+	char *text = NULL;
+	size_t len = 0;
+	int r;
+
+	if (c->nack >= HUB_CONN_ACK_MAX)
+		return hub_drop_session(hub, c, HUB_CLOSE_BUSY, "server busy",
+		    "busy", "the agent does not read its acknowledgements");
+	memset(&ack, 0, sizeof(ack));
+	memcpy(ack.action_id, action_id, sizeof(ack.action_id));
+	memcpy(ack.request_sha256, request_sha256, sizeof(ack.request_sha256));
+	r = wire_build_outcome_ack(&ack, &text, &len);
+	if (r == 0) {
+		o = calloc(1, sizeof(*o));
+		if (o != NULL)
+			o->buf = malloc(LWS_PRE + len);
+	}
+	if (r != 0 || o == NULL || o->buf == NULL) {
+		free(text);
+		hub_out_free(o);
+		log_error("agent %s: out of memory acknowledging the outcome "
+		          "of action %s; it will send it again",
+		    c->id.name, action_id);
+		return 0;
+	}
+	o->is_ack = true;
+	memcpy(o->host_id, c->id.name, strlen(c->id.name) + 1);
+	memcpy(o->action_id, action_id, sizeof(o->action_id));
+	memcpy(o->buf + LWS_PRE, text, len);
+	o->len = len;
+	free(text);
+	hub_out_append(c, o);
+	return 0;
+}
+
+/* The action.outcome record's data; NULL when out of memory. */
+static cJSON *
+outcome_record(const struct outcome_payload *p, const struct wire_frame *f,
+    bool known)
+{
+	cJSON *d = cJSON_CreateObject(), *env = NULL, *v;
+	bool ok = d != NULL;
+
+	ok = ok && hub_put_str(d, "action_id", p->action_id) &&
+	    hub_put_str(d, "host_id", p->host_id) &&
+	    hub_put_str(d, "container_id", p->container_id) &&
+	    hub_put_str(d, "action_name", envelope_action_name(p->action)) &&
+	    hub_put_str(d, "request_sha256", p->request_sha256) &&
+	    hub_put_str(d, "observed", outcome_observed_name(p->observed)) &&
+	    hub_put_str(d, "detail", p->detail) &&
+	    hub_put_num(d, "observed_at", (double)p->observed_at) &&
+	    cJSON_AddBoolToObject(d, "known", known) != NULL;
+	v = ok ? (p->has_before ? outcome_state_json(&p->before) :
+	                          cJSON_CreateNull()) :
+	         NULL;
+	if (!ok || v == NULL || !cJSON_AddItemToObject(d, "state_before", v)) {
+		cJSON_Delete(v);
+		ok = false;
+	}
+	v = ok ? (p->has_after ? outcome_state_json(&p->after) :
+	                         cJSON_CreateNull()) :
+	         NULL;
+	if (!ok || v == NULL || !cJSON_AddItemToObject(d, "state_after", v)) {
+		cJSON_Delete(v);
+		ok = false;
+	}
+	env = ok ? cJSON_AddObjectToObject(d, "outcome") : NULL;
+	ok = ok && env != NULL && hub_put_str(env, "payload", f->payload_b64) &&
+	    hub_put_str(env, "sig", f->sig_b64);
+	if (!ok) {
+		cJSON_Delete(d);
+		return NULL;
+	}
+	return d;
+}
+
+int
+hub_handle_outcome(struct hub *hub, struct hub_conn *c, struct wire_frame *f)
+{
+	struct outcome_payload p;
+	struct keys_public pub;
+	struct err_msg msg;
+	enum actions_verdict v;
+	char det[ERR_MSG_MAX];
+	cJSON *d = NULL;
+	int r;
+
+	err_clear(&msg);
+	r = server_ctx_agent_key(hub->ctx, c->id.name, &pub, &msg);
+	if (r != 0) {
+		log_error("agent %s: cannot load its result key to check an "
+		          "outcome: %s",
+		    c->id.name, msg.text);
+		return hub_drop_session(hub, c, HUB_CLOSE_INTERNAL,
+		    "internal error", "internal", "result key unavailable");
+	}
+	r = outcome_verify(&pub, f->payload_b64, f->sig_b64, &p, NULL, NULL,
+	    &msg);
+	if (r != 0) {
+		metrics_inc(hub->ctx->metrics, M_AGENT_FRAMES_BAD);
+		hub_fmt(det, sizeof(det), "outcome refused: %s", msg.text);
+		log_warn("agent %s sent a bad action outcome: %s; dropping it",
+		    c->id.name, msg.text);
+		return hub_drop_session(hub, c, HUB_CLOSE_POLICY, "bad outcome",
+		    "bad_outcome", det);
+	}
+	v = strcmp(p.host_id, c->id.name) != 0 ?
+	    ACTIONS_RESULT_MISMATCH :
+	    actions_set_outcome(hub->actions, c->id.name, &p, false);
+	if (v == ACTIONS_RESULT_MISMATCH) {
+		hub_fmt(det, sizeof(det),
+		    "outcome for action_id=%s does not match the action sent "
+		    "to host %s (host_id, container_id, action or "
+		    "request_sha256)",
+		    p.action_id, c->id.name);
+		log_warn("agent %s: %s; dropping it", c->id.name, det);
+		return hub_drop_session(hub, c, HUB_CLOSE_POLICY, "bad outcome",
+		    "bad_outcome", det);
+	}
+	if (v == ACTIONS_RESULT_DUPLICATE) {
+		log_info("agent %s sent the outcome of action_id=%s again: "
+		         "recorded once",
+		    c->id.name, p.action_id);
+		return ack_outcome(hub, c, p.action_id, p.request_sha256);
+	}
+	d = outcome_record(&p, f, v == ACTIONS_RESULT_OK);
+	r = audit_event(hub->ctx->audit, "action.outcome", SERVER_ACTOR, d,
+	    d != NULL);
+	if (r != 0)
+		return hub_drop_session(hub, c, HUB_CLOSE_INTERNAL,
+		    "audit unavailable", "internal",
+		    "action.outcome could not be recorded");
+	if (v == ACTIONS_RESULT_OK)
+		(void)actions_set_outcome(hub->actions, c->id.name, &p, true);
+	log_info("action outcome: action_id=%s host=%s observed=%s%s",
+	    p.action_id, c->id.name, outcome_observed_name(p.observed),
+	    v == ACTIONS_RESULT_OK ? "" : " (action unknown here)");
+	return ack_outcome(hub, c, p.action_id, p.request_sha256);
+}
