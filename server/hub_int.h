@@ -229,6 +229,13 @@ int hub_close_now(struct hub_conn *c, uint16_t code, const char *text);
 int hub_drop_session(struct hub *hub, struct hub_conn *c, uint16_t code,
     const char *text, const char *reason, const char *detail);
 
+/* The result_ack (outcome false) or outcome_ack of (action_id,
+ * request_sha256), queued on c once what it names is durable. Returns 0
+ * (also when out of memory: the agent sends it again), or -1 when c is
+ * dropped for not reading its acknowledgements. */
+int hub_queue_ack(struct hub *hub, struct hub_conn *c, bool outcome,
+    const char *action_id, const char *request_sha256);
+
 /* ---- hub_inventory.c ---- */
 
 /* An inventory frame of c's session (inv owned from now on): into the

@@ -22,47 +22,6 @@
 #include "text.h"
 #include "wire.h"
 
-/* Queues the outcome_ack of (action_id, request_sha256) on c. */
-static int
-ack_outcome(struct hub *hub, struct hub_conn *c, const char *action_id,
-    const char *request_sha256)
-{
-	struct wire_result_ack ack;
-	struct hub_out *o = NULL;
-	char *text = NULL;
-	size_t len = 0;
-	int r;
-
-	if (c->nack >= HUB_CONN_ACK_MAX)
-		return hub_drop_session(hub, c, HUB_CLOSE_BUSY, "server busy",
-		    "busy", "the agent does not read its acknowledgements");
-	memset(&ack, 0, sizeof(ack));
-	memcpy(ack.action_id, action_id, sizeof(ack.action_id));
-	memcpy(ack.request_sha256, request_sha256, sizeof(ack.request_sha256));
-	r = wire_build_outcome_ack(&ack, &text, &len);
-	if (r == 0) {
-		o = calloc(1, sizeof(*o));
-		if (o != NULL)
-			o->buf = malloc(LWS_PRE + len);
-	}
-	if (r != 0 || o == NULL || o->buf == NULL) {
-		free(text);
-		hub_out_free(o);
-		log_error("agent %s: out of memory acknowledging the outcome "
-		          "of action %s; it will send it again",
-		    c->id.name, action_id);
-		return 0;
-	}
-	o->is_ack = true;
-	memcpy(o->host_id, c->id.name, strlen(c->id.name) + 1);
-	memcpy(o->action_id, action_id, sizeof(o->action_id));
-	memcpy(o->buf + LWS_PRE, text, len);
-	o->len = len;
-	free(text);
-	hub_out_append(c, o);
-	return 0;
-}
-
 /* The action.outcome record's data; NULL when out of memory. */
 static cJSON *
 outcome_record(const struct outcome_payload *p, const struct wire_frame *f,
@@ -151,7 +110,8 @@ hub_handle_outcome(struct hub *hub, struct hub_conn *c, struct wire_frame *f)
 		log_info("agent %s sent the outcome of action_id=%s again: "
 		         "recorded once",
 		    c->id.name, p.action_id);
-		return ack_outcome(hub, c, p.action_id, p.request_sha256);
+		return hub_queue_ack(hub, c, true, p.action_id,
+		    p.request_sha256);
 	}
 	d = outcome_record(&p, f, v == ACTIONS_RESULT_OK);
 	r = audit_event(hub->ctx->audit, "action.outcome", SERVER_ACTOR, d,
@@ -165,5 +125,5 @@ hub_handle_outcome(struct hub *hub, struct hub_conn *c, struct wire_frame *f)
 	log_info("action outcome: action_id=%s host=%s observed=%s%s",
 	    p.action_id, c->id.name, outcome_observed_name(p.observed),
 	    v == ACTIONS_RESULT_OK ? "" : " (action unknown here)");
-	return ack_outcome(hub, c, p.action_id, p.request_sha256);
+	return hub_queue_ack(hub, c, true, p.action_id, p.request_sha256);
 }

@@ -31,14 +31,15 @@ hub_put_num(cJSON *o, const char *k, double v)
 }
 
 /*
- * Queues a result_ack for the result of (action_id, request_sha256) on c:
- * called only once that result is durable in the audit log (or was
- * before). An agent that does not read its acknowledgements is dropped
- * rather than let them pile up.
+ * Queues the acknowledgement of (action_id, request_sha256) on c: a
+ * result_ack, or an outcome_ack when outcome; called only once that
+ * result or outcome is durable in the audit log (or was before). An agent
+ * that does not read its acknowledgements is dropped rather than let them
+ * pile up.
  */
-static int
-ack_result(struct hub *hub, struct hub_conn *c, const char *action_id,
-    const char *request_sha256)
+int
+hub_queue_ack(struct hub *hub, struct hub_conn *c, bool outcome,
+    const char *action_id, const char *request_sha256)
 {
 	struct wire_result_ack ack;
 	struct hub_out *o = NULL;
@@ -48,11 +49,12 @@ ack_result(struct hub *hub, struct hub_conn *c, const char *action_id,
 
 	if (c->nack >= HUB_CONN_ACK_MAX)
 		return hub_drop_session(hub, c, HUB_CLOSE_BUSY, "server busy",
-		    "busy", "the agent does not read its result_acks");
+		    "busy", "the agent does not read its acknowledgements");
 	memset(&ack, 0, sizeof(ack));
 	memcpy(ack.action_id, action_id, sizeof(ack.action_id));
 	memcpy(ack.request_sha256, request_sha256, sizeof(ack.request_sha256));
-	r = wire_build_result_ack(&ack, &text, &len);
+	r = outcome ? wire_build_outcome_ack(&ack, &text, &len) :
+	              wire_build_result_ack(&ack, &text, &len);
 	if (r == 0) {
 		o = calloc(1, sizeof(*o));
 		if (o != NULL)
@@ -61,9 +63,9 @@ ack_result(struct hub *hub, struct hub_conn *c, const char *action_id,
 	if (r != 0 || o == NULL || o->buf == NULL) {
 		free(text);
 		hub_out_free(o);
-		log_error("agent %s: out of memory acknowledging action %s; "
-		          "it will send the result again",
-		    c->id.name, action_id);
+		log_error("agent %s: out of memory acknowledging the %s of "
+		          "action %s; it will send it again",
+		    c->id.name, outcome ? "outcome" : "result", action_id);
 		return 0;
 	}
 	o->is_ack = true;
@@ -435,7 +437,8 @@ handle_result(struct hub *hub, struct hub_conn *c, struct wire_frame *f)
 		         "(forgotten, or sent to an earlier server): recorded "
 		         "with action_known=false",
 		    c->id.name, res.action_id);
-		r = ack_result(hub, c, res.action_id, res.request_sha256);
+		r = hub_queue_ack(hub, c, false, res.action_id,
+		    res.request_sha256);
 		goto out;
 	case ACTIONS_RESULT_DUPLICATE:
 		/* The first one is durable: this copy is acknowledged too. */
@@ -443,7 +446,8 @@ handle_result(struct hub *hub, struct hub_conn *c, struct wire_frame *f)
 		log_info("agent %s sent another result for action_id=%s: "
 		         "ignored (accepted once)",
 		    c->id.name, res.action_id);
-		r = ack_result(hub, c, res.action_id, res.request_sha256);
+		r = hub_queue_ack(hub, c, false, res.action_id,
+		    res.request_sha256);
 		goto out;
 	case ACTIONS_RESULT_MISMATCH:
 		metrics_inc(hub->ctx->metrics, M_ACTION_RESULTS_BAD);
@@ -480,7 +484,7 @@ handle_result(struct hub *hub, struct hub_conn *c, struct wire_frame *f)
 	    (long long)res.docker_status,
 	    info.status == ACTION_TIMEOUT ? " (after its deadline)" : "");
 	actions_wake(hub->actions, res.action_id);
-	r = ack_result(hub, c, res.action_id, res.request_sha256);
+	r = hub_queue_ack(hub, c, false, res.action_id, res.request_sha256);
 out:
 	free(raw);
 	return r;
