@@ -113,7 +113,7 @@ exec_return(struct daemon *d, int i)
 
 static int
 exec_inspect(void *arg, const char *id, struct inventory **out,
-    struct err_msg *msg)
+    struct outcome_state *state, bool *has_state, struct err_msg *msg)
 {
 	struct daemon *d = arg;
 	int i = exec_borrow(d), r;
@@ -122,7 +122,7 @@ exec_inspect(void *arg, const char *id, struct inventory **out,
 		return err_set(msg, SIGNET_ERR_UNAVAILABLE,
 		    "no dockerd "
 		    "connection free for the executor");
-	r = docker_inspect(d->exec_dc[i], id, out, msg);
+	r = docker_inspect(d->exec_dc[i], id, out, state, has_state, msg);
 	exec_return(d, i);
 	return r;
 }

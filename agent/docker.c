@@ -518,9 +518,70 @@ fail:
 	return NULL;
 }
 
+/*
+ * The members of an inspect answer's State that tell whether an action
+ * happened, and RestartCount, each checked (outcome_state_from_json).
+ * *out is zeroed on failure.
+ */
+static int
+state_of(const cJSON *root, struct outcome_state *out, struct err_msg *msg)
+{
+	const cJSON *state = NULL, *v;
+	cJSON *o = NULL;
+	int64_t count = 0;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	r = jsonx_get_object(root, "State", "inspect", &state, msg);
+	if (r == 0)
+		r = jsonx_get_int64(root, "RestartCount", 0, OUTCOME_COUNT_MAX,
+		    "inspect", &count, msg);
+	if (r != 0)
+		goto out;
+	/* The five members, in the shape outcome.c checks. */
+	o = cJSON_CreateObject();
+	if (o == NULL) {
+		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+		goto out;
+	}
+	v = cJSON_GetObjectItemCaseSensitive(state, "Running");
+	if (!cJSON_AddItemToObject(o, "running",
+	        cJSON_IsBool(v) ? cJSON_Duplicate(v, false) :
+	                          cJSON_CreateNull()))
+		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+	v = cJSON_GetObjectItemCaseSensitive(state, "Pid");
+	if (r == 0 &&
+	    !cJSON_AddItemToObject(o, "pid",
+	        cJSON_IsNumber(v) ? cJSON_Duplicate(v, false) :
+	                            cJSON_CreateNull()))
+		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+	if (r == 0 &&
+	    cJSON_AddNumberToObject(o, "restart_count", (double)count) == NULL)
+		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+	v = cJSON_GetObjectItemCaseSensitive(state, "StartedAt");
+	if (r == 0 &&
+	    !cJSON_AddItemToObject(o, "started_at",
+	        cJSON_IsString(v) ? cJSON_Duplicate(v, false) :
+	                            cJSON_CreateNull()))
+		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+	v = cJSON_GetObjectItemCaseSensitive(state, "FinishedAt");
+	if (r == 0 &&
+	    !cJSON_AddItemToObject(o, "finished_at",
+	        cJSON_IsString(v) ? cJSON_Duplicate(v, false) :
+	                            cJSON_CreateNull()))
+		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+	if (r == 0)
+		r = outcome_state_from_json(o, "inspect.State", out, msg);
+out:
+	cJSON_Delete(o);
+	if (r != 0)
+		memset(out, 0, sizeof(*out));
+	return r;
+}
+
 int
 docker_inspect(struct docker_client *dc, const char *id, struct inventory **out,
-    struct err_msg *msg)
+    struct outcome_state *state, bool *has_state, struct err_msg *msg)
 {
 	struct inspect_fields f;
 	cJSON *root = NULL, *arr = NULL, *row = NULL;
@@ -531,6 +592,8 @@ docker_inspect(struct docker_client *dc, const char *id, struct inventory **out,
 	int r;
 
 	*out = NULL;
+	if (has_state != NULL)
+		*has_state = false;
 	if (id == NULL || !text_is_hex(id, 64))
 		return err_set(msg, SIGNET_ERR_INVALID_ARG,
 		    "container id must be 64 lowercase hex digits");
@@ -543,6 +606,17 @@ docker_inspect(struct docker_client *dc, const char *id, struct inventory **out,
 	    &root, msg);
 	if (r != 0)
 		goto out;
+	if (state != NULL && has_state != NULL) {
+		struct err_msg sm;
+
+		err_clear(&sm);
+		*has_state = state_of(root, state, &sm) == 0;
+		if (!*has_state)
+			log_warn(
+			    "dockerd inspect of %.12s: its State cannot be "
+			    "read: %s",
+			    id, sm.text);
+	}
 	r = inspect_fields(root, &f, msg);
 	if (r != 0)
 		goto out;
@@ -596,12 +670,10 @@ int
 docker_state(struct docker_client *dc, const char *id,
     struct outcome_state *out, struct err_msg *msg)
 {
-	const cJSON *state = NULL, *v;
-	cJSON *root = NULL, *o = NULL;
+	cJSON *root = NULL;
 	char *body = NULL;
 	char path[128];
 	size_t len = 0;
-	int64_t count = 0;
 	int r;
 
 	memset(out, 0, sizeof(*out));
@@ -611,57 +683,13 @@ docker_state(struct docker_client *dc, const char *id,
 	(void)snprintf(path, sizeof(path), "/containers/%s/json", id);
 	r = docker_get(dc, path, DOCKER_SMALL_MAX, DOCKER_SMALL_TIMEOUT_MS,
 	    &body, &len, msg);
-	if (r != 0)
-		goto out;
-	r = jsonx_parse_object("dockerd inspect", body, len, DOCKER_JSON_DEPTH,
-	    &root, msg);
 	if (r == 0)
-		r = jsonx_get_object(root, "State", "inspect", &state, msg);
+		r = jsonx_parse_object("dockerd inspect", body, len,
+		    DOCKER_JSON_DEPTH, &root, msg);
 	if (r == 0)
-		r = jsonx_get_int64(root, "RestartCount", 0, OUTCOME_COUNT_MAX,
-		    "inspect", &count, msg);
-	if (r != 0)
-		goto out;
-	/* The five members, in the shape outcome.c checks. */
-	o = cJSON_CreateObject();
-	if (o == NULL) {
-		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
-		goto out;
-	}
-	v = cJSON_GetObjectItemCaseSensitive(state, "Running");
-	if (!cJSON_AddItemToObject(o, "running",
-	        cJSON_IsBool(v) ? cJSON_Duplicate(v, false) :
-	                          cJSON_CreateNull()))
-		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
-	v = cJSON_GetObjectItemCaseSensitive(state, "Pid");
-	if (r == 0 &&
-	    !cJSON_AddItemToObject(o, "pid",
-	        cJSON_IsNumber(v) ? cJSON_Duplicate(v, false) :
-	                            cJSON_CreateNull()))
-		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
-	if (r == 0 &&
-	    cJSON_AddNumberToObject(o, "restart_count", (double)count) == NULL)
-		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
-	v = cJSON_GetObjectItemCaseSensitive(state, "StartedAt");
-	if (r == 0 &&
-	    !cJSON_AddItemToObject(o, "started_at",
-	        cJSON_IsString(v) ? cJSON_Duplicate(v, false) :
-	                            cJSON_CreateNull()))
-		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
-	v = cJSON_GetObjectItemCaseSensitive(state, "FinishedAt");
-	if (r == 0 &&
-	    !cJSON_AddItemToObject(o, "finished_at",
-	        cJSON_IsString(v) ? cJSON_Duplicate(v, false) :
-	                            cJSON_CreateNull()))
-		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
-	if (r == 0)
-		r = outcome_state_from_json(o, "inspect.State", out, msg);
-out:
-	cJSON_Delete(o);
+		r = state_of(root, out, msg);
 	cJSON_Delete(root);
 	free(body);
-	if (r != 0)
-		memset(out, 0, sizeof(*out));
 	return r;
 }
 

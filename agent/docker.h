@@ -124,11 +124,13 @@ int docker_list(struct docker_client *dc, struct inventory **out,
  *   labels  Config.Labels
  *   created Created, as unix seconds
  * SIGNET_ERR_NOT_FOUND when dockerd has no such container (HTTP 404).
- * *out is NULL on failure; inventory_free it.
+ * *out is NULL on failure; inventory_free it. With state (and has_state)
+ * not NULL, the same answer's State as docker_state reads it, and
+ * *has_state whether it could be read (the inventory row stands without).
  */
 int docker_inspect(struct docker_client *dc, const char *id,
-    struct inventory **out, struct err_msg *msg)
-    __attribute__((warn_unused_result));
+    struct inventory **out, struct outcome_state *state, bool *has_state,
+    struct err_msg *msg) __attribute__((warn_unused_result));
 
 /*
  * GET /containers/{id}/json for the full id (as docker_inspect): the

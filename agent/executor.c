@@ -210,7 +210,13 @@ check_container(struct executor *ex, struct executor_act *act)
 	int r;
 
 	err_clear(&m);
-	r = ex->ops.inspect(ex->ops_arg, act->a.container_id, &act->inv, &m);
+	/*
+	 * The same answer gives the state an UNKNOWN is judged against: taken
+	 * before anything is recorded, so that a dockerd that stalls from
+	 * here on still leaves it; not known, an UNKNOWN stays undetermined.
+	 */
+	r = ex->ops.inspect(ex->ops_arg, act->a.container_id, &act->inv,
+	    &act->before, &act->has_before, &m);
 	if (r == SIGNET_ERR_NOT_FOUND) {
 		executor_reject(ex, act, EXECUTOR_ERR_NO_CONTAINER);
 		goto out;
@@ -274,18 +280,11 @@ run_action(struct executor *ex, struct executor_act *act)
 	bool maybe_acted = false;
 	int r;
 
-	/*
-	 * The state to compare with should dockerd not answer: taken before
-	 * anything is recorded, so that a dockerd that stalls from here on
-	 * still leaves it. Not known: an UNKNOWN stays undetermined.
-	 */
 	err_clear(&m);
-	act->has_before = ex->ops.state(ex->ops_arg, act->a.container_id,
-	                      &act->before, &m) == 0;
 	if (!act->has_before)
 		log_warn("action %s: the container's state before the call is "
-		         "not known (%s)",
-		    act->a.action_id, m.text);
+		         "not known",
+		    act->a.action_id);
 	r = executor_record_received(ex, act);
 	if (r != 0) {
 		log_error("action %s not run: its receipt cannot be recorded "

@@ -148,19 +148,21 @@
  * What the pipeline needs from outside, so that tests can stand in for
  * dockerd and the clock (arg is executor_config.ops_arg):
  *   inspect  dockerd's identity of the container with this full id as a
- *            one-row inventory (docker_inspect's contract: 0,
- *            SIGNET_ERR_NOT_FOUND when dockerd has none, other codes)
+ *            one-row inventory, and its State in *state (*has_state false
+ *            when that could not be read) (docker_inspect's contract: 0,
+ *            SIGNET_ERR_NOT_FOUND when dockerd has none, other codes): the
+ *            state the answer to an UNKNOWN is judged against
  *   act      run the action within limit_ms (> 0: the time left until
  *            the action's expires_at) (docker_action's contract: 0 for
  *            204/304, *http_status dockerd's status or 0, *maybe_acted
  *            true when the request went out and no answer came)
  *   now_ms   wall-clock time, unix milliseconds
- *   state    the container's State (docker_state's contract), before a
- *            call and, after an UNKNOWN, to find out what happened
+ *   state    the container's State (docker_state's contract), after an
+ *            UNKNOWN, to find out what happened
  */
 struct executor_ops {
 	int (*inspect)(void *arg, const char *id, struct inventory **out,
-	    struct err_msg *msg);
+	    struct outcome_state *state, bool *has_state, struct err_msg *msg);
 	int (*act)(void *arg, const char *id, enum envelope_action action,
 	    int stop_timeout, long limit_ms, long *http_status,
 	    bool *maybe_acted, struct err_msg *msg);

@@ -162,7 +162,7 @@ run(const char *sock, int argc, char **argv)
 		    inv->count, (long long)(t1 - t0),
 		    (long long)(clock_mono_ms() - t1), frame_len);
 	} else if (strcmp(argv[0], "inspect") == 0 && argc == 2) {
-		if (docker_inspect(dc, argv[1], &inv, &m) != 0)
+		if (docker_inspect(dc, argv[1], &inv, NULL, NULL, &m) != 0)
 			goto out;
 		if (print_json(
 		        inventory_container_json(&inv->items[0], NULL)) != 0)

@@ -82,15 +82,20 @@ mono_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+static int fake_state(void *arg, const char *id, struct outcome_state *out,
+    struct err_msg *msg);
+
+/* dockerd's inspect: the row, and the state fake_state would give. */
 static int
 fake_inspect(void *arg, const char *id, struct inventory **out,
-    struct err_msg *msg)
+    struct outcome_state *state, bool *has_state, struct err_msg *msg)
 {
 	char json[512];
 	const char *name, *tier;
+	struct err_msg sm;
 
-	(void)arg;
 	*out = NULL;
+	*has_state = false;
 	if (strcmp(id, C_WEB) == 0 || strcmp(id, C_BROKEN) == 0 ||
 	    strcmp(id, C_WEB2) == 0 || strcmp(id, C_STALL) == 0 ||
 	    strcmp(id, C_DOWN) == 0) {
@@ -111,6 +116,8 @@ fake_inspect(void *arg, const char *id, struct inventory **out,
 	    "\"Status\":\"\",\"Labels\":{\"tier\":\"%s\"},"
 	    "\"Created\":1700000000}]",
 	    id, name, tier);
+	err_clear(&sm);
+	*has_state = fake_state(arg, id, state, &sm) == 0;
 	return inventory_from_docker(json, strlen(json), out, msg);
 }
 
