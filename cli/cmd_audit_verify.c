@@ -132,7 +132,11 @@ report_json(const char **files, size_t nfiles,
 	if (o == NULL || !add_num(o, "verified", rep->results_checked) ||
 	    !add_num(o, "unchecked", rep->results_unchecked) ||
 	    !add_num(o, "tied", rep->results_tied) ||
-	    !add_num(o, "untied", rep->results_untied) ||
+	    !add_num(o, "untied", rep->results_untied))
+		goto out;
+	o = cJSON_AddObjectToObject(doc, "outcomes");
+	if (o == NULL || !add_num(o, "verified", rep->outcomes_checked) ||
+	    !add_num(o, "unchecked", rep->outcomes_unchecked) ||
 	    !add_num(doc, "torn_tails", rep->torn_tails) ||
 	    !add_num(doc, "rotations", rep->rotations))
 		goto out;
@@ -282,6 +286,11 @@ cmd_audit_verify(struct cmd_ctx *ctx, int argc, char **argv)
 	printf("results: %" PRIu64 " verified, %" PRIu64 " not checked%s\n",
 	    rep.results_checked, rep.results_unchecked,
 	    rep.results_unchecked > 0 ? " (give --agent-keys)" : "");
+	if (rep.outcomes_checked + rep.outcomes_unchecked > 0)
+		printf("outcomes: %" PRIu64 " verified, %" PRIu64
+		       " not checked%s\n",
+		    rep.outcomes_checked, rep.outcomes_unchecked,
+		    rep.outcomes_unchecked > 0 ? " (give --agent-keys)" : "");
 	/* A result not tied to its action is said, never passed silently. */
 	if (rep.results_checked > 0)
 		printf("results tied to their action.requested: %" PRIu64

@@ -309,6 +309,12 @@ struct audit_verify_report {
 	 * earlier file not given, or the server recorded it as unknown).
 	 */
 	uint64_t results_tied, results_untied;
+	/*
+	 * Embedded outcomes (action.outcome): verified under the host's key,
+	 * the record's members equal to the signed ones; or not checked
+	 * (no agent keys given).
+	 */
+	uint64_t outcomes_checked, outcomes_unchecked;
 	uint64_t torn_tails; /* audit.torn_tail records */
 	uint64_t rotations;  /* audit.rotated records */
 	uint64_t bad_line;   /* 1-based; 0 when all good */

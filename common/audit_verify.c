@@ -24,6 +24,7 @@
 
 #include "envelope.h"
 #include "jsonx.h"
+#include "outcome.h"
 #include "text.h"
 
 int
@@ -119,10 +120,13 @@ check_embedded_action(const cJSON *data, const struct audit_verify_opts *o,
 	return 0;
 }
 
-/* Reads the host_id of an unverified result payload to pick its key. */
+/*
+ * Reads the host_id of an unverified result or outcome payload (what) to
+ * pick its key.
+ */
 static int
-result_host(const char *payload_b64, char *host, size_t hostlen,
-    struct err_msg *msg)
+payload_host(const char *what, const char *payload_b64, char *host,
+    size_t hostlen, struct err_msg *msg)
 {
 	uint8_t *raw = NULL;
 	size_t b64len = strnlen(payload_b64, 2 * ENVELOPE_PAYLOAD_MAX), got = 0;
@@ -136,19 +140,18 @@ result_host(const char *payload_b64, char *host, size_t hostlen,
 		return err_set(msg, r, "out of memory");
 	if (r != 0) {
 		r = err_set(msg, SIGNET_ERR_FORMAT,
-		    "embedded result: payload is not base64");
+		    "embedded %s: payload is not base64", what);
 		goto out;
 	}
-	r = jsonx_parse_object("embedded result", raw, got, 4, &root, msg);
+	r = jsonx_parse_object(what, raw, got, 4, &root, msg);
 	if (r != 0)
 		goto out;
-	r = jsonx_get_string(root, "host_id", false, "embedded result", &h,
-	    msg);
+	r = jsonx_get_string(root, "host_id", false, what, &h, msg);
 	if (r != 0)
 		goto out;
 	if (!text_valid_name(h) || strlen(h) >= hostlen) {
-		r = err_set(msg, SIGNET_ERR_FORMAT,
-		    "embedded result: bad host_id");
+		r = err_set(msg, SIGNET_ERR_FORMAT, "embedded %s: bad host_id",
+		    what);
 		goto out;
 	}
 	memcpy(host, h, strlen(h) + 1);
@@ -195,7 +198,7 @@ check_embedded_result(const cJSON *data, const struct audit_verify_opts *o,
 		rep->results_unchecked++;
 		return 0;
 	}
-	r = result_host(payload, host, sizeof(host), msg);
+	r = payload_host("result", payload, host, sizeof(host), msg);
 	if (r != 0)
 		return r;
 	n = snprintf(path, sizeof(path), "%s/%s.pub", o->agent_keys_dir, host);
@@ -211,6 +214,100 @@ check_embedded_result(const cJSON *data, const struct audit_verify_opts *o,
 		    sub.text);
 	rep->results_checked++;
 	*verified = true;
+	return 0;
+}
+
+/* data.NAME must be the string want (a signed outcome's member). */
+static int
+outcome_member(const cJSON *data, const char *name, const char *want,
+    struct err_msg *msg)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(data, name);
+	char esc[80];
+
+	if (cJSON_IsString(v) && strcmp(v->valuestring, want) == 0)
+		return 0;
+	return err_set(msg, SIGNET_ERR_CHAIN,
+	    "action.outcome: data.%s is \"%s\", the signed outcome says "
+	    "\"%s\"",
+	    name,
+	    cJSON_IsString(v) ?
+	        text_escape_str(v->valuestring, esc, sizeof(esc)) :
+	        "(missing)",
+	    want);
+}
+
+/*
+ * Checks data.outcome of an action.outcome record, if present, under
+ * DIR/HOST-ID.pub of its payload's host, and that the record's own
+ * action_id, host_id, container_id, action_name, request_sha256 and
+ * observed are the signed outcome's.
+ */
+static int
+check_embedded_outcome(const struct audit_record *rec,
+    const struct audit_verify_opts *o, struct audit_verify_report *rep,
+    struct err_msg *msg)
+{
+	static const char *const members[] = { "payload", "sig", NULL };
+	const cJSON *env;
+	const char *payload = NULL, *sig = NULL;
+	struct outcome_payload p;
+	struct keys_public pub;
+	char host[64], path[PATH_MAX];
+	struct err_msg sub;
+	int n, r;
+
+	if (strcmp(rec->event, "action.outcome") != 0)
+		return 0;
+	env = cJSON_GetObjectItemCaseSensitive(rec->data, "outcome");
+	if (!cJSON_IsObject(env))
+		return err_set(msg, SIGNET_ERR_FORMAT,
+		    "action.outcome: data.outcome must be an object");
+	r = jsonx_only_members(env, members, "data.outcome", msg);
+	if (r == 0)
+		r = jsonx_get_string(env, "payload", false, "data.outcome",
+		    &payload, msg);
+	if (r == 0)
+		r = jsonx_get_string(env, "sig", false, "data.outcome", &sig,
+		    msg);
+	if (r != 0)
+		return r;
+	if (o->agent_keys_dir == NULL) {
+		rep->outcomes_unchecked++;
+		return 0;
+	}
+	r = payload_host("outcome", payload, host, sizeof(host), msg);
+	if (r != 0)
+		return r;
+	n = snprintf(path, sizeof(path), "%s/%s.pub", o->agent_keys_dir, host);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return err_set(msg, SIGNET_ERR_TOO_LARGE, "path too long");
+	r = keys_load_public(path, &pub, &sub);
+	if (r != 0)
+		return err_set(msg, r, "embedded outcome from host %s: %s",
+		    host, sub.text);
+	r = outcome_verify(&pub, payload, sig, &p, NULL, NULL, &sub);
+	if (r != 0)
+		return err_set(msg, r, "embedded outcome from host %s: %s",
+		    host, sub.text);
+	r = outcome_member(rec->data, "action_id", p.action_id, msg);
+	if (r == 0)
+		r = outcome_member(rec->data, "host_id", p.host_id, msg);
+	if (r == 0)
+		r = outcome_member(rec->data, "container_id", p.container_id,
+		    msg);
+	if (r == 0)
+		r = outcome_member(rec->data, "action_name",
+		    envelope_action_name(p.action), msg);
+	if (r == 0)
+		r = outcome_member(rec->data, "request_sha256",
+		    p.request_sha256, msg);
+	if (r == 0)
+		r = outcome_member(rec->data, "observed",
+		    outcome_observed_name(p.observed), msg);
+	if (r != 0)
+		return r;
+	rep->outcomes_checked++;
 	return 0;
 }
 
@@ -288,6 +385,9 @@ check_line(const char *line, size_t len, uint64_t expect_seq,
 	if (r != 0)
 		goto out;
 	r = check_tie(&rec, &act, raw, raw_len, &res, res_ok, tie, rep, msg);
+	if (r != 0)
+		goto out;
+	r = check_embedded_outcome(&rec, o, rep, msg);
 	if (r != 0)
 		goto out;
 	if (strcmp(rec.event, AUDIT_EVENT_TORN) == 0)

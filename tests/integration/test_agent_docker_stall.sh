@@ -101,10 +101,14 @@ check "the outcome is recorded once by the agent" \
 	test "$(grep -c "\"event\":\"action.outcome\".*\"action_id\":\"$aid\"" "$T_DIR/agent-web-01-audit.log")" = 1
 kill "$AGENT_PID" "$SERVER_PID"; wait "$AGENT_PID" "$SERVER_PID" 2>/dev/null
 K=$SIGNET_PKI/keys
-check "the agent's log verifies" quiet "$SIGNETCTL" audit verify "$T_DIR/agent-web-01-audit.log" \
-	--key "$K/agents/web-01.pub" --action-key "$K/action.pub" --agent-keys "$K/agents"
-check "the server's log verifies" quiet "$SIGNETCTL" audit verify "$T_DIR/server-audit.log" \
-	--key "$K/audit.pub" --action-key "$K/action.pub" --agent-keys "$K/agents"
+out=$("$SIGNETCTL" audit verify "$T_DIR/agent-web-01-audit.log" \
+	--key "$K/agents/web-01.pub" --action-key "$K/action.pub" --agent-keys "$K/agents" 2>&1); rc=$?
+check "the agent's log verifies (rc $rc)" test "$rc" = 0
+check "... its signed outcome too" grep -q '^outcomes: 1 verified, 0 not checked$' <<<"$out"
+out=$("$SIGNETCTL" audit verify "$T_DIR/server-audit.log" \
+	--key "$K/audit.pub" --action-key "$K/action.pub" --agent-keys "$K/agents" 2>&1); rc=$?
+check "the server's log verifies (rc $rc)" test "$rc" = 0
+check "... the agent-signed outcome it recorded too" grep -q '^outcomes: 1 verified, 0 not checked$' <<<"$out"
 check "both audit logs hold only records docs/schema describes" \
 	"$SIGNET_SOURCE_DIR/tests/integration/audit_schema.py" \
 	"$T_DIR/server-audit.log" "$T_DIR/agent-web-01-audit.log"

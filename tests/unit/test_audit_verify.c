@@ -7,7 +7,9 @@
  * disagree with the signed result), must fail naming the record, the
  * field and both values; a result whose action is not in the files is
  * an error in a log that starts at seq 0, and is counted as untied when
- * the server marked it "action_known": false.
+ * the server marked it "action_known": false. An action.outcome's embedded
+ * outcome verifies under the host's key and its record says what the
+ * signed outcome says.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,7 @@
 #include "audit.h"
 #include "envelope.h"
 #include "keys.h"
+#include "outcome.h"
 #include "testlib.h"
 
 #define HOST "web-01"
@@ -321,6 +324,96 @@ test_unchecked(struct world *w)
 	CHECK_CONTAINS(msg.text, "signed request_sha256 is ");
 }
 
+/*
+ * Writes one action.outcome record into path: signed by signer, the
+ * record's "observed" as given (the signed one is "not_run").
+ */
+static int
+write_outcome_log(struct world *w, const struct keys_secret *signer,
+    const char *observed, const char *path)
+{
+	struct outcome_payload p;
+	struct envelope env;
+	struct audit_writer *aw = NULL;
+	struct err_msg msg;
+	char sha[65];
+	cJSON *d = NULL;
+	int r = -1;
+
+	memset(&p, 0, sizeof(p));
+	memset(&env, 0, sizeof(env));
+	memcpy(p.action_id, AID, sizeof(AID));
+	memcpy(p.host_id, HOST, sizeof(HOST));
+	memcpy(p.container_id, CID, sizeof(CID));
+	p.action = ENVELOPE_ACTION_RESTART;
+	envelope_sha256_hex("the action", 10, sha);
+	memcpy(p.request_sha256, sha, sizeof(sha));
+	p.observed = OUTCOME_NOT_RUN;
+	(void)snprintf(p.detail, sizeof(p.detail), "state unchanged");
+	p.observed_at = 1700000100000;
+	if (outcome_sign(&p, signer, &env) != 0 ||
+	    audit_open(path, &w->audit, &aw, &msg) != 0)
+		goto out;
+	d = cJSON_CreateObject();
+	if (d == NULL || cJSON_AddStringToObject(d, "action_id", AID) == NULL ||
+	    cJSON_AddStringToObject(d, "host_id", HOST) == NULL ||
+	    cJSON_AddStringToObject(d, "container_id", CID) == NULL ||
+	    cJSON_AddStringToObject(d, "action_name", "RESTART") == NULL ||
+	    cJSON_AddStringToObject(d, "request_sha256", sha) == NULL ||
+	    cJSON_AddStringToObject(d, "observed", observed) == NULL ||
+	    cJSON_AddStringToObject(d, "detail", p.detail) == NULL ||
+	    !add_env(d, "outcome", &env, false)) {
+		cJSON_Delete(d);
+		goto out;
+	}
+	r = append(aw, "action.outcome", d);
+out:
+	if (aw != NULL)
+		audit_close(aw);
+	envelope_free(&env);
+	return r;
+}
+
+/*
+ * An embedded outcome is checked like a result: its signature under the
+ * host's key, and the record's members against the signed ones.
+ */
+static void
+test_outcomes(struct world *w)
+{
+	struct audit_verify_opts o = { .audit_key = &w->audit.pub,
+		.action_keys = &w->action_pub,
+		.agent_keys_dir = w->agents };
+	struct audit_verify_report rep;
+	struct err_msg msg;
+	char path[160];
+
+	(void)snprintf(path, sizeof(path), "%s/outcome-good.log", w->dir);
+	CHECK(write_outcome_log(w, &w->agent, "not_run", path) == 0);
+	CHECK(audit_verify_file(path, &o, &rep, &msg) == 0);
+	CHECKF(rep.outcomes_checked == 1 && rep.outcomes_unchecked == 0,
+	    "genuine outcome: %llu checked (%s)",
+	    (unsigned long long)rep.outcomes_checked, msg.text);
+	o.agent_keys_dir = NULL;
+	CHECK(audit_verify_file(path, &o, &rep, &msg) == 0);
+	CHECK(rep.outcomes_checked == 0 && rep.outcomes_unchecked == 1);
+	o.agent_keys_dir = w->agents;
+
+	(void)snprintf(path, sizeof(path), "%s/outcome-said.log", w->dir);
+	CHECK(write_outcome_log(w, &w->agent, "ran", path) == 0);
+	CHECKF(audit_verify_file(path, &o, &rep, &msg) == SIGNET_ERR_CHAIN,
+	    "record says ran, signed not_run: refused (%s)", msg.text);
+	CHECK_CONTAINS(msg.text,
+	    "data.observed is \"ran\", the signed outcome says \"not_run\"");
+
+	(void)snprintf(path, sizeof(path), "%s/outcome-forged.log", w->dir);
+	CHECK(write_outcome_log(w, &w->action, "not_run", path) == 0);
+	CHECKF(audit_verify_file(path, &o, &rep, &msg) ==
+	        SIGNET_ERR_BAD_SIGNATURE,
+	    "outcome signed by another key: refused (%s)", msg.text);
+	CHECK_CONTAINS(msg.text, "embedded outcome from host " HOST);
+}
+
 int
 main(void)
 {
@@ -331,6 +424,7 @@ main(void)
 		return 1;
 	test_rows(&w);
 	test_unchecked(&w);
+	test_outcomes(&w);
 	(void)snprintf(cmd, sizeof(cmd), "rm -rf %s", w.dir);
 	CHECK(system(cmd) == 0);
 	keys_secret_wipe(&w.audit);
