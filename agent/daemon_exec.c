@@ -172,6 +172,35 @@ exec_on_result(void *arg)
 	channel_wake(d->ch);
 }
 
+/*
+ * A worker refused an action frame unverified: the server hears it at
+ * once (channel_send is safe from any thread). Best effort: on a closed
+ * or full channel the refusal stays in the agent's log only, and the
+ * server's action ends at its deadline.
+ */
+static void
+exec_on_refused(void *arg, const struct wire_refusal *ref)
+{
+	struct daemon *d = arg;
+	struct channel_frame *f = NULL;
+	char *text = NULL;
+	size_t len = 0;
+	int r;
+
+	r = wire_build_frame_refused(ref, &text, &len);
+	if (r == 0)
+		r = channel_frame_take(text, len, &f);
+	else
+		free(text);
+	if (r == 0)
+		r = channel_send(d->ch, f);
+	channel_frame_unref(f);
+	if (r != 0)
+		log_warn("the server was not told of the refused frame "
+		         "sha256=%s: %s",
+		    ref->frame_sha256, err_str(r));
+}
+
 static uint64_t
 current_epoch(struct daemon *d)
 {
@@ -332,6 +361,8 @@ daemon_exec_open(struct daemon *d)
 	ec.ops_arg = d;
 	ec.on_result = exec_on_result;
 	ec.result_arg = d;
+	ec.on_refused = exec_on_refused;
+	ec.refused_arg = d;
 	ec.audit_limit = d->audit_limit;
 	if (executor_open(&ec, &d->ex, &m) != 0) {
 		log_error("action executor cannot start from the audit log: %s",

@@ -86,17 +86,38 @@ read_signed_claims(struct executor_act *act)
 /*
  * A frame whose signature did not hold (or that could not be checked):
  * nothing it claims is a fact, so nothing is signed and no action is
- * named; frame.refused records the hash of the exact bytes and why.
+ * named; frame.refused records the hash of the exact bytes and why, and
+ * the server is told the same, with the hash of the payload bytes it
+ * would have signed (request_sha256) when the frame had a payload in
+ * base64, so that it can end the action it sent without waiting.
  */
 static void
 refuse_unverified(struct executor *ex, struct executor_act *act,
     const char *why, const char *data, size_t len)
 {
 	char reason[EXECUTOR_REASON_MAX + 32];
+	struct wire_refusal ref;
+	uint8_t *raw = NULL;
+	size_t raw_len = 0, n;
 
 	(void)snprintf(reason, sizeof(reason), "unverified frame: %s", why);
 	executor_set_outcome(act, ENVELOPE_STATUS_REJECTED, 0, reason);
 	executor_frame_refused(ex, reason, data, len, len);
+	if (ex->on_refused == NULL || data == NULL)
+		return;
+	memset(&ref, 0, sizeof(ref));
+	envelope_sha256_hex(data, len, ref.frame_sha256);
+	if (act->payload_b64 != NULL &&
+	    text_b64_decode(act->payload_b64,
+	        strnlen(act->payload_b64, WIRE_PAYLOAD_B64_MAX + 1),
+	        ENVELOPE_PAYLOAD_MAX, &raw, &raw_len) == 0)
+		envelope_sha256_hex(raw, raw_len, ref.request_sha256);
+	free(raw);
+	/* reason is escaped ASCII: cut anywhere, it stays a valid text. */
+	n = strnlen(reason, WIRE_REASON_MAX);
+	memcpy(ref.reason, reason, n);
+	ref.reason[n] = '\0';
+	ex->on_refused(ex->refused_arg, &ref);
 }
 
 /*
@@ -497,6 +518,8 @@ executor_open(const struct executor_config *cfg, struct executor **out,
 	ex->ops_arg = cfg->ops_arg;
 	ex->on_result = cfg->on_result;
 	ex->result_arg = cfg->result_arg;
+	ex->on_refused = cfg->on_refused;
+	ex->refused_arg = cfg->refused_arg;
 	audit_limit_init(&ex->refused_lim, "frame.refused", &cfg->audit_limit);
 	ex->outcome_poll_ms = cfg->outcome_poll_ms > 0 ?
 	    cfg->outcome_poll_ms :

@@ -187,6 +187,14 @@ struct executor_config {
 	 */
 	void (*on_result)(void *arg);
 	void *result_arg;
+	/*
+	 * Called, from the worker that refused it, with the refusal of an
+	 * action frame that could not be verified (after its frame.refused
+	 * record), to tell the server (a frame_refused frame; best effort: a
+	 * refusal lost leaves the action to its deadline); may be NULL.
+	 */
+	void (*on_refused)(void *arg, const struct wire_refusal *ref);
+	void *refused_arg;
 	/* frame.refused records ([audit] limit_*); zero: the defaults */
 	struct audit_limit_bounds audit_limit;
 	/*

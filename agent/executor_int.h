@@ -105,6 +105,8 @@ struct executor {
 	void *ops_arg;
 	void (*on_result)(void *arg);
 	void *result_arg;
+	void (*on_refused)(void *arg, const struct wire_refusal *ref);
+	void *refused_arg;
 
 	struct replay *seen; /* under mu */
 

@@ -34,6 +34,7 @@ static const struct {
 	{ WIRE_CHALLENGE, "challenge" },
 	{ WIRE_ACTION_OUTCOME, "action_outcome" },
 	{ WIRE_OUTCOME_ACK, "outcome_ack" },
+	{ WIRE_FRAME_REFUSED, "frame_refused" },
 };
 
 const char *
@@ -255,6 +256,24 @@ wire_build_outcome_ack(const struct wire_result_ack *ack, char **out,
 	const char *vals[] = { ack->action_id, ack->request_sha256 };
 
 	return build_flat(WIRE_OUTCOME_ACK, keys, vals, 2, out, len);
+}
+
+int
+wire_build_frame_refused(const struct wire_refusal *ref, char **out,
+    size_t *len)
+{
+	static const char *const with[] = { "frame_sha256", "request_sha256",
+		"reason" };
+	static const char *const without[] = { "frame_sha256", "reason" };
+	const char *vals_with[] = { ref->frame_sha256, ref->request_sha256,
+		ref->reason };
+	const char *vals_without[] = { ref->frame_sha256, ref->reason };
+
+	if (ref->request_sha256[0] != '\0')
+		return build_flat(WIRE_FRAME_REFUSED, with, vals_with, 3, out,
+		    len);
+	return build_flat(WIRE_FRAME_REFUSED, without, vals_without, 2, out,
+	    len);
 }
 
 int
@@ -593,6 +612,39 @@ inventory_members(const cJSON *root, struct inventory **inv,
 	return inventory_from_frame(containers, inv, msg);
 }
 
+/*
+ * {"type":"frame_refused","frame_sha256"[,"request_sha256"],"reason"}:
+ * the hashes 64 lowercase hex, the reason 1..WIRE_REASON_MAX bytes with
+ * no control byte.
+ */
+static int
+refusal_members(const cJSON *root, struct wire_refusal *ref,
+    struct err_msg *msg)
+{
+	static const char *const members[] = { "type", "frame_sha256",
+		"request_sha256", "reason", NULL };
+	char *reason = NULL;
+	int r;
+
+	r = jsonx_only_members(root, members, "frame_refused", msg);
+	if (r == 0)
+		r = take(root, "frame_refused", "frame_sha256", valid_sha256,
+		    "a SHA-256 (64 lowercase hex digits)", ref->frame_sha256,
+		    sizeof(ref->frame_sha256), msg);
+	if (r == 0 &&
+	    cJSON_GetObjectItemCaseSensitive(root, "request_sha256") != NULL)
+		r = take(root, "frame_refused", "request_sha256", valid_sha256,
+		    "a SHA-256 (64 lowercase hex digits)", ref->request_sha256,
+		    sizeof(ref->request_sha256), msg);
+	if (r == 0)
+		r = take_text(root, "frame_refused", "reason", WIRE_REASON_MAX,
+		    false, true, &reason, msg);
+	if (r == 0)
+		memcpy(ref->reason, reason, strlen(reason) + 1);
+	free(reason);
+	return r;
+}
+
 int
 wire_parse_agent_frame(const char *buf, size_t len, struct wire_frame *out,
     struct err_msg *msg)
@@ -614,6 +666,9 @@ wire_parse_agent_frame(const char *buf, size_t len, struct wire_frame *out,
 		break;
 	case WIRE_ACTION_OUTCOME:
 		r = result_members(root, "action_outcome", out, msg);
+		break;
+	case WIRE_FRAME_REFUSED:
+		r = refusal_members(root, &out->refusal, msg);
 		break;
 	default: r = refuse_type(name, "here", msg); break;
 	}

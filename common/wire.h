@@ -32,6 +32,7 @@
 #define WIRE_SIG_B64_MAX 128
 #define WIRE_KEY_ID_MAX 64    /* a key_id as carried, unchecked */
 #define WIRE_CHALLENGE_LEN 32 /* bytes of the server's challenge */
+#define WIRE_REASON_MAX 512   /* bytes of a frame_refused's reason */
 /* What a hello's signature covers, before the payload's bytes. */
 #define WIRE_HELLO_CONTEXT "signet/hello/v1\n"
 
@@ -45,6 +46,7 @@ enum wire_type {
 	WIRE_ACTION_OUTCOME, /* agent -> server: what an UNKNOWN became */
 	WIRE_OUTCOME_ACK,    /* server -> agent */
 	WIRE_CHALLENGE,      /* server -> agent, first frame */
+	WIRE_FRAME_REFUSED,  /* agent -> server: an action frame unverified */
 };
 
 /* A hello's payload: who the agent is, and the challenge it answers. */
@@ -66,12 +68,24 @@ struct wire_result_ack {
 };
 
 /*
+ * The agent refused an action frame it could not verify: the SHA-256 of
+ * the exact frame bytes, of its payload's bytes when it had a payload
+ * ("" when not: then only the frame's hash binds it), and why. It names
+ * no action: nothing of the frame is taken as a fact.
+ */
+struct wire_refusal {
+	char frame_sha256[65];   /* 64 lowercase hex */
+	char request_sha256[65]; /* 64 lowercase hex, or "" */
+	char reason[WIRE_REASON_MAX + 1];
+};
+
+/*
  * A parsed frame (wire_frame_free it). type says which members are set:
  * hello (HELLO), inv (INVENTORY), payload_b64 and sig_b64 (ACTION and
  * ACTION_RESULT, ACTION_OUTCOME: the texts as received, for the
  * envelope's check on the exact bytes), key_id (ACTION: as received; the
  * pinned set judges it), ack (RESULT_ACK, OUTCOME_ACK), challenge
- * (CHALLENGE).
+ * (CHALLENGE), refusal (FRAME_REFUSED).
  */
 struct wire_frame {
 	enum wire_type type;
@@ -82,6 +96,7 @@ struct wire_frame {
 	char key_id[WIRE_KEY_ID_MAX + 1];
 	struct wire_result_ack ack;
 	uint8_t challenge[WIRE_CHALLENGE_LEN];
+	struct wire_refusal refusal;
 };
 
 /* The frame's "type" text ("hello", ...); NULL for NONE or unknown. */
@@ -116,6 +131,12 @@ int wire_build_action(const char *payload_b64, const char *sig_b64,
 int wire_build_result(const char *payload_b64, const char *sig_b64, char **out,
     size_t *len) __attribute__((warn_unused_result));
 int wire_build_result_ack(const struct wire_result_ack *ack, char **out,
+    size_t *len) __attribute__((warn_unused_result));
+/*
+ * {"type":"frame_refused","frame_sha256"[,"request_sha256"],"reason"}:
+ * request_sha256 only when not "".
+ */
+int wire_build_frame_refused(const struct wire_refusal *ref, char **out,
     size_t *len) __attribute__((warn_unused_result));
 /* An action_outcome frame: a signed outcome's payload and sig texts. */
 int wire_build_outcome(const char *payload_b64, const char *sig_b64, char **out,

@@ -703,6 +703,61 @@ actions_undeliver(struct actions *t, struct audit_writer *w, const char *id,
 	return r;
 }
 
+int
+actions_refused_unverified(struct actions *t, struct audit_writer *w,
+    const char *host_id, const char *request_sha256, const char *frame_sha256,
+    const char *reason, char *action_id)
+{
+	char why[ENVELOPE_ERROR_BYTES + 1];
+	struct entry *e;
+	cJSON *d;
+	bool ok, found = false;
+	size_t i;
+	int r;
+
+	action_id[0] = '\0';
+	if (t == NULL || host_id == NULL || request_sha256 == NULL ||
+	    !text_is_hex(request_sha256, 64))
+		return SIGNET_ERR_NOT_FOUND;
+	(void)pthread_mutex_lock(&t->mu);
+	TAILQ_FOREACH(e, &t->pending, link) {
+		if (!e->claimed && strcmp(e->info.host_id, host_id) == 0 &&
+		    strcmp(e->info.request_sha256, request_sha256) == 0) {
+			copy_str(action_id, ACTIONS_ID_LEN + 1,
+			    e->info.action_id);
+			found = true;
+			break;
+		}
+	}
+	(void)pthread_mutex_unlock(&t->mu);
+	if (!found)
+		return SIGNET_ERR_NOT_FOUND;
+	/* Recorded before the action changes (docs/audit.md). */
+	d = cJSON_CreateObject();
+	ok = d != NULL &&
+	    cJSON_AddStringToObject(d, "action_id", action_id) != NULL &&
+	    cJSON_AddStringToObject(d, "host_id", host_id) != NULL &&
+	    cJSON_AddStringToObject(d, "request_sha256", request_sha256) !=
+	        NULL &&
+	    cJSON_AddStringToObject(d, "frame_sha256", frame_sha256) != NULL &&
+	    cJSON_AddStringToObject(d, "reason", reason) != NULL;
+	r = audit_event(w, "action.unverified", SERVER_ACTOR_NAME, d, ok);
+	if (r != 0)
+		return r;
+	(void)snprintf(why, sizeof(why),
+	    "the agent refused the frame unverified; not run: %s", reason);
+	(void)pthread_mutex_lock(&t->mu);
+	i = find(t, action_id);
+	if (i < t->n && t->v[i]->info.status == ACTION_PENDING &&
+	    !t->v[i]->claimed) {
+		finish_entry(t, t->v[i], ACTION_REJECTED, clock_wall_ms());
+		set_error(&t->v[i]->info, why);
+	}
+	(void)pthread_mutex_unlock(&t->mu);
+	actions_wake(t, action_id);
+	return 0;
+}
+
 size_t
 actions_expire_and_record(struct actions *t, struct audit_writer *w,
     int64_t now_ms)

@@ -213,6 +213,22 @@ int actions_undeliver(struct actions *t, struct audit_writer *w, const char *id,
     const char *why) __attribute__((warn_unused_result));
 
 /*
+ * host_id's agent refused, unverified, an action frame whose payload
+ * bytes hash to request_sha256 (frame_sha256: the whole frame's; reason:
+ * the agent's words). The PENDING action of that host sent with those
+ * bytes is recorded as action.unverified {action_id, host_id,
+ * request_sha256, frame_sha256, reason} in w (actor "server"), then ends
+ * REJECTED with no result, its error saying so, and its waiter is woken;
+ * *action_id (ACTIONS_ID_LEN + 1 bytes) names it. Returns 0,
+ * SIGNET_ERR_NOT_FOUND (no such PENDING action of that host: nothing
+ * changed), or the audit error (nothing changed: the action ends at its
+ * deadline).
+ */
+int actions_refused_unverified(struct actions *t, struct audit_writer *w,
+    const char *host_id, const char *request_sha256, const char *frame_sha256,
+    const char *reason, char *action_id) __attribute__((warn_unused_result));
+
+/*
  * Ends what passed its deadline (actions_expire), records action.timeout
  * {action_id, host_id, container_id, deadline} for each in w and wakes
  * their waiters. Returns how many ended.

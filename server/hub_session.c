@@ -79,6 +79,44 @@ hub_queue_ack(struct hub *hub, struct hub_conn *c, bool outcome,
 }
 
 /*
+ * The agent refused an action frame it could not verify. Its word names
+ * no action: the frame is found by the hash of the payload bytes this
+ * server signed and sent to that very host, and only a PENDING action
+ * ends (REJECTED, no result; actions_refused_unverified). One that
+ * matches nothing is only logged (the agent's log holds frame.refused).
+ */
+static void
+handle_refused(struct hub *hub, struct hub_conn *c,
+    const struct wire_refusal *ref)
+{
+	char id[ACTIONS_ID_LEN + 1], esc[WIRE_REASON_MAX + 1];
+	int r;
+
+	(void)text_vis_str(ref->reason, esc, sizeof(esc));
+	r = ref->request_sha256[0] == '\0' ?
+	    SIGNET_ERR_NOT_FOUND :
+	    actions_refused_unverified(hub->actions, hub->ctx->audit,
+	        c->id.name, ref->request_sha256, ref->frame_sha256, ref->reason,
+	        id);
+	if (r == 0)
+		log_warn("agent %s refused the frame of action_id=%s "
+		         "unverified: %s; the action is REJECTED, not run",
+		    c->id.name, id, esc);
+	else if (r == SIGNET_ERR_NOT_FOUND)
+		log_warn("agent %s refused a frame unverified (sha256=%s, "
+		         "payload sha256=%s) that names no pending action of "
+		         "its own: %s",
+		    c->id.name, ref->frame_sha256,
+		    ref->request_sha256[0] != '\0' ? ref->request_sha256 : "-",
+		    esc);
+	else
+		log_error("agent %s refused the frame of action_id=%s "
+		          "unverified, but action.unverified cannot be "
+		          "recorded (%s): the action ends at its deadline",
+		    c->id.name, id, err_str(r));
+}
+
+/*
  * Counts, logs and audits one refused peer. cert may be NULL; claimed is
  * the host id the peer's hello named (raw, escaped here) or NULL.
  */
@@ -501,7 +539,8 @@ handle_frame(struct hub *hub, struct hub_conn *c)
 	err_clear(&msg);
 	r = wire_parse_agent_frame(c->buf, c->len, &f, &msg);
 	if (r == 0 &&
-	    (f.type == WIRE_ACTION_RESULT || f.type == WIRE_ACTION_OUTCOME) &&
+	    (f.type == WIRE_ACTION_RESULT || f.type == WIRE_ACTION_OUTCOME ||
+	        f.type == WIRE_FRAME_REFUSED) &&
 	    hub->actions == NULL) {
 		wire_frame_free(&f);
 		r = err_set(&msg, SIGNET_ERR_FORMAT,
@@ -525,6 +564,11 @@ handle_frame(struct hub *hub, struct hub_conn *c)
 		r = hub_handle_outcome(hub, c, &f);
 		wire_frame_free(&f);
 		return r;
+	}
+	if (f.type == WIRE_FRAME_REFUSED) {
+		handle_refused(hub, c, &f.refusal);
+		wire_frame_free(&f);
+		return 0;
 	}
 	r = hub_inventory(hub, c, f.inv);
 	f.inv = NULL;

@@ -58,11 +58,12 @@ accepted() {
 
 # refused NAME PATTERN ARGS...: a RESTART signed as ARGS say is refused
 # unverified: a frame.refused record whose reason matches PATTERN and
-# that holds the frame's SHA-256; no result, even once the next action
+# that holds the frame's SHA-256, and a frame_refused to the server with
+# the frame's and the payload's SHA-256; no result, even once the next action
 # (a control START signed by the new key, which the policy denies: an
 # answer, and nothing runs) has been answered; the container is untouched.
 refused() {
-	local name=$1 pattern=$2 s0 id sha n0 line; shift 2
+	local name=$1 pattern=$2 s0 id sha psha n0 line; shift 2
 	s0=$(started_at "$WEB")
 	n0=$(jq -c 'select(.event == "frame.refused")' "$LOG" | wc -l)
 	send_action "$WEB" RESTART --reason '"key rotation"' --save "$T_DIR/refused.frame" "$@"
@@ -73,6 +74,9 @@ refused() {
 	check "$name: unverified, says why, hashes the frame" sh -c \
 		"jq -c 'select(.event == \"frame.refused\") | .data' '$LOG' | tail -n 1 |
 		 jq -e --arg s $sha '(.reason | test(\"^unverified frame: .*($pattern)\")) and .frame_sha256 == \$s' >/dev/null"
+	psha=$(jq -r .payload "$T_DIR/refused.frame" | base64 -d | sha256sum | cut -c1-64)
+	check "$name: the server is told by the frame's and the payload's hashes, not the action" \
+		wait_for 10 grep -Eq "^refused frame_sha256=$sha request_sha256=$psha reason=\"unverified frame: .*($pattern)" "$OUT"
 	send_action "$WEB" START --reason '"control after a refusal"' --key "$P/keys/action-2.key"
 	line=$(result "$(last_id)" 1 20)
 	check "$name: the next action is answered ($line)" grep -q 'status=DENIED .* sig=ok' <<<"$line"

@@ -51,6 +51,9 @@
  *   outcome action_id=I observed=O sig=ok   (an action_outcome)
  *   outcome sig=BAD why="..."
  *   sent outcome_ack action_id=I
+ *   refused frame_sha256=H request_sha256=H|- reason="..."
+ *                                   (a frame_refused: an action frame the
+ *                                    agent could not verify)
  *   frame bytes=N "TEXT"            (anything else, escaped)
  *   sent action action_id=I action=A container=C bytes=N
  *   sent signed|raw|replay bytes=N
@@ -705,6 +708,13 @@ on_message(struct conn *c)
 		    c->rx_len);
 	else if (f.type == WIRE_ACTION_OUTCOME)
 		on_outcome(c, &f);
+	else if (f.type == WIRE_FRAME_REFUSED)
+		say("refused frame_sha256=%s request_sha256=%s reason=\"%s\"",
+		    f.refusal.frame_sha256,
+		    f.refusal.request_sha256[0] != '\0' ?
+		        f.refusal.request_sha256 :
+		        "-",
+		    text_escape_str(f.refusal.reason, esc, sizeof(esc)));
 	else
 		on_result(c, &f);
 	wire_frame_free(&f);

@@ -176,6 +176,97 @@ test_hello_proof(void)
 	keys_secret_wipe(&other);
 }
 
+/* frame_refused (agent): issue 12, item 1. */
+static void
+test_refusal_frames(void)
+{
+	static const struct {
+		const char *name, *text, *why;
+	} bad[] = {
+		{ "frame hash not hex",
+		    "{\"type\":\"frame_refused\",\"frame_sha256\":\"XYZ\","
+		    "\"reason\":\"r\"}",
+		    "frame_sha256" },
+		{ "payload hash in capitals",
+		    "{\"type\":\"frame_refused\",\"frame_sha256\":\"" SHA64
+		    "\",\"request_sha256\":\"" ID32
+		    "ABCDEF0123456789ABCDEF0123456789"
+		    "\",\"reason\":\"r\"}",
+		    "request_sha256" },
+		{ "empty reason",
+		    "{\"type\":\"frame_refused\",\"frame_sha256\":\"" SHA64
+		    "\",\"reason\":\"\"}",
+		    "reason" },
+		{ "control byte in the reason",
+		    "{\"type\":\"frame_refused\",\"frame_sha256\":\"" SHA64
+		    "\",\"reason\":\"a\\u0007b\"}",
+		    "control" },
+		{ "an action named",
+		    "{\"type\":\"frame_refused\",\"frame_sha256\":\"" SHA64
+		    "\",\"reason\":\"r\",\"action_id\":\"" ID32 "\"}",
+		    "action_id" },
+		{ "no frame hash",
+		    "{\"type\":\"frame_refused\",\"reason\":\"r\"}",
+		    "frame_sha256" },
+	};
+	struct wire_refusal ref;
+	struct wire_frame f;
+	struct err_msg m;
+	char *t = NULL, big[WIRE_REASON_MAX + 2];
+	size_t len = 0, i;
+
+	memset(&ref, 0, sizeof(ref));
+	memcpy(ref.frame_sha256, SHA64, sizeof(ref.frame_sha256));
+	(void)snprintf(ref.reason, sizeof(ref.reason),
+	    "unverified frame: bad signature");
+	CHECK(wire_build_frame_refused(&ref, &t, &len) == 0);
+	CHECK(strcmp(t,
+	          "{\"type\":\"frame_refused\",\"frame_sha256\":\"" SHA64
+	          "\",\"reason\":\"unverified frame: bad signature\"}") == 0);
+	CHECK(wire_parse_agent_frame(t, len, &f, NULL) == 0 &&
+	    f.type == WIRE_FRAME_REFUSED &&
+	    memcmp(&f.refusal, &ref, sizeof(ref)) == 0);
+	wire_frame_free(&f);
+	CHECK(wire_parse_server_frame(t, len, &f, NULL) == SIGNET_ERR_FORMAT);
+	free(t);
+	memcpy(ref.request_sha256, SHA64, sizeof(ref.request_sha256));
+	CHECK(wire_build_frame_refused(&ref, &t, &len) == 0);
+	CHECK(wire_parse_agent_frame(t, len, &f, NULL) == 0 &&
+	    strcmp(f.refusal.request_sha256, SHA64) == 0);
+	wire_frame_free(&f);
+	free(t);
+	/* The reason is bounded: WIRE_REASON_MAX bytes, not one more. */
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	memcpy(ref.reason, big, WIRE_REASON_MAX);
+	ref.reason[WIRE_REASON_MAX] = '\0';
+	CHECK(wire_build_frame_refused(&ref, &t, &len) == 0);
+	CHECK(wire_parse_agent_frame(t, len, &f, NULL) == 0);
+	wire_frame_free(&f);
+	free(t);
+	t = NULL;
+	{
+		char text[WIRE_REASON_MAX + 256];
+
+		(void)snprintf(text, sizeof(text),
+		    "{\"type\":\"frame_refused\",\"frame_sha256\":\"" SHA64
+		    "\",\"reason\":\"%s\"}",
+		    big);
+		err_clear(&m);
+		CHECKF(wire_parse_agent_frame(text, strlen(text), &f, &m) ==
+		        SIGNET_ERR_FORMAT,
+		    "a reason of %d bytes is refused", WIRE_REASON_MAX + 1);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err_clear(&m);
+		CHECKF(wire_parse_agent_frame(bad[i].text, strlen(bad[i].text),
+		           &f, &m) == SIGNET_ERR_FORMAT,
+		    "%s: refused", bad[i].name);
+		CHECKF(strstr(m.text, bad[i].why) != NULL,
+		    "%s: \"%s\" lacks \"%s\"", bad[i].name, m.text, bad[i].why);
+	}
+}
+
 /* action_outcome (agent) and outcome_ack (server): issue 12, item 10. */
 static void
 test_outcome_frames(void)
@@ -489,6 +580,7 @@ main(void)
 	test_round_trips();
 	test_hello_proof();
 	test_outcome_frames();
+	test_refusal_frames();
 	test_rows();
 	test_bounds();
 	test_peek();
