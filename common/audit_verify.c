@@ -163,6 +163,49 @@ out:
 }
 
 /*
+ * env, an agent-signed {"payload","sig"} (data.WHAT): its texts, and,
+ * with agent keys, the public key of its payload's host (*keyed false
+ * without agent keys: nothing to check it with); host names that host.
+ */
+static int
+agent_envelope(const cJSON *env, const char *what,
+    const struct audit_verify_opts *o, const char **payload, const char **sig,
+    struct keys_public *pub, char *host, size_t hostlen, bool *keyed,
+    struct err_msg *msg)
+{
+	static const char *const members[] = { "payload", "sig", NULL };
+	char path[PATH_MAX], where[32];
+	struct err_msg sub;
+	int n, r;
+
+	*keyed = false;
+	(void)snprintf(where, sizeof(where), "data.%s", what);
+	if (!cJSON_IsObject(env))
+		return err_set(msg, SIGNET_ERR_FORMAT, "%s must be an object",
+		    where);
+	r = jsonx_only_members(env, members, where, msg);
+	if (r == 0)
+		r = jsonx_get_string(env, "payload", false, where, payload,
+		    msg);
+	if (r == 0)
+		r = jsonx_get_string(env, "sig", false, where, sig, msg);
+	if (r != 0 || o->agent_keys_dir == NULL)
+		return r;
+	r = payload_host(what, *payload, host, hostlen, msg);
+	if (r != 0)
+		return r;
+	n = snprintf(path, sizeof(path), "%s/%s.pub", o->agent_keys_dir, host);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return err_set(msg, SIGNET_ERR_TOO_LARGE, "path too long");
+	r = keys_load_public(path, pub, &sub);
+	if (r != 0)
+		return err_set(msg, r, "embedded %s from host %s: %s", what,
+		    host, sub.text);
+	*keyed = true;
+	return 0;
+}
+
+/*
  * Checks data.result, if present, under DIR/HOST-ID.pub; *verified says
  * whether res holds a result that verified.
  */
@@ -171,43 +214,25 @@ check_embedded_result(const cJSON *data, const struct audit_verify_opts *o,
     struct audit_verify_report *rep, struct envelope_result_payload *res,
     bool *verified, struct err_msg *msg)
 {
-	static const char *const members[] = { "payload", "sig", NULL };
 	const cJSON *env = cJSON_GetObjectItemCaseSensitive(data, "result");
 	const char *payload = NULL, *sig = NULL;
 	struct keys_public pub;
-	char host[64], path[PATH_MAX];
+	char host[64];
 	struct err_msg sub;
-	int n, r;
+	bool keyed = false;
+	int r;
 
 	*verified = false;
 	if (env == NULL)
 		return 0;
-	if (!cJSON_IsObject(env))
-		return err_set(msg, SIGNET_ERR_FORMAT,
-		    "data.result must be an object");
-	r = jsonx_only_members(env, members, "data.result", msg);
-	if (r == 0)
-		r = jsonx_get_string(env, "payload", false, "data.result",
-		    &payload, msg);
-	if (r == 0)
-		r = jsonx_get_string(env, "sig", false, "data.result", &sig,
-		    msg);
+	r = agent_envelope(env, "result", o, &payload, &sig, &pub, host,
+	    sizeof(host), &keyed, msg);
 	if (r != 0)
 		return r;
-	if (o->agent_keys_dir == NULL) {
+	if (!keyed) {
 		rep->results_unchecked++;
 		return 0;
 	}
-	r = payload_host("result", payload, host, sizeof(host), msg);
-	if (r != 0)
-		return r;
-	n = snprintf(path, sizeof(path), "%s/%s.pub", o->agent_keys_dir, host);
-	if (n < 0 || (size_t)n >= sizeof(path))
-		return err_set(msg, SIGNET_ERR_TOO_LARGE, "path too long");
-	r = keys_load_public(path, &pub, &sub);
-	if (r != 0)
-		return err_set(msg, r, "embedded result from host %s: %s", host,
-		    sub.text);
 	r = envelope_result_verify(&pub, payload, sig, res, NULL, NULL, &sub);
 	if (r != 0)
 		return err_set(msg, r, "embedded result from host %s: %s", host,
@@ -248,44 +273,25 @@ check_embedded_outcome(const struct audit_record *rec,
     const struct audit_verify_opts *o, struct audit_verify_report *rep,
     struct err_msg *msg)
 {
-	static const char *const members[] = { "payload", "sig", NULL };
-	const cJSON *env;
 	const char *payload = NULL, *sig = NULL;
 	struct outcome_payload p;
 	struct keys_public pub;
-	char host[64], path[PATH_MAX];
+	char host[64];
 	struct err_msg sub;
-	int n, r;
+	bool keyed = false;
+	int r;
 
 	if (strcmp(rec->event, "action.outcome") != 0)
 		return 0;
-	env = cJSON_GetObjectItemCaseSensitive(rec->data, "outcome");
-	if (!cJSON_IsObject(env))
-		return err_set(msg, SIGNET_ERR_FORMAT,
-		    "action.outcome: data.outcome must be an object");
-	r = jsonx_only_members(env, members, "data.outcome", msg);
-	if (r == 0)
-		r = jsonx_get_string(env, "payload", false, "data.outcome",
-		    &payload, msg);
-	if (r == 0)
-		r = jsonx_get_string(env, "sig", false, "data.outcome", &sig,
-		    msg);
+	r = agent_envelope(
+	    cJSON_GetObjectItemCaseSensitive(rec->data, "outcome"), "outcome",
+	    o, &payload, &sig, &pub, host, sizeof(host), &keyed, msg);
 	if (r != 0)
 		return r;
-	if (o->agent_keys_dir == NULL) {
+	if (!keyed) {
 		rep->outcomes_unchecked++;
 		return 0;
 	}
-	r = payload_host("outcome", payload, host, sizeof(host), msg);
-	if (r != 0)
-		return r;
-	n = snprintf(path, sizeof(path), "%s/%s.pub", o->agent_keys_dir, host);
-	if (n < 0 || (size_t)n >= sizeof(path))
-		return err_set(msg, SIGNET_ERR_TOO_LARGE, "path too long");
-	r = keys_load_public(path, &pub, &sub);
-	if (r != 0)
-		return err_set(msg, r, "embedded outcome from host %s: %s",
-		    host, sub.text);
 	r = outcome_verify(&pub, payload, sig, &p, NULL, NULL, &sub);
 	if (r != 0)
 		return err_set(msg, r, "embedded outcome from host %s: %s",
