@@ -4,9 +4,6 @@
 
 #include "audit_limit.h"
 
-#define STR(x) #x
-#define XSTR(x) STR(x) /* a number macro as a string literal */
-
 const struct config_key agent_config_schema[] = {
 	{ "agent", "server", CONFIG_WSS_URL, true, NULL, 0, 0 },
 	{ "agent", "docker_socket", CONFIG_PATH, false, "/var/run/docker.sock",
@@ -21,14 +18,7 @@ const struct config_key agent_config_schema[] = {
 	{ "tls", "key", CONFIG_PATH, true, NULL, 0, 0 },
 	{ "keys", "action_pub", CONFIG_PATH, true, NULL, 0, 0 },
 	{ "keys", "result", CONFIG_PATH, true, NULL, 0, 0 },
-	{ "audit", "path", CONFIG_PATH, true, NULL, 0, 0 },
-	{ "audit", "rotate_size", CONFIG_STRING, false, "256M", 0, 0 },
-	/* bounded records (audit_limit.h): in full per reason and window */
-	{ "audit", "limit_burst", CONFIG_INT, false,
-	    XSTR(AUDIT_LIMIT_BURST_DEFAULT), 1, AUDIT_LIMIT_BURST_MAX },
-	/* the window, seconds */
-	{ "audit", "limit_window", CONFIG_INT, false,
-	    XSTR(AUDIT_LIMIT_WINDOW_DEFAULT), 1, AUDIT_LIMIT_WINDOW_MAX },
+	AUDIT_CONFIG_SCHEMA_ROWS,
 };
 const size_t agent_config_schema_len = sizeof(agent_config_schema) /
     sizeof(agent_config_schema[0]);

@@ -38,6 +38,26 @@
 #define AUDIT_LIMIT_WINDOW_DEFAULT 60 /* seconds */
 #define AUDIT_LIMIT_WINDOW_MAX 86400
 
+#define AUDIT_LIMIT_STR_(x) #x
+#define AUDIT_LIMIT_XSTR_(x) AUDIT_LIMIT_STR_(x)
+/*
+ * The [audit] section of both daemons' config schemas (struct config_key
+ * rows): the log's path, its rotation size (bytes, K, M or G; 0 never;
+ * audit_config_rotate_size) and this module's bounds (in full per reason
+ * and window; the window in seconds).
+ */
+/* clang-format off */
+#define AUDIT_CONFIG_SCHEMA_ROWS                                              \
+	{ "audit", "path", CONFIG_PATH, true, NULL, 0, 0 },                   \
+	{ "audit", "rotate_size", CONFIG_STRING, false, "256M", 0, 0 },       \
+	{ "audit", "limit_burst", CONFIG_INT, false,                          \
+	    AUDIT_LIMIT_XSTR_(AUDIT_LIMIT_BURST_DEFAULT), 1,                  \
+	    AUDIT_LIMIT_BURST_MAX },                                          \
+	{ "audit", "limit_window", CONFIG_INT, false,                         \
+	    AUDIT_LIMIT_XSTR_(AUDIT_LIMIT_WINDOW_DEFAULT), 1,                 \
+	    AUDIT_LIMIT_WINDOW_MAX }
+/* clang-format on */
+
 struct audit_limit_slot {
 	char reason[AUDIT_LIMIT_REASON_MAX];
 	uint64_t written;

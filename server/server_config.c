@@ -36,16 +36,7 @@ const struct config_key server_config_schema[] = {
 	{ "keys", "action", CONFIG_PATH, true, NULL, 0, 0 },
 	{ "keys", "audit", CONFIG_PATH, true, NULL, 0, 0 },
 	{ "keys", "agents_dir", CONFIG_PATH, true, NULL, 0, 0 },
-	{ "audit", "path", CONFIG_PATH, true, NULL, 0, 0 },
-	/* rotate the audit log past this size: bytes, K, M or G; 0 never
-	 * (AUDIT_ROTATE_SIZE_DEFAULT; checked by audit_config_rotate_size) */
-	{ "audit", "rotate_size", CONFIG_STRING, false, "256M", 0, 0 },
-	/* bounded records (audit_limit.h): in full per reason and window */
-	{ "audit", "limit_burst", CONFIG_INT, false,
-	    XSTR(AUDIT_LIMIT_BURST_DEFAULT), 1, AUDIT_LIMIT_BURST_MAX },
-	/* the window, seconds */
-	{ "audit", "limit_window", CONFIG_INT, false,
-	    XSTR(AUDIT_LIMIT_WINDOW_DEFAULT), 1, AUDIT_LIMIT_WINDOW_MAX },
+	AUDIT_CONFIG_SCHEMA_ROWS,
 };
 const size_t server_config_schema_len = sizeof(server_config_schema) /
     sizeof(server_config_schema[0]);

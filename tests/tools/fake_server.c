@@ -5,7 +5,7 @@
  * only, a client certificate chaining to --ca required, subprotocol
  * signet.v1) that accepts the real signet-agent, sends it a challenge,
  * checks its hello against --agent-pub, prints every frame it
- * gets (action results verified under the agent's result key) and sends
+ * receives (action results verified under the agent's result key) and sends
  * the frames it is told to: actions it signs with --action-key through the
  * project's own envelope code (or with another key, for the hostile
  * cases), raw bytes from files, or the last action again.
