@@ -519,6 +519,34 @@ fail:
 }
 
 /*
+ * GET /containers/{id}/json for the full id: the answer parsed (*root,
+ * cJSON_Delete it). Returns 0, SIGNET_ERR_INVALID_ARG (not 64 lowercase
+ * hex), or docker_get's and the parser's codes.
+ */
+static int
+inspect_json(struct docker_client *dc, const char *id, cJSON **root,
+    struct err_msg *msg)
+{
+	char *body = NULL;
+	char path[128];
+	size_t len = 0;
+	int r;
+
+	*root = NULL;
+	if (id == NULL || !text_is_hex(id, 64))
+		return err_set(msg, SIGNET_ERR_INVALID_ARG,
+		    "container id must be 64 lowercase hex digits");
+	(void)snprintf(path, sizeof(path), "/containers/%s/json", id);
+	r = docker_get(dc, path, DOCKER_SMALL_MAX, DOCKER_SMALL_TIMEOUT_MS,
+	    &body, &len, msg);
+	if (r == 0)
+		r = jsonx_parse_object("dockerd inspect", body, len,
+		    DOCKER_JSON_DEPTH, root, msg);
+	free(body);
+	return r;
+}
+
+/*
  * The members of an inspect answer's State that tell whether an action
  * happened, and RestartCount, each checked (outcome_state_from_json).
  * *out is zeroed on failure.
@@ -526,8 +554,19 @@ fail:
 static int
 state_of(const cJSON *root, struct outcome_state *out, struct err_msg *msg)
 {
+	/* The State members outcome.c checks, under its names; else null. */
+	static const struct {
+		const char *from, *to;
+		cJSON_bool (*is)(const cJSON *const);
+	} members[] = {
+		{ "Running", "running", cJSON_IsBool },
+		{ "Pid", "pid", cJSON_IsNumber },
+		{ "StartedAt", "started_at", cJSON_IsString },
+		{ "FinishedAt", "finished_at", cJSON_IsString },
+	};
 	const cJSON *state = NULL, *v;
-	cJSON *o = NULL;
+	cJSON *o = NULL, *item;
+	size_t i;
 	int64_t count = 0;
 	int r;
 
@@ -544,31 +583,18 @@ state_of(const cJSON *root, struct outcome_state *out, struct err_msg *msg)
 		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
 		goto out;
 	}
-	v = cJSON_GetObjectItemCaseSensitive(state, "Running");
-	if (!cJSON_AddItemToObject(o, "running",
-	        cJSON_IsBool(v) ? cJSON_Duplicate(v, false) :
-	                          cJSON_CreateNull()))
-		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
-	v = cJSON_GetObjectItemCaseSensitive(state, "Pid");
-	if (r == 0 &&
-	    !cJSON_AddItemToObject(o, "pid",
-	        cJSON_IsNumber(v) ? cJSON_Duplicate(v, false) :
-	                            cJSON_CreateNull()))
-		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+	for (i = 0; r == 0 && i < sizeof(members) / sizeof(members[0]); i++) {
+		v = cJSON_GetObjectItemCaseSensitive(state, members[i].from);
+		item = members[i].is(v) ? cJSON_Duplicate(v, false) :
+		                          cJSON_CreateNull();
+		if (item == NULL ||
+		    !cJSON_AddItemToObject(o, members[i].to, item)) {
+			cJSON_Delete(item);
+			r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+		}
+	}
 	if (r == 0 &&
 	    cJSON_AddNumberToObject(o, "restart_count", (double)count) == NULL)
-		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
-	v = cJSON_GetObjectItemCaseSensitive(state, "StartedAt");
-	if (r == 0 &&
-	    !cJSON_AddItemToObject(o, "started_at",
-	        cJSON_IsString(v) ? cJSON_Duplicate(v, false) :
-	                            cJSON_CreateNull()))
-		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
-	v = cJSON_GetObjectItemCaseSensitive(state, "FinishedAt");
-	if (r == 0 &&
-	    !cJSON_AddItemToObject(o, "finished_at",
-	        cJSON_IsString(v) ? cJSON_Duplicate(v, false) :
-	                            cJSON_CreateNull()))
 		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
 	if (r == 0)
 		r = outcome_state_from_json(o, "inspect.State", out, msg);
@@ -585,25 +611,14 @@ docker_inspect(struct docker_client *dc, const char *id, struct inventory **out,
 {
 	struct inspect_fields f;
 	cJSON *root = NULL, *arr = NULL, *row = NULL;
-	char *body = NULL, *printed = NULL;
-	char path[128];
-	size_t len = 0;
+	char *printed = NULL;
 	int64_t created = 0;
 	int r;
 
 	*out = NULL;
 	if (has_state != NULL)
 		*has_state = false;
-	if (id == NULL || !text_is_hex(id, 64))
-		return err_set(msg, SIGNET_ERR_INVALID_ARG,
-		    "container id must be 64 lowercase hex digits");
-	(void)snprintf(path, sizeof(path), "/containers/%s/json", id);
-	r = docker_get(dc, path, DOCKER_SMALL_MAX, DOCKER_SMALL_TIMEOUT_MS,
-	    &body, &len, msg);
-	if (r != 0)
-		goto out;
-	r = jsonx_parse_object("dockerd inspect", body, len, DOCKER_JSON_DEPTH,
-	    &root, msg);
+	r = inspect_json(dc, id, &root, msg);
 	if (r != 0)
 		goto out;
 	if (state != NULL && has_state != NULL) {
@@ -662,7 +677,6 @@ out:
 	cJSON_Delete(arr);
 	cJSON_Delete(root);
 	free(printed);
-	free(body);
 	return r;
 }
 
@@ -671,25 +685,13 @@ docker_state(struct docker_client *dc, const char *id,
     struct outcome_state *out, struct err_msg *msg)
 {
 	cJSON *root = NULL;
-	char *body = NULL;
-	char path[128];
-	size_t len = 0;
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	if (id == NULL || !text_is_hex(id, 64))
-		return err_set(msg, SIGNET_ERR_INVALID_ARG,
-		    "container id must be 64 lowercase hex digits");
-	(void)snprintf(path, sizeof(path), "/containers/%s/json", id);
-	r = docker_get(dc, path, DOCKER_SMALL_MAX, DOCKER_SMALL_TIMEOUT_MS,
-	    &body, &len, msg);
-	if (r == 0)
-		r = jsonx_parse_object("dockerd inspect", body, len,
-		    DOCKER_JSON_DEPTH, &root, msg);
+	r = inspect_json(dc, id, &root, msg);
 	if (r == 0)
 		r = state_of(root, out, msg);
 	cJSON_Delete(root);
-	free(body);
 	return r;
 }
 
