@@ -33,92 +33,103 @@ struct pending {
 	struct outcome_state before; /* ... with this state before */
 };
 
-/* A result record: its result goes back into the outbox. */
-static void
-reload_result(struct executor *ex, const struct audit_record *rec)
+/*
+ * data.NAME of a record, an embedded {"payload","sig"}: its two texts, or
+ * false when it has none.
+ */
+static bool
+record_envelope(const struct audit_record *rec, const char *name,
+    const char **payload, const char **sig)
 {
-	struct envelope_result_payload res;
-	const cJSON *env, *p, *s;
+	const cJSON *env = cJSON_GetObjectItemCaseSensitive(rec->data, name);
+	const cJSON *p = cJSON_GetObjectItemCaseSensitive(env, "payload");
+	const cJSON *s = cJSON_GetObjectItemCaseSensitive(env, "sig");
+
+	if (!cJSON_IsString(p) || !cJSON_IsString(s))
+		return false;
+	*payload = p->valuestring;
+	*sig = s->valuestring;
+	return true;
+}
+
+/*
+ * A result record: its result goes back into the outbox. True, with the
+ * result in *res, when the record held one that verified.
+ */
+static bool
+reload_result(struct executor *ex, const struct audit_record *rec,
+    struct envelope_result_payload *res)
+{
+	const char *payload = NULL, *sig = NULL;
 	struct err_msg m;
-	uint8_t *raw = NULL;
-	size_t raw_len = 0, frame_len = 0;
+	size_t frame_len = 0;
 	char *frame = NULL;
 
-	env = cJSON_GetObjectItemCaseSensitive(rec->data, "result");
-	p = cJSON_GetObjectItemCaseSensitive(env, "payload");
-	s = cJSON_GetObjectItemCaseSensitive(env, "sig");
-	if (!cJSON_IsString(p) || !cJSON_IsString(s))
-		return;
+	if (!record_envelope(rec, "result", &payload, &sig))
+		return false;
 	err_clear(&m);
-	if (envelope_result_verify(&ex->result_key->pub, p->valuestring,
-	        s->valuestring, &res, &raw, &raw_len, &m) != 0) {
+	if (envelope_result_verify(&ex->result_key->pub, payload, sig, res,
+	        NULL, NULL, &m) != 0) {
 		log_warn("audit record %llu: its result does not verify under "
 		         "this agent's result key (%s); not re-sent",
 		    (unsigned long long)rec->seq, m.text);
-		return;
+		return false;
 	}
-	free(raw);
-	if (wire_build_result(p->valuestring, s->valuestring, &frame,
-	        &frame_len) != 0) {
+	if (wire_build_result(payload, sig, &frame, &frame_len) != 0) {
 		log_error("out of memory reloading the result of action %s",
-		    res.action_id);
-		return;
+		    res->action_id);
+		return true;
 	}
-	executor_outbox_reload(ex, res.action_id, res.request_sha256, frame,
+	executor_outbox_reload(ex, res->action_id, res->request_sha256, frame,
 	    frame_len, rec->ts);
+	return true;
 }
 
 /* An action.outcome record: its signed outcome goes out again. */
 static void
 reload_outcome(struct executor *ex, const struct audit_record *rec)
 {
+	const char *payload = NULL, *sig = NULL;
 	struct outcome_payload p;
-	const cJSON *env, *pl, *sg;
 	struct err_msg m;
 
-	env = cJSON_GetObjectItemCaseSensitive(rec->data, "outcome");
-	pl = cJSON_GetObjectItemCaseSensitive(env, "payload");
-	sg = cJSON_GetObjectItemCaseSensitive(env, "sig");
-	if (!cJSON_IsString(pl) || !cJSON_IsString(sg))
+	if (!record_envelope(rec, "outcome", &payload, &sig))
 		return;
 	err_clear(&m);
-	if (outcome_verify(&ex->result_key->pub, pl->valuestring,
-	        sg->valuestring, &p, NULL, NULL, &m) != 0) {
+	if (outcome_verify(&ex->result_key->pub, payload, sig, &p, NULL, NULL,
+	        &m) != 0) {
 		log_warn("audit record %llu: its outcome does not verify under "
 		         "this agent's result key (%s); not re-sent",
 		    (unsigned long long)rec->seq, m.text);
 		return;
 	}
-	executor_outcome_reload(ex, p.action_id, p.request_sha256,
-	    pl->valuestring, sg->valuestring);
+	executor_outcome_reload(ex, p.action_id, p.request_sha256, payload,
+	    sig);
 }
 
-/* An UNKNOWN action.executed: followed again unless an outcome shows. */
+/*
+ * An UNKNOWN action.executed, its result verified (res: the facts come
+ * from our own signed result, not the record): followed again unless an
+ * outcome shows.
+ */
 static void
-note_unknown(struct executor *ex, const struct audit_record *rec)
+note_unknown(struct executor *ex, const struct audit_record *rec,
+    const struct envelope_result_payload *res)
 {
-	struct envelope_result_payload res;
 	struct outcome_state before;
-	const cJSON *env, *p, *s, *sb;
+	const cJSON *sb;
 	struct err_msg m;
 	bool has_before;
 
-	env = cJSON_GetObjectItemCaseSensitive(rec->data, "result");
-	p = cJSON_GetObjectItemCaseSensitive(env, "payload");
-	s = cJSON_GetObjectItemCaseSensitive(env, "sig");
-	if (!cJSON_IsString(p) || !cJSON_IsString(s))
+	if (res->status != ENVELOPE_STATUS_UNKNOWN)
 		return;
 	err_clear(&m);
-	/* The facts come from our own signed result, not the record. */
-	if (envelope_result_verify(&ex->result_key->pub, p->valuestring,
-	        s->valuestring, &res, NULL, NULL, &m) != 0 ||
-	    res.status != ENVELOPE_STATUS_UNKNOWN)
-		return;
 	sb = cJSON_GetObjectItemCaseSensitive(rec->data, "state_before");
 	has_before = cJSON_IsObject(sb) &&
 	    outcome_state_from_json(sb, "state_before", &before, &m) == 0;
-	executor_followup_add(ex, res.action_id, res.container_id, res.action,
-	    res.request_sha256, has_before ? &before : NULL, rec->ts);
+	executor_followup_add(ex, res->action_id, res->container_id,
+	    res->action, res->request_sha256, has_before ? &before : NULL,
+	    rec->ts);
 }
 
 /* An action.outcome: its action is no longer followed. */
@@ -327,6 +338,7 @@ reload_log(struct executor *ex, const char *path, struct err_msg *msg)
 		goto out;
 	}
 	for (;;) {
+		struct envelope_result_payload res;
 		struct audit_record rec;
 
 		r = audit_reader_next_record(rd, &rec, msg);
@@ -342,13 +354,14 @@ reload_log(struct executor *ex, const char *path, struct err_msg *msg)
 		} else if (strcmp(rec.event, "action.executed") == 0 ||
 		    strcmp(rec.event, "policy.denied") == 0 ||
 		    strcmp(rec.event, "action.rejected") == 0) {
-			if (strcmp(rec.event, "action.executed") == 0)
+			bool executed = strcmp(rec.event, "action.executed") ==
+			    0;
+
+			if (executed)
 				note_outcome(&rec, pend, &npend);
-			if (rec.ts >= since)
-				reload_result(ex, &rec);
-			if (rec.ts >= since &&
-			    strcmp(rec.event, "action.executed") == 0)
-				note_unknown(ex, &rec);
+			if (rec.ts >= since && reload_result(ex, &rec, &res) &&
+			    executed)
+				note_unknown(ex, &rec, &res);
 		} else if (strcmp(rec.event, "action.outcome") == 0) {
 			note_outcome_known(ex, &rec);
 			if (rec.ts >= since)
