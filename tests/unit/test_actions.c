@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "actions.h"
+#include "clock.h"
 #include "keys.h"
 #include "testlib.h"
 
@@ -455,15 +456,13 @@ test_reload(void)
 	struct audit_writer *w = NULL;
 	struct actions *t = actions_new(16, ACTIONS_KEEP_MS);
 	struct err_msg m;
-	struct timespec ts;
 	char id[33];
 	int64_t now;
 	size_t n = 99;
 	unsigned i;
 
 	CHECK(t != NULL && mkdtemp(dir) != NULL);
-	CHECK(clock_gettime(CLOCK_REALTIME, &ts) == 0);
-	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	now = clock_wall_ms();
 	(void)snprintf(path, sizeof(path), "%s/audit.log", dir);
 	CHECK(keys_generate(&key) == 0 && keys_generate(&other) == 0 &&
 	    keys_generate(&audit_key) == 0);
@@ -569,15 +568,13 @@ test_reload_unknown_result(void)
 	struct audit_writer *w = NULL;
 	struct actions *t = actions_new(16, ACTIONS_KEEP_MS);
 	struct err_msg m;
-	struct timespec ts;
 	char id[33];
 	int64_t now;
 	size_t n = 99;
 	unsigned i;
 
 	CHECK(t != NULL && mkdtemp(dir) != NULL);
-	CHECK(clock_gettime(CLOCK_REALTIME, &ts) == 0);
-	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	now = clock_wall_ms();
 	(void)snprintf(path, sizeof(path), "%s/audit.log", dir);
 	CHECK(keys_generate(&key) == 0 && keys_generate(&agent) == 0 &&
 	    keys_generate(&audit_key) == 0);
