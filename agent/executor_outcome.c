@@ -263,12 +263,6 @@ followup_remove(struct executor *ex, const char *action_id)
 	}
 }
 
-static cJSON *
-state_or_null(bool has, const struct outcome_state *st)
-{
-	return has ? outcome_state_json(st) : cJSON_CreateNull();
-}
-
 /*
  * Records action.outcome for p (signed as env) and puts its frame in the
  * outbox. Returns 0 or the audit writer's code (nothing sent then).
@@ -277,40 +271,13 @@ static int
 record_outcome(struct executor *ex, const struct outcome_payload *p,
     const struct envelope *env)
 {
-	cJSON *o = cJSON_CreateObject(), *v, *e;
+	cJSON *o = outcome_record(p, env->payload_b64, env->sig_b64);
 	char *frame = NULL;
 	size_t len = 0;
-	bool ok = o != NULL;
 	int r;
 
-	ok = ok && cJSON_AddStringToObject(o, "host_id", ex->host_id) != NULL &&
-	    cJSON_AddStringToObject(o, "action_id", p->action_id) != NULL &&
-	    cJSON_AddStringToObject(o, "container_id", p->container_id) !=
-	        NULL &&
-	    cJSON_AddStringToObject(o, "action_name",
-	        envelope_action_name(p->action)) != NULL &&
-	    cJSON_AddStringToObject(o, "request_sha256", p->request_sha256) !=
-	        NULL &&
-	    cJSON_AddStringToObject(o, "observed",
-	        outcome_observed_name(p->observed)) != NULL &&
-	    cJSON_AddStringToObject(o, "detail", p->detail) != NULL &&
-	    cJSON_AddNumberToObject(o, "observed_at", (double)p->observed_at) !=
-	        NULL;
-	v = state_or_null(p->has_before, &p->before);
-	if (!ok || v == NULL || !cJSON_AddItemToObject(o, "state_before", v)) {
-		cJSON_Delete(v);
-		ok = false;
-	}
-	v = ok ? state_or_null(p->has_after, &p->after) : NULL;
-	if (!ok || v == NULL || !cJSON_AddItemToObject(o, "state_after", v)) {
-		cJSON_Delete(v);
-		ok = false;
-	}
-	e = ok ? cJSON_AddObjectToObject(o, "outcome") : NULL;
-	ok = ok && e != NULL &&
-	    cJSON_AddStringToObject(e, "payload", env->payload_b64) != NULL &&
-	    cJSON_AddStringToObject(e, "sig", env->sig_b64) != NULL;
-	r = audit_event(ex->audit, "action.outcome", EXECUTOR_ACTOR, o, ok);
+	r = audit_event(ex->audit, "action.outcome", EXECUTOR_ACTOR, o,
+	    o != NULL);
 	if (r != 0) {
 		log_error("outcome of action %s (%s) not recorded: %s; not "
 		          "sent (looked for again at the next start)",

@@ -202,6 +202,39 @@ add_state(cJSON *o, const char *key, bool has, const struct outcome_state *st)
 	return true;
 }
 
+cJSON *
+outcome_record(const struct outcome_payload *p, const char *payload_b64,
+    const char *sig_b64)
+{
+	cJSON *o = cJSON_CreateObject(), *e;
+	bool ok = o != NULL;
+
+	ok = ok && cJSON_AddStringToObject(o, "host_id", p->host_id) != NULL &&
+	    cJSON_AddStringToObject(o, "action_id", p->action_id) != NULL &&
+	    cJSON_AddStringToObject(o, "container_id", p->container_id) !=
+	        NULL &&
+	    cJSON_AddStringToObject(o, "action_name",
+	        envelope_action_name(p->action)) != NULL &&
+	    cJSON_AddStringToObject(o, "request_sha256", p->request_sha256) !=
+	        NULL &&
+	    cJSON_AddStringToObject(o, "observed",
+	        outcome_observed_name(p->observed)) != NULL &&
+	    cJSON_AddStringToObject(o, "detail", p->detail) != NULL &&
+	    cJSON_AddNumberToObject(o, "observed_at", (double)p->observed_at) !=
+	        NULL &&
+	    add_state(o, "state_before", p->has_before, &p->before) &&
+	    add_state(o, "state_after", p->has_after, &p->after);
+	e = ok ? cJSON_AddObjectToObject(o, "outcome") : NULL;
+	ok = ok && e != NULL &&
+	    cJSON_AddStringToObject(e, "payload", payload_b64) != NULL &&
+	    cJSON_AddStringToObject(e, "sig", sig_b64) != NULL;
+	if (!ok) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
 static bool
 payload_valid(const struct outcome_payload *p)
 {

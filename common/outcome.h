@@ -78,6 +78,15 @@ enum outcome_observed outcome_compare(enum envelope_action action,
 cJSON *outcome_state_json(const struct outcome_state *st);
 
 /*
+ * The data of an action.outcome audit record (both sides' logs): p's
+ * members (action as action_name, the states as state_before and
+ * state_after, each null when not known) and the signed outcome as
+ * {"outcome":{"payload","sig"}}. A new object, or NULL (no memory).
+ */
+cJSON *outcome_record(const struct outcome_payload *p, const char *payload_b64,
+    const char *sig_b64);
+
+/*
  * Reads a state object strictly (exactly the five members, each checked).
  * Returns 0 or SIGNET_ERR_FORMAT with msg.
  */

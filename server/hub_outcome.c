@@ -22,47 +22,6 @@
 #include "text.h"
 #include "wire.h"
 
-/* The action.outcome record's data; NULL when out of memory. */
-static cJSON *
-outcome_record(const struct outcome_payload *p, const struct wire_frame *f,
-    bool known)
-{
-	cJSON *d = cJSON_CreateObject(), *env = NULL, *v;
-	bool ok = d != NULL;
-
-	ok = ok && hub_put_str(d, "action_id", p->action_id) &&
-	    hub_put_str(d, "host_id", p->host_id) &&
-	    hub_put_str(d, "container_id", p->container_id) &&
-	    hub_put_str(d, "action_name", envelope_action_name(p->action)) &&
-	    hub_put_str(d, "request_sha256", p->request_sha256) &&
-	    hub_put_str(d, "observed", outcome_observed_name(p->observed)) &&
-	    hub_put_str(d, "detail", p->detail) &&
-	    hub_put_num(d, "observed_at", (double)p->observed_at) &&
-	    cJSON_AddBoolToObject(d, "known", known) != NULL;
-	v = ok ? (p->has_before ? outcome_state_json(&p->before) :
-	                          cJSON_CreateNull()) :
-	         NULL;
-	if (!ok || v == NULL || !cJSON_AddItemToObject(d, "state_before", v)) {
-		cJSON_Delete(v);
-		ok = false;
-	}
-	v = ok ? (p->has_after ? outcome_state_json(&p->after) :
-	                         cJSON_CreateNull()) :
-	         NULL;
-	if (!ok || v == NULL || !cJSON_AddItemToObject(d, "state_after", v)) {
-		cJSON_Delete(v);
-		ok = false;
-	}
-	env = ok ? cJSON_AddObjectToObject(d, "outcome") : NULL;
-	ok = ok && env != NULL && hub_put_str(env, "payload", f->payload_b64) &&
-	    hub_put_str(env, "sig", f->sig_b64);
-	if (!ok) {
-		cJSON_Delete(d);
-		return NULL;
-	}
-	return d;
-}
-
 int
 hub_handle_outcome(struct hub *hub, struct hub_conn *c, struct wire_frame *f)
 {
@@ -113,7 +72,12 @@ hub_handle_outcome(struct hub *hub, struct hub_conn *c, struct wire_frame *f)
 		return hub_queue_ack(hub, c, true, p.action_id,
 		    p.request_sha256);
 	}
-	d = outcome_record(&p, f, v == ACTIONS_RESULT_OK);
+	d = outcome_record(&p, f->payload_b64, f->sig_b64);
+	if (d != NULL &&
+	    !cJSON_AddBoolToObject(d, "known", v == ACTIONS_RESULT_OK)) {
+		cJSON_Delete(d);
+		d = NULL;
+	}
 	r = audit_event(hub->ctx->audit, "action.outcome", SERVER_ACTOR, d,
 	    d != NULL);
 	if (r != 0)

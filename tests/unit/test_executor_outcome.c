@@ -66,7 +66,7 @@ send_stalled(struct world *w, unsigned n, char id[33])
 
 /* The last action.outcome record of the log for id, or NULL (free). */
 static cJSON *
-outcome_record(struct world *w, const char *id, unsigned *count)
+logged_outcome(struct world *w, const char *id, unsigned *count)
 {
 	FILE *f = fopen(w->log, "r");
 	char line[16384];
@@ -135,7 +135,7 @@ test_ran(struct world *w)
 	/* dockerd still silent: nothing recorded, still followed. */
 	w->fake.state_down = true;
 	executor_outcome_poll(w->ex);
-	rec = outcome_record(w, id, &n);
+	rec = logged_outcome(w, id, &n);
 	CHECK(rec == NULL && n == 0);
 	executor_get_stats(w->ex, &st);
 	CHECK(st.outcomes_pending == 1 && st.outcomes == 0);
@@ -144,7 +144,7 @@ test_ran(struct world *w)
 	w->fake.state_down = false;
 	set_stall(w, "2024-05-01T10:01:00.2Z", true);
 	executor_outcome_poll(w->ex);
-	rec = outcome_record(w, id, &n);
+	rec = logged_outcome(w, id, &n);
 	CHECKF(rec != NULL && n == 1, "outcome records: %u", n);
 	if (rec != NULL) {
 		const cJSON *d = cJSON_GetObjectItemCaseSensitive(rec, "data");
@@ -189,11 +189,11 @@ test_not_run(struct world *w, char id[33])
 	executor_outcome_poll(w->ex);
 	w->fake.now += 2000;
 	executor_outcome_poll(w->ex);
-	rec = outcome_record(w, id, &n);
+	rec = logged_outcome(w, id, &n);
 	CHECK(rec == NULL);
 	w->fake.now += 4000; /* settle: stop_timeout 3 s + 2 polls of 1 s */
 	executor_outcome_poll(w->ex);
-	rec = outcome_record(w, id, &n);
+	rec = logged_outcome(w, id, &n);
 	CHECK(rec != NULL && n == 1);
 	if (rec != NULL) {
 		const cJSON *d = cJSON_GetObjectItemCaseSensitive(rec, "data");
@@ -239,7 +239,7 @@ test_restart(struct world *w, const char *not_run_id)
 	w->fake.state_down = false;
 	set_stall(w, "2024-05-01T12:00:09Z", true);
 	executor_outcome_poll(w->ex);
-	rec = outcome_record(w, id, &n);
+	rec = logged_outcome(w, id, &n);
 	CHECK(rec != NULL && n == 1);
 	if (rec != NULL) {
 		const cJSON *d = cJSON_GetObjectItemCaseSensitive(rec, "data");
