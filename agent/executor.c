@@ -301,7 +301,6 @@ run_action(struct executor *ex, struct executor_act *act)
 	bool maybe_acted = false;
 	int r;
 
-	err_clear(&m);
 	if (!act->has_before)
 		log_warn("action %s: the container's state before the call is "
 		         "not known",
