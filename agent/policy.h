@@ -45,9 +45,9 @@
  * first of equals) failed.
  */
 enum policy_stage {
-	POLICY_STAGE_NAME = 0, /* match.name glob */
-	POLICY_STAGE_IMAGE,    /* match.image glob */
-	POLICY_STAGE_LABELS,   /* match.labels */
+	POLICY_STAGE_NAME = 0,  /* match.name glob */
+	POLICY_STAGE_IMAGE,     /* match.image glob */
+	POLICY_STAGE_LABELS,    /* match.labels */
 	POLICY_STAGE_ACTION,    /* actions */
 	POLICY_STAGE_SIGNED,    /* operator signature (accept_relay_signed) */
 	POLICY_STAGE_OPERATOR,  /* operators */
@@ -192,8 +192,8 @@ char *policy_rule_describe(const struct policy *p, size_t i, char *buf,
  * many, terms holds the first max). terms may be NULL when max is 0.
  */
 int policy_rule_approvals(const struct policy *p, size_t i,
-    struct policy_approval_term *terms, size_t max, size_t *n,
-    int64_t *wait_ms) __attribute__((warn_unused_result));
+    struct policy_approval_term *terms, size_t max, size_t *n, int64_t *wait_ms)
+    __attribute__((warn_unused_result));
 
 /*
  * True when rule i accepts an action signed by the relay alone

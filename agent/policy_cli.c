@@ -11,7 +11,7 @@
 
 #define CLI_LABELS_MAX 256
 #define CLI_APPROVERS_MAX 64
-#define CLI_GROUPS_MAX 64 /* per --approver */
+#define CLI_GROUPS_MAX 64                /* per --approver */
 #define CLI_LIFETIME_MAX (366LL * 86400) /* --lifetime, seconds */
 
 /* One --approver NAME:GROUP[,GROUP...]: buf holds the cut-up text. */
@@ -136,7 +136,8 @@ add_approver(struct cli_args *a, const char *spec)
 	int r = -1;
 
 	if (a->napprovers == CLI_APPROVERS_MAX) {
-		fprintf(stderr, "signet-agent: more than %d --approver options\n",
+		fprintf(stderr,
+		    "signet-agent: more than %d --approver options\n",
 		    CLI_APPROVERS_MAX);
 		goto out;
 	}
@@ -337,7 +338,8 @@ explain(struct policy *p, const struct cli_args *a)
 	if (a->lifetime != NULL) {
 		int64_t secs = 0;
 
-		if (text_to_int64(a->lifetime, 0, CLI_LIFETIME_MAX, &secs) != 0) {
+		if (text_to_int64(a->lifetime, 0, CLI_LIFETIME_MAX, &secs) !=
+		    0) {
 			fprintf(stderr,
 			    "signet-agent: --lifetime \"%s\": seconds, "
 			    "0..%lld\n",

@@ -170,8 +170,7 @@ policy_rule_describe(const struct policy *p, size_t i, char *buf, size_t len)
 
 int
 policy_rule_approvals(const struct policy *p, size_t i,
-    struct policy_approval_term *terms, size_t max, size_t *n,
-    int64_t *wait_ms)
+    struct policy_approval_term *terms, size_t max, size_t *n, int64_t *wait_ms)
 {
 	const struct rule *ru;
 	size_t k;
@@ -510,7 +509,7 @@ approvals_hold(const struct rule *ru, const struct policy_request *req,
 		for (s = 0; s < m.filled[t]; s++)
 			appendf(why, whylen, &off, "%s%s", s == 0 ? " (" : ", ",
 			    text_escape_str(nz(m.ap[m.slot[t][s]].name), esc,
-				sizeof(esc)));
+			        sizeof(esc)));
 		if (m.filled[t] > 0)
 			appendf(why, whylen, &off, ")");
 	}
@@ -634,14 +633,14 @@ rule_eval(struct rule *ru, const struct policy_request *req,
 				(void)snprintf(why, whylen,
 				    "request lives %lld s; rule allows at "
 				    "most %lld s",
-				    (long long)(life / 1000 + (life % 1000 != 0)),
+				    (long long)(life / 1000 +
+				        (life % 1000 != 0)),
 				    (long long)(limit / 1000));
 			*score = SCORE_MATCHED + POLICY_STAGE_LIFETIME;
 			return POLICY_STAGE_LIFETIME;
 		}
 	}
-	if (ru->nterms > 0 &&
-	    !approvals_hold(ru, req, q->op, why, whylen)) {
+	if (ru->nterms > 0 && !approvals_hold(ru, req, q->op, why, whylen)) {
 		*score = SCORE_MATCHED + POLICY_STAGE_APPROVALS;
 		return POLICY_STAGE_APPROVALS;
 	}

@@ -56,8 +56,8 @@ struct rule {
 	long min_reason;
 	bool accept_relay; /* accept_relay_signed */
 	struct rule_term terms[POLICY_TERMS_MAX];
-	size_t nterms;  /* 0: no approvals */
-	long wait_s;    /* approval_wait; 0 without approvals */
+	size_t nterms;    /* 0: no approvals */
+	long wait_s;      /* approval_wait; 0 without approvals */
 	long rate_max;    /* 0: no rate limit */
 	long rate_per;    /* seconds */
 	char *match_text; /* compact `match`, pairs windows across reloads */

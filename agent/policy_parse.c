@@ -409,7 +409,8 @@ parse_term(struct pctx *c, const cJSON *o, const char *path, struct rule *ru)
 	if (r != 0)
 		return r;
 	if (!text_valid_name(n->valuestring))
-		return policy_fail(c, sub, "groups match [a-z0-9][a-z0-9._-]{0,62}",
+		return policy_fail(c, sub,
+		    "groups match [a-z0-9][a-z0-9._-]{0,62}",
 		    "bad group name \"%s\"",
 		    text_escape_str(n->valuestring, esc, sizeof(esc)));
 	for (k = 0; k < ru->nterms; k++) {
@@ -461,8 +462,7 @@ parse_approvals(struct pctx *c, const cJSON *a, const char *path,
  * they constrain each other.
  */
 static int
-parse_signing(struct pctx *c, const cJSON *o, const char *path,
-    struct rule *ru)
+parse_signing(struct pctx *c, const cJSON *o, const char *path, struct rule *ru)
 {
 	const cJSON *relay, *appr, *wait;
 	char rpath[PATH_BUF], apath[PATH_BUF], wpath[PATH_BUF];

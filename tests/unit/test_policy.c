@@ -267,10 +267,11 @@ static const struct prow prows[] = {
 	       "'approvals':[{'group':'','count':1}]}"),
 	    NULL, SIGNET_ERR_POLICY,
 	    "empty string at rules[0].approvals[0].group" },
-	{ WRAP("{'match':{'name':'a'},'actions':['START'],"
-	       "'approvals':[{'group':'"
-	       "g123456789012345678901234567890123456789012345678901234567890123"
-	       "','count':1}]}"),
+	{ WRAP(
+	      "{'match':{'name':'a'},'actions':['START'],"
+	      "'approvals':[{'group':'"
+	      "g123456789012345678901234567890123456789012345678901234567890123"
+	      "','count':1}]}"),
 	    NULL, SIGNET_ERR_POLICY,
 	    "string of 64 bytes, more than the 63 allowed at "
 	    "rules[0].approvals[0].group" },
@@ -579,29 +580,29 @@ test_parse_signing(void)
 	CHECK(!policy_rule_accepts_relay(p, 2));
 	CHECK(!policy_rule_accepts_relay(p, 5));
 	CHECK(!policy_rule_accepts_relay(NULL, 0));
-	CHECK(policy_rule_approvals(p, 0, terms, POLICY_TERMS_MAX, &n,
-	          &wait) == 0 &&
+	CHECK(policy_rule_approvals(p, 0, terms, POLICY_TERMS_MAX, &n, &wait) ==
+	        0 &&
 	    n == 0 && wait == 0);
 	CHECK(policy_rule_approvals(p, 1, NULL, 0, &n, &wait) == 0 && n == 0 &&
 	    wait == 0);
 	memset(terms, 0x55, sizeof(terms));
-	CHECK(policy_rule_approvals(p, 2, terms, POLICY_TERMS_MAX, &n,
-	          &wait) == 0 &&
+	CHECK(policy_rule_approvals(p, 2, terms, POLICY_TERMS_MAX, &n, &wait) ==
+	        0 &&
 	    n == 2 && wait == 3600000);
 	CHECK(strcmp(terms[0].group, "dba") == 0 && terms[0].count == 1);
 	CHECK(strcmp(terms[1].group, "sre") == 0 && terms[1].count == 2);
 	CHECK(policy_rule_approvals(p, 2, terms, 1, &n, &wait) ==
 	        SIGNET_ERR_TOO_LARGE &&
 	    n == 2 && wait == 3600000 && strcmp(terms[0].group, "dba") == 0);
-	CHECK(policy_rule_approvals(p, 3, terms, POLICY_TERMS_MAX, &n,
-	          &wait) == 0 &&
+	CHECK(policy_rule_approvals(p, 3, terms, POLICY_TERMS_MAX, &n, &wait) ==
+	        0 &&
 	    n == 1 && wait == 86400000 && terms[0].count == 16 &&
 	    strcmp(terms[0].group, "ops.eu-1") == 0);
-	CHECK(policy_rule_approvals(p, 4, terms, POLICY_TERMS_MAX, &n,
-	          &wait) == 0 &&
+	CHECK(policy_rule_approvals(p, 4, terms, POLICY_TERMS_MAX, &n, &wait) ==
+	        0 &&
 	    n == 1 && wait == 60000);
-	CHECK(policy_rule_approvals(p, 5, terms, POLICY_TERMS_MAX, &n,
-	          &wait) == SIGNET_ERR_INVALID_ARG &&
+	CHECK(policy_rule_approvals(p, 5, terms, POLICY_TERMS_MAX, &n, &wait) ==
+	        SIGNET_ERR_INVALID_ARG &&
 	    n == 0 && wait == 0);
 	CHECK(policy_rule_approvals(p, 0, terms, 1, NULL, &wait) ==
 	    SIGNET_ERR_INVALID_ARG);

@@ -594,15 +594,15 @@ static const struct srow srows[] = {
 	    "1 counted (sam) (nearest rule 0)" },
 	{ "db-1", "STOP", "alice", true, 60000, "dan:dba;sam:sre", 1, 0, OK,
 	    "allowed by rule 0" },
-	{ "db-1", "STOP", "alice", true, 60000, "sam:sre;dan:dba;zed:web", 1,
-	    0, OK, NULL },
+	{ "db-1", "STOP", "alice", true, 60000, "sam:sre;dan:dba;zed:web", 1, 0,
+	    OK, NULL },
 	/* one person in both groups cannot fill two terms */
 	{ "db-1", "STOP", "alice", true, 60000, "carol:dba,sre", 0, 0, AP,
 	    "approvals: 1 of \"dba\" needed, 1 counted (carol); 1 of \"sre\" "
 	    "needed, 0 counted (nearest rule 0)" },
 	/* two people each in both groups can */
-	{ "db-1", "STOP", "alice", true, 60000, "carol:dba,sre;dave:sre,dba",
-	    1, 0, OK, NULL },
+	{ "db-1", "STOP", "alice", true, 60000, "carol:dba,sre;dave:sre,dba", 1,
+	    0, OK, NULL },
 	/* carol is first put in dba, then moved to sre to make room for dan */
 	{ "db-1", "STOP", "alice", true, 60000, "carol:dba,sre;dan:dba", 1, 0,
 	    OK, NULL },
@@ -758,7 +758,7 @@ test_approver_edges(void)
 	struct policy_approver *many = NULL;
 	struct policy_request req;
 	struct policy_decision dec;
-	char (*keys)[16] = NULL;
+	char(*keys)[16] = NULL;
 	size_t i;
 
 	if (p == NULL)
