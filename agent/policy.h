@@ -97,9 +97,10 @@ struct policy_approval_term {
  * the server's word. request_lifetime_ms is expires_at - issued_at of the
  * operator's request (0 when there is none). approvers are approvals the
  * caller has already verified over the request bytes: distinct keys,
- * none of them the requester's (the policy still counts a key id, and the
- * requester's name, at most once and never, respectively); at most
- * POLICY_APPROVERS_MAX are judged. NULL with napprovers 0 for none.
+ * none of them the requester's. The policy does not rely on that: it
+ * counts each key id and each name at most once, never an approver named
+ * operator_name or without a key id or name, and judges at most the first
+ * POLICY_APPROVERS_MAX. NULL with napprovers 0 for none.
  */
 struct policy_request {
 	const char *container_id;
