@@ -31,6 +31,13 @@
 #define POLICY_RATE_WINDOW_MAX 86400 /* rate_limit.per_seconds */
 #define POLICY_RATE_KEYS_MAX 4096    /* containers tracked per rule */
 #define POLICY_CONTAINER_ID_MAX 128  /* bytes */
+#define POLICY_TERMS_MAX 8           /* approval terms per rule */
+#define POLICY_TERM_COUNT_MAX 16     /* approvals.count */
+#define POLICY_WAIT_MIN 60           /* approval_wait, seconds */
+#define POLICY_WAIT_MAX 86400        /* approval_wait, seconds */
+#define POLICY_WAIT_DEFAULT 3600     /* approval_wait when not given */
+#define POLICY_SKEW_MS 300000        /* request lifetime beyond the wait */
+#define POLICY_APPROVERS_MAX 256     /* approvers judged per request */
 
 /*
  * How far a rule got for a request, in the order the checks run. A deny
@@ -38,19 +45,42 @@
  * first of equals) failed.
  */
 enum policy_stage {
-	POLICY_STAGE_NAME = 0, /* match.name glob */
-	POLICY_STAGE_IMAGE,    /* match.image glob */
-	POLICY_STAGE_LABELS,   /* match.labels */
-	POLICY_STAGE_ACTION,   /* actions */
-	POLICY_STAGE_OPERATOR, /* operators */
-	POLICY_STAGE_REASON,   /* min_reason_length */
-	POLICY_STAGE_RATE,     /* rate_limit */
-	POLICY_STAGE_ALLOWED   /* every check held */
+	POLICY_STAGE_NAME = 0,  /* match.name glob */
+	POLICY_STAGE_IMAGE,     /* match.image glob */
+	POLICY_STAGE_LABELS,    /* match.labels */
+	POLICY_STAGE_ACTION,    /* actions */
+	POLICY_STAGE_SIGNED,    /* operator signature (accept_relay_signed) */
+	POLICY_STAGE_OPERATOR,  /* operators */
+	POLICY_STAGE_REASON,    /* min_reason_length */
+	POLICY_STAGE_LIFETIME,  /* request lifetime (approval_wait) */
+	POLICY_STAGE_APPROVALS, /* approvals */
+	POLICY_STAGE_RATE,      /* rate_limit */
+	POLICY_STAGE_ALLOWED    /* every check held */
 };
 
 struct policy_label {
 	const char *key;
 	const char *value;
+};
+
+/*
+ * One already-verified approval of a request: the approver's roster name,
+ * key id and groups (as the roster in force says). NULL strings are
+ * treated as empty.
+ */
+struct policy_approver {
+	const char *name;
+	const char *key_id;
+	const char *const *groups;
+	size_t ngroups;
+};
+
+/*
+ * One approval term of a rule: count distinct approvers from group.
+ */
+struct policy_approval_term {
+	char group[64];
+	unsigned count;
 };
 
 /*
@@ -60,6 +90,17 @@ struct policy_label {
  * clock the caller keeps using (CLOCK_MONOTONIC is best: policy_now_ms()).
  * action is the envelope's own: only START, STOP and RESTART can ever be
  * allowed; ENVELOPE_ACTION_NONE or any other value is denied.
+ *
+ * operator_signed is true only when the operator's own request signature
+ * was verified against the roster (operator_name is then the signer);
+ * false for an action signed by the relay alone, whose operator_name is
+ * the server's word. request_lifetime_ms is expires_at - issued_at of the
+ * operator's request (0 when there is none). approvers are approvals the
+ * caller has already verified over the request bytes: distinct keys,
+ * none of them the requester's. The policy does not rely on that: it
+ * counts each key id and each name at most once, never an approver named
+ * operator_name or without a key id or name, and judges at most the first
+ * POLICY_APPROVERS_MAX. NULL with napprovers 0 for none.
  */
 struct policy_request {
 	const char *container_id;
@@ -71,6 +112,10 @@ struct policy_request {
 	const char *operator_name;
 	const char *reason;
 	int64_t now_ms;
+	bool operator_signed;
+	int64_t request_lifetime_ms;
+	const struct policy_approver *approvers;
+	size_t napprovers;
 };
 
 struct policy_decision {
@@ -131,11 +176,31 @@ size_t policy_rule_count(const struct policy *p);
 
 /*
  * Writes a one-line summary of rule i into buf (always terminated, may be
- * truncated with "..."): its matchers, actions, operators, reason length
- * and rate limit, values escaped. Returns buf.
+ * truncated with "..."): its matchers, actions, whether an operator
+ * signature is required, operators, reason length, approval terms and
+ * wait, and rate limit, values escaped. Returns buf.
  */
 char *policy_rule_describe(const struct policy *p, size_t i, char *buf,
     size_t len);
+
+/*
+ * The approval requirement of rule i, for the agent to tell the server:
+ * copies its terms into terms[0..max) and sets *n to their number and
+ * *wait_ms to its approval_wait in milliseconds (both 0 for a rule that
+ * needs no approvals). Returns 0; SIGNET_ERR_INVALID_ARG when p, n or
+ * wait_ms is NULL or i is out of range (*n and *wait_ms 0 when not NULL);
+ * SIGNET_ERR_TOO_LARGE when the rule has more than max terms (*n says how
+ * many, terms holds the first max). terms may be NULL when max is 0.
+ */
+int policy_rule_approvals(const struct policy *p, size_t i,
+    struct policy_approval_term *terms, size_t max, size_t *n, int64_t *wait_ms)
+    __attribute__((warn_unused_result));
+
+/*
+ * True when rule i accepts an action signed by the relay alone
+ * (accept_relay_signed); false otherwise, for a NULL p or i out of range.
+ */
+bool policy_rule_accepts_relay(const struct policy *p, size_t i);
 
 /*
  * Decides req against p and, when allowed by a rule with a rate limit,

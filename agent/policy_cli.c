@@ -10,6 +10,15 @@
 #include "text.h"
 
 #define CLI_LABELS_MAX 256
+#define CLI_APPROVERS_MAX 64
+#define CLI_GROUPS_MAX 64                /* per --approver */
+#define CLI_LIFETIME_MAX (366LL * 86400) /* --lifetime, seconds */
+
+/* One --approver NAME:GROUP[,GROUP...]: buf holds the cut-up text. */
+struct cli_approver {
+	char *buf;
+	const char *groups[CLI_GROUPS_MAX];
+};
 
 struct cli_args {
 	const char *file;
@@ -21,6 +30,11 @@ struct cli_args {
 	const char *action;
 	const char *operator_name;
 	const char *reason;
+	const char *lifetime;
+	bool relay_signed;
+	struct policy_approver approvers[CLI_APPROVERS_MAX];
+	struct cli_approver approver_bufs[CLI_APPROVERS_MAX];
+	size_t napprovers;
 	struct policy_label labels[CLI_LABELS_MAX];
 	char *label_bufs[CLI_LABELS_MAX];
 	size_t nlabels;
@@ -37,9 +51,12 @@ policy_cli_usage(FILE *f)
 	    "  --check-policy FILE --explain --name N --image I [--label "
 	    "K=V]...\n"
 	    "        --action START|STOP|RESTART --operator U --reason R\n"
-	    "        [--container ID] [--host-id H]\n"
+	    "        [--container ID] [--host-id H] [--relay-signed]\n"
+	    "        [--lifetime SECONDS] [--approver NAME:GROUP[,GROUP...]]...\n"
 	    "        say which rule allows this request, or why none does\n"
-	    "        (judged on a fresh rate-limit window)\n");
+	    "        (judged on a fresh rate-limit window); the request is\n"
+	    "        operator-signed unless --relay-signed, lives SECONDS\n"
+	    "        (default 0), and is approved by each --approver\n");
 }
 
 static void
@@ -50,6 +67,9 @@ cli_free(struct cli_args *a)
 	for (i = 0; i < a->nlabels; i++)
 		free(a->label_bufs[i]);
 	a->nlabels = 0;
+	for (i = 0; i < a->napprovers; i++)
+		free(a->approver_bufs[i].buf);
+	a->napprovers = 0;
 }
 
 /* Takes the value of option argv[*i]; NULL (and a message) if missing. */
@@ -105,6 +125,79 @@ add_label(struct cli_args *a, const char *kv)
 	return 0;
 }
 
+/* --approver NAME:GROUP[,GROUP...]: names and groups as in the roster. */
+static int
+add_approver(struct cli_args *a, const char *spec)
+{
+	struct cli_approver *ab = &a->approver_bufs[a->napprovers];
+	struct policy_approver *ap = &a->approvers[a->napprovers];
+	char esc[160], *buf = NULL, *colon, *g, *comma;
+	size_t i, n = 0;
+	int r = -1;
+
+	if (a->napprovers == CLI_APPROVERS_MAX) {
+		fprintf(stderr,
+		    "signet-agent: more than %d --approver options\n",
+		    CLI_APPROVERS_MAX);
+		goto out;
+	}
+	buf = strdup(spec);
+	if (buf == NULL) {
+		fprintf(stderr, "signet-agent: out of memory\n");
+		goto out;
+	}
+	colon = strchr(buf, ':');
+	if (colon == NULL) {
+		fprintf(stderr,
+		    "signet-agent: --approver \"%s\": write "
+		    "NAME:GROUP[,GROUP...]\n",
+		    text_escape_str(spec, esc, sizeof(esc)));
+		goto out;
+	}
+	*colon = '\0';
+	if (!text_valid_name(buf)) {
+		fprintf(stderr,
+		    "signet-agent: --approver \"%s\": not a name "
+		    "([a-z0-9][a-z0-9._-]{0,62})\n",
+		    text_escape_str(spec, esc, sizeof(esc)));
+		goto out;
+	}
+	for (i = 0; i < a->napprovers; i++) {
+		if (strcmp(a->approvers[i].name, buf) == 0) {
+			fprintf(stderr,
+			    "signet-agent: --approver %s given twice\n", buf);
+			goto out;
+		}
+	}
+	for (g = colon + 1; g != NULL; g = comma) {
+		comma = strchr(g, ',');
+		if (comma != NULL)
+			*comma++ = '\0';
+		if (!text_valid_name(g) || n == CLI_GROUPS_MAX) {
+			fprintf(stderr,
+			    "signet-agent: --approver \"%s\": groups are "
+			    "1 to %d names ([a-z0-9][a-z0-9._-]{0,62}) "
+			    "separated by ','\n",
+			    text_escape_str(spec, esc, sizeof(esc)),
+			    CLI_GROUPS_MAX);
+			goto out;
+		}
+		ab->groups[n++] = g;
+	}
+	ab->buf = buf;
+	buf = NULL;
+	/* The name stands for the key: --explain has no keys. */
+	ap->name = ab->buf;
+	ap->key_id = ab->buf;
+	ap->groups = ab->groups;
+	ap->ngroups = n;
+	a->napprovers++;
+	r = 0;
+out:
+	free(buf);
+	return r;
+}
+
 static int
 parse_args(int argc, char **argv, struct cli_args *a)
 {
@@ -120,6 +213,7 @@ parse_args(int argc, char **argv, struct cli_args *a)
 		{ "--action", &a->action },
 		{ "--operator", &a->operator_name },
 		{ "--reason", &a->reason },
+		{ "--lifetime", &a->lifetime },
 	};
 	char esc[160];
 	size_t k;
@@ -130,6 +224,16 @@ parse_args(int argc, char **argv, struct cli_args *a)
 
 		if (strcmp(argv[i], "--explain") == 0) {
 			a->explain = true;
+			continue;
+		}
+		if (strcmp(argv[i], "--relay-signed") == 0) {
+			a->relay_signed = true;
+			continue;
+		}
+		if (strcmp(argv[i], "--approver") == 0) {
+			const char *v = opt_value(argc, argv, &i);
+			if (v == NULL || add_approver(a, v) != 0)
+				return -1;
 			continue;
 		}
 		if (strcmp(argv[i], "--label") == 0) {
@@ -170,7 +274,9 @@ parse_args(int argc, char **argv, struct cli_args *a)
 	if (!a->explain) {
 		if (a->name != NULL || a->image != NULL || a->action != NULL ||
 		    a->operator_name != NULL || a->reason != NULL ||
-		    a->container_id != NULL || a->nlabels > 0) {
+		    a->container_id != NULL || a->nlabels > 0 ||
+		    a->relay_signed || a->lifetime != NULL ||
+		    a->napprovers > 0) {
 			fprintf(stderr,
 			    "signet-agent: request options need "
 			    "--explain\n");
@@ -228,6 +334,29 @@ explain(struct policy *p, const struct cli_args *a)
 	req.operator_name = a->operator_name;
 	req.reason = a->reason;
 	req.now_ms = policy_now_ms();
+	req.operator_signed = !a->relay_signed;
+	if (a->lifetime != NULL) {
+		int64_t secs = 0;
+
+		if (text_to_int64(a->lifetime, 0, CLI_LIFETIME_MAX, &secs) !=
+		    0) {
+			fprintf(stderr,
+			    "signet-agent: --lifetime \"%s\": seconds, "
+			    "0..%lld\n",
+			    text_escape_str(a->lifetime, esc, sizeof(esc)),
+			    CLI_LIFETIME_MAX);
+			return POLICY_CLI_USAGE;
+		}
+		req.request_lifetime_ms = secs * 1000;
+	}
+	if (a->relay_signed && (a->lifetime != NULL || a->napprovers > 0)) {
+		fprintf(stderr,
+		    "signet-agent: --relay-signed: a relay-signed action has "
+		    "no request lifetime or approvals\n");
+		return POLICY_CLI_USAGE;
+	}
+	req.approvers = a->approvers;
+	req.napprovers = a->napprovers;
 	for (i = 0; i < policy_rule_count(p); i++) {
 		(void)policy_rule_check(p, i, &req, why, sizeof(why));
 		printf("rule %zu: %s\n", i, why);

@@ -140,6 +140,9 @@ policy_rule_describe(const struct policy *p, size_t i, char *buf, size_t len)
 			sep = ",";
 		}
 	}
+	appendf(buf, len, &off, "; %s",
+	    ru->accept_relay ? "relay-signed accepted" :
+	                       "operator signature required");
 	if (ru->has_operators) {
 		appendf(buf, len, &off, "; operators ");
 		for (k = 0; k < ru->noperators; k++)
@@ -151,10 +154,54 @@ policy_rule_describe(const struct policy *p, size_t i, char *buf, size_t len)
 	if (ru->min_reason > 0)
 		appendf(buf, len, &off, "; reason >= %ld chars",
 		    ru->min_reason);
+	if (ru->nterms > 0) {
+		appendf(buf, len, &off, "; approvals ");
+		for (k = 0; k < ru->nterms; k++)
+			appendf(buf, len, &off, "%s%u of \"%s\"",
+			    k > 0 ? " and " : "", ru->terms[k].count,
+			    ru->terms[k].group);
+		appendf(buf, len, &off, ", wait up to %ld s", ru->wait_s);
+	}
 	if (ru->rate_max > 0)
 		appendf(buf, len, &off, "; at most %ld per %ld s per container",
 		    ru->rate_max, ru->rate_per);
 	return buf;
+}
+
+int
+policy_rule_approvals(const struct policy *p, size_t i,
+    struct policy_approval_term *terms, size_t max, size_t *n, int64_t *wait_ms)
+{
+	const struct rule *ru;
+	size_t k;
+
+	if (n != NULL)
+		*n = 0;
+	if (wait_ms != NULL)
+		*wait_ms = 0;
+	if (p == NULL || n == NULL || wait_ms == NULL || i >= p->nrules ||
+	    (terms == NULL && max > 0))
+		return SIGNET_ERR_INVALID_ARG;
+	ru = &p->rules[i];
+	for (k = 0; k < ru->nterms && k < max; k++) {
+		memset(&terms[k], 0, sizeof(terms[k]));
+		(void)snprintf(terms[k].group, sizeof(terms[k].group), "%s",
+		    ru->terms[k].group);
+		terms[k].count = ru->terms[k].count;
+	}
+	*n = ru->nterms;
+	*wait_ms = (int64_t)ru->wait_s * 1000;
+	if (ru->nterms > max)
+		return SIGNET_ERR_TOO_LARGE;
+	return 0;
+}
+
+bool
+policy_rule_accepts_relay(const struct policy *p, size_t i)
+{
+	if (p == NULL || i >= p->nrules)
+		return false;
+	return p->rules[i].accept_relay;
 }
 
 struct req_norm {
@@ -356,6 +403,120 @@ rate_record(struct rule *ru, const char *id, int64_t now)
 }
 
 /*
+ * The approvals of a request assigned to a rule's terms: each approver
+ * fills at most one slot of one term whose group they are in, so one
+ * person in two groups cannot satisfy "1 of dba AND 1 of sre" alone. A
+ * maximum bipartite assignment by augmenting paths (Kuhn's algorithm
+ * with a capacity per term); sizes are tiny (8 terms of at most 16).
+ */
+struct assign {
+	const struct rule *ru;
+	const struct policy_approver *ap;
+	size_t slot[POLICY_TERMS_MAX][POLICY_TERM_COUNT_MAX]; /* into ap */
+	size_t filled[POLICY_TERMS_MAX];
+	bool seen[POLICY_TERMS_MAX];
+};
+
+static bool
+in_group(const struct policy_approver *a, const char *group)
+{
+	size_t g;
+
+	for (g = 0; g < a->ngroups; g++) {
+		if (a->groups[g] != NULL && strcmp(a->groups[g], group) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Finds approver a a slot, moving others along; depth <= nterms. */
+static bool
+assign_augment(struct assign *m, size_t a)
+{
+	size_t t, s;
+
+	for (t = 0; t < m->ru->nterms; t++) {
+		if (m->seen[t] || !in_group(&m->ap[a], m->ru->terms[t].group))
+			continue;
+		m->seen[t] = true;
+		if (m->filled[t] < m->ru->terms[t].count) {
+			m->slot[t][m->filled[t]++] = a;
+			return true;
+		}
+		for (s = 0; s < m->filled[t]; s++) {
+			if (assign_augment(m, m->slot[t][s])) {
+				m->slot[t][s] = a;
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+/*
+ * Whether approver i counts at all: a key id, not one seen before, not
+ * the requester, and a person (name) counted once even under two keys.
+ * The caller filters these already; the policy does not rely on it.
+ */
+static bool
+approver_eligible(const struct policy_approver *ap, size_t i, const char *op)
+{
+	const char *key = nz(ap[i].key_id), *name = nz(ap[i].name);
+	size_t j;
+
+	if (key[0] == '\0' || name[0] == '\0' || strcmp(name, op) == 0)
+		return false;
+	for (j = 0; j < i; j++) {
+		if (strcmp(nz(ap[j].key_id), key) == 0 ||
+		    strcmp(nz(ap[j].name), name) == 0)
+			return false;
+	}
+	return true;
+}
+
+/* True when every term of ru holds; why says what was counted if not. */
+static bool
+approvals_hold(const struct rule *ru, const struct policy_request *req,
+    const char *op, char *why, size_t whylen)
+{
+	struct assign m;
+	char esc[ESC_BUF];
+	size_t i, t, s, n, need = 0, got = 0, off = 0;
+
+	memset(&m, 0, sizeof(m));
+	m.ru = ru;
+	m.ap = req->approvers;
+	for (t = 0; t < ru->nterms; t++)
+		need += ru->terms[t].count;
+	n = req->approvers != NULL ? req->napprovers : 0;
+	if (n > POLICY_APPROVERS_MAX)
+		n = POLICY_APPROVERS_MAX;
+	for (i = 0; i < n && got < need; i++) {
+		if (!approver_eligible(req->approvers, i, op))
+			continue;
+		memset(m.seen, 0, sizeof(m.seen));
+		if (assign_augment(&m, i))
+			got++;
+	}
+	if (got == need)
+		return true;
+	why[0] = '\0';
+	appendf(why, whylen, &off, "approvals: ");
+	for (t = 0; t < ru->nterms; t++) {
+		appendf(why, whylen, &off, "%s%u of \"%s\" needed, %zu counted",
+		    t > 0 ? "; " : "", ru->terms[t].count, ru->terms[t].group,
+		    m.filled[t]);
+		for (s = 0; s < m.filled[t]; s++)
+			appendf(why, whylen, &off, "%s%s", s == 0 ? " (" : ", ",
+			    text_escape_str(nz(m.ap[m.slot[t][s]].name), esc,
+			        sizeof(esc)));
+		if (m.filled[t] > 0)
+			appendf(why, whylen, &off, ")");
+	}
+	return false;
+}
+
+/*
  * Judges rule ru; p->mu held. *score orders rules by nearness for a deny:
  * a rule that matched the container beats any that did not, and among
  * those the later its failing check the nearer; among rules that did not
@@ -419,6 +580,13 @@ rule_eval(struct rule *ru, const struct policy_request *req,
 		    policy_action_name(req->action));
 		return POLICY_STAGE_ACTION;
 	}
+	if (!ru->accept_relay && !req->operator_signed) {
+		(void)snprintf(why, whylen,
+		    "rule requires an operator-signed request; this action is "
+		    "signed by the relay only");
+		*score = SCORE_MATCHED + POLICY_STAGE_SIGNED;
+		return POLICY_STAGE_SIGNED;
+	}
 	if (ru->has_operators) {
 		bool found = false;
 		for (k = 0; k < ru->noperators && !found; k++)
@@ -449,6 +617,32 @@ rule_eval(struct rule *ru, const struct policy_request *req,
 			*score = SCORE_MATCHED + POLICY_STAGE_REASON;
 			return POLICY_STAGE_REASON;
 		}
+	}
+	/* A relay-only action has no request of its own to bound. */
+	if (req->operator_signed) {
+		int64_t limit = POLICY_SKEW_MS + (int64_t)ru->wait_s * 1000;
+		int64_t life = req->request_lifetime_ms;
+
+		if (life < 0 || life > limit) {
+			if (life < 0)
+				(void)snprintf(why, whylen,
+				    "request expires before it was issued "
+				    "(lifetime %lld ms)",
+				    (long long)life);
+			else
+				(void)snprintf(why, whylen,
+				    "request lives %lld s; rule allows at "
+				    "most %lld s",
+				    (long long)(life / 1000 +
+				        (life % 1000 != 0)),
+				    (long long)(limit / 1000));
+			*score = SCORE_MATCHED + POLICY_STAGE_LIFETIME;
+			return POLICY_STAGE_LIFETIME;
+		}
+	}
+	if (ru->nterms > 0 && !approvals_hold(ru, req, q->op, why, whylen)) {
+		*score = SCORE_MATCHED + POLICY_STAGE_APPROVALS;
+		return POLICY_STAGE_APPROVALS;
 	}
 	if (ru->rate_max > 0) {
 		struct rate_bucket *b = rate_find(&ru->rate, q->id);

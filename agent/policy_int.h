@@ -39,6 +39,11 @@ struct rule_label {
 	char *value;
 };
 
+struct rule_term {
+	char group[64]; /* a name, text_valid_name */
+	unsigned count; /* 1..POLICY_TERM_COUNT_MAX */
+};
+
 struct rule {
 	char *name;  /* glob, NULL when not given */
 	char *image; /* glob, NULL when not given */
@@ -49,6 +54,10 @@ struct rule {
 	size_t noperators;
 	bool has_operators;
 	long min_reason;
+	bool accept_relay; /* accept_relay_signed */
+	struct rule_term terms[POLICY_TERMS_MAX];
+	size_t nterms;    /* 0: no approvals */
+	long wait_s;      /* approval_wait; 0 without approvals */
 	long rate_max;    /* 0: no rate limit */
 	long rate_per;    /* seconds */
 	char *match_text; /* compact `match`, pairs windows across reloads */

@@ -377,17 +377,145 @@ parse_rate(struct pctx *c, const cJSON *o, const char *path, struct rule *ru)
 }
 
 static int
+get_bool(struct pctx *c, const cJSON *n, const char *path, bool *out)
+{
+	int r;
+
+	r = want_type(c, n, path, cJSON_IsBool(n), "true or false");
+	if (r == 0)
+		*out = cJSON_IsTrue(n);
+	return r;
+}
+
+/* One approval term {"group": NAME, "count": 1..16}, no group twice. */
+static int
+parse_term(struct pctx *c, const cJSON *o, const char *path, struct rule *ru)
+{
+	static const char *const keys[] = { "group", "count", NULL };
+	struct rule_term *t = &ru->terms[ru->nterms];
+	const cJSON *n;
+	char sub[PATH_BUF], esc[ESC_BUF];
+	size_t k;
+	long count = 0;
+	int r;
+
+	r = want_object(c, o, path, "an object (an approval term)", keys,
+	    "allowed: group, count");
+	if (r != 0)
+		return r;
+	r = member(c, o, path, "group", true, sub, sizeof(sub), &n);
+	if (r == 0)
+		r = get_string(c, n, sub, sizeof(t->group) - 1, false, NULL);
+	if (r != 0)
+		return r;
+	if (!text_valid_name(n->valuestring))
+		return policy_fail(c, sub,
+		    "groups match [a-z0-9][a-z0-9._-]{0,62}",
+		    "bad group name \"%s\"",
+		    text_escape_str(n->valuestring, esc, sizeof(esc)));
+	for (k = 0; k < ru->nterms; k++) {
+		if (strcmp(ru->terms[k].group, n->valuestring) == 0)
+			return policy_fail(c, sub,
+			    "raise the count of the first term instead",
+			    "group \"%s\" given twice", n->valuestring);
+	}
+	(void)snprintf(t->group, sizeof(t->group), "%s", n->valuestring);
+	r = member(c, o, path, "count", true, sub, sizeof(sub), &n);
+	if (r == 0)
+		r = get_int(c, n, sub, 1, POLICY_TERM_COUNT_MAX, &count);
+	if (r != 0)
+		return r;
+	t->count = (unsigned)count;
+	ru->nterms++;
+	return 0;
+}
+
+static int
+parse_approvals(struct pctx *c, const cJSON *a, const char *path,
+    struct rule *ru)
+{
+	const cJSON *e;
+	char sub[PATH_BUF];
+	size_t count;
+	long i = 0;
+	int r;
+
+	r = want_type(c, a, path, cJSON_IsArray(a), "an array");
+	if (r != 0)
+		return r;
+	r = count_members(c, a, path, "approvals",
+	    "leave \"approvals\" out when none are needed", POLICY_TERMS_MAX,
+	    &count);
+	if (r != 0)
+		return r;
+	for (e = a->child; e != NULL; e = e->next, i++) {
+		policy_path_index(sub, sizeof(sub), path, i);
+		r = parse_term(c, e, sub, ru);
+		if (r != 0)
+			return r;
+	}
+	return 0;
+}
+
+/*
+ * accept_relay_signed, approvals and approval_wait: read together, as
+ * they constrain each other.
+ */
+static int
+parse_signing(struct pctx *c, const cJSON *o, const char *path, struct rule *ru)
+{
+	const cJSON *relay, *appr, *wait;
+	char rpath[PATH_BUF], apath[PATH_BUF], wpath[PATH_BUF];
+	int r;
+
+	r = member(c, o, path, "accept_relay_signed", false, rpath,
+	    sizeof(rpath), &relay);
+	if (r == 0 && relay != NULL)
+		r = get_bool(c, relay, rpath, &ru->accept_relay);
+	if (r != 0)
+		return r;
+	r = member(c, o, path, "approvals", false, apath, sizeof(apath), &appr);
+	if (r == 0 && appr != NULL)
+		r = parse_approvals(c, appr, apath, ru);
+	if (r != 0)
+		return r;
+	r = member(c, o, path, "approval_wait", false, wpath, sizeof(wpath),
+	    &wait);
+	if (r != 0)
+		return r;
+	if (wait != NULL && appr == NULL)
+		return policy_fail(c, wpath,
+		    "give \"approvals\" or leave \"approval_wait\" out",
+		    "approval_wait without approvals");
+	if (wait != NULL)
+		r = get_int(c, wait, wpath, POLICY_WAIT_MIN, POLICY_WAIT_MAX,
+		    &ru->wait_s);
+	else if (appr != NULL)
+		ru->wait_s = POLICY_WAIT_DEFAULT;
+	if (r != 0)
+		return r;
+	if (appr != NULL && ru->accept_relay)
+		return policy_fail(c, rpath,
+		    "approvals are signatures over the operator's request; "
+		    "drop \"accept_relay_signed\"",
+		    "approvals need an operator-signed request");
+	return 0;
+}
+
+static int
 parse_rule(struct pctx *c, const cJSON *o, const char *path, struct rule *ru)
 {
 	static const char *const keys[] = { "match", "actions", "operators",
-		"min_reason_length", "rate_limit", "comment", NULL };
+		"min_reason_length", "rate_limit", "accept_relay_signed",
+		"approvals", "approval_wait", "comment", NULL };
 	const cJSON *n;
 	char sub[PATH_BUF];
 	int r;
 
 	r = want_object(c, o, path, "an object (a rule)", keys,
 	    "allowed: match, actions, operators, "
-	    "min_reason_length, rate_limit, comment");
+	    "min_reason_length, rate_limit, accept_relay_signed, approvals, "
+	    "approval_wait, comment");
 	if (r != 0)
 		return r;
 	r = member(c, o, path, "match", true, sub, sizeof(sub), &n);
@@ -412,6 +540,8 @@ parse_rule(struct pctx *c, const cJSON *o, const char *path, struct rule *ru)
 	    &n);
 	if (r == 0 && n != NULL)
 		r = get_int(c, n, sub, 0, POLICY_REASON_MAX, &ru->min_reason);
+	if (r == 0)
+		r = parse_signing(c, o, path, ru);
 	if (r != 0)
 		return r;
 	r = member(c, o, path, "rate_limit", false, sub, sizeof(sub), &n);

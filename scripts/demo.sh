@@ -71,7 +71,8 @@ cat >"$demo/policy.json" <<'JSON'
   "host_id": "web-01",
   "rules": [
     { "match": { "name": "signet-demo-*", "labels": { "tier": "frontend" } },
-      "actions": ["RESTART"], "operators": ["alice"], "min_reason_length": 10 }
+      "actions": ["RESTART"], "operators": ["alice"], "min_reason_length": 10,
+      "accept_relay_signed": true }
   ]
 }
 JSON

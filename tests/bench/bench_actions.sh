@@ -37,7 +37,7 @@ write_server_conf
 cat >"$T_DIR/policy.json" <<'JSON'
 { "host_id": "web-01",
   "rules": [ { "match": { "name": "bench-*" },
-               "actions": ["START", "RESTART"] } ] }
+               "actions": ["START", "RESTART"], "accept_relay_signed": true } ] }
 JSON
 chmod 0644 "$T_DIR/policy.json"
 write_agent_conf web-01 "$T_DIR/policy.json"

@@ -24,14 +24,33 @@ exercise(struct policy *p)
 	static const char *const images[] = { "nginx:1.25", "redis@sha256:00ff",
 		"registry.example.org/team/app:3", "" };
 	static const char *const ops[] = { "alice", "bob", "" };
+	static const char *const both[] = { "dba", "sre" };
+	static const char *const sre[] = { "sre" };
+	static const struct policy_approver approvers[] = {
+		{ "carol", "k1", both, 2 },
+		{ "bob", "k2", sre, 1 },
+		{ "dan", "k1", both, 2 },
+		{ "alice", "k3", both, 2 },
+	};
 	struct policy_request req;
 	struct policy_decision dec;
 	char line[1024], why[ERR_MSG_MAX];
 	size_t i, n = policy_rule_count(p);
 	int k;
 
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		struct policy_approval_term terms[POLICY_TERMS_MAX];
+		size_t nterms;
+		int64_t wait;
+
 		(void)policy_rule_describe(p, i, line, sizeof(line));
+		if (policy_rule_approvals(p, i, terms, POLICY_TERMS_MAX,
+		        &nterms, &wait) != 0 ||
+		    nterms > POLICY_TERMS_MAX)
+			abort();
+		if (nterms > 0 && policy_rule_accepts_relay(p, i))
+			abort();
+	}
 	memset(&req, 0, sizeof(req));
 	req.labels = labels;
 	req.nlabels = sizeof(labels) / sizeof(labels[0]);
@@ -44,6 +63,10 @@ exercise(struct policy *p)
 		/* 0 is NONE, 4 past RESTART: both must be denied. */
 		req.action = (enum envelope_action)(k % 5);
 		req.now_ms = (int64_t)k * 1000;
+		req.operator_signed = (k & 8) == 0;
+		req.request_lifetime_ms = (int64_t)(k % 7) * 600000 - 1;
+		req.approvers = approvers;
+		req.napprovers = (size_t)k % 5;
 		if (policy_decide(p, &req, &dec) != 0)
 			abort();
 		if (dec.text[0] == '\0')

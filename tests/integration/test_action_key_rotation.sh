@@ -124,7 +124,7 @@ AGENT_PORT=$(free_port)
 cat >"$T_DIR/policy.json" <<EOF
 { "host_id": "web-01",
   "rules": [ { "match": { "name": "$TAG-web-*", "labels": { "signet.test": "$TAG" } },
-               "actions": ["RESTART"], "operators": ["alice"], "min_reason_length": 5 } ] }
+               "actions": ["RESTART"], "accept_relay_signed": true, "operators": ["alice"], "min_reason_length": 5 } ] }
 EOF
 chmod 644 "$T_DIR/policy.json"
 write_agent_conf web-01 "$T_DIR/policy.json"

@@ -144,7 +144,7 @@ AGENT_PORT=$(free_port)
 cat >"$T_DIR/policy.json" <<EOF
 { "host_id": "web-01",
   "rules": [ { "match": { "name": "$TAG-web-*", "labels": { "signet.test": "$TAG" } },
-               "actions": ["START", "STOP", "RESTART"],
+               "actions": ["START", "STOP", "RESTART"], "accept_relay_signed": true,
                "operators": ["alice"], "min_reason_length": 5 } ] }
 EOF
 chmod 644 "$T_DIR/policy.json"

@@ -168,7 +168,7 @@ cp "$SIGNET_PKI/keys/action.pub" "$E/keys/action.pub"
 install -m 600 "$SIGNET_PKI/keys/agents/web-01.key" "$E/keys/result.key"
 cat >"$E/policy.json" <<'EOF'
 { "host_id": "web-01",
-  "rules": [ { "match": { "name": "web-*" }, "actions": ["START"] } ] }
+  "rules": [ { "match": { "name": "web-*" }, "actions": ["START"], "accept_relay_signed": true } ] }
 EOF
 chmod 644 "$E/policy.json"
 
@@ -225,10 +225,10 @@ check_fails_with "an operator certificate is not an agent's" \
 cp "$E/agent.pem.real" "$E/agent.pem"
 
 cp "$E/policy.json" "$E/policy.good"
-printf '{ "host_id": "web-02", "rules": [ { "match": { "name": "x" }, "actions": ["START"] } ] }\n' >"$E/policy.json"
+printf '{ "host_id": "web-02", "rules": [ { "match": { "name": "x" }, "actions": ["START"], "accept_relay_signed": true } ] }\n' >"$E/policy.json"
 check_fails_with "policy of another host refused" \
 	"policy refused, not starting: .*host_id" "$AGENT" --config "$E/agent.conf"
-printf '{ "host_id": "web-01", "rules": [ { "match": { "name": "x" }, "actions": ["START"], "colour": 1 } ] }\n' >"$E/policy.json"
+printf '{ "host_id": "web-01", "rules": [ { "match": { "name": "x" }, "actions": ["START"], "accept_relay_signed": true, "colour": 1 } ] }\n' >"$E/policy.json"
 check_fails_with "policy with an unknown key refused" \
 	"policy refused, not starting: .*colour" "$AGENT" --config "$E/agent.conf"
 cp "$E/policy.good" "$E/policy.json"
@@ -243,12 +243,12 @@ for _ in $(seq 1 50); do
 	sleep 0.1
 done
 check "agent starts" grep -q "agent started: host_id=web-01" "$T_DIR/agent.err"
-printf '{ "host_id": "web-01", "rules": [ { "match": { "name": "[" }, "actions": ["START"] } ] }\n' >"$E/policy.json"
+printf '{ "host_id": "web-01", "rules": [ { "match": { "name": "[" }, "actions": ["START"], "accept_relay_signed": true } ] }\n' >"$E/policy.json"
 kill -HUP "$AGENT_PID"
 for _ in $(seq 1 30); do grep -q "policy reload refused" "$T_DIR/agent.err" && break; sleep 0.1; done
 check "SIGHUP with a bad policy keeps the old one" \
 	grep -q "policy reload refused, the old policy stays" "$T_DIR/agent.err"
-printf '{ "host_id": "web-01", "rules": [ { "match": { "name": "a" }, "actions": ["START"] }, { "match": { "name": "b" }, "actions": ["STOP"] } ] }\n' >"$E/policy.json"
+printf '{ "host_id": "web-01", "rules": [ { "match": { "name": "a" }, "actions": ["START"], "accept_relay_signed": true }, { "match": { "name": "b" }, "actions": ["STOP"], "accept_relay_signed": true } ] }\n' >"$E/policy.json"
 kill -HUP "$AGENT_PID"
 for _ in $(seq 1 30); do grep -q "policy reloaded" "$T_DIR/agent.err" && break; sleep 0.1; done
 check "SIGHUP with a good policy reloads it" \

@@ -22,11 +22,11 @@ cat >"$T_DIR/policy.json" <<'JSON'
   "rules": [
     { "match": { "name": "act-web-*", "image": "signet-test/*",
                  "labels": { "tier": "frontend" } },
-      "actions": ["START", "STOP", "RESTART"],
+      "actions": ["START", "STOP", "RESTART"], "accept_relay_signed": true,
       "operators": ["alice"],
       "min_reason_length": 10 },
     { "match": { "name": "act-rl" },
-      "actions": ["START"],
+      "actions": ["START"], "accept_relay_signed": true,
       "rate_limit": { "max": 2, "per_seconds": 3600 } }
   ]
 }

@@ -17,7 +17,7 @@ make_pki || { not_ok "PKI"; finish; exit 1; }
 write_server_conf
 cat >"$T_DIR/policy.json" <<'JSON'
 { "host_id": "web-01",
-  "rules": [ { "match": { "name": "e2e-*" }, "actions": ["RESTART"] } ] }
+  "rules": [ { "match": { "name": "e2e-*" }, "actions": ["RESTART"], "accept_relay_signed": true } ] }
 JSON
 chmod 0644 "$T_DIR/policy.json"
 write_agent_conf web-01 "$T_DIR/policy.json"

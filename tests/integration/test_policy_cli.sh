@@ -75,8 +75,8 @@ chmod 600 "$P"
 run check-ok 0 --check-policy "$P"
 expect_out check-ok <<END
 $P: valid, host_id web-01, 2 rules
-  rule 0: match name="web-*" image="nginx:*" label:"tier"="frontend"; actions START,STOP,RESTART; operators alice,bob; reason >= 10 chars; at most 5 per 300 s per container
-  rule 1: match name="db-*"; actions RESTART; any operator
+  rule 0: match name="web-*" image="nginx:*" label:"tier"="frontend"; actions START,STOP,RESTART; operator signature required; operators alice,bob; reason >= 10 chars; at most 5 per 300 s per container
+  rule 1: match name="db-*"; actions RESTART; operator signature required; any operator
 END
 run check-host-ok 0 --check-policy "$P" --host-id web-01
 run check-host-bad 1 --check-policy "$P" --host-id web-02
@@ -172,6 +172,115 @@ else
 	fail "explain-escape: value not escaped: $(cat -v "$T/out")"
 fi
 
+# Operator signatures, request lifetimes and approvals.
+S="$T/signing.json"
+cat >"$S" <<'JSON'
+{
+  "host_id": "db-01",
+  "rules": [
+    { "match": { "name": "pg-*" },
+      "actions": ["STOP"],
+      "approvals": [ { "group": "dba", "count": 1 }, { "group": "sre", "count": 1 } ],
+      "approval_wait": 1800 },
+    { "match": { "name": "pg-*" },
+      "actions": ["RESTART"],
+      "operators": ["alice", "bob"] },
+    { "match": { "name": "cache-*" },
+      "actions": ["RESTART"],
+      "accept_relay_signed": true }
+  ]
+}
+JSON
+chmod 600 "$S"
+run signing-check 0 --check-policy "$S"
+expect_out signing-check <<END
+$S: valid, host_id db-01, 3 rules
+  rule 0: match name="pg-*"; actions STOP; operator signature required; any operator; approvals 1 of "dba" and 1 of "sre", wait up to 1800 s
+  rule 1: match name="pg-*"; actions RESTART; operator signature required; operators alice,bob
+  rule 2: match name="cache-*"; actions RESTART; relay-signed accepted; any operator
+END
+run relay-denied 1 --check-policy "$S" --explain --name pg-1 \
+    --image postgres:15 --action RESTART --operator alice --reason r \
+    --relay-signed
+expect_out relay-denied <<'END'
+rule 0: action RESTART not listed
+rule 1: rule requires an operator-signed request; this action is signed by the relay only
+rule 2: name "pg-1" does not match "cache-*"
+deny: rule requires an operator-signed request; this action is signed by the relay only (nearest rule 1)
+END
+run relay-allowed 0 --check-policy "$S" --explain --name cache-1 \
+    --image redis:7 --action RESTART --operator deploy-bot --reason r \
+    --relay-signed
+expect_out relay-allowed <<'END'
+rule 0: name "cache-1" does not match "pg-*"
+rule 1: name "cache-1" does not match "pg-*"
+rule 2: allows
+allow: rule 2
+END
+run signed-allowed 0 --check-policy "$S" --explain --name pg-1 \
+    --image postgres:15 --action RESTART --operator bob --reason r \
+    --lifetime 300
+run lifetime 1 --check-policy "$S" --explain --name pg-1 \
+    --image postgres:15 --action RESTART --operator bob --reason r \
+    --lifetime 301
+expect_out lifetime <<'END'
+rule 0: action RESTART not listed
+rule 1: request lives 301 s; rule allows at most 300 s
+rule 2: name "pg-1" does not match "cache-*"
+deny: request lives 301 s; rule allows at most 300 s (nearest rule 1)
+END
+run approvals-none 1 --check-policy "$S" --explain --name pg-1 \
+    --image postgres:15 --action STOP --operator alice --reason r \
+    --lifetime 2000
+expect_out approvals-none <<'END'
+rule 0: approvals: 1 of "dba" needed, 0 counted; 1 of "sre" needed, 0 counted
+rule 1: action STOP not listed
+rule 2: name "pg-1" does not match "cache-*"
+deny: approvals: 1 of "dba" needed, 0 counted; 1 of "sre" needed, 0 counted (nearest rule 0)
+END
+run approvals-one-person 1 --check-policy "$S" --explain --name pg-1 \
+    --image postgres:15 --action STOP --operator alice --reason r \
+    --approver carol:dba,sre
+if grep -qxF 'deny: approvals: 1 of "dba" needed, 1 counted (carol); 1 of "sre" needed, 0 counted (nearest rule 0)' "$T/out"; then
+	ok
+else
+	fail "approvals-one-person: $(cat "$T/out")"
+fi
+run approvals-requester 1 --check-policy "$S" --explain --name pg-1 \
+    --image postgres:15 --action STOP --operator alice --reason r \
+    --approver alice:sre --approver dan:dba
+if grep -qF '1 of "dba" needed, 1 counted (dan); 1 of "sre" needed, 0 counted' "$T/out"; then
+	ok
+else
+	fail "approvals-requester: $(cat "$T/out")"
+fi
+run approvals-met 0 --check-policy "$S" --explain --name pg-1 \
+    --image postgres:15 --action STOP --operator alice --reason r \
+    --approver carol:dba,sre --approver dan:dba --lifetime 2100
+expect_out approvals-met <<'END'
+rule 0: allows
+rule 1: action STOP not listed
+rule 2: name "pg-1" does not match "cache-*"
+allow: rule 0
+END
+run approvals-late 1 --check-policy "$S" --explain --name pg-1 \
+    --image postgres:15 --action STOP --operator alice --reason r \
+    --approver carol:dba,sre --approver dan:dba --lifetime 2101
+if grep -qxF 'deny: request lives 2101 s; rule allows at most 2100 s (nearest rule 0)' "$T/out"; then
+	ok
+else
+	fail "approvals-late: $(cat "$T/out")"
+fi
+printf '{"host_id":"db-01","rules":[{"match":{"name":"a"},"actions":["STOP"],"approvals":[{"group":"dba","count":1}],"accept_relay_signed":true}]}' >"$B"
+run check-approvals-relay 1 --check-policy "$B"
+expect_err check-approvals-relay "approvals need an operator-signed request at rules[0].accept_relay_signed"
+printf '{"host_id":"db-01","rules":[{"match":{"name":"a"},"actions":["STOP"],"approvals":[{"group":"dba","count":1},{"group":"dba","count":1}]}]}' >"$B"
+run check-approvals-dup 1 --check-policy "$B"
+expect_err check-approvals-dup "group \"dba\" given twice at rules[0].approvals[1].group"
+printf '{"host_id":"db-01","rules":[{"match":{"name":"a"},"actions":["STOP"],"approval_wait":600}]}' >"$B"
+run check-wait-alone 1 --check-policy "$B"
+expect_err check-wait-alone "approval_wait without approvals at rules[0].approval_wait"
+
 # Usage errors exit 2.
 run usage-no-args 2
 run usage-missing 2 --check-policy "$P" --explain --name web-1
@@ -187,6 +296,28 @@ expect_err usage-label "--label \"novalue\": write KEY=VALUE"
 run usage-unknown 2 --check-policy "$P" --frobnicate
 expect_err usage-unknown "unknown or misplaced option \"--frobnicate\""
 run usage-twice 2 --check-policy "$P" --check-policy "$P"
+run usage-approver 2 --check-policy "$S" --explain --name a --image b \
+    --action STOP --operator alice --reason r --approver carol
+expect_err usage-approver "--approver \"carol\": write NAME:GROUP[,GROUP...]"
+run usage-approver-group 2 --check-policy "$S" --explain --name a --image b \
+    --action STOP --operator alice --reason r --approver carol:dba,,sre
+expect_err usage-approver-group "groups are 1 to 64 names"
+run usage-approver-name 2 --check-policy "$S" --explain --name a --image b \
+    --action STOP --operator alice --reason r --approver Carol:dba
+expect_err usage-approver-name "--approver \"Carol:dba\": not a name"
+run usage-approver-twice 2 --check-policy "$S" --explain --name a --image b \
+    --action STOP --operator alice --reason r --approver carol:dba \
+    --approver carol:sre
+expect_err usage-approver-twice "--approver carol given twice"
+run usage-lifetime 2 --check-policy "$S" --explain --name a --image b \
+    --action STOP --operator alice --reason r --lifetime -5
+expect_err usage-lifetime "--lifetime \"-5\": seconds, 0..31622400"
+run usage-relay-approver 2 --check-policy "$S" --explain --name a --image b \
+    --action STOP --operator alice --reason r --relay-signed \
+    --approver carol:dba
+expect_err usage-relay-approver "a relay-signed action has no request lifetime or approvals"
+run usage-relay-no-explain 2 --check-policy "$S" --relay-signed
+expect_err usage-relay-no-explain "request options need --explain"
 
 # The daemon refuses a configuration it cannot read, with the path.
 run config 2 --config /nonexistent/agent.conf

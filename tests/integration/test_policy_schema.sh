@@ -110,6 +110,39 @@ bad per-day '{"host_id":"h1","rules":[{"match":{"name":"a"},"actions":["START"],
 bad reason-neg '{"host_id":"h1","rules":[{"match":{"name":"a"},"actions":["START"],"min_reason_length":-1}]}'
 bad float '{"host_id":"h1","rules":[{"match":{"name":"a"},"actions":["START"],"min_reason_length":1.5}]}'
 bad label-type '{"host_id":"h1","rules":[{"match":{"labels":{"a":1}},"actions":["START"]}]}'
+A='"match":{"name":"a"},"actions":["STOP"]'
+T1='{"group":"dba","count":1}'
+bad relay-type "{\"host_id\":\"h1\",\"rules\":[{$A,\"accept_relay_signed\":1}]}"
+bad relay-approvals "{\"host_id\":\"h1\",\"rules\":[{$A,\"approvals\":[$T1],\"accept_relay_signed\":true}]}"
+bad approvals-empty "{\"host_id\":\"h1\",\"rules\":[{$A,\"approvals\":[]}]}"
+bad approvals-nine "{\"host_id\":\"h1\",\"rules\":[{$A,\"approvals\":[$T1,$T1,$T1,$T1,$T1,$T1,$T1,$T1,$T1]}]}"
+bad term-count0 "{\"host_id\":\"h1\",\"rules\":[{$A,\"approvals\":[{\"group\":\"dba\",\"count\":0}]}]}"
+bad term-count17 "{\"host_id\":\"h1\",\"rules\":[{$A,\"approvals\":[{\"group\":\"dba\",\"count\":17}]}]}"
+bad term-group "{\"host_id\":\"h1\",\"rules\":[{$A,\"approvals\":[{\"group\":\"DBA\",\"count\":1}]}]}"
+bad term-nocount "{\"host_id\":\"h1\",\"rules\":[{$A,\"approvals\":[{\"group\":\"dba\"}]}]}"
+bad term-extra "{\"host_id\":\"h1\",\"rules\":[{$A,\"approvals\":[{\"group\":\"dba\",\"count\":1,\"of\":2}]}]}"
+bad wait-alone "{\"host_id\":\"h1\",\"rules\":[{$A,\"approval_wait\":600}]}"
+bad wait-short "{\"host_id\":\"h1\",\"rules\":[{$A,\"approvals\":[$T1],\"approval_wait\":59}]}"
+bad wait-long "{\"host_id\":\"h1\",\"rules\":[{$A,\"approvals\":[$T1],\"approval_wait\":86401}]}"
+
+# Documents both must accept.
+good() {
+	local name=$1 doc=$2
+	printf '%s\n' "$doc" >"$T/$name.json"
+	chmod 600 "$T/$name.json"
+	out=$(validate "$T/$name.json")
+	case $out in
+	ok*) pass=$((pass + 1)) ;;
+	*) fail "schema refuses $name: $out" ;;
+	esac
+	if "$AGENT" --check-policy "$T/$name.json" >"$T/out" 2>&1; then
+		pass=$((pass + 1))
+	else
+		fail "signet-agent refuses $name: $(cat "$T/out")"
+	fi
+}
+good relay-true "{\"host_id\":\"h1\",\"rules\":[{$A,\"accept_relay_signed\":true}]}"
+good approvals-relay-false "{\"host_id\":\"h1\",\"rules\":[{$A,\"approvals\":[$T1,{\"group\":\"sre\",\"count\":16}],\"accept_relay_signed\":false,\"approval_wait\":86400}]}"
 
 echo "test_policy_schema: $pass passed, $fails failed ($n examples)"
 [ "$fails" -eq 0 ]

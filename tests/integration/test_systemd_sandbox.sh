@@ -63,7 +63,7 @@ cp "$SIGNET_PKI/keys/agents/web-01.pub" "$E/keys/agents/"
 cp "$SIGNET_PKI/keys/agents/web-01.key" "$E/keys/result.key"
 cat >"$E/policy.json" <<'JSON'
 { "host_id": "web-01",
-  "rules": [ { "match": { "name": "sbx-*" }, "actions": ["RESTART"] } ] }
+  "rules": [ { "match": { "name": "sbx-*" }, "actions": ["RESTART"], "accept_relay_signed": true } ] }
 JSON
 : >"$W/docker.sock"
 write_confs() {	# write_confs SERVER-AUDIT-PATH

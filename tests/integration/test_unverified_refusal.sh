@@ -33,7 +33,7 @@ write_server_conf
 start_server || { not_ok "server started"; finish; exit 1; }
 cat >"$T_DIR/policy.json" <<'JSON'
 { "host_id": "web-01",
-  "rules": [ { "match": { "name": "unv-*" }, "actions": ["START", "STOP", "RESTART"] } ] }
+  "rules": [ { "match": { "name": "unv-*" }, "actions": ["START", "STOP", "RESTART"], "accept_relay_signed": true } ] }
 JSON
 chmod 644 "$T_DIR/policy.json"
 write_agent_conf web-01 "$T_DIR/policy.json"

@@ -46,7 +46,7 @@ static const char policy_json[] =
     "{ \"host_id\": \"web-01\", \"rules\": [ { \"match\": { \"name\": "
     "\"web-*\", \"labels\": { \"tier\": \"frontend\" } }, \"actions\": "
     "[\"START\", \"STOP\", \"RESTART\"], \"operators\": [\"alice\"], "
-    "\"min_reason_length\": 5 } ] }\n";
+    "\"min_reason_length\": 5, \"accept_relay_signed\": true } ] }\n";
 
 /* One ops.act call, for the workers' ordering test. */
 struct act_span {

@@ -208,6 +208,131 @@ static const struct prow prows[] = {
 	            "'operators':['x'],'operators':['y']}"),
 	    NULL, SIGNET_ERR_POLICY,
 	    "duplicate key \"operators\" at rules[1]" },
+	/* accept_relay_signed, approvals, approval_wait */
+	{ WRAP("{'match':{'name':'a'},'actions':['START'],"
+	       "'accept_relay_signed':1}"),
+	    NULL, SIGNET_ERR_POLICY,
+	    "expected true or false, found a number at "
+	    "rules[0].accept_relay_signed" },
+	{ WRAP("{'match':{'name':'a'},'actions':['START'],"
+	       "'accept_relay_signed':'yes'}"),
+	    NULL, SIGNET_ERR_POLICY,
+	    "expected true or false, found a string at "
+	    "rules[0].accept_relay_signed" },
+	{ WRAP("{'match':{'name':'a'},'actions':['START'],"
+	       "'accept_relay_signed':null}"),
+	    NULL, SIGNET_ERR_POLICY, "found null at rules[0].accept_relay" },
+	{ WRAP("{'match':{'name':'a'},'actions':['START'],'approvals':{}}"),
+	    NULL, SIGNET_ERR_POLICY,
+	    "expected an array, found an object at rules[0].approvals" },
+	{ WRAP("{'match':{'name':'a'},'actions':['START'],'approvals':[]}"),
+	    NULL, SIGNET_ERR_POLICY,
+	    "empty approvals at rules[0].approvals; leave \"approvals\" out "
+	    "when none are needed" },
+	{ WRAP("{'match':{'name':'a'},'actions':['START'],'approvals':["
+	       "{'group':'g1','count':1},{'group':'g2','count':1},"
+	       "{'group':'g3','count':1},{'group':'g4','count':1},"
+	       "{'group':'g5','count':1},{'group':'g6','count':1},"
+	       "{'group':'g7','count':1},{'group':'g8','count':1},"
+	       "{'group':'g9','count':1}]}"),
+	    NULL, SIGNET_ERR_POLICY,
+	    "9 approvals, more than the 8 allowed at rules[0].approvals" },
+	{ WRAP("{'match':{'name':'a'},'actions':['START'],"
+	       "'approvals':['dba']}"),
+	    NULL, SIGNET_ERR_POLICY,
+	    "expected an object (an approval term), found a string at "
+	    "rules[0].approvals[0]" },
+	{ WRAP("{'match':{'name':'a'},'actions':['START'],"
+	       "'approvals':[{'group':'dba','count':1,'of':3}]}"),
+	    NULL, SIGNET_ERR_POLICY,
+	    "unknown key \"of\" at rules[0].approvals[0]; allowed: group, "
+	    "count" },
+	{ WRAP("{'match':{'name':'a'},'actions':['START'],"
+	       "'approvals':[{'count':1}]}"),
+	    NULL, SIGNET_ERR_POLICY,
+	    "missing required key \"group\" at rules[0].approvals[0]" },
+	{ WRAP("{'match':{'name':'a'},'actions':['START'],"
+	       "'approvals':[{'group':'dba'}]}"),
+	    NULL, SIGNET_ERR_POLICY,
+	    "missing required key \"count\" at rules[0].approvals[0]" },
+	{ WRAP("{'match':{'name':'a'},'actions':['START'],"
+	       "'approvals':[{'group':'DBA','count':1}]}"),
+	    NULL, SIGNET_ERR_POLICY,
+	    "bad group name \"DBA\" at rules[0].approvals[0].group; groups "
+	    "match [a-z0-9][a-z0-9._-]{0,62}" },
+	{ WRAP("{'match':{'name':'a'},'actions':['START'],"
+	       "'approvals':[{'group':'-dba','count':1}]}"),
+	    NULL, SIGNET_ERR_POLICY, "bad group name \"-dba\"" },
+	{ WRAP("{'match':{'name':'a'},'actions':['START'],"
+	       "'approvals':[{'group':'','count':1}]}"),
+	    NULL, SIGNET_ERR_POLICY,
+	    "empty string at rules[0].approvals[0].group" },
+	{ WRAP(
+	      "{'match':{'name':'a'},'actions':['START'],"
+	      "'approvals':[{'group':'"
+	      "g123456789012345678901234567890123456789012345678901234567890123"
+	      "','count':1}]}"),
+	    NULL, SIGNET_ERR_POLICY,
+	    "string of 64 bytes, more than the 63 allowed at "
+	    "rules[0].approvals[0].group" },
+	{ WRAP("{'match':{'name':'a'},'actions':['START'],"
+	       "'approvals':[{'group':7,'count':1}]}"),
+	    NULL, SIGNET_ERR_POLICY,
+	    "expected a string, found a number at rules[0].approvals[0].group" },
+	{ WRAP("{'match':{'name':'a'},'actions':['START'],"
+	       "'approvals':[{'group':'dba','count':0}]}"),
+	    NULL, SIGNET_ERR_POLICY,
+	    "value 0 out of range 1..16 at rules[0].approvals[0].count" },
+	{ WRAP("{'match':{'name':'a'},'actions':['START'],"
+	       "'approvals':[{'group':'dba','count':17}]}"),
+	    NULL, SIGNET_ERR_POLICY,
+	    "value 17 out of range 1..16 at rules[0].approvals[0].count" },
+	{ WRAP("{'match':{'name':'a'},'actions':['START'],"
+	       "'approvals':[{'group':'dba','count':'1'}]}"),
+	    NULL, SIGNET_ERR_POLICY,
+	    "expected an integer, found a string at "
+	    "rules[0].approvals[0].count" },
+	{ WRAP("{'match':{'name':'a'},'actions':['START'],"
+	       "'approvals':[{'group':'dba','count':1.5}]}"),
+	    NULL, SIGNET_ERR_POLICY,
+	    "number 1.5 is not a plain integer at "
+	    "rules[0].approvals[0].count" },
+	{ WRAP("{'match':{'name':'a'},'actions':['START'],"
+	       "'approvals':[{'group':'dba','count':1},"
+	       "{'group':'sre','count':1},{'group':'dba','count':1}]}"),
+	    NULL, SIGNET_ERR_POLICY,
+	    "group \"dba\" given twice at rules[0].approvals[2].group" },
+	{ WRAP("{'match':{'name':'a'},'actions':['START'],"
+	       "'approvals':[{'group':'dba','count':1}],"
+	       "'accept_relay_signed':true}"),
+	    NULL, SIGNET_ERR_POLICY,
+	    "approvals need an operator-signed request at "
+	    "rules[0].accept_relay_signed" },
+	{ WRAP("{'match':{'name':'a'},'actions':['START'],"
+	       "'approval_wait':600}"),
+	    NULL, SIGNET_ERR_POLICY,
+	    "approval_wait without approvals at rules[0].approval_wait" },
+	{ WRAP("{'match':{'name':'a'},'actions':['START'],"
+	       "'accept_relay_signed':true,'approval_wait':600}"),
+	    NULL, SIGNET_ERR_POLICY, "approval_wait without approvals" },
+	{ WRAP("{'match':{'name':'a'},'actions':['START'],"
+	       "'approvals':[{'group':'dba','count':1}],'approval_wait':59}"),
+	    NULL, SIGNET_ERR_POLICY,
+	    "value 59 out of range 60..86400 at rules[0].approval_wait" },
+	{ WRAP("{'match':{'name':'a'},'actions':['START'],"
+	       "'approvals':[{'group':'dba','count':1}],"
+	       "'approval_wait':86401}"),
+	    NULL, SIGNET_ERR_POLICY, "value 86401 out of range 60..86400" },
+	{ WRAP("{'match':{'name':'a'},'actions':['START'],"
+	       "'approvals':[{'group':'dba','count':1}],"
+	       "'approval_wait':'1h'}"),
+	    NULL, SIGNET_ERR_POLICY,
+	    "expected an integer, found a string at rules[0].approval_wait" },
+	{ WRAP(RULE ",{'match':{'name':'a'},'actions':['START'],"
+	            "'approvals':[{'group':'dba','count':1}],"
+	            "'approvals':[{'group':'sre','count':1}]}"),
+	    NULL, SIGNET_ERR_POLICY,
+	    "duplicate key \"approvals\" at rules[1]" },
 	/* deep nesting */
 	{ WRAP("{'match':{'labels':{'a':[[[[1]]]]}},'actions':['START']}"),
 	    NULL, SIGNET_ERR_POLICY,
@@ -419,11 +544,91 @@ test_helpers(void)
 	CHECK(strcmp(policy_action_name(ENVELOPE_ACTION_NONE), "?") == 0);
 }
 
+/* The new members parsed, read back and described. */
+static void
+test_parse_signing(void)
+{
+	static const char json_sq[] =
+	    "{'host_id':'h1','rules':["
+	    "{'match':{'name':'a'},'actions':['START']},"
+	    "{'match':{'name':'b'},'actions':['STOP'],"
+	    "'accept_relay_signed':true,'operators':['bot']},"
+	    "{'match':{'name':'c'},'actions':['STOP','RESTART'],"
+	    "'approvals':[{'group':'dba','count':1},{'group':'sre','count':2}],"
+	    "'accept_relay_signed':false},"
+	    "{'match':{'name':'d'},'actions':['STOP'],"
+	    "'approvals':[{'group':'ops.eu-1','count':16}],"
+	    "'approval_wait':86400},"
+	    "{'match':{'name':'e'},'actions':['STOP'],"
+	    "'approvals':[{'group':'x','count':1}],'approval_wait':60}"
+	    "]}";
+	struct policy_approval_term terms[POLICY_TERMS_MAX];
+	struct policy *p = NULL;
+	struct err_msg msg;
+	char *json = dq(json_sq), line[1024];
+	int64_t wait = -1;
+	size_t n = 99;
+	int r;
+
+	r = policy_parse(json, strlen(json), "t.json", "h1", &p, &msg);
+	free(json);
+	CHECKF(r == 0 && p != NULL, "%s", msg.text);
+	if (p == NULL)
+		return;
+	CHECK(!policy_rule_accepts_relay(p, 0));
+	CHECK(policy_rule_accepts_relay(p, 1));
+	CHECK(!policy_rule_accepts_relay(p, 2));
+	CHECK(!policy_rule_accepts_relay(p, 5));
+	CHECK(!policy_rule_accepts_relay(NULL, 0));
+	CHECK(policy_rule_approvals(p, 0, terms, POLICY_TERMS_MAX, &n, &wait) ==
+	        0 &&
+	    n == 0 && wait == 0);
+	CHECK(policy_rule_approvals(p, 1, NULL, 0, &n, &wait) == 0 && n == 0 &&
+	    wait == 0);
+	memset(terms, 0x55, sizeof(terms));
+	CHECK(policy_rule_approvals(p, 2, terms, POLICY_TERMS_MAX, &n, &wait) ==
+	        0 &&
+	    n == 2 && wait == 3600000);
+	CHECK(strcmp(terms[0].group, "dba") == 0 && terms[0].count == 1);
+	CHECK(strcmp(terms[1].group, "sre") == 0 && terms[1].count == 2);
+	CHECK(policy_rule_approvals(p, 2, terms, 1, &n, &wait) ==
+	        SIGNET_ERR_TOO_LARGE &&
+	    n == 2 && wait == 3600000 && strcmp(terms[0].group, "dba") == 0);
+	CHECK(policy_rule_approvals(p, 3, terms, POLICY_TERMS_MAX, &n, &wait) ==
+	        0 &&
+	    n == 1 && wait == 86400000 && terms[0].count == 16 &&
+	    strcmp(terms[0].group, "ops.eu-1") == 0);
+	CHECK(policy_rule_approvals(p, 4, terms, POLICY_TERMS_MAX, &n, &wait) ==
+	        0 &&
+	    n == 1 && wait == 60000);
+	CHECK(policy_rule_approvals(p, 5, terms, POLICY_TERMS_MAX, &n, &wait) ==
+	        SIGNET_ERR_INVALID_ARG &&
+	    n == 0 && wait == 0);
+	CHECK(policy_rule_approvals(p, 0, terms, 1, NULL, &wait) ==
+	    SIGNET_ERR_INVALID_ARG);
+	CHECK(policy_rule_approvals(p, 0, NULL, 1, &n, &wait) ==
+	    SIGNET_ERR_INVALID_ARG);
+	CHECK_CONTAINS(policy_rule_describe(p, 0, line, sizeof(line)),
+	    "match name=\"a\"; actions START; operator signature required; "
+	    "any operator");
+	CHECK_CONTAINS(policy_rule_describe(p, 1, line, sizeof(line)),
+	    "match name=\"b\"; actions STOP; relay-signed accepted; "
+	    "operators bot");
+	CHECK_CONTAINS(policy_rule_describe(p, 2, line, sizeof(line)),
+	    "; actions STOP,RESTART; operator signature required; any "
+	    "operator; approvals 1 of \"dba\" and 2 of \"sre\", wait up to "
+	    "3600 s");
+	CHECK_CONTAINS(policy_rule_describe(p, 3, line, sizeof(line)),
+	    "approvals 16 of \"ops.eu-1\", wait up to 86400 s");
+	policy_free(p);
+}
+
 int
 main(void)
 {
 	test_helpers();
 	test_parse_errors();
+	test_parse_signing();
 	test_parse_limits();
 	return test_finish("test_policy");
 }

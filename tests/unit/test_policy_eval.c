@@ -278,6 +278,7 @@ test_decisions(void)
 		req.operator_name = d->op;
 		req.reason = d->reason;
 		req.now_ms = 1000;
+		req.operator_signed = true;
 		r = policy_decide(ps[d->pol], &req, &dec);
 		CHECKF(r == 0, "row %zu: r=%d", i, r);
 		CHECKF(dec.allow == (d->allow != 0),
@@ -326,6 +327,7 @@ run_steps(struct policy *p, const struct rstep *s, size_t n, const char *what)
 		req.operator_name = s[i].op;
 		req.reason = "a good reason";
 		req.now_ms = s[i].now_ms;
+		req.operator_signed = true;
 		CHECK(policy_decide(p, &req, &dec) == 0);
 		CHECKF(dec.allow == (s[i].allow != 0),
 		    "%s step %zu (t=%lld "
@@ -386,6 +388,7 @@ test_rate_limits(void)
 		req.name = "web-1";
 		req.action = ENVELOPE_ACTION_RESTART;
 		req.now_ms = 500004;
+		req.operator_signed = true;
 		CHECK(policy_decide(p, &req, &dec) == 0 && !dec.allow);
 		CHECK_CONTAINS(dec.text,
 		    "rate limit: 3 in 60 s reached for "
@@ -429,6 +432,7 @@ test_rate_limits(void)
 		req.action = ENVELOPE_ACTION_RESTART;
 		for (i = 0; i < 10005; i++) {
 			req.now_ms = i;
+			req.operator_signed = true;
 			if (policy_decide(p, &req, &dec) == 0 && dec.allow)
 				allowed++;
 		}
@@ -485,6 +489,7 @@ test_not_an_action(void)
 	req.operator_name = "alice";
 	req.reason = "a good reason";
 	req.now_ms = 1000;
+	req.operator_signed = true;
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		req.action = (enum envelope_action)rows[i].action;
 		memset(&dec, 0, sizeof(dec));
@@ -510,10 +515,295 @@ test_not_an_action(void)
 	policy_free(p);
 }
 
+/* ---- operator signatures, request lifetimes, approvals ---- */
+
+static const char signing_policy[] =
+    "{'host_id':'h1','rules':["
+    /* 0 */ "{'match':{'name':'db-*'},'actions':['STOP'],"
+    "'approvals':[{'group':'dba','count':1},{'group':'sre','count':1}],"
+    "'approval_wait':600},"
+    /* 1 */ "{'match':{'name':'web-*'},'actions':['RESTART'],"
+    "'accept_relay_signed':true},"
+    /* 2 */ "{'match':{'name':'api-*'},'actions':['RESTART']},"
+    /* 3 */ "{'match':{'name':'pair-*'},'actions':['STOP'],"
+    "'approvals':[{'group':'dba','count':2}]},"
+    /* 4 */ "{'match':{'name':'auto-*'},'actions':['START'],"
+    "'accept_relay_signed':false},"
+    /* 5 */ "{'match':{'name':'mix-*'},'actions':['RESTART'],"
+    "'operators':['bob'],'accept_relay_signed':true},"
+    /* 6 */ "{'match':{'name':'mix-*'},'actions':['RESTART'],"
+    "'approvals':[{'group':'dba','count':1}]}"
+    "]}";
+
+struct srow {
+	const char *name, *action, *op;
+	bool sig;
+	int64_t life_ms;
+	/* "name[@key]:group,group;..." (key defaults to the name) */
+	const char *approvers;
+	int allow;
+	int rule;
+	enum policy_stage stage;
+	const char *text; /* the whole dec.text, or NULL */
+};
+
+#define SG POLICY_STAGE_SIGNED
+#define LT POLICY_STAGE_LIFETIME
+#define AP POLICY_STAGE_APPROVALS
+
+static const struct srow srows[] = {
+	/* an operator signature is required by default */
+	{ "api-1", "RESTART", "alice", false, 0, "", 0, 2, SG,
+	    "rule requires an operator-signed request; this action is "
+	    "signed by the relay only (nearest rule 2)" },
+	{ "auto-1", "START", "alice", false, 0, "", 0, 4, SG, NULL },
+	{ "api-1", "RESTART", "alice", true, 0, "", 1, 2, OK,
+	    "allowed by rule 2" },
+	{ "auto-1", "START", "alice", true, 120000, "", 1, 4, OK, NULL },
+	/* ... unless the rule accepts relay-signed actions */
+	{ "web-1", "RESTART", "alice", false, 0, "", 1, 1, OK,
+	    "allowed by rule 1" },
+	{ "web-1", "RESTART", "alice", true, 300000, "", 1, 1, OK, NULL },
+	/* an operator's request lives at most 300 s without approvals */
+	{ "api-1", "RESTART", "alice", true, 300000, "", 1, 2, OK, NULL },
+	{ "api-1", "RESTART", "alice", true, 300001, "", 0, 2, LT,
+	    "request lives 301 s; rule allows at most 300 s (nearest rule 2)" },
+	{ "web-1", "RESTART", "alice", true, 4000000, "", 0, 1, LT,
+	    "request lives 4000 s; rule allows at most 300 s (nearest rule 1)" },
+	{ "api-1", "RESTART", "alice", true, -1, "", 0, 2, LT,
+	    "request expires before it was issued (lifetime -1 ms) "
+	    "(nearest rule 2)" },
+	/* ... and approval_wait + 300 s with approvals */
+	{ "db-1", "STOP", "alice", true, 900000, "dan:dba;sam:sre", 1, 0, OK,
+	    NULL },
+	{ "db-1", "STOP", "alice", true, 900001, "dan:dba;sam:sre", 0, 0, LT,
+	    "request lives 901 s; rule allows at most 900 s (nearest rule 0)" },
+	{ "pair-1", "STOP", "alice", true, 3900000, "dan:dba;dora:dba", 1, 3,
+	    OK, NULL },
+	{ "pair-1", "STOP", "alice", true, 3900001, "dan:dba;dora:dba", 0, 3,
+	    LT, "rule allows at most 3900 s" },
+	/* approvals need an operator signature first */
+	{ "db-1", "STOP", "alice", false, 0, "dan:dba;sam:sre", 0, 0, SG,
+	    NULL },
+	/* none given, one short, satisfied */
+	{ "db-1", "STOP", "alice", true, 60000, "", 0, 0, AP,
+	    "approvals: 1 of \"dba\" needed, 0 counted; 1 of \"sre\" needed, "
+	    "0 counted (nearest rule 0)" },
+	{ "db-1", "STOP", "alice", true, 60000, "sam:sre", 0, 0, AP,
+	    "approvals: 1 of \"dba\" needed, 0 counted; 1 of \"sre\" needed, "
+	    "1 counted (sam) (nearest rule 0)" },
+	{ "db-1", "STOP", "alice", true, 60000, "dan:dba;sam:sre", 1, 0, OK,
+	    "allowed by rule 0" },
+	{ "db-1", "STOP", "alice", true, 60000, "sam:sre;dan:dba;zed:web", 1, 0,
+	    OK, NULL },
+	/* one person in both groups cannot fill two terms */
+	{ "db-1", "STOP", "alice", true, 60000, "carol:dba,sre", 0, 0, AP,
+	    "approvals: 1 of \"dba\" needed, 1 counted (carol); 1 of \"sre\" "
+	    "needed, 0 counted (nearest rule 0)" },
+	/* two people each in both groups can */
+	{ "db-1", "STOP", "alice", true, 60000, "carol:dba,sre;dave:sre,dba", 1,
+	    0, OK, NULL },
+	/* carol is first put in dba, then moved to sre to make room for dan */
+	{ "db-1", "STOP", "alice", true, 60000, "carol:dba,sre;dan:dba", 1, 0,
+	    OK, NULL },
+	{ "db-1", "STOP", "alice", true, 60000, "carol:sre,dba;sam:sre", 1, 0,
+	    OK, NULL },
+	/* one key counts once, even under two names; one name once */
+	{ "db-1", "STOP", "alice", true, 60000, "dan@k1:dba;sam@k1:sre", 0, 0,
+	    AP,
+	    "approvals: 1 of \"dba\" needed, 1 counted (dan); 1 of \"sre\" "
+	    "needed, 0 counted (nearest rule 0)" },
+	{ "db-1", "STOP", "alice", true, 60000, "dan@k1:dba;dan@k2:sre", 0, 0,
+	    AP, NULL },
+	/* the requester never counts, nor an approver without a key */
+	{ "db-1", "STOP", "alice", true, 60000, "alice:sre;dan:dba", 0, 0, AP,
+	    "approvals: 1 of \"dba\" needed, 1 counted (dan); 1 of \"sre\" "
+	    "needed, 0 counted (nearest rule 0)" },
+	{ "db-1", "STOP", "alice", true, 60000, "sam@:sre;dan:dba", 0, 0, AP,
+	    NULL },
+	/* count 2 of one group */
+	{ "pair-1", "STOP", "alice", true, 60000, "dan:dba", 0, 3, AP,
+	    "approvals: 2 of \"dba\" needed, 1 counted (dan) (nearest rule 3)" },
+	{ "pair-1", "STOP", "alice", true, 60000, "dan:dba;sam:sre", 0, 3, AP,
+	    NULL },
+	{ "pair-1", "STOP", "alice", true, 60000, "dan:dba;dora:dba,sre", 1, 3,
+	    OK, NULL },
+	{ "pair-1", "STOP", "alice", true, 60000, "dan:dba;dan@k2:dba", 0, 3,
+	    AP, NULL },
+	/* the nearest rule: the later stage wins, ties go to the earlier */
+	{ "mix-1", "RESTART", "alice", false, 0, "", 0, 5,
+	    POLICY_STAGE_OPERATOR,
+	    "operator not listed: \"alice\" (nearest rule 5)" },
+	{ "mix-1", "RESTART", "alice", true, 60000, "", 0, 6, AP,
+	    "approvals: 1 of \"dba\" needed, 0 counted (nearest rule 6)" },
+	{ "mix-1", "RESTART", "bob", true, 400000, "", 0, 6, AP, NULL },
+	{ "mix-1", "RESTART", "bob", true, 4000000, "", 0, 5, LT,
+	    "request lives 4000 s; rule allows at most 300 s (nearest rule 5)" },
+	{ "mix-1", "RESTART", "bob", false, 0, "", 1, 5, OK, NULL },
+	{ "mix-1", "RESTART", "alice", true, 60000, "dan:dba", 1, 6, OK, NULL },
+};
+
+#define APPROVERS_T 8
+#define GROUPS_T 4
+
+/* Splits an approver spec of struct srow into ap (pointers into buf). */
+static size_t
+split_approvers(const char *spec, char *buf, size_t buflen,
+    struct policy_approver *ap, const char *groups[][GROUPS_T])
+{
+	char *tok, *next, *colon, *at, *g, *comma;
+	size_t n = 0;
+
+	(void)snprintf(buf, buflen, "%s", spec);
+	for (tok = buf; *tok != '\0' && n < APPROVERS_T; tok = next) {
+		next = strchr(tok, ';');
+		if (next != NULL)
+			*next++ = '\0';
+		else
+			next = tok + strlen(tok);
+		colon = strchr(tok, ':');
+		if (colon == NULL)
+			continue;
+		*colon = '\0';
+		memset(&ap[n], 0, sizeof(ap[n]));
+		ap[n].name = tok;
+		ap[n].key_id = tok;
+		at = strchr(tok, '@');
+		if (at != NULL) {
+			*at = '\0';
+			ap[n].key_id = at + 1;
+		}
+		for (g = colon + 1; g != NULL && ap[n].ngroups < GROUPS_T;
+		     g = comma) {
+			comma = strchr(g, ',');
+			if (comma != NULL)
+				*comma++ = '\0';
+			groups[n][ap[n].ngroups++] = g;
+		}
+		ap[n].groups = groups[n];
+		n++;
+	}
+	return n;
+}
+
+static void
+test_signing(void)
+{
+	struct policy *p = parse_ok(signing_policy, "h1");
+	size_t i;
+
+	if (p == NULL)
+		return;
+	for (i = 0; i < sizeof(srows) / sizeof(srows[0]); i++) {
+		const struct srow *d = &srows[i];
+		struct policy_approver ap[APPROVERS_T];
+		const char *groups[APPROVERS_T][GROUPS_T];
+		struct policy_request req;
+		struct policy_decision dec;
+		char abuf[256], why[ERR_MSG_MAX];
+		enum policy_stage st;
+
+		memset(&req, 0, sizeof(req));
+		req.container_id = "c0ffee";
+		req.name = d->name;
+		req.image = "i";
+		CHECK(policy_action_parse(d->action, &req.action) == 0);
+		req.operator_name = d->op;
+		req.reason = "a reason";
+		req.now_ms = 1000;
+		req.operator_signed = d->sig;
+		req.request_lifetime_ms = d->life_ms;
+		req.napprovers = split_approvers(d->approvers, abuf,
+		    sizeof(abuf), ap, groups);
+		req.approvers = req.napprovers > 0 ? ap : NULL;
+		CHECKF(policy_decide(p, &req, &dec) == 0, "srow %zu", i);
+		CHECKF(dec.allow == (d->allow != 0) && dec.rule == d->rule &&
+		        dec.stage == d->stage,
+		    "srow %zu (%s %s): allow=%d rule=%d stage=%d: %s", i,
+		    d->name, d->approvers, dec.allow, dec.rule, (int)dec.stage,
+		    dec.text);
+		if (d->text != NULL && strstr(d->text, "(nearest") == NULL &&
+		    strncmp(d->text, "allowed", 7) != 0)
+			CHECK_CONTAINS(dec.text, d->text);
+		else if (d->text != NULL)
+			CHECKF(strcmp(dec.text, d->text) == 0,
+			    "srow %zu: \"%s\", want \"%s\"", i, dec.text,
+			    d->text);
+		/* The nearest rule's own judgement says the same. */
+		st = policy_rule_check(p, (size_t)d->rule, &req, why,
+		    sizeof(why));
+		CHECKF(st == d->stage, "srow %zu: rule_check stage %d", i,
+		    (int)st);
+		if (!d->allow)
+			CHECKF(strncmp(dec.text, why, strlen(why)) == 0,
+			    "srow %zu: \"%s\" vs \"%s\"", i, why, dec.text);
+	}
+	printf("signing rows: %zu\n", sizeof(srows) / sizeof(srows[0]));
+	policy_free(p);
+}
+
+/*
+ * Approvers past POLICY_APPROVERS_MAX are not judged; a NULL list with a
+ * count is none; groups and names may be NULL.
+ */
+static void
+test_approver_edges(void)
+{
+	static const char *const dba[] = { "dba" };
+	static const char *const odd[] = { NULL, "dba" };
+	struct policy *p = parse_ok(
+	    "{'host_id':'h1','rules':[{'match':{'name':'*'},"
+	    "'actions':['STOP'],'approvals':[{'group':'dba','count':1}]}]}",
+	    "h1");
+	struct policy_approver *many = NULL;
+	struct policy_request req;
+	struct policy_decision dec;
+	char(*keys)[16] = NULL;
+	size_t i;
+
+	if (p == NULL)
+		return;
+	memset(&req, 0, sizeof(req));
+	req.container_id = "c1";
+	req.name = "x";
+	req.action = ENVELOPE_ACTION_STOP;
+	req.operator_name = "alice";
+	req.operator_signed = true;
+	req.napprovers = 3;
+	CHECK(policy_decide(p, &req, &dec) == 0 && !dec.allow &&
+	    dec.stage == POLICY_STAGE_APPROVALS);
+	many = calloc(POLICY_APPROVERS_MAX + 1, sizeof(*many));
+	keys = calloc(POLICY_APPROVERS_MAX + 1, sizeof(*keys));
+	CHECK(many != NULL && keys != NULL);
+	if (many == NULL || keys == NULL)
+		goto out;
+	for (i = 0; i <= POLICY_APPROVERS_MAX; i++) {
+		(void)snprintf(keys[i], sizeof(keys[i]), "k%zu", i);
+		many[i].name = keys[i];
+		many[i].key_id = keys[i];
+	}
+	many[POLICY_APPROVERS_MAX].groups = dba;
+	many[POLICY_APPROVERS_MAX].ngroups = 1;
+	req.approvers = many;
+	req.napprovers = POLICY_APPROVERS_MAX + 1;
+	CHECK(policy_decide(p, &req, &dec) == 0 && !dec.allow &&
+	    dec.stage == POLICY_STAGE_APPROVALS);
+	many[POLICY_APPROVERS_MAX - 1].groups = odd;
+	many[POLICY_APPROVERS_MAX - 1].ngroups = 2;
+	many[0].name = NULL;
+	CHECK(policy_decide(p, &req, &dec) == 0 && dec.allow);
+out:
+	free(many);
+	free(keys);
+	policy_free(p);
+}
+
 int
 main(void)
 {
 	test_decisions();
+	test_signing();
+	test_approver_edges();
 	test_not_an_action();
 	test_rate_limits();
 	return test_finish("test_policy_eval");

@@ -48,6 +48,7 @@ store_allows(struct policy_store *s, const char *name, const char *cid,
 	req.name = name;
 	req.action = act;
 	req.now_ms = now;
+	req.operator_signed = true;
 	return policy_store_decide(s, &req, &dec) == 0 && dec.allow;
 }
 
