@@ -270,6 +270,9 @@ opkey_is_sealed(const char *path, struct err_msg *msg)
 	uint8_t *blob;
 	int r;
 
+	if (sodium_init() < 0)
+		return err_set(msg, SIGNET_ERR_CRYPTO,
+		    "cannot initialise libsodium");
 	blob = sodium_malloc(OPKEY_BLOB_LEN);
 	if (blob == NULL)
 		return err_set(msg, SIGNET_ERR_ALLOC, "%s: out of memory",
@@ -775,6 +778,11 @@ opkey_read_passphrase(int fd, const char *prompt, bool confirm, char **pass,
 
 	*pass = NULL;
 	*len = 0;
+	if (sodium_init() < 0) {
+		r = err_set(msg, SIGNET_ERR_CRYPTO,
+		    "cannot initialise libsodium");
+		goto out;
+	}
 	buf = sodium_malloc(OPKEY_PASSPHRASE_MAX + 1);
 	if (buf == NULL) {
 		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
