@@ -36,8 +36,8 @@ static const struct {
 	    "check a signed, hash-chained "
 	    "audit log offline" },
 	{ "keygen", cmd_keygen,
-	    "write an Ed25519 key pair NAME.key and "
-	    "NAME.pub" },
+	    "write an Ed25519 key pair NAME.key, NAME.pub "
+	    "(operator or daemon)" },
 	{ "context list", cmd_context_list,
 	    "the contexts of the "
 	    "configuration file" },
@@ -101,7 +101,7 @@ takes_next(const char *a)
 		"--key", "--ca", "--config", "--context", "--output", "--host",
 		"--state", "--reason", "--wait", "--after", "--limit",
 		"--interval", "--action-key", "--agent-keys", "--expect-head",
-		NULL };
+		"--passphrase-fd", NULL };
 	size_t k;
 
 	for (k = 0; valued[k] != NULL; k++)

@@ -68,9 +68,13 @@ int opkey_load(const char *path, const char *pass, size_t passlen,
  * from that descriptor up to the first newline or end of file (at most
  * OPKEY_PASSPHRASE_MAX bytes; the newline is not part of it). fd < 0
  * prompts on /dev/tty with echo off, and with confirm asks twice and
- * refuses a mismatch. An empty passphrase is refused. Returns 0,
- * SIGNET_ERR_IO (no terminal: "use --passphrase-fd"), SIGNET_ERR_TOO_LARGE,
- * SIGNET_ERR_FORMAT (empty, or the two differ), SIGNET_ERR_ALLOC.
+ * refuses a mismatch. An empty passphrase is refused. The terminal's
+ * settings and signal dispositions are restored on every path; SIGINT,
+ * SIGHUP, SIGQUIT or SIGTERM while it waits is raised again once they
+ * are. Returns 0, SIGNET_ERR_IO (no terminal: "use --passphrase-fd"; a
+ * read error; interrupted), SIGNET_ERR_TOO_LARGE, SIGNET_ERR_FORMAT
+ * (empty, a NUL byte, or the two differ), SIGNET_ERR_ALLOC,
+ * SIGNET_ERR_CRYPTO (libsodium cannot start).
  */
 int opkey_read_passphrase(int fd, const char *prompt, bool confirm, char **pass,
     size_t *len, struct err_msg *msg) __attribute__((warn_unused_result));

@@ -50,7 +50,7 @@ _signetctl() {
 	--cert | --key | --ca | --config | --action-key | --agent-keys)
 		_signetctl_reply -f -- "$cur"; return ;;
 	--server | --reason | --wait | --after | --limit | --interval | \
-	--host | --state | --expect-head)
+	--host | --state | --expect-head | --passphrase-fd)
 		return ;;
 	esac
 	case $cur in
@@ -68,7 +68,8 @@ _signetctl() {
 		case $w in
 		--server | --cert | --key | --ca | --context | --config | -o | \
 		--output | --reason | --wait | --after | --limit | --interval | \
-		--host | --state | --action-key | --agent-keys | --expect-head)
+		--host | --state | --action-key | --agent-keys | --expect-head | \
+		--passphrase-fd)
 			i=$((i + 1)); continue ;;
 		-*) continue ;;
 		esac
@@ -120,7 +121,8 @@ _signetctl() {
 	"context show")
 		opts=$common
 		[[ $cur != -* ]] && { _signetctl_reply -W "$(_signetctl_contexts)" -- "$cur"; return; } ;;
-	keygen | version) opts="-h --help" ;;
+	keygen) opts="--passphrase-fd --no-passphrase --raw -h --help" ;;
+	version) opts="-h --help" ;;
 	*) return ;;
 	esac
 	_signetctl_reply -W "$opts" -- "$cur"

@@ -247,15 +247,17 @@ find_signetctl() {
 	esac
 }
 
-# keygen DIR NAME: an Ed25519 pair DIR/NAME.key (0600) and DIR/NAME.pub.
+# keygen DIR NAME: an Ed25519 pair DIR/NAME.key (0600) and DIR/NAME.pub, a
+# daemon's key in the raw format the daemons read (signetctl keygen --raw).
 keygen() {
-	if ! (cd -- "$1" && "$SCTL" keygen "$2") >"$TMP/log" 2>&1; then
+	if ! (cd -- "$1" && "$SCTL" keygen --raw "$2") >"$TMP/log" 2>&1; then
 		sed 's/^/  /' "$TMP/log" >&2
-		die "making Ed25519 key $2: signetctl keygen failed" \
+		die "making Ed25519 key $2: signetctl keygen --raw failed" \
 		    "(output above)"
 	fi
 	if [ ! -f "$1/$2.key" ] || [ ! -f "$1/$2.pub" ]; then
-		die "making Ed25519 key $2: $SCTL keygen wrote no $2.key/$2.pub"
+		die "making Ed25519 key $2: $SCTL keygen --raw wrote no" \
+		    "$2.key/$2.pub"
 	fi
 	chmod 600 -- "$1/$2.key"
 	chmod 644 -- "$1/$2.pub"

@@ -103,7 +103,7 @@ check "action-key: secret 0600, public 0644" \
 	test "$(stat -c %a "$P/keys/action-2.key")/$(stat -c %a "$P/keys/action-2.pub")" = 600/644
 check_fails_with "action-key refuses to overwrite" 'already exists' \
 	"$PKI_SCRIPT" action-key action-2
-(cd "$T_DIR" && "$SIGNETCTL" keygen third >/dev/null)
+(cd "$T_DIR" && "$SIGNETCTL" keygen --raw third >/dev/null)
 OLD=$(kid "$P/keys/action.pub")
 NEW=$(kid "$P/keys/action-2.pub")
 THIRD=$(kid "$T_DIR/third.pub")

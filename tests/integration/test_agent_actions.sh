@@ -157,7 +157,7 @@ WEB=$(run_c web-1)
 DB=$(run_c db-1)
 SLOW=$(run_c web-slow)
 check "test containers run" test -n "$WEB" -a -n "$DB" -a -n "$SLOW"
-(cd "$T_DIR" && "$SIGNETCTL" keygen other >/dev/null)
+(cd "$T_DIR" && "$SIGNETCTL" keygen --raw other >/dev/null)
 kid() { base64 -d <"$1" | sha256sum | cut -c1-16; }
 PINNED=$(kid "$SIGNET_PKI/keys/action.pub")
 

@@ -180,7 +180,7 @@ check_fails_with "swapped-in file caught at the link" \
 	verify "${FILES[@]/#/swapped/}"
 
 # A file from another signer's log: its own signature fails at line 1.
-"$SIGNETCTL" keygen stranger >/dev/null
+"$SIGNETCTL" keygen --raw stranger >/dev/null
 "$TOOL" append stranger.log stranger.key "$n0" && "$TOOL" rotate stranger.log stranger.key
 cp -f "${FILES[@]}" swapped/ && cp -f stranger.log.0000000000000000-* "swapped/${FILES[0]}"
 check_fails_with "file of another signer caught" \

@@ -8,10 +8,10 @@
 TOOL="$SIGNET_BUILD_DIR/tests/audit_tool"
 cd "$T_DIR" || exit 1
 
-"$SIGNETCTL" keygen audit >/dev/null
-"$SIGNETCTL" keygen action >/dev/null
-"$SIGNETCTL" keygen other >/dev/null
-mkdir agents && (cd agents && "$SIGNETCTL" keygen web-01 >/dev/null)
+"$SIGNETCTL" keygen --raw audit >/dev/null
+"$SIGNETCTL" keygen --raw action >/dev/null
+"$SIGNETCTL" keygen --raw other >/dev/null
+mkdir agents && (cd agents && "$SIGNETCTL" keygen --raw web-01 >/dev/null)
 
 verify() { "$SIGNETCTL" audit verify "$@" --key audit.pub; }
 

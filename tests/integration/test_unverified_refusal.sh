@@ -37,7 +37,7 @@ cat >"$T_DIR/policy.json" <<'JSON'
 JSON
 chmod 644 "$T_DIR/policy.json"
 write_agent_conf web-01 "$T_DIR/policy.json"
-(cd "$T_DIR" && "$SIGNETCTL" keygen stranger >/dev/null) && chmod 644 "$T_DIR/stranger.pub"
+(cd "$T_DIR" && "$SIGNETCTL" keygen --raw stranger >/dev/null) && chmod 644 "$T_DIR/stranger.pub"
 sed -i "s|^action_pub = .*|action_pub = $T_DIR/stranger.pub|" "$T_DIR/agent-web-01.conf"
 start_agent web-01
 web=$(docker run -d --network none --stop-timeout 1 --name "unv-web-$$" "$SIGNET_TEST_IMAGE" sleep 100000)
