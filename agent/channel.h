@@ -35,7 +35,7 @@
 #include "err.h"
 
 #define CHANNEL_SUBPROTOCOL "signet.v1"
-#define CHANNEL_RX_MAX (64 * 1024)      /* server messages over: dropped */
+#define CHANNEL_RX_MAX (384 * 1024)     /* server messages over: dropped */
 #define CHANNEL_TX_MAX (1024 * 1024)    /* the server's limit */
 #define CHANNEL_TX_FRAGMENT (32 * 1024) /* bytes per WRITEABLE */
 #define CHANNEL_QUEUE_MAX 64            /* queued messages */

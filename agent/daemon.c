@@ -267,6 +267,9 @@ audit_limits_close(struct daemon *d, bool force)
 	audit_limit_close(&d->reload_refused_lim, clock_wall_ms(), force,
 	    &summary);
 	(void)audit_limit_write(d->audit, DAEMON_ACTOR, summary);
+	audit_limit_close(&d->roster_refused_lim, clock_wall_ms(), force,
+	    &summary);
+	(void)audit_limit_write(d->audit, DAEMON_ACTOR, summary);
 	if (d->ex != NULL)
 		executor_audit_close(d->ex, force);
 }
@@ -373,6 +376,8 @@ daemon_load(struct daemon *d, const char *config_path)
 		return 1;
 	}
 	audit_set_rotate_size(d->audit, rotate_size);
+	if (daemon_roster_open(d) != 0)
+		return 1;
 	if (docker_client_new(config_get(d->cfg, "agent", "docker_socket"),
 	        &d->dc, &m) != 0) {
 		log_error("dockerd: %s", m.text);
@@ -603,6 +608,7 @@ out:
 		audit_close(d->audit);
 		daemon_policy_for_hup = NULL;
 		policy_store_free(d->policy);
+		roster_store_free(d->roster);
 		sodium_free(d->result_key); /* wipes it */
 		config_free(d->cfg);
 		if (cv_ok)

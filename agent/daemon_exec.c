@@ -78,6 +78,8 @@ say_hello(struct daemon *d, const uint8_t challenge[static WIRE_CHALLENGE_LEN])
 	}
 	log_info("hello sent: host_id=%s docker_version=%s result_key_id=%s",
 	    h.host_id, h.docker_version, h.result_key_id);
+	/* Which roster this host holds, then a snapshot. */
+	daemon_roster_status(d, NULL);
 	/* A snapshot follows the hello, at once if none is on its way. */
 	daemon_snapshot_request(d, DAEMON_WANT_CONNECT, false);
 	return 0;
@@ -310,6 +312,10 @@ on_message(void *arg, const char *data, size_t len)
 		if (d->ex != NULL)
 			executor_outcome_acked(d->ex, f.ack.action_id,
 			    f.ack.request_sha256);
+		goto out;
+	}
+	if (f.type == WIRE_ROSTER && r == 0) {
+		daemon_roster_offered(d, f.payload_b64);
 		goto out;
 	}
 	if (f.type == WIRE_ACTION) {

@@ -28,6 +28,7 @@
 #include "identity.h"
 #include "keys.h"
 #include "policy_store.h"
+#include "roster_store.h"
 
 #ifndef SIGNET_VERSION
 #define SIGNET_VERSION "unknown"
@@ -50,6 +51,8 @@ struct daemon {
 	struct keys_secret *result_key; /* sodium_malloc'd */
 	struct keys_pubset action_keys;
 	struct policy_store *policy;
+	struct roster_store *roster; /* NULL: no [roster] keys pinned */
+	struct audit_limit roster_refused_lim; /* roster.refused; loop only */
 	struct audit_writer *audit;
 	struct channel *ch;
 	struct docker_events *events;
@@ -116,6 +119,25 @@ int daemon_snapshot_start(struct daemon *d) __attribute__((warn_unused_result));
  * joins the snapshot worker. Safe when they never started.
  */
 void daemon_snapshot_stop(struct daemon *d);
+
+/* ---- daemon_roster.c ---- */
+
+/*
+ * Pins the roster keys of [roster] and reads the roster kept in
+ * [roster] file, if any (start, before the channel opens). Returns 0, or
+ * 1 (logged) when the configuration or the kept roster is refused.
+ */
+int daemon_roster_open(struct daemon *d) __attribute__((warn_unused_result));
+
+/*
+ * A roster frame from the server (service thread): offered to the store,
+ * audited (roster.accepted, or roster.refused within its bound), then
+ * answered with a roster_status.
+ */
+void daemon_roster_offered(struct daemon *d, const char *roster_b64);
+
+/* Sends the roster_status (after the hello; refused "" when none). */
+void daemon_roster_status(struct daemon *d, const char *refused);
 
 /* ---- daemon_exec.c ---- */
 

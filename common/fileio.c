@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -327,6 +328,32 @@ fileio_write_new(const char *path, const void *data, size_t len, mode_t mode,
 		    strerror(saved));
 	}
 	return 0;
+}
+
+int
+fileio_replace(const char *path, const void *data, size_t len, mode_t mode,
+    struct err_msg *msg)
+{
+	char tmp[PATH_MAX];
+	int r, saved;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return err_set(msg, SIGNET_ERR_IO, "%s: path too long", path);
+	if (unlink(tmp) != 0 && errno != ENOENT) {
+		saved = errno;
+		return err_set(msg, SIGNET_ERR_IO, "%s: cannot remove: %s",
+		    tmp, strerror(saved));
+	}
+	r = fileio_write_new(tmp, data, len, mode, msg);
+	if (r != 0)
+		return r == SIGNET_ERR_EXISTS ? SIGNET_ERR_IO : r;
+	if (rename(tmp, path) != 0) {
+		saved = errno;
+		(void)unlink(tmp);
+		return err_set(msg, SIGNET_ERR_IO, "%s: cannot rename into "
+		    "place: %s", path, strerror(saved));
+	}
+	return fileio_sync_parent(path, msg);
 }
 
 int

@@ -74,6 +74,16 @@ int fileio_check_dir(const char *path, const char *what, struct err_msg *msg)
 int fileio_write_new(const char *path, const void *data, size_t len,
     mode_t mode, struct err_msg *msg) __attribute__((warn_unused_result));
 
+/*
+ * Replaces path atomically with data: writes PATH.tmp (a stale one is
+ * removed first; never followed if a link), fsyncs it, renames it over
+ * path and fsyncs the directory. Readers see the old file or the new one,
+ * never a mix. Returns 0 or SIGNET_ERR_IO; on failure path is unchanged
+ * and PATH.tmp removed.
+ */
+int fileio_replace(const char *path, const void *data, size_t len, mode_t mode,
+    struct err_msg *msg) __attribute__((warn_unused_result));
+
 /* Writes all of buf to fd, retrying on EINTR and short writes. 0 or -1. */
 int fileio_write_all(int fd, const void *buf, size_t len)
     __attribute__((warn_unused_result));

@@ -35,6 +35,8 @@ static const struct {
 	{ WIRE_ACTION_OUTCOME, "action_outcome" },
 	{ WIRE_OUTCOME_ACK, "outcome_ack" },
 	{ WIRE_FRAME_REFUSED, "frame_refused" },
+	{ WIRE_ROSTER, "roster" },
+	{ WIRE_ROSTER_STATUS, "roster_status" },
 };
 
 const char *
@@ -284,6 +286,38 @@ wire_build_result_ack(const struct wire_result_ack *ack, char **out,
 	const char *vals[] = { ack->action_id, ack->request_sha256 };
 
 	return build_flat(WIRE_RESULT_ACK, keys, vals, 2, out, len);
+}
+
+int
+wire_build_roster(const char *roster_b64, char **out, size_t *len)
+{
+	static const char *const keys[] = { "roster" };
+	const char *vals[] = { roster_b64 };
+
+	return build_flat(WIRE_ROSTER, keys, vals, 1, out, len);
+}
+
+int
+wire_build_roster_status(const struct wire_roster_status *st, char **out,
+    size_t *len)
+{
+	cJSON *o;
+
+	*out = NULL;
+	*len = 0;
+	if (st == NULL)
+		return SIGNET_ERR_INVALID_ARG;
+	o = flat_object(WIRE_ROSTER_STATUS, NULL, NULL, 0);
+	if (o == NULL ||
+	    cJSON_AddNumberToObject(o, "version", (double)st->version) ==
+	        NULL ||
+	    cJSON_AddStringToObject(o, "roster_sha256", st->sha256) == NULL ||
+	    (st->refused[0] != '\0' &&
+	        cJSON_AddStringToObject(o, "refused", st->refused) == NULL)) {
+		cJSON_Delete(o);
+		return SIGNET_ERR_ALLOC;
+	}
+	return finish(o, out, len);
 }
 
 /* ---- parsing ---- */
@@ -645,6 +679,43 @@ refusal_members(const cJSON *root, struct wire_refusal *ref,
 	return r;
 }
 
+/*
+ * {"type":"roster_status","version","roster_sha256"[,"refused"]}: a
+ * version of 0 (none held) goes with an empty hash, any other with one.
+ */
+static int
+roster_status_members(const cJSON *root, struct wire_roster_status *st,
+    struct err_msg *msg)
+{
+	static const char *const members[] = { "type", "version",
+		"roster_sha256", "refused", NULL };
+	const char *sha = NULL;
+	char *refused = NULL;
+	int r;
+
+	r = jsonx_only_members(root, members, "roster_status", msg);
+	if (r == 0)
+		r = jsonx_get_int64(root, "version", 0, ROSTER_VERSION_MAX,
+		    "roster_status", &st->version, msg);
+	if (r == 0)
+		r = jsonx_get_string(root, "roster_sha256", false,
+		    "roster_status", &sha, msg);
+	if (r == 0 && (st->version == 0 ? sha[0] != '\0' : !valid_sha256(sha)))
+		r = err_set(msg, SIGNET_ERR_FORMAT,
+		    "roster_status: roster_sha256 must be %s",
+		    st->version == 0 ? "\"\" with version 0"
+		                     : "a SHA-256 (64 lowercase hex digits)");
+	if (r == 0)
+		memcpy(st->sha256, sha, strlen(sha) + 1);
+	if (r == 0 && cJSON_GetObjectItemCaseSensitive(root, "refused") != NULL)
+		r = take_text(root, "roster_status", "refused",
+		    WIRE_REASON_MAX, false, true, &refused, msg);
+	if (r == 0 && refused != NULL)
+		memcpy(st->refused, refused, strlen(refused) + 1);
+	free(refused);
+	return r;
+}
+
 int
 wire_parse_agent_frame(const char *buf, size_t len, struct wire_frame *out,
     struct err_msg *msg)
@@ -669,6 +740,9 @@ wire_parse_agent_frame(const char *buf, size_t len, struct wire_frame *out,
 		break;
 	case WIRE_FRAME_REFUSED:
 		r = refusal_members(root, &out->refusal, msg);
+		break;
+	case WIRE_ROSTER_STATUS:
+		r = roster_status_members(root, &out->roster, msg);
 		break;
 	default: r = refuse_type(name, "here", msg); break;
 	}
@@ -731,6 +805,20 @@ ack_members(const cJSON *root, const char *what, struct wire_result_ack *ack,
 	return r;
 }
 
+/* {"type":"roster","roster"}: the text is decoded by its reader. */
+static int
+roster_members(const cJSON *root, struct wire_frame *out, struct err_msg *msg)
+{
+	static const char *const members[] = { "type", "roster", NULL };
+	int r;
+
+	r = jsonx_only_members(root, members, "roster", msg);
+	if (r == 0)
+		r = take_text(root, "roster", "roster", WIRE_ROSTER_B64_MAX,
+		    false, true, &out->payload_b64, msg);
+	return r;
+}
+
 /* {"type":"challenge","nonce"}. */
 static int
 challenge_members(const cJSON *root, struct wire_frame *out,
@@ -769,6 +857,7 @@ wire_parse_server_frame(const char *buf, size_t len, struct wire_frame *out,
 		r = ack_members(root, "outcome_ack", &out->ack, msg);
 		break;
 	case WIRE_CHALLENGE: r = challenge_members(root, out, msg); break;
+	case WIRE_ROSTER: r = roster_members(root, out, msg); break;
 	default:
 		r = err_set(msg, SIGNET_ERR_FORMAT, "unknown frame type \"%s\"",
 		    text_escape_str(name, esc, sizeof(esc)));

@@ -24,6 +24,7 @@
 #include "identity.h"
 #include "inventory.h"
 #include "keys.h"
+#include "roster.h"
 
 #define WIRE_VERSION_MAX 64 /* agent_version, docker_version */
 #define WIRE_HELLO_MAX 4096 /* bytes of a hello, before parsing */
@@ -33,6 +34,8 @@
 #define WIRE_KEY_ID_MAX 64    /* a key_id as carried, unchecked */
 #define WIRE_CHALLENGE_LEN 32 /* bytes of the server's challenge */
 #define WIRE_REASON_MAX 512   /* bytes of a frame_refused's reason */
+/* base64 of a ROSTER_FILE_MAX roster file */
+#define WIRE_ROSTER_B64_MAX (ROSTER_FILE_MAX / 3 * 4 + 8)
 /* What a hello's signature covers, before the payload's bytes. */
 #define WIRE_HELLO_CONTEXT "signet/hello/v1\n"
 
@@ -47,6 +50,8 @@ enum wire_type {
 	WIRE_OUTCOME_ACK,    /* server -> agent */
 	WIRE_CHALLENGE,      /* server -> agent, first frame */
 	WIRE_FRAME_REFUSED,  /* agent -> server: an action frame unverified */
+	WIRE_ROSTER,         /* server -> agent: the signed operator roster */
+	WIRE_ROSTER_STATUS,  /* agent -> server: the roster version it holds */
 };
 
 /* A hello's payload: who the agent is, and the challenge it answers. */
@@ -87,6 +92,16 @@ struct wire_refusal {
  * pinned set judges it), ack (RESULT_ACK, OUTCOME_ACK), challenge
  * (CHALLENGE), refusal (FRAME_REFUSED).
  */
+/*
+ * Which roster the agent holds (version 0 and sha256 "" when none), and,
+ * when it refused the roster it was last sent, why (refused "" when not).
+ */
+struct wire_roster_status {
+	int64_t version;
+	char sha256[65]; /* 64 lowercase hex of the held file, or "" */
+	char refused[WIRE_REASON_MAX + 1];
+};
+
 struct wire_frame {
 	enum wire_type type;
 	struct wire_hello hello;
@@ -97,6 +112,8 @@ struct wire_frame {
 	struct wire_result_ack ack;
 	uint8_t challenge[WIRE_CHALLENGE_LEN];
 	struct wire_refusal refusal;
+	struct wire_roster_status roster; /* roster_status */
+	/* roster: the signed file's base64 text, in payload_b64 */
 };
 
 /* The frame's "type" text ("hello", ...); NULL for NONE or unknown. */
@@ -145,6 +162,19 @@ int wire_build_outcome_ack(const struct wire_result_ack *ack, char **out,
     size_t *len) __attribute__((warn_unused_result));
 
 /*
+ * {"type":"roster","roster":"<base64 of the signed roster file>"}: the
+ * text is carried as given; the agent decodes and verifies it.
+ */
+int wire_build_roster(const char *roster_b64, char **out, size_t *len)
+    __attribute__((warn_unused_result));
+/*
+ * {"type":"roster_status","version":N,"roster_sha256":"<hex>"|""
+ * [,"refused":"why"]}: refused only when not "".
+ */
+int wire_build_roster_status(const struct wire_roster_status *st, char **out,
+    size_t *len) __attribute__((warn_unused_result));
+
+/*
  * Checks and parses the agent's first frame buf[0..len) against the key
  * registered for the certificate's host (pub) and the challenge sent on
  * this connection, in this order: at most WIRE_HELLO_MAX bytes; exactly
@@ -167,7 +197,9 @@ int wire_parse_hello(const char *buf, size_t len, const struct keys_public *pub,
  * Parses a frame an agent sends after its hello: an inventory (rows as
  * inventory_from_frame checks them), an action_result or an
  * action_outcome (exactly payload and sig, non-empty base64-sized
- * strings). Any other type, a second hello
+ * strings), a frame_refused, or a roster_status (version 0..2^53-1,
+ * roster_sha256 64 lowercase hex or "" exactly when version is 0,
+ * refused 1..WIRE_REASON_MAX bytes without control bytes, optional). Any other type, a second hello
  * included, is refused. *out is zeroed on entry. Returns 0,
  * SIGNET_ERR_FORMAT / SIGNET_ERR_TOO_LARGE or SIGNET_ERR_ALLOC, with msg.
  */
@@ -178,7 +210,9 @@ int wire_parse_agent_frame(const char *buf, size_t len, struct wire_frame *out,
  * Parses a frame the server sends: an action (exactly payload, sig and
  * key_id, strings within their bounds, key_id free of control bytes), a
  * result_ack or an outcome_ack (exactly action_id, 32 lowercase hex, and
- * request_sha256, 64), or a challenge (exactly nonce, 64 lowercase hex).
+ * request_sha256, 64), a challenge (exactly nonce, 64 lowercase hex), or
+ * a roster (exactly roster, 1..WIRE_ROSTER_B64_MAX bytes, in
+ * payload_b64).
  * out->type is set as soon as the type member names one of these, even
  * when the rest is refused, so that a refused action can still be
  * answered in order. *out is zeroed on entry. Returns 0,

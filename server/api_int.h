@@ -300,4 +300,11 @@ int api_audit_page(const char *path, bool has_after, uint64_t after,
     size_t limit, size_t max_bytes, cJSON **out, struct err_msg *msg)
     __attribute__((warn_unused_result));
 
+/*
+ * GET /api/roster (api_roster.c): the roster this server holds (null when
+ * none) and the version each host said it holds. Returns a new document,
+ * or NULL when out of memory.
+ */
+cJSON *api_roster_json(struct api *api);
+
 #endif

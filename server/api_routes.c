@@ -140,6 +140,18 @@ route_hosts(struct api *api, const struct api_url *u, struct api_answer *ans)
 		api_answer_json(ans, 200, doc);
 }
 
+static void
+route_roster(struct api *api, const struct api_url *u, struct api_answer *ans)
+{
+	cJSON *doc = api_roster_json(api);
+
+	(void)u;
+	if (doc == NULL)
+		api_answer_error(ans, 500, "out of memory");
+	else
+		api_answer_json(ans, 200, doc);
+}
+
 static bool
 known_state(const char *s)
 {
@@ -266,6 +278,7 @@ static const struct api_route_def routes[] = {
 	{ "healthz", NULL, 1, true, NULL, route_healthz, NULL },
 	{ "metrics", NULL, 1, true, NULL, route_metrics, NULL },
 	{ "api", "hosts", 2, false, NULL, route_hosts, NULL },
+	{ "api", "roster", 2, false, NULL, route_roster, NULL },
 	{ "api", "containers", 2, false, containers_params, route_containers,
 	    NULL },
 	{ "api", "containers", 3, false, NULL, route_container, NULL },

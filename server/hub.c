@@ -11,6 +11,7 @@
 #include "hub_int.h"
 
 #include <arpa/inet.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -233,10 +234,25 @@ hub_reload(struct hub *hub)
 	char det[ERR_MSG_MAX], err[ERR_MSG_MAX];
 	size_t dropped = 0, checked = 0;
 	cJSON *d, *summary = NULL;
+	char roster_sha[65], roster_err[ERR_MSG_MAX];
 	bool ok, loaded, full;
-	int r;
+	int r, rr;
 
 	err_clear(&msg);
+	err_clear(&m2);
+	rr = server_ctx_reload_roster(hub->ctx, &m2);
+	if (rr == 1) {
+		log_info("SIGHUP: roster version %" PRId64 " taken; sending "
+		         "it to the agents",
+		    roster_store_version(hub->ctx->roster, roster_sha));
+		hub_roster_send_all(hub);
+	} else if (rr < 0) {
+		log_error("SIGHUP: roster not reloaded, keeping version "
+		          "%" PRId64 ": %s",
+		    roster_store_version(hub->ctx->roster, roster_sha),
+		    m2.text);
+		text_vis_str(m2.text, roster_err, sizeof(roster_err));
+	}
 	r = server_ctx_reload_identity(hub->ctx, &msg);
 	loaded = r == 0;
 	if (!loaded)
@@ -280,7 +296,12 @@ hub_reload(struct hub *hub)
 	            hub_put_num(d, "crl_next_update",
 	                (double)identity_store_crl_next_update(store)))) &&
 	    hub_put_num(d, "checked", (double)checked) &&
-	    hub_put_num(d, "dropped", (double)dropped);
+	    hub_put_num(d, "dropped", (double)dropped) &&
+	    (hub->ctx->roster == NULL ||
+	        hub_put_num(d, "roster_version",
+	            (double)roster_store_version(hub->ctx->roster,
+	                roster_sha))) &&
+	    hub_put_str(d, "roster_error", rr < 0 ? roster_err : NULL);
 	/* A SIGHUP storm: bounded like refusals (hub.h). */
 	full = audit_limit_take(&hub->reload_lim, loaded ? "ok" : "failed",
 	    hub_now_ms(), &summary);

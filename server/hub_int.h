@@ -206,6 +206,17 @@ int hub_conn_identify(struct hub *hub, struct lws *wsi, struct hub_conn *c);
 int hub_handle_outcome(struct hub *hub, struct hub_conn *c,
     struct wire_frame *f);
 
+/* ---- hub_roster.c ---- */
+
+/* Queues the roster the server holds, if any, on c (logged when it
+ * cannot: the agent gets it at its next connection or reload). */
+void hub_roster_send(struct hub *hub, struct hub_conn *c);
+/* Sends the roster to every open session (after a reload took one). */
+void hub_roster_send_all(struct hub *hub);
+/* A roster_status from c: into the registry, logged. */
+void hub_roster_status(struct hub *hub, struct hub_conn *c,
+    const struct wire_roster_status *st);
+
 /* ---- hub_session.c ---- */
 
 /* cJSON members; false when out of memory (put_str: v NULL adds none). */

@@ -348,6 +348,8 @@ handle_hello(struct hub *hub, struct hub_conn *c)
 	    h.agent_version, h.docker_version, c->peer);
 
 	hub_map_put(hub, c);
+	/* The roster this server holds goes to every agent that says hello. */
+	hub_roster_send(hub, c);
 	if (replaced != 0) {
 		metrics_inc(hub->ctx->metrics, M_AGENT_REPLACED);
 		d = cJSON_CreateObject();
@@ -567,6 +569,11 @@ handle_frame(struct hub *hub, struct hub_conn *c)
 	}
 	if (f.type == WIRE_FRAME_REFUSED) {
 		handle_refused(hub, c, &f.refusal);
+		wire_frame_free(&f);
+		return 0;
+	}
+	if (f.type == WIRE_ROSTER_STATUS) {
+		hub_roster_status(hub, c, &f.roster);
 		wire_frame_free(&f);
 		return 0;
 	}

@@ -16,6 +16,8 @@
 #include "registry_ids.h"
 #include "text.h"
 
+#define REGISTRY_REFUSED_MAX 512
+
 struct host {
 	char host_id[64];
 	bool connected;
@@ -27,6 +29,11 @@ struct host {
 	int64_t cert_not_after; /* seconds */
 	struct inventory *inv;
 	bool inv_live; /* inv came in this session: its ids are indexed */
+	/* The roster it said it holds; roster_known false until it did. */
+	bool roster_known;
+	int64_t roster_version;
+	char roster_sha256[65];
+	char roster_refused[REGISTRY_REFUSED_MAX + 1];
 	/* Conflicts returned in this session (REGISTRY_REPORTED_MAX). */
 	char (*reported)[65];
 	size_t nreported;
@@ -315,6 +322,67 @@ registry_touch(struct registry *reg, const char *host_id, uint64_t session,
 	if (h != NULL && h->session == session && h->connected)
 		h->last_seen = now_ms;
 	(void)pthread_mutex_unlock(&reg->mu);
+}
+
+void
+registry_set_roster(struct registry *reg, const char *host_id,
+    uint64_t session, int64_t version, const char *sha256,
+    const char *refused)
+{
+	struct host *h;
+
+	(void)pthread_mutex_lock(&reg->mu);
+	h = find_host(reg, host_id);
+	if (h != NULL && h->session == session && h->connected) {
+		h->roster_known = true;
+		h->roster_version = version;
+		(void)snprintf(h->roster_sha256, sizeof(h->roster_sha256), "%s",
+		    sha256);
+		(void)snprintf(h->roster_refused, sizeof(h->roster_refused),
+		    "%s", refused);
+	}
+	(void)pthread_mutex_unlock(&reg->mu);
+}
+
+cJSON *
+registry_roster_json(struct registry *reg)
+{
+	cJSON *arr = cJSON_CreateArray();
+	size_t i;
+	bool ok = arr != NULL;
+
+	(void)pthread_mutex_lock(&reg->mu);
+	for (i = 0; ok && i < reg->count; i++) {
+		const struct host *h = &reg->hosts[i];
+		cJSON *o = cJSON_CreateObject();
+
+		ok = o != NULL && cJSON_AddItemToArray(arr, o) &&
+		    cJSON_AddStringToObject(o, "host_id", h->host_id) != NULL &&
+		    cJSON_AddBoolToObject(o, "connected", h->connected) != NULL;
+		if (ok && h->roster_known)
+			ok = cJSON_AddNumberToObject(o, "roster_version",
+			         (double)h->roster_version) != NULL &&
+			    (h->roster_version == 0
+			            ? cJSON_AddNullToObject(o, "roster_sha256")
+			            : cJSON_AddStringToObject(o, "roster_sha256",
+			                  h->roster_sha256)) != NULL;
+		else if (ok)
+			ok = cJSON_AddNullToObject(o, "roster_version") !=
+			        NULL &&
+			    cJSON_AddNullToObject(o, "roster_sha256") != NULL;
+		if (ok)
+			ok = (h->roster_refused[0] != '\0'
+			             ? cJSON_AddStringToObject(o, "refused",
+			                   h->roster_refused)
+			             : cJSON_AddNullToObject(o, "refused")) !=
+			    NULL;
+	}
+	(void)pthread_mutex_unlock(&reg->mu);
+	if (!ok) {
+		cJSON_Delete(arr);
+		return NULL;
+	}
+	return arr;
 }
 
 void

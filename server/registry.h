@@ -97,6 +97,22 @@ void registry_touch(struct registry *reg, const char *host_id, uint64_t session,
     int64_t now_ms);
 
 /*
+ * Notes which roster session's host holds (version 0 and sha256 "" for
+ * none) and why it refused the last one sent (refused "" when it did
+ * not), as its roster_status said. Ignored for a stale session.
+ */
+void registry_set_roster(struct registry *reg, const char *host_id,
+    uint64_t session, int64_t version, const char *sha256,
+    const char *refused);
+
+/*
+ * [{host_id, connected, roster_version (null until the host said),
+ * roster_sha256, refused (null or why)}] sorted by host_id; NULL on
+ * allocation failure.
+ */
+cJSON *registry_roster_json(struct registry *reg);
+
+/*
  * {"hosts":[{host_id, connected, connected_at, last_seen, agent_version,
  * docker_version, container_count, cert_not_after}]} sorted by host_id;
  * times are ISO 8601 UTC strings (null when unknown). NULL on allocation

@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,6 +237,44 @@ copy_path(char *dst, size_t dstlen, const struct config *cfg,
 	return 0;
 }
 
+/*
+ * [roster]: the pinned roster keys and the admin's signed roster file,
+ * which must hold when keys are given (an expired one is held, with a
+ * warning: nothing it lists can sign until a newer one comes). 0, or -1
+ * (said on stderr).
+ */
+static int
+open_roster(struct server_ctx *ctx, const struct config *cfg)
+{
+	struct keys_pubset pinned;
+	enum roster_offer what;
+	struct err_msg m;
+	const char *keys = config_get(cfg, "roster", "keys");
+	const char *file = config_get(cfg, "roster", "file");
+	char sha[65];
+
+	err_clear(&m);
+	if (keys == NULL && file == NULL)
+		return 0;
+	if (keys == NULL || file == NULL) {
+		fprintf(stderr, PROG ": %s: [roster] needs both keys and file\n",
+		    config_name(cfg));
+		return -1;
+	}
+	if (keys_load_pubset_trusted(keys, "the pinned roster keys", &pinned,
+	        &m) != 0 ||
+	    roster_store_new(&pinned,
+	        (unsigned)config_get_int(cfg, "roster", "threshold", 1), file,
+	        false, &ctx->roster, &m) != 0 ||
+	    roster_store_load(ctx->roster, clock_wall_ms(), &what, &m) != 0) {
+		fprintf(stderr, PROG ": roster refused: %s\n", m.text);
+		return -1;
+	}
+	log_info("roster version %" PRId64 " held (%.16s)",
+	    roster_store_version(ctx->roster, sha), sha);
+	return 0;
+}
+
 int
 server_run(const char *config_path)
 {
@@ -253,6 +292,7 @@ server_run(const char *config_path)
 	struct err_msg msg;
 	enum log_level level;
 	char agent_host[256], listen_desc[300], api_desc[300], hardened[160];
+	char roster_sha[65];
 	bool ctx_ready = false, sig_started = false, ok;
 	int agent_port = 0, rc = SERVER_EXIT_FAIL, r, sig;
 	uint64_t rotate_size = 0;
@@ -428,6 +468,8 @@ server_run(const char *config_path)
 		fprintf(stderr, PROG ": refusing to start: %s\n", msg.text);
 		goto out;
 	}
+	if (open_roster(&ctx, cfg) != 0)
+		goto out;
 	r = audit_open(ctx.audit_path, audit_key, &ctx.audit, &msg);
 	if (r != 0) {
 		fprintf(stderr, PROG ": cannot open the audit log %s: %s\n",
@@ -503,7 +545,9 @@ server_run(const char *config_path)
 	    cJSON_AddNumberToObject(d, "crl_next_update",
 	        (double)identity_store_crl_next_update(ctx.identity)) != NULL &&
 	    cJSON_AddNumberToObject(d, "actions_reloaded", (double)reloaded) !=
-	        NULL;
+	        NULL &&
+	    cJSON_AddNumberToObject(d, "roster_version",
+	        (double)roster_store_version(ctx.roster, roster_sha)) != NULL;
 	sodium_free(audit_key); /* wipes it; the writer has its own copy */
 	audit_key = NULL;
 	if (audit_event(ctx.audit, "server.started", SERVER_ACTOR, d, ok) != 0)

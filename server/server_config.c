@@ -36,6 +36,10 @@ const struct config_key server_config_schema[] = {
 	{ "keys", "action", CONFIG_PATH, true, NULL, 0, 0 },
 	{ "keys", "audit", CONFIG_PATH, true, NULL, 0, 0 },
 	{ "keys", "agents_dir", CONFIG_PATH, true, NULL, 0, 0 },
+	/* The operator roster (docs/operators.md): off when keys is absent. */
+	{ "roster", "keys", CONFIG_PATH, false, NULL, 0, 0 },
+	{ "roster", "threshold", CONFIG_INT, false, "1", 1, 8 },
+	{ "roster", "file", CONFIG_PATH, false, NULL, 0, 0 },
 	AUDIT_CONFIG_SCHEMA_ROWS,
 };
 const size_t server_config_schema_len = sizeof(server_config_schema) /

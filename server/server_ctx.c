@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "clock.h"
 #include "text.h"
 
 int
@@ -61,9 +62,25 @@ server_ctx_agent_key(struct server_ctx *ctx, const char *host_id,
 	    msg);
 }
 
+int
+server_ctx_reload_roster(struct server_ctx *ctx, struct err_msg *msg)
+{
+	enum roster_offer what;
+	int r;
+
+	if (ctx->roster == NULL)
+		return 0;
+	r = roster_store_load(ctx->roster, clock_wall_ms(), &what, msg);
+	if (r != 0)
+		return r;
+	return what == ROSTER_OFFER_TAKEN ? 1 : 0;
+}
+
 void
 server_ctx_destroy(struct server_ctx *ctx)
 {
+	roster_store_free(ctx->roster);
+	ctx->roster = NULL;
 	identity_store_free(ctx->identity);
 	ctx->identity = NULL;
 	(void)pthread_mutex_destroy(&ctx->identity_mu);

@@ -16,6 +16,7 @@
 #include "keys.h"
 #include "metrics.h"
 #include "registry.h"
+#include "roster_store.h"
 
 #define SERVER_ACTOR "server"
 
@@ -30,6 +31,11 @@ struct server_ctx {
 	char audit_path[4096]; /* the server's own audit log */
 	pthread_mutex_t identity_mu;
 	struct identity_store *identity; /* current; swap under the lock */
+	/*
+	 * The operator roster ([roster]), NULL when no roster keys are
+	 * pinned: then operator-signed requests are refused.
+	 */
+	struct roster_store *roster;
 	/* The API's bounded refusal records; zero: the defaults */
 	struct audit_limit_bounds audit_limit;
 };
@@ -57,6 +63,15 @@ int server_ctx_reload_identity(struct server_ctx *ctx, struct err_msg *msg)
  */
 int server_ctx_agent_key(struct server_ctx *ctx, const char *host_id,
     struct keys_public *out, struct err_msg *msg)
+    __attribute__((warn_unused_result));
+
+/*
+ * Reads the [roster] file again (SIGHUP): a newer roster that holds is
+ * taken (returns 1), the same one changes nothing (0); an older,
+ * different or invalid one is refused and the held one stays (the
+ * negative code, msg says why). 0 when no roster is configured.
+ */
+int server_ctx_reload_roster(struct server_ctx *ctx, struct err_msg *msg)
     __attribute__((warn_unused_result));
 
 /* Frees the store and destroys the lock (not the other members). */
