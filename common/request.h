@@ -19,12 +19,16 @@
 #include "envelope.h"
 #include "err.h"
 #include "keys.h"
+#include "request_types.h"
 #include "roster.h"
 
 #define REQUEST_CONTEXT "signet/request/v1\n"
 #define APPROVAL_CONTEXT "signet/approve/v1\n"
-#define REQUEST_PAYLOAD_MAX 4096 /* decoded request payload bytes */
-#define REQUEST_APPROVALS_MAX 16 /* approvals relayed with one request */
+/*
+ * REQUEST_PAYLOAD_MAX, REQUEST_APPROVALS_MAX and struct request_approval
+ * (an approval as it travels: {"key_id","sig"}) are in request_types.h,
+ * which the action payload (envelope.h) shares.
+ */
 /*
  * expires_at - issued_at of a request: at most the longest approval
  * wait a policy may set (24 h) plus the relay's own lifetime.
@@ -50,12 +54,6 @@ struct request_signed {
 	char *payload_b64;
 	char *sig_b64;
 	char key_id[KEYS_ID_LEN + 1];
-};
-
-/* An approval as it travels: {"key_id","sig"}. */
-struct request_approval {
-	char key_id[KEYS_ID_LEN + 1];
-	char sig_b64[KEYS_SIG_LEN / 3 * 4 + 8];
 };
 
 /* Serialises p as the compact payload JSON (a new string, free()). */

@@ -242,7 +242,7 @@ test_sign_verify(void)
 	          "AAAA", &out, NULL, NULL, &msg) == SIGNET_ERR_FORMAT);
 	CHECK_CONTAINS(msg.text, "signature is not base64 of 64 bytes");
 	{
-		size_t big = 2 * ENVELOPE_PAYLOAD_MAX;
+		size_t big = 2 * ENVELOPE_ACTION_PAYLOAD_MAX;
 		char *huge = malloc(big + 1);
 		CHECK(huge != NULL);
 		memset(huge, 'A', big);
@@ -252,7 +252,10 @@ test_sign_verify(void)
 		          &msg) == SIGNET_ERR_TOO_LARGE);
 		free(huge);
 	}
-	CHECK(envelope_sign(ENVELOPE_CTX_ACTION, "x", ENVELOPE_PAYLOAD_MAX + 1,
+	CHECK(envelope_sign(ENVELOPE_CTX_ACTION, "x",
+	          ENVELOPE_ACTION_PAYLOAD_MAX + 1, &k1,
+	          &env2) == SIGNET_ERR_TOO_LARGE);
+	CHECK(envelope_sign(ENVELOPE_CTX_RESULT, "x", ENVELOPE_PAYLOAD_MAX + 1,
 	          &k1, &env2) == SIGNET_ERR_TOO_LARGE);
 
 	/* Result round trip, including a null and a non-null error. */
