@@ -611,7 +611,7 @@ add_str(cJSON *obj, const char *key, const char *value)
 static bool
 add_num(cJSON *obj, const char *key, int64_t value)
 {
-	return cJSON_AddNumberToObject(obj, key, (double)value) != NULL;
+	return jsonx_add_int64(obj, key, value);
 }
 
 /* "request":{"payload","sig","key_id"}; false on allocation failure. */
