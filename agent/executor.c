@@ -24,6 +24,13 @@
 #include "text.h"
 #include "wire.h"
 
+/*
+ * A largest action frame ({"type":"action"}, base64 of a largest action
+ * payload, sig, key_id) is taken whole.
+ */
+_Static_assert(WIRE_ACTION_PAYLOAD_B64_MAX + 256 <= EXECUTOR_FRAME_MAX,
+    "an action frame of the largest payload must fit EXECUTOR_FRAME_MAX");
+
 /* ---- small helpers ---- */
 
 int64_t
@@ -109,8 +116,8 @@ refuse_unverified(struct executor *ex, struct executor_act *act,
 	envelope_sha256_hex(data, len, ref.frame_sha256);
 	if (act->payload_b64 != NULL &&
 	    text_b64_decode(act->payload_b64,
-	        strnlen(act->payload_b64, WIRE_PAYLOAD_B64_MAX + 1),
-	        ENVELOPE_PAYLOAD_MAX, &raw, &raw_len) == 0)
+	        strnlen(act->payload_b64, WIRE_ACTION_PAYLOAD_B64_MAX + 1),
+	        ENVELOPE_ACTION_PAYLOAD_MAX, &raw, &raw_len) == 0)
 		envelope_sha256_hex(raw, raw_len, ref.request_sha256);
 	free(raw);
 	/* reason is escaped ASCII: cut anywhere, it stays a valid text. */

@@ -270,7 +270,7 @@ recover(struct executor *ex, const struct pending *p)
 	act.key_id = p->key_id;
 	err_clear(&m);
 	r = text_b64_decode(p->payload_b64, strlen(p->payload_b64),
-	    ENVELOPE_PAYLOAD_MAX, &act.raw, &act.raw_len);
+	    ENVELOPE_ACTION_PAYLOAD_MAX, &act.raw, &act.raw_len);
 	if (r == 0)
 		r = envelope_action_decode(act.raw, act.raw_len, &act.a, &m);
 	if (r != 0) {

@@ -98,8 +98,8 @@ check_embedded_action(const cJSON *data, const struct audit_verify_opts *o,
 		 */
 		rep->actions_unchecked++;
 		r = text_b64_decode(payload,
-		    strnlen(payload, 2 * ENVELOPE_PAYLOAD_MAX),
-		    ENVELOPE_PAYLOAD_MAX, raw, raw_len);
+		    strnlen(payload, 2 * ENVELOPE_ACTION_PAYLOAD_MAX),
+		    ENVELOPE_ACTION_PAYLOAD_MAX, raw, raw_len);
 		if (r == SIGNET_ERR_ALLOC)
 			return err_set(msg, r, "out of memory");
 		if (r == 0 &&

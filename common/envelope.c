@@ -10,11 +10,11 @@
 #include "jsonx.h"
 #include "text.h"
 
-/* Nesting in payloads is flat; anything deeper is hostile. */
+/*
+ * Nesting in payloads is flat but for an action's approvals (payload,
+ * array, approval, string); anything deeper is hostile.
+ */
 #define PAYLOAD_MAX_DEPTH 4
-#define B64_PAYLOAD_MAX                                                        \
-	sodium_base64_ENCODED_LEN(ENVELOPE_PAYLOAD_MAX,                        \
-	    sodium_base64_VARIANT_ORIGINAL)
 
 static const char *const action_names[] = { NULL, "START", "STOP", "RESTART" };
 static const char *const status_names[] = { NULL, "SUCCESS", "FAILURE",
@@ -75,6 +75,14 @@ envelope_sha256_hex(const void *buf, size_t len, char hex[static 65])
 
 	crypto_hash_sha256(digest, buf, len);
 	text_hex(digest, sizeof(digest), hex);
+}
+
+size_t
+envelope_payload_max(const char *context)
+{
+	return context != NULL && strcmp(context, ENVELOPE_CTX_ACTION) == 0 ?
+	    ENVELOPE_ACTION_PAYLOAD_MAX :
+	    ENVELOPE_PAYLOAD_MAX;
 }
 
 void
@@ -147,7 +155,7 @@ envelope_sign(const char *context, const void *payload, size_t len,
 	int r;
 
 	memset(env, 0, sizeof(*env));
-	if (len == 0 || len > ENVELOPE_PAYLOAD_MAX)
+	if (len == 0 || len > envelope_payload_max(context))
 		return SIGNET_ERR_TOO_LARGE;
 	r = sign_detached(context, payload, len, key->sk, sig);
 	if (r != 0)
@@ -174,6 +182,9 @@ envelope_open(const char *context, const char *payload_b64, const char *sig_b64,
     const struct keys_public *pub, uint8_t **payload, size_t *len,
     struct err_msg *msg)
 {
+	size_t max = envelope_payload_max(context);
+	size_t b64max = sodium_base64_ENCODED_LEN(max,
+	    sodium_base64_VARIANT_ORIGINAL);
 	uint8_t sig[KEYS_SIG_LEN];
 	uint8_t *buf = NULL;
 	size_t b64len, got = 0;
@@ -184,10 +195,10 @@ envelope_open(const char *context, const char *payload_b64, const char *sig_b64,
 	if (payload_b64 == NULL || sig_b64 == NULL)
 		return err_set(msg, SIGNET_ERR_FORMAT,
 		    "envelope: payload or signature missing");
-	b64len = strnlen(payload_b64, B64_PAYLOAD_MAX + 1);
-	if (b64len > B64_PAYLOAD_MAX)
+	b64len = strnlen(payload_b64, b64max + 1);
+	if (b64len > b64max)
 		return err_set(msg, SIGNET_ERR_TOO_LARGE,
-		    "envelope: payload over %d bytes", ENVELOPE_PAYLOAD_MAX);
+		    "envelope: payload over %zu bytes", max);
 	if (b64len == 0)
 		return err_set(msg, SIGNET_ERR_FORMAT,
 		    "envelope: empty payload");
@@ -201,8 +212,7 @@ envelope_open(const char *context, const char *payload_b64, const char *sig_b64,
 		return err_set(msg, SIGNET_ERR_FORMAT,
 		    "envelope: signature is not base64 of %d bytes",
 		    KEYS_SIG_LEN);
-	r = text_b64_decode(payload_b64, b64len, ENVELOPE_PAYLOAD_MAX, &buf,
-	    &got);
+	r = text_b64_decode(payload_b64, b64len, max, &buf, &got);
 	if (r == SIGNET_ERR_ALLOC)
 		return err_set(msg, r, "envelope: out of memory");
 	if (r != 0) {
@@ -231,15 +241,16 @@ out:
 enum field_kind { FIELD_NAME, FIELD_HEX, FIELD_TEXT };
 
 static int
-take_string(const cJSON *obj, const char *key, enum field_kind kind,
-    size_t hexlen, char *dst, size_t dstsize, struct err_msg *msg)
+take_string(const cJSON *obj, const char *path, const char *key,
+    enum field_kind kind, size_t hexlen, char *dst, size_t dstsize,
+    struct err_msg *msg)
 {
 	const char *s = NULL;
 	char esc[96];
 	size_t n;
 	int r;
 
-	r = jsonx_get_string(obj, key, false, "payload", &s, msg);
+	r = jsonx_get_string(obj, key, false, path, &s, msg);
 	if (r != 0)
 		return r;
 	n = strlen(s);
@@ -247,94 +258,250 @@ take_string(const cJSON *obj, const char *key, enum field_kind kind,
 	case FIELD_NAME:
 		if (!text_valid_name(s))
 			return err_set(msg, SIGNET_ERR_FORMAT,
-			    "payload.%s: \"%s\" is not a valid name", key,
+			    "%s.%s: \"%s\" is not a valid name", path, key,
 			    text_escape_str(s, esc, sizeof(esc)));
 		break;
 	case FIELD_HEX:
 		if (!text_is_hex(s, hexlen))
 			return err_set(msg, SIGNET_ERR_FORMAT,
-			    "payload.%s: must be %zu lowercase hex digits", key,
-			    hexlen);
+			    "%s.%s: must be %zu lowercase hex digits", path,
+			    key, hexlen);
 		break;
 	case FIELD_TEXT: break;
 	}
 	if (n >= dstsize)
-		return err_set(msg, SIGNET_ERR_FORMAT, "payload.%s: too long",
+		return err_set(msg, SIGNET_ERR_FORMAT, "%s.%s: too long", path,
 		    key);
 	memcpy(dst, s, n + 1);
 	return 0;
 }
 
+/*
+ * Copies a required string that is base64 of 1..max bytes (exactly max
+ * when exact) into dst[0..dstsize).
+ */
 static int
-take_action(const cJSON *obj, enum envelope_action *out, struct err_msg *msg)
+take_b64(const cJSON *obj, const char *path, const char *key, size_t max,
+    bool exact, char *dst, size_t dstsize, struct err_msg *msg)
+{
+	uint8_t buf[REQUEST_PAYLOAD_MAX];
+	const char *s = NULL;
+	size_t n, got = 0;
+	int r;
+
+	if (max > sizeof(buf))
+		return err_set(msg, SIGNET_ERR_INTERNAL, "%s.%s: bound %zu",
+		    path, key, max);
+	r = jsonx_get_string(obj, key, false, path, &s, msg);
+	if (r != 0)
+		return r;
+	n = strlen(s);
+	if (n >= dstsize || text_b64_decode_into(s, n, buf, max, &got) != 0 ||
+	    (exact && got != max)) {
+		if (exact)
+			return err_set(msg, SIGNET_ERR_FORMAT,
+			    "%s.%s: must be base64 of %zu bytes", path, key,
+			    max);
+		return err_set(msg, SIGNET_ERR_FORMAT,
+		    "%s.%s: must be base64 of 1..%zu bytes", path, key, max);
+	}
+	memcpy(dst, s, n + 1);
+	return 0;
+}
+
+static int
+take_action(const cJSON *obj, const char *path, enum envelope_action *out,
+    struct err_msg *msg)
 {
 	const char *s = NULL;
 	char esc[64];
 	int r;
 
-	r = jsonx_get_string(obj, "action", false, "payload", &s, msg);
+	r = jsonx_get_string(obj, "action", false, path, &s, msg);
 	if (r != 0)
 		return r;
 	*out = envelope_action_parse(s);
 	if (*out == ENVELOPE_ACTION_NONE)
 		return err_set(msg, SIGNET_ERR_FORMAT,
-		    "payload.action: unknown action \"%s\" (START, STOP or "
+		    "%s.action: unknown action \"%s\" (START, STOP or "
 		    "RESTART)",
-		    text_escape_str(s, esc, sizeof(esc)));
+		    path, text_escape_str(s, esc, sizeof(esc)));
 	return 0;
 }
 
 static int
-take_version(const cJSON *obj, struct err_msg *msg)
+take_version(const cJSON *obj, const char *path, struct err_msg *msg)
 {
 	int64_t v = 0;
 	int r;
 
-	r = jsonx_get_int64(obj, "v", 1, 1, "payload", &v, msg);
+	r = jsonx_get_int64(obj, "v", 1, 1, path, &v, msg);
 	if (r != 0)
-		return err_set(msg, r,
-		    "payload.v: unsupported version (need 1)");
+		return err_set(msg, r, "%s.v: unsupported version (need 1)",
+		    path);
 	return 0;
 }
 
 /*
- * Parses a payload and the members every payload has: the version, the
- * action id, host, container and action. *root is set even on failure
- * (cJSON_Delete it); ids must have the sizes of the payload structs.
+ * Parses payload bytes (at most max) as one object of only the listed
+ * members. *root is set even on failure (cJSON_Delete it).
  */
 static int
-open_payload(const void *json, size_t len, const char *const members[],
-    cJSON **root, char action_id[static 33], char host_id[static 64],
-    char container_id[static 65], enum envelope_action *action,
-    struct err_msg *msg)
+parse_payload(const void *json, size_t len, size_t max,
+    const char *const members[], cJSON **root, struct err_msg *msg)
 {
 	int r;
 
 	*root = NULL;
-	if (len > ENVELOPE_PAYLOAD_MAX)
+	if (len > max)
 		return err_set(msg, SIGNET_ERR_TOO_LARGE,
-		    "payload: over %d bytes", ENVELOPE_PAYLOAD_MAX);
+		    "payload: over %zu bytes", max);
 	r = jsonx_parse_object("payload", json, len, PAYLOAD_MAX_DEPTH, root,
 	    msg);
 	if (r != 0)
 		return r;
-	r = jsonx_only_members(*root, members, "payload", msg);
+	return jsonx_only_members(*root, members, "payload", msg);
+}
+
+/*
+ * The members every payload starts with: the version, the action id,
+ * host, container and action. The ids must have the sizes of the payload
+ * structs.
+ */
+static int
+head_members(const cJSON *root, const char *path, char action_id[static 33],
+    char host_id[static 64], char container_id[static 65],
+    enum envelope_action *action, struct err_msg *msg)
+{
+	int r;
+
+	r = take_version(root, path, msg);
 	if (r != 0)
 		return r;
-	r = take_version(*root, msg);
-	if (r != 0)
-		return r;
-	r = take_string(*root, "action_id", FIELD_HEX, 32, action_id, 33, msg);
-	if (r != 0)
-		return r;
-	r = take_string(*root, "host_id", FIELD_NAME, 0, host_id, 64, msg);
-	if (r != 0)
-		return r;
-	r = take_string(*root, "container_id", FIELD_HEX, 64, container_id, 65,
+	r = take_string(root, path, "action_id", FIELD_HEX, 32, action_id, 33,
 	    msg);
 	if (r != 0)
 		return r;
-	return take_action(*root, action, msg);
+	r = take_string(root, path, "host_id", FIELD_NAME, 0, host_id, 64, msg);
+	if (r != 0)
+		return r;
+	r = take_string(root, path, "container_id", FIELD_HEX, 64, container_id,
+	    65, msg);
+	if (r != 0)
+		return r;
+	return take_action(root, path, action, msg);
+}
+
+int
+envelope_action_members(const struct cJSON *root, const char *path,
+    struct envelope_action_payload *out, struct err_msg *msg)
+{
+	size_t chars;
+	int r;
+
+	r = head_members(root, path, out->action_id, out->host_id,
+	    out->container_id, &out->action, msg);
+	if (r != 0)
+		return r;
+	r = take_string(root, path, "reason", FIELD_TEXT, 0, out->reason,
+	    sizeof(out->reason), msg);
+	if (r != 0)
+		return r;
+	r = take_string(root, path, "requested_by", FIELD_NAME, 0,
+	    out->requested_by, sizeof(out->requested_by), msg);
+	if (r != 0)
+		return r;
+	r = jsonx_get_int64(root, "issued_at", 0, JSONX_INT_MAX, path,
+	    &out->issued_at, msg);
+	if (r != 0)
+		return r;
+	r = jsonx_get_int64(root, "expires_at", 0, JSONX_INT_MAX, path,
+	    &out->expires_at, msg);
+	if (r != 0)
+		return r;
+	chars = text_utf8_chars(out->reason);
+	if (chars == 0 || chars > ENVELOPE_REASON_CHARS)
+		return err_set(msg, SIGNET_ERR_FORMAT,
+		    "%s.reason: must be 1..%d characters, is %zu", path,
+		    ENVELOPE_REASON_CHARS, chars);
+	if (text_has_control(out->reason))
+		return err_set(msg, SIGNET_ERR_FORMAT,
+		    "%s.reason: control characters are not allowed", path);
+	return 0;
+}
+
+/* An action's "request": {"payload","sig","key_id"}, as texts. */
+static int
+take_request(const cJSON *root, struct envelope_request *req,
+    struct err_msg *msg)
+{
+	static const char *const members[] = { "payload", "sig", "key_id",
+		NULL };
+	static const char path[] = "payload.request";
+	const cJSON *o = NULL;
+	int r;
+
+	r = jsonx_get_object(root, "request", "payload", &o, msg);
+	if (r == 0)
+		r = jsonx_only_members(o, members, path, msg);
+	if (r == 0)
+		r = take_b64(o, path, "payload", REQUEST_PAYLOAD_MAX, false,
+		    req->payload_b64, sizeof(req->payload_b64), msg);
+	if (r == 0)
+		r = take_b64(o, path, "sig", KEYS_SIG_LEN, true, req->sig_b64,
+		    sizeof(req->sig_b64), msg);
+	if (r == 0)
+		r = take_string(o, path, "key_id", FIELD_HEX, KEYS_ID_LEN,
+		    req->key_id, sizeof(req->key_id), msg);
+	return r;
+}
+
+/*
+ * An action's "approvals": [{"key_id","sig"}, ...], at most
+ * REQUEST_APPROVALS_MAX, only with a request. The same key twice is left
+ * for counting to refuse, where it can be said which one counted.
+ */
+static int
+take_approvals(const cJSON *root, struct envelope_action_payload *out,
+    struct err_msg *msg)
+{
+	static const char *const members[] = { "key_id", "sig", NULL };
+	const cJSON *arr, *o;
+	struct request_approval *ap;
+	char path[48];
+	int r;
+
+	arr = cJSON_GetObjectItemCaseSensitive(root, "approvals");
+	if (!out->has_request)
+		return err_set(msg, SIGNET_ERR_FORMAT,
+		    "payload.approvals: only allowed with a request");
+	if (!cJSON_IsArray(arr))
+		return err_set(msg, SIGNET_ERR_FORMAT,
+		    "payload.approvals: must be an array");
+	cJSON_ArrayForEach(o, arr)
+	{
+		if (out->napprovals == REQUEST_APPROVALS_MAX)
+			return err_set(msg, SIGNET_ERR_FORMAT,
+			    "payload.approvals: more than %d",
+			    REQUEST_APPROVALS_MAX);
+		(void)snprintf(path, sizeof(path), "payload.approvals[%zu]",
+		    out->napprovals);
+		if (!cJSON_IsObject(o))
+			return err_set(msg, SIGNET_ERR_FORMAT,
+			    "%s: must be an object", path);
+		ap = &out->approvals[out->napprovals];
+		r = jsonx_only_members(o, members, path, msg);
+		if (r == 0)
+			r = take_string(o, path, "key_id", FIELD_HEX,
+			    KEYS_ID_LEN, ap->key_id, sizeof(ap->key_id), msg);
+		if (r == 0)
+			r = take_b64(o, path, "sig", KEYS_SIG_LEN, true,
+			    ap->sig_b64, sizeof(ap->sig_b64), msg);
+		if (r != 0)
+			return r;
+		out->napprovals++;
+	}
+	return 0;
 }
 
 int
@@ -343,46 +510,23 @@ envelope_action_decode(const void *json, size_t len,
 {
 	static const char *const members[] = { "v", "action_id", "host_id",
 		"container_id", "action", "reason", "requested_by", "issued_at",
-		"expires_at", NULL };
+		"expires_at", "request", "approvals", NULL };
 	cJSON *root = NULL;
-	size_t chars;
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	r = open_payload(json, len, members, &root, out->action_id,
-	    out->host_id, out->container_id, &out->action, msg);
-	if (r != 0)
-		goto out;
-	r = take_string(root, "reason", FIELD_TEXT, 0, out->reason,
-	    sizeof(out->reason), msg);
-	if (r != 0)
-		goto out;
-	r = take_string(root, "requested_by", FIELD_NAME, 0, out->requested_by,
-	    sizeof(out->requested_by), msg);
-	if (r != 0)
-		goto out;
-	r = jsonx_get_int64(root, "issued_at", 0, JSONX_INT_MAX, "payload",
-	    &out->issued_at, msg);
-	if (r != 0)
-		goto out;
-	r = jsonx_get_int64(root, "expires_at", 0, JSONX_INT_MAX, "payload",
-	    &out->expires_at, msg);
-	if (r != 0)
-		goto out;
-	chars = text_utf8_chars(out->reason);
-	if (chars == 0 || chars > ENVELOPE_REASON_CHARS) {
-		r = err_set(msg, SIGNET_ERR_FORMAT,
-		    "payload.reason: must be 1..%d characters, is %zu",
-		    ENVELOPE_REASON_CHARS, chars);
-		goto out;
+	r = parse_payload(json, len, ENVELOPE_ACTION_PAYLOAD_MAX, members,
+	    &root, msg);
+	if (r == 0)
+		r = envelope_action_members(root, "payload", out, msg);
+	if (r == 0 &&
+	    cJSON_GetObjectItemCaseSensitive(root, "request") != NULL) {
+		r = take_request(root, &out->request, msg);
+		out->has_request = r == 0;
 	}
-	if (text_has_control(out->reason)) {
-		r = err_set(msg, SIGNET_ERR_FORMAT,
-		    "payload.reason: control characters are not allowed");
-		goto out;
-	}
-	r = 0;
-out:
+	if (r == 0 &&
+	    cJSON_GetObjectItemCaseSensitive(root, "approvals") != NULL)
+		r = take_approvals(root, out, msg);
 	cJSON_Delete(root);
 	if (r != 0)
 		memset(out, 0, sizeof(*out));
@@ -403,8 +547,10 @@ envelope_result_decode(const void *json, size_t len,
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	r = open_payload(json, len, members, &root, out->action_id,
-	    out->host_id, out->container_id, &out->action, msg);
+	r = parse_payload(json, len, ENVELOPE_PAYLOAD_MAX, members, &root, msg);
+	if (r == 0)
+		r = head_members(root, "payload", out->action_id, out->host_id,
+		    out->container_id, &out->action, msg);
 	if (r != 0)
 		goto out;
 	r = jsonx_get_string(root, "status", false, "payload", &s, msg);
@@ -425,8 +571,8 @@ envelope_result_decode(const void *json, size_t len,
 		goto out;
 	}
 	if (!cJSON_IsNull(errv)) {
-		r = take_string(root, "error", FIELD_TEXT, 0, out->error,
-		    sizeof(out->error), msg);
+		r = take_string(root, "payload", "error", FIELD_TEXT, 0,
+		    out->error, sizeof(out->error), msg);
 		if (r != 0)
 			goto out;
 		out->has_error = true;
@@ -443,7 +589,7 @@ envelope_result_decode(const void *json, size_t len,
 	    &out->finished_at, msg);
 	if (r != 0)
 		goto out;
-	r = take_string(root, "request_sha256", FIELD_HEX, 64,
+	r = take_string(root, "payload", "request_sha256", FIELD_HEX, 64,
 	    out->request_sha256, sizeof(out->request_sha256), msg);
 	if (r != 0)
 		goto out;
@@ -465,7 +611,43 @@ add_str(cJSON *obj, const char *key, const char *value)
 static bool
 add_num(cJSON *obj, const char *key, int64_t value)
 {
-	return cJSON_AddNumberToObject(obj, key, (double)value) != NULL;
+	return jsonx_add_int64(obj, key, value);
+}
+
+/* "request":{"payload","sig","key_id"}; false on allocation failure. */
+static bool
+add_request(cJSON *obj, const struct envelope_request *req)
+{
+	cJSON *o = cJSON_AddObjectToObject(obj, "request");
+
+	return o != NULL && add_str(o, "payload", req->payload_b64) &&
+	    add_str(o, "sig", req->sig_b64) &&
+	    add_str(o, "key_id", req->key_id);
+}
+
+/* "approvals":[{"key_id","sig"}, ...]; false on allocation failure. */
+static bool
+add_approvals(cJSON *obj, const struct request_approval *ap, size_t n)
+{
+	cJSON *arr = cJSON_AddArrayToObject(obj, "approvals");
+	cJSON *o;
+	size_t i;
+
+	if (arr == NULL)
+		return false;
+	for (i = 0; i < n; i++) {
+		o = cJSON_CreateObject();
+		if (o == NULL)
+			return false;
+		if (!cJSON_AddItemToArray(arr, o)) {
+			cJSON_Delete(o);
+			return false;
+		}
+		if (!add_str(o, "key_id", ap[i].key_id) ||
+		    !add_str(o, "sig", ap[i].sig_b64))
+			return false;
+	}
+	return true;
 }
 
 int
@@ -475,7 +657,9 @@ envelope_action_encode(const struct envelope_action_payload *a, char **json)
 	int r = SIGNET_ERR_ALLOC;
 
 	*json = NULL;
-	if (envelope_action_name(a->action) == NULL)
+	if (envelope_action_name(a->action) == NULL ||
+	    a->napprovals > REQUEST_APPROVALS_MAX ||
+	    (a->napprovals > 0 && !a->has_request))
 		return SIGNET_ERR_INVALID_ARG;
 	o = cJSON_CreateObject();
 	if (o == NULL || !add_num(o, "v", 1) ||
@@ -486,7 +670,10 @@ envelope_action_encode(const struct envelope_action_payload *a, char **json)
 	    !add_str(o, "reason", a->reason) ||
 	    !add_str(o, "requested_by", a->requested_by) ||
 	    !add_num(o, "issued_at", a->issued_at) ||
-	    !add_num(o, "expires_at", a->expires_at))
+	    !add_num(o, "expires_at", a->expires_at) ||
+	    (a->has_request && !add_request(o, &a->request)) ||
+	    (a->napprovals > 0 &&
+	        !add_approvals(o, a->approvals, a->napprovals)))
 		goto out;
 	*json = jsonx_print(o);
 	if (*json == NULL)

@@ -15,11 +15,19 @@
 
 #include "err.h"
 #include "keys.h"
+#include "request_types.h"
 
 #define ENVELOPE_CTX_ACTION "signet/action/v1\n"
 #define ENVELOPE_CTX_RESULT "signet/result/v1\n"
 
 #define ENVELOPE_PAYLOAD_MAX 8192 /* decoded payload bytes */
+/*
+ * Decoded bytes of an action payload, which may carry an operator's
+ * request and its approvals: a maximal one (a 2 KiB reason in the action
+ * and again in base64 of the request, REQUEST_APPROVALS_MAX approvals)
+ * takes about 10 KiB.
+ */
+#define ENVELOPE_ACTION_PAYLOAD_MAX 16384
 #define ENVELOPE_REASON_CHARS 512 /* reason: 1..512 characters */
 #define ENVELOPE_REASON_BYTES (4 * ENVELOPE_REASON_CHARS)
 #define ENVELOPE_ERROR_BYTES 1024         /* result error text */
@@ -53,6 +61,17 @@ enum envelope_status {
 	ENVELOPE_STATUS_UNKNOWN,
 };
 
+/*
+ * An operator's signed request as an action carries it: the texts of
+ * request.h's struct request_signed, verbatim (request_verify judges
+ * them; the action's decode only checks their form).
+ */
+struct envelope_request {
+	char payload_b64[REQUEST_PAYLOAD_B64_MAX + 1];
+	char sig_b64[REQUEST_SIG_B64_SIZE];
+	char key_id[KEYS_ID_LEN + 1];
+};
+
 struct envelope_action_payload {
 	char action_id[33]; /* 32 lowercase hex */
 	char host_id[64];
@@ -62,6 +81,11 @@ struct envelope_action_payload {
 	char requested_by[64];
 	int64_t issued_at;  /* unix ms */
 	int64_t expires_at; /* unix ms */
+	/* Optional: the operator's request and its approvals, relayed. */
+	bool has_request;
+	struct envelope_request request;
+	size_t napprovals; /* 0 unless has_request */
+	struct request_approval approvals[REQUEST_APPROVALS_MAX];
 };
 
 struct envelope_result_payload {
@@ -93,8 +117,16 @@ const char *envelope_status_name(enum envelope_status s);
 enum envelope_status envelope_status_parse(const char *s);
 
 /*
+ * The most decoded payload bytes an envelope under context may carry:
+ * ENVELOPE_ACTION_PAYLOAD_MAX under ENVELOPE_CTX_ACTION, else
+ * ENVELOPE_PAYLOAD_MAX.
+ */
+size_t envelope_payload_max(const char *context);
+
+/*
  * Signs payload[0..len) under context with key, filling env (free with
- * envelope_free). Returns 0, SIGNET_ERR_TOO_LARGE, SIGNET_ERR_ALLOC.
+ * envelope_free). Returns 0, SIGNET_ERR_TOO_LARGE (len 0 or over
+ * envelope_payload_max(context)), SIGNET_ERR_ALLOC.
  */
 int envelope_sign(const char *context, const void *payload, size_t len,
     const struct keys_secret *key, struct envelope *env)
@@ -103,19 +135,50 @@ int envelope_sign(const char *context, const void *payload, size_t len,
 /*
  * Decodes payload_b64, checks sig_b64 over context || payload with pub.
  * On success *payload is a new NUL-terminated buffer of *len bytes
- * (free()). Returns 0, SIGNET_ERR_FORMAT (bad base64), SIGNET_ERR_TOO_LARGE,
- * SIGNET_ERR_BAD_SIGNATURE.
+ * (free()). Returns 0, SIGNET_ERR_FORMAT (bad base64), SIGNET_ERR_TOO_LARGE
+ * (over envelope_payload_max(context)), SIGNET_ERR_BAD_SIGNATURE.
  */
 int envelope_open(const char *context, const char *payload_b64,
     const char *sig_b64, const struct keys_public *pub, uint8_t **payload,
     size_t *len, struct err_msg *msg) __attribute__((warn_unused_result));
 
-/* Serialises an action payload as compact JSON (new string, free()). */
+/*
+ * Serialises an action payload as compact JSON (new string, free()), its
+ * members in the order of docs/protocol.md; "request" only when
+ * has_request, "approvals" only when napprovals > 0. Returns 0,
+ * SIGNET_ERR_INVALID_ARG (no such action; approvals without a request or
+ * over REQUEST_APPROVALS_MAX), SIGNET_ERR_ALLOC.
+ */
 int envelope_action_encode(const struct envelope_action_payload *a, char **json)
     __attribute__((warn_unused_result));
 
-/* Strictly parses an action payload. SIGNET_ERR_FORMAT with the field. */
+/*
+ * Strictly parses an action payload of at most ENVELOPE_ACTION_PAYLOAD_MAX
+ * bytes: exactly v, action_id, host_id, container_id, action, reason,
+ * requested_by, issued_at, expires_at, and optionally request (exactly
+ * payload: base64 of 1..REQUEST_PAYLOAD_MAX bytes, sig: base64 of 64
+ * bytes, key_id: 16 lowercase hex) and approvals (only with a request:
+ * 0..REQUEST_APPROVALS_MAX objects of exactly key_id and sig, as in
+ * request). Neither the request nor the approvals are verified here, and
+ * an approval by the same key twice is not refused (counting refuses
+ * it). Returns 0, SIGNET_ERR_TOO_LARGE, SIGNET_ERR_FORMAT naming the
+ * member; *out is zeroed on failure.
+ */
 int envelope_action_decode(const void *json, size_t len,
+    struct envelope_action_payload *out, struct err_msg *msg)
+    __attribute__((warn_unused_result));
+
+/*
+ * Reads the members an action payload and an operator's request
+ * (request.c) share from the parsed object root: v (1), action_id,
+ * host_id, container_id, action, reason, requested_by, issued_at and
+ * expires_at, with the action payload's rules; path names root in
+ * messages ("payload.reason: ..."). It judges only these members (the
+ * caller refuses others). Fills out's members of those names; returns 0
+ * or SIGNET_ERR_FORMAT naming the member.
+ */
+struct cJSON;
+int envelope_action_members(const struct cJSON *root, const char *path,
     struct envelope_action_payload *out, struct err_msg *msg)
     __attribute__((warn_unused_result));
 

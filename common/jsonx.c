@@ -3,6 +3,7 @@
 #include "jsonx.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -244,6 +245,15 @@ jsonx_get_object(const cJSON *obj, const char *key, const char *path,
 		    "%s.%s: must be an object", path, key);
 	*out = m;
 	return 0;
+}
+
+bool
+jsonx_add_int64(cJSON *obj, const char *key, int64_t value)
+{
+	char digits[24];
+
+	(void)snprintf(digits, sizeof(digits), "%lld", (long long)value);
+	return cJSON_AddRawToObject(obj, key, digits) != NULL;
 }
 
 char *

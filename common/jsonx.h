@@ -57,6 +57,16 @@ int jsonx_get_object(const cJSON *obj, const char *key, const char *path,
     const cJSON **out, struct err_msg *msg) __attribute__((warn_unused_result));
 
 /*
+ * Adds member key = value to obj as its exact decimal digits. cJSON's own
+ * number printing goes through a double and its "%.15g" rendering, which
+ * comparing with a tolerance keeps for values above about 4.5e15 even
+ * when it is off by one or two: a signed payload must say exactly the
+ * value meant. Returns false on allocation failure.
+ */
+bool jsonx_add_int64(cJSON *obj, const char *key, int64_t value)
+    __attribute__((warn_unused_result));
+
+/*
  * Serialises item compactly into a new NUL-terminated string (free()).
  * Returns NULL on allocation failure.
  */

@@ -19,12 +19,16 @@
 #include "envelope.h"
 #include "err.h"
 #include "keys.h"
+#include "request_types.h"
 #include "roster.h"
 
 #define REQUEST_CONTEXT "signet/request/v1\n"
 #define APPROVAL_CONTEXT "signet/approve/v1\n"
-#define REQUEST_PAYLOAD_MAX 4096 /* decoded request payload bytes */
-#define REQUEST_APPROVALS_MAX 16 /* approvals relayed with one request */
+/*
+ * REQUEST_PAYLOAD_MAX, REQUEST_APPROVALS_MAX and struct request_approval
+ * (an approval as it travels: {"key_id","sig"}) are in request_types.h,
+ * which the action payload (envelope.h) shares.
+ */
 /*
  * expires_at - issued_at of a request: at most the longest approval
  * wait a policy may set (24 h) plus the relay's own lifetime.
@@ -52,13 +56,11 @@ struct request_signed {
 	char key_id[KEYS_ID_LEN + 1];
 };
 
-/* An approval as it travels: {"key_id","sig"}. */
-struct request_approval {
-	char key_id[KEYS_ID_LEN + 1];
-	char sig_b64[KEYS_SIG_LEN / 3 * 4 + 8];
-};
-
-/* Serialises p as the compact payload JSON (a new string, free()). */
+/*
+ * Serialises p as the compact payload JSON (a new string, free()), its
+ * members in the order request_decode lists. Returns 0,
+ * SIGNET_ERR_INVALID_ARG (no such action), SIGNET_ERR_ALLOC.
+ */
 int request_encode(const struct request_payload *p, char **json)
     __attribute__((warn_unused_result));
 
@@ -66,22 +68,26 @@ int request_encode(const struct request_payload *p, char **json)
  * Strictly parses request payload bytes ({"v":1,"action_id","host_id",
  * "container_id","action","reason","requested_by","issued_at",
  * "expires_at","roster_version"}; rules as the action payload's, plus
- * roster_version 1..2^53-1 and expires_at > issued_at). SIGNET_ERR_FORMAT
- * naming the member, SIGNET_ERR_TOO_LARGE.
+ * roster_version 1..2^53-1 and issued_at < expires_at <= issued_at +
+ * REQUEST_LIFETIME_MAX_MS; at most REQUEST_PAYLOAD_MAX bytes).
+ * SIGNET_ERR_FORMAT naming the member ("request.reason: ..."),
+ * SIGNET_ERR_TOO_LARGE; *out is zeroed on failure.
  */
 int request_decode(const void *json, size_t len, struct request_payload *out,
     struct err_msg *msg) __attribute__((warn_unused_result));
 
 /*
  * Encodes and signs p with key under REQUEST_CONTEXT into out (free with
- * request_signed_free). Returns 0, SIGNET_ERR_TOO_LARGE, SIGNET_ERR_ALLOC.
+ * request_signed_free). Returns 0, SIGNET_ERR_TOO_LARGE, SIGNET_ERR_ALLOC,
+ * SIGNET_ERR_INVALID_ARG (as request_encode).
  */
 int request_sign(const struct request_payload *p, const struct keys_secret *key,
     struct request_signed *out) __attribute__((warn_unused_result));
 
 /*
  * Signs the exact request payload bytes under APPROVAL_CONTEXT into out.
- * Returns 0 or SIGNET_ERR_INVALID_ARG.
+ * Returns 0 or SIGNET_ERR_INVALID_ARG (no bytes, or over
+ * REQUEST_PAYLOAD_MAX).
  */
 int request_approve(const uint8_t *payload, size_t len,
     const struct keys_secret *key, struct request_approval *out)
@@ -111,7 +117,9 @@ struct request_verified {
  * roster_version <= r->version (SIGNET_ERR_NOT_FOUND "signed under roster
  * version N; this host holds M"). It does not judge the request's own
  * time window or the roster's expiry (the callers do, each with their own
- * rule). On success out is filled (request_verified_free).
+ * rule). Also SIGNET_ERR_TOO_LARGE (payload over REQUEST_PAYLOAD_MAX),
+ * SIGNET_ERR_ALLOC, SIGNET_ERR_INVALID_ARG (r or s NULL). On success out
+ * is filled (request_verified_free); on failure it is zeroed.
  */
 int request_verify(const struct roster *r, const struct request_signed *s,
     int64_t now_ms, struct request_verified *out, struct err_msg *msg)
@@ -140,6 +148,26 @@ struct request_approver {
 int request_check_approvals(const struct roster *r,
     const struct request_verified *v, const struct request_approval *a,
     size_t n, int64_t now_ms, struct request_approver *out);
+
+/*
+ * The operator's signed request an action relays, as its texts, into out
+ * (request_signed_free). Returns 0, SIGNET_ERR_NOT_FOUND (the action
+ * carries no request), SIGNET_ERR_ALLOC.
+ */
+int request_from_action(const struct envelope_action_payload *a,
+    struct request_signed *out) __attribute__((warn_unused_result));
+
+/*
+ * Whether the server's action a says what the operator's verified request
+ * r says: action_id, host_id, container_id, action, reason and
+ * requested_by equal, and the action expiring no later than the request
+ * (a relay cannot extend the operator's window). Returns 0 or
+ * SIGNET_ERR_FORMAT "the relay changed the request: MEMBER differs" (or
+ * "... the action's expires_at E is after the request's R").
+ */
+int request_matches_action(const struct request_payload *r,
+    const struct envelope_action_payload *a, struct err_msg *msg)
+    __attribute__((warn_unused_result));
 
 /* Frees the strings of s (not s); NULL allowed. */
 void request_signed_free(struct request_signed *s);

@@ -30,6 +30,13 @@
 #define WIRE_HELLO_MAX 4096 /* bytes of a hello, before parsing */
 /* base64 of an ENVELOPE_PAYLOAD_MAX payload, with room to spare */
 #define WIRE_PAYLOAD_B64_MAX (ENVELOPE_PAYLOAD_MAX / 3 * 4 + 8)
+/*
+ * base64 of an ENVELOPE_ACTION_PAYLOAD_MAX payload (an action's, which
+ * may carry an operator's request and approvals), with room to spare: a
+ * largest action frame is about 22 KB, under what the agent takes in
+ * one message (CHANNEL_RX_MAX, EXECUTOR_FRAME_MAX: 64 KiB).
+ */
+#define WIRE_ACTION_PAYLOAD_B64_MAX (ENVELOPE_ACTION_PAYLOAD_MAX / 3 * 4 + 8)
 #define WIRE_SIG_B64_MAX 128
 #define WIRE_KEY_ID_MAX 64    /* a key_id as carried, unchecked */
 #define WIRE_CHALLENGE_LEN 32 /* bytes of the server's challenge */

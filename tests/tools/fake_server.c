@@ -514,7 +514,7 @@ cmd_signed(int argc, char **argv)
 	    len > 0 && (payload[len - 1] == '\n' || payload[len - 1] == '\r'))
 		len--;
 	if (envelope_sign(ENVELOPE_CTX_ACTION, payload, len, key, &env) != 0) {
-		error_line("cannot sign (empty, or over 8 KiB)");
+		error_line("cannot sign (empty, or over 16 KiB)");
 		goto out;
 	}
 	frame = action_frame(env.payload_b64, env.sig_b64,

@@ -8,14 +8,27 @@
 #include "envelope.h"
 #include "keys.h"
 #include "testlib.h"
+#include "wire.h"
 
 #define AID "0123456789abcdef0123456789abcdef"
 #define CID "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-#define GOOD_ACTION                                                            \
+/* An action payload without its closing brace, for rows that add to it. */
+#define ACTION_BODY                                                            \
 	"{\"v\":1,\"action_id\":\"" AID "\",\"host_id\":"                      \
 	"\"web-01\",\"container_id\":\"" CID "\",\"action\":\"RESTART\","      \
 	"\"reason\":\"deploy 42\",\"requested_by\":\"alice\","                 \
-	"\"issued_at\":1700000000000,\"expires_at\":1700000060000}"
+	"\"issued_at\":1700000000000,\"expires_at\":1700000060000"
+#define GOOD_ACTION ACTION_BODY "}"
+/* Base64 of 64 zero bytes: a signature's form. */
+#define SIG64                                                                  \
+	"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" \
+	"AAAAAAAAAAAAAAAAAA=="
+#define KID "0123456789abcdef"
+/* A relayed request's texts: base64 of {"v":1}, a signature, a key id. */
+#define REQ                                                                    \
+	"{\"payload\":\"eyJ2IjoxfQ==\",\"sig\":\"" SIG64                       \
+	"\",\"key_id\":\"" KID "\"}"
+#define APV "{\"key_id\":\"" KID "\",\"sig\":\"" SIG64 "\"}"
 
 struct decode_row {
 	const char *name;
@@ -123,7 +136,113 @@ static const struct decode_row action_rows[] = {
 	    SIGNET_ERR_FORMAT, "not valid UTF-8" },
 	{ "deep nesting", "{\"v\":[[[[[[[[1]]]]]]]]}", SIGNET_ERR_FORMAT,
 	    "nested deeper" },
+	/* The operator's request and its approvals, relayed. */
+	{ "with a request", ACTION_BODY ",\"request\":" REQ "}", 0, "" },
+	{ "with a request and approvals",
+	    ACTION_BODY ",\"request\":" REQ ",\"approvals\":[" APV "]}", 0,
+	    "" },
+	{ "approvals empty",
+	    ACTION_BODY ",\"request\":" REQ ",\"approvals\":[]}", 0, "" },
+	{ "the same approval twice (counting refuses it)",
+	    ACTION_BODY ",\"request\":" REQ ",\"approvals\":[" APV "," APV "]}",
+	    0, "" },
+	{ "approvals without a request",
+	    ACTION_BODY ",\"approvals\":[" APV "]}", SIGNET_ERR_FORMAT,
+	    "payload.approvals: only allowed with a request" },
+	{ "empty approvals without a request", ACTION_BODY ",\"approvals\":[]}",
+	    SIGNET_ERR_FORMAT,
+	    "payload.approvals: only allowed with a request" },
+	{ "request null", ACTION_BODY ",\"request\":null}", SIGNET_ERR_FORMAT,
+	    "payload.request: must be an object" },
+	{ "request a string", ACTION_BODY ",\"request\":\"x\"}",
+	    SIGNET_ERR_FORMAT, "payload.request: must be an object" },
+	{ "request empty", ACTION_BODY ",\"request\":{}}", SIGNET_ERR_FORMAT,
+	    "payload.request.payload: missing" },
+	{ "request key_id missing",
+	    ACTION_BODY ",\"request\":{\"payload\":\"eyJ2IjoxfQ==\",\"sig\":"
+	                "\"" SIG64 "\"}}",
+	    SIGNET_ERR_FORMAT, "payload.request.key_id: missing" },
+	{ "request unknown member",
+	    ACTION_BODY
+	    ",\"request\":{\"payload\":\"eyJ2IjoxfQ==\",\"extra\":1}}",
+	    SIGNET_ERR_FORMAT, "payload.request: unknown key \"extra\"" },
+	{ "request payload a number",
+	    ACTION_BODY ",\"request\":{\"payload\":5,\"sig\":\"" SIG64
+	                "\",\"key_id\":\"" KID "\"}}",
+	    SIGNET_ERR_FORMAT, "payload.request.payload: must be a string" },
+	{ "request payload empty",
+	    ACTION_BODY ",\"request\":{\"payload\":\"\",\"sig\":\"" SIG64
+	                "\",\"key_id\":\"" KID "\"}}",
+	    SIGNET_ERR_FORMAT,
+	    "payload.request.payload: must be base64 of 1..4096 bytes" },
+	{ "request payload not base64",
+	    ACTION_BODY ",\"request\":{\"payload\":\"e!J2\",\"sig\":\"" SIG64
+	                "\",\"key_id\":\"" KID "\"}}",
+	    SIGNET_ERR_FORMAT,
+	    "payload.request.payload: must be base64 of 1..4096 bytes" },
+	{ "request sig short",
+	    ACTION_BODY ",\"request\":{\"payload\":\"eyJ2IjoxfQ==\",\"sig\":"
+	                "\"AAAA\",\"key_id\":\"" KID "\"}}",
+	    SIGNET_ERR_FORMAT,
+	    "payload.request.sig: must be base64 of 64 bytes" },
+	{ "request sig null",
+	    ACTION_BODY ",\"request\":{\"payload\":\"eyJ2IjoxfQ==\",\"sig\":"
+	                "null,\"key_id\":\"" KID "\"}}",
+	    SIGNET_ERR_FORMAT, "payload.request.sig: must be a string" },
+	{ "request key_id upper",
+	    ACTION_BODY
+	    ",\"request\":{\"payload\":\"eyJ2IjoxfQ==\",\"sig\":\"" SIG64
+	    "\",\"key_id\":\"0123456789ABCDEF\"}}",
+	    SIGNET_ERR_FORMAT,
+	    "payload.request.key_id: must be 16 lowercase hex digits" },
+	{ "request key_id a number",
+	    ACTION_BODY
+	    ",\"request\":{\"payload\":\"eyJ2IjoxfQ==\",\"sig\":\"" SIG64
+	    "\",\"key_id\":7}}",
+	    SIGNET_ERR_FORMAT, "payload.request.key_id: must be a string" },
+	{ "approvals an object",
+	    ACTION_BODY ",\"request\":" REQ ",\"approvals\":{}}",
+	    SIGNET_ERR_FORMAT, "payload.approvals: must be an array" },
+	{ "approval a number",
+	    ACTION_BODY ",\"request\":" REQ ",\"approvals\":[" APV ",1]}",
+	    SIGNET_ERR_FORMAT, "payload.approvals[1]: must be an object" },
+	{ "approval unknown member",
+	    ACTION_BODY ",\"request\":" REQ
+	                ",\"approvals\":[{\"name\":\"bob\"}]}",
+	    SIGNET_ERR_FORMAT, "payload.approvals[0]: unknown key \"name\"" },
+	{ "approval sig missing",
+	    ACTION_BODY ",\"request\":" REQ ",\"approvals\":[" APV
+	                ",{\"key_id\":\"" KID "\"}]}",
+	    SIGNET_ERR_FORMAT, "payload.approvals[1].sig: missing" },
+	{ "approval key_id short",
+	    ACTION_BODY ",\"request\":" REQ
+	                ",\"approvals\":[{\"key_id\":\"0123\","
+	                "\"sig\":\"" SIG64 "\"}]}",
+	    SIGNET_ERR_FORMAT,
+	    "payload.approvals[0].key_id: must be 16 lowercase hex digits" },
+	{ "approval sig not base64",
+	    ACTION_BODY ",\"request\":" REQ ",\"approvals\":[{\"key_id\":\"" KID
+	                "\",\"sig\":\"%%%%\"}]}",
+	    SIGNET_ERR_FORMAT,
+	    "payload.approvals[0].sig: must be base64 of 64 bytes" },
+	{ "approval nested deeper",
+	    ACTION_BODY ",\"request\":" REQ ",\"approvals\":[{\"key_id\":"
+	                "{\"x\":1}}]}",
+	    SIGNET_ERR_FORMAT, "nested deeper" },
 };
+
+static bool
+all_zero(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (b[i] != 0)
+			return false;
+	}
+	return true;
+}
 
 static void
 test_action_decode_rows(void)
@@ -137,14 +256,18 @@ test_action_decode_rows(void)
 		int r;
 
 		err_clear(&msg);
+		memset(&a, 0x5a, sizeof(a));
 		r = envelope_action_decode(row->json, strlen(row->json), &a,
 		    &msg);
 		CHECKF(r == row->want, "row \"%s\": got %d (%s)", row->name, r,
 		    msg.text);
-		if (row->want != 0)
+		if (row->want != 0) {
 			CHECKF(strstr(msg.text, row->why) != NULL,
 			    "row \"%s\": message \"%s\" lacks \"%s\"",
 			    row->name, msg.text, row->why);
+			CHECKF(all_zero(&a, sizeof(a)),
+			    "row \"%s\": output not zeroed", row->name);
+		}
 	}
 }
 
@@ -242,7 +365,7 @@ test_sign_verify(void)
 	          "AAAA", &out, NULL, NULL, &msg) == SIGNET_ERR_FORMAT);
 	CHECK_CONTAINS(msg.text, "signature is not base64 of 64 bytes");
 	{
-		size_t big = 2 * ENVELOPE_PAYLOAD_MAX;
+		size_t big = 2 * ENVELOPE_ACTION_PAYLOAD_MAX;
 		char *huge = malloc(big + 1);
 		CHECK(huge != NULL);
 		memset(huge, 'A', big);
@@ -252,7 +375,10 @@ test_sign_verify(void)
 		          &msg) == SIGNET_ERR_TOO_LARGE);
 		free(huge);
 	}
-	CHECK(envelope_sign(ENVELOPE_CTX_ACTION, "x", ENVELOPE_PAYLOAD_MAX + 1,
+	CHECK(envelope_sign(ENVELOPE_CTX_ACTION, "x",
+	          ENVELOPE_ACTION_PAYLOAD_MAX + 1, &k1,
+	          &env2) == SIGNET_ERR_TOO_LARGE);
+	CHECK(envelope_sign(ENVELOPE_CTX_RESULT, "x", ENVELOPE_PAYLOAD_MAX + 1,
 	          &k1, &env2) == SIGNET_ERR_TOO_LARGE);
 
 	/* Result round trip, including a null and a non-null error. */
@@ -344,6 +470,213 @@ test_times(void)
 	CHECK_CONTAINS(msg.text, "expires before");
 }
 
+/* Base64 of n bytes of fill into dst (at least its encoded length). */
+static void
+b64_fill(char *dst, size_t dstlen, size_t n, int fill)
+{
+	uint8_t buf[REQUEST_PAYLOAD_MAX + 1];
+
+	if (n > sizeof(buf))
+		abort();
+	memset(buf, fill, n);
+	sodium_bin2base64(dst, dstlen, buf, n, sodium_base64_VARIANT_ORIGINAL);
+}
+
+/* A GOOD_ACTION that relays a request and nappr approvals. */
+static void
+relayed(struct envelope_action_payload *a, size_t nappr)
+{
+	size_t i;
+
+	CHECK(envelope_action_decode(GOOD_ACTION, strlen(GOOD_ACTION), a,
+	          NULL) == 0);
+	a->has_request = true;
+	b64_fill(a->request.payload_b64, sizeof(a->request.payload_b64), 100,
+	    'q');
+	b64_fill(a->request.sig_b64, sizeof(a->request.sig_b64), KEYS_SIG_LEN,
+	    's');
+	(void)snprintf(a->request.key_id, sizeof(a->request.key_id), KID);
+	for (i = 0; i < nappr; i++) {
+		b64_fill(a->approvals[i].sig_b64,
+		    sizeof(a->approvals[i].sig_b64), KEYS_SIG_LEN, (int)i);
+		(void)snprintf(a->approvals[i].key_id,
+		    sizeof(a->approvals[i].key_id), "%016zx", i + 1);
+	}
+	a->napprovals = nappr;
+}
+
+static void
+test_action_request_members(void)
+{
+	struct envelope_action_payload a, b;
+	struct err_msg msg;
+	char *json = NULL, want[8192];
+	size_t i;
+
+	/* The old form is unchanged: no request, no new members. */
+	CHECK(envelope_action_decode(GOOD_ACTION, strlen(GOOD_ACTION), &a,
+	          &msg) == 0);
+	CHECK(!a.has_request && a.napprovals == 0);
+	CHECK(envelope_action_encode(&a, &json) == 0);
+	CHECK(json != NULL && strcmp(json, GOOD_ACTION) == 0);
+	free(json);
+
+	/* Round trip, members in the documented order. */
+	relayed(&a, 2);
+	CHECK(envelope_action_encode(&a, &json) == 0);
+	(void)snprintf(want, sizeof(want),
+	    ACTION_BODY ",\"request\":{\"payload\":\"%s\",\"sig\":\"%s\","
+	                "\"key_id\":\"" KID "\"},\"approvals\":[{\"key_id\":"
+	                "\"0000000000000001\",\"sig\":\"%s\"},{\"key_id\":"
+	                "\"0000000000000002\",\"sig\":\"%s\"}]}",
+	    a.request.payload_b64, a.request.sig_b64, a.approvals[0].sig_b64,
+	    a.approvals[1].sig_b64);
+	CHECKF(json != NULL && strcmp(json, want) == 0, "encoded %s",
+	    json != NULL ? json : "(null)");
+	CHECK(json != NULL &&
+	    envelope_action_decode(json, strlen(json), &b, &msg) == 0);
+	CHECK(memcmp(&a, &b, sizeof(a)) == 0);
+	free(json);
+
+	/* A request without approvals: no "approvals" member. */
+	relayed(&a, 0);
+	CHECK(envelope_action_encode(&a, &json) == 0);
+	CHECK(json != NULL && strstr(json, "\"request\":{") != NULL &&
+	    strstr(json, "approvals") == NULL);
+	CHECK(json != NULL &&
+	    envelope_action_decode(json, strlen(json), &b, &msg) == 0);
+	CHECK(memcmp(&a, &b, sizeof(a)) == 0);
+	free(json);
+
+	/* The encoder refuses approvals without a request, or too many. */
+	relayed(&a, 1);
+	a.has_request = false;
+	CHECK(envelope_action_encode(&a, &json) == SIGNET_ERR_INVALID_ARG &&
+	    json == NULL);
+	relayed(&a, 1);
+	a.napprovals = REQUEST_APPROVALS_MAX + 1;
+	CHECK(envelope_action_encode(&a, &json) == SIGNET_ERR_INVALID_ARG &&
+	    json == NULL);
+
+	/* REQUEST_APPROVALS_MAX approvals pass; one more does not. */
+	relayed(&a, REQUEST_APPROVALS_MAX);
+	CHECK(envelope_action_encode(&a, &json) == 0);
+	CHECK(json != NULL &&
+	    envelope_action_decode(json, strlen(json), &b, &msg) == 0 &&
+	    b.napprovals == REQUEST_APPROVALS_MAX);
+	free(json);
+	json = NULL;
+	{
+		char *more = NULL, *end;
+		size_t n;
+
+		relayed(&a, REQUEST_APPROVALS_MAX);
+		CHECK(envelope_action_encode(&a, &json) == 0);
+		n = json != NULL ? strlen(json) : 0;
+		more = malloc(n + sizeof(APV) + 2);
+		CHECK(more != NULL && n > 2);
+		if (more != NULL && n > 2) {
+			/* ...]} becomes ...,APV]} */
+			memcpy(more, json, n - 2);
+			end = more + n - 2;
+			memcpy(end, "," APV "]}", sizeof("," APV "]}"));
+			CHECK(envelope_action_decode(more, strlen(more), &b,
+			          &msg) == SIGNET_ERR_FORMAT);
+			CHECK_CONTAINS(msg.text,
+			    "payload.approvals: more than 16");
+		}
+		free(more);
+		free(json);
+	}
+
+	/* The request's payload: base64 of at most REQUEST_PAYLOAD_MAX. */
+	for (i = REQUEST_PAYLOAD_MAX; i <= REQUEST_PAYLOAD_MAX + 1; i++) {
+		char *text, *doc;
+		size_t cap = sodium_base64_ENCODED_LEN(i,
+		    sodium_base64_VARIANT_ORIGINAL);
+
+		text = malloc(cap);
+		doc = malloc(cap + 512);
+		CHECK(text != NULL && doc != NULL);
+		if (text != NULL && doc != NULL) {
+			b64_fill(text, cap, i, 'x');
+			(void)snprintf(doc, cap + 512,
+			    ACTION_BODY ",\"request\":{\"payload\":\"%s\","
+			                "\"sig\":\"" SIG64
+			                "\",\"key_id\":\"" KID "\"}}",
+			    text);
+			CHECKF((envelope_action_decode(doc, strlen(doc), &b,
+			            &msg) == 0) == (i == REQUEST_PAYLOAD_MAX),
+			    "request payload of %zu bytes: %s", i, msg.text);
+			if (i > REQUEST_PAYLOAD_MAX)
+				CHECK_CONTAINS(msg.text,
+				    "payload.request.payload: must be base64 "
+				    "of 1..4096 bytes");
+		}
+		free(text);
+		free(doc);
+	}
+}
+
+/*
+ * The largest action (longest reason, names and numbers, a request of
+ * REQUEST_PAYLOAD_MAX bytes, REQUEST_APPROVALS_MAX approvals) fits its
+ * bound, signs, verifies, and travels in a frame the agent takes whole.
+ */
+static void
+test_action_max_size(void)
+{
+	struct envelope_action_payload a, b;
+	struct envelope env = { 0 };
+	struct keys_pubset pinned = { 0 };
+	struct keys_secret k;
+	struct wire_frame f;
+	struct err_msg msg;
+	char *json = NULL, *frame = NULL;
+	size_t i, len = 0;
+
+	CHECK(keys_generate(&k) == 0);
+	pinned.count = 1;
+	pinned.keys[0] = k.pub;
+	relayed(&a, REQUEST_APPROVALS_MAX);
+	memset(a.host_id, 'h', sizeof(a.host_id) - 1);
+	memset(a.requested_by, 'r', sizeof(a.requested_by) - 1);
+	for (i = 0; i < ENVELOPE_REASON_CHARS; i++)
+		memcpy(a.reason + 4 * i, "\xf0\x9f\x98\x80", 4);
+	a.reason[4 * i] = '\0';
+	a.issued_at = 9007199254740000LL;
+	a.expires_at = 9007199254740991LL;
+	b64_fill(a.request.payload_b64, sizeof(a.request.payload_b64),
+	    REQUEST_PAYLOAD_MAX, 'p');
+	CHECK(strlen(a.request.payload_b64) == REQUEST_PAYLOAD_B64_MAX);
+	CHECK(envelope_action_encode(&a, &json) == 0);
+	CHECKF(json != NULL && strlen(json) > ENVELOPE_PAYLOAD_MAX &&
+	        strlen(json) <= ENVELOPE_ACTION_PAYLOAD_MAX,
+	    "largest action: %zu bytes", json != NULL ? strlen(json) : 0);
+	CHECK(json != NULL &&
+	    envelope_action_decode(json, strlen(json), &b, &msg) == 0);
+	CHECK(memcmp(&a, &b, sizeof(a)) == 0);
+	free(json);
+
+	CHECK(envelope_action_sign(&a, &k, &env) == 0);
+	CHECK(env.payload_b64 != NULL &&
+	    strlen(env.payload_b64) <= WIRE_ACTION_PAYLOAD_B64_MAX);
+	CHECK(envelope_action_verify(&pinned, env.key_id, env.payload_b64,
+	          env.sig_b64, &b, NULL, NULL, &msg) == 0);
+	CHECK(memcmp(&a, &b, sizeof(a)) == 0);
+	CHECK(wire_build_action(env.payload_b64, env.sig_b64, env.key_id,
+	          &frame, &len) == 0);
+	CHECKF(len <= 64 * 1024, "largest action frame: %zu bytes", len);
+	CHECK(frame != NULL &&
+	    wire_parse_server_frame(frame, len, &f, &msg) == 0 &&
+	    f.type == WIRE_ACTION &&
+	    strcmp(f.payload_b64, env.payload_b64) == 0);
+	wire_frame_free(&f);
+	free(frame);
+	envelope_free(&env);
+	keys_secret_wipe(&k);
+}
+
 int
 main(void)
 {
@@ -354,5 +687,7 @@ main(void)
 	test_sign_verify();
 	test_result_decode();
 	test_times();
+	test_action_request_members();
+	test_action_max_size();
 	return test_finish("test_envelope");
 }

@@ -274,10 +274,10 @@ static const struct row rows[] = {
 	    .status = ENVELOPE_STATUS_REJECTED,
 	    .error = "unknown action",
 	    .events = "action.rejected" },
-	{ .name = "payload over 8 KiB (signed): never verified, no result",
+	{ .name = "payload over 16 KiB (signed): never verified, no result",
 	    .raw = RAW_BIG_PAYLOAD,
 	    .status = ENVELOPE_STATUS_REJECTED,
-	    .error = "over 8192 bytes",
+	    .error = "over 16384 bytes",
 	    .events = "frame.refused",
 	    .unverified = true },
 	{ .name = "policy: container not matched",
@@ -406,17 +406,17 @@ row_frame(struct world *w, const struct row *r, unsigned n, char *id)
 	if (r->raw == RAW_PAYLOAD) {
 		json = subst(r->text, id, "", "", "");
 	} else if (r->raw == RAW_BIG_PAYLOAD) {
-		size_t i;
+		size_t i, big = ENVELOPE_ACTION_PAYLOAD_MAX + 800;
 
-		json = malloc(9000);
+		json = malloc(big);
 		if (json == NULL)
 			abort();
-		i = (size_t)snprintf(json, 9000,
+		i = (size_t)snprintf(json, big,
 		    "{\"v\":1,\"action_id\":\"%s\","
 		    "\"container_id\":\"%s\",\"action\":\"STOP\","
 		    "\"reason\":\"",
 		    id, C_WEB);
-		while (i < 8900)
+		while (i < big - 100)
 			json[i++] = 'x';
 		memcpy(json + i, "\"}", 3);
 	} else {
