@@ -359,6 +359,7 @@ daemon_exec_open(struct daemon *d)
 	ec.action_keys = &d->action_keys;
 	ec.result_key = d->result_key;
 	ec.policy = d->policy;
+	ec.roster = d->roster;
 	ec.audit = d->audit;
 	ec.audit_path = config_get(d->cfg, "audit", "path");
 	ec.stop_timeout = (int)config_get_int(d->cfg, "agent", "stop_timeout",

@@ -280,6 +280,7 @@ check_container(struct executor *ex, struct executor_act *act)
 	req.operator_name = act->a.requested_by;
 	req.reason = act->a.reason;
 	req.now_ms = policy_now_ms();
+	executor_request_policy(act, &req);
 	memset(&dec, 0, sizeof(dec));
 	r = policy_store_decide(ex->policy, &req, &dec);
 	act->rule = dec.rule;
@@ -441,8 +442,12 @@ executor_pipeline(struct executor *ex, const char *data, size_t len,
 		executor_reject(ex, &act, m.text);
 		goto out;
 	}
+	/* Before the seen set: a forged request must not burn the id. */
+	if (!executor_check_request(ex, &act, now))
+		goto out;
 	executor_lock(ex);
-	r = replay_add(ex->seen, act.a.action_id, act.a.expires_at, now);
+	r = replay_add(ex->seen, act.a.action_id, executor_replay_until(&act),
+	    now);
 	executor_unlock(ex);
 	if (r != 0) {
 		(void)snprintf(why, sizeof(why),
@@ -473,6 +478,7 @@ executor_pipeline(struct executor *ex, const char *data, size_t len,
 		goto out;
 	run_action(ex, &act);
 out:
+	executor_request_release(ex, &act);
 	inventory_free(act.inv);
 	free(act.raw);
 	wire_frame_free(&act.own);
@@ -518,6 +524,7 @@ executor_open(const struct executor_config *cfg, struct executor **out,
 	}
 	*ex->result_key = *cfg->result_key;
 	ex->policy = cfg->policy;
+	ex->roster = cfg->roster;
 	ex->audit = cfg->audit;
 	ex->stop_timeout = cfg->stop_timeout;
 	ex->ops = *cfg->ops;

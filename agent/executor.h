@@ -124,6 +124,7 @@
 #include "keys.h"
 #include "outcome.h"
 #include "policy_store.h"
+#include "roster_store.h"
 
 #define EXECUTOR_FRAME_MAX (64 * 1024) /* bytes of one action frame */
 #define EXECUTOR_QUEUE_MAX 64          /* frames waiting for a worker */
@@ -176,6 +177,9 @@ struct executor_config {
 	const struct keys_pubset *action_keys; /* pinned (copied) */
 	const struct keys_secret *result_key;  /* copied; wiped at free */
 	struct policy_store *policy;           /* borrowed; outlives ex */
+	/* The roster operator requests are judged on; NULL: none pinned
+	 * (every operator-signed request is refused). Borrowed. */
+	struct roster_store *roster;
 	struct audit_writer *audit;            /* borrowed; outlives ex */
 	const char *audit_path;                /* the same log, read at open */
 	int stop_timeout;                      /* seconds, for STOP/RESTART */

@@ -100,6 +100,9 @@ action_data(struct executor *ex, const struct executor_act *act, bool *ok)
 	jstr(o, "host_id", ex->host_id, ok);
 	jstr(o, "action_id", act->a.action_id, ok);
 	jnum(o, "expires_at", act->a.expires_at, ok);
+	/* The seen set keeps a signed request's id until it expires. */
+	if (executor_replay_until(act) != act->a.expires_at)
+		jnum(o, "replay_until", executor_replay_until(act), ok);
 	jstr(o, "container_id", act->a.container_id, ok);
 	jstr(o, "action_name", envelope_action_name(act->a.action), ok);
 	return o;
@@ -128,6 +131,7 @@ executor_record_received(struct executor *ex, const struct executor_act *act)
 	container_facts(o, act, &ok);
 	if (act->rule >= 0)
 		jnum(o, "rule", act->rule, &ok);
+	executor_request_audit(act, o, &ok);
 	jitem(o, "action", action_envelope(act), &ok);
 	r = audit_event(ex->audit, "action.received", EXECUTOR_ACTOR, o, ok);
 	return r;
@@ -292,6 +296,7 @@ executor_reject(struct executor *ex, struct executor_act *act,
 		    &ok);
 	if (act->authentic) {
 		jstr(o, "requested_by", act->a.requested_by, &ok);
+		executor_request_audit(act, o, &ok);
 		jitem(o, "action", action_envelope(act), &ok);
 	}
 	if (signed_ok)
@@ -337,6 +342,7 @@ executor_deny(struct executor *ex, struct executor_act *act, const char *why)
 	jstr(o, "requested_by", act->a.requested_by, &ok);
 	jstr(o, "reason", act->a.reason, &ok);
 	jstr(o, "why", why, &ok);
+	executor_request_audit(act, o, &ok);
 	if (act->rule >= 0)
 		jnum(o, "rule", act->rule, &ok);
 	container_facts(o, act, &ok);

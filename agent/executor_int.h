@@ -27,10 +27,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
+
 #include "executor.h"
 #include "inventory.h"
 #include "outcome.h"
+#include "policy.h"
 #include "replay.h"
+#include "request.h"
+#include "roster_store.h"
 #include "wire.h"
 
 #define EXECUTOR_PAYLOAD_DEPTH 4
@@ -99,6 +104,7 @@ struct executor {
 	struct keys_pubset action_keys;
 	struct keys_secret *result_key; /* sodium_malloc'd copy */
 	struct policy_store *policy;
+	struct roster_store *roster; /* borrowed; NULL: none pinned */
 	struct audit_writer *audit;
 	int stop_timeout;
 	struct executor_ops ops;
@@ -172,6 +178,20 @@ struct executor_act {
 	/* The container's state just before dockerd was asked to act. */
 	bool has_before;
 	struct outcome_state before;
+	/*
+	 * The operator's request (executor_request.c), once verified: the
+	 * roster it was judged against (a reference), the request, and its
+	 * approvals as checked, with the counted ones as the policy takes
+	 * them.
+	 */
+	bool operator_signed;
+	struct roster *roster;
+	struct request_verified req;
+	size_t napprovals;
+	struct request_approver approvers[REQUEST_APPROVALS_MAX];
+	size_t ncounted;
+	struct policy_approver counted[REQUEST_APPROVALS_MAX];
+	const char *counted_groups[REQUEST_APPROVALS_MAX][ROSTER_GROUPS_MAX];
 };
 
 /* ---- executor.c ---- */
@@ -191,6 +211,34 @@ void executor_unlock(struct executor *ex);
 int executor_pipeline(struct executor *ex, const char *data, size_t len,
     const struct wire_frame *parsed, enum executor_mode mode,
     struct executor_outcome *out) __attribute__((warn_unused_result));
+
+/* ---- executor_request.c ---- */
+
+/*
+ * The operator's signed request an action carries, checked at now (docs/
+ * operators.md, "What the agent checks"): roster held, operator
+ * signature on the exact bytes, roster not expired, the relay's copy
+ * unchanged, the request live; then its approvals counted. Returns true
+ * when the action goes on (also for an action without a request: relay-
+ * signed, for the policy to judge); otherwise it was answered REJECTED.
+ */
+bool executor_check_request(struct executor *ex, struct executor_act *act,
+    int64_t now);
+
+/* Until when the action id must stay in the seen set: the request's
+ * expiry when it has one, else the action's. */
+int64_t executor_replay_until(const struct executor_act *act);
+
+/* The request's part of the policy question. */
+void executor_request_policy(const struct executor_act *act,
+    struct policy_request *req);
+
+/* The request's members of act's audit records (requester, approvals). */
+void executor_request_audit(const struct executor_act *act, cJSON *o,
+    bool *ok);
+
+/* Lets go of the roster and the request. */
+void executor_request_release(struct executor *ex, struct executor_act *act);
 
 /* ---- executor_answer.c: each answers act once and audits it ---- */
 

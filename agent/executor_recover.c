@@ -385,8 +385,8 @@ executor_recover(struct executor *ex, const char *path, struct err_msg *msg)
 	size_t loaded = 0;
 	int r;
 
-	r = replay_load_audit(ex->seen, path, executor_now_ms(ex), &loaded,
-	    msg);
+	r = replay_load_audit_longer(ex->seen, path, executor_now_ms(ex),
+	    policy_store_max_wait_ms(ex->policy), &loaded, msg);
 	if (r != 0)
 		return r;
 	ex->stats.ids_loaded = loaded;

@@ -171,6 +171,23 @@ policy_store_generation(struct policy_store *s)
 	return g;
 }
 
+int64_t
+policy_store_max_wait_ms(struct policy_store *s)
+{
+	struct policy_approval_term terms[POLICY_TERMS_MAX];
+	int64_t wait, most = 0;
+	size_t i, n;
+
+	(void)pthread_mutex_lock(&s->mu);
+	for (i = 0; i < policy_rule_count(s->cur); i++)
+		if (policy_rule_approvals(s->cur, i, terms, POLICY_TERMS_MAX,
+		        &n, &wait) == 0 &&
+		    wait > most)
+			most = wait;
+	(void)pthread_mutex_unlock(&s->mu);
+	return most;
+}
+
 size_t
 policy_store_rule_count(struct policy_store *s)
 {

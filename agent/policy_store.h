@@ -66,4 +66,11 @@ uint64_t policy_store_generation(struct policy_store *s);
 /* Rules in the policy in force. */
 size_t policy_store_rule_count(struct policy_store *s);
 
+/*
+ * The longest approval_wait of the policy in force, in ms (0 when no rule
+ * takes approvals): how much longer than a relayed action an operator's
+ * request may live, and so how far back the seen set must reach.
+ */
+int64_t policy_store_max_wait_ms(struct policy_store *s);
+
 #endif

@@ -191,13 +191,22 @@ int
 replay_load_audit(struct replay *r, const char *path, int64_t now_ms,
     size_t *loaded, struct err_msg *msg)
 {
+	return replay_load_audit_longer(r, path, now_ms, 0, loaded, msg);
+}
+
+int
+replay_load_audit_longer(struct replay *r, const char *path, int64_t now_ms,
+    int64_t extra_ms, size_t *loaded, struct err_msg *msg)
+{
 	struct audit_reader *rd = NULL;
 	size_t lineno = 0;
 	int rc;
 
 	*loaded = 0;
-	rc = audit_reader_open_since(path, now_ms - REPLAY_LOOKBACK_MS, &rd,
-	    msg);
+	if (extra_ms < 0)
+		extra_ms = 0;
+	rc = audit_reader_open_since(path,
+	    now_ms - REPLAY_LOOKBACK_MS - extra_ms, &rd, msg);
 	if (rc == SIGNET_ERR_NOT_FOUND)
 		return 0;
 	if (rc != 0)
@@ -205,7 +214,7 @@ replay_load_audit(struct replay *r, const char *path, int64_t now_ms,
 	for (;;) {
 		struct audit_record rec;
 		const char *id = NULL;
-		int64_t expires = 0;
+		int64_t expires = 0, until = 0;
 		struct err_msg sub;
 
 		rc = audit_reader_next_record(rd, &rec, msg);
@@ -215,11 +224,20 @@ replay_load_audit(struct replay *r, const char *path, int64_t now_ms,
 			break;
 		lineno = (size_t)audit_reader_lineno(rd);
 		if (jsonx_get_string(rec.data, "action_id", true, "data", &id,
-		        &sub) == 0 &&
-		    id != NULL && text_is_hex(id, 32) &&
+		        &sub) != 0 ||
+		    id == NULL || !text_is_hex(id, 32) ||
 		    jsonx_get_int64(rec.data, "expires_at", 0, JSONX_INT_MAX,
-		        "data", &expires, &sub) == 0 &&
-		    expires + ENVELOPE_SKEW_MS >= now_ms) {
+		        "data", &expires, &sub) != 0) {
+			audit_record_free(&rec);
+			continue;
+		}
+		if (cJSON_GetObjectItemCaseSensitive(rec.data,
+		        "replay_until") != NULL &&
+		    jsonx_get_int64(rec.data, "replay_until", 0, JSONX_INT_MAX,
+		        "data", &until, &sub) == 0 &&
+		    until > expires)
+			expires = until;
+		if (expires + ENVELOPE_SKEW_MS >= now_ms) {
 			rc = replay_add(r, id, expires, now_ms);
 			if (rc == 0) {
 				(*loaded)++;

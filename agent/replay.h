@@ -62,4 +62,14 @@ size_t replay_count(struct replay *r);
 int replay_load_audit(struct replay *r, const char *path, int64_t now_ms,
     size_t *loaded, struct err_msg *msg) __attribute__((warn_unused_result));
 
+/*
+ * As replay_load_audit, reading extra_ms further back: an operator's
+ * request may wait for approvals that much longer than an action lives
+ * (policy_store_max_wait_ms). A record's id is kept until the later of
+ * its "expires_at" and its "replay_until" (the request's expiry).
+ */
+int replay_load_audit_longer(struct replay *r, const char *path,
+    int64_t now_ms, int64_t extra_ms, size_t *loaded, struct err_msg *msg)
+    __attribute__((warn_unused_result));
+
 #endif

@@ -275,6 +275,7 @@ actions_add(struct actions *t, const struct envelope_action_payload *p,
 	copy_str(e->info.reason, sizeof(e->info.reason), p->reason);
 	copy_str(e->info.requested_by, sizeof(e->info.requested_by),
 	    p->requested_by);
+	e->info.operator_signed = p->has_request;
 	copy_str(e->info.request_sha256, sizeof(e->info.request_sha256),
 	    request_sha256);
 	e->info.requested_at = p->issued_at;
@@ -606,6 +607,8 @@ actions_info_json(const struct action_info *a)
 	            cJSON_AddStringToObject(o, "error", a->error) != NULL :
 	            cJSON_AddNullToObject(o, "error") != NULL) &&
 	    cJSON_AddStringToObject(o, "requested_by", a->requested_by) !=
+	        NULL &&
+	    cJSON_AddBoolToObject(o, "operator_signed", a->operator_signed) !=
 	        NULL &&
 	    cJSON_AddStringToObject(o, "reason", a->reason) != NULL &&
 	    put_time(o, "requested_at", a->requested_at) &&

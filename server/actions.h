@@ -67,6 +67,7 @@ struct action_info {
 	enum envelope_action action;
 	char reason[ENVELOPE_REASON_BYTES + 1];
 	char requested_by[64];
+	bool operator_signed;    /* requested_by is a verified signer's */
 	char request_sha256[65]; /* of the payload bytes sent */
 	int64_t requested_at;    /* unix ms (issued_at) */
 	int64_t expires_at;      /* unix ms */

@@ -179,6 +179,11 @@ record_requested(struct api *api, const struct envelope_action_payload *p,
 	    cJSON_AddStringToObject(d, "reason", p->reason) != NULL &&
 	    cJSON_AddStringToObject(d, "requested_by", p->requested_by) !=
 	        NULL &&
+	    cJSON_AddStringToObject(d, "requester",
+	        p->has_request ? "verified" : "server-asserted") != NULL &&
+	    (!p->has_request ||
+	        cJSON_AddStringToObject(d, "requester_key_id",
+	            p->request.key_id) != NULL) &&
 	    cJSON_AddNumberToObject(d, "expires_at", (double)p->expires_at) !=
 	        NULL &&
 	    (e = cJSON_AddObjectToObject(d, "action")) != NULL &&
@@ -195,6 +200,34 @@ record_requested(struct api *api, const struct envelope_action_payload *p,
 	return r;
 }
 
+/* The signed body, checked (api_request.c); 0, or -1 with ans filled. */
+static int
+read_signed(struct api *api, const struct api_post *post,
+    const struct identity *peer, const char *body, size_t len,
+    struct envelope_action_payload *p, struct api_answer *ans)
+{
+	struct request_signed s;
+	struct err_msg msg;
+	unsigned status;
+	int r;
+
+	err_clear(&msg);
+	r = api_request_parse(body, len, &s, &msg);
+	if (r != 0) {
+		api_answer_error(ans, r == SIGNET_ERR_ALLOC ? 500 : 400, "%s",
+		    msg.text);
+		return -1;
+	}
+	status = api_request_check(api, &s, peer, post->container, p, &msg);
+	request_signed_free(&s);
+	if (status != 0) {
+		api_answer_error(ans, status, "operator request refused: %s",
+		    msg.text);
+		return -1;
+	}
+	return 0;
+}
+
 void
 api_action_post(struct api *api, const struct api_post *post,
     const struct identity *peer, const char *body, size_t len,
@@ -207,7 +240,8 @@ api_action_post(struct api *api, const struct api_post *post,
 	size_t frame_len = 0;
 	uint8_t rnd[ACTIONS_ID_LEN / 2];
 	int64_t now, life_ms, deadline;
-	bool added = false;
+	char req_host[sizeof(p->host_id)];
+	bool added = false, signed_req;
 	int r;
 
 	memset(&env, 0, sizeof(env));
@@ -222,23 +256,34 @@ api_action_post(struct api *api, const struct api_post *post,
 		api_answer_error(ans, 500, "out of memory");
 		return;
 	}
-	r = parse_body(body, len, &p->action, p->reason, sizeof(p->reason),
-	    &msg);
-	if (r != 0) {
-		api_answer_error(ans, r == SIGNET_ERR_ALLOC ? 500 : 400, "%s",
-		    msg.text);
-		goto out;
+	signed_req = api_request_body_is_signed(body, len);
+	if (signed_req) {
+		if (read_signed(api, post, peer, body, len, p, ans) != 0)
+			goto out;
+	} else {
+		r = parse_body(body, len, &p->action, p->reason,
+		    sizeof(p->reason), &msg);
+		if (r != 0) {
+			api_answer_error(ans, r == SIGNET_ERR_ALLOC ? 500 : 400,
+			    "%s", msg.text);
+			goto out;
+		}
 	}
 	(void)snprintf(pend->action, sizeof(pend->action), "%s",
 	    envelope_action_name(p->action));
 	memcpy(pend->reason, p->reason, sizeof(pend->reason));
-	if (resolve(api, post->container, p, ans) != 0)
+	memcpy(req_host, p->host_id, sizeof(req_host));
+	if (resolve(api, signed_req ? p->container_id : post->container, p,
+	        ans) != 0)
 		goto out;
+	if (signed_req && strcmp(req_host, p->host_id) != 0) {
+		api_answer_error(ans, 400,
+		    "the request is for host %s, but container %.12s is on "
+		    "host %s",
+		    req_host, p->container_id, p->host_id);
+		goto out;
+	}
 
-	randombytes_buf(rnd, sizeof(rnd));
-	(void)text_hex(rnd, sizeof(rnd), p->action_id);
-	(void)snprintf(p->requested_by, sizeof(p->requested_by), "%s",
-	    peer->name);
 	now = clock_wall_ms();
 	life_ms = (int64_t)(post->wait_s > 0 ? post->wait_s :
 	                                       API_ACTION_WAIT_DEFAULT) *
@@ -246,8 +291,18 @@ api_action_post(struct api *api, const struct api_post *post,
 	    API_ACTION_MARGIN_MS;
 	if (life_ms > ENVELOPE_MAX_LIFETIME_MS)
 		life_ms = ENVELOPE_MAX_LIFETIME_MS;
+	if (signed_req) {
+		/* The relay's own window, never past the operator's. */
+		if (now + life_ms < p->expires_at)
+			p->expires_at = now + life_ms;
+	} else {
+		randombytes_buf(rnd, sizeof(rnd));
+		(void)text_hex(rnd, sizeof(rnd), p->action_id);
+		(void)snprintf(p->requested_by, sizeof(p->requested_by), "%s",
+		    peer->name);
+		p->expires_at = now + life_ms;
+	}
 	p->issued_at = now;
-	p->expires_at = now + life_ms;
 	/* wait=0: no one waits; PENDING until the agent can no longer act. */
 	deadline = post->wait_s > 0 ? now + (int64_t)post->wait_s * 1000 :
 	                              p->expires_at + ENVELOPE_SKEW_MS;
@@ -268,6 +323,11 @@ api_action_post(struct api *api, const struct api_post *post,
 			api_answer_error(ans, 503,
 			    "too many actions in "
 			    "flight; try again later");
+		else if (r == SIGNET_ERR_EXISTS)
+			api_answer_error(ans, 409,
+			    "action %s was requested already: a signed "
+			    "request is sent once",
+			    p->action_id);
 		else
 			api_answer_error(ans, 500,
 			    "cannot track the action: "

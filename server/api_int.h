@@ -21,6 +21,7 @@
 
 #include "api.h"
 #include "envelope.h"
+#include "request.h"
 #include "err.h"
 #include "identity.h"
 #include "audit_limit.h"
@@ -298,6 +299,35 @@ void api_answer_json(struct api_answer *ans, unsigned status, cJSON *doc);
  */
 int api_audit_page(const char *path, bool has_after, uint64_t after,
     size_t limit, size_t max_bytes, cJSON **out, struct err_msg *msg)
+    __attribute__((warn_unused_result));
+
+/* ---- api_request.c ---- */
+
+/* Whether a POST .../actions body carries an operator-signed request. */
+bool api_request_body_is_signed(const char *body, size_t len);
+
+/*
+ * Reads the body {"request":{"payload","sig","key_id"}} strictly into out
+ * (request_signed_free). Returns 0, SIGNET_ERR_FORMAT, SIGNET_ERR_ALLOC.
+ */
+int api_request_parse(const char *body, size_t len, struct request_signed *out,
+    struct err_msg *msg) __attribute__((warn_unused_result));
+
+/*
+ * Checks the signed request s sent by peer for the container of the path
+ * (its id as given, a prefix of the request's) against the server's
+ * roster: 0 with p's members set from the verified request (action_id,
+ * host, container, action, reason, requested_by, its issued_at and
+ * expires_at, and the request itself), or the HTTP status to refuse
+ * with and msg: 503 no roster held, 403 (key not in the roster, bad
+ * signature, operator's key expired, roster expired, another operator's
+ * request), 409 (signed under a roster version this server does not
+ * hold), 400 (malformed, expired, issued in the future, another
+ * container), 500.
+ */
+unsigned api_request_check(struct api *api, const struct request_signed *s,
+    const struct identity *peer, const char *path_container,
+    struct envelope_action_payload *p, struct err_msg *msg)
     __attribute__((warn_unused_result));
 
 /*
