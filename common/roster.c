@@ -8,6 +8,7 @@
  */
 #include "roster.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -580,6 +581,20 @@ b64_of(const uint8_t *in, size_t len)
 	return s;
 }
 
+/*
+ * An integer member written exactly: cJSON prints numbers through a
+ * double with 15 significant digits first and accepts a near miss, which
+ * would change a signed version or time above 10^15.
+ */
+static bool
+add_int(cJSON *o, const char *key, int64_t v)
+{
+	char num[32];
+
+	(void)snprintf(num, sizeof(num), "%lld", (long long)v);
+	return cJSON_AddRawToObject(o, key, num) != NULL;
+}
+
 /* Appends one operator object to arr. */
 static int
 encode_operator(cJSON *arr, const struct roster_operator *op)
@@ -607,8 +622,7 @@ encode_operator(cJSON *arr, const struct roster_operator *op)
 			goto out;
 		}
 	}
-	if (cJSON_AddNumberToObject(o, "not_after", (double)op->not_after) ==
-	        NULL ||
+	if (!add_int(o, "not_after", op->not_after) ||
 	    !cJSON_AddItemToArray(arr, o))
 		goto out;
 	o = NULL;
@@ -632,12 +646,10 @@ roster_encode_payload(const struct roster *r, char **json)
 	if (r == NULL || (r->nops > 0 && r->ops == NULL))
 		return SIGNET_ERR_INVALID_ARG;
 	o = cJSON_CreateObject();
-	if (o == NULL || cJSON_AddNumberToObject(o, "v", 1) == NULL ||
-	    cJSON_AddNumberToObject(o, "version", (double)r->version) == NULL ||
-	    cJSON_AddNumberToObject(o, "issued_at", (double)r->issued_at) ==
-	        NULL ||
-	    cJSON_AddNumberToObject(o, "expires_at", (double)r->expires_at) ==
-	        NULL)
+	if (o == NULL || !add_int(o, "v", 1) ||
+	    !add_int(o, "version", r->version) ||
+	    !add_int(o, "issued_at", r->issued_at) ||
+	    !add_int(o, "expires_at", r->expires_at))
 		goto out;
 	arr = cJSON_AddArrayToObject(o, "operators");
 	if (arr == NULL)

@@ -832,6 +832,21 @@ test_encode_round_trip(void)
 	CHECK(roster_encode_payload(&in, &json) == SIGNET_ERR_INVALID_ARG);
 	CHECK(json == NULL);
 	CHECK(roster_encode_payload(NULL, &json) == SIGNET_ERR_INVALID_ARG);
+	/* Integers above 10^15 are written exactly. */
+	ops[0].ngroups = 0;
+	in.version = ROSTER_VERSION_MAX;
+	ops[1].not_after = 9007199254740991LL;
+	CHECK(roster_encode_payload(&in, &json) == 0);
+	CHECK(json != NULL &&
+	    strstr(json, "\"version\":9007199254740991,") != NULL &&
+	    strstr(json, "\"not_after\":9007199254740991}") != NULL);
+	CHECK(json != NULL &&
+	    roster_parse_payload((const uint8_t *)json, strlen(json), &out,
+	        &msg) == 0);
+	CHECK(out != NULL && out->version == ROSTER_VERSION_MAX &&
+	    out->ops[1].not_after == 9007199254740991LL);
+	roster_free(out);
+	free(json);
 	free(want);
 }
 
