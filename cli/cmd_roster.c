@@ -849,6 +849,21 @@ cmd_roster_edit(struct cmd_ctx *ctx, int argc, char **argv)
 	if (rc != CMD_OK)
 		goto out;
 	rc = CMD_FAIL;
+	if (fresh && pub_version > 0) {
+		/* No draft: start from what is published, not from nothing. */
+		roster_free(r);
+		r = NULL;
+		bytes = malloc(pub.len + 1);
+		if (bytes == NULL ||
+		    roster_parse_payload(pub.payload, pub.len, &r, &msg) != 0) {
+			fprintf(stderr, "signetctl %s: %s\n", C,
+			    bytes == NULL ? "out of memory" : msg.text);
+			goto out;
+		}
+		memcpy(bytes, pub.payload, pub.len);
+		len = pub.len;
+		fresh = false;
+	}
 	if (add) {
 		if (roster_find_name(r, name) != NULL) {
 			fprintf(stderr,

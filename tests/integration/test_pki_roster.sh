@@ -237,6 +237,17 @@ check "expires 30 days after issue" [ $(($(json_field "$WORK/v4.json" \
 refute_with "sign --days 0 refused" "not a positive whole number" \
     pki roster sign --days 0
 
+# --- a lost draft: the next edit starts from the published roster ----------
+mv "$R/draft.json" "$WORK/draft.kept"
+refute_with "with no draft, alice's published key is still refused" \
+    "is operator alice's already" pki roster add dave --key "$O/alice.pub"
+check "that refusal made no draft" [ ! -e "$R/draft.json" ]
+(cd "$O" && "$CTL" keygen dave >/dev/null) || not_ok "keygen dave"
+check "add dave with no draft" pki roster add dave --key "$O/dave.pub"
+check "the new draft keeps the published operators, version 5" \
+    grep -q "version 5, 4 operators" "$WORK/last"
+mv "$WORK/draft.kept" "$R/draft.json"
+
 # --- a tampered roster does not list ------------------------------------------
 cp "$R/roster.json" "$WORK/good.json"
 sed 's/"sig":"[A-Za-z]/"sig":"A/' "$WORK/good.json" >"$R/roster.json"
