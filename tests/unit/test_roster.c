@@ -376,6 +376,8 @@ test_valid_one_of_one(void)
 	CHECK(roster_find_key(r, NULL) == NULL);
 	CHECK(!roster_in_group(NULL, "sre"));
 	/* Bad arguments. */
+	roster_free(r);
+	r = (struct roster *)1;
 	CHECK(verify_text(file, &set, 0, &r, &msg) == SIGNET_ERR_INVALID_ARG);
 	CHECK(r == NULL);
 	CHECK(verify_text(file, &set, ROSTER_THRESHOLD_MAX + 1, &r, &msg) ==
