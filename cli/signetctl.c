@@ -38,6 +38,15 @@ static const struct {
 	{ "keygen", cmd_keygen,
 	    "write an Ed25519 key pair NAME.key, NAME.pub "
 	    "(operator or daemon)" },
+	{ "roster show", cmd_roster_show,
+	    "a signed roster or a draft; --keys checks "
+	    "its signatures" },
+	{ "roster edit", cmd_roster_edit,
+	    "add or remove an operator in a roster "
+	    "draft" },
+	{ "roster sign", cmd_roster_sign,
+	    "sign a roster draft, or add a signature "
+	    "(k-of-n)" },
 	{ "context list", cmd_context_list,
 	    "the contexts of the "
 	    "configuration file" },
@@ -101,7 +110,8 @@ takes_next(const char *a)
 		"--key", "--ca", "--config", "--context", "--output", "--host",
 		"--state", "--reason", "--wait", "--after", "--limit",
 		"--interval", "--action-key", "--agent-keys", "--expect-head",
-		"--passphrase-fd", NULL };
+		"--passphrase-fd", "--keys", "--threshold", "--groups",
+		"--not-after-days", "--signed", "--out", "--days", NULL };
 	size_t k;
 
 	for (k = 0; valued[k] != NULL; k++)

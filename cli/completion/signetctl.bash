@@ -47,10 +47,12 @@ _signetctl() {
 	case $prev in
 	--context) _signetctl_reply -W "$(_signetctl_contexts)" -- "$cur"; return ;;
 	-o | --output) _signetctl_reply -W "table json" -- "$cur"; return ;;
-	--cert | --key | --ca | --config | --action-key | --agent-keys)
+	--cert | --key | --ca | --config | --action-key | --agent-keys | \
+	--keys | --signed | --out)
 		_signetctl_reply -f -- "$cur"; return ;;
 	--server | --reason | --wait | --after | --limit | --interval | \
-	--host | --state | --expect-head | --passphrase-fd)
+	--host | --state | --expect-head | --passphrase-fd | --threshold | \
+	--groups | --not-after-days | --days)
 		return ;;
 	esac
 	case $cur in
@@ -69,13 +71,15 @@ _signetctl() {
 		--server | --cert | --key | --ca | --context | --config | -o | \
 		--output | --reason | --wait | --after | --limit | --interval | \
 		--host | --state | --action-key | --agent-keys | --expect-head | \
-		--passphrase-fd)
+		--passphrase-fd | --keys | --threshold | --groups | \
+		--not-after-days | --signed | --out | --days)
 			i=$((i + 1)); continue ;;
 		-*) continue ;;
 		esac
 		if [ -z "$cmd" ]; then
 			cmd=$w
-		elif [ -z "$sub" ] && { [ "$cmd" = audit ] || [ "$cmd" = context ]; }; then
+		elif [ -z "$sub" ] && { [ "$cmd" = audit ] || [ "$cmd" = context ] ||
+		    [ "$cmd" = roster ]; }; then
 			sub=$w
 		fi
 	done
@@ -84,15 +88,17 @@ _signetctl() {
 		if [[ $cur == -* ]]; then
 			_signetctl_reply -W "$common --version" -- "$cur"
 		else
-			_signetctl_reply -W "hosts containers action action-status audit keygen context version help" -- "$cur"
+			_signetctl_reply -W "hosts containers action action-status audit keygen roster context version help" -- "$cur"
 		fi
 		return
 	fi
 	case $cmd in
-	audit | context)
+	audit | context | roster)
 		if [ -z "$sub" ]; then
 			if [ "$cmd" = audit ]; then
 				_signetctl_reply -W "tail verify" -- "$cur"
+			elif [ "$cmd" = roster ]; then
+				_signetctl_reply -W "show edit sign" -- "$cur"
 			else
 				_signetctl_reply -W "list show" -- "$cur"
 			fi
@@ -123,6 +129,15 @@ _signetctl() {
 		[[ $cur != -* ]] && { _signetctl_reply -W "$(_signetctl_contexts)" -- "$cur"; return; } ;;
 	keygen) opts="--passphrase-fd --no-passphrase --raw -h --help" ;;
 	version) opts="-h --help" ;;
+	"roster show")
+		opts="--keys --threshold -o --output --json -h --help"
+		[[ $cur != -* ]] && { _signetctl_reply -f -- "$cur"; return; } ;;
+	"roster edit")
+		opts="--key --groups --not-after-days --signed --days -h --help"
+		[[ $cur != -* ]] && { _signetctl_reply -W "add remove" -f -- "$cur"; return; } ;;
+	"roster sign")
+		opts="--key --out --keys --days -h --help"
+		[[ $cur != -* ]] && { _signetctl_reply -f -- "$cur"; return; } ;;
 	*) return ;;
 	esac
 	_signetctl_reply -W "$opts" -- "$cur"

@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: ISC
 # signet-pki's key and bundle commands, sourced by pki/signet-pki:
-# action-key (a further Ed25519 action key, to rotate the server's) and
+# action-key (a further Ed25519 action key, to rotate the server's),
 # bundle (the tar.gz of what one agent installs under /etc/signet: its
-# certificate and key, the CA, its result key, the pinned action keys and
-# an agent.conf).
+# certificate and key, the CA, its result key, the pinned action and
+# roster keys, the signed operator roster and an agent.conf) and the
+# roster commands (init, add, remove, list, sign, pin).
 #
 # Not a program: it uses the variables and functions of signet-pki (PROG,
 # NL, the OPT_* options, die, quote, say...) and of the other lib/*.sh.
@@ -170,11 +171,25 @@ cmd_bundle() {
 	chmod 644 -- "$st/ca.pem" "$st/agent.pem" "$st/agent.conf" \
 	    "$st/keys/action.pub"
 	chmod 600 -- "$st/agent.key" "$st/keys/result.key"
+	# The pinned roster keys, and the signed roster once published.
+	roster_paths
+	b_roster=""
+	if [ -f "$R_PINNED" ]; then
+		cp -- "$R_PINNED" "$st/keys/roster.pub"
+		chmod 644 -- "$st/keys/roster.pub"
+		b_roster="keys/roster.pub"
+		if [ -f "$R_SIGNED" ]; then
+			cp -- "$R_SIGNED" "$st/roster.json"
+			chmod 644 -- "$st/roster.json"
+			b_roster="$b_roster roster.json"
+		fi
+	fi
 
 	# GNU tar: files owned by root in the archive, fixed order, no others.
+	# shellcheck disable=SC2086 # b_roster: words
 	if ! tar -C "$st" --owner=0 --group=0 --numeric-owner --no-recursion \
 	    -czf "$TMP/bundle.tar.gz" ca.pem agent.pem agent.key agent.conf \
-	    keys keys/action.pub keys/result.key 2>"$TMP/log"; then
+	    keys keys/action.pub keys/result.key $b_roster 2>"$TMP/log"; then
 		sed 's/^/  /' "$TMP/log" >&2
 		die "bundle $host: tar failed (output above)"
 	fi
@@ -191,7 +206,14 @@ cmd_bundle() {
 
 	say "wrote $out (mode 0600; holds agent $host's secret keys):"
 	say "  ca.pem agent.pem agent.key(0600) agent.conf keys/action.pub" \
-	    "keys/result.key(0600)"
+	    "keys/result.key(0600)${b_roster:+ $b_roster}"
+	if [ ! -f "$R_PINNED" ]; then
+		say "note: no roster keys in this PKI: the bundle holds no" \
+		    "keys/roster.pub (\"$PROG roster init\" makes them)"
+	elif [ ! -f "$R_SIGNED" ]; then
+		say "note: no roster published yet: the bundle holds no" \
+		    "roster.json (\"$PROG roster sign\")"
+	fi
 	if [ -z "$url" ]; then
 		say "note: agent.conf says server = wss://CHANGE-ME:8444;" \
 		    "edit it, or rebuild with --server"
@@ -200,4 +222,278 @@ cmd_bundle() {
 	    "with the signet-agent package, install each file with its" \
 	    "owner, never untar into /etc/signet; then write" \
 	    "/etc/signet/policy.json"
+}
+
+# ---------------------------------------------------------------------------
+# The signed operator roster (docs/operators.md)
+#
+# roster/ in the PKI holds what agents pin and what they are given:
+#   pinned.pub   the roster public keys every agent pins (1 to 8, one a
+#                line); roster init puts keys/roster.pub in it, roster pin
+#                adds further admins' keys
+#   draft.json   the next roster, unsigned: the payload exactly as it will
+#                be signed (roster add and remove rewrite it)
+#   roster.json  the published signed roster (roster sign)
+# The signing itself is signetctl roster edit|sign|show (offline, files
+# only); the commands below run them on copies in $TMP under the lock and
+# move the results into place, so a failed command changes nothing.
+
+ROSTER_DAYS_MAX=400
+
+# roster_paths: set RD (the roster directory) and its files.
+roster_paths() {
+	RD=$PKI/roster
+	R_PINNED=$RD/pinned.pub
+	R_DRAFT=$RD/draft.json
+	R_SIGNED=$RD/roster.json
+}
+
+need_roster() {
+	roster_paths
+	if [ ! -f "$R_PINNED" ]; then
+		die "roster: $R_PINNED is missing; run \"$PROG roster init\"" \
+		    "first"
+	fi
+}
+
+# roster_keygen DIR: the first roster key into DIR/keys/roster.key and
+# .pub and the pinned set DIR/roster/pinned.pub (both new; the caller
+# holds the undo). The key is made as the daemons' keys are (keygen, in
+# lib/common.sh: `signetctl keygen --raw`), the format roster sign reads.
+roster_keygen() {
+	keygen "$TMP/ed" roster
+	mkdir -- "$1/roster"
+	chmod 755 -- "$1/roster"
+	cp -- "$TMP/ed/roster.pub" "$TMP/ed/pinned.pub"
+	place "$TMP/ed/roster.key" "$1/keys/roster.key" 600
+	place "$TMP/ed/roster.pub" "$1/keys/roster.pub" 644
+	place "$TMP/ed/pinned.pub" "$1/roster/pinned.pub" 644
+}
+
+# untmp: stdin with the copies' names in $TMP/ made the roster's own.
+untmp() {
+	awk -v t="$TMP/" -v r="$RD/" '{
+		out = ""
+		while ((i = index($0, t)) > 0) {
+			out = out substr($0, 1, i - 1) r
+			$0 = substr($0, i + length(t))
+		}
+		print out $0
+	}'
+}
+
+# sctl_fail WHAT: die with signetctl's own reason (from $TMP/log).
+sctl_fail() {
+	sf_why=$(sed -n '1s/^signetctl [a-z]* [a-z]*: //p' "$TMP/log" | untmp)
+	if [ -z "$sf_why" ]; then
+		sed 's/^/  /' "$TMP/log" >&2
+		sf_why="signetctl failed (output above)"
+	fi
+	die "$1: $sf_why"
+}
+
+cmd_roster_init() {
+	open_pki
+	find_signetctl
+	lock_pki
+	roster_paths
+	for f in "$PKI/keys/roster.key" "$PKI/keys/roster.pub" "$RD"; do
+		if [ -e "$f" ] || [ -L "$f" ]; then
+			die "roster init: $f already exists; refusing to" \
+			    "overwrite it"
+		fi
+	done
+	make_tmp "$PKI"
+	mkdir -- "$TMP/ed"
+	# rm of roster/ on failure: PLACED removes files only.
+	# shellcheck disable=SC2034 # read by rollback (lib/common.sh)
+	INIT_DIR=$RD
+	# shellcheck disable=SC2034 # read by rollback (lib/common.sh)
+	INIT_MADE=yes
+	roster_keygen "$PKI"
+	commit
+	roster_init_said
+}
+
+roster_init_said() {
+	say "wrote $PKI/keys/roster.key (roster signing key, secret, mode" \
+	    "0600: keep it offline like the CA key) and roster.pub, key id" \
+	    "$(key_id "$PKI/keys/roster.pub")"
+	say "wrote $PKI/roster/pinned.pub (the roster keys agents pin;" \
+	    "bundles carry it as keys/roster.pub)"
+}
+
+# roster_edit add|remove NAME: signetctl roster edit on a copy of the
+# draft, moved into place.
+roster_edit() {
+	re_verb=$1
+	re_name=$2
+	check_name "roster $re_verb" "$re_name"
+	if [ -n "$OPT_DAYS" ]; then
+		check_days --days "$OPT_DAYS" "$ROSTER_DAYS_MAX"
+	fi
+	open_pki
+	find_signetctl
+	need_roster
+	if [ "$re_verb" = add ]; then
+		if [ -z "$OPT_KEY" ]; then
+			usage_die "roster add $re_name: give --key FILE, the" \
+			    "operator's public key"
+		fi
+		if [ ! -f "$OPT_KEY" ]; then
+			die "roster add $re_name: --key $(quote "$OPT_KEY"):" \
+			    "no such file"
+		fi
+	fi
+	lock_pki
+	make_tmp "$PKI"
+	if [ -f "$R_DRAFT" ]; then
+		cp -p -- "$R_DRAFT" "$TMP/draft.json"
+	fi
+	set -- roster edit "$TMP/draft.json" "$re_verb" "$re_name"
+	if [ -f "$R_SIGNED" ]; then
+		set -- "$@" --signed "$R_SIGNED"
+	fi
+	if [ "$re_verb" = add ]; then
+		set -- "$@" --key "$OPT_KEY"
+		if [ -n "$OPT_GROUPS" ]; then
+			set -- "$@" --groups "$OPT_GROUPS"
+		fi
+	fi
+	if [ -n "$OPT_DAYS" ]; then
+		set -- "$@" --days "$OPT_DAYS"
+	fi
+	if ! "$SCTL" "$@" >"$TMP/out" 2>"$TMP/log"; then
+		sctl_fail "roster $re_verb $re_name"
+	fi
+	chmod 644 -- "$TMP/draft.json"
+	mv -f -- "$TMP/draft.json" "$R_DRAFT"
+	commit
+	untmp <"$TMP/out"
+	say "next: \"$PROG roster sign\" publishes it as $R_SIGNED"
+}
+
+cmd_roster_add() {
+	roster_edit add "$1"
+}
+
+cmd_roster_remove() {
+	roster_edit remove "$1"
+}
+
+# roster_sha FILE: the payload sha256 signetctl roster show finds in FILE.
+roster_sha() {
+	"$SCTL" roster show "$1" -o json 2>/dev/null |
+	    sed -n 's/.*"payload_sha256":"\([0-9a-f]*\)".*/\1/p'
+}
+
+cmd_roster_list() {
+	open_pki
+	find_signetctl
+	need_roster
+	if [ ! -f "$R_SIGNED" ] && [ ! -f "$R_DRAFT" ]; then
+		say "no roster yet: add operators with \"$PROG roster add" \
+		    "NAME --key FILE\", then \"$PROG roster sign\""
+		return 0
+	fi
+	rl_rc=0
+	if [ -f "$R_SIGNED" ]; then
+		"$SCTL" roster show "$R_SIGNED" --keys "$R_PINNED" || rl_rc=$?
+	else
+		say "not published yet ($R_SIGNED does not exist)"
+	fi
+	if [ -f "$R_DRAFT" ] && { [ ! -f "$R_SIGNED" ] ||
+	    [ "$(roster_sha "$R_DRAFT")" != "$(roster_sha "$R_SIGNED")" ]; }
+	then
+		say ""
+		say "unsigned changes in the draft (\"$PROG roster sign\"" \
+		    "publishes them):"
+		"$SCTL" roster show "$R_DRAFT" || rl_rc=$?
+	fi
+	if [ "$rl_rc" -ne 0 ]; then
+		die "roster list: the roster does not verify (above)"
+	fi
+}
+
+cmd_roster_sign() {
+	if [ -n "$OPT_DAYS" ]; then
+		check_days --days "$OPT_DAYS" "$ROSTER_DAYS_MAX"
+	fi
+	open_pki
+	find_signetctl
+	need_roster
+	rs_key=${OPT_KEY:-$PKI/keys/roster.key}
+	if [ ! -f "$rs_key" ]; then
+		die "roster sign: $(quote "$rs_key") is missing (kept" \
+		    "offline?); put the roster key back or give --key FILE"
+	fi
+	if [ ! -f "$R_DRAFT" ]; then
+		die "roster sign: no draft $R_DRAFT; add operators with" \
+		    "\"$PROG roster add NAME --key FILE\" first"
+	fi
+	lock_pki
+	make_tmp "$PKI"
+	cp -p -- "$R_DRAFT" "$TMP/draft.json"
+	if [ -f "$R_SIGNED" ]; then
+		cp -p -- "$R_SIGNED" "$TMP/roster.json"
+	fi
+	set -- roster sign "$TMP/draft.json" --key "$rs_key" \
+	    --out "$TMP/roster.json" --keys "$R_PINNED"
+	if [ -n "$OPT_DAYS" ]; then
+		set -- "$@" --days "$OPT_DAYS"
+	fi
+	if ! "$SCTL" "$@" >"$TMP/out" 2>"$TMP/log"; then
+		sctl_fail "roster sign"
+	fi
+	chmod 644 -- "$TMP/draft.json" "$TMP/roster.json"
+	# Two renames: the draft first (restamped by --days), then the
+	# roster signed over it.
+	mv -f -- "$TMP/draft.json" "$R_DRAFT"
+	mv -f -- "$TMP/roster.json" "$R_SIGNED"
+	commit
+	untmp <"$TMP/out"
+	say "next: rebuild the agents' bundles, or have the server" \
+	    "distribute $R_SIGNED"
+}
+
+# roster pin FILE: a further admin's roster public key joins the pinned
+# set (k-of-n signing: each admin signs with their own key).
+cmd_roster_pin() {
+	rp_file=$1
+	open_pki
+	need_roster
+	rp_q=$(quote "$rp_file")
+	if [ ! -f "$rp_file" ]; then
+		die "roster pin $rp_q: no such file"
+	fi
+	rp_key=$(grep -v -e '^$' -e '^#' -- "$rp_file" || true)
+	case $rp_key in
+	*"$NL"*) die "roster pin $rp_q: holds more than one key" ;;
+	"" | *[!A-Za-z0-9+/=]*)
+		die "roster pin $rp_q: not a base64 public key"
+		;;
+	esac
+	rp_len=$(printf '%s' "$rp_key" | openssl base64 -d -A | wc -c)
+	if [ "${#rp_key}" -ne 44 ] || [ "$rp_len" -ne 32 ]; then
+		die "roster pin $rp_q: not an Ed25519 public key" \
+		    "(a .pub file, never a .key)"
+	fi
+	lock_pki
+	if grep -qxF -- "$rp_key" "$R_PINNED"; then
+		die "roster pin $rp_q: the key is pinned already"
+	fi
+	rp_n=$(grep -c -v -e '^$' -e '^#' -- "$R_PINNED" || true)
+	if [ "$rp_n" -ge 8 ]; then
+		die "roster pin $rp_q: $R_PINNED holds 8 keys, the most" \
+		    "agents pin"
+	fi
+	make_tmp "$PKI"
+	cp -p -- "$R_PINNED" "$TMP/pinned.pub"
+	printf '%s\n' "$rp_key" >>"$TMP/pinned.pub"
+	chmod 644 -- "$TMP/pinned.pub"
+	mv -f -- "$TMP/pinned.pub" "$R_PINNED"
+	commit
+	say "pinned roster key $(printf '%s' "$rp_key" | openssl base64 -d -A |
+	    openssl dgst -sha256 -r | cut -c1-16) in $R_PINNED ($((rp_n + 1))" \
+	    "keys); rebuild the agents' bundles so that they pin it"
 }

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: ISC
 # signet-pki's certificate commands, sourced by pki/signet-pki: init (the
-# CA, its openssl.cnf and the server's keys), issuing server, agent,
+# CA, its openssl.cnf, the server's keys and the roster key), issuing
+# server, agent,
 # operator and auditor certificates, revoke, the CRL (making it, and
 # warning before it expires) and list. Each one works under the lock and
 # the undo of lib/common.sh.
@@ -167,6 +168,12 @@ cmd_init() {
 	chmod 644 -- "$PKI/crl.pem"
 	keygen "$PKI/keys" action
 	keygen "$PKI/keys" audit
+	# The roster key, as roster init makes it (lib/bundle.sh).
+	keygen "$PKI/keys" roster
+	mkdir -- "$PKI/roster"
+	chmod 755 -- "$PKI/roster"
+	cp -- "$PKI/keys/roster.pub" "$PKI/roster/pinned.pub"
+	chmod 644 -- "$PKI/roster/pinned.pub"
 	rm -f -- "$PKI/index.txt.attr.old" "$PKI/crlnumber.old"
 	commit
 
@@ -180,6 +187,7 @@ cmd_init() {
 	    "key id $(key_id "$PKI/keys/action.pub")"
 	say "wrote $PKI/keys/audit.key (secret, mode 0600) and audit.pub," \
 	    "key id $(key_id "$PKI/keys/audit.pub")"
+	roster_init_said
 	say "wrote $PKI/openssl.cnf, index.txt, index.txt.attr, serial," \
 	    "crlnumber"
 }

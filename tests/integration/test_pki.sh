@@ -94,7 +94,8 @@ check "init creates a PKI" pki init "$P"
 check "init prints what it wrote" grep -q "wrote $P/ca.pem" "$WORK/last"
 missing=""
 for f in ca.pem crl.pem openssl.cnf index.txt private/ca.key \
-    keys/action.key keys/action.pub keys/audit.key keys/audit.pub; do
+    keys/action.key keys/action.pub keys/audit.key keys/audit.pub \
+    keys/roster.key keys/roster.pub roster/pinned.pub; do
 	[ -f "$P/$f" ] || missing="$missing $f"
 done
 for d in issued private keys keys/agents; do
@@ -261,7 +262,7 @@ check "bundle default name" [ -f "$B" ]
 check "bundle file mode 0600" [ "$(mode "$B")" = 600 ]
 listing=$(tar -tzf "$B" | sort | tr '\n' ' ')
 expect="agent.conf agent.key agent.pem ca.pem keys/ keys/action.pub \
-keys/result.key "
+keys/result.key keys/roster.pub "
 check "bundle holds exactly the expected files" [ "$listing" = "$expect" ]
 [ "$listing" = "$expect" ] || echo "       got: $listing"
 mkdir "$WORK/x"

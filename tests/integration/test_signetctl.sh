@@ -334,9 +334,10 @@ complete_words() {
 }
 # shellcheck disable=SC2016 # $1 is bash -c's own argument
 check "completion file loads in bash" bash -c 'source "$1" && complete -p signetctl' _ "$COMP"
-check "completes the commands" test "$(complete_words signetctl "")" = "action action-status audit containers context help hosts keygen version "
+check "completes the commands" test "$(complete_words signetctl "")" = "action action-status audit containers context help hosts keygen roster version "
 check "completes a command prefix" test "$(complete_words signetctl con)" = "containers context "
 check "completes audit's second word" test "$(complete_words signetctl audit "")" = "tail verify "
+check "completes roster's second word" test "$(complete_words signetctl roster "")" = "edit show sign "
 check "completes a command's options" test "$(complete_words signetctl audit tail --f)" = "--follow "
 check "completes -o values" test "$(complete_words signetctl hosts -o "")" = "json table "
 check "completes context names from the file" test "$(complete_words signetctl --context "")" = "audit dead prod "

@@ -1,0 +1,294 @@
+#!/bin/bash
+# SPDX-License-Identifier: ISC
+# signet-pki's roster commands end to end, with signetctl roster: init
+# makes the roster key and the pinned set, add/remove edit the draft (and
+# refuse what would make a bad roster, changing nothing), sign publishes,
+# a second roster key adds its signature (k-of-n), list verifies, and the
+# bundle carries keys/roster.pub and roster.json.
+set -u
+
+SRC=${SIGNET_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+BUILD=${SIGNET_BUILD_DIR:-$SRC/build}
+PKI_SH=$SRC/pki/signet-pki
+export SIGNETCTL=${SIGNETCTL:-$BUILD/cli/signetctl}
+CTL=$SIGNETCTL
+
+if ! command -v openssl >/dev/null; then
+	echo "SKIP: openssl not found"
+	exit 77
+fi
+if [ ! -x "$SIGNETCTL" ]; then
+	echo "SKIP: $SIGNETCTL not built"
+	exit 77
+fi
+
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+cd "$WORK" || exit 1
+unset SIGNET_PKI
+
+PASS=0
+FAIL=0
+ok() {
+	PASS=$((PASS + 1))
+	echo "ok   - $1"
+}
+not_ok() {
+	FAIL=$((FAIL + 1))
+	echo "FAIL - $1"
+	if [ -s "$WORK/out" ]; then
+		sed 's/^/       | /' "$WORK/out" | head -20
+	fi
+}
+check() {
+	local name=$1
+	shift
+	if "$@" >"$WORK/out" 2>&1; then ok "$name"; else not_ok "$name"; fi
+}
+refute() {
+	local name=$1
+	shift
+	if "$@" >"$WORK/out" 2>&1; then not_ok "$name"; else ok "$name"; fi
+}
+# refute_with NAME TEXT CMD...: the command fails and says TEXT.
+refute_with() {
+	local name=$1 text=$2
+	shift 2
+	if "$@" >"$WORK/out" 2>&1; then
+		not_ok "$name (it succeeded)"
+	elif grep -qF -- "$text" "$WORK/out"; then
+		ok "$name"
+	else
+		not_ok "$name (no \"$text\")"
+	fi
+}
+pki() {
+	local rc=0
+	sh "$PKI_SH" "$@" >"$WORK/last" 2>&1 || rc=$?
+	cat "$WORK/last"
+	return "$rc"
+}
+tree_sum() {
+	(
+		cd "$1" &&
+		    find . -printf '%y %m %p\n' | sort &&
+		    find . -type f -print0 | sort -z | xargs -0 sha256sum
+	) | sha256sum
+}
+mode() {
+	stat -c %a "$1"
+}
+# json_field FILE NAME: a number or string member of signetctl's JSON.
+json_field() {
+	sed -n "s/.*\"$2\":\"\\{0,1\\}\\([^\",]*\\).*/\\1/p" "$1"
+}
+
+P=$WORK/pki
+R=$P/roster
+
+# --- init makes the roster key and the pinned set --------------------------
+check "init" pki init "$P"
+check "init made keys/roster.key 0600" [ "$(mode "$P/keys/roster.key")" = 600 ]
+check "init made keys/roster.pub" [ -s "$P/keys/roster.pub" ]
+check "roster/pinned.pub pins keys/roster.pub" \
+    cmp "$R/pinned.pub" "$P/keys/roster.pub"
+check "init says so" grep -q "roster/pinned.pub" "$WORK/last"
+export SIGNET_PKI=$P
+refute_with "roster init twice refused" "already exists" pki roster init
+
+# roster init on a PKI made before the roster existed.
+check "a second PKI" pki init "$WORK/old"
+rm -rf "$WORK/old/roster" "$WORK/old/keys/roster.key" \
+    "$WORK/old/keys/roster.pub"
+refute_with "roster add before roster init refused" "roster init" \
+    pki --pki "$WORK/old" roster add alice --key "$P/keys/action.pub"
+check "roster init on an older PKI" pki --pki "$WORK/old" roster init
+check "it made the key and the pinned set" \
+    cmp "$WORK/old/roster/pinned.pub" "$WORK/old/keys/roster.pub"
+refute "roster init with no signetctl fails" \
+    env SIGNETCTL=/nonexistent sh "$PKI_SH" --pki "$WORK/old" roster init
+
+# --- operators' keys ----------------------------------------------------------
+mkdir "$WORK/ops"
+for n in alice bob carol; do
+	(cd "$WORK/ops" && "$CTL" keygen "$n" >/dev/null) ||
+	    not_ok "keygen $n"
+done
+O=$WORK/ops
+
+# --- add, and what add refuses ------------------------------------------------
+check "roster add alice" pki roster add alice --key "$O/alice.pub" \
+    --groups sre,dba
+check "the draft exists, mode 0644" [ "$(mode "$R/draft.json")" = 644 ]
+check "add says version 1" grep -q "version 1, 1 operators" "$WORK/last"
+check "roster add bob" pki roster add bob --key "$O/bob.pub"
+sum=$(tree_sum "$P")
+refute_with "adding alice twice refused" "operator alice is in the roster" \
+    pki roster add alice --key "$O/carol.pub"
+refute_with "alice's key under another name refused" \
+    "is operator alice's already" pki roster add mallory --key "$O/alice.pub"
+refute_with "removing an unknown name refused" "no operator dave" \
+    pki roster remove dave
+refute_with "a secret key as --key refused" "64 bytes, expected 32" \
+    pki roster add carol --key "$O/carol.key"
+refute_with "a missing key file refused" "no such file" \
+    pki roster add carol --key "$O/nobody.pub"
+refute_with "add without --key refused" "give --key" pki roster add carol
+refute_with "a bad name refused" "bad name" \
+    pki roster add Carol --key "$O/carol.pub"
+refute_with "a bad group refused" "not a valid group name" \
+    pki roster add carol --key "$O/carol.pub" --groups 'sre,D B'
+refute_with "--days 401 refused" "at most 400 days" \
+    pki roster add carol --key "$O/carol.pub" --days 401
+refute_with "an option that does not apply refused" "does not apply" \
+    pki roster list --key "$O/carol.pub"
+refute_with "an unknown roster command refused" "unknown command" \
+    pki roster frob
+check "refusals changed nothing" [ "$(tree_sum "$P")" = "$sum" ]
+check "no temp dirs or lock left" \
+    [ -z "$(find "$P" -maxdepth 1 -name '.*' ! -name . -print)" ]
+
+# --- list before signing, sign, list ------------------------------------------
+check "roster list before signing" pki roster list
+check "list says not published" grep -q "not published yet" "$WORK/last"
+check "list shows the draft's operators" \
+    grep -Eq '^bob +[0-9a-f]{16} +never +-$' "$WORK/last"
+check "roster sign" pki roster sign
+check "roster.json published, mode 0644" [ "$(mode "$R/roster.json")" = 644 ]
+check "signetctl verifies it under the pinned key" \
+    "$CTL" roster show "$R/roster.json" --keys "$R/pinned.pub"
+check "version 1 with alice and bob" sh -c "
+    '$CTL' roster show '$R/roster.json' -o json >'$WORK/j' &&
+    grep -q '\"version\":1,' '$WORK/j' &&
+    grep -q '\"name\":\"alice\"' '$WORK/j' &&
+    grep -q '\"groups\":\\[\"sre\",\"dba\"\\]' '$WORK/j' &&
+    grep -q '\"name\":\"bob\"' '$WORK/j' &&
+    grep -q '\"verified\":null' '$WORK/j'"
+check "roster list" pki roster list
+check "list shows it verified" \
+    grep -q "verified: 1 of the required 1 signatures" "$WORK/last"
+check "list shows alice with her groups" \
+    grep -Eq '^alice +[0-9a-f]{16} +never +sre,dba$' "$WORK/last"
+check "no unsigned changes listed" \
+    sh -c "! grep -q 'unsigned changes' '$WORK/last'"
+check "the draft is the signed payload" sh -c "
+    [ \"\$('$CTL' roster show '$R/draft.json' -o json |
+        sed -n 's/.*\"payload_sha256\":\"\\([0-9a-f]*\\)\".*/\\1/p')\" = \
+      \"\$('$CTL' roster show '$R/roster.json' -o json |
+        sed -n 's/.*\"payload_sha256\":\"\\([0-9a-f]*\\)\".*/\\1/p')\" ]"
+
+# --- the version grows once per publication -------------------------------------
+check "remove bob" pki roster remove bob
+check "the first edit after signing bumps to version 2" \
+    grep -q "version 2, 1 operators" "$WORK/last"
+check "add carol" pki roster add carol --key "$O/carol.pub" --groups dba
+check "a further edit before signing stays at version 2" \
+    grep -q "version 2, 2 operators" "$WORK/last"
+check "list shows unsigned changes" sh -c "
+    sh '$PKI_SH' roster list | grep -q 'unsigned changes in the draft'"
+check "sign version 2" pki roster sign
+"$CTL" roster show "$R/roster.json" -o json >"$WORK/v2.json"
+check "published version 2" [ "$(json_field "$WORK/v2.json" version)" = 2 ]
+check "bob is gone, carol is in" sh -c "
+    ! grep -q '\"name\":\"bob\"' '$WORK/v2.json' &&
+    grep -q '\"name\":\"carol\"' '$WORK/v2.json'"
+
+# --- a second roster key: k-of-n ----------------------------------------------
+(cd "$O" && "$CTL" keygen admin2 >/dev/null) || not_ok "keygen admin2"
+refute_with "a key that is not pinned cannot sign" "is not a roster key" \
+    pki roster sign --key "$O/admin2.key"
+refute_with "pinning a secret key refused" "never a .key" \
+    pki roster pin "$O/admin2.key"
+check "pin admin2's key" pki roster pin "$O/admin2.pub"
+check "two keys pinned" [ "$(grep -c . "$R/pinned.pub")" = 2 ]
+refute_with "pinning it twice refused" "pinned already" \
+    pki roster pin "$O/admin2.pub"
+before=$(sha256sum <"$R/draft.json")
+check "admin2 adds a signature" pki roster sign --key "$O/admin2.key"
+check "it says added" grep -q "added to .*roster.json, 2 signatures" \
+    "$WORK/last"
+check "the draft is untouched by a second signature" \
+    [ "$(sha256sum <"$R/draft.json")" = "$before" ]
+check "2 of 2 pinned keys hold" "$CTL" roster show "$R/roster.json" \
+    --keys "$R/pinned.pub" --threshold 2
+check "the version is still 2" sh -c "'$CTL' roster show '$R/roster.json' \
+    -o json | grep -q '\"version\":2,'"
+check "the first key signing again replaces its own signature" \
+    pki roster sign
+check "still 2 signatures" grep -q "2 signatures" "$WORK/last"
+check "still 2 of 2 hold" "$CTL" roster show "$R/roster.json" \
+    --keys "$R/pinned.pub" --threshold 2
+# Only the pinned key of the first admin: 1 of the required 2.
+head -1 "$R/pinned.pub" >"$WORK/one.pub"
+refute_with "a threshold of 2 with one pinned key fails" \
+    "1 of the required 2" "$CTL" roster show "$R/roster.json" \
+    --keys "$WORK/one.pub" --threshold 2
+# An edit then re-sign by one key: the other's signature is gone.
+check "add bob again" pki roster add bob --key "$O/bob.pub"
+check "sign version 3 with the first key" pki roster sign
+refute_with "version 3 holds 1 of the required 2" "1 of the required 2" \
+    "$CTL" roster show "$R/roster.json" --keys "$R/pinned.pub" \
+    --threshold 2
+check "--days restamps and bumps" pki roster sign --days 30
+"$CTL" roster show "$R/roster.json" -o json >"$WORK/v4.json"
+check "published version 4" [ "$(json_field "$WORK/v4.json" version)" = 4 ]
+check "expires 30 days after issue" [ $(($(json_field "$WORK/v4.json" \
+    expires_at) - $(json_field "$WORK/v4.json" issued_at))) = 2592000000 ]
+refute_with "sign --days 0 refused" "not a positive whole number" \
+    pki roster sign --days 0
+
+# --- a lost draft: the next edit starts from the published roster ----------
+mv "$R/draft.json" "$WORK/draft.kept"
+refute_with "with no draft, alice's published key is still refused" \
+    "is operator alice's already" pki roster add dave --key "$O/alice.pub"
+check "that refusal made no draft" [ ! -e "$R/draft.json" ]
+(cd "$O" && "$CTL" keygen dave >/dev/null) || not_ok "keygen dave"
+check "add dave with no draft" pki roster add dave --key "$O/dave.pub"
+check "the new draft keeps the published operators, version 5" \
+    grep -q "version 5, 4 operators" "$WORK/last"
+mv "$WORK/draft.kept" "$R/draft.json"
+
+# --- a tampered roster does not list ------------------------------------------
+cp "$R/roster.json" "$WORK/good.json"
+sed 's/"sig":"[A-Za-z]/"sig":"A/' "$WORK/good.json" >"$R/roster.json"
+if cmp -s "$R/roster.json" "$WORK/good.json"; then
+	sed 's/"sig":"A/"sig":"B/' "$WORK/good.json" >"$R/roster.json"
+fi
+refute_with "list refuses a roster whose signature fails" \
+    "does not verify" pki roster list
+cp "$WORK/good.json" "$R/roster.json"
+
+# --- the bundle carries the pinned keys and the roster -------------------------
+check "agent web-01" pki agent web-01
+check "bundle web-01" pki bundle web-01 --out "$WORK/b.tgz"
+listing=$(tar -tzf "$WORK/b.tgz" | sort | tr '\n' ' ')
+expect="agent.conf agent.key agent.pem ca.pem keys/ keys/action.pub \
+keys/result.key keys/roster.pub roster.json "
+check "bundle holds keys/roster.pub and roster.json" [ "$listing" = "$expect" ]
+[ "$listing" = "$expect" ] || echo "       got: $listing"
+mkdir "$WORK/x"
+tar -xzf "$WORK/b.tgz" -C "$WORK/x"
+check "bundle keys/roster.pub is the pinned set" \
+    cmp "$WORK/x/keys/roster.pub" "$R/pinned.pub"
+check "bundle roster.json is the published roster" \
+    cmp "$WORK/x/roster.json" "$R/roster.json"
+check "bundle roster files are 0644" sh -c "
+    [ \"\$(stat -c %a '$WORK/x/keys/roster.pub')\" = 644 ] &&
+    [ \"\$(stat -c %a '$WORK/x/roster.json')\" = 644 ]"
+check "the bundled roster verifies under the bundled keys" \
+    "$CTL" roster show "$WORK/x/roster.json" --keys "$WORK/x/keys/roster.pub"
+check "bundle holds no roster secret key" sh -c "
+    ! find '$WORK/x' -type f -exec cmp -s '$P/keys/roster.key' {} \\; -print |
+    grep -q ."
+# Before anything is published, only the keys.
+check "bundle from the older PKI (nothing published)" \
+    pki --pki "$WORK/old" agent web-02
+check "its bundle" pki --pki "$WORK/old" bundle web-02 --out "$WORK/b2.tgz"
+check "it holds keys/roster.pub and no roster.json" sh -c "
+    tar -tzf '$WORK/b2.tgz' | grep -qx keys/roster.pub &&
+    ! tar -tzf '$WORK/b2.tgz' | grep -qx roster.json"
+check "it says no roster is published" grep -q "no roster published" \
+    "$WORK/last"
+
+echo "$PASS passed, $FAIL failed"
+[ "$FAIL" -eq 0 ]
