@@ -20,7 +20,7 @@
 static bool
 reject(struct executor *ex, struct executor_act *act, const char *why)
 {
-	char text[EXECUTOR_REASON_MAX];
+	char text[EXECUTOR_REASON_MAX + 32];
 
 	(void)snprintf(text, sizeof(text), "operator request: %s", why);
 	executor_reject(ex, act, text);

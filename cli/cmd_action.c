@@ -12,9 +12,13 @@
 #include <string.h>
 
 #include <cjson/cJSON.h>
+#include <sodium.h>
 
+#include "action_sign.h"
 #include "cmd.h"
 #include "http.h"
+#include "opsign.h"
+#include "request.h"
 #include "text.h"
 
 #define WAIT_DEFAULT 30
@@ -25,6 +29,9 @@ enum {
 	OPT_REASON = CMD_OPT_FIRST_OWN,
 	OPT_WAIT,
 	OPT_NO_WAIT,
+	OPT_SIGNING_KEY,
+	OPT_PASSPHRASE_FD,
+	OPT_VALID,
 };
 
 static void
@@ -33,7 +40,9 @@ usage_action(FILE *f)
 	fprintf(f,
 	    "usage: signetctl action CONTAINER-ID start|stop|restart "
 	    "--reason TEXT\n"
-	    "       [--no-wait | --wait SECONDS] [-o table|json] [--json] "
+	    "       [--no-wait | --wait SECONDS] [--signing-key FILE "
+	    "[--passphrase-fd N]\n"
+	    "       [--valid SECONDS]] [-o table|json] [--json] "
 	    "[CONNECTION OPTIONS]\n"
 	    "  --reason TEXT            why (1 to 512 characters); required\n"
 	    "  --wait SECONDS           wait at most this long for the result "
@@ -41,6 +50,15 @@ usage_action(FILE *f)
 	    "                           default 30)\n"
 	    "  --no-wait                do not wait (--wait 0): follow it "
 	    "with action-status\n"
+	    "  --signing-key FILE       sign the request with this operator "
+	    "key\n"
+	    "                           ($SIGNET_SIGNING_KEY): the host "
+	    "checks it\n"
+	    "  --passphrase-fd N        read the key's passphrase from "
+	    "descriptor N\n"
+	    "  --valid SECONDS          how long the signed request stays "
+	    "valid (default:\n"
+	    "                           the wait + 10, at least 40)\n"
 	    "  -o, --output table|json  the action as lines (default) or the "
 	    "server's\n"
 	    "                           JSON; --json is -o json\n"
@@ -67,6 +85,7 @@ print_action(FILE *f, const cJSON *a)
 	field(f, a, "container_id", "container:");
 	field(f, a, "host_id", "host:");
 	field(f, a, "requested_by", "requested_by:");
+	field(f, a, "operator_signed", "signed:");
 	field(f, a, "reason", "reason:");
 	field(f, a, "requested_at", "requested_at:");
 	field(f, a, "finished_at", "finished_at:");
@@ -142,12 +161,20 @@ cmd_action(struct cmd_ctx *ctx, int argc, char **argv)
 		{ "reason", required_argument, NULL, OPT_REASON },
 		{ "wait", required_argument, NULL, OPT_WAIT },
 		{ "no-wait", no_argument, NULL, OPT_NO_WAIT },
+		{ "signing-key", required_argument, NULL, OPT_SIGNING_KEY },
+		{ "passphrase-fd", required_argument, NULL, OPT_PASSPHRASE_FD },
+		{ "valid", required_argument, NULL, OPT_VALID },
 		{ NULL, 0, NULL, 0 } };
 	const char *id = NULL, *verb = NULL, *reason = NULL, *action = NULL;
 	char path[512], num[24], label[160], esc[160], *body = NULL;
 	struct http_response resp;
 	struct err_msg msg;
-	int64_t wait = WAIT_DEFAULT;
+	int64_t wait = WAIT_DEFAULT, valid = 0;
+	const char *signing_key = getenv("SIGNET_SIGNING_KEY");
+	struct keys_secret *key = NULL;
+	struct action_sign_args sa;
+	char full_id[65];
+	int passfd = -1;
 	bool no_wait = false, has_wait = false;
 	cJSON *doc = NULL;
 	int opt, n, rc = CMD_USAGE;
@@ -164,6 +191,27 @@ cmd_action(struct cmd_ctx *ctx, int argc, char **argv)
 			reason = optarg;
 		} else if (opt == OPT_NO_WAIT) {
 			no_wait = true;
+		} else if (opt == OPT_SIGNING_KEY) {
+			signing_key = optarg;
+		} else if (opt == OPT_PASSPHRASE_FD) {
+			if (!opsign_parse_fd(optarg, &passfd)) {
+				fprintf(stderr,
+				    "signetctl action: --passphrase-fd "
+				    "\"%s\": not an open descriptor\n",
+				    text_escape_str(optarg, esc, sizeof(esc)));
+				goto out;
+			}
+		} else if (opt == OPT_VALID) {
+			if (text_to_int64(optarg, 1,
+			        REQUEST_LIFETIME_MAX_MS / 1000, &valid) != 0) {
+				fprintf(stderr,
+				    "signetctl action: --valid \"%s\": give 1 "
+				    "to %lld seconds\n",
+				    text_escape_str(optarg, esc, sizeof(esc)),
+				    (long long)(REQUEST_LIFETIME_MAX_MS /
+				        1000));
+				goto out;
+			}
 		} else if (opt == OPT_WAIT) {
 			if (text_to_int64(optarg, 0, WAIT_MAX, &wait) != 0) {
 				fprintf(stderr,
@@ -237,17 +285,50 @@ cmd_action(struct cmd_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	rc = CMD_FAIL;
-	doc = cJSON_CreateObject();
-	if (doc == NULL ||
-	    cJSON_AddStringToObject(doc, "action", action) == NULL ||
-	    cJSON_AddStringToObject(doc, "reason", reason) == NULL) {
-		fprintf(stderr, "signetctl action: out of memory\n");
-		goto out;
-	}
-	body = cJSON_PrintUnformatted(doc);
-	if (body == NULL) {
-		fprintf(stderr, "signetctl action: out of memory\n");
-		goto out;
+	if (signing_key != NULL && signing_key[0] != '\0') {
+		key = sodium_malloc(sizeof(*key));
+		if (key == NULL) {
+			fprintf(stderr, "signetctl action: out of memory\n");
+			goto out;
+		}
+		if (opsign_load(signing_key, passfd, key, &msg) != 0) {
+			fprintf(stderr, "signetctl action: signing key: %s\n",
+			    msg.text);
+			rc = CMD_USAGE;
+			goto out;
+		}
+		memset(&sa, 0, sizeof(sa));
+		sa.container = id;
+		sa.action = action;
+		sa.reason = reason;
+		sa.lifetime_s = valid > 0 ? valid :
+		                            (wait + 10 > 40 ? wait + 10 : 40);
+		sa.key = key;
+		rc = action_sign_body(ctx, &sa, &body, full_id);
+		if (rc != CMD_OK)
+			goto out;
+		rc = CMD_FAIL;
+		n = snprintf(path, sizeof(path), "/api/containers/%s/actions",
+		    full_id);
+		if (n < 0 || (size_t)n >= sizeof(path) ||
+		    http_path_add_query(path, sizeof(path), "wait", num) !=
+		        0) {
+			fprintf(stderr, "signetctl action: path too long\n");
+			goto out;
+		}
+	} else {
+		doc = cJSON_CreateObject();
+		if (doc == NULL ||
+		    cJSON_AddStringToObject(doc, "action", action) == NULL ||
+		    cJSON_AddStringToObject(doc, "reason", reason) == NULL) {
+			fprintf(stderr, "signetctl action: out of memory\n");
+			goto out;
+		}
+		body = cJSON_PrintUnformatted(doc);
+		if (body == NULL) {
+			fprintf(stderr, "signetctl action: out of memory\n");
+			goto out;
+		}
 	}
 	if (wait > 0) {
 		(void)snprintf(label, sizeof(label),
@@ -265,6 +346,8 @@ cmd_action(struct cmd_ctx *ctx, int argc, char **argv)
 	rc = cmd_report_action("action", &resp, ctx->output);
 out:
 	ctx->conn.progress = NULL;
+	if (key != NULL)
+		sodium_free(key); /* wipes it */
 	http_response_free(&resp);
 	cJSON_Delete(doc);
 	free(body);

@@ -110,7 +110,8 @@ takes_next(const char *a)
 		"--key", "--ca", "--config", "--context", "--output", "--host",
 		"--state", "--reason", "--wait", "--after", "--limit",
 		"--interval", "--action-key", "--agent-keys", "--expect-head",
-		"--passphrase-fd", "--keys", "--threshold", "--groups",
+		"--passphrase-fd", "--signing-key", "--valid", "--keys",
+		"--threshold", "--groups",
 		"--not-after-days", "--signed", "--out", "--days", NULL };
 	size_t k;
 

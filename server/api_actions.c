@@ -242,7 +242,7 @@ api_action_post(struct api *api, const struct api_post *post,
 	int64_t now, life_ms, deadline;
 	char req_host[sizeof(p->host_id)];
 	bool added = false, signed_req;
-	int r;
+	int r = 0;
 
 	memset(&env, 0, sizeof(env));
 	memset(pend, 0, sizeof(*pend));
