@@ -47,8 +47,8 @@ daemon_roster_open(struct daemon *d)
 		log_error("pinned roster keys refused: %s", m.text);
 		return 1;
 	}
-	if (roster_store_new(&pinned, (unsigned)config_get_int(d->cfg,
-	                                  "roster", "threshold", 1),
+	if (roster_store_new(&pinned,
+	        (unsigned)config_get_int(d->cfg, "roster", "threshold", 1),
 	        file, true, &d->roster, &m) != 0) {
 		log_error("%s: %s", config_name(d->cfg), m.text);
 		return 1;
@@ -97,8 +97,8 @@ daemon_roster_status(struct daemon *d, const char *refused)
 
 /* roster.accepted or roster.refused, with what is known of the roster. */
 static void
-audit_offer(struct daemon *d, const char *event, const uint8_t *buf,
-    size_t len, const char *error)
+audit_offer(struct daemon *d, const char *event, const uint8_t *buf, size_t len,
+    const char *error)
 {
 	cJSON *o = cJSON_CreateObject();
 	char sha[65], held[65];
@@ -140,12 +140,13 @@ daemon_roster_offered(struct daemon *d, const char *roster_b64)
 	r = text_b64_decode(roster_b64, strlen(roster_b64), ROSTER_FILE_MAX,
 	    &buf, &len);
 	if (r != 0) {
-		(void)snprintf(why, sizeof(why), "roster: not base64 of at "
-		    "most %d bytes", ROSTER_FILE_MAX);
+		(void)snprintf(why, sizeof(why),
+		    "roster: not base64 of at "
+		    "most %d bytes",
+		    ROSTER_FILE_MAX);
 		goto refused;
 	}
-	r = roster_store_offer(d->roster, buf, len, clock_wall_ms(), &what,
-	    &m);
+	r = roster_store_offer(d->roster, buf, len, clock_wall_ms(), &what, &m);
 	if (r != 0) {
 		(void)snprintf(why, sizeof(why), "%s", m.text);
 		goto refused;
@@ -161,8 +162,8 @@ daemon_roster_offered(struct daemon *d, const char *roster_b64)
 refused:
 	log_warn("roster from the server refused: %s", why);
 	/* A server that sends the same bad roster again and again is bounded. */
-	if (audit_limit_take(&d->roster_refused_lim, "refused",
-	        clock_wall_ms(), &summary))
+	if (audit_limit_take(&d->roster_refused_lim, "refused", clock_wall_ms(),
+	        &summary))
 		audit_offer(d, "roster.refused",
 		    buf != NULL ? buf : (const uint8_t *)roster_b64,
 		    buf != NULL ? len : strlen(roster_b64), why);

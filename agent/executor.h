@@ -180,10 +180,10 @@ struct executor_config {
 	/* The roster operator requests are judged on; NULL: none pinned
 	 * (every operator-signed request is refused). Borrowed. */
 	struct roster_store *roster;
-	struct audit_writer *audit;            /* borrowed; outlives ex */
-	const char *audit_path;                /* the same log, read at open */
-	int stop_timeout;                      /* seconds, for STOP/RESTART */
-	const struct executor_ops *ops;        /* copied */
+	struct audit_writer *audit;     /* borrowed; outlives ex */
+	const char *audit_path;         /* the same log, read at open */
+	int stop_timeout;               /* seconds, for STOP/RESTART */
+	const struct executor_ops *ops; /* copied */
 	void *ops_arg;
 	/*
 	 * Called, from the thread that made it, after a result entered the

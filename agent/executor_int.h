@@ -234,8 +234,7 @@ void executor_request_policy(const struct executor_act *act,
     struct policy_request *req);
 
 /* The request's members of act's audit records (requester, approvals). */
-void executor_request_audit(const struct executor_act *act, cJSON *o,
-    bool *ok);
+void executor_request_audit(const struct executor_act *act, cJSON *o, bool *ok);
 
 /* Lets go of the roster and the request. */
 void executor_request_release(struct executor *ex, struct executor_act *act);

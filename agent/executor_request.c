@@ -79,8 +79,8 @@ executor_check_request(struct executor *ex, struct executor_act *act,
 	r = request_verify(act->roster, &s, now, &act->req, &m);
 	if (r != 0) {
 		(void)snprintf(why, sizeof(why), "%s%s",
-		    r == SIGNET_ERR_BAD_SIGNATURE ? "bad operator signature: "
-		                                  : "",
+		    r == SIGNET_ERR_BAD_SIGNATURE ? "bad operator signature: " :
+		                                    "",
 		    m.text);
 		goto out_reject;
 	}

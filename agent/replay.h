@@ -68,8 +68,8 @@ int replay_load_audit(struct replay *r, const char *path, int64_t now_ms,
  * (policy_store_max_wait_ms). A record's id is kept until the later of
  * its "expires_at" and its "replay_until" (the request's expiry).
  */
-int replay_load_audit_longer(struct replay *r, const char *path,
-    int64_t now_ms, int64_t extra_ms, size_t *loaded, struct err_msg *msg)
+int replay_load_audit_longer(struct replay *r, const char *path, int64_t now_ms,
+    int64_t extra_ms, size_t *loaded, struct err_msg *msg)
     __attribute__((warn_unused_result));
 
 #endif

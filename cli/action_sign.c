@@ -51,8 +51,10 @@ get_json(struct cmd_ctx *ctx, const char *path, cJSON **doc)
 	if (!cJSON_IsObject(*doc)) {
 		cJSON_Delete(*doc);
 		*doc = NULL;
-		fprintf(stderr, "signetctl action: %s: the server's answer is "
-		                "not a JSON object\n", path);
+		fprintf(stderr,
+		    "signetctl action: %s: the server's answer is "
+		    "not a JSON object\n",
+		    path);
 		return CMD_FAIL;
 	}
 	return CMD_OK;
@@ -95,8 +97,10 @@ find_container(struct cmd_ctx *ctx, const char *id, struct request_payload *p)
 	    !member(doc, "host_id", text_valid_name, p->host_id,
 	        sizeof(p->host_id)) ||
 	    strncmp(p->container_id, id, strlen(id)) != 0) {
-		fprintf(stderr, "signetctl action: the server's answer for "
-		                "container %s names no such container\n", id);
+		fprintf(stderr,
+		    "signetctl action: the server's answer for "
+		    "container %s names no such container\n",
+		    id);
 		rc = CMD_FAIL;
 	}
 	cJSON_Delete(doc);
@@ -122,9 +126,10 @@ find_roster(struct cmd_ctx *ctx, const struct keys_secret *key,
 	if (!cJSON_IsObject(roster) || !cJSON_IsNumber(version) ||
 	    version->valuedouble < 1 || version->valuedouble > 9e15 ||
 	    !cJSON_IsArray(ops)) {
-		fprintf(stderr, "signetctl action: the server holds no "
-		                "operator roster: signed requests cannot be "
-		                "sent to it\n");
+		fprintf(stderr,
+		    "signetctl action: the server holds no "
+		    "operator roster: signed requests cannot be "
+		    "sent to it\n");
 		goto out;
 	}
 	p->roster_version = (int64_t)version->valuedouble;
@@ -188,8 +193,9 @@ action_sign_body(struct cmd_ctx *ctx, const struct action_sign_args *a,
 	/* What a host will parse, refused here first with the same words. */
 	if (request_encode(p, &json) != 0 ||
 	    request_decode(json, strlen(json), check, &msg) != 0) {
-		fprintf(stderr, "signetctl action: the request is not valid: "
-		                "%s\n",
+		fprintf(stderr,
+		    "signetctl action: the request is not valid: "
+		    "%s\n",
 		    msg.text[0] != '\0' ? msg.text : "out of memory");
 		rc = CMD_USAGE;
 		goto out;
@@ -205,8 +211,9 @@ action_sign_body(struct cmd_ctx *ctx, const struct action_sign_args *a,
 		goto out;
 	}
 	memcpy(full_id, p->container_id, 65);
-	fprintf(stderr, "signetctl action: signed request %s by %s (key %s, "
-	                "roster version %" PRId64 ")\n",
+	fprintf(stderr,
+	    "signetctl action: signed request %s by %s (key %s, "
+	    "roster version %" PRId64 ")\n",
 	    p->action_id, p->requested_by, a->key->pub.id, p->roster_version);
 	rc = CMD_OK;
 out:

@@ -14,10 +14,10 @@
 #include "keys.h"
 
 struct action_sign_args {
-	const char *container;  /* the id as given (full or a prefix) */
-	const char *action;     /* "START", "STOP", "RESTART" */
+	const char *container; /* the id as given (full or a prefix) */
+	const char *action;    /* "START", "STOP", "RESTART" */
 	const char *reason;
-	int64_t lifetime_s;     /* expires_at - issued_at, seconds */
+	int64_t lifetime_s; /* expires_at - issued_at, seconds */
 	const struct keys_secret *key;
 };
 

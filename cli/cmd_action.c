@@ -311,8 +311,7 @@ cmd_action(struct cmd_ctx *ctx, int argc, char **argv)
 		n = snprintf(path, sizeof(path), "/api/containers/%s/actions",
 		    full_id);
 		if (n < 0 || (size_t)n >= sizeof(path) ||
-		    http_path_add_query(path, sizeof(path), "wait", num) !=
-		        0) {
+		    http_path_add_query(path, sizeof(path), "wait", num) != 0) {
 			fprintf(stderr, "signetctl action: path too long\n");
 			goto out;
 		}

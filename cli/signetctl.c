@@ -111,8 +111,8 @@ takes_next(const char *a)
 		"--state", "--reason", "--wait", "--after", "--limit",
 		"--interval", "--action-key", "--agent-keys", "--expect-head",
 		"--passphrase-fd", "--signing-key", "--valid", "--keys",
-		"--threshold", "--groups",
-		"--not-after-days", "--signed", "--out", "--days", NULL };
+		"--threshold", "--groups", "--not-after-days", "--signed",
+		"--out", "--days", NULL };
 	size_t k;
 
 	for (k = 0; valued[k] != NULL; k++)

@@ -341,8 +341,8 @@ fileio_replace(const char *path, const void *data, size_t len, mode_t mode,
 		return err_set(msg, SIGNET_ERR_IO, "%s: path too long", path);
 	if (unlink(tmp) != 0 && errno != ENOENT) {
 		saved = errno;
-		return err_set(msg, SIGNET_ERR_IO, "%s: cannot remove: %s",
-		    tmp, strerror(saved));
+		return err_set(msg, SIGNET_ERR_IO, "%s: cannot remove: %s", tmp,
+		    strerror(saved));
 	}
 	r = fileio_write_new(tmp, data, len, mode, msg);
 	if (r != 0)
@@ -350,8 +350,10 @@ fileio_replace(const char *path, const void *data, size_t len, mode_t mode,
 	if (rename(tmp, path) != 0) {
 		saved = errno;
 		(void)unlink(tmp);
-		return err_set(msg, SIGNET_ERR_IO, "%s: cannot rename into "
-		    "place: %s", path, strerror(saved));
+		return err_set(msg, SIGNET_ERR_IO,
+		    "%s: cannot rename into "
+		    "place: %s",
+		    path, strerror(saved));
 	}
 	return fileio_sync_parent(path, msg);
 }

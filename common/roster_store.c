@@ -35,8 +35,7 @@ struct roster_store {
 
 int
 roster_store_new(const struct keys_pubset *pinned, unsigned threshold,
-    const char *path, bool save, struct roster_store **out,
-    struct err_msg *msg)
+    const char *path, bool save, struct roster_store **out, struct err_msg *msg)
 {
 	struct roster_store *s;
 
@@ -121,8 +120,7 @@ hold(struct roster_store *s, struct roster *r, struct err_msg *msg)
 	if (h == NULL)
 		return err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
 	if (s->cur != NULL && s->cur->refs > 1 && s->nold == s->capold) {
-		grown = realloc(s->old,
-		    (s->capold + 8) * sizeof(*s->old));
+		grown = realloc(s->old, (s->capold + 8) * sizeof(*s->old));
 		if (grown == NULL) {
 			free(h);
 			return err_set(msg, SIGNET_ERR_ALLOC, "out of memory");

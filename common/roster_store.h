@@ -39,8 +39,8 @@ enum roster_offer {
  * SIGNET_ERR_INVALID_ARG (threshold out of range), SIGNET_ERR_ALLOC.
  */
 int roster_store_new(const struct keys_pubset *pinned, unsigned threshold,
-    const char *path, bool save, struct roster_store **out,
-    struct err_msg *msg) __attribute__((warn_unused_result));
+    const char *path, bool save, struct roster_store **out, struct err_msg *msg)
+    __attribute__((warn_unused_result));
 
 /*
  * Reads path (a missing file is no roster: SIGNET_ERR_NOT_FOUND, nothing

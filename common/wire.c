@@ -703,13 +703,13 @@ roster_status_members(const cJSON *root, struct wire_roster_status *st,
 	if (r == 0 && (st->version == 0 ? sha[0] != '\0' : !valid_sha256(sha)))
 		r = err_set(msg, SIGNET_ERR_FORMAT,
 		    "roster_status: roster_sha256 must be %s",
-		    st->version == 0 ? "\"\" with version 0"
-		                     : "a SHA-256 (64 lowercase hex digits)");
+		    st->version == 0 ? "\"\" with version 0" :
+		                       "a SHA-256 (64 lowercase hex digits)");
 	if (r == 0)
 		memcpy(st->sha256, sha, strlen(sha) + 1);
 	if (r == 0 && cJSON_GetObjectItemCaseSensitive(root, "refused") != NULL)
-		r = take_text(root, "roster_status", "refused",
-		    WIRE_REASON_MAX, false, true, &refused, msg);
+		r = take_text(root, "roster_status", "refused", WIRE_REASON_MAX,
+		    false, true, &refused, msg);
 	if (r == 0 && refused != NULL)
 		memcpy(st->refused, refused, strlen(refused) + 1);
 	free(refused);

@@ -52,8 +52,8 @@ take(const cJSON *o, const char *key, size_t max, char **out,
 		return err_set(msg, SIGNET_ERR_FORMAT,
 		    "request.%s must be 1 to %zu bytes", key, max);
 	*out = strdup(s);
-	return *out == NULL ? err_set(msg, SIGNET_ERR_ALLOC, "out of memory")
-	                    : 0;
+	return *out == NULL ? err_set(msg, SIGNET_ERR_ALLOC, "out of memory") :
+	                      0;
 }
 
 int
@@ -165,8 +165,8 @@ api_request_check(struct api *api, const struct request_signed *s,
 		status = 400;
 		goto out;
 	}
-	if (strncmp(v.p.container_id, path_container,
-	        strlen(path_container)) != 0) {
+	if (strncmp(v.p.container_id, path_container, strlen(path_container)) !=
+	    0) {
 		err_set(msg, SIGNET_ERR_FORMAT,
 		    "the request names container %.12s, not the path's %s",
 		    v.p.container_id, path_container);

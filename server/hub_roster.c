@@ -101,6 +101,6 @@ hub_roster_status(struct hub *hub, struct hub_conn *c,
 		         "; this server holds %" PRId64,
 		    c->id.name, st->version, ours);
 	else
-		log_debug("agent %s holds roster version %" PRId64,
-		    c->id.name, st->version);
+		log_debug("agent %s holds roster version %" PRId64, c->id.name,
+		    st->version);
 }

@@ -325,9 +325,8 @@ registry_touch(struct registry *reg, const char *host_id, uint64_t session,
 }
 
 void
-registry_set_roster(struct registry *reg, const char *host_id,
-    uint64_t session, int64_t version, const char *sha256,
-    const char *refused)
+registry_set_roster(struct registry *reg, const char *host_id, uint64_t session,
+    int64_t version, const char *sha256, const char *refused)
 {
 	struct host *h;
 
@@ -362,19 +361,19 @@ registry_roster_json(struct registry *reg)
 		if (ok && h->roster_known)
 			ok = cJSON_AddNumberToObject(o, "roster_version",
 			         (double)h->roster_version) != NULL &&
-			    (h->roster_version == 0
-			            ? cJSON_AddNullToObject(o, "roster_sha256")
-			            : cJSON_AddStringToObject(o, "roster_sha256",
-			                  h->roster_sha256)) != NULL;
+			    (h->roster_version == 0 ?
+			            cJSON_AddNullToObject(o, "roster_sha256") :
+			            cJSON_AddStringToObject(o, "roster_sha256",
+			                h->roster_sha256)) != NULL;
 		else if (ok)
 			ok = cJSON_AddNullToObject(o, "roster_version") !=
 			        NULL &&
 			    cJSON_AddNullToObject(o, "roster_sha256") != NULL;
 		if (ok)
-			ok = (h->roster_refused[0] != '\0'
-			             ? cJSON_AddStringToObject(o, "refused",
-			                   h->roster_refused)
-			             : cJSON_AddNullToObject(o, "refused")) !=
+			ok = (h->roster_refused[0] != '\0' ?
+			             cJSON_AddStringToObject(o, "refused",
+			                 h->roster_refused) :
+			             cJSON_AddNullToObject(o, "refused")) !=
 			    NULL;
 	}
 	(void)pthread_mutex_unlock(&reg->mu);

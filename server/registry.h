@@ -102,8 +102,7 @@ void registry_touch(struct registry *reg, const char *host_id, uint64_t session,
  * not), as its roster_status said. Ignored for a stale session.
  */
 void registry_set_roster(struct registry *reg, const char *host_id,
-    uint64_t session, int64_t version, const char *sha256,
-    const char *refused);
+    uint64_t session, int64_t version, const char *sha256, const char *refused);
 
 /*
  * [{host_id, connected, roster_version (null until the host said),

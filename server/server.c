@@ -257,7 +257,8 @@ open_roster(struct server_ctx *ctx, const struct config *cfg)
 	if (keys == NULL && file == NULL)
 		return 0;
 	if (keys == NULL || file == NULL) {
-		fprintf(stderr, PROG ": %s: [roster] needs both keys and file\n",
+		fprintf(stderr,
+		    PROG ": %s: [roster] needs both keys and file\n",
 		    config_name(cfg));
 		return -1;
 	}

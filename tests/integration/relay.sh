@@ -57,6 +57,36 @@ path = $T_DIR/server-audit.log
 CONF
 }
 
+# add_server_roster: the server holds the PKI's published roster.
+add_server_roster() {
+	cat >>"$T_DIR/server.conf" <<CONF
+[roster]
+keys = $SIGNET_PKI/roster/pinned.pub
+file = $SIGNET_PKI/roster/roster.json
+CONF
+}
+
+# add_agent_roster HOST: HOST pins the roster keys and keeps its roster in
+# $T_DIR/roster-HOST.json.
+add_agent_roster() {
+	cat >>"$T_DIR/agent-$1.conf" <<CONF
+[roster]
+keys = $SIGNET_PKI/roster/pinned.pub
+file = $T_DIR/roster-$1.json
+CONF
+}
+
+# enroll NAME GROUPS: an unsealed operator key $T_DIR/NAME.key for NAME,
+# added to the roster draft with GROUPS (comma-separated, may be "").
+enroll() {
+	(cd "$T_DIR" && "$SIGNETCTL" keygen --no-passphrase "$1" >/dev/null) &&
+	if [ -n "$2" ]; then
+		"$PKI_SCRIPT" roster add "$1" --key "$T_DIR/$1.pub" --groups "$2" >/dev/null
+	else
+		"$PKI_SCRIPT" roster add "$1" --key "$T_DIR/$1.pub" >/dev/null
+	fi
+}
+
 # write_agent_conf HOST POLICY: $T_DIR/agent-HOST.conf against the server.
 write_agent_conf() {
 	local host=$1 policy=$2
