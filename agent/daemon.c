@@ -224,6 +224,8 @@ policy_reload(struct daemon *d)
 	(void)audit_limit_write(d->audit, DAEMON_ACTOR, summary);
 	o = full ? audit_data(d) : NULL;
 	if (r == 1) {
+		if (channel_connected(d->ch))
+			daemon_policy_send(d);
 		log_info("policy reloaded: rules=%zu generation=%llu",
 		    policy_store_rule_count(d->policy),
 		    (unsigned long long)policy_store_generation(d->policy));

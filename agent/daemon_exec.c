@@ -80,6 +80,7 @@ say_hello(struct daemon *d, const uint8_t challenge[static WIRE_CHALLENGE_LEN])
 	    h.host_id, h.docker_version, h.result_key_id);
 	/* Which roster this host holds, then a snapshot. */
 	daemon_roster_status(d, NULL);
+	daemon_policy_send(d);
 	/* A snapshot follows the hello, at once if none is on its way. */
 	daemon_snapshot_request(d, DAEMON_WANT_CONNECT, false);
 	return 0;

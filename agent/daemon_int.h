@@ -136,6 +136,14 @@ int daemon_roster_open(struct daemon *d) __attribute__((warn_unused_result));
  */
 void daemon_roster_offered(struct daemon *d, const char *roster_b64);
 
+/*
+ * Sends the policy in force (after the hello and each reload), so that
+ * the server knows when a signed request needs approvals before it is
+ * worth relaying. It is only ever a hint to the server: the agent judges
+ * every action itself. A policy too large for a frame is not sent.
+ */
+void daemon_policy_send(struct daemon *d);
+
 /* Sends the roster_status (after the hello; refused "" when none). */
 void daemon_roster_status(struct daemon *d, const char *refused);
 

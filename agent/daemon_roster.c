@@ -3,13 +3,17 @@
  * The agent's side of the operator roster (docs/operators.md): the keys
  * it pins, the roster it keeps on disk, and what it does with a roster the
  * server sends — take it only when it is newer and holds, say so in the
- * audit log either way, and tell the server which version it holds.
+ * audit log either way, and tell the server which version it holds — and
+ * the policy it shares with the server, which tells the server when an
+ * operator's request needs approvals before it is worth relaying.
  */
 #include <cjson/cJSON.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sodium.h>
 
 #include "clock.h"
 #include "daemon_int.h"
@@ -93,6 +97,45 @@ daemon_roster_status(struct daemon *d, const char *refused)
 	channel_frame_unref(f);
 	if (r != 0)
 		log_warn("roster_status not sent: %s", err_str(r));
+}
+
+void
+daemon_policy_send(struct daemon *d)
+{
+	struct channel_frame *f = NULL;
+	char *src, *b64 = NULL, *text = NULL;
+	size_t len = 0, b64len, flen = 0;
+	int r = SIGNET_ERR_ALLOC;
+
+	src = policy_store_source(d->policy, &len);
+	if (src == NULL)
+		goto out;
+	b64len = sodium_base64_encoded_len(len, sodium_base64_VARIANT_ORIGINAL);
+	if (b64len - 1 > WIRE_POLICY_B64_MAX) {
+		log_warn(
+		    "the policy (%zu bytes) is too large to share with the "
+		    "server: signed requests that need approvals will be "
+		    "relayed at once and denied here until approved",
+		    len);
+		r = 0;
+		goto out;
+	}
+	b64 = malloc(b64len);
+	if (b64 == NULL)
+		goto out;
+	sodium_bin2base64(b64, b64len, (const unsigned char *)src, len,
+	    sodium_base64_VARIANT_ORIGINAL);
+	r = wire_build_policy(b64, &text, &flen);
+	if (r == 0)
+		r = channel_frame_take(text, flen, &f);
+	if (r == 0)
+		r = channel_send(d->ch, f);
+	channel_frame_unref(f);
+out:
+	if (r != 0)
+		log_warn("policy not shared with the server: %s", err_str(r));
+	free(src);
+	free(b64);
 }
 
 /* roster.accepted or roster.refused, with what is known of the roster. */

@@ -168,6 +168,9 @@ int policy_load(const char *path, const char *host_id, struct policy **out,
 /* Frees p and its rate-limit state. NULL allowed. */
 void policy_free(struct policy *p);
 
+/* The document's bytes as parsed (*len of them). Valid while p lives. */
+const char *policy_source(const struct policy *p, size_t *len);
+
 /* The file's host_id. Valid while p lives. */
 const char *policy_host_id(const struct policy *p);
 

@@ -69,6 +69,13 @@ policy_now_ms(void)
 }
 
 const char *
+policy_source(const struct policy *p, size_t *len)
+{
+	*len = p->source_len;
+	return p->source;
+}
+
+const char *
 policy_host_id(const struct policy *p)
 {
 	return p->host_id;

@@ -66,6 +66,8 @@ struct rule {
 
 struct policy {
 	char *host_id;
+	char *source; /* the document's bytes, as parsed */
+	size_t source_len;
 	struct rule *rules;
 	size_t nrules;
 	pthread_mutex_t mu; /* guards every rule's rate table */

@@ -586,6 +586,7 @@ policy_free(struct policy *p)
 		rule_clear(&p->rules[i]);
 	free(p->rules);
 	free(p->host_id);
+	free(p->source);
 	(void)pthread_mutex_destroy(&p->mu);
 	free(p);
 }
@@ -725,6 +726,15 @@ policy_parse(const char *buf, size_t len, const char *label,
 	r = parse_top(&c, root, host_id, p);
 	if (r != 0)
 		goto out;
+	p->source = malloc(len + 1);
+	if (p->source == NULL) {
+		r = err_set(msg, SIGNET_ERR_ALLOC, "%s: out of memory",
+		    c.label);
+		goto out;
+	}
+	memcpy(p->source, buf, len);
+	p->source[len] = '\0';
+	p->source_len = len;
 	*out = p;
 	p = NULL;
 	r = 0;

@@ -171,6 +171,23 @@ policy_store_generation(struct policy_store *s)
 	return g;
 }
 
+char *
+policy_store_source(struct policy_store *s, size_t *len)
+{
+	const char *src;
+	char *copy;
+
+	(void)pthread_mutex_lock(&s->mu);
+	src = policy_source(s->cur, len);
+	copy = malloc(*len + 1);
+	if (copy != NULL) {
+		memcpy(copy, src, *len);
+		copy[*len] = '\0';
+	}
+	(void)pthread_mutex_unlock(&s->mu);
+	return copy;
+}
+
 int64_t
 policy_store_max_wait_ms(struct policy_store *s)
 {

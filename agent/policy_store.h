@@ -67,6 +67,13 @@ uint64_t policy_store_generation(struct policy_store *s);
 size_t policy_store_rule_count(struct policy_store *s);
 
 /*
+ * A copy of the policy document in force (*len bytes, NUL-terminated;
+ * free()), for the server to learn when a request needs approvals. NULL
+ * when out of memory.
+ */
+char *policy_store_source(struct policy_store *s, size_t *len);
+
+/*
  * The longest approval_wait of the policy in force, in ms (0 when no rule
  * takes approvals): how much longer than a relayed action an operator's
  * request may live, and so how far back the seen set must reach.

@@ -132,7 +132,12 @@ cmd_report_action(const char *cmd, const struct http_response *resp,
 	}
 	if (ok) {
 		print_action(stdout, doc);
-		if (resp->status == 202)
+		if (resp->status == 202 &&
+		    strcmp(st->valuestring, "AWAITING_APPROVAL") == 0)
+			printf("(waiting for approvals: signetctl approval "
+			       "show %s)\n",
+			    text_vis_str(id->valuestring, ids, sizeof(ids)));
+		else if (resp->status == 202)
 			printf("(not waiting: see signetctl action-status "
 			       "%s)\n",
 			    text_vis_str(id->valuestring, ids, sizeof(ids)));

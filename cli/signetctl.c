@@ -35,6 +35,18 @@ static const struct {
 	{ "audit verify", cmd_audit_verify,
 	    "check a signed, hash-chained "
 	    "audit log offline" },
+	{ "approvals", cmd_approvals,
+	    "the signed requests waiting for "
+	    "approvals" },
+	{ "approval show", cmd_approval_show,
+	    "one waiting request as its operator "
+	    "signed it" },
+	{ "approve", cmd_approve,
+	    "approve a request: sign its exact "
+	    "bytes" },
+	{ "refuse", cmd_refuse,
+	    "refuse a request waiting for "
+	    "approvals" },
 	{ "keygen", cmd_keygen,
 	    "write an Ed25519 key pair NAME.key, NAME.pub "
 	    "(operator or daemon)" },

@@ -37,6 +37,7 @@ static const struct {
 	{ WIRE_FRAME_REFUSED, "frame_refused" },
 	{ WIRE_ROSTER, "roster" },
 	{ WIRE_ROSTER_STATUS, "roster_status" },
+	{ WIRE_POLICY, "policy" },
 };
 
 const char *
@@ -295,6 +296,15 @@ wire_build_roster(const char *roster_b64, char **out, size_t *len)
 	const char *vals[] = { roster_b64 };
 
 	return build_flat(WIRE_ROSTER, keys, vals, 1, out, len);
+}
+
+int
+wire_build_policy(const char *policy_b64, char **out, size_t *len)
+{
+	static const char *const keys[] = { "policy" };
+	const char *vals[] = { policy_b64 };
+
+	return build_flat(WIRE_POLICY, keys, vals, 1, out, len);
 }
 
 int
@@ -716,6 +726,20 @@ roster_status_members(const cJSON *root, struct wire_roster_status *st,
 	return r;
 }
 
+/* {"type":"policy","policy"}: the text is decoded by its reader. */
+static int
+policy_members(const cJSON *root, struct wire_frame *out, struct err_msg *msg)
+{
+	static const char *const members[] = { "type", "policy", NULL };
+	int r;
+
+	r = jsonx_only_members(root, members, "policy", msg);
+	if (r == 0)
+		r = take_text(root, "policy", "policy", WIRE_POLICY_B64_MAX,
+		    false, true, &out->payload_b64, msg);
+	return r;
+}
+
 int
 wire_parse_agent_frame(const char *buf, size_t len, struct wire_frame *out,
     struct err_msg *msg)
@@ -744,6 +768,7 @@ wire_parse_agent_frame(const char *buf, size_t len, struct wire_frame *out,
 	case WIRE_ROSTER_STATUS:
 		r = roster_status_members(root, &out->roster, msg);
 		break;
+	case WIRE_POLICY: r = policy_members(root, out, msg); break;
 	default: r = refuse_type(name, "here", msg); break;
 	}
 	if (r == 0)

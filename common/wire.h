@@ -43,6 +43,12 @@
 #define WIRE_REASON_MAX 512   /* bytes of a frame_refused's reason */
 /* base64 of a ROSTER_FILE_MAX roster file */
 #define WIRE_ROSTER_B64_MAX (ROSTER_FILE_MAX / 3 * 4 + 8)
+/*
+ * base64 of the largest policy document an agent shares with its server
+ * (a larger one is not sent: the server then relays signed requests at
+ * once, and the host judges them as always).
+ */
+#define WIRE_POLICY_B64_MAX (768 * 1024)
 /* What a hello's signature covers, before the payload's bytes. */
 #define WIRE_HELLO_CONTEXT "signet/hello/v1\n"
 
@@ -59,6 +65,7 @@ enum wire_type {
 	WIRE_FRAME_REFUSED,  /* agent -> server: an action frame unverified */
 	WIRE_ROSTER,         /* server -> agent: the signed operator roster */
 	WIRE_ROSTER_STATUS,  /* agent -> server: the roster version it holds */
+	WIRE_POLICY,         /* agent -> server: the policy it enforces */
 };
 
 /* A hello's payload: who the agent is, and the challenge it answers. */
@@ -120,7 +127,8 @@ struct wire_frame {
 	uint8_t challenge[WIRE_CHALLENGE_LEN];
 	struct wire_refusal refusal;
 	struct wire_roster_status roster; /* roster_status */
-	/* roster: the signed file's base64 text, in payload_b64 */
+	/* roster: the signed file's base64 text, in payload_b64; policy: the
+	 * policy document's base64 text, in payload_b64 */
 };
 
 /* The frame's "type" text ("hello", ...); NULL for NONE or unknown. */
@@ -181,6 +189,10 @@ int wire_build_roster(const char *roster_b64, char **out, size_t *len)
 int wire_build_roster_status(const struct wire_roster_status *st, char **out,
     size_t *len) __attribute__((warn_unused_result));
 
+/* {"type":"policy","policy":"<base64 of the policy document>"}. */
+int wire_build_policy(const char *policy_b64, char **out, size_t *len)
+    __attribute__((warn_unused_result));
+
 /*
  * Checks and parses the agent's first frame buf[0..len) against the key
  * registered for the certificate's host (pub) and the challenge sent on
@@ -206,7 +218,9 @@ int wire_parse_hello(const char *buf, size_t len, const struct keys_public *pub,
  * action_outcome (exactly payload and sig, non-empty base64-sized
  * strings), a frame_refused, or a roster_status (version 0..2^53-1,
  * roster_sha256 64 lowercase hex or "" exactly when version is 0,
- * refused 1..WIRE_REASON_MAX bytes without control bytes, optional). Any other type, a second hello
+ * refused 1..WIRE_REASON_MAX bytes without control bytes, optional), or a
+ * policy (exactly policy, 1..WIRE_POLICY_B64_MAX bytes, in payload_b64;
+ * decoded and parsed by its reader). Any other type, a second hello
  * included, is refused. *out is zeroed on entry. Returns 0,
  * SIGNET_ERR_FORMAT / SIGNET_ERR_TOO_LARGE or SIGNET_ERR_ALLOC, with msg.
  */

@@ -469,8 +469,12 @@ api_access(void *cls, struct MHD_Connection *conn, const char *url,
 			    API_BODY_MAX);
 			goto answer;
 		}
-		api_action_post(api, &rq->post, &rq->peer, rq->body,
-		    rq->body_len, &ans, &pend);
+		if (rq->post.kind == API_POST_ACTION)
+			api_action_post(api, &rq->post, &rq->peer, rq->body,
+			    rq->body_len, &ans, &pend);
+		else
+			api_approvals_post(api, &rq->post, &rq->peer, rq->body,
+			    rq->body_len, &ans, &pend);
 		if (pend.suspend) {
 			memcpy(rq->action_id, pend.action_id,
 			    sizeof(rq->action_id));

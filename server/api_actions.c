@@ -234,17 +234,12 @@ api_action_post(struct api *api, const struct api_post *post,
     struct api_answer *ans, struct api_pending *pend)
 {
 	struct envelope_action_payload *p = NULL;
-	struct envelope env;
 	struct err_msg msg;
-	char sha[65], *json = NULL, *frame = NULL;
-	size_t frame_len = 0;
 	uint8_t rnd[ACTIONS_ID_LEN / 2];
-	int64_t now, life_ms, deadline;
 	char req_host[sizeof(p->host_id)];
-	bool added = false, signed_req;
-	int r = 0;
+	bool signed_req;
+	int r;
 
-	memset(&env, 0, sizeof(env));
 	memset(pend, 0, sizeof(*pend));
 	err_clear(&msg);
 	if (api->actions == NULL || api->hub == NULL) {
@@ -283,29 +278,50 @@ api_action_post(struct api *api, const struct api_post *post,
 		    req_host, p->container_id, p->host_id);
 		goto out;
 	}
-
-	now = clock_wall_ms();
-	life_ms = (int64_t)(post->wait_s > 0 ? post->wait_s :
-	                                       API_ACTION_WAIT_DEFAULT) *
-	        1000 +
-	    API_ACTION_MARGIN_MS;
-	if (life_ms > ENVELOPE_MAX_LIFETIME_MS)
-		life_ms = ENVELOPE_MAX_LIFETIME_MS;
 	if (signed_req) {
-		/* The relay's own window, never past the operator's. */
-		if (now + life_ms < p->expires_at)
-			p->expires_at = now + life_ms;
+		/* Held until the host's policy would have it approved. */
+		if (api_approvals_hold(api, p, ans, pend) != 0)
+			goto out;
 	} else {
 		randombytes_buf(rnd, sizeof(rnd));
 		(void)text_hex(rnd, sizeof(rnd), p->action_id);
 		(void)snprintf(p->requested_by, sizeof(p->requested_by), "%s",
 		    peer->name);
-		p->expires_at = now + life_ms;
 	}
+	api_action_relay(api, p, post->wait_s, ans, pend);
+out:
+	if (p != NULL)
+		sodium_memzero(p, sizeof(*p));
+	free(p);
+}
+
+void
+api_action_relay(struct api *api, struct envelope_action_payload *p, int wait_s,
+    struct api_answer *ans, struct api_pending *pend)
+{
+	struct envelope env;
+	struct err_msg msg;
+	char sha[65], *json = NULL, *frame = NULL;
+	size_t frame_len = 0;
+	int64_t now, life_ms, deadline;
+	bool added = false;
+	int r = 0;
+
+	memset(&env, 0, sizeof(env));
+	err_clear(&msg);
+	now = clock_wall_ms();
+	life_ms = (int64_t)(wait_s > 0 ? wait_s : API_ACTION_WAIT_DEFAULT) *
+	        1000 +
+	    API_ACTION_MARGIN_MS;
+	if (life_ms > ENVELOPE_MAX_LIFETIME_MS)
+		life_ms = ENVELOPE_MAX_LIFETIME_MS;
+	/* The relay's own window; never past the operator's request's. */
+	if (!p->has_request || now + life_ms < p->expires_at)
+		p->expires_at = now + life_ms;
 	p->issued_at = now;
 	/* wait=0: no one waits; PENDING until the agent can no longer act. */
-	deadline = post->wait_s > 0 ? now + (int64_t)post->wait_s * 1000 :
-	                              p->expires_at + ENVELOPE_SKEW_MS;
+	deadline = wait_s > 0 ? now + (int64_t)wait_s * 1000 :
+	                        p->expires_at + ENVELOPE_SKEW_MS;
 
 	r = envelope_action_encode(p, &json);
 	if (r == 0)
@@ -356,7 +372,7 @@ api_action_post(struct api *api, const struct api_post *post,
 	log_info("action requested: action_id=%s host=%s container=%s "
 	         "action=%s requested_by=%s wait=%d",
 	    p->action_id, p->host_id, p->container_id,
-	    envelope_action_name(p->action), p->requested_by, post->wait_s);
+	    envelope_action_name(p->action), p->requested_by, wait_s);
 	r = wire_build_action(env.payload_b64, env.sig_b64, env.key_id, &frame,
 	    &frame_len);
 	if (r == 0)
@@ -374,7 +390,7 @@ api_action_post(struct api *api, const struct api_post *post,
 		api_action_answer(api, p->action_id, NULL, ans);
 		goto out;
 	}
-	if (post->wait_s == 0) {
+	if (wait_s == 0) {
 		api_action_answer(api, p->action_id, NULL, ans);
 		ans->status = ans->status == 500 ? 500 : 202;
 		(void)snprintf(ans->location, sizeof(ans->location),
@@ -389,9 +405,6 @@ out:
 	envelope_free(&env);
 	free(json);
 	free(frame);
-	if (p != NULL)
-		sodium_memzero(p, sizeof(*p));
-	free(p);
 }
 
 static unsigned
@@ -455,12 +468,17 @@ api_action_get(struct api *api, const char *id, struct api_answer *ans)
 		api_answer_error(ans, 500, "out of memory");
 		return;
 	}
-	if (api->actions == NULL || actions_get(api->actions, id, a) != 0)
+	if (api->actions == NULL || actions_get(api->actions, id, a) != 0) {
+		if (api->approvals != NULL &&
+		    api_approvals_get(api, id, ans) == 0)
+			goto out;
 		api_answer_error(ans, 404,
 		    "no action %s (unknown, or finished "
 		    "over an hour ago: see the audit log)",
 		    id);
-	else
+	} else {
 		api_answer_json(ans, 200, actions_info_json(a));
+	}
+out:
 	free(a);
 }

@@ -123,6 +123,7 @@ api_watchdog(void *arg)
 			(void)pthread_mutex_unlock(&api->mu);
 			n = actions_expire_and_record(api->actions,
 			    api->ctx->audit, clock_wall_ms());
+			api_approvals_expire(api);
 			while (n-- > 0)
 				metrics_inc(api->ctx->metrics,
 				    M_ACTIONS_TIMEOUT);
@@ -312,6 +313,11 @@ api_start_relay(struct server_ctx *ctx, const char *listen,
 	if (relay != NULL) {
 		api->actions = relay->actions;
 		api->hub = relay->hub;
+		api->approvals = approvals_new();
+		if (api->approvals == NULL) {
+			r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+			goto out;
+		}
 	}
 	if (pthread_mutex_init(&api->mu, NULL) != 0) {
 		r = err_set(msg, SIGNET_ERR_INTERNAL, "cannot make a mutex");
@@ -472,5 +478,6 @@ api_stop(struct api *api)
 		(void)pthread_cond_destroy(&api->cv);
 	if (api->mu_ready)
 		(void)pthread_mutex_destroy(&api->mu);
+	approvals_free(api->approvals);
 	free(api);
 }

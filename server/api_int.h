@@ -20,6 +20,7 @@
 #include <microhttpd.h>
 
 #include "api.h"
+#include "approvals.h"
 #include "envelope.h"
 #include "request.h"
 #include "err.h"
@@ -101,6 +102,8 @@ struct api {
 	/* The action relay (NULL: POST .../actions answers 503). */
 	struct actions *actions; /* borrowed */
 	struct hub *hub;         /* borrowed */
+	/* Signed requests waiting for approvals (with the relay). */
+	struct approvals *approvals;
 	/* Under mu: suspended requests, and those resumed but not done. */
 	struct api_wait waits[API_WAITS_MAX];
 	uint64_t next_token;
@@ -124,10 +127,18 @@ struct api_answer {
 };
 
 /* What api_route decided about a POST that needs its body read. */
+enum api_post_kind {
+	API_POST_ACTION = 0, /* POST /api/containers/{id}/actions */
+	API_POST_APPROVE,    /* POST /api/actions/{id}/approve */
+	API_POST_REFUSE,     /* POST /api/actions/{id}/refuse */
+};
+
 struct api_post {
 	bool is_action; /* the route is POST .../actions */
+	enum api_post_kind kind;
 	bool want_body;
-	char container[72]; /* the {id} of the path, checked */
+	char container[72]; /* the {id} of the path, checked (an action's
+	                       id for approve and refuse) */
 	char target[72];    /* the {id} as given, escaped */
 	int wait_s;         /* 0..API_ACTION_WAIT_MAX */
 };
@@ -242,6 +253,17 @@ void api_action_post(struct api *api, const struct api_post *post,
     struct api_answer *ans, struct api_pending *pend);
 
 /*
+ * Signs p (its action_id, host, container, action, reason, requested_by
+ * and, for an operator's request, the request and its approvals set; its
+ * expires_at the request's or unset), records it as action.requested and
+ * hands it to the hub, as POST .../actions does from there on: the
+ * relay's window is wait_s + 10 s (30 s + 10 s for 0), never past the
+ * request's expiry; answers ans, or sets pend->suspend to wait.
+ */
+void api_action_relay(struct api *api, struct envelope_action_payload *p,
+    int wait_s, struct api_answer *ans, struct api_pending *pend);
+
+/*
  * The answer for action id as it stands: 200 SUCCESS, 403 DENIED, 502
  * FAILURE/REJECTED, 503 UNDELIVERED (or still PENDING), 504 TIMEOUT; the
  * body is the action (GET /api/actions/{id}). pending_why, when not NULL,
@@ -329,6 +351,33 @@ unsigned api_request_check(struct api *api, const struct request_signed *s,
     const struct identity *peer, const char *path_container,
     struct envelope_action_payload *p, struct err_msg *msg)
     __attribute__((warn_unused_result));
+
+/* ---- api_approvals.c ---- */
+
+/*
+ * A verified signed request p (api_request_check, resolved): asks the
+ * host's shared policy whether it needs approvals it does not have. 0:
+ * relay it now; 1: it waits (action.awaiting_approval recorded, ans is
+ * 202 with the waiting request); -1: refused, ans says why.
+ */
+int api_approvals_hold(struct api *api, const struct envelope_action_payload *p,
+    struct api_answer *ans, struct api_pending *pend)
+    __attribute__((warn_unused_result));
+
+/* POST /api/actions/{id}/approve and .../refuse (post->kind). */
+void api_approvals_post(struct api *api, const struct api_post *post,
+    const struct identity *peer, const char *body, size_t len,
+    struct api_answer *ans, struct api_pending *pend);
+
+/* GET /api/approvals. */
+void api_approvals_list(struct api *api, struct api_answer *ans);
+
+/* GET /api/actions/{id} for a request that waits or waited for
+ * approvals: 0 answered, SIGNET_ERR_NOT_FOUND when it never did. */
+int api_approvals_get(struct api *api, const char *id, struct api_answer *ans);
+
+/* Ends (EXPIRED, recorded) the waiting requests that expired. */
+void api_approvals_expire(struct api *api);
 
 /*
  * GET /api/roster (api_roster.c): the roster this server holds (null when

@@ -40,6 +40,7 @@ static const char *const docker_states[] = { "created", "restarting", "running",
 static const char *const containers_params[] = { "host", "state", NULL };
 static const char *const audit_params[] = { "after", "limit", NULL };
 static const char *const action_params[] = { "wait", NULL };
+static const char *const no_params[] = { NULL };
 
 void
 api_answer_error(struct api_answer *ans, unsigned status, const char *fmt, ...)
@@ -269,6 +270,14 @@ route_audit(struct api *api, const struct api_url *u, struct api_answer *ans)
 }
 
 static void
+route_approvals(struct api *api, const struct api_url *u,
+    struct api_answer *ans)
+{
+	(void)u;
+	api_approvals_list(api, ans);
+}
+
+static void
 route_action(struct api *api, const struct api_url *u, struct api_answer *ans)
 {
 	api_action_get(api, u->seg[2], ans);
@@ -285,6 +294,9 @@ static const struct api_route_def routes[] = {
 	{ "api", "containers", 4, false, action_params, NULL, "actions" },
 	{ "api", "audit", 2, false, audit_params, route_audit, NULL },
 	{ "api", "actions", 3, false, NULL, route_action, NULL },
+	{ "api", "actions", 4, false, action_params, NULL, "approve" },
+	{ "api", "actions", 4, false, NULL, NULL, "refuse" },
+	{ "api", "approvals", 2, false, NULL, route_approvals, NULL },
 };
 
 static const struct api_route_def *
@@ -329,13 +341,22 @@ route_action_post(struct api *api, const struct api_request_info *rq,
 	err_clear(&msg);
 	if (rq->peer->role != IDENTITY_ROLE_OPERATOR) {
 		metrics_inc(api->ctx->metrics, M_API_FORBIDDEN);
-		api_answer_error(ans, 403,
-		    "role %s may not request actions; "
-		    "operators only",
-		    identity_role_name(rq->peer->role));
+		api_answer_error(ans, 403, "role %s may not %s; operators only",
+		    identity_role_name(rq->peer->role),
+		    post->kind == API_POST_ACTION      ? "request actions" :
+		        post->kind == API_POST_APPROVE ? "approve" :
+		                                         "refuse");
 		return;
 	}
-	if (api_url_only_params(u, action_params, &msg) != 0) {
+	if (post->kind != API_POST_ACTION && !text_is_hex(u->seg[2], 32)) {
+		api_answer_error(ans, 400,
+		    "action id \"%s\" is not 32 lowercase hex digits",
+		    text_escape_str(u->seg[2], esc, sizeof(esc)));
+		return;
+	}
+	if (api_url_only_params(u,
+	        post->kind == API_POST_REFUSE ? no_params : action_params,
+	        &msg) != 0) {
 		api_answer_error(ans, 400, "%s", msg.text);
 		return;
 	}
@@ -398,7 +419,11 @@ api_route(struct api *api, const struct api_request_info *rq,
 	}
 	rt = find_route(u);
 	if (rt != NULL && rt->fn == NULL && strcmp(rq->method, "POST") == 0) {
-		post->is_action = true;
+		post->kind = strcmp(rt->seg3, "approve") == 0 ?
+		    API_POST_APPROVE :
+		    strcmp(rt->seg3, "refuse") == 0 ? API_POST_REFUSE :
+		                                      API_POST_ACTION;
+		post->is_action = post->kind == API_POST_ACTION;
 		(void)text_escape_str(u->seg[2], post->target,
 		    sizeof(post->target));
 	}

@@ -213,6 +213,9 @@ int hub_handle_outcome(struct hub *hub, struct hub_conn *c,
 void hub_roster_send(struct hub *hub, struct hub_conn *c);
 /* Sends the roster to every open session (after a reload took one). */
 void hub_roster_send_all(struct hub *hub);
+/* A policy frame from c: parsed, into the registry (an unreadable one
+ * forgets the last), logged. */
+void hub_policy(struct hub *hub, struct hub_conn *c, const char *policy_b64);
 /* A roster_status from c: into the registry, logged. */
 void hub_roster_status(struct hub *hub, struct hub_conn *c,
     const struct wire_roster_status *st);

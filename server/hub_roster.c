@@ -4,7 +4,9 @@
  * roster the server holds to every agent after its hello and after a
  * reload took a newer one, and notes what each host says it holds. The
  * server only carries the roster: each agent verifies it against the
- * roster keys it pins, so nothing here is trusted by a host.
+ * roster keys it pins, so nothing here is trusted by a host. Each agent
+ * also shares the policy it enforces, which the server reads (strictly,
+ * as the agent does) only to know when a request needs approvals.
  */
 #include <inttypes.h>
 #include <sodium.h>
@@ -13,6 +15,7 @@
 
 #include "hub_int.h"
 #include "log.h"
+#include "policy.h"
 #include "roster_store.h"
 #include "server_ctx.h"
 #include "text.h"
@@ -103,4 +106,36 @@ hub_roster_status(struct hub *hub, struct hub_conn *c,
 	else
 		log_debug("agent %s holds roster version %" PRId64, c->id.name,
 		    st->version);
+}
+
+void
+hub_policy(struct hub *hub, struct hub_conn *c, const char *policy_b64)
+{
+	struct policy *p = NULL;
+	struct err_msg m;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	char label[IDENTITY_NAME_MAX + 32];
+
+	err_clear(&m);
+	(void)snprintf(label, sizeof(label), "%s's policy", c->id.name);
+	if (text_b64_decode(policy_b64, strlen(policy_b64), POLICY_FILE_MAX,
+	        &buf, &len) != 0)
+		(void)err_set(&m, SIGNET_ERR_FORMAT,
+		    "%s: not base64 of at "
+		    "most %d bytes",
+		    label, POLICY_FILE_MAX);
+	else if (policy_parse((const char *)buf, len, label, c->id.name, &p,
+	             &m) != 0)
+		p = NULL;
+	if (p == NULL)
+		log_warn("agent %s shared a policy this server cannot read "
+		         "(signed requests to it are relayed at once): %s",
+		    c->id.name, m.text);
+	else
+		log_info("agent %s shares its policy: %zu rules", c->id.name,
+		    policy_rule_count(p));
+	/* An unreadable one forgets the last: never judge on a stale one. */
+	registry_set_policy(hub->ctx->registry, c->id.name, c->session, p);
+	free(buf);
 }

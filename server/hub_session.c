@@ -572,6 +572,11 @@ handle_frame(struct hub *hub, struct hub_conn *c)
 		wire_frame_free(&f);
 		return 0;
 	}
+	if (f.type == WIRE_POLICY) {
+		hub_policy(hub, c, f.payload_b64);
+		wire_frame_free(&f);
+		return 0;
+	}
 	if (f.type == WIRE_ROSTER_STATUS) {
 		hub_roster_status(hub, c, &f.roster);
 		wire_frame_free(&f);

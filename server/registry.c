@@ -29,6 +29,7 @@ struct host {
 	int64_t cert_not_after; /* seconds */
 	struct inventory *inv;
 	bool inv_live; /* inv came in this session: its ids are indexed */
+	struct policy *policy; /* the policy it shares, or NULL */
 	/* The roster it said it holds; roster_known false until it did. */
 	bool roster_known;
 	int64_t roster_version;
@@ -73,6 +74,7 @@ registry_free(struct registry *reg)
 		return;
 	for (i = 0; i < reg->count; i++) {
 		inventory_free(reg->hosts[i].inv);
+		policy_free(reg->hosts[i].policy);
 		free(reg->hosts[i].reported);
 	}
 	free(reg->hosts);
@@ -176,6 +178,9 @@ registry_connect(struct registry *reg, const char *host_id,
 	/* The last inventory is stale until this session sends one. */
 	unindex(reg, h);
 	h->nreported = 0;
+	/* Nor is the last session's policy this one's until it says so. */
+	policy_free(h->policy);
+	h->policy = NULL;
 	session = reg->next_session++;
 	h->session = session;
 	h->connected = true;
@@ -202,6 +207,9 @@ registry_disconnect(struct registry *reg, const char *host_id, uint64_t session,
 		h->connected = false;
 		h->last_seen = now_ms;
 		unindex(reg, h);
+		/* The next session shares its policy again. */
+		policy_free(h->policy);
+		h->policy = NULL;
 	}
 	(void)pthread_mutex_unlock(&reg->mu);
 }
@@ -341,6 +349,65 @@ registry_set_roster(struct registry *reg, const char *host_id, uint64_t session,
 		    "%s", refused);
 	}
 	(void)pthread_mutex_unlock(&reg->mu);
+}
+
+void
+registry_set_policy(struct registry *reg, const char *host_id, uint64_t session,
+    struct policy *p)
+{
+	struct host *h;
+
+	(void)pthread_mutex_lock(&reg->mu);
+	h = find_host(reg, host_id);
+	if (h != NULL && h->session == session && h->connected) {
+		policy_free(h->policy);
+		h->policy = p;
+		p = NULL;
+	}
+	(void)pthread_mutex_unlock(&reg->mu);
+	policy_free(p);
+}
+
+int
+registry_judge(struct registry *reg, const char *host_id,
+    const char *container_id, const struct policy_request *req,
+    struct policy_decision *dec, struct policy_approval_term *terms, size_t max,
+    size_t *nterms, int64_t *wait_ms)
+{
+	const struct inventory_container *c;
+	struct policy_label labels[INVENTORY_MAX_LABELS];
+	struct policy_request q;
+	struct host *h;
+	size_t i;
+	int r = SIGNET_ERR_NOT_FOUND;
+
+	*nterms = 0;
+	*wait_ms = 0;
+	(void)pthread_mutex_lock(&reg->mu);
+	h = find_host(reg, host_id);
+	if (h == NULL || h->policy == NULL || h->inv == NULL)
+		goto out;
+	c = inventory_find(h->inv, container_id);
+	if (c == NULL)
+		goto out;
+	q = *req;
+	for (i = 0; i < c->nlabels && i < INVENTORY_MAX_LABELS; i++) {
+		labels[i].key = c->labels[i].key;
+		labels[i].value = c->labels[i].value;
+	}
+	q.container_id = c->id;
+	q.name = inventory_primary_name(c);
+	q.image = c->image;
+	q.labels = labels;
+	q.nlabels = i;
+	r = policy_evaluate(h->policy, &q, dec);
+	if (r == 0 && dec->rule >= 0 &&
+	    policy_rule_approvals(h->policy, (size_t)dec->rule, terms, max,
+	        nterms, wait_ms) != 0)
+		*nterms = 0;
+out:
+	(void)pthread_mutex_unlock(&reg->mu);
+	return r;
 }
 
 cJSON *

@@ -31,6 +31,7 @@
 
 #include "err.h"
 #include "inventory.h"
+#include "policy.h"
 
 #define REGISTRY_VERSION_MAX 64
 
@@ -103,6 +104,29 @@ void registry_touch(struct registry *reg, const char *host_id, uint64_t session,
  */
 void registry_set_roster(struct registry *reg, const char *host_id,
     uint64_t session, int64_t version, const char *sha256, const char *refused);
+
+/*
+ * Takes p (owned from now on; NULL forgets) as the policy session's host
+ * said it enforces. Freed at once for a stale session.
+ */
+void registry_set_policy(struct registry *reg, const char *host_id,
+    uint64_t session, struct policy *p);
+
+/*
+ * What host_id's own policy would say about a signed request (docs/
+ * operators.md, "Approvals at the server"): the container's facts from
+ * the host's inventory, the request's action, operator, reason and
+ * lifetime, and the approvers so far; judged without counting (rate
+ * limits are the host's). The server is never the judge: this only tells
+ * it whether a request waits for approvals. Fills *dec and, when the
+ * deciding rule takes approvals, its terms (at most max; *nterms) and
+ * wait. Returns 0, or SIGNET_ERR_NOT_FOUND when the host shared no policy
+ * or the container is not in its inventory (then relay at once).
+ */
+int registry_judge(struct registry *reg, const char *host_id,
+    const char *container_id, const struct policy_request *req,
+    struct policy_decision *dec, struct policy_approval_term *terms, size_t max,
+    size_t *nterms, int64_t *wait_ms) __attribute__((warn_unused_result));
 
 /*
  * [{host_id, connected, roster_version (null until the host said),
