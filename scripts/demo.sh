@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: ISC
-# The newcomer's demo: installs what is missing, builds, makes a demo PKI,
-# starts a private dockerd if none runs, a signet-server and a signet-agent
-# on loopback, shows the inventory through the operator API, restarts a
-# container through signet, shows a denial by policy, and verifies both
-# audit logs. Prints each step; cleans up after itself.
+# The newcomer's demo: installs what is missing, builds, makes a demo PKI
+# with a signed operator roster, starts a private dockerd if none runs, a
+# signet-server and a signet-agent on loopback, shows the inventory
+# through the operator API, restarts a container with alice's signed
+# request, has alice's STOP wait for a second pair of eyes until bob
+# approves it, shows the host refusing an action signed by the relay
+# alone, and verifies both audit logs. Prints each step; cleans up after
+# itself.
 #   scripts/demo.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,13 +39,23 @@ cleanup() {
 trap cleanup EXIT
 export SIGNET_PKI=$demo/pki
 
-step "2. a demo PKI: CA, server, agent web-01, operator alice, auditor carol"
+step "2. a demo PKI: CA, server, agent web-01, operators alice and bob, auditor carol"
 run "$PKI" init "$SIGNET_PKI" >/dev/null
 run "$PKI" server localhost --dns localhost --ip 127.0.0.1 >/dev/null
 run "$PKI" agent web-01 >/dev/null
 run "$PKI" operator alice >/dev/null
+run "$PKI" operator bob >/dev/null
 run "$PKI" auditor carol >/dev/null
 run "$PKI" list
+
+step "2b. alice and bob make signing keys on their machines; the admin signs the roster"
+# A real operator's key is sealed with a passphrase (signetctl keygen asks);
+# the demo's are not, so that it runs unattended.
+(cd "$demo" && run "$SIGNETCTL" keygen --no-passphrase alice && run "$SIGNETCTL" keygen --no-passphrase bob)
+run "$PKI" roster add alice --key "$demo/alice.pub" --groups sre
+run "$PKI" roster add bob --key "$demo/bob.pub" --groups sre
+run "$PKI" roster sign
+run "$PKI" roster list
 
 step "3. a dockerd: the system's if one answers, else a private one"
 if docker -H unix:///var/run/docker.sock version >/dev/null 2>&1; then
@@ -65,14 +78,16 @@ cid=$(docker run -d --network none --stop-timeout 1 --name signet-demo-web \
 	--label tier=frontend "$image" sleep 100000)
 echo "container signet-demo-web ${cid:0:12} runs with label tier=frontend"
 
-step "4. the host's policy: default deny; alice may restart signet-demo-* frontends, with a reason"
+step "4. the host's policy: default deny; operators sign; STOP needs a second operator"
 cat >"$demo/policy.json" <<'JSON'
 {
   "host_id": "web-01",
   "rules": [
     { "match": { "name": "signet-demo-*", "labels": { "tier": "frontend" } },
-      "actions": ["RESTART"], "operators": ["alice"], "min_reason_length": 10,
-      "accept_relay_signed": true }
+      "actions": ["RESTART"], "operators": ["alice"], "min_reason_length": 10 },
+    { "match": { "name": "signet-demo-*", "labels": { "tier": "frontend" } },
+      "actions": ["STOP"], "operators": ["alice", "bob"],
+      "approvals": [ { "group": "sre", "count": 1 } ], "approval_wait": 600 }
   ]
 }
 JSON
@@ -95,6 +110,9 @@ key  = $SIGNET_PKI/private/localhost.key
 action     = $SIGNET_PKI/keys/action.key
 audit      = $SIGNET_PKI/keys/audit.key
 agents_dir = $SIGNET_PKI/keys/agents
+[roster]
+keys = $SIGNET_PKI/roster/pinned.pub
+file = $SIGNET_PKI/roster/roster.json
 [audit]
 path = $demo/server-audit.log
 CONF
@@ -111,6 +129,9 @@ key  = $SIGNET_PKI/private/web-01.key
 [keys]
 action_pub = $SIGNET_PKI/keys/action.pub
 result     = $SIGNET_PKI/keys/agents/web-01.key
+[roster]
+keys = $SIGNET_PKI/roster/pinned.pub
+file = $demo/agent-roster.json
 [audit]
 path = $demo/agent-audit.log
 CONF
@@ -126,23 +147,48 @@ for _ in $(seq 1 100); do
 done
 echo "server log:"; sed 's/^/  /' "$demo/server.log" | head -n 6
 
-step "6. what operators see (signetctl with alice's certificate)"
+step "6. what operators see (signetctl with alice's certificate), and the roster each host holds"
 run "$SIGNETCTL" hosts
 run "$SIGNETCTL" containers --host web-01
+for _ in $(seq 1 50); do
+	curl -sS --cacert "$SIGNET_CA" --cert "$SIGNET_CERT" --key "$SIGNET_KEY" \
+		"$SIGNET_SERVER/api/roster" | grep -q '"roster_version":1' && break
+	sleep 0.1
+done
+printf '$ curl .../api/roster\n'
+curl -sS --cacert "$SIGNET_CA" --cert "$SIGNET_CERT" --key "$SIGNET_KEY" \
+	"$SIGNET_SERVER/api/roster" | python3 -c 'import json,sys; d=json.load(sys.stdin)
+print("server holds roster version", d["roster"]["version"], "operators", [o["name"] for o in d["roster"]["operators"]])
+for h in d["hosts"]: print("host", h["host_id"], "holds roster version", h["roster_version"])'
 
-step "7. alice restarts the container through signet (signed, relayed, checked, run)"
+step "7. alice restarts the container: she signs the request, the host checks her signature"
 before=$(docker inspect -f '{{.State.StartedAt}}' "$cid")
-run "$SIGNETCTL" action "${cid:0:12}" restart --reason "demo: rolling restart after config change"
+run "$SIGNETCTL" action "${cid:0:12}" restart --reason "demo: rolling restart after config change" \
+	--signing-key "$demo/alice.key"
 after=$(docker inspect -f '{{.State.StartedAt}}' "$cid")
 echo "dockerd says StartedAt went from $before to $after"
 
-step "8. the host's policy says no: STOP is not allowed, and carol is an auditor"
-run "$SIGNETCTL" action "${cid:0:12}" stop --reason "demo: this host allows only RESTART" || true
+step "8. alice's STOP needs a second pair of eyes: it waits until bob approves"
+out=$("$SIGNETCTL" action "${cid:0:12}" stop --reason "demo: stop for maintenance" \
+	--valid 600 --signing-key "$demo/alice.key" 2>&1) || true
+printf '$ signetctl action %s stop --reason "demo: stop for maintenance" --valid 600 --signing-key alice.key\n%s\n' "${cid:0:12}" "$out"
+aid=$(sed -n 's/^action_id: *//p' <<<"$out")
+echo "the container still runs: $(docker inspect -f '{{.State.Running}}' "$cid")"
+export SIGNET_CERT=$SIGNET_PKI/issued/bob.pem SIGNET_KEY=$SIGNET_PKI/private/bob.key
+run "$SIGNETCTL" approvals
+run "$SIGNETCTL" approval show "$aid"
+run "$SIGNETCTL" approve "$aid" --signing-key "$demo/bob.key" --wait 30
+echo "the container runs: $(docker inspect -f '{{.State.Running}}' "$cid") (the host counted bob's approval itself)"
+export SIGNET_CERT=$SIGNET_PKI/issued/alice.pem SIGNET_KEY=$SIGNET_PKI/private/alice.key
+
+step "9. an action the server forges (signed with its action key alone) is refused by the host"
+run docker start "$cid" >/dev/null
+run "$SIGNETCTL" action "${cid:0:12}" restart --reason "demo: relay-signed, no operator signature" || true
 SIGNET_CERT=$SIGNET_PKI/issued/carol.pem SIGNET_KEY=$SIGNET_PKI/private/carol.key \
 	run "$SIGNETCTL" action "${cid:0:12}" restart --reason "demo: auditors cannot act" || true
 run "$SIGNETCTL" audit tail --limit 4
 
-step "9. stop both, then verify both audit logs offline"
+step "10. stop both, then verify both audit logs offline"
 for p in "${pids[@]}"; do kill "$p"; done
 wait
 pids=()
@@ -152,7 +198,7 @@ run "$SIGNETCTL" audit verify "$demo/server-audit.log" --key "$keys/audit.pub" \
 run "$SIGNETCTL" audit verify "$demo/agent-audit.log" --key "$keys/agents/web-01.pub" \
 	--action-key "$keys/action.pub" --agent-keys "$keys/agents"
 
-step "10. tampering is caught: one byte of the server's log changed"
+step "11. tampering is caught: one byte of the server's log changed"
 cp "$demo/server-audit.log" "$demo/tampered.log"
 sed -i '2s/"ts":1/"ts":2/' "$demo/tampered.log"
 run "$SIGNETCTL" audit verify "$demo/tampered.log" --key "$keys/audit.pub" || true
