@@ -6,14 +6,20 @@
  *                 --docker-socket PATH --container ID [--restart-container ID]
  *                 [--count N] [--spread ID,ID,...]
  *                 [--profile seq|N]   (signet only: sequential, or N in flight)
+ *                 [--signing-key OP.key --signer NAME --host H
+ *                  --roster-version N]  (each request operator-signed)
  * START of a running container is a real round trip that dockerd answers
  * with 304 (SUCCESS for signet): sequential latency percentiles for both
  * paths, then the throughput of both at 1, 16 and 64 requests in flight,
  * then one RESTART through each path. With --spread, request slot i of the
  * concurrent runs acts on the (i mod N)-th of those containers: signet
  * runs one container's actions one at a time, in order, so many requests
- * in flight on a single container measure that queue, not the relay. Every request through signet is durable in both
- * audit logs before it is answered.
+ * in flight on a single container measure that queue, not the relay.
+ * Every request through signet is durable in both audit logs before it
+ * is answered. With --signing-key every request through signet is a new
+ * operator-signed request (docs/operators.md), signed here just before it
+ * is sent (its cost is counted, as an operator's client pays it); the
+ * containers must then be given by full id.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -23,7 +29,11 @@
 #include <sys/resource.h>
 
 #include <curl/curl.h>
+#include <sodium.h>
 
+#include "clock.h"
+#include "opkey.h"
+#include "request.h"
 #include "text.h"
 
 struct opts {
@@ -36,7 +46,65 @@ struct opts {
 	const char *spread[64];
 	int nspread;
 	char *spread_buf;
+	/* Operator-signed requests (--signing-key): NULL key for none. */
+	struct keys_secret *opkey;
+	const char *signer, *host;
+	int64_t roster_version;
 };
+
+/*
+ * A new operator-signed body for action on container (a new action_id);
+ * NULL when it cannot be made.
+ */
+static char *
+signed_body(const struct opts *o, const char *action, const char *container)
+{
+	struct request_payload p;
+	struct request_signed s;
+	uint8_t rnd[16];
+	char *body = NULL;
+	int n;
+
+	memset(&p, 0, sizeof(p));
+	memset(&s, 0, sizeof(s));
+	randombytes_buf(rnd, sizeof(rnd));
+	(void)text_hex(rnd, sizeof(rnd), p.action_id);
+	(void)snprintf(p.host_id, sizeof(p.host_id), "%s", o->host);
+	(void)snprintf(p.container_id, sizeof(p.container_id), "%s",
+	    container);
+	p.action = envelope_action_parse(action);
+	(void)snprintf(p.reason, sizeof(p.reason), "benchmark round trip");
+	(void)snprintf(p.requested_by, sizeof(p.requested_by), "%s",
+	    o->signer);
+	p.issued_at = clock_wall_ms();
+	p.expires_at = p.issued_at + 120000;
+	p.roster_version = o->roster_version;
+	if (request_sign(&p, o->opkey, &s) != 0)
+		return NULL;
+	n = asprintf(&body,
+	    "{\"request\":{\"payload\":\"%s\",\"sig\":\"%s\","
+	    "\"key_id\":\"%s\"}}",
+	    s.payload_b64, s.sig_b64, s.key_id);
+	request_signed_free(&s);
+	return n < 0 ? NULL : body;
+}
+
+/* Gives h a new signed body for the next request (signet, signing). */
+static int
+resign(const struct opts *o, CURL *h, const char *action,
+    const char *container)
+{
+	char *body;
+
+	if (o->opkey == NULL)
+		return 0;
+	body = signed_body(o, action, container);
+	if (body == NULL)
+		return -1;
+	curl_easy_setopt(h, CURLOPT_COPYPOSTFIELDS, body);
+	free(body);
+	return 0;
+}
 
 static double
 now_ms(void)
@@ -130,6 +198,8 @@ sequential(const struct opts *o, bool direct, struct curl_slist *hdrs, long n,
 		return -1;
 	for (i = 0; i < n; i++) {
 		double t0 = now_ms();
+		if (!direct && resign(o, h, "START", o->container) != 0)
+			goto fail;
 		if (curl_easy_perform(h) != CURLE_OK)
 			goto fail;
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
@@ -167,6 +237,11 @@ concurrent(const struct opts *o, bool direct, struct curl_slist *hdrs, long n,
 		hs[i] = make_handle(o, direct, "START",
 		    o->nspread > 0 ? o->spread[i % o->nspread] : o->container,
 		    urls[i], sizeof(urls[i]), hdrs);
+		if (!direct &&
+		    resign(o, hs[i], "START",
+		        o->nspread > 0 ? o->spread[i % o->nspread] :
+		                         o->container) != 0)
+			return -1;
 		curl_multi_add_handle(m, hs[i]);
 	}
 	while (done < n) {
@@ -187,6 +262,15 @@ concurrent(const struct opts *o, bool direct, struct curl_slist *hdrs, long n,
 			curl_multi_remove_handle(m, msg->easy_handle);
 			if (started < n) {
 				/* Reuse the handle (and its connection). */
+				for (i = 0; i < conc; i++)
+					if (hs[i] == msg->easy_handle)
+						break;
+				if (!direct &&
+				    resign(o, msg->easy_handle, "START",
+				        o->nspread > 0 ?
+				            o->spread[i % o->nspread] :
+				            o->container) != 0)
+					failed++;
 				curl_multi_add_handle(m, msg->easy_handle);
 				started++;
 			}
@@ -236,6 +320,7 @@ main(int argc, char **argv)
 {
 	struct opts o = { .count = 1000, .conc = { 1, 16, 64 }, .nconc = 3 };
 	struct curl_slist *hdrs = NULL;
+	const char *signing_key = NULL;
 	double *a = NULL, *b = NULL;
 	int i;
 
@@ -273,6 +358,15 @@ main(int argc, char **argv)
 		else if (strcmp(argv[i], "--profile") == 0 &&
 		    text_to_int64(argv[i + 1], 1, 1024, &v) == 0)
 			o.only_conc = (long)v;
+		else if (strcmp(argv[i], "--signing-key") == 0)
+			signing_key = argv[i + 1];
+		else if (strcmp(argv[i], "--signer") == 0)
+			o.signer = argv[i + 1];
+		else if (strcmp(argv[i], "--host") == 0)
+			o.host = argv[i + 1];
+		else if (strcmp(argv[i], "--roster-version") == 0 &&
+		    text_to_int64(argv[i + 1], 1, 1000000, &v) == 0)
+			o.roster_version = v;
 		else if (strcmp(argv[i], "--count") == 0 &&
 		    text_to_int64(argv[i + 1], 10, 1000000, &v) == 0)
 			o.count = (long)v;
@@ -286,6 +380,22 @@ main(int argc, char **argv)
 	    o.sock == NULL || o.container == NULL) {
 		fprintf(stderr, "usage: see the comment in bench_actions.c\n");
 		return 2;
+	}
+	if (signing_key != NULL) {
+		struct err_msg m;
+
+		err_clear(&m);
+		o.opkey = sodium_malloc(sizeof(*o.opkey));
+		if (sodium_init() < 0 || o.opkey == NULL ||
+		    opkey_load(signing_key, NULL, 0, o.opkey, &m) != 0 ||
+		    o.signer == NULL || o.host == NULL ||
+		    o.roster_version == 0) {
+			fprintf(stderr, "bench_actions: --signing-key (an "
+			                "unsealed operator key: %s) needs "
+			                "--signer, --host, --roster-version\n",
+			    m.text);
+			return 2;
+		}
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	hdrs = curl_slist_append(NULL, "Content-Type: application/json");
