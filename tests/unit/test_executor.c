@@ -1326,6 +1326,18 @@ test_operator_requests(void)
 	CHECK(keys_generate(&roster_key) == 0);
 	for (i = 0; i < 5; i++)
 		CHECK(keys_generate(&opk[i]) == 0);
+	/* No roster keys pinned at all (config.roster NULL): refused too. */
+	if (w.ex != NULL) {
+		base_action(&a, 0x4fff);
+		genuine = op_frame(&w, &a, &oprows[0], NOW);
+		acts = w.fake.acts;
+		send_frame(&w, genuine, &out);
+		CHECK(out.status == ENVELOPE_STATUS_REJECTED);
+		CHECK_CONTAINS(out.error, "holds no operator roster");
+		CHECK(w.fake.acts == acts);
+		free(genuine);
+		genuine = NULL;
+	}
 	/* The policy above, and an executor with a roster store. */
 	executor_free(w.ex);
 	w.ex = NULL;

@@ -6,9 +6,10 @@
  * nothing (neither the held roster nor its file), a roster that cannot be
  * saved is not taken, the file is read back at start (an expired one
  * still as the floor), and a roster a reader holds outlives its
- * replacement.
+ * replacement, on other threads too.
  */
 #include <dirent.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -537,6 +538,74 @@ test_threshold(void)
 	free(one);
 }
 
+struct reader {
+	struct roster_store *s;
+	unsigned bad;
+};
+
+/* Acquires, reads all of it and releases, over and over. */
+static void *
+reader_main(void *arg)
+{
+	struct reader *rd = arg;
+	int64_t last = 0;
+	unsigned i;
+
+	for (i = 0; i < 3000; i++) {
+		struct roster *r = roster_store_acquire(rd->s);
+
+		if (r == NULL)
+			continue;
+		/* Versions only grow; the roster is whole while held. */
+		if (r->version < last || r->nops < 1 ||
+		    strcmp(r->ops[0].name, "alice") != 0 || r->file == NULL ||
+		    r->file_len == 0)
+			rd->bad++;
+		last = r->version;
+		roster_store_release(rd->s, r);
+	}
+	return NULL;
+}
+
+/* Readers on other threads while rosters are replaced (run under ASan). */
+static void
+test_threads(void)
+{
+	struct roster_store *s = NULL;
+	struct reader rd[2];
+	pthread_t t[2];
+	enum roster_offer what;
+	struct err_msg msg;
+	bool started[2] = { false, false };
+	int64_t v;
+	size_t i;
+
+	CHECK(roster_store_new(&pinned, 1, NULL, false, &s, &msg) == 0);
+	if (s == NULL)
+		return;
+	for (i = 0; i < 2; i++) {
+		rd[i].s = s;
+		rd[i].bad = 0;
+		started[i] = pthread_create(&t[i], NULL, reader_main, &rd[i]) ==
+		    0;
+		CHECK(started[i]);
+	}
+	for (v = 1; v <= 40; v++) {
+		char *f = live(v, v % 2 == 0);
+
+		CHECK(f != NULL && offer_text(s, f, &what, &msg) == 0 &&
+		    what == ROSTER_OFFER_TAKEN);
+		free(f);
+	}
+	for (i = 0; i < 2; i++)
+		if (started[i]) {
+			CHECK(pthread_join(t[i], NULL) == 0);
+			CHECK(rd[i].bad == 0);
+		}
+	CHECK(roster_store_version(s, (char[65]){ 0 }) == 40);
+	roster_store_free(s);
+}
+
 int
 main(void)
 {
@@ -557,6 +626,7 @@ main(void)
 	test_load();
 	test_references();
 	test_threshold();
+	test_threads();
 	keys_secret_wipe(&rk);
 	keys_secret_wipe(&rk_other);
 	keys_secret_wipe(&op_a);
