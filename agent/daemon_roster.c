@@ -17,6 +17,7 @@
 
 #include "clock.h"
 #include "daemon_int.h"
+#include "jsonx.h"
 #include "log.h"
 #include "text.h"
 
@@ -152,8 +153,7 @@ audit_offer(struct daemon *d, const char *event, const uint8_t *buf, size_t len,
 	if (o == NULL ||
 	    cJSON_AddStringToObject(o, "host_id", d->host_id) == NULL ||
 	    cJSON_AddStringToObject(o, "roster_sha256", sha) == NULL ||
-	    cJSON_AddNumberToObject(o, "held_version", (double)version) ==
-	        NULL ||
+	    !jsonx_add_int64(o, "held_version", version) ||
 	    (error != NULL &&
 	        cJSON_AddStringToObject(o, "error", error) == NULL)) {
 		cJSON_Delete(o);

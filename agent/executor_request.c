@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "executor_int.h"
+#include "jsonx.h"
 #include "log.h"
 #include "roster.h"
 #include "text.h"
@@ -147,7 +148,7 @@ executor_request_policy(const struct executor_act *act,
 void
 executor_request_audit(const struct executor_act *act, cJSON *o, bool *ok)
 {
-	cJSON *arr, *e;
+	cJSON *arr = NULL, *e = NULL;
 	size_t i;
 
 	if (!*ok || o == NULL || !act->authentic)
@@ -167,10 +168,8 @@ executor_request_audit(const struct executor_act *act, cJSON *o, bool *ok)
 	        act->req.signer->key.id) != NULL &&
 	    cJSON_AddStringToObject(o, "operator_request_sha256",
 	        act->req.sha256) != NULL &&
-	    cJSON_AddNumberToObject(o, "roster_version",
-	        (double)act->roster->version) != NULL &&
-	    cJSON_AddNumberToObject(o, "request_expires_at",
-	        (double)act->req.p.expires_at) != NULL &&
+	    jsonx_add_int64(o, "roster_version", act->roster->version) &&
+	    jsonx_add_int64(o, "request_expires_at", act->req.p.expires_at) &&
 	    (arr = cJSON_AddArrayToObject(o, "approvals")) != NULL;
 	for (i = 0; *ok && i < act->napprovals; i++) {
 		const struct request_approver *ap = &act->approvers[i];

@@ -318,9 +318,7 @@ wire_build_roster_status(const struct wire_roster_status *st, char **out,
 	if (st == NULL)
 		return SIGNET_ERR_INVALID_ARG;
 	o = flat_object(WIRE_ROSTER_STATUS, NULL, NULL, 0);
-	if (o == NULL ||
-	    cJSON_AddNumberToObject(o, "version", (double)st->version) ==
-	        NULL ||
+	if (o == NULL || !jsonx_add_int64(o, "version", st->version) ||
 	    cJSON_AddStringToObject(o, "roster_sha256", st->sha256) == NULL ||
 	    (st->refused[0] != '\0' &&
 	        cJSON_AddStringToObject(o, "refused", st->refused) == NULL)) {

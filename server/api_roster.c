@@ -11,6 +11,7 @@
 
 #include "api_int.h"
 #include "clock.h"
+#include "jsonx.h"
 #include "registry.h"
 #include "roster_store.h"
 
@@ -54,7 +55,7 @@ add_roster(cJSON *doc, struct roster_store *store)
 	if (r == NULL)
 		return cJSON_AddNullToObject(doc, "roster") != NULL;
 	ok = (o = cJSON_AddObjectToObject(doc, "roster")) != NULL &&
-	    cJSON_AddNumberToObject(o, "version", (double)r->version) != NULL &&
+	    jsonx_add_int64(o, "version", r->version) &&
 	    cJSON_AddStringToObject(o, "roster_sha256", r->sha256) != NULL &&
 	    add_time(o, "issued_at", r->issued_at) &&
 	    add_time(o, "expires_at", r->expires_at) &&

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "jsonx.h"
 #include "registry_ids.h"
 #include "text.h"
 
@@ -426,8 +427,8 @@ registry_roster_json(struct registry *reg)
 		    cJSON_AddStringToObject(o, "host_id", h->host_id) != NULL &&
 		    cJSON_AddBoolToObject(o, "connected", h->connected) != NULL;
 		if (ok && h->roster_known)
-			ok = cJSON_AddNumberToObject(o, "roster_version",
-			         (double)h->roster_version) != NULL &&
+			ok = jsonx_add_int64(o, "roster_version",
+			         h->roster_version) &&
 			    (h->roster_version == 0 ?
 			            cJSON_AddNullToObject(o, "roster_sha256") :
 			            cJSON_AddStringToObject(o, "roster_sha256",

@@ -43,6 +43,7 @@
 #include "harden.h"
 #include "hub.h"
 #include "identity.h"
+#include "jsonx.h"
 #include "keys.h"
 #include "log.h"
 #include "metrics.h"
@@ -547,8 +548,8 @@ server_run(const char *config_path)
 	        (double)identity_store_crl_next_update(ctx.identity)) != NULL &&
 	    cJSON_AddNumberToObject(d, "actions_reloaded", (double)reloaded) !=
 	        NULL &&
-	    cJSON_AddNumberToObject(d, "roster_version",
-	        (double)roster_store_version(ctx.roster, roster_sha)) != NULL;
+	    jsonx_add_int64(d, "roster_version",
+	        roster_store_version(ctx.roster, roster_sha));
 	sodium_free(audit_key); /* wipes it; the writer has its own copy */
 	audit_key = NULL;
 	if (audit_event(ctx.audit, "server.started", SERVER_ACTOR, d, ok) != 0)

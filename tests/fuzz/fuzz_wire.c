@@ -4,10 +4,10 @@
  * wire): the bytes as an agent's hello frame (checked against a fixed key
  * and challenge), as the signed payload of a hello (signed here with that
  * key, so that the payload parser behind the signature is reached too),
- * as a later agent frame (inventory, action_result), as a server frame
- * (action, result_ack, challenge), and as a refused action frame whose
- * claims are peeked at. What parses is built again and must parse to the
- * same thing.
+ * as a later agent frame (inventory, action_result, roster_status), as a
+ * server frame (action, result_ack, outcome_ack, challenge, roster), and
+ * as a refused action frame whose claims are peeked at. What parses is
+ * built again and must parse to the same thing.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -103,14 +103,30 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	        &msg) == 0)
 		hello_again(&hello);
 	signed_payload(data, size);
-	if (wire_parse_agent_frame(buf, size, &f, &msg) == 0)
+	if (wire_parse_agent_frame(buf, size, &f, &msg) == 0) {
+		/* A roster_status says again exactly what it said. */
+		if (f.type == WIRE_ROSTER_STATUS &&
+		    wire_build_roster_status(&f.roster, &text, &len) == 0) {
+			if (wire_parse_agent_frame(text, len, &g, &msg) != 0 ||
+			    g.type != f.type ||
+			    memcmp(&f.roster, &g.roster, sizeof(f.roster)) != 0)
+				abort();
+			wire_frame_free(&g);
+			free(text);
+			text = NULL;
+		}
 		wire_frame_free(&f);
+	}
 	if (wire_parse_server_frame(buf, size, &f, &msg) == 0) {
 		int r = f.type == WIRE_ACTION ?
 		    wire_build_action(f.payload_b64, f.sig_b64, f.key_id, &text,
 		        &len) :
 		    f.type == WIRE_CHALLENGE ?
 		    wire_build_challenge(f.challenge, &text, &len) :
+		    f.type == WIRE_ROSTER ?
+		    wire_build_roster(f.payload_b64, &text, &len) :
+		    f.type == WIRE_OUTCOME_ACK ?
+		    wire_build_outcome_ack(&f.ack, &text, &len) :
 		    wire_build_result_ack(&f.ack, &text, &len);
 
 		if (r == 0) {

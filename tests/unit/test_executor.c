@@ -26,6 +26,8 @@
 #include "executor_world.h"
 #include "jsonx.h"
 #include "keys.h"
+#include "request.h"
+#include "roster_store.h"
 #include "testlib.h"
 
 /* ---- the audit log, read back ---- */
@@ -909,6 +911,561 @@ test_outbox_full(struct world *w)
 	    "a result forgotten unacknowledged was not audited");
 }
 
+/* ---- operator-signed requests (issue 13, item 3 and 4) ---- */
+
+/*
+ * web-1: alice only, operator-signed (no accept_relay_signed); db-*: one
+ * approval of "dba"; web-2: two approvals of "dba".
+ */
+static const char op_policy_json[] =
+    "{\"host_id\":\"web-01\",\"rules\":["
+    "{\"match\":{\"name\":\"web-1\"},\"actions\":[\"START\",\"STOP\","
+    "\"RESTART\"],\"operators\":[\"alice\"],\"min_reason_length\":5},"
+    "{\"match\":{\"name\":\"db-*\"},\"actions\":[\"RESTART\"],"
+    "\"approvals\":[{\"group\":\"dba\",\"count\":1}],"
+    "\"approval_wait\":3600},"
+    "{\"match\":{\"name\":\"web-2\"},\"actions\":[\"RESTART\"],"
+    "\"approvals\":[{\"group\":\"dba\",\"count\":2}],"
+    "\"approval_wait\":3600}]}\n";
+
+#define DAY_MS (24LL * 3600 * 1000)
+/* The highest version there is: the audit must write it exactly. */
+#define OP_ROSTER_VERSION ROSTER_VERSION_MAX
+
+enum who { ALICE, BOB, CAROL, DAVE, EVE, NOBODY };
+static const char *const who_name[] = { "alice", "bob", "carol", "dave",
+	"eve" };
+static struct keys_secret opk[5]; /* eve is in no roster */
+static struct keys_secret roster_key;
+
+/* alice (sre), bob and dave (dba), carol (dba, key expired). */
+static char *
+op_roster_file(int64_t issued, int64_t expires)
+{
+	struct roster r;
+	struct roster_operator ops[4];
+	struct err_msg m;
+	char *json = NULL, *file = NULL;
+	size_t i;
+
+	memset(&r, 0, sizeof(r));
+	memset(ops, 0, sizeof(ops));
+	r.version = OP_ROSTER_VERSION;
+	r.issued_at = issued;
+	r.expires_at = expires;
+	r.ops = ops;
+	r.nops = 4;
+	for (i = 0; i < 4; i++) {
+		(void)snprintf(ops[i].name, sizeof(ops[i].name), "%s",
+		    who_name[i]);
+		ops[i].key = opk[i].pub;
+		ops[i].ngroups = 1;
+		(void)snprintf(ops[i].groups[0], sizeof(ops[i].groups[0]), "%s",
+		    i == ALICE ? "sre" : "dba");
+		ops[i].not_after = i == CAROL ? NOW - 1000 : NOW + 365 * DAY_MS;
+	}
+	CHECK(roster_encode_payload(&r, &json) == 0);
+	if (json != NULL &&
+	    roster_sign((const uint8_t *)json, strlen(json), &roster_key, NULL,
+	        0, &file, &m) != 0)
+		file = NULL;
+	free(json);
+	return file;
+}
+
+struct oprow {
+	const char *name;
+	const char *container; /* NULL: C_WEB */
+	enum who signer;       /* NOBODY: a relay-only action */
+	/* What the request says when it differs from the action. */
+	const char *req_container, *req_reason, *req_by;
+	int64_t req_issued_off, req_expires_off; /* 0/0: -1 s, +60 s */
+	int64_t act_expires_off;                 /* 0: +60 s */
+	enum who approvers[4];
+	size_t napprovers;
+	bool bad_sig;        /* the request's sig is another key's */
+	bool approval_other; /* approvals over other request bytes */
+	/* what comes of it */
+	enum envelope_status status;
+	const char *error;     /* in out.error; NULL: none */
+	const char *event;     /* the record that says why */
+	const char *requester; /* its "requester" */
+	int counted;           /* its approvals counted; -1: no array */
+	const char *why;       /* in some approval's why; NULL: none */
+};
+
+static const struct oprow oprows[] = {
+	{ "valid operator request", NULL, ALICE, NULL, NULL, NULL, 0, 0, 0,
+	    { 0 }, 0, false, false, ENVELOPE_STATUS_SUCCESS, NULL,
+	    "action.received", "verified", 0, NULL },
+	{ "key not in the roster", NULL, EVE, NULL, NULL, NULL, 0, 0, 0, { 0 },
+	    0, false, false, ENVELOPE_STATUS_REJECTED,
+	    "is not in roster version", "action.rejected", "unverified", -1,
+	    NULL },
+	{ "bad operator signature", NULL, ALICE, NULL, NULL, NULL, 0, 0, 0,
+	    { 0 }, 0, true, false, ENVELOPE_STATUS_REJECTED,
+	    "operator request: bad operator signature", "action.rejected",
+	    "unverified", -1, NULL },
+	{ "the relay changed the reason", NULL, ALICE, NULL,
+	    "the operator's own reason", NULL, 0, 0, 0, { 0 }, 0, false, false,
+	    ENVELOPE_STATUS_REJECTED,
+	    "operator request: the relay changed the request: reason differs",
+	    "action.rejected", "verified", 0, NULL },
+	{ "the relay changed the container", NULL, ALICE, C_DB, NULL, NULL, 0,
+	    0, 0, { 0 }, 0, false, false, ENVELOPE_STATUS_REJECTED,
+	    "the relay changed the request: container_id differs",
+	    "action.rejected", "verified", 0, NULL },
+	{ "the action expires after the request", NULL, ALICE, NULL, NULL, NULL,
+	    -1000, 30000, 60000, { 0 }, 0, false, false,
+	    ENVELOPE_STATUS_REJECTED, "the relay changed the request",
+	    "action.rejected", "verified", 0, NULL },
+	/*
+	 * The action may not outlive the request, and an expired action is
+	 * refused before the request is read: "expired" either way.
+	 */
+	{ "request expired", NULL, ALICE, NULL, NULL, NULL, -400000, -40000,
+	    -40000, { 0 }, 0, false, false, ENVELOPE_STATUS_REJECTED, "expired",
+	    "action.rejected", NULL, -1, NULL },
+	{ "request issued in the future", NULL, ALICE, NULL, NULL, NULL, 120000,
+	    180000, 0, { 0 }, 0, false, false, ENVELOPE_STATUS_REJECTED,
+	    "operator request: the operator's request is issued 120000 ms in "
+	    "the future",
+	    "action.rejected", "verified", 0, NULL },
+	{ "operator's not_after passed", "", CAROL, NULL, NULL, NULL, 0, 0, 0,
+	    { 0 }, 0, false, false, ENVELOPE_STATUS_REJECTED,
+	    "operator carol's key expired", "action.rejected", "unverified", -1,
+	    NULL },
+	{ "requested_by is not the signer's name", NULL, ALICE, NULL, NULL,
+	    "bob", 0, 0, 0, { 0 }, 0, false, false, ENVELOPE_STATUS_REJECTED,
+	    "signed by alice's key but names bob", "action.rejected",
+	    "unverified", -1, NULL },
+	{ "not an operator of the rule", NULL, DAVE, NULL, NULL, NULL, 0, 0, 0,
+	    { 0 }, 0, false, false, ENVELOPE_STATUS_DENIED,
+	    "operator not listed: \"dave\"", "policy.denied", "verified", 0,
+	    NULL },
+	{ "relay-only to a rule that wants an operator", NULL, NOBODY, NULL,
+	    NULL, NULL, 0, 0, 0, { 0 }, 0, false, false, ENVELOPE_STATUS_DENIED,
+	    "requires an operator-signed request", "policy.denied",
+	    "server-asserted", -1, NULL },
+	/* Approvals: one of "dba" for db-1. */
+	{ "approved by bob", C_DB, ALICE, NULL, NULL, NULL, 0, 0, 0, { BOB }, 1,
+	    false, false, ENVELOPE_STATUS_SUCCESS, NULL, "action.received",
+	    "verified", 1, NULL },
+	{ "no approval", C_DB, ALICE, NULL, NULL, NULL, 0, 0, 0, { 0 }, 0,
+	    false, false, ENVELOPE_STATUS_DENIED,
+	    "approvals: 1 of \"dba\" needed, 0 counted", "policy.denied",
+	    "verified", 0, NULL },
+	{ "the requester's own approval", C_DB, BOB, NULL, NULL, NULL, 0, 0, 0,
+	    { BOB }, 1, false, false, ENVELOPE_STATUS_DENIED,
+	    "approvals: 1 of \"dba\" needed, 0 counted", "policy.denied",
+	    "verified", 0, "the requester cannot approve" },
+	{ "an approval over other bytes", C_DB, ALICE, NULL, NULL, NULL, 0, 0,
+	    0, { BOB }, 1, false, true, ENVELOPE_STATUS_DENIED,
+	    "1 of \"dba\" needed, 0 counted", "policy.denied", "verified", 0,
+	    "bad signature" },
+	{ "an approval by a key not in the roster", C_DB, ALICE, NULL, NULL,
+	    NULL, 0, 0, 0, { EVE }, 1, false, false, ENVELOPE_STATUS_DENIED,
+	    "1 of \"dba\" needed, 0 counted", "policy.denied", "verified", 0,
+	    "not in roster" },
+	{ "an approval by an expired key", C_DB, ALICE, NULL, NULL, NULL, 0, 0,
+	    0, { CAROL }, 1, false, false, ENVELOPE_STATUS_DENIED,
+	    "1 of \"dba\" needed, 0 counted", "policy.denied", "verified", 0,
+	    "expired" },
+	/* Two of "dba" for web-2: the same key twice counts once. */
+	{ "the same key twice", C_WEB2, ALICE, NULL, NULL, NULL, 0, 0, 0,
+	    { BOB, BOB }, 2, false, false, ENVELOPE_STATUS_DENIED,
+	    "approvals: 2 of \"dba\" needed, 1 counted (bob)", "policy.denied",
+	    "verified", 1, "approved already" },
+	{ "two approvers", C_WEB2, ALICE, NULL, NULL, NULL, 0, 0, 0,
+	    { BOB, DAVE }, 2, false, false, ENVELOPE_STATUS_SUCCESS, NULL,
+	    "action.received", "verified", 2, NULL },
+	/* A request that waited for approvals longer than the relay lives. */
+	{ "a request older than the relay", C_WEB2, ALICE, NULL, NULL, NULL,
+	    -1800000, 1800000, 0, { DAVE, BOB }, 2, false, false,
+	    ENVELOPE_STATUS_SUCCESS, NULL, "action.received", "verified", 2,
+	    NULL },
+};
+
+/* The data of the first `event` record from line `from` on (cJSON_Delete
+ * *root). */
+static const cJSON *
+event_data(const char *path, size_t from, const char *event, cJSON **root)
+{
+	struct audit_reader *rd = NULL;
+	struct err_msg m;
+	char *line = NULL;
+	size_t len = 0, n = 0;
+	bool nl = false;
+	const cJSON *data = NULL;
+
+	*root = NULL;
+	if (audit_reader_open(path, &rd, &m) != 0)
+		return NULL;
+	while (data == NULL && audit_reader_next(rd, &line, &len, &nl) == 1) {
+		struct audit_record rec;
+
+		if (n++ < from)
+			continue;
+		if (audit_parse_line(line, len, &rec, &m) != 0)
+			break;
+		if (strcmp(rec.event, event) == 0) {
+			*root = rec.root;
+			data = rec.data;
+			rec.root = NULL;
+		}
+		audit_record_free(&rec);
+	}
+	audit_reader_close(rd);
+	return data;
+}
+
+/*
+ * The action a (its request made from it and the row, signed by signer,
+ * with the row's approvals) as a signed frame.
+ */
+static char *
+op_frame(struct world *w, struct envelope_action_payload *a,
+    const struct oprow *row, int64_t now)
+{
+	struct request_payload p;
+	struct request_signed s;
+	char *json = NULL, *other = NULL;
+	size_t i;
+
+	memset(&s, 0, sizeof(s));
+	if (row->signer == NOBODY)
+		return signed_frame(w, a);
+	memset(&p, 0, sizeof(p));
+	memcpy(p.action_id, a->action_id, sizeof(p.action_id));
+	memcpy(p.host_id, a->host_id, sizeof(p.host_id));
+	(void)snprintf(p.container_id, sizeof(p.container_id), "%s",
+	    row->req_container != NULL ? row->req_container : a->container_id);
+	p.action = a->action;
+	(void)snprintf(p.reason, sizeof(p.reason), "%s",
+	    row->req_reason != NULL ? row->req_reason : a->reason);
+	(void)snprintf(p.requested_by, sizeof(p.requested_by), "%s",
+	    row->req_by != NULL ? row->req_by : a->requested_by);
+	p.issued_at = now +
+	    (row->req_issued_off != 0 ? row->req_issued_off : -1000);
+	p.expires_at = now +
+	    (row->req_expires_off != 0 ? row->req_expires_off : 60000);
+	p.roster_version = OP_ROSTER_VERSION;
+	CHECK(request_sign(&p, &opk[row->signer], &s) == 0);
+	CHECK(request_encode(&p, &json) == 0);
+	if (row->bad_sig) {
+		struct request_signed s2;
+
+		memset(&s2, 0, sizeof(s2));
+		CHECK(request_sign(&p, &opk[DAVE], &s2) == 0);
+		if (s.sig_b64 != NULL && s2.sig_b64 != NULL &&
+		    strlen(s.sig_b64) == strlen(s2.sig_b64))
+			memcpy(s.sig_b64, s2.sig_b64, strlen(s2.sig_b64));
+		request_signed_free(&s2);
+	}
+	if (row->approval_other) {
+		p.action = ENVELOPE_ACTION_STOP;
+		CHECK(request_encode(&p, &other) == 0);
+	}
+	a->has_request = true;
+	(void)snprintf(a->request.payload_b64, sizeof(a->request.payload_b64),
+	    "%s", s.payload_b64 != NULL ? s.payload_b64 : "");
+	(void)snprintf(a->request.sig_b64, sizeof(a->request.sig_b64), "%s",
+	    s.sig_b64 != NULL ? s.sig_b64 : "");
+	memcpy(a->request.key_id, s.key_id, sizeof(a->request.key_id));
+	a->napprovals = row->napprovers;
+	for (i = 0; i < row->napprovers; i++) {
+		const char *b = other != NULL ? other : json;
+
+		CHECK(b != NULL &&
+		    request_approve((const uint8_t *)b, strlen(b),
+		        &opk[row->approvers[i]], &a->approvals[i]) == 0);
+	}
+	request_signed_free(&s);
+	free(json);
+	free(other);
+	return signed_frame(w, a);
+}
+
+/* The number of approvals with "counted": true in data's "approvals",
+ * -1 without the array; whether one's why holds why. */
+static int
+counted_of(const cJSON *data, const char *why, bool *why_found)
+{
+	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(data, "approvals");
+	const cJSON *e;
+	int n = 0;
+
+	*why_found = why == NULL;
+	if (!cJSON_IsArray(arr))
+		return -1;
+	cJSON_ArrayForEach(e, arr)
+	{
+		const cJSON *c = cJSON_GetObjectItemCaseSensitive(e, "counted");
+		const char *y = dstr(e, "why");
+
+		if (cJSON_IsTrue(c)) {
+			n++;
+			if (y != NULL || dstr(e, "name") == NULL)
+				return -2; /* counted says why, or no name */
+		} else if (y != NULL && why != NULL && strstr(y, why) != NULL) {
+			*why_found = true;
+		}
+	}
+	return n;
+}
+
+/* Sends a's frame; the outcome. */
+static void
+send_frame(struct world *w, const char *f, struct executor_outcome *out)
+{
+	CHECK(
+	    f != NULL && executor_handle_frame(w->ex, f, strlen(f), out) == 0);
+}
+
+static void
+run_oprow(struct world *w, const struct oprow *row, unsigned n, int64_t now)
+{
+	struct envelope_action_payload a;
+	struct executor_outcome out;
+	const cJSON *data;
+	cJSON *root = NULL;
+	unsigned acts = w->fake.acts;
+	size_t before = log_lines(w->log);
+	bool why_found = false;
+	int counted;
+	char *f;
+
+	base_action(&a, n);
+	a.expires_at = now +
+	    (row->act_expires_off != 0 ? row->act_expires_off : 60000);
+	a.issued_at = row->act_expires_off < 0 ? a.expires_at - 60000 :
+	                                         now - 1000;
+	if (row->container != NULL && row->container[0] != '\0')
+		memcpy(a.container_id, row->container, 65);
+	(void)snprintf(a.requested_by, sizeof(a.requested_by), "%s",
+	    row->req_by != NULL       ? row->req_by :
+	        row->signer == NOBODY ? "alice" :
+	                                who_name[row->signer]);
+	f = op_frame(w, &a, row, now);
+	memset(&out, 0, sizeof(out));
+	send_frame(w, f, &out);
+	CHECKF(out.status == row->status, "%s: status %s (%s)", row->name,
+	    envelope_status_name(out.status), out.error);
+	if (row->error != NULL)
+		CHECKF(strstr(out.error, row->error) != NULL,
+		    "%s: error \"%s\"", row->name, out.error);
+	CHECKF(w->fake.acts - acts ==
+	        (row->status == ENVELOPE_STATUS_SUCCESS ? 1u : 0u),
+	    "%s: %u dockerd calls", row->name, w->fake.acts - acts);
+	data = event_data(w->log, before, row->event, &root);
+	CHECKF(data != NULL, "%s: no %s record", row->name, row->event);
+	if (data != NULL) {
+		const char *req = dstr(data, "requester");
+
+		if (row->requester != NULL)
+			CHECKF(req != NULL && strcmp(req, row->requester) == 0,
+			    "%s: requester %s", row->name,
+			    req != NULL ? req : "(none)");
+		counted = counted_of(data, row->why, &why_found);
+		if (row->requester != NULL)
+			CHECKF(counted == row->counted,
+			    "%s: %d approvals counted", row->name, counted);
+		CHECKF(why_found, "%s: no approval says \"%s\"", row->name,
+		    row->why);
+		if (row->error != NULL &&
+		    strcmp(row->event, "policy.denied") == 0)
+			CHECKF(strstr(dstr(data, "why"), row->error) != NULL,
+			    "%s: why \"%s\"", row->name, dstr(data, "why"));
+		if (row->error != NULL &&
+		    strcmp(row->event, "action.rejected") == 0)
+			CHECKF(strstr(dstr(data, "reason"), row->error) != NULL,
+			    "%s: reason \"%s\"", row->name,
+			    dstr(data, "reason"));
+		if (req != NULL && strcmp(req, "verified") == 0) {
+			const cJSON *v = cJSON_GetObjectItemCaseSensitive(data,
+			    "roster_version");
+			const char *kid = dstr(data, "requester_key_id");
+
+			CHECKF(cJSON_IsNumber(v) &&
+			        (int64_t)v->valuedouble == OP_ROSTER_VERSION,
+			    "%s: roster_version", row->name);
+			CHECKF(kid != NULL &&
+			        strcmp(kid, opk[row->signer].pub.id) == 0,
+			    "%s: requester_key_id", row->name);
+			CHECKF(dstr(data, "operator_request_sha256") != NULL &&
+			        strlen(dstr(data, "operator_request_sha256")) ==
+			            64,
+			    "%s: operator_request_sha256", row->name);
+		}
+	}
+	cJSON_Delete(root);
+	free(f);
+}
+
+/*
+ * The agent's checks of an operator's signed request and its approvals
+ * (docs/operators.md, "What the agent checks"), in a world of its own
+ * with a roster store and the policy above.
+ */
+static void
+test_operator_requests(void)
+{
+	struct world w;
+	struct roster_store *store = NULL;
+	struct executor_config c;
+	struct envelope_action_payload a;
+	struct executor_outcome out;
+	enum roster_offer what;
+	struct err_msg m;
+	char *roster = NULL, *forged = NULL, *genuine = NULL;
+	unsigned acts;
+	size_t i;
+	FILE *f;
+
+	setup(&w);
+	CHECK(keys_generate(&roster_key) == 0);
+	for (i = 0; i < 5; i++)
+		CHECK(keys_generate(&opk[i]) == 0);
+	/* No roster keys pinned at all (config.roster NULL): refused too. */
+	if (w.ex != NULL) {
+		base_action(&a, 0x4fff);
+		genuine = op_frame(&w, &a, &oprows[0], NOW);
+		acts = w.fake.acts;
+		send_frame(&w, genuine, &out);
+		CHECK(out.status == ENVELOPE_STATUS_REJECTED);
+		CHECK_CONTAINS(out.error, "holds no operator roster");
+		CHECK(w.fake.acts == acts);
+		free(genuine);
+		genuine = NULL;
+	}
+	/* The policy above, and an executor with a roster store. */
+	executor_free(w.ex);
+	w.ex = NULL;
+	policy_store_free(w.store);
+	w.store = NULL;
+	f = fopen(w.policy, "w");
+	CHECK(f != NULL && fputs(op_policy_json, f) >= 0 && fclose(f) == 0);
+	CHECKF(policy_store_open(w.policy, HOST, &w.store, &m) == 0, "%s",
+	    m.text);
+	{
+		struct keys_pubset pinned;
+
+		memset(&pinned, 0, sizeof(pinned));
+		pinned.count = 1;
+		pinned.keys[0] = roster_key.pub;
+		CHECK(
+		    roster_store_new(&pinned, 1, NULL, false, &store, &m) == 0);
+	}
+	memset(&c, 0, sizeof(c));
+	c.host_id = HOST;
+	c.action_keys = &w.pinned;
+	c.result_key = &w.result_key;
+	c.policy = w.store;
+	c.roster = store;
+	c.audit = w.audit;
+	c.audit_path = w.log;
+	c.stop_timeout = 3;
+	c.ops = &fake_ops;
+	c.ops_arg = &w.fake;
+	CHECKF(executor_open(&c, &w.ex, &m) == 0, "%s", m.text);
+	if (w.ex == NULL || store == NULL || w.store == NULL)
+		goto out;
+
+	/* No roster held: every operator request is refused, id unburnt. */
+	{
+		static const struct oprow valid = { "no roster", NULL, ALICE,
+			NULL, NULL, NULL, 0, 0, 0, { 0 }, 0, false, false,
+			ENVELOPE_STATUS_REJECTED, NULL, NULL, NULL, 0, NULL };
+
+		base_action(&a, 0x5000);
+		genuine = op_frame(&w, &a, &valid, NOW);
+		acts = w.fake.acts;
+		send_frame(&w, genuine, &out);
+		CHECK(out.status == ENVELOPE_STATUS_REJECTED);
+		CHECKF(strcmp(out.error,
+		           "operator request: this host holds no operator "
+		           "roster, so no operator's signature can be "
+		           "checked") == 0,
+		    "%s", out.error);
+		CHECK(w.fake.acts == acts);
+	}
+	roster = op_roster_file(NOW - DAY_MS, NOW + 30 * DAY_MS);
+	CHECK(roster != NULL &&
+	    roster_store_offer(store, (const uint8_t *)roster, strlen(roster),
+	        NOW, &what, &m) == 0 &&
+	    what == ROSTER_OFFER_TAKEN);
+	/* Now held: the same frame runs (the refusal kept no id). */
+	send_frame(&w, genuine, &out);
+	CHECKF(out.status == ENVELOPE_STATUS_SUCCESS, "%s", out.error);
+	CHECK(w.fake.acts == acts + 1);
+	send_frame(&w, genuine, &out);
+	CHECK(out.status == ENVELOPE_STATUS_REJECTED);
+	CHECK_CONTAINS(out.error, "replay");
+	free(genuine);
+	genuine = NULL;
+
+	for (i = 0; i < sizeof(oprows) / sizeof(oprows[0]); i++)
+		run_oprow(&w, &oprows[i], 0x6000 + (unsigned)i, NOW);
+
+	/*
+	 * A forged request (bad operator signature) is REJECTED and its
+	 * action_id stays free: the genuine request with that id runs.
+	 */
+	{
+		struct oprow bad = oprows[0];
+
+		bad.bad_sig = true;
+		base_action(&a, 0x7000);
+		forged = op_frame(&w, &a, &bad, NOW);
+		base_action(&a, 0x7000);
+		genuine = op_frame(&w, &a, &oprows[0], NOW);
+		acts = w.fake.acts;
+		send_frame(&w, forged, &out);
+		CHECK(out.status == ENVELOPE_STATUS_REJECTED);
+		CHECK_CONTAINS(out.error, "bad operator signature");
+		send_frame(&w, forged, &out);
+		CHECK(out.status == ENVELOPE_STATUS_REJECTED);
+		CHECK_CONTAINS(out.error, "bad operator signature");
+		send_frame(&w, genuine, &out);
+		CHECKF(out.status == ENVELOPE_STATUS_SUCCESS, "%s", out.error);
+		CHECK(w.fake.acts == acts + 1);
+		/* Once it ran, the forged copy is a replay. */
+		send_frame(&w, forged, &out);
+		CHECK(out.status == ENVELOPE_STATUS_REJECTED);
+	}
+
+	/* The roster expired (the clock moved on): refused. */
+	w.fake.now = NOW + 31 * DAY_MS;
+	{
+		struct oprow late = oprows[0];
+
+		late.error = "operator request: roster version";
+		late.status = ENVELOPE_STATUS_REJECTED;
+		late.event = "action.rejected";
+		late.requester = NULL;
+		run_oprow(&w, &late, 0x8000, w.fake.now);
+		base_action(&a, 0x8001);
+		a.issued_at = w.fake.now - 1000;
+		a.expires_at = w.fake.now + 60000;
+		free(forged);
+		forged = op_frame(&w, &a, &late, w.fake.now);
+		send_frame(&w, forged, &out);
+		CHECK_CONTAINS(out.error, "expired");
+	}
+	w.fake.now = NOW;
+out:
+	free(roster);
+	free(forged);
+	free(genuine);
+	executor_free(w.ex);
+	w.ex = NULL;
+	roster_store_free(store);
+	keys_secret_wipe(&roster_key);
+	for (i = 0; i < 5; i++)
+		keys_secret_wipe(&opk[i]);
+	teardown(&w);
+}
+
 int
 main(void)
 {
@@ -924,5 +1481,6 @@ main(void)
 		verify_log(&w, 5, 10);
 	}
 	teardown(&w);
+	test_operator_requests();
 	return test_finish("test_executor");
 }

@@ -9,6 +9,8 @@
 
 #define ID1 "abcdef0123456789111111111111111111111111111111111111111111111111"
 #define ID2 "abcdef0123456789222222222222222222222222222222222222222222222222"
+#define SHA_A "ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb"
+#define SHA_B "3e23e8160039594a33894f6564e1b1348bbd7a0088d42c4acb73eeaed59c009d"
 #define ID3 "0000000000001111333333333333333333333333333333333333333333333333"
 
 static struct inventory *
@@ -206,6 +208,132 @@ out:
 	registry_free(reg);
 }
 
+/* The member of host's row of registry_roster_json, printed ("" none). */
+static void
+roster_member(struct registry *reg, const char *host, const char *key,
+    char *out, size_t outlen)
+{
+	cJSON *j = registry_roster_json(reg), *row;
+	char *text = NULL;
+
+	out[0] = '\0';
+	cJSON_ArrayForEach(row, j)
+	{
+		const cJSON *h = cJSON_GetObjectItemCaseSensitive(row,
+		    "host_id");
+
+		if (cJSON_IsString(h) && strcmp(h->valuestring, host) == 0) {
+			text = cJSON_PrintUnformatted(
+			    cJSON_GetObjectItemCaseSensitive(row, key));
+			break;
+		}
+	}
+	if (text != NULL)
+		(void)snprintf(out, outlen, "%s", text);
+	free(text);
+	cJSON_Delete(j);
+}
+
+/*
+ * Which roster each host holds (issue 13, item 2): null until the host
+ * said, then what its current session said; a stale session's word is
+ * ignored; the refusal shown until a later status clears it.
+ */
+static void
+test_roster(void)
+{
+	struct registry *reg = registry_new();
+	uint64_t a, a2, b, replaced = 0;
+	char v[600], sha[600], ref[600], big[600];
+	cJSON *j;
+	char *text;
+
+	CHECK(reg != NULL);
+	j = registry_roster_json(reg);
+	CHECK(j != NULL && cJSON_IsArray(j) && cJSON_GetArraySize(j) == 0);
+	cJSON_Delete(j);
+	b = registry_connect(reg, "web-02", "1", "1", 2000000000, 1000,
+	    &replaced);
+	a = registry_connect(reg, "web-01", "1", "1", 2000000000, 1000,
+	    &replaced);
+	/* Null until reported. */
+	j = registry_roster_json(reg);
+	text = jsonx_print(j);
+	CHECKF(text != NULL &&
+	        strcmp(text,
+	            "[{\"host_id\":\"web-01\",\"connected\":true,"
+	            "\"roster_version\":null,\"roster_sha256\":null,"
+	            "\"refused\":null},{\"host_id\":\"web-02\",\"connected\":"
+	            "true,\"roster_version\":null,\"roster_sha256\":null,"
+	            "\"refused\":null}]") == 0,
+	    "%s", text != NULL ? text : "(null)");
+	free(text);
+	cJSON_Delete(j);
+	/* None held: version 0, no hash. */
+	registry_set_roster(reg, "web-01", a, 0, "", "");
+	roster_member(reg, "web-01", "roster_version", v, sizeof(v));
+	roster_member(reg, "web-01", "roster_sha256", sha, sizeof(sha));
+	roster_member(reg, "web-01", "refused", ref, sizeof(ref));
+	CHECK(strcmp(v, "0") == 0 && strcmp(sha, "null") == 0 &&
+	    strcmp(ref, "null") == 0);
+	/* Held, exactly (2^53 - 1 is not rounded). */
+	registry_set_roster(reg, "web-01", a, 9007199254740991LL, SHA_A, "");
+	roster_member(reg, "web-01", "roster_version", v, sizeof(v));
+	roster_member(reg, "web-01", "roster_sha256", sha, sizeof(sha));
+	CHECKF(strcmp(v, "9007199254740991") == 0, "version %s", v);
+	CHECK(strcmp(sha, "\"" SHA_A "\"") == 0);
+	roster_member(reg, "web-02", "roster_version", v, sizeof(v));
+	CHECK(strcmp(v, "null") == 0);
+	/* Refused text: shown as said, until a status without one. */
+	registry_set_roster(reg, "web-01", a, 7, SHA_A,
+	    "roster version 2 is older than the held version 7: a rollback, "
+	    "refused \"x\"");
+	roster_member(reg, "web-01", "roster_version", v, sizeof(v));
+	roster_member(reg, "web-01", "refused", ref, sizeof(ref));
+	CHECK(strcmp(v, "7") == 0);
+	CHECKF(strcmp(ref,
+	           "\"roster version 2 is older than the held version 7: a "
+	           "rollback, refused \\\"x\\\"\"") == 0,
+	    "refused %s", ref);
+	/* A long refusal is kept whole up to the wire's bound. */
+	memset(big, 'r', 512);
+	big[512] = '\0';
+	registry_set_roster(reg, "web-01", a, 7, SHA_A, big);
+	roster_member(reg, "web-01", "refused", ref, sizeof(ref));
+	CHECK(strlen(ref) == 514);
+	registry_set_roster(reg, "web-01", a, 7, SHA_A, "");
+	roster_member(reg, "web-01", "refused", ref, sizeof(ref));
+	CHECK(strcmp(ref, "null") == 0);
+	/* A stale session, an unknown host, an offline one: ignored. */
+	a2 = registry_connect(reg, "web-01", "1", "1", 2000000000, 2000,
+	    &replaced);
+	CHECK(replaced == a);
+	registry_set_roster(reg, "web-01", a, 3, SHA_B, "stale");
+	roster_member(reg, "web-01", "roster_version", v, sizeof(v));
+	roster_member(reg, "web-01", "roster_sha256", sha, sizeof(sha));
+	roster_member(reg, "web-01", "refused", ref, sizeof(ref));
+	CHECK(strcmp(v, "7") == 0 && strcmp(sha, "\"" SHA_A "\"") == 0 &&
+	    strcmp(ref, "null") == 0);
+	registry_set_roster(reg, "web-01", a2, 8, SHA_B, "");
+	roster_member(reg, "web-01", "roster_version", v, sizeof(v));
+	CHECK(strcmp(v, "8") == 0);
+	registry_set_roster(reg, "db-09", 1, 3, SHA_B, "");
+	j = registry_roster_json(reg);
+	CHECK(cJSON_GetArraySize(j) == 2);
+	cJSON_Delete(j);
+	registry_disconnect(reg, "web-02", b, 3000);
+	registry_set_roster(reg, "web-02", b, 3, SHA_B, "");
+	roster_member(reg, "web-02", "roster_version", v, sizeof(v));
+	roster_member(reg, "web-02", "connected", ref, sizeof(ref));
+	CHECK(strcmp(v, "null") == 0 && strcmp(ref, "false") == 0);
+	/* What a host said stays shown after it left, marked offline. */
+	registry_disconnect(reg, "web-01", a2, 3000);
+	roster_member(reg, "web-01", "roster_version", v, sizeof(v));
+	roster_member(reg, "web-01", "connected", ref, sizeof(ref));
+	CHECK(strcmp(v, "8") == 0 && strcmp(ref, "false") == 0);
+	registry_free(reg);
+}
+
 int
 main(void)
 {
@@ -295,5 +423,6 @@ main(void)
 	registry_free(reg);
 	test_conflicts();
 	test_many_ids();
+	test_roster();
 	return test_finish("test_registry");
 }

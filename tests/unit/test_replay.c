@@ -109,6 +109,157 @@ test_rotated(const char *dir)
 	keys_secret_wipe(&key);
 }
 
+/* action.received for id n with expires_at and, when until != 0, a
+ * replay_until (as a number, or as text when as_text). */
+static int
+received_until(struct audit_writer *w, unsigned n, int64_t expires,
+    int64_t until, bool as_text)
+{
+	struct err_msg msg;
+	char id[33];
+	cJSON *d = cJSON_CreateObject();
+	int r;
+
+	hex_id(n, id);
+	(void)cJSON_AddStringToObject(d, "action_id", id);
+	(void)cJSON_AddNumberToObject(d, "expires_at", (double)expires);
+	if (until != 0 && as_text)
+		(void)cJSON_AddStringToObject(d, "replay_until", "later");
+	else if (until != 0)
+		(void)cJSON_AddNumberToObject(d, "replay_until", (double)until);
+	r = audit_append(w, "action.received", "agent", d, NULL, &msg);
+	cJSON_Delete(d);
+	return r;
+}
+
+/*
+ * An operator's request may outlive the relay's action (it waited for
+ * approvals): its id is kept until the later of expires_at and
+ * replay_until, never the earlier.
+ */
+static void
+test_replay_until(const char *dir)
+{
+	struct keys_secret key;
+	struct audit_writer *w = NULL;
+	struct replay *r = NULL;
+	struct err_msg msg;
+	char path[256], id[33];
+	const int64_t now = wall_ms();
+	const int64_t later = now + 3600000; /* the request's expiry */
+	const int64_t at = now + 600000;     /* the relay's long gone */
+	size_t loaded = 0;
+
+	(void)snprintf(path, sizeof(path), "%s/until.log", dir);
+	CHECK(keys_generate(&key) == 0);
+	CHECK(audit_open(path, &key, &w, &msg) == 0);
+	CHECK(received_until(w, 400, now + 60000, later, false) == 0);
+	/* replay_until before expires_at: expires_at still counts. */
+	CHECK(received_until(w, 401, later, now + 1000, false) == 0);
+	/* Not a number: ignored, expires_at counts. */
+	CHECK(received_until(w, 402, now + 60000, later, true) == 0);
+	/* No replay_until, long expired at `at`. */
+	CHECK(received_until(w, 403, now + 60000, 0, false) == 0);
+	audit_close(w);
+	keys_secret_wipe(&key);
+
+	r = replay_new();
+	CHECKF(replay_load_audit_longer(r, path, at, 0, &loaded, &msg) == 0,
+	    "%s", msg.text);
+	CHECK(loaded == 2);
+	hex_id(400, id);
+	CHECK(replay_seen(r, id));
+	hex_id(401, id);
+	CHECK(replay_seen(r, id));
+	hex_id(402, id);
+	CHECK(!replay_seen(r, id));
+	hex_id(403, id);
+	CHECK(!replay_seen(r, id));
+	/* Forgotten only once the request expired beyond the skew. */
+	replay_prune(r, later + ENVELOPE_SKEW_MS);
+	hex_id(400, id);
+	CHECK(replay_seen(r, id));
+	replay_prune(r, later + ENVELOPE_SKEW_MS + 2000);
+	CHECK(!replay_seen(r, id) && replay_count(r) == 0);
+	replay_free(r);
+	/* replay_load_audit reads replay_until too. */
+	r = replay_new();
+	CHECK(
+	    replay_load_audit(r, path, at, &loaded, &msg) == 0 && loaded == 2);
+	hex_id(400, id);
+	CHECK(replay_seen(r, id));
+	replay_free(r);
+	/* After the request's expiry and skew, nothing is live. */
+	r = replay_new();
+	CHECK(replay_load_audit_longer(r, path, later + ENVELOPE_SKEW_MS + 1,
+	          3600000, &loaded, &msg) == 0 &&
+	    loaded == 0);
+	replay_free(r);
+}
+
+/*
+ * extra_ms reaches a rotated file that the action's own lookback would
+ * not read: a request waiting an hour for approvals, recorded before a
+ * rotation, is still known; and that file, missing, is then an error.
+ */
+static void
+test_longer_rotated(const char *dir)
+{
+	struct keys_secret key;
+	struct audit_writer *w = NULL;
+	struct replay *r = NULL;
+	struct err_msg msg;
+	char path[256], rot[300], moved[320], id[33];
+	const int64_t now = wall_ms();
+	const int64_t at = now + REPLAY_LOOKBACK_MS + 20000;
+	const int64_t extra = 3600000;
+	size_t loaded = 0;
+
+	(void)snprintf(path, sizeof(path), "%s/longer.log", dir);
+	CHECK(keys_generate(&key) == 0);
+	CHECK(audit_open(path, &key, &w, &msg) == 0);
+	CHECK(received_until(w, 500, now + 60000, at + 600000, false) == 0);
+	CHECK(audit_rotate(w, "signal", &msg) == 0);
+	CHECK(received_until(w, 501, now + 60000, 0, false) == 0);
+	audit_close(w);
+	keys_secret_wipe(&key);
+
+	/* The action's lookback alone does not reach the rotated file. */
+	r = replay_new();
+	CHECKF(replay_load_audit_longer(r, path, at, 0, &loaded, &msg) == 0,
+	    "%s", msg.text);
+	hex_id(500, id);
+	CHECK(loaded == 0 && !replay_seen(r, id));
+	replay_free(r);
+	/* extra_ms does. */
+	r = replay_new();
+	CHECKF(replay_load_audit_longer(r, path, at, extra, &loaded, &msg) == 0,
+	    "%s", msg.text);
+	CHECK(loaded == 1 && replay_seen(r, id));
+	replay_free(r);
+	/* A negative extra is none. */
+	r = replay_new();
+	CHECK(
+	    replay_load_audit_longer(r, path, at, -extra, &loaded, &msg) == 0 &&
+	    loaded == 0);
+	replay_free(r);
+	/* Archived away: fine for the action's lookback, not for extra. */
+	CHECK(audit_rotated_name(path, 0, 0, rot, sizeof(rot)) == 0);
+	CHECKF(access(rot, F_OK) == 0, "%s", rot);
+	(void)snprintf(moved, sizeof(moved), "%s.away", rot);
+	CHECK(rename(rot, moved) == 0);
+	r = replay_new();
+	CHECK(replay_load_audit_longer(r, path, at, 0, &loaded, &msg) == 0);
+	replay_free(r);
+	r = replay_new();
+	err_clear(&msg);
+	CHECK(replay_load_audit_longer(r, path, at, extra, &loaded, &msg) ==
+	    SIGNET_ERR_CHAIN);
+	CHECK_CONTAINS(msg.text, "missing");
+	replay_free(r);
+	CHECK(rename(moved, rot) == 0);
+}
+
 int
 main(void)
 {
@@ -195,6 +346,8 @@ main(void)
 		replay_free(r);
 	}
 	test_rotated(dir);
+	test_replay_until(dir);
+	test_longer_rotated(dir);
 	{
 		char cmd[128];
 		(void)snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);

@@ -309,6 +309,242 @@ test_outcome_frames(void)
 	    SIGNET_ERR_FORMAT);
 }
 
+/* roster (server) and roster_status (agent): issue 13, item 2. */
+static void
+test_roster_frames(void)
+{
+	static const struct {
+		const char *name, *text, *why;
+	} bad_status[] = {
+		{ "unknown member",
+		    "{\"type\":\"roster_status\",\"version\":3,"
+		    "\"roster_sha256\":\"" SHA64 "\",\"operators\":[]}",
+		    "operators" },
+		{ "version 0 with a hash",
+		    "{\"type\":\"roster_status\",\"version\":0,"
+		    "\"roster_sha256\":\"" SHA64 "\"}",
+		    "\"\" with version 0" },
+		{ "version 3 without a hash",
+		    "{\"type\":\"roster_status\",\"version\":3,"
+		    "\"roster_sha256\":\"\"}",
+		    "roster_sha256 must be a SHA-256" },
+		{ "hash in capitals",
+		    "{\"type\":\"roster_status\",\"version\":3,"
+		    "\"roster_sha256\":\"" ID32
+		    "ABCDEF0123456789ABCDEF0123456789\"}",
+		    "roster_sha256" },
+		{ "hash too short",
+		    "{\"type\":\"roster_status\",\"version\":3,"
+		    "\"roster_sha256\":\"" ID32 "\"}",
+		    "roster_sha256" },
+		{ "hash missing", "{\"type\":\"roster_status\",\"version\":3}",
+		    "roster_sha256" },
+		{ "hash a number",
+		    "{\"type\":\"roster_status\",\"version\":0,"
+		    "\"roster_sha256\":0}",
+		    "roster_sha256" },
+		{ "version missing",
+		    "{\"type\":\"roster_status\",\"roster_sha256\":\"\"}",
+		    "version" },
+		{ "version negative",
+		    "{\"type\":\"roster_status\",\"version\":-1,"
+		    "\"roster_sha256\":\"\"}",
+		    "version" },
+		{ "version 2^53",
+		    "{\"type\":\"roster_status\",\"version\":9007199254740992,"
+		    "\"roster_sha256\":\"" SHA64 "\"}",
+		    "version" },
+		{ "version a fraction",
+		    "{\"type\":\"roster_status\",\"version\":1.5,"
+		    "\"roster_sha256\":\"" SHA64 "\"}",
+		    "version" },
+		{ "version a string",
+		    "{\"type\":\"roster_status\",\"version\":\"3\","
+		    "\"roster_sha256\":\"" SHA64 "\"}",
+		    "version" },
+		{ "refused empty",
+		    "{\"type\":\"roster_status\",\"version\":0,"
+		    "\"roster_sha256\":\"\",\"refused\":\"\"}",
+		    "refused" },
+		{ "refused with a control character",
+		    "{\"type\":\"roster_status\",\"version\":0,"
+		    "\"roster_sha256\":\"\",\"refused\":\"a\\nb\"}",
+		    "control" },
+		{ "refused with an escape",
+		    "{\"type\":\"roster_status\",\"version\":0,"
+		    "\"roster_sha256\":\"\",\"refused\":\"\\u001b[31m\"}",
+		    "control" },
+		{ "refused not a string",
+		    "{\"type\":\"roster_status\",\"version\":0,"
+		    "\"roster_sha256\":\"\",\"refused\":true}",
+		    "refused" },
+		{ "duplicate version",
+		    "{\"type\":\"roster_status\",\"version\":0,\"version\":3,"
+		    "\"roster_sha256\":\"\"}",
+		    "duplicate" },
+	};
+	static const struct {
+		const char *name, *text, *why;
+	} bad_roster[] = {
+		{ "unknown member",
+		    "{\"type\":\"roster\",\"roster\":\"eA==\",\"version\":3}",
+		    "version" },
+		{ "no roster", "{\"type\":\"roster\"}", "roster" },
+		{ "empty roster", "{\"type\":\"roster\",\"roster\":\"\"}",
+		    "roster must be 1.." },
+		{ "roster not a string", "{\"type\":\"roster\",\"roster\":{}}",
+		    "roster" },
+		{ "control character",
+		    "{\"type\":\"roster\",\"roster\":\"eA\\u0000==\"}", "" },
+	};
+	struct wire_roster_status st;
+	struct wire_frame f;
+	struct err_msg m;
+	char *t = NULL, *big = NULL;
+	size_t len = 0, i, n;
+
+	/* roster: built, parsed back into payload_b64; the server's only. */
+	CHECK(wire_build_roster("eyJyb3N0ZXIiOjF9", &t, &len) == 0);
+	CHECK(t != NULL && len == strlen(t) &&
+	    strcmp(t,
+	        "{\"type\":\"roster\",\"roster\":\"eyJyb3N0ZXIiOjF9\"}") == 0);
+	err_clear(&m);
+	CHECKF(wire_parse_server_frame(t, len, &f, &m) == 0, "%s", m.text);
+	CHECK(f.type == WIRE_ROSTER && f.payload_b64 != NULL &&
+	    strcmp(f.payload_b64, "eyJyb3N0ZXIiOjF9") == 0 &&
+	    f.sig_b64 == NULL);
+	wire_frame_free(&f);
+	err_clear(&m);
+	CHECK(wire_parse_agent_frame(t, len, &f, &m) == SIGNET_ERR_FORMAT);
+	CHECK_CONTAINS(m.text, "\"roster\" is not accepted");
+	CHECK(f.type == WIRE_NONE);
+	free(t);
+	t = NULL;
+	CHECK(wire_build_roster(NULL, &t, &len) == SIGNET_ERR_INVALID_ARG &&
+	    t == NULL);
+	CHECK(wire_type_name(WIRE_ROSTER) != NULL &&
+	    strcmp(wire_type_name(WIRE_ROSTER), "roster") == 0);
+	CHECK(wire_type_name(WIRE_ROSTER_STATUS) != NULL &&
+	    strcmp(wire_type_name(WIRE_ROSTER_STATUS), "roster_status") == 0);
+
+	/* The roster text is bounded: WIRE_ROSTER_B64_MAX, not one more. */
+	n = WIRE_ROSTER_B64_MAX + 64;
+	big = malloc(n);
+	CHECK(big != NULL);
+	if (big != NULL) {
+		char *text = malloc(WIRE_ROSTER_B64_MAX + 2);
+
+		CHECK(text != NULL);
+		if (text != NULL) {
+			memset(text, 'A', WIRE_ROSTER_B64_MAX);
+			text[WIRE_ROSTER_B64_MAX] = '\0';
+			(void)snprintf(big, n,
+			    "{\"type\":\"roster\",\"roster\":\"%s\"}", text);
+			CHECK(wire_parse_server_frame(big, strlen(big), &f,
+			          NULL) == 0 &&
+			    f.type == WIRE_ROSTER &&
+			    strlen(f.payload_b64) == WIRE_ROSTER_B64_MAX);
+			wire_frame_free(&f);
+			text[WIRE_ROSTER_B64_MAX] = 'A';
+			text[WIRE_ROSTER_B64_MAX + 1] = '\0';
+			(void)snprintf(big, n,
+			    "{\"type\":\"roster\",\"roster\":\"%s\"}", text);
+			err_clear(&m);
+			CHECK(wire_parse_server_frame(big, strlen(big), &f,
+			          &m) == SIGNET_ERR_FORMAT);
+			CHECK_CONTAINS(m.text, "roster must be 1..");
+			CHECK(f.type == WIRE_ROSTER && f.payload_b64 == NULL);
+			free(text);
+		}
+		free(big);
+	}
+	for (i = 0; i < sizeof(bad_roster) / sizeof(bad_roster[0]); i++) {
+		err_clear(&m);
+		CHECKF(wire_parse_server_frame(bad_roster[i].text,
+		           strlen(bad_roster[i].text), &f,
+		           &m) == SIGNET_ERR_FORMAT,
+		    "roster %s: refused", bad_roster[i].name);
+		CHECKF(strstr(m.text, bad_roster[i].why) != NULL,
+		    "roster %s: \"%s\" lacks \"%s\"", bad_roster[i].name,
+		    m.text, bad_roster[i].why);
+		CHECKF(f.payload_b64 == NULL, "roster %s: left a text",
+		    bad_roster[i].name);
+	}
+
+	/* roster_status: none held, held, held and refused the last one. */
+	memset(&st, 0, sizeof(st));
+	CHECK(wire_build_roster_status(&st, &t, &len) == 0);
+	CHECK(t != NULL &&
+	    strcmp(t,
+	        "{\"type\":\"roster_status\",\"version\":0,"
+	        "\"roster_sha256\":\"\"}") == 0);
+	CHECK(wire_parse_agent_frame(t, len, &f, NULL) == 0 &&
+	    f.type == WIRE_ROSTER_STATUS &&
+	    memcmp(&f.roster, &st, sizeof(st)) == 0);
+	wire_frame_free(&f);
+	CHECK(wire_parse_server_frame(t, len, &f, NULL) == SIGNET_ERR_FORMAT &&
+	    f.type == WIRE_NONE);
+	free(t);
+	st.version = 9007199254740991LL;
+	memcpy(st.sha256, SHA64, sizeof(st.sha256));
+	(void)snprintf(st.refused, sizeof(st.refused),
+	    "roster version 2 is older than the held version 7: a rollback, "
+	    "refused");
+	CHECK(wire_build_roster_status(&st, &t, &len) == 0);
+	CHECK(t != NULL &&
+	    strcmp(t,
+	        "{\"type\":\"roster_status\",\"version\":9007199254740991,"
+	        "\"roster_sha256\":\"" SHA64 "\",\"refused\":\"roster version "
+	        "2 is older than the held version 7: a rollback, "
+	        "refused\"}") == 0);
+	err_clear(&m);
+	CHECKF(wire_parse_agent_frame(t, len, &f, &m) == 0, "%s", m.text);
+	CHECK(f.type == WIRE_ROSTER_STATUS &&
+	    memcmp(&f.roster, &st, sizeof(st)) == 0);
+	wire_frame_free(&f);
+	free(t);
+	/* The refusal is bounded: WIRE_REASON_MAX bytes, not one more. */
+	memset(st.refused, 'r', WIRE_REASON_MAX);
+	st.refused[WIRE_REASON_MAX] = '\0';
+	CHECK(wire_build_roster_status(&st, &t, &len) == 0);
+	CHECK(wire_parse_agent_frame(t, len, &f, NULL) == 0 &&
+	    strlen(f.roster.refused) == WIRE_REASON_MAX);
+	wire_frame_free(&f);
+	free(t);
+	{
+		char text[WIRE_REASON_MAX + 256], r[WIRE_REASON_MAX + 2];
+
+		memset(r, 'r', WIRE_REASON_MAX + 1);
+		r[WIRE_REASON_MAX + 1] = '\0';
+		(void)snprintf(text, sizeof(text),
+		    "{\"type\":\"roster_status\",\"version\":0,"
+		    "\"roster_sha256\":\"\",\"refused\":\"%s\"}",
+		    r);
+		err_clear(&m);
+		CHECK(wire_parse_agent_frame(text, strlen(text), &f, &m) ==
+		    SIGNET_ERR_FORMAT);
+		CHECK_CONTAINS(m.text, "refused must be 1..512 bytes");
+	}
+	CHECK(wire_build_roster_status(NULL, &t, &len) ==
+	        SIGNET_ERR_INVALID_ARG &&
+	    t == NULL);
+	for (i = 0; i < sizeof(bad_status) / sizeof(bad_status[0]); i++) {
+		err_clear(&m);
+		memset(&f, 0x5a, sizeof(f.roster));
+		CHECKF(wire_parse_agent_frame(bad_status[i].text,
+		           strlen(bad_status[i].text), &f,
+		           &m) == SIGNET_ERR_FORMAT,
+		    "roster_status %s: refused", bad_status[i].name);
+		CHECKF(strstr(m.text, bad_status[i].why) != NULL,
+		    "roster_status %s: \"%s\" lacks \"%s\"", bad_status[i].name,
+		    m.text, bad_status[i].why);
+		CHECKF(f.type == WIRE_NONE && f.roster.version == 0 &&
+		        f.roster.sha256[0] == '\0' &&
+		        f.roster.refused[0] == '\0',
+		    "roster_status %s: left something", bad_status[i].name);
+	}
+}
+
 static void
 test_round_trips(void)
 {
@@ -581,6 +817,7 @@ main(void)
 	test_hello_proof();
 	test_outcome_frames();
 	test_refusal_frames();
+	test_roster_frames();
 	test_rows();
 	test_bounds();
 	test_peek();
