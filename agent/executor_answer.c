@@ -281,7 +281,11 @@ executor_reject(struct executor *ex, struct executor_act *act,
 	jstr(o, "host_id", ex->host_id, &ok);
 	if (act->a.action_id[0] != '\0')
 		jstr(o, "action_id", act->a.action_id, &ok);
-	if (act->authentic)
+	/*
+	 * expires_at makes the next start put the id in the seen set: not
+	 * for a forged operator request, which must not burn a genuine id.
+	 */
+	if (act->authentic && !act->request_refused)
 		jnum(o, "expires_at", act->a.expires_at, &ok);
 	jbool(o, "authentic", act->authentic, &ok);
 	if (act->key_id != NULL)

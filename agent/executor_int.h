@@ -185,6 +185,11 @@ struct executor_act {
 	 * them.
 	 */
 	bool operator_signed;
+	/*
+	 * Its operator request was refused before the id joined the seen
+	 * set: its records must not put the id there at the next start.
+	 */
+	bool request_refused;
 	struct roster *roster;
 	struct request_verified req;
 	size_t napprovals;

@@ -24,6 +24,7 @@ reject(struct executor *ex, struct executor_act *act, const char *why)
 	char text[EXECUTOR_REASON_MAX + 32];
 
 	(void)snprintf(text, sizeof(text), "operator request: %s", why);
+	act->request_refused = true;
 	executor_reject(ex, act, text);
 	return false;
 }

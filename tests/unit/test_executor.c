@@ -1434,6 +1434,34 @@ test_operator_requests(void)
 		CHECK(out.status == ENVELOPE_STATUS_REJECTED);
 	}
 
+	/*
+	 * Nor across a restart: the forged request's record must not put
+	 * its id in the seen set rebuilt from the log.
+	 */
+	{
+		struct oprow bad = oprows[0];
+
+		bad.bad_sig = true;
+		free(forged);
+		free(genuine);
+		base_action(&a, 0x7100);
+		forged = op_frame(&w, &a, &bad, NOW);
+		base_action(&a, 0x7100);
+		genuine = op_frame(&w, &a, &oprows[0], NOW);
+		send_frame(&w, forged, &out);
+		CHECK(out.status == ENVELOPE_STATUS_REJECTED);
+		executor_free(w.ex);
+		w.ex = NULL;
+		CHECKF(executor_open(&c, &w.ex, &m) == 0, "%s", m.text);
+		if (w.ex == NULL)
+			goto out;
+		acts = w.fake.acts;
+		send_frame(&w, genuine, &out);
+		CHECKF(out.status == ENVELOPE_STATUS_SUCCESS,
+		    "genuine after a restart: %s", out.error);
+		CHECK(w.fake.acts == acts + 1);
+	}
+
 	/* The roster expired (the clock moved on): refused. */
 	w.fake.now = NOW + 31 * DAY_MS;
 	{
