@@ -10,7 +10,11 @@
 #   [BASELINE=OLD_BUILD_DIR] tests/bench/bench_actions.sh [BUILD_DIR] [COUNT]
 # With BASELINE, the same runs go first through OLD_BUILD_DIR's server and
 # agent (same dockerd, containers, PKI and load generator, one after the
-# other), and a table puts the two builds' figures side by side.
+# other), and a table puts the two builds' figures side by side. Last,
+# with BUILD_DIR's server and agent holding an operator roster, START
+# requests signed by the operator (docs/operators.md) and signed by the
+# relay alone, alternated three times each: sequential p50 and 16 in
+# flight, medians of the three, and what the operator's signature adds.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$src/build}
@@ -41,6 +45,10 @@ cat >"$T_DIR/policy.json" <<'JSON'
 JSON
 chmod 0644 "$T_DIR/policy.json"
 write_agent_conf web-01 "$T_DIR/policy.json"
+# A build from before operator signing refuses accept_relay_signed.
+cp "$T_DIR/policy.json" "$T_DIR/policy-new.json"
+sed 's/, "accept_relay_signed": true//' "$T_DIR/policy-new.json" >"$T_DIR/policy-old.json"
+chmod 0644 "$T_DIR/policy-new.json" "$T_DIR/policy-old.json"
 # BENCH_LOG=DIR: info-level logs of server and agent, kept in DIR.
 level=warn; [ -n "${BENCH_LOG:-}" ] && level=info
 sed -i "s/^\[server\]/[server]\nlog_level = $level/" "$T_DIR/server.conf"
@@ -69,6 +77,11 @@ run_build() {
 	# shellcheck disable=SC2034
 
 	AGENT_BIN=$dir/agent/signet-agent
+	if "$AGENT_BIN" --check-policy "$T_DIR/policy-new.json" --host-id web-01 >/dev/null 2>&1; then
+		cp "$T_DIR/policy-new.json" "$T_DIR/policy.json"
+	else
+		cp "$T_DIR/policy-old.json" "$T_DIR/policy.json"
+	fi
 	rm -f "$T_DIR"/server-audit.log* "$T_DIR"/agent-web-01-audit.log*
 	start_server
 	start_agent web-01
@@ -141,4 +154,53 @@ for k in old:
         print("| %s | %g | %g | %.2f |" % (k, old[k], new[k], new[k] / old[k]))
 PY
 fi
+# Operator-signed against relay-signed, same build, same run.
+(cd "$T_DIR" && "$SIGNETCTL" keygen --no-passphrase alice-signing >/dev/null)
+"$PKI_SCRIPT" roster add alice --key "$T_DIR/alice-signing.pub" >/dev/null
+"$PKI_SCRIPT" roster sign >/dev/null
+add_server_roster
+add_agent_roster web-01
+SERVER_BIN=$build/server/signet-server
+AGENT_BIN=$build/agent/signet-agent
+cp "$T_DIR/policy-new.json" "$T_DIR/policy.json"
+rm -f "$T_DIR"/server-audit.log* "$T_DIR"/agent-web-01-audit.log*
+start_server
+start_agent web-01
+wait_for 10 known || { echo "bench: the agent's inventory never came"; exit 1; }
+holds() { api_get /api/roster | grep -q '"roster_version":1'; }
+wait_for 10 holds || { echo "bench: the agent never took the roster"; exit 1; }
+echo "== operator-signed START against relay-signed ($build), alternated 3 times"
+b() {
+	"$build/tests/bench_actions" --api "https://localhost:$API_PORT" \
+		--ca "$SIGNET_PKI/ca.pem" --cert "$SIGNET_PKI/issued/alice.pem" \
+		--key "$SIGNET_PKI/private/alice.key" \
+		--docker-socket "${DOCKER_HOST#unix://}" --container "$c1" \
+		--count "$count" --spread "$spread" "$@"
+}
+signing=(--signing-key "$T_DIR/alice-signing.key" --signer alice --host web-01 --roster-version 1)
+for i in 1 2 3; do
+	b --profile seq | sed "s/^/relay-signed seq $i: /"
+	b --profile seq "${signing[@]}" | sed "s/^/operator-signed seq $i: /"
+	b --profile 16 | sed "s/^/relay-signed 16 $i: /"
+	b --profile 16 "${signing[@]}" | sed "s/^/operator-signed 16 $i: /"
+done | tee "$T_DIR/bench-signed.out"
+python3 - "$T_DIR/bench-signed.out" <<'PY'
+import re, statistics, sys
+t = open(sys.argv[1]).read()
+def med(kind, pat):
+    v = [float(x) for x in re.findall(r"^%s \d: .*?%s" % (re.escape(kind), pat), t, re.M)]
+    return statistics.median(v) if v else float("nan")
+rows = [("sequential START p50 (ms)", r"p50 ([\d.]+) ms", "seq"),
+        ("sequential START p99 (ms)", r"p99 ([\d.]+) ms", "seq"),
+        ("16 in flight (actions/s)", r"through signet (\d+) actions/s", "16")]
+print("\n| measure (median of 3) | relay-signed | operator-signed | difference | ratio |")
+print("| --- | --- | --- | --- | --- |")
+for name, pat, kind in rows:
+    r = med("relay-signed " + kind, pat)
+    o = med("operator-signed " + kind, pat)
+    print("| %s | %g | %g | %+.3f | %.2f |" % (name, r, o, o - r, o / r))
+PY
+kill "$AGENT_PID" "$SERVER_PID" 2>/dev/null
+wait "$AGENT_PID" "$SERVER_PID" 2>/dev/null || true
+R_PIDS=()
 docker rm -f "$c1" "$c2" "${spread_ids[@]}" >/dev/null
