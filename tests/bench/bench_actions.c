@@ -385,8 +385,10 @@ main(int argc, char **argv)
 		struct err_msg m;
 
 		err_clear(&m);
+		if (sodium_init() < 0)
+			return 1;
 		o.opkey = sodium_malloc(sizeof(*o.opkey));
-		if (sodium_init() < 0 || o.opkey == NULL ||
+		if (o.opkey == NULL ||
 		    opkey_load(signing_key, NULL, 0, o.opkey, &m) != 0 ||
 		    o.signer == NULL || o.host == NULL ||
 		    o.roster_version == 0) {

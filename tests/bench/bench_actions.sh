@@ -17,7 +17,7 @@
 # flight, medians of the three, and what the operator's signature adds.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
-build=${1:-$src/build}
+build=$(cd "${1:-$src/build}" && pwd)
 count=${2:-2000}
 export SIGNET_SOURCE_DIR=$src SIGNET_BUILD_DIR
 SIGNET_BUILD_DIR=$(mktemp -d /tmp/signet-bench-actions.XXXXXX)
