@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * signetctl audit verify: offline check of a signed, chained audit log,
- * one file or the files of a rotated log in order (their links checked).
+ * one file or the files of a rotated log in order (their links checked),
+ * and, with the roster files, each action's operator request (one line per
+ * action).
  * Exit 0 when it verifies, 1 when the log is bad, 2 for usage and for
  * keys or files that cannot be read.
  */
@@ -13,8 +15,10 @@
 #include <string.h>
 
 #include "audit.h"
+#include "audit_request.h"
 #include "cmd.h"
 #include "keys.h"
+#include "roster.h"
 #include "text.h"
 
 enum {
@@ -22,6 +26,9 @@ enum {
 	OPT_ACTION_KEY,
 	OPT_AGENT_KEYS,
 	OPT_EXPECT_HEAD,
+	OPT_ROSTER,
+	OPT_ROSTER_KEYS,
+	OPT_ROSTER_THRESHOLD,
 };
 
 static void
@@ -30,12 +37,23 @@ usage_verify(FILE *f)
 	fprintf(f,
 	    "usage: signetctl audit verify FILE... --key AUDIT.pub "
 	    "[--action-key A.pub] [--agent-keys DIR] "
-	    "[--expect-head SEQ:HASH] [-o table|json]\n"
+	    "[--expect-head SEQ:HASH] [--roster ROSTER.json... --roster-keys "
+	    "ROSTER.pub [--roster-threshold K]] [-o table|json]\n"
 	    "  -o, --output table|json  a report in lines (default) or a JSON "
 	    "object;\n"
 	    "                           --json is -o json\n"
 	    "  several FILEs: the files of a rotated log, oldest first, e.g.\n"
-	    "  audit.log.[0-9]* audit.log\n");
+	    "  audit.log.[0-9]* audit.log\n"
+	    "  --roster FILE            a signed roster in force over the log's "
+	    "time\n"
+	    "                           (repeat it; needs --action-key): checks "
+	    "each\n"
+	    "                           action's operator request and "
+	    "approvals\n"
+	    "  --roster-keys FILE       the pinned roster public keys\n"
+	    "  --roster-threshold K     roster signatures required (1 to %d, "
+	    "default 1)\n",
+	    ROSTER_THRESHOLD_MAX);
 }
 
 /* The exit code of a verification that returned r. */
@@ -43,9 +61,139 @@ static int
 verdict(int r, const struct audit_verify_report *rep)
 {
 	if (r == 0)
-		return CMD_OK;
+		return rep->requests_failed > 0 ? CMD_FAIL : CMD_OK;
 	return rep->bad_line > 0 || r == SIGNET_ERR_CHAIN ? CMD_FAIL :
 	                                                    CMD_USAGE;
+}
+
+/* What the text report's action lines and the JSON report gather. */
+struct request_sink {
+	bool json;
+	bool all;       /* rosters given: every action; else failures only */
+	cJSON *actions; /* JSON: the findings, in log order */
+	bool failed;    /* JSON: a finding could not be added */
+};
+
+/* Prints one finding as its line. */
+static void
+print_finding(const struct audit_request_finding *f)
+{
+	size_t i, nvalid = 0;
+
+	printf("action %s (seq %" PRIu64 ", %s): ", f->action_id, f->seq,
+	    f->event);
+	switch (f->verdict) {
+	case AUDIT_REQUEST_VERIFIED:
+		printf("requester %s verified (key %s, roster v%" PRId64 ")",
+		    f->requester, f->key_id, f->roster_version);
+		break;
+	case AUDIT_REQUEST_SERVER_ASSERTED:
+		printf("requester %s server-asserted (no operator "
+		       "signature)\n",
+		    f->requester);
+		return;
+	case AUDIT_REQUEST_UNVERIFIED:
+		printf("requester not verified, as the host recorded (key "
+		       "%s): %s\n",
+		    f->key_id, f->why);
+		return;
+	case AUDIT_REQUEST_UNCHECKED:
+		printf("operator request not checked (give --roster)\n");
+		return;
+	case AUDIT_REQUEST_FAILED:
+	default:
+		printf("FAILED: requester %s (key %s", f->requester,
+		    f->key_id[0] != '\0' ? f->key_id : "none");
+		if (f->roster_version > 0)
+			printf(", roster v%" PRId64, f->roster_version);
+		printf("): %s\n", f->why);
+		return;
+	}
+	for (i = 0; i < f->napprovals; i++) {
+		if (!f->approvals[i].counted)
+			continue;
+		printf("%s%s", nvalid == 0 ? "; approvers " : ", ",
+		    f->approvals[i].name);
+		nvalid++;
+	}
+	if (nvalid > 0)
+		printf(" verified");
+	else if (f->napprovals == 0)
+		printf("; no approvals");
+	else
+		printf("; no approver verified");
+	for (i = 0; i < f->napprovals; i++) {
+		const struct audit_request_approval *a = &f->approvals[i];
+
+		if (a->counted)
+			continue;
+		if (a->name[0] != '\0')
+			printf("; %s not counted: %s", a->name, a->why);
+		else
+			printf("; an approval not counted: %s", a->why);
+	}
+	printf("\n");
+}
+
+/* One finding as a JSON object. */
+static cJSON *
+finding_json(const struct audit_request_finding *f)
+{
+	cJSON *o = cJSON_CreateObject(), *arr, *e;
+	size_t i;
+	bool ok;
+
+	ok = o != NULL &&
+	    cJSON_AddStringToObject(o, "action_id", f->action_id) != NULL &&
+	    cJSON_AddNumberToObject(o, "seq", (double)f->seq) != NULL &&
+	    cJSON_AddStringToObject(o, "event", f->event) != NULL &&
+	    cJSON_AddStringToObject(o, "verdict",
+	        audit_request_verdict_name(f->verdict)) != NULL &&
+	    cJSON_AddStringToObject(o, "requester", f->requester) != NULL &&
+	    (f->key_id[0] == '\0' ||
+	        cJSON_AddStringToObject(o, "key_id", f->key_id) != NULL) &&
+	    (f->roster_version == 0 ||
+	        cJSON_AddNumberToObject(o, "roster_version",
+	            (double)f->roster_version) != NULL) &&
+	    (f->verdict == AUDIT_REQUEST_VERIFIED ||
+	        cJSON_AddStringToObject(o, "why", f->why) != NULL) &&
+	    (arr = cJSON_AddArrayToObject(o, "approvals")) != NULL;
+	for (i = 0; ok && i < f->napprovals; i++) {
+		const struct audit_request_approval *a = &f->approvals[i];
+
+		ok = (e = cJSON_CreateObject()) != NULL &&
+		    cJSON_AddItemToArray(arr, e) &&
+		    cJSON_AddStringToObject(e, "key_id", a->key_id) != NULL &&
+		    (a->name[0] == '\0' ||
+		        cJSON_AddStringToObject(e, "name", a->name) != NULL) &&
+		    cJSON_AddBoolToObject(e, "counted", a->counted) != NULL &&
+		    (a->counted ||
+		        cJSON_AddStringToObject(e, "why", a->why) != NULL);
+	}
+	if (!ok) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+static void
+on_request(const struct audit_request_finding *f, void *arg)
+{
+	struct request_sink *sink = arg;
+	cJSON *o;
+
+	if (!sink->all && f->verdict != AUDIT_REQUEST_FAILED)
+		return;
+	if (!sink->json) {
+		print_finding(f);
+		return;
+	}
+	o = finding_json(f);
+	if (o == NULL || !cJSON_AddItemToArray(sink->actions, o)) {
+		cJSON_Delete(o);
+		sink->failed = true;
+	}
 }
 
 static bool
@@ -72,21 +220,32 @@ add_head(cJSON *o, const char *name, const struct audit_head *h)
  * "files":[{"file","records","first_seq","last_seq","linked"}], "head",
  * "continues", "actions":{"verified","unchecked"},
  * "results":{"verified","unchecked","tied","untied"},
- * "torn_tails", "rotations"} or {"ok":false, "error", "bad_line",
- * "records_verified"}. Returns the exit code of the verification, or
- * CMD_FAIL when the report cannot be written.
+ * "operator_requests":{"verified","server_asserted","unverified",
+ * "failed","not_checked","actions":[...]}, "torn_tails", "rotations"} or
+ * {"ok":false, "error", "bad_line", "records_verified"}. A log whose
+ * chain holds but whose operator requests failed is the full report with
+ * "ok": false and "error". Takes sink->actions. Returns the exit code of
+ * the verification, or CMD_FAIL when the report cannot be written.
  */
 static int
 report_json(const char **files, size_t nfiles,
     const struct audit_verify_file_info *info,
-    const struct audit_verify_report *rep, int r, const struct err_msg *msg)
+    const struct audit_verify_report *rep, int r, const struct err_msg *msg,
+    struct request_sink *sink)
 {
+	cJSON *actions = sink->actions;
+	char failed[80];
+	bool written = false;
+
 	cJSON *doc = cJSON_CreateObject(), *arr, *o;
 	char *text = NULL;
 	size_t k;
 	int rc = CMD_FAIL;
 
-	if (doc == NULL || cJSON_AddBoolToObject(doc, "ok", r == 0) == NULL)
+	sink->actions = NULL;
+	if (doc == NULL || sink->failed ||
+	    cJSON_AddBoolToObject(doc, "ok",
+	        r == 0 && rep->requests_failed == 0) == NULL)
 		goto out;
 	if (r != 0) {
 		if (cJSON_AddStringToObject(doc, "error", msg->text) == NULL ||
@@ -140,17 +299,35 @@ report_json(const char **files, size_t nfiles,
 	    !add_num(doc, "torn_tails", rep->torn_tails) ||
 	    !add_num(doc, "rotations", rep->rotations))
 		goto out;
+	o = cJSON_AddObjectToObject(doc, "operator_requests");
+	if (o == NULL || !add_num(o, "verified", rep->requests_verified) ||
+	    !add_num(o, "server_asserted", rep->requests_server_asserted) ||
+	    !add_num(o, "unverified", rep->requests_unverified) ||
+	    !add_num(o, "failed", rep->requests_failed) ||
+	    !add_num(o, "not_checked", rep->requests_unchecked) ||
+	    !cJSON_AddItemToObject(o, "actions", actions))
+		goto out;
+	actions = NULL;
+	if (rep->requests_failed > 0) {
+		(void)snprintf(failed, sizeof(failed),
+		    "%" PRIu64 " operator request check(s) failed",
+		    rep->requests_failed);
+		if (cJSON_AddStringToObject(doc, "error", failed) == NULL)
+			goto out;
+	}
 print:
 	text = cJSON_PrintUnformatted(doc);
 	if (text == NULL || printf("%s\n", text) < 0 || fflush(stdout) != 0)
 		goto out;
 	rc = verdict(r, rep);
+	written = true;
 out:
-	if (rc == CMD_FAIL && r == 0)
+	if (!written && r == 0)
 		fprintf(stderr,
 		    "signetctl audit verify: cannot write the "
 		    "report\n");
 	free(text);
+	cJSON_Delete(actions);
 	cJSON_Delete(doc);
 	return rc;
 }
@@ -163,11 +340,21 @@ cmd_audit_verify(struct cmd_ctx *ctx, int argc, char **argv)
 		{ "action-key", required_argument, NULL, OPT_ACTION_KEY },
 		{ "agent-keys", required_argument, NULL, OPT_AGENT_KEYS },
 		{ "expect-head", required_argument, NULL, OPT_EXPECT_HEAD },
+		{ "roster", required_argument, NULL, OPT_ROSTER },
+		{ "roster-keys", required_argument, NULL, OPT_ROSTER_KEYS },
+		{ "roster-threshold", required_argument, NULL,
+		    OPT_ROSTER_THRESHOLD },
 		{ "output", required_argument, NULL, 'o' },
 		{ "json", no_argument, NULL, CMD_OPT_JSON },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
 	const char *key_path = NULL, *action_path = NULL;
-	const char **files = NULL;
+	const char *roster_keys_path = NULL, *threshold_text = NULL;
+	const char **files = NULL, **rosters = NULL;
+	struct audit_request_rosters *rs = NULL;
+	struct request_sink sink;
+	struct keys_pubset roster_keys;
+	int64_t threshold = 1;
+	size_t nrosters = 0;
 	struct audit_verify_file_info *info = NULL;
 	struct audit_verify_opts opts;
 	struct audit_verify_report rep;
@@ -181,10 +368,12 @@ cmd_audit_verify(struct cmd_ctx *ctx, int argc, char **argv)
 	(void)ctx;
 	memset(&opts, 0, sizeof(opts));
 	memset(&rep, 0, sizeof(rep));
+	memset(&sink, 0, sizeof(sink));
 	err_clear(&msg);
 	files = calloc((size_t)argc + 1, sizeof(*files));
 	info = calloc((size_t)argc + 1, sizeof(*info));
-	if (files == NULL || info == NULL) {
+	rosters = calloc((size_t)argc + 1, sizeof(*rosters));
+	if (files == NULL || info == NULL || rosters == NULL) {
 		fprintf(stderr, "signetctl audit verify: out of memory\n");
 		goto out;
 	}
@@ -197,6 +386,9 @@ cmd_audit_verify(struct cmd_ctx *ctx, int argc, char **argv)
 		case OPT_KEY: key_path = optarg; break;
 		case OPT_ACTION_KEY: action_path = optarg; break;
 		case OPT_AGENT_KEYS: opts.agent_keys_dir = optarg; break;
+		case OPT_ROSTER: rosters[nrosters++] = optarg; break;
+		case OPT_ROSTER_KEYS: roster_keys_path = optarg; break;
+		case OPT_ROSTER_THRESHOLD: threshold_text = optarg; break;
 		case OPT_EXPECT_HEAD:
 			if (audit_head_parse(optarg, &opts.expect_head) != 0) {
 				fprintf(stderr,
@@ -225,6 +417,31 @@ cmd_audit_verify(struct cmd_ctx *ctx, int argc, char **argv)
 		usage_verify(stderr);
 		goto out;
 	}
+	if (threshold_text != NULL &&
+	    text_to_int64(threshold_text, 1, ROSTER_THRESHOLD_MAX,
+	        &threshold) != 0) {
+		fprintf(stderr,
+		    "signetctl audit verify: --roster-threshold \"%s\": give "
+		    "1 to %d\n",
+		    text_escape_str(threshold_text, esc, sizeof(esc)),
+		    ROSTER_THRESHOLD_MAX);
+		goto out;
+	}
+	if (nrosters > 0 && (roster_keys_path == NULL || action_path == NULL)) {
+		fprintf(stderr, "signetctl audit verify: --roster needs %s\n",
+		    roster_keys_path == NULL ?
+		        "--roster-keys ROSTER.pub (the pinned roster keys)" :
+		        "--action-key (the requests travel inside the signed "
+		        "actions)");
+		goto out;
+	}
+	if (nrosters == 0 &&
+	    (roster_keys_path != NULL || threshold_text != NULL)) {
+		fprintf(stderr,
+		    "signetctl audit verify: --roster-keys and "
+		    "--roster-threshold need --roster FILE\n");
+		goto out;
+	}
 	r = keys_load_public(key_path, &audit_key, &msg);
 	if (r != 0) {
 		fprintf(stderr, "signetctl audit verify: %s\n", msg.text);
@@ -240,9 +457,33 @@ cmd_audit_verify(struct cmd_ctx *ctx, int argc, char **argv)
 		}
 		opts.action_keys = &action_keys;
 	}
+	if (nrosters > 0) {
+		r = keys_load_pubset(roster_keys_path, &roster_keys, &msg);
+		if (r == 0)
+			r = audit_request_rosters_load(rosters, nrosters,
+			    &roster_keys, (unsigned)threshold, &rs, &msg);
+		if (r != 0) {
+			fprintf(stderr, "signetctl audit verify: %s\n",
+			    msg.text);
+			goto out;
+		}
+		opts.rosters = rs;
+	}
+	sink.json = ctx->output == CMD_OUTPUT_JSON;
+	if (sink.json) {
+		sink.actions = cJSON_CreateArray();
+		if (sink.actions == NULL) {
+			fprintf(stderr,
+			    "signetctl audit verify: out of memory\n");
+			goto out;
+		}
+	}
+	sink.all = rs != NULL;
+	opts.on_request = on_request;
+	opts.on_request_arg = &sink;
 	r = audit_verify_files(files, nfiles, &opts, info, &rep, &msg);
-	if (ctx->output == CMD_OUTPUT_JSON) {
-		rc = report_json(files, nfiles, info, &rep, r, &msg);
+	if (sink.json) {
+		rc = report_json(files, nfiles, info, &rep, r, &msg, &sink);
 		goto out;
 	}
 	if (r != 0) {
@@ -300,6 +541,24 @@ cmd_audit_verify(struct cmd_ctx *ctx, int argc, char **argv)
 		        " (their action is in an earlier file not given, or "
 		        "the server did not know it: \"action_known\": false)" :
 		        "");
+	if (action_path == NULL)
+		printf("operator requests: not checked (give --action-key and "
+		       "--roster)\n");
+	else if (rs == NULL)
+		printf("operator requests: %" PRIu64 " not checked (give "
+		       "--roster), %" PRIu64 " server-asserted, %" PRIu64
+		       " failed\n",
+		    rep.requests_unchecked, rep.requests_server_asserted,
+		    rep.requests_failed);
+	else
+		printf("operator requests: %" PRIu64 " verified, %" PRIu64
+		       " server-asserted, %" PRIu64 " failed\n",
+		    rep.requests_verified, rep.requests_server_asserted,
+		    rep.requests_failed);
+	if (rs != NULL && rep.requests_unverified > 0)
+		printf("operator requests the hosts recorded unverified (and "
+		       "refused): %" PRIu64 "\n",
+		    rep.requests_unverified);
 	if (rep.torn_tails > 0)
 		printf("torn writes recorded: %" PRIu64 " (see the "
 		       "audit.torn_tail records)\n",
@@ -307,8 +566,18 @@ cmd_audit_verify(struct cmd_ctx *ctx, int argc, char **argv)
 	if (rep.rotations > 0)
 		printf("rotations: %" PRIu64 " (audit.rotated records)\n",
 		    rep.rotations);
+	if (rep.requests_failed > 0) {
+		printf("FAILED: %" PRIu64 " operator request check(s) failed "
+		       "(see the action lines)\n",
+		    rep.requests_failed);
+		rc = CMD_FAIL;
+		goto out;
+	}
 	rc = CMD_OK;
 out:
+	audit_request_rosters_free(rs);
+	cJSON_Delete(sink.actions);
+	free(rosters);
 	free(files);
 	free(info);
 	return rc;

@@ -290,12 +290,26 @@ void audit_close(struct audit_writer *w);
 
 /* ---- verifier ---- */
 
+struct audit_request_rosters;
+struct audit_request_finding;
+
 struct audit_verify_opts {
 	const struct keys_public *audit_key;   /* required */
 	const struct keys_pubset *action_keys; /* NULL: actions unchecked */
 	const char *agent_keys_dir;            /* NULL: results unchecked */
 	bool has_expect_head;
 	struct audit_head expect_head;
+	/*
+	 * The verified roster files (audit_request.h); NULL: operator
+	 * requests are not checked (counted requests_unchecked).
+	 */
+	const struct audit_request_rosters *rosters;
+	/*
+	 * Called, when not NULL, with what was found for each action that
+	 * verified under the action keys (the finding lives for the call).
+	 */
+	void (*on_request)(const struct audit_request_finding *f, void *arg);
+	void *on_request_arg;
 };
 
 struct audit_verify_report {
@@ -315,6 +329,15 @@ struct audit_verify_report {
 	 * (no agent keys given).
 	 */
 	uint64_t outcomes_checked, outcomes_unchecked;
+	/*
+	 * The operator requests of the actions that verified
+	 * (audit_request.h): verified, server-asserted (no request),
+	 * recorded unverified by the host, failed (a check failed or the
+	 * record claims what does not hold: the log is bad), not checked
+	 * (no rosters given).
+	 */
+	uint64_t requests_verified, requests_server_asserted;
+	uint64_t requests_unverified, requests_failed, requests_unchecked;
 	uint64_t torn_tails; /* audit.torn_tail records */
 	uint64_t rotations;  /* audit.rotated records */
 	uint64_t bad_line;   /* 1-based; 0 when all good */

@@ -6,9 +6,12 @@
  * the server's action key and each agent's result key. A rotated log is
  * verified as its files in order, each file's audit.rotated opening
  * record checked against the end of the file before it. Each
- * action.result is tied to its action.requested (common/audit_tie.h).
+ * action.result is tied to its action.requested (common/audit_tie.h),
+ * and each verified action's operator request is judged against the
+ * rosters given (common/audit_request.h).
  */
 #include "audit.h"
+#include "audit_request.h"
 #include "audit_tie.h"
 
 #include <errno.h>
@@ -118,6 +121,46 @@ check_embedded_action(const cJSON *data, const struct audit_verify_opts *o,
 		return err_set(msg, r, "embedded action: %s", sub.text);
 	rep->actions_checked++;
 	return 0;
+}
+
+/*
+ * Judges the operator request of a verified action (audit_request.h),
+ * counts the verdict and hands the finding to o->on_request. A failed
+ * request is counted, not returned: the verification goes on so that
+ * every action is reported.
+ */
+static int
+check_request(const struct audit_record *rec,
+    const struct envelope_action_payload *act,
+    const struct audit_verify_opts *o, struct audit_verify_report *rep,
+    struct err_msg *msg)
+{
+	struct audit_request_finding *f = malloc(sizeof(*f));
+	int r;
+
+	if (f == NULL)
+		return err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+	r = audit_request_check(o->rosters, rec, act, f);
+	if (r != 0) {
+		r = err_set(msg, r, "operator request: %s", err_str(r));
+		goto out;
+	}
+	switch (f->verdict) {
+	case AUDIT_REQUEST_VERIFIED: rep->requests_verified++; break;
+	case AUDIT_REQUEST_SERVER_ASSERTED:
+		rep->requests_server_asserted++;
+		break;
+	case AUDIT_REQUEST_UNVERIFIED: rep->requests_unverified++; break;
+	case AUDIT_REQUEST_UNCHECKED: rep->requests_unchecked++; break;
+	case AUDIT_REQUEST_FAILED:
+	default: rep->requests_failed++; break;
+	}
+	if (o->on_request != NULL)
+		o->on_request(f, o->on_request_arg);
+	r = 0;
+out:
+	free(f);
+	return r;
 }
 
 /*
@@ -387,6 +430,11 @@ check_line(const char *line, size_t len, uint64_t expect_seq,
 	r = check_embedded_action(rec.data, o, rep, &act, &raw, &raw_len, msg);
 	if (r != 0)
 		goto out;
+	if (raw != NULL && o->action_keys != NULL) {
+		r = check_request(&rec, &act, o, rep, msg);
+		if (r != 0)
+			goto out;
+	}
 	r = check_embedded_result(rec.data, o, rep, &res, &res_ok, msg);
 	if (r != 0)
 		goto out;

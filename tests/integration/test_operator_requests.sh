@@ -118,6 +118,7 @@ check_fails_with "bob, removed, cannot sign any more" "not in the server's roste
 	ctl bob action "${c2:0:12}" stop --reason "must not run" --signing-key "$T_DIR/bob.key"
 
 # An older roster is refused by the server (it keeps version 2).
+cp "$SIGNET_PKI/roster/roster.json" "$T_DIR/roster-v2.json"
 cp "$T_DIR/roster-v1.json" "$SIGNET_PKI/roster/roster.json"
 kill -HUP "$SERVER_PID"
 refused_log() { grep -q "roster not reloaded, keeping version 2" "$T_DIR/server.log"; }
@@ -131,6 +132,28 @@ check "server log verifies" quiet "$SIGNETCTL" audit verify "$T_DIR/server-audit
 check "agent log verifies" quiet "$SIGNETCTL" audit verify "$T_DIR/agent-web-01-audit.log" \
 	--key "$SIGNET_PKI/keys/agents/web-01.pub" --action-key "$SIGNET_PKI/keys/action.pub" \
 	--agent-keys "$SIGNET_PKI/keys/agents"
+# Offline, against the roster versions in force (the files are inputs):
+# every operator's request and approval in both logs.
+verify_ops() {
+	"$SIGNETCTL" audit verify "$1" --key "$2" \
+		--action-key "$SIGNET_PKI/keys/action.pub" \
+		--roster "$T_DIR/roster-v1.json" --roster "$T_DIR/roster-v2.json" \
+		--roster-keys "$SIGNET_PKI/roster/pinned.pub" >"$3"
+}
+check "server log: operator requests verify offline (exit 0)" \
+	verify_ops "$T_DIR/server-audit.log" "$SIGNET_PKI/keys/audit.pub" "$T_DIR/ops-server.out"
+check "server log: 2 operator requests verified, 1 server-asserted" \
+	grep -qx "operator requests: 2 verified, 1 server-asserted, 0 failed" "$T_DIR/ops-server.out"
+check "server log: alice's STOP verified under roster v1" \
+	grep -q "^action $aid (seq [0-9]*, action.requested): requester alice verified (key [0-9a-f]*, roster v1)" \
+	"$T_DIR/ops-server.out"
+check "agent log: operator requests verify offline (exit 0)" \
+	verify_ops "$T_DIR/agent-web-01-audit.log" "$SIGNET_PKI/keys/agents/web-01.pub" "$T_DIR/ops-agent.out"
+check "agent log: 2 operator requests verified, 1 server-asserted" \
+	grep -qx "operator requests: 2 verified, 1 server-asserted, 0 failed" "$T_DIR/ops-agent.out"
+check "agent log: alice's STOP verified under roster v1" \
+	grep -q "^action $aid (seq [0-9]*, action.received): requester alice verified (key [0-9a-f]*, roster v1)" \
+	"$T_DIR/ops-agent.out"
 check "audit records match the schemas" \
 	"$SIGNET_SOURCE_DIR/tests/integration/audit_schema.py" \
 	"$T_DIR/server-audit.log" "$T_DIR/agent-web-01-audit.log"
