@@ -28,6 +28,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "registry.h"
+#include "roster_store.h"
 #include "text.h"
 #include "wire.h"
 
@@ -165,6 +166,7 @@ static int
 record_requested(struct api *api, const struct envelope_action_payload *p,
     const struct envelope *env, struct err_msg *msg)
 {
+	char roster_sha[65];
 	cJSON *d = cJSON_CreateObject(), *e;
 	bool ok;
 	int r;
@@ -182,8 +184,10 @@ record_requested(struct api *api, const struct envelope_action_payload *p,
 	    cJSON_AddStringToObject(d, "requester",
 	        p->has_request ? "verified" : "server-asserted") != NULL &&
 	    (!p->has_request ||
-	        cJSON_AddStringToObject(d, "requester_key_id",
-	            p->request.key_id) != NULL) &&
+	        (cJSON_AddStringToObject(d, "requester_key_id",
+	             p->request.key_id) != NULL &&
+	            jsonx_add_int64(d, "roster_version",
+	                roster_store_version(api->ctx->roster, roster_sha)))) &&
 	    cJSON_AddNumberToObject(d, "expires_at", (double)p->expires_at) !=
 	        NULL &&
 	    (e = cJSON_AddObjectToObject(d, "action")) != NULL &&
