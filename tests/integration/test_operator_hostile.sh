@@ -8,8 +8,10 @@
 # tampered with by tests/tools/request_tool. Each time the container is
 # untouched, the agent's answer says why and its audit log records why
 # (action.rejected or policy.denied): a request by a key not in the roster;
-# by an operator the newer roster removed; a reason or container changed
-# after the operator signed; a request's window extended by the relay; an
+# by an operator the newer roster removed; a reason, container, action or
+# host changed after the operator signed; a request's window extended by
+# the relay; a request living longer than the rule allows; one signed
+# under a roster newer than the host holds; a replay of one that ran; an
 # approval by the requester; one key approving twice; an approval over
 # other bytes; an approval replayed onto another request; approvals
 # arriving after the request expired; too few approvals; approvals
@@ -114,10 +116,24 @@ relayed "the reason changed by the server after alice signed" REJECTED action.re
 opreq "$T_DIR/r.req" alice "$PLAIN" RESTART
 relayed "the container changed by the server after alice signed" REJECTED action.rejected \
 	"changed the request: container_id" "$T_DIR/r.req" --container "$PLAIN2"
+opreq "$T_DIR/r.req" alice "$PLAIN" STOP
+relayed "the action changed by the server after alice signed (STOP signed, RESTART sent)" \
+	REJECTED action.rejected "changed the request: action" "$T_DIR/r.req" --action RESTART
+opreq "$T_DIR/r.req" alice "$PLAIN" RESTART --host web-02
+relayed "a request alice signed for another host, relayed to this one" REJECTED \
+	action.rejected "changed the request: host_id" "$T_DIR/r.req" --host web-01
 opreq "$T_DIR/r.req" alice "$PLAIN" RESTART --lifetime 60
 relayed "the request's window extended by the relay (action outlives it)" REJECTED \
 	action.rejected "expires_at .* is after the request's" "$T_DIR/r.req" \
 	--expires-at "$(($(req_field "$T_DIR/r.req" expires_at) + 60000))"
+opreq "$T_DIR/r.req" alice "$PLAIN" RESTART --lifetime 400
+relayed "a request that lives longer than the rule allows (400 s > 300 s)" DENIED \
+	policy.denied "lifetime|lives|too long" "$T_DIR/r.req" \
+	--expires-at "$(($(req_field "$T_DIR/r.req" issued_at) + 120000))"
+opreq "$T_DIR/r.req" alice "$PLAIN" RESTART --roster-version 3
+relayed "a request signed under a roster newer than the host holds" REJECTED \
+	action.rejected "roster version 3; this host holds 2" "$T_DIR/r.req" \
+	--expires-at "$(($(req_field "$T_DIR/r.req" issued_at) + 120000))"
 send_action "$PLAIN" RESTART --reason '"relay only, no operator"'
 id=$(last_id)
 expect "a relay-only action to a rule that requires an operator's signature" \

@@ -12,7 +12,8 @@
 # version), an equivocation (the same version, other bytes), a roster
 # signed by another key, an expired roster, one key under two names, one
 # name twice. Last, a request under the roster the agent holds once that
-# roster has expired (the agent restarted with it) is REJECTED.
+# roster has expired (the agent restarted with it) is REJECTED, until a
+# newer roster comes.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/relay.sh"
 need_docker
@@ -152,6 +153,20 @@ check "it says it holds version 9" wait_for 10 held9
 opreq "$T_DIR/r.req" alice "$PLAIN" RESTART --roster-version 9
 relayed "a request under an expired roster" REJECTED action.rejected \
 	"roster version 9 expired at" "$T_DIR/r.req"
+# The way out: a newer roster the admins signed is taken, and runs.
+roster_payload "$T_DIR/p.json" 10 "$NOW" $((NOW + 30 * DAY)) \
+	"alice:$T_DIR/alice.pub:sre" "bob:$T_DIR/bob.pub:dba"
+"$RT" roster --key "$RKEY" --payload "$T_DIR/p.json" >"$T_DIR/v10.json"
+line=$(push_roster "$T_DIR/v10.json")
+check "after it, a newer roster (version 10) is taken ($line)" grep -q 'version=10 .*refused=""' <<<"$line"
+opreq "$T_DIR/ok.req" alice "$PLAIN" RESTART --roster-version 10
+s0=$(snap "$PLAIN")
+sleep 1.1
+"$RT" action --request "$T_DIR/ok.req" >"$T_DIR/action.json"
+send_file signed "$T_DIR/action.json"
+line=$(result "$(req_id "$T_DIR/ok.req")" 1 20)
+check "and alice's signed RESTART runs under it ($line)" grep -q 'status=SUCCESS' <<<"$line"
+check "the container restarted" test "$(snap "$PLAIN")" != "$s0"
 
 # ---- the log ----
 check "no result the fake server got failed to verify" \

@@ -15,7 +15,8 @@
  *   request_tool approve --key OP.key --request FILE
  *           prints the approval {"key_id","sig"} over FILE's payload bytes
  *   request_tool action --request FILE [--approval FILE]... [--reason R]
- *       [--container C] [--expires-at MS] [--issued-at MS]
+ *       [--container C] [--host H] [--action A] [--expires-at MS]
+ *       [--issued-at MS]
  *           prints the server's action payload JSON relaying the request
  *           and approvals, its members copied from the request unless
  *           overridden
@@ -54,8 +55,8 @@ usage(void)
 	    "[--issued MS|--issued-ago S] [--lifetime S] --roster-version N\n"
 	    "       request_tool approve --key OP.key --request FILE\n"
 	    "       request_tool action --request FILE [--approval FILE]... "
-	    "[--reason R] [--container C] [--expires-at MS] "
-	    "[--issued-at MS]\n"
+	    "[--reason R] [--container C] [--host H] [--action A] "
+	    "[--expires-at MS] [--issued-at MS]\n"
 	    "       request_tool roster --key ROSTER.key --payload FILE\n");
 	return 2;
 }
@@ -390,6 +391,18 @@ cmd_action(int argc, char **argv)
 			if (snprintf(a->container_id, sizeof(a->container_id),
 			        "%s", val) >= (int)sizeof(a->container_id)) {
 				(void)fail(o, "too long");
+				goto out;
+			}
+		} else if (strcmp(o, "--host") == 0) {
+			if (snprintf(a->host_id, sizeof(a->host_id), "%s",
+			        val) >= (int)sizeof(a->host_id)) {
+				(void)fail(o, "too long");
+				goto out;
+			}
+		} else if (strcmp(o, "--action") == 0) {
+			a->action = envelope_action_parse(val);
+			if (a->action == ENVELOPE_ACTION_NONE) {
+				(void)fail(o, "no such action");
 				goto out;
 			}
 		} else if (strcmp(o, "--expires-at") == 0) {
