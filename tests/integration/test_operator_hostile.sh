@@ -198,6 +198,21 @@ relayed "a server that relays before the requirement is met (too few approvals)"
 opreq "$T_DIR/r.req" alice "$FOUR" RESTART
 relayed "a server that withholds the approvals" DENIED policy.denied \
 	"dba.* needed, 0 counted" "$T_DIR/r.req"
+# The same request relayed again, now with its approvals: its action id
+# was answered already (other action bytes: REJECTED as a replay) and
+# nothing runs; the operator signs a new request.
+approve "$T_DIR/a.bob" bob "$T_DIR/r.req"
+approve "$T_DIR/a.dave" dave "$T_DIR/r.req"
+s0=$(snap "${WATCH[@]}")
+"$RT" action --request "$T_DIR/r.req" --approval "$T_DIR/a.bob" \
+	--approval "$T_DIR/a.dave" >"$T_DIR/action.json"
+send_file signed "$T_DIR/action.json"
+line=$(result "$(req_id "$T_DIR/r.req")" 2 20)
+check "the approvals sent after a DENIED: REJECTED, a replay ($line)" \
+	grep -q 'status=REJECTED error="replay' <<<"$line"
+check "the approvals sent after a DENIED: audited as a replay" \
+	audit_has "$(req_id "$T_DIR/r.req")" action.rejected "replay"
+check "the approvals sent after a DENIED: nothing ran" test "$(snap "${WATCH[@]}")" = "$s0"
 
 # ---- the log ----
 check "no result the fake server got failed to verify" \

@@ -153,6 +153,14 @@ check "it says it holds version 9" wait_for 10 held9
 opreq "$T_DIR/r.req" alice "$PLAIN" RESTART --roster-version 9
 relayed "a request under an expired roster" REJECTED action.rejected \
 	"roster version 9 expired at" "$T_DIR/r.req"
+# An expired roster is still the floor: version 1 (still in its dates,
+# oscar in it) pushed now is a rollback.
+line=$(push_roster "$T_DIR/roster-v1.json")
+check "under the expired version 9, version 1 is refused as a rollback ($line)" \
+	grep -Eq '^roster_status version=9 .*refused=".*rollback' <<<"$line"
+opreq "$T_DIR/r.req" oscar "$PLAIN" RESTART
+relayed "oscar's request after that rollback" REJECTED action.rejected \
+	"is not in roster version 9" "$T_DIR/r.req"
 # The way out: a newer roster the admins signed is taken, and runs.
 roster_payload "$T_DIR/p.json" 10 "$NOW" $((NOW + 30 * DAY)) \
 	"alice:$T_DIR/alice.pub:sre" "bob:$T_DIR/bob.pub:dba"
