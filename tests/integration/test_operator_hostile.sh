@@ -214,6 +214,54 @@ check "the approvals sent after a DENIED: audited as a replay" \
 	audit_has "$(req_id "$T_DIR/r.req")" action.rejected "replay"
 check "the approvals sent after a DENIED: nothing ran" test "$(snap "${WATCH[@]}")" = "$s0"
 
+# ---- a request that outlives its action, relayed again ----
+# A request may live approval_wait + 300 s (here 900 s) while an action
+# lives at most 300 s. The first action for it runs and expires; the
+# server then sends the same request in a fresh action (and again after
+# the agent restarted): the id is remembered for the request's life, so
+# both are replays and the container restarts once only.
+opreq "$T_DIR/long.req" alice "$FOUR" RESTART --lifetime 900
+approve "$T_DIR/l.bob" bob "$T_DIR/long.req"
+approve "$T_DIR/l.dave" dave "$T_DIR/long.req"
+LONG=$(req_id "$T_DIR/long.req")
+long_action() {
+	"$RT" action --request "$T_DIR/long.req" --approval "$T_DIR/l.bob" \
+		--approval "$T_DIR/l.dave" --issued-at "$1" --expires-at "$2" >"$T_DIR/action.json"
+}
+s0=$(snap "$FOUR")
+sleep 1.1
+t=$(now_ms)
+long_action $((t - 250000)) $((t + 8000))
+send_file signed "$T_DIR/action.json"
+line=$(result "$LONG" 1 20)
+check "a 900 s request with its approvals runs ($line)" grep -q 'status=SUCCESS' <<<"$line"
+check "the container restarted" test "$(snap "$FOUR")" != "$s0"
+# Past the first action's expiry and the skew the agent allows.
+while [ "$(now_ms)" -le $((t + 8000 + 31000)) ]; do sleep 1; done
+s0=$(snap "${WATCH[@]}")
+t=$(now_ms)
+long_action "$t" $((t + 60000))
+send_file signed "$T_DIR/action.json"
+line=$(result "$LONG" 2 20)
+check "the same request in a fresh action after the first expired: a replay ($line)" \
+	grep -q 'status=REJECTED error="replay' <<<"$line"
+check "the same request in a fresh action: nothing ran" test "$(snap "${WATCH[@]}")" = "$s0"
+kill -TERM "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null
+start_agent web-01
+check "the agent restarts and says hello" wait_hello 2
+t=$(now_ms)
+long_action "$t" $((t + 60000))
+send_file signed "$T_DIR/action.json"
+# (the agent may first send its last results again: the replay's answer
+# is the first REJECTED after them)
+replayed_again() {
+	grep "^result action_id=$LONG " "$OUT" | sed -n '3,$p' | grep -q 'status=REJECTED error="replay'
+}
+check "and again after the agent restarted: a replay" wait_for 20 replayed_again
+check "after the restart: nothing ran" test "$(snap "${WATCH[@]}")" = "$s0"
+check "the 900 s request ran once only" \
+	test "$(audit_for "$LONG" | grep -c '"action.executed"')" = 1
+
 # ---- the log ----
 check "no result the fake server got failed to verify" \
 	test "$(grep -c '^result sig=BAD' "$OUT")" -eq 0
