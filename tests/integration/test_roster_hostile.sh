@@ -40,6 +40,9 @@ cp "$SIGNET_PKI/roster/roster.json" "$T_DIR/roster-v2.json"
 	"$SIGNETCTL" keygen --no-passphrase dave >/dev/null &&
 	"$SIGNETCTL" keygen --raw other >/dev/null)
 RKEY="$SIGNET_PKI/keys/roster.key"
+# A second admin's roster key, pinned too (threshold 1).
+(cd "$T_DIR" && "$SIGNETCTL" keygen --raw admin2 >/dev/null)
+check "a second admin's roster key pinned" quiet "$PKI_SCRIPT" roster pin "$T_DIR/admin2.pub"
 DAY=86400000
 
 AGENT_PORT=$(free_port)
@@ -109,6 +112,22 @@ roster_payload "$T_DIR/p.json" 2 "$NOW" $((NOW + 30 * DAY)) \
 "$RT" roster --key "$RKEY" --payload "$T_DIR/p.json" >"$T_DIR/equivocal.json"
 refused "an equivocation (version 2 again, other bytes, the real roster key)" \
 	"$T_DIR/equivocal.json" "differs from the held roster of that version" mallory
+
+# Not an equivocation: the second admin adds their signature to version 2
+# (k-of-n: "the signatures collect in the one file"). The same payload
+# bytes in another file: the agent keeps what it holds and refuses nothing.
+check "the second admin signs version 2 too" \
+	quiet "$PKI_SCRIPT" roster sign --key "$T_DIR/admin2.key"
+cp "$SIGNET_PKI/roster/roster.json" "$T_DIR/roster-v2-2sigs.json"
+check "the file changed, the payload did not" \
+	test "$(jq -r .roster "$T_DIR/roster-v2-2sigs.json")" = "$(jq -r .roster "$T_DIR/roster-v2.json")" -a \
+	"$(sha256sum <"$T_DIR/roster-v2-2sigs.json")" != "$(sha256sum <"$T_DIR/roster-v2.json")"
+n0=$(jq -c 'select(.event == "roster.refused")' "$LOG" | wc -l)
+line=$(push_roster "$T_DIR/roster-v2-2sigs.json")
+check "version 2 with one more signature: not refused ($line)" \
+	grep -q "^roster_status version=2 sha256=$V2SHA refused=\"\"" <<<"$line"
+check "version 2 with one more signature: no roster.refused record" \
+	test "$(jq -c 'select(.event == "roster.refused")' "$LOG" | wc -l)" -eq "$n0"
 
 roster_payload "$T_DIR/p.json" 3 "$NOW" $((NOW + 30 * DAY)) \
 	"alice:$T_DIR/alice.pub:sre" "bob:$T_DIR/bob.pub:dba" "mallory:$T_DIR/mallory.pub:sre"
