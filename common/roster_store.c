@@ -100,7 +100,12 @@ compare_held(const struct roster_store *s, const struct roster *r,
 		    "version %" PRId64 ": a rollback, refused",
 		    r->version, cur->version);
 	if (r->version == cur->version) {
-		if (strcmp(r->sha256, cur->sha256) == 0)
+		/*
+		 * The same payload in another file (an admin added their
+		 * signature, k-of-n) is the roster held: kept as it is.
+		 */
+		if (strcmp(r->sha256, cur->sha256) == 0 ||
+		    strcmp(r->payload_sha256, cur->payload_sha256) == 0)
 			return 1;
 		return err_set(msg, SIGNET_ERR_EXISTS,
 		    "roster version %" PRId64 " differs from the held "

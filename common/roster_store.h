@@ -4,8 +4,8 @@
  * hosts"): the newest verified operator roster, under the pinned roster
  * keys and threshold. A new roster is taken only when its signatures
  * hold, it is not expired and its version is higher than the one held: a
- * lower version is a rollback, the same version with other bytes an
- * equivocation, and both are refused, so whoever relays rosters (the
+ * lower version is a rollback, the same version with other payload bytes
+ * an equivocation, and both are refused, so whoever relays rosters (the
  * server, for the agents) can neither bring back a removed operator nor
  * add one. The agent keeps what it takes on disk (written atomically
  * before it is used), so the floor survives a restart; the server reads
@@ -59,11 +59,12 @@ int roster_store_load(struct roster_store *s, int64_t now_ms,
  * codes), not expired at now_ms (SIGNET_ERR_FORMAT "... expired ..."),
  * then compared with the held one: a lower version is refused
  * (SIGNET_ERR_EXISTS "roster version 3 is older than the held version 5:
- * a rollback"), the same version with other bytes too (SIGNET_ERR_EXISTS
- * "... differs from the held roster of that version"), the same bytes are
- * ROSTER_OFFER_HELD. A newer roster is saved first (SIGNET_ERR_IO when
- * that fails: it is then not taken) and then held: ROSTER_OFFER_TAKEN.
- * On every refusal the held roster stays.
+ * a rollback"), the same version with other payload bytes too
+ * (SIGNET_ERR_EXISTS "... differs from the held roster of that version");
+ * the same payload bytes are ROSTER_OFFER_HELD, also in another file (more
+ * signatures over them: the held file is kept). A newer roster is saved
+ * first (SIGNET_ERR_IO when that fails: it is then not taken) and then
+ * held: ROSTER_OFFER_TAKEN. On every refusal the held roster stays.
  */
 int roster_store_offer(struct roster_store *s, const uint8_t *buf, size_t len,
     int64_t now_ms, enum roster_offer *what, struct err_msg *msg)

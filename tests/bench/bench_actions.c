@@ -70,12 +70,10 @@ signed_body(const struct opts *o, const char *action, const char *container)
 	randombytes_buf(rnd, sizeof(rnd));
 	(void)text_hex(rnd, sizeof(rnd), p.action_id);
 	(void)snprintf(p.host_id, sizeof(p.host_id), "%s", o->host);
-	(void)snprintf(p.container_id, sizeof(p.container_id), "%s",
-	    container);
+	(void)snprintf(p.container_id, sizeof(p.container_id), "%s", container);
 	p.action = envelope_action_parse(action);
 	(void)snprintf(p.reason, sizeof(p.reason), "benchmark round trip");
-	(void)snprintf(p.requested_by, sizeof(p.requested_by), "%s",
-	    o->signer);
+	(void)snprintf(p.requested_by, sizeof(p.requested_by), "%s", o->signer);
 	p.issued_at = clock_wall_ms();
 	p.expires_at = p.issued_at + 120000;
 	p.roster_version = o->roster_version;
@@ -91,8 +89,7 @@ signed_body(const struct opts *o, const char *action, const char *container)
 
 /* Gives h a new signed body for the next request (signet, signing). */
 static int
-resign(const struct opts *o, CURL *h, const char *action,
-    const char *container)
+resign(const struct opts *o, CURL *h, const char *action, const char *container)
 {
 	char *body;
 
@@ -392,9 +389,10 @@ main(int argc, char **argv)
 		    opkey_load(signing_key, NULL, 0, o.opkey, &m) != 0 ||
 		    o.signer == NULL || o.host == NULL ||
 		    o.roster_version == 0) {
-			fprintf(stderr, "bench_actions: --signing-key (an "
-			                "unsealed operator key: %s) needs "
-			                "--signer, --host, --roster-version\n",
+			fprintf(stderr,
+			    "bench_actions: --signing-key (an "
+			    "unsealed operator key: %s) needs "
+			    "--signer, --host, --roster-version\n",
 			    m.text);
 			return 2;
 		}

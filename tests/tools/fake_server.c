@@ -30,6 +30,8 @@
  *   signed FILE [--key FILE.key] [--key-id K]
  *              the bytes of FILE as a payload, signed, in an action frame
  *   raw FILE   the bytes of FILE as one text message
+ *   roster FILE  a roster frame carrying FILE's bytes (a signed roster
+ *              file, or anything) in base64
  *   replay-last  the last action frame again, byte for byte
  *   close      close the agent's connection (it redials)
  *   acks on|off  answer verified results with a result_ack (the default,
@@ -54,9 +56,12 @@
  *   refused frame_sha256=H request_sha256=H|- reason="..."
  *                                   (a frame_refused: an action frame the
  *                                    agent could not verify)
+ *   roster_status version=N sha256=H|- refused="..."
+ *                                   (which roster the agent holds, and
+ *                                    why it refused the last one sent)
  *   frame bytes=N "TEXT"            (anything else, escaped)
  *   sent action action_id=I action=A container=C bytes=N
- *   sent signed|raw|replay bytes=N
+ *   sent signed|raw|replay|roster bytes=N
  *   closed
  *   error "WHY"
  * exit: 0 on quit, SIGTERM or --max-seconds; 2 usage; 3 setup failed.
@@ -532,6 +537,40 @@ out:
 	free(frame);
 }
 
+/* A roster frame carrying the bytes of path, base64. */
+static void
+cmd_roster(const char *path)
+{
+	char *buf = NULL, *b64 = NULL, *frame = NULL;
+	size_t len = 0, b64_len, flen = 0;
+
+	buf = read_file(path, &len);
+	if (buf == NULL)
+		return;
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		len--;
+	b64_len = sodium_base64_ENCODED_LEN(len,
+	    sodium_base64_VARIANT_ORIGINAL);
+	b64 = malloc(b64_len);
+	if (b64 == NULL || len == 0) {
+		error_line("out of memory, or an empty file");
+		goto out;
+	}
+	sodium_bin2base64(b64, b64_len, (const unsigned char *)buf, len,
+	    sodium_base64_VARIANT_ORIGINAL);
+	if (wire_build_roster(b64, &frame, &flen) != 0) {
+		error_line("cannot build a roster frame");
+		goto out;
+	}
+	say("sent roster bytes=%zu", flen);
+	queue_frame(fs.cur, frame, flen);
+	frame = NULL;
+out:
+	free(frame);
+	free(b64);
+	free(buf);
+}
+
 static void
 run_command(char *line)
 {
@@ -560,6 +599,8 @@ run_command(char *line)
 			return;
 		say("sent raw bytes=%zu", len);
 		queue_frame(fs.cur, buf, len);
+	} else if (strcmp(cmd, "roster") == 0 && n == 2) {
+		cmd_roster(words[1]);
 	} else if (strcmp(cmd, "replay-last") == 0) {
 		if (fs.last_action == NULL) {
 			error_line("no action sent yet");
@@ -715,6 +756,11 @@ on_message(struct conn *c)
 		        f.refusal.request_sha256 :
 		        "-",
 		    text_escape_str(f.refusal.reason, esc, sizeof(esc)));
+	else if (f.type == WIRE_ROSTER_STATUS)
+		say("roster_status version=%lld sha256=%s refused=\"%s\"",
+		    (long long)f.roster.version,
+		    f.roster.sha256[0] != '\0' ? f.roster.sha256 : "-",
+		    text_escape_str(f.roster.refused, esc, sizeof(esc)));
 	else
 		on_result(c, &f);
 	wire_frame_free(&f);
@@ -889,7 +935,8 @@ usage(void)
 	    "usage: fake_server --port N --ca FILE --cert FILE "
 	    "--key FILE --action-key FILE --agent-pub FILE [--commands FILE] "
 	    "[--max-seconds N] [--no-ack] [--send-action ID ACTION [opts] | "
-	    "--send-signed FILE | --send-raw FILE | --send-replay-last]...\n");
+	    "--send-signed FILE | --send-raw FILE | --send-roster FILE | "
+	    "--send-replay-last]...\n");
 	return 2;
 }
 
