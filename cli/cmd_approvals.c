@@ -47,7 +47,8 @@ usage_show(FILE *f)
 {
 	fprintf(f,
 	    "usage: signetctl approval show ACTION-ID [-o table|json] "
-	    "[CONNECTION OPTIONS]\n"
+	    "[--json]\n"
+	    "       [CONNECTION OPTIONS]\n"
 	    "  one request as its operator signed it: the exact bytes, "
 	    "decoded\n"
 	    "connection options: signetctl --help\n");
@@ -59,7 +60,8 @@ usage_approve(FILE *f)
 	fprintf(f,
 	    "usage: signetctl approve ACTION-ID --signing-key FILE "
 	    "[--passphrase-fd N]\n"
-	    "       [--wait SECONDS] [-o table|json] [CONNECTION OPTIONS]\n"
+	    "       [--wait SECONDS] [-o table|json] [--json] "
+	    "[CONNECTION OPTIONS]\n"
 	    "  --signing-key FILE  your operator key ($SIGNET_SIGNING_KEY): "
 	    "it signs the\n"
 	    "                      request's exact bytes\n"
@@ -77,7 +79,8 @@ usage_refuse(FILE *f)
 {
 	fprintf(f,
 	    "usage: signetctl refuse ACTION-ID --reason TEXT "
-	    "[-o table|json] [CONNECTION OPTIONS]\n"
+	    "[-o table|json] [--json]\n"
+	    "       [CONNECTION OPTIONS]\n"
 	    "  the request will never be relayed; the reason is recorded\n"
 	    "connection options: signetctl --help\n");
 }

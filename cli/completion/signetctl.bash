@@ -48,11 +48,11 @@ _signetctl() {
 	--context) _signetctl_reply -W "$(_signetctl_contexts)" -- "$cur"; return ;;
 	-o | --output) _signetctl_reply -W "table json" -- "$cur"; return ;;
 	--cert | --key | --ca | --config | --action-key | --agent-keys | \
-	--keys | --signed | --out)
+	--keys | --signed | --out | --signing-key)
 		_signetctl_reply -f -- "$cur"; return ;;
 	--server | --reason | --wait | --after | --limit | --interval | \
 	--host | --state | --expect-head | --passphrase-fd | --threshold | \
-	--groups | --not-after-days | --days)
+	--groups | --not-after-days | --days | --valid)
 		return ;;
 	esac
 	case $cur in
@@ -72,14 +72,15 @@ _signetctl() {
 		--output | --reason | --wait | --after | --limit | --interval | \
 		--host | --state | --action-key | --agent-keys | --expect-head | \
 		--passphrase-fd | --keys | --threshold | --groups | \
-		--not-after-days | --signed | --out | --days)
+		--not-after-days | --signed | --out | --days | --signing-key | \
+		--valid)
 			i=$((i + 1)); continue ;;
 		-*) continue ;;
 		esac
 		if [ -z "$cmd" ]; then
 			cmd=$w
 		elif [ -z "$sub" ] && { [ "$cmd" = audit ] || [ "$cmd" = context ] ||
-		    [ "$cmd" = roster ]; }; then
+		    [ "$cmd" = roster ] || [ "$cmd" = approval ]; }; then
 			sub=$w
 		fi
 	done
@@ -88,15 +89,17 @@ _signetctl() {
 		if [[ $cur == -* ]]; then
 			_signetctl_reply -W "$common --version" -- "$cur"
 		else
-			_signetctl_reply -W "hosts containers action action-status audit keygen roster context version help" -- "$cur"
+			_signetctl_reply -W "hosts containers action action-status audit approvals approval approve refuse keygen roster context version help" -- "$cur"
 		fi
 		return
 	fi
 	case $cmd in
-	audit | context | roster)
+	audit | context | roster | approval)
 		if [ -z "$sub" ]; then
 			if [ "$cmd" = audit ]; then
 				_signetctl_reply -W "tail verify" -- "$cur"
+			elif [ "$cmd" = approval ]; then
+				_signetctl_reply -W "show" -- "$cur"
 			elif [ "$cmd" = roster ]; then
 				_signetctl_reply -W "show edit sign" -- "$cur"
 			else
@@ -106,10 +109,12 @@ _signetctl() {
 		fi ;;
 	esac
 	case $cmd${sub:+ $sub} in
-	hosts | action-status) opts=$common ;;
+	hosts | action-status | approvals | "approval show") opts=$common ;;
+	approve) opts="$common --signing-key --passphrase-fd --wait" ;;
+	refuse) opts="$common --reason" ;;
 	containers) opts="$common --host --state" ;;
 	action)
-		opts="$common --reason --wait --no-wait"
+		opts="$common --reason --wait --no-wait --signing-key --passphrase-fd --valid"
 		if [[ $cur != -* ]]; then
 			# CONTAINER-ID start|stop|restart
 			local n=0

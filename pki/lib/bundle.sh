@@ -72,6 +72,8 @@ check_pubset() {
 	fi
 }
 
+# write_agent_conf HOST-ID URL ROSTER: the bundle's agent.conf; with ROSTER
+# "yes" (the bundle holds keys/roster.pub) a [roster] section pinning it.
 write_agent_conf() {
 	printf '# signet agent configuration for %s (signet.conf(5)),\n' "$1"
 	printf '# made by signet-pki bundle; goes to /etc/signet/agent.conf.\n'
@@ -93,6 +95,15 @@ write_agent_conf() {
 	printf '\n[keys]\n'
 	printf 'action_pub = /etc/signet/keys/action.pub\n'
 	printf 'result = /etc/signet/keys/result.key\n'
+	if [ "$3" = yes ]; then
+		printf '\n[roster]\n'
+		printf '# The pinned roster keys (root-owned, 0644) and how many\n'
+		printf '# of them must sign a roster; the roster the agent holds\n'
+		printf '# is kept in its state directory.\n'
+		printf 'keys = /etc/signet/keys/roster.pub\n'
+		printf 'threshold = 1\n'
+		printf 'file = /var/lib/signet-agent/roster.json\n'
+	fi
 	printf '\n[audit]\n'
 	printf 'path = /var/lib/signet-agent/audit.log\n'
 }
@@ -166,15 +177,19 @@ cmd_bundle() {
 	cp -- "$PKI/private/$host.key" "$st/agent.key"
 	cp -- "$pinned" "$st/keys/action.pub"
 	cp -- "$PKI/keys/agents/$host.key" "$st/keys/result.key"
-	write_agent_conf "$host" "$url" >"$st/agent.conf"
+	# The pinned roster keys, and the signed roster once published.
+	roster_paths
+	b_pinned=no
+	if [ -f "$R_PINNED" ]; then
+		b_pinned=yes
+	fi
+	write_agent_conf "$host" "$url" "$b_pinned" >"$st/agent.conf"
 	chmod 755 -- "$st/keys"
 	chmod 644 -- "$st/ca.pem" "$st/agent.pem" "$st/agent.conf" \
 	    "$st/keys/action.pub"
 	chmod 600 -- "$st/agent.key" "$st/keys/result.key"
-	# The pinned roster keys, and the signed roster once published.
-	roster_paths
 	b_roster=""
-	if [ -f "$R_PINNED" ]; then
+	if [ "$b_pinned" = yes ]; then
 		cp -- "$R_PINNED" "$st/keys/roster.pub"
 		chmod 644 -- "$st/keys/roster.pub"
 		b_roster="keys/roster.pub"
@@ -207,9 +222,11 @@ cmd_bundle() {
 	say "wrote $out (mode 0600; holds agent $host's secret keys):"
 	say "  ca.pem agent.pem agent.key(0600) agent.conf keys/action.pub" \
 	    "keys/result.key(0600)${b_roster:+ $b_roster}"
-	if [ ! -f "$R_PINNED" ]; then
+	if [ "$b_pinned" != yes ]; then
 		say "note: no roster keys in this PKI: the bundle holds no" \
-		    "keys/roster.pub (\"$PROG roster init\" makes them)"
+		    "keys/roster.pub and agent.conf no [roster]; the agent" \
+		    "will reject operator-signed requests (\"$PROG roster" \
+		    "init\" makes the keys; then rebuild the bundle)"
 	elif [ ! -f "$R_SIGNED" ]; then
 		say "note: no roster published yet: the bundle holds no" \
 		    "roster.json (\"$PROG roster sign\")"

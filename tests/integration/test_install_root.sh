@@ -9,7 +9,10 @@
 # unit is enabled; signet-server --help, signet-agent --check-policy on the
 # shipped policy and signetctl --help run; signet-pki makes a PKI there
 # (openssl is a dependency) and, with the keys placed as the README says,
-# the installed server runs as user signet and answers /healthz; a
+# the installed server runs as user signet, holds the signed operator
+# roster of its sample [roster] and answers /healthz; an agent bundle
+# installed as the README says starts as signet-agent holding the bundle's
+# roster in its state directory; a
 # reinstall keeps the modes; remove keeps the configuration; purge removes
 # it but keeps the audit logs in /var/lib and the admin's keys.
 # Without the mirror it skips (77), unless SIGNET_REQUIRE_DOCKER=1 (CI).
@@ -193,8 +196,15 @@ if in_root sh -ec '
 	install -d -o root -g signet -m 0750 /etc/signet/keys /etc/signet/keys/agents
 	install -o signet -g signet -m 0600 keys/action.key keys/audit.key /etc/signet/keys/
 	install -m 0644 keys/action.pub /etc/signet/keys/
+	mkdir /root/ops && cd /root/ops
+	signetctl keygen --no-passphrase alice
+	signet-pki --pki /root/pki roster add alice --key /root/ops/alice.pub --groups sre
+	signet-pki --pki /root/pki roster sign
+	cd /root/pki
+	install -m 0644 roster/pinned.pub /etc/signet/keys/roster.pub
+	install -m 0644 roster/roster.json /etc/signet/roster.json
 ' >"$T_DIR/pki.log" 2>&1; then
-	ok "signet-pki makes a PKI in the root; keys placed as the README says"
+	ok "signet-pki makes a PKI and a roster in the root; keys placed as the README says"
 else
 	not_ok "signet-pki in the root:"; tail -n 15 "$T_DIR/pki.log"
 fi
@@ -225,6 +235,56 @@ check "signetctl in the root talks to it" quiet in_root signetctl \
 	--cert /root/pki/issued/alice.pem --key /root/pki/private/alice.key hosts
 check "its audit log is /var/lib/signet/audit.log, 0600 signet" \
 	stat_is /var/lib/signet/audit.log "600 signet:signet"
+check "the sample server.conf's [roster] is in force: roster version 1 held" \
+	grep -q 'roster version 1 held' "$T_DIR/server.log"
+check "the server serves that roster (GET /api/roster)" sh -c \
+	'curl -sS --fail --max-time 5 --cacert "$1/root/pki/ca.pem" \
+	    --cert "$1/root/pki/issued/alice.pem" --key "$1/root/pki/private/alice.key" \
+	    "https://localhost:$2/api/roster" | grep -q "\"version\":1"' sh "$ROOT" "$API_PORT"
+kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null; SERVER_PID=""
+
+# --- an agent host enrolled as the README says: the bundle's agent.conf
+# pins the roster keys and keeps the roster in the state directory.
+if in_root sh -ec '
+	signet-pki --pki /root/pki agent web-01
+	signet-pki --pki /root/pki bundle web-01 --server wss://localhost:'"$AGENT_PORT"' \
+	    --out /root/web-01-bundle.tar.gz
+	d=$(mktemp -d)
+	tar -xzf /root/web-01-bundle.tar.gz -C "$d"
+	install -m 0644 "$d/ca.pem" "$d/agent.pem" /etc/signet/
+	install -o signet-agent -g signet-agent -m 0600 "$d/agent.key" /etc/signet/
+	install -d -o root -g signet -m 0750 /etc/signet/keys
+	install -m 0644 "$d/keys/action.pub" /etc/signet/keys/
+	install -o signet-agent -g signet-agent -m 0600 "$d/keys/result.key" /etc/signet/keys/
+	install -m 0644 "$d/keys/roster.pub" /etc/signet/keys/
+	[ ! -f "$d/roster.json" ] || [ -e /var/lib/signet-agent/roster.json ] ||
+	    install -o signet-agent -g signet-agent -m 0644 "$d/roster.json" /var/lib/signet-agent/
+	install -o root -g signet -m 0640 "$d/agent.conf" /etc/signet/agent.conf
+	rm -rf "$d" /root/web-01-bundle.tar.gz
+	sed -i "s/\"vault-01\"/\"web-01\"/" /etc/signet/policy.json
+' >"$T_DIR/bundle.log" 2>&1; then
+	ok "an agent bundle installed as the README says"
+else
+	not_ok "the agent bundle in the root:"; tail -n 15 "$T_DIR/bundle.log"
+fi
+check "the roster.pub installed is 0644 root:root" \
+	stat_is /etc/signet/keys/roster.pub "644 root:root"
+check "the bundle's roster is the agent's: 0644 signet-agent" \
+	stat_is /var/lib/signet-agent/roster.json "644 signet-agent:signet-agent"
+# As its unit runs it: user signet-agent with the group signet.
+chroot "$ROOT" /usr/bin/env -i PATH=/usr/sbin:/usr/bin setpriv --reuid=signet-agent \
+	--regid=signet-agent --groups="$(chroot "$ROOT" getent group signet | cut -d: -f3)" \
+	--no-new-privs sh -c 'umask 077; exec signet-agent --config /etc/signet/agent.conf' \
+	>"$T_DIR/agent.log" 2>&1 &
+SERVER_PID=$!
+held=0
+for _ in $(seq 1 100); do
+	grep -q 'roster version 1 held' "$T_DIR/agent.log" 2>/dev/null && { held=1; break; }
+	kill -0 "$SERVER_PID" 2>/dev/null || break
+	sleep 0.1
+done
+if [ "$held" = 1 ]; then ok "the installed agent holds the bundle's roster (version 1)"
+else not_ok "the installed agent did not hold the roster:"; tail -n 15 "$T_DIR/agent.log"; fi
 kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null; SERVER_PID=""
 
 # --- a reinstall (what an upgrade does to files) keeps owners and modes.

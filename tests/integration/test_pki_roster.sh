@@ -111,7 +111,7 @@ refute "roster init with no signetctl fails" \
 # --- operators' keys ----------------------------------------------------------
 mkdir "$WORK/ops"
 for n in alice bob carol; do
-	(cd "$WORK/ops" && "$CTL" keygen "$n" >/dev/null) ||
+	(cd "$WORK/ops" && "$CTL" keygen --no-passphrase "$n" >/dev/null) ||
 	    not_ok "keygen $n"
 done
 O=$WORK/ops
@@ -129,7 +129,7 @@ refute_with "alice's key under another name refused" \
     "is operator alice's already" pki roster add mallory --key "$O/alice.pub"
 refute_with "removing an unknown name refused" "no operator dave" \
     pki roster remove dave
-refute_with "a secret key as --key refused" "64 bytes, expected 32" \
+refute_with "a secret key as --key refused" "give the operator's .pub file" \
     pki roster add carol --key "$O/carol.key"
 refute_with "a missing key file refused" "no such file" \
     pki roster add carol --key "$O/nobody.pub"
@@ -194,7 +194,7 @@ check "bob is gone, carol is in" sh -c "
     grep -q '\"name\":\"carol\"' '$WORK/v2.json'"
 
 # --- a second roster key: k-of-n ----------------------------------------------
-(cd "$O" && "$CTL" keygen admin2 >/dev/null) || not_ok "keygen admin2"
+(cd "$O" && "$CTL" keygen --raw admin2 >/dev/null) || not_ok "keygen admin2"
 refute_with "a key that is not pinned cannot sign" "is not a roster key" \
     pki roster sign --key "$O/admin2.key"
 refute_with "pinning a secret key refused" "never a .key" \
@@ -242,7 +242,7 @@ mv "$R/draft.json" "$WORK/draft.kept"
 refute_with "with no draft, alice's published key is still refused" \
     "is operator alice's already" pki roster add dave --key "$O/alice.pub"
 check "that refusal made no draft" [ ! -e "$R/draft.json" ]
-(cd "$O" && "$CTL" keygen dave >/dev/null) || not_ok "keygen dave"
+(cd "$O" && "$CTL" keygen --no-passphrase dave >/dev/null) || not_ok "keygen dave"
 check "add dave with no draft" pki roster add dave --key "$O/dave.pub"
 check "the new draft keeps the published operators, version 5" \
     grep -q "version 5, 4 operators" "$WORK/last"
@@ -280,6 +280,16 @@ check "the bundled roster verifies under the bundled keys" \
 check "bundle holds no roster secret key" sh -c "
     ! find '$WORK/x' -type f -exec cmp -s '$P/keys/roster.key' {} \\; -print |
     grep -q ."
+# agent.conf names them: the pinned keys where they are installed, the
+# roster the agent holds in its state directory (docs/operators.md).
+check "bundle agent.conf has a [roster] section" sh -c "
+    sed -n '/^\\[roster\\]\$/,/^\\[/p' '$WORK/x/agent.conf' >'$WORK/roster.sec' &&
+    grep -qx 'keys = /etc/signet/keys/roster.pub' '$WORK/roster.sec' &&
+    grep -qx 'threshold = 1' '$WORK/roster.sec' &&
+    grep -qx 'file = /var/lib/signet-agent/roster.json' '$WORK/roster.sec'"
+out=$("$BUILD/tests/config_check" agent "$WORK/x/agent.conf" 2>&1)
+check "bundle agent.conf with [roster] loads with the agent schema ($out)" \
+    [ "$out" = ok ]
 # Before anything is published, only the keys.
 check "bundle from the older PKI (nothing published)" \
     pki --pki "$WORK/old" agent web-02
@@ -289,6 +299,22 @@ check "it holds keys/roster.pub and no roster.json" sh -c "
     ! tar -tzf '$WORK/b2.tgz' | grep -qx roster.json"
 check "it says no roster is published" grep -q "no roster published" \
     "$WORK/last"
+check "its agent.conf pins the roster keys too" \
+    sh -c "tar -xzOf '$WORK/b2.tgz' agent.conf |
+    grep -qx 'keys = /etc/signet/keys/roster.pub'"
+# A PKI without roster keys: no keys/roster.pub, so no [roster] either (an
+# agent.conf naming a missing trust file would not start).
+check "a PKI without roster keys" pki init "$WORK/none"
+rm -rf "$WORK/none/roster" "$WORK/none/keys/roster.key" \
+    "$WORK/none/keys/roster.pub"
+check "its agent" pki --pki "$WORK/none" agent web-03
+check "its bundle" pki --pki "$WORK/none" bundle web-03 --out "$WORK/b3.tgz"
+check "it holds no roster file" sh -c "
+    ! tar -tzf '$WORK/b3.tgz' | grep -q roster"
+check "its agent.conf has no [roster]" sh -c "
+    ! tar -xzOf '$WORK/b3.tgz' agent.conf | grep -q roster"
+check "it says the agent will reject operator-signed requests" \
+    grep -q "reject operator-signed requests" "$WORK/last"
 
 echo "$PASS passed, $FAIL failed"
 [ "$FAIL" -eq 0 ]

@@ -16,7 +16,8 @@ TAIL_PID=""
 trap '[ -n "$TAIL_PID" ] && kill "$TAIL_PID" 2>/dev/null; sim_cleanup_all' EXIT
 
 # No settings from the caller's environment or home leak in.
-unset SIGNET_SERVER SIGNET_CERT SIGNET_KEY SIGNET_CA SIGNET_CONFIG SIGNET_CONTEXT
+unset SIGNET_SERVER SIGNET_CERT SIGNET_KEY SIGNET_CA SIGNET_CONFIG SIGNET_CONTEXT \
+	SIGNET_SIGNING_KEY
 export HOME=$T_DIR/home XDG_CONFIG_HOME=$T_DIR/home/.config
 mkdir -p "$HOME"
 
@@ -269,8 +270,47 @@ expect_rc "audit verify without a file" 2 'no log file given' S audit verify --k
 expect_rc "audit verify bad --expect-head" 2 '--expect-head "7": give SEQ:HASH' S audit verify x.log --key x.pub --expect-head 7
 expect_rc "bad server URL" 2 'server "http://x" is not https://' S hosts --server http://x
 expect_rc "context show: two names" 2 'unexpected argument "b"' S context show a b
+# Signed requests and approvals: each usage error is said before anything
+# is sent, and nothing needs the server.
+AID0=0123456789abcdef0123456789abcdef
+expect_rc "action --valid 0" 2 '--valid "0": give 1 to 86700 seconds' \
+	S action "$ID_C" start --reason x --valid 0
+expect_rc "action --valid too large" 2 '--valid "86701": give 1 to 86700 seconds' \
+	S action "$ID_C" start --reason x --valid=86701
+expect_rc "action --valid not a number" 2 '--valid "soon": give 1 to 86700' \
+	S action "$ID_C" start --reason x --valid soon
+expect_rc "action --passphrase-fd not a descriptor" 2 \
+	'signetctl action: --passphrase-fd "99": not an open descriptor' \
+	S action "$ID_C" start --reason x --passphrase-fd 99 9<&-
+expect_rc "action --passphrase-fd not a number" 2 '--passphrase-fd "x": not an open descriptor' \
+	S action "$ID_C" start --reason x --passphrase-fd x
+expect_rc "action --signing-key: a missing file" 2 'signetctl action: signing key: .*nokey.key: no such file' \
+	S action "$ID_C" start --reason x --signing-key "$T_DIR/nokey.key"
+expect_rc "action: \$SIGNET_SIGNING_KEY is read" 2 'signing key: .*nokey.key: no such file' \
+	env SIGNET_SIGNING_KEY="$T_DIR/nokey.key" "$SIGNETCTL" action "$ID_C" start --reason x
+expect_rc "approve without --signing-key" 2 \
+	'signetctl approve: --signing-key is required: an approval is your signature' S approve "$AID0"
+expect_rc "approve with a bad action id" 2 \
+	'signetctl approve: "xyz" is not an action id \(32 lowercase hex digits\)' \
+	S approve xyz --signing-key k.key
+expect_rc "approve with an upper-case action id" 2 'is not an action id' \
+	S approve 0123456789ABCDEF0123456789ABCDEF --signing-key k.key
+expect_rc "approve without an action id" 2 'signetctl approve: an action id is required' S approve
+expect_rc "approve --passphrase-fd not a descriptor" 2 '--passphrase-fd "99": not an open descriptor' \
+	S approve "$AID0" --signing-key k.key --passphrase-fd 99 9<&-
+expect_rc "approve --wait too long" 2 '--wait "121": give 0 to 120 seconds' \
+	S approve "$AID0" --signing-key k.key --wait 121
+expect_rc "approve: a missing signing key" 2 'signetctl approve: signing key: .*nokey.key: no such file' \
+	S approve "$AID0" --signing-key "$T_DIR/nokey.key"
+expect_rc "refuse without --reason" 2 'signetctl refuse: --reason is required' S refuse "$AID0"
+expect_rc "refuse with a bad action id" 2 'signetctl refuse: "xyz" is not an action id' S refuse xyz --reason x
+expect_rc "approval show with a bad action id" 2 'signetctl approval show: "xyz" is not an action id' \
+	S approval show xyz
+expect_rc "approval alone" 2 '"approval" needs a second word: none given' S approval
+expect_rc "approvals takes no argument" 2 'signetctl approvals: unexpected argument "x"' S approvals x
 for c in hosts containers action action-status "audit tail" "audit verify" keygen \
-    "context list" "context show" version; do
+    approvals "approval show" approve refuse "roster show" "roster edit" \
+    "roster sign" "context list" "context show" version; do
 	# shellcheck disable=SC2086 # two-word commands
 	out=$(S $c --help 2>&1); rc=$?
 	check "$c --help exits 0 with its usage" test "$rc" = 0 -a -n "$(grep "^usage: signetctl $c" <<<"$out")"
@@ -334,10 +374,15 @@ complete_words() {
 }
 # shellcheck disable=SC2016 # $1 is bash -c's own argument
 check "completion file loads in bash" bash -c 'source "$1" && complete -p signetctl' _ "$COMP"
-check "completes the commands" test "$(complete_words signetctl "")" = "action action-status audit containers context help hosts keygen roster version "
+check "completes the commands" test "$(complete_words signetctl "")" = "action action-status approval approvals approve audit containers context help hosts keygen refuse roster version "
 check "completes a command prefix" test "$(complete_words signetctl con)" = "containers context "
 check "completes audit's second word" test "$(complete_words signetctl audit "")" = "tail verify "
 check "completes roster's second word" test "$(complete_words signetctl roster "")" = "edit show sign "
+check "completes approval's second word" test "$(complete_words signetctl approval "")" = "show "
+check "completes approve's options" test "$(complete_words signetctl approve "$ID_C" --s)" = "--server --signing-key "
+check "completes refuse's options" test "$(complete_words signetctl refuse "$ID_C" --r)" = "--reason "
+check "completes action's signing options" test "$(complete_words signetctl action "$ID_C" start --va)" = "--valid "
+check "completes a file after --signing-key" test -n "$(cd "$SIGNET_SOURCE_DIR" && complete_words signetctl action --signing-key CMakeL)"
 check "completes a command's options" test "$(complete_words signetctl audit tail --f)" = "--follow "
 check "completes -o values" test "$(complete_words signetctl hosts -o "")" = "json table "
 check "completes context names from the file" test "$(complete_words signetctl --context "")" = "audit dead prod "
