@@ -480,7 +480,7 @@ on_receive(struct channel *ch, struct lws *wsi, const void *in, size_t len)
 		ch->rx_drop = "binary message";
 	if (ch->rx_drop == NULL) {
 		if (len > CHANNEL_RX_MAX - ch->rx_len) {
-			ch->rx_drop = "message over 64 KiB";
+			ch->rx_drop = "message over 384 KiB";
 		} else if (len > 0) {
 			memcpy(ch->rx + ch->rx_len, in, len);
 			ch->rx_len += len;

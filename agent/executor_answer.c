@@ -439,6 +439,7 @@ refused_kind(const char *why)
 		{ "unverified frame: ", "unverified" },
 		{ "malformed action: ", "unreadable" },
 		{ "frame over", "too_big" },
+		{ "action frame of ", "too_big" },
 		{ "frame of ", "too_big" },
 		{ "message over", "too_big" },
 		{ "binary", "binary" },

@@ -202,9 +202,13 @@ executor_submit(struct executor *ex, const char *data, size_t len,
 
 	memset(&job, 0, sizeof(job));
 	if (len > EXECUTOR_FRAME_MAX) {
+		char why[96];
+
 		wire_frame_free(parsed);
-		executor_frame_refused(ex, "frame over the size limit", NULL, 0,
-		    len);
+		(void)snprintf(why, sizeof(why),
+		    "action frame of %zu bytes is over the %d allowed", len,
+		    EXECUTOR_FRAME_MAX);
+		executor_frame_refused(ex, why, NULL, 0, len);
 		return 0;
 	}
 	job.data = malloc(len + 1);

@@ -228,7 +228,9 @@ check "unknown action: container untouched" test "$(state "$WEB")" = running
 printf '{"type":"action","payload":' >"$T_DIR/malformed.json"
 refused "malformed JSON" "malformed frame" "$T_DIR/malformed.json"
 { printf '{"type":"action","payload":"'; head -c 70000 /dev/zero | tr '\0' A; printf '"}'; } >"$T_DIR/big.json"
-refused "a frame over 64 KiB (dropped)" "over 64 KiB" "$T_DIR/big.json"
+refused "an action frame over 64 KiB" "over the 65536 allowed" "$T_DIR/big.json"
+{ printf '{"type":"action","payload":"'; head -c 400000 /dev/zero | tr '\0' A; printf '"}'; } >"$T_DIR/huge.json"
+refused "a message over 384 KiB (dropped)" "over 384 KiB" "$T_DIR/huge.json"
 check "the agent is still connected after the big frame" \
 	test "$(grep -c '^closed' "$OUT")" -eq 0
 

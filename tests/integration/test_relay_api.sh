@@ -72,7 +72,7 @@ jcheck "SUCCESS body" "d['status']=='SUCCESS' and d['action']=='START' and d['co
 A_OK=$(jb "d['action_id']")
 check "agent got the action, signed, for alice" grep -q "^action 0 action_id=$A_OK action=START container=$ID_C requested_by=alice\$" sim-main.out
 get "/api/actions/$A_OK" carol >/dev/null
-jcheck "auditor reads the action" "d['status']=='SUCCESS' and d['action_id']=='$A_OK' and set(d)=={'action_id','host_id','container_id','action','status','error','requested_by','reason','requested_at','finished_at','docker_status'}"
+jcheck "auditor reads the action" "d['status']=='SUCCESS' and d['action_id']=='$A_OK' and set(d)=={'action_id','host_id','container_id','action','status','error','requested_by','operator_signed','reason','requested_at','finished_at','docker_status'}"
 
 got=$(post alice cccccccccccc "$STOP")
 expect "DENIED answers 403 (prefix resolved)" 403 "$got"
@@ -422,9 +422,10 @@ for r in recs:
         res.setdefault(r["data"]["action_id"], []).append(r["data"])
 ends = {r["data"]["action_id"] for r in recs if r["event"] in ("action.result", "action.timeout", "action.undelivered")}
 for aid, d in req.items():
-    assert set(d) == {"action_id", "host_id", "container_id", "action_name", "reason", "requested_by", "expires_at", "action"}, d
+    assert set(d) == {"action_id", "host_id", "container_id", "action_name", "reason", "requested_by", "requester", "expires_at", "action"}, d
     assert set(d["action"]) == {"payload", "sig", "key_id"}
     assert d["requested_by"] == "alice" and d["reason"], d
+    assert d["requester"] == "server-asserted", d
     p = json.loads(base64.b64decode(d["action"]["payload"]))
     assert p["action_id"] == aid and p["reason"] == d["reason"] and p["requested_by"] == "alice"
     assert 0 < p["expires_at"] - p["issued_at"] <= 300000

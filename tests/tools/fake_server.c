@@ -57,6 +57,7 @@
  *                                   (a frame_refused: an action frame the
  *                                    agent could not verify)
  *   roster_status version=N sha256=H|- refused="..."
+ *   policy b64_bytes=N              (the policy the agent shares)
  *                                   (which roster the agent holds, and
  *                                    why it refused the last one sent)
  *   frame bytes=N "TEXT"            (anything else, escaped)
@@ -761,8 +762,13 @@ on_message(struct conn *c)
 		    (long long)f.roster.version,
 		    f.roster.sha256[0] != '\0' ? f.roster.sha256 : "-",
 		    text_escape_str(f.roster.refused, esc, sizeof(esc)));
-	else
+	else if (f.type == WIRE_POLICY)
+		say("policy b64_bytes=%zu", strlen(f.payload_b64));
+	else if (f.type == WIRE_ACTION_RESULT)
 		on_result(c, &f);
+	else
+		say("frame type=%s bytes=%zu", wire_type_name(f.type),
+		    c->rx_len);
 	wire_frame_free(&f);
 }
 
