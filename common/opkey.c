@@ -79,86 +79,6 @@ get_le64(const uint8_t *p)
 }
 
 /*
- * Opens the secret at path for reading: no symbolic link, a regular file
- * of at most OPKEY_FILE_MAX bytes that only its owner may access. Returns
- * the descriptor or a negative code.
- */
-static int
-open_secret(const char *path, struct err_msg *msg)
-{
-	struct stat st;
-	int fd, saved;
-
-	fd = open(path,
-	    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0) {
-		saved = errno;
-		if (saved == ENOENT)
-			return err_set(msg, SIGNET_ERR_NOT_FOUND,
-			    "%s: no such file", path);
-		if (saved == ELOOP)
-			return err_set(msg, SIGNET_ERR_PERMISSIONS,
-			    "%s: is a symbolic link; refusing it for a secret "
-			    "key: give the file itself",
-			    path);
-		return err_set(msg, SIGNET_ERR_IO, "%s: cannot open: %s", path,
-		    strerror(saved));
-	}
-	if (fstat(fd, &st) != 0) {
-		saved = errno;
-		(void)close(fd);
-		return err_set(msg, SIGNET_ERR_IO, "%s: cannot stat: %s", path,
-		    strerror(saved));
-	}
-	if (!S_ISREG(st.st_mode)) {
-		(void)close(fd);
-		return err_set(msg, SIGNET_ERR_PERMISSIONS,
-		    "%s: not a regular file", path);
-	}
-	if ((st.st_mode & 077) != 0) {
-		(void)close(fd);
-		return err_set(msg, SIGNET_ERR_PERMISSIONS,
-		    "%s: mode %04o; the key must be 0600 (chmod 600 %s)", path,
-		    (unsigned)(st.st_mode & 07777), path);
-	}
-	if (st.st_size < 0 || st.st_size > OPKEY_FILE_MAX) {
-		(void)close(fd);
-		return err_set(msg, SIGNET_ERR_FORMAT,
-		    "%s: %lld bytes, not an operator key file (%s)", path,
-		    (long long)st.st_size, OPKEY_MAGIC);
-	}
-	return fd;
-}
-
-/* Reads fd to its end into buf[0..max); more is SIGNET_ERR_FORMAT. */
-static int
-read_all(int fd, const char *path, char *buf, size_t max, size_t *len,
-    struct err_msg *msg)
-{
-	size_t off = 0;
-	ssize_t n;
-
-	*len = 0;
-	for (;;) {
-		if (off == max)
-			return err_set(msg, SIGNET_ERR_FORMAT,
-			    "%s: more than %zu bytes, not an operator key file",
-			    path, max - 1);
-		n = read(fd, buf + off, max - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return err_set(msg, SIGNET_ERR_IO, "%s: read: %s", path,
-			    strerror(errno));
-		if (n == 0)
-			break;
-		off += (size_t)n;
-	}
-	*len = off;
-	return 0;
-}
-
-/*
  * Checks the header of blob: a known kdf, and for Argon2id limits within
  * libsodium's interactive-to-sensitive range, so that a hostile file can
  * make us neither allocate gigabytes nor spin for minutes; an unsealed
@@ -213,19 +133,20 @@ read_blob(const char *path, uint8_t *blob, struct opkey_header *h,
 	static const char magic[] = OPKEY_MAGIC " ";
 	char *buf = NULL;
 	size_t len = 0, got = 0;
-	int fd = -1, r;
+	int r;
 
 	buf = sodium_malloc(OPKEY_FILE_MAX + 1);
 	if (buf == NULL) {
 		r = err_set(msg, SIGNET_ERR_ALLOC, "%s: out of memory", path);
 		goto out;
 	}
-	fd = open_secret(path, msg);
-	if (fd < 0) {
-		r = fd;
-		goto out;
-	}
-	r = read_all(fd, path, buf, OPKEY_FILE_MAX + 1, &len, msg);
+	/* A secret: no symbolic link, a regular file only its owner reads. */
+	r = fileio_read_small(path, buf, OPKEY_FILE_MAX, &len, FILEIO_SECRET,
+	    msg);
+	if (r == SIGNET_ERR_TOO_LARGE)
+		r = err_set(msg, SIGNET_ERR_FORMAT,
+		    "%s: more than %d bytes, not an operator key file", path,
+		    OPKEY_FILE_MAX);
 	if (r != 0)
 		goto out;
 	if (len < sizeof(magic) - 1 ||
@@ -255,8 +176,6 @@ read_blob(const char *path, uint8_t *blob, struct opkey_header *h,
 	}
 	r = check_header(path, blob, h, msg);
 out:
-	if (fd >= 0)
-		(void)close(fd);
 	sodium_free(buf);
 	if (r != 0)
 		sodium_memzero(blob, OPKEY_BLOB_LEN);

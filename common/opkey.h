@@ -49,8 +49,8 @@ int opkey_is_sealed(const char *path, struct err_msg *msg)
  * Loads the operator key at path into *out, with pass[0..passlen) when
  * the file is sealed (pass is ignored otherwise). Refuses a symbolic
  * link, a file that is not regular or that group or others may access
- * (SIGNET_ERR_PERMISSIONS "PATH: mode 0644; the key must be 0600 (chmod
- * 600 PATH)"); SIGNET_ERR_FORMAT for a file that is not this format or
+ * (SIGNET_ERR_PERMISSIONS, as fileio_read_small's FILEIO_SECRET: "PATH:
+ * secret file has mode 0644; ... (chmod 600 PATH)"); SIGNET_ERR_FORMAT for a file that is not this format or
  * whose kdf limits are out of libsodium's range; SIGNET_ERR_BAD_SIGNATURE
  * "wrong passphrase" when the seal does not open (or the checksum of an
  * unsealed file fails: "damaged"); SIGNET_ERR_INVALID_ARG for a sealed

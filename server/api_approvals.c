@@ -78,8 +78,7 @@ api_approvals_hold(struct api *api, const struct envelope_action_payload *p,
 	struct approval_entry *e = NULL;
 	struct policy_request q;
 	struct policy_decision dec;
-	cJSON *d, *needs, *x, *req;
-	size_t i;
+	cJSON *d;
 	bool ok;
 	int r, rc = -1;
 
@@ -140,21 +139,7 @@ api_approvals_hold(struct api *api, const struct envelope_action_payload *p,
 	        NULL &&
 	    cJSON_AddNumberToObject(d, "expires_at", (double)e->expires_at) !=
 	        NULL &&
-	    cJSON_AddNumberToObject(d, "approval_wait",
-	        (double)(e->wait_ms / 1000)) != NULL &&
-	    (needs = cJSON_AddArrayToObject(d, "needs")) != NULL &&
-	    (req = cJSON_AddObjectToObject(d, "request")) != NULL &&
-	    cJSON_AddStringToObject(req, "payload", e->request.payload_b64) !=
-	        NULL &&
-	    cJSON_AddStringToObject(req, "sig", e->request.sig_b64) != NULL &&
-	    cJSON_AddStringToObject(req, "key_id", e->request.key_id) != NULL;
-	for (i = 0; ok && i < e->nterms; i++)
-		ok = (x = cJSON_CreateObject()) != NULL &&
-		    cJSON_AddItemToArray(needs, x) &&
-		    cJSON_AddStringToObject(x, "group", e->terms[i].group) !=
-		        NULL &&
-		    cJSON_AddNumberToObject(x, "count", e->terms[i].count) !=
-		        NULL;
+	    approvals_put_request(d, e);
 	/* Nothing waits unrecorded. */
 	if (record(api, "action.awaiting_approval", d, ok) != 0) {
 		if (approvals_end(api->approvals, e->action_id,

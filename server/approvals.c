@@ -240,10 +240,35 @@ put_time(cJSON *o, const char *k, int64_t ms)
 	return cJSON_AddStringToObject(o, k, buf) != NULL;
 }
 
+bool
+approvals_put_request(cJSON *o, const struct approval_entry *e)
+{
+	cJSON *needs, *x, *req;
+	size_t i;
+	bool ok;
+
+	ok = cJSON_AddNumberToObject(o, "approval_wait",
+	         (double)(e->wait_ms / 1000)) != NULL &&
+	    (needs = cJSON_AddArrayToObject(o, "needs")) != NULL &&
+	    (req = cJSON_AddObjectToObject(o, "request")) != NULL &&
+	    cJSON_AddStringToObject(req, "payload", e->request.payload_b64) !=
+	        NULL &&
+	    cJSON_AddStringToObject(req, "sig", e->request.sig_b64) != NULL &&
+	    cJSON_AddStringToObject(req, "key_id", e->request.key_id) != NULL;
+	for (i = 0; ok && i < e->nterms; i++)
+		ok = (x = cJSON_CreateObject()) != NULL &&
+		    cJSON_AddItemToArray(needs, x) &&
+		    cJSON_AddStringToObject(x, "group", e->terms[i].group) !=
+		        NULL &&
+		    cJSON_AddNumberToObject(x, "count", e->terms[i].count) !=
+		        NULL;
+	return ok;
+}
+
 cJSON *
 approvals_entry_json(const struct approval_entry *e)
 {
-	cJSON *o = cJSON_CreateObject(), *needs, *aps, *x, *req;
+	cJSON *o = cJSON_CreateObject(), *aps, *x;
 	size_t i;
 	bool ok;
 
@@ -266,22 +291,8 @@ approvals_entry_json(const struct approval_entry *e)
 	    put_time(o, "requested_at", e->issued_at) &&
 	    put_time(o, "expires_at", e->expires_at) &&
 	    put_time(o, "finished_at", e->finished_at) &&
-	    (needs = cJSON_AddArrayToObject(o, "needs")) != NULL &&
-	    cJSON_AddNumberToObject(o, "approval_wait",
-	        (double)(e->wait_ms / 1000)) != NULL &&
-	    (aps = cJSON_AddArrayToObject(o, "approvals")) != NULL &&
-	    (req = cJSON_AddObjectToObject(o, "request")) != NULL &&
-	    cJSON_AddStringToObject(req, "payload", e->request.payload_b64) !=
-	        NULL &&
-	    cJSON_AddStringToObject(req, "sig", e->request.sig_b64) != NULL &&
-	    cJSON_AddStringToObject(req, "key_id", e->request.key_id) != NULL;
-	for (i = 0; ok && i < e->nterms; i++)
-		ok = (x = cJSON_CreateObject()) != NULL &&
-		    cJSON_AddItemToArray(needs, x) &&
-		    cJSON_AddStringToObject(x, "group", e->terms[i].group) !=
-		        NULL &&
-		    cJSON_AddNumberToObject(x, "count", e->terms[i].count) !=
-		        NULL;
+	    approvals_put_request(o, e) &&
+	    (aps = cJSON_AddArrayToObject(o, "approvals")) != NULL;
 	for (i = 0; ok && i < e->napprovals; i++)
 		ok = (x = cJSON_CreateObject()) != NULL &&
 		    cJSON_AddItemToArray(aps, x) &&

@@ -113,6 +113,12 @@ size_t approvals_due(struct approvals *t, int64_t now_ms, char (*ids)[33],
  */
 cJSON *approvals_entry_json(const struct approval_entry *e);
 
+/*
+ * Adds e's approval_wait (s), needs [{group, count}] and request {payload,
+ * sig, key_id} to o; false when out of memory.
+ */
+bool approvals_put_request(cJSON *o, const struct approval_entry *e);
+
 /* {"approvals":[entries still AWAITING, oldest first]}; NULL: no memory. */
 cJSON *approvals_list_json(struct approvals *t);
 

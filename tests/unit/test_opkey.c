@@ -235,7 +235,8 @@ test_permissions(void)
 		(void)snprintf(want, sizeof(want), "mode %04o",
 		    (unsigned)loose[i]);
 		CHECK_CONTAINS(msg.text, want);
-		CHECK_CONTAINS(msg.text, "the key must be 0600");
+		CHECK_CONTAINS(msg.text,
+		    "group and others must have no access (chmod 600");
 		CHECK_CONTAINS(msg.text, "(chmod 600 ");
 		CHECK(sodium_is_zero((const uint8_t *)&out, sizeof(out)));
 		CHECK(opkey_is_sealed(path_of("loose.key"), &msg) ==
@@ -327,7 +328,7 @@ test_bad_files(void)
 	ROW("blank line after", SIGNET_ERR_FORMAT, "followed by", true);
 	memset(rows[n].text, 'A', 600);
 	rows[n].len = 600;
-	ROW("too big", SIGNET_ERR_FORMAT, "600 bytes", true);
+	ROW("too big", SIGNET_ERR_FORMAT, "more than 512 bytes", true);
 
 	memcpy(b, good, BLOB_LEN);
 	b[0] = 2;
