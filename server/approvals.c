@@ -243,7 +243,7 @@ put_time(cJSON *o, const char *k, int64_t ms)
 bool
 approvals_put_request(cJSON *o, const struct approval_entry *e)
 {
-	cJSON *needs, *x, *req;
+	cJSON *needs = NULL, *x, *req;
 	size_t i;
 	bool ok;
 
@@ -268,7 +268,7 @@ approvals_put_request(cJSON *o, const struct approval_entry *e)
 cJSON *
 approvals_entry_json(const struct approval_entry *e)
 {
-	cJSON *o = cJSON_CreateObject(), *aps, *x;
+	cJSON *o = cJSON_CreateObject(), *aps = NULL, *x;
 	size_t i;
 	bool ok;
 

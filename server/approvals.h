@@ -25,7 +25,7 @@
 
 #define APPROVALS_MAX 1024                /* entries held */
 #define APPROVALS_KEEP_MS (3600LL * 1000) /* ended entries kept 1 h */
-#define APPROVALS_WHY_MAX 600
+#define APPROVALS_WHY_MAX (ENVELOPE_REASON_BYTES + 128)
 
 enum approval_state {
 	APPROVAL_AWAITING = 0, /* waits for approvals */
