@@ -99,16 +99,20 @@ struct actions;
 struct hub;
 
 /* The action relay the API drives (both borrowed, outliving the API). */
+struct approvals;
+
 struct api_relay {
 	struct actions *actions;
 	struct hub *hub;
+	struct approvals *approvals; /* signed requests waiting (approvals.h) */
 };
 
 /*
  * api_start with the action relay: POST /api/containers/{id}/actions and
  * GET /api/actions/{id} work (without it POST answers 503 and GET 404).
  * The watchdog also ends actions past their deadline (TIMEOUT). relay
- * may be NULL; otherwise both members must be set.
+ * may be NULL; otherwise every member must be set (all borrowed: they
+ * must outlive the API).
  */
 int api_start_relay(struct server_ctx *ctx, const char *listen,
     const char *cert_path, const char *key_path, const char *ca_path,

@@ -313,9 +313,10 @@ api_start_relay(struct server_ctx *ctx, const char *listen,
 	if (relay != NULL) {
 		api->actions = relay->actions;
 		api->hub = relay->hub;
-		api->approvals = approvals_new();
+		api->approvals = relay->approvals;
 		if (api->approvals == NULL) {
-			r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+			r = err_set(msg, SIGNET_ERR_INVALID_ARG,
+			    "the relay has no approvals table");
 			goto out;
 		}
 	}
@@ -478,6 +479,5 @@ api_stop(struct api *api)
 		(void)pthread_cond_destroy(&api->cv);
 	if (api->mu_ready)
 		(void)pthread_mutex_destroy(&api->mu);
-	approvals_free(api->approvals);
 	free(api);
 }

@@ -103,7 +103,7 @@ struct api {
 	struct actions *actions; /* borrowed */
 	struct hub *hub;         /* borrowed */
 	/* Signed requests waiting for approvals (with the relay). */
-	struct approvals *approvals;
+	struct approvals *approvals; /* borrowed */
 	/* Under mu: suspended requests, and those resumed but not done. */
 	struct api_wait waits[API_WAITS_MAX];
 	uint64_t next_token;

@@ -25,6 +25,11 @@
 
 #define APPROVALS_MAX 1024                /* entries held */
 #define APPROVALS_KEEP_MS (3600LL * 1000) /* ended entries kept 1 h */
+/*
+ * How far back a restarted server looks for requests still waiting: the
+ * longest a request may live, and the clocks' skew.
+ */
+#define APPROVALS_RELOAD_MS (REQUEST_LIFETIME_MAX_MS + ENVELOPE_SKEW_MS)
 #define APPROVALS_WHY_MAX (ENVELOPE_REASON_BYTES + 128)
 
 enum approval_state {
@@ -118,6 +123,20 @@ cJSON *approvals_entry_json(const struct approval_entry *e);
  * sig, key_id} to o; false when out of memory.
  */
 bool approvals_put_request(cJSON *o, const struct approval_entry *e);
+
+/*
+ * At start (approvals_reload.c): puts back the requests the audit log at
+ * audit_path (rotated files included) shows waiting for approvals in the
+ * last APPROVALS_RELOAD_MS, with the approvals taken for them; those the
+ * log shows refused, expired or relayed are not put back. *reloaded
+ * counts those waiting. A record that cannot be read back is logged and
+ * skipped (its request is checked again at its next approval anyway).
+ * Returns 0 (no log is 0), or the reader's error (the table then holds
+ * what was read before it).
+ */
+int approvals_reload(struct approvals *t, const char *audit_path,
+    int64_t now_ms, size_t *reloaded, struct err_msg *msg)
+    __attribute__((warn_unused_result));
 
 /* {"approvals":[entries still AWAITING, oldest first]}; NULL: no memory. */
 cJSON *approvals_list_json(struct approvals *t);

@@ -35,6 +35,7 @@
 #include <sodium.h>
 
 #include "actions.h"
+#include "approvals.h"
 #include "api.h"
 #include "audit.h"
 #include "clock.h"
@@ -288,7 +289,8 @@ server_run(const char *config_path)
 	struct hub *hub = NULL;
 	struct api *api = NULL;
 	struct actions *actions = NULL;
-	size_t reloaded = 0;
+	struct approvals *approvals = NULL;
+	size_t reloaded = 0, approvals_back = 0;
 	struct api_relay relay;
 	struct sigthread st;
 	struct err_msg msg;
@@ -502,6 +504,20 @@ server_run(const char *config_path)
 		fprintf(stderr, PROG ": action_reload_window out of range\n");
 		goto out;
 	}
+	/* Requests that waited for approvals when the last run stopped. */
+	approvals = approvals_new();
+	if (approvals == NULL) {
+		fprintf(stderr, PROG ": out of memory\n");
+		goto out;
+	}
+	r = approvals_reload(approvals, ctx.audit_path, clock_wall_ms(),
+	    &approvals_back, &msg);
+	if (r != 0)
+		log_warn("requests waiting for approvals not all put back: %s",
+		    msg.text);
+	else if (approvals_back > 0)
+		log_info("put back %zu request(s) waiting for approvals",
+		    approvals_back);
 	r = actions_reload(actions, ctx.audit_path, &ctx.action_key->pub,
 	    clock_wall_ms(), &reloaded, &msg);
 	if (r != 0)
@@ -521,6 +537,7 @@ server_run(const char *config_path)
 	}
 	relay.actions = actions;
 	relay.hub = hub;
+	relay.approvals = approvals;
 	r = api_start_relay(&ctx, config_get(cfg, "server", "api_listen"),
 	    hcfg.cert_path, hcfg.key_path, hcfg.ca_path, &relay, &api, &msg);
 	if (r != 0) {
@@ -548,6 +565,8 @@ server_run(const char *config_path)
 	        (double)identity_store_crl_next_update(ctx.identity)) != NULL &&
 	    cJSON_AddNumberToObject(d, "actions_reloaded", (double)reloaded) !=
 	        NULL &&
+	    cJSON_AddNumberToObject(d, "approvals_reloaded",
+	        (double)approvals_back) != NULL &&
 	    jsonx_add_int64(d, "roster_version",
 	        roster_store_version(ctx.roster, roster_sha));
 	sodium_free(audit_key); /* wipes it; the writer has its own copy */
@@ -611,6 +630,7 @@ out:
 	sodium_free(audit_key);
 	audit_close(ctx.audit);
 	actions_free(actions);
+	approvals_free(approvals);
 	registry_free(ctx.registry);
 	metrics_free(ctx.metrics);
 	if (ctx_ready)

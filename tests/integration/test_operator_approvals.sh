@@ -7,7 +7,8 @@
 # a second approval by the same key and an approval sent with another
 # operator's key are refused, bob (dba) and erin (sre) approve, the
 # request is relayed with both approvals and the host, counting them
-# itself, runs it; a refused request is never relayed; a request whose
+# itself, runs it (a server restart between the approvals loses neither
+# the request nor bob's approval); a refused request is never relayed; a request whose
 # approvals do not come in time expires, untouched.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/relay.sh"
@@ -82,6 +83,19 @@ check "bob approves: still waiting (sre missing)" grep -q '^status: *AWAITING_AP
 check_fails_with "bob approving twice" "approved already" \
 	ctl bob approve "$aid" --signing-key "$T_DIR/bob.key"
 check "the container still runs" test "$(running "$c1")" = true
+
+# A restart of the server loses nothing: the waiting request and bob's
+# approval come back from its audit log.
+kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
+check "the server starts again" start_server
+shares_again() { [ "$(grep -c "agent web-01 shares its policy" "$T_DIR/server.log")" -ge 2 ]; }
+check "web-01 is back and shares its policy again" wait_for 60 shares_again
+list=$(ctl bob approvals -o json)
+check "after the restart the request still waits, with bob's approval" test \
+	"$(pyq "[[x['name'] for x in a['approvals']] for a in d['approvals'] if a['action_id']=='$aid']" <<<"$list")" \
+	= '[["bob"]]'
+check "server audit: server.started counts it" \
+	grep -q '"server.started".*"approvals_reloaded":1' "$T_DIR/server-audit.log"
 
 # erin completes the requirement: relayed, run by the host.
 out=$(ctl erin approve "$aid" --signing-key "$T_DIR/erin.key" --wait 60 2>&1)
