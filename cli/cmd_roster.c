@@ -132,54 +132,13 @@ static int
 write_atomic(const char *cmd, const char *path, const void *data, size_t len)
 {
 	struct err_msg msg;
-	char *tmp = NULL;
-	size_t n = strlen(path) + 16;
-	int fd = -1, rc = -1;
 
 	err_clear(&msg);
-	tmp = malloc(n);
-	if (tmp == NULL) {
-		fprintf(stderr, "signetctl %s: out of memory\n", cmd);
+	if (fileio_replace(path, data, len, 0644, &msg) != 0) {
+		fprintf(stderr, "signetctl %s: %s\n", cmd, msg.text);
 		return -1;
 	}
-	(void)snprintf(tmp, n, "%s.tmp.XXXXXX", path);
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		fprintf(stderr, "signetctl %s: cannot write beside %s: %s\n",
-		    cmd, path, strerror(errno));
-		goto out;
-	}
-	if (fchmod(fd, 0644) != 0 || fileio_write_all(fd, data, len) != 0 ||
-	    fsync(fd) != 0) {
-		fprintf(stderr, "signetctl %s: writing %s: %s\n", cmd, tmp,
-		    strerror(errno));
-		goto out;
-	}
-	if (close(fd) != 0) {
-		fd = -1;
-		fprintf(stderr, "signetctl %s: writing %s: %s\n", cmd, tmp,
-		    strerror(errno));
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, path) != 0) {
-		fprintf(stderr, "signetctl %s: renaming %s to %s: %s\n", cmd,
-		    tmp, path, strerror(errno));
-		goto out;
-	}
-	tmp[0] = '\0';
-	if (fileio_sync_parent(path, &msg) != 0) {
-		fprintf(stderr, "signetctl %s: %s\n", cmd, msg.text);
-		goto out;
-	}
-	rc = 0;
-out:
-	if (fd >= 0)
-		(void)close(fd);
-	if (tmp != NULL && tmp[0] != '\0')
-		(void)unlink(tmp);
-	free(tmp);
-	return rc;
+	return 0;
 }
 
 /* What a signed file says, nothing verified: for show and sign. */

@@ -25,20 +25,6 @@
 #define APPROVAL_MSG_MAX (sizeof(APPROVAL_CONTEXT) - 1 + REQUEST_PAYLOAD_MAX)
 
 /* The operator of r holding key_id (16 lowercase hex), or NULL. */
-static const struct roster_operator *
-find_key(const struct roster *r, const char *key_id)
-{
-	size_t i;
-
-	if (strnlen(key_id, KEYS_ID_LEN + 1) != KEYS_ID_LEN)
-		return NULL;
-	for (i = 0; i < r->nops; i++) {
-		if (strcmp(r->ops[i].key.id, key_id) == 0)
-			return &r->ops[i];
-	}
-	return NULL;
-}
-
 /* The escaped text of a key_id array of KEYS_ID_LEN + 1 bytes. */
 static const char *
 key_text(const char *key_id, char *esc, size_t esclen)
@@ -242,7 +228,7 @@ request_verify(const struct roster *r, const struct request_signed *s,
 	if (r == NULL || s == NULL)
 		return err_set(msg, SIGNET_ERR_INVALID_ARG,
 		    "request: no roster or no request");
-	op = find_key(r, s->key_id);
+	op = roster_find_key(r, s->key_id);
 	if (op == NULL)
 		return err_set(msg, SIGNET_ERR_UNKNOWN_KEY,
 		    "request: key %s is not in roster version %lld",
@@ -324,7 +310,7 @@ check_one(const struct roster *r, const struct request_verified *v,
 	n = strnlen(a->key_id, KEYS_ID_LEN);
 	memcpy(ap->key_id, a->key_id, n);
 	ap->key_id[n] = '\0';
-	op = find_key(r, a->key_id);
+	op = roster_find_key(r, a->key_id);
 	ap->op = op;
 	if (op == NULL) {
 		(void)snprintf(ap->why, sizeof(ap->why),

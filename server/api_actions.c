@@ -207,7 +207,7 @@ record_requested(struct api *api, const struct envelope_action_payload *p,
 /* The signed body, checked (api_request.c); 0, or -1 with ans filled. */
 static int
 read_signed(struct api *api, const struct api_post *post,
-    const struct identity *peer, const char *body, size_t len,
+    const struct identity *peer, const cJSON *root,
     struct envelope_action_payload *p, struct api_answer *ans)
 {
 	struct request_signed s;
@@ -216,7 +216,7 @@ read_signed(struct api *api, const struct api_post *post,
 	int r;
 
 	err_clear(&msg);
-	r = api_request_parse(body, len, &s, &msg);
+	r = api_request_parse(root, &s, &msg);
 	if (r != 0) {
 		api_answer_error(ans, r == SIGNET_ERR_ALLOC ? 500 : 400, "%s",
 		    msg.text);
@@ -241,6 +241,7 @@ api_action_post(struct api *api, const struct api_post *post,
 	struct err_msg msg;
 	uint8_t rnd[ACTIONS_ID_LEN / 2];
 	char req_host[sizeof(p->host_id)];
+	cJSON *signed_body = NULL;
 	bool signed_req;
 	int r;
 
@@ -255,9 +256,10 @@ api_action_post(struct api *api, const struct api_post *post,
 		api_answer_error(ans, 500, "out of memory");
 		return;
 	}
-	signed_req = api_request_body_is_signed(body, len);
+	signed_body = api_request_body_signed(body, len);
+	signed_req = signed_body != NULL;
 	if (signed_req) {
-		if (read_signed(api, post, peer, body, len, p, ans) != 0)
+		if (read_signed(api, post, peer, signed_body, p, ans) != 0)
 			goto out;
 	} else {
 		r = parse_body(body, len, &p->action, p->reason,
@@ -294,6 +296,7 @@ api_action_post(struct api *api, const struct api_post *post,
 	}
 	api_action_relay(api, p, post->wait_s, ans, pend);
 out:
+	cJSON_Delete(signed_body);
 	if (p != NULL)
 		sodium_memzero(p, sizeof(*p));
 	free(p);

@@ -325,14 +325,19 @@ int api_audit_page(const char *path, bool has_after, uint64_t after,
 
 /* ---- api_request.c ---- */
 
-/* Whether a POST .../actions body carries an operator-signed request. */
-bool api_request_body_is_signed(const char *body, size_t len);
+/*
+ * The parsed body of a POST .../actions when it carries an operator-signed
+ * request (a "request" member; cJSON_Delete it), else NULL: parsed once,
+ * then read by api_request_parse.
+ */
+cJSON *api_request_body_signed(const char *body, size_t len);
 
 /*
- * Reads the body {"request":{"payload","sig","key_id"}} strictly into out
- * (request_signed_free). Returns 0, SIGNET_ERR_FORMAT, SIGNET_ERR_ALLOC.
+ * Reads that body, {"request":{"payload","sig","key_id"}}, strictly into
+ * out (request_signed_free). Returns 0, SIGNET_ERR_FORMAT,
+ * SIGNET_ERR_ALLOC.
  */
-int api_request_parse(const char *body, size_t len, struct request_signed *out,
+int api_request_parse(const cJSON *root, struct request_signed *out,
     struct err_msg *msg) __attribute__((warn_unused_result));
 
 /*

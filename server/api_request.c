@@ -23,18 +23,19 @@
 
 #define SIGNED_BODY_DEPTH 3
 
-bool
-api_request_body_is_signed(const char *body, size_t len)
+cJSON *
+api_request_body_signed(const char *body, size_t len)
 {
 	cJSON *root = NULL;
-	bool yes;
 
 	if (jsonx_parse_object("request body", body, len, SIGNED_BODY_DEPTH,
 	        &root, NULL) != 0)
-		return false;
-	yes = cJSON_GetObjectItemCaseSensitive(root, "request") != NULL;
-	cJSON_Delete(root);
-	return yes;
+		return NULL;
+	if (cJSON_GetObjectItemCaseSensitive(root, "request") == NULL) {
+		cJSON_Delete(root);
+		return NULL;
+	}
+	return root;
 }
 
 /* A string member of 1..max bytes, copied into a new *out. */
@@ -57,7 +58,7 @@ take(const cJSON *o, const char *key, size_t max, char **out,
 }
 
 int
-api_request_parse(const char *body, size_t len, struct request_signed *out,
+api_request_parse(const cJSON *root, struct request_signed *out,
     struct err_msg *msg)
 {
 	static const char *const top[] = { "request", NULL };
@@ -65,14 +66,10 @@ api_request_parse(const char *body, size_t len, struct request_signed *out,
 		NULL };
 	const cJSON *req = NULL;
 	const char *kid = NULL;
-	cJSON *root = NULL;
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	r = jsonx_parse_object("request body", body, len, SIGNED_BODY_DEPTH,
-	    &root, msg);
-	if (r == 0)
-		r = jsonx_only_members(root, top, "request body", msg);
+	r = jsonx_only_members(root, top, "request body", msg);
 	if (r == 0)
 		r = jsonx_get_object(root, "request", "request body", &req,
 		    msg);
@@ -93,7 +90,6 @@ api_request_parse(const char *body, size_t len, struct request_signed *out,
 		    KEYS_ID_LEN);
 	if (r == 0)
 		memcpy(out->key_id, kid, KEYS_ID_LEN + 1);
-	cJSON_Delete(root);
 	if (r != 0)
 		request_signed_free(out);
 	return r;
