@@ -66,6 +66,11 @@ say_hello(struct daemon *d, const uint8_t challenge[static WIRE_CHALLENGE_LEN])
 	    SIGNET_VERSION);
 	memcpy(h.result_key_id, d->result_key->pub.id, sizeof(h.result_key_id));
 	memcpy(h.challenge, challenge, WIRE_CHALLENGE_LEN);
+	/* Anchors this connection to the log, and says this agent anchors. */
+	if (d->audit != NULL) {
+		audit_get_head(d->audit, &h.audit_head);
+		h.has_audit_head = !h.audit_head.empty;
+	}
 	r = wire_build_hello(&h, d->result_key, &text, &len);
 	if (r == 0)
 		r = channel_frame_take(text, len, &f);

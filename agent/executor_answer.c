@@ -193,6 +193,11 @@ sign_result(struct executor *ex, const struct executor_act *act,
 	res.finished_at = finished_at < act->started_at ? act->started_at :
 	                                                  finished_at;
 	memcpy(res.request_sha256, act->sha, sizeof(res.request_sha256));
+	/* Anchored only for a server that anchors: it parses the member. */
+	if (act->a.has_server_head && ex->audit != NULL) {
+		audit_get_head(ex->audit, &res.agent_head);
+		res.has_agent_head = !res.agent_head.empty;
+	}
 	r = envelope_result_sign(&res, ex->result_key, env);
 	if (r == 0)
 		r = wire_build_result(env->payload_b64, env->sig_b64, frame,

@@ -359,7 +359,15 @@ struct audit_verify_file_info {
 						* checked */
 };
 
-/* Parses "SEQ:HASH" into head. 0 or SIGNET_ERR_FORMAT. */
+/* "SEQ:HASH" of a head: at most 20 digits, a colon, 64 hex, a NUL. */
+#define AUDIT_HEAD_TEXT_MAX (20 + 1 + AUDIT_HASH_HEX + 1)
+void audit_head_format(const struct audit_head *head,
+    char text[static AUDIT_HEAD_TEXT_MAX]);
+
+/*
+ * Parses "SEQ:HASH" into head (seq below 2^53, 64 lowercase hex). 0 or
+ * SIGNET_ERR_FORMAT.
+ */
 int audit_head_parse(const char *s, struct audit_head *head)
     __attribute__((warn_unused_result));
 

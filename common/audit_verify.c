@@ -30,6 +30,14 @@
 #include "outcome.h"
 #include "text.h"
 
+void
+audit_head_format(const struct audit_head *head,
+    char text[static AUDIT_HEAD_TEXT_MAX])
+{
+	(void)snprintf(text, AUDIT_HEAD_TEXT_MAX, "%" PRIu64 ":%s", head->seq,
+	    head->hash);
+}
+
 int
 audit_head_parse(const char *s, struct audit_head *head)
 {

@@ -504,13 +504,40 @@ take_approvals(const cJSON *root, struct envelope_action_payload *out,
 	return 0;
 }
 
+/*
+ * An optional audit head member "SEQ:HASH" (the writer's last record):
+ * *has false when absent.
+ */
+static int
+take_head(const cJSON *root, const char *key, bool *has,
+    struct audit_head *head, struct err_msg *msg)
+{
+	const char *s = NULL;
+	int r;
+
+	*has = false;
+	memset(head, 0, sizeof(*head));
+	if (cJSON_GetObjectItemCaseSensitive(root, key) == NULL)
+		return 0;
+	r = jsonx_get_string(root, key, false, "payload", &s, msg);
+	if (r != 0)
+		return r;
+	if (strlen(s) >= AUDIT_HEAD_TEXT_MAX || audit_head_parse(s, head) != 0)
+		return err_set(msg, SIGNET_ERR_FORMAT,
+		    "payload.%s: must be \"SEQ:HASH\" (a seq and 64 "
+		    "lowercase hex digits)",
+		    key);
+	*has = true;
+	return 0;
+}
+
 int
 envelope_action_decode(const void *json, size_t len,
     struct envelope_action_payload *out, struct err_msg *msg)
 {
 	static const char *const members[] = { "v", "action_id", "host_id",
 		"container_id", "action", "reason", "requested_by", "issued_at",
-		"expires_at", "request", "approvals", NULL };
+		"expires_at", "request", "approvals", "server_head", NULL };
 	cJSON *root = NULL;
 	int r;
 
@@ -527,6 +554,9 @@ envelope_action_decode(const void *json, size_t len,
 	if (r == 0 &&
 	    cJSON_GetObjectItemCaseSensitive(root, "approvals") != NULL)
 		r = take_approvals(root, out, msg);
+	if (r == 0)
+		r = take_head(root, "server_head", &out->has_server_head,
+		    &out->server_head, msg);
 	cJSON_Delete(root);
 	if (r != 0)
 		memset(out, 0, sizeof(*out));
@@ -539,7 +569,8 @@ envelope_result_decode(const void *json, size_t len,
 {
 	static const char *const members[] = { "v", "action_id", "host_id",
 		"container_id", "action", "status", "error", "docker_status",
-		"started_at", "finished_at", "request_sha256", NULL };
+		"started_at", "finished_at", "request_sha256", "agent_head",
+		NULL };
 	cJSON *root = NULL;
 	const cJSON *errv;
 	const char *s = NULL;
@@ -593,7 +624,8 @@ envelope_result_decode(const void *json, size_t len,
 	    out->request_sha256, sizeof(out->request_sha256), msg);
 	if (r != 0)
 		goto out;
-	r = 0;
+	r = take_head(root, "agent_head", &out->has_agent_head,
+	    &out->agent_head, msg);
 out:
 	cJSON_Delete(root);
 	if (r != 0)
@@ -650,6 +682,16 @@ add_approvals(cJSON *obj, const struct request_approval *ap, size_t n)
 	return true;
 }
 
+/* "KEY":"SEQ:HASH"; false on allocation failure. */
+static bool
+add_head(cJSON *obj, const char *key, const struct audit_head *h)
+{
+	char text[AUDIT_HEAD_TEXT_MAX];
+
+	audit_head_format(h, text);
+	return add_str(obj, key, text);
+}
+
 int
 envelope_action_encode(const struct envelope_action_payload *a, char **json)
 {
@@ -673,7 +715,9 @@ envelope_action_encode(const struct envelope_action_payload *a, char **json)
 	    !add_num(o, "expires_at", a->expires_at) ||
 	    (a->has_request && !add_request(o, &a->request)) ||
 	    (a->napprovals > 0 &&
-	        !add_approvals(o, a->approvals, a->napprovals)))
+	        !add_approvals(o, a->approvals, a->napprovals)) ||
+	    (a->has_server_head &&
+	        !add_head(o, "server_head", &a->server_head)))
 		goto out;
 	*json = jsonx_print(o);
 	if (*json == NULL)
@@ -708,7 +752,9 @@ envelope_result_encode(const struct envelope_result_payload *res, char **json)
 	if (!add_num(o, "docker_status", res->docker_status) ||
 	    !add_num(o, "started_at", res->started_at) ||
 	    !add_num(o, "finished_at", res->finished_at) ||
-	    !add_str(o, "request_sha256", res->request_sha256))
+	    !add_str(o, "request_sha256", res->request_sha256) ||
+	    (res->has_agent_head &&
+	        !add_head(o, "agent_head", &res->agent_head)))
 		goto out;
 	*json = jsonx_print(o);
 	if (*json == NULL)

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "audit.h"
 #include "err.h"
 #include "keys.h"
 #include "request_types.h"
@@ -86,6 +87,12 @@ struct envelope_action_payload {
 	struct envelope_request request;
 	size_t napprovals; /* 0 unless has_request */
 	struct request_approval approvals[REQUEST_APPROVALS_MAX];
+	/*
+	 * Optional "server_head":"SEQ:HASH": the server's audit log head
+	 * when it signed the action (docs/protocol.md#cross-anchored-heads).
+	 */
+	bool has_server_head;
+	struct audit_head server_head;
 };
 
 struct envelope_result_payload {
@@ -100,6 +107,13 @@ struct envelope_result_payload {
 	int64_t started_at;    /* unix ms */
 	int64_t finished_at;
 	char request_sha256[65]; /* hex SHA-256 of the action payload */
+	/*
+	 * Optional "agent_head":"SEQ:HASH": the agent's audit log head when
+	 * it signed the result; sent only for an action that carried
+	 * server_head (a server that sends one parses one).
+	 */
+	bool has_agent_head;
+	struct audit_head agent_head;
 };
 
 /* A signed envelope as it travels: base64 texts and the key id. */

@@ -120,6 +120,16 @@ build_flat(enum wire_type type, const char *const keys[],
 	return finish(flat_object(type, keys, vals, n), out, len);
 }
 
+/* "KEY":"SEQ:HASH"; false on allocation failure. */
+static bool
+add_head(cJSON *o, const char *key, const struct audit_head *h)
+{
+	char text[AUDIT_HEAD_TEXT_MAX];
+
+	audit_head_format(h, text);
+	return cJSON_AddStringToObject(o, key, text) != NULL;
+}
+
 /* The hello's payload, compact JSON (a new string), or NULL. */
 static char *
 hello_payload(const struct wire_hello *h)
@@ -137,7 +147,8 @@ hello_payload(const struct wire_hello *h)
 	        NULL &&
 	    cJSON_AddStringToObject(o, "result_key_id", h->result_key_id) !=
 	        NULL &&
-	    cJSON_AddStringToObject(o, "challenge", nonce) != NULL)
+	    cJSON_AddStringToObject(o, "challenge", nonce) != NULL &&
+	    (!h->has_audit_head || add_head(o, "audit_head", &h->audit_head)))
 		text = jsonx_print(o);
 	cJSON_Delete(o);
 	return text;
@@ -489,7 +500,8 @@ hello_payload_members(const uint8_t *raw, size_t len, struct wire_hello *out,
     struct err_msg *msg)
 {
 	static const char *const members[] = { "v", "host_id", "agent_version",
-		"docker_version", "result_key_id", "challenge", NULL };
+		"docker_version", "result_key_id", "challenge", "audit_head",
+		NULL };
 	static const char version_want[] =
 	    "a version (1-64 of A-Z a-z 0-9 . _ + ~ : -)";
 	static const char what[] = "hello payload";
@@ -519,6 +531,20 @@ hello_payload_members(const uint8_t *raw, size_t len, struct wire_hello *out,
 		    sizeof(out->result_key_id), msg);
 	if (r == 0)
 		r = take_nonce(root, what, "challenge", out->challenge, msg);
+	if (r == 0 &&
+	    cJSON_GetObjectItemCaseSensitive(root, "audit_head") != NULL) {
+		const char *s = NULL;
+
+		r = jsonx_get_string(root, "audit_head", false, what, &s, msg);
+		if (r == 0 &&
+		    (strlen(s) >= AUDIT_HEAD_TEXT_MAX ||
+		        audit_head_parse(s, &out->audit_head) != 0))
+			r = err_set(msg, SIGNET_ERR_FORMAT,
+			    "%s.audit_head: must be \"SEQ:HASH\" (a seq and "
+			    "64 lowercase hex digits)",
+			    what);
+		out->has_audit_head = r == 0;
+	}
 	cJSON_Delete(root);
 	return r;
 }

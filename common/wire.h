@@ -23,6 +23,7 @@
 #include "err.h"
 #include "identity.h"
 #include "inventory.h"
+#include "audit.h"
 #include "keys.h"
 #include "roster.h"
 
@@ -75,6 +76,13 @@ struct wire_hello {
 	char docker_version[WIRE_VERSION_MAX + 1];
 	char result_key_id[KEYS_ID_LEN + 1];
 	uint8_t challenge[WIRE_CHALLENGE_LEN];
+	/*
+	 * Optional "audit_head":"SEQ:HASH": the agent's audit log head. An
+	 * agent that sends it anchors its results to its log and takes
+	 * actions that carry the server's head (cross-anchored heads).
+	 */
+	bool has_audit_head;
+	struct audit_head audit_head;
 };
 
 /*

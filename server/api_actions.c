@@ -329,6 +329,16 @@ api_action_relay(struct api *api, struct envelope_action_payload *p, int wait_s,
 	/* wait=0: no one waits; PENDING until the agent can no longer act. */
 	deadline = wait_s > 0 ? now + (int64_t)wait_s * 1000 :
 	                        p->expires_at + ENVELOPE_SKEW_MS;
+	/*
+	 * Anchors the action to this log, for a host whose agent anchors
+	 * (an older agent refuses the member): its record of the action
+	 * then names a line a rewritten server log would no longer hold.
+	 */
+	if (api->ctx->audit != NULL &&
+	    registry_anchors(api->ctx->registry, p->host_id)) {
+		audit_get_head(api->ctx->audit, &p->server_head);
+		p->has_server_head = !p->server_head.empty;
+	}
 
 	r = envelope_action_encode(p, &json);
 	if (r == 0)

@@ -229,6 +229,16 @@ hub_drop_session(struct hub *hub, struct hub_conn *c, uint16_t code,
 	return hub_close_now(c, code, text);
 }
 
+/* "KEY":"SEQ:HASH"; false on allocation failure. */
+static bool
+hub_put_head(cJSON *d, const char *key, const struct audit_head *h)
+{
+	char text[AUDIT_HEAD_TEXT_MAX];
+
+	audit_head_format(h, text);
+	return hub_put_str(d, key, text);
+}
+
 /* The hello arrived (c->buf): check it, open the session. */
 static int
 handle_hello(struct hub *hub, struct hub_conn *c)
@@ -306,6 +316,8 @@ handle_hello(struct hub *hub, struct hub_conn *c)
 		log_error("agent %s: out of memory registering it", h.host_id);
 		return hub_close_now(c, HUB_CLOSE_INTERNAL, "internal error");
 	}
+	registry_set_anchors(hub->ctx->registry, h.host_id, session,
+	    h.has_audit_head);
 	c->session = session;
 	c->hello_done = true;
 	/* The hello timer may still fire: hub_conn_timer ignores it now. */
@@ -318,7 +330,8 @@ handle_hello(struct hub *hub, struct hub_conn *c)
 	    hub_put_str(d, "docker_version", h.docker_version) &&
 	    hub_put_str(d, "result_key_id", h.result_key_id) &&
 	    hub_put_str(d, "cert_not_after", nab) &&
-	    hub_put_str(d, "peer", c->peer);
+	    hub_put_str(d, "peer", c->peer) &&
+	    (!h.has_audit_head || hub_put_head(d, "agent_head", &h.audit_head));
 	old = hub_map_get(hub, h.host_id);
 	if (old == c || (old != NULL && old->session != replaced))
 		old = NULL;

@@ -31,6 +31,7 @@ struct host {
 	struct inventory *inv;
 	bool inv_live; /* inv came in this session: its ids are indexed */
 	struct policy *policy; /* the policy it shares, or NULL */
+	bool anchors;          /* this session's hello had its audit head */
 	/* The roster it said it holds; roster_known false until it did. */
 	bool roster_known;
 	int64_t roster_version;
@@ -182,6 +183,7 @@ registry_connect(struct registry *reg, const char *host_id,
 	/* Nor is the last session's policy this one's until it says so. */
 	policy_free(h->policy);
 	h->policy = NULL;
+	h->anchors = false;
 	session = reg->next_session++;
 	h->session = session;
 	h->connected = true;
@@ -350,6 +352,32 @@ registry_set_roster(struct registry *reg, const char *host_id, uint64_t session,
 		    "%s", refused);
 	}
 	(void)pthread_mutex_unlock(&reg->mu);
+}
+
+void
+registry_set_anchors(struct registry *reg, const char *host_id,
+    uint64_t session, bool anchors)
+{
+	struct host *h;
+
+	(void)pthread_mutex_lock(&reg->mu);
+	h = find_host(reg, host_id);
+	if (h != NULL && h->session == session && h->connected)
+		h->anchors = anchors;
+	(void)pthread_mutex_unlock(&reg->mu);
+}
+
+bool
+registry_anchors(struct registry *reg, const char *host_id)
+{
+	struct host *h;
+	bool anchors;
+
+	(void)pthread_mutex_lock(&reg->mu);
+	h = find_host(reg, host_id);
+	anchors = h != NULL && h->connected && h->anchors;
+	(void)pthread_mutex_unlock(&reg->mu);
+	return anchors;
 }
 
 void

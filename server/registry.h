@@ -106,6 +106,17 @@ void registry_set_roster(struct registry *reg, const char *host_id,
     uint64_t session, int64_t version, const char *sha256, const char *refused);
 
 /*
+ * Notes that session's host anchors (its hello carried its audit head):
+ * its actions may carry the server's head. Ignored for a stale session;
+ * a new session starts not anchoring.
+ */
+void registry_set_anchors(struct registry *reg, const char *host_id,
+    uint64_t session, bool anchors);
+
+/* Whether host_id's current session anchors (false: not connected). */
+bool registry_anchors(struct registry *reg, const char *host_id);
+
+/*
  * Takes p (owned from now on; NULL forgets) as the policy session's host
  * said it enforces. Freed at once for a stale session.
  */

@@ -140,5 +140,8 @@ check "agent log holds the denials" grep -q '"event":"policy.denied"' "$T_DIR/ag
 check "both audit logs hold only records docs/schema describes" \
 	"$SIGNET_SOURCE_DIR/tests/integration/audit_schema.py" \
 	"$T_DIR/server-audit.log" "$T_DIR/agent-web-01-audit.log"
+check "the logs anchor each other: every head names a line of the other log" \
+	"$SIGNET_SOURCE_DIR/tests/integration/anchors.py" \
+	"$T_DIR/server-audit.log" "$T_DIR/agent-web-01-audit.log"
 docker rm -f "$web" "$other" "$nolabel" "$rl" >/dev/null
 finish

@@ -136,6 +136,30 @@ static const struct decode_row action_rows[] = {
 	    SIGNET_ERR_FORMAT, "not valid UTF-8" },
 	{ "deep nesting", "{\"v\":[[[[[[[[1]]]]]]]]}", SIGNET_ERR_FORMAT,
 	    "nested deeper" },
+	/* The server's audit head (cross-anchored heads). */
+	{ "with server_head", ACTION_BODY ",\"server_head\":\"41:" CID "\"}", 0,
+	    "" },
+	{ "server_head a number", ACTION_BODY ",\"server_head\":41}",
+	    SIGNET_ERR_FORMAT, "payload.server_head: must be a string" },
+	{ "server_head without seq",
+	    ACTION_BODY ",\"server_head\":\"" CID "\"}", SIGNET_ERR_FORMAT,
+	    "payload.server_head: must be \"SEQ:HASH\"" },
+	{ "server_head negative seq",
+	    ACTION_BODY ",\"server_head\":\"-1:" CID "\"}", SIGNET_ERR_FORMAT,
+	    "payload.server_head: must be" },
+	{ "server_head short hash", ACTION_BODY ",\"server_head\":\"41:abc\"}",
+	    SIGNET_ERR_FORMAT, "payload.server_head: must be" },
+	{ "server_head upper-case hash",
+	    ACTION_BODY
+	    ",\"server_head\":\"41:"
+	    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}",
+	    SIGNET_ERR_FORMAT, "payload.server_head: must be" },
+	{ "server_head seq past 2^53",
+	    ACTION_BODY ",\"server_head\":\"9007199254740993:" CID "\"}",
+	    SIGNET_ERR_FORMAT, "payload.server_head: must be" },
+	{ "agent_head in an action",
+	    ACTION_BODY ",\"agent_head\":\"1:" CID "\"}", SIGNET_ERR_FORMAT,
+	    "unknown key \"agent_head\"" },
 	/* The operator's request and its approvals, relayed. */
 	{ "with a request", ACTION_BODY ",\"request\":" REQ "}", 0, "" },
 	{ "with a request and approvals",
@@ -677,6 +701,68 @@ test_action_max_size(void)
 	keys_secret_wipe(&k);
 }
 
+/* Cross-anchored heads: encoded last, decoded back, checked for form. */
+static void
+test_heads(void)
+{
+	static const char result_body[] =
+	    "{\"v\":1,\"action_id\":\"" AID "\",\"host_id\":\"h\","
+	    "\"container_id\":\"" CID "\",\"action\":\"STOP\","
+	    "\"status\":\"SUCCESS\",\"error\":null,\"docker_status\":204,"
+	    "\"started_at\":1,\"finished_at\":2,\"request_sha256\":\"" CID "\"";
+	struct envelope_action_payload a, b;
+	struct envelope_result_payload res, res2;
+	struct err_msg msg;
+	char *json = NULL, text[512];
+
+	CHECK(envelope_action_decode(GOOD_ACTION, strlen(GOOD_ACTION), &a,
+	          &msg) == 0);
+	CHECK(!a.has_server_head);
+	a.has_server_head = true;
+	a.server_head.seq = 9007199254740991ULL;
+	memcpy(a.server_head.hash, CID, 65);
+	CHECK(envelope_action_encode(&a, &json) == 0);
+	CHECKF(json != NULL &&
+	        strcmp(json,
+	            ACTION_BODY ",\"server_head\":\"9007199254740991:" CID
+	                        "\"}") == 0,
+	    "encoded %s", json != NULL ? json : "(null)");
+	CHECK(json != NULL &&
+	    envelope_action_decode(json, strlen(json), &b, &msg) == 0);
+	CHECK(b.has_server_head && b.server_head.seq == 9007199254740991ULL &&
+	    strcmp(b.server_head.hash, CID) == 0);
+	free(json);
+
+	(void)snprintf(text, sizeof(text), "%s}", result_body);
+	CHECK(envelope_result_decode(text, strlen(text), &res, &msg) == 0);
+	CHECK(!res.has_agent_head);
+	res.has_agent_head = true;
+	res.agent_head.seq = 0;
+	memcpy(res.agent_head.hash, CID, 65);
+	CHECK(envelope_result_encode(&res, &json) == 0);
+	(void)snprintf(text, sizeof(text), "%s,\"agent_head\":\"0:" CID "\"}",
+	    result_body);
+	CHECKF(json != NULL && strcmp(json, text) == 0, "encoded %s",
+	    json != NULL ? json : "(null)");
+	CHECK(json != NULL &&
+	    envelope_result_decode(json, strlen(json), &res2, &msg) == 0);
+	CHECK(res2.has_agent_head && res2.agent_head.seq == 0 &&
+	    strcmp(res2.agent_head.hash, CID) == 0);
+	free(json);
+
+	(void)snprintf(text, sizeof(text), "%s,\"agent_head\":\"x:" CID "\"}",
+	    result_body);
+	CHECK(envelope_result_decode(text, strlen(text), &res2, &msg) ==
+	    SIGNET_ERR_FORMAT);
+	CHECK_CONTAINS(msg.text, "payload.agent_head: must be \"SEQ:HASH\"");
+	CHECK(!res2.has_agent_head);
+	(void)snprintf(text, sizeof(text), "%s,\"server_head\":\"1:" CID "\"}",
+	    result_body);
+	CHECK(envelope_result_decode(text, strlen(text), &res2, &msg) ==
+	    SIGNET_ERR_FORMAT);
+	CHECK_CONTAINS(msg.text, "unknown key \"server_head\"");
+}
+
 int
 main(void)
 {
@@ -689,5 +775,6 @@ main(void)
 	test_times();
 	test_action_request_members();
 	test_action_max_size();
+	test_heads();
 	return test_finish("test_envelope");
 }

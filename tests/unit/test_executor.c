@@ -1494,6 +1494,67 @@ out:
 	teardown(&w);
 }
 
+/* The hash of the log's line at seq (the world's log is one file). */
+static bool
+line_hash_at(struct world *w, uint64_t seq, char hash[AUDIT_HASH_HEX + 1])
+{
+	struct audit_reader *rd = NULL;
+	struct err_msg m;
+	char *line = NULL;
+	size_t len = 0;
+	uint64_t n = 0;
+	bool nl = false, found = false;
+
+	if (audit_reader_open(w->log, &rd, &m) != 0)
+		return false;
+	while (!found && audit_reader_next(rd, &line, &len, &nl) == 1)
+		if (n++ == seq) {
+			audit_line_hash(line, len, hash);
+			found = true;
+		}
+	audit_reader_close(rd);
+	return found;
+}
+
+/*
+ * Cross-anchored heads: a result carries the agent log's head when its
+ * action carried the server's, and that head is a line of the log from
+ * before the result was recorded; without a server_head, no agent_head.
+ */
+static void
+test_anchors(struct world *w)
+{
+	struct envelope_action_payload a;
+	struct envelope_result_payload res;
+	struct executor_outcome out;
+	char hash[AUDIT_HASH_HEX + 1], *f;
+	size_t before = log_lines(w->log);
+
+	base_action(&a, 0x700);
+	a.has_server_head = true;
+	a.server_head.seq = 12;
+	memset(a.server_head.hash, 'c', AUDIT_HASH_HEX);
+	f = signed_frame(w, &a);
+	CHECK(executor_handle_frame(w->ex, f, strlen(f), &out) == 0);
+	free(f);
+	CHECK(out.status == ENVELOPE_STATUS_SUCCESS);
+	CHECK(result_of(w, a.action_id, &res));
+	CHECK(res.has_agent_head);
+	/* Its action.dispatched: the last line before the result signed. */
+	CHECKF(res.agent_head.seq == before + 1,
+	    "agent_head %llu, log %zu lines (%zu before)",
+	    (unsigned long long)res.agent_head.seq, log_lines(w->log), before);
+	CHECK(line_hash_at(w, res.agent_head.seq, hash) &&
+	    strcmp(hash, res.agent_head.hash) == 0);
+
+	base_action(&a, 0x701);
+	f = signed_frame(w, &a);
+	CHECK(executor_handle_frame(w->ex, f, strlen(f), &out) == 0);
+	free(f);
+	CHECK(result_of(w, a.action_id, &res));
+	CHECK(!res.has_agent_head);
+}
+
 int
 main(void)
 {
@@ -1506,6 +1567,7 @@ main(void)
 		test_restart(&w);
 		test_outbox(&w);
 		test_outbox_full(&w);
+		test_anchors(&w);
 		verify_log(&w, 5, 10);
 	}
 	teardown(&w);

@@ -334,6 +334,36 @@ test_roster(void)
 	registry_free(reg);
 }
 
+/*
+ * Anchoring is per session: set by the session's hello, ignored from a
+ * stale session, forgotten by a new one and on disconnect.
+ */
+static void
+test_anchors(void)
+{
+	struct registry *reg = registry_new();
+	uint64_t a, a2, replaced = 0;
+
+	CHECK(reg != NULL);
+	CHECK(!registry_anchors(reg, "web-01"));
+	a = registry_connect(reg, "web-01", "1", "1", 2000000000, 1000,
+	    &replaced);
+	CHECK(!registry_anchors(reg, "web-01"));
+	registry_set_anchors(reg, "web-01", a, true);
+	CHECK(registry_anchors(reg, "web-01"));
+	CHECK(!registry_anchors(reg, "web-02"));
+	a2 = registry_connect(reg, "web-01", "1", "1", 2000000000, 1100,
+	    &replaced);
+	CHECK(replaced == a && !registry_anchors(reg, "web-01"));
+	registry_set_anchors(reg, "web-01", a, true);
+	CHECK(!registry_anchors(reg, "web-01"));
+	registry_set_anchors(reg, "web-01", a2, true);
+	CHECK(registry_anchors(reg, "web-01"));
+	registry_disconnect(reg, "web-01", a2, 1200);
+	CHECK(!registry_anchors(reg, "web-01"));
+	registry_free(reg);
+}
+
 int
 main(void)
 {
@@ -424,5 +454,6 @@ main(void)
 	test_conflicts();
 	test_many_ids();
 	test_roster();
+	test_anchors();
 	return test_finish("test_registry");
 }

@@ -17,6 +17,7 @@
 #define ID32 "0123456789abcdef0123456789abcdef"
 #define SHA64 ID32 ID32
 #define KID "0123456789abcdef"
+#define H64 "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
 
 static struct keys_secret test_key;
 static uint8_t test_challenge[WIRE_CHALLENGE_LEN];
@@ -98,6 +99,21 @@ test_hello_proof(void)
 		    "\"docker_version\":\"1\",\"result_key_id\":\"" KID "\"}",
 		    SIGNET_ERR_FORMAT, "challenge" },
 		{ "not JSON", "{\"v\":%s", SIGNET_ERR_FORMAT, "malformed" },
+		{ "with its audit head",
+		    "{\"v\":1,\"host_id\":\"web-01\",\"agent_version\":\"1\","
+		    "\"docker_version\":\"1\",\"result_key_id\":\"" KID "\","
+		    "\"challenge\":\"%s\",\"audit_head\":\"7:" H64 "\"}",
+		    0, "" },
+		{ "audit head not SEQ:HASH",
+		    "{\"v\":1,\"host_id\":\"web-01\",\"agent_version\":\"1\","
+		    "\"docker_version\":\"1\",\"result_key_id\":\"" KID "\","
+		    "\"challenge\":\"%s\",\"audit_head\":\"7\"}",
+		    SIGNET_ERR_FORMAT, "audit_head: must be \"SEQ:HASH\"" },
+		{ "audit head a number",
+		    "{\"v\":1,\"host_id\":\"web-01\",\"agent_version\":\"1\","
+		    "\"docker_version\":\"1\",\"result_key_id\":\"" KID "\","
+		    "\"challenge\":\"%s\",\"audit_head\":7}",
+		    SIGNET_ERR_FORMAT, "audit_head" },
 	};
 
 	memset(&h, 0, sizeof(h));
@@ -119,7 +135,19 @@ test_hello_proof(void)
 	    strcmp(got.agent_version, "0.1.0") == 0 &&
 	    strcmp(got.docker_version, "20.10.24") == 0 &&
 	    strcmp(got.result_key_id, test_key.pub.id) == 0 &&
-	    memcmp(got.challenge, test_challenge, WIRE_CHALLENGE_LEN) == 0);
+	    memcmp(got.challenge, test_challenge, WIRE_CHALLENGE_LEN) == 0 &&
+	    !got.has_audit_head);
+	free(t);
+	/* The agent's audit head, when it anchors. */
+	h.has_audit_head = true;
+	h.audit_head.seq = 41;
+	memset(h.audit_head.hash, 'e', AUDIT_HASH_HEX);
+	CHECK(wire_build_hello(&h, &test_key, &t, &len) == 0);
+	CHECK(t != NULL &&
+	    wire_parse_hello(t, len, &test_key.pub, test_challenge, &got, &m) ==
+	        0);
+	CHECK(got.has_audit_head && got.audit_head.seq == 41 &&
+	    strcmp(got.audit_head.hash, h.audit_head.hash) == 0);
 	/* Another key, another challenge (a replay): no proof. */
 	CHECK(wire_parse_hello(t, len, &other.pub, test_challenge, &got, &m) ==
 	    SIGNET_ERR_BAD_SIGNATURE);
