@@ -39,9 +39,9 @@
  */
 #define NOTE_LINE_MAX 4096
 #define NOTE_TYPE_ED25519 0x01
-#define NOTE_TYPE_COSIG 0x04     /* tlog-cosignature/v1, Ed25519 */
-#define NOTE_KEY_ID_HEX 8        /* hex digits of a key id */
-#define NOTE_VKEY_MAX 320        /* bytes in a verifier key text */
+#define NOTE_TYPE_COSIG 0x04         /* tlog-cosignature/v1, Ed25519 */
+#define NOTE_KEY_ID_HEX 8            /* hex digits of a key id */
+#define NOTE_VKEY_MAX 320            /* bytes in a verifier key text */
 #define NOTE_TIMESTAMP_MAX INT64_MAX /* cosignature times, 2^63 - 1 */
 /* Bytes of one of our signature lines: "— " NAME " " base64(4+8+64) "\n". */
 #define NOTE_SIGLINE_MAX (4 + NOTE_NAME_MAX + 1 + 104 + 1)
@@ -92,8 +92,8 @@ uint32_t note_key_id(const char *name, uint8_t type,
  * Fills v for name, type and pk (computing the key id). Returns 0 or
  * SIGNET_ERR_INVALID_ARG (invalid name, unknown type).
  */
-int note_verifier_init(struct note_verifier *v, const char *name,
-    uint8_t type, const uint8_t pk[static KEYS_PUBLIC_LEN])
+int note_verifier_init(struct note_verifier *v, const char *name, uint8_t type,
+    const uint8_t pk[static KEYS_PUBLIC_LEN])
     __attribute__((warn_unused_result));
 
 /*
@@ -111,8 +111,8 @@ int note_verifier_parse(const char *text, size_t len, struct note_verifier *v,
  * NOTE_VKEY_MAX + 1 bytes always suffice). Returns 0,
  * SIGNET_ERR_TOO_LARGE (buf too small) or SIGNET_ERR_INVALID_ARG.
  */
-int note_verifier_format(const struct note_verifier *v, char *buf,
-    size_t size) __attribute__((warn_unused_result));
+int note_verifier_format(const struct note_verifier *v, char *buf, size_t size)
+    __attribute__((warn_unused_result));
 
 /*
  * Parses a note without checking any signature (every sig's verifier is
@@ -191,7 +191,8 @@ int note_add_sigline(const struct note *n, const char *line, size_t line_len,
 #define NOTE_ORIGIN_MAX 255
 #define NOTE_EXT_MAX 1024 /* bytes of extension lines, newlines incl. */
 /* Bytes of a checkpoint text we format: origin, size, root, extensions. */
-#define NOTE_CHECKPOINT_MAX (NOTE_ORIGIN_MAX + 1 + 20 + 1 + 44 + 1 + NOTE_EXT_MAX)
+#define NOTE_CHECKPOINT_MAX                                                    \
+	(NOTE_ORIGIN_MAX + 1 + 20 + 1 + 44 + 1 + NOTE_EXT_MAX)
 
 /* A checkpoint's text, parsed. */
 struct note_checkpoint {
