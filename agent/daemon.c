@@ -24,6 +24,7 @@
 
 #include "agent_config.h"
 #include "audit.h"
+#include "audit_tree.h"
 #include "channel.h"
 #include "clock.h"
 #include "config.h"
@@ -290,6 +291,29 @@ audit_rotate_if_requested(struct daemon *d)
 		log_error("SIGUSR1: audit log not rotated: %s", m.text);
 }
 
+/*
+ * Keeps the audit log's Merkle tree and publishes its checkpoints under
+ * "signet/agent/HOST-ID" (docs/transparency.md) unless [audit]
+ * checkpoint_interval is 0. A tree that cannot be kept is said loudly;
+ * the log itself is whole and the agent runs on.
+ */
+static void
+daemon_checkpoints_start(struct daemon *d)
+{
+	int interval = (int)config_get_int(d->cfg, "audit",
+	    "checkpoint_interval", AUDIT_CHECKPOINT_INTERVAL_DEFAULT);
+	char origin[AUDIT_ORIGIN_MAX + 1];
+	struct err_msg m;
+
+	if (interval == 0)
+		return;
+	(void)snprintf(origin, sizeof(origin), "signet/agent/%s", d->host_id);
+	if (audit_tree_open(d->audit, &m) != 0 ||
+	    audit_checkpoint_start(d->audit, origin, interval, NULL, NULL,
+	        &m) != 0)
+		log_error("no audit checkpoints this run: %s", m.text);
+}
+
 /* Loads everything; returns the exit code to use on failure, or 0. */
 static int
 daemon_load(struct daemon *d, const char *config_path)
@@ -378,6 +402,7 @@ daemon_load(struct daemon *d, const char *config_path)
 		return 1;
 	}
 	audit_set_rotate_size(d->audit, rotate_size);
+	daemon_checkpoints_start(d);
 	if (daemon_roster_open(d) != 0)
 		return 1;
 	if (docker_client_new(config_get(d->cfg, "agent", "docker_socket"),

@@ -50,6 +50,7 @@
 #define AUDIT_CONFIG_SCHEMA_ROWS                                              \
 	{ "audit", "path", CONFIG_PATH, true, NULL, 0, 0 },                   \
 	{ "audit", "rotate_size", CONFIG_STRING, false, "256M", 0, 0 },       \
+	{ "audit", "checkpoint_interval", CONFIG_INT, false, "10", 0, 3600 }, \
 	{ "audit", "limit_burst", CONFIG_INT, false,                          \
 	    AUDIT_LIMIT_XSTR_(AUDIT_LIMIT_BURST_DEFAULT), 1,                  \
 	    AUDIT_LIMIT_BURST_MAX },                                          \

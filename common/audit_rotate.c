@@ -200,7 +200,9 @@ audit_rotate_locked(struct audit_writer *w, const char *reason,
 	w->file_records = 0;
 	audit_count_record(w, w->next_seq, QUOTED_ROTATED);
 	audit_line_hash(line, len - 1, w->prev);
+	audit_tree_note(w, w->next_seq, line, len - 1);
 	w->next_seq++;
+	w->durable = w->next_seq;
 	w->size = (off_t)len;
 	w->written++;
 	w->synced = w->written;

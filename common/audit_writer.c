@@ -261,6 +261,7 @@ append_locked(struct audit_writer *w, const char *qevent, const char *qactor,
 	}
 	seq = w->next_seq;
 	audit_line_hash(line, len - 1, w->prev);
+	audit_tree_note(w, seq, line, len - 1);
 	w->size += (off_t)len;
 	w->next_seq++;
 	w->empty = false;
@@ -269,6 +270,9 @@ append_locked(struct audit_writer *w, const char *qevent, const char *qactor,
 	r = wait_durable(w, ticket, msg);
 	if (r != 0)
 		goto out;
+	/* Written in seq order: one durable means all before it are. */
+	if (seq + 1 > w->durable)
+		w->durable = seq + 1;
 	if (seq_out != NULL)
 		*seq_out = seq;
 	w->fail_errno = 0;
@@ -476,6 +480,7 @@ audit_open(const char *path, const struct keys_secret *key,
 		if (r != 0)
 			goto out;
 	}
+	w->durable = w->next_seq;
 	*out = w;
 	w = NULL;
 	r = 0;
@@ -491,6 +496,7 @@ audit_close(struct audit_writer *w)
 {
 	if (w == NULL)
 		return;
+	audit_tree_close(w);
 	if (w->fd >= 0)
 		(void)close(w->fd);
 	if (w->key != NULL)

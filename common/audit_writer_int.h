@@ -54,6 +54,8 @@ struct audit_writer {
 	uint64_t rotate_size;    /* 0: never */
 	int64_t rotate_retry_ms; /* no size rotation before this */
 	uint64_t rotations;
+	uint64_t durable;        /* records known durable: seqs below it */
+	struct audit_tree *tree; /* NULL: no Merkle tree (audit_tree.c) */
 };
 
 /* ---- audit_writer.c ---- */
@@ -92,6 +94,19 @@ int audit_rotate_locked(struct audit_writer *w, const char *reason,
  */
 int audit_recover_rotation(struct audit_writer *w, cJSON **link_json,
     struct err_msg *msg) __attribute__((warn_unused_result));
+
+/* ---- audit_tree.c ---- */
+
+/*
+ * Adds record seq's line (len bytes, no newline) to the tree, if w keeps
+ * one (w->mu held). A failure stops the tree, never the log.
+ */
+void audit_tree_note(struct audit_writer *w, uint64_t seq, const char *line,
+    size_t len);
+
+/* Stops the checkpoints (a last one made) and closes the tree; w->mu not
+ * held. */
+void audit_tree_close(struct audit_writer *w);
 
 /* ---- audit_resume.c ---- */
 

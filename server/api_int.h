@@ -281,6 +281,15 @@ void api_action_answer(struct api *api, const char *id, const char *pending_why,
 /* GET /api/actions/{id} (api_actions.c). */
 void api_action_get(struct api *api, const char *id, struct api_answer *ans);
 
+/* ---- api_checkpoint.c: GET /api/audit/checkpoint, .../proof/... ---- */
+
+void api_checkpoint_get(struct api *api, const struct api_url *u,
+    struct api_answer *ans);
+void api_checkpoint_consistency(struct api *api, const struct api_url *u,
+    struct api_answer *ans);
+void api_checkpoint_inclusion(struct api *api, const struct api_url *u,
+    struct api_answer *ans);
+
 /*
  * Audits refusal r, answered with ans (its "error" goes in the record),
  * unless its event's bound is spent for r's reason (auth.rejected) or

@@ -31,6 +31,7 @@ struct api_route_def {
 	const char *const *params; /* allowed query parameters */
 	api_handler fn;            /* NULL: the POST route */
 	const char *seg3;          /* 4 segments: seg[3] must be this */
+	const char *seg2;          /* NULL: seg[2] is a parameter */
 };
 
 /* dockerd's container states (State in GET /containers/json). */
@@ -41,6 +42,9 @@ static const char *const containers_params[] = { "host", "state", NULL };
 static const char *const audit_params[] = { "after", "limit", NULL };
 static const char *const action_params[] = { "wait", NULL };
 static const char *const no_params[] = { NULL };
+static const char *const checkpoint_params[] = { "log", NULL };
+static const char *const consistency_params[] = { "log", "old", "new", NULL };
+static const char *const inclusion_params[] = { "log", "seq", "size", NULL };
 
 void
 api_answer_error(struct api_answer *ans, unsigned status, const char *fmt, ...)
@@ -284,19 +288,25 @@ route_action(struct api *api, const struct api_url *u, struct api_answer *ans)
 }
 
 static const struct api_route_def routes[] = {
-	{ "healthz", NULL, 1, true, NULL, route_healthz, NULL },
-	{ "metrics", NULL, 1, true, NULL, route_metrics, NULL },
-	{ "api", "hosts", 2, false, NULL, route_hosts, NULL },
-	{ "api", "roster", 2, false, NULL, route_roster, NULL },
+	{ "healthz", NULL, 1, true, NULL, route_healthz, NULL, NULL },
+	{ "metrics", NULL, 1, true, NULL, route_metrics, NULL, NULL },
+	{ "api", "hosts", 2, false, NULL, route_hosts, NULL, NULL },
+	{ "api", "roster", 2, false, NULL, route_roster, NULL, NULL },
 	{ "api", "containers", 2, false, containers_params, route_containers,
-	    NULL },
-	{ "api", "containers", 3, false, NULL, route_container, NULL },
-	{ "api", "containers", 4, false, action_params, NULL, "actions" },
-	{ "api", "audit", 2, false, audit_params, route_audit, NULL },
-	{ "api", "actions", 3, false, NULL, route_action, NULL },
-	{ "api", "actions", 4, false, action_params, NULL, "approve" },
-	{ "api", "actions", 4, false, NULL, NULL, "refuse" },
-	{ "api", "approvals", 2, false, NULL, route_approvals, NULL },
+	    NULL, NULL },
+	{ "api", "containers", 3, false, NULL, route_container, NULL, NULL },
+	{ "api", "containers", 4, false, action_params, NULL, "actions", NULL },
+	{ "api", "audit", 2, false, audit_params, route_audit, NULL, NULL },
+	{ "api", "audit", 3, false, checkpoint_params, api_checkpoint_get, NULL,
+	    "checkpoint" },
+	{ "api", "audit", 4, false, consistency_params,
+	    api_checkpoint_consistency, "consistency", "proof" },
+	{ "api", "audit", 4, false, inclusion_params, api_checkpoint_inclusion,
+	    "inclusion", "proof" },
+	{ "api", "actions", 3, false, NULL, route_action, NULL, NULL },
+	{ "api", "actions", 4, false, action_params, NULL, "approve", NULL },
+	{ "api", "actions", 4, false, NULL, NULL, "refuse", NULL },
+	{ "api", "approvals", 2, false, NULL, route_approvals, NULL, NULL },
 };
 
 static const struct api_route_def *
@@ -312,6 +322,8 @@ find_route(const struct api_url *u)
 		if (rt->seg1 != NULL && strcmp(u->seg[1], rt->seg1) != 0)
 			continue;
 		if (rt->seg3 != NULL && strcmp(u->seg[3], rt->seg3) != 0)
+			continue;
+		if (rt->seg2 != NULL && strcmp(u->seg[2], rt->seg2) != 0)
 			continue;
 		return rt;
 	}

@@ -38,6 +38,7 @@
 #include "approvals.h"
 #include "api.h"
 #include "audit.h"
+#include "audit_tree.h"
 #include "clock.h"
 #include "config.h"
 #include "crl_watch.h"
@@ -48,6 +49,7 @@
 #include "keys.h"
 #include "log.h"
 #include "metrics.h"
+#include "note.h"
 #include "registry.h"
 #include "sdnotify.h"
 #include "server_config.h"
@@ -199,9 +201,9 @@ raise_nofile(void)
  * is refused by the listeners anyway; the gauge then shows 0.
  */
 static void
-note_server_cert(struct metrics *m, const char *path)
+note_server_cert(struct metrics *m, const char *path, char cn[static 128])
 {
-	char cn[128] = "";
+	cn[0] = '\0';
 	int64_t not_after = 0;
 	X509 *x = NULL;
 	FILE *f;
@@ -215,11 +217,53 @@ note_server_cert(struct metrics *m, const char *path)
 		if (identity_x509_not_after(x, &not_after) != 0)
 			not_after = 0;
 		if (X509_NAME_get_text_by_NID(X509_get_subject_name(x),
-		        NID_commonName, cn, sizeof(cn)) < 0)
+		        NID_commonName, cn, 128) < 0)
 			cn[0] = '\0';
 		X509_free(x);
 	}
 	metrics_set_server_cert(m, cn, not_after);
+}
+
+/*
+ * Keeps the audit log's Merkle tree and publishes its checkpoints
+ * (docs/transparency.md) unless [audit] checkpoint_interval is 0. A tree
+ * that cannot be brought up to the log (a rotated file archived, the
+ * store unwritable) is said loudly and the server runs without
+ * checkpoints: the log itself is whole. Returns -1 only for a bad origin.
+ */
+static int
+start_checkpoints(struct server_ctx *ctx, const struct config *cfg,
+    const char *cn)
+{
+	int interval = (int)config_get_int(cfg, "audit", "checkpoint_interval",
+	    AUDIT_CHECKPOINT_INTERVAL_DEFAULT);
+	const char *set = config_get(cfg, "audit", "origin");
+	char origin[AUDIT_ORIGIN_MAX + 1];
+	struct err_msg msg;
+
+	if (interval == 0)
+		return 0;
+	if (set != NULL)
+		(void)snprintf(origin, sizeof(origin), "%s", set);
+	else
+		(void)snprintf(origin, sizeof(origin), "signet/server/%s",
+		    cn[0] != '\0' ? cn : "server");
+	if (!note_name_valid(origin, strlen(origin))) {
+		fprintf(stderr,
+		    "%s:%u: origin: \"%s\" is not a checkpoint origin (1 to "
+		    "%d bytes, no spaces, no '+'; set [audit] origin)\n",
+		    config_name(cfg), config_line(cfg, "audit", "origin"),
+		    origin, AUDIT_ORIGIN_MAX);
+		return -1;
+	}
+	if (audit_tree_open(ctx->audit, &msg) != 0) {
+		log_error("no audit checkpoints this run: %s", msg.text);
+		return 0;
+	}
+	if (audit_checkpoint_start(ctx->audit, origin, interval, NULL, NULL,
+	        &msg) != 0)
+		log_error("no audit checkpoints this run: %s", msg.text);
+	return 0;
 }
 
 /* Copies a configured path into a fixed buffer of server_ctx. */
@@ -295,7 +339,8 @@ server_run(const char *config_path)
 	struct sigthread st;
 	struct err_msg msg;
 	enum log_level level;
-	char agent_host[256], listen_desc[300], api_desc[300], hardened[160];
+	char agent_host[256], cn[128], listen_desc[300], api_desc[300],
+	    hardened[160];
 	char roster_sha[65];
 	bool ctx_ready = false, sig_started = false, ok;
 	int agent_port = 0, rc = SERVER_EXIT_FAIL, r, sig;
@@ -491,7 +536,9 @@ server_run(const char *config_path)
 		fprintf(stderr, PROG ": out of memory\n");
 		goto out;
 	}
-	note_server_cert(ctx.metrics, hcfg.cert_path);
+	note_server_cert(ctx.metrics, hcfg.cert_path, cn);
+	if (start_checkpoints(&ctx, cfg, cn) != 0)
+		goto out;
 	/*
 	 * Actions left open by the last run: their results may still come
 	 * (agents re-send them), and must be checked and recorded then. The

@@ -40,6 +40,9 @@ const struct config_key server_config_schema[] = {
 	{ "roster", "keys", CONFIG_PATH, false, NULL, 0, 0 },
 	{ "roster", "threshold", CONFIG_INT, false, "1", 1, 8 },
 	{ "roster", "file", CONFIG_PATH, false, NULL, 0, 0 },
+	/* The checkpoints' origin: "signet/server/" and the certificate's CN
+	 * unless set (docs/transparency.md). */
+	{ "audit", "origin", CONFIG_STRING, false, NULL, 0, 0 },
 	AUDIT_CONFIG_SCHEMA_ROWS,
 };
 const size_t server_config_schema_len = sizeof(server_config_schema) /

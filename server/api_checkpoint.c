@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The transparency routes of the API (docs/http-api.md#audit-
+ * transparency): the latest signed checkpoint of the server's audit log,
+ * and consistency and inclusion proofs over its Merkle tree, computed
+ * from the writer's tree (common/audit_tree.h). Every number in a query
+ * is checked before it is used; a proof is only given between sizes the
+ * tree holds durably.
+ */
+#include "api_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "audit_tree.h"
+#include "jsonx.h"
+#include "text.h"
+
+#define CTYPE_NOTE "text/plain; charset=utf-8"
+#define B64_HASH_SIZE                                                          \
+	sodium_base64_ENCODED_LEN(MERKLE_HASH_LEN,                             \
+	    sodium_base64_VARIANT_ORIGINAL)
+
+/*
+ * Which log ?log= names: the server's own ("server", the default). The
+ * agents' logs come later; any other value is a 404 that says so.
+ */
+static bool
+server_log(const struct api_url *u, struct api_answer *ans)
+{
+	const char *log = api_url_param(u, "log");
+	char esc[80];
+
+	if (log == NULL || strcmp(log, "server") == 0)
+		return true;
+	if (strncmp(log, "agent/", 6) == 0 && text_valid_name(log + 6))
+		api_answer_error(ans, 404,
+		    "no checkpoints of %s: this server does not hold agents' "
+		    "checkpoints",
+		    text_escape_str(log, esc, sizeof(esc)));
+	else
+		api_answer_error(ans, 400,
+		    "log \"%s\" is not \"server\" or \"agent/HOST-ID\"",
+		    text_escape_str(log, esc, sizeof(esc)));
+	return false;
+}
+
+/* A size-like query parameter: 0..2^53-1. false: answered 400. */
+static bool
+take_count(const struct api_url *u, const char *name, bool required,
+    uint64_t *out, struct api_answer *ans)
+{
+	const char *s = api_url_param(u, name);
+	int64_t v = 0;
+	char esc[64];
+
+	*out = 0;
+	if (s == NULL) {
+		if (required)
+			api_answer_error(ans, 400, "%s is required", name);
+		return !required;
+	}
+	if (text_to_int64(s, 0, JSONX_INT_MAX, &v) != 0) {
+		api_answer_error(ans, 400,
+		    "%s \"%s\" is not a number from 0 to %lld", name,
+		    text_escape_str(s, esc, sizeof(esc)), JSONX_INT_MAX);
+		return false;
+	}
+	*out = (uint64_t)v;
+	return true;
+}
+
+static bool
+add_hash(cJSON *to, const char *key, const uint8_t h[static MERKLE_HASH_LEN])
+{
+	char b64[B64_HASH_SIZE];
+
+	sodium_bin2base64(b64, sizeof(b64), h, MERKLE_HASH_LEN,
+	    sodium_base64_VARIANT_ORIGINAL);
+	return key != NULL ? cJSON_AddStringToObject(to, key, b64) != NULL :
+	                     cJSON_AddItemToArray(to, cJSON_CreateString(b64));
+}
+
+static cJSON *
+hash_array(const uint8_t (*h)[MERKLE_HASH_LEN], size_t n)
+{
+	cJSON *arr = cJSON_CreateArray();
+	size_t i;
+
+	for (i = 0; arr != NULL && i < n; i++)
+		if (!add_hash(arr, NULL, h[i])) {
+			cJSON_Delete(arr);
+			return NULL;
+		}
+	return arr;
+}
+
+/* Answers an audit_tree_* failure. */
+static void
+answer_tree_error(struct api_answer *ans, int r, const struct err_msg *msg)
+{
+	if (r == SIGNET_ERR_INVALID_ARG)
+		api_answer_error(ans, 400, "%s", msg->text);
+	else if (r == SIGNET_ERR_UNAVAILABLE)
+		api_answer_error(ans, 503, "no proofs: %s", msg->text);
+	else
+		api_answer_error(ans, 500, "%s", msg->text);
+}
+
+void
+api_checkpoint_get(struct api *api, const struct api_url *u,
+    struct api_answer *ans)
+{
+	char *note = NULL;
+	size_t len = 0;
+	uint64_t size = 0;
+	int r;
+
+	if (!server_log(u, ans))
+		return;
+	r = audit_checkpoint_latest(api->ctx->audit, &note, &len, &size);
+	if (r == SIGNET_ERR_NOT_FOUND) {
+		api_answer_error(ans, 404,
+		    "no checkpoint yet (none made, or checkpoints are off: "
+		    "[audit] checkpoint_interval, and the server's log)");
+		return;
+	}
+	if (r != 0) {
+		api_answer_error(ans, 500, "out of memory");
+		return;
+	}
+	free(ans->body);
+	ans->body = note;
+	ans->len = len;
+	ans->ctype = CTYPE_NOTE;
+	ans->status = 200;
+}
+
+void
+api_checkpoint_consistency(struct api *api, const struct api_url *u,
+    struct api_answer *ans)
+{
+	uint8_t proof[MERKLE_PROOF_MAX][MERKLE_HASH_LEN];
+	uint8_t root[MERKLE_HASH_LEN];
+	struct err_msg msg;
+	uint64_t old = 0, size = 0;
+	size_t n = 0;
+	cJSON *doc = NULL, *steps, *step = NULL;
+	int r;
+
+	err_clear(&msg);
+	if (!server_log(u, ans) || !take_count(u, "old", true, &old, ans) ||
+	    !take_count(u, "new", true, &size, ans))
+		return;
+	if (old > size) {
+		api_answer_error(ans, 400, "old (%llu) is past new (%llu)",
+		    (unsigned long long)old, (unsigned long long)size);
+		return;
+	}
+	/* Every tree holds the empty tree and itself: no step to prove. */
+	if (old > 0 && old < size) {
+		r = audit_tree_prove(api->ctx->audit, old, size, proof, &n,
+		    root, &msg);
+		if (r != 0) {
+			answer_tree_error(ans, r, &msg);
+			return;
+		}
+	} else if (size > 0) {
+		r = audit_tree_prove(api->ctx->audit, size, size, proof, &n,
+		    root, &msg);
+		if (r != 0) {
+			answer_tree_error(ans, r, &msg);
+			return;
+		}
+	}
+	doc = cJSON_CreateObject();
+	if (doc == NULL ||
+	    cJSON_AddStringToObject(doc, "log", "server") == NULL ||
+	    !jsonx_add_int64(doc, "old", (int64_t)old) ||
+	    !jsonx_add_int64(doc, "new", (int64_t)size) ||
+	    (steps = cJSON_AddArrayToObject(doc, "steps")) == NULL)
+		goto oom;
+	if (old > 0 && old < size) {
+		step = cJSON_CreateObject();
+		if (step == NULL || !cJSON_AddItemToArray(steps, step)) {
+			cJSON_Delete(step);
+			goto oom;
+		}
+		if (!jsonx_add_int64(step, "old", (int64_t)old) ||
+		    !jsonx_add_int64(step, "new", (int64_t)size) ||
+		    !add_hash(step, "new_root", root) ||
+		    !cJSON_AddItemToObject(step, "hashes",
+		        hash_array((const uint8_t(*)[MERKLE_HASH_LEN])proof,
+		            n)))
+			goto oom;
+	}
+	api_answer_json(ans, 200, doc);
+	return;
+oom:
+	cJSON_Delete(doc);
+	api_answer_error(ans, 500, "out of memory");
+}
+
+void
+api_checkpoint_inclusion(struct api *api, const struct api_url *u,
+    struct api_answer *ans)
+{
+	uint8_t proof[MERKLE_PROOF_MAX][MERKLE_HASH_LEN];
+	uint8_t leaf[MERKLE_HASH_LEN];
+	struct err_msg msg;
+	uint64_t seq = 0, size = 0;
+	size_t n = 0;
+	cJSON *doc = NULL, *arr;
+	int r;
+
+	err_clear(&msg);
+	if (!server_log(u, ans) || !take_count(u, "seq", true, &seq, ans) ||
+	    !take_count(u, "size", true, &size, ans))
+		return;
+	if (seq >= size) {
+		api_answer_error(ans, 400,
+		    "seq (%llu) must be below size (%llu)",
+		    (unsigned long long)seq, (unsigned long long)size);
+		return;
+	}
+	r = audit_tree_prove_record(api->ctx->audit, seq, size, proof, &n, leaf,
+	    &msg);
+	if (r != 0) {
+		answer_tree_error(ans, r, &msg);
+		return;
+	}
+	doc = cJSON_CreateObject();
+	arr = hash_array((const uint8_t(*)[MERKLE_HASH_LEN])proof, n);
+	if (doc == NULL || arr == NULL ||
+	    cJSON_AddStringToObject(doc, "log", "server") == NULL ||
+	    !jsonx_add_int64(doc, "seq", (int64_t)seq) ||
+	    !jsonx_add_int64(doc, "size", (int64_t)size) ||
+	    !add_hash(doc, "leaf_hash", leaf) ||
+	    !cJSON_AddItemToObject(doc, "hashes", arr)) {
+		if (!cJSON_IsArray(
+		        cJSON_GetObjectItemCaseSensitive(doc, "hashes")))
+			cJSON_Delete(arr);
+		cJSON_Delete(doc);
+		api_answer_error(ans, 500, "out of memory");
+		return;
+	}
+	api_answer_json(ans, 200, doc);
+}
