@@ -345,12 +345,11 @@ suspend_for_action(struct api *api, struct MHD_Connection *conn,
 	return 0;
 }
 
-/* Content-Type is application/json (any parameters, any case). */
+/* Content-Type is want (any parameters, any case). */
 static bool
-is_json_type(const char *v)
+is_type(const char *v, const char *want)
 {
-	static const char want[] = "application/json";
-	size_t n = sizeof(want) - 1;
+	size_t n = strlen(want);
 
 	if (v == NULL)
 		return false;
@@ -391,7 +390,9 @@ audit_if_refused(struct api *api, const struct api_request *rq,
 		r.container = rq->post.target;
 		r.action = pend->action[0] != '\0' ? pend->action : NULL;
 		r.action_reason = pend->reason[0] != '\0' ? pend->reason : NULL;
-	} else if (ans->status == 403) {
+	} else if (ans->status == 403 &&
+	    !(rq->post.kind == API_POST_COSIGN && rq->post.want_body)) {
+		/* A witness the server does not know is no auth failure. */
 		r.event = "auth.rejected";
 		r.reason = "forbidden";
 		r.name_key = "name";
@@ -472,6 +473,9 @@ api_access(void *cls, struct MHD_Connection *conn, const char *url,
 		if (rq->post.kind == API_POST_ACTION)
 			api_action_post(api, &rq->post, &rq->peer, rq->body,
 			    rq->body_len, &ans, &pend);
+		else if (rq->post.kind == API_POST_COSIGN)
+			api_checkpoint_cosign(api, rq->body, rq->body_len,
+			    &ans);
 		else
 			api_approvals_post(api, &rq->post, &rq->peer, rq->body,
 			    rq->body_len, &ans, &pend);
@@ -526,10 +530,14 @@ api_access(void *cls, struct MHD_Connection *conn, const char *url,
 		role = identity_role_name(peer.role);
 	}
 	if (authed && rq->post.want_body) {
-		if (!is_json_type(info.content_type)) {
-			api_answer_error(&ans, 415,
-			    "Content-Type must be "
-			    "application/json");
+		if (!is_type(info.content_type,
+		        rq->post.kind == API_POST_COSIGN ?
+		            "text/plain" :
+		            "application/json")) {
+			api_answer_error(&ans, 415, "Content-Type must be %s",
+			    rq->post.kind == API_POST_COSIGN ?
+			        "text/plain" :
+			        "application/json");
 		} else {
 			rq->body = malloc(API_BODY_MAX + 1);
 			if (rq->body == NULL) {

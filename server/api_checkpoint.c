@@ -17,6 +17,7 @@
 #include "audit_tree.h"
 #include "jsonx.h"
 #include "text.h"
+#include "witnesses.h"
 
 #define CTYPE_NOTE "text/plain; charset=utf-8"
 #define B64_HASH_SIZE                                                          \
@@ -113,6 +114,7 @@ void
 api_checkpoint_get(struct api *api, const struct api_url *u,
     struct api_answer *ans)
 {
+	const char *witnessed;
 	char *note = NULL;
 	size_t len = 0;
 	uint64_t size = 0;
@@ -120,7 +122,24 @@ api_checkpoint_get(struct api *api, const struct api_url *u,
 
 	if (!server_log(u, ans))
 		return;
-	r = audit_checkpoint_latest(api->ctx->audit, &note, &len, &size);
+	witnessed = api_url_param(u, "witnessed");
+	if (witnessed != NULL && strcmp(witnessed, "1") != 0) {
+		api_answer_error(ans, 400, "witnessed: only 1 is allowed");
+		return;
+	}
+	if (witnessed != NULL) {
+		r = api->ctx->witnesses != NULL ?
+		    witnesses_latest(api->ctx->witnesses, &note, &len) :
+		    SIGNET_ERR_NOT_FOUND;
+		if (r == SIGNET_ERR_NOT_FOUND) {
+			api_answer_error(ans, 404,
+			    "no checkpoint cosigned by a known witness yet");
+			return;
+		}
+	} else {
+		r = audit_checkpoint_latest(api->ctx->audit, &note, &len,
+		    &size);
+	}
 	if (r == SIGNET_ERR_NOT_FOUND) {
 		api_answer_error(ans, 404,
 		    "no checkpoint yet (none made, or checkpoints are off: "
@@ -247,4 +266,49 @@ api_checkpoint_inclusion(struct api *api, const struct api_url *u,
 		return;
 	}
 	api_answer_json(ans, 200, doc);
+}
+
+void
+api_checkpoint_cosign(struct api *api, const char *body, size_t len,
+    struct api_answer *ans)
+{
+	struct witnesses_result res;
+	struct err_msg msg;
+	cJSON *doc;
+	int r;
+
+	err_clear(&msg);
+	if (api->ctx->witnesses == NULL) {
+		api_answer_error(ans, 503, "witnesses unavailable");
+		return;
+	}
+	r = witnesses_accept(api->ctx->witnesses, api->ctx->audit, body, len,
+	    &res, &msg);
+	switch (r) {
+	case 0: break;
+	case SIGNET_ERR_FORMAT:
+	case SIGNET_ERR_TOO_LARGE:
+		api_answer_error(ans, 400, "%s", msg.text);
+		return;
+	case SIGNET_ERR_UNKNOWN_KEY:
+	case SIGNET_ERR_BAD_SIGNATURE:
+		api_answer_error(ans, 403, "%s", msg.text);
+		return;
+	case SIGNET_ERR_CHAIN:
+		api_answer_error(ans, 409, "%s", msg.text);
+		return;
+	case SIGNET_ERR_UNAVAILABLE:
+		api_answer_error(ans, 503, "%s", msg.text);
+		return;
+	default: api_answer_error(ans, 500, "%s", msg.text); return;
+	}
+	doc = cJSON_CreateObject();
+	if (doc == NULL || !jsonx_add_int64(doc, "size", (int64_t)res.size) ||
+	    !jsonx_add_int64(doc, "taken", (int64_t)res.taken) ||
+	    !jsonx_add_int64(doc, "already", (int64_t)res.already)) {
+		cJSON_Delete(doc);
+		api_answer_error(ans, 500, "out of memory");
+		return;
+	}
+	api_answer_json(ans, res.taken > 0 ? 201 : 200, doc);
 }

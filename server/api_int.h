@@ -131,6 +131,7 @@ enum api_post_kind {
 	API_POST_ACTION = 0, /* POST /api/containers/{id}/actions */
 	API_POST_APPROVE,    /* POST /api/actions/{id}/approve */
 	API_POST_REFUSE,     /* POST /api/actions/{id}/refuse */
+	API_POST_COSIGN,     /* POST /api/audit/cosignatures */
 };
 
 struct api_post {
@@ -288,6 +289,9 @@ void api_checkpoint_get(struct api *api, const struct api_url *u,
 void api_checkpoint_consistency(struct api *api, const struct api_url *u,
     struct api_answer *ans);
 void api_checkpoint_inclusion(struct api *api, const struct api_url *u,
+    struct api_answer *ans);
+/* POST /api/audit/cosignatures, with its body (a cosigned checkpoint). */
+void api_checkpoint_cosign(struct api *api, const char *body, size_t len,
     struct api_answer *ans);
 
 /*

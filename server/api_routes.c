@@ -42,9 +42,10 @@ static const char *const containers_params[] = { "host", "state", NULL };
 static const char *const audit_params[] = { "after", "limit", NULL };
 static const char *const action_params[] = { "wait", NULL };
 static const char *const no_params[] = { NULL };
-static const char *const checkpoint_params[] = { "log", NULL };
+static const char *const checkpoint_params[] = { "log", "witnessed", NULL };
 static const char *const consistency_params[] = { "log", "old", "new", NULL };
 static const char *const inclusion_params[] = { "log", "seq", "size", NULL };
+static const char *const cosign_params[] = { "log", NULL };
 
 void
 api_answer_error(struct api_answer *ans, unsigned status, const char *fmt, ...)
@@ -303,6 +304,7 @@ static const struct api_route_def routes[] = {
 	    api_checkpoint_consistency, "consistency", "proof" },
 	{ "api", "audit", 4, false, inclusion_params, api_checkpoint_inclusion,
 	    "inclusion", "proof" },
+	{ "api", "audit", 3, false, cosign_params, NULL, NULL, "cosignatures" },
 	{ "api", "actions", 3, false, NULL, route_action, NULL, NULL },
 	{ "api", "actions", 4, false, action_params, NULL, "approve", NULL },
 	{ "api", "actions", 4, false, NULL, NULL, "refuse", NULL },
@@ -400,6 +402,42 @@ route_action_post(struct api *api, const struct api_request_info *rq,
 	post->want_body = true;
 }
 
+/*
+ * POST /api/audit/cosignatures before its body: operators and auditors
+ * (a witness is a reviewer), the server's own log, a body of at most
+ * API_BODY_MAX bytes.
+ */
+static void
+route_cosign_post(const struct api_request_info *rq, const struct api_url *u,
+    struct api_answer *ans, struct api_post *post)
+{
+	const char *log = api_url_param(u, "log");
+	int64_t clen = 0;
+	struct err_msg msg;
+	char esc[80];
+
+	err_clear(&msg);
+	if (api_url_only_params(u, cosign_params, &msg) != 0) {
+		api_answer_error(ans, 400, "%s", msg.text);
+		return;
+	}
+	if (log != NULL && strcmp(log, "server") != 0) {
+		api_answer_error(ans, 404,
+		    "cosignatures are kept for the server's log only, not "
+		    "\"%s\"",
+		    text_escape_str(log, esc, sizeof(esc)));
+		return;
+	}
+	if (rq->content_length != NULL &&
+	    (text_to_int64(rq->content_length, 0, JSONX_INT_MAX, &clen) != 0 ||
+	        clen > API_BODY_MAX)) {
+		api_answer_error(ans, 413, "request body over %d bytes",
+		    API_BODY_MAX);
+		return;
+	}
+	post->want_body = true;
+}
+
 void
 api_route(struct api *api, const struct api_request_info *rq,
     struct api_answer *ans, struct api_post *post)
@@ -431,10 +469,14 @@ api_route(struct api *api, const struct api_request_info *rq,
 	}
 	rt = find_route(u);
 	if (rt != NULL && rt->fn == NULL && strcmp(rq->method, "POST") == 0) {
-		post->kind = strcmp(rt->seg3, "approve") == 0 ?
-		    API_POST_APPROVE :
-		    strcmp(rt->seg3, "refuse") == 0 ? API_POST_REFUSE :
-		                                      API_POST_ACTION;
+		if (rt->seg2 != NULL)
+			post->kind = API_POST_COSIGN;
+		else if (strcmp(rt->seg3, "approve") == 0)
+			post->kind = API_POST_APPROVE;
+		else if (strcmp(rt->seg3, "refuse") == 0)
+			post->kind = API_POST_REFUSE;
+		else
+			post->kind = API_POST_ACTION;
 		post->is_action = post->kind == API_POST_ACTION;
 		(void)text_escape_str(u->seg[2], post->target,
 		    sizeof(post->target));
@@ -459,7 +501,10 @@ api_route(struct api *api, const struct api_request_info *rq,
 			ans->allow = "POST";
 			goto out;
 		}
-		route_action_post(api, rq, u, ans, post);
+		if (post->kind == API_POST_COSIGN)
+			route_cosign_post(rq, u, ans, post);
+		else
+			route_action_post(api, rq, u, ans, post);
 		goto out;
 	}
 	if (strcmp(rq->method, "GET") != 0) {

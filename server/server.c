@@ -55,6 +55,7 @@
 #include "server_config.h"
 #include "server_ctx.h"
 #include "text.h"
+#include "witnesses.h"
 
 #ifndef SIGNET_VERSION
 #define SIGNET_VERSION "unknown"
@@ -233,7 +234,7 @@ note_server_cert(struct metrics *m, const char *path, char cn[static 128])
  */
 static int
 start_checkpoints(struct server_ctx *ctx, const struct config *cfg,
-    const char *cn)
+    const char *cn, const struct keys_public *audit_pub)
 {
 	int interval = (int)config_get_int(cfg, "audit", "checkpoint_interval",
 	    AUDIT_CHECKPOINT_INTERVAL_DEFAULT);
@@ -241,8 +242,6 @@ start_checkpoints(struct server_ctx *ctx, const struct config *cfg,
 	char origin[AUDIT_ORIGIN_MAX + 1];
 	struct err_msg msg;
 
-	if (interval == 0)
-		return 0;
 	if (set != NULL)
 		(void)snprintf(origin, sizeof(origin), "%s", set);
 	else
@@ -256,6 +255,14 @@ start_checkpoints(struct server_ctx *ctx, const struct config *cfg,
 		    origin, AUDIT_ORIGIN_MAX);
 		return -1;
 	}
+	if (witnesses_open(config_get(cfg, "audit", "witness_keys"),
+	        ctx->audit_path, origin, audit_pub, &ctx->witnesses,
+	        &msg) != 0) {
+		fprintf(stderr, PROG ": witness keys: %s\n", msg.text);
+		return -1;
+	}
+	if (interval == 0)
+		return 0;
 	if (audit_tree_open(ctx->audit, &msg) != 0) {
 		log_error("no audit checkpoints this run: %s", msg.text);
 		return 0;
@@ -537,7 +544,7 @@ server_run(const char *config_path)
 		goto out;
 	}
 	note_server_cert(ctx.metrics, hcfg.cert_path, cn);
-	if (start_checkpoints(&ctx, cfg, cn) != 0)
+	if (start_checkpoints(&ctx, cfg, cn, &audit_key->pub) != 0)
 		goto out;
 	/*
 	 * Actions left open by the last run: their results may still come
@@ -676,6 +683,7 @@ out:
 	hub_free(hub);
 	sodium_free(audit_key);
 	audit_close(ctx.audit);
+	witnesses_free(ctx.witnesses);
 	actions_free(actions);
 	approvals_free(approvals);
 	registry_free(ctx.registry);

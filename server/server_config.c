@@ -43,6 +43,9 @@ const struct config_key server_config_schema[] = {
 	/* The checkpoints' origin: "signet/server/" and the certificate's CN
 	 * unless set (docs/transparency.md). */
 	{ "audit", "origin", CONFIG_STRING, false, NULL, 0, 0 },
+	/* The witnesses whose cosignatures the server keeps (C2SP verifier
+	 * keys, one per line): none when absent. */
+	{ "audit", "witness_keys", CONFIG_PATH, false, NULL, 0, 0 },
 	AUDIT_CONFIG_SCHEMA_ROWS,
 };
 const size_t server_config_schema_len = sizeof(server_config_schema) /

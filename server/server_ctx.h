@@ -36,6 +36,8 @@ struct server_ctx {
 	 * pinned: then operator-signed requests are refused.
 	 */
 	struct roster_store *roster;
+	/* The witnesses and the cosignatures they sent (witnesses.h). */
+	struct witnesses *witnesses;
 	/* The API's bounded refusal records; zero: the defaults */
 	struct audit_limit_bounds audit_limit;
 };
