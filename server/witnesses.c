@@ -65,8 +65,8 @@ load_keys(struct witnesses *ws, const char *path, struct err_msg *msg)
 	size_t len = 0;
 	int r;
 
-	r = fileio_read_trusted(path, WITNESS_KEYS_FILE_MAX, "the witness keys", &buf,
-	    &len, msg);
+	r = fileio_read_trusted(path, WITNESS_KEYS_FILE_MAX, "the witness keys",
+	    &buf, &len, msg);
 	if (r != 0)
 		return r;
 	for (line = strtok_r(buf, "\n", &save); line != NULL;

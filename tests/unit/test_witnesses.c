@@ -186,8 +186,8 @@ test_cosign(void)
 	CHECK(witnesses_accept(ws, w, c, strlen(c), &res, &m) ==
 	    SIGNET_ERR_CHAIN);
 	free(fake);
-	CHECK(witnesses_accept(ws, w, "junk", 4, &res, &m) ==
-	    SIGNET_ERR_FORMAT);
+	CHECK(
+	    witnesses_accept(ws, w, "junk", 4, &res, &m) == SIGNET_ERR_FORMAT);
 	CHECK(count_cosigned_records(log) == 0);
 
 	/* The real thing: kept once, recorded, served. */
