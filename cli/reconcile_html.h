@@ -13,8 +13,8 @@
  * is treated as hostile: HTML-escaped (text and attribute contexts),
  * control bytes and invalid UTF-8 replaced by U+FFFD, never emitted as a
  * URL, a style or a script. Any member may be absent; it is shown as
- * "unknown" or left out. The JSON shapes are those of docs/audit.md
- * ("Reconciling the logs").
+ * "unknown" or left out. The JSON shapes (SUMMARY, ACTION) are the
+ * engine's (cli/reconcile.h, docs/audit.md).
  */
 #ifndef SIGNET_RECONCILE_HTML_H
 #define SIGNET_RECONCILE_HTML_H
