@@ -39,15 +39,18 @@ int reconcile_html_begin(FILE *out, const cJSON *summary)
  * Writes one action (an ACTION object; NULL or a non-object is shown as
  * an action nobody could read). Actions with a non-empty "problems" array
  * go under "Actions with problems", the others under "Actions in
- * agreement"; the caller gives the first kind first. Returns 0,
- * SIGNET_ERR_INVALID_ARG (out NULL) or SIGNET_ERR_IO.
+ * agreement"; the caller gives the first kind first (one with problems
+ * given later still shows them, under the second heading). Returns 0,
+ * SIGNET_ERR_INVALID_ARG (out NULL, not the FILE of the open report, or
+ * no report open: begin failed or was not called) or SIGNET_ERR_IO.
  */
 int reconcile_html_action(FILE *out, const cJSON *action)
     __attribute__((warn_unused_result));
 
 /*
  * Closes the open section and the document and flushes out (the caller
- * closes it). Returns 0, SIGNET_ERR_INVALID_ARG (out NULL) or
+ * closes it). Returns 0, SIGNET_ERR_INVALID_ARG (as for
+ * reconcile_html_action) or
  * SIGNET_ERR_IO (a write or the flush failed).
  */
 int reconcile_html_end(FILE *out) __attribute__((warn_unused_result));
