@@ -50,8 +50,7 @@ int reconcile_html_action(FILE *out, const cJSON *action)
 /*
  * Closes the open section and the document and flushes out (the caller
  * closes it). Returns 0, SIGNET_ERR_INVALID_ARG (as for
- * reconcile_html_action) or
- * SIGNET_ERR_IO (a write or the flush failed).
+ * reconcile_html_action) or SIGNET_ERR_IO (a write or the flush failed).
  */
 int reconcile_html_end(FILE *out) __attribute__((warn_unused_result));
 
