@@ -13,6 +13,8 @@ PACKAGES=(
 	# tests and tools
 	openssl ca-certificates curl python3 python3-jsonschema tar gzip procps
 	docker.io busybox-static iproute2
+	# the reviewer's HTML report opened headless (test_reconcile_report)
+	chromium
 	# style checks (scripts/shellcheck.sh, scripts/format.sh)
 	shellcheck clang-format
 	# packaging: Debian packages, man pages, systemd units, install test
