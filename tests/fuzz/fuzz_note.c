@@ -5,7 +5,7 @@
  * witness's cosignature key (the seeds in tests/fuzz/corpus/note carry
  * their real signatures, so the verifying paths run), as a checkpoint of
  * that log, with a cosignature line added, and parsed as a bare
- * checkpoint text and as a verifier key. Strict parsing means one
+ * checkpoint text, as a verifier key and as one cosignature line. Strict parsing means one
  * spelling per checkpoint: format(parse(x)) must give x back.
  */
 #include <stdint.h>
@@ -23,6 +23,10 @@
 #define EXTRA_LINE                                                             \
 	"\xe2\x80\x94 witness.example.com/w2 "                                 \
 	"jWbPPwAAAABkGFDLEZMHwSRaJNiIDoe9DYn/zXcrtPHeolMI5OWXEhZCB9dlrDJsX3b2oyin1nPZqhf5nNo0xUe+mbIUBkBIfZ+qnA==\n"
+
+#define BODY                                                                   \
+	"example.com/behind-the-sofa\n20852163\n"                              \
+	"CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -57,6 +61,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct note *n = NULL, *n2 = NULL;
 	char buf[NOTE_CHECKPOINT_MAX + 1], *out = NULL;
 	size_t len = 0;
+	uint64_t ts = 0;
 
 	if (!ready) {
 		if (note_verifier_parse(LOG_VKEY, strlen(LOG_VKEY), &known[0],
@@ -102,5 +107,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	}
 	(void)note_verifier_parse((const char *)data, size, &v, NULL);
+	if (note_verify_sigline(BODY, strlen(BODY), (const char *)data, size,
+	        &known[1], &ts, NULL) != 0 &&
+	    ts != 0)
+		abort();
 	return 0;
 }
