@@ -386,6 +386,8 @@ note_parse(const void *data, size_t len, struct note **out, struct err_msg *msg)
 		    "note of %zu bytes (at most %d)", len, NOTE_SIZE_MAX);
 	if (data == NULL || len == 0)
 		return err_set(msg, SIGNET_ERR_FORMAT, "empty note");
+	if (sodium_init() < 0)
+		return err_set(msg, SIGNET_ERR_CRYPTO, "libsodium init failed");
 	r = check_chars(data, len, "note", msg);
 	if (r != 0)
 		return r;
