@@ -202,9 +202,9 @@ raise_nofile(void)
  * is refused by the listeners anyway; the gauge then shows 0.
  */
 static void
-note_server_cert(struct metrics *m, const char *path, char cn[static 128])
+note_server_cert(struct metrics *m, const char *path)
 {
-	cn[0] = '\0';
+	char cn[128] = "";
 	int64_t not_after = 0;
 	X509 *x = NULL;
 	FILE *f;
@@ -218,39 +218,61 @@ note_server_cert(struct metrics *m, const char *path, char cn[static 128])
 		if (identity_x509_not_after(x, &not_after) != 0)
 			not_after = 0;
 		if (X509_NAME_get_text_by_NID(X509_get_subject_name(x),
-		        NID_commonName, cn, 128) < 0)
+		        NID_commonName, cn, sizeof(cn)) < 0)
 			cn[0] = '\0';
 		X509_free(x);
 	}
 	metrics_set_server_cert(m, cn, not_after);
 }
 
+/* The CN of the certificate at path into cn ("" when unreadable). */
+static void
+cert_cn(const char *path, char cn[static 128])
+{
+	X509 *x = NULL;
+	FILE *f;
+
+	cn[0] = '\0';
+	f = path != NULL ? fopen(path, "r") : NULL;
+	if (f != NULL) {
+		x = PEM_read_X509(f, NULL, NULL, NULL);
+		(void)fclose(f);
+	}
+	if (x != NULL &&
+	    X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName,
+	        cn, 128) < 0)
+		cn[0] = '\0';
+	X509_free(x);
+}
+
 /*
- * Keeps the audit log's Merkle tree and publishes its checkpoints
- * (docs/transparency.md) unless [audit] checkpoint_interval is 0. A tree
- * that cannot be brought up to the log (a rotated file archived, the
- * store unwritable) is said loudly and the server runs without
- * checkpoints: the log itself is whole. Returns -1 only for a bad origin.
+ * The checkpoints' origin ([audit] origin, else signet/server/ and the
+ * certificate's CN) and the witnesses: checked before the audit log is
+ * touched. Returns 0, or -1 having said why.
  */
 static int
-start_checkpoints(struct server_ctx *ctx, const struct config *cfg,
-    const char *cn, const struct keys_public *audit_pub)
+checkpoint_config(struct server_ctx *ctx, const struct config *cfg,
+    const char *cert_path, const struct keys_public *audit_pub,
+    char origin[static AUDIT_ORIGIN_MAX + 1])
 {
-	int interval = (int)config_get_int(cfg, "audit", "checkpoint_interval",
-	    AUDIT_CHECKPOINT_INTERVAL_DEFAULT);
 	const char *set = config_get(cfg, "audit", "origin");
-	char origin[AUDIT_ORIGIN_MAX + 1];
 	struct err_msg msg;
+	char cn[128];
 
+	cert_cn(cert_path, cn);
 	if (set != NULL)
-		(void)snprintf(origin, sizeof(origin), "%s", set);
+		(void)snprintf(origin, AUDIT_ORIGIN_MAX + 1, "%s", set);
 	else
-		(void)snprintf(origin, sizeof(origin), "signet/server/%s",
+		(void)snprintf(origin, AUDIT_ORIGIN_MAX + 1, "signet/server/%s",
 		    cn[0] != '\0' ? cn : "server");
-	if (!note_name_valid(origin, strlen(origin))) {
+	/* signet/... first lines are its signed statements' contexts. */
+	if (!note_name_valid(origin, strlen(origin)) ||
+	    (strncmp(origin, "signet/", 7) == 0 &&
+	        strncmp(origin, "signet/server/", 14) != 0)) {
 		fprintf(stderr,
 		    "%s:%u: origin: \"%s\" is not a checkpoint origin (1 to "
-		    "%d bytes, no spaces, no '+'; set [audit] origin)\n",
+		    "%d bytes, no spaces, no '+', nothing under signet/ but "
+		    "signet/server/; set [audit] origin)\n",
 		    config_name(cfg), config_line(cfg, "audit", "origin"),
 		    origin, AUDIT_ORIGIN_MAX);
 		return -1;
@@ -261,16 +283,30 @@ start_checkpoints(struct server_ctx *ctx, const struct config *cfg,
 		fprintf(stderr, PROG ": witness keys: %s\n", msg.text);
 		return -1;
 	}
+	return 0;
+}
+
+/*
+ * Keeps the audit log's Merkle tree and publishes its checkpoints
+ * (docs/transparency.md) unless [audit] checkpoint_interval is 0. A tree
+ * that cannot be brought up to the log (a rotated file archived, the
+ * store unwritable) is said loudly and the server runs without
+ * checkpoints: the log itself is whole.
+ */
+static void
+start_checkpoints(struct server_ctx *ctx, const struct config *cfg,
+    const char *origin)
+{
+	int interval = (int)config_get_int(cfg, "audit", "checkpoint_interval",
+	    AUDIT_CHECKPOINT_INTERVAL_DEFAULT);
+	struct err_msg msg;
+
 	if (interval == 0)
-		return 0;
-	if (audit_tree_open(ctx->audit, &msg) != 0) {
-		log_error("no audit checkpoints this run: %s", msg.text);
-		return 0;
-	}
-	if (audit_checkpoint_start(ctx->audit, origin, interval, NULL, NULL,
+		return;
+	if (audit_tree_open(ctx->audit, &msg) != 0 ||
+	    audit_checkpoint_start(ctx->audit, origin, interval, NULL, NULL,
 	        &msg) != 0)
 		log_error("no audit checkpoints this run: %s", msg.text);
-	return 0;
 }
 
 /* Copies a configured path into a fixed buffer of server_ctx. */
@@ -346,8 +382,8 @@ server_run(const char *config_path)
 	struct sigthread st;
 	struct err_msg msg;
 	enum log_level level;
-	char agent_host[256], cn[128], listen_desc[300], api_desc[300],
-	    hardened[160];
+	char agent_host[256], origin[AUDIT_ORIGIN_MAX + 1], listen_desc[300],
+	    api_desc[300], hardened[160];
 	char roster_sha[65];
 	bool ctx_ready = false, sig_started = false, ok;
 	int agent_port = 0, rc = SERVER_EXIT_FAIL, r, sig;
@@ -526,6 +562,9 @@ server_run(const char *config_path)
 	}
 	if (open_roster(&ctx, cfg) != 0)
 		goto out;
+	if (checkpoint_config(&ctx, cfg, hcfg.cert_path, &audit_key->pub,
+	        origin) != 0)
+		goto out;
 	r = audit_open(ctx.audit_path, audit_key, &ctx.audit, &msg);
 	if (r != 0) {
 		fprintf(stderr, PROG ": cannot open the audit log %s: %s\n",
@@ -533,6 +572,7 @@ server_run(const char *config_path)
 		goto out;
 	}
 	audit_set_rotate_size(ctx.audit, rotate_size);
+	start_checkpoints(&ctx, cfg, origin);
 	st.ctx = &ctx;
 	crl_watch_init(&st.crl);
 	crl_report(&st, true, "startup");
@@ -543,9 +583,7 @@ server_run(const char *config_path)
 		fprintf(stderr, PROG ": out of memory\n");
 		goto out;
 	}
-	note_server_cert(ctx.metrics, hcfg.cert_path, cn);
-	if (start_checkpoints(&ctx, cfg, cn, &audit_key->pub) != 0)
-		goto out;
+	note_server_cert(ctx.metrics, hcfg.cert_path);
 	/*
 	 * Actions left open by the last run: their results may still come
 	 * (agents re-send them), and must be checked and recorded then. The

@@ -44,6 +44,23 @@ cp server.conf small.conf && echo 'rotate_size = 100' >>small.conf
 check_fails_with "rotate_size under 4K refused" 'at least 4096 bytes' \
 	"$SERVER_BIN" --config small.conf
 
+# Checkpoint settings are checked the same way.
+cp server.conf bad.conf && echo 'checkpoint_interval = 4000' >>bad.conf
+check_fails_with "checkpoint_interval 4000 refused" 'checkpoint_interval' \
+	"$SERVER_BIN" --config bad.conf
+cp server.conf bad.conf && echo 'origin = signet/audit/v1' >>bad.conf
+check_fails_with "an origin that is a signed context refused" \
+	'origin: "signet/audit/v1" is not a checkpoint origin' \
+	"$SERVER_BIN" --config bad.conf
+cp server.conf bad.conf && echo 'origin = two words' >>bad.conf
+check_fails_with "an origin with a space refused" 'is not a checkpoint origin' \
+	"$SERVER_BIN" --config bad.conf
+echo '# none' >witnesses && chmod 0666 witnesses
+cp server.conf bad.conf && echo "witness_keys = $PWD/witnesses" >>bad.conf
+check_fails_with "witness keys others may write refused" 'witness keys' \
+	"$SERVER_BIN" --config bad.conf
+check "... and nothing was written" test ! -e "$A"
+
 echo 'rotate_size = 8K' >>server.conf
 start_server || { not_ok "server started"; finish; exit 1; }
 
