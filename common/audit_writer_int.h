@@ -54,6 +54,7 @@ struct audit_writer {
 	uint64_t rotate_size;    /* 0: never */
 	int64_t rotate_retry_ms; /* no size rotation before this */
 	uint64_t rotations;
+	struct audit_mirror *mirror; /* NULL: none; set at open only */
 };
 
 /* ---- audit_writer.c ---- */
