@@ -69,14 +69,14 @@ struct sink {
 };
 
 static int
-on_record(const struct audit_record *rec,
+on_record(const struct audit_record *rec, const char *line,
     const char hash[static AUDIT_HASH_HEX + 1], void *arg, struct err_msg *msg)
 {
 	struct sink *s = arg;
 	int r;
 
-	r = audit_export_record(s->x, rec, hash, true, msg);
-	if (r != 0)
+	r = audit_export_record(s->x, rec, line, hash, true, msg);
+	if (r == SIGNET_ERR_IO || r == SIGNET_ERR_ALLOC)
 		s->write_failed = true;
 	return r;
 }
@@ -128,10 +128,16 @@ export_unverified(const char **files, size_t n, struct sink *s, bool *bad_line,
 				goto out;
 			}
 			audit_line_hash(line, len, hash);
-			r = audit_export_record(s->x, &rec, hash, false, msg);
+			r = audit_export_record(s->x, &rec, line, hash, false,
+			    &sub);
 			audit_record_free(&rec);
-			if (r != 0) {
+			if (r == SIGNET_ERR_FORMAT)
+				*bad_line = true;
+			else if (r != 0)
 				s->write_failed = true;
+			if (r != 0) {
+				r = err_set(msg, r, "%s:%" PRIu64 ": %s",
+				    files[k], lineno, sub.text);
 				goto out;
 			}
 		}

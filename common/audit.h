@@ -324,11 +324,12 @@ struct audit_verify_opts {
 	void *on_request_arg;
 	/*
 	 * Called, when not NULL, with each record once every check of its
-	 * line held, in chain order: the parsed record and the hex SHA-256
-	 * of its line (both live for the call). A non-zero return stops the
-	 * verification with that code and the callback's msg, at that line.
+	 * line held, in chain order: the parsed record, its line (without
+	 * newline) and the line's hex SHA-256 (all live for the call). A
+	 * non-zero return stops the verification with that code and the
+	 * callback's msg, at that line.
 	 */
-	int (*on_record)(const struct audit_record *rec,
+	int (*on_record)(const struct audit_record *rec, const char *line,
 	    const char hash[static AUDIT_HASH_HEX + 1], void *arg,
 	    struct err_msg *msg);
 	void *on_record_arg;

@@ -254,52 +254,113 @@ decide(struct audit_export *x, struct err_msg *msg)
 	return r;
 }
 
-/* rec as the export object without schema and log, printed (free()). */
-static char *
-render(const struct audit_record *rec,
-    const char hash[static AUDIT_HASH_HEX + 1], bool verified)
+/*
+ * The bytes of rec's data in its line, as recorded: the value of the
+ * member "data" just before ,"sig": (where every writer puts it), which
+ * must parse to the record's own data. SIGNET_ERR_FORMAT when the line
+ * does not hold it there (members in another order, or spaces).
+ */
+static int
+data_span(const struct audit_record *rec, const char *line, size_t *off,
+    size_t *len, struct err_msg *msg)
 {
-	cJSON *o = cJSON_CreateObject(), *data = NULL;
-	char when[40];
-	char *s = NULL;
-	bool ok;
+	static const char key[] = ",\"data\":";
+	const size_t klen = sizeof(key) - 1;
+	const char *p = NULL;
+	cJSON *d = NULL;
+	struct err_msg sub;
+	size_t i;
+	bool same;
 
+	for (i = 0; i + klen <= rec->signed_len; i++) {
+		if (memcmp(line + i, key, klen) == 0) {
+			p = line + i + klen;
+			break;
+		}
+	}
+	if (p == NULL ||
+	    jsonx_parse_object("data", p, rec->signed_len - (size_t)(p - line),
+	        8, &d, &sub) != 0)
+		return err_set(msg, SIGNET_ERR_FORMAT,
+		    "record data is not the member before sig (not a line a "
+		    "signet writer makes)");
+	same = cJSON_Compare(d, rec->data, true);
+	cJSON_Delete(d);
+	if (!same)
+		return err_set(msg, SIGNET_ERR_FORMAT,
+		    "record data is not the member before sig (not a line a "
+		    "signet writer makes)");
+	*off = (size_t)(p - line);
+	*len = rec->signed_len - *off;
+	return 0;
+}
+
+/*
+ * rec as the export object without schema and log (free()): its members
+ * around data, then the data's bytes as recorded (numbers exactly as
+ * written, which a parse and print would round past 2^53 / 10^15).
+ */
+static int
+render(const struct audit_record *rec, const char *line,
+    const char hash[static AUDIT_HASH_HEX + 1], bool verified, char **out,
+    struct err_msg *msg)
+{
+	cJSON *head = cJSON_CreateObject(), *tail = cJSON_CreateObject();
+	char *h = NULL, *t = NULL, when[40];
+	size_t off = 0, dlen = 0, hlen, tlen;
+	int r;
+
+	*out = NULL;
+	r = data_span(rec, line, &off, &dlen, msg);
+	if (r != 0)
+		goto out;
 	when[0] = '\0';
 	if (rec->ts <= AUDIT_EXPORT_TIME_MAX)
 		(void)clock_format(rec->ts, true, when, sizeof(when));
-	/* data is the record's own tree, printed in place (a reference). */
-	data = rec->data != NULL ?
-	    cJSON_CreateObjectReference(rec->data->child) :
-	    cJSON_CreateObject();
-	ok = o != NULL && data != NULL &&
-	    jsonx_add_int64(o, "seq", (int64_t)rec->seq) &&
-	    jsonx_add_int64(o, "ts", rec->ts) &&
+	if (head == NULL || tail == NULL ||
+	    !jsonx_add_int64(head, "seq", (int64_t)rec->seq) ||
+	    !jsonx_add_int64(head, "ts", rec->ts) ||
 	    (when[0] != '\0' ?
-	            cJSON_AddStringToObject(o, "time", when) != NULL :
-	            cJSON_AddNullToObject(o, "time") != NULL) &&
-	    cJSON_AddStringToObject(o, "event", rec->event) != NULL &&
-	    cJSON_AddStringToObject(o, "actor", rec->actor) != NULL &&
-	    cJSON_AddStringToObject(o, "severity",
+	            cJSON_AddStringToObject(head, "time", when) == NULL :
+	            cJSON_AddNullToObject(head, "time") == NULL) ||
+	    cJSON_AddStringToObject(head, "event", rec->event) == NULL ||
+	    cJSON_AddStringToObject(head, "actor", rec->actor) == NULL ||
+	    cJSON_AddStringToObject(head, "severity",
 	        audit_mirror_priority_name(
-	            audit_mirror_priority(rec->event, NULL))) != NULL;
-	if (ok) {
-		ok = cJSON_AddItemToObject(o, "data", data);
-		if (ok)
-			data = NULL;
+	            audit_mirror_priority(rec->event, NULL))) == NULL ||
+	    cJSON_AddStringToObject(tail, "hash", hash) == NULL ||
+	    cJSON_AddStringToObject(tail, "prev", rec->prev) == NULL ||
+	    cJSON_AddBoolToObject(tail, "verified", verified) == NULL ||
+	    (h = jsonx_print(head)) == NULL ||
+	    (t = jsonx_print(tail)) == NULL) {
+		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+		goto out;
 	}
-	ok = ok && cJSON_AddStringToObject(o, "hash", hash) != NULL &&
-	    cJSON_AddStringToObject(o, "prev", rec->prev) != NULL &&
-	    cJSON_AddBoolToObject(o, "verified", verified) != NULL;
-	if (ok)
-		s = jsonx_print(o);
-	cJSON_Delete(data);
-	cJSON_Delete(o);
-	return s;
+	/* h is {...} and t is {...}: {h-members,"data":D,t-members} */
+	hlen = strlen(h);
+	tlen = strlen(t);
+	*out = malloc(hlen + 8 + dlen + tlen + 1);
+	if (*out == NULL) {
+		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+		goto out;
+	}
+	memcpy(*out, h, hlen - 1);
+	memcpy(*out + hlen - 1, ",\"data\":", 8);
+	memcpy(*out + hlen + 7, line + off, dlen);
+	(*out)[hlen + 7 + dlen] = ',';
+	memcpy(*out + hlen + 8 + dlen, t + 1, tlen);
+	r = 0;
+out:
+	free(h);
+	free(t);
+	cJSON_Delete(head);
+	cJSON_Delete(tail);
+	return r;
 }
 
 int
 audit_export_record(struct audit_export *x, const struct audit_record *rec,
-    const char hash[static AUDIT_HASH_HEX + 1], bool verified,
+    const char *line, const char hash[static AUDIT_HASH_HEX + 1], bool verified,
     struct err_msg *msg)
 {
 	char *rest = NULL;
@@ -312,9 +373,9 @@ audit_export_record(struct audit_export *x, const struct audit_record *rec,
 	}
 	if (!audit_export_match(&x->filter, rec))
 		return 0;
-	rest = render(rec, hash, verified);
-	if (rest == NULL)
-		return err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+	r = render(rec, line, hash, verified, &rest, msg);
+	if (r != 0)
+		return r;
 	if (!x->decided) {
 		if (x->nheld < AUDIT_EXPORT_HOLD) {
 			x->held[x->nheld++] = rest;

@@ -71,15 +71,17 @@ int audit_export_new(FILE *out, const struct audit_export_filter *filter,
     __attribute__((warn_unused_result));
 
 /*
- * The next record of the log in chain order (rec as parsed from its
- * line, and hash the hex SHA-256 of the line): every record is handed
- * over, also those the filter drops, for they may name the writer.
- * verified says whether the caller checked its signature and chain.
- * Returns 0, SIGNET_ERR_IO (cannot write out), SIGNET_ERR_ALLOC or
- * SIGNET_ERR_TOO_LARGE, with msg.
+ * The next record of the log in chain order (rec as parsed from line, the
+ * line's bytes without newline, and hash the hex SHA-256 of the line):
+ * every record is handed over, also those the filter drops, for they may
+ * name the writer. verified says whether the caller checked its
+ * signature and chain. Returns 0, SIGNET_ERR_FORMAT (the line's data is
+ * not its member before sig, where every writer puts it: it could not be
+ * exported as recorded), SIGNET_ERR_IO (cannot write out) or
+ * SIGNET_ERR_ALLOC, with msg.
  */
 int audit_export_record(struct audit_export *x, const struct audit_record *rec,
-    const char hash[static AUDIT_HASH_HEX + 1], bool verified,
+    const char *line, const char hash[static AUDIT_HASH_HEX + 1], bool verified,
     struct err_msg *msg) __attribute__((warn_unused_result));
 
 /*
