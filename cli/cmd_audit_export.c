@@ -253,13 +253,8 @@ cmd_audit_export(struct cmd_ctx *ctx, int argc, char **argv)
 			filter.patterns[filter.npatterns++] = optarg;
 			break;
 		default:
-			/* Says what is wrong; no common option applies. */
-			if (cmd_common_opt(ctx, "audit export", opt, argv) == 1)
-				fprintf(stderr,
-				    PROG ": %s: not an option of this "
-				         "command\n",
-				    text_escape_str(argv[optind - 1], esc,
-				        sizeof(esc)));
+			/* Says what is wrong (no common option is taken). */
+			(void)cmd_common_opt(ctx, "audit export", opt, argv);
 			usage_export(stderr);
 			goto out;
 		}
