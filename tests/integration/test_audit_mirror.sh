@@ -105,6 +105,7 @@ check_fails_with "agent: mirror = Syslog refused with FILE:LINE" \
 
 # ---- nobody listening: appends go on, the failure is logged once ----
 cp base.conf server.conf && echo 'mirror = journal' >>server.conf
+t0=$SECONDS
 start_server || { not_ok "server with a dead journal socket started"; finish; exit 1; }
 for _ in 1 2 3; do api_get /api/hosts >/dev/null; done
 curl -s --max-time 5 --cacert "$P/ca.pem" "https://localhost:$API_PORT/api/hosts" >/dev/null
@@ -113,8 +114,10 @@ check "dead journal: records still written" \
 	grep -q '"event":"server.stopped"' "$A"
 check "dead journal: the failure logged" \
 	grep -q 'audit mirror to journald failed: seq=0 ' server.log
-check "dead journal: logged once (rate-limited)" \
-	test "$(grep -c 'audit mirror to journald failed' server.log)" -eq 1
+# Once a minute at most: once, unless this phase took over a minute.
+check "dead journal: logged once a minute at most" \
+	test "$(grep -c 'audit mirror to journald failed' server.log)" -le \
+	$((1 + (SECONDS - t0) / 60))
 mv "$A" dead-audit.log
 
 # run_server MODE: a server mirroring to MODE; an agent, three actions, a

@@ -298,8 +298,8 @@ rotate(const char *log, const char *keyfile)
 }
 
 static int
-mirror(const char *log, const char *keyfile, const char *mode,
-    const char *host, long bytes)
+mirror(const char *log, const char *keyfile, const char *mode, const char *host,
+    long bytes)
 {
 	struct audit_mirror_conf conf;
 	struct keys_secret key;
