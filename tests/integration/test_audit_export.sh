@@ -148,6 +148,23 @@ check "-o FILE holds the export" cmp -s out.jsonl e.jsonl
 check "-o says how many records" grep -q "$total records to out.jsonl" o.err
 check "no temporary file left" test -z "$(ls out.jsonl.tmp-* 2>/dev/null)"
 
+# ---- an agent's log (the real agent starts and stops without dockerd) ----
+echo '{ "host_id": "web-01", "rules": [ { "match": { "name": "none-*" }, "actions": ["START"] } ] }' >policy.json
+chmod 0644 policy.json
+DOCKER_HOST=unix://$T_DIR/no-dockerd.sock write_agent_conf web-01 "$T_DIR/policy.json"
+AL=agent-web-01-audit.log
+start_agent web-01
+agent_started() { grep -q '"event":"agent.started"' "$AL" 2>/dev/null; }
+check "agent started" wait_for 10 agent_started
+kill "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null
+export_ "$AL" --key "$P/keys/agents/web-01.pub" >ag.jsonl
+check "agent log: export --key exits 0" test $? -eq 0
+out=$(python3 "$SCHEMA" --export ag.jsonl)
+check "agent log: every line validates" \
+	grep -q "^ok ag.jsonl: $(wc -l <"$AL") records" <<<"$out"
+check "agent log: writer agent, host_id web-01" \
+	test "$(grep -c '"log":{"writer":"agent","host_id":"web-01"},' ag.jsonl)" -eq "$(wc -l <"$AL")"
+
 # ---- bad input ----
 export_ "${FILES[@]}" nosuch.log --key "$P/keys/audit.pub" >x.out 2>x.err
 rc=$?

@@ -6,7 +6,8 @@
 # /dev/log (mirror = syslog): every record of the signed log arrives, once
 # durable, with its priority and fields; a mirror with nobody listening
 # fails no append; a bad mirror value is refused at start with FILE:LINE
-# (server and agent). With audit_tool: a record of 60,000 bytes goes whole
+# (server and agent); the real agent's records carry SIGNET_HOST_ID.
+# With audit_tool: a record of 60,000 bytes goes whole
 # to journald and cut with a marker to syslog, an agent's records carry
 # SIGNET_HOST_ID, and the audit.torn_tail record audit_open writes is
 # mirrored at err.
@@ -200,6 +201,40 @@ out=$(compare journal journal.out 2>&1)
 check "journal: every record, whole, with PRIORITY and SIGNET_* fields" \
 	grep -q '^ok ' <<<"$out"
 grep -q '^ok ' <<<"$out" || echo "$out" | tail -n 5
+
+# The real agent (no dockerd needed to start, reload and stop): its
+# records carry its host id. One policy reload (notice) between.
+echo '{ "host_id": "web-01", "rules": [ { "match": { "name": "none-*" }, "actions": ["START"] } ] }' >policy.json
+chmod 0644 policy.json
+DOCKER_HOST=unix://$T_DIR/no-dockerd.sock write_agent_conf web-01 "$T_DIR/policy.json"
+echo 'mirror = journal' >>agent-web-01.conf
+AL=agent-web-01-audit.log
+start_agent web-01
+agent_event() { grep -q "\"event\":\"$1\"" "$AL" 2>/dev/null; }
+check "agent: started" wait_for 10 agent_event agent.started
+# A SIGHUP that comes before the agent's loop runs (after agent.started)
+# is not a policy reload: send until one is recorded.
+hup_reloaded() {
+	kill -HUP "$AGENT_PID"; sleep 0.2; agent_event policy.reloaded
+}
+check "agent: policy reloaded" wait_for 10 hup_reloaded
+kill "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null
+python3 - journal.out "$AL" <<'PY' >agent.out 2>&1
+import json, sys
+got = [json.loads(l)["fields"] for l in open(sys.argv[1])]
+got = [f for f in got if f.get("SYSLOG_IDENTIFIER") == "signet-agent"]
+lines = open(sys.argv[2]).read().splitlines()
+assert [f["MESSAGE"] for f in got] == lines, [f.get("SIGNET_EVENT") for f in got]
+assert all(f["SIGNET_HOST_ID"] == "web-01" and f["SIGNET_ACTOR"] == "agent"
+           for f in got), got
+prio = {f["SIGNET_EVENT"]: f["PRIORITY"] for f in got}
+assert prio["agent.started"] == "6" and prio["policy.reloaded"] == "5", prio
+assert "agent.stopped" in prio, prio
+print("ok")
+PY
+check "agent: every record to journald with SIGNET_HOST_ID and its priority" \
+	grep -qx ok agent.out
+grep -qx ok agent.out || cat agent.out
 
 # audit_tool as an agent: a long record, and a torn tail.
 "$TOOL" mirror agent.log "$P/keys/audit.key" journal web-01 60000
