@@ -66,6 +66,7 @@ usage_export(FILE *f)
 struct sink {
 	struct audit_export *x;
 	bool write_failed;
+	struct err_msg werr; /* why, when write_failed */
 };
 
 static int
@@ -76,8 +77,10 @@ on_record(const struct audit_record *rec, const char *line,
 	int r;
 
 	r = audit_export_record(s->x, rec, line, hash, true, msg);
-	if (r == SIGNET_ERR_IO || r == SIGNET_ERR_ALLOC)
+	if (r == SIGNET_ERR_IO || r == SIGNET_ERR_ALLOC) {
 		s->write_failed = true;
+		s->werr = *msg;
+	}
 	return r;
 }
 
@@ -131,10 +134,12 @@ export_unverified(const char **files, size_t n, struct sink *s, bool *bad_line,
 			r = audit_export_record(s->x, &rec, line, hash, false,
 			    &sub);
 			audit_record_free(&rec);
-			if (r == SIGNET_ERR_FORMAT)
+			if (r == SIGNET_ERR_FORMAT) {
 				*bad_line = true;
-			else if (r != 0)
+			} else if (r != 0) {
 				s->write_failed = true;
+				s->werr = sub;
+			}
 			if (r != 0) {
 				r = err_set(msg, r, "%s:%" PRIu64 ": %s",
 				    files[k], lineno, sub.text);
@@ -322,24 +327,29 @@ cmd_audit_export(struct cmd_ctx *ctx, int argc, char **argv)
 	}
 	if (r != 0 && sink.write_failed) {
 		fprintf(stderr, PROG ": %s: %s\n",
-		    out_path != NULL ? tmp : "standard output",
-		    strerror(errno));
+		    out_path != NULL ? tmp : "standard output", sink.werr.text);
 		rc = CMD_FAIL;
 		goto out;
 	}
-	if (audit_export_finish(sink.x, &msg) != 0 ||
-	    (out_path != NULL &&
-	        (fsync(fileno(out)) != 0 || fclose(out) != 0))) {
-		if (out_path != NULL)
-			out = NULL; /* fclose was called, even failing */
-		fprintf(stderr, PROG ": %s: cannot write: %s\n",
-		    out_path != NULL ? tmp : "standard output",
-		    strerror(errno));
+	if (audit_export_finish(sink.x, &sink.werr) != 0) {
+		fprintf(stderr, PROG ": %s: %s\n",
+		    out_path != NULL ? tmp : "standard output", sink.werr.text);
 		rc = CMD_FAIL;
 		goto out;
 	}
 	if (out_path != NULL) {
+		r = fsync(fileno(out)) == 0 ? 0 : errno;
+		if (fclose(out) != 0 && r == 0)
+			r = errno;
 		out = NULL;
+		if (r != 0) {
+			fprintf(stderr, PROG ": %s: cannot write: %s\n", tmp,
+			    strerror(r));
+			rc = CMD_FAIL;
+			goto out;
+		}
+	}
+	if (out_path != NULL) {
 		if (rename(tmp, out_path) != 0) {
 			fprintf(stderr, PROG ": %s: cannot rename to %s: %s\n",
 			    tmp, out_path, strerror(errno));

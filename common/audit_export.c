@@ -9,6 +9,7 @@
  */
 #include "audit_export.h"
 
+#include <errno.h>
 #include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,7 +231,8 @@ emit(struct audit_export *x, const char *rest, struct err_msg *msg)
 {
 	if (fprintf(x->out, "{\"schema\":\"%s\",\"log\":%s,%s\n",
 	        AUDIT_EXPORT_SCHEMA, x->logj, rest + 1) < 0)
-		return err_set(msg, SIGNET_ERR_IO, "cannot write the export");
+		return err_set(msg, SIGNET_ERR_IO,
+		    "cannot write the export: %s", strerror(errno));
 	x->written++;
 	return 0;
 }
@@ -399,7 +401,8 @@ audit_export_finish(struct audit_export *x, struct err_msg *msg)
 	if (!x->decided)
 		r = decide(x, msg);
 	if (r == 0 && fflush(x->out) != 0)
-		r = err_set(msg, SIGNET_ERR_IO, "cannot write the export");
+		r = err_set(msg, SIGNET_ERR_IO, "cannot write the export: %s",
+		    strerror(errno));
 	return r;
 }
 

@@ -209,6 +209,16 @@ check "the wrong key: exit 1" test $rc -eq 1
 check "... at line 1" grep -q "${FILES[0]}:1: signature does not verify" x.err
 check "... nothing written" test ! -s x.out
 
+export_ "${FILES[@]}" --key "$P/keys/audit.pub" >/dev/full 2>x.err
+rc=$?
+check "an output that cannot be written: exit 1" test $rc -eq 1
+check "... says why" grep -q 'standard output: cannot write the export: No space left on device' x.err
+mkdir out.d
+export_ "${FILES[@]}" -o out.d 2>x.err
+rc=$?
+check "-o FILE that cannot be replaced: exit 1" test $rc -eq 1
+check "... no temporary file left" test -z "$(ls out.d.tmp-* 2>/dev/null)"
+
 check_fails_with "a bad --since: refused" \
 	'--since "yesterday": give an RFC 3339 time' \
 	export_ "$A" --since yesterday
