@@ -110,7 +110,10 @@ t0=$SECONDS
 start_server || { not_ok "server with a dead journal socket started"; finish; exit 1; }
 for _ in 1 2 3; do api_get /api/hosts >/dev/null; done
 curl -s --max-time 5 --cacert "$P/ca.pem" "https://localhost:$API_PORT/api/hosts" >/dev/null
+api_get /metrics >m.txt
 kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
+check "dead journal: failures counted in /metrics (server.started and the refusal)" \
+	test "$(sed -n 's/^signet_audit_mirror_failures_total //p' m.txt)" -ge 2
 check "dead journal: records still written" \
 	grep -q '"event":"server.stopped"' "$A"
 check "dead journal: the failure logged" \
