@@ -139,6 +139,7 @@ agent_metrics_render(struct agent_metrics *am)
 		AUDIT_HEALTH_NO_SPACE, AUDIT_HEALTH_FAILING,
 		AUDIT_HEALTH_BROKEN };
 	struct executor_stats st;
+	struct audit_stats ast;
 	struct audit_health h;
 	struct dynbuf b;
 	size_t i, len;
@@ -148,6 +149,9 @@ agent_metrics_render(struct agent_metrics *am)
 	if (am->ex != NULL)
 		executor_get_stats(am->ex, &st);
 	audit_health_get(am->audit, AUDIT_HEALTH_MIN_FREE, &h);
+	memset(&ast, 0, sizeof(ast));
+	if (am->audit != NULL)
+		audit_get_stats(am->audit, &ast);
 	dynbuf_init(&b, AM_TEXT_MAX);
 	ok = dynbuf_addf(&b,
 	         "# HELP signet_agent_build_info The running signet-agent's "
@@ -188,6 +192,16 @@ agent_metrics_render(struct agent_metrics *am)
 		         "signet_agent_audit_state{state=\"%s\"} %d\n",
 		         audit_health_name(states[i]),
 		         h.state == states[i] ? 1 : 0) == 0;
+	if (ok)
+		ok =
+		    dynbuf_addf(&b,
+		        "# HELP signet_agent_audit_mirror_failures_total Audit "
+		        "records that [audit] mirror could not send to journald "
+		        "(each is in the signed log all the same).\n"
+		        "# TYPE signet_agent_audit_mirror_failures_total "
+		        "counter\n"
+		        "signet_agent_audit_mirror_failures_total %llu\n",
+		        (unsigned long long)ast.mirror_failures) == 0;
 	if (!ok) {
 		dynbuf_free(&b);
 		return NULL;

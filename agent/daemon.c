@@ -25,6 +25,7 @@
 #include "agent_config.h"
 #include "audit.h"
 #include "audit_tree.h"
+#include "audit_mirror.h"
 #include "channel.h"
 #include "clock.h"
 #include "config.h"
@@ -324,9 +325,11 @@ daemon_load(struct daemon *d, const char *config_path)
 	const char *v;
 	char version[DOCKER_VERSION_MAX + 1];
 	uint64_t rotate_size = 0;
+	struct audit_mirror_conf mirror;
 	size_t i;
 
 	err_clear(&m);
+	memset(&mirror, 0, sizeof(mirror));
 	if (config_load(config_path, agent_config_schema,
 	        agent_config_schema_len, &d->cfg, &m) != 0) {
 		fprintf(stderr, "signet-agent: %s\n", m.text);
@@ -343,6 +346,7 @@ daemon_load(struct daemon *d, const char *config_path)
 	}
 	log_init("signet-agent", level);
 	if (audit_config_rotate_size(d->cfg, &rotate_size, &m) != 0 ||
+	    audit_config_mirror(d->cfg, &mirror.mode, &m) != 0 ||
 	    audit_limit_config(d->cfg, &d->audit_limit, &m) != 0) {
 		fprintf(stderr, "signet-agent: %s\n", m.text);
 		return 2;
@@ -396,8 +400,11 @@ daemon_load(struct daemon *d, const char *config_path)
 		log_error("channel: %s", m.text);
 		return 1;
 	}
-	if (audit_open(config_get(d->cfg, "audit", "path"), d->result_key,
-	        &d->audit, &m) != 0) {
+	(void)snprintf(mirror.ident, sizeof(mirror.ident), "signet-agent");
+	(void)snprintf(mirror.host_id, sizeof(mirror.host_id), "%s",
+	    d->host_id);
+	if (audit_open_mirrored(config_get(d->cfg, "audit", "path"),
+	        d->result_key, &mirror, &d->audit, &m) != 0) {
 		log_error("audit log refused: %s", m.text);
 		return 1;
 	}

@@ -35,6 +35,9 @@ static const struct {
 	{ "audit verify", cmd_audit_verify,
 	    "check a signed, hash-chained "
 	    "audit log offline" },
+	{ "audit export", cmd_audit_export,
+	    "an audit log's records as JSON lines "
+	    "for SIEMs" },
 	{ "approvals", cmd_approvals,
 	    "the signed requests waiting for "
 	    "approvals" },

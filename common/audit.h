@@ -225,6 +225,17 @@ int audit_open(const char *path, const struct keys_secret *key,
     __attribute__((warn_unused_result));
 
 /*
+ * audit_open, and once each record is durable (those audit_open itself
+ * writes included) a copy goes to the mirror conf names
+ * (common/audit_mirror.h); conf NULL or of mode none: no copy. Also
+ * SIGNET_ERR_INVALID_ARG for a conf audit_mirror_new refuses.
+ */
+struct audit_mirror_conf;
+int audit_open_mirrored(const char *path, const struct keys_secret *key,
+    const struct audit_mirror_conf *mirror, struct audit_writer **out,
+    struct err_msg *msg) __attribute__((warn_unused_result));
+
+/*
  * Appends one record and returns only once it is durable (fdatasync;
  * concurrent callers share one sync). data must be a JSON object or NULL
  * (written as {}). Thread-safe. On success *seq_out (if not NULL) holds
@@ -278,9 +289,10 @@ int audit_rotate(struct audit_writer *w, const char *reason,
 
 /* Counters for monitoring and benchmarks. */
 struct audit_stats {
-	uint64_t appends;   /* records made durable */
-	uint64_t syncs;     /* fdatasync calls that succeeded */
-	uint64_t rotations; /* files rotated */
+	uint64_t appends;         /* records made durable */
+	uint64_t syncs;           /* fdatasync calls that succeeded */
+	uint64_t rotations;       /* files rotated */
+	uint64_t mirror_failures; /* records the mirror could not send */
 };
 
 void audit_get_stats(struct audit_writer *w, struct audit_stats *stats);
@@ -310,6 +322,17 @@ struct audit_verify_opts {
 	 */
 	void (*on_request)(const struct audit_request_finding *f, void *arg);
 	void *on_request_arg;
+	/*
+	 * Called, when not NULL, with each record once every check of its
+	 * line held, in chain order: the parsed record, its line (without
+	 * newline) and the line's hex SHA-256 (all live for the call). A
+	 * non-zero return stops the verification with that code and the
+	 * callback's msg, at that line.
+	 */
+	int (*on_record)(const struct audit_record *rec, const char *line,
+	    const char hash[static AUDIT_HASH_HEX + 1], void *arg,
+	    struct err_msg *msg);
+	void *on_record_arg;
 };
 
 struct audit_verify_report {

@@ -43,14 +43,16 @@
 /*
  * The [audit] section of both daemons' config schemas (struct config_key
  * rows): the log's path, its rotation size (bytes, K, M or G; 0 never;
- * audit_config_rotate_size) and this module's bounds (in full per reason
- * and window; the window in seconds).
+ * audit_config_rotate_size), its mirror (none, journal or syslog;
+ * audit_config_mirror) and this module's bounds (in full per reason and
+ * window; the window in seconds).
  */
 /* clang-format off */
 #define AUDIT_CONFIG_SCHEMA_ROWS                                              \
 	{ "audit", "path", CONFIG_PATH, true, NULL, 0, 0 },                   \
 	{ "audit", "rotate_size", CONFIG_STRING, false, "256M", 0, 0 },       \
 	{ "audit", "checkpoint_interval", CONFIG_INT, false, "10", 0, 3600 }, \
+	{ "audit", "mirror", CONFIG_STRING, false, "none", 0, 0 },            \
 	{ "audit", "limit_burst", CONFIG_INT, false,                          \
 	    AUDIT_LIMIT_XSTR_(AUDIT_LIMIT_BURST_DEFAULT), 1,                  \
 	    AUDIT_LIMIT_BURST_MAX },                                          \

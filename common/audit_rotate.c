@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "audit_mirror.h"
 #include "audit_writer_int.h"
 #include "fileio.h"
 #include "jsonx.h"
@@ -211,6 +212,9 @@ audit_rotate_locked(struct audit_writer *w, const char *reason,
 	(void)pthread_cond_broadcast(&w->synced_cv);
 	log_info("audit log rotated: reason=%s previous=%s seq=%" PRIu64,
 	    reason, rotated, w->next_seq - 1);
+	/* Rare: mirrored under the lock (never fails). */
+	(void)audit_mirror_send(w->mirror, line, len - 1, w->next_seq - 1,
+	    AUDIT_EVENT_ROTATED, "audit");
 	r = 0;
 	goto out;
 undo:

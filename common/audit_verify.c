@@ -476,6 +476,11 @@ check_line(const char *line, size_t len, uint64_t expect_seq,
 		}
 		*expect_seen = true;
 	}
+	if (o->on_record != NULL) {
+		r = o->on_record(&rec, line, hash, o->on_record_arg, msg);
+		if (r != 0)
+			goto out;
+	}
 	memcpy(prev_hash, hash, sizeof(hash));
 	r = 0;
 out:

@@ -24,6 +24,7 @@
 
 #include <sodium.h>
 
+#include "audit_mirror.h"
 #include "audit_writer_int.h"
 #include "clock.h"
 #include "fileio.h"
@@ -211,10 +212,15 @@ want_size_rotation(struct audit_writer *w, size_t est)
 	return clock_wall_ms() >= w->rotate_retry_ms;
 }
 
-/* Appends with w->mu held; see audit_append. */
+/*
+ * Appends with w->mu held; see audit_append. On success *out_line
+ * (malloc'd, with its newline) and *out_len are the durable line, for the
+ * mirror.
+ */
 static int
 append_locked(struct audit_writer *w, const char *qevent, const char *qactor,
-    const char *qdata, uint64_t *seq_out, struct err_msg *msg)
+    const char *qdata, uint64_t *seq_out, char **out_line, size_t *out_len,
+    struct err_msg *msg)
 {
 	char *line = NULL;
 	size_t len = 0;
@@ -276,6 +282,9 @@ append_locked(struct audit_writer *w, const char *qevent, const char *qactor,
 	if (seq_out != NULL)
 		*seq_out = seq;
 	w->fail_errno = 0;
+	*out_line = line;
+	*out_len = len;
+	line = NULL;
 out:
 	free(line);
 	return r;
@@ -285,8 +294,10 @@ int
 audit_append(struct audit_writer *w, const char *event, const char *actor,
     const cJSON *data, uint64_t *seq_out, struct err_msg *msg)
 {
-	char *qevent = NULL, *qactor = NULL, *qdata = NULL;
+	char *qevent = NULL, *qactor = NULL, *qdata = NULL, *line = NULL;
 	char esc[96];
+	uint64_t seq = 0;
+	size_t len = 0;
 	int r;
 
 	if (seq_out != NULL)
@@ -318,9 +329,16 @@ audit_append(struct audit_writer *w, const char *event, const char *actor,
 		goto out;
 	}
 	(void)pthread_mutex_lock(&w->mu);
-	r = append_locked(w, qevent, qactor, qdata, seq_out, msg);
+	r = append_locked(w, qevent, qactor, qdata, &seq, &line, &len, msg);
 	(void)pthread_mutex_unlock(&w->mu);
+	if (r != 0)
+		goto out;
+	if (seq_out != NULL)
+		*seq_out = seq;
+	/* Durable: the copy may go out (outside the lock; never fails). */
+	(void)audit_mirror_send(w->mirror, line, len - 1, seq, event, actor);
 out:
+	free(line);
 	free(qevent);
 	free(qactor);
 	free(qdata);
@@ -365,6 +383,7 @@ audit_get_stats(struct audit_writer *w, struct audit_stats *stats)
 	stats->syncs = w->syncs;
 	stats->rotations = w->rotations;
 	(void)pthread_mutex_unlock(&w->mu);
+	stats->mirror_failures = audit_mirror_failures(w->mirror);
 }
 
 void
@@ -379,6 +398,14 @@ audit_set_rotate_size(struct audit_writer *w, uint64_t bytes)
 int
 audit_open(const char *path, const struct keys_secret *key,
     struct audit_writer **out, struct err_msg *msg)
+{
+	return audit_open_mirrored(path, key, NULL, out, msg);
+}
+
+int
+audit_open_mirrored(const char *path, const struct keys_secret *key,
+    const struct audit_mirror_conf *mirror, struct audit_writer **out,
+    struct err_msg *msg)
 {
 	struct audit_writer *w = NULL;
 	cJSON *torn_data = NULL, *link_json = NULL;
@@ -403,6 +430,11 @@ audit_open(const char *path, const struct keys_secret *key,
 		goto out;
 	}
 	memcpy(w->key, key, sizeof(*w->key));
+	if (mirror != NULL && mirror->mode != AUDIT_MIRROR_NONE) {
+		r = audit_mirror_new(mirror, &w->mirror, msg);
+		if (r != 0)
+			goto out;
+	}
 	/*
 	 * Nobody else may plant the file: its directory is ours alone, a
 	 * new log is created exclusively, an existing one must be ours.
@@ -502,6 +534,7 @@ audit_close(struct audit_writer *w)
 	if (w->key != NULL)
 		sodium_free(w->key); /* sodium_free wipes before freeing */
 	free(w->path);
+	audit_mirror_free(w->mirror);
 	(void)pthread_mutex_destroy(&w->mu);
 	(void)pthread_cond_destroy(&w->synced_cv);
 	free(w);

@@ -54,8 +54,9 @@ struct audit_writer {
 	uint64_t rotate_size;    /* 0: never */
 	int64_t rotate_retry_ms; /* no size rotation before this */
 	uint64_t rotations;
-	uint64_t durable;        /* records known durable: seqs below it */
-	struct audit_tree *tree; /* NULL: no Merkle tree (audit_tree.c) */
+	uint64_t durable;            /* records known durable: seqs below it */
+	struct audit_tree *tree;     /* NULL: no Merkle tree (audit_tree.c) */
+	struct audit_mirror *mirror; /* NULL: none; set at open only */
 };
 
 /* ---- audit_writer.c ---- */

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "audit_health.h"
+#include "dynbuf.h"
 #include "jsonx.h"
 #include "metrics.h"
 #include "registry.h"
@@ -114,7 +115,10 @@ route_metrics(struct api *api, const struct api_url *u, struct api_answer *ans)
 	struct registry_stats stats;
 	struct identity_store *store;
 	struct metrics_trust trust;
+	struct audit_stats ast;
+	struct dynbuf b;
 	char *text;
+	size_t len;
 
 	(void)u;
 	registry_get_stats(api->ctx->registry, &stats);
@@ -123,6 +127,27 @@ route_metrics(struct api *api, const struct api_url *u, struct api_answer *ans)
 	identity_store_free(store);
 	text = metrics_render(api->ctx->metrics, &stats, &trust,
 	    (int64_t)time(NULL));
+	/* The audit writer's own counter, after the registry's families. */
+	memset(&ast, 0, sizeof(ast));
+	if (api->ctx->audit != NULL)
+		audit_get_stats(api->ctx->audit, &ast);
+	/* What metrics_render made and one family of at most 512 bytes. */
+	dynbuf_init(&b, text != NULL ? strlen(text) + 512 : 1);
+	if (text == NULL || dynbuf_add(&b, text, strlen(text)) != 0 ||
+	    dynbuf_addf(&b,
+	        "# HELP signet_audit_mirror_failures_total Audit records "
+	        "that [audit] mirror could not send to journald (each is "
+	        "in the signed log all the same).\n"
+	        "# TYPE signet_audit_mirror_failures_total counter\n"
+	        "signet_audit_mirror_failures_total %llu\n",
+	        (unsigned long long)ast.mirror_failures) != 0) {
+		free(text);
+		text = NULL;
+	} else {
+		free(text);
+		text = dynbuf_take(&b, &len);
+	}
+	dynbuf_free(&b);
 	if (text == NULL) {
 		api_answer_error(ans, 500, "out of memory");
 		return;

@@ -39,6 +39,7 @@
 #include "api.h"
 #include "audit.h"
 #include "audit_tree.h"
+#include "audit_mirror.h"
 #include "clock.h"
 #include "config.h"
 #include "crl_watch.h"
@@ -388,9 +389,11 @@ server_run(const char *config_path)
 	bool ctx_ready = false, sig_started = false, ok;
 	int agent_port = 0, rc = SERVER_EXIT_FAIL, r, sig;
 	uint64_t rotate_size = 0;
+	struct audit_mirror_conf mirror;
 	cJSON *d = NULL;
 
 	memset(&ctx, 0, sizeof(ctx));
+	memset(&mirror, 0, sizeof(mirror));
 	memset(&st, 0, sizeof(st));
 	err_clear(&msg);
 
@@ -472,7 +475,8 @@ server_run(const char *config_path)
 		goto out;
 	}
 	ctx.audit_limit = hcfg.audit_limit;
-	if (audit_config_rotate_size(cfg, &rotate_size, &msg) != 0) {
+	if (audit_config_rotate_size(cfg, &rotate_size, &msg) != 0 ||
+	    audit_config_mirror(cfg, &mirror.mode, &msg) != 0) {
 		fprintf(stderr, "%s\n", msg.text);
 		goto out;
 	}
@@ -565,7 +569,9 @@ server_run(const char *config_path)
 	if (checkpoint_config(&ctx, cfg, hcfg.cert_path, &audit_key->pub,
 	        origin) != 0)
 		goto out;
-	r = audit_open(ctx.audit_path, audit_key, &ctx.audit, &msg);
+	(void)snprintf(mirror.ident, sizeof(mirror.ident), PROG);
+	r = audit_open_mirrored(ctx.audit_path, audit_key, &mirror, &ctx.audit,
+	    &msg);
 	if (r != 0) {
 		fprintf(stderr, PROG ": cannot open the audit log %s: %s\n",
 		    ctx.audit_path, msg.text);

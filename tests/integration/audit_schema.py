@@ -10,6 +10,10 @@ what docs/audit.md describes. Prints "ok FILE: N records" per file, or
 "FILE:LINE: why" for each bad line (at most 20 per file). Exit 0 when all
 lines are valid, 1 when any is not, 2 on usage errors, unreadable files or
 a schema that is itself invalid. Needs python3-jsonschema (4.18 or later).
+
+With --export the files are `signetctl audit export` output instead: each
+line must validate against docs/schema/export-record.schema.json and
+against its event's schema (which fixes actor and data there too).
 """
 import argparse
 import json
@@ -25,7 +29,7 @@ DEFAULT_SCHEMA_DIR = os.path.normpath(os.path.join(HERE, "..", "..", "docs",
 MAX_REPORTS = 20
 
 
-def load_schemas(schema_dir):
+def load_schemas(schema_dir, record_name="audit-record.schema.json"):
     """Returns (record validator, {event: validator}) or raises."""
     docs = {}
     for root, _dirs, files in os.walk(schema_dir):
@@ -45,7 +49,7 @@ def load_schemas(schema_dir):
     def validator(doc):
         return jsonschema.Draft202012Validator(doc, registry=registry)
 
-    record_path = os.path.join(schema_dir, "audit-record.schema.json")
+    record_path = os.path.join(schema_dir, record_name)
     record = validator(docs[record_path])
     events = {}
     audit_dir = os.path.join(schema_dir, "audit")
@@ -103,10 +107,14 @@ def check_file(path, record, events):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--schema-dir", default=DEFAULT_SCHEMA_DIR)
+    ap.add_argument("--export", action="store_true",
+                    help="the files are `signetctl audit export` output")
     ap.add_argument("logs", nargs="+", metavar="LOG")
     args = ap.parse_args()
     try:
-        record, events = load_schemas(args.schema_dir)
+        record, events = load_schemas(
+            args.schema_dir, "export-record.schema.json" if args.export
+            else "audit-record.schema.json")
     except (OSError, ValueError, KeyError,
             jsonschema.exceptions.SchemaError) as exc:
         print("audit_schema: schemas in %s unusable: %s"

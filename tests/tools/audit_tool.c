@@ -9,6 +9,13 @@
  *   audit_tool resign LOG LINE KEY   re-sign line LINE (1-based) with KEY,
  *                                    keeping seq and prev (a forgery)
  *   audit_tool rotate LOG KEY        rotate LOG once (as SIGUSR1 does)
+ *   audit_tool mirror LOG KEY MODE HOST BYTES
+ *                                    open LOG mirrored (MODE journal or
+ *                                    syslog, identifier audit_tool, host
+ *                                    id HOST) and append one agent.started
+ *                                    record whose data.pad holds BYTES
+ *                                    bytes (as an agent's, for the mirror
+ *                                    tests: long records, host id fields)
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -20,6 +27,7 @@
 #include <sodium.h>
 
 #include "audit.h"
+#include "audit_mirror.h"
 #include "envelope.h"
 #include "fileio.h"
 #include "keys.h"
@@ -289,6 +297,52 @@ rotate(const char *log, const char *keyfile)
 	return rc;
 }
 
+static int
+mirror(const char *log, const char *keyfile, const char *mode, const char *host,
+    long bytes)
+{
+	struct audit_mirror_conf conf;
+	struct keys_secret key;
+	struct audit_writer *w = NULL;
+	struct err_msg msg;
+	cJSON *data = NULL;
+	char *pad = NULL;
+	int rc = 2;
+
+	memset(&conf, 0, sizeof(conf));
+	if (audit_mirror_parse_mode(mode, &conf.mode) != 0 ||
+	    strlen(host) >= sizeof(conf.host_id))
+		return die("mirror", NULL);
+	memcpy(conf.ident, "audit_tool", sizeof("audit_tool"));
+	memcpy(conf.host_id, host, strlen(host) + 1);
+	if (keys_load_secret(keyfile, &key, &msg) != 0)
+		return die("key", &msg);
+	if (audit_open_mirrored(log, &key, &conf, &w, &msg) != 0) {
+		keys_secret_wipe(&key);
+		return die("open", &msg);
+	}
+	keys_secret_wipe(&key);
+	pad = malloc((size_t)bytes + 1);
+	data = cJSON_CreateObject();
+	if (pad == NULL || data == NULL)
+		goto out;
+	memset(pad, 'p', (size_t)bytes);
+	pad[bytes] = '\0';
+	if (cJSON_AddStringToObject(data, "host_id", host) == NULL ||
+	    cJSON_AddStringToObject(data, "pad", pad) == NULL)
+		goto out;
+	if (audit_append(w, "agent.started", "agent", data, NULL, &msg) != 0) {
+		rc = die("append", &msg);
+		goto out;
+	}
+	rc = 0;
+out:
+	cJSON_Delete(data);
+	free(pad);
+	audit_close(w);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -312,6 +366,9 @@ main(int argc, char **argv)
 		return threads(argv[2], argv[3], (long)t, (long)n);
 	if (argc == 4 && strcmp(argv[1], "rotate") == 0)
 		return rotate(argv[2], argv[3]);
+	if (argc == 7 && strcmp(argv[1], "mirror") == 0 &&
+	    text_to_int64(argv[6], 0, 60000, &n) == 0)
+		return mirror(argv[2], argv[3], argv[4], argv[5], (long)n);
 	if (argc == 5 && strcmp(argv[1], "resign") == 0 &&
 	    text_to_int64(argv[3], 1, 100000000, &n) == 0)
 		return resign(argv[2], (long)n, argv[4]);
