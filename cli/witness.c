@@ -361,11 +361,15 @@ load_path(const char *path, struct witness_state *st, bool *found,
 	    FILEIO_SECRET, msg);
 	if (r == 0)
 		r = witness_state_parse(esc, buf, len, st, msg);
-	if (r == SIGNET_ERR_FORMAT)
+	if (r == SIGNET_ERR_FORMAT && msg != NULL) {
+		char why[ERR_MSG_MAX];
+
+		memcpy(why, msg->text, sizeof(why));
 		(void)err_set(msg, r,
 		    "%.400s (a damaged state: restore it from a backup, or "
 		    "move it away to start over, knowingly)",
-		    msg != NULL ? msg->text : "");
+		    why);
+	}
 	if (r == 0)
 		*found = true;
 	free(buf);
@@ -594,7 +598,7 @@ witness_proof_parse(const char *data, size_t len, struct witness_proof *p,
 		    "the proof is over %d bytes", WITNESS_PROOF_MAX);
 		goto out;
 	}
-	r = jsonx_parse_object("the proof", data, len, 4, &doc, msg);
+	r = jsonx_parse_object("the proof", data, len, 8, &doc, msg);
 	if (r == 0)
 		r = jsonx_only_members(doc, members, "the proof", msg);
 	if (r == 0)
@@ -815,9 +819,14 @@ keep_evidence(struct witness *w, const char *kind, uint64_t now,
 	if (r == 0)
 		return;
 fail:
-	(void)err_set(msg, SIGNET_ERR_IO,
-	    "%.300s; the evidence could not be kept: %.150s",
-	    msg != NULL ? msg->text : "", why.text);
+	if (msg != NULL) {
+		char said[ERR_MSG_MAX];
+
+		memcpy(said, msg->text, sizeof(said));
+		(void)err_set(msg, SIGNET_ERR_IO,
+		    "%.300s; the evidence could not be kept: %.150s", said,
+		    why.text);
+	}
 }
 
 int
