@@ -35,6 +35,11 @@ static const struct {
 	{ "audit verify", cmd_audit_verify,
 	    "check a signed, hash-chained "
 	    "audit log offline" },
+	{ "audit witness", cmd_audit_witness,
+	    "check a log's checkpoint against the last one cosigned; "
+	    "cosign it" },
+	{ "audit witness-key", cmd_audit_witness_key,
+	    "a witness's verifier key text" },
 	{ "approvals", cmd_approvals,
 	    "the signed requests waiting for "
 	    "approvals" },
@@ -78,10 +83,10 @@ usage(FILE *f)
 	    "\n"
 	    "commands:\n");
 	for (k = 0; k < NSUBCOMMANDS; k++)
-		fprintf(f, "  %-15s %s\n", subcommands[k].name,
+		fprintf(f, "  %-17s %s\n", subcommands[k].name,
 		    subcommands[k].description);
 	fprintf(f,
-	    "  help            this text\n"
+	    "  help              this text\n"
 	    "\n"
 	    "options (before or after the command; a value as the next word "
 	    "or after \"=\"):\n"
@@ -124,7 +129,8 @@ takes_next(const char *a)
 		"--interval", "--action-key", "--agent-keys", "--expect-head",
 		"--passphrase-fd", "--signing-key", "--valid", "--keys",
 		"--threshold", "--groups", "--not-after-days", "--signed",
-		"--out", "--days", NULL };
+		"--out", "--days", "--name", "--log-key", "--log", "--origin",
+		"--checkpoint", "--proof", "--witness-key", NULL };
 	size_t k;
 
 	for (k = 0; valued[k] != NULL; k++)
