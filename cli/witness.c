@@ -1130,3 +1130,179 @@ out:
 	free(f);
 	return r;
 }
+
+/* ---- checkpoints against a log, for audit verify ---- */
+
+int
+witness_vkey_load(const char *path, struct note_verifier *v,
+    struct err_msg *msg)
+{
+	char buf[NOTE_VKEY_MAX + 2], esc[200];
+	struct err_msg why;
+	size_t len = 0;
+	int r;
+
+	memset(v, 0, sizeof(*v));
+	(void)text_escape_str(path, esc, sizeof(esc));
+	r = fileio_read_small(path, buf, sizeof(buf) - 1, &len, FILEIO_PUBLIC,
+	    msg);
+	if (r == SIGNET_ERR_TOO_LARGE)
+		return err_set(msg, r,
+		    "%s: over %d bytes: not a verifier key text", esc,
+		    NOTE_VKEY_MAX + 1);
+	if (r != 0)
+		return r;
+	if (len > 0 && buf[len - 1] == '\n')
+		len--;
+	r = note_verifier_parse(buf, len, v, &why);
+	if (r != 0)
+		return err_set(msg, r, "%s: %.300s", esc, why.text);
+	if (v->type != NOTE_TYPE_COSIG) {
+		memset(v, 0, sizeof(*v));
+		return err_set(msg, SIGNET_ERR_FORMAT,
+		    "%s: not a witness key (type 0x04, tlog-cosignature/v1): "
+		    "signetctl audit witness-key prints one",
+		    esc);
+	}
+	return 0;
+}
+
+int
+witness_check_checkpoints(const char *const *cps, size_t ncps,
+    const struct keys_public *log_key, const struct note_verifier *wit,
+    size_t nwit, const char *const *logs, size_t nlogs,
+    struct witness_cp_report *out, struct err_msg *msg)
+{
+	struct note_verifier *known = NULL;
+	struct note *raw = NULL, *n = NULL;
+	uint8_t (*roots)[MERKLE_HASH_LEN] = NULL;
+	uint64_t *sizes = NULL, records = 0;
+	bool *have = NULL;
+	char *data = NULL, esc[200], eo[160];
+	char ra[B64_HASH_LEN + 1], rb[B64_HASH_LEN + 1];
+	struct err_msg why;
+	size_t i, k, len = 0;
+	int r;
+
+	memset(out, 0, ncps * sizeof(*out));
+	if (nwit > WITNESS_KEYS_MAX)
+		return err_set(msg, SIGNET_ERR_INVALID_ARG,
+		    "over %d witness keys", WITNESS_KEYS_MAX);
+	known = calloc(nwit + 1, sizeof(*known));
+	sizes = calloc(ncps + 1, sizeof(*sizes));
+	roots = calloc(ncps + 1, sizeof(*roots));
+	have = calloc(ncps + 1, sizeof(*have));
+	if (known == NULL || sizes == NULL || roots == NULL || have == NULL) {
+		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+		goto out;
+	}
+	for (k = 0; k < nwit; k++)
+		known[k + 1] = wit[k];
+	for (i = 0; i < ncps; i++) {
+		struct witness_cp_report *c = &out[i];
+
+		c->file = cps[i];
+		(void)text_escape_str(cps[i], esc, sizeof(esc));
+		free(data);
+		data = NULL;
+		note_free(raw);
+		raw = NULL;
+		note_free(n);
+		n = NULL;
+		r = fileio_read_alloc(cps[i], NOTE_SIZE_MAX, &data, &len, msg);
+		if (r == SIGNET_ERR_TOO_LARGE)
+			(void)err_set(msg, r, "%s: over %d bytes: not a note",
+			    esc, NOTE_SIZE_MAX);
+		if (r != 0)
+			goto out;
+		r = note_parse(data, len, &raw, &why);
+		if (r == 0)
+			r = note_checkpoint_parse(raw->buf, raw->text_len,
+			    &c->cp, &why);
+		if (r == 0 &&
+		    note_verifier_init(&known[0], c->cp.origin,
+		        NOTE_TYPE_ED25519, log_key->pk) != 0)
+			r = err_set(&why, SIGNET_ERR_FORMAT,
+			    "the origin is not a key name");
+		if (r != 0) {
+			r = err_set(msg, SIGNET_ERR_FORMAT,
+			    "%s: not a checkpoint: %.300s", esc, why.text);
+			goto out;
+		}
+		(void)text_escape_str(c->cp.origin, eo, sizeof(eo));
+		r = note_checkpoint_open(data, len, known, nwit + 1, 0, &n,
+		    &c->cp, &why);
+		if (r == SIGNET_ERR_INVALID_ARG) {
+			(void)err_set(msg, r,
+			    "two witness keys have the same name and id");
+			goto out;
+		}
+		if (r == SIGNET_ERR_UNKNOWN_KEY) {
+			c->failed = true;
+			(void)snprintf(c->why, sizeof(c->why),
+			    "not signed by the log's key %s under its origin "
+			    "\"%s\"",
+			    log_key->id, eo);
+			continue;
+		}
+		if (r != 0) {
+			c->failed = true;
+			(void)snprintf(c->why, sizeof(c->why), "%s", why.text);
+			continue;
+		}
+		for (k = 0; k < nwit; k++) {
+			const struct note_sig *sig =
+			    note_signed_by(n, (int)k + 1);
+
+			if (sig == NULL)
+				continue;
+			memcpy(c->witnessed[c->nwitnessed].name, wit[k].name,
+			    sizeof(wit[k].name));
+			c->witnessed[c->nwitnessed].key_id = wit[k].key_id;
+			c->witnessed[c->nwitnessed].time = sig->timestamp;
+			c->nwitnessed++;
+		}
+		sizes[i] = c->cp.size;
+	}
+	r = witness_log_roots(logs, nlogs, sizes, ncps, roots, have, &records,
+	    msg);
+	if (r != 0)
+		goto out;
+	for (i = 0; i < ncps; i++) {
+		struct witness_cp_report *c = &out[i];
+
+		if (c->failed)
+			continue;
+		hash_b64(c->cp.root, ra);
+		if (!have[i]) {
+			c->failed = true;
+			(void)snprintf(c->why, sizeof(c->why),
+			    "the log holds %" PRIu64
+			    " records, fewer than the checkpoint's %" PRIu64
+			    ": records were cut after it was signed",
+			    records, c->cp.size);
+			continue;
+		}
+		if (memcmp(roots[i], c->cp.root, MERKLE_HASH_LEN) != 0) {
+			hash_b64(roots[i], rb);
+			c->failed = true;
+			(void)snprintf(c->why, sizeof(c->why),
+			    "the log's first %" PRIu64
+			    " records have the root %s, not %s: the log was "
+			    "rewritten after the checkpoint was signed",
+			    c->cp.size, rb, ra);
+			continue;
+		}
+		c->holds = true;
+	}
+	r = 0;
+out:
+	note_free(raw);
+	note_free(n);
+	free(data);
+	free(have);
+	free(roots);
+	free(sizes);
+	free(known);
+	return r;
+}

@@ -271,4 +271,57 @@ int witness_log_roots(const char *const *paths, size_t npaths,
     bool *have, uint64_t *records, struct err_msg *msg)
     __attribute__((warn_unused_result));
 
+/* Witness keys audit verify takes (--witness-key). */
+#define WITNESS_KEYS_MAX 32
+
+/*
+ * Reads a witness's verifier key file: one C2SP verifier key text line
+ * (a final newline allowed, nothing else) of type 0x04, a
+ * tlog-cosignature/v1 key, as signetctl audit witness-key prints it.
+ * Returns 0 and *v, or SIGNET_ERR_NOT_FOUND, SIGNET_ERR_IO,
+ * SIGNET_ERR_TOO_LARGE, SIGNET_ERR_FORMAT (not a key text, or another
+ * type), SIGNET_ERR_UNKNOWN_KEY (its id does not match), with msg naming
+ * the file.
+ */
+int witness_vkey_load(const char *path, struct note_verifier *v,
+    struct err_msg *msg) __attribute__((warn_unused_result));
+
+/* What audit verify found about one checkpoint file. */
+struct witness_cp_report {
+	const char *file;          /* borrowed */
+	struct note_checkpoint cp; /* origin, size, root */
+	/*
+	 * failed: the log's signature or a known witness's cosignature does
+	 * not verify, or the log does not hold the tree (why says which).
+	 * Else holds: the log's first cp.size records have cp.root.
+	 */
+	bool failed, holds;
+	char why[ERR_MSG_MAX];
+	size_t nwitnessed; /* known witnesses whose cosignature verified */
+	struct {
+		char name[NOTE_NAME_MAX + 1];
+		uint32_t key_id;
+		uint64_t time;
+	} witnessed[WITNESS_KEYS_MAX];
+};
+
+/*
+ * Checks the checkpoint files cps[0..ncps) against a log that verified
+ * (its files logs[0..nlogs), from its first record, in order): each must
+ * be a checkpoint note signed, under its own origin, by log_key, whose
+ * cosignatures by the known witnesses wit[0..nwit) (type 0x04) verify,
+ * and whose root is the root of the log's first SIZE records (one
+ * streaming pass over the log for all of them). Fills out[0..ncps).
+ * Returns 0 when every checkpoint was examined (its verdict in out[i]),
+ * or, for input that cannot be used: SIGNET_ERR_FORMAT (a file that is
+ * not a checkpoint note), SIGNET_ERR_INVALID_ARG (nwit over
+ * WITNESS_KEYS_MAX, two witnesses with one name and id), the errors of
+ * reading the files and of witness_log_roots; msg names the file.
+ */
+int witness_check_checkpoints(const char *const *cps, size_t ncps,
+    const struct keys_public *log_key, const struct note_verifier *wit,
+    size_t nwit, const char *const *logs, size_t nlogs,
+    struct witness_cp_report *out, struct err_msg *msg)
+    __attribute__((warn_unused_result));
+
 #endif
