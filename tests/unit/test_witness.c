@@ -736,6 +736,120 @@ test_log_roots(void)
 	          &msg) == SIGNET_ERR_NOT_FOUND);
 }
 
+/* Writes text to dir/name; returns the path in a static buffer slot. */
+static const char *
+put(const char *name, const char *text, char path[static 128])
+{
+	(void)snprintf(path, 128, "%s/%s", dir, name);
+	write_file(path, text);
+	return path;
+}
+
+static void
+test_check_checkpoints(void)
+{
+	struct tree a, b;
+	struct note_verifier wit[2];
+	struct witness_cp_report out[7];
+	struct note *n = NULL;
+	struct err_msg msg;
+	char paths[8][128], logpath[128], line[NOTE_SIGLINE_MAX + 1];
+	char *cp50, *cp10, *cpb, *cpbig, *cpother, *cosigned = NULL, *forged;
+	const char *cps[7], *logs[1] = { logpath };
+	size_t len, i, clen = 0;
+	FILE *f;
+
+	tree_build(&a, "a");
+	tree_build(&b, "b");
+	(void)snprintf(logpath, sizeof(logpath), "%s/cplog", dir);
+	f = fopen(logpath, "w");
+	for (i = 0; f != NULL && i < 50; i++)
+		fprintf(f, "a %zu\n", i);
+	CHECK(f != NULL && fclose(f) == 0);
+	CHECK(note_verifier_init(&wit[0], "w1", NOTE_TYPE_COSIG,
+	          wkey.pub.pk) == 0);
+	CHECK(note_verifier_init(&wit[1], "w2", NOTE_TYPE_COSIG,
+	          otherkey.pub.pk) == 0);
+	cp50 = make_cp(ORIGIN, &a, 50, &logkey, ORIGIN);
+	cp10 = make_cp(ORIGIN, &a, 10, &logkey, ORIGIN);
+	cpb = make_cp(ORIGIN, &b, 50, &logkey, ORIGIN);
+	cpbig = make_cp(ORIGIN, &a, 51, &logkey, ORIGIN);
+	cpother = make_cp(ORIGIN, &a, 50, &otherkey, ORIGIN);
+	/* cp50 cosigned by w1 at 77. */
+	CHECK(note_parse(cp50, strlen(cp50), &n, &msg) == 0);
+	CHECK(n != NULL &&
+	    note_cosign(n->buf, n->text_len, "w1", &wkey, 77, line, &len,
+	        &msg) == 0 &&
+	    note_add_sigline(n, line, len, &cosigned, &clen, &msg) == 0);
+	note_free(n);
+	forged = strdup(cosigned != NULL ? cosigned : "");
+	CHECK(forged != NULL && clen > 20);
+	if (forged != NULL && clen > 20)
+		forged[clen - 10] = forged[clen - 10] == 'A' ? 'B' : 'A';
+	cps[0] = put("c0", cosigned != NULL ? cosigned : "", paths[0]);
+	cps[1] = put("c1", cp10, paths[1]);
+	cps[2] = put("c2", cpb, paths[2]);
+	cps[3] = put("c3", cpbig, paths[3]);
+	cps[4] = put("c4", cpother, paths[4]);
+	cps[5] = put("c5", forged != NULL ? forged : "", paths[5]);
+	cps[6] = put("c6", cp50, paths[6]);
+	CHECKF(witness_check_checkpoints(cps, 7, &logkey.pub, wit, 2, logs, 1,
+	           out, &msg) == 0,
+	    "%s", msg.text);
+	CHECK(out[0].holds && !out[0].failed && out[0].nwitnessed == 1 &&
+	    out[0].witnessed[0].time == 77 &&
+	    strcmp(out[0].witnessed[0].name, "w1") == 0);
+	CHECK(out[0].cp.size == 50 && strcmp(out[0].cp.origin, ORIGIN) == 0);
+	CHECK(out[1].holds && out[1].nwitnessed == 0);
+	CHECK(out[2].failed && !out[2].holds);
+	CHECK_CONTAINS(out[2].why, "rewritten");
+	CHECK(out[3].failed);
+	CHECK_CONTAINS(out[3].why, "fewer than the checkpoint's 51");
+	CHECK(out[4].failed);
+	CHECK_CONTAINS(out[4].why, "not signed by the log's key");
+	CHECK(out[5].failed);
+	CHECK(out[6].holds && out[6].nwitnessed == 0);
+	/* Without witness keys, the cosigned one is just not witnessed. */
+	CHECK(witness_check_checkpoints(cps, 1, &logkey.pub, wit, 0, logs, 1,
+	          out, &msg) == 0);
+	CHECK(out[0].holds && out[0].nwitnessed == 0);
+	/* A file that is not a checkpoint: cannot be used. */
+	cps[0] = put("c7", "hello\n", paths[7]);
+	CHECK(witness_check_checkpoints(cps, 1, &logkey.pub, wit, 2, logs, 1,
+	          out, &msg) == SIGNET_ERR_FORMAT);
+
+	/* Witness key files. */
+	{
+		struct note_verifier v;
+		char text[NOTE_VKEY_MAX + 1], two[2 * NOTE_VKEY_MAX + 4];
+
+		CHECK(note_verifier_format(&wit[0], text, sizeof(text)) == 0);
+		CHECK(witness_vkey_load(put("v1", text, paths[0]), &v, &msg) ==
+		    0);
+		CHECK(v.type == NOTE_TYPE_COSIG && v.key_id == wit[0].key_id);
+		(void)snprintf(two, sizeof(two), "%s\n", text);
+		CHECK(witness_vkey_load(put("v2", two, paths[0]), &v, &msg) ==
+		    0);
+		(void)snprintf(two, sizeof(two), "%s\n%s\n", text, text);
+		CHECK(witness_vkey_load(put("v3", two, paths[0]), &v, &msg) !=
+		    0);
+		CHECK(witness_vkey_load(put("v4", "", paths[0]), &v, &msg) != 0);
+		CHECK(note_verifier_init(&v, "w1", NOTE_TYPE_ED25519,
+		          wkey.pub.pk) == 0 &&
+		    note_verifier_format(&v, text, sizeof(text)) == 0);
+		CHECK(witness_vkey_load(put("v5", text, paths[0]), &v, &msg) ==
+		    SIGNET_ERR_FORMAT);
+		CHECK_CONTAINS(msg.text, "not a witness key");
+	}
+	free(cp50);
+	free(cp10);
+	free(cpb);
+	free(cpbig);
+	free(cpother);
+	free(cosigned);
+	free(forged);
+}
+
 static void
 test_state_name(void)
 {
@@ -768,5 +882,6 @@ main(void)
 	test_state_files();
 	test_proof_parse();
 	test_log_roots();
+	test_check_checkpoints();
 	return test_finish("test_witness");
 }
