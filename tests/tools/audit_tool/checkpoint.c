@@ -166,6 +166,9 @@ tool_proof(const char *log, const char *sizes, const char *out,
 	(void)cJSON_AddStringToObject(doc, "log", name);
 	(void)cJSON_AddNumberToObject(doc, "old", (double)at[0]);
 	(void)cJSON_AddNumberToObject(doc, "new", (double)at[n - 1]);
+	/* From the empty tree, or to the same size: no step to prove. */
+	if (n == 2 && (at[0] == 0 || at[0] == at[1]))
+		n = 1;
 	steps = cJSON_AddArrayToObject(doc, "steps");
 	for (i = 1; i < n; i++) {
 		if (at[i - 1] == 0 || at[i - 1] >= at[i] ||
