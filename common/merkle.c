@@ -849,6 +849,10 @@ merkle_store_append(struct merkle_store *s,
 		    "%s: an earlier write to the Merkle hash store failed; "
 		    "cut it back first",
 		    s->path);
+	/* Offsets stay below 2^63 bytes (no file gets near). */
+	if (merkle_stored_count(s->f.size + 1) > INT64_MAX / MERKLE_HASH_LEN)
+		return err_set(msg, SIGNET_ERR_TOO_LARGE,
+		    "%s: the Merkle hash store is full", s->path);
 	next = s->f;
 	r = frontier_push(&next, leaf, hashes, &n);
 	if (r != 0)

@@ -386,6 +386,8 @@ note_parse(const void *data, size_t len, struct note **out, struct err_msg *msg)
 		    "note of %zu bytes (at most %d)", len, NOTE_SIZE_MAX);
 	if (data == NULL || len == 0)
 		return err_set(msg, SIGNET_ERR_FORMAT, "empty note");
+	if (sodium_init() < 0)
+		return err_set(msg, SIGNET_ERR_CRYPTO, "libsodium init failed");
 	r = check_chars(data, len, "note", msg);
 	if (r != 0)
 		return r;
@@ -463,9 +465,14 @@ out:
 	return r;
 }
 
-/* Checks the signature of sig in n under v. */
+static int check_text(const char *text, size_t len, struct err_msg *msg);
+
+/*
+ * Checks the signature line line[0..len) (newline excluded) over
+ * text[0..text_len) under v, whose name and key id the line must carry.
+ */
 static int
-verify_sig(const struct note *n, const struct note_sig *sig,
+verify_line(const char *text, size_t text_len, const char *line, size_t len,
     const struct note_verifier *v, uint64_t *ts, struct err_msg *msg)
 {
 	uint8_t *raw = NULL, *m = NULL;
@@ -479,15 +486,21 @@ verify_sig(const struct note *n, const struct note_sig *sig,
 	raw = malloc(SIG_RAW_MAX + 4);
 	if (raw == NULL)
 		return err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
-	r = parse_sigline(n->buf + sig->line_off, sig->line_len - 1, name, &id,
-	    raw, &rawlen, msg);
+	r = parse_sigline(line, len, name, &id, raw, &rawlen, msg);
 	if (r != 0)
 		goto out;
+	if (id != v->key_id || strcmp(name, v->name) != 0) {
+		r = err_set(msg, SIGNET_ERR_UNKNOWN_KEY,
+		    "the signature line is by %s+%08" PRIx32
+		    ", not %s+%08" PRIx32,
+		    name, id, v->name, v->key_id);
+		goto out;
+	}
 	r = SIGNET_ERR_BAD_SIGNATURE;
 	if (v->type == NOTE_TYPE_ED25519) {
 		if (rawlen == crypto_sign_BYTES &&
-		    crypto_sign_verify_detached(raw, (const uint8_t *)n->buf,
-		        n->text_len, v->pk) == 0)
+		    crypto_sign_verify_detached(raw, (const uint8_t *)text,
+		        text_len, v->pk) == 0)
 			r = 0;
 	} else if (v->type == NOTE_TYPE_COSIG &&
 	    rawlen == 8 + crypto_sign_BYTES) {
@@ -497,16 +510,16 @@ verify_sig(const struct note *n, const struct note_sig *sig,
 			w = snprintf(hdr, sizeof(hdr),
 			    COSIG_HEADER "time %" PRIu64 "\n", t);
 			hlen = (size_t)w;
-			m = malloc(hlen + n->text_len);
+			m = malloc(hlen + text_len);
 			if (m == NULL) {
 				r = err_set(msg, SIGNET_ERR_ALLOC,
 				    "out of memory");
 				goto out;
 			}
 			memcpy(m, hdr, hlen);
-			memcpy(m + hlen, n->buf, n->text_len);
+			memcpy(m + hlen, text, text_len);
 			if (crypto_sign_verify_detached(raw + 8, m,
-			        hlen + n->text_len, v->pk) == 0)
+			        hlen + text_len, v->pk) == 0)
 				r = 0;
 		}
 	}
@@ -521,6 +534,30 @@ verify_sig(const struct note *n, const struct note_sig *sig,
 out:
 	free(raw);
 	free(m);
+	return r;
+}
+
+int
+note_verify_sigline(const char *text, size_t text_len, const char *line,
+    size_t line_len, const struct note_verifier *v, uint64_t *timestamp,
+    struct err_msg *msg)
+{
+	uint64_t ts = 0;
+	int r;
+
+	*timestamp = 0;
+	if (line == NULL || line_len == 0 || line[line_len - 1] != '\n' ||
+	    memchr(line, '\n', line_len - 1) != NULL)
+		return err_set(msg, SIGNET_ERR_FORMAT,
+		    "not one signature line ending in a newline");
+	r = check_text(text, text_len, msg);
+	if (r == 0)
+		r = check_chars(line, line_len, "signature line", msg);
+	if (r == 0)
+		r = verify_line(text, text_len, line, line_len - 1, v, &ts,
+		    msg);
+	if (r == 0)
+		*timestamp = ts;
 	return r;
 }
 
@@ -560,7 +597,9 @@ note_open(const void *data, size_t len, const struct note_verifier *known,
 				seen = n->sigs[m].verifier == (int)j;
 			if (seen)
 				continue;
-			r = verify_sig(n, s, &known[j], &s->timestamp, msg);
+			r = verify_line(n->buf, n->text_len,
+			    n->buf + s->line_off, s->line_len - 1, &known[j],
+			    &s->timestamp, msg);
 			if (r != 0)
 				goto out;
 			s->verifier = (int)j;

@@ -144,6 +144,21 @@ int note_open(const void *data, size_t len, const struct note_verifier *known,
     size_t nknown, struct note **out, struct err_msg *msg)
     __attribute__((warn_unused_result));
 
+/*
+ * Checks one signature line (as note_cosign makes it, or as a witness
+ * returns it: "— NAME B64\n") over the note text text[0..text_len) under
+ * v: a type 0x01 signature of the text or a type 0x04 cosignature, whose
+ * time goes to *timestamp (0 for type 0x01 and on failure). Returns 0,
+ * SIGNET_ERR_FORMAT (not one signature line, or the text is not a note
+ * text), SIGNET_ERR_UNKNOWN_KEY (the line's name or key id is not v's),
+ * SIGNET_ERR_BAD_SIGNATURE (does not verify; a cosignature not 8 + 64
+ * bytes or with a time past NOTE_TIMESTAMP_MAX), SIGNET_ERR_TOO_LARGE or
+ * SIGNET_ERR_ALLOC.
+ */
+int note_verify_sigline(const char *text, size_t text_len, const char *line,
+    size_t line_len, const struct note_verifier *v, uint64_t *timestamp,
+    struct err_msg *msg) __attribute__((warn_unused_result));
+
 /* The signature of n made by known verifier index i, or NULL. */
 const struct note_sig *note_signed_by(const struct note *n, int i);
 

@@ -16,6 +16,8 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -636,6 +638,40 @@ test_store(void)
 		s = NULL;
 		CHECK(truncate(path, cut) == 0);
 	}
+
+	/*
+	 * A write that fails part-way (the file size limit): the store
+	 * refuses appends until it is cut back, then carries on.
+	 */
+	CHECK(truncate(path, 0) == 0);
+	CHECK(merkle_store_open(path, 0, &s, NULL, &msg) == 0);
+	{
+		struct rlimit old, lim;
+		int failed = 0;
+
+		CHECK(getrlimit(RLIMIT_FSIZE, &old) == 0);
+		lim = old;
+		/* Record 5 writes 2 hashes from byte 256: 8 bytes get out. */
+		lim.rlim_cur = merkle_stored_count(5) * MERKLE_HASH_LEN + 8;
+		(void)signal(SIGXFSZ, SIG_IGN);
+		CHECK(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+		for (n = 0; n < 8 && failed == 0; n++)
+			failed = merkle_store_append(s, leaves[n], &msg);
+		CHECK(failed == SIGNET_ERR_IO && merkle_store_size(s) == 5);
+		CHECK(merkle_store_append(s, leaves[5], &msg) ==
+		    SIGNET_ERR_UNAVAILABLE);
+		CHECK(setrlimit(RLIMIT_FSIZE, &old) == 0);
+		CHECK(merkle_store_truncate(s, 5, &msg) == 0);
+		for (n = 5; n < NLEAVES; n++)
+			CHECK(merkle_store_append(s, leaves[n], &msg) == 0);
+		merkle_store_root(s, root);
+		CHECK(memcmp(root, roots[NLEAVES], 32) == 0);
+		r = merkle_store_reader(s);
+		CHECK(merkle_tree_hash(NLEAVES, &r, root) == 0 &&
+		    memcmp(root, roots[NLEAVES], 32) == 0);
+	}
+	merkle_store_close(s);
+	s = NULL;
 
 	/* Refusals: group-writable, a symbolic link, another's file. */
 	CHECK(chmod(path, 0620) == 0);

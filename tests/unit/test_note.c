@@ -694,6 +694,37 @@ test_cosignatures(void)
 	CHECK(open_str(TEXT "\n" PETER_SIG, &k[2], 1, &n) ==
 	    SIGNET_ERR_UNKNOWN_KEY);
 
+	/* One line on its own, as a witness returns it. */
+	{
+		uint64_t ts = 7;
+
+		CHECK(note_verify_sigline(CP_BODY, strlen(CP_BODY), WIT_SIG,
+		          strlen(WIT_SIG), &k[1], &ts, &msg) == 0 &&
+		    ts == WIT_TIME);
+		CHECK(note_verify_sigline(CP_BODY, strlen(CP_BODY), LOG_SIG,
+		          strlen(LOG_SIG), &k[0], &ts, &msg) == 0 &&
+		    ts == 0);
+		CHECK(note_verify_sigline(CP_BODY, strlen(CP_BODY), WIT_SIG,
+		          strlen(WIT_SIG), &k[0], &ts,
+		          &msg) == SIGNET_ERR_UNKNOWN_KEY);
+		CHECK(note_verify_sigline(CP_BODY, strlen(CP_BODY), SPEC_COSIG,
+		          strlen(SPEC_COSIG), &k[1], &ts,
+		          &msg) == SIGNET_ERR_UNKNOWN_KEY);
+		CHECK(note_verify_sigline(TEXT, strlen(TEXT), WIT_SIG,
+		          strlen(WIT_SIG), &k[1], &ts,
+		          &msg) == SIGNET_ERR_BAD_SIGNATURE &&
+		    ts == 0);
+		CHECK(note_verify_sigline(CP_BODY, strlen(CP_BODY), WIT_SIG,
+		          strlen(WIT_SIG) - 1, &k[1], &ts,
+		          &msg) == SIGNET_ERR_FORMAT);
+		CHECK(note_verify_sigline(CP_BODY, strlen(CP_BODY) - 1, WIT_SIG,
+		          strlen(WIT_SIG), &k[1], &ts,
+		          &msg) == SIGNET_ERR_FORMAT);
+		CHECK(note_verify_sigline(CP_BODY, strlen(CP_BODY),
+		          LOG_SIG WIT_SIG, strlen(LOG_SIG WIT_SIG), &k[1], &ts,
+		          &msg) == SIGNET_ERR_FORMAT);
+	}
+
 	/* note_cosign's refusals. */
 	CHECK(note_cosign(TEXT, strlen(TEXT), "w", &peter, 1, line, &len,
 	          &msg) == SIGNET_ERR_FORMAT);
