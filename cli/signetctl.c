@@ -83,10 +83,10 @@ usage(FILE *f)
 	    "\n"
 	    "commands:\n");
 	for (k = 0; k < NSUBCOMMANDS; k++)
-		fprintf(f, "  %-17s %s\n", subcommands[k].name,
+		fprintf(f, "  %-18s %s\n", subcommands[k].name,
 		    subcommands[k].description);
 	fprintf(f,
-	    "  help              this text\n"
+	    "  help               this text\n"
 	    "\n"
 	    "options (before or after the command; a value as the next word "
 	    "or after \"=\"):\n"

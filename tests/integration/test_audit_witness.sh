@@ -212,4 +212,18 @@ check_fails_with "a witness key file that is not one" 'wit.key' \
 check_fails_with "a checkpoint file that is not one (exit 2)" \
 	'not a checkpoint' verify log --checkpoint wit.vkey
 
+check "the state file and the proofs follow their schemas (docs/schema)" \
+	python3 - "$SIGNET_SOURCE_DIR/docs/schema" st/*.json p10-40.json \
+	pfork.json <<'PY'
+import json, sys
+import jsonschema
+d = sys.argv[1]
+v = jsonschema.Draft202012Validator
+state = json.load(open(d + "/witness-state.schema.json"))
+proof = json.load(open(d + "/consistency-proof.schema.json"))
+for f in sys.argv[2:]:
+    doc = json.load(open(f))
+    jsonschema.validate(doc, state if "origin" in doc else proof, cls=v)
+PY
+
 finish
