@@ -433,8 +433,7 @@ print_checkpoints(const struct witness_cp_report *cps, size_t n)
 
 		if (c->failed) {
 			printf("FAILED: checkpoint %s: %s\n",
-			    text_escape_str(c->file, esc, sizeof(esc)),
-			    c->why);
+			    text_escape_str(c->file, esc, sizeof(esc)), c->why);
 			failed++;
 			continue;
 		}
@@ -652,8 +651,8 @@ cmd_audit_verify(struct cmd_ctx *ctx, int argc, char **argv)
 			    rep.continues_from.previous);
 			goto out;
 		}
-		if (witness_check_checkpoints(cp_files, ncps, &audit_key,
-		        wkeys, nwkeys, files, nfiles, cps, &cmsg) != 0) {
+		if (witness_check_checkpoints(cp_files, ncps, &audit_key, wkeys,
+		        nwkeys, files, nfiles, cps, &cmsg) != 0) {
 			fprintf(stderr, "signetctl audit verify: %s\n",
 			    cmsg.text);
 			goto out;

@@ -100,8 +100,8 @@ struct proof_src {
 };
 
 static int
-get_proof(void *arg, uint64_t old, uint64_t new_size, char **json,
-    size_t *len, struct err_msg *msg)
+get_proof(void *arg, uint64_t old, uint64_t new_size, char **json, size_t *len,
+    struct err_msg *msg)
 {
 	struct proof_src *s = arg;
 	struct http_response resp;
@@ -145,8 +145,8 @@ get_proof(void *arg, uint64_t old, uint64_t new_size, char **json,
 		    "the server answered %ld to the consistency proof from "
 		    "%" PRIu64 " to %" PRIu64 ": %s",
 		    resp.status, old, new_size,
-		    text_escape(resp.body, resp.len < 200 ? resp.len : 200,
-		        esc, sizeof(esc)));
+		    text_escape(resp.body, resp.len < 200 ? resp.len : 200, esc,
+		        sizeof(esc)));
 		http_response_free(&resp);
 		return r;
 	}
@@ -343,9 +343,9 @@ cmd_audit_witness(struct cmd_ctx *ctx, int argc, char **argv)
 		    text_escape_str(log, esc, sizeof(esc)));
 		goto out;
 	}
-	if (origin != NULL && (strlen(origin) == 0 ||
-	                          strlen(origin) > NOTE_ORIGIN_MAX ||
-	                          !note_name_valid(origin, strlen(origin)))) {
+	if (origin != NULL &&
+	    (strlen(origin) == 0 || strlen(origin) > NOTE_ORIGIN_MAX ||
+	        !note_name_valid(origin, strlen(origin)))) {
 		fprintf(stderr,
 		    "signetctl " CMD_NAME
 		    ": --origin \"%s\": not an origin (a key name of at "
@@ -412,8 +412,7 @@ cmd_audit_witness(struct cmd_ctx *ctx, int argc, char **argv)
 		for (i = 0; i < res.nevidence; i++)
 			fprintf(stderr,
 			    "signetctl " CMD_NAME ": evidence kept: %s\n",
-			    text_escape_str(res.evidence[i], esc,
-			        sizeof(esc)));
+			    text_escape_str(res.evidence[i], esc, sizeof(esc)));
 		rc = CMD_FAIL;
 		goto out;
 	}

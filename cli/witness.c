@@ -244,8 +244,8 @@ witness_state_parse(const char *what, const char *data, size_t len,
 	}
 	memcpy(st->origin, origin, strlen(origin) + 1);
 	if (keys_parse_public(key, strlen(key), &st->log_key, &why) != 0) {
-		r = err_set(msg, SIGNET_ERR_FORMAT, "%s: \"log_key\": %s",
-		    what, why.text);
+		r = err_set(msg, SIGNET_ERR_FORMAT, "%s: \"log_key\": %s", what,
+		    why.text);
 		goto out;
 	}
 	if (hash_from_b64(root, st->root) != 0) {
@@ -357,8 +357,8 @@ load_path(const char *path, struct witness_state *st, bool *found,
 	buf = malloc(WITNESS_STATE_MAX + 1);
 	if (buf == NULL)
 		return err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
-	r = fileio_read_small(path, buf, WITNESS_STATE_MAX, &len,
-	    FILEIO_SECRET, msg);
+	r = fileio_read_small(path, buf, WITNESS_STATE_MAX, &len, FILEIO_SECRET,
+	    msg);
 	if (r == 0)
 		r = witness_state_parse(esc, buf, len, st, msg);
 	if (r == SIGNET_ERR_FORMAT && msg != NULL) {
@@ -440,8 +440,9 @@ witness_find_origin(struct witness *w, const struct keys_public *pk,
 	memset(&st, 0, sizeof(st));
 	d = opendir(w->dir);
 	if (d == NULL)
-		return err_set(msg, SIGNET_ERR_IO, "cannot read the state "
-		                                   "directory: %s",
+		return err_set(msg, SIGNET_ERR_IO,
+		    "cannot read the state "
+		    "directory: %s",
 		    strerror(errno));
 	for (;;) {
 		errno = 0;
@@ -602,8 +603,7 @@ witness_proof_parse(const char *data, size_t len, struct witness_proof *p,
 	if (r == 0)
 		r = jsonx_only_members(doc, members, "the proof", msg);
 	if (r == 0)
-		r = jsonx_get_string(doc, "log", false, "the proof", &log,
-		    msg);
+		r = jsonx_get_string(doc, "log", false, "the proof", &log, msg);
 	if (r == 0)
 		r = get_size(doc, "old", "the proof", &p->old_size, msg);
 	if (r == 0)
@@ -709,8 +709,8 @@ witness_proof_check(const struct witness_proof *p, uint64_t old_size,
 	for (i = 0; i < p->nsteps; i++) {
 		const struct witness_proof_step *s = &p->steps[i];
 
-		if (merkle_check_tree((const uint8_t(*)[MERKLE_HASH_LEN])
-		                          s->hashes,
+		if (merkle_check_tree(
+		        (const uint8_t(*)[MERKLE_HASH_LEN])s->hashes,
 		        s->nhashes, s->new_size, s->new_root, s->old_size,
 		        prev) != 0)
 			return err_set(msg, SIGNET_ERR_CHAIN,
@@ -830,9 +830,8 @@ fail:
 }
 
 int
-witness_run(struct witness *w, const struct witness_params *p,
-    const char *note, size_t len, struct witness_result *res,
-    struct err_msg *msg)
+witness_run(struct witness *w, const struct witness_params *p, const char *note,
+    size_t len, struct witness_result *res, struct err_msg *msg)
 {
 	struct note *raw = NULL, *n = NULL;
 	struct note_checkpoint cp;
@@ -912,8 +911,8 @@ witness_run(struct witness *w, const struct witness_params *p,
 		    eo, st.log_key.id, p->log_key->id);
 		goto out;
 	}
-	if (note_verifier_init(&v, origin, NOTE_TYPE_ED25519,
-	        p->log_key->pk) != 0) {
+	if (note_verifier_init(&v, origin, NOTE_TYPE_ED25519, p->log_key->pk) !=
+	    0) {
 		r = err_set(msg, SIGNET_ERR_FORMAT,
 		    "the origin \"%s\" is not a valid key name", eo);
 		goto out;
@@ -983,15 +982,14 @@ witness_run(struct witness *w, const struct witness_params *p,
 			kind = "inconsistent";
 			(void)err_set(msg, 0,
 			    "inconsistent extension: \"%s\" from size %" PRIu64
-			    " (root %s, cosigned) to %" PRIu64
-			    " (root %s): %s",
+			    " (root %s, cosigned) to %" PRIu64 " (root %s): %s",
 			    eo, st.size, ra, cp.size, rb, why.text);
 			r = 0;
 		}
 	}
 	if (kind != NULL) {
-		keep_evidence(w, kind, p->now, &st, note, len, pjson, plen,
-		    res, msg);
+		keep_evidence(w, kind, p->now, &st, note, len, pjson, plen, res,
+		    msg);
 		goto out;
 	}
 	r = note_cosign(n->buf, n->text_len, p->name, p->key, p->now, line,
@@ -1093,8 +1091,8 @@ witness_log_roots(const char *const *paths, size_t npaths,
 			}
 			r = audit_reader_next(rd, &line, &len, &nl);
 			if (r < 0) {
-				(void)err_set(msg, r, "%s: line %" PRIu64
-				                      ": cannot be read: %s",
+				(void)err_set(msg, r,
+				    "%s: line %" PRIu64 ": cannot be read: %s",
 				    text_escape_str(paths[i], esc, sizeof(esc)),
 				    audit_reader_lineno(rd) + 1, err_str(r));
 				goto out;
@@ -1175,7 +1173,7 @@ witness_check_checkpoints(const char *const *cps, size_t ncps,
 {
 	struct note_verifier *known = NULL;
 	struct note *raw = NULL, *n = NULL;
-	uint8_t (*roots)[MERKLE_HASH_LEN] = NULL;
+	uint8_t(*roots)[MERKLE_HASH_LEN] = NULL;
 	uint64_t *sizes = NULL, records = 0;
 	bool *have = NULL;
 	char *data = NULL, esc[200], eo[160];
@@ -1251,8 +1249,8 @@ witness_check_checkpoints(const char *const *cps, size_t ncps,
 			continue;
 		}
 		for (k = 0; k < nwit; k++) {
-			const struct note_sig *sig =
-			    note_signed_by(n, (int)k + 1);
+			const struct note_sig *sig = note_signed_by(n,
+			    (int)k + 1);
 
 			if (sig == NULL)
 				continue;

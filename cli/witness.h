@@ -176,13 +176,13 @@ int witness_proof_check(const struct witness_proof *p, uint64_t old_size,
 
 /* What a witness decided about a checkpoint. */
 enum witness_verdict {
-	WITNESS_COSIGNED_FIRST = 0, /* first contact: origin recorded */
-	WITNESS_COSIGNED_SAME,      /* the tree cosigned last time */
-	WITNESS_COSIGNED_EXTENSION, /* a proven consistent extension */
-	WITNESS_REFUSED_SIGNATURE,  /* not signed by the log's key */
-	WITNESS_REFUSED_ORIGIN,     /* another origin, or another key */
-	WITNESS_REFUSED_ROLLBACK,   /* smaller than the tree cosigned */
-	WITNESS_REFUSED_SPLIT_VIEW, /* same size, another root */
+	WITNESS_COSIGNED_FIRST = 0,   /* first contact: origin recorded */
+	WITNESS_COSIGNED_SAME,        /* the tree cosigned last time */
+	WITNESS_COSIGNED_EXTENSION,   /* a proven consistent extension */
+	WITNESS_REFUSED_SIGNATURE,    /* not signed by the log's key */
+	WITNESS_REFUSED_ORIGIN,       /* another origin, or another key */
+	WITNESS_REFUSED_ROLLBACK,     /* smaller than the tree cosigned */
+	WITNESS_REFUSED_SPLIT_VIEW,   /* same size, another root */
 	WITNESS_REFUSED_INCONSISTENT, /* the extension's proof fails */
 };
 
@@ -200,8 +200,8 @@ typedef int (*witness_get_proof_fn)(void *arg, uint64_t old, uint64_t new_size,
     char **json, size_t *len, struct err_msg *msg);
 
 struct witness_params {
-	const char *name;               /* the witness's key name */
-	const struct keys_secret *key;  /* the witness's key */
+	const char *name;              /* the witness's key name */
+	const struct keys_secret *key; /* the witness's key */
 	const struct keys_public *log_key;
 	const char *origin; /* the origin expected; NULL: the one recorded */
 	const char *log;    /* the log's API name: checked in proofs */

@@ -41,8 +41,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (witness_proof_parse((const char *)data, size, &p, &msg) == 0) {
 		memset(zero, 0, sizeof(zero));
 		(void)witness_proof_check(&p, p.old_size, zero, p.new_size,
-		    p.nsteps > 0 ? p.steps[p.nsteps - 1].new_root : zero,
-		    &msg);
+		    p.nsteps > 0 ? p.steps[p.nsteps - 1].new_root : zero, &msg);
 		witness_proof_free(&p);
 	}
 	return 0;

@@ -182,10 +182,10 @@ assert not d["ok"] and not d["checkpoints"][0]["holds"]
 assert "rewritten" in d["checkpoints"][0]["error"]
 ' <<<"$out"
 check "... exit 1" test "$rc" -eq 1
-head -n 45 log >cut
+head -n 45 log >cut.log
 check_fails_with "a cut log: fewer records than the checkpoint" \
 	'holds 45 records, fewer than the checkpoint.s 50' \
-	verify cut --checkpoint cosigned50
+	verify cut.log --checkpoint cosigned50
 check_fails_with "a checkpoint by another key: FAILED" \
 	'FAILED: checkpoint bad50: not signed by the log.s key' \
 	verify log --checkpoint bad50

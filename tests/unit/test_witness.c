@@ -162,8 +162,8 @@ struct src {
 };
 
 static int
-get_proof(void *arg, uint64_t old, uint64_t new_size, char **json,
-    size_t *len, struct err_msg *msg)
+get_proof(void *arg, uint64_t old, uint64_t new_size, char **json, size_t *len,
+    struct err_msg *msg)
 {
 	struct src *s = arg;
 
@@ -537,8 +537,7 @@ test_state_files(void)
 		witness_result_free(&res);
 	}
 	/* A state file renamed under another origin's name. */
-	(void)snprintf(sub, sizeof(sub), "%s/signet%%2Fserver%%2Fzz.json",
-	    dir);
+	(void)snprintf(sub, sizeof(sub), "%s/signet%%2Fserver%%2Fzz.json", dir);
 	CHECK(rename(path, sub) == 0);
 	CHECK(run(cp, &s, NULL, 3000, &res, &msg) == SIGNET_ERR_FORMAT);
 	CHECK(rename(sub, path) == 0);
@@ -593,7 +592,8 @@ test_proof_parse(void)
 		    SIGNET_ERR_FORMAT },
 		{ "{\"log\":\"server\",\"old\":9,\"new\":3,\"steps\":[]}",
 		    SIGNET_ERR_FORMAT },
-		{ "{\"log\":\"server\",\"old\":3,\"new\":9}", SIGNET_ERR_FORMAT },
+		{ "{\"log\":\"server\",\"old\":3,\"new\":9}",
+		    SIGNET_ERR_FORMAT },
 		{ "{\"log\":\"server\",\"old\":3,\"new\":9,\"steps\":[],"
 		  "\"x\":1}",
 		    SIGNET_ERR_FORMAT },
@@ -664,25 +664,26 @@ test_proof_parse(void)
 	witness_proof_free(&p);
 	/* Too many hashes in a step. */
 	{
-		char *big = malloc(8192), *q;
-		size_t k;
+		static const char h[] =
+		    "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"";
+		char big[8192];
+		size_t k, o;
+		int n;
 
-		CHECK(big != NULL);
-		if (big != NULL) {
-			q = big + sprintf(big,
-			              "{\"log\":\"s\",\"old\":3,\"new\":9,"
-			              "\"steps\":[{\"old\":3,\"new\":9,"
-			              "\"new_root\":\"%s\",\"hashes\":[",
-			              "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
-			              "=");
-			for (k = 0; k <= MERKLE_PROOF_MAX; k++)
-				q += sprintf(q, "%s\"%s\"", k > 0 ? "," : "",
-				    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
-			(void)sprintf(q, "]}]}");
-			CHECK(witness_proof_parse(big, strlen(big), &p, &msg) ==
-			    SIGNET_ERR_TOO_LARGE);
-			free(big);
+		n = snprintf(big, sizeof(big),
+		    "{\"log\":\"s\",\"old\":3,\"new\":9,\"steps\":[{\"old\":3,"
+		    "\"new\":9,\"new_root\":%s,\"hashes\":[",
+		    h);
+		o = n > 0 ? (size_t)n : 0;
+		for (k = 0; k <= MERKLE_PROOF_MAX; k++) {
+			n = snprintf(big + o, sizeof(big) - o, "%s%s",
+			    k > 0 ? "," : "", h);
+			o += n > 0 ? (size_t)n : 0;
 		}
+		n = snprintf(big + o, sizeof(big) - o, "]}]}");
+		CHECK(n == 4 && o + 4 < sizeof(big));
+		CHECK(witness_proof_parse(big, strlen(big), &p, &msg) ==
+		    SIGNET_ERR_TOO_LARGE);
 	}
 }
 
@@ -766,8 +767,8 @@ test_check_checkpoints(void)
 	for (i = 0; f != NULL && i < 50; i++)
 		fprintf(f, "a %zu\n", i);
 	CHECK(f != NULL && fclose(f) == 0);
-	CHECK(note_verifier_init(&wit[0], "w1", NOTE_TYPE_COSIG,
-	          wkey.pub.pk) == 0);
+	CHECK(note_verifier_init(&wit[0], "w1", NOTE_TYPE_COSIG, wkey.pub.pk) ==
+	    0);
 	CHECK(note_verifier_init(&wit[1], "w2", NOTE_TYPE_COSIG,
 	          otherkey.pub.pk) == 0);
 	cp50 = make_cp(ORIGIN, &a, 50, &logkey, ORIGIN);
@@ -828,12 +829,13 @@ test_check_checkpoints(void)
 		    0);
 		CHECK(v.type == NOTE_TYPE_COSIG && v.key_id == wit[0].key_id);
 		(void)snprintf(two, sizeof(two), "%s\n", text);
-		CHECK(witness_vkey_load(put("v2", two, paths[0]), &v, &msg) ==
-		    0);
+		CHECK(
+		    witness_vkey_load(put("v2", two, paths[0]), &v, &msg) == 0);
 		(void)snprintf(two, sizeof(two), "%s\n%s\n", text, text);
-		CHECK(witness_vkey_load(put("v3", two, paths[0]), &v, &msg) !=
-		    0);
-		CHECK(witness_vkey_load(put("v4", "", paths[0]), &v, &msg) != 0);
+		CHECK(
+		    witness_vkey_load(put("v3", two, paths[0]), &v, &msg) != 0);
+		CHECK(
+		    witness_vkey_load(put("v4", "", paths[0]), &v, &msg) != 0);
 		CHECK(note_verifier_init(&v, "w1", NOTE_TYPE_ED25519,
 		          wkey.pub.pk) == 0 &&
 		    note_verifier_format(&v, text, sizeof(text)) == 0);
@@ -859,8 +861,8 @@ test_state_name(void)
 	CHECK(strcmp(buf, "signet%2Fagent%2Fh-1.x.json") == 0);
 	CHECK(witness_state_name(".a b", buf, sizeof(buf)) == 0);
 	CHECK(strcmp(buf, "%2Ea%20b.json") == 0);
-	CHECK(witness_state_name("", buf, sizeof(buf)) ==
-	    SIGNET_ERR_INVALID_ARG);
+	CHECK(
+	    witness_state_name("", buf, sizeof(buf)) == SIGNET_ERR_INVALID_ARG);
 	memset(origin, '/', 255);
 	origin[255] = '\0';
 	CHECK(witness_state_name(origin, buf, sizeof(buf)) == 0);

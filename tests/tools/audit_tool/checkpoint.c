@@ -172,7 +172,8 @@ tool_proof(const char *log, const char *sizes, const char *out,
 	steps = cJSON_AddArrayToObject(doc, "steps");
 	for (i = 1; i < n; i++) {
 		if (at[i - 1] == 0 || at[i - 1] >= at[i] ||
-		    merkle_prove_tree(at[i], at[i - 1], &rd, proof, &len) != 0 ||
+		    merkle_prove_tree(at[i], at[i - 1], &rd, proof, &len) !=
+		        0 ||
 		    merkle_tree_hash(at[i], &rd, root) != 0)
 			goto out;
 		s = cJSON_CreateObject();
