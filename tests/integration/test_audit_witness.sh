@@ -7,7 +7,9 @@
 # another origin) with their evidence; a damaged state, a state directory
 # others may write, a second witness at once; then audit verify
 # --checkpoint --witness-key on the log, a rewritten log, a cut log and a
-# forged cosignature. The online test against the server is elsewhere.
+# forged cosignature. Online, against a stand-in for the server's routes
+# (witness_server.py: the requests, the posted body, 404, 403, an
+# unreachable server); the test against the real server is elsewhere.
 . "$(dirname "$0")/lib.sh"
 TOOL="$SIGNET_BUILD_DIR/tests/audit_tool"
 cd "$T_DIR" || exit 1
@@ -211,6 +213,84 @@ check_fails_with "a witness key file that is not one" 'wit.key' \
 	verify log --checkpoint cp10 --witness-key wit.key
 check_fails_with "a checkpoint file that is not one (exit 2)" \
 	'not a checkpoint' verify log --checkpoint wit.vkey
+
+# ---- online, against a stand-in for the server's routes ----
+check_fails_with "an unreachable server: exit 5" 'cannot connect' \
+	sh -c '"$@"; [ $? -eq 5 ] && exit 1' _ "$SIGNETCTL" audit witness \
+	--signing-key wit.key --name w.example/1 --state st --log-key audit.pub \
+	--server https://127.0.0.1:1 --cert wit.pub --key wit.key --ca wit.pub
+mkdir srv
+cert() { # NAME EKU: a certificate for 127.0.0.1 issued by srv/ca.pem
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "srv/$1.key" -out "srv/$1.csr" -subj /CN=127.0.0.1 \
+		2>/dev/null &&
+	openssl x509 -req -in "srv/$1.csr" -CA srv/ca.pem -CAkey srv/ca.key \
+		-CAcreateserial -out "srv/$1.pem" -days 2 -extfile <(printf \
+		'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=%s\n' "$2") \
+		2>/dev/null && chmod 0600 "srv/$1.key"
+}
+check "make a CA" openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+	-nodes -keyout srv/ca.key -out srv/ca.pem -subj /CN=test-ca -days 2 \
+	-addext basicConstraints=critical,CA:TRUE \
+	-addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+cert srv serverAuth && cert cli clientAuth
+check "make the server's and the client's certificates" \
+	test -s srv/srv.pem -a -s srv/cli.pem
+python3 "$SIGNET_SOURCE_DIR/tests/integration/witness_server.py" srv &
+server=$!
+for _ in $(seq 600); do [ -f srv/port ] && break; sleep 0.1; done
+check "the stand-in server listens" test -f srv/port
+SIGNET_SERVER="https://127.0.0.1:$(cat srv/port 2>/dev/null)"
+export SIGNET_SERVER
+export SIGNET_CERT=srv/cli.pem SIGNET_KEY=srv/cli.key SIGNET_CA=srv/ca.pem
+"$TOOL" append olog audit.key 30 >/dev/null
+# shellcheck disable=SC2120 # its callers are check and check_fails_with
+owit() {
+	"$SIGNETCTL" audit witness --signing-key wit.key --name w.example/1 \
+		--state st-online --log-key audit.pub "$@"
+}
+check_fails_with "no checkpoint yet: the server's 404, exit 1" \
+	'no checkpoint yet' owit
+cp_of olog 10 audit.key signet/server/online srv/serve.cp
+out=$(owit 2>online.err); rc=$?
+check "online first contact: cosigned and submitted (exit 0)" test "$rc" -eq 0
+check "... it said so" grep -q 'cosignature submitted' online.err
+check "it fetched GET /api/audit/checkpoint?log=server" \
+	grep -qx 'GET /api/audit/checkpoint?log=server' srv/requests
+check "it posted text/plain to /api/audit/cosignatures?log=server" \
+	grep -qx 'POST /api/audit/cosignatures?log=server text/plain; charset=utf-8' \
+	srv/requests
+check "what it posted is what it printed" \
+	test "$(cat srv/posted)" = "$out"
+check "... the checkpoint with the witness's cosignature" \
+	grep -q '^— w.example/1 ' srv/posted
+cp_of olog 30 audit.key signet/server/online srv/serve.cp
+"$TOOL" proof olog 10,30 srv/proof-10-30.json
+: >srv/requests
+check "online extension: cosigned (exit 0)" quiet owit
+check "it asked for the proof from 10 to 30" \
+	grep -qx 'GET /api/audit/proof/consistency?log=server&old=10&new=30' \
+	srv/requests
+: >srv/requests
+check "--no-submit: cosigned" quiet owit --no-submit
+check "... and nothing posted" test "$(grep -c POST srv/requests)" -eq 0
+echo 403 >srv/post.status
+out=$(owit 2>&1 >/dev/null); rc=$?
+check "an unknown witness (403): exit 3" test "$rc" -eq 3
+check "... the state was kept before submitting" \
+	grep -q '"cosigned_at"' "st-online/signet%2Fserver%2Fonline.json"
+rm srv/post.status
+cp_of forked 30 audit.key signet/server/online srv/serve.cp
+: >srv/requests
+check_fails_with "an online split view is refused" 'REFUSED: split view' owit
+check "... and nothing posted" test "$(grep -c POST srv/requests)" -eq 0
+check_fails_with "--log agent/HOST asks for that log (no checkpoint there)" \
+	'no checkpoint yet' owit --log agent/h1
+check "... by name, percent-encoded" \
+	grep -q 'GET /api/audit/checkpoint?log=agent%2[Ff]h1' srv/requests
+kill "$server"
+wait "$server" 2>/dev/null
+unset SIGNET_SERVER SIGNET_CERT SIGNET_KEY SIGNET_CA
 
 check "the state file and the proofs follow their schemas (docs/schema)" \
 	python3 - "$SIGNET_SOURCE_DIR/docs/schema" st/*.json p10-40.json \
