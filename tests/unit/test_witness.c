@@ -9,6 +9,7 @@
  * Trees are built in memory from stored hashes (merkle.h).
  */
 #include <dirent.h>
+#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -869,9 +870,20 @@ test_state_name(void)
 	CHECK(strncmp(buf, "origin-", 7) == 0 && strlen(buf) == 7 + 64 + 5);
 }
 
+static int
+rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
 int
 main(void)
 {
+	int rc;
+
 	if (sodium_init() < 0 || keys_generate(&logkey) != 0 ||
 	    keys_generate(&otherkey) != 0 || keys_generate(&wkey) != 0)
 		return 1;
@@ -885,5 +897,9 @@ main(void)
 	test_proof_parse();
 	test_log_roots();
 	test_check_checkpoints();
-	return test_finish("test_witness");
+	rc = test_finish("test_witness");
+	(void)chmod(dir, 0700);
+	if (nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+		fprintf(stderr, "test_witness: cannot remove %s\n", dir);
+	return rc;
 }
