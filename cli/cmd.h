@@ -138,6 +138,8 @@ int cmd_action_status(struct cmd_ctx *ctx, int argc, char **argv);
 int cmd_audit_tail(struct cmd_ctx *ctx, int argc, char **argv);
 int cmd_audit_verify(struct cmd_ctx *ctx, int argc, char **argv);
 int cmd_audit_export(struct cmd_ctx *ctx, int argc, char **argv);
+int cmd_audit_witness(struct cmd_ctx *ctx, int argc, char **argv);
+int cmd_audit_witness_key(struct cmd_ctx *ctx, int argc, char **argv);
 int cmd_keygen(struct cmd_ctx *ctx, int argc, char **argv);
 int cmd_approvals(struct cmd_ctx *ctx, int argc, char **argv);
 int cmd_approval_show(struct cmd_ctx *ctx, int argc, char **argv);

@@ -3,7 +3,8 @@
  * signetctl audit verify: offline check of a signed, chained audit log,
  * one file or the files of a rotated log in order (their links checked),
  * and, with the roster files, each action's operator request (one line per
- * action).
+ * action), and, with --checkpoint, that signed checkpoints hold for the
+ * log and which known witnesses cosigned them (cli/witness.h).
  * Exit 0 when it verifies, 1 when the log is bad, 2 for usage and for
  * keys or files that cannot be read.
  */
@@ -11,15 +12,18 @@
 #include <stdio.h>
 
 #include <cjson/cJSON.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "audit.h"
 #include "audit_request.h"
+#include "clock.h"
 #include "cmd.h"
 #include "keys.h"
 #include "roster.h"
 #include "text.h"
+#include "witness.h"
 
 enum {
 	OPT_KEY = CMD_OPT_FIRST_OWN,
@@ -29,6 +33,8 @@ enum {
 	OPT_ROSTER,
 	OPT_ROSTER_KEYS,
 	OPT_ROSTER_THRESHOLD,
+	OPT_CHECKPOINT,
+	OPT_WITNESS_KEY,
 };
 
 static void
@@ -38,7 +44,9 @@ usage_verify(FILE *f)
 	    "usage: signetctl audit verify FILE... --key AUDIT.pub "
 	    "[--action-key A.pub] [--agent-keys DIR] "
 	    "[--expect-head SEQ:HASH] [--roster ROSTER.json... --roster-keys "
-	    "ROSTER.pub [--roster-threshold K]] [-o table|json]\n"
+	    "ROSTER.pub [--roster-threshold K]]\n"
+	    "       [--checkpoint FILE... [--witness-key VKEY-FILE...]] "
+	    "[-o table|json]\n"
 	    "  -o, --output table|json  a report in lines (default) or a JSON "
 	    "object;\n"
 	    "                           --json is -o json\n"
@@ -52,7 +60,16 @@ usage_verify(FILE *f)
 	    "approvals\n"
 	    "  --roster-keys FILE       the pinned roster public keys\n"
 	    "  --roster-threshold K     roster signatures required (1 to %d, "
-	    "default 1)\n",
+	    "default 1)\n"
+	    "  --checkpoint FILE        a signed checkpoint of this log "
+	    "(repeat it): checks\n"
+	    "                           the log's signature and that the "
+	    "log's first SIZE\n"
+	    "                           records have its root\n"
+	    "  --witness-key FILE       a witness's verifier key text (repeat "
+	    "it; audit\n"
+	    "                           witness-key prints one): reports who "
+	    "cosigned\n",
 	    ROSTER_THRESHOLD_MAX);
 }
 
@@ -231,7 +248,7 @@ static int
 report_json(const char **files, size_t nfiles,
     const struct audit_verify_file_info *info,
     const struct audit_verify_report *rep, int r, const struct err_msg *msg,
-    struct request_sink *sink)
+    struct request_sink *sink, cJSON *checkpoints, const char *cp_failed)
 {
 	cJSON *actions = sink->actions;
 	char failed[80];
@@ -245,7 +262,8 @@ report_json(const char **files, size_t nfiles,
 	sink->actions = NULL;
 	if (doc == NULL || sink->failed ||
 	    cJSON_AddBoolToObject(doc, "ok",
-	        r == 0 && rep->requests_failed == 0) == NULL)
+	        r == 0 && rep->requests_failed == 0 && cp_failed == NULL) ==
+	        NULL)
 		goto out;
 	if (r != 0) {
 		if (cJSON_AddStringToObject(doc, "error", msg->text) == NULL ||
@@ -308,6 +326,14 @@ report_json(const char **files, size_t nfiles,
 	    !cJSON_AddItemToObject(o, "actions", actions))
 		goto out;
 	actions = NULL;
+	if (checkpoints != NULL) {
+		if (!cJSON_AddItemToObject(doc, "checkpoints", checkpoints))
+			goto out;
+		checkpoints = NULL;
+	}
+	if (cp_failed != NULL && rep->requests_failed == 0 &&
+	    cJSON_AddStringToObject(doc, "error", cp_failed) == NULL)
+		goto out;
 	if (rep->requests_failed > 0) {
 		(void)snprintf(failed, sizeof(failed),
 		    "%" PRIu64 " operator request check(s) failed",
@@ -320,6 +346,8 @@ print:
 	if (text == NULL || printf("%s\n", text) < 0 || fflush(stdout) != 0)
 		goto out;
 	rc = verdict(r, rep);
+	if (rc == CMD_OK && cp_failed != NULL)
+		rc = CMD_FAIL;
 	written = true;
 out:
 	if (!written && r == 0)
@@ -327,9 +355,107 @@ out:
 		    "signetctl audit verify: cannot write the "
 		    "report\n");
 	free(text);
+	cJSON_Delete(checkpoints);
 	cJSON_Delete(actions);
 	cJSON_Delete(doc);
 	return rc;
+}
+
+/* A checkpoint's root in base64. */
+static const char *
+root_b64(const uint8_t root[static MERKLE_HASH_LEN], char *out, size_t size)
+{
+	return sodium_bin2base64(out, size, root, MERKLE_HASH_LEN,
+	    sodium_base64_VARIANT_ORIGINAL);
+}
+
+/*
+ * The checkpoints' report as a JSON array: [{"file","origin","size",
+ * "root","holds","witnessed","witnesses":[{"name","key_id","time"}],
+ * "error"}] ("error" only when the check failed). NULL when out of memory.
+ */
+static cJSON *
+checkpoints_json(const struct witness_cp_report *cps, size_t n)
+{
+	cJSON *arr = cJSON_CreateArray(), *o, *ws, *e;
+	char b64[64], id[NOTE_KEY_ID_HEX + 1];
+	size_t i, k;
+	bool ok = arr != NULL;
+
+	for (i = 0; ok && i < n; i++) {
+		const struct witness_cp_report *c = &cps[i];
+
+		ok = (o = cJSON_CreateObject()) != NULL &&
+		    cJSON_AddItemToArray(arr, o) &&
+		    cJSON_AddStringToObject(o, "file", c->file) != NULL &&
+		    cJSON_AddStringToObject(o, "origin", c->cp.origin) !=
+		        NULL &&
+		    add_num(o, "size", c->cp.size) &&
+		    cJSON_AddStringToObject(o, "root",
+		        root_b64(c->cp.root, b64, sizeof(b64))) != NULL &&
+		    cJSON_AddBoolToObject(o, "holds", c->holds) != NULL &&
+		    cJSON_AddBoolToObject(o, "witnessed",
+		        !c->failed && c->nwitnessed > 0) != NULL &&
+		    (ws = cJSON_AddArrayToObject(o, "witnesses")) != NULL &&
+		    (!c->failed ||
+		        cJSON_AddStringToObject(o, "error", c->why) != NULL);
+		for (k = 0; ok && k < c->nwitnessed; k++) {
+			(void)snprintf(id, sizeof(id), "%08" PRIx32,
+			    c->witnessed[k].key_id);
+			ok = (e = cJSON_CreateObject()) != NULL &&
+			    cJSON_AddItemToArray(ws, e) &&
+			    cJSON_AddStringToObject(e, "name",
+			        c->witnessed[k].name) != NULL &&
+			    cJSON_AddStringToObject(e, "key_id", id) != NULL &&
+			    add_num(e, "time", c->witnessed[k].time);
+		}
+	}
+	if (!ok) {
+		cJSON_Delete(arr);
+		return NULL;
+	}
+	return arr;
+}
+
+/*
+ * Prints one line per checkpoint: "checkpoint SIZE ROOT: holds,
+ * witnessed by NAME (time T), ..." or "..., NOT witnessed", or "FAILED:
+ * checkpoint FILE: why". Returns the number that failed.
+ */
+static size_t
+print_checkpoints(const struct witness_cp_report *cps, size_t n)
+{
+	char b64[64], esc[200], when[32], name[160];
+	size_t i, k, failed = 0;
+
+	for (i = 0; i < n; i++) {
+		const struct witness_cp_report *c = &cps[i];
+
+		if (c->failed) {
+			printf("FAILED: checkpoint %s: %s\n",
+			    text_escape_str(c->file, esc, sizeof(esc)), c->why);
+			failed++;
+			continue;
+		}
+		printf("checkpoint %" PRIu64 " %s: holds", c->cp.size,
+		    root_b64(c->cp.root, b64, sizeof(b64)));
+		if (c->nwitnessed == 0)
+			printf(", NOT witnessed");
+		for (k = 0; k < c->nwitnessed; k++) {
+			uint64_t t = c->witnessed[k].time;
+
+			printf("%s%s (time %s)",
+			    k == 0 ? ", witnessed by " : ", ",
+			    text_escape_str(c->witnessed[k].name, name,
+			        sizeof(name)),
+			    t <= (uint64_t)INT64_MAX / 1000 ?
+			        clock_format((int64_t)t * 1000, false, when,
+			            sizeof(when)) :
+			        "?");
+		}
+		printf("\n");
+	}
+	return failed;
 }
 
 int
@@ -344,12 +470,20 @@ cmd_audit_verify(struct cmd_ctx *ctx, int argc, char **argv)
 		{ "roster-keys", required_argument, NULL, OPT_ROSTER_KEYS },
 		{ "roster-threshold", required_argument, NULL,
 		    OPT_ROSTER_THRESHOLD },
+		{ "checkpoint", required_argument, NULL, OPT_CHECKPOINT },
+		{ "witness-key", required_argument, NULL, OPT_WITNESS_KEY },
 		{ "output", required_argument, NULL, 'o' },
 		{ "json", no_argument, NULL, CMD_OPT_JSON },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
 	const char *key_path = NULL, *action_path = NULL;
 	const char *roster_keys_path = NULL, *threshold_text = NULL;
 	const char **files = NULL, **rosters = NULL;
+	const char **cp_files = NULL, **wkey_files = NULL;
+	struct note_verifier wkeys[WITNESS_KEYS_MAX];
+	struct witness_cp_report *cps = NULL;
+	size_t ncps = 0, nwkeys = 0, cp_nfailed = 0;
+	cJSON *cp_json = NULL;
+	char cp_failed[80];
 	struct audit_request_rosters *rs = NULL;
 	struct request_sink sink;
 	struct keys_pubset roster_keys;
@@ -373,7 +507,11 @@ cmd_audit_verify(struct cmd_ctx *ctx, int argc, char **argv)
 	files = calloc((size_t)argc + 1, sizeof(*files));
 	info = calloc((size_t)argc + 1, sizeof(*info));
 	rosters = calloc((size_t)argc + 1, sizeof(*rosters));
-	if (files == NULL || info == NULL || rosters == NULL) {
+	cp_files = calloc((size_t)argc + 1, sizeof(*cp_files));
+	wkey_files = calloc((size_t)argc + 1, sizeof(*wkey_files));
+	cps = calloc((size_t)argc + 1, sizeof(*cps));
+	if (files == NULL || info == NULL || rosters == NULL ||
+	    cp_files == NULL || wkey_files == NULL || cps == NULL) {
 		fprintf(stderr, "signetctl audit verify: out of memory\n");
 		goto out;
 	}
@@ -389,6 +527,17 @@ cmd_audit_verify(struct cmd_ctx *ctx, int argc, char **argv)
 		case OPT_ROSTER: rosters[nrosters++] = optarg; break;
 		case OPT_ROSTER_KEYS: roster_keys_path = optarg; break;
 		case OPT_ROSTER_THRESHOLD: threshold_text = optarg; break;
+		case OPT_CHECKPOINT: cp_files[ncps++] = optarg; break;
+		case OPT_WITNESS_KEY:
+			if (nwkeys >= WITNESS_KEYS_MAX) {
+				fprintf(stderr,
+				    "signetctl audit verify: over %d "
+				    "--witness-key\n",
+				    WITNESS_KEYS_MAX);
+				goto out;
+			}
+			wkey_files[nwkeys++] = optarg;
+			break;
 		case OPT_EXPECT_HEAD:
 			if (audit_head_parse(optarg, &opts.expect_head) != 0) {
 				fprintf(stderr,
@@ -442,7 +591,15 @@ cmd_audit_verify(struct cmd_ctx *ctx, int argc, char **argv)
 		    "--roster-threshold need --roster FILE\n");
 		goto out;
 	}
+	if (nwkeys > 0 && ncps == 0) {
+		fprintf(stderr,
+		    "signetctl audit verify: --witness-key needs --checkpoint "
+		    "FILE\n");
+		goto out;
+	}
 	r = keys_load_public(key_path, &audit_key, &msg);
+	for (k = 0; r == 0 && k < nwkeys; k++)
+		r = witness_vkey_load(wkey_files[k], &wkeys[k], &msg);
 	if (r != 0) {
 		fprintf(stderr, "signetctl audit verify: %s\n", msg.text);
 		goto out;
@@ -482,8 +639,42 @@ cmd_audit_verify(struct cmd_ctx *ctx, int argc, char **argv)
 	opts.on_request = on_request;
 	opts.on_request_arg = &sink;
 	r = audit_verify_files(files, nfiles, &opts, info, &rep, &msg);
+	if (r == 0 && ncps > 0) {
+		struct err_msg cmsg;
+
+		err_clear(&cmsg);
+		if (rep.continues) {
+			fprintf(stderr,
+			    "signetctl audit verify: --checkpoint needs the "
+			    "log from its first record: give its first file "
+			    "(%s) and the ones after it\n",
+			    rep.continues_from.previous);
+			goto out;
+		}
+		if (witness_check_checkpoints(cp_files, ncps, &audit_key, wkeys,
+		        nwkeys, files, nfiles, cps, &cmsg) != 0) {
+			fprintf(stderr, "signetctl audit verify: %s\n",
+			    cmsg.text);
+			goto out;
+		}
+		for (k = 0; k < ncps; k++)
+			cp_nfailed += cps[k].failed ? 1 : 0;
+		(void)snprintf(cp_failed, sizeof(cp_failed),
+		    "%zu checkpoint(s) do not hold", cp_nfailed);
+		if (sink.json) {
+			cp_json = checkpoints_json(cps, ncps);
+			if (cp_json == NULL) {
+				fprintf(stderr,
+				    "signetctl audit verify: out of "
+				    "memory\n");
+				goto out;
+			}
+		}
+	}
 	if (sink.json) {
-		rc = report_json(files, nfiles, info, &rep, r, &msg, &sink);
+		rc = report_json(files, nfiles, info, &rep, r, &msg, &sink,
+		    cp_json, cp_nfailed > 0 ? cp_failed : NULL);
+		cp_json = NULL;
 		goto out;
 	}
 	if (r != 0) {
@@ -566,6 +757,7 @@ cmd_audit_verify(struct cmd_ctx *ctx, int argc, char **argv)
 	if (rep.rotations > 0)
 		printf("rotations: %" PRIu64 " (audit.rotated records)\n",
 		    rep.rotations);
+	(void)print_checkpoints(cps, ncps);
 	if (rep.requests_failed > 0) {
 		printf("FAILED: %" PRIu64 " operator request check(s) failed "
 		       "(see the action lines)\n",
@@ -573,8 +765,17 @@ cmd_audit_verify(struct cmd_ctx *ctx, int argc, char **argv)
 		rc = CMD_FAIL;
 		goto out;
 	}
+	if (cp_nfailed > 0) {
+		printf("FAILED: %s (see the checkpoint lines)\n", cp_failed);
+		rc = CMD_FAIL;
+		goto out;
+	}
 	rc = CMD_OK;
 out:
+	cJSON_Delete(cp_json);
+	free(cps);
+	free(cp_files);
+	free(wkey_files);
 	audit_request_rosters_free(rs);
 	cJSON_Delete(sink.actions);
 	free(rosters);

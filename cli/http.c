@@ -206,7 +206,7 @@ http_request(const struct http_opts *o, const char *method, const char *path,
     struct http_response *resp, struct err_msg *msg)
 {
 	static bool curl_ready;
-	char url[HTTP_URL_MAX + 4096], errbuf[CURL_ERROR_SIZE];
+	char url[HTTP_URL_MAX + 4096], errbuf[CURL_ERROR_SIZE], ctype[128];
 	struct curl_slist *hdrs = NULL, *h2;
 	struct curl_blob blob;
 	struct sink sink;
@@ -255,8 +255,15 @@ http_request(const struct http_opts *o, const char *method, const char *path,
 	h = curl_easy_init();
 	hdrs = curl_slist_append(NULL, "Accept: application/json");
 	h2 = hdrs != NULL ? curl_slist_append(hdrs, "Expect:") : NULL;
+	n = snprintf(ctype, sizeof(ctype), "Content-Type: %s",
+	    o->content_type != NULL ? o->content_type : "application/json");
+	if (n < 0 || (size_t)n >= sizeof(ctype) ||
+	    strpbrk(ctype, "\r\n") != NULL) {
+		r = err_set(msg, SIGNET_ERR_INVALID_ARG, "bad content type");
+		goto out;
+	}
 	if (h2 != NULL && body != NULL)
-		h2 = curl_slist_append(h2, "Content-Type: application/json");
+		h2 = curl_slist_append(h2, ctype);
 	if (h == NULL || h2 == NULL) {
 		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
 		goto out;

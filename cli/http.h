@@ -41,6 +41,8 @@ struct http_opts {
 	const char *ca;
 	const char *progress;
 	volatile sig_atomic_t *stop;
+	/* The media type of a request body; NULL: application/json. */
+	const char *content_type;
 };
 
 /*
@@ -70,7 +72,8 @@ struct http_response {
 
 /*
  * Sends method path (which starts with "/" and holds any query, already
- * escaped) with body (NULL for none; sent as application/json) to the
+ * escaped) with body (NULL for none; sent as application/json, or as
+ * o->content_type says) to the
  * server and stores the answer in *resp, whatever its status. The client
  * key is read under the secret-file rules (refused when group or others
  * may read it) and wiped after use. Returns 0 when an HTTP answer came

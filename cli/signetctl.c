@@ -38,6 +38,11 @@ static const struct {
 	{ "audit export", cmd_audit_export,
 	    "an audit log's records as JSON lines "
 	    "for SIEMs" },
+	{ "audit witness", cmd_audit_witness,
+	    "check a log's checkpoint against the last one cosigned; "
+	    "cosign it" },
+	{ "audit witness-key", cmd_audit_witness_key,
+	    "a witness's verifier key text" },
 	{ "approvals", cmd_approvals,
 	    "the signed requests waiting for "
 	    "approvals" },
@@ -81,10 +86,10 @@ usage(FILE *f)
 	    "\n"
 	    "commands:\n");
 	for (k = 0; k < NSUBCOMMANDS; k++)
-		fprintf(f, "  %-15s %s\n", subcommands[k].name,
+		fprintf(f, "  %-18s %s\n", subcommands[k].name,
 		    subcommands[k].description);
 	fprintf(f,
-	    "  help            this text\n"
+	    "  help               this text\n"
 	    "\n"
 	    "options (before or after the command; a value as the next word "
 	    "or after \"=\"):\n"
@@ -127,7 +132,8 @@ takes_next(const char *a)
 		"--interval", "--action-key", "--agent-keys", "--expect-head",
 		"--passphrase-fd", "--signing-key", "--valid", "--keys",
 		"--threshold", "--groups", "--not-after-days", "--signed",
-		"--out", "--days", NULL };
+		"--out", "--days", "--name", "--log-key", "--log", "--origin",
+		"--checkpoint", "--proof", "--witness-key", NULL };
 	size_t k;
 
 	for (k = 0; valued[k] != NULL; k++)

@@ -110,6 +110,31 @@ answer_tree_error(struct api_answer *ans, int r, const struct err_msg *msg)
 		api_answer_error(ans, 500, "%s", msg->text);
 }
 
+/*
+ * The latest checkpoint with its cosignatures, when witnesses cosigned
+ * that very one (the note the witnesses keep has the same text and the
+ * server's same deterministic signature).
+ */
+static void
+with_cosignatures(struct api *api, char **note, size_t *len, uint64_t size)
+{
+	char *cosigned = NULL;
+	size_t clen = 0;
+	uint64_t csize = 0;
+
+	if (api->ctx->witnesses == NULL ||
+	    witnesses_latest(api->ctx->witnesses, &cosigned, &clen, &csize) !=
+	        0)
+		return;
+	if (csize == size && clen > *len && memcmp(cosigned, *note, *len) == 0) {
+		free(*note);
+		*note = cosigned;
+		*len = clen;
+		return;
+	}
+	free(cosigned);
+}
+
 void
 api_checkpoint_get(struct api *api, const struct api_url *u,
     struct api_answer *ans)
@@ -129,7 +154,7 @@ api_checkpoint_get(struct api *api, const struct api_url *u,
 	}
 	if (witnessed != NULL) {
 		r = api->ctx->witnesses != NULL ?
-		    witnesses_latest(api->ctx->witnesses, &note, &len) :
+		    witnesses_latest(api->ctx->witnesses, &note, &len, &size) :
 		    SIGNET_ERR_NOT_FOUND;
 		if (r == SIGNET_ERR_NOT_FOUND) {
 			api_answer_error(ans, 404,
@@ -139,6 +164,8 @@ api_checkpoint_get(struct api *api, const struct api_url *u,
 	} else {
 		r = audit_checkpoint_latest(api->ctx->audit, &note, &len,
 		    &size);
+		if (r == 0)
+			with_cosignatures(api, &note, &len, size);
 	}
 	if (r == SIGNET_ERR_NOT_FOUND) {
 		api_answer_error(ans, 404,

@@ -489,13 +489,15 @@ out:
 }
 
 int
-witnesses_latest(struct witnesses *ws, char **note, size_t *len)
+witnesses_latest(struct witnesses *ws, char **note, size_t *len,
+    uint64_t *size)
 {
 	size_t total, i, at;
 	int r = SIGNET_ERR_NOT_FOUND;
 
 	*note = NULL;
 	*len = 0;
+	*size = 0;
 	(void)pthread_mutex_lock(&ws->mu);
 	if (ws->base == NULL)
 		goto out;
@@ -517,6 +519,7 @@ witnesses_latest(struct witnesses *ws, char **note, size_t *len)
 	}
 	(*note)[at] = '\0';
 	*len = at;
+	*size = ws->size;
 	r = 0;
 out:
 	(void)pthread_mutex_unlock(&ws->mu);

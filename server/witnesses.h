@@ -69,11 +69,11 @@ int witnesses_accept(struct witnesses *ws, struct audit_writer *w,
 
 /*
  * A copy (free()) of the newest cosigned checkpoint with all the
- * cosignatures kept for it. Returns 0, SIGNET_ERR_NOT_FOUND or
+ * cosignatures kept for it, and its size. Returns 0, SIGNET_ERR_NOT_FOUND or
  * SIGNET_ERR_ALLOC.
  */
-int witnesses_latest(struct witnesses *ws, char **note, size_t *len)
-    __attribute__((warn_unused_result));
+int witnesses_latest(struct witnesses *ws, char **note, size_t *len,
+    uint64_t *size) __attribute__((warn_unused_result));
 
 void witnesses_free(struct witnesses *ws);
 

@@ -48,12 +48,14 @@ _signetctl() {
 	--context) _signetctl_reply -W "$(_signetctl_contexts)" -- "$cur"; return ;;
 	-o | --output) _signetctl_reply -W "table json" -- "$cur"; return ;;
 	--cert | --key | --ca | --config | --action-key | --agent-keys | \
-	--keys | --signed | --out | --signing-key)
+	--keys | --signed | --out | --signing-key | --log-key | --checkpoint | \
+	--proof | --witness-key)
 		_signetctl_reply -f -- "$cur"; return ;;
 	--server | --reason | --wait | --after | --limit | --interval | \
 	--host | --state | --expect-head | --passphrase-fd | --threshold | \
-	--groups | --not-after-days | --days | --valid)
+	--groups | --not-after-days | --days | --valid | --name | --origin)
 		return ;;
+	--log) _signetctl_reply -W "server agent/" -- "$cur"; return ;;
 	esac
 	case $cur in
 	--context=*)
@@ -73,7 +75,8 @@ _signetctl() {
 		--host | --state | --action-key | --agent-keys | --expect-head | \
 		--passphrase-fd | --keys | --threshold | --groups | \
 		--not-after-days | --signed | --out | --days | --signing-key | \
-		--valid)
+		--valid | --name | --log-key | --log | --origin | --checkpoint | \
+		--proof | --witness-key)
 			i=$((i + 1)); continue ;;
 		-*) continue ;;
 		esac
@@ -97,7 +100,7 @@ _signetctl() {
 	audit | context | roster | approval)
 		if [ -z "$sub" ]; then
 			if [ "$cmd" = audit ]; then
-				_signetctl_reply -W "tail verify export" -- "$cur"
+				_signetctl_reply -W "tail verify export witness witness-key" -- "$cur"
 			elif [ "$cmd" = approval ]; then
 				_signetctl_reply -W "show" -- "$cur"
 			elif [ "$cmd" = roster ]; then
@@ -126,11 +129,14 @@ _signetctl() {
 		fi ;;
 	"audit tail") opts="$common --after --limit --follow --interval" ;;
 	"audit verify")
-		opts="--key --action-key --agent-keys --expect-head --roster --roster-keys --roster-threshold -h --help"
+		opts="--key --action-key --agent-keys --expect-head --roster --roster-keys --roster-threshold --checkpoint --witness-key -h --help"
 		[[ $cur != -* ]] && { _signetctl_reply -f -- "$cur"; return; } ;;
 	"audit export")
 		opts="--key --since --until --event -o --output -h --help"
 		[[ $cur != -* ]] && { _signetctl_reply -f -- "$cur"; return; } ;;
+	"audit witness")
+		opts="$common --signing-key --name --state --log-key --log --origin --no-submit --checkpoint --proof --out" ;;
+	"audit witness-key") opts="--signing-key --name -h --help" ;;
 	"context list") opts=$common ;;
 	"context show")
 		opts=$common

@@ -16,6 +16,12 @@
  *                                    record whose data.pad holds BYTES
  *                                    bytes (as an agent's, for the mirror
  *                                    tests: long records, host id fields)
+ *   audit_tool checkpoint LOG KEY ORIGIN SIZE|all OUT
+ *                                    a signed checkpoint of LOG's first
+ *                                    SIZE records (audit_tool/checkpoint.c)
+ *   audit_tool proof LOG OLD,...,NEW OUT [LOG-NAME]
+ *                                    a consistency proof chain, as the API
+ *                                    serves it (LOG-NAME: server)
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -28,6 +34,7 @@
 
 #include "audit.h"
 #include "audit_mirror.h"
+#include "audit_tool/checkpoint.h"
 #include "envelope.h"
 #include "fileio.h"
 #include "keys.h"
@@ -372,6 +379,12 @@ main(int argc, char **argv)
 	if (argc == 5 && strcmp(argv[1], "resign") == 0 &&
 	    text_to_int64(argv[3], 1, 100000000, &n) == 0)
 		return resign(argv[2], (long)n, argv[4]);
+	if (argc == 7 && strcmp(argv[1], "checkpoint") == 0)
+		return tool_checkpoint(argv[2], argv[3], argv[4], argv[5],
+		    argv[6]);
+	if ((argc == 5 || argc == 6) && strcmp(argv[1], "proof") == 0)
+		return tool_proof(argv[2], argv[3], argv[4],
+		    argc == 6 ? argv[5] : "server");
 	fprintf(stderr, "usage: see the comment at the top of audit_tool.c\n");
 	return 2;
 }

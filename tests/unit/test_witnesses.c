@@ -98,7 +98,7 @@ test_cosign(void)
 	struct note_checkpoint cp;
 	struct err_msg m;
 	size_t len = 0, i, fake_len = 0, cp_len = 0;
-	uint64_t size = 0;
+	uint64_t size = 0, got_size = 0;
 
 	(void)snprintf(log, sizeof(log), "%s/audit.log", dir);
 	(void)snprintf(keys, sizeof(keys), "%s/witnesses", dir);
@@ -135,7 +135,7 @@ test_cosign(void)
 	CHECKF(witnesses_open(keys, log, ORIGIN, &audit_key.pub, &ws, &m) == 0,
 	    "%s", m.text);
 	CHECK(witnesses_count(ws) == 1);
-	CHECK(witnesses_latest(ws, &got, &len) == SIGNET_ERR_NOT_FOUND);
+	CHECK(witnesses_latest(ws, &got, &len, &got_size) == SIGNET_ERR_NOT_FOUND);
 
 	/* An unknown witness, a bad cosignature: refused, nothing kept. */
 	free(c);
@@ -200,7 +200,8 @@ test_cosign(void)
 	CHECK(witnesses_accept(ws, w, c, strlen(c), &res, &m) == 0);
 	CHECK(res.taken == 0 && res.already == 1);
 	CHECK(count_cosigned_records(log) == 1);
-	CHECK(witnesses_latest(ws, &got, &len) == 0);
+	CHECK(witnesses_latest(ws, &got, &len, &got_size) == 0);
+	CHECK(got_size == size);
 	CHECK(got != NULL && strncmp(got, note, strlen(note)) == 0 &&
 	    strstr(got, "\xe2\x80\x94 w1 ") != NULL);
 	free(got);
@@ -210,7 +211,7 @@ test_cosign(void)
 
 	/* Read back after a restart. */
 	CHECK(witnesses_open(keys, log, ORIGIN, &audit_key.pub, &ws, &m) == 0);
-	CHECK(witnesses_latest(ws, &got, &len) == 0);
+	CHECK(witnesses_latest(ws, &got, &len, &got_size) == 0);
 	CHECK(got != NULL && strstr(got, "\xe2\x80\x94 w1 ") != NULL);
 	free(got);
 	witnesses_free(ws);
