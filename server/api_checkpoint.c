@@ -126,7 +126,8 @@ with_cosignatures(struct api *api, char **note, size_t *len, uint64_t size)
 	    witnesses_latest(api->ctx->witnesses, &cosigned, &clen, &csize) !=
 	        0)
 		return;
-	if (csize == size && clen > *len && memcmp(cosigned, *note, *len) == 0) {
+	if (csize == size && clen > *len &&
+	    memcmp(cosigned, *note, *len) == 0) {
 		free(*note);
 		*note = cosigned;
 		*len = clen;

@@ -489,8 +489,7 @@ out:
 }
 
 int
-witnesses_latest(struct witnesses *ws, char **note, size_t *len,
-    uint64_t *size)
+witnesses_latest(struct witnesses *ws, char **note, size_t *len, uint64_t *size)
 {
 	size_t total, i, at;
 	int r = SIGNET_ERR_NOT_FOUND;

@@ -135,7 +135,8 @@ test_cosign(void)
 	CHECKF(witnesses_open(keys, log, ORIGIN, &audit_key.pub, &ws, &m) == 0,
 	    "%s", m.text);
 	CHECK(witnesses_count(ws) == 1);
-	CHECK(witnesses_latest(ws, &got, &len, &got_size) == SIGNET_ERR_NOT_FOUND);
+	CHECK(witnesses_latest(ws, &got, &len, &got_size) ==
+	    SIGNET_ERR_NOT_FOUND);
 
 	/* An unknown witness, a bad cosignature: refused, nothing kept. */
 	free(c);
