@@ -478,9 +478,20 @@ witnesses_accept(struct witnesses *ws, struct audit_writer *w, const char *note,
 			goto out;
 		res->taken++;
 	}
-	if (!cosigned)
+	if (!cosigned) {
 		r = err_set(msg, SIGNET_ERR_UNKNOWN_KEY,
 		    "no cosignature from a known witness");
+		goto out;
+	}
+	/* Nothing new, and a line this server cannot judge: say so. */
+	for (i = 0; res->taken == 0 && i < n->nsigs; i++)
+		if (n->sigs[i].verifier < 0) {
+			r = err_set(msg, SIGNET_ERR_UNKNOWN_KEY,
+			    "a cosignature from a witness this server does "
+			    "not know (%s); nothing new kept",
+			    n->sigs[i].name);
+			break;
+		}
 out:
 	(void)pthread_mutex_unlock(&ws->mu);
 	note_free(n);

@@ -201,6 +201,16 @@ test_cosign(void)
 	CHECK(witnesses_accept(ws, w, c, strlen(c), &res, &m) == 0);
 	CHECK(res.taken == 0 && res.already == 1);
 	CHECK(count_cosigned_records(log) == 1);
+	/* Nothing new but an unknown witness's line: not taken silently. */
+	{
+		char *c2 = cosigned(c, "w2", &w2_key, false);
+
+		CHECK(c2 != NULL &&
+		    witnesses_accept(ws, w, c2, strlen(c2), &res, &m) ==
+		        SIGNET_ERR_UNKNOWN_KEY);
+		CHECK_CONTAINS(m.text, "does not know (w2)");
+		free(c2);
+	}
 	CHECK(witnesses_latest(ws, &got, &len, &got_size) == 0);
 	CHECK(got_size == size);
 	CHECK(got != NULL && strncmp(got, note, strlen(note)) == 0 &&
