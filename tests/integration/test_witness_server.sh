@@ -24,10 +24,10 @@ K=$SIGNET_PKI/keys
 ORIGIN=signet/server/localhost
 "$SIGNETCTL" keygen --raw w1 >/dev/null
 "$SIGNETCTL" keygen --raw w2 >/dev/null
-check "witness-key prints a cosignature verifier key" \
-	bash -c '"$1" audit witness-key --signing-key w1.key --name w1 >w1.vkey' _ "$SIGNETCTL"
+witness_key() { "$SIGNETCTL" audit witness-key --signing-key "$1.key" --name "$1" >"$1.vkey"; }
+check "witness-key prints a cosignature verifier key" witness_key w1
 check "... of type 0x04" grep -Eq '^w1\+[0-9a-f]{8}\+B' w1.vkey
-"$SIGNETCTL" audit witness-key --signing-key w2.key --name w2 >w2.vkey
+witness_key w2
 { echo "# the witnesses this server knows"; cat w1.vkey; } >witnesses
 chmod 0600 witnesses
 
@@ -44,7 +44,8 @@ checkpoint() { api_get "/api/audit/checkpoint$1" carol; }
 size_of() { sed -n 2p; }
 check "the server serves a checkpoint of its log" wait_for 20 checkpoint ""
 check "... under its origin" test "$(checkpoint "" | head -n 1)" = "$ORIGIN"
-check "nothing is witnessed yet (404)" bash -c '! curl -sf --cacert "$1/ca.pem" --cert "$1/issued/carol.pem" --key "$1/private/carol.key" "https://localhost:$2/api/audit/checkpoint?witnessed=1"' _ "$SIGNET_PKI" "$API_PORT"
+witnessed() { checkpoint "?witnessed=1" 2>/dev/null; }
+check "nothing is witnessed yet (404)" test -z "$(witnessed)"
 
 witness() {
 	"$SIGNETCTL" audit witness --signing-key "${W:-w1}.key" --name "${W:-w1}" \
@@ -55,8 +56,7 @@ check "the witness cosigns the first checkpoint (exit 0)" test "$rc" -eq 0
 size1=$(sed -n 2p cosigned1)
 check "... and the server recorded it (audit.cosigned)" \
 	grep -q "\"event\":\"audit.cosigned\".*\"witness\":\"w1\".*\"size\":$size1" server-audit.log
-check "the server serves the witnessed checkpoint" \
-	bash -c 'curl -sf --cacert "$1/ca.pem" --cert "$1/issued/carol.pem" --key "$1/private/carol.key" "https://localhost:$2/api/audit/checkpoint?witnessed=1" | grep -q "^— w1 "' _ "$SIGNET_PKI" "$API_PORT"
+check "the server serves the witnessed checkpoint" grep -q "^— w1 " <<<"$(witnessed)"
 
 # More records (refused API clients are audited), a later checkpoint.
 for _ in 1 2 3; do curl -s --cacert "$SIGNET_PKI/ca.pem" "https://localhost:$API_PORT/api/hosts" >/dev/null; done
