@@ -400,13 +400,15 @@ consistency_verify(const char *old_path, const char *new_path,
 	memcpy(root, a.root, 32);
 	cJSON_ArrayForEach(st, cJSON_GetObjectItemCaseSensitive(doc, "steps"))
 	{
-		if (num_of(st, "old", &old) != 0 || num_of(st, "new", &nw) != 0 ||
+		if (num_of(st, "old", &old) != 0 ||
+		    num_of(st, "new", &nw) != 0 ||
 		    hash_of(cJSON_GetObjectItemCaseSensitive(st, "new_root"),
 		        next) != 0)
 			goto out;
 		if (old != at) {
-			fprintf(stderr, "audit_tool: a step from %" PRIu64
-			                ", the chain is at %" PRIu64 "\n",
+			fprintf(stderr,
+			    "audit_tool: a step from %" PRIu64
+			    ", the chain is at %" PRIu64 "\n",
 			    old, at);
 			goto out;
 		}
@@ -470,8 +472,8 @@ log_root(const char *path, long want)
 	}
 	audit_reader_close(rd);
 	if ((long)f.size != want) {
-		fprintf(stderr, "audit_tool: %s holds %" PRIu64 " lines\n", path,
-		    f.size);
+		fprintf(stderr, "audit_tool: %s holds %" PRIu64 " lines\n",
+		    path, f.size);
 		return 1;
 	}
 	merkle_frontier_root(&f, root);
