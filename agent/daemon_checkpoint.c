@@ -89,12 +89,9 @@ daemon_checkpoint_flush(struct daemon *d)
 	if (!d->cp_acked || !channel_connected(d->ch))
 		return;
 	(void)pthread_mutex_lock(&d->cp_mu);
-	if (d->cp_note != NULL) {
-		size = d->cp_size;
-		note = strdup(d->cp_note);
-	}
+	size = d->cp_note != NULL ? d->cp_size : 0;
 	(void)pthread_mutex_unlock(&d->cp_mu);
-	if (note == NULL)
+	if (size == 0)
 		return;
 	if (d->cp_inflight != 0) {
 		if (size > d->cp_inflight && !d->cp_stall_said) {
@@ -106,12 +103,20 @@ daemon_checkpoint_flush(struct daemon *d)
 			    d->cp_inflight);
 			d->cp_stall_said = true;
 		}
-		goto out;
+		return;
 	}
 	/* After the first ack the latest goes once; then only new ones. */
 	if ((d->cp_sent_any && size <= d->cp_acked_size) ||
 	    size == d->cp_unprovable)
-		goto out;
+		return;
+	(void)pthread_mutex_lock(&d->cp_mu);
+	if (d->cp_note != NULL) {
+		size = d->cp_size;
+		note = strdup(d->cp_note);
+	}
+	(void)pthread_mutex_unlock(&d->cp_mu);
+	if (note == NULL)
+		return;
 	old = d->cp_acked_size;
 	err_clear(&m);
 	if (old > 0 && old < size) {
