@@ -295,7 +295,8 @@ audit_rotate_if_requested(struct daemon *d)
 /*
  * Keeps the audit log's Merkle tree and publishes its checkpoints under
  * "signet/agent/HOST-ID" (docs/transparency.md) unless [audit]
- * checkpoint_interval is 0. A tree that cannot be kept is said loudly;
+ * checkpoint_interval is 0; each goes to the server too
+ * (daemon_checkpoint.c). A tree that cannot be kept is said loudly;
  * the log itself is whole and the agent runs on.
  */
 static void
@@ -310,8 +311,8 @@ daemon_checkpoints_start(struct daemon *d)
 		return;
 	(void)snprintf(origin, sizeof(origin), "signet/agent/%s", d->host_id);
 	if (audit_tree_open(d->audit, &m) != 0 ||
-	    audit_checkpoint_start(d->audit, origin, interval, NULL, NULL,
-	        &m) != 0)
+	    audit_checkpoint_start(d->audit, origin, interval,
+	        daemon_checkpoint_published, d, &m) != 0)
 		log_error("no audit checkpoints this run: %s", m.text);
 }
 
@@ -515,6 +516,9 @@ daemon_run(const char *config_path)
 	}
 	(void)pthread_condattr_destroy(&ca);
 	cv_ok = true;
+	if (pthread_mutex_init(&d->cp_mu, NULL) != 0)
+		goto out;
+	d->cp_mu_ok = true;
 	/* Early, so that a SIGHUP or SIGTERM while loading does not kill. */
 	if (install_signals(&m) != 0) {
 		fprintf(stderr, "signet-agent: %s\n", m.text);
@@ -574,6 +578,7 @@ daemon_run(const char *config_path)
 			goto out;
 		}
 		daemon_exec_flush(d);
+		daemon_checkpoint_flush(d);
 		if (daemon_hup_seen != 0) {
 			daemon_hup_seen = 0;
 			sdnotify_reloading("reloading the policy");
@@ -631,6 +636,8 @@ out:
 			    (unsigned long long)est.results_acked);
 		}
 		executor_free(d->ex);
+		/* The checkpoint thread wakes the channel: not after this. */
+		daemon_checkpoint_close(d);
 		channel_free(d->ch);
 		channel_frame_unref(d->latest);
 		docker_client_free(d->dc);
@@ -645,6 +652,8 @@ out:
 		roster_store_free(d->roster);
 		sodium_free(d->result_key); /* wipes it */
 		config_free(d->cfg);
+		if (d->cp_mu_ok)
+			(void)pthread_mutex_destroy(&d->cp_mu);
 		if (cv_ok)
 			(void)pthread_cond_destroy(&d->cv);
 		if (mu_ok)

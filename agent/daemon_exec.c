@@ -39,6 +39,7 @@ on_established(void *arg)
 		return;
 	d->epoch++;
 	(void)pthread_mutex_unlock(&d->mu);
+	daemon_checkpoint_reset(d);
 	log_debug("channel open: waiting for the server's challenge");
 }
 
@@ -318,6 +319,10 @@ on_message(void *arg, const char *data, size_t len)
 		if (d->ex != NULL)
 			executor_outcome_acked(d->ex, f.ack.action_id,
 			    f.ack.request_sha256);
+		goto out;
+	}
+	if (f.type == WIRE_CHECKPOINT_ACK && r == 0) {
+		daemon_checkpoint_acked(d, f.cp_size);
 		goto out;
 	}
 	if (f.type == WIRE_ROSTER && r == 0) {

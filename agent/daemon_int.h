@@ -9,6 +9,7 @@
  *   daemon_exec.c      the channel's callbacks and the executor's glue:
  *                      dockerd connections lent to its workers, results
  *                      flushed to the channel
+ *   daemon_checkpoint.c  the audit log's checkpoints sent to the server
  */
 #ifndef SIGNET_AGENT_DAEMON_INT_H
 #define SIGNET_AGENT_DAEMON_INT_H
@@ -93,6 +94,24 @@ struct daemon {
 	char docker_version[DOCKER_VERSION_MAX + 1];
 	struct channel_frame *latest; /* the last snapshot built */
 
+	/*
+	 * The latest audit checkpoint, handed over by the audit writer's
+	 * checkpoint thread, under cp_mu; cp_closed once the channel goes.
+	 */
+	pthread_mutex_t cp_mu;
+	bool cp_mu_ok;
+	bool cp_closed;
+	char *cp_note;
+	size_t cp_note_len;
+	uint64_t cp_size;
+	/* This connection's checkpoints (service thread only). */
+	bool cp_acked;          /* the server's first checkpoint_ack came */
+	uint64_t cp_acked_size; /* the size it last acknowledged */
+	uint64_t cp_inflight;   /* sent, not acknowledged yet; 0: none */
+	bool cp_sent_any;       /* the latest went after the first ack */
+	bool cp_stall_said;
+	uint64_t cp_unprovable; /* its proof failed: not tried again */
+
 	/* Service thread only. */
 	uint64_t frames_refused;
 	char ready_status[IDENTITY_NAME_MAX + 600]; /* STATUS= with READY=1 */
@@ -146,6 +165,32 @@ void daemon_policy_send(struct daemon *d);
 
 /* Sends the roster_status (after the hello; refused "" when none). */
 void daemon_roster_status(struct daemon *d, const char *refused);
+
+/* ---- daemon_checkpoint.c ---- */
+
+/*
+ * The audit writer's checkpoint callback (audit_checkpoint_fn; arg is the
+ * daemon): keeps a copy as the latest and wakes the service thread. Any
+ * thread; never blocks on the network.
+ */
+void daemon_checkpoint_published(void *arg, const char *note, size_t len,
+    uint64_t size);
+
+/* A new connection: no ack yet, nothing in flight (service thread). */
+void daemon_checkpoint_reset(struct daemon *d);
+
+/* The server's checkpoint_ack of size (service thread): sends what waits. */
+void daemon_checkpoint_acked(struct daemon *d, uint64_t size);
+
+/*
+ * Sends the latest checkpoint with its proof from the acknowledged size
+ * when the server acked on this connection, none is in flight, and it is
+ * new (or the first since the ack). Service thread.
+ */
+void daemon_checkpoint_flush(struct daemon *d);
+
+/* The channel goes: later callbacks are dropped; frees the copy. */
+void daemon_checkpoint_close(struct daemon *d);
 
 /* ---- daemon_exec.c ---- */
 

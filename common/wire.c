@@ -38,6 +38,8 @@ static const struct {
 	{ WIRE_ROSTER, "roster" },
 	{ WIRE_ROSTER_STATUS, "roster_status" },
 	{ WIRE_POLICY, "policy" },
+	{ WIRE_CHECKPOINT, "checkpoint" },
+	{ WIRE_CHECKPOINT_ACK, "checkpoint_ack" },
 };
 
 const char *
@@ -333,6 +335,55 @@ wire_build_roster_status(const struct wire_roster_status *st, char **out,
 	    cJSON_AddStringToObject(o, "roster_sha256", st->sha256) == NULL ||
 	    (st->refused[0] != '\0' &&
 	        cJSON_AddStringToObject(o, "refused", st->refused) == NULL)) {
+		cJSON_Delete(o);
+		return SIGNET_ERR_ALLOC;
+	}
+	return finish(o, out, len);
+}
+
+int
+wire_build_checkpoint(const char *note, uint64_t old,
+    const uint8_t (*proof)[MERKLE_HASH_LEN], size_t nproof, char **out,
+    size_t *len)
+{
+	char b64[sodium_base64_ENCODED_LEN(MERKLE_HASH_LEN,
+	    sodium_base64_VARIANT_ORIGINAL)];
+	cJSON *o, *arr;
+	size_t i;
+
+	*out = NULL;
+	*len = 0;
+	if (note == NULL || (proof == NULL && nproof > 0) ||
+	    old > (uint64_t)JSONX_INT_MAX)
+		return SIGNET_ERR_INVALID_ARG;
+	o = flat_object(WIRE_CHECKPOINT, NULL, NULL, 0);
+	if (o == NULL || cJSON_AddStringToObject(o, "note", note) == NULL ||
+	    !jsonx_add_int64(o, "old", (int64_t)old) ||
+	    (arr = cJSON_AddArrayToObject(o, "proof")) == NULL)
+		goto fail;
+	for (i = 0; i < nproof; i++) {
+		sodium_bin2base64(b64, sizeof(b64), proof[i], MERKLE_HASH_LEN,
+		    sodium_base64_VARIANT_ORIGINAL);
+		if (!cJSON_AddItemToArray(arr, cJSON_CreateString(b64)))
+			goto fail;
+	}
+	return finish(o, out, len);
+fail:
+	cJSON_Delete(o);
+	return SIGNET_ERR_ALLOC;
+}
+
+int
+wire_build_checkpoint_ack(uint64_t size, char **out, size_t *len)
+{
+	cJSON *o;
+
+	*out = NULL;
+	*len = 0;
+	if (size > (uint64_t)JSONX_INT_MAX)
+		return SIGNET_ERR_INVALID_ARG;
+	o = flat_object(WIRE_CHECKPOINT_ACK, NULL, NULL, 0);
+	if (o == NULL || !jsonx_add_int64(o, "size", (int64_t)size)) {
 		cJSON_Delete(o);
 		return SIGNET_ERR_ALLOC;
 	}
@@ -764,6 +815,79 @@ policy_members(const cJSON *root, struct wire_frame *out, struct err_msg *msg)
 	return r;
 }
 
+/*
+ * {"type":"checkpoint","note","old","proof"}: the note only bounded (its
+ * reader opens it), the proof's hashes decoded; no proof from size 0.
+ */
+static int
+checkpoint_members(const cJSON *root, struct wire_checkpoint *cp,
+    struct err_msg *msg)
+{
+	static const char *const members[] = { "type", "note", "old", "proof",
+		NULL };
+	static const char what[] = "checkpoint";
+	const cJSON *arr, *h;
+	int64_t old = 0;
+	size_t got = 0;
+	int r, n;
+
+	r = jsonx_only_members(root, members, what, msg);
+	if (r == 0)
+		r = take_text(root, what, "note", NOTE_SIZE_MAX, false, false,
+		    &cp->note, msg);
+	if (r == 0)
+		cp->note_len = strlen(cp->note);
+	if (r == 0)
+		r = jsonx_get_int64(root, "old", 0, JSONX_INT_MAX, what, &old,
+		    msg);
+	if (r != 0)
+		return r;
+	cp->old = (uint64_t)old;
+	arr = cJSON_GetObjectItemCaseSensitive(root, "proof");
+	if (!cJSON_IsArray(arr))
+		return err_set(msg, SIGNET_ERR_FORMAT,
+		    "%s: proof must be an array of hashes", what);
+	n = cJSON_GetArraySize(arr);
+	if (n > MERKLE_PROOF_MAX)
+		return err_set(msg, SIGNET_ERR_FORMAT,
+		    "%s: proof holds %d hashes, over %d", what, n,
+		    MERKLE_PROOF_MAX);
+	if (n > 0 && old == 0)
+		return err_set(msg, SIGNET_ERR_FORMAT,
+		    "%s: a proof from size 0 (every tree holds the empty one: "
+		    "old 0 takes no proof)",
+		    what);
+	cJSON_ArrayForEach(h, arr)
+	{
+		if (!cJSON_IsString(h) || h->valuestring == NULL ||
+		    text_b64_decode_into(h->valuestring, strlen(h->valuestring),
+		        cp->proof[cp->nproof], MERKLE_HASH_LEN, &got) != 0 ||
+		    got != MERKLE_HASH_LEN)
+			return err_set(msg, SIGNET_ERR_FORMAT,
+			    "%s: proof[%zu] is not base64 of a 32-byte hash",
+			    what, cp->nproof);
+		cp->nproof++;
+	}
+	return 0;
+}
+
+/* {"type":"checkpoint_ack","size"}. */
+static int
+checkpoint_ack_members(const cJSON *root, uint64_t *size, struct err_msg *msg)
+{
+	static const char *const members[] = { "type", "size", NULL };
+	int64_t v = 0;
+	int r;
+
+	r = jsonx_only_members(root, members, "checkpoint_ack", msg);
+	if (r == 0)
+		r = jsonx_get_int64(root, "size", 0, JSONX_INT_MAX,
+		    "checkpoint_ack", &v, msg);
+	if (r == 0)
+		*size = (uint64_t)v;
+	return r;
+}
+
 int
 wire_parse_agent_frame(const char *buf, size_t len, struct wire_frame *out,
     struct err_msg *msg)
@@ -793,6 +917,9 @@ wire_parse_agent_frame(const char *buf, size_t len, struct wire_frame *out,
 		r = roster_status_members(root, &out->roster, msg);
 		break;
 	case WIRE_POLICY: r = policy_members(root, out, msg); break;
+	case WIRE_CHECKPOINT:
+		r = checkpoint_members(root, &out->cp, msg);
+		break;
 	default: r = refuse_type(name, "here", msg); break;
 	}
 	if (r == 0)
@@ -907,6 +1034,9 @@ wire_parse_server_frame(const char *buf, size_t len, struct wire_frame *out,
 		break;
 	case WIRE_CHALLENGE: r = challenge_members(root, out, msg); break;
 	case WIRE_ROSTER: r = roster_members(root, out, msg); break;
+	case WIRE_CHECKPOINT_ACK:
+		r = checkpoint_ack_members(root, &out->cp_size, msg);
+		break;
 	default:
 		r = err_set(msg, SIGNET_ERR_FORMAT, "unknown frame type \"%s\"",
 		    text_escape_str(name, esc, sizeof(esc)));
@@ -972,5 +1102,6 @@ wire_frame_free(struct wire_frame *f)
 	inventory_free(f->inv);
 	free(f->payload_b64);
 	free(f->sig_b64);
+	free(f->cp.note);
 	memset(f, 0, sizeof(*f));
 }

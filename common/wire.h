@@ -25,6 +25,8 @@
 #include "inventory.h"
 #include "audit.h"
 #include "keys.h"
+#include "merkle.h"
+#include "note.h"
 #include "roster.h"
 
 #define WIRE_VERSION_MAX 64 /* agent_version, docker_version */
@@ -67,6 +69,8 @@ enum wire_type {
 	WIRE_ROSTER,         /* server -> agent: the signed operator roster */
 	WIRE_ROSTER_STATUS,  /* agent -> server: the roster version it holds */
 	WIRE_POLICY,         /* agent -> server: the policy it enforces */
+	WIRE_CHECKPOINT,     /* agent -> server: its log's signed checkpoint */
+	WIRE_CHECKPOINT_ACK, /* server -> agent: the checkpoint size it holds */
 };
 
 /* A hello's payload: who the agent is, and the challenge it answers. */
@@ -124,6 +128,21 @@ struct wire_roster_status {
 	char refused[WIRE_REASON_MAX + 1];
 };
 
+/*
+ * An agent's audit checkpoint (docs/transparency.md, "Agents'
+ * checkpoints"): the signed note as received (only bounded here; the
+ * server opens it with the host's key), the size the server last
+ * acknowledged on this connection, and the RFC 6962 consistency proof
+ * from that size to the note's (none when old is 0).
+ */
+struct wire_checkpoint {
+	char *note; /* NUL-terminated, note_len bytes (owned) */
+	size_t note_len;
+	uint64_t old;
+	size_t nproof;
+	uint8_t proof[MERKLE_PROOF_MAX][MERKLE_HASH_LEN];
+};
+
 struct wire_frame {
 	enum wire_type type;
 	struct wire_hello hello;
@@ -135,6 +154,8 @@ struct wire_frame {
 	uint8_t challenge[WIRE_CHALLENGE_LEN];
 	struct wire_refusal refusal;
 	struct wire_roster_status roster; /* roster_status */
+	struct wire_checkpoint cp;        /* checkpoint */
+	uint64_t cp_size;                 /* checkpoint_ack */
 	/* roster: the signed file's base64 text, in payload_b64; policy: the
 	 * policy document's base64 text, in payload_b64 */
 };
@@ -202,6 +223,24 @@ int wire_build_policy(const char *policy_b64, char **out, size_t *len)
     __attribute__((warn_unused_result));
 
 /*
+ * {"type":"checkpoint","note":"<the signed note>","old":M,"proof":[
+ * "<base64 of 32 bytes>",...]}: note NUL-terminated (notes hold no NUL),
+ * proof[0..nproof) (NULL allowed when nproof is 0). Returns 0,
+ * SIGNET_ERR_INVALID_ARG (note NULL, proof NULL with nproof > 0, old over
+ * 2^53-1) or SIGNET_ERR_ALLOC.
+ */
+int wire_build_checkpoint(const char *note, uint64_t old,
+    const uint8_t (*proof)[MERKLE_HASH_LEN], size_t nproof, char **out,
+    size_t *len) __attribute__((warn_unused_result));
+
+/*
+ * {"type":"checkpoint_ack","size":N}. Returns 0, SIGNET_ERR_INVALID_ARG
+ * (size over 2^53-1) or SIGNET_ERR_ALLOC.
+ */
+int wire_build_checkpoint_ack(uint64_t size, char **out, size_t *len)
+    __attribute__((warn_unused_result));
+
+/*
  * Checks and parses the agent's first frame buf[0..len) against the key
  * registered for the certificate's host (pub) and the challenge sent on
  * this connection, in this order: at most WIRE_HELLO_MAX bytes; exactly
@@ -228,7 +267,10 @@ int wire_parse_hello(const char *buf, size_t len, const struct keys_public *pub,
  * roster_sha256 64 lowercase hex or "" exactly when version is 0,
  * refused 1..WIRE_REASON_MAX bytes without control bytes, optional), or a
  * policy (exactly policy, 1..WIRE_POLICY_B64_MAX bytes, in payload_b64;
- * decoded and parsed by its reader). Any other type, a second hello
+ * decoded and parsed by its reader), or a checkpoint (exactly note,
+ * 1..NOTE_SIZE_MAX bytes, opened by its reader; old, 0..2^53-1; proof,
+ * an array of 0..MERKLE_PROOF_MAX canonical base64 texts of 32 bytes
+ * each, empty when old is 0; in out->cp). Any other type, a second hello
  * included, is refused. *out is zeroed on entry. Returns 0,
  * SIGNET_ERR_FORMAT / SIGNET_ERR_TOO_LARGE or SIGNET_ERR_ALLOC, with msg.
  */
@@ -241,7 +283,8 @@ int wire_parse_agent_frame(const char *buf, size_t len, struct wire_frame *out,
  * result_ack or an outcome_ack (exactly action_id, 32 lowercase hex, and
  * request_sha256, 64), a challenge (exactly nonce, 64 lowercase hex), or
  * a roster (exactly roster, 1..WIRE_ROSTER_B64_MAX bytes, in
- * payload_b64).
+ * payload_b64), or a checkpoint_ack (exactly size, 0..2^53-1, in
+ * cp_size).
  * out->type is set as soon as the type member names one of these, even
  * when the rest is refused, so that a refused action can still be
  * answered in order. *out is zeroed on entry. Returns 0,

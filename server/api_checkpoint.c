@@ -3,7 +3,10 @@
  * The transparency routes of the API (docs/http-api.md#audit-
  * transparency): the latest signed checkpoint of the server's audit log,
  * and consistency and inclusion proofs over its Merkle tree, computed
- * from the writer's tree (common/audit_tree.h). Every number in a query
+ * from the writer's tree (common/audit_tree.h); for ?log=agent/HOST-ID,
+ * the latest checkpoint the agent sent and the server checked, and the
+ * steps of consistency the server holds between two of them
+ * (server/agent_checkpoints.h). Every number in a query
  * is checked before it is used; a proof is only given between sizes the
  * tree holds durably.
  */
@@ -14,6 +17,7 @@
 
 #include <sodium.h>
 
+#include "agent_checkpoints.h"
 #include "audit_tree.h"
 #include "jsonx.h"
 #include "text.h"
@@ -25,27 +29,54 @@
 	    sodium_base64_VARIANT_ORIGINAL)
 
 /*
- * Which log ?log= names: the server's own ("server", the default). The
- * agents' logs come later; any other value is a 404 that says so.
+ * Which log ?log= names: the server's own ("server", the default), or an
+ * agent's ("agent/HOST-ID", *host set: the checkpoints it sent, held by
+ * server/agent_checkpoints.c). Anything else is answered 400: returns
+ * false.
  */
 static bool
-server_log(const struct api_url *u, struct api_answer *ans)
+which_log(const struct api_url *u, struct api_answer *ans, const char **host)
 {
 	const char *log = api_url_param(u, "log");
 	char esc[80];
 
+	*host = NULL;
 	if (log == NULL || strcmp(log, "server") == 0)
 		return true;
-	if (strncmp(log, "agent/", 6) == 0 && text_valid_name(log + 6))
-		api_answer_error(ans, 404,
-		    "no checkpoints of %s: this server does not hold agents' "
-		    "checkpoints",
-		    text_escape_str(log, esc, sizeof(esc)));
-	else
-		api_answer_error(ans, 400,
-		    "log \"%s\" is not \"server\" or \"agent/HOST-ID\"",
-		    text_escape_str(log, esc, sizeof(esc)));
+	if (strncmp(log, "agent/", 6) == 0 && text_valid_name(log + 6)) {
+		*host = log + 6;
+		return true;
+	}
+	api_answer_error(ans, 400,
+	    "log \"%s\" is not \"server\" or \"agent/HOST-ID\"",
+	    text_escape_str(log, esc, sizeof(esc)));
 	return false;
+}
+
+/* Answers an agent_cp_* failure for agent/host. */
+static void
+answer_agent_error(struct api_answer *ans, int r, const struct err_msg *msg)
+{
+	if (r == SIGNET_ERR_NOT_FOUND)
+		api_answer_error(ans, 404, "%s", msg->text);
+	else if (r == SIGNET_ERR_CHAIN)
+		api_answer_error(ans, 503, "%s", msg->text);
+	else if (r == SIGNET_ERR_TOO_LARGE || r == SIGNET_ERR_INVALID_ARG)
+		api_answer_error(ans, 400, "%s", msg->text);
+	else
+		api_answer_error(ans, 500, "%s", msg->text);
+}
+
+/* The server keeps no agents' checkpoints this run: 503, true. */
+static bool
+no_agent_cp(struct api *api, struct api_answer *ans)
+{
+	if (api->ctx->agent_cp != NULL)
+		return false;
+	api_answer_error(ans, 503,
+	    "this server keeps no agents' checkpoints this run (see its "
+	    "log at start)");
+	return true;
 }
 
 /* A size-like query parameter: 0..2^53-1. false: answered 400. */
@@ -140,18 +171,36 @@ void
 api_checkpoint_get(struct api *api, const struct api_url *u,
     struct api_answer *ans)
 {
-	const char *witnessed;
+	const char *witnessed = api_url_param(u, "witnessed");
+	const char *host = NULL;
+	struct err_msg msg;
 	char *note = NULL;
 	size_t len = 0;
 	uint64_t size = 0;
 	int r;
 
-	if (!server_log(u, ans))
+	err_clear(&msg);
+	if (!which_log(u, ans, &host))
 		return;
-	witnessed = api_url_param(u, "witnessed");
 	if (witnessed != NULL && strcmp(witnessed, "1") != 0) {
 		api_answer_error(ans, 400, "witnessed: only 1 is allowed");
 		return;
+	}
+	if (host != NULL) {
+		if (witnessed != NULL) {
+			api_answer_error(ans, 404,
+			    "witnesses cosign the server's log only");
+			return;
+		}
+		if (no_agent_cp(api, ans))
+			return;
+		r = agent_cp_latest(api->ctx->agent_cp, host, &note, &len,
+		    &size, &msg);
+		if (r != 0) {
+			answer_agent_error(ans, r, &msg);
+			return;
+		}
+		goto answer;
 	}
 	if (witnessed != NULL) {
 		r = api->ctx->witnesses != NULL ?
@@ -178,11 +227,47 @@ api_checkpoint_get(struct api *api, const struct api_url *u,
 		api_answer_error(ans, 500, "out of memory");
 		return;
 	}
+answer:
 	free(ans->body);
 	ans->body = note;
 	ans->len = len;
 	ans->ctype = CTYPE_NOTE;
 	ans->status = 200;
+}
+
+/*
+ * The steps of agent/host's chain from old to new, as the agent sent
+ * them and the server checked them: {"log","old","new","steps"}.
+ */
+static void
+agent_consistency(struct api *api, const char *host, uint64_t old,
+    uint64_t size, struct api_answer *ans)
+{
+	struct err_msg msg;
+	cJSON *doc = NULL, *steps = NULL;
+	char log[IDENTITY_NAME_MAX + 8];
+	int r;
+
+	err_clear(&msg);
+	if (no_agent_cp(api, ans))
+		return;
+	r = agent_cp_steps(api->ctx->agent_cp, host, old, size, &steps, &msg);
+	if (r != 0) {
+		answer_agent_error(ans, r, &msg);
+		return;
+	}
+	(void)snprintf(log, sizeof(log), "agent/%s", host);
+	doc = cJSON_CreateObject();
+	if (doc == NULL || cJSON_AddStringToObject(doc, "log", log) == NULL ||
+	    !jsonx_add_int64(doc, "old", (int64_t)old) ||
+	    !jsonx_add_int64(doc, "new", (int64_t)size) ||
+	    !cJSON_AddItemToObject(doc, "steps", steps)) {
+		cJSON_Delete(steps);
+		cJSON_Delete(doc);
+		api_answer_error(ans, 500, "out of memory");
+		return;
+	}
+	api_answer_json(ans, 200, doc);
 }
 
 void
@@ -192,18 +277,24 @@ api_checkpoint_consistency(struct api *api, const struct api_url *u,
 	uint8_t proof[MERKLE_PROOF_MAX][MERKLE_HASH_LEN];
 	uint8_t root[MERKLE_HASH_LEN];
 	struct err_msg msg;
+	const char *host = NULL;
 	uint64_t old = 0, size = 0;
 	size_t n = 0;
 	cJSON *doc = NULL, *steps, *step = NULL;
 	int r;
 
 	err_clear(&msg);
-	if (!server_log(u, ans) || !take_count(u, "old", true, &old, ans) ||
+	if (!which_log(u, ans, &host) ||
+	    !take_count(u, "old", true, &old, ans) ||
 	    !take_count(u, "new", true, &size, ans))
 		return;
 	if (old > size) {
 		api_answer_error(ans, 400, "old (%llu) is past new (%llu)",
 		    (unsigned long long)old, (unsigned long long)size);
+		return;
+	}
+	if (host != NULL) {
+		agent_consistency(api, host, old, size, ans);
 		return;
 	}
 	/* Every tree holds the empty tree and itself: no step to prove. */
@@ -257,13 +348,25 @@ api_checkpoint_inclusion(struct api *api, const struct api_url *u,
 	uint8_t proof[MERKLE_PROOF_MAX][MERKLE_HASH_LEN];
 	uint8_t leaf[MERKLE_HASH_LEN];
 	struct err_msg msg;
+	const char *host = NULL;
 	uint64_t seq = 0, size = 0;
 	size_t n = 0;
 	cJSON *doc = NULL, *arr;
+	char esc[80];
 	int r;
 
 	err_clear(&msg);
-	if (!server_log(u, ans) || !take_count(u, "seq", true, &seq, ans) ||
+	if (!which_log(u, ans, &host))
+		return;
+	if (host != NULL) {
+		/* Only the agent holds its log's lines, so its records. */
+		api_answer_error(ans, 404,
+		    "no inclusion proofs of agent/%s: the server holds no "
+		    "agent log, only its checkpoints (ask the host's log)",
+		    text_escape_str(host, esc, sizeof(esc)));
+		return;
+	}
+	if (!take_count(u, "seq", true, &seq, ans) ||
 	    !take_count(u, "size", true, &size, ans))
 		return;
 	if (seq >= size) {

@@ -330,6 +330,8 @@ audit_limits_close(struct hub *hub, bool force)
 	(void)audit_limit_write(hub->ctx->audit, SERVER_ACTOR, summary);
 	audit_limit_close(&hub->reload_lim, hub_now_ms(), force, &summary);
 	(void)audit_limit_write(hub->ctx->audit, SERVER_ACTOR, summary);
+	audit_limit_close(&hub->cp_refused_lim, hub_now_ms(), force, &summary);
+	(void)audit_limit_write(hub->ctx->audit, SERVER_ACTOR, summary);
 }
 
 /*
@@ -736,6 +738,8 @@ hub_start(struct server_ctx *ctx, const struct hub_config *cfg,
 	hub->allow_tls12 = cfg->allow_tls12;
 	audit_limit_init(&hub->reject_lim, "auth.rejected", &cfg->audit_limit);
 	audit_limit_init(&hub->reload_lim, "server.reloaded",
+	    &cfg->audit_limit);
+	audit_limit_init(&hub->cp_refused_lim, "audit.checkpoint_refused",
 	    &cfg->audit_limit);
 	atomic_init(&hub->want_reload, false);
 	atomic_init(&hub->want_stop, false);

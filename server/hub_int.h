@@ -7,7 +7,8 @@
  * SSL, the check at the upgrade); hub_session.c runs a session (hello,
  * frames, results and their result_acks, refusals, session ends);
  * hub_inventory.c takes inventories into the registry.
- * hub_outcome.c takes an agent's action_outcome frames.
+ * hub_outcome.c takes an agent's action_outcome frames; hub_checkpoint.c
+ * its audit checkpoints.
  * Everything here runs on the service thread unless said otherwise.
  */
 #ifndef SIGNET_HUB_INT_H
@@ -140,6 +141,8 @@ struct hub {
 
 	struct audit_limit reject_lim; /* auth.rejected records */
 	struct audit_limit reload_lim; /* server.reloaded records */
+	/* audit.checkpoint_refused records */
+	struct audit_limit cp_refused_lim;
 };
 
 /* Wall-clock milliseconds: registry times. */
@@ -219,6 +222,19 @@ void hub_policy(struct hub *hub, struct hub_conn *c, const char *policy_b64);
 /* A roster_status from c: into the registry, logged. */
 void hub_roster_status(struct hub *hub, struct hub_conn *c,
     const struct wire_roster_status *st);
+
+/* ---- hub_checkpoint.c ---- */
+
+/* Queues {"type":"checkpoint_ack","size":size} on c (logged when out of
+ * memory: the agent sends its checkpoint again next connection). */
+void hub_checkpoint_ack(struct hub *hub, struct hub_conn *c, uint64_t size);
+/* After c's hello: the ack of the size held for the host (none when its
+ * checkpoints cannot be taken: logged). */
+void hub_checkpoint_hello(struct hub *hub, struct hub_conn *c);
+/* A checkpoint frame from c: taken and acknowledged, or refused and
+ * audited (audit.checkpoint_refused, bounded); the session stays. */
+void hub_checkpoint(struct hub *hub, struct hub_conn *c,
+    const struct wire_checkpoint *cp);
 
 /* ---- hub_session.c ---- */
 

@@ -363,6 +363,13 @@ handle_hello(struct hub *hub, struct hub_conn *c)
 	hub_map_put(hub, c);
 	/* The roster this server holds goes to every agent that says hello. */
 	hub_roster_send(hub, c);
+	/*
+	 * So does the size of its last checkpoint the server holds, to an
+	 * agent whose hello said it anchors (an earlier one would refuse
+	 * the frame it does not know).
+	 */
+	if (h.has_audit_head)
+		hub_checkpoint_hello(hub, c);
 	if (replaced != 0) {
 		metrics_inc(hub->ctx->metrics, M_AGENT_REPLACED);
 		d = cJSON_CreateObject();
@@ -587,6 +594,11 @@ handle_frame(struct hub *hub, struct hub_conn *c)
 	}
 	if (f.type == WIRE_POLICY) {
 		hub_policy(hub, c, f.payload_b64);
+		wire_frame_free(&f);
+		return 0;
+	}
+	if (f.type == WIRE_CHECKPOINT) {
+		hub_checkpoint(hub, c, &f.cp);
 		wire_frame_free(&f);
 		return 0;
 	}

@@ -35,6 +35,7 @@
 #include <sodium.h>
 
 #include "actions.h"
+#include "agent_checkpoints.h"
 #include "approvals.h"
 #include "api.h"
 #include "audit.h"
@@ -308,6 +309,43 @@ start_checkpoints(struct server_ctx *ctx, const struct config *cfg,
 	    audit_checkpoint_start(ctx->audit, origin, interval, NULL, NULL,
 	        &msg) != 0)
 		log_error("no audit checkpoints this run: %s", msg.text);
+}
+
+static int
+agent_key(void *arg, const char *host_id, struct keys_public *out,
+    struct err_msg *msg)
+{
+	return server_ctx_agent_key(arg, host_id, out, msg);
+}
+
+/*
+ * The agents' checkpoints (docs/transparency.md), kept in
+ * agent-checkpoints/ next to the audit log and read back now. When the
+ * directory cannot be used the server runs without them (said loudly):
+ * no agent is asked for any, and the API says so.
+ */
+static void
+open_agent_checkpoints(struct server_ctx *ctx)
+{
+	char dir[sizeof(ctx->audit_path) + sizeof(AGENT_CP_DIRNAME) + 1];
+	const char *slash = strrchr(ctx->audit_path, '/');
+	struct err_msg msg;
+	size_t damaged = 0;
+
+	if (slash == NULL)
+		(void)snprintf(dir, sizeof(dir), "%s", AGENT_CP_DIRNAME);
+	else
+		(void)snprintf(dir, sizeof(dir), "%.*s/%s",
+		    (int)(slash - ctx->audit_path), ctx->audit_path,
+		    AGENT_CP_DIRNAME);
+	if (agent_cp_open(dir, agent_key, ctx, &ctx->agent_cp, &damaged,
+	        &msg) != 0)
+		log_error("no agents' checkpoints this run: %s", msg.text);
+	else if (damaged > 0)
+		log_error("%zu agent(s)' checkpoint files refused (see above): "
+		          "their checkpoints are not taken until each file is "
+		          "moved aside",
+		    damaged);
 }
 
 /* Copies a configured path into a fixed buffer of server_ctx. */
@@ -590,6 +628,7 @@ server_run(const char *config_path)
 		goto out;
 	}
 	note_server_cert(ctx.metrics, hcfg.cert_path);
+	open_agent_checkpoints(&ctx);
 	/*
 	 * Actions left open by the last run: their results may still come
 	 * (agents re-send them), and must be checked and recorded then. The
@@ -732,6 +771,7 @@ out:
 	approvals_free(approvals);
 	registry_free(ctx.registry);
 	metrics_free(ctx.metrics);
+	agent_cp_free(ctx.agent_cp);
 	if (ctx_ready)
 		server_ctx_destroy(&ctx);
 	else

@@ -20,6 +20,8 @@
 
 #define SERVER_ACTOR "server"
 
+struct agent_cp;
+
 struct server_ctx {
 	struct registry *registry;
 	struct audit_writer *audit;
@@ -38,6 +40,12 @@ struct server_ctx {
 	struct roster_store *roster;
 	/* The witnesses and the cosignatures they sent (witnesses.h). */
 	struct witnesses *witnesses;
+	/*
+	 * The agents' checkpoints (server/agent_checkpoints.h), kept in
+	 * AUDIT-DIR/agent-checkpoints/; NULL when they cannot be kept (said
+	 * at start): then no agent is asked for any.
+	 */
+	struct agent_cp *agent_cp;
 	/* The API's bounded refusal records; zero: the defaults */
 	struct audit_limit_bounds audit_limit;
 };

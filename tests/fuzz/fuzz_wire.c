@@ -4,8 +4,9 @@
  * wire): the bytes as an agent's hello frame (checked against a fixed key
  * and challenge), as the signed payload of a hello (signed here with that
  * key, so that the payload parser behind the signature is reached too),
- * as a later agent frame (inventory, action_result, roster_status), as a
- * server frame (action, result_ack, outcome_ack, challenge, roster), and
+ * as a later agent frame (inventory, action_result, roster_status,
+ * checkpoint), as a server frame (action, result_ack, outcome_ack,
+ * challenge, roster, checkpoint_ack), and
  * as a refused action frame whose claims are peeked at. What parses is
  * built again and must parse to the same thing.
  */
@@ -115,6 +116,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			free(text);
 			text = NULL;
 		}
+		/* So does a checkpoint. */
+		if (f.type == WIRE_CHECKPOINT &&
+		    wire_build_checkpoint(f.cp.note, f.cp.old,
+		        (const uint8_t(*)[MERKLE_HASH_LEN])f.cp.proof,
+		        f.cp.nproof, &text, &len) == 0) {
+			if (wire_parse_agent_frame(text, len, &g, &msg) != 0 ||
+			    g.type != f.type || g.cp.old != f.cp.old ||
+			    g.cp.nproof != f.cp.nproof ||
+			    g.cp.note_len != f.cp.note_len ||
+			    memcmp(g.cp.note, f.cp.note, f.cp.note_len) != 0 ||
+			    memcmp(g.cp.proof, f.cp.proof,
+			        f.cp.nproof * MERKLE_HASH_LEN) != 0)
+				abort();
+			wire_frame_free(&g);
+			free(text);
+			text = NULL;
+		}
 		wire_frame_free(&f);
 	}
 	if (wire_parse_server_frame(buf, size, &f, &msg) == 0) {
@@ -127,6 +145,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    wire_build_roster(f.payload_b64, &text, &len) :
 		    f.type == WIRE_OUTCOME_ACK ?
 		    wire_build_outcome_ack(&f.ack, &text, &len) :
+		    f.type == WIRE_CHECKPOINT_ACK ?
+		    wire_build_checkpoint_ack(f.cp_size, &text, &len) :
 		    wire_build_result_ack(&f.ack, &text, &len);
 
 		if (r == 0) {
@@ -134,7 +154,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    g.type != f.type ||
 			    (f.type == WIRE_CHALLENGE &&
 			        memcmp(f.challenge, g.challenge,
-			            WIRE_CHALLENGE_LEN) != 0))
+			            WIRE_CHALLENGE_LEN) != 0) ||
+			    g.cp_size != f.cp_size)
 				abort();
 			wire_frame_free(&g);
 		}

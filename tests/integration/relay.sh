@@ -34,8 +34,17 @@ make_pki() {
 	"$PKI_SCRIPT" auditor carol >/dev/null
 }
 
+# audit_extra FILE: with CHECKPOINT_INTERVAL set, FILE's [audit] section
+# (its last so far) gets checkpoint_interval = CHECKPOINT_INTERVAL.
+audit_extra() {
+	if [ -n "${CHECKPOINT_INTERVAL:-}" ]; then
+		echo "checkpoint_interval = $CHECKPOINT_INTERVAL" >>"$1"
+	fi
+}
+
 # write_server_conf: $T_DIR/server.conf with fresh ports in AGENT_PORT and
-# API_PORT; the audit log at $T_DIR/server-audit.log.
+# API_PORT; the audit log at $T_DIR/server-audit.log (checkpoints every
+# CHECKPOINT_INTERVAL s when set: audit_extra).
 write_server_conf() {
 	AGENT_PORT=$(free_port)
 	API_PORT=$(free_port)
@@ -55,6 +64,7 @@ agents_dir = $SIGNET_PKI/keys/agents
 [audit]
 path = $T_DIR/server-audit.log
 CONF
+	audit_extra "$T_DIR/server.conf"
 }
 
 # add_server_roster: the server holds the PKI's published roster.
@@ -87,7 +97,8 @@ enroll() {
 	fi
 }
 
-# write_agent_conf HOST POLICY: $T_DIR/agent-HOST.conf against the server.
+# write_agent_conf HOST POLICY: $T_DIR/agent-HOST.conf against the server
+# (checkpoints every CHECKPOINT_INTERVAL s when set: audit_extra).
 write_agent_conf() {
 	local host=$1 policy=$2
 	cat >"$T_DIR/agent-$host.conf" <<CONF
@@ -106,6 +117,7 @@ result     = $SIGNET_PKI/keys/agents/$host.key
 [audit]
 path = $T_DIR/agent-$host-audit.log
 CONF
+	audit_extra "$T_DIR/agent-$host.conf"
 }
 
 # start_server: runs signet-server in the background (log in

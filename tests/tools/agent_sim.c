@@ -76,6 +76,7 @@
  *   action I action_id=ID action=A container=C requested_by=U
  *                                   an action frame (decoded)
  *   sent I result action_id=ID status=S [copy=2]
+ *   checkpoint_ack I size=N         the server holds this checkpoint size
  *   closed I code=N reason="TEXT"   the server closed it (code 1006:
  *                                   the connection ended without a
  *                                   close frame)

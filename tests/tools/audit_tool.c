@@ -22,6 +22,20 @@
  *   audit_tool proof LOG OLD,...,NEW OUT [LOG-NAME]
  *                                    a consistency proof chain, as the API
  *                                    serves it (LOG-NAME: server)
+ * and of checkpoints (docs/transparency.md), which shell cannot check:
+ *   audit_tool checkpoint-verify NOTE ORIGIN PUB
+ *       opens the checkpoint note in file NOTE signed under ORIGIN by the
+ *       Ed25519 key in PUB; prints "SIZE ROOT" (base64)
+ *   audit_tool consistency-verify OLD NEW STEPS ORIGIN PUB
+ *       opens the notes OLD and NEW (files) as above and checks that the
+ *       steps of STEPS (a consistency answer of the API) lead from OLD's
+ *       tree to NEW's, each proof against the root before it
+ *   audit_tool log-root LOG N        the RFC 6962 root of LOG's first N
+ *                                    lines (one file): prints "N ROOT"
+ *   audit_tool forge-checkpoint KEY ORIGIN SIZE OLD
+ *       prints a checkpoint frame whose note claims SIZE records and a
+ *       random root, signed under ORIGIN with the secret key KEY (a
+ *       stolen agent's split view), with old OLD and no proof
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -37,8 +51,12 @@
 #include "audit_tool/checkpoint.h"
 #include "envelope.h"
 #include "fileio.h"
+#include "jsonx.h"
 #include "keys.h"
+#include "merkle.h"
+#include "note.h"
 #include "text.h"
+#include "wire.h"
 
 static int
 die(const char *what, const struct err_msg *msg)
@@ -347,6 +365,210 @@ out:
 	cJSON_Delete(data);
 	free(pad);
 	audit_close(w);
+/* Opens the checkpoint note in file path under origin and key pub. */
+static int
+open_note_file(const char *path, const char *origin, const char *pub_path,
+    struct note_checkpoint *c)
+{
+	struct note_verifier v;
+	struct keys_public pub;
+	struct note *n = NULL;
+	struct err_msg msg;
+	char *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	r = keys_load_public(pub_path, &pub, &msg);
+	if (r == 0)
+		r = fileio_read_alloc(path, NOTE_SIZE_MAX, &buf, &len, &msg);
+	if (r == 0)
+		r = note_verifier_init(&v, origin, NOTE_TYPE_ED25519, pub.pk);
+	if (r == 0)
+		r = note_checkpoint_open(buf, len, &v, 1, 0, &n, c, &msg);
+	note_free(n);
+	free(buf);
+	if (r != 0)
+		return die(path, &msg);
+	return 0;
+}
+
+static int
+checkpoint_verify(const char *path, const char *origin, const char *pub)
+{
+	struct note_checkpoint c;
+	char b64[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_ORIGINAL)];
+
+	if (open_note_file(path, origin, pub, &c) != 0)
+		return 1;
+	sodium_bin2base64(b64, sizeof(b64), c.root, 32,
+	    sodium_base64_VARIANT_ORIGINAL);
+	printf("%" PRIu64 " %s\n", c.size, b64);
+	return 0;
+}
+
+/* A number member (0..2^53-1) of o. */
+static int
+num_of(const cJSON *o, const char *key, uint64_t *out)
+{
+	struct err_msg msg;
+	int64_t v = 0;
+
+	if (jsonx_get_int64(o, key, 0, JSONX_INT_MAX, "step", &v, &msg) != 0)
+		return die(key, &msg);
+	*out = (uint64_t)v;
+	return 0;
+}
+
+static int
+hash_of(const cJSON *v, uint8_t out[static 32])
+{
+	size_t got = 0;
+
+	if (!cJSON_IsString(v) ||
+	    text_b64_decode_into(v->valuestring, strlen(v->valuestring), out,
+	        32, &got) != 0 ||
+	    got != 32)
+		return die("a hash is not base64 of 32 bytes", NULL);
+	return 0;
+}
+
+static int
+consistency_verify(const char *old_path, const char *new_path,
+    const char *steps_path, const char *origin, const char *pub)
+{
+	struct note_checkpoint a, b;
+	uint8_t root[32], next[32], proof[MERKLE_PROOF_MAX][32];
+	const cJSON *st, *h;
+	cJSON *doc = NULL;
+	struct err_msg msg;
+	char *buf = NULL;
+	size_t len = 0, n;
+	uint64_t at, old = 0, nw = 0, count = 0;
+	int rc = 1;
+
+	if (open_note_file(old_path, origin, pub, &a) != 0 ||
+	    open_note_file(new_path, origin, pub, &b) != 0)
+		return 1;
+	if (fileio_read_alloc(steps_path, 64 << 20, &buf, &len, &msg) != 0 ||
+	    jsonx_parse_object("steps", buf, len, 8, &doc, &msg) != 0) {
+		rc = die(steps_path, &msg);
+		goto out;
+	}
+	at = a.size;
+	memcpy(root, a.root, 32);
+	cJSON_ArrayForEach(st, cJSON_GetObjectItemCaseSensitive(doc, "steps"))
+	{
+		if (num_of(st, "old", &old) != 0 ||
+		    num_of(st, "new", &nw) != 0 ||
+		    hash_of(cJSON_GetObjectItemCaseSensitive(st, "new_root"),
+		        next) != 0)
+			goto out;
+		if (old != at) {
+			fprintf(stderr,
+			    "audit_tool: a step from %" PRIu64
+			    ", the chain is at %" PRIu64 "\n",
+			    old, at);
+			goto out;
+		}
+		n = 0;
+		cJSON_ArrayForEach(h,
+		    cJSON_GetObjectItemCaseSensitive(st, "hashes"))
+		{
+			if (n >= MERKLE_PROOF_MAX || hash_of(h, proof[n]) != 0)
+				goto out;
+			n++;
+		}
+		if (at > 0 &&
+		    merkle_check_tree((const uint8_t(*)[32])proof, n, nw, next,
+		        at, root) != 0) {
+			fprintf(stderr,
+			    "audit_tool: the step %" PRIu64 " -> %" PRIu64
+			    " does not verify\n",
+			    old, nw);
+			goto out;
+		}
+		at = nw;
+		memcpy(root, next, 32);
+		count++;
+	}
+	if (at != b.size || memcmp(root, b.root, 32) != 0) {
+		fprintf(stderr,
+		    "audit_tool: the steps end at %" PRIu64 ", not at the new "
+		    "checkpoint's size %" PRIu64 " and root\n",
+		    at, b.size);
+		goto out;
+	}
+	printf("consistent %" PRIu64 " -> %" PRIu64 " in %" PRIu64 " steps\n",
+	    a.size, b.size, count);
+	rc = 0;
+out:
+	cJSON_Delete(doc);
+	free(buf);
+	return rc;
+}
+
+static int
+log_root(const char *path, long want)
+{
+	struct merkle_frontier f;
+	struct audit_reader *rd = NULL;
+	struct err_msg msg;
+	uint8_t leaf[32], root[32];
+	char b64[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_ORIGINAL)];
+	char *line = NULL;
+	size_t len = 0;
+	bool nl = false;
+
+	merkle_frontier_init(&f);
+	if (audit_reader_open(path, &rd, &msg) != 0)
+		return die(path, &msg);
+	while ((long)f.size < want &&
+	    audit_reader_next(rd, &line, &len, &nl) == 1 && nl) {
+		merkle_leaf_hash(line, len, leaf);
+		if (merkle_frontier_append(&f, leaf) != 0)
+			break;
+	}
+	audit_reader_close(rd);
+	if ((long)f.size != want) {
+		fprintf(stderr, "audit_tool: %s holds %" PRIu64 " lines\n",
+		    path, f.size);
+		return 1;
+	}
+	merkle_frontier_root(&f, root);
+	sodium_bin2base64(b64, sizeof(b64), root, 32,
+	    sodium_base64_VARIANT_ORIGINAL);
+	printf("%ld %s\n", want, b64);
+	return 0;
+}
+
+static int
+forge_checkpoint(const char *key_path, const char *origin, long size, long old)
+{
+	struct keys_secret key;
+	struct note_checkpoint c;
+	struct err_msg msg;
+	char text[NOTE_CHECKPOINT_MAX + 1], *note = NULL, *frame = NULL;
+	size_t len = 0, nlen = 0, flen = 0;
+	int rc = 2;
+
+	memset(&c, 0, sizeof(c));
+	(void)snprintf(c.origin, sizeof(c.origin), "%s", origin);
+	c.size = (uint64_t)size;
+	randombytes_buf(c.root, sizeof(c.root));
+	if (keys_load_secret(key_path, &key, &msg) != 0)
+		return die(key_path, &msg);
+	if (note_checkpoint_format(&c, text, sizeof(text), &len, &msg) == 0 &&
+	    note_sign(text, len, origin, &key, &note, &nlen, &msg) == 0 &&
+	    wire_build_checkpoint(note, (uint64_t)old, NULL, 0, &frame,
+	        &flen) == 0) {
+		printf("%s\n", frame);
+		rc = 0;
+	} else {
+		rc = die("forge", &msg);
+	}
+	keys_secret_wipe(&key);
+	free(note);
+	free(frame);
 	return rc;
 }
 
@@ -385,6 +607,18 @@ main(int argc, char **argv)
 	if ((argc == 5 || argc == 6) && strcmp(argv[1], "proof") == 0)
 		return tool_proof(argv[2], argv[3], argv[4],
 		    argc == 6 ? argv[5] : "server");
+	if (argc == 5 && strcmp(argv[1], "checkpoint-verify") == 0)
+		return checkpoint_verify(argv[2], argv[3], argv[4]);
+	if (argc == 7 && strcmp(argv[1], "consistency-verify") == 0)
+		return consistency_verify(argv[2], argv[3], argv[4], argv[5],
+		    argv[6]);
+	if (argc == 4 && strcmp(argv[1], "log-root") == 0 &&
+	    text_to_int64(argv[3], 0, 100000000, &n) == 0)
+		return log_root(argv[2], (long)n);
+	if (argc == 6 && strcmp(argv[1], "forge-checkpoint") == 0 &&
+	    text_to_int64(argv[4], 0, JSONX_INT_MAX, &n) == 0 &&
+	    text_to_int64(argv[5], 0, JSONX_INT_MAX, &t) == 0)
+		return forge_checkpoint(argv[2], argv[3], (long)n, (long)t);
 	fprintf(stderr, "usage: see the comment at the top of audit_tool.c\n");
 	return 2;
 }

@@ -573,6 +573,237 @@ test_roster_frames(void)
 	}
 }
 
+/* A hash in base64: 32 bytes of 0x11. */
+#define HB64 "ERERERERERERERERERERERERERERERERERERERERERE="
+
+/* checkpoint (agent) and checkpoint_ack (server): issue 14, item 3. */
+static void
+test_checkpoint_frames(void)
+{
+	static const struct {
+		const char *name, *text, *why;
+	} bad_cp[] = {
+		{ "unknown member",
+		    "{\"type\":\"checkpoint\",\"note\":\"n\",\"old\":0,"
+		    "\"proof\":[],\"root\":\"x\"}",
+		    "root" },
+		{ "no note", "{\"type\":\"checkpoint\",\"old\":0,\"proof\":[]}",
+		    "note" },
+		{ "empty note",
+		    "{\"type\":\"checkpoint\",\"note\":\"\",\"old\":0,"
+		    "\"proof\":[]}",
+		    "note must be 1.." },
+		{ "note not a string",
+		    "{\"type\":\"checkpoint\",\"note\":[],\"old\":0,"
+		    "\"proof\":[]}",
+		    "note" },
+		{ "note with NUL",
+		    "{\"type\":\"checkpoint\",\"note\":\"a\\u0000b\",\"old\":0,"
+		    "\"proof\":[]}",
+		    "" },
+		{ "no old",
+		    "{\"type\":\"checkpoint\",\"note\":\"n\",\"proof\":[]}",
+		    "old" },
+		{ "old negative",
+		    "{\"type\":\"checkpoint\",\"note\":\"n\",\"old\":-1,"
+		    "\"proof\":[]}",
+		    "old" },
+		{ "old 2^53",
+		    "{\"type\":\"checkpoint\",\"note\":\"n\","
+		    "\"old\":9007199254740992,\"proof\":[]}",
+		    "old" },
+		{ "old a fraction",
+		    "{\"type\":\"checkpoint\",\"note\":\"n\",\"old\":1.5,"
+		    "\"proof\":[]}",
+		    "old" },
+		{ "old a string",
+		    "{\"type\":\"checkpoint\",\"note\":\"n\",\"old\":\"1\","
+		    "\"proof\":[]}",
+		    "old" },
+		{ "no proof",
+		    "{\"type\":\"checkpoint\",\"note\":\"n\",\"old\":1}",
+		    "proof must be an array" },
+		{ "proof an object",
+		    "{\"type\":\"checkpoint\",\"note\":\"n\",\"old\":1,"
+		    "\"proof\":{}}",
+		    "proof must be an array" },
+		{ "proof a string",
+		    "{\"type\":\"checkpoint\",\"note\":\"n\",\"old\":1,"
+		    "\"proof\":\"" HB64 "\"}",
+		    "proof must be an array" },
+		{ "proof from 0",
+		    "{\"type\":\"checkpoint\",\"note\":\"n\",\"old\":0,"
+		    "\"proof\":[\"" HB64 "\"]}",
+		    "old 0 takes no proof" },
+		{ "hash a number",
+		    "{\"type\":\"checkpoint\",\"note\":\"n\",\"old\":1,"
+		    "\"proof\":[\"" HB64 "\",7]}",
+		    "proof[1] is not base64" },
+		{ "hash short",
+		    "{\"type\":\"checkpoint\",\"note\":\"n\",\"old\":1,"
+		    "\"proof\":[\"ERERERERERERERERERERERERERERERERERERERER\"]}",
+		    "proof[0] is not base64" },
+		{ "hash long",
+		    "{\"type\":\"checkpoint\",\"note\":\"n\",\"old\":1,"
+		    "\"proof\":[\"ERERERERERERERERERERERERERERERERERERERERERER\"]}",
+		    "proof[0] is not base64" },
+		{ "hash not canonical",
+		    "{\"type\":\"checkpoint\",\"note\":\"n\",\"old\":1,"
+		    "\"proof\":[\"ERERERERERERERERERERERERERERERERERERERERERF=\"]}",
+		    "proof[0] is not base64" },
+		{ "hash unpadded",
+		    "{\"type\":\"checkpoint\",\"note\":\"n\",\"old\":1,"
+		    "\"proof\":[\"ERERERERERERERERERERERERERERERERERERERERERE\"]}",
+		    "proof[0] is not base64" },
+		{ "hash url-safe",
+		    "{\"type\":\"checkpoint\",\"note\":\"n\",\"old\":1,"
+		    "\"proof\":[\"____________________________________________\"]}",
+		    "proof[0] is not base64" },
+		{ "hash empty",
+		    "{\"type\":\"checkpoint\",\"note\":\"n\",\"old\":1,"
+		    "\"proof\":[\"\"]}",
+		    "proof[0] is not base64" },
+		{ "duplicate note",
+		    "{\"type\":\"checkpoint\",\"note\":\"n\",\"note\":\"m\","
+		    "\"old\":1,\"proof\":[]}",
+		    "duplicate" },
+	};
+	static const struct {
+		const char *name, *text, *why;
+	} bad_ack[] = {
+		{ "unknown member",
+		    "{\"type\":\"checkpoint_ack\",\"size\":1,\"root\":\"x\"}",
+		    "root" },
+		{ "no size", "{\"type\":\"checkpoint_ack\"}", "size" },
+		{ "size negative", "{\"type\":\"checkpoint_ack\",\"size\":-1}",
+		    "size" },
+		{ "size 2^53",
+		    "{\"type\":\"checkpoint_ack\",\"size\":9007199254740992}",
+		    "size" },
+		{ "size a string",
+		    "{\"type\":\"checkpoint_ack\",\"size\":\"1\"}", "size" },
+		{ "size a fraction",
+		    "{\"type\":\"checkpoint_ack\",\"size\":0.5}", "size" },
+	};
+	uint8_t proof[MERKLE_PROOF_MAX + 1][MERKLE_HASH_LEN];
+	struct wire_frame f;
+	struct err_msg m;
+	char *t = NULL, *big = NULL;
+	size_t len = 0, i, n;
+
+	memset(proof, 0x11, sizeof(proof));
+	proof[1][0] = 0x22;
+	/* Built, parsed back, refused the other way. */
+	CHECK(wire_build_checkpoint("o\n5\nr\n\n\xe2\x80\x94 o x\n", 3,
+	          (const uint8_t(*)[MERKLE_HASH_LEN])proof, 2, &t, &len) == 0);
+	CHECK(t != NULL && len == strlen(t));
+	CHECK(t != NULL &&
+	    strncmp(t, "{\"type\":\"checkpoint\",\"note\":\"o\\n5\\nr\\n\\n",
+	        40) == 0);
+	err_clear(&m);
+	CHECKF(wire_parse_agent_frame(t, len, &f, &m) == 0, "%s", m.text);
+	CHECK(f.type == WIRE_CHECKPOINT && f.cp.old == 3 && f.cp.nproof == 2 &&
+	    f.cp.note != NULL &&
+	    strcmp(f.cp.note, "o\n5\nr\n\n\xe2\x80\x94 o x\n") == 0 &&
+	    f.cp.note_len == strlen(f.cp.note) &&
+	    memcmp(f.cp.proof, proof, 2 * MERKLE_HASH_LEN) == 0);
+	wire_frame_free(&f);
+	CHECK(f.cp.note == NULL && f.cp.nproof == 0);
+	CHECK(wire_parse_server_frame(t, len, &f, NULL) == SIGNET_ERR_FORMAT);
+	free(t);
+	/* No proof from 0; the most hashes; one more is refused. */
+	CHECK(wire_build_checkpoint("n", 0, NULL, 0, &t, &len) == 0);
+	CHECK(t != NULL &&
+	    strcmp(t,
+	        "{\"type\":\"checkpoint\",\"note\":\"n\",\"old\":0,"
+	        "\"proof\":[]}") == 0);
+	CHECK(wire_parse_agent_frame(t, len, &f, NULL) == 0 && f.cp.old == 0 &&
+	    f.cp.nproof == 0);
+	wire_frame_free(&f);
+	free(t);
+	CHECK(wire_build_checkpoint("n", 9, (const uint8_t(*)[32])proof,
+	          MERKLE_PROOF_MAX, &t, &len) == 0);
+	CHECK(wire_parse_agent_frame(t, len, &f, NULL) == 0 &&
+	    f.cp.nproof == MERKLE_PROOF_MAX);
+	wire_frame_free(&f);
+	free(t);
+	CHECK(wire_build_checkpoint("n", 9, (const uint8_t(*)[32])proof,
+	          MERKLE_PROOF_MAX + 1, &t, &len) == 0);
+	err_clear(&m);
+	CHECK(wire_parse_agent_frame(t, len, &f, &m) == SIGNET_ERR_FORMAT &&
+	    f.type == WIRE_NONE && f.cp.note == NULL);
+	CHECK_CONTAINS(m.text, "proof holds 65 hashes, over 64");
+	free(t);
+	CHECK(wire_build_checkpoint(NULL, 0, NULL, 0, &t, &len) ==
+	        SIGNET_ERR_INVALID_ARG &&
+	    t == NULL);
+	CHECK(wire_build_checkpoint("n", 1, NULL, 1, &t, &len) ==
+	        SIGNET_ERR_INVALID_ARG &&
+	    t == NULL);
+	CHECK(wire_build_checkpoint("n", (uint64_t)1 << 53, NULL, 0, &t,
+	          &len) == SIGNET_ERR_INVALID_ARG &&
+	    t == NULL);
+	/* A note of NOTE_SIZE_MAX bytes is carried; one more is not. */
+	big = malloc(NOTE_SIZE_MAX + 2);
+	CHECK(big != NULL);
+	for (n = NOTE_SIZE_MAX; big != NULL && n <= NOTE_SIZE_MAX + 1; n++) {
+		memset(big, 'a', n);
+		big[n] = '\0';
+		CHECK(wire_build_checkpoint(big, 0, NULL, 0, &t, &len) == 0);
+		err_clear(&m);
+		CHECKF(wire_parse_agent_frame(t, len, &f, &m) ==
+		        (n == NOTE_SIZE_MAX ? 0 : SIGNET_ERR_FORMAT),
+		    "note of %zu bytes: %s", n, m.text);
+		CHECK(n == NOTE_SIZE_MAX ? f.cp.note_len == n :
+		                           f.cp.note == NULL);
+		wire_frame_free(&f);
+		free(t);
+	}
+	free(big);
+
+	CHECK(wire_build_checkpoint_ack(0, &t, &len) == 0);
+	CHECK(t != NULL &&
+	    strcmp(t, "{\"type\":\"checkpoint_ack\",\"size\":0}") == 0);
+	free(t);
+	CHECK(wire_build_checkpoint_ack(9007199254740991ULL, &t, &len) == 0);
+	CHECK(wire_parse_server_frame(t, len, &f, NULL) == 0 &&
+	    f.type == WIRE_CHECKPOINT_ACK && f.cp_size == 9007199254740991ULL);
+	wire_frame_free(&f);
+	CHECK(wire_parse_agent_frame(t, len, &f, NULL) == SIGNET_ERR_FORMAT);
+	free(t);
+	CHECK(wire_build_checkpoint_ack((uint64_t)1 << 53, &t, &len) ==
+	        SIGNET_ERR_INVALID_ARG &&
+	    t == NULL);
+	CHECK(strcmp(wire_type_name(WIRE_CHECKPOINT), "checkpoint") == 0 &&
+	    strcmp(wire_type_name(WIRE_CHECKPOINT_ACK), "checkpoint_ack") == 0);
+
+	for (i = 0; i < sizeof(bad_cp) / sizeof(bad_cp[0]); i++) {
+		err_clear(&m);
+		CHECKF(wire_parse_agent_frame(bad_cp[i].text,
+		           strlen(bad_cp[i].text), &f, &m) == SIGNET_ERR_FORMAT,
+		    "checkpoint %s: refused", bad_cp[i].name);
+		CHECKF(strstr(m.text, bad_cp[i].why) != NULL,
+		    "checkpoint %s: \"%s\" lacks \"%s\"", bad_cp[i].name,
+		    m.text, bad_cp[i].why);
+		CHECKF(f.type == WIRE_NONE && f.cp.note == NULL &&
+		        f.cp.nproof == 0 && f.cp.old == 0,
+		    "checkpoint %s: left something", bad_cp[i].name);
+	}
+	for (i = 0; i < sizeof(bad_ack) / sizeof(bad_ack[0]); i++) {
+		err_clear(&m);
+		CHECKF(wire_parse_server_frame(bad_ack[i].text,
+		           strlen(bad_ack[i].text), &f,
+		           &m) == SIGNET_ERR_FORMAT,
+		    "checkpoint_ack %s: refused", bad_ack[i].name);
+		CHECKF(strstr(m.text, bad_ack[i].why) != NULL,
+		    "checkpoint_ack %s: \"%s\" lacks \"%s\"", bad_ack[i].name,
+		    m.text, bad_ack[i].why);
+		CHECKF(f.cp_size == 0, "checkpoint_ack %s: left a size",
+		    bad_ack[i].name);
+		wire_frame_free(&f);
+	}
+}
+
 static void
 test_round_trips(void)
 {
@@ -846,6 +1077,7 @@ main(void)
 	test_outcome_frames();
 	test_refusal_frames();
 	test_roster_frames();
+	test_checkpoint_frames();
 	test_rows();
 	test_bounds();
 	test_peek();

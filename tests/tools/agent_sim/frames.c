@@ -248,6 +248,11 @@ sim_on_action(struct sim *s, struct sim_agent *a, const void *in, size_t len)
 		printf("acked %d action_id=%s\n", a->idx, wf.ack.action_id);
 		goto out;
 	}
+	if (wf.type == WIRE_CHECKPOINT_ACK) {
+		printf("checkpoint_ack %d size=%llu\n", a->idx,
+		    (unsigned long long)wf.cp_size);
+		goto out;
+	}
 	pl = wf.payload_b64;
 	sig = wf.sig_b64;
 	kid = wf.key_id;
