@@ -365,6 +365,9 @@ out:
 	cJSON_Delete(data);
 	free(pad);
 	audit_close(w);
+	return rc;
+}
+
 /* Opens the checkpoint note in file path under origin and key pub. */
 static int
 open_note_file(const char *path, const char *origin, const char *pub_path,
