@@ -49,6 +49,7 @@ static const struct {
 	{ "action.timeout", LOG_WARNING },
 	{ "action.result_undelivered", LOG_WARNING },
 	{ "audit.suppressed", LOG_WARNING },
+	{ "audit.checkpoint_refused", LOG_WARNING },
 	{ "policy.denied", LOG_NOTICE },
 	{ "action.approval_refused", LOG_NOTICE },
 	{ "action.approval_expired", LOG_NOTICE },

@@ -143,6 +143,7 @@ forge() {
 	"$AT" forge-checkpoint "$K/agents/web-01.key" "$2" "$3" "$held" >"$1.json" &&
 		"$SIM" --url "wss://localhost:$AGENT_PORT" --ca "$SIGNET_PKI/ca.pem" \
 			--pki "$SIGNET_PKI" --name web-01 --raw "$1.json" --duration 3 \
+			--audit-head "0:$(printf '%064d' 0)" \
 			>"$1.out" 2>&1
 }
 refused() { grep -q "\"event\":\"audit.checkpoint_refused\".*\"reason\":\"$1\".*\"size\":$2,\"held_size\":$held" "$T_DIR/server-audit.log"; }

@@ -29,6 +29,8 @@
  *   --hello-key FILE          the result secret key the hello is signed
  *                             with (default with --pki: DIR/keys/agents/
  *                             NAME.key; needed with --cert)
+ *   --audit-head SEQ:HASH     the hello carries this audit head, as an
+ *                             agent that anchors (docs/protocol.md)
  *  then:
  *   --containers N            an inventory of N synthetic containers
  *   --inventory FILE          the inventory frame in FILE, sent as is
@@ -242,6 +244,8 @@ parse_args(int argc, char **argv, struct sim_opts *o)
 			sp = &o->hello_key;
 		else if (strcmp(a, "--hello-sig") == 0)
 			sp = &hello_sig;
+		else if (strcmp(a, "--audit-head") == 0)
+			sp = &o->audit_head;
 		else if (strcmp(a, "--answer-delay") == 0) {
 			lp = &o->answer_delay;
 			lmin = 0;

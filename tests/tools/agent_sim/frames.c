@@ -84,6 +84,14 @@ hello_of(struct sim *s, struct sim_agent *a)
 	(void)snprintf(h.result_key_id, sizeof(h.result_key_id), "%s",
 	    a->key_id);
 	memcpy(h.challenge, a->challenge, WIRE_CHALLENGE_LEN);
+	if (s->o.audit_head != NULL) {
+		if (audit_head_parse(s->o.audit_head, &h.audit_head) != 0) {
+			fprintf(stderr,
+			    "agent_sim: --audit-head: not SEQ:HASH\n");
+			return NULL;
+		}
+		h.has_audit_head = true;
+	}
 	if (s->o.hello_sig == SIG_STALE)
 		randombytes_buf(h.challenge, sizeof(h.challenge));
 	if (wire_build_hello(&h, a->hello_key, &out, &len) != 0)

@@ -90,6 +90,7 @@ struct sim_opts {
 	bool no_cert, no_hello, binary, tls12, quiet;
 	const char *answer, *result_key, *action_pub, *error_text;
 	const char *hello_key;
+	const char *audit_head; /* the hello's audit_head, or NULL */
 	enum sim_hello_sig hello_sig;
 	long answer_delay, docker_status;
 	bool has_docker_status, duplicate, bad_sha;
