@@ -137,6 +137,7 @@ int cmd_action(struct cmd_ctx *ctx, int argc, char **argv);
 int cmd_action_status(struct cmd_ctx *ctx, int argc, char **argv);
 int cmd_audit_tail(struct cmd_ctx *ctx, int argc, char **argv);
 int cmd_audit_verify(struct cmd_ctx *ctx, int argc, char **argv);
+int cmd_audit_reconcile(struct cmd_ctx *ctx, int argc, char **argv);
 int cmd_keygen(struct cmd_ctx *ctx, int argc, char **argv);
 int cmd_approvals(struct cmd_ctx *ctx, int argc, char **argv);
 int cmd_approval_show(struct cmd_ctx *ctx, int argc, char **argv);

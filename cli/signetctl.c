@@ -35,6 +35,9 @@ static const struct {
 	{ "audit verify", cmd_audit_verify,
 	    "check a signed, hash-chained "
 	    "audit log offline" },
+	{ "audit reconcile", cmd_audit_reconcile,
+	    "join the server's and the agents' audit logs per action "
+	    "and name each mismatch" },
 	{ "approvals", cmd_approvals,
 	    "the signed requests waiting for "
 	    "approvals" },
