@@ -368,6 +368,7 @@ write_case(struct world *w, const struct tcase *c)
 	int r = -1;
 
 	if (c->heads) {
+		append(w->sw, "server.started", "server", cJSON_CreateObject());
 		head_text(w->sw, head, sizeof(head));
 		if (c->bad_server_head)
 			head[strlen(head) - 1] =
