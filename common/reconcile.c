@@ -503,9 +503,10 @@ agent_fact(struct run *run, size_t l, const struct audit_record *rec, int *r)
 }
 
 /*
- * Streams the verified records of log l, oldest first, calling fn with
- * each line (and its parsed record when parse). Stops after the
- * records that verified.
+ * Streams the records of log l, oldest first, calling fn with each line
+ * (and its parsed record when parse): the records that verified, and,
+ * of a log that failed, every later line that still parses as a record
+ * (its problems are then named too, beside log_invalid).
  */
 typedef int (*line_fn)(struct run *run, size_t l, const char *line,
     size_t len, const struct audit_record *rec, void *arg);
@@ -520,11 +521,12 @@ stream_log(struct run *run, size_t l, bool parse, line_fn fn, void *arg,
 	size_t k;
 	int r = 0;
 
-	for (k = 0; k < lg->nfiles && done < lg->records; k++) {
+	for (k = 0; k < lg->nfiles && (done < lg->records || !lg->valid);
+	     k++) {
 		r = audit_reader_open(lg->files[k], &rd, msg);
 		if (r != 0)
 			goto out;
-		while (done < lg->records) {
+		while (done < lg->records || !lg->valid) {
 			struct audit_record rec;
 			struct err_msg sub;
 			char *line;
@@ -540,13 +542,22 @@ stream_log(struct run *run, size_t l, bool parse, line_fn fn, void *arg,
 				goto out;
 			}
 			done++;
-			if (!parse) {
+			if (!nl || strncmp(line, "{\"seq\":", 7) != 0) {
+				/* Past the bad line of a log that failed. */
+				r = lg->valid && done <= lg->records ?
+				    err_set(msg, SIGNET_ERR_FORMAT,
+				        "%s: changed since verified",
+				        lg->files[k]) :
+				    0;
+			} else if (!parse) {
 				r = fn(run, l, line, len, NULL, arg);
 			} else if (audit_parse_line(line, len, &rec, &sub) !=
 			    0) {
-				r = err_set(msg, SIGNET_ERR_FORMAT,
-				    "%s: %s (changed since verified?)",
-				    lg->files[k], sub.text);
+				r = done <= lg->records ?
+				    err_set(msg, SIGNET_ERR_FORMAT,
+				        "%s: %s (changed since verified?)",
+				        lg->files[k], sub.text) :
+				    0;
 			} else {
 				r = fn(run, l, line, len, &rec, arg);
 				audit_record_free(&rec);

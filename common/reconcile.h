@@ -82,8 +82,9 @@ struct reconcile;
  * number of agent logs, at most RECONCILE_LOGS_MAX in all). An agent
  * log's host is the host_id its first records carry; its audit key is
  * agent_keys_dir/HOST-ID.pub. A log that does not verify is a problem
- * (kind log_invalid, in the summary), not an error: the records before
- * its bad line are joined. On success *out holds the summary and the
+ * (kind log_invalid, in the summary), not an error: its lines that
+ * still parse as records are joined all the same, so that what the
+ * tampering changed is named too. On success *out holds the summary and the
  * finished actions (reconcile_free). Returns 0; SIGNET_ERR_INVALID_ARG
  * (no server log, two, or too many logs); SIGNET_ERR_NOT_FOUND (an agent
  * log names no host, or its key is missing) or SIGNET_ERR_IO /
