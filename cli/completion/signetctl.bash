@@ -97,7 +97,7 @@ _signetctl() {
 	audit | context | roster | approval)
 		if [ -z "$sub" ]; then
 			if [ "$cmd" = audit ]; then
-				_signetctl_reply -W "tail verify" -- "$cur"
+				_signetctl_reply -W "tail verify reconcile" -- "$cur"
 			elif [ "$cmd" = approval ]; then
 				_signetctl_reply -W "show" -- "$cur"
 			elif [ "$cmd" = roster ]; then
@@ -127,6 +127,9 @@ _signetctl() {
 	"audit tail") opts="$common --after --limit --follow --interval" ;;
 	"audit verify")
 		opts="--key --action-key --agent-keys --expect-head --roster --roster-keys --roster-threshold -h --help"
+		[[ $cur != -* ]] && { _signetctl_reply -f -- "$cur"; return; } ;;
+	"audit reconcile")
+		opts="--server --agent --key --action-key --agent-keys --roster --roster-keys --roster-threshold -o --output --json --out -h --help"
 		[[ $cur != -* ]] && { _signetctl_reply -f -- "$cur"; return; } ;;
 	"context list") opts=$common ;;
 	"context show")
