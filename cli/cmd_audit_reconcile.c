@@ -216,7 +216,8 @@ write_text(FILE *out, struct reconcile *rc)
 		const char *head = cJSON_GetStringValue(
 		    cJSON_GetObjectItemCaseSensitive(e, "head"));
 
-		fprintf(out, "log %s%s%s: %d file(s), %.0f records, head %s: %s%s\n",
+		fprintf(out,
+		    "log %s%s%s: %d file(s), %.0f records, head %s: %s%s\n",
 		    cJSON_GetStringValue(
 		        cJSON_GetObjectItemCaseSensitive(e, "role")),
 		    host != NULL ? " " : "", host != NULL ? host : "",
@@ -224,12 +225,12 @@ write_text(FILE *out, struct reconcile *rc)
 		    cJSON_GetNumberValue(
 		        cJSON_GetObjectItemCaseSensitive(e, "records")),
 		    head != NULL ? head : "none",
-		    cJSON_IsTrue(valid) ? "verified" :
-		                          "log_invalid: ",
+		    cJSON_IsTrue(valid) ? "verified" : "log_invalid: ",
 		    err != NULL ? text_escape_str(err, esc, sizeof(esc)) : "");
 	}
 	fprintf(out, "actions: %.0f, ok: %.0f, with problems: %.0f\n",
-	    cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(s, "actions")),
+	    cJSON_GetNumberValue(
+	        cJSON_GetObjectItemCaseSensitive(s, "actions")),
 	    cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(s, "ok")),
 	    cJSON_GetNumberValue(
 	        cJSON_GetObjectItemCaseSensitive(s, "with_problems")));
@@ -292,8 +293,8 @@ write_html(FILE *out, struct reconcile *rc)
 int
 cmd_audit_reconcile(struct cmd_ctx *ctx, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "server", required_argument, NULL, OPT_SERVER },
+	static const struct option longopts[] = { { "server", required_argument,
+		                                      NULL, OPT_SERVER },
 		{ "agent", required_argument, NULL, OPT_AGENT },
 		{ "key", required_argument, NULL, OPT_KEY },
 		{ "action-key", required_argument, NULL, OPT_ACTION_KEY },
@@ -305,8 +306,7 @@ cmd_audit_reconcile(struct cmd_ctx *ctx, int argc, char **argv)
 		{ "output", required_argument, NULL, 'o' },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "out", required_argument, NULL, OPT_OUT },
-		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
-	};
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
 	const char *key_path = NULL, *action_path = NULL, *keys_dir = NULL;
 	const char *roster_keys_path = NULL, *threshold_text = NULL;
 	const char *out_path = NULL;
@@ -338,8 +338,7 @@ cmd_audit_reconcile(struct cmd_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	/* "-": the files after --server or --agent, in their order. */
-	while ((opt = getopt_long(argc, argv, "-:ho:", longopts, NULL)) !=
-	    -1) {
+	while ((opt = getopt_long(argc, argv, "-:ho:", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'h':
 			usage_reconcile(stdout);
@@ -431,9 +430,9 @@ cmd_audit_reconcile(struct cmd_ctx *ctx, int argc, char **argv)
 	    keys_dir == NULL) {
 		fprintf(stderr, ME ": %s\n",
 		    !nservers ? "--server FILE... is required" :
-		    key_path == NULL ?
+		        key_path == NULL ?
 		                "--key SERVER_AUDIT.pub is required" :
-		    action_path == NULL ?
+		        action_path == NULL ?
 		                "--action-key ACTION.pub is required" :
 		                "--agent-keys DIR is required");
 		usage_reconcile(stderr);
@@ -446,7 +445,8 @@ cmd_audit_reconcile(struct cmd_ctx *ctx, int argc, char **argv)
 	if (threshold_text != NULL &&
 	    text_to_int64(threshold_text, 1, ROSTER_THRESHOLD_MAX,
 	        &threshold) != 0) {
-		fprintf(stderr, ME ": --roster-threshold \"%s\": give 1 to %d\n",
+		fprintf(stderr,
+		    ME ": --roster-threshold \"%s\": give 1 to %d\n",
 		    text_escape_str(threshold_text, esc, sizeof(esc)),
 		    ROSTER_THRESHOLD_MAX);
 		goto out;

@@ -64,7 +64,7 @@ struct run {
 	FILE *part[RECONCILE_PARTITIONS];
 	struct reconcile *res;
 	cJSON *by_kind;
-	cJSON *missing; /* hosts_missing */
+	cJSON *missing;      /* hosts_missing */
 	cJSON *log_problems; /* problems of no action: agent.connected */
 	uint64_t actions, ok, with_problems;
 };
@@ -220,7 +220,8 @@ env_payload(const cJSON *data, const char *member, char sha[static 65],
 
 /* A new fact of type f about action id, from log l's record rec. */
 static cJSON *
-fact_new(const char *f, const char *id, size_t l, const struct audit_record *rec)
+fact_new(const char *f, const char *id, size_t l,
+    const struct audit_record *rec)
 {
 	cJSON *o = cJSON_CreateObject();
 
@@ -240,8 +241,8 @@ copy_member(cJSON *to, const char *name, const cJSON *from, const char *k)
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(from, k);
 	cJSON *d;
 
-	if (v == NULL || !(cJSON_IsString(v) || cJSON_IsNumber(v) ||
-	                     cJSON_IsBool(v)))
+	if (v == NULL ||
+	    !(cJSON_IsString(v) || cJSON_IsNumber(v) || cJSON_IsBool(v)))
 		return true;
 	d = cJSON_Duplicate(v, false);
 	return d != NULL && cJSON_AddItemToObject(to, name, d);
@@ -289,8 +290,8 @@ add_record_approval_names(cJSON *fact, const cJSON *data)
 	{
 		const char *n = jstr(e, "name");
 		cJSON *s = cJSON_CreateString(n != NULL ? n :
-		        jstr(e, "key_id") != NULL ? jstr(e, "key_id") :
-		                                    "?");
+		        jstr(e, "key_id") != NULL       ? jstr(e, "key_id") :
+		                                          "?");
 
 		if (s == NULL || !cJSON_AddItemToArray(out, s))
 			return false;
@@ -376,7 +377,8 @@ server_fact(struct run *run, size_t l, const struct audit_record *rec, int *r)
 			            (cJSON_DeleteItemFromObject(o, "host"),
 			                copy_member(o, "host", p, "host_id")) &&
 			            (cJSON_DeleteItemFromObject(o, "exp"),
-			                copy_member(o, "exp", p, "expires_at"))));
+			                copy_member(o, "exp", p,
+			                    "expires_at"))));
 		}
 	} else if (strcmp(ev, "action.approved") == 0) {
 		o = fact_new("apr", id, l, rec);
@@ -416,7 +418,8 @@ server_fact(struct run *run, size_t l, const struct audit_record *rec, int *r)
 			            copy_member(o, "fat", p, "finished_at")));
 			if (ok && p != NULL && jstr(p, "agent_head") != NULL &&
 			    agent_log_of(run, jstr(p, "host_id")) != SIZE_MAX)
-				*r = claim(run, agent_log_of(run, jstr(p, "host_id")),
+				*r = claim(run,
+				    agent_log_of(run, jstr(p, "host_id")),
 				    jstr(p, "agent_head"), id, l, rec->seq);
 		}
 	} else {
@@ -454,8 +457,7 @@ agent_fact(struct run *run, size_t l, const struct audit_record *rec, int *r)
 		            "allowed" :
 		            ev[0] == 'p' ? "denied" :
 		                           "rejected") &&
-		    copy_member(o, "why",
-		        d, ev[0] == 'p' ? "why" : "reason") &&
+		    copy_member(o, "why", d, ev[0] == 'p' ? "why" : "reason") &&
 		    copy_member(o, "cname", d, "container_name") &&
 		    copy_member(o, "cid", d, "container_id") &&
 		    copy_member(o, "act", d, "action_name") &&
@@ -508,8 +510,8 @@ agent_fact(struct run *run, size_t l, const struct audit_record *rec, int *r)
  * of a log that failed, every later line that still parses as a record
  * (its problems are then named too, beside log_invalid).
  */
-typedef int (*line_fn)(struct run *run, size_t l, const char *line,
-    size_t len, const struct audit_record *rec, void *arg);
+typedef int (*line_fn)(struct run *run, size_t l, const char *line, size_t len,
+    const struct audit_record *rec, void *arg);
 
 static int
 stream_log(struct run *run, size_t l, bool parse, line_fn fn, void *arg,
@@ -521,8 +523,7 @@ stream_log(struct run *run, size_t l, bool parse, line_fn fn, void *arg,
 	size_t k;
 	int r = 0;
 
-	for (k = 0; k < lg->nfiles && (done < lg->records || !lg->valid);
-	     k++) {
+	for (k = 0; k < lg->nfiles && (done < lg->records || !lg->valid); k++) {
 		r = audit_reader_open(lg->files[k], &rd, msg);
 		if (r != 0)
 			goto out;
@@ -881,9 +882,8 @@ acc_free(struct acc *a)
 	free(a);
 }
 
-static int
-problem(struct run *run, struct acc *a, const char *kind, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+static int problem(struct run *run, struct acc *a, const char *kind,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 static int
 problem(struct run *run, struct acc *a, const char *kind, const char *fmt, ...)
@@ -926,9 +926,8 @@ apv_of(struct side_apv *s, const cJSON *arr)
 static int
 end_rank(const char *e)
 {
-	static const char *const order[] = { "awaiting", "refused",
-		"timeout", "undelivered", "unverified", "outcome", "result",
-		NULL };
+	static const char *const order[] = { "awaiting", "refused", "timeout",
+		"undelivered", "unverified", "outcome", "result", NULL };
 	int i;
 
 	for (i = 0; order[i] != NULL; i++)
@@ -987,8 +986,7 @@ apply_fact(struct run *run, struct acc **tab, const cJSON *f)
 		cpy(a->prev, sizeof(a->prev), jstr(f, "prev"));
 		a->has_exp = jint(f, "exp", &a->exp);
 		free(a->why);
-		a->why = jstr(f, "why") != NULL ? strdup(jstr(f, "why")) :
-		                                  NULL;
+		a->why = jstr(f, "why") != NULL ? strdup(jstr(f, "why")) : NULL;
 		if (jstr(f, "why") != NULL && a->why == NULL)
 			return SIGNET_ERR_ALLOC;
 	} else if (strcmp(t, "apr") == 0) {
@@ -1063,8 +1061,8 @@ apply_fact(struct run *run, struct acc **tab, const cJSON *f)
 		a->has_edst = jint(f, "dst", &a->edst);
 		a->has_sat = jint(f, "sat", &a->sat);
 		a->has_fat = jint(f, "fat", &a->fat);
-		a->erec = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(f,
-		    "rec"));
+		a->erec = cJSON_IsTrue(
+		    cJSON_GetObjectItemCaseSensitive(f, "rec"));
 		if (a->acid[0] == '\0') {
 			cpy(a->acid, sizeof(a->acid), jstr(f, "cid"));
 			cpy(a->aact, sizeof(a->aact), jstr(f, "act"));
@@ -1251,8 +1249,8 @@ classify(struct run *run, struct acc *a)
 		    strcmp(run->logs[a->hosts[i]].host, host) == 0)
 			continue;
 		r = problem(run, a, RECONCILE_KIND_WRONG_HOST,
-		    "the action is for host %s, but %s's log records it",
-		    host, run->logs[a->hosts[i]].host);
+		    "the action is for host %s, but %s's log records it", host,
+		    run->logs[a->hosts[i]].host);
 	}
 	if (r == 0 && has_exp && a->ndsp > 0 &&
 	    a->dsp_last > exp + ENVELOPE_SKEW_MS)
@@ -1261,13 +1259,11 @@ classify(struct run *run, struct acc *a)
 		    " ms after the signed action expired (%" PRId64
 		    ", allowing the 30 s clock skew)",
 		    a->dsp_last, a->dsp_last - exp, exp);
-	else if (r == 0 && has_exp && a->ndsp == 0 && a->nexe > 0 &&
-	    !a->erec && a->has_edst && a->edst != 0 &&
-	    a->exe_ts > exp + ENVELOPE_SKEW_MS)
+	else if (r == 0 && has_exp && a->ndsp == 0 && a->nexe > 0 && !a->erec &&
+	    a->has_edst && a->edst != 0 && a->exe_ts > exp + ENVELOPE_SKEW_MS)
 		r = problem(run, a, RECONCILE_KIND_RUN_AFTER_EXPIRY,
 		    "executed (docker status %" PRId64 ") at %" PRId64
-		    ", %" PRId64
-		    " ms after the signed action expired (%" PRId64
+		    ", %" PRId64 " ms after the signed action expired (%" PRId64
 		    ", allowing the 30 s clock skew)",
 		    a->edst, a->exe_ts, a->exe_ts - exp, exp);
 	if (r == 0 && (a->ndsp > 1 || a->nexe > 1))
@@ -1305,23 +1301,23 @@ action_json(const struct run *run, struct acc *a)
 
 	ok = o != NULL && add_str(o, "action_id", a->id) &&
 	    add_str(o, "host_id",
-	        a->host[0] != '\0' ? a->host :
-	        a->dec_host[0] != '\0' ? a->dec_host :
-	        a->nhosts > 0 ? run->logs[a->hosts[0]].host :
-	                        NULL) &&
+	        a->host[0] != '\0'         ? a->host :
+	            a->dec_host[0] != '\0' ? a->dec_host :
+	            a->nhosts > 0          ? run->logs[a->hosts[0]].host :
+	                                     NULL) &&
 	    add_str(o, "container_id",
-	        a->cid[0] != '\0' ? a->cid :
-	        a->acid[0] != '\0' ? a->acid :
-	                             NULL) &&
+	        a->cid[0] != '\0'      ? a->cid :
+	            a->acid[0] != '\0' ? a->acid :
+	                                 NULL) &&
 	    (a->cname[0] == '\0' || add_str(o, "container_name", a->cname)) &&
 	    add_str(o, "action",
-	        a->act[0] != '\0' ? a->act :
-	        a->aact[0] != '\0' ? a->aact :
-	                             NULL) &&
+	        a->act[0] != '\0'      ? a->act :
+	            a->aact[0] != '\0' ? a->aact :
+	                                 NULL) &&
 	    add_str(o, "requested_by",
-	        a->by[0] != '\0' ? a->by :
-	        a->aby[0] != '\0' ? a->aby :
-	                            NULL) &&
+	        a->by[0] != '\0'      ? a->by :
+	            a->aby[0] != '\0' ? a->aby :
+	                                NULL) &&
 	    (a->rq[0] == '\0' || add_str(o, "requester", a->rq)) &&
 	    add_str(o, "reason", a->why) &&
 	    cJSON_AddItemToObject(o, "problems", a->problems);
@@ -1374,8 +1370,8 @@ join_partition(struct run *run, FILE *f, struct acc **tab, char **line,
 	while (r == 0 && (len = getline(line, cap, f)) > 0) {
 		cJSON *fact = NULL;
 
-		r = jsonx_parse_object("fact", *line, (size_t)len - 1, 4,
-		    &fact, &sub);
+		r = jsonx_parse_object("fact", *line, (size_t)len - 1, 4, &fact,
+		    &sub);
 		if (r == 0)
 			r = apply_fact(run, tab, fact);
 		cJSON_Delete(fact);
@@ -1398,10 +1394,11 @@ join_partition(struct run *run, FILE *f, struct acc **tab, char **line,
 				else
 					run->ok++;
 				o = action_json(run, a);
-				r = o == NULL ? SIGNET_ERR_ALLOC :
-				                put_line(bad ? run->res->problems :
-				                               run->res->ok,
-				                    o);
+				r = o == NULL ?
+				    SIGNET_ERR_ALLOC :
+				    put_line(bad ? run->res->problems :
+				                   run->res->ok,
+				        o);
 			}
 			acc_free(a);
 		}
@@ -1567,10 +1564,10 @@ summarise(struct run *run)
 	}
 	run->res->summary = s;
 	run->res->clean = run->with_problems == 0 &&
-	    cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(s,
-	        "problems")) == 0 &&
-	    cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(s,
-	        "hosts_missing")) == 0;
+	    cJSON_GetArraySize(
+	        cJSON_GetObjectItemCaseSensitive(s, "problems")) == 0 &&
+	    cJSON_GetArraySize(
+	        cJSON_GetObjectItemCaseSensitive(s, "hosts_missing")) == 0;
 	for (i = 0; i < run->nlogs; i++)
 		run->res->clean = run->res->clean && run->logs[i].valid;
 	return 0;
@@ -1595,8 +1592,9 @@ reconcile_run(const struct reconcile_opts *opts,
 			nserver++;
 			run.server = i;
 		}
-	if (nserver != 1 || n > RECONCILE_LOGS_MAX || opts->server_key == NULL ||
-	    opts->action_keys == NULL || opts->agent_keys_dir == NULL)
+	if (nserver != 1 || n > RECONCILE_LOGS_MAX ||
+	    opts->server_key == NULL || opts->action_keys == NULL ||
+	    opts->agent_keys_dir == NULL)
 		return err_set(msg, SIGNET_ERR_INVALID_ARG,
 		    "reconcile: give one server log, at most %d logs, the "
 		    "server's key, the action keys and the agent keys",
@@ -1635,7 +1633,7 @@ reconcile_run(const struct reconcile_opts *opts,
 	    i < RECONCILE_PARTITIONS) {
 		r = err_set(msg, SIGNET_ERR_IO,
 		    "cannot make a temporary file under %s: %s",
-		    opts->tmpdir != NULL      ? opts->tmpdir :
+		    opts->tmpdir != NULL         ? opts->tmpdir :
 		        getenv("TMPDIR") != NULL ? getenv("TMPDIR") :
 		                                   "/tmp",
 		    strerror(errno));
@@ -1673,8 +1671,8 @@ reconcile_run(const struct reconcile_opts *opts,
 	/* Pass 3: the join, one partition at a time. */
 	for (i = 0; i < RECONCILE_PARTITIONS; i++) {
 		if (fflush(run.part[i]) != 0) {
-			r = err_set(msg, SIGNET_ERR_IO,
-			    "temporary file: %s", strerror(errno));
+			r = err_set(msg, SIGNET_ERR_IO, "temporary file: %s",
+			    strerror(errno));
 			goto out;
 		}
 		r = join_partition(&run, run.part[i], tab, &line, &cap);

@@ -71,7 +71,7 @@ struct reconcile_opts {
 	const struct keys_pubset *action_keys; /* required */
 	const char *agent_keys_dir; /* DIR/HOST-ID.pub: results, agent logs */
 	const struct audit_request_rosters *rosters; /* NULL: not checked */
-	int64_t now_ms;     /* generated_at */
+	int64_t now_ms;                              /* generated_at */
 	const char *tmpdir; /* NULL: $TMPDIR, else /tmp */
 };
 

@@ -23,17 +23,16 @@ cd "$T_DIR" || exit 1
 
 make_pki || { not_ok "PKI"; finish; exit 1; }
 write_server_conf
-for h in web-01; do
-	cat >"$T_DIR/policy-$h.json" <<JSON
+h="web-01"
+cat >"$T_DIR/policy-$h.json" <<JSON
 { "host_id": "$h",
   "rules": [ { "match": { "name": "rc-$h-*" },
                "actions": ["START", "STOP", "RESTART"],
                "accept_relay_signed": true, "operators": ["alice"],
                "min_reason_length": 10 } ] }
 JSON
-	chmod 0644 "$T_DIR/policy-$h.json"
-	write_agent_conf "$h" "$T_DIR/policy-$h.json"
-done
+chmod 0644 "$T_DIR/policy-$h.json"
+write_agent_conf "$h" "$T_DIR/policy-$h.json"
 sed -i 's/^stop_timeout  = 1$/stop_timeout  = 3/' "$T_DIR/agent-web-01.conf"
 check "server starts" start_server
 start_agent web-01; WEB_PID=$AGENT_PID

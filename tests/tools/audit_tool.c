@@ -370,8 +370,7 @@ rechain(const char *log, long target, const char *keyfile)
 	prev[AUDIT_HASH_HEX] = '\0';
 	if (keys_load_secret(keyfile, &key, &msg) != 0)
 		return die("key", &msg);
-	if (fileio_read_alloc(log, 1u << 30, &text, &(size_t){ 0 }, &msg) !=
-	    0)
+	if (fileio_read_alloc(log, 1u << 30, &text, &(size_t){ 0 }, &msg) != 0)
 		return die("read", &msg);
 	(void)snprintf(tmp, sizeof(tmp), "%s.rechain", log);
 	f = fopen(tmp, "w");
@@ -403,8 +402,8 @@ rechain(const char *log, long target, const char *keyfile)
 			n = snprintf(buf, len + 128,
 			    "{\"seq\":%" PRIu64 "%.*s,\"prev\":\"%s\"%.*s", seq,
 			    (int)(pv - ts), ts, prev, (int)(sg - ev), ev);
-			if (n < 0 || put_signed(f, buf, (size_t)n, &key, prev) !=
-			        0) {
+			if (n < 0 ||
+			    put_signed(f, buf, (size_t)n, &key, prev) != 0) {
 				free(buf);
 				goto out;
 			}
@@ -536,7 +535,8 @@ gen(const char *dir, long hosts, long actions)
 	(void)snprintf(sub, sizeof(sub), "%s/keys", dir);
 	(void)mkdir(dir, 0700);
 	(void)mkdir(sub, 0700);
-	if (keys_generate(&server.key) != 0 || keys_generate(&action_key) != 0 ||
+	if (keys_generate(&server.key) != 0 ||
+	    keys_generate(&action_key) != 0 ||
 	    keys_write_pair(sub, "audit", &server.key, &msg) != 0 ||
 	    keys_write_pair(sub, "action", &action_key, &msg) != 0)
 		return die("keys", &msg);
@@ -576,8 +576,7 @@ gen(const char *dir, long hosts, long actions)
 		memset(&res, 0, sizeof(res));
 		randombytes_buf(rnd, sizeof(rnd));
 		text_hex(rnd, sizeof(rnd), act.action_id);
-		(void)snprintf(act.host_id, sizeof(act.host_id), "%s",
-		    g->host);
+		(void)snprintf(act.host_id, sizeof(act.host_id), "%s", g->host);
 		memset(act.container_id, 'a', 64);
 		act.action = ENVELOPE_ACTION_RESTART;
 		(void)snprintf(act.reason, sizeof(act.reason), "bench %ld", k);
@@ -625,11 +624,12 @@ gen(const char *dir, long hosts, long actions)
 		    "server-asserted");
 		(void)cJSON_AddItemToObject(d, "action",
 		    envelope_json(&aenv, true));
-		ok = ok && gen_put(g, t + 1, "action.received", "agent", d) == 0;
+		ok = ok &&
+		    gen_put(g, t + 1, "action.received", "agent", d) == 0;
 		d = gen_data(act.action_id, g->host);
 		gen_num(d, "expires_at", act.expires_at);
-		ok = ok && gen_put(g, t + 1, "action.dispatched", "agent", d) ==
-		    0;
+		ok = ok &&
+		    gen_put(g, t + 1, "action.dispatched", "agent", d) == 0;
 		d = gen_data(act.action_id, g->host);
 		(void)cJSON_AddStringToObject(d, "container_id",
 		    act.container_id);
@@ -640,15 +640,16 @@ gen(const char *dir, long hosts, long actions)
 		gen_num(d, "duration_ms", 2);
 		(void)cJSON_AddItemToObject(d, "result",
 		    envelope_json(&renv, false));
-		ok = ok && gen_put(g, t + 3, "action.executed", "agent", d) == 0;
+		ok = ok &&
+		    gen_put(g, t + 3, "action.executed", "agent", d) == 0;
 		d = gen_data(act.action_id, g->host);
 		(void)cJSON_AddStringToObject(d, "status", "SUCCESS");
 		gen_num(d, "docker_status", 204);
 		(void)cJSON_AddNullToObject(d, "error");
 		(void)cJSON_AddItemToObject(d, "result",
 		    envelope_json(&renv, false));
-		ok = ok && gen_put(&server, t + 4, "action.result", "server",
-		               d) == 0;
+		ok = ok &&
+		    gen_put(&server, t + 4, "action.result", "server", d) == 0;
 		envelope_free(&aenv);
 		envelope_free(&renv);
 		if (!ok)

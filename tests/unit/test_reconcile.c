@@ -130,8 +130,7 @@ add_env(cJSON *d, const char *name, const struct envelope *env, bool key)
 }
 
 static void
-append(struct audit_writer *aw, const char *event, const char *actor,
-    cJSON *d)
+append(struct audit_writer *aw, const char *event, const char *actor, cJSON *d)
 {
 	struct err_msg msg;
 
@@ -196,8 +195,8 @@ s_end(struct world *w, const char *event, const char *id, const char *host)
 }
 
 static void
-s_approved(struct world *w, const char *id, const char *host,
-    const char *who, const char *kid)
+s_approved(struct world *w, const char *id, const char *host, const char *who,
+    const char *kid)
 {
 	cJSON *d = base(id, host);
 
@@ -286,38 +285,59 @@ struct tcase {
 
 static const struct tcase cases[] = {
 	{ .name = "clean", .want = "" },
-	{ .name = "not requested", .no_request = true,
+	{ .name = "not requested",
+	    .no_request = true,
 	    .want = "not_requested" },
-	{ .name = "not received", .no_agent = true, .end = "none",
+	{ .name = "not received",
+	    .no_agent = true,
+	    .end = "none",
 	    .want = "not_received" },
-	{ .name = "timed out", .no_agent = true, .end = "action.timeout",
+	{ .name = "timed out",
+	    .no_agent = true,
+	    .end = "action.timeout",
 	    .want = "" },
-	{ .name = "undelivered", .no_agent = true,
-	    .end = "action.undelivered", .want = "" },
-	{ .name = "host log missing", .no_web_log = true,
+	{ .name = "undelivered",
+	    .no_agent = true,
+	    .end = "action.undelivered",
+	    .want = "" },
+	{ .name = "host log missing",
+	    .no_web_log = true,
 	    .want = "host_log_missing" },
-	{ .name = "result differs", .other_result = true,
+	{ .name = "result differs",
+	    .other_result = true,
 	    .want = "result_differs" },
-	{ .name = "agent log short", .no_exec = true,
+	{ .name = "agent log short",
+	    .no_exec = true,
 	    .want = "agent_log_short" },
-	{ .name = "agent log short, nothing", .result_no_agent = true,
+	{ .name = "agent log short, nothing",
+	    .result_no_agent = true,
 	    .want = "agent_log_short" },
-	{ .name = "run after expiry", .expired = true,
+	{ .name = "run after expiry",
+	    .expired = true,
 	    .want = "run_after_expiry" },
-	{ .name = "duplicate execution", .twice = true,
+	{ .name = "duplicate execution",
+	    .twice = true,
 	    .want = "duplicate_execution" },
-	{ .name = "wrong host", .db_runs_it = true,
+	{ .name = "wrong host",
+	    .db_runs_it = true,
 	    .want = "not_received,wrong_host" },
-	{ .name = "approvals differ", .approvals = true,
+	{ .name = "approvals differ",
+	    .approvals = true,
 	    .want = "approvals_differ" },
-	{ .name = "action differs", .other_action = true,
+	{ .name = "action differs",
+	    .other_action = true,
 	    .want = "action_differs,result_not_recorded" },
-	{ .name = "result not recorded", .end = "none",
+	{ .name = "result not recorded",
+	    .end = "none",
 	    .want = "result_not_recorded" },
 	{ .name = "heads", .heads = true, .want = "" },
-	{ .name = "bad server head", .heads = true, .bad_server_head = true,
+	{ .name = "bad server head",
+	    .heads = true,
+	    .bad_server_head = true,
 	    .want = "foreign_head_mismatch" },
-	{ .name = "bad agent head", .heads = true, .bad_agent_head = true,
+	{ .name = "bad agent head",
+	    .heads = true,
+	    .bad_agent_head = true,
 	    .want = "foreign_head_mismatch" },
 };
 
@@ -371,15 +391,16 @@ write_case(struct world *w, const struct tcase *c)
 		append(w->sw, "server.started", "server", cJSON_CreateObject());
 		head_text(w->sw, head, sizeof(head));
 		if (c->bad_server_head)
-			head[strlen(head) - 1] =
-			    head[strlen(head) - 1] == '0' ? '1' : '0';
+			head[strlen(head) - 1] = head[strlen(head) - 1] == '0' ?
+			    '1' :
+			    '0';
 		(void)snprintf(extra, sizeof(extra), "\"server_head\":\"%s\"",
 		    head);
 	}
 	if (action_env(w, AID, WEB, "deploy", issued, exp,
 	        c->heads ? extra : NULL, &aenv, sha) != 0 ||
-	    action_env(w, AID, WEB, "other", issued, exp, NULL, &aenv2,
-	        sha2) != 0)
+	    action_env(w, AID, WEB, "other", issued, exp, NULL, &aenv2, sha2) !=
+	        0)
 		goto out;
 	if (c->approvals)
 		s_approved(w, AID, WEB, "bob", "0011223344556677");
@@ -469,8 +490,7 @@ kinds_of(const cJSON *summary, char *out, size_t len)
 static int
 run(struct world *w, bool with_web, struct reconcile **out)
 {
-	const char *sf[] = { w->server }, *wf[] = { w->web },
-		   *df[] = { w->db };
+	const char *sf[] = { w->server }, *wf[] = { w->web }, *df[] = { w->db };
 	struct reconcile_log logs[3] = {
 		{ RECONCILE_SERVER, sf, 1 },
 		{ RECONCILE_AGENT, df, 1 },
@@ -516,8 +536,8 @@ test_cases(struct world *w)
 		if (rc == NULL)
 			continue;
 		kinds_of(reconcile_summary(rc), kinds, sizeof(kinds));
-		CHECKF(strcmp(kinds, c->want) == 0, "%s: kinds \"%s\", want \"%s\"",
-		    c->name, kinds, c->want);
+		CHECKF(strcmp(kinds, c->want) == 0,
+		    "%s: kinds \"%s\", want \"%s\"", c->name, kinds, c->want);
 		CHECKF(reconcile_clean(rc) == (c->want[0] == '\0'), "%s",
 		    c->name);
 		reconcile_free(rc);
@@ -529,7 +549,8 @@ static void
 test_outputs(struct world *w)
 {
 	static const struct tcase bad = { .name = "outputs",
-		.no_agent = true, .end = "none" };
+		.no_agent = true,
+		.end = "none" };
 	struct reconcile *rc = NULL;
 	cJSON *a = NULL;
 	const cJSON *srv, *agt;
@@ -549,9 +570,9 @@ test_outputs(struct world *w)
 	r = reconcile_next(rc, &a);
 	CHECK(r == 1);
 	if (r == 1) {
-		CHECK(strcmp(cJSON_GetStringValue(
-		                 cJSON_GetObjectItemCaseSensitive(a,
-		                     "action_id")),
+		CHECK(strcmp(
+		          cJSON_GetStringValue(
+		              cJSON_GetObjectItemCaseSensitive(a, "action_id")),
 		          AID) == 0);
 		srv = cJSON_GetObjectItemCaseSensitive(a, "server");
 		agt = cJSON_GetObjectItemCaseSensitive(a, "agent");
@@ -568,8 +589,9 @@ test_outputs(struct world *w)
 		CHECK(text != NULL);
 		if (text != NULL) {
 			CHECK_CONTAINS(text, "PROBLEM " AID " web-01 STOP ");
-			CHECK_CONTAINS(text, "by alice (server-asserted): "
-			                     "not_received (requested seq ");
+			CHECK_CONTAINS(text,
+			    "by alice (server-asserted): "
+			    "not_received (requested seq ");
 			free(text);
 		}
 		cJSON_Delete(a);
@@ -578,9 +600,11 @@ test_outputs(struct world *w)
 	CHECK(r == 1);
 	if (r == 1) {
 		text = reconcile_action_text(a);
-		CHECK(text != NULL && strncmp(text, "ok " AID2 " db-01 STOP "
-		                                    "nginx by alice",
-		                          strlen("ok " AID2) + 20) == 0);
+		CHECK(text != NULL &&
+		    strncmp(text,
+		        "ok " AID2 " db-01 STOP "
+		        "nginx by alice",
+		        strlen("ok " AID2) + 20) == 0);
 		free(text);
 		cJSON_Delete(a);
 	}
@@ -620,10 +644,10 @@ test_invalid(struct world *w)
 	logs = cJSON_GetObjectItemCaseSensitive(reconcile_summary(rc), "logs");
 	e = cJSON_GetArrayItem(logs, 2);
 	CHECK(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(e, "valid")));
-	CHECK(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e,
-	          "error")) != NULL &&
-	    strstr(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e,
-	               "error")),
+	CHECK(cJSON_GetStringValue(
+	          cJSON_GetObjectItemCaseSensitive(e, "error")) != NULL &&
+	    strstr(cJSON_GetStringValue(
+	               cJSON_GetObjectItemCaseSensitive(e, "error")),
 	        "web.log:") != NULL);
 	reconcile_free(rc);
 }
