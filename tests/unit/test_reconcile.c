@@ -652,6 +652,49 @@ test_invalid(struct world *w)
 	reconcile_free(rc);
 }
 
+/*
+ * agent.connected's agent_head (the agent's head in its hello, as the
+ * server recorded it) must name a line of the agent's log: a problem of
+ * no action, in the summary's "problems".
+ */
+static void
+test_connected_head(struct world *w, bool bad)
+{
+	static const struct tcase clean = { .name = "connected", .want = "" };
+	struct reconcile *rc = NULL;
+	const cJSON *probs;
+	char head[128], kinds[256];
+	cJSON *d;
+
+	CHECK(world_open(w, bad ? "connected-bad" : "connected") == 0);
+	head_text(w->ww, head, sizeof(head));
+	if (bad)
+		head[strlen(head) - 1] = head[strlen(head) - 1] == 'a' ? 'b' :
+		                                                         'a';
+	d = cJSON_CreateObject();
+	(void)cJSON_AddStringToObject(d, "host_id", WEB);
+	(void)cJSON_AddStringToObject(d, "agent_head", head);
+	append(w->sw, "agent.connected", "server", d);
+	CHECK(write_case(w, &clean) == 0);
+	world_close(w);
+	CHECK(run(w, true, &rc) == 0);
+	if (rc == NULL)
+		return;
+	kinds_of(reconcile_summary(rc), kinds, sizeof(kinds));
+	CHECKF(strcmp(kinds, bad ? "foreign_head_mismatch" : "") == 0, "%s",
+	    kinds);
+	probs = cJSON_GetObjectItemCaseSensitive(reconcile_summary(rc),
+	    "problems");
+	CHECK(cJSON_GetArraySize(probs) == (bad ? 1 : 0));
+	if (bad)
+		CHECK_CONTAINS(cJSON_GetStringValue(
+		                   cJSON_GetObjectItemCaseSensitive(
+		                       cJSON_GetArrayItem(probs, 0), "detail")),
+		    "agent.connected (seq 0) names the agent log head 0:");
+	CHECK(reconcile_clean(rc) == !bad);
+	reconcile_free(rc);
+}
+
 /* Whether this build's envelope decode takes the cross-anchored heads. */
 static bool
 heads_supported(void)
@@ -695,6 +738,8 @@ main(void)
 	test_cases(&w);
 	test_outputs(&w);
 	test_invalid(&w);
+	test_connected_head(&w, false);
+	test_connected_head(&w, true);
 	(void)snprintf(cmd, sizeof(cmd), "rm -rf %s", w.dir);
 	if (system(cmd) != 0)
 		CHECK(false);
