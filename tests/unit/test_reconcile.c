@@ -438,6 +438,7 @@ write_case(struct world *w, const struct tcase *c)
 		    c->other_result ? 500 : 204,
 		    c->other_result ? &renv2 : &renv);
 	/* A second, clean action on db-01 keeps every log busy. */
+	envelope_free(&aenv2);
 	r = action_env(w, AID2, DB, "db", now, now + 60000, NULL, &aenv2, sha2);
 	if (r != 0)
 		goto out;
