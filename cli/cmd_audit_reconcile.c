@@ -30,11 +30,37 @@
 #include "text.h"
 
 /*
- * The HTML renderer (cli/reconcile_html.c) is connected at merge time:
- * until then -o html says it is not built in.
+ * The HTML renderer (cli/reconcile_html.h) is connected at merge time by
+ * defining SIGNET_RECONCILE_HTML; until then -o html says it is not
+ * built in (exit 2) and these stubs are never called.
  */
 #ifdef SIGNET_RECONCILE_HTML
 #include "reconcile_html.h"
+#define HTML_BUILT_IN true
+#else
+#define HTML_BUILT_IN false
+static int
+reconcile_html_begin(FILE *out, const cJSON *summary)
+{
+	(void)out;
+	(void)summary;
+	return SIGNET_ERR_INVALID_ARG;
+}
+
+static int
+reconcile_html_action(FILE *out, const cJSON *action)
+{
+	(void)out;
+	(void)action;
+	return SIGNET_ERR_INVALID_ARG;
+}
+
+static int
+reconcile_html_end(FILE *out)
+{
+	(void)out;
+	return SIGNET_ERR_INVALID_ARG;
+}
 #endif
 
 #define ME "signetctl audit reconcile"
@@ -240,6 +266,16 @@ write_text(FILE *out, struct reconcile *rc)
 		fprintf(out, "problem %s: %.0f\n", e->string,
 		    cJSON_GetNumberValue(e));
 	}
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(s, "problems"))
+	{
+		const char *d = cJSON_GetStringValue(
+		    cJSON_GetObjectItemCaseSensitive(e, "detail"));
+
+		fprintf(out, "PROBLEM %s: %s\n",
+		    cJSON_GetStringValue(
+		        cJSON_GetObjectItemCaseSensitive(e, "kind")),
+		    d != NULL ? text_escape_str(d, esc, sizeof(esc)) : "");
+	}
 	cJSON_ArrayForEach(e,
 	    cJSON_GetObjectItemCaseSensitive(s, "hosts_missing"))
 	{
@@ -265,7 +301,6 @@ write_text(FILE *out, struct reconcile *rc)
 static int
 write_html(FILE *out, struct reconcile *rc)
 {
-#ifdef SIGNET_RECONCILE_HTML
 	cJSON *a = NULL;
 	int r;
 
@@ -277,18 +312,7 @@ write_html(FILE *out, struct reconcile *rc)
 	if (r == 0)
 		r = reconcile_html_end(out);
 	return r;
-#else
-	(void)out;
-	(void)rc;
-	return SIGNET_ERR_INVALID_ARG;
-#endif
 }
-
-#ifdef SIGNET_RECONCILE_HTML
-#define HTML_BUILT_IN true
-#else
-#define HTML_BUILT_IN false
-#endif
 
 int
 cmd_audit_reconcile(struct cmd_ctx *ctx, int argc, char **argv)

@@ -25,11 +25,11 @@
 #include "jsonx.h"
 #include "text.h"
 
-#define CLAIM_CHUNK 65536 /* claims checked per pass over a log */
-#define BUCKETS 4096      /* hash buckets of one partition's join */
-#define HOSTS_MAX 4096    /* distinct missing hosts listed */
-#define APV_MAX 32        /* approvals kept per action and side */
-#define HOSTS_SEEN 4      /* agent hosts kept per action */
+#define CLAIM_CHUNK 65536             /* claims checked per pass over a log */
+#define BUCKETS 4096                  /* hash buckets of one partition's join */
+#define HOSTS_MAX 4096                /* distinct missing hosts listed */
+#define APV_MAX REQUEST_APPROVALS_MAX /* approvals kept per action, side */
+#define HOSTS_SEEN 4                  /* agent hosts kept per action */
 
 /* One log as the run knows it. */
 struct rlog {

@@ -688,9 +688,9 @@ test_connected_head(struct world *w, bool bad)
 	    "problems");
 	CHECK(cJSON_GetArraySize(probs) == (bad ? 1 : 0));
 	if (bad)
-		CHECK_CONTAINS(cJSON_GetStringValue(
-		                   cJSON_GetObjectItemCaseSensitive(
-		                       cJSON_GetArrayItem(probs, 0), "detail")),
+		CHECK_CONTAINS(
+		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+		        cJSON_GetArrayItem(probs, 0), "detail")),
 		    "agent.connected (seq 0) names the agent log head 0:");
 	CHECK(reconcile_clean(rc) == !bad);
 	reconcile_free(rc);
