@@ -703,11 +703,21 @@ claim_line(struct run *run, size_t l, const char *line, size_t len,
 	int r;
 
 	(void)rec;
+	/*
+	 * Claims of seqs before the first line given cannot be checked (the
+	 * files continue earlier ones); a seq skipped after it (a line cut
+	 * from a log that then fails to verify) holds no line.
+	 */
+	for (; cp->i < cp->n && cp->c[cp->i].seq < seq; cp->i++) {
+		if (!cp->any)
+			continue;
+		r = mismatch(run, l, &cp->c[cp->i],
+		    "that log holds no line with that seq (cut?)");
+		if (r != 0)
+			return r;
+	}
 	cp->any = true;
 	cp->last_seq = seq;
-	/* Claims of seqs before the files given cannot be checked. */
-	while (cp->i < cp->n && cp->c[cp->i].seq < seq)
-		cp->i++;
 	for (; cp->i < cp->n && cp->c[cp->i].seq == seq; cp->i++) {
 		if (!hashed)
 			audit_line_hash(line, len, hash);
