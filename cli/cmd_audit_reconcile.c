@@ -282,7 +282,7 @@ write_text(FILE *out, struct reconcile *rc)
 		fprintf(out,
 		    "host_log_missing %s: its actions were not checked "
 		    "against its log (give --agent)\n",
-		    e->valuestring);
+		    text_escape_str(e->valuestring, esc, sizeof(esc)));
 	}
 	while ((r = reconcile_next(rc, &a)) == 1) {
 		line = reconcile_action_text(a);

@@ -1782,7 +1782,7 @@ reconcile_action_text(const cJSON *a)
 	const cJSON *p;
 	const char *cname = jstr(a, "container_name");
 	const char *cid = jstr(a, "container_id");
-	char *buf = NULL, esc[1600], esc2[256];
+	char *buf = NULL, esc[1600], esc2[256], esc3[256];
 	size_t size = 0;
 	FILE *m = open_memstream(&buf, &size);
 	bool first = true;
@@ -1791,7 +1791,9 @@ reconcile_action_text(const cJSON *a)
 		return NULL;
 	fprintf(m, "%s %s %s %s ",
 	    cJSON_GetArraySize(probs) > 0 ? "PROBLEM" : "ok",
-	    jstr(a, "action_id") != NULL ? jstr(a, "action_id") : "?",
+	    jstr(a, "action_id") != NULL ?
+	        text_escape_str(jstr(a, "action_id"), esc3, sizeof(esc3)) :
+	        "?",
 	    jstr(a, "host_id") != NULL ?
 	        text_escape_str(jstr(a, "host_id"), esc2, sizeof(esc2)) :
 	        "?",
@@ -1809,7 +1811,8 @@ reconcile_action_text(const cJSON *a)
 	        text_escape_str(jstr(a, "requested_by"), esc, sizeof(esc)) :
 	        "?");
 	if (jstr(a, "requester") != NULL)
-		fprintf(m, " (%s)", jstr(a, "requester"));
+		fprintf(m, " (%s)",
+		    text_escape_str(jstr(a, "requester"), esc, sizeof(esc)));
 	cJSON_ArrayForEach(p, probs)
 	{
 		fprintf(m, "%s %s (%s)", first ? ":" : ";",
@@ -1820,12 +1823,19 @@ reconcile_action_text(const cJSON *a)
 		first = false;
 	}
 	if (first) {
-		fprintf(m, ": server %s", jstr(srv, "end"));
+		fprintf(m, ": server %s",
+		    jstr(srv, "end") != NULL ? jstr(srv, "end") : "?");
 		if (jstr(srv, "status") != NULL)
-			fprintf(m, " %s", jstr(srv, "status"));
-		fprintf(m, ", host %s", jstr(agt, "decision"));
+			fprintf(m, " %s",
+			    text_escape_str(jstr(srv, "status"), esc,
+			        sizeof(esc)));
+		fprintf(m, ", host %s",
+		    jstr(agt, "decision") != NULL ? jstr(agt, "decision") :
+		                                    "?");
 		if (jstr(agt, "status") != NULL)
-			fprintf(m, " %s", jstr(agt, "status"));
+			fprintf(m, " %s",
+			    text_escape_str(jstr(agt, "status"), esc,
+			        sizeof(esc)));
 	}
 	if (fclose(m) != 0) {
 		free(buf);
