@@ -475,6 +475,8 @@ agent_fact(struct run *run, size_t l, const struct audit_record *rec, int *r)
 		}
 		if (ok && env_payload(d, "result", sha, &q))
 			ok = add_str(o, "rsh", sha);
+	} else if (strcmp(ev, "action.result_undelivered") == 0) {
+		o = fact_new("rud", id, l, rec);
 	} else if (strcmp(ev, "action.dispatched") == 0) {
 		o = fact_new("dsp", id, l, rec);
 		ok = o != NULL && copy_member(o, "exp", d, "expires_at");
@@ -851,6 +853,7 @@ struct acc {
 	int64_t exe_ts, edst, sat, fat;
 	char est[16], ersh[65];
 	bool has_edst, erec, has_sat, has_fat;
+	bool result_dropped; /* the agent's action.result_undelivered */
 	size_t nhosts;
 	size_t hosts[HOSTS_SEEN]; /* agent logs with a record of it */
 	char acid[65], aact[16], aby[64];
@@ -1081,6 +1084,8 @@ apply_fact(struct run *run, struct acc **tab, const cJSON *f)
 			a->rexp = v;
 			a->has_rexp = true;
 		}
+	} else if (strcmp(t, "rud") == 0) {
+		a->result_dropped = true;
 	} else if (strcmp(t, "fhm") == 0) {
 		return problem(run, a, RECONCILE_KIND_FOREIGN_HEAD_MISMATCH,
 		    "%s", jstr(f, "why") != NULL ? jstr(f, "why") : "");
@@ -1247,7 +1252,8 @@ classify(struct run *run, struct acc *a)
 			    a->nexe > 0 ? run->logs[a->exe_log].host : a->host,
 			    a->nexe > 0 ? a->est : a->dec, agent_sha);
 		if (r == 0 && a->nexe > 0 && agent_sha[0] != '\0' &&
-		    a->end_rank < end_rank("unverified") && hl != SIZE_MAX)
+		    a->end_rank < end_rank("unverified") && hl != SIZE_MAX &&
+		    !a->result_dropped)
 			r = problem(run, a, RECONCILE_KIND_RESULT_NOT_RECORDED,
 			    "%s signed a %s result (its log, seq %" PRIu64
 			    ") the server log never recorded (server: %s)",

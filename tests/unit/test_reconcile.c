@@ -277,7 +277,7 @@ struct tcase {
 	const char *name;
 	bool no_request, no_agent, no_exec, no_web_log, expired, twice;
 	bool other_action, other_result, db_runs_it, approvals;
-	bool result_no_agent;
+	bool result_no_agent, result_dropped;
 	const char *end; /* "timeout", "undelivered" instead of a result */
 	bool heads, bad_server_head, bad_agent_head;
 	const char *want; /* problem kinds, sorted, comma-separated */
@@ -330,6 +330,10 @@ static const struct tcase cases[] = {
 	{ .name = "result not recorded",
 	    .end = "none",
 	    .want = "result_not_recorded" },
+	{ .name = "result dropped by the agent's outbox",
+	    .end = "none",
+	    .result_dropped = true,
+	    .want = "" },
 	{ .name = "heads", .heads = true, .want = "" },
 	{ .name = "bad server head",
 	    .heads = true,
@@ -429,6 +433,13 @@ write_case(struct world *w, const struct tcase *c)
 		a_executed(aw, AID, WEB, exp, st, 204, &renv);
 		if (c->twice)
 			a_executed(aw, AID, WEB, exp, st, 204, &renv);
+	}
+	if (c->result_dropped) {
+		cJSON *d = base(AID, WEB);
+
+		(void)cJSON_AddStringToObject(d, "request_sha256", sha);
+		(void)cJSON_AddStringToObject(d, "reason", "outbox full");
+		append(aw, "action.result_undelivered", "agent", d);
 	}
 	if (c->end != NULL && strcmp(c->end, "none") != 0)
 		s_end(w, c->end, AID, WEB);
