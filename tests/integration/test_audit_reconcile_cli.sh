@@ -50,6 +50,15 @@ check "a directory is one host's log" \
 	"$SIGNETCTL" audit reconcile --server server.log --agent d0 \
 	--agent logs/host-001.log --agent logs/host-002.log --key keys/audit.pub \
 	--agent-keys agents --action-key keys/action.pub
+# A rotated log in its directory: audit.log.FIRST-LAST, then audit.log.
+mkdir d1 && chmod 0700 d1 && cp logs/host-001.log d1/audit.log && chmod 0600 d1/audit.log
+check "rotate host-001's log" "$TOOL" rotate d1/audit.log agents/host-001.key
+check "two files now" test "$(find d1 -name 'audit.log*' | wc -l)" -eq 2
+out=$("$SIGNETCTL" audit reconcile --server server.log --agent logs/host-000.log \
+	--agent d1 --agent logs/host-002.log --key keys/audit.pub \
+	--agent-keys agents --action-key keys/action.pub)
+check "a rotated log in a directory reconciles" test $? -eq 0
+check "...as one log of two files" grep -q '^log agent host-001: 2 file(s), 62 records' <<<"$out"
 check_fails_with "two logs of one host refused" "two logs of host" \
 	rc --agent logs/host-000.log
 check_fails_with "usage: --server missing" "--server FILE... is required" \
