@@ -81,7 +81,7 @@ usage(FILE *f)
 	    "\n"
 	    "commands:\n");
 	for (k = 0; k < NSUBCOMMANDS; k++)
-		fprintf(f, "  %-15s %s\n", subcommands[k].name,
+		fprintf(f, "  %-16s %s\n", subcommands[k].name,
 		    subcommands[k].description);
 	fprintf(f,
 	    "  help            this text\n"
