@@ -514,9 +514,8 @@ cmd_audit_reconcile(struct cmd_ctx *ctx, int argc, char **argv)
 	r = reconcile_run(&ro, logs, ngroups, &rc, &msg);
 	if (r != 0) {
 		fprintf(stderr, ME ": %s\n", msg.text);
-		rc_exit = r == SIGNET_ERR_ALLOC || r == SIGNET_ERR_IO ?
-		    CMD_FAIL :
-		    CMD_USAGE;
+		/* A log or key that cannot be read, a temporary file. */
+		rc_exit = r == SIGNET_ERR_ALLOC ? CMD_FAIL : CMD_USAGE;
 		goto out;
 	}
 	if (out_path != NULL) {

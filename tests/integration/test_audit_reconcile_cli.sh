@@ -68,6 +68,11 @@ check_fails_with "unknown -o" "give text, json or html" rc -o yaml
 check_fails_with "unreadable server log" "server.nope" \
 	"$SIGNETCTL" audit reconcile --server server.nope --key keys/audit.pub \
 	--agent-keys agents --action-key keys/action.pub
+"$SIGNETCTL" audit reconcile --server server.nope --key keys/audit.pub \
+	--agent-keys agents --action-key keys/action.pub 2>/dev/null
+check "an unreadable log exits 2" test $? -eq 2
+TMPDIR=/nonexistent rc >/dev/null 2>&1
+check "no temporary directory: exit 2" test $? -eq 2
 check_fails_with "missing host key" "the result key of host host-001" \
 	"$SIGNETCTL" audit reconcile --server server.log --agent logs/host-001.log \
 	--key keys/audit.pub --agent-keys keys --action-key keys/action.pub
