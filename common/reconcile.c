@@ -385,7 +385,14 @@ server_fact(struct run *run, size_t l, const struct audit_record *rec, int *r)
 		ok = o != NULL && copy_member(o, "name", d, "approver") &&
 		    copy_member(o, "kid", d, "approver_key_id");
 	} else if (strcmp(ev, "action.awaiting_approval") == 0) {
+		/* Who asked what, for a request never relayed. */
 		o = fact_new("await", id, l, rec);
+		ok = o != NULL && copy_member(o, "rq", d, "requester") &&
+		    copy_member(o, "why", d, "reason") &&
+		    copy_member(o, "host", d, "host_id") &&
+		    copy_member(o, "cid", d, "container_id") &&
+		    copy_member(o, "act", d, "action_name") &&
+		    copy_member(o, "by", d, "requested_by");
 	} else if (strcmp(ev, "action.approval_refused") == 0 ||
 	    strcmp(ev, "action.approval_expired") == 0) {
 		o = fact_new("end", id, l, rec);
@@ -1013,6 +1020,19 @@ apply_fact(struct run *run, struct acc **tab, const cJSON *f)
 	} else if (strcmp(t, "await") == 0) {
 		a->awaiting = true;
 		set_end(a, "awaiting", (uint64_t)s, NULL);
+		if (a->nreq == 0) {
+			cpy(a->host, sizeof(a->host), jstr(f, "host"));
+			cpy(a->cid, sizeof(a->cid), jstr(f, "cid"));
+			cpy(a->act, sizeof(a->act), jstr(f, "act"));
+			cpy(a->by, sizeof(a->by), jstr(f, "by"));
+			cpy(a->rq, sizeof(a->rq), jstr(f, "rq"));
+			free(a->why);
+			a->why = jstr(f, "why") != NULL ?
+			    strdup(jstr(f, "why")) :
+			    NULL;
+			if (jstr(f, "why") != NULL && a->why == NULL)
+				return SIGNET_ERR_ALLOC;
+		}
 	} else if (strcmp(t, "end") == 0) {
 		set_end(a, jstr(f, "e") != NULL ? jstr(f, "e") : "none",
 		    (uint64_t)s, jstr(f, "why"));
