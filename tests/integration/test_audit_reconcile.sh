@@ -4,7 +4,8 @@
 # Issue 14, item 1, with every real part: a real signet-server, a real
 # signet-agent against the private dockerd (one dockerd: a second agent
 # would see the same containers), certificates from pki/signet-pki. A
-# mixed workload — successes, a policy denial, the agent killed while
+# mixed workload — successes, a policy denial, a four-eyes request
+# approved at the server, the agent killed while
 # dockerd stops a container (UNKNOWN, then its outcome), the server
 # restarted while an action runs, an action that never reaches its host
 # (frozen, then killed: timeout) — and `signetctl audit reconcile`
@@ -13,7 +14,8 @@
 # (re-chained and re-signed with the agent's result key, as a stolen agent
 # could), an action injected into an agent log (re-signed likewise), the
 # server's log rewritten consistently from a point with its own key (an
-# action dropped), a result swapped.
+# action dropped; an approval dropped), a result swapped. The rosters are
+# given, so the four-eyes request and its approval are checked too.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/relay.sh"
 need_docker
@@ -22,17 +24,26 @@ SCHEMA="$SIGNET_SOURCE_DIR/tests/integration/reconcile_schema.py"
 cd "$T_DIR" || exit 1
 
 make_pki || { not_ok "PKI"; finish; exit 1; }
+"$PKI_SCRIPT" operator bob >/dev/null
+check "alice enrolled (sre)" enroll alice sre
+check "bob enrolled (dba)" enroll bob dba
+check "roster signed" quiet "$PKI_SCRIPT" roster sign
 write_server_conf
+add_server_roster
 h="web-01"
 cat >"$T_DIR/policy-$h.json" <<JSON
 { "host_id": "$h",
-  "rules": [ { "match": { "name": "rc-$h-*" },
+  "rules": [ { "match": { "name": "rc-$h-4eyes" }, "actions": ["STOP"],
+               "approvals": [ { "group": "dba", "count": 1 } ],
+               "approval_wait": 600 },
+             { "match": { "name": "rc-$h-*" },
                "actions": ["START", "STOP", "RESTART"],
                "accept_relay_signed": true, "operators": ["alice"],
                "min_reason_length": 10 } ] }
 JSON
 chmod 0644 "$T_DIR/policy-$h.json"
 write_agent_conf "$h" "$T_DIR/policy-$h.json"
+add_agent_roster "$h"
 sed -i 's/^stop_timeout  = 1$/stop_timeout  = 3/' "$T_DIR/agent-web-01.conf"
 check "server starts" start_server
 start_agent web-01; WEB_PID=$AGENT_PID
@@ -43,6 +54,7 @@ mk() { docker run -d --network none --stop-timeout 1 --name "$1" "$SIGNET_TEST_I
 web=$(mk "rc-web-01-a")
 slow=$(mk "rc-web-01-slow")
 db=$(mk "rc-web-01-b")
+eyes=$(mk "rc-web-01-4eyes")
 known() { api_get "/api/containers/$1" >/dev/null 2>&1; }
 check "containers in the inventory" wait_for 10 known "$db"
 status_of() { tail -n 1 <<<"$1" | sed 's/^HTTP //'; }
@@ -59,6 +71,21 @@ check "START db succeeds" test "$(status_of "$out")" = 200
 # A policy denial.
 out=$(act "$web" '{"action":"RESTART","reason":"short"}')
 check "a short reason is denied" test "$(status_of "$out")" = 403
+
+# Four eyes: alice's signed STOP waits for bob's approval, then runs.
+shares() { grep -q "agent web-01 shares its policy" "$T_DIR/server.log"; }
+check "web-01 shares its policy" wait_for 10 shares
+ctl() {
+	local user=$1; shift
+	"$SIGNETCTL" --server "https://localhost:$API_PORT" --ca "$SIGNET_PKI/ca.pem" \
+		--cert "$SIGNET_PKI/issued/$user.pem" --key "$SIGNET_PKI/private/$user.key" "$@"
+}
+out=$(ctl alice action "${eyes:0:12}" stop --reason "four eyes for reconcile" \
+	--valid 600 --signing-key "$T_DIR/alice.key" 2>&1)
+check "the signed STOP waits" grep -q '^status: *AWAITING_APPROVAL' <<<"$out"
+eid=$(sed -n 's/^action_id: *//p' <<<"$out")
+out=$(ctl bob approve "$eid" --signing-key "$T_DIR/bob.key" --wait 60 2>&1)
+check "bob approves: relayed and run" grep -q '^status: *SUCCESS' <<<"$out"
 
 # The agent killed while dockerd stops a container: UNKNOWN, its outcome.
 out=$(act "$slow" '{"action":"STOP","reason":"drain and stop slowly"}' '?wait=0')
@@ -89,7 +116,7 @@ check "the server ends it (timeout or undelivered)" \
 kill -9 "$WEB_PID"; wait "$WEB_PID" 2>/dev/null
 check "web-01 never recorded it" sh -c "! grep -q '$tid' '$T_DIR/agent-web-01-audit.log'"
 kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
-docker rm -f "$web" "$slow" "$db" >/dev/null
+docker rm -f "$web" "$slow" "$db" "$eyes" >/dev/null
 
 K=$SIGNET_PKI/keys
 mkdir orig && cp server-audit.log agent-web-01-audit.log orig/
@@ -97,7 +124,8 @@ rc() {
 	"$SIGNETCTL" audit reconcile --server server-audit.log \
 		--agent agent-web-01-audit.log \
 		--key "$K/audit.pub" --agent-keys "$K/agents" \
-		--action-key "$K/action.pub" "$@"
+		--action-key "$K/action.pub" --roster "$SIGNET_PKI/roster/roster.json" \
+		--roster-keys "$SIGNET_PKI/roster/pinned.pub" "$@"
 }
 restore() { cp orig/* .; }
 kinds() {
@@ -115,7 +143,8 @@ expect() {
 
 expect "the real logs" ""
 out=$(rc)
-check "every action accounted for" grep -q '^actions: 7, ok: 7, with problems: 0$' <<<"$out"
+check "every action accounted for" grep -q '^actions: 8, ok: 8, with problems: 0$' <<<"$out"
+check "the four-eyes action is there" grep -Eq "^ok $eid web-01 STOP rc-web-01-4eyes by alice \(verified\): server result SUCCESS, host allowed SUCCESS" <<<"$out"
 check "the denial is there" grep -Eq "^ok [0-9a-f]{32} web-01 RESTART rc-web-01-a by alice \(server-asserted\): server result DENIED, host denied" <<<"$out"
 check "the killed agent's action is there" grep -Eq "^ok $sid web-01 STOP rc-web-01-slow by alice \(server-asserted\): server (result UNKNOWN|outcome)" <<<"$out"
 check "the never-delivered action is there" grep -Eq "^ok $tid web-01 RESTART [^ ]+ by alice \(server-asserted\): server (timeout|undelivered)" <<<"$out"
@@ -169,6 +198,14 @@ open("server-audit.log", "w").write("\n".join(lines) + "\n")
 PY
 check "re-chain the server log from line $a" "$TOOL" rechain server-audit.log "$K/audit.key" "$a"
 expect "a result swapped" "log_invalid,result_differs"
+restore
+
+# The server's log rewritten without bob's approval: the host's signed
+# action still carries it.
+n=$(grep -n "\"event\":\"action.approved\".*$eid" server-audit.log | cut -d: -f1)
+sed -i "${n}d" server-audit.log
+check "re-chain the server log from line $n" "$TOOL" rechain server-audit.log "$K/audit.key" "$n"
+expect "an approval removed from the server log" "approvals_differ"
 restore
 
 # The host's log left out: said once, its actions unchecked.
