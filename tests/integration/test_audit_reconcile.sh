@@ -5,11 +5,11 @@
 # signet-agent against the private dockerd (one dockerd: a second agent
 # would see the same containers), certificates from pki/signet-pki. A
 # mixed workload — successes, a policy denial, a four-eyes request
-# approved at the server, the agent killed while
-# dockerd stops a container (UNKNOWN, then its outcome), the server
-# restarted while an action runs, an action that never reaches its host
-# (frozen, then killed: timeout) — and `signetctl audit reconcile`
-# finds no problem, its JSON valid against docs/schema. Then each
+# approved at the server, the agent killed while dockerd stops a container
+# (UNKNOWN, then its outcome), the server restarted while an action runs,
+# an action that never reaches its host (frozen, then killed: timeout) —
+# and `signetctl audit reconcile` finds no problem, its JSON valid against
+# docs/schema. Then each
 # tampering is caught and named: a line deleted from an agent log
 # (re-chained and re-signed with the agent's result key, as a stolen agent
 # could), an action injected into an agent log (re-signed likewise), the
