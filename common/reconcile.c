@@ -42,7 +42,8 @@ struct rlog {
 	struct audit_head head;
 	bool continues; /* its first file continues one not given */
 	char error[ERR_MSG_MAX];
-	FILE *claims; /* heads other logs claim of this one */
+	int64_t last_ts; /* the latest ts of its records */
+	FILE *claims;    /* heads other logs claim of this one */
 	uint64_t nclaims;
 };
 
@@ -598,6 +599,8 @@ fact_line(struct run *run, size_t l, const char *line, size_t len,
 	(void)line;
 	(void)len;
 	(void)arg;
+	if (rec->ts > run->logs[l].last_ts)
+		run->logs[l].last_ts = rec->ts;
 	f = run->logs[l].role == RECONCILE_SERVER ?
 	    server_fact(run, l, rec, &r) :
 	    agent_fact(run, l, rec, &r);
@@ -1232,9 +1235,10 @@ classify(struct run *run, struct acc *a)
 			    ", no agent record, no timeout, undelivered or "
 			    "unverified%s",
 			    a->req_seq,
-			    a->req_ts > 0 && run->logs[hl].records > 0 ?
-			        "" :
-			        " (the host's log is empty)");
+			    a->req_ts > run->logs[hl].last_ts ?
+			        " (requested after the host's log ends: was it "
+			        "copied before the server's?)" :
+			        "");
 	}
 	if (r == 0 && a->nreq > 0 && agent_any) {
 		if (a->ndec > 0 && a->rash[0] != '\0' && a->ash[0] != '\0' &&
