@@ -43,6 +43,9 @@ static const struct {
 	    "cosign it" },
 	{ "audit witness-key", cmd_audit_witness_key,
 	    "a witness's verifier key text" },
+	{ "audit reconcile", cmd_audit_reconcile,
+	    "join the server's and the agents' audit logs per action "
+	    "and name each mismatch" },
 	{ "approvals", cmd_approvals,
 	    "the signed requests waiting for "
 	    "approvals" },

@@ -100,7 +100,7 @@ _signetctl() {
 	audit | context | roster | approval)
 		if [ -z "$sub" ]; then
 			if [ "$cmd" = audit ]; then
-				_signetctl_reply -W "tail verify export witness witness-key" -- "$cur"
+				_signetctl_reply -W "tail verify reconcile export witness witness-key" -- "$cur"
 			elif [ "$cmd" = approval ]; then
 				_signetctl_reply -W "show" -- "$cur"
 			elif [ "$cmd" = roster ]; then
@@ -137,6 +137,9 @@ _signetctl() {
 	"audit witness")
 		opts="$common --signing-key --name --state --log-key --log --origin --no-submit --checkpoint --proof --out" ;;
 	"audit witness-key") opts="--signing-key --name -h --help" ;;
+	"audit reconcile")
+		opts="--server --agent --key --action-key --agent-keys --roster --roster-keys --roster-threshold -o --output --json --out -h --help"
+		[[ $cur != -* ]] && { _signetctl_reply -f -- "$cur"; return; } ;;
 	"context list") opts=$common ;;
 	"context show")
 		opts=$common

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: ISC
 # The reviewer's HTML report (signetctl audit reconcile's, rendered by
-# reconcile_html_tool from a reconcile document) opened in headless
+# reconcile_html_tool from a reconcile document, and by signetctl itself
+# from logs with a tampered agent log) opened in headless
 # Chromium: the page's text shows the actions with problems first, each
 # problem's kind and its sentence, and hostile strings from the logs as
 # text (a <script> in a reason is shown, not run; no element or attribute
@@ -95,6 +96,44 @@ echo "# page checks"
 check "the page reads as the report" \
     python3 "$CHECK" "$DOC" "$T_DIR/report.dom" \
     --screenshot "$T_DIR/report.png" --size "$SIZE" "${expect[@]}"
+
+# The real engine's report: logs audit_tool gen writes, one agent log
+# re-signed without an action.executed (a stolen agent key), reconciled by
+# signetctl; its own HTML, opened in Chromium, shows that action first.
+if [ -z "${RECONCILE_JSON:-}" ]; then
+	AT="$SIGNET_BUILD_DIR/tests/audit_tool"
+	( cd "$T_DIR" && "$AT" gen g 2 12 >/dev/null ) &&
+	    n=$(grep -n '"event":"action.executed"' "$T_DIR/g/logs/host-000.log" | sed -n 2p | cut -d: -f1) &&
+	    sed -i "${n}d" "$T_DIR/g/logs/host-000.log" &&
+	    "$AT" rechain "$T_DIR/g/logs/host-000.log" "$T_DIR/g/agents/host-000.key" "$n" >/dev/null
+	check "logs generated and one agent log re-signed" test $? -eq 0
+	rec() {
+		( cd "$T_DIR/g" && "$SIGNETCTL" audit reconcile --server server.log \
+		    --agent logs/host-000.log --agent logs/host-001.log \
+		    --key keys/audit.pub --agent-keys agents \
+		    --action-key keys/action.pub "$@" )
+	}
+	rec -o json >"$T_DIR/engine.json"
+	check "the engine finds the problem (exit 1)" test $? -eq 1
+	rec -o html --out "$T_DIR/engine.html"
+	check "... and writes its HTML report (exit 1)" test $? -eq 1
+	check "the engine's report loads and runs nothing" \
+	    no_external "$T_DIR/engine.html"
+	check "chromium dumps the engine's page" \
+	    dump "$T_DIR/engine.html" "$T_DIR/engine.dom"
+	chrome "$T_DIR/engine.html" --screenshot="$T_DIR/engine.png" \
+	    --window-size="$SIZE" --hide-scrollbars
+	check "its screenshot is a non-empty PNG" is_png "$T_DIR/engine.png"
+	bad=$(python3 -c 'import json,sys
+d=json.load(open(sys.argv[1]))
+print([a["action_id"] for a in d["actions"] if a.get("problems")][0])' "$T_DIR/engine.json")
+	check "the page reads as the engine's report, its problem first" \
+	    python3 "$CHECK" "$T_DIR/engine.json" "$T_DIR/engine.dom" \
+	    --screenshot "$T_DIR/engine.png" --size "$SIZE" \
+	    --expect "$bad" --expect "PROBLEMS FOUND"
+	cp "$T_DIR/engine.html" "$T_DIR/engine.png" "$ART/" 2>/dev/null || mkdir -p "$ART"
+	cp "$T_DIR/engine.html" "$T_DIR/engine.png" "$ART/" 2>/dev/null
+fi
 
 mkdir -p "$ART" &&
     cp "$T_DIR/report.html" "$T_DIR/report.dom" "$ART/" 2>/dev/null &&

@@ -376,7 +376,7 @@ complete_words() {
 check "completion file loads in bash" bash -c 'source "$1" && complete -p signetctl' _ "$COMP"
 check "completes the commands" test "$(complete_words signetctl "")" = "action action-status approval approvals approve audit containers context help hosts keygen refuse roster version "
 check "completes a command prefix" test "$(complete_words signetctl con)" = "containers context "
-check "completes audit's second word" test "$(complete_words signetctl audit "")" = "export tail verify witness witness-key "
+check "completes audit's second word" test "$(complete_words signetctl audit "")" = "export reconcile tail verify witness witness-key "
 check "completes roster's second word" test "$(complete_words signetctl roster "")" = "edit show sign "
 check "completes approval's second word" test "$(complete_words signetctl approval "")" = "show "
 check "completes approve's options" test "$(complete_words signetctl approve "$ID_C" --s)" = "--server --signing-key "

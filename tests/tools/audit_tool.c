@@ -36,8 +36,22 @@
  *       prints a checkpoint frame whose note claims SIZE records and a
  *       random root, signed under ORIGIN with the secret key KEY (a
  *       stolen agent's split view), with old OLD and no proof
+ *   audit_tool rechain LOG KEY LINE  from line LINE (1-based) on, give each
+ *                                    line the next seq and the previous
+ *                                    line's hash and sign it with KEY: a
+ *                                    log edited (lines deleted, inserted,
+ *                                    changed) and re-signed as the holder
+ *                                    of its key could
+ *   audit_tool sign-result KEY JSON  prints {"payload","sig"} of a result
+ *                                    payload JSON signed with KEY
+ *   audit_tool gen DIR HOSTS ACTIONS writes consistent, really signed
+ *                                    logs for reconcile's benchmark:
+ *                                    DIR/keys/{audit,action}.{key,pub},
+ *                                    DIR/agents/HOST.{key,pub},
+ *                                    DIR/server.log, DIR/logs/HOST.log
  */
 #include <inttypes.h>
+#include <sys/stat.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -510,6 +524,132 @@ out:
 	return rc;
 }
 
+/* Signs the record text (up to before ,"sig":) and writes the line. */
+static int
+put_signed(FILE *f, const char *text, size_t len, const struct keys_secret *key,
+    char prev_out[static AUDIT_HASH_HEX + 1])
+{
+	size_t clen = strlen(AUDIT_CTX);
+	unsigned char *m = malloc(clen + len + 1);
+	uint8_t sig[KEYS_SIG_LEN];
+	char b64[100], *line = NULL;
+	size_t llen;
+	int n;
+
+	if (m == NULL)
+		return -1;
+	memcpy(m, AUDIT_CTX, clen);
+	memcpy(m + clen, text, len);
+	m[clen + len] = '}';
+	(void)crypto_sign_detached(sig, NULL, m, clen + len + 1, key->sk);
+	free(m);
+	sodium_bin2base64(b64, sizeof(b64), sig, sizeof(sig),
+	    sodium_base64_VARIANT_ORIGINAL);
+	llen = len + strlen(b64) + 16;
+	line = malloc(llen);
+	if (line == NULL)
+		return -1;
+	n = snprintf(line, llen, "%.*s,\"sig\":\"%s\"}", (int)len, text, b64);
+	if (n < 0 || (size_t)n >= llen || fprintf(f, "%s\n", line) < 0) {
+		free(line);
+		return -1;
+	}
+	audit_line_hash(line, (size_t)n, prev_out);
+	free(line);
+	return 0;
+}
+
+/* The last occurrence of needle in hay[0..len). */
+static const char *
+last_of(const char *hay, size_t len, const char *needle)
+{
+	size_t n = strlen(needle), i;
+
+	for (i = len >= n ? len - n + 1 : 0; i-- > 0;)
+		if (memcmp(hay + i, needle, n) == 0)
+			return hay + i;
+	return NULL;
+}
+
+/*
+ * Rewrites seq, prev and sig of every line from target on, from the text
+ * (a line edited by hand need not parse or carry a valid sig); writes
+ * LOG.rechain and renames it over LOG.
+ */
+static int
+rechain(const char *log, long target, const char *keyfile)
+{
+	struct keys_secret key;
+	struct err_msg msg;
+	char *text = NULL, *p, prev[AUDIT_HASH_HEX + 1], tmp[4096];
+	uint64_t seq = 0;
+	FILE *f = NULL;
+	long line = 0;
+	int rc = 2;
+
+	memset(prev, '0', AUDIT_HASH_HEX);
+	prev[AUDIT_HASH_HEX] = '\0';
+	if (keys_load_secret(keyfile, &key, &msg) != 0)
+		return die("key", &msg);
+	if (fileio_read_alloc(log, 1u << 30, &text, &(size_t){ 0 }, &msg) != 0)
+		return die("read", &msg);
+	(void)snprintf(tmp, sizeof(tmp), "%s.rechain", log);
+	f = fopen(tmp, "w");
+	if (f == NULL)
+		goto out;
+	for (p = text; *p != '\0';) {
+		char *nl = strchr(p, '\n');
+		size_t len = nl != NULL ? (size_t)(nl - p) : strlen(p);
+		const char *ts = strstr(p, ",\"ts\":");
+		const char *pv = strstr(p, ",\"prev\":\"");
+		const char *ev = strstr(p, ",\"event\":");
+		const char *sg = last_of(p, len, ",\"sig\":\"");
+
+		line++;
+		if (line == 1 && target > 1 && strncmp(p, "{\"seq\":", 7) == 0)
+			seq = strtoull(p + 7, NULL, 10);
+		if (ts == NULL || pv == NULL || ev == NULL || sg == NULL ||
+		    ts > pv || pv > ev || ev > sg || sg > p + len) {
+			fprintf(stderr, "audit_tool: line %ld: not a record\n",
+			    line);
+			goto out;
+		}
+		if (line >= target) {
+			char *buf = malloc(len + 128);
+			int n;
+
+			if (buf == NULL)
+				goto out;
+			n = snprintf(buf, len + 128,
+			    "{\"seq\":%" PRIu64 "%.*s,\"prev\":\"%s\"%.*s", seq,
+			    (int)(pv - ts), ts, prev, (int)(sg - ev), ev);
+			if (n < 0 ||
+			    put_signed(f, buf, (size_t)n, &key, prev) != 0) {
+				free(buf);
+				goto out;
+			}
+			free(buf);
+		} else {
+			fprintf(f, "%.*s\n", (int)len, p);
+			audit_line_hash(p, len, prev);
+		}
+		seq++;
+		p += len + (nl != NULL ? 1 : 0);
+	}
+	if (fclose(f) != 0) {
+		f = NULL;
+		goto out;
+	}
+	f = NULL;
+	rc = rename(tmp, log) == 0 ? 0 : 2;
+out:
+	if (f != NULL)
+		(void)fclose(f);
+	free(text);
+	keys_secret_wipe(&key);
+	return rc;
+}
+
 static int
 log_root(const char *path, long want)
 {
@@ -575,6 +715,243 @@ forge_checkpoint(const char *key_path, const char *origin, long size, long old)
 	return rc;
 }
 
+static int
+sign_result(const char *keyfile, const char *json)
+{
+	struct keys_secret key;
+	struct envelope env = { 0 };
+	struct err_msg msg;
+	int rc = 2;
+
+	if (keys_load_secret(keyfile, &key, &msg) != 0)
+		return die("key", &msg);
+	if (envelope_sign(ENVELOPE_CTX_RESULT, json, strlen(json), &key,
+	        &env) == 0) {
+		printf("{\"payload\":\"%s\",\"sig\":\"%s\"}\n", env.payload_b64,
+		    env.sig_b64);
+		rc = 0;
+	}
+	envelope_free(&env);
+	keys_secret_wipe(&key);
+	return rc;
+}
+
+/* One log the generator writes without the writer's fsyncs. */
+struct gen_log {
+	FILE *f;
+	uint64_t seq;
+	char prev[AUDIT_HASH_HEX + 1];
+	struct keys_secret key;
+	char host[32];
+};
+
+/* Appends event with data (taken) to g at ts. */
+static int
+gen_put(struct gen_log *g, int64_t ts, const char *event, const char *actor,
+    cJSON *data)
+{
+	char *d = cJSON_PrintUnformatted(data), *buf = NULL;
+	size_t len;
+	int n, r = -1;
+
+	cJSON_Delete(data);
+	if (d == NULL)
+		return -1;
+	len = strlen(d) + 256;
+	buf = malloc(len);
+	if (buf == NULL)
+		goto out;
+	n = snprintf(buf, len,
+	    "{\"seq\":%" PRIu64 ",\"ts\":%" PRId64
+	    ",\"prev\":\"%s\",\"event\":\"%s\",\"actor\":\"%s\",\"data\":%s",
+	    g->seq, ts, g->prev, event, actor, d);
+	if (n > 0 && (size_t)n < len &&
+	    put_signed(g->f, buf, (size_t)n, &g->key, g->prev) == 0) {
+		g->seq++;
+		r = 0;
+	}
+out:
+	free(d);
+	free(buf);
+	return r;
+}
+
+static cJSON *
+gen_data(const char *id, const char *host)
+{
+	cJSON *d = cJSON_CreateObject();
+
+	if (d != NULL && id != NULL)
+		(void)cJSON_AddStringToObject(d, "action_id", id);
+	if (d != NULL)
+		(void)cJSON_AddStringToObject(d, "host_id", host);
+	return d;
+}
+
+static void
+gen_num(cJSON *d, const char *k, int64_t v)
+{
+	(void)cJSON_AddNumberToObject(d, k, (double)v);
+}
+
+static int
+gen_open(struct gen_log *g, const char *path)
+{
+	memset(g->prev, '0', AUDIT_HASH_HEX);
+	g->prev[AUDIT_HASH_HEX] = '\0';
+	g->seq = 0;
+	g->f = fopen(path, "w");
+	return g->f != NULL ? 0 : -1;
+}
+
+static int
+gen(const char *dir, long hosts, long actions)
+{
+	struct gen_log server, *agents = calloc((size_t)hosts, sizeof(*agents));
+	struct keys_secret action_key;
+	struct err_msg msg;
+	char path[4096], sub[4096];
+	int64_t t0 = now_ms() - actions * 10 - 60000;
+	long k, h;
+	int rc = 2;
+
+	memset(&server, 0, sizeof(server));
+	if (agents == NULL)
+		return 2;
+	(void)snprintf(sub, sizeof(sub), "%s/keys", dir);
+	(void)mkdir(dir, 0700);
+	(void)mkdir(sub, 0700);
+	if (keys_generate(&server.key) != 0 ||
+	    keys_generate(&action_key) != 0 ||
+	    keys_write_pair(sub, "audit", &server.key, &msg) != 0 ||
+	    keys_write_pair(sub, "action", &action_key, &msg) != 0)
+		return die("keys", &msg);
+	(void)snprintf(path, sizeof(path), "%s/server.log", dir);
+	if (gen_open(&server, path) != 0)
+		return 2;
+	(void)snprintf(sub, sizeof(sub), "%s/agents", dir);
+	(void)mkdir(sub, 0700);
+	(void)snprintf(path, sizeof(path), "%s/logs", dir);
+	(void)mkdir(path, 0700);
+	for (h = 0; h < hosts; h++) {
+		struct gen_log *g = &agents[h];
+
+		(void)snprintf(g->host, sizeof(g->host), "host-%03ld", h);
+		if (keys_generate(&g->key) != 0 ||
+		    keys_write_pair(sub, g->host, &g->key, &msg) != 0)
+			return die("agent key", &msg);
+		(void)snprintf(path, sizeof(path), "%s/logs/%s.log", dir,
+		    g->host);
+		if (gen_open(g, path) != 0 ||
+		    gen_put(g, t0, "agent.started", "agent",
+		        gen_data(NULL, g->host)) != 0)
+			return 2;
+	}
+	for (k = 0; k < actions; k++) {
+		struct gen_log *g = &agents[k % hosts];
+		struct envelope_action_payload act;
+		struct envelope_result_payload res;
+		struct envelope aenv = { 0 }, renv = { 0 };
+		int64_t t = t0 + k * 10;
+		uint8_t rnd[16];
+		char *raw = NULL;
+		cJSON *d;
+		bool ok = true;
+
+		memset(&act, 0, sizeof(act));
+		memset(&res, 0, sizeof(res));
+		randombytes_buf(rnd, sizeof(rnd));
+		text_hex(rnd, sizeof(rnd), act.action_id);
+		(void)snprintf(act.host_id, sizeof(act.host_id), "%s", g->host);
+		memset(act.container_id, 'a', 64);
+		act.action = ENVELOPE_ACTION_RESTART;
+		(void)snprintf(act.reason, sizeof(act.reason), "bench %ld", k);
+		(void)snprintf(act.requested_by, sizeof(act.requested_by),
+		    "alice");
+		act.issued_at = t;
+		act.expires_at = t + 60000;
+		if (envelope_action_sign(&act, &action_key, &aenv) != 0 ||
+		    envelope_action_encode(&act, &raw) != 0)
+			goto out;
+		memcpy(res.action_id, act.action_id, sizeof(res.action_id));
+		memcpy(res.host_id, act.host_id, sizeof(res.host_id));
+		memcpy(res.container_id, act.container_id,
+		    sizeof(res.container_id));
+		res.action = act.action;
+		res.status = ENVELOPE_STATUS_SUCCESS;
+		res.docker_status = 204;
+		res.started_at = t + 1;
+		res.finished_at = t + 3;
+		envelope_sha256_hex(raw, strlen(raw), res.request_sha256);
+		free(raw);
+		if (envelope_result_sign(&res, &g->key, &renv) != 0)
+			goto out;
+		d = gen_data(act.action_id, g->host);
+		(void)cJSON_AddStringToObject(d, "container_id",
+		    act.container_id);
+		(void)cJSON_AddStringToObject(d, "action_name", "RESTART");
+		(void)cJSON_AddStringToObject(d, "reason", act.reason);
+		(void)cJSON_AddStringToObject(d, "requested_by", "alice");
+		(void)cJSON_AddStringToObject(d, "requester",
+		    "server-asserted");
+		gen_num(d, "expires_at", act.expires_at);
+		(void)cJSON_AddItemToObject(d, "action",
+		    envelope_json(&aenv, true));
+		ok = gen_put(&server, t, "action.requested", "server", d) == 0;
+		d = gen_data(act.action_id, g->host);
+		gen_num(d, "expires_at", act.expires_at);
+		(void)cJSON_AddStringToObject(d, "container_id",
+		    act.container_id);
+		(void)cJSON_AddStringToObject(d, "action_name", "RESTART");
+		(void)cJSON_AddStringToObject(d, "requested_by", "alice");
+		(void)cJSON_AddStringToObject(d, "reason", act.reason);
+		(void)cJSON_AddStringToObject(d, "container_name", "web");
+		(void)cJSON_AddStringToObject(d, "requester",
+		    "server-asserted");
+		(void)cJSON_AddItemToObject(d, "action",
+		    envelope_json(&aenv, true));
+		ok = ok &&
+		    gen_put(g, t + 1, "action.received", "agent", d) == 0;
+		d = gen_data(act.action_id, g->host);
+		gen_num(d, "expires_at", act.expires_at);
+		ok = ok &&
+		    gen_put(g, t + 1, "action.dispatched", "agent", d) == 0;
+		d = gen_data(act.action_id, g->host);
+		(void)cJSON_AddStringToObject(d, "container_id",
+		    act.container_id);
+		(void)cJSON_AddStringToObject(d, "action_name", "RESTART");
+		(void)cJSON_AddStringToObject(d, "status", "SUCCESS");
+		gen_num(d, "docker_status", 204);
+		(void)cJSON_AddNullToObject(d, "error");
+		gen_num(d, "duration_ms", 2);
+		(void)cJSON_AddItemToObject(d, "result",
+		    envelope_json(&renv, false));
+		ok = ok &&
+		    gen_put(g, t + 3, "action.executed", "agent", d) == 0;
+		d = gen_data(act.action_id, g->host);
+		(void)cJSON_AddStringToObject(d, "status", "SUCCESS");
+		gen_num(d, "docker_status", 204);
+		(void)cJSON_AddNullToObject(d, "error");
+		(void)cJSON_AddItemToObject(d, "result",
+		    envelope_json(&renv, false));
+		ok = ok &&
+		    gen_put(&server, t + 4, "action.result", "server", d) == 0;
+		envelope_free(&aenv);
+		envelope_free(&renv);
+		if (!ok)
+			goto out;
+	}
+	rc = 0;
+out:
+	if (server.f != NULL && fclose(server.f) != 0)
+		rc = 2;
+	for (h = 0; h < hosts; h++)
+		if (agents[h].f != NULL && fclose(agents[h].f) != 0)
+			rc = 2;
+	free(agents);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -622,6 +999,15 @@ main(int argc, char **argv)
 	    text_to_int64(argv[4], 0, JSONX_INT_MAX, &n) == 0 &&
 	    text_to_int64(argv[5], 0, JSONX_INT_MAX, &t) == 0)
 		return forge_checkpoint(argv[2], argv[3], (long)n, (long)t);
+	if (argc == 5 && strcmp(argv[1], "rechain") == 0 &&
+	    text_to_int64(argv[4], 1, 100000000, &n) == 0)
+		return rechain(argv[2], (long)n, argv[3]);
+	if (argc == 4 && strcmp(argv[1], "sign-result") == 0)
+		return sign_result(argv[2], argv[3]);
+	if (argc == 5 && strcmp(argv[1], "gen") == 0 &&
+	    text_to_int64(argv[3], 1, 1000, &t) == 0 &&
+	    text_to_int64(argv[4], 1, 100000000, &n) == 0)
+		return gen(argv[2], (long)t, (long)n);
 	fprintf(stderr, "usage: see the comment at the top of audit_tool.c\n");
 	return 2;
 }

@@ -1,0 +1,522 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * signetctl audit reconcile: verifies the server's audit log and each
+ * agent's, joins every action across them by action_id and names each
+ * mismatch (common/reconcile.h; docs/audit.md, "Reconciling"). Reports
+ * as text (a summary, then one line per action, problems first), JSON
+ * (docs/schema/reconcile.schema.json) or a self-contained HTML page.
+ * Exit 0 when nothing is wrong, 1 for problems or a log that does not
+ * verify, 2 for usage and for keys or files that cannot be read.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cjson/cJSON.h>
+
+#include "audit.h"
+#include "audit_request.h"
+#include "clock.h"
+#include "cmd.h"
+#include "jsonx.h"
+#include "keys.h"
+#include "reconcile.h"
+#include "reconcile_html.h"
+#include "roster.h"
+#include "text.h"
+
+#define ME "signetctl audit reconcile"
+
+enum {
+	OPT_SERVER = CMD_OPT_FIRST_OWN,
+	OPT_AGENT,
+	OPT_KEY,
+	OPT_ACTION_KEY,
+	OPT_AGENT_KEYS,
+	OPT_ROSTER,
+	OPT_ROSTER_KEYS,
+	OPT_ROSTER_THRESHOLD,
+	OPT_OUT,
+	OPT_JSON,
+};
+
+enum out_format { OUT_TEXT, OUT_JSON, OUT_HTML };
+
+static void
+usage_reconcile(FILE *f)
+{
+	fprintf(f,
+	    "usage: signetctl audit reconcile --server FILE... --agent "
+	    "FILE|DIR... [--agent ...]\n"
+	    "         --key SERVER_AUDIT.pub --agent-keys DIR --action-key "
+	    "ACTION.pub\n"
+	    "         [--roster ROSTER.json... --roster-keys ROSTER.pub "
+	    "[--roster-threshold K]]\n"
+	    "         [-o text|json|html] [--out FILE]\n"
+	    "  --server FILE...   the server's log files, oldest first\n"
+	    "  --agent FILE...    one host's log files, oldest first, or the "
+	    "directory\n"
+	    "                     holding them (audit.log.*-* and audit.log); "
+	    "repeat\n"
+	    "                     it for each host\n"
+	    "  --agent-keys DIR   DIR/HOST-ID.pub: each host's result key\n"
+	    "  -o, --output text|json|html\n"
+	    "                     the report (default text); --json is -o "
+	    "json\n"
+	    "  --out FILE         write the report to FILE, not stdout\n"
+	    "exit: 0 nothing wrong, 1 problems or a log that does not verify, "
+	    "2 usage\n");
+}
+
+/* One --server or --agent group as it grows. */
+struct group {
+	enum reconcile_role role;
+	char **files; /* owned strings */
+	size_t n, cap;
+};
+
+static int
+group_add(struct group *g, const char *file)
+{
+	char **grown;
+
+	if (g->n == g->cap) {
+		size_t cap = g->cap == 0 ? 8 : g->cap * 2;
+
+		if (cap > AUDIT_CHAIN_FILES_MAX)
+			return SIGNET_ERR_TOO_LARGE;
+		grown = realloc(g->files, cap * sizeof(*grown));
+		if (grown == NULL)
+			return SIGNET_ERR_ALLOC;
+		g->files = grown;
+		g->cap = cap;
+	}
+	g->files[g->n] = strdup(file);
+	if (g->files[g->n] == NULL)
+		return SIGNET_ERR_ALLOC;
+	g->n++;
+	return 0;
+}
+
+static int
+name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * The files of one host's log in a directory: audit.log.FIRST-LAST in
+ * name (chain) order, then audit.log.
+ */
+static int
+group_add_dir(struct group *g, const char *dir)
+{
+	struct group tmp = { 0, NULL, 0, 0 };
+	char path[PATH_MAX];
+	struct dirent *de;
+	struct stat st;
+	uint64_t first, last;
+	DIR *d = opendir(dir);
+	size_t i;
+	int n, r = 0;
+
+	if (d == NULL)
+		return SIGNET_ERR_IO;
+	while (r == 0 && (de = readdir(d)) != NULL)
+		if (audit_rotated_name_match("audit.log", de->d_name, &first,
+		        &last))
+			r = group_add(&tmp, de->d_name);
+	(void)closedir(d);
+	if (r == 0 && tmp.n > 0)
+		qsort(tmp.files, tmp.n, sizeof(*tmp.files), name_cmp);
+	n = snprintf(path, sizeof(path), "%s/audit.log", dir);
+	if (r == 0 && (n < 0 || (size_t)n >= sizeof(path)))
+		r = SIGNET_ERR_TOO_LARGE;
+	for (i = 0; r == 0 && i < tmp.n; i++) {
+		n = snprintf(path, sizeof(path), "%s/%s", dir, tmp.files[i]);
+		r = n < 0 || (size_t)n >= sizeof(path) ? SIGNET_ERR_TOO_LARGE :
+		                                         group_add(g, path);
+	}
+	if (r == 0) {
+		(void)snprintf(path, sizeof(path), "%s/audit.log", dir);
+		if (stat(path, &st) == 0)
+			r = group_add(g, path);
+		else if (tmp.n == 0)
+			r = SIGNET_ERR_NOT_FOUND;
+	}
+	for (i = 0; i < tmp.n; i++)
+		free(tmp.files[i]);
+	free(tmp.files);
+	return r;
+}
+
+/* Writes the JSON document, streaming the actions. */
+static int
+write_json(FILE *out, struct reconcile *rc)
+{
+	char *text = jsonx_print(reconcile_summary(rc));
+	cJSON *a = NULL;
+	bool first = true;
+	int r;
+
+	if (text == NULL)
+		return SIGNET_ERR_ALLOC;
+	r = fprintf(out, "{\"schema\":\"%s\",\"summary\":%s,\"actions\":[",
+	        RECONCILE_SCHEMA, text) < 0 ?
+	    SIGNET_ERR_IO :
+	    0;
+	free(text);
+	while (r == 0 && (r = reconcile_next(rc, &a)) == 1) {
+		text = jsonx_print(a);
+		cJSON_Delete(a);
+		if (text == NULL)
+			return SIGNET_ERR_ALLOC;
+		r = fprintf(out, "%s%s", first ? "" : ",", text) < 0 ?
+		    SIGNET_ERR_IO :
+		    0;
+		free(text);
+		first = false;
+	}
+	if (r == 0 && fprintf(out, "]}\n") < 0)
+		r = SIGNET_ERR_IO;
+	return r;
+}
+
+/* The summary in lines, then one line per action. */
+static int
+write_text(FILE *out, struct reconcile *rc)
+{
+	const cJSON *s = reconcile_summary(rc), *e, *logs;
+	cJSON *a = NULL;
+	char esc[ERR_MSG_MAX * 4], *line;
+	int r = 0;
+
+	logs = cJSON_GetObjectItemCaseSensitive(s, "logs");
+	cJSON_ArrayForEach(e, logs)
+	{
+		const cJSON *files = cJSON_GetObjectItemCaseSensitive(e,
+		    "files");
+		const cJSON *valid = cJSON_GetObjectItemCaseSensitive(e,
+		    "valid");
+		const char *err = cJSON_GetStringValue(
+		    cJSON_GetObjectItemCaseSensitive(e, "error"));
+		const char *host = cJSON_GetStringValue(
+		    cJSON_GetObjectItemCaseSensitive(e, "host_id"));
+		const char *head = cJSON_GetStringValue(
+		    cJSON_GetObjectItemCaseSensitive(e, "head"));
+
+		fprintf(out,
+		    "log %s%s%s: %d file(s), %.0f records, head %s: %s%s\n",
+		    cJSON_GetStringValue(
+		        cJSON_GetObjectItemCaseSensitive(e, "role")),
+		    host != NULL ? " " : "", host != NULL ? host : "",
+		    cJSON_GetArraySize(files),
+		    cJSON_GetNumberValue(
+		        cJSON_GetObjectItemCaseSensitive(e, "records")),
+		    head != NULL ? head : "none",
+		    cJSON_IsTrue(valid) ? "verified" : "log_invalid: ",
+		    err != NULL ? text_escape_str(err, esc, sizeof(esc)) : "");
+	}
+	fprintf(out, "actions: %.0f, ok: %.0f, with problems: %.0f\n",
+	    cJSON_GetNumberValue(
+	        cJSON_GetObjectItemCaseSensitive(s, "actions")),
+	    cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(s, "ok")),
+	    cJSON_GetNumberValue(
+	        cJSON_GetObjectItemCaseSensitive(s, "with_problems")));
+	cJSON_ArrayForEach(e,
+	    cJSON_GetObjectItemCaseSensitive(s, "problems_by_kind"))
+	{
+		fprintf(out, "problem %s: %.0f\n", e->string,
+		    cJSON_GetNumberValue(e));
+	}
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(s, "problems"))
+	{
+		const char *d = cJSON_GetStringValue(
+		    cJSON_GetObjectItemCaseSensitive(e, "detail"));
+
+		fprintf(out, "PROBLEM %s: %s\n",
+		    cJSON_GetStringValue(
+		        cJSON_GetObjectItemCaseSensitive(e, "kind")),
+		    d != NULL ? text_escape_str(d, esc, sizeof(esc)) : "");
+	}
+	cJSON_ArrayForEach(e,
+	    cJSON_GetObjectItemCaseSensitive(s, "hosts_missing"))
+	{
+		fprintf(out,
+		    "host_log_missing %s: its actions were not checked "
+		    "against its log (give --agent)\n",
+		    text_escape_str(e->valuestring, esc, sizeof(esc)));
+	}
+	while ((r = reconcile_next(rc, &a)) == 1) {
+		line = reconcile_action_text(a);
+		cJSON_Delete(a);
+		if (line == NULL)
+			return SIGNET_ERR_ALLOC;
+		r = fprintf(out, "%s\n", line) < 0 ? SIGNET_ERR_IO : 0;
+		free(line);
+		if (r != 0)
+			return r;
+	}
+	return r;
+}
+
+/* The HTML page: the renderer of cli/reconcile_html.h. */
+static int
+write_html(FILE *out, struct reconcile *rc)
+{
+	cJSON *a = NULL;
+	int r;
+
+	r = reconcile_html_begin(out, reconcile_summary(rc));
+	while (r == 0 && (r = reconcile_next(rc, &a)) == 1) {
+		r = reconcile_html_action(out, a);
+		cJSON_Delete(a);
+	}
+	if (r == 0)
+		r = reconcile_html_end(out);
+	return r;
+}
+
+int
+cmd_audit_reconcile(struct cmd_ctx *ctx, int argc, char **argv)
+{
+	static const struct option longopts[] = { { "server", required_argument,
+		                                      NULL, OPT_SERVER },
+		{ "agent", required_argument, NULL, OPT_AGENT },
+		{ "key", required_argument, NULL, OPT_KEY },
+		{ "action-key", required_argument, NULL, OPT_ACTION_KEY },
+		{ "agent-keys", required_argument, NULL, OPT_AGENT_KEYS },
+		{ "roster", required_argument, NULL, OPT_ROSTER },
+		{ "roster-keys", required_argument, NULL, OPT_ROSTER_KEYS },
+		{ "roster-threshold", required_argument, NULL,
+		    OPT_ROSTER_THRESHOLD },
+		{ "output", required_argument, NULL, 'o' },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "out", required_argument, NULL, OPT_OUT },
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
+	const char *key_path = NULL, *action_path = NULL, *keys_dir = NULL;
+	const char *roster_keys_path = NULL, *threshold_text = NULL;
+	const char *out_path = NULL;
+	const char **rosters = NULL;
+	struct group *groups = NULL, *cur = NULL;
+	struct reconcile_log *logs = NULL;
+	struct audit_request_rosters *rs = NULL;
+	struct reconcile_opts ro;
+	struct reconcile *rc = NULL;
+	struct keys_public server_key;
+	struct keys_pubset action_keys, roster_keys;
+	struct err_msg msg;
+	enum out_format fmt = OUT_TEXT;
+	int64_t threshold = 1;
+	size_t ngroups = 0, nrosters = 0, i, k;
+	bool in_rosters = false, nservers = 0;
+	char esc[PATH_MAX];
+	FILE *out = stdout;
+	struct stat st;
+	int opt, r, rc_exit = CMD_USAGE;
+
+	(void)ctx;
+	err_clear(&msg);
+	memset(&ro, 0, sizeof(ro));
+	groups = calloc((size_t)argc + 1, sizeof(*groups));
+	rosters = calloc((size_t)argc + 1, sizeof(*rosters));
+	if (groups == NULL || rosters == NULL) {
+		fprintf(stderr, ME ": out of memory\n");
+		goto out;
+	}
+	/* "-": the files after --server or --agent, in their order. */
+	while ((opt = getopt_long(argc, argv, "-:ho:", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'h':
+			usage_reconcile(stdout);
+			rc_exit = CMD_OK;
+			goto out;
+		case OPT_SERVER:
+		case OPT_AGENT:
+			if (opt == OPT_SERVER && nservers) {
+				fprintf(stderr,
+				    ME ": --server given twice (give the "
+				       "server's files after one --server)\n");
+				goto out;
+			}
+			nservers = nservers || opt == OPT_SERVER;
+			cur = &groups[ngroups++];
+			cur->role = opt == OPT_SERVER ? RECONCILE_SERVER :
+			                                RECONCILE_AGENT;
+			in_rosters = false;
+			/* optarg is the first file */
+			__attribute__((fallthrough));
+		case 1:
+			if (opt == 1 && in_rosters) {
+				rosters[nrosters++] = optarg;
+				break;
+			}
+			if (cur == NULL) {
+				fprintf(stderr,
+				    ME ": \"%s\": give files after --server "
+				       "or --agent\n",
+				    text_escape_str(optarg, esc, sizeof(esc)));
+				goto out;
+			}
+			if (cur->role == RECONCILE_AGENT &&
+			    stat(optarg, &st) == 0 && S_ISDIR(st.st_mode))
+				r = group_add_dir(cur, optarg);
+			else
+				r = group_add(cur, optarg);
+			if (r != 0) {
+				fprintf(stderr, ME ": %s: %s\n",
+				    text_escape_str(optarg, esc, sizeof(esc)),
+				    r == SIGNET_ERR_NOT_FOUND ?
+				        "no audit.log or audit.log.*-* in this "
+				        "directory" :
+				        r == SIGNET_ERR_IO ? strerror(errno) :
+				                             err_str(r));
+				goto out;
+			}
+			break;
+		case OPT_ROSTER:
+			rosters[nrosters++] = optarg;
+			in_rosters = true;
+			cur = NULL;
+			break;
+		case OPT_KEY: key_path = optarg; break;
+		case OPT_ACTION_KEY: action_path = optarg; break;
+		case OPT_AGENT_KEYS: keys_dir = optarg; break;
+		case OPT_ROSTER_KEYS: roster_keys_path = optarg; break;
+		case OPT_ROSTER_THRESHOLD: threshold_text = optarg; break;
+		case OPT_OUT: out_path = optarg; break;
+		case OPT_JSON: fmt = OUT_JSON; break;
+		case 'o':
+			if (strcmp(optarg, "text") == 0 ||
+			    strcmp(optarg, "table") == 0)
+				fmt = OUT_TEXT;
+			else if (strcmp(optarg, "json") == 0)
+				fmt = OUT_JSON;
+			else if (strcmp(optarg, "html") == 0)
+				fmt = OUT_HTML;
+			else {
+				fprintf(stderr,
+				    ME ": -o \"%s\": give text, json or html\n",
+				    text_escape_str(optarg, esc, sizeof(esc)));
+				goto out;
+			}
+			break;
+		case ':':
+			fprintf(stderr, ME ": %s needs a value\n",
+			    argv[optind - 1]);
+			usage_reconcile(stderr);
+			goto out;
+		default:
+			fprintf(stderr, ME ": unknown option %s\n",
+			    argv[optind - 1]);
+			usage_reconcile(stderr);
+			goto out;
+		}
+	}
+	if (!nservers || key_path == NULL || action_path == NULL ||
+	    keys_dir == NULL) {
+		fprintf(stderr, ME ": %s\n",
+		    !nservers ? "--server FILE... is required" :
+		        key_path == NULL ?
+		                "--key SERVER_AUDIT.pub is required" :
+		        action_path == NULL ?
+		                "--action-key ACTION.pub is required" :
+		                "--agent-keys DIR is required");
+		usage_reconcile(stderr);
+		goto out;
+	}
+	if (threshold_text != NULL &&
+	    text_to_int64(threshold_text, 1, ROSTER_THRESHOLD_MAX,
+	        &threshold) != 0) {
+		fprintf(stderr,
+		    ME ": --roster-threshold \"%s\": give 1 to %d\n",
+		    text_escape_str(threshold_text, esc, sizeof(esc)),
+		    ROSTER_THRESHOLD_MAX);
+		goto out;
+	}
+	if ((nrosters > 0) != (roster_keys_path != NULL) ||
+	    (threshold_text != NULL && nrosters == 0)) {
+		fprintf(stderr,
+		    ME ": --roster FILE... and --roster-keys ROSTER.pub go "
+		       "together (--roster-threshold needs both)\n");
+		goto out;
+	}
+	r = keys_load_public(key_path, &server_key, &msg);
+	if (r == 0)
+		r = keys_load_pubset(action_path, &action_keys, &msg);
+	if (r == 0 && nrosters > 0) {
+		r = keys_load_pubset(roster_keys_path, &roster_keys, &msg);
+		if (r == 0)
+			r = audit_request_rosters_load(rosters, nrosters,
+			    &roster_keys, (unsigned)threshold, &rs, &msg);
+	}
+	if (r != 0) {
+		fprintf(stderr, ME ": %s\n", msg.text);
+		goto out;
+	}
+	logs = calloc(ngroups, sizeof(*logs));
+	if (logs == NULL) {
+		fprintf(stderr, ME ": out of memory\n");
+		goto out;
+	}
+	for (i = 0; i < ngroups; i++) {
+		logs[i].role = groups[i].role;
+		logs[i].files = (const char *const *)groups[i].files;
+		logs[i].nfiles = groups[i].n;
+	}
+	ro.server_key = &server_key;
+	ro.action_keys = &action_keys;
+	ro.agent_keys_dir = keys_dir;
+	ro.rosters = rs;
+	ro.now_ms = clock_wall_ms();
+	r = reconcile_run(&ro, logs, ngroups, &rc, &msg);
+	if (r != 0) {
+		fprintf(stderr, ME ": %s\n", msg.text);
+		/* A log or key that cannot be read, a temporary file. */
+		rc_exit = r == SIGNET_ERR_ALLOC ? CMD_FAIL : CMD_USAGE;
+		goto out;
+	}
+	if (out_path != NULL) {
+		out = fopen(out_path, "w");
+		if (out == NULL) {
+			fprintf(stderr, ME ": --out %s: %s\n",
+			    text_escape_str(out_path, esc, sizeof(esc)),
+			    strerror(errno));
+			out = stdout;
+			goto out;
+		}
+	}
+	r = fmt == OUT_JSON ? write_json(out, rc) :
+	    fmt == OUT_HTML ? write_html(out, rc) :
+	                      write_text(out, rc);
+	if (r == 0 && fflush(out) != 0)
+		r = SIGNET_ERR_IO;
+	if (r != 0) {
+		fprintf(stderr, ME ": cannot write the report: %s\n",
+		    err_str(r));
+		rc_exit = CMD_FAIL;
+		goto out;
+	}
+	rc_exit = reconcile_clean(rc) ? CMD_OK : CMD_FAIL;
+out:
+	if (out != stdout && fclose(out) != 0 && rc_exit != CMD_USAGE) {
+		fprintf(stderr, ME ": --out: %s\n", strerror(errno));
+		rc_exit = CMD_FAIL;
+	}
+	reconcile_free(rc);
+	audit_request_rosters_free(rs);
+	for (i = 0; groups != NULL && i < ngroups; i++) {
+		for (k = 0; k < groups[i].n; k++)
+			free(groups[i].files[k]);
+		free(groups[i].files);
+	}
+	free(groups);
+	free(logs);
+	free(rosters);
+	return rc_exit;
+}
