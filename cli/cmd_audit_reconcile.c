@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include <cjson/cJSON.h>
+#include <sodium.h>
 
 #include "audit.h"
 #include "audit_request.h"
@@ -26,6 +27,9 @@
 #include "jsonx.h"
 #include "keys.h"
 #include "reconcile.h"
+#include "witness.h"
+#include "note.h"
+#include "fileio.h"
 #include "reconcile_html.h"
 #include "roster.h"
 #include "text.h"
@@ -43,6 +47,8 @@ enum {
 	OPT_ROSTER_THRESHOLD,
 	OPT_OUT,
 	OPT_JSON,
+	OPT_CHECKPOINT,
+	OPT_WITNESS_KEY,
 };
 
 enum out_format { OUT_TEXT, OUT_JSON, OUT_HTML };
@@ -57,6 +63,7 @@ usage_reconcile(FILE *f)
 	    "ACTION.pub\n"
 	    "         [--roster ROSTER.json... --roster-keys ROSTER.pub "
 	    "[--roster-threshold K]]\n"
+	    "         [--checkpoint FILE... [--witness-key VKEY-FILE...]]\n"
 	    "         [-o text|json|html] [--out FILE]\n"
 	    "  --server FILE...   the server's log files, oldest first\n"
 	    "  --agent FILE...    one host's log files, oldest first, or the "
@@ -65,6 +72,12 @@ usage_reconcile(FILE *f)
 	    "repeat\n"
 	    "                     it for each host\n"
 	    "  --agent-keys DIR   DIR/HOST-ID.pub: each host's result key\n"
+	    "  --checkpoint FILE  a signed checkpoint of one of the logs (its "
+	    "origin\n"
+	    "                     says which): it must hold over that log; "
+	    "repeat it\n"
+	    "  --witness-key FILE a witness's verifier key: which checkpoints "
+	    "it cosigned\n"
 	    "  -o, --output text|json|html\n"
 	    "                     the report (default text); --json is -o "
 	    "json\n"
@@ -157,9 +170,9 @@ group_add_dir(struct group *g, const char *dir)
 
 /* Writes the JSON document, streaming the actions. */
 static int
-write_json(FILE *out, struct reconcile *rc)
+write_json(FILE *out, struct reconcile *rc, const cJSON *summary)
 {
-	char *text = jsonx_print(reconcile_summary(rc));
+	char *text = jsonx_print(summary);
 	cJSON *a = NULL;
 	bool first = true;
 	int r;
@@ -187,11 +200,64 @@ write_json(FILE *out, struct reconcile *rc)
 	return r;
 }
 
+/*
+ * "checkpoint ORIGIN SIZE ROOT: holds, witnessed by NAME (time T)" or
+ * "NOT witnessed", or "FAILED: checkpoint FILE: why", per checkpoint.
+ */
+static void
+print_checkpoints(FILE *out, const cJSON *cps)
+{
+	char esc[ERR_MSG_MAX * 4];
+	const cJSON *c, *w;
+	size_t n;
+
+	cJSON_ArrayForEach(c, cps)
+	{
+		const cJSON *why = cJSON_GetObjectItemCaseSensitive(c, "why");
+
+		if (why != NULL) {
+			fprintf(out, "FAILED: checkpoint %s: %s\n",
+			    text_escape_str(
+			        cJSON_GetStringValue(
+			            cJSON_GetObjectItemCaseSensitive(c,
+			                "file")),
+			        esc, sizeof(esc) / 2),
+			    text_escape_str(cJSON_GetStringValue(why),
+			        esc + sizeof(esc) / 2, sizeof(esc) / 2));
+			continue;
+		}
+		fprintf(out, "checkpoint %s %.0f %s: holds",
+		    text_escape_str(
+		        cJSON_GetStringValue(
+		            cJSON_GetObjectItemCaseSensitive(c, "origin")),
+		        esc, sizeof(esc)),
+		    cJSON_GetNumberValue(
+		        cJSON_GetObjectItemCaseSensitive(c, "size")),
+		    cJSON_GetStringValue(
+		        cJSON_GetObjectItemCaseSensitive(c, "root")));
+		n = 0;
+		cJSON_ArrayForEach(w,
+		    cJSON_GetObjectItemCaseSensitive(c, "witnessed_by"))
+		{
+			fprintf(out, "%s %s (time %.0f)",
+			    n++ == 0 ? ", witnessed by" : ",",
+			    text_escape_str(
+			        cJSON_GetStringValue(
+			            cJSON_GetObjectItemCaseSensitive(w,
+			                "name")),
+			        esc, sizeof(esc)),
+			    cJSON_GetNumberValue(
+			        cJSON_GetObjectItemCaseSensitive(w, "time")));
+		}
+		fprintf(out, "%s\n", n == 0 ? ", NOT witnessed" : "");
+	}
+}
+
 /* The summary in lines, then one line per action. */
 static int
-write_text(FILE *out, struct reconcile *rc)
+write_text(FILE *out, struct reconcile *rc, const cJSON *s)
 {
-	const cJSON *s = reconcile_summary(rc), *e, *logs;
+	const cJSON *e, *logs;
 	cJSON *a = NULL;
 	char esc[ERR_MSG_MAX * 4], *line;
 	int r = 0;
@@ -252,6 +318,8 @@ write_text(FILE *out, struct reconcile *rc)
 		    "against its log (give --agent)\n",
 		    text_escape_str(e->valuestring, esc, sizeof(esc)));
 	}
+	print_checkpoints(out,
+	    cJSON_GetObjectItemCaseSensitive(s, "checkpoints"));
 	while ((r = reconcile_next(rc, &a)) == 1) {
 		line = reconcile_action_text(a);
 		cJSON_Delete(a);
@@ -267,12 +335,12 @@ write_text(FILE *out, struct reconcile *rc)
 
 /* The HTML page: the renderer of cli/reconcile_html.h. */
 static int
-write_html(FILE *out, struct reconcile *rc)
+write_html(FILE *out, struct reconcile *rc, const cJSON *summary)
 {
 	cJSON *a = NULL;
 	int r;
 
-	r = reconcile_html_begin(out, reconcile_summary(rc));
+	r = reconcile_html_begin(out, summary);
 	while (r == 0 && (r = reconcile_next(rc, &a)) == 1) {
 		r = reconcile_html_action(out, a);
 		cJSON_Delete(a);
@@ -280,6 +348,175 @@ write_html(FILE *out, struct reconcile *rc)
 	if (r == 0)
 		r = reconcile_html_end(out);
 	return r;
+}
+
+/* The origin of the checkpoint note in file path, into origin. */
+static int
+checkpoint_origin(const char *path, char origin[static NOTE_ORIGIN_MAX + 1],
+    struct err_msg *msg)
+{
+	struct note_checkpoint cp;
+	struct note *n = NULL;
+	char *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	r = fileio_read_alloc(path, NOTE_SIZE_MAX, &buf, &len, msg);
+	if (r == 0)
+		r = note_parse(buf, len, &n, msg);
+	if (r == 0)
+		r = note_checkpoint_parse(n->buf, n->text_len, &cp, msg);
+	if (r == 0)
+		memcpy(origin, cp.origin, sizeof(cp.origin));
+	else
+		r = err_set(msg, r, "%s: %s", path, msg->text);
+	note_free(n);
+	free(buf);
+	return r;
+}
+
+/*
+ * Checks each checkpoint against the log its origin names
+ * (signet/server/... the server's, signet/agent/HOST-ID that host's, as
+ * the summary lists them) and adds "checkpoints" to summary, and a
+ * checkpoint_mismatch problem for each that does not hold. *failed
+ * counts those. Returns 0, or an error for input that cannot be used
+ * (msg says which).
+ */
+static int
+check_checkpoints(cJSON *summary, const char *const *cps, size_t ncps,
+    const struct note_verifier *wit, size_t nwit,
+    const struct keys_public *server_key, const char *keys_dir, size_t *failed,
+    struct err_msg *msg)
+{
+	struct witness_cp_report rep;
+	char origin[NOTE_ORIGIN_MAX + 1], root[64], path[PATH_MAX];
+	const char **files = NULL;
+	const cJSON *lg, *fl;
+	cJSON *arr, *o, *wb, *w, *problems, *kinds;
+	struct keys_public key;
+	size_t i, j, nfiles;
+	int r;
+
+	*failed = 0;
+	arr = cJSON_AddArrayToObject(summary, "checkpoints");
+	problems = cJSON_GetObjectItemCaseSensitive(summary, "problems");
+	kinds = cJSON_GetObjectItemCaseSensitive(summary, "problems_by_kind");
+	if (arr == NULL || problems == NULL || kinds == NULL)
+		return err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+	for (i = 0; i < ncps; i++) {
+		const char *host = NULL;
+		bool server;
+
+		r = checkpoint_origin(cps[i], origin, msg);
+		if (r != 0)
+			return r;
+		server = strncmp(origin, "signet/server/", 14) == 0;
+		if (!server && strncmp(origin, "signet/agent/", 13) == 0)
+			host = origin + 13;
+		if (!server && (host == NULL || !text_valid_name(host)))
+			return err_set(msg, SIGNET_ERR_FORMAT,
+			    "%s: origin \"%s\" is not signet/server/NAME or "
+			    "signet/agent/HOST-ID",
+			    cps[i], origin);
+		nfiles = 0;
+		cJSON_ArrayForEach(lg,
+		    cJSON_GetObjectItemCaseSensitive(summary, "logs"))
+		{
+			const char *role = cJSON_GetStringValue(
+			    cJSON_GetObjectItemCaseSensitive(lg, "role"));
+			const char *h = cJSON_GetStringValue(
+			    cJSON_GetObjectItemCaseSensitive(lg, "host_id"));
+
+			if (role == NULL ||
+			    (server ? strcmp(role, "server") != 0 :
+			              (strcmp(role, "agent") != 0 ||
+			                  h == NULL || strcmp(h, host) != 0)))
+				continue;
+			free(files);
+			files = calloc(
+			    (size_t)cJSON_GetArraySize(
+			        cJSON_GetObjectItemCaseSensitive(lg, "files")) +
+			        1,
+			    sizeof(*files));
+			if (files == NULL)
+				return err_set(msg, SIGNET_ERR_ALLOC,
+				    "out of memory");
+			cJSON_ArrayForEach(fl,
+			    cJSON_GetObjectItemCaseSensitive(lg, "files"))
+			{
+				if (cJSON_IsString(fl))
+					files[nfiles++] = fl->valuestring;
+			}
+			break;
+		}
+		if (nfiles == 0) {
+			free(files);
+			return err_set(msg, SIGNET_ERR_INVALID_ARG,
+			    "%s: no log given for its origin %s", cps[i],
+			    origin);
+		}
+		if (server) {
+			key = *server_key;
+			r = 0;
+		} else {
+			(void)snprintf(path, sizeof(path), "%s/%s.pub",
+			    keys_dir, host);
+			r = keys_load_public(path, &key, msg);
+		}
+		memset(&rep, 0, sizeof(rep));
+		if (r == 0)
+			r = witness_check_checkpoints(&cps[i], 1, &key, wit,
+			    nwit, files, nfiles, &rep, msg);
+		free(files);
+		files = NULL;
+		if (r != 0)
+			return r;
+		o = cJSON_CreateObject();
+		if (o == NULL || !cJSON_AddItemToArray(arr, o)) {
+			cJSON_Delete(o);
+			return err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+		}
+		sodium_bin2base64(root, sizeof(root), rep.cp.root,
+		    sizeof(rep.cp.root), sodium_base64_VARIANT_ORIGINAL);
+		if (cJSON_AddStringToObject(o, "file", cps[i]) == NULL ||
+		    cJSON_AddStringToObject(o, "origin", origin) == NULL ||
+		    cJSON_AddNumberToObject(o, "size", (double)rep.cp.size) ==
+		        NULL ||
+		    cJSON_AddStringToObject(o, "root", root) == NULL ||
+		    cJSON_AddBoolToObject(o, "holds", rep.holds) == NULL ||
+		    (wb = cJSON_AddArrayToObject(o, "witnessed_by")) == NULL)
+			return err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+		for (j = 0; j < rep.nwitnessed; j++) {
+			w = cJSON_CreateObject();
+			if (w == NULL || !cJSON_AddItemToArray(wb, w) ||
+			    cJSON_AddStringToObject(w, "name",
+			        rep.witnessed[j].name) == NULL ||
+			    cJSON_AddNumberToObject(w, "time",
+			        (double)rep.witnessed[j].time) == NULL)
+				return err_set(msg, SIGNET_ERR_ALLOC,
+				    "out of memory");
+		}
+		if (!rep.failed)
+			continue;
+		(*failed)++;
+		if (cJSON_AddStringToObject(o, "why", rep.why) == NULL)
+			return err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+		w = cJSON_CreateObject();
+		if (w == NULL || !cJSON_AddItemToArray(problems, w) ||
+		    cJSON_AddStringToObject(w, "kind", "checkpoint_mismatch") ==
+		        NULL ||
+		    cJSON_AddStringToObject(w, "detail", rep.why) == NULL)
+			return err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+		w = cJSON_GetObjectItemCaseSensitive(kinds,
+		    "checkpoint_mismatch");
+		if (w != NULL)
+			cJSON_SetNumberValue(w, cJSON_GetNumberValue(w) + 1);
+		else if (cJSON_AddNumberToObject(kinds, "checkpoint_mismatch",
+		             1) == NULL)
+			return err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+	}
+	return 0;
 }
 
 int
@@ -298,11 +535,16 @@ cmd_audit_reconcile(struct cmd_ctx *ctx, int argc, char **argv)
 		{ "output", required_argument, NULL, 'o' },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "out", required_argument, NULL, OPT_OUT },
+		{ "checkpoint", required_argument, NULL, OPT_CHECKPOINT },
+		{ "witness-key", required_argument, NULL, OPT_WITNESS_KEY },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
 	const char *key_path = NULL, *action_path = NULL, *keys_dir = NULL;
 	const char *roster_keys_path = NULL, *threshold_text = NULL;
 	const char *out_path = NULL;
-	const char **rosters = NULL;
+	const char **rosters = NULL, **cps = NULL;
+	struct note_verifier wit[WITNESS_KEYS_MAX];
+	cJSON *summary = NULL;
+	size_t ncps = 0, nwit = 0, cp_failed = 0;
 	struct group *groups = NULL, *cur = NULL;
 	struct reconcile_log *logs = NULL;
 	struct audit_request_rosters *rs = NULL;
@@ -325,7 +567,8 @@ cmd_audit_reconcile(struct cmd_ctx *ctx, int argc, char **argv)
 	memset(&ro, 0, sizeof(ro));
 	groups = calloc((size_t)argc + 1, sizeof(*groups));
 	rosters = calloc((size_t)argc + 1, sizeof(*rosters));
-	if (groups == NULL || rosters == NULL) {
+	cps = calloc((size_t)argc + 1, sizeof(*cps));
+	if (groups == NULL || rosters == NULL || cps == NULL) {
 		fprintf(stderr, ME ": out of memory\n");
 		goto out;
 	}
@@ -390,6 +633,26 @@ cmd_audit_reconcile(struct cmd_ctx *ctx, int argc, char **argv)
 		case OPT_ROSTER_KEYS: roster_keys_path = optarg; break;
 		case OPT_ROSTER_THRESHOLD: threshold_text = optarg; break;
 		case OPT_OUT: out_path = optarg; break;
+		case OPT_CHECKPOINT:
+			cur = NULL;
+			in_rosters = false;
+			cps[ncps++] = optarg;
+			break;
+		case OPT_WITNESS_KEY:
+			cur = NULL;
+			in_rosters = false;
+			if (nwit == WITNESS_KEYS_MAX) {
+				fprintf(stderr,
+				    ME ": more than %d witness keys\n",
+				    WITNESS_KEYS_MAX);
+				goto out;
+			}
+			if (witness_vkey_load(optarg, &wit[nwit], &msg) != 0) {
+				fprintf(stderr, ME ": %s\n", msg.text);
+				goto out;
+			}
+			nwit++;
+			break;
 		case OPT_JSON: fmt = OUT_JSON; break;
 		case 'o':
 			if (strcmp(optarg, "text") == 0 ||
@@ -481,6 +744,22 @@ cmd_audit_reconcile(struct cmd_ctx *ctx, int argc, char **argv)
 		rc_exit = r == SIGNET_ERR_ALLOC ? CMD_FAIL : CMD_USAGE;
 		goto out;
 	}
+	summary = cJSON_Duplicate(reconcile_summary(rc), true);
+	if (summary == NULL) {
+		fprintf(stderr, ME ": out of memory\n");
+		rc_exit = CMD_FAIL;
+		goto out;
+	}
+	if (nwit > 0 && ncps == 0) {
+		fprintf(stderr, ME ": --witness-key needs --checkpoint\n");
+		goto out;
+	}
+	if (ncps > 0 &&
+	    check_checkpoints(summary, cps, ncps, wit, nwit, &server_key,
+	        keys_dir, &cp_failed, &msg) != 0) {
+		fprintf(stderr, ME ": %s\n", msg.text);
+		goto out;
+	}
 	if (out_path != NULL) {
 		out = fopen(out_path, "w");
 		if (out == NULL) {
@@ -491,9 +770,9 @@ cmd_audit_reconcile(struct cmd_ctx *ctx, int argc, char **argv)
 			goto out;
 		}
 	}
-	r = fmt == OUT_JSON ? write_json(out, rc) :
-	    fmt == OUT_HTML ? write_html(out, rc) :
-	                      write_text(out, rc);
+	r = fmt == OUT_JSON ? write_json(out, rc, summary) :
+	    fmt == OUT_HTML ? write_html(out, rc, summary) :
+	                      write_text(out, rc, summary);
 	if (r == 0 && fflush(out) != 0)
 		r = SIGNET_ERR_IO;
 	if (r != 0) {
@@ -502,12 +781,13 @@ cmd_audit_reconcile(struct cmd_ctx *ctx, int argc, char **argv)
 		rc_exit = CMD_FAIL;
 		goto out;
 	}
-	rc_exit = reconcile_clean(rc) ? CMD_OK : CMD_FAIL;
+	rc_exit = reconcile_clean(rc) && cp_failed == 0 ? CMD_OK : CMD_FAIL;
 out:
 	if (out != stdout && fclose(out) != 0 && rc_exit != CMD_USAGE) {
 		fprintf(stderr, ME ": --out: %s\n", strerror(errno));
 		rc_exit = CMD_FAIL;
 	}
+	cJSON_Delete(summary);
 	reconcile_free(rc);
 	audit_request_rosters_free(rs);
 	for (i = 0; groups != NULL && i < ngroups; i++) {
@@ -518,5 +798,6 @@ out:
 	free(groups);
 	free(logs);
 	free(rosters);
+	free(cps);
 	return rc_exit;
 }

@@ -67,6 +67,14 @@ static const struct {
 	{ "log_invalid",
 	    "A log that holds this action does not verify: its "
 	    "records cannot be trusted." },
+	{ "checkpoint_mismatch",
+	    "A signed checkpoint does not hold over its log: the log "
+	    "was rewritten or cut after the checkpoint was signed." },
+	{ "result_unknown_action",
+	    "The server holds a result for an action it never "
+	    "requested." },
+	{ "result_not_recorded",
+	    "The host signed a result the server never recorded." },
 };
 
 /* A word of the JSON and its plain words in the report. */

@@ -138,7 +138,7 @@ _signetctl() {
 		opts="$common --signing-key --name --state --log-key --log --origin --no-submit --checkpoint --proof --out" ;;
 	"audit witness-key") opts="--signing-key --name -h --help" ;;
 	"audit reconcile")
-		opts="--server --agent --key --action-key --agent-keys --roster --roster-keys --roster-threshold -o --output --json --out -h --help"
+		opts="--server --agent --key --action-key --agent-keys --roster --roster-keys --roster-threshold --checkpoint --witness-key -o --output --json --out -h --help"
 		[[ $cur != -* ]] && { _signetctl_reply -f -- "$cur"; return; } ;;
 	"context list") opts=$common ;;
 	"context show")

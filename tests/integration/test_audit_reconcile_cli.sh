@@ -161,4 +161,39 @@ check "a missing host log exits 1" test "$code" -eq 1
 check "said once" test "$(grep -c 'host_log_missing host-002' <<<"$out")" -eq 1
 check "its actions are not problems" grep -q '^actions: 60, ok: 60, with problems: 0$' <<<"$out"
 
+# Checkpoints: each checked against the log its origin names, witnesses
+# reported; a log rewritten after its checkpoint fails it.
+"$SIGNETCTL" keygen --raw wit >/dev/null
+"$SIGNETCTL" audit witness-key --signing-key wit.key --name wit >wit.vkey
+n=$(grep -c . server.log)
+check "a checkpoint of the server's log" "$TOOL" checkpoint server.log keys/audit.key \
+	signet/server/relay-1 "$n" cp-server
+check "a checkpoint of host-001's log" "$TOOL" checkpoint logs/host-001.log \
+	agents/host-001.key signet/agent/host-001 30 cp-agent
+check "the witness cosigns the server's" quiet "$SIGNETCTL" audit witness \
+	--signing-key wit.key --name wit --state wst --log-key keys/audit.pub \
+	--checkpoint cp-server --no-submit --out cp-server.cosigned
+out=$(rc --checkpoint cp-server.cosigned --checkpoint cp-agent --witness-key wit.vkey)
+check "checkpoints that hold: exit 0" test $? -eq 0
+check "... the server's witnessed" grep -q "^checkpoint signet/server/relay-1 $n .*: holds, witnessed by wit" <<<"$out"
+check "... the agent's not" grep -q "^checkpoint signet/agent/host-001 30 .*: holds, NOT witnessed" <<<"$out"
+out=$(rc -o json --checkpoint cp-server.cosigned --checkpoint cp-agent --witness-key wit.vkey)
+check "... in the JSON report too" "$SCHEMA" - <<<"$out"
+id=$(sed -n '5s/.*"action_id":"\([0-9a-f]*\)".*/\1/p' server.log)
+m=$(grep -n "\"action_id\":\"$id\"" server.log | head -1 | cut -d: -f1)
+grep -v "\"action_id\":\"$id\"" server.orig >server.log
+"$TOOL" rechain server.log keys/audit.key "$m" >/dev/null
+"$TOOL" append server.log keys/audit.key 2 >/dev/null # as long as before
+out=$(rc --checkpoint cp-server.cosigned --witness-key wit.vkey) && code=0 || code=$?
+check "the server's log rewritten after its checkpoint: exit 1" test "$code" -eq 1
+check "... the checkpoint fails" grep -q "^FAILED: checkpoint cp-server.cosigned: .*rewritten" <<<"$out"
+check "... a checkpoint_mismatch" grep -q "^problem checkpoint_mismatch: 1" <<<"$out"
+out=$(rc -o json --checkpoint cp-server.cosigned --witness-key wit.vkey) || true
+check "... the JSON report valid" "$SCHEMA" - <<<"$out"
+restore
+"$TOOL" checkpoint logs/host-001.log agents/host-001.key signet/agent/host-009 5 cp-none
+check_fails_with "a checkpoint of no given log refused" "no log given" \
+	rc --checkpoint cp-none
+check_fails_with "--witness-key needs --checkpoint" "needs --checkpoint" rc --witness-key wit.vkey
+
 finish
