@@ -363,6 +363,20 @@ person(enum identity_role role)
 	return role == IDENTITY_ROLE_OPERATOR || role == IDENTITY_ROLE_AUDITOR;
 }
 
+/* A Content-Length over API_BODY_MAX (or not a number): answered 413. */
+static bool
+body_too_big(const struct api_request_info *rq, struct api_answer *ans)
+{
+	int64_t clen = 0;
+
+	if (rq->content_length == NULL ||
+	    (text_to_int64(rq->content_length, 0, JSONX_INT_MAX, &clen) == 0 &&
+	        clen <= API_BODY_MAX))
+		return false;
+	api_answer_error(ans, 413, "request body over %d bytes", API_BODY_MAX);
+	return true;
+}
+
 /*
  * POST /api/containers/{id}/actions before its body: operators only, a
  * JSON body of at most API_BODY_MAX bytes, a sane ?wait=. Sets post->
@@ -373,7 +387,7 @@ route_action_post(struct api *api, const struct api_request_info *rq,
     const struct api_url *u, struct api_answer *ans, struct api_post *post)
 {
 	const char *wait_s = api_url_param(u, "wait");
-	int64_t wait = API_ACTION_WAIT_DEFAULT, clen = 0;
+	int64_t wait = API_ACTION_WAIT_DEFAULT;
 	struct err_msg msg;
 	char esc[64];
 
@@ -408,13 +422,8 @@ route_action_post(struct api *api, const struct api_request_info *rq,
 		    API_ACTION_WAIT_MAX);
 		return;
 	}
-	if (rq->content_length != NULL &&
-	    (text_to_int64(rq->content_length, 0, JSONX_INT_MAX, &clen) != 0 ||
-	        clen > API_BODY_MAX)) {
-		api_answer_error(ans, 413, "request body over %d bytes",
-		    API_BODY_MAX);
+	if (body_too_big(rq, ans))
 		return;
-	}
 	if (strlen(u->seg[2]) >= sizeof(post->container)) {
 		api_answer_error(ans, 400,
 		    "container id \"%s\" is not 12 to "
@@ -437,7 +446,6 @@ route_cosign_post(const struct api_request_info *rq, const struct api_url *u,
     struct api_answer *ans, struct api_post *post)
 {
 	const char *log = api_url_param(u, "log");
-	int64_t clen = 0;
 	struct err_msg msg;
 	char esc[80];
 
@@ -453,13 +461,8 @@ route_cosign_post(const struct api_request_info *rq, const struct api_url *u,
 		    text_escape_str(log, esc, sizeof(esc)));
 		return;
 	}
-	if (rq->content_length != NULL &&
-	    (text_to_int64(rq->content_length, 0, JSONX_INT_MAX, &clen) != 0 ||
-	        clen > API_BODY_MAX)) {
-		api_answer_error(ans, 413, "request body over %d bytes",
-		    API_BODY_MAX);
+	if (body_too_big(rq, ans))
 		return;
-	}
 	post->want_body = true;
 }
 
