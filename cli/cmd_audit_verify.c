@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "audit.h"
 #include "audit_request.h"
@@ -29,6 +30,7 @@ enum {
 	OPT_ROSTER,
 	OPT_ROSTER_KEYS,
 	OPT_ROSTER_THRESHOLD,
+	OPT_JOBS,
 };
 
 static void
@@ -38,7 +40,7 @@ usage_verify(FILE *f)
 	    "usage: signetctl audit verify FILE... --key AUDIT.pub "
 	    "[--action-key A.pub] [--agent-keys DIR] "
 	    "[--expect-head SEQ:HASH] [--roster ROSTER.json... --roster-keys "
-	    "ROSTER.pub [--roster-threshold K]] [-o table|json]\n"
+	    "ROSTER.pub [--roster-threshold K]] [--jobs N] [-o table|json]\n"
 	    "  -o, --output table|json  a report in lines (default) or a JSON "
 	    "object;\n"
 	    "                           --json is -o json\n"
@@ -52,8 +54,24 @@ usage_verify(FILE *f)
 	    "approvals\n"
 	    "  --roster-keys FILE       the pinned roster public keys\n"
 	    "  --roster-threshold K     roster signatures required (1 to %d, "
-	    "default 1)\n",
-	    ROSTER_THRESHOLD_MAX);
+	    "default 1)\n"
+	    "  --jobs N                 threads checking signatures (1 to %d; "
+	    "default:\n"
+	    "                           the CPUs online; 1: one thread); the "
+	    "report is\n"
+	    "                           the same whatever N\n",
+	    ROSTER_THRESHOLD_MAX, AUDIT_VERIFY_JOBS_MAX);
+}
+
+/* The CPUs online, at most AUDIT_VERIFY_JOBS_MAX; 1 if unknown. */
+static int64_t
+default_jobs(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < 1)
+		return 1;
+	return n > AUDIT_VERIFY_JOBS_MAX ? AUDIT_VERIFY_JOBS_MAX : n;
 }
 
 /* The exit code of a verification that returned r. */
@@ -344,16 +362,18 @@ cmd_audit_verify(struct cmd_ctx *ctx, int argc, char **argv)
 		{ "roster-keys", required_argument, NULL, OPT_ROSTER_KEYS },
 		{ "roster-threshold", required_argument, NULL,
 		    OPT_ROSTER_THRESHOLD },
+		{ "jobs", required_argument, NULL, OPT_JOBS },
 		{ "output", required_argument, NULL, 'o' },
 		{ "json", no_argument, NULL, CMD_OPT_JSON },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
 	const char *key_path = NULL, *action_path = NULL;
 	const char *roster_keys_path = NULL, *threshold_text = NULL;
+	const char *jobs_text = NULL;
 	const char **files = NULL, **rosters = NULL;
 	struct audit_request_rosters *rs = NULL;
 	struct request_sink sink;
 	struct keys_pubset roster_keys;
-	int64_t threshold = 1;
+	int64_t threshold = 1, jobs = 0;
 	size_t nrosters = 0;
 	struct audit_verify_file_info *info = NULL;
 	struct audit_verify_opts opts;
@@ -389,6 +409,7 @@ cmd_audit_verify(struct cmd_ctx *ctx, int argc, char **argv)
 		case OPT_ROSTER: rosters[nrosters++] = optarg; break;
 		case OPT_ROSTER_KEYS: roster_keys_path = optarg; break;
 		case OPT_ROSTER_THRESHOLD: threshold_text = optarg; break;
+		case OPT_JOBS: jobs_text = optarg; break;
 		case OPT_EXPECT_HEAD:
 			if (audit_head_parse(optarg, &opts.expect_head) != 0) {
 				fprintf(stderr,
@@ -427,6 +448,17 @@ cmd_audit_verify(struct cmd_ctx *ctx, int argc, char **argv)
 		    ROSTER_THRESHOLD_MAX);
 		goto out;
 	}
+	if (jobs_text != NULL &&
+	    text_to_int64(jobs_text, 1, AUDIT_VERIFY_JOBS_MAX, &jobs) != 0) {
+		fprintf(stderr,
+		    "signetctl audit verify: --jobs \"%s\": give 1 to %d\n",
+		    text_escape_str(jobs_text, esc, sizeof(esc)),
+		    AUDIT_VERIFY_JOBS_MAX);
+		goto out;
+	}
+	if (jobs_text == NULL)
+		jobs = default_jobs();
+	opts.jobs = (unsigned)jobs;
 	if (nrosters > 0 && (roster_keys_path == NULL || action_path == NULL)) {
 		fprintf(stderr, "signetctl audit verify: --roster needs %s\n",
 		    roster_keys_path == NULL ?
