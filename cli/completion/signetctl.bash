@@ -126,7 +126,7 @@ _signetctl() {
 		fi ;;
 	"audit tail") opts="$common --after --limit --follow --interval" ;;
 	"audit verify")
-		opts="--key --action-key --agent-keys --expect-head --roster --roster-keys --roster-threshold -h --help"
+		opts="--key --action-key --agent-keys --expect-head --roster --roster-keys --roster-threshold --jobs -h --help"
 		[[ $cur != -* ]] && { _signetctl_reply -f -- "$cur"; return; } ;;
 	"context list") opts=$common ;;
 	"context show")
