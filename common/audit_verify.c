@@ -9,6 +9,15 @@
  * action.result is tied to its action.requested (common/audit_tie.h),
  * and each verified action's operator request is judged against the
  * rosters given (common/audit_request.h).
+ *
+ * Each line's checks come in two parts: line_check, what needs the line
+ * alone (parse, signatures, envelopes: nearly all the time), and
+ * line_apply, what needs the lines before it (seq, prev, ties, counts,
+ * findings, the expected head), made in the order one pass would make
+ * them, so that the first failure and the counts are the same however
+ * the first parts ran: on the caller's thread (jobs 0 or 1), or on worker
+ * threads over batches of lines (verify_parallel) with the second parts
+ * on the caller's thread in log order.
  */
 #include "audit.h"
 #include "audit_request.h"
