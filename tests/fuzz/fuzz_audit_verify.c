@@ -216,7 +216,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (keys = 0; keys < 2; keys++) {
 		verify(0, keys, &one);
 		verify(3, keys, &many);
-		if (one.r != many.r || strcmp(one.msg.text, many.msg.text) != 0 ||
+		if (one.r != many.r ||
+		    strcmp(one.msg.text, many.msg.text) != 0 ||
 		    !same_report(&one.rep, &many.rep) ||
 		    one.nfindings != many.nfindings ||
 		    memcmp(one.findings, many.findings, sizeof(one.findings)) !=
