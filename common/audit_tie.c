@@ -26,14 +26,44 @@ struct tie_pending {
 	char sha256[65]; /* of the exact signed action bytes */
 };
 
+/*
+ * One action_id, in 32 bytes: req is 0, or its action.requested's seq + 1
+ * (seqs are below 2^53) with TIE_PENDING set while the result is awaited,
+ * when u.p holds what it must match; else u.res is 0, or its
+ * action.result's seq + 1. A slot is free when req and u.res are 0.
+ */
+#define TIE_PENDING (UINT64_C(1) << 63)
+
 struct tie_entry {
 	uint8_t id[TIE_ID_LEN];
-	bool used;
-	bool requested; /* an action.requested seen, at req_seq */
-	bool answered;  /* an action.result seen, at res_seq */
-	uint64_t req_seq, res_seq;
-	struct tie_pending *p; /* requested and not yet answered */
+	uint64_t req;
+	union {
+		uint64_t res;
+		struct tie_pending *p;
+	} u;
 };
+
+static bool
+slot_used(const struct tie_entry *e)
+{
+	return e->req != 0 || e->u.res != 0;
+}
+
+static bool
+requested(const struct tie_entry *e, uint64_t *seq)
+{
+	*seq = (e->req & ~TIE_PENDING) - 1;
+	return e->req != 0;
+}
+
+static bool
+answered(const struct tie_entry *e, uint64_t *seq)
+{
+	if ((e->req & TIE_PENDING) != 0 || e->u.res == 0)
+		return false;
+	*seq = e->u.res - 1;
+	return true;
+}
 
 struct audit_tie {
 	struct tie_entry *slots;
@@ -68,7 +98,8 @@ audit_tie_free(struct audit_tie *t)
 	if (t == NULL)
 		return;
 	for (i = 0; i < t->cap; i++)
-		free(t->slots[i].p);
+		if ((t->slots[i].req & TIE_PENDING) != 0)
+			free(t->slots[i].u.p);
 	free(t->slots);
 	free(t);
 }
@@ -84,7 +115,7 @@ slot_of(const struct audit_tie *t, const struct tie_entry *slots, size_t cap,
 	(void)crypto_shorthash(h, id, TIE_ID_LEN, t->key);
 	memcpy(&v, h, sizeof(v));
 	for (i = (size_t)v & (cap - 1);
-	     slots[i].used && memcmp(slots[i].id, id, TIE_ID_LEN) != 0;
+	     slot_used(&slots[i]) && memcmp(slots[i].id, id, TIE_ID_LEN) != 0;
 	     i = (i + 1) & (cap - 1))
 		;
 	return i;
@@ -102,7 +133,7 @@ grow(struct audit_tie *t)
 	if (ns == NULL)
 		return SIGNET_ERR_ALLOC;
 	for (i = 0; i < t->cap; i++)
-		if (t->slots[i].used)
+		if (slot_used(&t->slots[i]))
 			ns[slot_of(t, ns, ncap, t->slots[i].id)] = t->slots[i];
 	free(t->slots);
 	t->slots = ns;
@@ -111,7 +142,8 @@ grow(struct audit_tie *t)
 }
 
 /*
- * The entry of action_id, made (empty) if new: 0 with *out, or
+ * The entry of action_id, found or a free slot for it (which the caller
+ * fills, else it stays free): 0 with *out, or
  * SIGNET_ERR_FORMAT (not 32 lowercase hex digits) / SIGNET_ERR_ALLOC with
  * msg.
  */
@@ -132,11 +164,10 @@ entry(struct audit_tie *t, const char *action_id, struct tie_entry **out,
 		return err_set(msg, SIGNET_ERR_ALLOC,
 		    "out of memory (actions of the log)");
 	e = &t->slots[slot_of(t, t->slots, t->cap, id)];
-	if (!e->used) {
+	if (!slot_used(e)) {
 		memset(e, 0, sizeof(*e));
-		e->used = true;
 		memcpy(e->id, id, sizeof(id));
-		t->used++;
+		t->used++; /* counted even if left free: it only grows sooner */
 	}
 	*out = e;
 	return 0;
@@ -177,21 +208,24 @@ audit_tie_add_request(struct audit_tie *t, uint64_t seq,
 {
 	struct tie_entry *e = NULL;
 	struct tie_pending *p;
+	uint64_t at = 0;
 	int r;
 
 	r = entry(t, it->action_id, &e, msg);
 	if (r != 0)
 		return r;
-	if (e->requested)
+	if (requested(e, &at))
 		return err_set(msg, SIGNET_ERR_CHAIN,
 		    "action.requested: a second action.requested for "
 		    "action_id %s (the first at seq %" PRIu64 ")",
-		    it->action_id, e->req_seq);
-	if (e->answered)
+		    it->action_id, at);
+	if (answered(e, &at))
 		return err_set(msg, SIGNET_ERR_CHAIN,
 		    "action.requested: action_id %s was answered before it "
 		    "was requested (action.result at seq %" PRIu64 ")",
-		    it->action_id, e->res_seq);
+		    it->action_id, at);
+	if (seq >= TIE_PENDING - 1)
+		return err_set(msg, SIGNET_ERR_FORMAT, "seq out of range");
 	p = malloc(sizeof(*p));
 	if (p == NULL)
 		return err_set(msg, SIGNET_ERR_ALLOC,
@@ -200,9 +234,8 @@ audit_tie_add_request(struct audit_tie *t, uint64_t seq,
 	memcpy(p->container_id, it->container_id, sizeof(p->container_id));
 	p->action = it->action;
 	memcpy(p->sha256, it->sha256, sizeof(p->sha256));
-	e->requested = true;
-	e->req_seq = seq;
-	e->p = p;
+	e->req = (seq + 1) | TIE_PENDING;
+	e->u.p = p;
 	return 0;
 }
 
@@ -269,9 +302,9 @@ check_record(const cJSON *data, const struct envelope_result_payload *res,
 	return 0;
 }
 
-/* The signed result (it) against the action it names (e, p). */
+/* The signed result (it) against the action requested at seq (p). */
 static int
-check_tie(const struct tie_entry *e, const struct tie_pending *p,
+check_tie(uint64_t req_seq, const struct tie_pending *p,
     const struct audit_tie_item *it, struct err_msg *msg)
 {
 	const char *ra = envelope_action_name(it->action),
@@ -282,26 +315,26 @@ check_tie(const struct tie_entry *e, const struct tie_pending *p,
 		    "action.result: the signed request_sha256 is %s, but the "
 		    "action.requested of action_id %s (seq %" PRIu64
 		    ") has %s: the agent answered other action bytes",
-		    it->sha256, it->action_id, e->req_seq, p->sha256);
+		    it->sha256, it->action_id, req_seq, p->sha256);
 	if (strcmp(it->host_id, p->host_id) != 0)
 		return err_set(msg, SIGNET_ERR_CHAIN,
 		    "action.result: the signed host_id is \"%s\", but the "
 		    "action.requested of action_id %s (seq %" PRIu64
 		    ") has \"%s\"",
-		    it->host_id, it->action_id, e->req_seq, p->host_id);
+		    it->host_id, it->action_id, req_seq, p->host_id);
 	if (strcmp(it->container_id, p->container_id) != 0)
 		return err_set(msg, SIGNET_ERR_CHAIN,
 		    "action.result: the signed container_id is \"%s\", but "
 		    "the action.requested of action_id %s (seq %" PRIu64
 		    ") has \"%s\"",
-		    it->container_id, it->action_id, e->req_seq,
+		    it->container_id, it->action_id, req_seq,
 		    p->container_id);
 	if (it->action != p->action)
 		return err_set(msg, SIGNET_ERR_CHAIN,
 		    "action.result: the signed action is \"%s\", but the "
 		    "action.requested of action_id %s (seq %" PRIu64
 		    ") has \"%s\"",
-		    ra != NULL ? ra : "?", it->action_id, e->req_seq,
+		    ra != NULL ? ra : "?", it->action_id, req_seq,
 		    ea != NULL ? ea : "?");
 	return 0;
 }
@@ -332,25 +365,30 @@ audit_tie_add_result(struct audit_tie *t, uint64_t seq,
     struct err_msg *msg)
 {
 	struct tie_entry *e = NULL;
+	struct tie_pending *p;
+	uint64_t at = 0, req_seq = 0;
 	int r;
 
 	r = entry(t, it->action_id, &e, msg);
 	if (r != 0)
 		return r;
-	if (e->answered)
+	if (answered(e, &at))
 		return err_set(msg, SIGNET_ERR_CHAIN,
 		    "action.result: a second action.result for action_id %s "
 		    "(the first at seq %" PRIu64 ")",
-		    it->action_id, e->res_seq);
-	e->answered = true;
-	e->res_seq = seq;
-	if (e->requested) {
+		    it->action_id, at);
+	if (seq >= TIE_PENDING - 1)
+		return err_set(msg, SIGNET_ERR_FORMAT, "seq out of range");
+	if (requested(e, &req_seq)) {
 		/* Answered: only its seqs are kept from now on. */
-		r = check_tie(e, e->p, it, msg);
-		free(e->p);
-		e->p = NULL;
+		p = e->u.p;
+		r = check_tie(req_seq, p, it, msg);
+		free(p);
+		e->req &= ~TIE_PENDING;
+		e->u.res = seq + 1;
 		return r != 0 ? r : AUDIT_TIE_TIED;
 	}
+	e->u.res = seq + 1;
 	if (unknown || may_precede)
 		return AUDIT_TIE_UNTIED;
 	return err_set(msg, SIGNET_ERR_CHAIN,

@@ -11,7 +11,7 @@
  * refused naming the field and both values.
  *
  * Memory grows with the actions in the files given: an action whose
- * result was seen keeps 48 bytes (its action_id and the two seqs, to
+ * result was seen keeps 32 bytes (its action_id and the two seqs, to
  * refuse a second request or result for it), one still waiting for its
  * result also what its result must match (about 200 bytes more, freed
  * when the result comes); the table is at most 3/4 full. Freed by

@@ -492,6 +492,7 @@ struct pspec {
 	bool head_wrong;  /* ... with a hash that is not the line's; else
 	                   * the log's real head */
 	long want_line;   /* the first bad line; 0: it verifies */
+	const char *why;  /* in the message, when not NULL */
 };
 
 /* Line L of a parallel-test log (1-based), as the spec says. */
@@ -758,7 +759,7 @@ check_same(const char *name, unsigned jobs, const struct outcome_all *a,
  */
 static void
 compare_jobs(struct world *w, const char *name, const char *const *paths,
-    size_t n, const struct audit_head *head, long want_line)
+    size_t n, const struct audit_head *head, long want_line, const char *why)
 {
 	static unsigned turn;
 	struct outcome_all one, many;
@@ -775,6 +776,8 @@ compare_jobs(struct world *w, const char *name, const char *const *paths,
 		    "%s: bad line %llu, wanted %ld: %s", name,
 		    (unsigned long long)one.rep.bad_line, want_line,
 		    one.msg.text);
+	if (why != NULL)
+		CHECK_CONTAINS(one.msg.text, why);
 	verify_jobs(w, paths, n, head, jobs, &many);
 	check_same(name, jobs, &one, &many, n);
 }
@@ -799,10 +802,17 @@ static const struct pspec pspecs[] = {
 	{ .name = "result at line 512", .bad_result = 512, .want_line = 512 },
 	{ .name = "record at line 1024",
 	    .bad_record = 1024,
-	    .want_line = 1024 },
+	    .want_line = 1024,
+	    .why = "data.status is \"FAILURE\", the signed result's is "
+	           "\"SUCCESS\"" },
 	{ .name = "second request at line 513",
 	    .dup_request = 513,
-	    .want_line = 513 },
+	    .want_line = 513,
+	    .why = "a second action.requested for action_id " },
+	{ .name = "second request, its first at seq 510",
+	    .dup_request = 513,
+	    .want_line = 513,
+	    .why = "(the first at seq 510)" },
 	{ .name = "outcome at line 700", .bad_outcome = 700, .want_line = 700 },
 	/* A failure in order before one a worker found first. */
 	{ .name = "second request before a bad action",
@@ -860,7 +870,7 @@ test_parallel(struct world *w)
 			memset(head.hash, 'e', AUDIT_HASH_HEX);
 		}
 		compare_jobs(w, sp->name, paths, 1,
-		    sp->head_seq > 0 ? &head : NULL, sp->want_line);
+		    sp->head_seq > 0 ? &head : NULL, sp->want_line, sp->why);
 	}
 }
 
@@ -903,15 +913,15 @@ test_parallel_rotated(struct world *w)
 
 	paths[0] = first;
 	paths[1] = cur;
-	compare_jobs(w, "rotated, in order", paths, 2, NULL, 0);
+	compare_jobs(w, "rotated, in order", paths, 2, NULL, 0, NULL);
 	verify_jobs(w, paths, 2, NULL, 2, &one);
 	CHECK(one.r == 0 && one.rep.rotations == 1 && one.info[1].linked &&
 	    one.info[0].records == 700 && one.info[1].first_seq == 700);
 	paths[0] = cur;
 	paths[1] = first;
-	compare_jobs(w, "rotated, out of order", paths, 2, NULL, 1);
+	compare_jobs(w, "rotated, out of order", paths, 2, NULL, 1, NULL);
 	paths[0] = cur;
-	compare_jobs(w, "rotated, the later file alone", paths, 1, NULL, 0);
+	compare_jobs(w, "rotated, the later file alone", paths, 1, NULL, 0, NULL);
 	verify_jobs(w, paths, 1, NULL, 3, &one);
 	CHECK(one.r == 0 && one.rep.continues);
 
@@ -921,7 +931,7 @@ test_parallel_rotated(struct world *w)
 	CHECK(system(cmd) == 0);
 	paths[0] = cut;
 	paths[1] = cur;
-	compare_jobs(w, "rotated, link broken", paths, 2, NULL, 1);
+	compare_jobs(w, "rotated, link broken", paths, 2, NULL, 1, NULL);
 
 	(void)snprintf(empty, sizeof(empty), "%s/rot.empty", w->dir);
 	f = fopen(empty, "w");
@@ -929,11 +939,11 @@ test_parallel_rotated(struct world *w)
 	paths[0] = first;
 	paths[1] = empty;
 	paths[2] = cur;
-	compare_jobs(w, "rotated, an empty file between", paths, 3, NULL, -1);
+	compare_jobs(w, "rotated, an empty file between", paths, 3, NULL, -1, NULL);
 	(void)snprintf(missing, sizeof(missing), "%s/rot.missing", w->dir);
 	paths[1] = cur;
 	paths[2] = missing;
-	compare_jobs(w, "rotated, a missing file after", paths, 3, NULL, -1);
+	compare_jobs(w, "rotated, a missing file after", paths, 3, NULL, -1, NULL);
 
 	/* Damage in the first file, then in the second. */
 	(void)snprintf(cmd, sizeof(cmd), "cp %s %s", first, cut);
@@ -941,7 +951,7 @@ test_parallel_rotated(struct world *w)
 	paths[0] = cut;
 	paths[1] = cur;
 	compare_jobs(w, "rotated, bad sig in the first file", paths, 2, NULL,
-	    600);
+	    600, NULL);
 	(void)snprintf(cmd, sizeof(cmd), "cp %s %s.2", cur, cur);
 	CHECK(system(cmd) == 0);
 	(void)snprintf(cmd, sizeof(cmd), "%s.2", cur);
@@ -949,7 +959,7 @@ test_parallel_rotated(struct world *w)
 	paths[0] = first;
 	paths[1] = cmd;
 	compare_jobs(w, "rotated, bad sig in the second file", paths, 2, NULL,
-	    300);
+	    300, NULL);
 	verify_jobs(w, paths, 2, NULL, 2, &one);
 	CHECK(one.rep.bad_file == 1);
 }
