@@ -68,6 +68,7 @@ answered(const struct tie_entry *e, uint64_t *seq)
 struct audit_tie {
 	struct tie_entry *slots;
 	size_t cap, used;
+	bool ids_only; /* requests keep no tie_pending */
 	uint8_t key[crypto_shorthash_KEYBYTES];
 };
 
@@ -102,6 +103,12 @@ audit_tie_free(struct audit_tie *t)
 			free(t->slots[i].u.p);
 	free(t->slots);
 	free(t);
+}
+
+void
+audit_tie_ids_only(struct audit_tie *t)
+{
+	t->ids_only = true;
 }
 
 static size_t
@@ -226,6 +233,10 @@ audit_tie_add_request(struct audit_tie *t, uint64_t seq,
 		    it->action_id, at);
 	if (seq >= TIE_PENDING - 1)
 		return err_set(msg, SIGNET_ERR_FORMAT, "seq out of range");
+	if (t->ids_only) {
+		e->req = seq + 1;
+		return 0;
+	}
 	p = malloc(sizeof(*p));
 	if (p == NULL)
 		return err_set(msg, SIGNET_ERR_ALLOC,
@@ -379,6 +390,9 @@ audit_tie_add_result(struct audit_tie *t, uint64_t seq,
 		    it->action_id, at);
 	if (seq >= TIE_PENDING - 1)
 		return err_set(msg, SIGNET_ERR_FORMAT, "seq out of range");
+	if (requested(e, &req_seq) && (e->req & TIE_PENDING) == 0)
+		return err_set(msg, SIGNET_ERR_INVALID_ARG,
+		    "action.result: the table keeps no action to tie it to");
 	if (requested(e, &req_seq)) {
 		/* Answered: only its seqs are kept from now on. */
 		p = e->u.p;

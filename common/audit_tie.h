@@ -44,6 +44,14 @@ int audit_tie_new(struct audit_tie **out) __attribute__((warn_unused_result));
 void audit_tie_free(struct audit_tie *t);
 
 /*
+ * No result will be tied (the verifier has no agent keys): from now on a
+ * request keeps only its action_id and seq (to refuse a second one), not
+ * what its result must match. audit_tie_add_result then refuses
+ * (SIGNET_ERR_INVALID_ARG) a result for such a request.
+ */
+void audit_tie_ids_only(struct audit_tie *t);
+
+/*
  * Remembers the action.requested record at seq whose embedded action
  * payload is raw[0..len) (already verified, or recorded unchecked), parsed
  * as act. Returns 0, SIGNET_ERR_ALLOC, or SIGNET_ERR_CHAIN when the

@@ -1314,6 +1314,9 @@ audit_verify_files(const char *const *paths, size_t n,
 	run.k = SIZE_MAX;
 	if (audit_tie_new(&run.st.tie) != 0)
 		return err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+	/* Without agent keys no result is verified, so none is tied. */
+	if (opts->agent_keys_dir == NULL)
+		audit_tie_ids_only(run.st.tie);
 	jobs = opts->jobs > AUDIT_VERIFY_JOBS_MAX ? AUDIT_VERIFY_JOBS_MAX :
 	                                            opts->jobs;
 	r = jobs > 1 ? verify_parallel(&run, jobs, msg) : 1;
