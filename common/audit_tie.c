@@ -338,8 +338,7 @@ check_tie(uint64_t req_seq, const struct tie_pending *p,
 		    "action.result: the signed container_id is \"%s\", but "
 		    "the action.requested of action_id %s (seq %" PRIu64
 		    ") has \"%s\"",
-		    it->container_id, it->action_id, req_seq,
-		    p->container_id);
+		    it->container_id, it->action_id, req_seq, p->container_id);
 	if (it->action != p->action)
 		return err_set(msg, SIGNET_ERR_CHAIN,
 		    "action.result: the signed action is \"%s\", but the "

@@ -921,7 +921,8 @@ test_parallel_rotated(struct world *w)
 	paths[1] = first;
 	compare_jobs(w, "rotated, out of order", paths, 2, NULL, 1, NULL);
 	paths[0] = cur;
-	compare_jobs(w, "rotated, the later file alone", paths, 1, NULL, 0, NULL);
+	compare_jobs(w, "rotated, the later file alone", paths, 1, NULL, 0,
+	    NULL);
 	verify_jobs(w, paths, 1, NULL, 3, &one);
 	CHECK(one.r == 0 && one.rep.continues);
 
@@ -939,11 +940,13 @@ test_parallel_rotated(struct world *w)
 	paths[0] = first;
 	paths[1] = empty;
 	paths[2] = cur;
-	compare_jobs(w, "rotated, an empty file between", paths, 3, NULL, -1, NULL);
+	compare_jobs(w, "rotated, an empty file between", paths, 3, NULL, -1,
+	    NULL);
 	(void)snprintf(missing, sizeof(missing), "%s/rot.missing", w->dir);
 	paths[1] = cur;
 	paths[2] = missing;
-	compare_jobs(w, "rotated, a missing file after", paths, 3, NULL, -1, NULL);
+	compare_jobs(w, "rotated, a missing file after", paths, 3, NULL, -1,
+	    NULL);
 
 	/* Damage in the first file, then in the second. */
 	(void)snprintf(cmd, sizeof(cmd), "cp %s %s", first, cut);
