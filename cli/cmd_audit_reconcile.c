@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <sodium.h>
@@ -561,6 +562,7 @@ cmd_audit_reconcile(struct cmd_ctx *ctx, int argc, char **argv)
 	FILE *out = stdout;
 	struct stat st;
 	int opt, r, rc_exit = CMD_USAGE;
+	long cpus;
 
 	(void)ctx;
 	err_clear(&msg);
@@ -737,6 +739,11 @@ cmd_audit_reconcile(struct cmd_ctx *ctx, int argc, char **argv)
 	ro.agent_keys_dir = keys_dir;
 	ro.rosters = rs;
 	ro.now_ms = clock_wall_ms();
+	/* Signatures checked on every CPU (audit verify --jobs). */
+	cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	ro.jobs = cpus < 1               ? 1u :
+	    cpus > AUDIT_VERIFY_JOBS_MAX ? AUDIT_VERIFY_JOBS_MAX :
+	                                   (unsigned)cpus;
 	r = reconcile_run(&ro, logs, ngroups, &rc, &msg);
 	if (r != 0) {
 		fprintf(stderr, ME ": %s\n", msg.text);

@@ -15,6 +15,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "audit.h"
 #include "audit_request.h"
@@ -35,6 +36,7 @@ enum {
 	OPT_ROSTER_THRESHOLD,
 	OPT_CHECKPOINT,
 	OPT_WITNESS_KEY,
+	OPT_JOBS,
 };
 
 static void
@@ -44,7 +46,7 @@ usage_verify(FILE *f)
 	    "usage: signetctl audit verify FILE... --key AUDIT.pub "
 	    "[--action-key A.pub] [--agent-keys DIR] "
 	    "[--expect-head SEQ:HASH] [--roster ROSTER.json... --roster-keys "
-	    "ROSTER.pub [--roster-threshold K]]\n"
+	    "ROSTER.pub [--roster-threshold K]] [--jobs N]\n"
 	    "       [--checkpoint FILE... [--witness-key VKEY-FILE...]] "
 	    "[-o table|json]\n"
 	    "  -o, --output table|json  a report in lines (default) or a JSON "
@@ -69,8 +71,24 @@ usage_verify(FILE *f)
 	    "  --witness-key FILE       a witness's verifier key text (repeat "
 	    "it; audit\n"
 	    "                           witness-key prints one): reports who "
-	    "cosigned\n",
-	    ROSTER_THRESHOLD_MAX);
+	    "cosigned\n"
+	    "  --jobs N                 threads checking signatures (1 to %d; "
+	    "default:\n"
+	    "                           the CPUs online; 1: one thread); the "
+	    "report is\n"
+	    "                           the same whatever N\n",
+	    ROSTER_THRESHOLD_MAX, AUDIT_VERIFY_JOBS_MAX);
+}
+
+/* The CPUs online, at most AUDIT_VERIFY_JOBS_MAX; 1 if unknown. */
+static int64_t
+default_jobs(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < 1)
+		return 1;
+	return n > AUDIT_VERIFY_JOBS_MAX ? AUDIT_VERIFY_JOBS_MAX : n;
 }
 
 /* The exit code of a verification that returned r. */
@@ -472,11 +490,13 @@ cmd_audit_verify(struct cmd_ctx *ctx, int argc, char **argv)
 		    OPT_ROSTER_THRESHOLD },
 		{ "checkpoint", required_argument, NULL, OPT_CHECKPOINT },
 		{ "witness-key", required_argument, NULL, OPT_WITNESS_KEY },
+		{ "jobs", required_argument, NULL, OPT_JOBS },
 		{ "output", required_argument, NULL, 'o' },
 		{ "json", no_argument, NULL, CMD_OPT_JSON },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
 	const char *key_path = NULL, *action_path = NULL;
 	const char *roster_keys_path = NULL, *threshold_text = NULL;
+	const char *jobs_text = NULL;
 	const char **files = NULL, **rosters = NULL;
 	const char **cp_files = NULL, **wkey_files = NULL;
 	struct note_verifier wkeys[WITNESS_KEYS_MAX];
@@ -487,7 +507,7 @@ cmd_audit_verify(struct cmd_ctx *ctx, int argc, char **argv)
 	struct audit_request_rosters *rs = NULL;
 	struct request_sink sink;
 	struct keys_pubset roster_keys;
-	int64_t threshold = 1;
+	int64_t threshold = 1, jobs = 0;
 	size_t nrosters = 0;
 	struct audit_verify_file_info *info = NULL;
 	struct audit_verify_opts opts;
@@ -538,6 +558,7 @@ cmd_audit_verify(struct cmd_ctx *ctx, int argc, char **argv)
 			}
 			wkey_files[nwkeys++] = optarg;
 			break;
+		case OPT_JOBS: jobs_text = optarg; break;
 		case OPT_EXPECT_HEAD:
 			if (audit_head_parse(optarg, &opts.expect_head) != 0) {
 				fprintf(stderr,
@@ -576,6 +597,17 @@ cmd_audit_verify(struct cmd_ctx *ctx, int argc, char **argv)
 		    ROSTER_THRESHOLD_MAX);
 		goto out;
 	}
+	if (jobs_text != NULL &&
+	    text_to_int64(jobs_text, 1, AUDIT_VERIFY_JOBS_MAX, &jobs) != 0) {
+		fprintf(stderr,
+		    "signetctl audit verify: --jobs \"%s\": give 1 to %d\n",
+		    text_escape_str(jobs_text, esc, sizeof(esc)),
+		    AUDIT_VERIFY_JOBS_MAX);
+		goto out;
+	}
+	if (jobs_text == NULL)
+		jobs = default_jobs();
+	opts.jobs = (unsigned)jobs;
 	if (nrosters > 0 && (roster_keys_path == NULL || action_path == NULL)) {
 		fprintf(stderr, "signetctl audit verify: --roster needs %s\n",
 		    roster_keys_path == NULL ?

@@ -333,7 +333,19 @@ struct audit_verify_opts {
 	    const char hash[static AUDIT_HASH_HEX + 1], void *arg,
 	    struct err_msg *msg);
 	void *on_record_arg;
+	/*
+	 * Threads that check signatures and envelopes: 0 or 1 verifies on
+	 * the caller's thread alone; N > 1 (at most AUDIT_VERIFY_JOBS_MAX)
+	 * runs N workers beside a reader thread while the caller's thread
+	 * checks order, chain, links, ties and heads. The report, the
+	 * error and the on_request calls (on the caller's thread, in log
+	 * order) are the same either way; memory does not grow with the
+	 * log (a fixed number of batches of lines in flight).
+	 */
+	unsigned jobs;
 };
+
+#define AUDIT_VERIFY_JOBS_MAX 64
 
 struct audit_verify_report {
 	uint64_t records;

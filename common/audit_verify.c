@@ -9,6 +9,15 @@
  * action.result is tied to its action.requested (common/audit_tie.h),
  * and each verified action's operator request is judged against the
  * rosters given (common/audit_request.h).
+ *
+ * Each line's checks come in two parts: line_check, what needs the line
+ * alone (parse, signatures, envelopes: nearly all the time), and
+ * line_apply, what needs the lines before it (seq, prev, ties, counts,
+ * findings, the expected head), made in the order one pass would make
+ * them, so that the first failure and the counts are the same however
+ * the first parts ran: on the caller's thread (jobs 0 or 1), or on worker
+ * threads over batches of lines (verify_parallel) with the second parts
+ * on the caller's thread in log order.
  */
 #include "audit.h"
 #include "audit_request.h"
@@ -16,6 +25,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -64,6 +74,66 @@ audit_head_parse(const char *s, struct audit_head *head)
 	return 0;
 }
 
+/* ---- the checks of one line that need nothing but the line ---- */
+
+/*
+ * The agent keys read so far, by host: each worker (and the serial path)
+ * keeps its own, so that a result does not read its host's key file
+ * again. Only keys that loaded are kept; a host whose file is missing or
+ * bad is read again (and refused again) each time.
+ */
+#define KEY_CACHE_MAX 64
+
+struct key_cache {
+	size_t n, next;
+	struct {
+		char host[64];
+		struct keys_public pub;
+	} e[KEY_CACHE_MAX];
+};
+
+/*
+ * Where a line's first failure lies among the checks check_line makes in
+ * this order: parse; seq and prev (in order, not here); the audit
+ * signature; the embedded action; its operator request; the embedded
+ * result; the result's record against it; the embedded outcome; an
+ * audit.rotated record's link.
+ */
+enum vstage {
+	VS_NONE = 0,
+	VS_PARSE,
+	VS_SIG,
+	VS_ACTION,
+	VS_REQUEST,
+	VS_RESULT,
+	VS_TIE,
+	VS_OUTCOME,
+	VS_LINK,
+};
+
+/* How an embedded envelope was counted. */
+enum vcount { VC_NONE = 0, VC_CHECKED, VC_UNCHECKED };
+
+/*
+ * What the checks that need no state found in one line, for the checks
+ * in log order (line_apply). Filled up to the first failure (fail).
+ */
+struct vline {
+	enum vstage fail;
+	uint64_t seq;
+	char prev[AUDIT_HASH_HEX + 1];
+	char hash[AUDIT_HASH_HEX + 1];      /* of this line */
+	uint8_t actions, results, outcomes; /* enum vcount */
+	bool judged;        /* an operator request judged: verdict */
+	bool tie_request;   /* an action.requested to remember: item */
+	bool tie_result;    /* an action.result to tie: item */
+	bool unknown;       /* its "action_known": false */
+	bool torn, rotated; /* audit.torn_tail, audit.rotated */
+	enum audit_request_verdict verdict;
+	struct audit_request_finding *finding; /* for on_request; owned */
+	struct audit_tie_item item;
+};
+
 /*
  * Checks data.action, if present, under the pinned action keys. *raw
  * receives its exact payload bytes (free()) and act the parsed payload,
@@ -72,8 +142,8 @@ audit_head_parse(const char *s, struct audit_head *head)
  */
 static int
 check_embedded_action(const cJSON *data, const struct audit_verify_opts *o,
-    struct audit_verify_report *rep, struct envelope_action_payload *act,
-    uint8_t **raw, size_t *raw_len, struct err_msg *msg)
+    struct vline *v, struct envelope_action_payload *act, uint8_t **raw,
+    size_t *raw_len, struct err_msg *msg)
 {
 	static const char *const members[] = { "payload", "sig", "key_id",
 		NULL };
@@ -107,7 +177,7 @@ check_embedded_action(const cJSON *data, const struct audit_verify_opts *o,
 		 * that do not parse answer nothing (a result for them finds
 		 * no action.requested).
 		 */
-		rep->actions_unchecked++;
+		v->actions = VC_UNCHECKED;
 		r = text_b64_decode(payload,
 		    strnlen(payload, 2 * ENVELOPE_ACTION_PAYLOAD_MAX),
 		    ENVELOPE_ACTION_PAYLOAD_MAX, raw, raw_len);
@@ -127,21 +197,20 @@ check_embedded_action(const cJSON *data, const struct audit_verify_opts *o,
 	    raw, raw_len, &sub);
 	if (r != 0)
 		return err_set(msg, r, "embedded action: %s", sub.text);
-	rep->actions_checked++;
+	v->actions = VC_CHECKED;
 	return 0;
 }
 
 /*
- * Judges the operator request of a verified action (audit_request.h),
- * counts the verdict and hands the finding to o->on_request. A failed
- * request is counted, not returned: the verification goes on so that
- * every action is reported.
+ * Judges the operator request of a verified action (audit_request.h):
+ * the verdict, and the finding itself when o->on_request wants it. A
+ * failed request is a verdict, not an error: the verification goes on so
+ * that every action is reported.
  */
 static int
 check_request(const struct audit_record *rec,
     const struct envelope_action_payload *act,
-    const struct audit_verify_opts *o, struct audit_verify_report *rep,
-    struct err_msg *msg)
+    const struct audit_verify_opts *o, struct vline *v, struct err_msg *msg)
 {
 	struct audit_request_finding *f = malloc(sizeof(*f));
 	int r;
@@ -153,18 +222,12 @@ check_request(const struct audit_record *rec,
 		r = err_set(msg, r, "operator request: %s", err_str(r));
 		goto out;
 	}
-	switch (f->verdict) {
-	case AUDIT_REQUEST_VERIFIED: rep->requests_verified++; break;
-	case AUDIT_REQUEST_SERVER_ASSERTED:
-		rep->requests_server_asserted++;
-		break;
-	case AUDIT_REQUEST_UNVERIFIED: rep->requests_unverified++; break;
-	case AUDIT_REQUEST_UNCHECKED: rep->requests_unchecked++; break;
-	case AUDIT_REQUEST_FAILED:
-	default: rep->requests_failed++; break;
+	v->judged = true;
+	v->verdict = f->verdict;
+	if (o->on_request != NULL) {
+		v->finding = f;
+		f = NULL;
 	}
-	if (o->on_request != NULL)
-		o->on_request(f, o->on_request_arg);
 	r = 0;
 out:
 	free(f);
@@ -213,6 +276,33 @@ out:
 	return r;
 }
 
+/* DIR/HOST.pub, from the cache when it was read before. */
+static int
+host_key(const struct audit_verify_opts *o, struct key_cache *kc,
+    const char *host, struct keys_public *pub, struct err_msg *msg)
+{
+	char path[PATH_MAX];
+	size_t i;
+	int n, r;
+
+	for (i = 0; i < kc->n; i++) {
+		if (strcmp(kc->e[i].host, host) == 0) {
+			*pub = kc->e[i].pub;
+			return 0;
+		}
+	}
+	n = snprintf(path, sizeof(path), "%s/%s.pub", o->agent_keys_dir, host);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return err_set(msg, SIGNET_ERR_TOO_LARGE, "path too long");
+	r = keys_load_public(path, pub, msg);
+	if (r != 0 || strlen(host) >= sizeof(kc->e[0].host))
+		return r;
+	i = kc->n < KEY_CACHE_MAX ? kc->n++ : kc->next++ % KEY_CACHE_MAX;
+	memcpy(kc->e[i].host, host, strlen(host) + 1);
+	kc->e[i].pub = *pub;
+	return 0;
+}
+
 /*
  * env, an agent-signed {"payload","sig"} (data.WHAT): its texts, and,
  * with agent keys, the public key of its payload's host (*keyed false
@@ -220,14 +310,14 @@ out:
  */
 static int
 agent_envelope(const cJSON *env, const char *what,
-    const struct audit_verify_opts *o, const char **payload, const char **sig,
-    struct keys_public *pub, char *host, size_t hostlen, bool *keyed,
-    struct err_msg *msg)
+    const struct audit_verify_opts *o, struct key_cache *kc,
+    const char **payload, const char **sig, struct keys_public *pub, char *host,
+    size_t hostlen, bool *keyed, struct err_msg *msg)
 {
 	static const char *const members[] = { "payload", "sig", NULL };
-	char path[PATH_MAX], where[32];
+	char where[32];
 	struct err_msg sub;
-	int n, r;
+	int r;
 
 	*keyed = false;
 	(void)snprintf(where, sizeof(where), "data.%s", what);
@@ -245,10 +335,7 @@ agent_envelope(const cJSON *env, const char *what,
 	r = payload_host(what, *payload, host, hostlen, msg);
 	if (r != 0)
 		return r;
-	n = snprintf(path, sizeof(path), "%s/%s.pub", o->agent_keys_dir, host);
-	if (n < 0 || (size_t)n >= sizeof(path))
-		return err_set(msg, SIGNET_ERR_TOO_LARGE, "path too long");
-	r = keys_load_public(path, pub, &sub);
+	r = host_key(o, kc, host, pub, &sub);
 	if (r != 0)
 		return err_set(msg, r, "embedded %s from host %s: %s", what,
 		    host, sub.text);
@@ -262,7 +349,7 @@ agent_envelope(const cJSON *env, const char *what,
  */
 static int
 check_embedded_result(const cJSON *data, const struct audit_verify_opts *o,
-    struct audit_verify_report *rep, struct envelope_result_payload *res,
+    struct key_cache *kc, struct vline *v, struct envelope_result_payload *res,
     bool *verified, struct err_msg *msg)
 {
 	const cJSON *env = cJSON_GetObjectItemCaseSensitive(data, "result");
@@ -276,19 +363,19 @@ check_embedded_result(const cJSON *data, const struct audit_verify_opts *o,
 	*verified = false;
 	if (env == NULL)
 		return 0;
-	r = agent_envelope(env, "result", o, &payload, &sig, &pub, host,
+	r = agent_envelope(env, "result", o, kc, &payload, &sig, &pub, host,
 	    sizeof(host), &keyed, msg);
 	if (r != 0)
 		return r;
 	if (!keyed) {
-		rep->results_unchecked++;
+		v->results = VC_UNCHECKED;
 		return 0;
 	}
 	r = envelope_result_verify(&pub, payload, sig, res, NULL, NULL, &sub);
 	if (r != 0)
 		return err_set(msg, r, "embedded result from host %s: %s", host,
 		    sub.text);
-	rep->results_checked++;
+	v->results = VC_CHECKED;
 	*verified = true;
 	return 0;
 }
@@ -321,7 +408,7 @@ outcome_member(const cJSON *data, const char *name, const char *want,
  */
 static int
 check_embedded_outcome(const struct audit_record *rec,
-    const struct audit_verify_opts *o, struct audit_verify_report *rep,
+    const struct audit_verify_opts *o, struct key_cache *kc, struct vline *v,
     struct err_msg *msg)
 {
 	const char *payload = NULL, *sig = NULL;
@@ -336,11 +423,11 @@ check_embedded_outcome(const struct audit_record *rec,
 		return 0;
 	r = agent_envelope(
 	    cJSON_GetObjectItemCaseSensitive(rec->data, "outcome"), "outcome",
-	    o, &payload, &sig, &pub, host, sizeof(host), &keyed, msg);
+	    o, kc, &payload, &sig, &pub, host, sizeof(host), &keyed, msg);
 	if (r != 0)
 		return r;
 	if (!keyed) {
-		rep->outcomes_unchecked++;
+		v->outcomes = VC_UNCHECKED;
 		return 0;
 	}
 	r = outcome_verify(&pub, payload, sig, &p, NULL, NULL, &sub);
@@ -364,70 +451,41 @@ check_embedded_outcome(const struct audit_record *rec,
 		    outcome_observed_name(p.observed), msg);
 	if (r != 0)
 		return r;
-	rep->outcomes_checked++;
+	v->outcomes = VC_CHECKED;
 	return 0;
 }
 
 /*
- * Ties an action.requested or a verified action.result into tie. A result
- * may precede the files when they continue an earlier, unchecked file.
+ * Makes every check of one line that needs no state, in check order, up
+ * to the first that fails: v->fail names it and msg says why (as the
+ * line's error). Returns 0 or that check's code. Any thread; kc is the
+ * caller's own.
  */
 static int
-check_tie(const struct audit_record *rec,
-    const struct envelope_action_payload *act, const uint8_t *raw,
-    size_t raw_len, const struct envelope_result_payload *res,
-    bool res_verified, struct audit_tie *tie, struct audit_verify_report *rep,
-    struct err_msg *msg)
-{
-	int r;
-
-	if (strcmp(rec->event, "action.requested") == 0 && raw != NULL)
-		return audit_tie_request(tie, rec->seq, act, raw, raw_len, msg);
-	if (strcmp(rec->event, "action.result") != 0 || !res_verified)
-		return 0;
-	r = audit_tie_result(tie, rec->seq, rec->data, res, rep->continues,
-	    msg);
-	if (r == AUDIT_TIE_TIED)
-		rep->results_tied++;
-	else if (r == AUDIT_TIE_UNTIED)
-		rep->results_untied++;
-	return r > 0 ? 0 : r;
-}
-
-/* Checks one line; prev_hash is updated to this line's hash on success. */
-static int
-check_line(const char *line, size_t len, uint64_t expect_seq,
-    char prev_hash[static AUDIT_HASH_HEX + 1],
-    const struct audit_verify_opts *o, struct audit_verify_report *rep,
-    struct audit_tie *tie, bool *expect_seen, struct err_msg *msg)
+line_check(const char *line, size_t len, const struct audit_verify_opts *o,
+    struct key_cache *kc, struct vline *v, struct err_msg *msg)
 {
 	struct envelope_action_payload act;
 	struct envelope_result_payload res;
 	struct audit_record rec;
+	struct audit_link link;
 	struct err_msg sub;
-	char hash[AUDIT_HASH_HEX + 1];
+	enum vstage stage = VS_PARSE;
 	uint8_t *raw = NULL;
 	size_t raw_len = 0;
 	bool res_ok = false;
 	int r;
 
+	memset(v, 0, sizeof(*v));
 	r = audit_parse_line(line, len, &rec, &sub);
-	if (r != 0)
-		return err_set(msg, r, "%s", sub.text);
-	if (rec.seq != expect_seq) {
-		r = err_set(msg, SIGNET_ERR_CHAIN,
-		    "seq is %" PRIu64 " where %" PRIu64
-		    " was expected (record missing, "
-		    "inserted or reordered)",
-		    rec.seq, expect_seq);
-		goto out;
+	if (r != 0) {
+		r = err_set(msg, r, "%s", sub.text);
+		v->fail = VS_PARSE;
+		return r;
 	}
-	if (strcmp(rec.prev, prev_hash) != 0) {
-		r = err_set(msg, SIGNET_ERR_CHAIN,
-		    "prev does not match the hash of the previous line "
-		    "(previous line changed, removed or reordered)");
-		goto out;
-	}
+	v->seq = rec.seq;
+	memcpy(v->prev, rec.prev, sizeof(v->prev));
+	stage = VS_SIG;
 	if (audit_check_sig(&rec, line, o->audit_key) != 0) {
 		r = err_set(msg, SIGNET_ERR_BAD_SIGNATURE,
 		    "signature does not verify under audit key %s (record "
@@ -435,58 +493,63 @@ check_line(const char *line, size_t len, uint64_t expect_seq,
 		    o->audit_key->id);
 		goto out;
 	}
-	r = check_embedded_action(rec.data, o, rep, &act, &raw, &raw_len, msg);
+	stage = VS_ACTION;
+	r = check_embedded_action(rec.data, o, v, &act, &raw, &raw_len, msg);
 	if (r != 0)
 		goto out;
+	stage = VS_REQUEST;
 	if (raw != NULL && o->action_keys != NULL) {
-		r = check_request(&rec, &act, o, rep, msg);
+		r = check_request(&rec, &act, o, v, msg);
 		if (r != 0)
 			goto out;
 	}
-	r = check_embedded_result(rec.data, o, rep, &res, &res_ok, msg);
+	stage = VS_RESULT;
+	r = check_embedded_result(rec.data, o, kc, v, &res, &res_ok, msg);
 	if (r != 0)
 		goto out;
-	r = check_tie(&rec, &act, raw, raw_len, &res, res_ok, tie, rep, msg);
+	stage = VS_TIE;
+	if (strcmp(rec.event, "action.requested") == 0 && raw != NULL) {
+		audit_tie_item_action(&act, raw, raw_len, &v->item);
+		v->tie_request = true;
+	} else if (strcmp(rec.event, "action.result") == 0 && res_ok) {
+		r = audit_tie_check_record(rec.data, &res, &v->unknown, msg);
+		if (r != 0)
+			goto out;
+		audit_tie_item_result(&res, &v->item);
+		v->tie_result = true;
+	}
+	stage = VS_OUTCOME;
+	r = check_embedded_outcome(&rec, o, kc, v, msg);
 	if (r != 0)
 		goto out;
-	r = check_embedded_outcome(&rec, o, rep, msg);
-	if (r != 0)
-		goto out;
-	if (strcmp(rec.event, AUDIT_EVENT_TORN) == 0)
-		rep->torn_tails++;
+	v->torn = strcmp(rec.event, AUDIT_EVENT_TORN) == 0;
+	stage = VS_LINK;
 	if (strcmp(rec.event, AUDIT_EVENT_ROTATED) == 0) {
-		struct audit_link link;
-
 		r = audit_link_parse(&rec, &link, &sub);
 		if (r != 0) {
 			r = err_set(msg, r, "%s", sub.text);
 			goto out;
 		}
-		rep->rotations++;
+		v->rotated = true;
 	}
-	audit_line_hash(line, len, hash);
-	if (o->has_expect_head && rec.seq == o->expect_head.seq) {
-		if (strcmp(hash, o->expect_head.hash) != 0) {
-			r = err_set(msg, SIGNET_ERR_CHAIN,
-			    "record %" PRIu64
-			    " is not the expected head %s (log rewritten from "
-			    "here?)",
-			    rec.seq, o->expect_head.hash);
-			goto out;
-		}
-		*expect_seen = true;
-	}
-	if (o->on_record != NULL) {
-		r = o->on_record(&rec, line, hash, o->on_record_arg, msg);
-		if (r != 0)
-			goto out;
-	}
-	memcpy(prev_hash, hash, sizeof(hash));
+	audit_line_hash(line, len, v->hash);
+	stage = VS_NONE;
 	r = 0;
 out:
+	v->fail = stage;
 	free(raw);
 	audit_record_free(&rec);
 	return r;
+}
+
+/* Frees what line_check left in v; NULL allowed. */
+static void
+vline_clear(struct vline *v)
+{
+	if (v == NULL)
+		return;
+	free(v->finding);
+	v->finding = NULL;
 }
 
 static const char *
@@ -613,83 +676,644 @@ out:
 	return r;
 }
 
-/* Verifies file k of a rotated log, carrying st on. */
+/* ---- the checks in log order ---- */
+
+/*
+ * The checks of one line that need the lines before it, over what
+ * line_check found (v; code and why: its failure, when v->fail): seq and
+ * prev, then, stage by stage up to that failure, the counts, the
+ * operator request's finding, the ties and the expected head, in the
+ * order check_line made them. Returns 0 (st->prev is then this line's
+ * hash) or the line's error with msg.
+ */
 static int
-verify_one(const char *const *paths, size_t n, size_t k,
-    const struct audit_verify_opts *opts, struct chain_state *st,
-    struct audit_verify_file_info *fi, struct audit_verify_report *rep,
-    struct err_msg *msg)
+line_apply(const struct vline *v, int code, const struct err_msg *why,
+    struct chain_state *st, const struct audit_verify_opts *o,
+    struct audit_verify_report *rep, struct err_msg *msg)
 {
-	const char *path = paths[k];
-	struct audit_reader *rd = NULL;
-	struct err_msg sub;
-	uint64_t lineno = 0;
-	char *line;
-	size_t len;
-	bool had_nl;
 	int r;
 
-	memset(fi, 0, sizeof(*fi));
-	r = audit_reader_open(path, &rd, msg);
+	if (v->fail == VS_PARSE)
+		goto failed;
+	if (v->seq != st->next_seq)
+		return err_set(msg, SIGNET_ERR_CHAIN,
+		    "seq is %" PRIu64 " where %" PRIu64
+		    " was expected (record missing, "
+		    "inserted or reordered)",
+		    v->seq, st->next_seq);
+	if (strcmp(v->prev, st->prev) != 0)
+		return err_set(msg, SIGNET_ERR_CHAIN,
+		    "prev does not match the hash of the previous line "
+		    "(previous line changed, removed or reordered)");
+	if (v->fail == VS_SIG)
+		goto failed;
+	if (v->actions == VC_CHECKED)
+		rep->actions_checked++;
+	else if (v->actions == VC_UNCHECKED)
+		rep->actions_unchecked++;
+	if (v->fail == VS_ACTION)
+		goto failed;
+	if (v->judged) {
+		switch (v->verdict) {
+		case AUDIT_REQUEST_VERIFIED: rep->requests_verified++; break;
+		case AUDIT_REQUEST_SERVER_ASSERTED:
+			rep->requests_server_asserted++;
+			break;
+		case AUDIT_REQUEST_UNVERIFIED:
+			rep->requests_unverified++;
+			break;
+		case AUDIT_REQUEST_UNCHECKED: rep->requests_unchecked++; break;
+		case AUDIT_REQUEST_FAILED:
+		default: rep->requests_failed++; break;
+		}
+		if (o->on_request != NULL && v->finding != NULL)
+			o->on_request(v->finding, o->on_request_arg);
+	}
+	if (v->fail == VS_REQUEST)
+		goto failed;
+	if (v->results == VC_CHECKED)
+		rep->results_checked++;
+	else if (v->results == VC_UNCHECKED)
+		rep->results_unchecked++;
+	if (v->fail == VS_RESULT || v->fail == VS_TIE)
+		goto failed;
+	if (v->tie_request) {
+		r = audit_tie_add_request(st->tie, v->seq, &v->item, msg);
+		if (r != 0)
+			return r;
+	} else if (v->tie_result) {
+		/* A result may precede files that continue an earlier one. */
+		r = audit_tie_add_result(st->tie, v->seq, &v->item, v->unknown,
+		    rep->continues, msg);
+		if (r < 0)
+			return r;
+		if (r == AUDIT_TIE_TIED)
+			rep->results_tied++;
+		else if (r == AUDIT_TIE_UNTIED)
+			rep->results_untied++;
+	}
+	if (v->outcomes == VC_CHECKED)
+		rep->outcomes_checked++;
+	else if (v->outcomes == VC_UNCHECKED)
+		rep->outcomes_unchecked++;
+	if (v->fail == VS_OUTCOME)
+		goto failed;
+	if (v->torn)
+		rep->torn_tails++;
+	if (v->fail == VS_LINK)
+		goto failed;
+	if (v->rotated)
+		rep->rotations++;
+	if (o->has_expect_head && v->seq == o->expect_head.seq) {
+		if (strcmp(v->hash, o->expect_head.hash) != 0)
+			return err_set(msg, SIGNET_ERR_CHAIN,
+			    "record %" PRIu64
+			    " is not the expected head %s (log rewritten from "
+			    "here?)",
+			    v->seq, o->expect_head.hash);
+		st->expect_seen = true;
+	}
+	memcpy(st->prev, v->hash, sizeof(st->prev));
+	return 0;
+failed:
+	return err_set(msg, code, "%s", why->text);
+}
+
+/* A verification under way: the files, and where it stands. */
+struct vrun {
+	const char *const *paths;
+	size_t n;
+	const struct audit_verify_opts *o;
+	struct audit_verify_file_info *info; /* NULL: not wanted */
+	struct audit_verify_file_info one;
+	struct audit_verify_report *rep;
+	struct chain_state st;
+	size_t k;                          /* the file being verified */
+	struct audit_verify_file_info *fi; /* its entry */
+};
+
+static void
+run_file_start(struct vrun *run, size_t k)
+{
+	run->k = k;
+	run->rep->bad_file = k;
+	run->fi = run->info != NULL ? &run->info[k] : &run->one;
+	memset(run->fi, 0, sizeof(*run->fi));
+}
+
+/*
+ * opts->on_record for a line every check held (parsed again: the workers
+ * do not keep records), in chain order on the caller's thread.
+ */
+static int
+record_hook(const struct audit_verify_opts *o, const char *line, size_t len,
+    const char hash[static AUDIT_HASH_HEX + 1], struct err_msg *msg)
+{
+	struct audit_record rec;
+	int r;
+
+	r = audit_parse_line(line, len, &rec, msg);
 	if (r != 0)
 		return r;
-	for (;;) {
-		r = audit_reader_next(rd, &line, &len, &had_nl);
-		if (r == 0)
-			break;
-		lineno++;
-		if (r < 0) {
-			rep->bad_line = lineno;
-			r = err_set(msg, r, "%s:%" PRIu64 ": %s", path, lineno,
-			    r == SIGNET_ERR_TOO_LARGE ? "line longer than any "
-			                                "audit record" :
-			                                "read error");
-			goto out;
-		}
-		if (!had_nl) {
-			rep->bad_line = lineno;
-			r = err_set(msg, SIGNET_ERR_FORMAT,
-			    "%s:%" PRIu64
-			    ": incomplete last line (a torn write: restart the "
-			    "writer to record it, or the file was cut)",
-			    path, lineno);
-			goto out;
-		}
-		r = 0;
-		if (lineno == 1) {
-			r = check_link(paths, n, k, line, len, st, rep, &sub);
-			if (r == 0 && k > 0 && st->any)
-				fi->linked = true;
-		}
-		if (r == 0)
-			r = check_line(line, len, st->next_seq, st->prev, opts,
-			    rep, st->tie, &st->expect_seen, &sub);
-		if (r != 0) {
-			rep->bad_line = lineno;
-			r = err_set(msg, r, "%s:%" PRIu64 ": %s", path, lineno,
-			    sub.text);
-			goto out;
-		}
-		if (fi->records == 0)
-			fi->first_seq = st->next_seq;
-		fi->last_seq = st->next_seq;
-		fi->records++;
-		rep->records++;
-		st->any = true;
-		st->next_seq++;
-		st->file = path;
+	r = o->on_record(&rec, line, hash, o->on_record_arg, msg);
+	audit_record_free(&rec);
+	return r;
+}
+
+/*
+ * Line lineno of the current file, whole, as line_check found it (code,
+ * why: its failure): the link for a first line, then line_apply. 0 or
+ * the error naming file and line.
+ */
+static int
+run_line(struct vrun *run, uint64_t lineno, const char *line, size_t len,
+    const struct vline *v, int code, const struct err_msg *why,
+    struct err_msg *msg)
+{
+	const char *path = run->paths[run->k];
+	struct chain_state *st = &run->st;
+	struct err_msg sub;
+	int r = 0;
+
+	if (lineno == 1) {
+		r = check_link(run->paths, run->n, run->k, line, len, st,
+		    run->rep, &sub);
+		if (r == 0 && run->k > 0 && st->any)
+			run->fi->linked = true;
 	}
-	if (lineno == 0 && k > 0) {
-		r = err_set(msg, SIGNET_ERR_CHAIN,
+	if (r == 0)
+		r = line_apply(v, code, why, st, run->o, run->rep, &sub);
+	if (r == 0 && run->o->on_record != NULL)
+		r = record_hook(run->o, line, len, v->hash, &sub);
+	if (r != 0) {
+		run->rep->bad_line = lineno;
+		return err_set(msg, r, "%s:%" PRIu64 ": %s", path, lineno,
+		    sub.text);
+	}
+	if (run->fi->records == 0)
+		run->fi->first_seq = st->next_seq;
+	run->fi->last_seq = st->next_seq;
+	run->fi->records++;
+	run->rep->records++;
+	st->any = true;
+	st->next_seq++;
+	st->file = path;
+	return 0;
+}
+
+/*
+ * Line lineno of the current file could not be read: code
+ * SIGNET_ERR_TOO_LARGE or SIGNET_ERR_IO, or torn (no newline).
+ */
+static int
+run_bad_read(struct vrun *run, uint64_t lineno, int code, bool torn,
+    struct err_msg *msg)
+{
+	const char *path = run->paths[run->k];
+
+	run->rep->bad_line = lineno;
+	if (torn)
+		return err_set(msg, SIGNET_ERR_FORMAT,
+		    "%s:%" PRIu64
+		    ": incomplete last line (a torn write: restart the "
+		    "writer to record it, or the file was cut)",
+		    path, lineno);
+	return err_set(msg, code, "%s:%" PRIu64 ": %s", path, lineno,
+	    code == SIGNET_ERR_TOO_LARGE ? "line longer than any "
+	                                   "audit record" :
+	                                   "read error");
+}
+
+/* The current file ended after lines lines. */
+static int
+run_file_end(struct vrun *run, uint64_t lines, struct err_msg *msg)
+{
+	const char *path = run->paths[run->k];
+	const struct chain_state *st = &run->st;
+
+	if (lines == 0 && run->k > 0)
+		return err_set(msg, SIGNET_ERR_CHAIN,
 		    "%s: empty: no %s record "
 		    "links it to %s",
 		    path, AUDIT_EVENT_ROTATED,
 		    st->file != NULL ? base_name(st->file) : "the file before");
-		goto out;
+	if (run->k + 1 < run->n && !st->any)
+		return err_set(msg, SIGNET_ERR_CHAIN,
+		    "%s: empty: no "
+		    "later file can continue it",
+		    path);
+	return 0;
+}
+
+/* Every file on this thread, each line checked then applied. */
+static int
+verify_serial(struct vrun *run, struct err_msg *msg)
+{
+	struct audit_reader *rd = NULL;
+	struct key_cache *kc = NULL;
+	struct vline v;
+	struct err_msg why;
+	uint64_t lineno;
+	char *line;
+	size_t len, k;
+	bool had_nl;
+	int r, code;
+
+	memset(&v, 0, sizeof(v));
+	kc = calloc(1, sizeof(*kc));
+	if (kc == NULL)
+		return err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+	for (k = 0; k < run->n; k++) {
+		run_file_start(run, k);
+		r = audit_reader_open(run->paths[k], &rd, msg);
+		if (r != 0)
+			goto out;
+		lineno = 0;
+		for (;;) {
+			r = audit_reader_next(rd, &line, &len, &had_nl);
+			if (r == 0)
+				break;
+			lineno++;
+			if (r < 0 || !had_nl) {
+				r = run_bad_read(run, lineno, r, r > 0, msg);
+				goto out;
+			}
+			err_clear(&why);
+			code = line_check(line, len, run->o, kc, &v, &why);
+			r = run_line(run, lineno, line, len, &v, code, &why,
+			    msg);
+			vline_clear(&v);
+			if (r != 0)
+				goto out;
+		}
+		audit_reader_close(rd);
+		rd = NULL;
+		r = run_file_end(run, lineno, msg);
+		if (r != 0)
+			goto out;
 	}
 	r = 0;
 out:
 	audit_reader_close(rd);
+	free(kc);
+	return r;
+}
+
+/* ---- the same checks on several threads ---- */
+
+/*
+ * A reader thread cuts the files into batches of lines; worker threads
+ * make line_check on whole batches, any batch on any worker; this thread
+ * applies the batches in order (line_apply). A fixed number of batches
+ * is in flight, each of fixed size, so memory does not grow with the
+ * log. A worker stops a batch at its first failing line: no later line
+ * of the log can matter then.
+ */
+#define BATCH_LINES 512
+#define BATCH_BYTES (512 * 1024) /* a batch closes past this */
+#define BATCH_BUF (BATCH_BYTES + AUDIT_LINE_MAX + 1)
+#define BATCHES_PER_JOB 2
+
+enum batch_state { B_FREE, B_FILLED, B_CHECKING, B_CHECKED };
+
+/* What ends a batch after its lines. */
+enum batch_end {
+	BE_NONE,     /* more lines of its file follow */
+	BE_FILE_END, /* its file ends: end_lines lines */
+	BE_OPEN,     /* its file cannot be opened: end_code, end_msg */
+	BE_READ,     /* line end_lines cannot be read: end_code */
+	BE_TORN,     /* line end_lines is torn */
+};
+
+struct batch {
+	enum batch_state state;
+	size_t file;
+	uint64_t lineno0; /* lines of its file before lines[0] */
+	size_t n, used;
+	char *buf; /* BATCH_BUF: the lines, each NUL-terminated */
+	size_t off[BATCH_LINES], len[BATCH_LINES];
+	struct vline *v; /* BATCH_LINES */
+	size_t checked;  /* entries of v filled */
+	enum batch_end end;
+	int end_code;
+	uint64_t end_lines;
+	struct err_msg end_msg;
+	size_t fail_at; /* the line whose check failed, or n */
+	int fail_code;
+	struct err_msg fail_msg;
+};
+
+struct pipe {
+	pthread_mutex_t mu;
+	pthread_cond_t cv; /* broadcast on every change of state */
+	struct batch *b;
+	size_t nb;
+	uint64_t filled, taken, applied; /* batches so far */
+	bool stop;                       /* the applier is done */
+	bool read_done;
+	const char *const *paths;
+	size_t n;
+	const struct audit_verify_opts *o;
+};
+
+struct worker {
+	struct pipe *p;
+	struct key_cache kc;
+	pthread_t tid;
+};
+
+static void
+pipe_lock(struct pipe *p)
+{
+	if (pthread_mutex_lock(&p->mu) != 0)
+		abort(); /* a broken invariant, not input */
+}
+
+static void
+pipe_unlock(struct pipe *p)
+{
+	if (pthread_mutex_unlock(&p->mu) != 0)
+		abort();
+}
+
+static void
+pipe_wait(struct pipe *p)
+{
+	if (pthread_cond_wait(&p->cv, &p->mu) != 0)
+		abort();
+}
+
+/* Sets a batch's state and wakes everyone. */
+static void
+pipe_set(struct pipe *p, struct batch *b, enum batch_state s, uint64_t *count)
+{
+	pipe_lock(p);
+	b->state = s;
+	if (count != NULL)
+		(*count)++;
+	(void)pthread_cond_broadcast(&p->cv);
+	pipe_unlock(p);
+}
+
+/* The next batch for the reader to fill, file k from line lineno0 + 1. */
+static struct batch *
+pipe_get_free(struct pipe *p, size_t k, uint64_t lineno0)
+{
+	struct batch *b;
+
+	pipe_lock(p);
+	while (!p->stop && p->b[p->filled % p->nb].state != B_FREE)
+		pipe_wait(p);
+	b = p->stop ? NULL : &p->b[p->filled % p->nb];
+	pipe_unlock(p);
+	if (b == NULL)
+		return NULL;
+	b->file = k;
+	b->lineno0 = lineno0;
+	b->n = b->used = b->checked = 0;
+	b->end = BE_NONE;
+	b->end_code = 0;
+	b->end_lines = 0;
+	b->fail_at = 0;
+	b->fail_code = 0;
+	return b;
+}
+
+static void *
+reader_main(void *arg)
+{
+	struct pipe *p = arg;
+	struct audit_reader *rd = NULL;
+	struct batch *b = NULL;
+	uint64_t lineno;
+	char *line;
+	size_t len, k;
+	bool had_nl;
+	int r;
+
+	for (k = 0; k < p->n; k++) {
+		b = pipe_get_free(p, k, 0);
+		if (b == NULL)
+			goto out;
+		r = audit_reader_open(p->paths[k], &rd, &b->end_msg);
+		if (r != 0) {
+			b->end = BE_OPEN;
+			b->end_code = r;
+			goto last;
+		}
+		lineno = 0;
+		for (;;) {
+			r = audit_reader_next(rd, &line, &len, &had_nl);
+			if (r == 0)
+				break;
+			lineno++;
+			if (r < 0 || !had_nl) {
+				b->end = r < 0 ? BE_READ : BE_TORN;
+				b->end_code = r;
+				b->end_lines = lineno;
+				goto last;
+			}
+			if (b->n == BATCH_LINES || b->used >= BATCH_BYTES) {
+				pipe_set(p, b, B_FILLED, &p->filled);
+				b = pipe_get_free(p, k, lineno - 1);
+				if (b == NULL)
+					goto out;
+			}
+			/* len < AUDIT_LINE_MAX: it fits, with its NUL. */
+			memcpy(b->buf + b->used, line, len);
+			b->buf[b->used + len] = '\0';
+			b->off[b->n] = b->used;
+			b->len[b->n] = len;
+			b->n++;
+			b->used += len + 1;
+		}
+		audit_reader_close(rd);
+		rd = NULL;
+		b->end = BE_FILE_END;
+		b->end_lines = lineno;
+		pipe_set(p, b, B_FILLED, &p->filled);
+		b = NULL;
+	}
+	goto out;
+last:
+	pipe_set(p, b, B_FILLED, &p->filled);
+out:
+	audit_reader_close(rd);
+	pipe_lock(p);
+	p->read_done = true;
+	(void)pthread_cond_broadcast(&p->cv);
+	pipe_unlock(p);
+	return NULL;
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct pipe *p = w->p;
+	struct batch *b;
+	size_t i;
+	int r;
+
+	for (;;) {
+		pipe_lock(p);
+		while (!p->stop && p->taken == p->filled && !p->read_done)
+			pipe_wait(p);
+		if (p->stop || p->taken == p->filled) {
+			pipe_unlock(p);
+			return NULL;
+		}
+		b = &p->b[p->taken % p->nb];
+		p->taken++;
+		b->state = B_CHECKING;
+		pipe_unlock(p);
+		b->fail_at = b->n;
+		for (i = 0; i < b->n; i++) {
+			err_clear(&b->fail_msg);
+			r = line_check(b->buf + b->off[i], b->len[i], p->o,
+			    &w->kc, &b->v[i], &b->fail_msg);
+			b->checked = i + 1;
+			if (r != 0) {
+				b->fail_at = i;
+				b->fail_code = r;
+				break;
+			}
+		}
+		pipe_set(p, b, B_CHECKED, NULL);
+	}
+}
+
+/* Applies one checked batch: 1 when the log ends with it, 0, or an error. */
+static int
+apply_batch(struct vrun *run, struct batch *b, struct err_msg *msg)
+{
+	static const struct err_msg none;
+	uint64_t lineno;
+	size_t i;
+	int r;
+
+	if (b->file != run->k || run->fi == NULL)
+		run_file_start(run, b->file);
+	for (i = 0; i < b->n; i++) {
+		lineno = b->lineno0 + i + 1;
+		if (i > b->fail_at)
+			return err_set(msg, SIGNET_ERR_INTERNAL,
+			    "%s:%" PRIu64 ": verified past a failure",
+			    run->paths[run->k], lineno);
+		r = run_line(run, lineno, b->buf + b->off[i], b->len[i],
+		    &b->v[i], i == b->fail_at ? b->fail_code : 0,
+		    i == b->fail_at ? &b->fail_msg : &none, msg);
+		if (r != 0)
+			return r;
+	}
+	switch (b->end) {
+	case BE_NONE: return 0;
+	case BE_FILE_END:
+		r = run_file_end(run, b->end_lines, msg);
+		if (r != 0)
+			return r;
+		return run->k + 1 == run->n ? 1 : 0;
+	case BE_OPEN: return err_set(msg, b->end_code, "%s", b->end_msg.text);
+	case BE_READ:
+	case BE_TORN:
+	default:
+		return run_bad_read(run, b->end_lines, b->end_code,
+		    b->end == BE_TORN, msg);
+	}
+}
+
+static void
+batch_clear(struct batch *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->checked; i++)
+		vline_clear(&b->v[i]);
+	b->checked = 0;
+}
+
+/*
+ * Verifies with jobs worker threads. Returns 0 or the error, as
+ * verify_serial would; 1 when the threads or their memory could not be
+ * had (nothing verified yet: verify serially).
+ */
+static int
+verify_parallel(struct vrun *run, size_t jobs, struct err_msg *msg)
+{
+	struct pipe p;
+	struct worker *w = NULL;
+	pthread_t reader;
+	bool reader_up = false, mu_up = false, cv_up = false;
+	size_t i, started = 0;
+	int r = 1;
+
+	memset(&p, 0, sizeof(p));
+	p.paths = run->paths;
+	p.n = run->n;
+	p.o = run->o;
+	p.nb = BATCHES_PER_JOB * jobs + 2;
+	p.b = calloc(p.nb, sizeof(*p.b));
+	w = calloc(jobs, sizeof(*w));
+	if (p.b == NULL || w == NULL)
+		goto out;
+	for (i = 0; i < p.nb; i++) {
+		p.b[i].buf = malloc(BATCH_BUF);
+		p.b[i].v = calloc(BATCH_LINES, sizeof(*p.b[i].v));
+		if (p.b[i].buf == NULL || p.b[i].v == NULL)
+			goto out;
+	}
+	mu_up = pthread_mutex_init(&p.mu, NULL) == 0;
+	cv_up = mu_up && pthread_cond_init(&p.cv, NULL) == 0;
+	if (!cv_up)
+		goto out;
+	for (started = 0; started < jobs; started++) {
+		w[started].p = &p;
+		if (pthread_create(&w[started].tid, NULL, worker_main,
+		        &w[started]) != 0)
+			break;
+	}
+	if (started < jobs ||
+	    pthread_create(&reader, NULL, reader_main, &p) != 0)
+		goto out; /* stops the workers: nothing read yet */
+	reader_up = true;
+	for (;;) {
+		struct batch *b = &p.b[p.applied % p.nb];
+
+		pipe_lock(&p);
+		while (b->state != B_CHECKED)
+			pipe_wait(&p);
+		pipe_unlock(&p);
+		r = apply_batch(run, b, msg);
+		batch_clear(b);
+		pipe_set(&p, b, B_FREE, &p.applied);
+		if (r != 0)
+			break;
+	}
+	if (r == 1)
+		r = 0;
+out:
+	if (cv_up) {
+		pipe_lock(&p);
+		p.stop = true;
+		(void)pthread_cond_broadcast(&p.cv);
+		pipe_unlock(&p);
+	}
+	if (reader_up)
+		(void)pthread_join(reader, NULL);
+	for (i = 0; i < started; i++)
+		(void)pthread_join(w[i].tid, NULL);
+	if (cv_up)
+		(void)pthread_cond_destroy(&p.cv);
+	if (mu_up)
+		(void)pthread_mutex_destroy(&p.mu);
+	for (i = 0; p.b != NULL && i < p.nb; i++) {
+		if (p.b[i].v != NULL)
+			batch_clear(&p.b[i]);
+		free(p.b[i].buf);
+		free(p.b[i].v);
+	}
+	free(p.b);
+	free(w);
 	return r;
 }
 
@@ -698,44 +1322,45 @@ audit_verify_files(const char *const *paths, size_t n,
     const struct audit_verify_opts *opts, struct audit_verify_file_info *info,
     struct audit_verify_report *rep, struct err_msg *msg)
 {
-	struct audit_verify_file_info one;
-	struct chain_state st;
-	size_t k;
+	struct vrun run;
+	size_t jobs;
 	int r;
 
 	memset(rep, 0, sizeof(*rep));
-	memset(&st, 0, sizeof(st));
+	memset(&run, 0, sizeof(run));
 	rep->head.empty = true;
-	memset(st.prev, '0', AUDIT_HASH_HEX);
+	memset(run.st.prev, '0', AUDIT_HASH_HEX);
 	if (opts == NULL || opts->audit_key == NULL)
 		return err_set(msg, SIGNET_ERR_INVALID_ARG, "no audit key");
 	if (paths == NULL || n == 0)
 		return err_set(msg, SIGNET_ERR_INVALID_ARG,
 		    "no file to verify");
-	if (audit_tie_new(&st.tie) != 0)
+	run.paths = paths;
+	run.n = n;
+	run.o = opts;
+	run.info = info;
+	run.rep = rep;
+	run.k = SIZE_MAX;
+	if (audit_tie_new(&run.st.tie) != 0)
 		return err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
-	for (k = 0; k < n; k++) {
-		rep->bad_file = k;
-		r = verify_one(paths, n, k, opts, &st,
-		    info != NULL ? &info[k] : &one, rep, msg);
-		if (r != 0)
-			goto out;
-		if (k + 1 < n && !st.any) {
-			r = err_set(msg, SIGNET_ERR_CHAIN,
-			    "%s: empty: no "
-			    "later file can continue it",
-			    paths[k]);
-			goto out;
-		}
-	}
+	/* Without agent keys no result is verified, so none is tied. */
+	if (opts->agent_keys_dir == NULL)
+		audit_tie_ids_only(run.st.tie);
+	jobs = opts->jobs > AUDIT_VERIFY_JOBS_MAX ? AUDIT_VERIFY_JOBS_MAX :
+	                                            opts->jobs;
+	r = jobs > 1 ? verify_parallel(&run, jobs, msg) : 1;
+	if (r == 1)
+		r = verify_serial(&run, msg);
+	if (r != 0)
+		goto out;
 	rep->bad_file = 0;
-	if (st.any) {
+	if (run.st.any) {
 		rep->head.empty = false;
-		rep->head.seq = st.next_seq - 1;
-		memcpy(rep->head.hash, st.prev, sizeof(st.prev));
+		rep->head.seq = run.st.next_seq - 1;
+		memcpy(rep->head.hash, run.st.prev, sizeof(run.st.prev));
 	}
 	r = 0;
-	if (opts->has_expect_head && !st.expect_seen) {
+	if (opts->has_expect_head && !run.st.expect_seen) {
 		if (rep->head.empty || rep->head.seq < opts->expect_head.seq)
 			r = err_set(msg, SIGNET_ERR_CHAIN,
 			    "%s: the log ends before the expected head %" PRIu64
@@ -753,7 +1378,7 @@ audit_verify_files(const char *const *paths, size_t n,
 			    rep->continues_from.head.seq + 1);
 	}
 out:
-	audit_tie_free(st.tie);
+	audit_tie_free(run.st.tie);
 	return r;
 }
 

@@ -1514,6 +1514,7 @@ verify_log(struct run *run, struct rlog *lg, struct err_msg *msg)
 	vo.action_keys = run->o->action_keys;
 	vo.agent_keys_dir = run->o->agent_keys_dir;
 	vo.rosters = run->o->rosters;
+	vo.jobs = run->o->jobs;
 	r = audit_verify_files((const char *const *)lg->files, lg->nfiles, &vo,
 	    NULL, &rep, &sub);
 	lg->records = rep.records;

@@ -73,6 +73,7 @@ struct reconcile_opts {
 	const struct audit_request_rosters *rosters; /* NULL: not checked */
 	int64_t now_ms;                              /* generated_at */
 	const char *tmpdir; /* NULL: $TMPDIR, else /tmp */
+	unsigned jobs;      /* audit_verify_opts.jobs for each log */
 };
 
 struct reconcile;

@@ -129,7 +129,7 @@ _signetctl() {
 		fi ;;
 	"audit tail") opts="$common --after --limit --follow --interval" ;;
 	"audit verify")
-		opts="--key --action-key --agent-keys --expect-head --roster --roster-keys --roster-threshold --checkpoint --witness-key -h --help"
+		opts="--key --action-key --agent-keys --expect-head --roster --roster-keys --roster-threshold --checkpoint --witness-key --jobs -h --help"
 		[[ $cur != -* ]] && { _signetctl_reply -f -- "$cur"; return; } ;;
 	"audit export")
 		opts="--key --since --until --event -o --output -h --help"

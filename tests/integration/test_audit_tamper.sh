@@ -4,6 +4,7 @@
 # and embedded envelopes, tamper with copies of it in every way an
 # attacker might, and require `signetctl audit verify` to name the first
 # bad line and why. Then kill a writer mid-append and check the chain.
+# With --jobs 2 the output must be the one of --jobs 1, byte for byte.
 . "$(dirname "$0")/lib.sh"
 TOOL="$SIGNET_BUILD_DIR/tests/audit_tool"
 cd "$T_DIR" || exit 1
@@ -120,6 +121,41 @@ check "torn record names the side file" grep -q "\"saved_as\":\"$(basename "$sid
 check "8 threads x 200 records" "$TOOL" threads conc audit.key 8 200
 out=$(verify conc)
 check "concurrent log verifies with 1600 records" grep -q '^ok: conc: 1600 records' <<<"$out"
+
+# --jobs N checks signatures on N threads: the output and the exit code
+# are those of one thread, on good and bad logs alike.
+same_jobs() {
+	local what=$1 one many rc1 rcn
+	shift
+	one=$(verify "$@" --jobs 1 2>&1); rc1=$?
+	many=$(verify "$@" --jobs 2 2>&1); rcn=$?
+	if [ "$one" = "$many" ] && [ "$rc1" -eq "$rcn" ]; then
+		ok "--jobs 2 prints what --jobs 1 does: $what"
+	else
+		not_ok "--jobs 2 prints what --jobs 1 does: $what"
+		diff <(echo "$one"; echo "exit $rc1") <(echo "$many"; echo "exit $rcn")
+	fi
+}
+same_jobs "1600 records" conc
+same_jobs "1600 records, JSON" conc -o json
+cp conc conc_bad && sed -i '1025s/"event":"test/"event":"tesT/' conc_bad
+check "the change in line 1025 took" test "$(cmp conc conc_bad | wc -l)" -eq 1
+same_jobs "1600 records, line 1025 changed" conc_bad
+check_fails_with "line 1025 changed: named with --jobs 2" \
+	'conc_bad:1025: signature does not verify' verify conc_bad --jobs 2
+same_jobs "envelopes" log --action-key action.pub --agent-keys agents
+same_jobs "envelopes, JSON" log --action-key action.pub --agent-keys agents -o json
+same_jobs "a byte changed" t1 --action-key action.pub --agent-keys agents
+same_jobs "a record deleted" t2
+same_jobs "re-signed by another key" t5
+same_jobs "prev changed" t8
+same_jobs "truncated, --expect-head" t6 --expect-head "$head"
+same_jobs "rewritten tail, --expect-head" t7 --expect-head "$head"
+same_jobs "embedded result under the wrong key" log --agent-keys agents2
+same_jobs "torn writes recorded" crash
+same_jobs "a missing file" nonexistent
+check_fails_with "--jobs 0 refused" 'give 1 to 64' verify log --jobs 0
+check_fails_with "--jobs x refused" 'give 1 to 64' verify log --jobs x
 
 # A second process cannot write the same log.
 "$TOOL" loop busy audit.key & pid=$!

@@ -478,9 +478,9 @@ test_rows(struct world *w)
 		.action_keys = &w->action_pub,
 		.rosters = w->rs,
 		.on_request = collect };
-	struct audit_verify_report rep;
+	struct audit_verify_report rep, rep2;
 	struct err_msg msg;
-	struct seen seen;
+	struct seen seen, seen2;
 	char path[160];
 	size_t i, k;
 	int r;
@@ -509,6 +509,18 @@ test_rows(struct world *w)
 		CHECKF(rep.requests_failed ==
 		        (row->want == AUDIT_REQUEST_FAILED ? 1u : 0u),
 		    "%s: failed counted", row->name);
+		/* Judged on a worker thread: the very same finding. */
+		memset(&seen2, 0, sizeof(seen2));
+		o.on_request_arg = &seen2;
+		o.jobs = 2;
+		r = audit_verify_file(path, &o, &rep2, &msg);
+		o.jobs = 0;
+		CHECKF(r == 0 && seen2.n == 1 &&
+		        memcmp(&seen2.f, &seen.f, sizeof(seen.f)) == 0 &&
+		        rep2.requests_failed == rep.requests_failed &&
+		        rep2.requests_verified == rep.requests_verified &&
+		        rep2.requests_unverified == rep.requests_unverified,
+		    "%s: the same finding with 2 jobs", row->name);
 		if (row->why != NULL)
 			CHECKF(strstr(seen.f.why, row->why) != NULL,
 			    "%s: why \"%s\" says \"%s\"", row->name, seen.f.why,

@@ -566,10 +566,15 @@ test_outputs(struct world *w)
 	struct reconcile *rc = NULL;
 	cJSON *a = NULL;
 	const cJSON *srv, *agt;
+	int64_t t0;
 	char *text;
 	int r;
 
 	CHECK(world_open(w, "outputs") == 0);
+	/* The request must come after the host's last record (ms clock). */
+	t0 = clock_wall_ms();
+	while (clock_wall_ms() <= t0)
+		(void)usleep(500);
 	CHECK(write_case(w, &bad) == 0);
 	world_close(w);
 	CHECK(run(w, true, &rc) == 0);
