@@ -18,6 +18,7 @@
 #include <sodium.h>
 
 #include "audit.h"
+#include "audit_tree.h"
 #include "envelope.h"
 #include "keys.h"
 
@@ -119,11 +120,24 @@ worker_main(void *p)
 	return NULL;
 }
 
+static double
+cpu_s(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * Durable appends by threads writers; with tree, the log keeps its
+ * Merkle tree too (audit_tree_open), as the daemons do.
+ */
 static void
 bench_audit(const char *dir, const struct keys_secret *key, int threads,
-    int per_thread)
+    int per_thread, bool tree)
 {
-	double rates[ROUNDS], per_sync[ROUNDS];
+	double rates[ROUNDS], per_sync[ROUNDS], cpu_us[ROUNDS], c0;
 	char path[4096];
 	int round, i;
 
@@ -138,11 +152,13 @@ bench_audit(const char *dir, const struct keys_secret *key, int threads,
 		(void)snprintf(path, sizeof(path), "%s/bench-audit-%d.log", dir,
 		    (int)getpid());
 		(void)unlink(path);
-		if (audit_open(path, key, &w, &msg) != 0) {
+		if (audit_open(path, key, &w, &msg) != 0 ||
+		    (tree && audit_tree_open(w, &msg) != 0)) {
 			fprintf(stderr, "open: %s\n", msg.text);
 			exit(1);
 		}
 		t0 = now_s();
+		c0 = cpu_s();
 		for (i = 0; i < threads; i++) {
 			wk[i] = (struct worker){ w, per_thread };
 			if (pthread_create(&tids[i], NULL, worker_main,
@@ -152,17 +168,23 @@ bench_audit(const char *dir, const struct keys_secret *key, int threads,
 		for (i = 0; i < threads; i++)
 			(void)pthread_join(tids[i], NULL);
 		rates[round] = (double)threads * per_thread / (now_s() - t0);
+		cpu_us[round] = (cpu_s() - c0) * 1e6 /
+		    ((double)threads * per_thread);
 		audit_get_stats(w, &st);
 		per_sync[round] = st.syncs > 0 ?
 		    (double)st.appends / (double)st.syncs :
 		    0;
 		audit_close(w);
 		(void)unlink(path);
+		(void)snprintf(path + strlen(path), sizeof(path) - strlen(path),
+		    AUDIT_TREE_SUFFIX);
+		(void)unlink(path);
 	}
-	printf("audit durable appends, %2d writer%s: %.0f /s, %.1f records "
-	       "per fdatasync (median of %d)\n",
-	    threads, threads == 1 ? " " : "s", median(rates, ROUNDS),
-	    median(per_sync, ROUNDS), ROUNDS);
+	printf("audit durable appends, %2d writer%s%s: %.0f /s, %.1f records "
+	       "per fdatasync, %.1f us CPU each (median of %d)\n",
+	    threads, threads == 1 ? " " : "s",
+	    tree ? ", Merkle tree" : "              ", median(rates, ROUNDS),
+	    median(per_sync, ROUNDS), median(cpu_us, ROUNDS), ROUNDS);
 }
 
 int
@@ -176,10 +198,14 @@ main(int argc, char **argv)
 	printf("signet benchmark: %ld CPUs online, audit log in %s\n",
 	    sysconf(_SC_NPROCESSORS_ONLN), dir);
 	bench_crypto(&key);
-	bench_audit(dir, &key, 1, 500);
-	bench_audit(dir, &key, 4, 250);
-	bench_audit(dir, &key, 16, 125);
-	bench_audit(dir, &key, 64, 40);
+	bench_audit(dir, &key, 1, 500, false);
+	bench_audit(dir, &key, 1, 500, true);
+	bench_audit(dir, &key, 4, 250, false);
+	bench_audit(dir, &key, 4, 250, true);
+	bench_audit(dir, &key, 16, 125, false);
+	bench_audit(dir, &key, 16, 125, true);
+	bench_audit(dir, &key, 64, 40, false);
+	bench_audit(dir, &key, 64, 40, true);
 	keys_secret_wipe(&key);
 	return 0;
 }
