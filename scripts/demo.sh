@@ -6,8 +6,10 @@
 # through the operator API, restarts a container with alice's signed
 # request, has alice's STOP wait for a second pair of eyes until bob
 # approves it, shows the host refusing an action signed by the relay
-# alone, and verifies both audit logs. Prints each step; cleans up after
-# itself.
+# alone, has the auditor witness (cosign) the server's signed checkpoint,
+# verifies both audit logs, reconciles them action by action into the
+# reviewer's HTML report (kept as build/demo-report.html), and catches a
+# tampered log. Prints each step; cleans up after itself.
 #   scripts/demo.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +26,7 @@ echo "built build/server/signet-server, build/agent/signet-agent, build/cli/sign
 export SIGNETCTL=$top/build/cli/signetctl
 PKI=$top/pki/signet-pki
 demo=$(mktemp -d /tmp/signet-demo.XXXXXX)
+keep_report=$top/build/demo-report.html
 pids=()
 docker_dir=""
 cleanup() {
@@ -56,6 +59,10 @@ run "$PKI" roster add alice --key "$demo/alice.pub" --groups sre
 run "$PKI" roster add bob --key "$demo/bob.pub" --groups sre
 run "$PKI" roster sign
 run "$PKI" roster list
+# carol, the auditor, keeps a witness key too; the server will know it.
+(cd "$demo" && run "$SIGNETCTL" keygen --raw carol-witness >/dev/null &&
+	"$SIGNETCTL" audit witness-key --signing-key carol-witness.key --name carol >carol.vkey &&
+	cp carol.vkey witnesses && chmod 0600 witnesses)
 
 step "3. a dockerd: the system's if one answers, else a private one"
 if docker -H unix:///var/run/docker.sock version >/dev/null 2>&1; then
@@ -115,6 +122,8 @@ keys = $SIGNET_PKI/roster/pinned.pub
 file = $SIGNET_PKI/roster/roster.json
 [audit]
 path = $demo/server-audit.log
+checkpoint_interval = 1
+witness_keys = $demo/witnesses
 CONF
 cat >"$demo/agent.conf" <<CONF
 [agent]
@@ -134,6 +143,7 @@ keys = $SIGNET_PKI/roster/pinned.pub
 file = $demo/agent-roster.json
 [audit]
 path = $demo/agent-audit.log
+checkpoint_interval = 1
 CONF
 build/server/signet-server --config "$demo/server.conf" 2>"$demo/server.log" &
 pids+=($!)
@@ -188,6 +198,13 @@ SIGNET_CERT=$SIGNET_PKI/issued/carol.pem SIGNET_KEY=$SIGNET_PKI/private/carol.ke
 	run "$SIGNETCTL" action "${cid:0:12}" restart --reason "demo: auditors cannot act" || true
 run "$SIGNETCTL" audit tail --limit 4
 
+step "9b. carol witnesses the server's log: she cosigns its latest signed checkpoint"
+sleep 2 # a checkpoint of the records above (one a second here; 10 s by default)
+SIGNET_CERT=$SIGNET_PKI/issued/carol.pem SIGNET_KEY=$SIGNET_PKI/private/carol.key \
+	run "$SIGNETCTL" audit witness --signing-key "$demo/carol-witness.key" --name carol \
+	--state "$demo/witness" --log-key "$SIGNET_PKI/keys/audit.pub" --out "$demo/witnessed.cp"
+cat "$demo/witnessed.cp"
+
 step "10. stop both, then verify both audit logs offline"
 for p in "${pids[@]}"; do kill "$p"; done
 wait
@@ -197,6 +214,15 @@ run "$SIGNETCTL" audit verify "$demo/server-audit.log" --key "$keys/audit.pub" \
 	--action-key "$keys/action.pub" --agent-keys "$keys/agents"
 run "$SIGNETCTL" audit verify "$demo/agent-audit.log" --key "$keys/agents/web-01.pub" \
 	--action-key "$keys/action.pub" --agent-keys "$keys/agents"
+
+step "10b. a reviewer reconciles the two logs action by action, with carol's checkpoint"
+run "$SIGNETCTL" audit reconcile --server "$demo/server-audit.log" --agent "$demo/agent-audit.log" \
+	--key "$keys/audit.pub" --action-key "$keys/action.pub" --agent-keys "$keys/agents" \
+	--checkpoint "$demo/witnessed.cp" --witness-key "$demo/carol.vkey"
+run "$SIGNETCTL" audit reconcile --server "$demo/server-audit.log" --agent "$demo/agent-audit.log" \
+	--key "$keys/audit.pub" --action-key "$keys/action.pub" --agent-keys "$keys/agents" \
+	-o html --out "$demo/report.html" && echo "the reviewer's report: $demo/report.html (kept: $keep_report)"
+cp "$demo/report.html" "$keep_report"
 
 step "11. tampering is caught: one byte of the server's log changed"
 cp "$demo/server-audit.log" "$demo/tampered.log"
