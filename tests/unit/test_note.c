@@ -131,7 +131,7 @@ test_verifiers(void)
 		for (j = i + 1; j <= len; j++) {
 			if (i == 0 && j == len)
 				continue;
-			r = note_verifier_parse(PETER_VKEY + i, j - i, &v,
+			r = note_verifier_parse(&PETER_VKEY[i], j - i, &v,
 			    NULL);
 			CHECKF(r != 0, "substring %zu..%zu", i, j);
 		}
@@ -655,7 +655,7 @@ test_cosignatures(void)
 	 * A cosignature whose time was changed, past 2^63 - 1, of the wrong
 	 * length, over another body: refused. Made by hand from WIT_SIG.
 	 */
-	b64 = WIT_SIG + 4 + strlen("witness.example.com/w1 ");
+	b64 = &WIT_SIG[4 + strlen("witness.example.com/w1 ")];
 	CHECK(sodium_base642bin(raw, sizeof(raw), b64, strlen(b64) - 1, NULL,
 	          &got, NULL, sodium_base64_VARIANT_ORIGINAL) == 0 &&
 	    got == 76);
