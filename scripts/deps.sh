@@ -13,6 +13,9 @@ PACKAGES=(
 	# tests and tools
 	openssl ca-certificates curl python3 python3-jsonschema tar gzip procps
 	docker.io busybox-static iproute2
+	# the CA key in a PKCS#11 token (signet-pki init --pkcs11), tested
+	# with a software token
+	libengine-pkcs11-openssl softhsm2 opensc
 	# the reviewer's HTML report opened headless (test_reconcile_report)
 	chromium
 	# style checks (scripts/shellcheck.sh, scripts/format.sh)

@@ -12,7 +12,7 @@
 
 # gen_crl DAYS: write a fresh CRL to $TMP/crl.pem (database must be saved).
 gen_crl() {
-	run "making the CRL" openssl ca -batch -config "$CNF" -gencrl \
+	ca_run "making the CRL" ca -batch -config "$CNF" -gencrl \
 	    -crldays "$1" -out "$TMP/crl.pem"
 	chmod 644 -- "$TMP/crl.pem"
 }
@@ -159,11 +159,11 @@ cmd_init() {
 	    -pkeyopt ec_paramgen_curve:P-256 -pkeyopt ec_param_enc:named_curve \
 	    -out "$PKI/private/ca.key"
 	chmod 600 -- "$PKI/private/ca.key"
-	run "making the CA certificate" openssl req -new -x509 -config "$CNF" \
+	ca_run "making the CA certificate" req -new -x509 -config "$CNF" \
 	    -key "$PKI/private/ca.key" -sha256 -days "$days" \
 	    -subj "/CN=signet CA/OU=ca" -extensions ext_ca -out "$PKI/ca.pem"
 	chmod 644 -- "$PKI/ca.pem"
-	run "making the CRL" openssl ca -batch -config "$CNF" -gencrl \
+	ca_run "making the CRL" ca -batch -config "$CNF" -gencrl \
 	    -crldays "$crldays" -out "$PKI/crl.pem"
 	chmod 644 -- "$PKI/crl.pem"
 	keygen "$PKI/keys" action
@@ -331,7 +331,7 @@ cmd_issue() {
 
 	db_save
 	new_serial
-	run "$role $name: signing" openssl ca -batch -config "$CNF" \
+	ca_run "$role $name: signing" ca -batch -config "$CNF" \
 	    -in "$TMP/$name.csr" -out "$TMP/$name.pem" -outdir "$TMP" \
 	    -days "$days" -extfile "$TMP/ext.cnf" -extensions ext -notext
 	serial=$(openssl x509 -in "$TMP/$name.pem" -noout -serial)
@@ -381,7 +381,7 @@ cmd_revoke() {
 	esac
 	make_tmp "$PKI"
 	db_save
-	run "revoke $name" openssl ca -batch -config "$CNF" \
+	ca_run "revoke $name" ca -batch -config "$CNF" \
 	    -revoke "$PKI/issued/$name.pem"
 	gen_crl "$crldays"
 	install_crl

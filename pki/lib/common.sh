@@ -225,6 +225,16 @@ run() {
 	fi
 }
 
+# ca_run WHAT ARGS...: run "openssl ARGS..." where ARGS use the CA's
+# private key (openssl ca, and the CA certificate at init), through this
+# one function: how the key is unlocked (passphrase, PKCS#11 token) is
+# decided here and nowhere else.
+ca_run() {
+	ca_what=$1
+	shift
+	run "$ca_what" openssl "$@"
+}
+
 find_signetctl() {
 	if [ -n "${SIGNETCTL:-}" ]; then
 		SCTL=$SIGNETCTL
