@@ -96,9 +96,10 @@ install(PROGRAMS ${PROJECT_SOURCE_DIR}/pki/signet-pki
 # The shell library it sources, read not run (0644): share/signet/pki/ of
 # the same prefix, where the script looks for it (/usr/bin/signet-pki ->
 # /usr/share/signet/pki/; "The library" in pki/signet-pki).
-install(FILES ${PROJECT_SOURCE_DIR}/pki/lib/common.sh
-  ${PROJECT_SOURCE_DIR}/pki/lib/certs.sh
-  ${PROJECT_SOURCE_DIR}/pki/lib/bundle.sh
+# Every pki/lib/*.sh: signet-pki refuses to run unless all of its LIB_FILES
+# are there (test_pki checks that LIB_FILES is exactly this set).
+file(GLOB SIGNET_PKI_LIB CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/pki/lib/*.sh)
+install(FILES ${SIGNET_PKI_LIB}
   DESTINATION ${CMAKE_INSTALL_DATADIR}/signet/pki COMPONENT tools)
 
 # Documentation: Debian wants copyright and changelog.gz (a native

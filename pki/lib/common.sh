@@ -19,7 +19,12 @@ rollback() {
 		old_ifs=$IFS
 		IFS=$NL
 		for f in $PLACED; do
-			rm -f -- "$f" || true
+			# A placed directory (made empty) goes too.
+			if [ -d "$f" ] && [ ! -L "$f" ]; then
+				rmdir -- "$f" || true
+			else
+				rm -f -- "$f" || true
+			fi
 		done
 		IFS=$old_ifs
 	fi
