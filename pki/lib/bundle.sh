@@ -134,17 +134,26 @@ cmd_bundle() {
 	entry=$(index_entry "$host")
 	if [ -z "$entry" ] || [ ! -f "$PKI/issued/$host.pem" ]; then
 		die "bundle $host: no certificate issued to $host" \
-		    "(run \"$PROG agent $host\" first)"
+		    "(run \"$PROG sign-req agent $host FILE\" or, in a lab," \
+		    "\"$PROG agent $host\" first)"
 	fi
-	role=$(subject_role "$entry")
+	# The database may hold several certificates of a name (renewals,
+	# a name issued again after revoke): the valid one counts
+	# (sreq_live_roles, lib/request.sh).
+	role=$(sreq_live_roles "$host")
+	if [ -z "$role" ]; then
+		role=$(subject_role "$entry")
+	fi
 	if [ "$role" != agent ]; then
-		die "bundle $host: the certificate of $host has role $role," \
+		die "bundle $host: the certificate of $host has role" \
+		    "$(printf '%s' "$role" | tr '\n' ' ' | sed 's/ $//')," \
 		    "not agent"
 	fi
-	case $entry in
-	R*) die "bundle $host: the certificate of $host is revoked;" \
-	    "issue a new one under a new host id" ;;
-	esac
+	if [ -z "$(sreq_live_roles "$host")" ]; then
+		die "bundle $host: $host holds no valid certificate (revoked" \
+		    "or expired); sign a new request for it with \"$PROG" \
+		    "sign-req agent $host FILE\""
+	fi
 	# A host enrolled by CSR (sign-req) has no key in the PKI: its
 	# bundle carries none, the host keeps its own.
 	keyless=no

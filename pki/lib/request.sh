@@ -286,22 +286,22 @@ sreq_pub_check() {
 # sign-req ROLE NAME FILE: a certificate for the request FILE, made where
 # NAME's key lives; the PKI keeps no private key of NAME.
 cmd_sign_req() {
-	role=$1
-	name=$2
-	file=$3
-	case $role in
+	sr_role=$1
+	sr_name=$2
+	sr_file=$3
+	case $sr_role in
 	server | agent | operator | auditor) ;;
 	*)
-		usage_die "sign-req $(quote "$role"): the role must be server," \
+		usage_die "sign-req $(quote "$sr_role"): the role must be server," \
 		    "agent, operator or auditor"
 		;;
 	esac
-	check_name "sign-req $role" "$name"
-	days=${OPT_DAYS:-$LEAF_DAYS_DEFAULT}
-	check_days --days "$days" "$LEAF_DAYS_MAX"
-	if [ "$role" = server ]; then
+	check_name "sign-req $sr_role" "$sr_name"
+	sr_days=${OPT_DAYS:-$LEAF_DAYS_DEFAULT}
+	check_days --days "$sr_days" "$LEAF_DAYS_MAX"
+	if [ "$sr_role" = server ]; then
 		if [ -z "$OPT_DNS$OPT_IP" ]; then
-			usage_die "sign-req server $name: give at least one" \
+			usage_die "sign-req server $sr_name: give at least one" \
 			    "--dns NAME or --ip ADDRESS for the certificate's" \
 			    "subjectAltName"
 		fi
@@ -311,41 +311,41 @@ cmd_sign_req() {
 		for i in $OPT_IP; do check_ip "$i"; done
 		IFS=$old_ifs
 	elif [ -n "$OPT_DNS$OPT_IP" ]; then
-		usage_die "sign-req $role $name: --dns and --ip are for a" \
+		usage_die "sign-req $sr_role $sr_name: --dns and --ip are for a" \
 		    "server's certificate"
 	fi
-	if [ -n "$OPT_RESULT_PUB" ] && [ "$role" != agent ]; then
-		usage_die "sign-req $role $name: --result-pub is for an agent"
+	if [ -n "$OPT_RESULT_PUB" ] && [ "$sr_role" != agent ]; then
+		usage_die "sign-req $sr_role $sr_name: --result-pub is for an agent"
 	fi
-	case $file in
-	"") usage_die "sign-req $role $name: missing FILE, the request" ;;
+	case $sr_file in
+	"") usage_die "sign-req $sr_role $sr_name: missing FILE, the request" ;;
 	esac
 	open_pki
 	need_ca_key
 	lock_pki
 
 	# A live name is renewed if the role is the same, else refused.
-	live=$(sreq_live_roles "$name")
-	renewal=no
-	if [ -n "$live" ]; then
-		if [ "$live" != "$role" ]; then
-			die "sign-req $role $name: $name holds a valid" \
-			    "certificate of role $(printf '%s' "$live" |
+	sr_live=$(sreq_live_roles "$sr_name")
+	sr_renewal=no
+	if [ -n "$sr_live" ]; then
+		if [ "$sr_live" != "$sr_role" ]; then
+			die "sign-req $sr_role $sr_name: $sr_name holds a valid" \
+			    "certificate of role $(printf '%s' "$sr_live" |
 			    tr '\n' ' ' | sed 's/ $//'); names are unique" \
 			    "across roles"
 		fi
 		if ! command -v renew_from_csr >/dev/null 2>&1; then
-			die "sign-req $role $name: $name holds a valid" \
+			die "sign-req $sr_role $sr_name: $sr_name holds a valid" \
 			    "certificate, so this is a renewal; renewal by CSR" \
 			    "needs lib/renew.sh"
 		fi
-		renewal=yes
+		sr_renewal=yes
 	else
-		for f in "issued/$name.pem" "private/$name.key" \
-		    "reqs/$name.req"; do
+		for f in "issued/$sr_name.pem" "private/$sr_name.key" \
+		    "reqs/$sr_name.req"; do
 			if [ -e "$PKI/$f" ] || [ -L "$PKI/$f" ]; then
-				die "sign-req $role $name: $PKI/$f already" \
-				    "exists though $name holds no valid" \
+				die "sign-req $sr_role $sr_name: $PKI/$f already" \
+				    "exists though $sr_name holds no valid" \
 				    "certificate; refusing to overwrite it" \
 				    "(revoke archives a name's files)"
 			fi
@@ -354,41 +354,41 @@ cmd_sign_req() {
 
 	# The agent's result key: registered the first time, rotated when a
 	# different one is given later.
-	rpub=$PKI/keys/agents/$name.pub
-	rotate=no
-	newpub=no
-	if [ "$role" = agent ]; then
+	sr_rpub=$PKI/keys/agents/$sr_name.pub
+	sr_rotate=no
+	sr_newpub=no
+	if [ "$sr_role" = agent ]; then
 		if [ -n "$OPT_RESULT_PUB" ]; then
 			sreq_pub_check "$OPT_RESULT_PUB"
-			if [ -e "$rpub" ] || [ -L "$rpub" ]; then
-				if [ ! -f "$rpub" ]; then
-					die "sign-req agent $name: $rpub is not" \
+			if [ -e "$sr_rpub" ] || [ -L "$sr_rpub" ]; then
+				if [ ! -f "$sr_rpub" ]; then
+					die "sign-req agent $sr_name: $sr_rpub is not" \
 					    "a file"
 				fi
-				cur=$(grep -v -e '^$' -e '^#' -- "$rpub" ||
+				sr_cur=$(grep -v -e '^$' -e '^#' -- "$sr_rpub" ||
 				    true)
-				if [ "$cur" != "$SREQ_PUB" ]; then
-					rotate=yes
+				if [ "$sr_cur" != "$SREQ_PUB" ]; then
+					sr_rotate=yes
 				fi
 			else
-				newpub=yes
+				sr_newpub=yes
 			fi
-		elif [ ! -f "$rpub" ]; then
-			usage_die "sign-req agent $name: give --result-pub" \
+		elif [ ! -f "$sr_rpub" ]; then
+			usage_die "sign-req agent $sr_name: give --result-pub" \
 			    "FILE, the agent's result public key (result.pub" \
 			    "from signet-agent enroll): the PKI holds no" \
-			    "keys/agents/$name.pub"
+			    "keys/agents/$sr_name.pub"
 		fi
 	fi
-	stamp=$(date -u +%Y%m%dT%H%M%SZ)
-	rdir=$PKI/keys/agents/retired
-	rold=$rdir/$name.$stamp.pub
-	rkey=$PKI/keys/agents/$name.key
-	rkold=$rdir/$name.$stamp.key
-	if [ "$rotate" = yes ]; then
-		for f in "$rold" "$rkold"; do
+	sr_stamp=$(date -u +%Y%m%dT%H%M%SZ)
+	sr_rdir=$PKI/keys/agents/retired
+	sr_rold=$sr_rdir/$sr_name.$sr_stamp.pub
+	sr_rkey=$PKI/keys/agents/$sr_name.key
+	sr_rkold=$sr_rdir/$sr_name.$sr_stamp.key
+	if [ "$sr_rotate" = yes ]; then
+		for f in "$sr_rold" "$sr_rkold"; do
 			if [ -e "$f" ] || [ -L "$f" ]; then
-				die "sign-req agent $name: $f already exists;" \
+				die "sign-req agent $sr_name: $f already exists;" \
 				    "refusing to overwrite it (retry in a" \
 				    "second)"
 			fi
@@ -396,10 +396,10 @@ cmd_sign_req() {
 	fi
 
 	make_tmp "$PKI"
-	csr_check "$role" "$name" "$file" "$TMP/$name.req"
-	if [ "$newpub" = yes ] || [ "$rotate" = yes ]; then
-		printf '%s\n' "$SREQ_PUB" >"$TMP/$name.pub"
-		chmod 644 -- "$TMP/$name.pub"
+	csr_check "$sr_role" "$sr_name" "$sr_file" "$TMP/$sr_name.req"
+	if [ "$sr_newpub" = yes ] || [ "$sr_rotate" = yes ]; then
+		printf '%s\n' "$SREQ_PUB" >"$TMP/$sr_name.pub"
+		chmod 644 -- "$TMP/$sr_name.pub"
 	fi
 	if [ ! -d "$PKI/reqs" ]; then
 		mkdir -- "$PKI/reqs"
@@ -407,99 +407,99 @@ cmd_sign_req() {
 	fi
 
 	db_save
-	if [ "$renewal" = yes ]; then
-		renew_from_csr "$role" "$name" "$TMP/$name.req" "$days"
-		serial=$RENEW_SERIAL
-		if [ ! -f "$PKI/issued/$name.pem" ]; then
-			die "sign-req $role $name: the renewal left no" \
-			    "$PKI/issued/$name.pem"
+	if [ "$sr_renewal" = yes ]; then
+		renew_from_csr "$sr_role" "$sr_name" "$TMP/$sr_name.req" "$sr_days"
+		sr_serial=$RENEW_SERIAL
+		if [ ! -f "$PKI/issued/$sr_name.pem" ]; then
+			die "sign-req $sr_role $sr_name: the renewal left no" \
+			    "$PKI/issued/$sr_name.pem"
 		fi
-		cert=$PKI/issued/$name.pem
+		sr_cert=$PKI/issued/$sr_name.pem
 	else
-		write_ext "$role" >"$TMP/ext.cnf"
+		write_ext "$sr_role" >"$TMP/ext.cnf"
 		new_serial
-		ca_run "sign-req $role $name: signing" ca -batch -config "$CNF" \
-		    -in "$TMP/$name.req" -out "$TMP/$name.pem" -outdir "$TMP" \
-		    -days "$days" -extfile "$TMP/ext.cnf" -extensions ext -notext
-		serial=$(openssl x509 -in "$TMP/$name.pem" -noout -serial)
-		serial=${serial#serial=}
-		cert=$TMP/$name.pem
+		ca_run "sign-req $sr_role $sr_name: signing" ca -batch -config "$CNF" \
+		    -in "$TMP/$sr_name.req" -out "$TMP/$sr_name.pem" -outdir "$TMP" \
+		    -days "$sr_days" -extfile "$TMP/ext.cnf" -extensions ext -notext
+		sr_serial=$(openssl x509 -in "$TMP/$sr_name.pem" -noout -serial)
+		sr_serial=${sr_serial#serial=}
+		sr_cert=$TMP/$sr_name.pem
 	fi
 	# What was signed is what was asked: the subject and the key.
-	subj=$(openssl x509 -in "$cert" -noout -subject -nameopt RFC2253)
-	if [ "$subj" != "subject=OU=$role,CN=$name" ]; then
-		die "sign-req $role $name: the certificate's subject is" \
-		    "$(quote "${subj#subject=}"), not /CN=$name/OU=$role"
+	sr_subj=$(openssl x509 -in "$sr_cert" -noout -subject -nameopt RFC2253)
+	if [ "$sr_subj" != "subject=OU=$sr_role,CN=$sr_name" ]; then
+		die "sign-req $sr_role $sr_name: the certificate's subject is" \
+		    "$(quote "${sr_subj#subject=}"), not /CN=$sr_name/OU=$sr_role"
 	fi
-	openssl x509 -in "$cert" -noout -pubkey >"$TMP/p1"
-	openssl req -in "$TMP/$name.req" -noout -pubkey >"$TMP/p2"
+	openssl x509 -in "$sr_cert" -noout -pubkey >"$TMP/p1"
+	openssl req -in "$TMP/$sr_name.req" -noout -pubkey >"$TMP/p2"
 	if ! cmp -s "$TMP/p1" "$TMP/p2"; then
-		die "sign-req $role $name: the certificate's key is not" \
+		die "sign-req $sr_role $sr_name: the certificate's key is not" \
 		    "the request's"
 	fi
-	enddate=$(openssl x509 -in "$cert" -noout -enddate)
+	sr_enddate=$(openssl x509 -in "$sr_cert" -noout -enddate)
 	if ! openssl x509 -in "$PKI/ca.pem" -noout \
-	    -checkend $((days * 86400)) >/dev/null; then
+	    -checkend $((sr_days * 86400)) >/dev/null; then
 		printf '%s: warning: the CA expires before this certificate\n' \
 		    "$PROG" >&2
 	fi
 
-	if [ "$renewal" = no ]; then
-		place "$TMP/$name.pem" "$PKI/issued/$name.pem" 644
-		place "$TMP/$serial.pem" "$PKI/certs_by_serial/$serial.pem" 644
-		place "$TMP/$name.req" "$PKI/reqs/$name.req" 644
+	if [ "$sr_renewal" = no ]; then
+		place "$TMP/$sr_name.pem" "$PKI/issued/$sr_name.pem" 644
+		place "$TMP/$sr_serial.pem" "$PKI/certs_by_serial/$sr_serial.pem" 644
+		place "$TMP/$sr_name.req" "$PKI/reqs/$sr_name.req" 644
 	fi
-	if [ "$newpub" = yes ]; then
-		place "$TMP/$name.pub" "$rpub" 644
+	if [ "$sr_newpub" = yes ]; then
+		place "$TMP/$sr_name.pub" "$sr_rpub" 644
 	fi
-	if [ "$rotate" = yes ]; then
+	if [ "$sr_rotate" = yes ]; then
 		sreq_rotate
 	fi
 	commit
 
-	if [ "$renewal" = yes ]; then
-		say "renewed $name: $PKI/issued/$name.pem ($role certificate," \
-		    "serial $serial, ${enddate#notAfter=}) signed from" \
-		    "the request $(quote "$file")"
+	if [ "$sr_renewal" = yes ]; then
+		say "renewed $sr_name: $PKI/issued/$sr_name.pem ($sr_role certificate," \
+		    "serial $sr_serial, ${sr_enddate#notAfter=}) signed from" \
+		    "the request $(quote "$sr_file")"
 	else
-		say "wrote $PKI/issued/$name.pem ($role certificate, serial" \
-		    "$serial, ${enddate#notAfter=}) signed from the request" \
-		    "$(quote "$file")"
-		say "wrote $PKI/reqs/$name.req (the request)"
+		say "wrote $PKI/issued/$sr_name.pem ($sr_role certificate, serial" \
+		    "$sr_serial, ${sr_enddate#notAfter=}) signed from the request" \
+		    "$(quote "$sr_file")"
+		say "wrote $PKI/reqs/$sr_name.req (the request)"
 	fi
-	say "no private key of $name is in the PKI: $name keeps its own"
-	if [ "$newpub" = yes ]; then
-		say "wrote $rpub (result public key, key id" \
-		    "$(key_id "$rpub"))"
-	elif [ "$rotate" = yes ]; then
-		say "rotated the result key of $name: the old one, key id" \
-		    "$(key_id "$rold"), is now $rold; the new one, key id" \
-		    "$(key_id "$rpub"), is $rpub"
-		if [ -f "$rkold" ]; then
-			say "moved the old result secret key $rkey (made" \
-			    "in the PKI) to $rkold"
+	say "no private key of $sr_name is in the PKI: $sr_name keeps its own"
+	if [ "$sr_newpub" = yes ]; then
+		say "wrote $sr_rpub (result public key, key id" \
+		    "$(key_id "$sr_rpub"))"
+	elif [ "$sr_rotate" = yes ]; then
+		say "rotated the result key of $sr_name: the old one, key id" \
+		    "$(key_id "$sr_rold"), is now $sr_rold; the new one, key id" \
+		    "$(key_id "$sr_rpub"), is $sr_rpub"
+		if [ -f "$sr_rkold" ]; then
+			say "moved the old result secret key $sr_rkey (made" \
+			    "in the PKI) to $sr_rkold"
 		fi
-		say "next: on the server, move agents_dir/$name.pub to" \
-		    "agents_dir/retired/$name.$stamp.pub (old results keep" \
-		    "verifying) and install keys/agents/$name.pub as" \
-		    "agents_dir/$name.pub"
-	elif [ "$role" = agent ]; then
-		say "kept the result key $rpub (key id $(key_id "$rpub"))"
+		say "next: on the server, move agents_dir/$sr_name.pub to" \
+		    "agents_dir/retired/$sr_name.$sr_stamp.pub (old results keep" \
+		    "verifying) and install keys/agents/$sr_name.pub as" \
+		    "agents_dir/$sr_name.pub"
+	elif [ "$sr_role" = agent ]; then
+		say "kept the result key $sr_rpub (key id $(key_id "$sr_rpub"))"
 	fi
-	case $role in
+	case $sr_role in
 	agent)
-		say "next: \"$PROG bundle $name --server wss://HOST:8444\"" \
+		say "next: \"$PROG bundle $sr_name --server wss://HOST:8444\"" \
 		    "(a bundle without private keys);" \
-		    "install keys/agents/$name.pub in the server's agents_dir"
+		    "install keys/agents/$sr_name.pub in the server's agents_dir"
 		;;
 	server)
-		say "next: install issued/$name.pem as the server's [tls]" \
+		say "next: install issued/$sr_name.pem as the server's [tls]" \
 		    "cert, beside the key the request was made with"
 		;;
 	*)
-		say "next: give issued/$name.pem back to $name (it is" \
-		    "public): it goes as $name.pem beside $name.key in the" \
-		    "DIR of \"signetctl enroll $name --role $role --out" \
+		say "next: give issued/$sr_name.pem back to $sr_name (it is" \
+		    "public): it goes as $sr_name.pem beside $sr_name.key in the" \
+		    "DIR of \"signetctl enroll $sr_name --role $sr_role --out" \
 		    "DIR\""
 		;;
 	esac
@@ -511,25 +511,25 @@ cmd_sign_req() {
 # of the new. The last step before commit; signals are held off while the
 # two are done, and a failure moves the old ones back.
 sreq_rotate() {
-	rdir_made=no
-	if [ ! -d "$rdir" ]; then
-		mkdir -- "$rdir"
-		chmod 700 -- "$rdir"
-		rdir_made=yes
+	sr_rdir_made=no
+	if [ ! -d "$sr_rdir" ]; then
+		mkdir -- "$sr_rdir"
+		chmod 700 -- "$sr_rdir"
+		sr_rdir_made=yes
 	fi
 	trap '' HUP INT TERM
-	if ! mv -- "$rpub" "$rold"; then
+	if ! mv -- "$sr_rpub" "$sr_rold"; then
 		sreq_rotate_undo
-		die "sign-req agent $name: cannot move $rpub to $rold"
+		die "sign-req agent $sr_name: cannot move $sr_rpub to $sr_rold"
 	fi
-	if [ -f "$rkey" ] && ! mv -- "$rkey" "$rkold"; then
+	if [ -f "$sr_rkey" ] && ! mv -- "$sr_rkey" "$sr_rkold"; then
 		sreq_rotate_undo
-		die "sign-req agent $name: cannot move $rkey to $rkold"
+		die "sign-req agent $sr_name: cannot move $sr_rkey to $sr_rkold"
 	fi
-	chmod 644 -- "$TMP/$name.pub"
-	if [ -e "$rpub" ] || ! ln -- "$TMP/$name.pub" "$rpub" 2>/dev/null; then
+	chmod 644 -- "$TMP/$sr_name.pub"
+	if [ -e "$sr_rpub" ] || ! ln -- "$TMP/$sr_name.pub" "$sr_rpub" 2>/dev/null; then
 		sreq_rotate_undo
-		die "sign-req agent $name: cannot place $rpub"
+		die "sign-req agent $sr_name: cannot place $sr_rpub"
 	fi
 	trap 'exit 129' HUP
 	trap 'exit 130' INT
@@ -537,14 +537,14 @@ sreq_rotate() {
 }
 
 sreq_rotate_undo() {
-	if [ -f "$rkold" ] && [ ! -e "$rkey" ]; then
-		mv -- "$rkold" "$rkey" || true
+	if [ -f "$sr_rkold" ] && [ ! -e "$sr_rkey" ]; then
+		mv -- "$sr_rkold" "$sr_rkey" || true
 	fi
-	if [ -f "$rold" ] && [ ! -e "$rpub" ]; then
-		mv -- "$rold" "$rpub" || true
+	if [ -f "$sr_rold" ] && [ ! -e "$sr_rpub" ]; then
+		mv -- "$sr_rold" "$sr_rpub" || true
 	fi
-	if [ "$rdir_made" = yes ]; then
-		rmdir -- "$rdir" 2>/dev/null || true
+	if [ "$sr_rdir_made" = yes ]; then
+		rmdir -- "$sr_rdir" 2>/dev/null || true
 	fi
 	trap 'exit 129' HUP
 	trap 'exit 130' INT

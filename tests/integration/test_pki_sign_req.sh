@@ -416,6 +416,10 @@ gone() {
 	if [ -f "$P/reqs/$1.req" ]; then
 		mv "$P/reqs/$1.req" "$P/revoked/reqs_by_serial/$2.req"
 	fi
+	if [ -f "$P/private/$1.key" ]; then
+		mkdir -p "$P/revoked/private_by_serial"
+		mv "$P/private/$1.key" "$P/revoked/private_by_serial/$2.key"
+	fi
 	awk -F '\t' -v s="$2" '$4 == s && $1 == "R" { f = 1 } END { exit !f }' \
 	    "$P/index.txt"
 }
@@ -464,6 +468,54 @@ check "the old pub is keys/agents/retired/web-05.STAMP.pub" sh -c "
     printf '%s\n' '$retired' |
     grep -Eq '/keys/agents/retired/web-05\.[0-9]{8}T[0-9]{6}Z\.pub\$' &&
     cmp '$retired' '$RP'"
+
+# A lab agent (keys made in the PKI) enrolled again by request with a new
+# result key: the old result secret key goes with its pub to retired/.
+lserial=$(openssl x509 -in "$P/issued/lab-01.pem" -noout -serial | cut -d= -f2)
+check "lab-01 revoked and archived" gone lab-01 "$lserial"
+p256 "$WORK/lab2.key"
+csr "$WORK/lab2.key" /CN=lab-01/OU=agent "$WORK/lab2.csr"
+check "sign-req lab-01 with a new result pub" \
+    pki sign-req agent lab-01 "$WORK/lab2.csr" --result-pub "$WORK/res2.pub"
+check "it says where the old result secret key went" \
+    grep -q 'moved the old result secret key' "$WORK/last"
+lret=$(find "$P/keys/agents/retired" -name 'lab-01.*.key' 2>/dev/null)
+check "lab-01's old result key is in retired/, 0600, with its pub" sh -c "
+    [ -n '$lret' ] && [ \$(stat -c %a '$lret') = 600 ] &&
+    [ -f '${lret%.key}.pub' ] && [ ! -e '$P/keys/agents/lab-01.key' ]"
+check "lab-01's bundle is keyless now" \
+    pki bundle lab-01 --out "$WORK/lab2.tgz"
+check "no agent.key nor result.key in it" sh -c "
+    ! tar -tzf '$WORK/lab2.tgz' | grep -q -e agent.key -e result.key"
+
+# Renewal by request (lib/renew.sh, renew_from_csr): a live agent signs a
+# new request of its own; a new serial, the old certificate kept, still
+# no private key in the PKI.
+if [ -f "$SRC/pki/lib/renew.sh" ]; then
+	old=$(openssl x509 -in "$P/issued/web-05.pem" -noout -serial |
+	    cut -d= -f2)
+	p256 "$WORK/d.key"
+	csr "$WORK/d.key" /CN=web-05/OU=agent "$WORK/d.csr"
+	check "sign-req renews live web-05" \
+	    pki sign-req agent web-05 "$WORK/d.csr" --days 90
+	new=$(openssl x509 -in "$P/issued/web-05.pem" -noout -serial |
+	    cut -d= -f2)
+	check "renewal: a new serial" [ "$new" != "$old" ]
+	check "renewal: the old certificate is kept" \
+	    [ -f "$P/certs_by_serial/$old.pem" ]
+	check "renewal: the new certificate carries the new key" cmp \
+	    <(openssl x509 -in "$P/issued/web-05.pem" -noout -pubkey) \
+	    <(openssl pkey -in "$WORK/d.key" -pubout)
+	check "renewal: reqs/web-05.req is the new request" cmp \
+	    <(openssl req -in "$P/reqs/web-05.req" -noout -pubkey) \
+	    <(openssl pkey -in "$WORK/d.key" -pubout)
+	check "renewal: verifies, clientAuth" openssl verify \
+	    -CAfile "$P/ca.pem" -purpose sslclient "$P/issued/web-05.pem"
+	check "renewal: no private key of web-05 in the PKI" \
+	    [ ! -e "$P/private/web-05.key" ]
+	check "renewal: the result key is kept" \
+	    cmp "$P/keys/agents/web-05.pub" "$WORK/res2.pub"
+fi
 
 echo "$PASS passed, $FAIL failed"
 [ "$FAIL" -eq 0 ]
