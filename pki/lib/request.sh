@@ -402,8 +402,14 @@ cmd_sign_req() {
 		chmod 644 -- "$TMP/$sr_name.pub"
 	fi
 	if [ ! -d "$PKI/reqs" ]; then
+		# A PKI made before sign-req has no reqs/: made here, and
+		# removed on failure (rollback, as roster init's roster/).
 		mkdir -- "$PKI/reqs"
 		chmod 755 -- "$PKI/reqs"
+		# shellcheck disable=SC2034 # read by rollback (lib/common.sh)
+		INIT_DIR=$PKI/reqs
+		# shellcheck disable=SC2034 # read by rollback (lib/common.sh)
+		INIT_MADE=yes
 	fi
 
 	db_save

@@ -269,6 +269,11 @@ refused "a server without --dns/--ip" "give at least one" \
 refused "--dns for an agent" "--dns and --ip are for a server" \
     sign-req agent web-05 "$WORK/good.csr" --dns x --result-pub "$RP"
 refused "a missing FILE" "missing argument" sign-req agent web-05
+# A failure at signing, in a PKI that has no reqs/ yet: it is not left.
+csr "$K" /CN=relay2/OU=server "$WORK/relay2.csr"
+check "no reqs/ yet" [ ! -e "$P/reqs" ]
+refused "an IPv6 address openssl refuses at signing" "signing: openssl failed" \
+    sign-req server relay2 "$WORK/relay2.csr" --ip 1:2
 
 # --- a good agent request ------------------------------------------------------
 check "sign-req agent web-05" \
