@@ -229,6 +229,18 @@ csr_check() {
 		die "$cc_q: the subject holds more than CN and OU" \
 		    "(check: subject)"
 	fi
+	# Its values as text (UTF8String or PrintableString), so that they
+	# read the same in every tool: openssl shows a BMPString as the
+	# same characters above, but the database and the server see others.
+	cc_vals=$(awk '$1 ~ /:d=5$/ && / prim: / && !/ prim: OBJECT / {
+		t = $0; sub(/^.* prim: */, "", t); sub(/ *$/, "", t)
+		gsub(/  +/, " ", t); print t
+	}' "$cc_d/asn1" | sed 's/^PRINTABLESTRING /UTF8STRING /')
+	if [ "$cc_vals" != "UTF8STRING :$cc_name${NL}UTF8STRING :$cc_role" ]
+	then
+		die "$cc_q: the subject's values are not plain text" \
+		    "(UTF8String or PrintableString) (check: subject)"
+	fi
 
 	if ! openssl req -inform DER -in "$cc_d/csr.der" -outform PEM \
 	    -out "$cc_out" 2>/dev/null; then

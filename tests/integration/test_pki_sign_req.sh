@@ -143,6 +143,19 @@ refused "a CSR with a further RDN" "(check: subject)" \
 csr "$K" "/CN=web-05+OU=agent" "$WORK/multi.csr" -multivalue-rdn
 refused "a CSR with a multi-valued RDN" "(check: subject)" \
     sign-req agent web-05 "$WORK/multi.csr" --result-pub "$RP"
+cat >"$WORK/bmp.cnf" <<'EOF'
+[ req ]
+distinguished_name = dn
+string_mask = MASK:0x800
+prompt = no
+[ dn ]
+CN = web-05
+OU = agent
+EOF
+openssl req -new -config "$WORK/bmp.cnf" -key "$K" -out "$WORK/bmp.csr"
+refused "a CSR whose CN and OU are BMPStrings" \
+    "not plain text (UTF8String or PrintableString) (check: subject)" \
+    sign-req agent web-05 "$WORK/bmp.csr" --result-pub "$RP"
 csr "$K" /CN=web-05/OU=agent "$WORK/san.csr" \
     -addext "subjectAltName=DNS:web-05,DNS:evil.example.org"
 refused "a CSR with extra SANs" \
