@@ -2,9 +2,11 @@
 # signet-pki's key and bundle commands, sourced by pki/signet-pki:
 # action-key (a further Ed25519 action key, to rotate the server's),
 # bundle (the tar.gz of what one agent installs under /etc/signet: its
-# certificate and key, the CA, its result key, the pinned action and
-# roster keys, the signed operator roster and an agent.conf) and the
-# roster commands (init, add, remove, list, sign, pin).
+# certificate, the CA, the pinned action and roster keys, the signed
+# operator roster and an agent.conf, and for a lab host whose keys were
+# made in the PKI its TLS key and result key; a host enrolled by CSR
+# keeps its own) and the roster commands (init, add, remove, list, sign,
+# pin).
 #
 # Not a program: it uses the variables and functions of signet-pki (PROG,
 # NL, the OPT_* options, die, quote, say...) and of the other lib/*.sh.
@@ -72,8 +74,11 @@ check_pubset() {
 	fi
 }
 
-# write_agent_conf HOST-ID URL ROSTER: the bundle's agent.conf; with ROSTER
-# "yes" (the bundle holds keys/roster.pub) a [roster] section pinning it.
+# write_agent_conf HOST-ID URL ROSTER KEYLESS: the bundle's agent.conf; with
+# ROSTER "yes" (the bundle holds keys/roster.pub) a [roster] section
+# pinning it. KEYLESS "yes": a host enrolled by CSR, whose keys
+# "signet-agent enroll --out /etc/signet" made where a lab bundle puts
+# them (agent.key, keys/result.key): one layout for both.
 write_agent_conf() {
 	printf '# signet agent configuration for %s (signet.conf(5)),\n' "$1"
 	printf '# made by signet-pki bundle; goes to /etc/signet/agent.conf.\n'
@@ -94,6 +99,9 @@ write_agent_conf() {
 	printf 'key = /etc/signet/agent.key\n'
 	printf '\n[keys]\n'
 	printf 'action_pub = /etc/signet/keys/action.pub\n'
+	if [ "$4" = yes ]; then
+		printf '# Made on this host by signet-agent enroll --out /etc/signet.\n'
+	fi
 	printf 'result = /etc/signet/keys/result.key\n'
 	if [ "$3" = yes ]; then
 		printf '\n[roster]\n'
@@ -123,18 +131,35 @@ cmd_bundle() {
 	entry=$(index_entry "$host")
 	if [ -z "$entry" ] || [ ! -f "$PKI/issued/$host.pem" ]; then
 		die "bundle $host: no certificate issued to $host" \
-		    "(run \"$PROG agent $host\" first)"
+		    "(run \"$PROG sign-req agent $host FILE\" or, in a lab," \
+		    "\"$PROG agent $host\" first)"
 	fi
-	role=$(subject_role "$entry")
+	# The database may hold several certificates of a name (renewals,
+	# a name issued again after revoke): the valid one counts
+	# (sreq_live_roles, lib/request.sh).
+	role=$(sreq_live_roles "$host")
+	if [ -z "$role" ]; then
+		role=$(subject_role "$entry")
+	fi
 	if [ "$role" != agent ]; then
-		die "bundle $host: the certificate of $host has role $role," \
+		die "bundle $host: the certificate of $host has role" \
+		    "$(printf '%s' "$role" | tr '\n' ' ' | sed 's/ $//')," \
 		    "not agent"
 	fi
-	case $entry in
-	R*) die "bundle $host: the certificate of $host is revoked;" \
-	    "issue a new one under a new host id" ;;
-	esac
-	for f in "private/$host.key" "keys/agents/$host.key" crl.pem; do
+	if [ -z "$(sreq_live_roles "$host")" ]; then
+		die "bundle $host: $host holds no valid certificate (revoked" \
+		    "or expired); sign a new request for it with \"$PROG" \
+		    "sign-req agent $host FILE\""
+	fi
+	# A host enrolled by CSR (sign-req) has no key in the PKI: its
+	# bundle carries none, the host keeps its own.
+	keyless=no
+	need="private/$host.key keys/agents/$host.key crl.pem"
+	if [ ! -e "$PKI/private/$host.key" ]; then
+		keyless=yes
+		need="keys/agents/$host.pub crl.pem"
+	fi
+	for f in $need; do
 		if [ ! -f "$PKI/$f" ]; then
 			die "bundle $host: $PKI/$f is missing"
 		fi
@@ -163,31 +188,39 @@ cmd_bundle() {
 		die "bundle $host: the certificate does not verify (expired," \
 		    "revoked, or crl.pem out of date: try \"$PROG crl\")"
 	fi
-	openssl x509 -in "$PKI/issued/$host.pem" -noout -pubkey >"$TMP/p1"
-	openssl pkey -in "$PKI/private/$host.key" -pubout >"$TMP/p2"
-	if ! cmp -s "$TMP/p1" "$TMP/p2"; then
-		die "bundle $host: private/$host.key does not match" \
-		    "issued/$host.pem"
+	if [ "$keyless" = no ]; then
+		openssl x509 -in "$PKI/issued/$host.pem" -noout -pubkey \
+		    >"$TMP/p1"
+		openssl pkey -in "$PKI/private/$host.key" -pubout >"$TMP/p2"
+		if ! cmp -s "$TMP/p1" "$TMP/p2"; then
+			die "bundle $host: private/$host.key does not match" \
+			    "issued/$host.pem"
+		fi
 	fi
 
 	st=$TMP/stage
 	mkdir -- "$st" "$st/keys"
 	cp -- "$PKI/ca.pem" "$st/ca.pem"
 	cp -- "$PKI/issued/$host.pem" "$st/agent.pem"
-	cp -- "$PKI/private/$host.key" "$st/agent.key"
 	cp -- "$pinned" "$st/keys/action.pub"
-	cp -- "$PKI/keys/agents/$host.key" "$st/keys/result.key"
+	b_keys=""
+	if [ "$keyless" = no ]; then
+		cp -- "$PKI/private/$host.key" "$st/agent.key"
+		cp -- "$PKI/keys/agents/$host.key" "$st/keys/result.key"
+		chmod 600 -- "$st/agent.key" "$st/keys/result.key"
+		b_keys="agent.key keys/result.key"
+	fi
 	# The pinned roster keys, and the signed roster once published.
 	roster_paths
 	b_pinned=no
 	if [ -f "$R_PINNED" ]; then
 		b_pinned=yes
 	fi
-	write_agent_conf "$host" "$url" "$b_pinned" >"$st/agent.conf"
+	write_agent_conf "$host" "$url" "$b_pinned" "$keyless" \
+	    >"$st/agent.conf"
 	chmod 755 -- "$st/keys"
 	chmod 644 -- "$st/ca.pem" "$st/agent.pem" "$st/agent.conf" \
 	    "$st/keys/action.pub"
-	chmod 600 -- "$st/agent.key" "$st/keys/result.key"
 	b_roster=""
 	if [ "$b_pinned" = yes ]; then
 		cp -- "$R_PINNED" "$st/keys/roster.pub"
@@ -201,10 +234,10 @@ cmd_bundle() {
 	fi
 
 	# GNU tar: files owned by root in the archive, fixed order, no others.
-	# shellcheck disable=SC2086 # b_roster: words
+	# shellcheck disable=SC2086 # b_keys, b_roster: words
 	if ! tar -C "$st" --owner=0 --group=0 --numeric-owner --no-recursion \
-	    -czf "$TMP/bundle.tar.gz" ca.pem agent.pem agent.key agent.conf \
-	    keys keys/action.pub keys/result.key $b_roster 2>"$TMP/log"; then
+	    -czf "$TMP/bundle.tar.gz" ca.pem agent.pem agent.conf keys \
+	    keys/action.pub $b_keys $b_roster 2>"$TMP/log"; then
 		sed 's/^/  /' "$TMP/log" >&2
 		die "bundle $host: tar failed (output above)"
 	fi
@@ -219,9 +252,25 @@ cmd_bundle() {
 	rm -f -- "$PART"
 	PART=""
 
-	say "wrote $out (mode 0600; holds agent $host's secret keys):"
-	say "  ca.pem agent.pem agent.key(0600) agent.conf keys/action.pub" \
-	    "keys/result.key(0600)${b_roster:+ $b_roster}"
+	if [ "$keyless" = no ]; then
+		say "wrote $out (mode 0600; a lab bundle: it carries agent" \
+		    "$host's private keys, made in the PKI; for production" \
+		    "hosts make the keys on the host with \"signet-agent" \
+		    "enroll\" and sign its request with \"$PROG sign-req\"):"
+		say "  ca.pem agent.pem agent.key(0600) agent.conf" \
+		    "keys/action.pub keys/result.key(0600)${b_roster:+ $b_roster}"
+	else
+		say "wrote $out (mode 0600; no private key: $host keeps its" \
+		    "own keys, /etc/signet/agent.key and" \
+		    "/etc/signet/keys/result.key made by \"signet-agent enroll" \
+		    "--host-id $host --out /etc/signet\"):"
+		say "  ca.pem agent.pem agent.conf" \
+		    "keys/action.pub${b_roster:+ $b_roster}"
+		say "note: its result key registered here is" \
+		    "keys/agents/$host.pub, key id" \
+		    "$(key_id "$PKI/keys/agents/$host.pub"): the host's" \
+		    "/etc/signet/keys/result.pub must be the same"
+	fi
 	if [ "$b_pinned" != yes ]; then
 		say "note: no roster keys in this PKI: the bundle holds no" \
 		    "keys/roster.pub and agent.conf no [roster]; the agent" \
