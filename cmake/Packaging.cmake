@@ -99,6 +99,8 @@ install(PROGRAMS ${PROJECT_SOURCE_DIR}/pki/signet-pki
 install(FILES ${PROJECT_SOURCE_DIR}/pki/lib/common.sh
   ${PROJECT_SOURCE_DIR}/pki/lib/certs.sh
   ${PROJECT_SOURCE_DIR}/pki/lib/bundle.sh
+  ${PROJECT_SOURCE_DIR}/pki/lib/journal.sh
+  ${PROJECT_SOURCE_DIR}/pki/lib/renew.sh
   DESTINATION ${CMAKE_INSTALL_DATADIR}/signet/pki COMPONENT tools)
 
 # Documentation: Debian wants copyright and changelog.gz (a native

@@ -237,9 +237,10 @@ pid_alive() {
 
 # write_lock_pid: record this run's pid in the lock it holds (one rename).
 write_lock_pid() {
-	printf '%s\n' "$$" >"$PKI/.lock/pid.new" &&
-	    mv -f -- "$PKI/.lock/pid.new" "$PKI/.lock/pid" ||
-	    die "locking $PKI: cannot write $PKI/.lock/pid"
+	if ! printf '%s\n' "$$" >"$PKI/.lock/pid.new" ||
+	    ! mv -f -- "$PKI/.lock/pid.new" "$PKI/.lock/pid"; then
+		die "locking $PKI: cannot write $PKI/.lock/pid"
+	fi
 }
 
 # Exclusive lock on the PKI for commands that change it. A lock whose

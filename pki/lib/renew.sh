@@ -442,9 +442,11 @@ cmd_revoke() {
 		ca_run "revoke $name: serial $s" ca -batch -config "$CNF" \
 		    -revoke "$PKI/certs_by_serial/$s.pem"
 	done
+	test_hook after-db
 	if [ -z "$SERIAL" ] && [ -n "$newest" ]; then
 		revoke_archive "$name" "$newest"
 	fi
+	test_hook after-move
 	if [ -n "$live" ]; then
 		gen_crl "$crldays"
 		install_crl
@@ -629,6 +631,9 @@ list_json() {
 	END { printf "%s]\n", (NR > 0 ? "\n" : "") }'
 }
 
+# expiring: the CA and each name's newest certificate (unless revoked or
+# archived) that expires within --days N (default 30) or has expired, and
+# the CRL when it expires within 7 days (or N when less); exit 1 when any.
 cmd_expiring() {
 	days=${OPT_DAYS:-30}
 	check_days --days "$days" "$CA_DAYS_MAX"
@@ -638,8 +643,8 @@ cmd_expiring() {
 	# The CA, the CRL, and each name's newest certificate unless it is
 	# revoked or archived.
 	{ ca_crl_rows; cert_rows; } | while IFS=$TAB read -r ex_n ex_i ex_r \
-	    ex_s ex_e ex_st ex_new; do
-		: "$ex_i"
+	    ex_s ex_e ex_st ex_new ex_rest; do
+		: "$ex_i$ex_rest"
 		if [ "$ex_new" != true ] || [ "$ex_st" = revoked ]; then
 			continue
 		fi
@@ -655,7 +660,10 @@ cmd_expiring() {
 	done | awk -F '\t' -v now="$now" -v days="$days" "$AWK_LIB"'
 	{
 		t = ($4 ~ /^[0-9]+$/ && length($4) == 14) ? st_epoch($4) : 0
-		if (t > now + days * 86400)
+		# The CRL is renewed often (30 days by default): it counts
+		# from 7 days before its nextUpdate, as the server warns.
+		lim = (FNR <= 2 && $2 == "crl" && days > 7) ? 7 : days
+		if (t > now + lim * 86400)
 			next
 		d = (t - now) / 86400
 		dl = int(d)
