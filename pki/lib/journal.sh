@@ -70,7 +70,9 @@ journal_add() {
 		{
 			printf 'signet-pki journal 1\n'
 			printf 'pid %s\n' "$$"
-			printf 'cmd %s\n' "$CMD${SUB:+ $SUB}${ARG:+ $ARG}"
+			printf 'cmd %s\n' "$(printf '%s' \
+			    "$CMD${SUB:+ $SUB}${ARG:+ $ARG}" |
+			    tr -c '[:print:]' '?' | cut -c1-200)"
 			if [ -n "$TMP" ]; then
 				printf 'tmp %s\n' "$(rel "$TMP")"
 			fi
@@ -311,6 +313,16 @@ journal_recover() {
 	jr_cmd=$(sed -n 's/^cmd //p' "$PKI/.journal" | head -n 1)
 	jr_pid=$(sed -n 's/^pid //p' "$PKI/.journal" | head -n 1)
 	jr_tmp=$(sed -n 's/^tmp //p' "$PKI/.journal" | head -n 1)
+	case $jr_pid in
+	"" | 0* | *[!0-9]*) ;;
+	*)
+		if [ "$jr_pid" != "$$" ] && pid_alive "$jr_pid"; then
+			die "locking $PKI: $PKI/.journal belongs to pid $jr_pid," \
+			    "which is still running (was its lock removed by" \
+			    "hand?); try again when it has finished"
+		fi
+		;;
+	esac
 	printf '%s: %s: "%s" (pid %s) did not finish (it crashed or was' \
 	    "$PROG" "$PKI/.journal" "$jr_cmd" "${jr_pid:-${1:-?}}" >&2
 	printf ' killed); rolling back its change:\n' >&2

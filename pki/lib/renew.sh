@@ -372,19 +372,19 @@ cmd_renew() {
 	fi
 	case $role in
 	server)
-		say "next: install issued/$name.pem (and private/$name.key)" \
+		say "next: install issued/$name.pem${OPT_NEW_KEY:+ and private/$name.key}" \
 		    "as the server's [tls] cert and key, then" \
 		    "systemctl reload signet-server"
 		;;
 	agent)
 		say "next: install issued/$name.pem as the host's" \
-		    "/etc/signet/agent.pem${RENEW_KEY_MOVED:+ and private/$name.key as agent.key}" \
+		    "/etc/signet/agent.pem${OPT_NEW_KEY:+ and private/$name.key as agent.key}" \
 		    "and restart signet-agent; its result key" \
 		    "keys/agents/$name.pub is unchanged"
 		;;
 	*)
 		say "next: give $name issued/$name.pem" \
-		    "${RENEW_KEY_MOVED:+and private/$name.key }for its client"
+		    "${OPT_NEW_KEY:+and private/$name.key }for its client"
 		;;
 	esac
 }

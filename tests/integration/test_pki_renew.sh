@@ -196,7 +196,7 @@ if grep -q '^csr_check()' "$SRC"/pki/lib/*.sh; then
 	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 	    -keyout "$WORK/x.key" -subj "/CN=bob/OU=operator" \
 	    -out "$WORK/bob-op.csr" 2>/dev/null
-	refused "renew bob --csr with another role" "OU" \
+	refused "renew bob --csr with another role" "signet-pki: " \
 	    pki renew bob --csr "$WORK/bob-op.csr"
 else
 	refused "renew --csr without csr_check" "no csr_check" \
