@@ -20,6 +20,9 @@ gen_crl() {
 # The CRL replaces the old one in one rename; crl.pem is the one file that
 # is meant to be rewritten.
 install_crl() {
+	if [ -f "$TMP/db/crl.pem" ]; then
+		journal_add "crl $(rel "$TMP/db/crl.pem")"
+	fi
 	mv -f -- "$TMP/crl.pem" "$PKI/crl.pem"
 }
 
@@ -301,18 +304,22 @@ cmd_issue() {
 	fi
 	lock_pki
 
-	# The CN is unique across roles, whatever happened to the old cert.
-	existing=$(index_entry "$name")
+	# A live CN is unique across roles: renew it, or revoke it first.
+	existing=$(name_index "$name" | grep '^live' | tail -n 1) || true
 	if [ -n "$existing" ]; then
-		die "$role $name: a certificate for $name already exists" \
-		    "(role $(subject_role "$existing")); names are unique" \
-		    "across roles and never reused, even after revoke"
+		die "$role $name: $name already has a valid certificate" \
+		    "(role $(subject_role "${existing#live	}"), serial" \
+		    "$(printf '%s\n' "$existing" | cut -f5)); renew it with" \
+		    "\"$PROG renew $name\", or revoke it first with" \
+		    "\"$PROG revoke $name\" to issue the name anew"
 	fi
-	for f in "issued/$name.pem" "private/$name.key" \
+	for f in "issued/$name.pem" "private/$name.key" "reqs/$name.req" \
 	    "keys/agents/$name.key" "keys/agents/$name.pub"; do
 		if [ -e "$PKI/$f" ] || [ -L "$PKI/$f" ]; then
-			die "$role $name: $PKI/$f already exists;" \
-			    "refusing to overwrite it"
+			die "$role $name: $PKI/$f already exists (left by" \
+			    "$name's expired or revoked certificate);" \
+			    "refusing to overwrite it: \"$PROG revoke $name\"" \
+			    "archives it under revoked/"
 		fi
 	done
 
@@ -364,34 +371,7 @@ cmd_issue() {
 	fi
 }
 
-cmd_revoke() {
-	name=$1
-	check_name revoke "$name"
-	crldays=${OPT_CRL_DAYS:-$CRL_DAYS_DEFAULT}
-	check_days --crl-days "$crldays" "$CRL_DAYS_MAX"
-	open_pki
-	need_ca_key
-	lock_pki
-	entry=$(index_entry "$name")
-	if [ -z "$entry" ] || [ ! -f "$PKI/issued/$name.pem" ]; then
-		die "revoke $name: no certificate issued to $name"
-	fi
-	case $entry in
-	R*) die "revoke $name: already revoked" ;;
-	esac
-	make_tmp "$PKI"
-	db_save
-	ca_run "revoke $name" ca -batch -config "$CNF" \
-	    -revoke "$PKI/issued/$name.pem"
-	gen_crl "$crldays"
-	install_crl
-	commit
-	say "revoked $name (role $(subject_role "$entry"), serial" \
-	    "$(printf '%s\n' "$entry" | cut -f4)) in $PKI/index.txt;" \
-	    "$PKI/issued/$name.pem is kept for the record"
-	crl_written
-	say "next: copy crl.pem to the server and send it SIGHUP"
-}
+# cmd_revoke, the revocation and its archive: lib/renew.sh.
 
 cmd_crl() {
 	crldays=${OPT_DAYS:-${OPT_CRL_DAYS:-$CRL_DAYS_DEFAULT}}
@@ -407,42 +387,4 @@ cmd_crl() {
 	crl_written
 }
 
-cmd_list() {
-	open_pki
-	crl_expiry_warn
-	now=$(now_stamp)
-	ca_end=$(openssl x509 -in "$PKI/ca.pem" -noout -enddate -serial \
-	    -dateopt iso_8601 2>/dev/null) ||
-	    ca_end=$(openssl x509 -in "$PKI/ca.pem" -noout -enddate -serial)
-	ca_status=valid
-	if ! openssl x509 -in "$PKI/ca.pem" -noout -checkend 0 >/dev/null; then
-		ca_status=expired
-	fi
-	printf '%-24s %-9s %-40s %-20s %s\n' NAME ROLE SERIAL EXPIRES STATUS
-	printf '%s\n' "$ca_end" | awk -v st="$ca_status" '
-	/^notAfter=/ { e = substr($0, 10) }
-	/^serial=/ { s = substr($0, 8) }
-	END {
-		# "2036-11-21 23:19:00Z" or "Nov 21 23:19:00 2036 GMT"
-		if (e ~ /^[0-9]/) { sub(/ /, "T", e) }
-		else { gsub(/ /, "_", e) }
-		printf "%-24s %-9s %-40s %-20s %s\n", "ca", "ca", s, e, st
-	}'
-	awk -F '\t' -v now="$now" '
-	{
-		n = split($6, rdn, "/"); cn = "?"; ou = "?"
-		for (i = 1; i <= n; i++) {
-			if (rdn[i] ~ /^CN=/) cn = substr(rdn[i], 4)
-			if (rdn[i] ~ /^OU=/) ou = substr(rdn[i], 4)
-		}
-		e = $2; sub(/Z$/, "", e)
-		if (length(e) == 12) e = (substr(e, 1, 2) < 50 ? "20" : "19") e
-		iso = substr(e, 1, 4) "-" substr(e, 5, 2) "-" substr(e, 7, 2) \
-		    "T" substr(e, 9, 2) ":" substr(e, 11, 2) ":" \
-		    substr(e, 13, 2) "Z"
-		if ($1 == "R") st = "revoked"
-		else if ($1 == "E" || e <= now) st = "expired"
-		else st = "valid"
-		printf "%-24s %-9s %-40s %-20s %s\n", cn, ou, $4, iso, st
-	}' "$PKI/index.txt"
-}
+# cmd_list and cmd_expiring: lib/renew.sh.

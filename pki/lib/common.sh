@@ -15,6 +15,12 @@
 
 # shellcheck disable=SC2317 # run from the EXIT trap
 rollback() {
+	if [ -n "$JOURNAL" ]; then
+		journal_undo "$PKI/.journal" no ||
+		    printf '%s: the undo was incomplete (above)\n' "$PROG" >&2
+		rm -f -- "$PKI/.journal"
+		JOURNAL=""
+	fi
 	if [ -n "$PLACED" ]; then
 		old_ifs=$IFS
 		IFS=$NL
@@ -52,7 +58,7 @@ cleanup() {
 	trap - EXIT INT TERM HUP PIPE
 	if [ "$st" -ne 0 ]; then
 		rollback
-		if [ -n "$DB_SAVED$PLACED$INIT_DIR" ]; then
+		if [ -n "$DB_SAVED$PLACED$INIT_DIR$JOURNAL" ]; then
 			printf '%s: nothing was changed\n' "$PROG" >&2
 		fi
 	fi
@@ -62,9 +68,7 @@ cleanup() {
 	if [ -n "$PART" ]; then
 		rm -f -- "$PART" || true
 	fi
-	if [ -n "$LOCK" ]; then
-		rmdir -- "$LOCK" 2>/dev/null || true
-	fi
+	unlock_pki
 	exit "$st"
 }
 
@@ -78,18 +82,22 @@ trap 'exit 141' PIPE
 DB_FILES="index.txt index.txt.old index.txt.attr index.txt.attr.old serial
 serial.old crlnumber crlnumber.old"
 
+# The backup also keeps crl.pem, and is named in the journal once complete
+# (lib/journal.sh), so that a crashed command is rolled back from it.
 db_save() {
 	mkdir -- "$TMP/db"
-	for f in $DB_FILES; do
+	for f in $DB_FILES crl.pem; do
 		if [ -e "$PKI/$f" ]; then
 			cp -p -- "$PKI/$f" "$TMP/db/$f"
 		fi
 	done
 	DB_SAVED=yes
+	journal_add "backup $(rel "$TMP/db")"
 }
 
 # Commit: from here on a failure no longer undoes the change.
 commit() {
+	journal_end
 	DB_SAVED=""
 	PLACED=""
 	INIT_DIR=""
@@ -101,6 +109,10 @@ place() {
 	chmod "$3" -- "$1"
 	if [ -e "$2" ]; then
 		die "placing $2: it already exists; refusing to overwrite"
+	fi
+	pl_rel=$(rel "$2")
+	if [ -n "$pl_rel" ]; then
+		journal_add "place $pl_rel"
 	fi
 	if ! ln -- "$1" "$2" 2>/dev/null; then
 		die "placing $2: cannot create it" \
@@ -318,29 +330,27 @@ need_ca_key() {
 	fi
 }
 
-# Exclusive lock on the PKI for commands that change it.
-lock_pki() {
-	if ! mkdir -- "$PKI/.lock" 2>/dev/null; then
-		die "locking $PKI: another $PROG is working on it" \
-		    "(if not, remove $PKI/.lock)"
-	fi
-	LOCK=$PKI/.lock
-}
+# lock_pki, the lock and its crash recovery: lib/journal.sh.
 
 make_tmp() {
 	TMP=$(mktemp -d "$1/.tmp.XXXXXXXX") ||
 	    die "making a temporary directory in $1: mktemp failed"
+	if [ -n "$LOCK" ]; then
+		printf '%s\n' "${TMP##*/}" >"$LOCK/tmp"
+	fi
 }
 
-# index_entry NAME: the index line whose subject CN is NAME, if any.
+# index_entry NAME: the newest index line whose subject CN is NAME (the
+# last: a name has one line per certificate, renewals appended), if any.
 # Index fields: status, expiry, revocation date, serial, file, subject.
 index_entry() {
 	awk -F '\t' -v cn="$1" '
 	{
 		n = split($6, rdn, "/")
 		for (i = 1; i <= n; i++)
-			if (rdn[i] == "CN=" cn) { print; exit }
-	}' "$PKI/index.txt"
+			if (rdn[i] == "CN=" cn) last = $0
+	}
+	END { if (last != "") print last }' "$PKI/index.txt"
 }
 
 # Role (OU) from an index subject "/CN=x/OU=role".

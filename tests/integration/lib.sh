@@ -37,6 +37,26 @@ check_fails_with() {
 	fi
 }
 
+# pki_revoke_keep PKI_SH NAME: "signet-pki revoke NAME" in $SIGNET_PKI,
+# then copies of the files revoke archives under revoked/ put back in
+# issued/, private/ and keys/agents/, so that a test can still present the
+# revoked certificate (by its path, or --pki DIR --name NAME).
+pki_revoke_keep() {
+	local d=$SIGNET_PKI s
+	s=$(openssl x509 -in "$d/issued/$2.pem" -noout -serial) || return 1
+	s=${s#serial=}
+	"$1" revoke "$2" || return 1
+	cp -p "$d/revoked/certs_by_serial/$s.crt" "$d/issued/$2.pem" &&
+	    cp -p "$d/revoked/private_by_serial/$s.key" "$d/private/$2.key" ||
+	    return 1
+	if [ -f "$d/revoked/keys_by_serial/$s.result.pub" ]; then
+		cp -p "$d/revoked/keys_by_serial/$s.result.pub" \
+		    "$d/keys/agents/$2.pub" &&
+		    cp -p "$d/revoked/keys_by_serial/$s.result.key" \
+		    "$d/keys/agents/$2.key" || return 1
+	fi
+}
+
 finish() {
 	echo "$T_PASS passed, $T_FAIL failed"
 	[ "$T_FAIL" -eq 0 ]

@@ -22,7 +22,7 @@ if ! { "$PKI" server relay --dns localhost --ip 127.0.0.1 >/dev/null &&
 	"$PKI" agent web-01 >/dev/null &&
 	"$PKI" operator mallory >/dev/null &&
 	"$PKI" operator dave >/dev/null &&
-	"$PKI" revoke mallory >/dev/null &&
+	pki_revoke_keep "$PKI" mallory >/dev/null &&
 	"$PKI" init "$T_DIR/other" >/dev/null &&
 	SIGNET_PKI="$T_DIR/other" "$PKI" operator eve >/dev/null; }; then
 	not_ok "pki setup"; finish; exit 1
@@ -415,7 +415,7 @@ PY
 KAPID=$!
 for _ in $(seq 1 100); do grep -q '^request 2' "$T_DIR/ka.out" && break; sleep 0.1; done
 check "keep-alive: dave accepted twice on one connection" grep -q '^request 2 200 same-connection True' "$T_DIR/ka.out"
-"$PKI" revoke dave >/dev/null
+pki_revoke_keep "$PKI" dave >/dev/null
 expect "dave still accepted before the reload" 200 dave /api/hosts
 kill -HUP "$HPID"
 for _ in $(seq 1 50); do grep -q '^reloaded' harness.out && break; sleep 0.1; done

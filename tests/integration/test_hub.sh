@@ -86,7 +86,7 @@ for a in web-01 web-02 web-03 web-04 rev-01 live-01 nokey-01 repl-01 \
 	"$PKI_SH" agent "$a" >/dev/null || not_ok "issue agent $a"
 done
 "$PKI_SH" operator alice >/dev/null
-"$PKI_SH" revoke rev-01 >/dev/null
+pki_revoke_keep "$PKI_SH" rev-01 >/dev/null
 rm -f "$P/keys/agents/nokey-01.pub"
 "$PKI_SH" init "$T_DIR/other" >/dev/null
 SIGNET_PKI="$T_DIR/other" "$PKI_SH" agent web-01 >/dev/null
@@ -374,7 +374,7 @@ bystander=$!
 wait_for $WAIT grep -q '^sent 0 hello' live.out
 wait_for $WAIT grep -q '^sent 0 hello' bystander.out
 wait_for $WAIT grep -q '"event":"agent.connected".*"host_id":"live-01"' "$AUDIT"
-"$PKI_SH" revoke live-01 >/dev/null
+pki_revoke_keep "$PKI_SH" live-01 >/dev/null
 cp "$P/crl.pem" "$T_DIR/crl.pem"
 kill -HUP "$SERVER_PID"
 wait_for $WAIT grep -q '^closed 0' live.out

@@ -75,10 +75,12 @@ tree_sum() {
 		    find . -type f -print0 | sort -z | xargs -0 sha256sum
 	) | sha256sum
 }
+# verify NAME|FILE: issued/NAME.pem (or FILE) against the CA and the CRL.
 verify() {
-	local rc=0
+	local rc=0 f=$P/issued/$1.pem
+	case $1 in */*) f=$1 ;; esac
 	openssl verify -CAfile "$P/ca.pem" -crl_check -CRLfile "$P/crl.pem" \
-	    "$P/issued/$1.pem" >"$WORK/last" 2>&1 || rc=$?
+	    "$f" >"$WORK/last" 2>&1 || rc=$?
 	cat "$WORK/last"
 	return "$rc"
 }
@@ -225,21 +227,33 @@ refute "agent with no signetctl fails" \
 check "no signetctl: nothing issued" [ ! -e "$P/issued/web-09.pem" ]
 
 # --- revoke, crl, list -----------------------------------------------------
+web02_serial=$(openssl x509 -in "$P/issued/web-02.pem" -noout -serial |
+    cut -d= -f2)
+W02=$P/revoked/certs_by_serial/$web02_serial.crt
 check "revoke web-02" pki revoke web-02
-refute "revoked cert fails -crl_check" verify web-02
+refute "revoked cert fails -crl_check" verify "$W02"
 check "verify says revoked" grep -q 'certificate revoked' "$WORK/last"
 for n in relay.example.org web-01 alice bob; do
 	check "$n still verifies after the revoke" verify "$n"
 done
-check "issued cert kept after revoke" [ -f "$P/issued/web-02.pem" ]
+check "revoke archives the files under revoked/" sh -c "
+    [ -f '$W02' ] && [ ! -e '$P/issued/web-02.pem' ] &&
+    [ -f '$P/revoked/private_by_serial/$web02_serial.key' ] &&
+    [ ! -e '$P/private/web-02.key' ] &&
+    [ -f '$P/revoked/keys_by_serial/$web02_serial.result.pub' ] &&
+    [ -f '$P/revoked/keys_by_serial/$web02_serial.result.key' ] &&
+    [ ! -e '$P/keys/agents/web-02.pub' ]"
+check "every certificate stays in certs_by_serial/" \
+    [ -f "$P/certs_by_serial/$web02_serial.pem" ]
+sum=$(tree_sum "$P")
 refute "revoking twice refused" pki revoke web-02
+check "with a clear message" grep -q 'nothing to do' "$WORK/last"
 refute "revoking an unknown name refused" pki revoke nobody
-refute "reissuing a revoked name refused" pki agent web-02
+check "the second revoke changed nothing" [ "$(tree_sum "$P")" = "$sum" ]
 check "crl regenerates" pki crl --days 7
 check "new CRL still lists web-02" sh -c "openssl crl -in '$P/crl.pem' \
-    -noout -text | grep -qi \"$(openssl x509 -in "$P/issued/web-02.pem" \
-    -noout -serial | cut -d= -f2)\""
-refute "revoked cert still fails after crl" verify web-02
+    -noout -text | grep -qi '$web02_serial'"
+refute "revoked cert still fails after crl" verify "$W02"
 
 check "list runs" pki list
 cp "$WORK/last" "$WORK/list"
