@@ -5,7 +5,8 @@
 # identifier) as the old one, so every certificate and CRL the CA has
 # signed verifies under either; each party can take the new ca.pem at its
 # own pace before the old one expires, with no flag day. The old
-# certificate is kept in ca-old/SERIAL.pem.
+# certificate is kept in ca-old/SERIAL.pem; the change is journaled
+# (lib/journal.sh).
 #
 # Not a program: it uses the variables and functions of signet-pki (PROG,
 # NL, the OPT_* options, die, quote, say...) and of the other lib/*.sh.
@@ -52,16 +53,11 @@ cmd_renew_ca() {
 		die "renew-ca: the CA key does not match $PKI/ca.pem;" \
 		    "nothing was changed"
 	fi
-	if [ ! -d "$PKI/ca-old" ]; then
-		mkdir -- "$PKI/ca-old"
-		chmod 755 -- "$PKI/ca-old"
-		PLACED="$PLACED$PKI/ca-old$NL"
-	fi
-	cp -p -- "$PKI/ca.pem" "$TMP/ca-old.pem"
-	place "$TMP/ca-old.pem" "$PKI/ca-old/$old_serial.pem" 644
-	# ca.pem is replaced in one rename, like crl.pem; the old one is in
-	# ca-old/ from here on.
-	mv -f -- "$TMP/ca.pem" "$PKI/ca.pem"
+	mkdir_pki "$PKI/ca-old" 755
+	# Both steps are in the journal: a crash between them is rolled back
+	# by the next command.
+	move "$PKI/ca.pem" "$PKI/ca-old/$old_serial.pem"
+	place "$TMP/ca.pem" "$PKI/ca.pem" 644
 	commit
 	new_end=$(openssl x509 -in "$PKI/ca.pem" -noout -enddate)
 	# -checkend succeeds when the old one is still valid by then.

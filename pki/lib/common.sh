@@ -110,15 +110,19 @@ place() {
 	if [ -e "$2" ]; then
 		die "placing $2: it already exists; refusing to overwrite"
 	fi
+	# Under the lock the journal undoes it (and only the journal: the
+	# undo of a renewal moves an old file back to where a new one was
+	# placed, which PLACED would then remove).
 	pl_rel=$(rel "$2")
-	if [ -n "$pl_rel" ]; then
+	if [ -n "$pl_rel" ] && [ -n "$LOCK" ]; then
 		journal_add "place $pl_rel"
+	else
+		PLACED="$PLACED$2$NL"
 	fi
 	if ! ln -- "$1" "$2" 2>/dev/null; then
 		die "placing $2: cannot create it" \
 		    "(it exists, or the directory is not writable)"
 	fi
-	PLACED="$PLACED$2$NL"
 }
 
 # ---------------------------------------------------------------------------

@@ -44,10 +44,15 @@ cp "$P/private/ca.key" "$T_DIR/foreign.key"
 check_fails_with "renew-ca with a key that is not the CA's refused" \
 	'the CA key does not match' "$PKI_SCRIPT" renew-ca
 mv "$T_DIR/ca.key.away" "$P/private/ca.key"
-mkdir "$P/.lock"
+# A lock held by a live process (this test's sleep stands in for a
+# signet-pki at work).
+sleep 600 &
+holder=$!
+mkdir "$P/.lock" && echo "$holder" >"$P/.lock/pid"
 check_fails_with "renew-ca while another signet-pki works refused" \
-	'another signet-pki is working on it' "$PKI_SCRIPT" renew-ca
-rmdir "$P/.lock"
+	"another signet-pki \\(pid $holder\\) is working on it" "$PKI_SCRIPT" renew-ca
+rm -rf "$P/.lock"
+kill "$holder"; wait "$holder" 2>/dev/null
 check "the refused commands changed nothing" test "$(tree_sum)" = "$sum"
 check "no ca-old/ after refusals" test ! -e "$P/ca-old"
 

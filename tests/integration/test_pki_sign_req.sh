@@ -417,41 +417,18 @@ check "server: serverAuth and the SANs the CA chose" sh -c "
         -ext subjectAltName |
         grep -qx '  *DNS:relay.example.org, IP Address:10.1.2.3'"
 
-# --- the result key rotated ----------------------------------------------------
-# web-05 revoked, its files archived as revoke will (revoked/, easy-rsa 3's
-# layout): the name can be issued again, and a different result key
-# rotates the registered one.
-# gone NAME SERIAL: the certificate SERIAL of NAME revoked and NAME's files
-# archived, by revoke where it does so, else by hand as it will.
-gone() {
-	pki revoke "$1" >/dev/null 2>&1 ||
-	    SIGNET_PKI_DIR=$P openssl ca -batch -config "$P/openssl.cnf" \
-	    -revoke "$P/certs_by_serial/$2.pem" >/dev/null 2>&1
-	mkdir -p "$P/revoked/certs_by_serial" "$P/revoked/reqs_by_serial"
-	if [ -f "$P/issued/$1.pem" ]; then
-		mv "$P/issued/$1.pem" "$P/revoked/certs_by_serial/$2.crt"
-	fi
-	if [ -f "$P/reqs/$1.req" ]; then
-		mv "$P/reqs/$1.req" "$P/revoked/reqs_by_serial/$2.req"
-	fi
-	if [ -f "$P/private/$1.key" ]; then
-		mkdir -p "$P/revoked/private_by_serial"
-		mv "$P/private/$1.key" "$P/revoked/private_by_serial/$2.key"
-	fi
-	awk -F '\t' -v s="$2" '$4 == s && $1 == "R" { f = 1 } END { exit !f }' \
-	    "$P/index.txt"
-}
-check "web-05 revoked and archived" gone web-05 "$serial"
+# --- the result key kept, rotated, and archived by revoke ------------------
+# web-05 is live: a new request of its own renews it (renew_from_csr) and
+# keeps the registered result key; a different --result-pub rotates it;
+# revoke archives the result key with the certificate, so issuing the name
+# again needs one.
 p256 "$WORK/b.key"
 csr "$WORK/b.key" /CN=web-05/OU=agent "$WORK/new.csr"
-check "sign-req web-05 again keeps the registered result key" \
+check "sign-req of live web-05 renews it, keeping the registered result key" \
     pki sign-req agent web-05 "$WORK/new.csr"
 check "it says it kept the result key" grep -q 'kept the result key' \
     "$WORK/last"
 check "keys/agents/web-05.pub unchanged" cmp "$P/keys/agents/web-05.pub" "$RP"
-serial2=$(openssl x509 -in "$P/issued/web-05.pem" -noout -serial |
-    cut -d= -f2)
-check "web-05 revoked and archived again" gone web-05 "$serial2"
 
 # A failure while the new pub is placed puts the old one back.
 mkdir "$WORK/bin"
@@ -487,10 +464,9 @@ check "the old pub is keys/agents/retired/web-05.STAMP.pub" sh -c "
     grep -Eq '/keys/agents/retired/web-05\.[0-9]{8}T[0-9]{6}Z\.pub\$' &&
     cmp '$retired' '$RP'"
 
-# A lab agent (keys made in the PKI) enrolled again by request with a new
-# result key: the old result secret key goes with its pub to retired/.
-lserial=$(openssl x509 -in "$P/issued/lab-01.pem" -noout -serial | cut -d= -f2)
-check "lab-01 revoked and archived" gone lab-01 "$lserial"
+# A lab agent (keys made in the PKI) renewed by request with a new result
+# key: its old TLS key goes to renewed/, the old result secret key with its
+# pub to retired/, and its bundle is keyless from then on.
 p256 "$WORK/lab2.key"
 csr "$WORK/lab2.key" /CN=lab-01/OU=agent "$WORK/lab2.csr"
 check "sign-req lab-01 with a new result pub" \
@@ -501,10 +477,24 @@ lret=$(find "$P/keys/agents/retired" -name 'lab-01.*.key' 2>/dev/null)
 check "lab-01's old result key is in retired/, 0600, with its pub" sh -c "
     [ -n '$lret' ] && [ \$(stat -c %a '$lret') = 600 ] &&
     [ -f '${lret%.key}.pub' ] && [ ! -e '$P/keys/agents/lab-01.key' ]"
+check "lab-01's old TLS key is in renewed/" sh -c \
+    "[ ! -e '$P/private/lab-01.key' ] && ls '$P/renewed/private_by_serial/' | grep -q '.key\$'"
 check "lab-01's bundle is keyless now" \
     pki bundle lab-01 --out "$WORK/lab2.tgz"
 check "no agent.key nor result.key in it" sh -c "
     ! tar -tzf '$WORK/lab2.tgz' | grep -q -e agent.key -e result.key"
+
+# Revoked: the result key is archived with the certificate; the name can
+# be issued again, with a result key.
+check "revoke lab-01" pki revoke lab-01
+check "its result pub is archived" [ ! -e "$P/keys/agents/lab-01.pub" ]
+p256 "$WORK/lab3.key"
+csr "$WORK/lab3.key" /CN=lab-01/OU=agent "$WORK/lab3.csr"
+refused "sign-req of the revoked name again without --result-pub" \
+    "the PKI holds no keys/agents/lab-01.pub" \
+    sign-req agent lab-01 "$WORK/lab3.csr"
+check "sign-req of the revoked name again with --result-pub" \
+    pki sign-req agent lab-01 "$WORK/lab3.csr" --result-pub "$RP"
 
 # Renewal by request (lib/renew.sh, renew_from_csr): a live agent signs a
 # new request of its own; a new serial, the old certificate kept, still
