@@ -449,6 +449,9 @@ csr_enroll(const struct csr_enroll *e, struct csr_enrolled *res,
 	if (r == 0)
 		r = join(p->tmp, sizeof(p->tmp), e->dir, ".enroll-", "XXXXXX",
 		    msg);
+	if (r == 0 && e->result != CSR_RESULT_NONE)
+		r = join(res->result_pub, sizeof(res->result_pub), e->dir,
+		    "result", ".pub", msg);
 	if (r != 0)
 		goto out;
 	r = prepare_dir(e->dir, &made_dir, msg);
@@ -530,7 +533,6 @@ csr_enroll(const struct csr_enroll *e, struct csr_enrolled *res,
 	if (e->result != CSR_RESULT_NONE) {
 		memcpy(res->result_id, rk->pub.id, sizeof(res->result_id));
 		res->result_new = make_key;
-		memcpy(res->result_pub, p->rpub, sizeof(res->result_pub));
 	}
 	r = 0;
 out:
