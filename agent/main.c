@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * signet-agent: a thin dispatcher: --config runs the daemon (daemon.c),
- * --check-policy the admin's policy tools (policy_cli.c).
+ * --check-policy the admin's policy tools (policy_cli.c), enroll the
+ * host's own key and certificate request (enroll.c).
  */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "daemon.h"
+#include "enroll.h"
 #include "log.h"
 #include "policy_cli.h"
 
@@ -21,6 +23,8 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: signet-agent --config FILE\n"
 	    "       signet-agent --check-policy FILE [options]\n"
+	    "       signet-agent enroll --host-id H --out DIR "
+	    "[--new-result-key]\n"
 	    "       signet-agent -h | --help | --version\n"
 	    "\n"
 	    "  --config FILE\n"
@@ -30,6 +34,8 @@ usage(FILE *f)
 	    "        Exit codes: 0 stopped by a signal, 1 could not start or\n"
 	    "        failed, 2 configuration file refused\n");
 	policy_cli_usage(f);
+	fprintf(f, "\n");
+	enroll_usage(f);
 	fprintf(f,
 	    "\n"
 	    "exit codes of --check-policy: 0 valid or allowed, 1 policy "
@@ -54,6 +60,9 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	/* A command word first: nothing else starts with one. */
+	if (strcmp(argv[1], "enroll") == 0)
+		return enroll_main(argc - 1, argv + 1);
 	/*
 	 * The first option alone picks these: the policy tools' options come
 	 * in any order, and a --reason may well say "--help". "+": stop at

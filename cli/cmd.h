@@ -142,6 +142,7 @@ int cmd_audit_witness(struct cmd_ctx *ctx, int argc, char **argv);
 int cmd_audit_witness_key(struct cmd_ctx *ctx, int argc, char **argv);
 int cmd_audit_reconcile(struct cmd_ctx *ctx, int argc, char **argv);
 int cmd_keygen(struct cmd_ctx *ctx, int argc, char **argv);
+int cmd_enroll(struct cmd_ctx *ctx, int argc, char **argv);
 int cmd_approvals(struct cmd_ctx *ctx, int argc, char **argv);
 int cmd_approval_show(struct cmd_ctx *ctx, int argc, char **argv);
 int cmd_approve(struct cmd_ctx *ctx, int argc, char **argv);

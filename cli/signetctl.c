@@ -61,6 +61,9 @@ static const struct {
 	{ "keygen", cmd_keygen,
 	    "write an Ed25519 key pair NAME.key, NAME.pub "
 	    "(operator or daemon)" },
+	{ "enroll", cmd_enroll,
+	    "make your TLS key USER.key and a certificate request "
+	    "USER.csr" },
 	{ "roster show", cmd_roster_show,
 	    "a signed roster or a draft; --keys checks "
 	    "its signatures" },

@@ -56,6 +56,7 @@ _signetctl() {
 	--groups | --not-after-days | --days | --valid | --name | --origin)
 		return ;;
 	--log) _signetctl_reply -W "server agent/" -- "$cur"; return ;;
+	--role) _signetctl_reply -W "operator auditor" -- "$cur"; return ;;
 	esac
 	case $cur in
 	--context=*)
@@ -76,7 +77,7 @@ _signetctl() {
 		--passphrase-fd | --keys | --threshold | --groups | \
 		--not-after-days | --signed | --out | --days | --signing-key | \
 		--valid | --name | --log-key | --log | --origin | --checkpoint | \
-		--proof | --witness-key)
+		--proof | --witness-key | --role)
 			i=$((i + 1)); continue ;;
 		-*) continue ;;
 		esac
@@ -92,7 +93,7 @@ _signetctl() {
 		if [[ $cur == -* ]]; then
 			_signetctl_reply -W "$common --version" -- "$cur"
 		else
-			_signetctl_reply -W "hosts containers action action-status audit approvals approval approve refuse keygen roster context version help" -- "$cur"
+			_signetctl_reply -W "hosts containers action action-status audit approvals approval approve refuse keygen enroll roster context version help" -- "$cur"
 		fi
 		return
 	fi
@@ -145,6 +146,7 @@ _signetctl() {
 		opts=$common
 		[[ $cur != -* ]] && { _signetctl_reply -W "$(_signetctl_contexts)" -- "$cur"; return; } ;;
 	keygen) opts="--passphrase-fd --no-passphrase --raw -h --help" ;;
+	enroll) opts="--role --out -h --help" ;;
 	version) opts="-h --help" ;;
 	"roster show")
 		opts="--keys --threshold -o --output --json -h --help"

@@ -181,9 +181,10 @@ opts <"$D/agent.help" >"$D/agent.h"
 part signet-agent.8 "$OPT_SECTIONS" | opts >"$D/agent.m"
 same "signet-agent: --help and signet-agent(8) agree" \
     "signet-agent --help" "$D/agent.h" "signet-agent(8)" "$D/agent.m"
-code_opts "$SRC"/agent/main.c "$SRC"/agent/policy_cli.c >"$D/agent.c"
+code_opts "$SRC"/agent/main.c "$SRC"/agent/policy_cli.c \
+    "$SRC"/agent/enroll.c >"$D/agent.c"
 subset "signet-agent: every option it accepts is in --help" \
-    "agent/main.c, policy_cli.c" "$D/agent.c" "--help" "$D/agent.h"
+    "agent/main.c, policy_cli.c, enroll.c" "$D/agent.c" "--help" "$D/agent.h"
 
 # ---------------------------------------------------------------- signetctl
 # Options every command takes, documented once: help and the connection.

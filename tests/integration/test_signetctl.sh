@@ -374,8 +374,10 @@ complete_words() {
 }
 # shellcheck disable=SC2016 # $1 is bash -c's own argument
 check "completion file loads in bash" bash -c 'source "$1" && complete -p signetctl' _ "$COMP"
-check "completes the commands" test "$(complete_words signetctl "")" = "action action-status approval approvals approve audit containers context help hosts keygen refuse roster version "
+check "completes the commands" test "$(complete_words signetctl "")" = "action action-status approval approvals approve audit containers context enroll help hosts keygen refuse roster version "
 check "completes a command prefix" test "$(complete_words signetctl con)" = "containers context "
+check "completes enroll's options" test "$(complete_words signetctl enroll alice --r)" = "--role "
+check "completes enroll's roles" test "$(complete_words signetctl enroll alice --role "")" = "auditor operator "
 check "completes audit's second word" test "$(complete_words signetctl audit "")" = "export reconcile tail verify witness witness-key "
 check "completes roster's second word" test "$(complete_words signetctl roster "")" = "edit show sign "
 check "completes approval's second word" test "$(complete_words signetctl approval "")" = "show "
