@@ -76,9 +76,10 @@ check_pubset() {
 
 # write_agent_conf HOST-ID URL ROSTER KEYLESS: the bundle's agent.conf; with
 # ROSTER "yes" (the bundle holds keys/roster.pub) a [roster] section
-# pinning it. KEYLESS "yes": a host enrolled by CSR, whose keys
-# "signet-agent enroll --out /etc/signet" made where a lab bundle puts
-# them (agent.key, keys/result.key): one layout for both.
+# pinning it. With KEYLESS "yes" (a host enrolled by CSR) the result key
+# is where "signet-agent enroll --out /etc/signet" writes it,
+# /etc/signet/result.key, beside its agent.key; a lab bundle carries it
+# as keys/result.key.
 write_agent_conf() {
 	printf '# signet agent configuration for %s (signet.conf(5)),\n' "$1"
 	printf '# made by signet-pki bundle; goes to /etc/signet/agent.conf.\n'
@@ -101,8 +102,10 @@ write_agent_conf() {
 	printf 'action_pub = /etc/signet/keys/action.pub\n'
 	if [ "$4" = yes ]; then
 		printf '# Made on this host by signet-agent enroll --out /etc/signet.\n'
+		printf 'result = /etc/signet/result.key\n'
+	else
+		printf 'result = /etc/signet/keys/result.key\n'
 	fi
-	printf 'result = /etc/signet/keys/result.key\n'
 	if [ "$3" = yes ]; then
 		printf '\n[roster]\n'
 		printf '# The pinned roster keys (root-owned, 0644) and how many\n'
@@ -262,14 +265,14 @@ cmd_bundle() {
 	else
 		say "wrote $out (mode 0600; no private key: $host keeps its" \
 		    "own keys, /etc/signet/agent.key and" \
-		    "/etc/signet/keys/result.key made by \"signet-agent enroll" \
+		    "/etc/signet/result.key made by \"signet-agent enroll" \
 		    "--host-id $host --out /etc/signet\"):"
 		say "  ca.pem agent.pem agent.conf" \
 		    "keys/action.pub${b_roster:+ $b_roster}"
 		say "note: its result key registered here is" \
 		    "keys/agents/$host.pub, key id" \
 		    "$(key_id "$PKI/keys/agents/$host.pub"): the host's" \
-		    "/etc/signet/keys/result.pub must be the same"
+		    "/etc/signet/result.pub must be the same"
 	fi
 	if [ "$b_pinned" != yes ]; then
 		say "note: no roster keys in this PKI: the bundle holds no" \

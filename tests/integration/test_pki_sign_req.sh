@@ -358,7 +358,7 @@ check "no file of the keyless bundle is a private key${haskey:+ ($haskey)}" \
     [ -z "$haskey" ]
 check "agent.conf: key and result where signet-agent enroll puts them" sh -c "
     grep -qx 'key = /etc/signet/agent.key' '$WORK/x/agent.conf' &&
-    grep -qx 'result = /etc/signet/keys/result.key' '$WORK/x/agent.conf' &&
+    grep -qx 'result = /etc/signet/result.key' '$WORK/x/agent.conf' &&
     grep -qx 'cert = /etc/signet/agent.pem' '$WORK/x/agent.conf' &&
     grep -qx 'server = wss://relay.example.org:8444' '$WORK/x/agent.conf'"
 check "the lab bundle still works and says it is for labs" \
