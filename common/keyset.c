@@ -144,8 +144,8 @@ add_retired(const char *rdir, const char *name, int64_t at, bool trusted,
 		    rdir, KEYSET_RETIRED_MAX, out->host);
 	n = snprintf(path, sizeof(path), "%s/%s", rdir, name);
 	if (n < 0 || (size_t)n >= sizeof(path))
-		return err_set(msg, SIGNET_ERR_TOO_LARGE, "%s/%s: path too long",
-		    rdir, name);
+		return err_set(msg, SIGNET_ERR_TOO_LARGE,
+		    "%s/%s: path too long", rdir, name);
 	k = &out->keys[out->count];
 	memset(k, 0, sizeof(*k));
 	r = load_one(path, trusted, "an agent's retired result key", &k->pub,
@@ -222,8 +222,9 @@ load_retired(const char *dir, bool trusted, struct keyset *out,
 			/* Say so for this host's look-alikes only. */
 			if (strncmp(e->d_name, out->host, hlen) == 0 &&
 			    e->d_name[hlen] == '.')
-				log_warn("%s/%s: ignored: not a retired result "
-				         "key name (HOST-ID.YYYYMMDDTHHMMSSZ.pub)",
+				log_warn(
+				    "%s/%s: ignored: not a retired result "
+				    "key name (HOST-ID.YYYYMMDDTHHMMSSZ.pub)",
 				    rdir,
 				    text_escape_str(e->d_name, esc,
 				        sizeof(esc)));
@@ -240,8 +241,8 @@ load_retired(const char *dir, bool trusted, struct keyset *out,
 }
 
 int
-keyset_load(const char *dir, const char *host, bool trusted,
-    struct keyset *out, struct err_msg *msg)
+keyset_load(const char *dir, const char *host, bool trusted, struct keyset *out,
+    struct err_msg *msg)
 {
 	char path[PATH_MAX];
 	size_t i, j, first;

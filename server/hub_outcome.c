@@ -74,8 +74,8 @@ hub_handle_outcome(struct hub *hub, struct hub_conn *c, struct wire_frame *f)
 		if (r == 0)
 			used = &ks.keys[i];
 	}
-	if (r == 0 && !hub_retired_allows(hub, c->id.name, used, p.action_id,
-	                  &msg))
+	if (r == 0 &&
+	    !hub_retired_allows(hub, c->id.name, used, p.action_id, &msg))
 		r = SIGNET_ERR_BAD_SIGNATURE;
 	if (r != 0) {
 		metrics_inc(hub->ctx->metrics, M_AGENT_FRAMES_BAD);

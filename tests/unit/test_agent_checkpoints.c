@@ -119,8 +119,7 @@ make_note(struct tree *t, uint64_t n, const char *origin,
 }
 
 static int
-key_of(void *arg, const char *host_id, struct keyset *out,
-    struct err_msg *msg)
+key_of(void *arg, const char *host_id, struct keyset *out, struct err_msg *msg)
 {
 	(void)arg;
 	memset(out, 0, sizeof(*out));

@@ -106,8 +106,8 @@ test_names(void)
 	memset(longname, 'h', 63);
 	(void)snprintf(longname + 63, sizeof(longname) - 63,
 	    ".20261201T000000Z.pub");
-	CHECK(keyset_parse_retired_name(longname, host, sizeof(host), &at) ==
-	    0);
+	CHECK(
+	    keyset_parse_retired_name(longname, host, sizeof(host), &at) == 0);
 	memset(longname, 'h', 64);
 	(void)snprintf(longname + 64, sizeof(longname) - 64,
 	    ".20261201T000000Z.pub");
@@ -169,15 +169,13 @@ test_load(void)
 	CHECK(keyset_load(dir, "", true, &ks, &msg) == SIGNET_ERR_INVALID_ARG);
 
 	/* A retired key file others may write: refused when trusted. */
-	CHECK(chmod(path_of("retired/web-01.20250101T000000Z.pub"), 0666) ==
-	    0);
+	CHECK(chmod(path_of("retired/web-01.20250101T000000Z.pub"), 0666) == 0);
 	CHECK(keyset_load(dir, "web-01", true, &ks, &msg) ==
 	    SIGNET_ERR_PERMISSIONS);
 	CHECK_CONTAINS(msg.text, "web-01.20250101T000000Z.pub");
 	CHECK(ks.count == 0);
 	CHECK(keyset_load(dir, "web-01", false, &ks, &msg) == 0);
-	CHECK(chmod(path_of("retired/web-01.20250101T000000Z.pub"), 0644) ==
-	    0);
+	CHECK(chmod(path_of("retired/web-01.20250101T000000Z.pub"), 0644) == 0);
 
 	/* retired/ writable by others (sticky or not): refused. */
 	CHECK(chmod(path_of("retired"), 01777) == 0);
@@ -197,8 +195,7 @@ test_load(void)
 		CHECK(link(from,
 		          path_of("retired/web-01.20240101T000000Z.pub")) == 0);
 	}
-	CHECK(keyset_load(dir, "web-01", true, &ks, &msg) ==
-	    SIGNET_ERR_FORMAT);
+	CHECK(keyset_load(dir, "web-01", true, &ks, &msg) == SIGNET_ERR_FORMAT);
 	CHECK_CONTAINS(msg.text, cur);
 	CHECK(unlink(path_of("retired/web-01.20240101T000000Z.pub")) == 0);
 
