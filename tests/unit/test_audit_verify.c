@@ -1026,8 +1026,8 @@ test_key_rotation(struct world *w)
 	CHECK(mkdir(rot, 0755) == 0 && mkdir(retired, 0755) == 0);
 	CHECK(keys_write_pair(rot, HOST, &nk, &msg) == 0);
 	(void)snprintf(cmd, sizeof(cmd),
-	    "cp %s/%s.pub %s/%s.20260101T000000Z.pub", w->agents, HOST,
-	    retired, HOST);
+	    "cp %s/%s.pub %s/%s.20260101T000000Z.pub", w->agents, HOST, retired,
+	    HOST);
 	CHECK(system(cmd) == 0);
 	(void)snprintf(path, sizeof(path), "%s/rot.log", w->dir);
 
@@ -1043,8 +1043,8 @@ test_key_rotation(struct world *w)
 	CHECKF(verify_with(path, &w->audit.pub, NULL, 0, rot, 0, &msg) == 0,
 	    "%s", msg.text);
 	/* ... and the same log with the old layout (the key current). */
-	CHECKF(verify_with(path, &w->audit.pub, NULL, 0, w->agents, 0,
-	           &msg) == 0,
+	CHECKF(verify_with(path, &w->audit.pub, NULL, 0, w->agents, 0, &msg) ==
+	        0,
 	    "%s", msg.text);
 	/* A result_key_id of a key of the host that did not sign it. */
 	(void)unlink(path);
@@ -1071,8 +1071,8 @@ test_key_rotation(struct world *w)
 	(void)unlink(path);
 	row.key_id = w->agent.pub.id;
 	CHECK(write_log(w, &row, path) == 0);
-	(void)snprintf(cmd, sizeof(cmd), "%s/%s.20260101T000000Z.pub",
-	    retired, HOST);
+	(void)snprintf(cmd, sizeof(cmd), "%s/%s.20260101T000000Z.pub", retired,
+	    HOST);
 	CHECK(unlink(cmd) == 0);
 	CHECK(verify_with(path, &w->audit.pub, NULL, 0, rot, 0, &msg) ==
 	    SIGNET_ERR_UNKNOWN_KEY);
