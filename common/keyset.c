@@ -245,10 +245,12 @@ keyset_load(const char *dir, const char *host, bool trusted, struct keyset *out,
     struct err_msg *msg)
 {
 	char path[PATH_MAX];
+	struct err_msg cur;
 	size_t i, j, first;
 	int n, r;
 
 	memset(out, 0, sizeof(*out));
+	err_clear(&cur);
 	if (dir == NULL || !text_valid_name(host) ||
 	    strlen(host) > KEYSET_HOST_MAX)
 		return err_set(msg, SIGNET_ERR_INVALID_ARG, "bad host id");
@@ -257,11 +259,12 @@ keyset_load(const char *dir, const char *host, bool trusted, struct keyset *out,
 	if (n < 0 || (size_t)n >= sizeof(path))
 		return err_set(msg, SIGNET_ERR_TOO_LARGE, "path too long");
 	r = load_one(path, trusted, "an agent's result key", &out->keys[0].pub,
-	    msg);
+	    &cur);
 	if (r == 0) {
 		out->has_current = true;
 		out->count = 1;
 	} else if (r != SIGNET_ERR_NOT_FOUND) {
+		r = err_set(msg, r, "%s", cur.text);
 		goto out;
 	}
 	r = load_retired(dir, trusted, out, msg);
@@ -269,8 +272,8 @@ keyset_load(const char *dir, const char *host, bool trusted, struct keyset *out,
 		goto out;
 	if (out->count == 0) {
 		r = err_set(msg, SIGNET_ERR_NOT_FOUND,
-		    "no result key for host %s: neither %s nor %s/%s/%s.*.pub",
-		    host, path, dir, KEYSET_RETIRED_DIR, host);
+		    "%s (and no retired key %s/%s/%s.*.pub)", cur.text, dir,
+		    KEYSET_RETIRED_DIR, host);
 		goto out;
 	}
 	first = out->has_current ? 1 : 0;

@@ -1510,7 +1510,7 @@ verify_log(struct run *run, struct rlog *lg, struct err_msg *msg)
 		    &sub);
 		if (r != 0)
 			return err_set(msg, SIGNET_ERR_NOT_FOUND,
-			    "the result keys of host %s: %s", lg->host,
+			    "the result key of host %s: %s", lg->host,
 			    sub.text);
 		for (i = 0; i < ks.count; i++)
 			keys[i] = ks.keys[i].pub;
