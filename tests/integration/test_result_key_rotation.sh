@@ -112,6 +112,7 @@ check "...recorded with the retired key's id" \
 	test "$(rec "$a2" | jq -r '.data.result_key_id')" = "$old_id"
 check "the malformed retired name was ignored and said" \
 	grep -q "retired/web-01.old.pub: ignored" "$T_DIR/server.log"
+rm "$AK/retired/web-01.old.pub"
 a3=$(restart "after the rotation")
 check "an action under the new key succeeds" wait_for 30 is_success "$a3"
 check "...recorded with the new key's id" \
@@ -129,6 +130,10 @@ check "...and with --key given twice" \
 	--key "$T_DIR/agent-retired.pub" --action-key "$K/action.pub" --agent-keys "$AK"
 check_fails_with "the agent's log with the new key alone names the old one" "$old_id" \
 	"$SIGNETCTL" audit verify "$ALOG" --key "$AK/web-01.pub" --action-key "$K/action.pub"
+rc_out=$("$SIGNETCTL" audit reconcile --server "$SLOG" --agent "$ALOG" \
+	--key "$K/audit.pub" --agent-keys "$AK" --action-key "$K/action.pub" -o json 2>"$T_DIR/reconcile-err.log")
+check "reconcile joins the two logs across the rotation" test $? -eq 0 -a ! -s "$T_DIR/reconcile-err.log"
+check "...with no problem" test "$(jq -r '.summary.with_problems' <<<"$rc_out" 2>/dev/null)" = 0
 check "both logs match docs/schema" \
 	"$SIGNET_SOURCE_DIR/tests/integration/audit_schema.py" "$SLOG" "$ALOG"
 
@@ -138,6 +143,9 @@ check_fails_with "without the retired key the server's log fails, naming it" "$o
 	--action-key "$K/action.pub" --agent-keys "$AK"
 check_fails_with "...and so does the agent's" "$old_id" \
 	"$SIGNETCTL" audit verify "$ALOG" --agent-keys "$AK" --agent-host web-01
+check_fails_with "...and reconcile" "$old_id" \
+	"$SIGNETCTL" audit reconcile --server "$SLOG" --agent "$ALOG" \
+	--key "$K/audit.pub" --agent-keys "$AK" --action-key "$K/action.pub"
 mv "$T_DIR/web-01.$STAMP.pub" "$AK/retired/"
 
 # A retired key file others may write: the hello is refused, naming it.
