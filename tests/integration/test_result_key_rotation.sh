@@ -43,6 +43,8 @@ export SIGNET_PKI="$T_DIR/pki"
 	{ not_ok "PKI"; finish; exit 1; }
 K=$SIGNET_PKI/keys
 AK=$K/agents
+# The agent's checkpoints go to the server every second (audit_extra).
+CHECKPOINT_INTERVAL=1
 write_server_conf
 cat >"$T_DIR/policy.json" <<'JSON'
 { "host_id": "web-01",
@@ -67,8 +69,14 @@ rec() { jq -c --arg id "$1" 'select(.event == "action.result" and .data.action_i
 executed() { jq -e --arg id "$1" 'select(.event == "action.executed" and .data.action_id == $id)' "$ALOG" >/dev/null 2>&1; }
 old_id=$(jq -r 'select(.event == "agent.started") | .data.result_key_id' "$ALOG" | tail -n 1)
 
+# The size of the agent checkpoint the server holds (none: empty).
+cp_size() { api_get "/api/audit/checkpoint?log=agent/web-01" 2>/dev/null | sed -n 2p; }
+cp_held() { [ -n "$(cp_size)" ]; }
+cp_above() { [ "$(cp_size)" -gt "$1" ] 2>/dev/null; }
+
 a1=$(restart "before the rotation")
 check "an action under the old key succeeds" wait_for 30 is_success "$a1"
+check "the server holds an agent checkpoint (the old key's)" wait_for 20 cp_above 1
 check "...its result recorded with the old key's id" \
 	test "$(rec "$a1" | jq -r '.data.result_key_id')" = "$old_id"
 
@@ -101,6 +109,10 @@ sed -i "s|^result .*|result     = $T_DIR/newkey/web-01.key\nresult_retired = $T_
 cp "$AK/web-01.pub" "$AK/retired/web-01.old.pub"
 
 check "server restarts" start_server
+s1=$(cp_size)
+check "the checkpoints kept under the old key verify with the retired key at start (held $s1)" \
+	test -n "$s1"
+check "...none refused" grep -q "1 host(s) read back from .*, 0 refused" "$T_DIR/server.log"
 start_agent web-01
 check "the agent comes back under the same host id" wait_for 15 connected
 check "...its hello proves the new key" \
@@ -117,6 +129,7 @@ a3=$(restart "after the rotation")
 check "an action under the new key succeeds" wait_for 30 is_success "$a3"
 check "...recorded with the new key's id" \
 	test "$(rec "$a3" | jq -r '.data.result_key_id')" = "$new_id"
+check "a checkpoint under the new key extends them" wait_for 20 cp_above "${s1:-0}"
 
 kill "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null
 check "the server's log verifies with --agent-keys" \
