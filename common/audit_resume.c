@@ -168,17 +168,17 @@ audit_last_record(int fd, const char *path, off_t size,
 			    path, sub.text);
 			goto out;
 		}
-		for (i = 0; prev != NULL && i < prev->count; i++) {
-			if (audit_check_sig(&rec, start, pub) == 0 ||
-			    audit_check_sig(&rec, start, &prev->keys[i]) != 0)
+		/* A rotated key: the chain goes on under the new one. */
+		for (i = 0; prev != NULL && i < prev->count &&
+		     audit_check_sig(&rec, start, pub) != 0;
+		     i++) {
+			if (audit_check_sig(&rec, start, &prev->keys[i]) != 0)
 				continue;
-			/* A rotated key: the chain goes on under the new. */
 			log_info("%s: last record (seq %" PRIu64 ") is signed "
 			         "by the previous key %s; continuing the chain "
 			         "with key %s",
 			    path, rec.seq, prev->keys[i].id, pub->id);
 			pub = &prev->keys[i];
-			break;
 		}
 		if (audit_check_sig(&rec, start, pub) != 0) {
 			r = err_set(msg, SIGNET_ERR_BAD_SIGNATURE,

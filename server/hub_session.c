@@ -428,8 +428,8 @@ record_result(struct hub *hub, const struct wire_frame *f,
 
 /*
  * An action_result frame: verify on the exact bytes (under the host's
- * current key, else one of its retired keys: hub_verify_keys), match with
- * the action sent, record, then answer whoever waits (see hub.h).
+ * current key, else one of its retired keys: hub_retired_allows), match
+ * with the action sent, record, then answer whoever waits (see hub.h).
  */
 static int
 handle_result(struct hub *hub, struct hub_conn *c, struct wire_frame *f)
