@@ -18,6 +18,8 @@ const struct config_key agent_config_schema[] = {
 	{ "tls", "key", CONFIG_PATH, true, NULL, 0, 0 },
 	{ "keys", "action_pub", CONFIG_PATH, true, NULL, 0, 0 },
 	{ "keys", "result", CONFIG_PATH, true, NULL, 0, 0 },
+	/* The result keys "result" replaced (public, one per line). */
+	{ "keys", "result_retired", CONFIG_PATH, false, NULL, 0, 0 },
 	/* The operator roster (docs/operators.md): off when keys is absent. */
 	{ "roster", "keys", CONFIG_PATH, false, NULL, 0, 0 },
 	{ "roster", "threshold", CONFIG_INT, false, "1", 1, 8 },

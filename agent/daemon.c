@@ -383,6 +383,18 @@ daemon_load(struct daemon *d, const char *config_path)
 		log_error("result key refused: %s", m.text);
 		return 1;
 	}
+	/*
+	 * The keys the result key replaced (a rotation): the audit log may
+	 * end under one of them, and results signed with them before the
+	 * rotation still go out.
+	 */
+	if (config_get(d->cfg, "keys", "result_retired") != NULL &&
+	    keys_load_pubset_trusted(
+	        config_get(d->cfg, "keys", "result_retired"),
+	        "the retired result keys", &d->result_retired, &m) != 0) {
+		log_error("retired result keys refused: %s", m.text);
+		return 1;
+	}
 	if (keys_load_pubset_trusted(config_get(d->cfg, "keys", "action_pub"),
 	        "the pinned action keys", &d->action_keys, &m) != 0) {
 		log_error("pinned action keys refused: %s", m.text);
@@ -404,8 +416,8 @@ daemon_load(struct daemon *d, const char *config_path)
 	(void)snprintf(mirror.ident, sizeof(mirror.ident), "signet-agent");
 	(void)snprintf(mirror.host_id, sizeof(mirror.host_id), "%s",
 	    d->host_id);
-	if (audit_open_mirrored(config_get(d->cfg, "audit", "path"),
-	        d->result_key, &mirror, &d->audit, &m) != 0) {
+	if (audit_open_keys(config_get(d->cfg, "audit", "path"), d->result_key,
+	        &d->result_retired, &mirror, &d->audit, &m) != 0) {
 		log_error("audit log refused: %s", m.text);
 		return 1;
 	}

@@ -369,6 +369,7 @@ daemon_exec_open(struct daemon *d)
 	ec.host_id = d->host_id;
 	ec.action_keys = &d->action_keys;
 	ec.result_key = d->result_key;
+	ec.result_retired = &d->result_retired;
 	ec.policy = d->policy;
 	ec.roster = d->roster;
 	ec.audit = d->audit;

@@ -51,6 +51,7 @@ struct daemon {
 	char host_id[IDENTITY_NAME_MAX + 1];
 	struct keys_secret *result_key; /* sodium_malloc'd */
 	struct keys_pubset action_keys;
+	struct keys_pubset result_retired; /* [keys] result_retired; or none */
 	struct policy_store *policy;
 	struct roster_store *roster; /* NULL: no [roster] keys pinned */
 	struct audit_limit roster_refused_lim; /* roster.refused; loop only */

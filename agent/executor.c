@@ -523,6 +523,8 @@ executor_open(const struct executor_config *cfg, struct executor **out,
 		return err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
 	}
 	*ex->result_key = *cfg->result_key;
+	if (cfg->result_retired != NULL)
+		ex->result_retired = *cfg->result_retired;
 	ex->policy = cfg->policy;
 	ex->roster = cfg->roster;
 	ex->audit = cfg->audit;

@@ -176,7 +176,10 @@ struct executor_config {
 	const char *host_id;                   /* this agent's (copied) */
 	const struct keys_pubset *action_keys; /* pinned (copied) */
 	const struct keys_secret *result_key;  /* copied; wiped at free */
-	struct policy_store *policy;           /* borrowed; outlives ex */
+	/* The keys result_key replaced: their results in the log are
+	 * re-sent at start (NULL: none; copied). */
+	const struct keys_pubset *result_retired;
+	struct policy_store *policy; /* borrowed; outlives ex */
 	/* The roster operator requests are judged on; NULL: none pinned
 	 * (every operator-signed request is refused). Borrowed. */
 	struct roster_store *roster;

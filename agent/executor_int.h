@@ -103,6 +103,7 @@ struct executor {
 	char host_id[64];
 	struct keys_pubset action_keys;
 	struct keys_secret *result_key; /* sodium_malloc'd copy */
+	struct keys_pubset result_retired;
 	struct policy_store *policy;
 	struct roster_store *roster; /* borrowed; NULL: none pinned */
 	struct audit_writer *audit;

@@ -53,6 +53,22 @@ record_envelope(const struct audit_record *rec, const char *name,
 }
 
 /*
+ * The key of index i in the order results are checked at start: this
+ * agent's result key, then the keys it replaced ([keys] result_retired),
+ * whose results from before a rotation go out as they were signed (the
+ * server checks them under the host's retired keys). NULL past the end.
+ */
+static const struct keys_public *
+recover_key(const struct executor *ex, size_t i)
+{
+	if (i == 0)
+		return &ex->result_key->pub;
+	return i - 1 < ex->result_retired.count ?
+	    &ex->result_retired.keys[i - 1] :
+	    NULL;
+}
+
+/*
  * A result record: its result goes back into the outbox. True, with the
  * result in *res, when the record held one that verified.
  */
@@ -62,14 +78,20 @@ reload_result(struct executor *ex, const struct audit_record *rec,
 {
 	const char *payload = NULL, *sig = NULL;
 	struct err_msg m;
-	size_t frame_len = 0;
+	struct err_msg sub;
+	size_t frame_len = 0, i;
 	char *frame = NULL;
+	int r;
 
 	if (!record_envelope(rec, "result", &payload, &sig))
 		return false;
 	err_clear(&m);
-	if (envelope_result_verify(&ex->result_key->pub, payload, sig, res,
-	        NULL, NULL, &m) != 0) {
+	r = SIGNET_ERR_BAD_SIGNATURE;
+	for (i = 0; r == SIGNET_ERR_BAD_SIGNATURE && recover_key(ex, i) != NULL;
+	     i++)
+		r = envelope_result_verify(recover_key(ex, i), payload, sig,
+		    res, NULL, NULL, i == 0 ? &m : &sub);
+	if (r != 0) {
 		log_warn("audit record %llu: its result does not verify under "
 		         "this agent's result key (%s); not re-sent",
 		    (unsigned long long)rec->seq, m.text);
@@ -91,13 +113,19 @@ reload_outcome(struct executor *ex, const struct audit_record *rec)
 {
 	const char *payload = NULL, *sig = NULL;
 	struct outcome_payload p;
-	struct err_msg m;
+	struct err_msg m, sub;
+	size_t i;
+	int r;
 
 	if (!record_envelope(rec, "outcome", &payload, &sig))
 		return;
 	err_clear(&m);
-	if (outcome_verify(&ex->result_key->pub, payload, sig, &p, NULL, NULL,
-	        &m) != 0) {
+	r = SIGNET_ERR_BAD_SIGNATURE;
+	for (i = 0; r == SIGNET_ERR_BAD_SIGNATURE && recover_key(ex, i) != NULL;
+	     i++)
+		r = outcome_verify(recover_key(ex, i), payload, sig, &p, NULL,
+		    NULL, i == 0 ? &m : &sub);
+	if (r != 0) {
 		log_warn("audit record %llu: its outcome does not verify under "
 		         "this agent's result key (%s); not re-sent",
 		    (unsigned long long)rec->seq, m.text);

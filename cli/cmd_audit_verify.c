@@ -22,6 +22,7 @@
 #include "clock.h"
 #include "cmd.h"
 #include "keys.h"
+#include "keyset.h"
 #include "roster.h"
 #include "text.h"
 #include "witness.h"
@@ -37,14 +38,19 @@ enum {
 	OPT_CHECKPOINT,
 	OPT_WITNESS_KEY,
 	OPT_JOBS,
+	OPT_AGENT_HOST,
 };
+
+/* Keys of the log's own records: --key repeated, or a host's key set. */
+#define LOG_KEYS_MAX (1 + KEYSET_RETIRED_MAX)
 
 static void
 usage_verify(FILE *f)
 {
 	fprintf(f,
-	    "usage: signetctl audit verify FILE... --key AUDIT.pub "
-	    "[--action-key A.pub] [--agent-keys DIR] "
+	    "usage: signetctl audit verify FILE... (--key AUDIT.pub... | "
+	    "--agent-keys DIR --agent-host HOST)\n"
+	    "       [--action-key A.pub] [--agent-keys DIR] "
 	    "[--expect-head SEQ:HASH] [--roster ROSTER.json... --roster-keys "
 	    "ROSTER.pub [--roster-threshold K]] [--jobs N]\n"
 	    "       [--checkpoint FILE... [--witness-key VKEY-FILE...]] "
@@ -52,6 +58,16 @@ usage_verify(FILE *f)
 	    "  -o, --output table|json  a report in lines (default) or a JSON "
 	    "object;\n"
 	    "                           --json is -o json\n"
+	    "  --key FILE               the key the log is signed with; an "
+	    "agent's log\n"
+	    "                           across a result key rotation: repeat "
+	    "it with each\n"
+	    "                           key (the log changes key at its "
+	    "agent.started)\n"
+	    "  --agent-host HOST        an agent's log: its keys are HOST's in "
+	    "--agent-keys\n"
+	    "                           DIR (HOST.pub and retired/HOST.*.pub), "
+	    "not --key\n"
 	    "  several FILEs: the files of a rotated log, oldest first, e.g.\n"
 	    "  audit.log.[0-9]* audit.log\n"
 	    "  --roster FILE            a signed roster in force over the log's "
@@ -491,10 +507,15 @@ cmd_audit_verify(struct cmd_ctx *ctx, int argc, char **argv)
 		{ "checkpoint", required_argument, NULL, OPT_CHECKPOINT },
 		{ "witness-key", required_argument, NULL, OPT_WITNESS_KEY },
 		{ "jobs", required_argument, NULL, OPT_JOBS },
+		{ "agent-host", required_argument, NULL, OPT_AGENT_HOST },
 		{ "output", required_argument, NULL, 'o' },
 		{ "json", no_argument, NULL, CMD_OPT_JSON },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
-	const char *key_path = NULL, *action_path = NULL;
+	const char *key_paths[LOG_KEYS_MAX], *action_path = NULL;
+	const char *agent_host = NULL;
+	struct keys_public log_keys[LOG_KEYS_MAX];
+	struct keyset host_ks;
+	size_t nkeys = 0, nlog = 0;
 	const char *roster_keys_path = NULL, *threshold_text = NULL;
 	const char *jobs_text = NULL;
 	const char **files = NULL, **rosters = NULL;
@@ -512,7 +533,6 @@ cmd_audit_verify(struct cmd_ctx *ctx, int argc, char **argv)
 	struct audit_verify_file_info *info = NULL;
 	struct audit_verify_opts opts;
 	struct audit_verify_report rep;
-	struct keys_public audit_key;
 	struct keys_pubset action_keys;
 	struct err_msg msg;
 	char esc[160];
@@ -541,7 +561,16 @@ cmd_audit_verify(struct cmd_ctx *ctx, int argc, char **argv)
 			usage_verify(stdout);
 			rc = CMD_OK;
 			goto out;
-		case OPT_KEY: key_path = optarg; break;
+		case OPT_KEY:
+			if (nkeys >= LOG_KEYS_MAX) {
+				fprintf(stderr,
+				    "signetctl audit verify: over %d --key\n",
+				    LOG_KEYS_MAX);
+				goto out;
+			}
+			key_paths[nkeys++] = optarg;
+			break;
+		case OPT_AGENT_HOST: agent_host = optarg; break;
 		case OPT_ACTION_KEY: action_path = optarg; break;
 		case OPT_AGENT_KEYS: opts.agent_keys_dir = optarg; break;
 		case OPT_ROSTER: rosters[nrosters++] = optarg; break;
@@ -580,11 +609,19 @@ cmd_audit_verify(struct cmd_ctx *ctx, int argc, char **argv)
 	}
 	for (; optind < argc; optind++)
 		files[nfiles++] = argv[optind];
-	if (nfiles == 0 || key_path == NULL) {
+	if (nfiles == 0 || (nkeys == 0 && agent_host == NULL)) {
 		fprintf(stderr, "signetctl audit verify: %s\n",
 		    nfiles == 0 ? "no log file given" :
-		                  "--key AUDIT.pub is required");
+		                  "--key AUDIT.pub (or, for an agent's log, "
+		                  "--agent-keys DIR --agent-host HOST) is "
+		                  "required");
 		usage_verify(stderr);
+		goto out;
+	}
+	if (agent_host != NULL && (nkeys > 0 || opts.agent_keys_dir == NULL)) {
+		fprintf(stderr, "signetctl audit verify: --agent-host %s\n",
+		    nkeys > 0 ? "gives the log's keys: not with --key" :
+		                "needs --agent-keys DIR");
 		goto out;
 	}
 	if (threshold_text != NULL &&
@@ -629,14 +666,25 @@ cmd_audit_verify(struct cmd_ctx *ctx, int argc, char **argv)
 		    "FILE\n");
 		goto out;
 	}
-	r = keys_load_public(key_path, &audit_key, &msg);
+	r = 0;
+	for (k = 0; r == 0 && k < nkeys; k++)
+		r = keys_load_public(key_paths[k], &log_keys[nlog++], &msg);
+	if (r == 0 && agent_host != NULL) {
+		/* The current key first, then the retired, newest first. */
+		r = keyset_load(opts.agent_keys_dir, agent_host, false,
+		    &host_ks, &msg);
+		for (k = 0; r == 0 && k < host_ks.count; k++)
+			log_keys[nlog++] = host_ks.keys[k].pub;
+	}
 	for (k = 0; r == 0 && k < nwkeys; k++)
 		r = witness_vkey_load(wkey_files[k], &wkeys[k], &msg);
 	if (r != 0) {
 		fprintf(stderr, "signetctl audit verify: %s\n", msg.text);
 		goto out;
 	}
-	opts.audit_key = &audit_key;
+	opts.audit_key = &log_keys[0];
+	opts.more_keys = nlog > 1 ? &log_keys[1] : NULL;
+	opts.n_more_keys = nlog - 1;
 	if (action_path != NULL) {
 		r = keys_load_pubset(action_path, &action_keys, &msg);
 		if (r != 0) {
@@ -683,8 +731,8 @@ cmd_audit_verify(struct cmd_ctx *ctx, int argc, char **argv)
 			    rep.continues_from.previous);
 			goto out;
 		}
-		if (witness_check_checkpoints(cp_files, ncps, &audit_key, wkeys,
-		        nwkeys, files, nfiles, cps, &cmsg) != 0) {
+		if (witness_check_checkpoints(cp_files, ncps, &log_keys[0],
+		        wkeys, nwkeys, files, nfiles, cps, &cmsg) != 0) {
 			fprintf(stderr, "signetctl audit verify: %s\n",
 			    cmsg.text);
 			goto out;

@@ -236,6 +236,18 @@ int audit_open_mirrored(const char *path, const struct keys_secret *key,
     struct err_msg *msg) __attribute__((warn_unused_result));
 
 /*
+ * audit_open_mirrored for a writer whose key replaced the keys in prev
+ * (NULL or empty: none; copied): an agent whose result key was rotated
+ * (docs/protocol.md, "Result keys"). The log may then end with a record
+ * one of them signed, and the chain goes on under key; the verifier
+ * follows the change at the agent.started record that names the new key.
+ */
+int audit_open_keys(const char *path, const struct keys_secret *key,
+    const struct keys_pubset *prev, const struct audit_mirror_conf *mirror,
+    struct audit_writer **out, struct err_msg *msg)
+    __attribute__((warn_unused_result));
+
+/*
  * Appends one record and returns only once it is durable (fdatasync;
  * concurrent callers share one sync). data must be a JSON object or NULL
  * (written as {}). Thread-safe. On success *seq_out (if not NULL) holds
@@ -308,7 +320,24 @@ struct audit_request_finding;
 struct audit_verify_opts {
 	const struct keys_public *audit_key;   /* required */
 	const struct keys_pubset *action_keys; /* NULL: actions unchecked */
-	const char *agent_keys_dir;            /* NULL: results unchecked */
+	/*
+	 * NULL: results unchecked. Else each embedded result and outcome is
+	 * checked under its host's keys there (common/keyset.h: HOST.pub
+	 * and retired/HOST.STAMP.pub): the key of the record's
+	 * "result_key_id" when it has one (an id not there is an error
+	 * naming it), else the current key, then the retired ones.
+	 */
+	const char *agent_keys_dir;
+	/*
+	 * More keys the log's own records may be signed with besides
+	 * audit_key (an agent's log across a rotation of its result key).
+	 * The log's key is the one its first record verifies under; from
+	 * an agent.started record whose data.result_key_id is K on, it is
+	 * K, which must be audit_key or one of these. A record signed with
+	 * another key than the log's key at that point is an error.
+	 */
+	const struct keys_public *more_keys;
+	size_t n_more_keys;
 	bool has_expect_head;
 	struct audit_head expect_head;
 	/*

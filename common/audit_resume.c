@@ -18,6 +18,7 @@
 #include "audit_writer_int.h"
 #include "clock.h"
 #include "fileio.h"
+#include "log.h"
 
 /*
  * Reads the tail of the log to find the last whole line and any torn bytes
@@ -106,14 +107,16 @@ save_torn(struct audit_writer *w, const char *torn, size_t tornlen,
  */
 int
 audit_last_record(int fd, const char *path, off_t size,
-    const struct keys_public *pub, struct audit_head *head, off_t *whole_end,
-    char **torn, size_t *tornlen, struct err_msg *msg)
+    const struct keys_public *pub, const struct keys_pubset *prev,
+    struct audit_head *head, off_t *whole_end, char **torn, size_t *tornlen,
+    struct err_msg *msg)
 {
 	char *buf = NULL, *nl, *start;
 	size_t len = 0, whole_len, linelen;
 	off_t tail_off = 0;
 	struct audit_record rec;
 	struct err_msg sub;
+	size_t i;
 	int r;
 
 	memset(head, 0, sizeof(*head));
@@ -165,6 +168,18 @@ audit_last_record(int fd, const char *path, off_t size,
 			    path, sub.text);
 			goto out;
 		}
+		/* A rotated key: the chain goes on under the new one. */
+		for (i = 0; prev != NULL && i < prev->count &&
+		     audit_check_sig(&rec, start, pub) != 0;
+		     i++) {
+			if (audit_check_sig(&rec, start, &prev->keys[i]) != 0)
+				continue;
+			log_info("%s: last record (seq %" PRIu64 ") is signed "
+			         "by the previous key %s; continuing the chain "
+			         "with key %s",
+			    path, rec.seq, prev->keys[i].id, pub->id);
+			pub = &prev->keys[i];
+		}
 		if (audit_check_sig(&rec, start, pub) != 0) {
 			r = err_set(msg, SIGNET_ERR_BAD_SIGNATURE,
 			    "%s: last record (seq %" PRIu64 ") is not signed "
@@ -201,8 +216,8 @@ audit_continue_chain(struct audit_writer *w, off_t size, cJSON **torn_data,
 	int r;
 
 	*torn_data = NULL;
-	r = audit_last_record(w->fd, w->path, size, &w->key->pub, &head,
-	    &whole_end, &torn, &tornlen, msg);
+	r = audit_last_record(w->fd, w->path, size, &w->key->pub, &w->prev_keys,
+	    &head, &whole_end, &torn, &tornlen, msg);
 	if (r != 0)
 		return r;
 	if (!head.empty) {

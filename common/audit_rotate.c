@@ -334,8 +334,8 @@ audit_recover_rotation(struct audit_writer *w, cJSON **link_json,
 		    strerror(errno));
 		goto out;
 	}
-	r = audit_last_record(fd, rotated, st.st_size, &w->key->pub, &head,
-	    &whole_end, &torn, &tornlen, msg);
+	r = audit_last_record(fd, rotated, st.st_size, &w->key->pub,
+	    &w->prev_keys, &head, &whole_end, &torn, &tornlen, msg);
 	if (r != 0)
 		goto out;
 	if (head.empty || torn != NULL) {

@@ -37,6 +37,7 @@
 
 #include "envelope.h"
 #include "jsonx.h"
+#include "keyset.h"
 #include "outcome.h"
 #include "text.h"
 
@@ -86,11 +87,15 @@ audit_head_parse(const char *s, struct audit_head *head)
 
 struct key_cache {
 	size_t n, next;
+	size_t last_sig; /* the log key that verified the last line */
 	struct {
 		char host[64];
-		struct keys_public pub;
+		struct keyset ks;
 	} e[KEY_CACHE_MAX];
 };
+
+/* No key of the log's own (vline's sig_key, started_key). */
+#define NO_KEY 0xff
 
 /*
  * Where a line's first failure lies among the checks check_line makes in
@@ -129,6 +134,12 @@ struct vline {
 	bool tie_result;    /* an action.result to tie: item */
 	bool unknown;       /* its "action_known": false */
 	bool torn, rotated; /* audit.torn_tail, audit.rotated */
+	/*
+	 * The index of the log key the line verified under (log_key), and
+	 * for an agent.started naming its result key, that key's (else
+	 * NO_KEY).
+	 */
+	uint8_t sig_key, started_key;
 	enum audit_request_verdict verdict;
 	struct audit_request_finding *finding; /* for on_request; owned */
 	struct audit_tie_item item;
@@ -276,42 +287,41 @@ out:
 	return r;
 }
 
-/* DIR/HOST.pub, from the cache when it was read before. */
+/*
+ * host's keys in DIR (keyset.h: HOST.pub and retired/HOST.STAMP.pub),
+ * from the cache when they were read before.
+ */
 static int
-host_key(const struct audit_verify_opts *o, struct key_cache *kc,
-    const char *host, struct keys_public *pub, struct err_msg *msg)
+host_keys(const struct audit_verify_opts *o, struct key_cache *kc,
+    const char *host, struct keyset *ks, struct err_msg *msg)
 {
-	char path[PATH_MAX];
 	size_t i;
-	int n, r;
+	int r;
 
 	for (i = 0; i < kc->n; i++) {
 		if (strcmp(kc->e[i].host, host) == 0) {
-			*pub = kc->e[i].pub;
+			*ks = kc->e[i].ks;
 			return 0;
 		}
 	}
-	n = snprintf(path, sizeof(path), "%s/%s.pub", o->agent_keys_dir, host);
-	if (n < 0 || (size_t)n >= sizeof(path))
-		return err_set(msg, SIGNET_ERR_TOO_LARGE, "path too long");
-	r = keys_load_public(path, pub, msg);
+	r = keyset_load(o->agent_keys_dir, host, false, ks, msg);
 	if (r != 0 || strlen(host) >= sizeof(kc->e[0].host))
 		return r;
 	i = kc->n < KEY_CACHE_MAX ? kc->n++ : kc->next++ % KEY_CACHE_MAX;
 	memcpy(kc->e[i].host, host, strlen(host) + 1);
-	kc->e[i].pub = *pub;
+	kc->e[i].ks = *ks;
 	return 0;
 }
 
 /*
  * env, an agent-signed {"payload","sig"} (data.WHAT): its texts, and,
- * with agent keys, the public key of its payload's host (*keyed false
- * without agent keys: nothing to check it with); host names that host.
+ * with agent keys, the keys of its payload's host (*keyed false without
+ * agent keys: nothing to check it with); host names that host.
  */
 static int
 agent_envelope(const cJSON *env, const char *what,
     const struct audit_verify_opts *o, struct key_cache *kc,
-    const char **payload, const char **sig, struct keys_public *pub, char *host,
+    const char **payload, const char **sig, struct keyset *ks, char *host,
     size_t hostlen, bool *keyed, struct err_msg *msg)
 {
 	static const char *const members[] = { "payload", "sig", NULL };
@@ -335,7 +345,7 @@ agent_envelope(const cJSON *env, const char *what,
 	r = payload_host(what, *payload, host, hostlen, msg);
 	if (r != 0)
 		return r;
-	r = host_key(o, kc, host, pub, &sub);
+	r = host_keys(o, kc, host, ks, &sub);
 	if (r != 0)
 		return err_set(msg, r, "embedded %s from host %s: %s", what,
 		    host, sub.text);
@@ -344,8 +354,42 @@ agent_envelope(const cJSON *env, const char *what,
 }
 
 /*
- * Checks data.result, if present, under DIR/HOST-ID.pub; *verified says
- * whether res holds a result that verified.
+ * The keys to check the envelope of a record (data) from host with: the
+ * one of data.result_key_id when the server recorded it (*from, *to
+ * bound it in ks), else all of ks, current first. An id that is none of
+ * the host's keys is an error naming it.
+ */
+static int
+envelope_keys(const cJSON *data, const struct keyset *ks, const char *host,
+    const char *what, size_t *from, size_t *to, struct err_msg *msg)
+{
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(data,
+	    "result_key_id");
+	const struct keyset_key *k;
+
+	*from = 0;
+	*to = ks->count;
+	if (id == NULL)
+		return 0;
+	if (!cJSON_IsString(id) || !text_is_hex(id->valuestring, KEYS_ID_LEN))
+		return err_set(msg, SIGNET_ERR_FORMAT,
+		    "data.result_key_id must be %d lowercase hex digits",
+		    KEYS_ID_LEN);
+	k = keyset_find(ks, id->valuestring);
+	if (k == NULL)
+		return err_set(msg, SIGNET_ERR_UNKNOWN_KEY,
+		    "embedded %s from host %s: result_key_id %s is none of "
+		    "the host's keys in the agent keys directory (current or "
+		    "retired/%s.*.pub): the key is missing",
+		    what, host, id->valuestring, host);
+	*from = (size_t)(k - ks->keys);
+	*to = *from + 1;
+	return 0;
+}
+
+/*
+ * Checks data.result, if present, under the host's keys (envelope_keys);
+ * *verified says whether res holds a result that verified.
  */
 static int
 check_embedded_result(const cJSON *data, const struct audit_verify_opts *o,
@@ -354,16 +398,17 @@ check_embedded_result(const cJSON *data, const struct audit_verify_opts *o,
 {
 	const cJSON *env = cJSON_GetObjectItemCaseSensitive(data, "result");
 	const char *payload = NULL, *sig = NULL;
-	struct keys_public pub;
+	struct keyset ks;
 	char host[64];
 	struct err_msg sub;
 	bool keyed = false;
+	size_t i, from, to;
 	int r;
 
 	*verified = false;
 	if (env == NULL)
 		return 0;
-	r = agent_envelope(env, "result", o, kc, &payload, &sig, &pub, host,
+	r = agent_envelope(env, "result", o, kc, &payload, &sig, &ks, host,
 	    sizeof(host), &keyed, msg);
 	if (r != 0)
 		return r;
@@ -371,7 +416,17 @@ check_embedded_result(const cJSON *data, const struct audit_verify_opts *o,
 		v->results = VC_UNCHECKED;
 		return 0;
 	}
-	r = envelope_result_verify(&pub, payload, sig, res, NULL, NULL, &sub);
+	r = envelope_keys(data, &ks, host, "result", &from, &to, msg);
+	if (r != 0)
+		return r;
+	r = SIGNET_ERR_BAD_SIGNATURE;
+	for (i = from; i < to && r == SIGNET_ERR_BAD_SIGNATURE; i++)
+		r = envelope_result_verify(&ks.keys[i].pub, payload, sig, res,
+		    NULL, NULL, &sub);
+	if (r != 0 && to - from > 1)
+		return err_set(msg, r,
+		    "embedded result from host %s: %s (tried its %zu keys)",
+		    host, sub.text, to - from);
 	if (r != 0)
 		return err_set(msg, r, "embedded result from host %s: %s", host,
 		    sub.text);
@@ -402,7 +457,7 @@ outcome_member(const cJSON *data, const char *name, const char *want,
 
 /*
  * Checks data.outcome of an action.outcome record, if present, under
- * DIR/HOST-ID.pub of its payload's host, and that the record's own
+ * its payload's host's keys (envelope_keys), and that the record's own
  * action_id, host_id, container_id, action_name, request_sha256 and
  * observed are the signed outcome's.
  */
@@ -413,24 +468,31 @@ check_embedded_outcome(const struct audit_record *rec,
 {
 	const char *payload = NULL, *sig = NULL;
 	struct outcome_payload p;
-	struct keys_public pub;
+	struct keyset ks;
 	char host[64];
 	struct err_msg sub;
 	bool keyed = false;
+	size_t i, from, to;
 	int r;
 
 	if (strcmp(rec->event, "action.outcome") != 0)
 		return 0;
 	r = agent_envelope(
 	    cJSON_GetObjectItemCaseSensitive(rec->data, "outcome"), "outcome",
-	    o, kc, &payload, &sig, &pub, host, sizeof(host), &keyed, msg);
+	    o, kc, &payload, &sig, &ks, host, sizeof(host), &keyed, msg);
 	if (r != 0)
 		return r;
 	if (!keyed) {
 		v->outcomes = VC_UNCHECKED;
 		return 0;
 	}
-	r = outcome_verify(&pub, payload, sig, &p, NULL, NULL, &sub);
+	r = envelope_keys(rec->data, &ks, host, "outcome", &from, &to, msg);
+	if (r != 0)
+		return r;
+	r = SIGNET_ERR_BAD_SIGNATURE;
+	for (i = from; i < to && r == SIGNET_ERR_BAD_SIGNATURE; i++)
+		r = outcome_verify(&ks.keys[i].pub, payload, sig, &p, NULL,
+		    NULL, &sub);
 	if (r != 0)
 		return err_set(msg, r, "embedded outcome from host %s: %s",
 		    host, sub.text);
@@ -453,6 +515,65 @@ check_embedded_outcome(const struct audit_record *rec,
 		return r;
 	v->outcomes = VC_CHECKED;
 	return 0;
+}
+
+/* The log key of index i: audit_key, then more_keys; NULL past them. */
+static const struct keys_public *
+log_key(const struct audit_verify_opts *o, size_t i)
+{
+	if (i == 0)
+		return o->audit_key;
+	return i - 1 < o->n_more_keys ? &o->more_keys[i - 1] : NULL;
+}
+
+/*
+ * The line's own signature, under one of the log keys (v->sig_key, the
+ * one that verified the line before tried first); for an agent.started
+ * naming its result key, that key among them (v->started_key), else an
+ * error naming it.
+ */
+static int
+check_log_sig(const struct audit_record *rec, const char *line,
+    const struct audit_verify_opts *o, struct key_cache *kc, struct vline *v,
+    struct err_msg *msg)
+{
+	const cJSON *id = NULL;
+	size_t n = 1 + o->n_more_keys, i, k;
+	char esc[80];
+
+	if (strcmp(rec->event, "agent.started") == 0)
+		id = cJSON_GetObjectItemCaseSensitive(rec->data,
+		    "result_key_id");
+	if (cJSON_IsString(id)) {
+		for (i = 0; i < n; i++)
+			if (strcmp(log_key(o, i)->id, id->valuestring) == 0)
+				break;
+		if (i == n)
+			return err_set(msg, SIGNET_ERR_UNKNOWN_KEY,
+			    "agent.started names result key %s, which is not "
+			    "among the keys given: the agent's key changed "
+			    "here (give that key too: --key again, or "
+			    "--agent-keys DIR with --agent-host HOST)",
+			    text_escape_str(id->valuestring, esc, sizeof(esc)));
+		v->started_key = (uint8_t)i;
+	}
+	for (k = 0; k < n; k++) {
+		i = (kc->last_sig + k) % n;
+		if (audit_check_sig(rec, line, log_key(o, i)) == 0) {
+			v->sig_key = (uint8_t)i;
+			kc->last_sig = i;
+			return 0;
+		}
+	}
+	if (n == 1)
+		return err_set(msg, SIGNET_ERR_BAD_SIGNATURE,
+		    "signature does not verify under audit key %s (record "
+		    "changed, or signed by another key)",
+		    o->audit_key->id);
+	return err_set(msg, SIGNET_ERR_BAD_SIGNATURE,
+	    "signature does not verify under any of the %zu keys given "
+	    "(record changed, or signed by another key)",
+	    n);
 }
 
 /*
@@ -486,13 +607,10 @@ line_check(const char *line, size_t len, const struct audit_verify_opts *o,
 	v->seq = rec.seq;
 	memcpy(v->prev, rec.prev, sizeof(v->prev));
 	stage = VS_SIG;
-	if (audit_check_sig(&rec, line, o->audit_key) != 0) {
-		r = err_set(msg, SIGNET_ERR_BAD_SIGNATURE,
-		    "signature does not verify under audit key %s (record "
-		    "changed, or signed by another key)",
-		    o->audit_key->id);
+	v->sig_key = v->started_key = NO_KEY;
+	r = check_log_sig(&rec, line, o, kc, v, msg);
+	if (r != 0)
 		goto out;
-	}
 	stage = VS_ACTION;
 	r = check_embedded_action(rec.data, o, v, &act, &raw, &raw_len, msg);
 	if (r != 0)
@@ -568,6 +686,10 @@ struct chain_state {
 	const char *file; /* the file that holds the head */
 	bool expect_seen;
 	struct audit_tie *tie; /* the actions seen, for their results */
+	/* The log's key (log_key) since seq log_key_since, once known. */
+	bool has_log_key;
+	uint8_t log_key;
+	uint64_t log_key_since;
 };
 
 /*
@@ -707,6 +829,20 @@ line_apply(const struct vline *v, int code, const struct err_msg *why,
 		    "(previous line changed, removed or reordered)");
 	if (v->fail == VS_SIG)
 		goto failed;
+	/* The log's key: its first record's, then agent.started's. */
+	if (v->started_key != NO_KEY || !st->has_log_key) {
+		st->log_key = v->started_key != NO_KEY ? v->started_key :
+		                                         v->sig_key;
+		st->has_log_key = true;
+		st->log_key_since = v->seq;
+	}
+	if (v->sig_key != st->log_key)
+		return err_set(msg, SIGNET_ERR_CHAIN,
+		    "signed by key %s, but the log's key is %s since seq "
+		    "%" PRIu64 " (only an agent.started naming its new "
+		    "result key changes it)",
+		    log_key(o, v->sig_key)->id, log_key(o, st->log_key)->id,
+		    st->log_key_since);
 	if (v->actions == VC_CHECKED)
 		rep->actions_checked++;
 	else if (v->actions == VC_UNCHECKED)
@@ -1332,6 +1468,10 @@ audit_verify_files(const char *const *paths, size_t n,
 	memset(run.st.prev, '0', AUDIT_HASH_HEX);
 	if (opts == NULL || opts->audit_key == NULL)
 		return err_set(msg, SIGNET_ERR_INVALID_ARG, "no audit key");
+	if (opts->n_more_keys >= NO_KEY - 1 ||
+	    (opts->n_more_keys > 0 && opts->more_keys == NULL))
+		return err_set(msg, SIGNET_ERR_INVALID_ARG,
+		    "too many audit keys");
 	if (paths == NULL || n == 0)
 		return err_set(msg, SIGNET_ERR_INVALID_ARG,
 		    "no file to verify");

@@ -407,6 +407,14 @@ audit_open_mirrored(const char *path, const struct keys_secret *key,
     const struct audit_mirror_conf *mirror, struct audit_writer **out,
     struct err_msg *msg)
 {
+	return audit_open_keys(path, key, NULL, mirror, out, msg);
+}
+
+int
+audit_open_keys(const char *path, const struct keys_secret *key,
+    const struct keys_pubset *prev, const struct audit_mirror_conf *mirror,
+    struct audit_writer **out, struct err_msg *msg)
+{
 	struct audit_writer *w = NULL;
 	cJSON *torn_data = NULL, *link_json = NULL;
 	struct stat st;
@@ -430,6 +438,8 @@ audit_open_mirrored(const char *path, const struct keys_secret *key,
 		goto out;
 	}
 	memcpy(w->key, key, sizeof(*w->key));
+	if (prev != NULL)
+		w->prev_keys = *prev;
 	if (mirror != NULL && mirror->mode != AUDIT_MIRROR_NONE) {
 		r = audit_mirror_new(mirror, &w->mirror, msg);
 		if (r != 0)

@@ -36,7 +36,12 @@ struct audit_writer {
 	int fd;
 	char *path;
 	struct keys_secret *key; /* sodium_malloc'd, wiped on close */
-	bool empty;              /* no record written yet */
+	/*
+	 * The keys this writer's key replaced (a rotated agent result
+	 * key): the log may end with a record one of them signed.
+	 */
+	struct keys_pubset prev_keys;
+	bool empty; /* no record written yet */
 	uint64_t next_seq;
 	char prev[AUDIT_HASH_HEX + 1];
 	off_t size;       /* bytes of whole records */
@@ -113,14 +118,15 @@ void audit_tree_close(struct audit_writer *w);
 
 /*
  * Finds the last whole record of the file open at fd (size bytes, named
- * path) and checks that pub signed it: *head (empty when there is no whole
- * line), *whole_end the end of that line, *torn (malloc'd) and *tornlen
- * any bytes after it (NULL, 0 when none). Returns 0 or a code with msg.
+ * path) and checks that pub signed it, or one of prev (NULL allowed: the
+ * keys pub replaced): *head (empty when there is no whole line),
+ * *whole_end the end of that line, *torn (malloc'd) and *tornlen any
+ * bytes after it (NULL, 0 when none). Returns 0 or a code with msg.
  */
 int audit_last_record(int fd, const char *path, off_t size,
-    const struct keys_public *pub, struct audit_head *head, off_t *whole_end,
-    char **torn, size_t *tornlen, struct err_msg *msg)
-    __attribute__((warn_unused_result));
+    const struct keys_public *pub, const struct keys_pubset *prev,
+    struct audit_head *head, off_t *whole_end, char **torn, size_t *tornlen,
+    struct err_msg *msg) __attribute__((warn_unused_result));
 
 /*
  * At open, for a log of size bytes: sets w's seq, prev and size from its

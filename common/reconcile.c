@@ -23,6 +23,7 @@
 #include "audit_request.h"
 #include "envelope.h"
 #include "jsonx.h"
+#include "keyset.h"
 #include "text.h"
 
 #define CLAIM_CHUNK 65536             /* claims checked per pass over a log */
@@ -1488,10 +1489,11 @@ verify_log(struct run *run, struct rlog *lg, struct err_msg *msg)
 {
 	struct audit_verify_opts vo;
 	struct audit_verify_report rep;
-	struct keys_public key;
-	char path[PATH_MAX];
+	struct keys_public keys[1 + KEYSET_RETIRED_MAX];
+	struct keyset ks;
 	struct err_msg sub;
-	int n, r;
+	size_t i;
+	int r;
 
 	memset(&vo, 0, sizeof(vo));
 	vo.audit_key = run->o->server_key;
@@ -1499,17 +1501,22 @@ verify_log(struct run *run, struct rlog *lg, struct err_msg *msg)
 		r = find_host(lg, msg);
 		if (r != 0)
 			return r;
-		n = snprintf(path, sizeof(path), "%s/%s.pub",
-		    run->o->agent_keys_dir, lg->host);
-		if (n < 0 || (size_t)n >= sizeof(path))
-			return err_set(msg, SIGNET_ERR_TOO_LARGE,
-			    "--agent-keys: path too long");
-		r = keys_load_public(path, &key, &sub);
+		/*
+		 * The agent's log is signed with its result keys: the
+		 * current one and, across a rotation, the retired ones
+		 * (the log changes key at its agent.started).
+		 */
+		r = keyset_load(run->o->agent_keys_dir, lg->host, false, &ks,
+		    &sub);
 		if (r != 0)
 			return err_set(msg, SIGNET_ERR_NOT_FOUND,
 			    "the result key of host %s: %s", lg->host,
 			    sub.text);
-		vo.audit_key = &key;
+		for (i = 0; i < ks.count; i++)
+			keys[i] = ks.keys[i].pub;
+		vo.audit_key = &keys[0];
+		vo.more_keys = ks.count > 1 ? &keys[1] : NULL;
+		vo.n_more_keys = ks.count - 1;
 	}
 	vo.action_keys = run->o->action_keys;
 	vo.agent_keys_dir = run->o->agent_keys_dir;

@@ -26,6 +26,7 @@
 #include "fileio.h"
 #include "identity.h"
 #include "jsonx.h"
+#include "keyset.h"
 #include "log.h"
 #include "text.h"
 
@@ -210,6 +211,35 @@ open_checkpoint(const char *host_id, const struct keys_public *pub,
 		return 1;
 	}
 	return 0;
+}
+
+/*
+ * open_checkpoint under each of ks's keys in turn (the current first): a
+ * line kept before a rotation was signed with the key it retired.
+ * Returns as open_checkpoint, the refusal of the current key (or of the
+ * first key) when none verifies.
+ */
+static int
+open_checkpoint_keys(const char *host_id, const struct keyset *ks,
+    const char *note, size_t note_len, struct note_checkpoint *c,
+    struct agent_cp_refusal *ref)
+{
+	struct agent_cp_refusal first;
+	size_t i;
+	int r = 1;
+
+	memset(&first, 0, sizeof(first));
+	for (i = 0; i < ks->count; i++) {
+		memset(ref, 0, sizeof(*ref));
+		r = open_checkpoint(host_id, &ks->keys[i].pub, note, note_len,
+		    c, ref);
+		if (r != 1 || ref->reason != AGENT_CP_BAD_SIGNATURE)
+			return r;
+		if (i == 0)
+			first = *ref;
+	}
+	*ref = first;
+	return r;
 }
 
 /*
@@ -465,7 +495,7 @@ load_host(struct agent_cp *cp, struct cp_host *h, struct err_msg *msg)
 	struct agent_cp_step st;
 	struct agent_cp_refusal ref;
 	struct note_checkpoint c;
-	struct keys_public pub;
+	struct keyset ks;
 	struct err_msg m;
 	char *path = NULL, *buf = NULL, *note = NULL;
 	FILE *f = NULL;
@@ -482,7 +512,7 @@ load_host(struct agent_cp *cp, struct cp_host *h, struct err_msg *msg)
 		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
 		goto out;
 	}
-	r = cp->key(cp->key_arg, h->id, &pub, &m);
+	r = cp->key(cp->key_arg, h->id, &ks, &m);
 	if (r != 0) {
 		r = err_set(msg, r, "%s: cannot verify it: %s", path, m.text);
 		goto out;
@@ -528,9 +558,8 @@ load_host(struct agent_cp *cp, struct cp_host *h, struct err_msg *msg)
 			    "before ended at %" PRIu64,
 			    st.old, h->size);
 		if (r == 0) {
-			memset(&ref, 0, sizeof(ref));
-			r = open_checkpoint(h->id, &pub, note, strlen(note), &c,
-			    &ref);
+			r = open_checkpoint_keys(h->id, &ks, note, strlen(note),
+			    &c, &ref);
 			if (r == 1)
 				r = err_set(&m, SIGNET_ERR_CHAIN, "%s: %s",
 				    agent_cp_reason_name(ref.reason),
@@ -810,7 +839,7 @@ agent_cp_offer(struct agent_cp *cp, const char *host_id, const char *note,
 {
 	struct agent_cp_step st;
 	struct note_checkpoint c;
-	struct keys_public pub;
+	struct keyset ks;
 	struct cp_host *h;
 	char *copy = NULL;
 	int r;
@@ -824,15 +853,19 @@ agent_cp_offer(struct agent_cp *cp, const char *host_id, const char *note,
 	    nproof > MERKLE_PROOF_MAX)
 		return err_set(msg, SIGNET_ERR_INVALID_ARG,
 		    "agent checkpoint: no note, or a bad proof");
-	r = cp->key(cp->key_arg, host_id, &pub, msg);
+	r = cp->key(cp->key_arg, host_id, &ks, msg);
 	if (r != 0)
 		return r;
+	if (!ks.has_current)
+		return err_set(msg, SIGNET_ERR_NOT_FOUND,
+		    "agent checkpoint: host %s has no current result key",
+		    host_id);
 	(void)pthread_mutex_lock(&cp->mu);
 	h = sound_host(cp, host_id, true, &r, msg);
 	if (h == NULL)
 		goto out;
 	ref->held_size = h->size;
-	r = open_checkpoint(host_id, &pub, note, note_len, &c, ref);
+	r = open_checkpoint(host_id, &ks.keys[0].pub, note, note_len, &c, ref);
 	if (r == 0)
 		r = judge(h, &c, old, proof, nproof, ref);
 	if (r == 2) {

@@ -71,12 +71,13 @@ struct agent_cp_step {
 };
 
 /*
- * Loads host_id's registered result key into *out. Returns 0,
- * SIGNET_ERR_NOT_FOUND (none registered) or another negative code, with
- * msg.
+ * Loads host_id's result keys into *out (common/keyset.h: the current
+ * one and the retired ones). Returns 0, SIGNET_ERR_NOT_FOUND (none
+ * registered) or another negative code, with msg.
  */
+struct keyset;
 typedef int (*agent_cp_key_fn)(void *arg, const char *host_id,
-    struct keys_public *out, struct err_msg *msg);
+    struct keyset *out, struct err_msg *msg);
 
 struct agent_cp;
 
@@ -84,7 +85,10 @@ struct agent_cp;
  * Opens the directory dir (created 0700 when missing; it must be a
  * directory of this program's user, not writable by group or others) and
  * reads back every HOST-ID.jsonl in it, verifying each line with the
- * host's key from key (copied with key_arg; called again at every offer).
+ * host's keys from key (copied with key_arg; called again at every
+ * offer): a line verifies under the current key or a retired one (the
+ * checkpoints kept before a rotation were signed with the key it
+ * retired), a new offer under the current key alone.
  * A host whose file does not verify (or whose key cannot be loaded) is
  * kept as damaged, logged at error level with the file and line:
  * agent_cp_held and agent_cp_offer then fail for it. Returns 0 with *out

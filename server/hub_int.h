@@ -204,6 +204,17 @@ int hub_conn_identify(struct hub *hub, struct lws *wsi, struct hub_conn *c);
 
 /* ---- hub_outcome.c ---- */
 
+/*
+ * Whether a result or outcome of host for action_id that verified under
+ * the retired key k may be taken (common/keyset.h, keyset_allows): yes
+ * for an action this server does not hold (recorded as unknown), or one
+ * sent to host before k was retired; no (msg says why) for one sent at
+ * or after that time.
+ */
+struct keyset_key;
+bool hub_retired_allows(struct hub *hub, const char *host,
+    const struct keyset_key *k, const char *action_id, struct err_msg *msg);
+
 /* An action_outcome frame f from c: verified, recorded, acknowledged.
  * Returns 0, or -1 when c is being closed. */
 int hub_handle_outcome(struct hub *hub, struct hub_conn *c,

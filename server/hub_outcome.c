@@ -17,33 +17,66 @@
 #include <string.h>
 
 #include "audit.h"
+#include "keyset.h"
 #include "log.h"
 #include "outcome.h"
 #include "text.h"
 #include "wire.h"
 
+bool
+hub_retired_allows(struct hub *hub, const char *host,
+    const struct keyset_key *k, const char *action_id, struct err_msg *msg)
+{
+	struct action_info info;
+
+	if (!k->retired)
+		return true;
+	if (actions_get(hub->actions, action_id, &info) != 0 ||
+	    strcmp(info.host_id, host) != 0)
+		return true; /* unknown here, or refused as not host's later */
+	if (keyset_allows(k, true, info.requested_at))
+		return true;
+	err_set(msg, SIGNET_ERR_BAD_SIGNATURE,
+	    "signed with result key %s, retired at %s, for action_id=%s "
+	    "sent after that (a retired key answers only what was sent "
+	    "before it was retired)",
+	    k->pub.id, k->stamp, action_id);
+	return false;
+}
+
 int
 hub_handle_outcome(struct hub *hub, struct hub_conn *c, struct wire_frame *f)
 {
 	struct outcome_payload p;
-	struct keys_public pub;
+	const struct keyset_key *used = NULL;
+	struct keyset ks;
 	struct err_msg msg;
 	enum actions_verdict v;
 	char det[ERR_MSG_MAX];
 	cJSON *d = NULL;
+	size_t i;
 	int r;
 
 	err_clear(&msg);
-	r = server_ctx_agent_key(hub->ctx, c->id.name, &pub, &msg);
+	r = server_ctx_agent_keys(hub->ctx, c->id.name, &ks, &msg);
 	if (r != 0) {
-		log_error("agent %s: cannot load its result key to check an "
+		log_error("agent %s: cannot load its result keys to check an "
 		          "outcome: %s",
 		    c->id.name, msg.text);
 		return hub_drop_session(hub, c, HUB_CLOSE_INTERNAL,
 		    "internal error", "internal", "result key unavailable");
 	}
-	r = outcome_verify(&pub, f->payload_b64, f->sig_b64, &p, NULL, NULL,
-	    &msg);
+	/* As a result: the current key, then the retired ones. */
+	r = SIGNET_ERR_BAD_SIGNATURE;
+	for (i = 0; i < ks.count && r == SIGNET_ERR_BAD_SIGNATURE; i++) {
+		r = outcome_verify(&ks.keys[i].pub, f->payload_b64, f->sig_b64,
+		    &p, NULL, NULL, &msg);
+		if (r == 0)
+			used = &ks.keys[i];
+	}
+	if (r == 0 &&
+	    !hub_retired_allows(hub, c->id.name, used, p.action_id, &msg))
+		r = SIGNET_ERR_BAD_SIGNATURE;
 	if (r != 0) {
 		metrics_inc(hub->ctx->metrics, M_AGENT_FRAMES_BAD);
 		hub_fmt(det, sizeof(det), "outcome refused: %s", msg.text);
@@ -74,7 +107,9 @@ hub_handle_outcome(struct hub *hub, struct hub_conn *c, struct wire_frame *f)
 	}
 	d = outcome_record(&p, f->payload_b64, f->sig_b64);
 	if (d != NULL &&
-	    !cJSON_AddBoolToObject(d, "known", v == ACTIONS_RESULT_OK)) {
+	    (!cJSON_AddBoolToObject(d, "known", v == ACTIONS_RESULT_OK) ||
+	        cJSON_AddStringToObject(d, "result_key_id", used->pub.id) ==
+	            NULL)) {
 		cJSON_Delete(d);
 		d = NULL;
 	}

@@ -14,6 +14,7 @@
 
 #include "audit.h"
 #include "envelope.h"
+#include "keyset.h"
 #include "log.h"
 #include "text.h"
 #include "wire.h"
@@ -395,14 +396,15 @@ handle_hello(struct hub *hub, struct hub_conn *c)
 }
 
 /*
- * Records a verified result as action.result: what the signed result says
- * and the envelope itself. known is false for an action_id the server
- * does not hold (see handle_result): "action_known": false then says so.
+ * Records a verified result as action.result: what the signed result says,
+ * the envelope itself and the id of the key it verified under
+ * ("result_key_id"). known is false for an action_id the server does not
+ * hold (see handle_result): "action_known": false then says so.
  * Returns audit_event's code: 0 only once the record is durable.
  */
 static int
 record_result(struct hub *hub, const struct wire_frame *f,
-    const struct envelope_result_payload *res, bool known)
+    const struct envelope_result_payload *res, bool known, const char *key_id)
 {
 	const char *st = envelope_status_name(res->status);
 	cJSON *d, *env;
@@ -418,42 +420,53 @@ record_result(struct hub *hub, const struct wire_frame *f,
 	    (known || cJSON_AddBoolToObject(d, "action_known", 0) != NULL) &&
 	    (env = cJSON_AddObjectToObject(d, "result")) != NULL &&
 	    hub_put_str(env, "payload", f->payload_b64) &&
-	    hub_put_str(env, "sig", f->sig_b64);
+	    hub_put_str(env, "sig", f->sig_b64) &&
+	    hub_put_str(d, "result_key_id", key_id);
 	return audit_event(hub->ctx->audit, "action.result", SERVER_ACTOR, d,
 	    ok);
 }
 
 /*
- * An action_result frame: verify on the exact bytes, match with the action
- * sent, record, then answer whoever waits (see hub.h).
+ * An action_result frame: verify on the exact bytes (under the host's
+ * current key, else one of its retired keys: hub_retired_allows), match
+ * with the action sent, record, then answer whoever waits (see hub.h).
  */
 static int
 handle_result(struct hub *hub, struct hub_conn *c, struct wire_frame *f)
 {
 	struct envelope_result_payload res;
-	struct keys_public pub;
+	const struct keyset_key *used = NULL;
+	struct keyset ks;
 	struct action_info info;
 	struct err_msg msg;
 	enum actions_verdict v;
 	uint8_t *raw = NULL;
-	size_t raw_len = 0;
+	size_t raw_len = 0, i;
 	char det[ERR_MSG_MAX];
 	const char *st;
 	int r;
 
 	err_clear(&msg);
 	memset(&res, 0, sizeof(res));
-	r = server_ctx_agent_key(hub->ctx, c->id.name, &pub, &msg);
+	r = server_ctx_agent_keys(hub->ctx, c->id.name, &ks, &msg);
 	if (r != 0) {
-		log_error("agent %s: cannot load its result key to check a "
+		log_error("agent %s: cannot load its result keys to check a "
 		          "result: %s",
 		    c->id.name, msg.text);
 		r = hub_drop_session(hub, c, HUB_CLOSE_INTERNAL,
 		    "internal error", "internal", "result key unavailable");
 		goto out;
 	}
-	r = envelope_result_verify(&pub, f->payload_b64, f->sig_b64, &res, &raw,
-	    &raw_len, &msg);
+	/* The current key first, then the retired ones, newest first. */
+	r = SIGNET_ERR_BAD_SIGNATURE;
+	for (i = 0; i < ks.count && r == SIGNET_ERR_BAD_SIGNATURE; i++) {
+		free(raw);
+		raw = NULL;
+		r = envelope_result_verify(&ks.keys[i].pub, f->payload_b64,
+		    f->sig_b64, &res, &raw, &raw_len, &msg);
+		if (r == 0)
+			used = &ks.keys[i];
+	}
 	if (r != 0 && r != SIGNET_ERR_BAD_SIGNATURE) {
 		/* Not even a well-formed envelope: a malformed frame. */
 		metrics_inc(hub->ctx->metrics, M_AGENT_FRAMES_BAD);
@@ -465,6 +478,14 @@ handle_result(struct hub *hub, struct hub_conn *c, struct wire_frame *f)
 		    "bad_frame", msg.text);
 		goto out;
 	}
+	if (r == 0 && used->retired &&
+	    !hub_retired_allows(hub, c->id.name, used, res.action_id, &msg))
+		r = SIGNET_ERR_BAD_SIGNATURE;
+	else if (r != 0 && ks.count > 1)
+		hub_fmt(msg.text, sizeof(msg.text),
+		    "signature does not verify under the current result key "
+		    "%s nor any of the %zu retired keys of %s",
+		    ks.keys[0].pub.id, ks.count - 1, c->id.name);
 	if (r != 0) {
 		metrics_inc(hub->ctx->metrics, M_ACTION_RESULTS_BAD);
 		hub_fmt(det, sizeof(det), "result refused: %s", msg.text);
@@ -487,7 +508,7 @@ handle_result(struct hub *hub, struct hub_conn *c, struct wire_frame *f)
 		 * acknowledged; an agent keeps it until then.
 		 */
 		metrics_inc(hub->ctx->metrics, M_ACTION_RESULTS_UNKNOWN);
-		if (record_result(hub, f, &res, false) != 0) {
+		if (record_result(hub, f, &res, false, used->pub.id) != 0) {
 			r = hub_drop_session(hub, c, HUB_CLOSE_INTERNAL,
 			    "audit unavailable", "internal",
 			    "action.result could not be recorded");
@@ -523,8 +544,21 @@ handle_result(struct hub *hub, struct hub_conn *c, struct wire_frame *f)
 	case ACTIONS_RESULT_OK:
 	default: break;
 	}
+	if (used->retired && !keyset_allows(used, true, info.requested_at)) {
+		/* Sent while hub_retired_allows looked: the same refusal. */
+		actions_unclaim(hub->actions, res.action_id);
+		metrics_inc(hub->ctx->metrics, M_ACTION_RESULTS_BAD);
+		hub_fmt(det, sizeof(det),
+		    "result refused: action_id=%s was sent after result key "
+		    "%s was retired (%s)",
+		    res.action_id, used->pub.id, used->stamp);
+		log_warn("agent %s: %s; dropping it", c->id.name, det);
+		r = hub_drop_session(hub, c, HUB_CLOSE_POLICY, "bad result",
+		    "bad_result", det);
+		goto out;
+	}
 	st = envelope_status_name(res.status);
-	r = record_result(hub, f, &res, true);
+	r = record_result(hub, f, &res, true, used->pub.id);
 	if (r != 0) {
 		actions_unclaim(hub->actions, res.action_id);
 		r = hub_drop_session(hub, c, HUB_CLOSE_INTERNAL,
@@ -539,9 +573,10 @@ handle_result(struct hub *hub, struct hub_conn *c, struct wire_frame *f)
 	metrics_action_result(hub->ctx->metrics, res.status,
 	    (double)(clock_wall_ms() - info.requested_at) / 1000.0);
 	log_info("action result: action_id=%s host=%s status=%s "
-	         "docker_status=%lld%s",
+	         "docker_status=%lld result_key_id=%s%s%s",
 	    res.action_id, c->id.name, st != NULL ? st : "?",
-	    (long long)res.docker_status,
+	    (long long)res.docker_status, used->pub.id,
+	    used->retired ? " (a retired key)" : "",
 	    info.status == ACTION_TIMEOUT ? " (after its deadline)" : "");
 	actions_wake(hub->actions, res.action_id);
 	r = hub_queue_ack(hub, c, false, res.action_id, res.request_sha256);

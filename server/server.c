@@ -49,6 +49,7 @@
 #include "identity.h"
 #include "jsonx.h"
 #include "keys.h"
+#include "keyset.h"
 #include "log.h"
 #include "metrics.h"
 #include "note.h"
@@ -312,10 +313,10 @@ start_checkpoints(struct server_ctx *ctx, const struct config *cfg,
 }
 
 static int
-agent_key(void *arg, const char *host_id, struct keys_public *out,
+agent_key(void *arg, const char *host_id, struct keyset *out,
     struct err_msg *msg)
 {
-	return server_ctx_agent_key(arg, host_id, out, msg);
+	return server_ctx_agent_keys(arg, host_id, out, msg);
 }
 
 /*

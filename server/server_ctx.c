@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "keyset.h"
 #include "text.h"
 
 int
@@ -45,21 +46,33 @@ server_ctx_reload_identity(struct server_ctx *ctx, struct err_msg *msg)
 }
 
 int
+server_ctx_agent_keys(struct server_ctx *ctx, const char *host_id,
+    struct keyset *out, struct err_msg *msg)
+{
+	/*
+	 * Read on every hello, result and outcome: a rotation takes effect
+	 * at once, and a key others may write is refused.
+	 */
+	return keyset_load(ctx->agents_dir, host_id, true, out, msg);
+}
+
+int
 server_ctx_agent_key(struct server_ctx *ctx, const char *host_id,
     struct keys_public *out, struct err_msg *msg)
 {
-	char path[4200];
-	int n;
+	struct keyset ks;
+	int r;
 
 	memset(out, 0, sizeof(*out));
-	if (!text_valid_name(host_id))
-		return err_set(msg, SIGNET_ERR_INVALID_ARG, "bad host id");
-	n = snprintf(path, sizeof(path), "%s/%s.pub", ctx->agents_dir, host_id);
-	if (n < 0 || (size_t)n >= sizeof(path))
-		return err_set(msg, SIGNET_ERR_TOO_LARGE, "path too long");
-	/* Read on every hello and result: a key others may write is refused. */
-	return keys_load_public_trusted(path, "an agent's result key", out,
-	    msg);
+	r = server_ctx_agent_keys(ctx, host_id, &ks, msg);
+	if (r != 0)
+		return r;
+	if (!ks.has_current)
+		return err_set(msg, SIGNET_ERR_NOT_FOUND,
+		    "%s/%s.pub: no current result key (retired ones only)",
+		    ctx->agents_dir, host_id);
+	*out = ks.keys[0].pub;
+	return 0;
 }
 
 int

@@ -68,8 +68,20 @@ int server_ctx_reload_identity(struct server_ctx *ctx, struct err_msg *msg)
     __attribute__((warn_unused_result));
 
 /*
- * Loads HOST-ID.pub from agents_dir (host_id must be a valid name).
- * SIGNET_ERR_NOT_FOUND when the host has no registered key.
+ * Loads host_id's result keys from agents_dir: HOST-ID.pub and its
+ * retired keys, retired/HOST-ID.STAMP.pub (common/keyset.h; every file a
+ * trust file). Returns keyset_load's codes.
+ */
+struct keyset;
+int server_ctx_agent_keys(struct server_ctx *ctx, const char *host_id,
+    struct keyset *out, struct err_msg *msg)
+    __attribute__((warn_unused_result));
+
+/*
+ * The current key of host_id (HOST-ID.pub in agents_dir; host_id must be
+ * a valid name), loaded with its retired keys so that a bad retired key
+ * file is refused here too. SIGNET_ERR_NOT_FOUND when the host has no
+ * current key; else server_ctx_agent_keys's codes.
  */
 int server_ctx_agent_key(struct server_ctx *ctx, const char *host_id,
     struct keys_public *out, struct err_msg *msg)

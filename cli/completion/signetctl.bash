@@ -73,7 +73,8 @@ _signetctl() {
 		case $w in
 		--server | --cert | --key | --ca | --context | --config | -o | \
 		--output | --reason | --wait | --after | --limit | --interval | \
-		--host | --state | --action-key | --agent-keys | --expect-head | \
+		--host | --state | --action-key | --agent-keys | --agent-host | \
+		--expect-head | \
 		--passphrase-fd | --keys | --threshold | --groups | \
 		--not-after-days | --signed | --out | --days | --signing-key | \
 		--valid | --name | --log-key | --log | --origin | --checkpoint | \
@@ -130,7 +131,7 @@ _signetctl() {
 		fi ;;
 	"audit tail") opts="$common --after --limit --follow --interval" ;;
 	"audit verify")
-		opts="--key --action-key --agent-keys --expect-head --roster --roster-keys --roster-threshold --checkpoint --witness-key --jobs -h --help"
+		opts="--key --agent-host --action-key --agent-keys --expect-head --roster --roster-keys --roster-threshold --checkpoint --witness-key --jobs -h --help"
 		[[ $cur != -* ]] && { _signetctl_reply -f -- "$cur"; return; } ;;
 	"audit export")
 		opts="--key --since --until --event -o --output -h --help"

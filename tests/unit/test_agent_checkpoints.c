@@ -22,6 +22,7 @@
 #include "agent_checkpoints.h"
 #include "jsonx.h"
 #include "keys.h"
+#include "keyset.h"
 #include "merkle.h"
 #include "note.h"
 #include "testlib.h"
@@ -31,7 +32,9 @@
 #define ORIGIN "signet/agent/" HOST
 #define LEAVES 40
 
-static struct keys_secret host_key, other_key;
+static struct keys_secret host_key, other_key, new_key;
+/* After a rotation: new_key current, host_key retired. */
+static bool rotated;
 static char dir[] = "/tmp/test_agent_cp.XXXXXX";
 
 /* A tree of LEAVES records "VARIANT-i": its stored hashes. */
@@ -116,12 +119,22 @@ make_note(struct tree *t, uint64_t n, const char *origin,
 }
 
 static int
-key_of(void *arg, const char *host_id, struct keys_public *out,
-    struct err_msg *msg)
+key_of(void *arg, const char *host_id, struct keyset *out, struct err_msg *msg)
 {
 	(void)arg;
+	memset(out, 0, sizeof(*out));
 	if (strcmp(host_id, HOST) == 0 || strcmp(host_id, "web-02") == 0) {
-		*out = host_key.pub;
+		out->has_current = true;
+		out->count = 1;
+		out->keys[0].pub = rotated ? new_key.pub : host_key.pub;
+		if (rotated) {
+			out->count = 2;
+			out->keys[1].pub = host_key.pub;
+			out->keys[1].retired = true;
+			out->keys[1].retired_at = 1767225600;
+			(void)snprintf(out->keys[1].stamp,
+			    sizeof(out->keys[1].stamp), "20260101T000000Z");
+		}
 		return 0;
 	}
 	return err_set(msg, SIGNET_ERR_NOT_FOUND, "no key for %s", host_id);
@@ -650,6 +663,45 @@ test_dir(void)
 	CHECK(rmdir(sub) == 0);
 }
 
+/*
+ * After a rotation of the host's result key the checkpoints kept before
+ * it (signed with the retired key) still verify at open; a new offer
+ * must be signed with the current key. Without the retired key, the old
+ * lines do not verify.
+ */
+static void
+test_rotation(struct agent_cp **cp)
+{
+	uint8_t proof[MERKLE_PROOF_MAX][MERKLE_HASH_LEN];
+	struct agent_cp_refusal ref;
+	struct err_msg m;
+	uint64_t held = 0, acked = 0;
+	char *n30;
+	size_t n;
+
+	rotated = true;
+	CHECK(reopen(cp) == 0);
+	CHECK(agent_cp_held(*cp, HOST, &held, &m) == 0 && held == 20);
+	n30 = make_note(&good, 30, ORIGIN, &host_key);
+	n = tree_prove(&good, 20, 30, proof);
+	CHECK(offer(*cp, HOST, n30, 20, proof, n, &acked, &ref) == 1 &&
+	    ref.reason == AGENT_CP_BAD_SIGNATURE);
+	CHECK_CONTAINS(ref.detail, new_key.pub.id);
+	free(n30);
+	n30 = make_note(&good, 30, ORIGIN, &new_key);
+	CHECK(offer(*cp, HOST, n30, 20, proof, n, &acked, &ref) == 0 &&
+	    acked == 30);
+	free(n30);
+	/* Lines under both keys read back. */
+	CHECK(reopen(cp) == 0);
+	CHECK(agent_cp_held(*cp, HOST, &held, &m) == 0 && held == 30);
+	/* Before the rotation was known: the new key's line is refused. */
+	rotated = false;
+	CHECK(reopen(cp) == 1);
+	CHECK(agent_cp_held(*cp, HOST, &held, &m) == SIGNET_ERR_CHAIN);
+	CHECK_CONTAINS(m.text, "bad_signature");
+}
+
 int
 main(void)
 {
@@ -658,7 +710,7 @@ main(void)
 	size_t damaged = 9;
 
 	CHECK(sodium_init() >= 0 && keys_generate(&host_key) == 0 &&
-	    keys_generate(&other_key) == 0);
+	    keys_generate(&other_key) == 0 && keys_generate(&new_key) == 0);
 	CHECK(mkdtemp(dir) != NULL);
 	tree_build(&good, 'g');
 	tree_build(&evil, 'e');
@@ -670,6 +722,7 @@ main(void)
 		test_offers(cp);
 		test_steps(cp);
 		test_reload(&cp);
+		test_rotation(&cp);
 	}
 	agent_cp_free(cp);
 	(void)unlink(file_of(HOST));

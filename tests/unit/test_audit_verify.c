@@ -62,6 +62,7 @@ struct row {
 	const char *why;    /* NULL: verifies */
 	const char *why2;   /* a second substring of the error */
 	uint64_t untied;    /* results reported untied */
+	const char *key_id; /* adds data.result_key_id */
 };
 
 static const struct row rows[] = {
@@ -244,6 +245,9 @@ write_log(struct world *w, const struct row *row, const char *path)
 		    (row->action_unknown &&
 		        cJSON_AddFalseToObject(d, "action_known") == NULL) ||
 		    !add_env(d, "result", &renv, false) ||
+		    (row->key_id != NULL &&
+		        cJSON_AddStringToObject(d, "result_key_id",
+		            row->key_id) == NULL) ||
 		    append(aw, "action.result", d) != 0)
 			goto out;
 	}
@@ -967,6 +971,182 @@ test_parallel_rotated(struct world *w)
 	CHECK(one.rep.bad_file == 1);
 }
 
+/* Verifies path; 0 or the code, the error in msg. */
+static int
+verify_with(const char *path, const struct keys_public *key,
+    const struct keys_public *more, size_t nmore, const char *agents,
+    unsigned jobs, struct err_msg *msg)
+{
+	struct audit_verify_opts o = { .audit_key = key,
+		.more_keys = more,
+		.n_more_keys = nmore,
+		.agent_keys_dir = agents,
+		.jobs = jobs };
+	struct audit_verify_report rep;
+
+	err_clear(msg);
+	return audit_verify_file(path, &o, &rep, msg);
+}
+
+/* Appends event with data {"host_id","result_key_id":id} (id NULL: none). */
+static int
+append_started(struct audit_writer *aw, const char *event, const char *id)
+{
+	cJSON *d = cJSON_CreateObject();
+
+	if (d == NULL || cJSON_AddStringToObject(d, "host_id", HOST) == NULL ||
+	    (id != NULL &&
+	        cJSON_AddStringToObject(d, "result_key_id", id) == NULL)) {
+		cJSON_Delete(d);
+		return -1;
+	}
+	return append(aw, event, d);
+}
+
+/*
+ * A rotated result key (common/keyset.h): embedded results checked under
+ * the key of their result_key_id, else the current then the retired
+ * keys; an agent's log that changes key at its agent.started.
+ */
+static void
+test_key_rotation(struct world *w)
+{
+	struct row row;
+	struct keys_secret nk;
+	struct keys_pubset prev;
+	struct keys_public both[2];
+	struct audit_writer *aw = NULL;
+	struct err_msg msg;
+	char rot[160], retired[200], path[200], alog[200], cmd[512];
+	unsigned jobs;
+
+	CHECK(keys_generate(&nk) == 0);
+	(void)snprintf(rot, sizeof(rot), "%s/agents-rot", w->dir);
+	(void)snprintf(retired, sizeof(retired), "%s/retired", rot);
+	CHECK(mkdir(rot, 0755) == 0 && mkdir(retired, 0755) == 0);
+	CHECK(keys_write_pair(rot, HOST, &nk, &msg) == 0);
+	(void)snprintf(cmd, sizeof(cmd),
+	    "cp %s/%s.pub %s/%s.20260101T000000Z.pub", w->agents, HOST, retired,
+	    HOST);
+	CHECK(system(cmd) == 0);
+	(void)snprintf(path, sizeof(path), "%s/rot.log", w->dir);
+
+	/* No result_key_id (an older log): the current, then the retired. */
+	memset(&row, 0, sizeof(row));
+	CHECK(write_log(w, &row, path) == 0);
+	CHECKF(verify_with(path, &w->audit.pub, NULL, 0, rot, 0, &msg) == 0,
+	    "%s", msg.text);
+	/* By result_key_id: the retired key that signed it. */
+	(void)unlink(path);
+	row.key_id = w->agent.pub.id;
+	CHECK(write_log(w, &row, path) == 0);
+	CHECKF(verify_with(path, &w->audit.pub, NULL, 0, rot, 0, &msg) == 0,
+	    "%s", msg.text);
+	/* ... and the same log with the old layout (the key current). */
+	CHECKF(verify_with(path, &w->audit.pub, NULL, 0, w->agents, 0, &msg) ==
+	        0,
+	    "%s", msg.text);
+	/* A result_key_id of a key of the host that did not sign it. */
+	(void)unlink(path);
+	row.key_id = nk.pub.id;
+	CHECK(write_log(w, &row, path) == 0);
+	CHECK(verify_with(path, &w->audit.pub, NULL, 0, rot, 0, &msg) ==
+	    SIGNET_ERR_BAD_SIGNATURE);
+	CHECK_CONTAINS(msg.text, "embedded result from host " HOST);
+	/* An id that is none of the host's keys: named. */
+	(void)unlink(path);
+	row.key_id = "0123456789abcdef";
+	CHECK(write_log(w, &row, path) == 0);
+	CHECK(verify_with(path, &w->audit.pub, NULL, 0, rot, 0, &msg) ==
+	    SIGNET_ERR_UNKNOWN_KEY);
+	CHECK_CONTAINS(msg.text, "result_key_id 0123456789abcdef is none");
+	/* Not an id. */
+	(void)unlink(path);
+	row.key_id = "0123456789ABCDEF";
+	CHECK(write_log(w, &row, path) == 0);
+	CHECK(verify_with(path, &w->audit.pub, NULL, 0, rot, 0, &msg) ==
+	    SIGNET_ERR_FORMAT);
+	CHECK_CONTAINS(msg.text, "result_key_id");
+	/* The retired key removed: the id is named. */
+	(void)unlink(path);
+	row.key_id = w->agent.pub.id;
+	CHECK(write_log(w, &row, path) == 0);
+	(void)snprintf(cmd, sizeof(cmd), "%s/%s.20260101T000000Z.pub", retired,
+	    HOST);
+	CHECK(unlink(cmd) == 0);
+	CHECK(verify_with(path, &w->audit.pub, NULL, 0, rot, 0, &msg) ==
+	    SIGNET_ERR_UNKNOWN_KEY);
+	CHECK_CONTAINS(msg.text, w->agent.pub.id);
+	/* ... and without an id, no key verifies it. */
+	(void)unlink(path);
+	row.key_id = NULL;
+	CHECK(write_log(w, &row, path) == 0);
+	CHECK(verify_with(path, &w->audit.pub, NULL, 0, rot, 0, &msg) ==
+	    SIGNET_ERR_BAD_SIGNATURE);
+
+	/*
+	 * An agent's log: two records under the old key, then, after the
+	 * rotation, agent.started naming the new key and one more.
+	 */
+	(void)snprintf(alog, sizeof(alog), "%s/agent-rot.log", w->dir);
+	CHECK(audit_open(alog, &w->agent, &aw, &msg) == 0);
+	CHECK(append_started(aw, "agent.started", w->agent.pub.id) == 0);
+	CHECK(append_started(aw, "agent.stopped", NULL) == 0);
+	audit_close(aw);
+	aw = NULL;
+	/* The new key alone does not go on with the old key's log. */
+	CHECK(audit_open(alog, &nk, &aw, &msg) == SIGNET_ERR_BAD_SIGNATURE);
+	CHECK_CONTAINS(msg.text, "not signed by this writer's key");
+	memset(&prev, 0, sizeof(prev));
+	prev.count = 1;
+	prev.keys[0] = w->agent.pub;
+	CHECKF(audit_open_keys(alog, &nk, &prev, NULL, &aw, &msg) == 0, "%s",
+	    msg.text);
+	CHECK(append_started(aw, "agent.started", nk.pub.id) == 0);
+	CHECK(append_started(aw, "agent.stopped", NULL) == 0);
+	audit_close(aw);
+	aw = NULL;
+	both[0] = nk.pub;
+	both[1] = w->agent.pub;
+	for (jobs = 0; jobs <= 4; jobs += 4) {
+		CHECKF(verify_with(alog, &both[0], &both[1], 1, NULL, jobs,
+		           &msg) == 0,
+		    "jobs %u: %s", jobs, msg.text);
+		CHECKF(verify_with(alog, &both[1], &both[0], 1, NULL, jobs,
+		           &msg) == 0,
+		    "jobs %u: %s", jobs, msg.text);
+		/* One key alone: the agent.started of the other is named. */
+		CHECK(verify_with(alog, &both[0], NULL, 0, NULL, jobs, &msg) ==
+		    SIGNET_ERR_UNKNOWN_KEY);
+		CHECK_CONTAINS(msg.text, w->agent.pub.id);
+		CHECK_CONTAINS(msg.text, "agent-rot.log:1:");
+		CHECK(verify_with(alog, &both[1], NULL, 0, NULL, jobs, &msg) ==
+		    SIGNET_ERR_UNKNOWN_KEY);
+		CHECK_CONTAINS(msg.text, nk.pub.id);
+		CHECK_CONTAINS(msg.text, "agent-rot.log:3:");
+	}
+	/*
+	 * A record under the old key after the change (a thief of the
+	 * retired key appending): refused, though it verifies.
+	 */
+	CHECK(audit_open_keys(alog, &w->agent, &prev, NULL, &aw, &msg) ==
+	    SIGNET_ERR_BAD_SIGNATURE);
+	prev.keys[0] = nk.pub;
+	CHECKF(audit_open_keys(alog, &w->agent, &prev, NULL, &aw, &msg) == 0,
+	    "%s", msg.text);
+	CHECK(append_started(aw, "agent.stopped", NULL) == 0);
+	audit_close(aw);
+	aw = NULL;
+	for (jobs = 0; jobs <= 4; jobs += 4) {
+		CHECK(verify_with(alog, &both[0], &both[1], 1, NULL, jobs,
+		          &msg) == SIGNET_ERR_CHAIN);
+		CHECK_CONTAINS(msg.text, "agent-rot.log:5:");
+		CHECK_CONTAINS(msg.text, "but the log's key is");
+		CHECK_CONTAINS(msg.text, nk.pub.id);
+	}
+	keys_secret_wipe(&nk);
+}
+
 int
 main(void)
 {
@@ -980,6 +1160,7 @@ main(void)
 	test_outcomes(&w);
 	test_parallel(&w);
 	test_parallel_rotated(&w);
+	test_key_rotation(&w);
 	(void)snprintf(cmd, sizeof(cmd), "rm -rf %s", w.dir);
 	CHECK(system(cmd) == 0);
 	keys_secret_wipe(&w.audit);
