@@ -12,7 +12,12 @@
  * service loop with lws_cancel_service): the work itself happens on the
  * service thread, never in a signal handler. Between signals the same
  * thread watches the CRL's nextUpdate and logs before it expires
- * (crl_watch.h): at startup, after each SIGHUP, and hourly when due.
+ * (crl_watch.h): at startup, after each SIGHUP, and hourly when due; and
+ * the notAfter of the server's certificate, the CA and every connected
+ * agent's certificate (cert_expiry.h, [tls] expiry_warn_days): at
+ * startup, after each SIGHUP and at each wake-up (at least hourly), a
+ * warning repeated at most daily per certificate. The hub looks at an
+ * agent's certificate at its hello too.
  */
 #include "server.h"
 

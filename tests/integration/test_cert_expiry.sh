@@ -211,4 +211,12 @@ check "warn_days 3: none from the agent" [ "$(count ' warn .*certificate' agent-
 check "warn_days 3: /metrics says web-01 not expiring" \
 	[ "$(metric signet_cert_expiring 'role="agent",name="web-01"')" = 0 ]
 check "warn_days 3: HELP says the window" grep -q 'expiry_warn_days (3 days here)' <(api_get /metrics)
+
+# Stopped cleanly (under a sanitizer build: nothing reported).
+kill "$W1_PID"; wait "$W1_PID"
+check "web-01 stopped with exit 0" test $? = 0
+kill "$SERVER_PID"; wait "$SERVER_PID"
+check "the server stopped with exit 0" test $? = 0
+check "no sanitizer report in any log" \
+	bash -c "! grep -l 'Sanitizer' '$LOG' '$T_DIR'/agent-web-0[12].log"
 finish
