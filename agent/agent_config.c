@@ -3,6 +3,7 @@
 #include "agent_config.h"
 
 #include "audit_limit.h"
+#include "cert_expiry.h"
 
 const struct config_key agent_config_schema[] = {
 	{ "agent", "server", CONFIG_WSS_URL, true, NULL, 0, 0 },
@@ -16,6 +17,10 @@ const struct config_key agent_config_schema[] = {
 	{ "tls", "ca", CONFIG_PATH, true, NULL, 0, 0 },
 	{ "tls", "cert", CONFIG_PATH, true, NULL, 0, 0 },
 	{ "tls", "key", CONFIG_PATH, true, NULL, 0, 0 },
+	/* warn of the agent's own certificate this many days before it
+	 * expires (cert_expiry.h) */
+	{ "tls", "expiry_warn_days", CONFIG_INT, false, "30",
+	    CERT_EXPIRY_WARN_DAYS_MIN, CERT_EXPIRY_WARN_DAYS_MAX },
 	{ "keys", "action_pub", CONFIG_PATH, true, NULL, 0, 0 },
 	{ "keys", "result", CONFIG_PATH, true, NULL, 0, 0 },
 	/* The result keys "result" replaced (public, one per line). */

@@ -8,10 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <microhttpd.h>
 
 #include "audit_health.h"
+#include "cert_expiry.h"
 #include "dynbuf.h"
 #include "text.h"
 
@@ -34,6 +36,12 @@ struct agent_metrics {
 	struct MHD_Daemon *daemon;
 	struct executor *ex;
 	struct audit_writer *audit;
+	/* Its own certificate (agent_metrics_set_cert); cert_set false: not
+	 * rendered. */
+	bool cert_set;
+	char cert_name[64];
+	int64_t cert_not_after;
+	int cert_warn_days;
 };
 
 int
@@ -132,6 +140,19 @@ agent_metrics_dockerd(struct agent_metrics *am)
 	return am != NULL ? &am->dockerd : NULL;
 }
 
+void
+agent_metrics_set_cert(struct agent_metrics *am, const char *name,
+    int64_t not_after, int warn_days)
+{
+	if (am == NULL)
+		return;
+	(void)snprintf(am->cert_name, sizeof(am->cert_name), "%s",
+	    name != NULL ? name : "");
+	am->cert_not_after = not_after;
+	am->cert_warn_days = warn_days;
+	am->cert_set = true;
+}
+
 char *
 agent_metrics_render(struct agent_metrics *am)
 {
@@ -202,6 +223,13 @@ agent_metrics_render(struct agent_metrics *am)
 		        "counter\n"
 		        "signet_agent_audit_mirror_failures_total %llu\n",
 		        (unsigned long long)ast.mirror_failures) == 0;
+	if (ok && am->cert_set) {
+		struct cert_expiry_row row = { "agent_self", am->cert_name,
+			am->cert_not_after };
+
+		ok = cert_expiry_render(&b, &row, 1, (int64_t)time(NULL),
+		         am->cert_warn_days) == 0;
+	}
 	if (!ok) {
 		dynbuf_free(&b);
 		return NULL;

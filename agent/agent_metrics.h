@@ -7,7 +7,7 @@
  * on the host (or a local proxy) reads it. GET /metrics answers Prometheus
  * text: signet_agent_build_info, the executor's queued and running
  * actions, its outbox results by state, the dockerd request latency
- * histogram and the audit writer's state. Anything else: 404, or 405 for
+ * histogram, the audit writer's state and its own certificate's expiry. Anything else: 404, or 405 for
  * another method.
  */
 #ifndef SIGNET_AGENT_METRICS_H
@@ -53,6 +53,16 @@ int agent_metrics_start(struct agent_metrics *am,
     const struct sockaddr_storage *ss, struct executor *ex,
     struct audit_writer *audit, struct err_msg *msg)
     __attribute__((warn_unused_result));
+
+/*
+ * The agent's own certificate for signet_cert_expiry_timestamp_seconds and
+ * signet_cert_expiring{role="agent_self",name} (cert_expiry.h): its host
+ * id (copied, cut at 63 bytes), notAfter (unix seconds, 0 unknown) and
+ * the warning window in days. Call before agent_metrics_start (the
+ * listener reads them without a lock); not rendered until called.
+ */
+void agent_metrics_set_cert(struct agent_metrics *am, const char *name,
+    int64_t not_after, int warn_days);
 
 /* The port listened on (0 when not listening). */
 unsigned agent_metrics_port(struct agent_metrics *am);

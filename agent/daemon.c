@@ -324,7 +324,7 @@ daemon_load(struct daemon *d, const char *config_path)
 	struct err_msg m;
 	enum log_level level;
 	const char *v;
-	char version[DOCKER_VERSION_MAX + 1];
+	char version[DOCKER_VERSION_MAX + 1], cn[CERT_EXPIRY_NAME_MAX + 1];
 	uint64_t rotate_size = 0;
 	struct audit_mirror_conf mirror;
 	size_t i;
@@ -373,6 +373,15 @@ daemon_load(struct daemon *d, const char *config_path)
 		log_error("agent certificate refused: %s", m.text);
 		return 1;
 	}
+	d->cert_warn_days = (int)config_get_int(d->cfg, "tls",
+	    "expiry_warn_days", CERT_EXPIRY_WARN_DAYS_DEFAULT);
+	if (cert_expiry_read(config_get(d->cfg, "tls", "cert"),
+	        &d->cert_not_after, cn, &m) != 0)
+		log_warn("agent certificate: %s (its expiry is not watched)",
+		    m.text);
+	cert_expiry_init(&d->cert_watch);
+	agent_metrics_set_cert(d->metrics, d->host_id, d->cert_not_after,
+	    d->cert_warn_days);
 	d->result_key = sodium_malloc(sizeof(*d->result_key));
 	if (d->result_key == NULL) {
 		log_error("out of memory");
@@ -459,6 +468,24 @@ daemon_load(struct daemon *d, const char *config_path)
 		log_warn("dockerd not answering yet (%s); carrying on", m.text);
 	}
 	return 0;
+}
+
+/*
+ * Looks at the agent's own certificate (cert_expiry.h): with flags at
+ * start, else at most hourly, so that crossing into [tls]
+ * expiry_warn_days is said within the hour and a warning is repeated
+ * daily. Nothing stops for it: the server refuses an expired one.
+ */
+static void
+cert_look(struct daemon *d, unsigned flags, const char *when)
+{
+	int64_t now = (int64_t)time(NULL);
+
+	if (flags == 0 && now < d->cert_next_look)
+		return;
+	d->cert_next_look = now + DAEMON_CERT_LOOK_SECS;
+	(void)cert_expiry_check(&d->cert_watch, "agent_self", d->host_id,
+	    d->cert_not_after, now, d->cert_warn_days, flags, when);
 }
 
 static int
@@ -564,6 +591,7 @@ daemon_run(const char *config_path)
 	    d->action_keys.count, policy_store_rule_count(d->policy));
 	harden_describe(hardened, sizeof(hardened));
 	log_info("%s", hardened);
+	cert_look(d, CERT_EXPIRY_FORCE | CERT_EXPIRY_SAY_VALID, "startup");
 
 	/* Threads start with the signals blocked: only this one takes them. */
 	if (sigemptyset(&block) != 0 || sigaddset(&block, SIGTERM) != 0 ||
@@ -591,6 +619,7 @@ daemon_run(const char *config_path)
 		}
 		daemon_exec_flush(d);
 		daemon_checkpoint_flush(d);
+		cert_look(d, 0, "check");
 		if (daemon_hup_seen != 0) {
 			daemon_hup_seen = 0;
 			sdnotify_reloading("reloading the policy");

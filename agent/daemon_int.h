@@ -21,6 +21,7 @@
 
 #include "agent_metrics.h"
 #include "audit.h"
+#include "cert_expiry.h"
 #include "channel.h"
 #include "config.h"
 #include "daemon.h"
@@ -36,6 +37,8 @@
 #endif
 
 #define DAEMON_ACTOR "agent"
+/* How often the loop looks at the agent's own certificate's expiry. */
+#define DAEMON_CERT_LOOK_SECS 3600
 
 /*
  * Why a snapshot that equals the last one built is still sent: the 30 s
@@ -77,6 +80,14 @@ struct daemon {
 	struct agent_metrics *metrics;
 	bool metrics_on;
 	struct sockaddr_storage metrics_addr;
+	/*
+	 * Its own certificate's expiry ([tls] expiry_warn_days): said at
+	 * start and looked at hourly (warned of daily); loop only.
+	 */
+	struct cert_expiry cert_watch;
+	int64_t cert_not_after; /* unix seconds, 0 unknown */
+	int cert_warn_days;
+	int64_t cert_next_look; /* unix seconds */
 
 	/* The snapshot worker and what it shares, under mu. */
 	pthread_t worker;

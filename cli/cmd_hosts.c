@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * signetctl hosts: the agents the server knows (GET /api/hosts), as a
- * table or as the server's JSON.
+ * table or as the server's JSON. DAYS is the whole days left before the
+ * host's certificate expires (cert_days_left: negative once it has, "-"
+ * when the server does not say).
  */
 #include <stdio.h>
 #include <string.h>
@@ -40,10 +42,11 @@ cmd_hosts(struct cmd_ctx *ctx, int argc, char **argv)
 	static const struct option longopts[] = { CMD_COMMON_LONGOPTS,
 		{ NULL, 0, NULL, 0 } };
 	static const char *const headers[] = { "HOST", "CONNECTED", "LAST SEEN",
-		"AGENT", "DOCKER", "CONTAINERS", "CERT EXPIRES" };
+		"AGENT", "DOCKER", "CONTAINERS", "CERT EXPIRES", "DAYS" };
 	static const char *const keys[] = { "host_id", "connected", "last_seen",
 		"agent_version", "docker_version", "container_count",
-		"cert_not_after" };
+		"cert_not_after", "cert_days_left" };
+	enum { NCOLS = sizeof(keys) / sizeof(keys[0]) };
 	struct http_table t;
 	const cJSON *list, *row;
 	cJSON *doc = NULL;
@@ -72,7 +75,8 @@ cmd_hosts(struct cmd_ctx *ctx, int argc, char **argv)
 	    ctx->output == CMD_OUTPUT_JSON, "hosts", &doc, &list);
 	if (rc != CMD_OK || ctx->output == CMD_OUTPUT_JSON)
 		goto out;
-	if (http_table_init(&t, 7, (size_t)cJSON_GetArraySize(list), 72) != 0) {
+	if (http_table_init(&t, NCOLS, (size_t)cJSON_GetArraySize(list), 72) !=
+	    0) {
 		fprintf(stderr,
 		    "signetctl hosts: too many hosts for a table; "
 		    "use -o json\n");
@@ -82,7 +86,7 @@ cmd_hosts(struct cmd_ctx *ctx, int argc, char **argv)
 	r = 0;
 	cJSON_ArrayForEach(row, list)
 	{
-		for (c = 0; c < 7; c++)
+		for (c = 0; c < NCOLS; c++)
 			(void)http_json_cell(row, keys[c],
 			    http_table_cell(&t, r, c), t.cell);
 		short_time(http_table_cell(&t, r, 2));

@@ -113,8 +113,10 @@ static void
 route_metrics(struct api *api, const struct api_url *u, struct api_answer *ans)
 {
 	struct registry_stats stats;
+	struct registry_cert *agents = NULL;
 	struct identity_store *store;
 	struct metrics_trust trust;
+	size_t nagents = 0;
 	struct audit_stats ast;
 	struct dynbuf b;
 	char *text;
@@ -125,8 +127,17 @@ route_metrics(struct api *api, const struct api_url *u, struct api_answer *ans)
 	store = server_ctx_identity(api->ctx);
 	metrics_trust_from_store(store, &trust);
 	identity_store_free(store);
+	if (registry_connected_certs(api->ctx->registry, &agents, &nagents) !=
+	    0) {
+		api_answer_error(ans, 500, "out of memory");
+		return;
+	}
+	trust.warn_days = api->ctx->expiry_warn_days;
+	trust.agents = agents;
+	trust.nagents = nagents;
 	text = metrics_render(api->ctx->metrics, &stats, &trust,
 	    (int64_t)time(NULL));
+	free(agents);
 	/* The audit writer's own counter, after the registry's families. */
 	memset(&ast, 0, sizeof(ast));
 	if (api->ctx->audit != NULL)
@@ -162,7 +173,8 @@ route_metrics(struct api *api, const struct api_url *u, struct api_answer *ans)
 static void
 route_hosts(struct api *api, const struct api_url *u, struct api_answer *ans)
 {
-	cJSON *doc = registry_hosts_json(api->ctx->registry);
+	cJSON *doc = registry_hosts_json(api->ctx->registry,
+	    (int64_t)time(NULL));
 
 	(void)u;
 	if (doc == NULL)

@@ -360,6 +360,12 @@ handle_hello(struct hub *hub, struct hub_conn *c)
 	         "agent_version=%s docker_version=%s peer=%s",
 	    h.host_id, (unsigned long long)session, c->id.serial,
 	    h.agent_version, h.docker_version, c->peer);
+	/*
+	 * A certificate that expires soon is said in the log (at most once
+	 * a day per host, cert_expiry.h), never refused for it.
+	 */
+	registry_check_certs(hub->ctx->registry, h.host_id, hub_now_ms() / 1000,
+	    hub->ctx->expiry_warn_days, 0, "hello");
 
 	hub_map_put(hub, c);
 	/* The roster this server holds goes to every agent that says hello. */

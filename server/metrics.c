@@ -12,6 +12,7 @@
 #include <openssl/objects.h>
 #include <openssl/x509.h>
 
+#include "cert_expiry.h"
 #include "dynbuf.h"
 #include "histogram.h"
 #include "identity.h"
@@ -219,32 +220,6 @@ metrics_trust_from_store(const struct identity_store *store,
 		t->ca_subject[0] = '\0';
 }
 
-/*
- * A label value as the text format wants it: \\, \" and \n escaped; other
- * control bytes (never in a name signet-pki makes) become '?'.
- */
-static const char *
-label_value(const char *s, char *out, size_t outlen)
-{
-	size_t o = 0;
-
-	for (; s != NULL && *s != '\0' && o + 3 < outlen; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '\\' || ch == '"') {
-			out[o++] = '\\';
-			out[o++] = (char)ch;
-		} else if (ch == '\n') {
-			out[o++] = '\\';
-			out[o++] = 'n';
-		} else {
-			out[o++] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
-		}
-	}
-	out[o] = '\0';
-	return out;
-}
-
 void
 metrics_inc(struct metrics *m, enum metric which)
 {
@@ -261,13 +236,47 @@ metrics_get(struct metrics *m, enum metric which)
 	return atomic_load_explicit(&m->v[which], memory_order_relaxed);
 }
 
-/* The exposition never needs more; a bug that would is cut short. */
-#define METRICS_TEXT_MAX ((size_t)1 << 20)
+/*
+ * The exposition never needs more (10,000 agents' two expiry rows of at
+ * most ~260 bytes each fit); a bug that would is cut short.
+ */
+#define METRICS_TEXT_MAX ((size_t)8 << 20)
 
-/* The three expiry rows: the server certificate, the CA, the CRL. */
+/*
+ * signet_cert_expiry_timestamp_seconds and signet_cert_expiring: the
+ * server certificate, the CA and each connected agent (cert_expiry.h).
+ */
+static bool
+render_cert_expiry(struct dynbuf *b, const char *server, int64_t server_na,
+    const struct metrics_trust *t, int64_t now)
+{
+	struct cert_expiry_row *rows;
+	size_t i, n = 2;
+	bool ok;
+
+	if (t->agents != NULL)
+		n += t->nagents;
+	if (n > SIZE_MAX / sizeof(*rows))
+		return false;
+	rows = calloc(n, sizeof(*rows));
+	if (rows == NULL)
+		return false;
+	rows[0] = (struct cert_expiry_row){ "server", server, server_na };
+	rows[1] = (struct cert_expiry_row){ "ca", t->ca_subject,
+		t->ca_not_after };
+	for (i = 2; i < n; i++)
+		rows[i] = (struct cert_expiry_row){ "agent",
+			t->agents[i - 2].host_id, t->agents[i - 2].not_after };
+	ok = cert_expiry_render(b, rows, n, now, t->warn_days) == 0;
+	free(rows);
+	return ok;
+}
+
+/* The three expiry rows: the server certificate, the CA, the CRL; then
+ * the per-certificate gauges. */
 static bool
 render_expiry(struct metrics *m, struct dynbuf *b,
-    const struct metrics_trust *t)
+    const struct metrics_trust *t, int64_t now)
 {
 	char server[128], subj[3][400];
 	int64_t v[3];
@@ -282,10 +291,10 @@ render_expiry(struct metrics *m, struct dynbuf *b,
 	(void)pthread_mutex_unlock(&m->mu);
 	v[MC_CA] = t->ca_not_after;
 	v[MC_CRL] = t->crl_next_update;
-	(void)label_value(server, subj[MC_SERVER], sizeof(subj[0]));
-	(void)label_value(t->ca_subject, subj[MC_CA], sizeof(subj[0]));
+	(void)cert_expiry_label(server, subj[MC_SERVER], sizeof(subj[0]));
+	(void)cert_expiry_label(t->ca_subject, subj[MC_CA], sizeof(subj[0]));
 	/* A CRL's subject is its issuer: the CA. */
-	(void)label_value(t->ca_subject, subj[MC_CRL], sizeof(subj[0]));
+	(void)cert_expiry_label(t->ca_subject, subj[MC_CRL], sizeof(subj[0]));
 	ok = dynbuf_addf(b,
 	         "# HELP signet_certificate_expiry_timestamp_seconds When "
 	         "the server certificate and the CA expire (notAfter) and "
@@ -298,7 +307,7 @@ render_expiry(struct metrics *m, struct dynbuf *b,
 		         "signet_certificate_expiry_timestamp_seconds{role="
 		         "\"%s\",subject=\"%s\"} %lld\n",
 		         roles[i], subj[i], (long long)v[i]) == 0;
-	return ok;
+	return ok && render_cert_expiry(b, server, v[MC_SERVER], t, now);
 }
 
 char *
@@ -316,7 +325,7 @@ metrics_render(struct metrics *m, const struct registry_stats *stats,
 	         "version; always 1.\n"
 	         "# TYPE signet_build_info gauge\n"
 	         "signet_build_info{version=\"%s\"} 1\n",
-	         label_value(SIGNET_VERSION, ver, sizeof(ver))) == 0;
+	         cert_expiry_label(SIGNET_VERSION, ver, sizeof(ver))) == 0;
 	for (i = 0; ok && i < M_COUNT; i++) {
 		const char *name = metric_info[i].name;
 		/* HELP and TYPE once per family: at its first row. */
@@ -337,7 +346,7 @@ metrics_render(struct metrics *m, const struct registry_stats *stats,
 		ok = histogram_render(&m->h[i], &b, hist_info[i].name,
 		         hist_info[i].help) == 0;
 	if (ok)
-		ok = render_expiry(m, &b, trust);
+		ok = render_expiry(m, &b, trust, now);
 	if (ok)
 		ok =
 		    dynbuf_addf(&b,

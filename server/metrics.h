@@ -8,7 +8,11 @@
  * histogram is lock-free, bumped from any thread; the rendering adds
  * signet_build_info, gauges from the registry, and the expiry of the
  * server's certificate, the CA and the CRL (nextUpdate), and whether the
- * CRL expires within the warning window. (An expired CRL is not a gauge:
+ * CRL expires within the warning window; and, by cert_expiry_render,
+ * signet_cert_expiry_timestamp_seconds and signet_cert_expiring for the
+ * server's certificate, the CA and every connected agent's certificate
+ * (signet_certificate_expiry_timestamp_seconds{role,subject}, which has
+ * the CRL's row too, stays for the dashboards that read it). (An expired CRL is not a gauge:
  * it refuses every client certificate, the scraper's too, so the scrape
  * itself fails.)
  */
@@ -76,11 +80,19 @@ enum metric_hist {
 /* Whose expiry signet_certificate_expiry_timestamp_seconds shows. */
 enum metric_cert { MC_SERVER, MC_CA, MC_CRL, MC_COUNT };
 
-/* What the trust store says at render time (route_metrics fills it). */
+/*
+ * What the trust store says at render time (route_metrics fills it), and
+ * the connected agents' certificates (borrowed, may be NULL) with the
+ * warning window ([tls] expiry_warn_days; 0 the default) for the
+ * signet_cert_expiry_timestamp_seconds and signet_cert_expiring gauges.
+ */
 struct metrics_trust {
 	int64_t crl_next_update; /* unix seconds, 0 unknown */
 	int64_t ca_not_after;    /* unix seconds, 0 unknown */
 	char ca_subject[128];    /* the CA's CN, "" unknown */
+	int warn_days;
+	const struct registry_cert *agents;
+	size_t nagents;
 };
 
 struct metrics;
@@ -117,7 +129,8 @@ void metrics_trust_from_store(const struct identity_store *store,
 
 /*
  * Renders signet_build_info, every counter and histogram, the gauges from
- * stats, and the expiry gauges from trust and the server certificate as
+ * stats, and the expiry gauges from trust, the server certificate and
+ * trust's agents (expiring within trust->warn_days at now) as
  * Prometheus text; at now (unix seconds) the CRL counts as expiring within
  * IDENTITY_CRL_WARN_SECS of its nextUpdate (identity_crl_state). Returns a
  * new string (free()) or NULL on allocation failure.

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cert_expiry.h"
 #include "clock.h"
 #include "jsonx.h"
 #include "registry_ids.h"
@@ -27,7 +28,8 @@ struct host {
 	int64_t last_seen;
 	char agent_version[REGISTRY_VERSION_MAX + 1];
 	char docker_version[REGISTRY_VERSION_MAX + 1];
-	int64_t cert_not_after; /* seconds */
+	int64_t cert_not_after;        /* seconds */
+	struct cert_expiry cert_watch; /* its expiry warnings */
 	struct inventory *inv;
 	bool inv_live; /* inv came in this session: its ids are indexed */
 	struct policy *policy; /* the policy it shares, or NULL */
@@ -499,7 +501,7 @@ add_time(cJSON *o, const char *key, int64_t ms)
 }
 
 cJSON *
-registry_hosts_json(struct registry *reg)
+registry_hosts_json(struct registry *reg, int64_t now)
 {
 	cJSON *root = cJSON_CreateObject(), *arr;
 	size_t i;
@@ -526,7 +528,12 @@ registry_hosts_json(struct registry *reg)
 		        h->docker_version) == NULL ||
 		    cJSON_AddNumberToObject(o, "container_count",
 		        h->inv != NULL ? (double)h->inv->count : 0) == NULL ||
-		    !add_time(o, "cert_not_after", h->cert_not_after * 1000)) {
+		    !add_time(o, "cert_not_after", h->cert_not_after * 1000) ||
+		    !(h->cert_not_after > 0 ?
+		            jsonx_add_int64(o, "cert_days_left",
+		                cert_expiry_days_left(h->cert_not_after, now)) :
+		            cJSON_AddNullToObject(o, "cert_days_left") !=
+		                NULL)) {
 			(void)pthread_mutex_unlock(&reg->mu);
 			goto fail;
 		}
@@ -536,6 +543,63 @@ registry_hosts_json(struct registry *reg)
 fail:
 	cJSON_Delete(root);
 	return NULL;
+}
+
+void
+registry_check_certs(struct registry *reg, const char *host_id, int64_t now,
+    int warn_days, unsigned flags, const char *when)
+{
+	size_t i;
+
+	(void)pthread_mutex_lock(&reg->mu);
+	for (i = 0; i < reg->count; i++) {
+		struct host *h = &reg->hosts[i];
+
+		if (!h->connected ||
+		    (host_id != NULL && strcmp(host_id, h->host_id) != 0))
+			continue;
+		(void)cert_expiry_check(&h->cert_watch, "agent", h->host_id,
+		    h->cert_not_after, now, warn_days, flags, when);
+	}
+	(void)pthread_mutex_unlock(&reg->mu);
+}
+
+int
+registry_connected_certs(struct registry *reg, struct registry_cert **out,
+    size_t *n)
+{
+	struct registry_cert *rows = NULL;
+	size_t i, k = 0, count = 0;
+	int r = SIGNET_ERR_ALLOC;
+
+	*out = NULL;
+	*n = 0;
+	(void)pthread_mutex_lock(&reg->mu);
+	for (i = 0; i < reg->count; i++)
+		count += reg->hosts[i].connected ? 1 : 0;
+	if (count > 0) {
+		rows = calloc(count, sizeof(*rows));
+		if (rows == NULL)
+			goto out;
+	}
+	for (i = 0; i < reg->count && k < count; i++) {
+		const struct host *h = &reg->hosts[i];
+
+		if (!h->connected)
+			continue;
+		copy_bounded(rows[k].host_id, sizeof(rows[k].host_id),
+		    h->host_id);
+		rows[k].not_after = h->cert_not_after;
+		k++;
+	}
+	*out = rows;
+	*n = k;
+	rows = NULL;
+	r = 0;
+out:
+	(void)pthread_mutex_unlock(&reg->mu);
+	free(rows);
+	return r;
 }
 
 struct row_ref {

@@ -148,11 +148,37 @@ cJSON *registry_roster_json(struct registry *reg);
 
 /*
  * {"hosts":[{host_id, connected, connected_at, last_seen, agent_version,
- * docker_version, container_count, cert_not_after}]} sorted by host_id;
- * times are ISO 8601 UTC strings (null when unknown). NULL on allocation
- * failure.
+ * docker_version, container_count, cert_not_after, cert_days_left}]}
+ * sorted by host_id; times are ISO 8601 UTC strings (null when unknown);
+ * cert_days_left is the whole days from now (unix seconds) to the
+ * certificate's notAfter, rounded down, negative once expired
+ * (cert_expiry_days_left; null when unknown). NULL on allocation failure.
  */
-cJSON *registry_hosts_json(struct registry *reg);
+cJSON *registry_hosts_json(struct registry *reg, int64_t now);
+
+/*
+ * Looks at the certificate of host_id (NULL: of every connected host) at
+ * now with cert_expiry_check (role "agent", name the host id, the host's
+ * own watch, which outlives its connections so that a reconnecting host
+ * is not warned about more than once a day): logs when it expires within
+ * warn_days. A warning refuses nothing.
+ */
+void registry_check_certs(struct registry *reg, const char *host_id,
+    int64_t now, int warn_days, unsigned flags, const char *when);
+
+/* A connected host's certificate expiry, for the gauges. */
+struct registry_cert {
+	char host_id[64];
+	int64_t not_after; /* unix seconds, 0 unknown */
+};
+
+/*
+ * The connected hosts' certificates, sorted by host id: *out (free();
+ * NULL when there are none) of *n rows. Returns 0, or SIGNET_ERR_ALLOC
+ * (*out NULL, *n 0).
+ */
+int registry_connected_certs(struct registry *reg, struct registry_cert **out,
+    size_t *n) __attribute__((warn_unused_result));
 
 /*
  * {"containers":[rows with host_id]} sorted by host then name; host and

@@ -12,7 +12,12 @@
  * service loop with lws_cancel_service): the work itself happens on the
  * service thread, never in a signal handler. Between signals the same
  * thread watches the CRL's nextUpdate and logs before it expires
- * (crl_watch.h): at startup, after each SIGHUP, and hourly when due.
+ * (crl_watch.h): at startup, after each SIGHUP, and hourly when due; and
+ * the notAfter of the server's certificate, the CA and every connected
+ * agent's certificate (cert_expiry.h, [tls] expiry_warn_days): at
+ * startup, after each SIGHUP and at each wake-up (at least hourly), a
+ * warning repeated at most daily per certificate. The hub looks at an
+ * agent's certificate at its hello too.
  */
 #include "server.h"
 
@@ -42,6 +47,7 @@
 #include "audit_tree.h"
 #include "audit_mirror.h"
 #include "clock.h"
+#include "cert_expiry.h"
 #include "config.h"
 #include "crl_watch.h"
 #include "harden.h"
@@ -75,6 +81,10 @@ struct sigthread {
 	atomic_bool done;
 	struct server_ctx *ctx;
 	struct crl_watch crl; /* the signal thread's once it runs */
+	/* The expiry watches (cert_expiry.h), the signal thread's too. */
+	struct cert_expiry server_watch, ca_watch;
+	char server_cn[CERT_EXPIRY_NAME_MAX + 1];
+	int64_t server_not_after; /* 0 unknown */
 };
 
 /* Seconds after a SIGHUP to report on the reloaded CRL, and to look again. */
@@ -95,6 +105,32 @@ crl_report(struct sigthread *st, bool force, const char *when)
 	    identity_store_crl_next_update(s), (int64_t)time(NULL), force,
 	    when);
 	identity_store_free(s);
+}
+
+/*
+ * Reports on the certificates that expire (cert_expiry.h): the server's
+ * own, the CA it trusts and each connected agent's, within [tls]
+ * expiry_warn_days; flags CERT_EXPIRY_FORCE at startup and SIGHUP. A
+ * warning refuses nothing.
+ */
+static void
+cert_report(struct sigthread *st, unsigned flags, const char *when)
+{
+	struct identity_store *s = server_ctx_identity(st->ctx);
+	struct metrics_trust t;
+	int64_t now = (int64_t)time(NULL);
+	int days = st->ctx->expiry_warn_days;
+
+	metrics_trust_from_store(s, &t);
+	identity_store_free(s);
+	(void)cert_expiry_check(&st->server_watch, "server", st->server_cn,
+	    st->server_not_after, now, days, flags | CERT_EXPIRY_SAY_VALID,
+	    when);
+	(void)cert_expiry_check(&st->ca_watch, "ca", t.ca_subject,
+	    t.ca_not_after, now, days, flags | CERT_EXPIRY_SAY_VALID, when);
+	if (st->ctx->registry != NULL)
+		registry_check_certs(st->ctx->registry, NULL, now, days, flags,
+		    when);
 }
 
 static void *
@@ -126,6 +162,7 @@ signal_main(void *arg)
 			now = (int64_t)time(NULL);
 			if (hup_at != 0 && now >= hup_at) {
 				crl_report(st, true, "SIGHUP");
+				cert_report(st, CERT_EXPIRY_FORCE, "SIGHUP");
 				hup_at = 0;
 				recheck_at = now + CRL_RECHECK_SECS;
 				continue;
@@ -133,6 +170,7 @@ signal_main(void *arg)
 			if (recheck_at != 0 && now >= recheck_at)
 				recheck_at = 0;
 			crl_report(st, false, "check");
+			cert_report(st, 0, "check");
 			continue;
 		}
 		if (sig == SIGHUP) {
@@ -200,32 +238,21 @@ raise_nofile(void)
 }
 
 /*
- * The server certificate's CN and notAfter for /metrics: the listeners
- * load it once, so once is enough. A certificate that cannot be read here
- * is refused by the listeners anyway; the gauge then shows 0.
+ * The server certificate's CN and notAfter for /metrics and the expiry
+ * warnings: the listeners load it once, so once is enough. A certificate
+ * that cannot be read here is refused by the listeners anyway; the gauge
+ * then shows 0.
  */
 static void
-note_server_cert(struct metrics *m, const char *path)
+note_server_cert(struct sigthread *st, struct metrics *m, const char *path)
 {
-	char cn[128] = "";
-	int64_t not_after = 0;
-	X509 *x = NULL;
-	FILE *f;
+	struct err_msg msg;
 
-	f = path != NULL ? fopen(path, "r") : NULL;
-	if (f != NULL) {
-		x = PEM_read_X509(f, NULL, NULL, NULL);
-		(void)fclose(f);
-	}
-	if (x != NULL) {
-		if (identity_x509_not_after(x, &not_after) != 0)
-			not_after = 0;
-		if (X509_NAME_get_text_by_NID(X509_get_subject_name(x),
-		        NID_commonName, cn, sizeof(cn)) < 0)
-			cn[0] = '\0';
-		X509_free(x);
-	}
-	metrics_set_server_cert(m, cn, not_after);
+	if (cert_expiry_read(path, &st->server_not_after, st->server_cn,
+	        &msg) != 0)
+		log_warn("server certificate: %s (its expiry is not watched)",
+		    msg.text);
+	metrics_set_server_cert(m, st->server_cn, st->server_not_after);
 }
 
 /* The CN of the certificate at path into cn ("" when unreadable). */
@@ -514,6 +541,9 @@ server_run(const char *config_path)
 		goto out;
 	}
 	ctx.audit_limit = hcfg.audit_limit;
+	/* The schema bounds it (1..365). */
+	ctx.expiry_warn_days = (int)config_get_int(cfg, "tls",
+	    "expiry_warn_days", CERT_EXPIRY_WARN_DAYS_DEFAULT);
 	if (audit_config_rotate_size(cfg, &rotate_size, &msg) != 0 ||
 	    audit_config_mirror(cfg, &mirror.mode, &msg) != 0) {
 		fprintf(stderr, "%s\n", msg.text);
@@ -628,7 +658,10 @@ server_run(const char *config_path)
 		fprintf(stderr, PROG ": out of memory\n");
 		goto out;
 	}
-	note_server_cert(ctx.metrics, hcfg.cert_path);
+	note_server_cert(&st, ctx.metrics, hcfg.cert_path);
+	cert_expiry_init(&st.server_watch);
+	cert_expiry_init(&st.ca_watch);
+	cert_report(&st, CERT_EXPIRY_FORCE, "startup");
 	open_agent_checkpoints(&ctx);
 	/*
 	 * Actions left open by the last run: their results may still come

@@ -3,6 +3,7 @@
 #include "server_config.h"
 
 #include "audit_limit.h"
+#include "cert_expiry.h"
 #include "hub.h"
 
 #define STR(x) #x
@@ -33,6 +34,11 @@ const struct config_key server_config_schema[] = {
 	{ "tls", "crl", CONFIG_PATH, true, NULL, 0, 0 },
 	{ "tls", "cert", CONFIG_PATH, true, NULL, 0, 0 },
 	{ "tls", "key", CONFIG_PATH, true, NULL, 0, 0 },
+	/* warn of certificates that expire within this many days
+	 * (cert_expiry.h); a warning refuses nothing */
+	{ "tls", "expiry_warn_days", CONFIG_INT, false,
+	    XSTR(CERT_EXPIRY_WARN_DAYS_DEFAULT), CERT_EXPIRY_WARN_DAYS_MIN,
+	    CERT_EXPIRY_WARN_DAYS_MAX },
 	{ "keys", "action", CONFIG_PATH, true, NULL, 0, 0 },
 	{ "keys", "audit", CONFIG_PATH, true, NULL, 0, 0 },
 	{ "keys", "agents_dir", CONFIG_PATH, true, NULL, 0, 0 },

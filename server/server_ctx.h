@@ -48,6 +48,8 @@ struct server_ctx {
 	struct agent_cp *agent_cp;
 	/* The API's bounded refusal records; zero: the defaults */
 	struct audit_limit_bounds audit_limit;
+	/* [tls] expiry_warn_days: warn of certificates expiring that soon */
+	int expiry_warn_days;
 };
 
 /* Initialises the lock; the caller fills in the rest. 0 or error. */

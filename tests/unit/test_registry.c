@@ -364,6 +364,38 @@ test_anchors(void)
 	registry_free(reg);
 }
 
+/* The gauges' rows: connected hosts only, their notAfter. */
+static void
+test_connected_certs(struct registry *reg)
+{
+	struct registry_cert *rows = NULL;
+	uint64_t s, replaced;
+	size_t n = 9;
+
+	CHECK(registry_connected_certs(reg, &rows, &n) == 0);
+	CHECK(n == 1 && rows != NULL && strcmp(rows[0].host_id, "db-01") == 0 &&
+	    rows[0].not_after == 2000000000);
+	free(rows);
+	s = registry_connect(reg, "aa-01", "1", "1", 1900000000, 4000,
+	    &replaced);
+	CHECK(s > 0);
+	CHECK(registry_connected_certs(reg, &rows, &n) == 0);
+	CHECK(n == 2 && strcmp(rows[0].host_id, "aa-01") == 0 &&
+	    rows[0].not_after == 1900000000 &&
+	    strcmp(rows[1].host_id, "db-01") == 0);
+	free(rows);
+	/* Removed once it disconnects. */
+	registry_disconnect(reg, "aa-01", s, 4100);
+	registry_disconnect(reg, "db-01",
+	    registry_connect(reg, "db-01", "1", "1", 2000000000, 4200,
+	        &replaced),
+	    4300);
+	CHECK(registry_connected_certs(reg, &rows, &n) == 0);
+	CHECK(n == 0 && rows == NULL);
+	/* Warnings log, refuse nothing, and never on an offline host. */
+	registry_check_certs(reg, NULL, 1900000000 - 86400, 30, 1, "check");
+}
+
 int
 main(void)
 {
@@ -436,7 +468,8 @@ main(void)
 	    !rc.host_connected);
 	cJSON_Delete(rc.row);
 
-	j = registry_hosts_json(reg);
+	/* 5 days and one second before notAfter: 5 whole days left. */
+	j = registry_hosts_json(reg, 2000000000 - 5 * 86400 - 1);
 	text = jsonx_print(j);
 	CHECK(text != NULL &&
 	    strstr(text,
@@ -447,9 +480,16 @@ main(void)
 	    strstr(text, "\"agent_version\":\"0.1.1\"") != NULL &&
 	    strstr(text,
 	        "\"cert_not_after\":\"2033-05-18T03:33:20."
-	        "000Z\"") != NULL);
+	        "000Z\",\"cert_days_left\":5}") != NULL);
 	free(text);
 	cJSON_Delete(j);
+	/* One second after it: -1, the host not refused for it. */
+	j = registry_hosts_json(reg, 2000000001);
+	text = jsonx_print(j);
+	CHECK(text != NULL && strstr(text, "\"cert_days_left\":-1}") != NULL);
+	free(text);
+	cJSON_Delete(j);
+	test_connected_certs(reg);
 	registry_free(reg);
 	test_conflicts();
 	test_many_ids();
