@@ -99,6 +99,7 @@ install(PROGRAMS ${PROJECT_SOURCE_DIR}/pki/signet-pki
 install(FILES ${PROJECT_SOURCE_DIR}/pki/lib/common.sh
   ${PROJECT_SOURCE_DIR}/pki/lib/certs.sh
   ${PROJECT_SOURCE_DIR}/pki/lib/bundle.sh
+  ${PROJECT_SOURCE_DIR}/pki/lib/protect.sh
   DESTINATION ${CMAKE_INSTALL_DATADIR}/signet/pki COMPONENT tools)
 
 # Documentation: Debian wants copyright and changelog.gz (a native
