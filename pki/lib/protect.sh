@@ -56,7 +56,7 @@ check_fd() {
 # read_fd N WHAT: one line from file descriptor N into PASS_READ.
 read_fd() {
 	PASS_READ=""
-	if ! IFS= read -r PASS_READ <&"$1" 2>/dev/null; then
+	if ! { IFS= read -r PASS_READ <&"$1"; } 2>/dev/null; then
 		# A last line without a newline still counts.
 		if [ -z "$PASS_READ" ]; then
 			die "reading $2 from file descriptor $1: nothing there" \
@@ -215,10 +215,19 @@ ca_unlock() {
 # token_check: the token is there, the PIN opens it and its key is the
 # CA certificate's: sign ca.pem with it and verify with ca.pem's key.
 token_check() {
-	tc_tmp=$TMP
-	tc_dir=$(mktemp -d "$PKI/.tmp.XXXXXXXX") ||
-	    die "making a temporary directory in $PKI: mktemp failed"
-	TMP=$tc_dir
+	# Inside the command's TMP when it has one (ca_run unlocking late:
+	# TMP may hold the database backup, which must stay where rollback
+	# finds it); else a TMP of its own, which the EXIT trap removes.
+	tc_own=""
+	if [ -n "$TMP" ]; then
+		tc_dir=$TMP/token
+		rm -rf -- "$tc_dir"
+		mkdir -- "$tc_dir"
+	else
+		make_tmp "$PKI"
+		tc_dir=$TMP
+		tc_own=yes
+	fi
 	tc_in=$PKI/ca.pem
 	if [ ! -f "$tc_in" ]; then
 		# init, before the CA certificate: sign the configuration.
@@ -247,7 +256,9 @@ token_check() {
 		fi
 	fi
 	rm -rf -- "$tc_dir"
-	TMP=$tc_tmp
+	if [ -n "$tc_own" ]; then
+		TMP=""
+	fi
 }
 
 # ca_key_args SUBCOMMAND: print, one a line, the options that point

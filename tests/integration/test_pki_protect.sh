@@ -142,6 +142,9 @@ refute_with "revoke with a wrong passphrase" 'wrong CA passphrase' \
 refute_with "crl with a wrong passphrase" 'wrong CA passphrase' \
     pki crl --pass-fd 3 3<bad
 unchanged "wrong passphrase to crl" "$sum"
+refute_with "a closed fd: a clear error" 'from file descriptor 7: nothing there' \
+    pki crl --pass-fd 7 7<&-
+unchanged "closed fd" "$sum"
 refute_with "list takes no --pass-fd" 'does not apply' \
     pki list --pass-fd 3 3<pass
 check "operator alice --pass-fd 3" pki operator alice --pass-fd 3 3<pass
