@@ -142,7 +142,7 @@ ca_mode() {
 		check_pkcs11_uri "$PKI/private/ca.pkcs11" "$CA_URI"
 	elif [ ! -f "$PKI/private/ca.key" ]; then
 		CA_MODE=missing
-	elif grep -q '^-----BEGIN ENCRYPTED PRIVATE KEY-----' \
+	elif grep -q '^-----BEGIN ENCRYPTED PRIVATE KEY' \
 	    "$PKI/private/ca.key"; then
 		CA_MODE=encrypted
 	else

@@ -140,7 +140,7 @@ check "signet-agent --check-policy /etc/signet/policy.json (the shipped one)" \
 	in_root signet-agent --check-policy /etc/signet/policy.json
 check "signetctl --help" quiet in_root signetctl --help
 check "signet-pki is on every user's PATH" quiet in_root sh -c 'command -v signet-pki'
-for f in common.sh certs.sh bundle.sh; do
+for f in common.sh certs.sh bundle.sh protect.sh; do
 	check "signet-pki's library /usr/share/signet/pki/$f is 0644 root:root" \
 		stat_is "/usr/share/signet/pki/$f" "644 root:root"
 done

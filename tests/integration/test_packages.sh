@@ -126,6 +126,7 @@ $R ./usr/share/bash-completion/completions/signetctl
 $R ./usr/share/signet/pki/bundle.sh
 $R ./usr/share/signet/pki/certs.sh
 $R ./usr/share/signet/pki/common.sh
+$R ./usr/share/signet/pki/protect.sh
 $R ./usr/share/doc/signet-tools/changelog.gz
 $R ./usr/share/doc/signet-tools/copyright
 $(man_or_none man1/signetctl.1 man8/signet-pki.8)
@@ -170,7 +171,7 @@ check "signet-agent.service is the source unit" \
 	cmp -s "$X_A/lib/systemd/system/signet-agent.service" "$P/systemd/signet-agent.service"
 check "the packaged signet-pki is pki/signet-pki" cmp -s "$X_T/usr/bin/signet-pki" \
 	"$SIGNET_SOURCE_DIR/pki/signet-pki"
-for f in common.sh certs.sh bundle.sh; do
+for f in common.sh certs.sh bundle.sh protect.sh; do
 	check "the packaged signet-pki library $f is pki/lib/$f" \
 		cmp -s "$X_T/usr/share/signet/pki/$f" "$SIGNET_SOURCE_DIR/pki/lib/$f"
 done
