@@ -13,7 +13,8 @@
 # without a restart: with the CA key encrypted, the passphrase from the
 # systemd credential signet-ca-pass (a credentials directory given as
 # $CREDENTIALS_DIRECTORY); without it the service fails and says where the
-# passphrase goes; an unencrypted key needs none. A server started with an
+# passphrase goes; an unencrypted key needs none. alice's PKCS#12 from
+# export lets curl in with its passphrase only. A server started with an
 # expired CRL (openssl ca -crl_nextupdate in the past) refuses to start
 # and says why. Bounds of
 # `crl --days`; the renewal units pass systemd-analyze verify.
@@ -204,6 +205,18 @@ $(cat renew.sh)" >renew.out 2>&1
 	check "metrics after recovery: expiring 0" [ "$(metric signet_crl_expiring)" = 0 ]
 	check "metrics: next update is the renewed CRL's" \
 		[ "$(metric signet_crl_next_update_timestamp_seconds)" = "$(next_epoch "$P/crl.pem")" ]
+	# A browser's certificate: export's PKCS#12 works with the real
+	# server (curl as the browser), and only with its passphrase.
+	printf 'alice browser pass\n' >"$T_DIR/p12-pass"
+	check "export alice --p12" quiet "$PKI_SCRIPT" export alice \
+		--p12 "$T_DIR/alice.p12" --pass-fd 3 3<"$T_DIR/p12-pass"
+	check "the server takes alice's PKCS#12 (curl --cert-type P12)" [ "$(curl -sS \
+		--max-time 10 --cacert "$P/ca.pem" --cert-type P12 \
+		--cert "$T_DIR/alice.p12:alice browser pass" -o /dev/null -w '%{http_code}' \
+		"https://localhost:$API_PORT/api/hosts")" = 200 ]
+	check "not with another passphrase" bash -c "! curl -sS --max-time 10 \
+		--cacert '$P/ca.pem' --cert-type P12 --cert '$T_DIR/alice.p12:wrong pass' \
+		-o /dev/null https://localhost:$API_PORT/api/hosts"
 	# Back to an unencrypted key (set-pass --nopass) for openssl ca below.
 	check "set-pass --nopass: the CA key unencrypted again" quiet "$PKI_SCRIPT" \
 		set-pass --nopass --pass-fd 3 3<"$T_DIR/ca-pass"
