@@ -43,7 +43,7 @@ trap cleanup EXIT
 export SIGNET_PKI=$demo/pki
 
 step "2. a demo PKI: CA, server, agent web-01, operators alice and bob, auditor carol"
-run "$PKI" init "$SIGNET_PKI" >/dev/null
+run "$PKI" init "$SIGNET_PKI" --nopass >/dev/null
 run "$PKI" server localhost --dns localhost --ip 127.0.0.1 >/dev/null
 run "$PKI" agent web-01 >/dev/null
 run "$PKI" operator alice >/dev/null

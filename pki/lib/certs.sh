@@ -107,6 +107,12 @@ cmd_init() {
 	if [ -z "$dir" ]; then
 		usage_die "init: missing DIR"
 	fi
+	if [ -n "$OPT_NOPASS" ] && [ -n "$OPT_PKCS11$OPT_PASS_FD" ]; then
+		usage_die "init: --nopass excludes --pkcs11 and --pass-fd"
+	fi
+	if [ -n "$OPT_PKCS11" ]; then
+		check_pkcs11_uri --pkcs11 "$OPT_PKCS11"
+	fi
 	case $dir in
 	*"$NL"*) usage_die "init $(quote "$dir"): the name holds a newline" ;;
 	esac
@@ -158,14 +164,14 @@ cmd_init() {
 	write_cnf >"$CNF"
 	chmod 644 -- "$CNF"
 
-	run "making the CA key" openssl genpkey -algorithm EC \
-	    -pkeyopt ec_paramgen_curve:P-256 -pkeyopt ec_param_enc:named_curve \
-	    -out "$PKI/private/ca.key"
-	chmod 600 -- "$PKI/private/ca.key"
+	# The CA key (lib/protect.sh): encrypted with a new passphrase, or
+	# unencrypted (--nopass), or a PKCS#11 token's (--pkcs11 URI).
+	init_ca_key
 	ca_run "making the CA certificate" req -new -x509 -config "$CNF" \
-	    -key "$PKI/private/ca.key" -sha256 -days "$days" \
+	    -sha256 -days "$days" \
 	    -subj "/CN=signet CA/OU=ca" -extensions ext_ca -out "$PKI/ca.pem"
 	chmod 644 -- "$PKI/ca.pem"
+	init_pkcs11_check
 	ca_run "making the CRL" ca -batch -config "$CNF" -gencrl \
 	    -crldays "$crldays" -out "$PKI/crl.pem"
 	chmod 644 -- "$PKI/crl.pem"
@@ -181,8 +187,7 @@ cmd_init() {
 	commit
 
 	ca_end=$(openssl x509 -in "$PKI/ca.pem" -noout -enddate)
-	say "wrote $PKI/private/ca.key (CA secret key, mode 0600," \
-	    "unencrypted: keep it offline)"
+	init_ca_said
 	say "wrote $PKI/ca.pem (CA certificate, ${ca_end#notAfter=})"
 	say "wrote $PKI/crl.pem (empty CRL, $crldays days)"
 	crl_expiry_warn

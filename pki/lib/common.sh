@@ -56,6 +56,9 @@ rollback() {
 cleanup() {
 	st=$?
 	trap - EXIT INT TERM HUP PIPE
+	if [ -n "${TTY_ECHO_OFF:-}" ]; then
+		stty echo </dev/tty 2>/dev/null || true
+	fi
 	if [ "$st" -ne 0 ]; then
 		rollback
 		if [ -n "$DB_SAVED$PLACED$INIT_DIR$JOURNAL" ]; then
@@ -247,13 +250,18 @@ run() {
 }
 
 # ca_run WHAT ARGS...: run "openssl ARGS..." where ARGS use the CA's
-# private key (openssl ca, and the CA certificate at init), through this
-# one function: how the key is unlocked (passphrase, PKCS#11 token) is
-# decided here and nowhere else.
+# private key (openssl ca, and req -x509 for the CA certificate at init),
+# through this one function: how the key is reached and unlocked is decided
+# here and nowhere else (lib/protect.sh: ca_openssl). For "ca" the key is
+# openssl.cnf's private_key (an encrypted or plain private/ca.key) or the
+# PKCS#11 URI (-keyfile); "req" gets -key added. The passphrase or PIN,
+# asked once per command by need_ca_key, goes to openssl through a pipe
+# (-passin stdin), never in argv or a file.
 ca_run() {
 	ca_what=$1
 	shift
-	run "$ca_what" openssl "$@"
+	ca_unlock
+	run "$ca_what" ca_openssl "$@"
 }
 
 find_signetctl() {
@@ -327,11 +335,12 @@ open_pki() {
 	CNF=$PKI/openssl.cnf
 }
 
+# need_ca_key: the CA key is reachable and unlocked, before anything is
+# changed: private/ca.key there (its passphrase asked once, from --pass-fd
+# or the terminal, and checked), or the PKCS#11 token of private/ca.pkcs11
+# present, its PIN right and its key the CA certificate's (lib/protect.sh).
 need_ca_key() {
-	if [ ! -f "$PKI/private/ca.key" ]; then
-		die "signing: $PKI/private/ca.key is missing (kept offline?);" \
-		    "put the CA key back to issue, revoke or make a CRL"
-	fi
+	ca_unlock
 }
 
 # lock_pki, the lock and its crash recovery: lib/journal.sh.

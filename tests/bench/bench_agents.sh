@@ -23,7 +23,7 @@ cleanup() {
 trap cleanup EXIT
 export SIGNETCTL=$build/cli/signetctl
 pki=$work/pki
-"$src/pki/signet-pki" init "$pki" >/dev/null
+"$src/pki/signet-pki" init "$pki" --nopass >/dev/null
 SIGNET_PKI=$pki "$src/pki/signet-pki" server localhost --dns localhost --ip 127.0.0.1 >/dev/null
 SIGNET_PKI=$pki "$src/pki/signet-pki" operator bench >/dev/null
 max=0; for n in "${counts[@]}"; do [ "$n" -gt "$max" ] && max=$n; done

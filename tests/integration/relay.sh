@@ -27,7 +27,7 @@ free_port() {
 # operator alice, auditor carol; exports SIGNET_PKI.
 make_pki() {
 	export SIGNET_PKI="$T_DIR/pki"
-	"$PKI_SCRIPT" init "$SIGNET_PKI" >/dev/null &&
+	"$PKI_SCRIPT" init "$SIGNET_PKI" --nopass >/dev/null &&
 	"$PKI_SCRIPT" server localhost --dns localhost --ip 127.0.0.1 >/dev/null &&
 	"$PKI_SCRIPT" agent web-01 >/dev/null &&
 	"$PKI_SCRIPT" operator alice >/dev/null &&

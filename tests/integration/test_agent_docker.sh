@@ -154,7 +154,7 @@ echo "# events: $(cat "$T_DIR/events.err")"
 
 # ---- signet-agent --config: refusals ----
 export SIGNET_PKI="$T_DIR/pki"
-"$PKI_SCRIPT" init "$SIGNET_PKI" >/dev/null &&
+"$PKI_SCRIPT" init "$SIGNET_PKI" --nopass >/dev/null &&
 	"$PKI_SCRIPT" agent web-01 >/dev/null &&
 	"$PKI_SCRIPT" operator alice >/dev/null
 check "test PKI made" test -f "$SIGNET_PKI/issued/web-01.pem"

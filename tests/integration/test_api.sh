@@ -15,7 +15,7 @@ done
 cd "$T_DIR" || exit 1
 export SIGNET_PKI="$T_DIR/pki"
 
-"$PKI" init "$SIGNET_PKI" >/dev/null || { not_ok "pki init"; finish; exit 1; }
+"$PKI" init "$SIGNET_PKI" --nopass >/dev/null || { not_ok "pki init"; finish; exit 1; }
 if ! { "$PKI" server relay --dns localhost --ip 127.0.0.1 >/dev/null &&
 	"$PKI" operator alice >/dev/null &&
 	"$PKI" auditor carol >/dev/null &&
@@ -23,7 +23,7 @@ if ! { "$PKI" server relay --dns localhost --ip 127.0.0.1 >/dev/null &&
 	"$PKI" operator mallory >/dev/null &&
 	"$PKI" operator dave >/dev/null &&
 	pki_revoke_keep "$PKI" mallory >/dev/null &&
-	"$PKI" init "$T_DIR/other" >/dev/null &&
+	"$PKI" init "$T_DIR/other" --nopass >/dev/null &&
 	SIGNET_PKI="$T_DIR/other" "$PKI" operator eve >/dev/null; }; then
 	not_ok "pki setup"; finish; exit 1
 fi

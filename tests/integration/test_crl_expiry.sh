@@ -10,12 +10,17 @@
 # on every operator and auditor is refused with the reason, until the
 # renewal service's own script (packaging/systemd/signet-crl-renew.service,
 # systemctl stubbed to SIGHUP) renews the CRL and lets them in again
-# without a restart. A server started with an expired CRL (openssl ca
-# -crl_nextupdate in the past) refuses to start and says why. Bounds of
+# without a restart: with the CA key encrypted, the passphrase from the
+# systemd credential signet-ca-pass (a credentials directory given as
+# $CREDENTIALS_DIRECTORY); without it the service fails and says where the
+# passphrase goes; an unencrypted key needs none. alice's PKCS#12 from
+# export lets curl in with its passphrase only. A server started with an
+# expired CRL (openssl ca -crl_nextupdate in the past) refuses to start
+# and says why. Bounds of
 # `crl --days`; the renewal units pass systemd-analyze verify.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/relay.sh"
-for tool in openssl curl python3; do
+for tool in openssl curl python3 setsid; do
 	command -v "$tool" >/dev/null || { echo "$tool missing"; exit 77; }
 done
 [ -x "$SERVER_BIN" ] || { echo "signet-server not built"; exit 1; }
@@ -155,13 +160,42 @@ if gencrl -crlsec 20; then
 		grep -q "SIGHUP: CRL $P/crl.pem expired at $ISO3: every agent" "$LOG"
 	check "still refused after that SIGHUP" [ "$(status alice /api/hosts)" = 403 ]
 
+	# The CA key encrypted (set-pass adds a passphrase), as init makes
+	# it by default: the service unlocks it with the credential
+	# signet-ca-pass, here in a credentials directory of our own.
+	printf 'crl timer passphrase\n' >"$T_DIR/ca-pass"
+	check "set-pass: the CA key encrypted" quiet "$PKI_SCRIPT" set-pass \
+		--new-pass-fd 3 3<"$T_DIR/ca-pass"
+	check "the CA key is encrypted" grep -qx -- '-----BEGIN ENCRYPTED PRIVATE KEY-----' \
+		"$P/private/ca.key"
+	check "the unit loads the credential signet-ca-pass" \
+		grep -qx 'LoadCredential=signet-ca-pass' "$UNITS/signet-crl-renew.service"
+	mkdir -m 0700 "$T_DIR/creds"
+	install -m 0400 "$T_DIR/ca-pass" "$T_DIR/creds/signet-ca-pass"
+	EXPIRED_NEXT=$(next_epoch "$P/crl.pem")
+	crl_sum=$(sha256sum <"$P/crl.pem")
+
 	# Renewal by the timer's service lets everyone back in without a
 	# restart: its script, with systemctl a function that SIGHUPs.
 	RENEW_ENV=(env -i PATH="$PATH" SIGNET_PKI="$P" SIGNET_CRL_DEST="$P/crl.pem"
 		SIGNETCTL="$SIGNETCTL")
-	"${RENEW_ENV[@]}" sh -euc "systemctl() { echo \"systemctl \$*\" >>'$T_DIR/systemctl.calls'; kill -HUP $SERVER_PID; }
+	# Without the credential (and no terminal: setsid) it fails and says
+	# what to do; the CRL is left as it was.
+	"${RENEW_ENV[@]}" setsid -w sh -euc "systemctl() { echo \"systemctl \$*\" >>'$T_DIR/systemctl.calls'; }
+$(cat renew.sh)" >renew-nocred.out 2>&1
+	rc=$?
+	check "without the credential the service fails (rc $rc)" [ "$rc" -ne 0 ]
+	check "  and says the key is encrypted" grep -q 'the CA key is encrypted' renew-nocred.out
+	check "  and where the passphrase goes" grep -q '/etc/credstore/signet-ca-pass' renew-nocred.out
+	check "  the CRL is unchanged, the server not reloaded" bash -c \
+		"[ \"\$(sha256sum <'$P/crl.pem')\" = '$crl_sum' ] && [ ! -e '$T_DIR/systemctl.calls' ]"
+	"${RENEW_ENV[@]}" CREDENTIALS_DIRECTORY="$T_DIR/creds" sh -euc "systemctl() { echo \"systemctl \$*\" >>'$T_DIR/systemctl.calls'; kill -HUP $SERVER_PID; }
 $(cat renew.sh)" >renew.out 2>&1
 	check "the renewal service's script succeeds" grep -q "installed $P/crl.pem" renew.out
+	check "it unlocked the encrypted key with the credential (nextUpdate moved)" \
+		[ "$(next_epoch "$P/crl.pem")" -gt "$EXPIRED_NEXT" ]
+	check "the new CRL is signed by the CA" \
+		openssl crl -in "$P/crl.pem" -CAfile "$P/ca.pem" -noout
 	check "it reloads the server with try-reload-or-restart" grep -qx \
 		'systemctl try-reload-or-restart signet-server.service' "$T_DIR/systemctl.calls"
 	check "the renewed CRL is valid 30 days" [ $(($(next_epoch "$P/crl.pem") - $(date -u +%s))) -gt $((30 * 86400 - 120)) ]
@@ -169,6 +203,27 @@ $(cat renew.sh)" >renew.out 2>&1
 	check "renewed CRL + SIGHUP: operator allowed again" wait_for 10 \
 		bash -c "[ \"\$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 --cacert '$P/ca.pem' --cert '$P/issued/alice.pem' --key '$P/private/alice.key' https://localhost:$API_PORT/api/hosts)\" = 200 ]"
 	check "metrics after recovery: expiring 0" [ "$(metric signet_crl_expiring)" = 0 ]
+	check "metrics: next update is the renewed CRL's" \
+		[ "$(metric signet_crl_next_update_timestamp_seconds)" = "$(next_epoch "$P/crl.pem")" ]
+	# A browser's certificate: export's PKCS#12 works with the real
+	# server (curl as the browser), and only with its passphrase.
+	printf 'alice browser pass\n' >"$T_DIR/p12-pass"
+	check "export alice --p12" quiet "$PKI_SCRIPT" export alice \
+		--p12 "$T_DIR/alice.p12" --pass-fd 3 3<"$T_DIR/p12-pass"
+	check "the server takes alice's PKCS#12 (curl --cert-type P12)" [ "$(curl -sS \
+		--max-time 10 --cacert "$P/ca.pem" --cert-type P12 \
+		--cert "$T_DIR/alice.p12:alice browser pass" -o /dev/null -w '%{http_code}' \
+		"https://localhost:$API_PORT/api/hosts")" = 200 ]
+	check "not with another passphrase" bash -c "! curl -sS --max-time 10 \
+		--cacert '$P/ca.pem' --cert-type P12 --cert '$T_DIR/alice.p12:wrong pass' \
+		-o /dev/null https://localhost:$API_PORT/api/hosts"
+	# Back to an unencrypted key (set-pass --nopass) for openssl ca below.
+	check "set-pass --nopass: the CA key unencrypted again" quiet "$PKI_SCRIPT" \
+		set-pass --nopass --pass-fd 3 3<"$T_DIR/ca-pass"
+	# And the service with an unencrypted key and no credential.
+	"${RENEW_ENV[@]}" sh -euc "systemctl() { :; }
+$(cat renew.sh)" >renew-plain.out 2>&1
+	check "an unencrypted key needs no credential" grep -q "installed $P/crl.pem" renew-plain.out
 else
 	not_ok "openssl ca -gencrl -crlsec: $(cat "$T_DIR/gencrl.log")"
 fi

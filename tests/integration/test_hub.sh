@@ -79,7 +79,7 @@ audit_count() {
 audit_grew() { [ "$(audit_count "$1" "$2")" -gt "$3" ]; }
 
 # --- the PKI: a CA, the server, agents, an operator, foreign and old certs
-"$PKI_SH" init "$P" >/dev/null || { not_ok "signet-pki init"; finish; exit 1; }
+"$PKI_SH" init "$P" --nopass >/dev/null || { not_ok "signet-pki init"; finish; exit 1; }
 "$PKI_SH" server relay --dns localhost --ip 127.0.0.1 >/dev/null
 for a in web-01 web-02 web-03 web-04 rev-01 live-01 nokey-01 repl-01 \
     quiet-01 steady-01 proof-01; do
@@ -88,7 +88,7 @@ done
 "$PKI_SH" operator alice >/dev/null
 pki_revoke_keep "$PKI_SH" rev-01 >/dev/null
 rm -f "$P/keys/agents/nokey-01.pub"
-"$PKI_SH" init "$T_DIR/other" >/dev/null
+"$PKI_SH" init "$T_DIR/other" --nopass >/dev/null
 SIGNET_PKI="$T_DIR/other" "$PKI_SH" agent web-01 >/dev/null
 # An agent certificate of our CA that expired in 2020, issued the way
 # signet-pki issues (openssl ca, its configuration, the agent extensions).

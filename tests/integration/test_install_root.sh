@@ -186,7 +186,7 @@ check "the server can read its configuration, the agent's user cannot without th
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 AGENT_PORT=$(port); API_PORT=$(port)
 if in_root sh -ec '
-	signet-pki init /root/pki
+	signet-pki init /root/pki --nopass
 	cd /root/pki
 	signet-pki --pki /root/pki server localhost --dns localhost --ip 127.0.0.1
 	signet-pki --pki /root/pki operator alice

@@ -92,7 +92,7 @@ b64hex() {
 P=$WORK/pki
 
 # --- init ------------------------------------------------------------------
-check "init creates a PKI" pki init "$P"
+check "init creates a PKI" pki init "$P" --nopass
 check "init prints what it wrote" grep -q "wrote $P/ca.pem" "$WORK/last"
 missing=""
 for f in ca.pem crl.pem openssl.cnf index.txt private/ca.key \
@@ -120,12 +120,12 @@ check "empty CRL verifies against the CA" \
     openssl crl -in "$P/crl.pem" -CAfile "$P/ca.pem" -noout
 
 sum=$(tree_sum "$P")
-refute "init into an existing PKI is refused" pki init "$P"
+refute "init into an existing PKI is refused" pki init "$P" --nopass
 check "refused init changed nothing" [ "$(tree_sum "$P")" = "$sum" ]
 mkdir "$WORK/nonempty" && touch "$WORK/nonempty/file"
-refute "init into a non-empty directory is refused" pki init "$WORK/nonempty"
-refute "init --days 0 refused" pki init "$WORK/d0" --days 0
-refute "init --days abc refused" pki init "$WORK/dabc" --days abc
+refute "init into a non-empty directory is refused" pki init "$WORK/nonempty" --nopass
+refute "init --days 0 refused" pki init "$WORK/d0" --nopass --days 0
+refute "init --days abc refused" pki init "$WORK/dabc" --nopass --days abc
 check "refused init left no directory" absent "$WORK/d0" "$WORK/dabc"
 
 # --- issue one certificate per role ----------------------------------------

@@ -11,7 +11,7 @@ command -v openssl >/dev/null || { echo "openssl missing"; exit 77; }
 cd "$T_DIR" || exit 1
 export SIGNET_PKI="$T_DIR/pki"
 
-"$PKI" init "$SIGNET_PKI" >/dev/null || { not_ok "init"; finish; exit 1; }
+"$PKI" init "$SIGNET_PKI" --nopass >/dev/null || { not_ok "init"; finish; exit 1; }
 "$PKI" server relay --dns relay.test --ip 127.0.0.1 >/dev/null
 "$PKI" agent web-01 >/dev/null
 "$PKI" operator alice >/dev/null
@@ -41,7 +41,7 @@ out=$("$TOOL" "$CA" "$CRL" "$(iss alice)" operator,auditor)
 check "others still accepted after a revocation" grep -q '^operator alice ' <<<"$out"
 
 # A CRL from another CA must not be loadable against ours.
-"$PKI" init "$T_DIR/other" >/dev/null
+"$PKI" init "$T_DIR/other" --nopass >/dev/null
 check_fails_with "CRL of another CA refused" 'store refused' \
 	"$TOOL" "$CA" "$T_DIR/other/crl.pem" "$(iss alice)" operator
 SIGNET_PKI="$T_DIR/other" "$PKI" operator eve >/dev/null

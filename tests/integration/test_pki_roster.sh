@@ -87,7 +87,7 @@ P=$WORK/pki
 R=$P/roster
 
 # --- init makes the roster key and the pinned set --------------------------
-check "init" pki init "$P"
+check "init" pki init "$P" --nopass
 check "init made keys/roster.key 0600" [ "$(mode "$P/keys/roster.key")" = 600 ]
 check "init made keys/roster.pub" [ -s "$P/keys/roster.pub" ]
 check "roster/pinned.pub pins keys/roster.pub" \
@@ -97,7 +97,7 @@ export SIGNET_PKI=$P
 refute_with "roster init twice refused" "already exists" pki roster init
 
 # roster init on a PKI made before the roster existed.
-check "a second PKI" pki init "$WORK/old"
+check "a second PKI" pki init "$WORK/old" --nopass
 rm -rf "$WORK/old/roster" "$WORK/old/keys/roster.key" \
     "$WORK/old/keys/roster.pub"
 refute_with "roster add before roster init refused" "roster init" \
@@ -307,7 +307,7 @@ check "its agent.conf pins the roster keys too" \
     grep -qx 'keys = /etc/signet/keys/roster.pub'"
 # A PKI without roster keys: no keys/roster.pub, so no [roster] either (an
 # agent.conf naming a missing trust file would not start).
-check "a PKI without roster keys" pki init "$WORK/none"
+check "a PKI without roster keys" pki init "$WORK/none" --nopass
 rm -rf "$WORK/none/roster" "$WORK/none/keys/roster.key" \
     "$WORK/none/keys/roster.pub"
 check "its agent" pki --pki "$WORK/none" agent web-03

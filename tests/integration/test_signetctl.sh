@@ -219,7 +219,7 @@ expect_rc "1: unknown action id (404)" 1 'server answered 404' S action-status 0
 sim silent web-01 || not_ok "sim restarted"
 expect_rc "4: no result in time (504)" 4 'server answered 504' S action "$ID_C" start --reason "exit 4" --wait 1
 expect_rc "5: nothing listening" 5 'cannot connect to' S hosts --server "$DEAD"
-"$PKI_SCRIPT" init "$T_DIR/pki2" >/dev/null 2>&1
+"$PKI_SCRIPT" init "$T_DIR/pki2" --nopass >/dev/null 2>&1
 expect_rc "5: TLS failure (a foreign CA)" 5 "certificate .* is not trusted" S hosts --ca "$T_DIR/pki2/ca.pem"
 "$SIM" --url "wss://localhost:$AGENT_PORT" --ca "$CA" --pki "$P" --name web-02 \
 	--inventory inv2.json --duration 2 >sim-web02.out 2>&1
