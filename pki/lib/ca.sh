@@ -42,7 +42,7 @@ cmd_renew_ca() {
 	fi
 	make_tmp "$PKI"
 	ca_run "renew-ca: making the CA certificate" req -new -x509 \
-	    -config "$CNF" -key "$PKI/private/ca.key" -sha256 -days "$days" \
+	    -config "$CNF" -sha256 -days "$days" \
 	    -set_serial "0x$(openssl rand -hex 16)" -subj "$CA_SUBJECT" \
 	    -extensions ext_ca -out "$TMP/ca.pem"
 	chmod 644 -- "$TMP/ca.pem"

@@ -265,7 +265,7 @@ expect_rc "--interval 0" 2 '--interval "0": give 1 to 3600' S audit tail --follo
 expect_rc "--interval without --follow" 2 '--interval goes with --follow' S audit tail --interval 1
 expect_rc "keygen bad name" 2 'bad name "Bad/Name"' S keygen Bad/Name
 expect_rc "keygen without a name" 2 'give one NAME' S keygen
-expect_rc "audit verify without --key" 2 '--key AUDIT.pub is required' S audit verify x.log
+expect_rc "audit verify without --key" 2 '--key AUDIT.pub \(or, for an agent.s log, --agent-keys DIR --agent-host HOST\) is required' S audit verify x.log
 expect_rc "audit verify without a file" 2 'no log file given' S audit verify --key x.pub
 expect_rc "audit verify bad --expect-head" 2 '--expect-head "7": give SEQ:HASH' S audit verify x.log --key x.pub --expect-head 7
 expect_rc "bad server URL" 2 'server "http://x" is not https://' S hosts --server http://x
