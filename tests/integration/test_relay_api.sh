@@ -434,7 +434,8 @@ for aid, d in req.items():
 for aid, lst in res.items():
     assert len(lst) == 1, aid
     d = lst[0]
-    assert set(d) == {"action_id", "host_id", "status", "docker_status", "error", "result"}, d
+    assert set(d) == {"action_id", "host_id", "status", "docker_status", "error", "result", "result_key_id"}, d
+    assert len(d["result_key_id"]) == 16 and all(c in "0123456789abcdef" for c in d["result_key_id"]), d
     assert aid in req
 ok = res[sys.argv[2]][0]
 assert ok["status"] == "SUCCESS" and ok["docker_status"] == 204
