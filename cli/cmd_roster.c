@@ -28,6 +28,7 @@
 #include "fileio.h"
 #include "jsonx.h"
 #include "keys.h"
+#include "opsign.h"
 #include "roster.h"
 #include "text.h"
 
@@ -50,6 +51,7 @@ enum {
 	OPT_SIGNED,
 	OPT_OUT,
 	OPT_DAYS,
+	OPT_PASSPHRASE_FD,
 };
 
 static void
@@ -97,11 +99,18 @@ usage_sign(FILE *f)
 {
 	fprintf(f,
 	    "usage: signetctl roster sign DRAFT --key ROSTER.key --out FILE "
-	    "[--keys ROSTER.pub] [--days N]\n"
+	    "[--keys ROSTER.pub] [--days N] [--passphrase-fd N]\n"
 	    "  signs the draft's exact bytes into FILE: adds this key's "
 	    "signature when\n"
 	    "  FILE is over the same bytes (k-of-n), else replaces FILE\n"
-	    "  --key FILE     a roster secret key (mode 0600)\n"
+	    "  --key FILE     a roster secret key (mode 0600): raw (keygen "
+	    "--raw) or sealed\n"
+	    "                 with a passphrase (keygen --passphrase-fd), "
+	    "asked for on the\n"
+	    "                 terminal\n"
+	    "  --passphrase-fd N  read a sealed key's passphrase (one line) "
+	    "from file\n"
+	    "                 descriptor N instead\n"
 	    "  --out FILE     the signed roster to write or add to\n"
 	    "  --keys FILE    the pinned roster keys: refuse a key not among "
 	    "them\n"
@@ -906,6 +915,7 @@ cmd_roster_sign(struct cmd_ctx *ctx, int argc, char **argv)
 		{ "out", required_argument, NULL, OPT_OUT },
 		{ "keys", required_argument, NULL, OPT_KEYS },
 		{ "days", required_argument, NULL, OPT_DAYS },
+		{ "passphrase-fd", required_argument, NULL, OPT_PASSPHRASE_FD },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
 	const char *C = "roster sign";
 	const char *key_path = NULL, *out_path = NULL, *keys_path = NULL;
@@ -916,11 +926,11 @@ cmd_roster_sign(struct cmd_ctx *ctx, int argc, char **argv)
 	struct roster *r = NULL;
 	struct err_msg msg;
 	char *bytes = NULL, *json = NULL, *file = NULL, *existing = NULL;
-	char t1[40];
+	char t1[40], esc[64];
 	size_t len = 0, elen = 0;
 	int64_t days = 0, pub_version = 0;
-	bool fresh = false, same;
-	int opt, rr, rc = CMD_USAGE;
+	bool fresh = false, same, sealed = false;
+	int opt, rr, passfd = -1, rc = CMD_USAGE;
 
 	memset(&pub, 0, sizeof(pub));
 	err_clear(&msg);
@@ -934,6 +944,16 @@ cmd_roster_sign(struct cmd_ctx *ctx, int argc, char **argv)
 		case OPT_OUT: out_path = optarg; break;
 		case OPT_KEYS: keys_path = optarg; break;
 		case OPT_DAYS: days_s = optarg; break;
+		case OPT_PASSPHRASE_FD:
+			if (!opsign_parse_fd(optarg, &passfd)) {
+				fprintf(stderr,
+				    "signetctl %s: --passphrase-fd \"%s\": not "
+				    "an open descriptor\n",
+				    C,
+				    text_escape_str(optarg, esc, sizeof(esc)));
+				goto out;
+			}
+			break;
 		default:
 			(void)cmd_common_opt(ctx, C, opt, argv);
 			usage_sign(stderr);
@@ -956,8 +976,14 @@ cmd_roster_sign(struct cmd_ctx *ctx, int argc, char **argv)
 		rc = CMD_FAIL;
 		goto out;
 	}
-	if (keys_load_secret(key_path, key, &msg) != 0) {
-		fprintf(stderr, "signetctl %s: --key: %s\n", C, msg.text);
+	/* Before anything is read or written: a wrong passphrase changes
+	 * nothing. */
+	rr = opsign_load_any(key_path, passfd, key, &sealed, &msg);
+	if (rr != 0) {
+		fprintf(stderr,
+		    "signetctl %s: --key: %s; nothing was written\n", C,
+		    msg.text);
+		rc = rr == SIGNET_ERR_BAD_SIGNATURE ? CMD_FAIL : CMD_USAGE;
 		goto out;
 	}
 	if (keys_path != NULL) {
@@ -1034,10 +1060,11 @@ cmd_roster_sign(struct cmd_ctx *ctx, int argc, char **argv)
 	free(pub.payload);
 	rr = open_unverified(file, strlen(file), &pub, &msg);
 	printf("signed roster version %" PRId64 " (%zu operators, expires %s) "
-	       "with key %s: %s %s, %zu signature%s\n",
+	       "with %skey %s: %s %s, %zu signature%s\n",
 	    r->version, r->nops, when(r->expires_at, t1, sizeof(t1)),
-	    key->pub.id, same ? "added to" : "wrote", out_path,
-	    rr == 1 ? pub.nsigs : 1, rr == 1 && pub.nsigs == 1 ? "" : "s");
+	    sealed ? "sealed " : "", key->pub.id, same ? "added to" : "wrote",
+	    out_path, rr == 1 ? pub.nsigs : 1,
+	    rr == 1 && pub.nsigs == 1 ? "" : "s");
 	rc = fflush(stdout) == 0 ? CMD_OK : CMD_FAIL;
 out:
 	if (key != NULL)

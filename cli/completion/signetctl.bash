@@ -156,7 +156,7 @@ _signetctl() {
 		opts="--key --groups --not-after-days --signed --days -h --help"
 		[[ $cur != -* ]] && { _signetctl_reply -W "add remove" -f -- "$cur"; return; } ;;
 	"roster sign")
-		opts="--key --out --keys --days -h --help"
+		opts="--key --out --keys --days --passphrase-fd -h --help"
 		[[ $cur != -* ]] && { _signetctl_reply -f -- "$cur"; return; } ;;
 	*) return ;;
 	esac

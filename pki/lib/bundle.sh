@@ -327,10 +327,12 @@ need_roster() {
 
 # roster_keygen DIR: the first roster key into DIR/keys/roster.key and
 # .pub and the pinned set DIR/roster/pinned.pub (both new; the caller
-# holds the undo). The key is made as the daemons' keys are (keygen, in
-# lib/common.sh: `signetctl keygen --raw`), the format roster sign reads.
+# holds the undo). The key is made by roster_key_make (lib/protect.sh):
+# sealed with the CA key's passphrase when the CA key is encrypted, else
+# raw as the daemons' keys are (`signetctl keygen --raw`); roster sign
+# reads either.
 roster_keygen() {
-	keygen "$TMP/ed" roster
+	roster_key_make "$TMP/ed"
 	mkdir -- "$1/roster"
 	chmod 755 -- "$1/roster"
 	cp -- "$TMP/ed/roster.pub" "$TMP/ed/pinned.pub"
@@ -364,8 +366,16 @@ sctl_fail() {
 cmd_roster_init() {
 	open_pki
 	find_signetctl
-	lock_pki
 	roster_paths
+	for f in "$PKI/keys/roster.key" "$PKI/keys/roster.pub" "$RD"; do
+		if [ -e "$f" ] || [ -L "$f" ]; then
+			die "roster init: $f already exists; refusing to" \
+			    "overwrite it"
+		fi
+	done
+	# The CA key's passphrase, asked (and checked) before the lock.
+	roster_init_key
+	lock_pki
 	for f in "$PKI/keys/roster.key" "$PKI/keys/roster.pub" "$RD"; do
 		if [ -e "$f" ] || [ -L "$f" ]; then
 			die "roster init: $f already exists; refusing to" \
@@ -390,6 +400,7 @@ roster_init_said() {
 	    "$(key_id "$PKI/keys/roster.pub")"
 	say "wrote $PKI/roster/pinned.pub (the roster keys agents pin;" \
 	    "bundles carry it as keys/roster.pub)"
+	roster_key_said
 }
 
 # roster_edit add|remove NAME: signetctl roster edit on a copy of the
@@ -500,6 +511,8 @@ cmd_roster_sign() {
 		die "roster sign: no draft $R_DRAFT; add operators with" \
 		    "\"$PROG roster add NAME --key FILE\" first"
 	fi
+	# A sealed key's passphrase (lib/protect.sh), before the lock.
+	roster_sign_key "$rs_key"
 	lock_pki
 	make_tmp "$PKI"
 	cp -p -- "$R_DRAFT" "$TMP/draft.json"
@@ -511,7 +524,16 @@ cmd_roster_sign() {
 	if [ -n "$OPT_DAYS" ]; then
 		set -- "$@" --days "$OPT_DAYS"
 	fi
-	if ! "$SCTL" "$@" >"$TMP/out" 2>"$TMP/log"; then
+	if [ -n "$RS_PASS" ]; then
+		# Into a pipe by the builtin printf: never in argv. signetctl
+		# checks it before it writes anything.
+		if ! printf '%s\n' "$RS_PASS" |
+		    "$SCTL" "$@" --passphrase-fd 0 >"$TMP/out" 2>"$TMP/log"; then
+			RS_PASS=""
+			sctl_fail "roster sign"
+		fi
+		RS_PASS=""
+	elif ! "$SCTL" "$@" </dev/null >"$TMP/out" 2>"$TMP/log"; then
 		sctl_fail "roster sign"
 	fi
 	chmod 644 -- "$TMP/draft.json" "$TMP/roster.json"

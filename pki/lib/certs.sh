@@ -177,8 +177,10 @@ cmd_init() {
 	chmod 644 -- "$PKI/crl.pem"
 	keygen "$PKI/keys" action
 	keygen "$PKI/keys" audit
-	# The roster key, as roster init makes it (lib/bundle.sh).
-	keygen "$PKI/keys" roster
+	# The roster key, as roster init makes it (lib/bundle.sh), sealed
+	# with the CA key's passphrase when the CA key is encrypted
+	# (lib/protect.sh).
+	roster_key_make "$PKI/keys"
 	mkdir -- "$PKI/roster"
 	chmod 755 -- "$PKI/roster"
 	cp -- "$PKI/keys/roster.pub" "$PKI/roster/pinned.pub"

@@ -5,8 +5,10 @@
 # PKCS#8 file, the default; an unencrypted file with init --nopass, for
 # labs; a key in a PKCS#11 token with init --pkcs11 URI) and how ca_run
 # reaches each, unlocking it once per command (ca_unlock, behind
-# need_ca_key), and the commands set-pass (change, add or remove the CA
-# key's passphrase) and export (a PKCS#12 file for a browser).
+# need_ca_key), the roster signing key sealed with the CA key's
+# passphrase (roster_key_make, roster_sign_key), and the commands set-pass
+# (change, add or remove the CA key's passphrase) and export (a PKCS#12
+# file for a browser).
 #
 # How a secret reaches openssl: never in argv (any user sees it in ps) and
 # never in a file. Where openssl's standard input is free it is written
@@ -376,6 +378,148 @@ init_pkcs11_check() {
 }
 
 # ---------------------------------------------------------------------------
+# The roster key
+#
+# keys/roster.key signs the operator roster, so it is kept as the CA key
+# is: where the CA key is encrypted, the roster key is sealed with the
+# same passphrase (asked once per command) in signetctl's operator key
+# format (common/opkey.h: Argon2id and crypto_secretbox); `signetctl
+# roster sign --key` opens it with the passphrase given on its standard
+# input through a pipe (--passphrase-fd 0). With --nopass or a PKCS#11 CA
+# (whose PIN is not a passphrase to reuse) it stays a raw key file
+# (signetctl keygen --raw), as before.
+
+# The first words of a signetctl operator key file (OPKEY_MAGIC).
+OPKEY_PREFIX="signet-operator-key-v1 "
+# "yes" when roster_key_make sealed the key.
+ROSTER_SEALED=""
+
+# roster_key_kind FILE: print raw (keygen --raw), sealed (an operator key
+# file sealed with a passphrase) or open (one without).
+roster_key_kind() {
+	rk_line=$(head -c 300 -- "$1" | head -n 1)
+	case $rk_line in
+	"$OPKEY_PREFIX"*) ;;
+	*)
+		printf 'raw\n'
+		return 0
+		;;
+	esac
+	# The blob's first byte is the key derivation: 0 none, 1 argon2id.
+	rk_kdf=$(printf '%s' "${rk_line#"$OPKEY_PREFIX"}" | cut -c1-4 |
+	    openssl base64 -d -A 2>/dev/null | od -An -tu1 -N1 | tr -d ' ')
+	rk_line=""
+	case $rk_kdf in
+	0) printf 'open\n' ;;
+	*) printf 'sealed\n' ;;
+	esac
+}
+
+# roster_key_make DIR: the roster key pair DIR/roster.key (0600) and
+# DIR/roster.pub: sealed with CA_PASS when the CA key is encrypted
+# (CA_MODE encrypted, unlocked) and --nopass was not given, else raw.
+# Sets ROSTER_SEALED.
+roster_key_make() {
+	ROSTER_SEALED=""
+	if [ "$CA_MODE" != encrypted ] || [ -n "$OPT_NOPASS" ]; then
+		keygen "$1" roster
+		return 0
+	fi
+	# The passphrase into a pipe by the builtin printf: never in argv.
+	if ! (cd -- "$1" && printf '%s\n' "$CA_PASS" |
+	    "$SCTL" keygen roster --passphrase-fd 0) >"$TMP/log" 2>&1; then
+		sed 's/^/  /' "$TMP/log" >&2
+		die "making the roster key: signetctl keygen --passphrase-fd" \
+		    "failed (output above)"
+	fi
+	if [ ! -f "$1/roster.key" ] || [ ! -f "$1/roster.pub" ] ||
+	    [ "$(roster_key_kind "$1/roster.key")" != sealed ]; then
+		die "making the roster key: $SCTL keygen wrote no sealed" \
+		    "roster.key and roster.pub"
+	fi
+	chmod 600 -- "$1/roster.key"
+	chmod 644 -- "$1/roster.pub"
+	ROSTER_SEALED=yes
+}
+
+# roster_key_said: how the roster key was kept (after roster_key_make).
+roster_key_said() {
+	if [ -n "$ROSTER_SEALED" ]; then
+		say "the roster key is sealed with the CA key's passphrase" \
+		    "(Argon2id, XSalsa20-Poly1305); \"$PROG roster sign\" asks" \
+		    "for it (or --pass-fd N)"
+		return 0
+	fi
+	case $CA_MODE in
+	pkcs11)
+		say "the roster key is not encrypted: the CA key is in a" \
+		    "PKCS#11 token, whose PIN is no passphrase to reuse; keep" \
+		    "keys/roster.key offline"
+		;;
+	*)
+		say "the roster key is not encrypted (--nopass: labs only)"
+		;;
+	esac
+}
+
+# roster_init_key: for roster init, which passphrase seals the new key:
+# the CA key's (asked and checked once, ca_unlock) when it is encrypted,
+# none with --nopass, an unencrypted or a PKCS#11 CA key.
+roster_init_key() {
+	if [ -n "$OPT_NOPASS" ]; then
+		if [ -n "$OPT_PASS_FD" ]; then
+			usage_die "roster init: --nopass and --pass-fd exclude" \
+			    "each other"
+		fi
+		ca_mode
+		return 0
+	fi
+	ca_mode
+	case $CA_MODE in
+	encrypted) ca_unlock ;;
+	missing)
+		die "roster init: $PKI/private/ca.key is missing (kept" \
+		    "offline?): the roster key is sealed with the CA key's" \
+		    "passphrase, checked against the CA key; put it back, or" \
+		    "give --nopass for an unencrypted roster key"
+		;;
+	*)
+		if [ -n "$OPT_PASS_FD" ]; then
+			usage_die "roster init: the CA key is $CA_MODE, so the" \
+			    "roster key is not encrypted; --pass-fd does" \
+			    "not apply"
+		fi
+		;;
+	esac
+}
+
+# roster_sign_key FILE: make ready the key roster sign signs with. A
+# sealed key's passphrase is read here (--pass-fd N, else the terminal)
+# into RS_PASS, which roster sign pipes to signetctl (--passphrase-fd
+# 0); a raw or open key needs none.
+roster_sign_key() {
+	# shellcheck disable=SC2034 # read by cmd_roster_sign (lib/bundle.sh)
+	RS_PASS=""
+	case $(roster_key_kind "$1") in
+	sealed)
+		get_pass "passphrase of the roster key $1" \
+		    "roster sign: $(quote "$1") is sealed with a passphrase" \
+		    "(the CA key's when init made it): give --pass-fd N, or" \
+		    "run on a terminal"
+		# shellcheck disable=SC2034 # read by cmd_roster_sign
+		RS_PASS=$PASS_READ
+		PASS_READ=""
+		;;
+	*)
+		if [ -n "$OPT_PASS_FD" ]; then
+			usage_die "roster sign: $(quote "$1") is not sealed" \
+			    "with a passphrase; --pass-fd does not apply"
+		fi
+		;;
+	esac
+}
+
+# ---------------------------------------------------------------------------
 # Commands
 
 # set-pass [--nopass]: a new passphrase for the CA key (or none). The new
@@ -458,6 +602,13 @@ cmd_set_pass() {
 	else
 		say "wrote $PKI/private/ca.key: encrypted with the new" \
 		    "passphrase (AES-256-CBC, scrypt)"
+	fi
+	# set-pass changes the CA key only (pki/README.md, The CA key).
+	if [ -f "$PKI/keys/roster.key" ] &&
+	    [ "$(roster_key_kind "$PKI/keys/roster.key")" = sealed ]; then
+		say "note: $PKI/keys/roster.key is still sealed with the old" \
+		    "passphrase (set-pass changes the CA key's only);" \
+		    "\"$PROG roster sign\" asks for that one"
 	fi
 }
 

@@ -349,6 +349,10 @@ else
 	check "refused inits left no directory" [ ! -e "$H" ]
 	check "init --pkcs11" pki init "$H" --pkcs11 "$URI" --pass-fd 3 3<pin
 	check "init names the token" grep -q "the CA key is in the PKCS#11 token $URI" "$WORK/last"
+	check "init --pkcs11 says the roster key is not encrypted" \
+	    grep -q "roster key is not encrypted: the CA key is in a PKCS#11 token" "$WORK/last"
+	check "init --pkcs11 made a raw roster key" sh -c \
+	    "! head -n 1 '$H/keys/roster.key' | grep -q '^signet-operator-key-v1 '"
 	check "private/ca.pkcs11 holds the URI, mode 0600" sh -c \
 	    "[ \"\$(cat '$H/private/ca.pkcs11')\" = '$URI' ] && [ \$(stat -c %a '$H/private/ca.pkcs11') = 600 ]"
 	check "no private/ca.key" [ ! -e "$H/private/ca.key" ]

@@ -298,6 +298,9 @@ expect_rc "approve with an upper-case action id" 2 'is not an action id' \
 expect_rc "approve without an action id" 2 'signetctl approve: an action id is required' S approve
 expect_rc "approve --passphrase-fd not a descriptor" 2 '--passphrase-fd "99": not an open descriptor' \
 	S approve "$AID0" --signing-key k.key --passphrase-fd 99 9<&-
+expect_rc "roster sign --passphrase-fd not a descriptor" 2 \
+	'signetctl roster sign: --passphrase-fd "99": not an open descriptor' \
+	S roster sign d.json --key k.key --out r.json --passphrase-fd 99 9<&-
 expect_rc "approve --wait too long" 2 '--wait "121": give 0 to 120 seconds' \
 	S approve "$AID0" --signing-key k.key --wait 121
 expect_rc "approve: a missing signing key" 2 'signetctl approve: signing key: .*nokey.key: no such file' \
