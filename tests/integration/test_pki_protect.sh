@@ -9,74 +9,10 @@
 # passphrase-protected PKCS#12 for operators and auditors.
 set -u
 
-SRC=${SIGNET_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-BUILD=${SIGNET_BUILD_DIR:-$SRC/build}
-PKI_SH=$SRC/pki/signet-pki
-export SIGNETCTL=${SIGNETCTL:-$BUILD/cli/signetctl}
-
-if ! command -v openssl >/dev/null || ! command -v setsid >/dev/null; then
-	echo "SKIP: openssl or setsid not found"
-	exit 77
-fi
-if [ ! -x "$SIGNETCTL" ]; then
-	echo "SKIP: $SIGNETCTL not built"
-	exit 77
-fi
-
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-cd "$WORK" || exit 1
-unset SIGNET_PKI SOFTHSM2_CONF
-
-PASS=0
-FAIL=0
-ok() {
-	PASS=$((PASS + 1))
-	echo "ok   - $1"
-}
-not_ok() {
-	FAIL=$((FAIL + 1))
-	echo "FAIL - $1"
-	if [ -s "$WORK/out" ]; then
-		sed 's/^/       | /' "$WORK/out" | head -20
-	fi
-}
-# check NAME CMD...: the command succeeds.
-check() {
-	local name=$1
-	shift
-	if "$@" >"$WORK/out" 2>&1; then ok "$name"; else not_ok "$name"; fi
-}
-# refute_with NAME TEXT CMD...: the command fails and says TEXT.
-refute_with() {
-	local name=$1 text=$2
-	shift 2
-	if "$@" >"$WORK/out" 2>&1; then
-		not_ok "$name (it succeeded)"
-	elif ! grep -q -- "$text" "$WORK/out"; then
-		not_ok "$name (no \"$text\")"
-	else
-		ok "$name"
-	fi
-}
-# pki ARGS...: run the script without a terminal (setsid: no controlling
-# tty, so no prompt can be answered); output also in $WORK/last.
-pki() {
-	local rc=0
-	setsid -w sh "$PKI_SH" "$@" >"$WORK/last" 2>&1 || rc=$?
-	cat "$WORK/last"
-	return "$rc"
-}
+. "$(dirname "$0")/pki_lib.sh"
+unset SOFTHSM2_CONF
 mode() {
 	stat -c %a "$1"
-}
-# A checksum of a whole tree: names, contents and modes.
-tree_sum() {
-	(
-		cd "$1" &&
-		    find . -printf '%y %m %p\n' | sort &&
-		    find . -type f -print0 | sort -z | xargs -0 sha256sum
-	) | sha256sum
 }
 verify() {
 	openssl verify -CAfile "$P/ca.pem" -crl_check -CRLfile "$P/crl.pem" \
@@ -210,40 +146,6 @@ check "no stray files in private/" \
 check "no stray temporary directories" \
     [ -z "$(find "$P" -maxdepth 1 -name '.tmp.*' -print)" ]
 
-# --- the prompt on a terminal -------------------------------------------------
-# tty_run "ANSWER1|ANSWER2..." CMD...: CMD on a new pseudo-terminal; each
-# answer typed when a prompt (a line ending in ": ") shows; the transcript
-# (all the terminal shows) on stdout and in $WORK/tty.out; CMD's exit
-# status.
-tty_run() {
-	local rc=0
-	python3 - "$@" >"$WORK/tty.out" <<'PY' || rc=$?
-import os, pty, sys
-answers = sys.argv[1].split("|")
-pid, fd = pty.fork()
-if pid == 0:
-    os.execvp(sys.argv[2], sys.argv[2:])
-out = b""
-pending = b""
-while True:
-    try:
-        data = os.read(fd, 4096)
-    except OSError:
-        break
-    if not data:
-        break
-    out += data
-    pending += data
-    if pending.rstrip().endswith(b":") and answers:
-        os.write(fd, answers.pop(0).encode() + b"\n")
-        pending = b""
-sys.stdout.write(out.decode(errors="replace"))
-_, st = os.waitpid(pid, 0)
-sys.exit(os.waitstatus_to_exitcode(st))
-PY
-	cat "$WORK/tty.out"
-	return "$rc"
-}
 T=$WORK/tty-pki
 check "init on a terminal: the passphrase asked twice" \
     tty_run "tty pass phrase|tty pass phrase" sh "$PKI_SH" init "$T"

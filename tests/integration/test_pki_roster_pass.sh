@@ -9,75 +9,11 @@
 # raw key as before.
 set -u
 
-SRC=${SIGNET_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-BUILD=${SIGNET_BUILD_DIR:-$SRC/build}
-PKI_SH=$SRC/pki/signet-pki
-export SIGNETCTL=${SIGNETCTL:-$BUILD/cli/signetctl}
+. "$(dirname "$0")/pki_lib.sh"
 CTL=$SIGNETCTL
-
-if ! command -v openssl >/dev/null || ! command -v setsid >/dev/null ||
-    ! command -v python3 >/dev/null; then
-	echo "SKIP: openssl, setsid or python3 not found"
-	exit 77
-fi
-if [ ! -x "$SIGNETCTL" ]; then
-	echo "SKIP: $SIGNETCTL not built"
-	exit 77
-fi
-
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-cd "$WORK" || exit 1
-unset SIGNET_PKI
-
-PASS=0
-FAIL=0
-ok() {
-	PASS=$((PASS + 1))
-	echo "ok   - $1"
-}
-not_ok() {
-	FAIL=$((FAIL + 1))
-	echo "FAIL - $1"
-	if [ -s "$WORK/out" ]; then
-		sed 's/^/       | /' "$WORK/out" | head -20
-	fi
-}
-check() {
-	local name=$1
-	shift
-	if "$@" >"$WORK/out" 2>&1; then ok "$name"; else not_ok "$name"; fi
-}
-# refute_with NAME TEXT CMD...: the command fails and says TEXT.
-refute_with() {
-	local name=$1 text=$2
-	shift 2
-	if "$@" >"$WORK/out" 2>&1; then
-		not_ok "$name (it succeeded)"
-	elif grep -qF -- "$text" "$WORK/out"; then
-		ok "$name"
-	else
-		not_ok "$name (no \"$text\")"
-	fi
-}
-# pki ARGS...: the script without a terminal (setsid: no controlling
-# terminal, so nothing can be asked).
-pki() {
-	local rc=0
-	setsid -w sh "$PKI_SH" "$@" >"$WORK/last" 2>&1 || rc=$?
-	cat "$WORK/last"
-	return "$rc"
-}
 # sctl ARGS...: signetctl without a terminal.
 sctl() {
 	setsid -w "$CTL" "$@"
-}
-tree_sum() {
-	(
-		cd "$1" &&
-		    find . -printf '%y %m %p\n' | sort &&
-		    find . -type f -print0 | sort -z | xargs -0 sha256sum
-	) | sha256sum
 }
 mode() {
 	stat -c %a "$1"
@@ -98,37 +34,6 @@ is_sealed() {
 	esac
 	[ "$(printf '%s' "${line#signet-operator-key-v1 }" | cut -c1-4 |
 	    openssl base64 -d -A | od -An -tu1 -N1 | tr -d ' ')" = 1 ]
-}
-# tty_run ANSWERS CMD...: CMD on a new terminal, each prompt ending in ":"
-# answered by the next of the |-separated ANSWERS.
-tty_run() {
-	local rc=0
-	python3 - "$@" >"$WORK/tty.out" <<'PY' || rc=$?
-import os, pty, sys
-answers = sys.argv[1].split("|")
-pid, fd = pty.fork()
-if pid == 0:
-    os.execvp(sys.argv[2], sys.argv[2:])
-out = b""
-pending = b""
-while True:
-    try:
-        data = os.read(fd, 4096)
-    except OSError:
-        break
-    if not data:
-        break
-    out += data
-    pending += data
-    if pending.rstrip().endswith(b":") and answers:
-        os.write(fd, answers.pop(0).encode() + b"\n")
-        pending = b""
-sys.stdout.write(out.decode(errors="replace"))
-_, st = os.waitpid(pid, 0)
-sys.exit(os.waitstatus_to_exitcode(st))
-PY
-	cat "$WORK/tty.out"
-	return "$rc"
 }
 
 printf 'correct horse battery\n' >"$WORK/pass"

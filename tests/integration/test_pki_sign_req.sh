@@ -5,60 +5,7 @@
 # result key registered and rotated, and the keyless bundle.
 set -u
 
-SRC=${SIGNET_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-BUILD=${SIGNET_BUILD_DIR:-$SRC/build}
-PKI_SH=$SRC/pki/signet-pki
-export SIGNETCTL=${SIGNETCTL:-$BUILD/cli/signetctl}
-
-if ! command -v openssl >/dev/null; then
-	echo "SKIP: openssl not found"
-	exit 77
-fi
-if ! command -v python3 >/dev/null; then
-	echo "SKIP: python3 not found"
-	exit 77
-fi
-if [ ! -x "$SIGNETCTL" ]; then
-	echo "SKIP: $SIGNETCTL not built"
-	exit 77
-fi
-
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-cd "$WORK" || exit 1
-unset SIGNET_PKI
-
-PASS=0
-FAIL=0
-ok() {
-	PASS=$((PASS + 1))
-	echo "ok   - $1"
-}
-not_ok() {
-	FAIL=$((FAIL + 1))
-	echo "FAIL - $1"
-	if [ -s "$WORK/out" ]; then
-		sed 's/^/       | /' "$WORK/out" | head -20
-	fi
-}
-check() {
-	local name=$1
-	shift
-	if "$@" >"$WORK/out" 2>&1; then ok "$name"; else not_ok "$name"; fi
-}
-pki() {
-	local rc=0
-	sh "$PKI_SH" "$@" >"$WORK/last" 2>&1 || rc=$?
-	cat "$WORK/last"
-	return "$rc"
-}
-tree_sum() {
-	(
-		cd "$1" &&
-		    find . -printf '%y %m %p\n' | sort &&
-		    find . -type f -print0 | sort -z | xargs -0 sha256sum
-	) | sha256sum
-}
+. "$(dirname "$0")/pki_lib.sh"
 
 P=$WORK/pki
 export SIGNET_PKI=$P
