@@ -95,16 +95,6 @@ renew_text(const char *role)
 	       "restart signet-agent";
 }
 
-/* RFC 3339 UTC of t (unix seconds), or "(unknown)". */
-static const char *
-date_text(int64_t t, char *buf, size_t bufsz)
-{
-	if (t <= 0 || t > INT64_MAX / 1000 ||
-	    clock_format(t * 1000, false, buf, bufsz)[0] == '\0')
-		(void)snprintf(buf, bufsz, "(unknown)");
-	return buf;
-}
-
 int
 cert_expiry_check(struct cert_expiry *w, const char *role, const char *name,
     int64_t not_after, int64_t now, int warn_days, unsigned flags,
@@ -126,7 +116,7 @@ cert_expiry_check(struct cert_expiry *w, const char *role, const char *name,
 		(void)text_escape_str(
 		    name != NULL && name[0] != '\0' ? name : "(no CN)", esc,
 		    sizeof(esc));
-		(void)date_text(not_after, date, sizeof(date));
+		(void)clock_format_date(not_after, date, sizeof(date));
 		switch (state) {
 		case CERT_EXPIRY_UNKNOWN: break;
 		case CERT_EXPIRY_VALID:

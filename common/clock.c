@@ -53,3 +53,12 @@ clock_format(int64_t unix_ms, bool with_ms, char *buf, size_t len)
 		buf[0] = '\0';
 	return buf;
 }
+
+const char *
+clock_format_date(int64_t t, char *buf, size_t len)
+{
+	if (t <= 0 || t > INT64_MAX / 1000 ||
+	    clock_format(t * 1000, false, buf, len)[0] == '\0')
+		(void)snprintf(buf, len, "(unknown)");
+	return buf;
+}

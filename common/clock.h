@@ -23,4 +23,10 @@ int64_t clock_mono_ms(void);
  */
 const char *clock_format(int64_t unix_ms, bool with_ms, char *buf, size_t len);
 
+/*
+ * A date in a message: clock_format of t (unix seconds) without ms, or
+ * "(unknown)" when t is not positive or cannot be rendered. Returns buf.
+ */
+const char *clock_format_date(int64_t t, char *buf, size_t len);
+
 #endif

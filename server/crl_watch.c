@@ -21,16 +21,6 @@ crl_watch_init(struct crl_watch *w)
 	memset(w, 0, sizeof(*w));
 }
 
-/* RFC 3339 UTC of t (unix seconds), or "(unknown)". */
-static const char *
-date_text(int64_t t, char *buf, size_t bufsz)
-{
-	if (t <= 0 || t > INT64_MAX / 1000 ||
-	    clock_format(t * 1000, false, buf, bufsz)[0] == '\0')
-		(void)snprintf(buf, bufsz, "(unknown)");
-	return buf;
-}
-
 /* "6 days 23 hours", "5 hours 3 minutes", "42 seconds" for secs > 0. */
 static const char *
 left_text(int64_t secs, char *buf, size_t bufsz)
@@ -68,7 +58,7 @@ crl_watch_check(struct crl_watch *w, const char *path, int64_t last_update,
 	if (report) {
 		(void)text_escape_str(path != NULL ? path : "?", esc,
 		    sizeof(esc));
-		(void)date_text(next_update, date, sizeof(date));
+		(void)clock_format_date(next_update, date, sizeof(date));
 		switch (state) {
 		case IDENTITY_CRL_VALID:
 			log_info("%s: CRL %s valid until %s (in %s)", when, esc,

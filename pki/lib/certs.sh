@@ -39,28 +39,15 @@ CRL_WARN_SECS=604800
 
 # crl_next_update: "EPOCH ISO-DATE" of crl.pem's nextUpdate, or nothing
 # when it has none or cannot be read. openssl prints it as
-# "nextUpdate=Mar  7 17:46:40 2030 GMT"; POSIX awk has no mktime, so the
-# date is counted in days from the civil date (H. Hinnant's algorithm).
+# "nextUpdate=Mar  7 17:46:40 2030 GMT" (AWK_LIB's os_stamp).
 crl_next_update() {
-	openssl crl -in "$PKI/crl.pem" -noout -nextupdate 2>/dev/null | awk '
-	function days(y, m, d,   era, yoe, doy, doe) {
-		y -= m <= 2
-		era = int((y >= 0 ? y : y - 399) / 400)
-		yoe = y - era * 400
-		doy = int((153 * (m > 2 ? m - 3 : m + 9) + 2) / 5) + d - 1
-		doe = yoe * 365 + int(yoe / 4) - int(yoe / 100) + doy
-		return era * 146097 + doe - 719468
-	}
+	openssl crl -in "$PKI/crl.pem" -noout -nextupdate 2>/dev/null |
+	    awk "$AWK_LIB"'
 	/^nextUpdate=/ {
-		n = split(substr($0, 12), f, " ")
-		m = index("JanFebMarAprMayJunJulAugSepOctNovDec", f[1])
-		if (n != 5 || f[5] != "GMT" || m == 0 || (m - 1) % 3 != 0 ||
-		    split(f[3], t, ":") != 3)
+		s = os_stamp(substr($0, 12))
+		if (s == "")
 			exit
-		m = (m + 2) / 3
-		printf "%.0f %04d-%02d-%02dT%s:%s:%sZ\n", \
-		    days(f[4] + 0, m, f[2] + 0) * 86400 + t[1] * 3600 + \
-		    t[2] * 60 + t[3], f[4], m, f[2], t[1], t[2], t[3]
+		printf "%.0f %s\n", st_epoch(s), st_iso(s)
 	}'
 }
 
@@ -293,16 +280,7 @@ cmd_issue() {
 	days=${OPT_DAYS:-$LEAF_DAYS_DEFAULT}
 	check_days --days "$days" "$LEAF_DAYS_MAX"
 	if [ "$role" = server ]; then
-		if [ -z "$OPT_DNS$OPT_IP" ]; then
-			usage_die "server $name: give at least one" \
-			    "--dns NAME or --ip ADDRESS for the certificate's" \
-			    "subjectAltName"
-		fi
-		old_ifs=$IFS
-		IFS=$NL
-		for d in $OPT_DNS; do check_dns "$d"; done
-		for i in $OPT_IP; do check_ip "$i"; done
-		IFS=$old_ifs
+		check_sans "server $name"
 	fi
 	open_pki
 	need_ca_key

@@ -24,66 +24,6 @@
 
 TAB='	'
 
-# awk functions on dates: civ (days since 1970 of a civil date, after H.
-# Hinnant), st_epoch/st_iso of an index date (YYMMDDHHMMSSZ or
-# YYYYMMDDHHMMSSZ), os_stamp of openssl's "Mar  7 17:46:40 2030 GMT" (as
-# YYYYMMDDHHMMSS, or "" when it is not one), and js, a JSON string.
-AWK_LIB='
-function civ(y, m, d,   era, yoe, doy, doe) {
-	y -= m <= 2
-	era = int((y >= 0 ? y : y - 399) / 400)
-	yoe = y - era * 400
-	doy = int((153 * (m > 2 ? m - 3 : m + 9) + 2) / 5) + d - 1
-	doe = yoe * 365 + int(yoe / 4) - int(yoe / 100) + doy
-	return era * 146097 + doe - 719468
-}
-function st_norm(e) {
-	sub(/Z$/, "", e)
-	if (length(e) == 12)
-		e = (substr(e, 1, 2) < 50 ? "20" : "19") e
-	return e
-}
-function st_epoch(e) {
-	e = st_norm(e)
-	return civ(substr(e, 1, 4) + 0, substr(e, 5, 2) + 0, \
-	    substr(e, 7, 2) + 0) * 86400 + substr(e, 9, 2) * 3600 + \
-	    substr(e, 11, 2) * 60 + substr(e, 13, 2)
-}
-function st_iso(e) {
-	e = st_norm(e)
-	return substr(e, 1, 4) "-" substr(e, 5, 2) "-" substr(e, 7, 2) "T" \
-	    substr(e, 9, 2) ":" substr(e, 11, 2) ":" substr(e, 13, 2) "Z"
-}
-function os_stamp(s,   f, n, m, t) {
-	n = split(s, f, " ")
-	m = index("JanFebMarAprMayJunJulAugSepOctNovDec", f[1])
-	if (n != 5 || f[5] != "GMT" || m == 0 || (m - 1) % 3 != 0 ||
-	    split(f[3], t, ":") != 3)
-		return ""
-	return sprintf("%04d%02d%02d%02d%02d%02d", f[4], (m + 2) / 3, f[2], \
-	    t[1], t[2], t[3])
-}
-function js(s,   out, i, c) {
-	if (!js_init) {
-		for (i = 1; i < 32; i++)
-			js_ord[sprintf("%c", i)] = i
-		js_init = 1
-	}
-	out = ""
-	for (i = 1; i <= length(s); i++) {
-		c = substr(s, i, 1)
-		if (c == "\\" || c == "\"")
-			out = out "\\" c
-		else if (c in js_ord)
-			out = out sprintf("\\u%04x", js_ord[c])
-		else if (c > "~")
-			out = out "?"
-		else
-			out = out c
-	}
-	return "\"" out "\""
-}
-'
 
 # name_index NAME: NAME's index lines, oldest first, each after its state
 # and a tab: "live" (V and not expired), "revoked" or "expired".

@@ -312,16 +312,7 @@ cmd_sign_req() {
 	sr_days=${OPT_DAYS:-$LEAF_DAYS_DEFAULT}
 	check_days --days "$sr_days" "$LEAF_DAYS_MAX"
 	if [ "$sr_role" = server ]; then
-		if [ -z "$OPT_DNS$OPT_IP" ]; then
-			usage_die "sign-req server $sr_name: give at least one" \
-			    "--dns NAME or --ip ADDRESS for the certificate's" \
-			    "subjectAltName"
-		fi
-		old_ifs=$IFS
-		IFS=$NL
-		for d in $OPT_DNS; do check_dns "$d"; done
-		for i in $OPT_IP; do check_ip "$i"; done
-		IFS=$old_ifs
+		check_sans "sign-req server $sr_name"
 	elif [ -n "$OPT_DNS$OPT_IP" ]; then
 		usage_die "sign-req $sr_role $sr_name: --dns and --ip are for a" \
 		    "server's certificate"
