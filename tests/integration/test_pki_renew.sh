@@ -306,6 +306,23 @@ assert car[-1]["role"] == "auditor", car
 al = [o for o in d if o["name"] == "alice"]
 assert [o["status"] for o in al] == ["superseded", "valid"], al
 ' "$WORK/list.json"
+# Each certificate's not_before is its own notBefore, as openssl reads it
+# (list reads them all in one openssl run).
+check "list -o json: every not_before is the certificate's notBefore" \
+    python3 -c '
+import datetime, json, subprocess, sys
+d = json.load(open(sys.argv[1]))
+n = 0
+for o in d[2:]:
+    out = subprocess.run(["openssl", "x509", "-noout", "-startdate", "-in",
+        sys.argv[2] + "/certs_by_serial/" + o["serial"] + ".pem"],
+        capture_output=True, text=True, check=True).stdout
+    t = datetime.datetime.strptime(out.strip().split("=", 1)[1],
+        "%b %d %H:%M:%S %Y GMT").strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert o.get("not_before") == t, (o, t)
+    n += 1
+assert n > 10, n
+' "$WORK/list.json" "$P"
 refused "list -o xml" "give text or json" pki list -o xml
 # Odd bytes in the index (it is a file: hostile) still give valid JSON.
 cp "$P/index.txt" "$WORK/index.save"
