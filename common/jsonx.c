@@ -127,10 +127,15 @@ jsonx_parse_object(const char *what, const void *buf, size_t len, int max_depth,
 	root = cJSON_ParseWithLengthOpts(buf, len, &end, false);
 	if (root == NULL) {
 		size_t off = 0;
-		const char *ep = cJSON_GetErrorPtr();
-		if (ep != NULL && ep >= (const char *)buf &&
-		    ep <= (const char *)buf + len)
-			off = (size_t)(ep - (const char *)buf);
+		/*
+		 * cJSON sets end to where parsing failed. Not
+		 * cJSON_GetErrorPtr(): that one is process-wide, and another
+		 * thread's parse (the verifier parses on every CPU) overwrites
+		 * it between the failure and this read.
+		 */
+		if (end != NULL && end >= (const char *)buf &&
+		    end <= (const char *)buf + len)
+			off = (size_t)(end - (const char *)buf);
 		return err_set(msg, SIGNET_ERR_FORMAT,
 		    "%s: malformed JSON near byte %zu", what, off);
 	}
