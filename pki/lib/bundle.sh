@@ -363,25 +363,26 @@ sctl_fail() {
 	die "$1: $sf_why"
 }
 
+# roster_init_absent: none of the roster's key files and directory exist.
+roster_init_absent() {
+	for f in "$PKI/keys/roster.key" "$PKI/keys/roster.pub" "$RD"; do
+		if [ -e "$f" ] || [ -L "$f" ]; then
+			die "roster init: $f already exists; refusing to" \
+			    "overwrite it"
+		fi
+	done
+}
+
 cmd_roster_init() {
 	open_pki
 	find_signetctl
 	roster_paths
-	for f in "$PKI/keys/roster.key" "$PKI/keys/roster.pub" "$RD"; do
-		if [ -e "$f" ] || [ -L "$f" ]; then
-			die "roster init: $f already exists; refusing to" \
-			    "overwrite it"
-		fi
-	done
-	# The CA key's passphrase, asked (and checked) before the lock.
+	# Checked before asking the CA key's passphrase (roster_init_key),
+	# and again under the lock.
+	roster_init_absent
 	roster_init_key
 	lock_pki
-	for f in "$PKI/keys/roster.key" "$PKI/keys/roster.pub" "$RD"; do
-		if [ -e "$f" ] || [ -L "$f" ]; then
-			die "roster init: $f already exists; refusing to" \
-			    "overwrite it"
-		fi
-	done
+	roster_init_absent
 	make_tmp "$PKI"
 	mkdir -- "$TMP/ed"
 	# rm of roster/ on failure: PLACED removes files only.
@@ -554,21 +555,8 @@ cmd_roster_pin() {
 	open_pki
 	need_roster
 	rp_q=$(quote "$rp_file")
-	if [ ! -f "$rp_file" ]; then
-		die "roster pin $rp_q: no such file"
-	fi
-	rp_key=$(grep -v -e '^$' -e '^#' -- "$rp_file" || true)
-	case $rp_key in
-	*"$NL"*) die "roster pin $rp_q: holds more than one key" ;;
-	"" | *[!A-Za-z0-9+/=]*)
-		die "roster pin $rp_q: not a base64 public key"
-		;;
-	esac
-	rp_len=$(printf '%s' "$rp_key" | openssl base64 -d -A | wc -c)
-	if [ "${#rp_key}" -ne 44 ] || [ "$rp_len" -ne 32 ]; then
-		die "roster pin $rp_q: not an Ed25519 public key" \
-		    "(a .pub file, never a .key)"
-	fi
+	one_pub "roster pin $rp_q" "$rp_file"
+	rp_key=$ONE_PUB
 	lock_pki
 	if grep -qxF -- "$rp_key" "$R_PINNED"; then
 		die "roster pin $rp_q: the key is pinned already"

@@ -221,6 +221,27 @@ check_ip() {
 	esac
 }
 
+# one_pub WHAT FILE: FILE holds exactly one Ed25519 public key in the raw
+# base64 .pub format (blank and '#' lines aside), above all never a secret
+# key, which is 64 bytes, not 32; the key is left in ONE_PUB. Messages
+# start with WHAT.
+one_pub() {
+	if [ ! -f "$2" ]; then
+		die "$1: no such file"
+	fi
+	ONE_PUB=$(grep -v -e '^$' -e '^#' -- "$2" || true)
+	case $ONE_PUB in
+	*"$NL"*) die "$1: holds more than one key" ;;
+	"" | *[!A-Za-z0-9+/=]*)
+		die "$1: not a base64 public key"
+		;;
+	esac
+	op_len=$(printf '%s' "$ONE_PUB" | openssl base64 -d -A | wc -c)
+	if [ "${#ONE_PUB}" -ne 44 ] || [ "$op_len" -ne 32 ]; then
+		die "$1: not an Ed25519 public key (a .pub file, never a .key)"
+	fi
+}
+
 # check_sans WHAT: a server's subjectAltNames from --dns/--ip: at least
 # one, each well formed.
 check_sans() {
