@@ -28,6 +28,7 @@ err_str(int code)
 	case SIGNET_ERR_CRYPTO: return "cryptographic library failure";
 	case SIGNET_ERR_UNAVAILABLE: return "unavailable";
 	case SIGNET_ERR_POLICY: return "policy refused";
+	case SIGNET_ERR_STALE: return "stale claim";
 	default: return "unknown error";
 	}
 }

@@ -29,6 +29,7 @@
 #define SIGNET_ERR_CRYPTO -16       /* crypto library failure */
 #define SIGNET_ERR_UNAVAILABLE -17  /* writer broken, refuses work */
 #define SIGNET_ERR_POLICY -18       /* policy file refused */
+#define SIGNET_ERR_STALE -19        /* a fenced write lost to a newer claim */
 
 #define ERR_MSG_MAX 512
 

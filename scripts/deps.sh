@@ -9,10 +9,12 @@ PACKAGES=(
 	build-essential cmake pkg-config clang
 	libsodium-dev libcjson-dev libinih-dev libssl-dev libcurl4-openssl-dev
 	libwebsockets-dev libwebsockets-evlib-ev libev-dev libmicrohttpd-dev
-	libsystemd-dev
+	libsystemd-dev libpq-dev
 	# tests and tools
 	openssl ca-certificates curl python3 python3-jsonschema tar gzip procps
 	docker.io busybox-static iproute2
+	# the cluster's database (tests/integration/postgres.sh)
+	postgresql-15 postgresql-client-15
 	# the CA key in a PKCS#11 token (signet-pki init --pkcs11), tested
 	# with a software token
 	libengine-pkcs11-openssl softhsm2 opensc
