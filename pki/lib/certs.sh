@@ -250,7 +250,7 @@ write_ext() {
 	printf 'keyUsage = critical, digitalSignature\n'
 	printf 'subjectKeyIdentifier = hash\n'
 	printf 'authorityKeyIdentifier = keyid, issuer\n'
-	if [ "$1" = server ]; then
+	if [ "$1" = server ] || [ "$1" = database ]; then
 		printf 'extendedKeyUsage = serverAuth\n'
 		printf 'subjectAltName = @san\n'
 		printf '[ san ]\n'
@@ -279,8 +279,8 @@ cmd_issue() {
 	check_name "$role" "$name"
 	days=${OPT_DAYS:-$LEAF_DAYS_DEFAULT}
 	check_days --days "$days" "$LEAF_DAYS_MAX"
-	if [ "$role" = server ]; then
-		check_sans "server $name"
+	if [ "$role" = server ] || [ "$role" = database ]; then
+		check_sans "$role $name"
 	fi
 	open_pki
 	need_ca_key
@@ -354,6 +354,18 @@ cmd_issue() {
 		say "next: \"$PROG bundle $name --server wss://HOST:8444\";" \
 		    "install keys/agents/$name.pub in the server's agents_dir"
 	fi
+	case $role in
+	database)
+		say "next: install issued/$name.pem, private/$name.key and" \
+		    "ca.pem as PostgreSQL's ssl_cert_file, ssl_key_file and" \
+		    "ssl_ca_file (docs/cluster.md)"
+		;;
+	replica)
+		say "next: give the replica $name issued/$name.pem," \
+		    "private/$name.key and ca.pem for the sslcert, sslkey and" \
+		    "sslrootcert of its [cluster] database (docs/cluster.md)"
+		;;
+	esac
 }
 
 # cmd_revoke, the revocation and its archive: lib/renew.sh.

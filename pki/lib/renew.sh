@@ -104,7 +104,7 @@ renew_live() {
 	if [ -z "$rl_lines" ]; then
 		die "$2 $1: no certificate was ever issued to $1 (see" \
 		    "\"$PROG list\"); issue one with" \
-		    "\"$PROG agent|operator|auditor|server $1\""
+		    "\"$PROG agent|operator|auditor|server|database|replica $1\""
 	fi
 	rl_last=$(printf '%s\n' "$rl_lines" | tail -n 1)
 	rl_live=$(printf '%s\n' "$rl_lines" | grep '^live' | tail -n 1) ||
@@ -129,7 +129,7 @@ renew_live() {
 	fi
 	RN_ROLE=$(subject_role "${rl_live#*	}")
 	case $RN_ROLE in
-	server | agent | operator | auditor) ;;
+	server | agent | operator | auditor | database | replica) ;;
 	*) die "$2 $1: role $(quote "$RN_ROLE") is not renewed" ;;
 	esac
 	if [ ! -f "$PKI/issued/$1.pem" ]; then
@@ -157,7 +157,7 @@ renew_from_csr() {
 	RENEW_OLD=$(cert_serial "$PKI/issued/$rf_name.pem")
 	RENEW_REVOKED=""
 	RENEW_KEY_MOVED=""
-	if [ "$rf_role" = server ]; then
+	if [ "$rf_role" = server ] || [ "$rf_role" = database ]; then
 		renew_sans "$PKI/issued/$rf_name.pem"
 	fi
 	write_ext "$rf_role" >"$TMP/renew-ext.cnf"
@@ -315,6 +315,16 @@ cmd_renew() {
 		say "next: install issued/$name.pem${OPT_NEW_KEY:+ and private/$name.key}" \
 		    "as the server's [tls] cert and key, then" \
 		    "systemctl reload signet-server"
+		;;
+	database)
+		say "next: install issued/$name.pem${OPT_NEW_KEY:+ and private/$name.key}" \
+		    "as PostgreSQL's ssl_cert_file${OPT_NEW_KEY:+ and ssl_key_file}," \
+		    "then reload PostgreSQL"
+		;;
+	replica)
+		say "next: install issued/$name.pem${OPT_NEW_KEY:+ and private/$name.key}" \
+		    "as the sslcert${OPT_NEW_KEY:+ and sslkey} of $name's [cluster]" \
+		    "database; it is read at each new connection to the database"
 		;;
 	agent)
 		say "next: install issued/$name.pem as the host's" \

@@ -286,17 +286,17 @@ cmd_sign_req() {
 	sr_name=$2
 	sr_file=$3
 	case $sr_role in
-	server | agent | operator | auditor) ;;
+	server | agent | operator | auditor | database | replica) ;;
 	*)
 		usage_die "sign-req $(quote "$sr_role"): the role must be server," \
-		    "agent, operator or auditor"
+		    "agent, operator, auditor, database or replica"
 		;;
 	esac
 	check_name "sign-req $sr_role" "$sr_name"
 	sr_days=${OPT_DAYS:-$LEAF_DAYS_DEFAULT}
 	check_days --days "$sr_days" "$LEAF_DAYS_MAX"
-	if [ "$sr_role" = server ]; then
-		check_sans "sign-req server $sr_name"
+	if [ "$sr_role" = server ] || [ "$sr_role" = database ]; then
+		check_sans "sign-req $sr_role $sr_name"
 	elif [ -n "$OPT_DNS$OPT_IP" ]; then
 		usage_die "sign-req $sr_role $sr_name: --dns and --ip are for a" \
 		    "server's certificate"

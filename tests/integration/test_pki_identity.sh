@@ -34,6 +34,27 @@ check_fails_with "operator cert refused on the agent port" 'role operator not al
 check_fails_with "agent cert refused on the API" 'role agent not allowed' \
 	"$TOOL" "$CA" "$CRL" "$(iss web-01)" operator,auditor
 
+# The cluster's roles (docs/cluster.md): certificates for PostgreSQL only,
+# refused by every signet listener whatever role it asks for.
+"$PKI" replica r1 >/dev/null
+"$PKI" database db1 --dns db.test --ip 127.0.0.1 >/dev/null
+check "a replica certificate: OU=replica, client only" \
+	test "$(openssl x509 -in "$(iss r1)" -noout -subject -ext extendedKeyUsage |
+		tr -d ' \n')" = "subject=CN=r1,OU=replicaX509v3ExtendedKeyUsage:TLSWebClientAuthentication"
+check "a database certificate: OU=database, server only, its names" \
+	test "$(openssl x509 -in "$(iss db1)" -noout -subject -ext extendedKeyUsage,subjectAltName |
+		tr -d ' \n')" = "subject=CN=db1,OU=databaseX509v3ExtendedKeyUsage:TLSWebServerAuthenticationX509v3SubjectAlternativeName:DNS:db.test,IPAddress:127.0.0.1"
+for roles in agent operator,auditor server; do
+	check_fails_with "replica cert refused as $roles" 'refused' \
+		"$TOOL" "$CA" "$CRL" "$(iss r1)" "$roles"
+	check_fails_with "database cert refused as $roles" 'refused' \
+		"$TOOL" "$CA" "$CRL" "$(iss db1)" "$roles"
+done
+check_fails_with "a database certificate needs --dns or --ip" 'dns|ip' \
+	"$PKI" database db2
+check_fails_with "a replica certificate takes no --dns" 'not allowed|unknown|dns' \
+	"$PKI" replica r2 --dns r2.test
+
 pki_revoke_keep "$PKI" mallory >/dev/null
 check_fails_with "revoked operator refused" 'revoked' \
 	"$TOOL" "$CA" "$CRL" "$(iss mallory)" operator,auditor
