@@ -22,6 +22,7 @@
 
 #include "actions.h"
 #include "clock.h"
+#include "cluster.h"
 #include "envelope.h"
 #include "hub.h"
 #include "jsonx.h"
@@ -105,6 +106,23 @@ out:
 	return r;
 }
 
+/*
+ * Cluster mode: while the database does not answer no new action is
+ * taken (docs/cluster.md): answers 503 and returns true.
+ */
+bool
+api_cluster_refuses(struct api *api, struct api_answer *ans)
+{
+	char why[CLUSTER_WHY_MAX];
+
+	if (api->ctx->cluster == NULL ||
+	    cluster_up(api->ctx->cluster, why, sizeof(why)))
+		return false;
+	api_answer_error(ans, 503, "the cluster database is unreachable: %s",
+	    why);
+	return true;
+}
+
 /* Looks the container up; fills *p's host and id, or ans. */
 static int
 resolve(struct api *api, const char *id, struct envelope_action_payload *p,
@@ -147,6 +165,14 @@ resolve(struct api *api, const char *id, struct envelope_action_payload *p,
 		    "host %s is offline: its agent is "
 		    "not connected",
 		    found.host_id);
+		goto out;
+	}
+	if (found.replica[0] != '\0') {
+		/* The relay across replicas comes with docs/cluster.md. */
+		api_answer_error(ans, 503,
+		    "host %s is connected to replica %s, not this one: ask "
+		    "that replica",
+		    found.host_id, found.replica);
 		goto out;
 	}
 	memcpy(p->container_id, full->valuestring, 65);
@@ -251,6 +277,8 @@ api_action_post(struct api *api, const struct api_post *post,
 		api_answer_error(ans, 503, "this server has no action relay");
 		return;
 	}
+	if (api_cluster_refuses(api, ans))
+		return;
 	p = calloc(1, sizeof(*p));
 	if (p == NULL) {
 		api_answer_error(ans, 500, "out of memory");
@@ -316,6 +344,9 @@ api_action_relay(struct api *api, struct envelope_action_payload *p, int wait_s,
 
 	memset(&env, 0, sizeof(env));
 	err_clear(&msg);
+	/* Approvals release requests here too: the same refusal. */
+	if (api_cluster_refuses(api, ans))
+		return;
 	now = clock_wall_ms();
 	life_ms = (int64_t)(wait_s > 0 ? wait_s : API_ACTION_WAIT_DEFAULT) *
 	        1000 +

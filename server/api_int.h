@@ -265,6 +265,13 @@ void api_action_relay(struct api *api, struct envelope_action_payload *p,
     int wait_s, struct api_answer *ans, struct api_pending *pend);
 
 /*
+ * Cluster mode: true (ans is 503 "the cluster database is unreachable:
+ * WHY") while cluster_up is false; false (ans untouched) otherwise and
+ * for one server.
+ */
+bool api_cluster_refuses(struct api *api, struct api_answer *ans);
+
+/*
  * The answer for action id as it stands: 200 SUCCESS, 403 DENIED, 502
  * FAILURE/REJECTED, 503 UNDELIVERED (or still PENDING), 504 TIMEOUT; the
  * body is the action (GET /api/actions/{id}). pending_why, when not NULL,

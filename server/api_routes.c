@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "audit_health.h"
+#include "cluster.h"
 #include "dynbuf.h"
 #include "jsonx.h"
 #include "metrics.h"
@@ -119,7 +120,7 @@ route_metrics(struct api *api, const struct api_url *u, struct api_answer *ans)
 	size_t nagents = 0;
 	struct audit_stats ast;
 	struct dynbuf b;
-	char *text;
+	char *text, *cl = NULL;
 	size_t len;
 
 	(void)u;
@@ -142,9 +143,21 @@ route_metrics(struct api *api, const struct api_url *u, struct api_answer *ans)
 	memset(&ast, 0, sizeof(ast));
 	if (api->ctx->audit != NULL)
 		audit_get_stats(api->ctx->audit, &ast);
-	/* What metrics_render made and one family of at most 512 bytes. */
-	dynbuf_init(&b, text != NULL ? strlen(text) + 512 : 1);
+	/* Cluster mode: its gauges and counters (cluster.h). */
+	if (api->ctx->cluster != NULL) {
+		cl = cluster_metrics_text(api->ctx->cluster);
+		if (cl == NULL) {
+			free(text);
+			text = NULL;
+		}
+	}
+	/* What metrics_render made, the cluster's, and one family of at most
+	 * 512 bytes. */
+	dynbuf_init(&b,
+	    text != NULL ? strlen(text) + (cl != NULL ? strlen(cl) : 0) + 512 :
+	                   1);
 	if (text == NULL || dynbuf_add(&b, text, strlen(text)) != 0 ||
+	    (cl != NULL && dynbuf_add(&b, cl, strlen(cl)) != 0) ||
 	    dynbuf_addf(&b,
 	        "# HELP signet_audit_mirror_failures_total Audit records "
 	        "that [audit] mirror could not send to journald (each is "
@@ -159,6 +172,7 @@ route_metrics(struct api *api, const struct api_url *u, struct api_answer *ans)
 		text = dynbuf_take(&b, &len);
 	}
 	dynbuf_free(&b);
+	free(cl);
 	if (text == NULL) {
 		api_answer_error(ans, 500, "out of memory");
 		return;

@@ -540,6 +540,7 @@ hub_wakeup(struct hub *hub)
 		hub_reload(hub);
 	if (atomic_load(&hub->want_stop))
 		begin_shutdown(hub);
+	hub_cluster_drain(hub);
 	send_drain(hub);
 }
 
@@ -818,6 +819,9 @@ hub_start(struct server_ctx *ctx, const struct hub_config *cfg,
 		goto out;
 	}
 	lws_sul_schedule(hub->lws, 0, &hub->sul_sweep, sweep, LWS_USEC_PER_SEC);
+	hub->cluster = cfg->cluster;
+	if (hub->cluster != NULL)
+		cluster_set_notify(hub->cluster, hub_cluster_notify, hub);
 	log_info("listening for agents on %s%s%s:%d (TLS %s+, client "
 	         "certificates required, hello within %d s, ping after %d s, "
 	         "drop after %d s of silence)",
@@ -938,6 +942,9 @@ hub_free(struct hub *hub)
 		return;
 	/* Whatever is still open is closed now: sessions end as shutdown. */
 	hub->stopping = true;
+	/* No more cluster events: the callback touches hub->lws. */
+	if (hub->cluster != NULL)
+		cluster_set_notify(hub->cluster, NULL, NULL);
 	if (hub->lws != NULL) {
 		lws_sul_cancel(&hub->sul_grace);
 		lws_sul_cancel(&hub->sul_sweep);
@@ -962,6 +969,7 @@ hub_free(struct hub *hub)
 			out_undeliver(hub, o, "the server is shutting down");
 			o = next;
 		}
+		hub_cluster_flush(hub);
 		(void)pthread_mutex_destroy(&hub->send_mu);
 	}
 	free(hub->listen_host);

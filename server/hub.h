@@ -28,7 +28,15 @@
  * calls other threads may make are hub_request_reload(),
  * hub_request_stop() and hub_send_action(), which set a flag or queue a
  * frame under a lock and wake the service loop (lws_cancel_service); the
- * work happens on the service thread.
+ * work happens on the service thread. So do the cluster thread's events
+ * (cluster.h), queued the same way.
+ *
+ * Cluster mode (hub_config's cluster). After an agent's hello the hub
+ * posts a claim on its host and, after each inventory, its state
+ * (cluster_claim_post, cluster_put_host_post; the cluster thread does
+ * the database work); a session's end posts its release. A claim the
+ * cluster says is lost closes that connection (agent.disconnected reason
+ * claim_lost, close code 4001): another replica holds the host now.
  *
  * Actions (docs/protocol.md). hub_send_action() queues a signed action frame
  * for a host; the service thread moves it to the host's current connection and
@@ -81,7 +89,9 @@
  *                      [code]; reason: peer_closed (code = the agent's
  *                      close code) connection_lost ping_timeout replaced
  *                      revoked certificate bad_frame too_big binary_frame
- *                      bad_result busy internal shutdown
+ *                      bad_result busy internal shutdown claim_lost
+ *                      (cluster mode: another replica claimed the host;
+ *                      detail says which, close code 4001)
  *   action.undelivered action_id, host_id, reason (see actions.h)
  *   action.result      action_id, host_id, status, docker_status, error
  *                      (string or null), [action_known: false], result
@@ -154,6 +164,7 @@ struct actions;
 #define HUB_CLOSE_INTERNAL 1011   /* server fault (audit, memory) */
 #define HUB_CLOSE_BUSY 1013       /* server buffer budget exhausted */
 #define HUB_CLOSE_REPLACED 4000   /* a newer connection of this host */
+#define HUB_CLOSE_CLAIM_LOST 4001 /* another replica holds the host */
 
 struct hub;
 
@@ -170,6 +181,7 @@ struct hub_config {
 	bool allow_tls12;        /* false: TLS 1.3 only */
 	struct actions *actions; /* borrowed; NULL: no action relay
 	                                  (action_result frames refused) */
+	struct cluster *cluster; /* borrowed; NULL: one server (cluster.h) */
 	/* auth.rejected and server.reloaded records; zero: the defaults */
 	struct audit_limit_bounds audit_limit;
 };

@@ -28,6 +28,7 @@
 
 #include "actions.h"
 #include "clock.h"
+#include "cluster.h"
 #include "hub.h"
 #include "inventory.h"
 #include "metrics.h"
@@ -92,6 +93,8 @@ struct hub_conn {
 	char *buf; /* the message being assembled */
 	size_t len, cap;
 
+	int64_t epoch; /* cluster mode: the claim's epoch; 0 none yet */
+
 	struct hub_out *out_head, *out_tail; /* frames to write */
 	size_t nout;                         /* action frames among them */
 	size_t nack;                         /* result_acks among them */
@@ -138,12 +141,24 @@ struct hub {
 	bool send_mu_ready;
 	struct hub_out *send_head, *send_tail;
 	size_t nsend;
+	/* Cluster mode: the cluster thread's events, under send_mu. */
+	struct cluster *cluster; /* borrowed; NULL: one server */
+	struct hub_cluster_ev *cev_head, *cev_tail;
+	size_t ncev;
 
 	struct audit_limit reject_lim; /* auth.rejected records */
 	struct audit_limit reload_lim; /* server.reloaded records */
 	/* audit.checkpoint_refused records */
 	struct audit_limit cp_refused_lim;
 };
+
+/* A cluster event on its way to the service thread. */
+struct hub_cluster_ev {
+	struct hub_cluster_ev *next;
+	struct cluster_event ev;
+};
+/* Cluster events waiting at most (a lost claim is said again). */
+#define HUB_CLUSTER_EVENTS_MAX 65536
 
 /* Wall-clock milliseconds: registry times. */
 static inline int64_t
@@ -276,6 +291,18 @@ int hub_drop_session(struct hub *hub, struct hub_conn *c, uint16_t code,
  * dropped for not reading its acknowledgements. */
 int hub_queue_ack(struct hub *hub, struct hub_conn *c, bool outcome,
     const char *action_id, const char *request_sha256);
+
+/* ---- hub_cluster.c ---- */
+
+/* The cluster thread's callback (cluster_notify_fn): queues ev, wakes. */
+void hub_cluster_notify(void *arg, const struct cluster_event *ev);
+/* On the service thread: applies the queued cluster events. */
+void hub_cluster_drain(struct hub *hub);
+/* Frees the events still queued (hub_free). */
+void hub_cluster_flush(struct hub *hub);
+/* After c's hello: claims its host. Returns 0, or -1 when c is closed
+ * (no claim could be posted). */
+int hub_cluster_hello(struct hub *hub, struct hub_conn *c);
 
 /* ---- hub_inventory.c ---- */
 

@@ -51,6 +51,12 @@ hub_inventory(struct hub *hub, struct hub_conn *c, struct inventory *inv)
 		return 0;
 	}
 	metrics_inc(hub->ctx->metrics, M_AGENT_INVENTORIES);
+	/* Cluster mode: stored for the other replicas (cluster.h). */
+	if (hub->cluster != NULL &&
+	    cluster_put_host_post(hub->cluster, c->id.name, c->session) != 0)
+		log_error("agent %s: its inventory cannot be posted to the "
+		          "cluster",
+		    c->id.name);
 	for (i = 0; i < rep.nfresh; i++) {
 		log_warn("inventory conflict: host=%s claims container %s, "
 		         "held by connected host %s: the row is dropped",

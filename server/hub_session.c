@@ -178,6 +178,8 @@ hub_end_session(struct hub *hub, struct hub_conn *c, const char *reason,
 	registry_disconnect(hub->ctx->registry, c->id.name, c->session,
 	    hub_now_ms());
 	hub_map_remove(hub, c);
+	/* Its claim goes (a newer session's is left alone). */
+	cluster_release_post(hub->cluster, c->id.name, c->session);
 	(void)text_vis_str(detail, det, sizeof(det));
 	log_info("agent disconnected: host=%s session=%llu reason=%s peer=%s"
 	         "%s%s",
@@ -368,6 +370,9 @@ handle_hello(struct hub *hub, struct hub_conn *c)
 	    hub->ctx->expiry_warn_days, 0, "hello");
 
 	hub_map_put(hub, c);
+	/* Cluster mode: the host is claimed for this replica. */
+	if (hub_cluster_hello(hub, c) != 0)
+		return -1;
 	/* The roster this server holds goes to every agent that says hello. */
 	hub_roster_send(hub, c);
 	/*

@@ -42,6 +42,10 @@ struct host {
 	/* Conflicts returned in this session (REGISTRY_REPORTED_MAX). */
 	char (*reported)[65];
 	size_t nreported;
+	/* Cluster mode (registry.h): the database's view of a host no
+	 * session of ours holds; replica is its holder, "" when none. */
+	bool remote;
+	char replica[64];
 };
 
 struct registry {
@@ -50,6 +54,7 @@ struct registry {
 	size_t count, cap;
 	uint64_t next_session;
 	struct registry_ids *ids; /* full id -> live host */
+	char self[64];            /* this replica's name; "" one server */
 };
 
 struct registry *
@@ -67,6 +72,15 @@ registry_new(void)
 	}
 	reg->next_session = 1;
 	return reg;
+}
+
+void
+registry_set_replica(struct registry *reg, const char *name)
+{
+	(void)pthread_mutex_lock(&reg->mu);
+	(void)snprintf(reg->self, sizeof(reg->self), "%s",
+	    name != NULL ? name : "");
+	(void)pthread_mutex_unlock(&reg->mu);
 }
 
 void
@@ -118,6 +132,20 @@ find_host(struct registry *reg, const char *host_id)
 	return found ? &reg->hosts[i] : NULL;
 }
 
+/* Whether h is connected here in session (not a mirrored host). */
+static bool
+local_session(const struct host *h, uint64_t session)
+{
+	return h != NULL && h->connected && !h->remote && h->session == session;
+}
+
+/* Whether h is connected here (not a mirrored host). */
+static bool
+local_connected(const struct host *h)
+{
+	return h->connected && !h->remote;
+}
+
 /*
  * h's inventory stops being live (disconnect, a new session): its ids
  * leave the index, so that other hosts may claim them. Lock held.
@@ -142,6 +170,31 @@ copy_bounded(char *dst, size_t size, const char *src)
 	dst[n] = '\0';
 }
 
+/* Grows reg->hosts by one at i for host_id. Lock held. */
+static struct host *
+insert_host(struct registry *reg, size_t i, const char *host_id)
+{
+	if (reg->count == reg->cap) {
+		size_t ncap = reg->cap == 0 ? 16 : reg->cap * 2;
+		struct host *n;
+
+		if (ncap > SIZE_MAX / sizeof(*n))
+			return NULL;
+		n = realloc(reg->hosts, ncap * sizeof(*n));
+		if (n == NULL)
+			return NULL;
+		reg->hosts = n;
+		reg->cap = ncap;
+	}
+	memmove(&reg->hosts[i + 1], &reg->hosts[i],
+	    (reg->count - i) * sizeof(*reg->hosts));
+	reg->count++;
+	memset(&reg->hosts[i], 0, sizeof(reg->hosts[i]));
+	copy_bounded(reg->hosts[i].host_id, sizeof(reg->hosts[i].host_id),
+	    host_id);
+	return &reg->hosts[i];
+}
+
 uint64_t
 registry_connect(struct registry *reg, const char *host_id,
     const char *agent_version, const char *docker_version,
@@ -157,26 +210,9 @@ registry_connect(struct registry *reg, const char *host_id,
 		return 0;
 	(void)pthread_mutex_lock(&reg->mu);
 	i = locate(reg, host_id, &found);
-	if (!found) {
-		if (reg->count == reg->cap) {
-			size_t ncap = reg->cap == 0 ? 16 : reg->cap * 2;
-			struct host *n;
-			if (ncap > SIZE_MAX / sizeof(*n))
-				goto out;
-			n = realloc(reg->hosts, ncap * sizeof(*n));
-			if (n == NULL)
-				goto out;
-			reg->hosts = n;
-			reg->cap = ncap;
-		}
-		memmove(&reg->hosts[i + 1], &reg->hosts[i],
-		    (reg->count - i) * sizeof(*reg->hosts));
-		reg->count++;
-		memset(&reg->hosts[i], 0, sizeof(reg->hosts[i]));
-		copy_bounded(reg->hosts[i].host_id,
-		    sizeof(reg->hosts[i].host_id), host_id);
-	}
-	h = &reg->hosts[i];
+	h = found ? &reg->hosts[i] : insert_host(reg, i, host_id);
+	if (h == NULL)
+		goto out;
 	if (h->connected)
 		*replaced = h->session;
 	/* The last inventory is stale until this session sends one. */
@@ -186,6 +222,11 @@ registry_connect(struct registry *reg, const char *host_id,
 	policy_free(h->policy);
 	h->policy = NULL;
 	h->anchors = false;
+	/* A mirrored host is ours again; its last rows stay, not live. */
+	if (h->remote)
+		*replaced = 0;
+	h->remote = false;
+	h->replica[0] = '\0';
 	session = reg->next_session++;
 	h->session = session;
 	h->connected = true;
@@ -208,7 +249,7 @@ registry_disconnect(struct registry *reg, const char *host_id, uint64_t session,
 
 	(void)pthread_mutex_lock(&reg->mu);
 	h = find_host(reg, host_id);
-	if (h != NULL && h->session == session && h->connected) {
+	if (local_session(h, session)) {
 		h->connected = false;
 		h->last_seen = now_ms;
 		unindex(reg, h);
@@ -305,7 +346,7 @@ registry_set_inventory(struct registry *reg, const char *host_id,
 		return SIGNET_ERR_INVALID_ARG;
 	(void)pthread_mutex_lock(&reg->mu);
 	h = find_host(reg, host_id);
-	if (h == NULL || h->session != session || !h->connected)
+	if (!local_session(h, session))
 		goto out;
 	r = registry_ids_reserve(reg->ids, inv->count);
 	if (r != 0)
@@ -332,7 +373,7 @@ registry_touch(struct registry *reg, const char *host_id, uint64_t session,
 
 	(void)pthread_mutex_lock(&reg->mu);
 	h = find_host(reg, host_id);
-	if (h != NULL && h->session == session && h->connected)
+	if (local_session(h, session))
 		h->last_seen = now_ms;
 	(void)pthread_mutex_unlock(&reg->mu);
 }
@@ -345,7 +386,7 @@ registry_set_roster(struct registry *reg, const char *host_id, uint64_t session,
 
 	(void)pthread_mutex_lock(&reg->mu);
 	h = find_host(reg, host_id);
-	if (h != NULL && h->session == session && h->connected) {
+	if (local_session(h, session)) {
 		h->roster_known = true;
 		h->roster_version = version;
 		(void)snprintf(h->roster_sha256, sizeof(h->roster_sha256), "%s",
@@ -364,7 +405,7 @@ registry_set_anchors(struct registry *reg, const char *host_id,
 
 	(void)pthread_mutex_lock(&reg->mu);
 	h = find_host(reg, host_id);
-	if (h != NULL && h->session == session && h->connected)
+	if (local_session(h, session))
 		h->anchors = anchors;
 	(void)pthread_mutex_unlock(&reg->mu);
 }
@@ -377,7 +418,7 @@ registry_anchors(struct registry *reg, const char *host_id)
 
 	(void)pthread_mutex_lock(&reg->mu);
 	h = find_host(reg, host_id);
-	anchors = h != NULL && h->connected && h->anchors;
+	anchors = h != NULL && local_connected(h) && h->anchors;
 	(void)pthread_mutex_unlock(&reg->mu);
 	return anchors;
 }
@@ -390,7 +431,7 @@ registry_set_policy(struct registry *reg, const char *host_id, uint64_t session,
 
 	(void)pthread_mutex_lock(&reg->mu);
 	h = find_host(reg, host_id);
-	if (h != NULL && h->session == session && h->connected) {
+	if (local_session(h, session)) {
 		policy_free(h->policy);
 		h->policy = p;
 		p = NULL;
@@ -533,7 +574,10 @@ registry_hosts_json(struct registry *reg, int64_t now)
 		            jsonx_add_int64(o, "cert_days_left",
 		                cert_expiry_days_left(h->cert_not_after, now)) :
 		            cJSON_AddNullToObject(o, "cert_days_left") !=
-		                NULL)) {
+		                NULL) ||
+		    cJSON_AddStringToObject(o, "replica",
+		        h->remote ? h->replica :
+		                    (h->connected ? reg->self : "")) == NULL) {
 			(void)pthread_mutex_unlock(&reg->mu);
 			goto fail;
 		}
@@ -555,7 +599,7 @@ registry_check_certs(struct registry *reg, const char *host_id, int64_t now,
 	for (i = 0; i < reg->count; i++) {
 		struct host *h = &reg->hosts[i];
 
-		if (!h->connected ||
+		if (!local_connected(h) ||
 		    (host_id != NULL && strcmp(host_id, h->host_id) != 0))
 			continue;
 		(void)cert_expiry_check(&h->cert_watch, "agent", h->host_id,
@@ -576,7 +620,7 @@ registry_connected_certs(struct registry *reg, struct registry_cert **out,
 	*n = 0;
 	(void)pthread_mutex_lock(&reg->mu);
 	for (i = 0; i < reg->count; i++)
-		count += reg->hosts[i].connected ? 1 : 0;
+		count += local_connected(&reg->hosts[i]) ? 1 : 0;
 	if (count > 0) {
 		rows = calloc(count, sizeof(*rows));
 		if (rows == NULL)
@@ -585,7 +629,7 @@ registry_connected_certs(struct registry *reg, struct registry_cert **out,
 	for (i = 0; i < reg->count && k < count; i++) {
 		const struct host *h = &reg->hosts[i];
 
-		if (!h->connected)
+		if (!local_connected(h))
 			continue;
 		copy_bounded(rows[k].host_id, sizeof(rows[k].host_id),
 		    h->host_id);
@@ -689,11 +733,14 @@ valid_prefix(const char *id, size_t *len)
 	return i >= 12;
 }
 
-/* Whether h's rows are in the first tier of a lookup. */
+/*
+ * Whether h's rows are in the first tier of a lookup: its inventory of
+ * this session, or a remote host's while another replica holds it.
+ */
 static bool
 is_live(const struct host *h)
 {
-	return h->connected && h->inv_live && h->inv != NULL;
+	return h->connected && h->inv != NULL && (h->inv_live || h->remote);
 }
 
 /*
@@ -759,6 +806,9 @@ registry_find_container(struct registry *reg, const char *id,
 	copy_bounded(out->host_id, sizeof(out->host_id), hit_host->host_id);
 	out->host_connected = hit_host->connected;
 	out->session = hit_host->session;
+	if (hit_host->remote)
+		copy_bounded(out->replica, sizeof(out->replica),
+		    hit_host->replica);
 out:
 	(void)pthread_mutex_unlock(&reg->mu);
 	return r;
@@ -773,10 +823,116 @@ registry_get_stats(struct registry *reg, struct registry_stats *stats)
 	(void)pthread_mutex_lock(&reg->mu);
 	stats->hosts_known = reg->count;
 	for (i = 0; i < reg->count; i++) {
-		if (reg->hosts[i].connected)
+		if (local_connected(&reg->hosts[i]))
 			stats->agents_connected++;
 		if (reg->hosts[i].inv != NULL)
 			stats->containers += reg->hosts[i].inv->count;
 	}
 	(void)pthread_mutex_unlock(&reg->mu);
+}
+
+int
+registry_mirror(struct registry *reg, const struct registry_remote *rm,
+    struct inventory *inv)
+{
+	struct host *h;
+	bool found;
+	size_t i;
+	int r = SIGNET_ERR_EXISTS;
+
+	if (!text_valid_name(rm->host_id) ||
+	    (rm->replica[0] != '\0' && !text_valid_name(rm->replica))) {
+		inventory_free(inv);
+		return SIGNET_ERR_INVALID_ARG;
+	}
+	(void)pthread_mutex_lock(&reg->mu);
+	i = locate(reg, rm->host_id, &found);
+	h = found ? &reg->hosts[i] : insert_host(reg, i, rm->host_id);
+	if (h == NULL) {
+		r = SIGNET_ERR_ALLOC;
+		goto out;
+	}
+	if (local_connected(h))
+		goto out;
+	/* Not ours: nothing of a past local session is indexed any more. */
+	unindex(reg, h);
+	policy_free(h->policy);
+	h->policy = NULL;
+	h->anchors = false;
+	h->remote = true;
+	h->connected = rm->held && rm->replica[0] != '\0';
+	copy_bounded(h->replica, sizeof(h->replica),
+	    h->connected ? rm->replica : "");
+	if (rm->connected_at > 0)
+		h->connected_at = rm->connected_at;
+	if (rm->last_seen > h->last_seen)
+		h->last_seen = rm->last_seen;
+	if (rm->agent_version[0] != '\0' || rm->docker_version[0] != '\0') {
+		copy_bounded(h->agent_version, sizeof(h->agent_version),
+		    rm->agent_version);
+		copy_bounded(h->docker_version, sizeof(h->docker_version),
+		    rm->docker_version);
+	}
+	if (rm->cert_not_after > 0)
+		h->cert_not_after = rm->cert_not_after;
+	if (inv != NULL) {
+		inventory_free(h->inv);
+		h->inv = inv;
+		inv = NULL;
+	}
+	r = 0;
+out:
+	(void)pthread_mutex_unlock(&reg->mu);
+	inventory_free(inv);
+	return r;
+}
+
+int
+registry_host_texts(struct registry *reg, const char *host_id,
+    uint64_t session, char **info, char **inventory)
+{
+	struct registry_remote rm;
+	struct host *h;
+	cJSON *arr = NULL;
+	int r = SIGNET_ERR_NOT_FOUND;
+
+	*info = NULL;
+	*inventory = NULL;
+	memset(&rm, 0, sizeof(rm));
+	(void)pthread_mutex_lock(&reg->mu);
+	h = find_host(reg, host_id);
+	if (!local_session(h, session))
+		goto out;
+	copy_bounded(rm.agent_version, sizeof(rm.agent_version),
+	    h->agent_version);
+	copy_bounded(rm.docker_version, sizeof(rm.docker_version),
+	    h->docker_version);
+	rm.cert_not_after = h->cert_not_after;
+	rm.connected_at = h->connected_at;
+	r = SIGNET_ERR_ALLOC;
+	if (h->inv != NULL && h->inv_live) {
+		arr = inventory_to_json(h->inv, NULL);
+		if (arr == NULL)
+			goto out;
+	}
+	(void)pthread_mutex_unlock(&reg->mu);
+	/* Printed outside the lock: the hub's thread waits for none. */
+	*info = registry_remote_info_text(&rm);
+	if (*info == NULL)
+		goto fail;
+	if (arr != NULL) {
+		*inventory = jsonx_print(arr);
+		if (*inventory == NULL)
+			goto fail;
+	}
+	cJSON_Delete(arr);
+	return 0;
+fail:
+	cJSON_Delete(arr);
+	free(*info);
+	*info = NULL;
+	return SIGNET_ERR_ALLOC;
+out:
+	(void)pthread_mutex_unlock(&reg->mu);
+	return r;
 }

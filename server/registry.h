@@ -19,6 +19,18 @@
  * returns; a second connection of the same host replaces the first, and
  * updates or a disconnect carrying a stale session are ignored, so a
  * replaced connection's late close cannot mark the new one offline.
+ *
+ * Cluster mode (docs/cluster.md). The registry also mirrors the hosts
+ * other replicas hold, as the cluster database says (registry_mirror,
+ * called by server/cluster.c): such a host is "remote". It counts as
+ * connected for lookups and /api/hosts (with "replica" naming its
+ * holder) while its holder's claim is live, and shows offline with its
+ * last inventory when no claim is. A remote host's rows are never
+ * indexed as live ids (the conflict rules above are the local
+ * sessions'), are found in the live tier of lookups while it is held,
+ * and are never counted as this server's connected agents. A host
+ * connected here always wins over the mirror: registry_mirror leaves it
+ * alone until its local session ends.
  */
 #ifndef SIGNET_REGISTRY_H
 #define SIGNET_REGISTRY_H
@@ -45,6 +57,13 @@ struct registry_stats {
 
 /* Returns a new empty registry, or NULL on allocation failure. */
 struct registry *registry_new(void);
+
+/*
+ * Names this replica (cluster mode): /api/hosts says it as the "replica"
+ * of the hosts connected here. name is copied (cut at 63 bytes); "" or
+ * never called: "" (one server).
+ */
+void registry_set_replica(struct registry *reg, const char *name);
 
 /* Frees everything; NULL allowed. */
 void registry_free(struct registry *reg);
@@ -148,11 +167,15 @@ cJSON *registry_roster_json(struct registry *reg);
 
 /*
  * {"hosts":[{host_id, connected, connected_at, last_seen, agent_version,
- * docker_version, container_count, cert_not_after, cert_days_left}]}
+ * docker_version, container_count, cert_not_after, cert_days_left,
+ * replica}]}
  * sorted by host_id; times are ISO 8601 UTC strings (null when unknown);
  * cert_days_left is the whole days from now (unix seconds) to the
  * certificate's notAfter, rounded down, negative once expired
- * (cert_expiry_days_left; null when unknown). NULL on allocation failure.
+ * (cert_expiry_days_left; null when unknown); replica is the replica
+ * holding the host (registry_set_replica's name for a host connected
+ * here, the holder for a remote host, "" when none holds it). NULL on
+ * allocation failure.
  */
 cJSON *registry_hosts_json(struct registry *reg, int64_t now);
 
@@ -197,7 +220,8 @@ enum registry_lookup {
 /* What a lookup found: a copy, safe to use after the registry changed. */
 struct registry_container {
 	char host_id[64];
-	bool host_connected;
+	bool host_connected; /* here, or held by another replica */
+	char replica[64];    /* the other replica holding it, or "" */
 	uint64_t session; /* the host's current session */
 	cJSON *row;       /* the row with host_id; caller frees */
 };
@@ -215,6 +239,58 @@ enum registry_lookup registry_find_container(struct registry *reg,
     const char *id, struct registry_container *out);
 
 void registry_get_stats(struct registry *reg, struct registry_stats *stats);
+
+/* --- cluster mode: the mirror (registry_mirror.c) ---------------------- */
+
+/* A host as the cluster database stores it (hostile until parsed). */
+struct registry_remote {
+	char host_id[64];
+	char replica[64]; /* the holder; "" when no live claim */
+	bool held;        /* a live claim by replica */
+	char agent_version[REGISTRY_VERSION_MAX + 1];
+	char docker_version[REGISTRY_VERSION_MAX + 1];
+	int64_t cert_not_after; /* unix s, 0 unknown */
+	int64_t connected_at;   /* unix ms, 0 unknown */
+	int64_t last_seen;      /* unix ms: when the holder last wrote */
+};
+
+/*
+ * The stored state of host_id's current local session: *info, a JSON
+ * object {"agent_version","docker_version","cert_not_after",
+ * "connected_at"}, and *inventory, the JSON array of its rows
+ * (inventory_to_json; "null"-free: NULL when it sent none yet). Both
+ * free(). Returns 0, SIGNET_ERR_NOT_FOUND (session not current here: *info
+ * and *inventory NULL) or SIGNET_ERR_ALLOC.
+ */
+int registry_host_texts(struct registry *reg, const char *host_id,
+    uint64_t session, char **info, char **inventory)
+    __attribute__((warn_unused_result));
+
+/* rm's versions and times as the info text above; NULL when out of
+ * memory. */
+char *registry_remote_info_text(const struct registry_remote *rm);
+
+/*
+ * Parses a stored host (hostile bytes): info (NULL: none) strictly as
+ * registry_host_texts writes it into rm's versions and times, and
+ * inventory (NULL: none; *inv NULL) as an inventory frame's rows
+ * (inventory_from_frame) into *inv (inventory_free). Nothing is filled on
+ * error. Returns 0, SIGNET_ERR_FORMAT (msg names the member) or
+ * SIGNET_ERR_ALLOC.
+ */
+int registry_remote_parse(const char *info, const char *inventory,
+    struct registry_remote *rm, struct inventory **inv, struct err_msg *msg)
+    __attribute__((warn_unused_result));
+
+/*
+ * Takes rm as host rm->host_id's state (inv owned from now on, also on
+ * failure; NULL keeps the inventory shown): unless the host is connected
+ * here, it becomes remote, connected while rm->held. Returns 0,
+ * SIGNET_ERR_EXISTS (connected here: nothing changed),
+ * SIGNET_ERR_INVALID_ARG (host_id not a name) or SIGNET_ERR_ALLOC.
+ */
+int registry_mirror(struct registry *reg, const struct registry_remote *rm,
+    struct inventory *inv) __attribute__((warn_unused_result));
 
 /* Formats unix ms as "2026-11-23T23:15:00.123Z" into buf (>= 32 bytes). */
 void registry_format_time(int64_t ms, char *buf, size_t len);

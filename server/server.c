@@ -48,6 +48,7 @@
 #include "audit_mirror.h"
 #include "clock.h"
 #include "cert_expiry.h"
+#include "cluster.h"
 #include "config.h"
 #include "crl_watch.h"
 #include "harden.h"
@@ -432,6 +433,129 @@ open_roster(struct server_ctx *ctx, const struct config *cfg)
 	return 0;
 }
 
+/* Appends " key='value'" (libpq quoting) to buf; false when full. */
+static bool
+conninfo_add(char *buf, size_t len, const char *key, const char *value)
+{
+	size_t n = strlen(buf);
+	int w;
+
+	w = snprintf(buf + n, len - n, " %s='", key);
+	if (w < 0 || (size_t)w >= len - n)
+		return false;
+	n += (size_t)w;
+	for (; *value != '\0'; value++) {
+		if (len - n < 3)
+			return false;
+		if (*value == '\\' || *value == '\'')
+			buf[n++] = '\\';
+		buf[n++] = *value;
+	}
+	if (len - n < 2)
+		return false;
+	buf[n++] = '\'';
+	buf[n] = '\0';
+	return true;
+}
+
+/*
+ * [cluster] (docs/cluster.md): nothing without database; with it, a
+ * replica name and the conninfo (the certificate keys appended in
+ * libpq's key=value form). Then the cluster is made, which connects once
+ * to check the conninfo (a database that does not answer is not an
+ * error: the server starts and serves its agents). 0 (*out NULL without
+ * [cluster]), or -1 having said why on stderr.
+ */
+static int
+open_cluster(const struct config *cfg, struct registry *reg,
+    struct cluster **out)
+{
+	static const char *const extra[] = { "replica", "sslrootcert",
+		"sslcert", "sslkey", "claim_ttl_ms", "db_timeout_ms",
+		"queue_lease_ms", NULL };
+	static const char *const certs[] = { "sslrootcert", "sslcert",
+		"sslkey", NULL };
+	struct cluster_config cc;
+	struct err_msg msg;
+	const char *db = config_get(cfg, "cluster", "database");
+	const char *replica = config_get(cfg, "cluster", "replica");
+	char conninfo[4096], esc[96];
+	size_t i;
+	int r;
+
+	*out = NULL;
+	if (db == NULL) {
+		for (i = 0; extra[i] != NULL; i++) {
+			if (config_line(cfg, "cluster", extra[i]) == 0)
+				continue;
+			fprintf(stderr,
+			    "%s:%u: %s: [cluster] without database (set "
+			    "database to run as a replica, or remove the "
+			    "[cluster] section)\n",
+			    config_name(cfg), config_line(cfg, "cluster",
+			    extra[i]), extra[i]);
+			return -1;
+		}
+		return 0;
+	}
+	if (replica == NULL) {
+		fprintf(stderr,
+		    "%s:%u: database: [cluster] needs replica, this "
+		    "replica's name\n",
+		    config_name(cfg), config_line(cfg, "cluster", "database"));
+		return -1;
+	}
+	if (strlen(replica) > CLUSTER_NAME_MAX || !text_valid_name(replica)) {
+		fprintf(stderr,
+		    "%s:%u: replica: \"%s\" is not a name (1 to %d letters, "
+		    "digits, '.', '-', '_')\n",
+		    config_name(cfg), config_line(cfg, "cluster", "replica"),
+		    text_escape_str(replica, esc, sizeof(esc)),
+		    CLUSTER_NAME_MAX);
+		return -1;
+	}
+	(void)snprintf(conninfo, sizeof(conninfo), "%s", db);
+	for (i = 0; certs[i] != NULL; i++) {
+		const char *v = config_get(cfg, "cluster", certs[i]);
+
+		if (v == NULL)
+			continue;
+		if (strstr(db, "://") != NULL) {
+			fprintf(stderr,
+			    "%s:%u: %s: only with a key=value database "
+			    "conninfo, not a URI\n",
+			    config_name(cfg),
+			    config_line(cfg, "cluster", certs[i]), certs[i]);
+			return -1;
+		}
+		if (!conninfo_add(conninfo, sizeof(conninfo), certs[i], v)) {
+			fprintf(stderr, "%s: [cluster]: conninfo too long\n",
+			    config_name(cfg));
+			return -1;
+		}
+	}
+	memset(&cc, 0, sizeof(cc));
+	cc.conninfo = conninfo;
+	cc.replica = replica;
+	cc.claim_ttl_ms = config_get_int(cfg, "cluster", "claim_ttl_ms",
+	    CLUSTER_TTL_MS_DEFAULT);
+	cc.db_timeout_ms = (int)config_get_int(cfg, "cluster", "db_timeout_ms",
+	    CLUSTER_DB_TIMEOUT_MS_DEFAULT);
+	cc.queue_lease_ms = config_get_int(cfg, "cluster", "queue_lease_ms",
+	    CLUSTER_LEASE_MS_DEFAULT);
+	r = cluster_new(&cc, reg, out, &msg);
+	sodium_memzero(conninfo, sizeof(conninfo));
+	if (r != 0) {
+		fprintf(stderr, "%s:%u: [cluster] refused: %s\n",
+		    config_name(cfg), config_line(cfg, "cluster", "database"),
+		    msg.text);
+		return -1;
+	}
+	log_info("cluster mode: replica %s, claims for %lld ms", replica,
+	    (long long)cc.claim_ttl_ms);
+	return 0;
+}
+
 int
 server_run(const char *config_path)
 {
@@ -658,6 +782,14 @@ server_run(const char *config_path)
 		fprintf(stderr, PROG ": out of memory\n");
 		goto out;
 	}
+	rc = SERVER_EXIT_CONFIG;
+	if (open_cluster(cfg, ctx.registry, &ctx.cluster) != 0)
+		goto out;
+	rc = SERVER_EXIT_FAIL;
+	if (ctx.cluster != NULL && cluster_start(ctx.cluster, &msg) != 0) {
+		fprintf(stderr, PROG ": %s\n", msg.text);
+		goto out;
+	}
 	note_server_cert(&st, ctx.metrics, hcfg.cert_path);
 	cert_expiry_init(&st.server_watch);
 	cert_expiry_init(&st.ca_watch);
@@ -701,6 +833,7 @@ server_run(const char *config_path)
 		    reloaded);
 
 	hcfg.actions = actions;
+	hcfg.cluster = ctx.cluster;
 	r = hub_start(&ctx, &hcfg, &hub, &msg);
 	if (r != 0) {
 		fprintf(stderr, PROG ": agent listener: %s\n", msg.text);
@@ -739,7 +872,10 @@ server_run(const char *config_path)
 	    cJSON_AddNumberToObject(d, "approvals_reloaded",
 	        (double)approvals_back) != NULL &&
 	    jsonx_add_int64(d, "roster_version",
-	        roster_store_version(ctx.roster, roster_sha));
+	        roster_store_version(ctx.roster, roster_sha)) &&
+	    (ctx.cluster == NULL ||
+	        cJSON_AddStringToObject(d, "replica",
+	            cluster_replica(ctx.cluster)) != NULL);
 	sodium_free(audit_key); /* wipes it; the writer has its own copy */
 	audit_key = NULL;
 	if (audit_event(ctx.audit, "server.started", SERVER_ACTOR, d, ok) != 0)
@@ -798,6 +934,9 @@ out:
 	}
 	api_stop(api);
 	hub_free(hub);
+	/* After the hub: its sessions' releases are posted by then. */
+	cluster_free(ctx.cluster);
+	ctx.cluster = NULL;
 	sodium_free(audit_key);
 	audit_close(ctx.audit);
 	witnesses_free(ctx.witnesses);

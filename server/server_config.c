@@ -4,6 +4,7 @@
 
 #include "audit_limit.h"
 #include "cert_expiry.h"
+#include "cluster.h"
 #include "hub.h"
 
 #define STR(x) #x
@@ -52,6 +53,25 @@ const struct config_key server_config_schema[] = {
 	/* The witnesses whose cosignatures the server keeps (C2SP verifier
 	 * keys, one per line): none when absent. */
 	{ "audit", "witness_keys", CONFIG_PATH, false, NULL, 0, 0 },
+	/*
+	 * Cluster mode (docs/cluster.md): off without database. The
+	 * certificate paths may be given here instead of in the conninfo,
+	 * which one line of at most 199 bytes must hold.
+	 */
+	{ "cluster", "database", CONFIG_STRING, false, NULL, 0, 0 },
+	{ "cluster", "replica", CONFIG_STRING, false, NULL, 0, 0 },
+	{ "cluster", "sslrootcert", CONFIG_PATH, false, NULL, 0, 0 },
+	{ "cluster", "sslcert", CONFIG_PATH, false, NULL, 0, 0 },
+	{ "cluster", "sslkey", CONFIG_PATH, false, NULL, 0, 0 },
+	{ "cluster", "claim_ttl_ms", CONFIG_INT, false,
+	    XSTR(CLUSTER_TTL_MS_DEFAULT), CLUSTER_TTL_MS_MIN,
+	    CLUSTER_TTL_MS_MAX },
+	{ "cluster", "db_timeout_ms", CONFIG_INT, false,
+	    XSTR(CLUSTER_DB_TIMEOUT_MS_DEFAULT), CLUSTER_DB_TIMEOUT_MS_MIN,
+	    CLUSTER_DB_TIMEOUT_MS_MAX },
+	{ "cluster", "queue_lease_ms", CONFIG_INT, false,
+	    XSTR(CLUSTER_LEASE_MS_DEFAULT), CLUSTER_LEASE_MS_MIN,
+	    CLUSTER_LEASE_MS_MAX },
 	AUDIT_CONFIG_SCHEMA_ROWS,
 };
 const size_t server_config_schema_len = sizeof(server_config_schema) /

@@ -50,6 +50,8 @@ struct server_ctx {
 	struct audit_limit_bounds audit_limit;
 	/* [tls] expiry_warn_days: warn of certificates expiring that soon */
 	int expiry_warn_days;
+	/* Cluster mode ([cluster], cluster.h); NULL: one server. */
+	struct cluster *cluster;
 };
 
 /* Initialises the lock; the caller fills in the rest. 0 or error. */
