@@ -473,8 +473,8 @@ open_cluster(const struct config *cfg, struct registry *reg,
 	static const char *const extra[] = { "replica", "sslrootcert",
 		"sslcert", "sslkey", "claim_ttl_ms", "db_timeout_ms",
 		"queue_lease_ms", NULL };
-	static const char *const certs[] = { "sslrootcert", "sslcert",
-		"sslkey", NULL };
+	static const char *const certs[] = { "sslrootcert", "sslcert", "sslkey",
+		NULL };
 	struct cluster_config cc;
 	struct err_msg msg;
 	const char *db = config_get(cfg, "cluster", "database");
@@ -492,8 +492,8 @@ open_cluster(const struct config *cfg, struct registry *reg,
 			    "%s:%u: %s: [cluster] without database (set "
 			    "database to run as a replica, or remove the "
 			    "[cluster] section)\n",
-			    config_name(cfg), config_line(cfg, "cluster",
-			    extra[i]), extra[i]);
+			    config_name(cfg),
+			    config_line(cfg, "cluster", extra[i]), extra[i]);
 			return -1;
 		}
 		return 0;
