@@ -805,6 +805,19 @@ cluster_db_listen(struct cluster_db *db, const char *channel,
 	return 0;
 }
 
+bool
+cluster_db_notification_valid(const char *channel, const char *payload)
+{
+	if (channel == NULL || payload == NULL)
+		return false;
+	if (strcmp(channel, CLUSTER_CHANNEL_DONE) == 0)
+		return text_is_hex(payload, CLUSTER_ACTION_ID_LEN);
+	if (strcmp(channel, CLUSTER_CHANNEL_QUEUE) == 0 ||
+	    strcmp(channel, CLUSTER_CHANNEL_HOSTS) == 0)
+		return text_valid_name(payload);
+	return false;
+}
+
 int
 cluster_db_notification(struct cluster_db *db, char *channel,
     size_t channel_len, char *payload, size_t payload_len, struct err_msg *msg)
@@ -836,14 +849,11 @@ cluster_db_notification(struct cluster_db *db, char *channel,
 			if (n->relname != NULL &&
 			    strcmp(n->relname, db_channels[i]) == 0)
 				break;
-		ok = i < DB_NCHANNELS && n->extra != NULL;
-		plen = ok ? strnlen(n->extra, payload_len) : 0;
-		ok = ok && plen < payload_len &&
-		    strlen(db_channels[i]) < channel_len;
-		if (ok && strcmp(db_channels[i], CLUSTER_CHANNEL_DONE) == 0)
-			ok = text_is_hex(n->extra, CLUSTER_ACTION_ID_LEN);
-		else if (ok)
-			ok = text_valid_name(n->extra);
+		ok = i < DB_NCHANNELS && n->extra != NULL &&
+		    strlen(db_channels[i]) < channel_len &&
+		    strnlen(n->extra, payload_len) < payload_len &&
+		    cluster_db_notification_valid(n->relname, n->extra);
+		plen = ok ? strlen(n->extra) : 0;
 		if (ok) {
 			memcpy(channel, db_channels[i],
 			    strlen(db_channels[i]) + 1);
@@ -1113,6 +1123,8 @@ out:
 	return r;
 }
 
+#define DB_HOST_NCOLUMNS 7
+
 void
 cluster_db_host_free(struct cluster_db_host *h)
 {
@@ -1125,11 +1137,48 @@ cluster_db_host_free(struct cluster_db_host *h)
 }
 
 int
+cluster_db_host_row(const struct pg_result *res, int row,
+    struct cluster_db_host *h, struct err_msg *msg)
+{
+	int r;
+
+	memset(h, 0, sizeof(*h));
+	if (res == NULL || PQnfields(res) != DB_HOST_NCOLUMNS || row < 0 ||
+	    row >= PQntuples(res))
+		return err_set(msg, SIGNET_ERR_FORMAT,
+		    "the cluster database gave a host row of the wrong shape");
+	r = db_get_name(res, row, 0, "host_id", false, h->host_id, msg);
+	if (r == 0)
+		r = db_get_name(res, row, 1, "holder", true, h->replica, msg);
+	if (r == 0)
+		r = db_get_int64(res, row, 2, "holder epoch", 0, INT64_MAX,
+		    &h->epoch, msg);
+	if (r == 0)
+		r = db_get_bool(res, row, 3, "held", &h->held, msg);
+	if (r == 0)
+		r = db_get_int64(res, row, 4, "updated_at", 0, DB_TIME_MAX_MS,
+		    &h->updated_at_ms, msg);
+	if (r == 0)
+		r = db_dup_text(res, row, 5, "host info", true, &h->info, msg);
+	if (r == 0)
+		r = db_dup_text(res, row, 6, "inventory", true, &h->inventory,
+		    msg);
+	if (r == 0 &&
+	    (h->held != (h->replica[0] != '\0') || h->held != (h->epoch != 0)))
+		r = err_set(msg, SIGNET_ERR_FORMAT,
+		    "the cluster database gave an inconsistent holder");
+	if (r != 0 && h->host_id[0] != '\0')
+		r = db_context(msg, r, "host", h->host_id);
+	if (r != 0)
+		cluster_db_host_free(h);
+	return r;
+}
+
+int
 cluster_db_hosts(struct cluster_db *db, const char *host_id,
     struct cluster_db_host *out, size_t max, size_t *n, struct err_msg *msg)
 {
 	PGresult *res = NULL;
-	struct cluster_db_host *h;
 	const char *v[2];
 	char lim[24];
 	size_t i, rows = 0;
@@ -1157,7 +1206,7 @@ cluster_db_hosts(struct cluster_db *db, const char *host_id,
 	    "  ON c.host_id = h.host_id"
 	    " WHERE $1::text IS NULL OR h.host_id = $1::text"
 	    " ORDER BY h.host_id LIMIT $2::bigint",
-	    2, v, PGRES_TUPLES_OK, 7, &res, msg);
+	    2, v, PGRES_TUPLES_OK, DB_HOST_NCOLUMNS, &res, msg);
 	if (r != 0)
 		goto out;
 	rows = (size_t)PQntuples(res);
@@ -1167,32 +1216,7 @@ cluster_db_hosts(struct cluster_db *db, const char *host_id,
 		goto out;
 	}
 	for (i = 0; i < rows; i++) {
-		h = &out[i];
-		r = db_get_name(res, (int)i, 0, "host_id", false, h->host_id,
-		    msg);
-		if (r == 0)
-			r = db_get_name(res, (int)i, 1, "holder", true,
-			    h->replica, msg);
-		if (r == 0)
-			r = db_get_int64(res, (int)i, 2, "holder epoch", 0,
-			    INT64_MAX, &h->epoch, msg);
-		if (r == 0)
-			r = db_get_bool(res, (int)i, 3, "held", &h->held, msg);
-		if (r == 0)
-			r = db_get_int64(res, (int)i, 4, "updated_at", 0,
-			    DB_TIME_MAX_MS, &h->updated_at_ms, msg);
-		if (r == 0)
-			r = db_dup_text(res, (int)i, 5, "host info", true,
-			    &h->info, msg);
-		if (r == 0)
-			r = db_dup_text(res, (int)i, 6, "inventory", true,
-			    &h->inventory, msg);
-		if (r == 0 && h->held != (h->replica[0] != '\0'))
-			r = err_set(msg, SIGNET_ERR_FORMAT,
-			    "the cluster database gave an inconsistent "
-			    "holder");
-		if (r != 0 && h->host_id[0] != '\0')
-			r = db_context(msg, r, "host", h->host_id);
+		r = cluster_db_host_row(res, (int)i, &out[i], msg);
 		if (r != 0)
 			goto out;
 	}
@@ -1221,22 +1245,27 @@ cluster_db_action_free(struct cluster_db_action *a)
 	a->result = NULL;
 }
 
-/* The columns db_read_action reads, in its order. */
+/* The columns cluster_db_action_row reads, in its order. */
 #define DB_ACTION_COLUMNS                                                      \
 	"a.action_id, a.host_id, a.origin, a.status, a.result_by,"             \
 	" a.requested_at, a.expires_at, a.deadline, a.finished_at, a.info,"    \
 	" a.frame, a.result"
 #define DB_ACTION_NCOLUMNS 12
 
-static int
-db_read_action(const PGresult *res, int row, struct cluster_db_action *a,
-    struct err_msg *msg)
+int
+cluster_db_action_row(const struct pg_result *res, int row,
+    struct cluster_db_action *a, struct err_msg *msg)
 {
 	const char *v = NULL;
 	char esc[96];
 	int r;
 
 	memset(a, 0, sizeof(*a));
+	if (res == NULL || PQnfields(res) != DB_ACTION_NCOLUMNS || row < 0 ||
+	    row >= PQntuples(res))
+		return err_set(msg, SIGNET_ERR_FORMAT,
+		    "the cluster database gave an action row of the wrong "
+		    "shape");
 	r = db_get_text(res, row, 0, "action_id", false, 64, &v, msg);
 	if (r != 0)
 		goto out;
@@ -1568,7 +1597,7 @@ cluster_db_queue_take(struct cluster_db *db, const char *replica,
 		goto out;
 	}
 	for (i = 0; i < rows; i++) {
-		r = db_read_action(res, (int)i, &out[i], msg);
+		r = cluster_db_action_row(res, (int)i, &out[i], msg);
 		if (r != 0) {
 			rows = i;
 			goto out;
@@ -1707,7 +1736,7 @@ cluster_db_action_get(struct cluster_db *db, const char *action_id,
 		    PQntuples(res), action_id);
 		goto out;
 	}
-	r = db_read_action(res, 0, out, msg);
+	r = cluster_db_action_row(res, 0, out, msg);
 	if (r == 0 && strcmp(out->action_id, action_id) != 0) {
 		cluster_db_action_free(out);
 		r = err_set(msg, SIGNET_ERR_FORMAT,

@@ -13,7 +13,7 @@
 . "$(dirname "$0")/pg_lib.sh"
 pg_need
 cd "$T_DIR" || exit 1
-TOOL="$SIGNET_BUILD_DIR/tests/cluster_db_tool"
+TOOL="${CLUSTER_DB_TOOL:-$SIGNET_BUILD_DIR/tests/cluster_db_tool}"
 PKI="$SIGNET_SOURCE_DIR/pki/signet-pki"
 
 db=$(pg_new_db clusterdb)
