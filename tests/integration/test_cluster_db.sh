@@ -60,6 +60,9 @@ check_fails_with "a password in a URI refused" 'has a password' \
 check_fails_with "an unparsable conninfo refused" 'cannot be parsed' \
 	"$TOOL" open "host='unterminated"
 
+check "the conninfo's gssencmode and application_name are overridden" \
+	quiet "$TOOL" open "$c1 gssencmode=require application_name=other"
+
 # --- TLS refusals ----------------------------------------------------------
 "$PKI" init other --nopass >/dev/null &&
 	"$PKI" --pki other replica r1 >/dev/null

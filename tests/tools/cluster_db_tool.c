@@ -182,6 +182,9 @@ suite_claims(struct cluster_db *d1, struct cluster_db *d2)
 	r = cluster_db_renew(d2, "r2", 60000, held, 8, &n, &msg);
 	check(r == 0 && n == 1 && held_has(held, n, "h1", e2),
 	    "r2's renewal returns h1 at its epoch", &msg);
+	r = cluster_db_renew(d2, "r2", 60000, held, 0, &n, &msg);
+	check(r == SIGNET_ERR_TOO_LARGE && n == 1,
+	    "a renewal with no room: TOO_LARGE, the count", &msg);
 	r = cluster_db_release(d1, "h1", "r1", e1, &msg);
 	check(r == 0, "r1 releases its stale epoch of h1: 0", &msg);
 	r = cluster_db_holder(d1, "h1", rep, sizeof(rep), &e, &msg);
