@@ -457,6 +457,44 @@ suite_hostile_notifications(const char *c1)
 	cluster_db_close(d);
 }
 
+/* A statement held up past statement_timeout: UNAVAILABLE, then fine. */
+static void
+suite_timeout(const char *c1)
+{
+	struct cluster_db *d = NULL;
+	struct err_msg msg;
+	PGconn *c = NULL;
+	PGresult *res = NULL;
+	int64_t e = 0;
+	int r;
+
+	r = cluster_db_open(c1, 10, 300, &d, &msg);
+	check(r == 0, "a connection with a 300 ms statement_timeout", &msg);
+	if (d == NULL)
+		return;
+	r = cluster_db_claim(d, "h8", "r1", 60000, &e, &msg);
+	check(r == 0, "r1 claims h8", &msg);
+	c = PQconnectdb(c1);
+	res = PQexec(c, "BEGIN");
+	PQclear(res);
+	res = PQexec(c,
+	    "SELECT 1 FROM signet_claims WHERE host_id = 'h8' "
+	    "FOR UPDATE");
+	check(PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1,
+	    "another session locks h8's claim", NULL);
+	PQclear(res);
+	r = cluster_db_claim(d, "h8", "r1", 60000, &e, &msg);
+	check(r == SIGNET_ERR_UNAVAILABLE &&
+	        strstr(msg.text, "statement timeout") != NULL,
+	    "a claim held up past statement_timeout: UNAVAILABLE", &msg);
+	res = PQexec(c, "ROLLBACK");
+	PQclear(res);
+	r = cluster_db_claim(d, "h8", "r1", 60000, &e, &msg);
+	check(r == 0, "the same connection claims once the lock is gone", &msg);
+	PQfinish(c);
+	cluster_db_close(d);
+}
+
 static int
 suite(const char *c1, const char *c2)
 {
@@ -489,6 +527,7 @@ suite(const char *c1, const char *c2)
 
 	/* A broken connection, then reset (and LISTEN again). */
 	suite_hostile_notifications(c1);
+	suite_timeout(c1);
 	check(raw_sql(c1,
 	          "SELECT pg_terminate_backend(pid) FROM "
 	          "pg_stat_activity WHERE application_name = "
