@@ -32,7 +32,9 @@ check "the schema recorded as version 1" \
 
 # --- docs/cluster.md prints the schema the code creates -------------------
 dbd=$(pg_new_db clusterdb_docs)
-sed -n '/^```sql$/,/^```$/p' "$SIGNET_SOURCE_DIR/docs/cluster.md" | sed '1d;$d' >docs.sql
+# The one ```sql block of the file, without its fences.
+awk '/^```sql$/ { on = 1; next } /^```$/ { on = 0 } on' \
+	"$SIGNET_SOURCE_DIR/docs/cluster.md" >docs.sql
 check "docs/cluster.md has the schema" test -s docs.sql
 pg_sql "$dbd" "$(cat docs.sql)"
 "$PG_BIN/pg_dump" -s -O -x -h "$SIGNET_PG_DIR/sock" -p "$SIGNET_PG_PORT" \
