@@ -186,9 +186,15 @@ check_value(const struct config_key *k, const char *v, char *why, size_t whylen)
 			memcpy(url, p, len);
 			url[len] = '\0';
 			if (check_value(&one, url, sub, sizeof(sub)) != 0) {
-				(void)snprintf(why, whylen, "URL %zu \"%s\" %s",
-				    count,
-				    text_escape_str(url, esc, sizeof(esc)), sub);
+				/* One URL: the value names it already. */
+				if (p == v && *end == '\0')
+					(void)snprintf(why, whylen, "%s", sub);
+				else
+					(void)snprintf(why, whylen,
+					    "URL %zu \"%s\" %s", count,
+					    text_escape_str(url, esc,
+					        sizeof(esc)),
+					    sub);
 				return SIGNET_ERR_CONFIG;
 			}
 			p = end;
