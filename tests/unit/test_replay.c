@@ -297,8 +297,10 @@ test_sha(const char *dir)
 	/* Seen already: the first hash stays. */
 	CHECK(replay_add_sha(r, id, sha_b, now + 60000, now) ==
 	    SIGNET_ERR_EXISTS);
-	CHECK(replay_seen_same(r, id, sha_a) && !replay_seen_same(r, id, sha_b));
-	CHECK(replay_add_sha(r, id, "ABCD", now, now) == SIGNET_ERR_INVALID_ARG);
+	CHECK(
+	    replay_seen_same(r, id, sha_a) && !replay_seen_same(r, id, sha_b));
+	CHECK(
+	    replay_add_sha(r, id, "ABCD", now, now) == SIGNET_ERR_INVALID_ARG);
 	/* Unknown hash: seen, but matching nothing. */
 	hex_id(901, id2);
 	CHECK(replay_add(r, id2, now + 60000, now) == 0);
@@ -356,7 +358,8 @@ test_sha(const char *dir)
 	CHECKF(replay_load_audit(r, path, now, &loaded, &msg) == 0, "%s",
 	    msg.text);
 	CHECK(loaded == 4);
-	CHECK(replay_seen_same(r, id, sha_a) && !replay_seen_same(r, id, sha_b));
+	CHECK(
+	    replay_seen_same(r, id, sha_a) && !replay_seen_same(r, id, sha_b));
 	CHECK(replay_seen_same(r, id3, sha_p));
 	CHECK(replay_seen(r, id2) && !replay_seen_same(r, id2, sha_p));
 	CHECK(replay_seen(r, id4) && !replay_seen_same(r, id4, sha_p));

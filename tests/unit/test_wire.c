@@ -609,7 +609,8 @@ test_drain_frames(void)
 	size_t len = 0, i;
 
 	CHECK(wire_build_drain(0, &t, &len) == 0);
-	CHECK(t != NULL && strcmp(t, "{\"type\":\"drain\",\"within_ms\":0}") == 0);
+	CHECK(t != NULL &&
+	    strcmp(t, "{\"type\":\"drain\",\"within_ms\":0}") == 0);
 	free(t);
 	CHECK(wire_build_drain(WIRE_DRAIN_MAX_MS, &t, &len) == 0);
 	CHECK(wire_parse_server_frame(t, len, &f, NULL) == 0 &&
@@ -623,8 +624,8 @@ test_drain_frames(void)
 	    t == NULL);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err_clear(&m);
-		CHECKF(wire_parse_server_frame(bad[i].text,
-		           strlen(bad[i].text), &f, &m) == SIGNET_ERR_FORMAT,
+		CHECKF(wire_parse_server_frame(bad[i].text, strlen(bad[i].text),
+		           &f, &m) == SIGNET_ERR_FORMAT,
 		    "drain %s accepted", bad[i].name);
 		CHECKF(strstr(m.text, bad[i].why) != NULL, "drain %s: \"%s\"",
 		    bad[i].name, m.text);
