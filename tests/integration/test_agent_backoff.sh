@@ -79,5 +79,35 @@ close4_line=$(grep -n "channel closed: " "$ALOG" | sed -n 4p | cut -d: -f1)
 close3_line=$(grep -n "channel closed: " "$ALOG" | sed -n 3p | cut -d: -f1)
 check "in order: close 3, the proof, close 4" \
 	test "${close3_line:-0}" -lt "${proof_line:-0}" -a "${proof_line:-0}" -lt "${close4_line:-0}"
+
+# ---- drain frames (issue 16) ----
+AUD="$T_DIR/agent-web-01-audit.log"
+nrefused() { jq -c 'select(.event == "frame.refused")' "$AUD" | wc -l; }
+# bad_drain NAME TEXT: the agent refuses TEXT as a malformed frame,
+# audits it, and stays connected.
+bad_drain() {
+	local n0 c0
+	n0=$(nrefused); c0=$(closes)
+	printf '%s' "$2" >"$T_DIR/drain.json"
+	send raw "$T_DIR/drain.json"
+	check "a drain with $1: refused, audited" wait_for 10 sh -c "[ \$(jq -c 'select(.event == \"frame.refused\")' '$AUD' | wc -l) -gt $n0 ]"
+	check "...as a malformed drain" sh -c "jq -r 'select(.event == \"frame.refused\") | .data.reason' '$AUD' | tail -n 1 | grep -q '^malformed frame: drain'"
+	check "...and the agent stays on" test "$(closes)" -eq "$c0"
+}
+bad_drain "within_ms negative" '{"type":"drain","within_ms":-1}'
+bad_drain "within_ms over ten minutes" '{"type":"drain","within_ms":600001}'
+bad_drain "a fraction" '{"type":"drain","within_ms":1.5}'
+bad_drain "an extra member" '{"type":"drain","within_ms":10,"to":"wss://elsewhere:1"}'
+bad_drain "no within_ms" '{"type":"drain"}'
+check "no drain was taken" test "$(grep -c "drains its agents" "$ALOG")" -eq 0
+h0=$(hellos); c0=$(closes)
+printf '%s' '{"type":"drain","within_ms":0}' >"$T_DIR/drain.json"
+send raw "$T_DIR/drain.json"
+check "a well-formed drain: the agent leaves by itself" \
+	wait_for 10 grep -q "channel: leaving server=wss://localhost:$AGENT_PORT as it asked (drain)" "$ALOG"
+check "...and comes back (one URL: the same server)" wait_hello $((h0 + 1)) 30
+check "...after the first step of the backoff: a drain is no failure" \
+	test "$(attempt $((c0 + 1)))" = 1 -a "$(ceiling $((c0 + 1)))" = 500
+check "the fake server saw the agent close" grep -q "^closed" "$OUT"
 [ "$T_FAIL" -eq 0 ] || { echo "# agent log:"; grep "channel" "$ALOG" | tail -n 15; echo "# fake:"; tail -n 8 "$OUT"; }
 finish
