@@ -401,7 +401,8 @@ cmd_action(int argc, char **argv)
 			i++;
 		} else if (strcmp(argv[i], "--id") == 0) {
 			if (!text_is_hex(v, 32)) {
-				error_line("--id takes 32 lowercase hex digits");
+				error_line(
+				    "--id takes 32 lowercase hex digits");
 				goto out;
 			}
 			memcpy(a.action_id, v, 33);
@@ -662,7 +663,8 @@ on_result(struct conn *c, const struct wire_frame *f)
 	struct envelope_result_payload res;
 	struct wire_result_ack ack;
 	struct err_msg m;
-	char esc[ENVELOPE_ERROR_BYTES * 4 + 1], why[600], rsha[65], *text = NULL;
+	char esc[ENVELOPE_ERROR_BYTES * 4 + 1], why[600], rsha[65],
+	    *text = NULL;
 	uint8_t *raw = NULL;
 	size_t raw_len = 0, len = 0;
 
