@@ -5,6 +5,7 @@
 #include "audit_limit.h"
 #include "cert_expiry.h"
 #include "hub.h"
+#include "wire.h"
 
 #define STR(x) #x
 #define XSTR(x) STR(x) /* a number macro as a string literal */
@@ -52,6 +53,8 @@ const struct config_key server_config_schema[] = {
 	/* The witnesses whose cosignatures the server keeps (C2SP verifier
 	 * keys, one per line): none when absent. */
 	{ "audit", "witness_keys", CONFIG_PATH, false, NULL, 0, 0 },
+	/* on stop, ms the agents get to leave for another replica (0: none) */
+	{ "cluster", "drain_ms", CONFIG_INT, false, "0", 0, WIRE_DRAIN_MAX_MS },
 	AUDIT_CONFIG_SCHEMA_ROWS,
 };
 const size_t server_config_schema_len = sizeof(server_config_schema) /
