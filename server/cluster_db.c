@@ -24,7 +24,7 @@
 
 /* pg_advisory_xact_lock key of schema creation ("signet" in ASCII). */
 #define DB_SCHEMA_LOCK "115105103110101116"
-#define DB_TTL_MAX_MS 86400000LL         /* a claim's ttl or a lease: one day */
+#define DB_TTL_MAX_MS 86400000LL /* a claim's ttl or a lease: one day */
 #define DB_TIME_MAX_MS 253402300799999LL /* 9999-12-31, unix ms */
 #define DB_EXPIRED_BATCH 64
 #define DB_EXPIRED_ERROR "the action expired in the queue"
@@ -171,8 +171,8 @@ db_fail(struct cluster_db *db, const PGresult *res, const char *what,
 	if (res != NULL)
 		state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 	db_libpq_text(res != NULL && PQresultErrorMessage(res)[0] != '\0' ?
-	        PQresultErrorMessage(res) :
-	        (db->conn != NULL ? PQerrorMessage(db->conn) : "not connected"),
+		PQresultErrorMessage(res) :
+		(db->conn != NULL ? PQerrorMessage(db->conn) : "not connected"),
 	    why, sizeof(why));
 	if (db_broken(db) || state == NULL || strlen(state) != 5 ||
 	    strncmp(state, "08", 2) == 0 || strncmp(state, "40", 2) == 0 ||
@@ -191,8 +191,8 @@ db_fail(struct cluster_db *db, const PGresult *res, const char *what,
  */
 static int
 db_exec(struct cluster_db *db, const char *what, const char *sql, int n,
-    const char *const *values, ExecStatusType want, int fields, PGresult **out,
-    struct err_msg *msg)
+    const char *const *values, ExecStatusType want, int fields,
+    PGresult **out, struct err_msg *msg)
 {
 	PGresult *res = NULL;
 	int r;
@@ -205,17 +205,17 @@ db_exec(struct cluster_db *db, const char *what, const char *sql, int n,
 	db->statements++;
 	res = PQexecParams(db->conn, sql, n, NULL, values, NULL, NULL, 0);
 	if (res == NULL || PQresultStatus(res) != want) {
-		if (res != NULL &&
-		    (PQresultStatus(res) == PGRES_FATAL_ERROR ||
-		        PQresultStatus(res) == PGRES_NONFATAL_ERROR ||
-		        PQresultStatus(res) == PGRES_BAD_RESPONSE))
+		if (res != NULL && (PQresultStatus(res) == PGRES_FATAL_ERROR ||
+		                       PQresultStatus(res) ==
+		                           PGRES_NONFATAL_ERROR ||
+		                       PQresultStatus(res) == PGRES_BAD_RESPONSE))
 			r = db_fail(db, res, what, msg);
 		else if (res == NULL)
 			r = db_fail(db, NULL, what, msg);
 		else
 			r = err_set(msg, SIGNET_ERR_FORMAT,
-			    "the cluster database answered %s with %s", what,
-			    PQresStatus(PQresultStatus(res)));
+			    "the cluster database answered %s with %s",
+			    what, PQresStatus(PQresultStatus(res)));
 		PQclear(res);
 		return r;
 	}
@@ -328,8 +328,8 @@ db_get_int64(const PGresult *res, int row, int col, const char *what,
 }
 
 static int
-db_get_bool(const PGresult *res, int row, int col, const char *what, bool *out,
-    struct err_msg *msg)
+db_get_bool(const PGresult *res, int row, int col, const char *what,
+    bool *out, struct err_msg *msg)
 {
 	const char *v = NULL;
 	int r;
@@ -427,8 +427,8 @@ db_status_index(const char *status)
 {
 	size_t i;
 
-	for (i = 0;
-	     status != NULL && i < sizeof(db_statuses) / sizeof(db_statuses[0]);
+	for (i = 0; status != NULL && i < sizeof(db_statuses) /
+	                sizeof(db_statuses[0]);
 	     i++)
 		if (strcmp(status, db_statuses[i]) == 0)
 			return (int)i;
@@ -462,7 +462,8 @@ db_check_conninfo(const char *conninfo, struct err_msg *msg)
 	PQconninfoOption *opts = NULL, *o;
 	char *perr = NULL;
 	char why[ERR_MSG_MAX / 2];
-	const char *sslmode = NULL, *rootcert = NULL, *cert = NULL, *key = NULL;
+	const char *sslmode = NULL, *rootcert = NULL, *cert = NULL,
+	           *key = NULL;
 	int r;
 
 	if (conninfo == NULL || conninfo[0] == '\0') {
@@ -788,7 +789,8 @@ cluster_db_listen(struct cluster_db *db, const char *channel,
 
 int
 cluster_db_notification(struct cluster_db *db, char *channel,
-    size_t channel_len, char *payload, size_t payload_len, struct err_msg *msg)
+    size_t channel_len, char *payload, size_t payload_len,
+    struct err_msg *msg)
 {
 	PGnotify *n = NULL;
 	char why[ERR_MSG_MAX / 2];
@@ -903,8 +905,9 @@ out:
 }
 
 int
-cluster_db_renew(struct cluster_db *db, const char *replica, int64_t ttl_ms,
-    struct cluster_db_held *held, size_t max, size_t *n, struct err_msg *msg)
+cluster_db_renew(struct cluster_db *db, const char *replica,
+    int64_t ttl_ms, struct cluster_db_held *held, size_t max, size_t *n,
+    struct err_msg *msg)
 {
 	PGresult *res = NULL;
 	const char *v[2];
@@ -1031,8 +1034,8 @@ out:
 
 int
 cluster_db_put_host(struct cluster_db *db, const char *host_id,
-    const char *replica, int64_t epoch, const char *info, const char *inventory,
-    struct err_msg *msg)
+    const char *replica, int64_t epoch, const char *info,
+    const char *inventory, struct err_msg *msg)
 {
 	PGresult *res = NULL;
 	const char *v[6];
@@ -1203,9 +1206,9 @@ cluster_db_action_free(struct cluster_db_action *a)
 }
 
 /* The columns db_read_action reads, in its order. */
-#define DB_ACTION_COLUMNS                                                      \
-	"a.action_id, a.host_id, a.origin, a.status, a.result_by,"             \
-	" a.requested_at, a.expires_at, a.deadline, a.finished_at, a.info,"    \
+#define DB_ACTION_COLUMNS                                                  \
+	"a.action_id, a.host_id, a.origin, a.status, a.result_by,"         \
+	" a.requested_at, a.expires_at, a.deadline, a.finished_at, a.info," \
 	" a.frame, a.result"
 #define DB_ACTION_NCOLUMNS 12
 
@@ -1246,8 +1249,8 @@ db_read_action(const PGresult *res, int row, struct cluster_db_action *a,
 		r = db_get_name(res, row, 4, "action result_by", true,
 		    a->result_by, msg);
 	if (r == 0)
-		r = db_get_int64(res, row, 5, "requested_at", 0, DB_TIME_MAX_MS,
-		    &a->requested_at_ms, msg);
+		r = db_get_int64(res, row, 5, "requested_at", 0,
+		    DB_TIME_MAX_MS, &a->requested_at_ms, msg);
 	if (r == 0)
 		r = db_get_int64(res, row, 6, "expires_at", 0, DB_TIME_MAX_MS,
 		    &a->expires_at_ms, msg);
@@ -1264,8 +1267,8 @@ db_read_action(const PGresult *res, int row, struct cluster_db_action *a,
 		r = db_dup_text(res, row, 10, "action frame", false, &a->frame,
 		    msg);
 	if (r == 0)
-		r = db_dup_text(res, row, 11, "action result", true, &a->result,
-		    msg);
+		r = db_dup_text(res, row, 11, "action result", true,
+		    &a->result, msg);
 	if (r != 0 && a->action_id[0] != '\0')
 		r = db_context(msg, r, "action", a->action_id);
 out:
@@ -1338,7 +1341,8 @@ cluster_db_action_add(struct cluster_db *db, const struct cluster_db_action *a,
 	}
 	r = db_get_int64(res, 0, 0, "inserted count", 0, 1, &added, msg);
 	if (r == 0)
-		r = db_get_int64(res, 0, 1, "queued count", 0, 1, &queued, msg);
+		r = db_get_int64(res, 0, 1, "queued count", 0, 1, &queued,
+		    msg);
 	if (r != 0)
 		goto out;
 	if (added == 0) {
@@ -1349,7 +1353,8 @@ cluster_db_action_add(struct cluster_db *db, const struct cluster_db_action *a,
 	}
 	if (queued != (queue ? 1 : 0)) {
 		r = err_set(msg, SIGNET_ERR_FORMAT,
-		    "the cluster database queued action %s %" PRId64 " times",
+		    "the cluster database queued action %s %" PRId64
+		    " times",
 		    a->action_id, queued);
 		goto out;
 	}
@@ -1361,13 +1366,13 @@ out:
 
 /* The queue rows replica may take now (its live claims; never taken, or
  * taken over lease_ms ago by an epoch that is no longer the host's). */
-#define DB_TAKEABLE                                                            \
-	" FROM signet_queue q"                                                 \
-	" JOIN signet_claims c ON c.host_id = q.host_id"                       \
-	" JOIN signet_actions a ON a.action_id = q.action_id"                  \
-	" WHERE c.replica = $1 AND c.expires_at > now()"                       \
-	" AND (q.taken_at IS NULL OR (q.taken_at < now() -"                    \
-	"  $2::bigint * interval '1 millisecond'"                              \
+#define DB_TAKEABLE                                                    \
+	" FROM signet_queue q"                                         \
+	" JOIN signet_claims c ON c.host_id = q.host_id"               \
+	" JOIN signet_actions a ON a.action_id = q.action_id"          \
+	" WHERE c.replica = $1 AND c.expires_at > now()"               \
+	" AND (q.taken_at IS NULL OR (q.taken_at < now() -"            \
+	"  $2::bigint * interval '1 millisecond'"                     \
 	"  AND q.taken_epoch IS DISTINCT FROM c.epoch))"
 
 /*
@@ -1455,7 +1460,8 @@ db_drop_expired(struct cluster_db *db, const char *const take[2],
 			goto out;
 		v[0] = id;
 		r = db_command(db, "dropping an expired queue row",
-		    "DELETE FROM signet_queue WHERE action_id = $1", 1, v, msg);
+		    "DELETE FROM signet_queue WHERE action_id = $1", 1, v,
+		    msg);
 		if (r != 0)
 			goto out;
 		if (strcmp(status, "PENDING") != 0)
@@ -1489,8 +1495,8 @@ out:
 
 int
 cluster_db_queue_take(struct cluster_db *db, const char *replica,
-    int64_t lease_ms, int64_t now_ms, struct cluster_db_action *out, size_t max,
-    size_t *n, struct err_msg *msg)
+    int64_t lease_ms, int64_t now_ms, struct cluster_db_action *out,
+    size_t max, size_t *n, struct err_msg *msg)
 {
 	PGresult *res = NULL;
 	const char *v[4], *take[2];

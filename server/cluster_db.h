@@ -85,8 +85,8 @@ int cluster_db_listen(struct cluster_db *db, const char *channel,
  * waiting, or a negative code.
  */
 int cluster_db_notification(struct cluster_db *db, char *channel,
-    size_t channel_len, char *payload, size_t payload_len, struct err_msg *msg)
-    __attribute__((warn_unused_result));
+    size_t channel_len, char *payload, size_t payload_len,
+    struct err_msg *msg) __attribute__((warn_unused_result));
 
 /* --- replicas ---------------------------------------------------------- */
 
@@ -116,9 +116,9 @@ struct cluster_db_held {
  * not returned, or returned with another epoch, is no longer its own:
  * close that socket.
  */
-int cluster_db_renew(struct cluster_db *db, const char *replica, int64_t ttl_ms,
-    struct cluster_db_held *held, size_t max, size_t *n, struct err_msg *msg)
-    __attribute__((warn_unused_result));
+int cluster_db_renew(struct cluster_db *db, const char *replica,
+    int64_t ttl_ms, struct cluster_db_held *held, size_t max, size_t *n,
+    struct err_msg *msg) __attribute__((warn_unused_result));
 
 /*
  * Gives up host_id's claim if it is still (replica, epoch): the agent
@@ -130,8 +130,8 @@ int cluster_db_release(struct cluster_db *db, const char *host_id,
 
 /* Who holds host_id now: 1 (replica and epoch filled), 0 (nobody: no
  * claim or lapsed), or a negative code. */
-int cluster_db_holder(struct cluster_db *db, const char *host_id, char *replica,
-    size_t replica_len, int64_t *epoch, struct err_msg *msg)
+int cluster_db_holder(struct cluster_db *db, const char *host_id,
+    char *replica, size_t replica_len, int64_t *epoch, struct err_msg *msg)
     __attribute__((warn_unused_result));
 
 /* --- hosts and inventories --------------------------------------------- */
@@ -144,8 +144,9 @@ int cluster_db_holder(struct cluster_db *db, const char *host_id, char *replica,
  * current claim (nothing written). NOTIFYs CLUSTER_CHANNEL_HOSTS.
  */
 int cluster_db_put_host(struct cluster_db *db, const char *host_id,
-    const char *replica, int64_t epoch, const char *info, const char *inventory,
-    struct err_msg *msg) __attribute__((warn_unused_result));
+    const char *replica, int64_t epoch, const char *info,
+    const char *inventory, struct err_msg *msg)
+    __attribute__((warn_unused_result));
 
 /* One host as stored, with who holds it now. */
 struct cluster_db_host {
@@ -203,8 +204,9 @@ int cluster_db_action_add(struct cluster_db *db,
  * are dropped and their action, if still PENDING, ends UNDELIVERED.
  */
 int cluster_db_queue_take(struct cluster_db *db, const char *replica,
-    int64_t lease_ms, int64_t now_ms, struct cluster_db_action *out, size_t max,
-    size_t *n, struct err_msg *msg) __attribute__((warn_unused_result));
+    int64_t lease_ms, int64_t now_ms, struct cluster_db_action *out,
+    size_t max, size_t *n, struct err_msg *msg)
+    __attribute__((warn_unused_result));
 
 /* Removes action_id from the queue (its frame was written to the agent). */
 int cluster_db_queue_done(struct cluster_db *db, const char *action_id,

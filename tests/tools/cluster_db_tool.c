@@ -57,7 +57,7 @@ now_ms(void)
 static void
 sleep_ms(long ms)
 {
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 
 	(void)nanosleep(&ts, NULL);
 }
@@ -170,7 +170,8 @@ suite_claims(struct cluster_db *d1, struct cluster_db *d2)
 	check(r == SIGNET_ERR_STALE, "put_host with the lost epoch: STALE",
 	    &msg);
 	r = cluster_db_hosts(d1, "h1", hosts, 4, &n, &msg);
-	check(r == 0 && n == 0, "nothing written by the stale put_host", &msg);
+	check(r == 0 && n == 0, "nothing written by the stale put_host",
+	    &msg);
 	r = cluster_db_put_host(d2, "h1", "r1", e2, "{}", "[]", &msg);
 	check(r == SIGNET_ERR_STALE,
 	    "put_host with the epoch but another replica: STALE", &msg);
@@ -183,9 +184,9 @@ suite_claims(struct cluster_db *d1, struct cluster_db *d2)
 	check(r == 0, "put_host keeping both", &msg);
 	r = cluster_db_hosts(d1, NULL, hosts, 4, &n, &msg);
 	check(r == 0 && n == 1 && strcmp(hosts[0].host_id, "h1") == 0 &&
-	        strcmp(hosts[0].replica, "r2") == 0 && hosts[0].epoch == e2 &&
-	        hosts[0].held && hosts[0].updated_at_ms > 0 &&
-	        hosts[0].info != NULL &&
+	        strcmp(hosts[0].replica, "r2") == 0 &&
+	        hosts[0].epoch == e2 && hosts[0].held &&
+	        hosts[0].updated_at_ms > 0 && hosts[0].info != NULL &&
 	        strcmp(hosts[0].info, "{\"v\":\"\\u00e9 \xc3\xa9\"}") == 0 &&
 	        hosts[0].inventory != NULL &&
 	        strcmp(hosts[0].inventory, "[{\"id\":\"c1\"}]") == 0,
@@ -216,13 +217,16 @@ suite_claims(struct cluster_db *d1, struct cluster_db *d2)
 	check(r == 0 && !held_has(held, n, "h2", e5),
 	    "a lapsed claim is not renewed", &msg);
 	r = cluster_db_put_host(d1, "h2", "r1", e5, "{}", "[]", &msg);
-	check(r == SIGNET_ERR_STALE, "put_host on a lapsed claim: STALE", &msg);
+	check(r == SIGNET_ERR_STALE, "put_host on a lapsed claim: STALE",
+	    &msg);
 
 	/* Bad arguments, refused before the database. */
 	r = cluster_db_claim(d1, "Bad Host", "r1", 1000, &e, &msg);
-	check(r == SIGNET_ERR_INVALID_ARG, "claim of an invalid host_id", &msg);
+	check(r == SIGNET_ERR_INVALID_ARG, "claim of an invalid host_id",
+	    &msg);
 	r = cluster_db_claim(d1, "h3", "r1/x", 1000, &e, &msg);
-	check(r == SIGNET_ERR_INVALID_ARG, "claim by an invalid replica", &msg);
+	check(r == SIGNET_ERR_INVALID_ARG, "claim by an invalid replica",
+	    &msg);
 	r = cluster_db_claim(d1, "h3", "r1", 0, &e, &msg);
 	check(r == SIGNET_ERR_INVALID_ARG, "claim with ttl 0", &msg);
 	big = malloc((size_t)CLUSTER_DB_TEXT_MAX + 2);
@@ -259,7 +263,8 @@ suite_actions(struct cluster_db *d1, struct cluster_db *d2)
 	check(wait_notification(d1, CLUSTER_CHANNEL_QUEUE, "h3", &msg),
 	    "signet_queue h3 notified", &msg);
 	r = cluster_db_action_add(d2, &a, true, &msg);
-	check(r == SIGNET_ERR_EXISTS, "the same action_id again: EXISTS", &msg);
+	check(r == SIGNET_ERR_EXISTS, "the same action_id again: EXISTS",
+	    &msg);
 	r = cluster_db_queue_take(d2, "r2", 100, now_ms(), got, 4, &n, &msg);
 	check(r == 0 && n == 0, "r2 (not the holder) takes nothing", &msg);
 	r = cluster_db_queue_take(d1, "r1", 100, now_ms(), got, 4, &n, &msg);
@@ -275,7 +280,8 @@ suite_actions(struct cluster_db *d1, struct cluster_db *d2)
 	sleep_ms(300);
 	r = cluster_db_queue_take(d1, "r1", 100, now_ms(), got, 4, &n, &msg);
 	check(r == 0 && n == 0,
-	    "not taken again by the epoch that holds it, lease or not", &msg);
+	    "not taken again by the epoch that holds it, lease or not",
+	    &msg);
 
 	/* The host moves to r2: after the lease, r2 takes it again. */
 	r = cluster_db_claim(d2, "h3", "r2", 60000, &e4, &msg);
@@ -283,7 +289,8 @@ suite_actions(struct cluster_db *d1, struct cluster_db *d2)
 	r = cluster_db_queue_take(d1, "r1", 100, now_ms(), got, 4, &n, &msg);
 	check(r == 0 && n == 0, "r1 (no longer the holder) takes nothing",
 	    &msg);
-	r = cluster_db_queue_take(d2, "r2", 60000, now_ms(), got, 4, &n, &msg);
+	r = cluster_db_queue_take(d2, "r2", 60000, now_ms(), got, 4, &n,
+	    &msg);
 	check(r == 0 && n == 0, "not re-taken within its lease", &msg);
 	do {
 		sleep_ms(50);
@@ -381,10 +388,9 @@ kill_sessions(const char *conninfo)
 
 	if (c == NULL || PQstatus(c) != CONNECTION_OK)
 		goto out;
-	res = PQexec(c,
-	    "SELECT pg_terminate_backend(pid) FROM "
-	    "pg_stat_activity WHERE application_name = "
-	    "'signet-server'");
+	res = PQexec(c, "SELECT pg_terminate_backend(pid) FROM "
+	                "pg_stat_activity WHERE application_name = "
+	                "'signet-server'");
 	ok = res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK &&
 	    PQntuples(res) >= 2;
 out:
@@ -411,8 +417,8 @@ suite(const char *c1, const char *c2)
 	if (d1 == NULL || d2 == NULL)
 		goto out;
 	for (i = 0; i < 3; i++) {
-		static const char *const ch[] = { CLUSTER_CHANNEL_QUEUE,
-			CLUSTER_CHANNEL_DONE, CLUSTER_CHANNEL_HOSTS };
+		static const char *const ch[] = {CLUSTER_CHANNEL_QUEUE,
+			CLUSTER_CHANNEL_DONE, CLUSTER_CHANNEL_HOSTS};
 
 		r = cluster_db_listen(d1, ch[i], &msg);
 		check(r == 0, ch[i], &msg);
@@ -526,8 +532,7 @@ main(int argc, char **argv)
 		return cmd_get(argv[2], argv[3]);
 	if (argc == 4 && strcmp(argv[1], "suite") == 0)
 		return suite(argv[2], argv[3]);
-	fprintf(stderr,
-	    "usage: cluster_db_tool open|hosts CONNINFO | get "
-	    "CONNINFO ID | suite CONNINFO_R1 CONNINFO_R2\n");
+	fprintf(stderr, "usage: cluster_db_tool open|hosts CONNINFO | get "
+	                "CONNINFO ID | suite CONNINFO_R1 CONNINFO_R2\n");
 	return 2;
 }
