@@ -167,8 +167,9 @@ track_add(struct cluster_relay *r, const char *id, enum track_kind kind)
  */
 struct job {
 	struct cluster_relay *r;
-	struct cluster_db_action a; /* add: the row; get: what was read */
-	bool queue;                 /* add: queue it for the holder */
+	struct cluster_db_action a;  /* add: the row; get: what was read */
+	char id[ACTIONS_ID_LEN + 1]; /* get: the action asked for */
+	bool queue;                  /* add: queue it for the holder */
 	bool done, abandoned;
 	int rc;
 	struct err_msg msg;
@@ -1245,8 +1246,7 @@ run_get(void *arg, struct cluster_db *db)
 		j->rc = err_set(&j->msg, SIGNET_ERR_UNAVAILABLE,
 		    "the cluster database is unreachable");
 	else
-		j->rc = cluster_db_action_get(db, j->a.action_id, &j->a,
-		    &j->msg);
+		j->rc = cluster_db_action_get(db, j->id, &j->a, &j->msg);
 	if (job_finish(j))
 		job_free(j);
 }
@@ -1362,7 +1362,7 @@ cluster_relay_get(struct cluster_relay *r, const char *action_id, cJSON **doc,
 	if (j == NULL)
 		return err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
 	j->r = r;
-	memcpy(j->a.action_id, action_id, ACTIONS_ID_LEN + 1);
+	memcpy(j->id, action_id, ACTIONS_ID_LEN + 1);
 	rc = post_and_wait(r, j, run_get);
 	if (rc == SIGNET_ERR_UNAVAILABLE) {
 		job_free(j);
