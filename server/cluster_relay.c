@@ -23,6 +23,7 @@
 #include <sodium.h>
 
 #include "clock.h"
+#include "cluster_verify.h"
 #include "dynbuf.h"
 #include "hub.h"
 #include "keys.h"
@@ -45,6 +46,8 @@ enum track_kind {
 struct track {
 	char id[ACTIONS_ID_LEN + 1];
 	enum track_kind kind;
+	bool in_queue;      /* taken from the queue: remove the row once
+	                       the frame is written */
 	int64_t checked_ms; /* monotonic: last re-read of its row */
 };
 
@@ -135,7 +138,11 @@ track_drop(struct cluster_relay *r, struct track *t)
 	r->tracks[i] = r->tracks[--r->ntracks];
 }
 
-/* Follows id (already followed: its kind is updated). */
+/*
+ * Follows id. TRACK_RELAYED marks a queue row taken (in_queue) and keeps
+ * the kind of an action signed here (this replica took its own action
+ * from the queue once its claim came).
+ */
 static void
 track_add(struct cluster_relay *r, const char *id, enum track_kind kind)
 {
@@ -147,9 +154,13 @@ track_add(struct cluster_relay *r, const char *id, enum track_kind kind)
 		t = &r->tracks[r->ntracks++];
 		memset(t, 0, sizeof(*t));
 		memcpy(t->id, id, sizeof(t->id));
+		t->kind = kind;
 	}
 	if (t != NULL) {
-		t->kind = kind;
+		if (kind == TRACK_RELAYED)
+			t->in_queue = true;
+		else
+			t->kind = kind;
 		t->checked_ms = clock_mono_ms();
 	}
 	(void)pthread_mutex_unlock(&r->mu);
@@ -524,155 +535,23 @@ out:
 
 /* --- verifying what the database holds ---------------------------------- */
 
-/*
- * Parses and verifies a stored action frame: exactly an action frame
- * whose envelope verifies under the action key. *p (heap, free()) and
- * sha (hex of the payload bytes); *parts the frame's parts (free with
- * wire_frame_free).
- */
-static int
-verify_action_frame(struct cluster_relay *r, const char *frame,
-    struct envelope_action_payload **p, char sha[65], struct wire_frame *parts,
-    struct err_msg *msg)
-{
-	struct err_msg sub;
-	uint8_t *raw = NULL;
-	size_t raw_len = 0, len;
-	int rc;
-
-	*p = NULL;
-	memset(parts, 0, sizeof(*parts));
-	len = frame != NULL ? strnlen(frame, HUB_MESSAGE_MAX + 1) : 0;
-	if (len == 0 || len > HUB_MESSAGE_MAX)
-		return err_set(msg, SIGNET_ERR_FORMAT,
-		    "the stored action frame is empty or over %d bytes",
-		    HUB_MESSAGE_MAX);
-	err_clear(&sub);
-	rc = wire_parse_server_frame(frame, len, parts, &sub);
-	if (rc == 0 && parts->type != WIRE_ACTION)
-		rc = err_set(&sub, SIGNET_ERR_FORMAT, "not an action frame");
-	if (rc != 0) {
-		rc = err_set(msg,
-		    rc == SIGNET_ERR_ALLOC ? rc : SIGNET_ERR_FORMAT,
-		    "the stored action frame: %s", sub.text);
-		goto out;
-	}
-	*p = calloc(1, sizeof(**p));
-	if (*p == NULL) {
-		rc = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
-		goto out;
-	}
-	rc = envelope_action_verify(&r->action_pub, parts->key_id,
-	    parts->payload_b64, parts->sig_b64, *p, &raw, &raw_len, &sub);
-	if (rc != 0) {
-		rc = err_set(msg,
-		    rc == SIGNET_ERR_ALLOC ? rc : SIGNET_ERR_BAD_SIGNATURE,
-		    "the stored action frame does not verify under the action "
-		    "key %s: %s",
-		    r->action_pub.keys[0].id, sub.text);
-		goto out;
-	}
-	envelope_sha256_hex(raw, raw_len, sha);
-out:
-	free(raw);
-	if (rc != 0) {
-		if (*p != NULL)
-			sodium_memzero(*p, sizeof(**p));
-		free(*p);
-		*p = NULL;
-		wire_frame_free(parts);
-	}
-	return rc;
-}
-
-/*
- * Parses and verifies a stored result frame against the action sent
- * (sent: host, container, action, request_sha256, requested_at): the
- * agent's signature under sent->host_id's registered result key (or a
- * retired one that still allows it), then every field. *res, *parts
- * (wire_frame_free) and key_id (the key it verified under).
- */
+/* cluster_verify_result under the registered keys of sent's host. */
 static int
 verify_result_frame(struct cluster_relay *r, const struct action_info *sent,
     const char *frame, struct envelope_result_payload *res,
     struct wire_frame *parts, char key_id[KEYS_ID_LEN + 1], struct err_msg *msg)
 {
-	const struct keyset_key *used = NULL;
 	struct keyset ks;
 	struct err_msg sub;
-	uint8_t *raw = NULL;
-	size_t raw_len = 0, len, i;
-	const char *act;
 	int rc;
 
 	memset(parts, 0, sizeof(*parts));
-	memset(res, 0, sizeof(*res));
-	len = frame != NULL ? strnlen(frame, HUB_MESSAGE_MAX + 1) : 0;
-	if (len == 0 || len > HUB_MESSAGE_MAX)
-		return err_set(msg, SIGNET_ERR_FORMAT,
-		    "the stored result frame is empty or over %d bytes",
-		    HUB_MESSAGE_MAX);
 	err_clear(&sub);
-	rc = wire_parse_agent_frame(frame, len, parts, &sub);
-	if (rc == 0 && parts->type != WIRE_ACTION_RESULT)
-		rc = err_set(&sub, SIGNET_ERR_FORMAT, "not an action_result");
-	if (rc != 0) {
-		rc = err_set(msg,
-		    rc == SIGNET_ERR_ALLOC ? rc : SIGNET_ERR_FORMAT,
-		    "the stored result frame: %s", sub.text);
-		goto out;
-	}
 	rc = server_ctx_agent_keys(r->ctx, sent->host_id, &ks, &sub);
-	if (rc != 0) {
-		rc = err_set(msg, rc, "the result keys of %s: %s",
-		    sent->host_id, sub.text);
-		goto out;
-	}
-	rc = SIGNET_ERR_BAD_SIGNATURE;
-	for (i = 0; i < ks.count && rc == SIGNET_ERR_BAD_SIGNATURE; i++) {
-		free(raw);
-		raw = NULL;
-		rc = envelope_result_verify(&ks.keys[i].pub, parts->payload_b64,
-		    parts->sig_b64, res, &raw, &raw_len, &sub);
-		if (rc == 0)
-			used = &ks.keys[i];
-	}
-	if (rc != 0) {
-		rc = err_set(msg,
-		    rc == SIGNET_ERR_ALLOC ? rc : SIGNET_ERR_BAD_SIGNATURE,
-		    "the stored result does not verify under a result key of "
-		    "%s: %s",
-		    sent->host_id, sub.text);
-		goto out;
-	}
-	if (used->retired && !keyset_allows(used, true, sent->requested_at)) {
-		rc = err_set(msg, SIGNET_ERR_BAD_SIGNATURE,
-		    "the stored result is signed with result key %s, retired "
-		    "(%s) before the action was sent",
-		    used->pub.id, used->stamp);
-		goto out;
-	}
-	act = envelope_action_name(res->action);
-	if (strcmp(res->action_id, sent->action_id) != 0 ||
-	    strcmp(res->host_id, sent->host_id) != 0 ||
-	    strcmp(res->container_id, sent->container_id) != 0 ||
-	    res->action != sent->action ||
-	    strcmp(res->request_sha256, sent->request_sha256) != 0) {
-		rc = err_set(msg, SIGNET_ERR_CHAIN,
-		    "the stored result (action_id %s, host %s, container "
-		    "%.12s, %s, request_sha256 %.16s...) does not answer the "
-		    "action sent",
-		    res->action_id, res->host_id, res->container_id,
-		    act != NULL ? act : "?", res->request_sha256);
-		goto out;
-	}
-	memcpy(key_id, used->pub.id, KEYS_ID_LEN + 1);
-	rc = 0;
-out:
-	free(raw);
 	if (rc != 0)
-		wire_frame_free(parts);
-	return rc;
+		return err_set(msg, rc, "the result keys of %s: %s",
+		    sent->host_id, sub.text);
+	return cluster_verify_result(&ks, sent, frame, res, parts, key_id, msg);
 }
 
 /* --- origin: a result through the database ------------------------------ */
@@ -889,13 +768,14 @@ relay_one(struct cluster_relay *r, struct cluster_db *db,
 	char sha[65], origin[CLUSTER_NAME_MAX + 1], *frame = NULL;
 	size_t len = 0;
 	int64_t now = clock_wall_ms(), deadline;
-	bool again = false;
+	bool again = false, recorded = false;
 	int rc;
 
 	err_clear(&msg);
 	memset(&f, 0, sizeof(f));
 	(void)text_escape_str(row->origin, origin, sizeof(origin));
-	rc = verify_action_frame(r, row->frame, &p, sha, &f, &msg);
+	rc = cluster_verify_action(&r->action_pub, row->frame, &p, sha, &f,
+	    &msg);
 	if (rc == 0 &&
 	    (strcmp(p->action_id, row->action_id) != 0 ||
 	        strcmp(p->host_id, row->host_id) != 0))
@@ -937,7 +817,11 @@ relay_one(struct cluster_relay *r, struct cluster_db *db,
 			drop_queued(db, p->action_id);
 			goto out;
 		}
+		/* These bytes are in this log already (action.relayed,
+		 * or action.requested here): not recorded twice. */
+		recorded = true;
 		if (have->status == ACTION_UNDELIVERED) {
+			/* Its frame never reached the agent: once more. */
 			actions_remove(r->actions, p->action_id);
 		} else if (have->status == ACTION_PENDING) {
 			/* Taken again after its lease: the agent answers a
@@ -960,7 +844,9 @@ relay_one(struct cluster_relay *r, struct cluster_db *db,
 			goto out;
 		}
 		/* Nothing runs unrecorded. */
-		rc = record_relayed(r, p, &f, row->origin, sha, &msg);
+		rc = recorded ?
+		    0 :
+		    record_relayed(r, p, &f, row->origin, sha, &msg);
 		if (rc != 0) {
 			metrics_inc(r->ctx->metrics, M_ACTIONS_AUDIT_FAILED);
 			actions_remove(r->actions, p->action_id);
@@ -971,9 +857,10 @@ relay_one(struct cluster_relay *r, struct cluster_db *db,
 			goto out;
 		}
 		atomic_fetch_add(&r->relayed, 1);
-		log_info("action relayed: action_id=%s host=%s container=%s "
+		log_info("action relayed%s: action_id=%s host=%s container=%s "
 		         "action=%s origin=%s",
-		    p->action_id, p->host_id, p->container_id,
+		    recorded ? " again (undelivered before)" : "", p->action_id,
+		    p->host_id, p->container_id,
 		    envelope_action_name(p->action), origin);
 	}
 	track_add(r, p->action_id, TRACK_RELAYED);
@@ -1086,9 +973,11 @@ cluster_relay_sent(struct cluster_relay *r, const char *action_id)
 		return;
 	(void)pthread_mutex_lock(&r->mu);
 	t = track_find(r, action_id);
-	if (t != NULL && t->kind == TRACK_RELAYED) {
+	if (t != NULL && t->in_queue) {
 		relayed = true;
-		track_drop(r, t);
+		t->in_queue = false;
+		if (t->kind == TRACK_RELAYED)
+			track_drop(r, t);
 	}
 	(void)pthread_mutex_unlock(&r->mu);
 	if (!relayed)
@@ -1268,7 +1157,8 @@ row_json(struct cluster_relay *r, const struct cluster_db_action *row,
 
 	*doc = NULL;
 	memset(&rf, 0, sizeof(rf));
-	rc = verify_action_frame(r, row->frame, &p, sha, &f, msg);
+	rc = cluster_verify_action(&r->action_pub, row->frame, &p, sha, &f,
+	    msg);
 	if (rc != 0)
 		return rc == SIGNET_ERR_ALLOC ? rc : SIGNET_ERR_BAD_SIGNATURE;
 	if (strcmp(p->action_id, row->action_id) != 0) {
