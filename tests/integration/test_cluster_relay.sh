@@ -235,6 +235,10 @@ for r in r1 r2; do
 	check "$r's audit log verifies (actions and results tied)" test "$rc" -eq 0
 	check "$r's log: results tied" grep -Eq 'results tied to their action.requested: [1-9]' <<<"$out"
 done
+for r in r1 r2; do
+	check "$r's log holds no sanitizer report" \
+		test "$(grep -c 'Sanitizer' "$T_DIR/$r.log")" = 0
+done
 check "both logs hold only records docs/schema describes" \
 	"$SIGNET_SOURCE_DIR/tests/integration/audit_schema.py" \
 	"$T_DIR/r1-audit.log" "$T_DIR/r2-audit.log"
