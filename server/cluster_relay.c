@@ -66,6 +66,8 @@ struct cluster_relay {
 	struct hub *hub;
 	struct track *tracks;
 	size_t ntracks;
+	struct end_job *ends; /* ends not yet written to the database */
+	size_t nends;
 	bool take_posted; /* a take job waits on the cluster thread */
 	bool take_again;  /* a NOTIFY came while it waited */
 
@@ -399,11 +401,17 @@ cluster_relay_local(struct cluster_relay *r,
 
 /* --- ends --------------------------------------------------------------- */
 
+/*
+ * An end to write (r->ends, under r->mu): kept until the database took
+ * it or refused it for good, posted again every poll while it is away.
+ */
 struct end_job {
+	struct end_job *next;
 	struct cluster_relay *r;
 	char id[ACTIONS_ID_LEN + 1];
 	char status[16];
 	char *info, *result;
+	bool posted; /* a job for it waits on the cluster thread */
 };
 
 static void
@@ -416,31 +424,76 @@ end_job_free(struct end_job *e)
 	free(e);
 }
 
+/* Unlinks e from r->ends (r->mu held). */
+static void
+ends_unlink(struct cluster_relay *r, struct end_job *e)
+{
+	struct end_job **pp;
+
+	for (pp = &r->ends; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == e) {
+			*pp = e->next;
+			r->nends--;
+			return;
+		}
+}
+
 static void
 run_end(void *arg, struct cluster_db *db)
 {
 	struct end_job *e = arg;
+	struct cluster_relay *r = e->r;
 	struct err_msg msg;
-	int rc;
+	bool again = false;
+	int rc = SIGNET_ERR_UNAVAILABLE;
 
 	err_clear(&msg);
-	if (db == NULL) {
-		log_warn("action %s: its end (%s) not written: the cluster "
-		         "database is unreachable",
-		    e->id, e->status);
-		goto out;
-	}
-	rc = cluster_db_action_end(db, e->id, e->status, e->info, e->result,
-	    cluster_replica(e->r->cluster), clock_wall_ms(), &msg);
+	if (db != NULL)
+		rc = cluster_db_action_end(db, e->id, e->status, e->info,
+		    e->result, cluster_replica(r->cluster), clock_wall_ms(),
+		    &msg);
 	if (rc == SIGNET_ERR_EXISTS || rc == SIGNET_ERR_NOT_FOUND)
 		log_debug("action %s: end %s not written: %s", e->id, e->status,
 		    err_str(rc));
-	else if (rc != 0)
+	else if (rc == SIGNET_ERR_UNAVAILABLE || rc == SIGNET_ERR_ALLOC) {
+		again = true;
+		log_debug("action %s: end %s not written yet (%s); again at "
+		          "the next poll",
+		    e->id, e->status,
+		    db == NULL ? "the database is unreachable" : msg.text);
+	} else if (rc != 0)
 		log_warn("action %s: end %s not written to the cluster "
 		         "database: %s",
 		    e->id, e->status, msg.text);
-out:
-	end_job_free(e);
+	(void)pthread_mutex_lock(&r->mu);
+	e->posted = false;
+	if (!again)
+		ends_unlink(r, e);
+	(void)pthread_mutex_unlock(&r->mu);
+	if (!again)
+		end_job_free(e);
+}
+
+/* Posts the ends not written yet (every poll). */
+static void
+ends_retry(struct cluster_relay *r)
+{
+	struct end_job *e, *todo[64];
+	size_t n = 0, i;
+
+	(void)pthread_mutex_lock(&r->mu);
+	for (e = r->ends; e != NULL && n < 64; e = e->next)
+		if (!e->posted) {
+			e->posted = true;
+			todo[n++] = e;
+		}
+	(void)pthread_mutex_unlock(&r->mu);
+	for (i = 0; i < n; i++)
+		if (cluster_call_post(r->cluster, run_end, todo[i]) != 0) {
+			(void)pthread_mutex_lock(&r->mu);
+			todo[i]->posted = false;
+			(void)pthread_mutex_unlock(&r->mu);
+		}
 }
 
 /* Posts the end of id: status, the API JSON of info, result (or NULL). */
@@ -466,11 +519,25 @@ post_end(struct cluster_relay *r, const struct action_info *info,
 		end_job_free(e);
 		return;
 	}
-	if (cluster_call_post(r->cluster, run_end, e) != 0) {
-		log_warn("action %s: its end not written to the cluster "
-		         "database (its queue is full)",
-		    info->action_id);
+	(void)pthread_mutex_lock(&r->mu);
+	if (r->nends >= CLUSTER_RELAY_TRACK_MAX) {
+		(void)pthread_mutex_unlock(&r->mu);
+		log_warn("action %s: %d ends wait for the cluster database "
+		         "already; this one is not written",
+		    info->action_id, CLUSTER_RELAY_TRACK_MAX);
 		end_job_free(e);
+		return;
+	}
+	e->next = r->ends;
+	r->ends = e;
+	r->nends++;
+	e->posted = true;
+	(void)pthread_mutex_unlock(&r->mu);
+	if (cluster_call_post(r->cluster, run_end, e) != 0) {
+		/* The next poll posts it again. */
+		(void)pthread_mutex_lock(&r->mu);
+		e->posted = false;
+		(void)pthread_mutex_unlock(&r->mu);
 	}
 }
 
@@ -1078,8 +1145,10 @@ tick(struct cluster_relay *r, bool poll)
 	}
 	for (i = 0; i < nfetch; i++)
 		post_fetch(r, fetch[i]);
-	if (poll)
+	if (poll) {
 		post_take(r);
+		ends_retry(r);
+	}
 out:
 	free(fetch);
 	free(info);
@@ -1378,6 +1447,12 @@ cluster_relay_free(struct cluster_relay *r)
 		(void)pthread_cond_destroy(&r->cv);
 	if (r->mu_ready)
 		(void)pthread_mutex_destroy(&r->mu);
+	while (r->ends != NULL) {
+		struct end_job *e = r->ends;
+
+		r->ends = e->next;
+		end_job_free(e);
+	}
 	free(r->tracks);
 	free(r);
 }
