@@ -335,8 +335,8 @@ fail:
 
 int
 cluster_relay_queue(struct cluster_relay *r,
-    const struct envelope_action_payload *p, const char *frame, char *why,
-    size_t why_len)
+    const struct envelope_action_payload *p, const char *frame, bool wait,
+    char *why, size_t why_len)
 {
 	struct job *j;
 	int rc;
@@ -347,6 +347,17 @@ cluster_relay_queue(struct cluster_relay *r,
 		return SIGNET_ERR_ALLOC;
 	}
 	track_add(r, p->action_id, TRACK_QUEUED);
+	if (!wait) {
+		/* Its waiter learns of a refusal as UNDELIVERED. */
+		j->abandoned = true;
+		if (cluster_call_post(r->cluster, run_add, j) == 0)
+			return 0;
+		fmt_cut(why, why_len,
+		    "the cluster thread's queue is full or it stops: the "
+		    "action was not queued for the replica holding its host");
+		job_free(j);
+		return SIGNET_ERR_UNAVAILABLE;
+	}
 	rc = post_and_wait(r, j, run_add);
 	if (rc == SIGNET_ERR_UNAVAILABLE) {
 		fmt_cut(why, why_len,
