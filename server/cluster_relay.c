@@ -868,7 +868,7 @@ relay_one(struct cluster_relay *r, struct cluster_db *db,
 		rc = err_set(&msg, SIGNET_ERR_FORMAT,
 		    "the action expired before it could be relayed");
 	if (rc == SIGNET_ERR_ALLOC)
-		goto out; /* taken again once the lease passed */
+		goto out; /* taken again by the host's next claim */
 	if (rc != 0) {
 		atomic_fetch_add(&r->frames_refused, 1);
 		log_warn("queued action %s (origin \"%s\") refused, not "
@@ -902,8 +902,9 @@ relay_one(struct cluster_relay *r, struct cluster_db *db,
 			/* Its frame never reached the agent: once more. */
 			actions_remove(r->actions, p->action_id);
 		} else if (have->status == ACTION_PENDING) {
-			/* Taken again after its lease: the agent answers a
-			 * second delivery with what it holds. */
+			/* Taken again by a newer claim (the agent came
+			 * back): it answers a second delivery with what it
+			 * holds. */
 			again = true;
 		} else {
 			drop_queued(db, p->action_id);
@@ -1062,7 +1063,7 @@ cluster_relay_sent(struct cluster_relay *r, const char *action_id)
 		return;
 	k = calloc(1, sizeof(*k));
 	if (k == NULL)
-		return; /* the lease passes: taken again, answered by the agent */
+		return; /* the next claim takes it again; the agent answers */
 	k->r = r;
 	memcpy(k->id, action_id, sizeof(k->id));
 	if (cluster_call_post(r->cluster, run_queue_done, k) != 0)

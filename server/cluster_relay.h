@@ -28,8 +28,8 @@
  * added to the local table (with the origin's deadline), recorded as
  * action.relayed and handed to the hub. Its queue row is removed once the
  * frame was written to the agent's connection (cluster_relay_sent); until
- * then the row's lease lets it be taken again (at-least-once; the agent
- * runs an action at most once).
+ * then, once its lease passed, the host's next claim (a new epoch) takes
+ * it again (at-least-once; the agent runs an action at most once).
  *
  * Results. Any replica that records a verified result (its own action,
  * a relayed one, or one it does not know) stores the signed result frame
