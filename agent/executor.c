@@ -385,7 +385,7 @@ run_action(struct executor *ex, struct executor_act *act)
 int
 executor_pipeline(struct executor *ex, const char *data, size_t len,
     const struct wire_frame *parsed, enum executor_mode mode,
-    struct executor_outcome *out)
+    uint64_t arrived_seq, struct executor_outcome *out)
 {
 	struct executor_act act;
 	struct err_msg m;
@@ -396,6 +396,7 @@ executor_pipeline(struct executor *ex, const char *data, size_t len,
 	memset(out, 0, sizeof(*out));
 	memset(&act, 0, sizeof(act));
 	act.mode = mode;
+	act.arrived_seq = arrived_seq;
 	act.out = out;
 	act.rule = -1;
 	out->status = ENVELOPE_STATUS_REJECTED;
@@ -446,9 +447,22 @@ executor_pipeline(struct executor *ex, const char *data, size_t len,
 	if (!executor_check_request(ex, &act, now))
 		goto out;
 	executor_lock(ex);
-	r = replay_add(ex->seen, act.a.action_id, executor_replay_until(&act),
-	    now);
+	r = replay_add_sha(ex->seen, act.a.action_id, act.sha,
+	    executor_replay_until(&act), now);
+	if (r == 0 && mode == EXECUTOR_MODE_RUN)
+		executor_inflight_put(ex, &act);
 	executor_unlock(ex);
+	/*
+	 * At-least-once delivery (a relay, a replica that took over): the
+	 * same payload again is answered with what is held, never run again.
+	 */
+	if (r == SIGNET_ERR_EXISTS) {
+		enum executor_redelivery red = executor_redelivery(ex, &act);
+
+		if (red == EXECUTOR_REDELIVERY_RESENT ||
+		    red == EXECUTOR_REDELIVERY_RUNNING)
+			goto out;
+	}
 	if (r != 0) {
 		(void)snprintf(why, sizeof(why),
 		    r == SIGNET_ERR_EXISTS ?
@@ -478,6 +492,7 @@ executor_pipeline(struct executor *ex, const char *data, size_t len,
 		goto out;
 	run_action(ex, &act);
 out:
+	executor_inflight_drop(ex, &act);
 	executor_request_release(ex, &act);
 	inventory_free(act.inv);
 	free(act.raw);
@@ -490,7 +505,13 @@ int
 executor_handle_frame(struct executor *ex, const char *data, size_t len,
     struct executor_outcome *out)
 {
-	return executor_pipeline(ex, data, len, NULL, EXECUTOR_MODE_RUN, out);
+	uint64_t seq;
+
+	executor_lock(ex);
+	seq = ex->next_seq;
+	executor_unlock(ex);
+	return executor_pipeline(ex, data, len, NULL, EXECUTOR_MODE_RUN, seq,
+	    out);
 }
 
 /* ---- life ---- */

@@ -87,6 +87,7 @@ struct executor_job {
 	size_t len;
 	struct wire_frame frame; /* parsed already when frame.type is set */
 	char container[65];      /* scheduling key (unverified); "" none */
+	uint64_t outbox_seq;     /* ex->next_seq when it came */
 };
 
 struct executor;
@@ -116,6 +117,9 @@ struct executor {
 	void *refused_arg;
 
 	struct replay *seen; /* under mu */
+	/* Under mu: the ids a worker's pipeline holds past the seen set
+	 * ("" free), for a redelivery's "running". */
+	char inflight[EXECUTOR_WORKERS][33];
 
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -167,6 +171,10 @@ struct executor_act {
 	bool have_sha;
 	char sha[65];
 	bool authentic; /* signature and strict parse held */
+	bool inflight;  /* its id is in ex->inflight */
+	/* ex->next_seq when the frame came: a result made after it (an
+	 * outbox entry of a higher seq) went out without this copy */
+	uint64_t arrived_seq;
 	/*
 	 * Authentic: all of it; else what signed bytes that failed the
 	 * strict parse say (never the claims of unverified bytes).
@@ -212,11 +220,13 @@ void executor_unlock(struct executor *ex);
 /*
  * The whole pipeline for one frame (executor_handle_frame's contract);
  * parsed is the caller's parse of data or NULL; mode other than
- * EXECUTOR_MODE_RUN answers an authentic action without running it.
+ * EXECUTOR_MODE_RUN answers an authentic action without running it;
+ * arrived_seq is ex->next_seq when the frame came (executor_redelivery).
  */
 int executor_pipeline(struct executor *ex, const char *data, size_t len,
     const struct wire_frame *parsed, enum executor_mode mode,
-    struct executor_outcome *out) __attribute__((warn_unused_result));
+    uint64_t arrived_seq, struct executor_outcome *out)
+    __attribute__((warn_unused_result));
 
 /* ---- executor_request.c ---- */
 
@@ -295,6 +305,29 @@ void executor_outbox_deliver(struct executor *ex, struct executor_act *act,
  * bytes): its result goes again. Returns true when there was one.
  */
 bool executor_outbox_resend(struct executor *ex, struct executor_act *act);
+
+/*
+ * Puts act's id in ex->inflight (act->inflight says whether there was
+ * room: there is one slot per worker), under the lock the caller holds
+ * (the one that put the id in the seen set: no redelivery sees it in
+ * neither); or takes it out, taking the lock.
+ */
+void executor_inflight_put(struct executor *ex, struct executor_act *act);
+void executor_inflight_drop(struct executor *ex, struct executor_act *act);
+
+/*
+ * act (authentic, act->sha set) came with an action_id the seen set
+ * holds. Under one lock: NONE when the id was seen with another payload
+ * (or an unknown one); RESENT when its result is in the outbox and was
+ * made before this copy came (act->arrived_seq; marked to go again,
+ * act->out's has_result and resent set); RUNNING when a pipeline holds
+ * it, or its result was made after this copy came (it waited in the
+ * queue behind it: the result went out by itself); REPLAY when none of
+ * these. Audits
+ * action.redelivered for all but NONE, and sets act->out->redelivered.
+ */
+enum executor_redelivery executor_redelivery(struct executor *ex,
+    struct executor_act *act);
 
 /*
  * A result read back from the audit log (frame owned), made at
