@@ -1137,6 +1137,13 @@ cluster_main(void *arg)
 			mirror_dirty(c);
 		if (!c->broken)
 			run_calls(c, true);
+		/*
+		 * A NOTIFY that came in while a call's statement ran is in
+		 * libpq's queue now, not on the socket: poll() would not see
+		 * it until the next renew (the action relay's wake-ups).
+		 */
+		if (!c->broken)
+			drain_notifications(c);
 		if (c->broken)
 			continue;
 		(void)pthread_mutex_lock(&c->mu);
