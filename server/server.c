@@ -288,12 +288,25 @@ checkpoint_config(struct server_ctx *ctx, const struct config *cfg,
     char origin[static AUDIT_ORIGIN_MAX + 1])
 {
 	const char *set = config_get(cfg, "audit", "origin");
+	const char *replica = config_get(cfg, "cluster", "database") != NULL ?
+	    config_get(cfg, "cluster", "replica") :
+	    NULL;
 	struct err_msg msg;
 	char cn[128];
 
 	cert_cn(cert_path, cn);
 	if (set != NULL)
 		(void)snprintf(origin, AUDIT_ORIGIN_MAX + 1, "%s", set);
+	else if (replica != NULL && text_valid_name(replica))
+		/*
+		 * Replicas may share one certificate and so one CN: each log
+		 * needs its own origin, or a witness would take two replicas'
+		 * logs for one log's split view. (A bad name is refused
+		 * with the rest of [cluster].)
+		 */
+		(void)snprintf(origin, AUDIT_ORIGIN_MAX + 1,
+		    "signet/server/%s/%s", cn[0] != '\0' ? cn : "server",
+		    replica);
 	else
 		(void)snprintf(origin, AUDIT_ORIGIN_MAX + 1, "signet/server/%s",
 		    cn[0] != '\0' ? cn : "server");

@@ -147,6 +147,12 @@ start r2 || { not_ok "replica r2 started"; finish; exit 1; }
 ok "replicas r1 and r2 started on one database"
 check "r1 is up in the cluster" wait_for 60 metric_is r1 signet_cluster_up 1
 check "r2 is up in the cluster" wait_for 60 metric_is r2 signet_cluster_up 1
+# One certificate (one CN) for both: each log still has its own origin.
+origin_is() { test "$(rget "$1" /api/audit/checkpoint 2>/dev/null | head -n 1)" = "$2"; }
+check "r1's checkpoints name r1's own log" \
+	wait_for 60 origin_is r1 signet/server/localhost/r1
+check "r2's checkpoints name r2's own log" \
+	wait_for 60 origin_is r2 signet/server/localhost/r2
 
 simto a1 web-01 r1 --answer SUCCESS
 check "web-01 connected to r1, with replica r1" \
