@@ -66,7 +66,7 @@ struct call {
 struct cluster {
 	char *conninfo;
 	char replica[CLUSTER_NAME_MAX + 1];
-	int64_t ttl_ms, lease_ms;
+	int64_t ttl_ms, lease_ms, keep_ms;
 	int timeout_ms;
 	struct registry *reg; /* borrowed */
 	struct cluster_db *db;
@@ -90,7 +90,7 @@ struct cluster {
 	void *notify_arg;
 
 	atomic_llong last_ok_ms; /* mono ms of the last answer; 0 never */
-	atomic_ullong claims_lost, db_errors;
+	atomic_ullong claims_lost, db_errors, pruned;
 
 	/* The thread's alone. */
 	struct seen *seen[CLAIM_BUCKETS];
@@ -419,10 +419,16 @@ cluster_metrics_text(struct cluster *c)
 	        "# HELP signet_cluster_db_errors_total Statements on the "
 	        "cluster database that failed.\n"
 	        "# TYPE signet_cluster_db_errors_total counter\n"
-	        "signet_cluster_db_errors_total %llu\n",
+	        "signet_cluster_db_errors_total %llu\n"
+	        "# HELP signet_cluster_actions_pruned_total Ended actions "
+	        "this replica removed from the cluster database after "
+	        "actions_keep_ms (the audit logs keep them).\n"
+	        "# TYPE signet_cluster_actions_pruned_total counter\n"
+	        "signet_cluster_actions_pruned_total %llu\n",
 	        cluster_up(c, NULL, 0) ? 1 : 0, held,
 	        (unsigned long long)atomic_load(&c->claims_lost),
-	        (unsigned long long)atomic_load(&c->db_errors)) != 0) {
+	        (unsigned long long)atomic_load(&c->db_errors),
+	        (unsigned long long)atomic_load(&c->pruned)) != 0) {
 		dynbuf_free(&b);
 		return NULL;
 	}
@@ -823,6 +829,31 @@ recheck(struct cluster *c, const struct verdict *v)
 	}
 }
 
+/*
+ * Removes actions ended over keep_ms ago (every replica does, a batch per
+ * renew: the database stays bounded by the rate of actions, not their
+ * count since the start). Uses the wall clock: actions carry unix ms.
+ */
+static void
+prune(struct cluster *c)
+{
+	struct err_msg msg;
+	size_t n = 0;
+	int64_t before = clock_wall_ms() - c->keep_ms;
+	int r;
+
+	if (c->broken || before <= 0)
+		return;
+	err_clear(&msg);
+	r = cluster_db_prune(c->db, before, CLUSTER_PRUNE_BATCH, &n, &msg);
+	note_db(c, r, &msg, "removing old actions");
+	if (r == 0 && n > 0) {
+		atomic_fetch_add(&c->pruned, n);
+		log_debug("cluster: removed %zu actions ended before %lld", n,
+		    (long long)before);
+	}
+}
+
 /* Renews every claim; what is missing is rechecked, lost ones said again. */
 static void
 do_renew(struct cluster *c)
@@ -884,6 +915,7 @@ do_renew(struct cluster *c)
 			recheck(c, &vs[i]);
 	}
 	free(vs);
+	prune(c);
 	/* Held in the database but by no session here (an earlier run). */
 	for (i = 0; i < n && !c->broken; i++) {
 		(void)pthread_mutex_lock(&c->mu);
@@ -1188,10 +1220,13 @@ cluster_new(const struct cluster_config *cfg, struct registry *reg,
 	    cfg->db_timeout_ms < CLUSTER_DB_TIMEOUT_MS_MIN ||
 	    cfg->db_timeout_ms > CLUSTER_DB_TIMEOUT_MS_MAX ||
 	    cfg->queue_lease_ms < CLUSTER_LEASE_MS_MIN ||
-	    cfg->queue_lease_ms > CLUSTER_LEASE_MS_MAX)
+	    cfg->queue_lease_ms > CLUSTER_LEASE_MS_MAX ||
+	    (cfg->actions_keep_ms != 0 &&
+	        (cfg->actions_keep_ms < CLUSTER_KEEP_MS_MIN ||
+	            cfg->actions_keep_ms > CLUSTER_KEEP_MS_MAX)))
 		return err_set(msg, SIGNET_ERR_INVALID_ARG,
-		    "cluster: claim_ttl_ms, db_timeout_ms or queue_lease_ms "
-		    "out of range");
+		    "cluster: claim_ttl_ms, db_timeout_ms, queue_lease_ms or "
+		    "actions_keep_ms out of range");
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
@@ -1211,6 +1246,8 @@ cluster_new(const struct cluster_config *cfg, struct registry *reg,
 	memcpy(c->replica, cfg->replica, strlen(cfg->replica) + 1);
 	c->ttl_ms = cfg->claim_ttl_ms;
 	c->lease_ms = cfg->queue_lease_ms;
+	c->keep_ms = cfg->actions_keep_ms > 0 ? cfg->actions_keep_ms :
+	                                        CLUSTER_KEEP_MS_DEFAULT;
 	c->timeout_ms = cfg->db_timeout_ms;
 	c->reg = reg;
 	memcpy(c->channels[0], CLUSTER_CHANNEL_HOSTS,

@@ -61,6 +61,12 @@
 #define CLUSTER_LEASE_MS_DEFAULT 5000
 #define CLUSTER_LEASE_MS_MIN 100
 #define CLUSTER_LEASE_MS_MAX 600000
+/* How long the database keeps an ended action (the logs keep it). */
+#define CLUSTER_KEEP_MS_DEFAULT (3600LL * 1000)
+#define CLUSTER_KEEP_MS_MIN 1000
+#define CLUSTER_KEEP_MS_MAX (30LL * 24 * 3600 * 1000)
+/* Old actions removed at most per renew (cluster_db_prune). */
+#define CLUSTER_PRUNE_BATCH 1000
 /* Hosts one renew returns and one mirror refresh reads at most. */
 #define CLUSTER_HOSTS_MAX 20000
 /* Queued cluster_call_post jobs and listened channels at most. */
@@ -76,6 +82,7 @@ struct cluster_config {
 	int64_t claim_ttl_ms;
 	int db_timeout_ms;
 	int64_t queue_lease_ms;
+	int64_t actions_keep_ms; /* 0: CLUSTER_KEEP_MS_DEFAULT */
 };
 
 enum cluster_event_type {
@@ -189,7 +196,8 @@ int cluster_listen_post(struct cluster *c, const char *channel)
 /*
  * The gauges and counters for GET /metrics, in Prometheus text:
  * signet_cluster_up, signet_cluster_claims_held,
- * signet_cluster_claims_lost_total, signet_cluster_db_errors_total.
+ * signet_cluster_claims_lost_total, signet_cluster_db_errors_total,
+ * signet_cluster_actions_pruned_total.
  * A new string (free()), or NULL when out of memory.
  */
 char *cluster_metrics_text(struct cluster *c);

@@ -1750,6 +1750,45 @@ out:
 	return r;
 }
 
+int
+cluster_db_prune(struct cluster_db *db, int64_t before_ms, int limit, size_t *n,
+    struct err_msg *msg)
+{
+	PGresult *res = NULL;
+	const char *v[2];
+	char before[24], lim[24];
+	long long removed;
+	int r;
+
+	err_clear(msg);
+	if (n != NULL)
+		*n = 0;
+	if (db_check_ms(before_ms, 0, DB_TIME_MAX_MS, "before", msg) != 0)
+		return SIGNET_ERR_INVALID_ARG;
+	if (limit < 1 || limit > 100000)
+		return err_set(msg, SIGNET_ERR_INVALID_ARG,
+		    "a prune limit of %d is not 1 to 100000", limit);
+	db_i64(before_ms, before);
+	db_i64(limit, lim);
+	v[0] = before;
+	v[1] = lim;
+	/* The queue rows go with their actions (ON DELETE CASCADE). */
+	r = db_exec(db, "the removal of old actions",
+	    "DELETE FROM signet_actions WHERE action_id IN ("
+	    "SELECT action_id FROM signet_actions WHERE "
+	    "(status <> 'PENDING' AND finished_at > 0 AND "
+	    "finished_at < $1::bigint) OR deadline < $1::bigint "
+	    "LIMIT $2::integer)",
+	    2, v, PGRES_COMMAND_OK, 0, &res, msg);
+	if (r != 0)
+		return r;
+	removed = strtoll(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+	if (n != NULL && removed > 0)
+		*n = (size_t)removed;
+	return 0;
+}
+
 uint64_t
 cluster_db_statements(const struct cluster_db *db)
 {

@@ -278,6 +278,16 @@ int cluster_db_action_row(const struct pg_result *res, int row,
     struct cluster_db_action *out, struct err_msg *msg)
     __attribute__((warn_unused_result));
 
+/*
+ * Forgets at most limit (1..100000) actions the cluster no longer needs:
+ * ended before before_ms, or with a deadline before before_ms (among
+ * them the PENDING ones of an origin that died before it could end
+ * them), with their queue rows. The audit logs keep them for good. *n (may be NULL) is how
+ * many were removed.
+ */
+int cluster_db_prune(struct cluster_db *db, int64_t before_ms, int limit,
+    size_t *n, struct err_msg *msg) __attribute__((warn_unused_result));
+
 /* Statements run on this connection since it was opened (the bench). */
 uint64_t cluster_db_statements(const struct cluster_db *db);
 

@@ -516,7 +516,7 @@ open_cluster(const struct config *cfg, struct registry *reg,
 {
 	static const char *const extra[] = { "replica", "sslrootcert",
 		"sslcert", "sslkey", "claim_ttl_ms", "db_timeout_ms",
-		"queue_lease_ms", NULL };
+		"queue_lease_ms", "actions_keep_ms", NULL };
 	static const char *const certs[] = { "sslrootcert", "sslcert", "sslkey",
 		NULL };
 	struct cluster_config cc;
@@ -587,6 +587,8 @@ open_cluster(const struct config *cfg, struct registry *reg,
 	    CLUSTER_DB_TIMEOUT_MS_DEFAULT);
 	cc.queue_lease_ms = config_get_int(cfg, "cluster", "queue_lease_ms",
 	    CLUSTER_LEASE_MS_DEFAULT);
+	cc.actions_keep_ms = config_get_int(cfg, "cluster", "actions_keep_ms",
+	    CLUSTER_KEEP_MS_DEFAULT);
 	r = cluster_new(&cc, reg, out, &msg);
 	sodium_memzero(conninfo, sizeof(conninfo));
 	if (r != 0) {

@@ -73,6 +73,9 @@ const struct config_key server_config_schema[] = {
 	{ "cluster", "queue_lease_ms", CONFIG_INT, false,
 	    XSTR(CLUSTER_LEASE_MS_DEFAULT), CLUSTER_LEASE_MS_MIN,
 	    CLUSTER_LEASE_MS_MAX },
+	/* how long the database keeps an ended action */
+	{ "cluster", "actions_keep_ms", CONFIG_INT, false, "3600000",
+	    CLUSTER_KEEP_MS_MIN, CLUSTER_KEEP_MS_MAX },
 	/* on stop, ms the agents get to leave for another replica (0: none) */
 	{ "cluster", "drain_ms", CONFIG_INT, false, "0", 0, WIRE_DRAIN_MAX_MS },
 	AUDIT_CONFIG_SCHEMA_ROWS,

@@ -56,7 +56,7 @@ CONF
 
 # cluster_lines REPLICA: the [cluster] keys of replica r1|r2 on DB.
 cluster_lines() {
-	printf 'database = %s\nreplica = %s\nsslrootcert = %s\nsslcert = %s\nsslkey = %s\nclaim_ttl_ms = 3000\ndb_timeout_ms = 1000\n' \
+	printf 'database = %s\nreplica = %s\nsslrootcert = %s\nsslcert = %s\nsslkey = %s\nclaim_ttl_ms = 3000\ndb_timeout_ms = 1000\nactions_keep_ms = 1000\n' \
 		"$DB_INFO" "$1" "$SIGNET_PG_PKI/ca.pem" \
 		"$SIGNET_PG_PKI/issued/$1.pem" "$SIGNET_PG_PKI/private/$1.key"
 }
@@ -256,6 +256,18 @@ check "r1 shows web-02 held by r3" \
 got=$(rpost r3 "$ID_D" "$START")
 if [ "$got" = 200 ]; then ok "r3 acts once the database answers (200)"
 else not_ok "r3 acts once the database answers (status $got: $(head -c 300 body))"; fi
+
+# ---- ended actions leave the database after actions_keep_ms ----
+pruned_somewhere() {
+	local r
+	for r in r1 r2 r3; do
+		[ "$(metric_of "$r" signet_cluster_actions_pruned_total)" -gt 0 ] 2>/dev/null && return 0
+	done
+	return 1
+}
+check "the database forgets ended actions after actions_keep_ms" \
+	wait_for 60 sql_is 0 "SELECT count(*) FROM signet_actions WHERE status <> 'PENDING'"
+check "... and a replica counts them" wait_for 30 pruned_somewhere
 
 # ---- one server: no [cluster], no field but replica "" ----
 conf solo ""

@@ -152,6 +152,7 @@ action_init(struct cluster_db_action *a, const char *id, const char *host,
 #define ID1 "00000000000000000000000000000001"
 #define ID2 "00000000000000000000000000000002"
 #define ID3 "00000000000000000000000000000003"
+#define ID4 "00000000000000000000000000000004"
 #define FAR 253402300799999LL
 
 /* The claims, as two replicas see them. */
@@ -405,6 +406,37 @@ suite_actions(struct cluster_db *d1, struct cluster_db *d2)
 	r = cluster_db_action_add(d1, &a, true, &msg);
 	check(r == SIGNET_ERR_INVALID_ARG, "an action without info refused",
 	    &msg);
+
+	/*
+	 * Pruning: ID1 ended at 5000, ID2 at 8000 (deadlines far off), ID3
+	 * at 3000; ID4 is PENDING, queued, its deadline 4000 (an origin
+	 * that died).
+	 */
+	action_init(&a, ID4, "h3", 4000, info, frame);
+	r = cluster_db_action_add(d1, &a, true, &msg);
+	check(r == 0, "an action with deadline 4000 queued", &msg);
+	r = cluster_db_prune(d1, 7500, 0, &n, &msg);
+	check(r == SIGNET_ERR_INVALID_ARG, "prune: a limit of 0 refused", &msg);
+	r = cluster_db_prune(d1, -1, 10, &n, &msg);
+	check(r == SIGNET_ERR_INVALID_ARG, "prune: a negative time refused",
+	    &msg);
+	r = cluster_db_prune(d1, 2000, 10, &n, &msg);
+	check(r == 0 && n == 0, "prune before 2000: nothing", &msg);
+	r = cluster_db_prune(d1, 7500, 1, &n, &msg);
+	check(r == 0 && n == 1, "prune before 7500, limit 1: one", &msg);
+	r = cluster_db_prune(d1, 7500, 10, &n, &msg);
+	check(r == 0 && n == 2, "prune before 7500 again: the other two", &msg);
+	r = cluster_db_action_get(d1, ID1, &a, &msg);
+	check(r == SIGNET_ERR_NOT_FOUND, "ID1 (ended at 5000) is gone", &msg);
+	r = cluster_db_action_get(d1, ID4, &a, &msg);
+	check(r == SIGNET_ERR_NOT_FOUND, "ID4 (PENDING past its deadline) too",
+	    &msg);
+	r = cluster_db_queue_take(d1, "r1", 100, 3000, got, 4, &n, &msg);
+	check(r == 0 && n == 0, "ID4's queue row went with it", &msg);
+	r = cluster_db_action_get(d1, ID2, &a, &msg);
+	check(r == 0, "ID2 (ended at 8000) stays", &msg);
+	if (r == 0)
+		cluster_db_action_free(&a);
 }
 
 /* Runs sql on a plain libpq connection (user signet); its row count. */
