@@ -4,9 +4,16 @@
 
 #include "audit_limit.h"
 #include "cert_expiry.h"
+#include "channel.h"
 
 const struct config_key agent_config_schema[] = {
-	{ "agent", "server", CONFIG_WSS_URL, true, NULL, 0, 0 },
+	/* one or more wss URLs (replicas), tried in turn (channel.h) */
+	{ "agent", "server", CONFIG_WSS_URLS, true, NULL, 0, 0 },
+	/* the redial delay's ceiling: its first step and its cap */
+	{ "agent", "reconnect_min_ms", CONFIG_INT, false, "500", 1,
+	    CHANNEL_RECONNECT_LIMIT_MS },
+	{ "agent", "reconnect_max_ms", CONFIG_INT, false, "30000", 1,
+	    CHANNEL_RECONNECT_LIMIT_MS },
 	{ "agent", "docker_socket", CONFIG_PATH, false, "/var/run/docker.sock",
 	    0, 0 },
 	{ "agent", "policy", CONFIG_PATH, true, NULL, 0, 0 },

@@ -36,6 +36,7 @@ struct agent_metrics {
 	struct MHD_Daemon *daemon;
 	struct executor *ex;
 	struct audit_writer *audit;
+	struct channel *ch;
 	/* Its own certificate (agent_metrics_set_cert); cert_set false: not
 	 * rendered. */
 	bool cert_set;
@@ -223,6 +224,30 @@ agent_metrics_render(struct agent_metrics *am)
 		        "counter\n"
 		        "signet_agent_audit_mirror_failures_total %llu\n",
 		        (unsigned long long)ast.mirror_failures) == 0;
+	if (ok && am->ch != NULL) {
+		struct channel_stats cs;
+		bool up = channel_connected(am->ch);
+
+		channel_get_stats(am->ch, &cs);
+		ok = dynbuf_addf(&b,
+		         "# HELP signet_agent_server_connected The server URLs "
+		         "given ([agent] server): 1 for the one the agent is "
+		         "connected to now.\n"
+		         "# TYPE signet_agent_server_connected gauge\n") == 0;
+		for (i = 0; ok && i < cs.nservers; i++)
+			ok = dynbuf_addf(&b,
+			         "signet_agent_server_connected{url=\"%s\"} %d\n",
+			         channel_url(am->ch, i),
+			         up && i == cs.server ? 1 : 0) == 0;
+		if (ok)
+			ok = dynbuf_addf(&b,
+			         "# HELP signet_agent_server_drains_total Drain "
+			         "frames the agent left a server for.\n"
+			         "# TYPE signet_agent_server_drains_total "
+			         "counter\n"
+			         "signet_agent_server_drains_total %llu\n",
+			         (unsigned long long)cs.drains) == 0;
+	}
 	if (ok && am->cert_set) {
 		struct cert_expiry_row row = { "agent_self", am->cert_name,
 			am->cert_not_after };
@@ -342,6 +367,12 @@ agent_metrics_start(struct agent_metrics *am, const struct sockaddr_storage *ss,
 		    "metrics: cannot listen on port %u (in use?)",
 		    (unsigned)port);
 	return 0;
+}
+
+void
+agent_metrics_set_channel(struct agent_metrics *am, struct channel *ch)
+{
+	am->ch = ch;
 }
 
 unsigned

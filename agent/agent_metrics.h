@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 
 #include "audit.h"
+#include "channel.h"
 #include "err.h"
 #include "executor.h"
 #include "histogram.h"
@@ -63,6 +64,14 @@ int agent_metrics_start(struct agent_metrics *am,
  */
 void agent_metrics_set_cert(struct agent_metrics *am, const char *name,
     int64_t not_after, int warn_days);
+
+/*
+ * The channel (borrowed, may stay NULL: not rendered) whose server URLs
+ * are shown as signet_agent_server_connected{url}: 1 for the one the
+ * agent is connected to now, 0 for the others. Before
+ * agent_metrics_start.
+ */
+void agent_metrics_set_channel(struct agent_metrics *am, struct channel *ch);
 
 /* The port listened on (0 when not listening). */
 unsigned agent_metrics_port(struct agent_metrics *am);

@@ -39,12 +39,19 @@ enum channel_state {
 	CH_STOPPED,    /* shut down: no more dials */
 };
 
-struct channel {
+/* One server URL, parsed. */
+struct channel_target {
 	char url[CHANNEL_URL_MAX + 1];
 	char host[256];
 	char path[CHANNEL_URL_MAX + 1];
 	int port;
 	bool host_is_ip;
+};
+
+struct channel {
+	struct channel_target tg[CHANNEL_URLS_MAX];
+	size_t ntg;
+	unsigned min_ms, max_ms; /* the redial ceiling's first step, cap */
 	struct channel_ops ops;
 	void *arg;
 	char *ca_pem; /* the CA as read and checked; lws may keep a pointer */
@@ -59,6 +66,11 @@ struct channel {
 	struct lws *wsi;
 	lws_sorted_usec_list_t sul_dial;
 	lws_sorted_usec_list_t sul_tick;
+	lws_sorted_usec_list_t sul_leave; /* a drain's moment */
+	size_t cur;         /* the URL dialled or connected to */
+	uint64_t conn_gen;  /* WebSockets opened so far */
+	uint64_t leave_gen; /* the connection a drain was for; 0 none */
+	bool leaving;       /* closing it now for a drain */
 	bool in_dial;   /* inside lws_client_connect_via_info */
 	unsigned fails; /* dials since the last good one */
 	bool healthy;   /* the server proved it works on this connection */
@@ -204,11 +216,13 @@ is_ip_literal(const char *host)
 static bool
 server_name_ok(const struct channel *ch, X509 *leaf)
 {
+	const struct channel_target *t = &ch->tg[ch->cur];
+
 	if (leaf == NULL)
 		return false;
-	if (ch->host_is_ip)
-		return X509_check_ip_asc(leaf, ch->host, 0) == 1;
-	return X509_check_host(leaf, ch->host, strlen(ch->host),
+	if (t->host_is_ip)
+		return X509_check_ip_asc(leaf, t->host, 0) == 1;
+	return X509_check_host(leaf, t->host, strlen(t->host),
 	           X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS |
 	               X509_CHECK_FLAG_NEVER_CHECK_SUBJECT,
 	           NULL) == 1;
@@ -250,20 +264,21 @@ random_below(struct channel *ch, unsigned bound)
 }
 
 /*
- * The delay before the next dial: 1 s doubling to 60 s with each failure,
- * less up to a quarter at random so that agents cut off together do not
- * come back together.
+ * The ceiling of the delay before the next dial: min_ms for the first
+ * round of URLs since the last good connection, doubling with each
+ * further full round of failures, up to max_ms. ch->fails is at least 1.
  */
 static unsigned
-backoff_ms(struct channel *ch)
+backoff_ceiling_ms(const struct channel *ch)
 {
-	unsigned base = CHANNEL_BACKOFF_FIRST_MS, i;
+	unsigned rounds = (ch->fails - 1) / (unsigned)ch->ntg, i;
+	uint64_t cap = ch->min_ms;
 
-	for (i = 1; i < ch->fails && base < CHANNEL_BACKOFF_MAX_MS; i++)
-		base *= 2;
-	if (base > CHANNEL_BACKOFF_MAX_MS)
-		base = CHANNEL_BACKOFF_MAX_MS;
-	return base - random_below(ch, base / 4 + 1);
+	for (i = 0; i < rounds && cap < ch->max_ms; i++)
+		cap *= 2;
+	if (cap > ch->max_ms)
+		cap = ch->max_ms;
+	return (unsigned)cap;
 }
 
 static void
@@ -304,12 +319,16 @@ static void
 went_down(struct channel *ch, const char *why)
 {
 	char esc[300];
-	bool was_open = ch->state == CH_OPEN;
-	unsigned delay;
+	bool was_open = ch->state == CH_OPEN, left = ch->leaving;
+	const char *from;
+	unsigned delay, ceiling;
 
 	if (ch->state != CH_CONNECTING && ch->state != CH_OPEN)
 		return;
 	ch->wsi = NULL;
+	ch->leaving = false;
+	ch->leave_gen = 0;
+	lws_sul_cancel(&ch->sul_leave);
 	drop_pending(ch);
 	(void)text_escape_str(why != NULL ? why : "(no reason given)", esc,
 	    sizeof(esc));
@@ -320,8 +339,9 @@ went_down(struct channel *ch, const char *why)
 			ch->stats.dial_failures++;
 		(void)pthread_mutex_unlock(&ch->mu);
 	}
+	/* A drain is the server's plan, not its failure. */
 	if (was_open &&
-	    (ch->healthy ||
+	    (ch->healthy || left ||
 	        clock_mono_ms() - ch->opened_ms >=
 	            CHANNEL_BACKOFF_RESET_SECS * 1000LL))
 		ch->fails = 0;
@@ -334,17 +354,28 @@ went_down(struct channel *ch, const char *why)
 		return;
 	}
 	ch->state = CH_IDLE;
-	delay = backoff_ms(ch);
+	/*
+	 * Full jitter: anywhere in [0, ceiling), the first redial after a
+	 * loss included, so that agents cut off at once spread out.
+	 */
+	ceiling = backoff_ceiling_ms(ch);
+	delay = random_below(ch, ceiling);
+	from = ch->tg[ch->cur].url;
+	if (pthread_mutex_lock(&ch->mu) == 0) {
+		ch->cur = (ch->cur + 1) % ch->ntg;
+		ch->stats.server = ch->cur;
+		(void)pthread_mutex_unlock(&ch->mu);
+	}
 	if (was_open) {
 		log_warn("channel closed: server=%s why=\"%s\" attempt=%u "
-		         "redial_ms=%u",
-		    ch->url, esc, ch->fails, delay);
+		         "redial_ms=%u ceiling_ms=%u next=%s",
+		    from, esc, ch->fails, delay, ceiling, ch->tg[ch->cur].url);
 		if (ch->ops.on_closed != NULL)
 			ch->ops.on_closed(ch->arg, esc);
 	} else {
 		log_warn("channel dial failed: server=%s why=\"%s\" "
-		         "attempt=%u redial_ms=%u",
-		    ch->url, esc, ch->fails, delay);
+		         "attempt=%u redial_ms=%u ceiling_ms=%u next=%s",
+		    from, esc, ch->fails, delay, ceiling, ch->tg[ch->cur].url);
 	}
 	lws_sul_schedule(ch->ctx, 0, &ch->sul_dial, dial,
 	    (lws_usec_t)delay * LWS_US_PER_MS);
@@ -354,6 +385,7 @@ static void
 dial(lws_sorted_usec_list_t *sul)
 {
 	struct channel *ch = lws_container_of(sul, struct channel, sul_dial);
+	const struct channel_target *t = &ch->tg[ch->cur];
 	struct lws_client_connect_info i;
 	struct lws *wsi;
 
@@ -361,18 +393,18 @@ dial(lws_sorted_usec_list_t *sul)
 		return;
 	memset(&i, 0, sizeof(i));
 	i.context = ch->ctx;
-	i.address = ch->host;
-	i.port = ch->port;
+	i.address = t->host;
+	i.port = t->port;
 	i.ssl_connection = LCCSCF_USE_SSL; /* and nothing that loosens it */
-	i.path = ch->path;
-	i.host = ch->host;
-	i.origin = ch->host;
+	i.path = t->path;
+	i.host = t->host;
+	i.origin = t->host;
 	i.protocol = CHANNEL_SUBPROTOCOL;
 	i.alpn = "http/1.1";
 	i.retry_and_idle_policy = &ch->idle_policy;
 	ch->state = CH_CONNECTING;
 	ch->wsi = NULL;
-	log_debug("channel dialling: server=%s", ch->url);
+	log_debug("channel dialling: server=%s", t->url);
 	ch->in_dial = true;
 	wsi = lws_client_connect_via_info(&i);
 	ch->in_dial = false;
@@ -421,7 +453,7 @@ verify_server_cert(struct channel *ch, X509_STORE_CTX *xctx, SSL *ssl,
 	if (!server_name_ok(ch, cert)) {
 		log_warn("channel: server certificate does not name %s; "
 		         "refusing it",
-		    ch->host);
+		    ch->tg[ch->cur].host);
 		return 1;
 	}
 	if (ssl != NULL && SSL_version(ssl) < TLS1_3_VERSION) {
@@ -534,6 +566,11 @@ on_writeable(struct channel *ch, struct lws *wsi)
 		    (unsigned char *)"agent stopping", 14);
 		return -1;
 	}
+	if (ch->leaving) {
+		lws_close_reason(wsi, LWS_CLOSE_STATUS_GOINGAWAY,
+		    (unsigned char *)"agent leaving (drain)", 21);
+		return -1;
+	}
 	if (ch->tx == NULL) {
 		if (pthread_mutex_lock(&ch->mu) != 0)
 			return -1;
@@ -637,12 +674,14 @@ channel_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		ch->wsi = wsi;
 		ch->opened_ms = clock_mono_ms();
 		ch->healthy = false;
+		ch->conn_gen++;
 		/* open stays false until channel_greet: the hello goes first. */
 		if (pthread_mutex_lock(&ch->mu) == 0) {
 			ch->stats.connects++;
 			(void)pthread_mutex_unlock(&ch->mu);
 		}
-		log_info("channel open: server=%s tls=%s cipher=%s", ch->url,
+		log_info("channel open: server=%s tls=%s cipher=%s",
+		    ch->tg[ch->cur].url,
 		    SSL_get_version(lws_get_ssl(wsi)),
 		    SSL_get_cipher_name(lws_get_ssl(wsi)));
 		if (ch->ops.on_established != NULL)
@@ -674,7 +713,7 @@ channel_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		return 0;
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
 		if (ch->state == CH_OPEN && ch->wsi != NULL &&
-		    (ch->closing || have_pending(ch)))
+		    (ch->closing || ch->leaving || have_pending(ch)))
 			lws_callback_on_writable(ch->wsi);
 		return 0;
 	default: break;
@@ -707,8 +746,9 @@ channel_new(const struct channel_config *cfg, const struct channel_ops *ops,
     void *arg, struct channel **out, struct err_msg *msg)
 {
 	struct lws_context_creation_info info;
+	char (*urls)[CHANNEL_URL_MAX + 1] = NULL;
 	struct channel *ch = NULL;
-	size_t ca_len = 0;
+	size_t ca_len = 0, n = 0, k;
 	bool mu_ok = false;
 	int r, level;
 
@@ -717,18 +757,42 @@ channel_new(const struct channel_config *cfg, const struct channel_ops *ops,
 	    cfg->cert_path == NULL || cfg->key_path == NULL)
 		return err_set(msg, SIGNET_ERR_INVALID_ARG,
 		    "channel: incomplete configuration");
-	if (strlen(cfg->url) > CHANNEL_URL_MAX)
-		return err_set(msg, SIGNET_ERR_CONFIG,
-		    "server URL longer than %d bytes", CHANNEL_URL_MAX);
 	ch = calloc(1, sizeof(*ch));
-	if (ch == NULL)
+	urls = calloc(CHANNEL_URLS_MAX, sizeof(*urls));
+	if (ch == NULL || urls == NULL) {
+		free(urls);
+		free(ch);
 		return err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
-	memcpy(ch->url, cfg->url, strlen(cfg->url) + 1);
-	r = channel_parse_url(ch->url, ch->host, sizeof(ch->host), &ch->port,
-	    ch->path, sizeof(ch->path), msg);
+	}
+	ch->min_ms = cfg->reconnect_min_ms != 0 ? cfg->reconnect_min_ms :
+	                                          CHANNEL_RECONNECT_MIN_MS;
+	ch->max_ms = cfg->reconnect_max_ms != 0 ? cfg->reconnect_max_ms :
+	                                          CHANNEL_RECONNECT_MAX_MS;
+	if (ch->min_ms > ch->max_ms ||
+	    ch->max_ms > CHANNEL_RECONNECT_LIMIT_MS) {
+		r = err_set(msg, SIGNET_ERR_CONFIG,
+		    "reconnect_min_ms (%u) must be at most reconnect_max_ms "
+		    "(%u), and both at most %d",
+		    ch->min_ms, ch->max_ms, CHANNEL_RECONNECT_LIMIT_MS);
+		goto fail;
+	}
+	r = channel_split_urls(cfg->url, urls, CHANNEL_URLS_MAX, &n, msg);
 	if (r != 0)
 		goto fail;
-	ch->host_is_ip = is_ip_literal(ch->host);
+	for (k = 0; k < n; k++) {
+		struct channel_target *t = &ch->tg[k];
+
+		memcpy(t->url, urls[k], sizeof(t->url));
+		r = channel_parse_url(t->url, t->host, sizeof(t->host),
+		    &t->port, t->path, sizeof(t->path), msg);
+		if (r != 0)
+			goto fail;
+		t->host_is_ip = is_ip_literal(t->host);
+	}
+	ch->ntg = n;
+	ch->stats.nservers = n;
+	free(urls);
+	urls = NULL;
 	r = check_key_file(cfg->key_path, msg);
 	if (r != 0)
 		goto fail;
@@ -801,6 +865,7 @@ channel_new(const struct channel_config *cfg, const struct channel_ops *ops,
 	*out = ch;
 	return 0;
 fail:
+	free(urls);
 	if (mu_ok)
 		(void)pthread_mutex_destroy(&ch->mu);
 	free(ch->txbuf);
@@ -918,6 +983,93 @@ channel_server_healthy(struct channel *ch, const char *proof)
 	ch->fails = 0;
 }
 
+/* The drain's moment: close this connection if it is still the one. */
+static void
+leave(lws_sorted_usec_list_t *sul)
+{
+	struct channel *ch = lws_container_of(sul, struct channel, sul_leave);
+
+	if (ch->state != CH_OPEN || ch->wsi == NULL || ch->closing ||
+	    ch->leave_gen != ch->conn_gen)
+		return;
+	log_info("channel: leaving server=%s as it asked (drain)",
+	    ch->tg[ch->cur].url);
+	ch->leaving = true;
+	lws_callback_on_writable(ch->wsi);
+}
+
+void
+channel_drain(struct channel *ch, unsigned within_ms)
+{
+	unsigned delay;
+
+	if (ch == NULL || ch->state != CH_OPEN || ch->wsi == NULL ||
+	    ch->closing || ch->leave_gen == ch->conn_gen)
+		return;
+	delay = random_below(ch, within_ms);
+	ch->leave_gen = ch->conn_gen;
+	if (pthread_mutex_lock(&ch->mu) == 0) {
+		ch->stats.drains++;
+		(void)pthread_mutex_unlock(&ch->mu);
+	}
+	log_info("channel: server=%s drains its agents: leaving in %u ms "
+	         "(of %u), then next=%s",
+	    ch->tg[ch->cur].url, delay, within_ms,
+	    ch->tg[(ch->cur + 1) % ch->ntg].url);
+	lws_sul_schedule(ch->ctx, 0, &ch->sul_leave, leave,
+	    (lws_usec_t)delay * LWS_US_PER_MS);
+}
+
+const char *
+channel_url(const struct channel *ch, size_t i)
+{
+	if (ch == NULL || i >= ch->ntg)
+		return NULL;
+	return ch->tg[i].url;
+}
+
+int
+channel_split_urls(const char *list, char (*out)[CHANNEL_URL_MAX + 1],
+    size_t max, size_t *n, struct err_msg *msg)
+{
+	char host[256], path[CHANNEL_URL_MAX + 1], esc[128];
+	const char *p = list, *end;
+	size_t len;
+	int port, r;
+
+	*n = 0;
+	for (;;) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '\0')
+			break;
+		for (end = p; *end != '\0' && *end != ' ' && *end != '\t';
+		    end++)
+			;
+		len = (size_t)(end - p);
+		if (*n == max)
+			return err_set(msg, SIGNET_ERR_CONFIG,
+			    "more than %zu server URLs", max);
+		if (len > CHANNEL_URL_MAX)
+			return err_set(msg, SIGNET_ERR_CONFIG,
+			    "server URL %zu (\"%s...\") is longer than %d "
+			    "bytes",
+			    *n + 1, text_escape(p, 40, esc, sizeof(esc)),
+			    CHANNEL_URL_MAX);
+		memcpy(out[*n], p, len);
+		out[*n][len] = '\0';
+		r = channel_parse_url(out[*n], host, sizeof(host), &port, path,
+		    sizeof(path), msg);
+		if (r != 0)
+			return r;
+		(*n)++;
+		p = end;
+	}
+	if (*n == 0)
+		return err_set(msg, SIGNET_ERR_CONFIG, "no server URL given");
+	return 0;
+}
+
 void
 channel_get_stats(struct channel *ch, struct channel_stats *st)
 {
@@ -937,6 +1089,7 @@ channel_shutdown(struct channel *ch, int timeout_ms)
 		return;
 	ch->closing = true;
 	lws_sul_cancel(&ch->sul_dial);
+	lws_sul_cancel(&ch->sul_leave);
 	if (ch->state == CH_OPEN && ch->wsi != NULL) {
 		lws_callback_on_writable(ch->wsi);
 		deadline = clock_mono_ms() + timeout_ms;
@@ -957,6 +1110,7 @@ channel_free(struct channel *ch)
 	ch->state = CH_STOPPED;
 	lws_sul_cancel(&ch->sul_dial);
 	lws_sul_cancel(&ch->sul_tick);
+	lws_sul_cancel(&ch->sul_leave);
 	/* Destroying closes what is still open; no callback redials now. */
 	lws_context_destroy(ch->ctx);
 	ch->wsi = NULL;

@@ -2,9 +2,19 @@
 /*
  * The agent's channel to the server (docs/protocol.md): one libwebsockets
  * client connection, WSS with the agent's certificate, subprotocol signet.v1,
- * kept up for ever: it redials with exponential backoff and jitter and hangs up
- * on a server that stops answering pings. It moves whole text messages; the
- * daemon decides what they say.
+ * kept up for ever: it redials with exponential backoff and full jitter and
+ * hangs up on a server that stops answering pings. It moves whole text
+ * messages; the daemon decides what they say.
+ *
+ * Several servers (replicas, docs/cluster.md) may be given: each loss or
+ * failed dial moves on to the next URL, in order, round after round; the
+ * delay before a dial is drawn at random in [0, ceiling), the ceiling
+ * doubling from reconnect_min_ms with each full round of failures up to
+ * reconnect_max_ms, so that agents cut off together (a replica stopped, a
+ * cluster restarted) do not come back in the same second. A server may
+ * ask its agents to leave (a drain frame, channel_drain): the agent then
+ * closes at a random moment within the time given and dials the next URL,
+ * the one it left coming last.
  *
  * The server must prove its name and role: its certificate must chain to
  * [tls] ca, be of the server role (OU=server and the serverAuth extended
@@ -41,8 +51,11 @@
 #define CHANNEL_QUEUE_MAX 64            /* queued messages */
 #define CHANNEL_PING_SECS 20            /* silent this long: PING */
 #define CHANNEL_HANGUP_SECS 50          /* no PONG by then: hang up */
-#define CHANNEL_BACKOFF_FIRST_MS 1000
-#define CHANNEL_BACKOFF_MAX_MS 60000
+#define CHANNEL_BACKOFF_FIRST_MS 1000 /* lws's own retry table only */
+#define CHANNEL_RECONNECT_MIN_MS 500  /* [agent] reconnect_min_ms default */
+#define CHANNEL_RECONNECT_MAX_MS 30000 /* [agent] reconnect_max_ms default */
+#define CHANNEL_RECONNECT_LIMIT_MS 3600000 /* either: at most an hour */
+#define CHANNEL_URLS_MAX 16 /* server URLs in [agent] server */
 #define CHANNEL_BACKOFF_RESET_SECS 30 /* up this long: backoff resets */
 #define CHANNEL_CONNECT_TIMEOUT_SECS 10
 #define CHANNEL_TICK_MS 200 /* channel_service returns by then */
@@ -73,7 +86,12 @@ const char *channel_frame_data(const struct channel_frame *f);
 size_t channel_frame_len(const struct channel_frame *f);
 
 struct channel_config {
-	const char *url;       /* wss://HOST:PORT[/PATH] */
+	/* wss://HOST:PORT[/PATH], or several separated by spaces (at most
+	 * CHANNEL_URLS_MAX), tried in this order */
+	const char *url;
+	/* the redial ceiling's first step and its cap (ms); 0: the defaults
+	 * CHANNEL_RECONNECT_MIN_MS and CHANNEL_RECONNECT_MAX_MS */
+	unsigned reconnect_min_ms, reconnect_max_ms;
 	const char *ca_path;   /* CA the server's certificate must chain to */
 	const char *cert_path; /* the agent's certificate (PEM) */
 	const char *key_path;  /* its key: a secret file (0600, no symlink) */
@@ -102,11 +120,14 @@ struct channel_ops {
 struct channel;
 
 /*
- * Checks cfg (the URL's shape; the key file against the secret-file rules:
- * a regular file, not a symlink, no group or other access), makes the lws
- * context with the client certificate and schedules the first dial. Copies
- * what it needs from cfg and ops. *out is NULL on failure. Returns 0,
- * SIGNET_ERR_CONFIG (URL), SIGNET_ERR_PERMISSIONS / NOT_FOUND / IO (key
+ * Checks cfg (each URL's shape, their number, reconnect_min_ms at most
+ * reconnect_max_ms, both at most CHANNEL_RECONNECT_LIMIT_MS; the key file
+ * against the secret-file rules: a regular file, not a symlink, no group
+ * or other access), makes the lws context with the client certificate and
+ * schedules the first dial (to the first URL, at once). Copies what it
+ * needs from cfg and ops. *out is NULL on failure. Returns 0,
+ * SIGNET_ERR_CONFIG (a URL, named; the delays), SIGNET_ERR_PERMISSIONS /
+ * NOT_FOUND / IO (key
  * file), SIGNET_ERR_CERT (lws refused the certificate, key or CA; its log
  * says which), SIGNET_ERR_ALLOC.
  */
@@ -160,9 +181,19 @@ bool channel_set_snapshot(struct channel *ch, struct channel_frame *f);
 bool channel_connected(struct channel *ch);
 
 /*
+ * The server asked this agent to leave (a drain frame: it is stopping):
+ * at a moment drawn at random in [0, within_ms) the connection is closed
+ * (status 1001, going away) and the next URL dialled after a first,
+ * jittered delay, the URL left coming last in the round. A second drain
+ * on the same connection keeps the first one's moment. Ignored when no
+ * connection is open. Service thread only (the on_message callback).
+ */
+void channel_drain(struct channel *ch, unsigned within_ms);
+
+/*
  * The server proved on the open connection that it works (proof says
  * how, e.g. "result_ack": it made a record durable): the redial backoff
- * starts again from CHANNEL_BACKOFF_FIRST_MS, as after a connection that
+ * starts again from reconnect_min_ms, as after a connection that
  * stayed up CHANNEL_BACKOFF_RESET_SECS. A server that closes before any
  * proof (crash-looping, or refusing agents for want of disk) leaves the
  * backoff growing. Logged once per connection. Service thread only (the
@@ -178,9 +209,28 @@ struct channel_stats {
 	uint64_t frames_received;
 	uint64_t frames_dropped; /* received over CHANNEL_RX_MAX or binary */
 	uint64_t snapshots_sent, snapshots_replaced;
+	uint64_t drains; /* drain frames that made the agent leave */
+	size_t server;   /* index of the URL dialled or connected to */
+	size_t nservers; /* URLs given */
 };
 
 void channel_get_stats(struct channel *ch, struct channel_stats *st);
+
+/*
+ * The i-th server URL as given (i < nservers of channel_get_stats), or
+ * NULL. Immutable for ch's life: any thread.
+ */
+const char *channel_url(const struct channel *ch, size_t i);
+
+/*
+ * Splits list (URLs separated by spaces or tabs) into at most max
+ * entries of out (each at most CHANNEL_URL_MAX bytes, checked by
+ * channel_parse_url), *n of them. Returns 0 or SIGNET_ERR_CONFIG with
+ * why (no URL, too many, one too long or malformed: named, escaped).
+ */
+int channel_split_urls(const char *list, char (*out)[CHANNEL_URL_MAX + 1],
+    size_t max, size_t *n, struct err_msg *msg)
+    __attribute__((warn_unused_result));
 
 /*
  * Closes the connection (status 1001, going away), waiting up to

@@ -331,6 +331,7 @@ daemon_load(struct daemon *d, const char *config_path)
 
 	err_clear(&m);
 	memset(&mirror, 0, sizeof(mirror));
+	memset(&cc, 0, sizeof(cc));
 	if (config_load(config_path, agent_config_schema,
 	        agent_config_schema_len, &d->cfg, &m) != 0) {
 		fprintf(stderr, "signet-agent: %s\n", m.text);
@@ -415,6 +416,19 @@ daemon_load(struct daemon *d, const char *config_path)
 		return 1;
 	}
 	cc.url = d->server;
+	cc.reconnect_min_ms = (unsigned)config_get_int(d->cfg, "agent",
+	    "reconnect_min_ms", CHANNEL_RECONNECT_MIN_MS);
+	cc.reconnect_max_ms = (unsigned)config_get_int(d->cfg, "agent",
+	    "reconnect_max_ms", CHANNEL_RECONNECT_MAX_MS);
+	if (cc.reconnect_min_ms > cc.reconnect_max_ms) {
+		log_error("%s:%u: [agent] reconnect_min_ms (%u) is over "
+		          "reconnect_max_ms (%u): the first redial delay must "
+		          "not exceed the largest",
+		    config_name(d->cfg),
+		    config_line(d->cfg, "agent", "reconnect_min_ms"),
+		    cc.reconnect_min_ms, cc.reconnect_max_ms);
+		return 2;
+	}
 	cc.ca_path = config_get(d->cfg, "tls", "ca");
 	cc.cert_path = config_get(d->cfg, "tls", "cert");
 	cc.key_path = config_get(d->cfg, "tls", "key");
@@ -575,6 +589,7 @@ daemon_run(const char *config_path)
 	started = true;
 	if (daemon_exec_open(d) != 0)
 		goto out;
+	agent_metrics_set_channel(d->metrics, d->ch);
 	if (!d->metrics_on) {
 		log_info("metrics: off ([agent] metrics_listen unset)");
 	} else if (agent_metrics_start(d->metrics, &d->metrics_addr, d->ex,

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * The daemon's glue between the channel and the executor: the hello on
- * every connection, signed over the server's challenge; frames from the server (result_ack to the outbox,
- * action frames to the executor's queue, anything else refused); the
+ * every connection, signed over the server's challenge; frames from the
+ * server (result_ack to the outbox, action frames to the executor's
+ * queue, drain to the channel, anything else refused); the
  * results the server has not acknowledged, flushed to the channel; and
  * the executor's ops, each worker's dockerd call on a connection lent to
  * it for that call.
@@ -323,6 +324,11 @@ on_message(void *arg, const char *data, size_t len)
 	}
 	if (f.type == WIRE_CHECKPOINT_ACK && r == 0) {
 		daemon_checkpoint_acked(d, f.cp_size);
+		goto out;
+	}
+	if (f.type == WIRE_DRAIN && r == 0) {
+		/* The server stops: leave it, at a moment of our own. */
+		channel_drain(d->ch, f.drain_ms);
 		goto out;
 	}
 	if (f.type == WIRE_ROSTER && r == 0) {

@@ -446,9 +446,22 @@ executor_pipeline(struct executor *ex, const char *data, size_t len,
 	if (!executor_check_request(ex, &act, now))
 		goto out;
 	executor_lock(ex);
-	r = replay_add(ex->seen, act.a.action_id, executor_replay_until(&act),
-	    now);
+	r = replay_add_sha(ex->seen, act.a.action_id, act.sha,
+	    executor_replay_until(&act), now);
+	if (r == 0 && mode == EXECUTOR_MODE_RUN)
+		executor_inflight_put(ex, &act);
 	executor_unlock(ex);
+	/*
+	 * At-least-once delivery (a relay, a replica that took over): the
+	 * same payload again is answered with what is held, never run again.
+	 */
+	if (r == SIGNET_ERR_EXISTS) {
+		enum executor_redelivery red = executor_redelivery(ex, &act);
+
+		if (red == EXECUTOR_REDELIVERY_RESENT ||
+		    red == EXECUTOR_REDELIVERY_RUNNING)
+			goto out;
+	}
 	if (r != 0) {
 		(void)snprintf(why, sizeof(why),
 		    r == SIGNET_ERR_EXISTS ?
@@ -478,6 +491,7 @@ executor_pipeline(struct executor *ex, const char *data, size_t len,
 		goto out;
 	run_action(ex, &act);
 out:
+	executor_inflight_drop(ex, &act);
 	executor_request_release(ex, &act);
 	inventory_free(act.inv);
 	free(act.raw);

@@ -64,6 +64,12 @@
  *                    a string), reason, request_sha256, container_id and
  *                    action_name (when readable), action, result, and
  *                    resent: true when the earlier result went again
+ *   action.redelivered host_id, action_id, request_sha256, answer: a
+ *                    second delivery of an action seen with the same
+ *                    payload bytes, run at most once: "resent" (its
+ *                    signed result went again), "running" (nothing sent:
+ *                    the result follows) or "replay" (nothing held any
+ *                    more: an action.rejected "replay" follows)
  *   policy.denied    host_id, action_id, expires_at, container_id,
  *                    action_name, requested_by, reason (the operator's),
  *                    why (the engine's), rule, container_name, image,
@@ -212,6 +218,13 @@ struct executor_config {
 };
 
 /* What became of one frame. */
+enum executor_redelivery {
+	EXECUTOR_REDELIVERY_NONE = 0,
+	EXECUTOR_REDELIVERY_RESENT,
+	EXECUTOR_REDELIVERY_RUNNING,
+	EXECUTOR_REDELIVERY_REPLAY,
+};
+
 struct executor_outcome {
 	/*
 	 * REJECTED, DENIED, SUCCESS, FAILURE or UNKNOWN; REJECTED too for a frame
@@ -225,6 +238,14 @@ struct executor_outcome {
 	bool authentic;                       /* signature and payload held */
 	bool has_result;                      /* a result went to the outbox */
 	bool resent;                          /* ... an earlier one, again */
+	/*
+	 * A second delivery of an action seen with the same payload
+	 * (executor_pipeline): RESENT (its held result went again) or
+	 * RUNNING (a worker is on it; its result follows), when status is
+	 * not an answer made now; REPLAY when nothing of it is held any more
+	 * (then REJECTED "replay" as a different payload is); NONE else.
+	 */
+	enum executor_redelivery redelivered;
 };
 
 struct executor_stats {
@@ -235,6 +256,7 @@ struct executor_stats {
 	uint64_t results_reloaded; /* outbox entries read from the log */
 	uint64_t recovered;        /* interrupted actions answered at start */
 	uint64_t ids_loaded;       /* seen action ids read from the log */
+	uint64_t redelivered;      /* same id, same payload: run once */
 	size_t outbox;             /* results held now */
 	size_t undelivered;        /* ... not yet acknowledged */
 	size_t queued;             /* frames waiting for a worker now */

@@ -116,6 +116,9 @@ struct executor {
 	void *refused_arg;
 
 	struct replay *seen; /* under mu */
+	/* Under mu: the ids a worker's pipeline holds past the seen set
+	 * ("" free), for a redelivery's "running". */
+	char inflight[EXECUTOR_WORKERS][33];
 
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -167,6 +170,7 @@ struct executor_act {
 	bool have_sha;
 	char sha[65];
 	bool authentic; /* signature and strict parse held */
+	bool inflight;  /* its id is in ex->inflight */
 	/*
 	 * Authentic: all of it; else what signed bytes that failed the
 	 * strict parse say (never the claims of unverified bytes).
@@ -295,6 +299,26 @@ void executor_outbox_deliver(struct executor *ex, struct executor_act *act,
  * bytes): its result goes again. Returns true when there was one.
  */
 bool executor_outbox_resend(struct executor *ex, struct executor_act *act);
+
+/*
+ * Puts act's id in ex->inflight (act->inflight says whether there was
+ * room: there is one slot per worker), under the lock the caller holds
+ * (the one that put the id in the seen set: no redelivery sees it in
+ * neither); or takes it out, taking the lock.
+ */
+void executor_inflight_put(struct executor *ex, struct executor_act *act);
+void executor_inflight_drop(struct executor *ex, struct executor_act *act);
+
+/*
+ * act (authentic, act->sha set) came with an action_id the seen set
+ * holds. Under one lock: NONE when the id was seen with another payload
+ * (or an unknown one); RESENT when its result is in the outbox (marked
+ * to go again; act->out's has_result and resent set); RUNNING when a
+ * pipeline holds it; REPLAY when none of these. Audits
+ * action.redelivered for all but NONE, and sets act->out->redelivered.
+ */
+enum executor_redelivery executor_redelivery(struct executor *ex,
+    struct executor_act *act);
 
 /*
  * A result read back from the audit log (frame owned), made at

@@ -335,3 +335,96 @@ executor_outbox_reload(struct executor *ex, const char *action_id,
 	executor_unlock(ex);
 	outbox_audit_lost(ex, &lost);
 }
+
+void
+executor_inflight_put(struct executor *ex, struct executor_act *act)
+{
+	size_t i;
+
+	for (i = 0; i < EXECUTOR_WORKERS && !act->inflight; i++) {
+		if (ex->inflight[i][0] != '\0')
+			continue;
+		memcpy(ex->inflight[i], act->a.action_id,
+		    sizeof(ex->inflight[i]));
+		act->inflight = true;
+	}
+}
+
+void
+executor_inflight_drop(struct executor *ex, struct executor_act *act)
+{
+	size_t i;
+
+	if (!act->inflight)
+		return;
+	executor_lock(ex);
+	for (i = 0; i < EXECUTOR_WORKERS; i++) {
+		if (strcmp(ex->inflight[i], act->a.action_id) == 0) {
+			ex->inflight[i][0] = '\0';
+			break;
+		}
+	}
+	executor_unlock(ex);
+	act->inflight = false;
+}
+
+static const char *
+redelivery_name(enum executor_redelivery a)
+{
+	switch (a) {
+	case EXECUTOR_REDELIVERY_RESENT: return "resent";
+	case EXECUTOR_REDELIVERY_RUNNING: return "running";
+	case EXECUTOR_REDELIVERY_REPLAY: return "replay";
+	default: return "none";
+	}
+}
+
+enum executor_redelivery
+executor_redelivery(struct executor *ex, struct executor_act *act)
+{
+	enum executor_redelivery a = EXECUTOR_REDELIVERY_REPLAY;
+	ssize_t k;
+	size_t i;
+	cJSON *o;
+	bool ok;
+
+	if (!act->have_sha || act->a.action_id[0] == '\0')
+		return EXECUTOR_REDELIVERY_NONE;
+	executor_lock(ex);
+	k = outbox_find_id(ex, act->a.action_id, act->sha);
+	if (!replay_seen_same(ex->seen, act->a.action_id, act->sha)) {
+		a = EXECUTOR_REDELIVERY_NONE;
+	} else if (k >= 0) {
+		ex->outbox[k].delivered = false;
+		ex->outbox[k].queued_epoch = 0;
+		ex->take_from = 0;
+		a = EXECUTOR_REDELIVERY_RESENT;
+	} else {
+		for (i = 0; i < EXECUTOR_WORKERS; i++)
+			if (strcmp(ex->inflight[i], act->a.action_id) == 0)
+				a = EXECUTOR_REDELIVERY_RUNNING;
+	}
+	if (a != EXECUTOR_REDELIVERY_NONE)
+		ex->stats.redelivered++;
+	executor_unlock(ex);
+	act->out->redelivered = a;
+	if (a == EXECUTOR_REDELIVERY_NONE)
+		return a;
+	if (a == EXECUTOR_REDELIVERY_RESENT) {
+		act->out->has_result = true;
+		act->out->resent = true;
+		notify_result(ex);
+	}
+	log_info("action redelivered: action_id=%s request_sha256=%s "
+	         "answer=%s (run at most once)",
+	    act->a.action_id, act->sha, redelivery_name(a));
+	o = cJSON_CreateObject();
+	ok = o != NULL &&
+	    cJSON_AddStringToObject(o, "host_id", ex->host_id) != NULL &&
+	    cJSON_AddStringToObject(o, "action_id", act->a.action_id) != NULL &&
+	    cJSON_AddStringToObject(o, "request_sha256", act->sha) != NULL &&
+	    cJSON_AddStringToObject(o, "answer", redelivery_name(a)) != NULL;
+	(void)audit_event(ex->audit, "action.redelivered", EXECUTOR_ACTOR, o,
+	    ok);
+	return a;
+}

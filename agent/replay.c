@@ -17,6 +17,8 @@
 struct slot {
 	uint8_t id[16];    /* the 32 hex digits, as bytes */
 	int64_t forget_at; /* 0: empty slot */
+	bool has_sha;
+	uint8_t sha[32]; /* request_sha256, as bytes, when has_sha */
 };
 
 struct replay {
@@ -25,14 +27,15 @@ struct replay {
 	size_t used;
 };
 
+/* n bytes from 2n lowercase hex digits; false when hex is not that. */
 static bool
-id_bytes(const char *hex, uint8_t out[16])
+hex_bytes(const char *hex, uint8_t *out, size_t n)
 {
 	size_t i;
 
-	if (!text_is_hex(hex, 32))
+	if (!text_is_hex(hex, 2 * n))
 		return false;
-	for (i = 0; i < 16; i++) {
+	for (i = 0; i < n; i++) {
 		unsigned hi = (unsigned)(hex[2 * i] <= '9' ?
 		        hex[2 * i] - '0' :
 		        hex[2 * i] - 'a' + 10);
@@ -42,6 +45,12 @@ id_bytes(const char *hex, uint8_t out[16])
 		out[i] = (uint8_t)(hi << 4 | lo);
 	}
 	return true;
+}
+
+static bool
+id_bytes(const char *hex, uint8_t out[16])
+{
+	return hex_bytes(hex, out, 16);
 }
 
 /* Ids are random: their first bytes are a good hash already. */
@@ -137,16 +146,41 @@ rehash(struct replay *r, size_t cap, int64_t now_ms)
 	return 0;
 }
 
+bool
+replay_seen_same(struct replay *r, const char *action_id,
+    const char *request_sha256)
+{
+	uint8_t id[16], sha[32];
+	struct slot *s;
+	bool found = false;
+
+	if (!id_bytes(action_id, id) || request_sha256 == NULL ||
+	    !hex_bytes(request_sha256, sha, sizeof(sha)))
+		return false;
+	s = find(r->slots, r->cap, id, &found);
+	return found && s->has_sha && memcmp(s->sha, sha, sizeof(sha)) == 0;
+}
+
 int
 replay_add(struct replay *r, const char *action_id, int64_t expires_at_ms,
     int64_t now_ms)
 {
-	uint8_t id[16];
+	return replay_add_sha(r, action_id, NULL, expires_at_ms, now_ms);
+}
+
+int
+replay_add_sha(struct replay *r, const char *action_id,
+    const char *request_sha256, int64_t expires_at_ms, int64_t now_ms)
+{
+	uint8_t id[16], sha[32];
 	struct slot *s;
 	bool found = false;
 	int rc;
 
 	if (!id_bytes(action_id, id))
+		return SIGNET_ERR_INVALID_ARG;
+	if (request_sha256 != NULL &&
+	    !hex_bytes(request_sha256, sha, sizeof(sha)))
 		return SIGNET_ERR_INVALID_ARG;
 	(void)find(r->slots, r->cap, id, &found);
 	if (found)
@@ -165,7 +199,12 @@ replay_add(struct replay *r, const char *action_id, int64_t expires_at_ms,
 		}
 	}
 	s = find(r->slots, r->cap, id, &found);
+	memset(s, 0, sizeof(*s));
 	memcpy(s->id, id, 16);
+	if (request_sha256 != NULL) {
+		memcpy(s->sha, sha, sizeof(sha));
+		s->has_sha = true;
+	}
 	/* Never 0 (empty); a little past the expiry the skew allows. */
 	s->forget_at = expires_at_ms + ENVELOPE_SKEW_MS + 1000;
 	if (s->forget_at <= 0)
@@ -187,6 +226,36 @@ replay_count(struct replay *r)
 	return r->used;
 }
 
+/*
+ * The request_sha256 of an action record: its own member when it holds a
+ * valid one, else the SHA-256 of its embedded action envelope's payload
+ * bytes (action.received, policy.denied, action.executed); NULL when
+ * neither is there (then the hash stays unknown: safe, as it matches
+ * nothing). buf holds a computed hash.
+ */
+static const char *
+record_sha(const cJSON *data, char buf[static 65])
+{
+	const cJSON *v, *env, *p;
+	uint8_t *raw = NULL;
+	size_t raw_len = 0;
+
+	v = cJSON_GetObjectItemCaseSensitive(data, "request_sha256");
+	if (cJSON_IsString(v) && text_is_hex(v->valuestring, 64))
+		return v->valuestring;
+	env = cJSON_GetObjectItemCaseSensitive(data, "action");
+	p = cJSON_IsObject(env) ?
+	    cJSON_GetObjectItemCaseSensitive(env, "payload") :
+	    NULL;
+	if (!cJSON_IsString(p) ||
+	    text_b64_decode(p->valuestring, strlen(p->valuestring),
+	        ENVELOPE_ACTION_PAYLOAD_MAX, &raw, &raw_len) != 0)
+		return NULL;
+	envelope_sha256_hex(raw, raw_len, buf);
+	free(raw);
+	return buf;
+}
+
 int
 replay_load_audit(struct replay *r, const char *path, int64_t now_ms,
     size_t *loaded, struct err_msg *msg)
@@ -199,6 +268,7 @@ replay_load_audit_longer(struct replay *r, const char *path, int64_t now_ms,
     int64_t extra_ms, size_t *loaded, struct err_msg *msg)
 {
 	struct audit_reader *rd = NULL;
+	char shabuf[65];
 	size_t lineno = 0;
 	int rc;
 
@@ -238,7 +308,9 @@ replay_load_audit_longer(struct replay *r, const char *path, int64_t now_ms,
 		    until > expires)
 			expires = until;
 		if (expires + ENVELOPE_SKEW_MS >= now_ms) {
-			rc = replay_add(r, id, expires, now_ms);
+			const char *sha = record_sha(rec.data, shabuf);
+
+			rc = replay_add_sha(r, id, sha, expires, now_ms);
 			if (rc == 0) {
 				(*loaded)++;
 			} else if (rc != SIGNET_ERR_EXISTS) {

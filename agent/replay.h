@@ -6,6 +6,14 @@
  * check refuses a replay anyway. On start the set is rebuilt from the agent's
  * own audit log, which records every action it was handed before anything else
  * is done with it.
+ *
+ * With each id the set keeps, when known, the SHA-256 of the payload first
+ * delivered under it (request_sha256): a second delivery of the same bytes
+ * (a relay delivering at least once) is then told from a different payload
+ * reusing the id. The log format is unchanged: the hash is read from a
+ * record's "request_sha256", else computed from its embedded "action"
+ * envelope's payload; a record with neither leaves it unknown, and an
+ * unknown hash matches nothing (the redelivery is refused as a replay).
  */
 #ifndef SIGNET_REPLAY_H
 #define SIGNET_REPLAY_H
@@ -29,12 +37,29 @@ void replay_free(struct replay *r);
 bool replay_seen(struct replay *r, const char *action_id);
 
 /*
+ * Whether action_id was seen with request_sha256 (64 lowercase hex): true
+ * only when the id is remembered with that very hash; false when unseen,
+ * seen with another hash, or seen with none known.
+ */
+bool replay_seen_same(struct replay *r, const char *action_id,
+    const char *request_sha256);
+
+/*
  * Remembers action_id until expires_at_ms (+ skew). Returns 0,
  * SIGNET_ERR_EXISTS if already seen, SIGNET_ERR_TOO_LARGE when full,
  * SIGNET_ERR_INVALID_ARG for a malformed id.
  */
 int replay_add(struct replay *r, const char *action_id, int64_t expires_at_ms,
     int64_t now_ms) __attribute__((warn_unused_result));
+
+/*
+ * As replay_add, remembering request_sha256 (64 lowercase hex, or NULL:
+ * unknown) with the id; an id seen already keeps its first hash. Also
+ * SIGNET_ERR_INVALID_ARG for a malformed hash.
+ */
+int replay_add_sha(struct replay *r, const char *action_id,
+    const char *request_sha256, int64_t expires_at_ms, int64_t now_ms)
+    __attribute__((warn_unused_result));
 
 /* Forgets ids whose actions expired more than the skew before now_ms. */
 void replay_prune(struct replay *r, int64_t now_ms);

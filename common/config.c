@@ -158,6 +158,49 @@ check_value(const struct config_key *k, const char *v, char *why, size_t whylen)
 		}
 		return 0;
 	}
+	case CONFIG_WSS_URLS: {
+		struct config_key one = *k;
+		char url[CONFIG_LINE_MAX + 1], sub[80], esc[64];
+		const char *p = v, *end;
+		size_t len, count = 0;
+
+		one.type = CONFIG_WSS_URL;
+		for (;;) {
+			while (*p == ' ' || *p == '\t')
+				p++;
+			if (*p == '\0')
+				break;
+			for (end = p; *end != '\0' && *end != ' ' &&
+			    *end != '\t';
+			    end++)
+				;
+			len = (size_t)(end - p);
+			if (++count > CONFIG_WSS_URLS_MAX) {
+				(void)snprintf(why, whylen,
+				    "holds more than %d URLs",
+				    CONFIG_WSS_URLS_MAX);
+				return SIGNET_ERR_CONFIG;
+			}
+			if (len >= sizeof(url))
+				len = sizeof(url) - 1;
+			memcpy(url, p, len);
+			url[len] = '\0';
+			if (check_value(&one, url, sub, sizeof(sub)) != 0) {
+				/* One URL: the value names it already. */
+				if (p == v && *end == '\0')
+					(void)snprintf(why, whylen, "%s", sub);
+				else
+					(void)snprintf(why, whylen,
+					    "URL %zu \"%s\" %s", count,
+					    text_escape_str(url, esc,
+					        sizeof(esc)),
+					    sub);
+				return SIGNET_ERR_CONFIG;
+			}
+			p = end;
+		}
+		return 0;
+	}
 	case CONFIG_INT:
 		r = text_to_int64(v, k->min, k->max, &n);
 		if (r != 0) {

@@ -15,12 +15,16 @@
 
 #define CONFIG_FILE_MAX 65536
 #define CONFIG_LINE_MAX 199 /* libinih's line buffer is 200 bytes */
+#define CONFIG_WSS_URLS_MAX 16
 
 enum config_type {
 	CONFIG_STRING,  /* printable text */
 	CONFIG_PATH,    /* absolute path */
 	CONFIG_LISTEN,  /* HOST:PORT, IPv6 as [ADDR]:PORT */
 	CONFIG_WSS_URL, /* wss://HOST:PORT[/path] */
+	/* one or more CONFIG_WSS_URLs separated by spaces or tabs, at most
+	 * CONFIG_WSS_URLS_MAX (the line's length bounds them too) */
+	CONFIG_WSS_URLS,
 	CONFIG_INT,     /* decimal integer in [min, max] */
 	CONFIG_BOOL,    /* true/false/yes/no/on/off/1/0 */
 };

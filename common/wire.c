@@ -40,6 +40,7 @@ static const struct {
 	{ WIRE_POLICY, "policy" },
 	{ WIRE_CHECKPOINT, "checkpoint" },
 	{ WIRE_CHECKPOINT_ACK, "checkpoint_ack" },
+	{ WIRE_DRAIN, "drain" },
 };
 
 const char *
@@ -371,6 +372,27 @@ wire_build_checkpoint(const char *note, uint64_t old,
 fail:
 	cJSON_Delete(o);
 	return SIGNET_ERR_ALLOC;
+}
+
+int
+wire_build_drain(uint32_t within_ms, char **out, size_t *len)
+{
+	cJSON *o;
+
+	*out = NULL;
+	*len = 0;
+	if (within_ms > WIRE_DRAIN_MAX_MS)
+		return SIGNET_ERR_INVALID_ARG;
+	o = cJSON_CreateObject();
+	if (o != NULL &&
+	    (cJSON_AddStringToObject(o, "type", wire_type_name(WIRE_DRAIN)) ==
+	            NULL ||
+	        cJSON_AddNumberToObject(o, "within_ms", (double)within_ms) ==
+	            NULL)) {
+		cJSON_Delete(o);
+		o = NULL;
+	}
+	return finish(o, out, len);
 }
 
 int
@@ -1009,6 +1031,23 @@ challenge_members(const cJSON *root, struct wire_frame *out,
 	return r;
 }
 
+/* {"type":"drain","within_ms"}. */
+static int
+drain_members(const cJSON *root, uint32_t *ms, struct err_msg *msg)
+{
+	static const char *const members[] = { "type", "within_ms", NULL };
+	int64_t v = 0;
+	int r;
+
+	r = jsonx_only_members(root, members, "drain", msg);
+	if (r == 0)
+		r = jsonx_get_int64(root, "within_ms", 0, WIRE_DRAIN_MAX_MS,
+		    "drain", &v, msg);
+	if (r == 0)
+		*ms = (uint32_t)v;
+	return r;
+}
+
 int
 wire_parse_server_frame(const char *buf, size_t len, struct wire_frame *out,
     struct err_msg *msg)
@@ -1037,6 +1076,7 @@ wire_parse_server_frame(const char *buf, size_t len, struct wire_frame *out,
 	case WIRE_CHECKPOINT_ACK:
 		r = checkpoint_ack_members(root, &out->cp_size, msg);
 		break;
+	case WIRE_DRAIN: r = drain_members(root, &out->drain_ms, msg); break;
 	default:
 		r = err_set(msg, SIGNET_ERR_FORMAT, "unknown frame type \"%s\"",
 		    text_escape_str(name, esc, sizeof(esc)));

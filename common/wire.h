@@ -71,7 +71,11 @@ enum wire_type {
 	WIRE_POLICY,         /* agent -> server: the policy it enforces */
 	WIRE_CHECKPOINT,     /* agent -> server: its log's signed checkpoint */
 	WIRE_CHECKPOINT_ACK, /* server -> agent: the checkpoint size it holds */
+	WIRE_DRAIN,          /* server -> agent: leave within within_ms */
 };
+
+/* A drain's within_ms is at most this (ten minutes). */
+#define WIRE_DRAIN_MAX_MS 600000
 
 /* A hello's payload: who the agent is, and the challenge it answers. */
 struct wire_hello {
@@ -156,6 +160,7 @@ struct wire_frame {
 	struct wire_roster_status roster; /* roster_status */
 	struct wire_checkpoint cp;        /* checkpoint */
 	uint64_t cp_size;                 /* checkpoint_ack */
+	uint32_t drain_ms;                /* drain: within_ms */
 	/* roster: the signed file's base64 text, in payload_b64; policy: the
 	 * policy document's base64 text, in payload_b64 */
 };
@@ -234,6 +239,14 @@ int wire_build_checkpoint(const char *note, uint64_t old,
     size_t *len) __attribute__((warn_unused_result));
 
 /*
+ * {"type":"drain","within_ms":N}: the server stops, and asks the agent to
+ * leave for another server within N ms (docs/protocol.md). Returns 0,
+ * SIGNET_ERR_INVALID_ARG (N over WIRE_DRAIN_MAX_MS) or SIGNET_ERR_ALLOC.
+ */
+int wire_build_drain(uint32_t within_ms, char **out, size_t *len)
+    __attribute__((warn_unused_result));
+
+/*
  * {"type":"checkpoint_ack","size":N}. Returns 0, SIGNET_ERR_INVALID_ARG
  * (size over 2^53-1) or SIGNET_ERR_ALLOC.
  */
@@ -284,7 +297,8 @@ int wire_parse_agent_frame(const char *buf, size_t len, struct wire_frame *out,
  * request_sha256, 64), a challenge (exactly nonce, 64 lowercase hex), or
  * a roster (exactly roster, 1..WIRE_ROSTER_B64_MAX bytes, in
  * payload_b64), or a checkpoint_ack (exactly size, 0..2^53-1, in
- * cp_size).
+ * cp_size), or a drain (exactly within_ms, an integer
+ * 0..WIRE_DRAIN_MAX_MS, in drain_ms).
  * out->type is set as soon as the type member names one of these, even
  * when the rest is refused, so that a refused action can still be
  * answered in order. *out is zeroed on entry. Returns 0,

@@ -736,6 +736,7 @@ hub_start(struct server_ctx *ctx, const struct hub_config *cfg,
 	hub->hello_timeout_secs = cfg->hello_timeout_secs;
 	hub->ping_secs = cfg->ping_secs;
 	hub->hangup_secs = cfg->hangup_secs;
+	hub->drain_ms = cfg->drain_ms;
 	hub->allow_tls12 = cfg->allow_tls12;
 	audit_limit_init(&hub->reject_lim, "auth.rejected", &cfg->audit_limit);
 	audit_limit_init(&hub->reload_lim, "server.reloaded",
@@ -850,7 +851,8 @@ hub_run(struct hub *hub)
 	if (hub == NULL || hub->lws == NULL)
 		return SIGNET_ERR_INVALID_ARG;
 	for (;;) {
-		if (atomic_load(&hub->want_stop) && !hub->stopping)
+		if (atomic_load(&hub->want_stop) && !hub->stopping &&
+		    hub_drain_done(hub))
 			begin_shutdown(hub);
 		if (hub->stopping && (hub->conns == NULL || hub->grace_over))
 			break;

@@ -179,6 +179,9 @@ struct hub_config {
 	int hangup_secs;         /* over ping_secs, up to
 	                                  HUB_HANGUP_SECS_MAX */
 	bool allow_tls12;        /* false: TLS 1.3 only */
+	/* [cluster] drain_ms: on stop, agents are asked to leave and given
+	 * this long (hub_drain.c); 0: closed at once */
+	int drain_ms;
 	struct actions *actions; /* borrowed; NULL: no action relay
 	                                  (action_result frames refused) */
 	struct cluster *cluster; /* borrowed; NULL: one server (cluster.h) */

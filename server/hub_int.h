@@ -89,6 +89,7 @@ struct hub_conn {
 	bool want_ping;         /* the sweep asked for one */
 	bool hello_late;        /* the sweep fired the hello deadline */
 	bool silent;            /* no pong in time: drop, no close */
+	bool drain_sent;        /* asked to leave (hub_drain.c) */
 
 	char *buf; /* the message being assembled */
 	size_t len, cap;
@@ -123,6 +124,10 @@ struct hub {
 	bool stopping; /* service thread only, as below */
 	bool grace_over;
 	lws_sorted_usec_list_t sul_grace;
+	/* hub_drain.c: asked to leave on stop; service thread only */
+	int drain_ms;
+	bool draining;
+	int64_t drain_until_ms; /* monotonic */
 	/*
 	 * One timer for every connection's hello deadline and liveness, not
 	 * one per connection: lws keeps timers in one sorted list and inserts
@@ -323,5 +328,15 @@ int hub_conn_timer(struct hub *hub, struct hub_conn *c);
 void hub_conn_closed(struct hub *hub, struct hub_conn *c);
 /* LWS_CALLBACK_WSI_DESTROY: always comes; c is unlinked and emptied. */
 void hub_conn_destroy(struct hub *hub, struct hub_conn *c);
+
+/*
+ * hub_drain.c, from hub_run once a stop was asked: with drain_ms 0,
+ * true at once. Else the first call sends every agent in session a drain
+ * frame ({"type":"drain","within_ms":drain_ms}), later calls send one to
+ * agents that said hello since (with the time left); true once no agent
+ * is in session, or drain_ms has passed: then the hub stops as before.
+ * Service thread only.
+ */
+bool hub_drain_done(struct hub *hub);
 
 #endif

@@ -691,6 +691,7 @@ server_run(const char *config_path)
 	    "agent_ping_interval", HUB_PING_SECS);
 	hcfg.hangup_secs = (int)config_get_int(cfg, "server", "agent_timeout",
 	    HUB_HANGUP_SECS);
+	hcfg.drain_ms = (int)config_get_int(cfg, "cluster", "drain_ms", 0);
 	if (hcfg.hangup_secs <= hcfg.ping_secs) {
 		fprintf(stderr,
 		    "%s:%u: agent_timeout: %d s is not longer than "

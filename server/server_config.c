@@ -6,6 +6,7 @@
 #include "cert_expiry.h"
 #include "cluster.h"
 #include "hub.h"
+#include "wire.h"
 
 #define STR(x) #x
 #define XSTR(x) STR(x) /* a number macro as a string literal */
@@ -72,6 +73,8 @@ const struct config_key server_config_schema[] = {
 	{ "cluster", "queue_lease_ms", CONFIG_INT, false,
 	    XSTR(CLUSTER_LEASE_MS_DEFAULT), CLUSTER_LEASE_MS_MIN,
 	    CLUSTER_LEASE_MS_MAX },
+	/* on stop, ms the agents get to leave for another replica (0: none) */
+	{ "cluster", "drain_ms", CONFIG_INT, false, "0", 0, WIRE_DRAIN_MAX_MS },
 	AUDIT_CONFIG_SCHEMA_ROWS,
 };
 const size_t server_config_schema_len = sizeof(server_config_schema) /

@@ -151,8 +151,8 @@ test_answered_never_runs(struct world *w)
 	CHECK(executor_submit(w->ex, busy, strlen(busy), NULL) == 0);
 	for (i = 0; i < 1000; i++) {
 		executor_get_stats(w->ex, &st);
-		if (st.succeeded + st.rejected ==
-		    st0.succeeded + st0.rejected + 2)
+		if (st.succeeded + st.rejected + st.redelivered ==
+		    st0.succeeded + st0.rejected + st0.redelivered + 2)
 			break;
 		(void)usleep(10000);
 	}
@@ -254,6 +254,60 @@ test_workers_order(struct world *w)
 	(void)pthread_mutex_unlock(&w->fake.mu);
 }
 
+/*
+ * At-least-once delivery, at-most-once execution: the same frame while a
+ * worker runs it gets nothing (its result follows); a different payload
+ * under that id is REJECTED "replay"; the same frame once it ran gets the
+ * same result again; dockerd is asked once.
+ */
+static void
+test_redelivered_while_running(struct world *w)
+{
+	struct envelope_action_payload a;
+	struct executor_outcome out;
+	struct executor_stats st;
+	unsigned acts, i;
+	char *f = NULL, *other = NULL;
+
+	executor_free(w->ex);
+	w->ex = NULL;
+	CHECK(open_executor_with(w, 1, NULL) == 0);
+	if (w->ex == NULL)
+		return;
+	CHECK(executor_start(w->ex) == 0);
+	acts = w->fake.acts;
+	w->fake.delay_us = 500000;
+	base_action(&a, 5000);
+	f = signed_frame(w, &a);
+	CHECK(executor_submit(w->ex, f, strlen(f), NULL) == 0);
+	for (i = 0; i < 500 &&
+	     __atomic_load_n(&w->fake.acts, __ATOMIC_SEQ_CST) == acts;
+	     i++)
+		(void)usleep(2000);
+	CHECK(executor_handle_frame(w->ex, f, strlen(f), &out) == 0);
+	CHECKF(out.redelivered == EXECUTOR_REDELIVERY_RUNNING &&
+	        !out.has_result,
+	    "redelivered %d has_result %d", (int)out.redelivered,
+	    (int)out.has_result);
+	base_action(&a, 5000);
+	a.action = ENVELOPE_ACTION_STOP;
+	other = signed_frame(w, &a);
+	CHECK(executor_handle_frame(w->ex, other, strlen(other), &out) == 0);
+	CHECK(out.redelivered == EXECUTOR_REDELIVERY_NONE &&
+	    out.status == ENVELOPE_STATUS_REJECTED);
+	CHECK_CONTAINS(out.error, "replay: action_id");
+	w->fake.delay_us = 0;
+	executor_stop(w->ex);
+	CHECK(executor_handle_frame(w->ex, f, strlen(f), &out) == 0);
+	CHECK(out.redelivered == EXECUTOR_REDELIVERY_RESENT && out.resent);
+	CHECKF(w->fake.acts == acts + 1, "dockerd asked %u times",
+	    w->fake.acts - acts);
+	executor_get_stats(w->ex, &st);
+	CHECK(st.redelivered == 2);
+	free(other);
+	free(f);
+}
+
 int
 main(void)
 {
@@ -265,6 +319,7 @@ main(void)
 		test_workers_order(&w);
 		test_answered_never_runs(&w);
 		verify_log(&w, 9, 9);
+		test_redelivered_while_running(&w);
 	}
 	teardown(&w);
 	return test_finish("test_executor_queue");
