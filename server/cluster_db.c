@@ -1175,10 +1175,10 @@ cluster_db_hosts(struct cluster_db *db, const char *host_id,
 			r = err_set(msg, SIGNET_ERR_FORMAT,
 			    "the cluster database gave an inconsistent "
 			    "holder");
-		if (r != 0) {
+		if (r != 0 && h->host_id[0] != '\0')
 			r = db_context(msg, r, "host", h->host_id);
+		if (r != 0)
 			goto out;
-		}
 	}
 	*n = rows;
 	r = 0;
