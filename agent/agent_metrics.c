@@ -235,18 +235,20 @@ agent_metrics_render(struct agent_metrics *am)
 		         "connected to now.\n"
 		         "# TYPE signet_agent_server_connected gauge\n") == 0;
 		for (i = 0; ok && i < cs.nservers; i++)
-			ok = dynbuf_addf(&b,
-			         "signet_agent_server_connected{url=\"%s\"} %d\n",
-			         channel_url(am->ch, i),
-			         up && i == cs.server ? 1 : 0) == 0;
+			ok =
+			    dynbuf_addf(&b,
+			        "signet_agent_server_connected{url=\"%s\"} %d\n",
+			        channel_url(am->ch, i),
+			        up && i == cs.server ? 1 : 0) == 0;
 		if (ok)
-			ok = dynbuf_addf(&b,
-			         "# HELP signet_agent_server_drains_total Drain "
-			         "frames the agent left a server for.\n"
-			         "# TYPE signet_agent_server_drains_total "
-			         "counter\n"
-			         "signet_agent_server_drains_total %llu\n",
-			         (unsigned long long)cs.drains) == 0;
+			ok =
+			    dynbuf_addf(&b,
+			        "# HELP signet_agent_server_drains_total Drain "
+			        "frames the agent left a server for.\n"
+			        "# TYPE signet_agent_server_drains_total "
+			        "counter\n"
+			        "signet_agent_server_drains_total %llu\n",
+			        (unsigned long long)cs.drains) == 0;
 	}
 	if (ok && am->cert_set) {
 		struct cert_expiry_row row = { "agent_self", am->cert_name,

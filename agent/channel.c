@@ -67,13 +67,13 @@ struct channel {
 	lws_sorted_usec_list_t sul_dial;
 	lws_sorted_usec_list_t sul_tick;
 	lws_sorted_usec_list_t sul_leave; /* a drain's moment */
-	size_t cur;         /* the URL dialled or connected to */
-	uint64_t conn_gen;  /* WebSockets opened so far */
+	size_t cur;                       /* the URL dialled or connected to */
+	uint64_t conn_gen;                /* WebSockets opened so far */
 	uint64_t leave_gen; /* the connection a drain was for; 0 none */
 	bool leaving;       /* closing it now for a drain */
-	bool in_dial;   /* inside lws_client_connect_via_info */
-	unsigned fails; /* dials since the last good one */
-	bool healthy;   /* the server proved it works on this connection */
+	bool in_dial;       /* inside lws_client_connect_via_info */
+	unsigned fails;     /* dials since the last good one */
+	bool healthy;       /* the server proved it works on this connection */
 	int64_t opened_ms;
 	struct channel_frame *tx; /* being sent */
 	size_t tx_off;
@@ -681,8 +681,7 @@ channel_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			(void)pthread_mutex_unlock(&ch->mu);
 		}
 		log_info("channel open: server=%s tls=%s cipher=%s",
-		    ch->tg[ch->cur].url,
-		    SSL_get_version(lws_get_ssl(wsi)),
+		    ch->tg[ch->cur].url, SSL_get_version(lws_get_ssl(wsi)),
 		    SSL_get_cipher_name(lws_get_ssl(wsi)));
 		if (ch->ops.on_established != NULL)
 			ch->ops.on_established(ch->arg);
@@ -746,7 +745,7 @@ channel_new(const struct channel_config *cfg, const struct channel_ops *ops,
     void *arg, struct channel **out, struct err_msg *msg)
 {
 	struct lws_context_creation_info info;
-	char (*urls)[CHANNEL_URL_MAX + 1] = NULL;
+	char(*urls)[CHANNEL_URL_MAX + 1] = NULL;
 	struct channel *ch = NULL;
 	size_t ca_len = 0, n = 0, k;
 	bool mu_ok = false;
@@ -1044,7 +1043,7 @@ channel_split_urls(const char *list, char (*out)[CHANNEL_URL_MAX + 1],
 		if (*p == '\0')
 			break;
 		for (end = p; *end != '\0' && *end != ' ' && *end != '\t';
-		    end++)
+		     end++)
 			;
 		len = (size_t)(end - p);
 		if (*n == max)

@@ -51,12 +51,12 @@
 #define CHANNEL_QUEUE_MAX 64            /* queued messages */
 #define CHANNEL_PING_SECS 20            /* silent this long: PING */
 #define CHANNEL_HANGUP_SECS 50          /* no PONG by then: hang up */
-#define CHANNEL_BACKOFF_FIRST_MS 1000 /* lws's own retry table only */
-#define CHANNEL_RECONNECT_MIN_MS 500  /* [agent] reconnect_min_ms default */
-#define CHANNEL_RECONNECT_MAX_MS 30000 /* [agent] reconnect_max_ms default */
+#define CHANNEL_BACKOFF_FIRST_MS 1000   /* lws's own retry table only */
+#define CHANNEL_RECONNECT_MIN_MS 500    /* [agent] reconnect_min_ms default */
+#define CHANNEL_RECONNECT_MAX_MS 30000  /* [agent] reconnect_max_ms default */
 #define CHANNEL_RECONNECT_LIMIT_MS 3600000 /* either: at most an hour */
-#define CHANNEL_URLS_MAX 16 /* server URLs in [agent] server */
-#define CHANNEL_BACKOFF_RESET_SECS 30 /* up this long: backoff resets */
+#define CHANNEL_URLS_MAX 16                /* server URLs in [agent] server */
+#define CHANNEL_BACKOFF_RESET_SECS 30      /* up this long: backoff resets */
 #define CHANNEL_CONNECT_TIMEOUT_SECS 10
 #define CHANNEL_TICK_MS 200 /* channel_service returns by then */
 #define CHANNEL_URL_MAX 512

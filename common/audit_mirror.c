@@ -53,6 +53,7 @@ static const struct {
 	{ "policy.denied", LOG_NOTICE },
 	{ "action.approval_refused", LOG_NOTICE },
 	{ "action.approval_expired", LOG_NOTICE },
+	{ "action.redelivered", LOG_NOTICE },
 	{ "agent.replaced", LOG_NOTICE },
 	{ "policy.reloaded", LOG_NOTICE },
 	{ "roster.accepted", LOG_NOTICE },

@@ -170,9 +170,8 @@ check_value(const struct config_key *k, const char *v, char *why, size_t whylen)
 				p++;
 			if (*p == '\0')
 				break;
-			for (end = p; *end != '\0' && *end != ' ' &&
-			    *end != '\t';
-			    end++)
+			for (end = p;
+			     *end != '\0' && *end != ' ' && *end != '\t'; end++)
 				;
 			len = (size_t)(end - p);
 			if (++count > CONFIG_WSS_URLS_MAX) {

@@ -25,8 +25,8 @@ enum config_type {
 	/* one or more CONFIG_WSS_URLs separated by spaces or tabs, at most
 	 * CONFIG_WSS_URLS_MAX (the line's length bounds them too) */
 	CONFIG_WSS_URLS,
-	CONFIG_INT,     /* decimal integer in [min, max] */
-	CONFIG_BOOL,    /* true/false/yes/no/on/off/1/0 */
+	CONFIG_INT,  /* decimal integer in [min, max] */
+	CONFIG_BOOL, /* true/false/yes/no/on/off/1/0 */
 };
 
 struct config_key {

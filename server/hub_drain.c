@@ -77,8 +77,9 @@ hub_drain_done(struct hub *hub)
 		if (send_drain(c, (int)left))
 			asked++;
 		else
-			log_error("agent %s: out of memory sending it the drain; "
-			          "it is closed at the end of the drain",
+			log_error(
+			    "agent %s: out of memory sending it the drain; "
+			    "it is closed at the end of the drain",
 			    c->id.name);
 	}
 	if (asked > 0)

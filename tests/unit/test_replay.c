@@ -260,6 +260,112 @@ test_longer_rotated(const char *dir)
 	CHECK(rename(moved, rot) == 0);
 }
 
+/*
+ * The request_sha256 kept with each id (issue 16: a redelivery of the
+ * same bytes is told from another payload under a seen id): set by
+ * replay_add_sha, kept through growth, and rebuilt from the log, from a
+ * record's own request_sha256 or its embedded action payload, the first
+ * record of an id deciding; a record with neither leaves it unknown.
+ */
+static void
+test_sha(const char *dir)
+{
+	static const char sha_a[] =
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	static const char sha_b[] =
+	    "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+	static const char payload[] = "{\"v\":1}";
+	struct keys_secret key;
+	struct audit_writer *w = NULL;
+	struct replay *r = replay_new();
+	struct err_msg msg;
+	char path[256], id[33], id2[33], id3[33], id4[33], sha_p[65];
+	const int64_t now = wall_ms();
+	cJSON *d, *env;
+	size_t loaded = 0;
+	unsigned i;
+
+	CHECK(r != NULL);
+	if (r == NULL)
+		return;
+	hex_id(900, id);
+	CHECK(replay_add_sha(r, id, sha_a, now + 60000, now) == 0);
+	CHECK(replay_seen_same(r, id, sha_a));
+	CHECK(!replay_seen_same(r, id, sha_b));
+	CHECK(!replay_seen_same(r, id, NULL));
+	CHECK(!replay_seen_same(r, id, "AAAA"));
+	/* Seen already: the first hash stays. */
+	CHECK(replay_add_sha(r, id, sha_b, now + 60000, now) ==
+	    SIGNET_ERR_EXISTS);
+	CHECK(
+	    replay_seen_same(r, id, sha_a) && !replay_seen_same(r, id, sha_b));
+	CHECK(
+	    replay_add_sha(r, id, "ABCD", now, now) == SIGNET_ERR_INVALID_ARG);
+	/* Unknown hash: seen, but matching nothing. */
+	hex_id(901, id2);
+	CHECK(replay_add(r, id2, now + 60000, now) == 0);
+	CHECK(replay_seen(r, id2) && !replay_seen_same(r, id2, sha_a));
+	for (i = 1000; i < 5000; i++) {
+		hex_id(i, id3);
+		CHECK(replay_add(r, id3, now + 60000, now) == 0);
+	}
+	CHECK(replay_seen_same(r, id, sha_a));
+	replay_free(r);
+
+	/* From the log. */
+	(void)snprintf(path, sizeof(path), "%s/sha.log", dir);
+	CHECK(keys_generate(&key) == 0);
+	CHECK(audit_open(path, &key, &w, &msg) == 0);
+	/* 900: its own request_sha256, then a later record with another. */
+	d = cJSON_CreateObject();
+	(void)cJSON_AddStringToObject(d, "action_id", id);
+	(void)cJSON_AddNumberToObject(d, "expires_at", (double)(now + 60000));
+	(void)cJSON_AddStringToObject(d, "request_sha256", sha_a);
+	CHECK(audit_append(w, "action.rejected", "agent", d, NULL, &msg) == 0);
+	cJSON_Delete(d);
+	d = cJSON_CreateObject();
+	(void)cJSON_AddStringToObject(d, "action_id", id);
+	(void)cJSON_AddNumberToObject(d, "expires_at", (double)(now + 60000));
+	(void)cJSON_AddStringToObject(d, "request_sha256", sha_b);
+	CHECK(audit_append(w, "action.rejected", "agent", d, NULL, &msg) == 0);
+	cJSON_Delete(d);
+	/* 902: an embedded action envelope (action.received). */
+	hex_id(902, id3);
+	d = cJSON_CreateObject();
+	env = cJSON_AddObjectToObject(d, "action");
+	(void)cJSON_AddStringToObject(d, "action_id", id3);
+	(void)cJSON_AddNumberToObject(d, "expires_at", (double)(now + 60000));
+	(void)cJSON_AddStringToObject(env, "payload", "eyJ2IjoxfQ==");
+	(void)cJSON_AddStringToObject(env, "sig", "x");
+	CHECK(audit_append(w, "action.received", "agent", d, NULL, &msg) == 0);
+	cJSON_Delete(d);
+	/* 903: neither (an old record of another kind); 904: bad base64. */
+	CHECK(received(w, 903, now + 60000) == 0);
+	hex_id(903, id2);
+	hex_id(904, id4);
+	d = cJSON_CreateObject();
+	env = cJSON_AddObjectToObject(d, "action");
+	(void)cJSON_AddStringToObject(d, "action_id", id4);
+	(void)cJSON_AddNumberToObject(d, "expires_at", (double)(now + 60000));
+	(void)cJSON_AddStringToObject(env, "payload", "not base64!");
+	CHECK(audit_append(w, "action.received", "agent", d, NULL, &msg) == 0);
+	cJSON_Delete(d);
+	audit_close(w);
+	keys_secret_wipe(&key);
+
+	envelope_sha256_hex(payload, strlen(payload), sha_p);
+	r = replay_new();
+	CHECKF(replay_load_audit(r, path, now, &loaded, &msg) == 0, "%s",
+	    msg.text);
+	CHECK(loaded == 4);
+	CHECK(
+	    replay_seen_same(r, id, sha_a) && !replay_seen_same(r, id, sha_b));
+	CHECK(replay_seen_same(r, id3, sha_p));
+	CHECK(replay_seen(r, id2) && !replay_seen_same(r, id2, sha_p));
+	CHECK(replay_seen(r, id4) && !replay_seen_same(r, id4, sha_p));
+	replay_free(r);
+}
+
 int
 main(void)
 {
@@ -271,6 +377,7 @@ main(void)
 	struct err_msg msg;
 
 	CHECK(r != NULL && sodium_init() >= 0 && mkdtemp(dir) != NULL);
+	test_sha(dir);
 	hex_id(1, id);
 	CHECK(!replay_seen(r, id));
 	CHECK(replay_add(r, id, now + 60000, now) == 0);

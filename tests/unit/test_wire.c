@@ -576,6 +576,63 @@ test_roster_frames(void)
 /* A hash in base64: 32 bytes of 0x11. */
 #define HB64 "ERERERERERERERERERERERERERERERERERERERERERE="
 
+/* drain (server): issue 16; bounded, exact, an agent never sends it. */
+static void
+test_drain_frames(void)
+{
+	static const struct {
+		const char *name, *text, *why;
+	} bad[] = {
+		{ "negative", "{\"type\":\"drain\",\"within_ms\":-1}",
+		    "within_ms" },
+		{ "too large", "{\"type\":\"drain\",\"within_ms\":600001}",
+		    "within_ms" },
+		{ "huge", "{\"type\":\"drain\",\"within_ms\":1e300}",
+		    "within_ms" },
+		{ "fraction", "{\"type\":\"drain\",\"within_ms\":0.5}",
+		    "within_ms" },
+		{ "a string", "{\"type\":\"drain\",\"within_ms\":\"5\"}",
+		    "within_ms" },
+		{ "null", "{\"type\":\"drain\",\"within_ms\":null}",
+		    "within_ms" },
+		{ "missing", "{\"type\":\"drain\"}", "within_ms" },
+		{ "extra member",
+		    "{\"type\":\"drain\",\"within_ms\":5,\"to\":\"wss://x:1\"}",
+		    "to" },
+		{ "duplicate",
+		    "{\"type\":\"drain\",\"within_ms\":5,\"within_ms\":6}",
+		    "duplicate" },
+	};
+	struct wire_frame f;
+	struct err_msg m;
+	char *t = NULL;
+	size_t len = 0, i;
+
+	CHECK(wire_build_drain(0, &t, &len) == 0);
+	CHECK(t != NULL &&
+	    strcmp(t, "{\"type\":\"drain\",\"within_ms\":0}") == 0);
+	free(t);
+	CHECK(wire_build_drain(WIRE_DRAIN_MAX_MS, &t, &len) == 0);
+	CHECK(wire_parse_server_frame(t, len, &f, NULL) == 0 &&
+	    f.type == WIRE_DRAIN && f.drain_ms == WIRE_DRAIN_MAX_MS);
+	wire_frame_free(&f);
+	CHECK(wire_parse_agent_frame(t, len, &f, NULL) == SIGNET_ERR_FORMAT);
+	free(t);
+	t = NULL;
+	CHECK(wire_build_drain(WIRE_DRAIN_MAX_MS + 1, &t, &len) ==
+	        SIGNET_ERR_INVALID_ARG &&
+	    t == NULL);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err_clear(&m);
+		CHECKF(wire_parse_server_frame(bad[i].text, strlen(bad[i].text),
+		           &f, &m) == SIGNET_ERR_FORMAT,
+		    "drain %s accepted", bad[i].name);
+		CHECKF(strstr(m.text, bad[i].why) != NULL, "drain %s: \"%s\"",
+		    bad[i].name, m.text);
+		wire_frame_free(&f);
+	}
+}
+
 /* checkpoint (agent) and checkpoint_ack (server): issue 14, item 3. */
 static void
 test_checkpoint_frames(void)
@@ -1078,6 +1135,7 @@ main(void)
 	test_refusal_frames();
 	test_roster_frames();
 	test_checkpoint_frames();
+	test_drain_frames();
 	test_rows();
 	test_bounds();
 	test_peek();
