@@ -99,14 +99,28 @@ hello_of(struct sim *s, struct sim_agent *a)
 	return out;
 }
 
-/* A frame from the server: the challenge lets the hello go. */
+/*
+ * A frame from the server: the challenge lets the hello go; a drain makes
+ * the agent leave; the rest goes to sim_on_action.
+ */
 void
 sim_on_message(struct sim *s, struct sim_agent *a, const void *in, size_t len)
 {
 	struct wire_frame wf;
+	int r;
 
-	if (wire_parse_server_frame(in, len, &wf, NULL) == 0 &&
-	    wf.type == WIRE_CHALLENGE) {
+	r = wire_parse_server_frame(in, len, &wf, NULL);
+	if (r == 0 && wf.type == WIRE_DRAIN) {
+		sim_drain(s, a, wf.drain_ms);
+		wire_frame_free(&wf);
+		return;
+	}
+	/* As the agent: a server that sends these works (channel.h). */
+	if (r == 0 && (wf.type == WIRE_ACTION || wf.type == WIRE_RESULT_ACK))
+		a->healthy = true;
+	if (r == 0 && wf.type == WIRE_CHECKPOINT_ACK)
+		sim_accepted(s, a);
+	if (r == 0 && wf.type == WIRE_CHALLENGE) {
 		if (a->have_challenge)
 			printf("error %d \"a second challenge\"\n", a->idx);
 		memcpy(a->challenge, wf.challenge, WIRE_CHALLENGE_LEN);
@@ -435,6 +449,8 @@ sim_send_next(struct sim *s, struct sim_agent *a, struct lws *wsi)
 	if (last) {
 		if (!s->o.quiet)
 			printf("sent %d %s bytes=%zu\n", a->idx, what, len);
+		if (a->step == 0)
+			sim_hello_sent(s, a);
 		a->off = 0;
 		a->step++;
 	}
