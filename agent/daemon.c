@@ -347,6 +347,21 @@ daemon_load(struct daemon *d, const char *config_path)
 		return 2;
 	}
 	log_init("signet-agent", level);
+	/* A configuration error: said before anything is opened. */
+	cc.reconnect_min_ms = (unsigned)config_get_int(d->cfg, "agent",
+	    "reconnect_min_ms", CHANNEL_RECONNECT_MIN_MS);
+	cc.reconnect_max_ms = (unsigned)config_get_int(d->cfg, "agent",
+	    "reconnect_max_ms", CHANNEL_RECONNECT_MAX_MS);
+	if (cc.reconnect_min_ms > cc.reconnect_max_ms) {
+		fprintf(stderr,
+		    "signet-agent: %s:%u: [agent] reconnect_min_ms (%u) is "
+		    "over reconnect_max_ms (%u): the first redial delay must "
+		    "not exceed the largest\n",
+		    config_name(d->cfg),
+		    config_line(d->cfg, "agent", "reconnect_min_ms"),
+		    cc.reconnect_min_ms, cc.reconnect_max_ms);
+		return 2;
+	}
 	if (audit_config_rotate_size(d->cfg, &rotate_size, &m) != 0 ||
 	    audit_config_mirror(d->cfg, &mirror.mode, &m) != 0 ||
 	    audit_limit_config(d->cfg, &d->audit_limit, &m) != 0) {
@@ -416,19 +431,6 @@ daemon_load(struct daemon *d, const char *config_path)
 		return 1;
 	}
 	cc.url = d->server;
-	cc.reconnect_min_ms = (unsigned)config_get_int(d->cfg, "agent",
-	    "reconnect_min_ms", CHANNEL_RECONNECT_MIN_MS);
-	cc.reconnect_max_ms = (unsigned)config_get_int(d->cfg, "agent",
-	    "reconnect_max_ms", CHANNEL_RECONNECT_MAX_MS);
-	if (cc.reconnect_min_ms > cc.reconnect_max_ms) {
-		log_error("%s:%u: [agent] reconnect_min_ms (%u) is over "
-		          "reconnect_max_ms (%u): the first redial delay must "
-		          "not exceed the largest",
-		    config_name(d->cfg),
-		    config_line(d->cfg, "agent", "reconnect_min_ms"),
-		    cc.reconnect_min_ms, cc.reconnect_max_ms);
-		return 2;
-	}
 	cc.ca_path = config_get(d->cfg, "tls", "ca");
 	cc.cert_path = config_get(d->cfg, "tls", "cert");
 	cc.key_path = config_get(d->cfg, "tls", "key");

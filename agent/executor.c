@@ -385,7 +385,7 @@ run_action(struct executor *ex, struct executor_act *act)
 int
 executor_pipeline(struct executor *ex, const char *data, size_t len,
     const struct wire_frame *parsed, enum executor_mode mode,
-    struct executor_outcome *out)
+    uint64_t arrived_seq, struct executor_outcome *out)
 {
 	struct executor_act act;
 	struct err_msg m;
@@ -396,6 +396,7 @@ executor_pipeline(struct executor *ex, const char *data, size_t len,
 	memset(out, 0, sizeof(*out));
 	memset(&act, 0, sizeof(act));
 	act.mode = mode;
+	act.arrived_seq = arrived_seq;
 	act.out = out;
 	act.rule = -1;
 	out->status = ENVELOPE_STATUS_REJECTED;
@@ -504,7 +505,13 @@ int
 executor_handle_frame(struct executor *ex, const char *data, size_t len,
     struct executor_outcome *out)
 {
-	return executor_pipeline(ex, data, len, NULL, EXECUTOR_MODE_RUN, out);
+	uint64_t seq;
+
+	executor_lock(ex);
+	seq = ex->next_seq;
+	executor_unlock(ex);
+	return executor_pipeline(ex, data, len, NULL, EXECUTOR_MODE_RUN, seq,
+	    out);
 }
 
 /* ---- life ---- */

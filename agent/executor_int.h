@@ -87,6 +87,7 @@ struct executor_job {
 	size_t len;
 	struct wire_frame frame; /* parsed already when frame.type is set */
 	char container[65];      /* scheduling key (unverified); "" none */
+	uint64_t outbox_seq;     /* ex->next_seq when it came */
 };
 
 struct executor;
@@ -171,6 +172,9 @@ struct executor_act {
 	char sha[65];
 	bool authentic; /* signature and strict parse held */
 	bool inflight;  /* its id is in ex->inflight */
+	/* ex->next_seq when the frame came: a result made after it (an
+	 * outbox entry of a higher seq) went out without this copy */
+	uint64_t arrived_seq;
 	/*
 	 * Authentic: all of it; else what signed bytes that failed the
 	 * strict parse say (never the claims of unverified bytes).
@@ -216,11 +220,13 @@ void executor_unlock(struct executor *ex);
 /*
  * The whole pipeline for one frame (executor_handle_frame's contract);
  * parsed is the caller's parse of data or NULL; mode other than
- * EXECUTOR_MODE_RUN answers an authentic action without running it.
+ * EXECUTOR_MODE_RUN answers an authentic action without running it;
+ * arrived_seq is ex->next_seq when the frame came (executor_redelivery).
  */
 int executor_pipeline(struct executor *ex, const char *data, size_t len,
     const struct wire_frame *parsed, enum executor_mode mode,
-    struct executor_outcome *out) __attribute__((warn_unused_result));
+    uint64_t arrived_seq, struct executor_outcome *out)
+    __attribute__((warn_unused_result));
 
 /* ---- executor_request.c ---- */
 
@@ -312,9 +318,12 @@ void executor_inflight_drop(struct executor *ex, struct executor_act *act);
 /*
  * act (authentic, act->sha set) came with an action_id the seen set
  * holds. Under one lock: NONE when the id was seen with another payload
- * (or an unknown one); RESENT when its result is in the outbox (marked
- * to go again; act->out's has_result and resent set); RUNNING when a
- * pipeline holds it; REPLAY when none of these. Audits
+ * (or an unknown one); RESENT when its result is in the outbox and was
+ * made before this copy came (act->arrived_seq; marked to go again,
+ * act->out's has_result and resent set); RUNNING when a pipeline holds
+ * it, or its result was made after this copy came (it waited in the
+ * queue behind it: the result went out by itself); REPLAY when none of
+ * these. Audits
  * action.redelivered for all but NONE, and sets act->out->redelivered.
  */
 enum executor_redelivery executor_redelivery(struct executor *ex,

@@ -394,6 +394,9 @@ executor_redelivery(struct executor *ex, struct executor_act *act)
 	k = outbox_find_id(ex, act->a.action_id, act->sha);
 	if (!replay_seen_same(ex->seen, act->a.action_id, act->sha)) {
 		a = EXECUTOR_REDELIVERY_NONE;
+	} else if (k >= 0 && ex->outbox[k].seq > act->arrived_seq) {
+		/* Made while this copy waited: it went (or goes) out. */
+		a = EXECUTOR_REDELIVERY_RUNNING;
 	} else if (k >= 0) {
 		ex->outbox[k].delivered = false;
 		ex->outbox[k].queued_epoch = 0;

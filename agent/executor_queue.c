@@ -25,7 +25,7 @@ run_job(struct executor *ex, struct executor_job *job, enum executor_mode mode)
 	struct executor_outcome out;
 
 	if (executor_pipeline(ex, job->data, job->len, &job->frame, mode,
-	        &out) != 0)
+	        job->outbox_seq, &out) != 0)
 		log_error("action frame not fully handled: out of memory");
 	free(job->data);
 	job->data = NULL;
@@ -232,6 +232,7 @@ executor_submit(struct executor *ex, const char *data, size_t len,
 		free(peek_key_id);
 	}
 	executor_lock(ex);
+	job.outbox_seq = ex->next_seq;
 	if (!ex->thread_started || ex->stop) {
 		mode = EXECUTOR_MODE_STOPPING;
 	} else if (ex->qlen == EXECUTOR_QUEUE_MAX) {

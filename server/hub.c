@@ -538,7 +538,7 @@ hub_wakeup(struct hub *hub)
 {
 	if (atomic_exchange(&hub->want_reload, false) && !hub->stopping)
 		hub_reload(hub);
-	if (atomic_load(&hub->want_stop))
+	if (atomic_load(&hub->want_stop) && hub_drain_done(hub))
 		begin_shutdown(hub);
 	hub_cluster_drain(hub);
 	send_drain(hub);

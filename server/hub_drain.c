@@ -20,7 +20,7 @@
 
 /* Queues a drain frame giving the agent within_ms; false on failure. */
 static bool
-send_drain(struct hub_conn *c, int within_ms)
+queue_drain_frame(struct hub_conn *c, int within_ms)
 {
 	struct hub_out *o = NULL;
 	char *text = NULL;
@@ -60,7 +60,7 @@ hub_drain_done(struct hub *hub)
 	struct hub_conn *c;
 	size_t live = 0, asked = 0;
 
-	if (hub->drain_ms <= 0)
+	if (hub->drain_ms <= 0 || hub->stopping)
 		return true;
 	if (!hub->draining) {
 		hub->draining = true;
@@ -74,7 +74,7 @@ hub_drain_done(struct hub *hub)
 		if (c->drain_sent || left <= 0)
 			continue;
 		c->drain_sent = true;
-		if (send_drain(c, (int)left))
+		if (queue_drain_frame(c, (int)left))
 			asked++;
 		else
 			log_error(

@@ -22,11 +22,13 @@
  *   action ID START|STOP|RESTART|NAME [--reason R] [--operator U]
  *          [--expired] [--future] [--lifetime SECONDS] [--host H]
  *          [--key FILE.key] [--key-id K] [--bad-sig] [--save FILE]
+ *          [--id ACTION_ID]
  *              a signed action for container ID (defaults: reason
  *              "signet test", operator alice, valid for 120 s from now);
  *              --expired: issued 400 s ago, expired 100 s ago; --future:
  *              issued 120 s ahead; --key signs with another key (its id
- *              unless --key-id); --save writes the frame to FILE
+ *              unless --key-id); --save writes the frame to FILE;
+ *              --id: this action_id (32 hex) instead of a random one
  *   signed FILE [--key FILE.key] [--key-id K]
  *              the bytes of FILE as a payload, signed, in an action frame
  *   raw FILE   the bytes of FILE as one text message
@@ -48,6 +50,7 @@
  *   inventory containers=N bytes=N
  *   result action_id=I status=S error="E" docker_status=N container=C
  *          action=A sig=ok request=match|mismatch|unknown
+ *          result_sha256=H          (of the signed result's payload bytes)
  *   result sig=BAD why="..."        (a result that does not verify)
  *   sent ack action_id=I            (the result_ack of a verified result)
  *   outcome action_id=I observed=O sig=ok   (an action_outcome)
@@ -396,6 +399,14 @@ cmd_action(int argc, char **argv)
 		} else if (strcmp(argv[i], "--host") == 0) {
 			(void)snprintf(a.host_id, sizeof(a.host_id), "%s", v);
 			i++;
+		} else if (strcmp(argv[i], "--id") == 0) {
+			if (!text_is_hex(v, 32)) {
+				error_line(
+				    "--id takes 32 lowercase hex digits");
+				goto out;
+			}
+			memcpy(a.action_id, v, 33);
+			i++;
 		} else if (strcmp(argv[i], "--lifetime") == 0) {
 			if (text_to_int64(v, 0, 86400, &life) != 0) {
 				error_line("--lifetime takes seconds");
@@ -652,7 +663,8 @@ on_result(struct conn *c, const struct wire_frame *f)
 	struct envelope_result_payload res;
 	struct wire_result_ack ack;
 	struct err_msg m;
-	char esc[ENVELOPE_ERROR_BYTES * 4 + 1], why[600], *text = NULL;
+	char esc[ENVELOPE_ERROR_BYTES * 4 + 1], why[600], rsha[65],
+	    *text = NULL;
 	uint8_t *raw = NULL;
 	size_t raw_len = 0, len = 0;
 
@@ -662,14 +674,16 @@ on_result(struct conn *c, const struct wire_frame *f)
 		    text_escape_str(m.text, why, sizeof(why)));
 		return;
 	}
+	envelope_sha256_hex(raw, raw_len, rsha);
 	free(raw);
 	say("result action_id=%s status=%s error=\"%s\" docker_status=%lld "
-	    "container=%s action=%s host_id=%s sig=ok request=%s",
+	    "container=%s action=%s host_id=%s sig=ok request=%s "
+	    "result_sha256=%s",
 	    res.action_id, envelope_status_name(res.status),
 	    res.has_error ? text_escape_str(res.error, esc, sizeof(esc)) : "",
 	    (long long)res.docker_status, res.container_id,
 	    envelope_action_name(res.action), res.host_id,
-	    request_match(res.action_id, res.request_sha256));
+	    request_match(res.action_id, res.request_sha256), rsha);
 	if (fs.no_ack)
 		return;
 	memcpy(ack.action_id, res.action_id, sizeof(ack.action_id));

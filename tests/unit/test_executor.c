@@ -764,10 +764,15 @@ test_audit_unavailable(struct world *w)
 	/* Issue 12, item 11: a result that is not durable is not sent. */
 	CHECKF(!out.has_result, "a result not recorded went to the outbox");
 	free(f);
-	/* Recorded as seen in memory: the same action is not run later. */
+	/*
+	 * Recorded as seen in memory: the same action is not run later.
+	 * Delivered again with no answer held: REJECTED replay (issue 16).
+	 */
 	f = signed_frame(w, &a);
 	CHECK(executor_handle_frame(w->ex, f, strlen(f), &out) == 0);
 	CHECK(out.status == ENVELOPE_STATUS_REJECTED && w->fake.acts == acts);
+	CHECK(out.redelivered == EXECUTOR_REDELIVERY_REPLAY);
+	CHECK_CONTAINS(out.error, "replay: action_id");
 	free(f);
 }
 
