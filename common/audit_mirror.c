@@ -59,6 +59,7 @@ static const struct {
 	{ "roster.accepted", LOG_NOTICE },
 	{ "server.reloaded", LOG_NOTICE },
 	{ "action.requested", LOG_INFO },
+	{ "action.relayed", LOG_INFO },
 	{ "action.awaiting_approval", LOG_INFO },
 	{ "action.approved", LOG_INFO },
 	{ "action.received", LOG_INFO },

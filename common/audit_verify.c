@@ -626,7 +626,11 @@ line_check(const char *line, size_t len, const struct audit_verify_opts *o,
 	if (r != 0)
 		goto out;
 	stage = VS_TIE;
-	if (strcmp(rec.event, "action.requested") == 0 && raw != NULL) {
+	/* action.relayed: a replica relayed an action another one signed
+	 * (docs/cluster.md); its results are tied to it the same way. */
+	if ((strcmp(rec.event, "action.requested") == 0 ||
+	        strcmp(rec.event, "action.relayed") == 0) &&
+	    raw != NULL) {
 		audit_tie_item_action(&act, raw, raw_len, &v->item);
 		v->tie_request = true;
 	} else if (strcmp(rec.event, "action.result") == 0 && res_ok) {

@@ -23,6 +23,7 @@
 #include "actions.h"
 #include "clock.h"
 #include "cluster.h"
+#include "cluster_relay.h"
 #include "envelope.h"
 #include "hub.h"
 #include "jsonx.h"
@@ -167,8 +168,8 @@ resolve(struct api *api, const char *id, struct envelope_action_payload *p,
 		    found.host_id);
 		goto out;
 	}
-	if (found.replica[0] != '\0') {
-		/* The relay across replicas comes with docs/cluster.md. */
+	if (found.replica[0] != '\0' && api->ctx->relay == NULL) {
+		/* Only a cluster relays across replicas (docs/cluster.md). */
 		api_answer_error(ans, 503,
 		    "host %s is connected to replica %s, not this one: ask "
 		    "that replica",
@@ -423,6 +424,26 @@ api_action_relay(struct api *api, struct envelope_action_payload *p, int wait_s,
 	    envelope_action_name(p->action), p->requested_by, wait_s);
 	r = wire_build_action(env.payload_b64, env.sig_b64, env.key_id, &frame,
 	    &frame_len);
+	if (r == 0 && api->ctx->relay != NULL &&
+	    !cluster_holds(api->ctx->cluster, p->host_id, NULL)) {
+		/* Another replica holds the host: through the database. */
+		char why[ERR_MSG_MAX];
+
+		r = cluster_relay_queue(api->ctx->relay, p, frame, why,
+		    sizeof(why));
+		if (r != 0) {
+			metrics_inc(api->ctx->metrics, M_ACTIONS_UNDELIVERED);
+			if (actions_undeliver(api->actions, api->ctx->audit,
+			        p->action_id, why) != 0)
+				log_warn("action %s: undelivered not recorded",
+				    p->action_id);
+			api_action_answer(api, p->action_id, NULL, ans);
+			goto out;
+		}
+		goto sent;
+	}
+	if (r == 0 && api->ctx->relay != NULL)
+		cluster_relay_local(api->ctx->relay, p, frame);
 	if (r == 0)
 		r = hub_send_action(api->hub, p->host_id, p->action_id, frame,
 		    frame_len);
@@ -438,6 +459,7 @@ api_action_relay(struct api *api, struct envelope_action_payload *p, int wait_s,
 		api_action_answer(api, p->action_id, NULL, ans);
 		goto out;
 	}
+sent:
 	if (wait_s == 0) {
 		api_action_answer(api, p->action_id, NULL, ans);
 		ans->status = ans->status == 500 ? 500 : 202;
@@ -498,6 +520,38 @@ out:
 	free(a);
 }
 
+/* GET of an action this replica does not hold: the cluster's row. */
+static void
+from_cluster(struct api *api, const char *id, struct api_answer *ans)
+{
+	struct err_msg msg;
+	cJSON *doc = NULL;
+	int r;
+
+	err_clear(&msg);
+	r = cluster_relay_get(api->ctx->relay, id, &doc, &msg);
+	switch (r) {
+	case 0: api_answer_json(ans, 200, doc); return;
+	case SIGNET_ERR_NOT_FOUND:
+		api_answer_error(ans, 404,
+		    "no action %s on any replica (unknown, or finished long "
+		    "ago: see the audit logs)",
+		    id);
+		return;
+	case SIGNET_ERR_UNAVAILABLE:
+		api_answer_error(ans, 503,
+		    "the cluster database is unreachable: %s", msg.text);
+		return;
+	case SIGNET_ERR_BAD_SIGNATURE:
+		api_answer_error(ans, 502,
+		    "the cluster database's record of action %s is refused: "
+		    "%s",
+		    id, msg.text);
+		return;
+	default: api_answer_error(ans, 500, "%s", msg.text); return;
+	}
+}
+
 void
 api_action_get(struct api *api, const char *id, struct api_answer *ans)
 {
@@ -520,6 +574,10 @@ api_action_get(struct api *api, const char *id, struct api_answer *ans)
 		if (api->approvals != NULL &&
 		    api_approvals_get(api, id, ans) == 0)
 			goto out;
+		if (api->ctx->relay != NULL) {
+			from_cluster(api, id, ans);
+			goto out;
+		}
 		api_answer_error(ans, 404,
 		    "no action %s (unknown, or finished "
 		    "over an hour ago: see the audit log)",

@@ -14,6 +14,7 @@
 
 #include "audit_health.h"
 #include "cluster.h"
+#include "cluster_relay.h"
 #include "dynbuf.h"
 #include "jsonx.h"
 #include "metrics.h"
@@ -145,7 +146,8 @@ route_metrics(struct api *api, const struct api_url *u, struct api_answer *ans)
 		audit_get_stats(api->ctx->audit, &ast);
 	/* Cluster mode: its gauges and counters (cluster.h). */
 	if (api->ctx->cluster != NULL) {
-		cl = cluster_metrics_text(api->ctx->cluster);
+		cl = cluster_relay_metrics_append(api->ctx->relay,
+		    cluster_metrics_text(api->ctx->cluster));
 		if (cl == NULL) {
 			free(text);
 			text = NULL;

@@ -21,6 +21,7 @@
 #include <ev.h>
 #include <sodium.h>
 
+#include "cluster_relay.h"
 #include "identity.h"
 #include "log.h"
 #include "sdnotify.h"
@@ -521,6 +522,8 @@ conn_writeable(struct hub *hub, struct hub_conn *c)
 		    c->id.name);
 	} else {
 		metrics_inc(hub->ctx->metrics, M_ACTIONS_SENT);
+		/* A relayed action leaves the cluster's queue now. */
+		cluster_relay_sent(hub->ctx->relay, o->action_id);
 		log_info("action sent: action_id=%s host=%s session=%llu "
 		         "bytes=%zu",
 		    o->action_id, c->id.name, (unsigned long long)c->session,

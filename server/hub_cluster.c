@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster_relay.h"
 #include "log.h"
+#include "server_ctx.h"
 #include "text.h"
 
 void
@@ -20,6 +22,11 @@ hub_cluster_notify(void *arg, const struct cluster_event *ev)
 	struct hub_cluster_ev *q;
 	bool queued = false;
 
+	if (ev->type == CLUSTER_EV_NOTIFY) {
+		/* The action relay's channels: its own jobs, not the hub's. */
+		cluster_relay_notify(hub->ctx->relay, ev);
+		return;
+	}
 	q = calloc(1, sizeof(*q));
 	if (q == NULL) {
 		/* A lost claim is said again at the next renew. */

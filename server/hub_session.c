@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "audit.h"
+#include "cluster_relay.h"
 #include "envelope.h"
 #include "keyset.h"
 #include "log.h"
@@ -529,6 +530,9 @@ handle_result(struct hub *hub, struct hub_conn *c, struct wire_frame *f)
 		         "(forgotten, or sent to an earlier server): recorded "
 		         "with action_known=false",
 		    c->id.name, res.action_id);
+		/* Its origin may be another replica (cluster_relay.h). */
+		cluster_relay_result(hub->ctx->relay, &res, f->payload_b64,
+		    f->sig_b64, false);
 		r = hub_queue_ack(hub, c, false, res.action_id,
 		    res.request_sha256);
 		goto out;
@@ -580,6 +584,8 @@ handle_result(struct hub *hub, struct hub_conn *c, struct wire_frame *f)
 	if (actions_complete(hub->actions, &res, hub_now_ms()) != 0)
 		log_error("action %s vanished while its result was recorded",
 		    res.action_id);
+	cluster_relay_result(hub->ctx->relay, &res, f->payload_b64, f->sig_b64,
+	    true);
 	metrics_inc(hub->ctx->metrics, M_ACTION_RESULTS);
 	metrics_action_result(hub->ctx->metrics, res.status,
 	    (double)(clock_wall_ms() - info.requested_at) / 1000.0);

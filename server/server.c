@@ -49,6 +49,7 @@
 #include "clock.h"
 #include "cert_expiry.h"
 #include "cluster.h"
+#include "cluster_relay.h"
 #include "config.h"
 #include "crl_watch.h"
 #include "harden.h"
@@ -459,6 +460,36 @@ conninfo_add(char *buf, size_t len, const char *key, const char *value)
 }
 
 /*
+ * Actions across replicas (cluster_relay.h): polls as often as the
+ * cluster renews its claims. 0, or -1 having said why on stderr.
+ */
+static int
+open_relay(const struct config *cfg, struct server_ctx *ctx,
+    struct actions *actions)
+{
+	struct cluster_relay_config rc;
+	struct err_msg msg;
+
+	err_clear(&msg);
+	memset(&rc, 0, sizeof(rc));
+	rc.ctx = ctx;
+	rc.cluster = ctx->cluster;
+	rc.actions = actions;
+	rc.db_timeout_ms = (int)config_get_int(cfg, "cluster", "db_timeout_ms",
+	    CLUSTER_DB_TIMEOUT_MS_DEFAULT);
+	rc.poll_ms = config_get_int(cfg, "cluster", "claim_ttl_ms",
+	                 CLUSTER_TTL_MS_DEFAULT) /
+	    3;
+	rc.lease_ms = config_get_int(cfg, "cluster", "queue_lease_ms",
+	    CLUSTER_LEASE_MS_DEFAULT);
+	if (cluster_relay_new(&rc, &ctx->relay, &msg) != 0) {
+		fprintf(stderr, PROG ": %s\n", msg.text);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * [cluster] (docs/cluster.md): nothing without database; with it, a
  * replica name and the conninfo (the certificate keys appended in
  * libpq's key=value form). Then the cluster is made, which connects once
@@ -473,8 +504,8 @@ open_cluster(const struct config *cfg, struct registry *reg,
 	static const char *const extra[] = { "replica", "sslrootcert",
 		"sslcert", "sslkey", "claim_ttl_ms", "db_timeout_ms",
 		"queue_lease_ms", NULL };
-	static const char *const certs[] = { "sslrootcert", "sslcert",
-		"sslkey", NULL };
+	static const char *const certs[] = { "sslrootcert", "sslcert", "sslkey",
+		NULL };
 	struct cluster_config cc;
 	struct err_msg msg;
 	const char *db = config_get(cfg, "cluster", "database");
@@ -833,6 +864,8 @@ server_run(const char *config_path)
 		         "their results are still accepted",
 		    reloaded);
 
+	if (ctx.cluster != NULL && open_relay(cfg, &ctx, actions) != 0)
+		goto out;
 	hcfg.actions = actions;
 	hcfg.cluster = ctx.cluster;
 	r = hub_start(&ctx, &hcfg, &hub, &msg);
@@ -840,6 +873,7 @@ server_run(const char *config_path)
 		fprintf(stderr, PROG ": agent listener: %s\n", msg.text);
 		goto out;
 	}
+	cluster_relay_set_hub(ctx.relay, hub);
 	relay.actions = actions;
 	relay.hub = hub;
 	relay.approvals = approvals;
@@ -917,6 +951,7 @@ server_run(const char *config_path)
 
 	api_stop(api);
 	api = NULL;
+	cluster_relay_set_hub(ctx.relay, NULL);
 	hub_free(hub);
 	hub = NULL;
 	d = cJSON_CreateObject();
@@ -934,10 +969,16 @@ out:
 		(void)pthread_join(st.tid, NULL);
 	}
 	api_stop(api);
+	cluster_relay_set_hub(ctx.relay, NULL);
 	hub_free(hub);
+	/* Its thread posts to the cluster: stopped first. */
+	cluster_relay_stop(ctx.relay);
 	/* After the hub: its sessions' releases are posted by then. */
 	cluster_free(ctx.cluster);
 	ctx.cluster = NULL;
+	/* After the cluster: its jobs still queued held the relay. */
+	cluster_relay_free(ctx.relay);
+	ctx.relay = NULL;
 	sodium_free(audit_key);
 	audit_close(ctx.audit);
 	witnesses_free(ctx.witnesses);

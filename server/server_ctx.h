@@ -52,6 +52,8 @@ struct server_ctx {
 	int expiry_warn_days;
 	/* Cluster mode ([cluster], cluster.h); NULL: one server. */
 	struct cluster *cluster;
+	/* Actions across replicas (cluster_relay.h); NULL: one server. */
+	struct cluster_relay *relay;
 };
 
 /* Initialises the lock; the caller fills in the rest. 0 or error. */

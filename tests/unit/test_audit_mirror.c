@@ -32,6 +32,7 @@ test_priorities(void)
 		{ "policy.denied", "notice", true },
 		{ "roster.accepted", "notice", true },
 		{ "action.requested", "info", true },
+		{ "action.relayed", "info", true },
 		{ "action.executed", "info", true },
 		{ "audit.rotated", "info", true },
 		{ "server.started", "info", true },
