@@ -85,7 +85,7 @@ else
 	mkdir -p "$work/agents/keys/agents"
 fi
 cp "$pki/keys/agents/web-01.pub" "$work/agents/keys/agents/"
-echo "bench: $(nproc) cores; PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$SIGNET_PG_PORT; claim_ttl_ms=$ttl; agents reconnect_min_ms=$rmin reconnect_max_ms=$rmax; build $build"
+echo "bench: $(nproc) cores, load average $(cut -d" " -f1-3 /proc/loadavg); PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$SIGNET_PG_PORT; claim_ttl_ms=$ttl; agents reconnect_min_ms=$rmin reconnect_max_ms=$rmax; build $build"
 
 declare -A APORT PPORT PID
 # start_replicas DB: r1 r2 r3 on database DB, each with fresh ports and
@@ -320,6 +320,7 @@ commits() { pg_sql postgres "SELECT xact_commit FROM pg_stat_database WHERE datn
 echo "== (d) database statements per action ($count sequential START; the idle background over as long subtracted)"
 measure() {
 	local label=$1 r=$2 s0 x0 t0 dt s1 x1 s2 x2
+	sleep 11 # what came before is reported
 	s0=$(stmts); x0=$(commits); t0=$(now)
 	ba --api "$(url "$r")" --profile seq >/dev/null
 	sleep 11

@@ -7,7 +7,8 @@
 # inventory at the next URL (a real signet-server); that server killed,
 # it goes back to the first; with both gone, its redials back off with
 # full jitter up to --reconnect-max-ms. The status line (SIGUSR1,
-# --status-file) follows; bad options are refused.
+# --status-file) follows; bad options are refused. And the synthetic
+# containers of two agents (--containers) have ids of their own.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/relay.sh"
 OUT="$T_DIR/fake.out"
@@ -19,9 +20,23 @@ fi
 cd "$T_DIR" || exit 1
 touch "$OUT"
 make_pki || exit 1
+"$PKI_SCRIPT" agent web-02 >/dev/null || exit 1
 write_server_conf
 B_PORT=$AGENT_PORT
 start_server || exit 1
+
+# Two agents' synthetic containers: four rows, no inventory conflict.
+"$SIM" --url "wss://localhost:$B_PORT" --ca "$SIGNET_PKI/ca.pem" --pki "$SIGNET_PKI" \
+	--prefix web-0 --first 1 --count 2 --containers 2 --duration 3 >two.out 2>&1 &
+two=$!
+# count_containers N [HOST]: /api/containers lists N (of HOST).
+count_containers() { [ "$(api_get "/api/containers${2:+?host=$2}" | pyq 'len(d["containers"])' 2>/dev/null)" = "$1" ]; }
+check "two agents' synthetic containers are four rows" wait_for 10 count_containers 4
+check "... with ids of their own (no inventory.conflict)" \
+	test "$(grep -c '"event":"inventory.conflict"' "$T_DIR/server-audit.log")" -eq 0
+wait "$two"
+check "... and without --url twice the agents do not redial" \
+	grep -q '^summary agents=2 connected=2 closed=2 errors=0$' two.out
 AGENT_PORT=$(free_port)
 A_PORT=$AGENT_PORT
 start_fake || exit 1
@@ -48,8 +63,7 @@ check "it closed the drained connection itself" grep -q '^closed 0 code=1000 by=
 check "the first server saw it go" wait_for 5 grep -q '^closed' "$OUT"
 hosts_has() { api_get /api/hosts | grep -q '"host_id":"web-01"'; }
 check "the next server holds it (hello accepted)" wait_for 10 hosts_has
-two_containers() { [ "$(api_get /api/containers | pyq 'len(d["containers"])' 2>/dev/null)" = 2 ]; }
-check "... and its inventory" wait_for 10 two_containers
+check "... and its inventory" wait_for 10 count_containers 2 web-01
 check "the status file: one open, hello out, one reconnection, one drain" \
 	wait_for 5 status_has 'agents=1 open=1 hello=1 accepted=0 connecting=0 waiting=0 done=0 reconnects=1 drains=1$'
 kill -USR1 "$SIM_PID"

@@ -38,7 +38,9 @@
  *   --audit-head SEQ:HASH     the hello carries this audit head, as an
  *                             agent that anchors (docs/protocol.md)
  *  then:
- *   --containers N            an inventory of N synthetic containers
+ *   --containers N            an inventory of N synthetic containers,
+ *                             their ids each agent's own (its number,
+ *                             --first + index, in them)
  *   --inventory FILE          the inventory frame in FILE, sent as is
  *   --raw FILE                then the bytes of FILE as one message
  *                             (the first one with --no-hello)

@@ -47,6 +47,9 @@
 #define SIM_BACKOFF_RESET_MS 30000
 /* Redials and drain departures are looked at no more often than this. */
 #define SIM_DUE_MIN_MS 5
+/* The end of each synthetic container id (--containers); before it, 16
+ * hex digits of the agent's number (--first + index). */
+#define SIM_ID_MARK "5151aaaa"
 
 /* A result waiting for its time to be sent. */
 struct sim_result {
@@ -215,6 +218,10 @@ int sim_status_write(struct sim *);
 
 /* --containers: N synthetic containers as s->inventory; 0 or -1 (said). */
 int sim_build_inventory(struct sim *);
+/* Agent a's copy of that inventory, its number in every container id: a
+ * new buffer (free()) of the template's length in *out; 0 or -1. */
+int sim_inventory_of(const struct sim *, const struct sim_agent *,
+    char **out, size_t *len);
 /* --answer: the statuses, in order; 0 or -1. */
 int sim_parse_answers(struct sim *);
 /* The result key (and the action key) for --answer; 0 or -1 (said). */
