@@ -25,8 +25,9 @@
 #      the mirror — measured over as long with no action and subtracted)
 #      and pg_stat_database's xact_commit delta, same replica and cross.
 #   tests/bench/bench_cluster.sh [BUILD_DIR] [N...]   (default: 1000 10000)
-# Environment: RUNS (3), CLAIM_TTL_MS (2000: how long a dead replica's
-# claims last), SIM_INFLIGHT (128: agent_sim's dials in progress at once,
+# Environment: RUNS (3), CLAIM_TTL_MS (10000, the default: how long a dead
+# replica's claims last; the failover does not wait for them, a hello
+# claims over them), SIM_INFLIGHT (128: agent_sim's dials in progress at once,
 # first dials and redials), RECONNECT_MIN_MS / RECONNECT_MAX_MS (500 /
 # 30000, the agent's defaults), COUNT (200 actions per measure), SKIP=a or
 # SKIP=bcd (leave out parts), BENCH_KEEP=1 (keep the scratch directory).
@@ -35,7 +36,7 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:-$src/build}" && pwd); shift || true
 counts=("$@"); [ ${#counts[@]} -gt 0 ] || counts=(1000 10000)
 runs=${RUNS:-3}
-ttl=${CLAIM_TTL_MS:-2000}
+ttl=${CLAIM_TTL_MS:-10000}
 inflight=${SIM_INFLIGHT:-128}
 rmin=${RECONNECT_MIN_MS:-500}
 rmax=${RECONNECT_MAX_MS:-30000}
@@ -56,6 +57,7 @@ trap cleanup EXIT
 now() { date +%s.%N; }
 since() { echo "$(now) - $1" | bc; }
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+secs() { if [ "$1" = none ]; then echo "never (timeout)"; else printf '%.2f' "$1"; fi; }
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{v[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
 
 # The database, with pg_stat_statements (for (d)).
@@ -146,7 +148,7 @@ simstat() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" "$work/sim.status" 2>/dev/null ||
 
 # ---- (a) failover ------------------------------------------------------
 failover() {
-	local n=$1 run=$2 db t0 cold tk t s served_at=0 open_at=0 nrec
+	local n=$1 run=$2 db t0 cold tk t s served_at=none open_at=none nrec
 	db=$(pg_new_db "bench_fo")
 	start_replicas "$db"
 	rm -f "$work/sim.status"
@@ -162,13 +164,15 @@ failover() {
 		sleep 0.05
 	done
 	t0=$(now)
-	while [ "$(served "$db" -)" -lt "$n" ]; do
-		if [ "$(echo "$(since "$t0") > 300" | bc)" = 1 ]; then
+	cold=none
+	while :; do
+		t=$(since "$t0")
+		if [ "$(served "$db" -)" -ge "$n" ]; then cold=$t; break; fi
+		if [ "$(echo "$t > 300" | bc)" = 1 ]; then
 			echo "N=$n run $run: only $(served "$db" -) of $n claimed 300 s after the start"; break
 		fi
 		sleep 0.1
 	done
-	cold=$(since "$t0")
 	sleep 2 # inventories land; the cluster settles
 	s=$(pg_sql "$db" "SELECT replica || '=' || count(*) FROM signet_claims GROUP BY replica ORDER BY replica" | tr '\n' ' ')
 	local before on_r1 rec0
@@ -180,7 +184,7 @@ failover() {
 	while :; do
 		t=$(since "$tk")
 		# All open again: r1's agents have reconnected, every hello is out.
-		if [ "$open_at" = 0 ] && [ $(($(simstat reconnects) - rec0)) -ge "$on_r1" ] &&
+		if [ "$open_at" = none ] && [ $(($(simstat reconnects) - rec0)) -ge "$on_r1" ] &&
 			[ "$(simstat hello)" -ge "$n" ]; then open_at=$t; fi
 		if [ "$(served "$db" r1)" -ge "$n" ]; then served_at=$t; break; fi
 		if [ "$(echo "$t > 180" | bc)" = 1 ]; then
@@ -188,7 +192,6 @@ failover() {
 		fi
 		sleep 0.1
 	done
-	[ "$open_at" != 0 ] || open_at=$(since "$tk")
 	nrec=$(($(grep -c '^reconnected ' "$work/sim-$n-$run.log" || true) - before))
 	# The agents' own view: each "reconnected" line after the kill.
 	local spread
@@ -197,8 +200,8 @@ failover() {
 		awk 'function at(p, i) { i = int(NR * p + 0.5); return v[i < 1 ? 1 : i] }
 			{ v[NR] = $1 }
 			END { if (NR) printf "p50 %d ms, p99 %d ms, max %d ms", at(0.5), at(0.99), v[NR] }')
-	printf 'N=%d run %d: cold start %.2f s (claims before the kill: %s); kill -9 r1: all %d served again after %.2f s (all open with hello sent after %.2f s); %d agents reconnected (%s)\n' \
-		"$n" "$run" "$cold" "$s" "$n" "$served_at" "$open_at" "$nrec" "$spread"
+	printf 'N=%d run %d: cold start %s s (claims before the kill: %s); kill -9 r1: all %d served again after %s s (all open with hello sent after %s s); %d agents reconnected (%s)\n' \
+		"$n" "$run" "$(secs "$cold")" "$s" "$n" "$(secs "$served_at")" "$(secs "$open_at")" "$nrec" "$spread"
 	echo "$n $run $cold $served_at $open_at $nrec" >>"$work/failover.dat"
 	kill "$simpid" 2>/dev/null || true; wait "$simpid" 2>/dev/null || true
 	stop_replicas
@@ -208,12 +211,14 @@ if [[ $skip != *a* ]]; then
 	echo "== (a) failover: kill -9 of r1 with N agents spread over r1 r2 r3 ($runs runs each)"
 	for n in "${counts[@]}"; do
 		for run in $(seq 1 "$runs"); do failover "$n" "$run"; done
-		awk -v n="$n" '$1 == n {c = c " " $3; s = s " " $4; o = o " " $5} END {print c "|" s "|" o}' \
+		awk -v n="$n" '$1 == n && $3 != "none" && $4 != "none" && $5 != "none" {c = c " " $3; s = s " " $4; o = o " " $5; k++}
+			END {print c "|" s "|" o "|" k + 0}' \
 			"$work/failover.dat" | {
-			IFS='|' read -r c s o
+			IFS='|' read -r c s o k
+			if [ "$k" -eq 0 ]; then echo "N=$n: no run completed"; exit 0; fi
 			mc=$(median <<<"$c"); ms=$(median <<<"$s"); mo=$(median <<<"$o")
-			printf 'N=%d median of %d: failover %.2f s (served again), %.2f s (all open); cold start %.2f s; failover / cold start %.2f\n' \
-				"$n" "$runs" "$ms" "$mo" "$mc" "$(echo "$ms / $mc" | bc -l)"
+			printf 'N=%d median of %d completed runs (of %d): failover %.2f s (served again), %.2f s (all open); cold start %.2f s; failover / cold start %.2f\n' \
+				"$n" "$k" "$runs" "$ms" "$mo" "$mc" "$(echo "$ms / $mc" | bc -l)"
 		}
 	done
 fi
