@@ -144,6 +144,9 @@ api() {
 }
 # served DB DEAD: claims held, unlapsed, by a replica other than DEAD.
 served() { pg_sql "$1" "SELECT count(*) FROM signet_claims WHERE expires_at > now() AND replica <> '$2'"; }
+# cpu PID...: their CPU time (user + system), in clock ticks.
+cpu() { local p s=0; for p in "$@"; do s=$((s + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo "$s"; }
+pg_pids() { local m; m=$(head -n 1 "$SIGNET_PG_DIR/data/postmaster.pid"); echo "$m $(pgrep -P "$m" | tr '\n' ' ')"; }
 simstat() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" "$work/sim.status" 2>/dev/null || echo 0; }
 
 # ---- (a) failover ------------------------------------------------------
@@ -159,7 +162,7 @@ failover() {
 		--reconnect-min-ms "$rmin" --reconnect-max-ms "$rmax" \
 		--status-file "$work/sim.status" >"$work/sim-$n-$run.log" 2>&1 &
 	local simpid=$!; pids+=("$simpid")
-	until grep -q '^ready ' "$work/sim-$n-$run.log"; do
+	until grep -q '^ready ' "$work/sim-$n-$run.log" 2>/dev/null; do
 		kill -0 "$simpid" 2>/dev/null || { echo "agent_sim died:"; tail "$work/sim-$n-$run.log"; exit 1; }
 		sleep 0.05
 	done
@@ -179,6 +182,10 @@ failover() {
 	before=$(grep -c '^reconnected ' "$work/sim-$n-$run.log" || true)
 	on_r1=$(pg_sql "$db" "SELECT count(*) FROM signet_claims WHERE replica = 'r1'")
 	rec0=$(simstat reconnects)
+	local c0 c1 pgp
+	pgp=$(pg_pids)
+	# shellcheck disable=SC2086 # a list of pids
+	c0="$(cpu "${PID[r2]}") $(cpu "${PID[r3]}") $(cpu "$simpid") $(cpu $pgp)"
 	tk=$(now)
 	kill -9 "${PID[r1]}"
 	while :; do
@@ -192,6 +199,8 @@ failover() {
 		fi
 		sleep 0.1
 	done
+	# shellcheck disable=SC2086
+	c1="$(cpu "${PID[r2]}") $(cpu "${PID[r3]}") $(cpu "$simpid") $(cpu $pgp)"
 	nrec=$(($(grep -c '^reconnected ' "$work/sim-$n-$run.log" || true) - before))
 	# The agents' own view: each "reconnected" line after the kill.
 	local spread
@@ -203,6 +212,10 @@ failover() {
 	printf 'N=%d run %d: cold start %s s (claims before the kill: %s); kill -9 r1: all %d served again after %s s (all open with hello sent after %s s); %d agents reconnected (%s)\n' \
 		"$n" "$run" "$(secs "$cold")" "$s" "$n" "$(secs "$served_at")" "$(secs "$open_at")" "$nrec" "$spread"
 	echo "$n $run $cold $served_at $open_at $nrec" >>"$work/failover.dat"
+	awk -v hz="$(getconf CLK_TCK)" -v a="$c0" -v b="$c1" -v w="$(since "$tk")" 'BEGIN {
+		split(a, x, " "); split(b, y, " ")
+		printf "  CPU from the kill until served (%.1f s wall, %d cores): r2 %.1f s, r3 %.1f s, agent_sim %.1f s, postgres %.1f s\n",
+		    w, '"$(nproc)"', (y[1] - x[1]) / hz, (y[2] - x[2]) / hz, (y[3] - x[3]) / hz, (y[4] - x[4]) / hz }'
 	kill "$simpid" 2>/dev/null || true; wait "$simpid" 2>/dev/null || true
 	stop_replicas
 }
