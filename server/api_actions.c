@@ -429,8 +429,10 @@ api_action_relay(struct api *api, struct envelope_action_payload *p, int wait_s,
 		/* Another replica holds the host: through the database. */
 		char why[ERR_MSG_MAX];
 
-		r = cluster_relay_queue(api->ctx->relay, p, frame, why,
-		    sizeof(why));
+		/* Only a wait=0 answer waits (db_timeout_ms at most) to
+		 * say whether the database took it. */
+		r = cluster_relay_queue(api->ctx->relay, p, frame, wait_s == 0,
+		    why, sizeof(why));
 		if (r != 0) {
 			metrics_inc(api->ctx->metrics, M_ACTIONS_UNDELIVERED);
 			if (actions_undeliver(api->actions, api->ctx->audit,

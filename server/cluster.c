@@ -248,8 +248,7 @@ cluster_claim_post(struct cluster *c, const char *host_id, uint64_t session)
 }
 
 int
-cluster_put_host_post(struct cluster *c, const char *host_id,
-    uint64_t session)
+cluster_put_host_post(struct cluster *c, const char *host_id, uint64_t session)
 {
 	struct claim *e;
 
@@ -267,8 +266,7 @@ cluster_put_host_post(struct cluster *c, const char *host_id,
 }
 
 void
-cluster_release_post(struct cluster *c, const char *host_id,
-    uint64_t session)
+cluster_release_post(struct cluster *c, const char *host_id, uint64_t session)
 {
 	struct claim *e;
 
@@ -369,8 +367,7 @@ cluster_up(struct cluster *c, char *why, size_t why_len)
 static bool
 claim_live(const struct claim *e, int64_t now)
 {
-	return e->epoch > 0 && !e->lost && !e->released &&
-	    now < e->valid_until;
+	return e->epoch > 0 && !e->lost && !e->released && now < e->valid_until;
 }
 
 bool
@@ -573,8 +570,8 @@ mark_dirty(struct cluster *c, const char *host)
 /* --- the thread: claims ------------------------------------------------ */
 
 static void
-say_lost(struct cluster *c, const char *host, uint64_t session,
-    int64_t epoch, const char *why)
+say_lost(struct cluster *c, const char *host, uint64_t session, int64_t epoch,
+    const char *why)
 {
 	struct cluster_event ev;
 
@@ -679,8 +676,9 @@ do_put(struct cluster *c, const char *host, uint64_t session, int64_t epoch)
 	}
 	(void)pthread_mutex_unlock(&c->mu);
 	if (stale) {
-		log_warn("cluster: host %s: the write at epoch %lld was fenced: "
-		         "another replica claimed it; closing its connection",
+		log_warn(
+		    "cluster: host %s: the write at epoch %lld was fenced: "
+		    "another replica claimed it; closing its connection",
 		    host, (long long)epoch);
 		say_lost(c, host, session, epoch,
 		    "a newer claim of another replica fenced this one's "
@@ -729,8 +727,7 @@ run_work(struct cluster *c)
 		epoch = e->epoch;
 		release = e->released;
 		claim = !release && e->want_claim;
-		put = !release && !e->lost && e->dirty &&
-		    (claim || epoch > 0);
+		put = !release && !e->lost && e->dirty && (claim || epoch > 0);
 		e->want_claim = false;
 		if (put)
 			e->dirty = false;
@@ -787,8 +784,8 @@ recheck(struct cluster *c, const struct verdict *v)
 
 	err_clear(&msg);
 	holder[0] = '\0';
-	r = cluster_db_holder(c->db, v->host_id, holder, sizeof(holder),
-	    &epoch, &msg);
+	r = cluster_db_holder(c->db, v->host_id, holder, sizeof(holder), &epoch,
+	    &msg);
 	note_db(c, r, &msg, "reading a claim");
 	if (r < 0)
 		return;
@@ -891,7 +888,8 @@ do_renew(struct cluster *c)
 	for (i = 0; i < n && !c->broken; i++) {
 		(void)pthread_mutex_lock(&c->mu);
 		e = claim_get(c, c->held[i].host_id);
-		mine = e != NULL && e->epoch == c->held[i].epoch && !e->released;
+		mine = e != NULL && e->epoch == c->held[i].epoch &&
+		    !e->released;
 		(void)pthread_mutex_unlock(&c->mu);
 		if (mine)
 			continue;
@@ -1131,6 +1129,13 @@ cluster_main(void *arg)
 			mirror_dirty(c);
 		if (!c->broken)
 			run_calls(c, true);
+		/*
+		 * A NOTIFY that came in while a call's statement ran is in
+		 * libpq's queue now, not on the socket: poll() would not see
+		 * it until the next renew (the action relay's wake-ups).
+		 */
+		if (!c->broken)
+			drain_notifications(c);
 		if (c->broken)
 			continue;
 		(void)pthread_mutex_lock(&c->mu);

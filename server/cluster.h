@@ -151,8 +151,8 @@ bool cluster_holds(struct cluster *c, const char *host_id, int64_t *epoch);
  * posted for an older session. 0, SIGNET_ERR_INVALID_ARG or
  * SIGNET_ERR_ALLOC.
  */
-int cluster_claim_post(struct cluster *c, const char *host_id,
-    uint64_t session) __attribute__((warn_unused_result));
+int cluster_claim_post(struct cluster *c, const char *host_id, uint64_t session)
+    __attribute__((warn_unused_result));
 
 /*
  * session's state of host_id changed (hello info, an inventory): the

@@ -24,7 +24,7 @@
 
 /* pg_advisory_xact_lock key of schema creation ("signet" in ASCII). */
 #define DB_SCHEMA_LOCK "115105103110101116"
-#define DB_TTL_MAX_MS 86400000LL /* a claim's ttl or a lease: one day */
+#define DB_TTL_MAX_MS 86400000LL         /* a claim's ttl or a lease: one day */
 #define DB_TIME_MAX_MS 253402300799999LL /* 9999-12-31, unix ms */
 #define DB_EXPIRED_BATCH 64
 #define DB_EXPIRED_ERROR "the action expired in the queue"
@@ -171,8 +171,8 @@ db_fail(struct cluster_db *db, const PGresult *res, const char *what,
 	if (res != NULL)
 		state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 	db_libpq_text(res != NULL && PQresultErrorMessage(res)[0] != '\0' ?
-		PQresultErrorMessage(res) :
-		(db->conn != NULL ? PQerrorMessage(db->conn) : "not connected"),
+	        PQresultErrorMessage(res) :
+	        (db->conn != NULL ? PQerrorMessage(db->conn) : "not connected"),
 	    why, sizeof(why));
 	if (db_broken(db) || state == NULL || strlen(state) != 5 ||
 	    strncmp(state, "08", 2) == 0 || strncmp(state, "40", 2) == 0 ||
@@ -191,8 +191,8 @@ db_fail(struct cluster_db *db, const PGresult *res, const char *what,
  */
 static int
 db_exec(struct cluster_db *db, const char *what, const char *sql, int n,
-    const char *const *values, ExecStatusType want, int fields,
-    PGresult **out, struct err_msg *msg)
+    const char *const *values, ExecStatusType want, int fields, PGresult **out,
+    struct err_msg *msg)
 {
 	PGresult *res = NULL;
 	int r;
@@ -205,17 +205,17 @@ db_exec(struct cluster_db *db, const char *what, const char *sql, int n,
 	db->statements++;
 	res = PQexecParams(db->conn, sql, n, NULL, values, NULL, NULL, 0);
 	if (res == NULL || PQresultStatus(res) != want) {
-		if (res != NULL && (PQresultStatus(res) == PGRES_FATAL_ERROR ||
-		                       PQresultStatus(res) ==
-		                           PGRES_NONFATAL_ERROR ||
-		                       PQresultStatus(res) == PGRES_BAD_RESPONSE))
+		if (res != NULL &&
+		    (PQresultStatus(res) == PGRES_FATAL_ERROR ||
+		        PQresultStatus(res) == PGRES_NONFATAL_ERROR ||
+		        PQresultStatus(res) == PGRES_BAD_RESPONSE))
 			r = db_fail(db, res, what, msg);
 		else if (res == NULL)
 			r = db_fail(db, NULL, what, msg);
 		else
 			r = err_set(msg, SIGNET_ERR_FORMAT,
-			    "the cluster database answered %s with %s",
-			    what, PQresStatus(PQresultStatus(res)));
+			    "the cluster database answered %s with %s", what,
+			    PQresStatus(PQresultStatus(res)));
 		PQclear(res);
 		return r;
 	}
@@ -328,8 +328,8 @@ db_get_int64(const PGresult *res, int row, int col, const char *what,
 }
 
 static int
-db_get_bool(const PGresult *res, int row, int col, const char *what,
-    bool *out, struct err_msg *msg)
+db_get_bool(const PGresult *res, int row, int col, const char *what, bool *out,
+    struct err_msg *msg)
 {
 	const char *v = NULL;
 	int r;
@@ -427,8 +427,8 @@ db_status_index(const char *status)
 {
 	size_t i;
 
-	for (i = 0; status != NULL && i < sizeof(db_statuses) /
-	                sizeof(db_statuses[0]);
+	for (i = 0;
+	     status != NULL && i < sizeof(db_statuses) / sizeof(db_statuses[0]);
 	     i++)
 		if (strcmp(status, db_statuses[i]) == 0)
 			return (int)i;
@@ -462,8 +462,7 @@ db_check_conninfo(const char *conninfo, struct err_msg *msg)
 	PQconninfoOption *opts = NULL, *o;
 	char *perr = NULL;
 	char why[ERR_MSG_MAX / 2];
-	const char *sslmode = NULL, *rootcert = NULL, *cert = NULL,
-	           *key = NULL;
+	const char *sslmode = NULL, *rootcert = NULL, *cert = NULL, *key = NULL;
 	int r;
 
 	if (conninfo == NULL || conninfo[0] == '\0') {
@@ -669,8 +668,8 @@ cluster_db_open(const char *conninfo, int connect_timeout_s,
     int statement_timeout_ms, struct cluster_db **out, struct err_msg *msg)
 {
 	struct cluster_db *db = NULL;
-	const char *keys[5], *vals[5];
-	char tmo[24], why[ERR_MSG_MAX / 2];
+	const char *keys[11], *vals[11];
+	char tmo[24], utmo[24], why[ERR_MSG_MAX / 2];
 	int r;
 
 	*out = NULL;
@@ -693,7 +692,14 @@ cluster_db_open(const char *conninfo, int connect_timeout_s,
 	}
 	db->statement_timeout_ms = statement_timeout_ms;
 	db_i64(connect_timeout_s, tmo);
-	/* Later keys win over the same keys in the expanded conninfo. */
+	db_i64((int64_t)statement_timeout_ms + 1000, utmo);
+	/*
+	 * Later keys win over the same keys in the expanded conninfo. TCP
+	 * keepalives and tcp_user_timeout: a database cut off without a FIN
+	 * (a partition) fails the statement within seconds instead of TCP's
+	 * minutes. No GSSAPI encryption: TLS with the certificates checked is
+	 * the only transport (db_session refuses a connection without it).
+	 */
 	keys[0] = "dbname";
 	vals[0] = conninfo;
 	keys[1] = "connect_timeout";
@@ -702,8 +708,20 @@ cluster_db_open(const char *conninfo, int connect_timeout_s,
 	vals[2] = "signet-server";
 	keys[3] = "client_encoding";
 	vals[3] = "UTF8";
-	keys[4] = NULL;
-	vals[4] = NULL;
+	keys[4] = "gssencmode";
+	vals[4] = "disable";
+	keys[5] = "keepalives";
+	vals[5] = "1";
+	keys[6] = "keepalives_idle";
+	vals[6] = "1";
+	keys[7] = "keepalives_interval";
+	vals[7] = "1";
+	keys[8] = "keepalives_count";
+	vals[8] = "3";
+	keys[9] = "tcp_user_timeout";
+	vals[9] = utmo;
+	keys[10] = NULL;
+	vals[10] = NULL;
 	db->conn = PQconnectdbParams(keys, vals, 1);
 	if (db->conn == NULL) {
 		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
@@ -787,10 +805,22 @@ cluster_db_listen(struct cluster_db *db, const char *channel,
 	return 0;
 }
 
+bool
+cluster_db_notification_valid(const char *channel, const char *payload)
+{
+	if (channel == NULL || payload == NULL)
+		return false;
+	if (strcmp(channel, CLUSTER_CHANNEL_DONE) == 0)
+		return text_is_hex(payload, CLUSTER_ACTION_ID_LEN);
+	if (strcmp(channel, CLUSTER_CHANNEL_QUEUE) == 0 ||
+	    strcmp(channel, CLUSTER_CHANNEL_HOSTS) == 0)
+		return text_valid_name(payload);
+	return false;
+}
+
 int
 cluster_db_notification(struct cluster_db *db, char *channel,
-    size_t channel_len, char *payload, size_t payload_len,
-    struct err_msg *msg)
+    size_t channel_len, char *payload, size_t payload_len, struct err_msg *msg)
 {
 	PGnotify *n = NULL;
 	char why[ERR_MSG_MAX / 2];
@@ -819,14 +849,11 @@ cluster_db_notification(struct cluster_db *db, char *channel,
 			if (n->relname != NULL &&
 			    strcmp(n->relname, db_channels[i]) == 0)
 				break;
-		ok = i < DB_NCHANNELS && n->extra != NULL;
-		plen = ok ? strnlen(n->extra, payload_len) : 0;
-		ok = ok && plen < payload_len &&
-		    strlen(db_channels[i]) < channel_len;
-		if (ok && strcmp(db_channels[i], CLUSTER_CHANNEL_DONE) == 0)
-			ok = text_is_hex(n->extra, CLUSTER_ACTION_ID_LEN);
-		else if (ok)
-			ok = text_valid_name(n->extra);
+		ok = i < DB_NCHANNELS && n->extra != NULL &&
+		    strlen(db_channels[i]) < channel_len &&
+		    strnlen(n->extra, payload_len) < payload_len &&
+		    cluster_db_notification_valid(n->relname, n->extra);
+		plen = ok ? strlen(n->extra) : 0;
 		if (ok) {
 			memcpy(channel, db_channels[i],
 			    strlen(db_channels[i]) + 1);
@@ -905,9 +932,8 @@ out:
 }
 
 int
-cluster_db_renew(struct cluster_db *db, const char *replica,
-    int64_t ttl_ms, struct cluster_db_held *held, size_t max, size_t *n,
-    struct err_msg *msg)
+cluster_db_renew(struct cluster_db *db, const char *replica, int64_t ttl_ms,
+    struct cluster_db_held *held, size_t max, size_t *n, struct err_msg *msg)
 {
 	PGresult *res = NULL;
 	const char *v[2];
@@ -1034,8 +1060,8 @@ out:
 
 int
 cluster_db_put_host(struct cluster_db *db, const char *host_id,
-    const char *replica, int64_t epoch, const char *info,
-    const char *inventory, struct err_msg *msg)
+    const char *replica, int64_t epoch, const char *info, const char *inventory,
+    struct err_msg *msg)
 {
 	PGresult *res = NULL;
 	const char *v[6];
@@ -1097,6 +1123,8 @@ out:
 	return r;
 }
 
+#define DB_HOST_NCOLUMNS 7
+
 void
 cluster_db_host_free(struct cluster_db_host *h)
 {
@@ -1109,11 +1137,48 @@ cluster_db_host_free(struct cluster_db_host *h)
 }
 
 int
+cluster_db_host_row(const struct pg_result *res, int row,
+    struct cluster_db_host *h, struct err_msg *msg)
+{
+	int r;
+
+	memset(h, 0, sizeof(*h));
+	if (res == NULL || PQnfields(res) != DB_HOST_NCOLUMNS || row < 0 ||
+	    row >= PQntuples(res))
+		return err_set(msg, SIGNET_ERR_FORMAT,
+		    "the cluster database gave a host row of the wrong shape");
+	r = db_get_name(res, row, 0, "host_id", false, h->host_id, msg);
+	if (r == 0)
+		r = db_get_name(res, row, 1, "holder", true, h->replica, msg);
+	if (r == 0)
+		r = db_get_int64(res, row, 2, "holder epoch", 0, INT64_MAX,
+		    &h->epoch, msg);
+	if (r == 0)
+		r = db_get_bool(res, row, 3, "held", &h->held, msg);
+	if (r == 0)
+		r = db_get_int64(res, row, 4, "updated_at", 0, DB_TIME_MAX_MS,
+		    &h->updated_at_ms, msg);
+	if (r == 0)
+		r = db_dup_text(res, row, 5, "host info", true, &h->info, msg);
+	if (r == 0)
+		r = db_dup_text(res, row, 6, "inventory", true, &h->inventory,
+		    msg);
+	if (r == 0 &&
+	    (h->held != (h->replica[0] != '\0') || h->held != (h->epoch != 0)))
+		r = err_set(msg, SIGNET_ERR_FORMAT,
+		    "the cluster database gave an inconsistent holder");
+	if (r != 0 && h->host_id[0] != '\0')
+		r = db_context(msg, r, "host", h->host_id);
+	if (r != 0)
+		cluster_db_host_free(h);
+	return r;
+}
+
+int
 cluster_db_hosts(struct cluster_db *db, const char *host_id,
     struct cluster_db_host *out, size_t max, size_t *n, struct err_msg *msg)
 {
 	PGresult *res = NULL;
-	struct cluster_db_host *h;
 	const char *v[2];
 	char lim[24];
 	size_t i, rows = 0;
@@ -1141,7 +1206,7 @@ cluster_db_hosts(struct cluster_db *db, const char *host_id,
 	    "  ON c.host_id = h.host_id"
 	    " WHERE $1::text IS NULL OR h.host_id = $1::text"
 	    " ORDER BY h.host_id LIMIT $2::bigint",
-	    2, v, PGRES_TUPLES_OK, 7, &res, msg);
+	    2, v, PGRES_TUPLES_OK, DB_HOST_NCOLUMNS, &res, msg);
 	if (r != 0)
 		goto out;
 	rows = (size_t)PQntuples(res);
@@ -1151,32 +1216,7 @@ cluster_db_hosts(struct cluster_db *db, const char *host_id,
 		goto out;
 	}
 	for (i = 0; i < rows; i++) {
-		h = &out[i];
-		r = db_get_name(res, (int)i, 0, "host_id", false, h->host_id,
-		    msg);
-		if (r == 0)
-			r = db_get_name(res, (int)i, 1, "holder", true,
-			    h->replica, msg);
-		if (r == 0)
-			r = db_get_int64(res, (int)i, 2, "holder epoch", 0,
-			    INT64_MAX, &h->epoch, msg);
-		if (r == 0)
-			r = db_get_bool(res, (int)i, 3, "held", &h->held, msg);
-		if (r == 0)
-			r = db_get_int64(res, (int)i, 4, "updated_at", 0,
-			    DB_TIME_MAX_MS, &h->updated_at_ms, msg);
-		if (r == 0)
-			r = db_dup_text(res, (int)i, 5, "host info", true,
-			    &h->info, msg);
-		if (r == 0)
-			r = db_dup_text(res, (int)i, 6, "inventory", true,
-			    &h->inventory, msg);
-		if (r == 0 && h->held != (h->replica[0] != '\0'))
-			r = err_set(msg, SIGNET_ERR_FORMAT,
-			    "the cluster database gave an inconsistent "
-			    "holder");
-		if (r != 0 && h->host_id[0] != '\0')
-			r = db_context(msg, r, "host", h->host_id);
+		r = cluster_db_host_row(res, (int)i, &out[i], msg);
 		if (r != 0)
 			goto out;
 	}
@@ -1205,22 +1245,27 @@ cluster_db_action_free(struct cluster_db_action *a)
 	a->result = NULL;
 }
 
-/* The columns db_read_action reads, in its order. */
-#define DB_ACTION_COLUMNS                                                  \
-	"a.action_id, a.host_id, a.origin, a.status, a.result_by,"         \
-	" a.requested_at, a.expires_at, a.deadline, a.finished_at, a.info," \
+/* The columns cluster_db_action_row reads, in its order. */
+#define DB_ACTION_COLUMNS                                                      \
+	"a.action_id, a.host_id, a.origin, a.status, a.result_by,"             \
+	" a.requested_at, a.expires_at, a.deadline, a.finished_at, a.info,"    \
 	" a.frame, a.result"
 #define DB_ACTION_NCOLUMNS 12
 
-static int
-db_read_action(const PGresult *res, int row, struct cluster_db_action *a,
-    struct err_msg *msg)
+int
+cluster_db_action_row(const struct pg_result *res, int row,
+    struct cluster_db_action *a, struct err_msg *msg)
 {
 	const char *v = NULL;
 	char esc[96];
 	int r;
 
 	memset(a, 0, sizeof(*a));
+	if (res == NULL || PQnfields(res) != DB_ACTION_NCOLUMNS || row < 0 ||
+	    row >= PQntuples(res))
+		return err_set(msg, SIGNET_ERR_FORMAT,
+		    "the cluster database gave an action row of the wrong "
+		    "shape");
 	r = db_get_text(res, row, 0, "action_id", false, 64, &v, msg);
 	if (r != 0)
 		goto out;
@@ -1249,8 +1294,8 @@ db_read_action(const PGresult *res, int row, struct cluster_db_action *a,
 		r = db_get_name(res, row, 4, "action result_by", true,
 		    a->result_by, msg);
 	if (r == 0)
-		r = db_get_int64(res, row, 5, "requested_at", 0,
-		    DB_TIME_MAX_MS, &a->requested_at_ms, msg);
+		r = db_get_int64(res, row, 5, "requested_at", 0, DB_TIME_MAX_MS,
+		    &a->requested_at_ms, msg);
 	if (r == 0)
 		r = db_get_int64(res, row, 6, "expires_at", 0, DB_TIME_MAX_MS,
 		    &a->expires_at_ms, msg);
@@ -1267,8 +1312,8 @@ db_read_action(const PGresult *res, int row, struct cluster_db_action *a,
 		r = db_dup_text(res, row, 10, "action frame", false, &a->frame,
 		    msg);
 	if (r == 0)
-		r = db_dup_text(res, row, 11, "action result", true,
-		    &a->result, msg);
+		r = db_dup_text(res, row, 11, "action result", true, &a->result,
+		    msg);
 	if (r != 0 && a->action_id[0] != '\0')
 		r = db_context(msg, r, "action", a->action_id);
 out:
@@ -1341,8 +1386,7 @@ cluster_db_action_add(struct cluster_db *db, const struct cluster_db_action *a,
 	}
 	r = db_get_int64(res, 0, 0, "inserted count", 0, 1, &added, msg);
 	if (r == 0)
-		r = db_get_int64(res, 0, 1, "queued count", 0, 1, &queued,
-		    msg);
+		r = db_get_int64(res, 0, 1, "queued count", 0, 1, &queued, msg);
 	if (r != 0)
 		goto out;
 	if (added == 0) {
@@ -1353,8 +1397,7 @@ cluster_db_action_add(struct cluster_db *db, const struct cluster_db_action *a,
 	}
 	if (queued != (queue ? 1 : 0)) {
 		r = err_set(msg, SIGNET_ERR_FORMAT,
-		    "the cluster database queued action %s %" PRId64
-		    " times",
+		    "the cluster database queued action %s %" PRId64 " times",
 		    a->action_id, queued);
 		goto out;
 	}
@@ -1366,13 +1409,13 @@ out:
 
 /* The queue rows replica may take now (its live claims; never taken, or
  * taken over lease_ms ago by an epoch that is no longer the host's). */
-#define DB_TAKEABLE                                                    \
-	" FROM signet_queue q"                                         \
-	" JOIN signet_claims c ON c.host_id = q.host_id"               \
-	" JOIN signet_actions a ON a.action_id = q.action_id"          \
-	" WHERE c.replica = $1 AND c.expires_at > now()"               \
-	" AND (q.taken_at IS NULL OR (q.taken_at < now() -"            \
-	"  $2::bigint * interval '1 millisecond'"                     \
+#define DB_TAKEABLE                                                            \
+	" FROM signet_queue q"                                                 \
+	" JOIN signet_claims c ON c.host_id = q.host_id"                       \
+	" JOIN signet_actions a ON a.action_id = q.action_id"                  \
+	" WHERE c.replica = $1 AND c.expires_at > now()"                       \
+	" AND (q.taken_at IS NULL OR (q.taken_at < now() -"                    \
+	"  $2::bigint * interval '1 millisecond'"                              \
 	"  AND q.taken_epoch IS DISTINCT FROM c.epoch))"
 
 /*
@@ -1460,8 +1503,7 @@ db_drop_expired(struct cluster_db *db, const char *const take[2],
 			goto out;
 		v[0] = id;
 		r = db_command(db, "dropping an expired queue row",
-		    "DELETE FROM signet_queue WHERE action_id = $1", 1, v,
-		    msg);
+		    "DELETE FROM signet_queue WHERE action_id = $1", 1, v, msg);
 		if (r != 0)
 			goto out;
 		if (strcmp(status, "PENDING") != 0)
@@ -1495,8 +1537,8 @@ out:
 
 int
 cluster_db_queue_take(struct cluster_db *db, const char *replica,
-    int64_t lease_ms, int64_t now_ms, struct cluster_db_action *out,
-    size_t max, size_t *n, struct err_msg *msg)
+    int64_t lease_ms, int64_t now_ms, struct cluster_db_action *out, size_t max,
+    size_t *n, struct err_msg *msg)
 {
 	PGresult *res = NULL;
 	const char *v[4], *take[2];
@@ -1555,7 +1597,7 @@ cluster_db_queue_take(struct cluster_db *db, const char *replica,
 		goto out;
 	}
 	for (i = 0; i < rows; i++) {
-		r = db_read_action(res, (int)i, &out[i], msg);
+		r = cluster_db_action_row(res, (int)i, &out[i], msg);
 		if (r != 0) {
 			rows = i;
 			goto out;
@@ -1694,7 +1736,7 @@ cluster_db_action_get(struct cluster_db *db, const char *action_id,
 		    PQntuples(res), action_id);
 		goto out;
 	}
-	r = db_read_action(res, 0, out, msg);
+	r = cluster_db_action_row(res, 0, out, msg);
 	if (r == 0 && strcmp(out->action_id, action_id) != 0) {
 		cluster_db_action_free(out);
 		r = err_set(msg, SIGNET_ERR_FORMAT,

@@ -27,6 +27,11 @@
  * cannot be reached or the connection broke: msg says what libpq said);
  * SIGNET_ERR_FORMAT (an answer of the wrong shape: msg names the
  * column); SIGNET_ERR_ALLOC; and per function as stated.
+ * A statement the database refuses for a reason a retry may cure
+ * (SQLSTATE class 08 connection, 40 rollback, 53 resources, 57 operator
+ * intervention, which holds statement_timeout) is UNAVAILABLE too; any
+ * other refusal (a missing table, a constraint) is FORMAT, with libpq's
+ * message and the SQLSTATE. Messages are one line, escaped.
  */
 #ifndef SIGNET_CLUSTER_DB_H
 #define SIGNET_CLUSTER_DB_H
@@ -58,7 +63,12 @@ struct cluster_db;
  * every wait. Creates the schema when absent (in one transaction, under
  * an advisory lock so that replicas starting together do not race) and
  * refuses a schema of another version (SIGNET_ERR_FORMAT). *out is NULL
- * on error.
+ * on error. Also refused before connecting: a password, passfile or
+ * service key, connect_timeout_s outside [1, 3600] or
+ * statement_timeout_ms outside [1, 3600000]; and after: a connection
+ * without TLS or that used a password (pg_hba must say "cert").
+ * gssencmode=disable, application_name, client_encoding UTF8, TCP
+ * keepalives and tcp_user_timeout are forced over the conninfo's own.
  */
 int cluster_db_open(const char *conninfo, int connect_timeout_s,
     int statement_timeout_ms, struct cluster_db **out, struct err_msg *msg)
@@ -85,8 +95,8 @@ int cluster_db_listen(struct cluster_db *db, const char *channel,
  * waiting, or a negative code.
  */
 int cluster_db_notification(struct cluster_db *db, char *channel,
-    size_t channel_len, char *payload, size_t payload_len,
-    struct err_msg *msg) __attribute__((warn_unused_result));
+    size_t channel_len, char *payload, size_t payload_len, struct err_msg *msg)
+    __attribute__((warn_unused_result));
 
 /* --- replicas ---------------------------------------------------------- */
 
@@ -114,11 +124,13 @@ struct cluster_db_held {
  * Renews for ttl_ms every unlapsed claim replica holds and returns them
  * (at most max; *n how many). A host the replica thinks it holds that is
  * not returned, or returned with another epoch, is no longer its own:
- * close that socket.
+ * close that socket. SIGNET_ERR_TOO_LARGE when replica holds more than
+ * max (all were renewed; *n is how many, held is not to be used).
+ * ttl_ms in [1, 86400000].
  */
-int cluster_db_renew(struct cluster_db *db, const char *replica,
-    int64_t ttl_ms, struct cluster_db_held *held, size_t max, size_t *n,
-    struct err_msg *msg) __attribute__((warn_unused_result));
+int cluster_db_renew(struct cluster_db *db, const char *replica, int64_t ttl_ms,
+    struct cluster_db_held *held, size_t max, size_t *n, struct err_msg *msg)
+    __attribute__((warn_unused_result));
 
 /*
  * Gives up host_id's claim if it is still (replica, epoch): the agent
@@ -130,8 +142,8 @@ int cluster_db_release(struct cluster_db *db, const char *host_id,
 
 /* Who holds host_id now: 1 (replica and epoch filled), 0 (nobody: no
  * claim or lapsed), or a negative code. */
-int cluster_db_holder(struct cluster_db *db, const char *host_id,
-    char *replica, size_t replica_len, int64_t *epoch, struct err_msg *msg)
+int cluster_db_holder(struct cluster_db *db, const char *host_id, char *replica,
+    size_t replica_len, int64_t *epoch, struct err_msg *msg)
     __attribute__((warn_unused_result));
 
 /* --- hosts and inventories --------------------------------------------- */
@@ -144,9 +156,8 @@ int cluster_db_holder(struct cluster_db *db, const char *host_id,
  * current claim (nothing written). NOTIFYs CLUSTER_CHANNEL_HOSTS.
  */
 int cluster_db_put_host(struct cluster_db *db, const char *host_id,
-    const char *replica, int64_t epoch, const char *info,
-    const char *inventory, struct err_msg *msg)
-    __attribute__((warn_unused_result));
+    const char *replica, int64_t epoch, const char *info, const char *inventory,
+    struct err_msg *msg) __attribute__((warn_unused_result));
 
 /* One host as stored, with who holds it now. */
 struct cluster_db_host {
@@ -161,7 +172,10 @@ struct cluster_db_host {
 
 /*
  * Every stored host (at most max; *n how many), or the one host_id when
- * it is not NULL. Free each with cluster_db_host_free.
+ * it is not NULL. Free each with cluster_db_host_free. max in [1,
+ * 1000000]; SIGNET_ERR_TOO_LARGE when more than max are stored (none
+ * returned). A row that fails a check fails the whole call (FORMAT,
+ * naming the host and column).
  */
 int cluster_db_hosts(struct cluster_db *db, const char *host_id,
     struct cluster_db_host *out, size_t max, size_t *n, struct err_msg *msg)
@@ -190,7 +204,9 @@ void cluster_db_action_free(struct cluster_db_action *a);
 /*
  * Records a new PENDING action and, when queue is true, queues its frame
  * for the host's holder in the same transaction (NOTIFY
- * CLUSTER_CHANNEL_QUEUE). SIGNET_ERR_EXISTS when action_id is known.
+ * CLUSTER_CHANNEL_QUEUE). SIGNET_ERR_EXISTS when action_id is known
+ * (nothing written or queued). a->status, result_by, finished_at_ms and
+ * result are not read: a new action is PENDING, without a result.
  */
 int cluster_db_action_add(struct cluster_db *db,
     const struct cluster_db_action *a, bool queue, struct err_msg *msg)
@@ -201,12 +217,16 @@ int cluster_db_action_add(struct cluster_db *db,
  * epoch), FOR UPDATE SKIP LOCKED: rows never taken, or taken more than
  * lease_ms ago by a claim that is no longer the host's. Marks them taken
  * by (replica, epoch). Frames whose action expired are not returned: they
- * are dropped and their action, if still PENDING, ends UNDELIVERED.
+ * are dropped and their action, if still PENDING, ends UNDELIVERED
+ * (info rewritten with status, error "the action expired in the queue"
+ * and finished_at = now_ms when it is a JSON object; NOTIFY
+ * CLUSTER_CHANNEL_DONE); frames of an action that has ended are dropped
+ * too. All in one transaction. max in [1, 10000]; out[0..*n) are to be
+ * freed with cluster_db_action_free.
  */
 int cluster_db_queue_take(struct cluster_db *db, const char *replica,
-    int64_t lease_ms, int64_t now_ms, struct cluster_db_action *out,
-    size_t max, size_t *n, struct err_msg *msg)
-    __attribute__((warn_unused_result));
+    int64_t lease_ms, int64_t now_ms, struct cluster_db_action *out, size_t max,
+    size_t *n, struct err_msg *msg) __attribute__((warn_unused_result));
 
 /* Removes action_id from the queue (its frame was written to the agent). */
 int cluster_db_queue_done(struct cluster_db *db, const char *action_id,
@@ -218,6 +238,9 @@ int cluster_db_queue_done(struct cluster_db *db, const char *action_id,
  * stored status is PENDING, or TIMEOUT and result is not NULL (a late
  * result replaces TIMEOUT); SIGNET_ERR_EXISTS otherwise (it had ended),
  * SIGNET_ERR_NOT_FOUND when unknown. NOTIFYs CLUSTER_CHANNEL_DONE.
+ * result_by is set to replica only with a result. The action's queue
+ * row, if any, is deleted with it. status PENDING or unknown:
+ * SIGNET_ERR_INVALID_ARG.
  */
 int cluster_db_action_end(struct cluster_db *db, const char *action_id,
     const char *status, const char *info, const char *result,
@@ -226,6 +249,32 @@ int cluster_db_action_end(struct cluster_db *db, const char *action_id,
 
 /* Reads action_id: 0, SIGNET_ERR_NOT_FOUND or a negative code. */
 int cluster_db_action_get(struct cluster_db *db, const char *action_id,
+    struct cluster_db_action *out, struct err_msg *msg)
+    __attribute__((warn_unused_result));
+
+/* --- for the tests and the fuzz harness ------------------------------ */
+
+/*
+ * Whether payload is what channel carries: a host_id (text_valid_name) on
+ * CLUSTER_CHANNEL_QUEUE and _HOSTS, an action_id (32 lowercase hex) on
+ * CLUSTER_CHANNEL_DONE; false for any other channel. The check
+ * cluster_db_notification makes before it returns one.
+ */
+bool cluster_db_notification_valid(const char *channel, const char *payload);
+
+struct pg_result; /* libpq's PGresult */
+
+/*
+ * Reads row of an answer to the host list (7 columns: host_id, holder,
+ * epoch, held, updated_at ms, info, inventory) or to an action read (12
+ * columns, the fields of struct cluster_db_action in order) with every
+ * check the queries make: 0, or SIGNET_ERR_FORMAT naming the row and
+ * column (nothing allocated), or SIGNET_ERR_ALLOC. Free *out as usual.
+ */
+int cluster_db_host_row(const struct pg_result *res, int row,
+    struct cluster_db_host *out, struct err_msg *msg)
+    __attribute__((warn_unused_result));
+int cluster_db_action_row(const struct pg_result *res, int row,
     struct cluster_db_action *out, struct err_msg *msg)
     __attribute__((warn_unused_result));
 

@@ -23,6 +23,7 @@
 #include <sodium.h>
 
 #include "clock.h"
+#include "cluster_verify.h"
 #include "dynbuf.h"
 #include "hub.h"
 #include "keys.h"
@@ -45,6 +46,8 @@ enum track_kind {
 struct track {
 	char id[ACTIONS_ID_LEN + 1];
 	enum track_kind kind;
+	bool in_queue;      /* taken from the queue: remove the row once
+	                       the frame is written */
 	int64_t checked_ms; /* monotonic: last re-read of its row */
 };
 
@@ -63,6 +66,8 @@ struct cluster_relay {
 	struct hub *hub;
 	struct track *tracks;
 	size_t ntracks;
+	struct end_job *ends; /* ends not yet written to the database */
+	size_t nends;
 	bool take_posted; /* a take job waits on the cluster thread */
 	bool take_again;  /* a NOTIFY came while it waited */
 
@@ -135,7 +140,11 @@ track_drop(struct cluster_relay *r, struct track *t)
 	r->tracks[i] = r->tracks[--r->ntracks];
 }
 
-/* Follows id (already followed: its kind is updated). */
+/*
+ * Follows id. TRACK_RELAYED marks a queue row taken (in_queue) and keeps
+ * the kind of an action signed here (this replica took its own action
+ * from the queue once its claim came).
+ */
 static void
 track_add(struct cluster_relay *r, const char *id, enum track_kind kind)
 {
@@ -147,9 +156,13 @@ track_add(struct cluster_relay *r, const char *id, enum track_kind kind)
 		t = &r->tracks[r->ntracks++];
 		memset(t, 0, sizeof(*t));
 		memcpy(t->id, id, sizeof(t->id));
+		t->kind = kind;
 	}
 	if (t != NULL) {
-		t->kind = kind;
+		if (kind == TRACK_RELAYED)
+			t->in_queue = true;
+		else
+			t->kind = kind;
 		t->checked_ms = clock_mono_ms();
 	}
 	(void)pthread_mutex_unlock(&r->mu);
@@ -322,8 +335,8 @@ fail:
 
 int
 cluster_relay_queue(struct cluster_relay *r,
-    const struct envelope_action_payload *p, const char *frame, char *why,
-    size_t why_len)
+    const struct envelope_action_payload *p, const char *frame, bool wait,
+    char *why, size_t why_len)
 {
 	struct job *j;
 	int rc;
@@ -334,6 +347,17 @@ cluster_relay_queue(struct cluster_relay *r,
 		return SIGNET_ERR_ALLOC;
 	}
 	track_add(r, p->action_id, TRACK_QUEUED);
+	if (!wait) {
+		/* Its waiter learns of a refusal as UNDELIVERED. */
+		j->abandoned = true;
+		if (cluster_call_post(r->cluster, run_add, j) == 0)
+			return 0;
+		fmt_cut(why, why_len,
+		    "the cluster thread's queue is full or it stops: the "
+		    "action was not queued for the replica holding its host");
+		job_free(j);
+		return SIGNET_ERR_UNAVAILABLE;
+	}
 	rc = post_and_wait(r, j, run_add);
 	if (rc == SIGNET_ERR_UNAVAILABLE) {
 		fmt_cut(why, why_len,
@@ -388,11 +412,17 @@ cluster_relay_local(struct cluster_relay *r,
 
 /* --- ends --------------------------------------------------------------- */
 
+/*
+ * An end to write (r->ends, under r->mu): kept until the database took
+ * it or refused it for good, posted again every poll while it is away.
+ */
 struct end_job {
+	struct end_job *next;
 	struct cluster_relay *r;
 	char id[ACTIONS_ID_LEN + 1];
 	char status[16];
 	char *info, *result;
+	bool posted; /* a job for it waits on the cluster thread */
 };
 
 static void
@@ -405,31 +435,76 @@ end_job_free(struct end_job *e)
 	free(e);
 }
 
+/* Unlinks e from r->ends (r->mu held). */
+static void
+ends_unlink(struct cluster_relay *r, struct end_job *e)
+{
+	struct end_job **pp;
+
+	for (pp = &r->ends; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == e) {
+			*pp = e->next;
+			r->nends--;
+			return;
+		}
+}
+
 static void
 run_end(void *arg, struct cluster_db *db)
 {
 	struct end_job *e = arg;
+	struct cluster_relay *r = e->r;
 	struct err_msg msg;
-	int rc;
+	bool again = false;
+	int rc = SIGNET_ERR_UNAVAILABLE;
 
 	err_clear(&msg);
-	if (db == NULL) {
-		log_warn("action %s: its end (%s) not written: the cluster "
-		         "database is unreachable",
-		    e->id, e->status);
-		goto out;
-	}
-	rc = cluster_db_action_end(db, e->id, e->status, e->info, e->result,
-	    cluster_replica(e->r->cluster), clock_wall_ms(), &msg);
+	if (db != NULL)
+		rc = cluster_db_action_end(db, e->id, e->status, e->info,
+		    e->result, cluster_replica(r->cluster), clock_wall_ms(),
+		    &msg);
 	if (rc == SIGNET_ERR_EXISTS || rc == SIGNET_ERR_NOT_FOUND)
 		log_debug("action %s: end %s not written: %s", e->id, e->status,
 		    err_str(rc));
-	else if (rc != 0)
+	else if (rc == SIGNET_ERR_UNAVAILABLE || rc == SIGNET_ERR_ALLOC) {
+		again = true;
+		log_debug("action %s: end %s not written yet (%s); again at "
+		          "the next poll",
+		    e->id, e->status,
+		    db == NULL ? "the database is unreachable" : msg.text);
+	} else if (rc != 0)
 		log_warn("action %s: end %s not written to the cluster "
 		         "database: %s",
 		    e->id, e->status, msg.text);
-out:
-	end_job_free(e);
+	(void)pthread_mutex_lock(&r->mu);
+	e->posted = false;
+	if (!again)
+		ends_unlink(r, e);
+	(void)pthread_mutex_unlock(&r->mu);
+	if (!again)
+		end_job_free(e);
+}
+
+/* Posts the ends not written yet (every poll). */
+static void
+ends_retry(struct cluster_relay *r)
+{
+	struct end_job *e, *todo[64];
+	size_t n = 0, i;
+
+	(void)pthread_mutex_lock(&r->mu);
+	for (e = r->ends; e != NULL && n < 64; e = e->next)
+		if (!e->posted) {
+			e->posted = true;
+			todo[n++] = e;
+		}
+	(void)pthread_mutex_unlock(&r->mu);
+	for (i = 0; i < n; i++)
+		if (cluster_call_post(r->cluster, run_end, todo[i]) != 0) {
+			(void)pthread_mutex_lock(&r->mu);
+			todo[i]->posted = false;
+			(void)pthread_mutex_unlock(&r->mu);
+		}
 }
 
 /* Posts the end of id: status, the API JSON of info, result (or NULL). */
@@ -455,11 +530,25 @@ post_end(struct cluster_relay *r, const struct action_info *info,
 		end_job_free(e);
 		return;
 	}
-	if (cluster_call_post(r->cluster, run_end, e) != 0) {
-		log_warn("action %s: its end not written to the cluster "
-		         "database (its queue is full)",
-		    info->action_id);
+	(void)pthread_mutex_lock(&r->mu);
+	if (r->nends >= CLUSTER_RELAY_TRACK_MAX) {
+		(void)pthread_mutex_unlock(&r->mu);
+		log_warn("action %s: %d ends wait for the cluster database "
+		         "already; this one is not written",
+		    info->action_id, CLUSTER_RELAY_TRACK_MAX);
 		end_job_free(e);
+		return;
+	}
+	e->next = r->ends;
+	r->ends = e;
+	r->nends++;
+	e->posted = true;
+	(void)pthread_mutex_unlock(&r->mu);
+	if (cluster_call_post(r->cluster, run_end, e) != 0) {
+		/* The next poll posts it again. */
+		(void)pthread_mutex_lock(&r->mu);
+		e->posted = false;
+		(void)pthread_mutex_unlock(&r->mu);
 	}
 }
 
@@ -524,155 +613,23 @@ out:
 
 /* --- verifying what the database holds ---------------------------------- */
 
-/*
- * Parses and verifies a stored action frame: exactly an action frame
- * whose envelope verifies under the action key. *p (heap, free()) and
- * sha (hex of the payload bytes); *parts the frame's parts (free with
- * wire_frame_free).
- */
-static int
-verify_action_frame(struct cluster_relay *r, const char *frame,
-    struct envelope_action_payload **p, char sha[65], struct wire_frame *parts,
-    struct err_msg *msg)
-{
-	struct err_msg sub;
-	uint8_t *raw = NULL;
-	size_t raw_len = 0, len;
-	int rc;
-
-	*p = NULL;
-	memset(parts, 0, sizeof(*parts));
-	len = frame != NULL ? strnlen(frame, HUB_MESSAGE_MAX + 1) : 0;
-	if (len == 0 || len > HUB_MESSAGE_MAX)
-		return err_set(msg, SIGNET_ERR_FORMAT,
-		    "the stored action frame is empty or over %d bytes",
-		    HUB_MESSAGE_MAX);
-	err_clear(&sub);
-	rc = wire_parse_server_frame(frame, len, parts, &sub);
-	if (rc == 0 && parts->type != WIRE_ACTION)
-		rc = err_set(&sub, SIGNET_ERR_FORMAT, "not an action frame");
-	if (rc != 0) {
-		rc = err_set(msg,
-		    rc == SIGNET_ERR_ALLOC ? rc : SIGNET_ERR_FORMAT,
-		    "the stored action frame: %s", sub.text);
-		goto out;
-	}
-	*p = calloc(1, sizeof(**p));
-	if (*p == NULL) {
-		rc = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
-		goto out;
-	}
-	rc = envelope_action_verify(&r->action_pub, parts->key_id,
-	    parts->payload_b64, parts->sig_b64, *p, &raw, &raw_len, &sub);
-	if (rc != 0) {
-		rc = err_set(msg,
-		    rc == SIGNET_ERR_ALLOC ? rc : SIGNET_ERR_BAD_SIGNATURE,
-		    "the stored action frame does not verify under the action "
-		    "key %s: %s",
-		    r->action_pub.keys[0].id, sub.text);
-		goto out;
-	}
-	envelope_sha256_hex(raw, raw_len, sha);
-out:
-	free(raw);
-	if (rc != 0) {
-		if (*p != NULL)
-			sodium_memzero(*p, sizeof(**p));
-		free(*p);
-		*p = NULL;
-		wire_frame_free(parts);
-	}
-	return rc;
-}
-
-/*
- * Parses and verifies a stored result frame against the action sent
- * (sent: host, container, action, request_sha256, requested_at): the
- * agent's signature under sent->host_id's registered result key (or a
- * retired one that still allows it), then every field. *res, *parts
- * (wire_frame_free) and key_id (the key it verified under).
- */
+/* cluster_verify_result under the registered keys of sent's host. */
 static int
 verify_result_frame(struct cluster_relay *r, const struct action_info *sent,
     const char *frame, struct envelope_result_payload *res,
     struct wire_frame *parts, char key_id[KEYS_ID_LEN + 1], struct err_msg *msg)
 {
-	const struct keyset_key *used = NULL;
 	struct keyset ks;
 	struct err_msg sub;
-	uint8_t *raw = NULL;
-	size_t raw_len = 0, len, i;
-	const char *act;
 	int rc;
 
 	memset(parts, 0, sizeof(*parts));
-	memset(res, 0, sizeof(*res));
-	len = frame != NULL ? strnlen(frame, HUB_MESSAGE_MAX + 1) : 0;
-	if (len == 0 || len > HUB_MESSAGE_MAX)
-		return err_set(msg, SIGNET_ERR_FORMAT,
-		    "the stored result frame is empty or over %d bytes",
-		    HUB_MESSAGE_MAX);
 	err_clear(&sub);
-	rc = wire_parse_agent_frame(frame, len, parts, &sub);
-	if (rc == 0 && parts->type != WIRE_ACTION_RESULT)
-		rc = err_set(&sub, SIGNET_ERR_FORMAT, "not an action_result");
-	if (rc != 0) {
-		rc = err_set(msg,
-		    rc == SIGNET_ERR_ALLOC ? rc : SIGNET_ERR_FORMAT,
-		    "the stored result frame: %s", sub.text);
-		goto out;
-	}
 	rc = server_ctx_agent_keys(r->ctx, sent->host_id, &ks, &sub);
-	if (rc != 0) {
-		rc = err_set(msg, rc, "the result keys of %s: %s",
-		    sent->host_id, sub.text);
-		goto out;
-	}
-	rc = SIGNET_ERR_BAD_SIGNATURE;
-	for (i = 0; i < ks.count && rc == SIGNET_ERR_BAD_SIGNATURE; i++) {
-		free(raw);
-		raw = NULL;
-		rc = envelope_result_verify(&ks.keys[i].pub, parts->payload_b64,
-		    parts->sig_b64, res, &raw, &raw_len, &sub);
-		if (rc == 0)
-			used = &ks.keys[i];
-	}
-	if (rc != 0) {
-		rc = err_set(msg,
-		    rc == SIGNET_ERR_ALLOC ? rc : SIGNET_ERR_BAD_SIGNATURE,
-		    "the stored result does not verify under a result key of "
-		    "%s: %s",
-		    sent->host_id, sub.text);
-		goto out;
-	}
-	if (used->retired && !keyset_allows(used, true, sent->requested_at)) {
-		rc = err_set(msg, SIGNET_ERR_BAD_SIGNATURE,
-		    "the stored result is signed with result key %s, retired "
-		    "(%s) before the action was sent",
-		    used->pub.id, used->stamp);
-		goto out;
-	}
-	act = envelope_action_name(res->action);
-	if (strcmp(res->action_id, sent->action_id) != 0 ||
-	    strcmp(res->host_id, sent->host_id) != 0 ||
-	    strcmp(res->container_id, sent->container_id) != 0 ||
-	    res->action != sent->action ||
-	    strcmp(res->request_sha256, sent->request_sha256) != 0) {
-		rc = err_set(msg, SIGNET_ERR_CHAIN,
-		    "the stored result (action_id %s, host %s, container "
-		    "%.12s, %s, request_sha256 %.16s...) does not answer the "
-		    "action sent",
-		    res->action_id, res->host_id, res->container_id,
-		    act != NULL ? act : "?", res->request_sha256);
-		goto out;
-	}
-	memcpy(key_id, used->pub.id, KEYS_ID_LEN + 1);
-	rc = 0;
-out:
-	free(raw);
 	if (rc != 0)
-		wire_frame_free(parts);
-	return rc;
+		return err_set(msg, rc, "the result keys of %s: %s",
+		    sent->host_id, sub.text);
+	return cluster_verify_result(&ks, sent, frame, res, parts, key_id, msg);
 }
 
 /* --- origin: a result through the database ------------------------------ */
@@ -889,13 +846,14 @@ relay_one(struct cluster_relay *r, struct cluster_db *db,
 	char sha[65], origin[CLUSTER_NAME_MAX + 1], *frame = NULL;
 	size_t len = 0;
 	int64_t now = clock_wall_ms(), deadline;
-	bool again = false;
+	bool again = false, recorded = false;
 	int rc;
 
 	err_clear(&msg);
 	memset(&f, 0, sizeof(f));
 	(void)text_escape_str(row->origin, origin, sizeof(origin));
-	rc = verify_action_frame(r, row->frame, &p, sha, &f, &msg);
+	rc = cluster_verify_action(&r->action_pub, row->frame, &p, sha, &f,
+	    &msg);
 	if (rc == 0 &&
 	    (strcmp(p->action_id, row->action_id) != 0 ||
 	        strcmp(p->host_id, row->host_id) != 0))
@@ -910,7 +868,7 @@ relay_one(struct cluster_relay *r, struct cluster_db *db,
 		rc = err_set(&msg, SIGNET_ERR_FORMAT,
 		    "the action expired before it could be relayed");
 	if (rc == SIGNET_ERR_ALLOC)
-		goto out; /* taken again once the lease passed */
+		goto out; /* taken again by the host's next claim */
 	if (rc != 0) {
 		atomic_fetch_add(&r->frames_refused, 1);
 		log_warn("queued action %s (origin \"%s\") refused, not "
@@ -937,11 +895,16 @@ relay_one(struct cluster_relay *r, struct cluster_db *db,
 			drop_queued(db, p->action_id);
 			goto out;
 		}
+		/* These bytes are in this log already (action.relayed,
+		 * or action.requested here): not recorded twice. */
+		recorded = true;
 		if (have->status == ACTION_UNDELIVERED) {
+			/* Its frame never reached the agent: once more. */
 			actions_remove(r->actions, p->action_id);
 		} else if (have->status == ACTION_PENDING) {
-			/* Taken again after its lease: the agent answers a
-			 * second delivery with what it holds. */
+			/* Taken again by a newer claim (the agent came
+			 * back): it answers a second delivery with what it
+			 * holds. */
 			again = true;
 		} else {
 			drop_queued(db, p->action_id);
@@ -960,7 +923,9 @@ relay_one(struct cluster_relay *r, struct cluster_db *db,
 			goto out;
 		}
 		/* Nothing runs unrecorded. */
-		rc = record_relayed(r, p, &f, row->origin, sha, &msg);
+		rc = recorded ?
+		    0 :
+		    record_relayed(r, p, &f, row->origin, sha, &msg);
 		if (rc != 0) {
 			metrics_inc(r->ctx->metrics, M_ACTIONS_AUDIT_FAILED);
 			actions_remove(r->actions, p->action_id);
@@ -971,9 +936,10 @@ relay_one(struct cluster_relay *r, struct cluster_db *db,
 			goto out;
 		}
 		atomic_fetch_add(&r->relayed, 1);
-		log_info("action relayed: action_id=%s host=%s container=%s "
+		log_info("action relayed%s: action_id=%s host=%s container=%s "
 		         "action=%s origin=%s",
-		    p->action_id, p->host_id, p->container_id,
+		    recorded ? " again (undelivered before)" : "", p->action_id,
+		    p->host_id, p->container_id,
 		    envelope_action_name(p->action), origin);
 	}
 	track_add(r, p->action_id, TRACK_RELAYED);
@@ -1086,16 +1052,18 @@ cluster_relay_sent(struct cluster_relay *r, const char *action_id)
 		return;
 	(void)pthread_mutex_lock(&r->mu);
 	t = track_find(r, action_id);
-	if (t != NULL && t->kind == TRACK_RELAYED) {
+	if (t != NULL && t->in_queue) {
 		relayed = true;
-		track_drop(r, t);
+		t->in_queue = false;
+		if (t->kind == TRACK_RELAYED)
+			track_drop(r, t);
 	}
 	(void)pthread_mutex_unlock(&r->mu);
 	if (!relayed)
 		return;
 	k = calloc(1, sizeof(*k));
 	if (k == NULL)
-		return; /* the lease passes: taken again, answered by the agent */
+		return; /* the next claim takes it again; the agent answers */
 	k->r = r;
 	memcpy(k->id, action_id, sizeof(k->id));
 	if (cluster_call_post(r->cluster, run_queue_done, k) != 0)
@@ -1189,8 +1157,10 @@ tick(struct cluster_relay *r, bool poll)
 	}
 	for (i = 0; i < nfetch; i++)
 		post_fetch(r, fetch[i]);
-	if (poll)
+	if (poll) {
 		post_take(r);
+		ends_retry(r);
+	}
 out:
 	free(fetch);
 	free(info);
@@ -1268,7 +1238,8 @@ row_json(struct cluster_relay *r, const struct cluster_db_action *row,
 
 	*doc = NULL;
 	memset(&rf, 0, sizeof(rf));
-	rc = verify_action_frame(r, row->frame, &p, sha, &f, msg);
+	rc = cluster_verify_action(&r->action_pub, row->frame, &p, sha, &f,
+	    msg);
 	if (rc != 0)
 		return rc == SIGNET_ERR_ALLOC ? rc : SIGNET_ERR_BAD_SIGNATURE;
 	if (strcmp(p->action_id, row->action_id) != 0) {
@@ -1488,6 +1459,12 @@ cluster_relay_free(struct cluster_relay *r)
 		(void)pthread_cond_destroy(&r->cv);
 	if (r->mu_ready)
 		(void)pthread_mutex_destroy(&r->mu);
+	while (r->ends != NULL) {
+		struct end_job *e = r->ends;
+
+		r->ends = e->next;
+		end_job_free(e);
+	}
 	free(r->tracks);
 	free(r);
 }

@@ -4,7 +4,8 @@
  * an action requested on this replica for a host another replica holds
  * goes through the cluster database's queue, and the results of actions
  * come back through it. Every database statement runs on the cluster
- * thread (cluster_call_post); the API waits for one at most db_timeout_ms.
+ * thread (cluster_call_post); the API waits for one at most db_timeout_ms
+ * (a wait=0 POST, a GET from the database), else not at all.
  *
  * Origin (this replica signed the action). After action.requested is
  * durable, the action is recorded in signet_actions: queued for the
@@ -27,8 +28,8 @@
  * added to the local table (with the origin's deadline), recorded as
  * action.relayed and handed to the hub. Its queue row is removed once the
  * frame was written to the agent's connection (cluster_relay_sent); until
- * then the row's lease lets it be taken again (at-least-once; the agent
- * runs an action at most once).
+ * then, once its lease passed, the host's next claim (a new epoch) takes
+ * it again (at-least-once; the agent runs an action at most once).
  *
  * Results. Any replica that records a verified result (its own action,
  * a relayed one, or one it does not know) stores the signed result frame
@@ -96,14 +97,17 @@ void cluster_relay_free(struct cluster_relay *r);
 /*
  * Origin, host held elsewhere: records action p (in the local table,
  * action.requested durable) with its signed frame in the database and
- * queues it for the holder, waiting for that at most db_timeout_ms.
- * Returns 0 (queued, or still on its way: a later failure ends it
- * UNDELIVERED, audited, waiter woken), or SIGNET_ERR_UNAVAILABLE (not
- * queued: why says so; end it UNDELIVERED), SIGNET_ERR_ALLOC.
+ * queues it for the holder; with wait, waits for that at most
+ * db_timeout_ms (the answer of a wait=0 request says whether it was
+ * queued); without, does not wait (the request waits for the action's
+ * end, which a refusal brings). Returns 0 (queued, or on its way: a
+ * later refusal ends it UNDELIVERED, audited, waiter woken), or
+ * SIGNET_ERR_UNAVAILABLE (not queued: why says so; end it UNDELIVERED),
+ * SIGNET_ERR_ALLOC.
  */
 int cluster_relay_queue(struct cluster_relay *r,
-    const struct envelope_action_payload *p, const char *frame, char *why,
-    size_t why_len) __attribute__((warn_unused_result));
+    const struct envelope_action_payload *p, const char *frame, bool wait,
+    char *why, size_t why_len) __attribute__((warn_unused_result));
 
 /*
  * Origin, host held here: records action p in the database, not queued,

@@ -888,8 +888,8 @@ out:
 }
 
 int
-registry_host_texts(struct registry *reg, const char *host_id,
-    uint64_t session, char **info, char **inventory)
+registry_host_texts(struct registry *reg, const char *host_id, uint64_t session,
+    char **info, char **inventory)
 {
 	struct registry_remote rm;
 	struct host *h;

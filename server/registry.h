@@ -222,8 +222,8 @@ struct registry_container {
 	char host_id[64];
 	bool host_connected; /* here, or held by another replica */
 	char replica[64];    /* the other replica holding it, or "" */
-	uint64_t session; /* the host's current session */
-	cJSON *row;       /* the row with host_id; caller frees */
+	uint64_t session;    /* the host's current session */
+	cJSON *row;          /* the row with host_id; caller frees */
 };
 
 /*

@@ -53,8 +53,8 @@ get_version(const cJSON *o, const char *key, char *out, struct err_msg *msg)
 		return r;
 	n = strlen(v);
 	if (n > REGISTRY_VERSION_MAX)
-		return err_set(msg, SIGNET_ERR_FORMAT,
-		    "info.%s: over %d bytes", key, REGISTRY_VERSION_MAX);
+		return err_set(msg, SIGNET_ERR_FORMAT, "info.%s: over %d bytes",
+		    key, REGISTRY_VERSION_MAX);
 	for (i = 0; i < n; i++)
 		if (v[i] < 0x20 || v[i] > 0x7e)
 			return err_set(msg, SIGNET_ERR_FORMAT,

@@ -523,8 +523,8 @@ open_cluster(const struct config *cfg, struct registry *reg,
 			    "%s:%u: %s: [cluster] without database (set "
 			    "database to run as a replica, or remove the "
 			    "[cluster] section)\n",
-			    config_name(cfg), config_line(cfg, "cluster",
-			    extra[i]), extra[i]);
+			    config_name(cfg),
+			    config_line(cfg, "cluster", extra[i]), extra[i]);
 			return -1;
 		}
 		return 0;

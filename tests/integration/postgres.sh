@@ -4,7 +4,7 @@
 # into a short temporary directory as an unprivileged user (PostgreSQL
 # refuses to run as root), TLS only on 127.0.0.1 with a server
 # certificate and client certificates from signet-pki (roles database
-# and replica), pg_hba "hostssl ... cert" and nothing else over TCP; the
+# and replica; the CRL enforced), pg_hba "hostssl ... cert" and nothing else over TCP; the
 # superuser only over the unix socket in that directory, for the tests'
 # setup. ctest runs "start" once before the tests that need it and "stop"
 # after them (a fixture); the tests source $SIGNET_BUILD_DIR/postgres.env
@@ -52,9 +52,13 @@ make_pki() {
 	"$PKI_SCRIPT" init "$pki" --nopass >/dev/null &&
 		"$PKI_SCRIPT" --pki "$pki" database db --dns localhost \
 			--ip 127.0.0.1 >/dev/null || return 1
-	for r in r1 r2 r3; do
+	for r in r1 r2 r3 revoked; do
 		"$PKI_SCRIPT" --pki "$pki" replica "$r" >/dev/null || return 1
 	done
+	# A revoked replica certificate, kept to show the CRL is enforced.
+	cp "$pki/issued/revoked.pem" "$pki/revoked.pem" &&
+		cp "$pki/private/revoked.key" "$pki/revoked.key" &&
+		"$PKI_SCRIPT" --pki "$pki" revoke revoked >/dev/null
 }
 
 pg_ctl_run() {
@@ -76,6 +80,7 @@ start() {
 	make_pki "$dir/pki" || { rm -rf "$dir"; unavailable "signet-pki failed"; }
 	mkdir -p "$dir/data" "$dir/tls" "$dir/sock"
 	cp "$dir/pki/ca.pem" "$dir/tls/ca.pem"
+	cp "$dir/pki/crl.pem" "$dir/tls/crl.pem"
 	cp "$dir/pki/issued/db.pem" "$dir/tls/server.pem"
 	cp "$dir/pki/private/db.key" "$dir/tls/server.key"
 	if [ "$(id -u)" -eq 0 ]; then
@@ -99,6 +104,7 @@ ssl = on
 ssl_cert_file = '$dir/tls/server.pem'
 ssl_key_file = '$dir/tls/server.key'
 ssl_ca_file = '$dir/tls/ca.pem'
+ssl_crl_file = '$dir/tls/crl.pem'
 ssl_min_protocol_version = 'TLSv1.3'
 fsync = off
 max_connections = 200

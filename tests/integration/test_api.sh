@@ -124,7 +124,7 @@ jscheck() {
 # ---- routes ----
 expect "GET /api/hosts as operator" 200 alice /api/hosts
 jscheck "hosts list shape" '[h["host_id"] for h in d["hosts"]] == ["bulk-01", "web-01", "web-02"]'
-jscheck "hosts carry every field" 'all(set(h) == {"host_id", "connected", "connected_at", "last_seen", "agent_version", "docker_version", "container_count", "cert_not_after", "cert_days_left"} for h in d["hosts"])'
+jscheck "hosts carry every field" 'all(set(h) == {"host_id", "connected", "connected_at", "last_seen", "agent_version", "docker_version", "container_count", "cert_not_after", "cert_days_left", "replica"} and h["replica"] == "" for h in d["hosts"])'
 jscheck "cert_days_left: whole days to cert_not_after (2030-03-17T17:46:40Z)" 'all(h["cert_not_after"] == "2030-03-17T17:46:40.000Z" and h["cert_days_left"] in ((1900000000 - int(__import__("time").time())) // 86400, (1900000000 - int(__import__("time").time())) // 86400 + 1) for h in d["hosts"] if h["host_id"].startswith("web-"))'
 jscheck "offline host shown as such" 'd["hosts"][2]["connected"] is False and d["hosts"][1]["connected"] is True and d["hosts"][1]["container_count"] == 3'
 check "JSON content type" grep -qi '^content-type: application/json' "$T_DIR/hdr"

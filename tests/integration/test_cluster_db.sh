@@ -13,7 +13,7 @@
 . "$(dirname "$0")/pg_lib.sh"
 pg_need
 cd "$T_DIR" || exit 1
-TOOL="$SIGNET_BUILD_DIR/tests/cluster_db_tool"
+TOOL="${CLUSTER_DB_TOOL:-$SIGNET_BUILD_DIR/tests/cluster_db_tool}"
 PKI="$SIGNET_SOURCE_DIR/pki/signet-pki"
 
 db=$(pg_new_db clusterdb)
@@ -59,6 +59,9 @@ check_fails_with "a password in a URI refused" 'has a password' \
 	"$TOOL" open "postgresql://signet:secret@127.0.0.1:$SIGNET_PG_PORT/$db?sslmode=verify-full"
 check_fails_with "an unparsable conninfo refused" 'cannot be parsed' \
 	"$TOOL" open "host='unterminated"
+
+check "the conninfo's gssencmode and application_name are overridden" \
+	quiet "$TOOL" open "$c1 gssencmode=require application_name=other"
 
 # --- TLS refusals ----------------------------------------------------------
 "$PKI" init other --nopass >/dev/null &&

@@ -201,6 +201,13 @@ check "no action.result of it in r2's log" \
 	test "$(grep -c "\"event\":\"action.result\".*$fid" "$T_DIR/r2-audit.log")" = 0
 check "r2's log says why" grep -q "action $fid: the result the cluster database holds.*refused" "$T_DIR/r2.log"
 
+# The origin's deadline: TIMEOUT, answered and written to the database.
+got=$(rpost r2 "/api/containers/$cid/actions?wait=1" '{"action":"STOP","reason":"nobody takes this one"}')
+check "an action nobody takes ends TIMEOUT at its origin (504)" test "$got" = 504
+tid=$(body 'd["action_id"]')
+check "the origin wrote the TIMEOUT to the database" \
+	wait_for 60 test "$(pg_sql "$DB" "SELECT status FROM signet_actions WHERE action_id='$tid'")" = TIMEOUT
+
 # r1 again, without its agent: it holds neither action in its table and
 # reads them from the database; only the verified one is shown as such.
 start r1 || not_ok "replica r1 started again"
@@ -219,6 +226,17 @@ check "a row whose action frame does not verify is refused by GET (502)" \
 stop r1
 
 # ---- the database stopped: 503 for a host held elsewhere ----
+# An action that ends (TIMEOUT after 5 s) while the database is down
+# (usually: the database goes down at once): its end is written once the
+# database is back.
+curl -sS --max-time 130 --cacert "$P/ca.pem" --cert "$P/issued/alice.pem" \
+	--key "$P/private/alice.key" -o "$T_DIR/body2" \
+	-H 'Content-Type: application/json' \
+	--data-binary '{"action":"STOP","reason":"ends while the database is down"}' \
+	"https://localhost:${APORT[r2]}/api/containers/$cid/actions?wait=5" 2>/dev/null &
+late=$!
+wait_for 60 grep -q "action requested: .*wait=5" "$T_DIR/r2.log" ||
+	not_ok "the action that ends while the database is down was requested"
 (cd / && pg_server_stop) || { not_ok "database stopped"; finish; exit 1; }
 down503() {
 	[ "$(rpost r2 "/api/containers/$cid/actions" '{"action":"START","reason":"the database is down"}')" = 503 ] &&
@@ -227,6 +245,10 @@ down503() {
 check "database down: a POST for a host held elsewhere answers 503, saying why" \
 	wait_for 120 down503
 (cd / && pg_server_start) || not_ok "database started again"
+wait "$late"
+did=$(pyq 'd["action_id"]' <"$T_DIR/body2")
+check "database back: the end made while it was down is written" \
+	wait_for 120 test "$(pg_sql "$DB" "SELECT status FROM signet_actions WHERE action_id='$did'")" = TIMEOUT
 
 stop r2
 for r in r1 r2; do
@@ -234,6 +256,10 @@ for r in r1 r2; do
 		--action-key "$K/action.pub" --agent-keys "$K/agents" 2>&1); rc=$?
 	check "$r's audit log verifies (actions and results tied)" test "$rc" -eq 0
 	check "$r's log: results tied" grep -Eq 'results tied to their action.requested: [1-9]' <<<"$out"
+done
+for r in r1 r2; do
+	check "$r's log holds no sanitizer report" \
+		test "$(grep -c 'Sanitizer' "$T_DIR/$r.log")" = 0
 done
 check "both logs hold only records docs/schema describes" \
 	"$SIGNET_SOURCE_DIR/tests/integration/audit_schema.py" \

@@ -4,7 +4,7 @@
 # The cluster's test database itself (postgres.sh): a replica's
 # certificate logs in over TLS with the server's name checked
 # (verify-full); without a client certificate, with another CA's, or
-# without TLS the server refuses; the server runs as the unprivileged
+# without TLS, or with a revoked certificate the server refuses; the server runs as the unprivileged
 # user, not root.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pg_lib.sh"
@@ -32,6 +32,9 @@ check_fails_with "a client certificate of another CA: refused" \
 check_fails_with "a server not under the given CA: refused (verify-full)" \
 	'certificate verify failed|verify' "$PSQL" -X -At \
 	"host=127.0.0.1 port=$SIGNET_PG_PORT dbname=$db user=signet sslmode=verify-full sslrootcert=other/ca.pem sslcert=$SIGNET_PG_PKI/issued/r1.pem sslkey=$SIGNET_PG_PKI/private/r1.key" -c 'SELECT 1'
+check_fails_with "a revoked replica certificate: refused (the CRL)" \
+	'revoked|certificate|alert' "$PSQL" -X -At \
+	"host=127.0.0.1 port=$SIGNET_PG_PORT dbname=$db user=signet sslmode=verify-full sslrootcert=$SIGNET_PG_PKI/ca.pem sslcert=$SIGNET_PG_PKI/revoked.pem sslkey=$SIGNET_PG_PKI/revoked.key" -c 'SELECT 1'
 owner=$(ps -o user= -p "$(head -n 1 "$SIGNET_PG_DIR/data/postmaster.pid")")
 check "postgres runs unprivileged, not as root" test "$owner" != root
 finish

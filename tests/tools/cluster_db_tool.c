@@ -31,7 +31,7 @@
 
 static int fails;
 
-static void
+static bool
 check(bool cond, const char *what, const struct err_msg *msg)
 {
 	if (cond) {
@@ -42,6 +42,7 @@ check(bool cond, const char *what, const struct err_msg *msg)
 		    msg != NULL ? msg->text : "");
 	}
 	fflush(stdout);
+	return cond;
 }
 
 static int64_t
@@ -57,7 +58,7 @@ now_ms(void)
 static void
 sleep_ms(long ms)
 {
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 
 	(void)nanosleep(&ts, NULL);
 }
@@ -87,6 +88,28 @@ wait_notification(struct cluster_db *db, const char *channel,
 			return true;
 		if (r == 1)
 			continue;
+		pfd.fd = cluster_db_socket(db);
+		pfd.events = POLLIN;
+		if (pfd.fd < 0)
+			return false;
+		(void)poll(&pfd, 1, 200);
+	}
+}
+
+/* Waits for the next notification the layer returns on db. */
+static bool
+next_notification(struct cluster_db *db, char ch[static 32], char pl[static 80],
+    struct err_msg *msg)
+{
+	struct pollfd pfd;
+	int r;
+
+	for (;;) {
+		r = cluster_db_notification(db, ch, 32, pl, 80, msg);
+		if (r < 0)
+			return false;
+		if (r == 1)
+			return true;
 		pfd.fd = cluster_db_socket(db);
 		pfd.events = POLLIN;
 		if (pfd.fd < 0)
@@ -159,6 +182,9 @@ suite_claims(struct cluster_db *d1, struct cluster_db *d2)
 	r = cluster_db_renew(d2, "r2", 60000, held, 8, &n, &msg);
 	check(r == 0 && n == 1 && held_has(held, n, "h1", e2),
 	    "r2's renewal returns h1 at its epoch", &msg);
+	r = cluster_db_renew(d2, "r2", 60000, held, 0, &n, &msg);
+	check(r == SIGNET_ERR_TOO_LARGE && n == 1,
+	    "a renewal with no room: TOO_LARGE, the count", &msg);
 	r = cluster_db_release(d1, "h1", "r1", e1, &msg);
 	check(r == 0, "r1 releases its stale epoch of h1: 0", &msg);
 	r = cluster_db_holder(d1, "h1", rep, sizeof(rep), &e, &msg);
@@ -170,8 +196,7 @@ suite_claims(struct cluster_db *d1, struct cluster_db *d2)
 	check(r == SIGNET_ERR_STALE, "put_host with the lost epoch: STALE",
 	    &msg);
 	r = cluster_db_hosts(d1, "h1", hosts, 4, &n, &msg);
-	check(r == 0 && n == 0, "nothing written by the stale put_host",
-	    &msg);
+	check(r == 0 && n == 0, "nothing written by the stale put_host", &msg);
 	r = cluster_db_put_host(d2, "h1", "r1", e2, "{}", "[]", &msg);
 	check(r == SIGNET_ERR_STALE,
 	    "put_host with the epoch but another replica: STALE", &msg);
@@ -184,9 +209,9 @@ suite_claims(struct cluster_db *d1, struct cluster_db *d2)
 	check(r == 0, "put_host keeping both", &msg);
 	r = cluster_db_hosts(d1, NULL, hosts, 4, &n, &msg);
 	check(r == 0 && n == 1 && strcmp(hosts[0].host_id, "h1") == 0 &&
-	        strcmp(hosts[0].replica, "r2") == 0 &&
-	        hosts[0].epoch == e2 && hosts[0].held &&
-	        hosts[0].updated_at_ms > 0 && hosts[0].info != NULL &&
+	        strcmp(hosts[0].replica, "r2") == 0 && hosts[0].epoch == e2 &&
+	        hosts[0].held && hosts[0].updated_at_ms > 0 &&
+	        hosts[0].info != NULL &&
 	        strcmp(hosts[0].info, "{\"v\":\"\\u00e9 \xc3\xa9\"}") == 0 &&
 	        hosts[0].inventory != NULL &&
 	        strcmp(hosts[0].inventory, "[{\"id\":\"c1\"}]") == 0,
@@ -217,16 +242,13 @@ suite_claims(struct cluster_db *d1, struct cluster_db *d2)
 	check(r == 0 && !held_has(held, n, "h2", e5),
 	    "a lapsed claim is not renewed", &msg);
 	r = cluster_db_put_host(d1, "h2", "r1", e5, "{}", "[]", &msg);
-	check(r == SIGNET_ERR_STALE, "put_host on a lapsed claim: STALE",
-	    &msg);
+	check(r == SIGNET_ERR_STALE, "put_host on a lapsed claim: STALE", &msg);
 
 	/* Bad arguments, refused before the database. */
 	r = cluster_db_claim(d1, "Bad Host", "r1", 1000, &e, &msg);
-	check(r == SIGNET_ERR_INVALID_ARG, "claim of an invalid host_id",
-	    &msg);
+	check(r == SIGNET_ERR_INVALID_ARG, "claim of an invalid host_id", &msg);
 	r = cluster_db_claim(d1, "h3", "r1/x", 1000, &e, &msg);
-	check(r == SIGNET_ERR_INVALID_ARG, "claim by an invalid replica",
-	    &msg);
+	check(r == SIGNET_ERR_INVALID_ARG, "claim by an invalid replica", &msg);
 	r = cluster_db_claim(d1, "h3", "r1", 0, &e, &msg);
 	check(r == SIGNET_ERR_INVALID_ARG, "claim with ttl 0", &msg);
 	big = malloc((size_t)CLUSTER_DB_TEXT_MAX + 2);
@@ -253,6 +275,7 @@ suite_actions(struct cluster_db *d1, struct cluster_db *d2)
 	size_t n = 0, i;
 	char info[] = "{\"action_id\":\"" ID1 "\",\"status\":\"PENDING\"}";
 	char frame[] = "{\"type\":\"action\",\"payload\":\"e30=\"}";
+	bool ok;
 	int r;
 
 	r = cluster_db_claim(d1, "h3", "r1", 60000, &e3, &msg);
@@ -263,8 +286,7 @@ suite_actions(struct cluster_db *d1, struct cluster_db *d2)
 	check(wait_notification(d1, CLUSTER_CHANNEL_QUEUE, "h3", &msg),
 	    "signet_queue h3 notified", &msg);
 	r = cluster_db_action_add(d2, &a, true, &msg);
-	check(r == SIGNET_ERR_EXISTS, "the same action_id again: EXISTS",
-	    &msg);
+	check(r == SIGNET_ERR_EXISTS, "the same action_id again: EXISTS", &msg);
 	r = cluster_db_queue_take(d2, "r2", 100, now_ms(), got, 4, &n, &msg);
 	check(r == 0 && n == 0, "r2 (not the holder) takes nothing", &msg);
 	r = cluster_db_queue_take(d1, "r1", 100, now_ms(), got, 4, &n, &msg);
@@ -280,8 +302,7 @@ suite_actions(struct cluster_db *d1, struct cluster_db *d2)
 	sleep_ms(300);
 	r = cluster_db_queue_take(d1, "r1", 100, now_ms(), got, 4, &n, &msg);
 	check(r == 0 && n == 0,
-	    "not taken again by the epoch that holds it, lease or not",
-	    &msg);
+	    "not taken again by the epoch that holds it, lease or not", &msg);
 
 	/* The host moves to r2: after the lease, r2 takes it again. */
 	r = cluster_db_claim(d2, "h3", "r2", 60000, &e4, &msg);
@@ -289,14 +310,17 @@ suite_actions(struct cluster_db *d1, struct cluster_db *d2)
 	r = cluster_db_queue_take(d1, "r1", 100, now_ms(), got, 4, &n, &msg);
 	check(r == 0 && n == 0, "r1 (no longer the holder) takes nothing",
 	    &msg);
-	r = cluster_db_queue_take(d2, "r2", 60000, now_ms(), got, 4, &n,
-	    &msg);
+	r = cluster_db_queue_take(d2, "r2", 60000, now_ms(), got, 4, &n, &msg);
 	check(r == 0 && n == 0, "not re-taken within its lease", &msg);
-	do {
+	/* (Without a new epoch this would wait forever: checked above.) */
+	n = 0;
+	while (e4 > e3) {
 		sleep_ms(50);
 		r = cluster_db_queue_take(d2, "r2", 200, now_ms(), got, 4, &n,
 		    &msg);
-	} while (r == 0 && n == 0);
+		if (r != 0 || n != 0)
+			break;
+	}
 	check(r == 0 && n == 1 && strcmp(got[0].action_id, ID1) == 0,
 	    "re-taken by the new holder once the lease ran out", &msg);
 	for (i = 0; i < n; i++)
@@ -359,13 +383,14 @@ suite_actions(struct cluster_db *d1, struct cluster_db *d2)
 	r = cluster_db_queue_take(d2, "r2", 100, 3000, got, 4, &n, &msg);
 	check(r == 0 && n == 0, "its frame is not taken", &msg);
 	r = cluster_db_action_get(d1, ID3, &a, &msg);
-	check(r == 0 && strcmp(a.status, "UNDELIVERED") == 0 &&
+	ok = check(r == 0 && strcmp(a.status, "UNDELIVERED") == 0 &&
 	        a.finished_at_ms == 3000 &&
 	        strstr(a.info, "\"status\":\"UNDELIVERED\"") != NULL &&
 	        strstr(a.info, "the action expired in the queue") != NULL,
 	    "it ended UNDELIVERED, expired in the queue", &msg);
 	cluster_db_action_free(&a);
-	check(wait_notification(d1, CLUSTER_CHANNEL_DONE, ID3, &msg),
+	/* (Waits only when it ended: else it would wait forever.) */
+	check(ok && wait_notification(d1, CLUSTER_CHANNEL_DONE, ID3, &msg),
 	    "signet_done notified for the expired action", &msg);
 
 	action_init(&a, "not-hex", "h3", FAR, info, frame);
@@ -378,25 +403,58 @@ suite_actions(struct cluster_db *d1, struct cluster_db *d2)
 	    &msg);
 }
 
-/* Kills every signet-server session of the database (as user signet). */
-static bool
-kill_sessions(const char *conninfo)
+/* Runs sql on a plain libpq connection (user signet); its row count. */
+static int
+raw_sql(const char *conninfo, const char *sql)
 {
 	PGconn *c = PQconnectdb(conninfo);
 	PGresult *res = NULL;
-	bool ok = false;
+	int n = -1;
 
 	if (c == NULL || PQstatus(c) != CONNECTION_OK)
 		goto out;
-	res = PQexec(c, "SELECT pg_terminate_backend(pid) FROM "
-	                "pg_stat_activity WHERE application_name = "
-	                "'signet-server'");
-	ok = res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK &&
-	    PQntuples(res) >= 2;
+	res = PQexec(c, sql);
+	if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK)
+		n = PQntuples(res);
 out:
 	PQclear(res);
 	PQfinish(c);
-	return ok;
+	return n;
+}
+
+/* Notifications the layer must drop: only the last one is returned. */
+static void
+suite_hostile_notifications(const char *c1)
+{
+	struct cluster_db *d = NULL;
+	struct err_msg msg;
+	char ch[32], pl[80];
+	size_t i;
+	int r;
+
+	r = open_db(c1, &d, &msg);
+	check(r == 0, "a third connection", &msg);
+	if (d == NULL)
+		return;
+	for (i = 0; i < 3; i++) {
+		static const char *const chs[] = { CLUSTER_CHANNEL_QUEUE,
+			CLUSTER_CHANNEL_DONE, CLUSTER_CHANNEL_HOSTS };
+
+		r = cluster_db_listen(d, chs[i], &msg);
+		check(r == 0, chs[i], &msg);
+	}
+	r = raw_sql(c1,
+	    "SELECT pg_notify('signet_done', 'h1'),"
+	    " pg_notify('signet_done', upper(repeat('a', 32))),"
+	    " pg_notify('signet_hosts', '../x'),"
+	    " pg_notify('signet_hosts', repeat('a', 100)),"
+	    " pg_notify('signet_queue', ''),"
+	    " pg_notify('signet_queue', 'h9')");
+	check(r == 1, "hostile notifications sent", NULL);
+	check(r == 1 && next_notification(d, ch, pl, &msg) &&
+	        strcmp(ch, CLUSTER_CHANNEL_QUEUE) == 0 && strcmp(pl, "h9") == 0,
+	    "bad payloads dropped: the next one is signet_queue h9", &msg);
+	cluster_db_close(d);
 }
 
 static int
@@ -417,8 +475,8 @@ suite(const char *c1, const char *c2)
 	if (d1 == NULL || d2 == NULL)
 		goto out;
 	for (i = 0; i < 3; i++) {
-		static const char *const ch[] = {CLUSTER_CHANNEL_QUEUE,
-			CLUSTER_CHANNEL_DONE, CLUSTER_CHANNEL_HOSTS};
+		static const char *const ch[] = { CLUSTER_CHANNEL_QUEUE,
+			CLUSTER_CHANNEL_DONE, CLUSTER_CHANNEL_HOSTS };
 
 		r = cluster_db_listen(d1, ch[i], &msg);
 		check(r == 0, ch[i], &msg);
@@ -430,7 +488,12 @@ suite(const char *c1, const char *c2)
 	    "the statement counter counts", NULL);
 
 	/* A broken connection, then reset (and LISTEN again). */
-	check(kill_sessions(c1), "both sessions terminated", NULL);
+	suite_hostile_notifications(c1);
+	check(raw_sql(c1,
+	          "SELECT pg_terminate_backend(pid) FROM "
+	          "pg_stat_activity WHERE application_name = "
+	          "'signet-server'") == 2,
+	    "both sessions terminated", NULL);
 	r = cluster_db_holder(d1, "h3", rep, sizeof(rep), &e, &msg);
 	check(r == SIGNET_ERR_UNAVAILABLE &&
 	        strstr(msg.text, "unreachable") != NULL &&
@@ -532,7 +595,8 @@ main(int argc, char **argv)
 		return cmd_get(argv[2], argv[3]);
 	if (argc == 4 && strcmp(argv[1], "suite") == 0)
 		return suite(argv[2], argv[3]);
-	fprintf(stderr, "usage: cluster_db_tool open|hosts CONNINFO | get "
-	                "CONNINFO ID | suite CONNINFO_R1 CONNINFO_R2\n");
+	fprintf(stderr,
+	    "usage: cluster_db_tool open|hosts CONNINFO | get "
+	    "CONNINFO ID | suite CONNINFO_R1 CONNINFO_R2\n");
 	return 2;
 }

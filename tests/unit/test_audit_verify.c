@@ -49,10 +49,11 @@ struct world {
 /* How one row bends the log a compromised server would write. */
 struct row {
 	const char *name;
-	bool no_request;      /* no action.requested record at all */
-	bool action_unknown;  /* data.action_known false */
-	const char *rec_aid;  /* record's action_id (NULL: the true one) */
-	const char *rec_host; /* record's host_id */
+	bool no_request;       /* no action.requested record at all */
+	const char *req_event; /* the request's event (NULL: requested) */
+	bool action_unknown;   /* data.action_known false */
+	const char *rec_aid;   /* record's action_id (NULL: the true one) */
+	const char *rec_host;  /* record's host_id */
 	const char *rec_status;
 	const char *rec_cid; /* adds data.container_id */
 	const char *res_cid; /* the signed result's container_id */
@@ -110,6 +111,13 @@ static const struct row rows[] = {
 	    .why = NULL },
 	{ .name = "marked unknown, other bytes",
 	    .action_unknown = true,
+	    .res_other_sha = true,
+	    .why = "signed request_sha256 is " },
+	{ .name = "relayed by a replica, tied",
+	    .req_event = "action.relayed",
+	    .why = NULL },
+	{ .name = "relayed by a replica, other bytes",
+	    .req_event = "action.relayed",
 	    .res_other_sha = true,
 	    .why = "signed request_sha256 is " },
 	{ .name = "second result",
@@ -223,7 +231,10 @@ write_log(struct world *w, const struct row *row, const char *path)
 		    cJSON_AddStringToObject(d, "action_name", "RESTART") ==
 		        NULL ||
 		    !add_env(d, "action", &aenv, true) ||
-		    append(aw, "action.requested", d) != 0)
+		    append(aw,
+		        row->req_event != NULL ? row->req_event :
+		                                 "action.requested",
+		        d) != 0)
 			goto out;
 	}
 	for (k = 0; k < (row->second_result ? 2 : 1); k++) {

@@ -480,13 +480,14 @@ main(void)
 	    strstr(text, "\"agent_version\":\"0.1.1\"") != NULL &&
 	    strstr(text,
 	        "\"cert_not_after\":\"2033-05-18T03:33:20."
-	        "000Z\",\"cert_days_left\":5}") != NULL);
+	        "000Z\",\"cert_days_left\":5,\"replica\":\"\"}") != NULL);
 	free(text);
 	cJSON_Delete(j);
 	/* One second after it: -1, the host not refused for it. */
 	j = registry_hosts_json(reg, 2000000001);
 	text = jsonx_print(j);
-	CHECK(text != NULL && strstr(text, "\"cert_days_left\":-1}") != NULL);
+	CHECK(text != NULL &&
+	    strstr(text, "\"cert_days_left\":-1,\"replica\":\"\"}") != NULL);
 	free(text);
 	cJSON_Delete(j);
 	test_connected_certs(reg);
