@@ -22,7 +22,7 @@ enum config_type {
 	CONFIG_PATH,    /* absolute path */
 	CONFIG_LISTEN,  /* HOST:PORT, IPv6 as [ADDR]:PORT */
 	CONFIG_WSS_URL, /* wss://HOST:PORT[/path] */
-	/* one or more CONFIG_WSS_URLs separated by spaces or tabs, at most
+	/* one or more CONFIG_WSS_URLs separated by spaces, at most
 	 * CONFIG_WSS_URLS_MAX (the line's length bounds them too) */
 	CONFIG_WSS_URLS,
 	CONFIG_INT,  /* decimal integer in [min, max] */

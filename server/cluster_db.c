@@ -274,11 +274,13 @@ db_get_text(const PGresult *res, int row, int col, const char *what,
 	}
 	v = PQgetvalue(res, row, col);
 	len = PQgetlength(res, row, col);
-	if (v == NULL || len < 0 || (size_t)len > max ||
-	    strlen(v) != (size_t)len)
+	if (v == NULL || len < 0 || (size_t)len > max)
 		return err_set(msg, SIGNET_ERR_FORMAT,
 		    "the cluster database gave a %s of %d bytes (at most %zu)",
 		    what, len, max);
+	if (strlen(v) != (size_t)len)
+		return err_set(msg, SIGNET_ERR_FORMAT,
+		    "the cluster database gave a %s with a NUL byte", what);
 	*out = v;
 	return 0;
 }

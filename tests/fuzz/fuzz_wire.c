@@ -147,6 +147,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    wire_build_outcome_ack(&f.ack, &text, &len) :
 		    f.type == WIRE_CHECKPOINT_ACK ?
 		    wire_build_checkpoint_ack(f.cp_size, &text, &len) :
+		    f.type == WIRE_DRAIN ?
+		    wire_build_drain(f.drain_ms, &text, &len) :
 		    wire_build_result_ack(&f.ack, &text, &len);
 
 		if (r == 0) {
@@ -155,7 +157,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    (f.type == WIRE_CHALLENGE &&
 			        memcmp(f.challenge, g.challenge,
 			            WIRE_CHALLENGE_LEN) != 0) ||
-			    g.cp_size != f.cp_size)
+			    g.cp_size != f.cp_size || g.drain_ms != f.drain_ms)
 				abort();
 			wire_frame_free(&g);
 		}

@@ -30,6 +30,20 @@ fi
 check "the schema recorded as version 1" \
 	test "$(pg_sql "$db" 'SELECT version FROM signet_schema')" = 1
 
+# --- docs/cluster.md prints the schema the code creates -------------------
+dbd=$(pg_new_db clusterdb_docs)
+# The one ```sql block of the file, without its fences.
+awk '/^```sql$/ { on = 1; next } /^```$/ { on = 0 } on' \
+	"$SIGNET_SOURCE_DIR/docs/cluster.md" >docs.sql
+check "docs/cluster.md has the schema" test -s docs.sql
+pg_sql "$dbd" "$(cat docs.sql)"
+"$PG_BIN/pg_dump" -s -O -x -h "$SIGNET_PG_DIR/sock" -p "$SIGNET_PG_PORT" \
+	-U postgres "$db" | grep -Ev '^(--|.(un)?restrict )' >code.dump
+"$PG_BIN/pg_dump" -s -O -x -h "$SIGNET_PG_DIR/sock" -p "$SIGNET_PG_PORT" \
+	-U postgres "$dbd" | grep -Ev '^(--|.(un)?restrict )' >docs.dump
+check "the schema in docs/cluster.md is the one created" \
+	diff -u code.dump docs.dump
+
 # --- replicas starting together create the schema once -------------------
 db2=$(pg_new_db clusterdb_race)
 pids=()

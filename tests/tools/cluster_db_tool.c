@@ -10,6 +10,9 @@
  *           INVENTORY_LEN", or the refusal
  *   cluster_db_tool get CONNINFO ACTION_ID
  *           prints "ACTION_ID STATUS RESULT_BY", or the refusal
+ *   cluster_db_tool bench CONNINFO N
+ *           N action cycles (add queued, take, done, end, get): prints
+ *           the statements and milliseconds per action (a figure)
  *   cluster_db_tool suite CONNINFO_R1 CONNINFO_R2
  *           every function with two replicas r1 and r2 on a fresh
  *           database: one "ok - ..." or "NOT OK - ..." line per check
@@ -28,6 +31,7 @@
 #include <libpq-fe.h>
 
 #include "cluster_db.h"
+#include "text.h"
 
 static int fails;
 
@@ -457,6 +461,44 @@ suite_hostile_notifications(const char *c1)
 	cluster_db_close(d);
 }
 
+/* A statement held up past statement_timeout: UNAVAILABLE, then fine. */
+static void
+suite_timeout(const char *c1)
+{
+	struct cluster_db *d = NULL;
+	struct err_msg msg;
+	PGconn *c = NULL;
+	PGresult *res = NULL;
+	int64_t e = 0;
+	int r;
+
+	r = cluster_db_open(c1, 10, 300, &d, &msg);
+	check(r == 0, "a connection with a 300 ms statement_timeout", &msg);
+	if (d == NULL)
+		return;
+	r = cluster_db_claim(d, "h8", "r1", 60000, &e, &msg);
+	check(r == 0, "r1 claims h8", &msg);
+	c = PQconnectdb(c1);
+	res = PQexec(c, "BEGIN");
+	PQclear(res);
+	res = PQexec(c,
+	    "SELECT 1 FROM signet_claims WHERE host_id = 'h8' "
+	    "FOR UPDATE");
+	check(PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1,
+	    "another session locks h8's claim", NULL);
+	PQclear(res);
+	r = cluster_db_claim(d, "h8", "r1", 60000, &e, &msg);
+	check(r == SIGNET_ERR_UNAVAILABLE &&
+	        strstr(msg.text, "statement timeout") != NULL,
+	    "a claim held up past statement_timeout: UNAVAILABLE", &msg);
+	res = PQexec(c, "ROLLBACK");
+	PQclear(res);
+	r = cluster_db_claim(d, "h8", "r1", 60000, &e, &msg);
+	check(r == 0, "the same connection claims once the lock is gone", &msg);
+	PQfinish(c);
+	cluster_db_close(d);
+}
+
 static int
 suite(const char *c1, const char *c2)
 {
@@ -489,6 +531,7 @@ suite(const char *c1, const char *c2)
 
 	/* A broken connection, then reset (and LISTEN again). */
 	suite_hostile_notifications(c1);
+	suite_timeout(c1);
 	check(raw_sql(c1,
 	          "SELECT pg_terminate_backend(pid) FROM "
 	          "pg_stat_activity WHERE application_name = "
@@ -572,6 +615,65 @@ cmd_get(const char *conninfo, const char *id)
 	return 0;
 }
 
+/*
+ * N cross-replica action cycles on one connection (add queued, take,
+ * done, end with a result, the origin's get): statements and time per
+ * action. A figure, not a test.
+ */
+static int
+cmd_bench(const char *conninfo, const char *count)
+{
+	struct cluster_db *db = NULL;
+	struct cluster_db_action a, got[1];
+	struct err_msg msg;
+	char id[CLUSTER_ACTION_ID_LEN + 1], info[] = "{}",
+	                                    frame[] = "{\"type\":\"action\"}";
+	int64_t e = 0, t0, n = 0, i;
+	uint64_t s0;
+	size_t k = 0;
+	int r;
+
+	if (text_to_int64(count, 1, 10000000, &n) != 0) {
+		fprintf(stderr, "bench: N must be in [1, 10000000]\n");
+		return 2;
+	}
+	r = open_db(conninfo, &db, &msg);
+	if (r == 0)
+		r = cluster_db_claim(db, "bench", "r1", 600000, &e, &msg);
+	s0 = cluster_db_statements(db);
+	t0 = now_ms();
+	for (i = 0; r == 0 && i < n; i++) {
+		(void)snprintf(id, sizeof(id), "%016llx%016llx",
+		    (unsigned long long)t0, (unsigned long long)i);
+		action_init(&a, id, "bench", FAR, info, frame);
+		r = cluster_db_action_add(db, &a, true, &msg);
+		if (r == 0)
+			r = cluster_db_queue_take(db, "r1", 5000, now_ms(), got,
+			    1, &k, &msg);
+		if (r == 0 && k == 1)
+			cluster_db_action_free(&got[0]);
+		if (r == 0)
+			r = cluster_db_queue_done(db, id, &msg);
+		if (r == 0)
+			r = cluster_db_action_end(db, id, "SUCCESS", "{}",
+			    "{\"type\":\"result\"}", "r1", now_ms(), &msg);
+		if (r == 0)
+			r = cluster_db_action_get(db, id, &a, &msg);
+		if (r == 0)
+			cluster_db_action_free(&a);
+	}
+	if (r != 0) {
+		printf("refused: %s: %s\n", err_str(r), msg.text);
+		cluster_db_close(db);
+		return 1;
+	}
+	printf("%" PRId64 " actions: %.1f statements and %.3f ms each\n", n,
+	    (double)(cluster_db_statements(db) - s0) / (double)n,
+	    (double)(now_ms() - t0) / (double)n);
+	cluster_db_close(db);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -593,6 +695,8 @@ main(int argc, char **argv)
 		return cmd_hosts(argv[2]);
 	if (argc == 4 && strcmp(argv[1], "get") == 0)
 		return cmd_get(argv[2], argv[3]);
+	if (argc == 4 && strcmp(argv[1], "bench") == 0)
+		return cmd_bench(argv[2], argv[3]);
 	if (argc == 4 && strcmp(argv[1], "suite") == 0)
 		return suite(argv[2], argv[3]);
 	fprintf(stderr,

@@ -77,6 +77,44 @@ static const struct row rows[] = {
 	    "conf:2: [agent] server = \"ws://h:1\" must be a wss:// URL" },
 	{ "no port", "[agent]\nserver = wss://h\npolicy = /p\n",
 	    "must be wss://HOST:PORT" },
+	/* Several servers (issue 16): each checked, a bad one named. */
+	{ "two URLs",
+	    "[agent]\nserver = wss://a:1 wss://[::1]:2/x\npolicy = /p\n",
+	    NULL },
+	{ "URLs with runs of blanks",
+	    "[agent]\nserver = wss://a:1    wss://b:2\npolicy = /p\n", NULL },
+	{ "URLs separated by a tab",
+	    "[agent]\nserver = wss://a:1\twss://b:2\npolicy = /p\n",
+	    "control characters" },
+	{ "sixteen URLs",
+	    "[agent]\nserver = wss://h:1 wss://h:2 wss://h:3 wss://h:4 "
+	    "wss://h:5 wss://h:6 wss://h:7 wss://h:8 wss://h:9 wss://h:10 "
+	    "wss://h:11 wss://h:12 wss://h:13 wss://h:14 wss://h:15 "
+	    "wss://h:16\npolicy = /p\n",
+	    NULL },
+	{ "seventeen URLs",
+	    "[agent]\nserver = wss://h:1 wss://h:2 wss://h:3 wss://h:4 "
+	    "wss://h:5 wss://h:6 wss://h:7 wss://h:8 wss://h:9 wss://h:10 "
+	    "wss://h:11 wss://h:12 wss://h:13 wss://h:14 wss://h:15 "
+	    "wss://h:16 wss://h:17\npolicy = /p\n",
+	    "holds more than 16 URLs" },
+	{ "a bad second URL",
+	    "[agent]\nserver = wss://a:1 ws://b:2\npolicy = /p\n",
+	    "URL 2 \"ws://b:2\" must be a wss:// URL" },
+	{ "a third URL without a port",
+	    "[agent]\nserver = wss://a:1 wss://b:2 wss://c\npolicy = /p\n",
+	    "URL 3 \"wss://c\" must be wss://HOST:PORT" },
+	{ "a URL with a control byte",
+	    "[agent]\nserver = wss://a:1 wss://b:2\x01\npolicy = /p\n",
+	    "control characters" },
+	{ "reconnect_min_ms 0",
+	    "[agent]\nserver = wss://a:1\npolicy = /p\n"
+	    "reconnect_min_ms = 0\n",
+	    "must be an integer from 1 to 3600000" },
+	{ "reconnect_max_ms over an hour",
+	    "[agent]\nserver = wss://a:1\n"
+	    "policy = /p\nreconnect_max_ms = 3600001\n",
+	    "must be an integer from 1 to 3600000" },
 	{ "port 0", "[agent]\nserver = wss://h:0\npolicy = /p\n",
 	    "must be wss://HOST:PORT" },
 	{ "port 70000", "[agent]\nserver = wss://h:70000\npolicy = /p\n",
