@@ -1077,11 +1077,19 @@ cluster_main(void *arg)
 {
 	struct cluster *c = arg;
 	int64_t now, backoff = BACKOFF_MIN_MS, renew_every = c->ttl_ms / 3;
+	int64_t retry_at = 0;
 	bool said_down = false;
 	size_t want;
 
 	while (!stopping(c)) {
 		if (c->db == NULL || c->broken) {
+			/* Posts wake us: they wait for the retry all the same. */
+			now = clock_mono_ms();
+			if (now < retry_at) {
+				run_calls(c, false);
+				wait_for(c, retry_at - now);
+				continue;
+			}
 			if (connect_db(c) != 0) {
 				char why[CLUSTER_WHY_MAX];
 
@@ -1097,10 +1105,10 @@ cluster_main(void *arg)
 				}
 				run_calls(c, false);
 				/* Full jitter: replicas do not retry as one. */
-				wait_for(c,
+				retry_at = clock_mono_ms() +
 				    BACKOFF_MIN_MS / 2 +
-				        (int64_t)randombytes_uniform(
-				            (uint32_t)backoff));
+				    (int64_t)randombytes_uniform(
+				        (uint32_t)backoff);
 				if (backoff < BACKOFF_MAX_MS)
 					backoff *= 2;
 				continue;

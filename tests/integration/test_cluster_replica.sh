@@ -112,6 +112,8 @@ metric_of() {
 	rget "$1" /metrics 2>/dev/null | awk -v k="$2" '$1 == k {print $2}'
 }
 metric_is() { [ "$(metric_of "$1" "$2")" = "$3" ]; }
+# sql_is WANT SQL: the database answers SQL with WANT (as the superuser).
+sql_is() { [ "$(pg_sql "$DB" "$2" 2>/dev/null)" = "$1" ]; }
 
 START='{"action":"START","reason":"cluster test"}'
 
@@ -156,7 +158,7 @@ check "r2 lists web-01's containers" \
 check "r2's metrics do not count web-01 as its agent" metric_is r2 signet_agents_connected 0
 check "r1 holds one claim" wait_for 30 metric_is r1 signet_cluster_claims_held 1
 check "the database says r1 holds web-01" \
-	test "$(pg_sql "$DB" "SELECT replica FROM signet_claims WHERE host_id='web-01'")" = r1
+	sql_is r1 "SELECT replica FROM signet_claims WHERE host_id='web-01'"
 got=$(rpost r2 "$ID_A" "$START")
 # Actions across replicas (test_cluster_relay.sh): relayed through r1.
 if [ "$got" = 200 ]; then ok "r2 acts for a host r1 holds, through r1 (200)"
@@ -210,7 +212,7 @@ check "database back: r2 is up again" wait_for 120 metric_is r2 signet_cluster_u
 check "database back: r2 holds its two claims" \
 	wait_for 120 metric_is r2 signet_cluster_claims_held 2
 check "database back: the claims are r2's and live" \
-	wait_for 60 test "$(pg_sql "$DB" "SELECT count(*) FROM signet_claims WHERE replica='r2' AND expires_at > now()")" = 2
+	wait_for 60 sql_is 2 "SELECT count(*) FROM signet_claims WHERE replica='r2' AND expires_at > now()"
 check "database back: web-02 still connected to r2" \
 	host_is r2 web-02 "h['connected'] and h['replica']=='r2'"
 got=$(rpost r2 "$ID_D" "$START")
@@ -223,7 +225,29 @@ wait "${SIMPID[b2]}" 2>/dev/null
 check "web-02 gone: offline on r1 with its last inventory" \
 	wait_for 60 host_is r1 web-02 "not h['connected'] and h['replica']=='' and h['container_count']==1"
 check "web-02 gone: its claim released" \
-	wait_for 60 test "$(pg_sql "$DB" "SELECT count(*) FROM signet_claims WHERE host_id='web-02' AND expires_at > now()")" = 0
+	wait_for 60 sql_is 0 "SELECT count(*) FROM signet_claims WHERE host_id='web-02' AND expires_at > now()"
+
+# ---- the database down at start: r3 starts, serves, claims later ----
+(cd / && pg_server_stop) || { not_ok "database stopped again"; finish; exit 1; }
+conf r3 "$(cluster_lines r3)"
+start r3 || not_ok "r3 starts while the database is down"
+check "r3 said the database is unreachable at start" \
+	grep -q "unreachable at start" "$T_DIR/r3.log"
+simto c2 web-02 r3 --answer SUCCESS
+check "r3 serves web-02 without the database" \
+	wait_for 60 host_is r3 web-02 "h['connected'] and h['replica']=='r3'"
+got=$(rpost r3 "$ID_D" "$START")
+if [ "$got" = 503 ] && grep -q "the cluster database is unreachable" body; then
+	ok "r3 refuses actions until the database answers (503)"
+else not_ok "r3 refuses actions until the database answers (status $got: $(head -c 300 body))"; fi
+(cd / && pg_server_start) || { not_ok "database started"; finish; exit 1; }
+check "r3 claims web-02 once the database answers" \
+	wait_for 120 sql_is r3 "SELECT replica FROM signet_claims WHERE host_id='web-02' AND expires_at > now()"
+check "r1 shows web-02 held by r3" \
+	wait_for 60 host_is r1 web-02 "h['connected'] and h['replica']=='r3'"
+got=$(rpost r3 "$ID_D" "$START")
+if [ "$got" = 200 ]; then ok "r3 acts once the database answers (200)"
+else not_ok "r3 acts once the database answers (status $got: $(head -c 300 body))"; fi
 
 # ---- one server: no [cluster], no field but replica "" ----
 conf solo ""
@@ -231,16 +255,16 @@ start solo || not_ok "a server without [cluster] starts"
 check "without [cluster] no cluster metrics" \
 	test -z "$(metric_of solo signet_cluster_up)"
 
-kill "${SPID[r1]}" "${SPID[r2]}" "${SPID[solo]}" 2>/dev/null
-wait "${SPID[r1]}" "${SPID[r2]}" "${SPID[solo]}" 2>/dev/null
-for r in r1 r2; do
+kill "${SPID[r1]}" "${SPID[r2]}" "${SPID[r3]}" "${SPID[solo]}" 2>/dev/null
+wait "${SPID[r1]}" "${SPID[r2]}" "${SPID[r3]}" "${SPID[solo]}" 2>/dev/null
+for r in r1 r2 r3; do
 	check "$r's audit log verifies" quiet "$SIGNETCTL" audit verify \
 		--key "$P/keys/audit.pub" "$T_DIR/$r-audit.log"
 done
 if python3 "$SIGNET_SOURCE_DIR/tests/integration/audit_schema.py" \
-	"$T_DIR/r1-audit.log" "$T_DIR/r2-audit.log" >schema.out 2>&1; then
-	ok "both replicas' audit records match docs/schema"
+	"$T_DIR/r1-audit.log" "$T_DIR/r2-audit.log" "$T_DIR/r3-audit.log" >schema.out 2>&1; then
+	ok "the replicas' audit records match docs/schema"
 else
-	not_ok "both replicas' audit records match docs/schema: $(head -c 600 schema.out)"
+	not_ok "the replicas' audit records match docs/schema: $(head -c 600 schema.out)"
 fi
 finish
