@@ -345,7 +345,7 @@ api_action_relay(struct api *api, struct envelope_action_payload *p, int wait_s,
 
 	memset(&env, 0, sizeof(env));
 	err_clear(&msg);
-	/* Approvals release requests here too: the same refusal. */
+	/* The last word (approve() refuses before recording). */
 	if (api_cluster_refuses(api, ans))
 		return;
 	now = clock_wall_ms();

@@ -363,6 +363,13 @@ approve(struct api *api, const struct api_post *post,
 		api_answer_error(ans, 500, "out of memory");
 		return;
 	}
+	/*
+	 * Cluster mode: an approval may release the action, which is not
+	 * taken while the database does not answer; refused before it is
+	 * recorded, so the request keeps waiting and may be approved again.
+	 */
+	if (api_cluster_refuses(api, ans))
+		goto out;
 	if (awaiting(api, post->container, e, ans) != 0)
 		goto out;
 	if (parse_approval(body, len, &all[e->napprovals], &msg) != 0) {

@@ -1075,7 +1075,14 @@ cluster_relay_notify(struct cluster_relay *r, const struct cluster_event *ev)
 {
 	struct action_info info;
 
-	if (r == NULL || ev->type != CLUSTER_EV_NOTIFY)
+	if (r == NULL)
+		return;
+	if (ev->type == CLUSTER_EV_CLAIMED) {
+		/* Frames may wait for this host since its last claim. */
+		post_take(r);
+		return;
+	}
+	if (ev->type != CLUSTER_EV_NOTIFY)
 		return;
 	if (strcmp(ev->channel, CLUSTER_CHANNEL_QUEUE) == 0) {
 		post_take(r);

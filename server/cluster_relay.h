@@ -129,7 +129,9 @@ void cluster_relay_result(struct cluster_relay *r,
 /* The hub wrote action_id's frame to its agent's connection. */
 void cluster_relay_sent(struct cluster_relay *r, const char *action_id);
 
-/* A NOTIFY heard (on the cluster thread; does not block). */
+/* A cluster event (on the cluster thread; does not block): a NOTIFY on
+ * signet_queue or signet_done, or a claim granted (its host's queued
+ * frames are taken at once). */
 void cluster_relay_notify(struct cluster_relay *r,
     const struct cluster_event *ev);
 

@@ -22,11 +22,10 @@ hub_cluster_notify(void *arg, const struct cluster_event *ev)
 	struct hub_cluster_ev *q;
 	bool queued = false;
 
-	if (ev->type == CLUSTER_EV_NOTIFY) {
-		/* The action relay's channels: its own jobs, not the hub's. */
-		cluster_relay_notify(hub->ctx->relay, ev);
+	/* The action relay's channels, and claims (queued frames). */
+	cluster_relay_notify(hub->ctx->relay, ev);
+	if (ev->type == CLUSTER_EV_NOTIFY)
 		return;
-	}
 	q = calloc(1, sizeof(*q));
 	if (q == NULL) {
 		/* A lost claim is said again at the next renew. */

@@ -371,9 +371,6 @@ handle_hello(struct hub *hub, struct hub_conn *c)
 	    hub->ctx->expiry_warn_days, 0, "hello");
 
 	hub_map_put(hub, c);
-	/* Cluster mode: the host is claimed for this replica. */
-	if (hub_cluster_hello(hub, c) != 0)
-		return -1;
 	/* The roster this server holds goes to every agent that says hello. */
 	hub_roster_send(hub, c);
 	/*
@@ -404,7 +401,8 @@ handle_hello(struct hub *hub, struct hub_conn *c)
 			    "replaced by a newer connection");
 		}
 	}
-	return 0;
+	/* Cluster mode: the host is claimed for this replica (-1: closed). */
+	return hub_cluster_hello(hub, c);
 }
 
 /*

@@ -237,6 +237,9 @@ curl -sS --max-time 130 --cacert "$P/ca.pem" --cert "$P/issued/alice.pem" \
 late=$!
 wait_for 60 grep -q "action requested: .*wait=5" "$T_DIR/r2.log" ||
 	not_ok "the action that ends while the database is down was requested"
+did=$(sed -n 's/.*action requested: action_id=\([0-9a-f]*\) .*wait=5$/\1/p' "$T_DIR/r2.log")
+check "it is in the database before the database stops" \
+	wait_for 60 test "$(pg_sql "$DB" "SELECT status FROM signet_actions WHERE action_id='$did'")" = PENDING
 (cd / && pg_server_stop) || { not_ok "database stopped"; finish; exit 1; }
 down503() {
 	[ "$(rpost r2 "/api/containers/$cid/actions" '{"action":"START","reason":"the database is down"}')" = 503 ] &&
@@ -246,7 +249,8 @@ check "database down: a POST for a host held elsewhere answers 503, saying why" 
 	wait_for 120 down503
 (cd / && pg_server_start) || not_ok "database started again"
 wait "$late"
-did=$(pyq 'd["action_id"]' <"$T_DIR/body2")
+check "... and it ended TIMEOUT at its origin" \
+	test "$(pyq 'd["action_id"]+"|"+d["status"]' <"$T_DIR/body2")" = "$did|TIMEOUT"
 check "database back: the end made while it was down is written" \
 	wait_for 120 test "$(pg_sql "$DB" "SELECT status FROM signet_actions WHERE action_id='$did'")" = TIMEOUT
 

@@ -197,6 +197,8 @@ down503() {
 }
 check "database down: r2 refuses new actions (503, the reason)" wait_for 120 down503
 check "database down: r2 says signet_cluster_up 0" metric_is r2 signet_cluster_up 0
+check "database down: r2 takes its claims as lapsed after claim_ttl_ms" \
+	wait_for 60 metric_is r2 signet_cluster_claims_held 0
 check "database down: GET /api/hosts still answers on r2" \
 	host_is r2 web-02 "h['connected'] and h['replica']=='r2'"
 check "database down: GET /api/containers still answers on r2" \
