@@ -288,6 +288,7 @@ for i in $(seq 2 16); do
 done
 "$build/agent/signet-agent" --config "$work/agent.conf" >>"$work/agent.log" 2>&1 &
 apid=$!; pids+=("$apid")
+disown "$apid" # killed at the end: no job report
 known() { api "$1" "/api/containers/$c1" >/dev/null 2>&1; }
 for r in r1 r2 r3; do
 	for _ in $(seq 1 100); do known "$r" && break; sleep 0.1; done

@@ -220,8 +220,8 @@ int sim_status_write(struct sim *);
 int sim_build_inventory(struct sim *);
 /* Agent a's copy of that inventory, its number in every container id: a
  * new buffer (free()) of the template's length in *out; 0 or -1. */
-int sim_inventory_of(const struct sim *, const struct sim_agent *,
-    char **out, size_t *len);
+int sim_inventory_of(const struct sim *, const struct sim_agent *, char **out,
+    size_t *len);
 /* --answer: the statuses, in order; 0 or -1. */
 int sim_parse_answers(struct sim *);
 /* The result key (and the action key) for --answer; 0 or -1 (said). */
