@@ -4,7 +4,7 @@
  * side by side with the same call made straight to dockerd's Engine API.
  *   bench_actions --api https://HOST:PORT --ca F --cert F --key F
  *                 --docker-socket PATH --container ID [--restart-container ID]
- *                 [--count N] [--spread ID,ID,...]
+ *                 [--count N] [--spread ID,ID,...] [--api URL ...]
  *                 [--profile seq|N]   (signet only: sequential, or N in flight)
  *                 [--signing-key OP.key --signer NAME --host H
  *                  --roster-version N]  (each request operator-signed)
@@ -19,7 +19,9 @@
  * is answered. With --signing-key every request through signet is a new
  * operator-signed request (docs/operators.md), signed here just before it
  * is sent (its cost is counted, as an operator's client pays it); the
- * containers must then be given by full id.
+ * containers must then be given by full id. --api given more than once
+ * (a cluster's replicas, bench_cluster.sh): request slot i of the
+ * concurrent runs goes to the (i mod N)-th; sequential runs use the first.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -38,6 +40,8 @@
 
 struct opts {
 	const char *api, *ca, *cert, *key, *sock, *container, *restart;
+	const char *apis[8]; /* every --api; api is apis[0] */
+	int napi;
 	long count;
 	long conc[8];
 	int nconc;
@@ -135,7 +139,8 @@ discard(char *p, size_t size, size_t n, void *arg)
 /* A handle for one request: signet's POST, or dockerd's over its socket. */
 static CURL *
 make_handle(const struct opts *o, bool direct, const char *action,
-    const char *container, char *url, size_t urlsz, struct curl_slist *hdrs)
+    const char *container, char *url, size_t urlsz, struct curl_slist *hdrs,
+    const char *api)
 {
 	CURL *h = curl_easy_init();
 	static const char *bodies[] = {
@@ -153,7 +158,7 @@ make_handle(const struct opts *o, bool direct, const char *action,
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
 	} else {
 		(void)snprintf(url, urlsz,
-		    "%s/api/containers/%s/actions?wait=60", o->api, container);
+		    "%s/api/containers/%s/actions?wait=60", api, container);
 		curl_easy_setopt(h, CURLOPT_CAINFO, o->ca);
 		curl_easy_setopt(h, CURLOPT_SSLCERT, o->cert);
 		curl_easy_setopt(h, CURLOPT_SSLKEY, o->key);
@@ -188,7 +193,7 @@ sequential(const struct opts *o, bool direct, struct curl_slist *hdrs, long n,
 {
 	char url[512];
 	CURL *h = make_handle(o, direct, "START", o->container, url,
-	    sizeof(url), hdrs);
+	    sizeof(url), hdrs, o->api);
 	long i, code = 0;
 
 	if (h == NULL)
@@ -233,7 +238,7 @@ concurrent(const struct opts *o, bool direct, struct curl_slist *hdrs, long n,
 	for (i = 0; i < conc && started < n; i++, started++) {
 		hs[i] = make_handle(o, direct, "START",
 		    o->nspread > 0 ? o->spread[i % o->nspread] : o->container,
-		    urls[i], sizeof(urls[i]), hdrs);
+		    urls[i], sizeof(urls[i]), hdrs, o->apis[i % o->napi]);
 		if (!direct &&
 		    resign(o, hs[i], "START",
 		        o->nspread > 0 ? o->spread[i % o->nspread] :
@@ -296,7 +301,7 @@ one_restart(const struct opts *o, bool direct, struct curl_slist *hdrs)
 {
 	char url[512];
 	CURL *h = make_handle(o, direct, "RESTART", o->restart, url,
-	    sizeof(url), hdrs);
+	    sizeof(url), hdrs, o->api);
 	double t0 = now_ms(), t;
 	long code = 0;
 
@@ -323,9 +328,10 @@ main(int argc, char **argv)
 
 	for (i = 1; i + 1 < argc; i += 2) {
 		int64_t v = 0;
-		if (strcmp(argv[i], "--api") == 0)
-			o.api = argv[i + 1];
-		else if (strcmp(argv[i], "--ca") == 0)
+		if (strcmp(argv[i], "--api") == 0 && o.napi < 8) {
+			o.apis[o.napi++] = argv[i + 1];
+			o.api = o.apis[0];
+		} else if (strcmp(argv[i], "--ca") == 0)
 			o.ca = argv[i + 1];
 		else if (strcmp(argv[i], "--cert") == 0)
 			o.cert = argv[i + 1];

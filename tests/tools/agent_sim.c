@@ -6,9 +6,15 @@
  * --url, says hello, sends an inventory and/or a raw frame, then stays
  * connected and reports what happens. One process can run many agents,
  * each with its own certificate (all in one SSL_CTX: each connection's
- * certificate is handed out by a client-certificate callback).
+ * certificate is handed out by a client-certificate callback). With
+ * several --url (a cluster's replicas) or --reconnect, an agent whose
+ * connection ends dials the next URL after a full-jitter backoff, says
+ * hello again and resends its inventory, and a drain frame from the
+ * server makes it leave for the next URL, as the real agent does
+ * (agent_sim/redial.c).
  *
- * usage: agent_sim --url wss://HOST:PORT[/PATH] --ca FILE [options]
+ * usage: agent_sim --url wss://HOST:PORT[/PATH] [--url ...] --ca FILE
+ *        [options]
  *  who (one of):
  *   --pki DIR --name NAME     DIR/issued/NAME.pem, DIR/private/NAME.key;
  *                             result key id from DIR/keys/agents/NAME.pub
@@ -32,13 +38,17 @@
  *   --audit-head SEQ:HASH     the hello carries this audit head, as an
  *                             agent that anchors (docs/protocol.md)
  *  then:
- *   --containers N            an inventory of N synthetic containers
+ *   --containers N            an inventory of N synthetic containers,
+ *                             their ids each agent's own (its number,
+ *                             --first + index, in them)
  *   --inventory FILE          the inventory frame in FILE, sent as is
  *   --raw FILE                then the bytes of FILE as one message
  *                             (the first one with --no-hello)
  *   --binary                  send --raw as a binary message
  *   --fragment BYTES          send each message in frames of BYTES
  *  run:
+ *   --url U                   a server; again for more (at most 8): agent
+ *                             I starts at URL I mod their number
  *   --address A               connect to A (default: HOST of --url)
  *   --duration SECS           close and exit after SECS (default: run
  *                             until SIGTERM/SIGINT or every agent closed)
@@ -50,7 +60,20 @@
  *                             connections (no reads, no pongs) for SECS:
  *                             a silent peer, for the liveness test
  *   --tls12                   offer only TLS 1.2
- *   --quiet                   report only errors, server closes, summary
+ *   --quiet                   report only errors, server closes,
+ *                             reconnections, summary
+ *  reconnection (on with a second --url, --reconnect or either bound):
+ *   --reconnect               an agent whose connection ends (closed,
+ *                             refused, failed) dials the next URL after a
+ *                             delay in [0, ceiling): the ceiling is
+ *                             --reconnect-min-ms for the first round of
+ *                             URLs after a good connection, doubled for
+ *                             each further round, at most
+ *                             --reconnect-max-ms (defaults 500, 30000)
+ *   --reconnect-min-ms N, --reconnect-max-ms N   (1..3600000)
+ *   --status-file FILE        the status line (below), rewritten in FILE
+ *                             every 100 ms (FILE.tmp, then renamed)
+ *  SIGUSR1 prints the status line.
  *  actions (docs/protocol.md; without --answer, only reported):
  *   --answer S[,S...]         answer each action frame with a result
  *                             signed by the result key, status S (SUCCESS,
@@ -83,9 +106,27 @@
  *                                   the connection ended without a
  *                                   close frame)
  *   closed I code=1000 by=client    we closed it (--duration, signal)
+ *   closed I code=1000 by=drain     we left it for a drain frame
+ *   drain I within_ms=N leave_in_ms=D   a drain frame: leaving in D ms
+ *   redial I from=U next=U in_ms=D ceiling_ms=C fails=K
+ *                                   reconnection: dialling next in D ms
+ *   reconnected I url=U after_ms=T attempts=K
+ *                                   open again, T ms after the loss of the
+ *                                   last open connection, at the K-th dial
+ *                                   (also with --quiet)
+ *   status ms=T agents=N open=N hello=N accepted=N connecting=N
+ *          waiting=N done=N reconnects=N drains=N
+ *                                   now: open (hello: its hello is out;
+ *                                   accepted: the server sent
+ *                                   checkpoint_ack, only with
+ *                                   --audit-head), dialling, waiting to
+ *                                   redial, done; totals of reconnections
+ *                                   and drain frames heard
  *   error I "WHY"                   it failed before the WebSocket opened
  *                                   (TLS refused, upgrade refused, ...)
- *   summary agents=N connected=N closed=N errors=N
+ *   summary agents=N connected=N closed=N errors=N [reconnects=N]
+ *                                   connected: agents that opened at least
+ *                                   once; closed, errors: connections
  *
  * exit codes: 0 every agent's WebSocket opened (whatever happened after);
  * 1 at least one failed before opening; 2 usage; 3 setup failed (files,
@@ -120,19 +161,22 @@
 #include "text.h"
 
 struct sim *the_sim; /* for the OpenSSL callback */
-static volatile sig_atomic_t got_signal;
+static volatile sig_atomic_t got_signal, got_usr1;
 
 static void
 on_signal(int sig)
 {
-	got_signal = sig;
+	if (sig == SIGUSR1)
+		got_usr1 = 1;
+	else
+		got_signal = sig;
 }
 
 static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: agent_sim --url wss://HOST:PORT --ca FILE "
+	    "usage: agent_sim --url wss://HOST:PORT [--url ...] --ca FILE "
 	    "(--pki DIR (--name N | --prefix P --count N [--first I]) |\n"
 	    "       --cert F --key F | --no-cert) [--host-id H] "
 	    "[--result-key-id K | --result-pub F]\n"
@@ -142,6 +186,8 @@ usage(FILE *f)
 	    "       [--raw F] [--binary] [--fragment BYTES] [--address A] "
 	    "[--duration S] [--rate N] [--inflight N]\n"
 	    "       [--freeze S] [--tls12] [--quiet]\n"
+	    "       [--reconnect] [--reconnect-min-ms N] "
+	    "[--reconnect-max-ms N] [--status-file F]\n"
 	    "       [--answer S[,S..] [--result-key F] [--action-pub F] "
 	    "[--answer-delay S] [--error T] [--docker-status N] "
 	    "[--duplicate] [--bad-sha]]\n"
@@ -196,15 +242,35 @@ parse_args(int argc, char **argv, struct sim_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->count = 1;
 	o->agent_version = "0.0.0-sim";
+	o->reconnect_min_ms = SIM_RECONNECT_MIN_MS;
+	o->reconnect_max_ms = SIM_RECONNECT_MAX_MS;
 	o->docker_version = "20.10.24";
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		const char **sp = NULL;
 		long *lp = NULL, lmin = 0, lmax = 0;
 
-		if (strcmp(a, "--url") == 0)
-			sp = &o->url;
-		else if (strcmp(a, "--address") == 0)
+		if (strcmp(a, "--url") == 0) {
+			if (o->nurls == SIM_URLS_MAX) {
+				fprintf(stderr,
+				    "agent_sim: --url: at most %d\n",
+				    SIM_URLS_MAX);
+				return -1;
+			}
+			sp = &o->urls[o->nurls++];
+		} else if (strcmp(a, "--status-file") == 0)
+			sp = &o->status_file;
+		else if (strcmp(a, "--reconnect") == 0)
+			o->reconnect = true;
+		else if (strcmp(a, "--reconnect-min-ms") == 0 ||
+		    strcmp(a, "--reconnect-max-ms") == 0) {
+			lp = strcmp(a, "--reconnect-min-ms") == 0 ?
+			    &o->reconnect_min_ms :
+			    &o->reconnect_max_ms;
+			lmin = 1;
+			lmax = SIM_RECONNECT_LIMIT_MS;
+			o->reconnect = true;
+		} else if (strcmp(a, "--address") == 0)
 			sp = &o->address;
 		else if (strcmp(a, "--ca") == 0)
 			sp = &o->ca;
@@ -321,8 +387,18 @@ parse_args(int argc, char **argv, struct sim_opts *o)
 				return -1;
 		}
 	}
-	if (o->url == NULL || o->ca == NULL) {
+	if (o->nurls == 0 || o->ca == NULL) {
 		fprintf(stderr, "agent_sim: --url and --ca are required\n");
+		return -1;
+	}
+	o->url = o->urls[0];
+	if (o->nurls > 1)
+		o->reconnect = true;
+	if (o->reconnect_min_ms > o->reconnect_max_ms) {
+		fprintf(stderr,
+		    "agent_sim: --reconnect-min-ms (%ld) is over "
+		    "--reconnect-max-ms (%ld)\n",
+		    o->reconnect_min_ms, o->reconnect_max_ms);
 		return -1;
 	}
 	if (hello_sig != NULL && parse_hello_sig(hello_sig, &o->hello_sig) != 0)
@@ -344,40 +420,6 @@ parse_args(int argc, char **argv, struct sim_opts *o)
 	return 0;
 }
 
-/* wss://HOST:PORT[/PATH] */
-static int
-parse_url(struct sim *s)
-{
-	const char *u = s->o.url, *h, *colon, *slash;
-	int64_t port;
-	char portbuf[8];
-	size_t n;
-
-	if (strncmp(u, "wss://", 6) != 0)
-		return -1;
-	h = u + 6;
-	slash = strchr(h, '/');
-	colon = strrchr(h, ':');
-	if (colon == NULL || (slash != NULL && colon > slash))
-		return -1;
-	n = (size_t)(colon - h);
-	if (n == 0 || n >= sizeof(s->host))
-		return -1;
-	memcpy(s->host, h, n);
-	s->host[n] = '\0';
-	n = slash != NULL ? (size_t)(slash - colon - 1) : strlen(colon + 1);
-	if (n == 0 || n >= sizeof(portbuf))
-		return -1;
-	memcpy(portbuf, colon + 1, n);
-	portbuf[n] = '\0';
-	if (text_to_int64(portbuf, 1, 65535, &port) != 0)
-		return -1;
-	s->port = (int)port;
-	(void)snprintf(s->path, sizeof(s->path), "%s",
-	    slash != NULL ? slash : "/");
-	return 0;
-}
-
 static int
 read_file(const char *path, char **out, size_t *len)
 {
@@ -395,9 +437,17 @@ finish(struct sim *s, struct sim_agent *a)
 {
 	if (a->state == ST_DONE)
 		return;
-	a->state = ST_DONE;
+	sim_set_state(s, a, ST_DONE);
 	a->wsi = NULL;
 	s->done++;
+}
+
+/* Whether a callback for wsi is about a's current connection. */
+static bool
+live(const struct sim_agent *a, const struct lws *wsi)
+{
+	return (a->state == ST_CONNECTING || a->state == ST_OPEN) &&
+	    (a->wsi == NULL || a->wsi == wsi);
 }
 
 static int
@@ -413,12 +463,14 @@ sim_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		return 0;
 	switch (reason) {
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
-		if (a == NULL)
+		if (a == NULL || !live(a, wsi))
 			return -1;
-		a->state = ST_OPEN;
-		a->opened = true;
-		s->connected++;
-		if (!s->o.quiet)
+		a->wsi = wsi;
+		sim_opened(s, a);
+		if (!s->o.quiet && s->ntargets > 1)
+			printf("connected %d host=%s url=%s\n", a->idx, a->name,
+			    s->targets[a->cur].url);
+		else if (!s->o.quiet)
 			printf("connected %d host=%s\n", a->idx, a->name);
 		lws_callback_on_writable(wsi);
 		return 0;
@@ -430,18 +482,25 @@ sim_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			    (unsigned char *)"bye", 3);
 			return -1;
 		}
+		if (a->leaving) {
+			lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL,
+			    (unsigned char *)"agent leaving (drain)", 21);
+			return -1;
+		}
 		return sim_send_next(s, a, wsi);
 	case LWS_CALLBACK_CLIENT_RECEIVE:
-		if (a != NULL && !s->o.quiet)
+		if (a == NULL || !live(a, wsi))
+			return 0;
+		if (!s->o.quiet)
 			printf("received %d bytes=%zu \"%s\"\n", a->idx, len,
 			    text_escape(in, len < 200 ? len : 200, esc,
 			        sizeof(esc)));
-		if (a != NULL && in != NULL && lws_is_first_fragment(wsi) &&
+		if (in != NULL && lws_is_first_fragment(wsi) &&
 		    lws_is_final_fragment(wsi))
 			sim_on_message(s, a, in, len);
 		return 0;
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-		if (a != NULL) {
+		if (a != NULL && live(a, wsi)) {
 			const unsigned char *p = in;
 
 			a->peer_closed = true;
@@ -454,7 +513,7 @@ sim_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		}
 		return 0;
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-		if (a != NULL && a->state != ST_DONE) {
+		if (a != NULL && live(a, wsi)) {
 			a->failed = true;
 			s->errors++;
 			printf("error %d \"%s\"%s%s%s\n", a->idx,
@@ -463,7 +522,7 @@ sim_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			                 "connection failed",
 			    a->alert[0] != '\0' ? " alert=\"" : "", a->alert,
 			    a->alert[0] != '\0' ? "\"" : "");
-			finish(s, a);
+			sim_lost(s, a, false);
 		}
 		return 0;
 	case LWS_CALLBACK_CLOSED_CLIENT_HTTP:
@@ -472,18 +531,20 @@ sim_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		 * side of the handshake is done: its refusal may then end
 		 * the connection while the upgrade waits for an answer.
 		 */
-		if (a != NULL && a->state != ST_DONE && !a->opened) {
+		if (a != NULL && live(a, wsi) && a->state == ST_CONNECTING) {
 			a->failed = true;
 			s->errors++;
 			printf("error %d \"closed before the WebSocket opened\""
 			       "%s%s%s\n",
 			    a->idx, a->alert[0] != '\0' ? " alert=\"" : "",
 			    a->alert, a->alert[0] != '\0' ? "\"" : "");
-			finish(s, a);
+			sim_lost(s, a, false);
 		}
 		return 0;
 	case LWS_CALLBACK_CLIENT_CLOSED:
-		if (a != NULL && a->state != ST_DONE) {
+		if (a != NULL && live(a, wsi)) {
+			bool was_open = a->state == ST_OPEN;
+
 			s->closed++;
 			if (a->peer_closed)
 				printf("closed %d code=%d reason=\"%s\"\n",
@@ -491,41 +552,16 @@ sim_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			else if (a->want_close && !s->o.quiet)
 				printf("closed %d code=1000 by=client\n",
 				    a->idx);
-			else if (!a->want_close)
+			else if (a->leaving && !s->o.quiet)
+				printf("closed %d code=1000 by=drain\n",
+				    a->idx);
+			else if (!a->want_close && !a->leaving)
 				printf("closed %d code=1006 reason=\"\"\n",
 				    a->idx);
-			finish(s, a);
+			sim_lost(s, a, was_open);
 		}
 		return 0;
 	default: return 0;
-	}
-}
-
-static void
-launch(struct sim *s, struct sim_agent *a)
-{
-	struct lws_client_connect_info ci;
-
-	memset(&ci, 0, sizeof(ci));
-	ci.context = s->lws;
-	ci.address = s->o.address != NULL ? s->o.address : s->host;
-	ci.port = s->port;
-	ci.ssl_connection = LCCSCF_USE_SSL;
-	ci.path = s->path;
-	ci.host = s->host;
-	ci.origin = s->host;
-	ci.protocol = "signet.v1";
-	ci.alpn = "http/1.1";
-	ci.opaque_user_data = a;
-	ci.pwsi = &a->wsi;
-	a->state = ST_CONNECTING;
-	a->started = true;
-	s->launched++;
-	if (lws_client_connect_via_info(&ci) == NULL && a->state != ST_DONE) {
-		a->failed = true;
-		s->errors++;
-		printf("error %d \"cannot start the connection\"\n", a->idx);
-		finish(s, a);
 	}
 }
 
@@ -596,18 +632,20 @@ run(struct sim *s)
 {
 	struct lws_context_creation_info info;
 	struct lws_protocols protocols[2];
-	size_t i, maxlen;
+	size_t i, maxlen, cap;
 	int64_t now, allowed;
 	bool all_open_closed;
+	char line[512];
 
-	if (parse_url(s) != 0) {
-		fprintf(stderr, "agent_sim: --url: expected wss://HOST:PORT\n");
+	if (sim_parse_targets(s) != 0)
 		return SIM_USAGE;
-	}
 	s->nagents = (size_t)s->o.count;
 	s->agents = calloc(s->nagents, sizeof(*s->agents));
-	if (s->agents == NULL)
+	s->ready = calloc(s->nagents, sizeof(*s->ready));
+	if (s->agents == NULL || s->ready == NULL)
 		return SIM_SETUP;
+	for (i = 0; i < s->nagents; i++)
+		s->agents[i].cur = i % s->ntargets;
 	s->hello_keys = sodium_allocarray(s->nagents, sizeof(*s->hello_keys));
 	if (s->hello_keys == NULL)
 		return SIM_SETUP;
@@ -684,19 +722,41 @@ run(struct sim *s)
 	printf("ready agents=%zu\n", s->nagents);
 	(void)fflush(stdout);
 	s->start_ms = clock_mono_ms();
+	/* --inflight: dials between connect and open (or failure) at once,
+	 * first dials and redials alike. */
+	cap = s->o.inflight > 0 ? (size_t)s->o.inflight : SIZE_MAX;
 	for (;;) {
+		struct sim_agent *next;
+
 		now = clock_mono_ms();
 		allowed = (int64_t)s->nagents;
 		if (s->o.rate > 0)
 			allowed = 1 + (now - s->start_ms) * s->o.rate / 1000;
-		if (s->o.inflight > 0 &&
-		    allowed >
-		        (int64_t)(s->connected + s->errors) + s->o.inflight)
-			allowed = (int64_t)(s->connected + s->errors) +
-			    s->o.inflight;
-		while (!s->closing && s->launched < s->nagents &&
-		    (int64_t)s->launched < allowed)
-			launch(s, &s->agents[s->launched]);
+		while (!s->closing && s->n_connecting < cap) {
+			if (s->launched < s->nagents &&
+			    (int64_t)s->launched < allowed) {
+				sim_dial(s, &s->agents[s->launched++]);
+				continue;
+			}
+			next = sim_ready_pop(s);
+			if (next == NULL)
+				break;
+			sim_dial(s, next);
+		}
+		if (got_usr1) {
+			got_usr1 = 0;
+			sim_status(s, line, sizeof(line));
+			printf("%s\n", line);
+		}
+		if (s->o.status_file != NULL &&
+		    now - s->status_at >= SIM_TICK_US / 1000) {
+			s->status_at = now;
+			if (sim_status_write(s) != 0)
+				fprintf(stderr,
+				    "agent_sim: cannot write the status "
+				    "file %s\n",
+				    s->o.status_file);
+		}
 		if (s->done == s->nagents)
 			break;
 		if (!s->closing &&
@@ -708,7 +768,8 @@ run(struct sim *s)
 			for (i = 0; i < s->nagents; i++) {
 				struct sim_agent *a = &s->agents[i];
 
-				if (a->state == ST_IDLE) {
+				if (a->state == ST_IDLE ||
+				    a->state == ST_WAIT) {
 					finish(s, a);
 				} else if (a->wsi != NULL) {
 					a->want_close = true;
@@ -738,6 +799,7 @@ run(struct sim *s)
 		(void)fflush(stdout);
 	}
 	lws_sul_cancel(&s->tick);
+	lws_sul_cancel(&s->due);
 	for (i = 0; i < s->nagents; i++) {
 		struct sim_agent *a = &s->agents[i];
 
@@ -747,8 +809,15 @@ run(struct sim *s)
 			printf("error %d \"no answer\"\n", a->idx);
 		}
 	}
-	printf("summary agents=%zu connected=%zu closed=%zu errors=%zu\n",
-	    s->nagents, s->connected, s->closed, s->errors);
+	if (s->o.reconnect)
+		printf("summary agents=%zu connected=%zu closed=%zu errors=%zu "
+		       "reconnects=%zu\n",
+		    s->nagents, s->connected, s->closed, s->errors,
+		    s->reconnects);
+	else
+		printf("summary agents=%zu connected=%zu closed=%zu "
+		       "errors=%zu\n",
+		    s->nagents, s->connected, s->closed, s->errors);
 	for (i = 0; i < s->nagents; i++)
 		if (!s->agents[i].opened)
 			return SIM_FAILED;
@@ -776,6 +845,7 @@ main(int argc, char **argv)
 	(void)signal(SIGPIPE, SIG_IGN);
 	(void)signal(SIGTERM, on_signal);
 	(void)signal(SIGINT, on_signal);
+	(void)signal(SIGUSR1, on_signal);
 	the_sim = &s;
 	rc = run(&s);
 	the_sim = NULL; /* nothing more is reported */
@@ -800,6 +870,7 @@ main(int argc, char **argv)
 		sodium_free(s.hello_keys);
 	free(s.apub);
 	free(s.agents);
+	free(s.ready);
 	free(s.inventory);
 	free(s.raw);
 	free(s.scratch);

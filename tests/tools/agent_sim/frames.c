@@ -19,7 +19,12 @@
 #include "sim.h"
 #include "wire.h"
 
-/* N synthetic containers as an inventory frame. */
+/*
+ * N synthetic containers as an inventory frame: the template, whose ids
+ * carry agent number 0 in their SIM_ID_AGENT field; sim_inventory_of
+ * gives each agent its own ids (one container id on two connected hosts
+ * is an inventory conflict, which the server audits).
+ */
 int
 sim_build_inventory(struct sim *s)
 {
@@ -41,8 +46,8 @@ sim_build_inventory(struct sim *s)
 		struct inventory_container *c = &inv.items[i];
 		char **np = &name_ptrs[i];
 
-		(void)snprintf(c->id, sizeof(c->id), "%056lx%08x",
-		    (unsigned long)(i + 1), 0x5151aaaau);
+		(void)snprintf(c->id, sizeof(c->id), "%040lx%016x%s",
+		    (unsigned long)(i + 1), 0u, SIM_ID_MARK);
 		*np = names + i * 32;
 		(void)snprintf(*np, 32, "/sim-%zu", i);
 		c->names = np;
@@ -64,6 +69,39 @@ out:
 		fprintf(stderr, "agent_sim: out of memory\n");
 		return -1;
 	}
+	return 0;
+}
+
+/* Agent a's inventory: the template with its number in every id. */
+int
+sim_inventory_of(const struct sim *s, const struct sim_agent *a, char **out,
+    size_t *len)
+{
+	static const char field[] = "0000000000000000" SIM_ID_MARK;
+	char num[17];
+	char *buf, *p, *end;
+
+	*out = NULL;
+	*len = 0;
+	buf = malloc(s->inventory_len > 0 ? s->inventory_len : 1);
+	if (buf == NULL)
+		return -1;
+	memcpy(buf, s->inventory, s->inventory_len);
+	(void)snprintf(num, sizeof(num), "%016lx",
+	    (unsigned long)(s->o.first + a->idx));
+	p = buf;
+	end = buf + s->inventory_len;
+	while ((size_t)(end - p) >= sizeof(field) - 1) {
+		char *hit = memmem(p, (size_t)(end - p), field,
+		    sizeof(field) - 1);
+
+		if (hit == NULL)
+			break;
+		memcpy(hit, num, 16);
+		p = hit + sizeof(field) - 1;
+	}
+	*out = buf;
+	*len = s->inventory_len;
 	return 0;
 }
 
@@ -99,14 +137,28 @@ hello_of(struct sim *s, struct sim_agent *a)
 	return out;
 }
 
-/* A frame from the server: the challenge lets the hello go. */
+/*
+ * A frame from the server: the challenge lets the hello go; a drain makes
+ * the agent leave; the rest goes to sim_on_action.
+ */
 void
 sim_on_message(struct sim *s, struct sim_agent *a, const void *in, size_t len)
 {
 	struct wire_frame wf;
+	int r;
 
-	if (wire_parse_server_frame(in, len, &wf, NULL) == 0 &&
-	    wf.type == WIRE_CHALLENGE) {
+	r = wire_parse_server_frame(in, len, &wf, NULL);
+	if (r == 0 && wf.type == WIRE_DRAIN) {
+		sim_drain(s, a, wf.drain_ms);
+		wire_frame_free(&wf);
+		return;
+	}
+	/* As the agent: a server that sends these works (channel.h). */
+	if (r == 0 && (wf.type == WIRE_ACTION || wf.type == WIRE_RESULT_ACK))
+		a->healthy = true;
+	if (r == 0 && wf.type == WIRE_CHECKPOINT_ACK)
+		sim_accepted(s, a);
+	if (r == 0 && wf.type == WIRE_CHALLENGE) {
 		if (a->have_challenge)
 			printf("error %d \"a second challenge\"\n", a->idx);
 		memcpy(a->challenge, wf.challenge, WIRE_CHALLENGE_LEN);
@@ -381,7 +433,7 @@ int
 sim_send_next(struct sim *s, struct sim_agent *a, struct lws *wsi)
 {
 	const char *what = NULL, *data = NULL;
-	char *hello = NULL;
+	char *hello = NULL, *inv = NULL;
 	size_t len = 0, chunk;
 	int proto = LWS_WRITE_TEXT, flags, n;
 	bool first, last;
@@ -402,6 +454,13 @@ sim_send_next(struct sim *s, struct sim_agent *a, struct lws *wsi)
 			what = "inventory";
 			data = s->inventory;
 			len = s->inventory_len;
+			if (s->o.containers > 0) {
+				/* Same length as the template: fragments
+				 * cut it at the same places. */
+				if (sim_inventory_of(s, a, &inv, &len) != 0)
+					return -1;
+				data = inv;
+			}
 			break;
 		}
 		if (a->step == 2 && s->raw != NULL) {
@@ -427,6 +486,7 @@ sim_send_next(struct sim *s, struct sim_agent *a, struct lws *wsi)
 	n = lws_write(wsi, s->scratch + LWS_PRE, chunk,
 	    (enum lws_write_protocol)flags);
 	free(hello);
+	free(inv);
 	if (n < 0 || (size_t)n < chunk) {
 		printf("error %d \"write failed\"\n", a->idx);
 		return -1;
@@ -435,6 +495,8 @@ sim_send_next(struct sim *s, struct sim_agent *a, struct lws *wsi)
 	if (last) {
 		if (!s->o.quiet)
 			printf("sent %d %s bytes=%zu\n", a->idx, what, len);
+		if (a->step == 0)
+			sim_hello_sent(s, a);
 		a->off = 0;
 		a->step++;
 	}

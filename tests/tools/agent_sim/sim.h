@@ -4,9 +4,11 @@
  * says what it does), shared by its sources: the simulator's state, one
  * struct sim_agent per simulated agent, and the functions of
  * agent_sim/tls.c (each agent's certificate and key, the OpenSSL
- * callbacks) and agent_sim/frames.c (what an agent sends: hello, signed
+ * callbacks), agent_sim/frames.c (what an agent sends: hello, signed
  * over the server's challenge, inventory, raw bytes, results of the
- * actions it answers).
+ * actions it answers) and agent_sim/redial.c (each agent's connections:
+ * the server URLs, the dial, the loss and the redial after a full-jitter
+ * backoff, the server's drain, the status line).
  */
 #ifndef SIGNET_AGENT_SIM_H
 #define SIGNET_AGENT_SIM_H
@@ -36,6 +38,18 @@
 #define SIM_CLOSE_GRACE_MS 3000
 #define SIM_ANSWERS_MAX 16
 #define SIM_RESULTS_MAX 64
+#define SIM_URLS_MAX 8 /* --url given at most this many times */
+/* --reconnect-min-ms / --reconnect-max-ms: defaults as the agent's */
+#define SIM_RECONNECT_MIN_MS 500
+#define SIM_RECONNECT_MAX_MS 30000
+#define SIM_RECONNECT_LIMIT_MS 3600000
+/* Up this long, a connection's loss starts the backoff afresh (agent). */
+#define SIM_BACKOFF_RESET_MS 30000
+/* Redials and drain departures are looked at no more often than this. */
+#define SIM_DUE_MIN_MS 5
+/* The end of each synthetic container id (--containers); before it, 16
+ * hex digits of the agent's number (--first + index). */
+#define SIM_ID_MARK "5151aaaa"
 
 /* A result waiting for its time to be sent. */
 struct sim_result {
@@ -47,7 +61,15 @@ struct sim_result {
 	int copy;
 };
 
-enum sim_state { ST_IDLE, ST_CONNECTING, ST_OPEN, ST_DONE };
+/* ST_WAIT: lost, waiting for its redial (only with reconnection). */
+enum sim_state { ST_IDLE, ST_CONNECTING, ST_OPEN, ST_WAIT, ST_DONE };
+
+/* One --url: wss://HOST:PORT[/PATH]. */
+struct sim_target {
+	const char *url;
+	char host[256], path[512];
+	int port;
+};
 
 struct sim_agent {
 	int idx;
@@ -70,6 +92,19 @@ struct sim_agent {
 	uint8_t challenge[WIRE_CHALLENGE_LEN];
 	bool have_challenge;
 	struct keys_secret *hello_key; /* in sim.hello_keys; NULL: none */
+	/* Connections (redial.c). */
+	size_t cur;        /* the target it dials or is connected to */
+	unsigned fails;    /* losses since the last good connection */
+	unsigned attempts; /* dials since the last loss of an open one */
+	int64_t lost_ms;   /* when the last open connection ended; 0 */
+	int64_t opened_ms; /* when this connection opened */
+	int64_t due_ms;    /* ST_WAIT: when to dial again */
+	int64_t leave_ms;  /* a drain's moment to leave; 0 none */
+	bool queued;       /* in sim.ready, waiting for an inflight slot */
+	bool healthy;      /* an action or result_ack came on it */
+	bool leaving;      /* closing it for a drain */
+	bool hello_sent;   /* this connection's hello is out */
+	bool accepted;     /* ... and the server acked it (checkpoint_ack) */
 };
 
 /* --hello-sig: how the hello proves the result key. */
@@ -87,6 +122,11 @@ struct sim_opts {
 	const char *inventory_file, *raw_file;
 	long count, first, containers, fragment, duration, rate, freeze;
 	long inflight;
+	const char *urls[SIM_URLS_MAX]; /* every --url; url is urls[0] */
+	size_t nurls;
+	long reconnect_min_ms, reconnect_max_ms;
+	bool reconnect; /* --reconnect, or a second --url */
+	const char *status_file;
 	bool no_cert, no_hello, binary, tls12, quiet;
 	const char *answer, *result_key, *action_pub, *error_text;
 	const char *hello_key;
@@ -98,11 +138,22 @@ struct sim_opts {
 
 struct sim {
 	struct sim_opts o;
-	char host[256], path[512];
-	int port;
+	struct sim_target targets[SIM_URLS_MAX];
+	size_t ntargets;
 	struct sim_agent *agents;
 	size_t nagents, launched, done, connected, closed, errors;
-	char *inventory; /* frame bytes, or NULL */
+	/* Now: agents in ST_CONNECTING, ST_OPEN, ST_WAIT; open ones whose
+	 * hello is out, and acked. Totals: reconnections, drains heard. */
+	size_t n_connecting, n_open, n_waiting, n_hello, n_accepted;
+	size_t reconnects, drains;
+	/* Agents whose redial is due, waiting for an inflight slot: a ring
+	 * of nagents indices. */
+	uint32_t *ready;
+	size_t ready_head, ready_len;
+	lws_sorted_usec_list_t due; /* the next redial or departure */
+	int64_t due_at;             /* when it fires; 0: not armed */
+	int64_t status_at;          /* --status-file last written */
+	char *inventory;            /* frame bytes, or NULL */
 	size_t inventory_len;
 	char *raw;
 	size_t raw_len;
@@ -135,10 +186,42 @@ int sim_client_cert_cb(SSL *, X509 **, EVP_PKEY **);
 /* SSL_CTX_set_info_callback: keeps the alert the server ended with. */
 void sim_info_cb(const SSL *, int, int);
 
+/* agent_sim/redial.c */
+
+/* Parses each --url into s->targets; 0 or -1 (said). */
+int sim_parse_targets(struct sim *);
+/* Moves agent a to state st, keeping the counts. */
+void sim_set_state(struct sim *, struct sim_agent *, enum sim_state);
+/* Dials agent a's current target (first time or again). */
+void sim_dial(struct sim *, struct sim_agent *);
+/*
+ * a's connection (wsi) ended: open (was_open) or before it opened. With
+ * reconnection, a waits for its redial to the next target after a
+ * full-jitter backoff; without it (or while closing), a is done.
+ */
+void sim_lost(struct sim *, struct sim_agent *, bool was_open);
+/* a's WebSocket opened: counts, and the "reconnected" line after a loss. */
+void sim_opened(struct sim *, struct sim_agent *);
+/* A drain frame: a leaves within a random delay in [0, within_ms). */
+void sim_drain(struct sim *, struct sim_agent *, uint32_t within_ms);
+/* a's hello went out / the server acked it (checkpoint_ack). */
+void sim_hello_sent(struct sim *, struct sim_agent *);
+void sim_accepted(struct sim *, struct sim_agent *);
+/* The next agent whose redial is due, or NULL. */
+struct sim_agent *sim_ready_pop(struct sim *);
+/* The status line (no newline) into buf. */
+void sim_status(const struct sim *, char *buf, size_t len);
+/* --status-file: the status line, written anew (tmp + rename); 0 or -1. */
+int sim_status_write(struct sim *);
+
 /* agent_sim/frames.c */
 
 /* --containers: N synthetic containers as s->inventory; 0 or -1 (said). */
 int sim_build_inventory(struct sim *);
+/* Agent a's copy of that inventory, its number in every container id: a
+ * new buffer (free()) of the template's length in *out; 0 or -1. */
+int sim_inventory_of(const struct sim *, const struct sim_agent *, char **out,
+    size_t *len);
 /* --answer: the statuses, in order; 0 or -1. */
 int sim_parse_answers(struct sim *);
 /* The result key (and the action key) for --answer; 0 or -1 (said). */
