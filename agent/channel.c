@@ -11,6 +11,8 @@
 #include <time.h>
 
 #include <libwebsockets.h>
+#include <sodium.h>
+
 #include <openssl/crypto.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -790,6 +792,12 @@ channel_new(const struct channel_config *cfg, const struct channel_ops *ops,
 	}
 	ch->ntg = n;
 	ch->stats.nservers = n;
+	/*
+	 * Agents with the same list start at a random one of its servers,
+	 * so that a fleet spreads over the replicas instead of all landing
+	 * on the first (and all moving to the second when it goes).
+	 */
+	ch->cur = n > 1 ? (size_t)randombytes_uniform((uint32_t)n) : 0;
 	free(urls);
 	urls = NULL;
 	r = check_key_file(cfg->key_path, msg);

@@ -1085,7 +1085,13 @@ cluster_relay_notify(struct cluster_relay *r, const struct cluster_event *ev)
 	if (ev->type != CLUSTER_EV_NOTIFY)
 		return;
 	if (strcmp(ev->channel, CLUSTER_CHANNEL_QUEUE) == 0) {
-		post_take(r);
+		/*
+		 * The payload names the host: only its holder takes (the
+		 * others' takes would find nothing, at four statements
+		 * each). A claim granted later, and each poll, take too.
+		 */
+		if (cluster_holds(r->cluster, ev->payload, NULL))
+			post_take(r);
 		return;
 	}
 	if (strcmp(ev->channel, CLUSTER_CHANNEL_DONE) != 0 ||

@@ -3,9 +3,12 @@
 # Agents with several servers (issue 16, "Agents fail over"): real
 # signet-agent processes and two real signet-server processes (replicas
 # without a database) over real TLS, on loopback.
-#   - an agent given two URLs, the first down, connects to the second;
-#     when that server stops (drain_ms 0: closed at once, as before) it
-#     connects to the other; its metrics name the URL it is on;
+#   - an agent given two URLs, one down, connects to the other; when
+#     that server stops (drain_ms 0: closed at once, as before) it dials
+#     the next URL, and connects once its server is up; its metrics name
+#     the URL it is on;
+#   - agents start at a random URL of their list: of 16 agents started
+#     with the same two URLs, both servers get some;
 #   - a server with [cluster] drain_ms sends every agent a drain frame on
 #     SIGTERM and waits: its three agents leave by themselves (close code
 #     1001, not "shutdown"), each at a moment of its own, for the other
@@ -150,23 +153,42 @@ agent_conf web-01 "wss://localhost:$A_AGENT wss://localhost:$B_AGENT" \
 	"metrics_listen = 127.0.0.1:$MPORT" "reconnect_min_ms = 100" "reconnect_max_ms = 1000"
 run_server B || { finish; exit 1; }
 start_agent web-01
-check "the first URL down: the dial fails and names the next" \
-	wait_for 20 grep -q "channel dial failed: server=wss://localhost:$A_AGENT .* next=wss://localhost:$B_AGENT" "$T_DIR/agent-web-01.log"
-check "the agent connects to the second URL" wait_for 20 on web-01 "$B_AGENT" 1
+# It starts at a random one of its URLs; either way it reaches B.
+check "the agent connects to the URL that is up" wait_for 20 on web-01 "$B_AGENT" 1
 check "server B records it connected" wait_for 10 sh -c \
 	"jq -e 'select(.event == \"agent.connected\" and .data.host_id == \"web-01\")' '$T_DIR/B-audit.log' >/dev/null"
 check "its metrics name the URL it is on" wait_for 10 sh -c \
 	"curl -sS --max-time 5 http://127.0.0.1:$MPORT/metrics | grep -qx 'signet_agent_server_connected{url=\"wss://localhost:$B_AGENT\"} 1'"
 check "...and the other as 0" sh -c \
 	"curl -sS --max-time 5 http://127.0.0.1:$MPORT/metrics | grep -qx 'signet_agent_server_connected{url=\"wss://localhost:$A_AGENT\"} 0'"
-run_server A || { finish; exit 1; }
 kill -TERM "$B_PID"; wait "$B_PID" 2>/dev/null
 check "B stopped without drain: the agent closed at shutdown" \
 	test "$(disconnects B web-01 shutdown)" -eq 1
+check "a URL that is down: the dial fails and names the next" \
+	wait_for 20 grep -q "channel dial failed: server=wss://localhost:$A_AGENT .* next=wss://localhost:$B_AGENT" "$T_DIR/agent-web-01.log"
+run_server A || { finish; exit 1; }
 check "the agent goes to the other server, A" wait_for 30 on web-01 "$A_AGENT" 1
 check "its metrics follow" wait_for 10 sh -c \
 	"curl -sS --max-time 5 http://127.0.0.1:$MPORT/metrics | grep -qx 'signet_agent_server_connected{url=\"wss://localhost:$A_AGENT\"} 1'"
 kill -TERM "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null
+
+# ---- a fleet with one list spreads over the servers ----
+run_server B || { finish; exit 1; }
+: >"$T_DIR/spread.txt"
+for i in $(seq 1 16); do
+	: >"$T_DIR/agent-web-01.log"
+	agent_conf web-01 "wss://localhost:$A_AGENT wss://localhost:$B_AGENT" \
+		"reconnect_min_ms = 100" "reconnect_max_ms = 1000"
+	start_agent web-01
+	wait_for 20 grep -q "channel open: server=" "$T_DIR/agent-web-01.log" &&
+		sed -n 's/.*channel open: server=\([^ ]*\).*/\1/p' "$T_DIR/agent-web-01.log" |
+		head -n 1 >>"$T_DIR/spread.txt"
+	kill -TERM "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null
+done
+check "16 agents with one list: all connected" test "$(wc -l <"$T_DIR/spread.txt")" -eq 16
+check "... and not all to the first URL (a random start)" \
+	test "$(sort -u "$T_DIR/spread.txt" | wc -l)" -eq 2
+kill -TERM "$B_PID"; wait "$B_PID" 2>/dev/null
 
 # ---- drain: A stops with drain_ms; its agents leave, each in its time ----
 kill -TERM "$A_PID"; wait "$A_PID" 2>/dev/null
