@@ -180,11 +180,12 @@ fid=$(body 'd["action_id"]')
 check "it waits in the queue" \
 	test "$(pg_sql "$DB" "SELECT count(*) FROM signet_queue WHERE action_id='$fid'")" = 1
 good=$(pg_sql "$DB" "SELECT result FROM signet_actions WHERE action_id='$aid'")
-# forge RESULT: the row of fid says SUCCESS with RESULT, and r2 is told.
+# forge RESULT: the row of fid says SUCCESS with RESULT, ended now (an
+# older end would be pruned after actions_keep_ms), and r2 is told.
 forge() {
 	local q
 	q=$(printf '%s' "$1" | sed "s/'/''/g")
-	pg_sql "$DB" "UPDATE signet_actions SET status = 'SUCCESS', result_by = 'r3', finished_at = 1, result = '$q' WHERE action_id = '$fid'; NOTIFY signet_done, '$fid'"
+	pg_sql "$DB" "UPDATE signet_actions SET status = 'SUCCESS', result_by = 'r3', finished_at = (extract(epoch FROM now()) * 1000)::bigint, result = '$q' WHERE action_id = '$fid'; NOTIFY signet_done, '$fid'"
 }
 refused_is() { metric_is r2 signet_cluster_results_refused_total "$1"; }
 forge 'not a frame at all'
