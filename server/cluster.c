@@ -709,7 +709,7 @@ do_release(struct cluster *c, const char *host, int64_t epoch)
 
 /* The work list, one host at a time, while the connection holds. */
 static void
-run_work(struct cluster *c)
+run_work(struct cluster *c, int64_t until_ms)
 {
 	struct claim *e;
 	char host[CLUSTER_NAME_MAX + 1];
@@ -718,6 +718,16 @@ run_work(struct cluster *c)
 	bool claim, put, release;
 
 	while (!c->broken) {
+		/*
+		 * The renewal first: thousands of hellos at once (a replica
+		 * died, its agents came here) must not keep this replica's
+		 * claims from being renewed in time. The rest waits for the
+		 * next turn of the loop, which does not sleep (wake).
+		 */
+		if (clock_mono_ms() >= until_ms) {
+			wake(c);
+			return;
+		}
 		(void)pthread_mutex_lock(&c->mu);
 		e = c->work_head;
 		if (e == NULL) {
@@ -1162,7 +1172,7 @@ cluster_main(void *arg)
 			c->dirty_all = true;
 		}
 		if (!c->broken)
-			run_work(c);
+			run_work(c, c->next_renew_ms);
 		if (!c->broken)
 			drain_notifications(c);
 		if (!c->broken)
