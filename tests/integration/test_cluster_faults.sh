@@ -306,11 +306,11 @@ check "fault 3: the agent ran it once" test "$(count_of agent action.executed "$
 # the agent's log is of an action some replica requested.
 unrecorded() {
 	local id n=0
-	for id in $(grep '"event":"action.executed"' "$T_DIR/agent-web-01-audit.log" |
-		grep -o '"action_id":"[0-9a-f]*"' | cut -d'"' -f4 | sort -u); do
-		cat "$T_DIR"/r?-audit.log | grep '"event":"action.requested"' |
+	while read -r id; do
+		grep -h '"event":"action.requested"' "$T_DIR"/r?-audit.log |
 			grep -q "\"action_id\":\"$id\"" || n=$((n + 1))
-	done
+	done < <(grep '"event":"action.executed"' "$T_DIR/agent-web-01-audit.log" |
+		grep -o '"action_id":"[0-9a-f]*"' | cut -d'"' -f4 | sort -u)
 	echo "$n"
 }
 check "fault 3: every action the agent ran has its action.requested in a replica's log" \
