@@ -3,7 +3,7 @@
 # needs: dockerd postgres
 # Faults of a cluster (issue 16), every part real: three replicas r1 r2
 # r3 on the test suite's PostgreSQL, a real signet-agent given all three
-# URLs (r1 first), the private dockerd, TLS on loopback with certificates
+# URLs (r1 up first, alone), the private dockerd, TLS on loopback with certificates
 # from signet-pki. One block of named checks per fault:
 # 1. kill -9 of the holder (r1) while an action posted on r3 runs (a STOP
 #    the container makes slow): the agent fails over to r2, delivers the
@@ -152,16 +152,13 @@ cat >"$T_DIR/policy.json" <<'JSON'
 JSON
 chmod 0644 "$T_DIR/policy.json"
 
-for r in "${REPLICAS[@]}"; do
-	conf "$r"
-	start "$r" || { not_ok "replica $r started"; finish; exit 1; }
-done
-ok "replicas r1 r2 r3 started on one database"
-for r in "${REPLICAS[@]}"; do
-	check "$r is up in the cluster" wait_for 60 metric_is "$r" signet_cluster_up 1
-done
+# r1 first, alone: the agent, which starts at a random URL of its list,
+# can reach only r1; r2 and r3 join once r1 holds web-01.
+for r in "${REPLICAS[@]}"; do conf "$r"; done
+start r1 || { not_ok "replica r1 started"; finish; exit 1; }
+check "r1 is up in the cluster" wait_for 60 metric_is r1 signet_cluster_up 1
 
-# The agent knows all three, r1 first; docker gets 30 s before it kills.
+# The agent knows all three; docker gets 30 s before it kills.
 cat >"$T_DIR/agent-web-01.conf" <<CONF
 [agent]
 server        = wss://localhost:${HPORT[r1]} wss://localhost:${HPORT[r2]} wss://localhost:${HPORT[r3]}
@@ -181,7 +178,14 @@ result     = $K/agents/web-01.key
 path = $T_DIR/agent-web-01-audit.log
 CONF
 start_agent web-01
-check "r1 holds web-01 (the agent's first URL)" wait_for 60 holder_is r1
+check "r1 holds web-01 (the only replica up)" wait_for 60 holder_is r1
+for r in r2 r3; do
+	start "$r" || { not_ok "replica $r started"; finish; exit 1; }
+done
+ok "replicas r1 r2 r3 started on one database"
+for r in r2 r3; do
+	check "$r is up in the cluster" wait_for 60 metric_is "$r" signet_cluster_up 1
+done
 
 # ======== 1. kill -9 of the holder while an action is in flight ========
 cid=$(slow_container fault-kill) || not_ok "fault 1: container started"
