@@ -1411,7 +1411,11 @@ log_label(const struct run *run, size_t l)
 	return lg->replica[0] != '\0' ? lg->replica : lg->files[0];
 }
 
-/* The checks across the replicas' logs (several server logs given). */
+/*
+ * The checks across the replicas' logs: a second request, the relays,
+ * the results of several logs (a single server log of no cluster has
+ * none of these).
+ */
 static int
 classify_replicas(struct run *run, struct acc *a)
 {
@@ -1481,8 +1485,8 @@ classify(struct run *run, struct acc *a)
 	char x[APV_MAX * 18 + 8], y[APV_MAX * 18 + 8];
 	int r = 0;
 
-	if (run->nservers > 1)
-		r = classify_replicas(run, a);
+	/* A single log of no cluster holds no relay: nothing to say. */
+	r = classify_replicas(run, a);
 	if (r == 0 && a->nreq == 0 && agent_any)
 		r = problem(run, a, RECONCILE_KIND_NOT_REQUESTED,
 		    "%s on %s (its log, seq %" PRIu64
