@@ -179,7 +179,13 @@ check "JSON: each server log's replica" test "$(pyq "[l.get('replica') for l in 
 rc -o html --out clean.html
 check "HTML: which replica relayed" grep -q 'Relayed by replica' clean.html
 # --key repeated: a replica with a key of its own (here another key first).
-expect "--key repeated, the right one second" "" rc --key "$K/agents/web-01.pub"
+rck() {
+	"$SIGNETCTL" audit reconcile --server r1-audit.log --server r2-audit.log \
+		--agent agent-web-01-audit.log --agent-keys "$K/agents" \
+		--action-key "$K/action.pub" "$@"
+}
+expect "--key repeated, the right one second" "" rck --key "$K/agents/web-01.pub" --key "$K/audit.pub"
+expect "--key repeated, neither right" "log_invalid" rck --key "$K/agents/web-01.pub" --key "$K/action.pub"
 "$SIGNETCTL" audit reconcile --server r1-audit.log --agent agent-web-01-audit.log \
 	--key "$K/audit.pub" --agent-keys "$K/agents" --action-key "$K/action.pub" \
 	-o json --out one.json || true
