@@ -31,7 +31,7 @@
 #define HOSTS_MAX 4096                /* distinct missing hosts listed */
 #define APV_MAX REQUEST_APPROVALS_MAX /* approvals kept per action, side */
 #define HOSTS_SEEN 4                  /* agent hosts kept per action */
-#define REPLICAS_SEEN 8 /* server logs kept per action and step */
+#define REPLICAS_SEEN 8               /* server logs kept per action and step */
 
 /* One log as the run knows it. */
 struct rlog {
@@ -901,8 +901,7 @@ route_heads(struct run *run, FILE *f, char **line, size_t *cap)
 		id = jstr(fact, "a");
 		sh = jstr(fact, "sh");
 		if (t == NULL || id == NULL || !jint(fact, "l", &l) ||
-		    !jint(fact, "s", &s) || l < 0 ||
-		    (size_t)l >= run->nlogs) {
+		    !jint(fact, "s", &s) || l < 0 || (size_t)l >= run->nlogs) {
 			r = SIGNET_ERR_FORMAT;
 		} else if (text_is_hex(id, 32) &&
 		    (strcmp(t, "req") == 0 ||
@@ -965,11 +964,11 @@ struct acc {
 	/* server */
 	unsigned nreq;
 	size_t req_log;
-	bool req_twice;    /* another log's request, or other bytes */
-	size_t twice_log;  /* ... its log and seq */
+	bool req_twice;   /* another log's request, or other bytes */
+	size_t twice_log; /* ... its log and seq */
 	uint64_t twice_seq;
 	char twice_ash[65];
-	size_t nrel;       /* action.relayed (kept: REPLICAS_SEEN) */
+	size_t nrel; /* action.relayed (kept: REPLICAS_SEEN) */
 	size_t rel_log[REPLICAS_SEEN];
 	uint64_t rel_seq[REPLICAS_SEEN];
 	char rel_ash[REPLICAS_SEEN][65], rel_rsha[REPLICAS_SEEN][65];
@@ -1176,8 +1175,8 @@ apply_fact(struct run *run, struct acc **tab, const cJSON *f)
 			return 0;
 		}
 		if (a->nreq > 1 && run->nservers > 1 && !a->req_twice &&
-		    strcmp(a->ash, jstr(f, "ash") != NULL ? jstr(f, "ash") : "") !=
-		        0) {
+		    strcmp(a->ash,
+		        jstr(f, "ash") != NULL ? jstr(f, "ash") : "") != 0) {
 			a->req_twice = true;
 			a->twice_log = (size_t)l;
 			a->twice_seq = (uint64_t)s;
@@ -1625,8 +1624,8 @@ add_names(cJSON *o, const char *k, const struct side_apv *s)
 }
 
 static bool
-add_labels(const struct run *run, cJSON *o, const char *k,
-    const size_t *logs, size_t n)
+add_labels(const struct run *run, cJSON *o, const char *k, const size_t *logs,
+    size_t n)
 {
 	cJSON *arr = cJSON_AddArrayToObject(o, k);
 	size_t i, j;

@@ -69,7 +69,7 @@ struct reconcile_log {
 };
 
 struct reconcile_opts {
-	const struct keys_public *server_key;  /* the server's audit key */
+	const struct keys_public *server_key; /* the server's audit key */
 	/*
 	 * Cluster replicas with audit keys of their own: each server log
 	 * verifies under the first of these under which it verifies (then
