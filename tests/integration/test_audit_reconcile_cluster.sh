@@ -191,6 +191,19 @@ expect "--key repeated, neither right" "log_invalid" rck --key "$K/agents/web-01
 	-o json --out one.json || true
 check "a single --server: its actions carry no replicas" test "$(pyq "[a for a in d['actions'] if 'replicas' in a]" <one.json)" = "[]"
 
+# A checkpoint of r2's log is checked against r2's log (its origin
+# names the replica), one of r1's origin over r2's records does not hold.
+check "a checkpoint of r2's log" "$TOOL" checkpoint r2-audit.log "$K/audit.key" \
+	signet/server/localhost/r2 all cp-r2.note
+check "a checkpoint under r1's origin of r2's records" "$TOOL" checkpoint \
+	r2-audit.log "$K/audit.key" signet/server/localhost/r1 all cp-r1.note
+out=$(rc --checkpoint cp-r2.note) && code=0 || code=$?
+check "r2's checkpoint holds over r2's log: exit 0" test "$code" -eq 0
+check "  said so" grep -q '^checkpoint signet/server/localhost/r2 .*: holds' <<<"$out"
+out=$(rc --checkpoint cp-r1.note) && code=0 || code=$?
+check "r2's records under r1's origin: exit 1" test "$code" -eq 1
+check "  checked against r1's log" grep -q 'FAILED: checkpoint' <<<"$out"
+
 # ---- a replica's log left out ----
 # Without r2's: r1 relayed actions no log given requests, and the agent
 # ran them; the heads the agent names of r2's log are not in r1's.
