@@ -525,10 +525,15 @@ w_logs(struct w *w, const cJSON *logs)
 		w_raw(w, "<tr><td>");
 		w_value(w, member(it, "role"));
 		w_raw(w, "</td><td>");
-		if (host != NULL)
+		if (host != NULL) {
 			w_code(w, host);
-		else
+		} else if (member(it, "replica") != NULL) {
+			/* A cluster replica's server log. */
+			w_raw(w, "replica ");
+			w_code(w, member(it, "replica"));
+		} else {
 			w_raw(w, "&#8212;");
+		}
 		w_raw(w, "</td><td>");
 		w_list(w, member(it, "files"), true);
 		w_raw(w, "</td><td>");

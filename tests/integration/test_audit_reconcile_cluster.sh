@@ -178,6 +178,7 @@ check "JSON: the START's replicas" test "$(pyq "[a['replicas'] for a in d['actio
 check "JSON: each server log's replica" test "$(pyq "[l.get('replica') for l in d['summary']['logs']]" <clean.json)" = '["r1", "r2", null]'
 rc -o html --out clean.html
 check "HTML: which replica relayed" grep -q 'Relayed by replica' clean.html
+check "HTML: each server log's replica" grep -q 'replica <code>r2</code>' clean.html
 # --key repeated: a replica with a key of its own (here another key first).
 rck() {
 	"$SIGNETCTL" audit reconcile --server r1-audit.log --server r2-audit.log \
