@@ -1501,6 +1501,18 @@ classify(struct run *run, struct acc *a)
 		    "the server recorded a result (seq %" PRIu64
 		    ") for an action its log never requested",
 		    a->res_seq);
+	/*
+	 * A cluster: a result a replica did not know ("action_known":
+	 * false) is another replica's action; none given requests it.
+	 */
+	else if (r == 0 && run->nservers > 1 && a->nreq == 0 && a->nrel == 0 &&
+	    a->nres > 0 && a->res_unknown && !agent_any &&
+	    !run->logs[a->res_logs[0]].continues)
+		r = problem(run, a, RECONCILE_KIND_RESULT_UNKNOWN_ACTION,
+		    "%s recorded a result it did not know (seq %" PRIu64
+		    ", \"action_known\": false), and no replica's log given "
+		    "requests the action (is its origin's log missing?)",
+		    log_label(run, a->res_logs[0]), a->res_seq);
 	if (r == 0 && a->nreq > 0 && hl == SIZE_MAX && a->host[0] != '\0')
 		r = host_missing(run, a->host);
 	for (i = 0; i < a->nhosts; i++)

@@ -726,6 +726,7 @@ enum rp_variant {
 	RP_RESULTS_DIFFER,
 	RP_RELAY_HOSTILE,
 	RP_NOT_REQUESTED,
+	RP_UNKNOWN_RESULT, /* only r2's "action_known": false result */
 };
 
 static void
@@ -803,9 +804,21 @@ run_replicas(struct world *w, enum rp_variant v, char *kinds, size_t len,
 		goto out;
 	r_started(w->sw, "r1");
 	r_started(r2, "r2");
-	if (v != RP_NOT_REQUESTED)
+	if (v != RP_NOT_REQUESTED && v != RP_UNKNOWN_RESULT)
 		s_requested(w, AID, WEB, exp, &aenv);
 	w->sw = r2;
+	if (v == RP_UNKNOWN_RESULT) {
+		cJSON *d = base(AID, WEB);
+
+		(void)cJSON_AddStringToObject(d, "status", "SUCCESS");
+		num(d, "docker_status", 204);
+		(void)cJSON_AddNullToObject(d, "error");
+		(void)cJSON_AddFalseToObject(d, "action_known");
+		add_env(d, "result", &renv, false);
+		append(r2, "action.result", "server", d);
+		w->sw = keep;
+		goto written;
+	}
 	if (v == RP_REQUESTED_TWICE)
 		s_requested(w, AID, WEB, exp, &aenv);
 	else
@@ -824,6 +837,7 @@ run_replicas(struct world *w, enum rp_variant v, char *kinds, size_t len,
 	w->sw = keep;
 	if (v != RP_NOT_REQUESTED)
 		s_result(w, AID, WEB, "SUCCESS", 204, &renv);
+written:
 	audit_close(r2);
 	r2 = NULL;
 	world_close(w);
@@ -908,6 +922,8 @@ test_replicas(struct world *w)
 		    "action_differs,log_invalid" },
 		{ RP_NOT_REQUESTED, "relay requested nowhere",
 		    "not_requested" },
+		{ RP_UNKNOWN_RESULT, "a result of an action no log requests",
+		    "result_unknown_action" },
 	};
 	char kinds[512], names[128];
 	struct keys_public many[RECONCILE_SERVER_KEYS_MAX + 1];
@@ -928,6 +944,7 @@ test_replicas(struct world *w)
 		CHECKF(a != NULL, "%s: the action reported", vs[i].name);
 		replicas_of(a, "relayed", names, sizeof(names));
 		CHECKF(vs[i].v == RP_REQUESTED_TWICE ||
+		        vs[i].v == RP_UNKNOWN_RESULT ||
 		        strcmp(names, "r2") == 0,
 		    "%s: relayed by \"%s\"", vs[i].name, names);
 		if (vs[i].v == RP_CLEAN) {
