@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * signetctl audit reconcile's engine (reconcile.h): verifies each log,
- * streams its action records into partitioned fact files, checks the
- * heads one log claims of another, then joins and classifies each
+ * streams its action records into partitioned fact files, (with several
+ * replicas' server logs) routes each action's server_head to the log
+ * that requested it, checks the heads one log claims of another, then
+ * joins and classifies each
  * partition alone, spilling finished actions to a problems file and an
  * ok file. Every byte read from a log is hostile even after it verified
  * (the holder of a key signs what it likes): strings are bounded when
