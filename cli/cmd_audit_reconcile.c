@@ -66,7 +66,11 @@ usage_reconcile(FILE *f)
 	    "[--roster-threshold K]]\n"
 	    "         [--checkpoint FILE... [--witness-key VKEY-FILE...]]\n"
 	    "         [-o text|json|html] [--out FILE]\n"
-	    "  --server FILE...   the server's log files, oldest first\n"
+	    "  --server FILE...   the server's log files, oldest first, or "
+	    "its directory;\n"
+	    "                     repeat it for each replica of a cluster\n"
+	    "  --key PUB          the server's audit key; repeat it if "
+	    "replicas have their own\n"
 	    "  --agent FILE...    one host's log files, oldest first, or the "
 	    "directory\n"
 	    "                     holding them (audit.log.*-* and audit.log); "
@@ -276,7 +280,11 @@ write_text(FILE *out, struct reconcile *rc, const cJSON *s)
 		    cJSON_GetObjectItemCaseSensitive(e, "host_id"));
 		const char *head = cJSON_GetStringValue(
 		    cJSON_GetObjectItemCaseSensitive(e, "head"));
+		const char *rp = cJSON_GetStringValue(
+		    cJSON_GetObjectItemCaseSensitive(e, "replica"));
 
+		if (host == NULL && rp != NULL)
+			host = rp; /* a cluster replica's log */
 		fprintf(out,
 		    "log %s%s%s: %d file(s), %.0f records, head %s: %s%s\n",
 		    cJSON_GetStringValue(
@@ -387,8 +395,8 @@ checkpoint_origin(const char *path, char origin[static NOTE_ORIGIN_MAX + 1],
 static int
 check_checkpoints(cJSON *summary, const char *const *cps, size_t ncps,
     const struct note_verifier *wit, size_t nwit,
-    const struct keys_public *server_key, const char *keys_dir, size_t *failed,
-    struct err_msg *msg)
+    const struct keys_public *server_keys, size_t nkeys, size_t nservers,
+    const char *keys_dir, size_t *failed, struct err_msg *msg)
 {
 	struct witness_cp_report rep;
 	char origin[NOTE_ORIGIN_MAX + 1], root[64], path[PATH_MAX];
@@ -428,7 +436,19 @@ check_checkpoints(cJSON *summary, const char *const *cps, size_t ncps,
 			    cJSON_GetObjectItemCaseSensitive(lg, "role"));
 			const char *h = cJSON_GetStringValue(
 			    cJSON_GetObjectItemCaseSensitive(lg, "host_id"));
+			const char *rp = cJSON_GetStringValue(
+			    cJSON_GetObjectItemCaseSensitive(lg, "replica"));
+			size_t ol = strlen(origin), rl;
 
+			/*
+			 * Several replicas: signet/server/CN/REPLICA names
+			 * the log of that replica.
+			 */
+			if (server && nservers > 1 &&
+			    (rp == NULL || (rl = strlen(rp)) + 1 > ol ||
+			        origin[ol - rl - 1] != '/' ||
+			        strcmp(origin + ol - rl, rp) != 0))
+				continue;
 			if (role == NULL ||
 			    (server ? strcmp(role, "server") != 0 :
 			              (strcmp(role, "agent") != 0 ||
@@ -458,7 +478,7 @@ check_checkpoints(cJSON *summary, const char *const *cps, size_t ncps,
 			    origin);
 		}
 		if (server) {
-			key = *server_key;
+			key = server_keys[0];
 			r = 0;
 		} else {
 			(void)snprintf(path, sizeof(path), "%s/%s.pub",
@@ -469,6 +489,13 @@ check_checkpoints(cJSON *summary, const char *const *cps, size_t ncps,
 		if (r == 0)
 			r = witness_check_checkpoints(&cps[i], 1, &key, wit,
 			    nwit, files, nfiles, &rep, msg);
+		/* Replicas with keys of their own: the first that holds. */
+		for (j = 1; server && r == 0 && rep.failed && j < nkeys; j++) {
+			memset(&rep, 0, sizeof(rep));
+			r = witness_check_checkpoints(&cps[i], 1,
+			    &server_keys[j], wit, nwit, files, nfiles, &rep,
+			    msg);
+		}
 		free(files);
 		files = NULL;
 		if (r != 0)
@@ -540,6 +567,9 @@ cmd_audit_reconcile(struct cmd_ctx *ctx, int argc, char **argv)
 		{ "witness-key", required_argument, NULL, OPT_WITNESS_KEY },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
 	const char *key_path = NULL, *action_path = NULL, *keys_dir = NULL;
+	const char *key_paths[RECONCILE_SERVER_KEYS_MAX];
+	struct keys_public server_keys[RECONCILE_SERVER_KEYS_MAX];
+	size_t nkeys = 0;
 	const char *roster_keys_path = NULL, *threshold_text = NULL;
 	const char *out_path = NULL;
 	const char **rosters = NULL, **cps = NULL;
@@ -557,7 +587,8 @@ cmd_audit_reconcile(struct cmd_ctx *ctx, int argc, char **argv)
 	enum out_format fmt = OUT_TEXT;
 	int64_t threshold = 1;
 	size_t ngroups = 0, nrosters = 0, i, k;
-	bool in_rosters = false, nservers = 0;
+	bool in_rosters = false;
+	size_t nservers = 0;
 	char esc[PATH_MAX];
 	FILE *out = stdout;
 	struct stat st;
@@ -583,13 +614,8 @@ cmd_audit_reconcile(struct cmd_ctx *ctx, int argc, char **argv)
 			goto out;
 		case OPT_SERVER:
 		case OPT_AGENT:
-			if (opt == OPT_SERVER && nservers) {
-				fprintf(stderr,
-				    ME ": --server given twice (give the "
-				       "server's files after one --server)\n");
-				goto out;
-			}
-			nservers = nservers || opt == OPT_SERVER;
+			/* One --server per replica of a cluster. */
+			nservers += opt == OPT_SERVER ? 1 : 0;
 			cur = &groups[ngroups++];
 			cur->role = opt == OPT_SERVER ? RECONCILE_SERVER :
 			                                RECONCILE_AGENT;
@@ -608,8 +634,7 @@ cmd_audit_reconcile(struct cmd_ctx *ctx, int argc, char **argv)
 				    text_escape_str(optarg, esc, sizeof(esc)));
 				goto out;
 			}
-			if (cur->role == RECONCILE_AGENT &&
-			    stat(optarg, &st) == 0 && S_ISDIR(st.st_mode))
+			if (stat(optarg, &st) == 0 && S_ISDIR(st.st_mode))
 				r = group_add_dir(cur, optarg);
 			else
 				r = group_add(cur, optarg);
@@ -629,7 +654,15 @@ cmd_audit_reconcile(struct cmd_ctx *ctx, int argc, char **argv)
 			in_rosters = true;
 			cur = NULL;
 			break;
-		case OPT_KEY: key_path = optarg; break;
+		case OPT_KEY:
+			if (nkeys == RECONCILE_SERVER_KEYS_MAX) {
+				fprintf(stderr, ME ": more than %d --key\n",
+				    RECONCILE_SERVER_KEYS_MAX);
+				goto out;
+			}
+			key_paths[nkeys++] = optarg;
+			key_path = key_paths[0];
+			break;
 		case OPT_ACTION_KEY: action_path = optarg; break;
 		case OPT_AGENT_KEYS: keys_dir = optarg; break;
 		case OPT_ROSTER_KEYS: roster_keys_path = optarg; break;
@@ -712,6 +745,8 @@ cmd_audit_reconcile(struct cmd_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	r = keys_load_public(key_path, &server_key, &msg);
+	for (i = 0; r == 0 && i < nkeys; i++)
+		r = keys_load_public(key_paths[i], &server_keys[i], &msg);
 	if (r == 0)
 		r = keys_load_pubset(action_path, &action_keys, &msg);
 	if (r == 0 && nrosters > 0) {
@@ -735,6 +770,10 @@ cmd_audit_reconcile(struct cmd_ctx *ctx, int argc, char **argv)
 		logs[i].nfiles = groups[i].n;
 	}
 	ro.server_key = &server_key;
+	if (nkeys > 1) {
+		ro.server_keys = server_keys;
+		ro.n_server_keys = nkeys;
+	}
 	ro.action_keys = &action_keys;
 	ro.agent_keys_dir = keys_dir;
 	ro.rosters = rs;
@@ -762,8 +801,9 @@ cmd_audit_reconcile(struct cmd_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	if (ncps > 0 &&
-	    check_checkpoints(summary, cps, ncps, wit, nwit, &server_key,
-	        keys_dir, &cp_failed, &msg) != 0) {
+	    check_checkpoints(summary, cps, ncps, wit, nwit,
+	        nkeys > 1 ? server_keys : &server_key, nkeys > 1 ? nkeys : 1,
+	        nservers, keys_dir, &cp_failed, &msg) != 0) {
 		fprintf(stderr, ME ": %s\n", msg.text);
 		goto out;
 	}

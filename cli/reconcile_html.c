@@ -75,6 +75,9 @@ static const struct {
 	    "requested." },
 	{ "result_not_recorded",
 	    "The host signed a result the server never recorded." },
+	{ "requested_twice",
+	    "Two replicas' logs both request it (or one log twice with "
+	    "other bytes): one action id, two requests." },
 };
 
 /* A word of the JSON and its plain words in the report. */
@@ -522,10 +525,15 @@ w_logs(struct w *w, const cJSON *logs)
 		w_raw(w, "<tr><td>");
 		w_value(w, member(it, "role"));
 		w_raw(w, "</td><td>");
-		if (host != NULL)
+		if (host != NULL) {
 			w_code(w, host);
-		else
+		} else if (member(it, "replica") != NULL) {
+			/* A cluster replica's server log. */
+			w_raw(w, "replica ");
+			w_code(w, member(it, "replica"));
+		} else {
 			w_raw(w, "&#8212;");
+		}
 		w_raw(w, "</td><td>");
 		w_list(w, member(it, "files"), true);
 		w_raw(w, "</td><td>");
@@ -720,6 +728,18 @@ w_server(struct w *w, const cJSON *a, const cJSON *s)
 	w_dt(w, "Host");
 	w_code(w, member(a, "host_id"));
 	w_raw(w, "</dd>");
+	if (member(a, "replicas") != NULL) {
+		/* A cluster's: which replica's log did what. */
+		w_dt(w, "Requested on replica");
+		w_list(w, member(member(a, "replicas"), "requested"), false);
+		w_raw(w, "</dd>");
+		w_dt(w, "Relayed by replica");
+		w_list(w, member(member(a, "replicas"), "relayed"), false);
+		w_raw(w, "</dd>");
+		w_dt(w, "Result recorded by");
+		w_list(w, member(member(a, "replicas"), "results"), false);
+		w_raw(w, "</dd>");
+	}
 	if (s == NULL) {
 		w_raw(w,
 		    "<dt>Server's log</dt><dd><strong class=\"bad\">no "

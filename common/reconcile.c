@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * signetctl audit reconcile's engine (reconcile.h): verifies each log,
- * streams its action records into partitioned fact files, checks the
- * heads one log claims of another, then joins and classifies each
+ * streams its action records into partitioned fact files, (with several
+ * replicas' server logs) routes each action's server_head to the log
+ * that requested it, checks the heads one log claims of another, then
+ * joins and classifies each
  * partition alone, spilling finished actions to a problems file and an
  * ok file. Every byte read from a log is hostile even after it verified
  * (the holder of a key signs what it likes): strings are bounded when
@@ -31,13 +33,15 @@
 #define HOSTS_MAX 4096                /* distinct missing hosts listed */
 #define APV_MAX REQUEST_APPROVALS_MAX /* approvals kept per action, side */
 #define HOSTS_SEEN 4                  /* agent hosts kept per action */
+#define REPLICAS_SEEN 8               /* server logs kept per action and step */
 
 /* One log as the run knows it. */
 struct rlog {
 	enum reconcile_role role;
 	const char *const *files;
 	size_t nfiles;
-	char host[64]; /* agents */
+	char host[64];    /* agents */
+	char replica[64]; /* servers: server.started's "replica" */
 	bool valid;
 	uint64_t records; /* records that verified (the prefix joined) */
 	struct audit_head head;
@@ -62,7 +66,8 @@ struct run {
 	const struct reconcile_opts *o;
 	struct rlog *logs;
 	size_t nlogs;
-	size_t server; /* index of the server log */
+	size_t server;   /* index of the (first) server log */
+	size_t nservers; /* server logs: more than one, a cluster's */
 	FILE *part[RECONCILE_PARTITIONS];
 	struct reconcile *res;
 	cJSON *by_kind;
@@ -352,6 +357,13 @@ server_fact(struct run *run, size_t l, const struct audit_record *rec, int *r)
 	bool ok = true;
 
 	*r = 0;
+	if (strcmp(ev, "server.started") == 0 &&
+	    run->logs[l].replica[0] == '\0' && jstr(d, "replica") != NULL &&
+	    text_valid_name(jstr(d, "replica"))) {
+		cpy(run->logs[l].replica, sizeof(run->logs[l].replica),
+		    jstr(d, "replica"));
+		return NULL;
+	}
 	if (strcmp(ev, "agent.connected") == 0 &&
 	    jstr(d, "agent_head") != NULL &&
 	    agent_log_of(run, jstr(d, "host_id")) != SIZE_MAX) {
@@ -382,6 +394,16 @@ server_fact(struct run *run, size_t l, const struct audit_record *rec, int *r)
 			                copy_member(o, "exp", p,
 			                    "expires_at"))));
 		}
+	} else if (strcmp(ev, "action.relayed") == 0) {
+		/* Another replica's action, as this one relayed it. */
+		o = fact_new("rel", id, l, rec);
+		ok = o != NULL && copy_member(o, "rsha", d, "request_sha256") &&
+		    copy_member(o, "org", d, "origin") &&
+		    copy_member(o, "host", d, "host_id") &&
+		    copy_member(o, "cid", d, "container_id") &&
+		    copy_member(o, "act", d, "action_name");
+		if (ok && env_payload(d, "action", sha, &p))
+			ok = add_str(o, "ash", sha);
 	} else if (strcmp(ev, "action.approved") == 0) {
 		o = fact_new("apr", id, l, rec);
 		ok = o != NULL && copy_member(o, "name", d, "approver") &&
@@ -478,9 +500,19 @@ agent_fact(struct run *run, size_t l, const struct audit_record *rec, int *r)
 			        (add_payload_approvals(o, p) &&
 			            copy_member(o, "host", p, "host_id") &&
 			            copy_member(o, "exp", p, "expires_at")));
+			/*
+			 * The head names the log of the replica that signed
+			 * the action: with several, which one is known only
+			 * once the action is joined (route_heads).
+			 */
 			if (ok && p != NULL && jstr(p, "server_head") != NULL)
-				*r = claim(run, run->server,
-				    jstr(p, "server_head"), id, l, rec->seq);
+				*r = run->nservers > 1 ?
+				    (add_str(o, "sh", jstr(p, "server_head")) ?
+				            0 :
+				            SIGNET_ERR_ALLOC) :
+				    claim(run, run->server,
+				        jstr(p, "server_head"), id, l,
+				        rec->seq);
 		}
 		if (ok && env_payload(d, "result", sha, &q))
 			ok = add_str(o, "rsh", sha);
@@ -644,16 +676,20 @@ static int
 mismatch(struct run *run, size_t t, const struct claim *c, const char *found)
 {
 	const struct rlog *from = &run->logs[c->from], *lg = &run->logs[t];
-	char detail[512];
+	char detail[512], whose[96];
 	cJSON *o = cJSON_CreateObject();
 
+	(void)snprintf(whose, sizeof(whose), "the log of replica %s's",
+	    lg->replica[0] != '\0' ? lg->replica : lg->files[0]);
 	(void)snprintf(detail, sizeof(detail),
 	    "%s log%s%s (seq %" PRIu64 ") names %s head %" PRIu64
 	    ":%.12s..., but %s",
 	    from->role == RECONCILE_SERVER ? "the server" : "the agent",
 	    from->role == RECONCILE_SERVER ? "" : " of ",
 	    from->role == RECONCILE_SERVER ? "" : from->host, c->from_seq,
-	    lg->role == RECONCILE_SERVER ? "the server log's" : "its own",
+	    lg->role != RECONCILE_SERVER ? "its own" :
+	        run->nservers < 2        ? "the server log's" :
+	                                   whose,
 	    c->seq, c->hash, found);
 	if (lg->role == RECONCILE_AGENT && from->role == RECONCILE_SERVER)
 		(void)snprintf(detail, sizeof(detail),
@@ -815,6 +851,107 @@ out:
 	return r;
 }
 
+/* ---- pass 1b: which replica's log an action's server_head names ---- */
+
+struct route {
+	char id[33];
+	size_t log;
+	uint64_t seq;
+	char head[AUDIT_HASH_HEX + 32]; /* the claimed head ("" a request) */
+};
+
+static int
+route_cmp(const void *a, const void *b)
+{
+	const struct route *x = a, *y = b;
+	int c = strcmp(x->id, y->id);
+
+	if (c != 0)
+		return c;
+	/* An action's requests first, in log order, then its claims. */
+	if ((x->head[0] == '\0') != (y->head[0] == '\0'))
+		return x->head[0] == '\0' ? -1 : 1;
+	return x->log < y->log ? -1 : x->log > y->log ? 1 : 0;
+}
+
+/*
+ * With several server logs: each server_head an agent recorded (a "dec"
+ * fact's "sh") is claimed of the log that requested the action (the
+ * first, in --server order, when several did: requested_twice names
+ * that). One partition at a time, so memory stays that of the join.
+ */
+static int
+route_heads(struct run *run, FILE *f, char **line, size_t *cap)
+{
+	struct route *rt = NULL, *grown;
+	size_t n = 0, rcap = 0, i, req = SIZE_MAX;
+	struct err_msg sub;
+	ssize_t len;
+	int r = 0;
+
+	rewind(f);
+	while (r == 0 && (len = getline(line, cap, f)) > 0) {
+		cJSON *fact = NULL;
+		const char *t, *id, *sh;
+		int64_t l = 0, s = 0;
+
+		r = jsonx_parse_object("fact", *line, (size_t)len - 1, 4, &fact,
+		    &sub);
+		if (r != 0)
+			break;
+		t = jstr(fact, "f");
+		id = jstr(fact, "a");
+		sh = jstr(fact, "sh");
+		if (t == NULL || id == NULL || !jint(fact, "l", &l) ||
+		    !jint(fact, "s", &s) || l < 0 || (size_t)l >= run->nlogs) {
+			r = SIGNET_ERR_FORMAT;
+		} else if (text_is_hex(id, 32) &&
+		    (strcmp(t, "req") == 0 ||
+		        (strcmp(t, "dec") == 0 && sh != NULL &&
+		            strlen(sh) < sizeof(rt->head)))) {
+			if (n == rcap) {
+				rcap = rcap == 0 ? 256 : rcap * 2;
+				grown = realloc(rt, rcap * sizeof(*rt));
+				if (grown == NULL) {
+					r = SIGNET_ERR_ALLOC;
+					cJSON_Delete(fact);
+					break;
+				}
+				rt = grown;
+			}
+			cpy(rt[n].id, sizeof(rt[n].id), id);
+			rt[n].log = (size_t)l;
+			rt[n].seq = (uint64_t)s;
+			cpy(rt[n].head, sizeof(rt[n].head),
+			    strcmp(t, "req") == 0 ? "" : sh);
+			n++;
+		}
+		cJSON_Delete(fact);
+	}
+	if (r == 0 && ferror(f))
+		r = SIGNET_ERR_IO;
+	if (r == 0 && n > 0)
+		qsort(rt, n, sizeof(*rt), route_cmp);
+	for (i = 0; r == 0 && i < n; i++) {
+		if (i == 0 || strcmp(rt[i].id, rt[i - 1].id) != 0)
+			req = SIZE_MAX;
+		if (rt[i].head[0] == '\0') {
+			if (req == SIZE_MAX)
+				req = rt[i].log;
+			continue;
+		}
+		/* No request anywhere: not_requested says so. */
+		if (req != SIZE_MAX)
+			r = claim(run, req, rt[i].head, rt[i].id, rt[i].log,
+			    rt[i].seq);
+	}
+	/* The claims' mismatches are appended to this file later. */
+	if (r == 0 && fseek(f, 0, SEEK_END) != 0)
+		r = SIGNET_ERR_IO;
+	free(rt);
+	return r;
+}
+
 /* ---- pass 3: the join ---- */
 
 struct side_apv {
@@ -828,6 +965,22 @@ struct acc {
 	char id[65];
 	/* server */
 	unsigned nreq;
+	size_t req_log;
+	bool req_twice;   /* another log's request, or other bytes */
+	size_t twice_log; /* ... its log and seq */
+	uint64_t twice_seq;
+	char twice_ash[65];
+	size_t nrel; /* action.relayed (kept: REPLICAS_SEEN) */
+	size_t rel_log[REPLICAS_SEEN];
+	uint64_t rel_seq[REPLICAS_SEEN];
+	char rel_ash[REPLICAS_SEEN][65], rel_rsha[REPLICAS_SEEN][65];
+	char rel_org[64], rel_host[64], rel_cid[65], rel_act[16];
+	size_t nres_logs; /* the logs with an action.result */
+	size_t res_logs[REPLICAS_SEEN];
+	bool res_differs; /* another log's result is not the first's */
+	size_t rdf_log;
+	uint64_t rdf_seq;
+	char rdf_st[16], rdf_rsh[65];
 	uint64_t req_seq;
 	int64_t req_ts, exp;
 	char host[64], cid[65], act[16], by[64], rq[24];
@@ -983,6 +1136,19 @@ note_host(struct acc *a, size_t l)
 		a->hosts[a->nhosts++] = l;
 }
 
+/* Adds log l to the list logs[0..*n) once, as room allows. */
+static void
+note_log(size_t *logs, size_t *n, size_t l)
+{
+	size_t i;
+
+	for (i = 0; i < *n; i++)
+		if (logs[i] == l)
+			return;
+	if (*n < REPLICAS_SEEN)
+		logs[(*n)++] = l;
+}
+
 /* Folds one fact into its action. */
 static int
 apply_fact(struct run *run, struct acc **tab, const cJSON *f)
@@ -999,6 +1165,26 @@ apply_fact(struct run *run, struct acc **tab, const cJSON *f)
 		return SIGNET_ERR_ALLOC;
 	if (strcmp(t, "req") == 0) {
 		a->nreq++;
+		if (a->nreq > 1 && (size_t)l != a->req_log) {
+			/* Another replica's log requests it too. */
+			if (!a->req_twice) {
+				a->req_twice = true;
+				a->twice_log = (size_t)l;
+				a->twice_seq = (uint64_t)s;
+				cpy(a->twice_ash, sizeof(a->twice_ash),
+				    jstr(f, "ash"));
+			}
+			return 0;
+		}
+		if (a->nreq > 1 && run->nservers > 1 && !a->req_twice &&
+		    strcmp(a->ash,
+		        jstr(f, "ash") != NULL ? jstr(f, "ash") : "") != 0) {
+			a->req_twice = true;
+			a->twice_log = (size_t)l;
+			a->twice_seq = (uint64_t)s;
+			cpy(a->twice_ash, sizeof(a->twice_ash), jstr(f, "ash"));
+		}
+		a->req_log = (size_t)l;
 		a->req_seq = (uint64_t)s;
 		a->req_ts = ts;
 		cpy(a->host, sizeof(a->host), jstr(f, "host"));
@@ -1013,6 +1199,22 @@ apply_fact(struct run *run, struct acc **tab, const cJSON *f)
 		a->why = jstr(f, "why") != NULL ? strdup(jstr(f, "why")) : NULL;
 		if (jstr(f, "why") != NULL && a->why == NULL)
 			return SIGNET_ERR_ALLOC;
+	} else if (strcmp(t, "rel") == 0) {
+		if (a->nrel < REPLICAS_SEEN) {
+			a->rel_log[a->nrel] = (size_t)l;
+			a->rel_seq[a->nrel] = (uint64_t)s;
+			cpy(a->rel_ash[a->nrel], sizeof(a->rel_ash[0]),
+			    jstr(f, "ash"));
+			cpy(a->rel_rsha[a->nrel], sizeof(a->rel_rsha[0]),
+			    jstr(f, "rsha"));
+		}
+		if (a->nrel == 0) {
+			cpy(a->rel_org, sizeof(a->rel_org), jstr(f, "org"));
+			cpy(a->rel_host, sizeof(a->rel_host), jstr(f, "host"));
+			cpy(a->rel_cid, sizeof(a->rel_cid), jstr(f, "cid"));
+			cpy(a->rel_act, sizeof(a->rel_act), jstr(f, "act"));
+		}
+		a->nrel++;
 	} else if (strcmp(t, "apr") == 0) {
 		if (a->sapv.n < APV_MAX) {
 			cpy(a->sapv.kid[a->sapv.n], sizeof(a->sapv.kid[0]),
@@ -1042,6 +1244,24 @@ apply_fact(struct run *run, struct acc **tab, const cJSON *f)
 		    (uint64_t)s, jstr(f, "why"));
 	} else if (strcmp(t, "res") == 0) {
 		a->nres++;
+		if (a->nres_logs > 0 && a->res_logs[0] != (size_t)l) {
+			/* Another replica's record of the result: alike? */
+			const char *st = jstr(f, "st"), *rsh = jstr(f, "rsh");
+
+			note_log(a->res_logs, &a->nres_logs, (size_t)l);
+			if (!a->res_differs &&
+			    (strcmp(st != NULL ? st : "", a->st) != 0 ||
+			        strcmp(rsh != NULL ? rsh : "", a->rsh) != 0)) {
+				a->res_differs = true;
+				a->rdf_log = (size_t)l;
+				a->rdf_seq = (uint64_t)s;
+				cpy(a->rdf_st, sizeof(a->rdf_st), st);
+				cpy(a->rdf_rsh, sizeof(a->rdf_rsh), rsh);
+			}
+			set_end(a, "result", (uint64_t)s, NULL);
+			return 0;
+		}
+		note_log(a->res_logs, &a->nres_logs, (size_t)l);
 		a->res_seq = (uint64_t)s;
 		set_end(a, "result", (uint64_t)s, NULL);
 		cpy(a->st, sizeof(a->st), jstr(f, "st"));
@@ -1183,11 +1403,79 @@ host_missing(struct run *run, const char *host)
 	return 0;
 }
 
+/* A server log's name in the report: its replica, else its first file. */
+static const char *
+log_label(const struct run *run, size_t l)
+{
+	const struct rlog *lg = &run->logs[l];
+
+	return lg->replica[0] != '\0' ? lg->replica : lg->files[0];
+}
+
+/*
+ * The checks across the replicas' logs: a second request, the relays,
+ * the results of several logs (a single server log of no cluster has
+ * none of these).
+ */
+static int
+classify_replicas(struct run *run, struct acc *a)
+{
+	size_t i;
+	int r = 0;
+
+	if (a->req_twice)
+		r = problem(run, a, RECONCILE_KIND_REQUESTED_TWICE,
+		    "requested in %s's log (seq %" PRIu64 ", sha256 %.16s...) "
+		    "and again in %s's (seq %" PRIu64 ", sha256 %.16s...)%s",
+		    log_label(run, a->req_log), a->req_seq, a->ash,
+		    log_label(run, a->twice_log), a->twice_seq, a->twice_ash,
+		    strcmp(a->ash, a->twice_ash) != 0 ? ": other bytes" : "");
+	if (r == 0 && a->nrel > 0 && a->nreq == 0)
+		r = problem(run, a, RECONCILE_KIND_NOT_REQUESTED,
+		    "relayed by %s (its log, seq %" PRIu64 ", from origin %s) "
+		    "but no action.requested in any server log given%s",
+		    log_label(run, a->rel_log[0]), a->rel_seq[0],
+		    a->rel_org[0] != '\0' ? a->rel_org : "?",
+		    " (is the origin's log missing?)");
+	for (i = 0; r == 0 && i < a->nrel && i < REPLICAS_SEEN; i++) {
+		if (a->nreq > 0 && a->ash[0] != '\0' &&
+		    strcmp(a->rel_ash[i], a->ash) != 0)
+			r = problem(run, a, RECONCILE_KIND_ACTION_DIFFERS,
+			    "the signed action %s relayed (its log, seq %" PRIu64
+			    ", sha256 %.16s...) is not the one %s requested "
+			    "(seq %" PRIu64 ", sha256 %.16s...)",
+			    log_label(run, a->rel_log[i]), a->rel_seq[i],
+			    a->rel_ash[i], log_label(run, a->req_log),
+			    a->req_seq, a->ash);
+		else if (strcmp(a->rel_rsha[i], a->rel_ash[i]) != 0)
+			r = problem(run, a, RECONCILE_KIND_ACTION_DIFFERS,
+			    "%s's action.relayed (seq %" PRIu64
+			    ") says request_sha256 %.16s..., its signed action "
+			    "is %.16s...",
+			    log_label(run, a->rel_log[i]), a->rel_seq[i],
+			    a->rel_rsha[i], a->rel_ash[i]);
+		else if (a->rel_log[i] == a->req_log && a->nreq > 0)
+			r = problem(run, a, RECONCILE_KIND_REQUESTED_TWICE,
+			    "%s's log both requests (seq %" PRIu64
+			    ") and relays (seq %" PRIu64 ") it",
+			    log_label(run, a->req_log), a->req_seq,
+			    a->rel_seq[i]);
+	}
+	if (r == 0 && a->res_differs)
+		r = problem(run, a, RECONCILE_KIND_RESULT_DIFFERS,
+		    "%s recorded the result %s (seq %" PRIu64
+		    ", sha256 %.16s...), %s recorded %s (seq %" PRIu64
+		    ", sha256 %.16s...)",
+		    log_label(run, a->res_logs[0]), a->st, a->res_seq, a->rsh,
+		    log_label(run, a->rdf_log), a->rdf_st, a->rdf_seq,
+		    a->rdf_rsh);
+	return r;
+}
+
 /* The checks of one joined action. */
 static int
 classify(struct run *run, struct acc *a)
 {
-	const struct rlog *srv = &run->logs[run->server];
 	bool agent_any = a->ndec + a->ndsp + a->nexe > 0;
 	const char *agent_sha = a->nexe > 0 && a->ersh[0] != '\0' ? a->ersh :
 	                                                            a->arsh;
@@ -1198,19 +1486,35 @@ classify(struct run *run, struct acc *a)
 	char x[APV_MAX * 18 + 8], y[APV_MAX * 18 + 8];
 	int r = 0;
 
-	if (a->nreq == 0 && agent_any)
+	/* A single log of no cluster holds no relay: nothing to say. */
+	r = classify_replicas(run, a);
+	if (r == 0 && a->nreq == 0 && agent_any)
 		r = problem(run, a, RECONCILE_KIND_NOT_REQUESTED,
 		    "%s on %s (its log, seq %" PRIu64
-		    ") but no action.requested in the server log",
+		    ") but no action.requested in %s",
 		    a->nexe > 0 ? "executed" : "received",
 		    run->logs[a->nexe > 0 ? a->exe_log : a->dec_log].host,
-		    a->nexe > 0 ? a->exe_seq : a->dec_seq);
-	if (r == 0 && a->nreq == 0 && a->nres > 0 && !a->res_unknown &&
-	    !srv->continues)
+		    a->nexe > 0 ? a->exe_seq : a->dec_seq,
+		    run->nservers > 1 ? "any server log given" :
+		                        "the server log");
+	if (r == 0 && a->nreq == 0 && a->nrel == 0 && a->nres > 0 &&
+	    !a->res_unknown && !run->logs[a->res_logs[0]].continues)
 		r = problem(run, a, RECONCILE_KIND_RESULT_UNKNOWN_ACTION,
 		    "the server recorded a result (seq %" PRIu64
 		    ") for an action its log never requested",
 		    a->res_seq);
+	/*
+	 * A cluster: a result a replica did not know ("action_known":
+	 * false) is another replica's action; none given requests it.
+	 */
+	else if (r == 0 && run->nservers > 1 && a->nreq == 0 && a->nrel == 0 &&
+	    a->nres > 0 && a->res_unknown && !agent_any &&
+	    !run->logs[a->res_logs[0]].continues)
+		r = problem(run, a, RECONCILE_KIND_RESULT_UNKNOWN_ACTION,
+		    "%s recorded a result it did not know (seq %" PRIu64
+		    ", \"action_known\": false), and no replica's log given "
+		    "requests the action (is its origin's log missing?)",
+		    log_label(run, a->res_logs[0]), a->res_seq);
 	if (r == 0 && a->nreq > 0 && hl == SIZE_MAX && a->host[0] != '\0')
 		r = host_missing(run, a->host);
 	for (i = 0; i < a->nhosts; i++)
@@ -1333,6 +1637,51 @@ add_names(cJSON *o, const char *k, const struct side_apv *s)
 	return arr != NULL;
 }
 
+static bool
+add_labels(const struct run *run, cJSON *o, const char *k, const size_t *logs,
+    size_t n)
+{
+	cJSON *arr = cJSON_AddArrayToObject(o, k);
+	size_t i, j;
+
+	for (i = 0; arr != NULL && i < n; i++) {
+		cJSON *s;
+
+		for (j = 0; j < i; j++)
+			if (logs[j] == logs[i])
+				break;
+		if (j < i)
+			continue;
+		s = cJSON_CreateString(log_label(run, logs[i]));
+		if (s == NULL || !cJSON_AddItemToArray(arr, s)) {
+			cJSON_Delete(s);
+			return false;
+		}
+	}
+	return arr != NULL;
+}
+
+/*
+ * "replicas": which replica's log requested the action, relayed it and
+ * recorded its results (several server logs given).
+ */
+static bool
+add_replicas(const struct run *run, cJSON *o, const struct acc *a)
+{
+	cJSON *rp = cJSON_AddObjectToObject(o, "replicas");
+	size_t req[2];
+	size_t nreq = 0;
+
+	if (a->nreq > 0)
+		req[nreq++] = a->req_log;
+	if (a->req_twice)
+		req[nreq++] = a->twice_log;
+	return rp != NULL && add_labels(run, rp, "requested", req, nreq) &&
+	    add_labels(run, rp, "relayed", a->rel_log,
+	        a->nrel < REPLICAS_SEEN ? a->nrel : REPLICAS_SEEN) &&
+	    add_labels(run, rp, "results", a->res_logs, a->nres_logs);
+}
+
 /* The ACTION object of a joined action. */
 static cJSON *
 action_json(const struct run *run, struct acc *a)
@@ -1344,17 +1693,20 @@ action_json(const struct run *run, struct acc *a)
 	    add_str(o, "host_id",
 	        a->host[0] != '\0'         ? a->host :
 	            a->dec_host[0] != '\0' ? a->dec_host :
+	            a->rel_host[0] != '\0' ? a->rel_host :
 	            a->nhosts > 0          ? run->logs[a->hosts[0]].host :
 	                                     NULL) &&
 	    add_str(o, "container_id",
-	        a->cid[0] != '\0'      ? a->cid :
-	            a->acid[0] != '\0' ? a->acid :
-	                                 NULL) &&
+	        a->cid[0] != '\0'         ? a->cid :
+	            a->acid[0] != '\0'    ? a->acid :
+	            a->rel_cid[0] != '\0' ? a->rel_cid :
+	                                    NULL) &&
 	    (a->cname[0] == '\0' || add_str(o, "container_name", a->cname)) &&
 	    add_str(o, "action",
-	        a->act[0] != '\0'      ? a->act :
-	            a->aact[0] != '\0' ? a->aact :
-	                                 NULL) &&
+	        a->act[0] != '\0'         ? a->act :
+	            a->aact[0] != '\0'    ? a->aact :
+	            a->rel_act[0] != '\0' ? a->rel_act :
+	                                    NULL) &&
 	    add_str(o, "requested_by",
 	        a->by[0] != '\0'      ? a->by :
 	            a->aby[0] != '\0' ? a->aby :
@@ -1389,7 +1741,8 @@ action_json(const struct run *run, struct acc *a)
 	            (!a->has_edst || add_int(g, "docker_status", a->edst)) &&
 	            (!a->has_sat || add_int(g, "started_at", a->sat)) &&
 	            (!a->has_fat || add_int(g, "finished_at", a->fat)))) &&
-	    (a->ndec == 0 || add_names(g, "approvals", &a->aapn));
+	    (a->ndec == 0 || add_names(g, "approvals", &a->aapn)) &&
+	    (run->nservers < 2 || add_replicas(run, o, a));
 	if (!ok) {
 		cJSON_Delete(o);
 		return NULL;
@@ -1522,8 +1875,39 @@ verify_log(struct run *run, struct rlog *lg, struct err_msg *msg)
 	vo.agent_keys_dir = run->o->agent_keys_dir;
 	vo.rosters = run->o->rosters;
 	vo.jobs = run->o->jobs;
-	r = audit_verify_files((const char *const *)lg->files, lg->nfiles, &vo,
-	    NULL, &rep, &sub);
+	if (lg->role == RECONCILE_SERVER && run->o->n_server_keys > 0) {
+		struct audit_verify_report best;
+		struct err_msg best_msg;
+		int best_r = 0;
+
+		/*
+		 * Each replica may have its own audit key: the log is
+		 * verified under the first that holds; failing all, the
+		 * report is that of the key that verified the most lines.
+		 */
+		memset(&best, 0, sizeof(best));
+		err_clear(&best_msg);
+		for (i = 0; i < run->o->n_server_keys; i++) {
+			vo.audit_key = &run->o->server_keys[i];
+			r = audit_verify_files((const char *const *)lg->files,
+			    lg->nfiles, &vo, NULL, &rep, &sub);
+			if (r == 0)
+				break;
+			if (i == 0 || rep.records > best.records) {
+				best = rep;
+				best_msg = sub;
+				best_r = r;
+			}
+		}
+		if (r != 0) {
+			rep = best;
+			sub = best_msg;
+			r = best_r;
+		}
+	} else {
+		r = audit_verify_files((const char *const *)lg->files,
+		    lg->nfiles, &vo, NULL, &rep, &sub);
+	}
 	lg->records = rep.records;
 	lg->head = rep.head;
 	lg->continues = rep.continues;
@@ -1559,6 +1943,7 @@ log_json(const struct rlog *lg)
 	    add_str(o, "role",
 	        lg->role == RECONCILE_SERVER ? "server" : "agent") &&
 	    (lg->role == RECONCILE_SERVER || add_str(o, "host_id", lg->host)) &&
+	    (lg->replica[0] == '\0' || add_str(o, "replica", lg->replica)) &&
 	    (files = cJSON_AddArrayToObject(o, "files")) != NULL;
 	for (k = 0; ok && k < lg->nfiles; k++) {
 		cJSON *s = cJSON_CreateString(lg->files[k]);
@@ -1636,17 +2021,24 @@ reconcile_run(const struct reconcile_opts *opts,
 	memset(&run, 0, sizeof(run));
 	run.o = opts;
 	for (i = 0; i < n; i++)
-		if (logs[i].role == RECONCILE_SERVER) {
+		if (logs[i].role == RECONCILE_SERVER)
 			nserver++;
+	for (i = 0; i < n; i++)
+		if (logs[i].role == RECONCILE_SERVER) {
 			run.server = i;
+			break;
 		}
-	if (nserver != 1 || n > RECONCILE_LOGS_MAX ||
-	    opts->server_key == NULL || opts->action_keys == NULL ||
-	    opts->agent_keys_dir == NULL)
+	run.nservers = nserver;
+	if (nserver == 0 || n > RECONCILE_LOGS_MAX ||
+	    (opts->server_key == NULL && opts->n_server_keys == 0) ||
+	    opts->n_server_keys > RECONCILE_SERVER_KEYS_MAX ||
+	    (opts->n_server_keys > 0 && opts->server_keys == NULL) ||
+	    opts->action_keys == NULL || opts->agent_keys_dir == NULL)
 		return err_set(msg, SIGNET_ERR_INVALID_ARG,
-		    "reconcile: give one server log, at most %d logs, the "
-		    "server's key, the action keys and the agent keys",
-		    RECONCILE_LOGS_MAX);
+		    "reconcile: give a server log (one per replica), at most "
+		    "%d logs, the server's key(s) (at most %d), the action "
+		    "keys and the agent keys",
+		    RECONCILE_LOGS_MAX, RECONCILE_SERVER_KEYS_MAX);
 	run.logs = calloc(n, sizeof(*run.logs));
 	run.res = calloc(1, sizeof(*run.res));
 	tab = calloc(BUCKETS, sizeof(*tab));
@@ -1709,6 +2101,20 @@ reconcile_run(const struct reconcile_opts *opts,
 		r = stream_log(&run, i, true, fact_line, NULL, msg);
 		if (r != 0)
 			goto out;
+	}
+	/* Pass 1b: the heads agents name of the replica that asked. */
+	for (i = 0; run.nservers > 1 && i < RECONCILE_PARTITIONS; i++) {
+		if (fflush(run.part[i]) != 0) {
+			r = err_set(msg, SIGNET_ERR_IO, "temporary file: %s",
+			    strerror(errno));
+			goto out;
+		}
+		r = route_heads(&run, run.part[i], &line, &cap);
+		if (r != 0) {
+			r = err_set(msg, r, "routing partition %zu: %s", i,
+			    err_str(r));
+			goto out;
+		}
 	}
 	/* Pass 2: the claimed heads. */
 	for (i = 0; i < n; i++) {
@@ -1851,6 +2257,35 @@ reconcile_action_text(const cJSON *a)
 	if (jstr(a, "requester") != NULL)
 		fprintf(m, " (%s)",
 		    text_escape_str(jstr(a, "requester"), esc, sizeof(esc)));
+	if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(a, "replicas"))) {
+		static const char *const steps[] = { "requested", "relayed",
+			"results" };
+		const cJSON *rp = cJSON_GetObjectItemCaseSensitive(a,
+		    "replicas");
+		size_t k;
+
+		/* Which replica did what, before the verdict. */
+		fprintf(m, " [");
+		for (k = 0; k < 3; k++) {
+			const cJSON *e;
+			bool one = false;
+
+			fprintf(m, "%s%s ", k > 0 ? "; " : "", steps[k]);
+			cJSON_ArrayForEach(e,
+			    cJSON_GetObjectItemCaseSensitive(rp, steps[k]))
+			{
+				fprintf(m, "%s%s", one ? "," : "",
+				    cJSON_IsString(e) ?
+				        text_escape_str(e->valuestring, esc,
+				            sizeof(esc)) :
+				        "?");
+				one = true;
+			}
+			if (!one)
+				fprintf(m, "-");
+		}
+		fprintf(m, "]");
+	}
 	cJSON_ArrayForEach(p, probs)
 	{
 		fprintf(m, "%s %s (%s)", first ? ":" : ";",

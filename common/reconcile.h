@@ -53,6 +53,8 @@
 #define RECONCILE_KIND_RESULT_UNKNOWN_ACTION "result_unknown_action"
 #define RECONCILE_KIND_RESULT_NOT_RECORDED "result_not_recorded"
 #define RECONCILE_KIND_DECISION_DIFFERS "decision_differs"
+#define RECONCILE_KIND_REQUESTED_TWICE "requested_twice"
+#define RECONCILE_SERVER_KEYS_MAX 16 /* --key given per replica */
 
 enum reconcile_role {
 	RECONCILE_SERVER = 1,
@@ -67,7 +69,14 @@ struct reconcile_log {
 };
 
 struct reconcile_opts {
-	const struct keys_public *server_key;  /* the server's audit key */
+	const struct keys_public *server_key; /* the server's audit key */
+	/*
+	 * Cluster replicas with audit keys of their own: each server log
+	 * verifies under the first of these under which it verifies (then
+	 * server_key is not used); n_server_keys 0: server_key alone.
+	 */
+	const struct keys_public *server_keys;
+	size_t n_server_keys; /* at most RECONCILE_SERVER_KEYS_MAX */
 	const struct keys_pubset *action_keys; /* required */
 	const char *agent_keys_dir; /* DIR/HOST-ID.pub: results, agent logs */
 	const struct audit_request_rosters *rosters; /* NULL: not checked */
@@ -79,15 +88,21 @@ struct reconcile_opts {
 struct reconcile;
 
 /*
- * Verifies and joins logs[0..n) (exactly one RECONCILE_SERVER log, any
- * number of agent logs, at most RECONCILE_LOGS_MAX in all). An agent
+ * Verifies and joins logs[0..n) (one RECONCILE_SERVER log, or one per
+ * cluster replica, any number of agent logs, at most RECONCILE_LOGS_MAX
+ * in all). With several server logs an action is joined across all of
+ * them: requested in one (a second action.requested in another log, or
+ * other bytes, is requested_twice), relayed (action.relayed) by others
+ * with the same signed action, its results recorded by any, all alike;
+ * each ACTION then says which replica did what ("replicas"), and an
+ * action's server_head is checked against the log that requested it. An agent
  * log's host is the host_id its first records carry; its audit key is
  * agent_keys_dir/HOST-ID.pub. A log that does not verify is a problem
  * (kind log_invalid, in the summary), not an error: its lines that
  * still parse as records are joined all the same, so that what the
  * tampering changed is named too. On success *out holds the summary and the
  * finished actions (reconcile_free). Returns 0; SIGNET_ERR_INVALID_ARG
- * (no server log, two, or too many logs); SIGNET_ERR_NOT_FOUND (an agent
+ * (no server log, or too many logs or keys); SIGNET_ERR_NOT_FOUND (an agent
  * log names no host, or its key is missing) or SIGNET_ERR_IO /
  * SIGNET_ERR_ALLOC (a temporary file, memory), each with msg.
  */

@@ -4,7 +4,10 @@
  * the input is an agent's log after a fixed first record naming its host.
  * It never verifies (no key signed it), so reconcile joins whatever of it
  * still parses as records — every event, data member and embedded
- * envelope a tampered log may hold — against an empty server log.
+ * envelope a tampered log may hold — against an empty server log; then
+ * the same input also as a second replica's server log (a cluster:
+ * action.relayed, results of several replicas, the heads routed to the
+ * log that requested).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -29,12 +32,12 @@ static const char first[] =
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static char dir[64], server[128], agent[128], keys[128];
+	static char dir[64], server[128], agent[128], keys[128], replica[128];
 	static struct keys_public spub;
 	static struct keys_pubset apub;
 	static int ready;
-	const char *sf[1], *af[1];
-	struct reconcile_log logs[2];
+	const char *sf[1], *af[1], *rf[1];
+	struct reconcile_log logs[3];
 	struct reconcile_opts o;
 	struct reconcile *rc = NULL;
 	struct keys_secret k;
@@ -50,6 +53,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		(void)snprintf(server, sizeof(server), "%s/server.log", dir);
 		(void)snprintf(agent, sizeof(agent), "%s/agent.log", dir);
+		(void)snprintf(replica, sizeof(replica), "%s/replica.log", dir);
 		(void)snprintf(keys, sizeof(keys), "%s/agents", dir);
 		if (mkdir(keys, 0700) != 0 || keys_generate(&k) != 0 ||
 		    keys_write_pair(keys, "web-01", &k, &msg) != 0)
@@ -72,7 +76,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (fclose(f) != 0)
 		return 0;
+	f = fopen(replica, "w");
+	if (f == NULL)
+		return 0;
+	if (fwrite(data, 1, size, f) != size) {
+		(void)fclose(f);
+		return 0;
+	}
+	if (fclose(f) != 0)
+		return 0;
 	sf[0] = server;
+	rf[0] = replica;
 	af[0] = agent;
 	logs[0] = (struct reconcile_log){ RECONCILE_SERVER, sf, 1 };
 	logs[1] = (struct reconcile_log){ RECONCILE_AGENT, af, 1 };
@@ -82,6 +96,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	o.agent_keys_dir = keys;
 	o.tmpdir = dir;
 	if (reconcile_run(&o, logs, 2, &rc, &msg) == 0) {
+		while (reconcile_next(rc, &a) == 1) {
+			free(reconcile_action_text(a));
+			cJSON_Delete(a);
+		}
+	}
+	reconcile_free(rc);
+	rc = NULL;
+	/* Two replicas: the input is also the second one's log. */
+	logs[2] = logs[1];
+	logs[1] = (struct reconcile_log){ RECONCILE_SERVER, rf, 1 };
+	if (reconcile_run(&o, logs, 3, &rc, &msg) == 0) {
 		while (reconcile_next(rc, &a) == 1) {
 			free(reconcile_action_text(a));
 			cJSON_Delete(a);

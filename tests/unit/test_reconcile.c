@@ -5,7 +5,8 @@
  * envelopes (a clean run, or one bent the way a lost record, a stolen
  * agent key or a server rewriting its own log would bend it), runs
  * reconcile_run and compares the problem kinds found with the ones
- * expected; then the JSON and text outputs of a clean and a bad run.
+ * expected; then the JSON and text outputs of a clean and a bad run;
+ * then a cluster's two replicas' logs, each under its own audit key.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -716,6 +717,258 @@ test_connected_head(struct world *w, bool bad)
 }
 
 /* Whether this build's envelope decode takes the cross-anchored heads. */
+/* ---- a cluster: two replicas' logs, each under its own audit key ---- */
+
+enum rp_variant {
+	RP_CLEAN,
+	RP_RELAY_OTHER_BYTES,
+	RP_REQUESTED_TWICE,
+	RP_RESULTS_DIFFER,
+	RP_RELAY_HOSTILE,
+	RP_NOT_REQUESTED,
+	RP_UNKNOWN_RESULT, /* only r2's "action_known": false result */
+};
+
+static void
+r_started(struct audit_writer *aw, const char *replica)
+{
+	cJSON *d = cJSON_CreateObject();
+
+	(void)cJSON_AddStringToObject(d, "replica", replica);
+	append(aw, "server.started", "server", d);
+}
+
+static void
+r_relayed(struct audit_writer *aw, const char *id, int64_t exp,
+    const struct envelope *env, const char *sha, bool hostile)
+{
+	cJSON *d = base(id, WEB);
+
+	(void)cJSON_AddStringToObject(d, "container_id", CID);
+	(void)cJSON_AddStringToObject(d, "action_name", "STOP");
+	if (hostile) {
+		/* Every member of the wrong type or missing. */
+		(void)cJSON_AddNumberToObject(d, "origin", 7);
+		(void)cJSON_AddStringToObject(d, "request_sha256", "zz");
+		(void)cJSON_AddStringToObject(d, "action", "not an envelope");
+	} else {
+		(void)cJSON_AddStringToObject(d, "origin", "r1");
+		(void)cJSON_AddStringToObject(d, "request_sha256", sha);
+		num(d, "expires_at", exp);
+		add_env(d, "action", env, true);
+	}
+	append(aw, "action.relayed", "server", d);
+}
+
+/*
+ * r1 requests a STOP of web-01, r2 holds web-01 and relays it, both
+ * record the result; variant v bends one step. *kinds gets the kinds,
+ * *json the STOP's ACTION (cJSON_Delete).
+ */
+static int
+run_replicas(struct world *w, enum rp_variant v, char *kinds, size_t len,
+    cJSON **json)
+{
+	struct envelope aenv = { 0 }, aenv2 = { 0 }, renv = { 0 },
+	                renv2 = { 0 };
+	struct keys_secret r2k;
+	struct keys_public keys[2];
+	struct audit_writer *r2 = NULL, *keep = NULL;
+	char sub[32], r2path[300], sha[65], sha2[65];
+	const char *sf[1], *r2f[1], *wf[1];
+	struct reconcile_log logs[3];
+	struct reconcile_opts o;
+	struct reconcile *rc = NULL;
+	struct err_msg msg;
+	int64_t now = clock_wall_ms(), exp = now + 60000;
+	cJSON *a = NULL;
+	int r = -1;
+
+	*json = NULL;
+	kinds[0] = '\0';
+	(void)snprintf(sub, sizeof(sub), "replicas%d", (int)v);
+	if (keys_generate(&r2k) != 0 || world_open(w, sub) != 0)
+		return -1;
+	keep = w->sw;
+	(void)snprintf(r2path, sizeof(r2path), "%s/%s/r2.log", w->dir, sub);
+	if (audit_open(r2path, &r2k, &r2, &msg) != 0)
+		goto out;
+	if (action_env(w, AID, WEB, "deploy", now, exp, NULL, &aenv, sha) !=
+	        0 ||
+	    action_env(w, AID, WEB, "other", now, exp, NULL, &aenv2, sha2) !=
+	        0 ||
+	    result_env(&w->webk, AID, WEB, ENVELOPE_STATUS_SUCCESS, 204, sha,
+	        NULL, &renv) != 0 ||
+	    result_env(&w->webk, AID, WEB, ENVELOPE_STATUS_FAILURE, 500, sha,
+	        NULL, &renv2) != 0)
+		goto out;
+	r_started(w->sw, "r1");
+	r_started(r2, "r2");
+	if (v != RP_NOT_REQUESTED && v != RP_UNKNOWN_RESULT)
+		s_requested(w, AID, WEB, exp, &aenv);
+	w->sw = r2;
+	if (v == RP_UNKNOWN_RESULT) {
+		cJSON *d = base(AID, WEB);
+
+		(void)cJSON_AddStringToObject(d, "status", "SUCCESS");
+		num(d, "docker_status", 204);
+		(void)cJSON_AddNullToObject(d, "error");
+		(void)cJSON_AddFalseToObject(d, "action_known");
+		add_env(d, "result", &renv, false);
+		append(r2, "action.result", "server", d);
+		w->sw = keep;
+		goto written;
+	}
+	if (v == RP_REQUESTED_TWICE)
+		s_requested(w, AID, WEB, exp, &aenv);
+	else
+		r_relayed(r2, AID, exp,
+		    v == RP_RELAY_OTHER_BYTES ? &aenv2 : &aenv,
+		    v == RP_RELAY_OTHER_BYTES ? sha2 : sha,
+		    v == RP_RELAY_HOSTILE);
+	w->sw = keep;
+	a_received(w->ww, AID, WEB, exp, &aenv);
+	a_dispatched(w->ww, AID, WEB, exp);
+	a_executed(w->ww, AID, WEB, exp, "SUCCESS", 204, &renv);
+	w->sw = r2;
+	s_result(w, AID, WEB, v == RP_RESULTS_DIFFER ? "FAILURE" : "SUCCESS",
+	    v == RP_RESULTS_DIFFER ? 500 : 204,
+	    v == RP_RESULTS_DIFFER ? &renv2 : &renv);
+	w->sw = keep;
+	if (v != RP_NOT_REQUESTED)
+		s_result(w, AID, WEB, "SUCCESS", 204, &renv);
+written:
+	audit_close(r2);
+	r2 = NULL;
+	world_close(w);
+	keep = NULL; /* closed */
+	sf[0] = w->server;
+	r2f[0] = r2path;
+	wf[0] = w->web;
+	logs[0] = (struct reconcile_log){ RECONCILE_SERVER, sf, 1 };
+	logs[1] = (struct reconcile_log){ RECONCILE_SERVER, r2f, 1 };
+	logs[2] = (struct reconcile_log){ RECONCILE_AGENT, wf, 1 };
+	keys[0] = w->audit.pub;
+	keys[1] = r2k.pub;
+	memset(&o, 0, sizeof(o));
+	o.server_keys = keys;
+	o.n_server_keys = 2;
+	o.action_keys = &w->action_pub;
+	o.agent_keys_dir = w->agents;
+	o.now_ms = 1;
+	if (reconcile_run(&o, logs, 3, &rc, &msg) != 0) {
+		fprintf(stderr, "reconcile_run: %s\n", msg.text);
+		goto out;
+	}
+	kinds_of(reconcile_summary(rc), kinds, len);
+	while (reconcile_next(rc, &a) == 1) {
+		const char *id = cJSON_GetStringValue(
+		    cJSON_GetObjectItemCaseSensitive(a, "action_id"));
+
+		if (id != NULL && strcmp(id, AID) == 0 && *json == NULL) {
+			*json = a;
+			a = NULL;
+		}
+		cJSON_Delete(a);
+		a = NULL;
+	}
+	r = 0;
+out:
+	if (keep != NULL)
+		w->sw = keep;
+	audit_close(r2);
+	world_close(w);
+	reconcile_free(rc);
+	envelope_free(&aenv);
+	envelope_free(&aenv2);
+	envelope_free(&renv);
+	envelope_free(&renv2);
+	sodium_memzero(&r2k, sizeof(r2k));
+	return r;
+}
+
+/* The names of ACTION.replicas.STEP, as "a,b". */
+static void
+replicas_of(const cJSON *a, const char *step, char *out, size_t len)
+{
+	const cJSON *e;
+	size_t off = 0;
+
+	out[0] = '\0';
+	cJSON_ArrayForEach(e,
+	    cJSON_GetObjectItemCaseSensitive(
+	        cJSON_GetObjectItemCaseSensitive(a, "replicas"), step))
+	{
+		if (cJSON_IsString(e) && off < len)
+			off += (size_t)snprintf(out + off, len - off, "%s%s",
+			    off > 0 ? "," : "", e->valuestring);
+	}
+}
+
+static void
+test_replicas(struct world *w)
+{
+	static const struct {
+		enum rp_variant v;
+		const char *name, *want;
+	} vs[] = {
+		{ RP_CLEAN, "clean cluster", "" },
+		{ RP_RELAY_OTHER_BYTES, "relay of other bytes",
+		    "action_differs,log_invalid" },
+		{ RP_REQUESTED_TWICE, "requested in two logs",
+		    "requested_twice" },
+		{ RP_RESULTS_DIFFER, "results differ", "result_differs" },
+		{ RP_RELAY_HOSTILE, "hostile relay record",
+		    "action_differs,log_invalid" },
+		{ RP_NOT_REQUESTED, "relay requested nowhere",
+		    "not_requested" },
+		{ RP_UNKNOWN_RESULT, "a result of an action no log requests",
+		    "result_unknown_action" },
+	};
+	char kinds[512], names[128];
+	struct keys_public many[RECONCILE_SERVER_KEYS_MAX + 1];
+	const char *sf[] = { w->server };
+	struct reconcile_log one = { RECONCILE_SERVER, sf, 1 };
+	struct reconcile_opts o;
+	struct reconcile *rc = NULL;
+	struct err_msg msg;
+	cJSON *a = NULL;
+	size_t i;
+
+	for (i = 0; i < sizeof(vs) / sizeof(vs[0]); i++) {
+		CHECKF(run_replicas(w, vs[i].v, kinds, sizeof(kinds), &a) == 0,
+		    "%s", vs[i].name);
+		CHECKF(strcmp(kinds, vs[i].want) == 0,
+		    "%s: kinds \"%s\", want \"%s\"", vs[i].name, kinds,
+		    vs[i].want);
+		CHECKF(a != NULL, "%s: the action reported", vs[i].name);
+		replicas_of(a, "relayed", names, sizeof(names));
+		CHECKF(vs[i].v == RP_REQUESTED_TWICE ||
+		        vs[i].v == RP_UNKNOWN_RESULT ||
+		        strcmp(names, "r2") == 0,
+		    "%s: relayed by \"%s\"", vs[i].name, names);
+		if (vs[i].v == RP_CLEAN) {
+			replicas_of(a, "requested", names, sizeof(names));
+			CHECKF(strcmp(names, "r1") == 0, "requested on \"%s\"",
+			    names);
+			replicas_of(a, "results", names, sizeof(names));
+			CHECKF(strcmp(names, "r1,r2") == 0, "results by \"%s\"",
+			    names);
+		}
+		cJSON_Delete(a);
+		a = NULL;
+	}
+	/* Too many keys: refused before anything is read. */
+	memset(many, 0, sizeof(many));
+	memset(&o, 0, sizeof(o));
+	o.server_keys = many;
+	o.n_server_keys = RECONCILE_SERVER_KEYS_MAX + 1;
+	o.action_keys = &w->action_pub;
+	o.agent_keys_dir = w->agents;
+	CHECK(reconcile_run(&o, &one, 1, &rc, &msg) == SIGNET_ERR_INVALID_ARG);
+	CHECK(rc == NULL);
+}
+
 static bool
 heads_supported(void)
 {
@@ -760,6 +1013,7 @@ main(void)
 	test_invalid(&w);
 	test_connected_head(&w, false);
 	test_connected_head(&w, true);
+	test_replicas(&w);
 	(void)snprintf(cmd, sizeof(cmd), "rm -rf %s", w.dir);
 	if (system(cmd) != 0)
 		CHECK(false);
