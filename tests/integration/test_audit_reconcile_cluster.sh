@@ -21,75 +21,8 @@ pg_need
 need_docker
 cd "$T_DIR" || exit 1
 
-DB=$(pg_new_db reconcile) || { not_ok "database created"; finish; exit 1; }
-DB_INFO="host=127.0.0.1 port=$SIGNET_PG_PORT dbname=$DB user=signet sslmode=verify-full connect_timeout=2"
-make_pki || { not_ok "PKI"; finish; exit 1; }
-P=$SIGNET_PKI
-K=$P/keys
-
-declare -A APORT HPORT SPID
-
-# conf NAME: $T_DIR/NAME.conf, replica NAME of the cluster on DB.
-conf() {
-	HPORT[$1]=$(free_port)
-	APORT[$1]=$(free_port)
-	cat >"$T_DIR/$1.conf" <<CONF
-[server]
-agent_listen = 127.0.0.1:${HPORT[$1]}
-api_listen   = 127.0.0.1:${APORT[$1]}
-[tls]
-ca   = $P/ca.pem
-crl  = $P/crl.pem
-cert = $P/issued/localhost.pem
-key  = $P/private/localhost.key
-[keys]
-action     = $K/action.key
-audit      = $K/audit.key
-agents_dir = $K/agents
-[audit]
-path = $T_DIR/$1-audit.log
-[cluster]
-database = $DB_INFO
-replica = $1
-sslrootcert = $SIGNET_PG_PKI/ca.pem
-sslcert = $SIGNET_PG_PKI/issued/$1.pem
-sslkey = $SIGNET_PG_PKI/private/$1.key
-claim_ttl_ms = 3000
-db_timeout_ms = 1000
-CONF
-}
-
-rget() {
-	curl -sS --fail --max-time 10 --cacert "$P/ca.pem" --cert "$P/issued/alice.pem" \
-		--key "$P/private/alice.key" "https://localhost:${APORT[$1]}$2"
-}
-# rpost NAME PATH BODY: POST on replica NAME; prints the status, the body
-# in $T_DIR/body.
-rpost() {
-	curl -sS --max-time 130 --cacert "$P/ca.pem" --cert "$P/issued/alice.pem" \
-		--key "$P/private/alice.key" -o "$T_DIR/body" -w '%{http_code}' \
-		-H 'Content-Type: application/json' --data-binary "$3" \
-		"https://localhost:${APORT[$1]}$2" 2>"$T_DIR/curl.err"
-}
-start() {
-	"$SERVER_BIN" --config "$T_DIR/$1.conf" >>"$T_DIR/$1.log" 2>&1 &
-	SPID[$1]=$!
-	R_PIDS+=("${SPID[$1]}")
-	wait_for 60 quiet rget "$1" /healthz && return 0
-	echo "replica $1 did not come up:"; tail -n 20 "$T_DIR/$1.log"
-	return 1
-}
-stop() { kill "${SPID[$1]}" 2>/dev/null; wait "${SPID[$1]}" 2>/dev/null; }
-metric_of() {
-	rget "$1" /metrics 2>/dev/null | awk -v k="$2" '$1 == k {print $2}'
-}
-metric_is() { [ "$(metric_of "$1" "$2")" = "$3" ]; }
-body() { pyq "$1" <"$T_DIR/body"; }
-running() { docker inspect -f '{{.State.Running}}' "$1"; }
-status_on() { rget "$1" "/api/actions/$2" 2>/dev/null | pyq 'd["status"]'; }
-status_is() { [ "$(status_on "$1" "$2")" = "$3" ]; }
-# event_of LOG EVENT ID: LOG holds an EVENT record of action ID.
-event_of() { grep "\"event\":\"$2\"" "$T_DIR/$1-audit.log" | grep -q "\"action_id\":\"$3\""; }
+. "$(dirname "$0")/cluster_lib.sh"
+cluster_init reconcile || { not_ok "database and PKI"; finish; exit 1; }
 
 cat >"$T_DIR/policy.json" <<'JSON'
 {
