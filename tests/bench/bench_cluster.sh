@@ -13,9 +13,9 @@
 #      runs; beside it the cold start of the same N (until all N claims are
 #      held), the reference measured in the same run, and the spread of the
 #      agents' own reconnection times (agent_sim's "reconnected" lines).
-#  (b) with a real signet-agent (host web-01, held by r1) and the private
+#  (b) with a real signet-agent (host web-01, held by one replica) and the private
 #      dockerd of tests/integration/dockerd.sh: sequential START p50 with
-#      the POST on r1 (the holder: same replica) and on r2 (another: the
+#      the POST on the holder (same replica) and on the next (another: the
 #      action is relayed through the database), alternated RUNS times,
 #      medians, and the cross/same ratio and difference;
 #  (c) throughput at 16 in flight: all on r1, all on r2, spread over
@@ -295,7 +295,12 @@ for r in r1 r2 r3; do
 	known "$r" || { echo "bench: $r never learnt web-01's containers"; tail -n 5 "$work/agent.log"; exit 1; }
 done
 holder=$(pg_sql "$db" "SELECT replica FROM signet_claims WHERE host_id = 'web-01'")
-echo "== (b) sequential START (dockerd 304), $count each, web-01 held by $holder; POST on r1 (same) and r2 (cross), alternated $runs times"
+# The agent starts at a random URL: "same" is whichever replica holds
+# web-01, "cross" the next one.
+same=$holder
+case $holder in r1) cross=r2 ;; r2) cross=r3 ;; r3) cross=r1 ;;
+*) echo "bench: web-01 is held by no replica"; exit 1 ;; esac
+echo "== (b) sequential START (dockerd 304), $count each, web-01 held by $holder; POST on $same (same) and $cross (cross), alternated $runs times"
 ba() {
 	"$build/tests/bench_actions" --ca "$pki/ca.pem" --cert "$pki/issued/alice.pem" \
 		--key "$pki/private/alice.key" --docker-socket "${DOCKER_HOST#unix://}" \
@@ -303,16 +308,16 @@ ba() {
 }
 url() { echo "https://localhost:${PPORT[$1]}"; }
 for i in $(seq 1 "$runs"); do
-	ba --api "$(url r1)" --profile seq | sed "s/^/same seq $i: /"
-	ba --api "$(url r2)" --profile seq | sed "s/^/cross seq $i: /"
+	ba --api "$(url "$same")" --profile seq | sed "s/^/same seq $i: /"
+	ba --api "$(url "$cross")" --profile seq | sed "s/^/cross seq $i: /"
 done | tee "$work/seq.out"
 echo "== (c) $count START at 16 in flight (over 16 containers), alternated $runs times"
 for i in $(seq 1 "$runs"); do
-	ba --api "$(url r1)" --profile 16 | sed "s/^/same 16 $i: /"
-	ba --api "$(url r2)" --profile 16 | sed "s/^/cross 16 $i: /"
+	ba --api "$(url "$same")" --profile 16 | sed "s/^/same 16 $i: /"
+	ba --api "$(url "$cross")" --profile 16 | sed "s/^/cross 16 $i: /"
 	ba --api "$(url r1)" --api "$(url r2)" --api "$(url r3)" --profile 16 | sed "s/^/spread 16 $i: /"
 done | tee "$work/conc.out"
-python3 - "$work/seq.out" "$work/conc.out" <<'PY'
+python3 - "$work/seq.out" "$work/conc.out" "$same" "$cross" <<'PY'
 import re, statistics, sys
 seq, conc = open(sys.argv[1]).read(), open(sys.argv[2]).read()
 def med(text, kind, pat):
@@ -320,7 +325,7 @@ def med(text, kind, pat):
     return statistics.median(v) if v else float("nan")
 s50, c50 = med(seq, "same seq", r"p50 ([\d.]+) ms"), med(seq, "cross seq", r"p50 ([\d.]+) ms")
 s99, c99 = med(seq, "same seq", r"p99 ([\d.]+) ms"), med(seq, "cross seq", r"p99 ([\d.]+) ms")
-print("\n| measure (median of runs) | same replica (r1) | cross (r2) | difference | cross / same |")
+print("\n| measure (median of runs) | same replica (%s) | cross (%s) | difference | cross / same |" % (sys.argv[3], sys.argv[4]))
 print("| --- | --- | --- | --- | --- |")
 print("| sequential START p50 (ms) | %.3f | %.3f | %+.3f | %.2f |" % (s50, c50, c50 - s50, c50 / s50))
 print("| sequential START p99 (ms) | %.3f | %.3f | %+.3f | %.2f |" % (s99, c99, c99 - s99, c99 / s99))
@@ -361,10 +366,10 @@ measure() {
 	printf '%s (POST on %s): %.2f statements per action (%d in %.1f s, idle %d in as long)\n' \
 		"$label" "$r" "$(echo "($s1 - $s0 - ($s2 - $s1)) / $count" | bc -l)" $((s1 - s0)) "$dt" $((s2 - s1))
 }
-measure same r1
-measure cross r2
+measure same "$same"
+measure cross "$cross"
 pg_sql postgres "SELECT pg_stat_statements_reset()" >/dev/null
-ba --api "$(url r2)" --profile seq >/dev/null
+ba --api "$(url "$cross")" --profile seq >/dev/null
 echo "  the cross run's statements, calls per action (top 12, the idle background included):"
 pg_sql postgres "SELECT round(s.calls::numeric / $count, 2) || '  ' || regexp_replace(left(s.query, 110), '\s+', ' ', 'g') FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = '$db' ORDER BY s.calls DESC LIMIT 12" | sed 's/^/    /'
 kill "$apid" 2>/dev/null || true
