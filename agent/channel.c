@@ -798,6 +798,7 @@ channel_new(const struct channel_config *cfg, const struct channel_ops *ops,
 	 * on the first (and all moving to the second when it goes).
 	 */
 	ch->cur = n > 1 ? (size_t)randombytes_uniform((uint32_t)n) : 0;
+	ch->stats.server = ch->cur;
 	free(urls);
 	urls = NULL;
 	r = check_key_file(cfg->key_path, msg);

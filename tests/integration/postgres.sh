@@ -22,6 +22,8 @@ ENV_FILE="$SIGNET_BUILD_DIR/postgres.env"
 PG_BIN=${SIGNET_PG_BIN:-/usr/lib/postgresql/15/bin}
 PG_USER=signet-pgtest
 PKI_SCRIPT="$SIGNET_SOURCE_DIR/pki/signet-pki"
+# signet-pki finds signetctl here, also in a build tree other than build/.
+export SIGNETCTL="$SIGNET_BUILD_DIR/cli/signetctl"
 
 unavailable() {
 	echo "postgres: unavailable: $*" >&2
