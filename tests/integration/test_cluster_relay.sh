@@ -20,6 +20,9 @@ need_docker
 cd "$T_DIR" || exit 1
 
 . "$(dirname "$0")/cluster_lib.sh"
+# sql_is WANT SQL: the database answers SQL with WANT (asked again at each
+# try of wait_for, unlike a $(...) in its arguments, evaluated once).
+sql_is() { [ "$(pg_sql "$DB" "$2" 2>/dev/null)" = "$1" ]; }
 cluster_init relay || { not_ok "database and PKI"; finish; exit 1; }
 
 cat >"$T_DIR/policy.json" <<'JSON'
@@ -70,7 +73,7 @@ check "r1 counted one relayed action" metric_is r1 signet_cluster_actions_relaye
 check "the database holds the result, stored by r1" \
 	test "$(pg_sql "$DB" "SELECT status || '|' || origin || '|' || result_by FROM signet_actions WHERE action_id='$aid'")" = "SUCCESS|r2|r1"
 check "the queue is empty again" \
-	wait_for 60 test "$(pg_sql "$DB" "SELECT count(*) FROM signet_queue")" = 0
+	wait_for 60 sql_is "0" "SELECT count(*) FROM signet_queue"
 
 got=$(rpost r2 "/api/containers/$cid/actions" '{"action":"START","reason":"start it from the other replica"}')
 check "START on r2 answers 200" test "$got" = 200
@@ -88,7 +91,7 @@ got=$(rpost r1 "/api/containers/$cid/actions" '{"action":"RESTART","reason":"res
 check "RESTART on r1 answers 200" test "$got" = 200
 lid=$(body 'd["action_id"]')
 check "r1 recorded its own action in the database" \
-	wait_for 60 test "$(pg_sql "$DB" "SELECT status || '|' || origin FROM signet_actions WHERE action_id='$lid'")" = "SUCCESS|r1"
+	wait_for 60 sql_is "SUCCESS|r1" "SELECT status || '|' || origin FROM signet_actions WHERE action_id='$lid'"
 rget r2 "/api/actions/$lid" >"$T_DIR/lget" 2>&1 || cat "$T_DIR/lget"
 check "r2 shows r1's action from the database, verified" \
 	test "$(pyq 'd["status"]+"|"+d["replica"]+"|"+str(d["verified"])+"|"+d["reason"]' <"$T_DIR/lget")" = "SUCCESS|r1|True|restart on the holder"
@@ -140,7 +143,7 @@ got=$(rpost r2 "/api/containers/$cid/actions?wait=1" '{"action":"STOP","reason":
 check "an action nobody takes ends TIMEOUT at its origin (504)" test "$got" = 504
 tid=$(body 'd["action_id"]')
 check "the origin wrote the TIMEOUT to the database" \
-	wait_for 60 test "$(pg_sql "$DB" "SELECT status FROM signet_actions WHERE action_id='$tid'")" = TIMEOUT
+	wait_for 60 sql_is "TIMEOUT" "SELECT status FROM signet_actions WHERE action_id='$tid'"
 
 # r1 again, without its agent: it holds neither action in its table and
 # reads them from the database; only the verified one is shown as such.
@@ -173,7 +176,7 @@ wait_for 60 grep -q "action requested: .*wait=5" "$T_DIR/r2.log" ||
 	not_ok "the action that ends while the database is down was requested"
 did=$(sed -n 's/.*action requested: action_id=\([0-9a-f]*\) .*wait=5$/\1/p' "$T_DIR/r2.log")
 check "it is in the database before the database stops" \
-	wait_for 60 test "$(pg_sql "$DB" "SELECT status FROM signet_actions WHERE action_id='$did'")" = PENDING
+	wait_for 60 sql_is "PENDING" "SELECT status FROM signet_actions WHERE action_id='$did'"
 (cd / && pg_server_stop) || { not_ok "database stopped"; finish; exit 1; }
 down503() {
 	[ "$(rpost r2 "/api/containers/$cid/actions" '{"action":"START","reason":"the database is down"}')" = 503 ] &&
@@ -186,7 +189,7 @@ wait "$late"
 check "... and it ended TIMEOUT at its origin" \
 	test "$(pyq 'd["action_id"]+"|"+d["status"]' <"$T_DIR/body2")" = "$did|TIMEOUT"
 check "database back: the end made while it was down is written" \
-	wait_for 120 test "$(pg_sql "$DB" "SELECT status FROM signet_actions WHERE action_id='$did'")" = TIMEOUT
+	wait_for 120 sql_is "TIMEOUT" "SELECT status FROM signet_actions WHERE action_id='$did'"
 
 stop r2
 for r in r1 r2; do
