@@ -646,15 +646,22 @@ add_num(cJSON *obj, const char *key, int64_t value)
 	return jsonx_add_int64(obj, key, value);
 }
 
+bool
+envelope_add_json(cJSON *obj, const char *name, const char *payload_b64,
+    const char *sig_b64, const char *key_id)
+{
+	cJSON *o = cJSON_AddObjectToObject(obj, name);
+
+	return o != NULL && add_str(o, "payload", payload_b64) &&
+	    add_str(o, "sig", sig_b64) && add_str(o, "key_id", key_id);
+}
+
 /* "request":{"payload","sig","key_id"}; false on allocation failure. */
 static bool
 add_request(cJSON *obj, const struct envelope_request *req)
 {
-	cJSON *o = cJSON_AddObjectToObject(obj, "request");
-
-	return o != NULL && add_str(o, "payload", req->payload_b64) &&
-	    add_str(o, "sig", req->sig_b64) &&
-	    add_str(o, "key_id", req->key_id);
+	return envelope_add_json(obj, "request", req->payload_b64, req->sig_b64,
+	    req->key_id);
 }
 
 /* "approvals":[{"key_id","sig"}, ...]; false on allocation failure. */

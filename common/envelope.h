@@ -240,6 +240,14 @@ int envelope_action_check_time(const struct envelope_action_payload *a,
 /* Hex SHA-256 of buf into hex (65 bytes). */
 void envelope_sha256_hex(const void *buf, size_t len, char hex[static 65]);
 
+/*
+ * Adds name:{"payload","sig","key_id"} (a signed envelope as records and
+ * frames carry it) to obj; false on allocation failure.
+ */
+struct cJSON;
+bool envelope_add_json(struct cJSON *obj, const char *name,
+    const char *payload_b64, const char *sig_b64, const char *key_id);
+
 /* Frees the strings of env (not env itself); NULL allowed. */
 void envelope_free(struct envelope *env);
 

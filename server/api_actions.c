@@ -194,7 +194,7 @@ record_requested(struct api *api, const struct envelope_action_payload *p,
     const struct envelope *env, struct err_msg *msg)
 {
 	char roster_sha[65];
-	cJSON *d = cJSON_CreateObject(), *e;
+	cJSON *d = cJSON_CreateObject();
 	bool ok;
 	int r;
 
@@ -217,10 +217,8 @@ record_requested(struct api *api, const struct envelope_action_payload *p,
 	                roster_store_version(api->ctx->roster, roster_sha)))) &&
 	    cJSON_AddNumberToObject(d, "expires_at", (double)p->expires_at) !=
 	        NULL &&
-	    (e = cJSON_AddObjectToObject(d, "action")) != NULL &&
-	    cJSON_AddStringToObject(e, "payload", env->payload_b64) != NULL &&
-	    cJSON_AddStringToObject(e, "sig", env->sig_b64) != NULL &&
-	    cJSON_AddStringToObject(e, "key_id", env->key_id) != NULL;
+	    envelope_add_json(d, "action", env->payload_b64, env->sig_b64,
+	        env->key_id);
 	if (!ok) {
 		cJSON_Delete(d);
 		return err_set(msg, SIGNET_ERR_ALLOC, "out of memory");

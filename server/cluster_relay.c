@@ -779,7 +779,7 @@ record_relayed(struct cluster_relay *r, const struct envelope_action_payload *p,
     const struct wire_frame *f, const char *origin, const char *sha,
     struct err_msg *msg)
 {
-	cJSON *d = cJSON_CreateObject(), *e;
+	cJSON *d = cJSON_CreateObject();
 	bool ok;
 	int rc;
 
@@ -794,10 +794,8 @@ record_relayed(struct cluster_relay *r, const struct envelope_action_payload *p,
 	    cJSON_AddStringToObject(d, "request_sha256", sha) != NULL &&
 	    cJSON_AddNumberToObject(d, "expires_at", (double)p->expires_at) !=
 	        NULL &&
-	    (e = cJSON_AddObjectToObject(d, "action")) != NULL &&
-	    cJSON_AddStringToObject(e, "payload", f->payload_b64) != NULL &&
-	    cJSON_AddStringToObject(e, "sig", f->sig_b64) != NULL &&
-	    cJSON_AddStringToObject(e, "key_id", f->key_id) != NULL;
+	    envelope_add_json(d, "action", f->payload_b64, f->sig_b64,
+	        f->key_id);
 	if (!ok) {
 		cJSON_Delete(d);
 		return err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
