@@ -972,6 +972,7 @@ listen_all(struct cluster *c)
 static int
 connect_db(struct cluster *c)
 {
+	struct cluster_event ev;
 	struct err_msg msg;
 	int r, secs = (c->timeout_ms + 999) / 1000;
 
@@ -994,7 +995,12 @@ connect_db(struct cluster *c)
 	listen_all(c);
 	c->dirty_all = true;
 	c->next_renew_ms = 0;
-	return c->broken ? SIGNET_ERR_UNAVAILABLE : 0;
+	if (c->broken)
+		return SIGNET_ERR_UNAVAILABLE;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = CLUSTER_EV_CONNECTED;
+	emit(c, &ev);
+	return 0;
 }
 
 /* Every notification waiting on the socket. */

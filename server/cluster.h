@@ -35,7 +35,9 @@
  * Hooks for the action relay (docs/cluster.md): cluster_call_post runs a
  * function with the connection on the thread; cluster_listen_post adds
  * a channel, whose notifications come to the callback as
- * CLUSTER_EV_NOTIFY.
+ * CLUSTER_EV_NOTIFY; CLUSTER_EV_CONNECTED comes after each (re)connection
+ * once every channel is listened to again (a NOTIFY sent while this
+ * replica was away is lost: read again what it may have said).
  *
  * Thread-safety: every function may be called from any thread, except
  * cluster_start and cluster_free (the owner's, once each).
@@ -86,9 +88,11 @@ struct cluster_config {
 };
 
 enum cluster_event_type {
-	CLUSTER_EV_CLAIMED, /* host, session, epoch: the claim granted */
-	CLUSTER_EV_LOST,    /* host, session, epoch, why: close it */
-	CLUSTER_EV_NOTIFY,  /* channel, payload: a NOTIFY heard */
+	CLUSTER_EV_CLAIMED,   /* host, session, epoch: the claim granted */
+	CLUSTER_EV_LOST,      /* host, session, epoch, why: close it */
+	CLUSTER_EV_NOTIFY,    /* channel, payload: a NOTIFY heard */
+	CLUSTER_EV_CONNECTED, /* (re)connected and listening: whatever was
+	                         notified while away was not heard */
 };
 
 struct cluster_event {

@@ -48,6 +48,9 @@ struct track {
 	enum track_kind kind;
 	bool in_queue;      /* taken from the queue: remove the row once
 	                       the frame is written */
+	bool late;          /* ended TIMEOUT here, its end posted: a late
+	                       result may still come through the database */
+	bool fetch_due;     /* read its row at the next tick */
 	int64_t checked_ms; /* monotonic: last re-read of its row */
 };
 
@@ -118,6 +121,9 @@ info_text(const struct action_info *a)
 	cJSON_Delete(o);
 	return s;
 }
+
+static void fetch_row(struct cluster_relay *r, struct cluster_db *db,
+    const char *id);
 
 /* --- the tracked actions (r->mu held) ---------------------------------- */
 
@@ -463,7 +469,17 @@ run_end(void *arg, struct cluster_db *db)
 		rc = cluster_db_action_end(db, e->id, e->status, e->info,
 		    e->result, cluster_replica(r->cluster), clock_wall_ms(),
 		    &msg);
-	if (rc == SIGNET_ERR_EXISTS || rc == SIGNET_ERR_NOT_FOUND)
+	if (rc == SIGNET_ERR_EXISTS && e->result == NULL) {
+		/*
+		 * It ended otherwise before this end reached the database: a
+		 * result stored by the holder while this replica could not
+		 * write (its NOTIFY then came before this one listened).
+		 */
+		log_debug("action %s: end %s not written: it had ended; "
+		          "reading its row",
+		    e->id, e->status);
+		fetch_row(r, db, e->id);
+	} else if (rc == SIGNET_ERR_EXISTS || rc == SIGNET_ERR_NOT_FOUND)
 		log_debug("action %s: end %s not written: %s", e->id, e->status,
 		    err_str(rc));
 	else if (rc == SIGNET_ERR_UNAVAILABLE || rc == SIGNET_ERR_ALLOC) {
@@ -731,6 +747,24 @@ out:
 	wire_frame_free(&parts);
 }
 
+/* Reads the row of id and takes its result (on the cluster thread). */
+static void
+fetch_row(struct cluster_relay *r, struct cluster_db *db, const char *id)
+{
+	struct cluster_db_action row;
+	struct err_msg msg;
+	int rc;
+
+	memset(&row, 0, sizeof(row));
+	err_clear(&msg);
+	rc = cluster_db_action_get(db, id, &row, &msg);
+	if (rc == 0 && strcmp(row.action_id, id) == 0)
+		take_result(r, &row);
+	else if (rc != 0 && rc != SIGNET_ERR_NOT_FOUND)
+		log_debug("action %s: its row not read: %s", id, msg.text);
+	cluster_db_action_free(&row);
+}
+
 struct fetch_job {
 	struct cluster_relay *r;
 	char id[ACTIONS_ID_LEN + 1];
@@ -740,21 +774,9 @@ static void
 run_fetch(void *arg, struct cluster_db *db)
 {
 	struct fetch_job *k = arg;
-	struct cluster_db_action row;
-	struct err_msg msg;
-	int rc;
 
-	memset(&row, 0, sizeof(row));
-	err_clear(&msg);
-	if (db == NULL)
-		goto out;
-	rc = cluster_db_action_get(db, k->id, &row, &msg);
-	if (rc == 0 && strcmp(row.action_id, k->id) == 0)
-		take_result(k->r, &row);
-	else if (rc != 0 && rc != SIGNET_ERR_NOT_FOUND)
-		log_debug("action %s: its row not read: %s", k->id, msg.text);
-	cluster_db_action_free(&row);
-out:
+	if (db != NULL)
+		fetch_row(k->r, db, k->id);
 	free(k);
 }
 
@@ -1080,6 +1102,21 @@ cluster_relay_notify(struct cluster_relay *r, const struct cluster_event *ev)
 		post_take(r);
 		return;
 	}
+	if (ev->type == CLUSTER_EV_CONNECTED) {
+		/*
+		 * A signet_done sent while away was not heard: the rows of
+		 * the actions still waiting for a result are read again.
+		 */
+		size_t i;
+
+		(void)pthread_mutex_lock(&r->mu);
+		for (i = 0; i < r->ntracks; i++)
+			if (r->tracks[i].kind != TRACK_RELAYED)
+				r->tracks[i].fetch_due = true;
+		(void)pthread_cond_broadcast(&r->cv);
+		(void)pthread_mutex_unlock(&r->mu);
+		return;
+	}
 	if (ev->type != CLUSTER_EV_NOTIFY)
 		return;
 	if (strcmp(ev->channel, CLUSTER_CHANNEL_QUEUE) == 0) {
@@ -1152,11 +1189,35 @@ tick(struct cluster_relay *r, bool poll)
 					continue;
 				}
 			} else if (info->status != ACTION_PENDING) {
-				/* Ended here without a result. */
-				track_drop(r, t);
+				/*
+				 * Ended here without a result: its end goes to
+				 * the database once. A TIMEOUT stays followed
+				 * (until the table forgets it): a late result
+				 * stored while this replica did not listen is
+				 * read at the next (re)connection.
+				 */
+				bool first = !t->late;
+
+				if (info->status != ACTION_TIMEOUT) {
+					track_drop(r, t);
+					(void)pthread_mutex_unlock(&r->mu);
+					post_end(r, info, NULL);
+					continue;
+				}
+				t->late = true;
+				if (!first && t->fetch_due && nfetch < 64) {
+					t->fetch_due = false;
+					memcpy(fetch[nfetch++], id, sizeof(id));
+				}
 				(void)pthread_mutex_unlock(&r->mu);
-				post_end(r, info, NULL);
+				if (first)
+					post_end(r, info, NULL);
+				i++;
 				continue;
+			} else if (t->fetch_due && nfetch < 64) {
+				t->fetch_due = false;
+				t->checked_ms = now;
+				memcpy(fetch[nfetch++], id, sizeof(id));
 			} else if (poll && t->kind == TRACK_QUEUED &&
 			    now - t->checked_ms >= r->poll_ms && nfetch < 64) {
 				t->checked_ms = now;

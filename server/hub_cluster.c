@@ -24,7 +24,7 @@ hub_cluster_notify(void *arg, const struct cluster_event *ev)
 
 	/* The action relay's channels, and claims (queued frames). */
 	cluster_relay_notify(hub->ctx->relay, ev);
-	if (ev->type == CLUSTER_EV_NOTIFY)
+	if (ev->type == CLUSTER_EV_NOTIFY || ev->type == CLUSTER_EV_CONNECTED)
 		return;
 	q = calloc(1, sizeof(*q));
 	if (q == NULL) {
