@@ -51,6 +51,8 @@ cid=$(docker run -d --network none --stop-timeout 1 --name "relay-rc-$$" \
 	"$SIGNET_TEST_IMAGE" sleep 100000)
 seen_on() { rget "$1" "/api/containers/$cid" 2>/dev/null | pyq 'd["host_id"]' | grep -qx web-01; }
 check "r2 sees the container, on r1's host" wait_for 60 seen_on r2
+check "r1 stored that web-01's agent anchors" \
+	grep -q '"anchors":true' <<<"$(pg_sql "$DB" "SELECT info FROM signet_hosts WHERE host_id='web-01'")"
 
 # Two actions posted on r2 (relayed by r1), one on r1 (its own host).
 got=$(rpost r2 "/api/containers/$cid/actions" '{"action":"STOP","reason":"stop it from the other replica"}')
