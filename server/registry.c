@@ -418,7 +418,8 @@ registry_anchors(struct registry *reg, const char *host_id)
 
 	(void)pthread_mutex_lock(&reg->mu);
 	h = find_host(reg, host_id);
-	anchors = h != NULL && local_connected(h) && h->anchors;
+	/* Connected here, or held elsewhere: then its holder's word. */
+	anchors = h != NULL && h->connected && h->anchors;
 	(void)pthread_mutex_unlock(&reg->mu);
 	return anchors;
 }
@@ -858,9 +859,9 @@ registry_mirror(struct registry *reg, const struct registry_remote *rm,
 	unindex(reg, h);
 	policy_free(h->policy);
 	h->policy = NULL;
-	h->anchors = false;
 	h->remote = true;
 	h->connected = rm->held && rm->replica[0] != '\0';
+	h->anchors = h->connected && rm->anchors;
 	copy_bounded(h->replica, sizeof(h->replica),
 	    h->connected ? rm->replica : "");
 	if (rm->connected_at > 0)
@@ -909,6 +910,7 @@ registry_host_texts(struct registry *reg, const char *host_id, uint64_t session,
 	    h->docker_version);
 	rm.cert_not_after = h->cert_not_after;
 	rm.connected_at = h->connected_at;
+	rm.anchors = h->anchors;
 	r = SIGNET_ERR_ALLOC;
 	if (h->inv != NULL && h->inv_live) {
 		arr = inventory_to_json(h->inv, NULL);

@@ -132,7 +132,11 @@ void registry_set_roster(struct registry *reg, const char *host_id,
 void registry_set_anchors(struct registry *reg, const char *host_id,
     uint64_t session, bool anchors);
 
-/* Whether host_id's current session anchors (false: not connected). */
+/*
+ * Whether host_id's agent anchors (false: not connected): its current
+ * local session's hello carried audit_head, or, for a remote host held
+ * by another replica, its holder's stored info said "anchors": true.
+ */
 bool registry_anchors(struct registry *reg, const char *host_id);
 
 /*
@@ -252,12 +256,14 @@ struct registry_remote {
 	int64_t cert_not_after; /* unix s, 0 unknown */
 	int64_t connected_at;   /* unix ms, 0 unknown */
 	int64_t last_seen;      /* unix ms: when the holder last wrote */
+	bool anchors; /* the holder said its session's hello had audit_head */
 };
 
 /*
  * The stored state of host_id's current local session: *info, a JSON
  * object {"agent_version","docker_version","cert_not_after",
- * "connected_at"}, and *inventory, the JSON array of its rows
+ * "connected_at","anchors"} ("anchors": true when its hello carried
+ * audit_head, registry_set_anchors), and *inventory, the JSON array of its rows
  * (inventory_to_json; "null"-free: NULL when it sent none yet). Both
  * free(). Returns 0, SIGNET_ERR_NOT_FOUND (session not current here: *info
  * and *inventory NULL) or SIGNET_ERR_ALLOC.
@@ -272,7 +278,9 @@ char *registry_remote_info_text(const struct registry_remote *rm);
 
 /*
  * Parses a stored host (hostile bytes): info (NULL: none) strictly as
- * registry_host_texts writes it into rm's versions and times, and
+ * registry_host_texts writes it into rm's versions, times and anchors
+ * ("anchors" optional, a boolean: absent, as an earlier build wrote it,
+ * is false), and
  * inventory (NULL: none; *inv NULL) as an inventory frame's rows
  * (inventory_from_frame) into *inv (inventory_free). Nothing is filled on
  * error. Returns 0, SIGNET_ERR_FORMAT (msg names the member) or
@@ -285,7 +293,8 @@ int registry_remote_parse(const char *info, const char *inventory,
 /*
  * Takes rm as host rm->host_id's state (inv owned from now on, also on
  * failure; NULL keeps the inventory shown): unless the host is connected
- * here, it becomes remote, connected while rm->held. Returns 0,
+ * here, it becomes remote, connected while rm->held, and anchoring while
+ * held and rm->anchors. Returns 0,
  * SIGNET_ERR_EXISTS (connected here: nothing changed),
  * SIGNET_ERR_INVALID_ARG (host_id not a name) or SIGNET_ERR_ALLOC.
  */

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * The text of a host as the cluster database stores it (registry.h,
- * "cluster mode"): the info object a holder writes for its host, and the
+ * "cluster mode"): the info object a holder writes for its host (versions,
+ * times, and whether its agent anchors, so that an action another
+ * replica signs for it carries server_head), and the
  * strict parse of what another replica wrote, which this one reads as
  * hostile bytes (bounded, every member checked, the rows through the
  * inventory frame's own strict parser). Nothing read here can make an
@@ -34,7 +36,8 @@ registry_remote_info_text(const struct registry_remote *rm)
 	    cJSON_AddStringToObject(o, "docker_version", rm->docker_version) !=
 	        NULL &&
 	    jsonx_add_int64(o, "cert_not_after", rm->cert_not_after) &&
-	    jsonx_add_int64(o, "connected_at", rm->connected_at))
+	    jsonx_add_int64(o, "connected_at", rm->connected_at) &&
+	    cJSON_AddBoolToObject(o, "anchors", rm->anchors) != NULL)
 		text = jsonx_print(o);
 	cJSON_Delete(o);
 	return text;
@@ -63,11 +66,32 @@ get_version(const cJSON *o, const char *key, char *out, struct err_msg *msg)
 	return 0;
 }
 
+/*
+ * "anchors": optional (a row an earlier build wrote has none: false, so
+ * no server_head is sent to an agent that might refuse it), else a
+ * boolean; anything else, null included, is refused.
+ */
+static int
+get_anchors(const cJSON *o, bool *out, struct err_msg *msg)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "anchors");
+
+	*out = false;
+	if (v == NULL)
+		return 0;
+	if (!cJSON_IsBool(v))
+		return err_set(msg, SIGNET_ERR_FORMAT,
+		    "info.anchors: not true or false");
+	*out = cJSON_IsTrue(v);
+	return 0;
+}
+
 static int
 parse_info(const char *text, struct registry_remote *rm, struct err_msg *msg)
 {
 	static const char *const members[] = { "agent_version",
-		"docker_version", "cert_not_after", "connected_at", NULL };
+		"docker_version", "cert_not_after", "connected_at", "anchors",
+		NULL };
 	cJSON *o = NULL;
 	int r;
 
@@ -86,6 +110,8 @@ parse_info(const char *text, struct registry_remote *rm, struct err_msg *msg)
 	if (r == 0)
 		r = jsonx_get_int64(o, "connected_at", 0, MIRROR_MS_MAX, "info",
 		    &rm->connected_at, msg);
+	if (r == 0)
+		r = get_anchors(o, &rm->anchors, msg);
 out:
 	cJSON_Delete(o);
 	return r;
@@ -157,6 +183,7 @@ registry_remote_parse(const char *info, const char *inventory,
 	    sizeof(tmp.docker_version));
 	rm->cert_not_after = tmp.cert_not_after;
 	rm->connected_at = tmp.connected_at;
+	rm->anchors = tmp.anchors;
 	*inv = rows;
 	return 0;
 }

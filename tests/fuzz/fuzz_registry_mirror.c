@@ -4,7 +4,8 @@
  * what another replica stored for a host, read as hostile bytes. The
  * input is split at its first NUL into the info text and the inventory
  * text (none: the inventory is absent); what parses is taken into a
- * registry, as the cluster thread does.
+ * registry, as the cluster thread does, held by r1: registry_anchors then
+ * says what the info's "anchors" said.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -41,6 +42,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		rm.held = true;
 		if (reg != NULL) {
 			if (registry_mirror(reg, &rm, inv) == 0) {
+				/* Held: the stored word, as the API asks. */
+				if (registry_anchors(reg, "web-01") !=
+				    rm.anchors)
+					abort();
 				cJSON_Delete(registry_hosts_json(reg, 0));
 				cJSON_Delete(
 				    registry_containers_json(reg, NULL, NULL));

@@ -13,7 +13,9 @@
 # is caught and named: a relayed action whose signed bytes differ, a
 # relayed action requested nowhere, two replicas recording different
 # results, one action requested in two replicas' logs, and a replica's
-# log left out.
+# log left out. An action posted on r2 for r1's agent carries r2's log
+# head (server_head: r1's mirror of the host says its agent anchors), and
+# reconcile checks it against r2's log.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/relay.sh"
 . "$(dirname "$0")/pg_lib.sh"
@@ -49,6 +51,8 @@ cid=$(docker run -d --network none --stop-timeout 1 --name "relay-rc-$$" \
 	"$SIGNET_TEST_IMAGE" sleep 100000)
 seen_on() { rget "$1" "/api/containers/$cid" 2>/dev/null | pyq 'd["host_id"]' | grep -qx web-01; }
 check "r2 sees the container, on r1's host" wait_for 60 seen_on r2
+check "r1 stored that web-01's agent anchors" \
+	grep -q '"anchors":true' <<<"$(pg_sql "$DB" "SELECT info FROM signet_hosts WHERE host_id='web-01'")"
 
 # Two actions posted on r2 (relayed by r1), one on r1 (its own host).
 got=$(rpost r2 "/api/containers/$cid/actions" '{"action":"STOP","reason":"stop it from the other replica"}')
@@ -72,6 +76,49 @@ TOOL="$SIGNET_BUILD_DIR/tests/audit_tool"
 SCHEMA="$SIGNET_SOURCE_DIR/tests/integration/reconcile_schema.py"
 mkdir orig && cp r1-audit.log r2-audit.log agent-web-01-audit.log orig/
 restore() { cp orig/* .; }
+
+# ---- the anchors across replicas ----
+# anchored ID LOG: the agent's action.received of ID carries server_head
+# naming a line of LOG (its seq, the SHA-256 of its bytes): the head of
+# the log of the replica that signed the action, relayed or not.
+anchored() {
+	python3 - agent-web-01-audit.log "$@" <<'PY'
+import base64, hashlib, json, sys
+agent, aid, log = sys.argv[1:4]
+def payload(env):
+    return json.loads(base64.b64decode(env["payload"]))
+lines = {}
+for raw in open(log, "rb"):
+    line = raw.rstrip(b"\n")
+    lines[json.loads(line)["seq"]] = hashlib.sha256(line).hexdigest()
+heads = [payload(r["data"]["action"]).get("server_head")
+         for r in map(json.loads, open(agent, "rb"))
+         if r["event"] == "action.received" and r["data"].get("action_id") == aid]
+if len(heads) != 1 or heads[0] is None:
+    sys.exit(f"{aid}: the agent's action.received carries server_head {heads}")
+seq, _, h = heads[0].partition(":")
+if lines.get(int(seq)) != h:
+    sys.exit(f"{aid}: server_head {heads[0]} names no line of {log}")
+PY
+}
+# agent_headed LOG ID: LOG's action.result of ID holds a result whose
+# payload carries agent_head (the answer to an action with server_head).
+agent_headed() {
+	python3 - "$@" <<'PY'
+import base64, json, sys
+log, aid = sys.argv[1:3]
+got = [json.loads(base64.b64decode(r["data"]["result"]["payload"])).get("agent_head")
+       for r in map(json.loads, open(log, "rb"))
+       if r["event"] == "action.result" and r["data"].get("action_id") == aid]
+if not got or None in got:
+    sys.exit(f"{aid}: {log}'s action.result agent_head {got}")
+PY
+}
+check "the STOP posted on r2, relayed by r1: the agent got r2's head" anchored "$aid" r2-audit.log
+check "the START posted on r2, relayed by r1: the agent got r2's head" anchored "$sid" r2-audit.log
+check "the RESTART posted on r1: the agent got r1's head" anchored "$lid" r1-audit.log
+check "r2's result of the STOP carries the agent's head" agent_headed r2-audit.log "$aid"
+check "r1's result of the STOP carries the agent's head" agent_headed r1-audit.log "$aid"
 rc() {
 	"$SIGNETCTL" audit reconcile --server r1-audit.log --server r2-audit.log \
 		--agent agent-web-01-audit.log --key "$K/audit.pub" \
@@ -146,6 +193,8 @@ out=$("$SIGNETCTL" audit reconcile --server r1-audit.log --agent agent-web-01-au
 check "r2's log left out: exit 1" test "$code" -eq 1
 check "r2's log left out: the STOP unexplained" \
 	grep -q "^PROBLEM $aid web-01 STOP .*not_requested (relayed by r1 (its log, seq [0-9]*, from origin r2)" <<<"$out"
+check "r2's log left out: the head of r2's log the agent names is not in r1's" \
+	grep -q "^PROBLEM $aid web-01 STOP .*foreign_head_mismatch" <<<"$out"
 # Without r1's: the agent ran r1's RESTART, which no log given requests,
 # and the head of r1's log it names is not in the one server log given.
 expect "r1's log left out" "foreign_head_mismatch,not_requested" \
@@ -189,15 +238,19 @@ check "  exit 1" test "$code" -eq 1
 restore
 
 # ---- a relayed action requested nowhere ----
-# r2's key drops its records of the STOP (requested and result).
+# r2's key drops its records of the STOP (requested and result). The
+# START that r1 relayed names (server_head) a line of r2's log from
+# before the rewrite: the agent's log catches it too.
 n=$(grep -n "\"action_id\":\"$aid\"" r2-audit.log | head -1 | cut -d: -f1)
 grep -v "\"action_id\":\"$aid\"" orig/r2-audit.log >r2-audit.log
 check "re-chain r2's log from line $n" "$TOOL" rechain r2-audit.log "$K/audit.key" "$n"
 check "the rewritten r2 log verifies alone" "$SIGNETCTL" audit verify r2-audit.log \
 	--key "$K/audit.pub" --action-key "$K/action.pub" --agent-keys "$K/agents"
-expect "a relayed action requested nowhere" "not_requested"
+expect "a relayed action requested nowhere" "foreign_head_mismatch,not_requested"
 out=$(rc) || true
 check "  the relay named" grep -q "^PROBLEM $aid web-01 STOP .*not_requested (relayed by r1 (its log, seq [0-9]*, from origin r2) but no action.requested in any server log given" <<<"$out"
+check "  r2's rewrite under the relayed START's anchor named" \
+	grep -q "^PROBLEM $sid web-01 START .*foreign_head_mismatch (the agent log of web-01 (seq [0-9]*) names the log of replica r2's head" <<<"$out"
 restore
 
 # ---- two replicas recording different results ----

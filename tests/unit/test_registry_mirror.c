@@ -18,9 +18,10 @@
 	"{\"id\":\"" id "\",\"names\":[\"/" name "\"],"                        \
 	"\"image\":\"busybox\",\"state\":\"running\",\"status\":\"Up\","       \
 	"\"labels\":{},\"created\":1}"
-#define INFO                                                                   \
+#define INFO_HEAD                                                              \
 	"{\"agent_version\":\"0.2.0\",\"docker_version\":\"24.0.7\","          \
-	"\"cert_not_after\":2000000000,\"connected_at\":1700000000000}"
+	"\"cert_not_after\":2000000000,\"connected_at\":1700000000000"
+#define INFO INFO_HEAD "}"
 
 static struct inventory *
 inv_of(const char *json)
@@ -183,8 +184,29 @@ test_texts_round_trip(void)
 	CHECK(strcmp(rm.agent_version, "0.1.0") == 0 &&
 	    strcmp(rm.docker_version, "20.10") == 0 &&
 	    rm.cert_not_after == 2000000000 && rm.connected_at == 1000);
+	CHECK(!rm.anchors); /* its hello carried no audit head */
 	CHECK(inv != NULL && inv->count == 1 &&
 	    strcmp(inv->items[0].id, ID1) == 0);
+	inventory_free(inv);
+	free(info);
+	free(rows);
+
+	/* Its hello carried audit_head: the stored info says so. */
+	registry_set_anchors(reg, "web-01", s, true);
+	CHECK(registry_host_texts(reg, "web-01", s, &info, &rows) == 0);
+	CHECK_CONTAINS(info, "\"anchors\":true");
+	memset(&rm, 0, sizeof(rm));
+	CHECK(registry_remote_parse(info, rows, &rm, &inv, &msg) == 0 &&
+	    rm.anchors);
+	inventory_free(inv);
+	free(info);
+	free(rows);
+	registry_set_anchors(reg, "web-01", s, false);
+	CHECK(registry_host_texts(reg, "web-01", s, &info, &rows) == 0);
+	CHECK_CONTAINS(info, "\"anchors\":false");
+	rm.anchors = true;
+	CHECK(registry_remote_parse(info, rows, &rm, &inv, &msg) == 0 &&
+	    !rm.anchors);
 	inventory_free(inv);
 	free(info);
 	free(rows);
@@ -224,6 +246,13 @@ test_parse_refusals(void)
 		  "\"docker_version\":\"2\",\"cert_not_after\":1,"
 		  "\"connected_at\":1}",
 		    NULL, "" },
+		{ INFO_HEAD ",\"anchors\":1}", NULL, "anchors" },
+		{ INFO_HEAD ",\"anchors\":\"true\"}", NULL, "anchors" },
+		{ INFO_HEAD ",\"anchors\":null}", NULL, "anchors" },
+		{ INFO_HEAD ",\"anchors\":[true]}", NULL, "anchors" },
+		{ INFO_HEAD ",\"anchors\":{}}", NULL, "anchors" },
+		{ INFO_HEAD ",\"anchors\":true,\"anchors\":true}", NULL, "" },
+		{ INFO_HEAD ",\"anchors\":true}", "[1]", "" },
 		{ INFO, "{}", "array" },
 		{ INFO, "[1]", "" },
 		{ INFO, "[" ROW(ID1, "a") "," ROW(ID1, "a") "]", "" },
@@ -244,7 +273,7 @@ test_parse_refusals(void)
 		           &msg) == SIGNET_ERR_FORMAT,
 		    "case %zu accepted", i);
 		CHECKF(inv == NULL && rm.agent_version[0] == '\0' &&
-		        rm.cert_not_after == 0,
+		        rm.cert_not_after == 0 && !rm.anchors,
 		    "case %zu half-filled", i);
 		CHECKF(strstr(msg.text, bad[i].why) != NULL,
 		    "case %zu: \"%s\" does not name %s", i, msg.text,
@@ -258,11 +287,103 @@ test_parse_refusals(void)
 	    inv == NULL);
 }
 
+/*
+ * "anchors" in the stored info: true, false, or absent (a row an earlier
+ * build wrote: false, no server_head for an agent that may refuse it).
+ */
+static void
+test_parse_anchors(void)
+{
+	static const struct {
+		const char *info;
+		bool anchors;
+	} cases[] = {
+		{ INFO_HEAD ",\"anchors\":true}", true },
+		{ INFO_HEAD ",\"anchors\":false}", false },
+		{ INFO, false },
+		{ NULL, false },
+	};
+	struct registry_remote rm;
+	struct inventory *inv;
+	struct err_msg msg;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(&rm, 0, sizeof(rm));
+		rm.anchors = !cases[i].anchors; /* must be overwritten */
+		err_clear(&msg);
+		CHECKF(registry_remote_parse(cases[i].info, NULL, &rm, &inv,
+		           &msg) == 0,
+		    "anchors case %zu refused: %s", i, msg.text);
+		CHECKF(rm.anchors == cases[i].anchors, "anchors case %zu: %d",
+		    i, (int)rm.anchors);
+		CHECK(inv == NULL);
+	}
+}
+
+/*
+ * registry_anchors of a mirrored host: its holder's word while it holds
+ * the host, false once no claim is live, and a local session's own hello
+ * again when the agent comes here.
+ */
+static void
+test_mirror_anchors(void)
+{
+	struct registry *reg = registry_new();
+	struct registry_remote rm;
+	uint64_t s, replaced;
+
+	registry_set_replica(reg, "r2");
+	remote(&rm, "web-09", "r1", true);
+	CHECK(registry_mirror(reg, &rm, NULL) == 0);
+	CHECK(!registry_anchors(reg, "web-09"));
+	rm.anchors = true;
+	CHECK(registry_mirror(reg, &rm, NULL) == 0);
+	CHECK(registry_anchors(reg, "web-09"));
+	/* The holder's next word says its (new) agent does not anchor. */
+	rm.anchors = false;
+	CHECK(registry_mirror(reg, &rm, NULL) == 0);
+	CHECK(!registry_anchors(reg, "web-09"));
+	/* Anchoring, but no live claim: not connected, no head. */
+	remote(&rm, "web-09", "r1", false);
+	rm.anchors = true;
+	CHECK(registry_mirror(reg, &rm, NULL) == 0);
+	CHECK(!registry_anchors(reg, "web-09"));
+	/* A held row with no holder named is not held. */
+	remote(&rm, "web-09", "", true);
+	rm.anchors = true;
+	CHECK(registry_mirror(reg, &rm, NULL) == 0);
+	CHECK(!registry_anchors(reg, "web-09"));
+	/* Held and anchoring, then the agent comes here: its own hello. */
+	remote(&rm, "web-09", "r1", true);
+	rm.anchors = true;
+	CHECK(registry_mirror(reg, &rm, NULL) == 0);
+	CHECK(registry_anchors(reg, "web-09"));
+	s = registry_connect(reg, "web-09", "0.3.0", "25", 2000000000, 4000,
+	    &replaced);
+	CHECK(s > 0 && !registry_anchors(reg, "web-09"));
+	/* The mirror leaves a host connected here alone, flag included. */
+	CHECK(registry_mirror(reg, &rm, NULL) == SIGNET_ERR_EXISTS);
+	CHECK(!registry_anchors(reg, "web-09"));
+	registry_set_anchors(reg, "web-09", s, true);
+	CHECK(registry_anchors(reg, "web-09"));
+	registry_disconnect(reg, "web-09", s, 5000);
+	CHECK(!registry_anchors(reg, "web-09"));
+	/* Gone here, held by r3 whose row predates the flag: no head. */
+	remote(&rm, "web-09", "r3", true);
+	CHECK(registry_mirror(reg, &rm, NULL) == 0);
+	CHECK(!registry_anchors(reg, "web-09"));
+	CHECK(!registry_anchors(reg, "web-77")); /* unknown */
+	registry_free(reg);
+}
+
 int
 main(void)
 {
 	test_mirror();
 	test_texts_round_trip();
 	test_parse_refusals();
+	test_parse_anchors();
+	test_mirror_anchors();
 	return test_finish("registry_mirror");
 }
