@@ -1468,7 +1468,7 @@ out:
 
 /*
  * Drops the takeable frames whose action expired or already ended; a
- * PENDING one ends UNDELIVERED. Runs inside queue_take's transaction.
+ * PENDING one ends UNDELIVERED. Runs inside queue_expire's transaction.
  */
 static int
 db_drop_expired(struct cluster_db *db, const char *const take[2],
@@ -1543,7 +1543,7 @@ cluster_db_queue_take(struct cluster_db *db, const char *replica,
     size_t *n, struct err_msg *msg)
 {
 	PGresult *res = NULL;
-	const char *v[4], *take[2];
+	const char *v[4];
 	char lease[24], now[24], lim[24];
 	size_t i, rows = 0;
 	int r;
@@ -1562,18 +1562,11 @@ cluster_db_queue_take(struct cluster_db *db, const char *replica,
 	db_i64(lease_ms, lease);
 	db_i64(now_ms, now);
 	db_i64((int64_t)max, lim);
-	take[0] = replica;
-	take[1] = lease;
-	r = db_command(db, "BEGIN", "BEGIN", 0, NULL, msg);
-	if (r != 0)
-		goto out;
-	r = db_drop_expired(db, take, now, now_ms, msg);
-	if (r != 0)
-		goto out;
 	v[0] = replica;
 	v[1] = lease;
 	v[2] = now;
 	v[3] = lim;
+	/* One statement, so one transaction: the locks last until it ends. */
 	r = db_exec(db, "the queue take",
 	    "WITH t AS (SELECT q.action_id, c.epoch" DB_TAKEABLE
 	    "  AND a.expires_at > $3::bigint AND a.status = 'PENDING'"
@@ -1605,18 +1598,41 @@ cluster_db_queue_take(struct cluster_db *db, const char *replica,
 			goto out;
 		}
 	}
-	r = db_command(db, "COMMIT", "COMMIT", 0, NULL, msg);
-	if (r != 0)
-		goto out;
 	*n = rows;
 	r = 0;
 out:
-	if (r != 0) {
-		db_rollback(db);
+	if (r != 0)
 		for (i = 0; i < rows; i++)
 			cluster_db_action_free(&out[i]);
-	}
 	PQclear(res);
+	return r;
+}
+
+int
+cluster_db_queue_expire(struct cluster_db *db, const char *replica,
+    int64_t lease_ms, int64_t now_ms, struct err_msg *msg)
+{
+	const char *take[2];
+	char lease[24], now[24];
+	int r;
+
+	err_clear(msg);
+	if (db_check_name(replica, "replica name", msg) != 0 ||
+	    db_check_ms(lease_ms, 0, DB_TTL_MAX_MS, "queue lease_ms", msg) !=
+	        0 ||
+	    db_check_ms(now_ms, 0, DB_TIME_MAX_MS, "now", msg) != 0)
+		return SIGNET_ERR_INVALID_ARG;
+	db_i64(lease_ms, lease);
+	db_i64(now_ms, now);
+	take[0] = replica;
+	take[1] = lease;
+	r = db_command(db, "BEGIN", "BEGIN", 0, NULL, msg);
+	if (r == 0)
+		r = db_drop_expired(db, take, now, now_ms, msg);
+	if (r == 0)
+		r = db_command(db, "COMMIT", "COMMIT", 0, NULL, msg);
+	if (r != 0)
+		db_rollback(db);
 	return r;
 }
 

@@ -215,18 +215,29 @@ int cluster_db_action_add(struct cluster_db *db,
 /*
  * Takes up to max queued frames for hosts replica holds (claim live, its
  * epoch), FOR UPDATE SKIP LOCKED: rows never taken, or taken more than
- * lease_ms ago by a claim that is no longer the host's. Marks them taken
- * by (replica, epoch). Frames whose action expired are not returned: they
- * are dropped and their action, if still PENDING, ends UNDELIVERED
- * (info rewritten with status, error "the action expired in the queue"
- * and finished_at = now_ms when it is a JSON object; NOTIFY
- * CLUSTER_CHANNEL_DONE); frames of an action that has ended are dropped
- * too. All in one transaction. max in [1, 10000]; out[0..*n) are to be
- * freed with cluster_db_action_free.
+ * lease_ms ago by a claim that is no longer the host's, of an action
+ * still PENDING whose expires_at is after now_ms. Marks them taken by
+ * (replica, epoch). One statement (the fast path of every relayed
+ * action); the rows it leaves for having expired or ended are dropped
+ * by cluster_db_queue_expire. max in [1, 10000]; out[0..*n) are to be
+ * freed with cluster_db_action_free. 0 or a negative code (nothing
+ * taken).
  */
 int cluster_db_queue_take(struct cluster_db *db, const char *replica,
     int64_t lease_ms, int64_t now_ms, struct cluster_db_action *out, size_t max,
     size_t *n, struct err_msg *msg) __attribute__((warn_unused_result));
+
+/*
+ * Drops the queue rows replica could take (as cluster_db_queue_take
+ * picks them) whose action expired by now_ms or has ended, at most
+ * 64 per call; an action still PENDING ends UNDELIVERED (info rewritten
+ * with status, error "the action expired in the queue" and finished_at =
+ * now_ms when it is a JSON object; NOTIFY CLUSTER_CHANNEL_DONE). One
+ * transaction. 0 or a negative code (nothing changed).
+ */
+int cluster_db_queue_expire(struct cluster_db *db, const char *replica,
+    int64_t lease_ms, int64_t now_ms, struct err_msg *msg)
+    __attribute__((warn_unused_result));
 
 /* Removes action_id from the queue (its frame was written to the agent). */
 int cluster_db_queue_done(struct cluster_db *db, const char *action_id,

@@ -73,6 +73,7 @@ struct cluster_relay {
 	size_t nends;
 	bool take_posted; /* a take job waits on the cluster thread */
 	bool take_again;  /* a NOTIFY came while it waited */
+	bool expire_due;  /* the next take drops expired rows first */
 
 	atomic_ullong queued, relayed, results_refused, frames_refused;
 };
@@ -991,16 +992,24 @@ run_take(void *arg, struct cluster_db *db)
 	struct cluster_db_action *rows = NULL;
 	struct err_msg msg;
 	size_t n = 0, i;
-	bool again;
+	bool again, expire;
 	int rc;
 
 	err_clear(&msg);
 	(void)pthread_mutex_lock(&r->mu);
 	r->take_posted = false;
 	r->take_again = false;
+	expire = r->expire_due;
+	r->expire_due = false;
 	(void)pthread_mutex_unlock(&r->mu);
 	if (db == NULL)
 		return;
+	/* Housekeeping at each poll, off the fast path of a NOTIFY. */
+	if (expire &&
+	    cluster_db_queue_expire(db, cluster_replica(r->cluster),
+	        r->lease_ms, clock_wall_ms(), &msg) != 0)
+		log_debug("cluster relay: dropping expired queue rows: %s",
+		    msg.text);
 	rows = calloc(CLUSTER_RELAY_TAKE_MAX, sizeof(*rows));
 	if (rows == NULL)
 		return;
@@ -1230,6 +1239,9 @@ tick(struct cluster_relay *r, bool poll)
 	for (i = 0; i < nfetch; i++)
 		post_fetch(r, fetch[i]);
 	if (poll) {
+		(void)pthread_mutex_lock(&r->mu);
+		r->expire_due = true;
+		(void)pthread_mutex_unlock(&r->mu);
 		post_take(r);
 		ends_retry(r);
 	}

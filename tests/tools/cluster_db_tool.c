@@ -388,6 +388,27 @@ suite_actions(struct cluster_db *d1, struct cluster_db *d2)
 	r = cluster_db_queue_take(d2, "r2", 100, 3000, got, 4, &n, &msg);
 	check(r == 0 && n == 0, "its frame is not taken", &msg);
 	r = cluster_db_action_get(d1, ID3, &a, &msg);
+	check(r == 0 && strcmp(a.status, "PENDING") == 0,
+	    "the take alone leaves it PENDING (one statement, no writes)",
+	    &msg);
+	if (r == 0)
+		cluster_db_action_free(&a);
+	r = cluster_db_queue_expire(d2, "bad name!", 100, 3000, &msg);
+	check(r == SIGNET_ERR_INVALID_ARG, "expire: a bad replica refused",
+	    &msg);
+	r = cluster_db_queue_expire(d2, "r2", 100, -1, &msg);
+	check(r == SIGNET_ERR_INVALID_ARG, "expire: a negative time refused",
+	    &msg);
+	r = cluster_db_queue_expire(d1, "r1", 100, 3000, &msg);
+	check(r == 0, "expire by r1, which does not hold h3", &msg);
+	r = cluster_db_action_get(d1, ID3, &a, &msg);
+	check(r == 0 && strcmp(a.status, "PENDING") == 0,
+	    "... changes nothing of h3's queue", &msg);
+	if (r == 0)
+		cluster_db_action_free(&a);
+	r = cluster_db_queue_expire(d2, "r2", 100, 3000, &msg);
+	check(r == 0, "expire by r2, h3's holder", &msg);
+	r = cluster_db_action_get(d1, ID3, &a, &msg);
 	ok = check(r == 0 && strcmp(a.status, "UNDELIVERED") == 0 &&
 	        a.finished_at_ms == 3000 &&
 	        strstr(a.info, "\"status\":\"UNDELIVERED\"") != NULL &&
