@@ -3,7 +3,8 @@
  * signetctl hosts: the agents the server knows (GET /api/hosts), as a
  * table or as the server's JSON. DAYS is the whole days left before the
  * host's certificate expires (cert_days_left: negative once it has, "-"
- * when the server does not say).
+ * when the server does not say). REPLICA, the replica that holds the
+ * host, is shown when the server is a replica of a cluster.
  */
 #include <stdio.h>
 #include <string.h>
@@ -42,15 +43,16 @@ cmd_hosts(struct cmd_ctx *ctx, int argc, char **argv)
 	static const struct option longopts[] = { CMD_COMMON_LONGOPTS,
 		{ NULL, 0, NULL, 0 } };
 	static const char *const headers[] = { "HOST", "CONNECTED", "LAST SEEN",
-		"AGENT", "DOCKER", "CONTAINERS", "CERT EXPIRES", "DAYS" };
+		"AGENT", "DOCKER", "CONTAINERS", "CERT EXPIRES", "DAYS",
+		"REPLICA" };
 	static const char *const keys[] = { "host_id", "connected", "last_seen",
 		"agent_version", "docker_version", "container_count",
-		"cert_not_after", "cert_days_left" };
+		"cert_not_after", "cert_days_left", "replica" };
 	enum { NCOLS = sizeof(keys) / sizeof(keys[0]) };
 	struct http_table t;
 	const cJSON *list, *row;
 	cJSON *doc = NULL;
-	size_t r, c;
+	size_t r, c, ncols;
 	int opt, rc = CMD_USAGE;
 
 	memset(&t, 0, sizeof(t));
@@ -75,7 +77,17 @@ cmd_hosts(struct cmd_ctx *ctx, int argc, char **argv)
 	    ctx->output == CMD_OUTPUT_JSON, "hosts", &doc, &list);
 	if (rc != CMD_OK || ctx->output == CMD_OUTPUT_JSON)
 		goto out;
-	if (http_table_init(&t, NCOLS, (size_t)cJSON_GetArraySize(list), 72) !=
+	/* REPLICA only from a cluster: a single server names none. */
+	ncols = NCOLS - 1;
+	cJSON_ArrayForEach(row, list)
+	{
+		const cJSON *rep = cJSON_GetObjectItemCaseSensitive(row,
+		    "replica");
+
+		if (cJSON_IsString(rep) && rep->valuestring[0] != '\0')
+			ncols = NCOLS;
+	}
+	if (http_table_init(&t, ncols, (size_t)cJSON_GetArraySize(list), 72) !=
 	    0) {
 		fprintf(stderr,
 		    "signetctl hosts: too many hosts for a table; "
@@ -86,11 +98,15 @@ cmd_hosts(struct cmd_ctx *ctx, int argc, char **argv)
 	r = 0;
 	cJSON_ArrayForEach(row, list)
 	{
-		for (c = 0; c < NCOLS; c++)
+		for (c = 0; c < ncols; c++)
 			(void)http_json_cell(row, keys[c],
 			    http_table_cell(&t, r, c), t.cell);
 		short_time(http_table_cell(&t, r, 2));
 		short_time(http_table_cell(&t, r, 6));
+		if (ncols == NCOLS &&
+		    http_table_cell(&t, r, NCOLS - 1)[0] == '\0')
+			(void)snprintf(http_table_cell(&t, r, NCOLS - 1),
+			    t.cell, "-"); /* held by no replica */
 		r++;
 	}
 	http_table_print(stdout, &t, headers);

@@ -45,7 +45,7 @@ rmax=${RECONNECT_MAX_MS:-30000}
 count=${COUNT:-200}
 skip=${SKIP:-}
 work=$(mktemp -d /tmp/signet-bench-cluster.XXXXXX)
-export SIGNET_SOURCE_DIR=$src SIGNET_BUILD_DIR=$work
+export SIGNET_SOURCE_DIR=$src SIGNET_BUILD_DIR=$work SIGNETCTL=$build/cli/signetctl
 pids=()
 cleanup() {
 	local p

@@ -22,8 +22,9 @@ ENV_FILE="$SIGNET_BUILD_DIR/postgres.env"
 PG_BIN=${SIGNET_PG_BIN:-/usr/lib/postgresql/15/bin}
 PG_USER=signet-pgtest
 PKI_SCRIPT="$SIGNET_SOURCE_DIR/pki/signet-pki"
-# signet-pki finds signetctl here, also in a build tree other than build/.
-export SIGNETCTL="$SIGNET_BUILD_DIR/cli/signetctl"
+# signet-pki finds signetctl here (also in a build tree other than build/),
+# unless the caller names it (a benchmark whose SIGNET_BUILD_DIR is scratch).
+export SIGNETCTL="${SIGNETCTL:-$SIGNET_BUILD_DIR/cli/signetctl}"
 
 unavailable() {
 	echo "postgres: unavailable: $*" >&2

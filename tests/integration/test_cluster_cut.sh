@@ -101,6 +101,16 @@ check "fault 5: r2 holds web-01" wait_for 60 holder_is r2
 cid=$(docker run -d --network none --name "cut-plain-$$" "$SIGNET_TEST_IMAGE" \
 	sh -c 'trap "exit 0" TERM; while :; do sleep 1; done')
 check "fault 5: r1 sees the container, on r2's host" wait_for 60 seen_on r1 "$cid"
+# hosts_on R: signetctl hosts against replica R's API.
+hosts_on() {
+	SIGNET_SERVER="https://localhost:${APORT[$1]}" SIGNET_CA="$P/ca.pem" \
+		SIGNET_CERT="$P/issued/alice.pem" SIGNET_KEY="$P/private/alice.key" \
+		"$SIGNETCTL" hosts
+}
+out=$(hosts_on r1)
+check "fault 5: signetctl hosts on r1 has a REPLICA column" \
+	grep -Eq '^HOST +CONNECTED +LAST SEEN +AGENT +DOCKER +CONTAINERS +CERT EXPIRES +DAYS +REPLICA$' <<<"$out"
+check "fault 5: ... naming r2 for web-01" grep -Eq '^web-01 +yes .* r2$' <<<"$out"
 before=$(unreachable_logged)
 cut_link
 check "fault 5: r2 says the database is unreachable" wait_for 60 said_unreachable_after "$before"
@@ -113,6 +123,11 @@ refused503() {
 check "fault 5: a POST on r2 answers 503, saying why" wait_for 60 refused503
 check "fault 5: ... and the container was not touched" test "$(running "$cid")" = true
 check "fault 5: r2's claim on web-01 lapses (it stops claiming)" wait_for 60 holder_is ""
+held_by_none() {
+	local out
+	out=$(hosts_on r1) && grep -Eq '^web-01 +no ' <<<"$out" && ! grep -q ' r2$' <<<"$out"
+}
+check "fault 5: signetctl hosts on r1: web-01 not connected, r2 not named" wait_for 60 held_by_none
 check "fault 5: r2 still serves its agent's inventory" seen_on r2 "$cid"
 check "fault 5: the agent stayed connected to r2" \
 	test "$(grep -c '"event":"agent.disconnected"' "$T_DIR/r2-audit.log")" = 0
