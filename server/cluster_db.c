@@ -1537,6 +1537,19 @@ out:
 	return r;
 }
 
+/* The arguments of a queue take or expire: 0 or SIGNET_ERR_INVALID_ARG. */
+static int
+db_check_take(const char *replica, int64_t lease_ms, int64_t now_ms,
+    struct err_msg *msg)
+{
+	if (db_check_name(replica, "replica name", msg) != 0 ||
+	    db_check_ms(lease_ms, 0, DB_TTL_MAX_MS, "queue lease_ms", msg) !=
+	        0 ||
+	    db_check_ms(now_ms, 0, DB_TIME_MAX_MS, "now", msg) != 0)
+		return SIGNET_ERR_INVALID_ARG;
+	return 0;
+}
+
 int
 cluster_db_queue_take(struct cluster_db *db, const char *replica,
     int64_t lease_ms, int64_t now_ms, struct cluster_db_action *out, size_t max,
@@ -1550,10 +1563,7 @@ cluster_db_queue_take(struct cluster_db *db, const char *replica,
 
 	*n = 0;
 	err_clear(msg);
-	if (db_check_name(replica, "replica name", msg) != 0 ||
-	    db_check_ms(lease_ms, 0, DB_TTL_MAX_MS, "queue lease_ms", msg) !=
-	        0 ||
-	    db_check_ms(now_ms, 0, DB_TIME_MAX_MS, "now", msg) != 0)
+	if (db_check_take(replica, lease_ms, now_ms, msg) != 0)
 		return SIGNET_ERR_INVALID_ARG;
 	if (max == 0 || max > 10000)
 		return err_set(msg, SIGNET_ERR_INVALID_ARG,
@@ -1617,10 +1627,7 @@ cluster_db_queue_expire(struct cluster_db *db, const char *replica,
 	int r;
 
 	err_clear(msg);
-	if (db_check_name(replica, "replica name", msg) != 0 ||
-	    db_check_ms(lease_ms, 0, DB_TTL_MAX_MS, "queue lease_ms", msg) !=
-	        0 ||
-	    db_check_ms(now_ms, 0, DB_TIME_MAX_MS, "now", msg) != 0)
+	if (db_check_take(replica, lease_ms, now_ms, msg) != 0)
 		return SIGNET_ERR_INVALID_ARG;
 	db_i64(lease_ms, lease);
 	db_i64(now_ms, now);

@@ -766,7 +766,8 @@ fetch_row(struct cluster_relay *r, struct cluster_db *db, const char *id)
 	cluster_db_action_free(&row);
 }
 
-struct fetch_job {
+/* A job about one action: its row read (fetch), its queue row removed. */
+struct id_job {
 	struct cluster_relay *r;
 	char id[ACTIONS_ID_LEN + 1];
 };
@@ -774,7 +775,7 @@ struct fetch_job {
 static void
 run_fetch(void *arg, struct cluster_db *db)
 {
-	struct fetch_job *k = arg;
+	struct id_job *k = arg;
 
 	if (db != NULL)
 		fetch_row(k->r, db, k->id);
@@ -784,7 +785,7 @@ run_fetch(void *arg, struct cluster_db *db)
 static void
 post_fetch(struct cluster_relay *r, const char *id)
 {
-	struct fetch_job *k = calloc(1, sizeof(*k));
+	struct id_job *k = calloc(1, sizeof(*k));
 
 	if (k == NULL)
 		return; /* read again at the next poll */
@@ -1051,15 +1052,10 @@ post_take(struct cluster_relay *r)
 	}
 }
 
-struct done_job {
-	struct cluster_relay *r;
-	char id[ACTIONS_ID_LEN + 1];
-};
-
 static void
 run_queue_done(void *arg, struct cluster_db *db)
 {
-	struct done_job *k = arg;
+	struct id_job *k = arg;
 	struct err_msg msg;
 
 	err_clear(&msg);
@@ -1073,7 +1069,7 @@ run_queue_done(void *arg, struct cluster_db *db)
 void
 cluster_relay_sent(struct cluster_relay *r, const char *action_id)
 {
-	struct done_job *k;
+	struct id_job *k;
 	struct track *t;
 	bool relayed = false;
 

@@ -5,7 +5,8 @@
 # over real TLS on loopback, with the helpers to reach them. Source lib.sh,
 # relay.sh and pg_lib.sh first, then call cluster_init NAME; conf REPLICA
 # [KEY = VALUE...] writes a replica's configuration (extra [cluster] keys
-# after the common ones), start/stop run it.
+# after the common ones), start/stop run it; cluster_policy and
+# cluster_agent_conf write web-01's policy and agent configuration.
 declare -A APORT HPORT SPID
 
 # cluster_init NAME: DB (a fresh database), DB_INFO, the PKI in P (keys K).
@@ -89,3 +90,44 @@ status_on() { rget "$1" "/api/actions/$2" 2>/dev/null | pyq 'd["status"]'; }
 status_is() { [ "$(status_on "$1" "$2")" = "$3" ]; }
 # event_of LOG EVENT ID: LOG holds an EVENT record of action ID.
 event_of() { grep "\"event\":\"$2\"" "$T_DIR/$1-audit.log" | grep -q "\"action_id\":\"$3\""; }
+
+# cluster_policy PATTERN: $T_DIR/policy.json, web-01's policy: START,
+# STOP and RESTART of the containers named PATTERN, relay-signed accepted.
+cluster_policy() {
+	cat >"$T_DIR/policy.json" <<JSON
+{
+  "host_id": "web-01",
+  "rules": [
+    { "match": { "name": "$1" },
+      "actions": ["START", "STOP", "RESTART"], "accept_relay_signed": true }
+  ]
+}
+JSON
+	chmod 0644 "$T_DIR/policy.json"
+}
+
+# cluster_agent_conf REPLICA...: $T_DIR/agent-web-01.conf, web-01's agent
+# serving those replicas (it starts at a random one of them), redialling
+# fast; docker gets 60 s before it kills (the tests' slow STOPs).
+cluster_agent_conf() {
+	local r urls=""
+	for r in "$@"; do urls="$urls wss://localhost:${HPORT[$r]}"; done
+	cat >"$T_DIR/agent-web-01.conf" <<CONF
+[agent]
+server        =$urls
+docker_socket = ${DOCKER_HOST#unix://}
+policy        = $T_DIR/policy.json
+stop_timeout  = 60
+reconnect_min_ms = 100
+reconnect_max_ms = 1000
+[tls]
+ca   = $P/ca.pem
+cert = $P/issued/web-01.pem
+key  = $P/private/web-01.key
+[keys]
+action_pub = $K/action.pub
+result     = $K/agents/web-01.key
+[audit]
+path = $T_DIR/agent-web-01-audit.log
+CONF
+}

@@ -26,16 +26,7 @@ cd "$T_DIR" || exit 1
 . "$(dirname "$0")/cluster_lib.sh"
 cluster_init reconcile || { not_ok "database and PKI"; finish; exit 1; }
 
-cat >"$T_DIR/policy.json" <<'JSON'
-{
-  "host_id": "web-01",
-  "rules": [
-    { "match": { "name": "relay-*" },
-      "actions": ["START", "STOP", "RESTART"], "accept_relay_signed": true }
-  ]
-}
-JSON
-chmod 0644 "$T_DIR/policy.json"
+cluster_policy "relay-*"
 
 conf r1
 conf r2

@@ -43,16 +43,7 @@ mend_link() { kill -USR2 "$CUT_PID"; }
 unreachable_logged() { grep -c "cluster: the database is unreachable" "$T_DIR/r2.log"; }
 said_unreachable_after() { [ "$(unreachable_logged)" -gt "$1" ]; }
 
-cat >"$T_DIR/policy.json" <<'JSON'
-{
-  "host_id": "web-01",
-  "rules": [
-    { "match": { "name": "cut-*" },
-      "actions": ["START", "STOP", "RESTART"], "accept_relay_signed": true }
-  ]
-}
-JSON
-chmod 0644 "$T_DIR/policy.json"
+cluster_policy "cut-*"
 
 conf r1 "claim_ttl_ms = 1500"
 conf r2 "claim_ttl_ms = 1500"
@@ -63,27 +54,6 @@ start r2 || { not_ok "replica r2 started"; finish; exit 1; }
 check "r1 is up in the cluster" wait_for 60 metric_is r1 signet_cluster_up 1
 check "r2 is up in the cluster" wait_for 60 metric_is r2 signet_cluster_up 1
 
-# agent_to R: the agent's configuration, serving only replica R.
-agent_to() {
-	cat >"$T_DIR/agent-web-01.conf" <<CONF
-[agent]
-server        = wss://localhost:${HPORT[$1]}
-docker_socket = ${DOCKER_HOST#unix://}
-policy        = $T_DIR/policy.json
-stop_timeout  = 60
-reconnect_min_ms = 100
-reconnect_max_ms = 1000
-[tls]
-ca   = $P/ca.pem
-cert = $P/issued/web-01.pem
-key  = $P/private/web-01.key
-[keys]
-action_pub = $K/action.pub
-result     = $K/agents/web-01.key
-[audit]
-path = $T_DIR/agent-web-01-audit.log
-CONF
-}
 # held_container NAME: a container whose STOP lasts until the file
 # /released exists in it (release CID); prints its id.
 held_container() {
@@ -95,7 +65,7 @@ running() { docker inspect -f '{{.State.Running}}' "$1"; }
 seen_on() { rget "$1" "/api/containers/$2" 2>/dev/null | pyq 'd["host_id"]' | grep -qx web-01; }
 
 # ======== fault 5: r2, the holder, cut from the database ========
-agent_to r2
+cluster_agent_conf r2
 start_agent web-01
 check "fault 5: r2 holds web-01" wait_for 60 holder_is r2
 cid=$(docker run -d --network none --name "cut-plain-$$" "$SIGNET_TEST_IMAGE" \
@@ -146,7 +116,7 @@ docker rm -f "$cid" >/dev/null
 
 # ======== late results: the agent on r1, actions POSTed on r2 ========
 kill "$AGENT_PID" 2>/dev/null; wait "$AGENT_PID" 2>/dev/null
-agent_to r1
+cluster_agent_conf r1
 start_agent web-01
 check "late: r1 holds web-01" wait_for 60 holder_is r1
 

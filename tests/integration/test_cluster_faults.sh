@@ -79,16 +79,7 @@ dies_of() {
 		--filter event=die --format '{{.Action}}' | grep -c '^die$'
 }
 
-cat >"$T_DIR/policy.json" <<'JSON'
-{
-  "host_id": "web-01",
-  "rules": [
-    { "match": { "name": "fault-*" },
-      "actions": ["START", "STOP", "RESTART"], "accept_relay_signed": true }
-  ]
-}
-JSON
-chmod 0644 "$T_DIR/policy.json"
+cluster_policy "fault-*"
 
 # r1 first, alone: the agent, which starts at a random URL of its list,
 # can reach only r1; r2 and r3 join once r1 holds web-01.
@@ -96,25 +87,8 @@ for r in "${REPLICAS[@]}"; do conf_fast "$r"; done
 start r1 || { not_ok "replica r1 started"; finish; exit 1; }
 check "r1 is up in the cluster" wait_for 60 metric_is r1 signet_cluster_up 1
 
-# The agent knows all three; docker gets 30 s before it kills.
-cat >"$T_DIR/agent-web-01.conf" <<CONF
-[agent]
-server        = wss://localhost:${HPORT[r1]} wss://localhost:${HPORT[r2]} wss://localhost:${HPORT[r3]}
-docker_socket = ${DOCKER_HOST#unix://}
-policy        = $T_DIR/policy.json
-stop_timeout  = 30
-reconnect_min_ms = 100
-reconnect_max_ms = 1000
-[tls]
-ca   = $P/ca.pem
-cert = $P/issued/web-01.pem
-key  = $P/private/web-01.key
-[keys]
-action_pub = $K/action.pub
-result     = $K/agents/web-01.key
-[audit]
-path = $T_DIR/agent-web-01-audit.log
-CONF
+# The agent knows all three.
+cluster_agent_conf r1 r2 r3
 start_agent web-01
 check "r1 holds web-01 (the only replica up)" wait_for 60 holder_is r1
 for r in r2 r3; do

@@ -25,16 +25,7 @@ cd "$T_DIR" || exit 1
 sql_is() { [ "$(pg_sql "$DB" "$2" 2>/dev/null)" = "$1" ]; }
 cluster_init relay || { not_ok "database and PKI"; finish; exit 1; }
 
-cat >"$T_DIR/policy.json" <<'JSON'
-{
-  "host_id": "web-01",
-  "rules": [
-    { "match": { "name": "relay-*" },
-      "actions": ["START", "STOP", "RESTART"], "accept_relay_signed": true }
-  ]
-}
-JSON
-chmod 0644 "$T_DIR/policy.json"
+cluster_policy "relay-*"
 
 conf r1
 conf r2
