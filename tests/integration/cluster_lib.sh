@@ -88,6 +88,14 @@ body() { pyq "$1" <"$T_DIR/body"; }
 running() { docker inspect -f '{{.State.Running}}' "$1"; }
 status_on() { rget "$1" "/api/actions/$2" 2>/dev/null | pyq 'd["status"]'; }
 status_is() { [ "$(status_on "$1" "$2")" = "$3" ]; }
+# sql_is WANT SQL: the database answers SQL with WANT (asked again at each
+# try of wait_for, unlike a $(...) in its arguments, evaluated once).
+sql_is() { [ "$(pg_sql "$DB" "$2" 2>/dev/null)" = "$1" ]; }
+# holder: the replica of web-01's live claim (empty when none).
+holder() {
+	pg_sql "$DB" "SELECT replica FROM signet_claims WHERE host_id='web-01' AND expires_at > now()"
+}
+holder_is() { [ "$(holder)" = "$1" ]; }
 # event_of LOG EVENT ID: LOG holds an EVENT record of action ID.
 event_of() { grep "\"event\":\"$2\"" "$T_DIR/$1-audit.log" | grep -q "\"action_id\":\"$3\""; }
 

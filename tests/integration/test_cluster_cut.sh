@@ -23,11 +23,6 @@ need_docker
 cd "$T_DIR" || exit 1
 
 . "$(dirname "$0")/cluster_lib.sh"
-sql_is() { [ "$(pg_sql "$DB" "$2" 2>/dev/null)" = "$1" ]; }
-holder() {
-	pg_sql "$DB" "SELECT replica FROM signet_claims WHERE host_id='web-01' AND expires_at > now()"
-}
-holder_is() { [ "$(holder)" = "$1" ]; }
 cluster_init cut || { not_ok "database and PKI"; finish; exit 1; }
 
 # ---- r2's link to the database: a relay the test can cut ----

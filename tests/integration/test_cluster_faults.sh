@@ -38,11 +38,6 @@ count_of() {
 	grep "\"event\":\"$2\"" "$f" 2>/dev/null | grep -c "\"action_id\":\"$3\""
 }
 event_of() { [ "$(count_of "$1" "$2" "$3")" -ge 1 ]; }
-# holder: the replica of web-01's live claim (empty when none).
-holder() {
-	pg_sql "$DB" "SELECT replica FROM signet_claims WHERE host_id='web-01' AND expires_at > now()"
-}
-holder_is() { [ "$(holder)" = "$1" ]; }
 # served_by ON R: replica ON's /api/hosts shows web-01 connected, held by R.
 served_by() {
 	rget "$1" /api/hosts 2>/dev/null |

@@ -20,9 +20,6 @@ need_docker
 cd "$T_DIR" || exit 1
 
 . "$(dirname "$0")/cluster_lib.sh"
-# sql_is WANT SQL: the database answers SQL with WANT (asked again at each
-# try of wait_for, unlike a $(...) in its arguments, evaluated once).
-sql_is() { [ "$(pg_sql "$DB" "$2" 2>/dev/null)" = "$1" ]; }
 cluster_init relay || { not_ok "database and PKI"; finish; exit 1; }
 
 cluster_policy "relay-*"
