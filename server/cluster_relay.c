@@ -123,9 +123,6 @@ info_text(const struct action_info *a)
 	return s;
 }
 
-static void fetch_row(struct cluster_relay *r, struct cluster_db *db,
-    const char *id);
-
 /* --- the tracked actions (r->mu held) ---------------------------------- */
 
 static struct track *
@@ -470,17 +467,7 @@ run_end(void *arg, struct cluster_db *db)
 		rc = cluster_db_action_end(db, e->id, e->status, e->info,
 		    e->result, cluster_replica(r->cluster), clock_wall_ms(),
 		    &msg);
-	if (rc == SIGNET_ERR_EXISTS && e->result == NULL) {
-		/*
-		 * It ended otherwise before this end reached the database: a
-		 * result stored by the holder while this replica could not
-		 * write (its NOTIFY then came before this one listened).
-		 */
-		log_debug("action %s: end %s not written: it had ended; "
-		          "reading its row",
-		    e->id, e->status);
-		fetch_row(r, db, e->id);
-	} else if (rc == SIGNET_ERR_EXISTS || rc == SIGNET_ERR_NOT_FOUND)
+	if (rc == SIGNET_ERR_EXISTS || rc == SIGNET_ERR_NOT_FOUND)
 		log_debug("action %s: end %s not written: %s", e->id, e->status,
 		    err_str(rc));
 	else if (rc == SIGNET_ERR_UNAVAILABLE || rc == SIGNET_ERR_ALLOC) {
@@ -748,24 +735,6 @@ out:
 	wire_frame_free(&parts);
 }
 
-/* Reads the row of id and takes its result (on the cluster thread). */
-static void
-fetch_row(struct cluster_relay *r, struct cluster_db *db, const char *id)
-{
-	struct cluster_db_action row;
-	struct err_msg msg;
-	int rc;
-
-	memset(&row, 0, sizeof(row));
-	err_clear(&msg);
-	rc = cluster_db_action_get(db, id, &row, &msg);
-	if (rc == 0 && strcmp(row.action_id, id) == 0)
-		take_result(r, &row);
-	else if (rc != 0 && rc != SIGNET_ERR_NOT_FOUND)
-		log_debug("action %s: its row not read: %s", id, msg.text);
-	cluster_db_action_free(&row);
-}
-
 /* A job about one action: its row read (fetch), its queue row removed. */
 struct id_job {
 	struct cluster_relay *r;
@@ -776,9 +745,21 @@ static void
 run_fetch(void *arg, struct cluster_db *db)
 {
 	struct id_job *k = arg;
+	struct cluster_db_action row;
+	struct err_msg msg;
+	int rc;
 
-	if (db != NULL)
-		fetch_row(k->r, db, k->id);
+	memset(&row, 0, sizeof(row));
+	err_clear(&msg);
+	if (db == NULL)
+		goto out;
+	rc = cluster_db_action_get(db, k->id, &row, &msg);
+	if (rc == 0 && strcmp(row.action_id, k->id) == 0)
+		take_result(k->r, &row);
+	else if (rc != 0 && rc != SIGNET_ERR_NOT_FOUND)
+		log_debug("action %s: its row not read: %s", k->id, msg.text);
+	cluster_db_action_free(&row);
+out:
 	free(k);
 }
 

@@ -16,8 +16,7 @@
  * to the database; a TIMEOUT stays followed for a late result. On NOTIFY
  * signet_done (and, for an action still PENDING, every poll; for every
  * action still waiting, after each reconnection to the database, when a
- * NOTIFY may have been lost; for a TIMEOUT whose end found the action
- * already ended, at once) the row is read and its result frame VERIFIED:
+ * NOTIFY may have been lost) the row is read and its result frame VERIFIED:
  * the agent's signature under the host's registered result key (the
  * database is not trusted), the result answering the action sent
  * (actions_claim_result); only then is action.result recorded here and
