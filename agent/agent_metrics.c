@@ -222,8 +222,18 @@ agent_metrics_render(struct agent_metrics *am)
 		        "(each is in the signed log all the same).\n"
 		        "# TYPE signet_agent_audit_mirror_failures_total "
 		        "counter\n"
-		        "signet_agent_audit_mirror_failures_total %llu\n",
-		        (unsigned long long)ast.mirror_failures) == 0;
+		        "signet_agent_audit_mirror_failures_total %llu\n"
+		        "# HELP signet_agent_audit_records_total Audit records "
+		        "made durable since the agent started.\n"
+		        "# TYPE signet_agent_audit_records_total counter\n"
+		        "signet_agent_audit_records_total %llu\n"
+		        "# HELP signet_agent_audit_syncs_total fdatasync calls "
+		        "that made them durable (several records share one).\n"
+		        "# TYPE signet_agent_audit_syncs_total counter\n"
+		        "signet_agent_audit_syncs_total %llu\n",
+		        (unsigned long long)ast.mirror_failures,
+		        (unsigned long long)ast.appends,
+		        (unsigned long long)ast.syncs) == 0;
 	if (ok && am->ch != NULL) {
 		struct channel_stats cs;
 		bool up = channel_connected(am->ch);

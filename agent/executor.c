@@ -306,6 +306,7 @@ run_action(struct executor *ex, struct executor_act *act)
 	char why[EXECUTOR_REASON_MAX];
 	long http = 0;
 	int64_t left;
+	size_t recorded;
 	bool maybe_acted = false;
 	int r;
 
@@ -313,20 +314,6 @@ run_action(struct executor *ex, struct executor_act *act)
 		log_warn("action %s: the container's state before the call is "
 		         "not known",
 		    act->a.action_id);
-	r = executor_record_received(ex, act);
-	if (r != 0) {
-		log_error("action %s not run: its receipt cannot be recorded "
-		          "(audit unavailable); dockerd was not called",
-		    act->a.action_id);
-		executor_finish(ex, act, ENVELOPE_STATUS_FAILURE, 0,
-		    EXECUTOR_ERR_AUDIT, false);
-		return;
-	}
-	log_info("action received: action_id=%s container=%.12s action=%s "
-	         "requested_by=%s reason=\"%s\"",
-	    act->a.action_id, act->a.container_id,
-	    envelope_action_name(act->a.action), act->a.requested_by,
-	    text_escape_str(act->a.reason, esc, sizeof(esc)));
 	/*
 	 * dockerd must not act after the action expired: the call ends at
 	 * expires_at, and one that would start after it is not made.
@@ -337,24 +324,31 @@ run_action(struct executor *ex, struct executor_act *act)
 		    "not run: the action expired %lld ms before dockerd "
 		    "could be asked; dockerd was not called",
 		    (long long)-left);
-		executor_finish(ex, act, ENVELOPE_STATUS_FAILURE, 0, why,
-		    false);
+		/* Its receipt is recorded all the same, as for a run. */
+		r = executor_record_received(ex, act);
+		executor_finish(ex, act, ENVELOPE_STATUS_FAILURE, 0,
+		    r != 0 ? EXECUTOR_ERR_AUDIT : why, false);
 		return;
 	}
 	/*
-	 * Durable before dockerd is asked: at the next start, an action
-	 * with this record and no answer may have run (UNKNOWN), one
-	 * without it never did (FAILURE "not run").
+	 * Both durable before dockerd is asked: at the next start, an action
+	 * with action.dispatched and no answer may have run (UNKNOWN), one
+	 * without it never did (FAILURE "not run"). One sync for the two.
 	 */
-	r = executor_record_dispatched(ex, act, left);
+	r = executor_record_received_dispatched(ex, act, left, &recorded);
 	if (r != 0) {
-		log_error("action %s not run: its dispatch cannot be recorded "
+		log_error("action %s not run: its %s cannot be recorded "
 		          "(audit unavailable); dockerd was not called",
-		    act->a.action_id);
+		    act->a.action_id, recorded == 0 ? "receipt" : "dispatch");
 		executor_finish(ex, act, ENVELOPE_STATUS_FAILURE, 0,
 		    EXECUTOR_ERR_AUDIT, false);
 		return;
 	}
+	log_info("action received: action_id=%s container=%.12s action=%s "
+	         "requested_by=%s reason=\"%s\"",
+	    act->a.action_id, act->a.container_id,
+	    envelope_action_name(act->a.action), act->a.requested_by,
+	    text_escape_str(act->a.reason, esc, sizeof(esc)));
 	err_clear(&m);
 	act->out->docker_called = true;
 	r = ex->ops.act(ex->ops_arg, act->a.container_id, act->a.action,

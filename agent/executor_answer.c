@@ -118,40 +118,72 @@ container_facts(cJSON *o, const struct executor_act *act, bool *ok)
 	jstr(o, "image", act->inv->items[0].image, ok);
 }
 
-int
-executor_record_received(struct executor *ex, const struct executor_act *act)
+static cJSON *
+received_data(struct executor *ex, const struct executor_act *act, bool *ok)
 {
-	cJSON *o;
-	bool ok;
-	int r;
+	cJSON *o = action_data(ex, act, ok);
 
-	o = action_data(ex, act, &ok);
-	jstr(o, "requested_by", act->a.requested_by, &ok);
-	jstr(o, "reason", act->a.reason, &ok);
-	container_facts(o, act, &ok);
+	jstr(o, "requested_by", act->a.requested_by, ok);
+	jstr(o, "reason", act->a.reason, ok);
+	container_facts(o, act, ok);
 	if (act->rule >= 0)
-		jnum(o, "rule", act->rule, &ok);
-	executor_request_audit(act, o, &ok);
-	jitem(o, "action", action_envelope(act), &ok);
-	r = audit_event(ex->audit, "action.received", EXECUTOR_ACTOR, o, ok);
-	return r;
+		jnum(o, "rule", act->rule, ok);
+	executor_request_audit(act, o, ok);
+	jitem(o, "action", action_envelope(act), ok);
+	return o;
 }
 
-int
-executor_record_dispatched(struct executor *ex, const struct executor_act *act,
-    int64_t limit_ms)
+static cJSON *
+dispatched_data(struct executor *ex, const struct executor_act *act,
+    int64_t limit_ms, bool *ok)
 {
-	cJSON *o;
-	bool ok;
+	cJSON *o = action_data(ex, act, ok);
 
-	o = action_data(ex, act, &ok);
-	jnum(o, "limit_ms", limit_ms, &ok);
+	jnum(o, "limit_ms", limit_ms, ok);
 	jitem(o, "state_before",
 	    act->has_before ? outcome_state_json(&act->before) :
 	                      cJSON_CreateNull(),
-	    &ok);
-	return audit_event(ex->audit, "action.dispatched", EXECUTOR_ACTOR, o,
 	    ok);
+	return o;
+}
+
+int
+executor_record_received(struct executor *ex, const struct executor_act *act)
+{
+	bool ok;
+	cJSON *o = received_data(ex, act, &ok);
+
+	return audit_event(ex->audit, "action.received", EXECUTOR_ACTOR, o, ok);
+}
+
+int
+executor_record_received_dispatched(struct executor *ex,
+    const struct executor_act *act, int64_t limit_ms, size_t *nrecorded)
+{
+	struct err_msg m;
+	cJSON *rec, *disp;
+	bool rec_ok, disp_ok;
+	int r;
+
+	*nrecorded = 0;
+	err_clear(&m);
+	rec = received_data(ex, act, &rec_ok);
+	disp = dispatched_data(ex, act, limit_ms, &disp_ok);
+	if (rec == NULL || disp == NULL || !rec_ok || !disp_ok) {
+		log_error("audit action.received not recorded: out of memory");
+		r = SIGNET_ERR_ALLOC;
+		goto out;
+	}
+	r = audit_append_pair(ex->audit, EXECUTOR_ACTOR, "action.received", rec,
+	    "action.dispatched", disp, nrecorded, &m);
+	if (r != 0)
+		log_error("audit %s not recorded: %s",
+		    *nrecorded == 0 ? "action.received" : "action.dispatched",
+		    m.text);
+out:
+	cJSON_Delete(rec);
+	cJSON_Delete(disp);
+	return r;
 }
 
 /* ---- results ---- */

@@ -278,20 +278,24 @@ void executor_finish(struct executor *ex, struct executor_act *act,
     bool recovered);
 
 /*
- * Records action.received for an action allowed to run. Returns 0 or the
- * audit writer's code (logged): the action must not run then.
+ * Records action.received alone, for an action allowed to run that
+ * expired before dockerd could be asked. Returns 0 or the audit writer's
+ * code (logged).
  */
 int executor_record_received(struct executor *ex,
     const struct executor_act *act) __attribute__((warn_unused_result));
 
 /*
- * Records action.dispatched for act: dockerd is about to be asked, within
- * limit_ms, with the state before (or null). The record that proves, at
- * the next start, that dockerd may have been asked. Returns 0 or the
- * audit writer's code (logged): dockerd must not be asked then.
+ * Records action.received and action.dispatched for an action allowed to
+ * run, whose dockerd call is next, within limit_ms, with the state before
+ * (or null): one fdatasync for the two, since nothing happens between
+ * them. action.dispatched is the record that proves, at the next start,
+ * that dockerd may have been asked. Returns 0 or the audit writer's code
+ * (logged), with *nrecorded the number of the two records that are in
+ * the log: dockerd must not be asked unless 0 is returned.
  */
-int executor_record_dispatched(struct executor *ex,
-    const struct executor_act *act, int64_t limit_ms)
+int executor_record_received_dispatched(struct executor *ex,
+    const struct executor_act *act, int64_t limit_ms, size_t *nrecorded)
     __attribute__((warn_unused_result));
 
 /* ---- executor_outbox.c ---- */

@@ -261,6 +261,19 @@ int audit_append(struct audit_writer *w, const char *event, const char *actor,
     __attribute__((warn_unused_result));
 
 /*
+ * Appends two records of one actor, event1 then event2, and returns once
+ * both are durable, with one fdatasync for the two: for two steps with
+ * nothing between them that the first record must precede. *nwritten is
+ * how many of them are durable in the log (0, 1 or 2): when the second
+ * cannot be written, the first is still made durable, as two calls to
+ * audit_append would have left it. Returns as audit_append.
+ */
+int audit_append_pair(struct audit_writer *w, const char *actor,
+    const char *event1, const cJSON *data1, const char *event2,
+    const cJSON *data2, size_t *nwritten, struct err_msg *msg)
+    __attribute__((warn_unused_result));
+
+/*
  * The one way a module records an event: appends event with data, which
  * it takes over and frees on every path. built false (a member could not
  * be added) or data NULL means the data could not be made: nothing is

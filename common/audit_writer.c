@@ -213,18 +213,18 @@ want_size_rotation(struct audit_writer *w, size_t est)
 }
 
 /*
- * Appends with w->mu held; see audit_append. On success *out_line
- * (malloc'd, with its newline) and *out_len are the durable line, for the
- * mirror.
+ * Writes one record with w->mu held, without waiting for it to be
+ * durable: *ticket is what wait_durable needs. On success *out_line
+ * (malloc'd, with its newline) and *out_len are the line, for the mirror.
  */
 static int
-append_locked(struct audit_writer *w, const char *qevent, const char *qactor,
-    const char *qdata, uint64_t *seq_out, char **out_line, size_t *out_len,
-    struct err_msg *msg)
+write_locked(struct audit_writer *w, const char *qevent, const char *qactor,
+    const char *qdata, uint64_t *seq_out, uint64_t *ticket, char **out_line,
+    size_t *out_len, struct err_msg *msg)
 {
 	char *line = NULL;
 	size_t len = 0;
-	uint64_t seq, ticket;
+	uint64_t seq;
 	ssize_t n;
 	int r, saved;
 
@@ -263,7 +263,8 @@ append_locked(struct audit_writer *w, const char *qevent, const char *qactor,
 		    w->broken ? SIGNET_ERR_UNAVAILABLE : SIGNET_ERR_IO,
 		    "%s: cannot append audit record: %s", w->path,
 		    strerror(saved));
-		goto out;
+		free(line);
+		return r;
 	}
 	seq = w->next_seq;
 	audit_line_hash(line, len - 1, w->prev);
@@ -272,37 +273,57 @@ append_locked(struct audit_writer *w, const char *qevent, const char *qactor,
 	w->next_seq++;
 	w->empty = false;
 	audit_count_record(w, seq, qevent);
-	ticket = ++w->written;
+	*ticket = ++w->written;
+	*seq_out = seq;
+	*out_line = line;
+	*out_len = len;
+	return 0;
+}
+
+/* Waits with w->mu held until the record seq (ticket) is durable. */
+static int
+durable_locked(struct audit_writer *w, uint64_t seq, uint64_t ticket,
+    struct err_msg *msg)
+{
+	int r;
+
 	r = wait_durable(w, ticket, msg);
 	if (r != 0)
-		goto out;
+		return r;
 	/* Written in seq order: one durable means all before it are. */
 	if (seq + 1 > w->durable)
 		w->durable = seq + 1;
-	if (seq_out != NULL)
-		*seq_out = seq;
 	w->fail_errno = 0;
-	*out_line = line;
-	*out_len = len;
-	line = NULL;
-out:
-	free(line);
-	return r;
+	return 0;
 }
 
-int
-audit_append(struct audit_writer *w, const char *event, const char *actor,
-    const cJSON *data, uint64_t *seq_out, struct err_msg *msg)
-{
-	char *qevent = NULL, *qactor = NULL, *qdata = NULL, *line = NULL;
-	char esc[96];
-	uint64_t seq = 0;
-	size_t len = 0;
-	int r;
+/* One record, checked and quoted for audit_build_line. */
+struct quoted {
+	const char *event, *actor; /* as given, for the mirror */
+	char *qevent, *qactor, *qdata;
+	char *line; /* once written */
+	size_t len;
+	uint64_t seq;
+};
 
-	if (seq_out != NULL)
-		*seq_out = 0;
-	if (w == NULL || event == NULL || actor == NULL)
+static void
+quoted_free(struct quoted *q)
+{
+	free(q->qevent);
+	free(q->qactor);
+	free(q->qdata);
+	free(q->line);
+	memset(q, 0, sizeof(*q));
+}
+
+static int
+quote_record(const char *event, const char *actor, const cJSON *data,
+    struct quoted *q, struct err_msg *msg)
+{
+	char esc[96];
+
+	memset(q, 0, sizeof(*q));
+	if (event == NULL || actor == NULL)
 		return err_set(msg, SIGNET_ERR_INVALID_ARG, "audit: no writer");
 	if (!valid_event(event))
 		return err_set(msg, SIGNET_ERR_INVALID_ARG,
@@ -316,32 +337,102 @@ audit_append(struct audit_writer *w, const char *event, const char *actor,
 	if (data != NULL && !cJSON_IsObject(data))
 		return err_set(msg, SIGNET_ERR_INVALID_ARG,
 		    "audit: data must be an object");
-	qevent = json_quote(event);
-	qactor = json_quote(actor);
-	qdata = data != NULL ? jsonx_print(data) : strdup("{}");
-	if (qevent == NULL || qactor == NULL || qdata == NULL) {
-		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
-		goto out;
+	q->event = event;
+	q->actor = actor;
+	q->qevent = json_quote(event);
+	q->qactor = json_quote(actor);
+	q->qdata = data != NULL ? jsonx_print(data) : strdup("{}");
+	if (q->qevent == NULL || q->qactor == NULL || q->qdata == NULL) {
+		quoted_free(q);
+		return err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
 	}
-	if (strlen(qdata) >= AUDIT_LINE_MAX) {
-		r = err_set(msg, SIGNET_ERR_TOO_LARGE,
+	if (strlen(q->qdata) >= AUDIT_LINE_MAX) {
+		quoted_free(q);
+		return err_set(msg, SIGNET_ERR_TOO_LARGE,
 		    "audit: record data over %d bytes", AUDIT_LINE_MAX);
-		goto out;
 	}
+	return 0;
+}
+
+/*
+ * Writes q[0..n) in order under one hold of the lock and waits once, for
+ * the last one written: records written together share one fdatasync.
+ * When a record cannot be written, those before it are still made
+ * durable, as separate appends would have left them; *nwritten says how
+ * many are in the log.
+ */
+static int
+append_quoted(struct audit_writer *w, struct quoted *q, size_t n,
+    size_t *nwritten, struct err_msg *msg)
+{
+	struct err_msg sub;
+	uint64_t ticket = 0;
+	size_t i, done = 0;
+	int r = 0, dr = 0;
+
+	*nwritten = 0;
 	(void)pthread_mutex_lock(&w->mu);
-	r = append_locked(w, qevent, qactor, qdata, &seq, &line, &len, msg);
+	for (i = 0; i < n && r == 0; i++) {
+		r = write_locked(w, q[i].qevent, q[i].qactor, q[i].qdata,
+		    &q[i].seq, &ticket, &q[i].line, &q[i].len, msg);
+		if (r == 0)
+			done++;
+	}
+	if (done > 0)
+		dr = durable_locked(w, q[done - 1].seq, ticket,
+		    r == 0 ? msg : &sub);
 	(void)pthread_mutex_unlock(&w->mu);
-	if (r != 0)
-		goto out;
+	if (dr != 0)
+		return r != 0 ? r : dr;
+	*nwritten = done;
+	/* Durable: the copies may go out (outside the lock; never fail). */
+	for (i = 0; i < done; i++)
+		(void)audit_mirror_send(w->mirror, q[i].line, q[i].len - 1,
+		    q[i].seq, q[i].event, q[i].actor);
+	return r;
+}
+
+int
+audit_append(struct audit_writer *w, const char *event, const char *actor,
+    const cJSON *data, uint64_t *seq_out, struct err_msg *msg)
+{
+	struct quoted q;
+	size_t written;
+	int r;
+
 	if (seq_out != NULL)
-		*seq_out = seq;
-	/* Durable: the copy may go out (outside the lock; never fails). */
-	(void)audit_mirror_send(w->mirror, line, len - 1, seq, event, actor);
-out:
-	free(line);
-	free(qevent);
-	free(qactor);
-	free(qdata);
+		*seq_out = 0;
+	if (w == NULL)
+		return err_set(msg, SIGNET_ERR_INVALID_ARG, "audit: no writer");
+	r = quote_record(event, actor, data, &q, msg);
+	if (r != 0)
+		return r;
+	r = append_quoted(w, &q, 1, &written, msg);
+	if (r == 0 && seq_out != NULL)
+		*seq_out = q.seq;
+	quoted_free(&q);
+	return r;
+}
+
+int
+audit_append_pair(struct audit_writer *w, const char *actor, const char *event1,
+    const cJSON *data1, const char *event2, const cJSON *data2,
+    size_t *nwritten, struct err_msg *msg)
+{
+	struct quoted q[2];
+	int r;
+
+	*nwritten = 0;
+	memset(q, 0, sizeof(q));
+	if (w == NULL)
+		return err_set(msg, SIGNET_ERR_INVALID_ARG, "audit: no writer");
+	r = quote_record(event1, actor, data1, &q[0], msg);
+	if (r == 0)
+		r = quote_record(event2, actor, data2, &q[1], msg);
+	if (r == 0)
+		r = append_quoted(w, q, 2, nwritten, msg);
+	quoted_free(&q[0]);
+	quoted_free(&q[1]);
 	return r;
 }
 

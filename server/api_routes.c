@@ -153,10 +153,10 @@ route_metrics(struct api *api, const struct api_url *u, struct api_answer *ans)
 			text = NULL;
 		}
 	}
-	/* What metrics_render made, the cluster's, and one family of at most
-	 * 512 bytes. */
+	/* What metrics_render made, the cluster's, and three families of
+	 * at most 1024 bytes. */
 	dynbuf_init(&b,
-	    text != NULL ? strlen(text) + (cl != NULL ? strlen(cl) : 0) + 512 :
+	    text != NULL ? strlen(text) + (cl != NULL ? strlen(cl) : 0) + 1024 :
 	                   1);
 	if (text == NULL || dynbuf_add(&b, text, strlen(text)) != 0 ||
 	    (cl != NULL && dynbuf_add(&b, cl, strlen(cl)) != 0) ||
@@ -165,8 +165,18 @@ route_metrics(struct api *api, const struct api_url *u, struct api_answer *ans)
 	        "that [audit] mirror could not send to journald (each is "
 	        "in the signed log all the same).\n"
 	        "# TYPE signet_audit_mirror_failures_total counter\n"
-	        "signet_audit_mirror_failures_total %llu\n",
-	        (unsigned long long)ast.mirror_failures) != 0) {
+	        "signet_audit_mirror_failures_total %llu\n"
+	        "# HELP signet_audit_records_total Audit records made "
+	        "durable since the server started.\n"
+	        "# TYPE signet_audit_records_total counter\n"
+	        "signet_audit_records_total %llu\n"
+	        "# HELP signet_audit_syncs_total fdatasync calls that made "
+	        "them durable (several records share one).\n"
+	        "# TYPE signet_audit_syncs_total counter\n"
+	        "signet_audit_syncs_total %llu\n",
+	        (unsigned long long)ast.mirror_failures,
+	        (unsigned long long)ast.appends,
+	        (unsigned long long)ast.syncs) != 0) {
 		free(text);
 		text = NULL;
 	} else {

@@ -7,7 +7,7 @@
 # concurrent requests; one RESTART each way; then the CPU time per action
 # of each process at 64 in flight). Every action is durable in both audit
 # logs before it is answered.
-#   [BASELINE=OLD_BUILD_DIR] tests/bench/bench_actions.sh [BUILD_DIR] [COUNT]
+#   [BASELINE=OLD_BUILD_DIR] [PERF=DIR] tests/bench/bench_actions.sh [BUILD_DIR] [COUNT]
 # With BASELINE, the same runs go first through OLD_BUILD_DIR's server and
 # agent (same dockerd, containers, PKI and load generator, one after the
 # other), and a table puts the two builds' figures side by side. Last,
@@ -53,6 +53,9 @@ chmod 0644 "$T_DIR/policy-new.json" "$T_DIR/policy-old.json"
 level=warn; [ -n "${BENCH_LOG:-}" ] && level=info
 sed -i "s/^\[server\]/[server]\nlog_level = $level/" "$T_DIR/server.conf"
 sed -i "s/^\[agent\]/[agent]\nlog_level = $level/" "$T_DIR/agent-web-01.conf"
+# The agent's /metrics: its audit counters (records, fdatasync calls).
+AGENT_METRICS_PORT=$(free_port)
+sed -i "s/^\[agent\]/[agent]\nmetrics_listen = 127.0.0.1:$AGENT_METRICS_PORT/" "$T_DIR/agent-web-01.conf"
 c1=$(docker run -d --network none --stop-timeout 1 --name bench-start "$SIGNET_TEST_IMAGE" sleep 100000)
 # The concurrent runs spread their requests over SPREAD containers (default
 # 16; 1 = all on bench-start): one container's actions run one at a time.
@@ -64,6 +67,18 @@ for i in $(seq 2 "$spread_n"); do
 done
 c2=$(docker run -d --network none --stop-timeout 1 --name bench-restart "$SIGNET_TEST_IMAGE" sleep 100000)
 known() { api_get "/api/containers/$c2" >/dev/null 2>&1; }
+# audit_counts: "RECORDS SYNCS" of the server and of the agent (0 0 where
+# a build has no such counters).
+audit_counts() {
+	local m a
+	m=$(api_get /metrics 2>/dev/null || true)
+	a=$(curl -sS --max-time 5 "http://127.0.0.1:$AGENT_METRICS_PORT/metrics" 2>/dev/null || true)
+	printf '%s %s %s %s\n' \
+		"$(awk '$1 == "signet_audit_records_total" {print $2}' <<<"$m" | grep . || echo 0)" \
+		"$(awk '$1 == "signet_audit_syncs_total" {print $2}' <<<"$m" | grep . || echo 0)" \
+		"$(awk '$1 == "signet_agent_audit_records_total" {print $2}' <<<"$a" | grep . || echo 0)" \
+		"$(awk '$1 == "signet_agent_audit_syncs_total" {print $2}' <<<"$a" | grep . || echo 0)"
+}
 proc_cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 dockerd_pid=$(cat "$(dirname "${DOCKER_HOST#unix://}")/dockerd.pid" 2>/dev/null ||
 	pgrep -o -x dockerd || echo 0)
@@ -71,7 +86,7 @@ dockerd_pid=$(cat "$(dirname "${DOCKER_HOST#unix://}")/dockerd.pid" 2>/dev/null 
 # run_build DIR LABEL: the server and agent of build DIR, fresh audit logs,
 # every phase with this build's load generator; output in bench-LABEL.out.
 run_build() {
-	local dir=$1 label=$2 out s0 a0 d0 s1 a1 d1 client
+	local dir=$1 label=$2 out s0 a0 d0 s1 a1 d1 client sr0 ss0 ar0 as0 sr1 ss1 ar1 as1
 	# shellcheck disable=SC2034 # read by relay.sh's start_server/start_agent
 	SERVER_BIN=$dir/server/signet-server
 	# shellcheck disable=SC2034
@@ -96,13 +111,27 @@ run_build() {
 	# Where the CPU goes: each process's CPU time per action over one
 	# more run at 64 in flight (the cores are shared by all of them).
 	# shellcheck disable=SC2153 # set by relay.sh's start_server/start_agent
+	read -r sr0 ss0 ar0 as0 < <(audit_counts)
 	{ s0=$(proc_cpu "$SERVER_PID"); a0=$(proc_cpu "$AGENT_PID"); d0=$(proc_cpu "$dockerd_pid"); }
+	# PERF=DIR: a perf profile of server and agent over this run, kept in
+	# DIR/perf-LABEL.data; PERF_CG holds perf record's call-graph options
+	# (default -g: frame pointers, so build with -fno-omit-frame-pointer;
+	# "--call-graph dwarf,8192" sees through the libraries too).
+	local perf_pid=
+	if [ -n "${PERF:-}" ]; then
+		mkdir -p "$PERF"
+		read -ra perf_cg <<<"${PERF_CG:--g}"
+		perf record -q "${perf_cg[@]}" -o "$PERF/perf-$label.data" -p "$SERVER_PID,$AGENT_PID" >/dev/null 2>&1 &
+		perf_pid=$!
+		sleep 1
+	fi
 	out=$("$build/tests/bench_actions" --api "https://localhost:$API_PORT" \
 		--ca "$SIGNET_PKI/ca.pem" --cert "$SIGNET_PKI/issued/alice.pem" \
 		--key "$SIGNET_PKI/private/alice.key" \
 		--docker-socket "${DOCKER_HOST#unix://}" --container "$c1" \
 		--count "$count" --spread "$spread" --profile 64)
 	s1=$(proc_cpu "$SERVER_PID"); a1=$(proc_cpu "$AGENT_PID"); d1=$(proc_cpu "$dockerd_pid")
+	if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
 	client=$(sed -n 's/.*CPU \([0-9.]*\) ms\/action.*/\1/p' <<<"$out")
 	echo "CPU per action at 64 in flight ($out):"
 	awk -v t="$(getconf CLK_TCK)" -v n="$count" -v s=$((s1 - s0)) -v a=$((a1 - a0)) \
@@ -111,6 +140,14 @@ run_build() {
 		printf "  signet-server %.3f ms, signet-agent %.3f ms, dockerd %.3f ms, " \
 		    "this client %.3f ms: %.3f ms in all\n", s * k, a * k, d * k, c,
 		    (s + a + d) * k + c }' | tee -a "$T_DIR/bench-$label.out"
+	read -r sr1 ss1 ar1 as1 < <(audit_counts)
+	if [ "$ss1" != 0 ] && [ "$as1" != 0 ]; then
+		awk -v n="$count" -v sr=$((sr1 - sr0)) -v ss=$((ss1 - ss0)) \
+			-v ar=$((ar1 - ar0)) -v as=$((as1 - as0)) 'BEGIN {
+			printf "  audit per action at 64 in flight: server %.2f records, " \
+			    "%.2f fdatasync; agent %.2f records, %.2f fdatasync\n",
+			    sr / n, ss / n, ar / n, as / n }' | tee -a "$T_DIR/bench-$label.out"
+	fi
 	kill "$AGENT_PID" "$SERVER_PID" 2>/dev/null
 	wait "$AGENT_PID" "$SERVER_PID" 2>/dev/null || true
 	R_PIDS=()                      # gone: the exit trap must not kill them
@@ -141,6 +178,10 @@ def figures(path):
         f["%s in flight (actions/s)" % n] = float(s)
     m = re.search(r"RESTART \(stop timeout 1 s\): straight ([\d.]+) ms, through signet ([\d.]+)", t)
     if m: f["RESTART through signet (ms)"] = float(m.group(2))
+    m = re.search(r"server ([\d.]+) records, ([\d.]+) fdatasync; agent ([\d.]+) records, ([\d.]+) fdatasync", t)
+    if m:
+        f["fdatasync/action at 64, server"] = float(m.group(2))
+        f["fdatasync/action at 64, agent"] = float(m.group(4))
     m = re.search(r"signet-server ([\d.]+) ms, signet-agent ([\d.]+) ms", t)
     if m:
         f["CPU/action at 64, server (ms)"] = float(m.group(1))

@@ -8,7 +8,7 @@
 # SIM_INFLIGHT (default 64) connections between connect and open, so it
 # goes as fast as the server takes agents; SIM_RATE caps connections/s.
 # BENCH_KEEP=1 keeps the work directory (logs) for a look afterwards.
-#   tests/bench/bench_agents.sh [BUILD_DIR] N...     (default: 1000 10000)
+#   [PERF=DIR] tests/bench/bench_agents.sh [BUILD_DIR] N...  (default: 1000 10000)
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$src/build}; shift || true
@@ -73,6 +73,15 @@ CONF
 		kill -0 "$simpid" 2>/dev/null || { echo "agent_sim died:"; cat "$work/sim-$n.log"; exit 1; }
 		sleep 0.05
 	done
+	# PERF=DIR: a perf profile of the server while the agents connect, kept
+	# in DIR/perf-agents-N.data; PERF_CG as in bench_actions.sh.
+	perf_pid=
+	if [ -n "${PERF:-}" ]; then
+		mkdir -p "$PERF"
+		read -ra perf_cg <<<"${PERF_CG:--g}"
+		perf record -q "${perf_cg[@]}" -o "$PERF/perf-agents-$n.data" -p "$spid" >/dev/null 2>&1 &
+		perf_pid=$!
+	fi
 	start=$(date +%s.%N)
 	sc0=$(cpu_ticks "$spid"); mc0=$(cpu_ticks "$simpid")
 	connected=0
@@ -86,6 +95,7 @@ CONF
 	done
 	elapsed=$(echo "$(date +%s.%N) - $start" | bc)
 	sc1=$(cpu_ticks "$spid"); mc1=$(cpu_ticks "$simpid")
+	if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
 	sleep 2  # let inventories land
 	rss1=$(rss_kib "$spid")
 	c0=$(cpu_ticks "$spid"); sleep 10; c1=$(cpu_ticks "$spid")

@@ -226,6 +226,83 @@ test_writer(const char *dir)
 	keys_secret_wipe(&key);
 }
 
+/* audit_append_pair: two records, one fdatasync; a bad one writes none. */
+static void
+test_pair(const char *dir)
+{
+	char path[256];
+	struct keys_secret key;
+	struct audit_writer *w = NULL;
+	struct audit_stats st0, st1;
+	struct audit_head h0, h1;
+	struct err_msg msg;
+	size_t n = 9;
+	cJSON *one, *bad;
+	char *big;
+
+	(void)snprintf(path, sizeof(path), "%s/pair.log", dir);
+	CHECK(keys_generate(&key) == 0);
+	CHECK(audit_open(path, &key, &w, &msg) == 0);
+	one = cJSON_CreateObject();
+	CHECK(one != NULL && cJSON_AddStringToObject(one, "k", "v") != NULL);
+	audit_get_stats(w, &st0);
+	CHECK(audit_append_pair(w, "agent", "action.received", one,
+	          "action.dispatched", NULL, &n, &msg) == 0);
+	CHECK(n == 2);
+	audit_get_stats(w, &st1);
+	CHECK(st1.appends == st0.appends + 2);
+	CHECK(st1.syncs == st0.syncs + 1);
+	CHECK(count_verified(path, &key.pub) == 2);
+
+	/* A bad second record: neither is written. */
+	audit_get_head(w, &h0);
+	big = malloc(AUDIT_LINE_MAX + 10);
+	CHECK(big != NULL);
+	memset(big, 'x', AUDIT_LINE_MAX + 9);
+	big[AUDIT_LINE_MAX + 9] = '\0';
+	bad = cJSON_CreateObject();
+	CHECK(bad != NULL && cJSON_AddStringToObject(bad, "blob", big) != NULL);
+	CHECK(audit_append_pair(w, "agent", "action.received", one,
+	          "action.dispatched", bad, &n, &msg) == SIGNET_ERR_TOO_LARGE);
+	CHECK(n == 0);
+	CHECK(audit_append_pair(w, "agent", "action.received", one, "Bad", NULL,
+	          &n, &msg) == SIGNET_ERR_INVALID_ARG);
+	CHECK(n == 0);
+	audit_get_head(w, &h1);
+	CHECK(h1.seq == h0.seq && strcmp(h0.hash, h1.hash) == 0);
+	CHECK(count_verified(path, &key.pub) == 2);
+
+	/* A full disk after the first record: it stays, durable, alone. */
+	{
+		struct rlimit old, lim;
+		struct stat fst;
+		cJSON *mid = cJSON_CreateObject();
+
+		CHECK(mid != NULL &&
+		    cJSON_AddStringToObject(mid, "blob", big + 8000) != NULL);
+		CHECK(signal(SIGXFSZ, SIG_IGN) != SIG_ERR);
+		CHECK(getrlimit(RLIMIT_FSIZE, &old) == 0);
+		CHECK(stat(path, &fst) == 0);
+		lim = old;
+		lim.rlim_cur = (rlim_t)fst.st_size + 400;
+		CHECK(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+		audit_get_stats(w, &st0);
+		CHECK(audit_append_pair(w, "agent", "action.received", one,
+		          "action.dispatched", mid, &n, &msg) == SIGNET_ERR_IO);
+		CHECK(n == 1);
+		CHECK(setrlimit(RLIMIT_FSIZE, &old) == 0);
+		audit_get_stats(w, &st1);
+		CHECK(st1.appends == st0.appends + 1);
+		CHECK(count_verified(path, &key.pub) == 3);
+		cJSON_Delete(mid);
+	}
+	free(big);
+	cJSON_Delete(bad);
+	cJSON_Delete(one);
+	audit_close(w);
+	keys_secret_wipe(&key);
+}
+
 static void
 test_head_parse(void)
 {
@@ -709,6 +786,7 @@ main(void)
 		return 1;
 	test_parse_rows();
 	test_writer(dir);
+	test_pair(dir);
 	test_head_parse();
 	test_parse_size();
 	test_rotation(dir);

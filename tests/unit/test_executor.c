@@ -733,6 +733,41 @@ test_restart(struct world *w)
 	CHECK(st.recovered == 0);
 }
 
+/*
+ * Issue 17: a run makes three records durable with two fdatasyncs:
+ * action.received and action.dispatched share one (nothing happens
+ * between them), action.executed has its own, in that order.
+ */
+static void
+test_run_syncs(struct world *w)
+{
+	struct envelope_action_payload a;
+	struct executor_outcome out;
+	struct audit_stats st0, st1;
+	char *f, events[256];
+	const cJSON *data = NULL;
+	cJSON *root = NULL;
+	size_t before = log_lines(w->log);
+
+	base_action(&a, 1100);
+	f = signed_frame(w, &a);
+	audit_get_stats(w->audit, &st0);
+	CHECK(executor_handle_frame(w->ex, f, strlen(f), &out) == 0);
+	audit_get_stats(w->audit, &st1);
+	CHECKF(out.status == ENVELOPE_STATUS_SUCCESS && out.docker_called,
+	    "%s %s", envelope_status_name(out.status), out.error);
+	CHECKF(st1.appends - st0.appends == 3 && st1.syncs - st0.syncs == 2,
+	    "%llu records, %llu fdatasync",
+	    (unsigned long long)(st1.appends - st0.appends),
+	    (unsigned long long)(st1.syncs - st0.syncs));
+	new_events(w->log, before, events, sizeof(events), &root, &data);
+	CHECKF(strcmp(events,
+	           "action.received,action.dispatched,action.executed") == 0,
+	    "%s", events);
+	cJSON_Delete(root);
+	free(f);
+}
+
 /* The audit log cannot grow: FAILURE "audit unavailable", dockerd idle. */
 static void
 test_audit_unavailable(struct world *w)
@@ -1580,6 +1615,7 @@ main(void)
 	world_begin(&w);
 	if (w.ex != NULL) {
 		run_rows(&w);
+		test_run_syncs(&w);
 		test_audit_unavailable(&w);
 		test_restart(&w);
 		test_outbox(&w);
