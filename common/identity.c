@@ -390,6 +390,15 @@ identity_verify_x509(const struct identity_store *store, X509 *leaf,
     STACK_OF(X509) *untrusted, unsigned accepted_roles, int64_t now,
     struct identity *out, struct err_msg *msg)
 {
+	return identity_verify_x509_err(store, leaf, untrusted, accepted_roles,
+	    now, out, NULL, msg);
+}
+
+int
+identity_verify_x509_err(const struct identity_store *store, X509 *leaf,
+    STACK_OF(X509) *untrusted, unsigned accepted_roles, int64_t now,
+    struct identity *out, int *x509_err, struct err_msg *msg)
+{
 	X509_STORE_CTX *ctx = NULL;
 	X509_VERIFY_PARAM *param;
 	STACK_OF(X509) *chain;
@@ -399,6 +408,8 @@ identity_verify_x509(const struct identity_store *store, X509 *leaf,
 
 	if (out != NULL)
 		memset(out, 0, sizeof(*out));
+	if (x509_err != NULL)
+		*x509_err = X509_V_OK;
 	memset(&id, 0, sizeof(id));
 	if (store == NULL || leaf == NULL || out == NULL || now < 0)
 		return err_set(msg, SIGNET_ERR_INVALID_ARG,
@@ -442,6 +453,8 @@ identity_verify_x509(const struct identity_store *store, X509 *leaf,
 	X509_VERIFY_PARAM_set_time(param, (time_t)now);
 
 	if (X509_verify_cert(ctx) != 1) {
+		if (x509_err != NULL)
+			*x509_err = X509_STORE_CTX_get_error(ctx);
 		r = refuse_chain(store, ctx, leaf, subj,
 		    sr == 0 ? id.serial : "?", msg);
 		goto out;

@@ -221,6 +221,18 @@ int identity_verify_x509(const struct identity_store *store, X509 *leaf,
     __attribute__((warn_unused_result));
 
 /*
+ * identity_verify_x509, and *x509_err (if not NULL) the X509_V_ERR_* code
+ * of the chain check: X509_V_OK when the chain verified, or when the
+ * refusal came from another check (role, EKU, name) or from bad
+ * arguments. For a TLS server that makes this its only verification of
+ * a peer (SSL_CTX_set_cert_verify_callback) and reports the reason.
+ */
+int identity_verify_x509_err(const struct identity_store *store, X509 *leaf,
+    STACK_OF(X509) *untrusted, unsigned accepted_roles, int64_t now,
+    struct identity *out, int *x509_err, struct err_msg *msg)
+    __attribute__((warn_unused_result));
+
+/*
  * identity_verify_x509 of the DER certificate der[0..len): exactly one
  * certificate, no trailing bytes. Adds SIGNET_ERR_TOO_LARGE (len over
  * IDENTITY_CERT_MAX) and SIGNET_ERR_FORMAT (empty, not DER of a

@@ -208,12 +208,10 @@ void hub_out_append(struct hub_conn *c, struct hub_out *o);
 int hub_tls_init(void) __attribute__((warn_unused_result));
 
 /* LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS: the vhost's TLS
- * settings lws has no option for. Returns 0, or -1 (do not serve). */
+ * settings lws has no option for, and the one check of an agent's
+ * certificate (refusals counted, logged, audited). Returns 0, or -1 (do
+ * not serve). */
 int hub_tls_setup(struct hub *hub, SSL_CTX *sctx);
-/* LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION: 0 accepts the
- * peer's certificate, 1 refuses it (counted, logged, audited). */
-int hub_verify_peer(struct hub *hub, struct lws *wsi, X509_STORE_CTX *xs,
-    int preverify_ok);
 /* LWS_CALLBACK_SSL_INFO: a TLS alert we sent (no certificate: refused). */
 void hub_ssl_info(struct hub *hub, struct lws *wsi,
     const struct lws_ssl_info *si);

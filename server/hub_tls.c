@@ -21,7 +21,7 @@
 #include "text.h"
 
 /*
- * What hub_verify_peer() concluded for one TLS connection, kept on its SSL
+ * What hub_cert_verify() concluded for one TLS connection, kept on its SSL
  * until the WebSocket upgrade. The upgrade takes it instead of verifying
  * the same certificate against the same CA and CRL a second time (one
  * chain and one CRL signature check each: a fifth of the server's CPU per
@@ -134,9 +134,9 @@ verified_drop(SSL *ssl)
 }
 
 /*
- * Why a certificate was refused, from OpenSSL's verdict (x509_err, or
- * X509_V_OK when OpenSSL accepted it) and, for what OpenSSL does not
- * check (CRL, role), from the identity module.
+ * Why a certificate was refused, from the chain check's verdict (x509_err,
+ * or X509_V_OK when the chain verified) and, for the rest (role), from
+ * the identity module.
  */
 static const char *
 classify(struct identity_store *store, X509 *leaf, int x509_err,
@@ -178,16 +178,18 @@ classify(struct identity_store *store, X509 *leaf, int x509_err,
 }
 
 /*
- * The TLS verify callback (lws: 0 accepts, non-zero refuses). OpenSSL has
- * checked the chain against the CA; the identity module adds dates, CRL,
- * EKU, role and name rules. A refusal here ends the handshake, so a bad
- * peer never reaches the HTTP parser. With resumption off, this runs for
- * every connection.
+ * The one check of an agent's certificate (SSL_CTX_set_cert_verify_callback:
+ * OpenSSL's own chain check is not run besides it): the identity module
+ * checks chain, dates, CRL, EKU, role and name rules. A refusal here ends
+ * the handshake, so a bad peer never reaches the HTTP parser. With
+ * resumption off, this runs for every connection. Returns 1 (accepted) or
+ * 0 (refused: counted, logged, audited, and the error set on xs names
+ * the TLS alert).
  */
-int
-hub_verify_peer(struct hub *hub, struct lws *wsi, X509_STORE_CTX *xs,
-    int preverify_ok)
+static int
+hub_cert_verify(X509_STORE_CTX *xs, void *arg)
 {
+	struct hub *hub = arg;
 	struct identity_store *store = NULL;
 	struct identity id;
 	struct err_msg msg;
@@ -195,44 +197,43 @@ hub_verify_peer(struct hub *hub, struct lws *wsi, X509_STORE_CTX *xs,
 	const char *reason;
 	char peer[HUB_PEER_MAX], det[ERR_MSG_MAX];
 	X509 *leaf;
-	int err, r;
+	SSL *ssl;
+	int err = X509_V_OK, r;
 
-	if (xs == NULL)
-		return 1;
 	leaf = X509_STORE_CTX_get0_cert(xs);
-	err = X509_STORE_CTX_get_error(xs);
-	if (preverify_ok && X509_STORE_CTX_get_error_depth(xs) > 0)
-		return 0; /* the CA: judge at the leaf */
-	if (leaf == NULL)
-		return 1;
+	ssl = X509_STORE_CTX_get_ex_data(xs,
+	    SSL_get_ex_data_X509_STORE_CTX_idx());
 	err_clear(&msg);
+	if (leaf == NULL || ssl == NULL) {
+		X509_STORE_CTX_set_error(xs, X509_V_ERR_UNSPECIFIED);
+		return 0;
+	}
 	store = server_ctx_identity(hub->ctx);
 	if (store == NULL) {
 		log_error("no identity store: refusing every peer");
-		return 1;
-	}
-	r = identity_verify_x509(store, leaf, X509_STORE_CTX_get0_untrusted(xs),
-	    IDENTITY_ACCEPT_AGENT, 0, &id, &msg);
-	if (r == 0 && preverify_ok) {
-		verified_keep(xs, leaf, store, &id);
-		identity_store_free(store);
+		X509_STORE_CTX_set_error(xs, X509_V_ERR_UNSPECIFIED);
 		return 0;
 	}
-	reason = classify(store, leaf, preverify_ok ? X509_V_OK : err, &which);
-	if (r == 0)
-		hub_fmt(det, sizeof(det), "TLS verification: %s",
-		    X509_verify_cert_error_string(err));
-	else
-		hub_fmt(det, sizeof(det), "%s", msg.text);
-	hub_peer_of_fd(lws_get_socket_fd(wsi), peer, sizeof(peer));
+	r = identity_verify_x509_err(store, leaf,
+	    X509_STORE_CTX_get0_untrusted(xs), IDENTITY_ACCEPT_AGENT, 0, &id,
+	    &err, &msg);
+	if (r == 0) {
+		verified_keep(xs, leaf, store, &id);
+		identity_store_free(store);
+		X509_STORE_CTX_set_error(xs, X509_V_OK);
+		return 1;
+	}
+	reason = classify(store, leaf, err, &which);
+	hub_fmt(det, sizeof(det), "%s", msg.text);
+	hub_peer_of_fd(SSL_get_fd(ssl), peer, sizeof(peer));
 	hub_reject(hub, peer, reason, which, det, leaf, NULL);
 	identity_store_free(store);
 	/* Name the failure, so that the alert is not "internal error". */
-	if (preverify_ok)
-		X509_STORE_CTX_set_error(xs,
-		    strcmp(reason, "revoked") == 0 ? X509_V_ERR_CERT_REVOKED :
-		                                     X509_V_ERR_CERT_REJECTED);
-	return 1;
+	X509_STORE_CTX_set_error(xs,
+	    strcmp(reason, "revoked") == 0 ? X509_V_ERR_CERT_REVOKED :
+	    err != X509_V_OK             ? err :
+	                                   X509_V_ERR_CERT_REJECTED);
+	return 0;
 }
 
 /*
@@ -288,6 +289,7 @@ hub_tls_setup(struct hub *hub, SSL_CTX *sctx)
 	}
 	/* Leaf and CA: nothing sits between them (identity.h). */
 	SSL_CTX_set_verify_depth(sctx, 1);
+	SSL_CTX_set_cert_verify_callback(sctx, hub_cert_verify, hub);
 	if ((SSL_CTX_get_verify_mode(sctx) & SSL_VERIFY_FAIL_IF_NO_PEER_CERT) ==
 	    0) {
 		log_error("client certificates are not required: refusing "
@@ -298,6 +300,16 @@ hub_tls_setup(struct hub *hub, SSL_CTX *sctx)
 	if (st == NULL || sk_X509_OBJECT_num(X509_STORE_get0_objects(st)) < 1) {
 		log_error("the CA %s was not loaded for client certificates",
 		    hub->ca_path);
+		return -1;
+	}
+	/*
+	 * The server's own chain, built once: left to OpenSSL, it is built
+	 * again (a chain verification) for every handshake.
+	 */
+	if (SSL_CTX_build_cert_chain(sctx, 0) != 1) {
+		log_error("cannot build the certificate chain of %s to the CA "
+		          "%s",
+		    hub->cert_path, hub->ca_path);
 		return -1;
 	}
 	/* Name the CA in the CertificateRequest so clients pick its cert. */
