@@ -642,6 +642,11 @@ channel_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			log_error("channel: cannot require TLS 1.3");
 			return 1;
 		}
+		/*
+		 * The certificate alone, not the CA the server holds: the
+		 * server decodes every certificate sent (docs/protocol.md).
+		 */
+		(void)SSL_CTX_set_mode((SSL_CTX *)user, SSL_MODE_NO_AUTO_CHAIN);
 		log_debug("channel: client TLS context requires TLS 1.3");
 		return 0;
 	}

@@ -279,6 +279,14 @@ out=$(sim --pki "$P" --name web-02 --tls12 --duration 5); rc=$?
 check "TLS 1.2 refused (TLS 1.3 only)" \
 	test $rc -eq 1 -a -n "$(grep '^error 0 .*alert="protocol version"' <<<"$out")"
 check "TLS 1.2: a good agent still connects" good
+# Issue 17: the server sends its certificate alone (the agents hold the CA;
+# each certificate sent is one more for every agent to decode).
+server_certs() {
+	echo | openssl s_client -connect "127.0.0.1:$AGENT_PORT" -CAfile "$P/ca.pem" \
+		-cert "$P/issued/web-01.pem" -key "$P/private/web-01.key" -showcerts \
+		2>/dev/null | grep -c 'BEGIN CERTIFICATE'
+}
+check "the agent port sends the server's certificate alone" test "$(server_certs)" = 1
 
 # --- refused at the hello
 closed "hello host_id is not the certificate CN" 1008 auth.rejected \

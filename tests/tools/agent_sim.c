@@ -685,6 +685,8 @@ run(struct sim *s)
 		return SIM_SETUP;
 	}
 	SSL_CTX_set_verify(s->ssl, SSL_VERIFY_PEER, NULL);
+	/* As signet-agent: its certificate alone, not the CA's. */
+	(void)SSL_CTX_set_mode(s->ssl, SSL_MODE_NO_AUTO_CHAIN);
 	SSL_CTX_set_client_cert_cb(s->ssl, sim_client_cert_cb);
 	SSL_CTX_set_info_callback(s->ssl, sim_info_cb);
 
