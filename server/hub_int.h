@@ -43,7 +43,6 @@
 #define HUB_PEER_MAX NETADDR_PEER_MAX
 #define HUB_SUBJECT_MAX 192
 #define HUB_RX_CHUNK 65536        /* one read, not one message */
-#define HUB_KEEP_BUFFER 65536     /* kept between messages */
 #define HUB_TLS_TIMEOUT_SECS 10   /* TLS + upgrade must be done */
 #define HUB_PING_PAYLOAD "signet" /* echoed in the pong */
 

@@ -754,9 +754,11 @@ hub_conn_receive(struct hub *hub, struct hub_conn *c, const void *in,
 		registry_touch(hub->ctx->registry, c->id.name, c->session,
 		    hub_now_ms());
 	r = c->hello_done ? handle_frame(hub, c) : handle_hello(hub, c);
-	c->len = 0;
-	if (c->cap > HUB_KEEP_BUFFER || r != 0)
-		hub_buffer_release(hub, c);
+	/*
+	 * Nothing is kept between messages: an idle agent, which is most of
+	 * them, costs no buffer (about 4 KiB each at 50,000 agents).
+	 */
+	hub_buffer_release(hub, c);
 	return r;
 }
 
