@@ -7,10 +7,11 @@
 # concurrent requests; one RESTART each way; then the CPU time per action
 # of each process at 64 in flight). Every action is durable in both audit
 # logs before it is answered.
-#   [BASELINE=OLD_BUILD_DIR] [PERF=DIR] tests/bench/bench_actions.sh [BUILD_DIR] [COUNT]
+#   [BASELINE=OLD_BUILD_DIR [ROUNDS=N]] [PERF=DIR] tests/bench/bench_actions.sh [BUILD_DIR] [COUNT]
 # With BASELINE, the same runs go first through OLD_BUILD_DIR's server and
 # agent (same dockerd, containers, PKI and load generator, one after the
-# other), and a table puts the two builds' figures side by side. Last,
+# other), and a table puts the two builds' figures side by side; with
+# ROUNDS=N the two take turns N times and the table holds medians. Last,
 # with BUILD_DIR's server and agent holding an operator roster, START
 # requests signed by the operator (docs/operators.md) and signed by the
 # relay alone, alternated three times each: sequential p50 and 16 in
@@ -158,13 +159,18 @@ if [ -n "${BASELINE:-}" ]; then
 		echo "bench: BASELINE=$BASELINE holds no signet-server and signet-agent"
 		exit 2
 	fi
-	run_build "$BASELINE" baseline
 fi
-run_build "$build" this
+# ROUNDS=N (default 1): the builds take turns N times, so that neither
+# always runs first on a machine that warms up; the table shows medians.
+rounds=${ROUNDS:-1}
+for round in $(seq 1 "$rounds"); do
+	[ -z "${BASELINE:-}" ] || run_build "$BASELINE" "baseline-$round"
+	run_build "$build" "this-$round"
+done
 if [ -n "${BASELINE:-}" ]; then
-	# The two builds' figures, side by side (medians are the p50s).
-	python3 - "$T_DIR/bench-baseline.out" "$T_DIR/bench-this.out" <<'PY'
-import re, sys
+	# The two builds' figures side by side: medians over the rounds.
+	python3 - "$T_DIR" "$rounds" <<'PY'
+import re, statistics, sys
 def figures(path):
     t = open(path).read()
     f = {}
@@ -187,11 +193,18 @@ def figures(path):
         f["CPU/action at 64, server (ms)"] = float(m.group(1))
         f["CPU/action at 64, agent (ms)"] = float(m.group(2))
     return f
-old, new = figures(sys.argv[1]), figures(sys.argv[2])
-print("\n| measure | baseline | this build | this / baseline |")
+def medians(label):
+    runs = [figures("%s/bench-%s-%d.out" % (sys.argv[1], label, i))
+            for i in range(1, int(sys.argv[2]) + 1)]
+    keys = [k for k in runs[-1] if all(k in r for r in runs)]
+    return {k: statistics.median(r[k] for r in runs) for k in keys}
+old, new = medians("baseline"), medians("this")
+print("\n| measure (median of %s) | baseline | this build | this / baseline |" % sys.argv[2])
 print("| --- | --- | --- | --- |")
-for k in old:
-    if k in new and old[k]:
+for k in new:
+    if k not in old:
+        print("| %s | - | %g | - |" % (k, new[k]))
+    elif old[k]:
         print("| %s | %g | %g | %.2f |" % (k, old[k], new[k], new[k] / old[k]))
 PY
 fi
