@@ -231,8 +231,8 @@ hub_cert_verify(X509_STORE_CTX *xs, void *arg)
 	/* Name the failure, so that the alert is not "internal error". */
 	X509_STORE_CTX_set_error(xs,
 	    strcmp(reason, "revoked") == 0 ? X509_V_ERR_CERT_REVOKED :
-	    err != X509_V_OK             ? err :
-	                                   X509_V_ERR_CERT_REJECTED);
+	        err != X509_V_OK           ? err :
+	                                     X509_V_ERR_CERT_REJECTED);
 	return 0;
 }
 

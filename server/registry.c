@@ -594,17 +594,26 @@ void
 registry_check_certs(struct registry *reg, const char *host_id, int64_t now,
     int warn_days, unsigned flags, const char *when)
 {
+	struct host *h;
 	size_t i;
 
 	(void)pthread_mutex_lock(&reg->mu);
+	if (host_id != NULL) {
+		/* At each hello: one lookup, not a walk over every host. */
+		h = find_host(reg, host_id);
+		if (h != NULL && local_connected(h))
+			(void)cert_expiry_check(&h->cert_watch, "agent",
+			    h->host_id, h->cert_not_after, now, warn_days,
+			    flags, when);
+		(void)pthread_mutex_unlock(&reg->mu);
+		return;
+	}
 	for (i = 0; i < reg->count; i++) {
-		struct host *h = &reg->hosts[i];
-
-		if (!local_connected(h) ||
-		    (host_id != NULL && strcmp(host_id, h->host_id) != 0))
-			continue;
-		(void)cert_expiry_check(&h->cert_watch, "agent", h->host_id,
-		    h->cert_not_after, now, warn_days, flags, when);
+		h = &reg->hosts[i];
+		if (local_connected(h))
+			(void)cert_expiry_check(&h->cert_watch, "agent",
+			    h->host_id, h->cert_not_after, now, warn_days,
+			    flags, when);
 	}
 	(void)pthread_mutex_unlock(&reg->mu);
 }

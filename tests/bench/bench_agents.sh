@@ -78,13 +78,13 @@ CONF
 			kill -0 "$simpid" 2>/dev/null || { echo "agent_sim died:"; cat "$work/sim-$label-$n.log"; exit 1; }
 			sleep 0.05
 		done
-		# PERF=DIR: a perf profile of the server while the agents connect, kept
+		# PERF=DIR: a perf profile of server and agent_sim while the agents connect, kept
 		# in DIR/perf-agents-LABEL-N.data; PERF_CG as in bench_actions.sh.
 		perf_pid=
 		if [ -n "${PERF:-}" ]; then
 			mkdir -p "$PERF"
 			read -ra perf_cg <<<"${PERF_CG:--g}"
-			perf record -q "${perf_cg[@]}" -o "$PERF/perf-agents-$label-$n.data" -p "$spid" >/dev/null 2>&1 &
+			perf record -q "${perf_cg[@]}" -o "$PERF/perf-agents-$label-$n.data" -p "$spid,$simpid" >/dev/null 2>&1 &
 			perf_pid=$!
 		fi
 		start=$(date +%s.%N)
