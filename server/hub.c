@@ -579,10 +579,14 @@ hub_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		return hub_tls_setup(hub, user);
 	case LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION:
 		/*
-		 * OpenSSL's own chain check, which hub_tls_setup's verify
-		 * callback replaces: should it ever run, it only refuses.
+		 * Called only from OpenSSL's own chain check, which
+		 * hub_tls_setup's verify callback replaces: reaching it
+		 * means the identity check (CRL, role) did not run, so it
+		 * refuses (fail closed).
 		 */
-		return len != 0 ? 0 : 1;
+		log_error("OpenSSL's own certificate check ran instead of "
+		          "the identity check: refusing the peer");
+		return 1;
 	case LWS_CALLBACK_SSL_INFO: hub_ssl_info(hub, wsi, in); return 0;
 	case LWS_CALLBACK_HTTP:
 		/* The agent port speaks WebSocket only. */
