@@ -287,8 +287,11 @@ hub_tls_setup(struct hub *hub, SSL_CTX *sctx)
 		log_error("cannot turn TLS session tickets off");
 		return -1;
 	}
-	/* Leaf and CA: nothing sits between them (identity.h). */
-	SSL_CTX_set_verify_depth(sctx, 1);
+	/*
+	 * The identity check in place of OpenSSL's chain check (whose depth
+	 * and flags therefore do not matter here): leaf signed by the CA
+	 * itself, CRL, role (identity.h).
+	 */
 	SSL_CTX_set_cert_verify_callback(sctx, hub_cert_verify, hub);
 	if ((SSL_CTX_get_verify_mode(sctx) & SSL_VERIFY_FAIL_IF_NO_PEER_CERT) ==
 	    0) {

@@ -122,6 +122,24 @@ count_verified(const char *path, const struct keys_public *pub)
 	return rep.records;
 }
 
+/*
+ * A full disk, simulated with RLIMIT_FSIZE: path may grow by room bytes
+ * more; *old is the limit to put back.
+ */
+static void
+cap_file_size(const char *path, off_t room, struct rlimit *old)
+{
+	struct rlimit lim;
+	struct stat st;
+
+	CHECK(signal(SIGXFSZ, SIG_IGN) != SIG_ERR);
+	CHECK(getrlimit(RLIMIT_FSIZE, old) == 0);
+	CHECK(stat(path, &st) == 0);
+	lim = *old;
+	lim.rlim_cur = (rlim_t)(st.st_size + room);
+	CHECK(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+}
+
 static void
 test_writer(const char *dir)
 {
@@ -173,15 +191,9 @@ test_writer(const char *dir)
 	/* A full disk, simulated with RLIMIT_FSIZE: the append fails, the
 	 * partial bytes are undone, and the writer works again later. */
 	{
-		struct rlimit old, lim;
-		struct stat st;
+		struct rlimit old;
 
-		CHECK(signal(SIGXFSZ, SIG_IGN) != SIG_ERR);
-		CHECK(getrlimit(RLIMIT_FSIZE, &old) == 0);
-		CHECK(stat(path, &st) == 0);
-		lim = old;
-		lim.rlim_cur = (rlim_t)st.st_size + 40;
-		CHECK(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+		cap_file_size(path, 40, &old);
 		CHECK(audit_append(w, "action.requested", "alice", NULL, NULL,
 		          &msg) == SIGNET_ERR_IO);
 		CHECK_CONTAINS(msg.text, "cannot append audit record");
@@ -274,18 +286,12 @@ test_pair(const char *dir)
 
 	/* A full disk after the first record: it stays, durable, alone. */
 	{
-		struct rlimit old, lim;
-		struct stat fst;
+		struct rlimit old;
 		cJSON *mid = cJSON_CreateObject();
 
 		CHECK(mid != NULL &&
 		    cJSON_AddStringToObject(mid, "blob", big + 8000) != NULL);
-		CHECK(signal(SIGXFSZ, SIG_IGN) != SIG_ERR);
-		CHECK(getrlimit(RLIMIT_FSIZE, &old) == 0);
-		CHECK(stat(path, &fst) == 0);
-		lim = old;
-		lim.rlim_cur = (rlim_t)fst.st_size + 400;
-		CHECK(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+		cap_file_size(path, 400, &old);
 		audit_get_stats(w, &st0);
 		CHECK(audit_append_pair(w, "agent", "action.received", one,
 		          "action.dispatched", mid, &n, &msg) == SIGNET_ERR_IO);
