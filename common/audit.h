@@ -274,6 +274,30 @@ int audit_append_pair(struct audit_writer *w, const char *actor,
     __attribute__((warn_unused_result));
 
 /*
+ * Writes a record as audit_append does but returns once it is written,
+ * before it is durable: for a single thread that takes several records
+ * in a row (the hub's event loop) and makes them durable together with
+ * audit_sync before it acts on any of them. Nothing may act on the
+ * record, answer for it or acknowledge it before audit_sync returns 0.
+ * Its mirror copy goes out at that audit_sync. Returns audit_append's
+ * codes; on success *seq_out (may be NULL) is the record's seq.
+ */
+int audit_write(struct audit_writer *w, const char *event, const char *actor,
+    const cJSON *data, uint64_t *seq_out, struct err_msg *msg)
+    __attribute__((warn_unused_result));
+
+/*
+ * Makes every record written so far durable, with one fdatasync shared
+ * with concurrent appends (none when they are already), then sends the
+ * mirror copies of records audit_write wrote. Returns 0, or
+ * SIGNET_ERR_UNAVAILABLE: the sync failed (now or earlier) and the writer
+ * is broken; no record written since the last successful audit_sync may
+ * be taken as durable. Thread-safe.
+ */
+int audit_sync(struct audit_writer *w, struct err_msg *msg)
+    __attribute__((warn_unused_result));
+
+/*
  * The one way a module records an event: appends event with data, which
  * it takes over and frees on every path. built false (a member could not
  * be added) or data NULL means the data could not be made: nothing is

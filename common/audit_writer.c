@@ -2,8 +2,9 @@
 /*
  * The audit log writer: appends signed, chained records with O_APPEND and
  * makes each durable before returning, sharing one fdatasync among
- * concurrent callers (group commit). It continues the chain of an existing
- * log after a restart and records, never drops, a torn last line
+ * concurrent callers (group commit), or (audit_write) writes several and
+ * makes them durable together at audit_sync. It continues the chain of an
+ * existing log after a restart and records, never drops, a torn last line
  * (audit_resume.c). It rotates its own file (on size or on request) so
  * that the new file's first record continues the chain and names the file
  * before it; a rotation cut short by a crash is finished by the next
@@ -392,6 +393,107 @@ append_quoted(struct audit_writer *w, struct quoted *q, size_t n,
 	return r;
 }
 
+/* A record audit_write wrote whose mirror copy waits for audit_sync. */
+struct audit_unsent {
+	struct audit_unsent *next;
+	char *line; /* with its newline */
+	size_t len;
+	uint64_t seq;
+	char event[AUDIT_EVENT_MAX + 1];
+	char actor[AUDIT_ACTOR_MAX + 1];
+};
+
+static void
+unsent_free_list(struct audit_unsent *u)
+{
+	struct audit_unsent *next;
+
+	for (; u != NULL; u = next) {
+		next = u->next;
+		free(u->line);
+		free(u);
+	}
+}
+
+int
+audit_write(struct audit_writer *w, const char *event, const char *actor,
+    const cJSON *data, uint64_t *seq_out, struct err_msg *msg)
+{
+	struct audit_unsent *u = NULL;
+	struct quoted q;
+	uint64_t ticket = 0;
+	int r;
+
+	if (seq_out != NULL)
+		*seq_out = 0;
+	if (w == NULL)
+		return err_set(msg, SIGNET_ERR_INVALID_ARG, "audit: no writer");
+	r = quote_record(event, actor, data, &q, msg);
+	if (r != 0)
+		return r;
+	/* Allocated first: once written, a record cannot be taken back. */
+	if (w->mirror != NULL) {
+		u = calloc(1, sizeof(*u));
+		if (u == NULL) {
+			quoted_free(&q);
+			return err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+		}
+	}
+	(void)pthread_mutex_lock(&w->mu);
+	r = write_locked(w, q.qevent, q.qactor, q.qdata, &q.seq, &ticket,
+	    &q.line, &q.len, msg);
+	if (r == 0 && u != NULL) {
+		/* quote_record bounded both names. */
+		(void)snprintf(u->event, sizeof(u->event), "%s", event);
+		(void)snprintf(u->actor, sizeof(u->actor), "%s", actor);
+		u->line = q.line;
+		u->len = q.len;
+		u->seq = q.seq;
+		q.line = NULL;
+		if (w->unsent_tail != NULL)
+			w->unsent_tail->next = u;
+		else
+			w->unsent_head = u;
+		w->unsent_tail = u;
+		u = NULL;
+	}
+	(void)pthread_mutex_unlock(&w->mu);
+	if (r == 0 && seq_out != NULL)
+		*seq_out = q.seq;
+	free(u);
+	quoted_free(&q);
+	return r;
+}
+
+int
+audit_sync(struct audit_writer *w, struct err_msg *msg)
+{
+	struct audit_unsent *u, *list;
+	uint64_t ticket, next_seq;
+	int r;
+
+	if (w == NULL)
+		return err_set(msg, SIGNET_ERR_INVALID_ARG, "audit: no writer");
+	(void)pthread_mutex_lock(&w->mu);
+	ticket = w->written;
+	next_seq = w->next_seq;
+	r = wait_durable(w, ticket, msg);
+	if (r == 0) {
+		if (next_seq > w->durable)
+			w->durable = next_seq;
+		w->fail_errno = 0;
+	}
+	/* Durable or never to be: either way these copies are done with. */
+	list = w->unsent_head;
+	w->unsent_head = w->unsent_tail = NULL;
+	(void)pthread_mutex_unlock(&w->mu);
+	for (u = list; r == 0 && u != NULL; u = u->next)
+		(void)audit_mirror_send(w->mirror, u->line, u->len - 1, u->seq,
+		    u->event, u->actor);
+	unsent_free_list(list);
+	return r;
+}
+
 int
 audit_append(struct audit_writer *w, const char *event, const char *actor,
     const cJSON *data, uint64_t *seq_out, struct err_msg *msg)
@@ -636,6 +738,7 @@ audit_close(struct audit_writer *w)
 		sodium_free(w->key); /* sodium_free wipes before freeing */
 	free(w->path);
 	audit_mirror_free(w->mirror);
+	unsent_free_list(w->unsent_head);
 	(void)pthread_mutex_destroy(&w->mu);
 	(void)pthread_cond_destroy(&w->synced_cv);
 	free(w);

@@ -62,6 +62,8 @@ struct audit_writer {
 	uint64_t durable;            /* records known durable: seqs below it */
 	struct audit_tree *tree;     /* NULL: no Merkle tree (audit_tree.c) */
 	struct audit_mirror *mirror; /* NULL: none; set at open only */
+	/* audit_write's records, mirrored at the next audit_sync. */
+	struct audit_unsent *unsent_head, *unsent_tail;
 };
 
 /* ---- audit_writer.c ---- */

@@ -878,6 +878,8 @@ hub_run(struct hub *hub)
 			r = SIGNET_ERR_IO;
 			break;
 		}
+		/* Before the loop waits again: nothing answered is held. */
+		hub_settle_run(hub);
 	}
 	return r;
 }
@@ -964,6 +966,8 @@ hub_free(struct hub *hub)
 		lws_context_destroy(hub->lws);
 		hub->lws = NULL;
 	}
+	/* Results recorded in the last turn, with no connection left. */
+	hub_settle_run(hub);
 	if (hub->loop != NULL) {
 		ev_loop_destroy(hub->loop);
 		hub->loop = NULL;

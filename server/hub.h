@@ -57,12 +57,14 @@
  *   process): counted, logged, audited (action.result with
  *   "action_known": false) and acknowledged only once that is durable (if
  *   it cannot be written: the connection is closed as below);
- *   a second result for an action_id: counted, acknowledged (the first is
- *   durable), otherwise ignored;
+ *   a second result for an action_id: counted, acknowledged once the
+ *   first is durable, otherwise ignored;
  *   otherwise audited (action.result), and only once that record is
  *   durable applied, the waiting request woken and the result
  *   acknowledged with a result_ack frame naming its action_id and
- *   request_sha256. The agent keeps a result until that acknowledgement.
+ *   request_sha256. The records of one turn of the loop are written
+ *   without waiting and made durable together at its end (hub_settle.c;
+ *   a failed sync is handled as a record that cannot be written). The agent keeps a result until that acknowledgement.
  *   If action.result cannot be written the claim is released and the
  *   connection closed (1011) without an acknowledgement: the agent sends
  *   the result again after reconnecting. An agent with HUB_CONN_ACK_MAX

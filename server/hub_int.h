@@ -8,7 +8,8 @@
  * frames, results and their result_acks, refusals, session ends);
  * hub_inventory.c takes inventories into the registry.
  * hub_outcome.c takes an agent's action_outcome frames; hub_checkpoint.c
- * its audit checkpoints.
+ * its audit checkpoints; hub_settle.c makes a turn's results durable
+ * together and only then acts on them.
  * Everything here runs on the service thread unless said otherwise.
  */
 #ifndef SIGNET_HUB_INT_H
@@ -98,6 +99,7 @@ struct hub_conn {
 	struct hub_out *out_head, *out_tail; /* frames to write */
 	size_t nout;                         /* action frames among them */
 	size_t nack;                         /* result_acks among them */
+	size_t nsettle; /* hub->settle entries naming this connection */
 };
 
 struct hub {
@@ -149,6 +151,10 @@ struct hub {
 	struct cluster *cluster; /* borrowed; NULL: one server */
 	struct hub_cluster_ev *cev_head, *cev_tail;
 	size_t ncev;
+
+	/* Results recorded this turn, not yet durable (hub_settle.c). */
+	struct hub_settle *settle_head, *settle_tail;
+	struct hub_settle *settle_running; /* the rest of the turn's list */
 
 	struct audit_limit reject_lim; /* auth.rejected records */
 	struct audit_limit reload_lim; /* server.reloaded records */
@@ -293,6 +299,44 @@ int hub_drop_session(struct hub *hub, struct hub_conn *c, uint16_t code,
  * dropped for not reading its acknowledgements. */
 int hub_queue_ack(struct hub *hub, struct hub_conn *c, bool outcome,
     const char *action_id, const char *request_sha256);
+
+/* hub_queue_ack's result_ack from outside c's callback: returns 0, or -1
+ * when c has HUB_CONN_ACK_MAX unwritten (nothing queued; the caller
+ * closes c). */
+int hub_ack_result(struct hub_conn *c, const char *action_id,
+    const char *request_sha256);
+
+/* ---- hub_settle.c ---- */
+
+enum hub_settle_kind {
+	HUB_SETTLE_RESULT,  /* a claimed action's result */
+	HUB_SETTLE_UNKNOWN, /* a result for an action_id not held */
+	HUB_SETTLE_REPEAT,  /* a second result: its ack alone */
+};
+struct hub_settle;
+struct keyset_key;
+/*
+ * What is to follow c's result res (frame f, verified under used; info
+ * the claimed action, or NULL) once its record is durable. used may be
+ * NULL for HUB_SETTLE_REPEAT. Returns NULL when out of memory. Make it
+ * before writing the record: a record written cannot be taken back.
+ */
+struct hub_settle *hub_settle_new(struct hub_conn *c, enum hub_settle_kind kind,
+    const struct wire_frame *f, const struct envelope_result_payload *res,
+    const struct keyset_key *used, const struct action_info *info);
+/* Frees s unused (its record could not be written); NULL allowed. */
+void hub_settle_discard(struct hub_settle *s);
+/* Queues s (owned from now on) for the end of this turn. */
+void hub_settle_add(struct hub *hub, struct hub_settle *s);
+/* c is going: its entries settle without it (no acknowledgement). */
+void hub_settle_detach(struct hub *hub, struct hub_conn *c);
+/*
+ * At the end of each turn of the loop: one audit_sync for every record
+ * queued, then each result applied, woken and acknowledged in order; if
+ * the sync failed, each claim released and each connection closed
+ * (agent.disconnected reason internal) with no acknowledgement.
+ */
+void hub_settle_run(struct hub *hub);
 
 /* ---- hub_cluster.c ---- */
 

@@ -35,13 +35,14 @@ hub_put_num(cJSON *o, const char *k, double v)
 /*
  * Queues the acknowledgement of (action_id, request_sha256) on c: a
  * result_ack, or an outcome_ack when outcome; called only once that
- * result or outcome is durable in the audit log (or was before). An agent
- * that does not read its acknowledgements is dropped rather than let them
- * pile up.
+ * result or outcome is durable in the audit log (or was before). Returns
+ * 0 (also when out of memory: the agent sends it again), or -1 when c
+ * has HUB_CONN_ACK_MAX unwritten: an agent that does not read its
+ * acknowledgements is dropped rather than let them pile up.
  */
-int
-hub_queue_ack(struct hub *hub, struct hub_conn *c, bool outcome,
-    const char *action_id, const char *request_sha256)
+static int
+queue_ack(struct hub_conn *c, bool outcome, const char *action_id,
+    const char *request_sha256)
 {
 	struct wire_result_ack ack;
 	struct hub_out *o = NULL;
@@ -50,8 +51,7 @@ hub_queue_ack(struct hub *hub, struct hub_conn *c, bool outcome,
 	int r;
 
 	if (c->nack >= HUB_CONN_ACK_MAX)
-		return hub_drop_session(hub, c, HUB_CLOSE_BUSY, "server busy",
-		    "busy", "the agent does not read its acknowledgements");
+		return -1;
 	memset(&ack, 0, sizeof(ack));
 	memcpy(ack.action_id, action_id, sizeof(ack.action_id));
 	memcpy(ack.request_sha256, request_sha256, sizeof(ack.request_sha256));
@@ -78,6 +78,23 @@ hub_queue_ack(struct hub *hub, struct hub_conn *c, bool outcome,
 	free(text);
 	hub_out_append(c, o);
 	return 0;
+}
+
+int
+hub_queue_ack(struct hub *hub, struct hub_conn *c, bool outcome,
+    const char *action_id, const char *request_sha256)
+{
+	if (queue_ack(c, outcome, action_id, request_sha256) != 0)
+		return hub_drop_session(hub, c, HUB_CLOSE_BUSY, "server busy",
+		    "busy", "the agent does not read its acknowledgements");
+	return 0;
+}
+
+int
+hub_ack_result(struct hub_conn *c, const char *action_id,
+    const char *request_sha256)
+{
+	return queue_ack(c, false, action_id, request_sha256);
 }
 
 /*
@@ -406,40 +423,66 @@ handle_hello(struct hub *hub, struct hub_conn *c)
 }
 
 /*
- * Records a verified result as action.result: what the signed result says,
- * the envelope itself and the id of the key it verified under
- * ("result_key_id"). known is false for an action_id the server does not
- * hold (see handle_result): "action_known": false then says so.
- * Returns audit_event's code: 0 only once the record is durable.
+ * Writes a verified result's action.result record (not yet durable:
+ * hub_settle.c) and hands what follows to the turn's settling: what the
+ * signed result says, the envelope itself and the id of the key it
+ * verified under ("result_key_id"). kind HUB_SETTLE_UNKNOWN is a result
+ * for an action_id the server does not hold ("action_known": false says
+ * so); info is the claimed action for HUB_SETTLE_RESULT, else NULL.
+ * Returns 0, or -1 when the record could not be written: c is dropped
+ * (the caller releases a claim).
  */
 static int
-record_result(struct hub *hub, const struct wire_frame *f,
-    const struct envelope_result_payload *res, bool known, const char *key_id)
+record_result(struct hub *hub, struct hub_conn *c, enum hub_settle_kind kind,
+    const struct wire_frame *f, const struct envelope_result_payload *res,
+    const struct keyset_key *used, const struct action_info *info)
 {
 	const char *st = envelope_status_name(res->status);
+	struct hub_settle *s;
+	struct err_msg msg;
 	cJSON *d, *env;
 	bool ok;
+	int r;
 
+	err_clear(&msg);
+	/* Made first: once the record is written it cannot be taken back. */
+	s = hub_settle_new(c, kind, f, res, used, info);
 	d = cJSON_CreateObject();
-	ok = d != NULL && hub_put_str(d, "action_id", res->action_id) &&
+	ok = s != NULL && d != NULL &&
+	    hub_put_str(d, "action_id", res->action_id) &&
 	    hub_put_str(d, "host_id", res->host_id) &&
 	    hub_put_str(d, "status", st != NULL ? st : "FAILURE") &&
 	    hub_put_num(d, "docker_status", (double)res->docker_status) &&
 	    (res->has_error ? hub_put_str(d, "error", res->error) :
 	                      cJSON_AddNullToObject(d, "error") != NULL) &&
-	    (known || cJSON_AddBoolToObject(d, "action_known", 0) != NULL) &&
+	    (kind != HUB_SETTLE_UNKNOWN ||
+	        cJSON_AddBoolToObject(d, "action_known", 0) != NULL) &&
 	    (env = cJSON_AddObjectToObject(d, "result")) != NULL &&
 	    hub_put_str(env, "payload", f->payload_b64) &&
 	    hub_put_str(env, "sig", f->sig_b64) &&
-	    hub_put_str(d, "result_key_id", key_id);
-	return audit_event(hub->ctx->audit, "action.result", SERVER_ACTOR, d,
-	    ok);
+	    hub_put_str(d, "result_key_id", used->pub.id);
+	if (!ok)
+		r = err_set(&msg, SIGNET_ERR_ALLOC, "out of memory");
+	else
+		r = audit_write(hub->ctx->audit, "action.result", SERVER_ACTOR,
+		    d, NULL, &msg);
+	cJSON_Delete(d);
+	if (r != 0) {
+		log_error("audit action.result not recorded: %s", msg.text);
+		hub_settle_discard(s);
+		return hub_drop_session(hub, c, HUB_CLOSE_INTERNAL,
+		    "audit unavailable", "internal",
+		    "action.result could not be recorded");
+	}
+	hub_settle_add(hub, s);
+	return 0;
 }
 
 /*
  * An action_result frame: verify on the exact bytes (under the host's
  * current key, else one of its retired keys: hub_retired_allows), match
- * with the action sent, record, then answer whoever waits (see hub.h).
+ * with the action sent, record; once the record is durable (hub_settle.c)
+ * answer whoever waits and acknowledge (see hub.h).
  */
 static int
 handle_result(struct hub *hub, struct hub_conn *c, struct wire_frame *f)
@@ -448,12 +491,12 @@ handle_result(struct hub *hub, struct hub_conn *c, struct wire_frame *f)
 	const struct keyset_key *used = NULL;
 	struct keyset ks;
 	struct action_info info;
+	struct hub_settle *s;
 	struct err_msg msg;
 	enum actions_verdict v;
 	uint8_t *raw = NULL;
 	size_t raw_len = 0, i;
 	char det[ERR_MSG_MAX];
-	const char *st;
 	int r;
 
 	err_clear(&msg);
@@ -518,30 +561,28 @@ handle_result(struct hub *hub, struct hub_conn *c, struct wire_frame *f)
 		 * acknowledged; an agent keeps it until then.
 		 */
 		metrics_inc(hub->ctx->metrics, M_ACTION_RESULTS_UNKNOWN);
-		if (record_result(hub, f, &res, false, used->pub.id) != 0) {
-			r = hub_drop_session(hub, c, HUB_CLOSE_INTERNAL,
-			    "audit unavailable", "internal",
-			    "action.result could not be recorded");
-			goto out;
-		}
-		log_warn("agent %s sent a result for unknown action_id=%s "
-		         "(forgotten, or sent to an earlier server): recorded "
-		         "with action_known=false",
-		    c->id.name, res.action_id);
-		/* Its origin may be another replica (cluster_relay.h). */
-		cluster_relay_result(hub->ctx->relay, &res, f->payload_b64,
-		    f->sig_b64, false);
-		r = hub_queue_ack(hub, c, false, res.action_id,
-		    res.request_sha256);
+		r = record_result(hub, c, HUB_SETTLE_UNKNOWN, f, &res, used,
+		    NULL);
 		goto out;
 	case ACTIONS_RESULT_DUPLICATE:
-		/* The first one is durable: this copy is acknowledged too. */
+		/*
+		 * The first one is recorded: this copy is acknowledged too,
+		 * once the first is durable (it may be this turn's).
+		 */
 		metrics_inc(hub->ctx->metrics, M_ACTION_RESULTS_DUPLICATE);
 		log_info("agent %s sent another result for action_id=%s: "
 		         "ignored (accepted once)",
 		    c->id.name, res.action_id);
-		r = hub_queue_ack(hub, c, false, res.action_id,
-		    res.request_sha256);
+		s = hub_settle_new(c, HUB_SETTLE_REPEAT, f, &res, used, NULL);
+		if (s == NULL) {
+			log_error("agent %s: out of memory acknowledging the "
+			          "result of action %s; it will send it again",
+			    c->id.name, res.action_id);
+			r = 0;
+			goto out;
+		}
+		hub_settle_add(hub, s);
+		r = 0;
 		goto out;
 	case ACTIONS_RESULT_MISMATCH:
 		metrics_inc(hub->ctx->metrics, M_ACTION_RESULTS_BAD);
@@ -570,31 +611,9 @@ handle_result(struct hub *hub, struct hub_conn *c, struct wire_frame *f)
 		    "bad_result", det);
 		goto out;
 	}
-	st = envelope_status_name(res.status);
-	r = record_result(hub, f, &res, true, used->pub.id);
-	if (r != 0) {
+	r = record_result(hub, c, HUB_SETTLE_RESULT, f, &res, used, &info);
+	if (r != 0)
 		actions_unclaim(hub->actions, res.action_id);
-		r = hub_drop_session(hub, c, HUB_CLOSE_INTERNAL,
-		    "audit unavailable", "internal",
-		    "action.result could not be recorded");
-		goto out;
-	}
-	if (actions_complete(hub->actions, &res, hub_now_ms()) != 0)
-		log_error("action %s vanished while its result was recorded",
-		    res.action_id);
-	cluster_relay_result(hub->ctx->relay, &res, f->payload_b64, f->sig_b64,
-	    true);
-	metrics_inc(hub->ctx->metrics, M_ACTION_RESULTS);
-	metrics_action_result(hub->ctx->metrics, res.status,
-	    (double)(clock_wall_ms() - info.requested_at) / 1000.0);
-	log_info("action result: action_id=%s host=%s status=%s "
-	         "docker_status=%lld result_key_id=%s%s%s",
-	    res.action_id, c->id.name, st != NULL ? st : "?",
-	    (long long)res.docker_status, used->pub.id,
-	    used->retired ? " (a retired key)" : "",
-	    info.status == ACTION_TIMEOUT ? " (after its deadline)" : "");
-	actions_wake(hub->actions, res.action_id);
-	r = hub_queue_ack(hub, c, false, res.action_id, res.request_sha256);
 out:
 	free(raw);
 	return r;
@@ -815,6 +834,7 @@ hub_conn_destroy(struct hub *hub, struct hub_conn *c)
 	hub_end_session(hub, c, hub->stopping ? "shutdown" : "connection_lost",
 	    NULL, 0);
 	hub_out_flush(hub, c, "the agent connection closed");
+	hub_settle_detach(hub, c);
 	hub_map_remove(hub, c);
 	hub_list_remove(hub, c);
 	hub_buffer_release(hub, c);

@@ -309,6 +309,116 @@ test_pair(const char *dir)
 	keys_secret_wipe(&key);
 }
 
+/*
+ * audit_write and audit_sync: records written in a row are in the log at
+ * once and made durable together by one fdatasync; an append in between
+ * makes them durable with its own; a bad record writes nothing.
+ */
+static void
+test_write_sync(const char *dir)
+{
+	char path[256];
+	struct keys_secret key;
+	struct audit_writer *w = NULL;
+	struct audit_stats st0, st1;
+	struct audit_head h0, h1;
+	struct err_msg msg;
+	uint64_t seq = 0, seq2 = 0;
+	cJSON *one, *mid;
+	char *big;
+	int i;
+
+	(void)snprintf(path, sizeof(path), "%s/write.log", dir);
+	CHECK(keys_generate(&key) == 0);
+	CHECK(audit_open(path, &key, &w, &msg) == 0);
+	one = cJSON_CreateObject();
+	CHECK(one != NULL && cJSON_AddStringToObject(one, "k", "v") != NULL);
+
+	/* Nothing to sync yet: no fdatasync. */
+	audit_get_stats(w, &st0);
+	CHECK(audit_sync(w, &msg) == 0);
+	audit_get_stats(w, &st1);
+	CHECK(st1.syncs == st0.syncs);
+
+	for (i = 0; i < 3; i++)
+		CHECK(audit_write(w, "action.result", "server", one, &seq,
+		          &msg) == 0);
+	CHECK(seq == 2); /* seqs start at 0 */
+	audit_get_stats(w, &st1);
+	CHECKF(st1.syncs == st0.syncs && st1.appends == st0.appends,
+	    "written, not synced: %llu syncs, %llu durable",
+	    (unsigned long long)(st1.syncs - st0.syncs),
+	    (unsigned long long)(st1.appends - st0.appends));
+	CHECK(count_verified(path, &key.pub) == 3);
+	CHECK(audit_sync(w, &msg) == 0);
+	audit_get_stats(w, &st1);
+	CHECKF(st1.syncs == st0.syncs + 1 && st1.appends == st0.appends + 3,
+	    "one sync for three: %llu syncs, %llu durable",
+	    (unsigned long long)(st1.syncs - st0.syncs),
+	    (unsigned long long)(st1.appends - st0.appends));
+	CHECK(audit_sync(w, &msg) == 0);
+	audit_get_stats(w, &st0);
+	CHECK(st0.syncs == st1.syncs);
+
+	/* An append after a write makes both durable with one sync. */
+	CHECK(audit_write(w, "action.result", "server", one, NULL, &msg) == 0);
+	CHECK(audit_append(w, "agent.connected", "server", one, &seq2, &msg) ==
+	    0);
+	CHECK(seq2 == 4);
+	audit_get_stats(w, &st1);
+	CHECK(st1.syncs == st0.syncs + 1 && st1.appends == st0.appends + 2);
+	CHECK(audit_sync(w, &msg) == 0);
+	audit_get_stats(w, &st0);
+	CHECK(st0.syncs == st1.syncs);
+
+	/* Bad records: an error each, nothing written. */
+	audit_get_head(w, &h0);
+	CHECK(audit_write(w, "Bad", "server", one, &seq, &msg) ==
+	    SIGNET_ERR_INVALID_ARG);
+	CHECK(seq == 0);
+	CHECK(audit_write(w, "action.result", "", one, NULL, &msg) ==
+	    SIGNET_ERR_INVALID_ARG);
+	CHECK(audit_write(NULL, "action.result", "server", one, NULL, &msg) ==
+	    SIGNET_ERR_INVALID_ARG);
+	CHECK(audit_sync(NULL, &msg) == SIGNET_ERR_INVALID_ARG);
+	big = malloc(AUDIT_LINE_MAX + 10);
+	CHECK(big != NULL);
+	memset(big, 'x', AUDIT_LINE_MAX + 9);
+	big[AUDIT_LINE_MAX + 9] = '\0';
+	mid = cJSON_CreateObject();
+	CHECK(mid != NULL && cJSON_AddStringToObject(mid, "blob", big) != NULL);
+	CHECK(audit_write(w, "action.result", "server", mid, NULL, &msg) ==
+	    SIGNET_ERR_TOO_LARGE);
+	cJSON_Delete(mid);
+	audit_get_head(w, &h1);
+	CHECK(h1.seq == h0.seq && strcmp(h0.hash, h1.hash) == 0);
+	CHECK(count_verified(path, &key.pub) == 5);
+
+	/* A full disk: an error, nothing written, the writer goes on. */
+	{
+		struct rlimit old;
+
+		mid = cJSON_CreateObject();
+		CHECK(mid != NULL &&
+		    cJSON_AddStringToObject(mid, "blob", big + 8000) != NULL);
+		cap_file_size(path, 400, &old);
+		CHECK(audit_write(w, "action.result", "server", mid, NULL,
+		          &msg) == SIGNET_ERR_IO);
+		CHECK(setrlimit(RLIMIT_FSIZE, &old) == 0);
+		CHECK(audit_sync(w, &msg) == 0);
+		CHECK(count_verified(path, &key.pub) == 5);
+		CHECK(audit_write(w, "action.result", "server", mid, NULL,
+		          &msg) == 0);
+		CHECK(audit_sync(w, &msg) == 0);
+		CHECK(count_verified(path, &key.pub) == 6);
+		cJSON_Delete(mid);
+	}
+	free(big);
+	cJSON_Delete(one);
+	audit_close(w);
+	keys_secret_wipe(&key);
+}
+
 static void
 test_head_parse(void)
 {
@@ -793,6 +903,7 @@ main(void)
 	test_parse_rows();
 	test_writer(dir);
 	test_pair(dir);
+	test_write_sync(dir);
 	test_head_parse();
 	test_parse_size();
 	test_rotation(dir);
