@@ -496,7 +496,8 @@ conn_writeable(struct hub *hub, struct hub_conn *c)
 		return 0;
 	}
 	o = c->out_head;
-	if (o == NULL)
+	/* Nothing goes to a session whose agent.connected is not durable. */
+	if (o == NULL || c->hello_unsynced)
 		return 0;
 	c->out_head = o->next;
 	if (c->out_head == NULL)

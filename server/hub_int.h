@@ -76,6 +76,7 @@ struct hub_conn {
 	uint8_t challenge[WIRE_CHALLENGE_LEN];
 	bool want_challenge; /* not written yet */
 	bool hello_done;     /* session open: registry knows it */
+	bool hello_unsynced; /* its agent.connected not yet durable */
 	bool ended;          /* session closed in registry + audit */
 	bool closing;        /* close decided; input ignored */
 	uint16_t close_code; /* for a close made from the timer */
@@ -312,14 +313,17 @@ enum hub_settle_kind {
 	HUB_SETTLE_RESULT,  /* a claimed action's result */
 	HUB_SETTLE_UNKNOWN, /* a result for an action_id not held */
 	HUB_SETTLE_REPEAT,  /* a second result: its ack alone */
+	HUB_SETTLE_HELLO,   /* agent.connected of a session just opened */
 };
 struct hub_settle;
 struct keyset_key;
 /*
  * What is to follow c's result res (frame f, verified under used; info
  * the claimed action, or NULL) once its record is durable. used may be
- * NULL for HUB_SETTLE_REPEAT. Returns NULL when out of memory. Make it
- * before writing the record: a record written cannot be taken back.
+ * NULL for HUB_SETTLE_REPEAT; f, res and used are NULL for
+ * HUB_SETTLE_HELLO (nothing waits for it: if its record is lost, the
+ * session is closed). Returns NULL when out of memory. Make it before
+ * writing the record: a record written cannot be taken back.
  */
 struct hub_settle *hub_settle_new(struct hub_conn *c, enum hub_settle_kind kind,
     const struct wire_frame *f, const struct envelope_result_payload *res,
@@ -334,7 +338,8 @@ void hub_settle_detach(struct hub *hub, struct hub_conn *c);
  * At the end of each turn of the loop: one audit_sync for every record
  * queued, then each result applied, woken and acknowledged in order; if
  * the sync failed, each claim released and each connection closed
- * (agent.disconnected reason internal) with no acknowledgement.
+ * (agent.disconnected reason internal) with no acknowledgement, each
+ * session whose agent.connected it was included.
  */
 void hub_settle_run(struct hub *hub);
 

@@ -260,6 +260,29 @@ hub_put_head(cJSON *d, const char *key, const struct audit_head *h)
 	return hub_put_str(d, key, text);
 }
 
+/*
+ * audit_event's audit_write: event's record written, durable only at the
+ * turn's audit_sync (hub_settle.c). Takes d; built false: d incomplete.
+ * Returns 0 or audit_write's code (logged).
+ */
+static int
+write_event(struct hub *hub, const char *event, cJSON *d, bool built)
+{
+	struct err_msg msg;
+	int r;
+
+	err_clear(&msg);
+	if (d == NULL || !built)
+		r = err_set(&msg, SIGNET_ERR_ALLOC, "out of memory");
+	else
+		r = audit_write(hub->ctx->audit, event, SERVER_ACTOR, d, NULL,
+		    &msg);
+	cJSON_Delete(d);
+	if (r != 0)
+		log_error("audit %s not recorded: %s", event, msg.text);
+	return r;
+}
+
 /* The hello arrived (c->buf): check it, open the session. */
 static int
 handle_hello(struct hub *hub, struct hub_conn *c)
@@ -267,6 +290,7 @@ handle_hello(struct hub *hub, struct hub_conn *c)
 	struct wire_hello h;
 	struct keys_public pub;
 	struct err_msg msg;
+	struct hub_settle *settle;
 	struct hub_conn *old;
 	char det[ERR_MSG_MAX], nab[32];
 	uint64_t replaced = 0, session;
@@ -356,8 +380,10 @@ handle_hello(struct hub *hub, struct hub_conn *c)
 	old = hub_map_get(hub, h.host_id);
 	if (old == c || (old != NULL && old->session != replaced))
 		old = NULL;
-	if (audit_event(hub->ctx->audit, "agent.connected", SERVER_ACTOR, d,
-	        ok) != 0) {
+	/* Durable at the end of this turn (hub_settle.c), before any frame. */
+	settle = hub_settle_new(c, HUB_SETTLE_HELLO, NULL, NULL, NULL, NULL);
+	if (write_event(hub, "agent.connected", d, ok && settle != NULL) != 0) {
+		hub_settle_discard(settle);
 		/*
 		 * Nothing happens unrecorded: refuse the agent. The registry
 		 * already dropped the old session, so that one goes too.
@@ -374,6 +400,8 @@ handle_hello(struct hub *hub, struct hub_conn *c)
 		return hub_close_now(c, HUB_CLOSE_INTERNAL,
 		    "audit unavailable");
 	}
+	c->hello_unsynced = true;
+	hub_settle_add(hub, settle);
 	metrics_observe(hub->ctx->metrics, MH_AGENT_HANDSHAKE,
 	    (double)(clock_mono_ms() - c->established_ms) / 1000.0);
 	log_info("agent connected: host=%s session=%llu serial=%s "
@@ -439,12 +467,9 @@ record_result(struct hub *hub, struct hub_conn *c, enum hub_settle_kind kind,
 {
 	const char *st = envelope_status_name(res->status);
 	struct hub_settle *s;
-	struct err_msg msg;
 	cJSON *d, *env;
 	bool ok;
-	int r;
 
-	err_clear(&msg);
 	/* Made first: once the record is written it cannot be taken back. */
 	s = hub_settle_new(c, kind, f, res, used, info);
 	d = cJSON_CreateObject();
@@ -461,14 +486,7 @@ record_result(struct hub *hub, struct hub_conn *c, enum hub_settle_kind kind,
 	    hub_put_str(env, "payload", f->payload_b64) &&
 	    hub_put_str(env, "sig", f->sig_b64) &&
 	    hub_put_str(d, "result_key_id", used->pub.id);
-	if (!ok)
-		r = err_set(&msg, SIGNET_ERR_ALLOC, "out of memory");
-	else
-		r = audit_write(hub->ctx->audit, "action.result", SERVER_ACTOR,
-		    d, NULL, &msg);
-	cJSON_Delete(d);
-	if (r != 0) {
-		log_error("audit action.result not recorded: %s", msg.text);
+	if (write_event(hub, "action.result", d, ok) != 0) {
 		hub_settle_discard(s);
 		return hub_drop_session(hub, c, HUB_CLOSE_INTERNAL,
 		    "audit unavailable", "internal",

@@ -9,7 +9,9 @@
  * fdatasync instead of one each, and the loop no longer stops for every
  * sync. If the sync fails, nothing of the turn is applied: each claim is
  * released and each connection closed, as when a record cannot be
- * written, and the agents send their results again.
+ * written, and the agents send their results again. A session's
+ * agent.connected is written the same way: nothing is written to it
+ * before that sync (hello_unsynced), and a failed sync closes it.
  */
 #include "hub_int.h"
 
@@ -57,6 +59,8 @@ hub_settle_new(struct hub_conn *c, enum hub_settle_kind kind,
 	s->kind = kind;
 	s->conn = c;
 	(void)snprintf(s->host_id, sizeof(s->host_id), "%s", c->id.name);
+	if (kind == HUB_SETTLE_HELLO)
+		return s;
 	s->res = *res;
 	if (kind != HUB_SETTLE_REPEAT) {
 		s->payload_b64 = strdup(f->payload_b64);
@@ -173,6 +177,14 @@ settle_done(struct hub *hub, struct hub_settle *s)
 		    s->after_deadline ? " (after its deadline)" : "");
 		actions_wake(hub->actions, res->action_id);
 		break;
+	case HUB_SETTLE_HELLO:
+		/* Its frames may go now (held back by conn_writeable). */
+		if (s->conn != NULL) {
+			s->conn->hello_unsynced = false;
+			if (s->conn->out_head != NULL)
+				lws_callback_on_writable(s->conn->wsi);
+		}
+		return;
 	case HUB_SETTLE_REPEAT:
 	default: break;
 	}
@@ -194,7 +206,10 @@ settle_failed(struct hub *hub, struct hub_settle *s)
 	if (c == NULL)
 		return;
 	hub_end_session(hub, c, "internal",
-	    "action.result could not be recorded", 0);
+	    s->kind == HUB_SETTLE_HELLO ?
+	        "agent.connected could not be recorded" :
+	        "action.result could not be recorded",
+	    0);
 	hub_schedule_close(c, HUB_CLOSE_INTERNAL, "audit unavailable");
 }
 
@@ -212,7 +227,9 @@ hub_settle_run(struct hub *hub)
 	err_clear(&msg);
 	r = audit_sync(hub->ctx->audit, &msg);
 	if (r != 0)
-		log_error("action results not recorded: %s", msg.text);
+		log_error("agent sessions and action results of this turn not "
+		          "recorded: %s",
+		    msg.text);
 	/* Whatever closes a connection meanwhile finds the rest here. */
 	hub->settle_running = list;
 	while ((s = hub->settle_running) != NULL) {
