@@ -14,6 +14,7 @@
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
@@ -42,7 +43,14 @@ struct identity_store {
 	X509_STORE *xstore; /* holds ca and crl; only read after load */
 	int64_t crl_last_update;
 	int64_t crl_next_update;
+	/* OpenSSL's own check_crl, for what crl_check does not vouch for. */
+	X509_STORE_CTX_check_crl_fn openssl_check_crl;
+	bool crl_plain; /* no issuingDistributionPoint, not a delta CRL */
 };
+
+/* The X509_STORE ex_data slot that leads crl_check to its store. */
+static CRYPTO_ONCE xstore_index_once = CRYPTO_ONCE_STATIC_INIT;
+static int xstore_index = -1;
 
 static const char *const role_names[] = {
 	[IDENTITY_ROLE_NONE] = "none",
@@ -778,11 +786,104 @@ check_crl(const char *path, X509 *ca, X509_CRL *crl, int64_t now, int64_t *last,
 	return 0;
 }
 
+static void
+xstore_index_init(void)
+{
+	xstore_index = X509_STORE_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
+
+/* As OpenSSL's verify_cb_crl: err goes to the verify callback. */
+static int
+crl_fail(X509_STORE_CTX *ctx, int err)
+{
+	X509_STORE_CTX_set_error(ctx, err);
+	return X509_STORE_CTX_get_verify_cb(ctx)(0, ctx);
+}
+
+/*
+ * The store's check_crl step of X509_verify_cert. OpenSSL's own
+ * (crypto/x509/x509_vfy.c, 3.0) verifies the CRL's signature on every
+ * call, an ECDSA verification per connecting agent, though the CRL is
+ * fixed once loaded and check_crl verified it then under the same CA key.
+ * Only this step is replaced: OpenSSL still picks the CRL for the
+ * certificate (issuer name, AKID, scope, reasons) and looks the
+ * certificate up in it (cert_crl: unhandled critical extensions, revoked,
+ * removeFromCRL), at the same point of the chain check, so the same fault
+ * is named first, with the same X509 error. (Checking revocation after an
+ * X509_verify_cert without CRL_CHECK would not: OpenSSL checks revocation
+ * before the chain's dates and signatures, so a revoked and expired
+ * certificate would then be called expired, not revoked.)
+ *
+ * For the store's own CRL with no issuingDistributionPoint and no delta
+ * indicator (signet-pki's CRLs have neither), issued by the signet CA,
+ * OpenSSL's check_crl comes down to what is done here: cRLSign on the CA
+ * and a CA key that decodes (check_ca, check_crl at load); scope, CRL path
+ * and IDP validity (they hold for a CRL without IDP from the certificate's
+ * own issuer); the time window, against the verification time at each
+ * call, as its check_crl_time does (same comparisons, same errors); Suite
+ * B. Anything else goes to OpenSSL's own check_crl, signature and all.
+ */
+static int
+crl_check(X509_STORE_CTX *ctx, X509_CRL *crl)
+{
+	const struct identity_store *s;
+	X509_VERIFY_PARAM *param = X509_STORE_CTX_get0_param(ctx);
+	X509 *issuer = X509_STORE_CTX_get0_current_issuer(ctx);
+	const ASN1_TIME *next;
+	unsigned long flags;
+	EVP_PKEY *pub;
+	time_t t, *tp = NULL;
+	int err, i;
+
+	s = X509_STORE_get_ex_data(X509_STORE_CTX_get0_store(ctx),
+	    xstore_index);
+	/* Only identity_store_load sets this hook, after the slot. */
+	if (s == NULL || s->openssl_check_crl == NULL)
+		return crl_fail(ctx, X509_V_ERR_UNSPECIFIED) != 0;
+	if (crl != s->crl || !s->crl_plain || issuer == NULL ||
+	    X509_cmp(issuer, s->ca) != 0)
+		return s->openssl_check_crl(ctx, crl);
+
+	flags = X509_VERIFY_PARAM_get_flags(param);
+	if ((flags & X509_V_FLAG_USE_CHECK_TIME) != 0) {
+		t = X509_VERIFY_PARAM_get_time(param);
+		tp = &t;
+	}
+	if (tp != NULL || (flags & X509_V_FLAG_NO_CHECK_TIME) == 0) {
+		i = X509_cmp_time(X509_CRL_get0_lastUpdate(crl), tp);
+		if (i == 0 &&
+		    crl_fail(ctx, X509_V_ERR_ERROR_IN_CRL_LAST_UPDATE_FIELD) ==
+		        0)
+			return 0;
+		if (i > 0 && crl_fail(ctx, X509_V_ERR_CRL_NOT_YET_VALID) == 0)
+			return 0;
+		next = X509_CRL_get0_nextUpdate(crl);
+		i = next == NULL ? 1 : X509_cmp_time(next, tp);
+		if (i == 0 &&
+		    crl_fail(ctx, X509_V_ERR_ERROR_IN_CRL_NEXT_UPDATE_FIELD) ==
+		        0)
+			return 0;
+		if (i < 0 && crl_fail(ctx, X509_V_ERR_CRL_HAS_EXPIRED) == 0)
+			return 0;
+	}
+	/* As OpenSSL: with no key, nothing more to check. */
+	pub = X509_get0_pubkey(issuer);
+	if (pub == NULL)
+		return crl_fail(ctx,
+		           X509_V_ERR_UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY) != 0;
+	err = X509_CRL_check_suiteb(crl, pub, flags);
+	if (err != X509_V_OK && crl_fail(ctx, err) == 0)
+		return 0;
+	/* The signature: verified by check_crl when the store loaded. */
+	return 1;
+}
+
 int
 identity_store_load(const char *ca_path, const char *crl_path,
     struct identity_store **out, struct err_msg *msg)
 {
 	struct identity_store *s = NULL;
+	X509_STORE_CTX *probe = NULL;
 	void *obj = NULL;
 	int64_t now = (int64_t)time(NULL);
 	int r;
@@ -826,10 +927,36 @@ identity_store_load(const char *ca_path, const char *crl_path,
 		    "cannot add the CA and CRL to an OpenSSL store");
 		goto out;
 	}
+	/* A context on a store with no hook yet holds OpenSSL's own. */
+	probe = X509_STORE_CTX_new();
+	if (probe == NULL) {
+		r = err_set(msg, SIGNET_ERR_ALLOC, "out of memory");
+		goto out;
+	}
+	if (X509_STORE_CTX_init(probe, s->xstore, NULL, NULL) != 1 ||
+	    CRYPTO_THREAD_run_once(&xstore_index_once, xstore_index_init) !=
+	        1 ||
+	    xstore_index < 0 ||
+	    X509_STORE_set_ex_data(s->xstore, xstore_index, s) != 1) {
+		r = err_set(msg, SIGNET_ERR_CRYPTO,
+		    "cannot set up the CRL check on an OpenSSL store");
+		goto out;
+	}
+	s->openssl_check_crl = X509_STORE_CTX_get_check_crl(probe);
+	if (s->openssl_check_crl == NULL) {
+		r = err_set(msg, SIGNET_ERR_CRYPTO,
+		    "cannot set up the CRL check on an OpenSSL store");
+		goto out;
+	}
+	s->crl_plain = X509_CRL_get_ext_by_NID(s->crl,
+	                   NID_issuing_distribution_point, -1) == -1 &&
+	    X509_CRL_get_ext_by_NID(s->crl, NID_delta_crl, -1) == -1;
+	X509_STORE_set_check_crl(s->xstore, crl_check);
 	*out = s;
 	s = NULL;
 	r = 0;
 out:
+	X509_STORE_CTX_free(probe);
 	identity_store_free(s);
 	ERR_pop_to_mark();
 	return r;

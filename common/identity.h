@@ -86,7 +86,9 @@ const char *identity_role_name(enum identity_role role);
  * the CA is missing, unparsable, not a self-signed CA, lacks keyCertSign/
  * cRLSign or a subjectKeyIdentifier, or is outside its validity dates; or
  * when the CRL is missing, unparsable, not issued and signed by this CA,
- * not yet valid, has no nextUpdate or its nextUpdate has passed.
+ * not yet valid, has no nextUpdate or its nextUpdate has passed. The CRL's
+ * signature is verified here, once; each identity_verify_* call judges
+ * its dates at that call's time and looks the certificate up in it.
  * Returns 0, SIGNET_ERR_INVALID_ARG (NULL argument), SIGNET_ERR_NOT_FOUND,
  * SIGNET_ERR_IO, SIGNET_ERR_PERMISSIONS, SIGNET_ERR_TOO_LARGE (file read),
  * SIGNET_ERR_FORMAT (not PEM of the right kind), SIGNET_ERR_CERT (CA or

@@ -263,10 +263,13 @@ out:
 	return x;
 }
 
-/* A v2 CRL by issuer, revoking serials (NULL-terminated); next 0: none. */
+/*
+ * A v2 CRL by issuer, revoking serials (NULL-terminated); next 0: none;
+ * idp: the value of an issuingDistributionPoint extension, NULL for none.
+ */
 static X509_CRL *
 make_crl(X509 *issuer, EVP_PKEY *key, int64_t last, int64_t next,
-    const char *const *serials)
+    const char *const *serials, const char *idp)
 {
 	X509_CRL *crl = X509_CRL_new();
 	X509_REVOKED *rev = NULL;
@@ -312,6 +315,13 @@ make_crl(X509 *issuer, EVP_PKEY *key, int64_t last, int64_t next,
 	    "keyid:always");
 	if (ext == NULL || X509_CRL_add_ext(crl, ext, -1) != 1)
 		goto out;
+	if (idp != NULL) {
+		X509_EXTENSION_free(ext);
+		ext = X509V3_EXT_conf_nid(NULL, &v3,
+		    NID_issuing_distribution_point, idp);
+		if (ext == NULL || X509_CRL_add_ext(crl, ext, -1) != 1)
+			goto out;
+	}
 	if (X509_CRL_sign(crl, key, EVP_sha256()) <= 0)
 		goto out;
 	ok = true;
@@ -378,14 +388,14 @@ write_text(const char *name, const char *text)
 static const char *ca_pem, *crl_pem, *crl_impostor, *crl_other, *crl_expired,
     *crl_future, *crl_nonext, *crl_two, *crl_garbage, *crl_empty, *ca_two,
     *ca_garbage, *ca_leaf, *ca_noku, *ca_expired, *crl_missing, *ca_missing,
-    *crl_soon;
+    *crl_soon, *crl_idp;
 
 static int
 setup(void)
 {
 	static const char *const revoked[] = { "1A2B", "0DEAD1", NULL };
 	X509_CRL *good = NULL, *imp = NULL, *oth = NULL, *exp = NULL,
-	         *fut = NULL, *nonext = NULL, *soon = NULL;
+	         *fut = NULL, *nonext = NULL, *soon = NULL, *idp = NULL;
 	X509 *pair[3] = { NULL, NULL, NULL };
 	size_t i;
 	int r = -1;
@@ -425,22 +435,25 @@ setup(void)
 	}
 
 	good = make_crl(auth[AUTH_CA].cert, auth[AUTH_CA].key, now0 - DAY,
-	    now0 + 90 * DAY, revoked);
+	    now0 + 90 * DAY, revoked, NULL);
 	imp = make_crl(auth[AUTH_IMPOSTOR].cert, auth[AUTH_IMPOSTOR].key,
-	    now0 - DAY, now0 + 90 * DAY, NULL);
+	    now0 - DAY, now0 + 90 * DAY, NULL, NULL);
 	oth = make_crl(auth[AUTH_OTHER].cert, auth[AUTH_OTHER].key, now0 - DAY,
-	    now0 + 90 * DAY, NULL);
+	    now0 + 90 * DAY, NULL, NULL);
 	exp = make_crl(auth[AUTH_CA].cert, auth[AUTH_CA].key, now0 - 10 * DAY,
-	    now0 - DAY, NULL);
+	    now0 - DAY, NULL, NULL);
 	fut = make_crl(auth[AUTH_CA].cert, auth[AUTH_CA].key, now0 + DAY,
-	    now0 + 90 * DAY, NULL);
+	    now0 + 90 * DAY, NULL, NULL);
 	nonext = make_crl(auth[AUTH_CA].cert, auth[AUTH_CA].key, now0 - DAY, 0,
-	    NULL);
+	    NULL, NULL);
 	/* Within the 7-day warning window: still good, but expiring. */
 	soon = make_crl(auth[AUTH_CA].cert, auth[AUTH_CA].key, now0 - DAY,
-	    now0 + 3 * DAY, revoked);
+	    now0 + 3 * DAY, revoked, NULL);
+	/* Scoped to end-entity certificates: all the leaves are in scope. */
+	idp = make_crl(auth[AUTH_CA].cert, auth[AUTH_CA].key, now0 - DAY,
+	    now0 + 90 * DAY, revoked, "critical,onlyuser:TRUE");
 	if (good == NULL || imp == NULL || oth == NULL || exp == NULL ||
-	    fut == NULL || nonext == NULL || soon == NULL)
+	    fut == NULL || nonext == NULL || soon == NULL || idp == NULL)
 		goto out;
 
 	pair[0] = auth[AUTH_CA].cert;
@@ -464,6 +477,7 @@ setup(void)
 	crl_future = write_crl("crl-future.pem", fut, NULL);
 	crl_nonext = write_crl("crl-nonext.pem", nonext, NULL);
 	crl_soon = write_crl("crl-soon.pem", soon, NULL);
+	crl_idp = write_crl("crl-idp.pem", idp, NULL);
 	crl_two = write_crl("crl-two.pem", good, good);
 	crl_garbage = write_text("crl-garbage.pem",
 	    "-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n");
@@ -480,6 +494,7 @@ out:
 	X509_CRL_free(fut);
 	X509_CRL_free(soon);
 	X509_CRL_free(nonext);
+	X509_CRL_free(idp);
 	return r;
 }
 

@@ -363,6 +363,140 @@ test_crl_expiry(void)
 	identity_store_free(s);
 }
 
+/*
+ * Makes the signature of s's CRL wrong in memory, after the store loaded
+ * it. Returns whether X509_CRL_verify now refuses it under the CA's key.
+ */
+static bool
+spoil_crl_signature(struct identity_store *s)
+{
+	X509_CRL *crl = identity_store_crl_x509(s);
+	const ASN1_BIT_STRING *sig = NULL;
+	unsigned char *p;
+	int n;
+
+	if (crl == NULL)
+		return false;
+	X509_CRL_get0_signature(crl, &sig, NULL);
+	n = sig == NULL ? 0 : ASN1_STRING_length(sig);
+	if (n < 8)
+		return false;
+	p = (unsigned char *)ASN1_STRING_get0_data(sig);
+	p[n / 2] ^= 0x01;
+	return X509_CRL_verify(crl, X509_get0_pubkey(auth[AUTH_CA].cert)) != 1;
+}
+
+/*
+ * The CRL's signature is verified once, when the store loads it, not at
+ * every check: a store whose CRL signature was spoiled in memory after it
+ * loaded judges every row exactly as an intact store does (return, X509
+ * error for the TLS alert, message), including which fault is named first
+ * when two apply (the CRL and revocation before the leaf's own dates, as
+ * OpenSSL orders them). With OpenSSL's own check_crl, which verifies the
+ * signature at every check (after the CRL's dates), the spoiled store
+ * refuses every row whose chain and CRL dates are fine with "CRL signature
+ * failure". A CRL with an issuingDistributionPoint is still left to
+ * OpenSSL's own check, signature and all.
+ */
+static void
+test_crl_signature_once(void)
+{
+	static const struct {
+		const char *leaf;
+		unsigned mask;
+		int64_t now_off; /* 0: real time; else now0 + now_off */
+		int rc, x509_err;
+		const char *want; /* in the message, after the subject */
+	} rows[] = {
+		{ "agent", R_A, 0, 0, X509_V_OK, NULL },
+		{ "operator", R_O, 89 * DAY, SIGNET_ERR_CERT,
+		    X509_V_ERR_CERT_HAS_EXPIRED, " expired at " },
+		{ "revoked", R_O, 0, SIGNET_ERR_CERT, X509_V_ERR_CERT_REVOKED,
+		    " revoked (serial 1A2B)" },
+		/* Revoked and expired: revocation is named. */
+		{ "revoked", R_O, 31 * DAY, SIGNET_ERR_CERT,
+		    X509_V_ERR_CERT_REVOKED, " revoked (serial 1A2B)" },
+		{ "expired", R_O, 0, SIGNET_ERR_CERT,
+		    X509_V_ERR_CERT_HAS_EXPIRED, " expired at " },
+		/* At nextUpdate, and the leaf expired too: the CRL is named. */
+		{ "operator", R_O, 90 * DAY, SIGNET_ERR_CERT,
+		    X509_V_ERR_CRL_HAS_EXPIRED,
+		    " cannot be checked: the CRL expired at " },
+		{ "late", R_U, 90 * DAY - 1, 0, X509_V_OK, NULL },
+		{ "late", R_U, 90 * DAY, SIGNET_ERR_CERT,
+		    X509_V_ERR_CRL_HAS_EXPIRED,
+		    " cannot be checked: the CRL expired at " },
+		{ "late", R_U, -DAY - 1, SIGNET_ERR_CERT,
+		    X509_V_ERR_CRL_NOT_YET_VALID,
+		    " cannot be checked: the CRL is not valid before " },
+		{ "impostor", R_O, 0, SIGNET_ERR_CERT,
+		    X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
+		    " not issued by the signet CA" },
+		{ "agent", R_O, 0, SIGNET_ERR_CERT, X509_V_OK,
+		    " role agent not allowed here" },
+	};
+	struct identity_store *good = NULL, *spoilt = NULL, *idp = NULL;
+	struct identity id, id2;
+	struct err_msg msg, msg2;
+	char want[256];
+	size_t i;
+	int r, r2, e, e2;
+
+	r = identity_store_load(ca_pem, crl_pem, &good, &msg);
+	CHECKF(r == 0, "%s", msg.text);
+	r2 = identity_store_load(ca_pem, crl_pem, &spoilt, &msg2);
+	CHECKF(r2 == 0, "%s", msg2.text);
+	if (r != 0 || r2 != 0)
+		goto out;
+	CHECK(spoil_crl_signature(spoilt));
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		const struct leaf *l = leaf_by_id(rows[i].leaf);
+		int64_t now = rows[i].now_off == 0 ? 0 : now0 + rows[i].now_off;
+
+		err_clear(&msg);
+		err_clear(&msg2);
+		r = identity_verify_x509_err(good, l->cert, NULL, rows[i].mask,
+		    now, &id, &e, &msg);
+		r2 = identity_verify_x509_err(spoilt, l->cert, NULL,
+		    rows[i].mask, now, &id2, &e2, &msg2);
+		CHECKF(r == rows[i].rc && e == rows[i].x509_err,
+		    "once row %zu: got %d, x509 %d (%s)", i, r, e, msg.text);
+		if (rows[i].want != NULL) {
+			(void)snprintf(want, sizeof(want),
+			    "certificate \"%s\"%s", l->subject, rows[i].want);
+			CHECKF(strstr(msg.text, want) != NULL,
+			    "once row %zu: \"%s\" lacks \"%s\"", i, msg.text,
+			    want);
+		}
+		CHECKF(r2 == r && e2 == e && strcmp(msg2.text, msg.text) == 0,
+		    "once row %zu, spoilt CRL signature: got %d, x509 %d (%s)",
+		    i, r2, e2, msg2.text);
+		CHECK(r != 0 ||
+		    (strcmp(id.name, id2.name) == 0 && id.role == id2.role));
+	}
+
+	/* Left to OpenSSL: the spoilt signature is found at each check. */
+	r = identity_store_load(ca_pem, crl_idp, &idp, &msg);
+	CHECKF(r == 0, "%s", msg.text);
+	if (r != 0)
+		goto out;
+	CHECK(identity_verify_x509_err(idp, leaf_by_id("agent")->cert, NULL,
+	          R_A, 0, &id, &e, &msg) == 0);
+	CHECK(identity_verify_x509_err(idp, leaf_by_id("revoked")->cert, NULL,
+	          R_O, 0, &id, &e, &msg) == SIGNET_ERR_CERT &&
+	    e == X509_V_ERR_CERT_REVOKED);
+	CHECK_CONTAINS(msg.text, " revoked (serial 1A2B)");
+	CHECK(spoil_crl_signature(idp));
+	CHECK(identity_verify_x509_err(idp, leaf_by_id("agent")->cert, NULL,
+	          R_A, 0, &id, &e, &msg) == SIGNET_ERR_CERT &&
+	    e == X509_V_ERR_CRL_SIGNATURE_FAILURE);
+	CHECK_CONTAINS(msg.text, "CRL signature failure");
+out:
+	identity_store_free(idp);
+	identity_store_free(spoilt);
+	identity_store_free(good);
+}
+
 /* PEM text of certs (NULL-terminated) in a malloc'd, unterminated buffer. */
 static char *
 pem_of(X509 *const *certs, size_t *len)
@@ -612,6 +746,7 @@ main(void)
 	test_role_names();
 	test_store_load();
 	test_crl_expiry();
+	test_crl_signature_once();
 	r = identity_store_load(ca_pem, crl_pem, &s, &msg);
 	CHECKF(r == 0, "%s", msg.text);
 	if (r == 0) {
