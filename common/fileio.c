@@ -11,6 +11,25 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+bool
+fileio_trusted_owner(uid_t uid)
+{
+	return uid == 0 || uid == geteuid();
+}
+
+bool
+fileio_trusted_file_mode(mode_t mode)
+{
+	return (mode & 022) == 0;
+}
+
+bool
+fileio_trusted_dir_mode(mode_t mode, bool strict)
+{
+	/* Sticky: others cannot rename or remove our file (unless strict). */
+	return (mode & 022) == 0 || ((mode & S_ISVTX) != 0 && !strict);
+}
+
 /*
  * Refuses a file whose directories let someone else swap it: every
  * directory up to / owned by root or us, and not writable by group or
@@ -57,7 +76,7 @@ check_dirs(const char *path, const char *what, bool strict_own,
 			    path, real, strerror(errno));
 			goto out;
 		}
-		if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		if (!fileio_trusted_owner(st.st_uid)) {
 			r = err_set(msg, SIGNET_ERR_PERMISSIONS,
 			    "%s: directory "
 			    "%s is owned by uid %u, not root or this program's "
@@ -67,8 +86,7 @@ check_dirs(const char *path, const char *what, bool strict_own,
 			    (unsigned)geteuid(), what, real);
 			goto out;
 		}
-		if ((st.st_mode & 022) != 0 &&
-		    ((st.st_mode & S_ISVTX) == 0 || (own && strict_own))) {
+		if (!fileio_trusted_dir_mode(st.st_mode, own && strict_own)) {
 			r = err_set(msg, SIGNET_ERR_PERMISSIONS,
 			    "%s: directory "
 			    "%s is writable by group or others (mode %04o), "
@@ -99,12 +117,12 @@ out:
 static int
 check_trusted(const char *path, const struct stat *st, struct err_msg *msg)
 {
-	if (st->st_uid != 0 && st->st_uid != geteuid())
+	if (!fileio_trusted_owner(st->st_uid))
 		return err_set(msg, SIGNET_ERR_PERMISSIONS,
 		    "%s: owned by uid %u, not root or this program's user "
 		    "(uid %u); chown root %s",
 		    path, (unsigned)st->st_uid, (unsigned)geteuid(), path);
-	if ((st->st_mode & 022) != 0)
+	if (!fileio_trusted_file_mode(st->st_mode))
 		return err_set(msg, SIGNET_ERR_PERMISSIONS,
 		    "%s: writable by group or others (mode %04o); chmod go-w "
 		    "%s",

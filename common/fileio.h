@@ -67,6 +67,20 @@ int fileio_check_dir(const char *path, const char *what, struct err_msg *msg)
     __attribute__((warn_unused_result));
 
 /*
+ * The rules above, on a stat already made, for a caller that re-checks a
+ * trusted file by stat without reading it again (keyset_cache.h); the
+ * reads above use them too, so the two cannot drift apart.
+ * fileio_trusted_owner: uid is root or this program's effective user.
+ * fileio_trusted_file_mode: not writable by group or others.
+ * fileio_trusted_dir_mode: not writable by group or others, or (unless
+ * strict, as for a file's own directory in fileio_check_dir) sticky.
+ * Neither mode check looks at the file type: callers check it.
+ */
+bool fileio_trusted_owner(uid_t uid);
+bool fileio_trusted_file_mode(mode_t mode);
+bool fileio_trusted_dir_mode(mode_t mode, bool strict);
+
+/*
  * Creates path exclusively with mode (umask does not loosen or tighten
  * it), writes data, fsyncs. SIGNET_ERR_EXISTS if it exists. On failure the
  * file is removed.

@@ -58,6 +58,7 @@
 #include "jsonx.h"
 #include "keys.h"
 #include "keyset.h"
+#include "keyset_cache.h"
 #include "log.h"
 #include "metrics.h"
 #include "note.h"
@@ -767,6 +768,12 @@ server_run(const char *config_path)
 	        "path") != 0)
 		goto out;
 	rc = SERVER_EXIT_FAIL;
+	r = keyset_cache_new(ctx.agents_dir, KEYSET_CACHE_HOSTS_MAX,
+	    KEYSET_CACHE_SETTLE_MS, &ctx.agent_keys, &msg);
+	if (r != 0) {
+		fprintf(stderr, PROG ": agents' result keys: %s\n", msg.text);
+		goto out;
+	}
 	raise_nofile();
 
 	/* The action key stays in guarded memory, read-only once loaded. */

@@ -7,6 +7,7 @@
 
 #include "clock.h"
 #include "keyset.h"
+#include "keyset_cache.h"
 #include "text.h"
 
 int
@@ -50,9 +51,12 @@ server_ctx_agent_keys(struct server_ctx *ctx, const char *host_id,
     struct keyset *out, struct err_msg *msg)
 {
 	/*
-	 * Read on every hello, result and outcome: a rotation takes effect
-	 * at once, and a key others may write is refused.
+	 * Checked on every hello, result and outcome: a rotation takes
+	 * effect at once, and a key others may write is refused. The cache
+	 * reads the files only when stat() says they changed.
 	 */
+	if (ctx->agent_keys != NULL)
+		return keyset_cache_load(ctx->agent_keys, host_id, out, msg);
 	return keyset_load(ctx->agents_dir, host_id, true, out, msg);
 }
 
@@ -96,5 +100,7 @@ server_ctx_destroy(struct server_ctx *ctx)
 	ctx->roster = NULL;
 	identity_store_free(ctx->identity);
 	ctx->identity = NULL;
+	keyset_cache_free(ctx->agent_keys);
+	ctx->agent_keys = NULL;
 	(void)pthread_mutex_destroy(&ctx->identity_mu);
 }

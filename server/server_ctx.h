@@ -21,6 +21,7 @@
 #define SERVER_ACTOR "server"
 
 struct agent_cp;
+struct keyset_cache;
 
 struct server_ctx {
 	struct registry *registry;
@@ -28,6 +29,11 @@ struct server_ctx {
 	struct metrics *metrics;
 	struct keys_secret *action_key; /* sodium_malloc'd */
 	char agents_dir[4096];          /* HOST-ID.pub files */
+	/*
+	 * The agents' result keys, kept while stat() shows their files
+	 * unchanged (keyset_cache.h); NULL: read at every use.
+	 */
+	struct keyset_cache *agent_keys;
 	char ca_path[4096];
 	char crl_path[4096];
 	char audit_path[4096]; /* the server's own audit log */
@@ -76,7 +82,10 @@ int server_ctx_reload_identity(struct server_ctx *ctx, struct err_msg *msg)
 /*
  * Loads host_id's result keys from agents_dir: HOST-ID.pub and its
  * retired keys, retired/HOST-ID.STAMP.pub (common/keyset.h; every file a
- * trust file). Returns keyset_load's codes.
+ * trust file), through agent_keys when there is one: checked by stat at
+ * every call and read again when anything changed, so a rotation or a
+ * loosened mode is seen at the next call as before. Any thread may call
+ * it. Returns keyset_load's codes.
  */
 struct keyset;
 int server_ctx_agent_keys(struct server_ctx *ctx, const char *host_id,
@@ -102,7 +111,10 @@ int server_ctx_agent_key(struct server_ctx *ctx, const char *host_id,
 int server_ctx_reload_roster(struct server_ctx *ctx, struct err_msg *msg)
     __attribute__((warn_unused_result));
 
-/* Frees the store and destroys the lock (not the other members). */
+/*
+ * Frees the store and agent_keys and destroys the lock (not the other
+ * members).
+ */
 void server_ctx_destroy(struct server_ctx *ctx);
 
 #endif
