@@ -10,7 +10,7 @@ export SIGNETCTL
 T_PASS=0
 T_FAIL=0
 T_DIR=$(mktemp -d "${TMPDIR:-/tmp}/signet-test.XXXXXX")
-t_cleanup() { rm -rf "$T_DIR"; }
+t_cleanup() { [ -n "${SIGNET_KEEP_TDIR:-}" ] || rm -rf "$T_DIR"; }
 trap t_cleanup EXIT
 
 ok() { T_PASS=$((T_PASS + 1)); echo "ok - $*"; }

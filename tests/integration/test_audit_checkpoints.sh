@@ -45,7 +45,12 @@ act() {
 	for i in $(seq 1 "$1"); do
 		out=$(api_post "/api/containers/${c:0:12}/actions" \
 			"{\"action\":\"RESTART\",\"reason\":\"checkpoint test $i\"}")
-		tail -n 1 <<<"$out" | grep -qx 'HTTP 200' || return 1
+		tail -n 1 <<<"$out" | grep -qx 'HTTP 200' || {
+			echo "# act: RESTART $i answered: $out" | head -c 2000 >&2
+			tail -n 30 "$T_DIR/server.log" "$T_DIR/agent-web-01.log" |
+				sed 's/^/# /' >&2
+			return 1
+		}
 	done
 }
 # verified FILE: "SIZE ROOT" of the agent's checkpoint note in FILE.
