@@ -62,9 +62,10 @@
  *   otherwise audited (action.result), and only once that record is
  *   durable applied, the waiting request woken and the result
  *   acknowledged with a result_ack frame naming its action_id and
- *   request_sha256. The records of one turn of the loop are written
- *   without waiting and made durable together at its end (hub_settle.c;
- *   a failed sync is handled as a record that cannot be written). The agent keeps a result until that acknowledgement.
+ *   request_sha256. The records are written without waiting and made
+ *   durable together at the end of a turn of the loop (hub_settle.c; a
+ *   failed sync is handled as a record that cannot be written). The
+ *   agent keeps a result until that acknowledgement.
  *   If action.result cannot be written the claim is released and the
  *   connection closed (1011) without an acknowledgement: the agent sends
  *   the result again after reconnecting. An agent with HUB_CONN_ACK_MAX

@@ -156,6 +156,8 @@ struct hub {
 	/* Results recorded this turn, not yet durable (hub_settle.c). */
 	struct hub_settle *settle_head, *settle_tail;
 	struct hub_settle *settle_running; /* the rest of the turn's list */
+	size_t nsettle;                    /* entries in settle_head's list */
+	unsigned settle_held; /* turns the sync was put off for more input */
 
 	struct audit_limit reject_lim; /* auth.rejected records */
 	struct audit_limit reload_lim; /* server.reloaded records */
@@ -332,11 +334,19 @@ struct hub_settle *hub_settle_new(struct hub_conn *c, enum hub_settle_kind kind,
 void hub_settle_discard(struct hub_settle *s);
 /* Queues s (owned from now on) for the end of this turn. */
 void hub_settle_add(struct hub *hub, struct hub_settle *s);
+/*
+ * The sync is put off while a connection with an entry has more input
+ * ready (more results to take first), for at most this many turns or
+ * entries: it costs the entries already taken a turn each, never a wait.
+ */
+#define HUB_SETTLE_HOLD_TURNS 16
+#define HUB_SETTLE_HOLD_ENTRIES 256
 /* c is going: its entries settle without it (no acknowledgement). */
 void hub_settle_detach(struct hub *hub, struct hub_conn *c);
 /*
- * At the end of each turn of the loop: one audit_sync for every record
- * queued, then each result applied, woken and acknowledged in order; if
+ * At the end of each turn of the loop, unless put off for more input
+ * (above): one audit_sync for every record queued, then each result
+ * applied, woken and acknowledged in order; if
  * the sync failed, each claim released and each connection closed
  * (agent.disconnected reason internal) with no acknowledgement, each
  * session whose agent.connected it was included.
