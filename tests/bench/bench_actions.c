@@ -33,6 +33,7 @@
 #include <curl/curl.h>
 #include <sodium.h>
 
+#include "bench_stats.h"
 #include "clock.h"
 #include "opkey.h"
 #include "request.h"
@@ -172,13 +173,6 @@ make_handle(const struct opts *o, bool direct, const char *action,
 	return h;
 }
 
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
 static double
 pct(double *v, long n, double p)
 {
@@ -211,7 +205,7 @@ sequential(const struct opts *o, bool direct, struct curl_slist *hdrs, long n,
 		lat[i] = now_ms() - t0;
 	}
 	curl_easy_cleanup(h);
-	qsort(lat, (size_t)n, sizeof(*lat), cmp_double);
+	qsort(lat, (size_t)n, sizeof(*lat), bench_cmp_double);
 	return 0;
 fail:
 	fprintf(stderr, "bench_actions: request failed (HTTP %ld)\n", code);

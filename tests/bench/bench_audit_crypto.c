@@ -17,35 +17,13 @@
 
 #include <sodium.h>
 
+#include "bench_stats.h"
 #include "audit.h"
 #include "audit_tree.h"
 #include "envelope.h"
 #include "keys.h"
 
 #define ROUNDS 5
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-static double
-median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return v[n / 2];
-}
 
 static void
 bench_crypto(const struct keys_secret *key)
@@ -68,15 +46,15 @@ bench_crypto(const struct keys_secret *key)
 	a.expires_at = a.issued_at + 60000;
 	set.keys[0] = key->pub;
 	for (round = 0; round < ROUNDS; round++) {
-		double t0 = now_s();
+		double t0 = bench_now_s();
 		for (i = 0; i < n; i++) {
 			if (envelope_action_sign(&a, key, &env) != 0)
 				abort();
 			if (i + 1 < n)
 				envelope_free(&env);
 		}
-		sign_rates[round] = n / (now_s() - t0);
-		t0 = now_s();
+		sign_rates[round] = n / (bench_now_s() - t0);
+		t0 = bench_now_s();
 		for (i = 0; i < n; i++) {
 			struct envelope_action_payload out;
 			if (envelope_action_verify(&set, env.key_id,
@@ -84,15 +62,15 @@ bench_crypto(const struct keys_secret *key)
 			        &msg) != 0)
 				abort();
 		}
-		verify_rates[round] = n / (now_s() - t0);
+		verify_rates[round] = n / (bench_now_s() - t0);
 		envelope_free(&env);
 	}
 	printf("ed25519 action envelope sign (encode+sign+base64): "
 	       "%.0f /s (median of %d)\n",
-	    median(sign_rates, ROUNDS), ROUNDS);
+	    bench_median(sign_rates, ROUNDS), ROUNDS);
 	printf("ed25519 action envelope verify (decode+verify+parse): "
 	       "%.0f /s (median of %d)\n",
-	    median(verify_rates, ROUNDS), ROUNDS);
+	    bench_median(verify_rates, ROUNDS), ROUNDS);
 }
 
 struct worker {
@@ -157,7 +135,7 @@ bench_audit(const char *dir, const struct keys_secret *key, int threads,
 			fprintf(stderr, "open: %s\n", msg.text);
 			exit(1);
 		}
-		t0 = now_s();
+		t0 = bench_now_s();
 		c0 = cpu_s();
 		for (i = 0; i < threads; i++) {
 			wk[i] = (struct worker){ w, per_thread };
@@ -167,7 +145,8 @@ bench_audit(const char *dir, const struct keys_secret *key, int threads,
 		}
 		for (i = 0; i < threads; i++)
 			(void)pthread_join(tids[i], NULL);
-		rates[round] = (double)threads * per_thread / (now_s() - t0);
+		rates[round] = (double)threads * per_thread /
+		    (bench_now_s() - t0);
 		cpu_us[round] = (cpu_s() - c0) * 1e6 /
 		    ((double)threads * per_thread);
 		audit_get_stats(w, &st);
@@ -183,8 +162,9 @@ bench_audit(const char *dir, const struct keys_secret *key, int threads,
 	printf("audit durable appends, %2d writer%s%s: %.0f /s, %.1f records "
 	       "per fdatasync, %.1f us CPU each (median of %d)\n",
 	    threads, threads == 1 ? " " : "s",
-	    tree ? ", Merkle tree" : "              ", median(rates, ROUNDS),
-	    median(per_sync, ROUNDS), median(cpu_us, ROUNDS), ROUNDS);
+	    tree ? ", Merkle tree" : "              ",
+	    bench_median(rates, ROUNDS), bench_median(per_sync, ROUNDS),
+	    bench_median(cpu_us, ROUNDS), ROUNDS);
 }
 
 int

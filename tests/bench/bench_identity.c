@@ -16,35 +16,13 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "bench_stats.h"
 #include "err.h"
 #include "identity.h"
 
 #define ROUNDS 5
 #define CALLS_DEFAULT 20000
 #define CALLS_MAX 10000000L
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-static double
-median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return v[n / 2];
-}
 
 static X509 *
 read_cert(const char *path)
@@ -99,7 +77,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	for (round = 0; round < ROUNDS; round++) {
-		t0 = now_s();
+		t0 = bench_now_s();
 		for (i = 0; i < calls; i++) {
 			if (identity_verify_x509(store, leaf, NULL, all, 0, &id,
 			        &msg) != 0) {
@@ -107,8 +85,8 @@ main(int argc, char **argv)
 				goto out;
 			}
 		}
-		verify_us[round] = (now_s() - t0) * 1e6 / (double)calls;
-		t0 = now_s();
+		verify_us[round] = (bench_now_s() - t0) * 1e6 / (double)calls;
+		t0 = bench_now_s();
 		for (i = 0; i < calls; i++) {
 			if (X509_CRL_verify(identity_store_crl_x509(store),
 			        X509_get0_pubkey(
@@ -117,13 +95,14 @@ main(int argc, char **argv)
 				goto out;
 			}
 		}
-		crl_us[round] = (now_s() - t0) * 1e6 / (double)calls;
+		crl_us[round] = (bench_now_s() - t0) * 1e6 / (double)calls;
 	}
 	printf("identity_verify_x509: %.1f us/call (%.0f /s), median of %d "
 	       "rounds of %ld\n",
-	    median(verify_us, ROUNDS), 1e6 / median(verify_us, ROUNDS), ROUNDS,
-	    calls);
-	printf("X509_CRL_verify alone: %.1f us/call\n", median(crl_us, ROUNDS));
+	    bench_median(verify_us, ROUNDS),
+	    1e6 / bench_median(verify_us, ROUNDS), ROUNDS, calls);
+	printf("X509_CRL_verify alone: %.1f us/call\n",
+	    bench_median(crl_us, ROUNDS));
 	rc = 0;
 out:
 	X509_free(leaf);
