@@ -8,7 +8,7 @@
  * frames, results and their result_acks, refusals, session ends);
  * hub_inventory.c takes inventories into the registry.
  * hub_outcome.c takes an agent's action_outcome frames; hub_checkpoint.c
- * its audit checkpoints; hub_settle.c makes a turn's results durable
+ * its audit checkpoints; hub_settle.c makes the results taken durable
  * together and only then acts on them.
  * Everything here runs on the service thread unless said otherwise.
  */
@@ -153,9 +153,9 @@ struct hub {
 	struct hub_cluster_ev *cev_head, *cev_tail;
 	size_t ncev;
 
-	/* Results recorded this turn, not yet durable (hub_settle.c). */
+	/* Results and sessions recorded, not yet durable (hub_settle.c). */
 	struct hub_settle *settle_head, *settle_tail;
-	struct hub_settle *settle_running; /* the rest of the turn's list */
+	struct hub_settle *settle_running; /* the rest of the list being run */
 	size_t nsettle;                    /* entries in settle_head's list */
 	unsigned settle_held; /* turns the sync was put off for more input */
 
@@ -332,7 +332,7 @@ struct hub_settle *hub_settle_new(struct hub_conn *c, enum hub_settle_kind kind,
     const struct keyset_key *used, const struct action_info *info);
 /* Frees s unused (its record could not be written); NULL allowed. */
 void hub_settle_discard(struct hub_settle *s);
-/* Queues s (owned from now on) for the end of this turn. */
+/* Queues s (owned from now on) for the next sync (hub_settle_run). */
 void hub_settle_add(struct hub *hub, struct hub_settle *s);
 /*
  * The sync is put off while a connection with an entry has more input

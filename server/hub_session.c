@@ -262,7 +262,7 @@ hub_put_head(cJSON *d, const char *key, const struct audit_head *h)
 
 /*
  * audit_event's audit_write: event's record written, durable only at the
- * turn's audit_sync (hub_settle.c). Takes d; built false: d incomplete.
+ * next audit_sync (hub_settle.c). Takes d; built false: d incomplete.
  * Returns 0 or audit_write's code (logged).
  */
 static int
@@ -380,7 +380,7 @@ handle_hello(struct hub *hub, struct hub_conn *c)
 	old = hub_map_get(hub, h.host_id);
 	if (old == c || (old != NULL && old->session != replaced))
 		old = NULL;
-	/* Durable at the end of this turn (hub_settle.c), before any frame. */
+	/* Durable at the next sync (hub_settle.c), before any frame goes. */
 	settle = hub_settle_new(c, HUB_SETTLE_HELLO, NULL, NULL, NULL, NULL);
 	if (write_event(hub, "agent.connected", d, ok && settle != NULL) != 0) {
 		hub_settle_discard(settle);
@@ -452,7 +452,7 @@ handle_hello(struct hub *hub, struct hub_conn *c)
 
 /*
  * Writes a verified result's action.result record (not yet durable:
- * hub_settle.c) and hands what follows to the turn's settling: what the
+ * hub_settle.c) and hands what follows to the next sync: what the
  * signed result says, the envelope itself and the id of the key it
  * verified under ("result_key_id"). kind HUB_SETTLE_UNKNOWN is a result
  * for an action_id the server does not hold ("action_known": false says
@@ -585,7 +585,7 @@ handle_result(struct hub *hub, struct hub_conn *c, struct wire_frame *f)
 	case ACTIONS_RESULT_DUPLICATE:
 		/*
 		 * The first one is recorded: this copy is acknowledged too,
-		 * once the first is durable (it may be this turn's).
+		 * once the first is durable (it may not be yet).
 		 */
 		metrics_inc(hub->ctx->metrics, M_ACTION_RESULTS_DUPLICATE);
 		log_info("agent %s sent another result for action_id=%s: "

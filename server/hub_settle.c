@@ -267,8 +267,9 @@ hub_settle_run(struct hub *hub)
 	err_clear(&msg);
 	r = audit_sync(hub->ctx->audit, &msg);
 	if (r != 0)
-		log_error("agent sessions and action results of this turn not "
-		          "recorded: %s",
+		log_error(
+		    "agent sessions and action results since the last sync not "
+		    "recorded: %s",
 		    msg.text);
 	/* Whatever closes a connection meanwhile finds the rest here. */
 	hub->settle_running = list;
