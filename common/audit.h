@@ -308,6 +308,13 @@ int audit_sync(struct audit_writer *w, struct err_msg *msg)
 int audit_event(struct audit_writer *w, const char *event, const char *actor,
     cJSON *data, bool built);
 
+/*
+ * audit_event with audit_write: the record is written, durable only at
+ * the next audit_sync (audit_write's rule holds). Returns as audit_event.
+ */
+int audit_event_write(struct audit_writer *w, const char *event,
+    const char *actor, cJSON *data, bool built);
+
 /* The current head. */
 void audit_get_head(struct audit_writer *w, struct audit_head *head);
 

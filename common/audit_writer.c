@@ -469,20 +469,15 @@ int
 audit_sync(struct audit_writer *w, struct err_msg *msg)
 {
 	struct audit_unsent *u, *list;
-	uint64_t ticket, next_seq;
 	int r;
 
 	if (w == NULL)
 		return err_set(msg, SIGNET_ERR_INVALID_ARG, "audit: no writer");
 	(void)pthread_mutex_lock(&w->mu);
-	ticket = w->written;
-	next_seq = w->next_seq;
-	r = wait_durable(w, ticket, msg);
-	if (r == 0) {
-		if (next_seq > w->durable)
-			w->durable = next_seq;
-		w->fail_errno = 0;
-	}
+	/* Every record written so far; none yet: nothing to wait for. */
+	r = w->written == 0 ?
+	    0 :
+	    durable_locked(w, w->next_seq - 1, w->written, msg);
 	/* Durable or never to be: either way these copies are done with. */
 	list = w->unsent_head;
 	w->unsent_head = w->unsent_tail = NULL;
@@ -538,9 +533,10 @@ audit_append_pair(struct audit_writer *w, const char *actor, const char *event1,
 	return r;
 }
 
-int
-audit_event(struct audit_writer *w, const char *event, const char *actor,
-    cJSON *data, bool built)
+/* audit_event and audit_event_write: durable (wait) or written. */
+static int
+event_record(struct audit_writer *w, const char *event, const char *actor,
+    cJSON *data, bool built, bool wait)
 {
 	struct err_msg m;
 	int r;
@@ -551,11 +547,26 @@ audit_event(struct audit_writer *w, const char *event, const char *actor,
 		log_error("audit %s not recorded: out of memory", event);
 		return SIGNET_ERR_ALLOC;
 	}
-	r = audit_append(w, event, actor, data, NULL, &m);
+	r = wait ? audit_append(w, event, actor, data, NULL, &m) :
+	           audit_write(w, event, actor, data, NULL, &m);
 	cJSON_Delete(data);
 	if (r != 0)
 		log_error("audit %s not recorded: %s", event, m.text);
 	return r;
+}
+
+int
+audit_event(struct audit_writer *w, const char *event, const char *actor,
+    cJSON *data, bool built)
+{
+	return event_record(w, event, actor, data, built, true);
+}
+
+int
+audit_event_write(struct audit_writer *w, const char *event, const char *actor,
+    cJSON *data, bool built)
+{
+	return event_record(w, event, actor, data, built, false);
 }
 
 void

@@ -260,29 +260,6 @@ hub_put_head(cJSON *d, const char *key, const struct audit_head *h)
 	return hub_put_str(d, key, text);
 }
 
-/*
- * audit_event's audit_write: event's record written, durable only at the
- * next audit_sync (hub_settle.c). Takes d; built false: d incomplete.
- * Returns 0 or audit_write's code (logged).
- */
-static int
-write_event(struct hub *hub, const char *event, cJSON *d, bool built)
-{
-	struct err_msg msg;
-	int r;
-
-	err_clear(&msg);
-	if (d == NULL || !built)
-		r = err_set(&msg, SIGNET_ERR_ALLOC, "out of memory");
-	else
-		r = audit_write(hub->ctx->audit, event, SERVER_ACTOR, d, NULL,
-		    &msg);
-	cJSON_Delete(d);
-	if (r != 0)
-		log_error("audit %s not recorded: %s", event, msg.text);
-	return r;
-}
-
 /* The hello arrived (c->buf): check it, open the session. */
 static int
 handle_hello(struct hub *hub, struct hub_conn *c)
@@ -382,7 +359,8 @@ handle_hello(struct hub *hub, struct hub_conn *c)
 		old = NULL;
 	/* Durable at the next sync (hub_settle.c), before any frame goes. */
 	settle = hub_settle_new(c, HUB_SETTLE_HELLO, NULL, NULL, NULL, NULL);
-	if (write_event(hub, "agent.connected", d, ok && settle != NULL) != 0) {
+	if (audit_event_write(hub->ctx->audit, "agent.connected", SERVER_ACTOR,
+	        d, ok && settle != NULL) != 0) {
 		hub_settle_discard(settle);
 		/*
 		 * Nothing happens unrecorded: refuse the agent. The registry
@@ -486,7 +464,8 @@ record_result(struct hub *hub, struct hub_conn *c, enum hub_settle_kind kind,
 	    hub_put_str(env, "payload", f->payload_b64) &&
 	    hub_put_str(env, "sig", f->sig_b64) &&
 	    hub_put_str(d, "result_key_id", used->pub.id);
-	if (write_event(hub, "action.result", d, ok) != 0) {
+	if (audit_event_write(hub->ctx->audit, "action.result", SERVER_ACTOR, d,
+	        ok) != 0) {
 		hub_settle_discard(s);
 		return hub_drop_session(hub, c, HUB_CLOSE_INTERNAL,
 		    "audit unavailable", "internal",

@@ -140,6 +140,20 @@ cap_file_size(const char *path, off_t room, struct rlimit *old)
 	CHECK(setrlimit(RLIMIT_FSIZE, &lim) == 0);
 }
 
+/* A string of AUDIT_LINE_MAX + 9 bytes: too long for any record. */
+static char *
+oversized_text(void)
+{
+	char *big = malloc(AUDIT_LINE_MAX + 10);
+
+	CHECK(big != NULL);
+	if (big == NULL)
+		exit(1);
+	memset(big, 'x', AUDIT_LINE_MAX + 9);
+	big[AUDIT_LINE_MAX + 9] = '\0';
+	return big;
+}
+
 static void
 test_writer(const char *dir)
 {
@@ -174,10 +188,7 @@ test_writer(const char *dir)
 	    SIGNET_ERR_INVALID_ARG);
 	cJSON_Delete(data);
 	{
-		char *big = malloc(AUDIT_LINE_MAX + 10);
-		CHECK(big != NULL);
-		memset(big, 'x', AUDIT_LINE_MAX + 9);
-		big[AUDIT_LINE_MAX + 9] = '\0';
+		char *big = oversized_text();
 		data = cJSON_CreateObject();
 		(void)cJSON_AddStringToObject(data, "blob", big);
 		CHECK(audit_append(w, "a.b", "x", data, NULL, &msg) ==
@@ -268,10 +279,7 @@ test_pair(const char *dir)
 
 	/* A bad second record: neither is written. */
 	audit_get_head(w, &h0);
-	big = malloc(AUDIT_LINE_MAX + 10);
-	CHECK(big != NULL);
-	memset(big, 'x', AUDIT_LINE_MAX + 9);
-	big[AUDIT_LINE_MAX + 9] = '\0';
+	big = oversized_text();
 	bad = cJSON_CreateObject();
 	CHECK(bad != NULL && cJSON_AddStringToObject(bad, "blob", big) != NULL);
 	CHECK(audit_append_pair(w, "agent", "action.received", one,
@@ -381,10 +389,7 @@ test_write_sync(const char *dir)
 	CHECK(audit_write(NULL, "action.result", "server", one, NULL, &msg) ==
 	    SIGNET_ERR_INVALID_ARG);
 	CHECK(audit_sync(NULL, &msg) == SIGNET_ERR_INVALID_ARG);
-	big = malloc(AUDIT_LINE_MAX + 10);
-	CHECK(big != NULL);
-	memset(big, 'x', AUDIT_LINE_MAX + 9);
-	big[AUDIT_LINE_MAX + 9] = '\0';
+	big = oversized_text();
 	mid = cJSON_CreateObject();
 	CHECK(mid != NULL && cJSON_AddStringToObject(mid, "blob", big) != NULL);
 	CHECK(audit_write(w, "action.result", "server", mid, NULL, &msg) ==
